@@ -1,0 +1,55 @@
+"""Who is acting, under which config, at what time: passed to every core function.
+
+The login name comes from the operating system's user database for the process's
+effective user — never from USER/LOGNAME, which anyone can set.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Callable
+
+from .config import Config, User
+from .errors import PermissionDenied
+from .models import utcnow
+
+
+def login_name() -> str:
+    return pwd.getpwuid(os.geteuid()).pw_name
+
+
+@dataclass
+class Ctx:
+    config: Config
+    user: User
+    clock: Callable[[], datetime] = field(default=utcnow)
+
+    def now(self) -> datetime:
+        """Naive UTC."""
+        return self.clock()
+
+    def today(self) -> date:
+        """Today in the clinic's time zone."""
+        return self.now().replace(tzinfo=timezone.utc).astimezone(self.config.clinic.tz).date()
+
+    def require(self, permission: str) -> None:
+        """Refuse unless the user holds `permission` ("admin" implies "campaigns")."""
+        perms = self.user.permissions
+        if permission in perms or "admin" in perms:
+            return
+        raise PermissionDenied(f"{self.user.login} lacks the {permission!r} permission "
+                               f"(ask an administrator to add it under [users.{self.user.login}])")
+
+
+def for_current_user(config: Config, clock: Callable[[], datetime] = utcnow) -> Ctx:
+    """The Ctx of whoever runs this process; refused when they are not in [users]."""
+    login = login_name()
+    user = config.users.get(login)
+    if user is None:
+        where = f" in {config.path}" if config.path else ""
+        raise PermissionDenied(f"user {login!r} is not a clinicast user: an administrator must add "
+                               f"[users.{login}]{where}")
+    return Ctx(config, user, clock)

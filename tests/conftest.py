@@ -1,0 +1,110 @@
+"""Shared fixtures: a fresh database per test (SQLite file or its own PostgreSQL schema),
+a config file pointing at it, and the login name of whoever runs the tests."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import textwrap
+import uuid
+from pathlib import Path
+
+import pytest
+
+from core import config as cfg
+from core import db as dbmod
+
+PG_URL = os.environ.get("CLINICAST_TEST_PG_URL", "")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+LOGIN = pwd.getpwuid(os.geteuid()).pw_name
+
+
+def _pg_schema_url(base: str, schema: str) -> str:
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture
+def pg_schema():
+    """A PostgreSQL URL whose search_path is a schema made for this test alone."""
+    if not PG_URL:
+        if IN_CI:
+            pytest.fail("CLINICAST_TEST_PG_URL is not set, and CI=true requires PostgreSQL")
+        pytest.skip("PostgreSQL tests need CLINICAST_TEST_PG_URL (e.g. postgresql://postgres@127.0.0.1:5432/test)")
+    import psycopg
+
+    schema = "t_" + uuid.uuid4().hex[:12]
+    try:
+        conn = psycopg.connect(PG_URL.replace("postgresql://", "postgresql://", 1), autocommit=True)
+    except psycopg.OperationalError as e:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL at CLINICAST_TEST_PG_URL is not reachable: {e}")
+        pytest.skip(f"PostgreSQL at CLINICAST_TEST_PG_URL is not reachable: {e}")
+    conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield _pg_schema_url(PG_URL, schema)
+    finally:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        conn.close()
+
+
+@pytest.fixture(params=["sqlite", "pg"])
+def db_url(request, tmp_path):
+    """Each test runs once on a SQLite file and once on its own PostgreSQL schema."""
+    if request.param == "sqlite":
+        return f"sqlite:///{(tmp_path / 'clinicast.db').as_posix().lstrip('/')}"
+    return request.getfixturevalue("pg_schema")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    return f"sqlite:///{(tmp_path / 'clinicast.db').as_posix().lstrip('/')}"
+
+
+def write_config(tmp_path: Path, db_url: str, *, users: str | None = None, extra: str = "") -> Path:
+    """A complete config file using local sinks; `users` replaces the [users] tables."""
+    if users is None:
+        users = f'[users.{LOGIN}]\nname = "Test Admin"\npermissions = ["campaigns", "admin"]\n'
+    text = textwrap.dedent(f"""\
+        [clinic]
+        name = "Clinique du Parc"
+        phone = "514-555-0100"
+        address = "1234 rue Saint-Denis, Montréal QC"
+        app_url = "https://app.example.org/join"
+        timezone = "America/Toronto"
+        default_language = "fr"
+
+        [database]
+        url = "{db_url}"
+
+        [email]
+        transport = "maildir"
+        path = "{tmp_path / 'maildir'}"
+        from = "Clinique du Parc <no-reply@example.org>"
+
+        [gateway]
+        transport = "log"
+        path = "{tmp_path / 'gateway.log'}"
+        """) + extra + "\n" + users
+    p = tmp_path / "clinicast.toml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+@pytest.fixture
+def config_path(tmp_path, db_url):
+    return write_config(tmp_path, db_url)
+
+
+@pytest.fixture
+def config(config_path):
+    return cfg.load(config_path, env={})
+
+
+@pytest.fixture
+def db(config):
+    """The bound, migrated database for this test's config."""
+    database = dbmod.bind(config.database.url)
+    dbmod.migrate()
+    yield database
+    database.close()
