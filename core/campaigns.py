@@ -1,0 +1,322 @@
+"""Campaigns: create, edit, archive, list; status and window rules (SPEC §2)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+
+import peewee as pw
+
+from . import audit, templating
+from .context import Ctx
+from .errors import BadInput, NotFound, Refused
+from .models import (
+    ASSIGNED, CHANNELS, D_PUT, DELIVERY_OPEN, FAILED, KINDS, LANGUAGES, QUEUED, RECIPIENT_STATUSES,
+    RETRYING, SENT, Campaign, Delivery, Invitation, Recipient, Template, database,
+)
+
+NAME_MAX = 120
+INVITATION_VALID_DAYS = 14
+TEMPLATE_FIELDS = {"invitation": ("subject", "body"), "broadcast": ("title", "body", "push")}
+
+DRAFT, SENDING, STATUS_SENT, SENT_WITH_ERRORS = "draft", "sending", "sent", "sent with errors"
+UPCOMING, LIVE, ENDED = "upcoming", "live", "ended"
+
+
+# --- window -------------------------------------------------------------------------
+
+def window_bounds(campaign: Campaign, tz) -> tuple[datetime, datetime]:
+    """The window as naive UTC [opens, closes): first day 00:00 to the day after the last, local."""
+    opens = datetime.combine(campaign.starts_on, time(0), tzinfo=tz)
+    closes = datetime.combine(campaign.ends_on + timedelta(days=1), time(0), tzinfo=tz)
+    return (opens.astimezone(timezone.utc).replace(tzinfo=None),
+            closes.astimezone(timezone.utc).replace(tzinfo=None))
+
+
+def window_state(campaign: Campaign, now: datetime, tz) -> str | None:
+    """upcoming / live / ended for a broadcast at naive-UTC `now`; None for an invitation."""
+    if campaign.kind != "broadcast" or not campaign.starts_on:
+        return None
+    opens, closes = window_bounds(campaign, tz)
+    if now < opens:
+        return UPCOMING
+    return LIVE if now < closes else ENDED
+
+
+def status_of(campaign: Campaign, counts: dict[str, int]) -> str:
+    """Whether it has been sent (not whether it is visible): SPEC §2."""
+    if campaign.first_started_at is None:
+        return DRAFT
+    if counts.get(QUEUED, 0) or counts.get(RETRYING, 0):
+        return SENDING
+    return SENT_WITH_ERRORS if counts.get(FAILED, 0) else STATUS_SENT
+
+
+# --- reads --------------------------------------------------------------------------
+
+@dataclass
+class CampaignSummary:
+    id: int
+    name: str
+    kind: str
+    channel: str
+    status: str
+    window_state: str | None
+    starts_on: date | None
+    ends_on: date | None
+    counts: dict[str, int]
+    total: int
+    sent: int
+    updated_at: datetime
+    archived: bool
+    funnel: dict[str, int] | None = field(default=None)
+
+    def to_json(self) -> dict:
+        d = {k: v for k, v in asdict(self).items()
+             if k in ("id", "name", "kind", "channel", "status", "window_state", "counts")}
+        d["starts_on"] = self.starts_on.isoformat() if self.starts_on else None
+        d["ends_on"] = self.ends_on.isoformat() if self.ends_on else None
+        if self.funnel is not None:
+            d["funnel"] = self.funnel
+        d["archived"] = self.archived
+        return d
+
+
+def get(campaign_id: int | str) -> Campaign:
+    try:
+        cid = int(campaign_id)
+    except (TypeError, ValueError):
+        raise BadInput(f"campaign id must be a number, got {campaign_id!r}") from None
+    c = Campaign.get_or_none(Campaign.id == cid)
+    if c is None:
+        raise NotFound(f"no campaign with id {cid}")
+    return c
+
+
+def _counts_by_campaign(ids: list[int]) -> dict[int, dict[str, int]]:
+    out: dict[int, dict[str, int]] = {i: {} for i in ids}
+    if not ids:
+        return out
+    q = (Recipient.select(Recipient.campaign, Recipient.status, pw.fn.COUNT(Recipient.id).alias("n"))
+         .where(Recipient.campaign.in_(ids)).group_by(Recipient.campaign, Recipient.status).tuples())
+    for cid, status, n in q:
+        out[cid][status] = n
+    return out
+
+
+def _funnel(campaign: Campaign, now: datetime) -> dict[str, int]:
+    q = Invitation.select().where(Invitation.campaign == campaign)
+    invited = q.select(pw.fn.COUNT(pw.fn.DISTINCT(Invitation.patient))).scalar() or 0
+    joined = (q.select(pw.fn.COUNT(pw.fn.DISTINCT(Invitation.patient)))
+              .where(Invitation.joined_at.is_null(False)).scalar() or 0)
+    expired = (q.select(pw.fn.COUNT(pw.fn.DISTINCT(Invitation.patient)))
+               .where(Invitation.joined_at.is_null(True), Invitation.expires_at < now).scalar() or 0)
+    return {"invited": invited, "joined": joined, "expired": expired}
+
+
+def _summarise(ctx: Ctx, c: Campaign, counts: dict[str, int]) -> CampaignSummary:
+    active = {s: n for s, n in counts.items() if s in RECIPIENT_STATUSES}
+    total = sum(n for s, n in active.items() if s != "removed")
+    return CampaignSummary(
+        id=c.id, name=c.name, kind=c.kind, channel=c.channel, status=status_of(c, counts),
+        window_state=window_state(c, ctx.now(), ctx.config.clinic.tz),
+        starts_on=c.starts_on, ends_on=c.ends_on, counts=active, total=total,
+        sent=counts.get(SENT, 0), updated_at=c.updated_at, archived=c.archived,
+        funnel=_funnel(c, ctx.now()) if c.kind == "invitation" else None,
+    )
+
+
+def summary(ctx: Ctx, campaign: Campaign | int) -> CampaignSummary:
+    ctx.require("campaigns")
+    c = campaign if isinstance(campaign, Campaign) else get(campaign)
+    return _summarise(ctx, c, _counts_by_campaign([c.id])[c.id])
+
+
+def summaries(ctx: Ctx, include_archived: bool = False, search: str = "") -> list[CampaignSummary]:
+    """Every campaign (newest first), archived ones only when asked."""
+    ctx.require("campaigns")
+    q = Campaign.select().order_by(Campaign.updated_at.desc(), Campaign.id.desc())
+    if not include_archived:
+        q = q.where(Campaign.archived == False)  # noqa: E712
+    if search:
+        q = q.where(Campaign.name.contains(search.strip()))
+    camps = list(q)
+    counts = _counts_by_campaign([c.id for c in camps])
+    return [_summarise(ctx, c, counts[c.id]) for c in camps]
+
+
+def get_templates(campaign_id: int) -> dict[str, dict[str, str]]:
+    """{language: {field: text}} with every field of the campaign's kind."""
+    c = get(campaign_id)
+    fields = TEMPLATE_FIELDS[c.kind]
+    out = {lang: {f: "" for f in fields} for lang in LANGUAGES}
+    for t in Template.select().where(Template.campaign == c):
+        out[t.language] = {f: getattr(t, f) for f in fields}
+    return out
+
+
+# --- validation ---------------------------------------------------------------------
+
+def parse_day(value, key: str) -> date | None:
+    if value is None or value == "" or isinstance(value, date):
+        return value or None
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise BadInput(f"{key}: expected a date YYYY-MM-DD, got {value!r}") from None
+
+
+def validate_fields(kind: str, name: str, starts_on: date | None, ends_on: date | None,
+                    campaign_id: int | None = None) -> dict[str, str]:
+    """Problems by field name, for the form's inline errors and for create/edit."""
+    problems: dict[str, str] = {}
+    if kind not in KINDS:
+        problems["kind"] = f"expected one of {', '.join(KINDS)}, got {kind!r}"
+        return problems
+    name = (name or "").strip()
+    if not name:
+        problems["name"] = "a name is required"
+    elif len(name) > NAME_MAX:
+        problems["name"] = f"at most {NAME_MAX} characters (this one has {len(name)})"
+    else:
+        clash = Campaign.select().where(Campaign.name == name, Campaign.archived == False)  # noqa: E712
+        if campaign_id is not None:
+            clash = clash.where(Campaign.id != campaign_id)
+        if clash.exists():
+            problems["name"] = f"another campaign is already named {name!r}"
+    if kind == "broadcast":
+        if not starts_on:
+            problems["starts_on"] = "a broadcast needs the first day of its window"
+        if not ends_on:
+            problems["ends_on"] = "a broadcast needs the last day of its window"
+        if starts_on and ends_on and ends_on < starts_on:
+            problems["ends_on"] = f"the last day ({ends_on}) is before the first ({starts_on})"
+    elif starts_on or ends_on:
+        problems["starts_on"] = "an invitation has no window (it is valid 14 days from sending)"
+    return problems
+
+
+def _raise_problems(problems: dict[str, str]) -> None:
+    if problems:
+        raise BadInput("; ".join(f"{k}: {v}" for k, v in problems.items()))
+
+
+def _check_templates(kind: str, templates: dict) -> None:
+    problems = templating.validate_set(kind, templates)
+    if problems:
+        raise BadInput("template: " + "; ".join(str(p) for p in problems))
+
+
+def _write_templates(c: Campaign, templates: dict, now: datetime) -> None:
+    fields = TEMPLATE_FIELDS[c.kind]
+    for lang in LANGUAGES:
+        values = {f: (templates.get(lang) or {}).get(f, "") for f in fields}
+        (Template.insert(campaign=c, language=lang, updated_at=now, **values)
+         .on_conflict(conflict_target=[Template.campaign, Template.language],
+                      update={**{getattr(Template, f): v for f, v in values.items()},
+                              Template.updated_at: now})
+         .execute())
+
+
+def _queue_put(c: Campaign, now: datetime) -> None:
+    """Tell the gateway the new content/window, if the broadcast is already out there."""
+    if c.kind != "broadcast" or c.expired_at is not None:
+        return
+    if not Recipient.select().where(Recipient.campaign == c, Recipient.in_feed == True).exists():  # noqa: E712
+        return
+    Delivery.update(status="cancelled").where(
+        Delivery.campaign == c, Delivery.kind == D_PUT, Delivery.status.in_(("pending", "retrying"))).execute()
+    Delivery.create(kind=D_PUT, campaign=c, due_at=now, created_at=now, content_version=c.content_version)
+
+
+# --- actions ------------------------------------------------------------------------
+
+def create(ctx: Ctx, kind: str, name: str, starts_on=None, ends_on=None,
+           templates: dict | None = None) -> Campaign:
+    """A new draft campaign; an invitation gets the default bilingual template."""
+    ctx.require("campaigns")
+    starts_on, ends_on = parse_day(starts_on, "starts"), parse_day(ends_on, "ends")
+    name = (name or "").strip()
+    with database.atomic():
+        _raise_problems(validate_fields(kind, name, starts_on, ends_on))
+        if templates is None and kind == "invitation":
+            templates = templating.DEFAULT_INVITATION
+        if templates:
+            _check_templates(kind, templates)
+        now = ctx.now()
+        c = Campaign.create(kind=kind, name=name, starts_on=starts_on, ends_on=ends_on,
+                            created_by=ctx.user.login, created_at=now, updated_at=now)
+        _write_templates(c, templates or {}, now)
+        audit.record(ctx, "create", c.id, kind=kind, name=name, starts_on=starts_on, ends_on=ends_on)
+    return c
+
+
+def edit(ctx: Ctx, campaign_id, *, name: str | None = None, starts_on=None, ends_on=None,
+         templates: dict | None = None) -> Campaign:
+    """Change name, window or templates; the kind never changes."""
+    ctx.require("campaigns")
+    with database.atomic():
+        c = get(campaign_id)
+        new_name = c.name if name is None else name.strip()
+        new_start = c.starts_on if starts_on is None else parse_day(starts_on, "starts")
+        new_end = c.ends_on if ends_on is None else parse_day(ends_on, "ends")
+        _raise_problems(validate_fields(c.kind, new_name, new_start, new_end, campaign_id=c.id))
+        now = ctx.now()
+        changes = {}
+        if new_name != c.name:
+            changes["name"] = [c.name, new_name]
+        if (new_start, new_end) != (c.starts_on, c.ends_on):
+            if c.kind == "broadcast" and c.expired_at is not None:
+                raise Refused("this broadcast's window has ended and it was removed from the feeds; "
+                              "create a new campaign instead")
+            changes["window"] = [[c.starts_on, c.ends_on], [new_start, new_end]]
+        if templates is not None:
+            _check_templates(c.kind, templates)
+            changes["templates"] = True
+        if not changes:
+            return c
+        c.name, c.starts_on, c.ends_on, c.updated_at = new_name, new_start, new_end, now
+        content_changed = "window" in changes or "templates" in changes
+        if content_changed:
+            c.content_version += 1
+            if "window" in changes:
+                c.published_at = None  # the publish job looks again at the new window
+        c.save()
+        if templates is not None:
+            _write_templates(c, templates, now)
+        if content_changed:
+            _queue_put(c, now)
+        audit.record(ctx, "edit", c.id, **changes)
+    return c
+
+
+def save_templates(ctx: Ctx, campaign_id, templates: dict) -> Campaign:
+    return edit(ctx, campaign_id, templates=templates)
+
+
+def archive(ctx: Ctx, campaign_id, archived: bool = True) -> Campaign:
+    """Hide from the default list (kept for audit). A campaign still sending cannot be archived."""
+    ctx.require("campaigns")
+    with database.atomic():
+        c = get(campaign_id)
+        if archived and Delivery.select().where(
+                Delivery.campaign == c, Delivery.status.in_(DELIVERY_OPEN)).exists():
+            raise Refused(f"campaign {c.id} still has deliveries under way; archive it once they are done")
+        if not archived:
+            _raise_problems({k: v for k, v in validate_fields(c.kind, c.name, c.starts_on, c.ends_on, c.id).items()
+                             if k == "name"})
+        c.archived, c.updated_at = archived, ctx.now()
+        c.save()
+        audit.record(ctx, "archive" if archived else "unarchive", c.id)
+    return c
+
+
+def channel_of(kind: str) -> str:
+    return CHANNELS[kind]
+
+
+__all__ = [
+    "ASSIGNED", "CampaignSummary", "archive", "create", "edit", "get", "get_templates",
+    "save_templates", "status_of", "summaries", "summary", "validate_fields", "window_bounds",
+    "window_state", "INVITATION_VALID_DAYS",
+]
