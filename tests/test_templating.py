@@ -1,0 +1,416 @@
+"""Templates: catalogue, sandbox, save-time validation, rendering, template files."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import date
+
+import pytest
+
+from core.templating import (
+    DEFAULT_INVITATION,
+    PUSH_MAX_CHARS,
+    TemplateFileError,
+    TemplateRenderError,
+    build_context,
+    format_date,
+    load_template_file,
+    pick_language,
+    render,
+    sample_context,
+    validate,
+    validate_set,
+    variables_for,
+)
+
+CLINIC = {
+    "name": "Clinique du Parc",
+    "phone": "514-555-0100",
+    "address": "1234 rue Saint-Denis, Montréal QC",
+    "app_url": "https://app.example.org/join",
+    "timezone": "America/Toronto",
+}
+INVITATION = {"url": "https://app.example.org/join/AB12", "code": "AB-12", "expires_on": date(2026, 12, 24)}
+
+
+def invitation_context(first_name="Marie", language="fr"):
+    return build_context(
+        clinic=CLINIC,
+        patient={"first_name": first_name, "last_name": "Tremblay", "language": language, "emr_id": "E-77"},
+        campaign={},
+        invitation=INVITATION,
+        language=language,
+    )
+
+
+def broadcast(body="Bonjour", title="Titre", push="Nouveau message de {{ clinic.name }}"):
+    return {"title": title, "body": body, "push": push}
+
+
+def problems(kind, fields, language="fr"):
+    return [str(p) for p in validate(kind, fields, language)]
+
+
+class TestCatalogue:
+    def test_variables_depend_on_kind(self):
+        invitation = {v.name for v in variables_for("invitation")}
+        broadcast_ = {v.name for v in variables_for("broadcast")}
+        assert {"invitation.url", "invitation.code", "invitation.expires_on"} <= invitation
+        assert not {"campaign.starts_on", "campaign.ends_on"} & invitation
+        assert {"campaign.starts_on", "campaign.ends_on", "patient.first_name"} <= broadcast_
+        assert not {n for n in broadcast_ if n.startswith("invitation.")}
+
+    def test_broadcast_title_and_body_offer_no_patient_variables(self):
+        for field in ("title", "body"):
+            names = {v.name for v in variables_for("broadcast", field)}
+            assert "clinic.name" in names and "patient.first_name" not in names
+        assert "patient.first_name" in {v.name for v in variables_for("broadcast", "push")}
+
+    def test_emr_id_is_not_a_variable(self):
+        assert problems("invitation", {"subject": "s", "body": "{{ patient.emr_id }}"}) == [
+            "fr body line 1: unknown variable 'patient.emr_id'"
+        ]
+
+
+class TestValidation:
+    def test_unknown_variable_names_line_and_variable(self):
+        body = "Bonjour,\n\nCher {{ patient.frist_name }}\n"
+        assert problems("invitation", {"subject": "s", "body": body}) == [
+            "fr body line 3: unknown variable 'patient.frist_name' (did you mean 'patient.first_name'?)"
+        ]
+
+    def test_syntax_error_names_line(self):
+        found = validate("invitation", {"subject": "s", "body": "a\nb\n{% if %}\n"}, "en")
+        assert [(p.language, p.field, p.line) for p in found] == [("en", "body", 3)]
+        assert found[0].message.startswith("syntax error")
+
+    def test_unknown_filter_is_reported(self):
+        assert problems("invitation", {"subject": "{{ clinic.name|shout }}", "body": "b"}) == [
+            "fr subject line 1: syntax error: No filter named 'shout'."
+        ]
+
+    def test_runtime_error_line_comes_from_the_template(self):
+        body = "a\n\n{{ later }}{% set later = 1 %}"
+        assert problems("invitation", {"subject": "s", "body": body}) == ["fr body line 3: undefined: 'later' is undefined"]
+
+    def test_variable_of_the_other_kind_is_refused(self):
+        assert problems("broadcast", broadcast(body="{{ invitation.url }}")) == [
+            "fr body line 1: 'invitation.url' is not available in a broadcast"
+        ]
+        assert problems("invitation", {"subject": "s", "body": "\n{{ campaign.ends_on }}"}) == [
+            "fr body line 2: 'campaign.ends_on' is not available in an invitation"
+        ]
+
+    def test_patient_variables_only_in_a_broadcast_push(self):
+        found = problems("broadcast", broadcast(title="{{ patient.first_name }}", push="{{ patient.first_name }}"))
+        assert found == [
+            "fr title line 1: 'patient.first_name' is not available in the title: it is shown alike to every patient"
+        ]
+
+    def test_required_fields(self):
+        assert problems("broadcast", {"title": " ", "body": "b"}) == ["fr title: is empty", "fr push: is empty"]
+        assert problems("invitation", {"body": "b"}) == ["fr subject: is empty"]
+
+    def test_field_of_the_other_kind_is_refused(self):
+        assert problems("invitation", {"subject": "s", "body": "b", "push": "p"}) == [
+            "fr push: not a field of an invitation"
+        ]
+
+    def test_push_over_178_characters_is_refused(self):
+        fields = broadcast(push="x" * (PUSH_MAX_CHARS + 1))
+        assert problems("broadcast", fields) == ["fr push: push text is 179 characters; at most 178"]
+        assert problems("broadcast", broadcast(push="x" * PUSH_MAX_CHARS)) == []
+
+    def test_push_length_is_measured_rendered(self):
+        # "Clinique du Parc" is 16 characters; the raw template is longer than 178.
+        long_source = "{# " + "c" * 200 + " #}" + "y" * 160 + " {{ clinic.name }}"
+        assert problems("broadcast", broadcast(push=long_source)) == []
+        too_long = "y" * 165 + " {{ clinic.name }}"
+        assert problems("broadcast", broadcast(push=too_long)) == ["fr push: push text is 182 characters; at most 178"]
+
+    def test_push_is_measured_with_the_configured_clinic(self):
+        fields = broadcast(push="y" * 150 + " {{ clinic.name }}")
+        assert validate("broadcast", fields, "fr") == []
+        long_name = {**CLINIC, "name": "Clinique médicale familiale du Parc Lafontaine"}
+        assert [str(p) for p in validate("broadcast", fields, "fr", clinic=long_name)] == [
+            "fr push: push text is 197 characters; at most 178"
+        ]
+
+    def test_set_skips_a_blank_language_but_not_the_default(self):
+        templates = {"fr": DEFAULT_INVITATION["fr"], "en": {"subject": "", "body": ""}}
+        assert validate_set("invitation", templates) == []
+        assert [str(p) for p in validate_set("invitation", templates, default_language="en")] == [
+            "en subject: is empty",
+            "en body: is empty",
+        ]
+
+    def test_set_reports_a_half_written_language(self):
+        templates = {"fr": DEFAULT_INVITATION["fr"], "en": {"subject": "Hello"}}
+        assert [str(p) for p in validate_set("invitation", templates)] == ["en body: is empty"]
+
+    def test_set_with_nothing_written_reports_every_language(self):
+        found = validate_set("broadcast", {})
+        assert {(p.language, p.field) for p in found} == {
+            (lang, field) for lang in ("fr", "en") for field in ("title", "body", "push")
+        }
+
+
+class TestSandbox:
+    @pytest.mark.parametrize(
+        "source",
+        [
+            "{{ patient.__class__ }}",
+            "{{ ''.__class__ }}",
+            "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+            "{{ clinic.name.upper.__globals__ }}",
+            "{{ clinic.name.upper() }}",
+            "{{ clinic.name|attr('__class__') }}",
+            "{{ clinic.name|attr('upper')() }}",
+            "{{ patient['__class__'] }}",
+            "{{ patient.items() }}",
+            "{{ patient }}",
+            "{{ clinic.foo }}",
+            "{{ range(3) }}",
+            "{{ cycler.__init__.__globals__ }}",
+            "{{ self }}",
+            "{% include 'secrets.txt' %}",
+        ],
+    )
+    def test_escape_attempts_are_refused_at_save_and_at_render(self, source):
+        found = validate("invitation", {"subject": "s", "body": source}, "fr")
+        assert len(found) == 1 and found[0].line == 1
+        with pytest.raises(TemplateRenderError):
+            render("invitation", {"body": source}, invitation_context())
+
+    def test_documented_variables_and_filters_work(self):
+        source = "{{ clinic['name'] }} {{ patient.first_name|upper }}{% set x = clinic.phone %} {{ x }}"
+        assert validate("invitation", {"subject": "s", "body": source}, "fr") == []
+        assert render("invitation", {"body": source}, invitation_context()).text == "Clinique du Parc MARIE 514-555-0100\n"
+
+    def test_context_holds_only_documented_variables(self):
+        context = invitation_context()
+        assert context == {
+            "clinic": {k: CLINIC[k] for k in ("name", "phone", "address", "app_url")},
+            "patient": {"first_name": "Marie", "last_name": "Tremblay", "language": "fr"},
+            "invitation": {"url": INVITATION["url"], "code": "AB-12", "expires_on": "24 décembre 2026"},
+        }
+
+
+class TestHtmlEscaping:
+    @pytest.mark.parametrize(
+        ("name", "forbidden"),
+        [
+            ("<script>alert(1)</script>", "<script"),
+            ("[x](javascript:alert(1))", "<a"),
+            ("[site](https://evil.example)", "<a"),
+            ("<https://evil.example>", "<a"),
+            ("**Marie**", "<strong>"),
+            ("# Marie", "<h1>"),
+            ("&lt;b&gt;", "&lt;b&gt;"),
+        ],
+    )
+    def test_patient_values_are_literal_text(self, name, forbidden):
+        rendered = render("invitation", {"subject": "s", "body": "Bonjour {{ patient.first_name }}"}, invitation_context(name))
+        assert forbidden not in rendered.html
+        assert rendered.text == f"Bonjour {name}\n"
+
+    def test_line_breaks_in_values_cannot_start_blocks(self):
+        context = invitation_context("Marie\n\n    code\n\n---")
+        rendered = render("invitation", {"body": "Bonjour {{ patient.first_name }}"}, context)
+        assert "<pre>" not in rendered.html and "<hr" not in rendered.html
+        assert rendered.text == "Bonjour Marie code ---\n"
+
+    def test_script_name_is_escaped_in_html(self):
+        rendered = render("invitation", {"body": "Bonjour {{ patient.first_name }}"}, invitation_context("<script>"))
+        assert "<p>Bonjour &lt;script&gt;</p>" in rendered.html
+
+    def test_raw_html_in_the_template_is_not_passed_through(self):
+        rendered = render("invitation", {"body": "<b onclick='x()'>hi</b> [a](javascript:alert(1))"}, invitation_context())
+        assert "&lt;b onclick='x()'&gt;hi&lt;/b&gt;" in rendered.html
+        assert "<b onclick" not in rendered.html
+        assert 'href="javascript' not in rendered.html
+
+    def test_subject_is_one_line_and_escaped_in_the_html_title(self):
+        context = invitation_context("Ann\r\nBcc: x@evil.example <i>")
+        rendered = render("invitation", {"subject": "Hi {{ patient.first_name }}", "body": "b"}, context)
+        assert rendered.subject == "Hi Ann Bcc: x@evil.example <i>"
+        assert "<title>Hi Ann Bcc: x@evil.example &lt;i&gt;</title>" in rendered.html
+
+    def test_link_built_from_variables_keeps_its_url(self):
+        context = build_context(
+            clinic=CLINIC, patient=None, campaign={}, language="en",
+            invitation={**INVITATION, "url": "https://app.example.org/join?c=A_1&l=en"},
+        )
+        rendered = render("invitation", {"body": "[Join]({{ invitation.url }})"}, context)
+        assert '<a href="https://app.example.org/join?c=A_1&amp;l=en">Join</a>' in rendered.html
+        assert rendered.text == "Join (https://app.example.org/join?c=A_1&l=en)\n"
+
+
+class TestRendering:
+    def test_text_part_is_readable(self):
+        body = (
+            "## Vos rendez-vous\n\nVoir **le site** et _la carte_ : [notre site](https://clinique.example).\n\n"
+            "- premier point\n- second point\n  - détail\n\n1. un\n2. deux\n\n"
+            "Écrivez à [info@clinique.example](mailto:info@clinique.example)."
+        )
+        assert render("invitation", {"body": body}, invitation_context()).text == (
+            "Vos rendez-vous\n\n"
+            "Voir le site et la carte : notre site (https://clinique.example).\n\n"
+            "- premier point\n- second point\n  - détail\n\n"
+            "1. un\n2. deux\n\n"
+            "Écrivez à info@clinique.example.\n"
+        )
+
+    def test_line_breaks_are_kept(self):
+        rendered = render("invitation", {"body": "Merci,\n{{ clinic.name }}"}, invitation_context())
+        assert rendered.text == "Merci,\nClinique du Parc\n"
+        assert "Merci,<br />\nClinique du Parc" in rendered.html
+
+    def test_html_is_a_whole_document(self):
+        rendered = render("invitation", {"subject": "Sujet", "body": "# Titre"}, invitation_context())
+        assert rendered.html.startswith("<!DOCTYPE html>")
+        assert '<meta charset="utf-8">' in rendered.html and "<h1>Titre</h1>" in rendered.html
+
+    def test_broadcast_fields(self):
+        context = build_context(
+            clinic=CLINIC, patient={"first_name": "Luc"}, language="en", invitation=None,
+            campaign={"starts_on": date(2026, 12, 1), "ends_on": date(2026, 12, 24)},
+        )
+        rendered = render(
+            "broadcast",
+            broadcast(
+                title="Holidays at {{ clinic.name }}",
+                body="**Closed** until {{ campaign.ends_on }}.",
+                push="{{ patient.first_name }},\n  a new message",
+            ),
+            context,
+        )
+        assert rendered.title == "Holidays at Clinique du Parc"
+        assert rendered.body_markdown == "**Closed** until December 24, 2026."
+        assert rendered.push == "Luc, a new message"
+        assert rendered.html is None
+
+    def test_broadcast_content_renders_without_a_patient(self):
+        context = build_context(clinic=CLINIC, patient=None, campaign={"ends_on": date(2026, 1, 1)},
+                                invitation=None, language="fr")
+        rendered = render("broadcast", {"title": "t", "body": "Jusqu'au {{ campaign.ends_on }}"}, context)
+        assert rendered.body_markdown == "Jusqu'au 1er janvier 2026" and rendered.push is None
+        with pytest.raises(TemplateRenderError, match="push line 1: undefined"):
+            render("broadcast", {"push": "{{ patient.first_name }}"}, context)
+
+    def test_push_over_178_characters_fails_at_render(self):
+        context = build_context(clinic=CLINIC, patient={"first_name": "M" * 175}, campaign={},
+                                invitation=None, language="fr")
+        with pytest.raises(TemplateRenderError, match="push text is 179 characters; at most 178"):
+            render("broadcast", {"push": "Hi {{ patient.first_name }}!"}, context)
+
+    def test_missing_patient_values_render_empty(self):
+        context = build_context(clinic=CLINIC, patient={"first_name": None}, campaign={},
+                                invitation=INVITATION, language="en")
+        rendered = render("invitation", DEFAULT_INVITATION["en"], context)
+        assert rendered.text.startswith("Hello,\n")
+
+
+class TestDefaults:
+    @pytest.mark.parametrize("language", ["fr", "en"])
+    def test_defaults_validate_clean(self, language):
+        assert validate("invitation", DEFAULT_INVITATION[language], language) == []
+
+    @pytest.mark.parametrize("language", ["fr", "en"])
+    def test_defaults_carry_what_a_patient_needs(self, language):
+        assert "{{ clinic.name }}" in DEFAULT_INVITATION[language]["subject"]
+        rendered = render("invitation", DEFAULT_INVITATION[language], invitation_context(language=language))
+        for needed in ("Clinique du Parc", INVITATION["url"], "AB-12", "514-555-0100"):
+            assert needed in rendered.text
+        assert {"fr": "24 décembre 2026", "en": "December 24, 2026"}[language] in rendered.text
+        assert f'href="{INVITATION["url"]}"' in rendered.html
+        assert rendered.subject.startswith("Clinique du Parc ")
+
+    def test_defaults_pass_as_a_set(self):
+        assert validate_set("invitation", DEFAULT_INVITATION, default_language="fr") == []
+
+
+class TestLanguage:
+    TEMPLATES = {"fr": {"subject": "Bonjour", "body": "b"}, "en": {"subject": " ", "body": ""}}
+
+    def test_patient_language_when_written(self):
+        assert pick_language(DEFAULT_INVITATION, "en", "fr") == "en"
+
+    @pytest.mark.parametrize("patient_language", ["en", None, "", "de"])
+    def test_falls_back_to_the_clinic_default(self, patient_language):
+        assert pick_language(self.TEMPLATES, patient_language, "fr") == "fr"
+
+    def test_missing_language_falls_back(self):
+        assert pick_language({"en": {"subject": "Hi"}}, "fr", "en") == "en"
+
+
+class TestDates:
+    @pytest.mark.parametrize(
+        ("day", "fr", "en"),
+        [
+            (date(2026, 12, 24), "24 décembre 2026", "December 24, 2026"),
+            (date(2027, 1, 1), "1er janvier 2027", "January 1, 2027"),
+            (date(2027, 8, 15), "15 août 2027", "August 15, 2027"),
+        ],
+    )
+    def test_format(self, day, fr, en):
+        assert (format_date(day, "fr"), format_date(day, "en")) == (fr, en)
+
+    def test_unknown_language_is_refused(self):
+        with pytest.raises(ValueError, match="unknown language 'de'"):
+            format_date(date(2026, 1, 1), "de")
+
+    def test_sample_context_dates_follow_the_language(self):
+        assert sample_context("broadcast", "en")["campaign"]["ends_on"] == "December 24, 2026"
+        assert sample_context("broadcast", "fr")["campaign"]["ends_on"] == "24 décembre 2026"
+        assert "campaign" not in sample_context("invitation", "fr")
+
+
+class TestTemplateFile:
+    def write(self, tmp_path, text):
+        path = tmp_path / "templates.toml"
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    def test_good_file(self, tmp_path):
+        path = self.write(tmp_path, '[fr]\ntitle = "Fermé"\nbody = """\n**Fermé** le {{ campaign.ends_on }}\n"""\n'
+                                    'push = "Nouveau message"\n[en]\ntitle = "Closed"\n')
+        assert load_template_file(path) == {
+            "fr": {"title": "Fermé", "body": "**Fermé** le {{ campaign.ends_on }}\n", "push": "Nouveau message"},
+            "en": {"title": "Closed"},
+        }
+
+    def test_toml_syntax_error_names_file_and_line(self, tmp_path):
+        path = self.write(tmp_path, '[fr]\ntitle = "ok"\nbody = "unterminated\n')
+        with pytest.raises(TemplateFileError) as error:
+            load_template_file(path)
+        message = str(error.value)
+        assert message.startswith(f"{path}: TOML syntax error") and "line 3" in message
+        assert "\n" not in message
+
+    def test_unknown_key_is_refused(self, tmp_path):
+        path = self.write(tmp_path, '[fr]\nsubjet = "Bonjour"\n')
+        with pytest.raises(TemplateFileError, match=r"unknown key 'fr\.subjet'; expected one of subject, title"):
+            load_template_file(path)
+
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ('[de]\ntitle = "Hallo"\n', "unknown language 'de'"),
+            ('fr = "Bonjour"\n', "'fr' must be a table"),
+            ("[fr]\npush = 3\n", "'fr.push' must be a string"),
+        ],
+    )
+    def test_bad_structure_is_refused(self, tmp_path, text, expected):
+        with pytest.raises(TemplateFileError, match=expected):
+            load_template_file(self.write(tmp_path, text))
+
+    def test_missing_file(self, tmp_path):
+        with pytest.raises(TemplateFileError, match="cannot read"):
+            load_template_file(tmp_path / "nope.toml")
+
+
+def test_templating_does_not_import_textual():
+    code = "import sys, core.templating; sys.exit('textual' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
