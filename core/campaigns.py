@@ -201,8 +201,20 @@ def _raise_problems(problems: dict[str, str]) -> None:
         raise BadInput("; ".join(f"{k}: {v}" for k, v in problems.items()))
 
 
-def _check_templates(kind: str, templates: dict) -> None:
-    problems = templating.validate_set(kind, templates)
+def clinic_values(config) -> dict:
+    """The clinic's values as templates see them."""
+    c = config.clinic
+    return {"name": c.name, "phone": c.phone, "address": c.address, "app_url": c.app_url}
+
+
+def template_problems(ctx: Ctx, kind: str, templates: dict) -> list:
+    """Every problem of a template set, checked with this clinic's real values."""
+    return templating.validate_set(kind, templates, default_language=ctx.config.clinic.default_language,
+                                   clinic=clinic_values(ctx.config))
+
+
+def _check_templates(ctx: Ctx, kind: str, templates: dict) -> None:
+    problems = template_problems(ctx, kind, templates)
     if problems:
         raise BadInput("template: " + "; ".join(str(p) for p in problems))
 
@@ -242,7 +254,7 @@ def create(ctx: Ctx, kind: str, name: str, starts_on=None, ends_on=None,
         if templates is None and kind == "invitation":
             templates = templating.DEFAULT_INVITATION
         if templates:
-            _check_templates(kind, templates)
+            _check_templates(ctx, kind, templates)
         now = ctx.now()
         c = Campaign.create(kind=kind, name=name, starts_on=starts_on, ends_on=ends_on,
                             created_by=ctx.user.login, created_at=now, updated_at=now)
@@ -271,7 +283,7 @@ def edit(ctx: Ctx, campaign_id, *, name: str | None = None, starts_on=None, ends
                               "create a new campaign instead")
             changes["window"] = [[c.starts_on, c.ends_on], [new_start, new_end]]
         if templates is not None:
-            _check_templates(c.kind, templates)
+            _check_templates(ctx, c.kind, templates)
             changes["templates"] = True
         if not changes:
             return c

@@ -41,8 +41,7 @@ def connect(url: str) -> pw.Database:
             params["host"] = u.hostname
         if u.port:
             params["port"] = u.port
-        db = pw.PostgresqlDatabase(unquote(u.path.lstrip("/")), prefer_psycopg3=True,
-                                   autorollback=True, **params)
+        db = pw.PostgresqlDatabase(unquote(u.path.lstrip("/")), prefer_psycopg3=True, **params)
     else:
         raise DatabaseError(f"unsupported database URL {url!r}; expected sqlite:///PATH or postgresql://...")
     return db

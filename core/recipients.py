@@ -14,8 +14,8 @@ from pathlib import Path
 
 import peewee as pw
 
-from . import audit, templating
-from .campaigns import LIVE, ENDED, UPCOMING, get, get_templates, window_bounds, window_state
+from . import audit
+from .campaigns import ENDED, LIVE, get, get_templates, template_problems, window_bounds, window_state
 from .context import Ctx
 from .db import sql_uuid, write_transaction
 from .errors import BadInput, NotFound, Refused
@@ -493,7 +493,7 @@ def _check_startable(ctx: Ctx, c: Campaign) -> None:
         raise Refused(f"campaign {c.id} is archived")
     if window_state(c, ctx.now(), ctx.config.clinic.tz) == ENDED:
         raise Refused(f"campaign {c.id}'s window ended on {c.ends_on}; it cannot be started")
-    problems = templating.validate_set(c.kind, get_templates(c.id))
+    problems = template_problems(ctx, c.kind, get_templates(c.id))
     if problems:
         raise Refused(f"campaign {c.id}'s template has problems; fix them first: {problems[0]}")
 

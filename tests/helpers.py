@@ -1,0 +1,40 @@
+"""Small builders for tests: patients straight into the directory, a Ctx with a clock."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from core.context import Ctx, for_current_user
+from core.models import Patient, utcnow
+
+
+def add_patients(n: int, start: int = 1000, **overrides) -> list[str]:
+    """n patients with EMR ids start..start+n-1, all eligible for everything unless overridden."""
+    rows = []
+    for i in range(start, start + n):
+        row = dict(emr_id=str(i), first_name=f"Prénom{i}", last_name="Tremblay", email=f"p{i}@example.org",
+                   app_id=None, marketing_consent=True, push_enabled=True, do_not_contact=False,
+                   language="fr", search_name=f"prenom{i} tremblay")
+        row.update({k: (v(i) if callable(v) else v) for k, v in overrides.items()})
+        rows.append(row)
+    for chunk in range(0, len(rows), 500):
+        Patient.insert_many(rows[chunk:chunk + 500]).execute()
+    return [r["emr_id"] for r in rows]
+
+
+class Clock:
+    """A controllable clock (naive UTC) for Ctx."""
+
+    def __init__(self, at: datetime | None = None):
+        self.at = at or utcnow()
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def advance(self, **kw) -> None:
+        self.at += timedelta(**kw)
+
+
+def ctx_at(config, at: datetime | None = None) -> tuple[Ctx, Clock]:
+    clock = Clock(at)
+    return for_current_user(config, clock=clock), clock

@@ -1,0 +1,100 @@
+"""Config loading: discovery, strict validation with key paths, secrets."""
+
+import os
+
+import pytest
+
+from core import config as cfg
+from conftest import write_config
+
+
+def load_text(tmp_path, text, env=None):
+    p = tmp_path / "c.toml"
+    p.write_text(text, encoding="utf-8")
+    return cfg.load(p, env=env or {})
+
+
+MINIMAL = '[clinic]\nname = "C"\n[database]\nurl = "sqlite:///tmp/x.db"\n[gateway]\ntransport = "log"\npath = "g.log"\n'
+
+
+def test_example_config_is_valid(tmp_path):
+    here = os.path.dirname(os.path.dirname(__file__))
+    text = open(os.path.join(here, "config.example.toml"), encoding="utf-8").read()
+    c = load_text(tmp_path, text, env={"CLINICAST_SMTP_PASSWORD": "x", "CLINICAST_GATEWAY_TOKEN": "t"})
+    assert c.clinic.timezone == "America/Toronto"
+    assert c.email.password == "x" and c.gateway.token == "t"
+    assert c.scheduler.max_attempts == 8
+
+
+def test_defaults_and_relative_paths(tmp_path):
+    c = load_text(tmp_path, MINIMAL)
+    assert c.scheduler.tick_seconds == 5 and c.gateway.concurrency == 16
+    assert c.gateway.path == str(tmp_path / "g.log")
+
+
+def test_unknown_keys_and_sections_are_refused(tmp_path):
+    with pytest.raises(cfg.ConfigError) as e:
+        load_text(tmp_path, MINIMAL + '[scheduler]\ntick_second = 5\n[smtp]\nhost = "x"\n')
+    msg = str(e.value)
+    assert "scheduler.tick_second: unknown key" in msg
+    assert "unknown section [smtp]" in msg
+
+
+def test_wrong_types_missing_keys_and_choices_all_reported(tmp_path):
+    text = ('[clinic]\ntimezone = "Mars/Olympus"\ndefault_language = "de"\n'
+            '[database]\nurl = "mysql://x"\n[gateway]\nconcurrency = "many"\n')
+    with pytest.raises(cfg.ConfigError) as e:
+        load_text(tmp_path, text)
+    msg = str(e.value)
+    for expected in ("clinic.name: required key is missing", "clinic.timezone: unknown time zone",
+                     "clinic.default_language: expected one of 'fr', 'en'", "database.url: expected sqlite",
+                     "gateway.concurrency: expected an integer, got str 'many'"):
+        assert expected in msg
+    assert all(line.startswith(str(tmp_path / "c.toml")) for line in msg.splitlines())
+
+
+def test_toml_syntax_error_names_the_line(tmp_path):
+    with pytest.raises(cfg.ConfigError) as e:
+        load_text(tmp_path, '[clinic]\nname = "C"\nphone = 514\nbroken = \n')
+    assert "line 4" in str(e.value)
+
+
+def test_secret_from_env_missing_is_an_error(tmp_path):
+    with pytest.raises(cfg.ConfigError) as e:
+        load_text(tmp_path, MINIMAL + '[email]\npassword_env = "NOPE_PASSWORD"\n')
+    assert "email.password_env: environment variable NOPE_PASSWORD is not set" in str(e.value)
+
+
+def test_secret_file_readable_by_others_is_refused(tmp_path):
+    secret = tmp_path / "token"
+    secret.write_text("s3cret\n")
+    secret.chmod(0o644)
+    text = MINIMAL.replace('transport = "log"\npath = "g.log"', 'url = "https://gw"\ntoken_file = "token"')
+    with pytest.raises(cfg.ConfigError) as e:
+        load_text(tmp_path, text)
+    assert "readable or writable by others" in str(e.value)
+    secret.chmod(0o600)
+    assert load_text(tmp_path, text).gateway.token == "s3cret"
+
+
+def test_inline_secret_is_not_a_key(tmp_path):
+    with pytest.raises(cfg.ConfigError) as e:
+        load_text(tmp_path, MINIMAL + '[email]\npassword = "hunter2"\n')
+    assert "email.password: unknown key" in str(e.value)
+
+
+def test_users_permissions_validated(tmp_path):
+    with pytest.raises(cfg.ConfigError) as e:
+        load_text(tmp_path, MINIMAL + '[users.bob]\nname = "Bob"\npermissions = ["campaigns", "root"]\n')
+    assert "users.bob.permissions" in str(e.value)
+
+
+def test_discovery_order(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CLINICAST_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    here = write_config(tmp_path, "sqlite:///tmp/a.db")
+    assert cfg.discover() == here.relative_to(tmp_path)  # ./clinicast.toml
+    monkeypatch.setenv("CLINICAST_CONFIG", "/elsewhere.toml")
+    assert str(cfg.discover()) == "/elsewhere.toml"
+    assert str(cfg.discover("/explicit.toml")) == "/explicit.toml"

@@ -1,0 +1,36 @@
+"""Database opening and schema versions."""
+
+import pytest
+
+from core import db as dbmod
+from core import migrations
+from core.models import Meta
+
+
+def test_migrate_is_idempotent_and_versioned(config):
+    dbmod.bind(config.database.url)
+    assert dbmod.migrate() == (0, migrations.LATEST)
+    assert dbmod.migrate() == (migrations.LATEST, migrations.LATEST)
+    dbmod.check_schema()
+
+
+def test_empty_database_asks_for_init(config):
+    dbmod.bind(config.database.url)
+    with pytest.raises(dbmod.DatabaseError, match="run `clinicast init`"):
+        dbmod.check_schema()
+
+
+def test_newer_schema_is_refused(db):
+    Meta.update(value=str(migrations.LATEST + 1)).where(Meta.key == "schema_version").execute()
+    with pytest.raises(dbmod.DatabaseError, match="newer than this program"):
+        dbmod.check_schema()
+    with pytest.raises(dbmod.DatabaseError, match="upgrade clinicast"):
+        dbmod.migrate()
+
+
+def test_sqlite_pragmas(sqlite_url):
+    database = dbmod.bind(sqlite_url)
+    dbmod.migrate()
+    assert database.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert database.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert database.execute_sql("PRAGMA busy_timeout").fetchone()[0] >= 5000

@@ -1,0 +1,239 @@
+"""Recipients: assign three ways, the 5,000 cap, consent, publish/unpublish in the outbox, start."""
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from core import campaigns, recipients
+from core.errors import BadInput, NotFound, Refused
+from core.models import AuditLog, Delivery, Recipient
+from helpers import add_patients, ctx_at
+from test_campaigns import TPL
+
+
+def deliveries(kind=None):
+    q = Delivery.select()
+    if kind:
+        q = q.where(Delivery.kind == kind)
+    return q.count()
+
+
+def statuses(cid):
+    return recipients.counts(cid)
+
+
+def test_invitation_consent_rules_at_assign(db, config):
+    ctx, _ = ctx_at(config)
+    add_patients(4)                                        # 1000-1003 eligible
+    add_patients(1, 2000, do_not_contact=True)
+    add_patients(1, 2001, app_id="a-2001")
+    add_patients(1, 2002, email="")
+    c = campaigns.create(ctx, "invitation", "Join")
+    r = recipients.assign_ids(ctx, c.id, ["1000", "1001", "1002", "1003", "2000", "2001", "2002", "9999"])
+    assert r.to_json() == {"added": 4, "already_assigned": 0, "skipped": 3, "not_found": ["9999"]}
+    assert r.skipped_reasons == {"do not contact": 1, "already on the patient app": 1, "no email address": 1}
+    assert deliveries() == 0, "assigning an invitation sends nothing"
+    again = recipients.assign_ids(ctx, c.id, ["1000", "2000"])
+    assert again.to_json() == {"added": 0, "already_assigned": 2, "skipped": 0, "not_found": []}
+    assert statuses(c.id) == {"assigned": 4, "skipped": 3}
+
+
+def test_assign_cap_is_refused_whole(db, config):
+    ctx, _ = ctx_at(config)
+    add_patients(5001)
+    c = campaigns.create(ctx, "invitation", "Too many")
+    from core import conditions
+    with pytest.raises(Refused, match="5001 patients; one assign adds at most 5000"):
+        recipients.assign_conditions(ctx, c.id, [conditions.parse("email is not empty")])
+    assert Recipient.select().count() == 0
+    r = recipients.assign_ids(ctx, c.id, [str(i) for i in range(1000, 6000)])
+    assert r.added == 5000
+    # the one left is fine, the already assigned do not count against the cap
+    assert recipients.assign_conditions(ctx, c.id, [conditions.parse("email is not empty")]).added == 1
+
+
+def test_live_broadcast_publishes_in_the_same_transaction(db, config):
+    ctx, _ = ctx_at(config)
+    today = ctx.today()
+    add_patients(3, app_id=lambda i: f"a-{i}")
+    add_patients(1, 2000, app_id="a-2000", marketing_consent=False)
+    add_patients(1, 2001)                                     # not on the app
+    b = campaigns.create(ctx, "broadcast", "Now", today, today + timedelta(days=1), templates=TPL)
+    r = recipients.assign_ids(ctx, b.id, ["1000", "1001", "1002", "2000", "2001"])
+    assert (r.added, r.skipped) == (3, 2)
+    assert r.skipped_reasons == {"no marketing consent": 1, "no app account": 1}
+    assert deliveries("publish") == 3 and deliveries("put") == 1
+    assert Recipient.select().where(Recipient.in_feed == True).count() == 3  # noqa: E712
+    recipients.assign_ids(ctx, b.id, ["1000"])
+    assert deliveries("publish") == 3, "re-assign is a no-op"
+
+
+def test_upcoming_broadcast_publishes_when_window_opens(db, config):
+    ctx, clock = ctx_at(config, datetime(2026, 12, 1, 12))
+    add_patients(2, app_id=lambda i: f"a-{i}", push_enabled=lambda i: i == 1000)
+    b = campaigns.create(ctx, "broadcast", "Later", "2026-12-03", "2026-12-04", templates=TPL)
+    recipients.assign_ids(ctx, b.id, ["1000", "1001"])
+    assert deliveries() == 0
+    plan = recipients.start(ctx, b.id)
+    assert plan.will_send == 1 and plan.queued_for == datetime(2026, 12, 3, 5)
+    push = Delivery.get(Delivery.kind == "push")
+    assert push.due_at == datetime(2026, 12, 3, 5), "a push never points to a message not yet visible"
+    assert recipients.publish_due(ctx) == 0
+    clock.at = datetime(2026, 12, 3, 5, 1)
+    assert recipients.publish_due(ctx) == 2
+    assert recipients.publish_due(ctx) == 0, "publishing is done once"
+    assert deliveries("publish") == 2 and deliveries("put") == 1
+    clock.at = datetime(2026, 12, 5, 5, 1)
+    assert recipients.expire_due(ctx) == 1 and recipients.expire_due(ctx) == 0
+    assert deliveries("expire") == 1
+
+
+def test_ended_window_is_never_published_and_cannot_start(db, config):
+    ctx, clock = ctx_at(config, datetime(2026, 12, 1, 12))
+    add_patients(1, app_id="a-1")
+    b = campaigns.create(ctx, "broadcast", "Past", "2026-12-02", "2026-12-03", templates=TPL)
+    recipients.assign_ids(ctx, b.id, ["1000"])
+    recipients.start(ctx, b.id)
+    clock.at = datetime(2026, 12, 10)
+    assert recipients.publish_due(ctx) == 0
+    assert recipients.expire_due(ctx) == 0, "nothing was ever shown: nothing to expire"
+    assert Delivery.get(Delivery.kind == "push").status == "cancelled"
+    assert Recipient.get().status == "skipped" and "window ended" in Recipient.get().reason
+    with pytest.raises(Refused, match="window ended"):
+        recipients.start(ctx, b.id)
+    with pytest.raises(Refused, match="window ended"):
+        recipients.assign_ids(ctx, b.id, ["1000"])
+
+
+def test_start_sends_only_to_new_recipients(db, config):
+    ctx, _ = ctx_at(config)
+    add_patients(10)
+    c = campaigns.create(ctx, "invitation", "Twice")
+    recipients.assign_ids(ctx, c.id, [str(i) for i in range(1000, 1005)])
+    plan = recipients.start_plan(ctx, c.id)
+    assert plan.will_send == 5 and Delivery.select().count() == 0, "the plan changes nothing"
+    recipients.start(ctx, c.id)
+    assert deliveries("email") == 5 and statuses(c.id) == {"queued": 5}
+    with pytest.raises(Refused, match="nothing to start"):
+        recipients.start(ctx, c.id)
+    recipients.assign_ids(ctx, c.id, [str(i) for i in range(1000, 1010)])
+    assert recipients.start(ctx, c.id).will_send == 5
+    assert deliveries("email") == 10
+    assert campaigns.summary(ctx, c.id).status == "sending"
+    assert AuditLog.select().where(AuditLog.action == "start").count() == 2
+
+
+def test_consent_rechecked_at_start(db, config):
+    from core.models import Patient
+
+    ctx, _ = ctx_at(config)
+    add_patients(2)
+    c = campaigns.create(ctx, "invitation", "Changed")
+    recipients.assign_ids(ctx, c.id, ["1000", "1001"])
+    Patient.update(do_not_contact=True).where(Patient.emr_id == "1001").execute()
+    plan = recipients.start(ctx, c.id)
+    assert plan.will_send == 1 and plan.skipped == {"do not contact": 1}
+    assert deliveries("email") == 1
+    r = Recipient.select().join(Patient).where(Patient.emr_id == "1001").get()
+    assert (r.status, r.reason) == ("skipped", "do not contact")
+
+
+def test_broadcast_start_pushes_only_push_enabled(db, config):
+    ctx, _ = ctx_at(config)
+    today = ctx.today()
+    add_patients(4, app_id=lambda i: f"a-{i}", push_enabled=lambda i: i % 2 == 0)
+    b = campaigns.create(ctx, "broadcast", "Push", today, today, templates=TPL)
+    recipients.assign_ids(ctx, b.id, ["1000", "1001", "1002", "1003"])
+    plan = recipients.start(ctx, b.id)
+    assert plan.will_send == 2 and sum(plan.skipped.values()) == 2
+    assert deliveries("push") == 2 and deliveries("publish") == 4
+    assert Recipient.select().where(Recipient.in_feed == True).count() == 4  # noqa: E712
+
+
+def test_remove_before_and_after_send(db, config):
+    ctx, _ = ctx_at(config)
+    today = ctx.today()
+    add_patients(3, app_id=lambda i: f"a-{i}")
+    b = campaigns.create(ctx, "broadcast", "Rm", today, today + timedelta(days=1), templates=TPL)
+    recipients.assign_ids(ctx, b.id, ["1000", "1001", "1002"])
+    recipients.start(ctx, b.id)
+    said = recipients.remove(ctx, b.id, "1000")
+    assert "will not receive anything" in said and "removed from their feed" in said
+    assert deliveries("unpublish") == 1
+    r = Recipient.select().where(Recipient.status == "removed").get()
+    assert {d.status for d in r.deliveries if d.kind in ("push", "publish")} == {"cancelled"}
+    with pytest.raises(BadInput, match="already removed"):
+        recipients.remove(ctx, b.id, "1000")
+    with pytest.raises(NotFound):
+        recipients.remove(ctx, b.id, "4242")
+    # re-adding someone removed before anything was sent assigns them afresh
+    again = recipients.assign_ids(ctx, b.id, ["1000"])
+    assert again.added == 1 and statuses(b.id)["assigned"] == 1
+    assert recipients.start(ctx, b.id).will_send == 1
+
+
+def test_removed_after_sent_is_never_sent_again(db, config):
+    ctx, _ = ctx_at(config)
+    add_patients(1)
+    c = campaigns.create(ctx, "invitation", "Once")
+    recipients.assign_ids(ctx, c.id, ["1000"])
+    recipients.start(ctx, c.id)
+    Recipient.update(status="sent", sent_at=ctx.now()).execute()
+    Delivery.update(status="sent").execute()
+    assert "already sent" in recipients.remove(ctx, c.id, "1000")
+    assert recipients.assign_ids(ctx, c.id, ["1000"]).already_assigned == 1
+    with pytest.raises(Refused, match="nothing to start"):
+        recipients.start(ctx, c.id)
+
+
+def test_csv_list_report(db, config, tmp_path):
+    ctx, _ = ctx_at(config)
+    add_patients(3)
+    c = campaigns.create(ctx, "invitation", "List")
+    f = tmp_path / "ids.csv"
+    f.write_bytes("\ufeffNo dossier;Nom\r\n1000;Tremblay\r\n\r\n1001;Côté\r\n1000;Tremblay\r\n9999;X\r\n".encode("utf-8"))
+    rep = recipients.read_id_list(f)
+    assert rep.ids == ["1000", "1001", "9999"]
+    assert rep.unknown == [(6, "9999")] and rep.duplicates == [(5, "1000", 2)]
+    assert Recipient.select().count() == 0
+    r = recipients.assign_csv(ctx, c.id, f)
+    assert r.to_json() == {"added": 2, "already_assigned": 0, "skipped": 0, "not_found": ["9999"]}
+
+
+def test_csv_single_column_without_header_and_cp1252(db, config, tmp_path):
+    ctx, _ = ctx_at(config)
+    add_patients(3)
+    c = campaigns.create(ctx, "invitation", "Bare")
+    f = tmp_path / "bare.csv"
+    f.write_bytes(b"1000\n1001\n1002\n")
+    assert recipients.read_id_list(f).ids == ["1000", "1001", "1002"]
+    g = tmp_path / "win.csv"
+    g.write_bytes("Numéro de dossier\tPrénom\n1002\tHélène\n".encode("cp1252"))
+    assert recipients.assign_csv(ctx, c.id, g).added == 1
+
+
+def test_csv_with_bad_lines_assigns_nothing(db, config, tmp_path):
+    ctx, _ = ctx_at(config)
+    add_patients(2)
+    c = campaigns.create(ctx, "invitation", "Bad")
+    f = tmp_path / "bad.csv"
+    f.write_text("emr_id,name\n1000,A\n,B\n1001,C,extra\n")
+    rep = recipients.read_id_list(f)
+    assert {ln for ln, _ in rep.bad_lines} == {3, 4}
+    with pytest.raises(BadInput, match="bad lines, nothing assigned"):
+        recipients.assign_csv(ctx, c.id, f)
+    assert Recipient.select().count() == 0
+
+
+def test_page_keyset_and_search(db, config):
+    ctx, _ = ctx_at(config)
+    add_patients(30)
+    c = campaigns.create(ctx, "invitation", "Paged")
+    recipients.assign_ids(ctx, c.id, [str(i) for i in range(1000, 1030)])
+    first = recipients.page(c.id, limit=10)
+    second = recipients.page(c.id, after_id=first[-1].id, limit=10)
+    assert len(first) == len(second) == 10 and first[-1].id < second[0].id
+    assert [r.emr_id for r in recipients.page(c.id, search="1029")] == ["1029"]
+    assert len(recipients.page(c.id, search="PRÉNOM102")) == 10
+    with pytest.raises(BadInput, match="unknown status"):
+        recipients.page(c.id, status="done")
