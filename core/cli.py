@@ -92,7 +92,25 @@ def command(group, name: str, *, db: bool = True, user: bool = True):
     return wrap
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+class OneLineErrors(click.Group):
+    """Usage errors as one line on stderr (`clinicast: campaigns create: …`), exit 2."""
+
+    def main(self, args=None, prog_name=None, **extra):
+        extra.pop("standalone_mode", None)
+        try:
+            rv = super().main(args=args, prog_name=prog_name or "clinicast", standalone_mode=False, **extra)
+        except click.UsageError as e:
+            where = e.ctx.command_path if e.ctx else "clinicast"
+            _die(f"{e.format_message()} (see {where} --help)", EXIT_BAD)
+        except click.ClickException as e:
+            _die(e.format_message(), e.exit_code)
+        except click.Abort:
+            _die("aborted", EXIT_REFUSED)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+@click.group(cls=OneLineErrors, invoke_without_command=True,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @_config_option
 @click.version_option(__version__, prog_name="clinicast")
 @click.pass_context
@@ -407,7 +425,7 @@ def recipients_list(ctx, campaign_id, status, as_json):
 
 
 def main(argv=None) -> None:
-    cli.main(args=argv, prog_name="clinicast", obj={})
+    cli.main(args=argv, obj={})
 
 
 if __name__ == "__main__":

@@ -35,8 +35,15 @@ R_ON_APP = "already on the patient app"
 R_NO_EMAIL = "no email address"
 R_WINDOW_ENDED = "the broadcast window ended before sending"
 
-# statuses whose recipient may be shown the broadcast in their feed
-FEED_STATUSES = (ASSIGNED, QUEUED, RETRYING, SENT)
+R_UNKNOWN_APP = "unknown app account"   # the gateway's answer to a publish (see core.dispatch)
+
+
+def _feed_eligible() -> pw.Expression:
+    """Recipients who see a live broadcast in their feed: everyone assigned, whether or not
+    a push went out, except the removed, those a consent rule skipped and unknown accounts."""
+    return ((Recipient.status != REMOVED)
+            & ((Recipient.status != SKIPPED) | (Recipient.reason == R_NO_PUSH))
+            & (Recipient.reason != R_UNKNOWN_APP))
 
 
 # --- consent rules (the one place they are written) --------------------------------
@@ -334,36 +341,32 @@ def _ensure_put(c: Campaign, now: datetime) -> None:
         Delivery.create(kind=D_PUT, campaign=c, due_at=now, created_at=now, content_version=c.content_version)
 
 
-def _insert_deliveries(kind: str, c: Campaign, recipients: pw.Select, due_at: datetime, now: datetime) -> int:
+def _insert_deliveries(kind: str, c: Campaign, recipients: pw.Select, due_at: datetime, now: datetime) -> None:
     """One delivery of `kind` per recipient id selected by `recipients`, in one statement."""
     q = (Recipient.select(pw.Value(kind), pw.Value(c.id), Recipient.id, sql_uuid(), pw.Value(D_PENDING),
                           pw.Value(due_at), pw.Value(0), pw.Value(now), pw.Value(c.content_version),
                           pw.Value(""))
          .where(Recipient.id.in_(recipients)))
-    cur = (Delivery.insert_from(q, [Delivery.kind, Delivery.campaign, Delivery.recipient,
+    (Delivery.insert_from(q, [Delivery.kind, Delivery.campaign, Delivery.recipient,
                                     Delivery.idempotency_key, Delivery.status, Delivery.due_at,
                                     Delivery.attempts, Delivery.created_at, Delivery.content_version,
                                     Delivery.last_error])
-           .returning().execute())
-    return cur if isinstance(cur, int) else database.obj.rows_affected(cur)
+     .returning().execute())
 
 
 def _publish(c: Campaign, now: datetime) -> int:
     """Show a live broadcast to every eligible recipient not yet in the feed."""
     waiting = (Recipient.select(Recipient.id)
-               .where(Recipient.campaign == c, Recipient.status.in_(FEED_STATUSES),
-                      Recipient.in_feed == False))  # noqa: E712
+               .where(Recipient.campaign == c, _feed_eligible(), Recipient.in_feed == False))  # noqa: E712
     ids = [r for (r,) in waiting.tuples()]
     if not ids:
         return 0
     _ensure_put(c, now)
-    n = 0
     for start in range(0, len(ids), 10000):
         chunk = ids[start:start + 10000]
-        n += _insert_deliveries(D_PUBLISH, c, Recipient.select(Recipient.id).where(Recipient.id.in_(chunk)),
-                                now, now)
+        _insert_deliveries(D_PUBLISH, c, Recipient.select(Recipient.id).where(Recipient.id.in_(chunk)), now, now)
         Recipient.update(in_feed=True).where(Recipient.id.in_(chunk)).execute()
-    return n
+    return len(ids)
 
 
 def _live_broadcasts(ctx: Ctx) -> list[tuple[Campaign, str]]:

@@ -1,0 +1,166 @@
+"""The `clinicast` command as an administrator uses it: exit codes, --json shapes, no change on bad input."""
+
+import json
+import subprocess
+import sys
+from datetime import date, timedelta
+
+import pytest
+from click.testing import CliRunner
+
+from core.cli import cli
+from conftest import write_config
+
+HEADER = "emr_id,first_name,last_name,date_of_birth,language,email,app_id,marketing_consent,push_enabled,do_not_contact,practitioner\n"
+
+
+def patients_csv(tmp_path, n=40):
+    lines = [HEADER]
+    for i in range(n):
+        app = f"a-{i}" if i % 2 else ""
+        lines.append(f"{1000 + i},Prénom{i},Nom{i},1980-01-{1 + i % 28:02d},{'fr' if i % 3 else 'en'},"
+                     f"p{i}@example.org,{app},{'oui' if i % 4 else 'non'},yes,no,Dr Roy\n")
+    f = tmp_path / "patients.csv"
+    f.write_text("".join(lines), encoding="utf-8")
+    return f
+
+
+class Runner:
+    def __init__(self, config_path):
+        self.config_path = str(config_path)
+        self.runner = CliRunner()
+
+    def __call__(self, *args, code=0):
+        res = self.runner.invoke(cli, [*args, "--config", self.config_path], obj={}, catch_exceptions=False)
+        assert res.exit_code == code, f"{args}: exit {res.exit_code}\nstdout: {res.stdout}\nstderr: {res.stderr}"
+        return res
+
+    def json(self, *args):
+        return json.loads(self(*args, "--json").stdout)
+
+
+@pytest.fixture
+def run(config_path):
+    r = Runner(config_path)
+    r("init")
+    return r
+
+
+def test_full_flow_json(run, tmp_path):
+    run("patients", "import", str(patients_csv(tmp_path)))
+    inv = run.json("campaigns", "create", "--kind", "invitation", "--name", "Rejoignez l'app")
+    assert set(inv) >= {"id", "name", "kind", "channel", "status", "window_state", "starts_on", "ends_on", "counts"}
+    assert (inv["kind"], inv["channel"], inv["status"]) == ("invitation", "email", "draft")
+    added = run.json("recipients", "add", str(inv["id"]), "--where", "connected_system != patient_app")
+    assert added == {"added": 20, "already_assigned": 0, "skipped": 0, "not_found": []}
+    one = run.json("recipients", "add", str(inv["id"]), "--patient", "1001")
+    assert one == {"added": 0, "already_assigned": 0, "skipped": 1, "not_found": []}
+    ids = tmp_path / "ids.csv"
+    ids.write_text("patient_id\n1000\n1002\n4242\n")
+    assert run.json("recipients", "add", str(inv["id"]), "--csv", str(ids)) == {
+        "added": 0, "already_assigned": 2, "skipped": 0, "not_found": ["4242"]}
+    rows = run.json("recipients", "list", str(inv["id"]))
+    assert len(rows) == 21
+    assert set(rows[0]) == {"emr_id", "name", "status", "reason", "added_at", "sent_at"}
+    assert {r["status"] for r in rows} == {"assigned", "skipped"}
+    run("recipients", "remove", str(inv["id"]), "1000")
+    run("campaigns", "start", str(inv["id"]))
+    shown = run.json("campaigns", "show", str(inv["id"]))
+    assert shown["status"] == "sending" and shown["counts"] == {"queued": 19, "removed": 1, "skipped": 1}
+    queued = run.json("recipients", "list", str(inv["id"]), "--status", "queued")
+    assert len(queued) == 19
+    listed = run.json("campaigns", "list")
+    assert [c["id"] for c in listed] == [inv["id"]]
+
+
+def test_broadcast_with_window_and_template(run, tmp_path):
+    run("patients", "import", str(patients_csv(tmp_path)))
+    tpl = tmp_path / "t.toml"
+    tpl.write_text('[fr]\ntitle = "Fermé"\nbody = "Fermé le **25**"\npush = "Bonjour {{ patient.first_name }}"\n'
+                   '[en]\ntitle = "Closed"\nbody = "Closed on the **25th**"\npush = "Hello {{ patient.first_name }}"\n')
+    today = date.today()
+    b = run.json("campaigns", "create", "--kind", "broadcast", "--name", "Fêtes", "--starts", str(today),
+                 "--ends", str(today + timedelta(days=7)), "--template", str(tpl))
+    assert b["channel"] == "app" and b["starts_on"] == str(today)
+    r = run.json("recipients", "add", str(b["id"]), "--where", "connected_system = patient_app",
+                 "--where", "marketing_consent = yes")
+    assert r["added"] > 0 and r["skipped"] == 0
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["campaigns", "create", "--kind", "broadcast", "--name", "B", "--starts", "2026-13-01", "--ends", "2026-12-02"],
+     "starts: expected a date YYYY-MM-DD"),
+    (["campaigns", "create", "--kind", "broadcast", "--name", "B"], "a broadcast needs the first day"),
+    (["campaigns", "show", "99"], "no campaign with id 99"),
+    (["recipients", "add", "1", "--where", "shoe_size > 3"], "shoe_size"),
+    (["recipients", "add", "1"], "give exactly one of"),
+    (["recipients", "list", "1", "--status", "done"], "unknown status"),
+    (["campaigns", "create", "--kind", "letter", "--name", "x"], "letter"),
+])
+def test_bad_input_exits_2_and_changes_nothing(run, args, fragment):
+    run("campaigns", "create", "--kind", "invitation", "--name", "Existing")
+    before = run.json("campaigns", "list")
+    res = run(*args, code=2)
+    assert fragment in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert run.json("campaigns", "list") == before
+
+
+def test_bad_patient_file_changes_nothing(run, tmp_path):
+    run("patients", "import", str(patients_csv(tmp_path, 5)))
+    bad = tmp_path / "bad.csv"
+    bad.write_text(HEADER + "2000,A,B,1980-02-30,fr,a@b.org,,yes,yes,no,X\n")
+    res = run("patients", "import", str(bad), code=2)
+    assert "bad.csv" in res.stderr and ":2:" in res.stderr
+
+
+def test_cap_is_a_refusal_exit_1(run, tmp_path):
+    run("patients", "import", str(patients_csv(tmp_path, 5)))
+    c = run.json("campaigns", "create", "--kind", "invitation", "--name", "C")
+    ids = tmp_path / "ids.csv"
+    ids.write_text("1000\n1001\n")
+    run("recipients", "add", str(c["id"]), "--csv", str(ids))
+    run("campaigns", "start", str(c["id"]))
+    res = run("campaigns", "start", str(c["id"]), code=1)
+    assert "nothing to start" in res.stderr
+
+
+def test_user_not_listed_is_refused_everywhere(tmp_path, db_url):
+    admin = write_config(tmp_path, db_url)
+    Runner(admin)("init")
+    stranger = write_config(tmp_path, db_url, users='[users.someone_else]\nname = "X"\npermissions = ["admin"]\n')
+    r = Runner(stranger)
+    for args in (["campaigns", "list"], ["campaigns", "create", "--kind", "invitation", "--name", "x"],
+                 ["status"], ["init"]):
+        res = r(*args, code=1)
+        assert "is not a clinicast user" in res.stderr
+
+
+def test_campaigns_permission_without_admin(tmp_path, db_url):
+    import os, pwd
+    login = pwd.getpwuid(os.geteuid()).pw_name
+    write_config(tmp_path, db_url)
+    Runner(tmp_path / "clinicast.toml")("init")
+    staff = write_config(tmp_path, db_url, users=f'[users.{login}]\nname = "Staff"\npermissions = ["campaigns"]\n')
+    r = Runner(staff)
+    r("campaigns", "create", "--kind", "invitation", "--name", "ok")
+    res = r("patients", "import", str(patients_csv(tmp_path, 2)), code=1)
+    assert "lacks the 'admin' permission" in res.stderr
+
+
+def test_uninitialised_database_and_broken_config(tmp_path, sqlite_url):
+    p = write_config(tmp_path, sqlite_url)
+    res = Runner(p)("campaigns", "list", code=1)
+    assert "run `clinicast init`" in res.stderr
+    p.write_text(p.read_text() + "\n[gateway]\nurl = 3\n")
+    res = Runner(p)("campaigns", "list", code=2)
+    assert str(p) in res.stderr
+
+
+def test_console_entry_point_runs(tmp_path, sqlite_url):
+    p = write_config(tmp_path, sqlite_url)
+    out = subprocess.run([sys.executable, "-m", "core.cli", "--config", str(p), "init"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    out = subprocess.run([sys.executable, "-m", "core.cli", "campaigns", "show", "x", "--config", str(p)],
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and out.stderr.startswith("clinicast: campaign id must be a number")
