@@ -20,7 +20,7 @@ from .context import Ctx
 from .db import sql_uuid, write_transaction
 from .errors import BadInput, NotFound, Refused
 from .models import (
-    ASSIGNED, D_CANCELLED, D_EMAIL, D_EXPIRE, D_PENDING, D_PUBLISH, D_PUSH, D_PUT, D_RETRYING,
+    ASSIGNED, BaseModel, D_CANCELLED, D_EMAIL, D_EXPIRE, D_PENDING, D_PUBLISH, D_PUSH, D_PUT, D_RETRYING,
     D_SENDING, D_SENT, D_UNPUBLISH, QUEUED, REMOVED, RETRYING, SENT, SKIPPED, Campaign, Delivery,
     Patient, Recipient, database,
 )
@@ -146,6 +146,22 @@ class RecipientRow:
 
 # --- assign -------------------------------------------------------------------------
 
+class _Picked(BaseModel):
+    """The patients one assign picked, evaluated once (a per-connection temporary table)."""
+
+    patient = pw.IntegerField(primary_key=True)
+
+    class Meta:
+        table_name = "clinicast_picked"
+
+
+def _pick(patients: pw.Select) -> pw.Select:
+    _Picked.create_table(safe=True, temporary=True)
+    _Picked.delete().execute()
+    _Picked.insert_from(patients, [_Picked.patient]).on_conflict_ignore().returning().execute()
+    return _Picked.select(_Picked.patient)
+
+
 def _assign(ctx: Ctx, campaign_id, patients: pw.Select, how: str, **detail) -> AssignResult:
     """Assign every patient selected by `patients` (a query of Patient.id) in one statement.
 
@@ -162,6 +178,7 @@ def _assign(ctx: Ctx, campaign_id, patients: pw.Select, how: str, **detail) -> A
         if state == ENDED:
             raise Refused(f"campaign {c.id}'s window ended on {c.ends_on}; nobody can be added")
         rules = _assign_rules(c.kind)
+        patients = _pick(patients)
         mine = Recipient.select(Recipient.patient).where(Recipient.campaign == c)
 
         reason = _reason_case(rules)
@@ -176,10 +193,13 @@ def _assign(ctx: Ctx, campaign_id, patients: pw.Select, how: str, **detail) -> A
                 .where(Patient.id.in_(patients)).group_by(pw.SQL("1"), pw.SQL("2")).tuples())  # by position: PostgreSQL cannot match parameterised CASEs
         result = AssignResult()
         skipped = Counter()
+        revived = 0
         for where, why, n in rows:
             if where == "active" or (where == SKIPPED and why):
                 result.already_assigned += n        # a no-op: nothing changes for them
-            elif not why:
+                continue
+            revived += n if where != "new" else 0
+            if not why:
                 result.added += n
             else:
                 skipped[why] += n
@@ -194,13 +214,14 @@ def _assign(ctx: Ctx, campaign_id, patients: pw.Select, how: str, **detail) -> A
         # removed (or skipped, now allowed) before anything was sent: assigned afresh
         revive = (mine.where(Recipient.status.in_((REMOVED, SKIPPED)), Recipient.sent_at.is_null(True))
                   .join(Patient).where((Recipient.status == REMOVED) | ~forbidden))
-        patient_of = Patient.select
-        (Recipient.update(
-            status=patient_of(status).where(Patient.id == Recipient.patient),
-            reason=patient_of(reason).where(Patient.id == Recipient.patient),
-            added_at=now, added_by=login, removed_at=None, queued_at=None)
-         .where(Recipient.campaign == c, Recipient.patient.in_(patients), Recipient.patient.in_(revive))
-         .execute())
+        if revived:
+            patient_of = Patient.select
+            (Recipient.update(
+                status=patient_of(status).where(Patient.id == Recipient.patient),
+                reason=patient_of(reason).where(Patient.id == Recipient.patient),
+                added_at=now, added_by=login, removed_at=None, queued_at=None)
+             .where(Recipient.campaign == c, Recipient.patient.in_(patients), Recipient.patient.in_(revive))
+             .execute())
         new = (Patient.select(pw.Value(c.id), Patient.id, status, reason, pw.Value(now), pw.Value(login),
                               pw.Value(False))
                .where(Patient.id.in_(patients), Patient.id.not_in(mine)))
@@ -210,6 +231,7 @@ def _assign(ctx: Ctx, campaign_id, patients: pw.Select, how: str, **detail) -> A
          .on_conflict_ignore().returning().execute())
         if state == LIVE:
             result.published = _publish(c, now)
+        _Picked.delete().execute()
         c.updated_at = now
         c.save(only=[Campaign.updated_at])
         audit.record(ctx, "assign", c.id, how=how, added=result.added, skipped=result.skipped,
