@@ -24,12 +24,18 @@ SQLITE_PRAGMAS = {
 }
 
 
+def _unicode_lower(value):
+    return value.lower() if isinstance(value, str) else value
+
+
 def connect(url: str) -> pw.Database:
     """A peewee Database for `sqlite:///PATH` or `postgresql://USER@HOST:PORT/DB?k=v`."""
     if url.startswith("sqlite:///"):
         path = "/" + url[len("sqlite:///"):]
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         db = pw.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=10)
+        # SQLite's own lower() folds ASCII only: "Émilie" must match "émilie" as on PostgreSQL
+        db.register_function(_unicode_lower, "lower", 1, deterministic=True)
     elif url.startswith(("postgresql://", "postgres://")):
         u = urlsplit(url)
         params = dict(parse_qsl(u.query))

@@ -34,3 +34,13 @@ def test_sqlite_pragmas(sqlite_url):
     assert database.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert database.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
     assert database.execute_sql("PRAGMA busy_timeout").fetchone()[0] >= 5000
+
+
+def test_lower_folds_accented_capitals_on_both_backends(db):
+    from core import conditions
+    from helpers import add_patients
+
+    add_patients(1, practitioner="Dre ÉMILIE Côté")
+    from datetime import date
+    assert conditions.count([conditions.parse("practitioner = dre émilie côté")], date(2026, 1, 1)) == 1
+    assert conditions.count([conditions.parse("practitioner contains ÉMILIE")], date(2026, 1, 1)) == 1
