@@ -175,6 +175,8 @@ def _redact(url: str) -> str:
     from urllib.parse import urlsplit, urlunsplit
 
     u = urlsplit(url)
+    if not u.netloc:
+        return url
     if u.password:
         u = u._replace(netloc=u.netloc.replace(f":{u.password}@", ":***@"))
     return urlunsplit(u)

@@ -177,6 +177,12 @@ def _assign(ctx: Ctx, campaign_id, patients: pw.Select, how: str, **detail) -> A
         state = window_state(c, ctx.now(), ctx.config.clinic.tz)
         if state == ENDED:
             raise Refused(f"campaign {c.id}'s window ended on {c.ends_on}; nobody can be added")
+        if c.kind == "broadcast":
+            # the feed shows the message as soon as the window is open: it must be written first
+            problems = template_problems(ctx, c.kind, get_templates(c.id))
+            if problems:
+                raise Refused(f"write campaign {c.id}'s message before adding patients "
+                              f"(patients see it in their feed during the window): {problems[0]}")
         rules = _assign_rules(c.kind)
         patients = _pick(patients)
         mine = Recipient.select(Recipient.patient).where(Recipient.campaign == c)

@@ -237,3 +237,15 @@ def test_page_keyset_and_search(db, config):
     assert len(recipients.page(c.id, search="PRÉNOM102")) == 10
     with pytest.raises(BadInput, match="unknown status"):
         recipients.page(c.id, status="done")
+
+
+def test_broadcast_needs_its_message_before_patients(db, config):
+    ctx, _ = ctx_at(config)
+    today = ctx.today()
+    add_patients(1, app_id="a-1")
+    b = campaigns.create(ctx, "broadcast", "Empty", today, today)
+    with pytest.raises(Refused, match="write campaign .* message before adding patients"):
+        recipients.assign_ids(ctx, b.id, ["1000"])
+    assert Recipient.select().count() == 0 and Delivery.select().count() == 0
+    campaigns.save_templates(ctx, b.id, TPL)
+    assert recipients.assign_ids(ctx, b.id, ["1000"]).added == 1
