@@ -6,37 +6,27 @@ including its outbox rows for a live broadcast).
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
 
-from core import campaigns, conditions, config as cfg, db as dbmod, fakedata, recipients
-from core.context import for_current_user
+from bench.common import backends, bench_ctx
+from core import campaigns, conditions, fakedata, recipients
 from core.models import Patient, database
 
 N = 100_000
 
 
 def _setup(folder: Path, url: str):
-    import pwd
-    login = pwd.getpwuid(os.geteuid()).pw_name
-    p = folder / "bench.toml"
-    p.write_text(f'[clinic]\nname = "Bench"\n[database]\nurl = "{url}"\n'
-                 f'[gateway]\ntransport = "log"\npath = "{folder}/g.log"\n'
-                 f'[email]\ntransport = "maildir"\npath = "{folder}/mail"\n'
-                 f'[users.{login}]\nname = "Bench"\npermissions = ["admin"]\n')
-    config = cfg.load(p, env={})
-    dbmod.bind(config.database.url)
-    dbmod.migrate()
+    ctx = bench_ctx(folder, url)
     rows = fakedata.generate(N, seed=7)
     fields = [f for f in rows[0] if f in Patient._meta.fields]
     with database.atomic():
         for i in range(0, N, 2000):
             Patient.insert_many([{k: r[k] for k in fields} for r in rows[i:i + 2000]]).execute()
-    return for_current_user(config), rows
+    return ctx, rows
 
 
 def _conditions_near_5000(today) -> list:
@@ -88,21 +78,9 @@ def run() -> dict:
     figures: dict = {}
     with tempfile.TemporaryDirectory() as d:
         folder = Path(d)
-        ctx, rows = _setup(folder, f"sqlite:///{folder.as_posix().lstrip('/')}/bench.db")
-        figures.update(_measure(ctx, rows, folder, "sqlite"))
-        pg = os.environ.get("CLINICAST_TEST_PG_URL")
-        if pg:
-            import psycopg
-            schema = "bench_" + uuid.uuid4().hex[:8]
-            with psycopg.connect(pg, autocommit=True) as conn:
-                conn.execute(f"CREATE SCHEMA {schema}")
-                try:
-                    sep = "&" if "?" in pg else "?"
-                    ctx, rows = _setup(folder, f"{pg}{sep}options=-csearch_path%3D{schema}")
-                    figures.update(_measure(ctx, rows, folder, "postgresql"))
-                finally:
-                    database.close()
-                    conn.execute(f"DROP SCHEMA {schema} CASCADE")
+        for label, url in backends(folder):
+            ctx, rows = _setup(folder, url)
+            figures.update(_measure(ctx, rows, folder, label))
     return figures
 
 

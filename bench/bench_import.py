@@ -8,15 +8,12 @@ is set, in a schema made for the run and dropped after.
 
 from __future__ import annotations
 
-import os
-import pwd
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-from core import conditions, config as cfg, db as dbmod, fakedata, patients
-from core.context import for_current_user
+from bench.common import backends, bench_ctx
+from core import conditions, fakedata, patients
 from core.models import Patient
 
 N = 100_000
@@ -27,19 +24,6 @@ COUNTS = [
     ["postal_code starts with H2", "language = fr", "push_enabled = yes"],
 ]
 SEARCHES = ["tremblay", "gagnon mar", "1000", "1980-03-04", "emilie cote"]
-
-
-def _ctx(folder: Path, url: str):
-    login = pwd.getpwuid(os.geteuid()).pw_name
-    p = folder / "bench.toml"
-    p.write_text(f'[clinic]\nname = "Bench"\n[database]\nurl = "{url}"\n'
-                 f'[gateway]\ntransport = "log"\npath = "{folder}/g.log"\n'
-                 f'[email]\ntransport = "maildir"\npath = "{folder}/mail"\n'
-                 f'[users.{login}]\nname = "Bench"\npermissions = ["admin"]\n', encoding="utf-8")
-    config = cfg.load(p, env={})
-    dbmod.bind(config.database.url)
-    dbmod.migrate()
-    return for_current_user(config)
 
 
 def _measure(label: str, ctx, csv_path: Path, changed_path: Path) -> dict[str, float]:
@@ -82,22 +66,8 @@ def run() -> dict[str, float]:
         changed_path = folder / "changed.csv"
         fakedata.write_csv(changed_path, rows, encoding="utf-8-sig")
 
-        ctx = _ctx(folder, f"sqlite:///{(folder / 'bench.db').as_posix().lstrip('/')}")
-        out.update(_measure("sqlite", ctx, csv_path, changed_path))
-
-        pg = os.environ.get("CLINICAST_TEST_PG_URL")
-        if pg:
-            import psycopg
-            schema = "bench_" + uuid.uuid4().hex[:10]
-            with psycopg.connect(pg, autocommit=True) as admin:
-                admin.execute(f'CREATE SCHEMA "{schema}"')
-                try:
-                    sep = "&" if "?" in pg else "?"
-                    ctx = _ctx(folder, f"{pg}{sep}options=-csearch_path%3D{schema}")
-                    out.update(_measure("postgresql", ctx, csv_path, changed_path))
-                finally:
-                    dbmod.database.obj.close()
-                    admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        for label, url in backends(folder):
+            out.update(_measure(label, bench_ctx(folder, url), csv_path, changed_path))
     return out
 
 

@@ -22,7 +22,7 @@ from .errors import BadInput, NotFound, Refused
 from .models import (
     ASSIGNED, BaseModel, D_CANCELLED, D_EMAIL, D_EXPIRE, D_PENDING, D_PUBLISH, D_PUSH, D_PUT, D_RETRYING,
     D_SENDING, D_SENT, D_UNPUBLISH, QUEUED, REMOVED, RETRYING, SENT, SKIPPED, Campaign, Delivery,
-    Patient, Recipient, database,
+    Patient, Recipient,
 )
 
 LIMIT = 5000
