@@ -60,26 +60,29 @@ def _load_config(explicit: str | None) -> Config:
     return cfg.load(path)
 
 
-def command(group, name: str, *, db: bool = True, user: bool = True):
-    """Register a subcommand that receives `ctx` (core.context.Ctx) or `config`."""
+def command(group, name: str, *, db: bool = True, user: bool = True, config: bool = True):
+    """Register a subcommand that receives `ctx` (core.context.Ctx), or `config`, or (with
+    config=False) the --config path as given."""
     def wrap(f):
         @group.command(name)
         @_config_option
         @functools.wraps(f)
         def run(config_path, **kwargs):
             try:
-                config = _load_config(config_path)
+                if not config:
+                    return f(config_path, **kwargs)
+                loaded = _load_config(config_path)
                 if db:
                     from . import db as dbmod
-                    dbmod.bind(config.database.url)
+                    dbmod.bind(loaded.database.url)
                     try:
                         dbmod.check_schema()
                     except dbmod.DatabaseError as e:
                         raise Fail(str(e), EXIT_REFUSED) from None
                 if user:
                     from .context import for_current_user
-                    return f(for_current_user(config), **kwargs)
-                return f(config, **kwargs)
+                    return f(for_current_user(loaded), **kwargs)
+                return f(loaded, **kwargs)
             except ConfigError as e:
                 _die(str(e), EXIT_BAD)
             except ClinicastError as e:
@@ -204,9 +207,9 @@ def daemon_cmd(config: Config, once, log_level):
     sys.exit(daemon.run(config, once=once, log_level=log_level))
 
 
-@command(cli, "demo", db=False, user=False)
+@command(cli, "demo", config=False)
 @click.option("--folder", default=None, metavar="DIR", help="Where to put the demo database (default: a temp folder).")
-def demo_cmd(config, folder):
+def demo_cmd(_config_path, folder):
     """The TUI on a fresh demo database and local sinks."""
     import tempfile
 
