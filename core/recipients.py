@@ -456,40 +456,60 @@ def expire_due(ctx: Ctx) -> int:
 
 # --- remove -------------------------------------------------------------------------
 
+def _recipient(c: Campaign, emr_id: str) -> Recipient:
+    r = (Recipient.select().join(Patient)
+         .where(Recipient.campaign == c, Patient.emr_id == emr_id.strip()).first())
+    if r is None:
+        raise NotFound(f"patient {emr_id!r} is not a recipient of campaign {c.id}")
+    return r
+
+
+def _removal_outcome(c: Campaign, r: Recipient) -> str:
+    """What taking this recipient off the campaign means for them (said before and after)."""
+    what = "the invitation email" if c.kind == "invitation" else "the push notification"
+    if r.status == REMOVED:
+        return "they were already removed"
+    if r.status == SENT or r.sent_at:
+        out = [f"{what} was already sent to them; they are only taken off the list"]
+    elif Delivery.select().where(Delivery.recipient == r, Delivery.status == D_SENDING,
+                                 Delivery.kind.in_((D_EMAIL, D_PUSH))).exists():
+        out = [f"{what} is being sent at this moment and may still arrive"]
+    else:
+        out = [f"they will not receive {what}"]
+    if r.in_feed and c.expired_at is None:
+        out.append("the message is removed from their Broadcasts feed in the app")
+    return "; ".join(out)
+
+
+def removal_effect(ctx: Ctx, campaign_id, emr_id: str) -> str:
+    """What `remove` would do to this patient, for a confirmation; changes nothing."""
+    ctx.require("campaigns")
+    c = get(campaign_id)
+    return _removal_outcome(c, _recipient(c, emr_id))
+
+
 def remove(ctx: Ctx, campaign_id, emr_id: str) -> str:
     """Take one patient off the campaign; returns what that means for them."""
     ctx.require("campaigns")
     with write_transaction():
         c = get(campaign_id)
-        r = (Recipient.select().join(Patient)
-             .where(Recipient.campaign == c, Patient.emr_id == emr_id.strip()).first())
-        if r is None:
-            raise NotFound(f"patient {emr_id!r} is not a recipient of campaign {c.id}")
+        r = _recipient(c, emr_id)
         if r.status == REMOVED:
             raise BadInput(f"patient {emr_id!r} was already removed from campaign {c.id}")
+        outcome = _removal_outcome(c, r)
         now = ctx.now()
         cancelled = (Delivery.update(status=D_CANCELLED, last_error="recipient removed")
                      .where(Delivery.recipient == r, Delivery.status.in_((D_PENDING, D_RETRYING)))
                      .execute())
-        in_flight = Delivery.select().where(Delivery.recipient == r, Delivery.status == D_SENDING,
-                                            Delivery.kind.in_((D_EMAIL, D_PUSH))).exists()
-        outcome = []
-        if r.status == SENT or r.sent_at:
-            outcome.append("already sent; taken off the list")
-        elif in_flight:
-            outcome.append("was being sent at this moment; it may still arrive")
-        else:
-            outcome.append("will not receive anything")
         if r.in_feed and c.expired_at is None:
             _insert_deliveries(D_UNPUBLISH, c, Recipient.select(Recipient.id).where(Recipient.id == r.id),
                                now, now)
-            outcome.append("the message is removed from their feed")
         Recipient.update(status=REMOVED, removed_at=now, in_feed=False, next_attempt_at=None).where(
             Recipient.id == r.id).execute()
         c.updated_at = now
         c.save(only=[Campaign.updated_at])
         audit.record(ctx, "remove", c.id, emr_id=emr_id, previous_status=r.status, cancelled=cancelled)
-    return "; ".join(outcome)
+    return outcome
 
 
 # --- start --------------------------------------------------------------------------

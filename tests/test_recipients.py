@@ -157,8 +157,10 @@ def test_remove_before_and_after_send(db, config):
     b = campaigns.create(ctx, "broadcast", "Rm", today, today + timedelta(days=1), templates=TPL)
     recipients.assign_ids(ctx, b.id, ["1000", "1001", "1002"])
     recipients.start(ctx, b.id)
+    foretold = recipients.removal_effect(ctx, b.id, "1000")
     said = recipients.remove(ctx, b.id, "1000")
-    assert "will not receive anything" in said and "removed from their feed" in said
+    assert said == foretold
+    assert "will not receive the push" in said and "removed from their Broadcasts feed" in said
     assert deliveries("unpublish") == 1
     r = Recipient.select().where(Recipient.status == "removed").get()
     assert {d.status for d in r.deliveries if d.kind in ("push", "publish")} == {"cancelled"}
