@@ -261,11 +261,12 @@ class TemplateProblem:
 class TemplateRenderError(Exception):
     """A template that cannot be rendered with the given context."""
 
-    def __init__(self, field: str, line: int | None, message: str) -> None:
+    def __init__(self, field: str, line: int | None, message: str, length: int | None = None) -> None:
         super().__init__(f"{field}" + (f" line {line}" if line else "") + f": {message}")
         self.field = field
         self.line = line
         self.message = message
+        self.length = length    # the rendered length, for a push text that came out too long
 
 
 def validate(
@@ -471,7 +472,7 @@ def _render_field(kind: str, field: str, source: str, context: Mapping[str, Any]
     text = " ".join(text.split())
     if field == "push" and len(text) > PUSH_MAX_CHARS:
         message = f"push text is {len(text)} characters; at most {PUSH_MAX_CHARS}"
-        raise TemplateRenderError(field, None, message)
+        raise TemplateRenderError(field, None, message, length=len(text))
     return text
 
 

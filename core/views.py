@@ -1,0 +1,81 @@
+"""Small read-only helpers the screens need that are not actions (no change, no rule)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from .context import Ctx
+
+
+def preview_patient(campaign_id, patient_id: int | None = None):
+    """The patient a template preview is rendered for: the one asked, else the campaign's
+    first recipient, else the first patient of the directory (None if it is empty)."""
+    from .models import Patient, Recipient
+
+    if patient_id is not None:
+        return Patient.get_or_none(Patient.id == patient_id)
+    r = (Recipient.select(Recipient.patient).where(Recipient.campaign == int(campaign_id))
+         .order_by(Recipient.id).first())
+    if r is not None:
+        return Patient.get_by_id(r.patient_id)
+    return Patient.select().order_by(Patient.id).first()
+
+
+@dataclass
+class Preview:
+    language: str
+    patient: str                       # "Marie Tremblay · 100023", or "" when no patient
+    patient_id: int | None
+    fields: dict[str, str]             # rendered, by field (invitation body: the plain text)
+    errors: dict[str, str]             # field -> problem when it cannot be rendered
+    problems: list[str]                # every problem of this language ("fr body line 3: …")
+    push_length: int | None
+
+
+def template_preview(ctx: Ctx, campaign_id, fields: dict[str, str], language: str,
+                     patient_id: int | None = None) -> Preview:
+    """Render one language's (unsaved) template fields for a real patient, as the editor
+    shows it, with the problems saving would report. Invitation link and code are the
+    catalogue's examples (the real ones are made when the email is sent)."""
+    from datetime import timedelta
+
+    from . import templating
+    from .campaigns import INVITATION_VALID_DAYS, clinic_values, get
+
+    ctx.require("campaigns")
+    c = get(campaign_id)
+    p = preview_patient(c.id, patient_id)
+    invitation = None
+    if c.kind == "invitation":
+        ex = {v.key: v.example for v in templating.VARIABLES if v.group == "invitation"}
+        invitation = {"url": ex["url"], "code": ex["code"],
+                      "expires_on": ctx.today() + timedelta(days=INVITATION_VALID_DAYS)}
+    patient = ({"first_name": p.first_name, "last_name": p.last_name, "language": p.language}
+               if p is not None else None)
+    clinic = clinic_values(ctx.config)
+    context = templating.build_context(
+        clinic=clinic, patient=patient,
+        campaign={"starts_on": c.starts_on, "ends_on": c.ends_on},
+        invitation=invitation, language=language)
+    problems = templating.validate(c.kind, fields, language, clinic)
+    rendered: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    push_length = None
+    for field in templating.FIELDS[c.kind]:
+        source = fields.get(field) or ""
+        if not source.strip():
+            continue
+        try:
+            out = templating.render(c.kind, {field: source}, context)
+        except templating.TemplateRenderError as e:
+            errors[field] = str(e)
+            push_length = e.length if field == "push" else push_length
+            continue
+        if c.kind == "invitation":
+            rendered[field] = out.subject if field == "subject" else (out.text or "")
+        else:
+            rendered[field] = {"title": out.title, "body": out.body_markdown, "push": out.push}[field] or ""
+    if c.kind == "broadcast" and push_length is None:
+        push_length = len(rendered.get("push") or " ".join((fields.get("push") or "").split()))
+    label = f"{p.name} · {p.emr_id}" if p is not None else ""
+    return Preview(language, label, p.id if p is not None else None, rendered, errors,
+                   [str(x) for x in problems], push_length)

@@ -1,0 +1,554 @@
+"""The TUI driven with Pilot, as a user would with the keyboard: each flow asserts on
+the database and on the screen."""
+
+from __future__ import annotations
+
+import pytest
+
+from core import campaigns as campaigns_mod
+from core import conditions, context, recipients
+from core.models import Campaign, Patient, Recipient, Template
+from tui.screens.campaign_detail import CampaignDetailScreen
+from tui.screens.campaign_list import CampaignListScreen
+from tui.screens.problem import ProblemScreen
+from tui.screens.recipients import RecipientsScreen
+from tui.screens.template_editor import TemplateEditorScreen
+
+from tui_helpers import (
+    LOGIN, app_for, copy_world, make_world, screen_text, settle, users_toml, wait_for, write_config,
+)
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.fixture
+def as_mlaval(monkeypatch):
+    monkeypatch.setattr(context, "login_name", lambda: LOGIN)
+
+
+@pytest.fixture(scope="module")
+def base_world(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(context, "login_name", lambda: LOGIN)
+        return make_world(tmp_path_factory.mktemp("base"), n_patients=60)
+
+
+@pytest.fixture
+def world(base_world, tmp_path, as_mlaval):
+    return copy_world(base_world, tmp_path / "w")
+
+
+async def open_campaign(pilot, campaign_id: int) -> RecipientsScreen:
+    app = pilot.app
+    screen = app.screen
+    assert isinstance(screen, CampaignListScreen)
+    row = screen._order.index(campaign_id)
+    screen.query_one("DataTable").move_cursor(row=row)
+    await pilot.press("enter")
+    await settle(pilot)
+    assert isinstance(app.screen, RecipientsScreen)
+    return app.screen
+
+
+class TestCampaignList:
+    async def test_first_screen_lists_campaigns_with_status_line(self, world):
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            assert isinstance(app.screen, CampaignListScreen)
+            text = screen_text(app)
+            assert "Invitation — patients du Dr Gagnon" in text
+            assert "Nouvelle médecin : Dre Girard" in text
+            assert "mlaval" in text and "scheduler:" in text
+
+    async def test_filter_as_you_type_and_archived(self, world):
+        campaigns_mod.archive(world.ctx, world.campaigns.invitation_draft)
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            screen = app.screen
+            assert world.campaigns.invitation_draft not in screen._order     # archived: hidden
+            await pilot.press("slash", *"girard")
+            await settle(pilot)
+            assert screen._order == [world.campaigns.broadcast_live]
+            await pilot.press("escape")
+            await settle(pilot)
+            assert len(screen._order) == 2
+            await pilot.press("v")
+            await settle(pilot)
+            assert world.campaigns.invitation_draft in screen._order
+            assert "(archived)" in screen_text(app)
+
+
+class TestCampaignDetail:
+    async def test_create_invitation(self, world):
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("n")
+            await settle(pilot)
+            assert isinstance(app.screen, CampaignDetailScreen)
+            await pilot.press("tab", *"Rappel vaccin", "ctrl+s")
+            await settle(pilot)
+            c = Campaign.get(Campaign.name == "Rappel vaccin")
+            assert c.kind == "invitation" and c.created_by == LOGIN
+            assert Template.select().where(Template.campaign == c).count() == 2  # default, fr + en
+            assert isinstance(app.screen, RecipientsScreen) and app.screen.campaign_id == c.id
+            assert "No recipients yet" in screen_text(app)
+
+    async def test_broadcast_window_is_checked_beside_the_fields(self, world):
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("n")
+            await settle(pilot)
+            await pilot.press("down", "tab", *"Fermeture estivale", "tab", *"2025-06-31", "tab", *"2025-06-01")
+            await settle(pilot)
+            errors = {w.id: str(w.render()) for w in app.screen.query(".error") if w.display}
+            assert "YYYY-MM-DD" in errors["error-starts_on"]
+            await pilot.press("shift+tab", *["backspace"] * 10, *"2025-06-20")
+            await settle(pilot)
+            errors = {w.id: str(w.render()) for w in app.screen.query(".error") if w.display}
+            assert "before the first" in errors["error-ends_on"]
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert isinstance(app.screen, CampaignDetailScreen)       # refused, still here
+            assert not Campaign.select().where(Campaign.name == "Fermeture estivale").exists()
+            assert app.screen.focused.id == "ends_on"        # the eye goes to the problem
+            await pilot.press(*["backspace"] * 10, *"2025-07-02", "ctrl+s")
+            await settle(pilot)
+            c = Campaign.get(Campaign.name == "Fermeture estivale")
+            assert (c.kind, str(c.starts_on), str(c.ends_on)) == ("broadcast", "2025-06-20", "2025-07-02")
+
+    async def test_edit_name_refuses_a_duplicate(self, world):
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            screen = app.screen
+            screen.query_one("DataTable").move_cursor(row=screen._order.index(world.campaigns.invitation_draft))
+            await pilot.press("e")
+            await settle(pilot)
+            name = app.screen.query_one("#name")
+            name.value = "Nouvelle médecin : Dre Girard"
+            await settle(pilot)
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert "already named" in screen_text(app)
+            name.value = "Invitation — été"
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert Campaign.get_by_id(world.campaigns.invitation_draft).name == "Invitation — été"
+            assert isinstance(app.screen, CampaignListScreen)
+
+
+class TestRefusals:
+    async def test_broken_config_file(self, tmp_path, as_mlaval):
+        path = tmp_path / "clinicast.toml"
+        path.write_text("[clinic]\nname = \"x\"\n[database\nurl = 1\n", encoding="utf-8")
+        app = app_for_path(path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            assert isinstance(app.screen, ProblemScreen)
+            text = screen_text(app)
+            assert "config file has problems" in text and "TOML syntax error" in text
+            assert "line 3" in text
+
+    async def test_unknown_key(self, tmp_path, as_mlaval):
+        path = write_config(tmp_path)
+        path.write_text(path.read_text().replace("[scheduler]\n", "[scheduler]\nembeded = true\n"))
+        app = app_for_path(path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            assert "scheduler.embeded: unknown key" in screen_text(app)
+
+    async def test_database_needs_init(self, tmp_path, as_mlaval):
+        path = write_config(tmp_path)
+        app = app_for_path(path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            assert isinstance(app.screen, ProblemScreen)
+            text = screen_text(app)
+            assert "database is not ready" in text and "clinicast init" in text
+
+    async def test_user_not_in_config(self, tmp_path, as_mlaval):
+        make_world(tmp_path, populate=False)
+        path = write_config(tmp_path, users=users_toml(login="someoneelse"))
+        app = app_for_path(path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            text = screen_text(app)
+            assert "You cannot use clinicast" in text and "[users.mlaval]" in text
+
+    async def test_user_without_campaigns_permission(self, tmp_path, as_mlaval):
+        make_world(tmp_path, populate=False)
+        path = write_config(tmp_path, users=users_toml(permissions=()))
+        app = app_for_path(path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            text = screen_text(app)
+            assert "lacks the 'campaigns' permission" in text
+            # fixed by an administrator, then r: the app opens
+            write_config(tmp_path)
+            await pilot.press("r")
+            await settle(pilot)
+            assert isinstance(app.screen, CampaignListScreen)
+
+    async def test_no_config_file_anywhere(self, tmp_path, monkeypatch, as_mlaval):
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.delenv("CLINICAST_CONFIG", raising=False)
+        monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+        from tui.app import make_app
+
+        app = make_app(None, scheduler=False, blink=False)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            assert "No config file" in screen_text(app)
+
+
+def app_for_path(path):
+    from tui.app import make_app
+
+    return make_app(path, scheduler=False, blink=False)
+
+
+async def open_add(pilot, tab: str = "tab-one"):
+    """Press a on the recipient table; the modal opens on its first tab, then `tab`."""
+    await pilot.press("a")
+    await settle(pilot)
+    await pilot.pause(0.1)      # the first tab's focus message travels pane -> tabs
+    modal = pilot.app.screen
+    if tab != "tab-one":
+        modal.query_one("#add-tabs").active = tab
+        await settle(pilot)
+    assert modal.active_tab() == tab
+    return modal
+
+
+async def type_into(pilot, selector: str, text: str) -> None:
+    """Focus a field and give it `text` (as pasting it would), then let the app react."""
+    w = pilot.app.screen.query_one(selector)
+    w.focus()
+    w.value = text
+    await settle(pilot)
+
+
+class TestTemplateEditor:
+    async def test_insert_variable_preview_and_save(self, world):
+        cid = world.campaigns.invitation_draft
+        app = app_for(world)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            app.push_screen(TemplateEditorScreen(cid))
+            await settle(pilot, 0.35)
+            editor = app.screen
+            body = editor.query_one("#fr-body")
+            body.focus()
+            body.move_cursor((0, 0))
+            await pilot.press("f2")
+            await settle(pilot)
+            picker = app.screen
+            assert "Patient's first name" in screen_text(app)
+            options = picker.query_one("#variables")
+            options.highlighted = [o.id for o in options.options].index("clinic.phone")
+            await pilot.press("enter")
+            await settle(pilot, 0.35)
+            assert app.screen is editor
+            assert body.text.startswith("{{ clinic.phone }}")
+            # the preview renders for a real patient: their name, the clinic's phone
+            preview = screen_text(app)
+            assert "514-555-0100" in preview and "for " in preview
+            # bold on a selection
+            body.select_line(1)
+            await pilot.press("ctrl+b")
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            saved = Template.get(Template.campaign == cid, Template.language == "fr")
+            assert saved.body.startswith("{{ clinic.phone }}")
+            assert "**" in saved.body
+
+    async def test_save_refuses_a_typo_with_line_and_variable(self, world):
+        cid = world.campaigns.invitation_draft
+        before = Template.get(Template.campaign == cid, Template.language == "en").body
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            app.push_screen(TemplateEditorScreen(cid))
+            await settle(pilot, 0.35)
+            editor = app.screen
+            editor.query_one("#template-tabs").active = "tab-en"
+            await settle(pilot)
+            body = editor.query_one("#en-body")
+            body.focus()
+            body.move_cursor((2, 0))
+            body.insert("Dear {{ patient.frist_name }}\n")
+            await pilot.press("ctrl+s")
+            await settle(pilot, 0.35)
+            problems = str(editor.query_one("#template-problems").render())
+            assert "en body line 3" in problems and "frist_name" in problems
+            assert app.screen.focused is body and body.cursor_location[0] == 2
+            assert Template.get(Template.campaign == cid, Template.language == "en").body == before
+
+    async def test_push_counter_and_too_long_push(self, world):
+        cid = world.campaigns.broadcast_live
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            app.push_screen(TemplateEditorScreen(cid))
+            await settle(pilot, 0.35)
+            editor = app.screen
+            counter = editor.query_one("#fr-push-count")
+            assert str(counter.render()).endswith("/ 178") and not counter.has_class("too-long")
+            await type_into(pilot, "#fr-push", "x" * 190)
+            await settle(pilot, 0.35)
+            assert str(counter.render()) == "190 / 178" and counter.has_class("too-long")
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert "at most 178" in str(editor.query_one("#template-problems").render())
+            assert len(Template.get(Template.campaign == cid, Template.language == "fr").push) < 178
+
+
+class TestAddPatients:
+    async def test_one_patient_by_name(self, world):
+        cid = world.campaigns.invitation_draft
+        target = Patient.select().where(Patient.app_id.is_null(True), Patient.email != "",
+                                        Patient.do_not_contact == False).order_by(Patient.id).first()  # noqa: E712
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await open_campaign(pilot, cid)
+            await open_add(pilot)
+            await type_into(pilot, "#patient-query", target.emr_id)
+            await settle(pilot)
+            assert target.last_name in screen_text(app)
+            await pilot.press("down", "enter")
+            await settle(pilot)
+            assert isinstance(app.screen, RecipientsScreen)
+            r = Recipient.get(Recipient.campaign == cid, Recipient.patient == target.id)
+            assert r.status == "assigned"
+            assert target.emr_id in screen_text(app)
+            assert "assigned 1" in screen_text(app)
+
+    async def test_conditions_count_live_and_assign(self, world):
+        cid = world.campaigns.invitation_draft
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await open_campaign(pilot, cid)
+            modal = await open_add(pilot, "tab-conditions")
+            row = modal.query("ConditionRow").first()
+            row.query_one(".cond-field").value = "connected_system"
+            await settle(pilot, 0.4)
+            row.query_one(".cond-op").value = "!="
+            await settle(pilot, 0.4)
+            expected = Patient.select().where(Patient.app_id.is_null(True)).count()
+            assert f"{expected} patients match" in screen_text(app)
+            await pilot.press("ctrl+n")
+            await settle(pilot)
+            row2 = modal.query("ConditionRow").last()
+            row2.query_one(".cond-field").value = "age"
+            await settle(pilot, 0.4)
+            row2.query_one(".cond-op").value = ">="
+            row2.query_one(".cond-value").value = "abc"
+            await settle(pilot, 0.4)
+            assert "whole number" in screen_text(app)           # the row says what is wrong
+            row2.query_one(".cond-value").value = "18"
+            await settle(pilot, 0.4)
+            parts = [r.parts() for r in modal.query("ConditionRow")]
+            assert parts == [("connected_system", "!=", "patient_app"), ("age", ">=", "18")]
+            n = modal.match_count
+            assert n == conditions.count([conditions.make(*p) for p in parts], world.ctx.today())
+            assert 0 < n < expected and f"{n} patients match" in screen_text(app)
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert isinstance(app.screen, RecipientsScreen)
+            assert Recipient.select().where(Recipient.campaign == cid).count() == n
+
+    async def test_over_the_limit_is_refused_clearly(self, world, monkeypatch):
+        monkeypatch.setattr(recipients, "LIMIT", 10)
+        cid = world.campaigns.invitation_draft
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await open_campaign(pilot, cid)
+            modal = await open_add(pilot, "tab-conditions")
+            row = modal.query("ConditionRow").first()
+            row.query_one(".cond-field").value = "sex"
+            await settle(pilot, 0.4)
+            row.query_one(".cond-op").value = "!="
+            await settle(pilot, 0.4)
+            text = screen_text(app)
+            assert "more than 10, the most one assign adds" in text
+            assert modal.query_one("#assign-conditions").disabled
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert app.screen is modal
+            assert Recipient.select().where(Recipient.campaign == cid).count() == 0
+
+    async def test_csv_report_then_confirm(self, world):
+        cid = world.campaigns.invitation_draft
+        path = world.folder / "list.csv"
+        path.write_text("emr_id\n100001\n100002\n424242\n100002\n\n100003\n", encoding="utf-8")
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await open_campaign(pilot, cid)
+            modal = await open_add(pilot, "tab-csv")
+            await type_into(pilot, "#csv-path", str(path))
+            await pilot.press("enter")
+            await settle(pilot)
+            report = str(modal.query_one("#csv-report").render())
+            assert "3 patients found" in report
+            assert "line 4 '424242'" in report and "line 5 (as line 3)" in report
+            assert Recipient.select().where(Recipient.campaign == cid).count() == 0   # not before confirming
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert isinstance(app.screen, RecipientsScreen), str(modal.query_one("#add-message").render())
+            got = {r.patient.emr_id for r in Recipient.select().where(Recipient.campaign == cid)}
+            assert got == {"100001", "100002", "100003"}
+
+    async def test_csv_that_cannot_be_read_says_why(self, world):
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await open_campaign(pilot, world.campaigns.invitation_draft)
+            modal = await open_add(pilot, "tab-csv")
+            await type_into(pilot, "#csv-path", str(world.folder / "nope.csv"))
+            await pilot.press("enter")
+            await settle(pilot)
+            assert "nope.csv" in str(modal.query_one("#add-message").render())
+
+
+class TestRemoveAndStart:
+    async def test_remove_says_what_happens_then_removes(self, world):
+        cid = world.campaigns.broadcast_live
+        r = (Recipient.select().where(Recipient.campaign == cid, Recipient.status == "assigned")
+             .order_by(Recipient.id).first())
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            screen = await open_campaign(pilot, cid)
+            screen.query_one("DataTable").move_cursor(row=screen.order.index(r.id))
+            await pilot.press("x")
+            await settle(pilot)
+            text = screen_text(app)
+            assert "will not receive the push notification" in text
+            assert "removed from their Broadcasts feed" in text        # a live broadcast
+            await pilot.press("n")
+            await settle(pilot)
+            assert Recipient.get_by_id(r.id).status == "assigned"
+            await pilot.press("x")
+            await settle(pilot)
+            await pilot.press("y")
+            await settle(pilot)
+            assert Recipient.get_by_id(r.id).status == "removed"
+            row = screen.query_one("DataTable").get_row(str(r.id))
+            assert str(row[-1]).startswith("removed")
+
+    async def test_start_shows_the_breakdown_then_progress(self, world):
+        cid = world.campaigns.broadcast_live
+        plan = recipients.start_plan(world.ctx, cid)
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            screen = await open_campaign(pilot, cid)
+            await pilot.press("s")
+            await settle(pilot)
+            text = screen_text(app)
+            assert f"Will be sent: {plan.will_send}" in text
+            for why in plan.skipped:
+                assert why in text
+            await pilot.press("y")
+            await settle(pilot)
+            assert Recipient.select().where(Recipient.campaign == cid, Recipient.status == "queued").count() \
+                == plan.will_send
+            assert Campaign.get_by_id(cid).first_started_at is not None
+            assert screen.query_one("#progress-row").display and "Sending: 0 of" in screen_text(app)
+            assert f"queued {plan.will_send}" in screen_text(app)
+
+    async def test_start_with_nothing_waiting_says_so(self, world):
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await open_campaign(pilot, world.campaigns.invitation_sent)
+            await pilot.press("s")
+            await settle(pilot)
+            assert isinstance(app.screen, RecipientsScreen)
+            assert any("Nothing to start" in n.message for n in app._notifications)
+
+
+@pytest.fixture
+def big_world(tmp_path, as_mlaval):
+    w = make_world(tmp_path / "big", n_patients=520, populate=False)
+    from core import demo
+    demo.add_patients(w.ctx, 520, folder=w.folder)
+    c = campaigns_mod.create(w.ctx, "invitation", "Big")
+    recipients.assign_ids(w.ctx, c.id, [str(100001 + i) for i in range(520)])
+    return w, c
+
+
+class TestRecipientTablePaging:
+    async def test_pages_and_search(self, big_world):
+        w, c = big_world
+        app = app_for(w)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            screen = await open_campaign(pilot, c.id)
+            assert len(screen.order) == 200 and screen.more             # one page, not 520 rows
+            table = screen.query_one("DataTable")
+            table.move_cursor(row=190)
+            await settle(pilot)
+            assert len(screen.order) == 400                              # the next page, by keyset
+            await pilot.press("slash", "1", "0", "0", "5", "1", "0")
+            await settle(pilot)
+            assert [screen.loaded[i].emr_id for i in screen.order] == ["100510"]
+            await pilot.press("escape")
+            await settle(pilot)
+            assert len(screen.order) == 200
+
+
+@pytest.fixture
+def live_world(tmp_path, as_mlaval):
+    """Real time and the embedded scheduler with local sinks (maildir, gateway log)."""
+    from core.models import utcnow
+
+    return make_world(tmp_path / "live", n_patients=40, embedded="always", clock=utcnow)
+
+
+class TestSendingThroughTheEmbeddedScheduler:
+    async def test_invitation_start_and_watch_sent_arrive(self, live_world):
+        w = live_world
+        cid = w.campaigns.invitation_draft
+        app = app_for(w, scheduler=None)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            assert await wait_for(pilot, lambda: app.scheduler is not None)
+            screen = await open_campaign(pilot, cid)
+            modal = await open_add(pilot, "tab-conditions")
+            row = modal.query("ConditionRow").first()
+            row.query_one(".cond-field").value = "connected_system"
+            await settle(pilot, 0.4)
+            row.query_one(".cond-op").value = "!="
+            await settle(pilot, 0.4)
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            plan = recipients.start_plan(w.ctx, cid)
+            assert plan.will_send > 0
+            await pilot.press("s")
+            await settle(pilot)
+            await pilot.press("y")
+            await settle(pilot)
+            # the counts at the top follow by themselves, no key pressed
+            assert await wait_for(pilot, lambda: screen.summary.counts.get("sent") == plan.will_send,
+                                  timeout=30)
+            await settle(pilot)
+            assert f"sent {plan.will_send}" in screen_text(app)
+            assert Recipient.select().where(Recipient.campaign == cid, Recipient.status == "sent").count() \
+                == plan.will_send
+            assert len(list((w.folder / "maildir").rglob("*.eml"))) >= plan.will_send
+            assert not screen.query_one("#progress-row").display
+            assert "embedded, running" in screen_text(app)

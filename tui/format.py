@@ -1,0 +1,77 @@
+"""Presentation only: how dates, counts and statuses look on screen (no rules here)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+from rich.text import Text
+
+STATUS_STYLE = {
+    # campaign statuses
+    "draft": "dim",
+    "sending": "bold $warning",
+    "sent": "$success",
+    "sent with errors": "bold $error",
+    # window states
+    "upcoming": "$accent",
+    "live": "bold $success",
+    "ended": "dim",
+    # recipient statuses
+    "assigned": "",
+    "queued": "$warning",
+    "retrying": "bold $warning",
+    "failed": "bold $error",
+    "skipped": "$text-muted",
+    "removed": "dim strike",
+}
+# Rich styles (DataTable cells): theme variables are not available there.
+CELL_STYLE = {
+    "draft": "dim",
+    "sending": "bold yellow",
+    "sent": "green",
+    "sent with errors": "bold red",
+    "upcoming": "cyan",
+    "live": "bold green",
+    "ended": "dim",
+    "assigned": "",
+    "queued": "yellow",
+    "retrying": "bold yellow",
+    "failed": "bold red",
+    "skipped": "dim",
+    "removed": "dim strike",
+}
+RECIPIENT_STATUS_ORDER = ("assigned", "queued", "sent", "retrying", "failed", "skipped", "removed")
+
+
+def local(dt: datetime | None, tz: ZoneInfo) -> datetime | None:
+    """A naive-UTC database timestamp in the clinic's time zone."""
+    if dt is None:
+        return None
+    return dt.replace(tzinfo=timezone.utc).astimezone(tz)
+
+
+def when(dt: datetime | None, tz: ZoneInfo) -> str:
+    d = local(dt, tz)
+    return d.strftime("%Y-%m-%d %H:%M") if d else ""
+
+
+def day(d: date | datetime | None, tz: ZoneInfo | None = None) -> str:
+    if d is None:
+        return ""
+    if isinstance(d, datetime):
+        d = local(d, tz).date() if tz else d.date()
+    return d.isoformat()
+
+
+def num(n: int) -> str:
+    """1234 -> 1,234 (thin, readable at a glance)."""
+    return f"{n:,}"
+
+
+def cell(value: str, status: str | None = None) -> Text:
+    return Text(value, style=CELL_STYLE.get(status or value, ""), no_wrap=True, overflow="ellipsis")
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    return f"{num(n)} {word if n == 1 else (many or word + 's')}"

@@ -1,0 +1,308 @@
+"""Add patients to a campaign (SPEC §4): one patient, by conditions, or a CSV list.
+
+Each tab ends in one core assign; the modal returns its AssignResult (None: closed)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import (
+    Button, DirectoryTree, Footer, Input, Static, TabbedContent, TabPane,
+)
+
+from core import conditions, recipients
+from core.errors import ClinicastError
+
+from .. import format as fmt
+from ..widgets.condition_row import ConditionRow
+from ..widgets.patient_search import PatientSearch
+from .base import WorkerResults, error_text
+
+COUNT_DELAY = 0.3
+CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
+
+
+class CsvTree(DirectoryTree):
+    """Folders and the files that can hold a list of EMR ids."""
+
+    def filter_paths(self, paths):
+        return [p for p in paths if not p.name.startswith(".") and
+                (p.is_dir() or p.suffix.lower() in CSV_SUFFIXES)]
+
+
+class AddPatientsModal(WorkerResults, ModalScreen[recipients.AssignResult | None]):
+    AUTO_FOCUS = "#patient-query"
+    BINDINGS = [
+        Binding("escape", "close", "Close", key_display="esc", id="add.close"),
+        Binding("ctrl+s", "assign", "Assign", priority=True, id="add.assign"),
+        Binding("ctrl+n", "add_row", "New condition", id="add.new_condition"),
+    ]
+
+    def __init__(self, campaign_id: int, kind: str, *, start_folder: str | Path | None = None) -> None:
+        super().__init__()
+        self.campaign_id = campaign_id
+        self.kind = kind
+        self.start_folder = Path(start_folder or os.getcwd())
+        self.conds: list[conditions.Condition] | None = None
+        self.match_count: int | None = None
+        self.report: recipients.IdListReport | None = None
+        self.busy = False
+        self._timer = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="add-dialog") as box:
+            box.border_title = "Add patients"
+            with TabbedContent(id="add-tabs"):
+                with TabPane("One patient", id="tab-one"):
+                    yield PatientSearch()
+                with TabPane("Conditions", id="tab-conditions"):
+                    yield Static("Patients matching every row are added. ctrl+n adds a row.",
+                                 classes="hint")
+                    with VerticalScroll(id="condition-rows"):
+                        yield ConditionRow()
+                    with Horizontal(classes="add-actions"):
+                        yield Button("+ condition", id="add-row", compact=True)
+                        yield Static("", id="match-count")
+                        yield Button("Assign", id="assign-conditions", variant="primary", compact=True,
+                                     disabled=True)
+                with TabPane("CSV file", id="tab-csv"):
+                    with Horizontal(id="csv-path-row"):
+                        yield Input(placeholder="path of a CSV file of EMR ids (enter: check it)",
+                                    id="csv-path", compact=True)
+                        yield Button("Check", id="csv-check", compact=True)
+                    yield CsvTree(self.start_folder, id="csv-tree")
+                    yield Static("", id="csv-report")
+                    with Horizontal(classes="add-actions"):
+                        yield Static("", classes="spacer")
+                        yield Button("Assign", id="assign-csv", variant="primary", compact=True,
+                                     disabled=True)
+            yield Static("", id="add-message", classes="error")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#add-message").display = False
+        self.query_one("#csv-report").display = False
+
+    @on(TabbedContent.TabActivated)
+    def _tab(self, event: TabbedContent.TabActivated) -> None:
+        self._message("")
+        self.call_after_refresh(self._focus_pane, event.pane.id)
+
+    def _focus_pane(self, tab: str) -> None:
+        """Put the cursor in the tab's first field, unless another tab is shown by now."""
+        if tab != self.active_tab():
+            return
+        target = {"tab-one": "#patient-query", "tab-conditions": "ConditionRow .cond-field",
+                  "tab-csv": "#csv-path"}[tab]
+        found = self.query(target)
+        if found:
+            self.set_focus(found.last() if tab == "tab-conditions" else found.first())
+
+    def _message(self, text: str) -> None:
+        label = self.query_one("#add-message", Static)
+        label.update(text)
+        label.display = bool(text)
+
+    def active_tab(self) -> str:
+        return self.query_one(TabbedContent).active
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_assign(self) -> None:
+        tab = self.active_tab()
+        if tab == "tab-conditions":
+            self._assign_conditions_pressed()
+        elif tab == "tab-csv":
+            if self.report is None:
+                self._check_csv()
+            else:
+                self._assign_csv_pressed()
+        else:
+            self.query_one(PatientSearch).action_results()
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        if action == "add_row":
+            return self.active_tab() == "tab-conditions"
+        return True
+
+    # --- one patient ---------------------------------------------------------------
+
+    @on(PatientSearch.Chosen)
+    def _patient_chosen(self, event: PatientSearch.Chosen) -> None:
+        if self.busy:
+            return
+        self.busy = True
+        self._assign(("patient", event.emr_id))
+
+    # --- conditions ----------------------------------------------------------------
+
+    @on(Button.Pressed, "#add-row")
+    async def action_add_row(self) -> None:
+        row = ConditionRow()
+        await self.query_one("#condition-rows").mount(row)
+        row.query_one(".cond-field").focus()
+        self._count_soon()
+
+    @on(ConditionRow.Delete)
+    async def _delete_row(self, event: ConditionRow.Delete) -> None:
+        await event.row.remove()
+        if not self.query(ConditionRow):
+            await self.action_add_row()
+        self._count_soon()
+
+    @on(ConditionRow.Changed)
+    def _count_soon(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_timer(COUNT_DELAY, self._count_now)
+
+    def _count_now(self) -> None:
+        rows = list(self.query(ConditionRow))
+        self._count([(row, row.parts()) for row in rows])
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="count")
+    def _count(self, rows):
+        conds, errors = [], []
+        for row, parts in rows:
+            if parts is None:
+                errors.append((row, ""))
+                continue
+            try:
+                conds.append(conditions.make(*parts))
+                errors.append((row, ""))
+            except ClinicastError as e:
+                errors.append((row, str(e)))
+        complete = bool(conds) and len(conds) == len(rows)
+        n = conditions.count(conds, self.app.ctx.today()) if complete else None
+        return conds if complete else None, n, errors
+
+    def _count_done(self, result) -> None:
+        conds, n, errors = result
+        for row, message in errors:
+            if row.is_mounted:
+                row.show_error(message)
+        self.conds, self.match_count = conds, n
+        label = self.query_one("#match-count", Static)
+        button = self.query_one("#assign-conditions", Button)
+        if n is None:
+            label.update(Text("complete every row to count", style="dim"))
+            button.disabled = True
+            button.label = "Assign"
+        elif n > recipients.LIMIT:
+            label.update(Text(f"{fmt.num(n)} patients match: more than {fmt.num(recipients.LIMIT)}, the most "
+                              "one assign adds. Add a condition to narrow it.", style="bold red"))
+            button.disabled = True
+            button.label = "Assign"
+        else:
+            label.update(Text(f"{fmt.plural(n, 'patient')} match", style="bold green" if n else "yellow"))
+            button.disabled = n == 0
+            button.label = f"Assign {fmt.num(n)}"
+
+    @on(Button.Pressed, "#assign-conditions")
+    def _assign_conditions_pressed(self) -> None:
+        if self.busy or not self.conds or self.query_one("#assign-conditions", Button).disabled:
+            return
+        self.busy = True
+        self._assign(("conditions", self.conds))
+
+    # --- CSV -----------------------------------------------------------------------
+
+    @on(DirectoryTree.FileSelected)
+    def _file_selected(self, event: DirectoryTree.FileSelected) -> None:
+        event.stop()
+        self.query_one("#csv-path", Input).value = str(event.path)
+        self._check_csv()
+
+    @on(Input.Submitted, "#csv-path")
+    @on(Button.Pressed, "#csv-check")
+    def _check_csv(self) -> None:
+        path = self.query_one("#csv-path", Input).value.strip()
+        if not path:
+            self._message("Type the path of a CSV file, or choose one in the folder below.")
+            return
+        self._read_csv(os.path.expanduser(path))
+
+    @on(Input.Changed, "#csv-path")
+    def _path_changed(self) -> None:
+        self.report = None
+        self.query_one("#assign-csv", Button).disabled = True
+        self.query_one("#csv-report").display = False
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="csv")
+    def _read_csv(self, path: str):
+        return recipients.read_id_list(path)
+
+    def _read_csv_done(self, report: recipients.IdListReport) -> None:
+        self.report = report
+        self._message("")
+        box = self.query_one("#csv-report", Static)
+        box.update(csv_report_text(report))
+        box.display = True
+        button = self.query_one("#assign-csv", Button)
+        n = len(report.found)
+        button.disabled = n == 0
+        button.label = f"Assign {fmt.num(n)}" if n else "Assign"
+        if n:
+            button.focus()
+
+    def _read_csv_failed(self, error: BaseException) -> bool:
+        self._message(error_text(error))
+        return True
+
+    @on(Button.Pressed, "#assign-csv")
+    def _assign_csv_pressed(self) -> None:
+        if self.busy or self.report is None or not self.report.found:
+            return
+        self.busy = True
+        self._assign(("ids", self.report.found))
+
+    # --- assigning -----------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="assign")
+    def _assign(self, what):
+        how, value = what
+        ctx = self.app.ctx
+        if how == "patient":
+            return recipients.assign_patient(ctx, self.campaign_id, value)
+        if how == "conditions":
+            return recipients.assign_conditions(ctx, self.campaign_id, value)
+        return recipients.assign_ids(ctx, self.campaign_id, value)
+
+    def _assign_done(self, result: recipients.AssignResult) -> None:
+        self.busy = False
+        self.dismiss(result)
+
+    def _assign_failed(self, error: BaseException) -> bool:
+        self.busy = False
+        self._message(error_text(error))
+        return True
+
+
+def _listed(items: list[str], limit: int = 4) -> str:
+    more = f", … {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
+
+
+def csv_report_text(report: recipients.IdListReport) -> Text:
+    t = Text()
+    t.append(f"{fmt.plural(len(report.found), 'patient')} found", style="bold green" if report.found else "bold")
+    t.append(f" (column {report.column}) — nothing is added until you press Assign\n")
+    if report.unknown:
+        t.append(f"{fmt.plural(len(report.unknown), 'unknown id')}: ", style="bold yellow")
+        t.append(_listed([f"line {ln} {i!r}" for ln, i in report.unknown]) + "\n")
+    if report.duplicates:
+        t.append(f"{fmt.plural(len(report.duplicates), 'duplicate')}: ", style="bold yellow")
+        t.append(_listed([f"line {ln} (as line {first})" for ln, _, first in report.duplicates]) + "\n")
+    if report.bad_lines:
+        t.append(f"{fmt.plural(len(report.bad_lines), 'bad line')}: ", style="bold red")
+        t.append(_listed([f"line {ln}: {why}" for ln, why in report.bad_lines], 2) + "\n")
+    t.rstrip()
+    return t

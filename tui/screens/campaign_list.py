@@ -1,0 +1,265 @@
+"""The first screen: every campaign, its status, window and how many were sent."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from core import campaigns
+
+from .. import format as fmt
+from ..widgets.status_line import StatusLine
+from .base import WorkerResults
+
+WIDE = 100  # from this width the list also shows when each campaign last changed
+
+
+class CampaignListScreen(WorkerResults, Screen):
+    TITLE = "Campaigns"
+    AUTO_FOCUS = "#campaigns"
+    BINDINGS = [
+        Binding("n", "new", "New", tooltip="Create a campaign", id="campaigns.new"),
+        Binding("enter", "open", "Open", tooltip="Recipients of the campaign", priority=True,
+                id="campaigns.open"),
+        Binding("e", "edit", "Edit", tooltip="Edit the campaign's details", id="campaigns.edit"),
+        Binding("t", "template", "Template", tooltip="Edit the messages", id="campaigns.template"),
+        Binding("slash", "filter", "Filter", tooltip="Filter by name as you type", id="campaigns.filter"),
+        Binding("r", "refresh", "Refresh", id="campaigns.refresh"),
+        Binding("v", "toggle_archived", "Archived", tooltip="Show or hide archived campaigns",
+                id="campaigns.archived"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="campaigns.clear_filter"),
+    ]
+
+    show_archived: reactive[bool] = reactive(False)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[int, campaigns.CampaignSummary] = {}
+        self._order: list[int] = []
+        self._wide: bool | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="✉")
+        yield Input(placeholder="filter by name…  (enter: back to the list, escape: clear)",
+                    id="filter", classes="hidden")
+        yield DataTable(id="campaigns", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="empty", classes="hidden")
+        yield Static("", id="campaign-detail")
+        yield StatusLine()
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self._columns()
+        self.set_interval(3, self._tick)
+
+    def on_screen_resume(self) -> None:
+        self.action_refresh()
+
+    def on_resize(self) -> None:
+        if self._wide != (self.size.width >= WIDE):
+            self._columns()
+            self._show(list(self.rows.values()))
+
+    def _columns(self) -> None:
+        table = self.query_one(DataTable)
+        self._wide = self.size.width >= WIDE
+        table.clear(columns=True)
+        fixed = 10 + 16 + 8 + 13 + (16 if self._wide else 0)
+        ncols = 6 if self._wide else 5
+        name_w = max(12, self.size.width - fixed - 2 * ncols - 3)
+        table.add_column("Name", width=name_w, key="name")
+        table.add_column("Kind", width=10, key="kind")
+        table.add_column("Status", width=16, key="status")
+        table.add_column("Window", width=8, key="window")
+        table.add_column("Sent / total", width=13, key="sent")
+        if self._wide:
+            table.add_column("Last change", width=16, key="changed")
+
+    # --- data ----------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="campaigns")
+    def _load(self, include_archived: bool, search: str):
+        return campaigns.summaries(self.app.ctx, include_archived=include_archived, search=search)
+
+    def _load_done(self, rows: list[campaigns.CampaignSummary]) -> None:
+        self._show(rows)
+
+    def _show(self, rows: list[campaigns.CampaignSummary]) -> None:
+        table = self.query_one(DataTable)
+        tz = self.app.ctx.config.clinic.tz
+        keep = self.selected_id()
+        self.rows = {s.id: s for s in rows}
+        table.clear()
+        data = []
+        for s in rows:
+            name = Text(s.name, no_wrap=True, overflow="ellipsis")
+            if s.archived:
+                name.append(" (archived)", style="dim")
+            row = [name, s.kind, fmt.cell(s.status), fmt.cell(s.window_state or "—", s.window_state),
+                   Text(f"{fmt.num(s.sent)} / {fmt.num(s.total)}", justify="right")]
+            if self._wide:
+                row.append(fmt.when(s.updated_at, tz))
+            data.append(row)
+        table.add_rows(data)
+        self._order = [s.id for s in rows]
+        if keep in self._order:
+            table.move_cursor(row=self._order.index(keep), animate=False)
+        empty = self.query_one("#empty", Static)
+        if not rows:
+            search = self.query_one("#filter", Input).value.strip()
+            empty.update(f"No campaign matches {search!r}." if search else
+                         "No campaigns yet — press n to create one.")
+        empty.set_class(bool(rows), "hidden")
+        table.set_class(not rows, "hidden")
+        self._detail()
+
+    def selected(self) -> campaigns.CampaignSummary | None:
+        table = self.query_one(DataTable)
+        order = self._order
+        if not order or table.cursor_row is None or not (0 <= table.cursor_row < len(order)):
+            return None
+        return self.rows.get(order[table.cursor_row])
+
+    def selected_id(self) -> int | None:
+        s = self.selected()
+        return s.id if s else None
+
+    @on(DataTable.RowHighlighted)
+    def _detail(self) -> None:
+        s = self.selected()
+        detail = self.query_one("#campaign-detail", Static)
+        if s is None:
+            detail.update("")
+            return
+        tz = self.app.ctx.config.clinic.tz
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(s.name, style="bold")
+        text.append(f" · {s.kind} by {s.channel}")
+        if s.kind == "broadcast" and s.starts_on:
+            text.append(f" · shows {fmt.day(s.starts_on)} → {fmt.day(s.ends_on)}")
+        text.append(f" · changed {fmt.when(s.updated_at, tz)}")
+        text.append("\n")
+        counts = " · ".join(f"{st} {fmt.num(s.counts[st])}" for st in fmt.RECIPIENT_STATUS_ORDER
+                            if s.counts.get(st))
+        text.append(counts or "no recipients yet", style="dim" if not counts else "")
+        if s.funnel is not None and s.funnel.get("invited"):
+            f = s.funnel
+            text.append(f"   invited {fmt.num(f['invited'])}, joined {fmt.num(f['joined'])}, "
+                        f"expired {fmt.num(f['expired'])}", style="cyan")
+        detail.update(text)
+
+    def _tick(self) -> None:
+        """Follow campaigns being sent without a keypress."""
+        if any(s.status == "sending" for s in self.rows.values()) and self.is_current:
+            self.action_refresh()
+
+    # --- actions -------------------------------------------------------------------
+
+    def action_refresh(self) -> None:
+        self._load(self.show_archived, self.query_one("#filter", Input).value.strip())
+
+    def watch_show_archived(self, value: bool) -> None:
+        if self.is_mounted:
+            self.notify("Archived campaigns shown" if value else "Archived campaigns hidden", timeout=2)
+            self.action_refresh()
+
+    def action_toggle_archived(self) -> None:
+        self.show_archived = not self.show_archived
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.remove_class("hidden")
+        box.focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.value or not box.has_class("hidden"):
+            box.value = ""
+            box.add_class("hidden")
+            self.query_one(DataTable).focus()
+            self.action_refresh()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self) -> None:
+        self.action_refresh()
+
+    def action_open(self) -> None:
+        if self.focused is not self.query_one(DataTable):
+            self.query_one(DataTable).focus()   # enter in the filter: back to the list
+            return
+        s = self.selected()
+        if s is None:
+            return
+        from .recipients import RecipientsScreen
+
+        self.app.push_screen(RecipientsScreen(s.id))
+
+    def action_new(self) -> None:
+        from .campaign_detail import CampaignDetailScreen
+
+        self.app.push_screen(CampaignDetailScreen(None), self._after_new)
+
+    def action_edit(self) -> None:
+        s = self.selected()
+        if s is None:
+            return
+        from .campaign_detail import CampaignDetailScreen
+
+        self.app.push_screen(CampaignDetailScreen(s.id), self._after_detail)
+
+    def _after_new(self, campaign_id: int | None) -> None:
+        if campaign_id is not None:
+            self._open_id(campaign_id)
+
+    def _after_detail(self, campaign_id: int | None) -> None:
+        if campaign_id is None:
+            return
+        self.action_refresh()
+
+    def action_template(self) -> None:
+        s = self.selected()
+        if s is None:
+            return
+        from .template_editor import TemplateEditorScreen
+
+        self.app.push_screen(TemplateEditorScreen(s.id))
+
+    def palette_commands(self):
+        cmds = [
+            ("New campaign", "Create an invitation or a broadcast", self.action_new),
+            ("Refresh the list", "Read the campaigns again", self.action_refresh),
+            ("Show archived campaigns" if not self.show_archived else "Hide archived campaigns",
+             "Archived campaigns are kept for audit", self.action_toggle_archived),
+        ]
+        s = self.selected()
+        if s is not None:
+            cmds.append((f"Archive “{s.name}”" if not s.archived else f"Unarchive “{s.name}”",
+                         "Hide it from the list (kept for audit)" if not s.archived else
+                         "Show it in the list again", self.action_archive))
+        for s in self.rows.values():
+            cmds.append((f"Open campaign: {s.name}", f"{s.kind} · {s.status}",
+                         lambda cid=s.id: self._open_id(cid)))
+        return cmds
+
+    def _open_id(self, campaign_id: int) -> None:
+        from .recipients import RecipientsScreen
+
+        self.app.push_screen(RecipientsScreen(campaign_id))
+
+    def action_archive(self) -> None:
+        s = self.selected()
+        if s is not None:
+            self._archive(s.id, not s.archived)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="archive")
+    def _archive(self, campaign_id: int, archived: bool):
+        return campaigns.archive(self.app.ctx, campaign_id, archived)
+
+    def _archive_done(self, c) -> None:
+        self.notify(f"“{c.name}” {'archived' if c.archived else 'back in the list'}", markup=False)
+        self.action_refresh()

@@ -1,0 +1,65 @@
+"""Pickers: a template variable to insert, a patient to preview for."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Footer, OptionList, Static
+from textual.widgets.option_list import Option
+
+from core import templating
+
+from ..widgets.patient_search import PatientSearch
+
+
+class VariablePicker(ModalScreen[str | None]):
+    """Every variable usable in this field, with its description and an example."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", key_display="esc", id="variable.cancel")]
+
+    def __init__(self, kind: str, field: str, language: str) -> None:
+        super().__init__()
+        self.kind, self.field, self.language = kind, field, language
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="variable-dialog") as box:
+            box.border_title = "Insert a variable"
+            options = []
+            for v in templating.variables_for(self.kind, self.field):
+                label = Text(no_wrap=True, overflow="ellipsis")
+                label.append(f"{v.name:<24}", style="bold")
+                label.append(v.description)
+                label.append(f"  e.g. {v.example_in(self.language)}", style="dim")
+                options.append(Option(label, id=v.name))
+            yield OptionList(*options, id="variables")
+            yield Static("enter inserts it at the cursor; escape closes", classes="hint")
+        yield Footer(compact=True)
+
+    @on(OptionList.OptionSelected)
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+
+class PatientPicker(ModalScreen[int | None]):
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", key_display="esc", id="patient-picker.cancel")]
+
+    def __init__(self, title: str) -> None:
+        super().__init__()
+        self.dialog_title = title
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog tall", id="patient-dialog") as box:
+            box.border_title = self.dialog_title
+            yield PatientSearch()
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one(PatientSearch).focus_query()
+
+    @on(PatientSearch.Chosen)
+    def _chosen(self, event: PatientSearch.Chosen) -> None:
+        self.dismiss(event.patient_id)

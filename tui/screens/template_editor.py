@@ -1,0 +1,307 @@
+"""The template editor (SPEC §3): French and English tabs, the fields of the kind, a
+Markdown body with formatting keys, a variable picker, a live preview for a real patient,
+the push length counter; saving refuses a template with problems and shows where."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets.text_area import Selection
+from textual.widgets import (
+    Footer, Header, Input, Markdown, Static, TabbedContent, TabPane, TextArea,
+)
+
+from core import campaigns, templating, views
+
+from ..widgets.status_line import StatusLine
+from .base import WorkerResults
+from .modals import ConfirmModal
+
+LANG_NAMES = {"fr": "Français", "en": "English"}
+FIELD_LABELS = {"subject": "Subject", "title": "Title", "body": "Body", "push": "Push"}
+PREVIEW_DELAY = 0.25
+
+
+class TemplateEditorScreen(WorkerResults, Screen):
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save", priority=True, id="template.save"),
+        Binding("escape", "back", "Back", key_display="esc", id="template.back"),
+        Binding("f2", "variable", "Variable", tooltip="Insert a variable at the cursor", id="template.variable"),
+        Binding("f3", "patient", "Preview for", tooltip="Choose the patient of the preview",
+                id="template.patient"),
+        Binding("ctrl+b", "markdown('bold')", "Bold", id="template.bold"),
+        Binding("ctrl+t", "markdown('italic')", "Italic", id="template.italic"),
+        Binding("ctrl+l", "markdown('link')", "Link", id="template.link"),
+        Binding("ctrl+r", "markdown('list')", "List", id="template.list"),
+    ]
+
+    def __init__(self, campaign_id: int) -> None:
+        super().__init__()
+        self.campaign_id = campaign_id
+        self.kind: str | None = None
+        self.saved: dict[str, dict[str, str]] = {}
+        self.patient_id: int | None = None
+        self.saving = False
+        self._timer = None
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="✉")
+        with Horizontal(id="template-row"):
+            yield Vertical(id="template-editor")
+            with Vertical(id="preview-pane") as pane:
+                pane.border_title = "Preview"
+                yield Static(id="preview-who")
+                with VerticalScroll(id="preview-scroll"):
+                    yield Static(id="preview-head")
+                    yield Markdown(id="preview-body")
+                    yield Static(id="preview-push")
+        yield Static(id="template-problems", classes="error")
+        yield StatusLine()
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.title = "Template"
+        self.query_one("#template-editor").loading = True
+        self._load()
+
+    # --- loading -------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="template")
+    def _load(self):
+        c = campaigns.get(self.campaign_id)
+        return c, campaigns.get_templates(c.id)
+
+    async def _load_done(self, result) -> None:
+        c, templates = result
+        self.kind, self.saved = c.kind, templates
+        self.title = f"Template · {c.name}"
+        editor = self.query_one("#template-editor")
+        editor.loading = False
+        tabs = TabbedContent(id="template-tabs")
+        await editor.mount(tabs)
+        for lang in templating.LANGUAGES:
+            await tabs.add_pane(TabPane(LANG_NAMES[lang], *self._fields(lang, templates[lang]),
+                                        id=f"tab-{lang}"))
+        tabs.active = f"tab-{self.app.ctx.config.clinic.default_language}"
+        self.call_after_refresh(self._inputs_home)
+        first = templating.FIELDS[self.kind][0]
+        self.query_one(f"#{self.active_language()}-{first}").focus()
+        self._preview_soon()
+
+    def _inputs_home(self) -> None:
+        """Show the start of each one-line field, not its end."""
+        for box in self.query(".template-line Input"):
+            box.action_home()
+
+    def _fields(self, lang: str, values: dict[str, str]):
+        for field in templating.FIELDS[self.kind]:
+            value = values.get(field, "")
+            if field == "body":
+                yield Static("Body (Markdown)", classes="field-title")
+                yield TextArea(value, id=f"{lang}-body", soft_wrap=True, show_line_numbers=True,
+                               tab_behavior="focus", classes="template-body", compact=True)
+            else:
+                row = Horizontal(
+                    Static(FIELD_LABELS[field], classes="label"),
+                    Input(value, id=f"{lang}-{field}", compact=True,
+                          placeholder="plain text, at most 178 characters" if field == "push" else ""),
+                    classes="template-line")
+                if field == "push":
+                    row.compose_add_child(Static("", id=f"{lang}-push-count", classes="push-count"))
+                yield row
+        yield Static("", id=f"{lang}-problems", classes="error field-problems")
+
+    # --- values --------------------------------------------------------------------
+
+    def active_language(self) -> str:
+        tabs = self.query(TabbedContent)
+        if not tabs or not tabs.first().active:
+            return self.app.ctx.config.clinic.default_language
+        return tabs.first().active.removeprefix("tab-")
+
+    def values(self, lang: str) -> dict[str, str]:
+        out = {}
+        for field in templating.FIELDS[self.kind]:
+            w = self.query_one(f"#{lang}-{field}")
+            out[field] = w.text if isinstance(w, TextArea) else w.value
+        return out
+
+    def all_values(self) -> dict[str, dict[str, str]]:
+        return {lang: self.values(lang) for lang in templating.LANGUAGES}
+
+    def dirty(self) -> bool:
+        return self.kind is not None and self.all_values() != {
+            lang: {f: self.saved[lang].get(f, "") for f in templating.FIELDS[self.kind]}
+            for lang in templating.LANGUAGES}
+
+    # --- live preview --------------------------------------------------------------
+
+    @on(TextArea.Changed)
+    @on(Input.Changed)
+    @on(TabbedContent.TabActivated)
+    def _preview_soon(self) -> None:
+        if self.kind is None:
+            return
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_timer(PREVIEW_DELAY, self._preview_now)
+
+    def _preview_now(self) -> None:
+        lang = self.active_language()
+        self._preview(self.values(lang), lang, self.patient_id)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="preview")
+    def _preview(self, fields: dict[str, str], lang: str, patient_id: int | None):
+        return views.template_preview(self.app.ctx, self.campaign_id, fields, lang, patient_id)
+
+    def _preview_done(self, p: views.Preview) -> None:
+        self.patient_id = p.patient_id
+        who = self.query_one("#preview-who", Static)
+        who.update(f"for {p.patient or 'an example patient'}")
+        head = self.query_one("#preview-head", Static)
+        first = "subject" if self.kind == "invitation" else "title"
+        head.update(p.fields.get(first) or p.errors.get(first) or "")
+        head.set_class(first in p.errors, "error")
+        body = p.fields.get("body")
+        if self.kind == "invitation" and body is not None:
+            body = "\n".join(line + "  " for line in body.splitlines())  # keep the text's line breaks
+        self.query_one("#preview-body", Markdown).update(body if body is not None else
+                                                         f"*{p.errors.get('body', 'no body yet')}*")
+        push = self.query_one("#preview-push", Static)
+        if self.kind == "broadcast":
+            text = p.fields.get("push") or p.errors.get("push") or ""
+            push.update(f"Push: {text}" if text else "")
+            counter = self.query(f"#{p.language}-push-count")
+            if counter:
+                n = p.push_length or 0
+                counter.first().update(f"{n} / {templating.PUSH_MAX_CHARS}")
+                counter.first().set_class(n > templating.PUSH_MAX_CHARS, "too-long")
+        self.query_one("#template-problems", Static).update("\n".join(p.problems[:4]))
+
+    # --- formatting ----------------------------------------------------------------
+
+    def action_markdown(self, how: str) -> None:
+        area = self.focused
+        if not isinstance(area, TextArea):
+            self.notify("Formatting applies to the body: tab to it first", timeout=3)
+            return
+        selected = area.selected_text
+        start, end = sorted((area.selection.start, area.selection.end))
+        if how in ("bold", "italic"):
+            mark = "**" if how == "bold" else "*"
+            area.replace(f"{mark}{selected}{mark}", start, end)
+            if not selected:
+                area.move_cursor((start[0], start[1] + len(mark)))
+        elif how == "link":
+            label = selected or "link text"
+            area.replace(f"[{label}](https://)", start, end)
+            if selected:   # cursor where the address goes
+                area.move_cursor((start[0], start[1] + len(label) + len("](https://")  + 1))
+            else:
+                area.selection = Selection((start[0], start[1] + 1),
+                                                      (start[0], start[1] + 1 + len(label)))
+        elif how == "list":
+            first, last = start[0], end[0]
+            lines = [area.document.get_line(i) for i in range(first, last + 1)]
+            if all(line.startswith("- ") for line in lines):
+                new = [line[2:] for line in lines]
+            else:
+                new = [line if line.startswith("- ") else f"- {line}" for line in lines]
+            area.replace("\n".join(new), (first, 0), (last, len(lines[-1])))
+            area.move_cursor((last, len(new[-1])))
+
+    def action_variable(self) -> None:
+        target = self.focused
+        if not isinstance(target, (TextArea, Input)) or self.kind is None:
+            self.notify("Put the cursor in a field first", timeout=3)
+            return
+        field = target.id.split("-", 1)[1]
+        from .pickers import VariablePicker
+
+        def insert(name: str | None) -> None:
+            target.focus()
+            if not name:
+                return
+            text = "{{ " + name + " }}"
+            if isinstance(target, TextArea):
+                target.replace(text, *sorted((target.selection.start, target.selection.end)))
+            else:
+                target.insert_text_at_cursor(text)
+
+        self.app.push_screen(VariablePicker(self.kind, field, self.active_language()), insert)
+
+    def action_patient(self) -> None:
+        from .pickers import PatientPicker
+
+        def chosen(patient_id: int | None) -> None:
+            if patient_id is not None:
+                self.patient_id = patient_id
+                self._preview_now()
+
+        self.app.push_screen(PatientPicker("Preview the template for…"), chosen)
+
+    # --- saving --------------------------------------------------------------------
+
+    def action_save(self) -> None:
+        if self.kind is None or self.saving:
+            return
+        self.saving = True
+        self._save(self.all_values())
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="save")
+    def _save(self, templates: dict[str, dict[str, str]]):
+        problems = templating.validate_set(self.kind, templates)
+        if problems:
+            return problems
+        campaigns.save_templates(self.app.ctx, self.campaign_id, templates)
+        return templates
+
+    def _save_done(self, result) -> None:
+        self.saving = False
+        if isinstance(result, list):
+            self._show_problems(result)
+            return
+        self.saved = result
+        self.query_one("#template-problems", Static).update("")
+        self.notify("Template saved", timeout=3)
+
+    def _save_failed(self, error: BaseException) -> bool:
+        self.saving = False
+        return False
+
+    def _show_problems(self, problems: list[templating.TemplateProblem]) -> None:
+        lines = [str(p) for p in problems]
+        more = f"\n… and {len(lines) - 5} more" if len(lines) > 5 else ""
+        self.query_one("#template-problems", Static).update("Not saved — " + "\n".join(lines[:5]) + more)
+        first = problems[0]
+        self.query_one(TabbedContent).active = f"tab-{first.language}"
+        target = self.query(f"#{first.language}-{first.field}")
+        if target:
+            w = target.first()
+            w.focus()
+            if isinstance(w, TextArea) and first.line:
+                w.move_cursor((first.line - 1, 0))
+        self.notify(f"Not saved: {lines[0]}", severity="error", markup=False, timeout=6)
+
+    def action_back(self) -> None:
+        if not self.dirty():
+            self.app.pop_screen()
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.app.pop_screen()
+
+        self.app.push_screen(ConfirmModal("Unsaved changes", "Leave the template without saving? "
+                                          "Your changes will be lost.", yes="Discard", danger=True),
+                             answered)
+
+    def palette_commands(self):
+        return [
+            ("Save the template", "ctrl+s", self.action_save),
+            ("Insert a variable", "At the cursor (f2)", self.action_variable),
+            ("Preview for another patient", "f3", self.action_patient),
+        ]

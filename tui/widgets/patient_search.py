@@ -1,0 +1,102 @@
+"""Search the patient directory as you type (name, EMR id, birth date, email)."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from core import patients
+
+from ..screens.base import WorkerResults
+
+
+def patient_label(p, width: int = 80) -> Text:
+    t = Text(no_wrap=True, overflow="ellipsis")
+    t.append(f"{p.emr_id:>8}  ", style="bold")
+    t.append(f"{p.last_name}, {p.first_name}")
+    if p.date_of_birth:
+        t.append(f"  {p.date_of_birth.isoformat()}", style="cyan")
+    if p.email:
+        t.append(f"  {p.email}", style="dim")
+    if p.app_id:
+        t.append("  app", style="green")
+    return t
+
+
+class PatientSearch(WorkerResults, Vertical):
+    """Input + results; enter on a result posts PatientSearch.Chosen."""
+
+    DEFAULT_CSS = """
+    PatientSearch { height: 1fr; }
+    PatientSearch > #patient-query { margin-bottom: 0; }
+    PatientSearch > OptionList { height: 1fr; border: none; }
+    PatientSearch > .hint { height: 1; }
+    """
+    BINDINGS = [Binding("down", "results", "Results", show=False)]
+
+    class Chosen(Message):
+        def __init__(self, emr_id: str, name: str, patient_id: int) -> None:
+            super().__init__()
+            self.emr_id, self.name, self.patient_id = emr_id, name, patient_id
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="name, EMR id, birth date (YYYY-MM-DD) or email", id="patient-query")
+        yield Static("Type to search; ↓ to the results, enter to choose.", classes="hint", id="patient-hint")
+        yield OptionList(id="patient-results")
+
+    def focus_query(self) -> None:
+        self.query_one("#patient-query", Input).focus()
+
+    @on(Input.Changed, "#patient-query")
+    def _changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self._search(event.value)
+
+    @on(Input.Submitted, "#patient-query")
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        results = self.query_one(OptionList)
+        if results.option_count == 1:
+            results.highlighted = 0
+            results.action_select()
+        elif results.option_count:
+            results.focus()
+
+    def action_results(self) -> None:
+        results = self.query_one(OptionList)
+        if results.option_count:
+            results.focus()
+            if results.highlighted is None:
+                results.highlighted = 0
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="patient-search")
+    def _search(self, text: str):
+        return text, patients.search(text, limit=20)
+
+    def _search_done(self, result) -> None:
+        text, found = result
+        results = self.query_one(OptionList)
+        results.clear_options()
+        self._found = {str(p.id): p for p in found}
+        results.add_options([Option(patient_label(p), id=str(p.id)) for p in found])
+        hint = self.query_one("#patient-hint", Static)
+        if not text.strip():
+            hint.update("Type to search; ↓ to the results, enter to choose.")
+        elif not found:
+            hint.update(f"No patient matches {text.strip()!r}.")
+        else:
+            more = " (first 20: type more to narrow)" if len(found) >= 20 else ""
+            hint.update(f"{len(found)} found{more} — ↓ then enter to choose.")
+
+    @on(OptionList.OptionSelected, "#patient-results")
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        p = self._found.get(event.option.id)
+        if p is not None:
+            self.post_message(self.Chosen(p.emr_id, p.name, p.id))
