@@ -1,0 +1,141 @@
+"""`clinicast daemon`: the headless scheduler and dispatcher, for systemd or cron.
+
+- one key=value line per event on stderr (`--log-level`);
+- refuses a database whose schema is behind (or newer) than this program;
+- a heartbeat row (host:pid, version, last beat) that `clinicast status` shows;
+- SIGTERM / SIGINT: stop claiming, let sends under way finish within a few seconds,
+  release what is left, remove the heartbeat, exit 0 (a second signal exits at once:
+  leases left behind expire and another dispatcher takes the rows);
+- `--once`: everything due now (catch-up and every due delivery), wait for it, exit.
+
+Also runnable as `python -m core.daemon [--config PATH] [--once] [--log-level LEVEL]`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+
+from . import __version__
+from .config import Config
+from .dispatch import _fmt, event
+
+log = logging.getLogger("clinicast.daemon")
+LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+GRACE_SECONDS = 5.0
+
+
+class KeyValueFormatter(logging.Formatter):
+    """`ts=… level=… logger=… event=… k=v` — one line per record."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z"
+        name = record.name.removeprefix("clinicast.")
+        msg = record.getMessage()
+        if not msg.startswith("event="):
+            msg = f"event=log msg={_fmt(msg)}"
+        line = f"ts={ts} level={record.levelname.lower()} logger={name} {msg}"
+        if record.exc_info:
+            line += " traceback=" + _fmt(self.formatException(record.exc_info))
+        return line
+
+
+def setup_logging(level: str = "info", stream=None) -> logging.Handler:
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(KeyValueFormatter())
+    root = logging.getLogger("clinicast")
+    root.handlers[:] = [handler]
+    root.setLevel(LEVELS.get(level, logging.INFO))
+    root.propagate = False
+    aps = logging.getLogger("apscheduler")
+    aps.handlers[:] = [handler]
+    aps.setLevel(logging.DEBUG if level == "debug" else logging.ERROR)  # "skipped: already running" is normal
+    aps.propagate = False
+    return handler
+
+
+def run(config: Config, *, once: bool = False, log_level: str = "info", grace: float = GRACE_SECONDS) -> int:
+    """Run until SIGTERM/SIGINT (or, with `once`, until everything due now is done)."""
+    from . import db
+    from .scheduler import DAEMON, Scheduler
+
+    setup_logging(log_level)
+    try:
+        db.bind(config.database.url)
+        db.check_schema()
+    except db.DatabaseError as e:
+        event(log, logging.ERROR, "refused", error=str(e))
+        return 1
+    sched = Scheduler(config, role=DAEMON)
+    event(log, logging.INFO, "start", name=sched.name, version=__version__, once=once,
+          database=_redact(config.database.url), email=config.email.transport,
+          gateway=config.gateway.transport, config=str(config.path) if config.path else None)
+
+    stop = threading.Event()
+    signals = []
+
+    def on_signal(signum, _frame):
+        signals.append(signum)
+        if len(signals) > 1:
+            event(log, logging.WARNING, "forced_exit", signal=signal.Signals(signum).name)
+            os._exit(1)
+        event(log, logging.INFO, "stopping", signal=signal.Signals(signum).name, grace=grace)
+        sched.dispatcher.request_stop(grace)
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, on_signal)
+
+    code = 0
+    try:
+        if once:
+            stats = sched.run_due()
+            event(log, logging.INFO, "once_done", **{k: v for k, v in stats.as_dict().items()
+                                                    if v and k != "seconds"}, seconds=f"{stats.seconds:.2f}")
+        else:
+            sched.start()
+            while not stop.wait(0.5):
+                pass
+    except Exception as e:  # noqa: BLE001 - logged as one line; systemd restarts us
+        event(log, logging.ERROR, "crashed", error=f"{type(e).__name__}: {e}")
+        log.debug("crash", exc_info=True)
+        code = 1
+    finally:
+        sched.stop(grace)
+        event(log, logging.INFO, "stopped", name=sched.name)
+    return code
+
+
+def _redact(url: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+    u = urlsplit(url)
+    if u.password:
+        u = u._replace(netloc=u.netloc.replace(f":{u.password}@", ":***@"))
+    return urlunsplit(u)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    from .config import ConfigError, load
+
+    p = argparse.ArgumentParser(prog="clinicast daemon", description=__doc__.splitlines()[0])
+    p.add_argument("--config", default=None)
+    p.add_argument("--once", action="store_true")
+    p.add_argument("--log-level", default="info", choices=list(LEVELS))
+    args = p.parse_args(argv)
+    try:
+        config = load(args.config)
+    except ConfigError as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    return run(config, once=args.once, log_level=args.log_level)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,340 @@
+"""The scheduler: APScheduler 3 jobs, rebuilt from the database, that each claim their work.
+
+One `Scheduler` per process — in the daemon, or embedded in the TUI — with an in-memory
+job store (a job store must never be shared between processes) holding:
+
+- `dispatch`, every `tick_seconds`: a dispatcher pass (everything due now);
+- `publish:<campaign>` at each broadcast window's first moment and `expire:<campaign>`
+  just after its last day (clinic time zone), then a dispatch at once;
+- `reconcile`, every `reconcile_seconds` and at start: catch-up — `publish_due` /
+  `expire_due` find what should have happened meanwhile with a database query (an
+  ended window is never published; a missed or dropped one-shot job loses nothing) —
+  and the window jobs are rebuilt from the campaigns as they are now;
+- `heartbeat`, every `heartbeat_seconds`: this process's row in `heartbeat`.
+
+Every job's work is claimed in the database (deliveries by lease, window changes by a
+conditional update, the catch-up under a PostgreSQL advisory lock), so several
+schedulers at once do each piece of work once.
+
+Time: APScheduler fires on the wall clock; the work reads `clock()` (naive UTC). A clock
+offset from the wall clock (tests) shifts the window jobs by the same offset.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from datetime import datetime, timedelta, timezone
+
+from apscheduler.executors.pool import ThreadPoolExecutor as APThreadPool
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from . import __version__
+from .config import Config
+from .context import Ctx
+from .db import is_postgres
+from .dispatch import Dispatcher, PassStats, event
+from .models import Campaign, Heartbeat, database, utcnow
+
+log = logging.getLogger("clinicast.scheduler")
+
+ADVISORY_KEY = 0x636C6E63   # "clnc": one scheduler at a time runs the catch-up on PostgreSQL
+DAEMON, TUI = "daemon", "tui"
+
+
+def _system_ctx(config: Config, clock) -> Ctx:
+    """The scheduler acts as the system, not as a staff member."""
+    from .config import User
+    return Ctx(config, User("clinicast", "clinicast scheduler", frozenset({"campaigns"})), clock)
+
+
+def live_daemons(config: Config, now: datetime, exclude: str | None = None) -> list[Heartbeat]:
+    since = now - timedelta(seconds=3 * config.scheduler.heartbeat_seconds)
+    q = Heartbeat.select().where(Heartbeat.role == DAEMON, Heartbeat.beat_at >= since)
+    if exclude:
+        q = q.where(Heartbeat.name != exclude)
+    return list(q)
+
+
+class Scheduler:
+    """Dispatch, window jobs, catch-up and heartbeat for one process.
+
+    `start()` returns at once (the first catch-up and heartbeat run in the scheduler's
+    threads); `stop(grace)` stops claiming, lets sends under way finish within `grace`
+    seconds, releases the rest and removes the heartbeat. `run_due()` does everything
+    due now in the calling thread (the daemon's --once).
+    """
+
+    def __init__(self, config: Config, *, role: str = DAEMON, clock=utcnow,
+                 dispatcher: Dispatcher | None = None, logger: logging.Logger | None = None,
+                 reconcile_seconds: float | None = None, standby_while_daemon: bool = False):
+        self.config = config
+        self.role = role
+        self.clock = clock
+        self.log = logger or log
+        self.dispatcher = dispatcher or Dispatcher(config, clock=clock, logger=logging.getLogger("clinicast.dispatch"))
+        self.name = self.dispatcher.name
+        self.ctx = _system_ctx(config, clock)
+        self.reconcile_seconds = reconcile_seconds or max(30.0, 6 * config.scheduler.tick_seconds)
+        self.standby_while_daemon = standby_while_daemon
+        self.standing_by: str | None = None     # why the embedded scheduler is idle
+        self._sched: BackgroundScheduler | None = None
+        self._lock = threading.Lock()
+        self._stopped = False
+        self.last_error: str | None = None
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._sched is not None and not self._stopped
+
+    def start(self) -> None:
+        with self._lock:
+            if self._sched is not None:
+                return
+            s = self.config.scheduler
+            self._sched = BackgroundScheduler(
+                timezone=timezone.utc,
+                executors={"default": APThreadPool(4)},
+                job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            )
+            now = datetime.now(timezone.utc)
+            self._sched.add_job(self._job(self.heartbeat), IntervalTrigger(seconds=s.heartbeat_seconds),
+                                id="heartbeat", name="heartbeat", next_run_time=now)
+            self._sched.add_job(self._job(self.reconcile), IntervalTrigger(seconds=self.reconcile_seconds),
+                                id="reconcile", name="reconcile", next_run_time=now)
+            self._sched.add_job(self._job(self.dispatch), IntervalTrigger(seconds=s.tick_seconds),
+                                id="dispatch", name="dispatch", next_run_time=now + timedelta(milliseconds=50))
+            self._sched.start()
+            event(self.log, logging.INFO, "scheduler_started", name=self.name, role=self.role,
+                  tick=s.tick_seconds, lease=s.lease_seconds)
+
+    def stop(self, grace: float = 5.0) -> None:
+        """Stop claiming; sends under way get `grace` seconds; then release and unregister."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        self.dispatcher.request_stop(grace)
+        if self._sched is not None:
+            try:
+                self._sched.shutdown(wait=True)
+            except Exception:  # noqa: BLE001 - never started or already down
+                pass
+        self.dispatcher.close()
+        try:   # in the caller's thread, on its connection (left open: it may be the TUI's)
+            Heartbeat.delete().where(Heartbeat.name == self.name).execute()
+        except Exception as e:  # noqa: BLE001 - the heartbeat goes stale by itself
+            event(self.log, logging.WARNING, "heartbeat_delete_failed", error=e)
+        event(self.log, logging.INFO, "scheduler_stopped", name=self.name, **{
+            k: v for k, v in self.dispatcher.totals.as_dict().items() if v and k != "seconds"})
+
+    def wake(self) -> None:
+        """Dispatch now rather than at the next tick (after a start, an assign...)."""
+        if self._sched is not None and not self._stopped:
+            try:
+                self._sched.modify_job("dispatch", next_run_time=datetime.now(timezone.utc))
+            except JobLookupError:
+                pass
+
+    def run_due(self) -> PassStats:
+        """Everything due now, in this thread: catch-up, then dispatch until nothing is due."""
+        self.heartbeat()
+        try:
+            self.catch_up()
+            return self.dispatcher.run_once()
+        finally:
+            _close_connection()
+
+    # --- jobs -----------------------------------------------------------------------------
+
+    def _job(self, fn):
+        def run():
+            if self._stopped:
+                return
+            try:
+                fn()
+                self.last_error = None
+            except Exception as e:  # noqa: BLE001 - logged; the next run tries again
+                self.last_error = f"{type(e).__name__}: {e}"
+                event(self.log, logging.ERROR, "job_failed", job=fn.__name__, error=self.last_error)
+                self.log.debug("job %s failed", fn.__name__, exc_info=True)
+            finally:
+                _close_connection()
+        run.__name__ = fn.__name__
+        return run
+
+    def _active(self) -> bool:
+        """The embedded scheduler stands by while a daemon is alive ("auto")."""
+        if not self.standby_while_daemon:
+            return True
+        daemons = live_daemons(self.config, self.clock(), exclude=self.name)
+        was = self.standing_by
+        self.standing_by = (f"daemon {daemons[0].name} is running" if daemons else None)
+        if was != self.standing_by:
+            event(self.log, logging.INFO, "standby" if daemons else "active", name=self.name,
+                  daemon=daemons[0].name if daemons else None)
+        return not daemons
+
+    def dispatch(self) -> None:
+        if self._stopped or not self._active():
+            return
+        self.dispatcher.run_once()
+
+    def heartbeat(self) -> None:
+        now = self.clock()
+        n = Heartbeat.update(beat_at=now).where(Heartbeat.name == self.name).execute()
+        if not n:
+            host, _, _ = self.name.partition(":")
+            (Heartbeat.insert(name=self.name, host=host or socket.gethostname(), pid=os.getpid(),
+                              role=self.role, version=__version__, started_at=now, beat_at=now)
+             .on_conflict(conflict_target=[Heartbeat.name],
+                          update={Heartbeat.beat_at: now, Heartbeat.role: self.role})
+             .execute())
+
+    def catch_up(self) -> tuple[int, int]:
+        """publish_due / expire_due: what should have happened by now happens once."""
+        from . import recipients
+        if is_postgres():
+            # READ COMMITTED lets two schedulers both see a recipient "not yet in the feed":
+            # one at a time runs the catch-up (the other skips; the work is being done)
+            with database.atomic():
+                got = database.execute_sql("SELECT pg_try_advisory_xact_lock(%s)", (ADVISORY_KEY,)).fetchone()[0]
+                if not got:
+                    return 0, 0
+                published = recipients.publish_due(self.ctx)
+                expired = recipients.expire_due(self.ctx)
+        else:
+            # SQLite: each step takes the write lock up front (BEGIN IMMEDIATE): serialised
+            published = recipients.publish_due(self.ctx)
+            expired = recipients.expire_due(self.ctx)
+        if published or expired:
+            event(self.log, logging.INFO, "catch_up", published=published, expired=expired)
+        return published, expired
+
+    def reconcile(self) -> None:
+        if self._stopped or not self._active():
+            return
+        if self.catch_up() != (0, 0):
+            self.wake()
+        self.rebuild_window_jobs()
+
+    def rebuild_window_jobs(self) -> None:
+        """One `publish:<id>` at the window's opening and one `expire:<id>` at its end for
+        every broadcast still to come or live; stale window jobs are removed."""
+        if self._sched is None:
+            return
+        from .campaigns import window_bounds
+        now = self.clock()
+        offset = now - utcnow()        # a test clock runs ahead or behind the wall clock
+        tz = self.config.clinic.tz
+        wanted: dict[str, tuple[datetime, str, int]] = {}
+        q = Campaign.select().where(Campaign.kind == "broadcast", Campaign.expired_at.is_null(True),
+                                    Campaign.starts_on.is_null(False), Campaign.ends_on.is_null(False))
+        for c in q:
+            opens, closes = window_bounds(c, tz)
+            if now < opens:
+                wanted[f"publish:{c.id}"] = (opens, "publish", c.id)
+            if now < closes:
+                wanted[f"expire:{c.id}"] = (closes, "expire", c.id)
+        existing = {j.id: j for j in self._sched.get_jobs() if j.id.startswith(("publish:", "expire:"))}
+        for job_id, job in existing.items():
+            if job_id not in wanted:
+                job.remove()
+        for job_id, (at, what, cid) in wanted.items():
+            run_at = (at - offset).replace(tzinfo=timezone.utc)
+            job = existing.get(job_id)
+            if job is not None and job.next_run_time == run_at:
+                continue
+            self._sched.add_job(self._job(self._window_job), DateTrigger(run_date=run_at), args=None,
+                                id=job_id, name=f"{what} campaign {cid}", replace_existing=True)
+            event(self.log, logging.DEBUG, "window_job", job=job_id, at=at)
+
+    def _window_job(self) -> None:
+        """A window opened or ended: do what is due (claimed in the database), dispatch now."""
+        if self._stopped or not self._active():
+            return
+        published, expired = self.catch_up()
+        event(self.log, logging.INFO, "window", published=published, expired=expired)
+        self.wake()
+
+
+def _close_connection() -> None:
+    try:
+        if not database.is_closed():
+            database.close()
+    except Exception:  # noqa: BLE001 - a transaction left open by a failed job: drop it
+        try:
+            database.obj._state.reset()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+class EmbeddedScheduler:
+    """The scheduler inside the TUI, in background threads that never block the UI.
+
+    `[scheduler] embedded`: "always", "never", or "auto" (the default): it runs, but
+    stands by — no dispatch, no catch-up — while a daemon's heartbeat is fresh, and takes
+    over by itself when the daemon stops beating.
+
+        sched = EmbeddedScheduler(config)
+        sched.start()            # returns at once; False when the config says "never"
+        sched.wake()             # after a start/assign: dispatch now, not at the next tick
+        sched.state()            # "off" / "standing by: daemon host:pid is running" / "running"
+        sched.stop()             # on quit: releases what it holds, removes its heartbeat
+    """
+
+    def __init__(self, config: Config, *, clock=utcnow, logger: logging.Logger | None = None, **kw):
+        self.config = config
+        self.mode = config.scheduler.embedded
+        self._scheduler: Scheduler | None = None
+        self._clock, self._logger, self._kw = clock, logger, kw
+
+    @property
+    def scheduler(self) -> Scheduler | None:
+        return self._scheduler
+
+    def start(self) -> bool:
+        if self.mode == "never":
+            return False
+        if self._scheduler is None:
+            dispatcher = Dispatcher(self.config, clock=self._clock, logger=self._logger or
+                                    logging.getLogger("clinicast.dispatch"),
+                                    name=_tui_name())
+            self._scheduler = Scheduler(self.config, role=TUI, clock=self._clock, dispatcher=dispatcher,
+                                        logger=self._logger, standby_while_daemon=self.mode == "auto",
+                                        **self._kw)
+            self._scheduler.start()
+        return True
+
+    def wake(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.wake()
+
+    def state(self) -> str:
+        s = self._scheduler
+        if s is None or not s.running:
+            return "off"
+        if s.standing_by:
+            return f"standing by: {s.standing_by}"
+        if s.last_error:
+            return f"running (last error: {s.last_error})"
+        return "running"
+
+    def stop(self, grace: float = 2.0) -> None:
+        if self._scheduler is not None:
+            self._scheduler.stop(grace)
+
+
+def _tui_name() -> str:
+    from .dispatch import worker_name
+    return worker_name(TUI)
+
+
+__all__ = ["DAEMON", "TUI", "EmbeddedScheduler", "Scheduler", "live_daemons"]

@@ -1,0 +1,112 @@
+"""`clinicast status`: schema version, counts, live dispatchers, deliveries due/retrying/failed."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import peewee as pw
+
+from . import __version__
+from .context import Ctx
+from .models import (
+    D_FAILED, D_PENDING, D_RETRYING, D_SENDING, RECIPIENT_STATUSES, Campaign, Delivery, Heartbeat, Patient,
+    Recipient,
+)
+
+
+def _iso(d: datetime | None) -> str | None:
+    return d.isoformat(timespec="seconds") + "Z" if d else None
+
+
+def overview(ctx: Ctx) -> dict:
+    """Everything `clinicast status --json` prints (SPEC §7's words)."""
+    from . import db
+
+    now = ctx.now()
+    hb = ctx.config.scheduler.heartbeat_seconds
+    fresh = now - timedelta(seconds=3 * hb)
+    live = list(Heartbeat.select().where(Heartbeat.beat_at >= fresh).order_by(Heartbeat.role, Heartbeat.name))
+    stale = Heartbeat.select().where(Heartbeat.beat_at < fresh).count()
+
+    recipients = dict.fromkeys(RECIPIENT_STATUSES, 0)
+    recipients.update(dict(Recipient.select(Recipient.status, pw.fn.COUNT(Recipient.id))
+                           .group_by(Recipient.status).tuples()))
+
+    open_ = Delivery.status.in_((D_PENDING, D_RETRYING))
+    due = Delivery.select().where(open_, Delivery.due_at <= now).count()
+    scheduled = Delivery.select().where(open_, Delivery.due_at > now)
+    next_due = scheduled.select(pw.fn.MIN(Delivery.due_at)).scalar()
+    if isinstance(next_due, str):   # SQLite aggregate: no column type to convert by
+        next_due = datetime.fromisoformat(next_due)
+    by_status = dict(Delivery.select(Delivery.status, pw.fn.COUNT(Delivery.id)).group_by(Delivery.status).tuples())
+    oldest_due = Delivery.select(pw.fn.MIN(Delivery.due_at)).where(open_, Delivery.due_at <= now).scalar()
+    if isinstance(oldest_due, str):
+        oldest_due = datetime.fromisoformat(oldest_due)
+
+    campaigns = {"total": Campaign.select().count(),
+                 "archived": Campaign.select().where(Campaign.archived == True).count()}  # noqa: E712
+    try:
+        from . import campaigns as cmod
+        by = {}
+        for s in cmod.summaries(ctx, include_archived=True):
+            by[s.status] = by.get(s.status, 0) + 1
+        campaigns["by_status"] = by
+    except Exception:  # noqa: BLE001 - a count the status page can live without
+        pass
+
+    return {
+        "version": __version__,
+        "schema_version": db.schema_version(),
+        "database": "postgresql" if db.is_postgres() else "sqlite",
+        "now": _iso(now),
+        "patients": Patient.select().count(),
+        "campaigns": campaigns,
+        "recipients": recipients,
+        "deliveries": {
+            "due": due,
+            "scheduled": scheduled.count(),
+            "next_due_at": _iso(next_due),
+            "oldest_due_at": _iso(oldest_due),
+            "sending": by_status.get(D_SENDING, 0),
+            "retrying": by_status.get(D_RETRYING, 0),
+            "failed": by_status.get(D_FAILED, 0),
+            "by_status": by_status,
+        },
+        "daemons": [_hb(h) for h in live if h.role == "daemon"],
+        "dispatchers": [_hb(h) for h in live],
+        "stale_heartbeats": stale,
+    }
+
+
+def _hb(h: Heartbeat) -> dict:
+    return {"name": h.name, "host": h.host, "pid": h.pid, "role": h.role, "version": h.version,
+            "started_at": _iso(h.started_at), "beat_at": _iso(h.beat_at)}
+
+
+def format_overview(data: dict) -> str:
+    """The human version of `overview` (a few aligned lines)."""
+    d = data["deliveries"]
+    r = {k: v for k, v in data["recipients"].items() if v}
+    lines = [
+        f"clinicast {data['version']} — database {data['database']}, schema version {data['schema_version']}",
+        f"patients     {data['patients']}",
+        f"campaigns    {data['campaigns']['total']}"
+        + (f" ({', '.join(f'{n} {s}' for s, n in sorted(data['campaigns'].get('by_status', {}).items()))})"
+           if data["campaigns"].get("by_status") else ""),
+        "recipients   " + (", ".join(f"{n} {s}" for s, n in r.items()) if r else "none"),
+        f"deliveries   {d['due']} due now, {d['scheduled']} scheduled"
+        + (f" (next {d['next_due_at']})" if d["next_due_at"] else "")
+        + f", {d['sending']} sending, {d['retrying']} retrying, {d['failed']} failed",
+    ]
+    if d["due"] and d["oldest_due_at"]:
+        lines.append(f"             oldest due since {d['oldest_due_at']}")
+    daemons = data["daemons"]
+    if daemons:
+        for h in daemons:
+            lines.append(f"daemon       {h['name']} (version {h['version']}), last beat {h['beat_at']}")
+    else:
+        lines.append("daemon       none running" + (" — deliveries are waiting" if d["due"] else ""))
+    for h in data["dispatchers"]:
+        if h["role"] != "daemon":
+            lines.append(f"{h['role']:<12} {h['name']}, last beat {h['beat_at']}")
+    return "\n".join(lines)

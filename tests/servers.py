@@ -1,0 +1,783 @@
+"""Real loopback servers for the delivery tests and the bench — no mocks.
+
+- `SmtpServer`: an aiosmtpd server capturing every message; plain, STARTTLS or implicit
+  TLS, optional AUTH; faults: temporary (4xx) / permanent (5xx) answers, dropped
+  connections, 421 "closing" after N messages on one connection.
+- `GatewayServer`: a threaded HTTP/1.1 server playing the app gateway of
+  gateway-api.md: bearer token, Idempotency-Key (a repeated key gets the first answer
+  and changes nothing), broadcasts with audiences, pushes; unknown app ids; faults: any
+  status with an error body, 429/503 with Retry-After (seconds or HTTP date), hangs
+  (client timeouts), dropped connections — before the request is processed or after
+  (the answer is lost but the work was done). Every request is recorded.
+
+Both run in a background thread of the calling process (`with GatewayServer() as gw:`)
+or as a process of their own: `python tests/servers.py gateway|smtp [--port N]` prints
+`READY <port>` and serves until stdin closes or SIGTERM (for the bench and for trying
+`clinicast daemon` by hand).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import http.server
+import json
+import os
+import random
+import re
+import socket
+import ssl
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from pathlib import Path
+
+# --- a self-signed certificate for localhost / 127.0.0.1 (test use only, 100 years) ------
+
+TEST_CERT = """-----BEGIN CERTIFICATE-----
+MIIDJzCCAg+gAwIBAgIUc8aLEhooQqMOjaFAMMolpyKRfYUwDQYJKoZIhvcNAQEL
+BQAwFDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTI2MTEyNjEyNDIyMVoYDzIxMjYx
+MTAyMTI0MjIxWjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwggEiMA0GCSqGSIb3DQEB
+AQUAA4IBDwAwggEKAoIBAQCoTxtHQbBZ8E81wzXcrdHPmsAAdzaHyYhMKPMuneF0
+IE18nM/0MGLvHi0SLUYZtAckztOV3N42P9ek3ivc1CAijaYjOTF0Q7RqTEMS9rSG
+zZrDO00qIlEiQ/8Ei+TZ5TeQYQsZOoMorjZkknCjK7xY1bNvQQJD/oaOV18LG9GT
+x0Iz2Pa463Wt2EPFbKB95uHfjGwsrmSyfAMLzHIs1e7uiYVli4520jdXFULZx6Zu
+kfbY006HrUNbK/Qz4sBz/sa5WKVtYY6+49bPu2Uejccnux9ZuoiHo9pbOSAP3j7v
+HtstaE+NTaAtenCEAbKtCeI5WTOS5qfo57iYTt0xHaMXAgMBAAGjbzBtMB0GA1Ud
+DgQWBBSodZTf7CHGUfTEQTukmI/aimXbqDAfBgNVHSMEGDAWgBSodZTf7CHGUfTE
+QTukmI/aimXbqDAPBgNVHRMBAf8EBTADAQH/MBoGA1UdEQQTMBGCCWxvY2FsaG9z
+dIcEfwAAATANBgkqhkiG9w0BAQsFAAOCAQEAj4nkmbydrrIbOWGbpiKO4lKfpcNa
+sVwKPO3UOgPdyS+4HN3v5bSlX4fc+UK2ksLb+c1ta4BNYwila71dd6ujXW0nhQ3g
+N+Ty8NbqqBxxcJwnhhZiI+9z1Ep8+RLQOyShXAQdTnIV9TbeaC4Su5oTX44YhVS5
+flT8znOOlOVwnC1K8xybObQyP0VUpDUDwD1xV2tFDkzIdhkmN5/3e2wkcg/mC1Gj
+0Fi5MguxRCd71L09z+jm1vXRH0pdE09MRS4lekcT0rANNDGnNZwlTmbiWhcS+6k2
+pHWOpEcICkVVVt7WR7zXyu83euL76bMo1Gm3oRlWCC38AjBYdujtZC4EwA==
+-----END CERTIFICATE-----
+"""
+TEST_KEY = """-----BEGIN PRIVATE KEY-----
+MIIEvgIBADANBgkqhkiG9w0BAQEFAASCBKgwggSkAgEAAoIBAQCoTxtHQbBZ8E81
+wzXcrdHPmsAAdzaHyYhMKPMuneF0IE18nM/0MGLvHi0SLUYZtAckztOV3N42P9ek
+3ivc1CAijaYjOTF0Q7RqTEMS9rSGzZrDO00qIlEiQ/8Ei+TZ5TeQYQsZOoMorjZk
+knCjK7xY1bNvQQJD/oaOV18LG9GTx0Iz2Pa463Wt2EPFbKB95uHfjGwsrmSyfAML
+zHIs1e7uiYVli4520jdXFULZx6ZukfbY006HrUNbK/Qz4sBz/sa5WKVtYY6+49bP
+u2Uejccnux9ZuoiHo9pbOSAP3j7vHtstaE+NTaAtenCEAbKtCeI5WTOS5qfo57iY
+Tt0xHaMXAgMBAAECggEADcPqhzloIvL0h4EftpzAvCn76g3V9+UTsKbovLdM6SJ7
+M+XfXClY7hWZuhLZ2OBQdUI1K9yUj/tIt8Mz8yumNS1AmUDkOo4PA2KZWcOzoBLQ
+xYbkGL4VxKerA8QtQ2Tr1nMZZUbT00/sQu13KOE61kkkE8VNWiJG/v1GWLI9wcg4
+PbhjXVF/jfKD8ktil74GuSGID/IJHfO8QlpyzWAwRn2XqWUwdcDsfK6T+eKS4ta5
+kJCYgmlkZIc+kxaeBrxelqkTo5JYL1UiQX0yk0++t8DP5f+kFuOjvELCk9UjRBoR
+wuX8cL1PUg77T+iJjMK8asZYjefOQWKgqb76u+mIgQKBgQDPlqKzzG49v6JjfnXy
+sBwEAcPYfDWgeDxrQtIvABPoj5kT02o4X6Ua+PVeFPb01CEblMIw4nx065JzFEoN
+dWAODc+uSNn9S8/kCYAm/pzEsJhfhNjNAXCaCPjhQKifRYmDtehx/Z+uf2Z7yXpy
+LnPCgUGN80f1wehrq9I8PeJ74wKBgQDPj207AmsHDK3DAjgqNzg3sphgazadQUa/
+O0i6A1lxzRU2ZTGtcs/GITnYI0K17gqg1xFyU1UpePpoLRqOcMAXSJb+Li2ZAt8k
+5NMexOSvk27NQvIQCUUViDKLrTeTwioTmYR7bNNizwTMR7e1KSz+NtBrV8UWlcLV
+HvCR6RfKPQKBgQCQRsSsLCBOoFsPxXvagZXnHwbr9mAbOJXdgqKsceRkVTFyOxTv
+O2J4HaIDkpSVUr3z+m8BJNiVNokhnG9fbT2mZuj5275OMpu5hPThpUJ13br5YE6C
+JUcKd8PqYlMP53eM6Cg22axazkb/L+f/ZdOk0ssqCnTwFKYh91h18BjyOwKBgBtK
+Z3lPyxTFNP+kBhB+7DRelixvTGIG2C+CswBKOnN9HKHnUk3U/760Va+2iynyn5Eg
+VhnrHRJz5rDV5Vz/NDKbh8bp+XLZ7s8iCyRLjSoMv4/bkopLPbskCklVQC58ZB3p
+nILB/1VJlP7rGxuFy3WtbV//zVk33cM56zW0KT2dAoGBAIK/ravJIWcZB85EJp97
+4SvSw3B4e7yVZwlxCk+NAJ0E4AgYgzGvdskxpra7OwQ6GnicqPc5Yq/4rut+2SdA
+SLEdzhNUWX36L80ZL+N7ngJ54k2Sh3l17GXge32kJzNcf+oI/Wf6e56cGS5daTk5
+4rKq+PdPna2zP0PzVB46HlIh
+-----END PRIVATE KEY-----
+"""
+
+
+def cert_files() -> tuple[str, str]:
+    """Paths of the test certificate and key, written once per process."""
+    global _CERT_FILES
+    if _CERT_FILES is None:
+        d = Path(tempfile.mkdtemp(prefix="clinicast-tls-"))
+        (d / "cert.pem").write_text(TEST_CERT)
+        (d / "key.pem").write_text(TEST_KEY)
+        os.chmod(d / "key.pem", 0o600)
+        _CERT_FILES = (str(d / "cert.pem"), str(d / "key.pem"))
+    return _CERT_FILES
+
+
+_CERT_FILES: tuple[str, str] | None = None
+
+
+def server_ssl_context() -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(*cert_files())
+    return ctx
+
+
+def client_ssl_context() -> ssl.SSLContext:
+    """A client context that trusts the test certificate (and checks the host name)."""
+    ctx = ssl.create_default_context(cafile=cert_files()[0])
+    return ctx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# =========================================================================================
+# SMTP
+# =========================================================================================
+
+@dataclass
+class Captured:
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+    connection: int
+
+    @property
+    def message(self) -> email.message.EmailMessage:
+        return email.message_from_bytes(self.data, policy=email.policy.default)
+
+    def part(self, subtype: str) -> str:
+        return self.message.get_body((subtype,)).get_content().replace("\r\n", "\n")
+
+
+class _SmtpHandler:
+    def __init__(self, owner: SmtpServer):
+        self.owner = owner
+
+    async def handle_DATA(self, server, session, envelope):
+        o = self.owner
+        with o.lock:
+            session_no = getattr(session, "clinicast_conn", 0)
+            per_conn = o._per_connection[session_no] = o._per_connection.get(session_no, 0) + 1
+            if o.faults:
+                fault = o.faults.pop(0)
+                o.fault_log.append(fault)
+                if fault == "drop":
+                    server.transport.close()
+                    return "421 4.3.0 gone"
+                return fault
+            if o.close_every and per_conn > o.close_every:
+                o.fault_log.append("421 after close_every")
+                server.transport.close()
+                return "421 4.7.0 too many messages on this connection"
+            o.messages.append(Captured(envelope.mail_from, list(envelope.rcpt_tos),
+                                       envelope.original_content or envelope.content, session_no))
+        if o.delay:
+            await asyncio.sleep(o.delay)
+        return "250 2.0.0 OK queued"
+
+
+class SmtpServer:
+    """`with SmtpServer(security="starttls", auth=("u", "p")) as smtp:` … `smtp.messages`.
+
+    Faults: `smtp.faults` is a list consumed one per message at DATA: an SMTP answer
+    such as "451 4.3.0 try later" or "550 5.1.1 no such user", or "drop" (close the
+    connection without answering). `close_every=N` answers 421 and closes a connection
+    on its N+1th message (a server limiting messages per connection).
+    """
+
+    def __init__(self, *, security: str = "none", auth: tuple[str, str] | None = None,
+                 close_every: int = 0, delay: float = 0.0, port: int = 0, host: str = "127.0.0.1"):
+        from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import SMTP, AuthResult
+
+        self.security, self.auth, self.close_every, self.delay = security, auth, close_every, delay
+        self.host = host
+        self.messages: list[Captured] = []
+        self.faults: list[str] = []
+        self.fault_log: list[str] = []
+        self.lock = threading.Lock()
+        self.connections = 0
+        self.logins: list[str] = []
+        self._per_connection: dict[int, int] = {}
+        owner = self
+
+        def authenticator(server, session, envelope, mechanism, auth_data):
+            login = auth_data.login.decode() if isinstance(auth_data.login, bytes) else auth_data.login
+            password = auth_data.password.decode() if isinstance(auth_data.password, bytes) else auth_data.password
+            ok = owner.auth is not None and (login, password) == owner.auth
+            if ok:
+                owner.logins.append(login)
+            return AuthResult(success=ok, handled=False)
+
+        kwargs: dict = {"server_hostname": "localhost"}
+        if security == "starttls":
+            kwargs.update(tls_context=server_ssl_context(), require_starttls=True)
+        if auth is not None:
+            # implicit TLS is not seen by aiosmtpd as "TLS" (only STARTTLS is)
+            kwargs.update(authenticator=authenticator, auth_required=True,
+                          auth_require_tls=security == "starttls")
+        else:
+            kwargs.update(auth_require_tls=False)
+
+        class _Controller(Controller):
+            def factory(self):
+                proto = SMTP(self.handler, **self.SMTP_kwargs)
+                with owner.lock:
+                    owner.connections += 1
+                    number = owner.connections
+                real_connection_made = proto.connection_made
+
+                def connection_made(transport, _orig=real_connection_made):
+                    _orig(transport)
+                    proto.session.clinicast_conn = number
+                proto.connection_made = connection_made
+                return proto
+
+            async def _create_server(self):
+                srv = await self.loop.create_server(self._factory_invoker, host=self.hostname,
+                                                    port=self.port, ssl=self.ssl_context)
+                self.port = srv.sockets[0].getsockname()[1]
+                return srv
+
+        import warnings
+        warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
+        self._controller = _Controller(
+            _SmtpHandler(self), hostname=host, port=port,
+            ssl_context=server_ssl_context() if security == "tls" else None,
+            data_size_limit=10_000_000, **kwargs)
+
+    @property
+    def port(self) -> int:
+        return self._controller.port
+
+    def start(self) -> SmtpServer:
+        self._controller.start()
+        with self.lock:
+            self.connections = 0  # the controller's own readiness probe does not count
+        return self
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def __enter__(self) -> SmtpServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def wait_for(self, n: int, timeout: float = 10.0) -> list[Captured]:
+        end = time.monotonic() + timeout
+        while len(self.messages) < n and time.monotonic() < end:
+            time.sleep(0.01)
+        return self.messages
+
+    def settings(self, **overrides) -> str:
+        """An [email] TOML table pointing at this server."""
+        values = {"transport": "smtp", "host": self.host, "port": self.port, "security": self.security,
+                  "from": "Clinique du Parc <no-reply@example.org>"}
+        if self.auth:
+            values["username"] = self.auth[0]
+        values.update(overrides)
+        return "[email]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in values.items())
+
+
+# =========================================================================================
+# App gateway
+# =========================================================================================
+
+@dataclass
+class Fault:
+    """One injected fault, consumed by the first request that matches it.
+
+    kind: "status" (answer `status` with an error body and `retry_after`), "hang"
+    (sleep `seconds` before answering normally: the client times out), "drop" (close the
+    connection without an answer). `after=True` processes the request first (its effect
+    and its idempotency record stay) and only then fails: the answer is lost.
+    """
+
+    kind: str
+    status: int = 500
+    retry_after: str | None = None
+    message: str = "injected fault"
+    seconds: float = 0.0
+    after: bool = False
+    method: str | None = None
+    path: str | None = None       # a prefix, or a regex when it starts with ^
+    count: int = 1
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.method and self.method != method:
+            return False
+        if self.path:
+            if self.path.startswith("^"):
+                return re.match(self.path, path) is not None
+            return path.startswith(self.path)
+        return True
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    headers: dict               # lower-cased names
+    body: object
+    key: str | None
+    status: int = 0
+    replay: bool = False
+    fault: str = ""
+    peer: tuple | None = None   # the client's (host, port): one per pooled connection
+    at: float = field(default_factory=time.monotonic)
+
+
+_BROADCAST = re.compile(r"^/v1/broadcasts/([^/]+)$")
+_AUDIENCE = re.compile(r"^/v1/broadcasts/([^/]+)/recipients$")
+_MEMBER = re.compile(r"^/v1/broadcasts/([^/]+)/recipients/([^/]+)$")
+
+
+class GatewayServer:
+    """`with GatewayServer(token="t") as gw:` … `gw.url`, `gw.requests`, `gw.pushes`.
+
+    State: `broadcasts[id] = {"content": {...}, "audience": set(app_ids)}`, `pushes`
+    (new pushes only, in arrival order), `new_by_key` (how many times each key was
+    processed as new work: the gateway dedups, so more than 1 never happens — what
+    the tests check is that every delivery has one key and each key arrived).
+    `unknown_app_ids`: ids the gateway answers as unknown (publish) or refuses (push).
+    """
+
+    def __init__(self, *, token: str | None = "test-token", port: int = 0, host: str = "127.0.0.1",
+                 unknown_app_ids: set[str] | None = None, record: bool = True, latency: float = 0.0):
+        self.token = token
+        self.unknown_app_ids = set(unknown_app_ids or ())
+        self.record = record
+        self.latency = latency
+        self.lock = threading.Lock()
+        self.requests: list[Request] = []
+        self.faults: list[Fault] = []
+        self.random_faults: list[tuple[float, Fault]] = []
+        self.rng = random.Random(1234)
+        self.broadcasts: dict[str, dict] = {}
+        self.pushes: list[dict] = []
+        self.answers: dict[str, tuple[int, dict, bytes]] = {}
+        self.new_by_key: Counter = Counter()
+        self.replays = 0
+        self.count = 0
+        owner = self
+
+        class Handler(_GatewayHandler):
+            gateway = owner
+
+        self._httpd = _HttpServer((host, port), Handler)
+        self.host, self.port = self._httpd.server_address[:2]
+        self._thread: threading.Thread | None = None
+
+    # --- control -------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> GatewayServer:
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="gateway-server", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._httpd.close_all()
+
+    def __enter__(self) -> GatewayServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def fail(self, kind: str = "status", count: int = 1, **kw) -> None:
+        """Queue `count` faults (see Fault)."""
+        with self.lock:
+            self.faults.append(Fault(kind, count=count, **kw))
+
+    def fail_randomly(self, probability: float, kind: str = "status", **kw) -> None:
+        """Every request fails with `probability` (seeded: runs are repeatable)."""
+        with self.lock:
+            self.random_faults.append((probability, Fault(kind, count=10**9, **kw)))
+
+    def clear_faults(self) -> None:
+        with self.lock:
+            self.faults.clear()
+            self.random_faults.clear()
+
+    def settings(self, **overrides) -> str:
+        """A [gateway] TOML table pointing at this server (the token comes from env)."""
+        values = {"transport": "http", "url": self.url, "timeout_seconds": 2.0, "concurrency": 8}
+        if self.token:
+            values["token_env"] = "CLINICAST_TEST_GATEWAY_TOKEN"
+        values.update(overrides)
+        return "[gateway]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in values.items())
+
+    def wait_for(self, predicate, timeout: float = 10.0) -> bool:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            with self.lock:
+                if predicate(self):
+                    return True
+            time.sleep(0.01)
+        return False
+
+    # --- reads ---------------------------------------------------------------------
+
+    def calls(self, method: str | None = None, prefix: str = "") -> list[Request]:
+        with self.lock:
+            return [r for r in self.requests
+                    if (method is None or r.method == method) and r.path.startswith(prefix)]
+
+    def audience(self, broadcast_id: str) -> set[str]:
+        with self.lock:
+            b = self.broadcasts.get(broadcast_id)
+            return set(b["audience"]) if b else set()
+
+    # --- the contract ----------------------------------------------------------------
+
+    def _take_fault(self, method: str, path: str) -> Fault | None:
+        for f in self.faults:
+            if f.matches(method, path):
+                f.count -= 1
+                if f.count <= 0:
+                    self.faults.remove(f)
+                return f
+        for p, f in self.random_faults:
+            if f.matches(method, path) and self.rng.random() < p:
+                return f
+        return None
+
+    def handle(self, method: str, path: str, headers, raw: bytes,
+               peer: tuple | None = None) -> tuple[int, dict, bytes] | Fault:
+        """(status, headers, body) or a Fault to act out (drop / hang)."""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+        key = headers.get("Idempotency-Key")
+        req = Request(method, path, {k.lower(): v for k, v in headers.items()}, body, key, peer=peer)
+        with self.lock:
+            self.count += 1
+            if self.record:
+                self.requests.append(req)
+            fault = self._take_fault(method, path)
+            if fault is not None and not fault.after:
+                req.fault = fault.kind
+                if fault.kind == "status":
+                    req.status = fault.status
+                    return self._fault_answer(fault)
+                return fault
+            answer = self._process(method, path, headers, body, key, req)
+            req.status = answer[0]
+            if fault is not None:  # after: the work is done, the answer lost or replaced
+                req.fault = fault.kind + "-after"
+                if fault.kind == "status":
+                    return self._fault_answer(fault)
+                return fault
+            return answer
+
+    @staticmethod
+    def _fault_answer(f: Fault) -> tuple[int, dict, bytes]:
+        hdrs = {}
+        if f.retry_after is not None:
+            hdrs["Retry-After"] = f.retry_after
+        return f.status, hdrs, _error("injected", f.message)
+
+    def _process(self, method, path, headers, body, key, req) -> tuple[int, dict, bytes]:
+        if self.token is not None and headers.get("Authorization") != f"Bearer {self.token}":
+            return 401, {}, _error("unauthorized", "missing or wrong bearer token")
+        if not (headers.get("User-Agent") or "").startswith("clinicast/"):
+            return 400, {}, _error("bad_request", "User-Agent must be clinicast/<version>")
+        if not key:
+            return 400, {}, _error("bad_request", "Idempotency-Key header is required")
+        if key in self.answers:
+            self.replays += 1
+            req.replay = True
+            return self.answers[key]
+        answer = self._route(method, path, body)
+        if answer[0] < 500:
+            self.answers[key] = answer
+            if 200 <= answer[0] < 300:
+                self.new_by_key[key] += 1
+        return answer
+
+    def _route(self, method, path, body) -> tuple[int, dict, bytes]:
+        if method == "POST" and path == "/v1/push":
+            if not isinstance(body, dict) or not body.get("app_id") or not isinstance(body.get("body"), str):
+                return 400, {}, _error("bad_request", "app_id and body are required")
+            if len(body["body"]) > 178:
+                return 400, {}, _error("too_long", f"push body is {len(body['body'])} characters; at most 178")
+            if body["app_id"] in self.unknown_app_ids:
+                return 422, {}, _error("unknown_app_account", f"unknown app account {body['app_id']}")
+            self.pushes.append(body)
+            return 202, {}, _json({"accepted": True})
+        m = _BROADCAST.match(path)
+        if m and method == "PUT":
+            if not isinstance(body, dict) or not {"title", "body_markdown", "starts_at", "ends_at"} <= set(body):
+                return 400, {}, _error("bad_request", "title, body_markdown, starts_at and ends_at are required")
+            b = self.broadcasts.get(m[1])
+            created = b is None
+            if created:
+                b = self.broadcasts[m[1]] = {"audience": set(), "expired": False}
+            b["content"] = body
+            b["expired"] = False
+            return (201 if created else 200), {}, _json({"id": m[1]})
+        if m and method == "DELETE":
+            b = self.broadcasts.get(m[1])
+            if b is None or b["expired"]:
+                return 404, {}, _error("not_found", "no such broadcast")
+            b["expired"] = True
+            b["audience"].clear()
+            return 204, {}, b""
+        m = _AUDIENCE.match(path)
+        if m and method == "POST":
+            b = self.broadcasts.get(m[1])
+            if b is None:
+                return 404, {}, _error("not_found", f"no broadcast {m[1]}: PUT it first")
+            ids = body.get("app_ids") if isinstance(body, dict) else None
+            if not isinstance(ids, list) or not ids:
+                return 400, {}, _error("bad_request", "app_ids must be a non-empty list")
+            if len(ids) > 500:
+                return 400, {}, _error("too_many", f"{len(ids)} app ids; at most 500 per request")
+            unknown = [i for i in ids if i in self.unknown_app_ids]
+            known = [i for i in ids if i not in self.unknown_app_ids]
+            b["audience"].update(known)
+            out = {"added": len(known)}
+            if unknown:
+                out["unknown"] = unknown
+            return 200, {}, _json(out)
+        m = _MEMBER.match(path)
+        if m and method == "DELETE":
+            b = self.broadcasts.get(m[1])
+            if b is None or m[2] not in b["audience"]:
+                return 404, {}, _error("not_found", "not in the audience")
+            b["audience"].discard(m[2])
+            return 204, {}, b""
+        return 404, {}, _error("not_found", f"no route {method} {path}")
+
+
+def _json(data) -> bytes:
+    return json.dumps(data).encode()
+
+
+def _error(code: str, message: str) -> bytes:
+    return _json({"error": {"code": code, "message": message}})
+
+
+class _HttpServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 128
+    allow_reuse_address = True
+
+    def __init__(self, *a, **kw):
+        self._socks: set[socket.socket] = set()
+        self._socks_lock = threading.Lock()
+        super().__init__(*a, **kw)
+
+    def process_request(self, request, client_address):
+        with self._socks_lock:
+            self._socks.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request):
+        with self._socks_lock:
+            self._socks.discard(request)
+        super().shutdown_request(request)
+
+    def close_all(self) -> None:
+        """Close kept-alive client connections (their threads then end)."""
+        with self._socks_lock:
+            socks = list(self._socks)
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class _GatewayHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True   # headers and body go in two writes: no 40 ms delayed-ACK stall
+    gateway: GatewayServer
+
+    def log_message(self, format, *args):  # quiet
+        pass
+
+    def _any(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if len(raw) < length:   # the client went away mid-request: nothing to process
+            self.close_connection = True
+            return
+        gw = self.gateway
+        if gw.latency:
+            time.sleep(gw.latency)
+        result = gw.handle(self.command, self.path, self.headers, raw, self.client_address)
+        if isinstance(result, Fault):
+            # "hang": the client times out before this wakes up; then, like "drop",
+            # the connection closes without an answer
+            if result.kind == "hang":
+                time.sleep(result.seconds)
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        status, headers, body = result
+        self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        if body:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if body:
+            self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _any
+
+
+def http_date(seconds_from_now: float) -> str:
+    return formatdate(time.time() + seconds_from_now, usegmt=True)
+
+
+# =========================================================================================
+# configs for delivery tests
+# =========================================================================================
+
+def delivery_config(db_url: str, tmp_path, *, smtp: SmtpServer | None = None,
+                    gateway: GatewayServer | None = None, email: dict | None = None,
+                    gw: dict | None = None, scheduler: dict | None = None, as_toml: bool = False):
+    """A Config (or, with as_toml, the path of a TOML file) for delivery tests: the given
+    loopback servers, else the local sinks under tmp_path; fast scheduler values."""
+    import pwd
+
+    from core import config as cfg
+
+    login = pwd.getpwuid(os.geteuid()).pw_name
+    e = {"transport": "maildir", "path": str(Path(tmp_path) / "maildir"),
+         "from": "Clinique du Parc <no-reply@example.org>"}
+    if smtp is not None:
+        e = {"transport": "smtp", "host": smtp.host, "port": smtp.port, "security": smtp.security,
+             "from": "Clinique du Parc <no-reply@example.org>", "timeout_seconds": 3.0, "concurrency": 2}
+        if smtp.auth:
+            e["username"] = smtp.auth[0]
+            e["password_env"] = "CLINICAST_TEST_SMTP_PASSWORD"
+    e.update(email or {})
+    g = {"transport": "log", "path": str(Path(tmp_path) / "gateway.log")}
+    if gateway is not None:
+        g = {"transport": "http", "url": gateway.url, "timeout_seconds": 1.0, "concurrency": 8}
+        if gateway.token:
+            g["token_env"] = "CLINICAST_TEST_GATEWAY_TOKEN"
+    g.update(gw or {})
+    s = {"embedded": "auto", "tick_seconds": 0.2, "lease_seconds": 6.0, "max_attempts": 4,
+         "backoff_base_seconds": 1.0, "backoff_max_seconds": 4.0, "heartbeat_seconds": 0.5}
+    s.update(scheduler or {})
+    data = {
+        "clinic": {"name": "Clinique du Parc", "phone": "514-555-0100", "address": "1234 rue Saint-Denis",
+                   "app_url": "https://app.example.org/join", "timezone": "America/Toronto",
+                   "default_language": "fr"},
+        "database": {"url": db_url},
+        "email": e, "gateway": g, "scheduler": s,
+        "users": {login: {"name": "Test Admin", "permissions": ["campaigns", "admin"]}},
+    }
+    env = dict(os.environ)
+    if gateway is not None and gateway.token:
+        env["CLINICAST_TEST_GATEWAY_TOKEN"] = gateway.token
+    if smtp is not None and smtp.auth:
+        env["CLINICAST_TEST_SMTP_PASSWORD"] = smtp.auth[1]
+    if as_toml:
+        path = Path(tmp_path) / "clinicast.toml"
+        path.write_text(_toml(data), encoding="utf-8")
+        return path
+    return cfg.from_dict(data, None, env)
+
+
+def _toml(data: dict) -> str:
+    out = []
+
+    def table(prefix: str, d: dict) -> None:
+        scalars = {k: v for k, v in d.items() if not isinstance(v, dict)}
+        out.append(f"[{prefix}]")
+        out.extend(f"{k} = {json.dumps(v)}" for k, v in scalars.items())
+        out.append("")
+        for k, v in d.items():
+            if isinstance(v, dict):
+                table(f"{prefix}.{k}", v)
+
+    for k, v in data.items():
+        table(k, v)
+    return "\n".join(out)
+
+
+# =========================================================================================
+# as a process of its own
+# =========================================================================================
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import signal
+
+    p = argparse.ArgumentParser(description="loopback test servers for clinicast")
+    p.add_argument("which", choices=["gateway", "smtp"])
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--token", default="test-token")
+    p.add_argument("--security", default="none", choices=["none", "starttls", "tls"])
+    p.add_argument("--no-record", action="store_true", help="keep no request log (long runs)")
+    p.add_argument("--unknown", default="", help="comma-separated app ids the gateway does not know")
+    p.add_argument("--forever", action="store_true", help="ignore stdin; serve until SIGTERM / Ctrl-C")
+    args = p.parse_args(argv)
+    if args.which == "gateway":
+        srv = GatewayServer(token=args.token or None, port=args.port, record=not args.no_record,
+                            unknown_app_ids=set(filter(None, args.unknown.split(","))))
+    else:
+        srv = SmtpServer(security=args.security, port=args.port)
+    srv.start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *a: stop.set())
+    print(f"READY {srv.port}", flush=True)
+    if args.forever and isinstance(srv, GatewayServer):
+        def report():   # a line per 5 s with traffic, for watching by hand
+            last = -1
+            while not stop.wait(5):
+                with srv.lock:
+                    now = (srv.count, len(srv.pushes), srv.replays)
+                if now[0] != last:
+                    print(f"requests={now[0]} pushes={now[1]} replays={now[2]}", flush=True)
+                    last = now[0]
+        threading.Thread(target=report, daemon=True).start()
+
+    def watch_stdin():
+        try:
+            for line in sys.stdin:
+                cmd = line.strip()
+                if cmd == "stats":
+                    if isinstance(srv, GatewayServer):
+                        with srv.lock:
+                            print(json.dumps({"count": srv.count, "pushes": len(srv.pushes),
+                                              "replays": srv.replays,
+                                              "dup_keys": sum(1 for v in srv.new_by_key.values() if v > 1)}),
+                              flush=True)
+                    else:
+                        print(json.dumps({"messages": len(srv.messages), "connections": srv.connections}),
+                              flush=True)
+                elif cmd == "reset" and isinstance(srv, SmtpServer):
+                    with srv.lock:
+                        srv.messages.clear()
+                    print("{}", flush=True)
+        except (OSError, ValueError):
+            pass
+        stop.set()
+
+    if not args.forever:
+        threading.Thread(target=watch_stdin, daemon=True).start()
+    try:
+        while not stop.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        pass
+    srv.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,252 @@
+"""`clinicast daemon` as a real process: --once, refusal of an old schema, graceful SIGTERM,
+the SIGKILL crash in the middle of 2,000 pushes, two daemons draining 5,000 deliveries,
+and `status.overview`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from core import campaigns, recipients, status
+from core.models import D_SENDING, D_SENT, Delivery, Heartbeat, Meta, utcnow
+from helpers import add_patients, ctx_at
+from servers import GatewayServer, delivery_config
+
+ROOT = Path(__file__).resolve().parent.parent
+TPL = {"fr": {"title": "Vaccins", "body": "Vaccins à la clinique.", "push": "Bonjour {{ patient.first_name }}"},
+       "en": {"title": "Flu shots", "body": "Flu shots.", "push": "Hello {{ patient.first_name }}"}}
+
+
+class Daemon:
+    """A daemon process; its stderr goes to a file (a full pipe would block its logging)."""
+
+    def __init__(self, config_path, *args, cli=False):
+        env = dict(os.environ, PYTHONPATH=str(ROOT), CLINICAST_TEST_GATEWAY_TOKEN="tok", PYTHONUNBUFFERED="1")
+        if cli:
+            cmd = [sys.executable, "-c", "import sys; from core.cli import main; main(sys.argv[1:])",
+                   "--config", str(config_path), "daemon", *args]
+        else:
+            cmd = [sys.executable, "-m", "core.daemon", "--config", str(config_path), *args]
+        self.log = Path(config_path).parent / f"daemon-{time.monotonic_ns()}.log"
+        self._f = open(self.log, "w")
+        self.p = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=self._f, text=True)
+        _RUNNING.append(self)
+
+    def signal(self, sig) -> None:
+        self.p.send_signal(sig)
+
+    def wait(self, timeout=30) -> tuple[int, str]:
+        """(exit status, stderr)."""
+        code = self.p.wait(timeout=timeout)
+        self._f.close()
+        return code, self.log.read_text()
+
+    @property
+    def stderr(self) -> str:
+        return self.log.read_text()
+
+
+_RUNNING: list[Daemon] = []
+
+
+@pytest.fixture(autouse=True)
+def no_daemon_left_behind():
+    """A failed assertion must not leave a daemon running after its test."""
+    yield
+    while _RUNNING:
+        d = _RUNNING.pop()
+        if d.p.poll() is None:
+            d.p.kill()
+            d.p.wait(timeout=10)
+        d._f.close()
+
+
+def wait(predicate, timeout=20.0, every=0.02):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(every)
+    return predicate()
+
+
+def events(stderr: str) -> list[dict]:
+    import shlex
+    out = []
+    for line in stderr.splitlines():
+        try:
+            out.append(dict(kv.split("=", 1) for kv in shlex.split(line) if "=" in kv))
+        except ValueError:
+            out.append({"raw": line})
+    return out
+
+
+@pytest.fixture
+def gw():
+    with GatewayServer(token="tok") as server:
+        yield server
+
+
+def live_broadcast(config, n, start=1000):
+    """A live broadcast started for n new patients: 1 put, n publishes, n pushes due now."""
+    ctx = ctx_at(config, utcnow())[0]
+    add_patients(n, start, app_id=lambda i: f"a-{i}")
+    today = ctx.today()
+    b = campaigns.create(ctx, "broadcast", f"Now {start}", today - timedelta(days=1),
+                         today + timedelta(days=1), templates=TPL)
+    recipients.assign_ids(ctx, b.id, [str(i) for i in range(start, start + n)])
+    recipients.start(ctx, b.id)
+    return b
+
+
+@pytest.fixture
+def setup(db, db_url, tmp_path, gw):
+    """(write a config file for the daemon, the same config for this process)."""
+    def write(gateway=None, **scheduler):
+        return delivery_config(db_url, tmp_path, gateway=gw, gw=gateway, as_toml=True,
+                               scheduler={"lease_seconds": 3.0, **scheduler})
+    yield write, delivery_config(db_url, tmp_path, gateway=gw)
+
+
+def test_once_does_everything_due_and_exits(setup, gw):
+    write, config = setup
+    b = live_broadcast(config, 5)
+    code, err = Daemon(write(), "--once", "--log-level", "debug", cli=True).wait(60)
+    assert code == 0, err
+    assert len(gw.pushes) == 5 and gw.audience(b.uuid) == {f"a-{i}" for i in range(1000, 1005)}
+    evs = events(err)
+    assert all(e.get("ts") and e.get("level") and e.get("event") for e in evs), err
+    names = [e["event"] for e in evs]
+    assert names[0] == "start" and "once_done" in names and names[-1] == "stopped"
+    assert sum(e["event"] == "sent" and e.get("kind") == "push" for e in evs) == 5
+    assert not Heartbeat.select().exists()
+    assert recipients.counts(b.id) == {"sent": 5}
+
+
+def test_refuses_a_schema_that_is_behind(setup, gw, db_url):
+    write, config = setup
+    Meta.update(value="0").where(Meta.key == "schema_version").execute()
+    code, err = Daemon(write(), "--once").wait(60)
+    assert code == 1
+    (e,) = [e for e in events(err) if e.get("event") == "refused"]
+    assert "run `clinicast init`" in e["error"]
+    assert not gw.requests
+
+
+def test_sigterm_finishes_in_flight_sends_releases_the_rest_and_exits_0(setup, gw):
+    write, config = setup
+    live_broadcast(config, 300)
+    gw.latency = 0.05                      # about 80 sends a second with 4 connections
+    d = Daemon(write({"concurrency": 4}, tick_seconds=0.2))
+    assert wait(lambda: len(gw.pushes) >= 20, 30)
+    t0 = time.monotonic()
+    d.signal(signal.SIGTERM)
+    code, err = d.wait(30)
+    took = time.monotonic() - t0
+    assert code == 0, err
+    assert took < 6, f"stopped in {took:.1f}s"
+    assert Delivery.select().where(Delivery.status == D_SENDING).count() == 0, "leases released"
+    assert not Heartbeat.select().exists()
+    sent = Delivery.select().where(Delivery.status == D_SENT, Delivery.kind == "push").count()
+    assert sent == len(gw.pushes) < 300, "what the gateway accepted is recorded as sent"
+    names = [e.get("event") for e in events(err)]
+    assert "stopping" in names and names[-1] == "stopped"
+
+
+@pytest.mark.slow
+def test_sigkill_in_the_middle_of_2000_pushes_then_restart(setup, gw):
+    write, config = setup
+    n = 2000
+    b = live_broadcast(config, n)
+    gw.latency = 0.004
+    path = write(tick_seconds=0.2, lease_seconds=2.0)
+    first = Daemon(path)
+    assert wait(lambda: len(gw.pushes) >= 500, 60), first.stderr
+    first.signal(signal.SIGKILL)
+    first.wait(10)
+    at_kill = len(gw.pushes)
+    assert at_kill < n, "killed before the end"
+    stuck = Delivery.select().where(Delivery.status == D_SENDING).count()
+    second = Daemon(path)
+    try:
+        assert wait(lambda: len(gw.pushes) == n, 90), second.stderr
+        assert wait(lambda: recipients.counts(b.id) == {"sent": n}, 30, every=0.2), second.stderr
+    finally:
+        second.signal(signal.SIGTERM)
+        code, err = second.wait(30)
+    assert code == 0, err
+    pushed = Counter(p["app_id"] for p in gw.pushes)
+    assert len(pushed) == n and max(pushed.values()) == 1, "every patient notified exactly once"
+    keys = {d.idempotency_key for d in Delivery.select().where(Delivery.kind == "push")}
+    assert set(gw.new_by_key) >= keys and all(gw.new_by_key[k] == 1 for k in keys)
+    assert stuck > 0, "the kill left claimed rows behind, taken over after their lease"
+    assert all(d.status == D_SENT for d in Delivery.select())
+
+
+@pytest.fixture
+def pg_setup(pg_schema, tmp_path, gw):
+    """`setup` on PostgreSQL only."""
+    from core import db as dbmod
+    database = dbmod.bind(pg_schema)
+    dbmod.migrate()
+
+    def write(gateway=None, **scheduler):
+        return delivery_config(pg_schema, tmp_path, gateway=gw, gw=gateway, as_toml=True,
+                               scheduler={"lease_seconds": 3.0, **scheduler})
+    yield write, delivery_config(pg_schema, tmp_path, gateway=gw)
+    database.close()
+
+
+@pytest.mark.slow
+@pytest.mark.pg
+def test_two_daemons_on_postgresql_drain_5000_deliveries_exactly_once(pg_setup, gw):
+    write, config = pg_setup
+    n = 5000
+    b = live_broadcast(config, n)
+    # the broadcast went into the feeds earlier: what is left are 5,000 push deliveries
+    Delivery.update(status=D_SENT).where(Delivery.kind.in_(("put", "publish"))).execute()
+    path = write(tick_seconds=0.2, lease_seconds=30.0)
+    daemons = [Daemon(path), Daemon(path)]
+    try:
+        assert wait(lambda: len(gw.pushes) == n, 120, every=0.1)
+        assert wait(lambda: recipients.counts(b.id) == {"sent": n}, 30, every=0.2)
+    finally:
+        for d in daemons:
+            d.signal(signal.SIGTERM)
+        ended = [d.wait(30) for d in daemons]
+    errs = [err for _, err in ended]
+    assert [code for code, _ in ended] == [0, 0], errs
+    pushes = gw.calls("POST", "/v1/push")
+    assert len(pushes) == n, "no delivery was sent twice, not even as a replay"
+    assert len({r.key for r in pushes}) == n and len({p["app_id"] for p in gw.pushes}) == n
+    sent_by = [sum(int(e.get("sent", 0)) for e in events(err) if e.get("event") == "pass") for err in errs]
+    assert sum(sent_by) == n and min(sent_by) > 0, f"both daemons worked, each row once: {sent_by}"
+    assert Delivery.select().where(Delivery.kind == "push", Delivery.status == D_SENT,
+                                   Delivery.attempts == 1).count() == n
+
+
+def test_status_overview(setup, gw):
+    write, config = setup
+    b = live_broadcast(config, 3)
+    ctx, _ = ctx_at(config, utcnow())
+    Heartbeat.create(name="h1:1", host="h1", pid=1, role="daemon", version="0.1.0", beat_at=utcnow())
+    Heartbeat.create(name="h2:2", host="h2", pid=2, role="daemon", version="0.1.0",
+                     beat_at=utcnow() - timedelta(minutes=10))
+    data = status.overview(ctx)
+    assert data["schema_version"] >= 1 and data["patients"] == 3
+    assert data["recipients"]["queued"] == 3 and data["campaigns"]["total"] == 1
+    assert data["deliveries"]["due"] == 1 + 3 + 3 and data["deliveries"]["failed"] == 0
+    assert [d["name"] for d in data["daemons"]] == ["h1:1"] and data["stale_heartbeats"] == 1
+    text = status.format_overview(data)
+    assert "daemon       h1:1" in text and "7 due now" in text
+    import json
+    json.dumps(data)
+    del b

@@ -1,0 +1,413 @@
+"""The dispatcher end to end: campaigns started with the core API, delivered to a real
+aiosmtpd server and a real loopback gateway, on SQLite and PostgreSQL, time controlled."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from core import campaigns, recipients
+from core.dispatch import Dispatcher
+from core.models import D_FAILED, D_PENDING, D_PUSH, D_SENT, Delivery, Invitation, Patient, Recipient
+from helpers import add_patients, ctx_at
+from servers import GatewayServer, SmtpServer, delivery_config, http_date
+
+T0 = datetime(2026, 3, 2, 15, 0, 0)          # 10:00 in Toronto, a Monday
+TPL = {"fr": {"title": "Vaccins", "body": "**{{ clinic.name }}** : vaccins jusqu'au {{ campaign.ends_on }}.",
+              "push": "Bonjour {{ patient.first_name }}, un message de {{ clinic.name }}"},
+       "en": {"title": "Flu shots", "body": "**{{ clinic.name }}**: flu shots until {{ campaign.ends_on }}.",
+              "push": "Hello {{ patient.first_name }}, a message from {{ clinic.name }}"}}
+
+
+@pytest.fixture
+def smtp():
+    with SmtpServer() as server:
+        yield server
+
+
+@pytest.fixture
+def gw():
+    with GatewayServer(token="tok") as server:
+        yield server
+
+
+@pytest.fixture
+def setup(db, db_url, tmp_path, smtp, gw):
+    """(ctx, clock, dispatcher factory) on this test's database and servers."""
+    made = []
+
+    def make(**kw):
+        config = delivery_config(db_url, tmp_path, smtp=smtp, gateway=gw,
+                                 scheduler=kw.pop("scheduler", None), gw=kw.pop("gw", None))
+        d = Dispatcher(config, clock=clock, **kw)
+        made.append(d)
+        return d
+
+    config = delivery_config(db_url, tmp_path, smtp=smtp, gateway=gw)
+    ctx, clock = ctx_at(config, T0)
+    yield ctx, clock, make
+    for d in made:
+        d.close()
+
+
+def drain(d, clock, done, *, step=5.0, rounds=40):
+    """run_once, then move the clock on, until done() holds."""
+    for _ in range(rounds):
+        d.run_once()
+        if done():
+            return True
+        clock.advance(seconds=step)
+    return done()
+
+
+def rstatus(cid):
+    return recipients.counts(cid)
+
+
+# --- invitations ---------------------------------------------------------------------------
+
+class TestInvitations:
+    def test_every_eligible_patient_gets_one_email_in_their_language(self, setup, smtp):
+        ctx, clock, make = setup
+        add_patients(4, 1000, language=lambda i: "en" if i % 2 else "fr")
+        add_patients(1, 1100, language="")                    # no language: clinic default (fr)
+        add_patients(1, 1200, app_id="a-1200")                # already on the app: skipped at assign
+        c = campaigns.create(ctx, "invitation", "Rejoignez l'app")
+        recipients.assign_ids(ctx, c.id, ["1000", "1001", "1002", "1003", "1100", "1200"])
+        recipients.start(ctx, c.id)
+        d = make()
+        stats = d.run_once()
+        assert stats.sent == 5 and len(smtp.messages) == 5
+        assert rstatus(c.id) == {"sent": 5, "skipped": 1}
+        by_rcpt = {m.rcpt_tos[0]: m for m in smtp.messages}
+        codes, links = set(), set()
+        for emr in ("1000", "1001", "1002", "1003", "1100"):
+            p = Patient.get(Patient.emr_id == emr)
+            m = by_rcpt[p.email]
+            msg = m.message
+            inv = Invitation.get(Invitation.patient == p)
+            text, html = m.part("plain"), m.part("html")
+            lang = p.language or "fr"
+            assert msg["Content-Language"] == lang
+            assert ("invite" in msg["Subject"]) and (("vous invite" in msg["Subject"]) == (lang == "fr"))
+            assert inv.code in text and inv.code in html and inv.url in text
+            assert inv.url == "https://app.example.org/join/" + inv.code.replace("-", "")
+            assert re.fullmatch(r"[A-HJ-KM-NP-Z2-9]{4}-[A-HJ-KM-NP-Z2-9]{4}", inv.code)
+            assert inv.expires_at == T0 + timedelta(days=14)
+            expected = "16 mars 2026" if lang == "fr" else "March 16, 2026"
+            assert expected in text and expected in html
+            assert msg["Message-ID"] == f"<{Delivery.get(Delivery.recipient == inv.recipient).idempotency_key}@example.org>"
+            assert p.first_name in text
+            codes.add(inv.code), links.add(inv.url)
+        assert len(codes) == 5 == len(links)
+        assert Recipient.get(Recipient.patient == Patient.get(Patient.emr_id == "1000").id).sent_at == T0
+
+        # restart after adding 5 patients: exactly 5 more emails
+        add_patients(5, 2000)
+        recipients.assign_ids(ctx, c.id, [str(i) for i in range(2000, 2005)])
+        recipients.start(ctx, c.id)
+        assert d.run_once().sent == 5
+        assert len(smtp.messages) == 10 and len({m.rcpt_tos[0] for m in smtp.messages}) == 10
+        assert d.run_once().claimed == 0
+
+    def test_consent_is_checked_again_at_send_time(self, setup, smtp):
+        ctx, clock, make = setup
+        add_patients(4)
+        c = campaigns.create(ctx, "invitation", "Invite")
+        recipients.assign_ids(ctx, c.id, ["1000", "1001", "1002", "1003"])
+        recipients.start(ctx, c.id)
+        Patient.update(do_not_contact=True).where(Patient.emr_id == "1000").execute()
+        Patient.update(app_id="a-1").where(Patient.emr_id == "1001").execute()
+        Patient.update(email="").where(Patient.emr_id == "1002").execute()
+        make().run_once()
+        assert len(smtp.messages) == 1 and Invitation.select().count() == 1
+        reasons = {r.patient.emr_id: (r.status, r.reason) for r in Recipient.select().join(Patient)}
+        assert reasons == {"1000": ("skipped", "do not contact"), "1001": ("skipped", "already on the patient app"),
+                           "1002": ("skipped", "no email address"), "1003": ("sent", "")}
+
+    def test_a_retry_resends_the_same_invitation(self, setup, smtp):
+        ctx, clock, make = setup
+        add_patients(2)
+        c = campaigns.create(ctx, "invitation", "Invite")
+        recipients.assign_ids(ctx, c.id, ["1000", "1001"])
+        recipients.start(ctx, c.id)
+        smtp.faults += ["451 4.3.0 try again later", "550 5.1.1 mailbox unavailable"]
+        d = make(scheduler={"max_attempts": 3})
+        d.run_once()
+        assert rstatus(c.id) == {"retrying": 1, "failed": 1}
+        retrying = Recipient.get(Recipient.status == "retrying")
+        failed = Recipient.get(Recipient.status == "failed")
+        assert "451" in retrying.reason and T0 < retrying.next_attempt_at <= T0 + timedelta(seconds=1)
+        assert failed.reason == "SMTP server answered 550 5.1.1 mailbox unavailable"
+        assert not Invitation.select().where(Invitation.recipient == failed).exists()
+        first = Invitation.get(Invitation.recipient == retrying)
+        clock.advance(minutes=1)
+        d.run_once()
+        assert rstatus(c.id) == {"sent": 1, "failed": 1}
+        again = Invitation.get(Invitation.recipient == retrying)
+        assert (again.id, again.code, again.url) == (first.id, first.code, first.url)
+        assert again.expires_at == T0 + timedelta(minutes=1, days=14)   # valid 14 days from this sending
+        (m,) = smtp.messages
+        assert first.code in m.part("plain")
+        dl = Delivery.get(Delivery.recipient == retrying)
+        assert (dl.status, dl.attempts) == (D_SENT, 2)
+
+    def test_gives_up_after_max_attempts_with_the_last_error(self, setup, smtp):
+        ctx, clock, make = setup
+        add_patients(1)
+        c = campaigns.create(ctx, "invitation", "Invite")
+        recipients.assign_ids(ctx, c.id, ["1000"])
+        recipients.start(ctx, c.id)
+        smtp.faults += ["451 4.3.0 busy 1", "452 4.3.1 busy 2", "451 4.3.2 busy 3"]
+        d = make(scheduler={"max_attempts": 3})
+        drain(d, clock, lambda: Recipient.get().status == "failed", step=60)
+        r, dl = Recipient.get(), Delivery.get()
+        assert (r.status, dl.status, dl.attempts) == ("failed", D_FAILED, 3)
+        assert "busy 3" in r.reason and dl.last_error == r.reason and not smtp.messages
+
+
+# --- broadcasts ---------------------------------------------------------------------------
+
+def broadcast(ctx, name="Vaccins", starts=date(2026, 3, 1), ends=date(2026, 3, 6)):
+    return campaigns.create(ctx, "broadcast", name, starts, ends, templates=TPL)
+
+
+class TestBroadcasts:
+    def test_assigned_during_the_window_is_published_at_once(self, setup, gw):
+        ctx, clock, make = setup
+        add_patients(1200, 1000, app_id=lambda i: f"a-{i}")
+        add_patients(1, 5000, app_id="a-5000", marketing_consent=False)   # skipped at assign
+        b = broadcast(ctx)
+        recipients.assign_conditions(ctx, b.id, [__import__("core.conditions", fromlist=["parse"]).parse(
+            "email is not empty")])
+        stats = make().run_once()
+        assert stats.sent == 1201 and stats.claimed == 1201
+        puts, posts = gw.calls("PUT"), gw.calls("POST")
+        assert [r.path for r in puts] == [f"/v1/broadcasts/{b.uuid}"]
+        assert puts[0].body == {
+            "title": {"fr": "Vaccins", "en": "Flu shots"},
+            "body_markdown": {"fr": "**Clinique du Parc** : vaccins jusqu'au 6 mars 2026.",
+                              "en": "**Clinique du Parc**: flu shots until March 6, 2026."},
+            "starts_at": "2026-03-01T05:00:00Z", "ends_at": "2026-03-07T04:59:59Z"}
+        assert puts[0].at < min(r.at for r in posts), "the broadcast exists before its audience"
+        sizes = [len(r.body["app_ids"]) for r in posts]
+        assert sum(sizes) == 1200 and max(sizes) == 500 and len(sizes) <= 5, sizes   # batches of ≤ 500
+        assert gw.audience(b.uuid) == {f"a-{i}" for i in range(1000, 2200)}
+        assert rstatus(b.id) == {"assigned": 1200, "skipped": 1}, "publishing is not sending"
+
+    def test_ids_the_gateway_does_not_know_fail_with_the_reason(self, setup, gw):
+        ctx, clock, make = setup
+        gw.unknown_app_ids = {"a-1001"}
+        add_patients(3, app_id=lambda i: f"a-{i}")
+        b = broadcast(ctx)
+        recipients.assign_ids(ctx, b.id, ["1000", "1001", "1002"])
+        make().run_once()
+        rows = {r.patient.emr_id: (r.status, r.reason) for r in Recipient.select().join(Patient)}
+        assert rows["1001"] == ("failed", "unknown app account")
+        assert rows["1000"] == rows["1002"] == ("assigned", "")
+        # start: the push goes to the two the gateway knows
+        recipients.start(ctx, b.id)
+        make().run_once()
+        assert sorted(p["app_id"] for p in gw.pushes) == ["a-1000", "a-1002"]
+
+    def test_assigned_before_the_window_is_published_when_it_opens(self, setup, gw):
+        ctx, clock, make = setup
+        add_patients(3, app_id=lambda i: f"a-{i}")
+        b = broadcast(ctx, starts=date(2026, 3, 10), ends=date(2026, 3, 12))
+        recipients.assign_ids(ctx, b.id, ["1000", "1001", "1002"])
+        d = make()
+        assert d.run_once().claimed == 0 and not gw.requests
+        assert recipients.publish_due(ctx) == 0
+        clock.at = datetime(2026, 3, 10, 4, 0, 1)   # Toronto midnight is 04:00 UTC in DST
+        assert recipients.publish_due(ctx) == 3
+        d.run_once()
+        assert gw.audience(b.uuid) == {"a-1000", "a-1001", "a-1002"}
+        assert gw.calls("PUT")[0].body["starts_at"] == "2026-03-10T04:00:00Z"
+
+    def test_start_pushes_to_push_enabled_recipients_only(self, setup, gw):
+        ctx, clock, make = setup
+        add_patients(2, 1000, app_id=lambda i: f"a-{i}", language=lambda i: "en" if i == 1001 else "fr")
+        add_patients(1, 1002, app_id="a-1002", push_enabled=False)
+        b = broadcast(ctx)
+        recipients.assign_ids(ctx, b.id, ["1000", "1001", "1002"])
+        recipients.start(ctx, b.id)
+        make().run_once()
+        pushes = {p["app_id"]: p for p in gw.pushes}
+        assert set(pushes) == {"a-1000", "a-1001"}
+        assert pushes["a-1000"] == {"app_id": "a-1000", "title": "Vaccins",
+                                    "body": "Bonjour Prénom1000, un message de Clinique du Parc",
+                                    "data": {"broadcast_id": b.uuid}}
+        assert pushes["a-1001"]["title"] == "Flu shots" and pushes["a-1001"]["body"].startswith("Hello Prénom1001")
+        assert gw.audience(b.uuid) == {"a-1000", "a-1001", "a-1002"}, "the feed shows it to all three"
+        assert rstatus(b.id) == {"sent": 2, "skipped": 1}
+        keys = {r.key for r in gw.calls("POST", "/v1/push")}
+        assert keys == {d.idempotency_key for d in Delivery.select().where(Delivery.kind == D_PUSH)}
+
+    def test_a_push_waits_for_the_window_to_open(self, setup, gw):
+        ctx, clock, make = setup
+        add_patients(2, app_id=lambda i: f"a-{i}")
+        b = broadcast(ctx, starts=date(2026, 3, 4), ends=date(2026, 3, 5))
+        recipients.assign_ids(ctx, b.id, ["1000", "1001"])
+        recipients.start(ctx, b.id)
+        d = make()
+        d.run_once()
+        assert not gw.pushes and rstatus(b.id) == {"queued": 2}
+        clock.at = datetime(2026, 3, 4, 5, 0, 0)
+        recipients.publish_due(ctx)
+        d.run_once()
+        assert len(gw.pushes) == 2 and rstatus(b.id) == {"sent": 2}
+        first_push = min(r.at for r in gw.calls("POST", "/v1/push"))
+        assert max(r.at for r in gw.calls("POST", f"/v1/broadcasts/{b.uuid}/recipients")) < first_push
+
+    def test_remove_unpublishes_and_the_end_of_the_window_expires(self, setup, gw):
+        ctx, clock, make = setup
+        add_patients(3, app_id=lambda i: f"a-{i}")
+        b = broadcast(ctx)
+        recipients.assign_ids(ctx, b.id, ["1000", "1001", "1002"])
+        d = make()
+        d.run_once()
+        recipients.remove(ctx, b.id, "1001")
+        d.run_once()
+        assert gw.audience(b.uuid) == {"a-1000", "a-1002"}
+        assert [r.path for r in gw.calls("DELETE")] == [f"/v1/broadcasts/{b.uuid}/recipients/a-1001"]
+        clock.at = datetime(2026, 3, 7, 5, 0, 1)     # the day after the last, local midnight
+        assert recipients.expire_due(ctx) == 1
+        d.run_once()
+        assert gw.calls("DELETE")[-1].path == f"/v1/broadcasts/{b.uuid}"
+        assert gw.broadcasts[b.uuid]["expired"] and not gw.audience(b.uuid)
+        assert recipients.expire_due(ctx) == 0 and d.run_once().claimed == 0
+
+    def test_a_window_moved_later_defers_the_push(self, setup, gw):
+        ctx, clock, make = setup
+        add_patients(1, app_id=lambda i: f"a-{i}")
+        b = broadcast(ctx)
+        recipients.assign_ids(ctx, b.id, ["1000"])
+        recipients.start(ctx, b.id)
+        # the push row is due now, but the window was just moved to next week
+        b.starts_on, b.ends_on = date(2026, 3, 9), date(2026, 3, 10)
+        b.save()
+        Delivery.update(status=D_SENT).where(Delivery.kind.in_(("put", "publish"))).execute()
+        make().run_once()
+        push = Delivery.get(Delivery.kind == D_PUSH)
+        assert (push.status, push.due_at, push.attempts) == (D_PENDING, datetime(2026, 3, 9, 4), 0)
+        assert not gw.pushes
+
+
+# --- faults -------------------------------------------------------------------------------
+
+class TestFaults:
+    def test_everything_arrives_once_through_500_429_timeouts_and_drops(self, setup, gw):
+        ctx, clock, make = setup
+        n = 120
+        add_patients(n, app_id=lambda i: f"a-{i}")
+        b = broadcast(ctx)
+        recipients.assign_ids(ctx, b.id, [str(i) for i in range(1000, 1000 + n)])
+        recipients.start(ctx, b.id)
+        gw.fail("status", status=503, count=3, method="PUT")
+        gw.fail("status", status=429, retry_after="2", count=2, method="POST", path="/v1/broadcasts/")
+        gw.fail("drop", after=True, count=1, method="POST", path="/v1/broadcasts/")
+        gw.fail_randomly(0.10, "status", status=500, path="/v1/push")
+        gw.fail_randomly(0.05, "status", status=429, retry_after=http_date(3), path="/v1/push")
+        gw.fail_randomly(0.05, "drop", path="/v1/push")
+        gw.fail_randomly(0.05, "drop", after=True, path="/v1/push")
+        gw.fail_randomly(0.01, "hang", seconds=1.3, path="/v1/push")
+        d = make(scheduler={"max_attempts": 8}, gw={"timeout_seconds": 0.5, "concurrency": 8})
+        assert drain(d, clock, lambda: rstatus(b.id) == {"sent": n}, step=10)
+        gw.clear_faults()
+        pushed = Counter(p["app_id"] for p in gw.pushes)
+        assert len(pushed) == n and max(pushed.values()) == 1, "each patient notified once"
+        assert max(gw.new_by_key.values()) == 1 and gw.replays > 0
+        assert gw.audience(b.uuid) == {f"a-{i}" for i in range(1000, 1000 + n)}
+        attempts = [x.attempts for x in Delivery.select()]
+        assert max(attempts) <= 8 and sum(attempts) > len(attempts), "faults were retried, boundedly"
+        assert all(x.status == D_SENT for x in Delivery.select())
+
+    def test_retry_after_is_honoured(self, setup, gw):
+        ctx, clock, make = setup
+        add_patients(1, app_id="a-1")
+        b = broadcast(ctx)
+        recipients.assign_ids(ctx, b.id, ["1000"])
+        Delivery.update(status=D_SENT).where(Delivery.kind.in_(("put", "publish"))).execute()
+        recipients.start(ctx, b.id)
+        gw.fail("status", status=429, retry_after="120", path="/v1/push")
+        d = make()
+        d.run_once()
+        r = Recipient.get()
+        assert r.status == "retrying" and T0 + timedelta(seconds=120) <= r.next_attempt_at <= T0 + timedelta(seconds=121)
+        clock.advance(seconds=60)
+        assert d.run_once().claimed == 0, "not before the server said"
+        clock.advance(seconds=62)
+        d.run_once()
+        assert Recipient.get().status == "sent"
+
+    def test_a_final_4xx_fails_with_the_gateways_message(self, setup, gw):
+        ctx, clock, make = setup
+        add_patients(2, app_id=lambda i: f"a-{i}")
+        b = broadcast(ctx)
+        recipients.assign_ids(ctx, b.id, ["1000", "1001"])
+        Delivery.update(status=D_SENT).where(Delivery.kind.in_(("put", "publish"))).execute()
+        recipients.start(ctx, b.id)
+        gw.unknown_app_ids = {"a-1001"}
+        gw.fail("status", status=400, message="push body has a forbidden word", path="/v1/push", count=1)
+        make(gw={"concurrency": 1}).run_once()     # one at a time: the first push meets the fault
+        rows = sorted((r.status, r.reason) for r in Recipient.select())
+        assert rows == [("failed", "push body has a forbidden word"), ("failed", "unknown app account a-1001")]
+        assert all(d.attempts == 1 for d in Delivery.select().where(Delivery.kind == D_PUSH))
+
+    def test_an_expired_lease_of_a_dead_dispatcher_is_taken_over(self, setup, gw):
+        from core import outbox
+        ctx, clock, make = setup
+        add_patients(5, app_id=lambda i: f"a-{i}")
+        b = broadcast(ctx)
+        recipients.assign_ids(ctx, b.id, [str(i) for i in range(1000, 1005)])
+        Delivery.update(status=D_SENT).where(Delivery.kind.in_(("put", "publish"))).execute()
+        recipients.start(ctx, b.id)
+        assert len(outbox.claim("dead-host:1", clock(), 6, 100)) == 5
+        d = make()
+        assert d.run_once().claimed == 0
+        clock.advance(seconds=7)
+        assert d.run_once().sent == 5 and len(gw.pushes) == 5
+        assert all(x.attempts == 2 for x in Delivery.select().where(Delivery.kind == D_PUSH))
+
+    def test_stop_releases_what_was_not_sent(self, setup, gw):
+        import threading
+        ctx, clock, make = setup
+        add_patients(40, app_id=lambda i: f"a-{i}")
+        b = broadcast(ctx)
+        recipients.assign_ids(ctx, b.id, [str(i) for i in range(1000, 1040)])
+        Delivery.update(status=D_SENT).where(Delivery.kind.in_(("put", "publish"))).execute()
+        recipients.start(ctx, b.id)
+        gw.latency = 0.05
+        d = make(gw={"concurrency": 2, "timeout_seconds": 2.0})
+        threading.Timer(0.3, d.request_stop, kwargs={"grace": 1.0}).start()
+        stats = d.run_once()
+        assert 0 < stats.sent < 40 and stats.sent + stats.released == stats.claimed
+        left = Delivery.select().where(Delivery.kind == D_PUSH, Delivery.status != D_SENT)
+        assert all(x.claimed_by is None and x.status in (D_PENDING,) and x.attempts == 0 for x in left)
+        assert rstatus(b.id) == {"sent": stats.sent, "queued": 40 - stats.sent}
+
+
+# --- local sinks ---------------------------------------------------------------------------
+
+def test_local_sinks_for_the_demo(db, db_url, tmp_path):
+    config = delivery_config(db_url, tmp_path)
+    ctx, clock = ctx_at(config, T0)
+    add_patients(2)
+    add_patients(2, 2000, app_id=lambda i: f"a-{i}")
+    inv = campaigns.create(ctx, "invitation", "Invite")
+    recipients.assign_ids(ctx, inv.id, ["1000", "1001"])
+    recipients.start(ctx, inv.id)
+    b = broadcast(ctx)
+    recipients.assign_ids(ctx, b.id, ["2000", "2001"])
+    recipients.start(ctx, b.id)
+    with Dispatcher(config, clock=clock) as d:
+        d.run_once()
+    assert len(list((tmp_path / "maildir").glob("*.eml"))) == 2
+    import json
+    calls = [json.loads(x) for x in (tmp_path / "gateway.log").read_text().splitlines()]
+    assert [c["method"] + " " + c["path"].split("/")[2] for c in calls][:2] == ["PUT broadcasts", "POST broadcasts"]
+    assert sum(c["path"] == "/v1/push" for c in calls) == 2
+    assert rstatus(inv.id) == {"sent": 2} and rstatus(b.id) == {"sent": 2}
