@@ -93,6 +93,18 @@ def get(campaign_id: int | str) -> Campaign:
     return c
 
 
+def get_locked(campaign_id: int | str) -> Campaign:
+    """The campaign, locked until the transaction ends (PostgreSQL: FOR UPDATE), so the
+    actions on one campaign (assign, start, remove, publish, expire, edit) run one at a
+    time on every host. SQLite's write transaction already serialises them."""
+    c = get(campaign_id)
+    from .db import is_postgres
+
+    if is_postgres():
+        c = Campaign.select().where(Campaign.id == c.id).for_update().get()
+    return c
+
+
 def _counts_by_campaign(ids: list[int]) -> dict[int, dict[str, int]]:
     out: dict[int, dict[str, int]] = {i: {} for i in ids}
     if not ids:
@@ -268,7 +280,7 @@ def edit(ctx: Ctx, campaign_id, *, name: str | None = None, starts_on=None, ends
     """Change name, window or templates; the kind never changes."""
     ctx.require("campaigns")
     with database.atomic():
-        c = get(campaign_id)
+        c = get_locked(campaign_id)
         new_name = c.name if name is None else name.strip()
         new_start = c.starts_on if starts_on is None else parse_day(starts_on, "starts")
         new_end = c.ends_on if ends_on is None else parse_day(ends_on, "ends")
@@ -310,7 +322,7 @@ def archive(ctx: Ctx, campaign_id, archived: bool = True) -> Campaign:
     """Hide from the default list (kept for audit). A campaign still sending cannot be archived."""
     ctx.require("campaigns")
     with database.atomic():
-        c = get(campaign_id)
+        c = get_locked(campaign_id)
         if archived and Delivery.select().where(
                 Delivery.campaign == c, Delivery.status.in_(DELIVERY_OPEN)).exists():
             raise Refused(f"campaign {c.id} still has deliveries under way; archive it once they are done")

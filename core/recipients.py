@@ -15,7 +15,7 @@ from pathlib import Path
 import peewee as pw
 
 from . import audit
-from .campaigns import ENDED, LIVE, get, get_templates, template_problems, window_bounds, window_state
+from .campaigns import ENDED, LIVE, get, get_locked, get_templates, template_problems, window_bounds, window_state
 from .context import Ctx
 from .db import sql_uuid, write_transaction
 from .errors import BadInput, NotFound, Refused
@@ -171,7 +171,7 @@ def _assign(ctx: Ctx, campaign_id, patients: pw.Select, how: str, **detail) -> A
     """
     ctx.require("campaigns")
     with write_transaction():
-        c = get(campaign_id)
+        c = get_locked(campaign_id)
         if c.archived:
             raise Refused(f"campaign {c.id} is archived; unarchive it before adding patients")
         state = window_state(c, ctx.now(), ctx.config.clinic.tz)
@@ -417,7 +417,7 @@ def publish_due(ctx: Ctx) -> int:
         if state != LIVE:
             continue
         with write_transaction():
-            c = Campaign.get_by_id(c.id)
+            c = get_locked(c.id)
             if c.expired_at is not None:
                 continue
             now = ctx.now()
@@ -435,6 +435,7 @@ def expire_due(ctx: Ctx) -> int:
         if state != ENDED:
             continue
         with write_transaction():
+            get_locked(c.id)
             now = ctx.now()
             claimed = (Campaign.update(expired_at=now)
                        .where(Campaign.id == c.id, Campaign.expired_at.is_null(True)).execute())
@@ -492,7 +493,7 @@ def remove(ctx: Ctx, campaign_id, emr_id: str) -> str:
     """Take one patient off the campaign; returns what that means for them."""
     ctx.require("campaigns")
     with write_transaction():
-        c = get(campaign_id)
+        c = get_locked(campaign_id)
         r = _recipient(c, emr_id)
         if r.status == REMOVED:
             raise BadInput(f"patient {emr_id!r} was already removed from campaign {c.id}")
@@ -553,7 +554,7 @@ def start(ctx: Ctx, campaign_id) -> StartPlan:
     """Send to every recipient not yet sent to (SPEC §4); returns what was done."""
     ctx.require("campaigns")
     with write_transaction():
-        c = get(campaign_id)
+        c = get_locked(campaign_id)
         _check_startable(ctx, c)
         plan = start_plan(ctx, c.id)
         if plan.will_send == 0 and not plan.skipped:

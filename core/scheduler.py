@@ -13,7 +13,7 @@ job store (a job store must never be shared between processes) holding:
 - `heartbeat`, every `heartbeat_seconds`: this process's row in `heartbeat`.
 
 Every job's work is claimed in the database (deliveries by lease, window changes by a
-conditional update, the catch-up under a PostgreSQL advisory lock), so several
+conditional update, the catch-up by locking each campaign it works on), so several
 schedulers at once do each piece of work once.
 
 Time: APScheduler fires on the wall clock; the work reads `clock()` (naive UTC). A clock
@@ -37,13 +37,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 from . import __version__
 from .config import Config
 from .context import Ctx
-from .db import is_postgres
 from .dispatch import Dispatcher, PassStats, event
 from .models import Campaign, Heartbeat, database, utcnow
 
 log = logging.getLogger("clinicast.scheduler")
 
-ADVISORY_KEY = 0x636C6E63   # "clnc": one scheduler at a time runs the catch-up on PostgreSQL
 DAEMON, TUI = "daemon", "tui"
 
 
@@ -201,19 +199,10 @@ class Scheduler:
     def catch_up(self) -> tuple[int, int]:
         """publish_due / expire_due: what should have happened by now happens once."""
         from . import recipients
-        if is_postgres():
-            # READ COMMITTED lets two schedulers both see a recipient "not yet in the feed":
-            # one at a time runs the catch-up (the other skips; the work is being done)
-            with database.atomic():
-                got = database.execute_sql("SELECT pg_try_advisory_xact_lock(%s)", (ADVISORY_KEY,)).fetchone()[0]
-                if not got:
-                    return 0, 0
-                published = recipients.publish_due(self.ctx)
-                expired = recipients.expire_due(self.ctx)
-        else:
-            # SQLite: each step takes the write lock up front (BEGIN IMMEDIATE): serialised
-            published = recipients.publish_due(self.ctx)
-            expired = recipients.expire_due(self.ctx)
+
+        # each step locks the campaign it works on: several schedulers do it once
+        published = recipients.publish_due(self.ctx)
+        expired = recipients.expire_due(self.ctx)
         if published or expired:
             event(self.log, logging.INFO, "catch_up", published=published, expired=expired)
         return published, expired

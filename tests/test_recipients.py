@@ -251,3 +251,32 @@ def test_broadcast_needs_its_message_before_patients(db, config):
     assert Recipient.select().count() == 0 and Delivery.select().count() == 0
     campaigns.save_templates(ctx, b.id, TPL)
     assert recipients.assign_ids(ctx, b.id, ["1000"]).added == 1
+
+
+def test_concurrent_publishers_publish_each_recipient_once(db, config):
+    """Several schedulers (threads, each with its own connection) opening the same window."""
+    import threading
+
+    ctx, clock = ctx_at(config, datetime(2026, 12, 1, 12))
+    add_patients(300, app_id=lambda i: f"a-{i}")
+    b = campaigns.create(ctx, "broadcast", "Race", "2026-12-03", "2026-12-04", templates=TPL)
+    recipients.assign_ids(ctx, b.id, [str(i) for i in range(1000, 1300)])
+    clock.at = datetime(2026, 12, 3, 5, 1)
+    barrier, errors = threading.Barrier(4), []
+
+    def publish():
+        try:
+            barrier.wait()
+            recipients.publish_due(ctx)
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+        finally:
+            db.close()
+
+    threads = [threading.Thread(target=publish) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert deliveries("publish") == 300 and deliveries("put") == 1
