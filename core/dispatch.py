@@ -38,6 +38,7 @@ from urllib.parse import quote
 
 
 from . import outbox, templating
+from .campaigns import clinic_values
 from .channels import Gateway, Mailer, Outcome, compose, make_gateway, make_mailer
 from .config import Config
 from .db import write_transaction
@@ -195,8 +196,7 @@ class Dispatcher:
         self._mail_exec: _DaemonThreadPool | None = None
         self._closed = False
         self.totals = PassStats()
-        self._clinic = {"name": config.clinic.name, "phone": config.clinic.phone,
-                        "address": config.clinic.address, "app_url": config.clinic.app_url}
+        self._clinic = clinic_values(config)
         self._envelope_from = parseaddr(config.email.sender)[1] or config.email.sender
 
     # --- lifecycle ----------------------------------------------------------------------

@@ -383,18 +383,17 @@ def _insert_deliveries(kind: str, c: Campaign, recipients: pw.Select, due_at: da
 
 
 def _publish(c: Campaign, now: datetime) -> int:
-    """Show a live broadcast to every eligible recipient not yet in the feed."""
+    """Show a live broadcast to every eligible recipient not yet in the feed (the campaign
+    is locked by the caller, so the set does not change between these statements)."""
     waiting = (Recipient.select(Recipient.id)
                .where(Recipient.campaign == c, _feed_eligible(), Recipient.in_feed == False))  # noqa: E712
-    ids = [r for (r,) in waiting.tuples()]
-    if not ids:
-        return 0
-    _ensure_put(c, now)
-    for start in range(0, len(ids), 10000):
-        chunk = ids[start:start + 10000]
-        _insert_deliveries(D_PUBLISH, c, Recipient.select(Recipient.id).where(Recipient.id.in_(chunk)), now, now)
-        Recipient.update(in_feed=True).where(Recipient.id.in_(chunk)).execute()
-    return len(ids)
+    n = waiting.count()
+    if n:
+        _ensure_put(c, now)
+        _insert_deliveries(D_PUBLISH, c, waiting, now, now)
+        (Recipient.update(in_feed=True)
+         .where(Recipient.campaign == c, _feed_eligible(), Recipient.in_feed == False).execute())  # noqa: E712
+    return n
 
 
 def _live_broadcasts(ctx: Ctx) -> list[tuple[Campaign, str]]:
