@@ -497,18 +497,20 @@ class TestRecipientTablePaging:
         app = app_for(w)
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot)
+            from tui.screens.recipients import PAGE
+
             screen = await open_campaign(pilot, c.id)
-            assert len(screen.order) == 200 and screen.more             # one page, not 520 rows
+            assert len(screen.order) == PAGE and screen.more            # one page, not 520 rows
             table = screen.query_one("DataTable")
-            table.move_cursor(row=190)
+            table.move_cursor(row=PAGE - 10)
             await settle(pilot)
-            assert len(screen.order) == 400                              # the next page, by keyset
+            assert len(screen.order) == 2 * PAGE                         # the next page, by keyset
             await pilot.press("slash", "1", "0", "0", "5", "1", "0")
             await settle(pilot)
             assert [screen.loaded[i].emr_id for i in screen.order] == ["100510"]
             await pilot.press("escape")
             await settle(pilot)
-            assert len(screen.order) == 200
+            assert len(screen.order) == PAGE
 
 
 @pytest.fixture

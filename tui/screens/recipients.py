@@ -23,8 +23,8 @@ from ..widgets.status_line import StatusLine
 from .base import WorkerResults
 from .modals import ConfirmModal
 
-PAGE = 200
-NEAR_END = 40       # read the next page when the cursor is this close to the last loaded row
+PAGE = 100          # rows read at a time: a few screens, measured cheaply (DataTable sizes every cell)
+NEAR_END = 25       # read the next page when the cursor is this close to the last loaded row
 WIDE = 100
 
 
