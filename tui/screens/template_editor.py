@@ -46,6 +46,7 @@ class TemplateEditorScreen(WorkerResults, Screen):
         self.patient_id: int | None = None
         self.saving = False
         self._timer = None
+        self._refused = False      # the last save was refused (its problems are on show)
 
     def compose(self) -> ComposeResult:
         yield Header(icon="✉")
@@ -141,6 +142,10 @@ class TemplateEditorScreen(WorkerResults, Screen):
 
     @on(TextArea.Changed)
     @on(Input.Changed)
+    def _edited(self) -> None:
+        self._refused = False      # a refused save is news only until the text changes
+        self._preview_soon()
+
     @on(TabbedContent.TabActivated)
     def _preview_soon(self) -> None:
         if self.kind is None:
@@ -179,7 +184,7 @@ class TemplateEditorScreen(WorkerResults, Screen):
                 n = p.push_length or 0
                 counter.first().update(f"{n} / {templating.PUSH_MAX_CHARS}")
                 counter.first().set_class(n > templating.PUSH_MAX_CHARS, "too-long")
-        self.query_one("#template-problems", Static).update("\n".join(p.problems[:4]))
+        self._set_problems(p.problems)
 
     # --- formatting ----------------------------------------------------------------
 
@@ -253,7 +258,7 @@ class TemplateEditorScreen(WorkerResults, Screen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="save")
     def _save(self, templates: dict[str, dict[str, str]]):
-        problems = templating.validate_set(self.kind, templates)
+        problems = campaigns.template_problems(self.app.ctx, self.kind, templates)
         if problems:
             return problems
         campaigns.save_templates(self.app.ctx, self.campaign_id, templates)
@@ -265,17 +270,27 @@ class TemplateEditorScreen(WorkerResults, Screen):
             self._show_problems(result)
             return
         self.saved = result
-        self.query_one("#template-problems", Static).update("")
+        self._refused = False
+        self._set_problems([])
         self.notify("Template saved", timeout=3)
 
     def _save_failed(self, error: BaseException) -> bool:
         self.saving = False
         return False
 
+    def _set_problems(self, lines: list[str]) -> None:
+        """The problems under the editor; after a refused save, until the next edit, they
+        say so (the live preview refreshes them with the same words)."""
+        more = f"\n… and {len(lines) - 5} more" if len(lines) > 5 else ""
+        text = "\n".join(lines[:5]) + more
+        if text and self._refused:
+            text = "Not saved — " + text
+        self.query_one("#template-problems", Static).update(text)
+
     def _show_problems(self, problems: list[templating.TemplateProblem]) -> None:
         lines = [str(p) for p in problems]
-        more = f"\n… and {len(lines) - 5} more" if len(lines) > 5 else ""
-        self.query_one("#template-problems", Static).update("Not saved — " + "\n".join(lines[:5]) + more)
+        self._refused = True
+        self._set_problems(lines)
         first = problems[0]
         self.query_one(TabbedContent).active = f"tab-{first.language}"
         target = self.query(f"#{first.language}-{first.field}")
