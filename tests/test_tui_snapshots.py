@@ -155,7 +155,6 @@ class TestAddPatientsSnapshots:
     @sizes
     def test_conditions(self, snap_compare, world, size):
         async def fill(app):
-            from core import conditions  # noqa: F401 - the catalogue the rows come from
             modal = app.screen
             from textual.widgets import TabbedContent
             modal.query_one(TabbedContent).active = "tab-conditions"

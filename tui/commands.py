@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 
