@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import peewee as pw
@@ -397,16 +397,11 @@ def _publish(c: Campaign, now: datetime) -> int:
 
 
 def _live_broadcasts(ctx: Ctx) -> list[tuple[Campaign, str]]:
-    today = ctx.today()
+    """Broadcasts not yet expired whose window may have opened, with their window state."""
     q = Campaign.select().where(Campaign.kind == "broadcast", Campaign.expired_at.is_null(True),
-                                Campaign.starts_on <= today + pw_days(1))
+                                Campaign.starts_on <= ctx.today() + timedelta(days=1))
     tz = ctx.config.clinic.tz
     return [(c, window_state(c, ctx.now(), tz)) for c in q]
-
-
-def pw_days(n: int):
-    from datetime import timedelta
-    return timedelta(days=n)
 
 
 def publish_due(ctx: Ctx) -> int:

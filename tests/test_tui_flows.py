@@ -260,8 +260,7 @@ class TestTemplateEditor:
             assert app.screen is editor
             assert body.text.startswith("{{ clinic.phone }}")
             # the preview renders for a real patient: their name, the clinic's phone
-            preview = screen_text(app)
-            assert "514-555-0100" in preview and "for " in preview
+            assert await wait_for(pilot, lambda: "514-555-0100" in screen_text(app) and "for " in screen_text(app))
             # bold on a selection
             body.select_line(1)
             await pilot.press("ctrl+b")
@@ -288,8 +287,8 @@ class TestTemplateEditor:
             body.insert("Dear {{ patient.frist_name }}\n")
             await pilot.press("ctrl+s")
             await settle(pilot, 0.35)
-            problems = str(editor.query_one("#template-problems").render())
-            assert "en body line 3" in problems and "frist_name" in problems
+            assert await wait_for(pilot, lambda: "en body line 3" in str(editor.query_one("#template-problems").render())
+                                  and "frist_name" in str(editor.query_one("#template-problems").render()))
             assert app.screen.focused is body and body.cursor_location[0] == 2
             assert Template.get(Template.campaign == cid, Template.language == "en").body == before
 
@@ -305,10 +304,11 @@ class TestTemplateEditor:
             assert str(counter.render()).endswith("/ 178") and not counter.has_class("too-long")
             await type_into(pilot, "#fr-push", "x" * 190)
             await settle(pilot, 0.35)
-            assert str(counter.render()) == "190 / 178" and counter.has_class("too-long")
+            assert await wait_for(pilot, lambda: str(counter.render()) == "190 / 178"
+                                  and counter.has_class("too-long"))
             await pilot.press("ctrl+s")
             await settle(pilot)
-            assert "at most 178" in str(editor.query_one("#template-problems").render())
+            assert await wait_for(pilot, lambda: "at most 178" in str(editor.query_one("#template-problems").render()))
             assert len(Template.get(Template.campaign == cid, Template.language == "fr").push) < 178
 
 
@@ -346,7 +346,7 @@ class TestAddPatients:
             row.query_one(".cond-op").value = "!="
             await settle(pilot, 0.4)
             expected = Patient.select().where(Patient.app_id.is_null(True)).count()
-            assert f"{expected} patients match" in screen_text(app)
+            assert await wait_for(pilot, lambda: f"{expected} patients match" in screen_text(app))
             await pilot.press("ctrl+n")
             await settle(pilot)
             row2 = modal.query("ConditionRow").last()
@@ -355,13 +355,13 @@ class TestAddPatients:
             row2.query_one(".cond-op").value = ">="
             row2.query_one(".cond-value").value = "abc"
             await settle(pilot, 0.4)
-            assert "whole number" in screen_text(app)           # the row says what is wrong
+            assert await wait_for(pilot, lambda: "whole number" in screen_text(app))  # the row says what is wrong
             row2.query_one(".cond-value").value = "18"
             await settle(pilot, 0.4)
             parts = [r.parts() for r in modal.query("ConditionRow")]
             assert parts == [("connected_system", "!=", "patient_app"), ("age", ">=", "18")]
-            n = modal.match_count
-            assert n == conditions.count([conditions.make(*p) for p in parts], world.ctx.today())
+            n = conditions.count([conditions.make(*p) for p in parts], world.ctx.today())
+            assert await wait_for(pilot, lambda: modal.match_count == n)
             assert 0 < n < expected and f"{n} patients match" in screen_text(app)
             await pilot.press("ctrl+s")
             await settle(pilot)
@@ -381,8 +381,7 @@ class TestAddPatients:
             await settle(pilot, 0.4)
             row.query_one(".cond-op").value = "!="
             await settle(pilot, 0.4)
-            text = screen_text(app)
-            assert "more than 10, the most one assign adds" in text
+            assert await wait_for(pilot, lambda: "more than 10, the most one assign adds" in screen_text(app))
             assert modal.query_one("#assign-conditions").disabled
             await pilot.press("ctrl+s")
             await settle(pilot)

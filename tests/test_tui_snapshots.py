@@ -14,7 +14,7 @@ from core import context
 from tui.screens.campaign_list import CampaignListScreen
 
 from tui_helpers import (
-    LOGIN, SIZE_IDS, SIZES, app_for, make_world, settle, users_toml, write_config,
+    LOGIN, SIZE_IDS, SIZES, app_for, make_world, screen_text, settle, users_toml, write_config,
 )
 
 sizes = pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
@@ -61,6 +61,12 @@ def go(*steps, delay: float = 0.0):
                 await pilot.press(step)
             await settle(pilot, delay)
         await settle(pilot, delay)
+        # quiescent: no debounce timer left to fire (the screen stays the same for 0.3 s)
+        for _ in range(20):
+            before = screen_text(pilot.app)
+            await settle(pilot, 0.3)
+            if screen_text(pilot.app) == before:
+                break
         pilot.app.clear_notifications()
         await pilot.pause()
     return run_before
