@@ -556,33 +556,22 @@ def start(ctx: Ctx, campaign_id) -> StartPlan:
                           f"({plan.already_sent} already sent, {plan.in_progress} in progress)")
         now = ctx.now()
         rules = _start_rules(c.kind)
-        reason = _reason_case(rules)
-        waiting = _waiting(c)
-        # those a rule forbids now are skipped with the reason
-        skip_ids = [r for (r,) in waiting.where(_forbidden(rules)).tuples()]
-        for i in range(0, len(skip_ids), 10000):
-            chunk = skip_ids[i:i + 10000]
-            Recipient.update(
-                status=SKIPPED,
-                reason=Patient.select(reason).where(Patient.id == Recipient.patient),
-            ).where(Recipient.id.in_(chunk)).execute()
-        # a broadcast a patient may no longer see comes off their feed
         if c.kind == "broadcast":
-            gone = (Recipient.select(Recipient.id).where(
-                Recipient.id.in_(skip_ids or [0]), Recipient.in_feed == True,  # noqa: E712
-                Recipient.reason.in_((R_NO_APP, R_NO_CONSENT))))
-            gone_ids = [r for (r,) in gone.tuples()]
-            if gone_ids:
-                _insert_deliveries(D_UNPUBLISH, c, Recipient.select(Recipient.id).where(Recipient.id.in_(gone_ids)),
-                                   now, now)
-                Recipient.update(in_feed=False).where(Recipient.id.in_(gone_ids)).execute()
-        send_ids = [r for (r,) in _waiting(c).tuples()]
+            # a patient who may no longer see the broadcast comes off their feed
+            gone = _waiting(c).where(Recipient.in_feed == True, _forbidden(_assign_rules(c.kind)))  # noqa: E712
+            _insert_deliveries(D_UNPUBLISH, c, gone, now, now)
+            Recipient.update(in_feed=False).where(Recipient.id.in_(gone)).execute()
+        # those a rule forbids now are skipped with the reason; the others are queued
+        (Recipient.update(status=SKIPPED,
+                          reason=Patient.select(_reason_case(rules)).where(Patient.id == Recipient.patient))
+         .where(Recipient.id.in_(_waiting(c).where(_forbidden(rules)))).execute())
+        Recipient.update(status=QUEUED, queued_at=now, reason="").where(Recipient.id.in_(_waiting(c))).execute()
         kind = D_EMAIL if c.kind == "invitation" else D_PUSH
-        for i in range(0, len(send_ids), 10000):
-            chunk = send_ids[i:i + 10000]
-            Recipient.update(status=QUEUED, queued_at=now, reason="").where(Recipient.id.in_(chunk)).execute()
-            _insert_deliveries(kind, c, Recipient.select(Recipient.id).where(Recipient.id.in_(chunk)),
-                               plan.queued_for, now)
+        has_one = Delivery.select(Delivery.id).where(
+            Delivery.recipient == Recipient.id, Delivery.kind == kind, Delivery.status != D_CANCELLED)
+        queued_now = Recipient.select(Recipient.id).where(
+            Recipient.campaign == c, Recipient.status == QUEUED, ~pw.fn.EXISTS(has_one))
+        _insert_deliveries(kind, c, queued_now, plan.queued_for, now)
         if c.first_started_at is None:
             c.first_started_at = now
         c.last_started_at = c.updated_at = now
