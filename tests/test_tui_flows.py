@@ -301,7 +301,8 @@ class TestTemplateEditor:
             await settle(pilot, 0.35)
             editor = app.screen
             counter = editor.query_one("#fr-push-count")
-            assert str(counter.render()).endswith("/ 178") and not counter.has_class("too-long")
+            assert await wait_for(pilot, lambda: str(counter.render()).endswith("/ 178"))
+            assert not counter.has_class("too-long")
             await type_into(pilot, "#fr-push", "x" * 190)
             await settle(pilot, 0.35)
             assert await wait_for(pilot, lambda: str(counter.render()) == "190 / 178"
@@ -361,8 +362,8 @@ class TestAddPatients:
             parts = [r.parts() for r in modal.query("ConditionRow")]
             assert parts == [("connected_system", "!=", "patient_app"), ("age", ">=", "18")]
             n = conditions.count([conditions.make(*p) for p in parts], world.ctx.today())
-            assert await wait_for(pilot, lambda: modal.match_count == n)
-            assert 0 < n < expected and f"{n} patients match" in screen_text(app)
+            assert 0 < n < expected
+            assert await wait_for(pilot, lambda: modal.match_count == n and f"{n} patients match" in screen_text(app))
             await pilot.press("ctrl+s")
             await settle(pilot)
             assert isinstance(app.screen, RecipientsScreen)
