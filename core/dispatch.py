@@ -586,6 +586,12 @@ class _Preparer:
             w = self._windows[camp.id] = window_bounds(camp, self.tz)
         return w
 
+    def _broadcast_context(self, camp: Campaign, lang: str, patient: dict | None = None) -> dict:
+        """What a broadcast's templates see: the clinic, its window, and (push only) the patient."""
+        return templating.build_context(
+            clinic=self.d._clinic, patient=patient, invitation=None, language=lang,
+            campaign={"starts_on": camp.starts_on, "ends_on": camp.ends_on})
+
     def _language(self, camp: Campaign, patient: Patient | None) -> str:
         tpl = self.templates.get(camp.id, {})
         lang = templating.pick_language(tpl, patient.language if patient else None,
@@ -640,9 +646,7 @@ class _Preparer:
             return None
         lang = self._language(camp, p)
         fields = self.templates[camp.id].get(lang, {})
-        context = templating.build_context(
-            clinic=self.d._clinic, patient=_patient_values(p), invitation=None, language=lang,
-            campaign={"starts_on": camp.starts_on, "ends_on": camp.ends_on})
+        context = self._broadcast_context(camp, lang, _patient_values(p))
         try:
             rendered = templating.render("broadcast", {"title": fields.get("title", ""),
                                                        "push": fields.get("push", "")}, context)
@@ -701,9 +705,7 @@ class _Preparer:
             fields = tpl.get(lang) or {}
             if not (fields.get("title", "").strip() or fields.get("body", "").strip()):
                 continue
-            context = templating.build_context(
-                clinic=self.d._clinic, patient=None, invitation=None, language=lang,
-                campaign={"starts_on": camp.starts_on, "ends_on": camp.ends_on})
+            context = self._broadcast_context(camp, lang)
             try:
                 rendered = templating.render("broadcast", {"title": fields.get("title", ""),
                                                            "body": fields.get("body", "")}, context)

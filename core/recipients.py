@@ -263,15 +263,21 @@ def assign_conditions(ctx: Ctx, campaign_id, conds: list) -> AssignResult:
                    conditions=[conditions.describe(c) for c in conds])
 
 
+def _known_emr_ids(ids: list[str]) -> set[str]:
+    """The ids that are in the patient directory (in chunks: SQLite caps parameters)."""
+    known: set[str] = set()
+    for start in range(0, len(ids), 10000):
+        chunk = ids[start:start + 10000]
+        known.update(r for (r,) in Patient.select(Patient.emr_id).where(Patient.emr_id.in_(chunk)).tuples())
+    return known
+
+
 def assign_ids(ctx: Ctx, campaign_id, emr_ids: list[str]) -> AssignResult:
     """Assign the patients with these EMR ids; unknown ids are reported, not fatal."""
     ids = list(dict.fromkeys(i.strip() for i in emr_ids if i.strip()))
     if not ids:
         raise BadInput("no EMR ids to assign")
-    known = set()
-    for start in range(0, len(ids), 10000):
-        chunk = ids[start:start + 10000]
-        known.update(r for (r,) in Patient.select(Patient.emr_id).where(Patient.emr_id.in_(chunk)).tuples())
+    known = _known_emr_ids(ids)
     if len(known) > LIMIT:
         raise Refused(f"this list has {len(known)} known patients; one assign adds at most {LIMIT}. "
                       "Nothing was added.")
@@ -337,10 +343,7 @@ def read_id_list(path: str | Path) -> IdListReport:
         else:
             report.lines[value] = line
             report.ids.append(value)
-    known = set()
-    for start in range(0, len(report.ids), 10000):
-        chunk = report.ids[start:start + 10000]
-        known.update(r for (r,) in Patient.select(Patient.emr_id).where(Patient.emr_id.in_(chunk)).tuples())
+    known = _known_emr_ids(report.ids)
     report.unknown = [(report.lines[i], i) for i in report.ids if i not in known]
     return report
 
