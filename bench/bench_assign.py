@@ -25,7 +25,7 @@ def _setup(folder: Path, url: str):
     fields = [f for f in rows[0] if f in Patient._meta.fields]
     with database.atomic():
         for i in range(0, N, 2000):
-            Patient.insert_many([{k: r[k] for k in fields} for r in rows[i:i + 2000]]).execute()
+            Patient.insert_many([{k: r[k] for k in fields} for r in rows[i : i + 2000]]).execute()
     return ctx, rows
 
 
@@ -53,8 +53,9 @@ def _measure(ctx, rows, folder: Path, label: str) -> dict:
     n = conditions.count(conds, today)
     out[f"{label}: live count of {n:,} matching over {N:,} patients"] = time.perf_counter() - t0
 
-    b = campaigns.create(ctx, "broadcast", f"cond {uuid.uuid4().hex[:6]}", today, today + timedelta(days=3),
-                         templates=tpl)
+    b = campaigns.create(
+        ctx, "broadcast", f"cond {uuid.uuid4().hex[:6]}", today, today + timedelta(days=3), templates=tpl
+    )
     t0 = time.perf_counter()
     res = recipients.assign_conditions(ctx, b.id, conds)
     out[f"{label}: assign {n:,} by conditions to a live broadcast (+ publish rows)"] = time.perf_counter() - t0

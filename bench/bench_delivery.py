@@ -39,8 +39,12 @@ class _Server:
     """A tests/servers.py server in a process of its own."""
 
     def __init__(self, *args: str):
-        self.p = subprocess.Popen([sys.executable, str(ROOT / "tests" / "servers.py"), *args],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.p = subprocess.Popen(
+            [sys.executable, str(ROOT / "tests" / "servers.py"), *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         line = self.p.stdout.readline()
         if not line.startswith("READY "):
             raise RuntimeError(f"server did not start: {line!r}")
@@ -61,24 +65,38 @@ class _Server:
 
 # --- bare loops ------------------------------------------------------------------------------
 
+
 def bare_httpx(url: str, n: int, concurrency: int) -> float:
     import httpx
 
     async def go() -> float:
         sem = asyncio.Semaphore(concurrency)
         headers = {"Authorization": "Bearer test-token", "User-Agent": "clinicast/bench"}
-        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=10,
-                                     limits=httpx.Limits(max_connections=concurrency,
-                                                         max_keepalive_connections=concurrency)) as client:
+        async with httpx.AsyncClient(
+            base_url=url,
+            headers=headers,
+            timeout=10,
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+        ) as client:
+
             async def one(i: int):
                 async with sem:
-                    r = await client.post("/v1/push", json={
-                        "app_id": f"a-{i}", "title": "Vaccins", "body": f"Bonjour Prénom{i}, un message",
-                        "data": {"broadcast_id": "bench"}}, headers={"Idempotency-Key": str(uuid.uuid4())})
+                    r = await client.post(
+                        "/v1/push",
+                        json={
+                            "app_id": f"a-{i}",
+                            "title": "Vaccins",
+                            "body": f"Bonjour Prénom{i}, un message",
+                            "data": {"broadcast_id": "bench"},
+                        },
+                        headers={"Idempotency-Key": str(uuid.uuid4())},
+                    )
                     r.raise_for_status()
+
             t0 = time.perf_counter()
             await asyncio.gather(*(one(i) for i in range(n)))
             return time.perf_counter() - t0
+
     return n / asyncio.run(go())
 
 
@@ -91,16 +109,26 @@ def bare_httpx_lanes(url: str, n: int, concurrency: int) -> float:
         todo = iter(range(n))
 
         async def worker():
-            async with httpx.AsyncClient(base_url=url, headers=headers, timeout=10,
-                                         limits=httpx.Limits(max_connections=1)) as client:
+            async with httpx.AsyncClient(
+                base_url=url, headers=headers, timeout=10, limits=httpx.Limits(max_connections=1)
+            ) as client:
                 for i in todo:
-                    r = await client.post("/v1/push", json={
-                        "app_id": f"a-{i}", "title": "Vaccins", "body": f"Bonjour Prénom{i}, un message",
-                        "data": {"broadcast_id": "bench"}}, headers={"Idempotency-Key": str(uuid.uuid4())})
+                    r = await client.post(
+                        "/v1/push",
+                        json={
+                            "app_id": f"a-{i}",
+                            "title": "Vaccins",
+                            "body": f"Bonjour Prénom{i}, un message",
+                            "data": {"broadcast_id": "bench"},
+                        },
+                        headers={"Idempotency-Key": str(uuid.uuid4())},
+                    )
                     r.raise_for_status()
+
         t0 = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         return time.perf_counter() - t0
+
     return n / asyncio.run(go())
 
 
@@ -133,10 +161,12 @@ def bare_smtplib(port: int, messages: list, concurrency: int) -> float:
 
 # --- clinicast ----------------------------------------------------------------------------------
 
+
 def _config(folder: Path, gw_port: int, smtp_port: int):
     import pwd
 
     from core import config as cfg
+
     login = pwd.getpwuid(os.geteuid()).pw_name
     url = os.environ.get("CLINICAST_BENCH_PG_URL") or f"sqlite:///{(folder / 'bench.db').as_posix().lstrip('/')}"
     p = folder / "bench.toml"
@@ -144,22 +174,34 @@ def _config(folder: Path, gw_port: int, smtp_port: int):
         f'[clinic]\nname = "Clinique du Parc"\nphone = "514-555-0100"\n'
         f'[database]\nurl = "{url}"\n'
         f'[gateway]\ntransport = "http"\nurl = "http://127.0.0.1:{gw_port}"\ntoken_env = "BENCH_TOKEN"\n'
-        f'concurrency = {GW_CONCURRENCY}\n'
+        f"concurrency = {GW_CONCURRENCY}\n"
         f'[email]\ntransport = "smtp"\nhost = "127.0.0.1"\nport = {smtp_port}\nsecurity = "none"\n'
         f'concurrency = {SMTP_CONCURRENCY}\nfrom = "Clinique du Parc <no-reply@example.org>"\n'
-        f'[users.{login}]\nname = "Bench"\npermissions = ["admin"]\n')
+        f'[users.{login}]\nname = "Bench"\npermissions = ["admin"]\n'
+    )
     return cfg.load(p, env={"BENCH_TOKEN": "test-token"})
 
 
 def _patients(n: int, start: int, app: bool) -> list[str]:
     from core.models import Patient, database
-    rows = [dict(emr_id=str(i), first_name=f"Prénom{i}", last_name="Tremblay", email=f"p{i}@example.org",
-                 app_id=f"a-{i}" if app else None, marketing_consent=True, push_enabled=True,
-                 language="fr" if i % 3 else "en", search_name=f"prenom{i} tremblay")
-            for i in range(start, start + n)]
+
+    rows = [
+        dict(
+            emr_id=str(i),
+            first_name=f"Prénom{i}",
+            last_name="Tremblay",
+            email=f"p{i}@example.org",
+            app_id=f"a-{i}" if app else None,
+            marketing_consent=True,
+            push_enabled=True,
+            language="fr" if i % 3 else "en",
+            search_name=f"prenom{i} tremblay",
+        )
+        for i in range(start, start + n)
+    ]
     with database.atomic():
         for i in range(0, n, 1000):
-            Patient.insert_many(rows[i:i + 1000]).execute()
+            Patient.insert_many(rows[i : i + 1000]).execute()
     return [r["emr_id"] for r in rows]
 
 
@@ -168,17 +210,24 @@ def clinicast_pushes(config, ctx, n: int, start: int = 100_000) -> float:
 
     from core import campaigns, recipients
     from core.dispatch import Dispatcher
+
     ids = _patients(n, start, app=True)
     today = ctx.today()
-    tpl = {lang: {"title": "Vaccins", "body": "Vaccins à la clinique.",
-                  "push": "Bonjour {{ patient.first_name }}, un message de {{ clinic.name }}"} for lang in ("fr", "en")}
+    tpl = {
+        lang: {
+            "title": "Vaccins",
+            "body": "Vaccins à la clinique.",
+            "push": "Bonjour {{ patient.first_name }}, un message de {{ clinic.name }}",
+        }
+        for lang in ("fr", "en")
+    }
     b = campaigns.create(ctx, "broadcast", f"bench {start}", today, today + timedelta(days=1), templates=tpl)
     recipients.assign_ids(ctx, b.id, ids)
     with Dispatcher(config) as d:
-        published = d.run_once()               # the live broadcast goes into the feeds (put + publishes)
+        published = d.run_once()  # the live broadcast goes into the feeds (put + publishes)
         recipients.start(ctx, b.id)
         t0 = time.perf_counter()
-        stats = d.run_once()                   # the pushes: what is measured
+        stats = d.run_once()  # the pushes: what is measured
         took = time.perf_counter() - t0
     assert published.sent == n + 1 and stats.sent == n, (published, stats)
     return n / took
@@ -187,6 +236,7 @@ def clinicast_pushes(config, ctx, n: int, start: int = 100_000) -> float:
 def clinicast_emails(config, ctx, n: int, start: int = 200_000) -> float:
     from core import campaigns, recipients
     from core.dispatch import Dispatcher
+
     ids = _patients(n, start, app=False)
     c = campaigns.create(ctx, "invitation", f"bench invitation {start}")
     recipients.assign_ids(ctx, c.id, ids)
@@ -209,14 +259,27 @@ def message_builders(n: int) -> list:
 
     def build(i: int) -> bytes:
         ctx = templating.build_context(
-            clinic={"name": "Clinique du Parc", "phone": "514-555-0100"}, campaign={}, language="fr",
+            clinic={"name": "Clinique du Parc", "phone": "514-555-0100"},
+            campaign={},
+            language="fr",
             patient={"first_name": f"Prénom{i}", "last_name": "Tremblay", "language": "fr"},
-            invitation={"url": "https://app.example.org/join/K7P2QX4M", "code": "K7P2-QX4M",
-                        "expires_on": date(2026, 12, 24)})
+            invitation={
+                "url": "https://app.example.org/join/K7P2QX4M",
+                "code": "K7P2-QX4M",
+                "expires_on": date(2026, 12, 24),
+            },
+        )
         r = templating.render("invitation", templating.DEFAULT_INVITATION["fr"], ctx)
-        return compose.build(sender="Clinique du Parc <no-reply@example.org>",
-                             to=f"Prénom{i} Tremblay <p{i}@example.org>", subject=r.subject, text=r.text,
-                             html=r.html, key=str(uuid.uuid4()), language="fr")
+        return compose.build(
+            sender="Clinique du Parc <no-reply@example.org>",
+            to=f"Prénom{i} Tremblay <p{i}@example.org>",
+            subject=r.subject,
+            text=r.text,
+            html=r.html,
+            key=str(uuid.uuid4()),
+            language="fr",
+        )
+
     return [lambda i=i: build(i) for i in range(n)]
 
 
@@ -235,7 +298,7 @@ def run() -> dict:
         ctx = for_current_user(config)
         url = f"http://127.0.0.1:{gw.port}"
 
-        bare_httpx(url, 300, GW_CONCURRENCY)                       # warm up both sides
+        bare_httpx(url, 300, GW_CONCURRENCY)  # warm up both sides
         # interleaved, best of two each: the loopback figures move by ±20 % from run to run
         pooled, lanes, ours = [], [], []
         for rnd in range(2):
@@ -268,6 +331,7 @@ def run() -> dict:
         smtp.close()
         try:
             from core.models import database
+
             database.close()
         except Exception:  # noqa: BLE001
             pass

@@ -57,7 +57,9 @@ async def _until(pilot, predicate, timeout: float = 30.0, step: float = 0.002) -
 
 def build_world(folder: Path):
     """12,000 patients; campaign A with 5,000 recipients; an id list of 5,000 others."""
-    from core import campaigns, config as cfg, db as dbmod, demo, recipients
+    from core import campaigns, demo, recipients
+    from core import config as cfg
+    from core import db as dbmod
     from core.context import for_current_user
 
     path = folder / "clinicast.toml"
@@ -97,9 +99,15 @@ async def _measure(path: Path, big_id: int, target_id: int, ids: Path) -> dict:
         screen.query_one(DataTable).move_cursor(row=screen._order.index(big_id))
         t0 = time.perf_counter()
         await pilot.press("enter")
-        t1 = await _until(pilot, lambda: isinstance(app.screen, RecipientsScreen)
-                          and app.screen.summary is not None and len(app.screen.order) > 0)
-        await pilot.pause(0)     # the frame that shows them
+        t1 = await _until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, RecipientsScreen)
+                and app.screen.summary is not None
+                and len(app.screen.order) > 0
+            ),
+        )
+        await pilot.pause(0)  # the frame that shows them
         out["open_5000_s"] = time.perf_counter() - t0
         rec = app.screen
         await app.workers.wait_for_complete()
@@ -111,7 +119,7 @@ async def _measure(path: Path, big_id: int, target_id: int, ids: Path) -> dict:
         await pilot.pause(0.1)
         before = list(rec.order)
         t0 = time.perf_counter()
-        await pilot.press("4")                              # "104": EMR ids 104…
+        await pilot.press("4")  # "104": EMR ids 104…
         await _until(pilot, lambda: rec.order != before)
         await pilot.pause(0)
         out["search_keystroke_s"] = time.perf_counter() - t0
@@ -136,11 +144,19 @@ async def _measure(path: Path, big_id: int, target_id: int, ids: Path) -> dict:
         await pilot.pause(0.05)
         with FreezeMeter() as meter:
             t0 = time.perf_counter()
-            await pilot.press("enter")                     # read and check the list
+            await pilot.press("enter")  # read and check the list
             await _until(pilot, lambda: modal.report is not None)
-            await pilot.press("ctrl+s")                    # assign the 5,000
-            await _until(pilot, lambda: app.screen is rec and rec.summary is not None
-                         and rec.summary.total >= N_RECIPIENTS and len(rec.order) > 0, timeout=60)
+            await pilot.press("ctrl+s")  # assign the 5,000
+            await _until(
+                pilot,
+                lambda: (
+                    app.screen is rec
+                    and rec.summary is not None
+                    and rec.summary.total >= N_RECIPIENTS
+                    and len(rec.order) > 0
+                ),
+                timeout=60,
+            )
             await app.workers.wait_for_complete()
             await pilot.pause(0.3)
             out["assign_5000_s"] = time.perf_counter() - t0

@@ -7,10 +7,11 @@ import contextlib
 import os
 import pwd
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
-from core import config as cfg, db as dbmod
+from core import config as cfg
+from core import db as dbmod
 from core.context import Ctx, for_current_user
 
 
@@ -18,10 +19,13 @@ def bench_ctx(folder: Path, url: str) -> Ctx:
     """A migrated database at `url` and a Ctx for the current login as admin; local sinks."""
     login = pwd.getpwuid(os.geteuid()).pw_name
     p = folder / "bench.toml"
-    p.write_text(f'[clinic]\nname = "Bench"\n[database]\nurl = "{url}"\n'
-                 f'[gateway]\ntransport = "log"\npath = "{folder}/g.log"\n'
-                 f'[email]\ntransport = "maildir"\npath = "{folder}/mail"\n'
-                 f'[users.{login}]\nname = "Bench"\npermissions = ["admin"]\n', encoding="utf-8")
+    p.write_text(
+        f'[clinic]\nname = "Bench"\n[database]\nurl = "{url}"\n'
+        f'[gateway]\ntransport = "log"\npath = "{folder}/g.log"\n'
+        f'[email]\ntransport = "maildir"\npath = "{folder}/mail"\n'
+        f'[users.{login}]\nname = "Bench"\npermissions = ["admin"]\n',
+        encoding="utf-8",
+    )
     config = cfg.load(p, env={})
     dbmod.bind(config.database.url)
     dbmod.migrate()

@@ -8,5 +8,10 @@ from .models import AuditLog
 
 
 def record(ctx, action: str, campaign_id: int | None = None, **detail) -> None:
-    AuditLog.create(at=ctx.now(), user=ctx.user.login, action=action, campaign=campaign_id,
-                    detail=json.dumps(detail, default=str, ensure_ascii=False, sort_keys=True))
+    AuditLog.create(
+        at=ctx.now(),
+        user=ctx.user.login,
+        action=action,
+        campaign=campaign_id,
+        detail=json.dumps(detail, default=str, ensure_ascii=False, sort_keys=True),
+    )

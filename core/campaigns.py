@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import peewee as pw
 
@@ -11,8 +11,23 @@ from . import audit, templating
 from .context import Ctx
 from .errors import BadInput, NotFound, Refused
 from .models import (
-    ASSIGNED, CHANNELS, D_PUT, DELIVERY_OPEN, FAILED, KINDS, LANGUAGES, QUEUED, RECIPIENT_STATUSES,
-    RETRYING, SENT, Campaign, Delivery, Invitation, Recipient, Template, database,
+    ASSIGNED,
+    CHANNELS,
+    D_PUT,
+    DELIVERY_OPEN,
+    FAILED,
+    KINDS,
+    LANGUAGES,
+    QUEUED,
+    RECIPIENT_STATUSES,
+    RETRYING,
+    SENT,
+    Campaign,
+    Delivery,
+    Invitation,
+    Recipient,
+    Template,
+    database,
 )
 
 NAME_MAX = 120
@@ -25,12 +40,12 @@ UPCOMING, LIVE, ENDED = "upcoming", "live", "ended"
 
 # --- window -------------------------------------------------------------------------
 
+
 def window_bounds(campaign: Campaign, tz) -> tuple[datetime, datetime]:
     """The window as naive UTC [opens, closes): first day 00:00 to the day after the last, local."""
     opens = datetime.combine(campaign.starts_on, time(0), tzinfo=tz)
     closes = datetime.combine(campaign.ends_on + timedelta(days=1), time(0), tzinfo=tz)
-    return (opens.astimezone(timezone.utc).replace(tzinfo=None),
-            closes.astimezone(timezone.utc).replace(tzinfo=None))
+    return (opens.astimezone(UTC).replace(tzinfo=None), closes.astimezone(UTC).replace(tzinfo=None))
 
 
 def window_state(campaign: Campaign, now: datetime, tz) -> str | None:
@@ -54,6 +69,7 @@ def status_of(campaign: Campaign, counts: dict[str, int]) -> str:
 
 # --- reads --------------------------------------------------------------------------
 
+
 @dataclass
 class CampaignSummary:
     id: int
@@ -72,8 +88,11 @@ class CampaignSummary:
     funnel: dict[str, int] | None = field(default=None)
 
     def to_json(self) -> dict:
-        d = {k: v for k, v in asdict(self).items()
-             if k in ("id", "name", "kind", "channel", "status", "window_state", "counts")}
+        d = {
+            k: v
+            for k, v in asdict(self).items()
+            if k in ("id", "name", "kind", "channel", "status", "window_state", "counts")
+        }
         d["starts_on"] = self.starts_on.isoformat() if self.starts_on else None
         d["ends_on"] = self.ends_on.isoformat() if self.ends_on else None
         if self.funnel is not None:
@@ -109,8 +128,12 @@ def _counts_by_campaign(ids: list[int]) -> dict[int, dict[str, int]]:
     out: dict[int, dict[str, int]] = {i: {} for i in ids}
     if not ids:
         return out
-    q = (Recipient.select(Recipient.campaign, Recipient.status, pw.fn.COUNT(Recipient.id).alias("n"))
-         .where(Recipient.campaign.in_(ids)).group_by(Recipient.campaign, Recipient.status).tuples())
+    q = (
+        Recipient.select(Recipient.campaign, Recipient.status, pw.fn.COUNT(Recipient.id).alias("n"))
+        .where(Recipient.campaign.in_(ids))
+        .group_by(Recipient.campaign, Recipient.status)
+        .tuples()
+    )
     for cid, status, n in q:
         out[cid][status] = n
     return out
@@ -119,10 +142,16 @@ def _counts_by_campaign(ids: list[int]) -> dict[int, dict[str, int]]:
 def _funnel(campaign: Campaign, now: datetime) -> dict[str, int]:
     q = Invitation.select().where(Invitation.campaign == campaign)
     invited = q.select(pw.fn.COUNT(pw.fn.DISTINCT(Invitation.patient))).scalar() or 0
-    joined = (q.select(pw.fn.COUNT(pw.fn.DISTINCT(Invitation.patient)))
-              .where(Invitation.joined_at.is_null(False)).scalar() or 0)
-    expired = (q.select(pw.fn.COUNT(pw.fn.DISTINCT(Invitation.patient)))
-               .where(Invitation.joined_at.is_null(True), Invitation.expires_at < now).scalar() or 0)
+    joined = (
+        q.select(pw.fn.COUNT(pw.fn.DISTINCT(Invitation.patient))).where(Invitation.joined_at.is_null(False)).scalar()
+        or 0
+    )
+    expired = (
+        q.select(pw.fn.COUNT(pw.fn.DISTINCT(Invitation.patient)))
+        .where(Invitation.joined_at.is_null(True), Invitation.expires_at < now)
+        .scalar()
+        or 0
+    )
     return {"invited": invited, "joined": joined, "expired": expired}
 
 
@@ -130,10 +159,19 @@ def _summarise(ctx: Ctx, c: Campaign, counts: dict[str, int]) -> CampaignSummary
     active = {s: n for s, n in counts.items() if s in RECIPIENT_STATUSES}
     total = sum(n for s, n in active.items() if s != "removed")
     return CampaignSummary(
-        id=c.id, name=c.name, kind=c.kind, channel=c.channel, status=status_of(c, counts),
+        id=c.id,
+        name=c.name,
+        kind=c.kind,
+        channel=c.channel,
+        status=status_of(c, counts),
         window_state=window_state(c, ctx.now(), ctx.config.clinic.tz),
-        starts_on=c.starts_on, ends_on=c.ends_on, counts=active, total=total,
-        sent=counts.get(SENT, 0), updated_at=c.updated_at, archived=c.archived,
+        starts_on=c.starts_on,
+        ends_on=c.ends_on,
+        counts=active,
+        total=total,
+        sent=counts.get(SENT, 0),
+        updated_at=c.updated_at,
+        archived=c.archived,
         funnel=_funnel(c, ctx.now()) if c.kind == "invitation" else None,
     )
 
@@ -169,6 +207,7 @@ def get_templates(campaign_id: int) -> dict[str, dict[str, str]]:
 
 # --- validation ---------------------------------------------------------------------
 
+
 def parse_day(value, key: str) -> date | None:
     if value is None or value == "" or isinstance(value, date):
         return value or None
@@ -178,8 +217,9 @@ def parse_day(value, key: str) -> date | None:
         raise BadInput(f"{key}: expected a date YYYY-MM-DD, got {value!r}") from None
 
 
-def validate_fields(kind: str, name: str, starts_on: date | None, ends_on: date | None,
-                    campaign_id: int | None = None) -> dict[str, str]:
+def validate_fields(
+    kind: str, name: str, starts_on: date | None, ends_on: date | None, campaign_id: int | None = None
+) -> dict[str, str]:
     """Problems by field name, for the form's inline errors and for create/edit."""
     problems: dict[str, str] = {}
     if kind not in KINDS:
@@ -221,8 +261,9 @@ def clinic_values(config) -> dict:
 
 def template_problems(ctx: Ctx, kind: str, templates: dict) -> list:
     """Every problem of a template set, checked with this clinic's real values."""
-    return templating.validate_set(kind, templates, default_language=ctx.config.clinic.default_language,
-                                   clinic=clinic_values(ctx.config))
+    return templating.validate_set(
+        kind, templates, default_language=ctx.config.clinic.default_language, clinic=clinic_values(ctx.config)
+    )
 
 
 def _check_templates(ctx: Ctx, kind: str, templates: dict) -> None:
@@ -235,11 +276,14 @@ def _write_templates(c: Campaign, templates: dict, now: datetime) -> None:
     fields = TEMPLATE_FIELDS[c.kind]
     for lang in LANGUAGES:
         values = {f: (templates.get(lang) or {}).get(f, "") for f in fields}
-        (Template.insert(campaign=c, language=lang, updated_at=now, **values)
-         .on_conflict(conflict_target=[Template.campaign, Template.language],
-                      update={**{getattr(Template, f): v for f, v in values.items()},
-                              Template.updated_at: now})
-         .execute())
+        (
+            Template.insert(campaign=c, language=lang, updated_at=now, **values)
+            .on_conflict(
+                conflict_target=[Template.campaign, Template.language],
+                update={**{getattr(Template, f): v for f, v in values.items()}, Template.updated_at: now},
+            )
+            .execute()
+        )
 
 
 def _queue_put(c: Campaign, now: datetime) -> None:
@@ -249,14 +293,15 @@ def _queue_put(c: Campaign, now: datetime) -> None:
     if not Recipient.select().where(Recipient.campaign == c, Recipient.in_feed == True).exists():  # noqa: E712
         return
     Delivery.update(status="cancelled").where(
-        Delivery.campaign == c, Delivery.kind == D_PUT, Delivery.status.in_(("pending", "retrying"))).execute()
+        Delivery.campaign == c, Delivery.kind == D_PUT, Delivery.status.in_(("pending", "retrying"))
+    ).execute()
     Delivery.create(kind=D_PUT, campaign=c, due_at=now, created_at=now, content_version=c.content_version)
 
 
 # --- actions ------------------------------------------------------------------------
 
-def create(ctx: Ctx, kind: str, name: str, starts_on=None, ends_on=None,
-           templates: dict | None = None) -> Campaign:
+
+def create(ctx: Ctx, kind: str, name: str, starts_on=None, ends_on=None, templates: dict | None = None) -> Campaign:
     """A new draft campaign; an invitation gets the default bilingual template."""
     ctx.require("campaigns")
     starts_on, ends_on = parse_day(starts_on, "starts"), parse_day(ends_on, "ends")
@@ -268,15 +313,23 @@ def create(ctx: Ctx, kind: str, name: str, starts_on=None, ends_on=None,
         if templates:
             _check_templates(ctx, kind, templates)
         now = ctx.now()
-        c = Campaign.create(kind=kind, name=name, starts_on=starts_on, ends_on=ends_on,
-                            created_by=ctx.user.login, created_at=now, updated_at=now)
+        c = Campaign.create(
+            kind=kind,
+            name=name,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            created_by=ctx.user.login,
+            created_at=now,
+            updated_at=now,
+        )
         _write_templates(c, templates or {}, now)
         audit.record(ctx, "create", c.id, kind=kind, name=name, starts_on=starts_on, ends_on=ends_on)
     return c
 
 
-def edit(ctx: Ctx, campaign_id, *, name: str | None = None, starts_on=None, ends_on=None,
-         templates: dict | None = None) -> Campaign:
+def edit(
+    ctx: Ctx, campaign_id, *, name: str | None = None, starts_on=None, ends_on=None, templates: dict | None = None
+) -> Campaign:
     """Change name, window or templates; the kind never changes."""
     ctx.require("campaigns")
     with database.atomic():
@@ -291,8 +344,9 @@ def edit(ctx: Ctx, campaign_id, *, name: str | None = None, starts_on=None, ends
             changes["name"] = [c.name, new_name]
         if (new_start, new_end) != (c.starts_on, c.ends_on):
             if c.kind == "broadcast" and c.expired_at is not None:
-                raise Refused("this broadcast's window has ended and it was removed from the feeds; "
-                              "create a new campaign instead")
+                raise Refused(
+                    "this broadcast's window has ended and it was removed from the feeds; create a new campaign instead"
+                )
             changes["window"] = [[c.starts_on, c.ends_on], [new_start, new_end]]
         if templates is not None:
             _check_templates(ctx, c.kind, templates)
@@ -323,12 +377,12 @@ def archive(ctx: Ctx, campaign_id, archived: bool = True) -> Campaign:
     ctx.require("campaigns")
     with database.atomic():
         c = get_locked(campaign_id)
-        if archived and Delivery.select().where(
-                Delivery.campaign == c, Delivery.status.in_(DELIVERY_OPEN)).exists():
+        if archived and Delivery.select().where(Delivery.campaign == c, Delivery.status.in_(DELIVERY_OPEN)).exists():
             raise Refused(f"campaign {c.id} still has deliveries under way; archive it once they are done")
         if not archived:
-            _raise_problems({k: v for k, v in validate_fields(c.kind, c.name, c.starts_on, c.ends_on, c.id).items()
-                             if k == "name"})
+            _raise_problems(
+                {k: v for k, v in validate_fields(c.kind, c.name, c.starts_on, c.ends_on, c.id).items() if k == "name"}
+            )
         c.archived, c.updated_at = archived, ctx.now()
         c.save()
         audit.record(ctx, "archive" if archived else "unarchive", c.id)
@@ -340,7 +394,19 @@ def channel_of(kind: str) -> str:
 
 
 __all__ = [
-    "ASSIGNED", "CampaignSummary", "archive", "create", "edit", "get", "get_templates",
-    "save_templates", "status_of", "summaries", "summary", "validate_fields", "window_bounds",
-    "window_state", "INVITATION_VALID_DAYS",
+    "ASSIGNED",
+    "CampaignSummary",
+    "archive",
+    "create",
+    "edit",
+    "get",
+    "get_templates",
+    "save_templates",
+    "status_of",
+    "summaries",
+    "summary",
+    "validate_fields",
+    "window_bounds",
+    "window_state",
+    "INVITATION_VALID_DAYS",
 ]

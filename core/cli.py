@@ -47,10 +47,16 @@ def emit(data) -> None:
 
 # --- plumbing: --config on every command, one place that maps errors to exit codes ---
 
+
 def _config_option(f):
-    return click.option("--config", "config_path", metavar="PATH", default=None,
-                        help="Config file (else $CLINICAST_CONFIG, ./clinicast.toml, "
-                             "the user's config folder, /etc/clinicast/config.toml).")(f)
+    return click.option(
+        "--config",
+        "config_path",
+        metavar="PATH",
+        default=None,
+        help="Config file (else $CLINICAST_CONFIG, ./clinicast.toml, "
+        "the user's config folder, /etc/clinicast/config.toml).",
+    )(f)
 
 
 def _load_config(explicit: str | None) -> Config:
@@ -63,6 +69,7 @@ def _load_config(explicit: str | None) -> Config:
 def command(group, name: str, *, db: bool = True, user: bool = True, config: bool = True):
     """Register a subcommand that receives `ctx` (core.context.Ctx), or `config`, or (with
     config=False) the --config path as given."""
+
     def wrap(f):
         @group.command(name)
         @_config_option
@@ -74,6 +81,7 @@ def command(group, name: str, *, db: bool = True, user: bool = True, config: boo
                 loaded = _load_config(config_path)
                 if db:
                     from . import db as dbmod
+
                     dbmod.bind(loaded.database.url)
                     try:
                         dbmod.check_schema()
@@ -81,6 +89,7 @@ def command(group, name: str, *, db: bool = True, user: bool = True, config: boo
                         raise Fail(str(e), EXIT_REFUSED) from None
                 if user:
                     from .context import for_current_user
+
                     return f(for_current_user(loaded), **kwargs)
                 return f(loaded, **kwargs)
             except ConfigError as e:
@@ -91,7 +100,9 @@ def command(group, name: str, *, db: bool = True, user: bool = True, config: boo
                 _die(str(e), e.code)
             except OSError as e:
                 _die(f"{getattr(e, 'filename', '') or ''}: {e.strerror or e}".lstrip(": "), EXIT_BAD)
+
         return run
+
     return wrap
 
 
@@ -112,8 +123,7 @@ class OneLineErrors(click.Group):
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
-@click.group(cls=OneLineErrors, invoke_without_command=True,
-             context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OneLineErrors, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @_config_option
 @click.version_option(__version__, prog_name="clinicast")
 @click.pass_context
@@ -127,6 +137,7 @@ def cli(ctx: click.Context, config_path):
 
 
 # --- setup --------------------------------------------------------------------------
+
 
 @command(cli, "init", db=False, user=False)
 def init_cmd(config: Config):
@@ -163,14 +174,22 @@ def config_check(config: Config):
     except dbmod.DatabaseError as e:
         db_state = str(e)
     click.echo(f"{config.path}: ok")
-    click.echo(f"  clinic: {config.clinic.name} ({config.clinic.timezone}, default language "
-               f"{config.clinic.default_language})")
+    click.echo(
+        f"  clinic: {config.clinic.name} ({config.clinic.timezone}, default language {config.clinic.default_language})"
+    )
     click.echo(f"  database: {_redact(config.database.url)}: {db_state}")
-    click.echo(f"  email: {config.email.transport} "
-               + (config.email.path if config.email.transport == "maildir"
-                  else f"{config.email.host}:{config.email.port} ({config.email.security})"))
-    click.echo(f"  gateway: {config.gateway.transport} "
-               + (config.gateway.path if config.gateway.transport == "log" else config.gateway.url))
+    click.echo(
+        f"  email: {config.email.transport} "
+        + (
+            config.email.path
+            if config.email.transport == "maildir"
+            else f"{config.email.host}:{config.email.port} ({config.email.security})"
+        )
+    )
+    click.echo(
+        f"  gateway: {config.gateway.transport} "
+        + (config.gateway.path if config.gateway.transport == "log" else config.gateway.url)
+    )
     click.echo(f"  users: {', '.join(sorted(config.users)) or 'none'}")
 
 
@@ -223,6 +242,7 @@ def demo_cmd(_config_path, folder):
 
 # --- patients -----------------------------------------------------------------------
 
+
 @cli.group("patients")
 def patients_group():
     """The patient directory."""
@@ -243,6 +263,7 @@ def patients_import(ctx, file, as_json):
 
 # --- campaigns ----------------------------------------------------------------------
 
+
 @cli.group("campaigns")
 def campaigns_group():
     """Create, edit, list, show and start campaigns."""
@@ -260,7 +281,9 @@ def _template_arg(path):
 
 
 def _print_campaign(s) -> None:
-    window = f"{s.starts_on} → {s.ends_on} ({s.window_state})" if s.kind == "broadcast" else "valid 14 days from sending"
+    window = (
+        f"{s.starts_on} → {s.ends_on} ({s.window_state})" if s.kind == "broadcast" else "valid 14 days from sending"
+    )
     click.echo(f"#{s.id} {s.name}")
     click.echo(f"  kind: {s.kind} (channel {s.channel})   status: {s.status}")
     click.echo(f"  window: {window}")
@@ -316,8 +339,9 @@ def campaigns_edit(ctx, campaign_id, name, starts, ends, template_path, as_json)
     """Change a campaign's name, window or templates."""
     from . import campaigns
 
-    c = campaigns.edit(ctx, campaign_id, name=name, starts_on=starts, ends_on=ends,
-                       templates=_template_arg(template_path))
+    c = campaigns.edit(
+        ctx, campaign_id, name=name, starts_on=starts, ends_on=ends, templates=_template_arg(template_path)
+    )
     if as_json:
         return emit(campaigns.summary(ctx, c).to_json())
     click.echo(f"campaign #{c.id} saved")
@@ -357,13 +381,18 @@ def campaigns_start(ctx, campaign_id, as_json):
     plan = recipients.start(ctx, campaign_id)
     if as_json:
         return emit(plan.to_json())
-    when = "" if not plan.queued_for or plan.queued_for <= ctx.now() else f" (queued for {plan.queued_for:%Y-%m-%d %H:%M} UTC, when the window opens)"
+    when = (
+        ""
+        if not plan.queued_for or plan.queued_for <= ctx.now()
+        else f" (queued for {plan.queued_for:%Y-%m-%d %H:%M} UTC, when the window opens)"
+    )
     click.echo(f"campaign #{campaign_id} started: {plan.will_send} to send{when}")
     for reason, n in plan.skipped.items():
         click.echo(f"  skipped {n}: {reason}")
 
 
 # --- recipients ---------------------------------------------------------------------
+
 
 @cli.group("recipients")
 def recipients_group():
@@ -382,7 +411,7 @@ def recipients_add(ctx, campaign_id, emr_id, where, csv_path, as_json):
 
     given = [x for x in (emr_id, where, csv_path) if x]
     if len(given) != 1:
-        raise BadInput("give exactly one of --patient EMR_ID, --where \"FIELD OP VALUE\"..., --csv FILE")
+        raise BadInput('give exactly one of --patient EMR_ID, --where "FIELD OP VALUE"..., --csv FILE')
     if emr_id:
         result = recipients.assign_patient(ctx, campaign_id, emr_id)
     elif where:
@@ -391,8 +420,10 @@ def recipients_add(ctx, campaign_id, emr_id, where, csv_path, as_json):
         result = recipients.assign_csv(ctx, campaign_id, csv_path)
     if as_json:
         return emit(result.to_json())
-    click.echo(f"added {result.added}, already assigned {result.already_assigned}, skipped {result.skipped}"
-               + (f", not found {len(result.not_found)}" if result.not_found else ""))
+    click.echo(
+        f"added {result.added}, already assigned {result.already_assigned}, skipped {result.skipped}"
+        + (f", not found {len(result.not_found)}" if result.not_found else "")
+    )
     for reason, n in result.skipped_reasons.items():
         click.echo(f"  skipped {n}: {reason}")
     if result.not_found:

@@ -30,8 +30,8 @@ from typing import Any
 import peewee as pw
 
 from .csvio import fold
-from .errors import BadInput
 from .db import is_postgres
+from .errors import BadInput
 from .models import Patient
 from .patients import FALSE, LANGUAGES, SEXES, TRUE
 
@@ -44,16 +44,38 @@ class ConditionError(BadInput):
 OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "contains", "starts with", "is empty", "is not empty")
 NO_VALUE = ("is empty", "is not empty")
 OPERATOR_LABELS = {
-    "=": "is", "!=": "is not", "<": "less than / before", "<=": "at most / on or before",
-    ">": "more than / after", ">=": "at least / on or after", "contains": "contains",
-    "starts with": "starts with", "is empty": "is empty", "is not empty": "is not empty",
+    "=": "is",
+    "!=": "is not",
+    "<": "less than / before",
+    "<=": "at most / on or before",
+    ">": "more than / after",
+    ">=": "at least / on or after",
+    "contains": "contains",
+    "starts with": "starts with",
+    "is empty": "is empty",
+    "is not empty": "is not empty",
 }
 # spellings accepted in text, longest first so "is not empty" wins over "is not"
 OPERATOR_ALIASES = {
-    "=": "=", "==": "=", "is": "=", "!=": "!=", "<>": "!=", "≠": "!=", "is not": "!=",
-    "<": "<", "<=": "<=", "≤": "<=", ">": ">", ">=": ">=", "≥": ">=",
-    "contains": "contains", "starts with": "starts with", "startswith": "starts with",
-    "begins with": "starts with", "is empty": "is empty", "is not empty": "is not empty",
+    "=": "=",
+    "==": "=",
+    "is": "=",
+    "!=": "!=",
+    "<>": "!=",
+    "≠": "!=",
+    "is not": "!=",
+    "<": "<",
+    "<=": "<=",
+    "≤": "<=",
+    ">": ">",
+    ">=": ">=",
+    "≥": ">=",
+    "contains": "contains",
+    "starts with": "starts with",
+    "startswith": "starts with",
+    "begins with": "starts with",
+    "is empty": "is empty",
+    "is not empty": "is not empty",
 }
 
 ORDERED = ("=", "!=", "<", "<=", ">", ">=", "is empty", "is not empty")
@@ -74,52 +96,74 @@ TYPE_EXPECTED = {
 
 @dataclass(frozen=True)
 class Field:
-    name: str                      # as written in conditions: `connected_system`
-    type: str                      # int, str, date, bool, enum
-    label: str                     # for the TUI builder
+    name: str  # as written in conditions: `connected_system`
+    type: str  # int, str, date, bool, enum
+    label: str  # for the TUI builder
     description: str
     operators: tuple[str, ...]
     choices: tuple[str, ...] = ()  # enum values (canonical), bool: ("yes", "no")
-    example: str = ""              # a value, for placeholders and help
+    example: str = ""  # a value, for placeholders and help
 
 
 def _f(name, type_, label, description, example, choices=(), operators=None) -> Field:
-    return Field(name, type_, label, description, operators or TYPE_OPERATORS[type_],
-                 choices or (("yes", "no") if type_ == "bool" else ()), example)
+    return Field(
+        name,
+        type_,
+        label,
+        description,
+        operators or TYPE_OPERATORS[type_],
+        choices or (("yes", "no") if type_ == "bool" else ()),
+        example,
+    )
 
 
-FIELDS: dict[str, Field] = {f.name: f for f in (
-    _f("age", "int", "Age", "Age in whole years today (from the date of birth).", "18"),
-    _f("sex", "enum", "Sex", "Sex in the patient file: F, M or X.", "F", ("F", "M", "X")),
-    _f("language", "enum", "Language", "Preferred language: fr or en.", "fr", ("fr", "en")),
-    _f("practitioner", "str", "Practitioner", "The patient's practitioner, as in the EMR export.",
-       "Dre Côté"),
-    _f("postal_code", "str", "Postal code", "Postal code; `starts with H2X` selects an area.", "H2X"),
-    _f("last_visit", "date", "Last visit", "Date of the last visit (YYYY-MM-DD).", "2024-01-01"),
-    _f("date_of_birth", "date", "Date of birth", "Date of birth (YYYY-MM-DD).", "1960-01-01"),
-    _f("email", "str", "Email", "Email address; `is empty` finds patients without one.",
-       "@example.org"),
-    _f("connected_system", "enum", "Connected system",
-       "patient_app: the patient has an account on the patient app (`!=` = not on the app).",
-       "patient_app", ("patient_app",), ("=", "!=")),
-    _f("marketing_consent", "bool", "Marketing consent",
-       "The patient agreed to receive marketing messages.", "yes"),
-    _f("push_enabled", "bool", "Push notifications",
-       "The patient allows push notifications from the app.", "yes"),
-)}
+FIELDS: dict[str, Field] = {
+    f.name: f
+    for f in (
+        _f("age", "int", "Age", "Age in whole years today (from the date of birth).", "18"),
+        _f("sex", "enum", "Sex", "Sex in the patient file: F, M or X.", "F", ("F", "M", "X")),
+        _f("language", "enum", "Language", "Preferred language: fr or en.", "fr", ("fr", "en")),
+        _f("practitioner", "str", "Practitioner", "The patient's practitioner, as in the EMR export.", "Dre Côté"),
+        _f("postal_code", "str", "Postal code", "Postal code; `starts with H2X` selects an area.", "H2X"),
+        _f("last_visit", "date", "Last visit", "Date of the last visit (YYYY-MM-DD).", "2024-01-01"),
+        _f("date_of_birth", "date", "Date of birth", "Date of birth (YYYY-MM-DD).", "1960-01-01"),
+        _f("email", "str", "Email", "Email address; `is empty` finds patients without one.", "@example.org"),
+        _f(
+            "connected_system",
+            "enum",
+            "Connected system",
+            "patient_app: the patient has an account on the patient app (`!=` = not on the app).",
+            "patient_app",
+            ("patient_app",),
+            ("=", "!="),
+        ),
+        _f(
+            "marketing_consent", "bool", "Marketing consent", "The patient agreed to receive marketing messages.", "yes"
+        ),
+        _f("push_enabled", "bool", "Push notifications", "The patient allows push notifications from the app.", "yes"),
+    )
+}
 
-COLUMNS = {"age": Patient.date_of_birth, "sex": Patient.sex, "language": Patient.language,
-           "practitioner": Patient.practitioner, "postal_code": Patient.postal_code,
-           "last_visit": Patient.last_visit, "date_of_birth": Patient.date_of_birth,
-           "email": Patient.email, "connected_system": Patient.app_id,
-           "marketing_consent": Patient.marketing_consent, "push_enabled": Patient.push_enabled}
+COLUMNS = {
+    "age": Patient.date_of_birth,
+    "sex": Patient.sex,
+    "language": Patient.language,
+    "practitioner": Patient.practitioner,
+    "postal_code": Patient.postal_code,
+    "last_visit": Patient.last_visit,
+    "date_of_birth": Patient.date_of_birth,
+    "email": Patient.email,
+    "connected_system": Patient.app_id,
+    "marketing_consent": Patient.marketing_consent,
+    "push_enabled": Patient.push_enabled,
+}
 
 
 @dataclass(frozen=True)
 class Condition:
-    field: str                     # a FIELDS key
-    op: str                        # one of OPERATORS
-    value: Any = None              # int, date, bool or str (enums canonical); None for is (not) empty
+    field: str  # a FIELDS key
+    op: str  # one of OPERATORS
+    value: Any = None  # int, date, bool or str (enums canonical); None for is (not) empty
 
     def __str__(self) -> str:
         return describe(self)
@@ -127,20 +171,26 @@ class Condition:
 
 # --- parsing -------------------------------------------------------------------------
 
+
 def _field_pattern(name: str) -> str:
     return r"[ _]+".join(map(re.escape, name.split("_")))
 
 
 _FIELD_RE = re.compile(
-    r"\s*(" + "|".join(_field_pattern(n) for n in sorted(FIELDS, key=len, reverse=True)) + r")(?![\w])",
-    re.IGNORECASE)
+    r"\s*(" + "|".join(_field_pattern(n) for n in sorted(FIELDS, key=len, reverse=True)) + r")(?![\w])", re.IGNORECASE
+)
 _OP_RE = re.compile(
-    r"\s*(" + "|".join(
+    r"\s*("
+    + "|".join(
         (r"\s+".join(map(re.escape, a.split())) + (r"\b" if a[-1].isalpha() else ""))
-        for a in sorted(OPERATOR_ALIASES, key=len, reverse=True)) + r")",
-    re.IGNORECASE)
-_ANY_OP = re.compile(r"(>=|<=|!=|<>|==|=|<|>|≠|≤|≥|\b(?:is|contains|starts\s+with|startswith|begins\s+with)\b)",
-                     re.IGNORECASE)
+        for a in sorted(OPERATOR_ALIASES, key=len, reverse=True)
+    )
+    + r")",
+    re.IGNORECASE,
+)
+_ANY_OP = re.compile(
+    r"(>=|<=|!=|<>|==|=|<|>|≠|≤|≥|\b(?:is|contains|starts\s+with|startswith|begins\s+with)\b)", re.IGNORECASE
+)
 
 
 def field_names() -> str:
@@ -153,22 +203,21 @@ def parse(text: str) -> Condition:
     a value may be wrapped in double quotes. Raises ConditionError."""
     shown = " ".join(text.split())
     if not shown:
-        raise ConditionError(f"empty condition; expected FIELD OP VALUE, e.g. `age >= 18` "
-                             f"(fields: {field_names()})")
+        raise ConditionError(f"empty condition; expected FIELD OP VALUE, e.g. `age >= 18` (fields: {field_names()})")
     m = _FIELD_RE.match(text)
     if not m:
         op = _ANY_OP.search(text)
-        name = (text[:op.start()] if op and op.start() > 0 else text.split()[0]).strip()
+        name = (text[: op.start()] if op and op.start() > 0 else text.split()[0]).strip()
         raise ConditionError(f"{shown}: unknown field {name!r}; expected one of {field_names()}")
     field = re.sub(r"[\s_]+", "_", m.group(1).lower())
-    rest = text[m.end():]
+    rest = text[m.end() :]
     o = _OP_RE.match(rest)
     if not o:
         word = rest.split()[0] if rest.split() else ""
         what = f"unknown operator {word!r}" if word else "missing operator"
         raise ConditionError(f"{shown}: {what}; expected one of {', '.join(OPERATORS)}")
     op = OPERATOR_ALIASES[" ".join(o.group(1).lower().split())]
-    return make(field, op, rest[o.end():], shown=shown)
+    return make(field, op, rest[o.end() :], shown=shown)
 
 
 def make(field: str, op: str, value: str = "", *, shown: str | None = None) -> Condition:
@@ -183,8 +232,9 @@ def make(field: str, op: str, value: str = "", *, shown: str | None = None) -> C
     if canon is None:
         raise ConditionError(f"{shown}: unknown operator {op!r}; expected one of {', '.join(OPERATORS)}")
     if canon not in f.operators:
-        raise ConditionError(f"{shown}: {canon!r} does not apply to {f.name} ({_kind(f)}); "
-                             f"use one of {', '.join(f.operators)}")
+        raise ConditionError(
+            f"{shown}: {canon!r} does not apply to {f.name} ({_kind(f)}); use one of {', '.join(f.operators)}"
+        )
     value = _unquote(value.strip())
     if canon in NO_VALUE:
         if value:
@@ -246,8 +296,7 @@ def _typed(f: Field, v: str, shown: str):
         m = _DATE.match(v)
         if not m:
             if _DMY.match(v):
-                raise ConditionError(f"{shown}: expected a date YYYY-MM-DD "
-                                     "(day/month order is ambiguous)")
+                raise ConditionError(f"{shown}: expected a date YYYY-MM-DD (day/month order is ambiguous)")
             raise bad
         try:
             return date(int(m[1]), int(m[2]), int(m[3]))
@@ -279,6 +328,7 @@ def _typed(f: Field, v: str, shown: str):
 
 # --- text again ----------------------------------------------------------------------
 
+
 def describe(cond: Condition) -> str:
     """The text of a condition; `parse(describe(c)) == c`."""
     if cond.op in NO_VALUE:
@@ -297,6 +347,7 @@ def describe(cond: Condition) -> str:
 
 # --- SQL -----------------------------------------------------------------------------
 
+
 def years_before(today: date, years: int) -> date:
     """The same day `years` earlier; Feb 29 becomes Feb 28 in a non-leap year."""
     try:
@@ -313,8 +364,8 @@ def age_of(dob: date, today: date) -> int:
 def _age(op: str, n: int, today: date):
     dob = Patient.date_of_birth
     # age >= n  <=>  dob <= years_before(today, n)
-    at_least = lambda k: dob <= years_before(today, k)   # noqa: E731
-    under = lambda k: dob > years_before(today, k)       # noqa: E731
+    at_least = lambda k: dob <= years_before(today, k)  # noqa: E731
+    under = lambda k: dob > years_before(today, k)  # noqa: E731
     return {
         ">=": lambda: at_least(n),
         ">": lambda: at_least(n + 1),
@@ -330,9 +381,13 @@ def _like(column, pattern: str):
     SQLite, where OP.LIKE would be GLOB; LOWER on both sides keeps it case-insensitive
     on PostgreSQL)."""
     op = pw.OP.LIKE if is_postgres() else pw.OP.ILIKE
-    return pw.Expression(pw.fn.LOWER(column), op, pw.NodeList((
-        pw.fn.LOWER(pw.Value(pattern, converter=False)), pw.SQL("ESCAPE"),
-        pw.Value("\\", converter=False))))
+    return pw.Expression(
+        pw.fn.LOWER(column),
+        op,
+        pw.NodeList(
+            (pw.fn.LOWER(pw.Value(pattern, converter=False)), pw.SQL("ESCAPE"), pw.Value("\\", converter=False))
+        ),
+    )
 
 
 def _escape(v: str) -> str:
@@ -345,7 +400,7 @@ def _text(field: str, op: str, value: str | None):
         return col.is_null() | (col == "")
     if op == "is not empty":
         return col.is_null(False) & (col != "")
-    if field == "postal_code":   # H2X1Y4 = H2X 1Y4
+    if field == "postal_code":  # H2X1Y4 = H2X 1Y4
         col = pw.fn.REPLACE(col, " ", "")
         value = "".join(value.split())
     if op == "contains":
@@ -377,7 +432,7 @@ def _one(c: Condition, today: date):
     return getattr(col, _CMP[c.op])(c.value)
 
 
-def compile(conds: list[Condition], today: date) -> pw.Expression:  # noqa: A001 - the catalogue's verb
+def compile(conds: list[Condition], today: date) -> pw.Expression:
     """One Peewee expression on Patient: every condition must hold. `today` is the
     clinic's date (`ctx.today()`); no condition selects every patient."""
     if not conds:

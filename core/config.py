@@ -181,8 +181,10 @@ def discover(explicit: str | os.PathLike | None = None) -> Path:
             return c
     raise ConfigError(
         None,
-        ["no config file found: pass --config PATH, set CLINICAST_CONFIG, or create "
-         "./clinicast.toml (see config.example.toml)"],
+        [
+            "no config file found: pass --config PATH, set CLINICAST_CONFIG, or create "
+            "./clinicast.toml (see config.example.toml)"
+        ],
     )
 
 
@@ -209,8 +211,9 @@ def from_dict(data: dict, path: Path | None = None, env: dict[str, str] | None =
 
     for key in data:
         if key not in SCHEMA and key != "users":
-            problems.append(f"unknown section [{key}]; expected one of "
-                            + ", ".join(f"[{k}]" for k in [*SCHEMA, "users"]))
+            problems.append(
+                f"unknown section [{key}]; expected one of " + ", ".join(f"[{k}]" for k in [*SCHEMA, "users"])
+            )
     values: dict[str, dict[str, Any]] = {}
     for section, keys in SCHEMA.items():
         table = data.get(section, {})
@@ -233,7 +236,9 @@ def from_dict(data: dict, path: Path | None = None, env: dict[str, str] | None =
         try:
             ZoneInfo(clinic["timezone"])
         except (ZoneInfoNotFoundError, ValueError):
-            problems.append(f"clinic.timezone: unknown time zone {clinic['timezone']!r}; expected e.g. 'America/Toronto'")
+            problems.append(
+                f"clinic.timezone: unknown time zone {clinic['timezone']!r}; expected e.g. 'America/Toronto'"
+            )
     if clinic.get("app_url") and not clinic["app_url"].startswith(("https://", "http://")):
         problems.append("clinic.app_url: expected an http:// or https:// URL")
 
@@ -244,13 +249,13 @@ def from_dict(data: dict, path: Path | None = None, env: dict[str, str] | None =
     email = values["email"]
     password = _secret("email", "password", email, env, base, problems)
     if email["transport"] == "maildir" and not email["path"]:
-        problems.append("email.path: required when email.transport = \"maildir\" (the folder to write .eml files to)")
+        problems.append('email.path: required when email.transport = "maildir" (the folder to write .eml files to)')
     gw = values["gateway"]
     token = _secret("gateway", "token", gw, env, base, problems)
     if gw["transport"] == "http" and not gw["url"]:
-        problems.append("gateway.url: required when gateway.transport = \"http\"")
+        problems.append('gateway.url: required when gateway.transport = "http"')
     if gw["transport"] == "log" and not gw["path"]:
-        problems.append("gateway.path: required when gateway.transport = \"log\" (the file to append calls to)")
+        problems.append('gateway.path: required when gateway.transport = "log" (the file to append calls to)')
     for section, key in (("gateway", "concurrency"), ("email", "concurrency"), ("scheduler", "max_attempts")):
         if values[section].get(key) is not None and values[section][key] < 1:
             problems.append(f"{section}.{key}: expected at least 1")
@@ -271,7 +276,9 @@ def from_dict(data: dict, path: Path | None = None, env: dict[str, str] | None =
         perms = u.get("permissions") or []
         bad = [p for p in perms if p not in PERMISSIONS]
         if bad or not all(isinstance(p, str) for p in perms):
-            problems.append(f"users.{login}.permissions: expected a list of {', '.join(map(repr, PERMISSIONS))}, got {perms!r}")
+            problems.append(
+                f"users.{login}.permissions: expected a list of {', '.join(map(repr, PERMISSIONS))}, got {perms!r}"
+            )
         users[login] = User(login, u.get("name") or login, frozenset(p for p in perms if p in PERMISSIONS))
 
     if problems:
@@ -280,20 +287,35 @@ def from_dict(data: dict, path: Path | None = None, env: dict[str, str] | None =
     for section in ("email", "gateway"):
         for key in ("path",):
             if values[section][key]:
-                values[section][key] = str((base / values[section][key]).resolve()) if not os.path.isabs(values[section][key]) else values[section][key]
+                values[section][key] = (
+                    str((base / values[section][key]).resolve())
+                    if not os.path.isabs(values[section][key])
+                    else values[section][key]
+                )
     return Config(
         path=path,
         clinic=ClinicSettings(**clinic),
         database=DatabaseSettings(**db),
         email=EmailSettings(
-            transport=email["transport"], host=email["host"], port=email["port"],
-            security=email["security"], username=email["username"], password=password,
-            sender=email["from"], list_unsubscribe=email["list_unsubscribe"], path=email["path"],
-            timeout_seconds=email["timeout_seconds"], concurrency=email["concurrency"],
+            transport=email["transport"],
+            host=email["host"],
+            port=email["port"],
+            security=email["security"],
+            username=email["username"],
+            password=password,
+            sender=email["from"],
+            list_unsubscribe=email["list_unsubscribe"],
+            path=email["path"],
+            timeout_seconds=email["timeout_seconds"],
+            concurrency=email["concurrency"],
         ),
         gateway=GatewaySettings(
-            transport=gw["transport"], url=gw["url"].rstrip("/"), token=token,
-            timeout_seconds=gw["timeout_seconds"], concurrency=gw["concurrency"], path=gw["path"],
+            transport=gw["transport"],
+            url=gw["url"].rstrip("/"),
+            token=token,
+            timeout_seconds=gw["timeout_seconds"],
+            concurrency=gw["concurrency"],
+            path=gw["path"],
         ),
         scheduler=SchedulerSettings(**values["scheduler"]),
         users=users,
@@ -339,8 +361,7 @@ def _secret(section: str, name: str, values: dict, env, base: Path, problems: li
         try:
             st = fp.stat()
             if st.st_mode & (stat.S_IROTH | stat.S_IWOTH):
-                problems.append(f"{section}.{name}_file: {fp} is readable or writable by others; "
-                                f"run: chmod o-rwx {fp}")
+                problems.append(f"{section}.{name}_file: {fp} is readable or writable by others; run: chmod o-rwx {fp}")
                 return None
             return fp.read_text(encoding="utf-8").strip()
         except OSError as e:
@@ -353,7 +374,7 @@ def _resolve_db_url(url: str, base: Path, problems: list[str]) -> str:
     if url.startswith("sqlite:///"):
         return url
     if url.startswith("sqlite://"):
-        return "sqlite:///" + str((base / url[len("sqlite://"):]).resolve()).lstrip("/")
+        return "sqlite:///" + str((base / url[len("sqlite://") :]).resolve()).lstrip("/")
     if url.startswith(("postgresql://", "postgres://")):
         return url
     problems.append(f"database.url: expected sqlite:///PATH or postgresql://USER@HOST/DB, got {url!r}")

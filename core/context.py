@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 import pwd
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
-from typing import Callable
+from datetime import UTC, date, datetime
 
 from .config import Config, User
 from .errors import PermissionDenied
@@ -33,15 +33,17 @@ class Ctx:
 
     def today(self) -> date:
         """Today in the clinic's time zone."""
-        return self.now().replace(tzinfo=timezone.utc).astimezone(self.config.clinic.tz).date()
+        return self.now().replace(tzinfo=UTC).astimezone(self.config.clinic.tz).date()
 
     def require(self, permission: str) -> None:
         """Refuse unless the user holds `permission` ("admin" implies "campaigns")."""
         perms = self.user.permissions
         if permission in perms or "admin" in perms:
             return
-        raise PermissionDenied(f"{self.user.login} lacks the {permission!r} permission "
-                               f"(ask an administrator to add it under [users.{self.user.login}])")
+        raise PermissionDenied(
+            f"{self.user.login} lacks the {permission!r} permission "
+            f"(ask an administrator to add it under [users.{self.user.login}])"
+        )
 
 
 def for_current_user(config: Config, clock: Callable[[], datetime] = utcnow) -> Ctx:
@@ -50,6 +52,7 @@ def for_current_user(config: Config, clock: Callable[[], datetime] = utcnow) -> 
     user = config.users.get(login)
     if user is None:
         where = f" in {config.path}" if config.path else ""
-        raise PermissionDenied(f"user {login!r} is not a clinicast user: an administrator must add "
-                               f"[users.{login}]{where}")
+        raise PermissionDenied(
+            f"user {login!r} is not a clinicast user: an administrator must add [users.{login}]{where}"
+        )
     return Ctx(config, user, clock)

@@ -39,28 +39,28 @@ class FileProblems(BadInput):
 
 
 class Row(NamedTuple):
-    line: int                      # physical line (1-based) where the record starts
-    fields: list[str]              # stripped values, one per header column
-    keys: tuple[str, ...]          # the table's normalised column names ('' = unnamed)
+    line: int  # physical line (1-based) where the record starts
+    fields: list[str]  # stripped values, one per header column
+    keys: tuple[str, ...]  # the table's normalised column names ('' = unnamed)
 
     @property
     def values(self) -> dict[str, str]:
         """Normalised column name -> stripped value (named columns only)."""
-        return {k: v for k, v in zip(self.keys, self.fields) if k}
+        return {k: v for k, v in zip(self.keys, self.fields, strict=False) if k}
 
 
 @dataclass(frozen=True)
 class BadRow:
     line: int
-    message: str                   # without the "FILE:LINE: " prefix
+    message: str  # without the "FILE:LINE: " prefix
 
 
 @dataclass
 class Table:
     path: Path
-    header: list[str]              # column names as written in the file
-    columns: dict[str, str]        # normalised name -> name as written (named columns only)
-    rows: list[Row]                # data rows with as many fields as the header
+    header: list[str]  # column names as written in the file
+    columns: dict[str, str]  # normalised name -> name as written (named columns only)
+    rows: list[Row]  # data rows with as many fields as the header
     bad_rows: list[BadRow] = field(default_factory=list)
     encoding: str = "utf-8"
     delimiter: str = ","
@@ -114,6 +114,7 @@ def fold(text: str) -> str:
 
 # --- decoding -----------------------------------------------------------------------
 
+
 def decode(raw: bytes, name: str) -> tuple[str, str]:
     """(text, encoding): UTF-8 (BOM or not), UTF-16 with a BOM (Excel "Unicode text"),
     else Windows-1252. Raises BadInput for what is none of these (binary files)."""
@@ -121,16 +122,17 @@ def decode(raw: bytes, name: str) -> tuple[str, str]:
         try:
             return raw[3:].decode("utf-8"), "utf-8-sig"
         except UnicodeDecodeError as e:
-            raise BadInput(f"{name}:{_line_of(raw, e.start + 3)}: starts with a UTF-8 mark but is "
-                           f"not valid UTF-8 (byte 0x{raw[e.start + 3]:02x})") from None
+            raise BadInput(
+                f"{name}:{_line_of(raw, e.start + 3)}: starts with a UTF-8 mark but is "
+                f"not valid UTF-8 (byte 0x{raw[e.start + 3]:02x})"
+            ) from None
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
             return raw.decode("utf-16"), "utf-16"
         except UnicodeDecodeError:
             raise BadInput(f"{name}: starts with a UTF-16 mark but is not valid UTF-16") from None
     if b"\x00" in raw[:4096]:
-        raise BadInput(f"{name}: not a text file (it contains NUL bytes); "
-                       "expected a CSV in UTF-8 or Windows-1252")
+        raise BadInput(f"{name}: not a text file (it contains NUL bytes); expected a CSV in UTF-8 or Windows-1252")
     try:
         return raw.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -138,8 +140,9 @@ def decode(raw: bytes, name: str) -> tuple[str, str]:
     try:
         return raw.decode("cp1252"), "cp1252"
     except UnicodeDecodeError as e:
-        raise BadInput(f"{name}:{_line_of(raw, e.start)}: neither UTF-8 nor Windows-1252 text "
-                       f"(byte 0x{raw[e.start]:02x})") from None
+        raise BadInput(
+            f"{name}:{_line_of(raw, e.start)}: neither UTF-8 nor Windows-1252 text (byte 0x{raw[e.start]:02x})"
+        ) from None
 
 
 def _line_of(raw: bytes, offset: int) -> int:
@@ -147,6 +150,7 @@ def _line_of(raw: bytes, offset: int) -> int:
 
 
 # --- delimiter ----------------------------------------------------------------------
+
 
 def _first_record(text: str) -> tuple[int, str]:
     """(line number, text) of the first non-blank record, quoted line breaks included."""
@@ -183,6 +187,7 @@ def sniff_delimiter(header: str) -> str:
 
 # --- reading ------------------------------------------------------------------------
 
+
 def read_table(path: os.PathLike | str, *, name: str | None = None) -> Table:
     """Read a CSV file with a header row. Blank lines (and rows of empty fields) are
     skipped; a row with more or fewer fields than the header is kept out of `rows` and
@@ -205,8 +210,14 @@ def read_table(path: os.PathLike | str, *, name: str | None = None) -> Table:
         raise BadInput(f"{label}: the file is empty; expected a header row and data rows")
     delimiter = sniff_delimiter(first)
 
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"',
-                        doublequote=True, skipinitialspace=False, strict=False)
+    reader = csv.reader(
+        io.StringIO(text, newline=""),
+        delimiter=delimiter,
+        quotechar='"',
+        doublequote=True,
+        skipinitialspace=False,
+        strict=False,
+    )
     header: list[str] | None = None
     keys: tuple[str, ...] = ()
     rows: list[Row] = []
@@ -230,8 +241,13 @@ def read_table(path: os.PathLike | str, *, name: str | None = None) -> Table:
                 fields = fields[:width]
                 n = width
             if n != width:
-                bad.append(BadRow(start, f"expected {width} fields like the header, got {n} "
-                                         f"(is a {DELIMITER_NAMES[delimiter]} or a quote unbalanced?)"))
+                bad.append(
+                    BadRow(
+                        start,
+                        f"expected {width} fields like the header, got {n} "
+                        f"(is a {DELIMITER_NAMES[delimiter]} or a quote unbalanced?)",
+                    )
+                )
                 continue
             rows.append(Row(start, list(map(str.strip, fields)), keys))
     except csv.Error as e:
@@ -242,14 +258,22 @@ def read_table(path: os.PathLike | str, *, name: str | None = None) -> Table:
         # the csv module reads an unclosed quote to the end of the file without a word
         rows.pop()
         bad.append(BadRow(start, "a quoted field opened on this line is never closed"))
-    columns = {k: h for k, h in zip(keys, header) if k}
-    return Table(path=path, header=header, columns=columns, rows=rows, bad_rows=bad,
-                 encoding=encoding, delimiter=delimiter, header_line=header_line)
+    columns = {k: h for k, h in zip(keys, header, strict=False) if k}
+    return Table(
+        path=path,
+        header=header,
+        columns=columns,
+        rows=rows,
+        bad_rows=bad,
+        encoding=encoding,
+        delimiter=delimiter,
+        header_line=header_line,
+    )
 
 
 def _header(fields: list[str], label: str, line: int) -> tuple[list[str], list[str]]:
     header = [f.strip() for f in fields]
-    while header and not header[-1]:          # trailing separators after the last name
+    while header and not header[-1]:  # trailing separators after the last name
         header.pop()
     keys = [norm(h) for h in header]
     seen: dict[str, int] = {}
@@ -258,8 +282,10 @@ def _header(fields: list[str], label: str, line: int) -> tuple[list[str], list[s
             continue
         if k in seen:
             j = seen[k]
-            raise BadInput(f"{label}:{line}: columns {j + 1} {header[j]!r} and {i + 1} {header[i]!r} "
-                           "have the same name; rename or remove one")
+            raise BadInput(
+                f"{label}:{line}: columns {j + 1} {header[j]!r} and {i + 1} {header[i]!r} "
+                "have the same name; rename or remove one"
+            )
         seen[k] = i
     if not seen:
         raise BadInput(f"{label}:{line}: the first row has no column names; expected a header row")

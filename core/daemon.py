@@ -71,9 +71,18 @@ def run(config: Config, *, once: bool = False, log_level: str = "info", grace: f
         event(log, logging.ERROR, "refused", error=str(e))
         return 1
     sched = Scheduler(config, role=DAEMON)
-    event(log, logging.INFO, "start", name=sched.name, version=__version__, once=once,
-          database=_redact(config.database.url), email=config.email.transport,
-          gateway=config.gateway.transport, config=str(config.path) if config.path else None)
+    event(
+        log,
+        logging.INFO,
+        "start",
+        name=sched.name,
+        version=__version__,
+        once=once,
+        database=_redact(config.database.url),
+        email=config.email.transport,
+        gateway=config.gateway.transport,
+        config=str(config.path) if config.path else None,
+    )
 
     stop = threading.Event()
     signals = []
@@ -95,13 +104,18 @@ def run(config: Config, *, once: bool = False, log_level: str = "info", grace: f
     try:
         if once:
             stats = sched.run_due()
-            event(log, logging.INFO, "once_done", **{k: v for k, v in stats.as_dict().items()
-                                                    if v and k != "seconds"}, seconds=f"{stats.seconds:.2f}")
+            event(
+                log,
+                logging.INFO,
+                "once_done",
+                **{k: v for k, v in stats.as_dict().items() if v and k != "seconds"},
+                seconds=f"{stats.seconds:.2f}",
+            )
         else:
             sched.start()
             while not stop.wait(0.5):
                 pass
-    except Exception as e:  # noqa: BLE001 - logged as one line; systemd restarts us
+    except Exception as e:
         event(log, logging.ERROR, "crashed", error=f"{type(e).__name__}: {e}")
         log.debug("crash", exc_info=True)
         code = 1
@@ -113,6 +127,7 @@ def run(config: Config, *, once: bool = False, log_level: str = "info", grace: f
 
 def _redact(url: str) -> str:
     from urllib.parse import urlsplit, urlunsplit
+
     u = urlsplit(url)
     if u.password:
         u = u._replace(netloc=u.netloc.replace(f":{u.password}@", ":***@"))

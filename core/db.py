@@ -31,7 +31,7 @@ def _unicode_lower(value):
 def connect(url: str) -> pw.Database:
     """A peewee Database for `sqlite:///PATH` or `postgresql://USER@HOST:PORT/DB?k=v`."""
     if url.startswith("sqlite:///"):
-        path = "/" + url[len("sqlite:///"):]
+        path = "/" + url[len("sqlite:///") :]
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         db = pw.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=10)
         # SQLite's own lower() folds ASCII only: "Émilie" must match "émilie" as on PostgreSQL
@@ -56,10 +56,10 @@ def connect(url: str) -> pw.Database:
 def bind(url: str) -> pw.Database:
     """Open the URL and make it the database every model uses."""
     db = connect(url)
-    if not database.obj is None:
+    if database.obj is not None:
         try:
             database.obj.close()
-        except Exception:
+        except Exception:  # noqa: BLE001 - the old connection may already be broken
             pass
     database.initialize(db)
     return db
@@ -83,26 +83,31 @@ def check_schema() -> None:
     if v == 0:
         raise DatabaseError("the database is empty: run `clinicast init` to create it")
     if v < latest:
-        raise DatabaseError(f"the database schema is at version {v}, this program needs {latest}: "
-                            "run `clinicast init` to migrate it")
+        raise DatabaseError(
+            f"the database schema is at version {v}, this program needs {latest}: run `clinicast init` to migrate it"
+        )
     if v > latest:
-        raise DatabaseError(f"the database schema is at version {v}, newer than this program "
-                            f"(version {latest}): upgrade clinicast")
+        raise DatabaseError(
+            f"the database schema is at version {v}, newer than this program (version {latest}): upgrade clinicast"
+        )
 
 
 def migrate() -> tuple[int, int]:
     """Apply every pending migration, each in its own transaction; (from, to)."""
     before = schema_version()
     if before > migrations.LATEST:
-        raise DatabaseError(f"the database schema is at version {before}, newer than this program "
-                            f"(version {migrations.LATEST}): upgrade clinicast")
+        raise DatabaseError(
+            f"the database schema is at version {before}, newer than this program "
+            f"(version {migrations.LATEST}): upgrade clinicast"
+        )
     for version, step in migrations.STEPS:
         if version <= before:
             continue
         with database.atomic():
             step(database)
             Meta.insert(key="schema_version", value=str(version)).on_conflict(
-                conflict_target=[Meta.key], update={Meta.value: str(version)}).execute()
+                conflict_target=[Meta.key], update={Meta.value: str(version)}
+            ).execute()
     return before, migrations.LATEST
 
 

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from . import campaigns, config as cfg, db as dbmod, fakedata, recipients
+from . import campaigns, fakedata, recipients
+from . import config as cfg
+from . import db as dbmod
 from .context import Ctx, for_current_user, login_name
 
 DEMO_PATIENTS = 2000
@@ -22,27 +24,42 @@ DEMO_SEED = 7
 BROADCAST_TEMPLATES = {
     "fr": {
         "title": "Nouvelle médecin à la clinique",
-        "body": ("Bonjour,\n\n"
-                 "La **Dre Maude Girard** se joint à {{ clinic.name }} dès le {{ campaign.starts_on }}. "
-                 "Elle accepte de nouveaux patients.\n\n"
-                 "- prise de rendez-vous dans l'application\n"
-                 "- ou au {{ clinic.phone }}\n"),
-        "push": "{{ patient.first_name }}, {{ clinic.name }} : une nouvelle médecin accepte des patients. Ouvrez l'application pour les détails.",
+        "body": (
+            "Bonjour,\n\n"
+            "La **Dre Maude Girard** se joint à {{ clinic.name }} dès le {{ campaign.starts_on }}. "
+            "Elle accepte de nouveaux patients.\n\n"
+            "- prise de rendez-vous dans l'application\n"
+            "- ou au {{ clinic.phone }}\n"
+        ),
+        "push": (
+            "{{ patient.first_name }}, {{ clinic.name }} : une nouvelle médecin accepte des patients. "
+            "Ouvrez l'application pour les détails."
+        ),
     },
     "en": {
         "title": "A new doctor at the clinic",
-        "body": ("Hello,\n\n"
-                 "**Dr. Maude Girard** joins {{ clinic.name }} on {{ campaign.starts_on }} "
-                 "and is accepting new patients.\n\n"
-                 "- book in the app\n"
-                 "- or call {{ clinic.phone }}\n"),
-        "push": "{{ patient.first_name }}, {{ clinic.name }}: a new doctor is accepting patients. Open the app for details.",
+        "body": (
+            "Hello,\n\n"
+            "**Dr. Maude Girard** joins {{ clinic.name }} on {{ campaign.starts_on }} "
+            "and is accepting new patients.\n\n"
+            "- book in the app\n"
+            "- or call {{ clinic.phone }}\n"
+        ),
+        "push": (
+            "{{ patient.first_name }}, {{ clinic.name }}: a new doctor is accepting patients. Open the app for details."
+        ),
     },
 }
 
 
-def config_text(folder: Path, *, db_url: str | None = None, embedded: str = "always",
-                tick_seconds: float = 1, login: str | None = None) -> str:
+def config_text(
+    folder: Path,
+    *,
+    db_url: str | None = None,
+    embedded: str = "always",
+    tick_seconds: float = 1,
+    login: str | None = None,
+) -> str:
     folder = Path(folder).resolve()
     login = login or login_name()
     db_url = db_url or f"sqlite:///{(folder / 'clinicast.db').as_posix().lstrip('/')}"
@@ -61,12 +78,12 @@ def config_text(folder: Path, *, db_url: str | None = None, embedded: str = "alw
 
         [email]
         transport = "maildir"            # each email is a file under this folder
-        path = "{(folder / 'maildir').as_posix()}"
+        path = "{(folder / "maildir").as_posix()}"
         from = "Clinique du Parc <no-reply@example.org>"
 
         [gateway]
         transport = "log"                # each app gateway call is a line in this file
-        path = "{(folder / 'gateway.log').as_posix()}"
+        path = "{(folder / "gateway.log").as_posix()}"
 
         [scheduler]
         embedded = "{embedded}"
@@ -103,21 +120,32 @@ def where(text: str):
     return conditions.parse(text)
 
 
-def populate(ctx: Ctx, n_patients: int = DEMO_PATIENTS, seed: int = DEMO_SEED,
-             folder: Path | None = None, *, start_sent: bool = True) -> DemoCampaigns:
+def populate(
+    ctx: Ctx,
+    n_patients: int = DEMO_PATIENTS,
+    seed: int = DEMO_SEED,
+    folder: Path | None = None,
+    *,
+    start_sent: bool = True,
+) -> DemoCampaigns:
     """Patients and the three demo campaigns: a draft invitation, a live broadcast with
     recipients, an invitation already started (its emails go out through the scheduler)."""
     add_patients(ctx, n_patients, seed, folder)
     today = ctx.today()
     draft = campaigns.create(ctx, "invitation", "Invitation à l'application — printemps")
-    live = campaigns.create(ctx, "broadcast", "Nouvelle médecin : Dre Girard",
-                            starts_on=today - timedelta(days=2), ends_on=today + timedelta(days=12),
-                            templates=BROADCAST_TEMPLATES)
-    recipients.assign_conditions(ctx, live.id, [where("connected_system = patient_app"),
-                                                where("age >= 18")])
+    live = campaigns.create(
+        ctx,
+        "broadcast",
+        "Nouvelle médecin : Dre Girard",
+        starts_on=today - timedelta(days=2),
+        ends_on=today + timedelta(days=12),
+        templates=BROADCAST_TEMPLATES,
+    )
+    recipients.assign_conditions(ctx, live.id, [where("connected_system = patient_app"), where("age >= 18")])
     sent = campaigns.create(ctx, "invitation", "Invitation — patients du Dr Gagnon")
-    recipients.assign_conditions(ctx, sent.id, [where("connected_system != patient_app"),
-                                                where("practitioner contains Gagnon")])
+    recipients.assign_conditions(
+        ctx, sent.id, [where("connected_system != patient_app"), where("practitioner contains Gagnon")]
+    )
     if start_sent:
         recipients.start(ctx, sent.id)
         send_due(ctx)

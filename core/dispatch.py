@@ -29,13 +29,12 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from functools import partial
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import formataddr, parseaddr
+from functools import partial
 from urllib.parse import quote
-
 
 from . import outbox, templating
 from .campaigns import clinic_values
@@ -43,9 +42,29 @@ from .channels import Gateway, Mailer, Outcome, compose, make_gateway, make_mail
 from .config import Config
 from .db import write_transaction
 from .models import (
-    D_CANCELLED, D_EMAIL, D_EXPIRE, D_FAILED, D_PENDING, D_PUBLISH, D_PUSH, D_PUT, D_RETRYING,
-    D_SENT, D_SKIPPED, D_UNPUBLISH, QUEUED, REMOVED, RETRYING, SKIPPED, Campaign, Invitation, Patient, Recipient,
-    Template, database, utcnow,
+    D_CANCELLED,
+    D_EMAIL,
+    D_EXPIRE,
+    D_FAILED,
+    D_PENDING,
+    D_PUBLISH,
+    D_PUSH,
+    D_PUT,
+    D_RETRYING,
+    D_SENT,
+    D_SKIPPED,
+    D_UNPUBLISH,
+    QUEUED,
+    REMOVED,
+    RETRYING,
+    SKIPPED,
+    Campaign,
+    Invitation,
+    Patient,
+    Recipient,
+    Template,
+    database,
+    utcnow,
 )
 from .outbox import Claimed, Result
 
@@ -54,12 +73,13 @@ log = logging.getLogger("clinicast.dispatch")
 INVITATION_DAYS = 14
 PUBLISH_BATCH = 500
 R_UNKNOWN_APP = "unknown app account"
-CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"   # no 0/O, 1/I/L
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
 _PUBLISH_NS = uuid.UUID("6f1c1c1e-9d0e-4a55-9a43-3f0b7e0c2a11")
 _worker_seq = iter(range(1, 1 << 30))
 
 
 # --- logging: one key=value line per event -------------------------------------------------
+
 
 def _fmt(v) -> str:
     if isinstance(v, datetime):
@@ -85,6 +105,7 @@ def worker_name(role: str = "") -> str:
 
 # --- what a pass did -------------------------------------------------------------------------
 
+
 @dataclass
 class PassStats:
     claimed: int = 0
@@ -98,8 +119,14 @@ class PassStats:
     seconds: float = 0.0
 
     def add(self, state: str, n: int = 1) -> None:
-        name = {D_SENT: "sent", D_RETRYING: "retrying", D_FAILED: "failed", D_SKIPPED: "skipped",
-                D_CANCELLED: "cancelled", D_PENDING: "deferred"}[state]
+        name = {
+            D_SENT: "sent",
+            D_RETRYING: "retrying",
+            D_FAILED: "failed",
+            D_SKIPPED: "skipped",
+            D_CANCELLED: "cancelled",
+            D_PENDING: "deferred",
+        }[state]
         setattr(self, name, getattr(self, name) + n)
 
     def merge(self, other: PassStats) -> None:
@@ -120,12 +147,12 @@ class Job:
 
     kind: str
     rows: list[Claimed]
-    deadline: float                       # monotonic: do not start after this
+    deadline: float  # monotonic: do not start after this
     method: str = ""
     path: str = ""
     body: dict | None = None
     key: str = ""
-    app_ids: dict[int, str] = field(default_factory=dict)   # publish: delivery id -> app id
+    app_ids: dict[int, str] = field(default_factory=dict)  # publish: delivery id -> app id
     mail: dict | None = None
 
     @property
@@ -138,8 +165,7 @@ class _DaemonThreadPool(Executor):
 
     def __init__(self, workers: int, name: str):
         self._q: queue.SimpleQueue = queue.SimpleQueue()
-        self._threads = [threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
-                         for i in range(workers)]
+        self._threads = [threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True) for i in range(workers)]
         for t in self._threads:
             t.start()
 
@@ -171,14 +197,24 @@ class _DaemonThreadPool(Executor):
 
 # --- the dispatcher --------------------------------------------------------------------------
 
+
 class Dispatcher:
     """Claims and sends deliveries for one config. Thread-safe: `run_once` may be called
     from any thread (one pass at a time); `request_stop` from any other."""
 
-    def __init__(self, config: Config, *, name: str | None = None, clock=utcnow,
-                 mailer: Mailer | None = None, gateway: Gateway | None = None,
-                 rng: random.Random | None = None, logger: logging.Logger | None = None,
-                 batch_size: int | None = None, ssl_context=None):
+    def __init__(
+        self,
+        config: Config,
+        *,
+        name: str | None = None,
+        clock=utcnow,
+        mailer: Mailer | None = None,
+        gateway: Gateway | None = None,
+        rng: random.Random | None = None,
+        logger: logging.Logger | None = None,
+        batch_size: int | None = None,
+        ssl_context=None,
+    ):
         self.config = config
         self.name = name or worker_name()
         self.clock = clock
@@ -243,9 +279,14 @@ class Dispatcher:
             stats.seconds = time.monotonic() - t0
             self.totals.merge(stats)
             if stats.claimed:
-                event(self.log, logging.INFO, "pass", worker=self.name, **{
-                    k: v for k, v in stats.as_dict().items() if v and k != "seconds"},
-                    seconds=f"{stats.seconds:.2f}")
+                event(
+                    self.log,
+                    logging.INFO,
+                    "pass",
+                    worker=self.name,
+                    **{k: v for k, v in stats.as_dict().items() if v and k != "seconds"},
+                    seconds=f"{stats.seconds:.2f}",
+                )
             return stats
 
     def close(self) -> None:
@@ -260,7 +301,8 @@ class Dispatcher:
             if self._loop is not None:
                 try:
                     self._loop.run_until_complete(
-                        self._loop.run_in_executor(self._db_exec, outbox.release_all, self.name))
+                        self._loop.run_in_executor(self._db_exec, outbox.release_all, self.name)
+                    )
                 except Exception as e:  # noqa: BLE001 - the database may be gone; leases expire
                     event(self.log, logging.WARNING, "release_failed", error=e)
                 if self._gateway is not None:
@@ -299,13 +341,13 @@ class Dispatcher:
         stats = PassStats()
         loop = asyncio.get_running_loop()
         batch = self._batch()
-        queues = {False: asyncio.Queue(), True: asyncio.Queue()}    # is_mail -> jobs to send
-        current: dict[asyncio.Task, Job] = {}                        # worker -> job being sent
+        queues = {False: asyncio.Queue(), True: asyncio.Queue()}  # is_mail -> jobs to send
+        current: dict[asyncio.Task, Job] = {}  # worker -> job being sent
         completed: list[tuple[Job, Outcome | None]] = []
         results: list[Result] = []
         released: list[tuple[list[int], bool]] = []
         wake = asyncio.Event()
-        pending_rows = 0           # claimed and not yet completed
+        pending_rows = 0  # claimed and not yet completed
         ramp = 100
         failure: BaseException | None = None
 
@@ -317,7 +359,7 @@ class Dispatcher:
                 if job is None:
                     return
                 if self._stop.is_set() or time.monotonic() > job.deadline:
-                    completed.append((job, None))        # not started: given back untouched
+                    completed.append((job, None))  # not started: given back untouched
                     wake.set()
                     continue
                 current[me] = job
@@ -337,8 +379,9 @@ class Dispatcher:
 
         n_gw = max(1, getattr(self.gateway, "concurrency", 1))
         n_mail = max(1, getattr(self.mailer, "concurrency", 1))
-        workers = ([asyncio.ensure_future(worker(False)) for _ in range(n_gw)]
-                   + [asyncio.ensure_future(worker(True)) for _ in range(n_mail)])
+        workers = [asyncio.ensure_future(worker(False)) for _ in range(n_gw)] + [
+            asyncio.ensure_future(worker(True)) for _ in range(n_mail)
+        ]
 
         def collect() -> None:
             nonlocal pending_rows
@@ -367,8 +410,7 @@ class Dispatcher:
                 for started in (False, True):
                     ids = [i for rows, st in batch_released if st is started for i in rows]
                     if ids:
-                        stats.released += await self._db(partial(outbox.release, self.name, ids,
-                                                                  started=started))
+                        stats.released += await self._db(partial(outbox.release, self.name, ids, started=started))
 
         def abandon() -> None:
             """Past the stop's grace: what is still being sent is released as started."""
@@ -409,7 +451,7 @@ class Dispatcher:
                     if results or released:
                         await flush()
                         if failure is None and not self._stop.is_set():
-                            continue   # a recorded result may make more rows claimable (put → publish)
+                            continue  # a recorded result may make more rows claimable (put → publish)
                     break
                 if pending_rows > 0 and (not got or pending_rows >= batch or self._stop.is_set()):
                     timeout = 0.25
@@ -425,7 +467,7 @@ class Dispatcher:
                         wake.clear()
                         try:
                             await asyncio.wait_for(wake.wait(), timeout)
-                        except asyncio.TimeoutError:
+                        except TimeoutError:
                             pass
                     collect()
                 if len(results) >= batch or (results and pending_rows <= 0):
@@ -454,10 +496,26 @@ class Dispatcher:
         for r in results:
             c = r.claimed
             level = logging.INFO if r.state in (D_SENT, D_SKIPPED, D_CANCELLED, D_PENDING) else logging.WARNING
-            name = {D_SENT: "sent", D_RETRYING: "retry", D_FAILED: "failed", D_SKIPPED: "skipped",
-                    D_CANCELLED: "cancelled", D_PENDING: "deferred"}[r.state]
-            event(self.log, level, name, kind=c.kind, delivery=c.id, campaign=c.campaign_id,
-                  recipient=c.recipient_id, attempt=c.attempts, next=r.due_at, error=r.error or None)
+            name = {
+                D_SENT: "sent",
+                D_RETRYING: "retry",
+                D_FAILED: "failed",
+                D_SKIPPED: "skipped",
+                D_CANCELLED: "cancelled",
+                D_PENDING: "deferred",
+            }[r.state]
+            event(
+                self.log,
+                level,
+                name,
+                kind=c.kind,
+                delivery=c.id,
+                campaign=c.campaign_id,
+                recipient=c.recipient_id,
+                attempt=c.attempts,
+                next=r.due_at,
+                error=r.error or None,
+            )
 
     # --- results --------------------------------------------------------------------------
 
@@ -483,8 +541,9 @@ class Dispatcher:
         s = self.config.scheduler
         if row.attempts >= s.max_attempts:
             return Result(row, D_FAILED, outcome.error)
-        delay = outbox.retry_delay(row.attempts, outcome.retry_after, s.backoff_base_seconds,
-                                   s.backoff_max_seconds, self.rng)
+        delay = outbox.retry_delay(
+            row.attempts, outcome.retry_after, s.backoff_base_seconds, s.backoff_max_seconds, self.rng
+        )
         return Result(row, D_RETRYING, outcome.error, now + timedelta(seconds=delay))
 
     # --- claim and prepare (database thread) ---------------------------------------------
@@ -515,16 +574,24 @@ class Dispatcher:
         except templating.TemplateRenderError as e:
             return Outcome.final(f"template: {e}")
         try:
-            data = compose.build(sender=self.config.email.sender, to=m["to"], subject=r.subject or "",
-                                 text=r.text or "", html=r.html or "", key=job.key, language=m["language"],
-                                 list_unsubscribe=self.config.email.list_unsubscribe,
-                                 date=self.clock().replace(tzinfo=timezone.utc))
+            data = compose.build(
+                sender=self.config.email.sender,
+                to=m["to"],
+                subject=r.subject or "",
+                text=r.text or "",
+                html=r.html or "",
+                key=job.key,
+                language=m["language"],
+                list_unsubscribe=self.config.email.list_unsubscribe,
+                date=self.clock().replace(tzinfo=UTC),
+            )
         except (UnicodeError, ValueError) as e:
             return Outcome.final(f"cannot build the email: {e}")
         return self.mailer.send(data, self._envelope_from, [m["address"]], job.key)
 
 
 # --- preparing one claimed batch ------------------------------------------------------------
+
 
 class _Preparer:
     """Loads what a claimed batch needs in a few queries and turns each row into a Job or
@@ -540,12 +607,24 @@ class _Preparer:
 
     def run(self) -> tuple[list[Job], list[Result]]:
         from . import recipients as rmod
+
         self.rmod = rmod
         rids = sorted({c.recipient_id for c in self.claimed if c.recipient_id})
         self.recipients: dict[int, _Rcpt] = {}
-        cols = [Recipient.id, Recipient.status, Recipient.reason, Patient.id, Patient.first_name,
-                Patient.last_name, Patient.language, Patient.email, Patient.app_id, Patient.marketing_consent,
-                Patient.push_enabled, Patient.do_not_contact]
+        cols = [
+            Recipient.id,
+            Recipient.status,
+            Recipient.reason,
+            Patient.id,
+            Patient.first_name,
+            Patient.last_name,
+            Patient.language,
+            Patient.email,
+            Patient.app_id,
+            Patient.marketing_consent,
+            Patient.push_enabled,
+            Patient.do_not_contact,
+        ]
         for chunk in _chunks(rids):
             for row in Recipient.select(*cols).join(Patient).where(Recipient.id.in_(chunk)).tuples():
                 self.recipients[row[0]] = _Rcpt(row[0], row[1], row[2], _Pat(*row[3:]))
@@ -554,7 +633,11 @@ class _Preparer:
         self.templates: dict[int, dict[str, dict[str, str]]] = defaultdict(dict)
         for t in Template.select().where(Template.campaign.in_(cids)):
             self.templates[t.campaign_id][t.language] = {
-                "subject": t.subject, "title": t.title, "body": t.body, "push": t.push}
+                "subject": t.subject,
+                "title": t.title,
+                "body": t.body,
+                "push": t.push,
+            }
         emails: list[tuple[Claimed, _Rcpt]] = []
         publishes: dict[int, list[tuple[Claimed, _Rcpt]]] = defaultdict(list)
         for c in self.claimed:
@@ -583,19 +666,23 @@ class _Preparer:
         w = self._windows.get(camp.id)
         if w is None:
             from .campaigns import window_bounds
+
             w = self._windows[camp.id] = window_bounds(camp, self.tz)
         return w
 
     def _broadcast_context(self, camp: Campaign, lang: str, patient: dict | None = None) -> dict:
         """What a broadcast's templates see: the clinic, its window, and (push only) the patient."""
         return templating.build_context(
-            clinic=self.d._clinic, patient=patient, invitation=None, language=lang,
-            campaign={"starts_on": camp.starts_on, "ends_on": camp.ends_on})
+            clinic=self.d._clinic,
+            patient=patient,
+            invitation=None,
+            language=lang,
+            campaign={"starts_on": camp.starts_on, "ends_on": camp.ends_on},
+        )
 
     def _language(self, camp: Campaign, patient: Patient | None) -> str:
         tpl = self.templates.get(camp.id, {})
-        lang = templating.pick_language(tpl, patient.language if patient else None,
-                                        self.config.clinic.default_language)
+        lang = templating.pick_language(tpl, patient.language if patient else None, self.config.clinic.default_language)
         if not any((tpl.get(lang) or {}).values()):
             # the default language is empty: take whichever language is written
             lang = next((lg for lg in templating.LANGUAGES if any((tpl.get(lg) or {}).values())), lang)
@@ -617,7 +704,7 @@ class _Preparer:
             self._result(c, when_ended, self.rmod.R_WINDOW_ENDED)
             return False
         if self.now < opens:
-            self._result(c, D_PENDING, "", opens)   # the window moved later: wait for it
+            self._result(c, D_PENDING, "", opens)  # the window moved later: wait for it
             return False
         return True
 
@@ -648,22 +735,32 @@ class _Preparer:
         fields = self.templates[camp.id].get(lang, {})
         context = self._broadcast_context(camp, lang, _patient_values(p))
         try:
-            rendered = templating.render("broadcast", {"title": fields.get("title", ""),
-                                                       "push": fields.get("push", "")}, context)
+            rendered = templating.render(
+                "broadcast", {"title": fields.get("title", ""), "push": fields.get("push", "")}, context
+            )
         except templating.TemplateRenderError as e:
             self._result(c, D_FAILED, f"template: {e}")
             return None
-        self._job(D_PUSH, [c], method="POST", path="/v1/push", key=c.key, body={
-            "app_id": p.app_id, "title": rendered.title, "body": rendered.push,
-            "data": {"broadcast_id": camp.uuid}})
+        self._job(
+            D_PUSH,
+            [c],
+            method="POST",
+            path="/v1/push",
+            key=c.key,
+            body={
+                "app_id": p.app_id,
+                "title": rendered.title,
+                "body": rendered.push,
+                "data": {"broadcast_id": camp.uuid},
+            },
+        )
         return None
 
     def _publish(self, c: Claimed, camp: Campaign, r: _Rcpt):
         # who sees a live broadcast in the feed (as core.recipients decides at assign):
         # not the removed, not those a consent rule skipped, not unknown app accounts
         no_push = getattr(self.rmod, "R_NO_PUSH", None)
-        if (r.status == REMOVED or (r.status == SKIPPED and r.reason != no_push)
-                or r.reason == R_UNKNOWN_APP):
+        if r.status == REMOVED or (r.status == SKIPPED and r.reason != no_push) or r.reason == R_UNKNOWN_APP:
             self._result(c, D_CANCELLED, f"recipient is {r.status}")
             return None
         if not self._window_check(c, camp, D_CANCELLED):
@@ -682,16 +779,28 @@ class _Preparer:
             # a stable key for this exact set of rows: a retry of the same batch is a replay;
             # a different grouping is a new (harmless: adding to a set) request
             key = str(uuid.uuid5(_PUBLISH_NS, ",".join(sorted(c.key for c in claimed))))
-            self._job(D_PUBLISH, claimed, method="POST", path=f"/v1/broadcasts/{camp.uuid}/recipients",
-                      body={"app_ids": ids}, key=key, app_ids=app_ids)
+            self._job(
+                D_PUBLISH,
+                claimed,
+                method="POST",
+                path=f"/v1/broadcasts/{camp.uuid}/recipients",
+                body={"app_ids": ids},
+                key=key,
+                app_ids=app_ids,
+            )
 
     def _unpublish(self, c: Claimed, camp: Campaign, r: _Rcpt):
         app_id = r.patient.app_id
         if not app_id:
-            self._result(c, D_SENT)   # no app account any more: nothing is shown to anyone
+            self._result(c, D_SENT)  # no app account any more: nothing is shown to anyone
             return None
-        self._job(D_UNPUBLISH, [c], method="DELETE",
-                  path=f"/v1/broadcasts/{camp.uuid}/recipients/{quote(app_id, safe='')}", key=c.key)
+        self._job(
+            D_UNPUBLISH,
+            [c],
+            method="DELETE",
+            path=f"/v1/broadcasts/{camp.uuid}/recipients/{quote(app_id, safe='')}",
+            key=c.key,
+        )
         return None
 
     def _put(self, c: Claimed, camp: Campaign, r):
@@ -707,15 +816,26 @@ class _Preparer:
                 continue
             context = self._broadcast_context(camp, lang)
             try:
-                rendered = templating.render("broadcast", {"title": fields.get("title", ""),
-                                                           "body": fields.get("body", "")}, context)
+                rendered = templating.render(
+                    "broadcast", {"title": fields.get("title", ""), "body": fields.get("body", "")}, context
+                )
             except templating.TemplateRenderError as e:
                 self._result(c, D_FAILED, f"template ({lang}): {e}")
                 return None
             titles[lang], bodies[lang] = rendered.title, rendered.body_markdown
-        self._job(D_PUT, [c], method="PUT", path=f"/v1/broadcasts/{camp.uuid}", key=c.key, body={
-            "title": titles, "body_markdown": bodies, "starts_at": _rfc3339(opens),
-            "ends_at": _rfc3339(closes - timedelta(seconds=1))})
+        self._job(
+            D_PUT,
+            [c],
+            method="PUT",
+            path=f"/v1/broadcasts/{camp.uuid}",
+            key=c.key,
+            body={
+                "title": titles,
+                "body_markdown": bodies,
+                "starts_at": _rfc3339(opens),
+                "ends_at": _rfc3339(closes - timedelta(seconds=1)),
+            },
+        )
         return None
 
     def _expire(self, c: Claimed, camp: Campaign, r):
@@ -732,25 +852,46 @@ class _Preparer:
             inv = invitations[c.id]
             lang = self._language(camp, p)
             fields = self.templates[camp.id].get(lang, {})
-            expires_on = inv.expires_at.replace(tzinfo=timezone.utc).astimezone(self.tz).date()
+            expires_on = inv.expires_at.replace(tzinfo=UTC).astimezone(self.tz).date()
             context = templating.build_context(
-                clinic=self.d._clinic, patient=_patient_values(p), campaign={}, language=lang,
-                invitation={"url": inv.url, "code": inv.code, "expires_on": expires_on})
-            self._job(D_EMAIL, [c], key=c.key, mail={
-                "fields": {"subject": fields.get("subject", ""), "body": fields.get("body", "")},
-                "context": context, "language": lang, "address": p.email,
-                "to": formataddr((p.name, p.email), charset="utf-8")})
+                clinic=self.d._clinic,
+                patient=_patient_values(p),
+                campaign={},
+                language=lang,
+                invitation={"url": inv.url, "code": inv.code, "expires_on": expires_on},
+            )
+            self._job(
+                D_EMAIL,
+                [c],
+                key=c.key,
+                mail={
+                    "fields": {"subject": fields.get("subject", ""), "body": fields.get("body", "")},
+                    "context": context,
+                    "language": lang,
+                    "address": p.email,
+                    "to": formataddr((p.name, p.email), charset="utf-8"),
+                },
+            )
 
 
 class _Pat:
     """The patient fields a send needs (what `recipients.skip_reason` reads, and the
     template's patient variables), without building a model per row."""
 
-    __slots__ = ("id", "first_name", "last_name", "language", "email", "app_id", "marketing_consent",
-                 "push_enabled", "do_not_contact")
+    __slots__ = (
+        "id",
+        "first_name",
+        "last_name",
+        "language",
+        "email",
+        "app_id",
+        "marketing_consent",
+        "push_enabled",
+        "do_not_contact",
+    )
 
     def __init__(self, *values):
-        for k, v in zip(self.__slots__, values):
+        for k, v in zip(self.__slots__, values, strict=False):
             setattr(self, k, v)
 
     @property
@@ -783,6 +924,7 @@ def _outside_any_loop(fn):
             box["value"] = fn()
         except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
             box["error"] = e
+
     t = threading.Thread(target=run, name="clinicast-dispatch-call")
     t.start()
     t.join()
@@ -822,8 +964,7 @@ class InvitationInfo:
     expires_at: datetime
 
 
-def ensure_invitations(rows: list[tuple[Claimed, _Rcpt]], app_url: str,
-                       now: datetime) -> dict[int, InvitationInfo]:
+def ensure_invitations(rows: list[tuple[Claimed, _Rcpt]], app_url: str, now: datetime) -> dict[int, InvitationInfo]:
     """The invitation of each email delivery (by delivery id), created and committed
     before the email is sent; a retry reuses it — same code, same link — and its
     validity runs 14 days from this sending."""
@@ -832,8 +973,10 @@ def ensure_invitations(rows: list[tuple[Claimed, _Rcpt]], app_url: str,
     base = app_url.rstrip("/")
     t = Invitation._meta.table_name
     p = database.param
-    insert = (f"INSERT INTO {t} (recipient_id, patient_id, campaign_id, delivery_id, code, token, url, "
-              f"created_at, expires_at) VALUES ({', '.join([p] * 9)}) ON CONFLICT DO NOTHING")
+    insert = (
+        f"INSERT INTO {t} (recipient_id, patient_id, campaign_id, delivery_id, code, token, url, "
+        f"created_at, expires_at) VALUES ({', '.join([p] * 9)}) ON CONFLICT DO NOTHING"
+    )
     for _ in range(5):
         with write_transaction():
             have = {d for (d,) in Invitation.select(Invitation.delivery).where(Invitation.delivery.in_(ids)).tuples()}
@@ -841,17 +984,36 @@ def ensure_invitations(rows: list[tuple[Claimed, _Rcpt]], app_url: str,
             for c, r in rows:
                 if c.id not in have:
                     code = new_code()
-                    missing.append((r.id, r.patient_id, c.campaign_id, c.id, code, secrets.token_urlsafe(32),
-                                    f"{base}/{code.replace('-', '')}", now, expires))
+                    missing.append(
+                        (
+                            r.id,
+                            r.patient_id,
+                            c.campaign_id,
+                            c.id,
+                            code,
+                            secrets.token_urlsafe(32),
+                            f"{base}/{code.replace('-', '')}",
+                            now,
+                            expires,
+                        )
+                    )
             if missing:
                 # a code collision (or a row another dispatcher just made) is skipped, then retried
                 database.cursor().executemany(insert, missing)
             if have:
-                (Invitation.update(expires_at=expires)
-                 .where(Invitation.delivery.in_(list(have)), Invitation.expires_at < expires).execute())
-        got = {d: InvitationInfo(code, url, exp) for d, code, url, exp in Invitation.select(
-            Invitation.delivery, Invitation.code, Invitation.url, Invitation.expires_at)
-            .where(Invitation.delivery.in_(ids)).tuples()}
+                (
+                    Invitation.update(expires_at=expires)
+                    .where(Invitation.delivery.in_(list(have)), Invitation.expires_at < expires)
+                    .execute()
+                )
+        got = {
+            d: InvitationInfo(code, url, exp)
+            for d, code, url, exp in Invitation.select(
+                Invitation.delivery, Invitation.code, Invitation.url, Invitation.expires_at
+            )
+            .where(Invitation.delivery.in_(ids))
+            .tuples()
+        }
         if len(got) == len(set(ids)):
             return got
     raise RuntimeError("could not create unique invitation codes")
@@ -859,7 +1021,7 @@ def ensure_invitations(rows: list[tuple[Claimed, _Rcpt]], app_url: str,
 
 def _chunks(items: list, size: int = 500):
     for i in range(0, len(items), size):
-        yield items[i:i + size]
+        yield items[i : i + size]
 
 
 __all__ = ["Dispatcher", "PassStats", "event", "worker_name", "ensure_invitations", "new_code"]

@@ -7,7 +7,7 @@ dates in the clinic's time zone.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import peewee as pw
 
@@ -19,21 +19,34 @@ LANGUAGES = ("fr", "en")
 
 # recipient statuses (SPEC §4)
 ASSIGNED, QUEUED, SENT, RETRYING, FAILED, SKIPPED, REMOVED = (
-    "assigned", "queued", "sent", "retrying", "failed", "skipped", "removed")
+    "assigned",
+    "queued",
+    "sent",
+    "retrying",
+    "failed",
+    "skipped",
+    "removed",
+)
 RECIPIENT_STATUSES = (ASSIGNED, QUEUED, SENT, RETRYING, FAILED, SKIPPED, REMOVED)
 
 # delivery kinds and statuses (outbox, SPEC §5)
-D_EMAIL, D_PUSH, D_PUBLISH, D_UNPUBLISH, D_PUT, D_EXPIRE = (
-    "email", "push", "publish", "unpublish", "put", "expire")
+D_EMAIL, D_PUSH, D_PUBLISH, D_UNPUBLISH, D_PUT, D_EXPIRE = ("email", "push", "publish", "unpublish", "put", "expire")
 DELIVERY_KINDS = (D_EMAIL, D_PUSH, D_PUBLISH, D_UNPUBLISH, D_PUT, D_EXPIRE)
 D_PENDING, D_SENDING, D_SENT, D_RETRYING, D_FAILED, D_SKIPPED, D_CANCELLED = (
-    "pending", "sending", "sent", "retrying", "failed", "skipped", "cancelled")
+    "pending",
+    "sending",
+    "sent",
+    "retrying",
+    "failed",
+    "skipped",
+    "cancelled",
+)
 DELIVERY_OPEN = (D_PENDING, D_SENDING, D_RETRYING)
 
 
 def utcnow() -> datetime:
     """Naive UTC now, the form every DateTimeField stores."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def new_uuid() -> str:
@@ -91,9 +104,9 @@ class Campaign(BaseModel):
     updated_at = pw.DateTimeField(default=utcnow)
     first_started_at = pw.DateTimeField(null=True)
     last_started_at = pw.DateTimeField(null=True)
-    content_version = pw.IntegerField(default=1)   # bumped when template or window changes
-    published_at = pw.DateTimeField(null=True)      # window-open publish job done
-    expired_at = pw.DateTimeField(null=True)        # window-end expire job done
+    content_version = pw.IntegerField(default=1)  # bumped when template or window changes
+    published_at = pw.DateTimeField(null=True)  # window-open publish job done
+    expired_at = pw.DateTimeField(null=True)  # window-end expire job done
 
     @property
     def channel(self) -> str:
@@ -124,7 +137,7 @@ class Recipient(BaseModel):
     sent_at = pw.DateTimeField(null=True)
     next_attempt_at = pw.DateTimeField(null=True)
     removed_at = pw.DateTimeField(null=True)
-    in_feed = pw.BooleanField(default=False)       # a publish delivery was written for them
+    in_feed = pw.BooleanField(default=False)  # a publish delivery was written for them
 
     class Meta:
         indexes = (
@@ -176,17 +189,17 @@ class AuditLog(BaseModel):
     at = pw.DateTimeField(default=utcnow, index=True)
     user = pw.CharField(max_length=64)
     action = pw.CharField(max_length=40)
-    campaign = pw.IntegerField(null=True, index=True)   # plain id: audit outlives deletes
-    detail = pw.TextField(default="")                    # JSON
+    campaign = pw.IntegerField(null=True, index=True)  # plain id: audit outlives deletes
+    detail = pw.TextField(default="")  # JSON
 
 
 class Heartbeat(BaseModel):
     """A live dispatcher (daemon or TUI with embedded scheduler)."""
 
-    name = pw.CharField(max_length=120, unique=True)     # host:pid
+    name = pw.CharField(max_length=120, unique=True)  # host:pid
     host = pw.CharField(max_length=120)
     pid = pw.IntegerField()
-    role = pw.CharField(max_length=16)                    # "daemon" or "tui"
+    role = pw.CharField(max_length=16)  # "daemon" or "tui"
     version = pw.CharField(max_length=32)
     started_at = pw.DateTimeField(default=utcnow)
     beat_at = pw.DateTimeField(default=utcnow)

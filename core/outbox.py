@@ -37,9 +37,30 @@ import peewee as pw
 
 from .db import is_postgres, write_transaction
 from .models import (
-    D_CANCELLED, D_EMAIL, D_EXPIRE, D_FAILED, D_PENDING, D_PUBLISH, D_PUSH, D_PUT, D_RETRYING,
-    D_SENDING, D_SENT, D_SKIPPED, D_UNPUBLISH, DELIVERY_KINDS, FAILED, QUEUED, RETRYING, SENT,
-    SKIPPED, ASSIGNED, Delivery, Invitation, Recipient, database,
+    ASSIGNED,
+    D_CANCELLED,
+    D_EMAIL,
+    D_EXPIRE,
+    D_FAILED,
+    D_PENDING,
+    D_PUBLISH,
+    D_PUSH,
+    D_PUT,
+    D_RETRYING,
+    D_SENDING,
+    D_SENT,
+    D_SKIPPED,
+    D_UNPUBLISH,
+    DELIVERY_KINDS,
+    FAILED,
+    QUEUED,
+    RETRYING,
+    SENT,
+    SKIPPED,
+    Delivery,
+    Invitation,
+    Recipient,
+    database,
 )
 
 CHUNK = 500
@@ -59,7 +80,7 @@ class Claimed:
     campaign_id: int
     recipient_id: int | None
     key: str
-    attempts: int          # including this one
+    attempts: int  # including this one
     content_version: int
 
 
@@ -90,8 +111,9 @@ _CONDITIONS = f"""
 _RETURNING = "id, kind, campaign_id, recipient_id, idempotency_key, attempts, content_version"
 
 
-def claim(worker: str, now: datetime, lease_seconds: float, limit: int,
-          kinds: tuple[str, ...] = DELIVERY_KINDS) -> list[Claimed]:
+def claim(
+    worker: str, now: datetime, lease_seconds: float, limit: int, kinds: tuple[str, ...] = DELIVERY_KINDS
+) -> list[Claimed]:
     """Claim up to `limit` due deliveries for `worker`; committed before it returns."""
     if limit <= 0 or not kinds:
         return []
@@ -99,20 +121,29 @@ def claim(worker: str, now: datetime, lease_seconds: float, limit: int,
     p = database.param
     lease_until = now + timedelta(seconds=lease_seconds)
     every_kind = set(kinds) >= set(DELIVERY_KINDS)
-    where = _CONDITIONS.format(p=p, t=t, r=Recipient._meta.table_name, true="TRUE" if is_postgres() else "1",
-                               kinds="" if every_kind else f"AND d.kind IN ({', '.join([p] * len(kinds))})")
+    where = _CONDITIONS.format(
+        p=p,
+        t=t,
+        r=Recipient._meta.table_name,
+        true="TRUE" if is_postgres() else "1",
+        kinds="" if every_kind else f"AND d.kind IN ({', '.join([p] * len(kinds))})",
+    )
     where_params = [now, now, *([] if every_kind else kinds)]
     if is_postgres():
-        sql = (f"WITH c AS (SELECT d.id FROM {t} d WHERE {where} ORDER BY d.due_at, d.id LIMIT {p} "
-               f"FOR UPDATE OF d SKIP LOCKED) "
-               f"UPDATE {t} SET status = 'sending', claimed_by = {p}, lease_until = {p}, "
-               f"attempts = {t}.attempts + 1 FROM c WHERE {t}.id = c.id "
-               f"RETURNING " + ", ".join(f"{t}.{c.strip()}" for c in _RETURNING.split(",")))
+        sql = (
+            f"WITH c AS (SELECT d.id FROM {t} d WHERE {where} ORDER BY d.due_at, d.id LIMIT {p} "
+            f"FOR UPDATE OF d SKIP LOCKED) "
+            f"UPDATE {t} SET status = 'sending', claimed_by = {p}, lease_until = {p}, "
+            f"attempts = {t}.attempts + 1 FROM c WHERE {t}.id = c.id "
+            f"RETURNING " + ", ".join(f"{t}.{c.strip()}" for c in _RETURNING.split(","))
+        )
         params = [*where_params, limit, worker, lease_until]
     else:
-        sql = (f"UPDATE {t} SET status = 'sending', claimed_by = {p}, lease_until = {p}, "
-               f"attempts = attempts + 1 WHERE id IN (SELECT d.id FROM {t} d WHERE {where} "
-               f"ORDER BY d.due_at, d.id LIMIT {p}) RETURNING {_RETURNING}")
+        sql = (
+            f"UPDATE {t} SET status = 'sending', claimed_by = {p}, lease_until = {p}, "
+            f"attempts = attempts + 1 WHERE id IN (SELECT d.id FROM {t} d WHERE {where} "
+            f"ORDER BY d.due_at, d.id LIMIT {p}) RETURNING {_RETURNING}"
+        )
         params = [worker, lease_until, *where_params, limit]
     with write_transaction():
         rows = database.execute_sql(sql, params).fetchall()
@@ -127,7 +158,8 @@ def release(worker: str, ids: list[int], *, started: bool = False) -> int:
         q = Delivery.update(
             status=pw.Case(None, [(Delivery.attempts <= (0 if started else 1), D_PENDING)], D_RETRYING),
             attempts=Delivery.attempts - (0 if started else 1),
-            claimed_by=None, lease_until=None,
+            claimed_by=None,
+            lease_until=None,
         ).where(Delivery.id.in_(chunk), Delivery.claimed_by == worker, Delivery.status == D_SENDING)
         with write_transaction():
             n += q.execute()
@@ -136,12 +168,17 @@ def release(worker: str, ids: list[int], *, started: bool = False) -> int:
 
 def release_all(worker: str) -> int:
     """Every row still claimed by `worker` (at the end of a graceful stop)."""
-    ids = [i for (i,) in Delivery.select(Delivery.id).where(
-        Delivery.claimed_by == worker, Delivery.status == D_SENDING).tuples()]
+    ids = [
+        i
+        for (i,) in Delivery.select(Delivery.id)
+        .where(Delivery.claimed_by == worker, Delivery.status == D_SENDING)
+        .tuples()
+    ]
     return release(worker, ids, started=True)
 
 
 # --- backoff ------------------------------------------------------------------------------
+
 
 def backoff_seconds(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:
     """About base * 2^(attempt-1), capped at `cap`, with jitter (75–100 %) so a crowd of
@@ -151,8 +188,9 @@ def backoff_seconds(attempt: int, base: float, cap: float, rng: random.Random | 
     return delay * rng.uniform(0.75, 1.0)
 
 
-def retry_delay(attempt: int, retry_after: float | None, base: float, cap: float,
-                rng: random.Random | None = None) -> float:
+def retry_delay(
+    attempt: int, retry_after: float | None, base: float, cap: float, rng: random.Random | None = None
+) -> float:
     """The server's Retry-After when it gave one (plus a little jitter), else the backoff."""
     rng = rng or random
     if retry_after is not None:
@@ -162,14 +200,15 @@ def retry_delay(attempt: int, retry_after: float | None, base: float, cap: float
 
 # --- recording --------------------------------------------------------------------------
 
+
 @dataclass
 class Result:
     """What became of one claimed delivery."""
 
     claimed: Claimed
-    state: str                       # D_SENT, D_RETRYING, D_FAILED, D_SKIPPED, D_CANCELLED
+    state: str  # D_SENT, D_RETRYING, D_FAILED, D_SKIPPED, D_CANCELLED
     error: str = ""
-    due_at: datetime | None = None   # retrying: the next attempt
+    due_at: datetime | None = None  # retrying: the next attempt
 
 
 def record(worker: str, results: list[Result], now: datetime) -> dict[str, int]:
@@ -209,9 +248,11 @@ def _update_deliveries(worker: str, state: str, error: str, chunk: list[Result],
         values[Delivery.attempts] = Delivery.attempts - 1
     else:
         values[Delivery.last_error] = error
-    q = (Delivery.update(values)
-         .where(Delivery.id.in_(ids), Delivery.claimed_by == worker, Delivery.status == D_SENDING)
-         .returning(Delivery.id))
+    q = (
+        Delivery.update(values)
+        .where(Delivery.id.in_(ids), Delivery.claimed_by == worker, Delivery.status == D_SENDING)
+        .returning(Delivery.id)
+    )
     return [row.id for row in q.execute()]
 
 
@@ -232,18 +273,26 @@ def _follow(state: str, results: list[Result], now: datetime) -> None:
         if state == D_SENT:
             if kind == D_PUBLISH:
                 continue
-            values = {Recipient.status: SENT, Recipient.sent_at: now, Recipient.reason: "",
-                      Recipient.next_attempt_at: None}
+            values = {
+                Recipient.status: SENT,
+                Recipient.sent_at: now,
+                Recipient.reason: "",
+                Recipient.next_attempt_at: None,
+            }
         elif state == D_RETRYING:
             if kind == D_PUBLISH:
                 continue  # still 'assigned' (or queued): the feed is the gateway's business
-            values = {Recipient.status: RETRYING,
-                      Recipient.next_attempt_at: pw.Case(Recipient.id, [(r.claimed.recipient_id, r.due_at)
-                                                                        for r in rs]),
-                      Recipient.reason: pw.Case(Recipient.id, [(r.claimed.recipient_id, r.error) for r in rs])}
+            values = {
+                Recipient.status: RETRYING,
+                Recipient.next_attempt_at: pw.Case(Recipient.id, [(r.claimed.recipient_id, r.due_at) for r in rs]),
+                Recipient.reason: pw.Case(Recipient.id, [(r.claimed.recipient_id, r.error) for r in rs]),
+            }
         elif state in (D_FAILED, D_SKIPPED):
-            values = {Recipient.status: FAILED if state == D_FAILED else SKIPPED,
-                      Recipient.reason: rs[0].error, Recipient.next_attempt_at: None}
+            values = {
+                Recipient.status: FAILED if state == D_FAILED else SKIPPED,
+                Recipient.reason: rs[0].error,
+                Recipient.next_attempt_at: None,
+            }
         else:  # cancelled / deferred: the recipient's state is decided elsewhere
             continue
         Recipient.update(values).where(Recipient.id.in_(rids), Recipient.status.in_(allowed)).execute()
@@ -251,8 +300,20 @@ def _follow(state: str, results: list[Result], now: datetime) -> None:
 
 def _chunks(items: list, size: int = CHUNK):
     for i in range(0, len(items), size):
-        yield items[i:i + size]
+        yield items[i : i + size]
 
 
-__all__ = ["Claimed", "Result", "backoff_seconds", "claim", "record", "release", "release_all",
-           "retry_delay", "D_CANCELLED", "D_EXPIRE", "D_PUT", "D_UNPUBLISH"]
+__all__ = [
+    "Claimed",
+    "Result",
+    "backoff_seconds",
+    "claim",
+    "record",
+    "release",
+    "release_all",
+    "retry_delay",
+    "D_CANCELLED",
+    "D_EXPIRE",
+    "D_PUT",
+    "D_UNPUBLISH",
+]

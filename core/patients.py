@@ -35,53 +35,116 @@ from __future__ import annotations
 import gc
 import os
 import re
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Callable
 
 import peewee as pw
 
 from . import audit
-from .db import is_postgres, write_transaction
 from .csvio import FileProblems, Table, fold, norm, read_table
+from .db import is_postgres, write_transaction
 from .errors import BadInput, NotFound
 from .models import Invitation, Patient, database
 
 # --- columns -------------------------------------------------------------------------
 
 ALIASES: dict[str, tuple[str, ...]] = {
-    "emr_id": ("emr_id", "emr id", "emr", "emr no", "no emr", "no dossier", "numero de dossier",
-               "numero dossier", "no de dossier", "dossier", "dossier patient", "chart",
-               "chart no", "chart number", "chart id", "mrn", "medical record number",
-               "patient_id", "id patient", "no patient", "numero patient", "patient no",
-               "record id", "id"),
+    "emr_id": (
+        "emr_id",
+        "emr id",
+        "emr",
+        "emr no",
+        "no emr",
+        "no dossier",
+        "numero de dossier",
+        "numero dossier",
+        "no de dossier",
+        "dossier",
+        "dossier patient",
+        "chart",
+        "chart no",
+        "chart number",
+        "chart id",
+        "mrn",
+        "medical record number",
+        "patient_id",
+        "id patient",
+        "no patient",
+        "numero patient",
+        "patient no",
+        "record id",
+        "id",
+    ),
     "first_name": ("first_name", "firstname", "first", "given name", "prenom", "prenom du patient"),
-    "last_name": ("last_name", "lastname", "last", "surname", "family name", "nom",
-                  "nom de famille", "nom du patient"),
-    "date_of_birth": ("date_of_birth", "date of birth", "birth_date", "birthdate", "dob",
-                      "birthday", "date de naissance", "naissance", "ddn"),
+    "last_name": ("last_name", "lastname", "last", "surname", "family name", "nom", "nom de famille", "nom du patient"),
+    "date_of_birth": (
+        "date_of_birth",
+        "date of birth",
+        "birth_date",
+        "birthdate",
+        "dob",
+        "birthday",
+        "date de naissance",
+        "naissance",
+        "ddn",
+    ),
     "sex": ("sex", "sexe", "gender", "genre"),
-    "language": ("language", "lang", "preferred language", "langue", "langue de communication",
-                 "langue preferee"),
-    "email": ("email", "e-mail", "email address", "courriel", "adresse courriel",
-              "adresse electronique", "mail"),
-    "phone": ("phone", "telephone", "phone number", "tel", "mobile", "cell", "cellulaire",
-              "numero de telephone"),
-    "app_id": ("app_id", "app account", "app account id", "patient app", "app", "compte app",
-               "compte application", "id app", "app id", "compte patient"),
-    "marketing_consent": ("marketing_consent", "marketing", "consent", "consentement marketing",
-                          "consentement", "consentement communications"),
-    "push_enabled": ("push_enabled", "push", "push notifications", "notifications push",
-                     "notifications", "notification push"),
-    "do_not_contact": ("do_not_contact", "do not contact", "dnc", "ne pas contacter",
-                       "ne pas communiquer"),
-    "practitioner": ("practitioner", "doctor", "physician", "provider", "praticien",
-                     "praticienne", "medecin", "md", "medecin traitant", "medecin de famille"),
+    "language": ("language", "lang", "preferred language", "langue", "langue de communication", "langue preferee"),
+    "email": ("email", "e-mail", "email address", "courriel", "adresse courriel", "adresse electronique", "mail"),
+    "phone": ("phone", "telephone", "phone number", "tel", "mobile", "cell", "cellulaire", "numero de telephone"),
+    "app_id": (
+        "app_id",
+        "app account",
+        "app account id",
+        "patient app",
+        "app",
+        "compte app",
+        "compte application",
+        "id app",
+        "app id",
+        "compte patient",
+    ),
+    "marketing_consent": (
+        "marketing_consent",
+        "marketing",
+        "consent",
+        "consentement marketing",
+        "consentement",
+        "consentement communications",
+    ),
+    "push_enabled": (
+        "push_enabled",
+        "push",
+        "push notifications",
+        "notifications push",
+        "notifications",
+        "notification push",
+    ),
+    "do_not_contact": ("do_not_contact", "do not contact", "dnc", "ne pas contacter", "ne pas communiquer"),
+    "practitioner": (
+        "practitioner",
+        "doctor",
+        "physician",
+        "provider",
+        "praticien",
+        "praticienne",
+        "medecin",
+        "md",
+        "medecin traitant",
+        "medecin de famille",
+    ),
     "postal_code": ("postal_code", "postal code", "postcode", "zip", "code postal"),
-    "last_visit": ("last_visit", "last visit", "last visit date", "derniere visite",
-                   "date derniere visite", "date de derniere visite"),
+    "last_visit": (
+        "last_visit",
+        "last visit",
+        "last visit date",
+        "derniere visite",
+        "date derniere visite",
+        "date de derniere visite",
+    ),
 }
 FIELDS = tuple(ALIASES)
 _ALIAS_RANK: dict[str, tuple[str, int]] = {}
@@ -99,6 +162,7 @@ def _text(max_len: int) -> Callable[[str], str]:
         if len(v) > max_len:
             raise _Invalid(f"at most {max_len} characters")
         return v
+
     return parse
 
 
@@ -134,11 +198,33 @@ def parse_date(v: str) -> date | None:
         raise _Invalid("a real date YYYY-MM-DD") from None
 
 
-SEXES = {"f": "F", "female": "F", "femme": "F", "feminin": "F", "w": "F", "woman": "F",
-         "m": "M", "male": "M", "homme": "M", "h": "M", "masculin": "M", "man": "M",
-         "x": "X", "other": "X", "autre": "X", "non-binaire": "X", "non binaire": "X",
-         "nonbinary": "X", "non-binary": "X",
-         "": "", "u": "", "unknown": "", "inconnu": "", "nd": "", "n/a": ""}
+SEXES = {
+    "f": "F",
+    "female": "F",
+    "femme": "F",
+    "feminin": "F",
+    "w": "F",
+    "woman": "F",
+    "m": "M",
+    "male": "M",
+    "homme": "M",
+    "h": "M",
+    "masculin": "M",
+    "man": "M",
+    "x": "X",
+    "other": "X",
+    "autre": "X",
+    "non-binaire": "X",
+    "non binaire": "X",
+    "nonbinary": "X",
+    "non-binary": "X",
+    "": "",
+    "u": "",
+    "unknown": "",
+    "inconnu": "",
+    "nd": "",
+    "n/a": "",
+}
 
 
 def parse_sex(v: str) -> str:
@@ -148,8 +234,19 @@ def parse_sex(v: str) -> str:
         raise _Invalid("F, M or X (or femme/homme/autre, female/male/other, or empty)") from None
 
 
-LANGUAGES = {"fr": "fr", "francais": "fr", "french": "fr", "fra": "fr", "fre": "fr",
-             "en": "en", "anglais": "en", "english": "en", "eng": "en", "ang": "en", "": ""}
+LANGUAGES = {
+    "fr": "fr",
+    "francais": "fr",
+    "french": "fr",
+    "fra": "fr",
+    "fre": "fr",
+    "en": "en",
+    "anglais": "en",
+    "english": "en",
+    "eng": "en",
+    "ang": "en",
+    "": "",
+}
 
 
 def parse_language(v: str) -> str:
@@ -243,6 +340,7 @@ def _name_keys(pairs) -> list[str]:
 
 # --- import --------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ImportResult:
     inserted: int
@@ -251,7 +349,7 @@ class ImportResult:
     joined: int = 0
     unchanged: int = 0
     ignored_columns: list[str] = field(default_factory=list)
-    columns: dict[str, str] = field(default_factory=dict)   # field -> column as written
+    columns: dict[str, str] = field(default_factory=dict)  # field -> column as written
     encoding: str = ""
     delimiter: str = ""
 
@@ -313,8 +411,8 @@ class Directory:
     """A validated directory file: typed values column by column."""
 
     table: Table
-    columns: dict[str, list]       # field -> typed values in row order (the file's fields, emr_id first)
-    names: dict[str, str]          # field -> its column as written in the file
+    columns: dict[str, list]  # field -> typed values in row order (the file's fields, emr_id first)
+    names: dict[str, str]  # field -> its column as written in the file
     ignored_columns: list[str]
 
     @property
@@ -334,8 +432,10 @@ def read_patients(path: os.PathLike | str, today: date | None = None) -> Directo
     mapping, ignored = map_columns(table)
     if "emr_id" not in mapping:
         expected = ", ".join(ALIASES["emr_id"][:8])
-        raise BadInput(f"{table.name}:{table.header_line}: no EMR id column (expected one named like "
-                       f"{expected}...); found: {', '.join(table.header)}")
+        raise BadInput(
+            f"{table.name}:{table.header_line}: no EMR id column (expected one named like "
+            f"{expected}...); found: {', '.join(table.header)}"
+        )
     fields = list(mapping)
     rows = table.rows
     lines = [r.line for r in rows]
@@ -348,7 +448,7 @@ def read_patients(path: os.PathLike | str, today: date | None = None) -> Directo
 
     columns: dict[str, list] = {}
     position_of = {k: n for n, k in enumerate(rows[0].keys)} if rows else {}
-    transposed = list(zip(*[r.fields for r in rows])) if rows else []
+    transposed = list(zip(*[r.fields for r in rows], strict=False)) if rows else []
     for f in fields:
         key = mapping[f]
         raw = list(transposed[position_of[key]]) if rows else []
@@ -375,14 +475,23 @@ def read_patients(path: os.PathLike | str, today: date | None = None) -> Directo
         key = mapping["date_of_birth"]
         for i, d in enumerate(dobs):
             if d.__class__ is date and d > today:
-                problem(i, table.columns[key], "expected a date of birth not after today, "
-                                               f"got {_quote(rows[i].values[key])}")
+                problem(
+                    i,
+                    table.columns[key],
+                    f"expected a date of birth not after today, got {_quote(rows[i].values[key])}",
+                )
     if problems:
         bad_lines = sorted(problems)
         n = len(bad_lines)
         summary = f"{table.name}: {n} bad row{'s' if n != 1 else ''}, nothing imported"
-        raise FileProblems(summary, [f"{table.where(line)}: {msg}" for line in bad_lines
-                                     for _, msg in sorted(problems[line], key=lambda p: p[0])])
+        raise FileProblems(
+            summary,
+            [
+                f"{table.where(line)}: {msg}"
+                for line in bad_lines
+                for _, msg in sorted(problems[line], key=lambda p: p[0])
+            ],
+        )
     return Directory(table, columns, {f: table.columns[k] for f, k in mapping.items()}, ignored)
 
 
@@ -434,19 +543,37 @@ def _import(ctx, path: os.PathLike | str) -> ImportResult:
             changed = max(changed, changed_names)
         joined = 0
         if "app_id" in fields:
-            joined = (Invitation.update(joined_at=now)
-                      .where(Invitation.joined_at.is_null(),
-                             Invitation.patient.in_(Patient.select(Patient.id)
-                                                    .where(Patient.app_id.is_null(False))))
-                      .execute())
+            joined = (
+                Invitation.update(joined_at=now)
+                .where(
+                    Invitation.joined_at.is_null(),
+                    Invitation.patient.in_(Patient.select(Patient.id).where(Patient.app_id.is_null(False))),
+                )
+                .execute()
+            )
         updated = changed - inserted
         result = ImportResult(
-            inserted=inserted, updated=updated, total=n, joined=joined,
-            unchanged=n - inserted - updated, ignored_columns=ignored, columns=directory.names,
-            encoding=table.encoding, delimiter=table.delimiter)
-        audit.record(ctx, "import", file=str(Path(path).resolve()), inserted=inserted, updated=updated,
-                     unchanged=result.unchanged, total=n, joined=joined,
-                     ignored_columns=ignored)
+            inserted=inserted,
+            updated=updated,
+            total=n,
+            joined=joined,
+            unchanged=n - inserted - updated,
+            ignored_columns=ignored,
+            columns=directory.names,
+            encoding=table.encoding,
+            delimiter=table.delimiter,
+        )
+        audit.record(
+            ctx,
+            "import",
+            file=str(Path(path).resolve()),
+            inserted=inserted,
+            updated=updated,
+            unchanged=result.unchanged,
+            total=n,
+            joined=joined,
+            ignored_columns=ignored,
+        )
     return result
 
 
@@ -469,8 +596,9 @@ def _upsert(t: str, cols: list[str], data_cols: list[str], params: list[tuple], 
         # COPY to a temporary table; then one set-based UPDATE (a hash join, much faster
         # than 100,000 conflict checks) and an INSERT of the new EMR ids. The INSERT keeps
         # its ON CONFLICT for an import of the same ids committed meanwhile.
-        cursor.execute(f"CREATE TEMPORARY TABLE clinicast_import ON COMMIT DROP AS "
-                       f"SELECT {collist} FROM {t} WITH NO DATA")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE clinicast_import ON COMMIT DROP AS SELECT {collist} FROM {t} WITH NO DATA"
+        )
         with cursor.copy(f"COPY clinicast_import ({collist}) FROM STDIN") as copy:
             for r in params:
                 copy.write_row(r)
@@ -479,11 +607,15 @@ def _upsert(t: str, cols: list[str], data_cols: list[str], params: list[tuple], 
             sets = ", ".join(f"{c} = i.{c}" for c in data_cols + ["updated_at"])
             old = ", ".join(f"p.{c}" for c in data_cols)
             new = ", ".join(f"i.{c}" for c in data_cols)
-            cursor.execute(f"UPDATE {t} AS p SET {sets} FROM clinicast_import AS i "
-                           f"WHERE p.emr_id = i.emr_id AND ({old}) IS DISTINCT FROM ({new})")
+            cursor.execute(
+                f"UPDATE {t} AS p SET {sets} FROM clinicast_import AS i "
+                f"WHERE p.emr_id = i.emr_id AND ({old}) IS DISTINCT FROM ({new})"
+            )
             changed = cursor.rowcount
-        cursor.execute(f"INSERT INTO {t} ({collist}) SELECT {collist} FROM clinicast_import AS i "
-                       f"WHERE NOT EXISTS (SELECT 1 FROM {t} AS p WHERE p.emr_id = i.emr_id) {conflict}")
+        cursor.execute(
+            f"INSERT INTO {t} ({collist}) SELECT {collist} FROM clinicast_import AS i "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {t} AS p WHERE p.emr_id = i.emr_id) {conflict}"
+        )
         changed += cursor.rowcount
         cursor.execute("DROP TABLE clinicast_import")
         return changed
@@ -491,7 +623,7 @@ def _upsert(t: str, cols: list[str], data_cols: list[str], params: list[tuple], 
     sql = f"INSERT INTO {t} ({collist}) VALUES ({', '.join(['?'] * len(cols))}) {conflict}"
     changed = 0
     for i in range(0, len(params), CHUNK):
-        cursor.executemany(sql, params[i:i + CHUNK])
+        cursor.executemany(sql, params[i : i + CHUNK])
         changed += max(cursor.rowcount, 0)
     return changed
 
@@ -504,15 +636,15 @@ def _params(columns: dict[str, list], n: int, now: datetime, pg: bool) -> list[t
         col = columns.get(f)
         if col is None:
             col = [Patient._meta.fields[f].default] * n
-        elif f in DATE_FIELDS and not pg:   # SQLite keeps dates as ISO text, as peewee writes them
+        elif f in DATE_FIELDS and not pg:  # SQLite keeps dates as ISO text, as peewee writes them
             iso = {d: d.isoformat() for d in set(col) if d is not None}
             col = list(map(iso.get, col))
         out.append(col)
-    out.append(_name_keys(zip(out[FIELDS.index("last_name")], out[FIELDS.index("first_name")])))
+    out.append(_name_keys(zip(out[FIELDS.index("last_name")], out[FIELDS.index("first_name")], strict=False)))
     stamp = now if pg else str(now)
     out.append([stamp] * n)
     out.append(out[-1])
-    return list(zip(*out))
+    return list(zip(*out, strict=False))
 
 
 def _refresh_search_names(emr_ids: list[str]) -> int:
@@ -522,8 +654,11 @@ def _refresh_search_names(emr_ids: list[str]) -> int:
     p = database.param
     updates = []
     for i in range(0, len(emr_ids), 900):
-        q = (Patient.select(Patient.id, Patient.first_name, Patient.last_name, Patient.search_name)
-             .where(Patient.emr_id.in_(emr_ids[i:i + 900])).tuples())
+        q = (
+            Patient.select(Patient.id, Patient.first_name, Patient.last_name, Patient.search_name)
+            .where(Patient.emr_id.in_(emr_ids[i : i + 900]))
+            .tuples()
+        )
         for pid, first, last, old in q:
             new = name_key(last, first)
             if new != old:
@@ -534,6 +669,7 @@ def _refresh_search_names(emr_ids: list[str]) -> int:
 
 
 # --- look-up -------------------------------------------------------------------------
+
 
 def get_by_emr(emr_id: str) -> Patient:
     p = Patient.get_or_none(Patient.emr_id == emr_id.strip())
@@ -575,8 +711,9 @@ def _like(column, pattern: str):
     lower-case text for lower-case columns); peewee's OP.LIKE would be GLOB on SQLite,
     whose LIKE is ASCII-case-insensitive."""
     op = pw.OP.LIKE if is_postgres() else pw.OP.ILIKE
-    return pw.Expression(column, op, pw.NodeList((
-        pw.Value(pattern, converter=False), pw.SQL("ESCAPE"), pw.Value("\\", converter=False))))
+    return pw.Expression(
+        column, op, pw.NodeList((pw.Value(pattern, converter=False), pw.SQL("ESCAPE"), pw.Value("\\", converter=False)))
+    )
 
 
 def _prefix(column, prefix: str):
@@ -618,7 +755,9 @@ def search(text: str, limit: int = 20) -> list[Patient]:
     if " " not in text:
         steps.append(Patient.select().where(_prefix(Patient.emr_id, text)).order_by(Patient.emr_id))
     if key:
-        steps.append(Patient.select().where(_prefix(Patient.search_name, key)).order_by(Patient.search_name, Patient.id))
+        steps.append(
+            Patient.select().where(_prefix(Patient.search_name, key)).order_by(Patient.search_name, Patient.id)
+        )
     if " " not in text and ("@" in text or "." in text):
         steps.append(Patient.select().where(_prefix(Patient.email, text.lower())).order_by(Patient.email))
     for q in steps:

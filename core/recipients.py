@@ -20,9 +20,28 @@ from .context import Ctx
 from .db import sql_uuid, write_transaction
 from .errors import BadInput, NotFound, Refused
 from .models import (
-    ASSIGNED, BaseModel, D_CANCELLED, D_EMAIL, D_EXPIRE, D_PENDING, D_PUBLISH, D_PUSH, D_PUT, D_RETRYING,
-    D_SENDING, D_SENT, D_UNPUBLISH, QUEUED, REMOVED, RETRYING, SENT, SKIPPED, Campaign, Delivery,
-    Patient, Recipient,
+    ASSIGNED,
+    D_CANCELLED,
+    D_EMAIL,
+    D_EXPIRE,
+    D_PENDING,
+    D_PUBLISH,
+    D_PUSH,
+    D_PUT,
+    D_RETRYING,
+    D_SENDING,
+    D_SENT,
+    D_UNPUBLISH,
+    QUEUED,
+    REMOVED,
+    RETRYING,
+    SENT,
+    SKIPPED,
+    BaseModel,
+    Campaign,
+    Delivery,
+    Patient,
+    Recipient,
 )
 
 LIMIT = 5000
@@ -35,18 +54,21 @@ R_ON_APP = "already on the patient app"
 R_NO_EMAIL = "no email address"
 R_WINDOW_ENDED = "the broadcast window ended before sending"
 
-R_UNKNOWN_APP = "unknown app account"   # the gateway's answer to a publish (see core.dispatch)
+R_UNKNOWN_APP = "unknown app account"  # the gateway's answer to a publish (see core.dispatch)
 
 
 def _feed_eligible() -> pw.Expression:
     """Recipients who see a live broadcast in their feed: everyone assigned, whether or not
     a push went out, except the removed, those a consent rule skipped and unknown accounts."""
-    return ((Recipient.status != REMOVED)
-            & ((Recipient.status != SKIPPED) | (Recipient.reason == R_NO_PUSH))
-            & (Recipient.reason != R_UNKNOWN_APP))
+    return (
+        (Recipient.status != REMOVED)
+        & ((Recipient.status != SKIPPED) | (Recipient.reason == R_NO_PUSH))
+        & (Recipient.reason != R_UNKNOWN_APP)
+    )
 
 
 # --- consent rules (the one place they are written) --------------------------------
+
 
 def _no_app():
     return Patient.app_id.is_null(True) | (Patient.app_id == "")
@@ -56,9 +78,11 @@ def _assign_rules(kind: str) -> list[tuple[pw.Expression, str]]:
     """(condition that forbids, reason) in order, checked at assign and again at send."""
     if kind == "broadcast":
         return [(_no_app(), R_NO_APP), (Patient.marketing_consent == False, R_NO_CONSENT)]  # noqa: E712
-    return [(Patient.do_not_contact == True, R_DNC),  # noqa: E712
-            (~_no_app(), R_ON_APP),
-            (Patient.email.is_null(True) | (Patient.email == ""), R_NO_EMAIL)]
+    return [
+        (Patient.do_not_contact == True, R_DNC),  # noqa: E712
+        (~_no_app(), R_ON_APP),
+        (Patient.email.is_null(True) | (Patient.email == ""), R_NO_EMAIL),
+    ]
 
 
 def _start_rules(kind: str) -> list[tuple[pw.Expression, str]]:
@@ -98,6 +122,7 @@ def _forbidden(rules) -> pw.Expression:
 
 # --- results ------------------------------------------------------------------------
 
+
 @dataclass
 class AssignResult:
     added: int = 0
@@ -108,8 +133,12 @@ class AssignResult:
     published: int = 0
 
     def to_json(self) -> dict:
-        return {"added": self.added, "already_assigned": self.already_assigned,
-                "skipped": self.skipped, "not_found": self.not_found}
+        return {
+            "added": self.added,
+            "already_assigned": self.already_assigned,
+            "skipped": self.skipped,
+            "not_found": self.not_found,
+        }
 
 
 @dataclass
@@ -118,7 +147,7 @@ class StartPlan:
     skipped: dict[str, int] = field(default_factory=dict)
     already_sent: int = 0
     in_progress: int = 0
-    queued_for: datetime | None = None   # when the sends go out (window start for a broadcast)
+    queued_for: datetime | None = None  # when the sends go out (window start for a broadcast)
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -140,11 +169,19 @@ class RecipientRow:
     def to_json(self) -> dict:
         def iso(d):
             return d.isoformat(timespec="seconds") + "Z" if d else None
-        return {"emr_id": self.emr_id, "name": self.name, "status": self.status,
-                "reason": self.reason, "added_at": iso(self.added_at), "sent_at": iso(self.sent_at)}
+
+        return {
+            "emr_id": self.emr_id,
+            "name": self.name,
+            "status": self.status,
+            "reason": self.reason,
+            "added_at": iso(self.added_at),
+            "sent_at": iso(self.sent_at),
+        }
 
 
 # --- assign -------------------------------------------------------------------------
+
 
 class _Picked(BaseModel):
     """The patients one assign picked, evaluated once (a per-connection temporary table)."""
@@ -181,28 +218,37 @@ def _assign(ctx: Ctx, campaign_id, patients: pw.Select, how: str, **detail) -> A
             # the feed shows the message as soon as the window is open: it must be written first
             problems = template_problems(ctx, c.kind, get_templates(c.id))
             if problems:
-                raise Refused(f"write campaign {c.id}'s message before adding patients "
-                              f"(patients see it in their feed during the window): {problems[0]}")
+                raise Refused(
+                    f"write campaign {c.id}'s message before adding patients "
+                    f"(patients see it in their feed during the window): {problems[0]}"
+                )
         rules = _assign_rules(c.kind)
         patients = _pick(patients)
         mine = Recipient.select(Recipient.patient).where(Recipient.campaign == c)
 
         reason = _reason_case(rules)
         mine_r = Recipient.alias()
-        present = pw.Case(None, [
-            (mine_r.id.is_null(True), "new"),
-            (mine_r.status.in_((REMOVED, SKIPPED)) & mine_r.sent_at.is_null(True), mine_r.status),
-        ], "active")
-        rows = (Patient.select(present, reason, pw.fn.COUNT(Patient.id))
-                .join(mine_r, pw.JOIN.LEFT_OUTER,
-                      on=(mine_r.patient == Patient.id) & (mine_r.campaign == c.id))
-                .where(Patient.id.in_(patients)).group_by(pw.SQL("1"), pw.SQL("2")).tuples())  # by position: PostgreSQL cannot match parameterised CASEs
+        present = pw.Case(
+            None,
+            [
+                (mine_r.id.is_null(True), "new"),
+                (mine_r.status.in_((REMOVED, SKIPPED)) & mine_r.sent_at.is_null(True), mine_r.status),
+            ],
+            "active",
+        )
+        rows = (
+            Patient.select(present, reason, pw.fn.COUNT(Patient.id))
+            .join(mine_r, pw.JOIN.LEFT_OUTER, on=(mine_r.patient == Patient.id) & (mine_r.campaign == c.id))
+            .where(Patient.id.in_(patients))
+            .group_by(pw.SQL("1"), pw.SQL("2"))
+            .tuples()
+        )  # by position: PostgreSQL cannot match parameterised CASEs
         result = AssignResult()
         skipped = Counter()
         revived = 0
         for where, why, n in rows:
             if where == "active" or (where == SKIPPED and why):
-                result.already_assigned += n        # a no-op: nothing changes for them
+                result.already_assigned += n  # a no-op: nothing changes for them
                 continue
             revived += n if where != "new" else 0
             if not why:
@@ -212,36 +258,68 @@ def _assign(ctx: Ctx, campaign_id, patients: pw.Select, how: str, **detail) -> A
         result.skipped, result.skipped_reasons = sum(skipped.values()), dict(skipped)
         incoming = result.added + result.skipped
         if incoming > LIMIT:
-            raise Refused(f"this would add {incoming} patients; one assign adds at most {LIMIT}: "
-                          "narrow the conditions or split the list. Nothing was added.")
+            raise Refused(
+                f"this would add {incoming} patients; one assign adds at most {LIMIT}: "
+                "narrow the conditions or split the list. Nothing was added."
+            )
         now, login = ctx.now(), ctx.user.login
         forbidden = _forbidden(rules)
         status = pw.Case(None, [(forbidden, SKIPPED)], ASSIGNED)
         # removed (or skipped, now allowed) before anything was sent: assigned afresh
-        revive = (mine.where(Recipient.status.in_((REMOVED, SKIPPED)), Recipient.sent_at.is_null(True))
-                  .join(Patient).where((Recipient.status == REMOVED) | ~forbidden))
+        revive = (
+            mine.where(Recipient.status.in_((REMOVED, SKIPPED)), Recipient.sent_at.is_null(True))
+            .join(Patient)
+            .where((Recipient.status == REMOVED) | ~forbidden)
+        )
         if revived:
             patient_of = Patient.select
-            (Recipient.update(
-                status=patient_of(status).where(Patient.id == Recipient.patient),
-                reason=patient_of(reason).where(Patient.id == Recipient.patient),
-                added_at=now, added_by=login, removed_at=None, queued_at=None)
-             .where(Recipient.campaign == c, Recipient.patient.in_(patients), Recipient.patient.in_(revive))
-             .execute())
-        new = (Patient.select(pw.Value(c.id), Patient.id, status, reason, pw.Value(now), pw.Value(login),
-                              pw.Value(False))
-               .where(Patient.id.in_(patients), Patient.id.not_in(mine)))
-        (Recipient.insert_from(new, [Recipient.campaign, Recipient.patient, Recipient.status,
-                                     Recipient.reason, Recipient.added_at, Recipient.added_by,
-                                     Recipient.in_feed])
-         .on_conflict_ignore().returning().execute())
+            (
+                Recipient.update(
+                    status=patient_of(status).where(Patient.id == Recipient.patient),
+                    reason=patient_of(reason).where(Patient.id == Recipient.patient),
+                    added_at=now,
+                    added_by=login,
+                    removed_at=None,
+                    queued_at=None,
+                )
+                .where(Recipient.campaign == c, Recipient.patient.in_(patients), Recipient.patient.in_(revive))
+                .execute()
+            )
+        new = Patient.select(
+            pw.Value(c.id), Patient.id, status, reason, pw.Value(now), pw.Value(login), pw.Value(False)
+        ).where(Patient.id.in_(patients), Patient.id.not_in(mine))
+        (
+            Recipient.insert_from(
+                new,
+                [
+                    Recipient.campaign,
+                    Recipient.patient,
+                    Recipient.status,
+                    Recipient.reason,
+                    Recipient.added_at,
+                    Recipient.added_by,
+                    Recipient.in_feed,
+                ],
+            )
+            .on_conflict_ignore()
+            .returning()
+            .execute()
+        )
         if state == LIVE:
             result.published = _publish(c, now)
         _Picked.delete().execute()
         c.updated_at = now
         c.save(only=[Campaign.updated_at])
-        audit.record(ctx, "assign", c.id, how=how, added=result.added, skipped=result.skipped,
-                     already_assigned=result.already_assigned, **detail)
+        audit.record(
+            ctx,
+            "assign",
+            c.id,
+            how=how,
+            added=result.added,
+            skipped=result.skipped,
+            already_assigned=result.already_assigned,
+            **detail,
+        )
     return result
 
 
@@ -249,8 +327,9 @@ def assign_patient(ctx: Ctx, campaign_id, emr_id: str) -> AssignResult:
     emr_id = emr_id.strip()
     if not Patient.select().where(Patient.emr_id == emr_id).exists():
         raise NotFound(f"no patient with EMR id {emr_id!r}")
-    return _assign(ctx, campaign_id, Patient.select(Patient.id).where(Patient.emr_id == emr_id),
-                   "patient", emr_id=emr_id)
+    return _assign(
+        ctx, campaign_id, Patient.select(Patient.id).where(Patient.emr_id == emr_id), "patient", emr_id=emr_id
+    )
 
 
 def assign_conditions(ctx: Ctx, campaign_id, conds: list) -> AssignResult:
@@ -259,15 +338,20 @@ def assign_conditions(ctx: Ctx, campaign_id, conds: list) -> AssignResult:
     if not conds:
         raise BadInput("give at least one condition (FIELD OP VALUE)")
     expr = conditions.compile(conds, ctx.today())
-    return _assign(ctx, campaign_id, Patient.select(Patient.id).where(expr), "conditions",
-                   conditions=[conditions.describe(c) for c in conds])
+    return _assign(
+        ctx,
+        campaign_id,
+        Patient.select(Patient.id).where(expr),
+        "conditions",
+        conditions=[conditions.describe(c) for c in conds],
+    )
 
 
 def _known_emr_ids(ids: list[str]) -> set[str]:
     """The ids that are in the patient directory (in chunks: SQLite caps parameters)."""
     known: set[str] = set()
     for start in range(0, len(ids), 10000):
-        chunk = ids[start:start + 10000]
+        chunk = ids[start : start + 10000]
         known.update(r for (r,) in Patient.select(Patient.emr_id).where(Patient.emr_id.in_(chunk)).tuples())
     return known
 
@@ -279,10 +363,10 @@ def assign_ids(ctx: Ctx, campaign_id, emr_ids: list[str]) -> AssignResult:
         raise BadInput("no EMR ids to assign")
     known = _known_emr_ids(ids)
     if len(known) > LIMIT:
-        raise Refused(f"this list has {len(known)} known patients; one assign adds at most {LIMIT}. "
-                      "Nothing was added.")
-    result = _assign(ctx, campaign_id, Patient.select(Patient.id).where(Patient.emr_id.in_(sorted(known))),
-                     "list", count=len(ids))
+        raise Refused(f"this list has {len(known)} known patients; one assign adds at most {LIMIT}. Nothing was added.")
+    result = _assign(
+        ctx, campaign_id, Patient.select(Patient.id).where(Patient.emr_id.in_(sorted(known))), "list", count=len(ids)
+    )
     result.not_found = [i for i in ids if i not in known]
     return result
 
@@ -290,17 +374,31 @@ def assign_ids(ctx: Ctx, campaign_id, emr_ids: list[str]) -> AssignResult:
 # --- CSV lists of EMR ids ------------------------------------------------------------
 
 # normalised (core.csvio.norm) names of a column holding EMR ids
-ID_COLUMNS = ("emrid", "emr", "patientid", "id", "nodossier", "nodedossier", "numerodedossier",
-              "numerodossier", "dossier", "chart", "chartnumber", "mrn", "idpatient", "noemr")
+ID_COLUMNS = (
+    "emrid",
+    "emr",
+    "patientid",
+    "id",
+    "nodossier",
+    "nodedossier",
+    "numerodedossier",
+    "numerodossier",
+    "dossier",
+    "chart",
+    "chartnumber",
+    "mrn",
+    "idpatient",
+    "noemr",
+)
 
 
 @dataclass
 class IdListReport:
     path: str
     column: str
-    ids: list[str] = field(default_factory=list)                     # unique, in file order
-    lines: dict[str, int] = field(default_factory=dict)             # id -> first line
-    unknown: list[tuple[int, str]] = field(default_factory=list)    # (line, id)
+    ids: list[str] = field(default_factory=list)  # unique, in file order
+    lines: dict[str, int] = field(default_factory=dict)  # id -> first line
+    unknown: list[tuple[int, str]] = field(default_factory=list)  # (line, id)
     duplicates: list[tuple[int, str, int]] = field(default_factory=list)  # (line, id, first line)
     bad_lines: list[tuple[int, str]] = field(default_factory=list)  # (line, why)
 
@@ -326,8 +424,10 @@ def read_id_list(path: str | Path) -> IdListReport:
     rows = [(r.line, r.values) for r in table.rows]
     if column is None:
         if len(norm) != 1:
-            raise BadInput(f"{path}:1: no EMR id column: expected a column named like emr_id, patient_id, "
-                           f"id or no dossier (found {', '.join(table.header)})")
+            raise BadInput(
+                f"{path}:1: no EMR id column: expected a column named like emr_id, patient_id, "
+                f"id or no dossier (found {', '.join(table.header)})"
+            )
         column = norm[0]
         # a single column without a recognised header: the first line is an id too
         rows.insert(0, (table.header_line, {column: table.header[0]}))
@@ -353,56 +453,92 @@ def assign_csv(ctx: Ctx, campaign_id, path: str | Path) -> AssignResult:
     ctx.require("campaigns")
     report = read_id_list(path)
     if report.bad_lines:
-        raise BadInput(f"{path}: {len(report.bad_lines)} bad lines, nothing assigned; first: "
-                       f"line {report.bad_lines[0][0]}: {report.bad_lines[0][1]}")
+        raise BadInput(
+            f"{path}: {len(report.bad_lines)} bad lines, nothing assigned; first: "
+            f"line {report.bad_lines[0][0]}: {report.bad_lines[0][1]}"
+        )
     if not report.found:
-        raise BadInput(f"{path}: none of the {len(report.ids)} EMR ids is in the patient directory; "
-                       "nothing assigned")
+        raise BadInput(f"{path}: none of the {len(report.ids)} EMR ids is in the patient directory; nothing assigned")
     result = assign_ids(ctx, campaign_id, report.ids)
     return result
 
 
 # --- broadcast publish / expire (also run by the scheduler) --------------------------
 
+
 def _ensure_put(c: Campaign, now: datetime) -> None:
     current = Delivery.select().where(
-        Delivery.campaign == c, Delivery.kind == D_PUT, Delivery.content_version == c.content_version,
-        Delivery.status.in_((D_PENDING, D_SENDING, D_RETRYING, D_SENT)))
+        Delivery.campaign == c,
+        Delivery.kind == D_PUT,
+        Delivery.content_version == c.content_version,
+        Delivery.status.in_((D_PENDING, D_SENDING, D_RETRYING, D_SENT)),
+    )
     if not current.exists():
         Delivery.create(kind=D_PUT, campaign=c, due_at=now, created_at=now, content_version=c.content_version)
 
 
 def _insert_deliveries(kind: str, c: Campaign, recipients: pw.Select, due_at: datetime, now: datetime) -> None:
     """One delivery of `kind` per recipient id selected by `recipients`, in one statement."""
-    q = (Recipient.select(pw.Value(kind), pw.Value(c.id), Recipient.id, sql_uuid(), pw.Value(D_PENDING),
-                          pw.Value(due_at), pw.Value(0), pw.Value(now), pw.Value(c.content_version),
-                          pw.Value(""))
-         .where(Recipient.id.in_(recipients)))
-    (Delivery.insert_from(q, [Delivery.kind, Delivery.campaign, Delivery.recipient,
-                                    Delivery.idempotency_key, Delivery.status, Delivery.due_at,
-                                    Delivery.attempts, Delivery.created_at, Delivery.content_version,
-                                    Delivery.last_error])
-     .returning().execute())
+    q = Recipient.select(
+        pw.Value(kind),
+        pw.Value(c.id),
+        Recipient.id,
+        sql_uuid(),
+        pw.Value(D_PENDING),
+        pw.Value(due_at),
+        pw.Value(0),
+        pw.Value(now),
+        pw.Value(c.content_version),
+        pw.Value(""),
+    ).where(Recipient.id.in_(recipients))
+    (
+        Delivery.insert_from(
+            q,
+            [
+                Delivery.kind,
+                Delivery.campaign,
+                Delivery.recipient,
+                Delivery.idempotency_key,
+                Delivery.status,
+                Delivery.due_at,
+                Delivery.attempts,
+                Delivery.created_at,
+                Delivery.content_version,
+                Delivery.last_error,
+            ],
+        )
+        .returning()
+        .execute()
+    )
 
 
 def _publish(c: Campaign, now: datetime) -> int:
     """Show a live broadcast to every eligible recipient not yet in the feed (the campaign
     is locked by the caller, so the set does not change between these statements)."""
-    waiting = (Recipient.select(Recipient.id)
-               .where(Recipient.campaign == c, _feed_eligible(), Recipient.in_feed == False))  # noqa: E712
+    waiting = Recipient.select(Recipient.id).where(
+        Recipient.campaign == c,
+        _feed_eligible(),
+        Recipient.in_feed == False,  # noqa: E712
+    )
     n = waiting.count()
     if n:
         _ensure_put(c, now)
         _insert_deliveries(D_PUBLISH, c, waiting, now, now)
-        (Recipient.update(in_feed=True)
-         .where(Recipient.campaign == c, _feed_eligible(), Recipient.in_feed == False).execute())  # noqa: E712
+        (
+            Recipient.update(in_feed=True)
+            .where(Recipient.campaign == c, _feed_eligible(), Recipient.in_feed == False)  # noqa: E712
+            .execute()
+        )
     return n
 
 
 def _live_broadcasts(ctx: Ctx) -> list[tuple[Campaign, str]]:
     """Broadcasts not yet expired whose window may have opened, with their window state."""
-    q = Campaign.select().where(Campaign.kind == "broadcast", Campaign.expired_at.is_null(True),
-                                Campaign.starts_on <= ctx.today() + timedelta(days=1))
+    q = Campaign.select().where(
+        Campaign.kind == "broadcast",
+        Campaign.expired_at.is_null(True),
+        Campaign.starts_on <= ctx.today() + timedelta(days=1),
+    )
     tz = ctx.config.clinic.tz
     return [(c, window_state(c, ctx.now(), tz)) for c in q]
 
@@ -434,29 +570,34 @@ def expire_due(ctx: Ctx) -> int:
         with write_transaction():
             get_locked(c.id)
             now = ctx.now()
-            claimed = (Campaign.update(expired_at=now)
-                       .where(Campaign.id == c.id, Campaign.expired_at.is_null(True)).execute())
+            claimed = (
+                Campaign.update(expired_at=now).where(Campaign.id == c.id, Campaign.expired_at.is_null(True)).execute()
+            )
             if not claimed:
                 continue  # another scheduler did it
             open_ = Delivery.select(Delivery.id).where(
-                Delivery.campaign == c, Delivery.kind.in_((D_PUSH, D_PUBLISH, D_PUT)),
-                Delivery.status.in_((D_PENDING, D_RETRYING)))
+                Delivery.campaign == c,
+                Delivery.kind.in_((D_PUSH, D_PUBLISH, D_PUT)),
+                Delivery.status.in_((D_PENDING, D_RETRYING)),
+            )
             pushes = Delivery.select(Delivery.recipient).where(Delivery.id.in_(open_), Delivery.kind == D_PUSH)
             Recipient.update(status=SKIPPED, reason=R_WINDOW_ENDED, next_attempt_at=None).where(
-                Recipient.id.in_(pushes), Recipient.status.in_((QUEUED, RETRYING))).execute()
+                Recipient.id.in_(pushes), Recipient.status.in_((QUEUED, RETRYING))
+            ).execute()
             Delivery.update(status=D_CANCELLED, last_error=R_WINDOW_ENDED).where(Delivery.id.in_(open_)).execute()
             if Recipient.select().where(Recipient.campaign == c, Recipient.in_feed == True).exists():  # noqa: E712
-                Delivery.create(kind=D_EXPIRE, campaign=c, due_at=now, created_at=now,
-                                content_version=c.content_version)
+                Delivery.create(
+                    kind=D_EXPIRE, campaign=c, due_at=now, created_at=now, content_version=c.content_version
+                )
                 n += 1
     return n
 
 
 # --- remove -------------------------------------------------------------------------
 
+
 def _recipient(c: Campaign, emr_id: str) -> Recipient:
-    r = (Recipient.select().join(Patient)
-         .where(Recipient.campaign == c, Patient.emr_id == emr_id.strip()).first())
+    r = Recipient.select().join(Patient).where(Recipient.campaign == c, Patient.emr_id == emr_id.strip()).first()
     if r is None:
         raise NotFound(f"patient {emr_id!r} is not a recipient of campaign {c.id}")
     return r
@@ -469,8 +610,11 @@ def _removal_outcome(c: Campaign, r: Recipient) -> str:
         return "they were already removed"
     if r.status == SENT or r.sent_at:
         out = [f"{what} was already sent to them; they are only taken off the list"]
-    elif Delivery.select().where(Delivery.recipient == r, Delivery.status == D_SENDING,
-                                 Delivery.kind.in_((D_EMAIL, D_PUSH))).exists():
+    elif (
+        Delivery.select()
+        .where(Delivery.recipient == r, Delivery.status == D_SENDING, Delivery.kind.in_((D_EMAIL, D_PUSH)))
+        .exists()
+    ):
         out = [f"{what} is being sent at this moment and may still arrive"]
     else:
         out = [f"they will not receive {what}"]
@@ -496,14 +640,16 @@ def remove(ctx: Ctx, campaign_id, emr_id: str) -> str:
             raise BadInput(f"patient {emr_id!r} was already removed from campaign {c.id}")
         outcome = _removal_outcome(c, r)
         now = ctx.now()
-        cancelled = (Delivery.update(status=D_CANCELLED, last_error="recipient removed")
-                     .where(Delivery.recipient == r, Delivery.status.in_((D_PENDING, D_RETRYING)))
-                     .execute())
+        cancelled = (
+            Delivery.update(status=D_CANCELLED, last_error="recipient removed")
+            .where(Delivery.recipient == r, Delivery.status.in_((D_PENDING, D_RETRYING)))
+            .execute()
+        )
         if r.in_feed and c.expired_at is None:
-            _insert_deliveries(D_UNPUBLISH, c, Recipient.select(Recipient.id).where(Recipient.id == r.id),
-                               now, now)
+            _insert_deliveries(D_UNPUBLISH, c, Recipient.select(Recipient.id).where(Recipient.id == r.id), now, now)
         Recipient.update(status=REMOVED, removed_at=now, in_feed=False, next_attempt_at=None).where(
-            Recipient.id == r.id).execute()
+            Recipient.id == r.id
+        ).execute()
         c.updated_at = now
         c.save(only=[Campaign.updated_at])
         audit.record(ctx, "remove", c.id, emr_id=emr_id, previous_status=r.status, cancelled=cancelled)
@@ -512,9 +658,9 @@ def remove(ctx: Ctx, campaign_id, emr_id: str) -> str:
 
 # --- start --------------------------------------------------------------------------
 
+
 def _waiting(c: Campaign) -> pw.Select:
-    return (Recipient.select(Recipient.id).join(Patient)
-            .where(Recipient.campaign == c, Recipient.status == ASSIGNED))
+    return Recipient.select(Recipient.id).join(Patient).where(Recipient.campaign == c, Recipient.status == ASSIGNED)
 
 
 def start_plan(ctx: Ctx, campaign_id) -> StartPlan:
@@ -522,13 +668,19 @@ def start_plan(ctx: Ctx, campaign_id) -> StartPlan:
     ctx.require("campaigns")
     c = get(campaign_id)
     reason = _reason_case(_start_rules(c.kind))
-    rows = (Recipient.select(reason, pw.fn.COUNT(Recipient.id)).join(Patient)
-            .where(Recipient.campaign == c, Recipient.status == ASSIGNED).group_by(pw.SQL("1")).tuples())
+    rows = (
+        Recipient.select(reason, pw.fn.COUNT(Recipient.id))
+        .join(Patient)
+        .where(Recipient.campaign == c, Recipient.status == ASSIGNED)
+        .group_by(pw.SQL("1"))
+        .tuples()
+    )
     by_reason = Counter(dict(rows))
     plan = StartPlan(will_send=by_reason.pop("", 0), skipped=dict(by_reason))
     plan.already_sent = Recipient.select().where(Recipient.campaign == c, Recipient.status == SENT).count()
-    plan.in_progress = Recipient.select().where(Recipient.campaign == c,
-                                                Recipient.status.in_((QUEUED, RETRYING))).count()
+    plan.in_progress = (
+        Recipient.select().where(Recipient.campaign == c, Recipient.status.in_((QUEUED, RETRYING))).count()
+    )
     if c.kind == "broadcast":
         opens, _ = window_bounds(c, ctx.config.clinic.tz)
         plan.queued_for = max(opens, ctx.now())
@@ -555,8 +707,10 @@ def start(ctx: Ctx, campaign_id) -> StartPlan:
         _check_startable(ctx, c)
         plan = start_plan(ctx, c.id)
         if plan.will_send == 0 and not plan.skipped:
-            raise Refused(f"nothing to start: no recipient of campaign {c.id} is waiting "
-                          f"({plan.already_sent} already sent, {plan.in_progress} in progress)")
+            raise Refused(
+                f"nothing to start: no recipient of campaign {c.id} is waiting "
+                f"({plan.already_sent} already sent, {plan.in_progress} in progress)"
+            )
         now = ctx.now()
         rules = _start_rules(c.kind)
         if c.kind == "broadcast":
@@ -565,44 +719,68 @@ def start(ctx: Ctx, campaign_id) -> StartPlan:
             _insert_deliveries(D_UNPUBLISH, c, gone, now, now)
             Recipient.update(in_feed=False).where(Recipient.id.in_(gone)).execute()
         # those a rule forbids now are skipped with the reason; the others are queued
-        (Recipient.update(status=SKIPPED,
-                          reason=Patient.select(_reason_case(rules)).where(Patient.id == Recipient.patient))
-         .where(Recipient.id.in_(_waiting(c).where(_forbidden(rules)))).execute())
+        (
+            Recipient.update(
+                status=SKIPPED, reason=Patient.select(_reason_case(rules)).where(Patient.id == Recipient.patient)
+            )
+            .where(Recipient.id.in_(_waiting(c).where(_forbidden(rules))))
+            .execute()
+        )
         Recipient.update(status=QUEUED, queued_at=now, reason="").where(Recipient.id.in_(_waiting(c))).execute()
         kind = D_EMAIL if c.kind == "invitation" else D_PUSH
         has_one = Delivery.select(Delivery.id).where(
-            Delivery.recipient == Recipient.id, Delivery.kind == kind, Delivery.status != D_CANCELLED)
+            Delivery.recipient == Recipient.id, Delivery.kind == kind, Delivery.status != D_CANCELLED
+        )
         queued_now = Recipient.select(Recipient.id).where(
-            Recipient.campaign == c, Recipient.status == QUEUED, ~pw.fn.EXISTS(has_one))
+            Recipient.campaign == c, Recipient.status == QUEUED, ~pw.fn.EXISTS(has_one)
+        )
         _insert_deliveries(kind, c, queued_now, plan.queued_for, now)
         if c.first_started_at is None:
             c.first_started_at = now
         c.last_started_at = c.updated_at = now
         c.save()
-        audit.record(ctx, "start", c.id, will_send=plan.will_send, skipped=plan.skipped,
-                     queued_for=plan.queued_for)
+        audit.record(ctx, "start", c.id, will_send=plan.will_send, skipped=plan.skipped, queued_for=plan.queued_for)
     return plan
 
 
 # --- reads --------------------------------------------------------------------------
 
+
 def counts(campaign_id) -> dict[str, int]:
-    q = (Recipient.select(Recipient.status, pw.fn.COUNT(Recipient.id))
-         .where(Recipient.campaign == int(campaign_id)).group_by(Recipient.status).tuples())
+    q = (
+        Recipient.select(Recipient.status, pw.fn.COUNT(Recipient.id))
+        .where(Recipient.campaign == int(campaign_id))
+        .group_by(Recipient.status)
+        .tuples()
+    )
     return dict(q)
 
 
-def page(campaign_id, *, status: str | None = None, search: str = "", after_id: int | None = None,
-         limit: int | None = 200) -> list[RecipientRow]:
+def page(
+    campaign_id, *, status: str | None = None, search: str = "", after_id: int | None = None, limit: int | None = 200
+) -> list[RecipientRow]:
     """Recipients in id order, one page at a time (keyset: pass the last row's id)."""
     from .csvio import fold
 
-    q = (Recipient.select(Recipient.id, Patient.emr_id, Patient.first_name, Patient.last_name,
-                          Recipient.status, Recipient.reason, Recipient.added_at, Recipient.sent_at,
-                          Recipient.next_attempt_at)
-         .join(Patient).where(Recipient.campaign == int(campaign_id)).order_by(Recipient.id))
+    q = (
+        Recipient.select(
+            Recipient.id,
+            Patient.emr_id,
+            Patient.first_name,
+            Patient.last_name,
+            Recipient.status,
+            Recipient.reason,
+            Recipient.added_at,
+            Recipient.sent_at,
+            Recipient.next_attempt_at,
+        )
+        .join(Patient)
+        .where(Recipient.campaign == int(campaign_id))
+        .order_by(Recipient.id)
+    )
     if status:
         from .models import RECIPIENT_STATUSES
+
         if status not in RECIPIENT_STATUSES:
             raise BadInput(f"unknown status {status!r}; expected one of {', '.join(RECIPIENT_STATUSES)}")
         q = q.where(Recipient.status == status)
@@ -613,5 +791,7 @@ def page(campaign_id, *, status: str | None = None, search: str = "", after_id: 
         q = q.where(Recipient.id > after_id)
     if limit:
         q = q.limit(limit)
-    return [RecipientRow(i, emr, f"{fn} {ln}".strip(), st, rs, added, sent, nxt)
-            for i, emr, fn, ln, st, rs, added, sent, nxt in q.tuples()]
+    return [
+        RecipientRow(i, emr, f"{fn} {ln}".strip(), st, rs, added, sent, nxt)
+        for i, emr, fn, ln, st, rs, added, sent, nxt in q.tuples()
+    ]

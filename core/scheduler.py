@@ -26,7 +26,7 @@ import logging
 import os
 import socket
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor as APThreadPool
 from apscheduler.jobstores.base import JobLookupError
@@ -48,6 +48,7 @@ DAEMON, TUI = "daemon", "tui"
 def _system_ctx(config: Config, clock) -> Ctx:
     """The scheduler acts as the system, not as a staff member."""
     from .config import User
+
     return Ctx(config, User("clinicast", "clinicast scheduler", frozenset({"campaigns"})), clock)
 
 
@@ -68,9 +69,17 @@ class Scheduler:
     due now in the calling thread (the daemon's --once).
     """
 
-    def __init__(self, config: Config, *, role: str = DAEMON, clock=utcnow,
-                 dispatcher: Dispatcher | None = None, logger: logging.Logger | None = None,
-                 reconcile_seconds: float | None = None, standby_while_daemon: bool = False):
+    def __init__(
+        self,
+        config: Config,
+        *,
+        role: str = DAEMON,
+        clock=utcnow,
+        dispatcher: Dispatcher | None = None,
+        logger: logging.Logger | None = None,
+        reconcile_seconds: float | None = None,
+        standby_while_daemon: bool = False,
+    ):
         self.config = config
         self.role = role
         self.clock = clock
@@ -80,7 +89,7 @@ class Scheduler:
         self.ctx = _system_ctx(config, clock)
         self.reconcile_seconds = reconcile_seconds or max(30.0, 6 * config.scheduler.tick_seconds)
         self.standby_while_daemon = standby_while_daemon
-        self.standing_by: str | None = None     # why the embedded scheduler is idle
+        self.standing_by: str | None = None  # why the embedded scheduler is idle
         self._sched: BackgroundScheduler | None = None
         self._lock = threading.Lock()
         self._stopped = False
@@ -98,20 +107,42 @@ class Scheduler:
                 return
             s = self.config.scheduler
             self._sched = BackgroundScheduler(
-                timezone=timezone.utc,
+                timezone=UTC,
                 executors={"default": APThreadPool(4)},
                 job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             )
-            now = datetime.now(timezone.utc)
-            self._sched.add_job(self._job(self.heartbeat), IntervalTrigger(seconds=s.heartbeat_seconds),
-                                id="heartbeat", name="heartbeat", next_run_time=now)
-            self._sched.add_job(self._job(self.reconcile), IntervalTrigger(seconds=self.reconcile_seconds),
-                                id="reconcile", name="reconcile", next_run_time=now)
-            self._sched.add_job(self._job(self.dispatch), IntervalTrigger(seconds=s.tick_seconds),
-                                id="dispatch", name="dispatch", next_run_time=now + timedelta(milliseconds=50))
+            now = datetime.now(UTC)
+            self._sched.add_job(
+                self._job(self.heartbeat),
+                IntervalTrigger(seconds=s.heartbeat_seconds),
+                id="heartbeat",
+                name="heartbeat",
+                next_run_time=now,
+            )
+            self._sched.add_job(
+                self._job(self.reconcile),
+                IntervalTrigger(seconds=self.reconcile_seconds),
+                id="reconcile",
+                name="reconcile",
+                next_run_time=now,
+            )
+            self._sched.add_job(
+                self._job(self.dispatch),
+                IntervalTrigger(seconds=s.tick_seconds),
+                id="dispatch",
+                name="dispatch",
+                next_run_time=now + timedelta(milliseconds=50),
+            )
             self._sched.start()
-            event(self.log, logging.INFO, "scheduler_started", name=self.name, role=self.role,
-                  tick=s.tick_seconds, lease=s.lease_seconds)
+            event(
+                self.log,
+                logging.INFO,
+                "scheduler_started",
+                name=self.name,
+                role=self.role,
+                tick=s.tick_seconds,
+                lease=s.lease_seconds,
+            )
 
     def stop(self, grace: float = 5.0) -> None:
         """Stop claiming; sends under way get `grace` seconds; then release and unregister."""
@@ -126,18 +157,23 @@ class Scheduler:
             except Exception:  # noqa: BLE001 - never started or already down
                 pass
         self.dispatcher.close()
-        try:   # in the caller's thread, on its connection (left open: it may be the TUI's)
+        try:  # in the caller's thread, on its connection (left open: it may be the TUI's)
             Heartbeat.delete().where(Heartbeat.name == self.name).execute()
         except Exception as e:  # noqa: BLE001 - the heartbeat goes stale by itself
             event(self.log, logging.WARNING, "heartbeat_delete_failed", error=e)
-        event(self.log, logging.INFO, "scheduler_stopped", name=self.name, **{
-            k: v for k, v in self.dispatcher.totals.as_dict().items() if v and k != "seconds"})
+        event(
+            self.log,
+            logging.INFO,
+            "scheduler_stopped",
+            name=self.name,
+            **{k: v for k, v in self.dispatcher.totals.as_dict().items() if v and k != "seconds"},
+        )
 
     def wake(self) -> None:
         """Dispatch now rather than at the next tick (after a start, an assign...)."""
         if self._sched is not None and not self._stopped:
             try:
-                self._sched.modify_job("dispatch", next_run_time=datetime.now(timezone.utc))
+                self._sched.modify_job("dispatch", next_run_time=datetime.now(UTC))
             except JobLookupError:
                 pass
 
@@ -159,12 +195,13 @@ class Scheduler:
             try:
                 fn()
                 self.last_error = None
-            except Exception as e:  # noqa: BLE001 - logged; the next run tries again
+            except Exception as e:
                 self.last_error = f"{type(e).__name__}: {e}"
                 event(self.log, logging.ERROR, "job_failed", job=fn.__name__, error=self.last_error)
                 self.log.debug("job %s failed", fn.__name__, exc_info=True)
             finally:
                 _close_connection()
+
         run.__name__ = fn.__name__
         return run
 
@@ -174,10 +211,15 @@ class Scheduler:
             return True
         daemons = live_daemons(self.config, self.clock(), exclude=self.name)
         was = self.standing_by
-        self.standing_by = (f"daemon {daemons[0].name} is running" if daemons else None)
+        self.standing_by = f"daemon {daemons[0].name} is running" if daemons else None
         if was != self.standing_by:
-            event(self.log, logging.INFO, "standby" if daemons else "active", name=self.name,
-                  daemon=daemons[0].name if daemons else None)
+            event(
+                self.log,
+                logging.INFO,
+                "standby" if daemons else "active",
+                name=self.name,
+                daemon=daemons[0].name if daemons else None,
+            )
         return not daemons
 
     def dispatch(self) -> None:
@@ -190,11 +232,21 @@ class Scheduler:
         n = Heartbeat.update(beat_at=now).where(Heartbeat.name == self.name).execute()
         if not n:
             host, _, _ = self.name.partition(":")
-            (Heartbeat.insert(name=self.name, host=host or socket.gethostname(), pid=os.getpid(),
-                              role=self.role, version=__version__, started_at=now, beat_at=now)
-             .on_conflict(conflict_target=[Heartbeat.name],
-                          update={Heartbeat.beat_at: now, Heartbeat.role: self.role})
-             .execute())
+            (
+                Heartbeat.insert(
+                    name=self.name,
+                    host=host or socket.gethostname(),
+                    pid=os.getpid(),
+                    role=self.role,
+                    version=__version__,
+                    started_at=now,
+                    beat_at=now,
+                )
+                .on_conflict(
+                    conflict_target=[Heartbeat.name], update={Heartbeat.beat_at: now, Heartbeat.role: self.role}
+                )
+                .execute()
+            )
 
     def catch_up(self) -> tuple[int, int]:
         """publish_due / expire_due: what should have happened by now happens once."""
@@ -220,12 +272,17 @@ class Scheduler:
         if self._sched is None:
             return
         from .campaigns import window_bounds
+
         now = self.clock()
-        offset = now - utcnow()        # a test clock runs ahead or behind the wall clock
+        offset = now - utcnow()  # a test clock runs ahead or behind the wall clock
         tz = self.config.clinic.tz
         wanted: dict[str, tuple[datetime, str, int]] = {}
-        q = Campaign.select().where(Campaign.kind == "broadcast", Campaign.expired_at.is_null(True),
-                                    Campaign.starts_on.is_null(False), Campaign.ends_on.is_null(False))
+        q = Campaign.select().where(
+            Campaign.kind == "broadcast",
+            Campaign.expired_at.is_null(True),
+            Campaign.starts_on.is_null(False),
+            Campaign.ends_on.is_null(False),
+        )
         for c in q:
             opens, closes = window_bounds(c, tz)
             if now < opens:
@@ -237,12 +294,18 @@ class Scheduler:
             if job_id not in wanted:
                 job.remove()
         for job_id, (at, what, cid) in wanted.items():
-            run_at = (at - offset).replace(tzinfo=timezone.utc)
+            run_at = (at - offset).replace(tzinfo=UTC)
             job = existing.get(job_id)
             if job is not None and job.next_run_time == run_at:
                 continue
-            self._sched.add_job(self._job(self._window_job), DateTrigger(run_date=run_at), args=None,
-                                id=job_id, name=f"{what} campaign {cid}", replace_existing=True)
+            self._sched.add_job(
+                self._job(self._window_job),
+                DateTrigger(run_date=run_at),
+                args=None,
+                id=job_id,
+                name=f"{what} campaign {cid}",
+                replace_existing=True,
+            )
             event(self.log, logging.DEBUG, "window_job", job=job_id, at=at)
 
     def _window_job(self) -> None:
@@ -293,12 +356,21 @@ class EmbeddedScheduler:
         if self.mode == "never":
             return False
         if self._scheduler is None:
-            dispatcher = Dispatcher(self.config, clock=self._clock, logger=self._logger or
-                                    logging.getLogger("clinicast.dispatch"),
-                                    name=_tui_name())
-            self._scheduler = Scheduler(self.config, role=TUI, clock=self._clock, dispatcher=dispatcher,
-                                        logger=self._logger, standby_while_daemon=self.mode == "auto",
-                                        **self._kw)
+            dispatcher = Dispatcher(
+                self.config,
+                clock=self._clock,
+                logger=self._logger or logging.getLogger("clinicast.dispatch"),
+                name=_tui_name(),
+            )
+            self._scheduler = Scheduler(
+                self.config,
+                role=TUI,
+                clock=self._clock,
+                dispatcher=dispatcher,
+                logger=self._logger,
+                standby_while_daemon=self.mode == "auto",
+                **self._kw,
+            )
             self._scheduler.start()
         return True
 
@@ -323,6 +395,7 @@ class EmbeddedScheduler:
 
 def _tui_name() -> str:
     from .dispatch import worker_name
+
     return worker_name(TUI)
 
 

@@ -9,7 +9,15 @@ import peewee as pw
 from . import __version__
 from .context import Ctx
 from .models import (
-    D_FAILED, D_PENDING, D_RETRYING, D_SENDING, RECIPIENT_STATUSES, Campaign, Delivery, Heartbeat, Patient,
+    D_FAILED,
+    D_PENDING,
+    D_RETRYING,
+    D_SENDING,
+    RECIPIENT_STATUSES,
+    Campaign,
+    Delivery,
+    Heartbeat,
+    Patient,
     Recipient,
 )
 
@@ -29,24 +37,28 @@ def overview(ctx: Ctx) -> dict:
     stale = Heartbeat.select().where(Heartbeat.beat_at < fresh).count()
 
     recipients = dict.fromkeys(RECIPIENT_STATUSES, 0)
-    recipients.update(dict(Recipient.select(Recipient.status, pw.fn.COUNT(Recipient.id))
-                           .group_by(Recipient.status).tuples()))
+    recipients.update(
+        dict(Recipient.select(Recipient.status, pw.fn.COUNT(Recipient.id)).group_by(Recipient.status).tuples())
+    )
 
     open_ = Delivery.status.in_((D_PENDING, D_RETRYING))
     due = Delivery.select().where(open_, Delivery.due_at <= now).count()
     scheduled = Delivery.select().where(open_, Delivery.due_at > now)
     next_due = scheduled.select(pw.fn.MIN(Delivery.due_at)).scalar()
-    if isinstance(next_due, str):   # SQLite aggregate: no column type to convert by
+    if isinstance(next_due, str):  # SQLite aggregate: no column type to convert by
         next_due = datetime.fromisoformat(next_due)
     by_status = dict(Delivery.select(Delivery.status, pw.fn.COUNT(Delivery.id)).group_by(Delivery.status).tuples())
     oldest_due = Delivery.select(pw.fn.MIN(Delivery.due_at)).where(open_, Delivery.due_at <= now).scalar()
     if isinstance(oldest_due, str):
         oldest_due = datetime.fromisoformat(oldest_due)
 
-    campaigns = {"total": Campaign.select().count(),
-                 "archived": Campaign.select().where(Campaign.archived == True).count()}  # noqa: E712
+    campaigns = {
+        "total": Campaign.select().count(),
+        "archived": Campaign.select().where(Campaign.archived == True).count(),  # noqa: E712
+    }
     try:
         from . import campaigns as cmod
+
         by = {}
         for s in cmod.summaries(ctx, include_archived=True):
             by[s.status] = by.get(s.status, 0) + 1
@@ -79,8 +91,15 @@ def overview(ctx: Ctx) -> dict:
 
 
 def _hb(h: Heartbeat) -> dict:
-    return {"name": h.name, "host": h.host, "pid": h.pid, "role": h.role, "version": h.version,
-            "started_at": _iso(h.started_at), "beat_at": _iso(h.beat_at)}
+    return {
+        "name": h.name,
+        "host": h.host,
+        "pid": h.pid,
+        "role": h.role,
+        "version": h.version,
+        "started_at": _iso(h.started_at),
+        "beat_at": _iso(h.beat_at),
+    }
 
 
 def format_overview(data: dict) -> str:
@@ -91,8 +110,11 @@ def format_overview(data: dict) -> str:
         f"clinicast {data['version']} — database {data['database']}, schema version {data['schema_version']}",
         f"patients     {data['patients']}",
         f"campaigns    {data['campaigns']['total']}"
-        + (f" ({', '.join(f'{n} {s}' for s, n in sorted(data['campaigns'].get('by_status', {}).items()))})"
-           if data["campaigns"].get("by_status") else ""),
+        + (
+            f" ({', '.join(f'{n} {s}' for s, n in sorted(data['campaigns'].get('by_status', {}).items()))})"
+            if data["campaigns"].get("by_status")
+            else ""
+        ),
         "recipients   " + (", ".join(f"{n} {s}" for s, n in r.items()) if r else "none"),
         f"deliveries   {d['due']} due now, {d['scheduled']} scheduled"
         + (f" (next {d['next_due_at']})" if d["next_due_at"] else "")

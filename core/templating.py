@@ -164,8 +164,7 @@ def build_context(
     context = {"clinic": _group("clinic", clinic)}
     if patient is not None:
         context["patient"] = _group("patient", patient)
-    dates = {k: format_date(campaign[k], language) for k in ("starts_on", "ends_on")
-             if campaign.get(k) is not None}
+    dates = {k: format_date(campaign[k], language) for k in ("starts_on", "ends_on") if campaign.get(k) is not None}
     if dates:
         context["campaign"] = dates
     if invitation is not None:
@@ -182,9 +181,7 @@ def _group(group: str, values: Mapping[str, Any]) -> dict[str, str]:
     return {k: "" if values.get(k) is None else str(values[k]) for k in keys}
 
 
-def sample_context(
-    kind: str, language: str, clinic: Mapping[str, Any] | None = None
-) -> dict[str, dict[str, str]]:
+def sample_context(kind: str, language: str, clinic: Mapping[str, Any] | None = None) -> dict[str, dict[str, str]]:
     """A context of example values, for validation and for a preview without a patient.
 
     `clinic` (the configured clinic values) replaces the example clinic when given.
@@ -223,9 +220,7 @@ def _markdown_literal(value: Any) -> str:
 
 
 def _sandbox(**options: Any) -> _Sandbox:
-    env = _Sandbox(
-        undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True, **options
-    )
+    env = _Sandbox(undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True, **options)
     env.globals.clear()  # no range(), dict(), namespace()...
     return env
 
@@ -266,7 +261,7 @@ class TemplateRenderError(Exception):
         self.field = field
         self.line = line
         self.message = message
-        self.length = length    # the rendered length, for a push text that came out too long
+        self.length = length  # the rendered length, for a push text that came out too long
 
 
 def validate(
@@ -369,9 +364,7 @@ def _scan(node: nodes.Node, kind: str, field: str, local: set[str]) -> Iterator[
         else:
             yield node.lineno, _unknown(node.name)
         return
-    if isinstance(node, nodes.Getattr) or (
-        isinstance(node, nodes.Getitem) and isinstance(_constant(node.arg), str)
-    ):
+    if isinstance(node, nodes.Getattr) or (isinstance(node, nodes.Getitem) and isinstance(_constant(node.arg), str)):
         attribute = node.attr if isinstance(node, nodes.Getattr) else _constant(node.arg)
         yield node.lineno, f"attribute '{attribute}' is not allowed; only the listed variables are"
         return
@@ -496,7 +489,7 @@ def _describe(error: Exception) -> str:
 
 def _html_document(title: str, body_html: str) -> str:
     return (
-        "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n"
+        '<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{html.escape(title)}</title>\n</head>\n"
         '<body style="font-family: sans-serif; line-height: 1.5; max-width: 40em;">\n'
@@ -593,9 +586,7 @@ def load_template_file(path: str | Path) -> TemplateSet:
     templates: TemplateSet = {}
     for language, fields in data.items():
         if language not in LANGUAGES:
-            raise TemplateFileError(
-                f"{path}: unknown language '{language}'; expected {' or '.join(LANGUAGES)}"
-            )
+            raise TemplateFileError(f"{path}: unknown language '{language}'; expected {' or '.join(LANGUAGES)}")
         if not isinstance(fields, dict):
             raise TemplateFileError(f"{path}: '{language}' must be a table, like [{language}]")
         for key, value in fields.items():

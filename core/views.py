@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from .context import Ctx
 
 
@@ -13,8 +14,7 @@ def preview_patient(campaign_id, patient_id: int | None = None):
 
     if patient_id is not None:
         return Patient.get_or_none(Patient.id == patient_id)
-    r = (Recipient.select(Recipient.patient).where(Recipient.campaign == int(campaign_id))
-         .order_by(Recipient.id).first())
+    r = Recipient.select(Recipient.patient).where(Recipient.campaign == int(campaign_id)).order_by(Recipient.id).first()
     if r is not None:
         return Patient.get_by_id(r.patient_id)
     return Patient.select().order_by(Patient.id).first()
@@ -23,16 +23,17 @@ def preview_patient(campaign_id, patient_id: int | None = None):
 @dataclass
 class Preview:
     language: str
-    patient: str                       # "Marie Tremblay · 100023", or "" when no patient
+    patient: str  # "Marie Tremblay · 100023", or "" when no patient
     patient_id: int | None
-    fields: dict[str, str]             # rendered, by field (invitation body: the plain text)
-    errors: dict[str, str]             # field -> problem when it cannot be rendered
-    problems: list[str]                # every problem of this language ("fr body line 3: …")
+    fields: dict[str, str]  # rendered, by field (invitation body: the plain text)
+    errors: dict[str, str]  # field -> problem when it cannot be rendered
+    problems: list[str]  # every problem of this language ("fr body line 3: …")
     push_length: int | None
 
 
-def template_preview(ctx: Ctx, campaign_id, fields: dict[str, str], language: str,
-                     patient_id: int | None = None) -> Preview:
+def template_preview(
+    ctx: Ctx, campaign_id, fields: dict[str, str], language: str, patient_id: int | None = None
+) -> Preview:
     """Render one language's (unsaved) template fields for a real patient, as the editor
     shows it, with the problems saving would report. Invitation link and code are the
     catalogue's examples (the real ones are made when the email is sent)."""
@@ -47,15 +48,20 @@ def template_preview(ctx: Ctx, campaign_id, fields: dict[str, str], language: st
     invitation = None
     if c.kind == "invitation":
         ex = {v.key: v.example for v in templating.VARIABLES if v.group == "invitation"}
-        invitation = {"url": ex["url"], "code": ex["code"],
-                      "expires_on": ctx.today() + timedelta(days=INVITATION_VALID_DAYS)}
-    patient = ({"first_name": p.first_name, "last_name": p.last_name, "language": p.language}
-               if p is not None else None)
+        invitation = {
+            "url": ex["url"],
+            "code": ex["code"],
+            "expires_on": ctx.today() + timedelta(days=INVITATION_VALID_DAYS),
+        }
+    patient = {"first_name": p.first_name, "last_name": p.last_name, "language": p.language} if p is not None else None
     clinic = clinic_values(ctx.config)
     context = templating.build_context(
-        clinic=clinic, patient=patient,
+        clinic=clinic,
+        patient=patient,
         campaign={"starts_on": c.starts_on, "ends_on": c.ends_on},
-        invitation=invitation, language=language)
+        invitation=invitation,
+        language=language,
+    )
     problems = templating.validate(c.kind, fields, language, clinic)
     rendered: dict[str, str] = {}
     errors: dict[str, str] = {}
@@ -77,5 +83,6 @@ def template_preview(ctx: Ctx, campaign_id, fields: dict[str, str], language: st
     if c.kind == "broadcast" and push_length is None:
         push_length = len(rendered.get("push") or " ".join((fields.get("push") or "").split()))
     label = f"{p.name} · {p.emr_id}" if p is not None else ""
-    return Preview(language, label, p.id if p is not None else None, rendered, errors,
-                   [str(x) for x in problems], push_length)
+    return Preview(
+        language, label, p.id if p is not None else None, rendered, errors, [str(x) for x in problems], push_length
+    )

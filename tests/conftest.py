@@ -65,7 +65,8 @@ def write_config(tmp_path: Path, db_url: str, *, users: str | None = None, extra
     """A complete config file using local sinks; `users` replaces the [users] tables."""
     if users is None:
         users = f'[users.{LOGIN}]\nname = "Test Admin"\npermissions = ["campaigns", "admin"]\n'
-    text = textwrap.dedent(f"""\
+    text = (
+        textwrap.dedent(f"""\
         [clinic]
         name = "Clinique du Parc"
         phone = "514-555-0100"
@@ -79,13 +80,17 @@ def write_config(tmp_path: Path, db_url: str, *, users: str | None = None, extra
 
         [email]
         transport = "maildir"
-        path = "{tmp_path / 'maildir'}"
+        path = "{tmp_path / "maildir"}"
         from = "Clinique du Parc <no-reply@example.org>"
 
         [gateway]
         transport = "log"
-        path = "{tmp_path / 'gateway.log'}"
-        """) + extra + "\n" + users
+        path = "{tmp_path / "gateway.log"}"
+        """)
+        + extra
+        + "\n"
+        + users
+    )
     p = tmp_path / "clinicast.toml"
     p.write_text(text, encoding="utf-8")
     return p

@@ -12,13 +12,22 @@ def add_patients(n: int, start: int = 1000, **overrides) -> list[str]:
     """n patients with EMR ids start..start+n-1, all eligible for everything unless overridden."""
     rows = []
     for i in range(start, start + n):
-        row = dict(emr_id=str(i), first_name=f"Prénom{i}", last_name="Tremblay", email=f"p{i}@example.org",
-                   app_id=None, marketing_consent=True, push_enabled=True, do_not_contact=False,
-                   language="fr", search_name=f"prenom{i} tremblay")
+        row = dict(
+            emr_id=str(i),
+            first_name=f"Prénom{i}",
+            last_name="Tremblay",
+            email=f"p{i}@example.org",
+            app_id=None,
+            marketing_consent=True,
+            push_enabled=True,
+            do_not_contact=False,
+            language="fr",
+            search_name=f"prenom{i} tremblay",
+        )
         row.update({k: (v(i) if callable(v) else v) for k, v in overrides.items()})
         rows.append(row)
     for chunk in range(0, len(rows), 500):
-        Patient.insert_many(rows[chunk:chunk + 500]).execute()
+        Patient.insert_many(rows[chunk : chunk + 500]).execute()
     return [r["emr_id"] for r in rows]
 
 

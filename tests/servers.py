@@ -127,6 +127,7 @@ def free_port() -> int:
 # SMTP
 # =========================================================================================
 
+
 @dataclass
 class Captured:
     mail_from: str
@@ -162,8 +163,14 @@ class _SmtpHandler:
                 o.fault_log.append("421 after close_every")
                 server.transport.close()
                 return "421 4.7.0 too many messages on this connection"
-            o.messages.append(Captured(envelope.mail_from, list(envelope.rcpt_tos),
-                                       envelope.original_content or envelope.content, session_no))
+            o.messages.append(
+                Captured(
+                    envelope.mail_from,
+                    list(envelope.rcpt_tos),
+                    envelope.original_content or envelope.content,
+                    session_no,
+                )
+            )
         if o.delay:
             await asyncio.sleep(o.delay)
         return "250 2.0.0 OK queued"
@@ -178,8 +185,16 @@ class SmtpServer:
     on its N+1th message (a server limiting messages per connection).
     """
 
-    def __init__(self, *, security: str = "none", auth: tuple[str, str] | None = None,
-                 close_every: int = 0, delay: float = 0.0, port: int = 0, host: str = "127.0.0.1"):
+    def __init__(
+        self,
+        *,
+        security: str = "none",
+        auth: tuple[str, str] | None = None,
+        close_every: int = 0,
+        delay: float = 0.0,
+        port: int = 0,
+        host: str = "127.0.0.1",
+    ):
         from aiosmtpd.controller import Controller
         from aiosmtpd.smtp import SMTP, AuthResult
 
@@ -207,8 +222,7 @@ class SmtpServer:
             kwargs.update(tls_context=server_ssl_context(), require_starttls=True)
         if auth is not None:
             # implicit TLS is not seen by aiosmtpd as "TLS" (only STARTTLS is)
-            kwargs.update(authenticator=authenticator, auth_required=True,
-                          auth_require_tls=security == "starttls")
+            kwargs.update(authenticator=authenticator, auth_required=True, auth_require_tls=security == "starttls")
         else:
             kwargs.update(auth_require_tls=False)
 
@@ -223,21 +237,28 @@ class SmtpServer:
                 def connection_made(transport, _orig=real_connection_made):
                     _orig(transport)
                     proto.session.clinicast_conn = number
+
                 proto.connection_made = connection_made
                 return proto
 
             async def _create_server(self):
-                srv = await self.loop.create_server(self._factory_invoker, host=self.hostname,
-                                                    port=self.port, ssl=self.ssl_context)
+                srv = await self.loop.create_server(
+                    self._factory_invoker, host=self.hostname, port=self.port, ssl=self.ssl_context
+                )
                 self.port = srv.sockets[0].getsockname()[1]
                 return srv
 
         import warnings
+
         warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
         self._controller = _Controller(
-            _SmtpHandler(self), hostname=host, port=port,
+            _SmtpHandler(self),
+            hostname=host,
+            port=port,
             ssl_context=server_ssl_context() if security == "tls" else None,
-            data_size_limit=10_000_000, **kwargs)
+            data_size_limit=10_000_000,
+            **kwargs,
+        )
 
     @property
     def port(self) -> int:
@@ -266,8 +287,13 @@ class SmtpServer:
 
     def settings(self, **overrides) -> str:
         """An [email] TOML table pointing at this server."""
-        values = {"transport": "smtp", "host": self.host, "port": self.port, "security": self.security,
-                  "from": "Clinique du Parc <no-reply@example.org>"}
+        values = {
+            "transport": "smtp",
+            "host": self.host,
+            "port": self.port,
+            "security": self.security,
+            "from": "Clinique du Parc <no-reply@example.org>",
+        }
         if self.auth:
             values["username"] = self.auth[0]
         values.update(overrides)
@@ -277,6 +303,7 @@ class SmtpServer:
 # =========================================================================================
 # App gateway
 # =========================================================================================
+
 
 @dataclass
 class Fault:
@@ -295,7 +322,7 @@ class Fault:
     seconds: float = 0.0
     after: bool = False
     method: str | None = None
-    path: str | None = None       # a prefix, or a regex when it starts with ^
+    path: str | None = None  # a prefix, or a regex when it starts with ^
     count: int = 1
 
     def matches(self, method: str, path: str) -> bool:
@@ -312,13 +339,13 @@ class Fault:
 class Request:
     method: str
     path: str
-    headers: dict               # lower-cased names
+    headers: dict  # lower-cased names
     body: object
     key: str | None
     status: int = 0
     replay: bool = False
     fault: str = ""
-    peer: tuple | None = None   # the client's (host, port): one per pooled connection
+    peer: tuple | None = None  # the client's (host, port): one per pooled connection
     at: float = field(default_factory=time.monotonic)
 
 
@@ -337,8 +364,16 @@ class GatewayServer:
     `unknown_app_ids`: ids the gateway answers as unknown (publish) or refuses (push).
     """
 
-    def __init__(self, *, token: str | None = "test-token", port: int = 0, host: str = "127.0.0.1",
-                 unknown_app_ids: set[str] | None = None, record: bool = True, latency: float = 0.0):
+    def __init__(
+        self,
+        *,
+        token: str | None = "test-token",
+        port: int = 0,
+        host: str = "127.0.0.1",
+        unknown_app_ids: set[str] | None = None,
+        record: bool = True,
+        latency: float = 0.0,
+    ):
         self.token = token
         self.unknown_app_ids = set(unknown_app_ids or ())
         self.record = record
@@ -370,8 +405,9 @@ class GatewayServer:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> GatewayServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="gateway-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="gateway-server", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -422,8 +458,7 @@ class GatewayServer:
 
     def calls(self, method: str | None = None, prefix: str = "") -> list[Request]:
         with self.lock:
-            return [r for r in self.requests
-                    if (method is None or r.method == method) and r.path.startswith(prefix)]
+            return [r for r in self.requests if (method is None or r.method == method) and r.path.startswith(prefix)]
 
     def audience(self, broadcast_id: str) -> set[str]:
         with self.lock:
@@ -444,8 +479,9 @@ class GatewayServer:
                 return f
         return None
 
-    def handle(self, method: str, path: str, headers, raw: bytes,
-               peer: tuple | None = None) -> tuple[int, dict, bytes] | Fault:
+    def handle(
+        self, method: str, path: str, headers, raw: bytes, peer: tuple | None = None
+    ) -> tuple[int, dict, bytes] | Fault:
         """(status, headers, body) or a Fault to act out (drop / hang)."""
         try:
             body = json.loads(raw) if raw else None
@@ -595,7 +631,7 @@ class _HttpServer(http.server.ThreadingHTTPServer):
 
 class _GatewayHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True   # headers and body go in two writes: no 40 ms delayed-ACK stall
+    disable_nagle_algorithm = True  # headers and body go in two writes: no 40 ms delayed-ACK stall
     gateway: GatewayServer
 
     def log_message(self, format, *args):  # quiet
@@ -604,7 +640,7 @@ class _GatewayHandler(http.server.BaseHTTPRequestHandler):
     def _any(self):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
-        if len(raw) < length:   # the client went away mid-request: nothing to process
+        if len(raw) < length:  # the client went away mid-request: nothing to process
             self.close_connection = True
             return
         gw = self.gateway
@@ -644,9 +680,18 @@ def http_date(seconds_from_now: float) -> str:
 # configs for delivery tests
 # =========================================================================================
 
-def delivery_config(db_url: str, tmp_path, *, smtp: SmtpServer | None = None,
-                    gateway: GatewayServer | None = None, email: dict | None = None,
-                    gw: dict | None = None, scheduler: dict | None = None, as_toml: bool = False):
+
+def delivery_config(
+    db_url: str,
+    tmp_path,
+    *,
+    smtp: SmtpServer | None = None,
+    gateway: GatewayServer | None = None,
+    email: dict | None = None,
+    gw: dict | None = None,
+    scheduler: dict | None = None,
+    as_toml: bool = False,
+):
     """A Config (or, with as_toml, the path of a TOML file) for delivery tests: the given
     loopback servers, else the local sinks under tmp_path; fast scheduler values."""
     import pwd
@@ -654,11 +699,21 @@ def delivery_config(db_url: str, tmp_path, *, smtp: SmtpServer | None = None,
     from core import config as cfg
 
     login = pwd.getpwuid(os.geteuid()).pw_name
-    e = {"transport": "maildir", "path": str(Path(tmp_path) / "maildir"),
-         "from": "Clinique du Parc <no-reply@example.org>"}
+    e = {
+        "transport": "maildir",
+        "path": str(Path(tmp_path) / "maildir"),
+        "from": "Clinique du Parc <no-reply@example.org>",
+    }
     if smtp is not None:
-        e = {"transport": "smtp", "host": smtp.host, "port": smtp.port, "security": smtp.security,
-             "from": "Clinique du Parc <no-reply@example.org>", "timeout_seconds": 3.0, "concurrency": 2}
+        e = {
+            "transport": "smtp",
+            "host": smtp.host,
+            "port": smtp.port,
+            "security": smtp.security,
+            "from": "Clinique du Parc <no-reply@example.org>",
+            "timeout_seconds": 3.0,
+            "concurrency": 2,
+        }
         if smtp.auth:
             e["username"] = smtp.auth[0]
             e["password_env"] = "CLINICAST_TEST_SMTP_PASSWORD"
@@ -669,15 +724,29 @@ def delivery_config(db_url: str, tmp_path, *, smtp: SmtpServer | None = None,
         if gateway.token:
             g["token_env"] = "CLINICAST_TEST_GATEWAY_TOKEN"
     g.update(gw or {})
-    s = {"embedded": "auto", "tick_seconds": 0.2, "lease_seconds": 6.0, "max_attempts": 4,
-         "backoff_base_seconds": 1.0, "backoff_max_seconds": 4.0, "heartbeat_seconds": 0.5}
+    s = {
+        "embedded": "auto",
+        "tick_seconds": 0.2,
+        "lease_seconds": 6.0,
+        "max_attempts": 4,
+        "backoff_base_seconds": 1.0,
+        "backoff_max_seconds": 4.0,
+        "heartbeat_seconds": 0.5,
+    }
     s.update(scheduler or {})
     data = {
-        "clinic": {"name": "Clinique du Parc", "phone": "514-555-0100", "address": "1234 rue Saint-Denis",
-                   "app_url": "https://app.example.org/join", "timezone": "America/Toronto",
-                   "default_language": "fr"},
+        "clinic": {
+            "name": "Clinique du Parc",
+            "phone": "514-555-0100",
+            "address": "1234 rue Saint-Denis",
+            "app_url": "https://app.example.org/join",
+            "timezone": "America/Toronto",
+            "default_language": "fr",
+        },
         "database": {"url": db_url},
-        "email": e, "gateway": g, "scheduler": s,
+        "email": e,
+        "gateway": g,
+        "scheduler": s,
         "users": {login: {"name": "Test Admin", "permissions": ["campaigns", "admin"]}},
     }
     env = dict(os.environ)
@@ -713,6 +782,7 @@ def _toml(data: dict) -> str:
 # as a process of its own
 # =========================================================================================
 
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
     import signal
@@ -727,8 +797,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--forever", action="store_true", help="ignore stdin; serve until SIGTERM / Ctrl-C")
     args = p.parse_args(argv)
     if args.which == "gateway":
-        srv = GatewayServer(token=args.token or None, port=args.port, record=not args.no_record,
-                            unknown_app_ids=set(filter(None, args.unknown.split(","))))
+        srv = GatewayServer(
+            token=args.token or None,
+            port=args.port,
+            record=not args.no_record,
+            unknown_app_ids=set(filter(None, args.unknown.split(","))),
+        )
     else:
         srv = SmtpServer(security=args.security, port=args.port)
     srv.start()
@@ -736,7 +810,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *a: stop.set())
     print(f"READY {srv.port}", flush=True)
     if args.forever and isinstance(srv, GatewayServer):
-        def report():   # a line per 5 s with traffic, for watching by hand
+
+        def report():  # a line per 5 s with traffic, for watching by hand
             last = -1
             while not stop.wait(5):
                 with srv.lock:
@@ -744,6 +819,7 @@ def main(argv: list[str] | None = None) -> int:
                 if now[0] != last:
                     print(f"requests={now[0]} pushes={now[1]} replays={now[2]}", flush=True)
                     last = now[0]
+
         threading.Thread(target=report, daemon=True).start()
 
     def watch_stdin():
@@ -753,13 +829,19 @@ def main(argv: list[str] | None = None) -> int:
                 if cmd == "stats":
                     if isinstance(srv, GatewayServer):
                         with srv.lock:
-                            print(json.dumps({"count": srv.count, "pushes": len(srv.pushes),
-                                              "replays": srv.replays,
-                                              "dup_keys": sum(1 for v in srv.new_by_key.values() if v > 1)}),
-                              flush=True)
+                            print(
+                                json.dumps(
+                                    {
+                                        "count": srv.count,
+                                        "pushes": len(srv.pushes),
+                                        "replays": srv.replays,
+                                        "dup_keys": sum(1 for v in srv.new_by_key.values() if v > 1),
+                                    }
+                                ),
+                                flush=True,
+                            )
                     else:
-                        print(json.dumps({"messages": len(srv.messages), "connections": srv.connections}),
-                              flush=True)
+                        print(json.dumps({"messages": len(srv.messages), "connections": srv.connections}), flush=True)
                 elif cmd == "reset" and isinstance(srv, SmtpServer):
                     with srv.lock:
                         srv.messages.clear()

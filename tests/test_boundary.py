@@ -10,9 +10,11 @@ import core
 def test_core_never_imports_textual():
     mods = [m.name for m in pkgutil.walk_packages(core.__path__, "core.")]
     assert "core.cli" in mods and "core.recipients" in mods
-    code = ("import importlib, sys\n"
-            f"for m in {mods!r}:\n    importlib.import_module(m)\n"
-            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'tui'))\n"
-            "print(','.join(bad))\n")
+    code = (
+        "import importlib, sys\n"
+        f"for m in {mods!r}:\n    importlib.import_module(m)\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'tui'))\n"
+        "print(','.join(bad))\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"core pulled in: {out.stdout.strip()}"

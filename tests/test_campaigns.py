@@ -4,14 +4,16 @@ import json
 from datetime import date, datetime, timedelta
 
 import pytest
+from helpers import add_patients, ctx_at
 
 from core import campaigns, recipients
 from core.errors import BadInput, PermissionDenied, Refused
 from core.models import AuditLog, Campaign, Delivery, Template
-from helpers import add_patients, ctx_at
 
-TPL = {"fr": {"title": "Congé", "body": "La clinique {{ clinic.name }} est fermée.", "push": "Nouveau message"},
-       "en": {"title": "Holiday", "body": "The clinic is closed.", "push": "New message"}}
+TPL = {
+    "fr": {"title": "Congé", "body": "La clinique {{ clinic.name }} est fermée.", "push": "Nouveau message"},
+    "en": {"title": "Holiday", "body": "The clinic is closed.", "push": "New message"},
+}
 
 
 def test_create_invitation_gets_default_bilingual_template(db, config):
@@ -29,14 +31,17 @@ def test_create_invitation_gets_default_bilingual_template(db, config):
     assert a.user == ctx.user.login and json.loads(a.detail)["name"] == "Invite everyone"
 
 
-@pytest.mark.parametrize("kind,name,starts,ends,field,fragment", [
-    ("invitation", "", None, None, "name", "required"),
-    ("invitation", "x" * 121, None, None, "name", "at most 120"),
-    ("broadcast", "B", None, date(2026, 12, 5), "starts_on", "first day"),
-    ("broadcast", "B", date(2026, 12, 5), date(2026, 12, 4), "ends_on", "before the first"),
-    ("invitation", "I", date(2026, 12, 5), None, "starts_on", "no window"),
-    ("letter", "L", None, None, "kind", "expected one of"),
-])
+@pytest.mark.parametrize(
+    "kind,name,starts,ends,field,fragment",
+    [
+        ("invitation", "", None, None, "name", "required"),
+        ("invitation", "x" * 121, None, None, "name", "at most 120"),
+        ("broadcast", "B", None, date(2026, 12, 5), "starts_on", "first day"),
+        ("broadcast", "B", date(2026, 12, 5), date(2026, 12, 4), "ends_on", "before the first"),
+        ("invitation", "I", date(2026, 12, 5), None, "starts_on", "no window"),
+        ("letter", "L", None, None, "kind", "expected one of"),
+    ],
+)
 def test_create_refuses_bad_fields(db, config, kind, name, starts, ends, field, fragment):
     ctx, _ = ctx_at(config)
     assert fragment in campaigns.validate_fields(kind, name, starts, ends)[field]
@@ -68,12 +73,12 @@ def test_bad_template_refused_with_line_and_nothing_saved(db, config):
 
 
 def test_window_states_and_status(db, config):
-    ctx, clock = ctx_at(config, datetime(2026, 12, 1, 12, 0))   # 07:00 in Toronto
+    ctx, clock = ctx_at(config, datetime(2026, 12, 1, 12, 0))  # 07:00 in Toronto
     b = campaigns.create(ctx, "broadcast", "Holidays", "2026-12-02", "2026-12-03", templates=TPL)
     assert campaigns.summary(ctx, b).window_state == "upcoming"
-    clock.at = datetime(2026, 12, 2, 5, 0)      # midnight in Toronto: opens
+    clock.at = datetime(2026, 12, 2, 5, 0)  # midnight in Toronto: opens
     assert campaigns.summary(ctx, b).window_state == "live"
-    clock.at = datetime(2026, 12, 4, 4, 59)     # 23:59 on the last day
+    clock.at = datetime(2026, 12, 4, 4, 59)  # 23:59 on the last day
     assert campaigns.summary(ctx, b).window_state == "live"
     clock.at = datetime(2026, 12, 4, 5, 0)
     assert campaigns.summary(ctx, b).window_state == "ended"
@@ -108,10 +113,12 @@ def test_kind_is_fixed_and_permission_checked_in_core(db, config):
     ctx, _ = ctx_at(config)
     c = campaigns.create(ctx, "invitation", "One")
     nobody = Ctx(config, User("nobody", "Nobody", frozenset()))
-    for call in (lambda: campaigns.create(nobody, "invitation", "Two"),
-                 lambda: campaigns.edit(nobody, c.id, name="Renamed"),
-                 lambda: campaigns.summaries(nobody),
-                 lambda: recipients.start(nobody, c.id)):
+    for call in (
+        lambda: campaigns.create(nobody, "invitation", "Two"),
+        lambda: campaigns.edit(nobody, c.id, name="Renamed"),
+        lambda: campaigns.summaries(nobody),
+        lambda: recipients.start(nobody, c.id),
+    ):
         with pytest.raises(PermissionDenied, match="lacks the 'campaigns' permission"):
             call()
     assert Campaign.get_by_id(c.id).name == "One"

@@ -6,11 +6,12 @@ import asyncio
 import email
 import email.policy
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
 
 import httpx
 import pytest
+from servers import GatewayServer, SmtpServer, client_ssl_context, free_port, http_date
 
 from core.channels import compose, make_gateway, make_mailer
 from core.channels.base import FINAL, OK, RETRY
@@ -18,7 +19,6 @@ from core.channels.gateway import HttpGateway, classify, parse_retry_after
 from core.channels.sinks import LogGateway, MaildirMailer
 from core.channels.smtp import SmtpMailer
 from core.config import EmailSettings, GatewaySettings
-from servers import GatewayServer, SmtpServer, client_ssl_context, free_port, http_date
 
 SENDER = "Clinique du Parc <no-reply@example.org>"
 
@@ -28,22 +28,43 @@ def run(coro):
 
 
 def message(key="k-1", to="Marie-Ève Tremblay <marie@example.org>", subject="Bonjour à vous"):
-    return compose.build(sender=SENDER, to=to, subject=subject, text="Bonjour **Marie**\nligne 2\n",
-                         html="<p>Bonjour <b>Marie</b></p>\n", key=key, language="fr",
-                         list_unsubscribe="mailto:unsubscribe@example.org")
+    return compose.build(
+        sender=SENDER,
+        to=to,
+        subject=subject,
+        text="Bonjour **Marie**\nligne 2\n",
+        html="<p>Bonjour <b>Marie</b></p>\n",
+        key=key,
+        language="fr",
+        list_unsubscribe="mailto:unsubscribe@example.org",
+    )
 
 
 # --- classification -------------------------------------------------------------------
 
+
 class TestClassify:
-    @pytest.mark.parametrize("method,status,headers,expected", [
-        ("POST", 200, {}, OK), ("PUT", 201, {}, OK), ("POST", 202, {}, OK), ("DELETE", 204, {}, OK),
-        ("DELETE", 404, {}, OK), ("POST", 404, {}, FINAL), ("POST", 400, {}, FINAL),
-        ("POST", 401, {}, FINAL), ("POST", 422, {}, FINAL), ("POST", 408, {}, RETRY),
-        ("POST", 409, {}, FINAL), ("POST", 409, {"retry-after": "3"}, RETRY),
-        ("POST", 429, {}, RETRY), ("POST", 500, {}, RETRY), ("POST", 503, {}, RETRY),
-        ("POST", 302, {}, FINAL),
-    ])
+    @pytest.mark.parametrize(
+        "method,status,headers,expected",
+        [
+            ("POST", 200, {}, OK),
+            ("PUT", 201, {}, OK),
+            ("POST", 202, {}, OK),
+            ("DELETE", 204, {}, OK),
+            ("DELETE", 404, {}, OK),
+            ("POST", 404, {}, FINAL),
+            ("POST", 400, {}, FINAL),
+            ("POST", 401, {}, FINAL),
+            ("POST", 422, {}, FINAL),
+            ("POST", 408, {}, RETRY),
+            ("POST", 409, {}, FINAL),
+            ("POST", 409, {"retry-after": "3"}, RETRY),
+            ("POST", 429, {}, RETRY),
+            ("POST", 500, {}, RETRY),
+            ("POST", 503, {}, RETRY),
+            ("POST", 302, {}, FINAL),
+        ],
+    )
     def test_contract(self, method, status, headers, expected):
         assert classify(method, status, httpx.Headers(headers), b"").status == expected
 
@@ -60,15 +81,16 @@ class TestClassify:
         assert parse_retry_after("7") == 7
         assert parse_retry_after("0") == 0
         assert parse_retry_after(None) is None and parse_retry_after("soon") is None
-        now = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
-        later = format_datetime(datetime(2026, 3, 1, 12, 0, 30, tzinfo=timezone.utc), usegmt=True)
+        now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+        later = format_datetime(datetime(2026, 3, 1, 12, 0, 30, tzinfo=UTC), usegmt=True)
         assert parse_retry_after(later, now) == 30
-        assert parse_retry_after(format_datetime(datetime(2020, 1, 1, tzinfo=timezone.utc), usegmt=True)) == 0
+        assert parse_retry_after(format_datetime(datetime(2020, 1, 1, tzinfo=UTC), usegmt=True)) == 0
         o = classify("POST", 429, httpx.Headers({"Retry-After": http_date(20)}), b"")
         assert o.status == RETRY and 17 <= o.retry_after <= 21
 
 
 # --- the HTTP gateway ----------------------------------------------------------------------
+
 
 @pytest.fixture
 def gw():
@@ -92,6 +114,7 @@ class TestHttpGateway:
                 return await g.call("POST", "/v1/push", PUSH, "key-1")
             finally:
                 await g.aclose()
+
         o = run(go())
         assert o.ok and o.data == {"accepted": True}
         (r,) = gw.requests
@@ -108,6 +131,7 @@ class TestHttpGateway:
                 return [await g.call("POST", "/v1/push", PUSH, "same") for _ in range(3)]
             finally:
                 await g.aclose()
+
         assert all(o.ok for o in run(go()))
         assert len(gw.pushes) == 1 and gw.replays == 2 and gw.new_by_key["same"] == 1
 
@@ -125,6 +149,7 @@ class TestHttpGateway:
                 return [await g.call("POST", "/v1/push", PUSH, f"k{i}") for i in range(7)]
             finally:
                 await g.aclose()
+
         o500, o429, o503, odrop, ohang, o400, ok = run(go())
         assert o500.status == RETRY and "injected fault" in o500.error
         assert o429.status == RETRY and o429.retry_after == 4
@@ -143,24 +168,30 @@ class TestHttpGateway:
                 return [await g.call("POST", "/v1/push", PUSH, "k") for _ in range(2)]
             finally:
                 await g.aclose()
+
         first, second = run(go())
         assert first.status == RETRY and second.ok
         assert len(gw.pushes) == 1 and gw.replays == 1
 
     def test_unknown_ids_and_refused_push(self):
         with GatewayServer(token="tok", unknown_app_ids={"a-9"}) as gw:
+
             async def go():
                 g = client(gw)
                 try:
-                    put = await g.call("PUT", "/v1/broadcasts/b1", {"title": {}, "body_markdown": {},
-                                                                   "starts_at": "x", "ends_at": "y"}, "p")
-                    pub = await g.call("POST", "/v1/broadcasts/b1/recipients",
-                                       {"app_ids": ["a-1", "a-9"]}, "q")
+                    put = await g.call(
+                        "PUT",
+                        "/v1/broadcasts/b1",
+                        {"title": {}, "body_markdown": {}, "starts_at": "x", "ends_at": "y"},
+                        "p",
+                    )
+                    pub = await g.call("POST", "/v1/broadcasts/b1/recipients", {"app_ids": ["a-1", "a-9"]}, "q")
                     push = await g.call("POST", "/v1/push", {**PUSH, "app_id": "a-9"}, "r")
                     gone = await g.call("DELETE", "/v1/broadcasts/b1/recipients/a-7", None, "s")
                     return put, pub, push, gone
                 finally:
                     await g.aclose()
+
             put, pub, push, gone = run(go())
         assert put.ok and pub.data == {"added": 1, "unknown": ["a-9"]}
         assert push.status == FINAL and push.error == "unknown app account a-9"
@@ -173,6 +204,7 @@ class TestHttpGateway:
                 return await g.call("POST", "/v1/push", PUSH, "k")
             finally:
                 await g.aclose()
+
         o = run(go())
         assert o.status == RETRY and "cannot connect" in o.error
 
@@ -180,15 +212,18 @@ class TestHttpGateway:
         async def go():
             g = client(gw, concurrency=4)
             try:
-                return await asyncio.gather(*[g.call("POST", "/v1/push", {**PUSH, "app_id": f"a-{i}"}, f"k{i}")
-                                              for i in range(200)])
+                return await asyncio.gather(
+                    *[g.call("POST", "/v1/push", {**PUSH, "app_id": f"a-{i}"}, f"k{i}") for i in range(200)]
+                )
             finally:
                 await g.aclose()
+
         assert all(o.ok for o in run(go()))
         assert len({r.peer for r in gw.requests}) <= 4 and len(gw.pushes) == 200
 
 
 # --- sinks ------------------------------------------------------------------------------------
+
 
 def test_log_gateway_appends_json_lines(tmp_path):
     path = tmp_path / "log" / "gateway.log"
@@ -200,11 +235,14 @@ def test_log_gateway_appends_json_lines(tmp_path):
         b = await g.call("POST", "/v1/push", PUSH, "k2")
         await g.aclose()
         return a, b
+
     a, b = run(go())
     assert a.ok and a.data == {"added": 2} and b.ok
     lines = [json.loads(x) for x in path.read_text().splitlines()]
     assert [(x["method"], x["path"], x["idempotency_key"]) for x in lines] == [
-        ("POST", "/v1/broadcasts/b/recipients", "k1"), ("POST", "/v1/push", "k2")]
+        ("POST", "/v1/broadcasts/b/recipients", "k1"),
+        ("POST", "/v1/push", "k2"),
+    ]
     assert lines[1]["body"] == PUSH and lines[0]["at"].endswith("Z")
 
 
@@ -221,6 +259,7 @@ def test_maildir_writes_one_eml_per_delivery(tmp_path):
 
 
 # --- composing ---------------------------------------------------------------------------
+
 
 def test_message_is_multipart_utf8_crlf_and_parses_back():
     raw = message("5d0c-key", subject="Votre invitation à l'application de la Clinique du Parc — valide 14 jours")
@@ -239,6 +278,7 @@ def test_message_is_multipart_utf8_crlf_and_parses_back():
 
 # --- SMTP ----------------------------------------------------------------------------------
 
+
 def mailer(server, **kw):
     kw.setdefault("security", server.security)
     kw.setdefault("timeout", 2.0)
@@ -252,8 +292,9 @@ class TestSmtp:
     def test_security_modes_with_login_reuse_one_connection(self, security):
         with SmtpServer(security=security, auth=("clinic", "s3cret")) as smtp:
             m = mailer(smtp)
-            outcomes = [m.send(message(f"k{i}"), "no-reply@example.org", [f"p{i}@example.org"], f"k{i}")
-                        for i in range(20)]
+            outcomes = [
+                m.send(message(f"k{i}"), "no-reply@example.org", [f"p{i}@example.org"], f"k{i}") for i in range(20)
+            ]
             m.close()
         assert all(o.ok for o in outcomes), outcomes
         assert len(smtp.messages) == 20 and smtp.connections == 1 and smtp.logins == ["clinic"]
@@ -301,17 +342,18 @@ class TestSmtp:
             # a server that requires STARTTLS, reached without it: the session is wrong, not the message
             o2 = mailer(smtp, security="none", username="").send(message(), "a@x.org", ["b@x.org"], "k")
             assert o2.status == RETRY
-        o3 = SmtpMailer("127.0.0.1", free_port(), security="none", timeout=1).send(message(), "a@x.org",
-                                                                                   ["b@x.org"], "k")
+        o3 = SmtpMailer("127.0.0.1", free_port(), security="none", timeout=1).send(
+            message(), "a@x.org", ["b@x.org"], "k"
+        )
         assert o3.status == RETRY and "cannot connect" in o3.error
 
     def test_concurrent_senders_share_a_bounded_pool(self):
         from concurrent.futures import ThreadPoolExecutor
+
         with SmtpServer() as smtp:
             m = mailer(smtp, concurrency=3)
             with ThreadPoolExecutor(3) as ex:
-                outcomes = list(ex.map(lambda i: m.send(message(f"k{i}"), "a@x.org", ["b@x.org"], f"k{i}"),
-                                       range(60)))
+                outcomes = list(ex.map(lambda i: m.send(message(f"k{i}"), "a@x.org", ["b@x.org"], f"k{i}"), range(60)))
             m.close()
         assert all(o.ok for o in outcomes) and len(smtp.messages) == 60 and smtp.connections <= 3
 

@@ -7,19 +7,24 @@ from datetime import date, timedelta
 
 import pytest
 from click.testing import CliRunner
-
-from core.cli import cli
 from conftest import write_config
 
-HEADER = "emr_id,first_name,last_name,date_of_birth,language,email,app_id,marketing_consent,push_enabled,do_not_contact,practitioner\n"
+from core.cli import cli
+
+HEADER = (
+    "emr_id,first_name,last_name,date_of_birth,language,email,app_id,"
+    "marketing_consent,push_enabled,do_not_contact,practitioner\n"
+)
 
 
 def patients_csv(tmp_path, n=40):
     lines = [HEADER]
     for i in range(n):
         app = f"a-{i}" if i % 2 else ""
-        lines.append(f"{1000 + i},Prénom{i},Nom{i},1980-01-{1 + i % 28:02d},{'fr' if i % 3 else 'en'},"
-                     f"p{i}@example.org,{app},{'oui' if i % 4 else 'non'},yes,no,Dr Roy\n")
+        lines.append(
+            f"{1000 + i},Prénom{i},Nom{i},1980-01-{1 + i % 28:02d},{'fr' if i % 3 else 'en'},"
+            f"p{i}@example.org,{app},{'oui' if i % 4 else 'non'},yes,no,Dr Roy\n"
+        )
     f = tmp_path / "patients.csv"
     f.write_text("".join(lines), encoding="utf-8")
     return f
@@ -58,7 +63,11 @@ def test_full_flow_json(run, tmp_path):
     ids = tmp_path / "ids.csv"
     ids.write_text("patient_id\n1000\n1002\n4242\n")
     assert run.json("recipients", "add", str(inv["id"]), "--csv", str(ids)) == {
-        "added": 0, "already_assigned": 2, "skipped": 0, "not_found": ["4242"]}
+        "added": 0,
+        "already_assigned": 2,
+        "skipped": 0,
+        "not_found": ["4242"],
+    }
     rows = run.json("recipients", "list", str(inv["id"]))
     assert len(rows) == 21
     assert set(rows[0]) == {"emr_id", "name", "status", "reason", "added_at", "sent_at"}
@@ -76,27 +85,64 @@ def test_full_flow_json(run, tmp_path):
 def test_broadcast_with_window_and_template(run, tmp_path):
     run("patients", "import", str(patients_csv(tmp_path)))
     tpl = tmp_path / "t.toml"
-    tpl.write_text('[fr]\ntitle = "Fermé"\nbody = "Fermé le **25**"\npush = "Bonjour {{ patient.first_name }}"\n'
-                   '[en]\ntitle = "Closed"\nbody = "Closed on the **25th**"\npush = "Hello {{ patient.first_name }}"\n')
+    tpl.write_text(
+        '[fr]\ntitle = "Fermé"\nbody = "Fermé le **25**"\npush = "Bonjour {{ patient.first_name }}"\n'
+        '[en]\ntitle = "Closed"\nbody = "Closed on the **25th**"\npush = "Hello {{ patient.first_name }}"\n'
+    )
     today = date.today()
-    b = run.json("campaigns", "create", "--kind", "broadcast", "--name", "Fêtes", "--starts", str(today),
-                 "--ends", str(today + timedelta(days=7)), "--template", str(tpl))
+    b = run.json(
+        "campaigns",
+        "create",
+        "--kind",
+        "broadcast",
+        "--name",
+        "Fêtes",
+        "--starts",
+        str(today),
+        "--ends",
+        str(today + timedelta(days=7)),
+        "--template",
+        str(tpl),
+    )
     assert b["channel"] == "app" and b["starts_on"] == str(today)
-    r = run.json("recipients", "add", str(b["id"]), "--where", "connected_system = patient_app",
-                 "--where", "marketing_consent = yes")
+    r = run.json(
+        "recipients",
+        "add",
+        str(b["id"]),
+        "--where",
+        "connected_system = patient_app",
+        "--where",
+        "marketing_consent = yes",
+    )
     assert r["added"] > 0 and r["skipped"] == 0
 
 
-@pytest.mark.parametrize("args,fragment", [
-    (["campaigns", "create", "--kind", "broadcast", "--name", "B", "--starts", "2026-13-01", "--ends", "2026-12-02"],
-     "starts: expected a date YYYY-MM-DD"),
-    (["campaigns", "create", "--kind", "broadcast", "--name", "B"], "a broadcast needs the first day"),
-    (["campaigns", "show", "99"], "no campaign with id 99"),
-    (["recipients", "add", "1", "--where", "shoe_size > 3"], "shoe_size"),
-    (["recipients", "add", "1"], "give exactly one of"),
-    (["recipients", "list", "1", "--status", "done"], "unknown status"),
-    (["campaigns", "create", "--kind", "letter", "--name", "x"], "letter"),
-])
+@pytest.mark.parametrize(
+    "args,fragment",
+    [
+        (
+            [
+                "campaigns",
+                "create",
+                "--kind",
+                "broadcast",
+                "--name",
+                "B",
+                "--starts",
+                "2026-13-01",
+                "--ends",
+                "2026-12-02",
+            ],
+            "starts: expected a date YYYY-MM-DD",
+        ),
+        (["campaigns", "create", "--kind", "broadcast", "--name", "B"], "a broadcast needs the first day"),
+        (["campaigns", "show", "99"], "no campaign with id 99"),
+        (["recipients", "add", "1", "--where", "shoe_size > 3"], "shoe_size"),
+        (["recipients", "add", "1"], "give exactly one of"),
+        (["recipients", "list", "1", "--status", "done"], "unknown status"),
+        (["campaigns", "create", "--kind", "letter", "--name", "x"], "letter"),
+    ],
+)
 def test_bad_input_exits_2_and_changes_nothing(run, args, fragment):
     run("campaigns", "create", "--kind", "invitation", "--name", "Existing")
     before = run.json("campaigns", "list")
@@ -129,14 +175,20 @@ def test_user_not_listed_is_refused_everywhere(tmp_path, db_url):
     Runner(admin)("init")
     stranger = write_config(tmp_path, db_url, users='[users.someone_else]\nname = "X"\npermissions = ["admin"]\n')
     r = Runner(stranger)
-    for args in (["campaigns", "list"], ["campaigns", "create", "--kind", "invitation", "--name", "x"],
-                 ["status"], ["init"]):
+    for args in (
+        ["campaigns", "list"],
+        ["campaigns", "create", "--kind", "invitation", "--name", "x"],
+        ["status"],
+        ["init"],
+    ):
         res = r(*args, code=1)
         assert "is not a clinicast user" in res.stderr
 
 
 def test_campaigns_permission_without_admin(tmp_path, db_url):
-    import os, pwd
+    import os
+    import pwd
+
     login = pwd.getpwuid(os.geteuid()).pw_name
     write_config(tmp_path, db_url)
     Runner(tmp_path / "clinicast.toml")("init")
@@ -158,9 +210,9 @@ def test_uninitialised_database_and_broken_config(tmp_path, sqlite_url):
 
 def test_console_entry_point_runs(tmp_path, sqlite_url):
     p = write_config(tmp_path, sqlite_url)
-    out = subprocess.run([sys.executable, "-m", "core.cli", "--config", str(p), "init"],
-                         capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "core.cli", "--config", str(p), "init"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    out = subprocess.run([sys.executable, "-m", "core.cli", "campaigns", "show", "x", "--config", str(p)],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "core.cli", "campaigns", "show", "x", "--config", str(p)], capture_output=True, text=True
+    )
     assert out.returncode == 2 and out.stderr.startswith("clinicast: campaign id must be a number")

@@ -14,9 +14,19 @@ from core.models import Patient
 
 class TestCatalogue:
     def test_fields_of_the_spec(self):
-        assert list(cond.FIELDS) == ["age", "sex", "language", "practitioner", "postal_code", "last_visit",
-                                     "date_of_birth", "email", "connected_system", "marketing_consent",
-                                     "push_enabled"]
+        assert list(cond.FIELDS) == [
+            "age",
+            "sex",
+            "language",
+            "practitioner",
+            "postal_code",
+            "last_visit",
+            "date_of_birth",
+            "email",
+            "connected_system",
+            "marketing_consent",
+            "push_enabled",
+        ]
         for f in cond.FIELDS.values():
             assert f.label and f.description and f.example and f.operators
             assert set(f.operators) <= set(cond.OPERATORS)
@@ -32,37 +42,40 @@ class TestCatalogue:
 
 
 class TestParse:
-    @pytest.mark.parametrize("text,expected", [
-        ("age >= 18", Condition("age", ">=", 18)),
-        ("AGE<65", Condition("age", "<", 65)),
-        ("age = 0", Condition("age", "=", 0)),
-        ("age != 40", Condition("age", "!=", 40)),
-        ("age <= 17", Condition("age", "<=", 17)),
-        ("age > 64", Condition("age", ">", 64)),
-        ("age is empty", Condition("age", "is empty")),
-        ("sex = femme", Condition("sex", "=", "F")),
-        ("Sex is not m", Condition("sex", "!=", "M")),
-        ("language = Français", Condition("language", "=", "fr")),
-        ("language != english", Condition("language", "!=", "en")),
-        ("language is not empty", Condition("language", "is not empty")),
-        ("practitioner = Dre Côté", Condition("practitioner", "=", "Dre Côté")),
-        ("practitioner contains côté", Condition("practitioner", "contains", "côté")),
-        ('practitioner starts with "  Dr "', Condition("practitioner", "starts with", "  Dr ")),
-        ("postal code starts with H2X", Condition("postal_code", "starts with", "H2X")),
-        ("last_visit < 2024-01-01", Condition("last_visit", "<", date(2024, 1, 1))),
-        ("last visit is empty", Condition("last_visit", "is empty")),
-        ("date_of_birth >= 1960-02-29", Condition("date_of_birth", ">=", date(1960, 2, 29))),
-        ("email is empty", Condition("email", "is empty")),
-        ("email contains @example.org", Condition("email", "contains", "@example.org")),
-        ("connected_system = patient_app", Condition("connected_system", "=", "patient_app")),
-        ("connected system is not patient app", Condition("connected_system", "!=", "patient_app")),
-        ("Connected_System <> Patient_App", Condition("connected_system", "!=", "patient_app")),
-        ("marketing_consent = oui", Condition("marketing_consent", "=", True)),
-        ("marketing consent = No", Condition("marketing_consent", "=", False)),
-        ("push_enabled != 1", Condition("push_enabled", "!=", True)),
-        ("push_enabled = faux", Condition("push_enabled", "=", False)),
-        ("age ≥ 18", Condition("age", ">=", 18)),
-    ])
+    @pytest.mark.parametrize(
+        "text,expected",
+        [
+            ("age >= 18", Condition("age", ">=", 18)),
+            ("AGE<65", Condition("age", "<", 65)),
+            ("age = 0", Condition("age", "=", 0)),
+            ("age != 40", Condition("age", "!=", 40)),
+            ("age <= 17", Condition("age", "<=", 17)),
+            ("age > 64", Condition("age", ">", 64)),
+            ("age is empty", Condition("age", "is empty")),
+            ("sex = femme", Condition("sex", "=", "F")),
+            ("Sex is not m", Condition("sex", "!=", "M")),
+            ("language = Français", Condition("language", "=", "fr")),
+            ("language != english", Condition("language", "!=", "en")),
+            ("language is not empty", Condition("language", "is not empty")),
+            ("practitioner = Dre Côté", Condition("practitioner", "=", "Dre Côté")),
+            ("practitioner contains côté", Condition("practitioner", "contains", "côté")),
+            ('practitioner starts with "  Dr "', Condition("practitioner", "starts with", "  Dr ")),
+            ("postal code starts with H2X", Condition("postal_code", "starts with", "H2X")),
+            ("last_visit < 2024-01-01", Condition("last_visit", "<", date(2024, 1, 1))),
+            ("last visit is empty", Condition("last_visit", "is empty")),
+            ("date_of_birth >= 1960-02-29", Condition("date_of_birth", ">=", date(1960, 2, 29))),
+            ("email is empty", Condition("email", "is empty")),
+            ("email contains @example.org", Condition("email", "contains", "@example.org")),
+            ("connected_system = patient_app", Condition("connected_system", "=", "patient_app")),
+            ("connected system is not patient app", Condition("connected_system", "!=", "patient_app")),
+            ("Connected_System <> Patient_App", Condition("connected_system", "!=", "patient_app")),
+            ("marketing_consent = oui", Condition("marketing_consent", "=", True)),
+            ("marketing consent = No", Condition("marketing_consent", "=", False)),
+            ("push_enabled != 1", Condition("push_enabled", "!=", True)),
+            ("push_enabled = faux", Condition("push_enabled", "=", False)),
+            ("age ≥ 18", Condition("age", ">=", 18)),
+        ],
+    )
     def test_parse_and_describe_round_trip(self, text, expected):
         c = cond.parse(text)
         assert c == expected
@@ -75,36 +88,48 @@ class TestParse:
         assert cond.describe(cond.parse("email is not empty")) == "email is not empty"
         assert cond.describe(Condition("practitioner", "=", ' "x" ')) == 'practitioner = " "x" "'
 
-    @pytest.mark.parametrize("text,message", [
-        ("age > abc", "age > abc: expected a whole number"),
-        ("age > 12.5", "age > 12.5: expected a whole number"),
-        ("age > -1", "age > -1: expected a whole number"),
-        ("age >= 200", "age >= 200: expected an age from 0 to 150"),
-        ("agee > 3", "agee > 3: unknown field 'agee'; expected one of age, sex, language, practitioner, "
-                     "postal_code, last_visit, date_of_birth, email, connected_system, marketing_consent, "
-                     "push_enabled"),
-        ("colour = red", "unknown field 'colour'"),
-        ("bogus", "bogus: unknown field 'bogus'"),
-        ("age ~ 3", "age ~ 3: unknown operator '~'; expected one of =, !=, <, <=, >, >=, contains, "
-                    "starts with, is empty, is not empty"),
-        ("age", "age: missing operator"),
-        ("age contains 3", "age contains 3: 'contains' does not apply to age (a whole number); "
-                           "use one of =, !=, <, <=, >, >=, is empty, is not empty"),
-        ("email < b", "email < b: '<' does not apply to email (text)"),
-        ("marketing_consent is empty", "'is empty' does not apply to marketing_consent (yes or no)"),
-        ("connected_system is empty", "does not apply to connected_system (one of patient_app)"),
-        ("email is empty yes", "email is empty yes: 'is empty' takes no value, got 'yes'"),
-        ("age >", "age >: expected a whole number of years after '>'"),
-        ("email =", "email =: expected some text after '='"),
-        ("last_visit < 2024-13-01", "last_visit < 2024-13-01: expected a real date YYYY-MM-DD"),
-        ("last_visit < 01/02/2024", "expected a date YYYY-MM-DD (day/month order is ambiguous)"),
-        ("last_visit < last week", "last_visit < last week: expected a date YYYY-MM-DD"),
-        ("push_enabled = maybe", "push_enabled = maybe: expected yes or no (oui/non, true/false, 1/0)"),
-        ("sex = q", "sex = q: expected F, M, X"),
-        ("language = es", "language = es: expected fr or en"),
-        ("connected_system = email", "connected_system = email: expected patient_app"),
-        ("", "empty condition; expected FIELD OP VALUE"),
-    ])
+    @pytest.mark.parametrize(
+        "text,message",
+        [
+            ("age > abc", "age > abc: expected a whole number"),
+            ("age > 12.5", "age > 12.5: expected a whole number"),
+            ("age > -1", "age > -1: expected a whole number"),
+            ("age >= 200", "age >= 200: expected an age from 0 to 150"),
+            (
+                "agee > 3",
+                "agee > 3: unknown field 'agee'; expected one of age, sex, language, practitioner, "
+                "postal_code, last_visit, date_of_birth, email, connected_system, marketing_consent, "
+                "push_enabled",
+            ),
+            ("colour = red", "unknown field 'colour'"),
+            ("bogus", "bogus: unknown field 'bogus'"),
+            (
+                "age ~ 3",
+                "age ~ 3: unknown operator '~'; expected one of =, !=, <, <=, >, >=, contains, "
+                "starts with, is empty, is not empty",
+            ),
+            ("age", "age: missing operator"),
+            (
+                "age contains 3",
+                "age contains 3: 'contains' does not apply to age (a whole number); "
+                "use one of =, !=, <, <=, >, >=, is empty, is not empty",
+            ),
+            ("email < b", "email < b: '<' does not apply to email (text)"),
+            ("marketing_consent is empty", "'is empty' does not apply to marketing_consent (yes or no)"),
+            ("connected_system is empty", "does not apply to connected_system (one of patient_app)"),
+            ("email is empty yes", "email is empty yes: 'is empty' takes no value, got 'yes'"),
+            ("age >", "age >: expected a whole number of years after '>'"),
+            ("email =", "email =: expected some text after '='"),
+            ("last_visit < 2024-13-01", "last_visit < 2024-13-01: expected a real date YYYY-MM-DD"),
+            ("last_visit < 01/02/2024", "expected a date YYYY-MM-DD (day/month order is ambiguous)"),
+            ("last_visit < last week", "last_visit < last week: expected a date YYYY-MM-DD"),
+            ("push_enabled = maybe", "push_enabled = maybe: expected yes or no (oui/non, true/false, 1/0)"),
+            ("sex = q", "sex = q: expected F, M, X"),
+            ("language = es", "language = es: expected fr or en"),
+            ("connected_system = email", "connected_system = email: expected patient_app"),
+            ("", "empty condition; expected FIELD OP VALUE"),
+        ],
+    )
     def test_errors(self, text, message):
         with pytest.raises(ConditionError) as e:
             cond.parse(text)
@@ -114,12 +139,16 @@ class TestParse:
     def test_parse_all_lists_every_problem(self):
         with pytest.raises(ConditionError) as e:
             cond.parse_all(["age > x", "sex = F", "foo = 1"])
-        assert str(e.value).splitlines() == ["age > x: expected a whole number of years",
-                                             f"foo = 1: unknown field 'foo'; expected one of {cond.field_names()}"]
+        assert str(e.value).splitlines() == [
+            "age > x: expected a whole number of years",
+            f"foo = 1: unknown field 'foo'; expected one of {cond.field_names()}",
+        ]
         assert cond.parse_all(["sex = F", "age < 3"]) == [Condition("sex", "=", "F"), Condition("age", "<", 3)]
 
     def test_make_for_the_builder(self):
-        assert cond.make("Connected system", "is not", "patient_app") == Condition("connected_system", "!=", "patient_app")
+        assert cond.make("Connected system", "is not", "patient_app") == Condition(
+            "connected_system", "!=", "patient_app"
+        )
         with pytest.raises(ConditionError, match="unknown operator 'like'"):
             cond.make("email", "like", "x")
 
@@ -150,8 +179,17 @@ def _dobs():
             for d in (-2, -1, 0, 1, 2):
                 base = cond.years_before(today, years)
                 out.add(date.fromordinal(base.toordinal() + d))
-    out |= {date(2000, 2, 29), date(2004, 2, 29), date(2005, 2, 28), date(2005, 3, 1), date(2006, 2, 28),
-            date(2006, 3, 1), date(1983, 2, 28), date(1983, 3, 1), date(1984, 2, 29)}
+    out |= {
+        date(2000, 2, 29),
+        date(2004, 2, 29),
+        date(2005, 2, 28),
+        date(2005, 3, 1),
+        date(2006, 2, 28),
+        date(2006, 3, 1),
+        date(1983, 2, 28),
+        date(1983, 3, 1),
+        date(1984, 2, 29),
+    }
     return sorted(d for d in out if d <= min(TODAYS))
 
 
@@ -167,9 +205,29 @@ PEOPLE = [
 
 @pytest.fixture
 def people(db):
-    rows = [dict(zip(("emr_id", "sex", "language", "practitioner", "postal_code", "email", "app_id",
-                      "marketing_consent", "push_enabled", "last_visit"), p)) for p in PEOPLE]
-    for r, dob in zip(rows, (date(1980, 3, 4), None, date(2000, 2, 29), date(2024, 1, 1), date(1950, 12, 31))):
+    rows = [
+        dict(
+            zip(
+                (
+                    "emr_id",
+                    "sex",
+                    "language",
+                    "practitioner",
+                    "postal_code",
+                    "email",
+                    "app_id",
+                    "marketing_consent",
+                    "push_enabled",
+                    "last_visit",
+                ),
+                p,
+                strict=False,
+            )
+        )
+        for p in PEOPLE
+    ]
+    births = (date(1980, 3, 4), None, date(2000, 2, 29), date(2024, 1, 1), date(1950, 12, 31))
+    for r, dob in zip(rows, births, strict=True):
         r["date_of_birth"] = dob
     Patient.insert_many(rows).execute()
 
@@ -185,11 +243,11 @@ def matching(*texts, today=date(2025, 6, 2)) -> list[str]:
 class TestCompile:
     def test_age_matches_the_birthday_rule_at_every_boundary(self, db):
         dobs = _dobs()
-        Patient.insert_many([{"emr_id": f"d{i}", "date_of_birth": d} for i, d in enumerate(dobs)]
-                            + [{"emr_id": "unknown"}]).execute()
+        Patient.insert_many(
+            [{"emr_id": f"d{i}", "date_of_birth": d} for i, d in enumerate(dobs)] + [{"emr_id": "unknown"}]
+        ).execute()
         ids = {f"d{i}": d for i, d in enumerate(dobs)}
-        ops = {">=": int.__ge__, ">": int.__gt__, "<": int.__lt__, "<=": int.__le__, "=": int.__eq__,
-               "!=": int.__ne__}
+        ops = {">=": int.__ge__, ">": int.__gt__, "<": int.__lt__, "<=": int.__le__, "=": int.__eq__, "!=": int.__ne__}
         for today in TODAYS:
             for n in (0, 1, 18, 40, 100):
                 for op, test in ops.items():
@@ -214,7 +272,7 @@ class TestCompile:
         assert matching("last_visit < 2024-01-01") == ["p3", "p5"]
         assert matching("last_visit >= 2024-05-01") == ["p1", "p4"]
         assert matching("last_visit = 2024-12-31") == ["p4"]
-        assert matching("last_visit != 2024-12-31") == ["p1", "p3", "p5"]      # unknown never matches
+        assert matching("last_visit != 2024-12-31") == ["p1", "p3", "p5"]  # unknown never matches
         assert matching("last_visit <= 2023-01-01") == ["p3", "p5"]
         assert matching("last_visit > 2024-05-01") == ["p4"]
         assert matching("last_visit is empty") == ["p2"]
@@ -261,7 +319,7 @@ class TestCompile:
 
     def test_connected_system(self, people):
         assert matching("connected_system = patient_app") == ["p1", "p4"]
-        assert matching("connected system is not patient app") == ["p2", "p3", "p5"]   # '' is no account
+        assert matching("connected system is not patient app") == ["p2", "p3", "p5"]  # '' is no account
 
     def test_booleans(self, people):
         assert matching("marketing_consent = yes") == ["p1", "p3", "p5"]

@@ -3,9 +3,9 @@
 import os
 
 import pytest
+from conftest import write_config
 
 from core import config as cfg
-from conftest import write_config
 
 
 def load_text(tmp_path, text, env=None):
@@ -41,14 +41,20 @@ def test_unknown_keys_and_sections_are_refused(tmp_path):
 
 
 def test_wrong_types_missing_keys_and_choices_all_reported(tmp_path):
-    text = ('[clinic]\ntimezone = "Mars/Olympus"\ndefault_language = "de"\n'
-            '[database]\nurl = "mysql://x"\n[gateway]\nconcurrency = "many"\n')
+    text = (
+        '[clinic]\ntimezone = "Mars/Olympus"\ndefault_language = "de"\n'
+        '[database]\nurl = "mysql://x"\n[gateway]\nconcurrency = "many"\n'
+    )
     with pytest.raises(cfg.ConfigError) as e:
         load_text(tmp_path, text)
     msg = str(e.value)
-    for expected in ("clinic.name: required key is missing", "clinic.timezone: unknown time zone",
-                     "clinic.default_language: expected one of 'fr', 'en'", "database.url: expected sqlite",
-                     "gateway.concurrency: expected an integer, got str 'many'"):
+    for expected in (
+        "clinic.name: required key is missing",
+        "clinic.timezone: unknown time zone",
+        "clinic.default_language: expected one of 'fr', 'en'",
+        "database.url: expected sqlite",
+        "gateway.concurrency: expected an integer, got str 'many'",
+    ):
         assert expected in msg
     assert all(line.startswith(str(tmp_path / "c.toml")) for line in msg.splitlines())
 

@@ -15,8 +15,9 @@ def write(tmp_path, data: bytes | str, name="f.csv", encoding="utf-8"):
 
 
 class TestNorm:
-    @pytest.mark.parametrize("name", ["N° dossier", "no_dossier", "No Dossier", "NO-DOSSIER",
-                                      "  no.dossier ", "Nº dossier", "# dossier"])
+    @pytest.mark.parametrize(
+        "name", ["N° dossier", "no_dossier", "No Dossier", "NO-DOSSIER", "  no.dossier ", "Nº dossier", "# dossier"]
+    )
     def test_dossier_spellings_are_one_name(self, name):
         assert csvio.norm(name) == "nodossier"
 
@@ -36,7 +37,7 @@ class TestEncodings:
     def test_utf8_bom(self, tmp_path):
         t = csvio.read_table(write(tmp_path, "\ufeffemr_id,first_name\n1,Émilie\n"))
         assert t.encoding == "utf-8-sig"
-        assert t.header == ["emr_id", "first_name"]          # no BOM glued to the first name
+        assert t.header == ["emr_id", "first_name"]  # no BOM glued to the first name
         assert [(r.line, r.values) for r in t.rows] == [(2, {"emrid": "1", "firstname": "Émilie"})]
         assert t.column("firstname") == ["Émilie"]
 
@@ -102,10 +103,7 @@ class TestDelimiters:
 
 class TestLines:
     def test_excel_quoting_embedded_separator_newline_and_quotes(self, tmp_path):
-        text = ('id;note;nom\r\n'
-                '1;"plain";Roy\r\n'
-                '2;"two\r\nlines; with ""quotes""";Côté\r\n'
-                '3;x;Gagné\r\n')
+        text = 'id;note;nom\r\n1;"plain";Roy\r\n2;"two\r\nlines; with ""quotes""";Côté\r\n3;x;Gagné\r\n'
         t = csvio.read_table(write(tmp_path, text))
         assert [r.line for r in t.rows] == [2, 3, 5]
         assert t.rows[1].values["note"] == 'two\r\nlines; with "quotes"'
@@ -124,7 +122,7 @@ class TestLines:
     def test_ragged_rows_reported_not_crashed(self, tmp_path):
         text = "id,nom,prenom\n1,Roy,Léa\n2,Côté\n3,a,b,c\n4,Gagné,Luc,,\n"
         t = csvio.read_table(write(tmp_path, text))
-        assert [r.line for r in t.rows] == [2, 5]          # trailing empty fields tolerated
+        assert [r.line for r in t.rows] == [2, 5]  # trailing empty fields tolerated
         assert [b.line for b in t.bad_rows] == [3, 4]
         assert t.bad_row_messages()[0].startswith(f"{tmp_path / 'f.csv'}:3: expected 3 fields like the header, got 2")
 

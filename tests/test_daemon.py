@@ -14,15 +14,17 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-
-from core import campaigns, recipients, status
-from core.models import D_SENDING, D_SENT, Delivery, Heartbeat, Meta, utcnow
 from helpers import add_patients, ctx_at
 from servers import GatewayServer, delivery_config
 
+from core import campaigns, recipients, status
+from core.models import D_SENDING, D_SENT, Delivery, Heartbeat, Meta, utcnow
+
 ROOT = Path(__file__).resolve().parent.parent
-TPL = {"fr": {"title": "Vaccins", "body": "Vaccins à la clinique.", "push": "Bonjour {{ patient.first_name }}"},
-       "en": {"title": "Flu shots", "body": "Flu shots.", "push": "Hello {{ patient.first_name }}"}}
+TPL = {
+    "fr": {"title": "Vaccins", "body": "Vaccins à la clinique.", "push": "Bonjour {{ patient.first_name }}"},
+    "en": {"title": "Flu shots", "body": "Flu shots.", "push": "Hello {{ patient.first_name }}"},
+}
 
 
 class Daemon:
@@ -31,8 +33,15 @@ class Daemon:
     def __init__(self, config_path, *args, cli=False):
         env = dict(os.environ, PYTHONPATH=str(ROOT), CLINICAST_TEST_GATEWAY_TOKEN="tok", PYTHONUNBUFFERED="1")
         if cli:
-            cmd = [sys.executable, "-c", "import sys; from core.cli import main; main(sys.argv[1:])",
-                   "--config", str(config_path), "daemon", *args]
+            cmd = [
+                sys.executable,
+                "-c",
+                "import sys; from core.cli import main; main(sys.argv[1:])",
+                "--config",
+                str(config_path),
+                "daemon",
+                *args,
+            ]
         else:
             cmd = [sys.executable, "-m", "core.daemon", "--config", str(config_path), *args]
         self.log = Path(config_path).parent / f"daemon-{time.monotonic_ns()}.log"
@@ -80,6 +89,7 @@ def wait(predicate, timeout=20.0, every=0.02):
 
 def events(stderr: str) -> list[dict]:
     import shlex
+
     out = []
     for line in stderr.splitlines():
         try:
@@ -100,8 +110,9 @@ def live_broadcast(config, n, start=1000):
     ctx = ctx_at(config, utcnow())[0]
     add_patients(n, start, app_id=lambda i: f"a-{i}")
     today = ctx.today()
-    b = campaigns.create(ctx, "broadcast", f"Now {start}", today - timedelta(days=1),
-                         today + timedelta(days=1), templates=TPL)
+    b = campaigns.create(
+        ctx, "broadcast", f"Now {start}", today - timedelta(days=1), today + timedelta(days=1), templates=TPL
+    )
     recipients.assign_ids(ctx, b.id, [str(i) for i in range(start, start + n)])
     recipients.start(ctx, b.id)
     return b
@@ -110,9 +121,12 @@ def live_broadcast(config, n, start=1000):
 @pytest.fixture
 def setup(db, db_url, tmp_path, gw):
     """(write a config file for the daemon, the same config for this process)."""
+
     def write(gateway=None, **scheduler):
-        return delivery_config(db_url, tmp_path, gateway=gw, gw=gateway, as_toml=True,
-                               scheduler={"lease_seconds": 3.0, **scheduler})
+        return delivery_config(
+            db_url, tmp_path, gateway=gw, gw=gateway, as_toml=True, scheduler={"lease_seconds": 3.0, **scheduler}
+        )
+
     yield write, delivery_config(db_url, tmp_path, gateway=gw)
 
 
@@ -144,7 +158,7 @@ def test_refuses_a_schema_that_is_behind(setup, gw, db_url):
 def test_sigterm_finishes_in_flight_sends_releases_the_rest_and_exits_0(setup, gw):
     write, config = setup
     live_broadcast(config, 300)
-    gw.latency = 0.05                      # about 80 sends a second with 4 connections
+    gw.latency = 0.05  # about 80 sends a second with 4 connections
     d = Daemon(write({"concurrency": 4}, tick_seconds=0.2))
     assert wait(lambda: len(gw.pushes) >= 20, 30)
     t0 = time.monotonic()
@@ -195,12 +209,15 @@ def test_sigkill_in_the_middle_of_2000_pushes_then_restart(setup, gw):
 def pg_setup(pg_schema, tmp_path, gw):
     """`setup` on PostgreSQL only."""
     from core import db as dbmod
+
     database = dbmod.bind(pg_schema)
     dbmod.migrate()
 
     def write(gateway=None, **scheduler):
-        return delivery_config(pg_schema, tmp_path, gateway=gw, gw=gateway, as_toml=True,
-                               scheduler={"lease_seconds": 3.0, **scheduler})
+        return delivery_config(
+            pg_schema, tmp_path, gateway=gw, gw=gateway, as_toml=True, scheduler={"lease_seconds": 3.0, **scheduler}
+        )
+
     yield write, delivery_config(pg_schema, tmp_path, gateway=gw)
     database.close()
 
@@ -229,8 +246,9 @@ def test_two_daemons_on_postgresql_drain_5000_deliveries_exactly_once(pg_setup, 
     assert len({r.key for r in pushes}) == n and len({p["app_id"] for p in gw.pushes}) == n
     sent_by = [sum(int(e.get("sent", 0)) for e in events(err) if e.get("event") == "pass") for err in errs]
     assert sum(sent_by) == n and min(sent_by) > 0, f"both daemons worked, each row once: {sent_by}"
-    assert Delivery.select().where(Delivery.kind == "push", Delivery.status == D_SENT,
-                                   Delivery.attempts == 1).count() == n
+    assert (
+        Delivery.select().where(Delivery.kind == "push", Delivery.status == D_SENT, Delivery.attempts == 1).count() == n
+    )
 
 
 def test_status_overview(setup, gw):
@@ -238,8 +256,9 @@ def test_status_overview(setup, gw):
     b = live_broadcast(config, 3)
     ctx, _ = ctx_at(config, utcnow())
     Heartbeat.create(name="h1:1", host="h1", pid=1, role="daemon", version="0.1.0", beat_at=utcnow())
-    Heartbeat.create(name="h2:2", host="h2", pid=2, role="daemon", version="0.1.0",
-                     beat_at=utcnow() - timedelta(minutes=10))
+    Heartbeat.create(
+        name="h2:2", host="h2", pid=2, role="daemon", version="0.1.0", beat_at=utcnow() - timedelta(minutes=10)
+    )
     data = status.overview(ctx)
     assert data["schema_version"] >= 1 and data["patients"] == 3
     assert data["recipients"]["queued"] == 3 and data["campaigns"]["total"] == 1
@@ -248,5 +267,6 @@ def test_status_overview(setup, gw):
     text = status.format_overview(data)
     assert "daemon       h1:1" in text and "7 due now" in text
     import json
+
     json.dumps(data)
     del b

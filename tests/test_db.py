@@ -37,10 +37,12 @@ def test_sqlite_pragmas(sqlite_url):
 
 
 def test_lower_folds_accented_capitals_on_both_backends(db):
-    from core import conditions
     from helpers import add_patients
+
+    from core import conditions
 
     add_patients(1, practitioner="Dre ÉMILIE Côté")
     from datetime import date
+
     assert conditions.count([conditions.parse("practitioner = dre émilie côté")], date(2026, 1, 1)) == 1
     assert conditions.count([conditions.parse("practitioner contains ÉMILIE")], date(2026, 1, 1)) == 1

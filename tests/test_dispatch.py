@@ -8,18 +8,26 @@ from collections import Counter
 from datetime import date, datetime, timedelta
 
 import pytest
+from helpers import add_patients, ctx_at
+from servers import GatewayServer, SmtpServer, delivery_config, http_date
 
 from core import campaigns, recipients
 from core.dispatch import Dispatcher
 from core.models import D_FAILED, D_PENDING, D_PUSH, D_SENT, Delivery, Invitation, Patient, Recipient
-from helpers import add_patients, ctx_at
-from servers import GatewayServer, SmtpServer, delivery_config, http_date
 
-T0 = datetime(2026, 3, 2, 15, 0, 0)          # 10:00 in Toronto, a Monday
-TPL = {"fr": {"title": "Vaccins", "body": "**{{ clinic.name }}** : vaccins jusqu'au {{ campaign.ends_on }}.",
-              "push": "Bonjour {{ patient.first_name }}, un message de {{ clinic.name }}"},
-       "en": {"title": "Flu shots", "body": "**{{ clinic.name }}**: flu shots until {{ campaign.ends_on }}.",
-              "push": "Hello {{ patient.first_name }}, a message from {{ clinic.name }}"}}
+T0 = datetime(2026, 3, 2, 15, 0, 0)  # 10:00 in Toronto, a Monday
+TPL = {
+    "fr": {
+        "title": "Vaccins",
+        "body": "**{{ clinic.name }}** : vaccins jusqu'au {{ campaign.ends_on }}.",
+        "push": "Bonjour {{ patient.first_name }}, un message de {{ clinic.name }}",
+    },
+    "en": {
+        "title": "Flu shots",
+        "body": "**{{ clinic.name }}**: flu shots until {{ campaign.ends_on }}.",
+        "push": "Hello {{ patient.first_name }}, a message from {{ clinic.name }}",
+    },
+}
 
 
 @pytest.fixture
@@ -40,8 +48,9 @@ def setup(db, db_url, tmp_path, smtp, gw):
     made = []
 
     def make(**kw):
-        config = delivery_config(db_url, tmp_path, smtp=smtp, gateway=gw,
-                                 scheduler=kw.pop("scheduler", None), gw=kw.pop("gw", None))
+        config = delivery_config(
+            db_url, tmp_path, smtp=smtp, gateway=gw, scheduler=kw.pop("scheduler", None), gw=kw.pop("gw", None)
+        )
         d = Dispatcher(config, clock=clock, **kw)
         made.append(d)
         return d
@@ -69,12 +78,13 @@ def rstatus(cid):
 
 # --- invitations ---------------------------------------------------------------------------
 
+
 class TestInvitations:
     def test_every_eligible_patient_gets_one_email_in_their_language(self, setup, smtp):
         ctx, clock, make = setup
         add_patients(4, 1000, language=lambda i: "en" if i % 2 else "fr")
-        add_patients(1, 1100, language="")                    # no language: clinic default (fr)
-        add_patients(1, 1200, app_id="a-1200")                # already on the app: skipped at assign
+        add_patients(1, 1100, language="")  # no language: clinic default (fr)
+        add_patients(1, 1200, app_id="a-1200")  # already on the app: skipped at assign
         c = campaigns.create(ctx, "invitation", "Rejoignez l'app")
         recipients.assign_ids(ctx, c.id, ["1000", "1001", "1002", "1003", "1100", "1200"])
         recipients.start(ctx, c.id)
@@ -99,7 +109,10 @@ class TestInvitations:
             assert inv.expires_at == T0 + timedelta(days=14)
             expected = "16 mars 2026" if lang == "fr" else "March 16, 2026"
             assert expected in text and expected in html
-            assert msg["Message-ID"] == f"<{Delivery.get(Delivery.recipient == inv.recipient).idempotency_key}@example.org>"
+            assert (
+                msg["Message-ID"]
+                == f"<{Delivery.get(Delivery.recipient == inv.recipient).idempotency_key}@example.org>"
+            )
             assert p.first_name in text
             codes.add(inv.code), links.add(inv.url)
         assert len(codes) == 5 == len(links)
@@ -125,8 +138,12 @@ class TestInvitations:
         make().run_once()
         assert len(smtp.messages) == 1 and Invitation.select().count() == 1
         reasons = {r.patient.emr_id: (r.status, r.reason) for r in Recipient.select().join(Patient)}
-        assert reasons == {"1000": ("skipped", "do not contact"), "1001": ("skipped", "already on the patient app"),
-                           "1002": ("skipped", "no email address"), "1003": ("sent", "")}
+        assert reasons == {
+            "1000": ("skipped", "do not contact"),
+            "1001": ("skipped", "already on the patient app"),
+            "1002": ("skipped", "no email address"),
+            "1003": ("sent", ""),
+        }
 
     def test_a_retry_resends_the_same_invitation(self, setup, smtp):
         ctx, clock, make = setup
@@ -149,7 +166,7 @@ class TestInvitations:
         assert rstatus(c.id) == {"sent": 1, "failed": 1}
         again = Invitation.get(Invitation.recipient == retrying)
         assert (again.id, again.code, again.url) == (first.id, first.code, first.url)
-        assert again.expires_at == T0 + timedelta(minutes=1, days=14)   # valid 14 days from this sending
+        assert again.expires_at == T0 + timedelta(minutes=1, days=14)  # valid 14 days from this sending
         (m,) = smtp.messages
         assert first.code in m.part("plain")
         dl = Delivery.get(Delivery.recipient == retrying)
@@ -171,6 +188,7 @@ class TestInvitations:
 
 # --- broadcasts ---------------------------------------------------------------------------
 
+
 def broadcast(ctx, name="Vaccins", starts=date(2026, 3, 1), ends=date(2026, 3, 6)):
     return campaigns.create(ctx, "broadcast", name, starts, ends, templates=TPL)
 
@@ -179,22 +197,27 @@ class TestBroadcasts:
     def test_assigned_during_the_window_is_published_at_once(self, setup, gw):
         ctx, clock, make = setup
         add_patients(1200, 1000, app_id=lambda i: f"a-{i}")
-        add_patients(1, 5000, app_id="a-5000", marketing_consent=False)   # skipped at assign
+        add_patients(1, 5000, app_id="a-5000", marketing_consent=False)  # skipped at assign
         b = broadcast(ctx)
-        recipients.assign_conditions(ctx, b.id, [__import__("core.conditions", fromlist=["parse"]).parse(
-            "email is not empty")])
+        recipients.assign_conditions(
+            ctx, b.id, [__import__("core.conditions", fromlist=["parse"]).parse("email is not empty")]
+        )
         stats = make().run_once()
         assert stats.sent == 1201 and stats.claimed == 1201
         puts, posts = gw.calls("PUT"), gw.calls("POST")
         assert [r.path for r in puts] == [f"/v1/broadcasts/{b.uuid}"]
         assert puts[0].body == {
             "title": {"fr": "Vaccins", "en": "Flu shots"},
-            "body_markdown": {"fr": "**Clinique du Parc** : vaccins jusqu'au 6 mars 2026.",
-                              "en": "**Clinique du Parc**: flu shots until March 6, 2026."},
-            "starts_at": "2026-03-01T05:00:00Z", "ends_at": "2026-03-07T04:59:59Z"}
+            "body_markdown": {
+                "fr": "**Clinique du Parc** : vaccins jusqu'au 6 mars 2026.",
+                "en": "**Clinique du Parc**: flu shots until March 6, 2026.",
+            },
+            "starts_at": "2026-03-01T05:00:00Z",
+            "ends_at": "2026-03-07T04:59:59Z",
+        }
         assert puts[0].at < min(r.at for r in posts), "the broadcast exists before its audience"
         sizes = [len(r.body["app_ids"]) for r in posts]
-        assert sum(sizes) == 1200 and max(sizes) == 500 and len(sizes) <= 5, sizes   # batches of ≤ 500
+        assert sum(sizes) == 1200 and max(sizes) == 500 and len(sizes) <= 5, sizes  # batches of ≤ 500
         assert gw.audience(b.uuid) == {f"a-{i}" for i in range(1000, 2200)}
         assert rstatus(b.id) == {"assigned": 1200, "skipped": 1}, "publishing is not sending"
 
@@ -221,7 +244,7 @@ class TestBroadcasts:
         d = make()
         assert d.run_once().claimed == 0 and not gw.requests
         assert recipients.publish_due(ctx) == 0
-        clock.at = datetime(2026, 3, 10, 4, 0, 1)   # Toronto midnight is 04:00 UTC in DST
+        clock.at = datetime(2026, 3, 10, 4, 0, 1)  # Toronto midnight is 04:00 UTC in DST
         assert recipients.publish_due(ctx) == 3
         d.run_once()
         assert gw.audience(b.uuid) == {"a-1000", "a-1001", "a-1002"}
@@ -237,9 +260,12 @@ class TestBroadcasts:
         make().run_once()
         pushes = {p["app_id"]: p for p in gw.pushes}
         assert set(pushes) == {"a-1000", "a-1001"}
-        assert pushes["a-1000"] == {"app_id": "a-1000", "title": "Vaccins",
-                                    "body": "Bonjour Prénom1000, un message de Clinique du Parc",
-                                    "data": {"broadcast_id": b.uuid}}
+        assert pushes["a-1000"] == {
+            "app_id": "a-1000",
+            "title": "Vaccins",
+            "body": "Bonjour Prénom1000, un message de Clinique du Parc",
+            "data": {"broadcast_id": b.uuid},
+        }
         assert pushes["a-1001"]["title"] == "Flu shots" and pushes["a-1001"]["body"].startswith("Hello Prénom1001")
         assert gw.audience(b.uuid) == {"a-1000", "a-1001", "a-1002"}, "the feed shows it to all three"
         assert rstatus(b.id) == {"sent": 2, "skipped": 1}
@@ -273,7 +299,7 @@ class TestBroadcasts:
         d.run_once()
         assert gw.audience(b.uuid) == {"a-1000", "a-1002"}
         assert [r.path for r in gw.calls("DELETE")] == [f"/v1/broadcasts/{b.uuid}/recipients/a-1001"]
-        clock.at = datetime(2026, 3, 7, 5, 0, 1)     # the day after the last, local midnight
+        clock.at = datetime(2026, 3, 7, 5, 0, 1)  # the day after the last, local midnight
         assert recipients.expire_due(ctx) == 1
         d.run_once()
         assert gw.calls("DELETE")[-1].path == f"/v1/broadcasts/{b.uuid}"
@@ -297,6 +323,7 @@ class TestBroadcasts:
 
 
 # --- faults -------------------------------------------------------------------------------
+
 
 class TestFaults:
     def test_everything_arrives_once_through_500_429_timeouts_and_drops(self, setup, gw):
@@ -336,7 +363,9 @@ class TestFaults:
         d = make()
         d.run_once()
         r = Recipient.get()
-        assert r.status == "retrying" and T0 + timedelta(seconds=120) <= r.next_attempt_at <= T0 + timedelta(seconds=121)
+        assert r.status == "retrying" and T0 + timedelta(seconds=120) <= r.next_attempt_at <= T0 + timedelta(
+            seconds=121
+        )
         clock.advance(seconds=60)
         assert d.run_once().claimed == 0, "not before the server said"
         clock.advance(seconds=62)
@@ -352,13 +381,14 @@ class TestFaults:
         recipients.start(ctx, b.id)
         gw.unknown_app_ids = {"a-1001"}
         gw.fail("status", status=400, message="push body has a forbidden word", path="/v1/push", count=1)
-        make(gw={"concurrency": 1}).run_once()     # one at a time: the first push meets the fault
+        make(gw={"concurrency": 1}).run_once()  # one at a time: the first push meets the fault
         rows = sorted((r.status, r.reason) for r in Recipient.select())
         assert rows == [("failed", "push body has a forbidden word"), ("failed", "unknown app account a-1001")]
         assert all(d.attempts == 1 for d in Delivery.select().where(Delivery.kind == D_PUSH))
 
     def test_an_expired_lease_of_a_dead_dispatcher_is_taken_over(self, setup, gw):
         from core import outbox
+
         ctx, clock, make = setup
         add_patients(5, app_id=lambda i: f"a-{i}")
         b = broadcast(ctx)
@@ -374,6 +404,7 @@ class TestFaults:
 
     def test_stop_releases_what_was_not_sent(self, setup, gw):
         import threading
+
         ctx, clock, make = setup
         add_patients(40, app_id=lambda i: f"a-{i}")
         b = broadcast(ctx)
@@ -392,6 +423,7 @@ class TestFaults:
 
 # --- local sinks ---------------------------------------------------------------------------
 
+
 def test_local_sinks_for_the_demo(db, db_url, tmp_path):
     config = delivery_config(db_url, tmp_path)
     ctx, clock = ctx_at(config, T0)
@@ -407,6 +439,7 @@ def test_local_sinks_for_the_demo(db, db_url, tmp_path):
         d.run_once()
     assert len(list((tmp_path / "maildir").glob("*.eml"))) == 2
     import json
+
     calls = [json.loads(x) for x in (tmp_path / "gateway.log").read_text().splitlines()]
     assert [c["method"] + " " + c["path"].split("/")[2] for c in calls][:2] == ["PUT broadcasts", "POST broadcasts"]
     assert sum(c["path"] == "/v1/push" for c in calls) == 2

@@ -6,22 +6,50 @@ import random
 import threading
 from datetime import datetime, timedelta
 
+from helpers import add_patients
 
 from core import outbox
 from core.models import (
-    ASSIGNED, D_CANCELLED, D_EMAIL, D_EXPIRE, D_FAILED, D_PENDING, D_PUBLISH, D_PUSH, D_PUT,
-    D_RETRYING, D_SENDING, D_SENT, D_SKIPPED, D_UNPUBLISH, FAILED, QUEUED, REMOVED, RETRYING, SENT,
-    SKIPPED, Campaign, Delivery, Invitation, Patient, Recipient,
+    ASSIGNED,
+    D_CANCELLED,
+    D_EMAIL,
+    D_EXPIRE,
+    D_FAILED,
+    D_PENDING,
+    D_PUBLISH,
+    D_PUSH,
+    D_PUT,
+    D_RETRYING,
+    D_SENDING,
+    D_SENT,
+    D_SKIPPED,
+    D_UNPUBLISH,
+    FAILED,
+    QUEUED,
+    REMOVED,
+    RETRYING,
+    SENT,
+    SKIPPED,
+    Campaign,
+    Delivery,
+    Invitation,
+    Patient,
+    Recipient,
 )
 from core.outbox import Result
-from helpers import add_patients
 
 T0 = datetime(2026, 3, 2, 15, 0, 0)
 
 
 def campaign(kind="broadcast", **kw):
-    return Campaign.create(kind=kind, name=f"c{Campaign.select().count()}", created_by="t",
-                           starts_on=kw.pop("starts_on", T0.date()), ends_on=kw.pop("ends_on", T0.date()), **kw)
+    return Campaign.create(
+        kind=kind,
+        name=f"c{Campaign.select().count()}",
+        created_by="t",
+        starts_on=kw.pop("starts_on", T0.date()),
+        ends_on=kw.pop("ends_on", T0.date()),
+        **kw,
+    )
 
 
 def recipients_for(c, n, status=QUEUED, start=1000, in_feed=True):
@@ -73,8 +101,12 @@ class TestClaim:
     def test_concurrent_claimers_never_share_a_row(self, db, db_url):
         c = campaign("invitation", starts_on=None, ends_on=None)
         rs = recipients_for(c, 300)
-        Delivery.insert_many([{"kind": D_EMAIL, "campaign": c.id, "recipient": r.id, "due_at": T0,
-                               "idempotency_key": f"k{r.id}"} for r in rs]).execute()
+        Delivery.insert_many(
+            [
+                {"kind": D_EMAIL, "campaign": c.id, "recipient": r.id, "due_at": T0, "idempotency_key": f"k{r.id}"}
+                for r in rs
+            ]
+        ).execute()
         got: dict[str, list[int]] = {}
 
         def worker(name):
@@ -86,6 +118,7 @@ class TestClaim:
                 mine += ids(batch)
             got[name] = mine
             from core.models import database
+
             database.close()
 
         threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(4)]
@@ -102,7 +135,7 @@ class TestClaim:
         put1 = delivery(D_PUT, c, content_version=1)
         put2 = delivery(D_PUT, c, content_version=2)
         pubs = [delivery(D_PUBLISH, c, r) for r in (r1, r2)]
-        assert ids(outbox.claim("w", T0, 60, 10)) == [put1.id]     # not put2, not the publishes
+        assert ids(outbox.claim("w", T0, 60, 10)) == [put1.id]  # not put2, not the publishes
         assert outbox.claim("w", T0, 60, 10) == []
         outbox.record("w", [Result(outbox.Claimed(put1.id, D_PUT, c.id, None, "", 1, 1), D_SENT)], T0)
         assert ids(outbox.claim("w", T0, 60, 10)) == [put2.id]
@@ -127,7 +160,7 @@ class TestClaim:
         c = campaign()
         (r,) = recipients_for(c, 1, in_feed=False)
         push = delivery(D_PUSH, c, r)
-        assert outbox.claim("w", T0, 60, 10) == []     # the window opened, publish_due has not run yet
+        assert outbox.claim("w", T0, 60, 10) == []  # the window opened, publish_due has not run yet
         Recipient.update(in_feed=True).where(Recipient.id == r.id).execute()
         assert ids(outbox.claim("w", T0, 60, 10)) == [push.id]
 
@@ -162,23 +195,39 @@ class TestRecord:
         ds = [delivery(D_EMAIL, c, r) for r in rs]
         Recipient.update(status=REMOVED).where(Recipient.id == rs[5].id).execute()
         claimed = {x.id: x for x in outbox.claim("w", T0, 60, 10)}
-        inv = Invitation.create(recipient=rs[2], patient=rs[2].patient, campaign=c, delivery=ds[2], code="AAAA-AAAA",
-                                token="t", url="u", expires_at=T0)
+        inv = Invitation.create(
+            recipient=rs[2],
+            patient=rs[2].patient,
+            campaign=c,
+            delivery=ds[2],
+            code="AAAA-AAAA",
+            token="t",
+            url="u",
+            expires_at=T0,
+        )
         nxt = T0 + timedelta(seconds=30)
-        written = outbox.record("w", [
-            Result(claimed[ds[0].id], D_SENT),
-            Result(claimed[ds[1].id], D_RETRYING, "HTTP 503", nxt),
-            Result(claimed[ds[2].id], D_FAILED, "550 no such user"),
-            Result(claimed[ds[3].id], D_SKIPPED, "do not contact"),
-            Result(claimed[ds[4].id], D_CANCELLED, "recipient is removed"),
-            Result(claimed[ds[5].id], D_SENT),
-        ], T0)
+        written = outbox.record(
+            "w",
+            [
+                Result(claimed[ds[0].id], D_SENT),
+                Result(claimed[ds[1].id], D_RETRYING, "HTTP 503", nxt),
+                Result(claimed[ds[2].id], D_FAILED, "550 no such user"),
+                Result(claimed[ds[3].id], D_SKIPPED, "do not contact"),
+                Result(claimed[ds[4].id], D_CANCELLED, "recipient is removed"),
+                Result(claimed[ds[5].id], D_SENT),
+            ],
+            T0,
+        )
         assert written == {D_SENT: 2, D_RETRYING: 1, D_FAILED: 1, D_SKIPPED: 1, D_CANCELLED: 1}
         rec = {r.id: Recipient.get_by_id(r.id) for r in rs}
         dl = {d.id: Delivery.get_by_id(d.id) for d in ds}
         assert (rec[rs[0].id].status, rec[rs[0].id].sent_at) == (SENT, T0)
         assert (dl[ds[0].id].status, dl[ds[0].id].sent_at, dl[ds[0].id].claimed_by) == (D_SENT, T0, None)
-        assert (rec[rs[1].id].status, rec[rs[1].id].reason, rec[rs[1].id].next_attempt_at) == (RETRYING, "HTTP 503", nxt)
+        assert (rec[rs[1].id].status, rec[rs[1].id].reason, rec[rs[1].id].next_attempt_at) == (
+            RETRYING,
+            "HTTP 503",
+            nxt,
+        )
         assert (dl[ds[1].id].status, dl[ds[1].id].due_at, dl[ds[1].id].last_error) == (D_RETRYING, nxt, "HTTP 503")
         assert (rec[rs[2].id].status, rec[rs[2].id].reason) == (FAILED, "550 no such user")
         assert not Invitation.select().where(Invitation.id == inv.id).exists()
@@ -201,11 +250,17 @@ class TestRecord:
         r1, r2, r3 = recipients_for(c, 3, status=ASSIGNED)
         ds = [delivery(D_PUBLISH, c, r) for r in (r1, r2, r3)]
         cl = {x.id: x for x in outbox.claim("w", T0, 60, 10)}
-        outbox.record("w", [Result(cl[ds[0].id], D_SENT), Result(cl[ds[1].id], D_FAILED, "unknown app account"),
-                            Result(cl[ds[2].id], D_RETRYING, "HTTP 500", T0 + timedelta(seconds=5))], T0)
+        outbox.record(
+            "w",
+            [
+                Result(cl[ds[0].id], D_SENT),
+                Result(cl[ds[1].id], D_FAILED, "unknown app account"),
+                Result(cl[ds[2].id], D_RETRYING, "HTTP 500", T0 + timedelta(seconds=5)),
+            ],
+            T0,
+        )
         got = [Recipient.get_by_id(r.id) for r in (r1, r2, r3)]
-        assert [(g.status, g.reason) for g in got] == [
-            (ASSIGNED, ""), (FAILED, "unknown app account"), (ASSIGNED, "")]
+        assert [(g.status, g.reason) for g in got] == [(ASSIGNED, ""), (FAILED, "unknown app account"), (ASSIGNED, "")]
 
     def test_deferred_rows_wait_without_using_an_attempt(self, db):
         c = campaign()

@@ -13,7 +13,7 @@ from core.csvio import FileProblems
 from core.errors import BadInput, NotFound, PermissionDenied
 from core.models import AuditLog, Campaign, Delivery, Invitation, Patient, Recipient
 
-NOW = datetime(2025, 6, 2, 15, 0)          # naive UTC, 11:00 in Montréal
+NOW = datetime(2025, 6, 2, 15, 0)  # naive UTC, 11:00 in Montréal
 
 
 @pytest.fixture
@@ -31,38 +31,60 @@ def snapshot():
     return [tuple(r) for r in Patient.select().order_by(Patient.emr_id).tuples()]
 
 
-HEADER = ("emr_id,first_name,last_name,date_of_birth,sex,language,email,phone,app_id,"
-          "marketing_consent,push_enabled,do_not_contact,practitioner,postal_code,last_visit\n")
+HEADER = (
+    "emr_id,first_name,last_name,date_of_birth,sex,language,email,phone,app_id,"
+    "marketing_consent,push_enabled,do_not_contact,practitioner,postal_code,last_visit\n"
+)
 
 
 class TestImport:
     def test_every_field(self, ctx, tmp_path):
-        p = write(tmp_path, HEADER +
-                  "A1,Émilie,Côté,1980-03-04,femme,Français,Emilie.Cote@Example.org,514-555-0101,app-1,"
-                  "oui,yes,non,Dre Lévesque,h2x1y4,2025-01-15 10:30:00\n"
-                  "A2,John,O'Brien,2025-06-02,M,en,,,,,0,1,,,\n")
+        p = write(
+            tmp_path,
+            HEADER + "A1,Émilie,Côté,1980-03-04,femme,Français,Emilie.Cote@Example.org,514-555-0101,app-1,"
+            "oui,yes,non,Dre Lévesque,h2x1y4,2025-01-15 10:30:00\n"
+            "A2,John,O'Brien,2025-06-02,M,en,,,,,0,1,,,\n",
+        )
         r = patients.import_csv(ctx, p)
         assert (r.inserted, r.updated, r.unchanged, r.total) == (2, 0, 0, 2)
         assert r.ignored_columns == []
         a = patients.get_by_emr("A1")
         assert (a.first_name, a.last_name, a.date_of_birth, a.sex, a.language) == (
-            "Émilie", "Côté", date(1980, 3, 4), "F", "fr")
+            "Émilie",
+            "Côté",
+            date(1980, 3, 4),
+            "F",
+            "fr",
+        )
         assert (a.email, a.phone, a.app_id, a.postal_code, a.last_visit) == (
-            "emilie.cote@example.org", "514-555-0101", "app-1", "H2X 1Y4", date(2025, 1, 15))
+            "emilie.cote@example.org",
+            "514-555-0101",
+            "app-1",
+            "H2X 1Y4",
+            date(2025, 1, 15),
+        )
         assert (a.marketing_consent, a.push_enabled, a.do_not_contact) == (True, True, False)
         assert a.practitioner == "Dre Lévesque"
         assert a.search_name == "cote emilie"
         b = patients.get_by_emr("A2")
         assert (b.app_id, b.email, b.language, b.last_visit, b.marketing_consent, b.do_not_contact) == (
-            None, "", "en", None, False, True)
+            None,
+            "",
+            "en",
+            None,
+            False,
+            True,
+        )
         assert b.search_name == "o brien john"
 
     def test_french_headers_cp1252_semicolons(self, ctx, tmp_path):
-        text = ("N° dossier;Prénom;Nom de famille;Date de naissance;Sexe;Langue;Adresse courriel;"
-                "Téléphone;Compte app;Consentement marketing;Notifications push;Ne pas contacter;"
-                "Médecin;Code postal;Dernière visite\r\n"
-                "1001;Hélène;Bélanger;1950-12-31;F;fr;helene@example.org;450-555-1234;;Oui;Non;Non;"
-                "Dr Gagnon;J4K 2B3;2024-11-30\r\n")
+        text = (
+            "N° dossier;Prénom;Nom de famille;Date de naissance;Sexe;Langue;Adresse courriel;"
+            "Téléphone;Compte app;Consentement marketing;Notifications push;Ne pas contacter;"
+            "Médecin;Code postal;Dernière visite\r\n"
+            "1001;Hélène;Bélanger;1950-12-31;F;fr;helene@example.org;450-555-1234;;Oui;Non;Non;"
+            "Dr Gagnon;J4K 2B3;2024-11-30\r\n"
+        )
         r = patients.import_csv(ctx, write(tmp_path, text, encoding="cp1252"))
         assert (r.inserted, r.encoding, r.delimiter) == (1, "cp1252", ";")
         assert r.columns["emr_id"] == "N° dossier" and r.columns["app_id"] == "Compte app"
@@ -71,10 +93,12 @@ class TestImport:
         assert (h.practitioner, h.last_visit) == ("Dr Gagnon", date(2024, 11, 30))
 
     def test_tabs_bom_blank_lines_and_excel_quoting(self, ctx, tmp_path):
-        text = ("\ufeffid\tprenom\tnom\tnote\tcourriel\r\n\r\n"
-                "1\tLéa\tRoy\t\"a note\r\non two lines\twith a tab\"\tlea@example.org\r\n"
-                "\r\n"
-                "2\tLuc\tRoy\tx\t\r\n")
+        text = (
+            "\ufeffid\tprenom\tnom\tnote\tcourriel\r\n\r\n"
+            '1\tLéa\tRoy\t"a note\r\non two lines\twith a tab"\tlea@example.org\r\n'
+            "\r\n"
+            "2\tLuc\tRoy\tx\t\r\n"
+        )
         r = patients.import_csv(ctx, write(tmp_path, text))
         assert (r.inserted, r.ignored_columns) == (2, ["note"])
         assert patients.get_by_emr("1").email == "lea@example.org"
@@ -94,33 +118,58 @@ class TestImport:
         assert (r.inserted, r.updated, r.unchanged) == (0, 0, 300)
 
     def test_upsert_updates_changed_rows_only(self, ctx, tmp_path):
-        patients.import_csv(ctx, write(tmp_path, "emr_id,first_name,last_name,email\n"
-                                                 "1,Léa,Roy,lea@example.org\n2,Luc,Roy,luc@example.org\n"))
+        patients.import_csv(
+            ctx,
+            write(
+                tmp_path, "emr_id,first_name,last_name,email\n1,Léa,Roy,lea@example.org\n2,Luc,Roy,luc@example.org\n"
+            ),
+        )
         before = Patient.get(Patient.emr_id == "2").updated_at
         later = context.for_current_user(ctx.config, clock=lambda: NOW + timedelta(hours=1))
-        r = patients.import_csv(later, write(tmp_path, "emr_id,first_name,last_name,email\n"
-                                                       "1,Léa,Roy-Côté,lea@example.org\n"
-                                                       "2,Luc,Roy,luc@example.org\n3,Zoé,Roy,\n"))
+        r = patients.import_csv(
+            later,
+            write(
+                tmp_path,
+                "emr_id,first_name,last_name,email\n"
+                "1,Léa,Roy-Côté,lea@example.org\n"
+                "2,Luc,Roy,luc@example.org\n3,Zoé,Roy,\n",
+            ),
+        )
         assert (r.inserted, r.updated, r.unchanged, r.total) == (1, 1, 1, 3)
         one = patients.get_by_emr("1")
-        assert (one.last_name, one.search_name, one.updated_at) == ("Roy-Côté", "roy cote lea", NOW + timedelta(hours=1))
+        assert (one.last_name, one.search_name, one.updated_at) == (
+            "Roy-Côté",
+            "roy cote lea",
+            NOW + timedelta(hours=1),
+        )
         two = patients.get_by_emr("2")
         assert two.updated_at == before == NOW and two.imported_at == NOW
         assert Patient.select().count() == 3
 
     def test_absent_columns_keep_their_values_empty_cells_empty_them(self, ctx, tmp_path):
-        patients.import_csv(ctx, write(tmp_path, "emr_id,first_name,last_name,email,phone,app_id\n"
-                                                 "1,Léa,Roy,lea@example.org,514-555-0000,app-9\n"))
+        patients.import_csv(
+            ctx,
+            write(
+                tmp_path,
+                "emr_id,first_name,last_name,email,phone,app_id\n1,Léa,Roy,lea@example.org,514-555-0000,app-9\n",
+            ),
+        )
         r = patients.import_csv(ctx, write(tmp_path, "emr_id,last_name,phone\n1,Gagnon,\n"))
         assert (r.updated, r.inserted) == (1, 0)
         p = patients.get_by_emr("1")
         assert (p.first_name, p.last_name, p.email, p.app_id, p.phone) == (
-            "Léa", "Gagnon", "lea@example.org", "app-9", "")
-        assert p.search_name == "gagnon lea"          # recomputed from the stored first name
+            "Léa",
+            "Gagnon",
+            "lea@example.org",
+            "app-9",
+            "",
+        )
+        assert p.search_name == "gagnon lea"  # recomputed from the stored first name
 
     def test_alias_precedence_and_ignored_columns(self, ctx, tmp_path):
-        r = patients.import_csv(ctx, write(tmp_path, "ID,No dossier,Nom,Allergies,Couleur préférée\n"
-                                                     "77,A-1,Roy,none,blue\n"))
+        r = patients.import_csv(
+            ctx, write(tmp_path, "ID,No dossier,Nom,Allergies,Couleur préférée\n77,A-1,Roy,none,blue\n")
+        )
         assert r.columns["emr_id"] == "No dossier"
         assert r.ignored_columns == ["ID", "Allergies", "Couleur préférée"]
         assert patients.get_by_emr("A-1").last_name == "Roy"
@@ -150,8 +199,16 @@ class TestImport:
             pat = patients.get_by_emr(emr)
             rec = Recipient.create(campaign=camp, patient=pat)
             d = Delivery.create(kind="email", campaign=camp, recipient=rec)
-            Invitation.create(recipient=rec, patient=pat, campaign=camp, delivery=d, code=f"C{emr}",
-                              token=f"t{emr}", url="https://x", expires_at=NOW + timedelta(days=14))
+            Invitation.create(
+                recipient=rec,
+                patient=pat,
+                campaign=camp,
+                delivery=d,
+                code=f"C{emr}",
+                token=f"t{emr}",
+                url="https://x",
+                expires_at=NOW + timedelta(days=14),
+            )
         r = patients.import_csv(ctx, write(tmp_path, "emr_id,app_id\n1,app-1\n2,\n"))
         assert r.joined == 1
         joined = {i.patient.emr_id: i.joined_at for i in Invitation.select()}
@@ -165,15 +222,17 @@ class TestRefused:
     def test_every_bad_row_listed_and_nothing_imported(self, ctx, tmp_path):
         patients.import_csv(ctx, write(tmp_path, "emr_id,first_name,email\n1,Léa,lea@example.org\n"))
         before = snapshot()
-        text = ("No dossier;Prénom;Date de naissance;Courriel;Consentement marketing;Langue;Notes\n"
-                "1;Léa;1990-01-01;lea2@example.org;oui;fr;\"ok; on\ntwo lines\"\n"   # 2-3: fine
-                ";Sans;1990-01-01;;non;fr;\n"                                         # 4: no id
-                "5;Luc;04/03/1980;luc@;peut-être;es;\n"                               # 5: 4 problems
-                "6;Zoé;1990-02-30;zoe@example.org;1;en;\n"                            # 6: bad date
-                "\n"
-                "1;Double;1990-01-01;;0;fr;\n"                                        # 8: duplicate
-                "9;Trop;court\n"                                                      # 9: ragged
-                "10;Futur;2030-01-01;;0;fr;\n")                                       # 10: future dob
+        text = (
+            "No dossier;Prénom;Date de naissance;Courriel;Consentement marketing;Langue;Notes\n"
+            '1;Léa;1990-01-01;lea2@example.org;oui;fr;"ok; on\ntwo lines"\n'  # 2-3: fine
+            ";Sans;1990-01-01;;non;fr;\n"  # 4: no id
+            "5;Luc;04/03/1980;luc@;peut-être;es;\n"  # 5: 4 problems
+            "6;Zoé;1990-02-30;zoe@example.org;1;en;\n"  # 6: bad date
+            "\n"
+            "1;Double;1990-01-01;;0;fr;\n"  # 8: duplicate
+            "9;Trop;court\n"  # 9: ragged
+            "10;Futur;2030-01-01;;0;fr;\n"
+        )  # 10: future dob
         p = write(tmp_path, text, name="export.csv")
         with pytest.raises(FileProblems) as e:
             patients.import_csv(ctx, p)
@@ -202,14 +261,20 @@ class TestRefused:
             patients.import_csv(ctx, p)
         assert e.value.summary == f"{p}: 1 bad row, nothing imported"
         assert [m.split(": ", 2)[1] for m in e.value.problems] == [
-            "column 'sex'", "column 'push_enabled'", "column 'last_name'"]
+            "column 'sex'",
+            "column 'push_enabled'",
+            "column 'last_name'",
+        ]
         assert "expected at most 120 characters" in e.value.problems[2]
         assert Patient.select().count() == 0
 
     def test_no_emr_id_column(self, ctx, tmp_path):
         p = write(tmp_path, "prenom,nom\nLéa,Roy\n")
-        with pytest.raises(BadInput, match=r"patients\.csv:1: no EMR id column \(expected one named like "
-                                           r"emr_id, .*\); found: prenom, nom"):
+        with pytest.raises(
+            BadInput,
+            match=r"patients\.csv:1: no EMR id column \(expected one named like "
+            r"emr_id, .*\); found: prenom, nom",
+        ):
             patients.import_csv(ctx, p)
 
     def test_empty_file(self, ctx, tmp_path):
@@ -218,10 +283,25 @@ class TestRefused:
 
 
 class TestParsers:
-    @pytest.mark.parametrize("v,expected", [("yes", True), ("Oui", True), ("TRUE", True), ("vrai", True),
-                                            ("1", True), ("y", True), ("o", True), ("no", False), ("NON", False),
-                                            ("false", False), ("faux", False), ("0", False), ("n", False),
-                                            ("", False)])
+    @pytest.mark.parametrize(
+        "v,expected",
+        [
+            ("yes", True),
+            ("Oui", True),
+            ("TRUE", True),
+            ("vrai", True),
+            ("1", True),
+            ("y", True),
+            ("o", True),
+            ("no", False),
+            ("NON", False),
+            ("false", False),
+            ("faux", False),
+            ("0", False),
+            ("n", False),
+            ("", False),
+        ],
+    )
     def test_booleans(self, v, expected):
         assert patients.parse_bool(v) is expected
 
@@ -242,13 +322,15 @@ class TestParsers:
 @pytest.fixture
 def directory(ctx, tmp_path):
     text = HEADER + "".join(
-        f"{emr},{first},{last},{dob},,,{email},,,,,,,,\n" for emr, first, last, dob, email in [
+        f"{emr},{first},{last},{dob},,,{email},,,,,,,,\n"
+        for emr, first, last, dob, email in [
             ("100001", "Émilie", "Côté", "1980-03-04", "emilie@example.org"),
             ("100002", "Marie-Ève", "Tremblay", "1980-04-03", "me.tremblay@example.org"),
             ("100010", "Jean", "Tremblay", "1975-07-14", "jt_1@example.com"),
             ("200001", "Tremblay", "Martin", "2001-01-01", ""),
             ("10000", "Luc", "Gagné", "1990-10-10", "luc@example.net"),
-        ])
+        ]
+    )
     patients.import_csv(ctx, write(tmp_path, text))
 
 
@@ -262,7 +344,7 @@ class TestSearch:
         assert self.emrs("cote emilie") == ["100001"]
         assert self.emrs("marie eve") == ["100002"]
         assert self.emrs("trem marie") == ["100002"]
-        assert self.emrs("trem mar") == ["200001", "100002"]     # Martin Tremblay too
+        assert self.emrs("trem mar") == ["200001", "100002"]  # Martin Tremblay too
         # last-name prefix matches first (index), then names holding the word elsewhere
         assert self.emrs("tremblay") == ["100010", "100002", "200001"]
         assert self.emrs("tremblay", limit=2) == ["100010", "100002"]
@@ -274,7 +356,7 @@ class TestSearch:
 
     def test_birth_date(self, directory):
         assert self.emrs("1975-07-14") == ["100010"]
-        assert self.emrs("04/03/1980") == ["100001", "100002"]    # both day/month readings
+        assert self.emrs("04/03/1980") == ["100001", "100002"]  # both day/month readings
         assert self.emrs("14/07/1975") == ["100010"]
 
     def test_email_prefix_wildcards_are_literal(self, directory):
@@ -299,7 +381,7 @@ class TestFakeData:
         assert rows != fakedata.generate(2000, seed=4)
         assert [r["emr_id"] for r in rows[:2]] == ["100001", "100002"]
         assert len({r["emr_id"] for r in rows}) == 2000
-        share = lambda pred: sum(map(pred, rows)) / len(rows)   # noqa: E731
+        share = lambda pred: sum(map(pred, rows)) / len(rows)  # noqa: E731
         assert 0.35 < share(lambda r: r["app_id"] is not None) < 0.45
         assert 0.55 < share(lambda r: r["language"] == "fr") < 0.65
         assert 0.05 < share(lambda r: r["email"] == "") < 0.2

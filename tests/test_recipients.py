@@ -3,12 +3,12 @@
 from datetime import datetime, timedelta
 
 import pytest
+from helpers import add_patients, ctx_at
+from test_campaigns import TPL
 
 from core import campaigns, recipients
 from core.errors import BadInput, NotFound, Refused
 from core.models import AuditLog, Delivery, Recipient
-from helpers import add_patients, ctx_at
-from test_campaigns import TPL
 
 
 def deliveries(kind=None):
@@ -24,7 +24,7 @@ def statuses(cid):
 
 def test_invitation_consent_rules_at_assign(db, config):
     ctx, _ = ctx_at(config)
-    add_patients(4)                                        # 1000-1003 eligible
+    add_patients(4)  # 1000-1003 eligible
     add_patients(1, 2000, do_not_contact=True)
     add_patients(1, 2001, app_id="a-2001")
     add_patients(1, 2002, email="")
@@ -43,6 +43,7 @@ def test_assign_cap_is_refused_whole(db, config):
     add_patients(5001)
     c = campaigns.create(ctx, "invitation", "Too many")
     from core import conditions
+
     with pytest.raises(Refused, match="5001 patients; one assign adds at most 5000"):
         recipients.assign_conditions(ctx, c.id, [conditions.parse("email is not empty")])
     assert Recipient.select().count() == 0
@@ -57,7 +58,7 @@ def test_live_broadcast_publishes_in_the_same_transaction(db, config):
     today = ctx.today()
     add_patients(3, app_id=lambda i: f"a-{i}")
     add_patients(1, 2000, app_id="a-2000", marketing_consent=False)
-    add_patients(1, 2001)                                     # not on the app
+    add_patients(1, 2001)  # not on the app
     b = campaigns.create(ctx, "broadcast", "Now", today, today + timedelta(days=1), templates=TPL)
     r = recipients.assign_ids(ctx, b.id, ["1000", "1001", "1002", "2000", "2001"])
     assert (r.added, r.skipped) == (3, 2)
@@ -193,7 +194,9 @@ def test_csv_list_report(db, config, tmp_path):
     add_patients(3)
     c = campaigns.create(ctx, "invitation", "List")
     f = tmp_path / "ids.csv"
-    f.write_bytes("\ufeffNo dossier;Nom\r\n1000;Tremblay\r\n\r\n1001;Côté\r\n1000;Tremblay\r\n9999;X\r\n".encode("utf-8"))
+    f.write_bytes(
+        "\ufeffNo dossier;Nom\r\n1000;Tremblay\r\n\r\n1001;Côté\r\n1000;Tremblay\r\n9999;X\r\n".encode("utf-8")
+    )
     rep = recipients.read_id_list(f)
     assert rep.ids == ["1000", "1001", "9999"]
     assert rep.unknown == [(6, "9999")] and rep.duplicates == [(5, "1000", 2)]
@@ -268,7 +271,7 @@ def test_concurrent_publishers_publish_each_recipient_once(db, config):
         try:
             barrier.wait()
             recipients.publish_due(ctx)
-        except Exception as e:  # pragma: no cover - reported below
+        except Exception as e:  # noqa: BLE001 - reported below
             errors.append(e)
         finally:
             db.close()

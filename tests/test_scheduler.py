@@ -7,18 +7,20 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from helpers import add_patients, ctx_at
+from servers import GatewayServer, delivery_config
 
 from core import campaigns, recipients
 from core.models import D_PUSH, Delivery, Heartbeat, utcnow
 from core.scheduler import DAEMON, EmbeddedScheduler, Scheduler
-from helpers import add_patients, ctx_at
-from servers import GatewayServer, delivery_config
 
-TPL = {"fr": {"title": "Vaccins", "body": "Vaccins à la clinique.", "push": "Bonjour {{ patient.first_name }}"},
-       "en": {"title": "Flu shots", "body": "Flu shots at the clinic.", "push": "Hello {{ patient.first_name }}"}}
+TPL = {
+    "fr": {"title": "Vaccins", "body": "Vaccins à la clinique.", "push": "Bonjour {{ patient.first_name }}"},
+    "en": {"title": "Flu shots", "body": "Flu shots at the clinic.", "push": "Hello {{ patient.first_name }}"},
+}
 
 
 class ShiftedClock:
@@ -63,10 +65,10 @@ def env(db, db_url, tmp_path, gw):
 
 
 def local_midnight_utc(day: date) -> datetime:
+    from datetime import time as dtime
     from zoneinfo import ZoneInfo
-    from datetime import time as dtime, timezone
-    return (datetime.combine(day, dtime(0), tzinfo=ZoneInfo("America/Toronto"))
-            .astimezone(timezone.utc).replace(tzinfo=None))
+
+    return datetime.combine(day, dtime(0), tzinfo=ZoneInfo("America/Toronto")).astimezone(UTC).replace(tzinfo=None)
 
 
 def test_heartbeat_dispatch_tick_and_wake(env, gw):
@@ -75,7 +77,7 @@ def test_heartbeat_dispatch_tick_and_wake(env, gw):
     add_patients(3, app_id=lambda i: f"a-{i}")
     today = ctx.today()
     b = campaigns.create(ctx, "broadcast", "Now", today, today + timedelta(days=1), templates=TPL)
-    s = make(scheduler={"tick_seconds": 30})     # the tick alone would be too slow: wake() it
+    s = make(scheduler={"tick_seconds": 30})  # the tick alone would be too slow: wake() it
     s.start()
     assert wait(lambda: Heartbeat.select().where(Heartbeat.name == s.name).exists())
     hb = Heartbeat.get(Heartbeat.name == s.name)
@@ -94,7 +96,7 @@ def test_heartbeat_dispatch_tick_and_wake(env, gw):
 def test_window_jobs_publish_at_the_opening_and_expire_at_the_end(env, gw):
     config, make = env
     opens = local_midnight_utc(date(2026, 5, 4))
-    clock = ShiftedClock(opens - timedelta(seconds=1.5))     # 1.5 s before the window opens
+    clock = ShiftedClock(opens - timedelta(seconds=1.5))  # 1.5 s before the window opens
     ctx, _ = ctx_at(config)
     ctx.clock = clock
     add_patients(2, app_id=lambda i: f"a-{i}")
@@ -123,15 +125,15 @@ def test_catch_up_at_start_never_publishes_an_ended_window(env, gw):
     now = datetime(2026, 6, 10, 16, 0)
     clock = ShiftedClock(now)
     ctx, _ = ctx_at(config)
-    ctx.clock = ShiftedClock(datetime(2026, 6, 1, 12, 0))          # campaigns set up earlier
+    ctx.clock = ShiftedClock(datetime(2026, 6, 1, 12, 0))  # campaigns set up earlier
     add_patients(4, app_id=lambda i: f"a-{i}")
     live = campaigns.create(ctx, "broadcast", "Live now", date(2026, 6, 8), date(2026, 6, 12), templates=TPL)
     ended = campaigns.create(ctx, "broadcast", "Ended", date(2026, 6, 3), date(2026, 6, 5), templates=TPL)
     later = campaigns.create(ctx, "broadcast", "Later", date(2026, 6, 20), date(2026, 6, 21), templates=TPL)
     for c in (live, ended, later):
         recipients.assign_ids(ctx, c.id, ["1000", "1001"])
-        recipients.start(ctx, c.id)     # pushes queued for each window's first moment
-    s = make(clock)                     # the daemon was down from June 1st to June 10th
+        recipients.start(ctx, c.id)  # pushes queued for each window's first moment
+    s = make(clock)  # the daemon was down from June 1st to June 10th
     s.start()
     assert wait(lambda: len(gw.pushes) == 2)
     time.sleep(0.5)
@@ -151,9 +153,8 @@ def test_two_schedulers_do_each_piece_of_work_once(env, gw):
     n = 150
     add_patients(n, app_id=lambda i: f"a-{i}")
     today = utcnow().date()
-    b = campaigns.create(ctx, "broadcast", "Both", today - timedelta(days=1), today + timedelta(days=2),
-                         templates=TPL)
-    recipients.assign_ids(ctx, b.id, [str(i) for i in range(1000, 1000 + n)])   # before the window
+    b = campaigns.create(ctx, "broadcast", "Both", today - timedelta(days=1), today + timedelta(days=2), templates=TPL)
+    recipients.assign_ids(ctx, b.id, [str(i) for i in range(1000, 1000 + n)])  # before the window
     recipients.start(ctx, b.id)
     a, c = make(), make()
     a.start(), c.start()
@@ -169,16 +170,17 @@ def test_two_schedulers_do_each_piece_of_work_once(env, gw):
 
 def test_embedded_scheduler_stands_by_while_a_daemon_is_alive(env, gw, db_url, tmp_path):
     config, make = env
-    assert EmbeddedScheduler(delivery_config(db_url, tmp_path, gateway=gw,
-                                             scheduler={"embedded": "never"})).start() is False
+    assert (
+        EmbeddedScheduler(delivery_config(db_url, tmp_path, gateway=gw, scheduler={"embedded": "never"})).start()
+        is False
+    )
     ctx, _ = ctx_at(config, utcnow())
     add_patients(2, app_id=lambda i: f"a-{i}")
     today = ctx.today()
     b = campaigns.create(ctx, "broadcast", "Now", today, today, templates=TPL)
     recipients.assign_ids(ctx, b.id, ["1000", "1001"])
     recipients.start(ctx, b.id)
-    Heartbeat.create(name="elsewhere:42", host="elsewhere", pid=42, role="daemon", version="0.1.0",
-                     beat_at=utcnow())
+    Heartbeat.create(name="elsewhere:42", host="elsewhere", pid=42, role="daemon", version="0.1.0", beat_at=utcnow())
     tui = EmbeddedScheduler(config)
     assert tui.start() is True
     assert wait(lambda: tui.state().startswith("standing by: daemon elsewhere:42"))
@@ -203,6 +205,6 @@ def test_run_due_does_everything_due_now_and_returns(env, gw):
     recipients.start(ctx, b.id)
     s = make()
     stats = s.run_due()
-    assert stats.sent == 1 + 3 + 3 and len(gw.pushes) == 3       # put, publishes, pushes
+    assert stats.sent == 1 + 3 + 3 and len(gw.pushes) == 3  # put, publishes, pushes
     assert all(d.status == "sent" for d in Delivery.select())
     assert Delivery.select().where(Delivery.kind == D_PUSH).count() == 3

@@ -92,7 +92,9 @@ class TestValidation:
 
     def test_runtime_error_line_comes_from_the_template(self):
         body = "a\n\n{{ later }}{% set later = 1 %}"
-        assert problems("invitation", {"subject": "s", "body": body}) == ["fr body line 3: undefined: 'later' is undefined"]
+        assert problems("invitation", {"subject": "s", "body": body}) == [
+            "fr body line 3: undefined: 'later' is undefined"
+        ]
 
     def test_variable_of_the_other_kind_is_refused(self):
         assert problems("broadcast", broadcast(body="{{ invitation.url }}")) == [
@@ -186,7 +188,9 @@ class TestSandbox:
     def test_documented_variables_and_filters_work(self):
         source = "{{ clinic['name'] }} {{ patient.first_name|upper }}{% set x = clinic.phone %} {{ x }}"
         assert validate("invitation", {"subject": "s", "body": source}, "fr") == []
-        assert render("invitation", {"body": source}, invitation_context()).text == "Clinique du Parc MARIE 514-555-0100\n"
+        assert (
+            render("invitation", {"body": source}, invitation_context()).text == "Clinique du Parc MARIE 514-555-0100\n"
+        )
 
     def test_context_holds_only_documented_variables(self):
         context = invitation_context()
@@ -211,7 +215,9 @@ class TestHtmlEscaping:
         ],
     )
     def test_patient_values_are_literal_text(self, name, forbidden):
-        rendered = render("invitation", {"subject": "s", "body": "Bonjour {{ patient.first_name }}"}, invitation_context(name))
+        rendered = render(
+            "invitation", {"subject": "s", "body": "Bonjour {{ patient.first_name }}"}, invitation_context(name)
+        )
         assert forbidden not in rendered.html
         assert rendered.text == f"Bonjour {name}\n"
 
@@ -226,7 +232,9 @@ class TestHtmlEscaping:
         assert "<p>Bonjour &lt;script&gt;</p>" in rendered.html
 
     def test_raw_html_in_the_template_is_not_passed_through(self):
-        rendered = render("invitation", {"body": "<b onclick='x()'>hi</b> [a](javascript:alert(1))"}, invitation_context())
+        rendered = render(
+            "invitation", {"body": "<b onclick='x()'>hi</b> [a](javascript:alert(1))"}, invitation_context()
+        )
         assert "&lt;b onclick='x()'&gt;hi&lt;/b&gt;" in rendered.html
         assert "<b onclick" not in rendered.html
         assert 'href="javascript' not in rendered.html
@@ -239,7 +247,10 @@ class TestHtmlEscaping:
 
     def test_link_built_from_variables_keeps_its_url(self):
         context = build_context(
-            clinic=CLINIC, patient=None, campaign={}, language="en",
+            clinic=CLINIC,
+            patient=None,
+            campaign={},
+            language="en",
             invitation={**INVITATION, "url": "https://app.example.org/join?c=A_1&l=en"},
         )
         rendered = render("invitation", {"body": "[Join]({{ invitation.url }})"}, context)
@@ -274,7 +285,10 @@ class TestRendering:
 
     def test_broadcast_fields(self):
         context = build_context(
-            clinic=CLINIC, patient={"first_name": "Luc"}, language="en", invitation=None,
+            clinic=CLINIC,
+            patient={"first_name": "Luc"},
+            language="en",
+            invitation=None,
             campaign={"starts_on": date(2026, 12, 1), "ends_on": date(2026, 12, 24)},
         )
         rendered = render(
@@ -292,22 +306,25 @@ class TestRendering:
         assert rendered.html is None
 
     def test_broadcast_content_renders_without_a_patient(self):
-        context = build_context(clinic=CLINIC, patient=None, campaign={"ends_on": date(2026, 1, 1)},
-                                invitation=None, language="fr")
+        context = build_context(
+            clinic=CLINIC, patient=None, campaign={"ends_on": date(2026, 1, 1)}, invitation=None, language="fr"
+        )
         rendered = render("broadcast", {"title": "t", "body": "Jusqu'au {{ campaign.ends_on }}"}, context)
         assert rendered.body_markdown == "Jusqu'au 1er janvier 2026" and rendered.push is None
         with pytest.raises(TemplateRenderError, match="push line 1: undefined"):
             render("broadcast", {"push": "{{ patient.first_name }}"}, context)
 
     def test_push_over_178_characters_fails_at_render(self):
-        context = build_context(clinic=CLINIC, patient={"first_name": "M" * 175}, campaign={},
-                                invitation=None, language="fr")
+        context = build_context(
+            clinic=CLINIC, patient={"first_name": "M" * 175}, campaign={}, invitation=None, language="fr"
+        )
         with pytest.raises(TemplateRenderError, match="push text is 179 characters; at most 178"):
             render("broadcast", {"push": "Hi {{ patient.first_name }}!"}, context)
 
     def test_missing_patient_values_render_empty(self):
-        context = build_context(clinic=CLINIC, patient={"first_name": None}, campaign={},
-                                invitation=INVITATION, language="en")
+        context = build_context(
+            clinic=CLINIC, patient={"first_name": None}, campaign={}, invitation=INVITATION, language="en"
+        )
         rendered = render("invitation", DEFAULT_INVITATION["en"], context)
         assert rendered.text.startswith("Hello,\n")
 
@@ -374,8 +391,11 @@ class TestTemplateFile:
         return path
 
     def test_good_file(self, tmp_path):
-        path = self.write(tmp_path, '[fr]\ntitle = "Fermé"\nbody = """\n**Fermé** le {{ campaign.ends_on }}\n"""\n'
-                                    'push = "Nouveau message"\n[en]\ntitle = "Closed"\n')
+        path = self.write(
+            tmp_path,
+            '[fr]\ntitle = "Fermé"\nbody = """\n**Fermé** le {{ campaign.ends_on }}\n"""\n'
+            'push = "Nouveau message"\n[en]\ntitle = "Closed"\n',
+        )
         assert load_template_file(path) == {
             "fr": {"title": "Fermé", "body": "**Fermé** le {{ campaign.ends_on }}\n", "push": "Nouveau message"},
             "en": {"title": "Closed"},

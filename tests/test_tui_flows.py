@@ -4,6 +4,17 @@ the database and on the screen."""
 from __future__ import annotations
 
 import pytest
+from tui_helpers import (
+    LOGIN,
+    app_for,
+    copy_world,
+    make_world,
+    screen_text,
+    settle,
+    users_toml,
+    wait_for,
+    write_config,
+)
 
 from core import campaigns as campaigns_mod
 from core import conditions, context, recipients
@@ -13,10 +24,6 @@ from tui.screens.campaign_list import CampaignListScreen
 from tui.screens.problem import ProblemScreen
 from tui.screens.recipients import RecipientsScreen
 from tui.screens.template_editor import TemplateEditorScreen
-
-from tui_helpers import (
-    LOGIN, app_for, copy_world, make_world, screen_text, settle, users_toml, wait_for, write_config,
-)
 
 pytestmark = pytest.mark.anyio
 
@@ -72,7 +79,7 @@ class TestCampaignList:
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot)
             screen = app.screen
-            assert world.campaigns.invitation_draft not in screen._order     # archived: hidden
+            assert world.campaigns.invitation_draft not in screen._order  # archived: hidden
             await pilot.press("slash", *"girard")
             await settle(pilot)
             assert screen._order == [world.campaigns.broadcast_live]
@@ -117,9 +124,9 @@ class TestCampaignDetail:
             assert "before the first" in errors["error-ends_on"]
             await pilot.press("ctrl+s")
             await settle(pilot)
-            assert isinstance(app.screen, CampaignDetailScreen)       # refused, still here
+            assert isinstance(app.screen, CampaignDetailScreen)  # refused, still here
             assert not Campaign.select().where(Campaign.name == "Fermeture estivale").exists()
-            assert app.screen.focused.id == "ends_on"        # the eye goes to the problem
+            assert app.screen.focused.id == "ends_on"  # the eye goes to the problem
             await pilot.press(*["backspace"] * 10, *"2025-07-02", "ctrl+s")
             await settle(pilot)
             c = Campaign.get(Campaign.name == "Fermeture estivale")
@@ -149,7 +156,7 @@ class TestCampaignDetail:
 class TestRefusals:
     async def test_broken_config_file(self, tmp_path, as_mlaval):
         path = tmp_path / "clinicast.toml"
-        path.write_text("[clinic]\nname = \"x\"\n[database\nurl = 1\n", encoding="utf-8")
+        path.write_text('[clinic]\nname = "x"\n[database\nurl = 1\n', encoding="utf-8")
         app = app_for_path(path)
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot)
@@ -220,7 +227,7 @@ async def open_add(pilot, tab: str = "tab-one"):
     """Press a on the recipient table; the modal opens on its first tab, then `tab`."""
     await pilot.press("a")
     await settle(pilot)
-    await pilot.pause(0.1)      # the first tab's focus message travels pane -> tabs
+    await pilot.pause(0.1)  # the first tab's focus message travels pane -> tabs
     modal = pilot.app.screen
     if tab != "tab-one":
         modal.query_one("#add-tabs").active = tab
@@ -287,8 +294,13 @@ class TestTemplateEditor:
             body.insert("Dear {{ patient.frist_name }}\n")
             await pilot.press("ctrl+s")
             await settle(pilot, 0.35)
-            assert await wait_for(pilot, lambda: "en body line 3" in str(editor.query_one("#template-problems").render())
-                                  and "frist_name" in str(editor.query_one("#template-problems").render()))
+            assert await wait_for(
+                pilot,
+                lambda: (
+                    "en body line 3" in str(editor.query_one("#template-problems").render())
+                    and "frist_name" in str(editor.query_one("#template-problems").render())
+                ),
+            )
             assert app.screen.focused is body and body.cursor_location[0] == 2
             assert Template.get(Template.campaign == cid, Template.language == "en").body == before
 
@@ -305,8 +317,7 @@ class TestTemplateEditor:
             assert not counter.has_class("too-long")
             await type_into(pilot, "#fr-push", "x" * 190)
             await settle(pilot, 0.35)
-            assert await wait_for(pilot, lambda: str(counter.render()) == "190 / 178"
-                                  and counter.has_class("too-long"))
+            assert await wait_for(pilot, lambda: str(counter.render()) == "190 / 178" and counter.has_class("too-long"))
             await pilot.press("ctrl+s")
             await settle(pilot)
             assert await wait_for(pilot, lambda: "at most 178" in str(editor.query_one("#template-problems").render()))
@@ -316,8 +327,12 @@ class TestTemplateEditor:
 class TestAddPatients:
     async def test_one_patient_by_name(self, world):
         cid = world.campaigns.invitation_draft
-        target = Patient.select().where(Patient.app_id.is_null(True), Patient.email != "",
-                                        Patient.do_not_contact == False).order_by(Patient.id).first()  # noqa: E712
+        target = (
+            Patient.select()
+            .where(Patient.app_id.is_null(True), Patient.email != "", Patient.do_not_contact == False)  # noqa: E712
+            .order_by(Patient.id)
+            .first()
+        )
         app = app_for(world)
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot)
@@ -404,7 +419,7 @@ class TestAddPatients:
             report = str(modal.query_one("#csv-report").render())
             assert "3 patients found" in report
             assert "line 4 '424242'" in report and "line 5 (as line 3)" in report
-            assert Recipient.select().where(Recipient.campaign == cid).count() == 0   # not before confirming
+            assert Recipient.select().where(Recipient.campaign == cid).count() == 0  # not before confirming
             await pilot.press("ctrl+s")
             await settle(pilot)
             assert isinstance(app.screen, RecipientsScreen), str(modal.query_one("#add-message").render())
@@ -426,8 +441,12 @@ class TestAddPatients:
 class TestRemoveAndStart:
     async def test_remove_says_what_happens_then_removes(self, world):
         cid = world.campaigns.broadcast_live
-        r = (Recipient.select().where(Recipient.campaign == cid, Recipient.status == "assigned")
-             .order_by(Recipient.id).first())
+        r = (
+            Recipient.select()
+            .where(Recipient.campaign == cid, Recipient.status == "assigned")
+            .order_by(Recipient.id)
+            .first()
+        )
         app = app_for(world)
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot)
@@ -437,7 +456,7 @@ class TestRemoveAndStart:
             await settle(pilot)
             text = screen_text(app)
             assert "will not receive the push notification" in text
-            assert "removed from their Broadcasts feed" in text        # a live broadcast
+            assert "removed from their Broadcasts feed" in text  # a live broadcast
             await pilot.press("n")
             await settle(pilot)
             assert Recipient.get_by_id(r.id).status == "assigned"
@@ -464,8 +483,10 @@ class TestRemoveAndStart:
                 assert why in text
             await pilot.press("y")
             await settle(pilot)
-            assert Recipient.select().where(Recipient.campaign == cid, Recipient.status == "queued").count() \
+            assert (
+                Recipient.select().where(Recipient.campaign == cid, Recipient.status == "queued").count()
                 == plan.will_send
+            )
             assert Campaign.get_by_id(cid).first_started_at is not None
             assert screen.query_one("#progress-row").display and "Sending: 0 of" in screen_text(app)
             assert f"queued {plan.will_send}" in screen_text(app)
@@ -485,6 +506,7 @@ class TestRemoveAndStart:
 def big_world(tmp_path, as_mlaval):
     w = make_world(tmp_path / "big", n_patients=520, populate=False)
     from core import demo
+
     demo.add_patients(w.ctx, 520, folder=w.folder)
     c = campaigns_mod.create(w.ctx, "invitation", "Big")
     recipients.assign_ids(w.ctx, c.id, [str(100001 + i) for i in range(520)])
@@ -500,11 +522,11 @@ class TestRecipientTablePaging:
             from tui.screens.recipients import PAGE
 
             screen = await open_campaign(pilot, c.id)
-            assert len(screen.order) == PAGE and screen.more            # one page, not 520 rows
+            assert len(screen.order) == PAGE and screen.more  # one page, not 520 rows
             table = screen.query_one("DataTable")
             table.move_cursor(row=PAGE - 10)
             await settle(pilot)
-            assert len(screen.order) == 2 * PAGE                         # the next page, by keyset
+            assert len(screen.order) == 2 * PAGE  # the next page, by keyset
             await pilot.press("slash", "1", "0", "0", "5", "1", "0")
             await settle(pilot)
             assert [screen.loaded[i].emr_id for i in screen.order] == ["100510"]
@@ -545,12 +567,13 @@ class TestSendingThroughTheEmbeddedScheduler:
             await pilot.press("y")
             await settle(pilot)
             # the counts at the top follow by themselves, no key pressed
-            assert await wait_for(pilot, lambda: screen.summary.counts.get("sent") == plan.will_send,
-                                  timeout=30)
+            assert await wait_for(pilot, lambda: screen.summary.counts.get("sent") == plan.will_send, timeout=30)
             await settle(pilot)
             assert f"sent {plan.will_send}" in screen_text(app)
-            assert Recipient.select().where(Recipient.campaign == cid, Recipient.status == "sent").count() \
+            assert (
+                Recipient.select().where(Recipient.campaign == cid, Recipient.status == "sent").count()
                 == plan.will_send
+            )
             assert len(list((w.folder / "maildir").rglob("*.eml"))) >= plan.will_send
             assert not screen.query_one("#progress-row").display
             assert "embedded, running" in screen_text(app)

@@ -9,13 +9,20 @@ Update with `pytest tests/test_tui_snapshots.py --snapshot-update`, then look at
 from __future__ import annotations
 
 import pytest
+from tui_helpers import (
+    LOGIN,
+    SIZE_IDS,
+    SIZES,
+    app_for,
+    make_world,
+    screen_text,
+    settle,
+    users_toml,
+    write_config,
+)
 
 from core import context
 from tui.screens.campaign_list import CampaignListScreen
-
-from tui_helpers import (
-    LOGIN, SIZE_IDS, SIZES, app_for, make_world, screen_text, settle, users_toml, write_config,
-)
 
 sizes = pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
 
@@ -29,8 +36,8 @@ def snap_world(tmp_path_factory):
     exports = world.folder / "exports"
     exports.mkdir()
     (exports / "rappel.csv").write_text(
-        "No dossier;Nom\n100001;Martel\n100002;Martel\n999999;Inconnu\n100002;Martel\n;vide\n",
-        encoding="utf-8")
+        "No dossier;Nom\n100001;Martel\n100002;Martel\n999999;Inconnu\n100002;Martel\n;vide\n", encoding="utf-8"
+    )
     (exports / "archives").mkdir()
     return world
 
@@ -50,6 +57,7 @@ def snap_app(world):
 
 def go(*steps, delay: float = 0.0):
     """A run_before that settles, runs `steps` (keys or callables of the app), settles."""
+
     async def run_before(pilot):
         await settle(pilot)
         for step in steps:
@@ -69,6 +77,7 @@ def go(*steps, delay: float = 0.0):
                 break
         pilot.app.clear_notifications()
         await pilot.pause()
+
     return run_before
 
 
@@ -78,6 +87,7 @@ def select_campaign(attr: str):
         assert isinstance(screen, CampaignListScreen)
         cid = getattr(app.snap_world.campaigns, attr)
         screen.query_one("DataTable").move_cursor(row=screen._order.index(cid), animate=False)
+
     return step
 
 
@@ -104,8 +114,7 @@ class TestDetailSnapshots:
 
     @sizes
     def test_new_broadcast_with_errors(self, snap_compare, world, size):
-        snap(snap_compare, world, size, "n", "down", "tab", *"Fermeture", "tab", *"2025-06-31",
-             "tab", *"2025-05-01")
+        snap(snap_compare, world, size, "n", "down", "tab", *"Fermeture", "tab", *"2025-06-31", "tab", *"2025-05-01")
 
     @sizes
     def test_edit_broadcast(self, snap_compare, world, size):
@@ -132,6 +141,7 @@ class TestTemplateSnapshots:
             body.focus()
             body.move_cursor((2, 0))
             body.insert("Bonjour {{ patient.frist_name }}\n")
+
         snap(snap_compare, world, size, select_campaign("invitation_draft"), "t", typo, "ctrl+s", delay=0.35)
 
 
@@ -163,6 +173,7 @@ class TestAddPatientsSnapshots:
         async def fill(app):
             modal = app.screen
             from textual.widgets import TabbedContent
+
             modal.query_one(TabbedContent).active = "tab-conditions"
 
         async def first_row(app):
@@ -185,17 +196,40 @@ class TestAddPatientsSnapshots:
             row.query_one(".cond-op").value = ">="
             row.query_one(".cond-value").value = "18"
 
-        snap(snap_compare, world, size, select_campaign("invitation_draft"), "enter", "a", fill,
-             first_row, first_row_op, second_row, second_row_values, second_row_value, delay=0.4)
+        snap(
+            snap_compare,
+            world,
+            size,
+            select_campaign("invitation_draft"),
+            "enter",
+            "a",
+            fill,
+            first_row,
+            first_row_op,
+            second_row,
+            second_row_values,
+            second_row_value,
+            delay=0.4,
+        )
 
     @sizes
     def test_csv_report(self, snap_compare, world, size):
         async def csv_tab(app):
             from textual.widgets import TabbedContent
+
             app.screen.query_one(TabbedContent).active = "tab-csv"
 
-        snap(snap_compare, world, size, select_campaign("invitation_draft"), "enter", "a", csv_tab,
-             *"exports/rappel.csv", "enter")
+        snap(
+            snap_compare,
+            world,
+            size,
+            select_campaign("invitation_draft"),
+            "enter",
+            "a",
+            csv_tab,
+            *"exports/rappel.csv",
+            "enter",
+        )
 
 
 class TestRefusalSnapshots:
@@ -204,11 +238,16 @@ class TestRefusalSnapshots:
         monkeypatch.setattr(context, "login_name", lambda: LOGIN)
         monkeypatch.chdir(tmp_path)
         path = tmp_path / "clinicast.toml"
-        path.write_text("[clinic]\nname = \"Clinique\"\ntimezone = \"Mars/Olympus\"\n[database]\n"
-                        "url = \"mysql://x\"\n[gateway]\ntransport = \"pigeon\"\n", encoding="utf-8")
+        path.write_text(
+            '[clinic]\nname = "Clinique"\ntimezone = "Mars/Olympus"\n[database]\n'
+            'url = "mysql://x"\n[gateway]\ntransport = "pigeon"\n',
+            encoding="utf-8",
+        )
         from tui.app import make_app
-        assert snap_compare(make_app("clinicast.toml", scheduler=False, blink=False),
-                            terminal_size=size, run_before=go())
+
+        assert snap_compare(
+            make_app("clinicast.toml", scheduler=False, blink=False), terminal_size=size, run_before=go()
+        )
 
     @sizes
     def test_database_needs_init(self, snap_compare, tmp_path, monkeypatch, size):
@@ -216,6 +255,7 @@ class TestRefusalSnapshots:
         monkeypatch.chdir(tmp_path)
         write_config(tmp_path)
         from tui.app import make_app
+
         app = make_app("clinicast.toml", scheduler=False, blink=False)
         assert snap_compare(app, terminal_size=size, run_before=go())
 
@@ -226,5 +266,7 @@ class TestRefusalSnapshots:
         make_world(tmp_path, populate=False)
         write_config(tmp_path, users=users_toml(login="jdoe", name="Jean Doe"))
         from tui.app import make_app
-        assert snap_compare(make_app("clinicast.toml", scheduler=False, blink=False),
-                            terminal_size=size, run_before=go())
+
+        assert snap_compare(
+            make_app("clinicast.toml", scheduler=False, blink=False), terminal_size=size, run_before=go()
+        )

@@ -10,11 +10,12 @@ from datetime import datetime
 from pathlib import Path
 
 from core import config as cfg
-from core import context, db as dbmod, demo
+from core import context, demo
+from core import db as dbmod
 from core.context import Ctx
 from tui.app import ClinicastApp, make_app
 
-FROZEN = datetime(2025, 6, 2, 16, 0)     # noon in Montréal on fakedata's reference day
+FROZEN = datetime(2025, 6, 2, 16, 0)  # noon in Montréal on fakedata's reference day
 LOGIN = "mlaval"
 USER_NAME = "Marie Laval"
 SIZES = [(80, 24), (120, 40)]
@@ -43,17 +44,23 @@ def users_toml(login: str = LOGIN, name: str = USER_NAME, permissions=("campaign
     return f'[users.{login}]\nname = "{name}"\npermissions = [{perms}]\n'
 
 
-def write_config(folder: Path, *, embedded: str = "never", tick_seconds: float = 0.2,
-                 users: str | None = None) -> Path:
+def write_config(folder: Path, *, embedded: str = "never", tick_seconds: float = 0.2, users: str | None = None) -> Path:
     text = demo.config_text(folder, embedded=embedded, tick_seconds=tick_seconds, login=LOGIN)
-    text = text[:text.index("[users.")] + (users if users is not None else users_toml())
+    text = text[: text.index("[users.")] + (users if users is not None else users_toml())
     path = folder / "clinicast.toml"
     path.write_text(text, encoding="utf-8")
     return path
 
 
-def make_world(folder: Path, n_patients: int = 60, *, embedded: str = "never",
-               populate: bool = True, migrate: bool = True, clock: FrozenClock | None = None) -> World:
+def make_world(
+    folder: Path,
+    n_patients: int = 60,
+    *,
+    embedded: str = "never",
+    populate: bool = True,
+    migrate: bool = True,
+    clock: FrozenClock | None = None,
+) -> World:
     """A demo world in `folder` (the login must be LOGIN: use the `as_mlaval` fixture)."""
     folder.mkdir(parents=True, exist_ok=True)
     clock = clock or FrozenClock()
@@ -96,7 +103,7 @@ async def settle(pilot, delay: float = 0.0, rounds: int = 6) -> None:
     if delay:
         await pilot.pause(delay)
     for _ in range(rounds):
-        ours = [w for w in app.workers if w.group != "_loader"]   # DirectoryTree's loader never ends
+        ours = [w for w in app.workers if w.group != "_loader"]  # DirectoryTree's loader never ends
         if ours:
             await app.workers.wait_for_complete(ours)
         await pilot.pause()

@@ -7,10 +7,10 @@ a full screen saying what is wrong and what to do.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 from textual import work
 from textual.app import App
@@ -42,33 +42,46 @@ def open_session(config_path: str | None, clock: Callable[[], datetime]) -> Ctx:
         config = cfg.load(config_path)
     except cfg.ConfigError as e:
         if e.path is None:
-            return Problem("No config file", str(e),
-                           "Create one from config.example.toml, or pass --config PATH, "
-                           "then press r to try again. `clinicast demo` opens a demo.")
-        return Problem("The config file has problems", str(e),
-                       f"Fix each line above in {e.path} (an administrator can run "
-                       f"`clinicast config check{where}`), then press r to try again.")
+            return Problem(
+                "No config file",
+                str(e),
+                "Create one from config.example.toml, or pass --config PATH, "
+                "then press r to try again. `clinicast demo` opens a demo.",
+            )
+        return Problem(
+            "The config file has problems",
+            str(e),
+            f"Fix each line above in {e.path} (an administrator can run "
+            f"`clinicast config check{where}`), then press r to try again.",
+        )
     try:
         dbmod.bind(config.database.url)
         dbmod.check_schema()
     except dbmod.DatabaseError as e:
         msg = str(e)
         if "clinicast init" in msg:
-            advice = (f"An administrator must run `clinicast init{where}` to create or migrate "
-                      "the database; then press r to try again.")
+            advice = (
+                f"An administrator must run `clinicast init{where}` to create or migrate "
+                "the database; then press r to try again."
+            )
         elif "upgrade" in msg:
             advice = "This program is older than the database: install the newer clinicast."
         else:
-            advice = (f"Check [database] url in {config.path} and that the database server "
-                      "answers; then press r to try again.")
+            advice = (
+                f"Check [database] url in {config.path} and that the database server "
+                "answers; then press r to try again."
+            )
         return Problem("The database is not ready", msg, advice)
     try:
         ctx = for_current_user(config, clock)
         ctx.require("campaigns")
     except PermissionDenied as e:
-        return Problem("You cannot use clinicast", str(e),
-                       f"Ask an administrator to give you the \"campaigns\" permission under "
-                       f"[users.<your login>] in {config.path}, then press r to try again.")
+        return Problem(
+            "You cannot use clinicast",
+            str(e),
+            f'Ask an administrator to give you the "campaigns" permission under '
+            f"[users.<your login>] in {config.path}, then press r to try again.",
+        )
     return ctx
 
 
@@ -83,12 +96,17 @@ class ClinicastApp(WorkerResults, App[int]):
     # "embedded · running", "daemon host:123", "off — deliveries wait" …
     scheduler_state: reactive[str] = reactive("starting…")
 
-    def __init__(self, config_path: str | None = None, *,
-                 clock: Callable[[], datetime] | None = None,
-                 scheduler: bool | None = None, blink: bool = True) -> None:
+    def __init__(
+        self,
+        config_path: str | None = None,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        scheduler: bool | None = None,
+        blink: bool = True,
+    ) -> None:
         super().__init__()
         self.blink = blink
-        self.start_folder: str | None = None   # where the CSV file browser opens (None: cwd)
+        self.start_folder: str | None = None  # where the CSV file browser opens (None: cwd)
         self.config_path = str(config_path) if config_path else None
         self.clock = clock or utcnow
         self.scheduler_wanted = scheduler
@@ -125,8 +143,11 @@ class ClinicastApp(WorkerResults, App[int]):
         self._start_scheduler()
 
     def _open_failed(self, error: BaseException) -> bool:
-        self.problem = Problem("clinicast could not start", f"{type(error).__name__}: {error}",
-                               "This is a bug: please report it with the line above.")
+        self.problem = Problem(
+            "clinicast could not start",
+            f"{type(error).__name__}: {error}",
+            "This is a bug: please report it with the line above.",
+        )
         self.push_screen(ProblemScreen(self.problem.title, self.problem.message, self.problem.advice))
         return True
 
@@ -181,9 +202,13 @@ class ClinicastApp(WorkerResults, App[int]):
         self.scheduler = None
 
 
-def make_app(config_path: str | Path | None = None, *,
-             clock: Callable[[], datetime] | None = None,
-             scheduler: bool | None = None, blink: bool = True) -> ClinicastApp:
+def make_app(
+    config_path: str | Path | None = None,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    scheduler: bool | None = None,
+    blink: bool = True,
+) -> ClinicastApp:
     """The app for `clinicast` (config_path None: the usual discovery), `clinicast demo`
     and the tests. `clock` freezes time (naive UTC); `scheduler=False` never runs the
     embedded scheduler, None follows the config; `blink=False` keeps cursors still

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
@@ -48,7 +48,7 @@ def local(dt: datetime | None, tz: ZoneInfo) -> datetime | None:
     """A naive-UTC database timestamp in the clinic's time zone."""
     if dt is None:
         return None
-    return dt.replace(tzinfo=timezone.utc).astimezone(tz)
+    return dt.replace(tzinfo=UTC).astimezone(tz)
 
 
 def when(dt: datetime | None, tz: ZoneInfo) -> str:

@@ -9,8 +9,10 @@ def make_mailer(email, ssl_context=None) -> Mailer:
     """`[email] transport`: "smtp" or "maildir"."""
     if email.transport == "maildir":
         from .sinks import MaildirMailer
+
         return MaildirMailer(email.path)
     from .smtp import SmtpMailer
+
     return SmtpMailer.from_settings(email, ssl_context=ssl_context)
 
 
@@ -18,8 +20,10 @@ def make_gateway(gateway) -> Gateway:
     """`[gateway] transport`: "http" or "log"."""
     if gateway.transport == "log":
         from .sinks import LogGateway
+
         return LogGateway(gateway.path)
     from .gateway import HttpGateway
+
     return HttpGateway.from_settings(gateway)
 
 

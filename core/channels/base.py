@@ -22,10 +22,10 @@ OK, RETRY, FINAL = "ok", "retry", "final"
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str                        # OK, RETRY or FINAL
-    error: str = ""                    # one line, for last_error / the recipient's reason
-    retry_after: float | None = None   # seconds the server asked us to wait
-    data: Any = None                   # the parsed answer (e.g. {"added": 2, "unknown": [...]})
+    status: str  # OK, RETRY or FINAL
+    error: str = ""  # one line, for last_error / the recipient's reason
+    retry_after: float | None = None  # seconds the server asked us to wait
+    data: Any = None  # the parsed answer (e.g. {"added": 2, "unknown": [...]})
 
     @property
     def ok(self) -> bool:

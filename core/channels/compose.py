@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import binascii
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
 
@@ -53,13 +53,23 @@ def _qp(text: str) -> bytes:
     return binascii.b2a_qp(data, quotetabs=False, istext=True, header=False).replace(b"\n", CRLF)
 
 
-def build(*, sender: str, to: str, subject: str, text: str, html: str, key: str,
-          language: str = "", list_unsubscribe: str = "", date: datetime | None = None) -> bytes:
+def build(
+    *,
+    sender: str,
+    to: str,
+    subject: str,
+    text: str,
+    html: str,
+    key: str,
+    language: str = "",
+    list_unsubscribe: str = "",
+    date: datetime | None = None,
+) -> bytes:
     """The whole message as bytes, ready for `sendmail` or a .eml file."""
     boundary = "=_clinicast_" + uuid.uuid4().hex
-    when = (date or datetime.now(timezone.utc))
+    when = date or datetime.now(UTC)
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     parts = [
         _header("From", _address(sender)),
         _header("To", _address(to)),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 import httpx
@@ -37,10 +37,10 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
         if when is None:
             return None
         if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        now = now or datetime.now(timezone.utc)
+            when = when.replace(tzinfo=UTC)
+        now = now or datetime.now(UTC)
         if now.tzinfo is None:
-            now = now.replace(tzinfo=timezone.utc)
+            now = now.replace(tzinfo=UTC)
         seconds = (when - now).total_seconds()
     if seconds != seconds:  # NaN
         return None
@@ -81,8 +81,12 @@ def classify(method: str, status: int, headers, body: bytes, reason: str = "") -
 
 def describe_exception(exc: BaseException, timeout: float) -> str:
     if isinstance(exc, httpx.TimeoutException):
-        what = {httpx.ConnectTimeout: "connecting", httpx.ReadTimeout: "waiting for the answer",
-                httpx.WriteTimeout: "sending", httpx.PoolTimeout: "waiting for a free connection"}
+        what = {
+            httpx.ConnectTimeout: "connecting",
+            httpx.ReadTimeout: "waiting for the answer",
+            httpx.WriteTimeout: "sending",
+            httpx.PoolTimeout: "waiting for a free connection",
+        }
         return f"gateway timed out {what.get(type(exc), 'waiting')} (after {timeout:g} s)"
     if isinstance(exc, httpx.ConnectError):
         return one_line(f"cannot connect to the gateway: {exc or type(exc).__name__}")
@@ -103,8 +107,15 @@ class HttpGateway:
     `aclose()` from the same loop.
     """
 
-    def __init__(self, url: str, token: str | None, *, timeout: float = 10.0, concurrency: int = 16,
-                 transport: httpx.AsyncBaseTransport | None = None):
+    def __init__(
+        self,
+        url: str,
+        token: str | None,
+        *,
+        timeout: float = 10.0,
+        concurrency: int = 16,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ):
         self.url = url.rstrip("/")
         self.token = token
         self.timeout = timeout
@@ -112,7 +123,7 @@ class HttpGateway:
         self._transport = transport
         self._lanes: asyncio.Queue | None = None
         self._clients: list[httpx.AsyncClient] = []
-        self._ssl = None    # one TLS context for every lane (building one costs ~40 ms)
+        self._ssl = None  # one TLS context for every lane (building one costs ~40 ms)
 
     @classmethod
     def from_settings(cls, gw) -> HttpGateway:
@@ -124,9 +135,14 @@ class HttpGateway:
             headers["Authorization"] = f"Bearer {self.token}"
         if self._ssl is None:
             self._ssl = ssl.create_default_context()
-        return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=self.timeout,
-                                 transport=self._transport, verify=self._ssl,
-                                 limits=httpx.Limits(max_connections=1, max_keepalive_connections=1))
+        return httpx.AsyncClient(
+            base_url=self.url,
+            headers=headers,
+            timeout=self.timeout,
+            transport=self._transport,
+            verify=self._ssl,
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+        )
 
     def _pool(self) -> asyncio.Queue:
         if self._lanes is None:

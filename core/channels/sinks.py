@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .base import Outcome, one_line
@@ -48,10 +48,20 @@ class LogGateway:
         self._lock = threading.Lock()
 
     async def call(self, method: str, path: str, body: dict | None, key: str) -> Outcome:
-        line = json.dumps({
-            "at": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "method": method, "path": path, "idempotency_key": key, "body": body,
-        }, ensure_ascii=False, separators=(",", ":")) + "\n"
+        line = (
+            json.dumps(
+                {
+                    "at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                    "method": method,
+                    "path": path,
+                    "idempotency_key": key,
+                    "body": body,
+                },
+                ensure_ascii=False,
+                separators=(",", ":"),
+            )
+            + "\n"
+        )
         try:
             with self._lock:
                 self.path.parent.mkdir(parents=True, exist_ok=True)

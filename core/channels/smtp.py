@@ -32,9 +32,19 @@ def _decode(msg) -> str:
 
 
 class SmtpMailer:
-    def __init__(self, host: str, port: int, *, security: str = "starttls", username: str = "",
-                 password: str | None = None, timeout: float = 30.0, concurrency: int = 2,
-                 ssl_context: ssl.SSLContext | None = None, local_hostname: str | None = None):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        security: str = "starttls",
+        username: str = "",
+        password: str | None = None,
+        timeout: float = 30.0,
+        concurrency: int = 2,
+        ssl_context: ssl.SSLContext | None = None,
+        local_hostname: str | None = None,
+    ):
         if security not in ("starttls", "tls", "none"):
             raise ValueError(f"security must be starttls, tls or none, not {security!r}")
         self.host, self.port, self.security = host, port, security
@@ -46,13 +56,20 @@ class SmtpMailer:
         self._idle: queue.LifoQueue[smtplib.SMTP] = queue.LifoQueue()
         self._lock = threading.Lock()
         self._closed = False
-        self.connections_opened = 0   # for tests and the bench: reuse is visible
+        self.connections_opened = 0  # for tests and the bench: reuse is visible
 
     @classmethod
     def from_settings(cls, email, ssl_context: ssl.SSLContext | None = None) -> SmtpMailer:
-        return cls(email.host, email.port, security=email.security, username=email.username,
-                   password=email.password, timeout=email.timeout_seconds,
-                   concurrency=email.concurrency, ssl_context=ssl_context)
+        return cls(
+            email.host,
+            email.port,
+            security=email.security,
+            username=email.username,
+            password=email.password,
+            timeout=email.timeout_seconds,
+            concurrency=email.concurrency,
+            ssl_context=ssl_context,
+        )
 
     # --- connections ----------------------------------------------------------------
 
@@ -64,16 +81,21 @@ class SmtpMailer:
         conn = None
         try:
             if self.security == "tls":
-                conn = smtplib.SMTP_SSL(self.host, self.port, local_hostname=self.local_hostname,
-                                        timeout=self.timeout, context=self._context())
+                conn = smtplib.SMTP_SSL(
+                    self.host,
+                    self.port,
+                    local_hostname=self.local_hostname,
+                    timeout=self.timeout,
+                    context=self._context(),
+                )
             else:
-                conn = smtplib.SMTP(self.host, self.port, local_hostname=self.local_hostname,
-                                    timeout=self.timeout)
+                conn = smtplib.SMTP(self.host, self.port, local_hostname=self.local_hostname, timeout=self.timeout)
             if self.security == "starttls":
                 conn.ehlo()
                 if not conn.has_extn("starttls"):
-                    raise _ConnectFailed(f"SMTP server {where} does not offer STARTTLS "
-                                         "(set email.security = \"tls\" or \"none\")")
+                    raise _ConnectFailed(
+                        f'SMTP server {where} does not offer STARTTLS (set email.security = "tls" or "none")'
+                    )
                 conn.starttls(context=self._context())
                 conn.ehlo()
             if self.username:
@@ -83,8 +105,9 @@ class SmtpMailer:
             raise
         except smtplib.SMTPAuthenticationError as e:
             self._quit(conn)
-            raise _ConnectFailed(f"SMTP login as {self.username!r} refused by {where}: "
-                                 f"{e.smtp_code} {_decode(e.smtp_error)}") from None
+            raise _ConnectFailed(
+                f"SMTP login as {self.username!r} refused by {where}: {e.smtp_code} {_decode(e.smtp_error)}"
+            ) from None
         except smtplib.SMTPResponseException as e:
             self._quit(conn)
             raise _ConnectFailed(f"SMTP server {where} answered {e.smtp_code} {_decode(e.smtp_error)}") from None
@@ -93,8 +116,9 @@ class SmtpMailer:
             raise _ConnectFailed(f"TLS with SMTP server {where} failed: {e.reason or e}") from None
         except (OSError, smtplib.SMTPException) as e:
             self._quit(conn)
-            raise _ConnectFailed(f"cannot connect to SMTP server {where}: "
-                                 f"{getattr(e, 'strerror', None) or e or type(e).__name__}") from None
+            raise _ConnectFailed(
+                f"cannot connect to SMTP server {where}: {getattr(e, 'strerror', None) or e or type(e).__name__}"
+            ) from None
         with self._lock:
             self.connections_opened += 1
         return conn
@@ -105,7 +129,7 @@ class SmtpMailer:
             return
         try:
             conn.close()
-        except Exception:
+        except Exception:  # noqa: BLE001 - closing a broken connection: nothing to save
             pass
 
     def _take(self) -> smtplib.SMTP | None:
@@ -144,8 +168,9 @@ class SmtpMailer:
                     conn = None
                     if reused:
                         continue
-                    return Outcome.retry(one_line(f"SMTP server closed the connection: {e.smtp_code} "
-                                                  f"{_decode(e.smtp_error)}"))
+                    return Outcome.retry(
+                        one_line(f"SMTP server closed the connection: {e.smtp_code} {_decode(e.smtp_error)}")
+                    )
                 self._give(conn)
                 text = f"SMTP server answered {e.smtp_code} {_decode(e.smtp_error)}"
                 if isinstance(e, smtplib.SMTPSenderRefused):
@@ -181,5 +206,5 @@ class SmtpMailer:
                 break
             try:
                 conn.quit()
-            except Exception:
+            except Exception:  # noqa: BLE001 - QUIT on a dead connection: just close it
                 self._quit(conn)

@@ -14,7 +14,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import (
-    Button, DirectoryTree, Footer, Input, Static, TabbedContent, TabPane,
+    Button,
+    DirectoryTree,
+    Footer,
+    Input,
+    Static,
+    TabbedContent,
+    TabPane,
 )
 
 from core import conditions, recipients
@@ -33,8 +39,7 @@ class CsvTree(DirectoryTree):
     """Folders and the files that can hold a list of EMR ids."""
 
     def filter_paths(self, paths):
-        return [p for p in paths if not p.name.startswith(".") and
-                (p.is_dir() or p.suffix.lower() in CSV_SUFFIXES)]
+        return [p for p in paths if not p.name.startswith(".") and (p.is_dir() or p.suffix.lower() in CSV_SUFFIXES)]
 
 
 class AddPatientsModal(WorkerResults, ModalScreen[recipients.AssignResult | None]):
@@ -63,26 +68,24 @@ class AddPatientsModal(WorkerResults, ModalScreen[recipients.AssignResult | None
                 with TabPane("One patient", id="tab-one"):
                     yield PatientSearch()
                 with TabPane("Conditions", id="tab-conditions"):
-                    yield Static("Patients matching every row are added. ctrl+n adds a row.",
-                                 classes="hint")
+                    yield Static("Patients matching every row are added. ctrl+n adds a row.", classes="hint")
                     with VerticalScroll(id="condition-rows"):
                         yield ConditionRow()
                     with Horizontal(classes="add-actions"):
                         yield Button("+ condition", id="add-row", compact=True)
                         yield Static("", id="match-count")
-                        yield Button("Assign", id="assign-conditions", variant="primary", compact=True,
-                                     disabled=True)
+                        yield Button("Assign", id="assign-conditions", variant="primary", compact=True, disabled=True)
                 with TabPane("CSV file", id="tab-csv"):
                     with Horizontal(id="csv-path-row"):
-                        yield Input(placeholder="path of a CSV file of EMR ids (enter: check it)",
-                                    id="csv-path", compact=True)
+                        yield Input(
+                            placeholder="path of a CSV file of EMR ids (enter: check it)", id="csv-path", compact=True
+                        )
                         yield Button("Check", id="csv-check", compact=True)
                     yield CsvTree(self.start_folder, id="csv-tree")
                     yield Static("", id="csv-report")
                     with Horizontal(classes="add-actions"):
                         yield Static("", classes="spacer")
-                        yield Button("Assign", id="assign-csv", variant="primary", compact=True,
-                                     disabled=True)
+                        yield Button("Assign", id="assign-csv", variant="primary", compact=True, disabled=True)
             yield Static("", id="add-message", classes="error")
         yield Footer(compact=True)
 
@@ -99,8 +102,9 @@ class AddPatientsModal(WorkerResults, ModalScreen[recipients.AssignResult | None
         """Put the cursor in the tab's first field, unless another tab is shown by now."""
         if tab != self.active_tab():
             return
-        target = {"tab-one": "#patient-query", "tab-conditions": "ConditionRow .cond-field",
-                  "tab-csv": "#csv-path"}[tab]
+        target = {"tab-one": "#patient-query", "tab-conditions": "ConditionRow .cond-field", "tab-csv": "#csv-path"}[
+            tab
+        ]
         found = self.query(target)
         if found:
             self.set_focus(found.last() if tab == "tab-conditions" else found.first())
@@ -197,8 +201,13 @@ class AddPatientsModal(WorkerResults, ModalScreen[recipients.AssignResult | None
             button.disabled = True
             button.label = "Assign"
         elif n > recipients.LIMIT:
-            label.update(Text(f"{fmt.num(n)} patients match: more than {fmt.num(recipients.LIMIT)}, the most "
-                              "one assign adds. Add a condition to narrow it.", style="bold red"))
+            label.update(
+                Text(
+                    f"{fmt.num(n)} patients match: more than {fmt.num(recipients.LIMIT)}, the most "
+                    "one assign adds. Add a condition to narrow it.",
+                    style="bold red",
+                )
+            )
             button.disabled = True
             button.label = "Assign"
         else:

@@ -16,8 +16,8 @@ from textual.widgets import Button, Footer, Header, Input, RadioButton, RadioSet
 from core import campaigns
 from core.errors import BadInput
 
-from ..widgets.status_line import StatusLine
 from ..widgets.choice import Choice
+from ..widgets.status_line import StatusLine
 from .base import WorkerResults
 
 CHANNEL_TEXT = {
@@ -27,9 +27,12 @@ CHANNEL_TEXT = {
 
 
 def _field(label: str, *widgets, field_id: str, classes: str = "") -> Horizontal:
-    return Horizontal(Static(label, classes="label"), Vertical(*widgets, classes="value"),
-                      classes=f"field {classes}".strip(), id=f"field-{field_id}")
-
+    return Horizontal(
+        Static(label, classes="label"),
+        Vertical(*widgets, classes="value"),
+        classes=f"field {classes}".strip(),
+        id=f"field-{field_id}",
+    )
 
 
 class CampaignDetailScreen(WorkerResults, Screen[int | None]):
@@ -51,27 +54,61 @@ class CampaignDetailScreen(WorkerResults, Screen[int | None]):
         creating = self.campaign_id is None
         with VerticalScroll(classes="form", id="detail-form"):
             if creating:
-                yield _field("Kind", Choice(
-                    RadioButton("Invitation (email)", value=True, id="kind-invitation"),
-                    RadioButton("Broadcast (in the app)", id="kind-broadcast"),
-                    id="kind", compact=True), Static(id="error-kind", classes="error"), field_id="kind")
+                yield _field(
+                    "Kind",
+                    Choice(
+                        RadioButton("Invitation (email)", value=True, id="kind-invitation"),
+                        RadioButton("Broadcast (in the app)", id="kind-broadcast"),
+                        id="kind",
+                        compact=True,
+                    ),
+                    Static(id="error-kind", classes="error"),
+                    field_id="kind",
+                )
             else:
                 yield _field("Kind", Static(id="kind-ro", classes="readonly"), field_id="kind")
             yield _field("Channel", Static(id="channel", classes="readonly"), field_id="channel")
-            yield _field("Name", Input(placeholder="internal, never shown to patients", id="name",
-                                       max_length=campaigns.NAME_MAX, compact=True),
-                         Static(id="error-name", classes="error"), field_id="name")
-            yield _field("First day", Input(placeholder="YYYY-MM-DD — the message shows from this day",
-                                            id="starts_on", max_length=10, compact=True),
-                         Static(id="error-starts_on", classes="error"), field_id="starts_on",
-                         classes="broadcast-only")
-            yield _field("Last day", Input(placeholder="YYYY-MM-DD — shown until the end of this day",
-                                           id="ends_on", max_length=10, compact=True),
-                         Static(id="error-ends_on", classes="error"), field_id="ends_on",
-                         classes="broadcast-only")
-            yield _field("Valid for", Static(
-                f"{campaigns.INVITATION_VALID_DAYS} days from the email's sending (fixed)",
-                classes="readonly"), field_id="validity", classes="invitation-only")
+            yield _field(
+                "Name",
+                Input(
+                    placeholder="internal, never shown to patients",
+                    id="name",
+                    max_length=campaigns.NAME_MAX,
+                    compact=True,
+                ),
+                Static(id="error-name", classes="error"),
+                field_id="name",
+            )
+            yield _field(
+                "First day",
+                Input(
+                    placeholder="YYYY-MM-DD — the message shows from this day",
+                    id="starts_on",
+                    max_length=10,
+                    compact=True,
+                ),
+                Static(id="error-starts_on", classes="error"),
+                field_id="starts_on",
+                classes="broadcast-only",
+            )
+            yield _field(
+                "Last day",
+                Input(
+                    placeholder="YYYY-MM-DD — shown until the end of this day",
+                    id="ends_on",
+                    max_length=10,
+                    compact=True,
+                ),
+                Static(id="error-ends_on", classes="error"),
+                field_id="ends_on",
+                classes="broadcast-only",
+            )
+            yield _field(
+                "Valid for",
+                Static(f"{campaigns.INVITATION_VALID_DAYS} days from the email's sending (fixed)", classes="readonly"),
+                field_id="validity",
+                classes="invitation-only",
+            )
             yield Static(id="form-hint", classes="hint")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel", compact=True)
@@ -113,10 +150,11 @@ class CampaignDetailScreen(WorkerResults, Screen[int | None]):
             w.display = kind == "broadcast"
         for w in self.query(".invitation-only"):
             w.display = kind == "invitation"
-        hint = ("A new invitation starts with the default message in French and English; "
-                "edit it with t from the campaign."
-                if kind == "invitation" else
-                "After saving, write the message (t) and add patients (a) from the campaign.")
+        hint = (
+            "A new invitation starts with the default message in French and English; edit it with t from the campaign."
+            if kind == "invitation"
+            else "After saving, write the message (t) and add patients (a) from the campaign."
+        )
         self.query_one("#form-hint", Static).update(hint if self.campaign_id is None else "")
 
     @on(RadioSet.Changed, "#kind")
@@ -127,9 +165,12 @@ class CampaignDetailScreen(WorkerResults, Screen[int | None]):
     # --- inline validation ---------------------------------------------------------
 
     def _values(self) -> tuple[str, str, str, str]:
-        return (self.kind, self.query_one("#name", Input).value,
-                self.query_one("#starts_on", Input).value.strip() if self.kind == "broadcast" else "",
-                self.query_one("#ends_on", Input).value.strip() if self.kind == "broadcast" else "")
+        return (
+            self.kind,
+            self.query_one("#name", Input).value,
+            self.query_one("#starts_on", Input).value.strip() if self.kind == "broadcast" else "",
+            self.query_one("#ends_on", Input).value.strip() if self.kind == "broadcast" else "",
+        )
 
     @on(Input.Changed)
     def _validate_soon(self) -> None:
@@ -149,8 +190,7 @@ class CampaignDetailScreen(WorkerResults, Screen[int | None]):
             except BadInput:
                 problems[key] = f"expected a date YYYY-MM-DD, e.g. 2025-06-01 (got {value!r})"
                 days[key] = None
-        found = campaigns.validate_fields(kind, name, days["starts_on"], days["ends_on"],
-                                          campaign_id=self.campaign_id)
+        found = campaigns.validate_fields(kind, name, days["starts_on"], days["ends_on"], campaign_id=self.campaign_id)
         for key, msg in found.items():
             problems.setdefault(key, msg)
         return problems
@@ -187,8 +227,7 @@ class CampaignDetailScreen(WorkerResults, Screen[int | None]):
         ctx = self.app.ctx
         if self.campaign_id is None:
             return campaigns.create(ctx, kind, name, starts_on=starts or None, ends_on=ends or None)
-        return campaigns.edit(ctx, self.campaign_id, name=name,
-                              starts_on=starts or None, ends_on=ends or None)
+        return campaigns.edit(ctx, self.campaign_id, name=name, starts_on=starts or None, ends_on=ends or None)
 
     def _save_done(self, result) -> None:
         self.saving = False

@@ -24,14 +24,12 @@ class CampaignListScreen(WorkerResults, Screen):
     AUTO_FOCUS = "#campaigns"
     BINDINGS = [
         Binding("n", "new", "New", tooltip="Create a campaign", id="campaigns.new"),
-        Binding("enter", "open", "Open", tooltip="Recipients of the campaign", priority=True,
-                id="campaigns.open"),
+        Binding("enter", "open", "Open", tooltip="Recipients of the campaign", priority=True, id="campaigns.open"),
         Binding("e", "edit", "Edit", tooltip="Edit the campaign's details", id="campaigns.edit"),
         Binding("t", "template", "Template", tooltip="Edit the messages", id="campaigns.template"),
         Binding("slash", "filter", "Filter", tooltip="Filter by name as you type", id="campaigns.filter"),
         Binding("r", "refresh", "Refresh", id="campaigns.refresh"),
-        Binding("v", "toggle_archived", "Archived", tooltip="Show or hide archived campaigns",
-                id="campaigns.archived"),
+        Binding("v", "toggle_archived", "Archived", tooltip="Show or hide archived campaigns", id="campaigns.archived"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="campaigns.clear_filter"),
     ]
 
@@ -45,8 +43,9 @@ class CampaignListScreen(WorkerResults, Screen):
 
     def compose(self) -> ComposeResult:
         yield Header(icon="✉")
-        yield Input(placeholder="filter by name…  (enter: back to the list, escape: clear)",
-                    id="filter", classes="hidden")
+        yield Input(
+            placeholder="filter by name…  (enter: back to the list, escape: clear)", id="filter", classes="hidden"
+        )
         yield DataTable(id="campaigns", cursor_type="row", zebra_stripes=True)
         yield Static("", id="empty", classes="hidden")
         yield Static("", id="campaign-detail")
@@ -100,8 +99,13 @@ class CampaignListScreen(WorkerResults, Screen):
             name = Text(s.name, no_wrap=True, overflow="ellipsis")
             if s.archived:
                 name.append(" (archived)", style="dim")
-            row = [name, s.kind, fmt.cell(s.status), fmt.cell(s.window_state or "—", s.window_state),
-                   Text(f"{fmt.num(s.sent)} / {fmt.num(s.total)}", justify="right")]
+            row = [
+                name,
+                s.kind,
+                fmt.cell(s.status),
+                fmt.cell(s.window_state or "—", s.window_state),
+                Text(f"{fmt.num(s.sent)} / {fmt.num(s.total)}", justify="right"),
+            ]
             if self._wide:
                 row.append(fmt.when(s.updated_at, tz))
             data.append(row)
@@ -112,8 +116,7 @@ class CampaignListScreen(WorkerResults, Screen):
         empty = self.query_one("#empty", Static)
         if not rows:
             search = self.query_one("#filter", Input).value.strip()
-            empty.update(f"No campaign matches {search!r}." if search else
-                         "No campaigns yet — press n to create one.")
+            empty.update(f"No campaign matches {search!r}." if search else "No campaigns yet — press n to create one.")
         empty.set_class(bool(rows), "hidden")
         table.set_class(not rows, "hidden")
         self._detail()
@@ -144,13 +147,14 @@ class CampaignListScreen(WorkerResults, Screen):
             text.append(f" · shows {fmt.day(s.starts_on)} → {fmt.day(s.ends_on)}")
         text.append(f" · changed {fmt.when(s.updated_at, tz)}")
         text.append("\n")
-        counts = " · ".join(f"{st} {fmt.num(s.counts[st])}" for st in fmt.RECIPIENT_STATUS_ORDER
-                            if s.counts.get(st))
+        counts = " · ".join(f"{st} {fmt.num(s.counts[st])}" for st in fmt.RECIPIENT_STATUS_ORDER if s.counts.get(st))
         text.append(counts or "no recipients yet", style="dim" if not counts else "")
         if s.funnel is not None and s.funnel.get("invited"):
             f = s.funnel
-            text.append(f"   invited {fmt.num(f['invited'])}, joined {fmt.num(f['joined'])}, "
-                        f"expired {fmt.num(f['expired'])}", style="cyan")
+            text.append(
+                f"   invited {fmt.num(f['invited'])}, joined {fmt.num(f['joined'])}, expired {fmt.num(f['expired'])}",
+                style="cyan",
+            )
         detail.update(text)
 
     def _tick(self) -> None:
@@ -190,7 +194,7 @@ class CampaignListScreen(WorkerResults, Screen):
 
     def action_open(self) -> None:
         if self.focused is not self.query_one(DataTable):
-            self.query_one(DataTable).focus()   # enter in the filter: back to the list
+            self.query_one(DataTable).focus()  # enter in the filter: back to the list
             return
         s = self.selected()
         if s is None:
@@ -233,17 +237,23 @@ class CampaignListScreen(WorkerResults, Screen):
         cmds = [
             ("New campaign", "Create an invitation or a broadcast", self.action_new),
             ("Refresh the list", "Read the campaigns again", self.action_refresh),
-            ("Show archived campaigns" if not self.show_archived else "Hide archived campaigns",
-             "Archived campaigns are kept for audit", self.action_toggle_archived),
+            (
+                "Show archived campaigns" if not self.show_archived else "Hide archived campaigns",
+                "Archived campaigns are kept for audit",
+                self.action_toggle_archived,
+            ),
         ]
         s = self.selected()
         if s is not None:
-            cmds.append((f"Archive “{s.name}”" if not s.archived else f"Unarchive “{s.name}”",
-                         "Hide it from the list (kept for audit)" if not s.archived else
-                         "Show it in the list again", self.action_archive))
+            cmds.append(
+                (
+                    f"Archive “{s.name}”" if not s.archived else f"Unarchive “{s.name}”",
+                    "Hide it from the list (kept for audit)" if not s.archived else "Show it in the list again",
+                    self.action_archive,
+                )
+            )
         for s in self.rows.values():
-            cmds.append((f"Open campaign: {s.name}", f"{s.kind} · {s.status}",
-                         lambda cid=s.id: self._open_id(cid)))
+            cmds.append((f"Open campaign: {s.name}", f"{s.kind} · {s.status}", lambda cid=s.id: self._open_id(cid)))
         return cmds
 
     def _open_id(self, campaign_id: int) -> None:

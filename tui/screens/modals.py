@@ -19,8 +19,9 @@ class ConfirmModal(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "No", key_display="n/esc", id="confirm.no"),
     ]
 
-    def __init__(self, title: str, message: str | Text, yes: str = "Yes", no: str = "Cancel",
-                 danger: bool = False) -> None:
+    def __init__(
+        self, title: str, message: str | Text, yes: str = "Yes", no: str = "Cancel", danger: bool = False
+    ) -> None:
         super().__init__()
         self.dialog_title = title
         self.message = message

@@ -23,8 +23,8 @@ from ..widgets.status_line import StatusLine
 from .base import WorkerResults
 from .modals import ConfirmModal
 
-PAGE = 100          # rows read at a time: a few screens, measured cheaply (DataTable sizes every cell)
-NEAR_END = 25       # read the next page when the cursor is this close to the last loaded row
+PAGE = 100  # rows read at a time: a few screens, measured cheaply (DataTable sizes every cell)
+NEAR_END = 25  # read the next page when the cursor is this close to the last loaded row
 WIDE = 100
 
 
@@ -32,12 +32,9 @@ class RecipientsScreen(WorkerResults, Screen):
     AUTO_FOCUS = "#recipients"
     BINDINGS = [
         Binding("a", "add", "Add", tooltip="Add patients to the campaign", id="recipients.add"),
-        Binding("s", "start", "Start", tooltip="Send to every recipient not yet sent to",
-                id="recipients.start"),
-        Binding("x", "remove", "Remove", tooltip="Take the selected patient off the campaign",
-                id="recipients.remove"),
-        Binding("slash", "search", "Search", tooltip="Find a recipient by name or EMR id",
-                id="recipients.search"),
+        Binding("s", "start", "Start", tooltip="Send to every recipient not yet sent to", id="recipients.start"),
+        Binding("x", "remove", "Remove", tooltip="Take the selected patient off the campaign", id="recipients.remove"),
+        Binding("slash", "search", "Search", tooltip="Find a recipient by name or EMR id", id="recipients.search"),
         Binding("r", "refresh", "Refresh", id="recipients.refresh"),
         Binding("t", "template", "Template", tooltip="Edit the messages", id="recipients.template"),
         Binding("e", "edit", "Edit", tooltip="Edit the campaign's details", id="recipients.edit"),
@@ -62,8 +59,11 @@ class RecipientsScreen(WorkerResults, Screen):
         with Horizontal(id="progress-row", classes="hidden"):
             yield Static(id="progress-label")
             yield ProgressBar(id="progress", show_eta=False)
-        yield Input(placeholder="search by name or EMR id…  (enter: back to the table, escape: clear)",
-                    id="search", classes="hidden")
+        yield Input(
+            placeholder="search by name or EMR id…  (enter: back to the table, escape: clear)",
+            id="search",
+            classes="hidden",
+        )
         yield DataTable(id="recipients", cursor_type="row", zebra_stripes=True)
         yield Static(id="table-note")
         yield StatusLine()
@@ -127,8 +127,9 @@ class RecipientsScreen(WorkerResults, Screen):
             info.append(f" {fmt.day(s.starts_on)} → {fmt.day(s.ends_on)}")
         elif s.funnel is not None and s.funnel.get("invited"):
             f = s.funnel
-            info.append(f" · invited {fmt.num(f['invited'])}, joined {fmt.num(f['joined'])}, "
-                        f"expired {fmt.num(f['expired'])}")
+            info.append(
+                f" · invited {fmt.num(f['invited'])}, joined {fmt.num(f['joined'])}, expired {fmt.num(f['expired'])}"
+            )
         if s.archived:
             info.append(" · archived", style="dim")
         self.query_one("#campaign-info", Static).update(info)
@@ -183,18 +184,18 @@ class RecipientsScreen(WorkerResults, Screen):
 
     def _refresh_rows_done(self, rows: list[recipients.RecipientRow]) -> None:
         table = self.query_one(DataTable)
-        if [r.id for r in rows[:len(self.order)]] != self.order:
+        if [r.id for r in rows[: len(self.order)]] != self.order:
             self._fill(rows, replace=True)
             return
-        for r in rows[:len(self.order)]:
+        for r in rows[: len(self.order)]:
             old = self.loaded[r.id]
             if old != r:
                 self.loaded[r.id] = r
                 keys = ("emr", "name", "added", "sent", "status") if self._wide else ("emr", "name", "added", "status")
-                for key, value in zip(keys, self._cells(r)):
+                for key, value in zip(keys, self._cells(r), strict=False):
                     table.update_cell(str(r.id), key, value)
         if len(rows) > len(self.order):
-            self._fill(rows[len(self.order):], replace=False)
+            self._fill(rows[len(self.order) :], replace=False)
         self._note()
 
     def _cells(self, r: recipients.RecipientRow) -> list:
@@ -312,8 +313,9 @@ class RecipientsScreen(WorkerResults, Screen):
             return
         from .add_patients import AddPatientsModal
 
-        self.app.push_screen(AddPatientsModal(self.campaign_id, self.summary.kind,
-                                              start_folder=self.app.start_folder), self._added)
+        self.app.push_screen(
+            AddPatientsModal(self.campaign_id, self.summary.kind, start_folder=self.app.start_folder), self._added
+        )
 
     def _added(self, result: recipients.AssignResult | None) -> None:
         if result is None:
@@ -376,12 +378,16 @@ class RecipientsScreen(WorkerResults, Screen):
     def _plan_done(self, plan: recipients.StartPlan) -> None:
         s = self.summary
         if plan.will_send == 0 and not plan.skipped:
-            self.notify(f"Nothing to start: no recipient is waiting ({fmt.num(plan.already_sent)} already "
-                        f"sent, {fmt.num(plan.in_progress)} being sent). Press a to add patients.",
-                        markup=False, timeout=6)
+            self.notify(
+                f"Nothing to start: no recipient is waiting ({fmt.num(plan.already_sent)} already "
+                f"sent, {fmt.num(plan.in_progress)} being sent). Press a to add patients.",
+                markup=False,
+                timeout=6,
+            )
             return
-        self.app.push_screen(ConfirmModal(f"Start “{s.name}”", start_message(s, plan, self.app.ctx),
-                                          yes="Start"), self._start_answered)
+        self.app.push_screen(
+            ConfirmModal(f"Start “{s.name}”", start_message(s, plan, self.app.ctx), yes="Start"), self._start_answered
+        )
 
     def _start_answered(self, yes: bool | None) -> None:
         if yes:
@@ -413,8 +419,7 @@ class RecipientsScreen(WorkerResults, Screen):
             ("Start the campaign", "Send to every recipient not yet sent to", self.action_start),
             ("Edit the template", "The messages, in French and English", self.action_template),
             ("Edit the campaign's details", "Name, window", self.action_edit),
-            ("Remove the selected recipient", "They will not receive it / it leaves their feed",
-             self.action_remove),
+            ("Remove the selected recipient", "They will not receive it / it leaves their feed", self.action_remove),
             ("Refresh", "Read the recipients again", self.action_refresh),
         ]
 

@@ -9,10 +9,17 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets.text_area import Selection
 from textual.widgets import (
-    Footer, Header, Input, Markdown, Static, TabbedContent, TabPane, TextArea,
+    Footer,
+    Header,
+    Input,
+    Markdown,
+    Static,
+    TabbedContent,
+    TabPane,
+    TextArea,
 )
+from textual.widgets.text_area import Selection
 
 from core import campaigns, templating, views
 
@@ -30,8 +37,7 @@ class TemplateEditorScreen(WorkerResults, Screen):
         Binding("ctrl+s", "save", "Save", priority=True, id="template.save"),
         Binding("escape", "back", "Back", key_display="esc", id="template.back"),
         Binding("f2", "variable", "Variable", tooltip="Insert a variable at the cursor", id="template.variable"),
-        Binding("f3", "patient", "Preview for", tooltip="Choose the patient of the preview",
-                id="template.patient"),
+        Binding("f3", "patient", "Preview for", tooltip="Choose the patient of the preview", id="template.patient"),
         Binding("ctrl+b", "markdown('bold')", "Bold", id="template.bold"),
         Binding("ctrl+t", "markdown('italic')", "Italic", id="template.italic"),
         Binding("ctrl+l", "markdown('link')", "Link", id="template.link"),
@@ -46,7 +52,7 @@ class TemplateEditorScreen(WorkerResults, Screen):
         self.patient_id: int | None = None
         self.saving = False
         self._timer = None
-        self._refused = False      # the last save was refused (its problems are on show)
+        self._refused = False  # the last save was refused (its problems are on show)
 
     def compose(self) -> ComposeResult:
         yield Header(icon="✉")
@@ -84,8 +90,7 @@ class TemplateEditorScreen(WorkerResults, Screen):
         tabs = TabbedContent(id="template-tabs")
         await editor.mount(tabs)
         for lang in templating.LANGUAGES:
-            await tabs.add_pane(TabPane(LANG_NAMES[lang], *self._fields(lang, templates[lang]),
-                                        id=f"tab-{lang}"))
+            await tabs.add_pane(TabPane(LANG_NAMES[lang], *self._fields(lang, templates[lang]), id=f"tab-{lang}"))
         tabs.active = f"tab-{self.app.ctx.config.clinic.default_language}"
         self.call_after_refresh(self._inputs_home)
         first = templating.FIELDS[self.kind][0]
@@ -102,14 +107,26 @@ class TemplateEditorScreen(WorkerResults, Screen):
             value = values.get(field, "")
             if field == "body":
                 yield Static("Body (Markdown)", classes="field-title")
-                yield TextArea(value, id=f"{lang}-body", soft_wrap=True, show_line_numbers=True,
-                               tab_behavior="focus", classes="template-body", compact=True)
+                yield TextArea(
+                    value,
+                    id=f"{lang}-body",
+                    soft_wrap=True,
+                    show_line_numbers=True,
+                    tab_behavior="focus",
+                    classes="template-body",
+                    compact=True,
+                )
             else:
                 row = Horizontal(
                     Static(FIELD_LABELS[field], classes="label"),
-                    Input(value, id=f"{lang}-{field}", compact=True,
-                          placeholder="plain text, at most 178 characters" if field == "push" else ""),
-                    classes="template-line")
+                    Input(
+                        value,
+                        id=f"{lang}-{field}",
+                        compact=True,
+                        placeholder="plain text, at most 178 characters" if field == "push" else "",
+                    ),
+                    classes="template-line",
+                )
                 if field == "push":
                     row.compose_add_child(Static("", id=f"{lang}-push-count", classes="push-count"))
                 yield row
@@ -136,14 +153,15 @@ class TemplateEditorScreen(WorkerResults, Screen):
     def dirty(self) -> bool:
         return self.kind is not None and self.all_values() != {
             lang: {f: self.saved[lang].get(f, "") for f in templating.FIELDS[self.kind]}
-            for lang in templating.LANGUAGES}
+            for lang in templating.LANGUAGES
+        }
 
     # --- live preview --------------------------------------------------------------
 
     @on(TextArea.Changed)
     @on(Input.Changed)
     def _edited(self) -> None:
-        self._refused = False      # a refused save is news only until the text changes
+        self._refused = False  # a refused save is news only until the text changes
         self._preview_soon()
 
     @on(TabbedContent.TabActivated)
@@ -173,8 +191,9 @@ class TemplateEditorScreen(WorkerResults, Screen):
         body = p.fields.get("body")
         if self.kind == "invitation" and body is not None:
             body = "\n".join(line + "  " for line in body.splitlines())  # keep the text's line breaks
-        self.query_one("#preview-body", Markdown).update(body if body is not None else
-                                                         f"*{p.errors.get('body', 'no body yet')}*")
+        self.query_one("#preview-body", Markdown).update(
+            body if body is not None else f"*{p.errors.get('body', 'no body yet')}*"
+        )
         push = self.query_one("#preview-push", Static)
         if self.kind == "broadcast":
             text = p.fields.get("push") or p.errors.get("push") or ""
@@ -203,11 +222,10 @@ class TemplateEditorScreen(WorkerResults, Screen):
         elif how == "link":
             label = selected or "link text"
             area.replace(f"[{label}](https://)", start, end)
-            if selected:   # cursor where the address goes
-                area.move_cursor((start[0], start[1] + len(label) + len("](https://")  + 1))
+            if selected:  # cursor where the address goes
+                area.move_cursor((start[0], start[1] + len(label) + len("](https://") + 1))
             else:
-                area.selection = Selection((start[0], start[1] + 1),
-                                                      (start[0], start[1] + 1 + len(label)))
+                area.selection = Selection((start[0], start[1] + 1), (start[0], start[1] + 1 + len(label)))
         elif how == "list":
             first, last = start[0], end[0]
             lines = [area.document.get_line(i) for i in range(first, last + 1)]
@@ -310,9 +328,15 @@ class TemplateEditorScreen(WorkerResults, Screen):
             if yes:
                 self.app.pop_screen()
 
-        self.app.push_screen(ConfirmModal("Unsaved changes", "Leave the template without saving? "
-                                          "Your changes will be lost.", yes="Discard", danger=True),
-                             answered)
+        self.app.push_screen(
+            ConfirmModal(
+                "Unsaved changes",
+                "Leave the template without saving? Your changes will be lost.",
+                yes="Discard",
+                danger=True,
+            ),
+            answered,
+        )
 
     def palette_commands(self):
         return [

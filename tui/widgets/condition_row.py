@@ -25,12 +25,12 @@ class ConditionRow(Vertical):
     """
 
     class Changed(Message):
-        def __init__(self, row: "ConditionRow") -> None:
+        def __init__(self, row: ConditionRow) -> None:
             super().__init__()
             self.row = row
 
     class Delete(Message):
-        def __init__(self, row: "ConditionRow") -> None:
+        def __init__(self, row: ConditionRow) -> None:
             super().__init__()
             self.row = row
 
@@ -41,10 +41,20 @@ class ConditionRow(Vertical):
     def compose(self) -> ComposeResult:
         field, op, value = self._initial
         with Horizontal():
-            yield Select([(f.label, f.name) for f in conditions.FIELDS.values()], prompt="field…",
-                         value=field or Select.NULL, compact=True, classes="cond-field")
-            yield Select(self._op_options(field), prompt="comparator…",
-                         value=op if op else Select.NULL, compact=True, classes="cond-op")
+            yield Select(
+                [(f.label, f.name) for f in conditions.FIELDS.values()],
+                prompt="field…",
+                value=field or Select.NULL,
+                compact=True,
+                classes="cond-field",
+            )
+            yield Select(
+                self._op_options(field),
+                prompt="comparator…",
+                value=op if op else Select.NULL,
+                compact=True,
+                classes="cond-op",
+            )
             yield from self._value_widget(field, value)
             yield Button("✕", compact=True, classes="cond-delete", tooltip="Delete this condition")
         yield Static("", classes="cond-error")
@@ -53,18 +63,24 @@ class ConditionRow(Vertical):
     def _op_options(field: str | None) -> list[tuple[str, str]]:
         if not field:
             return []
-        return [(f"{conditions.OPERATOR_LABELS[o]}  ({o})" if conditions.OPERATOR_LABELS[o] != o else o, o)
-                for o in conditions.FIELDS[field].operators]
+        return [
+            (f"{conditions.OPERATOR_LABELS[o]}  ({o})" if conditions.OPERATOR_LABELS[o] != o else o, o)
+            for o in conditions.FIELDS[field].operators
+        ]
 
     @staticmethod
     def _value_widget(field: str | None, value: str = ""):
         f = conditions.FIELDS.get(field or "")
         if f is not None and f.choices:
-            yield Select([(c, c) for c in f.choices], allow_blank=False, compact=True,
-                         value=value if value in f.choices else f.choices[0], classes="cond-value")
+            yield Select(
+                [(c, c) for c in f.choices],
+                allow_blank=False,
+                compact=True,
+                value=value if value in f.choices else f.choices[0],
+                classes="cond-value",
+            )
         else:
-            yield Input(value, placeholder=f"e.g. {f.example}" if f else "value", compact=True,
-                        classes="cond-value")
+            yield Input(value, placeholder=f"e.g. {f.example}" if f else "value", compact=True, classes="cond-value")
 
     # --- reading -------------------------------------------------------------------
 
