@@ -9,26 +9,9 @@ import peewee as pw
 
 from . import audit, templating
 from .context import Ctx
+from .enums import LANGUAGES, OPEN, DeliveryKind, Kind, RecipientStatus
 from .errors import BadInput, NotFound, Refused
-from .models import (
-    ASSIGNED,
-    CHANNELS,
-    D_PUT,
-    DELIVERY_OPEN,
-    FAILED,
-    KINDS,
-    LANGUAGES,
-    QUEUED,
-    RECIPIENT_STATUSES,
-    RETRYING,
-    SENT,
-    Campaign,
-    Delivery,
-    Invitation,
-    Recipient,
-    Template,
-    database,
-)
+from .models import Campaign, Delivery, Invitation, Recipient, Template, database
 
 NAME_MAX = 120
 INVITATION_VALID_DAYS = 14
@@ -62,9 +45,9 @@ def status_of(campaign: Campaign, counts: dict[str, int]) -> str:
     """Whether it has been sent (not whether it is visible): SPEC §2."""
     if campaign.first_started_at is None:
         return DRAFT
-    if counts.get(QUEUED, 0) or counts.get(RETRYING, 0):
+    if counts.get(RecipientStatus.QUEUED, 0) or counts.get(RecipientStatus.RETRYING, 0):
         return SENDING
-    return SENT_WITH_ERRORS if counts.get(FAILED, 0) else STATUS_SENT
+    return SENT_WITH_ERRORS if counts.get(RecipientStatus.FAILED, 0) else STATUS_SENT
 
 
 # --- reads --------------------------------------------------------------------------
@@ -156,7 +139,7 @@ def _funnel(campaign: Campaign, now: datetime) -> dict[str, int]:
 
 
 def _summarise(ctx: Ctx, c: Campaign, counts: dict[str, int]) -> CampaignSummary:
-    active = {s: n for s, n in counts.items() if s in RECIPIENT_STATUSES}
+    active = {s: n for s, n in counts.items() if s in tuple(RecipientStatus)}
     total = sum(n for s, n in active.items() if s != "removed")
     return CampaignSummary(
         id=c.id,
@@ -169,7 +152,7 @@ def _summarise(ctx: Ctx, c: Campaign, counts: dict[str, int]) -> CampaignSummary
         ends_on=c.ends_on,
         counts=active,
         total=total,
-        sent=counts.get(SENT, 0),
+        sent=counts.get(RecipientStatus.SENT, 0),
         updated_at=c.updated_at,
         archived=c.archived,
         funnel=_funnel(c, ctx.now()) if c.kind == "invitation" else None,
@@ -222,8 +205,8 @@ def validate_fields(
 ) -> dict[str, str]:
     """Problems by field name, for the form's inline errors and for create/edit."""
     problems: dict[str, str] = {}
-    if kind not in KINDS:
-        problems["kind"] = f"expected one of {', '.join(KINDS)}, got {kind!r}"
+    if kind not in tuple(Kind):
+        problems["kind"] = f"expected one of {', '.join(Kind)}, got {kind!r}"
         return problems
     name = (name or "").strip()
     if not name:
@@ -293,9 +276,9 @@ def _queue_put(c: Campaign, now: datetime) -> None:
     if not Recipient.select().where(Recipient.campaign == c, Recipient.in_feed == True).exists():  # noqa: E712
         return
     Delivery.update(status="cancelled").where(
-        Delivery.campaign == c, Delivery.kind == D_PUT, Delivery.status.in_(("pending", "retrying"))
+        Delivery.campaign == c, Delivery.kind == DeliveryKind.PUT, Delivery.status.in_(("pending", "retrying"))
     ).execute()
-    Delivery.create(kind=D_PUT, campaign=c, due_at=now, created_at=now, content_version=c.content_version)
+    Delivery.create(kind=DeliveryKind.PUT, campaign=c, due_at=now, created_at=now, content_version=c.content_version)
 
 
 # --- actions ------------------------------------------------------------------------
@@ -377,7 +360,7 @@ def archive(ctx: Ctx, campaign_id, archived: bool = True) -> Campaign:
     ctx.require("campaigns")
     with database.atomic():
         c = get_locked(campaign_id)
-        if archived and Delivery.select().where(Delivery.campaign == c, Delivery.status.in_(DELIVERY_OPEN)).exists():
+        if archived and Delivery.select().where(Delivery.campaign == c, Delivery.status.in_(OPEN)).exists():
             raise Refused(f"campaign {c.id} still has deliveries under way; archive it once they are done")
         if not archived:
             _raise_problems(
@@ -389,12 +372,7 @@ def archive(ctx: Ctx, campaign_id, archived: bool = True) -> Campaign:
     return c
 
 
-def channel_of(kind: str) -> str:
-    return CHANNELS[kind]
-
-
 __all__ = [
-    "ASSIGNED",
     "CampaignSummary",
     "archive",
     "create",

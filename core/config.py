@@ -15,18 +15,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .errors import ConfigError
+
 PERMISSIONS = ("campaigns", "admin")
 LANGUAGES = ("fr", "en")
-
-
-class ConfigError(Exception):
-    """A config file that cannot be used; str() is one line per problem."""
-
-    def __init__(self, path: Path | str | None, problems: list[str]):
-        self.path = Path(path) if path else None
-        self.problems = problems
-        where = f"{self.path}: " if self.path else ""
-        super().__init__("\n".join(f"{where}{p}" for p in problems))
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import peewee as pw
 
 from . import migrations
+from .errors import DatabaseError, DatabaseProblem
 from .models import Meta, database
-
-
-class DatabaseError(Exception):
-    """The database cannot be used as it is (missing, behind, newer); one line."""
-
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
@@ -65,9 +61,21 @@ def bind(url: str) -> pw.Database:
     return db
 
 
+def _runner():
+    from playhouse.migrations import Runner
+
+    return Runner(database.obj, str(migrations.DIRECTORY), table_name=migrations.HISTORY_TABLE)
+
+
 def schema_version() -> int:
-    """0 for an empty database."""
-    if not database.table_exists(Meta._meta.table_name):
+    """The number of the last migration applied; 0 for an empty database. Databases
+    made before the history table existed say it in `meta` (version 1)."""
+    tables = set(database.get_tables())
+    if migrations.HISTORY_TABLE in tables:
+        applied = [n for (n,) in database.execute_sql(f"SELECT name FROM {migrations.HISTORY_TABLE}").fetchall()]
+        if applied:
+            return max(migrations.number(n) for n in applied)
+    if Meta._meta.table_name not in tables:
         return 0
     row = Meta.get_or_none(Meta.key == "schema_version")
     return int(row.value) if row else 0
@@ -81,14 +89,16 @@ def check_schema() -> None:
         raise DatabaseError(f"cannot open the database: {e}") from None
     latest = migrations.LATEST
     if v == 0:
-        raise DatabaseError("the database is empty: run `clinicast init` to create it")
+        raise DatabaseError("the database is empty: run `clinicast init` to create it", DatabaseProblem.EMPTY)
     if v < latest:
         raise DatabaseError(
-            f"the database schema is at version {v}, this program needs {latest}: run `clinicast init` to migrate it"
+            f"the database schema is at version {v}, this program needs {latest}: run `clinicast init` to migrate it",
+            DatabaseProblem.BEHIND,
         )
     if v > latest:
         raise DatabaseError(
-            f"the database schema is at version {v}, newer than this program (version {latest}): upgrade clinicast"
+            f"the database schema is at version {v}, newer than this program (version {latest}): upgrade clinicast",
+            DatabaseProblem.NEWER,
         )
 
 
@@ -98,16 +108,18 @@ def migrate() -> tuple[int, int]:
     if before > migrations.LATEST:
         raise DatabaseError(
             f"the database schema is at version {before}, newer than this program "
-            f"(version {migrations.LATEST}): upgrade clinicast"
+            f"(version {migrations.LATEST}): upgrade clinicast",
+            DatabaseProblem.NEWER,
         )
-    for version, step in migrations.STEPS:
-        if version <= before:
-            continue
-        with database.atomic():
-            step(database)
-            Meta.insert(key="schema_version", value=str(version)).on_conflict(
-                conflict_target=[Meta.key], update={Meta.value: str(version)}
-            ).execute()
+    runner = _runner()
+    if before and not runner.History.table_exists():
+        # made by a version that recorded only meta.schema_version: its steps are applied
+        done = [n for n in migrations.names() if migrations.number(n) <= before]
+        runner.fake(done[-1])
+    runner.up()
+    Meta.insert(key="schema_version", value=str(migrations.LATEST)).on_conflict(
+        conflict_target=[Meta.key], update={Meta.value: str(migrations.LATEST)}
+    ).execute()
     return before, migrations.LATEST
 
 

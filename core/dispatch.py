@@ -41,31 +41,8 @@ from .campaigns import clinic_values
 from .channels import Gateway, Mailer, Outcome, compose, make_gateway, make_mailer
 from .config import Config
 from .db import write_transaction
-from .models import (
-    D_CANCELLED,
-    D_EMAIL,
-    D_EXPIRE,
-    D_FAILED,
-    D_PENDING,
-    D_PUBLISH,
-    D_PUSH,
-    D_PUT,
-    D_RETRYING,
-    D_SENT,
-    D_SKIPPED,
-    D_UNPUBLISH,
-    QUEUED,
-    REMOVED,
-    RETRYING,
-    SKIPPED,
-    Campaign,
-    Invitation,
-    Patient,
-    Recipient,
-    Template,
-    database,
-    utcnow,
-)
+from .enums import DeliveryKind, DeliveryState, RecipientStatus
+from .models import Campaign, Invitation, Patient, Recipient, Template, database, utcnow
 from .outbox import Claimed, Result
 
 log = logging.getLogger("clinicast.dispatch")
@@ -120,12 +97,12 @@ class PassStats:
 
     def add(self, state: str, n: int = 1) -> None:
         name = {
-            D_SENT: "sent",
-            D_RETRYING: "retrying",
-            D_FAILED: "failed",
-            D_SKIPPED: "skipped",
-            D_CANCELLED: "cancelled",
-            D_PENDING: "deferred",
+            DeliveryState.SENT: "sent",
+            DeliveryState.RETRYING: "retrying",
+            DeliveryState.FAILED: "failed",
+            DeliveryState.SKIPPED: "skipped",
+            DeliveryState.CANCELLED: "cancelled",
+            DeliveryState.PENDING: "deferred",
         }[state]
         setattr(self, name, getattr(self, name) + n)
 
@@ -157,7 +134,7 @@ class Job:
 
     @property
     def is_mail(self) -> bool:
-        return self.kind == D_EMAIL
+        return self.kind == DeliveryKind.EMAIL
 
 
 class _DaemonThreadPool(Executor):
@@ -495,14 +472,19 @@ class Dispatcher:
             return
         for r in results:
             c = r.claimed
-            level = logging.INFO if r.state in (D_SENT, D_SKIPPED, D_CANCELLED, D_PENDING) else logging.WARNING
+            level = (
+                logging.INFO
+                if r.state
+                in (DeliveryState.SENT, DeliveryState.SKIPPED, DeliveryState.CANCELLED, DeliveryState.PENDING)
+                else logging.WARNING
+            )
             name = {
-                D_SENT: "sent",
-                D_RETRYING: "retry",
-                D_FAILED: "failed",
-                D_SKIPPED: "skipped",
-                D_CANCELLED: "cancelled",
-                D_PENDING: "deferred",
+                DeliveryState.SENT: "sent",
+                DeliveryState.RETRYING: "retry",
+                DeliveryState.FAILED: "failed",
+                DeliveryState.SKIPPED: "skipped",
+                DeliveryState.CANCELLED: "cancelled",
+                DeliveryState.PENDING: "deferred",
             }[r.state]
             event(
                 self.log,
@@ -521,13 +503,13 @@ class Dispatcher:
 
     def _results_for(self, job: Job, outcome: Outcome, now: datetime) -> list[Result]:
         out = []
-        if outcome.ok and job.kind == D_PUBLISH:
+        if outcome.ok and job.kind == DeliveryKind.PUBLISH:
             unknown = set((outcome.data or {}).get("unknown") or []) if isinstance(outcome.data, dict) else set()
             for row in job.rows:
                 if job.app_ids.get(row.id) in unknown:
-                    out.append(Result(row, D_FAILED, R_UNKNOWN_APP))
+                    out.append(Result(row, DeliveryState.FAILED, R_UNKNOWN_APP))
                 else:
-                    out.append(Result(row, D_SENT))
+                    out.append(Result(row, DeliveryState.SENT))
             return out
         for row in job.rows:
             out.append(self._result(row, outcome, now))
@@ -535,16 +517,16 @@ class Dispatcher:
 
     def _result(self, row: Claimed, outcome: Outcome, now: datetime) -> Result:
         if outcome.ok:
-            return Result(row, D_SENT)
+            return Result(row, DeliveryState.SENT)
         if outcome.status == "final":
-            return Result(row, D_FAILED, outcome.error)
+            return Result(row, DeliveryState.FAILED, outcome.error)
         s = self.config.scheduler
         if row.attempts >= s.max_attempts:
-            return Result(row, D_FAILED, outcome.error)
+            return Result(row, DeliveryState.FAILED, outcome.error)
         delay = outbox.retry_delay(
             row.attempts, outcome.retry_after, s.backoff_base_seconds, s.backoff_max_seconds, self.rng
         )
-        return Result(row, D_RETRYING, outcome.error, now + timedelta(seconds=delay))
+        return Result(row, DeliveryState.RETRYING, outcome.error, now + timedelta(seconds=delay))
 
     # --- claim and prepare (database thread) ---------------------------------------------
 
@@ -644,7 +626,7 @@ class _Preparer:
             camp = self.campaigns.get(c.campaign_id)
             r = self.recipients.get(c.recipient_id) if c.recipient_id else None
             if camp is None or (c.recipient_id and r is None):
-                self.results.append(Result(c, D_CANCELLED, "campaign or recipient deleted"))
+                self.results.append(Result(c, DeliveryState.CANCELLED, "campaign or recipient deleted"))
                 continue
             handler = getattr(self, f"_{c.kind}")
             item = handler(c, camp, r)
@@ -704,32 +686,32 @@ class _Preparer:
             self._result(c, when_ended, self.rmod.R_WINDOW_ENDED)
             return False
         if self.now < opens:
-            self._result(c, D_PENDING, "", opens)  # the window moved later: wait for it
+            self._result(c, DeliveryState.PENDING, "", opens)  # the window moved later: wait for it
             return False
         return True
 
     # --- per kind ------------------------------------------------------------------------------
 
     def _email(self, c: Claimed, camp: Campaign, r: _Rcpt):
-        if r.status not in (QUEUED, RETRYING):
-            self._result(c, D_CANCELLED, f"recipient is {r.status}")
+        if r.status not in (RecipientStatus.QUEUED, RecipientStatus.RETRYING):
+            self._result(c, DeliveryState.CANCELLED, f"recipient is {r.status}")
             return None
         reason = self.rmod.skip_reason("invitation", r.patient)
         if reason:
-            self._result(c, D_SKIPPED, reason)
+            self._result(c, DeliveryState.SKIPPED, reason)
             return None
         return "email"
 
     def _push(self, c: Claimed, camp: Campaign, r: _Rcpt):
-        if r.status not in (QUEUED, RETRYING):
-            self._result(c, D_CANCELLED, f"recipient is {r.status}")
+        if r.status not in (RecipientStatus.QUEUED, RecipientStatus.RETRYING):
+            self._result(c, DeliveryState.CANCELLED, f"recipient is {r.status}")
             return None
-        if not self._window_check(c, camp, D_SKIPPED):
+        if not self._window_check(c, camp, DeliveryState.SKIPPED):
             return None
         p = r.patient
         reason = self.rmod.skip_reason("broadcast", p)
         if reason:
-            self._result(c, D_SKIPPED, reason)
+            self._result(c, DeliveryState.SKIPPED, reason)
             return None
         lang = self._language(camp, p)
         fields = self.templates[camp.id].get(lang, {})
@@ -739,10 +721,10 @@ class _Preparer:
                 "broadcast", {"title": fields.get("title", ""), "push": fields.get("push", "")}, context
             )
         except templating.TemplateRenderError as e:
-            self._result(c, D_FAILED, f"template: {e}")
+            self._result(c, DeliveryState.FAILED, f"template: {e}")
             return None
         self._job(
-            D_PUSH,
+            DeliveryKind.PUSH,
             [c],
             method="POST",
             path="/v1/push",
@@ -760,14 +742,18 @@ class _Preparer:
         # who sees a live broadcast in the feed (as core.recipients decides at assign):
         # not the removed, not those a consent rule skipped, not unknown app accounts
         no_push = getattr(self.rmod, "R_NO_PUSH", None)
-        if r.status == REMOVED or (r.status == SKIPPED and r.reason != no_push) or r.reason == R_UNKNOWN_APP:
-            self._result(c, D_CANCELLED, f"recipient is {r.status}")
+        if (
+            r.status == RecipientStatus.REMOVED
+            or (r.status == RecipientStatus.SKIPPED and r.reason != no_push)
+            or r.reason == R_UNKNOWN_APP
+        ):
+            self._result(c, DeliveryState.CANCELLED, f"recipient is {r.status}")
             return None
-        if not self._window_check(c, camp, D_CANCELLED):
+        if not self._window_check(c, camp, DeliveryState.CANCELLED):
             return None
         reason = self.rmod.skip_reason("broadcast", r.patient, at_start=False)
         if reason:
-            self._result(c, D_SKIPPED, reason)
+            self._result(c, DeliveryState.SKIPPED, reason)
             return None
         return "publish"
 
@@ -780,7 +766,7 @@ class _Preparer:
             # a different grouping is a new (harmless: adding to a set) request
             key = str(uuid.uuid5(_PUBLISH_NS, ",".join(sorted(c.key for c in claimed))))
             self._job(
-                D_PUBLISH,
+                DeliveryKind.PUBLISH,
                 claimed,
                 method="POST",
                 path=f"/v1/broadcasts/{camp.uuid}/recipients",
@@ -792,10 +778,10 @@ class _Preparer:
     def _unpublish(self, c: Claimed, camp: Campaign, r: _Rcpt):
         app_id = r.patient.app_id
         if not app_id:
-            self._result(c, D_SENT)  # no app account any more: nothing is shown to anyone
+            self._result(c, DeliveryState.SENT)  # no app account any more: nothing is shown to anyone
             return None
         self._job(
-            D_UNPUBLISH,
+            DeliveryKind.UNPUBLISH,
             [c],
             method="DELETE",
             path=f"/v1/broadcasts/{camp.uuid}/recipients/{quote(app_id, safe='')}",
@@ -805,7 +791,7 @@ class _Preparer:
 
     def _put(self, c: Claimed, camp: Campaign, r):
         if camp.kind != "broadcast" or not camp.starts_on or not camp.ends_on:
-            self._result(c, D_FAILED, "not a broadcast with a window")
+            self._result(c, DeliveryState.FAILED, "not a broadcast with a window")
             return None
         opens, closes = self._window(camp)
         titles, bodies = {}, {}
@@ -820,11 +806,11 @@ class _Preparer:
                     "broadcast", {"title": fields.get("title", ""), "body": fields.get("body", "")}, context
                 )
             except templating.TemplateRenderError as e:
-                self._result(c, D_FAILED, f"template ({lang}): {e}")
+                self._result(c, DeliveryState.FAILED, f"template ({lang}): {e}")
                 return None
             titles[lang], bodies[lang] = rendered.title, rendered.body_markdown
         self._job(
-            D_PUT,
+            DeliveryKind.PUT,
             [c],
             method="PUT",
             path=f"/v1/broadcasts/{camp.uuid}",
@@ -839,7 +825,7 @@ class _Preparer:
         return None
 
     def _expire(self, c: Claimed, camp: Campaign, r):
-        self._job(D_EXPIRE, [c], method="DELETE", path=f"/v1/broadcasts/{camp.uuid}", key=c.key)
+        self._job(DeliveryKind.EXPIRE, [c], method="DELETE", path=f"/v1/broadcasts/{camp.uuid}", key=c.key)
         return None
 
     # --- invitations --------------------------------------------------------------------------
@@ -861,7 +847,7 @@ class _Preparer:
                 invitation={"url": inv.url, "code": inv.code, "expires_on": expires_on},
             )
             self._job(
-                D_EMAIL,
+                DeliveryKind.EMAIL,
                 [c],
                 key=c.key,
                 mail={

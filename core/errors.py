@@ -1,26 +1,86 @@
 """The errors every core function raises; the CLI maps them to exit codes, the TUI
-shows their one-line message where the eye is."""
+shows their one-line message where the eye is and picks its advice by `kind`.
+
+    ClinicastError            exit 1
+    ├── BadInput              exit 2: bad usage or input, nothing changed
+    │   ├── NotFound
+    │   ├── ConfigError       kind "no_config" or "bad_config"
+    │   └── TemplateError     a template that cannot be saved or read
+    ├── Refused               exit 1: a rule forbids it (permission, limit, window)
+    │   ├── PermissionDenied
+    │   └── UnknownUser       the login is not under [users]
+    └── DatabaseError         exit 1, kind: see DatabaseProblem
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
 
 
 class ClinicastError(Exception):
     exit_code = 1
+    kind = "error"
 
 
 class BadInput(ClinicastError):
     """Bad usage or bad input (a file, a value, an unknown id): exit status 2, nothing changed."""
 
     exit_code = 2
+    kind = "bad_input"
 
 
 class Refused(ClinicastError):
     """A rule forbids the action (permission, limit, window): exit status 1, nothing changed."""
 
     exit_code = 1
+    kind = "refused"
 
 
 class PermissionDenied(Refused):
-    pass
+    kind = "permission"
+
+
+class UnknownUser(PermissionDenied):
+    """The process's login is not a clinicast user."""
+
+    kind = "unknown_user"
 
 
 class NotFound(BadInput):
-    pass
+    kind = "not_found"
+
+
+class TemplateError(BadInput):
+    kind = "template"
+
+
+class ConfigError(BadInput):
+    """A config file that cannot be used; str() is one line per problem, each naming the
+    file and the key. `kind` is "no_config" when no file was found at all."""
+
+    def __init__(self, path: Path | str | None, problems: list[str], kind: str = "bad_config"):
+        self.path = Path(path) if path else None
+        self.problems = problems
+        self.kind = kind if path or kind != "bad_config" else "no_config"
+        where = f"{self.path}: " if self.path else ""
+        super().__init__("\n".join(f"{where}{p}" for p in problems))
+
+
+class DatabaseProblem(StrEnum):
+    EMPTY = "empty"  # never initialised: run `clinicast init`
+    BEHIND = "behind"  # an older schema: run `clinicast init`
+    NEWER = "newer"  # a newer schema: upgrade clinicast
+    UNREACHABLE = "unreachable"  # the server does not answer, or the URL is wrong
+    NOT_WRITABLE = "not_writable"  # read-only file or folder, or permissions: says the fix
+    LOCKED = "locked"  # another process holds the write lock too long
+    FULL = "full"  # the disk is full
+    INVALID = "invalid"  # not a clinicast database (another file, a corrupt one)
+
+
+class DatabaseError(ClinicastError):
+    """The database cannot be used as it is; one line saying what to do."""
+
+    def __init__(self, message: str, kind: DatabaseProblem | str = DatabaseProblem.UNREACHABLE):
+        super().__init__(message)
+        self.kind = DatabaseProblem(kind)

@@ -1,7 +1,9 @@
 """Peewee models: fields, indexes, tiny properties — no workflows.
 
 All timestamps are naive UTC datetimes; dates (window days, birth dates) are plain
-dates in the clinic's time zone.
+dates in the clinic's time zone. Statuses, kinds and channels are the StrEnums of
+`core.enums`, stored as their spec words. The schema itself is built by the numbered
+migrations in `core/migrations/`; a test checks that they give exactly these tables.
 """
 
 from __future__ import annotations
@@ -11,37 +13,9 @@ from datetime import UTC, datetime
 
 import peewee as pw
 
+from .enums import DeliveryKind, DeliveryState, Kind, RecipientStatus
+
 database = pw.DatabaseProxy()
-
-KINDS = ("invitation", "broadcast")
-CHANNELS = {"invitation": "email", "broadcast": "app"}
-LANGUAGES = ("fr", "en")
-
-# recipient statuses (SPEC §4)
-ASSIGNED, QUEUED, SENT, RETRYING, FAILED, SKIPPED, REMOVED = (
-    "assigned",
-    "queued",
-    "sent",
-    "retrying",
-    "failed",
-    "skipped",
-    "removed",
-)
-RECIPIENT_STATUSES = (ASSIGNED, QUEUED, SENT, RETRYING, FAILED, SKIPPED, REMOVED)
-
-# delivery kinds and statuses (outbox, SPEC §5)
-D_EMAIL, D_PUSH, D_PUBLISH, D_UNPUBLISH, D_PUT, D_EXPIRE = ("email", "push", "publish", "unpublish", "put", "expire")
-DELIVERY_KINDS = (D_EMAIL, D_PUSH, D_PUBLISH, D_UNPUBLISH, D_PUT, D_EXPIRE)
-D_PENDING, D_SENDING, D_SENT, D_RETRYING, D_FAILED, D_SKIPPED, D_CANCELLED = (
-    "pending",
-    "sending",
-    "sent",
-    "retrying",
-    "failed",
-    "skipped",
-    "cancelled",
-)
-DELIVERY_OPEN = (D_PENDING, D_SENDING, D_RETRYING)
 
 
 def utcnow() -> datetime:
@@ -54,20 +28,25 @@ def new_uuid() -> str:
 
 
 class BaseModel(pw.Model):
+    id: int  # peewee's implicit AutoField (declared for type checkers)
+
     class Meta:
         database = database
         legacy_table_names = False
 
 
 class Meta(BaseModel):
-    """Key/value facts about the database itself (schema version)."""
+    """Key/value facts about the database itself (schema version, opt-out feed cursor)."""
 
     key = pw.CharField(primary_key=True, max_length=64)
     value = pw.TextField()
 
 
 class Patient(BaseModel):
-    emr_id = pw.CharField(max_length=64, unique=True)
+    emr_id = pw.CharField(max_length=64, unique=True)  # as the record system writes it
+    # the id compared on import and in id lists (core.emr.key: Unicode-normalised,
+    # invisible characters dropped, leading zeros of an all-digit chart number dropped)
+    emr_key = pw.CharField(max_length=64, unique=True, null=True)
     first_name = pw.CharField(max_length=120, default="")
     last_name = pw.CharField(max_length=120, default="")
     date_of_birth = pw.DateField(null=True, index=True)
@@ -110,11 +89,12 @@ class Campaign(BaseModel):
 
     @property
     def channel(self) -> str:
-        return CHANNELS[self.kind]
+        return Kind(self.kind).channel
 
 
 class Template(BaseModel):
     campaign = pw.ForeignKeyField(Campaign, backref="templates", on_delete="CASCADE")
+    campaign_id: int
     language = pw.CharField(max_length=2)
     subject = pw.TextField(default="")
     title = pw.TextField(default="")
@@ -128,9 +108,12 @@ class Template(BaseModel):
 
 class Recipient(BaseModel):
     campaign = pw.ForeignKeyField(Campaign, backref="recipients", on_delete="CASCADE")
+    campaign_id: int
     patient = pw.ForeignKeyField(Patient, backref="recipients")
-    status = pw.CharField(max_length=16, default=ASSIGNED)
-    reason = pw.TextField(default="")
+    patient_id: int
+    status = pw.CharField(max_length=16, default=RecipientStatus.ASSIGNED)
+    reason_code = pw.CharField(max_length=32, default="")  # core.reasons.Reason
+    reason = pw.TextField(default="")  # its detail (a server's message, an opt-out's facts)
     added_at = pw.DateTimeField(default=utcnow)
     added_by = pw.CharField(max_length=64, default="")
     queued_at = pw.DateTimeField(null=True)
@@ -147,42 +130,115 @@ class Recipient(BaseModel):
 
 
 class Delivery(BaseModel):
-    """One outgoing call, kept until it succeeds or is given up (the outbox)."""
+    """One outgoing call, kept until it succeeds or is given up (the outbox).
+
+    A dispatcher *claims* a row (status `sending`, `claimed_by`, a `claim_token` unique
+    to that claim, `lease_until`), checks it again and *hands it over* to a transport
+    (`handed_token` = its claim token, `handed_at`, `attempts` + 1) in one transaction
+    immediately before the call, then records the result guarded by `handed_token`.
+    A row `sending` with `handed_at` set is *in flight*; one without is only claimed,
+    and a stop or a removal cancels it.
+    """
 
     kind = pw.CharField(max_length=16)
     campaign = pw.ForeignKeyField(Campaign, backref="deliveries", on_delete="CASCADE")
+    campaign_id: int
     recipient = pw.ForeignKeyField(Recipient, null=True, backref="deliveries", on_delete="CASCADE")
+    recipient_id: int | None
     idempotency_key = pw.CharField(max_length=36, unique=True, default=new_uuid)
-    status = pw.CharField(max_length=16, default=D_PENDING)
+    status = pw.CharField(max_length=16, default=DeliveryState.PENDING)
     due_at = pw.DateTimeField(default=utcnow)
-    attempts = pw.IntegerField(default=0)
+    attempts = pw.IntegerField(default=0)  # hand-overs to a transport
+    outcomes_unknown = pw.IntegerField(default=0)  # hand-overs whose outcome could not be known
     claimed_by = pw.CharField(max_length=120, null=True)
+    claim_token = pw.CharField(max_length=36, null=True)
     lease_until = pw.DateTimeField(null=True)
+    handed_token = pw.CharField(max_length=36, null=True)
+    handed_at = pw.DateTimeField(null=True)
+    error_code = pw.CharField(max_length=32, default="")  # core.reasons.Reason
     last_error = pw.TextField(default="")
     created_at = pw.DateTimeField(default=utcnow)
     sent_at = pw.DateTimeField(null=True)
     content_version = pw.IntegerField(default=1)
+    # test sends (kind test_*): the patient rendered for, the staff member's address or
+    # app id, and who asked
+    patient = pw.ForeignKeyField(Patient, null=True, backref="test_deliveries")
+    patient_id: int | None
+    target = pw.TextField(default="")
+    requested_by = pw.CharField(max_length=64, default="")
 
     class Meta:
         indexes = (
             (("status", "due_at"), False),
             (("campaign", "kind", "status"), False),
+            (("claimed_by", "status"), False),
         )
+
+    @property
+    def kind_enum(self) -> DeliveryKind:
+        return DeliveryKind(self.kind)
 
 
 class Invitation(BaseModel):
     """The personal invitation carried by one email (created when the email is built)."""
 
     recipient = pw.ForeignKeyField(Recipient, backref="invitations", on_delete="CASCADE")
+    recipient_id: int
     patient = pw.ForeignKeyField(Patient, backref="invitations")
+    patient_id: int
     campaign = pw.ForeignKeyField(Campaign, backref="invitations", on_delete="CASCADE")
+    campaign_id: int
     delivery = pw.ForeignKeyField(Delivery, unique=True, backref="invitation", on_delete="CASCADE")
+    delivery_id: int
     code = pw.CharField(max_length=16, unique=True)
     token = pw.CharField(max_length=64, unique=True)
     url = pw.TextField()
     created_at = pw.DateTimeField(default=utcnow)
     expires_at = pw.DateTimeField()
     joined_at = pw.DateTimeField(null=True)
+    reinvited_at = pw.DateTimeField(null=True)  # a fresh invitation was queued for this expired one
+
+
+class OptOut(BaseModel):
+    """A patient's opt-out of one channel (SPEC §10): clinicast's own record, which no
+    directory import undoes. Active while `cleared_at` is empty."""
+
+    patient = pw.ForeignKeyField(Patient, backref="opt_outs", on_delete="CASCADE")
+    patient_id: int
+    channel = pw.CharField(max_length=8)  # core.enums.OptOutChannel
+    source = pw.CharField(max_length=8)  # core.enums.OptOutSource
+    at = pw.DateTimeField(default=utcnow)  # when the patient opted out
+    day = pw.DateField()  # that moment's day in the clinic's time zone (for the reason's words)
+    recorded_by = pw.CharField(max_length=64, default="")  # a login, or "gateway"
+    note = pw.TextField(default="")
+    origin_key = pw.CharField(max_length=64, null=True, unique=True)  # the feed item it came from
+    cleared_at = pw.DateTimeField(null=True)
+    cleared_by = pw.CharField(max_length=64, default="")
+    cleared_note = pw.TextField(default="")
+
+    class Meta:
+        indexes = ((("patient", "channel"), False),)
+
+
+class UnsubscribeToken(BaseModel):
+    """The personal token in a patient's unsubscribe link, one per patient and channel
+    (at least 128 random bits: unguessable, so it is stored as is)."""
+
+    patient = pw.ForeignKeyField(Patient, backref="unsubscribe_tokens", on_delete="CASCADE")
+    patient_id: int
+    channel = pw.CharField(max_length=8)
+    token = pw.CharField(max_length=64, unique=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("patient", "channel"), True),)
+
+
+class FeedItem(BaseModel):
+    """An item of the gateway's opt-out feed already recorded (items may repeat)."""
+
+    key = pw.CharField(max_length=64, unique=True)
+    recorded_at = pw.DateTimeField(default=utcnow)
 
 
 class AuditLog(BaseModel):
@@ -199,10 +255,24 @@ class Heartbeat(BaseModel):
     name = pw.CharField(max_length=120, unique=True)  # host:pid
     host = pw.CharField(max_length=120)
     pid = pw.IntegerField()
-    role = pw.CharField(max_length=16)  # "daemon" or "tui"
+    role = pw.CharField(max_length=16)  # core.enums.Role
     version = pw.CharField(max_length=32)
+    os_user = pw.CharField(max_length=64, default="")  # the login it runs as
     started_at = pw.DateTimeField(default=utcnow)
     beat_at = pw.DateTimeField(default=utcnow)
 
 
-ALL_MODELS = [Meta, Patient, Campaign, Template, Recipient, Delivery, Invitation, AuditLog, Heartbeat]
+ALL_MODELS: list[type[BaseModel]] = [
+    Meta,
+    Patient,
+    Campaign,
+    Template,
+    Recipient,
+    Delivery,
+    Invitation,
+    OptOut,
+    UnsubscribeToken,
+    FeedItem,
+    AuditLog,
+    Heartbeat,
+]

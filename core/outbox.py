@@ -36,40 +36,20 @@ from datetime import datetime, timedelta
 import peewee as pw
 
 from .db import is_postgres, write_transaction
-from .models import (
-    ASSIGNED,
-    D_CANCELLED,
-    D_EMAIL,
-    D_EXPIRE,
-    D_FAILED,
-    D_PENDING,
-    D_PUBLISH,
-    D_PUSH,
-    D_PUT,
-    D_RETRYING,
-    D_SENDING,
-    D_SENT,
-    D_SKIPPED,
-    D_UNPUBLISH,
-    DELIVERY_KINDS,
-    FAILED,
-    QUEUED,
-    RETRYING,
-    SENT,
-    SKIPPED,
-    Delivery,
-    Invitation,
-    Recipient,
-    database,
-)
+from .enums import DeliveryKind, DeliveryState, RecipientStatus
+from .models import Delivery, Invitation, Recipient, database
 
 CHUNK = 500
 
 # recipient statuses a delivery result may change (a removed recipient stays removed)
 _FOLLOWING = {
-    D_EMAIL: (QUEUED, RETRYING),
-    D_PUSH: (QUEUED, RETRYING),
-    D_PUBLISH: (ASSIGNED, QUEUED, RETRYING),  # only failures and skips touch them
+    DeliveryKind.EMAIL: (RecipientStatus.QUEUED, RecipientStatus.RETRYING),
+    DeliveryKind.PUSH: (RecipientStatus.QUEUED, RecipientStatus.RETRYING),
+    DeliveryKind.PUBLISH: (
+        RecipientStatus.ASSIGNED,
+        RecipientStatus.QUEUED,
+        RecipientStatus.RETRYING,
+    ),  # only failures and skips touch them
 }
 
 
@@ -112,7 +92,7 @@ _RETURNING = "id, kind, campaign_id, recipient_id, idempotency_key, attempts, co
 
 
 def claim(
-    worker: str, now: datetime, lease_seconds: float, limit: int, kinds: tuple[str, ...] = DELIVERY_KINDS
+    worker: str, now: datetime, lease_seconds: float, limit: int, kinds: tuple[str, ...] = tuple(DeliveryKind)
 ) -> list[Claimed]:
     """Claim up to `limit` due deliveries for `worker`; committed before it returns."""
     if limit <= 0 or not kinds:
@@ -120,7 +100,7 @@ def claim(
     t = Delivery._meta.table_name
     p = database.param
     lease_until = now + timedelta(seconds=lease_seconds)
-    every_kind = set(kinds) >= set(DELIVERY_KINDS)
+    every_kind = set(kinds) >= set(tuple(DeliveryKind))
     where = _CONDITIONS.format(
         p=p,
         t=t,
@@ -156,11 +136,13 @@ def release(worker: str, ids: list[int], *, started: bool = False) -> int:
     n = 0
     for chunk in _chunks(ids):
         q = Delivery.update(
-            status=pw.Case(None, [(Delivery.attempts <= (0 if started else 1), D_PENDING)], D_RETRYING),
+            status=pw.Case(
+                None, [(Delivery.attempts <= (0 if started else 1), DeliveryState.PENDING)], DeliveryState.RETRYING
+            ),
             attempts=Delivery.attempts - (0 if started else 1),
             claimed_by=None,
             lease_until=None,
-        ).where(Delivery.id.in_(chunk), Delivery.claimed_by == worker, Delivery.status == D_SENDING)
+        ).where(Delivery.id.in_(chunk), Delivery.claimed_by == worker, Delivery.status == DeliveryState.SENDING)
         with write_transaction():
             n += q.execute()
     return n
@@ -171,7 +153,7 @@ def release_all(worker: str) -> int:
     ids = [
         i
         for (i,) in Delivery.select(Delivery.id)
-        .where(Delivery.claimed_by == worker, Delivery.status == D_SENDING)
+        .where(Delivery.claimed_by == worker, Delivery.status == DeliveryState.SENDING)
         .tuples()
     ]
     return release(worker, ids, started=True)
@@ -206,7 +188,7 @@ class Result:
     """What became of one claimed delivery."""
 
     claimed: Claimed
-    state: str  # D_SENT, D_RETRYING, D_FAILED, D_SKIPPED, D_CANCELLED
+    state: str  # DeliveryState.SENT, DeliveryState.RETRYING, DeliveryState.FAILED, DeliveryState.SKIPPED, DeliveryState.CANCELLED
     error: str = ""
     due_at: datetime | None = None  # retrying: the next attempt
 
@@ -222,7 +204,7 @@ def record(worker: str, results: list[Result], now: datetime) -> dict[str, int]:
         return written
     groups: dict[tuple, list[Result]] = {}
     for r in results:
-        k = (r.state, r.error if r.state not in (D_RETRYING, D_PENDING) else "")
+        k = (r.state, r.error if r.state not in (DeliveryState.RETRYING, DeliveryState.PENDING) else "")
         groups.setdefault(k, []).append(r)
     with write_transaction():
         for (state, error), rs in groups.items():
@@ -238,19 +220,19 @@ def record(worker: str, results: list[Result], now: datetime) -> dict[str, int]:
 def _update_deliveries(worker: str, state: str, error: str, chunk: list[Result], now: datetime) -> list[int]:
     ids = [r.claimed.id for r in chunk]
     values: dict = {Delivery.status: state, Delivery.claimed_by: None, Delivery.lease_until: None}
-    if state == D_SENT:
+    if state == DeliveryState.SENT:
         values.update({Delivery.sent_at: now, Delivery.last_error: ""})
-    elif state == D_RETRYING:
+    elif state == DeliveryState.RETRYING:
         values[Delivery.due_at] = pw.Case(Delivery.id, [(r.claimed.id, r.due_at) for r in chunk])
         values[Delivery.last_error] = pw.Case(Delivery.id, [(r.claimed.id, r.error) for r in chunk])
-    elif state == D_PENDING:  # deferred, not attempted: due later, the attempt given back
+    elif state == DeliveryState.PENDING:  # deferred, not attempted: due later, the attempt given back
         values[Delivery.due_at] = pw.Case(Delivery.id, [(r.claimed.id, r.due_at) for r in chunk])
         values[Delivery.attempts] = Delivery.attempts - 1
     else:
         values[Delivery.last_error] = error
     q = (
         Delivery.update(values)
-        .where(Delivery.id.in_(ids), Delivery.claimed_by == worker, Delivery.status == D_SENDING)
+        .where(Delivery.id.in_(ids), Delivery.claimed_by == worker, Delivery.status == DeliveryState.SENDING)
         .returning(Delivery.id)
     )
     return [row.id for row in q.execute()]
@@ -258,9 +240,9 @@ def _update_deliveries(worker: str, state: str, error: str, chunk: list[Result],
 
 def _follow(state: str, results: list[Result], now: datetime) -> None:
     """Recipient statuses follow their email/push delivery; a publish only on failure."""
-    if state == D_FAILED:
+    if state == DeliveryState.FAILED:
         # an invitation whose email never went is not an invitation (the funnel counts them)
-        ids = [r.claimed.id for r in results if r.claimed.kind == D_EMAIL]
+        ids = [r.claimed.id for r in results if r.claimed.kind == DeliveryKind.EMAIL]
         if ids:
             Invitation.delete().where(Invitation.delivery.in_(ids)).execute()
     by_kind: dict[str, list[Result]] = {}
@@ -270,26 +252,26 @@ def _follow(state: str, results: list[Result], now: datetime) -> None:
     for kind, rs in by_kind.items():
         allowed = _FOLLOWING[kind]
         rids = [r.claimed.recipient_id for r in rs]
-        if state == D_SENT:
-            if kind == D_PUBLISH:
+        if state == DeliveryState.SENT:
+            if kind == DeliveryKind.PUBLISH:
                 continue
             values = {
-                Recipient.status: SENT,
+                Recipient.status: RecipientStatus.SENT,
                 Recipient.sent_at: now,
                 Recipient.reason: "",
                 Recipient.next_attempt_at: None,
             }
-        elif state == D_RETRYING:
-            if kind == D_PUBLISH:
+        elif state == DeliveryState.RETRYING:
+            if kind == DeliveryKind.PUBLISH:
                 continue  # still 'assigned' (or queued): the feed is the gateway's business
             values = {
-                Recipient.status: RETRYING,
+                Recipient.status: RecipientStatus.RETRYING,
                 Recipient.next_attempt_at: pw.Case(Recipient.id, [(r.claimed.recipient_id, r.due_at) for r in rs]),
                 Recipient.reason: pw.Case(Recipient.id, [(r.claimed.recipient_id, r.error) for r in rs]),
             }
-        elif state in (D_FAILED, D_SKIPPED):
+        elif state in (DeliveryState.FAILED, DeliveryState.SKIPPED):
             values = {
-                Recipient.status: FAILED if state == D_FAILED else SKIPPED,
+                Recipient.status: RecipientStatus.FAILED if state == DeliveryState.FAILED else RecipientStatus.SKIPPED,
                 Recipient.reason: rs[0].error,
                 Recipient.next_attempt_at: None,
             }
@@ -312,8 +294,4 @@ __all__ = [
     "release",
     "release_all",
     "retry_delay",
-    "D_CANCELLED",
-    "D_EXPIRE",
-    "D_PUT",
-    "D_UNPUBLISH",
 ]

@@ -18,31 +18,9 @@ from . import audit
 from .campaigns import ENDED, LIVE, get, get_locked, get_templates, template_problems, window_bounds, window_state
 from .context import Ctx
 from .db import sql_uuid, write_transaction
+from .enums import DeliveryKind, DeliveryState, RecipientStatus
 from .errors import BadInput, NotFound, Refused
-from .models import (
-    ASSIGNED,
-    D_CANCELLED,
-    D_EMAIL,
-    D_EXPIRE,
-    D_PENDING,
-    D_PUBLISH,
-    D_PUSH,
-    D_PUT,
-    D_RETRYING,
-    D_SENDING,
-    D_SENT,
-    D_UNPUBLISH,
-    QUEUED,
-    REMOVED,
-    RETRYING,
-    SENT,
-    SKIPPED,
-    BaseModel,
-    Campaign,
-    Delivery,
-    Patient,
-    Recipient,
-)
+from .models import BaseModel, Campaign, Delivery, Patient, Recipient
 
 LIMIT = 5000
 
@@ -61,8 +39,8 @@ def _feed_eligible() -> pw.Expression:
     """Recipients who see a live broadcast in their feed: everyone assigned, whether or not
     a push went out, except the removed, those a consent rule skipped and unknown accounts."""
     return (
-        (Recipient.status != REMOVED)
-        & ((Recipient.status != SKIPPED) | (Recipient.reason == R_NO_PUSH))
+        (Recipient.status != RecipientStatus.REMOVED)
+        & ((Recipient.status != RecipientStatus.SKIPPED) | (Recipient.reason == R_NO_PUSH))
         & (Recipient.reason != R_UNKNOWN_APP)
     )
 
@@ -232,7 +210,11 @@ def _assign(ctx: Ctx, campaign_id, patients: pw.Select, how: str, **detail) -> A
             None,
             [
                 (mine_r.id.is_null(True), "new"),
-                (mine_r.status.in_((REMOVED, SKIPPED)) & mine_r.sent_at.is_null(True), mine_r.status),
+                (
+                    mine_r.status.in_((RecipientStatus.REMOVED, RecipientStatus.SKIPPED))
+                    & mine_r.sent_at.is_null(True),
+                    mine_r.status,
+                ),
             ],
             "active",
         )
@@ -247,7 +229,7 @@ def _assign(ctx: Ctx, campaign_id, patients: pw.Select, how: str, **detail) -> A
         skipped = Counter()
         revived = 0
         for where, why, n in rows:
-            if where == "active" or (where == SKIPPED and why):
+            if where == "active" or (where == RecipientStatus.SKIPPED and why):
                 result.already_assigned += n  # a no-op: nothing changes for them
                 continue
             revived += n if where != "new" else 0
@@ -264,12 +246,15 @@ def _assign(ctx: Ctx, campaign_id, patients: pw.Select, how: str, **detail) -> A
             )
         now, login = ctx.now(), ctx.user.login
         forbidden = _forbidden(rules)
-        status = pw.Case(None, [(forbidden, SKIPPED)], ASSIGNED)
+        status = pw.Case(None, [(forbidden, RecipientStatus.SKIPPED)], RecipientStatus.ASSIGNED)
         # removed (or skipped, now allowed) before anything was sent: assigned afresh
         revive = (
-            mine.where(Recipient.status.in_((REMOVED, SKIPPED)), Recipient.sent_at.is_null(True))
+            mine.where(
+                Recipient.status.in_((RecipientStatus.REMOVED, RecipientStatus.SKIPPED)),
+                Recipient.sent_at.is_null(True),
+            )
             .join(Patient)
-            .where((Recipient.status == REMOVED) | ~forbidden)
+            .where((Recipient.status == RecipientStatus.REMOVED) | ~forbidden)
         )
         if revived:
             patient_of = Patient.select
@@ -469,12 +454,14 @@ def assign_csv(ctx: Ctx, campaign_id, path: str | Path) -> AssignResult:
 def _ensure_put(c: Campaign, now: datetime) -> None:
     current = Delivery.select().where(
         Delivery.campaign == c,
-        Delivery.kind == D_PUT,
+        Delivery.kind == DeliveryKind.PUT,
         Delivery.content_version == c.content_version,
-        Delivery.status.in_((D_PENDING, D_SENDING, D_RETRYING, D_SENT)),
+        Delivery.status.in_((DeliveryState.PENDING, DeliveryState.SENDING, DeliveryState.RETRYING, DeliveryState.SENT)),
     )
     if not current.exists():
-        Delivery.create(kind=D_PUT, campaign=c, due_at=now, created_at=now, content_version=c.content_version)
+        Delivery.create(
+            kind=DeliveryKind.PUT, campaign=c, due_at=now, created_at=now, content_version=c.content_version
+        )
 
 
 def _insert_deliveries(kind: str, c: Campaign, recipients: pw.Select, due_at: datetime, now: datetime) -> None:
@@ -484,7 +471,7 @@ def _insert_deliveries(kind: str, c: Campaign, recipients: pw.Select, due_at: da
         pw.Value(c.id),
         Recipient.id,
         sql_uuid(),
-        pw.Value(D_PENDING),
+        pw.Value(DeliveryState.PENDING),
         pw.Value(due_at),
         pw.Value(0),
         pw.Value(now),
@@ -523,7 +510,7 @@ def _publish(c: Campaign, now: datetime) -> int:
     n = waiting.count()
     if n:
         _ensure_put(c, now)
-        _insert_deliveries(D_PUBLISH, c, waiting, now, now)
+        _insert_deliveries(DeliveryKind.PUBLISH, c, waiting, now, now)
         (
             Recipient.update(in_feed=True)
             .where(Recipient.campaign == c, _feed_eligible(), Recipient.in_feed == False)  # noqa: E712
@@ -577,17 +564,21 @@ def expire_due(ctx: Ctx) -> int:
                 continue  # another scheduler did it
             open_ = Delivery.select(Delivery.id).where(
                 Delivery.campaign == c,
-                Delivery.kind.in_((D_PUSH, D_PUBLISH, D_PUT)),
-                Delivery.status.in_((D_PENDING, D_RETRYING)),
+                Delivery.kind.in_((DeliveryKind.PUSH, DeliveryKind.PUBLISH, DeliveryKind.PUT)),
+                Delivery.status.in_((DeliveryState.PENDING, DeliveryState.RETRYING)),
             )
-            pushes = Delivery.select(Delivery.recipient).where(Delivery.id.in_(open_), Delivery.kind == D_PUSH)
-            Recipient.update(status=SKIPPED, reason=R_WINDOW_ENDED, next_attempt_at=None).where(
-                Recipient.id.in_(pushes), Recipient.status.in_((QUEUED, RETRYING))
+            pushes = Delivery.select(Delivery.recipient).where(
+                Delivery.id.in_(open_), Delivery.kind == DeliveryKind.PUSH
+            )
+            Recipient.update(status=RecipientStatus.SKIPPED, reason=R_WINDOW_ENDED, next_attempt_at=None).where(
+                Recipient.id.in_(pushes), Recipient.status.in_((RecipientStatus.QUEUED, RecipientStatus.RETRYING))
             ).execute()
-            Delivery.update(status=D_CANCELLED, last_error=R_WINDOW_ENDED).where(Delivery.id.in_(open_)).execute()
+            Delivery.update(status=DeliveryState.CANCELLED, last_error=R_WINDOW_ENDED).where(
+                Delivery.id.in_(open_)
+            ).execute()
             if Recipient.select().where(Recipient.campaign == c, Recipient.in_feed == True).exists():  # noqa: E712
                 Delivery.create(
-                    kind=D_EXPIRE, campaign=c, due_at=now, created_at=now, content_version=c.content_version
+                    kind=DeliveryKind.EXPIRE, campaign=c, due_at=now, created_at=now, content_version=c.content_version
                 )
                 n += 1
     return n
@@ -606,13 +597,17 @@ def _recipient(c: Campaign, emr_id: str) -> Recipient:
 def _removal_outcome(c: Campaign, r: Recipient) -> str:
     """What taking this recipient off the campaign means for them (said before and after)."""
     what = "the invitation email" if c.kind == "invitation" else "the push notification"
-    if r.status == REMOVED:
+    if r.status == RecipientStatus.REMOVED:
         return "they were already removed"
-    if r.status == SENT or r.sent_at:
+    if r.status == RecipientStatus.SENT or r.sent_at:
         out = [f"{what} was already sent to them; they are only taken off the list"]
     elif (
         Delivery.select()
-        .where(Delivery.recipient == r, Delivery.status == D_SENDING, Delivery.kind.in_((D_EMAIL, D_PUSH)))
+        .where(
+            Delivery.recipient == r,
+            Delivery.status == DeliveryState.SENDING,
+            Delivery.kind.in_((DeliveryKind.EMAIL, DeliveryKind.PUSH)),
+        )
         .exists()
     ):
         out = [f"{what} is being sent at this moment and may still arrive"]
@@ -636,18 +631,20 @@ def remove(ctx: Ctx, campaign_id, emr_id: str) -> str:
     with write_transaction():
         c = get_locked(campaign_id)
         r = _recipient(c, emr_id)
-        if r.status == REMOVED:
+        if r.status == RecipientStatus.REMOVED:
             raise BadInput(f"patient {emr_id!r} was already removed from campaign {c.id}")
         outcome = _removal_outcome(c, r)
         now = ctx.now()
         cancelled = (
-            Delivery.update(status=D_CANCELLED, last_error="recipient removed")
-            .where(Delivery.recipient == r, Delivery.status.in_((D_PENDING, D_RETRYING)))
+            Delivery.update(status=DeliveryState.CANCELLED, last_error="recipient removed")
+            .where(Delivery.recipient == r, Delivery.status.in_((DeliveryState.PENDING, DeliveryState.RETRYING)))
             .execute()
         )
         if r.in_feed and c.expired_at is None:
-            _insert_deliveries(D_UNPUBLISH, c, Recipient.select(Recipient.id).where(Recipient.id == r.id), now, now)
-        Recipient.update(status=REMOVED, removed_at=now, in_feed=False, next_attempt_at=None).where(
+            _insert_deliveries(
+                DeliveryKind.UNPUBLISH, c, Recipient.select(Recipient.id).where(Recipient.id == r.id), now, now
+            )
+        Recipient.update(status=RecipientStatus.REMOVED, removed_at=now, in_feed=False, next_attempt_at=None).where(
             Recipient.id == r.id
         ).execute()
         c.updated_at = now
@@ -660,7 +657,11 @@ def remove(ctx: Ctx, campaign_id, emr_id: str) -> str:
 
 
 def _waiting(c: Campaign) -> pw.Select:
-    return Recipient.select(Recipient.id).join(Patient).where(Recipient.campaign == c, Recipient.status == ASSIGNED)
+    return (
+        Recipient.select(Recipient.id)
+        .join(Patient)
+        .where(Recipient.campaign == c, Recipient.status == RecipientStatus.ASSIGNED)
+    )
 
 
 def start_plan(ctx: Ctx, campaign_id) -> StartPlan:
@@ -671,15 +672,19 @@ def start_plan(ctx: Ctx, campaign_id) -> StartPlan:
     rows = (
         Recipient.select(reason, pw.fn.COUNT(Recipient.id))
         .join(Patient)
-        .where(Recipient.campaign == c, Recipient.status == ASSIGNED)
+        .where(Recipient.campaign == c, Recipient.status == RecipientStatus.ASSIGNED)
         .group_by(pw.SQL("1"))
         .tuples()
     )
     by_reason = Counter(dict(rows))
     plan = StartPlan(will_send=by_reason.pop("", 0), skipped=dict(by_reason))
-    plan.already_sent = Recipient.select().where(Recipient.campaign == c, Recipient.status == SENT).count()
+    plan.already_sent = (
+        Recipient.select().where(Recipient.campaign == c, Recipient.status == RecipientStatus.SENT).count()
+    )
     plan.in_progress = (
-        Recipient.select().where(Recipient.campaign == c, Recipient.status.in_((QUEUED, RETRYING))).count()
+        Recipient.select()
+        .where(Recipient.campaign == c, Recipient.status.in_((RecipientStatus.QUEUED, RecipientStatus.RETRYING)))
+        .count()
     )
     if c.kind == "broadcast":
         opens, _ = window_bounds(c, ctx.config.clinic.tz)
@@ -716,23 +721,26 @@ def start(ctx: Ctx, campaign_id) -> StartPlan:
         if c.kind == "broadcast":
             # a patient who may no longer see the broadcast comes off their feed
             gone = _waiting(c).where(Recipient.in_feed == True, _forbidden(_assign_rules(c.kind)))  # noqa: E712
-            _insert_deliveries(D_UNPUBLISH, c, gone, now, now)
+            _insert_deliveries(DeliveryKind.UNPUBLISH, c, gone, now, now)
             Recipient.update(in_feed=False).where(Recipient.id.in_(gone)).execute()
         # those a rule forbids now are skipped with the reason; the others are queued
         (
             Recipient.update(
-                status=SKIPPED, reason=Patient.select(_reason_case(rules)).where(Patient.id == Recipient.patient)
+                status=RecipientStatus.SKIPPED,
+                reason=Patient.select(_reason_case(rules)).where(Patient.id == Recipient.patient),
             )
             .where(Recipient.id.in_(_waiting(c).where(_forbidden(rules))))
             .execute()
         )
-        Recipient.update(status=QUEUED, queued_at=now, reason="").where(Recipient.id.in_(_waiting(c))).execute()
-        kind = D_EMAIL if c.kind == "invitation" else D_PUSH
+        Recipient.update(status=RecipientStatus.QUEUED, queued_at=now, reason="").where(
+            Recipient.id.in_(_waiting(c))
+        ).execute()
+        kind = DeliveryKind.EMAIL if c.kind == "invitation" else DeliveryKind.PUSH
         has_one = Delivery.select(Delivery.id).where(
-            Delivery.recipient == Recipient.id, Delivery.kind == kind, Delivery.status != D_CANCELLED
+            Delivery.recipient == Recipient.id, Delivery.kind == kind, Delivery.status != DeliveryState.CANCELLED
         )
         queued_now = Recipient.select(Recipient.id).where(
-            Recipient.campaign == c, Recipient.status == QUEUED, ~pw.fn.EXISTS(has_one)
+            Recipient.campaign == c, Recipient.status == RecipientStatus.QUEUED, ~pw.fn.EXISTS(has_one)
         )
         _insert_deliveries(kind, c, queued_now, plan.queued_for, now)
         if c.first_started_at is None:
@@ -779,10 +787,8 @@ def page(
         .order_by(Recipient.id)
     )
     if status:
-        from .models import RECIPIENT_STATUSES
-
-        if status not in RECIPIENT_STATUSES:
-            raise BadInput(f"unknown status {status!r}; expected one of {', '.join(RECIPIENT_STATUSES)}")
+        if status not in tuple(RecipientStatus):
+            raise BadInput(f"unknown status {status!r}; expected one of {', '.join(tuple(RecipientStatus))}")
         q = q.where(Recipient.status == status)
     if search.strip():
         s = search.strip()

@@ -8,18 +8,8 @@ import peewee as pw
 
 from . import __version__
 from .context import Ctx
-from .models import (
-    D_FAILED,
-    D_PENDING,
-    D_RETRYING,
-    D_SENDING,
-    RECIPIENT_STATUSES,
-    Campaign,
-    Delivery,
-    Heartbeat,
-    Patient,
-    Recipient,
-)
+from .enums import DeliveryState, RecipientStatus
+from .models import Campaign, Delivery, Heartbeat, Patient, Recipient
 
 
 def _iso(d: datetime | None) -> str | None:
@@ -36,12 +26,12 @@ def overview(ctx: Ctx) -> dict:
     live = list(Heartbeat.select().where(Heartbeat.beat_at >= fresh).order_by(Heartbeat.role, Heartbeat.name))
     stale = Heartbeat.select().where(Heartbeat.beat_at < fresh).count()
 
-    recipients = dict.fromkeys(RECIPIENT_STATUSES, 0)
+    recipients = dict.fromkeys(tuple(RecipientStatus), 0)
     recipients.update(
         dict(Recipient.select(Recipient.status, pw.fn.COUNT(Recipient.id)).group_by(Recipient.status).tuples())
     )
 
-    open_ = Delivery.status.in_((D_PENDING, D_RETRYING))
+    open_ = Delivery.status.in_((DeliveryState.PENDING, DeliveryState.RETRYING))
     due = Delivery.select().where(open_, Delivery.due_at <= now).count()
     scheduled = Delivery.select().where(open_, Delivery.due_at > now)
     next_due = scheduled.select(pw.fn.MIN(Delivery.due_at)).scalar()
@@ -79,9 +69,9 @@ def overview(ctx: Ctx) -> dict:
             "scheduled": scheduled.count(),
             "next_due_at": _iso(next_due),
             "oldest_due_at": _iso(oldest_due),
-            "sending": by_status.get(D_SENDING, 0),
-            "retrying": by_status.get(D_RETRYING, 0),
-            "failed": by_status.get(D_FAILED, 0),
+            "sending": by_status.get(DeliveryState.SENDING, 0),
+            "retrying": by_status.get(DeliveryState.RETRYING, 0),
+            "failed": by_status.get(DeliveryState.FAILED, 0),
             "by_status": by_status,
         },
         "daemons": [_hb(h) for h in live if h.role == "daemon"],

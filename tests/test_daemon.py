@@ -14,11 +14,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from helpers import add_patients, ctx_at
+from helpers import add_patients, ctx_at, set_schema_version
 from servers import GatewayServer, delivery_config
 
 from core import campaigns, recipients, status
-from core.models import D_SENDING, D_SENT, Delivery, Heartbeat, Meta, utcnow
+from core.enums import DeliveryState
+from core.models import Delivery, Heartbeat, Meta, utcnow
 
 ROOT = Path(__file__).resolve().parent.parent
 TPL = {
@@ -147,7 +148,7 @@ def test_once_does_everything_due_and_exits(setup, gw):
 
 def test_refuses_a_schema_that_is_behind(setup, gw, db_url):
     write, config = setup
-    Meta.update(value="0").where(Meta.key == "schema_version").execute()
+    set_schema_version(1)
     code, err = Daemon(write(), "--once").wait(60)
     assert code == 1
     (e,) = [e for e in events(err) if e.get("event") == "refused"]
@@ -167,9 +168,9 @@ def test_sigterm_finishes_in_flight_sends_releases_the_rest_and_exits_0(setup, g
     took = time.monotonic() - t0
     assert code == 0, err
     assert took < 6, f"stopped in {took:.1f}s"
-    assert Delivery.select().where(Delivery.status == D_SENDING).count() == 0, "leases released"
+    assert Delivery.select().where(Delivery.status == DeliveryState.SENDING).count() == 0, "leases released"
     assert not Heartbeat.select().exists()
-    sent = Delivery.select().where(Delivery.status == D_SENT, Delivery.kind == "push").count()
+    sent = Delivery.select().where(Delivery.status == DeliveryState.SENT, Delivery.kind == "push").count()
     assert sent == len(gw.pushes) < 300, "what the gateway accepted is recorded as sent"
     names = [e.get("event") for e in events(err)]
     assert "stopping" in names and names[-1] == "stopped"
@@ -188,7 +189,7 @@ def test_sigkill_in_the_middle_of_2000_pushes_then_restart(setup, gw):
     first.wait(10)
     at_kill = len(gw.pushes)
     assert at_kill < n, "killed before the end"
-    stuck = Delivery.select().where(Delivery.status == D_SENDING).count()
+    stuck = Delivery.select().where(Delivery.status == DeliveryState.SENDING).count()
     second = Daemon(path)
     try:
         assert wait(lambda: len(gw.pushes) == n, 90), second.stderr
@@ -202,7 +203,7 @@ def test_sigkill_in_the_middle_of_2000_pushes_then_restart(setup, gw):
     keys = {d.idempotency_key for d in Delivery.select().where(Delivery.kind == "push")}
     assert set(gw.new_by_key) >= keys and all(gw.new_by_key[k] == 1 for k in keys)
     assert stuck > 0, "the kill left claimed rows behind, taken over after their lease"
-    assert all(d.status == D_SENT for d in Delivery.select())
+    assert all(d.status == DeliveryState.SENT for d in Delivery.select())
 
 
 @pytest.fixture
@@ -229,7 +230,7 @@ def test_two_daemons_on_postgresql_drain_5000_deliveries_exactly_once(pg_setup, 
     n = 5000
     b = live_broadcast(config, n)
     # the broadcast went into the feeds earlier: what is left are 5,000 push deliveries
-    Delivery.update(status=D_SENT).where(Delivery.kind.in_(("put", "publish"))).execute()
+    Delivery.update(status=DeliveryState.SENT).where(Delivery.kind.in_(("put", "publish"))).execute()
     path = write(tick_seconds=0.2, lease_seconds=30.0)
     daemons = [Daemon(path), Daemon(path)]
     try:
@@ -247,7 +248,10 @@ def test_two_daemons_on_postgresql_drain_5000_deliveries_exactly_once(pg_setup, 
     sent_by = [sum(int(e.get("sent", 0)) for e in events(err) if e.get("event") == "pass") for err in errs]
     assert sum(sent_by) == n and min(sent_by) > 0, f"both daemons worked, each row once: {sent_by}"
     assert (
-        Delivery.select().where(Delivery.kind == "push", Delivery.status == D_SENT, Delivery.attempts == 1).count() == n
+        Delivery.select()
+        .where(Delivery.kind == "push", Delivery.status == DeliveryState.SENT, Delivery.attempts == 1)
+        .count()
+        == n
     )
 
 

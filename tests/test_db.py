@@ -4,7 +4,7 @@ import pytest
 
 from core import db as dbmod
 from core import migrations
-from core.models import Meta
+from helpers import set_schema_version
 
 
 def test_migrate_is_idempotent_and_versioned(config):
@@ -21,7 +21,7 @@ def test_empty_database_asks_for_init(config):
 
 
 def test_newer_schema_is_refused(db):
-    Meta.update(value=str(migrations.LATEST + 1)).where(Meta.key == "schema_version").execute()
+    set_schema_version(migrations.LATEST + 1)
     with pytest.raises(dbmod.DatabaseError, match="newer than this program"):
         dbmod.check_schema()
     with pytest.raises(dbmod.DatabaseError, match="upgrade clinicast"):

@@ -13,7 +13,8 @@ from servers import GatewayServer, SmtpServer, delivery_config, http_date
 
 from core import campaigns, recipients
 from core.dispatch import Dispatcher
-from core.models import D_FAILED, D_PENDING, D_PUSH, D_SENT, Delivery, Invitation, Patient, Recipient
+from core.enums import DeliveryKind, DeliveryState
+from core.models import Delivery, Invitation, Patient, Recipient
 
 T0 = datetime(2026, 3, 2, 15, 0, 0)  # 10:00 in Toronto, a Monday
 TPL = {
@@ -170,7 +171,7 @@ class TestInvitations:
         (m,) = smtp.messages
         assert first.code in m.part("plain")
         dl = Delivery.get(Delivery.recipient == retrying)
-        assert (dl.status, dl.attempts) == (D_SENT, 2)
+        assert (dl.status, dl.attempts) == (DeliveryState.SENT, 2)
 
     def test_gives_up_after_max_attempts_with_the_last_error(self, setup, smtp):
         ctx, clock, make = setup
@@ -182,7 +183,7 @@ class TestInvitations:
         d = make(scheduler={"max_attempts": 3})
         drain(d, clock, lambda: Recipient.get().status == "failed", step=60)
         r, dl = Recipient.get(), Delivery.get()
-        assert (r.status, dl.status, dl.attempts) == ("failed", D_FAILED, 3)
+        assert (r.status, dl.status, dl.attempts) == ("failed", DeliveryState.FAILED, 3)
         assert "busy 3" in r.reason and dl.last_error == r.reason and not smtp.messages
 
 
@@ -270,7 +271,7 @@ class TestBroadcasts:
         assert gw.audience(b.uuid) == {"a-1000", "a-1001", "a-1002"}, "the feed shows it to all three"
         assert rstatus(b.id) == {"sent": 2, "skipped": 1}
         keys = {r.key for r in gw.calls("POST", "/v1/push")}
-        assert keys == {d.idempotency_key for d in Delivery.select().where(Delivery.kind == D_PUSH)}
+        assert keys == {d.idempotency_key for d in Delivery.select().where(Delivery.kind == DeliveryKind.PUSH)}
 
     def test_a_push_waits_for_the_window_to_open(self, setup, gw):
         ctx, clock, make = setup
@@ -315,10 +316,10 @@ class TestBroadcasts:
         # the push row is due now, but the window was just moved to next week
         b.starts_on, b.ends_on = date(2026, 3, 9), date(2026, 3, 10)
         b.save()
-        Delivery.update(status=D_SENT).where(Delivery.kind.in_(("put", "publish"))).execute()
+        Delivery.update(status=DeliveryState.SENT).where(Delivery.kind.in_(("put", "publish"))).execute()
         make().run_once()
-        push = Delivery.get(Delivery.kind == D_PUSH)
-        assert (push.status, push.due_at, push.attempts) == (D_PENDING, datetime(2026, 3, 9, 4), 0)
+        push = Delivery.get(Delivery.kind == DeliveryKind.PUSH)
+        assert (push.status, push.due_at, push.attempts) == (DeliveryState.PENDING, datetime(2026, 3, 9, 4), 0)
         assert not gw.pushes
 
 
@@ -350,14 +351,14 @@ class TestFaults:
         assert gw.audience(b.uuid) == {f"a-{i}" for i in range(1000, 1000 + n)}
         attempts = [x.attempts for x in Delivery.select()]
         assert max(attempts) <= 8 and sum(attempts) > len(attempts), "faults were retried, boundedly"
-        assert all(x.status == D_SENT for x in Delivery.select())
+        assert all(x.status == DeliveryState.SENT for x in Delivery.select())
 
     def test_retry_after_is_honoured(self, setup, gw):
         ctx, clock, make = setup
         add_patients(1, app_id="a-1")
         b = broadcast(ctx)
         recipients.assign_ids(ctx, b.id, ["1000"])
-        Delivery.update(status=D_SENT).where(Delivery.kind.in_(("put", "publish"))).execute()
+        Delivery.update(status=DeliveryState.SENT).where(Delivery.kind.in_(("put", "publish"))).execute()
         recipients.start(ctx, b.id)
         gw.fail("status", status=429, retry_after="120", path="/v1/push")
         d = make()
@@ -377,14 +378,14 @@ class TestFaults:
         add_patients(2, app_id=lambda i: f"a-{i}")
         b = broadcast(ctx)
         recipients.assign_ids(ctx, b.id, ["1000", "1001"])
-        Delivery.update(status=D_SENT).where(Delivery.kind.in_(("put", "publish"))).execute()
+        Delivery.update(status=DeliveryState.SENT).where(Delivery.kind.in_(("put", "publish"))).execute()
         recipients.start(ctx, b.id)
         gw.unknown_app_ids = {"a-1001"}
         gw.fail("status", status=400, message="push body has a forbidden word", path="/v1/push", count=1)
         make(gw={"concurrency": 1}).run_once()  # one at a time: the first push meets the fault
         rows = sorted((r.status, r.reason) for r in Recipient.select())
         assert rows == [("failed", "push body has a forbidden word"), ("failed", "unknown app account a-1001")]
-        assert all(d.attempts == 1 for d in Delivery.select().where(Delivery.kind == D_PUSH))
+        assert all(d.attempts == 1 for d in Delivery.select().where(Delivery.kind == DeliveryKind.PUSH))
 
     def test_an_expired_lease_of_a_dead_dispatcher_is_taken_over(self, setup, gw):
         from core import outbox
@@ -393,14 +394,14 @@ class TestFaults:
         add_patients(5, app_id=lambda i: f"a-{i}")
         b = broadcast(ctx)
         recipients.assign_ids(ctx, b.id, [str(i) for i in range(1000, 1005)])
-        Delivery.update(status=D_SENT).where(Delivery.kind.in_(("put", "publish"))).execute()
+        Delivery.update(status=DeliveryState.SENT).where(Delivery.kind.in_(("put", "publish"))).execute()
         recipients.start(ctx, b.id)
         assert len(outbox.claim("dead-host:1", clock(), 6, 100)) == 5
         d = make()
         assert d.run_once().claimed == 0
         clock.advance(seconds=7)
         assert d.run_once().sent == 5 and len(gw.pushes) == 5
-        assert all(x.attempts == 2 for x in Delivery.select().where(Delivery.kind == D_PUSH))
+        assert all(x.attempts == 2 for x in Delivery.select().where(Delivery.kind == DeliveryKind.PUSH))
 
     def test_stop_releases_what_was_not_sent(self, setup, gw):
         import threading
@@ -409,15 +410,15 @@ class TestFaults:
         add_patients(40, app_id=lambda i: f"a-{i}")
         b = broadcast(ctx)
         recipients.assign_ids(ctx, b.id, [str(i) for i in range(1000, 1040)])
-        Delivery.update(status=D_SENT).where(Delivery.kind.in_(("put", "publish"))).execute()
+        Delivery.update(status=DeliveryState.SENT).where(Delivery.kind.in_(("put", "publish"))).execute()
         recipients.start(ctx, b.id)
         gw.latency = 0.05
         d = make(gw={"concurrency": 2, "timeout_seconds": 2.0})
         threading.Timer(0.3, d.request_stop, kwargs={"grace": 1.0}).start()
         stats = d.run_once()
         assert 0 < stats.sent < 40 and stats.sent + stats.released == stats.claimed
-        left = Delivery.select().where(Delivery.kind == D_PUSH, Delivery.status != D_SENT)
-        assert all(x.claimed_by is None and x.status in (D_PENDING,) and x.attempts == 0 for x in left)
+        left = Delivery.select().where(Delivery.kind == DeliveryKind.PUSH, Delivery.status != DeliveryState.SENT)
+        assert all(x.claimed_by is None and x.status in (DeliveryState.PENDING,) and x.attempts == 0 for x in left)
         assert rstatus(b.id) == {"sent": stats.sent, "queued": 40 - stats.sent}
 
 

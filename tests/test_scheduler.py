@@ -14,7 +14,8 @@ from helpers import add_patients, ctx_at
 from servers import GatewayServer, delivery_config
 
 from core import campaigns, recipients
-from core.models import D_PUSH, Delivery, Heartbeat, utcnow
+from core.enums import DeliveryKind
+from core.models import Delivery, Heartbeat, utcnow
 from core.scheduler import DAEMON, EmbeddedScheduler, Scheduler
 
 TPL = {
@@ -207,4 +208,4 @@ def test_run_due_does_everything_due_now_and_returns(env, gw):
     stats = s.run_due()
     assert stats.sent == 1 + 3 + 3 and len(gw.pushes) == 3  # put, publishes, pushes
     assert all(d.status == "sent" for d in Delivery.select())
-    assert Delivery.select().where(Delivery.kind == D_PUSH).count() == 3
+    assert Delivery.select().where(Delivery.kind == DeliveryKind.PUSH).count() == 3

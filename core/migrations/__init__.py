@@ -1,19 +1,30 @@
-"""Numbered schema migrations, applied in order by `clinicast init`.
+"""Numbered schema migrations (`NNNN_name.py`), applied in order by `clinicast init`.
 
-Each step takes the database and runs in its own transaction. Never edit a step that
-has shipped: add the next one (playhouse.migrate's SchemaMigrator for column changes).
+Each file defines `up(migrator, db)` in peewee's `playhouse.migrations` style and is
+run by its `Runner`, which records what was applied in the `schema_migration` table,
+each step in its own transaction. A migration holds a *frozen* copy of whatever tables
+it creates, never an import of `core.models`: a shipped step must build the same
+schema forever. Never edit a migration that has shipped; add the next one
+(`tests/test_migrations.py` checks that the steps end at exactly what the models declare).
 """
 
 from __future__ import annotations
 
-from ..models import ALL_MODELS
+import re
+from pathlib import Path
+
+DIRECTORY = Path(__file__).parent
+HISTORY_TABLE = "schema_migration"
 
 
-def _v1_initial(db) -> None:
-    db.create_tables(ALL_MODELS)
+def names() -> list[str]:
+    """Every migration, in order ("0001_initial", ...)."""
+    return sorted(p.stem for p in DIRECTORY.glob("[0-9][0-9][0-9][0-9]_*.py"))
 
 
-STEPS = [
-    (1, _v1_initial),
-]
-LATEST = STEPS[-1][0]
+def number(name: str) -> int:
+    m = re.match(r"\d+", name)
+    return int(m.group()) if m else 0
+
+
+LATEST = number(names()[-1])

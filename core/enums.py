@@ -1,0 +1,139 @@
+"""The product's words as types: one definition each, used by models, SQL, CLI and TUI.
+
+Every value is a `StrEnum`, so it is stored, compared and printed as its spec word
+(`RecipientStatus.SENT == "sent"`), and `--json` shows exactly these strings.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    """A campaign's kind (SPEC §2), chosen at creation."""
+
+    INVITATION = "invitation"
+    BROADCAST = "broadcast"
+
+    @property
+    def channel(self) -> Channel:
+        return Channel.EMAIL if self is Kind.INVITATION else Channel.APP
+
+
+class Channel(StrEnum):
+    """How a campaign reaches patients: derived from its kind."""
+
+    EMAIL = "email"
+    APP = "app"
+
+
+class Language(StrEnum):
+    FR = "fr"
+    EN = "en"
+
+
+LANGUAGES: tuple[Language, ...] = tuple(Language)
+
+
+class Permission(StrEnum):
+    CAMPAIGNS = "campaigns"
+    ADMIN = "admin"
+
+
+class RecipientStatus(StrEnum):
+    """SPEC §4."""
+
+    ASSIGNED = "assigned"
+    QUEUED = "queued"
+    SENT = "sent"
+    RETRYING = "retrying"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    REMOVED = "removed"
+
+
+class CampaignStatus(StrEnum):
+    """Whether a campaign has been sent (SPEC §2), not whether it is visible."""
+
+    DRAFT = "draft"
+    SENDING = "sending"
+    SENT = "sent"
+    SENT_WITH_ERRORS = "sent with errors"
+
+
+class WindowState(StrEnum):
+    UPCOMING = "upcoming"
+    LIVE = "live"
+    ENDED = "ended"
+
+
+class DeliveryKind(StrEnum):
+    """One outgoing call kept in the outbox (SPEC §5)."""
+
+    EMAIL = "email"  # an invitation email to one recipient
+    PUSH = "push"  # a broadcast's push to one recipient (sent in batches per broadcast)
+    PUBLISH = "publish"  # show a broadcast in one recipient's feed (sent in batches)
+    UNPUBLISH = "unpublish"  # hide it from one recipient's feed
+    PUT = "put"  # create or replace a broadcast's content and window on the gateway
+    EXPIRE = "expire"  # remove a broadcast from every feed
+    TEST_EMAIL = "test_email"  # a staff member's test of an invitation (no recipient)
+    TEST_BROADCAST = "test_broadcast"  # a staff member's test of a broadcast (feed entry + push)
+
+    @property
+    def reaches_patient(self) -> bool:
+        """An email or a push: bound by sending hours, consent and opt-outs."""
+        return self in (DeliveryKind.EMAIL, DeliveryKind.PUSH)
+
+    @property
+    def is_test(self) -> bool:
+        return self in (DeliveryKind.TEST_EMAIL, DeliveryKind.TEST_BROADCAST)
+
+    @property
+    def by_email(self) -> bool:
+        return self in (DeliveryKind.EMAIL, DeliveryKind.TEST_EMAIL)
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"  # waiting for its due time
+    SENDING = "sending"  # claimed by a dispatcher (see Delivery.handed_at for "in flight")
+    SENT = "sent"
+    RETRYING = "retrying"  # failed, due again at due_at
+    FAILED = "failed"  # given up, with the reason
+    SKIPPED = "skipped"  # a rule forbade it at send time
+    CANCELLED = "cancelled"  # removed, stopped, opted out, or made pointless
+
+    @property
+    def finished(self) -> bool:
+        return self in FINISHED
+
+
+OPEN: tuple[DeliveryState, ...] = (DeliveryState.PENDING, DeliveryState.SENDING, DeliveryState.RETRYING)
+WAITING: tuple[DeliveryState, ...] = (DeliveryState.PENDING, DeliveryState.RETRYING)
+FINISHED: tuple[DeliveryState, ...] = (
+    DeliveryState.SENT,
+    DeliveryState.FAILED,
+    DeliveryState.SKIPPED,
+    DeliveryState.CANCELLED,
+)
+
+
+class OptOutChannel(StrEnum):
+    """What a patient opted out of (SPEC §10): `all` covers the three others."""
+
+    EMAIL = "email"
+    FEED = "feed"
+    PUSH = "push"
+    ALL = "all"
+
+
+class OptOutSource(StrEnum):
+    LINK = "link"  # the patient's unsubscribe link
+    APP = "app"  # a setting the patient changed in the app
+    STAFF = "staff"  # recorded by a staff member, with a note
+
+
+class Role(StrEnum):
+    """Who runs a dispatcher (heartbeat rows)."""
+
+    DAEMON = "daemon"
+    TUI = "tui"

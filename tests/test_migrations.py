@@ -1,0 +1,107 @@
+"""The numbered migrations: a version-1 database, as it shipped, migrates to exactly the
+schema the live models declare, keeping its data — on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import importlib
+from datetime import datetime
+
+import peewee as pw
+from playhouse.migrate import SchemaMigrator
+from playhouse.schema_diff import diff_models
+
+from core import db as dbmod
+from core import migrations
+from core.models import ALL_MODELS, Delivery, Patient, Recipient, database
+
+T0 = datetime(2026, 3, 2, 14, 0)
+
+
+def _build_v1() -> None:
+    """What `clinicast init` of version 1 made: the frozen step 1, recorded in meta only."""
+    step = importlib.import_module("core.migrations.0001_initial")
+    db = database.obj
+    step.up(SchemaMigrator.from_database(db), db)
+    ins = f"INSERT INTO meta (key, value) VALUES ({db.param}, {db.param})"
+    db.execute_sql(ins, ["schema_version", "1"])
+    p = db.param
+    db.execute_sql(
+        "INSERT INTO patient (emr_id, first_name, last_name, sex, language, email, phone, marketing_consent,"
+        " push_enabled, do_not_contact, practitioner, postal_code, search_name, imported_at, updated_at)"
+        f" VALUES ({', '.join([p] * 15)})",
+        ["000123", "Léa", "Roy", "F", "fr", "lea@example.org", "", True, True, False, "", "", "roy lea", T0, T0],
+    )
+    db.execute_sql(
+        "INSERT INTO campaign (uuid, kind, name, archived, created_at, created_by, updated_at, content_version)"
+        f" VALUES ({', '.join([p] * 8)})",
+        ["u-1", "invitation", "Old", False, T0, "admin", T0, 1],
+    )
+    db.execute_sql(
+        "INSERT INTO recipient (campaign_id, patient_id, status, reason, added_at, added_by, in_feed)"
+        f" VALUES (1, 1, 'skipped', 'already on the patient app', {p}, 'admin', {p})",
+        [T0, False],
+    )
+    db.execute_sql(
+        "INSERT INTO delivery (kind, campaign_id, recipient_id, idempotency_key, status, due_at, attempts,"
+        " claimed_by, lease_until, last_error, created_at, content_version)"
+        f" VALUES ('email', 1, 1, 'k-1', 'sending', {p}, 1, 'h:1', {p}, 'SMTP timed out', {p}, 1)",
+        [T0, T0, T0],
+    )
+
+
+def _columns(table: str) -> dict[str, tuple[str, bool]]:
+    return {c.name: (c.data_type.lower(), c.null) for c in database.get_columns(table)}
+
+
+def test_version_1_migrates_to_what_the_models_declare(db_url):
+    dbmod.bind(db_url)
+    _build_v1()
+    assert dbmod.schema_version() == 1
+    with_check = dbmod.migrate()
+    assert with_check == (1, migrations.LATEST)
+    assert dbmod.schema_version() == migrations.LATEST
+    diff = diff_models(database.obj, ALL_MODELS)
+    assert not diff, str(diff)
+
+    # every column as nullable (or not) as its model field says
+    for model in ALL_MODELS:
+        columns = _columns(model._meta.table_name)
+        for field in model._meta.sorted_fields:
+            if not field.primary_key:
+                assert columns[field.column_name][1] == field.null, f"{model.__name__}.{field.name} nullability"
+
+    # the data came along: keys, reason codes, a row that was possibly in flight
+    p = Patient.get()
+    assert (p.emr_id, p.emr_key) == ("000123", "123")
+    r = Recipient.get()
+    assert (r.reason_code, r.reason) == ("already_on_app", "already on the patient app")
+    d = Delivery.get()
+    assert (d.error_code, d.handed_at, d.outcomes_unknown) == ("send_error", T0, 0)
+    # and a set-based insert that names only version 1's columns still works
+    database.execute_sql(
+        "INSERT INTO recipient (campaign_id, patient_id, status, reason, added_at, added_by, in_feed)"
+        f" SELECT 1, 1, 'assigned', '', {database.param}, 'x', {database.param} WHERE 1 = 0",
+        [T0, False],
+    )
+    assert dbmod.migrate() == (migrations.LATEST, migrations.LATEST)
+
+
+def test_a_fresh_database_is_the_models(db_url):
+    dbmod.bind(db_url)
+    assert dbmod.migrate() == (0, migrations.LATEST)
+    assert not diff_models(database.obj, ALL_MODELS)
+
+
+def test_migrations_never_import_the_live_models():
+    for name in migrations.names():
+        source = (migrations.DIRECTORY / f"{name}.py").read_text(encoding="utf-8")
+        assert "core.models" not in source and "from .." not in source, name
+
+
+def test_numbers_are_a_sequence():
+    assert [migrations.number(n) for n in migrations.names()] == list(range(1, migrations.LATEST + 1))
+
+
+def test_peewee_types_are_what_we_expect():
+    # a guard for the comparison above: nullability read from the database is meaningful
+    assert isinstance(Delivery.handed_at, pw.DateTimeField) and Delivery.handed_at.null
