@@ -209,7 +209,7 @@ def clinicast_pushes(config, ctx, n: int, start: int = 100_000) -> float:
     from datetime import timedelta
 
     from core import campaigns, recipients
-    from core.dispatch import Dispatcher
+    from core.delivery import Dispatcher
 
     ids = _patients(n, start, app=True)
     today = ctx.today()
@@ -217,7 +217,7 @@ def clinicast_pushes(config, ctx, n: int, start: int = 100_000) -> float:
         lang: {
             "title": "Vaccins",
             "body": "Vaccins à la clinique.",
-            "push": "Bonjour {{ patient.first_name }}, un message de {{ clinic.name }}",
+            "push": "Un message de {{ clinic.name }}",
         }
         for lang in ("fr", "en")
     }
@@ -235,7 +235,7 @@ def clinicast_pushes(config, ctx, n: int, start: int = 100_000) -> float:
 
 def clinicast_emails(config, ctx, n: int, start: int = 200_000) -> float:
     from core import campaigns, recipients
-    from core.dispatch import Dispatcher
+    from core.delivery import Dispatcher
 
     ids = _patients(n, start, app=False)
     c = campaigns.create(ctx, "invitation", f"bench invitation {start}")

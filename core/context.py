@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from .config import Config, User
-from .errors import PermissionDenied
+from .errors import PermissionDenied, UnknownUser
 from .models import utcnow
 
 
@@ -41,7 +41,7 @@ class Ctx:
         if permission in perms or "admin" in perms:
             return
         raise PermissionDenied(
-            f"{self.user.login} lacks the {permission!r} permission "
+            f"{self.user.login} lacks the '{permission}' permission "
             f"(ask an administrator to add it under [users.{self.user.login}])"
         )
 
@@ -52,7 +52,5 @@ def for_current_user(config: Config, clock: Callable[[], datetime] = utcnow) -> 
     user = config.users.get(login)
     if user is None:
         where = f" in {config.path}" if config.path else ""
-        raise PermissionDenied(
-            f"user {login!r} is not a clinicast user: an administrator must add [users.{login}]{where}"
-        )
+        raise UnknownUser(f"user {login!r} is not a clinicast user: an administrator must add [users.{login}]{where}")
     return Ctx(config, user, clock)

@@ -22,7 +22,8 @@ import time
 
 from . import __version__
 from .config import Config
-from .dispatch import _fmt, event
+from .delivery import event
+from .delivery import fmt as _fmt
 
 log = logging.getLogger("clinicast.daemon")
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}

@@ -32,8 +32,7 @@ BROADCAST_TEMPLATES = {
             "- ou au {{ clinic.phone }}\n"
         ),
         "push": (
-            "{{ patient.first_name }}, {{ clinic.name }} : une nouvelle médecin accepte des patients. "
-            "Ouvrez l'application pour les détails."
+            "{{ clinic.name }} : une nouvelle médecin accepte des patients. Ouvrez l'application pour les détails."
         ),
     },
     "en": {
@@ -45,9 +44,7 @@ BROADCAST_TEMPLATES = {
             "- book in the app\n"
             "- or call {{ clinic.phone }}\n"
         ),
-        "push": (
-            "{{ patient.first_name }}, {{ clinic.name }}: a new doctor is accepting patients. Open the app for details."
-        ),
+        "push": ("{{ clinic.name }}: a new doctor is accepting patients. Open the app for details."),
     },
 }
 
@@ -154,7 +151,7 @@ def populate(
 
 def send_due(ctx: Ctx) -> None:
     """Deliver what is due now through the configured (local) sinks, once."""
-    from .dispatch import Dispatcher
+    from .delivery import Dispatcher
 
     with Dispatcher(ctx.config, name="demo-setup", clock=ctx.clock) as d:
         d.run_once()

@@ -43,7 +43,7 @@ from pathlib import Path
 
 import peewee as pw
 
-from . import audit
+from . import audit, emr
 from .csvio import FileProblems, Table, fold, norm, read_table
 from .db import is_postgres, write_transaction
 from .errors import BadInput, NotFound
@@ -529,7 +529,7 @@ def _import(ctx, path: os.PathLike | str) -> ImportResult:
     fix_names = ("first_name" in fields) != ("last_name" in fields)
     # every column is inserted (peewee's defaults live in Python, not in the table);
     # only the file's columns are updated
-    cols = list(FIELDS) + ["search_name", "imported_at", "updated_at"]
+    cols = list(FIELDS) + ["search_name", "emr_key", "imported_at", "updated_at"]
     params = _params(directory.columns, n, now, pg)
     data_cols = fields[1:] + (["search_name"] if with_name else [])
     t = Patient._meta.table_name
@@ -629,7 +629,7 @@ def _upsert(t: str, cols: list[str], data_cols: list[str], params: list[tuple], 
 
 
 def _params(columns: dict[str, list], n: int, now: datetime, pg: bool) -> list[tuple]:
-    """One tuple a row in the order FIELDS + search_name, imported_at, updated_at:
+    """One tuple a row in the order FIELDS + search_name, emr_key, imported_at, updated_at:
     the file's values, the model's defaults for the columns the file lacks."""
     out = []
     for f in FIELDS:
@@ -641,6 +641,7 @@ def _params(columns: dict[str, list], n: int, now: datetime, pg: bool) -> list[t
             col = list(map(iso.get, col))
         out.append(col)
     out.append(_name_keys(zip(out[FIELDS.index("last_name")], out[FIELDS.index("first_name")], strict=False)))
+    out.append([emr.key(e) for e in out[FIELDS.index("emr_id")]])
     stamp = now if pg else str(now)
     out.append([stamp] * n)
     out.append(out[-1])

@@ -2,7 +2,7 @@
 
 A recipient (and a delivery) stores a `reason_code` — one of `Reason`, stable English
 for scripts and `--json` — and a `reason` detail: the server's own message for a send
-that failed, or the facts a wording needs (`email|2026-12-03|link` for an opt-out).
+that failed, or the facts a wording needs (`2026-12-03|link` for an opt-out).
 What people read comes from `WORDS`, keyed by code, in the staff member's language;
 no code anywhere compares display text.
 """
@@ -20,7 +20,9 @@ class Reason(StrEnum):
     DO_NOT_CONTACT = "do_not_contact"
     ALREADY_ON_APP = "already_on_app"
     NO_EMAIL = "no_email"
-    OPTED_OUT = "opted_out"
+    OPTED_OUT_EMAIL = "opted_out_email"  # detail: "YYYY-MM-DD|source" (core.reasons.opt_out_detail)
+    OPTED_OUT_FEED = "opted_out_feed"
+    OPTED_OUT_PUSH = "opted_out_push"
     # the campaign or the recipient changed
     WINDOW_ENDED = "window_ended"
     REMOVED = "removed"
@@ -34,7 +36,7 @@ class Reason(StrEnum):
     INTERNAL = "internal"  # detail: the exception
 
 
-# code -> (English, French); `{detail}` and, for an opt-out, `{channel}`, `{date}`, `{source}`
+# code -> (English, French); `{detail}` and, for an opt-out, `{date}` and `{source}`
 WORDS: dict[Reason, tuple[str, str]] = {
     Reason.NO_APP_ACCOUNT: ("no app account", "pas de compte dans l'application"),
     Reason.NO_MARKETING_CONSENT: ("no marketing consent", "pas de consentement aux communications"),
@@ -45,7 +47,15 @@ WORDS: dict[Reason, tuple[str, str]] = {
     Reason.DO_NOT_CONTACT: ("do not contact", "ne pas contacter"),
     Reason.ALREADY_ON_APP: ("already on the patient app", "déjà dans l'application"),
     Reason.NO_EMAIL: ("no email address", "pas d'adresse courriel"),
-    Reason.OPTED_OUT: ("opted out of {channel} on {date} ({source})", "désabonné ({channel}) le {date} ({source})"),
+    Reason.OPTED_OUT_EMAIL: ("opted out of email on {date} ({source})", "désabonné des courriels le {date} ({source})"),
+    Reason.OPTED_OUT_FEED: (
+        "opted out of the app's messages on {date} ({source})",
+        "désabonné des messages de l'application le {date} ({source})",
+    ),
+    Reason.OPTED_OUT_PUSH: (
+        "opted out of push notifications on {date} ({source}; the message still shows in their feed)",
+        "désabonné des notifications le {date} ({source}; le message reste affiché dans son fil)",
+    ),
     Reason.WINDOW_ENDED: (
         "the broadcast window ended before sending",
         "la période de diffusion a pris fin avant l'envoi",
@@ -60,12 +70,6 @@ WORDS: dict[Reason, tuple[str, str]] = {
     Reason.INTERNAL: ("internal error: {detail}", "erreur interne : {detail}"),
 }
 
-_CHANNEL_WORDS = {
-    "email": ("email", "courriels"),
-    "feed": ("the app's feed", "fil de l'application"),
-    "push": ("push notifications", "notifications"),
-    "all": ("every message", "tous les messages"),
-}
 _SOURCE_WORDS = {
     "link": ("unsubscribe link", "lien de désabonnement"),
     "app": ("in the app", "dans l'application"),
@@ -73,9 +77,13 @@ _SOURCE_WORDS = {
 }
 
 
-def opt_out_detail(channel: str, day: object, source: str) -> str:
-    """The detail stored with Reason.OPTED_OUT (what its wording needs)."""
-    return f"{channel}|{day}|{source}"
+_OPTED_OUT = ("opted_out_email", "opted_out_feed", "opted_out_push")
+
+
+def opt_out_detail(day: object, source: str) -> str:
+    """The detail stored with an OPTED_OUT_* reason (what its wording needs); core.rules
+    builds the same in SQL."""
+    return f"{day}|{source}"
 
 
 def describe(code: str, detail: str = "", language: str = "en") -> str:
@@ -87,12 +95,7 @@ def describe(code: str, detail: str = "", language: str = "en") -> str:
         words = WORDS[Reason(code)][i]
     except ValueError:  # a code from a newer version: show what we have
         return detail or code
-    if code == Reason.OPTED_OUT:
-        channel, _, rest = detail.partition("|")
-        day, _, source = rest.partition("|")
-        return words.format(
-            channel=_CHANNEL_WORDS.get(channel, (channel, channel))[i],
-            date=day[:10],
-            source=_SOURCE_WORDS.get(source, (source, source))[i],
-        )
+    if code in _OPTED_OUT:
+        day, _, source = detail.partition("|")
+        return words.format(date=day[:10], source=_SOURCE_WORDS.get(source, (source, source))[i])
     return words.format(detail=detail)

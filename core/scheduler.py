@@ -37,7 +37,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from . import __version__
 from .config import Config
 from .context import Ctx
-from .dispatch import Dispatcher, PassStats, event
+from .delivery import Dispatcher, PassStats, event
 from .models import Campaign, Heartbeat, database, utcnow
 
 log = logging.getLogger("clinicast.scheduler")
@@ -93,6 +93,7 @@ class Scheduler:
         self._sched: BackgroundScheduler | None = None
         self._lock = threading.Lock()
         self._stopped = False
+        self._woken = threading.Event()  # wake() came while a pass ran: run another
         self.last_error: str | None = None
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -170,7 +171,9 @@ class Scheduler:
         )
 
     def wake(self) -> None:
-        """Dispatch now rather than at the next tick (after a start, an assign...)."""
+        """Dispatch now rather than at the next tick (after a start, an assign...). A pass
+        already running makes one more when it ends (APScheduler skips a job that runs)."""
+        self._woken.set()
         if self._sched is not None and not self._stopped:
             try:
                 self._sched.modify_job("dispatch", next_run_time=datetime.now(UTC))
@@ -225,7 +228,11 @@ class Scheduler:
     def dispatch(self) -> None:
         if self._stopped or not self._active():
             return
-        self.dispatcher.run_once()
+        while True:
+            self._woken.clear()
+            self.dispatcher.run_once()
+            if not self._woken.is_set() or self._stopped:
+                return
 
     def heartbeat(self) -> None:
         now = self.clock()
@@ -394,7 +401,7 @@ class EmbeddedScheduler:
 
 
 def _tui_name() -> str:
-    from .dispatch import worker_name
+    from .delivery import worker_name
 
     return worker_name(TUI)
 

@@ -58,8 +58,9 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "broadcast": ("title", "body", "push"),
 }
 KINDS = tuple(FIELDS)
-# The gateway stores one title and body per language for the whole audience.
-SHARED_FIELDS: dict[str, tuple[str, ...]] = {"broadcast": ("title", "body")}
+# One content for the whole audience (SPEC §3): the gateway stores one title and body per
+# language, and a push shows on a locked phone screen, so no patient data in any of them.
+SHARED_FIELDS: dict[str, tuple[str, ...]] = {"broadcast": ("title", "body", "push")}
 PUSH_MAX_CHARS = 178
 
 TemplateSet = dict[str, dict[str, str]]
@@ -119,7 +120,8 @@ _GROUPS = {v.group for v in VARIABLES}
 def variables_for(kind: str, field: str | None = None) -> list[Variable]:
     """The variables usable in `kind` templates (in `field`, when given)."""
     _check_kind(kind)
-    shared = field in SHARED_FIELDS.get(kind, ())
+    shared_fields = SHARED_FIELDS.get(kind, ())
+    shared = field in shared_fields if field else set(FIELDS[kind]) <= set(shared_fields)
     return [v for v in VARIABLES if kind in v.kinds and not (shared and v.per_patient)]
 
 
@@ -397,7 +399,9 @@ def _reference_problem(name: str, kind: str, field: str) -> str | None:
     if kind not in variable.kinds:
         return f"'{name}' is not available in {_a(kind)}"
     if variable.per_patient and field in SHARED_FIELDS.get(kind, ()):
-        return f"'{name}' is not available in the {field}: it is shown alike to every patient"
+        if field == "push":
+            return f"'{name}' is patient data: a push shows on a locked phone screen, where others can see it"
+        return f"'{name}' is patient data: the broadcast's {field} is one message for the whole audience"
     return None
 
 

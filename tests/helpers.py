@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from core import emr
 from core.context import Ctx, for_current_user
 from core.models import Patient, utcnow
 
@@ -25,6 +26,7 @@ def add_patients(n: int, start: int = 1000, **overrides) -> list[str]:
             search_name=f"prenom{i} tremblay",
         )
         row.update({k: (v(i) if callable(v) else v) for k, v in overrides.items()})
+        row["emr_key"] = emr.key(row["emr_id"])
         rows.append(row)
     for chunk in range(0, len(rows), 500):
         Patient.insert_many(rows[chunk : chunk + 500]).execute()
@@ -64,3 +66,18 @@ def set_schema_version(n: int) -> None:
             [f"{n:04d}_from_the_future", "2030-01-01 00:00:00"],
         )
     Meta.update(value=str(n)).where(Meta.key == "schema_version").execute()
+
+
+def status_counts(campaign_id: int) -> dict[str, int]:
+    """{recipient status: n} for a campaign, read straight from the database."""
+    import peewee as pw
+
+    from core.models import Recipient
+
+    q = (
+        Recipient.select(Recipient.status, pw.fn.COUNT(Recipient.id))
+        .where(Recipient.campaign == campaign_id)
+        .group_by(Recipient.status)
+        .tuples()
+    )
+    return dict(q)

@@ -147,22 +147,53 @@ class _SmtpHandler:
     def __init__(self, owner: SmtpServer):
         self.owner = owner
 
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        o = self.owner
+        with o.lock:
+            session_no = getattr(session, "clinicast_conn", 0)
+            if o.close_every and o._per_connection.get(session_no, 0) >= o.close_every:
+                # a server limiting messages per connection: it says so, then hangs up
+                o.fault_log.append("421 after close_every")
+                asyncio.get_running_loop().call_later(0.05, server.transport.close)
+                return "421 4.7.0 too many messages on this connection"
+            if o.faults and o.faults[0] == "drop-before":
+                o.fault_log.append(o.faults.pop(0))
+                server.transport.close()
+                return "421 4.4.2 idle connection closed"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        o = self.owner
+        with o.lock:
+            if o.faults and o.faults[0].startswith("rcpt "):
+                fault = o.faults.pop(0)
+                o.fault_log.append(fault)
+                return fault[len("rcpt ") :]
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):
         o = self.owner
         with o.lock:
             session_no = getattr(session, "clinicast_conn", 0)
-            per_conn = o._per_connection[session_no] = o._per_connection.get(session_no, 0) + 1
-            if o.faults:
+            o._per_connection[session_no] = o._per_connection.get(session_no, 0) + 1
+            if o.faults and not o.faults[0].startswith(("drop-before", "rcpt ")):
                 fault = o.faults.pop(0)
                 o.fault_log.append(fault)
                 if fault == "drop":
                     server.transport.close()
                     return "421 4.3.0 gone"
+                if fault == "lost-250":
+                    o.messages.append(
+                        Captured(envelope.mail_from, list(envelope.rcpt_tos),
+                                 envelope.original_content or envelope.content, session_no)
+                    )  # fmt: skip
+                    server.transport.close()
+                    return "250 2.0.0 OK (never heard)"
                 return fault
-            if o.close_every and per_conn > o.close_every:
-                o.fault_log.append("421 after close_every")
-                server.transport.close()
-                return "421 4.7.0 too many messages on this connection"
             o.messages.append(
                 Captured(
                     envelope.mail_from,
@@ -179,10 +210,14 @@ class _SmtpHandler:
 class SmtpServer:
     """`with SmtpServer(security="starttls", auth=("u", "p")) as smtp:` … `smtp.messages`.
 
-    Faults: `smtp.faults` is a list consumed one per message at DATA: an SMTP answer
-    such as "451 4.3.0 try later" or "550 5.1.1 no such user", or "drop" (close the
-    connection without answering). `close_every=N` answers 421 and closes a connection
-    on its N+1th message (a server limiting messages per connection).
+    Faults: `smtp.faults` is a list consumed one per message: an SMTP answer to the data
+    such as "451 4.3.0 try later" or "550 5.1.1 no such user"; "drop" (close the
+    connection once the data is in, without answering, and lose the message); "lost-250"
+    (keep the message — the patient gets it — then close without answering: the client
+    cannot know); "drop-before" (close the connection at MAIL FROM: an idle connection
+    the server had dropped); "rcpt 550 ..." / "rcpt 451 ..." (answer RCPT TO).
+    `close_every=N` answers 421 and closes a connection on its N+1th message (a server
+    limiting messages per connection). `delay` seconds before each 250.
     """
 
     def __init__(
@@ -311,7 +346,8 @@ class Fault:
 
     kind: "status" (answer `status` with an error body and `retry_after`), "hang"
     (sleep `seconds` before answering normally: the client times out), "drop" (close the
-    connection without an answer). `after=True` processes the request first (its effect
+    connection without an answer), "drip" (send the headers, then one byte of the body
+    every `seconds`: a per-read timeout never fires). `after=True` processes the request first (its effect
     and its idempotency record stay) and only then fails: the answer is lost.
     """
 
@@ -352,6 +388,7 @@ class Request:
 _BROADCAST = re.compile(r"^/v1/broadcasts/([^/]+)$")
 _AUDIENCE = re.compile(r"^/v1/broadcasts/([^/]+)/recipients$")
 _MEMBER = re.compile(r"^/v1/broadcasts/([^/]+)/recipients/([^/]+)$")
+_PUSH = re.compile(r"^/v1/broadcasts/([^/]+)/push$")
 
 
 class GatewayServer:
@@ -384,7 +421,9 @@ class GatewayServer:
         self.random_faults: list[tuple[float, Fault]] = []
         self.rng = random.Random(1234)
         self.broadcasts: dict[str, dict] = {}
-        self.pushes: list[dict] = []
+        self.pushes: list[dict] = []  # one per (broadcast, app id) notified, in arrival order
+        self.pushed: set[tuple[str, str]] = set()
+        self.push_repeats = 0  # ids dropped because that broadcast already notified them
         self.answers: dict[str, tuple[int, dict, bytes]] = {}
         self.new_by_key: Counter = Counter()
         self.replays = 0
@@ -579,6 +618,34 @@ class GatewayServer:
             if unknown:
                 out["unknown"] = unknown
             return 200, {}, _json(out)
+        m = _PUSH.match(path)
+        if m and method == "POST":
+            if m[1] not in self.broadcasts:
+                return 404, {}, _error("not_found", f"no broadcast {m[1]}: PUT it first")
+            ids = body.get("app_ids") if isinstance(body, dict) else None
+            if not isinstance(ids, list) or not ids or not isinstance(body.get("body"), str):
+                return 400, {}, _error("bad_request", "app_ids (a non-empty list) and body are required")
+            if len(ids) > 500:
+                return 400, {}, _error("too_many", f"{len(ids)} app ids; at most 500 per request")
+            if len(body["body"]) > 178:
+                return 400, {}, _error("too_long", f"push body is {len(body['body'])} characters; at most 178")
+            unknown = [i for i in ids if i in self.unknown_app_ids]
+            sent = 0
+            for i in ids:
+                if i in self.unknown_app_ids:
+                    continue
+                if (m[1], i) in self.pushed:
+                    self.push_repeats += 1  # one notification per broadcast and app id
+                    continue
+                self.pushed.add((m[1], i))
+                self.pushes.append(
+                    {"app_id": i, "title": body.get("title"), "body": body["body"], "data": {"broadcast_id": m[1]}}
+                )
+                sent += 1
+            out = {"sent": sent}
+            if unknown:
+                out["unknown"] = unknown
+            return 200, {}, _json(out)
         m = _MEMBER.match(path)
         if m and method == "DELETE":
             b = self.broadcasts.get(m[1])
@@ -647,6 +714,21 @@ class _GatewayHandler(http.server.BaseHTTPRequestHandler):
         if gw.latency:
             time.sleep(gw.latency)
         result = gw.handle(self.command, self.path, self.headers, raw, self.client_address)
+        if isinstance(result, Fault) and result.kind == "drip":
+            body = b'{"ok": true, "padding": "' + b"x" * 64 + b'"}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            try:
+                for i in range(len(body)):
+                    self.wfile.write(body[i : i + 1])
+                    self.wfile.flush()
+                    time.sleep(result.seconds)
+            except OSError:  # the client gave up: what the test wants
+                pass
+            self.close_connection = True
+            return
         if isinstance(result, Fault):
             # "hang": the client times out before this wakes up; then, like "drop",
             # the connection closes without an answer

@@ -6,6 +6,7 @@ import asyncio
 import email
 import email.policy
 import json
+import time
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
@@ -14,7 +15,7 @@ import pytest
 from servers import GatewayServer, SmtpServer, client_ssl_context, free_port, http_date
 
 from core.channels import compose, make_gateway, make_mailer
-from core.channels.base import FINAL, OK, RETRY
+from core.channels.base import FINAL, OK, RETRY, UNKNOWN
 from core.channels.gateway import HttpGateway, classify, parse_retry_after
 from core.channels.sinks import LogGateway, MaildirMailer
 from core.channels.smtp import SmtpMailer
@@ -62,7 +63,7 @@ class TestClassify:
             ("POST", 429, {}, RETRY),
             ("POST", 500, {}, RETRY),
             ("POST", 503, {}, RETRY),
-            ("POST", 302, {}, FINAL),
+            ("POST", 302, {}, RETRY),  # a wrong [gateway] url: fixable, not final
         ],
     )
     def test_contract(self, method, status, headers, expected):
@@ -310,18 +311,51 @@ class TestSmtp:
         assert all(o.ok for o in outcomes) and len(smtp.messages) == 10
         assert smtp.connections == 4
 
-    def test_dropped_connection_on_a_reused_connection_is_resent_once(self):
+    def test_a_pooled_connection_the_server_dropped_is_replaced_at_once(self):
         with SmtpServer() as smtp:
             m = mailer(smtp)
             assert m.send(message("k0"), "a@example.org", ["b@example.org"], "k0").ok
-            smtp.faults.append("drop")
+            smtp.faults.append("drop-before")
             assert m.send(message("k1"), "a@example.org", ["b@example.org"], "k1").ok
-            smtp.faults.append("drop")
-            m2 = mailer(smtp)  # a fresh connection that drops: retry later
+            smtp.faults.append("drop-before")
+            m2 = mailer(smtp)  # a fresh connection that drops before the data: retry later
             o = m2.send(message("k2"), "a@example.org", ["b@example.org"], "k2")
             m.close(), m2.close()
-        assert o.status == RETRY and "connection lost" in o.error
+        assert o.status == RETRY and "before accepting" in o.error
         assert [c.message["Message-ID"] for c in smtp.messages] == ["<k0@example.org>", "<k1@example.org>"]
+
+    @pytest.mark.parametrize("fault", ["lost-250", "drop"])
+    def test_a_lost_answer_after_the_data_is_unknown_and_never_resent_at_once(self, fault):
+        with SmtpServer() as smtp:
+            m = mailer(smtp)
+            assert m.send(message("k0"), "a@example.org", ["b@example.org"], "k0").ok  # pooled
+            smtp.faults.append(fault)
+            o = m.send(message("k1"), "a@example.org", ["b@example.org"], "k1")
+            m.close()
+        assert o.status == UNKNOWN and "may have been delivered" in o.error
+        ids = [c.message["Message-ID"] for c in smtp.messages]
+        assert ids == (["<k0@example.org>", "<k1@example.org>"] if fault == "lost-250" else ["<k0@example.org>"])
+
+    def test_a_slow_drip_answer_is_cut_off_by_the_deadline(self):
+        with SmtpServer(delay=3.0) as smtp:
+            m = SmtpMailer(smtp.host, smtp.port, security="none", timeout=0.5)
+            t0 = time.monotonic()
+            o = m.send(message("k1"), "a@example.org", ["b@example.org"], "k1")
+            m.close()
+        assert time.monotonic() - t0 < 2.0
+        assert o.status == UNKNOWN and "did not answer in time" in o.error
+
+    def test_one_refused_address_fails_only_that_message(self):
+        with SmtpServer() as smtp:
+            smtp.faults += ["rcpt 550 5.1.1 no such user", "rcpt 452 4.2.2 mailbox full"]
+            m = mailer(smtp)
+            nouser = m.send(message("k1"), "a@example.org", ["x@example.org"], "k1")
+            full = m.send(message("k2"), "a@example.org", ["y@example.org"], "k2")
+            ok = m.send(message("k3"), "a@example.org", ["b@example.org"], "k3")
+            m.close()
+        assert nouser.status == FINAL and "no such user" in nouser.error
+        assert full.status == RETRY and "452" in full.error
+        assert ok.ok and smtp.connections == 1
 
     def test_temporary_and_permanent_answers(self):
         with SmtpServer() as smtp:

@@ -70,7 +70,7 @@ def test_full_flow_json(run, tmp_path):
     }
     rows = run.json("recipients", "list", str(inv["id"]))
     assert len(rows) == 21
-    assert set(rows[0]) == {"emr_id", "name", "status", "reason", "added_at", "sent_at"}
+    assert set(rows[0]) == {"emr_id", "name", "status", "reason", "reason_text", "added_at", "sent_at"}
     assert {r["status"] for r in rows} == {"assigned", "skipped"}
     run("recipients", "remove", str(inv["id"]), "1000")
     run("campaigns", "start", str(inv["id"]))
@@ -86,8 +86,8 @@ def test_broadcast_with_window_and_template(run, tmp_path):
     run("patients", "import", str(patients_csv(tmp_path)))
     tpl = tmp_path / "t.toml"
     tpl.write_text(
-        '[fr]\ntitle = "Fermé"\nbody = "Fermé le **25**"\npush = "Bonjour {{ patient.first_name }}"\n'
-        '[en]\ntitle = "Closed"\nbody = "Closed on the **25th**"\npush = "Hello {{ patient.first_name }}"\n'
+        '[fr]\ntitle = "Fermé"\nbody = "Fermé le **25**"\npush = "Bonjour de {{ clinic.name }}"\n'
+        '[en]\ntitle = "Closed"\nbody = "Closed on the **25th**"\npush = "Hello from {{ clinic.name }}"\n'
     )
     today = date.today()
     b = run.json(

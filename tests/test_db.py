@@ -1,10 +1,10 @@
 """Database opening and schema versions."""
 
 import pytest
+from helpers import set_schema_version
 
 from core import db as dbmod
 from core import migrations
-from helpers import set_schema_version
 
 
 def test_migrate_is_idempotent_and_versioned(config):

@@ -8,11 +8,11 @@ from collections import Counter
 from datetime import date, datetime, timedelta
 
 import pytest
-from helpers import add_patients, ctx_at
+from helpers import add_patients, ctx_at, status_counts
 from servers import GatewayServer, SmtpServer, delivery_config, http_date
 
 from core import campaigns, recipients
-from core.dispatch import Dispatcher
+from core.delivery import Dispatcher
 from core.enums import DeliveryKind, DeliveryState
 from core.models import Delivery, Invitation, Patient, Recipient
 
@@ -21,12 +21,12 @@ TPL = {
     "fr": {
         "title": "Vaccins",
         "body": "**{{ clinic.name }}** : vaccins jusqu'au {{ campaign.ends_on }}.",
-        "push": "Bonjour {{ patient.first_name }}, un message de {{ clinic.name }}",
+        "push": "Un message de {{ clinic.name }}",
     },
     "en": {
         "title": "Flu shots",
         "body": "**{{ clinic.name }}**: flu shots until {{ campaign.ends_on }}.",
-        "push": "Hello {{ patient.first_name }}, a message from {{ clinic.name }}",
+        "push": "A message from {{ clinic.name }}",
     },
 }
 
@@ -74,7 +74,7 @@ def drain(d, clock, done, *, step=5.0, rounds=40):
 
 
 def rstatus(cid):
-    return recipients.counts(cid)
+    return status_counts(cid)
 
 
 # --- invitations ---------------------------------------------------------------------------
@@ -138,11 +138,11 @@ class TestInvitations:
         Patient.update(email="").where(Patient.emr_id == "1002").execute()
         make().run_once()
         assert len(smtp.messages) == 1 and Invitation.select().count() == 1
-        reasons = {r.patient.emr_id: (r.status, r.reason) for r in Recipient.select().join(Patient)}
+        reasons = {r.patient.emr_id: (r.status, r.reason_code) for r in Recipient.select().join(Patient)}
         assert reasons == {
-            "1000": ("skipped", "do not contact"),
-            "1001": ("skipped", "already on the patient app"),
-            "1002": ("skipped", "no email address"),
+            "1000": ("skipped", "do_not_contact"),
+            "1001": ("skipped", "already_on_app"),
+            "1002": ("skipped", "no_email"),
             "1003": ("sent", ""),
         }
 
@@ -229,8 +229,8 @@ class TestBroadcasts:
         b = broadcast(ctx)
         recipients.assign_ids(ctx, b.id, ["1000", "1001", "1002"])
         make().run_once()
-        rows = {r.patient.emr_id: (r.status, r.reason) for r in Recipient.select().join(Patient)}
-        assert rows["1001"] == ("failed", "unknown app account")
+        rows = {r.patient.emr_id: (r.status, r.reason_code) for r in Recipient.select().join(Patient)}
+        assert rows["1001"] == ("failed", "unknown_app_account")
         assert rows["1000"] == rows["1002"] == ("assigned", "")
         # start: the push goes to the two the gateway knows
         recipients.start(ctx, b.id)
@@ -264,14 +264,17 @@ class TestBroadcasts:
         assert pushes["a-1000"] == {
             "app_id": "a-1000",
             "title": "Vaccins",
-            "body": "Bonjour Prénom1000, un message de Clinique du Parc",
+            "body": "Un message de Clinique du Parc",
             "data": {"broadcast_id": b.uuid},
         }
-        assert pushes["a-1001"]["title"] == "Flu shots" and pushes["a-1001"]["body"].startswith("Hello Prénom1001")
+        assert pushes["a-1001"]["title"] == "Flu shots"
+        assert pushes["a-1001"]["body"] == "A message from Clinique du Parc"
         assert gw.audience(b.uuid) == {"a-1000", "a-1001", "a-1002"}, "the feed shows it to all three"
         assert rstatus(b.id) == {"sent": 2, "skipped": 1}
-        keys = {r.key for r in gw.calls("POST", "/v1/push")}
-        assert keys == {d.idempotency_key for d in Delivery.select().where(Delivery.kind == DeliveryKind.PUSH)}
+        # one request a language (the same text for everyone in it), nothing about the patient
+        calls = gw.calls("POST", f"/v1/broadcasts/{b.uuid}/push")
+        assert sorted(r.body["app_ids"] for r in calls) == [["a-1000"], ["a-1001"]]
+        assert all(r.key for r in calls)
 
     def test_a_push_waits_for_the_window_to_open(self, setup, gw):
         ctx, clock, make = setup
@@ -286,7 +289,7 @@ class TestBroadcasts:
         recipients.publish_due(ctx)
         d.run_once()
         assert len(gw.pushes) == 2 and rstatus(b.id) == {"sent": 2}
-        first_push = min(r.at for r in gw.calls("POST", "/v1/push"))
+        first_push = min(r.at for r in gw.calls("POST", f"/v1/broadcasts/{b.uuid}/push"))
         assert max(r.at for r in gw.calls("POST", f"/v1/broadcasts/{b.uuid}/recipients")) < first_push
 
     def test_remove_unpublishes_and_the_end_of_the_window_expires(self, setup, gw):
@@ -358,10 +361,10 @@ class TestFaults:
         add_patients(1, app_id="a-1")
         b = broadcast(ctx)
         recipients.assign_ids(ctx, b.id, ["1000"])
-        Delivery.update(status=DeliveryState.SENT).where(Delivery.kind.in_(("put", "publish"))).execute()
-        recipients.start(ctx, b.id)
-        gw.fail("status", status=429, retry_after="120", path="/v1/push")
         d = make()
+        d.run_once()  # in the feed
+        recipients.start(ctx, b.id)
+        gw.fail("status", status=429, retry_after="120", path="^/v1/broadcasts/[^/]+/push$")
         d.run_once()
         r = Recipient.get()
         assert r.status == "retrying" and T0 + timedelta(seconds=120) <= r.next_attempt_at <= T0 + timedelta(
@@ -378,48 +381,49 @@ class TestFaults:
         add_patients(2, app_id=lambda i: f"a-{i}")
         b = broadcast(ctx)
         recipients.assign_ids(ctx, b.id, ["1000", "1001"])
-        Delivery.update(status=DeliveryState.SENT).where(Delivery.kind.in_(("put", "publish"))).execute()
+        make().run_once()  # in the feed
         recipients.start(ctx, b.id)
-        gw.unknown_app_ids = {"a-1001"}
-        gw.fail("status", status=400, message="push body has a forbidden word", path="/v1/push", count=1)
-        make(gw={"concurrency": 1}).run_once()  # one at a time: the first push meets the fault
-        rows = sorted((r.status, r.reason) for r in Recipient.select())
-        assert rows == [("failed", "push body has a forbidden word"), ("failed", "unknown app account a-1001")]
+        gw.fail("status", status=400, message="push body has a forbidden word", path="^/v1/broadcasts/[^/]+/push$")
+        make().run_once()  # both ids go in one request, which meets the fault
+        rows = sorted((r.status, r.reason_code, r.reason) for r in Recipient.select())
+        assert rows == [("failed", "send_error", "push body has a forbidden word")] * 2
         assert all(d.attempts == 1 for d in Delivery.select().where(Delivery.kind == DeliveryKind.PUSH))
 
     def test_an_expired_lease_of_a_dead_dispatcher_is_taken_over(self, setup, gw):
-        from core import outbox
+        from core.delivery import store
 
         ctx, clock, make = setup
         add_patients(5, app_id=lambda i: f"a-{i}")
         b = broadcast(ctx)
         recipients.assign_ids(ctx, b.id, [str(i) for i in range(1000, 1005)])
-        Delivery.update(status=DeliveryState.SENT).where(Delivery.kind.in_(("put", "publish"))).execute()
-        recipients.start(ctx, b.id)
-        assert len(outbox.claim("dead-host:1", clock(), 6, 100)) == 5
         d = make()
+        d.run_once()  # in the feed
+        recipients.start(ctx, b.id)
+        assert len(store.claim("dead-host:1", clock(), 6, 100)) == 5
         assert d.run_once().claimed == 0
         clock.advance(seconds=7)
         assert d.run_once().sent == 5 and len(gw.pushes) == 5
-        assert all(x.attempts == 2 for x in Delivery.select().where(Delivery.kind == DeliveryKind.PUSH))
+        # the dead host never handed them over: nothing was counted against them
+        assert all(x.attempts == 1 for x in Delivery.select().where(Delivery.kind == DeliveryKind.PUSH))
 
     def test_stop_releases_what_was_not_sent(self, setup, gw):
         import threading
 
         ctx, clock, make = setup
-        add_patients(40, app_id=lambda i: f"a-{i}")
+        n = 1200  # pushes go 500 to a request: two requests in flight, one waiting
+        add_patients(n, app_id=lambda i: f"a-{i}")
         b = broadcast(ctx)
-        recipients.assign_ids(ctx, b.id, [str(i) for i in range(1000, 1040)])
-        Delivery.update(status=DeliveryState.SENT).where(Delivery.kind.in_(("put", "publish"))).execute()
+        recipients.assign_ids(ctx, b.id, [str(i) for i in range(1000, 1000 + n)])
+        make().run_once()  # in the feed
         recipients.start(ctx, b.id)
-        gw.latency = 0.05
+        gw.latency = 0.5
         d = make(gw={"concurrency": 2, "timeout_seconds": 2.0})
-        threading.Timer(0.3, d.request_stop, kwargs={"grace": 1.0}).start()
+        threading.Timer(0.2, d.request_stop, kwargs={"grace": 1.5}).start()
         stats = d.run_once()
-        assert 0 < stats.sent < 40 and stats.sent + stats.released == stats.claimed
+        assert 0 < stats.sent < n and stats.sent + stats.released == stats.claimed
         left = Delivery.select().where(Delivery.kind == DeliveryKind.PUSH, Delivery.status != DeliveryState.SENT)
         assert all(x.claimed_by is None and x.status in (DeliveryState.PENDING,) and x.attempts == 0 for x in left)
-        assert rstatus(b.id) == {"sent": stats.sent, "queued": 40 - stats.sent}
+        assert rstatus(b.id) == {"sent": stats.sent, "queued": n - stats.sent}
 
 
 # --- local sinks ---------------------------------------------------------------------------
@@ -443,5 +447,6 @@ def test_local_sinks_for_the_demo(db, db_url, tmp_path):
 
     calls = [json.loads(x) for x in (tmp_path / "gateway.log").read_text().splitlines()]
     assert [c["method"] + " " + c["path"].split("/")[2] for c in calls][:2] == ["PUT broadcasts", "POST broadcasts"]
-    assert sum(c["path"] == "/v1/push" for c in calls) == 2
+    pushes = [c for c in calls if c["path"].endswith("/push")]
+    assert sum(len(c["body"]["app_ids"]) for c in pushes) == 2
     assert rstatus(inv.id) == {"sent": 2} and rstatus(b.id) == {"sent": 2}

@@ -58,14 +58,14 @@ class TestCatalogue:
         broadcast_ = {v.name for v in variables_for("broadcast")}
         assert {"invitation.url", "invitation.code", "invitation.expires_on"} <= invitation
         assert not {"campaign.starts_on", "campaign.ends_on"} & invitation
-        assert {"campaign.starts_on", "campaign.ends_on", "patient.first_name"} <= broadcast_
+        assert {"campaign.starts_on", "campaign.ends_on"} <= broadcast_
+        assert not {n for n in broadcast_ if n.startswith("patient.")}, "a broadcast is one content for everyone"
         assert not {n for n in broadcast_ if n.startswith("invitation.")}
 
-    def test_broadcast_title_and_body_offer_no_patient_variables(self):
-        for field in ("title", "body"):
+    def test_no_broadcast_field_offers_patient_variables(self):
+        for field in ("title", "body", "push"):
             names = {v.name for v in variables_for("broadcast", field)}
             assert "clinic.name" in names and "patient.first_name" not in names
-        assert "patient.first_name" in {v.name for v in variables_for("broadcast", "push")}
 
     def test_emr_id_is_not_a_variable(self):
         assert problems("invitation", {"subject": "s", "body": "{{ patient.emr_id }}"}) == [
@@ -104,10 +104,13 @@ class TestValidation:
             "fr body line 2: 'campaign.ends_on' is not available in an invitation"
         ]
 
-    def test_patient_variables_only_in_a_broadcast_push(self):
-        found = problems("broadcast", broadcast(title="{{ patient.first_name }}", push="{{ patient.first_name }}"))
+    def test_patient_variables_are_refused_in_every_broadcast_field_saying_why(self):
+        found = problems("broadcast", broadcast(title="{{ patient.first_name }}", push="{{ patient.last_name }}"))
         assert found == [
-            "fr title line 1: 'patient.first_name' is not available in the title: it is shown alike to every patient"
+            "fr title line 1: 'patient.first_name' is patient data: the broadcast's title is one message for the "
+            "whole audience",
+            "fr push line 1: 'patient.last_name' is patient data: a push shows on a locked phone screen, where "
+            "others can see it",
         ]
 
     def test_required_fields(self):
@@ -296,13 +299,13 @@ class TestRendering:
             broadcast(
                 title="Holidays at {{ clinic.name }}",
                 body="**Closed** until {{ campaign.ends_on }}.",
-                push="{{ patient.first_name }},\n  a new message",
+                push="{{ clinic.name }},\n  a new message",
             ),
             context,
         )
         assert rendered.title == "Holidays at Clinique du Parc"
         assert rendered.body_markdown == "**Closed** until December 24, 2026."
-        assert rendered.push == "Luc, a new message"
+        assert rendered.push == "Clinique du Parc, a new message"
         assert rendered.html is None
 
     def test_broadcast_content_renders_without_a_patient(self):
@@ -311,15 +314,15 @@ class TestRendering:
         )
         rendered = render("broadcast", {"title": "t", "body": "Jusqu'au {{ campaign.ends_on }}"}, context)
         assert rendered.body_markdown == "Jusqu'au 1er janvier 2026" and rendered.push is None
-        with pytest.raises(TemplateRenderError, match="push line 1: undefined"):
+        with pytest.raises(TemplateRenderError, match="push line 1: 'patient.first_name' is patient data"):
             render("broadcast", {"push": "{{ patient.first_name }}"}, context)
 
     def test_push_over_178_characters_fails_at_render(self):
         context = build_context(
-            clinic=CLINIC, patient={"first_name": "M" * 175}, campaign={}, invitation=None, language="fr"
+            clinic={**CLINIC, "name": "M" * 175}, patient=None, campaign={}, invitation=None, language="fr"
         )
         with pytest.raises(TemplateRenderError, match="push text is 179 characters; at most 178"):
-            render("broadcast", {"push": "Hi {{ patient.first_name }}!"}, context)
+            render("broadcast", {"push": "Hi {{ clinic.name }}!"}, context)
 
     def test_missing_patient_values_render_empty(self):
         context = build_context(

@@ -8,8 +8,10 @@ Two kinds of transport:
   gateway over HTTP, or the log sink.
 
 An Outcome says what the dispatcher must do with the delivery: it went (`ok`), try
-again later (`retry`, maybe with the server's `Retry-After`), or give up (`final`, with
-the reason shown to staff).
+again later (`retry`, maybe with the server's `Retry-After`), give up (`final`, with
+the reason shown to staff), or nobody can know (`unknown`: the message was handed to
+the server and the connection dropped before its answer — retried only after backoff
+and a bounded number of times, never at once).
 """
 
 from __future__ import annotations
@@ -17,12 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-OK, RETRY, FINAL = "ok", "retry", "final"
+OK, RETRY, FINAL, UNKNOWN = "ok", "retry", "final", "unknown"
 
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # OK, RETRY or FINAL
+    status: str  # OK, RETRY, FINAL or UNKNOWN
     error: str = ""  # one line, for last_error / the recipient's reason
     retry_after: float | None = None  # seconds the server asked us to wait
     data: Any = None  # the parsed answer (e.g. {"added": 2, "unknown": [...]})
@@ -43,6 +45,10 @@ class Outcome:
     def final(cls, error: str) -> Outcome:
         return cls(FINAL, error)
 
+    @classmethod
+    def unknown(cls, error: str) -> Outcome:
+        return cls(UNKNOWN, error)
+
 
 class Mailer(Protocol):
     """Sends one serialised email; safe to call from several threads at once."""
@@ -59,7 +65,7 @@ class Gateway(Protocol):
 
     concurrency: int
 
-    async def call(self, method: str, path: str, body: dict | None, key: str) -> Outcome: ...
+    async def call(self, method: str, path: str, body: dict | None, key: str | None) -> Outcome: ...
 
     async def aclose(self) -> None: ...
 

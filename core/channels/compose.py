@@ -92,3 +92,8 @@ def build(
         parts.append(_qp(body) + CRLF)  # the CRLF before a delimiter belongs to the delimiter
     parts.append(b"--" + b + b"--" + CRLF)
     return b"".join(parts)
+
+
+def address(name: str, addr: str) -> str:
+    """'Name <addr>' for a header (the name RFC 2047-encoded when it is not ASCII)."""
+    return formataddr((name, addr), charset="utf-8")

@@ -1,8 +1,16 @@
-"""The app gateway over HTTP (gateway-api.md), with one pooled httpx client.
+"""The app gateway (gateway-api.md): the whole contract in one place.
 
-Every call carries the bearer token, `User-Agent: clinicast/<version>` and the
-delivery's `Idempotency-Key`, so any retry — after a timeout, a dropped connection, a
-crash — is answered by the gateway with its first answer and done once.
+- `GatewayClient` is the typed client: one method per endpoint (`put_broadcast`,
+  `add_recipients`, `remove_recipient`, `delete_broadcast`, `push`, `opt_outs`), with
+  the paths, bodies and the 500-id batches of the contract. The dispatcher calls only it.
+- `HttpGateway` is the transport under it (`[gateway] transport = "http"`); the log
+  sink (`core.channels.sinks.LogGateway`) is the other one.
+
+Every call carries the bearer token, `User-Agent: clinicast/<version>` and, when it
+changes something, the delivery's `Idempotency-Key`, so any retry — after a timeout, a
+dropped connection, a crash — is answered by the gateway with its first answer and done
+once. Every call has an overall deadline (`[gateway] timeout_seconds`), not only a
+per-read timeout: a server that drips its answer a byte at a time is cut off too.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ import json
 import ssl
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from urllib.parse import quote
 
 import httpx
 
@@ -65,6 +74,11 @@ def error_message(body: bytes | str, status: int, reason: str = "") -> str:
 def classify(method: str, status: int, headers, body: bytes, reason: str = "") -> Outcome:
     """The contract's rules: 2xx (and 404 on DELETE) succeed; 408, 409 with Retry-After,
     429 and 5xx are retried (honouring Retry-After); any other status is final."""
+    if 300 <= status < 400:
+        # a redirect is a wrong [gateway] url (http for https, a moved host): fixable by
+        # the administrator, so retried rather than failing every recipient for good
+        where = headers.get("location") or "elsewhere"
+        return Outcome.retry(one_line(f"gateway answered HTTP {status} (redirect to {where}): check [gateway] url"))
     if 200 <= status < 300 or (status == 404 and method == "DELETE"):
         data = None
         if body:
@@ -153,24 +167,90 @@ class HttpGateway:
                 self._lanes.put_nowait(c)
         return self._lanes
 
-    async def call(self, method: str, path: str, body: dict | None, key: str) -> Outcome:
+    async def call(self, method: str, path: str, body: dict | None, key: str | None) -> Outcome:
         lanes = self._pool()
         client = await lanes.get()
         try:
-            headers = {"Idempotency-Key": key}
+            headers = {"Idempotency-Key": key} if key else {}
             content = None
             if body is not None:
                 content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
                 headers["Content-Type"] = "application/json"
             try:
-                r = await client.request(method, path, content=content, headers=headers)
+                async with asyncio.timeout(self.timeout):
+                    r = await client.request(method, path, content=content, headers=headers)
+            except TimeoutError:
+                # the overall deadline: the connection may be half-used, so it is replaced
+                await self._replace(client)
+                client = self._clients[-1]
+                return Outcome.retry(f"gateway timed out: no complete answer within {self.timeout:g} s")
             except httpx.TransportError as exc:  # timeouts, refused, reset, GOAWAY: safe to retry
                 return Outcome.retry(describe_exception(exc, self.timeout))
             return classify(method, r.status_code, r.headers, r.content, r.reason_phrase)
         finally:
             lanes.put_nowait(client)
 
+    async def _replace(self, client: httpx.AsyncClient) -> None:
+        self._clients.remove(client)
+        try:
+            await client.aclose()
+        except Exception:  # noqa: BLE001 - a connection cut off mid-answer may not close cleanly
+            pass
+        self._clients.append(self._new_client())
+
     async def aclose(self) -> None:
         clients, self._clients, self._lanes = self._clients, [], None
         for c in clients:
             await c.aclose()
+
+
+MAX_IDS = 500  # app ids per recipients or push request (the contract's limit)
+
+
+class GatewayClient:
+    """gateway-api.md as methods; each answers an Outcome (its `data`, the parsed JSON)."""
+
+    def __init__(self, transport):
+        self.transport = transport
+        self.concurrency = max(1, getattr(transport, "concurrency", 1))
+
+    async def put_broadcast(
+        self, broadcast_id: str, titles: dict, bodies: dict, starts_at: str, ends_at: str, key: str
+    ) -> Outcome:
+        body = {"title": titles, "body_markdown": bodies, "starts_at": starts_at, "ends_at": ends_at}
+        return await self.transport.call("PUT", f"/v1/broadcasts/{quote(broadcast_id, safe='')}", body, key)
+
+    async def add_recipients(self, broadcast_id: str, app_ids: list[str], key: str) -> Outcome:
+        """Show the broadcast to these patients; `unknown_ids(outcome)` lists ids it does not know."""
+        assert len(app_ids) <= MAX_IDS
+        path = f"/v1/broadcasts/{quote(broadcast_id, safe='')}/recipients"
+        return await self.transport.call("POST", path, {"app_ids": app_ids}, key)
+
+    async def remove_recipient(self, broadcast_id: str, app_id: str, key: str) -> Outcome:
+        path = f"/v1/broadcasts/{quote(broadcast_id, safe='')}/recipients/{quote(app_id, safe='')}"
+        return await self.transport.call("DELETE", path, None, key)
+
+    async def delete_broadcast(self, broadcast_id: str, key: str) -> Outcome:
+        return await self.transport.call("DELETE", f"/v1/broadcasts/{quote(broadcast_id, safe='')}", None, key)
+
+    async def push(self, broadcast_id: str, app_ids: list[str], title: str, body: str, key: str) -> Outcome:
+        """One notification per app id (the same text for all: a broadcast's push carries
+        no patient data)."""
+        assert len(app_ids) <= MAX_IDS
+        path = f"/v1/broadcasts/{quote(broadcast_id, safe='')}/push"
+        return await self.transport.call("POST", path, {"app_ids": app_ids, "title": title, "body": body}, key)
+
+    async def opt_outs(self, after: str | None, limit: int = MAX_IDS) -> Outcome:
+        """What patients changed on the app side since the cursor `after`."""
+        query = f"?limit={limit}" + (f"&after={quote(after, safe='')}" if after else "")
+        return await self.transport.call("GET", f"/v1/opt-outs{query}", None, None)
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
+
+
+def unknown_ids(outcome: Outcome) -> set[str]:
+    """The app ids a recipients or push answer says the gateway does not know."""
+    data = outcome.data if isinstance(outcome.data, dict) else {}
+    unknown = data.get("unknown") or []
+    return {str(u) for u in unknown} if isinstance(unknown, list) else set()

@@ -4,7 +4,8 @@
   under `path` (written to a temporary name, then renamed: a reader never sees half a
   file, and a retry of the same delivery replaces its file instead of adding one).
 - `LogGateway` (`[gateway] transport = "log"`) appends each call as one JSON line to
-  `path` and answers success (a publish answers every id as added).
+  `path` and answers success (a publish answers every id as added, the opt-out feed an
+  empty list).
 """
 
 from __future__ import annotations
@@ -47,7 +48,9 @@ class LogGateway:
         self.path = Path(path)
         self._lock = threading.Lock()
 
-    async def call(self, method: str, path: str, body: dict | None, key: str) -> Outcome:
+    async def call(self, method: str, path: str, body: dict | None, key: str | None) -> Outcome:
+        if method == "GET" and path.startswith("/v1/opt-outs"):
+            return Outcome.success({"items": [], "next": None})  # nobody opts out of a log file
         line = (
             json.dumps(
                 {
@@ -71,6 +74,8 @@ class LogGateway:
             return Outcome.retry(one_line(f"cannot append to {self.path}: {e.strerror or e}"))
         if method == "POST" and path.endswith("/recipients") and body:
             return Outcome.success({"added": len(body.get("app_ids", []))})
+        if method == "POST" and path.endswith("/push") and body:
+            return Outcome.success({"sent": len(body.get("app_ids", []))})
         return Outcome.success({})
 
     async def aclose(self) -> None:

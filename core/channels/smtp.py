@@ -1,18 +1,27 @@
 """SMTP (`[email] transport = "smtp"`): STARTTLS, implicit TLS or none, optional login.
 
 A small pool of open connections (one per concurrent sender, at most `concurrency`):
-each is reused for many messages; a connection the server dropped (idle timeout, 421,
-reset) is replaced and the message tried once more on a fresh one before the
-dispatcher is told to retry later.
+each is reused for many messages. One message is one transaction — MAIL, RCPT, DATA,
+the message, then the server's answer — and the transaction has an overall deadline
+(`[email] timeout_seconds`): a watchdog shuts the socket when it runs out, however
+slowly the server drips its lines.
 
-Classification: anything that goes wrong while connecting (refused, TLS, greeting,
-login) or a 4xx answer is retried — it is not the message's fault; a 5xx answer to
-MAIL/RCPT/DATA is final, with the server's text as the reason.
+Classification:
+- before the message data was handed over (connecting, TLS, login, MAIL, RCPT, DATA's
+  354): anything that goes wrong is safe to repeat. A *pooled* connection the server
+  dropped meanwhile (idle timeout, 421, reset) is replaced and the message tried once
+  more on a fresh one; otherwise the dispatcher retries later. A 4xx answer is retried,
+  a 5xx final (550 for one address fails only that address);
+- after the message and its final "." went out and before the server's answer (the
+  connection dropped, the deadline ran out): the outcome is **unknown** — the server
+  may have queued it. Never retried at once: the dispatcher decides (core.delivery.retry).
+- the answer to the data: 250 sent, 4xx retried, 5xx final.
 """
 
 from __future__ import annotations
 
 import queue
+import re
 import smtplib
 import socket
 import ssl
@@ -156,43 +165,74 @@ class SmtpMailer:
                 except _ConnectFailed as e:
                     return Outcome.retry(one_line(e))
                 reused = False
-            try:
-                conn.sendmail(sender, to, message)
-            except smtplib.SMTPRecipientsRefused as e:
+            outcome, usable = self._transaction(conn, message, sender, to)
+            if usable:
                 self._give(conn)
-                code, msg = next(iter(e.recipients.values()), (550, b"recipient refused"))
-                return self._answer(code, f"SMTP server refused {', '.join(e.recipients)}: {_decode(msg)}")
-            except smtplib.SMTPResponseException as e:
-                if e.smtp_code == 421:
-                    self._quit(conn)
-                    conn = None
-                    if reused:
-                        continue
-                    return Outcome.retry(
-                        one_line(f"SMTP server closed the connection: {e.smtp_code} {_decode(e.smtp_error)}")
-                    )
-                self._give(conn)
-                text = f"SMTP server answered {e.smtp_code} {_decode(e.smtp_error)}"
-                if isinstance(e, smtplib.SMTPSenderRefused):
-                    # MAIL FROM refused: the sender or the session (auth, TLS) is wrong, not
-                    # this message; retried, so fixing the config saves the campaign
-                    return Outcome.retry(one_line(text))
-                return self._answer(e.smtp_code, text)
-            except (smtplib.SMTPServerDisconnected, OSError) as e:
-                # dropped, reset or timed out: a stale pooled connection gets one fresh try
-                self._quit(conn)
-                conn = None
-                if reused:
-                    continue
-                what = "timed out" if isinstance(e, (socket.timeout, TimeoutError)) else "connection lost"
-                return Outcome.retry(one_line(f"SMTP {what}: {e or type(e).__name__}"))
-            except (UnicodeError, ValueError) as e:
-                self._give(conn)
-                return Outcome.final(one_line(f"cannot send to {', '.join(to)}: {e}"))
-            else:
-                self._give(conn)
-                return Outcome.success()
+                return outcome
+            self._quit(conn)
+            conn = None
+            if outcome is not None:
+                return outcome
+            if not reused:  # a fresh connection failed before the data: try later
+                return Outcome.retry("SMTP server closed the connection before accepting the message")
+            # a pooled connection the server had dropped: one more try on a fresh one
         return Outcome.retry("SMTP connection lost twice in a row")
+
+    def _transaction(self, conn: smtplib.SMTP, message: bytes, sender: str, to: list[str]):
+        """(outcome, connection still usable). Outcome None: the connection was lost
+        before the message data went out, so the message can be tried again at once."""
+        data_sent = False
+        timer = threading.Timer(self.timeout, _shut, (conn,))
+        timer.daemon = True
+        timer.start()
+        try:
+            conn.ehlo_or_helo_if_needed()
+            code, msg = conn.mail(sender)
+            if code != 250:
+                if code == 421:
+                    return None, False
+                text = f"SMTP server refused the sender: {code} {_decode(msg)}"
+                # the sender or the session (auth, TLS) is wrong, not this message: retried,
+                # so fixing the config saves the campaign
+                conn.rset()
+                return Outcome.retry(one_line(text)), True
+            for address in to:
+                code, msg = conn.rcpt(address)
+                if code == 421:
+                    return None, False
+                if code not in (250, 251):
+                    conn.rset()
+                    return self._answer(code, f"SMTP server refused {address}: {code} {_decode(msg)}"), True
+            code, msg = conn.docmd("DATA")
+            if code == 421:
+                return None, False
+            if code != 354:
+                conn.rset()
+                return self._answer(code, f"SMTP server answered {code} {_decode(msg)} to DATA"), True
+            conn.send(_dot_stuffed(message))
+            data_sent = True
+            code, msg = conn.getreply()
+        except (smtplib.SMTPServerDisconnected, OSError):
+            if data_sent:
+                what = "did not answer in time" if not timer.is_alive() else "closed the connection"
+                return (
+                    Outcome.unknown(
+                        one_line(f"the SMTP server {what} after receiving the message; it may have been delivered")
+                    ),
+                    False,
+                )
+            if not timer.is_alive():
+                return Outcome.retry(f"SMTP server did not answer within {self.timeout:g} s"), False
+            return None, False
+        except (UnicodeError, ValueError) as e:
+            return Outcome.final(one_line(f"cannot send to {', '.join(to)}: {e}")), False
+        finally:
+            timer.cancel()
+        if code == 250:
+            return Outcome.success(), True
+        if code == 421:  # an explicit "closing, not accepted": safe to try again at once
+            return None, False
+        return self._answer(code, f"SMTP server answered {code} {_decode(msg)}"), True
 
     @staticmethod
     def _answer(code: int, text: str) -> Outcome:
@@ -208,3 +248,20 @@ class SmtpMailer:
                 conn.quit()
             except Exception:  # noqa: BLE001 - QUIT on a dead connection: just close it
                 self._quit(conn)
+
+
+def _shut(conn: smtplib.SMTP) -> None:
+    """The watchdog: end a transaction past its deadline (a blocked read returns at once)."""
+    sock = getattr(conn, "sock", None)
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def _dot_stuffed(message: bytes) -> bytes:
+    """The message as DATA sends it: CRLF line ends, leading dots doubled, then CRLF.CRLF
+    (RFC 5321 4.5.2), as smtplib's own data() does."""
+    data = re.sub(rb"(?m)^\.", b"..", b"\r\n".join(message.splitlines()))
+    return data + b"\r\n.\r\n"

@@ -247,7 +247,7 @@ class AddPatientsModal(WorkerResults, ModalScreen[recipients.AssignResult | None
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="csv")
     def _read_csv(self, path: str):
-        return recipients.read_id_list(path)
+        return recipients.read_id_list(self.app.ctx, path)
 
     def _read_csv_done(self, report: recipients.IdListReport) -> None:
         self.report = report

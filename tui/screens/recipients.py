@@ -17,6 +17,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, ProgressBar, Static
 
 from core import campaigns, recipients
+from core.reasons import describe
 
 from .. import format as fmt
 from ..widgets.status_line import StatusLine
@@ -164,7 +165,7 @@ class RecipientsScreen(WorkerResults, Screen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="page")
     def _first_page(self, search: str):
-        return recipients.page(self.campaign_id, search=search, limit=PAGE)
+        return recipients.page(self.app.ctx, self.campaign_id, search=search, limit=PAGE)
 
     def _first_page_done(self, rows: list[recipients.RecipientRow]) -> None:
         self.query_one(DataTable).loading = False
@@ -172,7 +173,7 @@ class RecipientsScreen(WorkerResults, Screen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="page")
     def _next_page(self, search: str, after_id: int):
-        return recipients.page(self.campaign_id, search=search, after_id=after_id, limit=PAGE)
+        return recipients.page(self.app.ctx, self.campaign_id, search=search, after_id=after_id, limit=PAGE)
 
     def _next_page_done(self, rows: list[recipients.RecipientRow]) -> None:
         self._fill(rows, replace=False)
@@ -180,7 +181,7 @@ class RecipientsScreen(WorkerResults, Screen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="page")
     def _refresh_rows(self, search: str, count: int):
         """The rows already on screen, read again (statuses change while sending)."""
-        return recipients.page(self.campaign_id, search=search, limit=max(count, PAGE))
+        return recipients.page(self.app.ctx, self.campaign_id, search=search, limit=max(count, PAGE))
 
     def _refresh_rows_done(self, rows: list[recipients.RecipientRow]) -> None:
         table = self.query_one(DataTable)
@@ -203,8 +204,8 @@ class RecipientsScreen(WorkerResults, Screen):
         status = Text(r.status, style=fmt.CELL_STYLE.get(r.status, ""), no_wrap=True, overflow="ellipsis")
         if r.status == "retrying" and r.next_attempt_at:
             status.append(f" · next {fmt.when(r.next_attempt_at, tz)[11:]}", style="yellow")
-        if r.reason:
-            status.append(f" · {r.reason}", style="dim")
+        if r.reason_code:
+            status.append(f" · {r.reason()}", style="dim")
         sent = fmt.when(r.sent_at, tz)
         name = Text(r.name, no_wrap=True, overflow="ellipsis")
         if self._wide:
@@ -429,7 +430,7 @@ def assign_message(r: recipients.AssignResult) -> str:
     if r.already_assigned:
         parts.append(f"{fmt.num(r.already_assigned)} already there")
     if r.skipped:
-        reasons = ", ".join(f"{why} {fmt.num(n)}" for why, n in sorted(r.skipped_reasons.items()))
+        reasons = ", ".join(f"{describe(why)} {fmt.num(n)}" for why, n in sorted(r.skipped_reasons.items()))
         parts.append(f"{fmt.num(r.skipped)} skipped ({reasons})" if reasons else f"{fmt.num(r.skipped)} skipped")
     if r.published:
         parts.append(f"shown in {fmt.num(r.published)} feeds now")
@@ -449,7 +450,7 @@ def start_message(s: campaigns.CampaignSummary, plan: recipients.StartPlan, ctx)
     if plan.skipped:
         lines.append(f"Skipped: {fmt.num(sum(plan.skipped.values()))}")
         for why, n in sorted(plan.skipped.items(), key=lambda kv: -kv[1]):
-            lines.append(f"  {fmt.num(n):>6}  {why}")
+            lines.append(f"  {fmt.num(n):>6}  {describe(why)}")
     lines.append(f"Already sent (not sent again): {fmt.num(plan.already_sent)}")
     if plan.in_progress:
         lines.append(f"Being sent now: {fmt.num(plan.in_progress)}")

@@ -1,0 +1,122 @@
+"""The plumbing every `clinicast` command shares: --config on every command, one place
+that maps errors to exit codes and one line on stderr, JSON output.
+
+Exit status 0 on success, 1 on a refused action (permission, limit, rule), 2 on bad
+usage or bad input (SPEC §7). A command registered with `command()` receives the
+session's `Ctx` (or the `Config`, or the --config path) and raises core errors; it never
+prints a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import json
+import sys
+from datetime import date, datetime
+
+import click
+
+from .. import __version__
+from ..config import Config
+from ..errors import ClinicastError
+
+EXIT_REFUSED, EXIT_BAD = 1, 2
+
+
+def die(message: str, code: int) -> None:
+    for line in str(message).splitlines() or [""]:
+        click.echo(f"clinicast: {line}", err=True)
+    sys.exit(code)
+
+
+def _json_default(o):
+    if isinstance(o, date | datetime):
+        return o.isoformat()
+    raise TypeError(type(o).__name__)
+
+
+def emit(data) -> None:
+    click.echo(json.dumps(data, default=_json_default, ensure_ascii=False, indent=2))
+
+
+def _config_option(f):
+    return click.option(
+        "--config",
+        "config_path",
+        metavar="PATH",
+        default=None,
+        help="Config file (else $CLINICAST_CONFIG, ./clinicast.toml, "
+        "the user's config folder, /etc/clinicast/config.toml).",
+    )(f)
+
+
+def config_path_given(explicit: str | None) -> str | None:
+    """--config after the subcommand, else before it."""
+    return explicit or click.get_current_context().find_root().obj.get("config_path")
+
+
+def command(group, name: str, *, db: bool = True, user: bool = True, config: bool = True):
+    """Register a subcommand that receives `ctx` (core.context.Ctx), or `config`, or (with
+    config=False) the --config path as given."""
+
+    def wrap(f):
+        @group.command(name)
+        @_config_option
+        @functools.wraps(f)
+        def run(config_path, **kwargs):
+            from .. import session
+
+            try:
+                path = config_path_given(config_path)
+                if not config:
+                    return f(path, **kwargs)
+                loaded = session.load_config(path)
+                if db:
+                    session.connect(loaded)
+                if user:
+                    from ..context import for_current_user
+
+                    return f(for_current_user(loaded), **kwargs)
+                return f(loaded, **kwargs)
+            except ClinicastError as e:
+                die(str(e), e.exit_code)
+            except OSError as e:
+                die(f"{getattr(e, 'filename', '') or ''}: {e.strerror or e}".lstrip(": "), EXIT_BAD)
+
+        return run
+
+    return wrap
+
+
+class OneLineErrors(click.Group):
+    """Usage errors as one line on stderr (`clinicast: campaigns create: …`), exit 2."""
+
+    def main(self, args=None, prog_name=None, **extra):
+        extra.pop("standalone_mode", None)
+        try:
+            rv = super().main(args=args, prog_name=prog_name or "clinicast", standalone_mode=False, **extra)
+        except click.UsageError as e:
+            where = e.ctx.command_path if e.ctx else "clinicast"
+            die(f"{e.format_message()} (see {where} --help)", EXIT_BAD)
+        except click.ClickException as e:
+            die(e.format_message(), e.exit_code)
+        except click.Abort:
+            die("aborted", EXIT_REFUSED)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+@click.group(cls=OneLineErrors, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@_config_option
+@click.version_option(__version__, prog_name="clinicast")
+@click.pass_context
+def cli(ctx: click.Context, config_path):
+    """Send campaigns to the clinic's patients. With no command, opens the TUI."""
+    ctx.ensure_object(dict)
+    ctx.obj["config_path"] = config_path
+    if ctx.invoked_subcommand is None:
+        app = importlib.import_module("tui.app")
+        sys.exit(app.run(config_path))
+
+
+__all__ = ["EXIT_BAD", "EXIT_REFUSED", "Config", "cli", "command", "die", "emit"]

@@ -1,0 +1,136 @@
+"""`clinicast campaigns …`: create, edit, list, show, archive, start."""
+
+from __future__ import annotations
+
+import click
+
+from ..errors import BadInput
+from ..reasons import describe
+from .base import cli, command, emit
+
+
+@cli.group("campaigns")
+def campaigns_group():
+    """Create, edit, list, show and start campaigns."""
+
+
+def _template_arg(path):
+    if not path:
+        return None
+    from .. import templating
+
+    try:
+        return templating.load_template_file(path)
+    except templating.TemplateFileError as e:
+        raise BadInput(str(e)) from None
+
+
+def _print_campaign(s) -> None:
+    window = (
+        f"{s.starts_on} → {s.ends_on} ({s.window_state})" if s.kind == "broadcast" else "valid 14 days from sending"
+    )
+    click.echo(f"#{s.id} {s.name}")
+    click.echo(f"  kind: {s.kind} (channel {s.channel})   status: {s.status}")
+    click.echo(f"  window: {window}")
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(s.counts.items())) or "no recipients"
+    click.echo(f"  recipients: {s.total} ({counts})")
+    if s.funnel:
+        click.echo("  funnel: " + ", ".join(f"{k} {v}" for k, v in s.funnel.items()))
+
+
+@command(campaigns_group, "list")
+@click.option("--all", "include_archived", is_flag=True, help="Include archived campaigns.")
+@click.option("--json", "as_json", is_flag=True)
+def campaigns_list(ctx, include_archived, as_json):
+    """Every campaign, newest first."""
+    from .. import campaigns
+
+    rows = campaigns.summaries(ctx, include_archived=include_archived)
+    if as_json:
+        return emit([s.to_json() for s in rows])
+    if not rows:
+        click.echo("no campaigns yet: clinicast campaigns create --kind invitation --name NAME")
+    for s in rows:
+        window = f"{s.window_state or '':8}"
+        click.echo(f"{s.id:>5}  {s.kind:10} {s.status:16} {window} {s.sent:>5}/{s.total:<5}  {s.name}")
+
+
+@command(campaigns_group, "create")
+@click.option("--kind", required=True, type=click.Choice(["invitation", "broadcast"]))
+@click.option("--name", required=True)
+@click.option("--starts", metavar="YYYY-MM-DD")
+@click.option("--ends", metavar="YYYY-MM-DD")
+@click.option("--template", "template_path", type=click.Path(dir_okay=False), help="TOML template file.")
+@click.option("--json", "as_json", is_flag=True)
+def campaigns_create(ctx, kind, name, starts, ends, template_path, as_json):
+    """Create a draft campaign."""
+    from .. import campaigns
+
+    c = campaigns.create(ctx, kind, name, starts, ends, templates=_template_arg(template_path))
+    s = campaigns.summary(ctx, c)
+    if as_json:
+        return emit(s.to_json())
+    click.echo(f"created campaign #{c.id} {c.name!r} ({kind})")
+
+
+@command(campaigns_group, "edit")
+@click.argument("campaign_id")
+@click.option("--name")
+@click.option("--starts", metavar="YYYY-MM-DD")
+@click.option("--ends", metavar="YYYY-MM-DD")
+@click.option("--template", "template_path", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+def campaigns_edit(ctx, campaign_id, name, starts, ends, template_path, as_json):
+    """Change a campaign's name, window or templates."""
+    from .. import campaigns
+
+    c = campaigns.edit(
+        ctx, campaign_id, name=name, starts_on=starts, ends_on=ends, templates=_template_arg(template_path)
+    )
+    if as_json:
+        return emit(campaigns.summary(ctx, c).to_json())
+    click.echo(f"campaign #{c.id} saved")
+
+
+@command(campaigns_group, "show")
+@click.argument("campaign_id")
+@click.option("--json", "as_json", is_flag=True)
+def campaigns_show(ctx, campaign_id, as_json):
+    """One campaign with its counts."""
+    from .. import campaigns
+
+    s = campaigns.summary(ctx, campaigns.get(campaign_id))
+    if as_json:
+        return emit(s.to_json())
+    _print_campaign(s)
+
+
+@command(campaigns_group, "archive")
+@click.argument("campaign_id")
+@click.option("--undo", is_flag=True, help="Bring an archived campaign back.")
+def campaigns_archive(ctx, campaign_id, undo):
+    """Hide a campaign from the default list (kept for audit)."""
+    from .. import campaigns
+
+    c = campaigns.archive(ctx, campaign_id, archived=not undo)
+    click.echo(f"campaign #{c.id} {'unarchived' if undo else 'archived'}")
+
+
+@command(campaigns_group, "start")
+@click.argument("campaign_id")
+@click.option("--json", "as_json", is_flag=True)
+def campaigns_start(ctx, campaign_id, as_json):
+    """Send to every recipient not yet sent to."""
+    from .. import recipients
+
+    plan = recipients.start(ctx, campaign_id)
+    if as_json:
+        return emit(plan.to_json())
+    when = (
+        ""
+        if not plan.queued_for or plan.queued_for <= ctx.now()
+        else f" (queued for {plan.queued_for:%Y-%m-%d %H:%M} UTC, when the window opens)"
+    )
+    click.echo(f"campaign #{campaign_id} started: {plan.will_send} to send{when}")
+    for code, n in plan.skipped.items():
+        click.echo(f"  skipped {n}: {describe(code)}")

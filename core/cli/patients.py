@@ -1,0 +1,25 @@
+"""`clinicast patients …`: the patient directory."""
+
+from __future__ import annotations
+
+import click
+
+from .base import cli, command, emit
+
+
+@cli.group("patients")
+def patients_group():
+    """The patient directory."""
+
+
+@command(patients_group, "import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+def patients_import(ctx, file, as_json):
+    """Upsert the patient directory from an EMR export (CSV)."""
+    from .. import patients
+
+    result = patients.import_csv(ctx, file)
+    if as_json:
+        return emit(result.to_json())
+    click.echo(f"{file}: {result.total} patients: {result.inserted} new, {result.updated} updated")

@@ -1,0 +1,75 @@
+"""`clinicast recipients …`: add, remove, list."""
+
+from __future__ import annotations
+
+import click
+
+from ..errors import BadInput
+from ..reasons import describe
+from .base import cli, command, emit
+
+
+@cli.group("recipients")
+def recipients_group():
+    """Add, remove and list a campaign's recipients."""
+
+
+@command(recipients_group, "add")
+@click.argument("campaign_id")
+@click.option("--patient", "emr_id", metavar="EMR_ID", help="One patient by EMR id.")
+@click.option("--where", "where", multiple=True, metavar='"FIELD OP VALUE"', help="A condition; repeat: all must hold.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="A CSV list of EMR ids.")
+@click.option("--json", "as_json", is_flag=True)
+def recipients_add(ctx, campaign_id, emr_id, where, csv_path, as_json):
+    """Assign patients to a campaign."""
+    from .. import conditions, recipients
+
+    given = [x for x in (emr_id, where, csv_path) if x]
+    if len(given) != 1:
+        raise BadInput('give exactly one of --patient EMR_ID, --where "FIELD OP VALUE"..., --csv FILE')
+    if emr_id:
+        result = recipients.assign_patient(ctx, campaign_id, emr_id)
+    elif where:
+        result = recipients.assign_conditions(ctx, campaign_id, [conditions.parse(w) for w in where])
+    else:
+        result = recipients.assign_csv(ctx, campaign_id, csv_path)
+    if as_json:
+        return emit(result.to_json())
+    click.echo(
+        f"added {result.added}, already assigned {result.already_assigned}, skipped {result.skipped}"
+        + (f", not found {len(result.not_found)}" if result.not_found else "")
+    )
+    for code, n in result.skipped_reasons.items():
+        click.echo(f"  skipped {n}: {describe(code)}")
+    if result.not_found:
+        click.echo("  not found: " + ", ".join(result.not_found[:20]) + (" …" if len(result.not_found) > 20 else ""))
+
+
+@command(recipients_group, "remove")
+@click.argument("campaign_id")
+@click.argument("emr_id")
+def recipients_remove(ctx, campaign_id, emr_id):
+    """Take one patient off a campaign."""
+    from .. import recipients
+
+    what = recipients.remove(ctx, campaign_id, emr_id)
+    click.echo(f"removed {emr_id}: {what}")
+
+
+@command(recipients_group, "list")
+@click.argument("campaign_id")
+@click.option("--status", default=None, help="Only recipients with this status.")
+@click.option("--json", "as_json", is_flag=True)
+def recipients_list(ctx, campaign_id, status, as_json):
+    """A campaign's recipients with status and dates."""
+    from .. import campaigns, recipients
+
+    ctx.require("campaigns")
+    campaigns.get(campaign_id)
+    rows = recipients.page(ctx, campaign_id, status=status, limit=None)
+    if as_json:
+        return emit([r.to_json() for r in rows])
+    for r in rows:
+        sent = f"{r.sent_at:%Y-%m-%d %H:%M}" if r.sent_at else "-"
+        reason = f"  ({r.reason()})" if r.reason_code else ""
+        click.echo(f"{r.emr_id:>10}  {r.name[:30]:30} {r.status:9} added {r.added_at:%Y-%m-%d}  sent {sent}{reason}")

@@ -1,0 +1,18 @@
+"""Delivery: the outbox's rows on their way out, exactly once (SPEC §5).
+
+dispatcher.py  Dispatcher: a pass at a time; owns the loop, threads and transports
+pipeline.py    Pass: claim → prepare → hand over → send → record; lease renewal
+handover.py    the checks at the moment of sending, and the hand-over itself
+kinds.py       one handler per delivery kind (HANDLERS): group, check, send
+results.py     writing results, guarded by claim or hand-over token; recipients follow
+store.py       claiming with leases, renewing, releasing; what "in flight" means
+retry.py       the retry policy (backoff, Retry-After, unknown outcomes)
+invitations.py codes and links, made with an email's hand-over
+logfmt.py      one key=value line per event
+"""
+
+from .dispatcher import Dispatcher
+from .logfmt import event, fmt, worker_name
+from .pipeline import PassStats
+
+__all__ = ["Dispatcher", "PassStats", "event", "fmt", "worker_name"]

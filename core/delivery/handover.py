@@ -1,0 +1,171 @@
+"""The hand-over: the last moment before a transport call, in one transaction.
+
+For each job about to be sent, its rows are locked (PostgreSQL `FOR UPDATE`; SQLite's
+write transaction), read fresh — delivery, recipient, patient, the consent rules of
+`core.rules` evaluated for that patient now — and checked by the kind's handler:
+still this claim's and not cancelled (a stop, a removal, an opt-out cancel the row
+itself, so this check sees them), allowed by consent and opt-outs, inside the
+broadcast's window and the sending hours. The rows that pass are marked handed over
+(`handed_token`, `handed_at`, `attempts` + 1), their invitations made; the others get
+their result (skipped, cancelled, deferred) in the same transaction.
+
+Several jobs that reach this point together share one transaction (workers that free
+up at once), so an email costs one small write here and one when its result comes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import peewee as pw
+
+from ..db import is_postgres, write_transaction
+from ..enums import DeliveryState
+from ..models import Delivery, Patient, Recipient, database
+from ..rules import detail_case, reason_case
+from . import invitations
+from .results import Guard, Result, record
+from .store import Claimed
+
+
+@dataclass
+class Fresh:
+    """A row as the database has it at the hand-over."""
+
+    status: str
+    token: str | None
+    attempts: int
+    recipient_status: str | None = None
+    recipient_reason: str = ""
+    in_feed: bool = False
+    patient_id: int | None = None
+    first_name: str = ""
+    last_name: str = ""
+    language: str = ""
+    email: str = ""
+    app_id: str | None = None
+    rule: str = ""  # the consent rule that forbids sending to this patient now (a reason code)
+    rule_detail: str = ""
+    invitation: invitations.InvitationInfo | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+@dataclass
+class HandOver:
+    """What a handler's `check` decides for the rows of one job."""
+
+    now: datetime
+    fresh: dict[int, Fresh]
+    keep: list[Claimed] = field(default_factory=list)
+    results: list[Result] = field(default_factory=list)
+
+    def send(self, row: Claimed) -> None:
+        self.keep.append(row)
+
+    def skip(self, row: Claimed, code: str, detail: str = "") -> None:
+        self.results.append(Result(row, DeliveryState.SKIPPED, code, detail))
+
+    def cancel(self, row: Claimed, code: str) -> None:
+        self.results.append(Result(row, DeliveryState.CANCELLED, code))
+
+    def fail(self, row: Claimed, code: str, detail: str = "") -> None:
+        self.results.append(Result(row, DeliveryState.FAILED, code, detail))
+
+    def done(self, row: Claimed) -> None:
+        """Nothing to send, and nothing left to do (e.g. hiding from a deleted account)."""
+        self.results.append(Result(row, DeliveryState.SENT))
+
+    def defer(self, row: Claimed, due_at: datetime) -> None:
+        """Not now, and not an attempt: due again at `due_at`."""
+        self.results.append(Result(row, DeliveryState.PENDING, due_at=due_at))
+
+
+def _fresh(job, rows: list[Claimed]) -> dict[int, Fresh]:
+    ids = [r.id for r in rows]
+    stage = job.handler.stage
+    cols = [
+        Delivery.id,
+        Delivery.status,
+        Delivery.claim_token,
+        Delivery.attempts,
+        Recipient.status,
+        Recipient.reason_code,
+        Recipient.in_feed,
+        Patient.id,
+        Patient.first_name,
+        Patient.last_name,
+        Patient.language,
+        Patient.email,
+        Patient.app_id,
+    ]
+    if stage is not None:
+        cols += [reason_case(job.campaign.kind, stage), detail_case(job.campaign.kind, stage)]
+    patient_of = Recipient.patient if job.handler.via_recipient else Delivery.patient
+    q = (
+        Delivery.select(*cols)
+        .join(Recipient, on=(Recipient.id == Delivery.recipient), join_type=pw.JOIN.LEFT_OUTER)
+        .switch(Delivery)
+        .join(Patient, on=(Patient.id == patient_of), join_type=pw.JOIN.LEFT_OUTER)
+        .where(Delivery.id.in_(ids))
+        .tuples()
+    )
+    out = {}
+    for row in q:
+        f = Fresh(row[1], row[2], row[3])
+        (f.recipient_status, f.recipient_reason, f.in_feed, f.patient_id, f.first_name, f.last_name) = row[4:10]
+        f.language, f.email, f.app_id = row[10] or "", row[11] or "", row[12]
+        f.first_name, f.last_name = f.first_name or "", f.last_name or ""
+        f.recipient_reason = f.recipient_reason or ""
+        if stage is not None:
+            f.rule, f.rule_detail = row[13] or "", row[14] or ""
+        out[row[0]] = f
+    return out
+
+
+def hand_over(jobs: list, now: datetime, app_url: str) -> list:
+    """Check and hand over every job's rows; each job's `handed` and `fresh` are set.
+    One transaction for all of them."""
+    with write_transaction():
+        all_ids = sorted(r.id for job in jobs for r in job.rows)
+        if is_postgres() and all_ids:
+            t = Delivery._meta.table_name
+            database.execute_sql(
+                f"SELECT id FROM {t} WHERE id IN ({', '.join([database.param] * len(all_ids))}) ORDER BY id FOR UPDATE",
+                all_ids,
+            )
+        immediate: list[Result] = []
+        for job in jobs:
+            fresh = _fresh(job, job.rows)
+            ho = HandOver(now, fresh)
+            mine = []
+            for r in job.rows:
+                f = fresh.get(r.id)
+                # a stop, a removal, an opt-out or another dispatcher took it: theirs now
+                if f is not None and f.status == DeliveryState.SENDING and f.token == r.token:
+                    mine.append(r)
+            job.handler.check(job, mine, ho)
+            if ho.keep:
+                ids = [r.id for r in ho.keep]
+                Delivery.update(handed_token=Delivery.claim_token, handed_at=now, attempts=Delivery.attempts + 1).where(
+                    Delivery.id.in_(ids), Delivery.claim_token == ho.keep[0].token
+                ).execute()
+            job.handed, job.fresh = ho.keep, fresh
+            immediate += ho.results
+        record(immediate, now, Guard.CLAIM)
+        emails = [
+            invitations.ForEmail(r.id, r.recipient_id, job.fresh[r.id].patient_id, r.campaign_id)
+            for job in jobs
+            if job.handler.makes_invitation
+            for r in job.handed
+        ]
+        if emails:
+            made = invitations.ensure(emails, app_url, now)
+            for job in jobs:
+                for r in job.handed:
+                    if r.id in made:
+                        job.fresh[r.id].invitation = made[r.id]
+    return immediate

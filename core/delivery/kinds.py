@@ -1,0 +1,346 @@
+"""One handler per delivery kind, in one table (`HANDLERS`).
+
+A handler knows, for its kind:
+- `group`: how claimed rows become jobs (one email each; a broadcast's publishes and
+  pushes in requests of up to 500 app ids);
+- `check`: what must still hold at the hand-over (core.delivery.handover), on the rows
+  read fresh from the database;
+- `send`: the transport call, and what its answer means for each row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from .. import templating
+from ..campaigns import window_bounds
+from ..channels import Outcome
+from ..channels.gateway import MAX_IDS, unknown_ids
+from ..enums import DeliveryKind, DeliveryState, Kind, RecipientStatus
+from ..models import Campaign
+from ..reasons import Reason
+from ..rules import FEED_ONLY, Stage
+from .handover import Fresh, HandOver
+from .results import Result
+from .store import Claimed
+
+_BATCH_NS = uuid.UUID("6f1c1c1e-9d0e-4a55-9a43-3f0b7e0c2a11")
+
+
+@dataclass
+class Job:
+    """One transport call (one email; one gateway request for up to 500 rows)."""
+
+    handler: Handler
+    campaign: Campaign
+    rows: list[Claimed]
+    templates: dict[str, dict[str, str]]
+    language: str = ""
+    handed: list[Claimed] = field(default_factory=list)  # set at the hand-over
+    fresh: dict[int, Fresh] = field(default_factory=dict)
+
+    @property
+    def by_email(self) -> bool:
+        return self.handler.kind.by_email
+
+    def batch_key(self) -> str:
+        """A stable key for this exact set of rows: a retry of the same batch is a replay
+        for the gateway; a different grouping is a new, harmless request."""
+        if len(self.handed) == 1:
+            return self.handed[0].key
+        return str(uuid.uuid5(_BATCH_NS, ",".join(sorted(r.key for r in self.handed))))
+
+
+def rfc3339(naive_utc: datetime) -> str:
+    return naive_utc.replace(microsecond=0).isoformat() + "Z"
+
+
+def language_for(templates: dict, patient_language: str | None, default: str) -> str:
+    """The patient's language if its templates are written, else the clinic's default,
+    else whichever language is written."""
+    lang = templating.pick_language(templates, patient_language, default)
+    if not any((templates.get(lang) or {}).values()):
+        lang = next((lg for lg in templating.LANGUAGES if any((templates.get(lg) or {}).values())), lang)
+    return lang
+
+
+class Handler:
+    kind: DeliveryKind
+    stage: Stage | None = None  # the consent rules checked at hand-over
+    via_recipient = True  # the patient is the recipient's (test sends name theirs directly)
+    makes_invitation = False
+
+    def __init__(self, tools):
+        self.t = tools  # core.delivery.pass_.Tools: config, clock, policy, transports
+
+    def group(self, campaign: Campaign, rows: list[Claimed], languages: dict[int, str], templates) -> list[Job]:
+        return [Job(self, campaign, [r], templates) for r in rows]
+
+    def check(self, job: Job, rows: list[Claimed], ho: HandOver) -> None:
+        for r in rows:
+            ho.send(r)
+
+    async def send(self, job: Job) -> list[Result]:  # pragma: no cover - every kind has one
+        raise NotImplementedError
+
+    # --- shared pieces -------------------------------------------------------------------
+
+    def results(self, job: Job, outcome: Outcome, rows: list[Claimed] | None = None) -> list[Result]:
+        now = self.t.clock()
+        out = []
+        for r in job.handed if rows is None else rows:
+            d = self.t.policy.decide(outcome, r.attempts + 1, r.outcomes_unknown, now, self.kind.reaches_patient)
+            out.append(Result(r, d.state, d.code, d.detail, d.due_at, d.unknown))
+        return out
+
+    def _waiting_recipient(self, r: Claimed, f: Fresh, ho: HandOver) -> bool:
+        """An email or push goes only to a recipient still queued (or retrying)."""
+        if f.recipient_status in (RecipientStatus.QUEUED, RecipientStatus.RETRYING):
+            return True
+        code = Reason.REMOVED if f.recipient_status == RecipientStatus.REMOVED else Reason.STOPPED
+        ho.cancel(r, code if f.recipient_status else Reason.DELETED)
+        return False
+
+    def _allowed_now(self, r: Claimed, ho: HandOver) -> bool:
+        """Sending hours (emails and pushes, first sends and retries)."""
+        at = self.t.first_allowed(ho.now)
+        if at > ho.now:
+            ho.defer(r, at)
+            return False
+        return True
+
+    def _window(self, job: Job, r: Claimed, ho: HandOver, when_ended: DeliveryState) -> bool:
+        c = job.campaign
+        opens, closes = window_bounds(c, self.t.config.clinic.tz)
+        if ho.now >= closes or c.expired_at is not None:
+            if when_ended == DeliveryState.SKIPPED:
+                ho.skip(r, Reason.WINDOW_ENDED)
+            else:
+                ho.cancel(r, Reason.WINDOW_ENDED)
+            return False
+        if ho.now < opens:
+            ho.defer(r, opens)  # the window moved later: wait for it
+            return False
+        return True
+
+    def _render(self, kind: str, fields: dict, context: dict) -> templating.Rendered:
+        return templating.render(kind, fields, context)
+
+    def _broadcast_context(self, c: Campaign, lang: str) -> dict:
+        return templating.build_context(
+            clinic=self.t.clinic,
+            patient=None,
+            invitation=None,
+            language=lang,
+            campaign={"starts_on": c.starts_on, "ends_on": c.ends_on},
+        )
+
+
+# --- the patient's own email -----------------------------------------------------------
+
+
+class EmailHandler(Handler):
+    kind = DeliveryKind.EMAIL
+    stage = Stage.SEND
+    makes_invitation = True
+
+    def check(self, job, rows, ho):
+        for r in rows:
+            f = ho.fresh[r.id]
+            if not self._waiting_recipient(r, f, ho):
+                continue
+            if f.rule:
+                ho.skip(r, f.rule, f.rule_detail)
+            elif self._allowed_now(r, ho):
+                ho.send(r)
+
+    async def send(self, job):
+        r = job.handed[0]
+        outcome = await asyncio.get_running_loop().run_in_executor(self.t.mail_pool(), self._mail, job, r)
+        return self.results(job, outcome)
+
+    def _mail(self, job: Job, r: Claimed) -> Outcome:
+        f = job.fresh[r.id]
+        inv = f.invitation
+        lang = language_for(job.templates, f.language, self.t.config.clinic.default_language)
+        fields = job.templates.get(lang, {})
+        expires_on = inv.expires_at.replace(tzinfo=UTC).astimezone(self.t.config.clinic.tz).date()
+        context = templating.build_context(
+            clinic=self.t.clinic,
+            patient={"first_name": f.first_name, "last_name": f.last_name, "language": f.language},
+            campaign={},
+            language=lang,
+            invitation={"url": inv.url, "code": inv.code, "expires_on": expires_on},
+        )
+        return self.t.mail(
+            {"subject": fields.get("subject", ""), "body": fields.get("body", "")},
+            context,
+            lang,
+            name=f.name,
+            address=f.email,
+            key=r.key,
+        )
+
+
+# --- a broadcast ------------------------------------------------------------------------
+
+
+class _Batched(Handler):
+    """Rows of one broadcast sent in requests of up to 500 app ids."""
+
+    def group(self, campaign, rows, languages, templates):
+        by_lang: dict[str, list[Claimed]] = {}
+        for r in rows:
+            by_lang.setdefault(self._group_language(r, languages, templates), []).append(r)
+        jobs = []
+        for lang, rs in by_lang.items():
+            for i in range(0, len(rs), MAX_IDS):
+                jobs.append(Job(self, campaign, rs[i : i + MAX_IDS], templates, lang))
+        return jobs
+
+    def _group_language(self, r, languages, templates) -> str:
+        return ""
+
+    def _app_ids(self, job: Job) -> list[str]:
+        return list(dict.fromkeys(job.fresh[r.id].app_id or "" for r in job.handed))
+
+
+class PushHandler(_Batched):
+    kind = DeliveryKind.PUSH
+    stage = Stage.SEND
+
+    def _group_language(self, r, languages, templates):
+        return language_for(templates, languages.get(r.id), self.t.config.clinic.default_language)
+
+    def check(self, job, rows, ho):
+        for r in rows:
+            f = ho.fresh[r.id]
+            if not self._waiting_recipient(r, f, ho) or not self._window(job, r, ho, DeliveryState.SKIPPED):
+                continue
+            if f.rule:
+                ho.skip(r, f.rule, f.rule_detail)
+            elif self._allowed_now(r, ho):
+                ho.send(r)
+
+    async def send(self, job):
+        c, lang = job.campaign, job.language
+        fields = job.templates.get(lang, {})
+        try:
+            rendered = self._render(
+                "broadcast",
+                {"title": fields.get("title", ""), "push": fields.get("push", "")},
+                self._broadcast_context(c, lang),
+            )
+        except templating.TemplateRenderError as e:
+            return [Result(r, DeliveryState.FAILED, Reason.TEMPLATE, str(e)) for r in job.handed]
+        outcome = await self.t.gateway.push(
+            c.uuid, self._app_ids(job), rendered.title or "", rendered.push or "", job.batch_key()
+        )
+        return self._per_account(job, outcome)
+
+    def _per_account(self, job: Job, outcome: Outcome) -> list[Result]:
+        if not outcome.ok:
+            return self.results(job, outcome)
+        unknown = unknown_ids(outcome)
+        out = []
+        for r in job.handed:
+            if (job.fresh[r.id].app_id or "") in unknown:
+                out.append(Result(r, DeliveryState.FAILED, Reason.UNKNOWN_APP_ACCOUNT))
+            else:
+                out.append(Result(r, DeliveryState.SENT))
+        return out
+
+
+class PublishHandler(PushHandler):
+    kind = DeliveryKind.PUBLISH
+    stage = Stage.FEED
+
+    def _group_language(self, r, languages, templates):
+        return ""
+
+    def check(self, job, rows, ho):
+        for r in rows:
+            f = ho.fresh[r.id]
+            # who sees a live broadcast in the feed (as core.rules.in_feed says)
+            gone = f.recipient_status in (None, RecipientStatus.REMOVED) or (
+                f.recipient_status == RecipientStatus.SKIPPED and f.recipient_reason not in FEED_ONLY
+            )
+            if gone or f.recipient_reason == Reason.UNKNOWN_APP_ACCOUNT:
+                ho.cancel(r, Reason.REMOVED if f.recipient_status == RecipientStatus.REMOVED else Reason.DELETED)
+            elif self._window(job, r, ho, DeliveryState.CANCELLED):
+                if f.rule:
+                    ho.skip(r, f.rule, f.rule_detail)
+                else:
+                    ho.send(r)
+
+    async def send(self, job):
+        outcome = await self.t.gateway.add_recipients(job.campaign.uuid, self._app_ids(job), job.batch_key())
+        return self._per_account(job, outcome)
+
+
+class UnpublishHandler(Handler):
+    kind = DeliveryKind.UNPUBLISH
+
+    def check(self, job, rows, ho):
+        for r in rows:
+            if ho.fresh[r.id].app_id:
+                ho.send(r)
+            else:
+                ho.done(r)  # no app account any more: nothing is shown to anyone
+
+    async def send(self, job):
+        r = job.handed[0]
+        outcome = await self.t.gateway.remove_recipient(job.campaign.uuid, job.fresh[r.id].app_id or "", r.key)
+        return self.results(job, outcome)
+
+
+class PutHandler(Handler):
+    kind = DeliveryKind.PUT
+    via_recipient = False
+
+    def check(self, job, rows, ho):
+        c = job.campaign
+        for r in rows:
+            if c.kind != Kind.BROADCAST or not c.starts_on or not c.ends_on:
+                ho.fail(r, Reason.INTERNAL, "not a broadcast with a window")
+            else:
+                ho.send(r)
+
+    async def send(self, job):
+        c, r = job.campaign, job.handed[0]
+        opens, closes = window_bounds(c, self.t.config.clinic.tz)
+        titles, bodies = {}, {}
+        for lang in templating.LANGUAGES:
+            fields = job.templates.get(lang) or {}
+            if not (fields.get("title", "").strip() or fields.get("body", "").strip()):
+                continue
+            try:
+                rendered = self._render(
+                    "broadcast",
+                    {"title": fields.get("title", ""), "body": fields.get("body", "")},
+                    self._broadcast_context(c, lang),
+                )
+            except templating.TemplateRenderError as e:
+                return [Result(r, DeliveryState.FAILED, Reason.TEMPLATE, f"{lang}: {e}")]
+            titles[lang], bodies[lang] = rendered.title, rendered.body_markdown
+        outcome = await self.t.gateway.put_broadcast(
+            c.uuid, titles, bodies, rfc3339(opens), rfc3339(closes - timedelta(seconds=1)), r.key
+        )
+        return self.results(job, outcome)
+
+
+class ExpireHandler(Handler):
+    kind = DeliveryKind.EXPIRE
+    via_recipient = False
+
+    async def send(self, job):
+        outcome = await self.t.gateway.delete_broadcast(job.campaign.uuid, job.handed[0].key)
+        return self.results(job, outcome)
+
+
+HANDLERS: dict[DeliveryKind, type[Handler]] = {
+    h.kind: h for h in (EmailHandler, PushHandler, PublishHandler, UnpublishHandler, PutHandler, ExpireHandler)
+}

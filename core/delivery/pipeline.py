@@ -1,0 +1,368 @@
+"""One dispatcher pass: claim → prepare → hand over → send → record, until nothing is due.
+
+Everything runs on the pass's event loop; every database call goes to the one database
+thread (`Tools.db`), in this order of arrival:
+
+- `claim`: a few rows at a time — for email at most twice `[email] concurrency`, for
+  the gateway a request's worth — so that a dispatcher never sits on more than it can
+  start soon, and a second dispatcher finds work;
+- `prepare` (same call): the campaigns and templates the rows need; an email whose
+  earlier hand-over left no result (its dispatcher died) has an unknown outcome and
+  goes to the retry policy instead of out at once;
+- workers (`[email] concurrency` for email, `[gateway] concurrency` for the gateway)
+  take one job each, **hand it over** (core.delivery.handover: checks at the moment of
+  sending) and make the call;
+- each answer goes to the **recorder**, which writes what came in within 50 ms (one
+  transaction for whatever arrived meanwhile), so a crash loses at most the calls
+  actually in flight;
+- a **renewer** extends the leases of what this dispatcher holds every third of a lease.
+
+A stop (`Dispatcher.request_stop`) ends claiming; jobs not started are released at
+once; calls in flight get the grace period, then the pass ends and their rows are left
+to their leases (and to the retry policy's unknown-outcome rule for emails).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, fields
+
+from ..enums import DeliveryKind, DeliveryState
+from ..models import Campaign, Patient, Recipient, Template
+from .handover import hand_over
+from .kinds import Job
+from .logfmt import event
+from .results import Guard, Result, record
+from .store import Claimed, claim, release, renew
+
+GATEWAY_KINDS = tuple(k for k in DeliveryKind if not k.by_email)
+EMAIL_KINDS = tuple(k for k in DeliveryKind if k.by_email)
+FLUSH_SECONDS = 0.05
+
+
+@dataclass
+class PassStats:
+    claimed: int = 0
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    skipped: int = 0
+    cancelled: int = 0
+    deferred: int = 0
+    released: int = 0
+    seconds: float = 0.0
+
+    def add(self, state: DeliveryState, n: int = 1) -> None:
+        name = {DeliveryState.PENDING: "deferred"}.get(state, str(state))
+        setattr(self, name, getattr(self, name) + n)
+
+    def merge(self, other: PassStats) -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    @property
+    def done(self) -> int:
+        return self.sent + self.failed + self.skipped + self.cancelled
+
+    def as_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+class Pass:
+    def __init__(self, tools):
+        self.t = tools
+        self.stats = PassStats()
+        self.queues: dict[bool, asyncio.Queue[Job | None]] = {False: asyncio.Queue(), True: asyncio.Queue()}
+        self.busy = {False: 0, True: 0}  # jobs being handed over or sent, by is-email
+        self.results: list[Result] = []
+        self.result_added = asyncio.Event()
+        self.changed = asyncio.Event()  # a job finished: maybe claim more, maybe done
+        self.handover_wanted: list[tuple[Job, asyncio.Future]] = []
+        self.handover_task: asyncio.Task | None = None
+        self.failure: BaseException | None = None
+        self.recording = False  # the recorder is writing a batch
+        self.closing = False  # the pass is ending: the recorder writes what is left and stops
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    async def run(self) -> PassStats:
+        t = self.t
+        workers = [asyncio.ensure_future(self._worker(True)) for _ in range(t.mail_concurrency)]
+        workers += [asyncio.ensure_future(self._worker(False)) for _ in range(t.gateway_concurrency)]
+        recorder = asyncio.ensure_future(self._recorder())
+        renewer = asyncio.ensure_future(self._renewer())
+        try:
+            await self._claim_loop()
+            await self._drain(workers)
+        finally:
+            renewer.cancel()
+            for w in workers:
+                w.cancel()
+            await asyncio.gather(*workers, renewer, return_exceptions=True)
+            await self._release_queued()
+            self.result_added.set()
+            self.closing = True
+            await recorder
+        if self.failure is not None:
+            raise self.failure
+        return self.stats
+
+    async def _claim_loop(self) -> None:
+        t = self.t
+        while not t.stopping and self.failure is None:
+            want_mail = 2 * t.mail_concurrency - self.queues[True].qsize() - self.busy[True]
+            want_gw = 2 * t.gateway_concurrency - self.queues[False].qsize() - self.busy[False] > 0
+            if want_mail > 0 or want_gw:
+                try:
+                    jobs, n = await t.db(self._claim_and_prepare, max(want_mail, 0), want_gw)
+                except Exception as e:  # noqa: BLE001 - the database went away: finish what is in flight
+                    self.failure = e
+                    return
+                self.stats.claimed += n
+                for job in jobs:
+                    self.queues[job.by_email].put_nowait(job)
+                if n:
+                    continue
+            if self._idle():
+                if self.results or self.recording:
+                    await self._flushed()
+                    continue  # a recorded result may make more rows claimable (put → publish)
+                if want_mail > 0 or want_gw:
+                    return  # nothing due, nothing in flight, nothing to record
+            self.changed.clear()
+            try:
+                await asyncio.wait_for(self.changed.wait(), 0.25)
+            except TimeoutError:
+                pass
+
+    def _idle(self) -> bool:
+        return not any(self.busy.values()) and all(q.empty() for q in self.queues.values())
+
+    async def _flushed(self) -> None:
+        while self.results or self.recording:
+            self.result_added.set()
+            await asyncio.sleep(FLUSH_SECONDS / 2)
+
+    async def _drain(self, workers) -> None:
+        """After the last claim: let queued jobs and calls in flight finish (a stop: only
+        those in flight, within the grace period)."""
+        t = self.t
+        while not self._idle():
+            if t.stopping:
+                await self._release_queued()
+                left = t.stop_deadline - time.monotonic()
+                if left <= 0:
+                    event(t.log, logging.WARNING, "abandoned", in_flight=sum(self.busy.values()))
+                    return
+            self.changed.clear()
+            try:
+                await asyncio.wait_for(self.changed.wait(), 0.25)
+            except TimeoutError:
+                pass
+        await self._flushed()
+
+    async def _release_queued(self) -> None:
+        rows: list[Claimed] = []
+        for q in self.queues.values():
+            while not q.empty():
+                job = q.get_nowait()
+                if job is not None:
+                    rows += job.rows
+        if rows:
+            try:
+                self.stats.released += await self.t.db(release, rows)
+            except Exception as e:  # noqa: BLE001 - the database is gone: the leases will expire
+                event(self.t.log, logging.WARNING, "release_failed", error=e)
+
+    # --- workers --------------------------------------------------------------------------
+
+    async def _worker(self, mail: bool) -> None:
+        q = self.queues[mail]
+        while True:
+            job = await q.get()
+            if job is None:
+                return
+            self.busy[mail] += 1
+            try:
+                if self.t.stopping:
+                    q.put_nowait(job)  # given back by _release_queued
+                    return
+                await self._one(job)
+            finally:
+                self.busy[mail] -= 1
+                self.changed.set()
+
+    async def _one(self, job: Job) -> None:
+        try:
+            await self._hand_over(job)
+        except Exception as e:  # noqa: BLE001 - not handed over: the rows wait for their lease
+            self.failure = self.failure or e
+            return
+        if not job.handed:
+            return
+        try:
+            results = await job.handler.send(job)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a transport bug must not lose the rows
+            from ..channels import Outcome
+            from ..reasons import Reason
+
+            event(self.t.log, logging.ERROR, "send_error", kind=job.handler.kind, error=e)
+            results = job.handler.results(job, Outcome.retry(f"{type(e).__name__}: {e}"))
+            for r in results:
+                r.code = Reason.INTERNAL if r.state != DeliveryState.SENT else r.code
+        self.results += results
+        self.result_added.set()
+
+    async def _hand_over(self, job: Job) -> None:
+        """Join the next hand-over transaction (workers that free up together share one)."""
+        fut = asyncio.get_running_loop().create_future()
+        self.handover_wanted.append((job, fut))
+        if self.handover_task is None or self.handover_task.done():
+            self.handover_task = asyncio.ensure_future(self._hand_over_all())
+        await fut
+
+    async def _hand_over_all(self) -> None:
+        while self.handover_wanted:
+            batch, self.handover_wanted = self.handover_wanted, []
+            jobs = [j for j, _ in batch]
+            try:
+                immediate = await self.t.db(hand_over, jobs, self.t.clock(), self.t.config.clinic.app_url)
+            except Exception as e:  # noqa: BLE001 - each waiting worker gets the error
+                for _, fut in batch:
+                    fut.set_exception(e)
+                continue
+            self._count(immediate)
+            self.t.log_results(immediate)
+            for _, fut in batch:
+                fut.set_result(None)
+
+    def _count(self, results: list[Result], written: dict | None = None) -> None:
+        if written is None:
+            for r in results:
+                self.stats.add(r.state)
+        else:
+            for state, n in written.items():
+                self.stats.add(state, n)
+
+    # --- recording and leases ------------------------------------------------------------
+
+    async def _recorder(self) -> None:
+        """Write results as they come: within FLUSH_SECONDS, in one transaction."""
+        t = self.t
+        give_up = None
+        while True:
+            if not self.results:
+                if self.closing:
+                    return
+                self.result_added.clear()
+                await self.result_added.wait()
+                if not self.closing:
+                    await asyncio.sleep(FLUSH_SECONDS)
+            batch, self.results = self.results, []
+            if not batch:
+                continue
+            self.recording = True
+            try:
+                written = await t.db(record, batch, t.clock(), Guard.HANDOVER)
+            except Exception as e:  # noqa: BLE001 - keep them and try again: they are sends that went out
+                self.results = batch + self.results
+                give_up = give_up or time.monotonic() + t.config.scheduler.lease_seconds + 30
+                if time.monotonic() > give_up:
+                    event(t.log, logging.ERROR, "results_lost", count=len(self.results), error=e)
+                    self.failure = self.failure or e
+                    self.results = []
+                    return
+                await asyncio.sleep(0.5)
+                continue
+            finally:
+                self.recording = False
+            give_up = None
+            self._count(batch, written)
+            t.log_results(batch)
+
+    async def _renewer(self) -> None:
+        t = self.t
+        lease = t.config.scheduler.lease_seconds
+        while True:
+            await asyncio.sleep(lease / 3)
+            try:
+                await t.db(renew, t.name, t.clock(), lease)
+            except Exception as e:  # noqa: BLE001 - the next renewal tries again
+                event(t.log, logging.WARNING, "renew_failed", error=e)
+
+    # --- claim and prepare (database thread) ---------------------------------------------
+
+    def _claim_and_prepare(self, mail_limit: int, gateway: bool, any_kind: bool = False) -> tuple[list[Job], int]:
+        t = self.t
+        now, lease = t.clock(), t.config.scheduler.lease_seconds
+        claimed: list[Claimed] = []
+        if any_kind:
+            claimed = claim(t.name, now, lease, 1)
+        else:
+            if mail_limit > 0:
+                claimed += claim(t.name, now, lease, mail_limit, EMAIL_KINDS)
+            if gateway:
+                claimed += claim(t.name, now, lease, 1000, GATEWAY_KINDS)
+        if not claimed:
+            return [], 0
+        try:
+            return self._prepare(claimed, now), len(claimed)
+        except Exception:
+            release(claimed)  # give the rows back at once rather than leave them to the lease
+            raise
+
+    def _prepare(self, claimed: list[Claimed], now) -> list[Job]:
+        t = self.t
+        cids = sorted({c.campaign_id for c in claimed})
+        campaigns = {c.id: c for c in Campaign.select().where(Campaign.id.in_(cids))}
+        templates: dict[int, dict[str, dict[str, str]]] = {cid: {} for cid in cids}
+        for tpl in Template.select().where(Template.campaign.in_(cids)):
+            templates[tpl.campaign_id][tpl.language] = {
+                "subject": tpl.subject,
+                "title": tpl.title,
+                "body": tpl.body,
+                "push": tpl.push,
+            }
+        push_ids = [c.recipient_id for c in claimed if c.kind == DeliveryKind.PUSH and c.recipient_id]
+        languages: dict[int, str] = {}
+        if push_ids:
+            by_recipient = dict(
+                Recipient.select(Recipient.id, Patient.language)
+                .join(Patient)
+                .where(Recipient.id.in_(push_ids))
+                .tuples()
+            )
+            languages = {c.id: by_recipient.get(c.recipient_id, "") for c in claimed if c.recipient_id}
+        unknown: list[Result] = []
+        groups: dict[tuple[DeliveryKind, int], list[Claimed]] = {}
+        for c in claimed:
+            if c.orphaned and c.kind.by_email:
+                # handed to the SMTP server by a dispatcher that died before the answer
+                unknown.append(self._orphan(c, now))
+                continue
+            groups.setdefault((c.kind, c.campaign_id), []).append(c)
+        jobs: list[Job] = []
+        gone: list[Result] = []
+        for (kind, cid), rows in groups.items():
+            camp = campaigns.get(cid)
+            if camp is None:
+                from ..reasons import Reason
+
+                gone += [Result(r, DeliveryState.CANCELLED, Reason.DELETED) for r in rows]
+                continue
+            jobs += t.handler(kind).group(camp, rows, languages, templates[cid])
+        written = record(unknown + gone, now, Guard.CLAIM)
+        self._count([], written)
+        t.log_results(unknown + gone)
+        return jobs
+
+    def _orphan(self, c: Claimed, now) -> Result:
+        from ..channels import Outcome
+
+        outcome = Outcome.unknown("the dispatcher sending it stopped before the SMTP server's answer was recorded")
+        d = self.t.policy.decide(outcome, c.attempts, c.outcomes_unknown, now, True)
+        return Result(c, d.state, d.code, d.detail, d.due_at, d.unknown)

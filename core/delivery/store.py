@@ -1,0 +1,203 @@
+"""The outbox in the database: claiming with a lease, renewing it, handing rows over to
+a transport, recording results, releasing. Every write is guarded by a token.
+
+A delivery's life, and what guards each step:
+
+    pending/retrying --claim--> sending (claimed_by, claim_token T, lease_until)
+        --hand over (checks, then handed_token = T, handed_at, attempts + 1)--> in flight
+        --result (guarded by handed_token = T)--> sent / retrying / failed
+
+- **claim** (one statement no other dispatcher can interleave with): PostgreSQL
+  `WITH c AS (SELECT … FOR UPDATE SKIP LOCKED LIMIT n) UPDATE … RETURNING`; SQLite
+  `BEGIN IMMEDIATE` then `UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING`. Claimable:
+  due `pending`/`retrying` rows, and `sending` rows whose lease ran out, never a row the
+  same dispatcher holds. Each claim gets a fresh token. The order between a broadcast's
+  rows is part of the claim (below), so any number of dispatchers keep it.
+- **renew**: every third of a lease, a dispatcher extends the leases of what it holds,
+  so a slow server never lets a lease run out under a row being worked on.
+- **hand over** (core.delivery.handover): immediately before the transport call, in one
+  transaction that locks the rows, the rows are checked again (still ours, not
+  cancelled, consent, opt-out, window, sending hours) and marked handed over.
+- **results** of a send are written guarded by its `handed_token`: a result from an
+  old claim never overwrites a newer hand-over; a late success is still recorded
+  (the ledger tells the truth), a late failure is not (the row moved on).
+
+A row `sending` with `handed_at` set is *in flight*; a claimed row without it is not
+handed over, and a stop, a removal or an opt-out cancels it (`not_handed_over`). A row
+whose dispatcher died after handing it over is found at its next claim with `handed_at`
+still set: for a gateway call the idempotency key makes sending it again safe; for an
+email the outcome is unknown (core.delivery.retry decides).
+
+Order between a broadcast's rows:
+- a `put` waits for the older open `put` of its campaign (content goes out in order);
+- a `publish` waits until no `put` of its campaign is open (the broadcast exists);
+- a `push` waits until its recipient is in the feed and that publish went out; an
+  `unpublish` waits for the open `publish` of its recipient;
+- an `expire` waits for the open `put`/`publish`/`unpublish` of its campaign.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import peewee as pw
+
+from ..db import is_postgres, write_transaction
+from ..enums import DeliveryKind, DeliveryState
+from ..models import Delivery, Recipient, database
+from ..reasons import Reason
+
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    kind: DeliveryKind
+    campaign_id: int
+    recipient_id: int | None
+    key: str  # the idempotency key
+    attempts: int  # hand-overs so far
+    outcomes_unknown: int
+    content_version: int
+    token: str  # this claim's token
+    orphaned: bool  # handed over by an earlier claim that recorded no result
+
+
+def not_handed_over() -> pw.Expression:
+    """Deliveries no transport has been given: waiting, or claimed but not started."""
+    return Delivery.status.in_((DeliveryState.PENDING, DeliveryState.RETRYING)) | (
+        (Delivery.status == DeliveryState.SENDING) & Delivery.handed_at.is_null(True)
+    )
+
+
+def in_flight() -> pw.Expression:
+    """Deliveries handed to a transport whose result is not recorded yet."""
+    return (Delivery.status == DeliveryState.SENDING) & Delivery.handed_at.is_null(False)
+
+
+def cancel(deliveries: pw.Expression, reason: Reason) -> int:
+    """Cancel what matches `deliveries` and was not handed over (a dispatcher holding such
+    a row sees it at hand-over and gives it up); the number cancelled."""
+    return (
+        Delivery.update(
+            status=DeliveryState.CANCELLED,
+            error_code=reason,
+            last_error="",
+            claimed_by=None,
+            claim_token=None,
+            lease_until=None,
+        )
+        .where(deliveries, not_handed_over())
+        .execute()
+    )
+
+
+# --- claiming ---------------------------------------------------------------------------
+
+# "not finished yet", written as NOT IN the finished statuses: the planner then finds the
+# rows by recipient/campaign, not by a status index whose statistics lag behind a big start
+_OPEN = "NOT IN ('sent','failed','skipped','cancelled')"
+_CONDITIONS = f"""
+    ((d.status IN ('pending','retrying') AND d.due_at <= {{p}})
+      OR (d.status = 'sending' AND d.lease_until < {{p}}))
+    AND (d.claimed_by IS NULL OR d.claimed_by <> {{p}})
+    {{kinds}}
+    AND (d.kind <> 'put' OR NOT EXISTS (
+          SELECT 1 FROM {{t}} q WHERE q.campaign_id = d.campaign_id AND q.kind = 'put'
+          AND q.id < d.id AND q.status {_OPEN}))
+    AND (d.kind <> 'publish' OR NOT EXISTS (
+          SELECT 1 FROM {{t}} q WHERE q.campaign_id = d.campaign_id AND q.kind = 'put'
+          AND q.status {_OPEN}))
+    AND (d.kind NOT IN ('push','unpublish') OR d.recipient_id IS NULL OR NOT EXISTS (
+          SELECT 1 FROM {{t}} q WHERE q.recipient_id = d.recipient_id AND q.kind = 'publish'
+          AND q.status {_OPEN}))
+    AND (d.kind <> 'push' OR EXISTS (
+          SELECT 1 FROM {{r}} r WHERE r.id = d.recipient_id AND r.in_feed = {{true}}))
+    AND (d.kind <> 'expire' OR NOT EXISTS (
+          SELECT 1 FROM {{t}} q WHERE q.campaign_id = d.campaign_id
+          AND q.kind IN ('put','publish','unpublish') AND q.status {_OPEN}))
+"""
+_RETURNING = (
+    "id, kind, campaign_id, recipient_id, idempotency_key, attempts, outcomes_unknown, content_version, handed_at"
+)
+
+
+def claim(
+    worker: str, now: datetime, lease_seconds: float, limit: int, kinds: tuple[DeliveryKind, ...] = tuple(DeliveryKind)
+) -> list[Claimed]:
+    """Claim up to `limit` due deliveries of `kinds` for `worker`; committed before it returns."""
+    if limit <= 0 or not kinds:
+        return []
+    t = Delivery._meta.table_name
+    p = database.param
+    token = str(uuid.uuid4())
+    lease_until = now + timedelta(seconds=lease_seconds)
+    every_kind = set(kinds) >= set(DeliveryKind)
+    where = _CONDITIONS.format(
+        p=p,
+        t=t,
+        r=Recipient._meta.table_name,
+        true="TRUE" if is_postgres() else "1",
+        kinds="" if every_kind else f"AND d.kind IN ({', '.join([p] * len(kinds))})",
+    )
+    where_params = [now, now, worker, *([] if every_kind else [k.value for k in kinds])]
+    sets = f"status = 'sending', claimed_by = {p}, claim_token = {p}, lease_until = {p}"
+    if is_postgres():
+        returning = ", ".join(f"{t}.{c.strip()}" for c in _RETURNING.split(","))
+        sql = (
+            f"WITH c AS (SELECT d.id FROM {t} d WHERE {where} ORDER BY d.due_at, d.id LIMIT {p} "
+            f"FOR UPDATE OF d SKIP LOCKED) UPDATE {t} SET {sets} FROM c WHERE {t}.id = c.id RETURNING {returning}"
+        )
+        params = [*where_params, limit, worker, token, lease_until]
+    else:
+        sql = (
+            f"UPDATE {t} SET {sets} WHERE id IN (SELECT d.id FROM {t} d WHERE {where} "
+            f"ORDER BY d.due_at, d.id LIMIT {p}) RETURNING {_RETURNING}"
+        )
+        params = [worker, token, lease_until, *where_params, limit]
+    with write_transaction():
+        rows = database.execute_sql(sql, params).fetchall()
+    out = [
+        Claimed(i, DeliveryKind(k), c, r, key, a, u, v, token, handed is not None)
+        for i, k, c, r, key, a, u, v, handed in rows
+    ]
+    return sorted(out, key=lambda c: c.id)
+
+
+def renew(worker: str, now: datetime, lease_seconds: float) -> int:
+    """Extend the lease of every row `worker` holds; the number renewed."""
+    with write_transaction():
+        return (
+            Delivery.update(lease_until=now + timedelta(seconds=lease_seconds))
+            .where(Delivery.claimed_by == worker, Delivery.status == DeliveryState.SENDING)
+            .execute()
+        )
+
+
+def release(rows: list[Claimed]) -> int:
+    """Give claimed rows that were not handed over back (a stop): claimable again at once
+    by anyone, nothing counted against them."""
+    n = 0
+    for chunk in _chunks(rows):
+        q = Delivery.update(
+            status=pw.Case(None, [(Delivery.attempts == 0, DeliveryState.PENDING.value)], DeliveryState.RETRYING.value),
+            claimed_by=None,
+            claim_token=None,
+            lease_until=None,
+        ).where(
+            Delivery.id.in_([r.id for r in chunk]),
+            Delivery.claim_token.in_(list({r.token for r in chunk})),
+            Delivery.status == DeliveryState.SENDING,
+            Delivery.handed_at.is_null(True),
+        )
+        with write_transaction():
+            n += q.execute()
+    return n
+
+
+def _chunks(items: list, size: int = CHUNK):
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

@@ -1,0 +1,45 @@
+"""Recipients (SPEC §4): assign (one, by conditions, from a CSV of EMR ids), remove,
+start — and a broadcast's feed. Every effect that must reach the outside world is a
+delivery row written in the same transaction as the action (the outbox); the consent
+rules are `core.rules`.
+
+    assign.py   one patient, conditions, a list of ids (the 5,000 cap)
+    idlist.py   CSV lists of EMR ids, reported by line
+    start.py    the breakdown and the start
+    remove.py   removal, and what "not handed over" / "in flight" mean
+    window.py   publish to a live broadcast's feed, expire it at the end
+    reads.py    counts and pages
+    rows.py     writing delivery rows
+"""
+
+from __future__ import annotations
+
+from .assign import LIMIT, assign_conditions, assign_ids, assign_patient
+from .idlist import ID_COLUMNS, IdListReport, assign_csv, read_id_list
+from .reads import counts, page
+from .remove import removal_effect, remove
+from .results import AssignResult, RecipientRow, StartPlan
+from .start import start, start_plan
+from .window import expire_due, publish_due
+
+__all__ = [
+    "ID_COLUMNS",
+    "LIMIT",
+    "AssignResult",
+    "IdListReport",
+    "RecipientRow",
+    "StartPlan",
+    "assign_conditions",
+    "assign_csv",
+    "assign_ids",
+    "assign_patient",
+    "counts",
+    "expire_due",
+    "page",
+    "publish_due",
+    "read_id_list",
+    "removal_effect",
+    "remove",
+    "start",
+    "start_plan",
+]

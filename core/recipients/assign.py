@@ -1,0 +1,222 @@
+"""Assign: one patient, several by conditions, or a list of EMR ids (SPEC §4).
+
+Set-based: the selection goes once into a temporary table, then one INSERT … SELECT
+for the recipients (skipped ones with the consent rule's reason, `core.rules`) and, for
+a live broadcast, one for their publish deliveries."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import peewee as pw
+
+from .. import audit, emr
+from ..campaigns import get_locked, get_templates, template_problems, window_state
+from ..context import Ctx
+from ..db import write_transaction
+from ..enums import Kind, Permission, RecipientStatus, WindowState
+from ..errors import BadInput, NotFound, Refused
+from ..models import BaseModel, Campaign, Patient, Recipient
+from ..rules import Stage, detail_case, forbidden, reason_case
+from .lookup import known_keys, patient_query
+from .results import AssignResult
+from .window import publish
+
+LIMIT = 5000
+
+
+class _Picked(BaseModel):
+    """The patients one assign picked, evaluated once (a per-connection temporary table)."""
+
+    patient = pw.IntegerField(primary_key=True)
+
+    class Meta:
+        table_name = "clinicast_picked"
+
+
+def _pick(patients: pw.Select) -> pw.Select:
+    _Picked.create_table(safe=True, temporary=True)
+    _Picked.delete().execute()
+    _Picked.insert_from(patients, [_Picked.patient]).on_conflict_ignore().returning().execute()
+    return _Picked.select(_Picked.patient)
+
+
+def _check_assignable(ctx: Ctx, c: Campaign) -> str | None:
+    if c.archived:
+        raise Refused(f"campaign {c.id} is archived; unarchive it before adding patients")
+    state = window_state(c, ctx.now(), ctx.config.clinic.tz)
+    if state == WindowState.ENDED:
+        raise Refused(f"campaign {c.id}'s window ended on {c.ends_on}; nobody can be added")
+    if c.kind == Kind.BROADCAST:
+        # the feed shows the message as soon as the window is open: it must be written first
+        problems = template_problems(ctx, c.kind, get_templates(c.id))
+        if problems:
+            raise Refused(
+                f"write campaign {c.id}'s message before adding patients "
+                f"(patients see it in their feed during the window): {problems[0]}"
+            )
+    return state
+
+
+def _assign(ctx: Ctx, campaign_id, patients: pw.Select, how: str, **detail) -> AssignResult:
+    """Assign every patient selected by `patients` (a query of Patient.id) in one statement.
+
+    New patients are inserted as `assigned` or `skipped` (with the rule's reason); a
+    patient already on the campaign is left alone, except one removed or skipped before
+    anything was sent to them, who is assigned again (the rules are checked afresh).
+    """
+    ctx.require(Permission.CAMPAIGNS)
+    with write_transaction():
+        c = get_locked(campaign_id)
+        state = _check_assignable(ctx, c)
+        picked = _pick(patients)
+        mine = Recipient.select(Recipient.patient).where(Recipient.campaign == c)
+        reason, reason_detail = reason_case(c.kind, Stage.FEED), detail_case(c.kind, Stage.FEED)
+        mine_r = Recipient.alias()
+        present = pw.Case(
+            None,
+            [
+                (mine_r.id.is_null(True), "new"),
+                (
+                    mine_r.status.in_((RecipientStatus.REMOVED, RecipientStatus.SKIPPED))
+                    & mine_r.sent_at.is_null(True),
+                    mine_r.status,
+                ),
+            ],
+            "active",
+        )
+        rows = (
+            Patient.select(present, reason, pw.fn.COUNT(Patient.id))
+            .join(mine_r, pw.JOIN.LEFT_OUTER, on=(mine_r.patient == Patient.id) & (mine_r.campaign == c.id))
+            .where(Patient.id.in_(picked))
+            .group_by(pw.SQL("1"), pw.SQL("2"))  # by position: PostgreSQL cannot match parameterised CASEs
+            .tuples()
+        )
+        result = AssignResult()
+        skipped: Counter[str] = Counter()
+        revived = 0
+        for where, why, n in rows:
+            if where == "active" or (where == RecipientStatus.SKIPPED and why):
+                result.already_assigned += n  # a no-op: nothing changes for them
+                continue
+            revived += n if where != "new" else 0
+            if not why:
+                result.added += n
+            else:
+                skipped[why] += n
+        result.skipped, result.skipped_reasons = sum(skipped.values()), dict(skipped)
+        incoming = result.added + result.skipped
+        if incoming > LIMIT:
+            raise Refused(
+                f"this would add {incoming} patients; one assign adds at most {LIMIT}: "
+                "narrow the conditions or split the list. Nothing was added."
+            )
+        now, login = ctx.now(), ctx.user.login
+        denied = forbidden(c.kind, Stage.FEED)
+        status = pw.Case(None, [(denied, RecipientStatus.SKIPPED.value)], RecipientStatus.ASSIGNED.value)
+        if revived:
+            # removed (or skipped, now allowed) before anything was sent: assigned afresh
+            revive = (
+                mine.where(
+                    Recipient.status.in_((RecipientStatus.REMOVED, RecipientStatus.SKIPPED)),
+                    Recipient.sent_at.is_null(True),
+                )
+                .join(Patient)
+                .where((Recipient.status == RecipientStatus.REMOVED) | ~denied)
+            )
+            of_patient = Patient.select
+            (
+                Recipient.update(
+                    status=of_patient(status).where(Patient.id == Recipient.patient),
+                    reason_code=of_patient(reason).where(Patient.id == Recipient.patient),
+                    reason=of_patient(reason_detail).where(Patient.id == Recipient.patient),
+                    added_at=now,
+                    added_by=login,
+                    removed_at=None,
+                    queued_at=None,
+                )
+                .where(Recipient.campaign == c, Recipient.patient.in_(picked), Recipient.patient.in_(revive))
+                .execute()
+            )
+        new = Patient.select(
+            pw.Value(c.id),
+            Patient.id,
+            status,
+            reason,
+            reason_detail,
+            pw.Value(now),
+            pw.Value(login),
+            pw.Value(False),
+        ).where(Patient.id.in_(picked), Patient.id.not_in(mine))
+        columns = [
+            Recipient.campaign,
+            Recipient.patient,
+            Recipient.status,
+            Recipient.reason_code,
+            Recipient.reason,
+            Recipient.added_at,
+            Recipient.added_by,
+            Recipient.in_feed,
+        ]
+        Recipient.insert_from(new, columns).on_conflict_ignore().returning().execute()
+        if state == WindowState.LIVE:
+            result.published = publish(c, now)
+        _Picked.delete().execute()
+        c.updated_at = now
+        c.save(only=[Campaign.updated_at])
+        audit.record(
+            ctx,
+            "assign",
+            c.id,
+            how=how,
+            added=result.added,
+            skipped=result.skipped,
+            already_assigned=result.already_assigned,
+            **detail,
+        )
+    return result
+
+
+def assign_patient(ctx: Ctx, campaign_id, emr_id: str) -> AssignResult:
+    emr_id = emr_id.strip()
+    if not patient_query(emr_id).exists():
+        raise NotFound(f"no patient with EMR id {emr_id!r}")
+    return _assign(ctx, campaign_id, patient_query(emr_id), "patient", emr_id=emr_id)
+
+
+def assign_conditions(ctx: Ctx, campaign_id, conds: list) -> AssignResult:
+    from .. import conditions
+
+    if not conds:
+        raise BadInput("give at least one condition (FIELD OP VALUE)")
+    expr = conditions.compile(conds, ctx.today())
+    return _assign(
+        ctx,
+        campaign_id,
+        Patient.select(Patient.id).where(expr),
+        "conditions",
+        conditions=[conditions.describe(c) for c in conds],
+    )
+
+
+def assign_ids(ctx: Ctx, campaign_id, emr_ids: list[str]) -> AssignResult:
+    """Assign the patients with these EMR ids; unknown ids are reported, not fatal."""
+    by_key: dict[str, str] = {}
+    for i in emr_ids:
+        k = emr.key(i)
+        if k:
+            by_key.setdefault(k, i.strip())
+    if not by_key:
+        raise BadInput("no EMR ids to assign")
+    known = known_keys(list(by_key))
+    if len(known) > LIMIT:
+        raise Refused(f"this list has {len(known)} known patients; one assign adds at most {LIMIT}. Nothing was added.")
+    result = _assign(
+        ctx,
+        campaign_id,
+        Patient.select(Patient.id).where(Patient.emr_key.in_(sorted(known))),
+        "list",
+        count=len(by_key),
+    )
+    result.not_found = [i for k, i in by_key.items() if k not in known]
+    return result

@@ -1,0 +1,105 @@
+"""CSV lists of EMR ids (SPEC §4): read, check against the directory, report by line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import emr
+from ..context import Ctx
+from ..enums import Permission
+from ..errors import BadInput
+from .assign import assign_ids
+from .lookup import known_keys
+from .results import AssignResult
+
+# normalised (core.csvio.norm) names of a column holding EMR ids
+ID_COLUMNS = (
+    "emrid",
+    "emr",
+    "patientid",
+    "id",
+    "nodossier",
+    "nodedossier",
+    "numerodedossier",
+    "numerodossier",
+    "dossier",
+    "chart",
+    "chartnumber",
+    "mrn",
+    "idpatient",
+    "noemr",
+)
+
+
+@dataclass
+class IdListReport:
+    path: str
+    column: str
+    ids: list[str] = field(default_factory=list)  # unique (by key), in file order, as written
+    lines: dict[str, int] = field(default_factory=dict)  # id -> first line
+    unknown: list[tuple[int, str]] = field(default_factory=list)  # (line, id)
+    duplicates: list[tuple[int, str, int]] = field(default_factory=list)  # (line, id, first line)
+    bad_lines: list[tuple[int, str]] = field(default_factory=list)  # (line, why)
+
+    @property
+    def found(self) -> list[str]:
+        unknown = {i for _, i in self.unknown}
+        return [i for i in self.ids if i not in unknown]
+
+    def problems(self) -> list[str]:
+        out = [f"{self.path}:{ln}: unknown EMR id {i!r}" for ln, i in self.unknown]
+        out += [f"{self.path}:{ln}: duplicate of line {first} ({i!r})" for ln, i, first in self.duplicates]
+        out += [f"{self.path}:{ln}: {why}" for ln, why in self.bad_lines]
+        return out
+
+
+def read_id_list(ctx: Ctx, path: str | Path) -> IdListReport:
+    """Read a CSV of EMR ids and check it against the directory; changes nothing."""
+    from .. import csvio
+
+    ctx.require(Permission.CAMPAIGNS)
+    table = csvio.read_table(path)
+    norm = [csvio.norm(h) for h in table.header]
+    column = next((h for h in norm if h in ID_COLUMNS), None)
+    rows = [(r.line, r.values) for r in table.rows]
+    if column is None:
+        if len(norm) != 1:
+            raise BadInput(
+                f"{path}:1: no EMR id column: expected a column named like emr_id, patient_id, "
+                f"id or no dossier (found {', '.join(table.header)})"
+            )
+        column = norm[0]
+        # a single column without a recognised header: the first line is an id too
+        rows.insert(0, (table.header_line, {column: table.header[0]}))
+    report = IdListReport(path=str(path), column=column)
+    for bad in table.bad_rows:
+        report.bad_lines.append((bad.line, bad.message))
+    first_line: dict[str, tuple[int, str]] = {}  # key -> (line, id as written there)
+    for line, values in rows:
+        value = (values.get(column) or "").strip()
+        key = emr.key(value)
+        if not key:
+            report.bad_lines.append((line, "no EMR id on this line"))
+        elif key in first_line:
+            report.duplicates.append((line, value, first_line[key][0]))
+        else:
+            first_line[key] = (line, value)
+            report.lines[value] = line
+            report.ids.append(value)
+    known = known_keys(list(first_line))
+    report.unknown = [(ln, value) for key, (ln, value) in first_line.items() if key not in known]
+    return report
+
+
+def assign_csv(ctx: Ctx, campaign_id, path: str | Path) -> AssignResult:
+    """Read the list and assign the known ids; bad lines refuse the whole file."""
+    report = read_id_list(ctx, path)
+    if report.bad_lines:
+        raise BadInput(
+            f"{path}: {len(report.bad_lines)} bad lines, nothing assigned; first: "
+            f"line {report.bad_lines[0][0]}: {report.bad_lines[0][1]}"
+        )
+    if not report.found:
+        raise BadInput(f"{path}: none of the {len(report.ids)} EMR ids is in the patient directory; nothing assigned")
+    return assign_ids(ctx, campaign_id, report.ids)

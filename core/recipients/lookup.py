@@ -1,0 +1,27 @@
+"""Finding patients and recipients by EMR id (compared by `core.emr.key`)."""
+
+from __future__ import annotations
+
+from .. import emr
+from ..errors import NotFound
+from ..models import Campaign, Patient, Recipient
+
+
+def known_keys(keys: list[str]) -> set[str]:
+    """The EMR id keys that are in the patient directory (in chunks: SQLite caps parameters)."""
+    known: set[str] = set()
+    for start in range(0, len(keys), 10000):
+        chunk = keys[start : start + 10000]
+        known.update(k for (k,) in Patient.select(Patient.emr_key).where(Patient.emr_key.in_(chunk)).tuples())
+    return known
+
+
+def patient_query(emr_id: str):
+    return Patient.select(Patient.id).where(Patient.emr_key == emr.key(emr_id))
+
+
+def recipient(c: Campaign, emr_id: str) -> Recipient:
+    r = Recipient.select().join(Patient).where(Recipient.campaign == c, Patient.emr_key == emr.key(emr_id)).first()
+    if r is None:
+        raise NotFound(f"patient {emr_id.strip()!r} is not a recipient of campaign {c.id}")
+    return r

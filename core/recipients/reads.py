@@ -1,0 +1,71 @@
+"""Reading a campaign's recipients: counts, and pages for the table and the CLI."""
+
+from __future__ import annotations
+
+import peewee as pw
+
+from ..campaigns import get
+from ..context import Ctx
+from ..enums import Permission, RecipientStatus
+from ..errors import BadInput
+from ..models import Patient, Recipient
+from .results import RecipientRow
+
+
+def counts(ctx: Ctx, campaign_id) -> dict[str, int]:
+    ctx.require(Permission.CAMPAIGNS)
+    q = (
+        Recipient.select(Recipient.status, pw.fn.COUNT(Recipient.id))
+        .where(Recipient.campaign == get(campaign_id).id)
+        .group_by(Recipient.status)
+        .tuples()
+    )
+    return dict(q)
+
+
+def page(
+    ctx: Ctx,
+    campaign_id,
+    *,
+    status: str | None = None,
+    search: str = "",
+    after_id: int | None = None,
+    limit: int | None = 200,
+) -> list[RecipientRow]:
+    """Recipients in id order, one page at a time (keyset: pass the last row's id)."""
+    from ..csvio import fold
+
+    ctx.require(Permission.CAMPAIGNS)
+    cid = get(campaign_id).id
+    q = (
+        Recipient.select(
+            Recipient.id,
+            Patient.emr_id,
+            Patient.first_name,
+            Patient.last_name,
+            Recipient.status,
+            Recipient.reason_code,
+            Recipient.reason,
+            Recipient.added_at,
+            Recipient.sent_at,
+            Recipient.next_attempt_at,
+        )
+        .join(Patient)
+        .where(Recipient.campaign == cid)
+        .order_by(Recipient.id)
+    )
+    if status:
+        if status not in tuple(RecipientStatus):
+            raise BadInput(f"unknown status {status!r}; expected one of {', '.join(RecipientStatus)}")
+        q = q.where(Recipient.status == status)
+    if search.strip():
+        s = search.strip()
+        q = q.where(Patient.emr_id.startswith(s) | Patient.search_name.contains(fold(s)))
+    if after_id is not None:
+        q = q.where(Recipient.id > after_id)
+    if limit:
+        q = q.limit(limit)
+    return [
+        RecipientRow(i, emr, f"{fn} {ln}".strip(), st, code, detail, added, sent, nxt)
+        for i, emr, fn, ln, st, code, detail, added, sent, nxt in q.tuples()
+    ]

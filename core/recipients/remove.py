@@ -1,0 +1,100 @@
+"""Remove one recipient (SPEC §4): nothing more is sent to them, and a live broadcast
+leaves their feed. What was already handed to a transport may still arrive, and the
+ledger says so afterwards (sent, with its time, then removed)."""
+
+from __future__ import annotations
+
+import peewee as pw
+
+from .. import audit
+from ..campaigns import get, get_locked
+from ..context import Ctx
+from ..db import write_transaction
+from ..enums import DeliveryKind, DeliveryState, Kind, Permission, RecipientStatus
+from ..errors import BadInput
+from ..models import Campaign, Delivery, Recipient
+from ..reasons import Reason
+from .lookup import recipient
+from .rows import insert_deliveries
+
+
+def not_handed_over() -> pw.Expression:
+    """Deliveries no transport has been given yet: waiting, or claimed but not started.
+    A dispatcher holding a claimed one sees the change before it sends (core.delivery)."""
+    return Delivery.status.in_((DeliveryState.PENDING, DeliveryState.RETRYING)) | (
+        (Delivery.status == DeliveryState.SENDING) & Delivery.handed_at.is_null(True)
+    )
+
+
+def in_flight() -> pw.Expression:
+    """Deliveries handed to a transport whose result is not recorded yet."""
+    return (Delivery.status == DeliveryState.SENDING) & Delivery.handed_at.is_null(False)
+
+
+def cancel(deliveries: pw.Expression, reason: Reason) -> int:
+    """Cancel the deliveries matching `deliveries` that were not handed over; the count."""
+    return (
+        Delivery.update(
+            status=DeliveryState.CANCELLED,
+            error_code=reason,
+            last_error="",
+            claimed_by=None,
+            claim_token=None,
+            lease_until=None,
+        )
+        .where(deliveries, not_handed_over())
+        .execute()
+    )
+
+
+def _outcome(c: Campaign, r: Recipient) -> str:
+    """What taking this recipient off the campaign means for them (said before and after)."""
+    what = "the invitation email" if c.kind == Kind.INVITATION else "the push notification"
+    if r.status == RecipientStatus.REMOVED:
+        return "they were already removed"
+    if r.status == RecipientStatus.SENT or r.sent_at:
+        out = [f"{what} was already sent to them; they are only taken off the list"]
+    elif (
+        Delivery.select()
+        .where(Delivery.recipient == r, in_flight(), Delivery.kind.in_((DeliveryKind.EMAIL, DeliveryKind.PUSH)))
+        .exists()
+    ):
+        out = [f"{what} is being sent at this moment and may still arrive"]
+    else:
+        out = [f"they will not receive {what}"]
+    if r.in_feed and c.expired_at is None:
+        out.append("the message is removed from their Broadcasts feed in the app")
+    return "; ".join(out)
+
+
+def removal_effect(ctx: Ctx, campaign_id, emr_id: str) -> str:
+    """What `remove` would do to this patient, for a confirmation; changes nothing."""
+    ctx.require(Permission.CAMPAIGNS)
+    c = get(campaign_id)
+    return _outcome(c, recipient(c, emr_id))
+
+
+def remove(ctx: Ctx, campaign_id, emr_id: str) -> str:
+    """Take one patient off the campaign; returns what that means for them."""
+    ctx.require(Permission.CAMPAIGNS)
+    with write_transaction():
+        c = get_locked(campaign_id)
+        r = recipient(c, emr_id)
+        if r.status == RecipientStatus.REMOVED:
+            raise BadInput(f"patient {emr_id!r} was already removed from campaign {c.id}")
+        # cancel first: a dispatcher about to hand one over waits for this transaction on
+        # the delivery row, then sees it cancelled (or it had handed it over: in flight)
+        cancelled = cancel(Delivery.recipient == r, Reason.REMOVED)
+        outcome = _outcome(c, r)
+        now = ctx.now()
+        if r.in_feed and c.expired_at is None:
+            insert_deliveries(
+                DeliveryKind.UNPUBLISH, c, Recipient.select(Recipient.id).where(Recipient.id == r.id), now, now
+            )
+        Recipient.update(status=RecipientStatus.REMOVED, removed_at=now, in_feed=False, next_attempt_at=None).where(
+            Recipient.id == r.id
+        ).execute()
+        c.updated_at = now
+        c.save(only=[Campaign.updated_at])
+        audit.record(ctx, "remove", c.id, emr_id=emr_id, previous_status=r.status, cancelled=cancelled)
+    return outcome

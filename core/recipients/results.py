@@ -1,0 +1,76 @@
+"""What the recipient actions answer (SPEC §7's JSON shapes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ..reasons import describe
+
+
+def iso(d: datetime | None) -> str | None:
+    return d.isoformat(timespec="seconds") + "Z" if d else None
+
+
+@dataclass
+class AssignResult:
+    added: int = 0
+    already_assigned: int = 0
+    skipped: int = 0
+    not_found: list[str] = field(default_factory=list)
+    skipped_reasons: dict[str, int] = field(default_factory=dict)  # reason code -> n
+    published: int = 0
+
+    def to_json(self) -> dict:
+        return {
+            "added": self.added,
+            "already_assigned": self.already_assigned,
+            "skipped": self.skipped,
+            "not_found": self.not_found,
+        }
+
+
+@dataclass
+class StartPlan:
+    will_send: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)  # reason code -> n
+    already_sent: int = 0
+    in_progress: int = 0
+    queued_for: datetime | None = None  # when the sends go out (window start for a broadcast)
+
+    def to_json(self) -> dict:
+        return {
+            "will_send": self.will_send,
+            "skipped": dict(self.skipped),
+            "already_sent": self.already_sent,
+            "in_progress": self.in_progress,
+            "queued_for": iso(self.queued_for),
+        }
+
+
+@dataclass
+class RecipientRow:
+    id: int
+    emr_id: str
+    name: str
+    status: str
+    reason_code: str
+    reason_detail: str
+    added_at: datetime
+    sent_at: datetime | None
+    next_attempt_at: datetime | None
+
+    def reason(self, language: str = "en") -> str:
+        """The reason in words (core.reasons)."""
+        return describe(self.reason_code, self.reason_detail, language)
+
+    def to_json(self) -> dict:
+        return {
+            "emr_id": self.emr_id,
+            "name": self.name,
+            "status": self.status,
+            "reason": self.reason_code,  # the stable code, for scripts (core.reasons)
+            "reason_text": self.reason(),  # its English words, with the server's message
+            "added_at": iso(self.added_at),
+            "sent_at": iso(self.sent_at),
+        }

@@ -1,0 +1,115 @@
+"""Start (SPEC §4): send to every recipient not yet sent to. One transaction: those a
+consent rule forbids now are skipped with its reason, the others queued, and one email
+or push delivery written for each (due now, or when the broadcast's window opens)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import peewee as pw
+
+from .. import audit
+from ..campaigns import get, get_locked, get_templates, template_problems, window_bounds, window_state
+from ..context import Ctx
+from ..db import write_transaction
+from ..enums import DeliveryKind, DeliveryState, Kind, Permission, RecipientStatus, WindowState
+from ..errors import Refused
+from ..models import Campaign, Delivery, Patient, Recipient
+from ..rules import Stage, detail_case, forbidden, reason_case
+from .results import StartPlan
+from .rows import insert_deliveries
+
+
+def _waiting(c: Campaign) -> pw.Select:
+    return (
+        Recipient.select(Recipient.id)
+        .join(Patient)
+        .where(Recipient.campaign == c, Recipient.status == RecipientStatus.ASSIGNED)
+    )
+
+
+def start_plan(ctx: Ctx, campaign_id) -> StartPlan:
+    """What `start` would do now: sends, skips by reason, already sent."""
+    ctx.require(Permission.CAMPAIGNS)
+    c = get(campaign_id)
+    rows = (
+        Recipient.select(reason_case(c.kind, Stage.SEND), pw.fn.COUNT(Recipient.id))
+        .join(Patient)
+        .where(Recipient.campaign == c, Recipient.status == RecipientStatus.ASSIGNED)
+        .group_by(pw.SQL("1"))
+        .tuples()
+    )
+    by_reason = Counter(dict(rows))
+    plan = StartPlan(will_send=by_reason.pop("", 0), skipped=dict(by_reason))
+    plan.already_sent = (
+        Recipient.select().where(Recipient.campaign == c, Recipient.status == RecipientStatus.SENT).count()
+    )
+    plan.in_progress = (
+        Recipient.select()
+        .where(Recipient.campaign == c, Recipient.status.in_((RecipientStatus.QUEUED, RecipientStatus.RETRYING)))
+        .count()
+    )
+    if c.kind == Kind.BROADCAST:
+        opens, _ = window_bounds(c, ctx.config.clinic.tz)
+        plan.queued_for = max(opens, ctx.now())
+    else:
+        plan.queued_for = ctx.now()
+    return plan
+
+
+def _check_startable(ctx: Ctx, c: Campaign) -> None:
+    if c.archived:
+        raise Refused(f"campaign {c.id} is archived")
+    if window_state(c, ctx.now(), ctx.config.clinic.tz) == WindowState.ENDED:
+        raise Refused(f"campaign {c.id}'s window ended on {c.ends_on}; it cannot be started")
+    problems = template_problems(ctx, c.kind, get_templates(c.id))
+    if problems:
+        raise Refused(f"campaign {c.id}'s template has problems; fix them first: {problems[0]}")
+
+
+def start(ctx: Ctx, campaign_id) -> StartPlan:
+    """Send to every recipient not yet sent to (SPEC §4); returns what was done."""
+    ctx.require(Permission.CAMPAIGNS)
+    with write_transaction():
+        c = get_locked(campaign_id)
+        _check_startable(ctx, c)
+        plan = start_plan(ctx, c.id)
+        if plan.will_send == 0 and not plan.skipped:
+            raise Refused(
+                f"nothing to start: no recipient of campaign {c.id} is waiting "
+                f"({plan.already_sent} already sent, {plan.in_progress} in progress)"
+            )
+        now = ctx.now()
+        if c.kind == Kind.BROADCAST:
+            # a patient who may no longer see the broadcast comes off their feed
+            gone = _waiting(c).where(Recipient.in_feed == True, forbidden(c.kind, Stage.FEED))  # noqa: E712
+            insert_deliveries(DeliveryKind.UNPUBLISH, c, gone, now, now)
+            Recipient.update(in_feed=False).where(Recipient.id.in_(gone)).execute()
+        # those a rule forbids now are skipped with the reason; the others are queued
+        of_patient = Patient.select
+        (
+            Recipient.update(
+                status=RecipientStatus.SKIPPED,
+                reason_code=of_patient(reason_case(c.kind, Stage.SEND)).where(Patient.id == Recipient.patient),
+                reason=of_patient(detail_case(c.kind, Stage.SEND)).where(Patient.id == Recipient.patient),
+            )
+            .where(Recipient.id.in_(_waiting(c).where(forbidden(c.kind, Stage.SEND))))
+            .execute()
+        )
+        Recipient.update(status=RecipientStatus.QUEUED, queued_at=now, reason_code="", reason="").where(
+            Recipient.id.in_(_waiting(c))
+        ).execute()
+        kind = DeliveryKind.EMAIL if c.kind == Kind.INVITATION else DeliveryKind.PUSH
+        has_one = Delivery.select(Delivery.id).where(
+            Delivery.recipient == Recipient.id, Delivery.kind == kind, Delivery.status != DeliveryState.CANCELLED
+        )
+        queued_now = Recipient.select(Recipient.id).where(
+            Recipient.campaign == c, Recipient.status == RecipientStatus.QUEUED, ~pw.fn.EXISTS(has_one)
+        )
+        insert_deliveries(kind, c, queued_now, plan.queued_for or now, now)
+        if c.first_started_at is None:
+            c.first_started_at = now
+        c.last_started_at = c.updated_at = now
+        c.save()
+        audit.record(ctx, "start", c.id, will_send=plan.will_send, skipped=plan.skipped, queued_for=plan.queued_for)
+    return plan

@@ -1,0 +1,138 @@
+"""The consent rules (SPEC §4, §10), written once.
+
+`RULES` is the one table: each rule names the reason it gives, the campaign kind and
+the *stages* it applies at, and the SQL condition (on `Patient`) that forbids. Every
+user of a rule derives from it:
+
+- assign and start write `reason_case(kind, stage)` / `detail_case(...)` straight into
+  their set-based statements (`skipped` with the reason);
+- the dispatcher, immediately before a transport call, evaluates the same CASE for the
+  one patient it is about to send to (`send_time_reason`).
+
+Stages: `FEED` — may this patient see the broadcast in their feed (assign, publish);
+`SEND` — may this email or push go to them (start, and the moment of sending); `SEND`
+includes every `FEED` rule of the kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+import peewee as pw
+
+from .enums import Kind, OptOutChannel, RecipientStatus
+from .models import OptOut, Patient, Recipient
+from .reasons import Reason
+
+
+class Stage(StrEnum):
+    FEED = "feed"  # assign (either kind), and a broadcast's publish
+    SEND = "send"  # start, and the moment of sending an email or a push
+
+
+def _no_app() -> pw.Expression:
+    return Patient.app_id.is_null(True) | (Patient.app_id == "")
+
+
+def _opted_out(*channels: OptOutChannel) -> Callable[[], pw.Expression]:
+    def condition() -> pw.Expression:
+        return pw.fn.EXISTS(_active_opt_outs(channels).select(pw.SQL("1")))
+
+    return condition
+
+
+def _active_opt_outs(channels: tuple[OptOutChannel, ...]) -> pw.ModelSelect:
+    return OptOut.select().where(
+        OptOut.patient == Patient.id,
+        OptOut.cleared_at.is_null(True),
+        OptOut.channel.in_([*channels, OptOutChannel.ALL]),
+    )
+
+
+def _opt_out_detail(*channels: OptOutChannel) -> Callable[[], pw.Expression]:
+    """`YYYY-MM-DD|source` of the patient's earliest active opt-out of these channels."""
+
+    def detail() -> pw.Expression:
+        return (
+            _active_opt_outs(channels)
+            .select(pw.Cast(OptOut.day, "TEXT").concat("|").concat(OptOut.source))
+            .order_by(OptOut.at)
+            .limit(1)
+        )
+
+    return detail
+
+
+@dataclass(frozen=True)
+class Rule:
+    reason: Reason
+    kind: Kind
+    stage: Stage
+    forbids: Callable[[], pw.Expression]
+    detail: Callable[[], pw.Expression] | None = None
+
+
+_E, _F, _P = OptOutChannel.EMAIL, OptOutChannel.FEED, OptOutChannel.PUSH
+
+# In order: a patient is skipped with the first rule that forbids.
+RULES: tuple[Rule, ...] = (
+    Rule(Reason.NO_APP_ACCOUNT, Kind.BROADCAST, Stage.FEED, _no_app),
+    Rule(Reason.NO_MARKETING_CONSENT, Kind.BROADCAST, Stage.FEED, lambda: Patient.marketing_consent == False),  # noqa: E712
+    Rule(Reason.OPTED_OUT_FEED, Kind.BROADCAST, Stage.FEED, _opted_out(_F), _opt_out_detail(_F)),
+    Rule(Reason.PUSH_OFF, Kind.BROADCAST, Stage.SEND, lambda: Patient.push_enabled == False),  # noqa: E712
+    Rule(Reason.OPTED_OUT_PUSH, Kind.BROADCAST, Stage.SEND, _opted_out(_P), _opt_out_detail(_P)),
+    Rule(Reason.DO_NOT_CONTACT, Kind.INVITATION, Stage.FEED, lambda: Patient.do_not_contact == True),  # noqa: E712
+    Rule(Reason.OPTED_OUT_EMAIL, Kind.INVITATION, Stage.FEED, _opted_out(_E), _opt_out_detail(_E)),
+    Rule(Reason.ALREADY_ON_APP, Kind.INVITATION, Stage.FEED, lambda: ~_no_app()),
+    Rule(Reason.NO_EMAIL, Kind.INVITATION, Stage.FEED, lambda: Patient.email.is_null(True) | (Patient.email == "")),
+)
+
+# a broadcast recipient skipped for one of these still sees the message in the feed
+FEED_ONLY = (Reason.PUSH_OFF, Reason.OPTED_OUT_PUSH)
+
+
+def rules(kind: str, stage: Stage) -> list[Rule]:
+    stages = (Stage.FEED,) if stage == Stage.FEED else (Stage.FEED, Stage.SEND)
+    return [r for r in RULES if r.kind == kind and r.stage in stages]
+
+
+def reason_case(kind: str, stage: Stage) -> pw.Case:
+    """The code of the first rule that forbids, else '' (an expression on Patient)."""
+    return pw.Case(None, [(r.forbids(), r.reason.value) for r in rules(kind, stage)], "")
+
+
+def detail_case(kind: str, stage: Stage) -> pw.Case:
+    """The detail that goes with `reason_case` (an opt-out's day and source), else ''."""
+    return pw.Case(None, [(r.forbids(), r.detail() if r.detail else "") for r in rules(kind, stage)], "")
+
+
+def forbidden(kind: str, stage: Stage) -> pw.Expression:
+    """True when any rule of this stage forbids (an expression on Patient)."""
+    conditions = [r.forbids() for r in rules(kind, stage)]
+    expr = conditions[0]
+    for c in conditions[1:]:
+        expr = expr | c
+    return expr
+
+
+def send_time_reason(kind: str, patient_id: int, stage: Stage = Stage.SEND) -> tuple[str, str]:
+    """(code, detail) of the rule that forbids sending to this patient now, or ('', '')."""
+    row = (
+        Patient.select(reason_case(kind, stage), detail_case(kind, stage))
+        .where(Patient.id == patient_id)
+        .tuples()
+        .first()
+    )
+    return (row[0] or "", row[1] or "") if row else (Reason.DELETED.value, "")
+
+
+def in_feed() -> pw.Expression:
+    """Recipients who see a live broadcast in their feed: everyone assigned, whether or not
+    a push went out, except the removed, those a feed rule skipped and unknown accounts."""
+    return (
+        (Recipient.status != RecipientStatus.REMOVED)
+        & ((Recipient.status != RecipientStatus.SKIPPED) | Recipient.reason_code.in_(FEED_ONLY))
+        & (Recipient.reason_code != Reason.UNKNOWN_APP_ACCOUNT)
+    )
