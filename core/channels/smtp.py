@@ -182,7 +182,8 @@ class SmtpMailer:
         """(outcome, connection still usable). Outcome None: the connection was lost
         before the message data went out, so the message can be tried again at once."""
         data_sent = False
-        timer = threading.Timer(self.timeout, _shut, (conn,))
+        fired = threading.Event()
+        timer = threading.Timer(self.timeout, _shut, (conn, fired))
         timer.daemon = True
         timer.start()
         try:
@@ -214,14 +215,14 @@ class SmtpMailer:
             code, msg = conn.getreply()
         except (smtplib.SMTPServerDisconnected, OSError):
             if data_sent:
-                what = "did not answer in time" if not timer.is_alive() else "closed the connection"
+                what = "did not answer in time" if fired.is_set() else "closed the connection"
                 return (
                     Outcome.unknown(
                         one_line(f"the SMTP server {what} after receiving the message; it may have been delivered")
                     ),
                     False,
                 )
-            if not timer.is_alive():
+            if fired.is_set():
                 return Outcome.retry(f"SMTP server did not answer within {self.timeout:g} s"), False
             return None, False
         except (UnicodeError, ValueError) as e:
@@ -250,8 +251,9 @@ class SmtpMailer:
                 self._quit(conn)
 
 
-def _shut(conn: smtplib.SMTP) -> None:
+def _shut(conn: smtplib.SMTP, fired: threading.Event) -> None:
     """The watchdog: end a transaction past its deadline (a blocked read returns at once)."""
+    fired.set()
     sock = getattr(conn, "sock", None)
     if sock is not None:
         try:
