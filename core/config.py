@@ -38,6 +38,7 @@ class ClinicSettings:
 @dataclass(frozen=True)
 class DatabaseSettings:
     url: str
+    group: str = ""  # the OS group that shares a SQLite database folder (SPEC §13)
 
 
 @dataclass(frozen=True)
@@ -50,9 +51,11 @@ class EmailSettings:
     password: str | None = None
     sender: str = "clinicast <no-reply@localhost>"
     list_unsubscribe: str = ""
+    unsubscribe_url: str = ""  # each email's personal link is <unsubscribe_url>/<token> (SPEC §10)
     path: str = ""
-    timeout_seconds: float = 30
+    timeout_seconds: float = 30  # the overall deadline of one SMTP transaction
     concurrency: int = 2
+    unknown_outcome_retries: int = 1  # an email whose outcome is unknown is sent again at most this often
 
 
 @dataclass(frozen=True)
@@ -77,10 +80,21 @@ class SchedulerSettings:
 
 
 @dataclass(frozen=True)
+class SendingSettings:
+    """When emails and pushes may leave (SPEC §11), as written; core.sending_hours reads them."""
+
+    hours: str = "09:00-20:00"
+    days: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat")
+
+
+@dataclass(frozen=True)
 class User:
     login: str
     name: str
     permissions: frozenset[str]
+    language: str = ""  # the TUI's and messages' language; "" = [clinic] default_language
+    email: str = ""  # where this staff member's test sends go
+    app_id: str = ""  # their own app account, for broadcast test sends
 
 
 @dataclass(frozen=True)
@@ -91,6 +105,7 @@ class Config:
     email: EmailSettings
     gateway: GatewaySettings
     scheduler: SchedulerSettings
+    sending: SendingSettings = field(default_factory=SendingSettings)
     users: dict[str, User] = field(default_factory=dict)
 
 
@@ -108,7 +123,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         "timezone": (str, "America/Toronto"),
         "default_language": (str, "fr"),
     },
-    "database": {"url": (str, REQUIRED)},
+    "database": {"url": (str, REQUIRED), "group": (str, "")},
     "email": {
         "transport": (str, "smtp"),
         "host": (str, "localhost"),
@@ -119,6 +134,8 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         "password_file": (str, ""),
         "from": (str, "clinicast <no-reply@localhost>"),
         "list_unsubscribe": (str, ""),
+        "unsubscribe_url": (str, ""),
+        "unknown_outcome_retries": (int, 1),
         "path": (str, ""),
         "timeout_seconds": (float, 30.0),
         "concurrency": (int, 2),
@@ -141,8 +158,18 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         "backoff_max_seconds": (float, 3600.0),
         "heartbeat_seconds": (float, 15.0),
     },
+    "sending": {
+        "hours": (str, "09:00-20:00"),
+        "days": (list, ["mon", "tue", "wed", "thu", "fri", "sat"]),
+    },
 }
-USER_SCHEMA = {"name": (str, REQUIRED), "permissions": (list, REQUIRED)}
+USER_SCHEMA = {
+    "name": (str, REQUIRED),
+    "permissions": (list, REQUIRED),
+    "language": (str, ""),
+    "email": (str, ""),
+    "app_id": (str, ""),
+}
 CHOICES = {
     ("clinic", "default_language"): LANGUAGES,
     ("email", "transport"): ("smtp", "maildir"),
@@ -248,6 +275,8 @@ def from_dict(data: dict, path: Path | None = None, env: dict[str, str] | None =
         problems.append('gateway.url: required when gateway.transport = "http"')
     if gw["transport"] == "log" and not gw["path"]:
         problems.append('gateway.path: required when gateway.transport = "log" (the file to append calls to)')
+    if values["email"].get("unknown_outcome_retries") is not None and values["email"]["unknown_outcome_retries"] < 0:
+        problems.append("email.unknown_outcome_retries: expected 0 or more")
     for section, key in (("gateway", "concurrency"), ("email", "concurrency"), ("scheduler", "max_attempts")):
         if values[section].get(key) is not None and values[section][key] < 1:
             problems.append(f"{section}.{key}: expected at least 1")
@@ -271,7 +300,16 @@ def from_dict(data: dict, path: Path | None = None, env: dict[str, str] | None =
             problems.append(
                 f"users.{login}.permissions: expected a list of {', '.join(map(repr, PERMISSIONS))}, got {perms!r}"
             )
-        users[login] = User(login, u.get("name") or login, frozenset(p for p in perms if p in PERMISSIONS))
+        if u.get("language") and u["language"] not in LANGUAGES:
+            problems.append(f"users.{login}.language: expected one of {', '.join(map(repr, LANGUAGES))}")
+        users[login] = User(
+            login,
+            u.get("name") or login,
+            frozenset(p for p in perms if p in PERMISSIONS),
+            language=u.get("language", ""),
+            email=u.get("email", ""),
+            app_id=u.get("app_id", ""),
+        )
 
     if problems:
         raise ConfigError(path, problems)
@@ -297,9 +335,11 @@ def from_dict(data: dict, path: Path | None = None, env: dict[str, str] | None =
             password=password,
             sender=email["from"],
             list_unsubscribe=email["list_unsubscribe"],
+            unsubscribe_url=email["unsubscribe_url"],
             path=email["path"],
             timeout_seconds=email["timeout_seconds"],
             concurrency=email["concurrency"],
+            unknown_outcome_retries=email["unknown_outcome_retries"],
         ),
         gateway=GatewaySettings(
             transport=gw["transport"],
@@ -310,6 +350,7 @@ def from_dict(data: dict, path: Path | None = None, env: dict[str, str] | None =
             path=gw["path"],
         ),
         scheduler=SchedulerSettings(**values["scheduler"]),
+        sending=SendingSettings(hours=values["sending"]["hours"], days=tuple(values["sending"]["days"])),
         users=users,
     )
 

@@ -58,7 +58,7 @@ class Policy:
         s = config.scheduler
         self.max_attempts = s.max_attempts
         self.base, self.cap = s.backoff_base_seconds, s.backoff_max_seconds
-        self.unknown_retries = getattr(config.email, "unknown_outcome_retries", 1)
+        self.unknown_retries = config.email.unknown_outcome_retries
         self.rng = rng or random.Random()
         self.hours = hours  # callable(naive UTC) -> the first allowed moment, for emails and pushes
 
