@@ -162,7 +162,9 @@ def test_sigterm_finishes_in_flight_sends_releases_the_rest_and_exits_0(setup, g
     live_broadcast(config, n)
     gw.latency = 0.5  # under the 1 s gateway timeout of these configs
     d = Daemon(write({"concurrency": 1}, tick_seconds=0.2))
-    assert wait(lambda: len(gw.pushes) >= 500, 60), d.stderr
+    # the first request done, the second handed over (in flight)
+    in_flight = Delivery.select().where(Delivery.kind == "push", Delivery.handed_at.is_null(False))
+    assert wait(lambda: len(gw.pushes) >= 500 and in_flight.count() >= 1000, 60), d.stderr
     t0 = time.monotonic()
     d.signal(signal.SIGTERM)
     code, err = d.wait(30)

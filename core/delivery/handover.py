@@ -23,6 +23,7 @@ import peewee as pw
 from ..db import is_postgres, write_transaction
 from ..enums import DeliveryState
 from ..models import Delivery, Patient, Recipient, database
+from ..reasons import Reason
 from ..rules import detail_case, reason_case
 from . import invitations
 from .results import Guard, Result, record
@@ -126,7 +127,7 @@ def _fresh(job, rows: list[Claimed]) -> dict[int, Fresh]:
     return out
 
 
-def hand_over(jobs: list, now: datetime, app_url: str) -> list:
+def hand_over(jobs: list, now: datetime, app_url: str, max_attempts: int) -> list:
     """Check and hand over every job's rows; each job's `handed` and `fresh` are set.
     One transaction for all of them."""
     with write_transaction():
@@ -145,8 +146,12 @@ def hand_over(jobs: list, now: datetime, app_url: str) -> list:
             for r in job.rows:
                 f = fresh.get(r.id)
                 # a stop, a removal, an opt-out or another dispatcher took it: theirs now
-                if f is not None and f.status == DeliveryState.SENDING and f.token == r.token:
-                    mine.append(r)
+                if f is None or f.status != DeliveryState.SENDING or f.token != r.token:
+                    continue
+                if f.attempts >= max_attempts:  # e.g. handed over again and again by dispatchers that died
+                    ho.fail(r, Reason.SEND_ERROR, f"gave up after {f.attempts} attempts")
+                    continue
+                mine.append(r)
             job.handler.check(job, mine, ho)
             if ho.keep:
                 ids = [r.id for r in ho.keep]

@@ -12,9 +12,10 @@ thread (`Tools.db`), in this order of arrival:
 - workers (`[email] concurrency` for email, `[gateway] concurrency` for the gateway)
   take one job each, **hand it over** (core.delivery.handover: checks at the moment of
   sending) and make the call;
-- each answer goes to the **recorder**, which writes what came in within 50 ms (one
-  transaction for whatever arrived meanwhile), so a crash loses at most the calls
-  actually in flight;
+- each answer is **recorded** before that worker takes its next job (the answers that
+  arrive together share one transaction), so a crash leaves unrecorded at most the
+  calls actually in flight — `[email] concurrency` emails, and gateway requests whose
+  idempotency keys make them safe to repeat;
 - a **renewer** extends the leases of what this dispatcher holds every third of a lease.
 
 A stop (`Dispatcher.request_stop`) ends claiming; jobs not started are released at
@@ -35,11 +36,10 @@ from .handover import hand_over
 from .kinds import Job
 from .logfmt import event
 from .results import Guard, Result, record
-from .store import Claimed, claim, release, renew
+from .store import Claimed, adopt, claim, release, renew
 
 GATEWAY_KINDS = tuple(k for k in DeliveryKind if not k.by_email)
 EMAIL_KINDS = tuple(k for k in DeliveryKind if k.by_email)
-FLUSH_SECONDS = 0.05
 
 
 @dataclass
@@ -76,14 +76,12 @@ class Pass:
         self.stats = PassStats()
         self.queues: dict[bool, asyncio.Queue[Job | None]] = {False: asyncio.Queue(), True: asyncio.Queue()}
         self.busy = {False: 0, True: 0}  # jobs being handed over or sent, by is-email
-        self.results: list[Result] = []
-        self.result_added = asyncio.Event()
+        self.to_record: list[tuple[list[Result], asyncio.Future]] = []
+        self.record_task: asyncio.Task | None = None
         self.changed = asyncio.Event()  # a job finished: maybe claim more, maybe done
         self.handover_wanted: list[tuple[Job, asyncio.Future]] = []
         self.handover_task: asyncio.Task | None = None
         self.failure: BaseException | None = None
-        self.recording = False  # the recorder is writing a batch
-        self.closing = False  # the pass is ending: the recorder writes what is left and stops
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -91,9 +89,9 @@ class Pass:
         t = self.t
         workers = [asyncio.ensure_future(self._worker(True)) for _ in range(t.mail_concurrency)]
         workers += [asyncio.ensure_future(self._worker(False)) for _ in range(t.gateway_concurrency)]
-        recorder = asyncio.ensure_future(self._recorder())
         renewer = asyncio.ensure_future(self._renewer())
         try:
+            await t.db(adopt, t.name, t.clock())
             await self._claim_loop()
             await self._drain(workers)
         finally:
@@ -102,9 +100,6 @@ class Pass:
                 w.cancel()
             await asyncio.gather(*workers, renewer, return_exceptions=True)
             await self._release_queued()
-            self.result_added.set()
-            self.closing = True
-            await recorder
         if self.failure is not None:
             raise self.failure
         return self.stats
@@ -125,12 +120,8 @@ class Pass:
                     self.queues[job.by_email].put_nowait(job)
                 if n:
                     continue
-            if self._idle():
-                if self.results or self.recording:
-                    await self._flushed()
-                    continue  # a recorded result may make more rows claimable (put → publish)
-                if want_mail > 0 or want_gw:
-                    return  # nothing due, nothing in flight, nothing to record
+            if self._idle() and (want_mail > 0 or want_gw):
+                return  # nothing due, nothing in flight (results are recorded before a worker is free)
             self.changed.clear()
             try:
                 await asyncio.wait_for(self.changed.wait(), 0.25)
@@ -139,11 +130,6 @@ class Pass:
 
     def _idle(self) -> bool:
         return not any(self.busy.values()) and all(q.empty() for q in self.queues.values())
-
-    async def _flushed(self) -> None:
-        while self.results or self.recording:
-            self.result_added.set()
-            await asyncio.sleep(FLUSH_SECONDS / 2)
 
     async def _drain(self, workers) -> None:
         """After the last claim: let queued jobs and calls in flight finish (a stop: only
@@ -161,7 +147,6 @@ class Pass:
                 await asyncio.wait_for(self.changed.wait(), 0.25)
             except TimeoutError:
                 pass
-        await self._flushed()
 
     async def _release_queued(self) -> None:
         rows: list[Claimed] = []
@@ -214,8 +199,7 @@ class Pass:
             results = job.handler.results(job, Outcome.retry(f"{type(e).__name__}: {e}"))
             for r in results:
                 r.code = Reason.INTERNAL if r.state != DeliveryState.SENT else r.code
-        self.results += results
-        self.result_added.set()
+        await self._record(results)
 
     async def _hand_over(self, job: Job) -> None:
         """Join the next hand-over transaction (workers that free up together share one)."""
@@ -230,7 +214,9 @@ class Pass:
             batch, self.handover_wanted = self.handover_wanted, []
             jobs = [j for j, _ in batch]
             try:
-                immediate = await self.t.db(hand_over, jobs, self.t.clock(), self.t.config.clinic.app_url)
+                immediate = await self.t.db(
+                    hand_over, jobs, self.t.clock(), self.t.config.clinic.app_url, self.t.config.scheduler.max_attempts
+                )
             except Exception as e:  # noqa: BLE001 - each waiting worker gets the error
                 for _, fut in batch:
                     fut.set_exception(e)
@@ -250,39 +236,41 @@ class Pass:
 
     # --- recording and leases ------------------------------------------------------------
 
-    async def _recorder(self) -> None:
-        """Write results as they come: within FLUSH_SECONDS, in one transaction."""
+    async def _record(self, results: list[Result]) -> None:
+        """Write these results (with whatever other workers finished meanwhile) and return
+        once they are committed. A database that is away is waited for — the sends went
+        out — up to a lease and a half past its first failure; then the results are lost
+        and their rows are found again as orphans by the next claim (core.delivery.retry)."""
+        fut = asyncio.get_running_loop().create_future()
+        self.to_record.append((results, fut))
+        if self.record_task is None or self.record_task.done():
+            self.record_task = asyncio.ensure_future(self._record_all())
+        await fut
+
+    async def _record_all(self) -> None:
         t = self.t
         give_up = None
-        while True:
-            if not self.results:
-                if self.closing:
-                    return
-                self.result_added.clear()
-                await self.result_added.wait()
-                if not self.closing:
-                    await asyncio.sleep(FLUSH_SECONDS)
-            batch, self.results = self.results, []
-            if not batch:
-                continue
-            self.recording = True
+        while self.to_record:
+            batch, self.to_record = self.to_record, []
+            results = [r for rs, _ in batch for r in rs]
             try:
-                written = await t.db(record, batch, t.clock(), Guard.HANDOVER)
+                written = await t.db(record, results, t.clock(), Guard.HANDOVER)
             except Exception as e:  # noqa: BLE001 - keep them and try again: they are sends that went out
-                self.results = batch + self.results
-                give_up = give_up or time.monotonic() + t.config.scheduler.lease_seconds + 30
-                if time.monotonic() > give_up:
-                    event(t.log, logging.ERROR, "results_lost", count=len(self.results), error=e)
+                give_up = give_up or time.monotonic() + 1.5 * t.config.scheduler.lease_seconds
+                if time.monotonic() > give_up or (t.stopping and time.monotonic() > t.stop_deadline):
+                    event(t.log, logging.ERROR, "results_lost", count=len(results), error=e)
                     self.failure = self.failure or e
-                    self.results = []
-                    return
+                    for _, fut in batch:
+                        fut.set_result(None)
+                    continue
+                self.to_record = batch + self.to_record
                 await asyncio.sleep(0.5)
                 continue
-            finally:
-                self.recording = False
             give_up = None
-            self._count(batch, written)
-            t.log_results(batch)
+            self._count(results, written)
+            t.log_results(results)
+            for _, fut in batch:
+                fut.set_result(None)
 
     async def _renewer(self) -> None:
         t = self.t

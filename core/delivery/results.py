@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
+import peewee as pw
+
 from ..db import write_transaction
 from ..enums import DeliveryKind, DeliveryState, RecipientStatus
 from ..models import Delivery, Invitation, Recipient
@@ -53,41 +55,60 @@ _FOLLOWING = {
 
 def record(results: list[Result], now: datetime, guard: Guard) -> dict[DeliveryState, int]:
     """Write `results` in one transaction (the caller's, if one is open); counts by state
-    of what was written (rows that moved on are left as they are)."""
+    of what was written (rows that moved on are left as they are). Set-based: a few
+    statements per group of results alike (a push request's 500 rows are one group)."""
     written: dict[DeliveryState, int] = {}
     if not results:
         return written
+    groups: dict[tuple, list[Result]] = {}
+    for r in results:
+        c = r.claimed
+        key = (r.state, r.code, r.detail, r.unknown, c.token, c.orphaned, c.kind)
+        groups.setdefault(key, []).append(r)
     with write_transaction():
-        for r in results:  # small groups: one statement a row is fine and keeps guards exact
-            if _write(r, now, guard):
-                written[r.state] = written.get(r.state, 0) + 1
-                _follow(r, now)
+        for rs in groups.values():
+            for i in range(0, len(rs), _CHUNK):
+                chunk = rs[i : i + _CHUNK]
+                done = _write(chunk, now, guard)
+                if done:
+                    written[chunk[0].state] = written.get(chunk[0].state, 0) + len(done)
+                    _follow([r for r in chunk if r.claimed.id in done], now)
     return written
 
 
-def _write(r: Result, now: datetime, guard: Guard) -> bool:
-    c = r.claimed
+def _by_id(rs: list[Result], field, value) -> object:
+    """One value for every row, or a CASE on the row id when they differ."""
+    values = {value(r) for r in rs}
+    if len(values) == 1:
+        return values.pop()
+    return pw.Case(field, [(r.claimed.id if field is Delivery.id else r.claimed.recipient_id, value(r)) for r in rs])
+
+
+def _write(rs: list[Result], now: datetime, guard: Guard) -> set[int]:
+    first, c = rs[0], rs[0].claimed
     values: dict = {
-        Delivery.status: r.state.value,
+        Delivery.status: first.state.value,
         Delivery.claimed_by: None,
         Delivery.claim_token: None,
         Delivery.lease_until: None,
-        Delivery.handed_at: None,  # whatever happened is known now: not in flight
     }
-    if r.state == DeliveryState.SENT:
+    if first.state == DeliveryState.SENT:
+        # handed_at stays: when it was handed over, for the ledger
         values.update({Delivery.sent_at: now, Delivery.error_code: "", Delivery.last_error: ""})
     else:
-        values.update({Delivery.error_code: r.code, Delivery.last_error: r.detail})
-    if r.due_at is not None:
-        values[Delivery.due_at] = r.due_at
-    if r.unknown:
+        # whatever happened is known now: a later claim must not take it for an orphan
+        values.update({Delivery.error_code: first.code, Delivery.last_error: first.detail, Delivery.handed_at: None})
+    dated = [r for r in rs if r.due_at is not None]
+    if dated:
+        values[Delivery.due_at] = _by_id(rs, Delivery.id, lambda r: r.due_at or now)
+    if first.unknown:
         values[Delivery.outcomes_unknown] = Delivery.outcomes_unknown + 1
-    q = Delivery.update(values).where(Delivery.id == c.id)
+    q = Delivery.update(values).where(Delivery.id.in_([r.claimed.id for r in rs]))
     if guard is Guard.CLAIM:
         q = q.where(Delivery.claim_token == c.token, Delivery.status == DeliveryState.SENDING)
         if not c.orphaned:
             q = q.where(Delivery.handed_at.is_null(True))
-    elif r.state == DeliveryState.SENT:
+    elif first.state == DeliveryState.SENT:
         q = q.where(Delivery.handed_token == c.token, Delivery.sent_at.is_null(True))
     else:
         q = q.where(
@@ -95,46 +116,56 @@ def _write(r: Result, now: datetime, guard: Guard) -> bool:
             Delivery.claim_token == c.token,
             Delivery.status == DeliveryState.SENDING,
         )
-    return bool(q.execute())
+    return {row.id for row in q.returning(Delivery.id).execute()}
 
 
-def _follow(r: Result, now: datetime) -> None:
-    c = r.claimed
-    if r.state == DeliveryState.FAILED and c.kind == DeliveryKind.EMAIL:
+def _follow(rs: list[Result], now: datetime) -> None:
+    if not rs:
+        return
+    first, c = rs[0], rs[0].claimed
+    if first.state == DeliveryState.FAILED and c.kind == DeliveryKind.EMAIL and not first.unknown:
         # an invitation whose email never went is not an invitation (the funnel counts them)
-        if not r.unknown:
-            Invitation.delete().where(Invitation.delivery == c.id).execute()
-    if c.recipient_id is None or c.kind not in _FOLLOWING:
+        Invitation.delete().where(Invitation.delivery.in_([r.claimed.id for r in rs])).execute()
+    if c.kind not in _FOLLOWING:
+        return
+    rs = [r for r in rs if r.claimed.recipient_id is not None]
+    rids = [r.claimed.recipient_id for r in rs]
+    if not rids:
         return
     allowed = _FOLLOWING[c.kind]
-    rid = c.recipient_id
-    if r.state == DeliveryState.SENT:
+    mine = Recipient.id.in_(rids)
+    if first.state == DeliveryState.SENT:
         if c.kind == DeliveryKind.PUBLISH:
             return
-        Recipient.update(sent_at=now).where(Recipient.id == rid, Recipient.sent_at.is_null(True)).execute()
+        Recipient.update(sent_at=now).where(mine, Recipient.sent_at.is_null(True)).execute()
         Recipient.update(status=RecipientStatus.SENT, reason_code="", reason="", next_attempt_at=None).where(
-            Recipient.id == rid, Recipient.status.in_(allowed)
+            mine, Recipient.status.in_(allowed)
         ).execute()
-    elif r.state == DeliveryState.RETRYING:
+    elif first.state == DeliveryState.RETRYING:
         if c.kind == DeliveryKind.PUBLISH:
             return  # still 'assigned' (or queued): the feed is the gateway's business
         Recipient.update(
-            status=RecipientStatus.RETRYING, next_attempt_at=r.due_at, reason_code=r.code, reason=r.detail
-        ).where(Recipient.id == rid, Recipient.status.in_(allowed)).execute()
-    elif r.state in (DeliveryState.FAILED, DeliveryState.SKIPPED):
+            status=RecipientStatus.RETRYING,
+            next_attempt_at=_by_id(rs, Recipient.id, lambda r: r.due_at),
+            reason_code=first.code,
+            reason=first.detail,
+        ).where(mine, Recipient.status.in_(allowed)).execute()
+    elif first.state in (DeliveryState.FAILED, DeliveryState.SKIPPED):
         values: dict = {
-            Recipient.status: RecipientStatus.FAILED if r.state == DeliveryState.FAILED else RecipientStatus.SKIPPED,
-            Recipient.reason_code: r.code,
-            Recipient.reason: r.detail,
+            Recipient.status: RecipientStatus.FAILED
+            if first.state == DeliveryState.FAILED
+            else RecipientStatus.SKIPPED,
+            Recipient.reason_code: first.code,
+            Recipient.reason: first.detail,
             Recipient.next_attempt_at: None,
         }
         if c.kind == DeliveryKind.PUBLISH:
             values[Recipient.in_feed] = False
-        Recipient.update(values).where(Recipient.id == rid, Recipient.status.in_(allowed)).execute()
-    elif r.state == DeliveryState.PENDING and r.due_at is not None:
+        Recipient.update(values).where(mine, Recipient.status.in_(allowed)).execute()
+    elif first.state == DeliveryState.PENDING and any(r.due_at for r in rs):
         # deferred (sending hours, a window that moved): the recipient waits with it
-        Recipient.update(next_attempt_at=r.due_at).where(
-            Recipient.id == rid, Recipient.status.in_(allowed), Recipient.status != RecipientStatus.ASSIGNED
+        Recipient.update(next_attempt_at=_by_id(rs, Recipient.id, lambda r: r.due_at)).where(
+            mine, Recipient.status.in_(allowed), Recipient.status != RecipientStatus.ASSIGNED
         ).execute()
 
 

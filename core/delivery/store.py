@@ -167,6 +167,18 @@ def claim(
     return sorted(out, key=lambda c: c.id)
 
 
+def adopt(worker: str, now: datetime) -> int:
+    """At the start of a pass: what `worker` still holds from an earlier pass (a hand-over
+    that failed, a call abandoned past the stop's grace) becomes claimable again — by
+    anyone, this worker included — as if its lease had run out."""
+    with write_transaction():
+        return (
+            Delivery.update(claimed_by=None, lease_until=now)
+            .where(Delivery.claimed_by == worker, Delivery.status == DeliveryState.SENDING)
+            .execute()
+        )
+
+
 def renew(worker: str, now: datetime, lease_seconds: float) -> int:
     """Extend the lease of every row `worker` holds; the number renewed."""
     with write_transaction():
