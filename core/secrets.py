@@ -123,4 +123,19 @@ def _fail(secret: SecretRef, why: str):
     raise ConfigError(secret.config_path, [f"{secret.setting}: {why}"])
 
 
-__all__ = ["SecretRef", "readable", "ref", "resolve"]
+def needed(config) -> list[tuple[str, SecretRef | None]]:
+    """The secrets this config's transports need to send: (words for staff, ref)."""
+    out: list[tuple[str, SecretRef | None]] = []
+    if config.email.transport == "smtp" and config.email.password_secret is not None:
+        out.append(("the SMTP password", config.email.password_secret))
+    if config.gateway.transport == "http" and config.gateway.token_secret is not None:
+        out.append(("the gateway token", config.gateway.token_secret))
+    return out
+
+
+def unreadable(config) -> list[tuple[str, str]]:
+    """(words, why) for each secret this process would need to send and cannot use."""
+    return [(words, why) for words, r in needed(config) if (why := readable(r)) is not None]
+
+
+__all__ = ["SecretRef", "needed", "readable", "ref", "resolve", "unreadable"]
