@@ -48,8 +48,9 @@ class Ctx:
 
 def is_service_account(config: Config) -> bool:
     """The account the daemon runs as (SPEC §13): root, the owner of the SQLite database
-    or of its folder, or — on PostgreSQL — the login named like the URL's role (peer
-    authentication). It may run `init` and the daemon without a [users] entry."""
+    or of its folder; on PostgreSQL (bound first), the role owning the schema, or the
+    login named like the URL's role. It may run `init` and the daemon without a [users]
+    entry."""
     from urllib.parse import urlsplit
 
     from .dbfiles import sqlite_path
@@ -65,7 +66,21 @@ def is_service_account(config: Config) -> bool:
             except OSError:
                 pass
         return os.geteuid() in uids
-    return (urlsplit(config.database.url).username or "") == login_name()
+    if (urlsplit(config.database.url).username or "") == login_name():
+        return True
+    from .models import database
+
+    if database.obj is None:
+        return False
+    try:  # the role that owns the schema clinicast lives in: who ran `init`
+        row = database.execute_sql(
+            "SELECT n.nspowner = (SELECT oid FROM pg_roles WHERE rolname = current_user) "
+            "FROM pg_namespace n WHERE n.nspname = current_schema()"
+        ).fetchone()
+    except Exception:  # noqa: BLE001 - refused or unreachable: not known as the service account
+        row = None
+    database.close()
+    return bool(row and row[0])
 
 
 def for_service_or_admin(config: Config, clock: Callable[[], datetime] = utcnow) -> Ctx:

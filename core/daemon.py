@@ -70,8 +70,8 @@ def run(config: Config, *, once: bool = False, log_level: str = "info", grace: f
     setup_logging(log_level)
     try:
         # the service account acts as the system; anyone else must be an admin (#8, SPEC §13)
-        for_service_or_admin(config)
         db.bind(config.database.url, config.database.group)
+        for_service_or_admin(config)
         db.check_schema()
         # the daemon is where sending happens: a secret it cannot read stops it now
         for _words, why in unreadable(config):

@@ -17,11 +17,13 @@ def init_cmd(config: Config):
     from .. import dbfiles
     from ..context import for_service_or_admin
 
-    for_service_or_admin(config)  # the service account needs no [users] entry (SPEC §13)
     path = dbfiles.sqlite_path(config.database.url)
+    if path is None:  # PostgreSQL: the schema's owner is known once connected
+        dbmod.bind(config.database.url)
+    for_service_or_admin(config)  # the service account needs no [users] entry (SPEC §13)
     if path is not None:
         dbfiles.prepare_folder(path, config.database.group)
-    dbmod.bind(config.database.url, config.database.group)
+        dbmod.bind(config.database.url, config.database.group)
     before, after = dbmod.migrate()
     if path is not None:
         dbmod.database.close()
