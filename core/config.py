@@ -284,6 +284,13 @@ def from_dict(data: dict, path: Path | None = None, env: dict[str, str] | None =
         if values["scheduler"].get(key) is not None and values["scheduler"][key] <= 0:
             problems.append(f"scheduler.{key}: expected a positive number")
 
+    if values.get("sending"):
+        from .sending_hours import parse as parse_hours
+
+        # a key of the wrong type was reported by _section: check only what it kept
+        sv = values["sending"]
+        problems += parse_hours(sv.get("hours", "00:00-24:00"), sv.get("days", ["mon"]))[1]
+
     users: dict[str, User] = {}
     utable = data.get("users", {})
     if not isinstance(utable, dict):
@@ -350,7 +357,9 @@ def from_dict(data: dict, path: Path | None = None, env: dict[str, str] | None =
             path=gw["path"],
         ),
         scheduler=SchedulerSettings(**values["scheduler"]),
-        sending=SendingSettings(hours=values["sending"]["hours"], days=tuple(values["sending"]["days"])),
+        sending=SendingSettings(
+            hours=values["sending"]["hours"], days=tuple(d.strip().lower() for d in values["sending"]["days"])
+        ),
         users=users,
     )
 

@@ -126,11 +126,7 @@ def campaigns_start(ctx, campaign_id, as_json):
     plan = recipients.start(ctx, campaign_id)
     if as_json:
         return emit(plan.to_json())
-    when = (
-        ""
-        if not plan.queued_for or plan.queued_for <= ctx.now()
-        else f" (queued for {plan.queued_for:%Y-%m-%d %H:%M} UTC, when the window opens)"
-    )
+    when = f" ({plan.sending_begins})" if plan.sending_begins else ""
     click.echo(f"campaign #{campaign_id} started: {plan.will_send} to send{when}")
     for code, n in plan.skipped.items():
         click.echo(f"  skipped {n}: {describe(code)}")

@@ -16,6 +16,7 @@ from ..enums import DeliveryKind, DeliveryState, Kind, Permission, RecipientStat
 from ..errors import Refused
 from ..models import Campaign, Delivery, Patient, Recipient
 from ..rules import Stage, detail_case, forbidden, reason_case
+from ..sending_hours import describe_start, first_allowed
 from .results import StartPlan
 from .rows import insert_deliveries
 
@@ -49,11 +50,13 @@ def start_plan(ctx: Ctx, campaign_id) -> StartPlan:
         .where(Recipient.campaign == c, Recipient.status.in_((RecipientStatus.QUEUED, RecipientStatus.RETRYING)))
         .count()
     )
+    earliest = ctx.now()
     if c.kind == Kind.BROADCAST:
         opens, _ = window_bounds(c, ctx.config.clinic.tz)
-        plan.queued_for = max(opens, ctx.now())
-    else:
-        plan.queued_for = ctx.now()
+        earliest = max(opens, earliest)
+    # sending hours: the first allowed moment on or after that (SPEC §11)
+    plan.queued_for = first_allowed(ctx.config, earliest)
+    plan.sending_begins = describe_start(ctx.config, earliest, ctx.now())
     return plan
 
 
