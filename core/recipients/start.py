@@ -12,7 +12,7 @@ from .. import audit
 from ..campaigns import get, get_locked, get_templates, template_problems, window_bounds, window_state
 from ..context import Ctx
 from ..db import write_transaction
-from ..enums import DeliveryKind, DeliveryState, Kind, Permission, RecipientStatus, WindowState
+from ..enums import OPEN, DeliveryKind, DeliveryState, Kind, Permission, RecipientStatus, WindowState
 from ..errors import Refused
 from ..models import Campaign, Delivery, Patient, Recipient
 from ..rules import Stage, detail_case, forbidden, reason_case
@@ -103,8 +103,12 @@ def start(ctx: Ctx, campaign_id) -> StartPlan:
             Recipient.id.in_(_waiting(c))
         ).execute()
         kind = DeliveryKind.EMAIL if c.kind == Kind.INVITATION else DeliveryKind.PUSH
+        # a recipient whose email or push is open or went out keeps it (after a stop, one
+        # in flight); one whose last was cancelled, failed or skipped gets a new one
         has_one = Delivery.select(Delivery.id).where(
-            Delivery.recipient == Recipient.id, Delivery.kind == kind, Delivery.status != DeliveryState.CANCELLED
+            Delivery.recipient == Recipient.id,
+            Delivery.kind == kind,
+            Delivery.status.in_((*OPEN, DeliveryState.SENT)),
         )
         queued_now = Recipient.select(Recipient.id).where(
             Recipient.campaign == c, Recipient.status == RecipientStatus.QUEUED, ~pw.fn.EXISTS(has_one)
