@@ -288,6 +288,13 @@ def from_dict(data: dict, path: Path | None = None, env: dict[str, str] | None =
         problems.append('gateway.path: required when gateway.transport = "log" (the file to append calls to)')
     check_values(values, problems)
 
+    if values.get("sending"):
+        from .sending_hours import parse as parse_hours
+
+        # a key of the wrong type was reported by _section: check only what it kept
+        sv = values["sending"]
+        problems += parse_hours(sv.get("hours", "00:00-24:00"), sv.get("days", ["mon"]))[1]
+
     users: dict[str, User] = {}
     utable = data.get("users", {})
     if not isinstance(utable, dict):
@@ -354,7 +361,9 @@ def from_dict(data: dict, path: Path | None = None, env: dict[str, str] | None =
             path=gw["path"],
         ),
         scheduler=SchedulerSettings(**values["scheduler"]),
-        sending=SendingSettings(hours=values["sending"]["hours"], days=tuple(values["sending"]["days"])),
+        sending=SendingSettings(
+            hours=values["sending"]["hours"], days=tuple(d.strip().lower() for d in values["sending"]["days"])
+        ),
         users=users,
     )
 
