@@ -163,11 +163,10 @@ class Dispatcher:
         return self._mail_exec
 
     def mail(self, fields: dict, context: dict, language: str, *, name: str, address: str, key: str) -> Outcome:
-        """Render, build and send one email (in a mail thread)."""
-        try:
-            r = templating.render("invitation", fields, context)
-        except templating.TemplateRenderError as e:
-            return Outcome.final(f"template: {e}")
+        """Render, build and send one email (in a mail thread). A template that cannot
+        be rendered (over its budget, core.sandbox) raises TemplateRenderError: the
+        caller fails that delivery with reason `template`."""
+        r = templating.render("invitation", fields, context)
         try:
             data = compose.build(
                 sender=self.config.email.sender,

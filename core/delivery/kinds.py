@@ -159,7 +159,10 @@ class EmailHandler(Handler):
 
     async def send(self, job):
         r = job.handed[0]
-        outcome = await asyncio.get_running_loop().run_in_executor(self.t.mail_pool(), self._mail, job, r)
+        try:
+            outcome = await asyncio.get_running_loop().run_in_executor(self.t.mail_pool(), self._mail, job, r)
+        except templating.TemplateRenderError as e:  # e.g. over the render budget: this delivery only
+            return [Result(r, DeliveryState.FAILED, Reason.TEMPLATE, str(e))]
         return self.results(job, outcome)
 
     def _mail(self, job: Job, r: Claimed) -> Outcome:
