@@ -146,3 +146,19 @@ def campaigns_stop(ctx, campaign_id, as_json):
         f"campaign #{campaign_id} stopped: {r.stopped} not sent (back to assigned; start sends to them), "
         f"{r.already_sent} already sent, {r.in_flight} being sent at this moment (they finish)"
     )
+
+
+@command(campaigns_group, "test")
+@click.argument("campaign_id")
+@click.option("--patient", "emr_id", required=True, metavar="EMR_ID", help="The patient the message is rendered for.")
+@click.option("--to", "to", metavar="ADDRESS", help="Send the test email here instead of [users.LOGIN] email.")
+@click.option("--json", "as_json", is_flag=True)
+def campaigns_test(ctx, campaign_id, emr_id, to, as_json):
+    """Send yourself the message as this patient would get it, marked as a test."""
+    from .. import testsend
+
+    t = testsend.send_test(ctx, campaign_id, emr_id, to)
+    if as_json:
+        return emit(t.to_json())
+    what = "test email" if t.kind == "test_email" else "test push and feed entry (for an hour)"
+    click.echo(f"{what} for patient {t.patient} queued to {t.to}; the scheduler sends it within moments")
