@@ -23,7 +23,7 @@ from .reinvite import reinvite, reinvite_plan
 from .remove import removal_effect, remove
 from .results import AssignResult, RecipientRow, StartPlan
 from .start import start, start_plan
-from .stop import StopResult, stop
+from .stop import StopResult, stop, stop_plan
 from .window import expire_due, publish_due
 
 __all__ = [
@@ -50,4 +50,5 @@ __all__ = [
     "start",
     "start_plan",
     "stop",
+    "stop_plan",
 ]
