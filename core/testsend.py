@@ -36,17 +36,28 @@ class TestSend:
         return {"kind": self.kind, "to": self.to, "patient": self.patient, "delivery": self.delivery_id}
 
 
+def destination(ctx: Ctx, kind: str) -> str:
+    """Where a test of a campaign of `kind` goes for this staff member ("" = nowhere yet)."""
+    return ctx.user.email if kind == Kind.INVITATION else ctx.user.app_id
+
+
 def _where(ctx: Ctx) -> str:
     return f" in {ctx.config.path}" if ctx.config.path else ""
 
 
-def send_test(ctx: Ctx, campaign_id, emr_id: str, to: str | None = None) -> TestSend:
-    """Queue a test of the campaign's message for patient `emr_id`, to the staff member."""
+def send_test(
+    ctx: Ctx, campaign_id, emr_id: str | None = None, to: str | None = None, *, patient_id: int | None = None
+) -> TestSend:
+    """Queue a test of the campaign's message for patient `emr_id` (or the directory's
+    `patient_id`, as the TUI's pickers give it), to the staff member."""
     ctx.require(Permission.CAMPAIGNS)
     c = get(campaign_id)
-    patient = Patient.get_or_none(Patient.emr_key == emr.key(emr_id or ""))
+    if patient_id is not None:
+        patient = Patient.get_or_none(Patient.id == patient_id)
+    else:
+        patient = Patient.get_or_none(Patient.emr_key == emr.key(emr_id or ""))
     if patient is None:
-        raise NotFound(f"no patient with EMR id {emr_id.strip()!r}")
+        raise NotFound(f"no patient with EMR id {(emr_id or str(patient_id)).strip()!r}")
     login = ctx.user.login
     if c.kind == Kind.INVITATION:
         kind = DeliveryKind.TEST_EMAIL
