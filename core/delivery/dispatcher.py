@@ -33,6 +33,7 @@ from .logfmt import event, worker_name
 from .pipeline import Pass, PassStats
 from .results import Result
 from .retry import Policy
+from .testsend_kinds import TEST_HANDLERS
 
 log = logging.getLogger("clinicast.dispatch")
 _EVENT_NAMES = {
@@ -148,7 +149,7 @@ class Dispatcher:
     def handler(self, kind: DeliveryKind) -> Handler:
         h = self._handlers.get(kind)
         if h is None:
-            h = self._handlers[kind] = HANDLERS[kind](self)
+            h = self._handlers[kind] = (HANDLERS.get(kind) or TEST_HANDLERS[kind])(self)
         return h
 
     def first_allowed(self, when):

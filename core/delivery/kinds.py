@@ -39,6 +39,7 @@ class Job:
     rows: list[Claimed]
     templates: dict[str, dict[str, str]]
     language: str = ""
+    target: str = ""  # a test send's address or app id (core.delivery.testsend_kinds)
     handed: list[Claimed] = field(default_factory=list)  # set at the hand-over
     fresh: dict[int, Fresh] = field(default_factory=dict)
 
