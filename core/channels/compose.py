@@ -81,7 +81,14 @@ def build(
     if language:
         parts.append(_header("Content-Language", language))
     if list_unsubscribe:
-        parts.append(_header("List-Unsubscribe", f"<{list_unsubscribe}>"))
+        # one line (an ASCII URL of a few dozen characters is far under 998): folded, the
+        # value would start with a space that some clients keep and then fail to parse
+        value = f"<{list_unsubscribe}>"
+        parts.append(
+            f"List-Unsubscribe: {value}".encode() + CRLF if value.isascii() else _header("List-Unsubscribe", value)
+        )
+        # RFC 8058: a mail client's one-click unsubscribe POSTs to that link
+        parts.append(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" + CRLF)
     parts.append(f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"'.encode() + CRLF)
     parts.append(CRLF)
     b = boundary.encode()
