@@ -25,9 +25,17 @@ from .models import AuditLog
 READS = ("patient_search", "preview", "patient_show", "export")
 
 
-def record_read(ctx: Ctx, action: str, campaign_id: int | None = None, *, coalesce: float = 0, **detail) -> None:
+def record_read(
+    ctx: Ctx,
+    action: str,
+    campaign_id: int | None = None,
+    *,
+    coalesce: float = 0,
+    same_detail: bool = True,
+    **detail,
+) -> None:
     """One audit row for a read of patient data (`coalesce` minutes: at most one row per
-    user, action, campaign and detail within them)."""
+    user, action, campaign — and detail, unless `same_detail` is False — within them)."""
     with write_transaction():
         if coalesce:
             since = ctx.now() - timedelta(minutes=coalesce)
@@ -36,12 +44,25 @@ def record_read(ctx: Ctx, action: str, campaign_id: int | None = None, *, coales
                 AuditLog.at >= since,
                 AuditLog.user == ctx.user.login,
                 AuditLog.action == action,
-                AuditLog.detail == wanted,
             )
+            if same_detail:
+                q = q.where(AuditLog.detail == wanted)
             q = q.where(AuditLog.campaign.is_null() if campaign_id is None else AuditLog.campaign == campaign_id)
             if q.exists():
                 return
         audit.record(ctx, action, campaign_id, **detail)
+
+
+def search_patients(ctx: Ctx, text: str, limit: int = 20) -> list:
+    """`core.patients.search` for a staff member, audited: a search that shows patients
+    writes one row a minute per user at most (searching as you type is one search)."""
+    from .patients import search
+
+    ctx.require(Permission.CAMPAIGNS)
+    found = search(text, limit)
+    if found:
+        record_read(ctx, "patient_search", coalesce=1, same_detail=False, query=" ".join(text.split()))
+    return found
 
 
 @dataclass(frozen=True)
