@@ -203,3 +203,10 @@ def test_an_opt_out_arriving_while_a_push_is_in_flight_stops_everything_after_it
     assert Delivery.select().where(Delivery.kind == "unpublish", Delivery.status == "sent").count() == 1
     r1000 = Recipient.get(Recipient.campaign == second.id, Recipient.patient == Patient.get(Patient.emr_id == "1000"))
     assert r1000.reason_code == "opted_out_feed"
+
+
+def test_the_log_sink_answers_an_empty_feed(db, db_url, tmp_path):
+    config = delivery_config(db_url, tmp_path)  # gateway transport "log"
+    with Dispatcher(config) as d:
+        stats = optout_feed.pull(d)
+    assert (stats.pages, stats.items, stats.error) == (1, 0, "") and optout_feed.cursor() is None
