@@ -131,8 +131,12 @@ def decode(raw: bytes, name: str) -> tuple[str, str]:
             return raw.decode("utf-16"), "utf-16"
         except UnicodeDecodeError:
             raise BadInput(f"{name}: starts with a UTF-16 mark but is not valid UTF-16") from None
-    if b"\x00" in raw[:4096]:
-        raise BadInput(f"{name}: not a text file (it contains NUL bytes); expected a CSV in UTF-8 or Windows-1252")
+    nul = raw.find(b"\x00", 0, 4096)
+    if nul >= 0:
+        raise BadInput(
+            f"{name}:{_line_of(raw, nul)}: a NUL byte (U+0000): not a text file; "
+            "expected a CSV in UTF-8 or Windows-1252"
+        )
     try:
         return raw.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:

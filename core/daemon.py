@@ -62,14 +62,27 @@ def setup_logging(level: str = "info", stream=None) -> logging.Handler:
 def run(config: Config, *, once: bool = False, log_level: str = "info", grace: float = GRACE_SECONDS) -> int:
     """Run until SIGTERM/SIGINT (or, with `once`, until everything due now is done)."""
     from . import db
+    from .context import for_service_or_admin
+    from .errors import ClinicastError
     from .scheduler import DAEMON, Scheduler
+    from .secrets import unreadable
 
     setup_logging(log_level)
     try:
-        db.bind(config.database.url)
+        # the service account acts as the system; anyone else must be an admin (#8, SPEC §13)
+        db.bind(config.database.url, config.database.group)
+        for_service_or_admin(config)
         db.check_schema()
-    except db.DatabaseError as e:
-        event(log, logging.ERROR, "refused", error=str(e))
+        # the daemon is where sending happens: a secret it cannot read stops it now
+        for _words, why in unreadable(config):
+            event(log, logging.ERROR, "refused", error=why)
+            return 2
+    except ClinicastError as e:
+        event(log, logging.ERROR, "refused", error=str(e), kind=e.kind)
+        return e.exit_code
+    except Exception as e:  # noqa: BLE001 - a driver error, in words (locked, read-only, refused)
+        err = db.explain(e)
+        event(log, logging.ERROR, "refused", error=str(err), kind=err.kind)
         return 1
     sched = Scheduler(config, role=DAEMON)
     event(

@@ -264,6 +264,7 @@ class Scheduler:
                     pid=os.getpid(),
                     role=self.role,
                     version=__version__,
+                    os_user=_os_user(),
                     started_at=now,
                     beat_at=now,
                 )
@@ -372,6 +373,7 @@ class EmbeddedScheduler:
         self.mode = config.scheduler.embedded
         self._scheduler: Scheduler | None = None
         self._clock, self._logger, self._kw = clock, logger, kw
+        self.blocked: list[str] = []  # the secrets this process cannot read: it does not send
 
     @property
     def scheduler(self) -> Scheduler | None:
@@ -379,6 +381,12 @@ class EmbeddedScheduler:
 
     def start(self) -> bool:
         if self.mode == "never":
+            return False
+        from .secrets import unreadable
+
+        # a staff member who cannot read the secrets does everything but send (SPEC §13)
+        self.blocked = [words for words, _why in unreadable(self.config)]
+        if self.blocked:
             return False
         if self._scheduler is None:
             dispatcher = Dispatcher(
@@ -416,6 +424,12 @@ class EmbeddedScheduler:
     def stop(self, grace: float = 2.0) -> None:
         if self._scheduler is not None:
             self._scheduler.stop(grace)
+
+
+def _os_user() -> str:
+    from .context import login_name
+
+    return login_name()
 
 
 def _tui_name() -> str:

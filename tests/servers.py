@@ -816,10 +816,12 @@ def delivery_config(
     email: dict | None = None,
     gw: dict | None = None,
     scheduler: dict | None = None,
+    sending: dict | None = None,
     as_toml: bool = False,
 ):
     """A Config (or, with as_toml, the path of a TOML file) for delivery tests: the given
-    loopback servers, else the local sinks under tmp_path; fast scheduler values."""
+    loopback servers, else the local sinks under tmp_path; fast scheduler values; sending
+    at any hour unless `sending` says otherwise."""
     import pwd
 
     from core import config as cfg
@@ -874,6 +876,8 @@ def delivery_config(
         "email": e,
         "gateway": g,
         "scheduler": s,
+        # any time: these tests send whenever the machine runs them (`sending=` to test the hours)
+        "sending": sending or {"hours": "00:00-24:00", "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]},
         "users": {login: {"name": "Test Admin", "permissions": ["campaigns", "admin"]}},
     }
     env = dict(os.environ)

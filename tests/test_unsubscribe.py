@@ -52,8 +52,10 @@ def links(smtp):
     out = {}
     for m in smtp.messages:
         msg = m.message
-        header = msg["List-Unsubscribe"]
-        assert header.startswith("<") and header.endswith(">")
+        # a long link is folded onto a continuation line (RFC 5322): unfolded, the leading
+        # white space is comment-and-folding space around <URL> (RFC 2369)
+        header = str(msg["List-Unsubscribe"]).strip()
+        assert header.startswith("<") and header.endswith(">") and header.count("<") == 1
         out[m.rcpt_tos[0]] = (header[1:-1], m.part("plain"), m.part("html"), msg)
     return out
 

@@ -55,23 +55,15 @@ def open_session(config_path: str | None, clock: Callable[[], datetime]) -> Ctx:
             f"`clinicast config check{where}`), then press r to try again.",
         )
     try:
-        dbmod.bind(config.database.url)
-        dbmod.check_schema()
+        try:
+            dbmod.bind(config.database.url, config.database.group)
+            dbmod.check_schema()
+        except dbmod.DatabaseError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a driver error, in core's words
+            raise dbmod.explain(e) from None
     except dbmod.DatabaseError as e:
-        msg = str(e)
-        if "clinicast init" in msg:
-            advice = (
-                f"An administrator must run `clinicast init{where}` to create or migrate "
-                "the database; then press r to try again."
-            )
-        elif "upgrade" in msg:
-            advice = "This program is older than the database: install the newer clinicast."
-        else:
-            advice = (
-                f"Check [database] url in {config.path} and that the database server "
-                "answers; then press r to try again."
-            )
-        return Problem("The database is not ready", msg, advice)
+        return Problem("The database is not ready", str(e), database_advice(e.kind, config.path, where))
     try:
         ctx = for_current_user(config, clock)
         ctx.require("campaigns")
@@ -83,6 +75,21 @@ def open_session(config_path: str | None, clock: Callable[[], datetime]) -> Ctx:
             f"[users.<your login>] in {config.path}, then press r to try again.",
         )
     return ctx
+
+
+def database_advice(kind: str, config_path, where: str) -> str:
+    """What to do, by the error's kind (core.errors.DatabaseProblem), never by its words."""
+    advice = {
+        "empty": f"An administrator must run `clinicast init{where}` to create the database",
+        "behind": f"An administrator must run `clinicast init{where}` to migrate the database",
+        "newer": "This program is older than the database: install the newer clinicast",
+        "not_writable": "Run the command above as root (or as the owner it names)",
+        "locked": "Another clinicast process holds the database: wait a moment",
+        "full": "The disk is full: an administrator must free some space",
+        "invalid": f"Check [database] url in {config_path}: it does not point at a clinicast database",
+        "unreachable": f"Check [database] url in {config_path} and that the database server answers",
+    }.get(kind, f"Check [database] in {config_path}")
+    return advice + "; then press r to try again."
 
 
 class ClinicastApp(WorkerResults, App[int]):

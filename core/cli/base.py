@@ -16,6 +16,7 @@ import sys
 from datetime import date, datetime
 
 import click
+import peewee as pw
 
 from .. import __version__
 from ..config import Config
@@ -81,6 +82,11 @@ def command(group, name: str, *, db: bool = True, user: bool = True, config: boo
                 return f(loaded, **kwargs)
             except ClinicastError as e:
                 die(str(e), e.exit_code)
+            except pw.PeeweeException as e:  # locked, read-only, full...: in words, with what to do
+                from .. import db as dbmod
+
+                err = dbmod.explain(e)
+                die(str(err), err.exit_code)
             except OSError as e:
                 die(f"{getattr(e, 'filename', '') or ''}: {e.strerror or e}".lstrip(": "), EXIT_BAD)
 

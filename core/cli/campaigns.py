@@ -126,11 +126,23 @@ def campaigns_start(ctx, campaign_id, as_json):
     plan = recipients.start(ctx, campaign_id)
     if as_json:
         return emit(plan.to_json())
-    when = (
-        ""
-        if not plan.queued_for or plan.queued_for <= ctx.now()
-        else f" (queued for {plan.queued_for:%Y-%m-%d %H:%M} UTC, when the window opens)"
-    )
+    when = f" ({plan.sending_begins})" if plan.sending_begins else ""
     click.echo(f"campaign #{campaign_id} started: {plan.will_send} to send{when}")
     for code, n in plan.skipped.items():
         click.echo(f"  skipped {n}: {describe(code)}")
+
+
+@command(campaigns_group, "stop")
+@click.argument("campaign_id")
+@click.option("--json", "as_json", is_flag=True)
+def campaigns_stop(ctx, campaign_id, as_json):
+    """Cancel every email or push not yet handed over; those recipients go back to waiting."""
+    from .. import recipients
+
+    r = recipients.stop(ctx, campaign_id)
+    if as_json:
+        return emit(r.to_json())
+    click.echo(
+        f"campaign #{campaign_id} stopped: {r.stopped} not sent (back to assigned; start sends to them), "
+        f"{r.already_sent} already sent, {r.in_flight} being sent at this moment (they finish)"
+    )

@@ -116,6 +116,7 @@ class Dispatcher:
         self.policy = Policy(config, rng, hours=self.first_allowed)
         self._envelope_from = parseaddr(config.email.sender)[1] or config.email.sender
         self._handlers: dict[DeliveryKind, Handler] = {}
+        self._hours: sending_hours.Hours | None = None
 
     # --- what the pass uses -------------------------------------------------------------
 
@@ -151,7 +152,10 @@ class Dispatcher:
         return h
 
     def first_allowed(self, when):
-        return sending_hours.first_allowed(self.config, when)
+        """Sending hours (emails and pushes): parsed once, asked for every row."""
+        if self._hours is None:
+            self._hours = sending_hours.hours_of(self.config)
+        return sending_hours.first_allowed_in(self._hours, self.config.clinic.tz, when)
 
     def mail_pool(self) -> _DaemonThreadPool:
         if self._mail_exec is None:

@@ -6,6 +6,7 @@ rules are `core.rules`.
     assign.py   one patient, conditions, a list of ids (the 5,000 cap)
     idlist.py   CSV lists of EMR ids, reported by line
     start.py    the breakdown and the start
+    stop.py     cancel what was not handed over; recipients back to assigned
     remove.py   removal, and what "not handed over" / "in flight" mean
     window.py   publish to a live broadcast's feed, expire it at the end
     reads.py    counts and pages
@@ -20,6 +21,7 @@ from .reads import counts, page
 from .remove import removal_effect, remove
 from .results import AssignResult, RecipientRow, StartPlan
 from .start import start, start_plan
+from .stop import StopResult, stop
 from .window import expire_due, publish_due
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "IdListReport",
     "RecipientRow",
     "StartPlan",
+    "StopResult",
     "assign_conditions",
     "assign_csv",
     "assign_ids",
@@ -42,4 +45,5 @@ __all__ = [
     "remove",
     "start",
     "start_plan",
+    "stop",
 ]
