@@ -86,10 +86,18 @@ def parse_since(text: str | None) -> date | None:
         raise BadInput(f"--since: expected a date YYYY-MM-DD, got {text!r}") from None
 
 
-def read(ctx: Ctx, since: date | None = None, user: str | None = None, limit: int | None = None) -> list[AuditRow]:
-    """The trail, oldest first: from `since` (a day in the clinic's time zone), by `user`."""
+def read(
+    ctx: Ctx,
+    since: date | None = None,
+    user: str | None = None,
+    limit: int | None = None,
+    newest_first: bool = False,
+) -> list[AuditRow]:
+    """The trail, oldest first (or newest first): from `since` (a day in the clinic's
+    time zone), by `user`."""
     ctx.require(Permission.ADMIN)
-    q = AuditLog.select().order_by(AuditLog.at, AuditLog.id)
+    order = (AuditLog.at.desc(), AuditLog.id.desc()) if newest_first else (AuditLog.at, AuditLog.id)
+    q = AuditLog.select().order_by(*order)
     if since is not None:
         q = q.where(AuditLog.at >= _naive_utc(datetime.combine(since, time(0), tzinfo=ctx.config.clinic.tz)))
     if user:
