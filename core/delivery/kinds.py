@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from .. import templating
+from .. import templating, unsubscribe
 from ..campaigns import window_bounds
 from ..channels import Outcome
 from ..channels.gateway import MAX_IDS, unknown_ids
@@ -178,6 +178,7 @@ class EmailHandler(Handler):
             campaign={},
             language=lang,
             invitation={"url": inv.url, "code": inv.code, "expires_on": expires_on},
+            unsubscribe={"url": unsubscribe.link(self.t.config, f.unsubscribe)},
         )
         return self.t.mail(
             {"subject": fields.get("subject", ""), "body": fields.get("body", "")},
