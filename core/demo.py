@@ -87,6 +87,12 @@ def config_text(
         tick_seconds = {tick_seconds}
         backoff_base_seconds = 2
 
+        # a demo sends at any hour, so that trying it at night shows something; a clinic
+        # keeps the default 09:00-20:00, Monday to Saturday (SPEC §11)
+        [sending]
+        hours = "00:00-24:00"
+        days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
         [users.{login}]
         name = "{login}"
         permissions = ["campaigns", "admin"]

@@ -43,7 +43,7 @@ from pathlib import Path
 
 import peewee as pw
 
-from . import audit, emr
+from . import audit, emr, textcheck
 from .csvio import FileProblems, Table, fold, norm, read_table
 from .db import is_postgres, write_transaction
 from .errors import BadInput, NotFound
@@ -348,6 +348,7 @@ class ImportResult:
     total: int
     joined: int = 0
     unchanged: int = 0
+    kept_opted_out: int = 0  # rows saying "contact them" for a patient who opted out (SPEC §10)
     ignored_columns: list[str] = field(default_factory=list)
     columns: dict[str, str] = field(default_factory=dict)  # field -> column as written
     encoding: str = ""
@@ -370,7 +371,19 @@ def map_columns(table: Table) -> tuple[dict[str, str], list[str]]:
 
 
 def _quote(v: str) -> str:
-    return "'" + v.replace("\n", "\\n") + "'"
+    return "'" + _visible(v, 80) + "'"
+
+
+def _visible(v: str, limit: int = 60) -> str:
+    """A cell shown in one line of a message: control characters as `\\uXXXX`-style
+    escapes (`\\r`, `\\n`, `\\t`), cut to `limit` characters."""
+    out = []
+    for c in v[:limit]:
+        if textcheck.first_control(c) is None:
+            out.append(c)
+        else:
+            out.append(repr(c)[1:-1] if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+    return "".join(out) + ("…" if len(v) > limit else "")
 
 
 class _Bad:
@@ -453,23 +466,36 @@ def read_patients(path: os.PathLike | str, today: date | None = None) -> Directo
         key = mapping[f]
         raw = list(transposed[position_of[key]]) if rows else []
         typed, bad = _convert(f, raw)
+        label = table.columns[key]
         if bad:
-            label = table.columns[key]
             for i, v in enumerate(typed):
                 if v.__class__ is _Bad:
                     got = _quote(raw[i]) if raw[i] else "an empty value"
                     problem(i, label, f"expected {v.expected}, got {got}")
+        if not " ".join(raw).isprintable():  # a line break, tab, NUL... somewhere (issue #8)
+            for i, v in enumerate(raw):
+                c = textcheck.first_control(v)
+                if c is not None and typed[i].__class__ is not _Bad:
+                    problem(
+                        i,
+                        label,
+                        f"expected text without control characters (line breaks, tabs, NUL, "
+                        f"zero-width or direction marks), got {textcheck.describe(c)} in {_quote(_visible(v))}",
+                    )
         columns[f] = typed
 
+    # EMR ids are compared by their key (core.emr): `1` and `00001` are one patient
     emrs = columns["emr_id"]
-    if len(set(emrs)) != len(emrs):
+    keys = [emr.key(e) if e.__class__ is str else None for e in emrs]
+    if len(set(keys)) != len(keys):
         seen: dict[str, int] = {}
         label = table.columns[mapping["emr_id"]]
-        for i, e in enumerate(emrs):
-            if e.__class__ is str:
-                first = seen.setdefault(e, i)
+        for i, k in enumerate(keys):
+            if k is not None:
+                first = seen.setdefault(k, i)
                 if first != i:
-                    problem(i, label, f"duplicate EMR id {_quote(e)}, already on line {lines[first]}")
+                    same = "" if emrs[i] == emrs[first] else f" (the same id as {_quote(emrs[first])})"
+                    problem(i, label, f"duplicate EMR id {_quote(emrs[i])}{same}, already on line {lines[first]}")
     dobs = columns.get("date_of_birth")
     if today and dobs and max((d for d in set(dobs) if d.__class__ is date), default=today) > today:
         key = mapping["date_of_birth"]
@@ -480,6 +506,11 @@ def read_patients(path: os.PathLike | str, today: date | None = None) -> Directo
                     table.columns[key],
                     f"expected a date of birth not after today, got {_quote(rows[i].values[key])}",
                 )
+    if not rows and not problems:
+        raise BadInput(
+            f"{table.where(table.header_line)}: only a header row, no patient; nothing imported "
+            "(expected one row per patient after the header)"
+        )
     if problems:
         bad_lines = sorted(problems)
         n = len(bad_lines)
@@ -531,7 +562,9 @@ def _import(ctx, path: os.PathLike | str) -> ImportResult:
     # only the file's columns are updated
     cols = list(FIELDS) + ["search_name", "emr_key", "imported_at", "updated_at"]
     params = _params(directory.columns, n, now, pg)
-    data_cols = fields[1:] + (["search_name"] if with_name else [])
+    # an id matches a stored one by its key (`00001` updates patient `1`), and takes the
+    # file's spelling
+    data_cols = ["emr_id", *fields[1:]] + (["search_name"] if with_name else [])
     t = Patient._meta.table_name
 
     with write_transaction():
@@ -552,7 +585,9 @@ def _import(ctx, path: os.PathLike | str) -> ImportResult:
                 .execute()
             )
         updated = changed - inserted
+        kept = _kept_opted_out(directory)
         result = ImportResult(
+            kept_opted_out=kept,
             inserted=inserted,
             updated=updated,
             total=n,
@@ -573,8 +608,21 @@ def _import(ctx, path: os.PathLike | str) -> ImportResult:
             total=n,
             joined=joined,
             ignored_columns=ignored,
+            kept_opted_out=kept,
         )
     return result
+
+
+def _kept_opted_out(directory: Directory) -> int:
+    from .optouts import kept_by_import
+
+    consent, dnc = directory.columns.get("marketing_consent"), directory.columns.get("do_not_contact")
+    if consent is None and dnc is None:
+        return 0
+    n = len(directory)
+    consent_yes = [consent is not None and consent[i] is True for i in range(n)]
+    contact_yes = [dnc is not None and dnc[i] is False for i in range(n)]
+    return kept_by_import(directory.columns["emr_id"], consent_yes, contact_yes)
 
 
 def _upsert(t: str, cols: list[str], data_cols: list[str], params: list[tuple], pg: bool) -> int:
@@ -582,7 +630,7 @@ def _upsert(t: str, cols: list[str], data_cols: list[str], params: list[tuple], 
     number of rows inserted or changed. PostgreSQL: COPY into a temporary table, then
     one INSERT ... SELECT. SQLite: executemany of the same statement, in chunks."""
     collist = ", ".join(cols)
-    conflict = "ON CONFLICT (emr_id) "
+    conflict = "ON CONFLICT (emr_key) "
     if data_cols:
         distinct = "IS DISTINCT FROM" if pg else "IS NOT"
         sets = ", ".join(f"{c} = excluded.{c}" for c in data_cols + ["updated_at"])
@@ -609,12 +657,12 @@ def _upsert(t: str, cols: list[str], data_cols: list[str], params: list[tuple], 
             new = ", ".join(f"i.{c}" for c in data_cols)
             cursor.execute(
                 f"UPDATE {t} AS p SET {sets} FROM clinicast_import AS i "
-                f"WHERE p.emr_id = i.emr_id AND ({old}) IS DISTINCT FROM ({new})"
+                f"WHERE p.emr_key = i.emr_key AND ({old}) IS DISTINCT FROM ({new})"
             )
             changed = cursor.rowcount
         cursor.execute(
             f"INSERT INTO {t} ({collist}) SELECT {collist} FROM clinicast_import AS i "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {t} AS p WHERE p.emr_id = i.emr_id) {conflict}"
+            f"WHERE NOT EXISTS (SELECT 1 FROM {t} AS p WHERE p.emr_key = i.emr_key) {conflict}"
         )
         changed += cursor.rowcount
         cursor.execute("DROP TABLE clinicast_import")
@@ -673,7 +721,7 @@ def _refresh_search_names(emr_ids: list[str]) -> int:
 
 
 def get_by_emr(emr_id: str) -> Patient:
-    p = Patient.get_or_none(Patient.emr_id == emr_id.strip())
+    p = Patient.get_or_none(Patient.emr_key == emr.key(emr_id))
     if p is None:
         raise NotFound(f"no patient with EMR id {emr_id.strip()!r}")
     return p

@@ -175,8 +175,9 @@ class TestImport:
         assert patients.get_by_emr("A-1").last_name == "Roy"
 
     def test_header_only(self, ctx, tmp_path):
-        r = patients.import_csv(ctx, write(tmp_path, "emr_id;email\r\n\r\n"))
-        assert (r.inserted, r.updated, r.total) == (0, 0, 0)
+        # issue #8: a header-only file is refused with its line, not "imported 0"
+        with pytest.raises(BadInput, match=r"patients\.csv:1: only a header row, no patient; nothing imported"):
+            patients.import_csv(ctx, write(tmp_path, "emr_id;email\r\n\r\n"))
 
     def test_audit_row(self, ctx, tmp_path):
         p = write(tmp_path, "emr_id\n1\n2\n")

@@ -1,10 +1,18 @@
 """Serialise one email: multipart/alternative (text + HTML), UTF-8, quoted-printable, CRLF.
 
-Written by hand rather than with `email.message.EmailMessage`: the stdlib builder
-costs about 3 ms a message here, more than sending it; this costs a few tens of µs and
-gives the same bytes a policy=SMTP serialisation would (headers RFC 2047-encoded and
-folded, CRLF line ends, lines under 78 characters). The test suite parses every
-message back with the stdlib parser.
+Every header is built through the `email` package's structured API: an `EmailMessage`
+with the SMTP policy holds them (`headerregistry.Address` for From/To, the registry's
+parsers for the rest), and the policy folds them. That API refuses CR and LF in any
+header value and in any address part, and `_header_bytes` refuses every other control
+character and checks that each folded line but the first starts with white space, so a
+patient's name, a subject or a `from` can never start a new header (issue #8: a first
+name `Jean⏎Bcc: victim@evil.example` once did) — even one read from an old database row
+imported before names were checked. A value refused here raises ValueError (the
+dispatcher fails that delivery for good, reason "cannot build the email").
+
+Only the body is written by hand (two quoted-printable parts under a boundary of our
+own): the stdlib generator costs several milliseconds a message, more than sending it.
+The test suite parses every message back with the stdlib parser.
 """
 
 from __future__ import annotations
@@ -12,38 +20,73 @@ from __future__ import annotations
 import binascii
 import uuid
 from datetime import UTC, datetime
-from email.header import Header
-from email.utils import format_datetime, formataddr, parseaddr
+from email import policy as _policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+
+from .. import textcheck
 
 CRLF = b"\r\n"
+POLICY = _policy.SMTP
 
 
-def domain_of(address: str) -> str:
+def _refuse_controls(name: str, value: str) -> None:
+    """ValueError for a control character (category Cc, or a Unicode line or paragraph
+    separator) in a header value: the policy catches CR and LF, this the rest."""
+    c = textcheck.first_control(value, textcheck.LINE_BREAKING)
+    if c is not None:
+        raise ValueError(f"the {name} header would contain the control character {textcheck.describe(c)}")
+
+
+def to_address(value: str | Address, header: str = "To") -> Address:
+    """An `Address` from 'Name <addr>' (or an Address, returned as is)."""
+    if isinstance(value, Address):
+        return value
+    _refuse_controls(header, value)
+    name, addr = parseaddr(value)
+    if not addr:
+        raise ValueError(f"the {header} header needs an email address, got {value!r}")
+    return address(name, addr)
+
+
+def domain_of(address: str | Address) -> str:
+    if isinstance(address, Address):
+        return address.domain or "localhost"
     addr = parseaddr(address)[1]
     return addr.rpartition("@")[2] or "localhost"
 
 
-def message_id(key: str, sender: str) -> str:
+def message_id(key: str, sender: str | Address) -> str:
     """`<idempotency-key@sender-domain>`: stable across retries of one delivery."""
     return f"<{key}@{domain_of(sender)}>"
 
 
-def _header(name: str, value: str) -> bytes:
-    if value.isascii() and len(name) + len(value) + 2 <= 78:
-        return f"{name}: {value}".encode("ascii") + CRLF
-    if value.isascii():
-        enc = Header(value, "us-ascii", header_name=name).encode(linesep="\r\n")
-    else:
-        enc = Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
-    return f"{name}: {enc}".encode("ascii") + CRLF
+def address(name: str, addr: str) -> Address:
+    """The `Address` of one recipient for a header (the name RFC 2047-encoded by the
+    policy when it is not ASCII). ValueError for a control character in either part."""
+    _refuse_controls("address", name)
+    _refuse_controls("address", addr)
+    return Address(display_name=name, addr_spec=addr)
 
 
-def _address(value: str) -> str:
-    """'Name <addr>' with the name RFC 2047-encoded when it is not ASCII."""
-    name, addr = parseaddr(value)
-    if not addr:
-        return value
-    return formataddr((name, addr), charset="utf-8")
+def _header_bytes(msg: EmailMessage) -> bytes:
+    """The message's headers folded by the SMTP policy; ValueError if a folded header
+    would hold a line that does not start with white space (a new header)."""
+    out = []
+    for name, value in msg.items():
+        _refuse_controls(name, str(value))
+        folded = POLICY.fold_binary(name, value)
+        body = folded[:-2]
+        lines = body.split(CRLF)
+        if (
+            not folded.endswith(CRLF)
+            or any(b"\r" in ln or b"\n" in ln for ln in lines)
+            or any(ln[:1] not in (b" ", b"\t") for ln in lines[1:])
+        ):
+            raise ValueError(f"the {name} header would not fold into one header")
+        out.append(folded)
+    return b"".join(out)
 
 
 def _qp(text: str) -> bytes:
@@ -55,8 +98,8 @@ def _qp(text: str) -> bytes:
 
 def build(
     *,
-    sender: str,
-    to: str,
+    sender: str | Address,
+    to: str | Address,
     subject: str,
     text: str,
     html: str,
@@ -65,25 +108,31 @@ def build(
     list_unsubscribe: str = "",
     date: datetime | None = None,
 ) -> bytes:
-    """The whole message as bytes, ready for `sendmail` or a .eml file."""
+    """The whole message as bytes, ready for `sendmail` or a .eml file. ValueError when
+    a header value cannot be written safely (a control character, no address)."""
     boundary = "=_clinicast_" + uuid.uuid4().hex
     when = date or datetime.now(UTC)
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    parts = [
-        _header("From", _address(sender)),
-        _header("To", _address(to)),
-        _header("Subject", subject),
-        _header("Date", format_datetime(when)),
-        _header("Message-ID", message_id(key, sender)),
-        b"MIME-Version: 1.0" + CRLF,
-    ]
+    frm = to_address(sender, "From")
+    rcpt = to_address(to, "To")
+    for name, value in (("Subject", subject), ("Content-Language", language), ("List-Unsubscribe", list_unsubscribe)):
+        _refuse_controls(name, value)
+    msg = EmailMessage(policy=POLICY)
+    msg["From"] = frm
+    msg["To"] = rcpt
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(when)
+    msg["Message-ID"] = message_id(key, frm)
+    msg["MIME-Version"] = "1.0"
     if language:
-        parts.append(_header("Content-Language", language))
+        msg["Content-Language"] = language
     if list_unsubscribe:
-        parts.append(_header("List-Unsubscribe", f"<{list_unsubscribe}>"))
-    parts.append(f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"'.encode() + CRLF)
-    parts.append(CRLF)
+        msg["List-Unsubscribe"] = f"<{list_unsubscribe}>"
+        # RFC 8058: a mail client's one-click unsubscribe POSTs to that link
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    msg["Content-Type"] = f'multipart/alternative; boundary="{boundary}"'
+    parts = [_header_bytes(msg), CRLF]
     b = boundary.encode()
     for subtype, body in (("plain", text), ("html", html)):
         parts.append(b"--" + b + CRLF)
@@ -92,8 +141,3 @@ def build(
         parts.append(_qp(body) + CRLF)  # the CRLF before a delimiter belongs to the delimiter
     parts.append(b"--" + b + b"--" + CRLF)
     return b"".join(parts)
-
-
-def address(name: str, addr: str) -> str:
-    """'Name <addr>' for a header (the name RFC 2047-encoded when it is not ASCII)."""
-    return formataddr((name, addr), charset="utf-8")

@@ -1,0 +1,37 @@
+"""Control characters in values that reach a header, a file name or a terminal (issue #8).
+
+One definition, used at CSV import (`core.patients`: refused with FILE:LINE: column)
+and when an email's headers are built (`core.channels.compose`): a carriage return or
+line feed in a first name once folded into new `Bcc:` and `X-Injected:` headers.
+
+*Control* here is Unicode category Cc (C0/C1 controls: CR, LF, NUL, tab, ESC...), Cf
+(format characters: zero-width spaces and joiners, bidi overrides, a stray BOM), Zl and
+Zp (the Unicode line and paragraph separators, which some readers break lines on).
+* The tab is refused too: in a name, an email or an id it is always an export accident.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+LINE_BREAKING = frozenset({"Cc", "Zl", "Zp"})  # what could end a header line
+
+_NAMES = {"\r": "carriage return", "\n": "line feed", "\t": "tab", "\x00": "NUL", "\x1b": "escape"}
+
+
+def first_control(text: str, categories: frozenset[str] = CATEGORIES) -> str | None:
+    """The first control character of `text`, or None. Fast for the usual clean text
+    (`str.isprintable` is false for every control character)."""
+    if text.isprintable():
+        return None
+    for c in text:
+        if unicodedata.category(c) in categories:
+            return c
+    return None
+
+
+def describe(c: str) -> str:
+    """`U+000D (carriage return)`, `U+200B (ZERO WIDTH SPACE)`."""
+    name = _NAMES.get(c) or unicodedata.name(c, "") or "control character"
+    return f"U+{ord(c):04X} ({name})"

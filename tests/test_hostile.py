@@ -1,0 +1,310 @@
+"""Issue #8, hostile input: every case that crashed, hung or slipped through, kept as a
+regression test. Each refused input gives one line naming what is wrong, exit 2 (1 for a
+refusal), no traceback, and leaves the database exactly as it was.
+
+The CLI runs in-process (click's runner, as `clinicast` would run it); the emails go to
+a real aiosmtpd server (tests/servers.py).
+"""
+
+from __future__ import annotations
+
+import time
+from email import message_from_bytes
+from email.header import decode_header, make_header
+from email.policy import compat32
+from email.utils import parseaddr
+
+import pytest
+from click.testing import CliRunner
+from helpers import add_patients, ctx_at
+from servers import SmtpServer, delivery_config
+
+from core import campaigns, recipients
+from core.channels import compose
+from core.cli import cli
+from core.delivery import Dispatcher
+from core.models import Delivery, Patient, database, utcnow
+
+INJECTION = "Jean\r\nBcc: victim@evil.example\r\nX-Injected: yes"
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def snapshot() -> dict[str, list]:
+    """Every row of every table (ordered): compared before and after a refused input."""
+    out = {}
+    for table in sorted(database.get_tables()):
+        cursor = database.execute_sql(f'SELECT * FROM "{table}"')
+        out[table] = sorted(map(repr, cursor.fetchall()))
+    return out
+
+
+class Cli:
+    """`clinicast ARGS --config …` in-process; returns (exit code, stdout, stderr)."""
+
+    def __init__(self, config_path):
+        self.config_path = str(config_path)
+
+    def __call__(self, *args):
+        res = CliRunner().invoke(cli, [*args, "--config", self.config_path], obj={})
+        if res.exception and not isinstance(res.exception, SystemExit):
+            raise res.exception  # a traceback is a failure of its own
+        return res.exit_code, res.stdout, res.stderr
+
+
+@pytest.fixture
+def run(config_path, db):
+    r = Cli(config_path)
+    code, out, err = r("init")
+    assert code == 0, err
+    return r
+
+
+def refused(run, *args, code=2, match=""):
+    """Run a command that must be refused: exit `code`, clear lines on stderr (one holding
+    `match`), no traceback, the database unchanged. Returns the line holding `match`."""
+    before = snapshot()
+    t0 = time.monotonic()
+    got, out, err = run(*args)
+    assert time.monotonic() - t0 < 30, "took too long"
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert got == code, f"{args}: exit {got}\nstdout: {out}\nstderr: {err}"
+    assert "Traceback" not in err + out
+    # one line, or for a file with bad rows a summary line and one line per problem
+    assert lines and all(ln.startswith("clinicast: ") for ln in lines), err
+    hits = [ln for ln in lines if match in ln]
+    assert hits, f"{args}: {err!r}"
+    assert snapshot() == before, "the database changed"
+    return hits[0]
+
+
+def csv_file(tmp_path, text, name="patients.csv", encoding="utf-8"):
+    p = tmp_path / name
+    p.write_bytes(text.encode(encoding) if isinstance(text, str) else text)
+    return p
+
+
+# --- 1. header injection --------------------------------------------------------------------
+
+
+def test_a_line_break_in_a_first_name_is_refused_at_import(run, tmp_path):
+    p = csv_file(tmp_path, f'emr_id,first_name,last_name,email\n1,"{INJECTION}",Roy,j@example.org\n')
+    line = refused(run, "patients", "import", str(p), match="patients.csv:2: column 'first_name'")
+    assert "U+000D (carriage return)" in line
+
+
+@pytest.mark.parametrize(
+    "cell,char",
+    [
+        ("Jean\nBcc: v@evil.example", "U+000A"),
+        ("Je\x00an", "U+0000"),
+        ("Je\x0ban", "U+000B"),  # at either end it is stripped as white space
+        ("Jean\u2028Bcc: x", "U+2028"),
+        ("Je\u202ean", "U+202E"),  # a bidi override
+        ("Je\tan", "U+0009"),
+    ],
+)
+def test_control_characters_are_refused_at_import_with_line_and_column(run, tmp_path, cell, char):
+    p = csv_file(tmp_path, f'emr_id;prenom;nom\n1;Marie;Roy\n2;"{cell}";Roy\n')
+    line = refused(run, "patients", "import", str(p), match="patients.csv:3: ")
+    assert char in line and ("column 'prenom'" in line or char == "U+0000")
+
+
+def test_a_nul_after_the_first_4_kib_is_refused_too(run, tmp_path):
+    rows = "".join(f"{i},Marie,Roy\n" for i in range(1, 400))
+    p = csv_file(tmp_path, f"emr_id,first_name,last_name\n{rows}400,Je\x00an,Roy\n")
+    refused(run, "patients", "import", str(p), match="patients.csv:401: column 'first_name'")
+
+
+def test_an_injected_name_in_the_database_never_adds_a_header(db, db_url, tmp_path):
+    """A row stored before names were checked (an old import, another tool): the email
+    to that patient fails for good, nothing reaches the server for it; the patient next
+    to it gets a clean email with exactly one envelope recipient."""
+    with SmtpServer() as smtp:
+        config = delivery_config(db_url, tmp_path, smtp=smtp)
+        ctx = ctx_at(config, utcnow())[0]
+        add_patients(2, 1000, first_name=lambda i: INJECTION if i == 1000 else "Marie")
+        assert Patient.get(Patient.emr_id == "1000").first_name == INJECTION
+        c = campaigns.create(ctx, "invitation", "Invite")
+        recipients.assign_ids(ctx, c.id, ["1000", "1001"])
+        recipients.start(ctx, c.id)
+        with Dispatcher(config) as d:
+            for _ in range(20):
+                d.run_once()
+                if not Delivery.select().where(Delivery.status.not_in(("sent", "failed"))).exists():
+                    break
+                time.sleep(0.1)
+        with smtp.lock:
+            got = list(smtp.messages)
+    assert [m.rcpt_tos for m in got] == [["p1001@example.org"]]
+    msg = got[0].message
+    assert "Bcc" not in msg and "X-Injected" not in msg
+    assert msg["To"].addresses[0].addr_spec == "p1001@example.org"
+    assert b"victim" not in got[0].data
+    states = {d.recipient.patient.emr_id: (d.status, d.last_error) for d in Delivery.select()}
+    assert states["1000"][0] == "failed" and "control character U+000D" in states["1000"][1]
+    assert states["1001"][0] == "sent"
+
+
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("to", INJECTION + " <x@example.org>"),
+        ("subject", "Bonjour\r\nBcc: victim@evil.example"),
+        ("subject", "Bonjour\nX-Injected: yes"),
+        ("sender", "Clinique\r\nBcc: v@evil.example <no-reply@example.org>"),
+        ("list_unsubscribe", "mailto:u@example.org>\r\nBcc: v@evil.example"),
+        ("language", "fr\r\nX-Injected: yes"),
+    ],
+)
+def test_compose_refuses_what_would_start_a_header(field, value):
+    kw = dict(sender="Clinique <no-reply@example.org>", to="Marie <m@example.org>", subject="Bonjour")
+    kw[field] = value
+    with pytest.raises(ValueError, match="header"):
+        compose.build(text="x", html="<p>x</p>", key="k", **kw)
+
+
+def test_compose_address_refuses_a_line_break_in_a_name():
+    with pytest.raises(ValueError):
+        compose.address(INJECTION, "j@example.org")
+
+
+def test_a_long_non_ascii_name_folds_into_one_header():
+    name = "Marie-Ève-" * 20 + "Tremblay"
+    data = compose.build(
+        sender="Clinique du Parc <no-reply@example.org>",
+        to=compose.address(name, "m@example.org"),
+        subject="Votre invitation à l'application de la Clinique du Parc, " * 3,
+        text="x",
+        html="<p>x</p>",
+        key="k",
+    )
+    head = data.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+    names = [ln.split(b":", 1)[0] for ln in head if not ln[:1].isspace()]
+    assert names == [b"From", b"To", b"Subject", b"Date", b"Message-ID", b"MIME-Version", b"Content-Type"]
+    # decoded as RFC 2047 says (adjacent encoded words join without a space); Python
+    # 3.11's policy.default parser inserts spaces where a long display name was folded
+    raw = message_from_bytes(data, policy=compat32)["To"]
+    assert parseaddr(str(make_header(decode_header(raw)))) == (name, "m@example.org")
+
+
+# --- EMR ids: one key for import and id lists (core.emr) -------------------------------------
+
+
+def test_1_and_00001_in_one_import_file_are_duplicates(run, tmp_path):
+    p = csv_file(tmp_path, "emr_id,first_name\n1,Marie\n00001,Jean\n")
+    line = refused(run, "patients", "import", str(p), match="patients.csv:3: column 'emr_id'")
+    assert "duplicate EMR id '00001' (the same id as '1'), already on line 2" in line
+
+
+def test_full_width_digits_are_the_same_id_as_ascii_ones(run, tmp_path):
+    p = csv_file(tmp_path, "emr_id,first_name\n123,Marie\n１２３,Jean\n")
+    refused(run, "patients", "import", str(p), match="patients.csv:3: column 'emr_id': duplicate EMR id")
+
+
+def test_a_re_export_with_leading_zeros_updates_the_same_patient(run, tmp_path):
+    assert run("patients", "import", str(csv_file(tmp_path, "emr_id,first_name\n1,Marie\n")))[0] == 0
+    code, out, err = run("patients", "import", str(csv_file(tmp_path, "emr_id,first_name\n00001,Marie-Ève\n", "b.csv")))
+    assert code == 0, err
+    assert [(p.emr_id, p.first_name) for p in Patient.select()] == [("00001", "Marie-Ève")]
+
+
+# --- 2. template bombs --------------------------------------------------------------------------
+
+BOMBS = [
+    ("{{ 'a' * 10**9 }}", "'*' is only for numbers"),
+    ("{% set x = patient.first_name %}{{ x * 100000000 }}", "'*' is only for numbers"),
+    # the preview patient is Marie-Ève: the bomb is in the branch she never takes
+    ("{% if patient.first_name != 'Marie-Ève' %}{{ patient.last_name * 50000000 }}{% endif %}", "'*'"),
+    ("{{ clinic.name|center(10**9) }}", "center(1000000000)"),
+    ("{{ clinic.name|indent(1000000000) }}", "indent(1000000000)"),
+    ("{{ clinic.name" + "|replace('', clinic.name)" * 4 + " }}", "at most 65,536"),
+    ("{% for a in clinic.address %}{% for b in clinic.address %}{% for c in clinic.address %}x"
+     "{% endfor %}{% endfor %}{% endfor %}", "more than 10,000 times"),
+    ("{% set x = clinic.name %}" + "{% set x = x ~ x %}" * 30 + "{{ x }}", "at most 65,536"),
+    ("{{ 10**100000 }}", "too large a number"),
+    ("{{ clinic.name|map(attribute='upper')|join }}", "No filter named 'map'"),
+    ("{{ '%0999999999d' % 1 }}", "'%' is only for numbers"),
+    ("{{ 9999999999999 }}", "too large for a message"),
+    ("{{ " + "(" * 500 + "1" + ")" * 500 + " }}", "nested too deeply"),
+    ("{% for x in clinic.name recursive %}{{ loop(x) }}{% endfor %}", "recursive loops"),
+]  # fmt: skip
+
+
+def template_toml(tmp_path, body: str, name="t.toml", bom=False) -> str:
+    fr = 'subject = "Bonjour"\nbody = ' + _toml_string(body)
+    text = f"[fr]\n{fr}\n[en]\n{fr}\n"
+    p = tmp_path / name
+    p.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8"))
+    return str(p)
+
+
+def _toml_string(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+@pytest.mark.parametrize("body,match", BOMBS, ids=range(len(BOMBS)))
+def test_template_bombs_are_refused_at_save_with_the_line(run, tmp_path, body, match):
+    t0 = time.monotonic()
+    line = refused(
+        run,
+        "campaigns",
+        "create",
+        "--kind",
+        "invitation",
+        "--name",
+        "Bomb",
+        "--template",
+        template_toml(tmp_path, body),
+    )
+    assert match in line and "body line 1" in line or "body:" in line, line
+    assert time.monotonic() - t0 < 5
+
+
+def test_a_50_mb_template_is_refused_before_parsing(run, tmp_path):
+    t0 = time.monotonic()
+    refused(
+        run, "campaigns", "create", "--kind", "invitation", "--name", "Big",
+        "--template", template_toml(tmp_path, "a" * (50 * 1024 * 1024)),
+    )  # fmt: skip
+    assert time.monotonic() - t0 < 10
+
+
+def test_a_template_file_with_a_utf8_bom_is_accepted(run, tmp_path):
+    code, out, err = run(
+        "campaigns", "create", "--kind", "invitation", "--name", "Bom",
+        "--template", template_toml(tmp_path, "Bonjour {{ patient.first_name }}", bom=True),
+    )  # fmt: skip
+    assert code == 0, err
+
+
+def test_a_template_over_budget_at_send_fails_that_delivery_and_the_daemon_carries_on(db, db_url, tmp_path):
+    """A template stored behind the checks (before the budget existed, another tool):
+    its emails fail with reason `template`; another campaign's emails still go out in the same passes."""
+    from core.models import Template
+
+    with SmtpServer() as smtp:
+        config = delivery_config(db_url, tmp_path, smtp=smtp)
+        ctx = ctx_at(config, utcnow())[0]
+        add_patients(3, 1000)
+        bomb = campaigns.create(ctx, "invitation", "Bomb")
+        fine = campaigns.create(ctx, "invitation", "Fine")
+        recipients.assign_ids(ctx, bomb.id, ["1000", "1001"])
+        recipients.assign_ids(ctx, fine.id, ["1002"])
+        recipients.start(ctx, bomb.id)
+        recipients.start(ctx, fine.id)
+        # written behind the checks (start re-validates): what the send itself must stop
+        Template.update(body="{{ patient.last_name * 50000000 }}").where(Template.campaign == bomb.id).execute()
+        with Dispatcher(config) as d:
+            for _ in range(30):
+                d.run_once()
+                if not Delivery.select().where(Delivery.status.not_in(("sent", "failed"))).exists():
+                    break
+                time.sleep(0.1)
+        with smtp.lock:
+            got = list(smtp.messages)
+    assert [m.rcpt_tos for m in got] == [["p1002@example.org"]]
+    assert max(len(m.data) for m in got) < 100_000
+    failed = {(d.status, d.error_code) for d in Delivery.select().where(Delivery.campaign == bomb.id)}
+    assert failed == {("failed", "template")}
