@@ -183,3 +183,19 @@ def test_a_folder_not_in_the_group_is_named_with_the_fix_in_the_cli_and_the_tui(
     assert isinstance(problem, Problem) and f"chgrp {group}" in problem.message
     assert problem.advice.startswith("Run the command above as root")
     assert not path.exists()  # nothing was created
+
+
+def test_init_makes_the_shared_folder_and_nobody_else_does(tmp_path):
+    import grp
+
+    group = grp.getgrgid(os.getegid()).gr_name
+    path = tmp_path / "shared" / "clinicast.db"
+    config = write_config(tmp_path, f"sqlite:///{path.as_posix().lstrip('/')}")
+    config.write_text(config.read_text().replace("[email]", f'group = "{group}"\n\n[email]', 1))
+    one_line(clinicast(config, "campaigns", "list"), 1, f"{path.parent} does not exist", "clinicast init")
+    assert not path.parent.exists()
+    res = clinicast(config, "init")
+    assert res.returncode == 0, res.stderr
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o2770 and path.parent.stat().st_gid == os.getegid()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o660
+    assert clinicast(config, "campaigns", "list").returncode == 0
