@@ -235,6 +235,30 @@ def staff_sends(s, user, name, ids, results):
         results[user] = f"{len(out)} commands ok, then: {e}"
 
 
+class StaffTui:
+    """The TUI as a staff member logging in would get it (sshd's ForceCommand), in tmux."""
+
+    def __init__(self, s, user):
+        self.sock = "clinicast-test-" + uuid.uuid4().hex[:8]
+        command = f"runuser -u {user} -- {s.bin / 'clinicast'} --config {s.config}"
+        env = ENV | {"TERM": "xterm-256color"}
+        self.tmux(["new-session", "-d", "-x", "120", "-y", "30", "-s", "tui", command], env=env)
+
+    def tmux(self, args, env=None):
+        return _run(["tmux", "-L", self.sock, *args], env=env or ENV, timeout=30)
+
+    def screen(self) -> str:
+        return self.tmux(["capture-pane", "-p", "-t", "tui"]).stdout
+
+    def wait_for(self, text, timeout=60) -> bool:
+        return wait_for(lambda: text in self.screen(), timeout)
+
+    def close(self):
+        self.tmux(["send-keys", "-t", "tui", "C-q"])
+        time.sleep(1.0)
+        self.tmux(["kill-server"])  # this test's own tmux server (its socket is unique)
+
+
 def eml_recipients(folder: Path) -> list[str]:
     found = []
     for p in folder.rglob("*.eml"):
@@ -298,6 +322,9 @@ def test_daemon_and_two_staff_at_once_on_sqlite(server):
             assert wait_for(lambda: s.service in ok(cli(s, s.staff2, "status")).stdout, 30), "no daemon heartbeat"
             host = socket.gethostname()
             assert sending_words(s, s.staff1) == f"deliveries: sent by the daemon on {host}"
+            tui = StaffTui(s, s.staff2) if shutil.which("tmux") else None
+            if tui:  # staff2's TUI stays open (and holds the database) while both staff send
+                assert tui.wait_for(f"deliveries: sent by the daemon on {host}"), tui.screen()
             results: dict[str, str] = {}
             threads = [
                 threading.Thread(target=staff_sends, args=(s, s.staff1, "one", range(2000, 2000 + N), results)),
@@ -313,7 +340,12 @@ def test_daemon_and_two_staff_at_once_on_sqlite(server):
             time.sleep(1.0)  # anything sent twice would land now
             got = eml_recipients(mail)
             assert sorted(got) == sorted(f"p{i}@example.org" for i in range(2 * N)), got
+            if tui:
+                screen = tui.screen()  # still the app, never a problem screen, whoever made the WAL
+                assert "cannot open" not in screen and "deliveries: sent by the daemon" in screen, screen
         finally:
+            if tui:
+                tui.close()
             log = stop(daemon)
         assert daemon.returncode == 0, log
         assert "ermission" not in log and "readonly" not in log and "unable to open" not in log, log
