@@ -257,6 +257,8 @@ class StaffTui:
         self.tmux(["send-keys", "-t", "tui", "C-q"])
         time.sleep(1.0)
         self.tmux(["kill-server"])  # this test's own tmux server (its socket is unique)
+        sock = Path(os.environ.get("TMUX_TMPDIR", "/tmp")) / f"tmux-{os.getuid()}" / self.sock
+        sock.unlink(missing_ok=True)
 
 
 def eml_recipients(folder: Path) -> list[str]:
