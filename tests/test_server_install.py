@@ -521,3 +521,21 @@ def test_daemon_and_staff_on_postgresql_with_a_role_each(server):
 
 def _role_exists(conn, role):
     return conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is not None
+
+
+@pytestmark_root
+@pytest.mark.slow
+def test_only_the_service_account_or_an_admin_runs_the_daemon(server):
+    s = server
+    configure(s, "http://127.0.0.1:9")
+
+    def once(user):
+        cmd = ["runuser", "-u", user, "--", str(s.bin / "clinicast"), "daemon", "--once", "--config", str(s.config)]
+        return _run(cmd, env=ENV, cwd="/")
+
+    res = once(s.staff2)  # campaigns only: refused
+    assert res.returncode == 1 and "lacks the 'admin' permission" in res.stderr, res.stderr
+    res = once(s.staff1)  # an admin, but sending needs the token it cannot read
+    assert res.returncode == 2 and "gateway.token_file" in res.stderr and "permission denied" in res.stderr
+    res = once(s.service)  # the service account: no [users] entry needed
+    assert res.returncode == 0, res.stderr
