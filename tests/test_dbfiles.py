@@ -199,3 +199,23 @@ def test_init_makes_the_shared_folder_and_nobody_else_does(tmp_path):
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o2770 and path.parent.stat().st_gid == os.getegid()
     assert stat.S_IMODE(path.stat().st_mode) == 0o660
     assert clinicast(config, "campaigns", "list").returncode == 0
+
+
+def test_the_tui_shows_a_driver_error_in_core_words(sqlite_db):
+    from tui.screens.base import error_text
+
+    _config, path = sqlite_db
+    dbmod.bind(f"sqlite:///{str(path).lstrip('/')}")
+    holder = sqlite3.connect(path, isolation_level=None, timeout=0)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        dbmod.database.execute_sql("PRAGMA busy_timeout = 50")
+        with pytest.raises(pw.OperationalError) as e:
+            with dbmod.write_transaction():
+                pass
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        dbmod.database.close()
+    text = error_text(e.value)
+    assert "is locked" in text and "try again" in text and "unexpected" not in text

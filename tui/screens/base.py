@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 
+from peewee import PeeweeException
 from textual.worker import Worker, WorkerState
 
 from core.errors import ClinicastError
@@ -18,6 +19,10 @@ from core.errors import ClinicastError
 def error_text(error: BaseException) -> str:
     if isinstance(error, ClinicastError):
         return str(error)
+    if isinstance(error, PeeweeException):  # locked, read-only, full: core's words and what to do
+        from core.db import explain
+
+        return str(explain(error))
     return f"unexpected error ({type(error).__name__}): {error}"
 
 
