@@ -293,6 +293,9 @@ def test_install_lays_out_owners_and_modes(server):
     assert owner(s.data) == (s.service, s.staff) and mode(s.data) == 0o2770
     assert owner(s.db)[1] == s.staff and mode(s.db) == 0o660
     assert f"User={s.service}" in (s.root / "units" / "clinicast.service").read_text()
+    if shutil.which("systemd-analyze"):  # every directive known, every command present
+        res = _run(["systemd-analyze", "verify", str(s.root / "units" / "clinicast.service")])
+        assert "Unknown" not in res.stderr and "not executable" not in res.stderr, res.stderr
     assert f"Match Group {s.staff}" in (s.root / "sshd" / "clinicast.conf").read_text()
     # the service account ran init with no [users] entry; the daemon refuses an empty token file
     res = _run(
