@@ -26,8 +26,8 @@ from ..campaigns import clinic_values
 from ..channels import Mailer, Outcome, compose, make_gateway, make_mailer
 from ..channels.gateway import GatewayClient
 from ..config import Config, email_problems
-from ..errors import ConfigError
 from ..enums import DeliveryKind, DeliveryState
+from ..errors import ConfigError
 from ..models import database, utcnow
 from .kinds import HANDLERS, Handler
 from .logfmt import event, worker_name
