@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -13,7 +15,7 @@ from textual.widgets.option_list import Option
 
 from core import patients
 
-from ..screens.base import WorkerResults
+from ..screens.base import WorkerErrors
 
 
 def patient_label(p, width: int = 80) -> Text:
@@ -29,7 +31,7 @@ def patient_label(p, width: int = 80) -> Text:
     return t
 
 
-class PatientSearch(WorkerResults, Vertical):
+class PatientSearch(WorkerErrors, Vertical):
     """Input + results; enter on a result posts PatientSearch.Chosen."""
 
     DEFAULT_CSS = """
@@ -75,12 +77,9 @@ class PatientSearch(WorkerResults, Vertical):
             if results.highlighted is None:
                 results.highlighted = 0
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="patient-search")
-    def _search(self, text: str):
-        return text, patients.search(text, limit=20)
-
-    def _search_done(self, result) -> None:
-        text, found = result
+    @work(exclusive=True, exit_on_error=False, group="patient-search")
+    async def _search(self, text: str) -> None:
+        found = await asyncio.to_thread(patients.search, text, limit=20)
         results = self.query_one(OptionList)
         results.clear_options()
         self._found = {str(p.id): p for p in found}
