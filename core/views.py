@@ -77,7 +77,7 @@ def template_preview(
             push_length = e.length if field == "push" else push_length
             continue
         if c.kind == "invitation":
-            rendered[field] = out.subject if field == "subject" else (out.text or "")
+            rendered[field] = (out.subject or "") if field == "subject" else (out.text or "")
         else:
             rendered[field] = {"title": out.title, "body": out.body_markdown, "push": out.push}[field] or ""
     if c.kind == "broadcast" and push_length is None:

@@ -48,7 +48,7 @@ def config_check(config: Config):
     click.echo(
         f"  clinic: {config.clinic.name} ({config.clinic.timezone}, default language {config.clinic.default_language})"
     )
-    click.echo(f"  database: {_redact(config.database.url)}: {db_state}")
+    click.echo(f"  database: {dbmod.redacted(config.database.url)}: {db_state}")
     click.echo(
         f"  email: {config.email.transport} "
         + (
@@ -62,17 +62,6 @@ def config_check(config: Config):
         + (config.gateway.path if config.gateway.transport == "log" else config.gateway.url)
     )
     click.echo(f"  users: {', '.join(sorted(config.users)) or 'none'}")
-
-
-def _redact(url: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    u = urlsplit(url)
-    if not u.netloc:
-        return url
-    if u.password:
-        u = u._replace(netloc=u.netloc.replace(f":{u.password}@", ":***@"))
-    return urlunsplit(u)
 
 
 @command(cli, "status")
