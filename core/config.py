@@ -122,7 +122,6 @@ class Config:
 # --- schema -----------------------------------------------------------------------
 # key -> (type, default); a default of REQUIRED means the key must be present.
 REQUIRED = object()
-_SECRET = object()  # marker: "<x>_env" / "<x>_file" pair resolved to one value
 
 SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
     "clinic": {

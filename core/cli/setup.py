@@ -76,7 +76,7 @@ def config_check(config: Config):
     click.echo(
         f"  clinic: {config.clinic.name} ({config.clinic.timezone}, default language {config.clinic.default_language})"
     )
-    click.echo(f"  database: {_redact(config.database.url)}: {db_state}")
+    click.echo(f"  database: {dbmod.redacted(config.database.url)}: {db_state}")
     click.echo(
         f"  email: {config.email.transport} "
         + (
@@ -101,17 +101,6 @@ def config_check(config: Config):
         sys.exit(2)  # the config itself lacks keys
     if not ok:
         sys.exit(1)
-
-
-def _redact(url: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    u = urlsplit(url)
-    if not u.netloc:
-        return url
-    if u.password:
-        u = u._replace(netloc=u.netloc.replace(f":{u.password}@", ":***@"))
-    return urlunsplit(u)
 
 
 @command(cli, "status")
