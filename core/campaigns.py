@@ -184,7 +184,7 @@ def get_templates(campaign_id: int) -> dict[str, dict[str, str]]:
     """{language: {field: text}} with every field of the campaign's kind."""
     c = get(campaign_id)
     fields = TEMPLATE_FIELDS[c.kind]
-    out = {lang: {f: "" for f in fields} for lang in LANGUAGES}
+    out: dict[str, dict[str, str]] = {lang: {f: "" for f in fields} for lang in LANGUAGES}
     for t in Template.select().where(Template.campaign == c):
         out[t.language] = {f: getattr(t, f) for f in fields}
     return out
@@ -324,7 +324,7 @@ def edit(
         new_end = c.ends_on if ends_on is None else parse_day(ends_on, "ends")
         _raise_problems(validate_fields(c.kind, new_name, new_start, new_end, campaign_id=c.id))
         now = ctx.now()
-        changes = {}
+        changes: dict[str, object] = {}
         if new_name != c.name:
             changes["name"] = [c.name, new_name]
         if (new_start, new_end) != (c.starts_on, c.ends_on):

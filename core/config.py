@@ -122,7 +122,6 @@ class Config:
 # --- schema -----------------------------------------------------------------------
 # key -> (type, default); a default of REQUIRED means the key must be present.
 REQUIRED = object()
-_SECRET = object()  # marker: "<x>_env" / "<x>_file" pair resolved to one value
 
 SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
     "clinic": {
@@ -367,8 +366,8 @@ def from_dict(data: dict, path: Path | None = None, env: dict[str, str] | None =
 
 
 def _check_identification(data: dict, email: dict, clinic: dict, problems: list[str]) -> None:
-    """What every email must carry (SPEC §10, CASL): a personal unsubscribe link under
-    unsubscribe_url, and the clinic's name, postal address and phone."""
+    """The form of what every email carries (SPEC §10, CASL), checked at load; whether an
+    SMTP setup has all of it is `email_problems`, checked where email is sent."""
     if isinstance(data.get("email"), dict) and "list_unsubscribe" in data["email"]:
         # replaced, not merely unknown: say by what
         problems[:] = [p for p in problems if not p.startswith("email.list_unsubscribe:")]
@@ -379,19 +378,30 @@ def _check_identification(data: dict, email: dict, clinic: dict, problems: list[
     url = email.get("unsubscribe_url") or ""
     if url and not url.startswith(("https://", "http://")):
         problems.append("email.unsubscribe_url: expected an https:// URL (the unsubscribe page)")
-    if email.get("transport") != "smtp":
-        return
-    if not url:
+
+
+def email_problems(config: Config) -> list[str]:
+    """What an SMTP setup lacks to send a lawful email (SPEC §10, CASL): the unsubscribe
+    page, and the clinic's postal address and phone for the identification every email
+    ends with. Like the secrets (SPEC §13), these matter only where email is sent: the
+    SMTP transport refuses to start without them and `config check` lists them, while
+    staff can still list, create, assign and start."""
+    if config.email.transport != "smtp":
+        return []
+    where = f"{config.path}: " if config.path else ""
+    problems = []
+    if not config.email.unsubscribe_url:
         problems.append(
-            'email.unsubscribe_url: required when email.transport = "smtp" (the unsubscribe page the patient '
-            "app provider hosts; each email links <unsubscribe_url>/<token>)"
+            f'{where}email.unsubscribe_url: required when email.transport = "smtp" (the unsubscribe page the '
+            "patient app provider hosts; each email links <unsubscribe_url>/<token>)"
         )
     for key in ("address", "phone"):
-        if "name" in clinic and not (clinic.get(key) or "").strip():
+        if not getattr(config.clinic, key).strip():
             problems.append(
-                f'clinic.{key}: required when email.transport = "smtp" (every email ends with the clinic\'s '
-                "name, postal address and phone)"
+                f'{where}clinic.{key}: required when email.transport = "smtp" (every email ends with the '
+                "clinic's name, postal address and phone)"
             )
+    return problems
 
 
 def _section(name: str, table: dict, keys: dict, problems: list[str]) -> dict:

@@ -20,7 +20,7 @@ import hashlib
 import uuid
 from datetime import UTC, timedelta
 
-from .. import templating
+from .. import templating, unsubscribe
 from ..channels import Outcome
 from ..enums import DeliveryKind, DeliveryState
 from ..models import Delivery
@@ -96,6 +96,9 @@ class EmailTestHandler(_Test):
                 "code": code,
                 "expires_on": expires_on.astimezone(self.t.config.clinic.tz).date(),
             },
+            # the link's form, with a token no patient holds: a click from the staff
+            # inbox must not opt the patient out (the feed logs it as unknown)
+            unsubscribe={"url": unsubscribe.link(self.t.config, f"test-{uuid.uuid4().hex}")},
         )
         subject = PREFIX.get(lang, PREFIX["en"]) + fields.get("subject", "")
         return self.t.mail(

@@ -4,6 +4,8 @@ lists, read by the same core function (core.audit_read.read, admin only)."""
 
 from __future__ import annotations
 
+import asyncio
+
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,12 +13,12 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from .base import WorkerResults
+from .base import WorkerErrors
 
 SHOWN = 1000  # the newest rows; `clinicast audit --csv` gives everything
 
 
-class AuditScreen(WorkerResults, Screen):
+class AuditScreen(WorkerErrors, Screen):
     TITLE = "Audit trail"
     AUTO_FOCUS = "#audit-rows"
     BINDINGS = [
@@ -55,14 +57,14 @@ class AuditScreen(WorkerResults, Screen):
         user = self.query_one("#audit-user", Input).value
         self._load(since, user)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="audit")
-    def _load(self, since: str, user: str):
+    @work(exclusive=True, exit_on_error=False, group="audit")
+    async def _load(self, since: str, user: str) -> None:
         from core import audit_read
 
         ctx = self.app.ctx
-        return audit_read.read(ctx, audit_read.parse_since(since), user or None, limit=SHOWN, newest_first=True)
-
-    def _load_done(self, rows) -> None:
+        rows = await asyncio.to_thread(
+            lambda: audit_read.read(ctx, audit_read.parse_since(since), user or None, limit=SHOWN, newest_first=True)
+        )
         table = self.query_one(DataTable)
         table.clear()
         table.add_rows(

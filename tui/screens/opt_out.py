@@ -5,6 +5,8 @@ was done."""
 
 from __future__ import annotations
 
+import asyncio
+
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -76,23 +78,18 @@ class OptOutModal(ModalScreen[tuple[str, str] | None]):
 
 
 class OptOutFlow:
-    """Mixin (with WorkerResults) for what shows patients: `ask_opt_out(emr_id, name)`;
+    """Mixin (with WorkerErrors) for what shows patients: `ask_opt_out(emr_id, name)`;
     override `opt_out_recorded(done)` to refresh after it."""
 
-    def ask_opt_out(self, emr_id: str, name: str) -> None:
-        def answered(result: tuple[str, str] | None) -> None:
-            if result is not None:
-                self._record_opt_out(emr_id, *result)
-
-        self.app.push_screen(OptOutModal(emr_id, name), answered)
-
-    @work(thread=True, exit_on_error=False, group="opt-out")
-    def _record_opt_out(self, emr_id: str, channel: str, note: str):
+    @work(exit_on_error=False, group="opt-out")
+    async def ask_opt_out(self, emr_id: str, name: str) -> None:
         from core import optouts
 
-        return optouts.record(self.app.ctx, emr_id, channel, note)
-
-    def _record_opt_out_done(self, done) -> None:
+        answer = await self.app.push_screen_wait(OptOutModal(emr_id, name))
+        if answer is None:
+            return
+        channel, note = answer
+        done = await asyncio.to_thread(optouts.record, self.app.ctx, emr_id, channel, note)
         if done.new:
             what = f"{done.emr_id}: opted out of {done.channel} on {done.day}"
         else:
