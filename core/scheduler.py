@@ -34,6 +34,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from peewee import PeeweeException
 
 from . import __version__
 from .config import Config
@@ -209,6 +210,10 @@ class Scheduler:
                 self.last_error = None
             except Exception as e:
                 self.last_error = f"{type(e).__name__}: {e}"
+                if isinstance(e, PeeweeException):  # locked, read-only, a stray WAL: in words, with the fix
+                    from .db import explain
+
+                    self.last_error = str(explain(e))
                 event(self.log, logging.ERROR, "job_failed", job=fn.__name__, error=self.last_error)
                 self.log.debug("job %s failed", fn.__name__, exc_info=True)
             finally:

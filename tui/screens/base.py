@@ -20,6 +20,7 @@ makes it a one-line notice where the eye is. Never a traceback.
 
 from __future__ import annotations
 
+from peewee import PeeweeException
 from textual.worker import Worker, WorkerState
 
 from core.errors import ClinicastError
@@ -28,6 +29,10 @@ from core.errors import ClinicastError
 def error_text(error: BaseException) -> str:
     if isinstance(error, ClinicastError):
         return str(error)
+    if isinstance(error, PeeweeException):  # locked, read-only, full: core's words and what to do
+        from core.db import explain
+
+        return str(explain(error))
     return f"unexpected error ({type(error).__name__}): {error}"
 
 
