@@ -23,13 +23,14 @@ from .. import format as fmt
 from ..widgets.status_line import StatusLine
 from .base import WorkerResults
 from .modals import ConfirmModal
+from .sending import SendingControl
 
 PAGE = 100  # rows read at a time: a few screens, measured cheaply (DataTable sizes every cell)
 NEAR_END = 25  # read the next page when the cursor is this close to the last loaded row
 WIDE = 100
 
 
-class RecipientsScreen(WorkerResults, Screen):
+class RecipientsScreen(SendingControl, WorkerResults, Screen):
     AUTO_FOCUS = "#recipients"
     BINDINGS = [
         Binding("a", "add", "Add", tooltip="Add patients to the campaign", id="recipients.add"),
@@ -40,6 +41,17 @@ class RecipientsScreen(WorkerResults, Screen):
         Binding("t", "template", "Template", tooltip="Edit the messages", id="recipients.template"),
         Binding("e", "edit", "Edit", tooltip="Edit the campaign's details", id="recipients.edit"),
         Binding("escape", "back", "Back", key_display="esc", id="recipients.back"),
+        # sending control (SPEC §11); also in the command palette
+        Binding("S", "stop_sending", "Stop", tooltip="Cancel what was not sent yet", show=False, id="recipients.stop"),
+        Binding(
+            "i",
+            "reinvite",
+            "Re-invite",
+            tooltip="A fresh invitation to the expired",
+            show=False,
+            id="recipients.reinvite",
+        ),
+        Binding("T", "test_send", "Test", tooltip="Send yourself a test", show=False, id="recipients.test"),
     ]
 
     def __init__(self, campaign_id: int) -> None:
@@ -414,6 +426,20 @@ class RecipientsScreen(WorkerResults, Screen):
         self.busy = False
         return False
 
+    # sending control (tui.screens.sending)
+    def campaign_kind(self) -> str | None:
+        return self.summary.kind if self.summary else None
+
+    def campaign_name(self) -> str:
+        return self.summary.name if self.summary else super().campaign_name()
+
+    def test_patient(self) -> tuple[str, int | None]:
+        r = self.selected_row()
+        return (r.emr_id, None) if r is not None else ("", None)
+
+    def sending_changed(self) -> None:
+        self.action_refresh()
+
     def palette_commands(self):
         return [
             ("Add patients", "One patient, by conditions, or from a CSV file", self.action_add),
@@ -421,6 +447,9 @@ class RecipientsScreen(WorkerResults, Screen):
             ("Edit the template", "The messages, in French and English", self.action_template),
             ("Edit the campaign's details", "Name, window", self.action_edit),
             ("Remove the selected recipient", "They will not receive it / it leaves their feed", self.action_remove),
+            ("Stop sending (S)", "Cancel what was not sent yet; a later start sends it", self.action_stop_sending),
+            ("Send me a test (T)", "The message as the selected patient gets it", self.action_test_send),
+            ("Re-invite the expired (i)", "A fresh invitation to those who did not join", self.action_reinvite),
             ("Refresh", "Read the recipients again", self.action_refresh),
         ]
 
