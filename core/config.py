@@ -51,7 +51,6 @@ class EmailSettings:
     username: str = ""
     password_secret: secrets.SecretRef | None = None  # read when the SMTP transport is built
     sender: str = "clinicast <no-reply@localhost>"
-    list_unsubscribe: str = ""
     unsubscribe_url: str = ""  # each email's personal link is <unsubscribe_url>/<token> (SPEC §10)
     path: str = ""
     timeout_seconds: float = 30  # the overall deadline of one SMTP transaction
@@ -144,7 +143,6 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         "password_env": (str, ""),
         "password_file": (str, ""),
         "from": (str, "clinicast <no-reply@localhost>"),
-        "list_unsubscribe": (str, ""),
         "unsubscribe_url": (str, ""),
         "unknown_outcome_retries": (int, 1),
         "path": (str, ""),
@@ -278,6 +276,7 @@ def from_dict(data: dict, path: Path | None = None, env: dict[str, str] | None =
 
     email = values["email"]
     password = secrets.ref("email", "password", email, env, base, problems, path)
+    _check_identification(data, email, clinic, problems)
     if email["transport"] == "maildir" and not email["path"]:
         problems.append('email.path: required when email.transport = "maildir" (the folder to write .eml files to)')
     gw = values["gateway"]
@@ -345,7 +344,6 @@ def from_dict(data: dict, path: Path | None = None, env: dict[str, str] | None =
             username=email["username"],
             password_secret=password,
             sender=email["from"],
-            list_unsubscribe=email["list_unsubscribe"],
             unsubscribe_url=email["unsubscribe_url"],
             path=email["path"],
             timeout_seconds=email["timeout_seconds"],
@@ -366,6 +364,34 @@ def from_dict(data: dict, path: Path | None = None, env: dict[str, str] | None =
         ),
         users=users,
     )
+
+
+def _check_identification(data: dict, email: dict, clinic: dict, problems: list[str]) -> None:
+    """What every email must carry (SPEC §10, CASL): a personal unsubscribe link under
+    unsubscribe_url, and the clinic's name, postal address and phone."""
+    if isinstance(data.get("email"), dict) and "list_unsubscribe" in data["email"]:
+        # replaced, not merely unknown: say by what
+        problems[:] = [p for p in problems if not p.startswith("email.list_unsubscribe:")]
+        problems.append(
+            "email.list_unsubscribe: no longer used; every email now carries a personal link "
+            "<unsubscribe_url>/<token>: remove list_unsubscribe and set email.unsubscribe_url"
+        )
+    url = email.get("unsubscribe_url") or ""
+    if url and not url.startswith(("https://", "http://")):
+        problems.append("email.unsubscribe_url: expected an https:// URL (the unsubscribe page)")
+    if email.get("transport") != "smtp":
+        return
+    if not url:
+        problems.append(
+            'email.unsubscribe_url: required when email.transport = "smtp" (the unsubscribe page the patient '
+            "app provider hosts; each email links <unsubscribe_url>/<token>)"
+        )
+    for key in ("address", "phone"):
+        if "name" in clinic and not (clinic.get(key) or "").strip():
+            problems.append(
+                f'clinic.{key}: required when email.transport = "smtp" (every email ends with the clinic\'s '
+                "name, postal address and phone)"
+            )
 
 
 def _section(name: str, table: dict, keys: dict, problems: list[str]) -> dict:

@@ -299,21 +299,26 @@ def for_patient(patient: Patient) -> list[OptOutRow]:
     ]
 
 
-def kept_by_import(emr_ids: list[str], says_yes: list[bool]) -> int:
-    """How many imported rows said the patient may be contacted (marketing consent yes,
-    or do-not-contact no) for a patient with an active opt-out: the import keeps them
-    opted out (the opt-out is not a column it writes)."""
-    wanted = [e for e, yes in zip(emr_ids, says_yes, strict=True) if yes]
+def kept_by_import(emr_ids: list[str], consent_yes: list[bool], contact_yes: list[bool]) -> int:
+    """How many imported rows said the patient may be contacted for a patient who opted
+    out of it: marketing consent "yes" against an opt-out of the app's messages (feed,
+    push, all), do-not-contact "no" against any opt-out. The import keeps them opted out
+    (the ledger is not a column it writes) and says how many."""
+    app = (OptOutChannel.FEED, OptOutChannel.PUSH, OptOutChannel.ALL)
+    rows = [(e, c, d) for e, c, d in zip(emr_ids, consent_yes, contact_yes, strict=True) if c or d]
     n = 0
-    for i in range(0, len(wanted), 900):
-        n += (
-            Patient.select()
-            .where(
-                Patient.emr_id.in_(wanted[i : i + 900]),
-                pw.fn.EXISTS(
-                    OptOut.select(pw.SQL("1")).where(OptOut.patient == Patient.id, OptOut.cleared_at.is_null(True))
-                ),
-            )
-            .count()
+    for i in range(0, len(rows), 900):
+        chunk = rows[i : i + 900]
+        q = (
+            Patient.select(Patient.emr_id, OptOut.channel)
+            .join(OptOut)
+            .where(Patient.emr_id.in_([e for e, _, _ in chunk]), OptOut.cleared_at.is_null(True))
+            .tuples()
         )
+        channels: dict[str, set[str]] = {}
+        for emr_id, channel in q:
+            channels.setdefault(emr_id, set()).add(channel)
+        for emr_id, consent, contact in chunk:
+            held = channels.get(emr_id, set())
+            n += bool((contact and held) or (consent and held & set(app)))
     return n

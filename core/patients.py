@@ -620,8 +620,9 @@ def _kept_opted_out(directory: Directory) -> int:
     if consent is None and dnc is None:
         return 0
     n = len(directory)
-    yes = [(consent is not None and consent[i] is True) or (dnc is not None and dnc[i] is False) for i in range(n)]
-    return kept_by_import(directory.columns["emr_id"], yes)
+    consent_yes = [consent is not None and consent[i] is True for i in range(n)]
+    contact_yes = [dnc is not None and dnc[i] is False for i in range(n)]
+    return kept_by_import(directory.columns["emr_id"], consent_yes, contact_yes)
 
 
 def _upsert(t: str, cols: list[str], data_cols: list[str], params: list[tuple], pg: bool) -> int:

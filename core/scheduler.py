@@ -10,7 +10,8 @@ job store (a job store must never be shared between processes) holding:
   `expire_due` find what should have happened meanwhile with a database query (an
   ended window is never published; a missed or dropped one-shot job loses nothing) —
   and the window jobs are rebuilt from the campaigns as they are now;
-- `heartbeat`, every `heartbeat_seconds`: this process's row in `heartbeat`.
+- `heartbeat`, every `heartbeat_seconds`: this process's row in `heartbeat`;
+- `opt_outs`, every `tick_seconds`: the gateway's opt-out feed (core.optout_feed).
 
 Every job's work is claimed in the database (deliveries by lease, window changes by a
 conditional update, the catch-up by locking each campaign it works on), so several
@@ -128,6 +129,13 @@ class Scheduler:
                 next_run_time=now,
             )
             self._sched.add_job(
+                self._job(self.pull_opt_outs),
+                IntervalTrigger(seconds=s.tick_seconds),
+                id="opt_outs",
+                name="opt-out feed",
+                next_run_time=now,
+            )
+            self._sched.add_job(
                 self._job(self.dispatch),
                 IntervalTrigger(seconds=s.tick_seconds),
                 id="dispatch",
@@ -184,6 +192,7 @@ class Scheduler:
         """Everything due now, in this thread: catch-up, then dispatch until nothing is due."""
         self.heartbeat()
         try:
+            self.pull_opt_outs()
             self.catch_up()
             return self.dispatcher.run_once()
         finally:
@@ -233,6 +242,15 @@ class Scheduler:
             self.dispatcher.run_once()
             if not self._woken.is_set() or self._stopped:
                 return
+
+    def pull_opt_outs(self) -> None:
+        """The gateway's opt-out feed, every tick (core.optout_feed): what patients changed
+        on the app side, and their unsubscribe-link clicks."""
+        if self._stopped or not self._active():
+            return
+        from . import optout_feed
+
+        optout_feed.pull(self.dispatcher, self.clock)
 
     def heartbeat(self) -> None:
         now = self.clock()

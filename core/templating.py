@@ -21,12 +21,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError, nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2 import StrictUndefined, Template, UndefinedError, nodes
+from jinja2.sandbox import SecurityError
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+from core import infile, sandbox
 from core.default_templates import DEFAULT_INVITATION
+from core.errors import BadInput
 
 __all__ = [
     "DEFAULT_INVITATION",
@@ -90,7 +92,7 @@ class Variable:
     @property
     def per_patient(self) -> bool:
         """Whether the value differs from one recipient to the next."""
-        return self.group in ("patient", "invitation")
+        return self.group in ("patient", "invitation", "unsubscribe")
 
     def example_in(self, language: str) -> str:
         if isinstance(self.example, date):
@@ -98,6 +100,8 @@ class Variable:
         return self.example
 
 
+# every email must carry the patient's own way out (SPEC §10, CASL)
+UNSUBSCRIBE_EXAMPLE = "https://app.example.org/unsubscribe/Xk3J9pQ2vR7tW4yZ8aB1cD5eF6gH0iJ2"
 _BOTH, _INVITATION, _BROADCAST = ("invitation", "broadcast"), ("invitation",), ("broadcast",)
 VARIABLES: list[Variable] = [
     Variable("patient.first_name", "Patient's first name", "Marie-Ève", _BOTH),
@@ -110,6 +114,9 @@ VARIABLES: list[Variable] = [
     Variable("invitation.url", "Personal invitation link", "https://app.example.org/join/K7P2QX4M", _INVITATION),
     Variable("invitation.code", "Personal invitation code", "K7P2-QX4M", _INVITATION),
     Variable("invitation.expires_on", "Last day the invitation is valid", date(2026, 12, 24), _INVITATION),
+    Variable(
+        "unsubscribe.url", "Personal unsubscribe link (required in every email)", UNSUBSCRIBE_EXAMPLE, _INVITATION
+    ),
     Variable("campaign.starts_on", "First day of the broadcast", date(2026, 12, 1), _BROADCAST),
     Variable("campaign.ends_on", "Last day of the broadcast", date(2026, 12, 24), _BROADCAST),
 ]
@@ -155,6 +162,7 @@ def build_context(
     campaign: Mapping[str, Any],
     invitation: Mapping[str, Any] | None,
     language: str,
+    unsubscribe: Mapping[str, Any] | None = None,
 ) -> dict[str, dict[str, str]]:
     """The template context: exactly the documented variables, as strings.
 
@@ -175,6 +183,8 @@ def build_context(
             "code": str(invitation["code"]),
             "expires_on": format_date(invitation["expires_on"], language),
         }
+    if unsubscribe is not None:
+        context["unsubscribe"] = {"url": str(unsubscribe["url"])}
     return context
 
 
@@ -199,13 +209,14 @@ def sample_context(kind: str, language: str, clinic: Mapping[str, Any] | None = 
         campaign=examples("campaign") if kind == "broadcast" else {},
         invitation=examples("invitation") if kind == "invitation" else None,
         language=language,
+        unsubscribe=examples("unsubscribe") if kind == "invitation" else None,
     )
 
 
 # --- sandbox -----------------------------------------------------------------------
 
 
-class _Sandbox(ImmutableSandboxedEnvironment):
+class _Sandbox(sandbox.BudgetSandbox):
     """No attribute access at all: `patient.first_name` resolves as a key of the
     patient dict; `x.upper`, `x.__class__`, `patient.items` are refused."""
 
@@ -294,10 +305,18 @@ def validate(
             problem(field, line, message)
         if not static:
             try:
-                _render_field(kind, field, source, context)
+                text = _render_field(kind, field, source, context)
             except TemplateRenderError as error:
                 problem(field, error.line, error.message)
+                continue
+            if kind == "invitation" and field == "body" and _markdown_literal(UNSUBSCRIBE_EXAMPLE) not in text:
+                problem(field, None, UNSUBSCRIBE_MISSING)
     return problems
+
+
+UNSUBSCRIBE_MISSING = (
+    "must carry the patient's unsubscribe link {{ unsubscribe.url }}: every email needs a way out (SPEC §10)"
+)
 
 
 def validate_set(
@@ -339,11 +358,9 @@ def _is_filled(fields: Mapping[str, str]) -> bool:
 def _analyse(kind: str, field: str, source: str) -> tuple[Template | None, tuple[tuple[int, str], ...]]:
     """Compile `source` and list its static problems as (line, message)."""
     env = _MARKDOWN_ENV if field == "body" else _PLAIN_ENV
-    try:
-        ast = env.parse(source)
-        template = env.from_string(ast)
-    except TemplateSyntaxError as error:
-        return None, ((error.lineno, f"syntax error: {error.message}"),)
+    ast, template, refused = sandbox.compile_field(env, source)  # size, syntax, budget (issue #8)
+    if ast is None:
+        return None, tuple(refused)
     local = {n.name for n in ast.find_all(nodes.Name) if n.ctx in ("store", "param")}
     return template, tuple(_scan(ast, kind, field, local))
 
@@ -461,7 +478,7 @@ def _render_field(kind: str, field: str, source: str, context: Mapping[str, Any]
     if static:
         raise TemplateRenderError(field, *static[0])
     try:
-        text = template.render(context)
+        text = sandbox.render(template, context)
     except Exception as error:  # the sandbox turns any template mistake into an exception
         raise TemplateRenderError(field, _template_line(error), _describe(error)) from error
     if field == "body":
@@ -578,15 +595,17 @@ class TemplateFileError(Exception):
 
 def load_template_file(path: str | Path) -> TemplateSet:
     """Read a TOML template file (one table a language: subject, body, title, push)."""
-    try:
-        with open(path, "rb") as file:
-            data = tomllib.load(file)
-    except OSError as error:
-        raise TemplateFileError(f"{path}: cannot read: {error.strerror}") from error
+    try:  # bounded, devices and FIFOs refused (issue #8); a UTF-8 BOM (Windows editors) is fine
+        raw = infile.read_bytes(path, limit=infile.TEMPLATE_LIMIT, what="a template file")
+        data = tomllib.loads(raw.removeprefix(b"\xef\xbb\xbf").decode("utf-8"))
+    except BadInput as error:
+        raise TemplateFileError(str(error)) from None
     except UnicodeDecodeError as error:
         raise TemplateFileError(f"{path}: not UTF-8 text") from error
     except tomllib.TOMLDecodeError as error:
         raise TemplateFileError(f"{path}: TOML syntax error: {error}") from error
+    except RecursionError:
+        raise TemplateFileError(f"{path}: TOML nested too deeply") from None
     templates: TemplateSet = {}
     for language, fields in data.items():
         if language not in LANGUAGES:

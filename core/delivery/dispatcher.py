@@ -21,7 +21,7 @@ from email.utils import parseaddr
 
 import peewee as pw
 
-from .. import sending_hours, templating
+from .. import identification, sending_hours, templating
 from ..campaigns import clinic_values
 from ..channels import Mailer, Outcome, compose, make_gateway, make_mailer
 from ..channels.gateway import GatewayClient
@@ -164,21 +164,24 @@ class Dispatcher:
         return self._mail_exec
 
     def mail(self, fields: dict, context: dict, language: str, *, name: str, address: str, key: str) -> Outcome:
-        """Render, build and send one email (in a mail thread)."""
-        try:
-            r = templating.render("invitation", fields, context)
-        except templating.TemplateRenderError as e:
-            return Outcome.final(f"template: {e}")
+        """Render, build and send one email (in a mail thread). A template that cannot
+        be rendered (over its budget, core.sandbox) raises TemplateRenderError: the
+        caller fails that delivery with reason `template`."""
+        r = templating.render("invitation", fields, context)
+        link = (context.get("unsubscribe") or {}).get("url", "")
+        if not link:  # never an email without its way out (SPEC §10)
+            return Outcome.final("no unsubscribe link for this email")
+        text, html = identification.add(r.text or "", r.html or "", self.clinic, language)
         try:
             data = compose.build(
                 sender=self.config.email.sender,
                 to=compose.address(name, address),
                 subject=r.subject or "",
-                text=r.text or "",
-                html=r.html or "",
+                text=text,
+                html=html,
                 key=key,
                 language=language,
-                list_unsubscribe=self.config.email.list_unsubscribe,
+                list_unsubscribe=link,
                 date=self.clock().replace(tzinfo=UTC),
             )
         except (UnicodeError, ValueError) as e:
@@ -246,6 +249,21 @@ class Dispatcher:
                 counts = {k: v for k, v in stats.as_dict().items() if v and k != "seconds"}
                 event(self.log, logging.INFO, "pass", worker=self.name, **counts, seconds=f"{stats.seconds:.2f}")
             return stats
+
+    def call(self, make):
+        """`await make()` on the dispatcher's loop, between passes: another user of its
+        transports (the opt-out feed's GET) shares its connections and its secrets."""
+
+        def run():
+            with self._pass_lock:
+                if self._closed:
+                    raise RuntimeError("the dispatcher is closed")
+                if self._loop is None:
+                    self._loop = asyncio.new_event_loop()
+                    self._db_exec = ThreadPoolExecutor(1, thread_name_prefix="clinicast-db")
+                return self._loop.run_until_complete(make())
+
+        return _outside_any_loop(run)
 
     def close(self) -> None:
         """Close the transports and the worker threads (nothing is held between passes)."""

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from .. import templating
+from .. import templating, unsubscribe
 from ..campaigns import window_bounds
 from ..channels import Outcome
 from ..channels.gateway import MAX_IDS, unknown_ids
@@ -160,7 +160,10 @@ class EmailHandler(Handler):
 
     async def send(self, job):
         r = job.handed[0]
-        outcome = await asyncio.get_running_loop().run_in_executor(self.t.mail_pool(), self._mail, job, r)
+        try:
+            outcome = await asyncio.get_running_loop().run_in_executor(self.t.mail_pool(), self._mail, job, r)
+        except templating.TemplateRenderError as e:  # e.g. over the render budget: this delivery only
+            return [Result(r, DeliveryState.FAILED, Reason.TEMPLATE, str(e))]
         return self.results(job, outcome)
 
     def _mail(self, job: Job, r: Claimed) -> Outcome:
@@ -175,6 +178,7 @@ class EmailHandler(Handler):
             campaign={},
             language=lang,
             invitation={"url": inv.url, "code": inv.code, "expires_on": expires_on},
+            unsubscribe={"url": unsubscribe.link(self.t.config, f.unsubscribe)},
         )
         return self.t.mail(
             {"subject": fields.get("subject", ""), "body": fields.get("body", "")},

@@ -31,6 +31,10 @@ class CampaignListScreen(WorkerResults, Screen):
         Binding("r", "refresh", "Refresh", id="campaigns.refresh"),
         Binding("v", "toggle_archived", "Archived", tooltip="Show or hide archived campaigns", id="campaigns.archived"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="campaigns.clear_filter"),
+        # hidden in the footer (staff without admin never see it); listed in the palette
+        Binding(
+            "l", "audit", "Audit log", tooltip="Who changed or read what (admin)", show=False, id="campaigns.audit"
+        ),
     ]
 
     show_archived: reactive[bool] = reactive(False)
@@ -164,6 +168,17 @@ class CampaignListScreen(WorkerResults, Screen):
 
     # --- actions -------------------------------------------------------------------
 
+    def check_action(self, action: str, parameters) -> bool | None:
+        if action == "audit":  # the audit trail is for administrators (core checks it too)
+            ctx = self.app.ctx
+            return ctx is not None and "admin" in ctx.user.permissions
+        return True
+
+    def action_audit(self) -> None:
+        from .audit import AuditScreen
+
+        self.app.push_screen(AuditScreen())
+
     def action_refresh(self) -> None:
         self._load(self.show_archived, self.query_one("#filter", Input).value.strip())
 
@@ -243,6 +258,8 @@ class CampaignListScreen(WorkerResults, Screen):
                 self.action_toggle_archived,
             ),
         ]
+        if self.check_action("audit", ()):
+            cmds.append(("Audit log (l)", "Who changed or read what, and when", self.action_audit))
         s = self.selected()
         if s is not None:
             cmds.append(

@@ -11,9 +11,10 @@ from textual.message import Message
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from core import patients
+from core import audit_read
 
 from ..screens.base import WorkerResults
+from ..screens.opt_out import OptOutFlow
 
 
 def patient_label(p, width: int = 80) -> Text:
@@ -29,8 +30,9 @@ def patient_label(p, width: int = 80) -> Text:
     return t
 
 
-class PatientSearch(WorkerResults, Vertical):
-    """Input + results; enter on a result posts PatientSearch.Chosen."""
+class PatientSearch(OptOutFlow, WorkerResults, Vertical):
+    """Input + results; enter on a result posts PatientSearch.Chosen; o on a result
+    records an opt-out the patient asked for."""
 
     DEFAULT_CSS = """
     PatientSearch { height: 1fr; }
@@ -38,7 +40,10 @@ class PatientSearch(WorkerResults, Vertical):
     PatientSearch > OptionList { height: 1fr; border: none; }
     PatientSearch > .hint { height: 1; }
     """
-    BINDINGS = [Binding("down", "results", "Results", show=False)]
+    BINDINGS = [
+        Binding("down", "results", "Results", show=False),
+        Binding("o", "opt_out", "Opt-out", tooltip="Record an opt-out the patient asked for", id="patients.opt_out"),
+    ]
 
     class Chosen(Message):
         def __init__(self, emr_id: str, name: str, patient_id: int) -> None:
@@ -77,7 +82,8 @@ class PatientSearch(WorkerResults, Vertical):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="patient-search")
     def _search(self, text: str):
-        return text, patients.search(text, limit=20)
+        # a search shows patients' data: audited (core.audit_read)
+        return text, audit_read.search_patients(self.app.ctx, text, limit=20)
 
     def _search_done(self, result) -> None:
         text, found = result
@@ -93,6 +99,15 @@ class PatientSearch(WorkerResults, Vertical):
         else:
             more = " (first 20: type more to narrow)" if len(found) >= 20 else ""
             hint.update(f"{len(found)} found{more} — ↓ then enter to choose.")
+
+    def action_opt_out(self) -> None:
+        results = self.query_one(OptionList)
+        if not results.has_focus or results.highlighted is None:
+            return
+        option = results.get_option_at_index(results.highlighted)
+        p = self._found.get(option.id or "")
+        if p is not None:
+            self.ask_opt_out(p.emr_id, p.name)
 
     @on(OptionList.OptionSelected, "#patient-results")
     def _selected(self, event: OptionList.OptionSelected) -> None:
