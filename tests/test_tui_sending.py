@@ -4,7 +4,7 @@ re-invite with the breakdown first — each checked on the database."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from helpers import status_counts
@@ -160,3 +160,27 @@ class TestReinvite:
             assert not isinstance(app.screen, ConfirmModal)
             assert any("Nothing to re-invite" in n.message for n in app._notifications)
         assert Recipient.select().where(Recipient.campaign == cid, Recipient.status == "queued").count() == sent
+
+
+class TestSendingHours:
+    async def test_the_start_breakdown_says_when_sending_begins(self, world):
+        # the clinic's hours (09:00-20:00, Monday-Saturday) instead of the demo's "any time"
+        text = world.config_path.read_text(encoding="utf-8")
+        start = text.index("[sending]")
+        end = text.index("[users.")
+        world.config_path.write_text(
+            text[:start] + '[sending]\nhours = "09:00-20:00"\n\n' + text[end:], encoding="utf-8"
+        )
+        world.clock.at = datetime(2025, 6, 3, 3, 30)  # Monday 23:30 in Montréal
+        cid = world.campaigns.broadcast_live
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await open_campaign(pilot, cid)
+            await pilot.press("s")
+            await settle(pilot)
+            assert "outside sending hours: will go out from Tuesday 09:00" in screen_text(app)
+            await pilot.press("y")
+            await settle(pilot)
+        due = {d.due_at for d in Delivery.select().where(Delivery.campaign == cid, Delivery.kind == "push")}
+        assert due == {datetime(2025, 6, 3, 13, 0)}  # 09:00 EDT

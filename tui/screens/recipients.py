@@ -419,6 +419,8 @@ class RecipientsScreen(SendingControl, WorkerResults, Screen):
         msg = f"Started: {fmt.num(plan.will_send)} {what} queued"
         if plan.skipped:
             msg += f", {fmt.num(sum(plan.skipped.values()))} skipped"
+        if plan.sending_begins:
+            msg += f" ({plan.sending_begins})"
         self.notify(msg, title="Campaign started", markup=False, timeout=6)
         self.action_refresh()
 
@@ -469,11 +471,10 @@ def assign_message(r: recipients.AssignResult) -> str:
 
 
 def start_message(s: campaigns.CampaignSummary, plan: recipients.StartPlan, ctx) -> str:
-    tz = ctx.config.clinic.tz
     what = "email" if s.kind == "invitation" else "push notification"
     lines = [f"Will be sent: {fmt.num(plan.will_send)} ({what}s)"]
-    if plan.queued_for and plan.queued_for > ctx.now():
-        lines[0] += f", at {fmt.when(plan.queued_for, tz)} when the window opens"
+    if plan.sending_begins:  # the window not open yet, or outside sending hours (SPEC §11)
+        lines[0] += f", {plan.sending_begins}"
     elif plan.will_send:
         lines[0] += ", now"
     if plan.skipped:
