@@ -154,6 +154,7 @@ class TestReinvite:
             await pilot.press("y")
             await settle(pilot)
             assert counts(cid).get("queued") == sent
+            assert f"re-invited {sent}" in screen_text(app)  # the funnel counts them
             assert Invitation.select().where(Invitation.reinvited_at.is_null(False)).count() == sent
             await pilot.press("i")  # a second time: nothing
             await settle(pilot)

@@ -143,6 +143,8 @@ class RecipientsScreen(SendingControl, WorkerResults, Screen):
             info.append(
                 f" · invited {fmt.num(f['invited'])}, joined {fmt.num(f['joined'])}, expired {fmt.num(f['expired'])}"
             )
+            if f.get("reinvited"):
+                info.append(f", re-invited {fmt.num(f['reinvited'])}")
         if s.archived:
             info.append(" · archived", style="dim")
         self.query_one("#campaign-info", Static).update(info)
