@@ -131,11 +131,13 @@ def _funnel(campaign: Campaign, now: datetime) -> dict[str, int]:
     )
     expired = (
         q.select(pw.fn.COUNT(pw.fn.DISTINCT(Invitation.patient)))
-        .where(Invitation.joined_at.is_null(True), Invitation.expires_at < now)
+        .where(Invitation.joined_at.is_null(True), Invitation.expires_at < now, Invitation.reinvited_at.is_null(True))
         .scalar()
         or 0
     )
-    return {"invited": invited, "joined": joined, "expired": expired}
+    # re-invitations (core.recipients.reinvite): expired invitations followed by a fresh one
+    reinvited = q.where(Invitation.reinvited_at.is_null(False)).count()
+    return {"invited": invited, "joined": joined, "expired": expired, "reinvited": reinvited}
 
 
 def _summarise(ctx: Ctx, c: Campaign, counts: dict[str, int]) -> CampaignSummary:

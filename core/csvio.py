@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+from . import infile
 from .errors import BadInput
 
 DELIMITERS = (",", ";", "\t")
@@ -134,7 +135,7 @@ def decode(raw: bytes, name: str) -> tuple[str, str]:
     nul = raw.find(b"\x00", 0, 4096)
     if nul >= 0:
         raise BadInput(
-            f"{name}:{_line_of(raw, nul)}: a NUL byte (U+0000): not a text file; "
+            f"{name}:{_line_of(raw, nul)}: not a text file (a NUL byte, U+0000, on this line); "
             "expected a CSV in UTF-8 or Windows-1252"
         )
     try:
@@ -192,7 +193,7 @@ def sniff_delimiter(header: str) -> str:
 # --- reading ------------------------------------------------------------------------
 
 
-def read_table(path: os.PathLike | str, *, name: str | None = None) -> Table:
+def read_table(path: os.PathLike | str, *, name: str | None = None, limit: int = infile.CSV_LIMIT) -> Table:
     """Read a CSV file with a header row. Blank lines (and rows of empty fields) are
     skipped; a row with more or fewer fields than the header is kept out of `rows` and
     listed in `bad_rows` (extra fields that are all empty are tolerated: Excel's
@@ -200,14 +201,8 @@ def read_table(path: os.PathLike | str, *, name: str | None = None) -> Table:
     cannot be read, is empty, or its header is unusable."""
     path = Path(path)
     label = name or display_name(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise BadInput(f"{label}: no such file") from None
-    except IsADirectoryError:
-        raise BadInput(f"{label}: is a folder, expected a CSV file") from None
-    except OSError as e:
-        raise BadInput(f"{label}: cannot read: {e.strerror}") from None
+    # a device, FIFO, folder or oversized file is refused before reading (issue #8)
+    raw = infile.read_bytes(path, limit=limit, what="a CSV file", label=label)
     text, encoding = decode(raw, label)
     header_line, first = _first_record(text)
     if not first.strip():

@@ -32,11 +32,14 @@ def connect(url: str, group: str = "") -> pw.Database:
     lock someone out is named with its fix before SQLite fails naming nothing."""
     dbfiles.set_umask()
     if url.startswith("sqlite:///"):
-        path = "/" + url[len("sqlite:///") :]
+        path = str(dbfiles.sqlite_path(url))
         if not group:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         dbfiles.check_access(Path(path), group)
-        db = pw.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=dbfiles.BUSY_SECONDS)
+        # every transaction takes the write lock up front (BEGIN IMMEDIATE): a deferred one
+        # that reads then writes fails at once with "database is locked" (SQLITE_BUSY_SNAPSHOT,
+        # no busy wait) when another process wrote in between — two staff creating at once
+        db = pw.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=dbfiles.BUSY_SECONDS, lock_type="IMMEDIATE")
         # SQLite's own lower() folds ASCII only: "Émilie" must match "émilie" as on PostgreSQL
         db.register_function(_unicode_lower, "lower", 1, deterministic=True)
     elif url.startswith(("postgresql://", "postgres://")):

@@ -37,7 +37,8 @@ def set_umask() -> None:
 
 
 def sqlite_path(url: str) -> Path | None:
-    return Path("/" + url[len("sqlite:///") :]) if url.startswith("sqlite:///") else None
+    # sqlite:///var/x.db and sqlite:////var/x.db (SQLAlchemy's spelling) are both /var/x.db
+    return Path("/" + url[len("sqlite:///") :].lstrip("/")) if url.startswith("sqlite:///") else None
 
 
 def group_id(group: str) -> int | None:
@@ -84,16 +85,16 @@ def prepare_folder(db_path: Path, group: str) -> None:
     folder = db_path.parent
     if not folder.exists():
         folder.mkdir(parents=True, mode=0o770 if gid is None else FOLDER_MODE)
-    if gid is None:
-        return
     root = os.geteuid() == 0
-    for p, mode in [(folder, FOLDER_MODE)] + [(Path(f"{db_path}{s}"), FILE_MODE) for s in SUFFIXES]:
+    # SQLite makes a database 0644 & ~umask = 0640; its WAL and SHM copy that mode: 0660
+    items = [(Path(f"{db_path}{s}"), FILE_MODE) for s in SUFFIXES]
+    for p, mode in items if gid is None else [(folder, FOLDER_MODE), *items]:
         try:
             st = p.stat()
         except FileNotFoundError:
             continue
         if root or st.st_uid == os.geteuid():
-            if st.st_gid != gid:
+            if gid is not None and st.st_gid != gid:
                 os.chown(p, -1, gid)
             if stat.S_IMODE(st.st_mode) != mode:
                 os.chmod(p, mode)

@@ -21,12 +21,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError, nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2 import StrictUndefined, Template, UndefinedError, nodes
+from jinja2.sandbox import SecurityError
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+from core import infile, sandbox
 from core.default_templates import DEFAULT_INVITATION
+from core.errors import BadInput
 
 __all__ = [
     "DEFAULT_INVITATION",
@@ -214,7 +216,7 @@ def sample_context(kind: str, language: str, clinic: Mapping[str, Any] | None = 
 # --- sandbox -----------------------------------------------------------------------
 
 
-class _Sandbox(ImmutableSandboxedEnvironment):
+class _Sandbox(sandbox.BudgetSandbox):
     """No attribute access at all: `patient.first_name` resolves as a key of the
     patient dict; `x.upper`, `x.__class__`, `patient.items` are refused."""
 
@@ -356,11 +358,9 @@ def _is_filled(fields: Mapping[str, str]) -> bool:
 def _analyse(kind: str, field: str, source: str) -> tuple[Template | None, tuple[tuple[int, str], ...]]:
     """Compile `source` and list its static problems as (line, message)."""
     env = _MARKDOWN_ENV if field == "body" else _PLAIN_ENV
-    try:
-        ast = env.parse(source)
-        template = env.from_string(ast)
-    except TemplateSyntaxError as error:
-        return None, ((error.lineno, f"syntax error: {error.message}"),)
+    ast, template, refused = sandbox.compile_field(env, source)  # size, syntax, budget (issue #8)
+    if ast is None:
+        return None, tuple(refused)
     local = {n.name for n in ast.find_all(nodes.Name) if n.ctx in ("store", "param")}
     return template, tuple(_scan(ast, kind, field, local))
 
@@ -478,7 +478,7 @@ def _render_field(kind: str, field: str, source: str, context: Mapping[str, Any]
     if static:
         raise TemplateRenderError(field, *static[0])
     try:
-        text = template.render(context)
+        text = sandbox.render(template, context)
     except Exception as error:  # the sandbox turns any template mistake into an exception
         raise TemplateRenderError(field, _template_line(error), _describe(error)) from error
     if field == "body":
@@ -595,15 +595,17 @@ class TemplateFileError(Exception):
 
 def load_template_file(path: str | Path) -> TemplateSet:
     """Read a TOML template file (one table a language: subject, body, title, push)."""
-    try:
-        with open(path, "rb") as file:
-            data = tomllib.load(file)
-    except OSError as error:
-        raise TemplateFileError(f"{path}: cannot read: {error.strerror}") from error
+    try:  # bounded, devices and FIFOs refused (issue #8); a UTF-8 BOM (Windows editors) is fine
+        raw = infile.read_bytes(path, limit=infile.TEMPLATE_LIMIT, what="a template file")
+        data = tomllib.loads(raw.removeprefix(b"\xef\xbb\xbf").decode("utf-8"))
+    except BadInput as error:
+        raise TemplateFileError(str(error)) from None
     except UnicodeDecodeError as error:
         raise TemplateFileError(f"{path}: not UTF-8 text") from error
     except tomllib.TOMLDecodeError as error:
         raise TemplateFileError(f"{path}: TOML syntax error: {error}") from error
+    except RecursionError:
+        raise TemplateFileError(f"{path}: TOML nested too deeply") from None
     templates: TemplateSet = {}
     for language, fields in data.items():
         if language not in LANGUAGES:

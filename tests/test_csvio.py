@@ -67,7 +67,7 @@ class TestEncodings:
 
     def test_binary_is_refused(self, tmp_path):
         p = write(tmp_path, b"PK\x03\x04\x00\x00binary", name="x.xlsx")
-        with pytest.raises(BadInput, match=r"x\.xlsx: not a text file"):
+        with pytest.raises(BadInput, match=r"x\.xlsx:1: not a text file"):
             csvio.read_table(p)
 
     def test_undecodable(self, tmp_path):

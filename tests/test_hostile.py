@@ -208,3 +208,103 @@ def test_a_re_export_with_leading_zeros_updates_the_same_patient(run, tmp_path):
     code, out, err = run("patients", "import", str(csv_file(tmp_path, "emr_id,first_name\n00001,Marie-Ève\n", "b.csv")))
     assert code == 0, err
     assert [(p.emr_id, p.first_name) for p in Patient.select()] == [("00001", "Marie-Ève")]
+
+
+# --- 2. template bombs --------------------------------------------------------------------------
+
+BOMBS = [
+    ("{{ 'a' * 10**9 }}", "'*' is only for numbers"),
+    ("{% set x = patient.first_name %}{{ x * 100000000 }}", "'*' is only for numbers"),
+    # the preview patient is Marie-Ève: the bomb is in the branch she never takes
+    ("{% if patient.first_name != 'Marie-Ève' %}{{ patient.last_name * 50000000 }}{% endif %}", "'*'"),
+    ("{{ clinic.name|center(10**9) }}", "center(1000000000)"),
+    ("{{ clinic.name|indent(1000000000) }}", "indent(1000000000)"),
+    ("{{ clinic.name" + "|replace('', clinic.name)" * 4 + " }}", "at most 65,536"),
+    ("{% for a in clinic.address %}{% for b in clinic.address %}{% for c in clinic.address %}x"
+     "{% endfor %}{% endfor %}{% endfor %}", "more than 10,000 times"),
+    ("{% set x = clinic.name %}" + "{% set x = x ~ x %}" * 30 + "{{ x }}", "at most 65,536"),
+    ("{{ 10**100000 }}", "too large a number"),
+    ("{{ clinic.name|map(attribute='upper')|join }}", "No filter named 'map'"),
+    ("{{ '%0999999999d' % 1 }}", "'%' is only for numbers"),
+    ("{{ 9999999999999 }}", "too large for a message"),
+    ("{{ " + "(" * 500 + "1" + ")" * 500 + " }}", "nested too deeply"),
+    ("{% for x in clinic.name recursive %}{{ loop(x) }}{% endfor %}", "recursive loops"),
+]  # fmt: skip
+
+
+def template_toml(tmp_path, body: str, name="t.toml", bom=False) -> str:
+    fr = 'subject = "Bonjour"\nbody = ' + _toml_string(body)
+    text = f"[fr]\n{fr}\n[en]\n{fr}\n"
+    p = tmp_path / name
+    p.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8"))
+    return str(p)
+
+
+def _toml_string(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+@pytest.mark.parametrize("body,match", BOMBS, ids=range(len(BOMBS)))
+def test_template_bombs_are_refused_at_save_with_the_line(run, tmp_path, body, match):
+    t0 = time.monotonic()
+    line = refused(
+        run,
+        "campaigns",
+        "create",
+        "--kind",
+        "invitation",
+        "--name",
+        "Bomb",
+        "--template",
+        template_toml(tmp_path, body),
+    )
+    assert match in line and "body line 1" in line or "body:" in line, line
+    assert time.monotonic() - t0 < 5
+
+
+def test_a_50_mb_template_is_refused_before_parsing(run, tmp_path):
+    t0 = time.monotonic()
+    refused(
+        run, "campaigns", "create", "--kind", "invitation", "--name", "Big",
+        "--template", template_toml(tmp_path, "a" * (50 * 1024 * 1024)),
+    )  # fmt: skip
+    assert time.monotonic() - t0 < 10
+
+
+def test_a_template_file_with_a_utf8_bom_is_accepted(run, tmp_path):
+    code, out, err = run(
+        "campaigns", "create", "--kind", "invitation", "--name", "Bom",
+        "--template", template_toml(tmp_path, "Bonjour {{ patient.first_name }}", bom=True),
+    )  # fmt: skip
+    assert code == 0, err
+
+
+def test_a_template_over_budget_at_send_fails_that_delivery_and_the_daemon_carries_on(db, db_url, tmp_path):
+    """A template stored behind the checks (before the budget existed, another tool):
+    its emails fail with reason `template`; another campaign's emails still go out in the same passes."""
+    from core.models import Template
+
+    with SmtpServer() as smtp:
+        config = delivery_config(db_url, tmp_path, smtp=smtp)
+        ctx = ctx_at(config, utcnow())[0]
+        add_patients(3, 1000)
+        bomb = campaigns.create(ctx, "invitation", "Bomb")
+        fine = campaigns.create(ctx, "invitation", "Fine")
+        recipients.assign_ids(ctx, bomb.id, ["1000", "1001"])
+        recipients.assign_ids(ctx, fine.id, ["1002"])
+        recipients.start(ctx, bomb.id)
+        recipients.start(ctx, fine.id)
+        # written behind the checks (start re-validates): what the send itself must stop
+        Template.update(body="{{ patient.last_name * 50000000 }}").where(Template.campaign == bomb.id).execute()
+        with Dispatcher(config) as d:
+            for _ in range(30):
+                d.run_once()
+                if not Delivery.select().where(Delivery.status.not_in(("sent", "failed"))).exists():
+                    break
+                time.sleep(0.1)
+        with smtp.lock:
+            got = list(smtp.messages)
+    assert [m.rcpt_tos for m in got] == [["p1002@example.org"]]
+    assert max(len(m.data) for m in got) < 100_000
+    failed = {(d.status, d.error_code) for d in Delivery.select().where(Delivery.campaign == bomb.id)}
+    assert failed == {("failed", "template")}

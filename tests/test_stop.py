@@ -77,6 +77,8 @@ class TestStop:
         c = campaigns.create(ctx, "invitation", "Invite")
         recipients.assign_ids(ctx, c.id, ["1000", "1001", "1002"])
         recipients.start(ctx, c.id)
+        assert recipients.stop_plan(ctx, c.id).to_json() == {"stopped": 3, "already_sent": 0, "in_flight": 0}
+        assert status_counts(c.id) == {"queued": 3}  # the plan changes nothing
         r = recipients.stop(ctx, c.id)
         assert r.to_json() == {"stopped": 3, "already_sent": 0, "in_flight": 0}
         assert status_counts(c.id) == {"assigned": 3}

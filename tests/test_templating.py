@@ -454,7 +454,7 @@ class TestTemplateFile:
             load_template_file(self.write(tmp_path, text))
 
     def test_missing_file(self, tmp_path):
-        with pytest.raises(TemplateFileError, match="cannot read"):
+        with pytest.raises(TemplateFileError, match="nope.toml: no such file"):
             load_template_file(tmp_path / "nope.toml")
 
 

@@ -27,6 +27,7 @@ def init_cmd(config: Config):
     before, after = dbmod.migrate()
     if path is not None:
         dbmod.database.close()
+        dbfiles.prepare_folder(path, config.database.group)  # the new files: 0660 in the group
         dbfiles.hand_over(path, config.database.group)
     if before == after:
         click.echo(f"database is up to date (schema version {after})")

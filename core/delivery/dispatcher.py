@@ -33,6 +33,7 @@ from .logfmt import event, worker_name
 from .pipeline import Pass, PassStats
 from .results import Result
 from .retry import Policy
+from .testsend_kinds import TEST_HANDLERS
 
 log = logging.getLogger("clinicast.dispatch")
 _EVENT_NAMES = {
@@ -148,7 +149,7 @@ class Dispatcher:
     def handler(self, kind: DeliveryKind) -> Handler:
         h = self._handlers.get(kind)
         if h is None:
-            h = self._handlers[kind] = HANDLERS[kind](self)
+            h = self._handlers[kind] = (HANDLERS.get(kind) or TEST_HANDLERS[kind])(self)
         return h
 
     def first_allowed(self, when):
@@ -163,11 +164,10 @@ class Dispatcher:
         return self._mail_exec
 
     def mail(self, fields: dict, context: dict, language: str, *, name: str, address: str, key: str) -> Outcome:
-        """Render, build and send one email (in a mail thread)."""
-        try:
-            r = templating.render("invitation", fields, context)
-        except templating.TemplateRenderError as e:
-            return Outcome.final(f"template: {e}")
+        """Render, build and send one email (in a mail thread). A template that cannot
+        be rendered (over its budget, core.sandbox) raises TemplateRenderError: the
+        caller fails that delivery with reason `template`."""
+        r = templating.render("invitation", fields, context)
         link = (context.get("unsubscribe") or {}).get("url", "")
         if not link:  # never an email without its way out (SPEC §10)
             return Outcome.final("no unsubscribe link for this email")

@@ -39,6 +39,7 @@ class Job:
     rows: list[Claimed]
     templates: dict[str, dict[str, str]]
     language: str = ""
+    target: str = ""  # a test send's address or app id (core.delivery.testsend_kinds)
     handed: list[Claimed] = field(default_factory=list)  # set at the hand-over
     fresh: dict[int, Fresh] = field(default_factory=dict)
 
@@ -159,7 +160,10 @@ class EmailHandler(Handler):
 
     async def send(self, job):
         r = job.handed[0]
-        outcome = await asyncio.get_running_loop().run_in_executor(self.t.mail_pool(), self._mail, job, r)
+        try:
+            outcome = await asyncio.get_running_loop().run_in_executor(self.t.mail_pool(), self._mail, job, r)
+        except templating.TemplateRenderError as e:  # e.g. over the render budget: this delivery only
+            return [Result(r, DeliveryState.FAILED, Reason.TEMPLATE, str(e))]
         return self.results(job, outcome)
 
     def _mail(self, job: Job, r: Claimed) -> Outcome:

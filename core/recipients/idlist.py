@@ -56,10 +56,10 @@ class IdListReport:
 
 def read_id_list(ctx: Ctx, path: str | Path) -> IdListReport:
     """Read a CSV of EMR ids and check it against the directory; changes nothing."""
-    from .. import csvio
+    from .. import csvio, infile
 
     ctx.require(Permission.CAMPAIGNS)
-    table = csvio.read_table(path)
+    table = csvio.read_table(path, limit=infile.ID_LIST_LIMIT)
     norm = [csvio.norm(h) for h in table.header]
     column = next((h for h in norm if h in ID_COLUMNS), None)
     rows = [(r.line, r.values) for r in table.rows]

@@ -21,13 +21,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import audit
-from ..campaigns import get_locked
+from ..campaigns import get, get_locked
 from ..context import Ctx
 from ..db import write_transaction
 from ..enums import DeliveryKind, Permission, RecipientStatus
 from ..models import Campaign, Delivery, Recipient
 from ..reasons import Reason
-from .remove import cancel, in_flight
+from .remove import cancel, in_flight, not_handed_over
 
 MESSAGES = (DeliveryKind.EMAIL, DeliveryKind.PUSH)
 
@@ -42,13 +42,33 @@ class StopResult:
         return {"stopped": self.stopped, "already_sent": self.already_sent, "in_flight": self.in_flight}
 
 
+def _messages(c: Campaign):
+    return (Delivery.campaign == c) & Delivery.kind.in_(MESSAGES)
+
+
+def _sent(c: Campaign) -> int:
+    return Recipient.select().where(Recipient.campaign == c, Recipient.status == RecipientStatus.SENT).count()
+
+
+def stop_plan(ctx: Ctx, campaign_id) -> StopResult:
+    """What `stop` would do now, for a confirmation; changes nothing (the counts may move
+    before the stop itself: it answers with its own)."""
+    ctx.require(Permission.CAMPAIGNS)
+    c = get(campaign_id)
+    return StopResult(
+        stopped=Delivery.select().where(_messages(c), not_handed_over()).count(),
+        already_sent=_sent(c),
+        in_flight=Delivery.select().where(_messages(c), in_flight()).count(),
+    )
+
+
 def stop(ctx: Ctx, campaign_id) -> StopResult:
     """Cancel every email and push of the campaign not yet handed over; their recipients
     go back to `assigned`. Returns the counts."""
     ctx.require(Permission.CAMPAIGNS)
     with write_transaction():
         c = get_locked(campaign_id)
-        messages = (Delivery.campaign == c) & Delivery.kind.in_(MESSAGES)
+        messages = _messages(c)
         # cancel first: a dispatcher about to hand one over waits for this transaction on
         # the delivery row (PostgreSQL FOR UPDATE; SQLite's one writer), then sees it
         # cancelled; what it handed over before is in flight, counted after the cancel
@@ -63,7 +83,7 @@ def stop(ctx: Ctx, campaign_id) -> StopResult:
             )
             .execute()
         )
-        sent = Recipient.select().where(Recipient.campaign == c, Recipient.status == RecipientStatus.SENT).count()
+        sent = _sent(c)
         c.updated_at = now
         c.save(only=[Campaign.updated_at])
         result = StopResult(stopped=stopped, already_sent=sent, in_flight=flying)
