@@ -20,7 +20,7 @@ import hashlib
 import uuid
 from datetime import UTC, timedelta
 
-from .. import templating
+from .. import templating, unsubscribe
 from ..channels import Outcome
 from ..enums import DeliveryKind, DeliveryState
 from ..models import Delivery
@@ -96,6 +96,9 @@ class EmailTestHandler(_Test):
                 "code": code,
                 "expires_on": expires_on.astimezone(self.t.config.clinic.tz).date(),
             },
+            # a link that names nobody: a click on a test email never opts the patient out
+            # (the opt-out feed logs its token as unknown)
+            unsubscribe={"url": unsubscribe.link(self.t.config, f"test-{r.key}")},
         )
         subject = PREFIX.get(lang, PREFIX["en"]) + fields.get("subject", "")
         return self.t.mail(
