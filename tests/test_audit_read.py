@@ -65,3 +65,17 @@ def test_csv_cells_never_run_as_formulas(db, config):
     trail = list(csv.reader(io.StringIO(audit_read.to_csv(audit_read.read(ctx)))))
     assert trail[0] == ["at", "user", "action", "campaign", "detail"]
     assert all(not cell.startswith(("=", "+", "-", "@")) for line in trail[1:] for cell in line)
+
+
+def test_the_tui_export_writes_a_new_owner_only_file(db, config, tmp_path):
+    ctx, _ = ctx_at(config, T0)
+    add_patients(2)
+    c = campaigns.create(ctx, "invitation", "Join")
+    recipients.assign_ids(ctx, c.id, ["1000", "1001"])
+    first = exports.write_recipients_csv(ctx, c.id, tmp_path)
+    second = exports.write_recipients_csv(ctx, c.id, tmp_path)
+    assert first != second and first.name == f"campaign-{c.id}-recipients-2026-03-02-100000.csv"
+    assert (first.stat().st_mode & 0o777) == 0o600
+    rows = list(csv.DictReader(io.StringIO(first.read_text(encoding="utf-8-sig"))))
+    assert [r["emr_id"] for r in rows] == ["1000", "1001"]
+    assert actions().count("export") == 2
