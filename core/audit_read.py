@@ -36,20 +36,22 @@ def record_read(
 ) -> None:
     """One audit row for a read of patient data (`coalesce` minutes: at most one row per
     user, action, campaign — and detail, unless `same_detail` is False — within them)."""
+    if coalesce:
+        # a plain read first: a preview refreshed as staff type must not take the write lock
+        # each time (at worst two readers both write: one row too many, never one too few)
+        since = ctx.now() - timedelta(minutes=coalesce)
+        wanted = json.dumps(detail, default=str, ensure_ascii=False, sort_keys=True)
+        q = AuditLog.select().where(
+            AuditLog.at >= since,
+            AuditLog.user == ctx.user.login,
+            AuditLog.action == action,
+        )
+        if same_detail:
+            q = q.where(AuditLog.detail == wanted)
+        q = q.where(AuditLog.campaign.is_null() if campaign_id is None else AuditLog.campaign == campaign_id)
+        if q.exists():
+            return
     with write_transaction():
-        if coalesce:
-            since = ctx.now() - timedelta(minutes=coalesce)
-            wanted = json.dumps(detail, default=str, ensure_ascii=False, sort_keys=True)
-            q = AuditLog.select().where(
-                AuditLog.at >= since,
-                AuditLog.user == ctx.user.login,
-                AuditLog.action == action,
-            )
-            if same_detail:
-                q = q.where(AuditLog.detail == wanted)
-            q = q.where(AuditLog.campaign.is_null() if campaign_id is None else AuditLog.campaign == campaign_id)
-            if q.exists():
-                return
         audit.record(ctx, action, campaign_id, **detail)
 
 

@@ -120,3 +120,24 @@ def test_import_never_undoes_an_opt_out_and_says_how_many_it_kept(db, config, tm
     assert recipients.assign_ids(ctx, c.id, ["1000", "1001", "1002"]).skipped_reasons == {"opted_out_email": 1}
     assert json.loads(AuditLog.get(AuditLog.action == "import").detail)["kept_opted_out"] == 2
     assert date.today() - timedelta(days=2) <= optouts.for_patient(patients.get_by_emr("1000"))[0].day
+
+
+def test_an_opt_out_cancels_a_claimed_email_but_not_one_in_flight(db, config):
+    from core.delivery import store
+
+    ctx, clock = ctx_at(config)
+    add_patients(2)
+    c = campaigns.create(ctx, "invitation", "Join")
+    recipients.assign_ids(ctx, c.id, ["1000", "1001"])
+    recipients.start(ctx, c.id)
+    claimed = store.claim("other-host:1", clock(), 60, 10)
+    assert len(claimed) == 2
+    # 1001's email was handed to the SMTP server by that dispatcher; 1000's only claimed
+    r1001 = Recipient.select().join_from(Recipient, patients.Patient).where(patients.Patient.emr_id == "1001").get()
+    Delivery.update(handed_at=clock(), handed_token=Delivery.claim_token).where(Delivery.recipient == r1001).execute()
+    assert optouts.record(ctx, "1000", "email", "by phone").cancelled == 1
+    assert optouts.record(ctx, "1001", "email", "by phone").cancelled == 0, "in flight: it may arrive"
+    by_emr = {r.emr_id: r for r in recipients.page(ctx, c.id, limit=None)}
+    assert (by_emr["1000"].status, by_emr["1001"].status) == ("skipped", "queued")
+    d1000 = Delivery.get(Delivery.recipient != r1001.id)
+    assert (d1000.status, d1000.claim_token, d1000.error_code) == ("cancelled", None, "opted_out_email")

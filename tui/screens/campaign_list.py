@@ -161,6 +161,8 @@ class CampaignListScreen(WorkerErrors, Screen):
                 f"   invited {fmt.num(f['invited'])}, joined {fmt.num(f['joined'])}, expired {fmt.num(f['expired'])}",
                 style="cyan",
             )
+            if f.get("reinvited"):
+                text.append(f", re-invited {fmt.num(f['reinvited'])}", style="cyan")
         detail.update(text)
 
     def _tick(self) -> None:

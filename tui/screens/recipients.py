@@ -23,9 +23,10 @@ from ..widgets.recipient_table import RecipientTable
 from ..widgets.status_line import StatusLine
 from .base import WorkerErrors
 from .modals import ConfirmModal
+from .sending import SendingControl
 
 
-class RecipientsScreen(WorkerErrors, Screen):
+class RecipientsScreen(SendingControl, WorkerErrors, Screen):
     AUTO_FOCUS = "#recipients"
     # One list: a new key is a Binding here, an `action_…` below and a palette line.
     BINDINGS = [
@@ -37,6 +38,17 @@ class RecipientsScreen(WorkerErrors, Screen):
         Binding("t", "template", "Template", tooltip="Edit the messages", id="recipients.template"),
         Binding("e", "edit", "Edit", tooltip="Edit the campaign's details", id="recipients.edit"),
         Binding("escape", "back", "Back", key_display="esc", id="recipients.back"),
+        # sending control (SPEC §11); also in the command palette
+        Binding("S", "stop_sending", "Stop", tooltip="Cancel what was not sent yet", show=False, id="recipients.stop"),
+        Binding(
+            "i",
+            "reinvite",
+            "Re-invite",
+            tooltip="A fresh invitation to the expired",
+            show=False,
+            id="recipients.reinvite",
+        ),
+        Binding("T", "test_send", "Test", tooltip="Send yourself a test", show=False, id="recipients.test"),
     ]
 
     def __init__(self, campaign_id: int) -> None:
@@ -108,6 +120,8 @@ class RecipientsScreen(WorkerErrors, Screen):
             info.append(
                 f" · invited {fmt.num(f['invited'])}, joined {fmt.num(f['joined'])}, expired {fmt.num(f['expired'])}"
             )
+            if f.get("reinvited"):
+                info.append(f", re-invited {fmt.num(f['reinvited'])}")
         if s.archived:
             info.append(" · archived", style="dim")
         self.query_one("#campaign-info", Static).update(info)
@@ -279,8 +293,24 @@ class RecipientsScreen(WorkerErrors, Screen):
         msg = f"Started: {fmt.num(plan.will_send)} {what} queued"
         if plan.skipped:
             msg += f", {fmt.num(sum(plan.skipped.values()))} skipped"
+        if plan.sending_begins:
+            msg += f" ({plan.sending_begins})"
         self.notify(msg, title="Campaign started", markup=False, timeout=6)
         self._changed()
+
+    # sending control (tui.screens.sending)
+    def campaign_kind(self) -> str | None:
+        return self.summary.kind if self.summary else None
+
+    def campaign_name(self) -> str:
+        return self.summary.name if self.summary else super().campaign_name()
+
+    def test_patient(self) -> tuple[str, int | None]:
+        r = self.selected_row()
+        return (r.emr_id, None) if r is not None else ("", None)
+
+    def sending_changed(self) -> None:
+        self.action_refresh()
 
     def palette_commands(self):
         return [
@@ -289,6 +319,9 @@ class RecipientsScreen(WorkerErrors, Screen):
             ("Edit the template", "The messages, in French and English", self.action_template),
             ("Edit the campaign's details", "Name, window", self.action_edit),
             ("Remove the selected recipient", "They will not receive it / it leaves their feed", self.action_remove),
+            ("Stop sending (S)", "Cancel what was not sent yet; a later start sends it", self.action_stop_sending),
+            ("Send me a test (T)", "The message as the selected patient gets it", self.action_test_send),
+            ("Re-invite the expired (i)", "A fresh invitation to those who did not join", self.action_reinvite),
             ("Refresh", "Read the recipients again", self.action_refresh),
         ]
 
@@ -308,11 +341,10 @@ def assign_message(r: recipients.AssignResult) -> str:
 
 
 def start_message(s: campaigns.CampaignSummary, plan: recipients.StartPlan, ctx) -> str:
-    tz = ctx.config.clinic.tz
     what = "email" if s.kind == "invitation" else "push notification"
     lines = [f"Will be sent: {fmt.num(plan.will_send)} ({what}s)"]
-    if plan.queued_for and plan.queued_for > ctx.now():
-        lines[0] += f", at {fmt.when(plan.queued_for, tz)} when the window opens"
+    if plan.sending_begins:  # the window not open yet, or outside sending hours (SPEC §11)
+        lines[0] += f", {plan.sending_begins}"
     elif plan.will_send:
         lines[0] += ", now"
     if plan.skipped:

@@ -28,13 +28,14 @@ from core import campaigns, templating, views
 from ..widgets.status_line import StatusLine
 from .base import WorkerErrors
 from .modals import ConfirmModal
+from .sending import SendingControl
 
 LANG_NAMES = {"fr": "Français", "en": "English"}
 FIELD_LABELS = {"subject": "Subject", "title": "Title", "body": "Body", "push": "Push"}
 PREVIEW_DELAY = 0.25
 
 
-class TemplateEditorScreen(WorkerErrors, Screen):
+class TemplateEditorScreen(SendingControl, WorkerErrors, Screen):
     BINDINGS = [
         Binding("ctrl+s", "save", "Save", priority=True, id="template.save"),
         Binding("escape", "back", "Back", key_display="esc", id="template.back"),
@@ -44,6 +45,14 @@ class TemplateEditorScreen(WorkerErrors, Screen):
         Binding("ctrl+t", "markdown('italic')", "Italic", id="template.italic"),
         Binding("ctrl+l", "markdown('link')", "Link", id="template.link"),
         Binding("ctrl+r", "markdown('list')", "List", id="template.list"),
+        Binding(
+            "f5",
+            "test_send",
+            "Test",
+            tooltip="Send yourself a test for the preview's patient",
+            show=False,
+            id="template.test",
+        ),
     ]
 
     def __init__(self, campaign_id: int) -> None:
@@ -52,6 +61,7 @@ class TemplateEditorScreen(WorkerErrors, Screen):
         self.kind: str | None = None
         self.saved: dict[str, dict[str, str]] = {}
         self.patient_id: int | None = None
+        self.preview_emr_id = ""
         self._timer = None
         self._refused = False  # the last save was refused (its problems are on show)
 
@@ -180,6 +190,7 @@ class TemplateEditorScreen(WorkerErrors, Screen):
     async def _preview(self, fields: dict[str, str], lang: str, patient_id: int | None) -> None:
         p = await asyncio.to_thread(views.template_preview, self.app.ctx, self.campaign_id, fields, lang, patient_id)
         self.patient_id = p.patient_id
+        self.preview_emr_id = p.emr_id
         who = self.query_one("#preview-who", Static)
         who.update(f"for {p.patient or 'an example patient'}")
         head = self.query_one("#preview-head", Static)
@@ -264,6 +275,17 @@ class TemplateEditorScreen(WorkerErrors, Screen):
 
         self.app.push_screen(PatientPicker("Preview the template for…"), chosen)
 
+    # --- a test send (tui.screens.sending) --------------------------------------------
+
+    def campaign_kind(self) -> str | None:
+        return self.kind
+
+    def test_patient(self) -> tuple[str, int | None]:
+        return self.preview_emr_id, self.patient_id
+
+    def unsaved_changes(self) -> bool:
+        return self.kind is not None and self.all_values() != self.saved
+
     # --- saving --------------------------------------------------------------------
 
     def action_save(self) -> None:
@@ -324,4 +346,5 @@ class TemplateEditorScreen(WorkerErrors, Screen):
             ("Save the template", "ctrl+s", self.action_save),
             ("Insert a variable", "At the cursor (f2)", self.action_variable),
             ("Preview for another patient", "f3", self.action_patient),
+            ("Send me a test", "The saved template, for the preview's patient (f5)", self.action_test_send),
         ]
