@@ -74,7 +74,8 @@ def server():
     os.chmod(root, 0o755)  # the other users must reach the install (pytest's tmp_path is 0700)
     s.root, s.prefix, s.etc, s.data, s.bin = root, root / "opt", root / "etc", root / "var" / "clinicast", root / "bin"
     for d in ("units", "tmpfiles", "sshd", "var", "work"):
-        (root / d).mkdir(mode=0o755)
+        (root / d).mkdir()
+        os.chmod(root / d, 0o755)  # whatever this process's umask (clinicast sets 007 in-process)
     s.work = root / "work"  # files staff read (CSV lists): 0755 folder
     env = ENV | {
         "CLINICAST_SRC": str(REPO),
