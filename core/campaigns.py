@@ -313,7 +313,13 @@ def create(ctx: Ctx, kind: str, name: str, starts_on=None, ends_on=None, templat
 
 
 def edit(
-    ctx: Ctx, campaign_id, *, name: str | None = None, starts_on=None, ends_on=None, templates: dict | None = None
+    ctx: Ctx,
+    campaign_id: int | str,
+    *,
+    name: str | None = None,
+    starts_on=None,
+    ends_on=None,
+    templates: dict | None = None,
 ) -> Campaign:
     """Change name, window or templates; the kind never changes."""
     ctx.require("campaigns")
@@ -353,11 +359,11 @@ def edit(
     return c
 
 
-def save_templates(ctx: Ctx, campaign_id, templates: dict) -> Campaign:
+def save_templates(ctx: Ctx, campaign_id: int | str, templates: dict) -> Campaign:
     return edit(ctx, campaign_id, templates=templates)
 
 
-def archive(ctx: Ctx, campaign_id, archived: bool = True) -> Campaign:
+def archive(ctx: Ctx, campaign_id: int | str, archived: bool = True) -> Campaign:
     """Hide from the default list (kept for audit). A campaign still sending cannot be archived."""
     ctx.require("campaigns")
     with database.atomic():

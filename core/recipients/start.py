@@ -29,7 +29,7 @@ def _waiting(c: Campaign) -> pw.Select:
     )
 
 
-def start_plan(ctx: Ctx, campaign_id) -> StartPlan:
+def start_plan(ctx: Ctx, campaign_id: int | str) -> StartPlan:
     """What `start` would do now: sends, skips by reason, already sent."""
     ctx.require(Permission.CAMPAIGNS)
     c = get(campaign_id)
@@ -70,7 +70,7 @@ def _check_startable(ctx: Ctx, c: Campaign) -> None:
         raise Refused(f"campaign {c.id}'s template has problems; fix them first: {problems[0]}")
 
 
-def start(ctx: Ctx, campaign_id) -> StartPlan:
+def start(ctx: Ctx, campaign_id: int | str) -> StartPlan:
     """Send to every recipient not yet sent to (SPEC §4); returns what was done."""
     ctx.require(Permission.CAMPAIGNS)
     with write_transaction():
