@@ -466,6 +466,7 @@ def test_daemon_and_staff_on_postgresql_with_a_role_each(server):
     from servers import GatewayServer
 
     s = server
+    sqlite_config = s.config.read_text()  # put back after: the other tests run on SQLite
     schema = "srv_" + uuid.uuid4().hex[:8]
     admin = psycopg.connect(PG_URL, autocommit=True)
     base = PG_URL.split("@", 1)[1].split("?")[0]  # host:port/db
@@ -520,6 +521,7 @@ def test_daemon_and_staff_on_postgresql_with_a_role_each(server):
                 admin.execute(f'DROP OWNED BY "{role}"')
                 admin.execute(f'DROP ROLE "{role}"')
         admin.close()
+        s.config.write_text(sqlite_config)
 
 
 def _role_exists(conn, role):

@@ -87,8 +87,8 @@ def problem_for(error: ClinicastError, config_path: str | None, config_file: str
 def database_advice(kind: str, config_path, where: str) -> str:
     """What to do, by the error's kind (core.errors.DatabaseProblem), never by its words."""
     advice = {
-        "empty": f"An administrator must run `clinicast init{where}` to create or migrate the database",
-        "behind": f"An administrator must run `clinicast init{where}` to create or migrate the database",
+        "empty": f"An administrator must run `clinicast init{where}` to create the database",
+        "behind": f"An administrator must run `clinicast init{where}` to migrate the database",
         "newer": "This program is older than the database: install the newer clinicast",
         "not_writable": "Run the command above as root (or as the owner it names)",
         "locked": "Another clinicast process holds the database: wait a moment",
