@@ -391,3 +391,49 @@ def test_the_scheduler_skips_a_stored_window_out_of_range_without_an_error(confi
 def test_campaigns_show_of_an_id_no_column_can_hold_is_not_found(run):
     refused(run, "campaigns", "show", "99999999999999999999999", match="no campaign with id 99999999999999999999999")
     refused(run, "campaigns", "show", "0", match="no campaign with id 0")
+
+
+# --- 4. bounded reads of input files ------------------------------------------------------------
+
+
+def _special_files(tmp_path):
+    import os
+
+    fifo = tmp_path / "fifo.csv"
+    os.mkfifo(fifo)
+    folder = tmp_path / "folder.csv"
+    folder.mkdir()
+    return [("/dev/zero", "is a device"), ("/dev/urandom", "is a device"), (str(fifo), "is a pipe (FIFO)"),
+            (str(folder), "is a folder")]  # fmt: skip
+
+
+def test_devices_fifos_and_folders_are_refused_at_once_by_every_file_input(run, tmp_path):
+    code, out, err = run("campaigns", "create", "--kind", "invitation", "--name", "I")
+    assert code == 0, err
+    for path, what in _special_files(tmp_path):
+        for args in (
+            ("patients", "import", path),
+            ("recipients", "add", "1", "--csv", path),
+            ("campaigns", "create", "--kind", "invitation", "--name", "T", "--template", path),
+        ):
+            t0 = time.monotonic()
+            line = refused(run, *args, match=path)
+            assert what in line or (what == "is a folder" and "is a directory" in line), line  # click's own check
+            assert time.monotonic() - t0 < 5, args
+
+
+def test_a_file_over_the_limit_is_refused_before_reading(run, tmp_path, monkeypatch):
+    from core import infile
+
+    monkeypatch.setattr(infile, "CSV_LIMIT", 1000)
+    monkeypatch.setattr(infile, "TEMPLATE_LIMIT", 1000)
+    monkeypatch.setattr(infile, "ID_LIST_LIMIT", 1000)
+    from core import csvio
+
+    monkeypatch.setattr(csvio.read_table, "__kwdefaults__", {"name": None, "limit": 1000})
+    big = csv_file(tmp_path, "emr_id\n" + "1\n" * 1000)
+    refused(run, "patients", "import", str(big), match="patients.csv: is 2 KB; a CSV file may be at most 1000 bytes")
+    toml = tmp_path / "t.toml"
+    toml.write_text("[fr]\nsubject = 'x'\nbody = '" + "a" * 2000 + "'\n")
+    refused(run, "campaigns", "create", "--kind", "invitation", "--name", "T", "--template", str(toml),
+            match="t.toml: is 2 KB; a template file may be at most 1000 bytes")  # fmt: skip
