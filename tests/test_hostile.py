@@ -437,3 +437,17 @@ def test_a_file_over_the_limit_is_refused_before_reading(run, tmp_path, monkeypa
     toml.write_text("[fr]\nsubject = 'x'\nbody = '" + "a" * 2000 + "'\n")
     refused(run, "campaigns", "create", "--kind", "invitation", "--name", "T", "--template", str(toml),
             match="t.toml: is 2 KB; a template file may be at most 1000 bytes")  # fmt: skip
+
+
+# --- 5. the rest of the list --------------------------------------------------------------------
+
+
+def test_duplicates_in_an_id_list_are_mentioned_in_the_text_output(run, tmp_path):
+    add_patients(3, 1)
+    code, out, err = run("campaigns", "create", "--kind", "invitation", "--name", "I")
+    assert code == 0, err
+    ids = csv_file(tmp_path, "emr_id\n1\n2\n00001\n2\n3\n", name="ids.csv")
+    code, out, err = run("recipients", "add", "1", "--csv", str(ids))
+    assert code == 0, err
+    assert "added 3" in out and "2 duplicate lines counted once:" in out
+    assert "ids.csv:4: duplicate of line 2 ('00001')" in out and "ids.csv:5: duplicate of line 3 ('2')" in out
