@@ -11,7 +11,7 @@ from collections import Counter
 import peewee as pw
 
 from .. import audit, emr
-from ..campaigns import get_locked, get_templates, template_problems, window_state
+from ..campaigns import get_locked, get_templates, require_valid_window, template_problems, window_state
 from ..context import Ctx
 from ..db import write_transaction
 from ..enums import Kind, Permission, RecipientStatus, WindowState
@@ -44,6 +44,7 @@ def _pick(patients: pw.Select) -> pw.Select:
 def _check_assignable(ctx: Ctx, c: Campaign) -> str | None:
     if c.archived:
         raise Refused(f"campaign {c.id} is archived; unarchive it before adding patients")
+    require_valid_window(c)
     state = window_state(c, ctx.now(), ctx.config.clinic.tz)
     if state == WindowState.ENDED:
         raise Refused(f"campaign {c.id}'s window ended on {c.ends_on}; nobody can be added")

@@ -102,4 +102,6 @@ def assign_csv(ctx: Ctx, campaign_id: int | str, path: str | Path) -> AssignResu
         )
     if not report.found:
         raise BadInput(f"{path}: none of the {len(report.ids)} EMR ids is in the patient directory; nothing assigned")
-    return assign_ids(ctx, campaign_id, report.ids)
+    result = assign_ids(ctx, campaign_id, report.ids)
+    result.duplicates = [f"{report.path}:{ln}: duplicate of line {first} ({i!r})" for ln, i, first in report.duplicates]
+    return result
