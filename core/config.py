@@ -421,6 +421,8 @@ def _section(name: str, table: dict, keys: dict, problems: list[str]) -> dict:
             v = float(v)
         if not isinstance(v, typ) or (typ in (int, float) and isinstance(v, bool)):
             problems.append(f"{name}.{k}: expected {_TYPE_NAMES[typ]}, got {type(v).__name__} {v!r}")
+            if default is not REQUIRED:  # the checks after this one read every key (fuzz, issue #8)
+                out[k] = default
             continue
         if typ is str and default is REQUIRED and not v.strip():
             problems.append(f"{name}.{k}: must not be empty")

@@ -43,7 +43,7 @@ from pathlib import Path
 
 import peewee as pw
 
-from . import audit, emr, textcheck
+from . import audit, dates, emr, textcheck
 from .csvio import FileProblems, Table, fold, norm, read_table
 from .db import is_postgres, write_transaction
 from .errors import BadInput, NotFound
@@ -180,22 +180,11 @@ def parse_bool(v: str) -> bool:
     raise _Invalid(BOOL_EXPECTED)
 
 
-_DATE = re.compile(r"(\d{4})[-/](\d{2})[-/](\d{2})(?:[T ].*)?$")
-_DMY = re.compile(r"\d{1,2}[/.-]\d{1,2}[/.-]\d{4}$")
-
-
 def parse_date(v: str) -> date | None:
-    if not v:
-        return None
-    m = _DATE.match(v)
-    if not m:
-        if _DMY.match(v):
-            raise _Invalid("a date YYYY-MM-DD (day/month order is ambiguous, export ISO dates)")
-        raise _Invalid("a date YYYY-MM-DD")
-    try:
-        return date(int(m[1]), int(m[2]), int(m[3]))
-    except ValueError:
-        raise _Invalid("a real date YYYY-MM-DD") from None
+    try:  # one definition of a day and its range, core.dates (issue #8)
+        return dates.parse(v, lenient=True)
+    except dates.DateProblem as e:
+        raise _Invalid(str(e)) from None
 
 
 SEXES = {

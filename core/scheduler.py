@@ -302,7 +302,7 @@ class Scheduler:
         every broadcast still to come or live; stale window jobs are removed."""
         if self._sched is None:
             return
-        from .campaigns import window_bounds
+        from .campaigns import window_bounds, window_valid
 
         now = self.clock()
         offset = now - utcnow()  # a test clock runs ahead or behind the wall clock
@@ -315,6 +315,8 @@ class Scheduler:
             Campaign.ends_on.is_null(False),
         )
         for c in q:
+            if not window_valid(c):  # shown as invalid until `campaigns edit`; no job, no error each cycle
+                continue
             opens, closes = window_bounds(c, tz)
             if now < opens:
                 wanted[f"publish:{c.id}"] = (opens, "publish", c.id)

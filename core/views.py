@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from .context import Ctx
 
 
-def preview_patient(campaign_id, patient_id: int | None = None):
+def preview_patient(campaign_id: int | str, patient_id: int | None = None):
     """The patient a template preview is rendered for: the one asked, else the campaign's
     first recipient, else the first patient of the directory (None if it is empty)."""
     from .models import Patient, Recipient

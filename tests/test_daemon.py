@@ -145,6 +145,7 @@ def test_refuses_a_schema_that_is_behind(setup, gw, db_url):
     assert not gw.requests
 
 
+@pytest.mark.slow  # a wall-clock bound (stops within the grace): out of the quick run
 def test_sigterm_finishes_in_flight_sends_releases_the_rest_and_exits_0(setup, gw):
     write, config = setup
     n = 1500  # three push requests of 500: one done, one in flight, one waiting at the signal

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from .. import dates
 from ..csvio import fold
 from ..patients import FALSE, LANGUAGES, SEXES, TRUE
 from .catalogue import (
@@ -126,8 +127,6 @@ def _expected(f: Field) -> str:
     return TYPE_EXPECTED[f.type]
 
 
-_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})$")
-_DMY = re.compile(r"\d{1,2}[/.-]\d{1,2}[/.-]\d{4}$")
 MAX_AGE = 150
 
 
@@ -141,15 +140,13 @@ def _typed(f: Field, v: str, shown: str):
             raise ConditionError(f"{shown}: expected an age from 0 to {MAX_AGE}")
         return n
     if f.type == "date":
-        m = _DATE.match(v)
-        if not m:
-            if _DMY.match(v):
-                raise ConditionError(f"{shown}: expected a date YYYY-MM-DD (day/month order is ambiguous)")
+        try:  # one definition of a day and its range, core.dates (issue #8)
+            day = dates.parse(v)
+        except dates.DateProblem as e:
+            raise ConditionError(f"{shown}: expected {e}") from None
+        if day is None:
             raise bad
-        try:
-            return date(int(m[1]), int(m[2]), int(m[3]))
-        except ValueError:
-            raise ConditionError(f"{shown}: expected a real date YYYY-MM-DD") from None
+        return day
     if f.type == "bool":
         k = fold(v)
         if k in TRUE:

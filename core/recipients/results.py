@@ -20,14 +20,18 @@ class AssignResult:
     not_found: list[str] = field(default_factory=list)
     skipped_reasons: dict[str, int] = field(default_factory=dict)  # reason code -> n
     published: int = 0
+    duplicates: list[str] = field(default_factory=list)  # an id list's "FILE:LINE: duplicate of line N ('id')"
 
     def to_json(self) -> dict:
-        return {
+        out = {
             "added": self.added,
             "already_assigned": self.already_assigned,
             "skipped": self.skipped,
             "not_found": self.not_found,
         }
+        if self.duplicates:  # only an id list has them; the shape of the other answers is unchanged
+            out["duplicates"] = self.duplicates
+        return out
 
 
 @dataclass

@@ -310,7 +310,7 @@ class RecipientsScreen(SendingControl, WorkerErrors, Screen):
         return (r.emr_id, None) if r is not None else ("", None)
 
     def sending_changed(self) -> None:
-        self.action_refresh()
+        self._changed()
 
     def palette_commands(self):
         return [

@@ -145,8 +145,13 @@ class SendingControl:
         return await asyncio.to_thread(fn, self.app.ctx, *args, **kw)
 
     # stop
+    def _busy(self) -> bool:
+        """A sending-control flow started here is not over yet: its key does nothing."""
+        return self.running("sending-control")  # type: ignore[attr-defined]  # WorkerErrors
+
     def action_stop_sending(self) -> None:
-        self._stop_flow()
+        if not self._busy():
+            self._stop_flow()
 
     @work(exclusive=True, exit_on_error=False, group="sending-control")
     async def _stop_flow(self) -> None:
@@ -168,7 +173,8 @@ class SendingControl:
         if (self.campaign_kind() or "invitation") != "invitation":
             self.notify("Only an invitation can be re-invited.", markup=False, timeout=4)
             return
-        self._reinvite_flow()
+        if not self._busy():
+            self._reinvite_flow()
 
     @work(exclusive=True, exit_on_error=False, group="sending-control")
     async def _reinvite_flow(self) -> None:
@@ -186,7 +192,8 @@ class SendingControl:
 
     # test send
     def action_test_send(self) -> None:
-        self._test_flow()
+        if not self._busy():
+            self._test_flow()
 
     @work(exclusive=True, exit_on_error=False, group="sending-control")
     async def _test_flow(self) -> None:
