@@ -177,6 +177,8 @@ def _config(folder: Path, gw_port: int, smtp_port: int):
         f"concurrency = {GW_CONCURRENCY}\n"
         f'[email]\ntransport = "smtp"\nhost = "127.0.0.1"\nport = {smtp_port}\nsecurity = "none"\n'
         f'concurrency = {SMTP_CONCURRENCY}\nfrom = "Clinique du Parc <no-reply@example.org>"\n'
+        # a bench measures sending at any hour (SPEC §11's hours would defer it)
+        '[sending]\nhours = "00:00-24:00"\ndays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]\n'
         f'[users.{login}]\nname = "Bench"\npermissions = ["admin"]\n'
     )
     return cfg.load(p, env={"BENCH_TOKEN": "test-token"})

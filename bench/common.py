@@ -23,6 +23,8 @@ def bench_ctx(folder: Path, url: str) -> Ctx:
         f'[clinic]\nname = "Bench"\n[database]\nurl = "{url}"\n'
         f'[gateway]\ntransport = "log"\npath = "{folder}/g.log"\n'
         f'[email]\ntransport = "maildir"\npath = "{folder}/mail"\n'
+        # a bench measures sending at any hour (SPEC §11's hours would defer it)
+        '[sending]\nhours = "00:00-24:00"\ndays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]\n'
         f'[users.{login}]\nname = "Bench"\npermissions = ["admin"]\n',
         encoding="utf-8",
     )

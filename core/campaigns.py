@@ -159,11 +159,13 @@ def _funnel(campaign: Campaign, now: datetime) -> dict[str, int]:
     )
     expired = (
         q.select(pw.fn.COUNT(pw.fn.DISTINCT(Invitation.patient)))
-        .where(Invitation.joined_at.is_null(True), Invitation.expires_at < now)
+        .where(Invitation.joined_at.is_null(True), Invitation.expires_at < now, Invitation.reinvited_at.is_null(True))
         .scalar()
         or 0
     )
-    return {"invited": invited, "joined": joined, "expired": expired}
+    # re-invitations (core.recipients.reinvite): expired invitations followed by a fresh one
+    reinvited = q.where(Invitation.reinvited_at.is_null(False)).count()
+    return {"invited": invited, "joined": joined, "expired": expired, "reinvited": reinvited}
 
 
 def _summarise(ctx: Ctx, c: Campaign, counts: dict[str, int]) -> CampaignSummary:
@@ -210,7 +212,7 @@ def get_templates(campaign_id: int) -> dict[str, dict[str, str]]:
     """{language: {field: text}} with every field of the campaign's kind."""
     c = get(campaign_id)
     fields = TEMPLATE_FIELDS[c.kind]
-    out = {lang: {f: "" for f in fields} for lang in LANGUAGES}
+    out: dict[str, dict[str, str]] = {lang: {f: "" for f in fields} for lang in LANGUAGES}
     for t in Template.select().where(Template.campaign == c):
         out[t.language] = {f: getattr(t, f) for f in fields}
     return out
@@ -343,7 +345,13 @@ def create(ctx: Ctx, kind: str, name: str, starts_on=None, ends_on=None, templat
 
 
 def edit(
-    ctx: Ctx, campaign_id, *, name: str | None = None, starts_on=None, ends_on=None, templates: dict | None = None
+    ctx: Ctx,
+    campaign_id: int | str,
+    *,
+    name: str | None = None,
+    starts_on=None,
+    ends_on=None,
+    templates: dict | None = None,
 ) -> Campaign:
     """Change name, window or templates; the kind never changes."""
     ctx.require("campaigns")
@@ -354,7 +362,7 @@ def edit(
         new_end = c.ends_on if ends_on is None else parse_day(ends_on, "ends")
         _raise_problems(validate_fields(c.kind, new_name, new_start, new_end, campaign_id=c.id))
         now = ctx.now()
-        changes = {}
+        changes: dict[str, object] = {}
         if new_name != c.name:
             changes["name"] = [c.name, new_name]
         if (new_start, new_end) != (c.starts_on, c.ends_on):
@@ -383,11 +391,11 @@ def edit(
     return c
 
 
-def save_templates(ctx: Ctx, campaign_id, templates: dict) -> Campaign:
+def save_templates(ctx: Ctx, campaign_id: int | str, templates: dict) -> Campaign:
     return edit(ctx, campaign_id, templates=templates)
 
 
-def archive(ctx: Ctx, campaign_id, archived: bool = True) -> Campaign:
+def archive(ctx: Ctx, campaign_id: int | str, archived: bool = True) -> Campaign:
     """Hide from the default list (kept for audit). A campaign still sending cannot be archived."""
     ctx.require("campaigns")
     with database.atomic():

@@ -8,13 +8,14 @@ a file, never inline.
 from __future__ import annotations
 
 import os
-import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from . import secrets
+from .config_checks import check_postgres_url, check_values
 from .errors import ConfigError
 
 PERMISSIONS = ("campaigns", "admin")
@@ -48,24 +49,33 @@ class EmailSettings:
     port: int = 587
     security: str = "starttls"
     username: str = ""
-    password: str | None = None
+    password_secret: secrets.SecretRef | None = None  # read when the SMTP transport is built
     sender: str = "clinicast <no-reply@localhost>"
-    list_unsubscribe: str = ""
     unsubscribe_url: str = ""  # each email's personal link is <unsubscribe_url>/<token> (SPEC §10)
     path: str = ""
     timeout_seconds: float = 30  # the overall deadline of one SMTP transaction
     concurrency: int = 2
     unknown_outcome_retries: int = 1  # an email whose outcome is unknown is sent again at most this often
 
+    @property
+    def password(self) -> str | None:
+        """Read now, by whoever builds the transport (core.secrets); raises ConfigError."""
+        return secrets.resolve(self.password_secret)
+
 
 @dataclass(frozen=True)
 class GatewaySettings:
     transport: str = "http"
     url: str = ""
-    token: str | None = None
+    token_secret: secrets.SecretRef | None = None  # read when the HTTP transport is built
     timeout_seconds: float = 10
     concurrency: int = 16
     path: str = ""
+
+    @property
+    def token(self) -> str | None:
+        """Read now, by whoever builds the transport (core.secrets); raises ConfigError."""
+        return secrets.resolve(self.token_secret)
 
 
 @dataclass(frozen=True)
@@ -112,7 +122,6 @@ class Config:
 # --- schema -----------------------------------------------------------------------
 # key -> (type, default); a default of REQUIRED means the key must be present.
 REQUIRED = object()
-_SECRET = object()  # marker: "<x>_env" / "<x>_file" pair resolved to one value
 
 SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
     "clinic": {
@@ -133,7 +142,6 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         "password_env": (str, ""),
         "password_file": (str, ""),
         "from": (str, "clinicast <no-reply@localhost>"),
-        "list_unsubscribe": (str, ""),
         "unsubscribe_url": (str, ""),
         "unknown_outcome_retries": (int, 1),
         "path": (str, ""),
@@ -220,6 +228,8 @@ def load(path: str | os.PathLike | None = None, env: dict[str, str] | None = Non
         raise ConfigError(p, [f"not UTF-8 text (byte {e.start})"]) from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(p, [f"TOML syntax error: {e}"]) from None
+    except RecursionError:
+        raise ConfigError(p, ["TOML nested too deeply; expected the tables of config.example.toml"]) from None
     return from_dict(data, p, os.environ if env is None else env)
 
 
@@ -258,31 +268,30 @@ def from_dict(data: dict, path: Path | None = None, env: dict[str, str] | None =
             problems.append(
                 f"clinic.timezone: unknown time zone {clinic['timezone']!r}; expected e.g. 'America/Toronto'"
             )
-    if clinic.get("app_url") and not clinic["app_url"].startswith(("https://", "http://")):
-        problems.append("clinic.app_url: expected an http:// or https:// URL")
 
     db = values.get("database", {})
     if db.get("url"):
         db["url"] = _resolve_db_url(db["url"], base, problems)
 
     email = values["email"]
-    password = _secret("email", "password", email, env, base, problems)
+    password = secrets.ref("email", "password", email, env, base, problems, path)
+    _check_identification(data, email, clinic, problems)
     if email["transport"] == "maildir" and not email["path"]:
         problems.append('email.path: required when email.transport = "maildir" (the folder to write .eml files to)')
     gw = values["gateway"]
-    token = _secret("gateway", "token", gw, env, base, problems)
+    token = secrets.ref("gateway", "token", gw, env, base, problems, path)
     if gw["transport"] == "http" and not gw["url"]:
         problems.append('gateway.url: required when gateway.transport = "http"')
     if gw["transport"] == "log" and not gw["path"]:
         problems.append('gateway.path: required when gateway.transport = "log" (the file to append calls to)')
-    if values["email"].get("unknown_outcome_retries") is not None and values["email"]["unknown_outcome_retries"] < 0:
-        problems.append("email.unknown_outcome_retries: expected 0 or more")
-    for section, key in (("gateway", "concurrency"), ("email", "concurrency"), ("scheduler", "max_attempts")):
-        if values[section].get(key) is not None and values[section][key] < 1:
-            problems.append(f"{section}.{key}: expected at least 1")
-    for key in ("tick_seconds", "lease_seconds", "backoff_base_seconds", "backoff_max_seconds", "heartbeat_seconds"):
-        if values["scheduler"].get(key) is not None and values["scheduler"][key] <= 0:
-            problems.append(f"scheduler.{key}: expected a positive number")
+    check_values(values, problems)
+
+    if values.get("sending"):
+        from .sending_hours import parse as parse_hours
+
+        # a key of the wrong type was reported by _section: check only what it kept
+        sv = values["sending"]
+        problems += parse_hours(sv.get("hours", "00:00-24:00"), sv.get("days", ["mon"]))[1]
 
     users: dict[str, User] = {}
     utable = data.get("users", {})
@@ -332,9 +341,8 @@ def from_dict(data: dict, path: Path | None = None, env: dict[str, str] | None =
             port=email["port"],
             security=email["security"],
             username=email["username"],
-            password=password,
+            password_secret=password,
             sender=email["from"],
-            list_unsubscribe=email["list_unsubscribe"],
             unsubscribe_url=email["unsubscribe_url"],
             path=email["path"],
             timeout_seconds=email["timeout_seconds"],
@@ -344,15 +352,56 @@ def from_dict(data: dict, path: Path | None = None, env: dict[str, str] | None =
         gateway=GatewaySettings(
             transport=gw["transport"],
             url=gw["url"].rstrip("/"),
-            token=token,
+            token_secret=token,
             timeout_seconds=gw["timeout_seconds"],
             concurrency=gw["concurrency"],
             path=gw["path"],
         ),
         scheduler=SchedulerSettings(**values["scheduler"]),
-        sending=SendingSettings(hours=values["sending"]["hours"], days=tuple(values["sending"]["days"])),
+        sending=SendingSettings(
+            hours=values["sending"]["hours"], days=tuple(d.strip().lower() for d in values["sending"]["days"])
+        ),
         users=users,
     )
+
+
+def _check_identification(data: dict, email: dict, clinic: dict, problems: list[str]) -> None:
+    """The form of what every email carries (SPEC §10, CASL), checked at load; whether an
+    SMTP setup has all of it is `email_problems`, checked where email is sent."""
+    if isinstance(data.get("email"), dict) and "list_unsubscribe" in data["email"]:
+        # replaced, not merely unknown: say by what
+        problems[:] = [p for p in problems if not p.startswith("email.list_unsubscribe:")]
+        problems.append(
+            "email.list_unsubscribe: no longer used; every email now carries a personal link "
+            "<unsubscribe_url>/<token>: remove list_unsubscribe and set email.unsubscribe_url"
+        )
+    url = email.get("unsubscribe_url") or ""
+    if url and not url.startswith(("https://", "http://")):
+        problems.append("email.unsubscribe_url: expected an https:// URL (the unsubscribe page)")
+
+
+def email_problems(config: Config) -> list[str]:
+    """What an SMTP setup lacks to send a lawful email (SPEC §10, CASL): the unsubscribe
+    page, and the clinic's postal address and phone for the identification every email
+    ends with. Like the secrets (SPEC §13), these matter only where email is sent: the
+    SMTP transport refuses to start without them and `config check` lists them, while
+    staff can still list, create, assign and start."""
+    if config.email.transport != "smtp":
+        return []
+    where = f"{config.path}: " if config.path else ""
+    problems = []
+    if not config.email.unsubscribe_url:
+        problems.append(
+            f'{where}email.unsubscribe_url: required when email.transport = "smtp" (the unsubscribe page the '
+            "patient app provider hosts; each email links <unsubscribe_url>/<token>)"
+        )
+    for key in ("address", "phone"):
+        if not getattr(config.clinic, key).strip():
+            problems.append(
+                f'{where}clinic.{key}: required when email.transport = "smtp" (every email ends with the '
+                "clinic's name, postal address and phone)"
+            )
+    return problems
 
 
 def _section(name: str, table: dict, keys: dict, problems: list[str]) -> dict:
@@ -381,29 +430,6 @@ def _section(name: str, table: dict, keys: dict, problems: list[str]) -> dict:
     return out
 
 
-def _secret(section: str, name: str, values: dict, env, base: Path, problems: list[str]) -> str | None:
-    env_key, file_key = values.get(f"{name}_env"), values.get(f"{name}_file")
-    if env_key and file_key:
-        problems.append(f"{section}: set {name}_env or {name}_file, not both")
-        return None
-    if env_key:
-        v = env.get(env_key)
-        if v is None:
-            problems.append(f"{section}.{name}_env: environment variable {env_key} is not set")
-        return v
-    if file_key:
-        fp = Path(file_key) if os.path.isabs(file_key) else base / file_key
-        try:
-            st = fp.stat()
-            if st.st_mode & (stat.S_IROTH | stat.S_IWOTH):
-                problems.append(f"{section}.{name}_file: {fp} is readable or writable by others; run: chmod o-rwx {fp}")
-                return None
-            return fp.read_text(encoding="utf-8").strip()
-        except OSError as e:
-            problems.append(f"{section}.{name}_file: cannot read {fp}: {e.strerror}")
-    return None
-
-
 def _resolve_db_url(url: str, base: Path, problems: list[str]) -> str:
     """sqlite:///abs/path stays absolute; sqlite://rel/path is relative to the config file."""
     if url.startswith("sqlite:///"):
@@ -411,6 +437,7 @@ def _resolve_db_url(url: str, base: Path, problems: list[str]) -> str:
     if url.startswith("sqlite://"):
         return "sqlite:///" + str((base / url[len("sqlite://") :]).resolve()).lstrip("/")
     if url.startswith(("postgresql://", "postgres://")):
+        check_postgres_url(url, problems)
         return url
     problems.append(f"database.url: expected sqlite:///PATH or postgresql://USER@HOST/DB, got {url!r}")
     return url

@@ -46,6 +46,55 @@ class Ctx:
         )
 
 
+def is_service_account(config: Config) -> bool:
+    """The account the daemon runs as (SPEC §13): root, the owner of the SQLite database
+    or of its folder; on PostgreSQL (bound first), the role owning the schema, or the
+    login named like the URL's role. It may run `init` and the daemon without a [users]
+    entry."""
+    from urllib.parse import urlsplit
+
+    from .dbfiles import sqlite_path
+
+    if os.geteuid() == 0:
+        return True
+    path = sqlite_path(config.database.url)
+    if path is not None:
+        uids = set()
+        for p in (path, path.parent):
+            try:
+                uids.add(p.stat().st_uid)
+            except OSError:
+                pass
+        return os.geteuid() in uids
+    if (urlsplit(config.database.url).username or "") == login_name():
+        return True
+    from .models import database
+
+    if database.obj is None:
+        return False
+    try:  # the role that owns the schema clinicast lives in: who ran `init`
+        row = database.execute_sql(
+            "SELECT n.nspowner = (SELECT oid FROM pg_roles WHERE rolname = current_user) "
+            "FROM pg_namespace n WHERE n.nspname = current_schema()"
+        ).fetchone()
+    except Exception:  # noqa: BLE001 - refused or unreachable: not known as the service account
+        row = None
+    database.close()
+    return bool(row and row[0])
+
+
+def for_service_or_admin(config: Config, clock: Callable[[], datetime] = utcnow) -> Ctx:
+    """The service account acting as the system, else a staff member who is an admin;
+    anyone else is refused (init, the daemon)."""
+    if is_service_account(config):
+        login = login_name()
+        user = config.users.get(login) or User(login, f"{login} (service account)", frozenset({"admin"}))
+        return Ctx(config, user, clock)
+    ctx = for_current_user(config, clock)
+    ctx.require("admin")
+    return ctx
+
+
 def for_current_user(config: Config, clock: Callable[[], datetime] = utcnow) -> Ctx:
     """The Ctx of whoever runs this process; refused when they are not in [users]."""
     login = login_name()

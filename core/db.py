@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 import peewee as pw
 
-from . import migrations
+from . import dbfiles, migrations
 from .errors import DatabaseError, DatabaseProblem
 from .models import Meta, database
 
@@ -24,17 +24,27 @@ def _unicode_lower(value):
     return value.lower() if isinstance(value, str) else value
 
 
-def connect(url: str) -> pw.Database:
-    """A peewee Database for `sqlite:///PATH` or `postgresql://USER@HOST:PORT/DB?k=v`."""
+def connect(url: str, group: str = "") -> pw.Database:
+    """A peewee Database for `sqlite:///PATH` or `postgresql://USER@HOST:PORT/DB?k=v`.
+
+    Sets this process's umask (core.dbfiles) first: the one place every clinicast
+    process passes before it creates a file. For SQLite, a folder or file that would
+    lock someone out is named with its fix before SQLite fails naming nothing."""
+    dbfiles.set_umask()
     if url.startswith("sqlite:///"):
-        path = "/" + url[len("sqlite:///") :]
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        db = pw.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=10)
+        path = str(dbfiles.sqlite_path(url))
+        if not group:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        dbfiles.check_access(Path(path), group)
+        # every transaction takes the write lock up front (BEGIN IMMEDIATE): a deferred one
+        # that reads then writes fails at once with "database is locked" (SQLITE_BUSY_SNAPSHOT,
+        # no busy wait) when another process wrote in between — two staff creating at once
+        db = pw.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=dbfiles.BUSY_SECONDS, lock_type="IMMEDIATE")
         # SQLite's own lower() folds ASCII only: "Émilie" must match "émilie" as on PostgreSQL
         db.register_function(_unicode_lower, "lower", 1, deterministic=True)
     elif url.startswith(("postgresql://", "postgres://")):
         u = urlsplit(url)
-        params = dict(parse_qsl(u.query))
+        params: dict[str, str | int] = dict(parse_qsl(u.query))
         if u.username:
             params["user"] = unquote(u.username)
         if u.password:
@@ -49,15 +59,16 @@ def connect(url: str) -> pw.Database:
     return db
 
 
-def bind(url: str) -> pw.Database:
+def bind(url: str, group: str = "") -> pw.Database:
     """Open the URL and make it the database every model uses."""
-    db = connect(url)
+    db = connect(url, group)
     if database.obj is not None:
         try:
             database.obj.close()
         except Exception:  # noqa: BLE001 - the old connection may already be broken
             pass
     database.initialize(db)
+    _GROUP[0] = group
     return db
 
 
@@ -85,8 +96,8 @@ def check_schema() -> None:
     """Refuse a database that is behind (needs `clinicast init`) or newer than the program."""
     try:
         v = schema_version()
-    except pw.OperationalError as e:
-        raise DatabaseError(f"cannot open the database: {e}") from None
+    except pw.PeeweeException as e:
+        raise explain(e) from None
     latest = migrations.LATEST
     if v == 0:
         raise DatabaseError("the database is empty: run `clinicast init` to create it", DatabaseProblem.EMPTY)
@@ -121,6 +132,24 @@ def migrate() -> tuple[int, int]:
         conflict_target=[Meta.key], update={Meta.value: str(migrations.LATEST)}
     ).execute()
     return before, migrations.LATEST
+
+
+def explain(exc: BaseException) -> DatabaseError:
+    """The bound database's driver error as a DatabaseError of the right kind (core.dbfiles)."""
+    obj = database.obj
+    url = f"sqlite:///{obj.database.lstrip('/')}" if isinstance(obj, pw.SqliteDatabase) else "postgresql://"
+    return dbfiles.explain(exc, url, _GROUP[0])
+
+
+_GROUP = [""]  # the bound database's [database] group, for explain()
+
+
+def redacted(url: str) -> str:
+    """A database URL fit for a log or a status line: its password becomes ***."""
+    u = urlsplit(url)
+    if not u.password:
+        return url
+    return urlunsplit(u._replace(netloc=u.netloc.replace(f":{u.password}@", ":***@")))
 
 
 def is_postgres() -> bool:

@@ -22,6 +22,8 @@ Une question ? Appelez-nous au {{ clinic.phone }}.
 
 Au plaisir de vous retrouver dans l'application,
 {{ clinic.name }}
+
+Vous ne souhaitez plus recevoir nos courriels ? [Se désabonner]({{ unsubscribe.url }})
 """,
     },
     "en": {
@@ -45,6 +47,8 @@ Any questions? Call us at {{ clinic.phone }}.
 
 We look forward to seeing you on the app,
 {{ clinic.name }}
+
+No longer wish to receive our emails? [Unsubscribe]({{ unsubscribe.url }})
 """,
     },
 }

@@ -337,6 +337,7 @@ class ImportResult:
     total: int
     joined: int = 0
     unchanged: int = 0
+    kept_opted_out: int = 0  # rows saying "contact them" for a patient who opted out (SPEC §10)
     ignored_columns: list[str] = field(default_factory=list)
     columns: dict[str, str] = field(default_factory=dict)  # field -> column as written
     encoding: str = ""
@@ -573,7 +574,9 @@ def _import(ctx, path: os.PathLike | str) -> ImportResult:
                 .execute()
             )
         updated = changed - inserted
+        kept = _kept_opted_out(directory)
         result = ImportResult(
+            kept_opted_out=kept,
             inserted=inserted,
             updated=updated,
             total=n,
@@ -594,8 +597,21 @@ def _import(ctx, path: os.PathLike | str) -> ImportResult:
             total=n,
             joined=joined,
             ignored_columns=ignored,
+            kept_opted_out=kept,
         )
     return result
+
+
+def _kept_opted_out(directory: Directory) -> int:
+    from .optouts import kept_by_import
+
+    consent, dnc = directory.columns.get("marketing_consent"), directory.columns.get("do_not_contact")
+    if consent is None and dnc is None:
+        return 0
+    n = len(directory)
+    consent_yes = [consent is not None and consent[i] is True for i in range(n)]
+    contact_yes = [dnc is not None and dnc[i] is False for i in range(n)]
+    return kept_by_import(directory.columns["emr_id"], consent_yes, contact_yes)
 
 
 def _upsert(t: str, cols: list[str], data_cols: list[str], params: list[tuple], pg: bool) -> int:

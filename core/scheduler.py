@@ -10,7 +10,8 @@ job store (a job store must never be shared between processes) holding:
   `expire_due` find what should have happened meanwhile with a database query (an
   ended window is never published; a missed or dropped one-shot job loses nothing) —
   and the window jobs are rebuilt from the campaigns as they are now;
-- `heartbeat`, every `heartbeat_seconds`: this process's row in `heartbeat`.
+- `heartbeat`, every `heartbeat_seconds`: this process's row in `heartbeat`;
+- `opt_outs`, every `tick_seconds`: the gateway's opt-out feed (core.optout_feed).
 
 Every job's work is claimed in the database (deliveries by lease, window changes by a
 conditional update, the catch-up by locking each campaign it works on), so several
@@ -33,6 +34,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from peewee import PeeweeException
 
 from . import __version__
 from .config import Config
@@ -128,6 +130,13 @@ class Scheduler:
                 next_run_time=now,
             )
             self._sched.add_job(
+                self._job(self.pull_opt_outs),
+                IntervalTrigger(seconds=s.tick_seconds),
+                id="opt_outs",
+                name="opt-out feed",
+                next_run_time=now,
+            )
+            self._sched.add_job(
                 self._job(self.dispatch),
                 IntervalTrigger(seconds=s.tick_seconds),
                 id="dispatch",
@@ -184,6 +193,7 @@ class Scheduler:
         """Everything due now, in this thread: catch-up, then dispatch until nothing is due."""
         self.heartbeat()
         try:
+            self.pull_opt_outs()
             self.catch_up()
             return self.dispatcher.run_once()
         finally:
@@ -200,6 +210,10 @@ class Scheduler:
                 self.last_error = None
             except Exception as e:
                 self.last_error = f"{type(e).__name__}: {e}"
+                if isinstance(e, PeeweeException):  # locked, read-only, a stray WAL: in words, with the fix
+                    from .db import explain
+
+                    self.last_error = str(explain(e))
                 event(self.log, logging.ERROR, "job_failed", job=fn.__name__, error=self.last_error)
                 self.log.debug("job %s failed", fn.__name__, exc_info=True)
             finally:
@@ -234,6 +248,15 @@ class Scheduler:
             if not self._woken.is_set() or self._stopped:
                 return
 
+    def pull_opt_outs(self) -> None:
+        """The gateway's opt-out feed, every tick (core.optout_feed): what patients changed
+        on the app side, and their unsubscribe-link clicks."""
+        if self._stopped or not self._active():
+            return
+        from . import optout_feed
+
+        optout_feed.pull(self.dispatcher, self.clock)
+
     def heartbeat(self) -> None:
         now = self.clock()
         n = Heartbeat.update(beat_at=now).where(Heartbeat.name == self.name).execute()
@@ -246,6 +269,7 @@ class Scheduler:
                     pid=os.getpid(),
                     role=self.role,
                     version=__version__,
+                    os_user=_os_user(),
                     started_at=now,
                     beat_at=now,
                 )
@@ -356,6 +380,7 @@ class EmbeddedScheduler:
         self.mode = config.scheduler.embedded
         self._scheduler: Scheduler | None = None
         self._clock, self._logger, self._kw = clock, logger, kw
+        self.blocked: list[str] = []  # the secrets this process cannot read: it does not send
 
     @property
     def scheduler(self) -> Scheduler | None:
@@ -363,6 +388,12 @@ class EmbeddedScheduler:
 
     def start(self) -> bool:
         if self.mode == "never":
+            return False
+        from .secrets import unreadable
+
+        # a staff member who cannot read the secrets does everything but send (SPEC §13)
+        self.blocked = [words for words, _why in unreadable(self.config)]
+        if self.blocked:
             return False
         if self._scheduler is None:
             dispatcher = Dispatcher(
@@ -400,6 +431,12 @@ class EmbeddedScheduler:
     def stop(self, grace: float = 2.0) -> None:
         if self._scheduler is not None:
             self._scheduler.stop(grace)
+
+
+def _os_user() -> str:
+    from .context import login_name
+
+    return login_name()
 
 
 def _tui_name() -> str:

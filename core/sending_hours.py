@@ -1,14 +1,146 @@
 """Sending hours (SPEC §11): when emails and pushes may leave.
 
-`first_allowed(config, when)` is the first moment at or after `when` (naive UTC) inside
-the configured hours and days, in the clinic's time zone.
+`[sending] hours = "HH:MM-HH:MM"` and `days = ["mon", …]` are read in the clinic's time
+zone: a moment is allowed when its local weekday is listed and its local wall-clock
+time is in [start, end). "24:00" ends the day; "00:00-24:00" with every day means
+"always". `first_allowed(config, when)` is the first allowed moment at or after `when`
+(naive UTC). Publish, unpublish, put and expire are not bound by these (core.delivery.kinds
+asks only for emails and pushes).
+
+Daylight saving: the window is wall-clock time. A start that falls in the spring-forward
+gap (02:00–03:00 does not exist) begins at the first real moment after it; in the autumn
+the repeated hour is simply allowed twice if it is inside the window.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DAY_WORDS = {
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+    "fr": ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"),
+}
+_DAY_MINUTES = 24 * 60
+
+
+@dataclass(frozen=True)
+class Hours:
+    start: int  # minutes after local midnight
+    end: int  # exclusive; 1440 = the end of the day
+    days: frozenset[int]  # 0 = Monday
+
+    @property
+    def always(self) -> bool:
+        return self.start == 0 and self.end == _DAY_MINUTES and len(self.days) == 7
+
+
+def _minutes(text: str) -> int | None:
+    hh, sep, mm = text.strip().partition(":")
+    if not sep or len(hh) != 2 or len(mm) != 2 or not (hh.isdigit() and mm.isdigit()):
+        return None
+    h, m = int(hh), int(mm)
+    if m > 59 or h > 24 or (h == 24 and m):
+        return None
+    return h * 60 + m
+
+
+def parse(hours: object, days: object) -> tuple[Hours | None, list[str]]:
+    """The parsed settings, or None and the problems, each naming its key (for config check)."""
+    problems: list[str] = []
+    start = end = None
+    if not isinstance(hours, str) or hours.count("-") != 1:
+        problems.append(f'sending.hours: expected "HH:MM-HH:MM" (e.g. "09:00-20:00"), got {hours!r}')
+    else:
+        a, b = hours.split("-")
+        start, end = _minutes(a), _minutes(b)
+        if start is None or end is None or start == _DAY_MINUTES:
+            problems.append(
+                f'sending.hours: expected "HH:MM-HH:MM" with 00:00 to 24:00 (e.g. "09:00-20:00"), got {hours!r}'
+            )
+        elif start >= end:
+            problems.append(f"sending.hours: the range {hours!r} is empty; the start must come before the end")
+    day_set: set[int] = set()
+    if not isinstance(days, list | tuple) or not days:
+        problems.append(f"sending.days: expected a non-empty list of {', '.join(DAYS)}, got {days!r}")
+    else:
+        bad = [d for d in days if not isinstance(d, str) or d.strip().lower() not in DAYS]
+        if bad:
+            problems.append(
+                f"sending.days: unknown day {', '.join(map(repr, bad))}; expected some of {', '.join(DAYS)}"
+            )
+        day_set = {DAYS.index(d.strip().lower()) for d in days if isinstance(d, str) and d.strip().lower() in DAYS}
+    if problems or start is None or end is None:
+        return None, problems
+    return Hours(start, end, frozenset(day_set)), []
+
+
+def hours_of(config) -> Hours:
+    """The config's sending hours (validated when the config was loaded)."""
+    h, problems = parse(config.sending.hours, list(config.sending.days))
+    if h is None:  # a Config built by hand, bypassing validation
+        raise ValueError("; ".join(problems))
+    return h
+
+
+def _local(naive_utc: datetime, tz: ZoneInfo) -> datetime:
+    return naive_utc.replace(tzinfo=UTC).astimezone(tz)
+
+
+def _utc(local: datetime) -> datetime:
+    return local.astimezone(UTC).replace(tzinfo=None)
+
+
+def _at(day, minutes: int, tz: ZoneInfo) -> datetime:
+    """The naive-UTC moment of local wall-clock `minutes` on `day`. A time in the
+    spring-forward gap (it does not exist that day) becomes the first real moment after
+    the gap; in the autumn a repeated time is its first occurrence."""
+    if minutes >= _DAY_MINUTES:
+        return _utc(datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz))
+    for m in range(minutes, _DAY_MINUTES):
+        local = datetime.combine(day, time(m // 60, m % 60), tzinfo=tz)
+        utc = _utc(local)
+        if _local(utc, tz).replace(tzinfo=None) == local.replace(tzinfo=None):
+            return utc
+    return _utc(datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz))  # pragma: no cover
+
+
+def first_allowed_in(h: Hours, tz: ZoneInfo, when: datetime) -> datetime:
+    """The first moment at or after `when` (naive UTC) inside `h`, in time zone `tz`."""
+    if h.always:
+        return when
+    day = _local(when, tz).date()
+    for i in range(8):
+        d = day + timedelta(days=i)
+        if d.weekday() not in h.days:
+            continue
+        opens, closes = _at(d, h.start, tz), _at(d, h.end, tz)
+        if when < closes:
+            return max(when, opens)
+    raise AssertionError("no allowed moment within a week: days is never empty")  # pragma: no cover
 
 
 def first_allowed(config, when: datetime) -> datetime:
     """The first allowed moment at or after `when` (naive UTC)."""
-    return when
+    return first_allowed_in(hours_of(config), config.clinic.tz, when)
+
+
+def describe_start(config, when: datetime, now: datetime, language: str = "en") -> str:
+    """When sends that may leave from `when` (naive UTC) actually begin, in words in the
+    clinic's time zone — "outside sending hours: will go out from Thursday 09:00" — or
+    "" when that is now."""
+    at = first_allowed(config, when)
+    if at <= now:
+        return ""
+    local = _local(at, config.clinic.tz)
+    fr = language == "fr"
+    day = DAY_WORDS["fr" if fr else "en"][local.weekday()]
+    if local.date() - _local(now, config.clinic.tz).date() >= timedelta(days=6):
+        day += f" {local:%Y-%m-%d}"
+    if at > when:
+        lead = "hors des heures d'envoi : partira à partir de" if fr else "outside sending hours: will go out from"
+    else:  # a broadcast's window not open yet
+        lead = "à l'ouverture de la période : partira à partir de" if fr else "when the window opens: will go out from"
+    return f"{lead} {day} {local:%H:%M}"

@@ -49,7 +49,7 @@ def overview(ctx: Ctx) -> dict:
     try:
         from . import campaigns as cmod
 
-        by = {}
+        by: dict[str, int] = {}
         for s in cmod.summaries(ctx, include_archived=True):
             by[s.status] = by.get(s.status, 0) + 1
         campaigns["by_status"] = by
@@ -86,6 +86,7 @@ def _hb(h: Heartbeat) -> dict:
         "host": h.host,
         "pid": h.pid,
         "role": h.role,
+        "os_user": h.os_user,
         "version": h.version,
         "started_at": _iso(h.started_at),
         "beat_at": _iso(h.beat_at),
@@ -115,10 +116,68 @@ def format_overview(data: dict) -> str:
     daemons = data["daemons"]
     if daemons:
         for h in daemons:
-            lines.append(f"daemon       {h['name']} (version {h['version']}), last beat {h['beat_at']}")
+            who = f" as {h['os_user']}" if h.get("os_user") else ""
+            lines.append(f"daemon       {h['name']}{who} (version {h['version']}), last beat {h['beat_at']}")
     else:
         lines.append("daemon       none running" + (" — deliveries are waiting" if d["due"] else ""))
     for h in data["dispatchers"]:
         if h["role"] != "daemon":
             lines.append(f"{h['role']:<12} {h['name']}, last beat {h['beat_at']}")
     return "\n".join(lines)
+
+
+def sending_line(config, now: datetime, embedded=None, wanted: bool | None = None) -> str:
+    """Who sends this clinic's deliveries, in the words the TUI's status line shows
+    (SPEC §13): a live daemon, this session's embedded scheduler, or nobody and why.
+
+    `embedded` is this session's EmbeddedScheduler (None when it did not start);
+    `wanted` False means this session was told never to send (tests, snapshots)."""
+    from .scheduler import live_daemons
+    from .secrets import unreadable
+
+    daemons = live_daemons(config, now)
+    if daemons:
+        host = daemons[0].host or daemons[0].name.partition(":")[0]
+        return f"deliveries: sent by the daemon on {host}"
+    if embedded is not None and embedded.scheduler is not None and embedded.scheduler.running:
+        state = embedded.state()
+        return "deliveries: sent by this session (embedded, " + state + ")"
+    if wanted is False:
+        return "nothing is sending: the daemon is not running (this session does not send)"
+    blocked = [words for words, _why in unreadable(config)]
+    if blocked:
+        return "nothing is sending: the daemon is not running and you cannot read " + " or ".join(blocked)
+    if config.scheduler.embedded == "never":
+        return 'nothing is sending: the daemon is not running ([scheduler] embedded = "never")'
+    return "nothing is sending: the daemon is not running, deliveries wait"
+
+
+def readable_report(config) -> tuple[list[str], bool]:
+    """What `config check` says about secrets for the user running it: what they can and
+    cannot read and what follows (one line each); False when it stops sending for good
+    (the service account itself cannot read them)."""
+    from .context import is_service_account, login_name
+    from .secrets import needed, readable
+
+    login = login_name()
+    lines, missing = [], []
+    for words, ref in needed(config):
+        why = readable(ref)
+        if why is None:
+            lines.append(f"{words} ({ref.where}): {login} can read it")
+        else:
+            lines.append(f"{words}: {login} cannot use it: {why}")
+            missing.append(words)
+    if not missing:
+        lines.append(f"so {login} can send (the daemon, or a TUI's embedded scheduler)")
+    elif is_service_account(config):
+        lines.append(
+            f"so nothing can be sent: {login} runs the daemon and must be able to read " + " and ".join(missing)
+        )
+        return lines, False
+    else:
+        lines.append(
+            f"so {login} does everything but send: the daemon sends (a TUI of {login}'s never does); "
+            "this is how a shared server is meant to be"
+        )
+    return lines, True

@@ -92,7 +92,7 @@ class Variable:
     @property
     def per_patient(self) -> bool:
         """Whether the value differs from one recipient to the next."""
-        return self.group in ("patient", "invitation")
+        return self.group in ("patient", "invitation", "unsubscribe")
 
     def example_in(self, language: str) -> str:
         if isinstance(self.example, date):
@@ -100,6 +100,8 @@ class Variable:
         return self.example
 
 
+# every email must carry the patient's own way out (SPEC §10, CASL)
+UNSUBSCRIBE_EXAMPLE = "https://app.example.org/unsubscribe/Xk3J9pQ2vR7tW4yZ8aB1cD5eF6gH0iJ2"
 _BOTH, _INVITATION, _BROADCAST = ("invitation", "broadcast"), ("invitation",), ("broadcast",)
 VARIABLES: list[Variable] = [
     Variable("patient.first_name", "Patient's first name", "Marie-Ève", _BOTH),
@@ -112,6 +114,9 @@ VARIABLES: list[Variable] = [
     Variable("invitation.url", "Personal invitation link", "https://app.example.org/join/K7P2QX4M", _INVITATION),
     Variable("invitation.code", "Personal invitation code", "K7P2-QX4M", _INVITATION),
     Variable("invitation.expires_on", "Last day the invitation is valid", date(2026, 12, 24), _INVITATION),
+    Variable(
+        "unsubscribe.url", "Personal unsubscribe link (required in every email)", UNSUBSCRIBE_EXAMPLE, _INVITATION
+    ),
     Variable("campaign.starts_on", "First day of the broadcast", date(2026, 12, 1), _BROADCAST),
     Variable("campaign.ends_on", "Last day of the broadcast", date(2026, 12, 24), _BROADCAST),
 ]
@@ -157,6 +162,7 @@ def build_context(
     campaign: Mapping[str, Any],
     invitation: Mapping[str, Any] | None,
     language: str,
+    unsubscribe: Mapping[str, Any] | None = None,
 ) -> dict[str, dict[str, str]]:
     """The template context: exactly the documented variables, as strings.
 
@@ -177,6 +183,8 @@ def build_context(
             "code": str(invitation["code"]),
             "expires_on": format_date(invitation["expires_on"], language),
         }
+    if unsubscribe is not None:
+        context["unsubscribe"] = {"url": str(unsubscribe["url"])}
     return context
 
 
@@ -201,6 +209,7 @@ def sample_context(kind: str, language: str, clinic: Mapping[str, Any] | None = 
         campaign=examples("campaign") if kind == "broadcast" else {},
         invitation=examples("invitation") if kind == "invitation" else None,
         language=language,
+        unsubscribe=examples("unsubscribe") if kind == "invitation" else None,
     )
 
 
@@ -232,7 +241,7 @@ def _sandbox(**options: Any) -> _Sandbox:
 _PLAIN_ENV = _sandbox()
 _MARKDOWN_ENV = _sandbox(finalize=_markdown_literal)
 _MARKDOWN = MarkdownIt("commonmark", {"html": False, "breaks": True})
-_REFUSED_TAGS = {
+_REFUSED_TAGS: dict[type[nodes.Node], str] = {
     nodes.Include: "include",
     nodes.Extends: "extends",
     nodes.Import: "import",
@@ -296,10 +305,18 @@ def validate(
             problem(field, line, message)
         if not static:
             try:
-                _render_field(kind, field, source, context)
+                text = _render_field(kind, field, source, context)
             except TemplateRenderError as error:
                 problem(field, error.line, error.message)
+                continue
+            if kind == "invitation" and field == "body" and _markdown_literal(UNSUBSCRIBE_EXAMPLE) not in text:
+                problem(field, None, UNSUBSCRIBE_MISSING)
     return problems
+
+
+UNSUBSCRIBE_MISSING = (
+    "must carry the patient's unsubscribe link {{ unsubscribe.url }}: every email needs a way out (SPEC §10)"
+)
 
 
 def validate_set(
@@ -460,6 +477,7 @@ def _render_field(kind: str, field: str, source: str, context: Mapping[str, Any]
     template, static = _analyse(kind, field, source)
     if static:
         raise TemplateRenderError(field, *static[0])
+    assert template is not None  # it compiled: no static problem
     try:
         text = sandbox.render(template, context)
     except Exception as error:  # the sandbox turns any template mistake into an exception

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from .context import Ctx
 
 
-def preview_patient(campaign_id, patient_id: int | None = None):
+def preview_patient(campaign_id: int | str, patient_id: int | None = None):
     """The patient a template preview is rendered for: the one asked, else the campaign's
     first recipient, else the first patient of the directory (None if it is empty)."""
     from .models import Patient, Recipient
@@ -29,6 +29,7 @@ class Preview:
     errors: dict[str, str]  # field -> problem when it cannot be rendered
     problems: list[str]  # every problem of this language ("fr body line 3: …")
     push_length: int | None
+    emr_id: str = ""  # the patient's, for a test send of what the preview shows
 
 
 def template_preview(
@@ -39,7 +40,7 @@ def template_preview(
     catalogue's examples (the real ones are made when the email is sent)."""
     from datetime import timedelta
 
-    from . import templating
+    from . import identification, templating
     from .campaigns import INVITATION_VALID_DAYS, clinic_values, get
 
     ctx.require("campaigns")
@@ -61,7 +62,13 @@ def template_preview(
         campaign={"starts_on": c.starts_on, "ends_on": c.ends_on},
         invitation=invitation,
         language=language,
+        # an example link: the preview must never carry a real patient's working link
+        unsubscribe={"url": templating.UNSUBSCRIBE_EXAMPLE} if invitation is not None else None,
     )
+    if p is not None:  # rendered with a real patient's data: an audited read (one row per patient a while)
+        from .audit_read import record_read
+
+        record_read(ctx, "preview", c.id, coalesce=10, emr_id=p.emr_id)
     problems = templating.validate(c.kind, fields, language, clinic)
     rendered: dict[str, str] = {}
     errors: dict[str, str] = {}
@@ -76,13 +83,23 @@ def template_preview(
             errors[field] = str(e)
             push_length = e.length if field == "push" else push_length
             continue
-        if c.kind == "invitation":
-            rendered[field] = out.subject if field == "subject" else (out.text or "")
+        if c.kind == "invitation" and field == "body":
+            # what the patient gets: the identification no template can remove, at the end
+            rendered[field] = identification.add(out.text or "", "", clinic, language)[0]
+        elif c.kind == "invitation":
+            rendered[field] = out.subject or ""
         else:
             rendered[field] = {"title": out.title, "body": out.body_markdown, "push": out.push}[field] or ""
     if c.kind == "broadcast" and push_length is None:
         push_length = len(rendered.get("push") or " ".join((fields.get("push") or "").split()))
     label = f"{p.name} · {p.emr_id}" if p is not None else ""
     return Preview(
-        language, label, p.id if p is not None else None, rendered, errors, [str(x) for x in problems], push_length
+        language,
+        label,
+        p.id if p is not None else None,
+        rendered,
+        errors,
+        [str(x) for x in problems],
+        push_length,
+        p.emr_id if p is not None else "",
     )

@@ -61,6 +61,10 @@ def sqlite_url(tmp_path):
     return f"sqlite:///{(tmp_path / 'clinicast.db').as_posix().lstrip('/')}"
 
 
+# tests send whenever the machine runs them; a test about sending hours sets its own
+ANY_TIME = '[sending]\nhours = "00:00-24:00"\ndays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]\n'
+
+
 def write_config(tmp_path: Path, db_url: str, *, users: str | None = None, extra: str = "") -> Path:
     """A complete config file using local sinks; `users` replaces the [users] tables."""
     if users is None:
@@ -87,6 +91,7 @@ def write_config(tmp_path: Path, db_url: str, *, users: str | None = None, extra
         transport = "log"
         path = "{tmp_path / "gateway.log"}"
         """)
+        + (ANY_TIME if "[sending]" not in extra else "")
         + extra
         + "\n"
         + users

@@ -428,6 +428,10 @@ class GatewayServer:
         self.new_by_key: Counter = Counter()
         self.replays = 0
         self.count = 0
+        # the opt-out feed (GET /v1/opt-outs): items in the order the gateway learnt them;
+        # the cursor is "c-<index>" of the next item
+        self.opt_out_items: list[dict] = []
+        self.unsubscribe_clicks: list[str] = []  # tokens POSTed to /unsubscribe/<token>
         owner = self
 
         class Handler(_GatewayHandler):
@@ -493,6 +497,14 @@ class GatewayServer:
             time.sleep(0.01)
         return False
 
+    def add_opt_out(self, item: dict | None = None, **fields) -> None:
+        """Add an item to the opt-out feed (`{"token"|"app_id", "channel", "opted_out", "at"}`)."""
+        item = dict(item or {}, **fields)
+        item.setdefault("opted_out", True)
+        item.setdefault("at", _rfc3339_now())
+        with self.lock:
+            self.opt_out_items.append(item)
+
     # --- reads ---------------------------------------------------------------------
 
     def calls(self, method: str | None = None, prefix: str = "") -> list[Request]:
@@ -556,10 +568,21 @@ class GatewayServer:
         return f.status, hdrs, _error("injected", f.message)
 
     def _process(self, method, path, headers, body, key, req) -> tuple[int, dict, bytes]:
+        if method == "POST" and path.startswith("/unsubscribe/"):
+            # the unsubscribe page the app provider hosts: a mail client's RFC 8058 one-click
+            # POST, no login; the click becomes an item of the opt-out feed
+            token = path[len("/unsubscribe/") :]
+            if not token:
+                return 404, {}, _error("not_found", "no token")
+            self.unsubscribe_clicks.append(token)
+            self.opt_out_items.append({"token": token, "channel": "email", "opted_out": True, "at": _rfc3339_now()})
+            return 200, {}, _json({"unsubscribed": True})
         if self.token is not None and headers.get("Authorization") != f"Bearer {self.token}":
             return 401, {}, _error("unauthorized", "missing or wrong bearer token")
         if not (headers.get("User-Agent") or "").startswith("clinicast/"):
             return 400, {}, _error("bad_request", "User-Agent must be clinicast/<version>")
+        if method == "GET" and path.startswith("/v1/opt-outs"):
+            return self._opt_outs(path)
         if not key:
             return 400, {}, _error("bad_request", "Idempotency-Key header is required")
         if key in self.answers:
@@ -572,6 +595,21 @@ class GatewayServer:
             if 200 <= answer[0] < 300:
                 self.new_by_key[key] += 1
         return answer
+
+    def _opt_outs(self, path: str) -> tuple[int, dict, bytes]:
+        from urllib.parse import parse_qs, urlsplit
+
+        q = parse_qs(urlsplit(path).query)
+        try:
+            limit = int(q.get("limit", ["500"])[0])
+            after = q.get("after", [""])[0]
+            start = int(after[2:]) if after else 0
+        except ValueError:
+            return 400, {}, _error("bad_request", "bad limit or cursor")
+        if not 1 <= limit <= 500:
+            return 400, {}, _error("bad_request", "limit must be 1 to 500")
+        items = self.opt_out_items[start : start + limit]
+        return 200, {}, _json({"items": items, "next": f"c-{start + len(items):06d}"})
 
     def _route(self, method, path, body) -> tuple[int, dict, bytes]:
         if method == "POST" and path == "/v1/push":
@@ -654,6 +692,12 @@ class GatewayServer:
             b["audience"].discard(m[2])
             return 204, {}, b""
         return 404, {}, _error("not_found", f"no route {method} {path}")
+
+
+def _rfc3339_now() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def _json(data) -> bytes:
@@ -772,10 +816,12 @@ def delivery_config(
     email: dict | None = None,
     gw: dict | None = None,
     scheduler: dict | None = None,
+    sending: dict | None = None,
     as_toml: bool = False,
 ):
     """A Config (or, with as_toml, the path of a TOML file) for delivery tests: the given
-    loopback servers, else the local sinks under tmp_path; fast scheduler values."""
+    loopback servers, else the local sinks under tmp_path; fast scheduler values; sending
+    at any hour unless `sending` says otherwise."""
     import pwd
 
     from core import config as cfg
@@ -795,6 +841,7 @@ def delivery_config(
             "from": "Clinique du Parc <no-reply@example.org>",
             "timeout_seconds": 3.0,
             "concurrency": 2,
+            "unsubscribe_url": "https://app.example.org/unsubscribe",
         }
         if smtp.auth:
             e["username"] = smtp.auth[0]
@@ -829,6 +876,8 @@ def delivery_config(
         "email": e,
         "gateway": g,
         "scheduler": s,
+        # any time: these tests send whenever the machine runs them (`sending=` to test the hours)
+        "sending": sending or {"hours": "00:00-24:00", "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]},
         "users": {login: {"name": "Test Admin", "permissions": ["campaigns", "admin"]}},
     }
     env = dict(os.environ)

@@ -1,6 +1,7 @@
 """The `clinicast` command as an administrator uses it: exit codes, --json shapes, no change on bad input."""
 
 import json
+import os
 import subprocess
 import sys
 from datetime import date, timedelta
@@ -179,10 +180,12 @@ def test_user_not_listed_is_refused_everywhere(tmp_path, db_url):
         ["campaigns", "list"],
         ["campaigns", "create", "--kind", "invitation", "--name", "x"],
         ["status"],
-        ["init"],
+        *([] if os.geteuid() == 0 else [["init"]]),
     ):
         res = r(*args, code=1)
         assert "is not a clinicast user" in res.stderr
+    if os.geteuid() == 0:  # root (as the database's owner) may run init without [users] (SPEC §13)
+        r("init")
 
 
 def test_campaigns_permission_without_admin(tmp_path, db_url):

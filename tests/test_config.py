@@ -14,7 +14,12 @@ def load_text(tmp_path, text, env=None):
     return cfg.load(p, env=env or {})
 
 
-MINIMAL = '[clinic]\nname = "C"\n[database]\nurl = "sqlite:///tmp/x.db"\n[gateway]\ntransport = "log"\npath = "g.log"\n'
+MINIMAL = (
+    '[clinic]\nname = "C"\naddress = "1 rue A"\nphone = "514-555-0100"\n[database]\nurl = "sqlite:///tmp/x.db"\n'
+    '[gateway]\ntransport = "log"\npath = "g.log"\n'
+    # last, so a test can add [email] keys by appending lines
+    '[email]\nunsubscribe_url = "https://app.example.org/unsubscribe"\n'
+)
 
 
 def test_example_config_is_valid(tmp_path):
@@ -65,9 +70,12 @@ def test_toml_syntax_error_names_the_line(tmp_path):
     assert "line 4" in str(e.value)
 
 
-def test_secret_from_env_missing_is_an_error(tmp_path):
+def test_secret_from_env_missing_is_an_error_when_the_transport_is_built(tmp_path):
+    # the config loads (a staff member's shell never has the daemon's variables) ...
+    c = load_text(tmp_path, MINIMAL + 'password_env = "NOPE_PASSWORD"\n')
+    # ... and the password is asked for only where an SMTP transport is built
     with pytest.raises(cfg.ConfigError) as e:
-        load_text(tmp_path, MINIMAL + '[email]\npassword_env = "NOPE_PASSWORD"\n')
+        c.email.password  # noqa: B018
     assert "email.password_env: environment variable NOPE_PASSWORD is not set" in str(e.value)
 
 
@@ -85,7 +93,7 @@ def test_secret_file_readable_by_others_is_refused(tmp_path):
 
 def test_inline_secret_is_not_a_key(tmp_path):
     with pytest.raises(cfg.ConfigError) as e:
-        load_text(tmp_path, MINIMAL + '[email]\npassword = "hunter2"\n')
+        load_text(tmp_path, MINIMAL + 'password = "hunter2"\n')
     assert "email.password: unknown key" in str(e.value)
 
 
@@ -104,3 +112,27 @@ def test_discovery_order(tmp_path, monkeypatch):
     monkeypatch.setenv("CLINICAST_CONFIG", "/elsewhere.toml")
     assert str(cfg.discover()) == "/elsewhere.toml"
     assert str(cfg.discover("/explicit.toml")) == "/explicit.toml"
+
+
+def test_smtp_needs_the_unsubscribe_page_and_the_clinics_identification(tmp_path):
+    text = (
+        '[clinic]\nname = "C"\n[database]\nurl = "sqlite:///tmp/x.db"\n[gateway]\ntransport = "log"\npath = "g.log"\n'
+    )
+    with pytest.raises(cfg.ConfigError) as e:
+        load_text(tmp_path, text + '[email]\nlist_unsubscribe = "mailto:u@example.org"\n')
+    assert "remove list_unsubscribe and set email.unsubscribe_url" in str(e.value)
+    # the rest matters where email is sent (the SMTP transport, config check), like the secrets
+    config = load_text(tmp_path, text + '[email]\nhost = "smtp.example.org"\n')
+    lines = cfg.email_problems(config)
+    assert sorted(line.split(": ", 2)[1] for line in lines) == [
+        "clinic.address",
+        "clinic.phone",
+        "email.unsubscribe_url",
+    ]
+    assert "every email ends with the clinic's name, postal address and phone" in lines[-1]
+    from core.delivery import Dispatcher
+
+    with pytest.raises(cfg.ConfigError, match="email.unsubscribe_url: required"):
+        Dispatcher(config).mailer  # noqa: B018 - building the transport is what refuses
+    # maildir (the demo, a dry run) needs neither
+    assert cfg.email_problems(load_text(tmp_path, text + '[email]\ntransport = "maildir"\npath = "m"\n')) == []

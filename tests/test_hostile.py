@@ -274,7 +274,7 @@ def test_a_50_mb_template_is_refused_before_parsing(run, tmp_path):
 def test_a_template_file_with_a_utf8_bom_is_accepted(run, tmp_path):
     code, out, err = run(
         "campaigns", "create", "--kind", "invitation", "--name", "Bom",
-        "--template", template_toml(tmp_path, "Bonjour {{ patient.first_name }}", bom=True),
+        "--template", template_toml(tmp_path, "Bonjour {{ patient.first_name }} {{ unsubscribe.url }}", bom=True),
     )  # fmt: skip
     assert code == 0, err
 

@@ -34,6 +34,11 @@ CLINIC = {
 INVITATION = {"url": "https://app.example.org/join/AB12", "code": "AB-12", "expires_on": date(2026, 12, 24)}
 
 
+UNSUBSCRIBE = "https://app.example.org/unsubscribe/k3J9"
+# an invitation body must carry the unsubscribe link; tests about something else append it
+WAY_OUT = "\n\n[unsubscribe]({{ unsubscribe.url }})"
+
+
 def invitation_context(first_name="Marie", language="fr"):
     return build_context(
         clinic=CLINIC,
@@ -41,6 +46,7 @@ def invitation_context(first_name="Marie", language="fr"):
         campaign={},
         invitation=INVITATION,
         language=language,
+        unsubscribe={"url": UNSUBSCRIBE},
     )
 
 
@@ -86,7 +92,7 @@ class TestValidation:
         assert found[0].message.startswith("syntax error")
 
     def test_unknown_filter_is_reported(self):
-        assert problems("invitation", {"subject": "{{ clinic.name|shout }}", "body": "b"}) == [
+        assert problems("invitation", {"subject": "{{ clinic.name|shout }}", "body": "b" + WAY_OUT}) == [
             "fr subject line 1: syntax error: No filter named 'shout'."
         ]
 
@@ -113,12 +119,23 @@ class TestValidation:
             "others can see it",
         ]
 
+    def test_an_email_without_its_unsubscribe_link_is_refused_saying_why(self):
+        for body in ("Bonjour", "{% if false %}{{ unsubscribe.url }}{% endif %}"):
+            assert problems("invitation", {"subject": "s", "body": body}) == [
+                "fr body: must carry the patient's unsubscribe link {{ unsubscribe.url }}: every email needs a way "
+                "out (SPEC §10)"
+            ]
+        assert problems("invitation", {"subject": "s", "body": "Bye: {{ unsubscribe.url }}"}) == []
+        assert problems("broadcast", broadcast(body="{{ unsubscribe.url }}")) == [
+            "fr body line 1: 'unsubscribe.url' is not available in a broadcast"
+        ]
+
     def test_required_fields(self):
         assert problems("broadcast", {"title": " ", "body": "b"}) == ["fr title: is empty", "fr push: is empty"]
-        assert problems("invitation", {"body": "b"}) == ["fr subject: is empty"]
+        assert problems("invitation", {"body": "b" + WAY_OUT}) == ["fr subject: is empty"]
 
     def test_field_of_the_other_kind_is_refused(self):
-        assert problems("invitation", {"subject": "s", "body": "b", "push": "p"}) == [
+        assert problems("invitation", {"subject": "s", "body": "b" + WAY_OUT, "push": "p"}) == [
             "fr push: not a field of an invitation"
         ]
 
@@ -190,7 +207,7 @@ class TestSandbox:
 
     def test_documented_variables_and_filters_work(self):
         source = "{{ clinic['name'] }} {{ patient.first_name|upper }}{% set x = clinic.phone %} {{ x }}"
-        assert validate("invitation", {"subject": "s", "body": source}, "fr") == []
+        assert validate("invitation", {"subject": "s", "body": source + WAY_OUT}, "fr") == []
         assert (
             render("invitation", {"body": source}, invitation_context()).text == "Clinique du Parc MARIE 514-555-0100\n"
         )
@@ -201,6 +218,7 @@ class TestSandbox:
             "clinic": {k: CLINIC[k] for k in ("name", "phone", "address", "app_url")},
             "patient": {"first_name": "Marie", "last_name": "Tremblay", "language": "fr"},
             "invitation": {"url": INVITATION["url"], "code": "AB-12", "expires_on": "24 décembre 2026"},
+            "unsubscribe": {"url": UNSUBSCRIBE},
         }
 
 
@@ -326,7 +344,12 @@ class TestRendering:
 
     def test_missing_patient_values_render_empty(self):
         context = build_context(
-            clinic=CLINIC, patient={"first_name": None}, campaign={}, invitation=INVITATION, language="en"
+            clinic=CLINIC,
+            patient={"first_name": None},
+            campaign={},
+            invitation=INVITATION,
+            language="en",
+            unsubscribe={"url": UNSUBSCRIBE},
         )
         rendered = render("invitation", DEFAULT_INVITATION["en"], context)
         assert rendered.text.startswith("Hello,\n")
@@ -345,6 +368,7 @@ class TestDefaults:
             assert needed in rendered.text
         assert {"fr": "24 décembre 2026", "en": "December 24, 2026"}[language] in rendered.text
         assert f'href="{INVITATION["url"]}"' in rendered.html
+        assert f'href="{UNSUBSCRIBE}"' in rendered.html and UNSUBSCRIBE in rendered.text
         assert rendered.subject.startswith("Clinique du Parc ")
 
     def test_defaults_pass_as_a_set(self):

@@ -14,23 +14,16 @@ def start_scheduler(ctx: Ctx, wanted: bool | None):
     from core.scheduler import EmbeddedScheduler
 
     scheduler = EmbeddedScheduler(ctx.config, clock=ctx.clock)
-    if not scheduler.start():
+    if not scheduler.start():  # "never", or this user cannot read the secrets
         return None, state_text(ctx, None)
     return scheduler, state_text(ctx, scheduler)
 
 
 def state_text(ctx: Ctx, scheduler) -> str:
-    """What the status line says about sending: embedded and running, standing by for a
-    daemon, a daemon's heartbeat, or nobody sending."""
-    if scheduler is not None:
-        state = scheduler.state()
-        return "embedded, running" if state == "running" else f"embedded, {state}"
-    from core.scheduler import live_daemons
+    """Who sends, in core.status's words (a daemon, this session, or nobody and why)."""
+    from core.status import sending_line
 
-    daemons = live_daemons(ctx.config, ctx.now())
-    if daemons:
-        return f"daemon {daemons[0].name} (heartbeat)"
-    return "off: no daemon is running, deliveries wait"
+    return sending_line(ctx.config, ctx.now(), scheduler)
 
 
 def stop_scheduler(scheduler) -> None:

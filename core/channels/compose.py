@@ -129,6 +129,8 @@ def build(
         msg["Content-Language"] = language
     if list_unsubscribe:
         msg["List-Unsubscribe"] = f"<{list_unsubscribe}>"
+        # RFC 8058: a mail client's one-click unsubscribe POSTs to that link
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg["Content-Type"] = f'multipart/alternative; boundary="{boundary}"'
     parts = [_header_bytes(msg), CRLF]
     b = boundary.encode()

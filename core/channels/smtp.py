@@ -87,7 +87,7 @@ class SmtpMailer:
 
     def _connect(self) -> smtplib.SMTP:
         where = f"{self.host}:{self.port}"
-        conn = None
+        conn: smtplib.SMTP | None = None
         try:
             if self.security == "tls":
                 conn = smtplib.SMTP_SSL(
@@ -213,16 +213,17 @@ class SmtpMailer:
             conn.send(_dot_stuffed(message))
             data_sent = True
             code, msg = conn.getreply()
-        except (smtplib.SMTPServerDisconnected, OSError):
+        except (smtplib.SMTPServerDisconnected, OSError) as e:
+            timed_out = _timed_out(e, fired)
             if data_sent:
-                what = "did not answer in time" if fired.is_set() else "closed the connection"
+                what = "did not answer in time" if timed_out else "closed the connection"
                 return (
                     Outcome.unknown(
                         one_line(f"the SMTP server {what} after receiving the message; it may have been delivered")
                     ),
                     False,
                 )
-            if fired.is_set():
+            if timed_out:
                 return Outcome.retry(f"SMTP server did not answer within {self.timeout:g} s"), False
             return None, False
         except (UnicodeError, ValueError) as e:
@@ -249,6 +250,13 @@ class SmtpMailer:
                 conn.quit()
             except Exception:  # noqa: BLE001 - QUIT on a dead connection: just close it
                 self._quit(conn)
+
+
+def _timed_out(e: BaseException, fired: threading.Event) -> bool:
+    """The deadline ran out: the watchdog fired, or the socket's own timeout (the same
+    length) won the race against the watchdog's thread, as it does on a loaded machine;
+    smtplib wraps that TimeoutError in SMTPServerDisconnected."""
+    return fired.is_set() or any(isinstance(x, TimeoutError) for x in (e, e.__cause__, e.__context__))
 
 
 def _shut(conn: smtplib.SMTP, fired: threading.Event) -> None:

@@ -4,7 +4,7 @@ core and the daemon never load Textual)."""
 
 from __future__ import annotations
 
-from . import campaigns, patients, recipients, setup  # noqa: F401 - each registers its commands
+from . import campaigns, patients, recipients, setup, trust  # noqa: F401 - each registers its commands
 from .base import cli
 
 

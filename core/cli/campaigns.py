@@ -126,11 +126,58 @@ def campaigns_start(ctx, campaign_id, as_json):
     plan = recipients.start(ctx, campaign_id)
     if as_json:
         return emit(plan.to_json())
-    when = (
-        ""
-        if not plan.queued_for or plan.queued_for <= ctx.now()
-        else f" (queued for {plan.queued_for:%Y-%m-%d %H:%M} UTC, when the window opens)"
-    )
+    when = f" ({plan.sending_begins})" if plan.sending_begins else ""
     click.echo(f"campaign #{campaign_id} started: {plan.will_send} to send{when}")
     for code, n in plan.skipped.items():
         click.echo(f"  skipped {n}: {describe(code)}")
+
+
+@command(campaigns_group, "stop")
+@click.argument("campaign_id")
+@click.option("--json", "as_json", is_flag=True)
+def campaigns_stop(ctx, campaign_id, as_json):
+    """Cancel every email or push not yet handed over; those recipients go back to waiting."""
+    from .. import recipients
+
+    r = recipients.stop(ctx, campaign_id)
+    if as_json:
+        return emit(r.to_json())
+    click.echo(
+        f"campaign #{campaign_id} stopped: {r.stopped} not sent (back to assigned; start sends to them), "
+        f"{r.already_sent} already sent, {r.in_flight} being sent at this moment (they finish)"
+    )
+
+
+@command(campaigns_group, "test")
+@click.argument("campaign_id")
+@click.option("--patient", "emr_id", required=True, metavar="EMR_ID", help="The patient the message is rendered for.")
+@click.option("--to", "to", metavar="ADDRESS", help="Send the test email here instead of [users.LOGIN] email.")
+@click.option("--json", "as_json", is_flag=True)
+def campaigns_test(ctx, campaign_id, emr_id, to, as_json):
+    """Send yourself the message as this patient would get it, marked as a test."""
+    from .. import testsend
+
+    t = testsend.send_test(ctx, campaign_id, emr_id, to)
+    if as_json:
+        return emit(t.to_json())
+    what = "test email" if t.kind == "test_email" else "test push and feed entry (for an hour)"
+    click.echo(f"{what} for patient {t.patient} queued to {t.to}; the scheduler sends it within moments")
+
+
+@command(campaigns_group, "reinvite")
+@click.argument("campaign_id")
+@click.option("--dry-run", is_flag=True, help="Show the breakdown only; send nothing.")
+@click.option("--json", "as_json", is_flag=True)
+def campaigns_reinvite(ctx, campaign_id, dry_run, as_json):
+    """Send a fresh invitation (new code, 14 days) to those whose invitation expired unanswered."""
+    from .. import recipients
+
+    plan = (recipients.reinvite_plan if dry_run else recipients.reinvite)(ctx, campaign_id)
+    if as_json:
+        return emit(plan.to_json())
+    when = f" ({plan.sending_begins})" if plan.sending_begins else ""
+    verb = "would re-invite" if dry_run else "re-invited"
+    click.echo(f"campaign #{campaign_id} {verb}: {plan.will_send} to send{when}")
+    for code, n in plan.skipped.items():
+        click.echo(f"  skipped {n}: {describe(code)}")
+    click.echo(f"  re-invited before (not sent again): {plan.already_sent}")

@@ -23,3 +23,6 @@ def patients_import(ctx, file, as_json):
     if as_json:
         return emit(result.to_json())
     click.echo(f"{file}: {result.total} patients: {result.inserted} new, {result.updated} updated")
+    if result.kept_opted_out:
+        # the file said "contact them"; the patient's own opt-out wins (SPEC §10)
+        click.echo(f"  kept opted out: {result.kept_opted_out} (the file said yes; the patient opted out)")

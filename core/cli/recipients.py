@@ -67,12 +67,17 @@ def recipients_remove(ctx, campaign_id, emr_id):
 @click.argument("campaign_id")
 @click.option("--status", default=None, help="Only recipients with this status.")
 @click.option("--json", "as_json", is_flag=True)
-def recipients_list(ctx, campaign_id, status, as_json):
+@click.option("--csv", "as_csv", is_flag=True, help="The ledger as CSV (for an incident register).")
+def recipients_list(ctx, campaign_id, status, as_json, as_csv):
     """A campaign's recipients with status and dates."""
-    from .. import campaigns, recipients
+    from .. import campaigns, exports, recipients
 
     ctx.require("campaigns")
     campaigns.get(campaign_id)
+    if as_json and as_csv:
+        raise BadInput("give --json or --csv, not both")
+    if as_csv:
+        return click.echo(exports.recipients_csv(ctx, campaign_id, status), nl=False)
     rows = recipients.page(ctx, campaign_id, status=status, limit=None)
     if as_json:
         return emit([r.to_json() for r in rows])

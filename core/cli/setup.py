@@ -14,11 +14,21 @@ from .base import Config, cli, command, emit
 def init_cmd(config: Config):
     """Create or migrate the database."""
     from .. import db as dbmod
-    from ..context import for_current_user
+    from .. import dbfiles
+    from ..context import for_service_or_admin
 
-    for_current_user(config).require("admin")
-    dbmod.bind(config.database.url)
+    path = dbfiles.sqlite_path(config.database.url)
+    if path is None:  # PostgreSQL: the schema's owner is known once connected
+        dbmod.bind(config.database.url)
+    for_service_or_admin(config)  # the service account needs no [users] entry (SPEC §13)
+    if path is not None:
+        dbfiles.prepare_folder(path, config.database.group)
+        dbmod.bind(config.database.url, config.database.group)
     before, after = dbmod.migrate()
+    if path is not None:
+        dbmod.database.close()
+        dbfiles.prepare_folder(path, config.database.group)  # the new files: 0660 in the group
+        dbfiles.hand_over(path, config.database.group)
     if before == after:
         click.echo(f"database is up to date (schema version {after})")
     else:
@@ -32,23 +42,41 @@ def config_group():
 
 @command(config_group, "check", db=False, user=False)
 def config_check(config: Config):
-    """Validate the config file (and reach the database)."""
-    from .. import db as dbmod
-    from ..context import for_current_user
+    """Validate the config file, reach the database, say what this user can read.
 
-    ctx = for_current_user(config)
-    ctx.require("admin")
-    dbmod.bind(config.database.url)
+    Anyone may run it (SPEC §13): it shows no secret. Exit 1 when the database cannot
+    be opened or the service account cannot read what it needs to send."""
+    from .. import db as dbmod
+    from .. import status
+    from ..context import is_service_account, login_name
+    from ..errors import ClinicastError
+
+    ok = True
     try:
+        dbmod.bind(config.database.url, config.database.group)
         dbmod.check_schema()
         db_state = f"schema version {dbmod.schema_version()}"
-    except dbmod.DatabaseError as e:
-        db_state = str(e)
-    click.echo(f"{config.path}: ok")
+    except ClinicastError as e:
+        db_state, ok = str(e), False
+    except Exception as e:  # noqa: BLE001 - a driver error: in words, and the check goes on
+        db_state, ok = str(dbmod.explain(e)), False
+    secret_lines, can_send = status.readable_report(config)
+    ok = ok and can_send
+    login = login_name()
+    if is_service_account(config):
+        role = "the service account (may run init and the daemon)"
+    elif login in config.users:
+        role = "a clinicast user: " + ", ".join(sorted(config.users[login].permissions))
+    else:
+        role = f"not a clinicast user (no [users.{login}])"
+    from ..config import email_problems
+
+    click.echo(f"{config.path}: {'ok' if ok and not email_problems(config) else 'problems'}")
+    click.echo(f"  you: {login}, {role}")
     click.echo(
         f"  clinic: {config.clinic.name} ({config.clinic.timezone}, default language {config.clinic.default_language})"
     )
-    click.echo(f"  database: {_redact(config.database.url)}: {db_state}")
+    click.echo(f"  database: {dbmod.redacted(config.database.url)}: {db_state}")
     click.echo(
         f"  email: {config.email.transport} "
         + (
@@ -62,17 +90,17 @@ def config_check(config: Config):
         + (config.gateway.path if config.gateway.transport == "log" else config.gateway.url)
     )
     click.echo(f"  users: {', '.join(sorted(config.users)) or 'none'}")
+    for line in secret_lines:
+        click.echo(f"  secrets: {line}")
+    from ..config import email_problems
 
-
-def _redact(url: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    u = urlsplit(url)
-    if not u.netloc:
-        return url
-    if u.password:
-        u = u._replace(netloc=u.netloc.replace(f":{u.password}@", ":***@"))
-    return urlunsplit(u)
+    lacking = email_problems(config)
+    for line in lacking:
+        click.echo(f"  email cannot be sent: {line}")
+    if lacking:
+        sys.exit(2)  # the config itself lacks keys
+    if not ok:
+        sys.exit(1)
 
 
 @command(cli, "status")

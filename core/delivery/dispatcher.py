@@ -21,18 +21,20 @@ from email.utils import parseaddr
 
 import peewee as pw
 
-from .. import sending_hours, templating
+from .. import identification, sending_hours, templating
 from ..campaigns import clinic_values
 from ..channels import Mailer, Outcome, compose, make_gateway, make_mailer
 from ..channels.gateway import GatewayClient
-from ..config import Config
+from ..config import Config, email_problems
 from ..enums import DeliveryKind, DeliveryState
+from ..errors import ConfigError
 from ..models import database, utcnow
 from .kinds import HANDLERS, Handler
 from .logfmt import event, worker_name
 from .pipeline import Pass, PassStats
 from .results import Result
 from .retry import Policy
+from .testsend_kinds import TEST_HANDLERS
 
 log = logging.getLogger("clinicast.dispatch")
 _EVENT_NAMES = {
@@ -116,12 +118,16 @@ class Dispatcher:
         self.policy = Policy(config, rng, hours=self.first_allowed)
         self._envelope_from = parseaddr(config.email.sender)[1] or config.email.sender
         self._handlers: dict[DeliveryKind, Handler] = {}
+        self._hours: sending_hours.Hours | None = None
 
     # --- what the pass uses -------------------------------------------------------------
 
     @property
     def mailer(self) -> Mailer:
         if self._mailer is None:
+            lacking = email_problems(self.config)
+            if lacking:  # never an email without its way out and the clinic's identification
+                raise ConfigError(None, lacking)
             self._mailer = make_mailer(self.config.email, ssl_context=self._ssl_context)
         return self._mailer
 
@@ -147,11 +153,14 @@ class Dispatcher:
     def handler(self, kind: DeliveryKind) -> Handler:
         h = self._handlers.get(kind)
         if h is None:
-            h = self._handlers[kind] = HANDLERS[kind](self)
+            h = self._handlers[kind] = (HANDLERS.get(kind) or TEST_HANDLERS[kind])(self)
         return h
 
     def first_allowed(self, when):
-        return sending_hours.first_allowed(self.config, when)
+        """Sending hours (emails and pushes): parsed once, asked for every row."""
+        if self._hours is None:
+            self._hours = sending_hours.hours_of(self.config)
+        return sending_hours.first_allowed_in(self._hours, self.config.clinic.tz, when)
 
     def mail_pool(self) -> _DaemonThreadPool:
         if self._mail_exec is None:
@@ -163,16 +172,20 @@ class Dispatcher:
         be rendered (over its budget, core.sandbox) raises TemplateRenderError: the
         caller fails that delivery with reason `template`."""
         r = templating.render("invitation", fields, context)
+        link = (context.get("unsubscribe") or {}).get("url", "")
+        if not link:  # never an email without its way out (SPEC §10)
+            return Outcome.final("no unsubscribe link for this email")
+        text, html = identification.add(r.text or "", r.html or "", self.clinic, language)
         try:
             data = compose.build(
                 sender=self.config.email.sender,
                 to=compose.address(name, address),
                 subject=r.subject or "",
-                text=r.text or "",
-                html=r.html or "",
+                text=text,
+                html=html,
                 key=key,
                 language=language,
-                list_unsubscribe=self.config.email.list_unsubscribe,
+                list_unsubscribe=link,
                 date=self.clock().replace(tzinfo=UTC),
             )
         except (UnicodeError, ValueError) as e:
@@ -240,6 +253,21 @@ class Dispatcher:
                 counts = {k: v for k, v in stats.as_dict().items() if v and k != "seconds"}
                 event(self.log, logging.INFO, "pass", worker=self.name, **counts, seconds=f"{stats.seconds:.2f}")
             return stats
+
+    def call(self, make):
+        """`await make()` on the dispatcher's loop, between passes: another user of its
+        transports (the opt-out feed's GET) shares its connections and its secrets."""
+
+        def run():
+            with self._pass_lock:
+                if self._closed:
+                    raise RuntimeError("the dispatcher is closed")
+                if self._loop is None:
+                    self._loop = asyncio.new_event_loop()
+                    self._db_exec = ThreadPoolExecutor(1, thread_name_prefix="clinicast-db")
+                return self._loop.run_until_complete(make())
+
+        return _outside_any_loop(run)
 
     def close(self) -> None:
         """Close the transports and the worker threads (nothing is held between passes)."""

@@ -20,6 +20,7 @@ from datetime import datetime
 
 import peewee as pw
 
+from .. import unsubscribe
 from ..db import is_postgres, write_transaction
 from ..enums import DeliveryState
 from ..models import Delivery, Patient, Recipient, database
@@ -49,6 +50,7 @@ class Fresh:
     rule: str = ""  # the consent rule that forbids sending to this patient now (a reason code)
     rule_detail: str = ""
     invitation: invitations.InvitationInfo | None = None
+    unsubscribe: str = ""  # the patient's unsubscribe token (an email's link)
 
     @property
     def name(self) -> str:
@@ -169,8 +171,10 @@ def hand_over(jobs: list, now: datetime, app_url: str, max_attempts: int) -> lis
         ]
         if emails:
             made = invitations.ensure(emails, app_url, now)
+            tokens = unsubscribe.ensure([e.patient_id for e in emails], now)
             for job in jobs:
                 for r in job.handed:
                     if r.id in made:
                         job.fresh[r.id].invitation = made[r.id]
+                        job.fresh[r.id].unsubscribe = tokens.get(job.fresh[r.id].patient_id, "")
     return immediate

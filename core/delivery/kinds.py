@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from .. import templating
+from .. import templating, unsubscribe
 from ..campaigns import window_bounds
 from ..channels import Outcome
 from ..channels.gateway import MAX_IDS, unknown_ids
@@ -39,6 +39,7 @@ class Job:
     rows: list[Claimed]
     templates: dict[str, dict[str, str]]
     language: str = ""
+    target: str = ""  # a test send's address or app id (core.delivery.testsend_kinds)
     handed: list[Claimed] = field(default_factory=list)  # set at the hand-over
     fresh: dict[int, Fresh] = field(default_factory=dict)
 
@@ -168,6 +169,7 @@ class EmailHandler(Handler):
     def _mail(self, job: Job, r: Claimed) -> Outcome:
         f = job.fresh[r.id]
         inv = f.invitation
+        assert inv is not None, "the preparer gives every invitation delivery its invitation"
         lang = language_for(job.templates, f.language, self.t.config.clinic.default_language)
         fields = job.templates.get(lang, {})
         expires_on = inv.expires_at.replace(tzinfo=UTC).astimezone(self.t.config.clinic.tz).date()
@@ -177,6 +179,7 @@ class EmailHandler(Handler):
             campaign={},
             language=lang,
             invitation={"url": inv.url, "code": inv.code, "expires_on": expires_on},
+            unsubscribe={"url": unsubscribe.link(self.t.config, f.unsubscribe)},
         )
         return self.t.mail(
             {"subject": fields.get("subject", ""), "body": fields.get("body", "")},

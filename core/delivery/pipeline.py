@@ -352,5 +352,5 @@ class Pass:
         from ..channels import Outcome
 
         outcome = Outcome.unknown("the dispatcher sending it stopped before the SMTP server's answer was recorded")
-        d = self.t.policy.decide(outcome, c.attempts, c.outcomes_unknown, now, True)
+        d = self.t.policy.decide(outcome, c.attempts, c.outcomes_unknown, now, c.kind.reaches_patient)
         return Result(c, d.state, d.code, d.detail, d.due_at, d.unknown)

@@ -138,8 +138,10 @@ def _follow(rs: list[Result], now: datetime) -> None:
         if c.kind == DeliveryKind.PUBLISH:
             return
         Recipient.update(sent_at=now).where(mine, Recipient.sent_at.is_null(True)).execute()
+        # a send handed over before a stop (core.recipients.stop) went out: its recipient,
+        # put back to `assigned`, was sent to after all
         Recipient.update(status=RecipientStatus.SENT, reason_code="", reason="", next_attempt_at=None).where(
-            mine, Recipient.status.in_(allowed)
+            mine, Recipient.status.in_((*allowed, RecipientStatus.ASSIGNED))
         ).execute()
     elif first.state == DeliveryState.RETRYING:
         if c.kind == DeliveryKind.PUBLISH:

@@ -6,6 +6,8 @@ rules are `core.rules`.
     assign.py   one patient, conditions, a list of ids (the 5,000 cap)
     idlist.py   CSV lists of EMR ids, reported by line
     start.py    the breakdown and the start
+    stop.py     cancel what was not handed over; recipients back to assigned
+    reinvite.py a fresh invitation for those whose invitation expired unanswered
     remove.py   removal, and what "not handed over" / "in flight" mean
     window.py   publish to a live broadcast's feed, expire it at the end
     reads.py    counts and pages
@@ -17,9 +19,11 @@ from __future__ import annotations
 from .assign import LIMIT, assign_conditions, assign_ids, assign_patient
 from .idlist import ID_COLUMNS, IdListReport, assign_csv, read_id_list
 from .reads import counts, page
+from .reinvite import reinvite, reinvite_plan
 from .remove import removal_effect, remove
 from .results import AssignResult, RecipientRow, StartPlan
 from .start import start, start_plan
+from .stop import StopResult, stop, stop_plan
 from .window import expire_due, publish_due
 
 __all__ = [
@@ -29,6 +33,7 @@ __all__ = [
     "IdListReport",
     "RecipientRow",
     "StartPlan",
+    "StopResult",
     "assign_conditions",
     "assign_csv",
     "assign_ids",
@@ -38,8 +43,12 @@ __all__ = [
     "page",
     "publish_due",
     "read_id_list",
+    "reinvite",
+    "reinvite_plan",
     "removal_effect",
     "remove",
     "start",
     "start_plan",
+    "stop",
+    "stop_plan",
 ]

@@ -63,7 +63,7 @@ def _check_assignable(ctx: Ctx, c: Campaign) -> str | None:
     return state
 
 
-def _assign(ctx: Ctx, campaign_id, patients: pw.Select, how: str, **detail) -> AssignResult:
+def _assign(ctx: Ctx, campaign_id: int | str, patients: pw.Select, how: str, **detail) -> AssignResult:
     """Assign every patient selected by `patients` (a query of Patient.id) in one statement.
 
     New patients are inserted as `assigned` or `skipped` (with the rule's reason); a
@@ -182,14 +182,14 @@ def _assign(ctx: Ctx, campaign_id, patients: pw.Select, how: str, **detail) -> A
     return result
 
 
-def assign_patient(ctx: Ctx, campaign_id, emr_id: str) -> AssignResult:
+def assign_patient(ctx: Ctx, campaign_id: int | str, emr_id: str) -> AssignResult:
     emr_id = emr_id.strip()
     if not patient_query(emr_id).exists():
         raise NotFound(f"no patient with EMR id {emr_id!r}")
     return _assign(ctx, campaign_id, patient_query(emr_id), "patient", emr_id=emr_id)
 
 
-def assign_conditions(ctx: Ctx, campaign_id, conds: list) -> AssignResult:
+def assign_conditions(ctx: Ctx, campaign_id: int | str, conds: list) -> AssignResult:
     from .. import conditions
 
     if not conds:
@@ -204,7 +204,7 @@ def assign_conditions(ctx: Ctx, campaign_id, conds: list) -> AssignResult:
     )
 
 
-def assign_ids(ctx: Ctx, campaign_id, emr_ids: list[str]) -> AssignResult:
+def assign_ids(ctx: Ctx, campaign_id: int | str, emr_ids: list[str]) -> AssignResult:
     """Assign the patients with these EMR ids; unknown ids are reported, not fatal."""
     by_key: dict[str, str] = {}
     for i in emr_ids:

@@ -92,7 +92,7 @@ def read_id_list(ctx: Ctx, path: str | Path) -> IdListReport:
     return report
 
 
-def assign_csv(ctx: Ctx, campaign_id, path: str | Path) -> AssignResult:
+def assign_csv(ctx: Ctx, campaign_id: int | str, path: str | Path) -> AssignResult:
     """Read the list and assign the known ids; bad lines refuse the whole file."""
     report = read_id_list(ctx, path)
     if report.bad_lines:

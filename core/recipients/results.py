@@ -38,7 +38,8 @@ class StartPlan:
     skipped: dict[str, int] = field(default_factory=dict)  # reason code -> n
     already_sent: int = 0
     in_progress: int = 0
-    queued_for: datetime | None = None  # when the sends go out (window start for a broadcast)
+    queued_for: datetime | None = None  # when the sends go out (window start, sending hours)
+    sending_begins: str = ""  # "" = at once; else "outside sending hours: will go out from Thursday 09:00"
 
     def to_json(self) -> dict:
         return {
@@ -47,6 +48,7 @@ class StartPlan:
             "already_sent": self.already_sent,
             "in_progress": self.in_progress,
             "queued_for": iso(self.queued_for),
+            "sending_begins": self.sending_begins,
         }
 
 

@@ -20,10 +20,11 @@ from ..campaigns import (
 )
 from ..context import Ctx
 from ..db import write_transaction
-from ..enums import DeliveryKind, DeliveryState, Kind, Permission, RecipientStatus, WindowState
+from ..enums import OPEN, DeliveryKind, DeliveryState, Kind, Permission, RecipientStatus, WindowState
 from ..errors import Refused
 from ..models import Campaign, Delivery, Patient, Recipient
 from ..rules import Stage, detail_case, forbidden, reason_case
+from ..sending_hours import describe_start, first_allowed
 from .results import StartPlan
 from .rows import insert_deliveries
 
@@ -36,7 +37,7 @@ def _waiting(c: Campaign) -> pw.Select:
     )
 
 
-def start_plan(ctx: Ctx, campaign_id) -> StartPlan:
+def start_plan(ctx: Ctx, campaign_id: int | str) -> StartPlan:
     """What `start` would do now: sends, skips by reason, already sent."""
     ctx.require(Permission.CAMPAIGNS)
     c = get(campaign_id)
@@ -57,11 +58,13 @@ def start_plan(ctx: Ctx, campaign_id) -> StartPlan:
         .where(Recipient.campaign == c, Recipient.status.in_((RecipientStatus.QUEUED, RecipientStatus.RETRYING)))
         .count()
     )
+    earliest = ctx.now()
     if c.kind == Kind.BROADCAST:
         opens, _ = window_bounds(c, ctx.config.clinic.tz)
-        plan.queued_for = max(opens, ctx.now())
-    else:
-        plan.queued_for = ctx.now()
+        earliest = max(opens, earliest)
+    # sending hours: the first allowed moment on or after that (SPEC §11)
+    plan.queued_for = first_allowed(ctx.config, earliest)
+    plan.sending_begins = describe_start(ctx.config, earliest, ctx.now())
     return plan
 
 
@@ -78,7 +81,7 @@ def _check_startable(ctx: Ctx, c: Campaign) -> None:
         raise Refused(f"campaign {c.id}'s template has problems; fix them first: {problems[0]}")
 
 
-def start(ctx: Ctx, campaign_id) -> StartPlan:
+def start(ctx: Ctx, campaign_id: int | str) -> StartPlan:
     """Send to every recipient not yet sent to (SPEC §4); returns what was done."""
     ctx.require(Permission.CAMPAIGNS)
     with write_transaction():
@@ -111,8 +114,12 @@ def start(ctx: Ctx, campaign_id) -> StartPlan:
             Recipient.id.in_(_waiting(c))
         ).execute()
         kind = DeliveryKind.EMAIL if c.kind == Kind.INVITATION else DeliveryKind.PUSH
+        # a recipient whose email or push is open or went out keeps it (after a stop, one
+        # in flight); one whose last was cancelled, failed or skipped gets a new one
         has_one = Delivery.select(Delivery.id).where(
-            Delivery.recipient == Recipient.id, Delivery.kind == kind, Delivery.status != DeliveryState.CANCELLED
+            Delivery.recipient == Recipient.id,
+            Delivery.kind == kind,
+            Delivery.status.in_((*OPEN, DeliveryState.SENT)),
         )
         queued_now = Recipient.select(Recipient.id).where(
             Recipient.campaign == c, Recipient.status == RecipientStatus.QUEUED, ~pw.fn.EXISTS(has_one)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -14,12 +16,12 @@ from core import campaigns
 
 from .. import format as fmt
 from ..widgets.status_line import StatusLine
-from .base import WorkerResults
+from .base import WorkerErrors
 
 WIDE = 100  # from this width the list also shows when each campaign last changed
 
 
-class CampaignListScreen(WorkerResults, Screen):
+class CampaignListScreen(WorkerErrors, Screen):
     TITLE = "Campaigns"
     AUTO_FOCUS = "#campaigns"
     BINDINGS = [
@@ -31,6 +33,10 @@ class CampaignListScreen(WorkerResults, Screen):
         Binding("r", "refresh", "Refresh", id="campaigns.refresh"),
         Binding("v", "toggle_archived", "Archived", tooltip="Show or hide archived campaigns", id="campaigns.archived"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="campaigns.clear_filter"),
+        # hidden in the footer (staff without admin never see it); listed in the palette
+        Binding(
+            "l", "audit", "Audit log", tooltip="Who changed or read what (admin)", show=False, id="campaigns.audit"
+        ),
     ]
 
     show_archived: reactive[bool] = reactive(False)
@@ -81,11 +87,11 @@ class CampaignListScreen(WorkerResults, Screen):
 
     # --- data ----------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="campaigns")
-    def _load(self, include_archived: bool, search: str):
-        return campaigns.summaries(self.app.ctx, include_archived=include_archived, search=search)
-
-    def _load_done(self, rows: list[campaigns.CampaignSummary]) -> None:
+    @work(exclusive=True, exit_on_error=False, group="campaigns")
+    async def _load(self, include_archived: bool, search: str) -> None:
+        rows = await asyncio.to_thread(
+            campaigns.summaries, self.app.ctx, include_archived=include_archived, search=search
+        )
         self._show(rows)
 
     def _show(self, rows: list[campaigns.CampaignSummary]) -> None:
@@ -155,6 +161,8 @@ class CampaignListScreen(WorkerResults, Screen):
                 f"   invited {fmt.num(f['invited'])}, joined {fmt.num(f['joined'])}, expired {fmt.num(f['expired'])}",
                 style="cyan",
             )
+            if f.get("reinvited"):
+                text.append(f", re-invited {fmt.num(f['reinvited'])}", style="cyan")
         detail.update(text)
 
     def _tick(self) -> None:
@@ -163,6 +171,17 @@ class CampaignListScreen(WorkerResults, Screen):
             self.action_refresh()
 
     # --- actions -------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        if action == "audit":  # the audit trail is for administrators (core checks it too)
+            ctx = self.app.ctx
+            return ctx is not None and "admin" in ctx.user.permissions
+        return True
+
+    def action_audit(self) -> None:
+        from .audit import AuditScreen
+
+        self.app.push_screen(AuditScreen())
 
     def action_refresh(self) -> None:
         self._load(self.show_archived, self.query_one("#filter", Input).value.strip())
@@ -243,6 +262,8 @@ class CampaignListScreen(WorkerResults, Screen):
                 self.action_toggle_archived,
             ),
         ]
+        if self.check_action("audit", ()):
+            cmds.append(("Audit log (l)", "Who changed or read what, and when", self.action_audit))
         s = self.selected()
         if s is not None:
             cmds.append(
@@ -263,13 +284,11 @@ class CampaignListScreen(WorkerResults, Screen):
 
     def action_archive(self) -> None:
         s = self.selected()
-        if s is not None:
-            self._archive(s.id, not s.archived)
+        if s is not None and not self.running("archive"):
+            self.archive_flow(s.id, not s.archived)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="archive")
-    def _archive(self, campaign_id: int, archived: bool):
-        return campaigns.archive(self.app.ctx, campaign_id, archived)
-
-    def _archive_done(self, c) -> None:
+    @work(exclusive=True, exit_on_error=False, group="archive")
+    async def archive_flow(self, campaign_id: int, archived: bool) -> None:
+        c = await asyncio.to_thread(campaigns.archive, self.app.ctx, campaign_id, archived)
         self.notify(f"“{c.name}” {'archived' if c.archived else 'back in the list'}", markup=False)
         self.action_refresh()

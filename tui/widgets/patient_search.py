@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -11,9 +13,10 @@ from textual.message import Message
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from core import patients
+from core import audit_read
 
-from ..screens.base import WorkerResults
+from ..screens.base import WorkerErrors
+from ..screens.opt_out import OptOutFlow
 
 
 def patient_label(p, width: int = 80) -> Text:
@@ -29,8 +32,9 @@ def patient_label(p, width: int = 80) -> Text:
     return t
 
 
-class PatientSearch(WorkerResults, Vertical):
-    """Input + results; enter on a result posts PatientSearch.Chosen."""
+class PatientSearch(OptOutFlow, WorkerErrors, Vertical):
+    """Input + results; enter on a result posts PatientSearch.Chosen; o on a result
+    records an opt-out the patient asked for."""
 
     DEFAULT_CSS = """
     PatientSearch { height: 1fr; }
@@ -38,7 +42,10 @@ class PatientSearch(WorkerResults, Vertical):
     PatientSearch > OptionList { height: 1fr; border: none; }
     PatientSearch > .hint { height: 1; }
     """
-    BINDINGS = [Binding("down", "results", "Results", show=False)]
+    BINDINGS = [
+        Binding("down", "results", "Results", show=False),
+        Binding("o", "opt_out", "Opt-out", tooltip="Record an opt-out the patient asked for", id="patients.opt_out"),
+    ]
 
     class Chosen(Message):
         def __init__(self, emr_id: str, name: str, patient_id: int) -> None:
@@ -75,12 +82,10 @@ class PatientSearch(WorkerResults, Vertical):
             if results.highlighted is None:
                 results.highlighted = 0
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="patient-search")
-    def _search(self, text: str):
-        return text, patients.search(text, limit=20)
-
-    def _search_done(self, result) -> None:
-        text, found = result
+    @work(exclusive=True, exit_on_error=False, group="patient-search")
+    async def _search(self, text: str) -> None:
+        # a search shows patients' data: audited (core.audit_read)
+        found = await asyncio.to_thread(audit_read.search_patients, self.app.ctx, text, limit=20)
         results = self.query_one(OptionList)
         results.clear_options()
         self._found = {str(p.id): p for p in found}
@@ -93,6 +98,15 @@ class PatientSearch(WorkerResults, Vertical):
         else:
             more = " (first 20: type more to narrow)" if len(found) >= 20 else ""
             hint.update(f"{len(found)} found{more} — ↓ then enter to choose.")
+
+    def action_opt_out(self) -> None:
+        results = self.query_one(OptionList)
+        if not results.has_focus or results.highlighted is None:
+            return
+        option = results.get_option_at_index(results.highlighted)
+        p = self._found.get(option.id or "")
+        if p is not None:
+            self.ask_opt_out(p.emr_id, p.name)
 
     @on(OptionList.OptionSelected, "#patient-results")
     def _selected(self, event: OptionList.OptionSelected) -> None:

@@ -35,8 +35,9 @@ class StatusLine(Horizontal):
             text.append(ctx.user.login, style="bold")
             if ctx.user.name != ctx.user.login:
                 text.append(f" ({ctx.user.name})")
-        text.append("  scheduler: ")
         state = self.app.scheduler_state
-        style = "green" if ("running" in state or state.startswith("daemon")) else "yellow"
+        # core.status words ("deliveries: sent by…", "nothing is sending: …") stand alone
+        text.append("  " if state.startswith(("deliveries", "nothing")) else "  scheduler: ")
+        style = "green" if state.startswith("deliveries") or "running" in state else "yellow"
         text.append(state, style=style)
         self.query_one("#status-who", Static).update(text)

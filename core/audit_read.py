@@ -1,0 +1,145 @@
+"""The audit trail an administrator reads (SPEC §6, issue #10): every change, and the
+reads that expose patient data (a patient search, a preview rendered for a real
+patient, `patients show`, an export).
+
+A read is audited in its own small transaction. Reads made as you type (search, the
+editor's live preview) would write a row a keystroke; `record_read` with `coalesce`
+writes one row per user, action and subject within that many minutes instead.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from . import audit
+from .context import Ctx
+from .db import write_transaction
+from .enums import Permission
+from .errors import BadInput
+from .models import AuditLog
+
+READS = ("patient_search", "preview", "patient_show", "export")
+
+
+def record_read(
+    ctx: Ctx,
+    action: str,
+    campaign_id: int | None = None,
+    *,
+    coalesce: float = 0,
+    same_detail: bool = True,
+    **detail,
+) -> None:
+    """One audit row for a read of patient data (`coalesce` minutes: at most one row per
+    user, action, campaign — and detail, unless `same_detail` is False — within them)."""
+    if coalesce:
+        # a plain read first: a preview refreshed as staff type must not take the write lock
+        # each time (at worst two readers both write: one row too many, never one too few)
+        since = ctx.now() - timedelta(minutes=coalesce)
+        wanted = json.dumps(detail, default=str, ensure_ascii=False, sort_keys=True)
+        q = AuditLog.select().where(
+            AuditLog.at >= since,
+            AuditLog.user == ctx.user.login,
+            AuditLog.action == action,
+        )
+        if same_detail:
+            q = q.where(AuditLog.detail == wanted)
+        q = q.where(AuditLog.campaign.is_null() if campaign_id is None else AuditLog.campaign == campaign_id)
+        if q.exists():
+            return
+    with write_transaction():
+        audit.record(ctx, action, campaign_id, **detail)
+
+
+def search_patients(ctx: Ctx, text: str, limit: int = 20) -> list:
+    """`core.patients.search` for a staff member, audited: a search that shows patients
+    writes one row a minute per user at most (searching as you type is one search)."""
+    from .patients import search
+
+    ctx.require(Permission.CAMPAIGNS)
+    found = search(text, limit)
+    if found:
+        record_read(ctx, "patient_search", coalesce=1, same_detail=False, query=" ".join(text.split()))
+    return found
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    at: datetime
+    user: str
+    action: str
+    campaign_id: int | None
+    detail: dict
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def parse_since(text: str | None) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise BadInput(f"--since: expected a date YYYY-MM-DD, got {text!r}") from None
+
+
+def read(
+    ctx: Ctx,
+    since: date | None = None,
+    user: str | None = None,
+    limit: int | None = None,
+    newest_first: bool = False,
+) -> list[AuditRow]:
+    """The trail, oldest first (or newest first): from `since` (a day in the clinic's
+    time zone), by `user`."""
+    ctx.require(Permission.ADMIN)
+    order = (AuditLog.at.desc(), AuditLog.id.desc()) if newest_first else (AuditLog.at, AuditLog.id)
+    q = AuditLog.select().order_by(*order)
+    if since is not None:
+        q = q.where(AuditLog.at >= _naive_utc(datetime.combine(since, time(0), tzinfo=ctx.config.clinic.tz)))
+    if user:
+        q = q.where(AuditLog.user == user.strip())
+    if limit:
+        q = q.limit(limit)
+    out = []
+    for a in q:
+        try:
+            detail = json.loads(a.detail) if a.detail else {}
+        except ValueError:
+            detail = {"text": a.detail}
+        out.append(
+            AuditRow(a.at, a.user, a.action, a.campaign, detail if isinstance(detail, dict) else {"value": detail})
+        )
+    return out
+
+
+def _naive_utc(aware: datetime) -> datetime:
+    return aware.astimezone(UTC).replace(tzinfo=None)
+
+
+def to_csv(rows: list[AuditRow]) -> str:
+    """at (UTC, ISO), user, action, campaign, detail (JSON): one line a row."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["at", "user", "action", "campaign", "detail"])
+    for r in rows:
+        w.writerow(
+            [
+                r.at.isoformat(timespec="seconds") + "Z",
+                r.user,
+                r.action,
+                "" if r.campaign_id is None else r.campaign_id,
+                _safe(json.dumps(r.detail, default=str, ensure_ascii=False, sort_keys=True)),
+            ]
+        )
+    return buf.getvalue()
+
+
+def _safe(cell: str) -> str:
+    """A cell a spreadsheet will not run as a formula."""
+    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell

@@ -1,0 +1,96 @@
+"""`clinicast patients opt-out | opt-in | show` and `clinicast audit` (SPEC §7, §10)."""
+
+from __future__ import annotations
+
+import click
+
+from ..enums import OptOutChannel
+from ..errors import BadInput
+from .base import cli, command, emit
+from .patients import patients_group
+
+_CHANNEL = click.option(
+    "--channel", required=True, metavar="|".join(OptOutChannel), help="What the patient opts out of (all: every one)."
+)
+_NOTE = click.option("--note", required=True, metavar="TEXT", help="Why, in a few words (kept in the ledger).")
+
+
+@command(patients_group, "opt-out")
+@click.argument("emr_id")
+@_CHANNEL
+@_NOTE
+@click.option("--json", "as_json", is_flag=True)
+def patients_opt_out(ctx, emr_id, channel, note, as_json):
+    """Record an opt-out the patient asked for (by phone, at the desk)."""
+    from .. import optouts
+
+    done = optouts.record(ctx, emr_id, channel, note)
+    if as_json:
+        return emit(done.to_json())
+    if not done.new:
+        click.echo(f"{done.emr_id}: already opted out of {done.channel}")
+    else:
+        click.echo(f"{done.emr_id}: opted out of {done.channel} on {done.day} (recorded by staff)")
+    if done.cancelled:
+        click.echo(f"  {done.cancelled} waiting deliver{'y' if done.cancelled == 1 else 'ies'} cancelled")
+
+
+@command(patients_group, "opt-in")
+@click.argument("emr_id")
+@_CHANNEL
+@_NOTE
+@click.option("--json", "as_json", is_flag=True)
+def patients_opt_in(ctx, emr_id, channel, note, as_json):
+    """Undo a patient's opt-out (admin); a later start includes them again."""
+    from .. import optouts
+
+    done = optouts.clear(ctx, emr_id, channel, note)
+    if as_json:
+        return emit(done.to_json())
+    click.echo(f"{done.emr_id}: opt-out of {done.channel} undone ({done.cleared} cleared)")
+
+
+@command(patients_group, "show")
+@click.argument("emr_id")
+@click.option("--json", "as_json", is_flag=True)
+def patients_show(ctx, emr_id, as_json):
+    """A patient's record, opt-outs and campaigns."""
+    from .. import patient_view
+
+    view = patient_view.show(ctx, emr_id)
+    language = ctx.user.language or ctx.config.clinic.default_language
+    if as_json:
+        return emit(view.to_json())
+    for key, value in view.record.items():
+        click.echo(f"{key:>18}: {'' if value is None else value}")
+    click.echo("opt-outs:" if view.opt_outs else "opt-outs: none")
+    for o in view.opt_outs:
+        state = "active" if o.active else f"undone {o.cleared_at:%Y-%m-%d} by {o.cleared_by}: {o.cleared_note}"
+        note = f" — {o.note}" if o.note else ""
+        click.echo(f"  {o.channel:6} {o.day}  {o.source:5} by {o.recorded_by}{note}  [{state}]")
+    click.echo("campaigns:" if view.campaigns else "campaigns: none")
+    for c in view.campaigns:
+        reason = f"  ({c.reason(language)})" if c.reason_code else ""
+        click.echo(f"  #{c.id} {c.name[:40]:40} {c.kind:10} {c.status:9} added {c.added_at:%Y-%m-%d}{reason}")
+
+
+@command(cli, "audit")
+@click.option("--since", metavar="YYYY-MM-DD", help="From this day (clinic time zone).")
+@click.option("--user", "login", metavar="LOGIN", help="Only what this login did.")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--csv", "as_csv", is_flag=True)
+def audit_cmd(ctx, since, login, as_json, as_csv):
+    """Who changed or read what, and when (admin)."""
+    from .. import audit_read
+
+    if as_json and as_csv:
+        raise BadInput("give --json or --csv, not both")
+    rows = audit_read.read(ctx, audit_read.parse_since(since), login)
+    if as_json:
+        return emit([r.to_json() for r in rows])
+    if as_csv:
+        return click.echo(audit_read.to_csv(rows), nl=False)
+    for r in rows:
+        where = f" campaign {r.campaign_id}" if r.campaign_id is not None else ""
+        detail = ", ".join(f"{k}={v}" for k, v in r.detail.items())
+        click.echo(f"{r.at:%Y-%m-%d %H:%M:%S}Z {r.user:12} {r.action:16}{where} {detail}")

@@ -1,0 +1,113 @@
+"""Range and shape checks of config values that passed their type check (SPEC §8).
+
+Each check appends one line naming the key and what was expected; `core.config` calls
+`check_values()` once every section is read. A value that would crash the daemon later
+(a NaN tick, a 1e308 lease, a port of 99999, a URL that is not one) is refused here.
+"""
+
+from __future__ import annotations
+
+import math
+from email.utils import parseaddr
+from urllib.parse import parse_qsl, urlsplit
+
+# seconds: (smallest, largest) that make sense for a clinic's scheduler
+SECONDS = {
+    ("scheduler", "tick_seconds"): (0.05, 3600),
+    ("scheduler", "lease_seconds"): (0.1, 86400),
+    ("scheduler", "heartbeat_seconds"): (0.05, 3600),
+    ("scheduler", "backoff_base_seconds"): (0.01, 86400),
+    ("scheduler", "backoff_max_seconds"): (0.01, 7 * 86400),
+    ("email", "timeout_seconds"): (0.1, 3600),
+    ("gateway", "timeout_seconds"): (0.1, 3600),
+}
+COUNTS = {
+    ("email", "concurrency"): (1, 256),
+    ("gateway", "concurrency"): (1, 1024),
+    ("scheduler", "max_attempts"): (1, 1000),
+    ("email", "unknown_outcome_retries"): (0, 100),
+}
+# libpq connection options a postgresql:// URL may carry (?k=v); anything else is a typo
+PG_OPTIONS = frozenset(
+    "sslmode sslrootcert sslcert sslkey sslpassword sslcrl sslcompression connect_timeout application_name "
+    "options target_session_attrs gssencmode keepalives keepalives_idle keepalives_interval keepalives_count "
+    "tcp_user_timeout client_encoding passfile channel_binding require_auth service krbsrvname "
+    "load_balance_hosts hostaddr".split()
+)
+
+
+def check_values(values: dict[str, dict], problems: list[str]) -> None:
+    for (section, key), (low, high) in SECONDS.items():
+        v = values.get(section, {}).get(key)
+        if v is None:
+            continue
+        if not math.isfinite(v) or not low <= v <= high:
+            problems.append(f"{section}.{key}: expected a number of seconds from {low:g} to {high:g}, got {v!r}")
+    for (section, key), (low, high) in COUNTS.items():
+        v = values.get(section, {}).get(key)
+        if v is not None and not low <= v <= high:
+            problems.append(f"{section}.{key}: expected a whole number from {low} to {high}, got {v!r}")
+    port = values.get("email", {}).get("port")
+    if port is not None and not 1 <= port <= 65535:
+        problems.append(f"email.port: expected a port from 1 to 65535, got {port!r}")
+    sender = values.get("email", {}).get("from")
+    if sender is not None:
+        _check_from(sender, problems)
+    tz = values.get("clinic", {}).get("timezone")
+    if tz is not None and not tz.strip():
+        problems.append("clinic.timezone: must not be empty; expected e.g. 'America/Toronto'")
+    gw = values.get("gateway", {})
+    if gw.get("url"):
+        _check_http_url("gateway.url", gw["url"], problems)
+    app_url = values.get("clinic", {}).get("app_url")
+    if app_url:
+        _check_http_url("clinic.app_url", app_url, problems)
+
+
+def _check_from(sender: str, problems: list[str]) -> None:
+    if any(ord(c) < 32 or ord(c) == 127 for c in sender):
+        problems.append("email.from: contains a line break or control character; expected 'Name <address@domain>'")
+        return
+    _name, addr = parseaddr(sender)
+    local, at, domain = addr.rpartition("@")
+    if not (at and local and domain and "." not in (domain[0], domain[-1]) and " " not in addr):
+        problems.append(f"email.from: expected an address such as 'Clinic <no-reply@example.org>', got {sender!r}")
+
+
+def _check_http_url(key: str, url: str, problems: list[str]) -> None:
+    try:
+        u = urlsplit(url)
+        u.port  # noqa: B018 - raises ValueError on a port that is not a number or out of range
+    except ValueError as e:
+        problems.append(f"{key}: not a valid URL ({e}): {url!r}")
+        return
+    if u.scheme not in ("http", "https") or not u.hostname:
+        problems.append(f"{key}: expected an http:// or https:// URL with a host, got {url!r}")
+    elif any(ord(c) <= 32 or ord(c) == 127 for c in url):
+        problems.append(f"{key}: contains spaces or control characters: {url!r}")
+
+
+def check_postgres_url(url: str, problems: list[str]) -> None:
+    """A postgresql:// URL whose port is a number and whose options libpq knows."""
+    try:
+        u = urlsplit(url)
+        port = u.port
+    except ValueError:
+        netloc = url.split("//", 1)[-1].split("/", 1)[0]
+        problems.append(f"database.url: the port in {netloc.rpartition('@')[2]!r} is not a number from 1 to 65535")
+        return
+    if port is not None and not 1 <= port <= 65535:
+        problems.append(f"database.url: port {port} is not from 1 to 65535")
+    if not u.path.strip("/"):
+        problems.append("database.url: expected postgresql://USER@HOST/DATABASE (the database name is missing)")
+    try:
+        options = parse_qsl(u.query, keep_blank_values=True, strict_parsing=bool(u.query))
+    except ValueError:
+        problems.append(f"database.url: cannot read the options {u.query!r}; expected ?key=value&key=value")
+        return
+    for k, _v in options:
+        if k not in PG_OPTIONS:
+            problems.append(f"database.url: unknown option {k!r}; expected one of sslmode, connect_timeout, ...")
+
+
+__all__ = ["check_postgres_url", "check_values"]

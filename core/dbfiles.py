@@ -1,0 +1,267 @@
+"""The SQLite database's files on a shared server, and database errors in words (SPEC §13).
+
+- `UMASK` (007) is set by every clinicast process before it opens the database, so a
+  file it creates (database, WAL/SHM, maildir messages, logs, exports) is never
+  world-readable and always writable by the group.
+- `prepare_folder()` (for `clinicast init`): the folder setgid, group-writable, owned by
+  `[database] group`; the database files 0660 in that group.
+- `check_access()` before each open: a folder or file (database, `-wal`, `-shm`) that
+  would lock this user, or with a group set anyone in it, out is named with its owner
+  and the exact `chgrp`/`chmod` that fixes it — before SQLite says "unable to open
+  database file" naming nothing.
+- `explain()`: a driver error (locked, read-only, full, not a database, a server that
+  refuses) as a DatabaseError of the right kind; a permission problem is never
+  reported as an unreachable server.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import stat
+from pathlib import Path
+
+from .errors import DatabaseError, DatabaseProblem
+
+UMASK = 0o007
+FOLDER_MODE = 0o2770  # setgid: files made inside belong to the folder's group
+FILE_MODE = 0o660
+SUFFIXES = ("", "-wal", "-shm")
+BUSY_SECONDS = 10  # SQLite's busy_timeout (core.db)
+
+
+def set_umask() -> None:
+    """Files this process creates are never world-readable, always group-writable."""
+    os.umask(UMASK)
+
+
+def sqlite_path(url: str) -> Path | None:
+    # sqlite:///var/x.db and sqlite:////var/x.db (SQLAlchemy's spelling) are both /var/x.db
+    return Path("/" + url[len("sqlite:///") :].lstrip("/")) if url.startswith("sqlite:///") else None
+
+
+def group_id(group: str) -> int | None:
+    if not group:
+        return None
+    try:
+        return grp.getgrnam(group).gr_gid
+    except KeyError:
+        # a setup problem of the host, named like the others here (exit 1)
+        raise DatabaseError(
+            f"[database] group: there is no group {group!r} on this host; run: groupadd {group}",
+            DatabaseProblem.NOT_WRITABLE,
+        ) from None
+
+
+def _name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def _group(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
+
+
+def me() -> str:
+    return _name(os.geteuid())
+
+
+def describe(p: Path, st: os.stat_result) -> str:
+    return f"{p} (owner {_name(st.st_uid)}, group {_group(st.st_gid)}, mode {stat.S_IMODE(st.st_mode):04o})"
+
+
+def prepare_folder(db_path: Path, group: str) -> None:
+    """`clinicast init`: create the folder (setgid, 2770, in `group`) and give the files
+    that exist 0660 in `group`. Only what this user owns (or root) is changed; the rest
+    is left to check_access() to name."""
+    set_umask()
+    gid = group_id(group)
+    folder = db_path.parent
+    if not folder.exists():
+        folder.mkdir(parents=True, mode=0o770 if gid is None else FOLDER_MODE)
+    root = os.geteuid() == 0
+    # SQLite makes a database 0644 & ~umask = 0640; its WAL and SHM copy that mode: 0660
+    items = [(Path(f"{db_path}{s}"), FILE_MODE) for s in SUFFIXES]
+    for p, mode in items if gid is None else [(folder, FOLDER_MODE), *items]:
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            continue
+        if root or st.st_uid == os.geteuid():
+            if gid is not None and st.st_gid != gid:
+                os.chown(p, -1, gid)
+            if stat.S_IMODE(st.st_mode) != mode:
+                os.chmod(p, mode)
+
+
+def hand_over(db_path: Path, group: str) -> None:
+    """After root ran `init`: the files it made belong to the folder's owner (the service
+    account, whom the daemon's owner check knows) and the group, 0660."""
+    if os.geteuid() != 0:
+        return
+    folder = db_path.parent.stat()
+    gid = group_id(group)
+    for s in SUFFIXES:
+        p = Path(f"{db_path}{s}")
+        if p.exists():
+            os.chown(p, folder.st_uid, folder.st_gid if gid is None else gid)
+            os.chmod(p, FILE_MODE)
+
+
+def check_access(db_path: Path, group: str = "") -> None:
+    """Raise DatabaseError(NOT_WRITABLE) naming the first folder or file that locks this
+    user out or, with `group`, would lock another member of it out; the fix covers all."""
+    gid = group_id(group)
+    folder = db_path.parent
+    bad: list[tuple[Path, os.stat_result, int]] = []  # (path, stat, wanted mode)
+    for p, is_dir in [(folder, True)] + [(Path(f"{db_path}{s}"), False) for s in SUFFIXES]:
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            if is_dir and gid is not None:  # a shared folder is made by init, never by whoever comes first
+                raise DatabaseError(
+                    f"the database folder {p} does not exist: run `clinicast init` as the service account or root",
+                    DatabaseProblem.EMPTY,
+                ) from None
+            if is_dir:
+                return
+            continue
+        except PermissionError:
+            raise DatabaseError(
+                f"{me()} cannot reach {p}: a folder above it is closed to them; "
+                f"an administrator must let the group {group or 'of the staff'} enter it (chmod g+x)",
+                DatabaseProblem.NOT_WRITABLE,
+            ) from None
+        want = FOLDER_MODE if is_dir else FILE_MODE
+        need = (os.R_OK | os.W_OK | os.X_OK) if is_dir else (os.R_OK | os.W_OK)
+        locked_me = not os.access(p, need)
+        mode = stat.S_IMODE(st.st_mode)
+        locks_group = gid is not None and (st.st_gid != gid or (mode & want & 0o2070) != (want & 0o2070))
+        if locked_me or locks_group:
+            bad.append((p, st, want))
+    if not bad:
+        return
+    p, st, _ = bad[0]
+    who = f"{me()} cannot write it" if not os.access(p, os.W_OK) else "the others in the group cannot write it"
+    if gid is None:
+        raise DatabaseError(
+            f"{describe(p, st)}: {who}; to share the database, set [database] group in the config and run "
+            f"`clinicast init` as {_name(st.st_uid)} or root",
+            DatabaseProblem.NOT_WRITABLE,
+        )
+    paths = " ".join(str(b[0]) for b in bad)
+    modes = " && ".join(f"chmod {w:04o} {b}" for b, _s, w in bad)
+    owners = sorted({_name(s.st_uid) for _b, s, _w in bad} - {"root"})
+    raise DatabaseError(
+        f"{describe(p, st)}: {who}; run as root{' or ' + ', '.join(owners) if len(owners) == 1 else ''}: "
+        f"chgrp {group} {paths} && {modes}",
+        DatabaseProblem.NOT_WRITABLE,
+    )
+
+
+def owner(db_path: Path) -> int | None:
+    """The uid owning the SQLite database (its folder before `init`): the service account."""
+    for p in (db_path, db_path.parent):
+        try:
+            return p.stat().st_uid
+        except OSError:
+            continue
+    return None
+
+
+# --- driver errors in words --------------------------------------------------------------
+
+_SQLITE = [
+    (("database is locked", "database table is locked"), DatabaseProblem.LOCKED),
+    (("database or disk is full", "disk i/o error"), DatabaseProblem.FULL),
+    (("readonly database", "unable to open database file", "read-only"), DatabaseProblem.NOT_WRITABLE),
+    (("not a database", "malformed", "file is encrypted"), DatabaseProblem.INVALID),
+]
+_PG_PERMISSION = (
+    "password authentication failed",
+    "peer authentication failed",
+    "ident authentication failed",
+    "permission denied",
+    "no pg_hba.conf entry",
+    "must be owner",
+    "role ",
+)
+_PG_FULL = ("no space left", "could not extend file", "disk full")
+_PG_LOCKED = ("lock timeout", "could not obtain lock", "deadlock detected")
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """A failed rollback ("cannot rollback - no transaction is active") hides the error
+    that made it roll back: find that one."""
+    seen = exc
+    while "cannot rollback" in str(seen).lower() or "cannot commit" in str(seen).lower():
+        nxt = seen.__context__ or seen.__cause__
+        if nxt is None:
+            break
+        seen = nxt
+    return seen
+
+
+def explain(exc: BaseException, url: str, group: str = "") -> DatabaseError:
+    """The DatabaseError a driver error means, one line with what to do."""
+    if isinstance(exc, DatabaseError):
+        return exc
+    cause = _root_cause(exc)
+    text = " ".join(str(cause).split()) or type(cause).__name__
+    low = text.lower()
+    path = sqlite_path(url)
+    if path is not None:
+        kind = next((k for words, k in _SQLITE if any(w in low for w in words)), None)
+        if kind is DatabaseProblem.LOCKED:
+            return DatabaseError(
+                f"the database {path} is locked: another clinicast process has held its write lock for over "
+                f"{BUSY_SECONDS} s; nothing was changed — try again in a moment (`fuser {path}` shows who holds it)",
+                kind,
+            )
+        if kind is DatabaseProblem.FULL:
+            return DatabaseError(
+                f"the disk holding {path} is full or failing ({text}); nothing was changed — free some space "
+                f"(`df -h {path.parent}`) and try again",
+                kind,
+            )
+        if kind is DatabaseProblem.NOT_WRITABLE:
+            try:
+                check_access(path, group)
+            except DatabaseError as named:
+                return named
+            return DatabaseError(
+                f"{me()} cannot write the database {path} ({text}): the file, its folder or the disk is read-only; "
+                f"check `ls -l {path.parent}` and `findmnt -T {path.parent}`",
+                kind,
+            )
+        if kind is DatabaseProblem.INVALID:
+            return DatabaseError(
+                f"{path} is not a clinicast database (not a SQLite file, or damaged: {text}); "
+                f"check [database] url, or restore it from a backup",
+                kind,
+            )
+        return DatabaseError(f"the database {path}: {text}", DatabaseProblem.UNREACHABLE)
+    # PostgreSQL: a refusal because of who we are is a permission problem, not a dead server
+    if any(w in low for w in _PG_PERMISSION):
+        return DatabaseError(
+            f"the PostgreSQL server refused {me()}: {text}; an administrator must grant this user's role access "
+            f"(pg_hba.conf, GRANT) or fix [database] url",
+            DatabaseProblem.NOT_WRITABLE,
+        )
+    if any(w in low for w in _PG_FULL):
+        return DatabaseError(f"the PostgreSQL server's disk is full: {text}; nothing was changed", DatabaseProblem.FULL)
+    if any(w in low for w in _PG_LOCKED):
+        return DatabaseError(f"the database is locked: {text}; nothing was changed — try again", DatabaseProblem.LOCKED)
+    return DatabaseError(
+        f"the database server does not answer: {text}; check [database] url and that PostgreSQL is running",
+        DatabaseProblem.UNREACHABLE,
+    )
+
+
+__all__ = ["UMASK", "check_access", "explain", "owner", "prepare_folder", "set_umask", "sqlite_path"]

@@ -1,0 +1,324 @@
+"""The opt-out ledger (SPEC §10): clinicast's own record of who asked not to be
+contacted, on which channel, since when, from where and who wrote it down.
+
+- `record` writes an opt-out (a staff member's, with a note; the opt-out feed uses
+  `apply` directly) and, in the same transaction, cancels that patient's deliveries
+  still waiting on the channel: their recipients are `skipped` with the opt-out's
+  reason, exactly as a start or a send-time check would have said.
+- `clear` undoes one (admin only, with a note); the feed clears only `app`-sourced
+  ones (a patient turning a setting back on in the app never undoes what they asked
+  by the link or at the desk).
+- `for_patient` lists a patient's opt-outs, active first.
+- `kept_by_import` counts the rows of a directory import that said "yes, contact them"
+  for a patient who opted out: the import keeps them opted out and says how many.
+
+Every change is audited in its own transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime
+
+import peewee as pw
+
+from . import audit
+from .context import Ctx
+from .db import write_transaction
+from .enums import DeliveryKind, DeliveryState, OptOutChannel, OptOutSource, Permission, RecipientStatus
+from .errors import BadInput
+from .models import Campaign, Delivery, OptOut, Patient, Recipient
+from .patients import get_by_emr
+from .reasons import Reason, opt_out_detail
+
+# what each opt-out stops: the delivery kinds cancelled, and the reason their recipients get
+_KINDS: dict[OptOutChannel, tuple[DeliveryKind, ...]] = {
+    OptOutChannel.EMAIL: (DeliveryKind.EMAIL,),
+    # no feed: no publish, and no push pointing at a message they will not see
+    OptOutChannel.FEED: (DeliveryKind.PUBLISH, DeliveryKind.PUSH),
+    OptOutChannel.PUSH: (DeliveryKind.PUSH,),
+    OptOutChannel.ALL: (DeliveryKind.EMAIL, DeliveryKind.PUBLISH, DeliveryKind.PUSH),
+}
+NOTE_MAX = 500
+
+
+def channel_of(value: str) -> OptOutChannel:
+    try:
+        return OptOutChannel(value.strip().lower())
+    except ValueError:
+        raise BadInput(f"unknown channel {value!r}; expected one of {', '.join(OptOutChannel)}") from None
+
+
+def _note(note: str | None, what: str) -> str:
+    text = " ".join((note or "").split())
+    if not text:
+        raise BadInput(f"{what} needs a note saying why (--note TEXT)")
+    if len(text) > NOTE_MAX:
+        raise BadInput(f"the note is {len(text)} characters; at most {NOTE_MAX}")
+    return text
+
+
+def clinic_day(ctx: Ctx, at: datetime) -> date:
+    return at.replace(tzinfo=UTC).astimezone(ctx.config.clinic.tz).date()
+
+
+def active(patient_id: int, channel: OptOutChannel | None = None) -> pw.ModelSelect:
+    q = OptOut.select().where(OptOut.patient == patient_id, OptOut.cleared_at.is_null(True))
+    return q if channel is None else q.where(OptOut.channel == channel)
+
+
+# --- writing ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recorded:
+    emr_id: str
+    channel: str
+    source: str
+    day: date
+    new: bool  # False: an active opt-out of that channel was already on file
+    cancelled: int  # deliveries that will not go
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def record(ctx: Ctx, emr_id: str, channel: str, note: str) -> Recorded:
+    """A staff member writes down an opt-out the patient asked for (by phone, at the desk)."""
+    ctx.require(Permission.CAMPAIGNS)
+    ch = channel_of(channel)
+    text = _note(note, "an opt-out recorded by staff")
+    with write_transaction():
+        p = get_by_emr(emr_id)
+        now = ctx.now()
+        row, cancelled = apply(ctx, p.id, ch, OptOutSource.STAFF, now, note=text)
+        audit.record(
+            ctx, "opt_out", emr_id=p.emr_id, channel=ch, source=OptOutSource.STAFF, note=text, cancelled=cancelled,
+            already=row is None,
+        )  # fmt: skip
+    return Recorded(p.emr_id, ch, OptOutSource.STAFF, clinic_day(ctx, now), row is not None, cancelled)
+
+
+def apply(
+    ctx: Ctx,
+    patient_id: int,
+    channel: OptOutChannel,
+    source: OptOutSource,
+    at: datetime,
+    *,
+    note: str = "",
+    origin_key: str | None = None,
+) -> tuple[OptOut | None, int]:
+    """Inside the caller's transaction: the opt-out row (None when an active opt-out of
+    that channel, or of all, is already on file: the first one's date stays) and the
+    number of waiting deliveries it cancelled."""
+    existing = active(patient_id).where(OptOut.channel.in_([channel, OptOutChannel.ALL])).first()
+    row = None
+    if existing is None:
+        row = OptOut.create(
+            patient=patient_id,
+            channel=channel,
+            source=source,
+            at=at,
+            day=clinic_day(ctx, at),
+            recorded_by=ctx.user.login,
+            note=note,
+            origin_key=origin_key,
+        )
+    first = row or existing
+    return row, cancel_waiting(patient_id, channel, first.day, first.source, ctx.now())
+
+
+def _reason(channel: OptOutChannel, kind: DeliveryKind) -> Reason:
+    if channel == OptOutChannel.EMAIL or kind == DeliveryKind.EMAIL:
+        return Reason.OPTED_OUT_EMAIL
+    if channel == OptOutChannel.PUSH:
+        return Reason.OPTED_OUT_PUSH  # the broadcast still shows in their feed
+    return Reason.OPTED_OUT_FEED
+
+
+def cancel_waiting(patient_id: int, channel: OptOutChannel, day: date, source: str, now: datetime) -> int:
+    """Cancel the patient's deliveries on `channel` that no transport has been given yet
+    (a dispatcher about to hand one over re-reads it under lock and sees it cancelled),
+    and mark their recipients skipped with the opt-out's reason; a feed opt-out also
+    takes live broadcasts out of their feed. Already in flight: it may arrive, and the
+    ledger says so when its result comes."""
+    from .recipients.remove import not_handed_over
+
+    detail = opt_out_detail(day, source)
+    mine = Recipient.select(Recipient.id).where(Recipient.patient == patient_id)
+    total = 0
+    for kind in _KINDS[channel]:
+        reason = _reason(channel, kind)
+        cancelled = (
+            Delivery.update(
+                status=DeliveryState.CANCELLED,
+                error_code=reason,
+                last_error=detail,
+                claimed_by=None,
+                claim_token=None,
+                lease_until=None,
+            )
+            .where(Delivery.kind == kind, Delivery.recipient.in_(mine), not_handed_over())
+            .returning(Delivery.recipient)
+            .execute()
+        )
+        rids = [d.recipient_id for d in cancelled]
+        total += len(rids)
+        waiting = (RecipientStatus.QUEUED, RecipientStatus.RETRYING)
+        if kind == DeliveryKind.PUBLISH:
+            waiting += (RecipientStatus.ASSIGNED,)  # a broadcast publishes before any start
+        if rids:
+            Recipient.update(
+                status=RecipientStatus.SKIPPED, reason_code=reason, reason=detail, next_attempt_at=None
+            ).where(Recipient.id.in_(rids), Recipient.status.in_(waiting)).execute()
+    if channel in (OptOutChannel.FEED, OptOutChannel.ALL):
+        total += _leave_feeds(patient_id, detail, now)
+    return total
+
+
+def _leave_feeds(patient_id: int, detail: str, now: datetime) -> int:
+    """Take the patient out of every live broadcast's feed they are in (an unpublish each)."""
+    from .recipients.rows import insert_deliveries
+
+    shown = (
+        Recipient.select(Recipient.id, Recipient.campaign)
+        .join(Campaign)
+        .where(Recipient.patient == patient_id, Recipient.in_feed == True, Campaign.expired_at.is_null(True))  # noqa: E712
+    )
+    rows = list(shown)
+    for r in rows:
+        insert_deliveries(
+            DeliveryKind.UNPUBLISH, r.campaign, Recipient.select(Recipient.id).where(Recipient.id == r.id), now, now
+        )
+    if rows:
+        ids = [r.id for r in rows]
+        Recipient.update(in_feed=False).where(Recipient.id.in_(ids)).execute()
+        Recipient.update(
+            status=RecipientStatus.SKIPPED, reason_code=Reason.OPTED_OUT_FEED, reason=detail, next_attempt_at=None
+        ).where(Recipient.id.in_(ids), Recipient.status != RecipientStatus.SENT).execute()
+    return len(rows)
+
+
+@dataclass(frozen=True)
+class Cleared:
+    emr_id: str
+    channel: str
+    cleared: int
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def clear(ctx: Ctx, emr_id: str, channel: str, note: str) -> Cleared:
+    """An administrator undoes a patient's opt-out of `channel` (`all`: every active
+    one), with a note. The patient is contacted again only by a later start."""
+    ctx.require(Permission.ADMIN)
+    ch = channel_of(channel)
+    text = _note(note, "an opt-in")
+    with write_transaction():
+        p = get_by_emr(emr_id)
+        rows = list(active(p.id, None if ch == OptOutChannel.ALL else ch))
+        if not rows:
+            covering = active(p.id, OptOutChannel.ALL).first() if ch != OptOutChannel.ALL else None
+            if covering is not None:
+                raise BadInput(
+                    f"patient {p.emr_id!r} opted out of every channel on {covering.day}; to undo it, use --channel all"
+                )
+            raise BadInput(f"patient {p.emr_id!r} has no opt-out of {ch} to undo")
+        now = ctx.now()
+        n = (
+            OptOut.update(cleared_at=now, cleared_by=ctx.user.login, cleared_note=text)
+            .where(OptOut.id.in_([r.id for r in rows]))
+            .execute()
+        )
+        audit.record(
+            ctx,
+            "opt_in",
+            emr_id=p.emr_id,
+            channel=ch,
+            note=text,
+            cleared=[{"channel": r.channel, "source": r.source, "day": r.day} for r in rows],
+        )
+    return Cleared(p.emr_id, ch, n)
+
+
+def clear_from_app(ctx: Ctx, patient_id: int, channel: OptOutChannel, at: datetime) -> int:
+    """The patient turned `channel` (feed or push) back on in the app: their `app`-sourced
+    opt-outs of it recorded before `at` end (never a link's or staff's); inside the
+    caller's transaction."""
+    return (
+        OptOut.update(cleared_at=ctx.now(), cleared_by=ctx.user.login, cleared_note="turned back on in the app")
+        .where(
+            OptOut.patient == patient_id,
+            OptOut.channel == channel,
+            OptOut.source == OptOutSource.APP,
+            OptOut.cleared_at.is_null(True),
+            OptOut.at <= at,
+        )
+        .execute()
+    )
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OptOutRow:
+    channel: str
+    source: str
+    at: datetime
+    day: date
+    recorded_by: str
+    note: str
+    active: bool
+    cleared_at: datetime | None
+    cleared_by: str
+    cleared_note: str
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def for_patient(patient: Patient) -> list[OptOutRow]:
+    q = OptOut.select().where(OptOut.patient == patient.id).order_by(OptOut.cleared_at.is_null(False), OptOut.at)
+    return [
+        OptOutRow(
+            o.channel,
+            o.source,
+            o.at,
+            o.day,
+            o.recorded_by,
+            o.note,
+            o.cleared_at is None,
+            o.cleared_at,
+            o.cleared_by,
+            o.cleared_note,
+        )  # fmt: skip
+        for o in q
+    ]
+
+
+def kept_by_import(emr_ids: list[str], consent_yes: list[bool], contact_yes: list[bool]) -> int:
+    """How many imported rows said the patient may be contacted for a patient who opted
+    out of it: marketing consent "yes" against an opt-out of the app's messages (feed,
+    push, all), do-not-contact "no" against any opt-out. The import keeps them opted out
+    (the ledger is not a column it writes) and says how many."""
+    app = (OptOutChannel.FEED, OptOutChannel.PUSH, OptOutChannel.ALL)
+    rows = [(e, c, d) for e, c, d in zip(emr_ids, consent_yes, contact_yes, strict=True) if c or d]
+    n = 0
+    for i in range(0, len(rows), 900):
+        chunk = rows[i : i + 900]
+        q = (
+            Patient.select(Patient.emr_id, OptOut.channel)
+            .join(OptOut)
+            .where(Patient.emr_id.in_([e for e, _, _ in chunk]), OptOut.cleared_at.is_null(True))
+            .tuples()
+        )
+        channels: dict[str, set[str]] = {}
+        for emr_id, channel in q:
+            channels.setdefault(emr_id, set()).add(channel)
+        for emr_id, consent, contact in chunk:
+            held = channels.get(emr_id, set())
+            n += bool((contact and held) or (consent and held & set(app)))
+    return n

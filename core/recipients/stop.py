@@ -1,0 +1,91 @@
+"""Stop (SPEC §11): a campaign started by mistake, halted.
+
+In one transaction, with the campaign locked: every email and push of the campaign not
+yet handed to a transport is cancelled (`stopped`) — claimed-but-not-started rows
+included: the dispatcher holding one locks it at its hand-over, then sees it cancelled
+and gives it up (core.delivery.handover) — and every recipient waiting for one goes
+back to `assigned`, so a later start sends to them, once.
+
+What was handed over before the stop (`in_flight`) finishes and is recorded: a success
+makes its recipient `sent` (core.delivery.results follows an `assigned` recipient for
+that); a failure that would be retried is cancelled at its next hand-over (its
+recipient is no longer waiting), and a later start reuses that row rather than write a
+second one — so nothing leaves after the stop answers except what it counted in flight.
+
+The feed (publish, unpublish, put, expire) is not stopped: what a broadcast shows is
+assign's, remove's and the window's business; a stop stops messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import audit
+from ..campaigns import get, get_locked
+from ..context import Ctx
+from ..db import write_transaction
+from ..enums import DeliveryKind, Permission, RecipientStatus
+from ..models import Campaign, Delivery, Recipient
+from ..reasons import Reason
+from .remove import cancel, in_flight, not_handed_over
+
+MESSAGES = (DeliveryKind.EMAIL, DeliveryKind.PUSH)
+
+
+@dataclass
+class StopResult:
+    stopped: int = 0  # emails or pushes cancelled before any transport had them
+    already_sent: int = 0  # recipients sent to before the stop
+    in_flight: int = 0  # handed to a transport before the stop: they finish
+
+    def to_json(self) -> dict:
+        return {"stopped": self.stopped, "already_sent": self.already_sent, "in_flight": self.in_flight}
+
+
+def _messages(c: Campaign):
+    return (Delivery.campaign == c) & Delivery.kind.in_(MESSAGES)
+
+
+def _sent(c: Campaign) -> int:
+    return Recipient.select().where(Recipient.campaign == c, Recipient.status == RecipientStatus.SENT).count()
+
+
+def stop_plan(ctx: Ctx, campaign_id) -> StopResult:
+    """What `stop` would do now, for a confirmation; changes nothing (the counts may move
+    before the stop itself: it answers with its own)."""
+    ctx.require(Permission.CAMPAIGNS)
+    c = get(campaign_id)
+    return StopResult(
+        stopped=Delivery.select().where(_messages(c), not_handed_over()).count(),
+        already_sent=_sent(c),
+        in_flight=Delivery.select().where(_messages(c), in_flight()).count(),
+    )
+
+
+def stop(ctx: Ctx, campaign_id) -> StopResult:
+    """Cancel every email and push of the campaign not yet handed over; their recipients
+    go back to `assigned`. Returns the counts."""
+    ctx.require(Permission.CAMPAIGNS)
+    with write_transaction():
+        c = get_locked(campaign_id)
+        messages = _messages(c)
+        # cancel first: a dispatcher about to hand one over waits for this transaction on
+        # the delivery row (PostgreSQL FOR UPDATE; SQLite's one writer), then sees it
+        # cancelled; what it handed over before is in flight, counted after the cancel
+        stopped = cancel(messages, Reason.STOPPED)
+        flying = Delivery.select().where(messages, in_flight()).count()
+        now = ctx.now()
+        (
+            Recipient.update(status=RecipientStatus.ASSIGNED, next_attempt_at=None, reason_code="", reason="")
+            .where(
+                Recipient.campaign == c,
+                Recipient.status.in_((RecipientStatus.QUEUED, RecipientStatus.RETRYING)),
+            )
+            .execute()
+        )
+        sent = _sent(c)
+        c.updated_at = now
+        c.save(only=[Campaign.updated_at])
+        result = StopResult(stopped=stopped, already_sent=sent, in_flight=flying)
+        audit.record(ctx, "stop", c.id, **result.to_json())
+    return result

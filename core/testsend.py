@@ -1,0 +1,103 @@
+"""Test send (SPEC §11): a staff member sees a campaign's message, rendered for one
+patient, in their own inbox or app before the patients do.
+
+`send_test` writes one delivery of kind `test_email` (to `[users.LOGIN] email`, or
+`to`) or `test_broadcast` (to `[users.LOGIN] app_id`) naming the patient it renders
+for; the dispatcher sends it (core.delivery.testsend_kinds). No recipient row, no status
+change; audited. Refused with one line when the staff member has nowhere to receive it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from . import audit, emr
+from .campaigns import get, get_templates, template_problems
+from .context import Ctx
+from .db import write_transaction
+from .enums import DeliveryKind, Kind, Permission
+from .errors import BadInput, NotFound, Refused
+from .models import Delivery, Patient
+
+_ADDRESS = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
+
+
+@dataclass
+class TestSend:
+    __test__ = False  # not a pytest class
+
+    delivery_id: int
+    kind: str  # test_email / test_broadcast
+    to: str  # the address or app account it goes to
+    patient: str  # the EMR id it renders for
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "to": self.to, "patient": self.patient, "delivery": self.delivery_id}
+
+
+def destination(ctx: Ctx, kind: str) -> str:
+    """Where a test of a campaign of `kind` goes for this staff member ("" = nowhere yet)."""
+    return ctx.user.email if kind == Kind.INVITATION else ctx.user.app_id
+
+
+def _where(ctx: Ctx) -> str:
+    return f" in {ctx.config.path}" if ctx.config.path else ""
+
+
+def check_destination(ctx: Ctx, kind: str, to: str | None = None) -> str:
+    """Where a test of a campaign of `kind` goes (`to`, else the staff member's own
+    address or app account); BadInput for a bad `to`, Refused when there is nowhere."""
+    login = ctx.user.login
+    if kind == Kind.INVITATION:
+        target = (to or "").strip() or ctx.user.email
+        if to is not None and not _ADDRESS.match(target):
+            raise BadInput(f"--to: expected an email address like name@example.org, got {to!r}")
+        if not target:
+            raise Refused(
+                f'{login} has no address for test sends: add email = "…" under [users.{login}]{_where(ctx)}, '
+                "or pass --to ADDRESS"
+            )
+        return target
+    if to is not None:
+        raise BadInput(f"--to: a broadcast's test goes to your app account ([users.{login}] app_id), not an address")
+    if not ctx.user.app_id:
+        raise Refused(
+            f'{login} has no app account for broadcast test sends: add app_id = "…" under [users.{login}]{_where(ctx)}'
+        )
+    return ctx.user.app_id
+
+
+def send_test(
+    ctx: Ctx, campaign_id, emr_id: str | None = None, to: str | None = None, *, patient_id: int | None = None
+) -> TestSend:
+    """Queue a test of the campaign's message for patient `emr_id` (or the directory's
+    `patient_id`, as the TUI's pickers give it), to the staff member."""
+    ctx.require(Permission.CAMPAIGNS)
+    c = get(campaign_id)
+    if patient_id is not None:
+        patient = Patient.get_or_none(Patient.id == patient_id)
+    else:
+        patient = Patient.get_or_none(Patient.emr_key == emr.key(emr_id or ""))
+    if patient is None:
+        raise NotFound(f"no patient with EMR id {(emr_id or str(patient_id)).strip()!r}")
+    kind = DeliveryKind.TEST_EMAIL if c.kind == Kind.INVITATION else DeliveryKind.TEST_BROADCAST
+    target = check_destination(ctx, c.kind, to)
+    problems = template_problems(ctx, c.kind, get_templates(c.id))
+    if problems:
+        raise Refused(f"campaign {c.id}'s template has problems; fix them first: {problems[0]}")
+    now = ctx.now()
+    with write_transaction():
+        d = Delivery.create(
+            kind=kind,
+            campaign=c,
+            recipient=None,
+            patient=patient,
+            target=target,
+            requested_by=ctx.user.login,
+            due_at=now,
+            created_at=now,
+            content_version=c.content_version,
+        )
+        audit.record(ctx, "test_send", c.id, kind=kind, to=target, emr_id=patient.emr_id, delivery=d.id)
+    return TestSend(d.id, kind, target, patient.emr_id)

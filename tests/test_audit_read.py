@@ -1,0 +1,81 @@
+"""The audit trail an administrator reads: reads of patient data are audited (once per
+stretch of typing), filters by day and login, CSV a spreadsheet cannot run."""
+
+import csv
+import io
+from datetime import date, datetime
+
+import pytest
+from helpers import add_patients, ctx_at
+
+from core import audit_read, campaigns, exports, recipients, views
+from core.config import User
+from core.context import Ctx
+from core.errors import PermissionDenied
+from core.models import AuditLog
+
+T0 = datetime(2026, 3, 2, 15, 0, 0)
+
+
+def actions():
+    return [a.action for a in AuditLog.select().order_by(AuditLog.id)]
+
+
+def test_previews_and_searches_are_audited_once_per_stretch(db, config):
+    ctx, clock = ctx_at(config, T0)
+    add_patients(3)
+    c = campaigns.create(ctx, "invitation", "Join")
+    recipients.assign_ids(ctx, c.id, ["1000"])
+    start = len(actions())
+    for _ in range(3):  # the editor refreshes its preview as staff type
+        views.template_preview(ctx, c.id, campaigns.get_templates(c.id)["fr"], "fr")
+    assert actions()[start:] == ["preview"]
+    clock.advance(minutes=11)
+    views.template_preview(ctx, c.id, campaigns.get_templates(c.id)["fr"], "fr")
+    assert actions()[start:] == ["preview", "preview"]
+
+    for text in ("P", "Pr", "Prénom1001", "nobody-at-all"):
+        audit_read.search_patients(ctx, text)
+    assert actions().count("patient_search") == 1, "typing is one search; a search finding nobody shows nothing"
+    clock.advance(minutes=2)
+    audit_read.search_patients(ctx, "Tremblay")
+    assert actions().count("patient_search") == 2
+
+
+def test_read_filters_by_clinic_day_and_login_and_is_admin_only(db, config):
+    ctx, clock = ctx_at(config, datetime(2026, 3, 2, 4, 0))  # 23:00 on March 1st in Toronto
+    campaigns.create(ctx, "invitation", "Late")
+    clock.advance(hours=2)  # 01:00 on March 2nd in Toronto
+    campaigns.create(ctx, "invitation", "Early")
+    assert [r.detail["name"] for r in audit_read.read(ctx, date(2026, 3, 2))] == ["Early"]
+    assert [r.detail["name"] for r in audit_read.read(ctx, None, newest_first=True)] == ["Early", "Late"]
+    assert audit_read.read(ctx, None, "someone-else") == []
+    staff = Ctx(config, User("mlaval", "M", frozenset({"campaigns"})), clock)
+    with pytest.raises(PermissionDenied):
+        audit_read.read(staff)
+
+
+def test_csv_cells_never_run_as_formulas(db, config):
+    ctx, _ = ctx_at(config, T0)
+    add_patients(1, first_name='=HYPERLINK("http://evil")')
+    c = campaigns.create(ctx, "invitation", "=1+1")
+    recipients.assign_ids(ctx, c.id, ["1000"])
+    [row] = list(csv.DictReader(io.StringIO(exports.recipients_csv(ctx, c.id))))
+    assert row["name"].startswith("'=HYPERLINK")
+    trail = list(csv.reader(io.StringIO(audit_read.to_csv(audit_read.read(ctx)))))
+    assert trail[0] == ["at", "user", "action", "campaign", "detail"]
+    assert all(not cell.startswith(("=", "+", "-", "@")) for line in trail[1:] for cell in line)
+
+
+def test_the_tui_export_writes_a_new_owner_only_file(db, config, tmp_path):
+    ctx, _ = ctx_at(config, T0)
+    add_patients(2)
+    c = campaigns.create(ctx, "invitation", "Join")
+    recipients.assign_ids(ctx, c.id, ["1000", "1001"])
+    first = exports.write_recipients_csv(ctx, c.id, tmp_path)
+    second = exports.write_recipients_csv(ctx, c.id, tmp_path)
+    assert first != second and first.name == f"campaign-{c.id}-recipients-2026-03-02-100000.csv"
+    assert (first.stat().st_mode & 0o777) == 0o600
+    rows = list(csv.DictReader(io.StringIO(first.read_text(encoding="utf-8-sig"))))
+    assert [r["emr_id"] for r in rows] == ["1000", "1001"]
+    assert actions().count("export") == 2

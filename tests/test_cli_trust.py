@@ -1,0 +1,145 @@
+"""`clinicast patients opt-out | opt-in | show`, `clinicast audit`, `recipients list --csv`,
+and templates refused for patient data or a missing unsubscribe link: exit codes, one
+line on stderr, nothing changed on bad input."""
+
+import csv
+import io
+import json
+
+import pytest
+from conftest import LOGIN, write_config
+from test_cli import Runner, patients_csv
+
+from core.models import AuditLog, OptOut
+
+
+@pytest.fixture
+def run(config_path, tmp_path):
+    r = Runner(config_path)
+    r("init")
+    r("patients", "import", str(patients_csv(tmp_path)))
+    return r
+
+
+def one_line(res):
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr
+    return lines[0]
+
+
+def test_opt_out_show_opt_in_and_the_audit_trail(run):
+    done = run.json("patients", "opt-out", "1000", "--channel", "email", "--note", "asked by phone")
+    assert (done["emr_id"], done["channel"], done["source"], done["new"]) == ("1000", "email", "staff", True)
+    inv = run.json("campaigns", "create", "--kind", "invitation", "--name", "Join")
+    added = run.json("recipients", "add", str(inv["id"]), "--patient", "1000")
+    assert added["skipped"] == 1
+
+    shown = run.json("patients", "show", "1000")
+    assert shown["record"]["emr_id"] == "1000" and shown["record"]["first_name"] == "Prénom0"
+    [o] = shown["opt_outs"]
+    assert (o["channel"], o["source"], o["note"], o["active"], o["recorded_by"]) == (
+        "email", "staff", "asked by phone", True, LOGIN,
+    )  # fmt: skip
+    [c] = shown["campaigns"]
+    assert (c["name"], c["status"], c["reason_code"]) == ("Join", "skipped", "opted_out_email")
+    text = run("patients", "show", "1000").stdout
+    # in the staff member's language (the clinic's default here: French)
+    assert "asked by phone" in text and "désabonné des courriels le" in text and "noté par le personnel" in text
+    assert c["reason_text"].startswith("opted out of email on")
+
+    res = run("patients", "opt-in", "1000", "--channel", "email", "--note", "signed the form")
+    assert "undone" in res.stdout
+    assert run.json("patients", "show", "1000")["opt_outs"][0]["active"] is False
+
+    trail = run.json("audit")
+    actions = [a["action"] for a in trail]
+    assert {"import", "opt_out", "create", "assign", "patient_show", "opt_in"} <= set(actions)
+    opt_in = next(a for a in trail if a["action"] == "opt_in")
+    assert opt_in["user"] == LOGIN and opt_in["detail"]["note"] == "signed the form"
+    rows = list(csv.DictReader(io.StringIO(run("audit", "--csv", "--user", LOGIN).stdout)))
+    assert [r["action"] for r in rows] == actions
+    assert run.json("audit", "--user", "nobody") == []
+    assert run.json("audit", "--since", "2999-01-01") == []
+
+
+def test_bad_input_is_one_line_exit_2_and_changes_nothing(run, db):
+    n = AuditLog.select().count()
+    for args, message in [
+        (("patients", "opt-out", "1000", "--channel", "sms", "--note", "x"), "unknown channel 'sms'"),
+        (("patients", "opt-out", "1000", "--channel", "email", "--note", " "), "needs a note"),
+        (("patients", "opt-out", "99999", "--channel", "email", "--note", "x"), "no patient with EMR id '99999'"),
+        (("patients", "opt-in", "1000", "--channel", "email", "--note", "x"), "has no opt-out of email to undo"),
+        (("patients", "show", "99999"), "no patient with EMR id"),
+        (("audit", "--since", "yesterday"), "--since: expected a date YYYY-MM-DD"),
+        (("audit", "--json", "--csv"), "not both"),
+    ]:
+        assert message in one_line(run(*args, code=2)), args
+    assert OptOut.select().count() == 0 and AuditLog.select().count() == n
+
+
+def test_opt_in_and_audit_are_for_admins_only(run, tmp_path, db_url):
+    run("patients", "opt-out", "1000", "--channel", "all", "--note", "at the desk")
+    staff = Runner(write_config(tmp_path, db_url, users=f'[users.{LOGIN}]\nname = "S"\npermissions = ["campaigns"]\n'))
+    assert "lacks the 'admin' permission" in one_line(
+        staff("patients", "opt-in", "1000", "--channel", "all", "--note", "x", code=1)
+    )
+    assert "lacks the 'admin' permission" in one_line(staff("audit", code=1))
+    assert staff.json("patients", "opt-out", "1001", "--channel", "push", "--note", "by phone")["new"] is True
+
+
+def test_recipient_ledger_exports_as_csv_audited(run):
+    inv = run.json("campaigns", "create", "--kind", "invitation", "--name", "Join")
+    run("recipients", "add", str(inv["id"]), "--where", "connected_system != patient_app")
+    out = run("recipients", "list", str(inv["id"]), "--csv").stdout
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert len(rows) == 20 and set(rows[0]) == {
+        "emr_id", "name", "status", "reason", "reason_text", "added_at", "sent_at",
+    }  # fmt: skip
+    assert rows[0]["status"] == "assigned"
+    [export] = [a for a in run.json("audit") if a["action"] == "export"]
+    assert export["campaign_id"] == inv["id"] and export["detail"]["rows"] == 20
+
+
+@pytest.mark.parametrize(
+    ("kind", "template", "message"),
+    [
+        (
+            "broadcast",
+            '[fr]\ntitle = "T"\nbody = "B"\npush = "Bonjour {{ patient.first_name }}"\n',
+            "'patient.first_name' is patient data: a push shows on a locked phone screen",
+        ),
+        (
+            "broadcast",
+            '[fr]\ntitle = "T"\nbody = "Bonjour {{ patient.first_name }}"\npush = "P"\n',
+            "'patient.first_name' is patient data: the broadcast's body is one message for the whole audience",
+        ),
+        (
+            "invitation",
+            '[fr]\nsubject = "S"\nbody = "Rejoignez-nous : {{ invitation.url }}"\n',
+            "must carry the patient's unsubscribe link {{ unsubscribe.url }}",
+        ),
+    ],
+)
+def test_templates_refused_at_save_one_line_exit_2(run, tmp_path, kind, template, message):
+    f = tmp_path / "t.toml"
+    f.write_text(template, encoding="utf-8")
+    dates = ["--starts", "2030-01-01", "--ends", "2030-01-02"] if kind == "broadcast" else []
+    res = run("campaigns", "create", "--kind", kind, "--name", "X", *dates, "--template", str(f), code=2)
+    assert message in one_line(res)
+    assert run.json("campaigns", "list") == []
+
+
+def test_an_exact_178_character_push_saves_and_179_is_refused(run, tmp_path):
+    # the limit no longer depends on a patient's name: what is measured at save is sent
+    prefix = "Clinique du Parc: "
+    for n, code in ((178, 0), (179, 2)):
+        f = tmp_path / f"p{n}.toml"
+        push = "{{ clinic.name }}: " + "x" * (n - len(prefix))
+        f.write_text(f'[fr]\ntitle = "T"\nbody = "B"\npush = "{push}"\n', encoding="utf-8")
+        res = run(
+            "campaigns", "create", "--kind", "broadcast", "--name", f"P{n}", "--starts", "2030-01-01",
+            "--ends", "2030-01-02", "--template", str(f), code=code,
+        )  # fmt: skip
+        if code:
+            assert "push text is 179 characters; at most 178" in one_line(res)
+    assert json.dumps([c["name"] for c in run.json("campaigns", "list")]) == '["P178"]'

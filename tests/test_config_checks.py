@@ -1,0 +1,130 @@
+"""Config values range-checked and secrets read only where sending happens (#8, #9)."""
+
+import pytest
+
+from core import config as cfg
+from core import secrets
+
+MINIMAL = (
+    '[clinic]\nname = "C"\n[database]\nurl = "sqlite:///tmp/x.db"\n'
+    '[email]\ntransport = "maildir"\npath = "m"\n[gateway]\ntransport = "log"\npath = "g.log"\n'
+)
+
+
+def with_email(line: str) -> str:
+    return MINIMAL.replace("[email]\n", f"[email]\n{line}\n")
+
+
+def load_text(tmp_path, text, env=None):
+    p = tmp_path / "c.toml"
+    p.write_text(text, encoding="utf-8")
+    return cfg.load(p, env=env or {})
+
+
+def refused(tmp_path, text, expected):
+    with pytest.raises(cfg.ConfigError) as e:
+        load_text(tmp_path, text)
+    assert expected in str(e.value), str(e.value)
+    return str(e.value)
+
+
+@pytest.mark.parametrize(
+    "section,key,value",
+    [
+        ("scheduler", "tick_seconds", "nan"),
+        ("scheduler", "tick_seconds", "inf"),
+        ("scheduler", "lease_seconds", "1e308"),
+        ("scheduler", "heartbeat_seconds", "1e-9"),
+        ("scheduler", "backoff_max_seconds", "-1"),
+        ("email", "timeout_seconds", "0"),
+        ("email", "timeout_seconds", "-1"),
+        ("gateway", "timeout_seconds", "nan"),
+        ("gateway", "timeout_seconds", "inf"),
+    ],
+)
+def test_seconds_must_be_finite_positive_and_sane(tmp_path, section, key, value):
+    if section == "email":
+        text = with_email(f"{key} = {value}")
+    else:
+        text = MINIMAL + f"[{section}]\n{key} = {value}\n" if section != "gateway" else MINIMAL + f"{key} = {value}\n"
+    msg = refused(tmp_path, text, f"{section}.{key}: expected a number of seconds from")
+    assert len(msg.splitlines()) == 1
+
+
+@pytest.mark.parametrize("port", [-1, 0, 99999])
+def test_ports_from_1_to_65535(tmp_path, port):
+    refused(tmp_path, with_email(f"port = {port}"), "email.port: expected a port from 1 to 65535")
+
+
+@pytest.mark.parametrize("url", ["not a url", "gateway.example.org", "ftp://x", "https://host:99999/", "https://"])
+def test_gateway_url_must_be_a_url(tmp_path, url):
+    text = MINIMAL.replace('transport = "log"\npath = "g.log"', f'url = "{url}"')
+    refused(tmp_path, text, "gateway.url:")
+
+
+@pytest.mark.parametrize("sender", ["C <a@b.org>\\r\\nBcc: x@evil.org", "C <a@b.org>\\nX: y", "no address", "a@", ""])
+def test_from_with_line_breaks_or_no_address_refused(tmp_path, sender):
+    refused(tmp_path, with_email(f'from = "{sender}"'), "email.from")
+
+
+def test_empty_timezone_refused(tmp_path):
+    refused(tmp_path, MINIMAL.replace('name = "C"', 'name = "C"\ntimezone = ""'), "clinic.timezone: must not be empty")
+
+
+def test_deeply_nested_toml_is_one_line(tmp_path):
+    msg = refused(tmp_path, MINIMAL + "x = " + "[" * 100000 + "]" * 100000 + "\n", "c.toml:")
+    assert len(msg.splitlines()) == 1 and "Recursion" not in msg
+
+
+@pytest.mark.parametrize(
+    "url,expected",
+    [
+        ("postgresql://u@h:abc/db", "database.url: the port in 'h:abc' is not a number"),
+        ("postgresql://u@h/db?sslmod=require", "database.url: unknown option 'sslmod'"),
+        ("postgresql://u@h/", "the database name is missing"),
+    ],
+)
+def test_postgres_url_checked(tmp_path, url, expected):
+    refused(tmp_path, MINIMAL.replace("sqlite:///tmp/x.db", url), expected)
+
+
+def test_postgres_url_with_known_options_loads(tmp_path):
+    c = load_text(tmp_path, MINIMAL.replace("sqlite:///tmp/x.db", "postgresql://u@h:5433/db?sslmode=require"))
+    assert c.database.url.endswith("?sslmode=require")
+
+
+def gateway_with_token_file(tmp_path, content: bytes, mode=0o600):
+    secret = tmp_path / "token"
+    secret.write_bytes(content)
+    secret.chmod(mode)
+    return load_text(
+        tmp_path, MINIMAL.replace('transport = "log"\npath = "g.log"', 'url = "https://gw"\ntoken_file = "token"')
+    )
+
+
+@pytest.mark.parametrize(
+    "content,expected",
+    [
+        (b"", "is empty"),
+        (b"  \n", "is empty"),
+        (b"\x00\xff\xfe binary", "not UTF-8"),
+        (b"tok\x00en", "control characters"),
+        (b"line1\nline2\n", "control characters"),
+    ],
+)
+def test_empty_or_binary_token_file_refused_when_sending(tmp_path, content, expected):
+    c = gateway_with_token_file(tmp_path, content)
+    with pytest.raises(cfg.ConfigError) as e:
+        c.gateway.token  # noqa: B018
+    assert f"gateway.token_file: {tmp_path / 'token'}" in str(e.value) and expected in str(e.value)
+    assert secrets.readable(c.gateway.token_secret) is not None
+
+
+def test_group_readable_token_file_is_fine(tmp_path):
+    assert gateway_with_token_file(tmp_path, b"s3cret\n", 0o640).gateway.token == "s3cret"
+
+
+def test_token_file_read_only_when_asked(tmp_path):
+    c = gateway_with_token_file(tmp_path, b"first\n")
+    (tmp_path / "token").write_text("rotated\n")
+    assert c.gateway.token == "rotated"  # nothing was read at load

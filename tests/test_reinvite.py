@@ -1,0 +1,134 @@
+"""Re-invite (SPEC §11): after the clock moves 15 days, only the recipients whose
+invitation expired without them joining get a fresh one (new code, 14 days from its
+sending), consent rules and opt-outs applying; a second run sends none."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+
+import pytest
+from click.testing import CliRunner
+from helpers import add_patients, ctx_at, status_counts
+from servers import SmtpServer, delivery_config
+
+from core import campaigns, patients, recipients
+from core.cli import cli
+from core.delivery import Dispatcher
+from core.errors import Refused
+from core.models import AuditLog, Delivery, Invitation, OptOut, Patient
+
+T0 = datetime(2026, 3, 2, 15, 0, 0)  # 10:00 in Toronto, a Monday
+
+
+@pytest.fixture
+def smtp():
+    with SmtpServer() as server:
+        yield server
+
+
+@pytest.fixture
+def env(db, db_url, tmp_path, smtp):
+    config = delivery_config(db_url, tmp_path, smtp=smtp)
+    ctx, clock = ctx_at(config, T0)
+    d = Dispatcher(config, clock=clock)
+    yield ctx, clock, d, tmp_path
+    d.close()
+
+
+def invited(ctx, d, n=5):
+    add_patients(n)
+    c = campaigns.create(ctx, "invitation", "Rejoignez l'app")
+    recipients.assign_ids(ctx, c.id, [str(i) for i in range(1000, 1000 + n)])
+    recipients.start(ctx, c.id)
+    d.run_once()
+    return c
+
+
+def codes_by_address(smtp) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for m in smtp.messages:
+        key = m.message["Message-ID"].strip("<>").split("@")[0]
+        code = Invitation.get(Invitation.delivery == Delivery.get(Delivery.idempotency_key == key)).code
+        out.setdefault(m.rcpt_tos[0], []).append(code)
+    return out
+
+
+def test_only_the_expired_unjoined_get_a_new_invitation_once(env, smtp):
+    ctx, clock, d, tmp_path = env
+    c = invited(ctx, d)
+    assert len(smtp.messages) == 5
+    # 1000 joins the app; 1001 opts out of email; 1002 is taken off the campaign
+    (tmp_path / "join.csv").write_text("emr_id,app_id\n1000,app-1000\n", encoding="utf-8")
+    assert patients.import_csv(ctx, tmp_path / "join.csv").joined == 1
+    pid = Patient.get(Patient.emr_id == "1001").id
+    OptOut.create(patient=pid, channel="email", source="link", at=T0, day=date(2026, 3, 2))
+    recipients.remove(ctx, c.id, "1002")
+
+    clock.advance(days=13)
+    with pytest.raises(Refused, match="nothing to re-invite"):
+        recipients.reinvite(ctx, c.id)  # nothing expired yet
+    clock.advance(days=2)
+    plan = recipients.reinvite_plan(ctx, c.id)
+    assert (plan.will_send, plan.skipped, plan.already_sent) == (2, {"opted_out_email": 1}, 0)
+    assert campaigns.summary(ctx, c.id).funnel == {"invited": 5, "joined": 1, "expired": 4, "reinvited": 0}
+    recipients.reinvite(ctx, c.id)
+    assert status_counts(c.id) == {"sent": 2, "queued": 2, "removed": 1}
+    sent_at = clock.at
+    d.run_once()
+    assert len(smtp.messages) == 7
+    codes = codes_by_address(smtp)
+    again = {a: cs for a, cs in codes.items() if len(cs) == 2}
+    assert set(again) == {"p1003@example.org", "p1004@example.org"}
+    assert all(old != new for old, new in again.values())  # a new code
+    fresh = Invitation.select().where(Invitation.created_at == sent_at)
+    assert {i.expires_at for i in fresh} == {sent_at + timedelta(days=14)} and fresh.count() == 2
+    assert campaigns.summary(ctx, c.id).funnel == {"invited": 5, "joined": 1, "expired": 2, "reinvited": 2}
+    assert status_counts(c.id) == {"sent": 4, "removed": 1}
+
+    # twice in a row: nothing the second time
+    with pytest.raises(
+        Refused, match=r"nothing to re-invite.*\(1 forbidden by a consent rule or opt-out\); 2 re-invited before"
+    ):
+        recipients.reinvite(ctx, c.id)
+    d.run_once()
+    assert len(smtp.messages) == 7
+    assert AuditLog.select().where(AuditLog.action == "reinvite").count() == 1
+
+    # once per expired invitation: when the fresh ones expire unanswered too, once more
+    clock.advance(days=15)
+    assert recipients.reinvite(ctx, c.id).will_send == 2
+    d.run_once()
+    assert len(smtp.messages) == 9
+
+
+def test_a_broadcast_is_not_reinvited(env):
+    ctx, clock, d, tmp_path = env
+    b = campaigns.create(
+        ctx,
+        "broadcast",
+        "B",
+        date(2026, 3, 1),
+        date(2026, 3, 6),
+        templates={"fr": {"title": "T", "body": "B", "push": "P"}},
+    )
+    with pytest.raises(Refused, match="only an invitation can be re-invited"):
+        recipients.reinvite_plan(ctx, b.id)
+
+
+def test_cli(env, smtp, db_url):
+    ctx, clock, d, tmp_path = env
+    c = invited(ctx, d, 2)
+    path = delivery_config(db_url, tmp_path, smtp=smtp, as_toml=True)
+    run = CliRunner().invoke
+    # the CLI runs at the real time: the invitations' expiry is moved around it
+    Invitation.update(expires_at=datetime(2100, 1, 1)).execute()
+    r = run(cli, ["campaigns", "reinvite", str(c.id), "--config", str(path)])
+    assert r.exit_code == 1 and r.output.startswith("clinicast: nothing to re-invite") and r.output.count("\n") == 1
+    Invitation.update(expires_at=datetime(2020, 1, 1)).execute()
+    r = run(cli, ["campaigns", "reinvite", str(c.id), "--dry-run", "--json", "--config", str(path)])
+    assert r.exit_code == 0 and json.loads(r.output)["will_send"] == 2
+    assert not Delivery.select().where(Delivery.status == "pending").exists()
+    r = run(cli, ["campaigns", "reinvite", str(c.id), "--config", str(path)])
+    assert r.exit_code == 0 and "re-invited: 2 to send" in r.output
+    assert Delivery.select().where(Delivery.status == "pending").count() == 2

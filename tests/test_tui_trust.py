@@ -1,0 +1,93 @@
+"""Patient trust in the TUI (issue #10): an opt-out recorded from the patient picker, the
+audit trail for administrators — driven with the keyboard, checked in the database."""
+
+from __future__ import annotations
+
+import pytest
+from test_tui_flows import open_add, open_campaign, type_into
+from tui_helpers import LOGIN, app_for, copy_world, make_world, screen_text, settle, users_toml, wait_for, write_config
+
+from core import context
+from core.models import AuditLog, OptOut, Patient
+from tui.screens.audit import AuditScreen
+from tui.screens.campaign_list import CampaignListScreen
+from tui.screens.opt_out import OptOutModal
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.fixture
+def as_mlaval(monkeypatch):
+    monkeypatch.setattr(context, "login_name", lambda: LOGIN)
+
+
+@pytest.fixture(scope="module")
+def base_world(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(context, "login_name", lambda: LOGIN)
+        return make_world(tmp_path_factory.mktemp("trust"), n_patients=40)
+
+
+@pytest.fixture
+def world(base_world, tmp_path, as_mlaval):
+    return copy_world(base_world, tmp_path / "w")
+
+
+async def test_o_in_the_patient_picker_records_an_opt_out_with_its_note(world):
+    cid = world.campaigns.invitation_draft
+    target = Patient.select().order_by(Patient.id).first()
+    app = app_for(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await open_campaign(pilot, cid)
+        await open_add(pilot)
+        await type_into(pilot, "#patient-query", target.emr_id)
+        await pilot.press("down")
+        await settle(pilot)
+        await pilot.press("o")
+        await settle(pilot)
+        assert isinstance(app.screen, OptOutModal)
+        await pilot.press("ctrl+s")  # no note yet: refused beside the field
+        await settle(pilot)
+        assert isinstance(app.screen, OptOutModal) and "A note is needed" in screen_text(app)
+        app.screen.query_one("#opt-out-note").value = "asked at the desk"
+        app.screen.query_one("RadioSet").query("RadioButton")[3].value = True  # everything
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert await wait_for(pilot, lambda: OptOut.select().count() == 1)
+        o = OptOut.get()
+        assert (o.patient_id, o.channel, o.source, o.note, o.recorded_by) == (
+            target.id, "all", "staff", "asked at the desk", LOGIN,
+        )  # fmt: skip
+        assert AuditLog.select().where(AuditLog.action == "patient_search").exists(), "the search was audited"
+
+
+async def test_the_audit_trail_for_an_administrator_and_not_for_staff(world, tmp_path):
+    app = app_for(world)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("l")
+        await settle(pilot)
+        assert isinstance(app.screen, AuditScreen)
+        text = screen_text(app)
+        assert "create" in text and "entries" in text
+        app.screen.query_one("#audit-user").value = "nobody"
+        app.screen.action_refresh()
+        await settle(pilot)
+        assert "0 entries" in screen_text(app)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, CampaignListScreen)
+
+    write_config(world.folder, users=users_toml(permissions=("campaigns",)))
+    app = app_for(world)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("l")
+        await settle(pilot)
+        assert isinstance(app.screen, CampaignListScreen), "staff without admin do not get the audit trail"

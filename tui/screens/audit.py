@@ -1,0 +1,84 @@
+"""The audit trail for administrators (SPEC §6, issue #10): every change and every read
+of patient data, newest first, filtered by day and login — what `clinicast audit`
+lists, read by the same core function (core.audit_read.read, admin only)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from .base import WorkerErrors
+
+SHOWN = 1000  # the newest rows; `clinicast audit --csv` gives everything
+
+
+class AuditScreen(WorkerErrors, Screen):
+    TITLE = "Audit trail"
+    AUTO_FOCUS = "#audit-rows"
+    BINDINGS = [
+        Binding("escape", "back", "Back", key_display="esc", id="audit.back"),
+        Binding("r", "refresh", "Refresh", id="audit.refresh"),
+        Binding("slash", "filter", "Filter", tooltip="By day (YYYY-MM-DD) and login", id="audit.filter"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="✉")
+        with Horizontal(id="audit-filters"):
+            yield Input(placeholder="since YYYY-MM-DD", id="audit-since")
+            yield Input(placeholder="login", id="audit-user")
+        yield DataTable(id="audit-rows", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="audit-note", classes="hint")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_column("When (UTC)", width=19, key="at")
+        table.add_column("Who", width=12, key="user")
+        table.add_column("What", width=16, key="action")
+        table.add_column("Campaign", width=8, key="campaign")
+        table.add_column("Detail", key="detail")
+        self.action_refresh()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_filter(self) -> None:
+        self.query_one("#audit-since", Input).focus()
+
+    @on(Input.Submitted)
+    def action_refresh(self) -> None:
+        since = self.query_one("#audit-since", Input).value
+        user = self.query_one("#audit-user", Input).value
+        self._load(since, user)
+
+    @work(exclusive=True, exit_on_error=False, group="audit")
+    async def _load(self, since: str, user: str) -> None:
+        from core import audit_read
+
+        ctx = self.app.ctx
+        rows = await asyncio.to_thread(
+            lambda: audit_read.read(ctx, audit_read.parse_since(since), user or None, limit=SHOWN, newest_first=True)
+        )
+        table = self.query_one(DataTable)
+        table.clear()
+        table.add_rows(
+            [
+                (
+                    f"{r.at:%Y-%m-%d %H:%M:%S}",
+                    r.user,
+                    r.action,
+                    "" if r.campaign_id is None else str(r.campaign_id),
+                    ", ".join(f"{k}={v}" for k, v in r.detail.items()),
+                )
+                for r in rows
+            ]
+        )
+        more = f" (the newest {SHOWN}: `clinicast audit --csv` gives all)" if len(rows) >= SHOWN else ""
+        self.query_one("#audit-note", Static).update(f"{len(rows)} entries{more}")
+        table.focus()
