@@ -87,6 +87,8 @@ def source_problem(source: str) -> str | None:
     """Why a field's source is refused before parsing, or None."""
     if len(source) > MAX_SOURCE_CHARS:
         return f"the template is {len(source):,} characters; at most {MAX_SOURCE_CHARS:,} a field"
+    if "\x00" in source:  # PostgreSQL cannot store it; no message needs it
+        return "a NUL character (U+0000) is not allowed"
     return None
 
 

@@ -475,3 +475,12 @@ def test_after_the_clock_is_set_back_an_expired_broadcast_is_never_published_aga
         recipients.start(ctx, b.id)
     assert recipients.publish_due(ctx) == 0
     assert Delivery.select().count() == deliveries, "nothing queued for the gateway"
+
+
+def test_a_nul_in_a_template_or_control_characters_in_a_campaign_name_are_refused(run, tmp_path):
+    toml = tmp_path / "nul.toml"
+    toml.write_text('[fr]\nsubject = "Bonjour"\nbody = "Bonjour\\u0000"\n', encoding="utf-8")  # TOML's escape
+    refused(run, "campaigns", "create", "--kind", "invitation", "--name", "T",
+            "--template", str(toml), match="NUL character (U+0000)")  # fmt: skip
+    refused(run, "campaigns", "create", "--kind", "invitation", "--name", "Ligne 1\nX-Injected: yes",
+            match="name: expected a name without control characters, got U+000A (line feed)")  # fmt: skip
