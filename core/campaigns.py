@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import peewee as pw
 
-from . import audit, dates, templating
+from . import audit, dates, templating, textcheck
 from .context import Ctx
 from .enums import LANGUAGES, OPEN, DeliveryKind, Kind, RecipientStatus
 from .errors import BadInput, NotFound, Refused
@@ -244,6 +244,8 @@ def validate_fields(
         problems["name"] = "a name is required"
     elif len(name) > NAME_MAX:
         problems["name"] = f"at most {NAME_MAX} characters (this one has {len(name)})"
+    elif (c := textcheck.first_control(name)) is not None:  # a name is shown on one line everywhere
+        problems["name"] = f"expected a name without control characters, got {textcheck.describe(c)}"
     else:
         clash = Campaign.select().where(Campaign.name == name, Campaign.archived == False)  # noqa: E712
         if campaign_id is not None:

@@ -360,19 +360,7 @@ def map_columns(table: Table) -> tuple[dict[str, str], list[str]]:
 
 
 def _quote(v: str) -> str:
-    return "'" + _visible(v, 80) + "'"
-
-
-def _visible(v: str, limit: int = 60) -> str:
-    """A cell shown in one line of a message: control characters as `\\uXXXX`-style
-    escapes (`\\r`, `\\n`, `\\t`), cut to `limit` characters."""
-    out = []
-    for c in v[:limit]:
-        if textcheck.first_control(c) is None:
-            out.append(c)
-        else:
-            out.append(repr(c)[1:-1] if ord(c) < 0x100 else f"\\u{ord(c):04x}")
-    return "".join(out) + ("…" if len(v) > limit else "")
+    return "'" + textcheck.visible(v, 80) + "'"
 
 
 class _Bad:
@@ -469,7 +457,7 @@ def read_patients(path: os.PathLike | str, today: date | None = None) -> Directo
                         i,
                         label,
                         f"expected text without control characters (line breaks, tabs, NUL, "
-                        f"zero-width or direction marks), got {textcheck.describe(c)} in {_quote(_visible(v))}",
+                        f"zero-width or direction marks), got {textcheck.describe(c)} in {_quote(v)}",
                     )
         columns[f] = typed
 

@@ -451,3 +451,36 @@ def test_duplicates_in_an_id_list_are_mentioned_in_the_text_output(run, tmp_path
     assert code == 0, err
     assert "added 3" in out and "2 duplicate lines counted once:" in out
     assert "ids.csv:4: duplicate of line 2 ('00001')" in out and "ids.csv:5: duplicate of line 3 ('2')" in out
+
+
+def test_after_the_clock_is_set_back_an_expired_broadcast_is_never_published_again(config, db):
+    from datetime import date, datetime, timedelta
+
+    from core.errors import Refused
+    from core.models import Campaign
+
+    add_patients(2, 1000, app_id=lambda i: f"a-{i}")
+    ctx, clock = ctx_at(config, datetime(2026, 12, 1, 17, 0))  # noon in Toronto, the window's first day
+    b = campaigns.create(ctx, "broadcast", "Fermé", date(2026, 12, 1), date(2026, 12, 2), templates=BROADCAST)
+    recipients.assign_ids(ctx, b.id, ["1000"])
+    recipients.start(ctx, b.id)
+    clock.advance(days=3)
+    assert recipients.expire_due(ctx) == 1
+    assert Campaign.get_by_id(b.id).expired_at is not None
+    deliveries = Delivery.select().count()
+    clock.at -= timedelta(days=3)  # the clock set back into the window
+    with pytest.raises(Refused, match=f"campaign {b.id} was removed from the feeds on 2026-12-04"):
+        recipients.assign_ids(ctx, b.id, ["1001"])
+    with pytest.raises(Refused, match="removed from the feeds"):
+        recipients.start(ctx, b.id)
+    assert recipients.publish_due(ctx) == 0
+    assert Delivery.select().count() == deliveries, "nothing queued for the gateway"
+
+
+def test_a_nul_in_a_template_or_control_characters_in_a_campaign_name_are_refused(run, tmp_path):
+    toml = tmp_path / "nul.toml"
+    toml.write_text('[fr]\nsubject = "Bonjour"\nbody = "Bonjour\\u0000"\n', encoding="utf-8")  # TOML's escape
+    refused(run, "campaigns", "create", "--kind", "invitation", "--name", "T",
+            "--template", str(toml), match="NUL character (U+0000)")  # fmt: skip
+    refused(run, "campaigns", "create", "--kind", "invitation", "--name", "Ligne 1\nX-Injected: yes",
+            match="name: expected a name without control characters, got U+000A (line feed)")  # fmt: skip

@@ -48,6 +48,10 @@ def _check_assignable(ctx: Ctx, c: Campaign) -> str | None:
     state = window_state(c, ctx.now(), ctx.config.clinic.tz)
     if state == WindowState.ENDED:
         raise Refused(f"campaign {c.id}'s window ended on {c.ends_on}; nobody can be added")
+    if c.kind == Kind.BROADCAST and c.expired_at is not None:
+        # expired on the gateway already: a clock set back (or a window edited) must not
+        # make an assign publish, and so re-create, it there (issue #8)
+        raise Refused(f"campaign {c.id} was removed from the feeds on {c.expired_at:%Y-%m-%d}; nobody can be added")
     if c.kind == Kind.BROADCAST:
         # the feed shows the message as soon as the window is open: it must be written first
         problems = template_problems(ctx, c.kind, get_templates(c.id))

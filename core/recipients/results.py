@@ -23,15 +23,13 @@ class AssignResult:
     duplicates: list[str] = field(default_factory=list)  # an id list's "FILE:LINE: duplicate of line N ('id')"
 
     def to_json(self) -> dict:
-        out = {
+        # duplicates are said in the text output only: scripts keep the shape they know
+        return {
             "added": self.added,
             "already_assigned": self.already_assigned,
             "skipped": self.skipped,
             "not_found": self.not_found,
         }
-        if self.duplicates:  # only an id list has them; the shape of the other answers is unchanged
-            out["duplicates"] = self.duplicates
-        return out
 
 
 @dataclass

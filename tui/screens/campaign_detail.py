@@ -187,8 +187,8 @@ class CampaignDetailScreen(WorkerErrors, Screen[int | None]):
         for key, value in (("starts_on", starts), ("ends_on", ends)):
             try:
                 days[key] = campaigns.parse_day(value, key)
-            except BadInput:
-                problems[key] = f"expected a date YYYY-MM-DD, e.g. 2025-06-01 (got {value!r})"
+            except BadInput as e:  # core.dates' words: format, real day, or 1900..2200 range
+                problems[key] = str(e).partition(": ")[2] or f"expected a date YYYY-MM-DD (got {value!r})"
                 days[key] = None
         found = campaigns.validate_fields(kind, name, days["starts_on"], days["ends_on"], campaign_id=self.campaign_id)
         for key, msg in found.items():
