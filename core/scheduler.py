@@ -19,13 +19,14 @@ schedulers at once do each piece of work once.
 
 Time: APScheduler fires on the wall clock; the work reads `clock()` (naive UTC). A clock
 offset from the wall clock (tests) shifts the window jobs by the same offset.
+
+The heartbeat rows and `live_daemons` are core.heartbeat; the TUI's `EmbeddedScheduler`
+is core.scheduler_embedded. Both stay importable from here.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -36,15 +37,14 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from peewee import PeeweeException
 
-from . import __version__
 from .config import Config
 from .context import Ctx
 from .delivery import Dispatcher, PassStats, event
+from .heartbeat import DAEMON, TUI, beat, live_daemons
 from .models import Campaign, Heartbeat, database, utcnow
+from .scheduler_embedded import EmbeddedScheduler
 
 log = logging.getLogger("clinicast.scheduler")
-
-DAEMON, TUI = "daemon", "tui"
 
 
 def _system_ctx(config: Config, clock) -> Ctx:
@@ -52,14 +52,6 @@ def _system_ctx(config: Config, clock) -> Ctx:
     from .config import User
 
     return Ctx(config, User("clinicast", "clinicast scheduler", frozenset({"campaigns"})), clock)
-
-
-def live_daemons(config: Config, now: datetime, exclude: str | None = None) -> list[Heartbeat]:
-    since = now - timedelta(seconds=3 * config.scheduler.heartbeat_seconds)
-    q = Heartbeat.select().where(Heartbeat.role == DAEMON, Heartbeat.beat_at >= since)
-    if exclude:
-        q = q.where(Heartbeat.name != exclude)
-    return list(q)
 
 
 class Scheduler:
@@ -258,26 +250,7 @@ class Scheduler:
         optout_feed.pull(self.dispatcher, self.clock)
 
     def heartbeat(self) -> None:
-        now = self.clock()
-        n = Heartbeat.update(beat_at=now).where(Heartbeat.name == self.name).execute()
-        if not n:
-            host, _, _ = self.name.partition(":")
-            (
-                Heartbeat.insert(
-                    name=self.name,
-                    host=host or socket.gethostname(),
-                    pid=os.getpid(),
-                    role=self.role,
-                    version=__version__,
-                    os_user=_os_user(),
-                    started_at=now,
-                    beat_at=now,
-                )
-                .on_conflict(
-                    conflict_target=[Heartbeat.name], update={Heartbeat.beat_at: now, Heartbeat.role: self.role}
-                )
-                .execute()
-            )
+        beat(self.name, self.role, self.clock())
 
     def catch_up(self) -> tuple[int, int]:
         """publish_due / expire_due: what should have happened by now happens once."""
@@ -359,90 +332,6 @@ def _close_connection() -> None:
             database.obj._state.reset()
         except Exception:  # noqa: BLE001
             pass
-
-
-class EmbeddedScheduler:
-    """The scheduler inside the TUI, in background threads that never block the UI.
-
-    `[scheduler] embedded`: "always", "never", or "auto" (the default): it runs, but
-    stands by — no dispatch, no catch-up — while a daemon's heartbeat is fresh, and takes
-    over by itself when the daemon stops beating.
-
-        sched = EmbeddedScheduler(config)
-        sched.start()            # returns at once; False when the config says "never"
-        sched.wake()             # after a start/assign: dispatch now, not at the next tick
-        sched.state()            # "off" / "standing by: daemon host:pid is running" / "running"
-        sched.stop()             # on quit: releases what it holds, removes its heartbeat
-    """
-
-    def __init__(self, config: Config, *, clock=utcnow, logger: logging.Logger | None = None, **kw):
-        self.config = config
-        self.mode = config.scheduler.embedded
-        self._scheduler: Scheduler | None = None
-        self._clock, self._logger, self._kw = clock, logger, kw
-        self.blocked: list[str] = []  # the secrets this process cannot read: it does not send
-
-    @property
-    def scheduler(self) -> Scheduler | None:
-        return self._scheduler
-
-    def start(self) -> bool:
-        if self.mode == "never":
-            return False
-        from .secrets import unreadable
-
-        # a staff member who cannot read the secrets does everything but send (SPEC §13)
-        self.blocked = [words for words, _why in unreadable(self.config)]
-        if self.blocked:
-            return False
-        if self._scheduler is None:
-            dispatcher = Dispatcher(
-                self.config,
-                clock=self._clock,
-                logger=self._logger or logging.getLogger("clinicast.dispatch"),
-                name=_tui_name(),
-            )
-            self._scheduler = Scheduler(
-                self.config,
-                role=TUI,
-                clock=self._clock,
-                dispatcher=dispatcher,
-                logger=self._logger,
-                standby_while_daemon=self.mode == "auto",
-                **self._kw,
-            )
-            self._scheduler.start()
-        return True
-
-    def wake(self) -> None:
-        if self._scheduler is not None:
-            self._scheduler.wake()
-
-    def state(self) -> str:
-        s = self._scheduler
-        if s is None or not s.running:
-            return "off"
-        if s.standing_by:
-            return f"standing by: {s.standing_by}"
-        if s.last_error:
-            return f"running (last error: {s.last_error})"
-        return "running"
-
-    def stop(self, grace: float = 2.0) -> None:
-        if self._scheduler is not None:
-            self._scheduler.stop(grace)
-
-
-def _os_user() -> str:
-    from .context import login_name
-
-    return login_name()
-
-
-def _tui_name() -> str:
-    from .delivery import worker_name
-
-    return worker_name(TUI)
 
 
 __all__ = ["DAEMON", "TUI", "EmbeddedScheduler", "Scheduler", "live_daemons"]
