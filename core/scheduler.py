@@ -86,6 +86,8 @@ class Scheduler:
         self.standing_by: str | None = None  # why the embedded scheduler is idle
         self._sched: BackgroundScheduler | None = None
         self._lock = threading.Lock()
+        self._jobs_done = threading.Condition()  # stop() waits for the jobs under way
+        self._jobs_running = 0
         self._stopped = False
         self._woken = threading.Event()  # wake() came while a pass ran: run another
         self.last_error: str | None = None
@@ -154,10 +156,15 @@ class Scheduler:
             self._stopped = True
         self.dispatcher.request_stop(grace)
         if self._sched is not None:
+            # not shutdown(wait=True): APScheduler holds its job-store lock while it waits,
+            # and a running reconcile asking for its jobs would wait on it forever
             try:
-                self._sched.shutdown(wait=True)
+                self._sched.shutdown(wait=False)
             except Exception:  # noqa: BLE001 - never started or already down
                 pass
+            with self._jobs_done:
+                if not self._jobs_done.wait_for(lambda: self._jobs_running == 0, timeout=grace + 30):
+                    event(self.log, logging.WARNING, "jobs_still_running", count=self._jobs_running)
         self.dispatcher.close()
         try:  # in the caller's thread, on its connection (left open: it may be the TUI's)
             Heartbeat.delete().where(Heartbeat.name == self.name).execute()
@@ -195,8 +202,10 @@ class Scheduler:
 
     def _job(self, fn):
         def run():
-            if self._stopped:
-                return
+            with self._jobs_done:
+                if self._stopped:
+                    return
+                self._jobs_running += 1
             try:
                 fn()
                 self.last_error = None
@@ -210,6 +219,9 @@ class Scheduler:
                 self.log.debug("job %s failed", fn.__name__, exc_info=True)
             finally:
                 _close_connection()
+                with self._jobs_done:
+                    self._jobs_running -= 1
+                    self._jobs_done.notify_all()
 
         run.__name__ = fn.__name__
         return run

@@ -380,7 +380,6 @@ def test_the_scheduler_skips_a_stored_window_out_of_range_without_an_error(confi
     s = Scheduler(config, role="daemon", reconcile_seconds=3600)
     try:
         s.start()
-        time.sleep(1.0)  # let the first reconcile finish: a stop during one can deadlock APScheduler's shutdown
         s.rebuild_window_jobs()
         assert s._sched.get_job(f"publish:{b.id}") is None and s._sched.get_job(f"expire:{b.id}") is None
     finally:
