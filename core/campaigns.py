@@ -9,7 +9,7 @@ import peewee as pw
 
 from . import audit, dates, templating, textcheck
 from .context import Ctx
-from .enums import LANGUAGES, OPEN, DeliveryKind, Kind, RecipientStatus
+from .enums import LANGUAGES, OPEN, DeliveryKind, Kind, Permission, RecipientStatus
 from .errors import BadInput, NotFound, Refused
 from .models import Campaign, Delivery, Invitation, Recipient, Template, database
 
@@ -208,8 +208,9 @@ def summaries(ctx: Ctx, include_archived: bool = False, search: str = "") -> lis
     return [_summarise(ctx, c, counts[c.id]) for c in camps]
 
 
-def get_templates(campaign_id: int) -> dict[str, dict[str, str]]:
+def get_templates(ctx: Ctx, campaign_id: int) -> dict[str, dict[str, str]]:
     """{language: {field: text}} with every field of the campaign's kind."""
+    ctx.require(Permission.CAMPAIGNS)
     c = get(campaign_id)
     fields = TEMPLATE_FIELDS[c.kind]
     out: dict[str, dict[str, str]] = {lang: {f: "" for f in fields} for lang in LANGUAGES}

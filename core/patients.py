@@ -749,7 +749,7 @@ def _prefix(column, prefix: str):
     return (column >= prefix) & (column < upper) & _like(column, _like_escape(prefix) + "%")
 
 
-def search(text: str, limit: int = 20) -> list[Patient]:
+def search(ctx, text: str, limit: int = 20) -> list[Patient]:
     """Patients matching what was typed, best first (SPEC §4 "found by name, EMR id,
     date of birth or email as you type"):
     - a date (YYYY-MM-DD; DD/MM/YYYY and MM/DD/YYYY both tried) finds birth dates;
@@ -758,6 +758,7 @@ def search(text: str, limit: int = 20) -> list[Patient]:
     - if that gives fewer than `limit`: names holding every typed word anywhere, in any
       order ("marie trem", "tremblay marie", "emilie cote" for Émilie Côté).
     """
+    ctx.require("campaigns")
     text = " ".join(text.split())
     if not text or limit <= 0:
         return []

@@ -83,7 +83,7 @@ def send_test(
         raise NotFound(f"no patient with EMR id {(emr_id or str(patient_id)).strip()!r}")
     kind = DeliveryKind.TEST_EMAIL if c.kind == Kind.INVITATION else DeliveryKind.TEST_BROADCAST
     target = check_destination(ctx, c.kind, to)
-    problems = template_problems(ctx, c.kind, get_templates(c.id))
+    problems = template_problems(ctx, c.kind, get_templates(ctx, c.id))
     if problems:
         raise Refused(f"campaign {c.id}'s template has problems; fix them first: {problems[0]}")
     now = ctx.now()

@@ -377,7 +377,7 @@ class TestAddPatients:
             await settle(pilot, 0.4)
             parts = [r.parts() for r in modal.query("ConditionRow")]
             assert parts == [("connected_system", "!=", "patient_app"), ("age", ">=", "18")]
-            n = conditions.count([conditions.make(*p) for p in parts], world.ctx.today())
+            n = conditions.count(world.ctx, [conditions.make(*p) for p in parts])
             assert 0 < n < expected
             assert await wait_for(pilot, lambda: modal.match_count == n and f"{n} patients match" in screen_text(app))
             await pilot.press("ctrl+s")

@@ -104,6 +104,8 @@ def compile(conds: list[Condition], today: date) -> pw.Expression:
     return reduce(lambda a, b: a & b, (_one(c, today) for c in conds))
 
 
-def count(conds: list[Condition], today: date) -> int:
-    """How many patients match, for the builder's live preview."""
-    return Patient.select().where(compile(conds, today)).count()
+def count(ctx, conds: list[Condition]) -> int:
+    """How many patients match, for the builder's live preview: a read of the patient
+    directory, so it needs the "campaigns" permission like every other (SPEC §6)."""
+    ctx.require("campaigns")
+    return Patient.select().where(compile(conds, ctx.today())).count()

@@ -54,7 +54,7 @@ def _check_assignable(ctx: Ctx, c: Campaign) -> str | None:
         raise Refused(f"campaign {c.id} was removed from the feeds on {c.expired_at:%Y-%m-%d}; nobody can be added")
     if c.kind == Kind.BROADCAST:
         # the feed shows the message as soon as the window is open: it must be written first
-        problems = template_problems(ctx, c.kind, get_templates(c.id))
+        problems = template_problems(ctx, c.kind, get_templates(ctx, c.id))
         if problems:
             raise Refused(
                 f"write campaign {c.id}'s message before adding patients "

@@ -94,7 +94,7 @@ def reinvite(ctx: Ctx, campaign_id) -> StartPlan:
         if c.archived:
             raise Refused(f"campaign {c.id} is archived")
         plan = reinvite_plan(ctx, c.id)
-        problems = template_problems(ctx, c.kind, get_templates(c.id))
+        problems = template_problems(ctx, c.kind, get_templates(ctx, c.id))
         if problems:
             raise Refused(f"campaign {c.id}'s template has problems; fix them first: {problems[0]}")
         if plan.will_send == 0:

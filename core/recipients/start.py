@@ -76,7 +76,7 @@ def _check_startable(ctx: Ctx, c: Campaign) -> None:
         raise Refused(f"campaign {c.id}'s window ended on {c.ends_on}; it cannot be started")
     if c.kind == Kind.BROADCAST and c.expired_at is not None:  # see assign: never re-create it on the gateway
         raise Refused(f"campaign {c.id} was removed from the feeds on {c.expired_at:%Y-%m-%d}; it cannot be started")
-    problems = template_problems(ctx, c.kind, get_templates(c.id))
+    problems = template_problems(ctx, c.kind, get_templates(ctx, c.id))
     if problems:
         raise Refused(f"campaign {c.id}'s template has problems; fix them first: {problems[0]}")
 

@@ -182,7 +182,7 @@ class AddPatientsModal(WorkerErrors, ModalScreen[recipients.AssignResult | None]
             except ClinicastError as e:
                 errors.append((row, str(e)))
         complete = bool(conds) and len(conds) == len(rows)
-        n = await asyncio.to_thread(conditions.count, conds, self.app.ctx.today()) if complete else None
+        n = await asyncio.to_thread(conditions.count, self.app.ctx, conds) if complete else None
         for row, message in errors:
             if row.is_mounted:
                 row.show_error(message)

@@ -90,7 +90,7 @@ class TemplateEditorScreen(SendingControl, WorkerErrors, Screen):
     @work(exclusive=True, exit_on_error=False, group="template")
     async def _load(self) -> None:
         c = await asyncio.to_thread(campaigns.get, self.campaign_id)
-        templates = await asyncio.to_thread(campaigns.get_templates, c.id)
+        templates = await asyncio.to_thread(campaigns.get_templates, self.app.ctx, c.id)
         self.kind, self.saved = c.kind, templates
         self.title = f"Template · {c.name}"
         editor = self.query_one("#template-editor")
