@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -62,7 +63,7 @@ def discover(explicit: str | os.PathLike | None = None) -> Path:
     )
 
 
-def load(path: str | os.PathLike | None = None, env: dict[str, str] | None = None) -> Config:
+def load(path: str | os.PathLike | None = None, env: Mapping[str, str] | None = None) -> Config:
     """Read, validate and resolve the config file; raise ConfigError listing every problem."""
     p = discover(path)
     try:
@@ -80,7 +81,7 @@ def load(path: str | os.PathLike | None = None, env: dict[str, str] | None = Non
     return from_dict(data, p, os.environ if env is None else env)
 
 
-def from_dict(data: dict, path: Path | None = None, env: dict[str, str] | None = None) -> Config:
+def from_dict(data: dict, path: Path | None = None, env: Mapping[str, str] | None = None) -> Config:
     env = os.environ if env is None else env
     problems: list[str] = []
     base = path.parent if path else Path.cwd()
