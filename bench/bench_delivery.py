@@ -171,12 +171,13 @@ def _config(folder: Path, gw_port: int, smtp_port: int):
     url = os.environ.get("CLINICAST_BENCH_PG_URL") or f"sqlite:///{(folder / 'bench.db').as_posix().lstrip('/')}"
     p = folder / "bench.toml"
     p.write_text(
-        f'[clinic]\nname = "Clinique du Parc"\nphone = "514-555-0100"\n'
+        f'[clinic]\nname = "Clinique du Parc"\nphone = "514-555-0100"\naddress = "1234 rue Saint-Denis"\n'
         f'[database]\nurl = "{url}"\n'
         f'[gateway]\ntransport = "http"\nurl = "http://127.0.0.1:{gw_port}"\ntoken_env = "BENCH_TOKEN"\n'
         f"concurrency = {GW_CONCURRENCY}\n"
         f'[email]\ntransport = "smtp"\nhost = "127.0.0.1"\nport = {smtp_port}\nsecurity = "none"\n'
         f'concurrency = {SMTP_CONCURRENCY}\nfrom = "Clinique du Parc <no-reply@example.org>"\n'
+        'unsubscribe_url = "https://app.example.org/unsubscribe"\n'
         # a bench measures sending at any hour (SPEC §11's hours would defer it)
         '[sending]\nhours = "00:00-24:00"\ndays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]\n'
         f'[users.{login}]\nname = "Bench"\npermissions = ["admin"]\n'
@@ -256,12 +257,15 @@ def message_builders(n: int) -> list:
     rendered for one patient (core.templating), then serialised (core.channels.compose)."""
     from datetime import date
 
-    from core import templating
+    from core import identification, templating
     from core.channels import compose
 
+    clinic = {"name": "Clinique du Parc", "phone": "514-555-0100", "address": "1234 rue Saint-Denis"}
+
     def build(i: int) -> bytes:
+        link = f"https://app.example.org/unsubscribe/{uuid.uuid4().hex}"
         ctx = templating.build_context(
-            clinic={"name": "Clinique du Parc", "phone": "514-555-0100"},
+            clinic=clinic,
             campaign={},
             language="fr",
             patient={"first_name": f"Prénom{i}", "last_name": "Tremblay", "language": "fr"},
@@ -270,16 +274,19 @@ def message_builders(n: int) -> list:
                 "code": "K7P2-QX4M",
                 "expires_on": date(2026, 12, 24),
             },
+            unsubscribe={"url": link},
         )
         r = templating.render("invitation", templating.DEFAULT_INVITATION["fr"], ctx)
+        text, html = identification.add(r.text or "", r.html or "", clinic, "fr")
         return compose.build(
             sender="Clinique du Parc <no-reply@example.org>",
-            to=f"Prénom{i} Tremblay <p{i}@example.org>",
-            subject=r.subject,
-            text=r.text,
-            html=r.html,
+            to=compose.address(f"Prénom{i} Tremblay", f"p{i}@example.org"),
+            subject=r.subject or "",
+            text=text,
+            html=html,
             key=str(uuid.uuid4()),
             language="fr",
+            list_unsubscribe=link,
         )
 
     return [lambda i=i: build(i) for i in range(n)]
