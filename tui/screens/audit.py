@@ -4,6 +4,8 @@ lists, read by the same core function (core.audit_read.read, admin only)."""
 
 from __future__ import annotations
 
+import asyncio
+
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,12 +13,10 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from .base import WorkerResults
-
 SHOWN = 1000  # the newest rows; `clinicast audit --csv` gives everything
 
 
-class AuditScreen(WorkerResults, Screen):
+class AuditScreen(Screen):
     TITLE = "Audit trail"
     AUTO_FOCUS = "#audit-rows"
     BINDINGS = [
@@ -55,14 +55,19 @@ class AuditScreen(WorkerResults, Screen):
         user = self.query_one("#audit-user", Input).value
         self._load(since, user)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="audit")
-    def _load(self, since: str, user: str):
+    @work(exclusive=True, exit_on_error=False, group="audit")
+    async def _load(self, since: str, user: str) -> None:
         from core import audit_read
+        from core.errors import ClinicastError
 
         ctx = self.app.ctx
-        return audit_read.read(ctx, audit_read.parse_since(since), user or None, limit=SHOWN, newest_first=True)
-
-    def _load_done(self, rows) -> None:
+        note = self.query_one("#audit-note", Static)
+        try:
+            day = audit_read.parse_since(since)
+            rows = await asyncio.to_thread(audit_read.read, ctx, day, user or None, SHOWN, True)
+        except ClinicastError as e:  # a bad day, or no admin permission: said where the eye is
+            note.update(str(e))
+            return
         table = self.query_one(DataTable)
         table.clear()
         table.add_rows(
@@ -78,5 +83,5 @@ class AuditScreen(WorkerResults, Screen):
             ]
         )
         more = f" (the newest {SHOWN}: `clinicast audit --csv` gives all)" if len(rows) >= SHOWN else ""
-        self.query_one("#audit-note", Static).update(f"{len(rows)} entries{more}")
+        note.update(f"{len(rows)} entries{more}")
         table.focus()

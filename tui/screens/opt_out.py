@@ -5,6 +5,8 @@ was done."""
 
 from __future__ import annotations
 
+import asyncio
+
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,6 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, RadioButton, RadioSet, Static
 
 from core.enums import OptOutChannel
+from core.errors import ClinicastError
 
 _CHANNELS = (
     (OptOutChannel.EMAIL, "email (invitations)"),
@@ -76,23 +79,26 @@ class OptOutModal(ModalScreen[tuple[str, str] | None]):
 
 
 class OptOutFlow:
-    """Mixin (with WorkerResults) for what shows patients: `ask_opt_out(emr_id, name)`;
-    override `opt_out_recorded(done)` to refresh after it."""
+    """Mixin for what shows patients: `ask_opt_out(emr_id, name)` asks, records (in a
+    thread: the same core function as `clinicast patients opt-out`) and says what was
+    done; override `opt_out_recorded(done)` to refresh after it."""
 
     def ask_opt_out(self, emr_id: str, name: str) -> None:
-        def answered(result: tuple[str, str] | None) -> None:
-            if result is not None:
-                self._record_opt_out(emr_id, *result)
+        def answered(answer: tuple[str, str] | None) -> None:
+            if answer is not None:
+                self._record_opt_out(emr_id, *answer)
 
         self.app.push_screen(OptOutModal(emr_id, name), answered)
 
-    @work(thread=True, exit_on_error=False, group="opt-out")
-    def _record_opt_out(self, emr_id: str, channel: str, note: str):
+    @work(exclusive=True, exit_on_error=False, group="opt-out")
+    async def _record_opt_out(self, emr_id: str, channel: str, note: str) -> None:
         from core import optouts
 
-        return optouts.record(self.app.ctx, emr_id, channel, note)
-
-    def _record_opt_out_done(self, done) -> None:
+        try:
+            done = await asyncio.to_thread(optouts.record, self.app.ctx, emr_id, channel, note)
+        except ClinicastError as e:
+            self.app.notify(str(e), title="Not done", severity="error", markup=False, timeout=8)
+            return
         if done.new:
             what = f"{done.emr_id}: opted out of {done.channel} on {done.day}"
         else:
