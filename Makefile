@@ -16,7 +16,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/clinicast demo
 
+# the checks first (seconds), then the suite; CI runs exactly this
 test: $(STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS)
 

@@ -59,13 +59,13 @@ def run() -> dict[str, float | str]:
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         daemons = [
             subprocess.Popen(
-                [sys.executable, "-m", "core.daemon", "--config", str(path)],
+                [sys.executable, "-m", "core.cli", "daemon", "--config", str(path)],
                 cwd=ROOT,
                 env=env,
                 stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+                stderr=open(folder / f"daemon-{i}.log", "w"),
             )
-            for _ in range(2 if pg else 1)
+            for i in range(2 if pg else 1)
         ]
         t0 = time.monotonic()
         try:
@@ -74,7 +74,11 @@ def run() -> dict[str, float | str]:
                 if not Delivery.select().where(Delivery.status.in_(open_)).exists():
                     break
                 time.sleep(0.5)
+            else:
+                raise RuntimeError("not done in 20 minutes: " + (folder / "daemon-0.log").read_text()[-2000:])
             took = time.monotonic() - t0
+            if any(d.poll() is not None for d in daemons):
+                raise RuntimeError("a daemon ended early: " + (folder / "daemon-0.log").read_text()[-2000:])
         finally:
             for d in daemons:
                 d.send_signal(signal.SIGTERM)

@@ -61,7 +61,7 @@ def search_patients(ctx: Ctx, text: str, limit: int = 20) -> list:
     from .patients import search
 
     ctx.require(Permission.CAMPAIGNS)
-    found = search(text, limit)
+    found = search(ctx, text, limit)
     if found:
         record_read(ctx, "patient_search", coalesce=1, same_detail=False, query=" ".join(text.split()))
     return found

@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import peewee as pw
 
-from . import audit, templating
+from . import audit, dates, templating, textcheck
 from .context import Ctx
-from .enums import LANGUAGES, OPEN, DeliveryKind, Kind, RecipientStatus
+from .enums import LANGUAGES, OPEN, DeliveryKind, Kind, Permission, RecipientStatus
 from .errors import BadInput, NotFound, Refused
 from .models import Campaign, Delivery, Invitation, Recipient, Template, database
 
@@ -19,15 +19,20 @@ TEMPLATE_FIELDS = {"invitation": ("subject", "body"), "broadcast": ("title", "bo
 
 DRAFT, SENDING, STATUS_SENT, SENT_WITH_ERRORS = "draft", "sending", "sent", "sent with errors"
 UPCOMING, LIVE, ENDED = "upcoming", "live", "ended"
+INVALID = "invalid"  # a stored window out of core.dates' range: fix it with `campaigns edit`
 
 
 # --- window -------------------------------------------------------------------------
 
 
 def window_bounds(campaign: Campaign, tz) -> tuple[datetime, datetime]:
-    """The window as naive UTC [opens, closes): first day 00:00 to the day after the last, local."""
-    opens = datetime.combine(campaign.starts_on, time(0), tzinfo=tz)
-    closes = datetime.combine(campaign.ends_on + timedelta(days=1), time(0), tzinfo=tz)
+    """The window as naive UTC [opens, closes): first day 00:00 to the day after the last, local.
+    A stored day out of core.dates' range (a row written before it was checked) is
+    clamped into it, so nothing that computes a window can overflow; such a campaign
+    shows as `invalid` (window_state) until `campaigns edit` fixes it."""
+    first, last = dates.clamp(campaign.starts_on), dates.clamp(campaign.ends_on)
+    opens = datetime.combine(first, time(0), tzinfo=tz)
+    closes = datetime.combine(last + timedelta(days=1), time(0), tzinfo=tz)
     return (opens.astimezone(UTC).replace(tzinfo=None), closes.astimezone(UTC).replace(tzinfo=None))
 
 
@@ -35,10 +40,27 @@ def window_state(campaign: Campaign, now: datetime, tz) -> str | None:
     """upcoming / live / ended for a broadcast at naive-UTC `now`; None for an invitation."""
     if campaign.kind != "broadcast" or not campaign.starts_on:
         return None
+    if not window_valid(campaign):
+        return INVALID
     opens, closes = window_bounds(campaign, tz)
     if now < opens:
         return UPCOMING
     return LIVE if now < closes else ENDED
+
+
+def window_valid(campaign: Campaign) -> bool:
+    """Whether a broadcast's stored window can be shown and used (both days in range)."""
+    return dates.in_range(campaign.starts_on) and dates.in_range(campaign.ends_on)
+
+
+def require_valid_window(campaign: Campaign) -> None:
+    """Refused, saying how to fix it, for a broadcast whose stored window is invalid."""
+    if campaign.kind == "broadcast" and campaign.starts_on and not window_valid(campaign):
+        raise Refused(
+            f"campaign {campaign.id}'s window ({campaign.starts_on} → {campaign.ends_on}) is invalid: "
+            f"days must be {dates.RANGE}; fix it with `clinicast campaigns edit {campaign.id} "
+            "--starts YYYY-MM-DD --ends YYYY-MM-DD`"
+        )
 
 
 def status_of(campaign: Campaign, counts: dict[str, int]) -> str:
@@ -76,12 +98,17 @@ class CampaignSummary:
             for k, v in asdict(self).items()
             if k in ("id", "name", "kind", "channel", "status", "window_state", "counts")
         }
-        d["starts_on"] = self.starts_on.isoformat() if self.starts_on else None
-        d["ends_on"] = self.ends_on.isoformat() if self.ends_on else None
+        d["starts_on"] = _day_json(self.starts_on)
+        d["ends_on"] = _day_json(self.ends_on)
         if self.funnel is not None:
             d["funnel"] = self.funnel
         d["archived"] = self.archived
         return d
+
+
+def _day_json(day) -> str | None:
+    # a stored value that is not a day at all (SQLite keeps text) is shown as it is
+    return day.isoformat() if isinstance(day, date) else (str(day) if day else None)
 
 
 def get(campaign_id: int | str) -> Campaign:
@@ -89,7 +116,8 @@ def get(campaign_id: int | str) -> Campaign:
         cid = int(campaign_id)
     except (TypeError, ValueError):
         raise BadInput(f"campaign id must be a number, got {campaign_id!r}") from None
-    c = Campaign.get_or_none(Campaign.id == cid)
+    # an id no database column can hold (99999999999999999999999) is simply not there
+    c = Campaign.get_or_none(Campaign.id == cid) if 0 < cid < 2**63 else None
     if c is None:
         raise NotFound(f"no campaign with id {cid}")
     return c
@@ -180,11 +208,12 @@ def summaries(ctx: Ctx, include_archived: bool = False, search: str = "") -> lis
     return [_summarise(ctx, c, counts[c.id]) for c in camps]
 
 
-def get_templates(campaign_id: int) -> dict[str, dict[str, str]]:
+def get_templates(ctx: Ctx, campaign_id: int) -> dict[str, dict[str, str]]:
     """{language: {field: text}} with every field of the campaign's kind."""
+    ctx.require(Permission.CAMPAIGNS)
     c = get(campaign_id)
     fields = TEMPLATE_FIELDS[c.kind]
-    out = {lang: {f: "" for f in fields} for lang in LANGUAGES}
+    out: dict[str, dict[str, str]] = {lang: {f: "" for f in fields} for lang in LANGUAGES}
     for t in Template.select().where(Template.campaign == c):
         out[t.language] = {f: getattr(t, f) for f in fields}
     return out
@@ -194,12 +223,13 @@ def get_templates(campaign_id: int) -> dict[str, dict[str, str]]:
 
 
 def parse_day(value, key: str) -> date | None:
-    if value is None or value == "" or isinstance(value, date):
-        return value or None
+    """A window day from the CLI or a form (core.dates: YYYY-MM-DD, 1900..2200)."""
     try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise BadInput(f"{key}: expected a date YYYY-MM-DD, got {value!r}") from None
+        if value is None or value == "" or isinstance(value, date):
+            return dates.check(value) if value else None
+        return dates.parse(str(value))
+    except dates.DateProblem as e:
+        raise BadInput(f"{key}: expected {e}, got {str(value)[:40]!r}") from None
 
 
 def validate_fields(
@@ -215,18 +245,23 @@ def validate_fields(
         problems["name"] = "a name is required"
     elif len(name) > NAME_MAX:
         problems["name"] = f"at most {NAME_MAX} characters (this one has {len(name)})"
+    elif (c := textcheck.first_control(name)) is not None:  # a name is shown on one line everywhere
+        problems["name"] = f"expected a name without control characters, got {textcheck.describe(c)}"
     else:
         clash = Campaign.select().where(Campaign.name == name, Campaign.archived == False)  # noqa: E712
         if campaign_id is not None:
             clash = clash.where(Campaign.id != campaign_id)
         if clash.exists():
             problems["name"] = f"another campaign is already named {name!r}"
+    for key, day in (("starts_on", starts_on), ("ends_on", ends_on)):
+        if day and not dates.in_range(day):  # a date object that skipped parse_day
+            problems[key] = f"expected a date {dates.RANGE}, got {day}"
     if kind == "broadcast":
         if not starts_on:
             problems["starts_on"] = "a broadcast needs the first day of its window"
         if not ends_on:
             problems["ends_on"] = "a broadcast needs the last day of its window"
-        if starts_on and ends_on and ends_on < starts_on:
+        if starts_on and ends_on and not problems.get("ends_on") and ends_on < starts_on:
             problems["ends_on"] = f"the last day ({ends_on}) is before the first ({starts_on})"
     elif starts_on or ends_on:
         problems["starts_on"] = "an invitation has no window (it is valid 14 days from sending)"
@@ -313,7 +348,13 @@ def create(ctx: Ctx, kind: str, name: str, starts_on=None, ends_on=None, templat
 
 
 def edit(
-    ctx: Ctx, campaign_id, *, name: str | None = None, starts_on=None, ends_on=None, templates: dict | None = None
+    ctx: Ctx,
+    campaign_id: int | str,
+    *,
+    name: str | None = None,
+    starts_on=None,
+    ends_on=None,
+    templates: dict | None = None,
 ) -> Campaign:
     """Change name, window or templates; the kind never changes."""
     ctx.require("campaigns")
@@ -324,7 +365,7 @@ def edit(
         new_end = c.ends_on if ends_on is None else parse_day(ends_on, "ends")
         _raise_problems(validate_fields(c.kind, new_name, new_start, new_end, campaign_id=c.id))
         now = ctx.now()
-        changes = {}
+        changes: dict[str, object] = {}
         if new_name != c.name:
             changes["name"] = [c.name, new_name]
         if (new_start, new_end) != (c.starts_on, c.ends_on):
@@ -353,11 +394,11 @@ def edit(
     return c
 
 
-def save_templates(ctx: Ctx, campaign_id, templates: dict) -> Campaign:
+def save_templates(ctx: Ctx, campaign_id: int | str, templates: dict) -> Campaign:
     return edit(ctx, campaign_id, templates=templates)
 
 
-def archive(ctx: Ctx, campaign_id, archived: bool = True) -> Campaign:
+def archive(ctx: Ctx, campaign_id: int | str, archived: bool = True) -> Campaign:
     """Hide from the default list (kept for audit). A campaign still sending cannot be archived."""
     ctx.require("campaigns")
     with database.atomic():

@@ -3,190 +3,37 @@
 Every problem is collected with its key path and reported together; unknown keys are
 refused so a typo never goes unnoticed. Secrets come from an environment variable or
 a file, never inline.
+
+This module reads the file (`discover`, `load`) and runs the checks (`from_dict`); the
+parts live beside it, and every name is importable from here as before:
+core.config_types (the dataclasses), core.config_schema (the keys, types, defaults and
+choices), core.config_checks (value ranges, the identification every email carries),
+core.secrets (where a secret lives, read when sending).
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import secrets
-from .config_checks import check_postgres_url, check_values
+from .config_checks import check_identification, check_postgres_url, check_values, email_problems
+from .config_schema import CHOICES, LANGUAGES, PERMISSIONS, REQUIRED, SCHEMA, USER_SCHEMA, read_section
+from .config_types import (
+    ClinicSettings,
+    Config,
+    DatabaseSettings,
+    EmailSettings,
+    GatewaySettings,
+    SchedulerSettings,
+    SendingSettings,
+    User,
+)
 from .errors import ConfigError
-
-PERMISSIONS = ("campaigns", "admin")
-LANGUAGES = ("fr", "en")
-
-
-@dataclass(frozen=True)
-class ClinicSettings:
-    name: str
-    phone: str = ""
-    address: str = ""
-    app_url: str = "https://app.example.org/join"
-    timezone: str = "America/Toronto"
-    default_language: str = "fr"
-
-    @property
-    def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
-
-
-@dataclass(frozen=True)
-class DatabaseSettings:
-    url: str
-    group: str = ""  # the OS group that shares a SQLite database folder (SPEC §13)
-
-
-@dataclass(frozen=True)
-class EmailSettings:
-    transport: str = "smtp"
-    host: str = "localhost"
-    port: int = 587
-    security: str = "starttls"
-    username: str = ""
-    password_secret: secrets.SecretRef | None = None  # read when the SMTP transport is built
-    sender: str = "clinicast <no-reply@localhost>"
-    unsubscribe_url: str = ""  # each email's personal link is <unsubscribe_url>/<token> (SPEC §10)
-    path: str = ""
-    timeout_seconds: float = 30  # the overall deadline of one SMTP transaction
-    concurrency: int = 2
-    unknown_outcome_retries: int = 1  # an email whose outcome is unknown is sent again at most this often
-
-    @property
-    def password(self) -> str | None:
-        """Read now, by whoever builds the transport (core.secrets); raises ConfigError."""
-        return secrets.resolve(self.password_secret)
-
-
-@dataclass(frozen=True)
-class GatewaySettings:
-    transport: str = "http"
-    url: str = ""
-    token_secret: secrets.SecretRef | None = None  # read when the HTTP transport is built
-    timeout_seconds: float = 10
-    concurrency: int = 16
-    path: str = ""
-
-    @property
-    def token(self) -> str | None:
-        """Read now, by whoever builds the transport (core.secrets); raises ConfigError."""
-        return secrets.resolve(self.token_secret)
-
-
-@dataclass(frozen=True)
-class SchedulerSettings:
-    embedded: str = "auto"
-    tick_seconds: float = 5
-    lease_seconds: float = 60
-    max_attempts: int = 8
-    backoff_base_seconds: float = 30
-    backoff_max_seconds: float = 3600
-    heartbeat_seconds: float = 15
-
-
-@dataclass(frozen=True)
-class SendingSettings:
-    """When emails and pushes may leave (SPEC §11), as written; core.sending_hours reads them."""
-
-    hours: str = "09:00-20:00"
-    days: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat")
-
-
-@dataclass(frozen=True)
-class User:
-    login: str
-    name: str
-    permissions: frozenset[str]
-    language: str = ""  # the TUI's and messages' language; "" = [clinic] default_language
-    email: str = ""  # where this staff member's test sends go
-    app_id: str = ""  # their own app account, for broadcast test sends
-
-
-@dataclass(frozen=True)
-class Config:
-    path: Path | None
-    clinic: ClinicSettings
-    database: DatabaseSettings
-    email: EmailSettings
-    gateway: GatewaySettings
-    scheduler: SchedulerSettings
-    sending: SendingSettings = field(default_factory=SendingSettings)
-    users: dict[str, User] = field(default_factory=dict)
-
-
-# --- schema -----------------------------------------------------------------------
-# key -> (type, default); a default of REQUIRED means the key must be present.
-REQUIRED = object()
-_SECRET = object()  # marker: "<x>_env" / "<x>_file" pair resolved to one value
-
-SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
-    "clinic": {
-        "name": (str, REQUIRED),
-        "phone": (str, ""),
-        "address": (str, ""),
-        "app_url": (str, "https://app.example.org/join"),
-        "timezone": (str, "America/Toronto"),
-        "default_language": (str, "fr"),
-    },
-    "database": {"url": (str, REQUIRED), "group": (str, "")},
-    "email": {
-        "transport": (str, "smtp"),
-        "host": (str, "localhost"),
-        "port": (int, 587),
-        "security": (str, "starttls"),
-        "username": (str, ""),
-        "password_env": (str, ""),
-        "password_file": (str, ""),
-        "from": (str, "clinicast <no-reply@localhost>"),
-        "unsubscribe_url": (str, ""),
-        "unknown_outcome_retries": (int, 1),
-        "path": (str, ""),
-        "timeout_seconds": (float, 30.0),
-        "concurrency": (int, 2),
-    },
-    "gateway": {
-        "transport": (str, "http"),
-        "url": (str, ""),
-        "token_env": (str, ""),
-        "token_file": (str, ""),
-        "timeout_seconds": (float, 10.0),
-        "concurrency": (int, 16),
-        "path": (str, ""),
-    },
-    "scheduler": {
-        "embedded": (str, "auto"),
-        "tick_seconds": (float, 5.0),
-        "lease_seconds": (float, 60.0),
-        "max_attempts": (int, 8),
-        "backoff_base_seconds": (float, 30.0),
-        "backoff_max_seconds": (float, 3600.0),
-        "heartbeat_seconds": (float, 15.0),
-    },
-    "sending": {
-        "hours": (str, "09:00-20:00"),
-        "days": (list, ["mon", "tue", "wed", "thu", "fri", "sat"]),
-    },
-}
-USER_SCHEMA = {
-    "name": (str, REQUIRED),
-    "permissions": (list, REQUIRED),
-    "language": (str, ""),
-    "email": (str, ""),
-    "app_id": (str, ""),
-}
-CHOICES = {
-    ("clinic", "default_language"): LANGUAGES,
-    ("email", "transport"): ("smtp", "maildir"),
-    ("email", "security"): ("starttls", "tls", "none"),
-    ("gateway", "transport"): ("http", "log"),
-    ("scheduler", "embedded"): ("auto", "always", "never"),
-}
-_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", list: "a list", bool: "true or false"}
 
 
 def discover(explicit: str | os.PathLike | None = None) -> Path:
@@ -216,7 +63,7 @@ def discover(explicit: str | os.PathLike | None = None) -> Path:
     )
 
 
-def load(path: str | os.PathLike | None = None, env: dict[str, str] | None = None) -> Config:
+def load(path: str | os.PathLike | None = None, env: Mapping[str, str] | None = None) -> Config:
     """Read, validate and resolve the config file; raise ConfigError listing every problem."""
     p = discover(path)
     try:
@@ -234,7 +81,7 @@ def load(path: str | os.PathLike | None = None, env: dict[str, str] | None = Non
     return from_dict(data, p, os.environ if env is None else env)
 
 
-def from_dict(data: dict, path: Path | None = None, env: dict[str, str] | None = None) -> Config:
+def from_dict(data: dict, path: Path | None = None, env: Mapping[str, str] | None = None) -> Config:
     env = os.environ if env is None else env
     problems: list[str] = []
     base = path.parent if path else Path.cwd()
@@ -254,7 +101,7 @@ def from_dict(data: dict, path: Path | None = None, env: dict[str, str] | None =
             problems.append(f"[{section}] is missing")
             values[section] = {}
             continue
-        values[section] = _section(section, table, keys, problems)
+        values[section] = read_section(section, table, keys, problems)
 
     for (section, key), allowed in CHOICES.items():
         v = values.get(section, {}).get(key)
@@ -276,7 +123,7 @@ def from_dict(data: dict, path: Path | None = None, env: dict[str, str] | None =
 
     email = values["email"]
     password = secrets.ref("email", "password", email, env, base, problems, path)
-    _check_identification(data, email, clinic, problems)
+    check_identification(data, email, clinic, problems)
     if email["transport"] == "maildir" and not email["path"]:
         problems.append('email.path: required when email.transport = "maildir" (the folder to write .eml files to)')
     gw = values["gateway"]
@@ -290,7 +137,7 @@ def from_dict(data: dict, path: Path | None = None, env: dict[str, str] | None =
     if values.get("sending"):
         from .sending_hours import parse as parse_hours
 
-        # a key of the wrong type was reported by _section: check only what it kept
+        # a key of the wrong type was reported by read_section: check only what it kept
         sv = values["sending"]
         problems += parse_hours(sv.get("hours", "00:00-24:00"), sv.get("days", ["mon"]))[1]
 
@@ -303,7 +150,7 @@ def from_dict(data: dict, path: Path | None = None, env: dict[str, str] | None =
         if not isinstance(entry, dict):
             problems.append(f"users.{login}: expected a table [users.{login}]")
             continue
-        u = _section(f"users.{login}", entry, USER_SCHEMA, problems)
+        u = read_section(f"users.{login}", entry, USER_SCHEMA, problems)
         perms = u.get("permissions") or []
         bad = [p for p in perms if p not in PERMISSIONS]
         if bad or not all(isinstance(p, str) for p in perms):
@@ -366,58 +213,6 @@ def from_dict(data: dict, path: Path | None = None, env: dict[str, str] | None =
     )
 
 
-def _check_identification(data: dict, email: dict, clinic: dict, problems: list[str]) -> None:
-    """What every email must carry (SPEC §10, CASL): a personal unsubscribe link under
-    unsubscribe_url, and the clinic's name, postal address and phone."""
-    if isinstance(data.get("email"), dict) and "list_unsubscribe" in data["email"]:
-        # replaced, not merely unknown: say by what
-        problems[:] = [p for p in problems if not p.startswith("email.list_unsubscribe:")]
-        problems.append(
-            "email.list_unsubscribe: no longer used; every email now carries a personal link "
-            "<unsubscribe_url>/<token>: remove list_unsubscribe and set email.unsubscribe_url"
-        )
-    url = email.get("unsubscribe_url") or ""
-    if url and not url.startswith(("https://", "http://")):
-        problems.append("email.unsubscribe_url: expected an https:// URL (the unsubscribe page)")
-    if email.get("transport") != "smtp":
-        return
-    if not url:
-        problems.append(
-            'email.unsubscribe_url: required when email.transport = "smtp" (the unsubscribe page the patient '
-            "app provider hosts; each email links <unsubscribe_url>/<token>)"
-        )
-    for key in ("address", "phone"):
-        if "name" in clinic and not (clinic.get(key) or "").strip():
-            problems.append(
-                f'clinic.{key}: required when email.transport = "smtp" (every email ends with the clinic\'s '
-                "name, postal address and phone)"
-            )
-
-
-def _section(name: str, table: dict, keys: dict, problems: list[str]) -> dict:
-    out: dict[str, Any] = {}
-    for k in table:
-        if k not in keys:
-            problems.append(f"{name}.{k}: unknown key; expected one of {', '.join(keys)}")
-    for k, (typ, default) in keys.items():
-        if k not in table:
-            if default is REQUIRED:
-                problems.append(f"{name}.{k}: required key is missing ({_TYPE_NAMES[typ]})")
-            else:
-                out[k] = default
-            continue
-        v = table[k]
-        if typ is float and isinstance(v, int) and not isinstance(v, bool):
-            v = float(v)
-        if not isinstance(v, typ) or (typ in (int, float) and isinstance(v, bool)):
-            problems.append(f"{name}.{k}: expected {_TYPE_NAMES[typ]}, got {type(v).__name__} {v!r}")
-            continue
-        if typ is str and default is REQUIRED and not v.strip():
-            problems.append(f"{name}.{k}: must not be empty")
-        out[k] = v
-    return out
-
-
 def _resolve_db_url(url: str, base: Path, problems: list[str]) -> str:
     """sqlite:///abs/path stays absolute; sqlite://rel/path is relative to the config file."""
     if url.startswith("sqlite:///"):
@@ -429,3 +224,26 @@ def _resolve_db_url(url: str, base: Path, problems: list[str]) -> str:
         return url
     problems.append(f"database.url: expected sqlite:///PATH or postgresql://USER@HOST/DB, got {url!r}")
     return url
+
+
+__all__ = [
+    "CHOICES",
+    "LANGUAGES",
+    "PERMISSIONS",
+    "REQUIRED",
+    "SCHEMA",
+    "USER_SCHEMA",
+    "ClinicSettings",
+    "Config",
+    "ConfigError",
+    "DatabaseSettings",
+    "EmailSettings",
+    "GatewaySettings",
+    "SchedulerSettings",
+    "SendingSettings",
+    "User",
+    "discover",
+    "email_problems",
+    "from_dict",
+    "load",
+]

@@ -1,15 +1,21 @@
-"""Range and shape checks of config values that passed their type check (SPEC §8).
+"""Range and shape checks of config values that passed their type check (SPEC §8), and
+the checks of what every email must carry (SPEC §10, CASL).
 
 Each check appends one line naming the key and what was expected; `core.config` calls
-`check_values()` once every section is read. A value that would crash the daemon later
-(a NaN tick, a 1e308 lease, a port of 99999, a URL that is not one) is refused here.
+`check_values()` and `check_identification()` once every section is read. A value that
+would crash the daemon later (a NaN tick, a 1e308 lease, a port of 99999, a URL that is
+not one) is refused here. `email_problems()` is asked where email is sent, not at load.
 """
 
 from __future__ import annotations
 
 import math
 from email.utils import parseaddr
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
+
+if TYPE_CHECKING:
+    from .config_types import Config
 
 # seconds: (smallest, largest) that make sense for a clinic's scheduler
 SECONDS = {
@@ -110,4 +116,43 @@ def check_postgres_url(url: str, problems: list[str]) -> None:
             problems.append(f"database.url: unknown option {k!r}; expected one of sslmode, connect_timeout, ...")
 
 
-__all__ = ["check_postgres_url", "check_values"]
+def check_identification(data: dict, email: dict, clinic: dict, problems: list[str]) -> None:
+    """The form of what every email carries (SPEC §10, CASL), checked at load; whether an
+    SMTP setup has all of it is `email_problems`, checked where email is sent."""
+    if isinstance(data.get("email"), dict) and "list_unsubscribe" in data["email"]:
+        # replaced, not merely unknown: say by what
+        problems[:] = [p for p in problems if not p.startswith("email.list_unsubscribe:")]
+        problems.append(
+            "email.list_unsubscribe: no longer used; every email now carries a personal link "
+            "<unsubscribe_url>/<token>: remove list_unsubscribe and set email.unsubscribe_url"
+        )
+    url = email.get("unsubscribe_url") or ""
+    if url and not url.startswith(("https://", "http://")):
+        problems.append("email.unsubscribe_url: expected an https:// URL (the unsubscribe page)")
+
+
+def email_problems(config: Config) -> list[str]:
+    """What an SMTP setup lacks to send a lawful email (SPEC §10, CASL): the unsubscribe
+    page, and the clinic's postal address and phone for the identification every email
+    ends with. Like the secrets (SPEC §13), these matter only where email is sent: the
+    SMTP transport refuses to start without them and `config check` lists them, while
+    staff can still list, create, assign and start."""
+    if config.email.transport != "smtp":
+        return []
+    where = f"{config.path}: " if config.path else ""
+    problems = []
+    if not config.email.unsubscribe_url:
+        problems.append(
+            f'{where}email.unsubscribe_url: required when email.transport = "smtp" (the unsubscribe page the '
+            "patient app provider hosts; each email links <unsubscribe_url>/<token>)"
+        )
+    for key in ("address", "phone"):
+        if not getattr(config.clinic, key).strip():
+            problems.append(
+                f'{where}clinic.{key}: required when email.transport = "smtp" (every email ends with the '
+                "clinic's name, postal address and phone)"
+            )
+    return problems
+
+
+__all__ = ["check_identification", "check_postgres_url", "check_values", "email_problems"]

@@ -75,14 +75,6 @@ class Table:
         """`FILE` or `FILE:LINE`, the prefix of every message about this file."""
         return f"{self.name}:{line}" if line else self.name
 
-    def column(self, key: str) -> list[str]:
-        """Every row's value of one column (by normalised name), in row order."""
-        i = list(self.rows[0].keys).index(key) if self.rows else 0
-        return [r.fields[i] for r in self.rows]
-
-    def bad_row_messages(self) -> list[str]:
-        return [f"{self.where(b.line)}: {b.message}" for b in self.bad_rows]
-
 
 def display_name(path: os.PathLike | str) -> str:
     return str(path)

@@ -7,8 +7,6 @@
   release what is left, remove the heartbeat, exit 0 (a second signal exits at once:
   leases left behind expire and another dispatcher takes the rows);
 - `--once`: everything due now (catch-up and every due delivery), wait for it, exit.
-
-Also runnable as `python -m core.daemon [--config PATH] [--once] [--log-level LEVEL]`.
 """
 
 from __future__ import annotations
@@ -22,6 +20,7 @@ import time
 
 from . import __version__
 from .config import Config
+from .db import redacted
 from .delivery import event
 from .delivery import fmt as _fmt
 
@@ -92,7 +91,7 @@ def run(config: Config, *, once: bool = False, log_level: str = "info", grace: f
         name=sched.name,
         version=__version__,
         once=once,
-        database=_redact(config.database.url),
+        database=redacted(config.database.url),
         email=config.email.transport,
         gateway=config.gateway.transport,
         config=str(config.path) if config.path else None,
@@ -137,34 +136,3 @@ def run(config: Config, *, once: bool = False, log_level: str = "info", grace: f
         sched.stop(grace)
         event(log, logging.INFO, "stopped", name=sched.name)
     return code
-
-
-def _redact(url: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    u = urlsplit(url)
-    if u.password:
-        u = u._replace(netloc=u.netloc.replace(f":{u.password}@", ":***@"))
-    return urlunsplit(u)
-
-
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    from .config import ConfigError, load
-
-    p = argparse.ArgumentParser(prog="clinicast daemon", description=__doc__.splitlines()[0])
-    p.add_argument("--config", default=None)
-    p.add_argument("--once", action="store_true")
-    p.add_argument("--log-level", default="info", choices=list(LEVELS))
-    args = p.parse_args(argv)
-    try:
-        config = load(args.config)
-    except ConfigError as e:
-        print(str(e), file=sys.stderr)
-        return 2
-    return run(config, once=args.once, log_level=args.log_level)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

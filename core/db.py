@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 import peewee as pw
 
@@ -44,7 +44,7 @@ def connect(url: str, group: str = "") -> pw.Database:
         db.register_function(_unicode_lower, "lower", 1, deterministic=True)
     elif url.startswith(("postgresql://", "postgres://")):
         u = urlsplit(url)
-        params = dict(parse_qsl(u.query))
+        params: dict[str, str | int] = dict(parse_qsl(u.query))
         if u.username:
             params["user"] = unquote(u.username)
         if u.password:
@@ -142,6 +142,14 @@ def explain(exc: BaseException) -> DatabaseError:
 
 
 _GROUP = [""]  # the bound database's [database] group, for explain()
+
+
+def redacted(url: str) -> str:
+    """A database URL fit for a log or a status line: its password becomes ***."""
+    u = urlsplit(url)
+    if not u.password:
+        return url
+    return urlunsplit(u._replace(netloc=u.netloc.replace(f":{u.password}@", ":***@")))
 
 
 def is_postgres() -> bool:

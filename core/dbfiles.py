@@ -124,8 +124,13 @@ def check_access(db_path: Path, group: str = "") -> None:
         try:
             st = p.stat()
         except FileNotFoundError:
+            if is_dir and gid is not None:  # a shared folder is made by init, never by whoever comes first
+                raise DatabaseError(
+                    f"the database folder {p} does not exist: run `clinicast init` as the service account or root",
+                    DatabaseProblem.EMPTY,
+                ) from None
             if is_dir:
-                return  # nothing yet: `clinicast init` creates it
+                return
             continue
         except PermissionError:
             raise DatabaseError(

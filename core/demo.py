@@ -110,7 +110,7 @@ def add_patients(ctx: Ctx, n: int, seed: int = DEMO_SEED, folder: Path | None = 
     """Import `n` generated patients through the directory import (as an EMR export would)."""
     from . import patients
 
-    folder = Path(folder or ctx.config.path.parent)
+    folder = Path(folder) if folder else Path(ctx.config.path or "clinicast.toml").parent
     csv_path = folder / "demo-patients.csv"
     fakedata.write_csv(csv_path, fakedata.generate(n, seed, today=ctx.today()), french_headers=True)
     result = patients.import_csv(ctx, csv_path)

@@ -65,6 +65,7 @@ class WindowState(StrEnum):
     UPCOMING = "upcoming"
     LIVE = "live"
     ENDED = "ended"
+    INVALID = "invalid"  # a stored day out of core.dates' range (campaigns.window_state)
 
 
 class DeliveryKind(StrEnum):

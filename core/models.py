@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import peewee as pw
 
@@ -28,7 +29,7 @@ def new_uuid() -> str:
 
 
 class BaseModel(pw.Model):
-    id: int  # peewee's implicit AutoField (declared for type checkers)
+    id: Any  # peewee's implicit AutoField: an int on a row, a field in a query (Recipient.id.in_(...))
 
     class Meta:
         database = database

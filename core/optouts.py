@@ -165,7 +165,7 @@ def cancel_waiting(patient_id: int, channel: OptOutChannel, day: date, source: s
         )
         rids = [d.recipient_id for d in cancelled]
         total += len(rids)
-        waiting = (RecipientStatus.QUEUED, RecipientStatus.RETRYING)
+        waiting: tuple[RecipientStatus, ...] = (RecipientStatus.QUEUED, RecipientStatus.RETRYING)
         if kind == DeliveryKind.PUBLISH:
             waiting += (RecipientStatus.ASSIGNED,)  # a broadcast publishes before any start
         if rids:

@@ -43,7 +43,7 @@ from pathlib import Path
 
 import peewee as pw
 
-from . import audit, emr, textcheck
+from . import audit, dates, emr, textcheck
 from .csvio import FileProblems, Table, fold, norm, read_table
 from .db import is_postgres, write_transaction
 from .errors import BadInput, NotFound
@@ -180,22 +180,11 @@ def parse_bool(v: str) -> bool:
     raise _Invalid(BOOL_EXPECTED)
 
 
-_DATE = re.compile(r"(\d{4})[-/](\d{2})[-/](\d{2})(?:[T ].*)?$")
-_DMY = re.compile(r"\d{1,2}[/.-]\d{1,2}[/.-]\d{4}$")
-
-
 def parse_date(v: str) -> date | None:
-    if not v:
-        return None
-    m = _DATE.match(v)
-    if not m:
-        if _DMY.match(v):
-            raise _Invalid("a date YYYY-MM-DD (day/month order is ambiguous, export ISO dates)")
-        raise _Invalid("a date YYYY-MM-DD")
-    try:
-        return date(int(m[1]), int(m[2]), int(m[3]))
-    except ValueError:
-        raise _Invalid("a real date YYYY-MM-DD") from None
+    try:  # one definition of a day and its range, core.dates (issue #8)
+        return dates.parse(v, lenient=True)
+    except dates.DateProblem as e:
+        raise _Invalid(str(e)) from None
 
 
 SEXES = {
@@ -371,19 +360,7 @@ def map_columns(table: Table) -> tuple[dict[str, str], list[str]]:
 
 
 def _quote(v: str) -> str:
-    return "'" + _visible(v, 80) + "'"
-
-
-def _visible(v: str, limit: int = 60) -> str:
-    """A cell shown in one line of a message: control characters as `\\uXXXX`-style
-    escapes (`\\r`, `\\n`, `\\t`), cut to `limit` characters."""
-    out = []
-    for c in v[:limit]:
-        if textcheck.first_control(c) is None:
-            out.append(c)
-        else:
-            out.append(repr(c)[1:-1] if ord(c) < 0x100 else f"\\u{ord(c):04x}")
-    return "".join(out) + ("…" if len(v) > limit else "")
+    return "'" + textcheck.visible(v, 80) + "'"
 
 
 class _Bad:
@@ -480,7 +457,7 @@ def read_patients(path: os.PathLike | str, today: date | None = None) -> Directo
                         i,
                         label,
                         f"expected text without control characters (line breaks, tabs, NUL, "
-                        f"zero-width or direction marks), got {textcheck.describe(c)} in {_quote(_visible(v))}",
+                        f"zero-width or direction marks), got {textcheck.describe(c)} in {_quote(v)}",
                     )
         columns[f] = typed
 
@@ -772,7 +749,7 @@ def _prefix(column, prefix: str):
     return (column >= prefix) & (column < upper) & _like(column, _like_escape(prefix) + "%")
 
 
-def search(text: str, limit: int = 20) -> list[Patient]:
+def search(ctx, text: str, limit: int = 20) -> list[Patient]:
     """Patients matching what was typed, best first (SPEC §4 "found by name, EMR id,
     date of birth or email as you type"):
     - a date (YYYY-MM-DD; DD/MM/YYYY and MM/DD/YYYY both tried) finds birth dates;
@@ -781,6 +758,7 @@ def search(text: str, limit: int = 20) -> list[Patient]:
     - if that gives fewer than `limit`: names holding every typed word anywhere, in any
       order ("marie trem", "tremblay marie", "emilie cote" for Émilie Côté).
     """
+    ctx.require("campaigns")
     text = " ".join(text.split())
     if not text or limit <= 0:
         return []

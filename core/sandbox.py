@@ -31,7 +31,7 @@ from __future__ import annotations
 import operator
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from jinja2 import TemplateSyntaxError, nodes
@@ -67,13 +67,13 @@ REMOVED_FILTERS = (
     "unique",
     "xmlattr",
 )
-_REFUSED_NODES = {
+_REFUSED_NODES: dict[type, str] = {
     nodes.Macro: "{% macro %} is not allowed",
     nodes.CallBlock: "{% call %} is not allowed",
     nodes.FilterBlock: "{% filter %} blocks are not allowed; use a filter in {{ }}",
     nodes.AssignBlock: "{% set %}...{% endset %} blocks are not allowed; use {% set x = ... %}",
 }
-_NUMERIC_OPS = {nodes.Mul: "*", nodes.Pow: "**", nodes.Div: "/", nodes.FloorDiv: "//", nodes.Mod: "%"}
+_NUMERIC_OPS: dict[type, str] = {nodes.Mul: "*", nodes.Pow: "**", nodes.Div: "/", nodes.FloorDiv: "//", nodes.Mod: "%"}
 
 
 class BudgetExceeded(SecurityError):
@@ -87,6 +87,8 @@ def source_problem(source: str) -> str | None:
     """Why a field's source is refused before parsing, or None."""
     if len(source) > MAX_SOURCE_CHARS:
         return f"the template is {len(source):,} characters; at most {MAX_SOURCE_CHARS:,} a field"
+    if "\x00" in source:  # PostgreSQL cannot store it; no message needs it
+        return "a NUL character (U+0000) is not allowed"
     return None
 
 
@@ -99,7 +101,7 @@ def static_problems(ast: nodes.Template) -> list[tuple[int, str]]:
             out.append((node.lineno, message))
         elif isinstance(node, nodes.For) and node.recursive:
             out.append((node.lineno, "recursive loops are not allowed"))
-        elif type(node) in _NUMERIC_OPS:
+        elif isinstance(node, nodes.BinExpr) and type(node) in _NUMERIC_OPS:
             op = _NUMERIC_OPS[type(node)]
             if not (_numeric(node.left) and _numeric(node.right)):
                 out.append((node.lineno, f"'{op}' is only for numbers here (repeating or formatting text is not)"))
@@ -136,6 +138,7 @@ def _number_value(node: nodes.Node) -> Any:
         return -_number_value(node.node)
     if isinstance(node, nodes.Pos):
         return _number_value(node.node)
+    assert isinstance(node, nodes.BinExpr)  # _numeric() let nothing else through
     left, right = _number_value(node.left), _number_value(node.right)
     try:
         return _arith(node.operator, left, right)
@@ -221,7 +224,7 @@ def _check_size(n: int, what: str = "the text") -> None:
         raise BudgetExceeded(f"{what} would be {n:,} characters; at most {_budget.limit:,}")
 
 
-def render(template, context: dict, limit: int = MAX_OUTPUT_CHARS) -> str:
+def render(template, context: Mapping[str, Any], limit: int = MAX_OUTPUT_CHARS) -> str:
     """`template.render(context)` under the budget: output, time and loop turns."""
     _budget.deadline = time.monotonic() + MAX_SECONDS
     _budget.turns = 0

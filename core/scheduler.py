@@ -19,13 +19,14 @@ schedulers at once do each piece of work once.
 
 Time: APScheduler fires on the wall clock; the work reads `clock()` (naive UTC). A clock
 offset from the wall clock (tests) shifts the window jobs by the same offset.
+
+The heartbeat rows and `live_daemons` are core.heartbeat; the TUI's `EmbeddedScheduler`
+is core.scheduler_embedded. Both stay importable from here.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -34,16 +35,16 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from peewee import PeeweeException
 
-from . import __version__
 from .config import Config
 from .context import Ctx
 from .delivery import Dispatcher, PassStats, event
+from .heartbeat import DAEMON, TUI, beat, live_daemons
 from .models import Campaign, Heartbeat, database, utcnow
+from .scheduler_embedded import EmbeddedScheduler
 
 log = logging.getLogger("clinicast.scheduler")
-
-DAEMON, TUI = "daemon", "tui"
 
 
 def _system_ctx(config: Config, clock) -> Ctx:
@@ -51,14 +52,6 @@ def _system_ctx(config: Config, clock) -> Ctx:
     from .config import User
 
     return Ctx(config, User("clinicast", "clinicast scheduler", frozenset({"campaigns"})), clock)
-
-
-def live_daemons(config: Config, now: datetime, exclude: str | None = None) -> list[Heartbeat]:
-    since = now - timedelta(seconds=3 * config.scheduler.heartbeat_seconds)
-    q = Heartbeat.select().where(Heartbeat.role == DAEMON, Heartbeat.beat_at >= since)
-    if exclude:
-        q = q.where(Heartbeat.name != exclude)
-    return list(q)
 
 
 class Scheduler:
@@ -93,6 +86,8 @@ class Scheduler:
         self.standing_by: str | None = None  # why the embedded scheduler is idle
         self._sched: BackgroundScheduler | None = None
         self._lock = threading.Lock()
+        self._jobs_done = threading.Condition()  # stop() waits for the jobs under way
+        self._jobs_running = 0
         self._stopped = False
         self._woken = threading.Event()  # wake() came while a pass ran: run another
         self.last_error: str | None = None
@@ -161,10 +156,15 @@ class Scheduler:
             self._stopped = True
         self.dispatcher.request_stop(grace)
         if self._sched is not None:
+            # not shutdown(wait=True): APScheduler holds its job-store lock while it waits,
+            # and a running reconcile asking for its jobs would wait on it forever
             try:
-                self._sched.shutdown(wait=True)
+                self._sched.shutdown(wait=False)
             except Exception:  # noqa: BLE001 - never started or already down
                 pass
+            with self._jobs_done:
+                if not self._jobs_done.wait_for(lambda: self._jobs_running == 0, timeout=grace + 30):
+                    event(self.log, logging.WARNING, "jobs_still_running", count=self._jobs_running)
         self.dispatcher.close()
         try:  # in the caller's thread, on its connection (left open: it may be the TUI's)
             Heartbeat.delete().where(Heartbeat.name == self.name).execute()
@@ -202,17 +202,26 @@ class Scheduler:
 
     def _job(self, fn):
         def run():
-            if self._stopped:
-                return
+            with self._jobs_done:
+                if self._stopped:
+                    return
+                self._jobs_running += 1
             try:
                 fn()
                 self.last_error = None
             except Exception as e:
                 self.last_error = f"{type(e).__name__}: {e}"
+                if isinstance(e, PeeweeException):  # locked, read-only, a stray WAL: in words, with the fix
+                    from .db import explain
+
+                    self.last_error = str(explain(e))
                 event(self.log, logging.ERROR, "job_failed", job=fn.__name__, error=self.last_error)
                 self.log.debug("job %s failed", fn.__name__, exc_info=True)
             finally:
                 _close_connection()
+                with self._jobs_done:
+                    self._jobs_running -= 1
+                    self._jobs_done.notify_all()
 
         run.__name__ = fn.__name__
         return run
@@ -253,26 +262,7 @@ class Scheduler:
         optout_feed.pull(self.dispatcher, self.clock)
 
     def heartbeat(self) -> None:
-        now = self.clock()
-        n = Heartbeat.update(beat_at=now).where(Heartbeat.name == self.name).execute()
-        if not n:
-            host, _, _ = self.name.partition(":")
-            (
-                Heartbeat.insert(
-                    name=self.name,
-                    host=host or socket.gethostname(),
-                    pid=os.getpid(),
-                    role=self.role,
-                    version=__version__,
-                    os_user=_os_user(),
-                    started_at=now,
-                    beat_at=now,
-                )
-                .on_conflict(
-                    conflict_target=[Heartbeat.name], update={Heartbeat.beat_at: now, Heartbeat.role: self.role}
-                )
-                .execute()
-            )
+        beat(self.name, self.role, self.clock())
 
     def catch_up(self) -> tuple[int, int]:
         """publish_due / expire_due: what should have happened by now happens once."""
@@ -297,7 +287,7 @@ class Scheduler:
         every broadcast still to come or live; stale window jobs are removed."""
         if self._sched is None:
             return
-        from .campaigns import window_bounds
+        from .campaigns import window_bounds, window_valid
 
         now = self.clock()
         offset = now - utcnow()  # a test clock runs ahead or behind the wall clock
@@ -310,6 +300,8 @@ class Scheduler:
             Campaign.ends_on.is_null(False),
         )
         for c in q:
+            if not window_valid(c):  # shown as invalid until `campaigns edit`; no job, no error each cycle
+                continue
             opens, closes = window_bounds(c, tz)
             if now < opens:
                 wanted[f"publish:{c.id}"] = (opens, "publish", c.id)
@@ -352,90 +344,6 @@ def _close_connection() -> None:
             database.obj._state.reset()
         except Exception:  # noqa: BLE001
             pass
-
-
-class EmbeddedScheduler:
-    """The scheduler inside the TUI, in background threads that never block the UI.
-
-    `[scheduler] embedded`: "always", "never", or "auto" (the default): it runs, but
-    stands by — no dispatch, no catch-up — while a daemon's heartbeat is fresh, and takes
-    over by itself when the daemon stops beating.
-
-        sched = EmbeddedScheduler(config)
-        sched.start()            # returns at once; False when the config says "never"
-        sched.wake()             # after a start/assign: dispatch now, not at the next tick
-        sched.state()            # "off" / "standing by: daemon host:pid is running" / "running"
-        sched.stop()             # on quit: releases what it holds, removes its heartbeat
-    """
-
-    def __init__(self, config: Config, *, clock=utcnow, logger: logging.Logger | None = None, **kw):
-        self.config = config
-        self.mode = config.scheduler.embedded
-        self._scheduler: Scheduler | None = None
-        self._clock, self._logger, self._kw = clock, logger, kw
-        self.blocked: list[str] = []  # the secrets this process cannot read: it does not send
-
-    @property
-    def scheduler(self) -> Scheduler | None:
-        return self._scheduler
-
-    def start(self) -> bool:
-        if self.mode == "never":
-            return False
-        from .secrets import unreadable
-
-        # a staff member who cannot read the secrets does everything but send (SPEC §13)
-        self.blocked = [words for words, _why in unreadable(self.config)]
-        if self.blocked:
-            return False
-        if self._scheduler is None:
-            dispatcher = Dispatcher(
-                self.config,
-                clock=self._clock,
-                logger=self._logger or logging.getLogger("clinicast.dispatch"),
-                name=_tui_name(),
-            )
-            self._scheduler = Scheduler(
-                self.config,
-                role=TUI,
-                clock=self._clock,
-                dispatcher=dispatcher,
-                logger=self._logger,
-                standby_while_daemon=self.mode == "auto",
-                **self._kw,
-            )
-            self._scheduler.start()
-        return True
-
-    def wake(self) -> None:
-        if self._scheduler is not None:
-            self._scheduler.wake()
-
-    def state(self) -> str:
-        s = self._scheduler
-        if s is None or not s.running:
-            return "off"
-        if s.standing_by:
-            return f"standing by: {s.standing_by}"
-        if s.last_error:
-            return f"running (last error: {s.last_error})"
-        return "running"
-
-    def stop(self, grace: float = 2.0) -> None:
-        if self._scheduler is not None:
-            self._scheduler.stop(grace)
-
-
-def _os_user() -> str:
-    from .context import login_name
-
-    return login_name()
-
-
-def _tui_name() -> str:
-    from .delivery import worker_name
-
-    return worker_name(TUI)
 
 
 __all__ = ["DAEMON", "TUI", "EmbeddedScheduler", "Scheduler", "live_daemons"]

@@ -15,6 +15,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 from .errors import ConfigError
 
@@ -116,16 +117,15 @@ def _read_file(secret: SecretRef) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         _fail(secret, f"{fp} is not UTF-8 text (a binary file?)")
-    raise AssertionError  # unreachable: _fail raises
 
 
-def _fail(secret: SecretRef, why: str):
+def _fail(secret: SecretRef, why: str) -> NoReturn:
     raise ConfigError(secret.config_path, [f"{secret.setting}: {why}"])
 
 
-def needed(config) -> list[tuple[str, SecretRef | None]]:
+def needed(config) -> list[tuple[str, SecretRef]]:
     """The secrets this config's transports need to send: (words for staff, ref)."""
-    out: list[tuple[str, SecretRef | None]] = []
+    out: list[tuple[str, SecretRef]] = []
     if config.email.transport == "smtp" and config.email.password_secret is not None:
         out.append(("the SMTP password", config.email.password_secret))
     if config.gateway.transport == "http" and config.gateway.token_secret is not None:

@@ -72,7 +72,7 @@ def parse(hours: object, days: object) -> tuple[Hours | None, list[str]]:
                 f"sending.days: unknown day {', '.join(map(repr, bad))}; expected some of {', '.join(DAYS)}"
             )
         day_set = {DAYS.index(d.strip().lower()) for d in days if isinstance(d, str) and d.strip().lower() in DAYS}
-    if problems:
+    if problems or start is None or end is None:
         return None, problems
     return Hours(start, end, frozenset(day_set)), []
 

@@ -49,7 +49,7 @@ def overview(ctx: Ctx) -> dict:
     try:
         from . import campaigns as cmod
 
-        by = {}
+        by: dict[str, int] = {}
         for s in cmod.summaries(ctx, include_archived=True):
             by[s.status] = by.get(s.status, 0) + 1
         campaigns["by_status"] = by

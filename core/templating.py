@@ -241,7 +241,7 @@ def _sandbox(**options: Any) -> _Sandbox:
 _PLAIN_ENV = _sandbox()
 _MARKDOWN_ENV = _sandbox(finalize=_markdown_literal)
 _MARKDOWN = MarkdownIt("commonmark", {"html": False, "breaks": True})
-_REFUSED_TAGS = {
+_REFUSED_TAGS: dict[type[nodes.Node], str] = {
     nodes.Include: "include",
     nodes.Extends: "extends",
     nodes.Import: "import",
@@ -477,6 +477,7 @@ def _render_field(kind: str, field: str, source: str, context: Mapping[str, Any]
     template, static = _analyse(kind, field, source)
     if static:
         raise TemplateRenderError(field, *static[0])
+    assert template is not None  # it compiled: no static problem
     try:
         text = sandbox.render(template, context)
     except Exception as error:  # the sandbox turns any template mistake into an exception

@@ -45,6 +45,29 @@ def _where(ctx: Ctx) -> str:
     return f" in {ctx.config.path}" if ctx.config.path else ""
 
 
+def check_destination(ctx: Ctx, kind: str, to: str | None = None) -> str:
+    """Where a test of a campaign of `kind` goes (`to`, else the staff member's own
+    address or app account); BadInput for a bad `to`, Refused when there is nowhere."""
+    login = ctx.user.login
+    if kind == Kind.INVITATION:
+        target = (to or "").strip() or ctx.user.email
+        if to is not None and not _ADDRESS.match(target):
+            raise BadInput(f"--to: expected an email address like name@example.org, got {to!r}")
+        if not target:
+            raise Refused(
+                f'{login} has no address for test sends: add email = "…" under [users.{login}]{_where(ctx)}, '
+                "or pass --to ADDRESS"
+            )
+        return target
+    if to is not None:
+        raise BadInput(f"--to: a broadcast's test goes to your app account ([users.{login}] app_id), not an address")
+    if not ctx.user.app_id:
+        raise Refused(
+            f'{login} has no app account for broadcast test sends: add app_id = "…" under [users.{login}]{_where(ctx)}'
+        )
+    return ctx.user.app_id
+
+
 def send_test(
     ctx: Ctx, campaign_id, emr_id: str | None = None, to: str | None = None, *, patient_id: int | None = None
 ) -> TestSend:
@@ -58,30 +81,9 @@ def send_test(
         patient = Patient.get_or_none(Patient.emr_key == emr.key(emr_id or ""))
     if patient is None:
         raise NotFound(f"no patient with EMR id {(emr_id or str(patient_id)).strip()!r}")
-    login = ctx.user.login
-    if c.kind == Kind.INVITATION:
-        kind = DeliveryKind.TEST_EMAIL
-        target = (to or "").strip() or ctx.user.email
-        if to is not None and not _ADDRESS.match(target):
-            raise BadInput(f"--to: expected an email address like name@example.org, got {to!r}")
-        if not target:
-            raise Refused(
-                f'{login} has no address for test sends: add email = "…" under [users.{login}]{_where(ctx)}, '
-                "or pass --to ADDRESS"
-            )
-    else:
-        if to is not None:
-            raise BadInput(
-                f"--to: a broadcast's test goes to your app account ([users.{login}] app_id), not an address"
-            )
-        kind = DeliveryKind.TEST_BROADCAST
-        target = ctx.user.app_id
-        if not target:
-            raise Refused(
-                f'{login} has no app account for broadcast test sends: add app_id = "…" under [users.{login}]'
-                f"{_where(ctx)}"
-            )
-    problems = template_problems(ctx, c.kind, get_templates(c.id))
+    kind = DeliveryKind.TEST_EMAIL if c.kind == Kind.INVITATION else DeliveryKind.TEST_BROADCAST
+    target = check_destination(ctx, c.kind, to)
+    problems = template_problems(ctx, c.kind, get_templates(ctx, c.id))
     if problems:
         raise Refused(f"campaign {c.id}'s template has problems; fix them first: {problems[0]}")
     now = ctx.now()
@@ -92,7 +94,7 @@ def send_test(
             recipient=None,
             patient=patient,
             target=target,
-            requested_by=login,
+            requested_by=ctx.user.login,
             due_at=now,
             created_at=now,
             content_version=c.content_version,

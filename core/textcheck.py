@@ -35,3 +35,15 @@ def describe(c: str) -> str:
     """`U+000D (carriage return)`, `U+200B (ZERO WIDTH SPACE)`."""
     name = _NAMES.get(c) or unicodedata.name(c, "") or "control character"
     return f"U+{ord(c):04X} ({name})"
+
+
+def visible(v: str, limit: int = 60) -> str:
+    """A value shown in one line of a message: control characters as escapes (`\\r`,
+    `\\n`, `\\t`, `\\u200b`), cut to `limit` characters."""
+    out = []
+    for c in v[:limit]:
+        if first_control(c) is None:
+            out.append(c)
+        else:
+            out.append(repr(c)[1:-1] if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+    return "".join(out) + ("…" if len(v) > limit else "")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from .context import Ctx
 
 
-def preview_patient(campaign_id, patient_id: int | None = None):
+def preview_patient(campaign_id: int | str, patient_id: int | None = None):
     """The patient a template preview is rendered for: the one asked, else the campaign's
     first recipient, else the first patient of the directory (None if it is empty)."""
     from .models import Patient, Recipient
@@ -29,6 +29,7 @@ class Preview:
     errors: dict[str, str]  # field -> problem when it cannot be rendered
     problems: list[str]  # every problem of this language ("fr body line 3: …")
     push_length: int | None
+    emr_id: str = ""  # the patient's, for a test send of what the preview shows
 
 
 def template_preview(
@@ -93,5 +94,12 @@ def template_preview(
         push_length = len(rendered.get("push") or " ".join((fields.get("push") or "").split()))
     label = f"{p.name} · {p.emr_id}" if p is not None else ""
     return Preview(
-        language, label, p.id if p is not None else None, rendered, errors, [str(x) for x in problems], push_length
+        language,
+        label,
+        p.id if p is not None else None,
+        rendered,
+        errors,
+        [str(x) for x in problems],
+        push_length,
+        p.emr_id if p is not None else "",
     )

@@ -4,6 +4,7 @@
 # Every path and name can be changed through the environment (the test installs into a
 # temporary folder with its own users); the defaults are those of a real server.
 set -eu
+umask 022  # what it installs is readable by every user (a root shell may have umask 027 or 077)
 
 SRC=${CLINICAST_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
 PREFIX=${CLINICAST_PREFIX:-/opt/clinicast}

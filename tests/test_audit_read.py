@@ -28,10 +28,10 @@ def test_previews_and_searches_are_audited_once_per_stretch(db, config):
     recipients.assign_ids(ctx, c.id, ["1000"])
     start = len(actions())
     for _ in range(3):  # the editor refreshes its preview as staff type
-        views.template_preview(ctx, c.id, campaigns.get_templates(c.id)["fr"], "fr")
+        views.template_preview(ctx, c.id, campaigns.get_templates(ctx, c.id)["fr"], "fr")
     assert actions()[start:] == ["preview"]
     clock.advance(minutes=11)
-    views.template_preview(ctx, c.id, campaigns.get_templates(c.id)["fr"], "fr")
+    views.template_preview(ctx, c.id, campaigns.get_templates(ctx, c.id)["fr"], "fr")
     assert actions()[start:] == ["preview", "preview"]
 
     for text in ("P", "Pr", "Prénom1001", "nobody-at-all"):

@@ -20,7 +20,7 @@ def test_create_invitation_gets_default_bilingual_template(db, config):
     ctx, _ = ctx_at(config)
     c = campaigns.create(ctx, "invitation", "  Invite everyone  ")
     assert c.name == "Invite everyone" and c.channel == "email"
-    t = campaigns.get_templates(c.id)
+    t = campaigns.get_templates(ctx, c.id)
     for lang in ("fr", "en"):
         assert "{{ invitation.url }}" in t[lang]["body"].replace("{{invitation.url}}", "{{ invitation.url }}")
         assert t[lang]["subject"]

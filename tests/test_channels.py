@@ -336,6 +336,7 @@ class TestSmtp:
         ids = [c.message["Message-ID"] for c in smtp.messages]
         assert ids == (["<k0@example.org>", "<k1@example.org>"] if fault == "lost-250" else ["<k0@example.org>"])
 
+    @pytest.mark.slow  # a wall-clock bound: out of the quick run (`-m "not slow"`)
     def test_a_slow_drip_answer_is_cut_off_by_the_deadline(self):
         with SmtpServer(delay=3.0) as smtp:
             m = SmtpMailer(smtp.host, smtp.port, security="none", timeout=0.5)

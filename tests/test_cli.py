@@ -134,7 +134,7 @@ def test_broadcast_with_window_and_template(run, tmp_path):
                 "--ends",
                 "2026-12-02",
             ],
-            "starts: expected a date YYYY-MM-DD",
+            "starts: expected a real date YYYY-MM-DD",
         ),
         (["campaigns", "create", "--kind", "broadcast", "--name", "B"], "a broadcast needs the first day"),
         (["campaigns", "show", "99"], "no campaign with id 99"),

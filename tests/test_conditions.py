@@ -232,11 +232,34 @@ def people(db):
     Patient.insert_many(rows).execute()
 
 
+def ctx_on(today: date):
+    """A staff member's Ctx whose clinic day is `today` (noon in Toronto)."""
+    from datetime import datetime
+
+    from conftest import LOGIN
+
+    from core import config as cfg
+    from core.context import for_current_user
+
+    config = cfg.from_dict(
+        {
+            "clinic": {"name": "C"},
+            "database": {"url": "sqlite:///unused.db"},
+            "gateway": {"transport": "log", "path": "unused.log"},
+            "users": {LOGIN: {"name": "T", "permissions": ["campaigns"]}},
+        },
+        env={},
+    )
+    return for_current_user(config, clock=lambda: datetime(today.year, today.month, today.day, 17))
+
+
 def matching(*texts, today=date(2025, 6, 2)) -> list[str]:
     conds = [cond.parse(t) for t in texts]
     q = Patient.select(Patient.emr_id).where(cond.compile(conds, today)).order_by(Patient.emr_id)
     found = [p.emr_id for p in q]
-    assert cond.count(conds, today) == len(found)
+    ctx = ctx_on(today)
+    assert ctx.today() == today
+    assert cond.count(ctx, conds) == len(found)
     return found
 
 
@@ -331,4 +354,4 @@ class TestCompile:
     def test_all_must_hold_and_none_is_everyone(self, people):
         assert matching("connected_system != patient_app", "email is not empty", "age >= 18") == ["p3", "p5"]
         assert matching("sex = F", "language = en") == ["p5"]
-        assert cond.count([], date(2025, 6, 2)) == 5
+        assert cond.count(ctx_on(date(2025, 6, 2)), []) == 5

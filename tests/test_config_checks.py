@@ -5,7 +5,14 @@ import pytest
 from core import config as cfg
 from core import secrets
 
-MINIMAL = '[clinic]\nname = "C"\n[database]\nurl = "sqlite:///tmp/x.db"\n[gateway]\ntransport = "log"\npath = "g.log"\n'
+MINIMAL = (
+    '[clinic]\nname = "C"\n[database]\nurl = "sqlite:///tmp/x.db"\n'
+    '[email]\ntransport = "maildir"\npath = "m"\n[gateway]\ntransport = "log"\npath = "g.log"\n'
+)
+
+
+def with_email(line: str) -> str:
+    return MINIMAL.replace("[email]\n", f"[email]\n{line}\n")
 
 
 def load_text(tmp_path, text, env=None):
@@ -36,14 +43,17 @@ def refused(tmp_path, text, expected):
     ],
 )
 def test_seconds_must_be_finite_positive_and_sane(tmp_path, section, key, value):
-    text = MINIMAL + f"[{section}]\n{key} = {value}\n" if section != "gateway" else MINIMAL + f"{key} = {value}\n"
+    if section == "email":
+        text = with_email(f"{key} = {value}")
+    else:
+        text = MINIMAL + f"[{section}]\n{key} = {value}\n" if section != "gateway" else MINIMAL + f"{key} = {value}\n"
     msg = refused(tmp_path, text, f"{section}.{key}: expected a number of seconds from")
     assert len(msg.splitlines()) == 1
 
 
 @pytest.mark.parametrize("port", [-1, 0, 99999])
 def test_ports_from_1_to_65535(tmp_path, port):
-    refused(tmp_path, MINIMAL + f"[email]\nport = {port}\n", "email.port: expected a port from 1 to 65535")
+    refused(tmp_path, with_email(f"port = {port}"), "email.port: expected a port from 1 to 65535")
 
 
 @pytest.mark.parametrize("url", ["not a url", "gateway.example.org", "ftp://x", "https://host:99999/", "https://"])
@@ -54,7 +64,7 @@ def test_gateway_url_must_be_a_url(tmp_path, url):
 
 @pytest.mark.parametrize("sender", ["C <a@b.org>\\r\\nBcc: x@evil.org", "C <a@b.org>\\nX: y", "no address", "a@", ""])
 def test_from_with_line_breaks_or_no_address_refused(tmp_path, sender):
-    refused(tmp_path, MINIMAL + f'[email]\nfrom = "{sender}"\n', "email.from:")
+    refused(tmp_path, with_email(f'from = "{sender}"'), "email.from")
 
 
 def test_empty_timezone_refused(tmp_path):

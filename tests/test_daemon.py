@@ -31,20 +31,9 @@ TPL = {
 class Daemon:
     """A daemon process; its stderr goes to a file (a full pipe would block its logging)."""
 
-    def __init__(self, config_path, *args, cli=False):
+    def __init__(self, config_path, *args):
         env = dict(os.environ, PYTHONPATH=str(ROOT), CLINICAST_TEST_GATEWAY_TOKEN="tok", PYTHONUNBUFFERED="1")
-        if cli:
-            cmd = [
-                sys.executable,
-                "-c",
-                "import sys; from core.cli import main; main(sys.argv[1:])",
-                "--config",
-                str(config_path),
-                "daemon",
-                *args,
-            ]
-        else:
-            cmd = [sys.executable, "-m", "core.daemon", "--config", str(config_path), *args]
+        cmd = [sys.executable, "-m", "core.cli", "--config", str(config_path), "daemon", *args]  # `clinicast daemon`
         self.log = Path(config_path).parent / f"daemon-{time.monotonic_ns()}.log"
         self._f = open(self.log, "w")
         self.p = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=self._f, text=True)
@@ -134,7 +123,7 @@ def setup(db, db_url, tmp_path, gw):
 def test_once_does_everything_due_and_exits(setup, gw):
     write, config = setup
     b = live_broadcast(config, 5)
-    code, err = Daemon(write(), "--once", "--log-level", "debug", cli=True).wait(60)
+    code, err = Daemon(write(), "--once", "--log-level", "debug").wait(60)
     assert code == 0, err
     assert len(gw.pushes) == 5 and gw.audience(b.uuid) == {f"a-{i}" for i in range(1000, 1005)}
     evs = events(err)
@@ -156,6 +145,7 @@ def test_refuses_a_schema_that_is_behind(setup, gw, db_url):
     assert not gw.requests
 
 
+@pytest.mark.slow  # a wall-clock bound (stops within the grace): out of the quick run
 def test_sigterm_finishes_in_flight_sends_releases_the_rest_and_exits_0(setup, gw):
     write, config = setup
     n = 1500  # three push requests of 500: one done, one in flight, one waiting at the signal

@@ -165,3 +165,57 @@ def test_root_running_init_hands_the_files_to_the_folder_owner(tmp_path):
     config = write_config(tmp_path, f"sqlite:///{path.as_posix().lstrip('/')}")
     assert clinicast(config, "init").returncode == 0
     assert stat.S_IMODE(path.stat().st_mode) == 0o660
+
+
+def test_a_folder_not_in_the_group_is_named_with_the_fix_in_the_cli_and_the_tui(tmp_path):
+    import grp
+
+    group = next(g.gr_name for g in grp.getgrall() if g.gr_gid != tmp_path.stat().st_gid)
+    path = tmp_path / "db" / "clinicast.db"
+    path.parent.mkdir(mode=0o755)
+    config = write_config(tmp_path, f"sqlite:///{path.as_posix().lstrip('/')}")
+    config.write_text(config.read_text().replace("[email]", f'group = "{group}"\n\n[email]', 1))
+    msg = one_line(clinicast(config, "campaigns", "list"), 1, str(path.parent), f"chgrp {group}", "chmod 2770")
+    assert "owner " in msg
+    from tui.app import Problem, open_session
+
+    problem = open_session(str(config), clock=None)
+    assert isinstance(problem, Problem) and f"chgrp {group}" in problem.message
+    assert problem.advice.startswith("Run the command above as root")
+    assert not path.exists()  # nothing was created
+
+
+def test_init_makes_the_shared_folder_and_nobody_else_does(tmp_path):
+    import grp
+
+    group = grp.getgrgid(os.getegid()).gr_name
+    path = tmp_path / "shared" / "clinicast.db"
+    config = write_config(tmp_path, f"sqlite:///{path.as_posix().lstrip('/')}")
+    config.write_text(config.read_text().replace("[email]", f'group = "{group}"\n\n[email]', 1))
+    one_line(clinicast(config, "campaigns", "list"), 1, f"{path.parent} does not exist", "clinicast init")
+    assert not path.parent.exists()
+    res = clinicast(config, "init")
+    assert res.returncode == 0, res.stderr
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o2770 and path.parent.stat().st_gid == os.getegid()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o660
+    assert clinicast(config, "campaigns", "list").returncode == 0
+
+
+def test_the_tui_shows_a_driver_error_in_core_words(sqlite_db):
+    from tui.screens.base import error_text
+
+    _config, path = sqlite_db
+    dbmod.bind(f"sqlite:///{str(path).lstrip('/')}")
+    holder = sqlite3.connect(path, isolation_level=None, timeout=0)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        dbmod.database.execute_sql("PRAGMA busy_timeout = 50")
+        with pytest.raises(pw.OperationalError) as e:
+            with dbmod.write_transaction():
+                pass
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        dbmod.database.close()
+    text = error_text(e.value)
+    assert "is locked" in text and "try again" in text and "unexpected" not in text

@@ -376,6 +376,22 @@ class TestFaults:
         d.run_once()
         assert Recipient.get().status == "sent"
 
+    def test_a_redirect_is_retried_per_delivery_not_a_broadcast_failed_for_good(self, setup, gw):
+        """Issue #8: a 3xx (a wrong [gateway] url) once failed a whole broadcast for good.
+        It is retried, delivery by delivery, and the broadcast goes out once fixed."""
+        ctx, clock, make = setup
+        add_patients(2, app_id=lambda i: f"a-{i}")
+        b = broadcast(ctx)
+        recipients.assign_ids(ctx, b.id, ["1000", "1001"])
+        recipients.start(ctx, b.id)
+        gw.fail("status", status=301, count=2, method="PUT")
+        d = make()
+        d.run_once()
+        put = Delivery.get(Delivery.kind == "put")
+        assert put.status == "retrying" and "HTTP 301" in put.last_error and "check [gateway] url" in put.last_error
+        assert drain(d, clock, lambda: rstatus(b.id) == {"sent": 2}, step=10)
+        assert gw.audience(b.uuid) == {"a-1000", "a-1001"}
+
     def test_a_final_4xx_fails_with_the_gateways_message(self, setup, gw):
         ctx, clock, make = setup
         add_patients(2, app_id=lambda i: f"a-{i}")

@@ -262,6 +262,7 @@ def test_a_lost_answer_is_unknown_and_retried_once_after_backoff_at_most(db, db_
 # --- a slow-drip gateway -------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a wall-clock bound per call: out of the quick run
 def test_a_slow_drip_gateway_is_cut_off_and_attempts_stay_bounded(db, db_url, tmp_path):
     with GatewayServer(token="tok") as gw:
         gw.fail("drip", seconds=1.5, count=100, method="PUT")

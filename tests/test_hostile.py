@@ -274,7 +274,7 @@ def test_a_50_mb_template_is_refused_before_parsing(run, tmp_path):
 def test_a_template_file_with_a_utf8_bom_is_accepted(run, tmp_path):
     code, out, err = run(
         "campaigns", "create", "--kind", "invitation", "--name", "Bom",
-        "--template", template_toml(tmp_path, "Bonjour {{ patient.first_name }}", bom=True),
+        "--template", template_toml(tmp_path, "Bonjour {{ patient.first_name }} {{ unsubscribe.url }}", bom=True),
     )  # fmt: skip
     assert code == 0, err
 
@@ -308,3 +308,178 @@ def test_a_template_over_budget_at_send_fails_that_delivery_and_the_daemon_carri
     assert max(len(m.data) for m in got) < 100_000
     failed = {(d.status, d.error_code) for d in Delivery.select().where(Delivery.campaign == bomb.id)}
     assert failed == {("failed", "template")}
+
+
+# --- 3. dates -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "starts,ends,match",
+    [
+        ("9999-12-31", "9999-12-31", "starts: expected a date from 1900-01-01 to 2200-12-31, got '9999-12-31'"),
+        ("1899-12-31", "2026-01-01", "starts: expected a date from 1900-01-01 to 2200-12-31"),
+        ("2026-01-01", "2201-01-01", "ends: expected a date from 1900-01-01 to 2200-12-31"),
+        ("0001-01-01", "0001-01-02", "starts: expected a date from 1900"),
+        ("2026-02-30", "2026-03-01", "starts: expected a real date YYYY-MM-DD"),
+        ("31/12/2026", "2027-01-01", "day/month order is ambiguous"),
+    ],
+)
+def test_a_window_out_of_range_is_refused_before_anything_is_written(run, starts, ends, match):
+    args = ("campaigns", "create", "--kind", "broadcast", "--name", "B", "--starts", starts, "--ends", ends)
+    refused(run, *args, match=match)
+    assert run("campaigns", "list")[0] == 0
+
+
+def test_dates_out_of_range_in_a_csv_and_in_a_condition_are_refused(run, tmp_path):
+    p = csv_file(tmp_path, "emr_id,date_of_birth,last_visit\n1,1850-01-01,\n2,1980-01-01,9999-12-31\n")
+    refused(run, "patients", "import", str(p), match="patients.csv:2: column 'date_of_birth': expected a date from")
+    refused(run, "patients", "import", str(p), match="patients.csv:3: column 'last_visit': expected a date from")
+    code, out, err = run("campaigns", "create", "--kind", "invitation", "--name", "I")
+    assert code == 0, err
+    refused(run, "recipients", "add", "1", "--where", "last_visit < 9999-12-31", match="expected a date from 1900")
+
+
+def _stored_bad_window(ctx):
+    from datetime import date
+
+    from core.models import Campaign
+
+    b = campaigns.create(ctx, "broadcast", "Bad", date(2026, 12, 1), date(2026, 12, 24), templates=BROADCAST)
+    # written behind the checks (before they existed, or by hand in the database)
+    Campaign.update(ends_on=date(9999, 12, 31), starts_on=date(9999, 12, 31)).where(Campaign.id == b.id).execute()
+    return b
+
+
+BROADCAST = {
+    lang: {"title": "Fermé le 24", "body": "La clinique sera fermée.", "push": "Fermé le 24"} for lang in ("fr", "en")
+}
+
+
+def test_a_stored_window_out_of_range_shows_as_invalid_and_can_be_fixed(run, config):
+    ctx = ctx_at(config, utcnow())[0]
+    b = _stored_bad_window(ctx)
+    code, out, err = run("campaigns", "list")
+    assert code == 0 and "invalid" in out, err
+    code, out, err = run("campaigns", "list", "--json")
+    assert code == 0 and '"invalid"' in out, err
+    code, out, err = run("campaigns", "show", str(b.id))
+    assert code == 0 and "invalid" in out, err
+    add_patients(1, 1000, app_id="a-1")
+    line = refused(run, "recipients", "add", str(b.id), "--patient", "1000", code=1, match="is invalid")
+    assert f"clinicast campaigns edit {b.id} --starts" in line
+    code, out, err = run("campaigns", "edit", str(b.id), "--starts", "2026-12-01", "--ends", "2026-12-24")
+    assert code == 0, err
+    assert "invalid" not in run("campaigns", "list")[1]
+
+
+def test_the_scheduler_skips_a_stored_window_out_of_range_without_an_error(config, db, caplog):
+    from core.scheduler import Scheduler
+
+    ctx = ctx_at(config, utcnow())[0]
+    b = _stored_bad_window(ctx)
+    s = Scheduler(config, role="daemon", reconcile_seconds=3600)
+    try:
+        s.start()
+        s.rebuild_window_jobs()
+        assert s._sched.get_job(f"publish:{b.id}") is None and s._sched.get_job(f"expire:{b.id}") is None
+    finally:
+        s.stop(grace=1)
+    assert "OverflowError" not in caplog.text and "job_failed" not in caplog.text
+
+
+def test_campaigns_show_of_an_id_no_column_can_hold_is_not_found(run):
+    refused(run, "campaigns", "show", "99999999999999999999999", match="no campaign with id 99999999999999999999999")
+    refused(run, "campaigns", "show", "0", match="no campaign with id 0")
+
+
+# --- 4. bounded reads of input files ------------------------------------------------------------
+
+
+def _special_files(tmp_path):
+    import os
+
+    fifo = tmp_path / "fifo.csv"
+    os.mkfifo(fifo)
+    folder = tmp_path / "folder.csv"
+    folder.mkdir()
+    return [("/dev/zero", "is a device"), ("/dev/urandom", "is a device"), (str(fifo), "is a pipe (FIFO)"),
+            (str(folder), "is a folder")]  # fmt: skip
+
+
+def test_devices_fifos_and_folders_are_refused_at_once_by_every_file_input(run, tmp_path):
+    code, out, err = run("campaigns", "create", "--kind", "invitation", "--name", "I")
+    assert code == 0, err
+    for path, what in _special_files(tmp_path):
+        for args in (
+            ("patients", "import", path),
+            ("recipients", "add", "1", "--csv", path),
+            ("campaigns", "create", "--kind", "invitation", "--name", "T", "--template", path),
+        ):
+            t0 = time.monotonic()
+            line = refused(run, *args, match=path)
+            assert what in line or (what == "is a folder" and "is a directory" in line), line  # click's own check
+            assert time.monotonic() - t0 < 5, args
+
+
+def test_a_file_over_the_limit_is_refused_before_reading(run, tmp_path, monkeypatch):
+    from core import infile
+
+    monkeypatch.setattr(infile, "CSV_LIMIT", 1000)
+    monkeypatch.setattr(infile, "TEMPLATE_LIMIT", 1000)
+    monkeypatch.setattr(infile, "ID_LIST_LIMIT", 1000)
+    from core import csvio
+
+    monkeypatch.setattr(csvio.read_table, "__kwdefaults__", {"name": None, "limit": 1000})
+    big = csv_file(tmp_path, "emr_id\n" + "1\n" * 1000)
+    refused(run, "patients", "import", str(big), match="patients.csv: is 2 KB; a CSV file may be at most 1000 bytes")
+    toml = tmp_path / "t.toml"
+    toml.write_text("[fr]\nsubject = 'x'\nbody = '" + "a" * 2000 + "'\n")
+    refused(run, "campaigns", "create", "--kind", "invitation", "--name", "T", "--template", str(toml),
+            match="t.toml: is 2 KB; a template file may be at most 1000 bytes")  # fmt: skip
+
+
+# --- 5. the rest of the list --------------------------------------------------------------------
+
+
+def test_duplicates_in_an_id_list_are_mentioned_in_the_text_output(run, tmp_path):
+    add_patients(3, 1)
+    code, out, err = run("campaigns", "create", "--kind", "invitation", "--name", "I")
+    assert code == 0, err
+    ids = csv_file(tmp_path, "emr_id\n1\n2\n00001\n2\n3\n", name="ids.csv")
+    code, out, err = run("recipients", "add", "1", "--csv", str(ids))
+    assert code == 0, err
+    assert "added 3" in out and "2 duplicate lines counted once:" in out
+    assert "ids.csv:4: duplicate of line 2 ('00001')" in out and "ids.csv:5: duplicate of line 3 ('2')" in out
+
+
+def test_after_the_clock_is_set_back_an_expired_broadcast_is_never_published_again(config, db):
+    from datetime import date, datetime, timedelta
+
+    from core.errors import Refused
+    from core.models import Campaign
+
+    add_patients(2, 1000, app_id=lambda i: f"a-{i}")
+    ctx, clock = ctx_at(config, datetime(2026, 12, 1, 17, 0))  # noon in Toronto, the window's first day
+    b = campaigns.create(ctx, "broadcast", "Fermé", date(2026, 12, 1), date(2026, 12, 2), templates=BROADCAST)
+    recipients.assign_ids(ctx, b.id, ["1000"])
+    recipients.start(ctx, b.id)
+    clock.advance(days=3)
+    assert recipients.expire_due(ctx) == 1
+    assert Campaign.get_by_id(b.id).expired_at is not None
+    deliveries = Delivery.select().count()
+    clock.at -= timedelta(days=3)  # the clock set back into the window
+    with pytest.raises(Refused, match=f"campaign {b.id} was removed from the feeds on 2026-12-04"):
+        recipients.assign_ids(ctx, b.id, ["1001"])
+    with pytest.raises(Refused, match="removed from the feeds"):
+        recipients.start(ctx, b.id)
+    assert recipients.publish_due(ctx) == 0
+    assert Delivery.select().count() == deliveries, "nothing queued for the gateway"
+
+
+def test_a_nul_in_a_template_or_control_characters_in_a_campaign_name_are_refused(run, tmp_path):
+    toml = tmp_path / "nul.toml"
+    toml.write_text('[fr]\nsubject = "Bonjour"\nbody = "Bonjour\\u0000"\n', encoding="utf-8")  # TOML's escape
+    refused(run, "campaigns", "create", "--kind", "invitation", "--name", "T",
+            "--template", str(toml), match="NUL character (U+0000)")  # fmt: skip
+    refused(run, "campaigns", "create", "--kind", "invitation", "--name", "Ligne 1\nX-Injected: yes",
+            match="name: expected a name without control characters, got U+000A (line feed)")  # fmt: skip

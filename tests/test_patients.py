@@ -336,8 +336,30 @@ def directory(ctx, tmp_path):
 
 
 class TestSearch:
+    @pytest.fixture(autouse=True)
+    def _ctx(self, ctx):
+        self.ctx = ctx
+
     def emrs(self, text, **kw):
-        return [p.emr_id for p in patients.search(text, **kw)]
+        return [p.emr_id for p in patients.search(self.ctx, text, **kw)]
+
+    def test_reads_of_the_directory_need_the_campaigns_permission(self, directory):
+        """SPEC §6: the check lives in the core, for reads too (search, live count, templates)."""
+        from dataclasses import replace
+
+        from core import campaigns, conditions
+        from core.errors import PermissionDenied
+
+        c = campaigns.create(self.ctx, "invitation", "Reads")
+        nobody = replace(self.ctx, user=replace(self.ctx.user, permissions=frozenset()))
+        for read in (
+            lambda: patients.search(nobody, "cote"),
+            lambda: conditions.count(nobody, [conditions.parse("age >= 18")]),
+            lambda: campaigns.get_templates(nobody, c.id),
+        ):
+            with pytest.raises(PermissionDenied, match="lacks the 'campaigns' permission"):
+                read()
+        assert self.emrs("cote") == ["100001"]
 
     def test_names_any_order_accents_partial(self, directory):
         assert self.emrs("cote") == ["100001"]

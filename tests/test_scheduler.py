@@ -14,6 +14,7 @@ from helpers import add_patients, ctx_at, status_counts
 from servers import GatewayServer, delivery_config
 
 from core import campaigns, recipients
+from core import scheduler as scheduler_module
 from core.enums import DeliveryKind
 from core.models import Delivery, Heartbeat, utcnow
 from core.scheduler import DAEMON, EmbeddedScheduler, Scheduler
@@ -41,6 +42,25 @@ def wait(predicate, timeout=8.0):
             return True
         time.sleep(0.05)
     return predicate()
+
+
+def idle(*schedulers: Scheduler):
+    """A predicate: each scheduler has run a dispatcher pass, begun after this call, that
+    claimed nothing — what was due is done. Waited for before asserting that nothing
+    else happened (a fixed sleep there is too short on a loaded machine, or wasted)."""
+    logs = []
+    for sched in schedulers:
+        ended: list[int] = []
+        run_once = sched.dispatcher.run_once
+
+        def counted(run_once=run_once, ended=ended):
+            stats = run_once()
+            ended.append(stats.claimed)
+            return stats
+
+        sched.dispatcher.run_once = counted  # the dispatch job looks it up on each tick
+        logs.append(ended)
+    return lambda: all(0 in ended for ended in logs)
 
 
 @pytest.fixture
@@ -135,9 +155,10 @@ def test_catch_up_at_start_never_publishes_an_ended_window(env, gw):
         recipients.assign_ids(ctx, c.id, ["1000", "1001"])
         recipients.start(ctx, c.id)  # pushes queued for each window's first moment
     s = make(clock)  # the daemon was down from June 1st to June 10th
+    done = idle(s)
     s.start()
     assert wait(lambda: len(gw.pushes) == 2)
-    time.sleep(0.5)
+    assert wait(done)
     assert gw.audience(live.uuid) == {"a-1000", "a-1001"}
     assert {p["data"]["broadcast_id"] for p in gw.pushes} == {live.uuid}
     assert ended.uuid not in gw.broadcasts and later.uuid not in gw.broadcasts
@@ -158,9 +179,10 @@ def test_two_schedulers_do_each_piece_of_work_once(env, gw):
     recipients.assign_ids(ctx, b.id, [str(i) for i in range(1000, 1000 + n)])  # before the window
     recipients.start(ctx, b.id)
     a, c = make(), make()
+    done = idle(a, c)
     a.start(), c.start()
     assert wait(lambda: len(gw.pushes) == n, 15)
-    time.sleep(0.6)
+    assert wait(done)
     added = Counter(i for r in gw.calls("POST", f"/v1/broadcasts/{b.uuid}/recipients") for i in r.body["app_ids"])
     assert len(added) == n and max(added.values()) == 1, "each patient published once"
     assert len(gw.pushes) == n and max(Counter(p["app_id"] for p in gw.pushes).values()) == 1
@@ -169,7 +191,7 @@ def test_two_schedulers_do_each_piece_of_work_once(env, gw):
     assert a.dispatcher.totals.sent + c.dispatcher.totals.sent == Delivery.select().count() == 1 + 2 * n
 
 
-def test_embedded_scheduler_stands_by_while_a_daemon_is_alive(env, gw, db_url, tmp_path):
+def test_embedded_scheduler_stands_by_while_a_daemon_is_alive(env, gw, db_url, tmp_path, monkeypatch):
     config, make = env
     assert (
         EmbeddedScheduler(delivery_config(db_url, tmp_path, gateway=gw, scheduler={"embedded": "never"})).start()
@@ -182,10 +204,14 @@ def test_embedded_scheduler_stands_by_while_a_daemon_is_alive(env, gw, db_url, t
     recipients.assign_ids(ctx, b.id, ["1000", "1001"])
     recipients.start(ctx, b.id)
     Heartbeat.create(name="elsewhere:42", host="elsewhere", pid=42, role="daemon", version="0.1.0", beat_at=utcnow())
+    decisions = []  # every "is a daemon alive?" the scheduler asks before it would dispatch
+    real = scheduler_module.live_daemons
+    monkeypatch.setattr(scheduler_module, "live_daemons", lambda *a, **kw: decisions.append(1) or real(*a, **kw))
     tui = EmbeddedScheduler(config)
     assert tui.start() is True
     assert wait(lambda: tui.state().startswith("standing by: daemon elsewhere:42"))
-    time.sleep(0.5)
+    asked = len(decisions)
+    assert wait(lambda: len(decisions) >= asked + 2), "two more dispatch ticks decided to stand by"
     assert not gw.requests, "the daemon's work"
     assert Heartbeat.get(Heartbeat.role == "tui").name == tui.scheduler.name
     # the daemon stops beating: the TUI takes over by itself

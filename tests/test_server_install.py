@@ -74,7 +74,8 @@ def server():
     os.chmod(root, 0o755)  # the other users must reach the install (pytest's tmp_path is 0700)
     s.root, s.prefix, s.etc, s.data, s.bin = root, root / "opt", root / "etc", root / "var" / "clinicast", root / "bin"
     for d in ("units", "tmpfiles", "sshd", "var", "work"):
-        (root / d).mkdir(mode=0o755)
+        (root / d).mkdir()
+        os.chmod(root / d, 0o755)  # whatever this process's umask (clinicast sets 007 in-process)
     s.work = root / "work"  # files staff read (CSV lists): 0755 folder
     env = ENV | {
         "CLINICAST_SRC": str(REPO),
@@ -235,6 +236,32 @@ def staff_sends(s, user, name, ids, results):
         results[user] = f"{len(out)} commands ok, then: {e}"
 
 
+class StaffTui:
+    """The TUI as a staff member logging in would get it (sshd's ForceCommand), in tmux."""
+
+    def __init__(self, s, user):
+        self.sock = "clinicast-test-" + uuid.uuid4().hex[:8]
+        command = f"runuser -u {user} -- {s.bin / 'clinicast'} --config {s.config}"
+        env = ENV | {"TERM": "xterm-256color"}
+        self.tmux(["new-session", "-d", "-x", "120", "-y", "30", "-s", "tui", command], env=env)
+
+    def tmux(self, args, env=None):
+        return _run(["tmux", "-L", self.sock, *args], env=env or ENV, timeout=30)
+
+    def screen(self) -> str:
+        return self.tmux(["capture-pane", "-p", "-t", "tui"]).stdout
+
+    def wait_for(self, text, timeout=60) -> bool:
+        return wait_for(lambda: text in self.screen(), timeout)
+
+    def close(self):
+        self.tmux(["send-keys", "-t", "tui", "C-q"])
+        time.sleep(1.0)
+        self.tmux(["kill-server"])  # this test's own tmux server (its socket is unique)
+        sock = Path(os.environ.get("TMUX_TMPDIR", "/tmp")) / f"tmux-{os.getuid()}" / self.sock
+        sock.unlink(missing_ok=True)
+
+
 def eml_recipients(folder: Path) -> list[str]:
     found = []
     for p in folder.rglob("*.eml"):
@@ -267,6 +294,9 @@ def test_install_lays_out_owners_and_modes(server):
     assert owner(s.data) == (s.service, s.staff) and mode(s.data) == 0o2770
     assert owner(s.db)[1] == s.staff and mode(s.db) == 0o660
     assert f"User={s.service}" in (s.root / "units" / "clinicast.service").read_text()
+    if shutil.which("systemd-analyze"):  # every directive known, every command present
+        res = _run(["systemd-analyze", "verify", str(s.root / "units" / "clinicast.service")])
+        assert "Unknown" not in res.stderr and "not executable" not in res.stderr, res.stderr
     assert f"Match Group {s.staff}" in (s.root / "sshd" / "clinicast.conf").read_text()
     # the service account ran init with no [users] entry; the daemon refuses an empty token file
     res = _run(
@@ -298,6 +328,9 @@ def test_daemon_and_two_staff_at_once_on_sqlite(server):
             assert wait_for(lambda: s.service in ok(cli(s, s.staff2, "status")).stdout, 30), "no daemon heartbeat"
             host = socket.gethostname()
             assert sending_words(s, s.staff1) == f"deliveries: sent by the daemon on {host}"
+            tui = StaffTui(s, s.staff2) if shutil.which("tmux") else None
+            if tui:  # staff2's TUI stays open (and holds the database) while both staff send
+                assert tui.wait_for(f"deliveries: sent by the daemon on {host}"), tui.screen()
             results: dict[str, str] = {}
             threads = [
                 threading.Thread(target=staff_sends, args=(s, s.staff1, "one", range(2000, 2000 + N), results)),
@@ -313,7 +346,12 @@ def test_daemon_and_two_staff_at_once_on_sqlite(server):
             time.sleep(1.0)  # anything sent twice would land now
             got = eml_recipients(mail)
             assert sorted(got) == sorted(f"p{i}@example.org" for i in range(2 * N)), got
+            if tui:
+                screen = tui.screen()  # still the app, never a problem screen, whoever made the WAL
+                assert "cannot open" not in screen and "deliveries: sent by the daemon" in screen, screen
         finally:
+            if tui:
+                tui.close()
             log = stop(daemon)
         assert daemon.returncode == 0, log
         assert "ermission" not in log and "readonly" not in log and "unable to open" not in log, log
@@ -429,6 +467,7 @@ def test_daemon_and_staff_on_postgresql_with_a_role_each(server):
     from servers import GatewayServer
 
     s = server
+    sqlite_config = s.config.read_text()  # put back after: the other tests run on SQLite
     schema = "srv_" + uuid.uuid4().hex[:8]
     admin = psycopg.connect(PG_URL, autocommit=True)
     base = PG_URL.split("@", 1)[1].split("?")[0]  # host:port/db
@@ -483,7 +522,26 @@ def test_daemon_and_staff_on_postgresql_with_a_role_each(server):
                 admin.execute(f'DROP OWNED BY "{role}"')
                 admin.execute(f'DROP ROLE "{role}"')
         admin.close()
+        s.config.write_text(sqlite_config)
 
 
 def _role_exists(conn, role):
     return conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is not None
+
+
+@pytestmark_root
+@pytest.mark.slow
+def test_only_the_service_account_or_an_admin_runs_the_daemon(server):
+    s = server
+    configure(s, "http://127.0.0.1:9")
+
+    def once(user):
+        cmd = ["runuser", "-u", user, "--", str(s.bin / "clinicast"), "daemon", "--once", "--config", str(s.config)]
+        return _run(cmd, env=ENV, cwd="/")
+
+    res = once(s.staff2)  # campaigns only: refused
+    assert res.returncode == 1 and "lacks the 'admin' permission" in res.stderr, res.stderr
+    res = once(s.staff1)  # an admin, but sending needs the token it cannot read
+    assert res.returncode == 2 and "gateway.token_file" in res.stderr and "permission denied" in res.stderr
+    res = once(s.service)  # the service account: no [users] entry needed
+    assert res.returncode == 0, res.stderr

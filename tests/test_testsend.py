@@ -17,7 +17,7 @@ from core import campaigns, recipients, testsend
 from core.cli import cli
 from core.delivery import Dispatcher
 from core.errors import BadInput, NotFound, Refused
-from core.models import AuditLog, Delivery, Invitation, Recipient
+from core.models import AuditLog, Delivery, Invitation, Recipient, UnsubscribeToken
 
 T0 = datetime(2026, 3, 2, 15, 0, 0)  # 10:00 in Toronto, a Monday
 TPL = {
@@ -80,6 +80,9 @@ class TestEmail:
         assert len(code) == len("TEST-ABCD-EFGH")
         # never an invitation: no code stored, so never valid for joining; nothing counted
         assert not Invitation.select().where(Invitation.code == code[5:]).exists()
+        # nor an unsubscribe token: a staff member trying the link opts no patient out
+        token = en.message["List-Unsubscribe"].strip("<>").rsplit("/", 1)[1]
+        assert token.startswith("test-") and not UnsubscribeToken.select().exists()
         assert snapshot(c.id) == before
         assert all(x.recipient_id is None for x in Delivery.select().where(Delivery.kind == "test_email"))
         audit = [json.loads(a.detail) for a in AuditLog.select().where(AuditLog.action == "test_send")]

@@ -377,7 +377,7 @@ class TestAddPatients:
             await settle(pilot, 0.4)
             parts = [r.parts() for r in modal.query("ConditionRow")]
             assert parts == [("connected_system", "!=", "patient_app"), ("age", ">=", "18")]
-            n = conditions.count([conditions.make(*p) for p in parts], world.ctx.today())
+            n = conditions.count(world.ctx, [conditions.make(*p) for p in parts])
             assert 0 < n < expected
             assert await wait_for(pilot, lambda: modal.match_count == n and f"{n} patients match" in screen_text(app))
             await pilot.press("ctrl+s")
@@ -452,7 +452,7 @@ class TestRemoveAndStart:
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot)
             screen = await open_campaign(pilot, cid)
-            screen.query_one("DataTable").move_cursor(row=screen.order.index(r.id))
+            screen.table.move_cursor(row=screen.table.order.index(r.id))
             await pilot.press("x")
             await settle(pilot)
             text = screen_text(app)
@@ -520,20 +520,20 @@ class TestRecipientTablePaging:
         app = app_for(w)
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot)
-            from tui.screens.recipients import PAGE
+            from tui.widgets.recipient_table import PAGE
 
             screen = await open_campaign(pilot, c.id)
-            assert len(screen.order) == PAGE and screen.more  # one page, not 520 rows
-            table = screen.query_one("DataTable")
+            table = screen.table
+            assert len(table.order) == PAGE and table.more  # one page, not 520 rows
             table.move_cursor(row=PAGE - 10)
             await settle(pilot)
-            assert len(screen.order) == 2 * PAGE  # the next page, by keyset
+            assert len(table.order) == 2 * PAGE  # the next page, by keyset
             await pilot.press("slash", "1", "0", "0", "5", "1", "0")
             await settle(pilot)
-            assert [screen.loaded[i].emr_id for i in screen.order] == ["100510"]
+            assert [table.loaded[i].emr_id for i in table.order] == ["100510"]
             await pilot.press("escape")
             await settle(pilot)
-            assert len(screen.order) == PAGE
+            assert len(table.order) == PAGE
 
 
 @pytest.fixture

@@ -96,18 +96,36 @@ def app_for(world: World, **kw) -> ClinicastApp:
     return app
 
 
-async def settle(pilot, delay: float = 0.0, rounds: int = 6) -> None:
+def busy_workers(app) -> list:
+    """The workers settle waits for: not DirectoryTree's loader (it never ends), nor a flow
+    whose screen is covered by another (it waits for that screen's answer)."""
+    from textual.app import App
+
+    def on_top(node) -> bool:
+        if isinstance(node, App):
+            return True
+        try:
+            return node.screen is app.screen
+        except Exception:  # noqa: BLE001 - a widget no longer on any screen: its worker is moot
+            return False
+
+    return [w for w in app.workers if w.group != "_loader" and not w.is_finished and on_top(w.node)]
+
+
+async def settle(pilot, delay: float = 0.0, rounds: int = 6, timeout: float = 60.0) -> None:
     """Wait until no worker runs and the screen has been refreshed (debounce timers:
     pass `delay` a bit longer than theirs)."""
     app = pilot.app
     if delay:
         await pilot.pause(delay)
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
     for _ in range(rounds):
-        ours = [w for w in app.workers if w.group != "_loader"]  # DirectoryTree's loader never ends
-        if ours:
-            await app.workers.wait_for_complete(ours)
+        while busy_workers(app):
+            assert loop.time() < end, f"workers still running after {timeout}s: {busy_workers(app)}"
+            await asyncio.sleep(0.01)
         await pilot.pause()
-        if not any(w.is_running for w in app.workers if w.group != "_loader"):
+        if not busy_workers(app):
             break
     await pilot.wait_for_scheduled_animations()
     await pilot.pause()

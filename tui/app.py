@@ -7,6 +7,7 @@ a full screen saying what is wrong and what to do.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,14 +18,14 @@ from textual.app import App
 from textual.binding import Binding
 from textual.reactive import reactive
 
-from core import config as cfg
 from core import db as dbmod
+from core import session
 from core.context import Ctx, for_current_user
-from core.errors import PermissionDenied
+from core.errors import ClinicastError, ConfigError, DatabaseError, PermissionDenied
 from core.models import utcnow
 
 from .commands import CampaignCommands
-from .screens.base import WorkerResults
+from .screens.base import WorkerErrors
 from .screens.problem import ProblemScreen
 
 
@@ -35,46 +36,52 @@ class Problem:
     advice: str
 
 
-def open_session(config_path: str | None, clock: Callable[[], datetime]) -> Ctx:
-    """Config, database, user — or a Problem saying what is wrong and what to do."""
-    where = f" --config {config_path}" if config_path else ""
+def open_session(config_path: str | None, clock: Callable[[], datetime]) -> Ctx | Problem:
+    """Config, database and a user with the "campaigns" permission (core.session's steps)
+    — or a Problem saying what is wrong and what to do."""
+    config = None
     try:
-        config = cfg.load(config_path)
-    except cfg.ConfigError as e:
-        if e.path is None:
+        config = session.load_config(config_path)
+        try:
+            session.connect(config)
+        except ClinicastError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a driver error, in core's words (kind and fix)
+            raise dbmod.explain(e) from None
+        ctx = for_current_user(config, clock)
+        ctx.require("campaigns")
+        return ctx
+    except ClinicastError as e:
+        return problem_for(e, config_path, str(config.path) if config else config_path)
+
+
+def problem_for(error: ClinicastError, config_path: str | None, config_file: str | None) -> Problem:
+    """What is wrong and what to do, picked by the error's kind (never by its words)."""
+    where = f" --config {config_path}" if config_path else ""
+    if isinstance(error, ConfigError):
+        if error.kind == "no_config":
             return Problem(
                 "No config file",
-                str(e),
+                str(error),
                 "Create one from config.example.toml, or pass --config PATH, "
                 "then press r to try again. `clinicast demo` opens a demo.",
             )
         return Problem(
             "The config file has problems",
-            str(e),
-            f"Fix each line above in {e.path} (an administrator can run "
+            str(error),
+            f"Fix each line above in {error.path} (an administrator can run "
             f"`clinicast config check{where}`), then press r to try again.",
         )
-    try:
-        try:
-            dbmod.bind(config.database.url, config.database.group)
-            dbmod.check_schema()
-        except dbmod.DatabaseError:
-            raise
-        except Exception as e:  # noqa: BLE001 - a driver error, in core's words
-            raise dbmod.explain(e) from None
-    except dbmod.DatabaseError as e:
-        return Problem("The database is not ready", str(e), database_advice(e.kind, config.path, where))
-    try:
-        ctx = for_current_user(config, clock)
-        ctx.require("campaigns")
-    except PermissionDenied as e:
+    if isinstance(error, DatabaseError):
+        return Problem("The database is not ready", str(error), database_advice(error.kind, config_file, where))
+    if isinstance(error, PermissionDenied):
         return Problem(
             "You cannot use clinicast",
-            str(e),
+            str(error),
             f'Ask an administrator to give you the "campaigns" permission under '
-            f"[users.<your login>] in {config.path}, then press r to try again.",
+            f"[users.<your login>] in {config_file}, then press r to try again.",
         )
-    return ctx
+    return Problem("clinicast cannot open", str(error), "Press r to try again.")
 
 
 def database_advice(kind: str, config_path, where: str) -> str:
@@ -92,7 +99,7 @@ def database_advice(kind: str, config_path, where: str) -> str:
     return advice + "; then press r to try again."
 
 
-class ClinicastApp(WorkerResults, App[int]):
+class ClinicastApp(WorkerErrors, App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "clinicast"
     COMMANDS = App.COMMANDS | {CampaignCommands}
@@ -130,72 +137,60 @@ class ClinicastApp(WorkerResults, App[int]):
     def retry_open(self) -> None:
         self._open()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="open")
-    def _open(self):
-        return open_session(self.config_path, self.clock)
-
-    def _open_done(self, result) -> None:
+    @work(exclusive=True, exit_on_error=False, group="open")
+    async def _open(self) -> None:
+        try:
+            opened = await asyncio.to_thread(open_session, self.config_path, self.clock)
+        except Exception as e:  # noqa: BLE001 - a bug: say so on the problem screen, not a traceback
+            opened = Problem(
+                "clinicast could not start",
+                f"{type(e).__name__}: {e}",
+                "This is a bug: please report it with the line above.",
+            )
         if isinstance(self.screen, ProblemScreen):
             self.pop_screen()
-        if isinstance(result, Problem):
-            self.problem = result
-            self.push_screen(ProblemScreen(result.title, result.message, result.advice))
+        if isinstance(opened, Problem):
+            self.problem = opened
+            self.push_screen(ProblemScreen(opened.title, opened.message, opened.advice))
             return
         self.problem = None
-        self.ctx = result
-        self.sub_title = f"{result.config.clinic.name} · {result.user.name}"
+        self.ctx = ctx = opened
+        self.sub_title = f"{ctx.config.clinic.name} · {ctx.user.name}"
         from .screens.campaign_list import CampaignListScreen
 
         self.push_screen(CampaignListScreen())
         self._start_scheduler()
 
-    def _open_failed(self, error: BaseException) -> bool:
-        self.problem = Problem(
-            "clinicast could not start",
-            f"{type(error).__name__}: {error}",
-            "This is a bug: please report it with the line above.",
-        )
-        self.push_screen(ProblemScreen(self.problem.title, self.problem.message, self.problem.advice))
-        return True
-
     # --- the embedded scheduler ----------------------------------------------------
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="scheduler")
-    def _start_scheduler(self):
+    @work(exclusive=True, exit_on_error=False, group="scheduler")
+    async def _start_scheduler(self) -> None:
         from .services import start_scheduler
 
-        return start_scheduler(self.ctx, self.scheduler_wanted)
-
-    def _start_scheduler_done(self, result) -> None:
-        self.scheduler, self.scheduler_state = result
+        try:
+            self.scheduler, self.scheduler_state = await asyncio.to_thread(
+                start_scheduler, self.ctx, self.scheduler_wanted
+            )
+        except Exception as e:  # noqa: BLE001 - the TUI works without it: say so in the status line
+            self.scheduler_state = f"failed to start: {e}"
+            self.notify(f"The embedded scheduler did not start: {e}", severity="error", markup=False)
+            return
         if self.scheduler_wanted is not False:
-            self.set_interval(3, self._poll_scheduler)
+            self.set_interval(3, self._scheduler_state)
 
-    def _poll_scheduler(self) -> None:
-        self._scheduler_state()
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="scheduler-state")
-    def _scheduler_state(self):
+    @work(exclusive=True, exit_on_error=False, group="scheduler-state")
+    async def _scheduler_state(self) -> None:
         from .services import state_text
 
-        return state_text(self.ctx, self.scheduler)
-
-    def _scheduler_state_done(self, text: str) -> None:
-        self.scheduler_state = text
-
-    def _scheduler_state_failed(self, error: BaseException) -> bool:
-        self.scheduler_state = f"unknown ({error})"
-        return True
+        try:
+            self.scheduler_state = await asyncio.to_thread(state_text, self.ctx, self.scheduler)
+        except Exception as e:  # noqa: BLE001 - a status line, not worth a notice every 3 s
+            self.scheduler_state = f"unknown ({e})"
 
     def wake_scheduler(self) -> None:
         """After a start or an assign: send now rather than at the next tick."""
         if self.scheduler is not None:
             self.scheduler.wake()
-
-    def _start_scheduler_failed(self, error: BaseException) -> bool:
-        self.scheduler_state = f"failed to start: {error}"
-        self.notify(f"The embedded scheduler did not start: {error}", severity="error", markup=False)
-        return True
 
     def on_descendant_focus(self, event) -> None:
         """Snapshots need a still cursor: with blink=False no cursor ever blinks."""

@@ -7,24 +7,6 @@ from zoneinfo import ZoneInfo
 
 from rich.text import Text
 
-STATUS_STYLE = {
-    # campaign statuses
-    "draft": "dim",
-    "sending": "bold $warning",
-    "sent": "$success",
-    "sent with errors": "bold $error",
-    # window states
-    "upcoming": "$accent",
-    "live": "bold $success",
-    "ended": "dim",
-    # recipient statuses
-    "assigned": "",
-    "queued": "$warning",
-    "retrying": "bold $warning",
-    "failed": "bold $error",
-    "skipped": "$text-muted",
-    "removed": "dim strike",
-}
 # Rich styles (DataTable cells): theme variables are not available there.
 CELL_STYLE = {
     "draft": "dim",

@@ -87,7 +87,7 @@ class SmtpMailer:
 
     def _connect(self) -> smtplib.SMTP:
         where = f"{self.host}:{self.port}"
-        conn = None
+        conn: smtplib.SMTP | None = None
         try:
             if self.security == "tls":
                 conn = smtplib.SMTP_SSL(

@@ -13,7 +13,9 @@ import functools
 import importlib
 import json
 import sys
+from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Any, NoReturn
 
 import click
 import peewee as pw
@@ -98,10 +100,18 @@ def command(group, name: str, *, db: bool = True, user: bool = True, config: boo
 class OneLineErrors(click.Group):
     """Usage errors as one line on stderr (`clinicast: campaigns create: …`), exit 2."""
 
-    def main(self, args=None, prog_name=None, **extra):
-        extra.pop("standalone_mode", None)
+    def main(  # click overloads main() on standalone_mode; this one always exits
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> NoReturn:
         try:
-            rv = super().main(args=args, prog_name=prog_name or "clinicast", standalone_mode=False, **extra)
+            rv = super().main(
+                args=args, prog_name=prog_name or "clinicast", complete_var=complete_var, standalone_mode=False, **extra
+            )
         except click.UsageError as e:
             where = e.ctx.command_path if e.ctx else "clinicast"
             die(f"{e.format_message()} (see {where} --help)", EXIT_BAD)

@@ -43,6 +43,13 @@ def recipients_add(ctx, campaign_id, emr_id, where, csv_path, as_json):
         click.echo(f"  skipped {n}: {describe(code)}")
     if result.not_found:
         click.echo("  not found: " + ", ".join(result.not_found[:20]) + (" …" if len(result.not_found) > 20 else ""))
+    if result.duplicates:  # counted once; said, so a wrong export is noticed (issue #8)
+        n = len(result.duplicates)
+        click.echo(f"  {n} duplicate line{'s' if n != 1 else ''} counted once:")
+        for line in result.duplicates[:20]:
+            click.echo(f"    {line}")
+        if n > 20:
+            click.echo(f"    … and {n - 20} more")
 
 
 @command(recipients_group, "remove")

@@ -69,12 +69,14 @@ def config_check(config: Config):
         role = "a clinicast user: " + ", ".join(sorted(config.users[login].permissions))
     else:
         role = f"not a clinicast user (no [users.{login}])"
-    click.echo(f"{config.path}: {'ok' if ok else 'problems'}")
+    from ..config import email_problems
+
+    click.echo(f"{config.path}: {'ok' if ok and not email_problems(config) else 'problems'}")
     click.echo(f"  you: {login}, {role}")
     click.echo(
         f"  clinic: {config.clinic.name} ({config.clinic.timezone}, default language {config.clinic.default_language})"
     )
-    click.echo(f"  database: {_redact(config.database.url)}: {db_state}")
+    click.echo(f"  database: {dbmod.redacted(config.database.url)}: {db_state}")
     click.echo(
         f"  email: {config.email.transport} "
         + (
@@ -90,19 +92,15 @@ def config_check(config: Config):
     click.echo(f"  users: {', '.join(sorted(config.users)) or 'none'}")
     for line in secret_lines:
         click.echo(f"  secrets: {line}")
+    from ..config import email_problems
+
+    lacking = email_problems(config)
+    for line in lacking:
+        click.echo(f"  email cannot be sent: {line}")
+    if lacking:
+        sys.exit(2)  # the config itself lacks keys
     if not ok:
         sys.exit(1)
-
-
-def _redact(url: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    u = urlsplit(url)
-    if not u.netloc:
-        return url
-    if u.password:
-        u = u._replace(netloc=u.netloc.replace(f":{u.password}@", ":***@"))
-    return urlunsplit(u)
 
 
 @command(cli, "status")

@@ -25,8 +25,9 @@ from .. import identification, sending_hours, templating
 from ..campaigns import clinic_values
 from ..channels import Mailer, Outcome, compose, make_gateway, make_mailer
 from ..channels.gateway import GatewayClient
-from ..config import Config
+from ..config import Config, email_problems
 from ..enums import DeliveryKind, DeliveryState
+from ..errors import ConfigError
 from ..models import database, utcnow
 from .kinds import HANDLERS, Handler
 from .logfmt import event, worker_name
@@ -124,6 +125,9 @@ class Dispatcher:
     @property
     def mailer(self) -> Mailer:
         if self._mailer is None:
+            lacking = email_problems(self.config)
+            if lacking:  # never an email without its way out and the clinic's identification
+                raise ConfigError(None, lacking)
             self._mailer = make_mailer(self.config.email, ssl_context=self._ssl_context)
         return self._mailer
 

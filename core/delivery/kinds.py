@@ -169,6 +169,7 @@ class EmailHandler(Handler):
     def _mail(self, job: Job, r: Claimed) -> Outcome:
         f = job.fresh[r.id]
         inv = f.invitation
+        assert inv is not None, "the preparer gives every invitation delivery its invitation"
         lang = language_for(job.templates, f.language, self.t.config.clinic.default_language)
         fields = job.templates.get(lang, {})
         expires_on = inv.expires_at.replace(tzinfo=UTC).astimezone(self.t.config.clinic.tz).date()

@@ -2,7 +2,8 @@
 patient, delivered through the outbox like everything else (core.testsend writes the row).
 
 - `test_email`: the invitation email, with an invitation code marked as a test (never
-  stored as an invitation, so never valid for joining), to the staff member's address;
+  stored as an invitation, so never valid for joining) and an unsubscribe link whose
+  token names no patient, to the staff member's address;
   its subject starts with "[TEST]" or "[ESSAI]" (the patient's language, as the
   patient would get it).
 - `test_broadcast`: to the staff member's app account, a one-off feed entry (a broadcast
@@ -96,9 +97,8 @@ class EmailTestHandler(_Test):
                 "code": code,
                 "expires_on": expires_on.astimezone(self.t.config.clinic.tz).date(),
             },
-            # a link that names nobody: a click on a test email never opts the patient out
-            # (the opt-out feed logs its token as unknown)
-            unsubscribe={"url": unsubscribe.link(self.t.config, f"test-{r.key}")},
+            # a link that names no patient: a staff member who tries it opts nobody out
+            unsubscribe={"url": unsubscribe.link(self.t.config, "test-" + derived_key(r.key, "unsubscribe"))},
         )
         subject = PREFIX.get(lang, PREFIX["en"]) + fields.get("subject", "")
         return self.t.mail(

@@ -11,7 +11,7 @@ from collections import Counter
 import peewee as pw
 
 from .. import audit, emr
-from ..campaigns import get_locked, get_templates, template_problems, window_state
+from ..campaigns import get_locked, get_templates, require_valid_window, template_problems, window_state
 from ..context import Ctx
 from ..db import write_transaction
 from ..enums import Kind, Permission, RecipientStatus, WindowState
@@ -44,12 +44,17 @@ def _pick(patients: pw.Select) -> pw.Select:
 def _check_assignable(ctx: Ctx, c: Campaign) -> str | None:
     if c.archived:
         raise Refused(f"campaign {c.id} is archived; unarchive it before adding patients")
+    require_valid_window(c)
     state = window_state(c, ctx.now(), ctx.config.clinic.tz)
     if state == WindowState.ENDED:
         raise Refused(f"campaign {c.id}'s window ended on {c.ends_on}; nobody can be added")
+    if c.kind == Kind.BROADCAST and c.expired_at is not None:
+        # expired on the gateway already: a clock set back (or a window edited) must not
+        # make an assign publish, and so re-create, it there (issue #8)
+        raise Refused(f"campaign {c.id} was removed from the feeds on {c.expired_at:%Y-%m-%d}; nobody can be added")
     if c.kind == Kind.BROADCAST:
         # the feed shows the message as soon as the window is open: it must be written first
-        problems = template_problems(ctx, c.kind, get_templates(c.id))
+        problems = template_problems(ctx, c.kind, get_templates(ctx, c.id))
         if problems:
             raise Refused(
                 f"write campaign {c.id}'s message before adding patients "
@@ -58,7 +63,7 @@ def _check_assignable(ctx: Ctx, c: Campaign) -> str | None:
     return state
 
 
-def _assign(ctx: Ctx, campaign_id, patients: pw.Select, how: str, **detail) -> AssignResult:
+def _assign(ctx: Ctx, campaign_id: int | str, patients: pw.Select, how: str, **detail) -> AssignResult:
     """Assign every patient selected by `patients` (a query of Patient.id) in one statement.
 
     New patients are inserted as `assigned` or `skipped` (with the rule's reason); a
@@ -177,14 +182,14 @@ def _assign(ctx: Ctx, campaign_id, patients: pw.Select, how: str, **detail) -> A
     return result
 
 
-def assign_patient(ctx: Ctx, campaign_id, emr_id: str) -> AssignResult:
+def assign_patient(ctx: Ctx, campaign_id: int | str, emr_id: str) -> AssignResult:
     emr_id = emr_id.strip()
     if not patient_query(emr_id).exists():
         raise NotFound(f"no patient with EMR id {emr_id!r}")
     return _assign(ctx, campaign_id, patient_query(emr_id), "patient", emr_id=emr_id)
 
 
-def assign_conditions(ctx: Ctx, campaign_id, conds: list) -> AssignResult:
+def assign_conditions(ctx: Ctx, campaign_id: int | str, conds: list) -> AssignResult:
     from .. import conditions
 
     if not conds:
@@ -199,7 +204,7 @@ def assign_conditions(ctx: Ctx, campaign_id, conds: list) -> AssignResult:
     )
 
 
-def assign_ids(ctx: Ctx, campaign_id, emr_ids: list[str]) -> AssignResult:
+def assign_ids(ctx: Ctx, campaign_id: int | str, emr_ids: list[str]) -> AssignResult:
     """Assign the patients with these EMR ids; unknown ids are reported, not fatal."""
     by_key: dict[str, str] = {}
     for i in emr_ids:

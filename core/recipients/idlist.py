@@ -92,7 +92,7 @@ def read_id_list(ctx: Ctx, path: str | Path) -> IdListReport:
     return report
 
 
-def assign_csv(ctx: Ctx, campaign_id, path: str | Path) -> AssignResult:
+def assign_csv(ctx: Ctx, campaign_id: int | str, path: str | Path) -> AssignResult:
     """Read the list and assign the known ids; bad lines refuse the whole file."""
     report = read_id_list(ctx, path)
     if report.bad_lines:
@@ -102,4 +102,6 @@ def assign_csv(ctx: Ctx, campaign_id, path: str | Path) -> AssignResult:
         )
     if not report.found:
         raise BadInput(f"{path}: none of the {len(report.ids)} EMR ids is in the patient directory; nothing assigned")
-    return assign_ids(ctx, campaign_id, report.ids)
+    result = assign_ids(ctx, campaign_id, report.ids)
+    result.duplicates = [f"{report.path}:{ln}: duplicate of line {first} ({i!r})" for ln, i, first in report.duplicates]
+    return result

@@ -12,7 +12,7 @@ from ..models import Patient, Recipient
 from .results import RecipientRow
 
 
-def counts(ctx: Ctx, campaign_id) -> dict[str, int]:
+def counts(ctx: Ctx, campaign_id: int | str) -> dict[str, int]:
     ctx.require(Permission.CAMPAIGNS)
     q = (
         Recipient.select(Recipient.status, pw.fn.COUNT(Recipient.id))
@@ -25,7 +25,7 @@ def counts(ctx: Ctx, campaign_id) -> dict[str, int]:
 
 def page(
     ctx: Ctx,
-    campaign_id,
+    campaign_id: int | str,
     *,
     status: str | None = None,
     search: str = "",

@@ -94,7 +94,7 @@ def reinvite(ctx: Ctx, campaign_id) -> StartPlan:
         if c.archived:
             raise Refused(f"campaign {c.id} is archived")
         plan = reinvite_plan(ctx, c.id)
-        problems = template_problems(ctx, c.kind, get_templates(c.id))
+        problems = template_problems(ctx, c.kind, get_templates(ctx, c.id))
         if problems:
             raise Refused(f"campaign {c.id}'s template has problems; fix them first: {problems[0]}")
         if plan.will_send == 0:
@@ -105,6 +105,7 @@ def reinvite(ctx: Ctx, campaign_id) -> StartPlan:
                 + f"; {plan.already_sent} re-invited before"
             )
         now = ctx.now()
+        due = plan.queued_for or now
         allowed = (
             _expired(c, now)
             .select(Invitation.id, Invitation.recipient)
@@ -124,7 +125,7 @@ def reinvite(ctx: Ctx, campaign_id) -> StartPlan:
                 DeliveryKind.EMAIL,
                 c,
                 Recipient.select(Recipient.id).where(Recipient.id.in_(rids)),
-                plan.queued_for,
+                due,
                 now,
             )
         c.last_started_at = c.updated_at = now

@@ -67,14 +67,14 @@ def _outcome(c: Campaign, r: Recipient) -> str:
     return "; ".join(out)
 
 
-def removal_effect(ctx: Ctx, campaign_id, emr_id: str) -> str:
+def removal_effect(ctx: Ctx, campaign_id: int | str, emr_id: str) -> str:
     """What `remove` would do to this patient, for a confirmation; changes nothing."""
     ctx.require(Permission.CAMPAIGNS)
     c = get(campaign_id)
     return _outcome(c, recipient(c, emr_id))
 
 
-def remove(ctx: Ctx, campaign_id, emr_id: str) -> str:
+def remove(ctx: Ctx, campaign_id: int | str, emr_id: str) -> str:
     """Take one patient off the campaign; returns what that means for them."""
     ctx.require(Permission.CAMPAIGNS)
     with write_transaction():

@@ -20,8 +20,10 @@ class AssignResult:
     not_found: list[str] = field(default_factory=list)
     skipped_reasons: dict[str, int] = field(default_factory=dict)  # reason code -> n
     published: int = 0
+    duplicates: list[str] = field(default_factory=list)  # an id list's "FILE:LINE: duplicate of line N ('id')"
 
     def to_json(self) -> dict:
+        # duplicates are said in the text output only: scripts keep the shape they know
         return {
             "added": self.added,
             "already_assigned": self.already_assigned,

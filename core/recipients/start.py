@@ -9,7 +9,15 @@ from collections import Counter
 import peewee as pw
 
 from .. import audit
-from ..campaigns import get, get_locked, get_templates, template_problems, window_bounds, window_state
+from ..campaigns import (
+    get,
+    get_locked,
+    get_templates,
+    require_valid_window,
+    template_problems,
+    window_bounds,
+    window_state,
+)
 from ..context import Ctx
 from ..db import write_transaction
 from ..enums import OPEN, DeliveryKind, DeliveryState, Kind, Permission, RecipientStatus, WindowState
@@ -29,7 +37,7 @@ def _waiting(c: Campaign) -> pw.Select:
     )
 
 
-def start_plan(ctx: Ctx, campaign_id) -> StartPlan:
+def start_plan(ctx: Ctx, campaign_id: int | str) -> StartPlan:
     """What `start` would do now: sends, skips by reason, already sent."""
     ctx.require(Permission.CAMPAIGNS)
     c = get(campaign_id)
@@ -63,14 +71,17 @@ def start_plan(ctx: Ctx, campaign_id) -> StartPlan:
 def _check_startable(ctx: Ctx, c: Campaign) -> None:
     if c.archived:
         raise Refused(f"campaign {c.id} is archived")
+    require_valid_window(c)
     if window_state(c, ctx.now(), ctx.config.clinic.tz) == WindowState.ENDED:
         raise Refused(f"campaign {c.id}'s window ended on {c.ends_on}; it cannot be started")
-    problems = template_problems(ctx, c.kind, get_templates(c.id))
+    if c.kind == Kind.BROADCAST and c.expired_at is not None:  # see assign: never re-create it on the gateway
+        raise Refused(f"campaign {c.id} was removed from the feeds on {c.expired_at:%Y-%m-%d}; it cannot be started")
+    problems = template_problems(ctx, c.kind, get_templates(ctx, c.id))
     if problems:
         raise Refused(f"campaign {c.id}'s template has problems; fix them first: {problems[0]}")
 
 
-def start(ctx: Ctx, campaign_id) -> StartPlan:
+def start(ctx: Ctx, campaign_id: int | str) -> StartPlan:
     """Send to every recipient not yet sent to (SPEC §4); returns what was done."""
     ctx.require(Permission.CAMPAIGNS)
     with write_transaction():

@@ -4,6 +4,7 @@ Each tab ends in one core assign; the modal returns its AssignResult (None: clos
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from core.errors import ClinicastError
 from .. import format as fmt
 from ..widgets.condition_row import ConditionRow
 from ..widgets.patient_search import PatientSearch
-from .base import WorkerResults, error_text
+from .base import WorkerErrors
 
 COUNT_DELAY = 0.3
 CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
@@ -42,7 +43,7 @@ class CsvTree(DirectoryTree):
         return [p for p in paths if not p.name.startswith(".") and (p.is_dir() or p.suffix.lower() in CSV_SUFFIXES)]
 
 
-class AddPatientsModal(WorkerResults, ModalScreen[recipients.AssignResult | None]):
+class AddPatientsModal(WorkerErrors, ModalScreen[recipients.AssignResult | None]):
     AUTO_FOCUS = "#patient-query"
     BINDINGS = [
         Binding("escape", "close", "Close", key_display="esc", id="add.close"),
@@ -58,7 +59,6 @@ class AddPatientsModal(WorkerResults, ModalScreen[recipients.AssignResult | None
         self.conds: list[conditions.Condition] | None = None
         self.match_count: int | None = None
         self.report: recipients.IdListReport | None = None
-        self.busy = False
         self._timer = None
 
     def compose(self) -> ComposeResult:
@@ -141,10 +141,7 @@ class AddPatientsModal(WorkerResults, ModalScreen[recipients.AssignResult | None
 
     @on(PatientSearch.Chosen)
     def _patient_chosen(self, event: PatientSearch.Chosen) -> None:
-        if self.busy:
-            return
-        self.busy = True
-        self._assign(("patient", event.emr_id))
+        self._assign(recipients.assign_patient, event.emr_id)
 
     # --- conditions ----------------------------------------------------------------
 
@@ -172,8 +169,8 @@ class AddPatientsModal(WorkerResults, ModalScreen[recipients.AssignResult | None
         rows = list(self.query(ConditionRow))
         self._count([(row, row.parts()) for row in rows])
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="count")
-    def _count(self, rows):
+    @work(exclusive=True, exit_on_error=False, group="count")
+    async def _count(self, rows) -> None:
         conds, errors = [], []
         for row, parts in rows:
             if parts is None:
@@ -185,15 +182,11 @@ class AddPatientsModal(WorkerResults, ModalScreen[recipients.AssignResult | None
             except ClinicastError as e:
                 errors.append((row, str(e)))
         complete = bool(conds) and len(conds) == len(rows)
-        n = conditions.count(conds, self.app.ctx.today()) if complete else None
-        return conds if complete else None, n, errors
-
-    def _count_done(self, result) -> None:
-        conds, n, errors = result
+        n = await asyncio.to_thread(conditions.count, self.app.ctx, conds) if complete else None
         for row, message in errors:
             if row.is_mounted:
                 row.show_error(message)
-        self.conds, self.match_count = conds, n
+        self.conds, self.match_count = (conds if complete else None), n
         label = self.query_one("#match-count", Static)
         button = self.query_one("#assign-conditions", Button)
         if n is None:
@@ -217,10 +210,8 @@ class AddPatientsModal(WorkerResults, ModalScreen[recipients.AssignResult | None
 
     @on(Button.Pressed, "#assign-conditions")
     def _assign_conditions_pressed(self) -> None:
-        if self.busy or not self.conds or self.query_one("#assign-conditions", Button).disabled:
-            return
-        self.busy = True
-        self._assign(("conditions", self.conds))
+        if self.conds and not self.query_one("#assign-conditions", Button).disabled:
+            self._assign(recipients.assign_conditions, self.conds)
 
     # --- CSV -----------------------------------------------------------------------
 
@@ -245,11 +236,13 @@ class AddPatientsModal(WorkerResults, ModalScreen[recipients.AssignResult | None
         self.query_one("#assign-csv", Button).disabled = True
         self.query_one("#csv-report").display = False
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="csv")
-    def _read_csv(self, path: str):
-        return recipients.read_id_list(self.app.ctx, path)
-
-    def _read_csv_done(self, report: recipients.IdListReport) -> None:
+    @work(exclusive=True, exit_on_error=False, group="csv")
+    async def _read_csv(self, path: str) -> None:
+        try:
+            report = await asyncio.to_thread(recipients.read_id_list, self.app.ctx, path)
+        except ClinicastError as e:
+            self._message(str(e))  # beside the path, where the eye is
+            return
         self.report = report
         self._message("")
         box = self.query_one("#csv-report", Static)
@@ -262,37 +255,26 @@ class AddPatientsModal(WorkerResults, ModalScreen[recipients.AssignResult | None
         if n:
             button.focus()
 
-    def _read_csv_failed(self, error: BaseException) -> bool:
-        self._message(error_text(error))
-        return True
-
     @on(Button.Pressed, "#assign-csv")
     def _assign_csv_pressed(self) -> None:
-        if self.busy or self.report is None or not self.report.found:
-            return
-        self.busy = True
-        self._assign(("ids", self.report.found))
+        if self.report is not None and self.report.found:
+            self._assign(recipients.assign_ids, self.report.found)
 
     # --- assigning -----------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="assign")
-    def _assign(self, what):
-        how, value = what
-        ctx = self.app.ctx
-        if how == "patient":
-            return recipients.assign_patient(ctx, self.campaign_id, value)
-        if how == "conditions":
-            return recipients.assign_conditions(ctx, self.campaign_id, value)
-        return recipients.assign_ids(ctx, self.campaign_id, value)
+    def _assign(self, assign, who) -> None:
+        """`assign` is recipients.assign_patient, assign_conditions or assign_ids; one at a time."""
+        if not self.running("assign"):
+            self.assign_flow(assign, who)
 
-    def _assign_done(self, result: recipients.AssignResult) -> None:
-        self.busy = False
+    @work(exclusive=True, exit_on_error=False, group="assign")
+    async def assign_flow(self, assign, who) -> None:
+        try:
+            result = await asyncio.to_thread(assign, self.app.ctx, self.campaign_id, who)
+        except ClinicastError as e:
+            self._message(str(e))  # in the dialog, which stays open
+            return
         self.dismiss(result)
-
-    def _assign_failed(self, error: BaseException) -> bool:
-        self.busy = False
-        self._message(error_text(error))
-        return True
 
 
 def _listed(items: list[str], limit: int = 4) -> str:

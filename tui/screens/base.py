@@ -1,15 +1,26 @@
-"""What every screen shares: thread workers whose results and failures come back to it.
+"""What every screen shares: flows as linear workers, and one place where a failure shows.
 
-A worker method named ``_load`` hands its result to ``_load_done(result)`` on the screen
-(only if it was not cancelled, so a stale search never overwrites a newer one); if it
-raises, ``_load_failed(error)`` may show the error beside a field (return True), else
-the error's one-line message becomes a notice. Never a traceback.
+A flow reads top to bottom as one ``@work`` coroutine on the event loop::
+
+    @work(exclusive=True, exit_on_error=False, group="remove")
+    async def remove(self, row):
+        effect = await asyncio.to_thread(recipients.removal_effect, ctx, cid, row.emr_id)
+        if not await self.app.push_screen_wait(ConfirmModal(...)):
+            return
+        outcome = await asyncio.to_thread(recipients.remove, ctx, cid, row.emr_id)
+        self.notify(...)
+
+The core runs in a thread (``asyncio.to_thread``) so the screen never freezes; the rest
+runs on the event loop, so it may touch widgets. An exclusive group cancels the older
+worker when a newer one starts (a newer search wins: the cancelled coroutine never gets
+past its ``await``). A flow that shows an error beside a field catches ClinicastError
+itself; anything else it raises ends the worker, and `on_worker_state_changed` below
+makes it a one-line notice where the eye is. Never a traceback.
 """
 
 from __future__ import annotations
 
-import inspect
-
+from peewee import PeeweeException
 from textual.worker import Worker, WorkerState
 
 from core.errors import ClinicastError
@@ -18,29 +29,26 @@ from core.errors import ClinicastError
 def error_text(error: BaseException) -> str:
     if isinstance(error, ClinicastError):
         return str(error)
+    if isinstance(error, PeeweeException):  # locked, read-only, full: core's words and what to do
+        from core.db import explain
+
+        return str(explain(error))
     return f"unexpected error ({type(error).__name__}): {error}"
 
 
-class WorkerResults:
-    """Mixin for Screen / ModalScreen / Widget classes that run thread workers."""
+class WorkerErrors:
+    """Mixin for the Screen / ModalScreen / Widget / App classes that run workers."""
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        worker = event.worker
-        if event.state == WorkerState.SUCCESS:
-            handler = getattr(self, f"{worker.name}_done", None)
-            if handler is not None:
-                if inspect.iscoroutinefunction(handler):
-                    self.call_later(handler, worker.result)
-                else:
-                    handler(worker.result)
-        elif event.state == WorkerState.ERROR:
-            error = worker.error
-            handler = getattr(self, f"{worker.name}_failed", None)
-            if handler is not None and handler(error):
-                return
-            self.show_error(error)
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            self.show_error(event.worker.error)
 
     def show_error(self, error: BaseException) -> None:
         if not isinstance(error, ClinicastError):
             self.log.error(repr(error))
         self.app.notify(error_text(error), title="Not done", severity="error", markup=False, timeout=8)
+
+    def running(self, group: str) -> bool:
+        """A flow of `group` started here is not over yet: pressing its key again does
+        nothing (the worker's own state, so nothing to reset when it fails)."""
+        return any(w.group == group and w.node is self and not w.is_finished for w in self.app.workers)

@@ -6,6 +6,8 @@ must be unique) and the problem is shown under the field; ctrl+s saves.
 
 from __future__ import annotations
 
+import asyncio
+
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -18,7 +20,7 @@ from core.errors import BadInput
 
 from ..widgets.choice import Choice
 from ..widgets.status_line import StatusLine
-from .base import WorkerResults
+from .base import WorkerErrors
 
 CHANNEL_TEXT = {
     "invitation": "email — an invitation to join the patient app",
@@ -35,7 +37,7 @@ def _field(label: str, *widgets, field_id: str, classes: str = "") -> Horizontal
     )
 
 
-class CampaignDetailScreen(WorkerResults, Screen[int | None]):
+class CampaignDetailScreen(WorkerErrors, Screen[int | None]):
     """Returns the id of the created or edited campaign, or None when cancelled."""
 
     BINDINGS = [
@@ -47,7 +49,6 @@ class CampaignDetailScreen(WorkerResults, Screen[int | None]):
         super().__init__()
         self.campaign_id = campaign_id
         self.kind = "invitation"
-        self.saving = False
 
     def compose(self) -> ComposeResult:
         yield Header(icon="✉")
@@ -128,11 +129,9 @@ class CampaignDetailScreen(WorkerResults, Screen[int | None]):
 
     # --- loading -------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="detail")
-    def _load(self, campaign_id: int):
-        return campaigns.get(campaign_id)
-
-    def _load_done(self, c) -> None:
+    @work(exclusive=True, exit_on_error=False, group="detail")
+    async def _load(self, campaign_id: int) -> None:
+        c = await asyncio.to_thread(campaigns.get, campaign_id)
         self.query_one("#detail-form").loading = False
         self.title = f"Edit campaign · {c.name}"
         self._apply_kind(c.kind)
@@ -176,9 +175,10 @@ class CampaignDetailScreen(WorkerResults, Screen[int | None]):
     def _validate_soon(self) -> None:
         self._validate(*self._values())
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="validate")
-    def _validate(self, kind, name, starts, ends):
-        return self._problems(kind, name, starts, ends)
+    @work(exclusive=True, exit_on_error=False, group="validate")
+    async def _validate(self, kind, name, starts, ends) -> None:
+        problems = await asyncio.to_thread(self._problems, kind, name, starts, ends)
+        self._show_problems(problems, only_touched=True)
 
     def _problems(self, kind, name, starts, ends) -> dict[str, str]:
         """The core's own checks: date format first, then validate_fields."""
@@ -187,16 +187,13 @@ class CampaignDetailScreen(WorkerResults, Screen[int | None]):
         for key, value in (("starts_on", starts), ("ends_on", ends)):
             try:
                 days[key] = campaigns.parse_day(value, key)
-            except BadInput:
-                problems[key] = f"expected a date YYYY-MM-DD, e.g. 2025-06-01 (got {value!r})"
+            except BadInput as e:  # core.dates' words: format, real day, or 1900..2200 range
+                problems[key] = str(e).partition(": ")[2] or f"expected a date YYYY-MM-DD (got {value!r})"
                 days[key] = None
         found = campaigns.validate_fields(kind, name, days["starts_on"], days["ends_on"], campaign_id=self.campaign_id)
         for key, msg in found.items():
             problems.setdefault(key, msg)
         return problems
-
-    def _validate_done(self, problems: dict[str, str]) -> None:
-        self._show_problems(problems, only_touched=True)
 
     def _show_problems(self, problems: dict[str, str], only_touched: bool = False) -> None:
         for key in ("kind", "name", "starts_on", "ends_on"):
@@ -214,38 +211,28 @@ class CampaignDetailScreen(WorkerResults, Screen[int | None]):
     # --- saving --------------------------------------------------------------------
 
     def action_save(self) -> None:
-        if self.saving:
-            return
-        self.saving = True
-        self._save(*self._values())
+        if not self.running("save"):
+            self.save_flow(*self._values())
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="save")
-    def _save(self, kind, name, starts, ends):
-        problems = self._problems(kind, name, starts, ends)
+    @work(exclusive=True, exit_on_error=False, group="save")
+    async def save_flow(self, kind: str, name: str, starts: str, ends: str) -> None:
+        problems = await asyncio.to_thread(self._problems, kind, name, starts, ends)
         if problems:
-            return problems
-        ctx = self.app.ctx
-        if self.campaign_id is None:
-            return campaigns.create(ctx, kind, name, starts_on=starts or None, ends_on=ends or None)
-        return campaigns.edit(ctx, self.campaign_id, name=name, starts_on=starts or None, ends_on=ends or None)
-
-    def _save_done(self, result) -> None:
-        self.saving = False
-        if isinstance(result, dict):
-            self._show_problems(result)
-            first = next(iter(result))
+            self._show_problems(problems)
+            first = next(iter(problems))
             target = self.query(f"#{first}")
             if target:
                 target.first().focus()
             self.notify("Not saved: see the message under the field", severity="error", timeout=4)
             return
+        ctx, window = self.app.ctx, {"starts_on": starts or None, "ends_on": ends or None}
+        if self.campaign_id is None:
+            c = await asyncio.to_thread(campaigns.create, ctx, kind, name, **window)
+        else:
+            c = await asyncio.to_thread(campaigns.edit, ctx, self.campaign_id, name=name, **window)
         verb = "created" if self.campaign_id is None else "saved"
-        self.notify(f"Campaign “{result.name}” {verb}", markup=False, timeout=3)
-        self.dismiss(result.id)
-
-    def _save_failed(self, error: BaseException) -> bool:
-        self.saving = False
-        return False
+        self.notify(f"Campaign “{c.name}” {verb}", markup=False, timeout=3)
+        self.dismiss(c.id)
 
     @on(Button.Pressed, "#save")
     def _save_pressed(self) -> None:

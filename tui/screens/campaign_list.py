@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -14,12 +16,12 @@ from core import campaigns
 
 from .. import format as fmt
 from ..widgets.status_line import StatusLine
-from .base import WorkerResults
+from .base import WorkerErrors
 
 WIDE = 100  # from this width the list also shows when each campaign last changed
 
 
-class CampaignListScreen(WorkerResults, Screen):
+class CampaignListScreen(WorkerErrors, Screen):
     TITLE = "Campaigns"
     AUTO_FOCUS = "#campaigns"
     BINDINGS = [
@@ -85,11 +87,11 @@ class CampaignListScreen(WorkerResults, Screen):
 
     # --- data ----------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="campaigns")
-    def _load(self, include_archived: bool, search: str):
-        return campaigns.summaries(self.app.ctx, include_archived=include_archived, search=search)
-
-    def _load_done(self, rows: list[campaigns.CampaignSummary]) -> None:
+    @work(exclusive=True, exit_on_error=False, group="campaigns")
+    async def _load(self, include_archived: bool, search: str) -> None:
+        rows = await asyncio.to_thread(
+            campaigns.summaries, self.app.ctx, include_archived=include_archived, search=search
+        )
         self._show(rows)
 
     def _show(self, rows: list[campaigns.CampaignSummary]) -> None:
@@ -159,6 +161,8 @@ class CampaignListScreen(WorkerResults, Screen):
                 f"   invited {fmt.num(f['invited'])}, joined {fmt.num(f['joined'])}, expired {fmt.num(f['expired'])}",
                 style="cyan",
             )
+            if f.get("reinvited"):
+                text.append(f", re-invited {fmt.num(f['reinvited'])}", style="cyan")
         detail.update(text)
 
     def _tick(self) -> None:
@@ -280,13 +284,11 @@ class CampaignListScreen(WorkerResults, Screen):
 
     def action_archive(self) -> None:
         s = self.selected()
-        if s is not None:
-            self._archive(s.id, not s.archived)
+        if s is not None and not self.running("archive"):
+            self.archive_flow(s.id, not s.archived)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="archive")
-    def _archive(self, campaign_id: int, archived: bool):
-        return campaigns.archive(self.app.ctx, campaign_id, archived)
-
-    def _archive_done(self, c) -> None:
+    @work(exclusive=True, exit_on_error=False, group="archive")
+    async def archive_flow(self, campaign_id: int, archived: bool) -> None:
+        c = await asyncio.to_thread(campaigns.archive, self.app.ctx, campaign_id, archived)
         self.notify(f"“{c.name}” {'archived' if c.archived else 'back in the list'}", markup=False)
         self.action_refresh()

@@ -1,20 +1,25 @@
-"""Sending control in the TUI (SPEC §11): the words of the stop and re-invite
-confirmations, and the test-send dialog. The screens call core's functions
-(`recipients.stop_plan/stop`, `recipients.reinvite_plan/reinvite`, `testsend.send_test`);
-nothing here reads the database."""
+"""Sending control in the TUI (SPEC §11): stop (with a confirmation showing the counts),
+re-invite (breakdown, then confirm, like start) and test send — the words, the test-send
+dialog, and `SendingControl`, the flows a screen gets by inheriting it. Each flow is one
+linear worker: ask core (in a thread), confirm, act (in a thread), say what was done —
+calling the same core functions as the command line; nothing here reads the database."""
 
 from __future__ import annotations
 
-from textual import on
+import asyncio
+
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Static
 
+from core import recipients, testsend
 from core.reasons import describe
 
 from .. import format as fmt
+from .modals import ConfirmModal
 
 
 def stop_message(name: str, kind: str, plan) -> str:
@@ -111,3 +116,103 @@ class TestSendModal(ModalScreen[tuple[str, str | None] | None]):
             return
         to = self.query_one("#test-to", Input).value.strip() if self.kind == "invitation" else ""
         self.dismiss((emr, to or None))
+
+
+class SendingControl:
+    """Stop, re-invite and test send for a screen showing one campaign. The screen has
+    `campaign_id`, `campaign_kind()`, `campaign_name()`, and may override
+    `test_patient()` -> (emr_id, patient_id) to preset the test's patient."""
+
+    campaign_id: int
+
+    def campaign_kind(self) -> str | None:  # pragma: no cover - every screen says
+        raise NotImplementedError
+
+    def campaign_name(self) -> str:
+        return f"campaign #{self.campaign_id}"
+
+    def test_patient(self) -> tuple[str, int | None]:
+        return "", None
+
+    def sending_changed(self) -> None:
+        """After a stop or a re-invite: the screen reads its counts again."""
+
+    def unsaved_changes(self) -> bool:
+        """A test sends the saved template: an editor with unsaved changes says so first."""
+        return False
+
+    async def _core(self, fn, *args, **kw):
+        return await asyncio.to_thread(fn, self.app.ctx, *args, **kw)
+
+    # stop
+    def _busy(self) -> bool:
+        """A sending-control flow started here is not over yet: its key does nothing."""
+        return self.running("sending-control")  # type: ignore[attr-defined]  # WorkerErrors
+
+    def action_stop_sending(self) -> None:
+        if not self._busy():
+            self._stop_flow()
+
+    @work(exclusive=True, exit_on_error=False, group="sending-control")
+    async def _stop_flow(self) -> None:
+        plan = await self._core(recipients.stop_plan, self.campaign_id)
+        if plan.stopped == 0 and plan.in_flight == 0:
+            self.notify("Nothing to stop: nothing is waiting to be sent.", markup=False, timeout=5)
+            return
+        kind = self.campaign_kind() or "invitation"
+        message = stop_message(self.campaign_name(), kind, plan)
+        if not await self.app.push_screen_wait(ConfirmModal("Stop sending", message, yes="Stop", danger=True)):
+            return
+        result = await self._core(recipients.stop, self.campaign_id)
+        self.notify(stopped_message(result), title="Campaign stopped", markup=False, timeout=8)
+        self.app.wake_scheduler()
+        self.sending_changed()
+
+    # re-invite
+    def action_reinvite(self) -> None:
+        if (self.campaign_kind() or "invitation") != "invitation":
+            self.notify("Only an invitation can be re-invited.", markup=False, timeout=4)
+            return
+        if not self._busy():
+            self._reinvite_flow()
+
+    @work(exclusive=True, exit_on_error=False, group="sending-control")
+    async def _reinvite_flow(self) -> None:
+        plan = await self._core(recipients.reinvite_plan, self.campaign_id)
+        if plan.will_send == 0:
+            self.notify(nothing_to_reinvite(plan), markup=False, timeout=6)
+            return
+        title = f"Re-invite — {self.campaign_name()}"
+        if not await self.app.push_screen_wait(ConfirmModal(title, reinvite_message(plan), yes="Re-invite")):
+            return
+        done = await self._core(recipients.reinvite, self.campaign_id)
+        self.notify(f"Re-invited: {fmt.num(done.will_send)} fresh invitations queued", markup=False, timeout=6)
+        self.app.wake_scheduler()
+        self.sending_changed()
+
+    # test send
+    def action_test_send(self) -> None:
+        if not self._busy():
+            self._test_flow()
+
+    @work(exclusive=True, exit_on_error=False, group="sending-control")
+    async def _test_flow(self) -> None:
+        kind = self.campaign_kind()
+        if kind is None:
+            return
+        if self.unsaved_changes():
+            self.notify("Save first (ctrl+s): a test sends the saved template.", markup=False, timeout=5)
+            return
+        own = testsend.destination(self.app.ctx, kind)
+        emr_id, patient_id = self.test_patient()
+        if kind == "broadcast":
+            testsend.check_destination(self.app.ctx, kind)  # the command line's refusal, before asking
+        answer = await self.app.push_screen_wait(TestSendModal(kind, emr_id, own))
+        if answer is None:
+            return
+        emr, to = answer
+        use_id = patient_id if emr == emr_id and patient_id is not None else None
+        t = await self._core(testsend.send_test, self.campaign_id, emr, to, patient_id=use_id)
+        what = "Test email" if t.kind == "test_email" else "Test push and feed entry"
+        self.notify(f"{what} for patient {t.patient} queued to {t.to}", markup=False, timeout=6)
+        self.app.wake_scheduler()

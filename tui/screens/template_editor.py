@@ -4,6 +4,8 @@ the push length counter; saving refuses a template with problems and shows where
 
 from __future__ import annotations
 
+import asyncio
+
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -24,15 +26,16 @@ from textual.widgets.text_area import Selection
 from core import campaigns, templating, views
 
 from ..widgets.status_line import StatusLine
-from .base import WorkerResults
+from .base import WorkerErrors
 from .modals import ConfirmModal
+from .sending import SendingControl
 
 LANG_NAMES = {"fr": "Français", "en": "English"}
 FIELD_LABELS = {"subject": "Subject", "title": "Title", "body": "Body", "push": "Push"}
 PREVIEW_DELAY = 0.25
 
 
-class TemplateEditorScreen(WorkerResults, Screen):
+class TemplateEditorScreen(SendingControl, WorkerErrors, Screen):
     BINDINGS = [
         Binding("ctrl+s", "save", "Save", priority=True, id="template.save"),
         Binding("escape", "back", "Back", key_display="esc", id="template.back"),
@@ -42,6 +45,14 @@ class TemplateEditorScreen(WorkerResults, Screen):
         Binding("ctrl+t", "markdown('italic')", "Italic", id="template.italic"),
         Binding("ctrl+l", "markdown('link')", "Link", id="template.link"),
         Binding("ctrl+r", "markdown('list')", "List", id="template.list"),
+        Binding(
+            "f5",
+            "test_send",
+            "Test",
+            tooltip="Send yourself a test for the preview's patient",
+            show=False,
+            id="template.test",
+        ),
     ]
 
     def __init__(self, campaign_id: int) -> None:
@@ -50,7 +61,7 @@ class TemplateEditorScreen(WorkerResults, Screen):
         self.kind: str | None = None
         self.saved: dict[str, dict[str, str]] = {}
         self.patient_id: int | None = None
-        self.saving = False
+        self.preview_emr_id = ""
         self._timer = None
         self._refused = False  # the last save was refused (its problems are on show)
 
@@ -76,13 +87,10 @@ class TemplateEditorScreen(WorkerResults, Screen):
 
     # --- loading -------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="template")
-    def _load(self):
-        c = campaigns.get(self.campaign_id)
-        return c, campaigns.get_templates(c.id)
-
-    async def _load_done(self, result) -> None:
-        c, templates = result
+    @work(exclusive=True, exit_on_error=False, group="template")
+    async def _load(self) -> None:
+        c = await asyncio.to_thread(campaigns.get, self.campaign_id)
+        templates = await asyncio.to_thread(campaigns.get_templates, self.app.ctx, c.id)
         self.kind, self.saved = c.kind, templates
         self.title = f"Template · {c.name}"
         editor = self.query_one("#template-editor")
@@ -92,15 +100,17 @@ class TemplateEditorScreen(WorkerResults, Screen):
         for lang in templating.LANGUAGES:
             await tabs.add_pane(TabPane(LANG_NAMES[lang], *self._fields(lang, templates[lang]), id=f"tab-{lang}"))
         tabs.active = f"tab-{self.app.ctx.config.clinic.default_language}"
-        self.call_after_refresh(self._inputs_home)
         first = templating.FIELDS[self.kind][0]
-        self.query_one(f"#{self.active_language()}-{first}").focus()
+        self.set_focus(self.query_one(f"#{self.active_language()}-{first}"))
+        self._inputs_home()
         self._preview_soon()
 
     def _inputs_home(self) -> None:
-        """Show the start of each one-line field, not its end."""
+        """Show the start of each one-line field, not its end. Each field does it from its
+        own queue, so after the Focus event set_focus just posted (focusing an Input selects
+        all of it, cursor at the end): in that order whatever the machine's load."""
         for box in self.query(".template-line Input"):
-            box.action_home()
+            box.call_later(box.action_home)
 
     def _fields(self, lang: str, values: dict[str, str]):
         for field in templating.FIELDS[self.kind]:
@@ -176,12 +186,11 @@ class TemplateEditorScreen(WorkerResults, Screen):
         lang = self.active_language()
         self._preview(self.values(lang), lang, self.patient_id)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="preview")
-    def _preview(self, fields: dict[str, str], lang: str, patient_id: int | None):
-        return views.template_preview(self.app.ctx, self.campaign_id, fields, lang, patient_id)
-
-    def _preview_done(self, p: views.Preview) -> None:
+    @work(exclusive=True, exit_on_error=False, group="preview")
+    async def _preview(self, fields: dict[str, str], lang: str, patient_id: int | None) -> None:
+        p = await asyncio.to_thread(views.template_preview, self.app.ctx, self.campaign_id, fields, lang, patient_id)
         self.patient_id = p.patient_id
+        self.preview_emr_id = p.emr_id
         who = self.query_one("#preview-who", Static)
         who.update(f"for {p.patient or 'an example patient'}")
         head = self.query_one("#preview-head", Static)
@@ -266,35 +275,35 @@ class TemplateEditorScreen(WorkerResults, Screen):
 
         self.app.push_screen(PatientPicker("Preview the template for…"), chosen)
 
+    # --- a test send (tui.screens.sending) --------------------------------------------
+
+    def campaign_kind(self) -> str | None:
+        return self.kind
+
+    def test_patient(self) -> tuple[str, int | None]:
+        return self.preview_emr_id, self.patient_id
+
+    def unsaved_changes(self) -> bool:
+        return self.kind is not None and self.all_values() != self.saved
+
     # --- saving --------------------------------------------------------------------
 
     def action_save(self) -> None:
-        if self.kind is None or self.saving:
-            return
-        self.saving = True
-        self._save(self.all_values())
+        if self.kind is not None and not self.running("save"):
+            self.save_flow(self.kind, self.all_values())
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="save")
-    def _save(self, templates: dict[str, dict[str, str]]):
-        problems = campaigns.template_problems(self.app.ctx, self.kind, templates)
+    @work(exclusive=True, exit_on_error=False, group="save")
+    async def save_flow(self, kind: str, templates: dict[str, dict[str, str]]) -> None:
+        ctx = self.app.ctx
+        problems = await asyncio.to_thread(campaigns.template_problems, ctx, kind, templates)
         if problems:
-            return problems
-        campaigns.save_templates(self.app.ctx, self.campaign_id, templates)
-        return templates
-
-    def _save_done(self, result) -> None:
-        self.saving = False
-        if isinstance(result, list):
-            self._show_problems(result)
+            self._show_problems(problems)
             return
-        self.saved = result
+        await asyncio.to_thread(campaigns.save_templates, ctx, self.campaign_id, templates)
+        self.saved = templates
         self._refused = False
         self._set_problems([])
         self.notify("Template saved", timeout=3)
-
-    def _save_failed(self, error: BaseException) -> bool:
-        self.saving = False
-        return False
 
     def _set_problems(self, lines: list[str]) -> None:
         """The problems under the editor; after a refused save, until the next edit, they
@@ -322,25 +331,20 @@ class TemplateEditorScreen(WorkerResults, Screen):
     def action_back(self) -> None:
         if not self.dirty():
             self.app.pop_screen()
-            return
+        elif not self.running("back"):
+            self.back_flow()
 
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.app.pop_screen()
-
-        self.app.push_screen(
-            ConfirmModal(
-                "Unsaved changes",
-                "Leave the template without saving? Your changes will be lost.",
-                yes="Discard",
-                danger=True,
-            ),
-            answered,
-        )
+    @work(exclusive=True, exit_on_error=False, group="back")
+    async def back_flow(self) -> None:
+        message = "Leave the template without saving? Your changes will be lost."
+        discard = ConfirmModal("Unsaved changes", message, yes="Discard", danger=True)
+        if await self.app.push_screen_wait(discard):
+            self.app.pop_screen()
 
     def palette_commands(self):
         return [
             ("Save the template", "ctrl+s", self.action_save),
             ("Insert a variable", "At the cursor (f2)", self.action_variable),
             ("Preview for another patient", "f3", self.action_patient),
+            ("Send me a test", "The saved template, for the preview's patient (f5)", self.action_test_send),
         ]

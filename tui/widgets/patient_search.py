@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -13,7 +15,7 @@ from textual.widgets.option_list import Option
 
 from core import audit_read
 
-from ..screens.base import WorkerResults
+from ..screens.base import WorkerErrors
 from ..screens.opt_out import OptOutFlow
 
 
@@ -30,7 +32,7 @@ def patient_label(p, width: int = 80) -> Text:
     return t
 
 
-class PatientSearch(OptOutFlow, WorkerResults, Vertical):
+class PatientSearch(OptOutFlow, WorkerErrors, Vertical):
     """Input + results; enter on a result posts PatientSearch.Chosen; o on a result
     records an opt-out the patient asked for."""
 
@@ -80,13 +82,10 @@ class PatientSearch(OptOutFlow, WorkerResults, Vertical):
             if results.highlighted is None:
                 results.highlighted = 0
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="patient-search")
-    def _search(self, text: str):
+    @work(exclusive=True, exit_on_error=False, group="patient-search")
+    async def _search(self, text: str) -> None:
         # a search shows patients' data: audited (core.audit_read)
-        return text, audit_read.search_patients(self.app.ctx, text, limit=20)
-
-    def _search_done(self, result) -> None:
-        text, found = result
+        found = await asyncio.to_thread(audit_read.search_patients, self.app.ctx, text, limit=20)
         results = self.query_one(OptionList)
         results.clear_options()
         self._found = {str(p.id): p for p in found}

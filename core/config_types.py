@@ -1,0 +1,110 @@
+"""The loaded config's types (SPEC §8): one frozen dataclass per TOML section, and `Config`.
+
+`core.config` builds them from the validated values; everything else reads them. The
+secrets stay `SecretRef`s until a transport is built (core.secrets, SPEC §13).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from . import secrets
+
+
+@dataclass(frozen=True)
+class ClinicSettings:
+    name: str
+    phone: str = ""
+    address: str = ""
+    app_url: str = "https://app.example.org/join"
+    timezone: str = "America/Toronto"
+    default_language: str = "fr"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str
+    group: str = ""  # the OS group that shares a SQLite database folder (SPEC §13)
+
+
+@dataclass(frozen=True)
+class EmailSettings:
+    transport: str = "smtp"
+    host: str = "localhost"
+    port: int = 587
+    security: str = "starttls"
+    username: str = ""
+    password_secret: secrets.SecretRef | None = None  # read when the SMTP transport is built
+    sender: str = "clinicast <no-reply@localhost>"
+    unsubscribe_url: str = ""  # each email's personal link is <unsubscribe_url>/<token> (SPEC §10)
+    path: str = ""
+    timeout_seconds: float = 30  # the overall deadline of one SMTP transaction
+    concurrency: int = 2
+    unknown_outcome_retries: int = 1  # an email whose outcome is unknown is sent again at most this often
+
+    @property
+    def password(self) -> str | None:
+        """Read now, by whoever builds the transport (core.secrets); raises ConfigError."""
+        return secrets.resolve(self.password_secret)
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    transport: str = "http"
+    url: str = ""
+    token_secret: secrets.SecretRef | None = None  # read when the HTTP transport is built
+    timeout_seconds: float = 10
+    concurrency: int = 16
+    path: str = ""
+
+    @property
+    def token(self) -> str | None:
+        """Read now, by whoever builds the transport (core.secrets); raises ConfigError."""
+        return secrets.resolve(self.token_secret)
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    embedded: str = "auto"
+    tick_seconds: float = 5
+    lease_seconds: float = 60
+    max_attempts: int = 8
+    backoff_base_seconds: float = 30
+    backoff_max_seconds: float = 3600
+    heartbeat_seconds: float = 15
+
+
+@dataclass(frozen=True)
+class SendingSettings:
+    """When emails and pushes may leave (SPEC §11), as written; core.sending_hours reads them."""
+
+    hours: str = "09:00-20:00"
+    days: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat")
+
+
+@dataclass(frozen=True)
+class User:
+    login: str
+    name: str
+    permissions: frozenset[str]
+    language: str = ""  # the TUI's and messages' language; "" = [clinic] default_language
+    email: str = ""  # where this staff member's test sends go
+    app_id: str = ""  # their own app account, for broadcast test sends
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path | None
+    clinic: ClinicSettings
+    database: DatabaseSettings
+    email: EmailSettings
+    gateway: GatewaySettings
+    scheduler: SchedulerSettings
+    sending: SendingSettings = field(default_factory=SendingSettings)
+    users: dict[str, User] = field(default_factory=dict)

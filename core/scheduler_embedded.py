@@ -1,0 +1,99 @@
+"""The scheduler inside the TUI (`[scheduler] embedded`): a core.scheduler `Scheduler`
+started, stood by and stopped on the TUI's behalf; importable as core.scheduler.EmbeddedScheduler.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from .config import Config
+from .delivery import Dispatcher
+from .heartbeat import TUI
+from .models import utcnow
+
+if TYPE_CHECKING:
+    from .scheduler import Scheduler
+
+
+class EmbeddedScheduler:
+    """The scheduler inside the TUI, in background threads that never block the UI.
+
+    `[scheduler] embedded`: "always", "never", or "auto" (the default): it runs, but
+    stands by — no dispatch, no catch-up — while a daemon's heartbeat is fresh, and takes
+    over by itself when the daemon stops beating.
+
+        sched = EmbeddedScheduler(config)
+        sched.start()            # returns at once; False when the config says "never"
+        sched.wake()             # after a start/assign: dispatch now, not at the next tick
+        sched.state()            # "off" / "standing by: daemon host:pid is running" / "running"
+        sched.stop()             # on quit: releases what it holds, removes its heartbeat
+    """
+
+    def __init__(self, config: Config, *, clock=utcnow, logger: logging.Logger | None = None, **kw):
+        self.config = config
+        self.mode = config.scheduler.embedded
+        self._scheduler: Scheduler | None = None
+        self._clock, self._logger, self._kw = clock, logger, kw
+        self.blocked: list[str] = []  # the secrets this process cannot read: it does not send
+
+    @property
+    def scheduler(self) -> Scheduler | None:
+        return self._scheduler
+
+    def start(self) -> bool:
+        if self.mode == "never":
+            return False
+        from .secrets import unreadable
+
+        # a staff member who cannot read the secrets does everything but send (SPEC §13)
+        self.blocked = [words for words, _why in unreadable(self.config)]
+        if self.blocked:
+            return False
+        if self._scheduler is None:
+            from .scheduler import Scheduler  # which imports this module, for its callers
+
+            dispatcher = Dispatcher(
+                self.config,
+                clock=self._clock,
+                logger=self._logger or logging.getLogger("clinicast.dispatch"),
+                name=_tui_name(),
+            )
+            self._scheduler = Scheduler(
+                self.config,
+                role=TUI,
+                clock=self._clock,
+                dispatcher=dispatcher,
+                logger=self._logger,
+                standby_while_daemon=self.mode == "auto",
+                **self._kw,
+            )
+            self._scheduler.start()
+        return True
+
+    def wake(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.wake()
+
+    def state(self) -> str:
+        s = self._scheduler
+        if s is None or not s.running:
+            return "off"
+        if s.standing_by:
+            return f"standing by: {s.standing_by}"
+        if s.last_error:
+            return f"running (last error: {s.last_error})"
+        return "running"
+
+    def stop(self, grace: float = 2.0) -> None:
+        if self._scheduler is not None:
+            self._scheduler.stop(grace)
+
+
+def _tui_name() -> str:
+    from .delivery import worker_name
+
+    return worker_name(TUI)
+
+
+__all__ = ["EmbeddedScheduler"]

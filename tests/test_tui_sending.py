@@ -1,0 +1,187 @@
+"""Sending control in the TUI (SPEC §11), driven with Pilot: stop with a confirmation
+showing the counts, test send from the recipient table and the template editor,
+re-invite with the breakdown first — each checked on the database."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from helpers import status_counts
+from tui_helpers import LOGIN, FrozenClock, app_for, copy_world, make_world, screen_text, settle, users_toml, wait_for
+
+from core import config as cfg
+from core import context, recipients
+from core.models import Delivery, Invitation, Recipient
+from tui.screens.modals import ConfirmModal
+from tui.screens.recipients import RecipientsScreen
+from tui.screens.sending import TestSendModal
+from tui.screens.template_editor import TemplateEditorScreen
+
+pytestmark = pytest.mark.anyio
+STAFF_EMAIL = "mlaval@clinic.example"
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.fixture
+def as_mlaval(monkeypatch):
+    monkeypatch.setattr(context, "login_name", lambda: LOGIN)
+
+
+@pytest.fixture(scope="module")
+def base_world(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(context, "login_name", lambda: LOGIN)
+        return make_world(tmp_path_factory.mktemp("sending"), n_patients=40)
+
+
+@pytest.fixture
+def world(base_world, tmp_path, as_mlaval):
+    w = copy_world(base_world, tmp_path / "w")
+    w.clock = FrozenClock(base_world.clock.at)  # this test's own: it may move it
+    # the staff member's own address and app account, for test sends
+    text = w.config_path.read_text(encoding="utf-8").replace(
+        users_toml(), users_toml() + f'email = "{STAFF_EMAIL}"\napp_id = "staff-app"\n'
+    )
+    w.config_path.write_text(text, encoding="utf-8")
+    w.ctx = context.for_current_user(cfg.load(w.config_path, env={}), w.clock)
+    return w
+
+
+async def open_campaign(pilot, campaign_id: int) -> RecipientsScreen:
+    app = pilot.app
+    screen = app.screen
+    screen.query_one("DataTable").move_cursor(row=screen._order.index(campaign_id))
+    await pilot.press("enter")
+    await settle(pilot)
+    assert isinstance(app.screen, RecipientsScreen)
+    return app.screen
+
+
+async def modal(pilot, cls):
+    assert await wait_for(pilot, lambda: isinstance(pilot.app.screen, cls)), screen_text(pilot.app)
+    await pilot.pause()
+    return pilot.app.screen
+
+
+def counts(cid: int) -> dict[str, int]:
+    return status_counts(cid)
+
+
+class TestStop:
+    async def test_the_confirmation_shows_the_counts_then_stops(self, world):
+        cid = world.campaigns.broadcast_live
+        recipients.start(world.ctx, cid)  # nothing sends in this world (no scheduler)
+        queued = counts(cid).get("queued", 0)
+        assert queued > 0
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await open_campaign(pilot, cid)
+            await pilot.press("S")
+            await modal(pilot, ConfirmModal)
+            text = screen_text(app)
+            assert f"Not sent, cancelled now: {queued} push notifications" in text and "Already sent: 0" in text
+            assert "stays in the feeds" in text
+            await pilot.press("n")
+            await settle(pilot)
+            assert counts(cid).get("queued") == queued  # cancelled: nothing changed
+            await pilot.press("S")
+            await modal(pilot, ConfirmModal)
+            await pilot.press("y")
+            await settle(pilot)
+            assert counts(cid).get("queued", 0) == 0 and counts(cid)["assigned"] >= queued
+            assert any(f"Stopped: {queued} not sent" in n.message for n in app._notifications)
+            assert not Delivery.select().where(Delivery.campaign == cid, Delivery.status == "pending").exists()
+
+
+class TestTestSend:
+    async def test_from_the_recipient_table_for_the_selected_patient(self, world):
+        cid = world.campaigns.invitation_sent
+        before = counts(cid)
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            screen = await open_campaign(pilot, cid)
+            row = screen.selected_row()
+            await pilot.press("T")
+            dialog = await modal(pilot, TestSendModal)
+            assert dialog.query_one("#test-emr").value == row.emr_id
+            await pilot.press("enter")
+            await settle(pilot)
+            (d,) = Delivery.select().where(Delivery.kind == "test_email")
+            assert (d.target, d.patient.emr_id, d.recipient_id) == (STAFF_EMAIL, row.emr_id, None)
+            assert counts(cid) == before
+            assert any(f"queued to {STAFF_EMAIL}" in n.message for n in app._notifications)
+
+    async def test_from_the_template_editor_for_the_preview_patient(self, world):
+        cid = world.campaigns.broadcast_live
+        app = app_for(world)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            await open_campaign(pilot, cid)
+            await pilot.press("t")
+            await settle(pilot, delay=0.3)
+            editor = app.screen
+            assert isinstance(editor, TemplateEditorScreen) and editor.preview_emr_id
+            await pilot.press("f5")
+            dialog = await modal(pilot, TestSendModal)
+            assert dialog.query_one("#test-emr").value == editor.preview_emr_id
+            await pilot.press("enter")
+            await settle(pilot)
+            (d,) = Delivery.select().where(Delivery.kind == "test_broadcast")
+            assert (d.target, d.patient_id) == ("staff-app", editor.patient_id)
+
+
+class TestReinvite:
+    async def test_breakdown_then_confirm(self, world):
+        cid = world.campaigns.invitation_sent
+        sent = counts(cid)["sent"]  # the demo sent them (to its maildir)
+        world.clock.at += timedelta(days=15)
+        plan = recipients.reinvite_plan(world.ctx, cid)
+        assert plan.will_send == sent
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await open_campaign(pilot, cid)
+            await pilot.press("i")
+            await modal(pilot, ConfirmModal)
+            assert f"fresh invitation (new code, 14 days): {plan.will_send}" in screen_text(app)
+            await pilot.press("y")
+            await settle(pilot)
+            assert counts(cid).get("queued") == sent
+            assert f"re-invited {sent}" in screen_text(app)  # the funnel counts them
+            assert Invitation.select().where(Invitation.reinvited_at.is_null(False)).count() == sent
+            await pilot.press("i")  # a second time: nothing
+            await settle(pilot)
+            assert not isinstance(app.screen, ConfirmModal)
+            assert any("Nothing to re-invite" in n.message for n in app._notifications)
+        assert Recipient.select().where(Recipient.campaign == cid, Recipient.status == "queued").count() == sent
+
+
+class TestSendingHours:
+    async def test_the_start_breakdown_says_when_sending_begins(self, world):
+        # the clinic's hours (09:00-20:00, Monday-Saturday) instead of the demo's "any time"
+        text = world.config_path.read_text(encoding="utf-8")
+        start = text.index("[sending]")
+        end = text.index("[users.")
+        world.config_path.write_text(
+            text[:start] + '[sending]\nhours = "09:00-20:00"\n\n' + text[end:], encoding="utf-8"
+        )
+        world.clock.at = datetime(2025, 6, 3, 3, 30)  # Monday 23:30 in Montréal
+        cid = world.campaigns.broadcast_live
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await open_campaign(pilot, cid)
+            await pilot.press("s")
+            await settle(pilot)
+            assert "outside sending hours: will go out from Tuesday 09:00" in screen_text(app)
+            await pilot.press("y")
+            await settle(pilot)
+        due = {d.due_at for d in Delivery.select().where(Delivery.campaign == cid, Delivery.kind == "push")}
+        assert due == {datetime(2025, 6, 3, 13, 0)}  # 09:00 EDT

@@ -1,0 +1,143 @@
+"""The recipients of one campaign as a table, paged from the database.
+
+`DataTable` keeps every row and measures each cell on the event loop, so rows come in
+pages of PAGE (keyset pagination on the recipient id): the next page is read when the
+cursor nears the end of what is loaded. The screen says which search to show (`load`),
+asks for the rows on screen again when counts move (`reload_shown`) and reads the
+selected row (`selected_row`); after every change the table posts `Shown`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from rich.text import Text
+from textual import on, work
+from textual.message import Message
+from textual.widgets import DataTable
+
+from core import recipients
+
+from .. import format as fmt
+from ..screens.base import WorkerErrors
+
+PAGE = 100  # rows read at a time: a few screens, measured cheaply (DataTable sizes every cell)
+NEAR_END = 25  # read the next page when the cursor is this close to the last loaded row
+WIDE = 100  # from this width on, a "Sent at" column
+
+
+class RecipientTable(WorkerErrors, DataTable):
+    class Shown(Message):
+        """The rows on screen changed (loaded, refreshed, searched)."""
+
+    def __init__(self, campaign_id: int, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        self.campaign_id = campaign_id
+        self.search = ""
+        self.loaded: dict[int, recipients.RecipientRow] = {}
+        self.order: list[int] = []
+        self.more = False
+        self._wide: bool | None = None
+
+    # --- columns -------------------------------------------------------------------
+
+    def fit(self, width: int) -> None:
+        """Columns for a screen `width` wide; the rows again when the layout changes.
+        Wide: a "Sent at" column. Narrow (80 columns): the sending time goes in the status."""
+        if self._wide == (width >= WIDE):
+            return
+        first = self._wide is None
+        self._wide = width >= WIDE
+        self.clear(columns=True)
+        name_w = 26 if self._wide else 18
+        fixed = 8 + name_w + 10 + (16 if self._wide else 0)
+        ncols = 5 if self._wide else 4
+        self.add_column("EMR id", width=8, key="emr")
+        self.add_column("Name", width=name_w, key="name")
+        self.add_column("Added", width=10, key="added")
+        if self._wide:
+            self.add_column("Sent at", width=16, key="sent")
+        self.add_column("Status", width=max(14, width - fixed - 2 * ncols - 3), key="status")
+        if not first:
+            self._fill(list(self.loaded.values()), replace=True)
+
+    def _keys(self) -> tuple[str, ...]:
+        return ("emr", "name", "added", "sent", "status") if self._wide else ("emr", "name", "added", "status")
+
+    def _cells(self, r: recipients.RecipientRow) -> list:
+        tz = self.app.ctx.config.clinic.tz
+        status = Text(r.status, style=fmt.CELL_STYLE.get(r.status, ""), no_wrap=True, overflow="ellipsis")
+        if r.status == "retrying" and r.next_attempt_at:
+            status.append(f" · next {fmt.when(r.next_attempt_at, tz)[11:]}", style="yellow")
+        if r.reason_code:
+            status.append(f" · {r.reason()}", style="dim")
+        sent = fmt.when(r.sent_at, tz)
+        name = Text(r.name, no_wrap=True, overflow="ellipsis")
+        if self._wide:
+            return [r.emr_id, name, fmt.day(r.added_at, tz), sent, status]
+        if sent:
+            status.append(f" {sent[5:]}", style="dim")
+        return [r.emr_id, name, fmt.day(r.added_at, tz), status]
+
+    # --- reading -------------------------------------------------------------------
+
+    def _read(self, **how) -> list[recipients.RecipientRow]:
+        """One page (runs in a thread)."""
+        return recipients.page(self.app.ctx, self.campaign_id, search=self.search, **how)
+
+    @work(exclusive=True, exit_on_error=False, group="page")
+    async def load(self, search: str) -> None:
+        """The first page of `search` ("" for all), replacing what is shown."""
+        self.search = search
+        rows = await asyncio.to_thread(self._read, limit=PAGE)
+        self.loading = False
+        self._fill(rows, replace=True)
+
+    @work(exclusive=True, exit_on_error=False, group="page")
+    async def _next_page(self, after_id: int) -> None:
+        rows = await asyncio.to_thread(self._read, after_id=after_id, limit=PAGE)
+        self._fill(rows, replace=False)
+
+    @work(exclusive=True, exit_on_error=False, group="page")
+    async def reload_shown(self) -> None:
+        """The rows already on screen, read again (statuses change while sending)."""
+        rows = await asyncio.to_thread(self._read, limit=max(len(self.order), PAGE))
+        shown = len(self.order)
+        if [r.id for r in rows[:shown]] != self.order:
+            self._fill(rows, replace=True)
+            return
+        for r in rows[:shown]:
+            if self.loaded[r.id] != r:
+                self.loaded[r.id] = r
+                for key, value in zip(self._keys(), self._cells(r), strict=False):
+                    self.update_cell(str(r.id), key, value)
+        if len(rows) > shown:
+            self._fill(rows[shown:], replace=False)
+        self.post_message(self.Shown())
+
+    def _fill(self, rows: list[recipients.RecipientRow], replace: bool) -> None:
+        keep = self.selected_row()
+        if replace:
+            self.clear()
+            self.loaded, self.order = {}, []
+        for r in rows:
+            if r.id in self.loaded:
+                continue
+            self.add_row(*self._cells(r), key=str(r.id))
+            self.loaded[r.id] = r
+            self.order.append(r.id)
+        self.more = len(rows) >= PAGE
+        if replace and keep is not None and keep.id in self.loaded:
+            self.move_cursor(row=self.order.index(keep.id), animate=False)
+        self.post_message(self.Shown())
+
+    def selected_row(self) -> recipients.RecipientRow | None:
+        if not self.order or not (0 <= self.cursor_row < len(self.order)):
+            return None
+        return self.loaded.get(self.order[self.cursor_row])
+
+    @on(DataTable.RowHighlighted)
+    def _near_end(self, event: DataTable.RowHighlighted) -> None:
+        if self.more and event.cursor_row >= len(self.order) - NEAR_END:
+            self.more = False  # one read at a time
+            self._next_page(self.order[-1])
