@@ -91,3 +91,28 @@ async def test_the_audit_trail_for_an_administrator_and_not_for_staff(world, tmp
         await pilot.press("l")
         await settle(pilot)
         assert isinstance(app.screen, CampaignListScreen), "staff without admin do not get the audit trail"
+
+
+async def test_o_on_a_recipient_row_and_the_ledger_export(world):
+    cid = world.campaigns.invitation_sent
+    app = app_for(world)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = await open_campaign(pilot, cid)
+        row = screen.selected_row()
+        assert row is not None
+        await pilot.press("o")
+        await settle(pilot)
+        assert isinstance(app.screen, OptOutModal)
+        app.screen.query_one("#opt-out-note").value = "by phone"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert await wait_for(pilot, lambda: OptOut.select().count() == 1)
+        assert OptOut.get().patient.emr_id == row.emr_id and OptOut.get().channel == "email"
+        app.start_folder = str(world.folder)
+        await pilot.press("E")
+        await settle(pilot)
+        assert await wait_for(pilot, lambda: list(world.folder.glob(f"campaign-{cid}-recipients-*.csv")))
+        [path] = list(world.folder.glob(f"campaign-{cid}-recipients-*.csv"))
+        assert row.emr_id in path.read_text(encoding="utf-8-sig")
+        assert AuditLog.select().where(AuditLog.action == "export").exists()

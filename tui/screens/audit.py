@@ -13,12 +13,10 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from .base import WorkerErrors
-
 SHOWN = 1000  # the newest rows; `clinicast audit --csv` gives everything
 
 
-class AuditScreen(WorkerErrors, Screen):
+class AuditScreen(Screen):
     TITLE = "Audit trail"
     AUTO_FOCUS = "#audit-rows"
     BINDINGS = [
@@ -60,11 +58,16 @@ class AuditScreen(WorkerErrors, Screen):
     @work(exclusive=True, exit_on_error=False, group="audit")
     async def _load(self, since: str, user: str) -> None:
         from core import audit_read
+        from core.errors import ClinicastError
 
         ctx = self.app.ctx
-        rows = await asyncio.to_thread(
-            lambda: audit_read.read(ctx, audit_read.parse_since(since), user or None, limit=SHOWN, newest_first=True)
-        )
+        note = self.query_one("#audit-note", Static)
+        try:
+            day = audit_read.parse_since(since)
+            rows = await asyncio.to_thread(audit_read.read, ctx, day, user or None, SHOWN, True)
+        except ClinicastError as e:  # a bad day, or no admin permission: said where the eye is
+            note.update(str(e))
+            return
         table = self.query_one(DataTable)
         table.clear()
         table.add_rows(
@@ -80,5 +83,5 @@ class AuditScreen(WorkerErrors, Screen):
             ]
         )
         more = f" (the newest {SHOWN}: `clinicast audit --csv` gives all)" if len(rows) >= SHOWN else ""
-        self.query_one("#audit-note", Static).update(f"{len(rows)} entries{more}")
+        note.update(f"{len(rows)} entries{more}")
         table.focus()

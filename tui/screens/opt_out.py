@@ -15,6 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, RadioButton, RadioSet, Static
 
 from core.enums import OptOutChannel
+from core.errors import ClinicastError
 
 _CHANNELS = (
     (OptOutChannel.EMAIL, "email (invitations)"),
@@ -78,18 +79,26 @@ class OptOutModal(ModalScreen[tuple[str, str] | None]):
 
 
 class OptOutFlow:
-    """Mixin (with WorkerErrors) for what shows patients: `ask_opt_out(emr_id, name)`;
-    override `opt_out_recorded(done)` to refresh after it."""
+    """Mixin for what shows patients: `ask_opt_out(emr_id, name)` asks, records (in a
+    thread: the same core function as `clinicast patients opt-out`) and says what was
+    done; override `opt_out_recorded(done)` to refresh after it."""
 
-    @work(exit_on_error=False, group="opt-out")
-    async def ask_opt_out(self, emr_id: str, name: str) -> None:
+    def ask_opt_out(self, emr_id: str, name: str) -> None:
+        def answered(answer: tuple[str, str] | None) -> None:
+            if answer is not None:
+                self._record_opt_out(emr_id, *answer)
+
+        self.app.push_screen(OptOutModal(emr_id, name), answered)
+
+    @work(exclusive=True, exit_on_error=False, group="opt-out")
+    async def _record_opt_out(self, emr_id: str, channel: str, note: str) -> None:
         from core import optouts
 
-        answer = await self.app.push_screen_wait(OptOutModal(emr_id, name))
-        if answer is None:
+        try:
+            done = await asyncio.to_thread(optouts.record, self.app.ctx, emr_id, channel, note)
+        except ClinicastError as e:
+            self.app.notify(str(e), title="Not done", severity="error", markup=False, timeout=8)
             return
-        channel, note = answer
-        done = await asyncio.to_thread(optouts.record, self.app.ctx, emr_id, channel, note)
         if done.new:
             what = f"{done.emr_id}: opted out of {done.channel} on {done.day}"
         else:

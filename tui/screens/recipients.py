@@ -23,10 +23,11 @@ from ..widgets.recipient_table import RecipientTable
 from ..widgets.status_line import StatusLine
 from .base import WorkerErrors
 from .modals import ConfirmModal
+from .opt_out import OptOutFlow
 from .sending import SendingControl
 
 
-class RecipientsScreen(SendingControl, WorkerErrors, Screen):
+class RecipientsScreen(OptOutFlow, SendingControl, WorkerErrors, Screen):
     AUTO_FOCUS = "#recipients"
     # One list: a new key is a Binding here, an `action_…` below and a palette line.
     BINDINGS = [
@@ -49,6 +50,9 @@ class RecipientsScreen(SendingControl, WorkerErrors, Screen):
             id="recipients.reinvite",
         ),
         Binding("T", "test_send", "Test", tooltip="Send yourself a test", show=False, id="recipients.test"),
+        # patient trust (issue #10)
+        Binding("o", "opt_out", "Opt-out", tooltip="Record the patient's opt-out", show=False, id="recipients.opt_out"),
+        Binding("E", "export", "Export", tooltip="The ledger to a CSV file", show=False, id="recipients.export"),
     ]
 
     def __init__(self, campaign_id: int) -> None:
@@ -240,6 +244,29 @@ class RecipientsScreen(SendingControl, WorkerErrors, Screen):
             self.notify(f"{r.name} was already removed", markup=False, timeout=3)
             return
         self.remove_flow(r)
+
+    def action_opt_out(self) -> None:
+        r = self.selected_row()
+        if r is not None and not self.running("opt-out"):
+            self.ask_opt_out(r.emr_id, r.name)
+
+    def opt_out_recorded(self, done) -> None:
+        self._changed()
+
+    def action_export(self) -> None:
+        if not self.running("export"):
+            self.export_flow()
+
+    @work(exclusive=True, exit_on_error=False, group="export")
+    async def export_flow(self) -> None:
+        """The recipient ledger as CSV (core.exports: owner-only file, audited)."""
+        import os
+
+        from core import exports
+
+        folder = self.app.start_folder or os.getcwd()
+        path = await asyncio.to_thread(exports.write_recipients_csv, self.app.ctx, self.campaign_id, folder)
+        self.notify(f"The recipient ledger is in {path}", title="Exported", markup=False, timeout=8)
 
     def action_start(self) -> None:
         if self.summary is not None and not self.running("start"):
