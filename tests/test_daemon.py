@@ -175,8 +175,10 @@ def test_sigkill_in_the_middle_of_2000_pushes_then_restart(setup, gw):
     write, config = setup
     n = 2000
     b = live_broadcast(config, n)
-    gw.latency = 0.004
-    path = write(tick_seconds=0.2, lease_seconds=2.0)
+    # pushes go 500 to a request: one request at a time, 0.6 s each, so the kill lands
+    # between requests however loaded the machine is
+    gw.latency = 0.6
+    path = write({"concurrency": 1, "timeout_seconds": 5.0}, tick_seconds=0.2, lease_seconds=2.0)
     first = Daemon(path)
     assert wait(lambda: len(gw.pushes) >= 500, 60), first.stderr
     first.signal(signal.SIGKILL)
