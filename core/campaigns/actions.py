@@ -1,0 +1,212 @@
+"""Changing campaigns: create, edit, archive, and the checks they share with the form
+(fields, templates with this clinic's values)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from .. import audit, dates, templating, textcheck
+from ..context import Ctx
+from ..enums import LANGUAGES, OPEN, DeliveryKind, Kind
+from ..errors import BadInput, Refused
+from ..models import Campaign, Delivery, Recipient, Template, database
+from .reads import TEMPLATE_FIELDS, get_locked
+
+NAME_MAX = 120
+INVITATION_VALID_DAYS = 14
+
+
+# --- validation ---------------------------------------------------------------------
+
+
+def parse_day(value, key: str) -> date | None:
+    """A window day from the CLI or a form (core.dates: YYYY-MM-DD, 1900..2200)."""
+    try:
+        if value is None or value == "" or isinstance(value, date):
+            return dates.check(value) if value else None
+        return dates.parse(str(value))
+    except dates.DateProblem as e:
+        raise BadInput(f"{key}: expected {e}, got {str(value)[:40]!r}") from None
+
+
+def validate_fields(
+    kind: str, name: str, starts_on: date | None, ends_on: date | None, campaign_id: int | None = None
+) -> dict[str, str]:
+    """Problems by field name, for the form's inline errors and for create/edit."""
+    problems: dict[str, str] = {}
+    if kind not in tuple(Kind):
+        problems["kind"] = f"expected one of {', '.join(Kind)}, got {kind!r}"
+        return problems
+    name = (name or "").strip()
+    if not name:
+        problems["name"] = "a name is required"
+    elif len(name) > NAME_MAX:
+        problems["name"] = f"at most {NAME_MAX} characters (this one has {len(name)})"
+    elif (c := textcheck.first_control(name)) is not None:  # a name is shown on one line everywhere
+        problems["name"] = f"expected a name without control characters, got {textcheck.describe(c)}"
+    else:
+        clash = Campaign.select().where(Campaign.name == name, Campaign.archived == False)  # noqa: E712
+        if campaign_id is not None:
+            clash = clash.where(Campaign.id != campaign_id)
+        if clash.exists():
+            problems["name"] = f"another campaign is already named {name!r}"
+    for key, day in (("starts_on", starts_on), ("ends_on", ends_on)):
+        if day and not dates.in_range(day):  # a date object that skipped parse_day
+            problems[key] = f"expected a date {dates.RANGE}, got {day}"
+    if kind == "broadcast":
+        if not starts_on:
+            problems["starts_on"] = "a broadcast needs the first day of its window"
+        if not ends_on:
+            problems["ends_on"] = "a broadcast needs the last day of its window"
+        if starts_on and ends_on and not problems.get("ends_on") and ends_on < starts_on:
+            problems["ends_on"] = f"the last day ({ends_on}) is before the first ({starts_on})"
+    elif starts_on or ends_on:
+        problems["starts_on"] = "an invitation has no window (it is valid 14 days from sending)"
+    return problems
+
+
+def _raise_problems(problems: dict[str, str]) -> None:
+    if problems:
+        raise BadInput("; ".join(f"{k}: {v}" for k, v in problems.items()))
+
+
+def clinic_values(config) -> dict:
+    """The clinic's values as templates see them."""
+    c = config.clinic
+    return {"name": c.name, "phone": c.phone, "address": c.address, "app_url": c.app_url}
+
+
+def template_problems(ctx: Ctx, kind: str, templates: dict) -> list:
+    """Every problem of a template set, checked with this clinic's real values."""
+    return templating.validate_set(
+        kind, templates, default_language=ctx.config.clinic.default_language, clinic=clinic_values(ctx.config)
+    )
+
+
+def _check_templates(ctx: Ctx, kind: str, templates: dict) -> None:
+    problems = template_problems(ctx, kind, templates)
+    if problems:
+        raise BadInput("template: " + "; ".join(str(p) for p in problems))
+
+
+def _write_templates(c: Campaign, templates: dict, now: datetime) -> None:
+    fields = TEMPLATE_FIELDS[c.kind]
+    for lang in LANGUAGES:
+        values = {f: (templates.get(lang) or {}).get(f, "") for f in fields}
+        (
+            Template.insert(campaign=c, language=lang, updated_at=now, **values)
+            .on_conflict(
+                conflict_target=[Template.campaign, Template.language],
+                update={**{getattr(Template, f): v for f, v in values.items()}, Template.updated_at: now},
+            )
+            .execute()
+        )
+
+
+def _queue_put(c: Campaign, now: datetime) -> None:
+    """Tell the gateway the new content/window, if the broadcast is already out there."""
+    if c.kind != "broadcast" or c.expired_at is not None:
+        return
+    if not Recipient.select().where(Recipient.campaign == c, Recipient.in_feed == True).exists():  # noqa: E712
+        return
+    Delivery.update(status="cancelled").where(
+        Delivery.campaign == c, Delivery.kind == DeliveryKind.PUT, Delivery.status.in_(("pending", "retrying"))
+    ).execute()
+    Delivery.create(kind=DeliveryKind.PUT, campaign=c, due_at=now, created_at=now, content_version=c.content_version)
+
+
+# --- actions ------------------------------------------------------------------------
+
+
+def create(ctx: Ctx, kind: str, name: str, starts_on=None, ends_on=None, templates: dict | None = None) -> Campaign:
+    """A new draft campaign; an invitation gets the default bilingual template."""
+    ctx.require("campaigns")
+    starts_on, ends_on = parse_day(starts_on, "starts"), parse_day(ends_on, "ends")
+    name = (name or "").strip()
+    with database.atomic():
+        _raise_problems(validate_fields(kind, name, starts_on, ends_on))
+        if templates is None and kind == "invitation":
+            templates = templating.DEFAULT_INVITATION
+        if templates:
+            _check_templates(ctx, kind, templates)
+        now = ctx.now()
+        c = Campaign.create(
+            kind=kind,
+            name=name,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            created_by=ctx.user.login,
+            created_at=now,
+            updated_at=now,
+        )
+        _write_templates(c, templates or {}, now)
+        audit.record(ctx, "create", c.id, kind=kind, name=name, starts_on=starts_on, ends_on=ends_on)
+    return c
+
+
+def edit(
+    ctx: Ctx,
+    campaign_id: int | str,
+    *,
+    name: str | None = None,
+    starts_on=None,
+    ends_on=None,
+    templates: dict | None = None,
+) -> Campaign:
+    """Change name, window or templates; the kind never changes."""
+    ctx.require("campaigns")
+    with database.atomic():
+        c = get_locked(campaign_id)
+        new_name = c.name if name is None else name.strip()
+        new_start = c.starts_on if starts_on is None else parse_day(starts_on, "starts")
+        new_end = c.ends_on if ends_on is None else parse_day(ends_on, "ends")
+        _raise_problems(validate_fields(c.kind, new_name, new_start, new_end, campaign_id=c.id))
+        now = ctx.now()
+        changes: dict[str, object] = {}
+        if new_name != c.name:
+            changes["name"] = [c.name, new_name]
+        if (new_start, new_end) != (c.starts_on, c.ends_on):
+            if c.kind == "broadcast" and c.expired_at is not None:
+                raise Refused(
+                    "this broadcast's window has ended and it was removed from the feeds; create a new campaign instead"
+                )
+            changes["window"] = [[c.starts_on, c.ends_on], [new_start, new_end]]
+        if templates is not None:
+            _check_templates(ctx, c.kind, templates)
+            changes["templates"] = True
+        if not changes:
+            return c
+        c.name, c.starts_on, c.ends_on, c.updated_at = new_name, new_start, new_end, now
+        content_changed = "window" in changes or "templates" in changes
+        if content_changed:
+            c.content_version += 1
+            if "window" in changes:
+                c.published_at = None  # the publish job looks again at the new window
+        c.save()
+        if templates is not None:
+            _write_templates(c, templates, now)
+        if content_changed:
+            _queue_put(c, now)
+        audit.record(ctx, "edit", c.id, **changes)
+    return c
+
+
+def save_templates(ctx: Ctx, campaign_id: int | str, templates: dict) -> Campaign:
+    return edit(ctx, campaign_id, templates=templates)
+
+
+def archive(ctx: Ctx, campaign_id: int | str, archived: bool = True) -> Campaign:
+    """Hide from the default list (kept for audit). A campaign still sending cannot be archived."""
+    ctx.require("campaigns")
+    with database.atomic():
+        c = get_locked(campaign_id)
+        if archived and Delivery.select().where(Delivery.campaign == c, Delivery.status.in_(OPEN)).exists():
+            raise Refused(f"campaign {c.id} still has deliveries under way; archive it once they are done")
+        if not archived:
+            _raise_problems(
+                {k: v for k, v in validate_fields(c.kind, c.name, c.starts_on, c.ends_on, c.id).items() if k == "name"}
+            )
+        c.archived, c.updated_at = archived, ctx.now()
+        c.save()
+        audit.record(ctx, "archive" if archived else "unarchive", c.id)
+    return c

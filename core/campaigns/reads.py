@@ -1,0 +1,175 @@
+"""Reading campaigns: get (and lock), status, summaries with counts and the
+invitation funnel, templates."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+
+import peewee as pw
+
+from ..context import Ctx
+from ..enums import LANGUAGES, Permission, RecipientStatus
+from ..errors import BadInput, NotFound
+from ..models import Campaign, Invitation, Recipient, Template
+from .window import window_state
+
+TEMPLATE_FIELDS = {"invitation": ("subject", "body"), "broadcast": ("title", "body", "push")}
+
+DRAFT, SENDING, STATUS_SENT, SENT_WITH_ERRORS = "draft", "sending", "sent", "sent with errors"
+
+
+def status_of(campaign: Campaign, counts: dict[str, int]) -> str:
+    """Whether it has been sent (not whether it is visible): SPEC §2."""
+    if campaign.first_started_at is None:
+        return DRAFT
+    if counts.get(RecipientStatus.QUEUED, 0) or counts.get(RecipientStatus.RETRYING, 0):
+        return SENDING
+    return SENT_WITH_ERRORS if counts.get(RecipientStatus.FAILED, 0) else STATUS_SENT
+
+
+# --- reads --------------------------------------------------------------------------
+
+
+@dataclass
+class CampaignSummary:
+    id: int
+    name: str
+    kind: str
+    channel: str
+    status: str
+    window_state: str | None
+    starts_on: date | None
+    ends_on: date | None
+    counts: dict[str, int]
+    total: int
+    sent: int
+    updated_at: datetime
+    archived: bool
+    funnel: dict[str, int] | None = field(default=None)
+
+    def to_json(self) -> dict:
+        d = {
+            k: v
+            for k, v in asdict(self).items()
+            if k in ("id", "name", "kind", "channel", "status", "window_state", "counts")
+        }
+        d["starts_on"] = _day_json(self.starts_on)
+        d["ends_on"] = _day_json(self.ends_on)
+        if self.funnel is not None:
+            d["funnel"] = self.funnel
+        d["archived"] = self.archived
+        return d
+
+
+def _day_json(day) -> str | None:
+    # a stored value that is not a day at all (SQLite keeps text) is shown as it is
+    return day.isoformat() if isinstance(day, date) else (str(day) if day else None)
+
+
+def get(campaign_id: int | str) -> Campaign:
+    try:
+        cid = int(campaign_id)
+    except (TypeError, ValueError):
+        raise BadInput(f"campaign id must be a number, got {campaign_id!r}") from None
+    # an id no database column can hold (99999999999999999999999) is simply not there
+    c = Campaign.get_or_none(Campaign.id == cid) if 0 < cid < 2**63 else None
+    if c is None:
+        raise NotFound(f"no campaign with id {cid}")
+    return c
+
+
+def get_locked(campaign_id: int | str) -> Campaign:
+    """The campaign, locked until the transaction ends (PostgreSQL: FOR UPDATE), so the
+    actions on one campaign (assign, start, remove, publish, expire, edit) run one at a
+    time on every host. SQLite's write transaction already serialises them."""
+    c = get(campaign_id)
+    from ..db import is_postgres
+
+    if is_postgres():
+        c = Campaign.select().where(Campaign.id == c.id).for_update().get()
+    return c
+
+
+def _counts_by_campaign(ids: list[int]) -> dict[int, dict[str, int]]:
+    out: dict[int, dict[str, int]] = {i: {} for i in ids}
+    if not ids:
+        return out
+    q = (
+        Recipient.select(Recipient.campaign, Recipient.status, pw.fn.COUNT(Recipient.id).alias("n"))
+        .where(Recipient.campaign.in_(ids))
+        .group_by(Recipient.campaign, Recipient.status)
+        .tuples()
+    )
+    for cid, status, n in q:
+        out[cid][status] = n
+    return out
+
+
+def _funnel(campaign: Campaign, now: datetime) -> dict[str, int]:
+    q = Invitation.select().where(Invitation.campaign == campaign)
+    invited = q.select(pw.fn.COUNT(pw.fn.DISTINCT(Invitation.patient))).scalar() or 0
+    joined = (
+        q.select(pw.fn.COUNT(pw.fn.DISTINCT(Invitation.patient))).where(Invitation.joined_at.is_null(False)).scalar()
+        or 0
+    )
+    expired = (
+        q.select(pw.fn.COUNT(pw.fn.DISTINCT(Invitation.patient)))
+        .where(Invitation.joined_at.is_null(True), Invitation.expires_at < now, Invitation.reinvited_at.is_null(True))
+        .scalar()
+        or 0
+    )
+    # re-invitations (core.recipients.reinvite): expired invitations followed by a fresh one
+    reinvited = q.where(Invitation.reinvited_at.is_null(False)).count()
+    return {"invited": invited, "joined": joined, "expired": expired, "reinvited": reinvited}
+
+
+def _summarise(ctx: Ctx, c: Campaign, counts: dict[str, int]) -> CampaignSummary:
+    active = {s: n for s, n in counts.items() if s in tuple(RecipientStatus)}
+    total = sum(n for s, n in active.items() if s != "removed")
+    return CampaignSummary(
+        id=c.id,
+        name=c.name,
+        kind=c.kind,
+        channel=c.channel,
+        status=status_of(c, counts),
+        window_state=window_state(c, ctx.now(), ctx.config.clinic.tz),
+        starts_on=c.starts_on,
+        ends_on=c.ends_on,
+        counts=active,
+        total=total,
+        sent=counts.get(RecipientStatus.SENT, 0),
+        updated_at=c.updated_at,
+        archived=c.archived,
+        funnel=_funnel(c, ctx.now()) if c.kind == "invitation" else None,
+    )
+
+
+def summary(ctx: Ctx, campaign: Campaign | int) -> CampaignSummary:
+    ctx.require("campaigns")
+    c = campaign if isinstance(campaign, Campaign) else get(campaign)
+    return _summarise(ctx, c, _counts_by_campaign([c.id])[c.id])
+
+
+def summaries(ctx: Ctx, include_archived: bool = False, search: str = "") -> list[CampaignSummary]:
+    """Every campaign (newest first), archived ones only when asked."""
+    ctx.require("campaigns")
+    q = Campaign.select().order_by(Campaign.updated_at.desc(), Campaign.id.desc())
+    if not include_archived:
+        q = q.where(Campaign.archived == False)  # noqa: E712
+    if search:
+        q = q.where(Campaign.name.contains(search.strip()))
+    camps = list(q)
+    counts = _counts_by_campaign([c.id for c in camps])
+    return [_summarise(ctx, c, counts[c.id]) for c in camps]
+
+
+def get_templates(ctx: Ctx, campaign_id: int) -> dict[str, dict[str, str]]:
+    """{language: {field: text}} with every field of the campaign's kind."""
+    ctx.require(Permission.CAMPAIGNS)
+    c = get(campaign_id)
+    fields = TEMPLATE_FIELDS[c.kind]
+    out: dict[str, dict[str, str]] = {lang: {f: "" for f in fields} for lang in LANGUAGES}
+    for t in Template.select().where(Template.campaign == c):
+        out[t.language] = {f: getattr(t, f) for f in fields}
+    return out

@@ -1,0 +1,95 @@
+"""The patient directory: import from the EMR's CSV export, search, look-up (SPEC §4, §9).
+
+Import rules (decisions are marked *):
+- Columns are matched through `csvio.norm` against the aliases below (English and
+  French). When several columns match one field, the earlier alias wins and the others
+  are ignored (e.g. `No dossier` beats a generic `ID`). Unknown columns are ignored and
+  reported in `ImportResult.ignored_columns`.
+- Every row is validated before anything is written; one bad row refuses the file and
+  every problem is listed as `FILE:LINE: column 'X': expected ..., got '...'`.
+- Dates are YYYY-MM-DD (a time after the date is dropped, `YYYY/MM/DD` is accepted).
+  * DD/MM/YYYY is refused: 03/04/1980 is April 3rd in Québec and March 4th in an
+  American export, and a silent guess would mislabel ages.
+- Booleans: yes/no, oui/non, true/false, vrai/faux, 1/0, y/n, o/n; empty means no.
+- * sex is stored as F, M or X (femme/homme/female/male/other/autre... accepted);
+  unknown/inconnu and empty are stored as ''. Language is stored as fr/en.
+- * Email addresses are stored lower-cased; postal codes upper-cased (`H2X 1Y4`).
+- * A column absent from the file keeps its stored values on update (a file without
+  `email` never wipes emails); a column present with an empty cell empties the field.
+- Upsert by EMR id in one transaction (BEGIN IMMEDIATE on SQLite): SQLite runs one
+  `INSERT ... ON CONFLICT (emr_id) DO UPDATE` per row with `executemany`; PostgreSQL
+  COPYs the rows to a temporary table, then one UPDATE ... FROM and one INSERT ...
+  SELECT. * Rows whose values did not change are not rewritten: `updated`
+  counts patients that changed, `unchanged` the others; `updated_at` is the last
+  import that changed the patient, `imported_at` the first one.
+- * `search_name` is "last first", lower-case, accent-free, punctuation as spaces
+  (`o brien marie eve`): its index answers the usual "type the last name" search;
+  when that finds fewer than asked, every typed word is looked for anywhere in it, so
+  "first last", "last first" and partial words all find the patient.
+- A patient with a pending invitation (joined_at empty) who now has an app account is
+  marked joined (`Invitation.joined_at = now`), whatever the invitation's expiry.
+
+    columns.py   the aliases each field is known by; a file's header -> fields
+    cells.py     one cell's parser per field; name_key (the form of search_name)
+    validate.py  read_patients: the whole file checked before anything is written
+    upsert.py    import_csv: the upsert transaction, joined invitations, the audit row
+    lookup.py    get_by_emr, search
+"""
+
+from __future__ import annotations
+
+from ..models import Patient
+from .cells import (
+    BOOL_EXPECTED,
+    DATE_FIELDS,
+    FALSE,
+    LANGUAGES,
+    PARSERS,
+    SEXES,
+    TRUE,
+    _Invalid,
+    name_key,
+    parse_app_id,
+    parse_bool,
+    parse_date,
+    parse_email,
+    parse_emr,
+    parse_language,
+    parse_postal,
+    parse_sex,
+)
+from .columns import ALIASES, FIELDS, map_columns
+from .lookup import get_by_emr, search
+from .upsert import CHUNK, ImportResult, import_csv
+from .validate import Directory, read_patients
+
+__all__ = [
+    "ALIASES",
+    "BOOL_EXPECTED",
+    "CHUNK",
+    "DATE_FIELDS",
+    "FALSE",
+    "FIELDS",
+    "LANGUAGES",
+    "PARSERS",
+    "SEXES",
+    "TRUE",
+    "Directory",
+    "ImportResult",
+    "Patient",
+    "_Invalid",
+    "get_by_emr",
+    "import_csv",
+    "map_columns",
+    "name_key",
+    "parse_app_id",
+    "parse_bool",
+    "parse_date",
+    "parse_email",
+    "parse_emr",
+    "parse_language",
+    "parse_postal",
+    "parse_sex",
+    "read_patients",
+    "search",
+]

@@ -1,0 +1,120 @@
+"""The directory file's columns: the aliases each field is recognised by (English and
+French, matched through `csvio.norm`), and the mapping of a file's header to fields.
+When several columns match one field the earlier alias wins (`No dossier` beats `ID`)."""
+
+from __future__ import annotations
+
+from ..csvio import Table, norm
+
+ALIASES: dict[str, tuple[str, ...]] = {
+    "emr_id": (
+        "emr_id",
+        "emr id",
+        "emr",
+        "emr no",
+        "no emr",
+        "no dossier",
+        "numero de dossier",
+        "numero dossier",
+        "no de dossier",
+        "dossier",
+        "dossier patient",
+        "chart",
+        "chart no",
+        "chart number",
+        "chart id",
+        "mrn",
+        "medical record number",
+        "patient_id",
+        "id patient",
+        "no patient",
+        "numero patient",
+        "patient no",
+        "record id",
+        "id",
+    ),
+    "first_name": ("first_name", "firstname", "first", "given name", "prenom", "prenom du patient"),
+    "last_name": ("last_name", "lastname", "last", "surname", "family name", "nom", "nom de famille", "nom du patient"),
+    "date_of_birth": (
+        "date_of_birth",
+        "date of birth",
+        "birth_date",
+        "birthdate",
+        "dob",
+        "birthday",
+        "date de naissance",
+        "naissance",
+        "ddn",
+    ),
+    "sex": ("sex", "sexe", "gender", "genre"),
+    "language": ("language", "lang", "preferred language", "langue", "langue de communication", "langue preferee"),
+    "email": ("email", "e-mail", "email address", "courriel", "adresse courriel", "adresse electronique", "mail"),
+    "phone": ("phone", "telephone", "phone number", "tel", "mobile", "cell", "cellulaire", "numero de telephone"),
+    "app_id": (
+        "app_id",
+        "app account",
+        "app account id",
+        "patient app",
+        "app",
+        "compte app",
+        "compte application",
+        "id app",
+        "app id",
+        "compte patient",
+    ),
+    "marketing_consent": (
+        "marketing_consent",
+        "marketing",
+        "consent",
+        "consentement marketing",
+        "consentement",
+        "consentement communications",
+    ),
+    "push_enabled": (
+        "push_enabled",
+        "push",
+        "push notifications",
+        "notifications push",
+        "notifications",
+        "notification push",
+    ),
+    "do_not_contact": ("do_not_contact", "do not contact", "dnc", "ne pas contacter", "ne pas communiquer"),
+    "practitioner": (
+        "practitioner",
+        "doctor",
+        "physician",
+        "provider",
+        "praticien",
+        "praticienne",
+        "medecin",
+        "md",
+        "medecin traitant",
+        "medecin de famille",
+    ),
+    "postal_code": ("postal_code", "postal code", "postcode", "zip", "code postal"),
+    "last_visit": (
+        "last_visit",
+        "last visit",
+        "last visit date",
+        "derniere visite",
+        "date derniere visite",
+        "date de derniere visite",
+    ),
+}
+FIELDS = tuple(ALIASES)
+_ALIAS_RANK: dict[str, tuple[str, int]] = {}
+for _f, _names in ALIASES.items():
+    for _rank, _n in enumerate(_names):
+        _ALIAS_RANK.setdefault(norm(_n), (_f, _rank))
+
+
+def map_columns(table: Table) -> tuple[dict[str, str], list[str]]:
+    """({field: normalised column}, [ignored columns as written]) for a table."""
+    best: dict[str, tuple[int, str]] = {}
+    for key in table.columns:
+        hit = _ALIAS_RANK.get(key)
+        if hit and (hit[0] not in best or hit[1] < best[hit[0]][0]):
+            best[hit[0]] = (hit[1], key)
+    used = {key for _, key in best.values()}
+    ignored = [table.columns[k] for k in table.columns if k not in used]
+    return {f: best[f][1] for f in FIELDS if f in best}, ignored

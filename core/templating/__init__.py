@@ -1,0 +1,68 @@
+"""Campaign templates: variable catalogue, sandboxed Jinja2, validation and rendering.
+
+Pure functions on plain data: no database, no Textual.
+
+Every ``{{ expression }}`` output is inserted as literal text: in Markdown bodies its
+Markdown punctuation is backslash-escaped before conversion, so a patient value can
+add neither a link, nor formatting, nor HTML to an email or a feed message. The text
+and HTML parts of an email come from the same parsed Markdown.
+
+    variables.py   the catalogue (kinds, fields, languages, variables); build_context
+    fields.py      one field: sandboxed Jinja2, references checked, rendered to text
+    validation.py  validate, validate_set (at save, with example values); pick_language
+    rendering.py   render: Markdown -> text and HTML for an email; a broadcast's parts
+    files.py       load_template_file (TOML)
+
+The sandbox's budgets and hardening are `core.sandbox`; dates' range `core.dates`.
+"""
+
+from __future__ import annotations
+
+from core.default_templates import DEFAULT_INVITATION
+
+from .fields import TemplateRenderError
+from .files import TemplateFileError, load_template_file
+from .rendering import Rendered, render
+from .validation import UNSUBSCRIBE_MISSING as UNSUBSCRIBE_MISSING
+from .validation import TemplateProblem, pick_language, validate, validate_set
+from .variables import (
+    FIELDS,
+    KINDS,
+    LANGUAGES,
+    PUSH_MAX_CHARS,
+    VARIABLES,
+    TemplateSet,
+    Variable,
+    build_context,
+    format_date,
+    sample_context,
+    variables_for,
+)
+from .variables import SHARED_FIELDS as SHARED_FIELDS
+from .variables import UNSUBSCRIBE_EXAMPLE as UNSUBSCRIBE_EXAMPLE
+
+# SHARED_FIELDS, UNSUBSCRIBE_EXAMPLE, UNSUBSCRIBE_MISSING are imported `as` themselves:
+# importable from here as before the split, and still not in __all__
+__all__ = [
+    "DEFAULT_INVITATION",
+    "FIELDS",
+    "KINDS",
+    "LANGUAGES",
+    "PUSH_MAX_CHARS",
+    "VARIABLES",
+    "Rendered",
+    "TemplateFileError",
+    "TemplateProblem",
+    "TemplateRenderError",
+    "TemplateSet",
+    "Variable",
+    "build_context",
+    "format_date",
+    "load_template_file",
+    "pick_language",
+    "render",
+    "sample_context",
+    "validate",
+    "validate_set",
+    "variables_for",
+]

@@ -1,0 +1,51 @@
+"""Template files: TOML, one table a language (subject, body, title, push), read
+bounded through `core.infile`."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from core import infile
+from core.errors import BadInput
+
+from .variables import LANGUAGES, TemplateSet
+
+# --- template file -----------------------------------------------------------------
+
+
+_FILE_KEYS = ("subject", "title", "body", "push")
+
+
+class TemplateFileError(Exception):
+    """A template file that cannot be used; the message is one line naming file and key."""
+
+
+def load_template_file(path: str | Path) -> TemplateSet:
+    """Read a TOML template file (one table a language: subject, body, title, push)."""
+    try:  # bounded, devices and FIFOs refused (issue #8); a UTF-8 BOM (Windows editors) is fine
+        raw = infile.read_bytes(path, limit=infile.TEMPLATE_LIMIT, what="a template file")
+        data = tomllib.loads(raw.removeprefix(b"\xef\xbb\xbf").decode("utf-8"))
+    except BadInput as error:
+        raise TemplateFileError(str(error)) from None
+    except UnicodeDecodeError as error:
+        raise TemplateFileError(f"{path}: not UTF-8 text") from error
+    except tomllib.TOMLDecodeError as error:
+        raise TemplateFileError(f"{path}: TOML syntax error: {error}") from error
+    except RecursionError:
+        raise TemplateFileError(f"{path}: TOML nested too deeply") from None
+    templates: TemplateSet = {}
+    for language, fields in data.items():
+        if language not in LANGUAGES:
+            raise TemplateFileError(f"{path}: unknown language '{language}'; expected {' or '.join(LANGUAGES)}")
+        if not isinstance(fields, dict):
+            raise TemplateFileError(f"{path}: '{language}' must be a table, like [{language}]")
+        for key, value in fields.items():
+            if key not in _FILE_KEYS:
+                raise TemplateFileError(
+                    f"{path}: unknown key '{language}.{key}'; expected one of {', '.join(_FILE_KEYS)}"
+                )
+            if not isinstance(value, str):
+                raise TemplateFileError(f"{path}: '{language}.{key}' must be a string")
+        templates[language] = dict(fields)
+    return templates

@@ -1,0 +1,105 @@
+"""Validation at save, without real data: each field parsed, its references checked,
+rendered with example values; which languages must be complete; the language a
+patient gets."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .fields import TemplateRenderError, _analyse, _markdown_literal, _render_field
+from .variables import FIELDS, LANGUAGES, UNSUBSCRIBE_EXAMPLE, _a, _check_kind, _check_language, sample_context
+
+# --- validation --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TemplateProblem:
+    """One problem in one template field; str() gives 'fr body line 3: message'."""
+
+    language: str
+    field: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.language} {self.field}" + (f" line {self.line}" if self.line else "")
+        return f"{where}: {self.message}"
+
+
+def validate(
+    kind: str, fields: Mapping[str, str], language: str, clinic: Mapping[str, Any] | None = None
+) -> list[TemplateProblem]:
+    """Problems of one language's templates, found without real data.
+
+    Each field is parsed, its variable references checked against the catalogue,
+    then rendered with `sample_context` (the rendered push is what is measured).
+    """
+    _check_kind(kind)
+    context = sample_context(kind, language, clinic)
+    problems = []
+
+    def problem(field: str, line: int | None, message: str) -> None:
+        problems.append(TemplateProblem(language, field, line, message))
+
+    for field in fields:
+        if field not in FIELDS[kind]:
+            problem(field, None, f"not a field of {_a(kind)}")
+    for field in FIELDS[kind]:
+        source = fields.get(field) or ""
+        if not source.strip():
+            problem(field, None, "is empty")
+            continue
+        _, static = _analyse(kind, field, source)
+        for line, message in static:
+            problem(field, line, message)
+        if not static:
+            try:
+                text = _render_field(kind, field, source, context)
+            except TemplateRenderError as error:
+                problem(field, error.line, error.message)
+                continue
+            if kind == "invitation" and field == "body" and _markdown_literal(UNSUBSCRIBE_EXAMPLE) not in text:
+                problem(field, None, UNSUBSCRIBE_MISSING)
+    return problems
+
+
+UNSUBSCRIBE_MISSING = (
+    "must carry the patient's unsubscribe link {{ unsubscribe.url }}: every email needs a way out (SPEC §10)"
+)
+
+
+def validate_set(
+    kind: str,
+    templates: Mapping[str, Mapping[str, str]],
+    default_language: str | None = None,
+    clinic: Mapping[str, Any] | None = None,
+) -> list[TemplateProblem]:
+    """Problems across languages. A language left entirely blank is skipped (its
+    patients get the default language), except `default_language`, which must be
+    complete; if nothing at all is written, every language is reported."""
+    _check_kind(kind)
+    for language in templates:
+        _check_language(language)
+    required = {lang for lang in LANGUAGES if _is_filled(templates.get(lang, {}))}
+    if default_language is not None:
+        required.add(default_language)
+    problems = []
+    for language in LANGUAGES:
+        if language in required or not required:
+            problems += validate(kind, templates.get(language, {}), language, clinic)
+    return problems
+
+
+def pick_language(
+    templates: Mapping[str, Mapping[str, str]], patient_language: str | None, default_language: str
+) -> str:
+    """The patient's language if its templates are written, else the clinic default."""
+    if patient_language in LANGUAGES and _is_filled(templates.get(patient_language, {})):
+        return patient_language
+    return default_language
+
+
+def _is_filled(fields: Mapping[str, str]) -> bool:
+    return any(source and source.strip() for source in fields.values())
