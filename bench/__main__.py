@@ -8,7 +8,7 @@ import importlib
 import sys
 import time
 
-MODULES = ["bench_import", "bench_assign", "bench_delivery", "bench_tui"]
+MODULES = ["bench_import", "bench_assign", "bench_delivery", "bench_relay", "bench_tui"]
 
 
 def main(argv: list[str]) -> int:
