@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bench.common import backends, bench_ctx
-from core import campaigns, conditions, fakedata, recipients
+from core import campaigns, conditions, emr, fakedata, recipients
 from core.models import Patient, database
 
 N = 100_000
@@ -25,7 +25,9 @@ def _setup(folder: Path, url: str):
     fields = [f for f in rows[0] if f in Patient._meta.fields]
     with database.atomic():
         for i in range(0, N, 2000):
-            Patient.insert_many([{k: r[k] for k in fields} for r in rows[i : i + 2000]]).execute()
+            Patient.insert_many(
+                [{**{k: r[k] for k in fields}, "emr_key": emr.key(r["emr_id"])} for r in rows[i : i + 2000]]
+            ).execute()
     return ctx, rows
 
 

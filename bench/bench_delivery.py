@@ -191,6 +191,7 @@ def _patients(n: int, start: int, app: bool) -> list[str]:
     rows = [
         dict(
             emr_id=str(i),
+            emr_key=str(i),
             first_name=f"Prénom{i}",
             last_name="Tremblay",
             email=f"p{i}@example.org",

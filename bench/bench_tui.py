@@ -104,7 +104,7 @@ async def _measure(path: Path, big_id: int, target_id: int, ids: Path) -> dict:
             lambda: (
                 isinstance(app.screen, RecipientsScreen)
                 and app.screen.summary is not None
-                and len(app.screen.order) > 0
+                and len(app.screen.table.order) > 0
             ),
         )
         await pilot.pause(0)  # the frame that shows them
@@ -117,10 +117,10 @@ async def _measure(path: Path, big_id: int, target_id: int, ids: Path) -> dict:
         await _until(pilot, lambda: rec._search_text() == "10")
         await app.workers.wait_for_complete()
         await pilot.pause(0.1)
-        before = list(rec.order)
+        before = list(rec.table.order)
         t0 = time.perf_counter()
         await pilot.press("4")  # "104": EMR ids 104…
-        await _until(pilot, lambda: rec.order != before)
+        await _until(pilot, lambda: rec.table.order != before)
         await pilot.pause(0)
         out["search_keystroke_s"] = time.perf_counter() - t0
         await pilot.press("escape")
@@ -153,7 +153,7 @@ async def _measure(path: Path, big_id: int, target_id: int, ids: Path) -> dict:
                     app.screen is rec
                     and rec.summary is not None
                     and rec.summary.total >= N_RECIPIENTS
-                    and len(rec.order) > 0
+                    and len(rec.table.order) > 0
                 ),
                 timeout=60,
             )
