@@ -118,3 +118,37 @@ def db(config):
     dbmod.migrate()
     yield database
     database.close()
+
+
+@pytest.fixture
+def smtp():
+    """A real SMTP server on loopback (aiosmtpd), for this test alone."""
+    from servers import SmtpServer
+
+    with SmtpServer() as server:
+        yield server
+
+
+@pytest.fixture
+def gw():
+    """The loopback gateway (token "tok"), for this test alone."""
+    from servers import GatewayServer
+
+    with GatewayServer(token="tok") as server:
+        yield server
+
+
+@pytest.fixture
+def anyio_backend():
+    """The async TUI tests (Pilot) run on asyncio."""
+    return "asyncio"
+
+
+@pytest.fixture
+def as_mlaval(monkeypatch):
+    """The TUI tests' staff member: the login the test worlds list under [users]."""
+    from tui_helpers import LOGIN as TUI_LOGIN
+
+    from core import context
+
+    monkeypatch.setattr(context, "login_name", lambda: TUI_LOGIN)

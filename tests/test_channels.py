@@ -93,12 +93,6 @@ class TestClassify:
 # --- the HTTP gateway ----------------------------------------------------------------------
 
 
-@pytest.fixture
-def gw():
-    with GatewayServer(token="tok") as server:
-        yield server
-
-
 def client(server, **kw):
     kw.setdefault("timeout", 2.0)
     return HttpGateway(server.url, "tok", **kw)

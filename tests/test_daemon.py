@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from helpers import add_patients, ctx_at, set_schema_version, status_counts
-from servers import GatewayServer, delivery_config
+from servers import delivery_config
 
 from core import campaigns, recipients, status
 from core.enums import DeliveryState
@@ -87,12 +87,6 @@ def events(stderr: str) -> list[dict]:
         except ValueError:
             out.append({"raw": line})
     return out
-
-
-@pytest.fixture
-def gw():
-    with GatewayServer(token="tok") as server:
-        yield server
 
 
 def live_broadcast(config, n, start=1000):

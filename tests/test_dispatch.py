@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 from helpers import add_patients, ctx_at, status_counts
-from servers import GatewayServer, SmtpServer, delivery_config, http_date
+from servers import delivery_config, http_date
 
 from core import campaigns, recipients
 from core.delivery import Dispatcher
@@ -29,18 +29,6 @@ TPL = {
         "push": "A message from {{ clinic.name }}",
     },
 }
-
-
-@pytest.fixture
-def smtp():
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture
-def gw():
-    with GatewayServer(token="tok") as server:
-        yield server
 
 
 @pytest.fixture

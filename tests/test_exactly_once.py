@@ -18,7 +18,7 @@ from datetime import timedelta
 import pytest
 from helpers import add_patients, ctx_at, status_counts
 from proxy import TcpProxy
-from servers import GatewayServer, SmtpServer, delivery_config
+from servers import GatewayServer, delivery_config
 from test_daemon import Daemon, events, wait
 
 from core import campaigns, recipients
@@ -26,12 +26,6 @@ from core import db as dbmod
 from core.delivery import Dispatcher
 from core.enums import DeliveryState
 from core.models import Delivery, Patient, Recipient, utcnow
-
-
-@pytest.fixture
-def smtp():
-    with SmtpServer() as server:
-        yield server
 
 
 def invite(config, n, start=1000):

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from click.testing import CliRunner
 from helpers import add_patients, ctx_at, status_counts
-from servers import SmtpServer, delivery_config
+from servers import delivery_config
 
 from core import campaigns, patients, recipients
 from core.cli import cli
@@ -19,12 +19,6 @@ from core.errors import Refused
 from core.models import AuditLog, Delivery, Invitation, OptOut, Patient
 
 T0 = datetime(2026, 3, 2, 15, 0, 0)  # 10:00 in Toronto, a Monday
-
-
-@pytest.fixture
-def smtp():
-    with SmtpServer() as server:
-        yield server
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from helpers import add_patients, ctx_at, status_counts
-from servers import GatewayServer, delivery_config
+from servers import delivery_config
 
 from core import campaigns, recipients
 from core import scheduler as scheduler_module
@@ -61,12 +61,6 @@ def idle(*schedulers: Scheduler):
         sched.dispatcher.run_once = counted  # the dispatch job looks it up on each tick
         logs.append(ended)
     return lambda: all(0 in ended for ended in logs)
-
-
-@pytest.fixture
-def gw():
-    with GatewayServer(token="tok") as server:
-        yield server
 
 
 @pytest.fixture

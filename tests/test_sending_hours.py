@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from helpers import add_patients, ctx_at, status_counts
-from servers import GatewayServer, SmtpServer, delivery_config
+from servers import delivery_config
 
 from core import campaigns, recipients, sending_hours
 from core import config as cfg
@@ -120,18 +120,6 @@ class TestConfig:
 
 
 # --- through the dispatcher ---------------------------------------------------------------
-
-
-@pytest.fixture
-def smtp():
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture
-def gw():
-    with GatewayServer(token="tok") as server:
-        yield server
 
 
 def setup(db_url, tmp_path, smtp, gw, at, **scheduler):

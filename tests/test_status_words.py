@@ -5,21 +5,11 @@ OS user. The real multi-user case is in test_server_install.py."""
 from __future__ import annotations
 
 import pytest
-from tui_helpers import LOGIN, app_for, make_world, screen_text, settle
+from tui_helpers import app_for, make_world, screen_text, settle
 
-from core import context, status
+from core import status
 from core.models import Heartbeat, utcnow
 from core.scheduler import DAEMON, Scheduler
-
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
-@pytest.fixture
-def as_mlaval(monkeypatch):
-    monkeypatch.setattr(context, "login_name", lambda: LOGIN)
 
 
 def without_the_token(world):

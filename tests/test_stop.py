@@ -13,7 +13,7 @@ from datetime import date, datetime
 import pytest
 from click.testing import CliRunner
 from helpers import add_patients, ctx_at, status_counts
-from servers import GatewayServer, SmtpServer, delivery_config
+from servers import delivery_config
 
 from core import campaigns, recipients
 from core.cli import cli
@@ -24,18 +24,6 @@ from core.models import AuditLog, Delivery, Recipient
 
 T0 = datetime(2026, 3, 2, 15, 0, 0)  # 10:00 in Toronto, a Monday
 TPL = {"fr": {"title": "Vaccins", "body": "Vaccins.", "push": "Un message"}}
-
-
-@pytest.fixture
-def gw():
-    with GatewayServer(token="tok") as server:
-        yield server
-
-
-@pytest.fixture
-def smtp():
-    with SmtpServer() as server:
-        yield server
 
 
 @pytest.fixture

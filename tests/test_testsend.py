@@ -11,7 +11,7 @@ from datetime import date, datetime
 import pytest
 from click.testing import CliRunner
 from helpers import add_patients, ctx_at, status_counts
-from servers import GatewayServer, SmtpServer, delivery_config
+from servers import delivery_config
 
 from core import campaigns, recipients, testsend
 from core.cli import cli
@@ -24,18 +24,6 @@ TPL = {
     "fr": {"title": "Vaccins", "body": "Vaccins pour tous.", "push": "Un message de {{ clinic.name }}"},
     "en": {"title": "Flu shots", "body": "Flu shots for all.", "push": "A message from {{ clinic.name }}"},
 }
-
-
-@pytest.fixture
-def smtp():
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture
-def gw():
-    with GatewayServer(token="tok") as server:
-        yield server
 
 
 @pytest.fixture

@@ -29,16 +29,6 @@ from tui.screens.template_editor import TemplateEditorScreen
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
-@pytest.fixture
-def as_mlaval(monkeypatch):
-    monkeypatch.setattr(context, "login_name", lambda: LOGIN)
-
-
 @pytest.fixture(scope="module")
 def base_world(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:

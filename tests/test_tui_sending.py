@@ -22,16 +22,6 @@ pytestmark = pytest.mark.anyio
 STAFF_EMAIL = "mlaval@clinic.example"
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
-@pytest.fixture
-def as_mlaval(monkeypatch):
-    monkeypatch.setattr(context, "login_name", lambda: LOGIN)
-
-
 @pytest.fixture(scope="module")
 def base_world(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import httpx
 import pytest
 from helpers import add_patients, ctx_at, status_counts
-from servers import GatewayServer, SmtpServer, delivery_config
+from servers import delivery_config
 from test_dispatch import TPL
 
 from core import campaigns, optout_feed, optouts, patients, recipients
@@ -21,18 +21,6 @@ from core.models import AuditLog, Delivery, FeedItem, OptOut, Patient, Recipient
 from core.scheduler import Scheduler
 
 T0 = datetime(2026, 3, 2, 15, 0, 0)  # 10:00 in Toronto, a Monday
-
-
-@pytest.fixture
-def smtp():
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture
-def gw():
-    with GatewayServer(token="tok") as server:
-        yield server
 
 
 @pytest.fixture
