@@ -82,6 +82,16 @@ class Recorded:
     def to_json(self) -> dict:
         return asdict(self)
 
+    def lines(self) -> list[str]:
+        """What was done, in words (the CLI prints them, the TUI's notice shows them)."""
+        if self.new:
+            out = [f"{self.emr_id}: opted out of {self.channel} on {self.day} (recorded by staff)"]
+        else:
+            out = [f"{self.emr_id}: already opted out of {self.channel}"]
+        if self.cancelled:
+            out.append(f"{self.cancelled} waiting deliver{'y' if self.cancelled == 1 else 'ies'} cancelled")
+        return out
+
 
 def record(ctx: Ctx, emr_id: str, channel: str, note: str) -> Recorded:
     """A staff member writes down an opt-out the patient asked for (by phone, at the desk)."""

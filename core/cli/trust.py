@@ -27,12 +27,10 @@ def patients_opt_out(ctx, emr_id, channel, note, as_json):
     done = optouts.record(ctx, emr_id, channel, note)
     if as_json:
         return emit(done.to_json())
-    if not done.new:
-        click.echo(f"{done.emr_id}: already opted out of {done.channel}")
-    else:
-        click.echo(f"{done.emr_id}: opted out of {done.channel} on {done.day} (recorded by staff)")
-    if done.cancelled:
-        click.echo(f"  {done.cancelled} waiting deliver{'y' if done.cancelled == 1 else 'ies'} cancelled")
+    first, *rest = done.lines()
+    click.echo(first)
+    for line in rest:
+        click.echo(f"  {line}")
 
 
 @command(patients_group, "opt-in")

@@ -99,12 +99,7 @@ class OptOutFlow:
         except ClinicastError as e:
             self.app.notify(str(e), title="Not done", severity="error", markup=False, timeout=8)
             return
-        if done.new:
-            what = f"{done.emr_id}: opted out of {done.channel} on {done.day}"
-        else:
-            what = f"{done.emr_id}: already opted out of {done.channel}"
-        if done.cancelled:
-            what += f"; {done.cancelled} waiting deliver{'y' if done.cancelled == 1 else 'ies'} cancelled"
+        what = "; ".join(done.lines())
         self.app.notify(what, title="Opt-out recorded", markup=False)
         self.opt_out_recorded(done)
 
