@@ -282,23 +282,27 @@ def test_a_slow_drip_gateway_is_cut_off_and_attempts_stay_bounded(db, db_url, tm
 # --- removals and consent withdrawals while sending ------------------------------------------
 
 
-def _meddle(ids, rng, campaign_id, ctx, log, stop):
+def _meddle(ids, rng, campaign_id, ctx, log, stop, errors):
     """Remove some patients and withdraw others' consent while the emails go out."""
     from core.models import database
 
     order = list(ids)
     rng.shuffle(order)
-    for i, emr in enumerate(order):
-        if stop.is_set():
-            break
-        time.sleep(rng.uniform(0.005, 0.03))
-        if i % 2 == 0:
-            answer = recipients.remove(ctx, campaign_id, emr)
-            log.append(("removed", emr, answer, utcnow()))
-        else:
-            Patient.update(do_not_contact=True).where(Patient.emr_id == emr).execute()
-            log.append(("withdrew", emr, "", utcnow()))
-    database.close()
+    try:
+        for i, emr in enumerate(order):
+            if stop.is_set():
+                break
+            time.sleep(rng.uniform(0.005, 0.03))
+            if i % 2 == 0:
+                answer = recipients.remove(ctx, campaign_id, emr)
+                log.append(("removed", emr, answer, utcnow()))
+            else:
+                Patient.update(do_not_contact=True).where(Patient.emr_id == emr).execute()
+                log.append(("withdrew", emr, "", utcnow()))
+    except Exception as e:  # noqa: BLE001 - a removal that fails while sending is the bug (a deadlock was)
+        errors.append(e)
+    finally:
+        database.close()
 
 
 def test_removals_and_consent_withdrawals_while_sending(db, db_url, tmp_path, smtp):
@@ -311,14 +315,16 @@ def test_removals_and_consent_withdrawals_while_sending(db, db_url, tmp_path, sm
     rng = random.Random(3)
     meddled = rng.sample([str(i) for i in range(1000, 1000 + n)], 80)
     log: list[tuple] = []
+    errors: list[BaseException] = []
     stop = threading.Event()
-    t = threading.Thread(target=_meddle, args=(meddled, rng, c.id, ctx, log, stop), daemon=True)
+    t = threading.Thread(target=_meddle, args=(meddled, rng, c.id, ctx, log, stop, errors), daemon=True)
     t.start()
     try:
         drain(config, dispatchers=2 if pg else 1)
     finally:
         stop.set()
         t.join(30)
+    assert not errors, f"a removal failed while sending: {errors[0]!r}"
     got = received(smtp)
     sent_at = {r.patient.emr_id: (r.status, r.sent_at) for r in Recipient.select(Recipient, Patient).join(Patient)}
     handed = {d.recipient.patient.emr_id: d.handed_at for d in Delivery.select().where(Delivery.sent_at.is_null(False))}

@@ -80,14 +80,18 @@ def get(campaign_id: int | str) -> Campaign:
 
 
 def get_locked(campaign_id: int | str) -> Campaign:
-    """The campaign, locked until the transaction ends (PostgreSQL: FOR UPDATE), so the
-    actions on one campaign (assign, start, remove, publish, expire, edit) run one at a
-    time on every host. SQLite's write transaction already serialises them."""
+    """The campaign, locked until the transaction ends, so the actions on one campaign
+    (assign, start, remove, publish, expire, edit) run one at a time on every host.
+    PostgreSQL: `FOR NO KEY UPDATE`, which those actions still wait on, but which does not
+    block the key-share lock a dispatcher's insert of an invitation (a row naming the
+    campaign) takes: with `FOR UPDATE`, a removal holding the campaign and waiting for the
+    delivery row a dispatcher held while inserting its invitation was a deadlock.
+    SQLite's write transaction already serialises them."""
     c = get(campaign_id)
     from ..db import is_postgres
 
     if is_postgres():
-        c = Campaign.select().where(Campaign.id == c.id).for_update().get()
+        c = Campaign.select().where(Campaign.id == c.id).for_update("FOR NO KEY UPDATE").get()
     return c
 
 
