@@ -129,12 +129,7 @@ def test_an_injected_name_in_the_database_never_adds_a_header(db, db_url, tmp_pa
         c = campaigns.create(ctx, "invitation", "Invite")
         recipients.assign_ids(ctx, c.id, ["1000", "1001"])
         recipients.start(ctx, c.id)
-        with Dispatcher(config) as d:
-            for _ in range(20):
-                d.run_once()
-                if not Delivery.select().where(Delivery.status.not_in(("sent", "failed"))).exists():
-                    break
-                time.sleep(0.1)
+        _send_everything(config, passes=20)
         with smtp.lock:
             got = list(smtp.messages)
     assert [m.rcpt_tos for m in got] == [["p1001@example.org"]]
@@ -208,6 +203,16 @@ def test_a_re_export_with_leading_zeros_updates_the_same_patient(run, tmp_path):
     code, out, err = run("patients", "import", str(csv_file(tmp_path, "emr_id,first_name\n00001,Marie-Ève\n", "b.csv")))
     assert code == 0, err
     assert [(p.emr_id, p.first_name) for p in Patient.select()] == [("00001", "Marie-Ève")]
+
+
+def _send_everything(config, passes: int) -> None:
+    """Dispatcher passes until every delivery is sent or failed (at most `passes`)."""
+    with Dispatcher(config) as d:
+        for _ in range(passes):
+            d.run_once()
+            if not Delivery.select().where(Delivery.status.not_in(("sent", "failed"))).exists():
+                return
+            time.sleep(0.1)
 
 
 # --- 2. template bombs --------------------------------------------------------------------------
@@ -296,12 +301,7 @@ def test_a_template_over_budget_at_send_fails_that_delivery_and_the_daemon_carri
         recipients.start(ctx, fine.id)
         # written behind the checks (start re-validates): what the send itself must stop
         Template.update(body="{{ patient.last_name * 50000000 }}").where(Template.campaign == bomb.id).execute()
-        with Dispatcher(config) as d:
-            for _ in range(30):
-                d.run_once()
-                if not Delivery.select().where(Delivery.status.not_in(("sent", "failed"))).exists():
-                    break
-                time.sleep(0.1)
+        _send_everything(config, passes=30)
         with smtp.lock:
             got = list(smtp.messages)
     assert [m.rcpt_tos for m in got] == [["p1002@example.org"]]
