@@ -59,7 +59,7 @@ def run() -> dict[str, float | str]:
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         daemons = [
             subprocess.Popen(
-                [sys.executable, "-m", "core.cli", "daemon", "--config", str(path)],
+                [sys.executable, "-m", "cli", "daemon", "--config", str(path)],
                 cwd=ROOT,
                 env=env,
                 stdout=subprocess.DEVNULL,

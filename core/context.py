@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from .config import Config, User
-from .errors import PermissionDenied, UnknownUser
-from .models import utcnow
+from core.config.types import Config, User
+from core.errors import PermissionDenied, UnknownUser
+from core.models import utcnow
 
 
 def login_name() -> str:
@@ -53,7 +53,7 @@ def is_service_account(config: Config) -> bool:
     entry."""
     from urllib.parse import urlsplit
 
-    from .dbfiles import sqlite_path
+    from core.dbfiles import sqlite_path
 
     if os.geteuid() == 0:
         return True
@@ -68,7 +68,7 @@ def is_service_account(config: Config) -> bool:
         return os.geteuid() in uids
     if (urlsplit(config.database.url).username or "") == login_name():
         return True
-    from .models import database
+    from core.models import database
 
     if database.obj is None:
         return False

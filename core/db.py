@@ -7,9 +7,9 @@ from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 import peewee as pw
 
-from . import dbfiles, migrations
-from .errors import DatabaseError, DatabaseProblem
-from .models import Meta, database
+from core import dbfiles, migrations
+from core.errors import DatabaseError, DatabaseProblem
+from core.models import Meta, database
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",

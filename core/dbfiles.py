@@ -22,7 +22,7 @@ import pwd
 import stat
 from pathlib import Path
 
-from .errors import DatabaseError, DatabaseProblem
+from core.errors import DatabaseError, DatabaseProblem
 
 UMASK = 0o007
 FOLDER_MODE = 0o2770  # setgid: files made inside belong to the folder's group

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from . import campaigns, fakedata, recipients
-from . import config as cfg
-from . import db as dbmod
-from .context import Ctx, for_current_user, login_name
+from core import campaigns, fakedata, recipients
+from core import config as cfg
+from core import db as dbmod
+from core.context import Ctx, for_current_user, login_name
 
 DEMO_PATIENTS = 2000
 DEMO_SEED = 7
@@ -108,7 +108,7 @@ class DemoCampaigns:
 
 def add_patients(ctx: Ctx, n: int, seed: int = DEMO_SEED, folder: Path | None = None) -> int:
     """Import `n` generated patients through the directory import (as an EMR export would)."""
-    from . import patients
+    from core import patients
 
     folder = Path(folder) if folder else Path(ctx.config.path or "clinicast.toml").parent
     csv_path = folder / "demo-patients.csv"
@@ -118,7 +118,7 @@ def add_patients(ctx: Ctx, n: int, seed: int = DEMO_SEED, folder: Path | None = 
 
 
 def where(text: str):
-    from . import conditions
+    from core import conditions
 
     return conditions.parse(text)
 
@@ -157,7 +157,7 @@ def populate(
 
 def send_due(ctx: Ctx) -> None:
     """Deliver what is due now through the configured (local) sinks, once."""
-    from .delivery import Dispatcher
+    from core.delivery import Dispatcher
 
     with Dispatcher(ctx.config, name="demo-setup", clock=ctx.clock) as d:
         d.run_once()

@@ -8,10 +8,10 @@ import csv
 import io
 from pathlib import Path
 
-from .audit_read import record_read
-from .context import Ctx
-from .enums import Permission
-from .errors import BadInput
+from core.audit.read import record_read
+from core.context import Ctx
+from core.enums import Permission
+from core.errors import BadInput
 
 COLUMNS = ("emr_id", "name", "status", "reason", "reason_text", "added_at", "sent_at")
 
@@ -23,7 +23,7 @@ def _safe(cell: str) -> str:
 
 def recipients_csv(ctx: Ctx, campaign_id, status: str | None = None) -> str:
     """Every recipient (or those of `status`): the columns of `recipients list --json`."""
-    from .recipients import page
+    from core.recipients import page
 
     ctx.require(Permission.CAMPAIGNS)
     rows = page(ctx, campaign_id, status=status, limit=None)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import stat
 
-from .errors import BadInput
+from core.errors import BadInput
 
 MiB = 1024 * 1024
 CSV_LIMIT = 200 * MiB  # a patient directory of 100,000 rows is about 20 MB

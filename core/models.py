@@ -14,7 +14,7 @@ from typing import Any
 
 import peewee as pw
 
-from .enums import DeliveryKind, DeliveryState, Kind, RecipientStatus
+from core.enums import DeliveryKind, DeliveryState, Kind, RecipientStatus
 
 database = pw.DatabaseProxy()
 

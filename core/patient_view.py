@@ -7,13 +7,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 
-from . import optouts
-from .audit_read import record_read
-from .context import Ctx
-from .enums import Permission
-from .models import Campaign, Patient, Recipient
-from .patients import get_by_emr
-from .reasons import describe
+from core import optouts
+from core.audit.read import record_read
+from core.context import Ctx
+from core.enums import Permission
+from core.models import Campaign, Patient, Recipient
+from core.patients import get_by_emr
+from core.reasons import describe
 
 RECORD_FIELDS = (
     "emr_id", "first_name", "last_name", "date_of_birth", "sex", "language", "email", "phone", "app_id",

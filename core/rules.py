@@ -22,9 +22,9 @@ from enum import StrEnum
 
 import peewee as pw
 
-from .enums import Kind, OptOutChannel, RecipientStatus
-from .models import OptOut, Patient, Recipient
-from .reasons import Reason
+from core.enums import Kind, OptOutChannel, RecipientStatus
+from core.models import OptOut, Patient, Recipient
+from core.reasons import Reason
 
 
 class Stage(StrEnum):

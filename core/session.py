@@ -8,10 +8,10 @@ import os
 from collections.abc import Callable
 from datetime import datetime
 
-from . import config as cfg
-from . import db
-from .context import Ctx, for_current_user
-from .models import utcnow
+from core import config as cfg
+from core import db
+from core.context import Ctx, for_current_user
+from core.models import utcnow
 
 
 def load_config(config_path: str | os.PathLike | None = None) -> cfg.Config:

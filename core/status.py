@@ -6,10 +6,10 @@ from datetime import datetime, timedelta
 
 import peewee as pw
 
-from . import __version__
-from .context import Ctx
-from .enums import DeliveryState, RecipientStatus
-from .models import Campaign, Delivery, Heartbeat, Patient, Recipient
+from core import __version__
+from core.context import Ctx
+from core.enums import DeliveryState, RecipientStatus
+from core.models import Campaign, Delivery, Heartbeat, Patient, Recipient
 
 
 def _iso(d: datetime | None) -> str | None:
@@ -18,7 +18,7 @@ def _iso(d: datetime | None) -> str | None:
 
 def overview(ctx: Ctx) -> dict:
     """Everything `clinicast status --json` prints (SPEC §7's words)."""
-    from . import db
+    from core import db
 
     now = ctx.now()
     hb = ctx.config.scheduler.heartbeat_seconds
@@ -47,7 +47,7 @@ def overview(ctx: Ctx) -> dict:
         "archived": Campaign.select().where(Campaign.archived == True).count(),  # noqa: E712
     }
     try:
-        from . import campaigns as cmod
+        from core import campaigns as cmod
 
         by: dict[str, int] = {}
         for s in cmod.summaries(ctx, include_archived=True):
@@ -132,8 +132,8 @@ def sending_line(config, now: datetime, embedded=None, wanted: bool | None = Non
 
     `embedded` is this session's EmbeddedScheduler (None when it did not start);
     `wanted` False means this session was told never to send (tests, snapshots)."""
-    from .scheduler import live_daemons
-    from .secrets import unreadable
+    from core.config.secrets import unreadable
+    from core.scheduling.heartbeat import live_daemons
 
     daemons = live_daemons(config, now)
     if daemons:
@@ -156,8 +156,8 @@ def readable_report(config) -> tuple[list[str], bool]:
     """What `config check` says about secrets for the user running it: what they can and
     cannot read and what follows (one line each); False when it stops sending for good
     (the service account itself cannot read them)."""
-    from .context import is_service_account, login_name
-    from .secrets import needed, readable
+    from core.config.secrets import needed, readable
+    from core.context import is_service_account, login_name
 
     login = login_name()
     lines, missing = [], []

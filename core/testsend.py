@@ -12,13 +12,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from . import audit, emr
-from .campaigns import get, get_templates, template_problems
-from .context import Ctx
-from .db import write_transaction
-from .enums import DeliveryKind, Kind, Permission
-from .errors import BadInput, NotFound, Refused
-from .models import Delivery, Patient
+from core import audit, emr
+from core.campaigns import get, get_templates, template_problems
+from core.context import Ctx
+from core.db import write_transaction
+from core.enums import DeliveryKind, Kind, Permission
+from core.errors import BadInput, NotFound, Refused
+from core.models import Delivery, Patient
 
 _ADDRESS = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .context import Ctx
+from core.context import Ctx
 
 
 def preview_patient(campaign_id: int | str, patient_id: int | None = None):
     """The patient a template preview is rendered for: the one asked, else the campaign's
     first recipient, else the first patient of the directory (None if it is empty)."""
-    from .models import Patient, Recipient
+    from core.models import Patient, Recipient
 
     if patient_id is not None:
         return Patient.get_or_none(Patient.id == patient_id)
@@ -40,8 +40,8 @@ def template_preview(
     catalogue's examples (the real ones are made when the email is sent)."""
     from datetime import timedelta
 
-    from . import identification, templating
-    from .campaigns import INVITATION_VALID_DAYS, clinic_values, get
+    from core import identification, templating
+    from core.campaigns import INVITATION_VALID_DAYS, clinic_values, get
 
     ctx.require("campaigns")
     c = get(campaign_id)
@@ -66,7 +66,7 @@ def template_preview(
         unsubscribe={"url": templating.UNSUBSCRIBE_EXAMPLE} if invitation is not None else None,
     )
     if p is not None:  # rendered with a real patient's data: an audited read (one row per patient a while)
-        from .audit_read import record_read
+        from core.audit.read import record_read
 
         record_read(ctx, "preview", c.id, coalesce=10, emr_id=p.emr_id)
     problems = templating.validate(c.kind, fields, language, clinic)

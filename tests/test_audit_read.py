@@ -8,8 +8,9 @@ from datetime import date, datetime
 import pytest
 from helpers import add_patients, ctx_at
 
-from core import audit_read, campaigns, exports, recipients, views
-from core.config import User
+from core import campaigns, exports, recipients, views
+from core.audit import read as audit_read
+from core.config.types import User
 from core.context import Ctx
 from core.errors import PermissionDenied
 from core.models import AuditLog

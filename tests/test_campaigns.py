@@ -107,7 +107,7 @@ def test_edit_window_of_published_broadcast_queues_a_put(db, config):
 
 
 def test_kind_is_fixed_and_permission_checked_in_core(db, config):
-    from core.config import User
+    from core.config.types import User
     from core.context import Ctx
 
     ctx, _ = ctx_at(config)

@@ -19,7 +19,7 @@ from core.channels.base import FINAL, OK, RETRY, UNKNOWN
 from core.channels.gateway import HttpGateway, classify, parse_retry_after
 from core.channels.sinks import LogGateway, MaildirMailer
 from core.channels.smtp import SmtpMailer
-from core.config import EmailSettings, GatewaySettings
+from core.config.types import EmailSettings, GatewaySettings
 
 SENDER = "Clinique du Parc <no-reply@example.org>"
 

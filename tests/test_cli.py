@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import write_config
 
-from core.cli import cli
+from cli import cli
 
 HEADER = (
     "emr_id,first_name,last_name,date_of_birth,language,email,app_id,"
@@ -213,9 +213,9 @@ def test_uninitialised_database_and_broken_config(tmp_path, sqlite_url):
 
 def test_console_entry_point_runs(tmp_path, sqlite_url):
     p = write_config(tmp_path, sqlite_url)
-    out = subprocess.run([sys.executable, "-m", "core.cli", "--config", str(p), "init"], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "cli", "--config", str(p), "init"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     out = subprocess.run(
-        [sys.executable, "-m", "core.cli", "campaigns", "show", "x", "--config", str(p)], capture_output=True, text=True
+        [sys.executable, "-m", "cli", "campaigns", "show", "x", "--config", str(p)], capture_output=True, text=True
     )
     assert out.returncode == 2 and out.stderr.startswith("clinicast: campaign id must be a number")

@@ -3,7 +3,7 @@
 import pytest
 
 from core import config as cfg
-from core import secrets
+from core.config import secrets
 
 MINIMAL = (
     '[clinic]\nname = "C"\n[database]\nurl = "sqlite:///tmp/x.db"\n'

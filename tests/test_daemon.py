@@ -33,7 +33,7 @@ class Daemon:
 
     def __init__(self, config_path, *args):
         env = dict(os.environ, PYTHONPATH=str(ROOT), CLINICAST_TEST_GATEWAY_TOKEN="tok", PYTHONUNBUFFERED="1")
-        cmd = [sys.executable, "-m", "core.cli", "--config", str(config_path), "daemon", *args]  # `clinicast daemon`
+        cmd = [sys.executable, "-m", "cli", "--config", str(config_path), "daemon", *args]  # `clinicast daemon`
         self.log = Path(config_path).parent / f"daemon-{time.monotonic_ns()}.log"
         self._f = open(self.log, "w")
         self.p = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=self._f, text=True)

@@ -25,7 +25,7 @@ PG_URL = os.environ.get("CLINICAST_TEST_PG_URL", "")
 
 
 def clinicast(config, *args, user=None, umask=0o022, timeout=60):
-    cmd = [sys.executable, "-m", "core.cli", *args, "--config", str(config)]
+    cmd = [sys.executable, "-m", "cli", *args, "--config", str(config)]
     if user:
         cmd = ["runuser", "-u", user, "--", *cmd]
     return subprocess.run(

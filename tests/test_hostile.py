@@ -19,9 +19,9 @@ from click.testing import CliRunner
 from helpers import add_patients, ctx_at
 from servers import SmtpServer, delivery_config
 
+from cli import cli
 from core import campaigns, recipients
 from core.channels import compose
-from core.cli import cli
 from core.delivery import Dispatcher
 from core.models import Delivery, Patient, database, utcnow
 
@@ -373,7 +373,7 @@ def test_a_stored_window_out_of_range_shows_as_invalid_and_can_be_fixed(run, con
 
 
 def test_the_scheduler_skips_a_stored_window_out_of_range_without_an_error(config, db, caplog):
-    from core.scheduler import Scheduler
+    from core.scheduling.scheduler import Scheduler
 
     ctx = ctx_at(config, utcnow())[0]
     b = _stored_bad_window(ctx)

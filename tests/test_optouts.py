@@ -9,7 +9,7 @@ from helpers import add_patients, ctx_at, status_counts
 from test_campaigns import TPL
 
 from core import campaigns, optouts, patients, recipients
-from core.config import User
+from core.config.types import User
 from core.context import Ctx
 from core.errors import BadInput, PermissionDenied
 from core.models import AuditLog, Delivery, OptOut, Recipient

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from core import context, fakedata, patients
-from core.config import User
+from core.config.types import User
 from core.csvio import FileProblems
 from core.errors import BadInput, NotFound, PermissionDenied
 from core.models import AuditLog, Campaign, Delivery, Invitation, Patient, Recipient

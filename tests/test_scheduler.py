@@ -14,10 +14,11 @@ from helpers import add_patients, ctx_at, status_counts
 from servers import delivery_config
 
 from core import campaigns, recipients
-from core import scheduler as scheduler_module
 from core.enums import DeliveryKind
 from core.models import Delivery, Heartbeat, utcnow
-from core.scheduler import DAEMON, EmbeddedScheduler, Scheduler
+from core.scheduling import scheduler as scheduler_module
+from core.scheduling.embedded import EmbeddedScheduler
+from core.scheduling.scheduler import DAEMON, Scheduler
 
 TPL = {
     "fr": {"title": "Vaccins", "body": "Vaccins à la clinique.", "push": "Bonjour de {{ clinic.name }}"},

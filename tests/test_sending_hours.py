@@ -111,7 +111,7 @@ class TestConfig:
         from click.testing import CliRunner
         from conftest import write_config
 
-        from core.cli import cli
+        from cli import cli
 
         p = write_config(tmp_path, sqlite_url, extra='[sending]\nhours = "20:00-09:00"\n')
         r = CliRunner().invoke(cli, ["config", "check", "--config", str(p)])

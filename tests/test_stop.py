@@ -15,8 +15,8 @@ from click.testing import CliRunner
 from helpers import add_patients, ctx_at, status_counts
 from servers import delivery_config
 
+from cli import cli
 from core import campaigns, recipients
-from core.cli import cli
 from core.delivery import Dispatcher
 from core.delivery.store import in_flight
 from core.enums import DeliveryKind, DeliveryState

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from helpers import add_patients, ctx_at, status_counts
 from servers import delivery_config
 
+from cli import cli
 from core import campaigns, recipients, testsend
-from core.cli import cli
 from core.delivery import Dispatcher
 from core.errors import BadInput, NotFound, Refused
 from core.models import AuditLog, Delivery, Invitation, Recipient, UnsubscribeToken

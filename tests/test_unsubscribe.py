@@ -15,10 +15,11 @@ from helpers import add_patients, ctx_at, status_counts
 from servers import delivery_config
 from test_dispatch import TPL
 
-from core import campaigns, optout_feed, optouts, patients, recipients
+from core import campaigns, optouts, patients, recipients
 from core.delivery import Dispatcher
 from core.models import AuditLog, Delivery, FeedItem, OptOut, Patient, Recipient, UnsubscribeToken
-from core.scheduler import Scheduler
+from core.optouts import feed as optout_feed
+from core.scheduling.scheduler import Scheduler
 
 T0 = datetime(2026, 3, 2, 15, 0, 0)  # 10:00 in Toronto, a Monday
 

@@ -23,10 +23,9 @@ from core import session
 from core.context import Ctx, for_current_user
 from core.errors import ClinicastError, ConfigError, DatabaseError, PermissionDenied
 from core.models import utcnow
-
-from .commands import CampaignCommands
-from .screens.base import WorkerErrors
-from .screens.problem import ProblemScreen
+from tui.commands import CampaignCommands
+from tui.screens.base import WorkerErrors
+from tui.screens.problem import ProblemScreen
 
 
 @dataclass
@@ -156,7 +155,7 @@ class ClinicastApp(WorkerErrors, App[int]):
         self.problem = None
         self.ctx = ctx = opened
         self.sub_title = f"{ctx.config.clinic.name} · {ctx.user.name}"
-        from .screens.campaign_list import CampaignListScreen
+        from tui.screens.campaign_list import CampaignListScreen
 
         self.push_screen(CampaignListScreen())
         self._start_scheduler()
@@ -165,7 +164,7 @@ class ClinicastApp(WorkerErrors, App[int]):
 
     @work(exclusive=True, exit_on_error=False, group="scheduler")
     async def _start_scheduler(self) -> None:
-        from .services import start_scheduler
+        from tui.services import start_scheduler
 
         try:
             self.scheduler, self.scheduler_state = await asyncio.to_thread(
@@ -180,7 +179,7 @@ class ClinicastApp(WorkerErrors, App[int]):
 
     @work(exclusive=True, exit_on_error=False, group="scheduler-state")
     async def _scheduler_state(self) -> None:
-        from .services import state_text
+        from tui.services import state_text
 
         try:
             self.scheduler_state = await asyncio.to_thread(state_text, self.ctx, self.scheduler)
@@ -198,7 +197,7 @@ class ClinicastApp(WorkerErrors, App[int]):
             event.widget.cursor_blink = False
 
     def on_unmount(self) -> None:
-        from .services import stop_scheduler
+        from tui.services import stop_scheduler
 
         stop_scheduler(self.scheduler)
         self.scheduler = None

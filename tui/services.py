@@ -1,4 +1,4 @@
-"""Glue between the app and the embedded scheduler (core.scheduler); no rule lives here."""
+"""Glue between the app and the embedded scheduler (core.scheduling.scheduler); no rule lives here."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ def start_scheduler(ctx: Ctx, wanted: bool | None):
     `wanted` False: never in this session (tests, snapshots); None: as the config says."""
     if wanted is False:
         return None, "off in this session"
-    from core.scheduler import EmbeddedScheduler
+    from core.scheduling.embedded import EmbeddedScheduler
 
     scheduler = EmbeddedScheduler(ctx.config, clock=ctx.clock)
     if not scheduler.start():  # "never", or this user cannot read the secrets

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from .. import audit, dates, templating, textcheck
-from ..context import Ctx
-from ..enums import LANGUAGES, OPEN, DeliveryKind, Kind
-from ..errors import BadInput, Refused
-from ..models import Campaign, Delivery, Recipient, Template, database
-from .reads import TEMPLATE_FIELDS, get_locked
+from core import audit, dates, templating, textcheck
+from core.campaigns.reads import TEMPLATE_FIELDS, get_locked
+from core.context import Ctx
+from core.enums import LANGUAGES, OPEN, DeliveryKind, Kind
+from core.errors import BadInput, Refused
+from core.models import Campaign, Delivery, Recipient, Template, database
 
 NAME_MAX = 120
 INVITATION_VALID_DAYS = 14

@@ -8,11 +8,11 @@ from datetime import date, datetime
 
 import peewee as pw
 
-from ..context import Ctx
-from ..enums import LANGUAGES, Permission, RecipientStatus
-from ..errors import BadInput, NotFound
-from ..models import Campaign, Invitation, Recipient, Template
-from .window import window_state
+from core.campaigns.window import window_state
+from core.context import Ctx
+from core.enums import LANGUAGES, Permission, RecipientStatus
+from core.errors import BadInput, NotFound
+from core.models import Campaign, Invitation, Recipient, Template
 
 TEMPLATE_FIELDS = {"invitation": ("subject", "body"), "broadcast": ("title", "body", "push")}
 
@@ -88,7 +88,7 @@ def get_locked(campaign_id: int | str) -> Campaign:
     delivery row a dispatcher held while inserting its invitation was a deadlock.
     SQLite's write transaction already serialises them."""
     c = get(campaign_id)
-    from ..db import is_postgres
+    from core.db import is_postgres
 
     if is_postgres():
         c = Campaign.select().where(Campaign.id == c.id).for_update("FOR NO KEY UPDATE").get()

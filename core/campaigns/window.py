@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
-from .. import dates
-from ..errors import Refused
-from ..models import Campaign
+from core import dates
+from core.errors import Refused
+from core.models import Campaign
 
 UPCOMING, LIVE, ENDED = "upcoming", "live", "ended"
 INVALID = "invalid"  # a stored window out of core.dates' range: fix it with `campaigns edit`

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from .base import FINAL, OK, RETRY, Gateway, Mailer, Outcome
+from core.channels.base import FINAL, OK, RETRY, Gateway, Mailer, Outcome
 
 
 def make_mailer(email, ssl_context=None) -> Mailer:
     """`[email] transport`: "smtp" or "maildir"."""
     if email.transport == "maildir":
-        from .sinks import MaildirMailer
+        from core.channels.sinks import MaildirMailer
 
         return MaildirMailer(email.path)
-    from .smtp import SmtpMailer
+    from core.channels.smtp import SmtpMailer
 
     return SmtpMailer.from_settings(email, ssl_context=ssl_context)
 
@@ -19,10 +19,10 @@ def make_mailer(email, ssl_context=None) -> Mailer:
 def make_gateway(gateway) -> Gateway:
     """`[gateway] transport`: "http" or "log"."""
     if gateway.transport == "log":
-        from .sinks import LogGateway
+        from core.channels.sinks import LogGateway
 
         return LogGateway(gateway.path)
-    from .gateway import HttpGateway
+    from core.channels.gateway import HttpGateway
 
     return HttpGateway.from_settings(gateway)
 

@@ -25,7 +25,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
-from .. import textcheck
+from core import textcheck
 
 CRLF = b"\r\n"
 POLICY = _policy.SMTP

@@ -24,8 +24,8 @@ from urllib.parse import quote
 
 import httpx
 
-from .. import __version__
-from .base import Outcome, one_line
+from core import __version__
+from core.channels.base import Outcome, one_line
 
 USER_AGENT = f"clinicast/{__version__}"
 MAX_RETRY_AFTER = 86400.0

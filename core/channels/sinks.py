@@ -16,7 +16,7 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .base import Outcome, one_line
+from core.channels.base import Outcome, one_line
 
 
 class MaildirMailer:

@@ -27,7 +27,7 @@ import socket
 import ssl
 import threading
 
-from .base import Outcome, one_line
+from core.channels.base import Outcome, one_line
 
 
 class _ConnectFailed(Exception):

@@ -23,7 +23,7 @@ Semantics (decisions):
   `!= patient_app` means not on the app.
 """
 
-from .catalogue import (
+from core.conditions.catalogue import (
     COLUMNS,
     FIELDS,
     NO_VALUE,
@@ -37,8 +37,8 @@ from .catalogue import (
     ConditionError,
     Field,
 )
-from .sql import age_of, compile, count, years_before
-from .text import MAX_AGE, describe, field_names, make, parse, parse_all
+from core.conditions.sql import age_of, compile, count, years_before
+from core.conditions.text import MAX_AGE, describe, field_names, make, parse, parse_all
 
 __all__ = [
     "COLUMNS",

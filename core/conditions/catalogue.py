@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import BadInput
-from ..models import Patient
+from core.errors import BadInput
+from core.models import Patient
 
 
 class ConditionError(BadInput):
@@ -140,6 +140,6 @@ class Condition:
     value: Any = None  # int, date, bool or str (enums canonical); None for is (not) empty
 
     def __str__(self) -> str:
-        from .text import describe
+        from core.conditions.text import describe
 
         return describe(self)

@@ -8,9 +8,9 @@ from functools import reduce
 
 import peewee as pw
 
-from ..db import is_postgres
-from ..models import Patient
-from .catalogue import COLUMNS, FIELDS, NO_VALUE, Condition
+from core.conditions.catalogue import COLUMNS, FIELDS, NO_VALUE, Condition
+from core.db import is_postgres
+from core.models import Patient
 
 
 def years_before(today: date, years: int) -> date:

@@ -6,10 +6,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from .. import dates
-from ..csvio import fold
-from ..patients import FALSE, LANGUAGES, SEXES, TRUE
-from .catalogue import (
+from core import dates
+from core.conditions.catalogue import (
     FIELDS,
     NO_VALUE,
     OPERATOR_ALIASES,
@@ -19,6 +17,8 @@ from .catalogue import (
     ConditionError,
     Field,
 )
+from core.csvio import fold
+from core.patients import FALSE, LANGUAGES, SEXES, TRUE
 
 
 def _field_pattern(name: str) -> str:

@@ -12,8 +12,8 @@ invitations.py codes and links, made with an email's hand-over
 logfmt.py      one key=value line per event
 """
 
-from .dispatcher import Dispatcher
-from .logfmt import event, fmt, worker_name
-from .pipeline import PassStats
+from core.delivery.dispatcher import Dispatcher
+from core.delivery.logfmt import event, fmt, worker_name
+from core.delivery.pipeline import PassStats
 
 __all__ = ["Dispatcher", "PassStats", "event", "fmt", "worker_name"]

@@ -21,20 +21,21 @@ from email.utils import parseaddr
 
 import peewee as pw
 
-from .. import identification, sending_hours, templating
-from ..campaigns import clinic_values
-from ..channels import Mailer, Outcome, compose, make_gateway, make_mailer
-from ..channels.gateway import GatewayClient
-from ..config import Config, email_problems
-from ..enums import DeliveryKind, DeliveryState
-from ..errors import ConfigError
-from ..models import database, utcnow
-from .kinds import HANDLERS, Handler
-from .logfmt import event, worker_name
-from .pipeline import Pass, PassStats
-from .results import Result
-from .retry import Policy
-from .testsend_kinds import TEST_HANDLERS
+from core import identification, sending_hours, templating
+from core.campaigns import clinic_values
+from core.channels import Mailer, Outcome, compose, make_gateway, make_mailer
+from core.channels.gateway import GatewayClient
+from core.config.checks import email_problems
+from core.config.types import Config
+from core.delivery.kinds import HANDLERS, Handler
+from core.delivery.logfmt import event, worker_name
+from core.delivery.pipeline import Pass, PassStats
+from core.delivery.results import Result
+from core.delivery.retry import Policy
+from core.delivery.testsend_kinds import TEST_HANDLERS
+from core.enums import DeliveryKind, DeliveryState
+from core.errors import ConfigError
+from core.models import database, utcnow
 
 log = logging.getLogger("clinicast.dispatch")
 _EVENT_NAMES = {

@@ -20,15 +20,15 @@ from datetime import datetime
 
 import peewee as pw
 
-from .. import unsubscribe
-from ..db import is_postgres, write_transaction
-from ..enums import DeliveryState
-from ..models import Delivery, Patient, Recipient, database
-from ..reasons import Reason
-from ..rules import detail_case, reason_case
-from . import invitations
-from .results import Guard, Result, record
-from .store import Claimed
+from core.db import is_postgres, write_transaction
+from core.delivery import invitations
+from core.delivery.results import Guard, Result, record
+from core.delivery.store import Claimed
+from core.enums import DeliveryState
+from core.models import Delivery, Patient, Recipient, database
+from core.optouts import unsubscribe
+from core.reasons import Reason
+from core.rules import detail_case, reason_case
 
 
 @dataclass

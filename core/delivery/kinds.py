@@ -15,17 +15,18 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from .. import templating, unsubscribe
-from ..campaigns import window_bounds
-from ..channels import Outcome
-from ..channels.gateway import MAX_IDS, unknown_ids
-from ..enums import DeliveryKind, DeliveryState, Kind, RecipientStatus
-from ..models import Campaign
-from ..reasons import Reason
-from ..rules import FEED_ONLY, Stage
-from .handover import Fresh, HandOver
-from .results import Result
-from .store import Claimed
+from core import templating
+from core.campaigns import window_bounds
+from core.channels import Outcome
+from core.channels.gateway import MAX_IDS, unknown_ids
+from core.delivery.handover import Fresh, HandOver
+from core.delivery.results import Result
+from core.delivery.store import Claimed
+from core.enums import DeliveryKind, DeliveryState, Kind, RecipientStatus
+from core.models import Campaign
+from core.optouts import unsubscribe
+from core.reasons import Reason
+from core.rules import FEED_ONLY, Stage
 
 _BATCH_NS = uuid.UUID("6f1c1c1e-9d0e-4a55-9a43-3f0b7e0c2a11")
 

@@ -30,13 +30,13 @@ import logging
 import time
 from dataclasses import dataclass, fields
 
-from ..enums import DeliveryKind, DeliveryState
-from ..models import Campaign, Patient, Recipient, Template
-from .handover import hand_over
-from .kinds import Job
-from .logfmt import event
-from .results import Guard, Result, record
-from .store import Claimed, adopt, claim, release, renew
+from core.delivery.handover import hand_over
+from core.delivery.kinds import Job
+from core.delivery.logfmt import event
+from core.delivery.results import Guard, Result, record
+from core.delivery.store import Claimed, adopt, claim, release, renew
+from core.enums import DeliveryKind, DeliveryState
+from core.models import Campaign, Patient, Recipient, Template
 
 GATEWAY_KINDS = tuple(k for k in DeliveryKind if not k.by_email)
 EMAIL_KINDS = tuple(k for k in DeliveryKind if k.by_email)
@@ -192,8 +192,8 @@ class Pass:
         except asyncio.CancelledError:
             raise
         except Exception as e:  # noqa: BLE001 - a transport bug must not lose the rows
-            from ..channels import Outcome
-            from ..reasons import Reason
+            from core.channels import Outcome
+            from core.reasons import Reason
 
             event(self.t.log, logging.ERROR, "send_error", kind=job.handler.kind, error=e)
             results = job.handler.results(job, Outcome.retry(f"{type(e).__name__}: {e}"))
@@ -338,7 +338,7 @@ class Pass:
         for (kind, cid), rows in groups.items():
             camp = campaigns.get(cid)
             if camp is None:
-                from ..reasons import Reason
+                from core.reasons import Reason
 
                 gone += [Result(r, DeliveryState.CANCELLED, Reason.DELETED) for r in rows]
                 continue
@@ -349,7 +349,7 @@ class Pass:
         return jobs
 
     def _orphan(self, c: Claimed, now) -> Result:
-        from ..channels import Outcome
+        from core.channels import Outcome
 
         outcome = Outcome.unknown("the dispatcher sending it stopped before the SMTP server's answer was recorded")
         d = self.t.policy.decide(outcome, c.attempts, c.outcomes_unknown, now, c.kind.reaches_patient)

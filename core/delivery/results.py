@@ -22,10 +22,10 @@ from enum import Enum
 
 import peewee as pw
 
-from ..db import write_transaction
-from ..enums import DeliveryKind, DeliveryState, RecipientStatus
-from ..models import Delivery, Invitation, Recipient
-from .store import Claimed
+from core.db import write_transaction
+from core.delivery.store import Claimed
+from core.enums import DeliveryKind, DeliveryState, RecipientStatus
+from core.models import Delivery, Invitation, Recipient
 
 _CHUNK = 500
 

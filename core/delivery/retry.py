@@ -18,10 +18,10 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ..channels import Outcome
-from ..channels.base import FINAL, OK, UNKNOWN
-from ..enums import DeliveryState
-from ..reasons import Reason
+from core.channels import Outcome
+from core.channels.base import FINAL, OK, UNKNOWN
+from core.enums import DeliveryState
+from core.reasons import Reason
 
 
 def backoff_seconds(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:

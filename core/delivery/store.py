@@ -44,10 +44,10 @@ from datetime import datetime, timedelta
 
 import peewee as pw
 
-from ..db import is_postgres, write_transaction
-from ..enums import DeliveryKind, DeliveryState
-from ..models import Delivery, Recipient, database
-from ..reasons import Reason
+from core.db import is_postgres, write_transaction
+from core.enums import DeliveryKind, DeliveryState
+from core.models import Delivery, Recipient, database
+from core.reasons import Reason
 
 CHUNK = 500
 

@@ -21,14 +21,15 @@ import hashlib
 import uuid
 from datetime import UTC, timedelta
 
-from .. import templating, unsubscribe
-from ..channels import Outcome
-from ..enums import DeliveryKind, DeliveryState
-from ..models import Delivery
-from ..reasons import Reason
-from .invitations import CODE_ALPHABET, VALID_DAYS, link
-from .kinds import Handler, Job, language_for, rfc3339
-from .results import Result
+from core import templating
+from core.channels import Outcome
+from core.delivery.invitations import CODE_ALPHABET, VALID_DAYS, link
+from core.delivery.kinds import Handler, Job, language_for, rfc3339
+from core.delivery.results import Result
+from core.enums import DeliveryKind, DeliveryState
+from core.models import Delivery
+from core.optouts import unsubscribe
+from core.reasons import Reason
 
 PREFIX = {"en": "[TEST] ", "fr": "[ESSAI] "}
 FEED_ENTRY_HOURS = 1

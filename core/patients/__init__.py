@@ -38,8 +38,8 @@ Import rules (decisions are marked *):
 
 from __future__ import annotations
 
-from ..models import Patient
-from .cells import (
+from core.models import Patient
+from core.patients.cells import (
     BOOL_EXPECTED,
     DATE_FIELDS,
     FALSE,
@@ -58,10 +58,10 @@ from .cells import (
     parse_postal,
     parse_sex,
 )
-from .columns import ALIASES, FIELDS, map_columns
-from .lookup import get_by_emr, search
-from .upsert import CHUNK, ImportResult, import_csv
-from .validate import Directory, read_patients
+from core.patients.columns import ALIASES, FIELDS, map_columns
+from core.patients.lookup import get_by_emr, search
+from core.patients.upsert import CHUNK, ImportResult, import_csv
+from core.patients.validate import Directory, read_patients
 
 __all__ = [
     "ALIASES",

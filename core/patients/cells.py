@@ -8,8 +8,8 @@ import re
 from collections.abc import Callable
 from datetime import date
 
-from .. import dates
-from ..csvio import fold
+from core import dates
+from core.csvio import fold
 
 
 class _Invalid(Exception):

@@ -4,7 +4,7 @@ When several columns match one field the earlier alias wins (`No dossier` beats 
 
 from __future__ import annotations
 
-from ..csvio import Table, norm
+from core.csvio import Table, norm
 
 ALIASES: dict[str, tuple[str, ...]] = {
     "emr_id": (

@@ -8,11 +8,11 @@ from datetime import date
 
 import peewee as pw
 
-from .. import emr
-from ..db import is_postgres
-from ..errors import NotFound
-from ..models import Patient
-from .cells import name_key
+from core import emr
+from core.db import is_postgres
+from core.errors import NotFound
+from core.models import Patient
+from core.patients.cells import name_key
 
 
 def get_by_emr(emr_id: str) -> Patient:

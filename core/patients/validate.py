@@ -7,11 +7,11 @@ import os
 from dataclasses import dataclass
 from datetime import date
 
-from .. import emr, textcheck
-from ..csvio import FileProblems, Table, norm, read_table
-from ..errors import BadInput
-from .cells import PARSERS, _Invalid
-from .columns import ALIASES, map_columns
+from core import emr, textcheck
+from core.csvio import FileProblems, Table, norm, read_table
+from core.errors import BadInput
+from core.patients.cells import PARSERS, _Invalid
+from core.patients.columns import ALIASES, map_columns
 
 
 def _quote(v: str) -> str:

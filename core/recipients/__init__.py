@@ -16,15 +16,15 @@ rules are `core.rules`.
 
 from __future__ import annotations
 
-from .assign import LIMIT, assign_conditions, assign_ids, assign_patient
-from .idlist import ID_COLUMNS, IdListReport, assign_csv, read_id_list
-from .reads import counts, page
-from .reinvite import reinvite, reinvite_plan
-from .remove import removal_effect, remove
-from .results import AssignResult, RecipientRow, StartPlan
-from .start import start, start_plan
-from .stop import StopResult, stop, stop_plan
-from .window import expire_due, publish_due
+from core.recipients.assign import LIMIT, assign_conditions, assign_ids, assign_patient
+from core.recipients.idlist import ID_COLUMNS, IdListReport, assign_csv, read_id_list
+from core.recipients.reads import counts, page
+from core.recipients.reinvite import reinvite, reinvite_plan
+from core.recipients.remove import removal_effect, remove
+from core.recipients.results import AssignResult, RecipientRow, StartPlan
+from core.recipients.start import start, start_plan
+from core.recipients.stop import StopResult, stop, stop_plan
+from core.recipients.window import expire_due, publish_due
 
 __all__ = [
     "ID_COLUMNS",

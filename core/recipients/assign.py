@@ -10,17 +10,17 @@ from collections import Counter
 
 import peewee as pw
 
-from .. import audit, emr
-from ..campaigns import get_locked, get_templates, require_valid_window, template_problems, window_state
-from ..context import Ctx
-from ..db import write_transaction
-from ..enums import Kind, Permission, RecipientStatus, WindowState
-from ..errors import BadInput, NotFound, Refused
-from ..models import BaseModel, Campaign, Patient, Recipient
-from ..rules import Stage, detail_case, forbidden, reason_case
-from .lookup import known_keys, patient_query
-from .results import AssignResult
-from .window import publish
+from core import audit, emr
+from core.campaigns import get_locked, get_templates, require_valid_window, template_problems, window_state
+from core.context import Ctx
+from core.db import write_transaction
+from core.enums import Kind, Permission, RecipientStatus, WindowState
+from core.errors import BadInput, NotFound, Refused
+from core.models import BaseModel, Campaign, Patient, Recipient
+from core.recipients.lookup import known_keys, patient_query
+from core.recipients.results import AssignResult
+from core.recipients.window import publish
+from core.rules import Stage, detail_case, forbidden, reason_case
 
 LIMIT = 5000
 
@@ -190,7 +190,7 @@ def assign_patient(ctx: Ctx, campaign_id: int | str, emr_id: str) -> AssignResul
 
 
 def assign_conditions(ctx: Ctx, campaign_id: int | str, conds: list) -> AssignResult:
-    from .. import conditions
+    from core import conditions
 
     if not conds:
         raise BadInput("give at least one condition (FIELD OP VALUE)")

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import emr
-from ..context import Ctx
-from ..enums import Permission
-from ..errors import BadInput
-from .assign import assign_ids
-from .lookup import known_keys
-from .results import AssignResult
+from core import emr
+from core.context import Ctx
+from core.enums import Permission
+from core.errors import BadInput
+from core.recipients.assign import assign_ids
+from core.recipients.lookup import known_keys
+from core.recipients.results import AssignResult
 
 # normalised (core.csvio.norm) names of a column holding EMR ids
 ID_COLUMNS = (
@@ -56,7 +56,7 @@ class IdListReport:
 
 def read_id_list(ctx: Ctx, path: str | Path) -> IdListReport:
     """Read a CSV of EMR ids and check it against the directory; changes nothing."""
-    from .. import csvio, infile
+    from core import csvio, infile
 
     ctx.require(Permission.CAMPAIGNS)
     table = csvio.read_table(path, limit=infile.ID_LIST_LIMIT)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .. import emr
-from ..errors import NotFound
-from ..models import Campaign, Patient, Recipient
+from core import emr
+from core.errors import NotFound
+from core.models import Campaign, Patient, Recipient
 
 
 def known_keys(keys: list[str]) -> set[str]:

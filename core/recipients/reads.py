@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import peewee as pw
 
-from ..campaigns import get
-from ..context import Ctx
-from ..enums import Permission, RecipientStatus
-from ..errors import BadInput
-from ..models import Patient, Recipient
-from .results import RecipientRow
+from core.campaigns import get
+from core.context import Ctx
+from core.enums import Permission, RecipientStatus
+from core.errors import BadInput
+from core.models import Patient, Recipient
+from core.recipients.results import RecipientRow
 
 
 def counts(ctx: Ctx, campaign_id: int | str) -> dict[str, int]:
@@ -33,7 +33,7 @@ def page(
     limit: int | None = 200,
 ) -> list[RecipientRow]:
     """Recipients in id order, one page at a time (keyset: pass the last row's id)."""
-    from ..csvio import fold
+    from core.csvio import fold
 
     ctx.require(Permission.CAMPAIGNS)
     cid = get(campaign_id).id

@@ -19,17 +19,17 @@ from collections import Counter
 
 import peewee as pw
 
-from .. import audit
-from ..campaigns import get, get_locked, get_templates, template_problems
-from ..context import Ctx
-from ..db import write_transaction
-from ..enums import OPEN, DeliveryKind, Kind, Permission, RecipientStatus
-from ..errors import Refused
-from ..models import Campaign, Delivery, Invitation, Patient, Recipient
-from ..rules import Stage, forbidden, reason_case
-from ..sending_hours import describe_start, first_allowed
-from .results import StartPlan
-from .rows import insert_deliveries
+from core import audit
+from core.campaigns import get, get_locked, get_templates, template_problems
+from core.context import Ctx
+from core.db import write_transaction
+from core.enums import OPEN, DeliveryKind, Kind, Permission, RecipientStatus
+from core.errors import Refused
+from core.models import Campaign, Delivery, Invitation, Patient, Recipient
+from core.recipients.results import StartPlan
+from core.recipients.rows import insert_deliveries
+from core.rules import Stage, forbidden, reason_case
+from core.sending_hours import describe_start, first_allowed
 
 _CHUNK = 500
 

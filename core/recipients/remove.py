@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import peewee as pw
 
-from .. import audit
-from ..campaigns import get, get_locked
-from ..context import Ctx
-from ..db import write_transaction
-from ..enums import DeliveryKind, DeliveryState, Kind, Permission, RecipientStatus
-from ..errors import BadInput
-from ..models import Campaign, Delivery, Recipient
-from ..reasons import Reason
-from .lookup import recipient
-from .rows import insert_deliveries
+from core import audit
+from core.campaigns import get, get_locked
+from core.context import Ctx
+from core.db import write_transaction
+from core.enums import DeliveryKind, DeliveryState, Kind, Permission, RecipientStatus
+from core.errors import BadInput
+from core.models import Campaign, Delivery, Recipient
+from core.reasons import Reason
+from core.recipients.lookup import recipient
+from core.recipients.rows import insert_deliveries
 
 
 def not_handed_over() -> pw.Expression:

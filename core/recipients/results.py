@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ..reasons import describe
+from core.reasons import describe
 
 
 def iso(d: datetime | None) -> str | None:

@@ -7,9 +7,9 @@ from datetime import datetime
 
 import peewee as pw
 
-from ..db import sql_uuid
-from ..enums import DeliveryKind, DeliveryState
-from ..models import Campaign, Delivery, Recipient
+from core.db import sql_uuid
+from core.enums import DeliveryKind, DeliveryState
+from core.models import Campaign, Delivery, Recipient
 
 
 def insert_deliveries(kind: DeliveryKind, c: Campaign, recipients: pw.Select, due_at: datetime, now: datetime) -> None:

@@ -8,8 +8,8 @@ from collections import Counter
 
 import peewee as pw
 
-from .. import audit
-from ..campaigns import (
+from core import audit
+from core.campaigns import (
     get,
     get_locked,
     get_templates,
@@ -18,15 +18,15 @@ from ..campaigns import (
     window_bounds,
     window_state,
 )
-from ..context import Ctx
-from ..db import write_transaction
-from ..enums import OPEN, DeliveryKind, DeliveryState, Kind, Permission, RecipientStatus, WindowState
-from ..errors import Refused
-from ..models import Campaign, Delivery, Patient, Recipient
-from ..rules import Stage, detail_case, forbidden, reason_case
-from ..sending_hours import describe_start, first_allowed
-from .results import StartPlan
-from .rows import insert_deliveries
+from core.context import Ctx
+from core.db import write_transaction
+from core.enums import OPEN, DeliveryKind, DeliveryState, Kind, Permission, RecipientStatus, WindowState
+from core.errors import Refused
+from core.models import Campaign, Delivery, Patient, Recipient
+from core.recipients.results import StartPlan
+from core.recipients.rows import insert_deliveries
+from core.rules import Stage, detail_case, forbidden, reason_case
+from core.sending_hours import describe_start, first_allowed
 
 
 def _waiting(c: Campaign) -> pw.Select:

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from ..campaigns import get_locked, window_state
-from ..context import Ctx
-from ..db import write_transaction
-from ..enums import DeliveryKind, DeliveryState, Kind, RecipientStatus, WindowState
-from ..models import Campaign, Delivery, Recipient
-from ..reasons import Reason
-from ..rules import in_feed
-from .rows import campaign_row, ensure_put, insert_deliveries
+from core.campaigns import get_locked, window_state
+from core.context import Ctx
+from core.db import write_transaction
+from core.enums import DeliveryKind, DeliveryState, Kind, RecipientStatus, WindowState
+from core.models import Campaign, Delivery, Recipient
+from core.reasons import Reason
+from core.recipients.rows import campaign_row, ensure_put, insert_deliveries
+from core.rules import in_feed
 
 
 def publish(c: Campaign, now: datetime) -> int:

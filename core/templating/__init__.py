@@ -19,13 +19,12 @@ The sandbox's budgets and hardening are `core.sandbox`; dates' range `core.dates
 from __future__ import annotations
 
 from core.default_templates import DEFAULT_INVITATION
-
-from .fields import TemplateRenderError
-from .files import TemplateFileError, load_template_file
-from .rendering import Rendered, render
-from .validation import UNSUBSCRIBE_MISSING as UNSUBSCRIBE_MISSING
-from .validation import TemplateProblem, pick_language, validate, validate_set
-from .variables import (
+from core.templating.fields import TemplateRenderError
+from core.templating.files import TemplateFileError, load_template_file
+from core.templating.rendering import Rendered, render
+from core.templating.validation import UNSUBSCRIBE_MISSING as UNSUBSCRIBE_MISSING
+from core.templating.validation import TemplateProblem, pick_language, validate, validate_set
+from core.templating.variables import (
     FIELDS,
     KINDS,
     LANGUAGES,
@@ -38,8 +37,8 @@ from .variables import (
     sample_context,
     variables_for,
 )
-from .variables import SHARED_FIELDS as SHARED_FIELDS
-from .variables import UNSUBSCRIBE_EXAMPLE as UNSUBSCRIBE_EXAMPLE
+from core.templating.variables import SHARED_FIELDS as SHARED_FIELDS
+from core.templating.variables import UNSUBSCRIBE_EXAMPLE as UNSUBSCRIBE_EXAMPLE
 
 # SHARED_FIELDS, UNSUBSCRIBE_EXAMPLE, UNSUBSCRIBE_MISSING are imported `as` themselves:
 # importable from here as before the split, and still not in __all__

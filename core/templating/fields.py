@@ -16,8 +16,7 @@ from jinja2.sandbox import SecurityError
 from markdown_it import MarkdownIt
 
 from core import sandbox
-
-from .variables import _BY_NAME, _GROUPS, PUSH_MAX_CHARS, SHARED_FIELDS, VARIABLES, _a
+from core.templating.variables import _BY_NAME, _GROUPS, PUSH_MAX_CHARS, SHARED_FIELDS, VARIABLES, _a
 
 # --- sandbox -----------------------------------------------------------------------
 

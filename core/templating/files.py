@@ -8,8 +8,7 @@ from pathlib import Path
 
 from core import infile
 from core.errors import BadInput
-
-from .variables import LANGUAGES, TemplateSet
+from core.templating.variables import LANGUAGES, TemplateSet
 
 # --- template file -----------------------------------------------------------------
 

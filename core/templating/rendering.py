@@ -12,8 +12,8 @@ from typing import Any
 
 from markdown_it.token import Token
 
-from .fields import _MARKDOWN, _render_field
-from .variables import FIELDS, _a, _check_kind
+from core.templating.fields import _MARKDOWN, _render_field
+from core.templating.variables import FIELDS, _a, _check_kind
 
 # --- rendering ---------------------------------------------------------------------
 

@@ -8,8 +8,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .fields import TemplateRenderError, _analyse, _markdown_literal, _render_field
-from .variables import FIELDS, LANGUAGES, UNSUBSCRIBE_EXAMPLE, _a, _check_kind, _check_language, sample_context
+from core.templating.fields import TemplateRenderError, _analyse, _markdown_literal, _render_field
+from core.templating.variables import (
+    FIELDS,
+    LANGUAGES,
+    UNSUBSCRIBE_EXAMPLE,
+    _a,
+    _check_kind,
+    _check_language,
+    sample_context,
+)
 
 # --- validation --------------------------------------------------------------------
 

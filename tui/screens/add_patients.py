@@ -26,11 +26,10 @@ from textual.widgets import (
 
 from core import conditions, recipients
 from core.errors import ClinicastError
-
-from .. import format as fmt
-from ..widgets.condition_row import ConditionRow
-from ..widgets.patient_search import PatientSearch
-from .base import WorkerErrors
+from tui import format as fmt
+from tui.screens.base import WorkerErrors
+from tui.widgets.condition_row import ConditionRow
+from tui.widgets.patient_search import PatientSearch
 
 COUNT_DELAY = 0.3
 CSV_SUFFIXES = {".csv", ".txt", ".tsv"}

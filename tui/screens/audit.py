@@ -1,6 +1,6 @@
 """The audit trail for administrators (SPEC §6, issue #10): every change and every read
 of patient data, newest first, filtered by day and login — what `clinicast audit`
-lists, read by the same core function (core.audit_read.read, admin only)."""
+lists, read by the same core function (core.audit.read.read, admin only)."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ class AuditScreen(Screen):
 
     @work(exclusive=True, exit_on_error=False, group="audit")
     async def _load(self, since: str, user: str) -> None:
-        from core import audit_read
+        from core.audit import read as audit_read
         from core.errors import ClinicastError
 
         ctx = self.app.ctx

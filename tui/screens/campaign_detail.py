@@ -17,10 +17,9 @@ from textual.widgets import Button, Footer, Header, Input, RadioButton, RadioSet
 
 from core import campaigns
 from core.errors import BadInput
-
-from ..widgets.choice import Choice
-from ..widgets.status_line import StatusLine
-from .base import WorkerErrors
+from tui.screens.base import WorkerErrors
+from tui.widgets.choice import Choice
+from tui.widgets.status_line import StatusLine
 
 CHANNEL_TEXT = {
     "invitation": "email — an invitation to join the patient app",

@@ -13,10 +13,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from core import campaigns
-
-from .. import format as fmt
-from ..widgets.status_line import StatusLine
-from .base import WorkerErrors
+from tui import format as fmt
+from tui.screens.base import WorkerErrors
+from tui.widgets.status_line import StatusLine
 
 WIDE = 100  # from this width the list also shows when each campaign last changed
 
@@ -179,7 +178,7 @@ class CampaignListScreen(WorkerErrors, Screen):
         return True
 
     def action_audit(self) -> None:
-        from .audit import AuditScreen
+        from tui.screens.audit import AuditScreen
 
         self.app.push_screen(AuditScreen())
 
@@ -218,12 +217,12 @@ class CampaignListScreen(WorkerErrors, Screen):
         s = self.selected()
         if s is None:
             return
-        from .recipients import RecipientsScreen
+        from tui.screens.recipients import RecipientsScreen
 
         self.app.push_screen(RecipientsScreen(s.id))
 
     def action_new(self) -> None:
-        from .campaign_detail import CampaignDetailScreen
+        from tui.screens.campaign_detail import CampaignDetailScreen
 
         self.app.push_screen(CampaignDetailScreen(None), self._after_new)
 
@@ -231,7 +230,7 @@ class CampaignListScreen(WorkerErrors, Screen):
         s = self.selected()
         if s is None:
             return
-        from .campaign_detail import CampaignDetailScreen
+        from tui.screens.campaign_detail import CampaignDetailScreen
 
         self.app.push_screen(CampaignDetailScreen(s.id), self._after_detail)
 
@@ -248,7 +247,7 @@ class CampaignListScreen(WorkerErrors, Screen):
         s = self.selected()
         if s is None:
             return
-        from .template_editor import TemplateEditorScreen
+        from tui.screens.template_editor import TemplateEditorScreen
 
         self.app.push_screen(TemplateEditorScreen(s.id))
 
@@ -278,7 +277,7 @@ class CampaignListScreen(WorkerErrors, Screen):
         return cmds
 
     def _open_id(self, campaign_id: int) -> None:
-        from .recipients import RecipientsScreen
+        from tui.screens.recipients import RecipientsScreen
 
         self.app.push_screen(RecipientsScreen(campaign_id))
 

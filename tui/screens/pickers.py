@@ -12,8 +12,7 @@ from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from core import templating
-
-from ..widgets.patient_search import PatientSearch
+from tui.widgets.patient_search import PatientSearch
 
 
 class VariablePicker(ModalScreen[str | None]):

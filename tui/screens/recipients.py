@@ -17,14 +17,13 @@ from textual.widgets import Footer, Header, Input, ProgressBar, Static
 
 from core import campaigns, recipients
 from core.reasons import describe
-
-from .. import format as fmt
-from ..widgets.recipient_table import RecipientTable
-from ..widgets.status_line import StatusLine
-from .base import WorkerErrors
-from .modals import ConfirmModal
-from .opt_out import OptOutFlow
-from .sending import SendingControl
+from tui import format as fmt
+from tui.screens.base import WorkerErrors
+from tui.screens.modals import ConfirmModal
+from tui.screens.opt_out import OptOutFlow
+from tui.screens.sending import SendingControl
+from tui.widgets.recipient_table import RecipientTable
+from tui.widgets.status_line import StatusLine
 
 
 class RecipientsScreen(OptOutFlow, SendingControl, WorkerErrors, Screen):
@@ -223,12 +222,12 @@ class RecipientsScreen(OptOutFlow, SendingControl, WorkerErrors, Screen):
         self.app.pop_screen()
 
     def action_template(self) -> None:
-        from .template_editor import TemplateEditorScreen
+        from tui.screens.template_editor import TemplateEditorScreen
 
         self.app.push_screen(TemplateEditorScreen(self.campaign_id))
 
     def action_edit(self) -> None:
-        from .campaign_detail import CampaignDetailScreen
+        from tui.screens.campaign_detail import CampaignDetailScreen
 
         self.app.push_screen(CampaignDetailScreen(self.campaign_id))
 
@@ -276,7 +275,7 @@ class RecipientsScreen(OptOutFlow, SendingControl, WorkerErrors, Screen):
 
     @work(exclusive=True, exit_on_error=False, group="add")
     async def add_flow(self, kind: str) -> None:
-        from .add_patients import AddPatientsModal
+        from tui.screens.add_patients import AddPatientsModal
 
         modal = AddPatientsModal(self.campaign_id, kind, start_folder=self.app.start_folder)
         result = await self.app.push_screen_wait(modal)

@@ -17,9 +17,8 @@ from textual.widgets import Button, Footer, Input, Label, Static
 
 from core import recipients, testsend
 from core.reasons import describe
-
-from .. import format as fmt
-from .modals import ConfirmModal
+from tui import format as fmt
+from tui.screens.modals import ConfirmModal
 
 
 def stop_message(name: str, kind: str, plan) -> str:

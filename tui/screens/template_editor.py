@@ -24,11 +24,10 @@ from textual.widgets import (
 from textual.widgets.text_area import Selection
 
 from core import campaigns, templating, views
-
-from ..widgets.status_line import StatusLine
-from .base import WorkerErrors
-from .modals import ConfirmModal
-from .sending import SendingControl
+from tui.screens.base import WorkerErrors
+from tui.screens.modals import ConfirmModal
+from tui.screens.sending import SendingControl
+from tui.widgets.status_line import StatusLine
 
 LANG_NAMES = {"fr": "Français", "en": "English"}
 FIELD_LABELS = {"subject": "Subject", "title": "Title", "body": "Body", "push": "Push"}
@@ -251,7 +250,7 @@ class TemplateEditorScreen(SendingControl, WorkerErrors, Screen):
             self.notify("Put the cursor in a field first", timeout=3)
             return
         field = target.id.split("-", 1)[1]
-        from .pickers import VariablePicker
+        from tui.screens.pickers import VariablePicker
 
         def insert(name: str | None) -> None:
             target.focus()
@@ -266,7 +265,7 @@ class TemplateEditorScreen(SendingControl, WorkerErrors, Screen):
         self.app.push_screen(VariablePicker(self.kind, field, self.active_language()), insert)
 
     def action_patient(self) -> None:
-        from .pickers import PatientPicker
+        from tui.screens.pickers import PatientPicker
 
         def chosen(patient_id: int | None) -> None:
             if patient_id is not None:

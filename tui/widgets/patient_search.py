@@ -13,10 +13,9 @@ from textual.message import Message
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from core import audit_read
-
-from ..screens.base import WorkerErrors
-from ..screens.opt_out import OptOutFlow
+from core.audit import read as audit_read
+from tui.screens.base import WorkerErrors
+from tui.screens.opt_out import OptOutFlow
 
 
 def patient_label(p, width: int = 80) -> Text:
@@ -84,7 +83,7 @@ class PatientSearch(OptOutFlow, WorkerErrors, Vertical):
 
     @work(exclusive=True, exit_on_error=False, group="patient-search")
     async def _search(self, text: str) -> None:
-        # a search shows patients' data: audited (core.audit_read)
+        # a search shows patients' data: audited (core.audit.read)
         found = await asyncio.to_thread(audit_read.search_patients, self.app.ctx, text, limit=20)
         results = self.query_one(OptionList)
         results.clear_options()

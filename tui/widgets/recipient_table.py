@@ -17,9 +17,8 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from core import recipients
-
-from .. import format as fmt
-from ..screens.base import WorkerErrors
+from tui import format as fmt
+from tui.screens.base import WorkerErrors
 
 PAGE = 100  # rows read at a time: a few screens, measured cheaply (DataTable sizes every cell)
 NEAR_END = 25  # read the next page when the cursor is this close to the last loaded row

@@ -12,8 +12,8 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from .enums import OptOutChannel
-from .models import UnsubscribeToken, database
+from core.enums import OptOutChannel
+from core.models import UnsubscribeToken, database
 
 
 def new_token() -> str:

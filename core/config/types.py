@@ -1,7 +1,7 @@
 """The loaded config's types (SPEC §8): one frozen dataclass per TOML section, and `Config`.
 
 `core.config` builds them from the validated values; everything else reads them. The
-secrets stay `SecretRef`s until a transport is built (core.secrets, SPEC §13).
+secrets stay `SecretRef`s until a transport is built (core.config.secrets, SPEC §13).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from . import secrets
+from core.config import secrets
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class EmailSettings:
 
     @property
     def password(self) -> str | None:
-        """Read now, by whoever builds the transport (core.secrets); raises ConfigError."""
+        """Read now, by whoever builds the transport (core.config.secrets); raises ConfigError."""
         return secrets.resolve(self.password_secret)
 
 
@@ -65,7 +65,7 @@ class GatewaySettings:
 
     @property
     def token(self) -> str | None:
-        """Read now, by whoever builds the transport (core.secrets); raises ConfigError."""
+        """Read now, by whoever builds the transport (core.config.secrets); raises ConfigError."""
         return secrets.resolve(self.token_secret)
 
 

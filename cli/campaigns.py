@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from ..errors import BadInput
-from ..reasons import describe
-from .base import cli, command, emit
+from cli.base import cli, command, emit
+from core.errors import BadInput
+from core.reasons import describe
 
 
 @cli.group("campaigns")
@@ -17,7 +17,7 @@ def campaigns_group():
 def _template_arg(path):
     if not path:
         return None
-    from .. import templating
+    from core import templating
 
     try:
         return templating.load_template_file(path)
@@ -43,7 +43,7 @@ def _print_campaign(s) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def campaigns_list(ctx, include_archived, as_json):
     """Every campaign, newest first."""
-    from .. import campaigns
+    from core import campaigns
 
     rows = campaigns.summaries(ctx, include_archived=include_archived)
     if as_json:
@@ -64,7 +64,7 @@ def campaigns_list(ctx, include_archived, as_json):
 @click.option("--json", "as_json", is_flag=True)
 def campaigns_create(ctx, kind, name, starts, ends, template_path, as_json):
     """Create a draft campaign."""
-    from .. import campaigns
+    from core import campaigns
 
     c = campaigns.create(ctx, kind, name, starts, ends, templates=_template_arg(template_path))
     s = campaigns.summary(ctx, c)
@@ -82,7 +82,7 @@ def campaigns_create(ctx, kind, name, starts, ends, template_path, as_json):
 @click.option("--json", "as_json", is_flag=True)
 def campaigns_edit(ctx, campaign_id, name, starts, ends, template_path, as_json):
     """Change a campaign's name, window or templates."""
-    from .. import campaigns
+    from core import campaigns
 
     c = campaigns.edit(
         ctx, campaign_id, name=name, starts_on=starts, ends_on=ends, templates=_template_arg(template_path)
@@ -97,7 +97,7 @@ def campaigns_edit(ctx, campaign_id, name, starts, ends, template_path, as_json)
 @click.option("--json", "as_json", is_flag=True)
 def campaigns_show(ctx, campaign_id, as_json):
     """One campaign with its counts."""
-    from .. import campaigns
+    from core import campaigns
 
     s = campaigns.summary(ctx, campaigns.get(campaign_id))
     if as_json:
@@ -110,7 +110,7 @@ def campaigns_show(ctx, campaign_id, as_json):
 @click.option("--undo", is_flag=True, help="Bring an archived campaign back.")
 def campaigns_archive(ctx, campaign_id, undo):
     """Hide a campaign from the default list (kept for audit)."""
-    from .. import campaigns
+    from core import campaigns
 
     c = campaigns.archive(ctx, campaign_id, archived=not undo)
     click.echo(f"campaign #{c.id} {'unarchived' if undo else 'archived'}")
@@ -121,7 +121,7 @@ def campaigns_archive(ctx, campaign_id, undo):
 @click.option("--json", "as_json", is_flag=True)
 def campaigns_start(ctx, campaign_id, as_json):
     """Send to every recipient not yet sent to."""
-    from .. import recipients
+    from core import recipients
 
     plan = recipients.start(ctx, campaign_id)
     if as_json:
@@ -137,7 +137,7 @@ def campaigns_start(ctx, campaign_id, as_json):
 @click.option("--json", "as_json", is_flag=True)
 def campaigns_stop(ctx, campaign_id, as_json):
     """Cancel every email or push not yet handed over; those recipients go back to waiting."""
-    from .. import recipients
+    from core import recipients
 
     r = recipients.stop(ctx, campaign_id)
     if as_json:
@@ -155,7 +155,7 @@ def campaigns_stop(ctx, campaign_id, as_json):
 @click.option("--json", "as_json", is_flag=True)
 def campaigns_test(ctx, campaign_id, emr_id, to, as_json):
     """Send yourself the message as this patient would get it, marked as a test."""
-    from .. import testsend
+    from core import testsend
 
     t = testsend.send_test(ctx, campaign_id, emr_id, to)
     if as_json:
@@ -170,7 +170,7 @@ def campaigns_test(ctx, campaign_id, emr_id, to, as_json):
 @click.option("--json", "as_json", is_flag=True)
 def campaigns_reinvite(ctx, campaign_id, dry_run, as_json):
     """Send a fresh invitation (new code, 14 days) to those whose invitation expired unanswered."""
-    from .. import recipients
+    from core import recipients
 
     plan = (recipients.reinvite_plan if dry_run else recipients.reinvite)(ctx, campaign_id)
     if as_json:

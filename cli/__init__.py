@@ -4,8 +4,8 @@ core and the daemon never load Textual)."""
 
 from __future__ import annotations
 
-from . import campaigns, patients, recipients, setup, trust  # noqa: F401 - each registers its commands
-from .base import cli
+from cli import campaigns, patients, recipients, setup, trust  # noqa: F401 - each registers its commands
+from cli.base import cli
 
 
 def main(argv=None) -> None:

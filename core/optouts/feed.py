@@ -26,12 +26,13 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from . import audit, optouts, unsubscribe
-from .config import Config, User
-from .context import Ctx
-from .db import write_transaction
-from .enums import OptOutChannel, OptOutSource
-from .models import FeedItem, Meta, Patient, database, utcnow
+from core import audit, optouts
+from core.config.types import Config, User
+from core.context import Ctx
+from core.db import write_transaction
+from core.enums import OptOutChannel, OptOutSource
+from core.models import FeedItem, Meta, Patient, database, utcnow
+from core.optouts import unsubscribe
 
 log = logging.getLogger("clinicast.optouts")
 

@@ -10,7 +10,6 @@ prints a traceback.
 from __future__ import annotations
 
 import functools
-import importlib
 import json
 import sys
 from collections.abc import Sequence
@@ -20,9 +19,9 @@ from typing import Any, NoReturn
 import click
 import peewee as pw
 
-from .. import __version__
-from ..config import Config
-from ..errors import ClinicastError
+from core import __version__
+from core.config.types import Config
+from core.errors import ClinicastError
 
 EXIT_REFUSED, EXIT_BAD = 1, 2
 
@@ -68,7 +67,7 @@ def command(group, name: str, *, db: bool = True, user: bool = True, config: boo
         @_config_option
         @functools.wraps(f)
         def run(config_path, **kwargs):
-            from .. import session
+            from core import session
 
             try:
                 path = config_path_given(config_path)
@@ -78,14 +77,14 @@ def command(group, name: str, *, db: bool = True, user: bool = True, config: boo
                 if db:
                     session.connect(loaded)
                 if user:
-                    from ..context import for_current_user
+                    from core.context import for_current_user
 
                     return f(for_current_user(loaded), **kwargs)
                 return f(loaded, **kwargs)
             except ClinicastError as e:
                 die(str(e), e.exit_code)
             except pw.PeeweeException as e:  # locked, read-only, full...: in words, with what to do
-                from .. import db as dbmod
+                from core import db as dbmod
 
                 err = dbmod.explain(e)
                 die(str(err), err.exit_code)
@@ -131,7 +130,8 @@ def cli(ctx: click.Context, config_path):
     ctx.ensure_object(dict)
     ctx.obj["config_path"] = config_path
     if ctx.invoked_subcommand is None:
-        app = importlib.import_module("tui.app")
+        from tui import app  # imported only when the TUI opens: the other commands never load Textual
+
         sys.exit(app.run(config_path))
 
 

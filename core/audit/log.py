@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from .models import AuditLog
+from core.models import AuditLog
 
 
 def record(ctx, action: str, campaign_id: int | None = None, **detail) -> None:

@@ -15,12 +15,12 @@ import json
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from . import audit
-from .context import Ctx
-from .db import write_transaction
-from .enums import Permission
-from .errors import BadInput
-from .models import AuditLog
+from core import audit
+from core.context import Ctx
+from core.db import write_transaction
+from core.enums import Permission
+from core.errors import BadInput
+from core.models import AuditLog
 
 READS = ("patient_search", "preview", "patient_show", "export")
 
@@ -58,7 +58,7 @@ def record_read(
 def search_patients(ctx: Ctx, text: str, limit: int = 20) -> list:
     """`core.patients.search` for a staff member, audited: a search that shows patients
     writes one row a minute per user at most (searching as you type is one search)."""
-    from .patients import search
+    from core.patients import search
 
     ctx.require(Permission.CAMPAIGNS)
     found = search(ctx, text, limit)

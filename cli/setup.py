@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
 
 import click
 
-from .base import Config, cli, command, emit
+from cli.base import Config, cli, command, emit
 
 
 @command(cli, "init", db=False, user=False)
 def init_cmd(config: Config):
     """Create or migrate the database."""
-    from .. import db as dbmod
-    from .. import dbfiles
-    from ..context import for_service_or_admin
+    from core import db as dbmod
+    from core import dbfiles
+    from core.context import for_service_or_admin
 
     path = dbfiles.sqlite_path(config.database.url)
     if path is None:  # PostgreSQL: the schema's owner is known once connected
@@ -46,10 +45,10 @@ def config_check(config: Config):
 
     Anyone may run it (SPEC §13): it shows no secret. Exit 1 when the database cannot
     be opened or the service account cannot read what it needs to send."""
-    from .. import db as dbmod
-    from .. import status
-    from ..context import is_service_account, login_name
-    from ..errors import ClinicastError
+    from core import db as dbmod
+    from core import status
+    from core.context import is_service_account, login_name
+    from core.errors import ClinicastError
 
     ok = True
     try:
@@ -69,7 +68,7 @@ def config_check(config: Config):
         role = "a clinicast user: " + ", ".join(sorted(config.users[login].permissions))
     else:
         role = f"not a clinicast user (no [users.{login}])"
-    from ..config import email_problems
+    from core.config.checks import email_problems
 
     click.echo(f"{config.path}: {'ok' if ok and not email_problems(config) else 'problems'}")
     click.echo(f"  you: {login}, {role}")
@@ -92,7 +91,7 @@ def config_check(config: Config):
     click.echo(f"  users: {', '.join(sorted(config.users)) or 'none'}")
     for line in secret_lines:
         click.echo(f"  secrets: {line}")
-    from ..config import email_problems
+    from core.config.checks import email_problems
 
     lacking = email_problems(config)
     for line in lacking:
@@ -107,7 +106,7 @@ def config_check(config: Config):
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 def status_cmd(ctx, as_json):
     """Schema version, counts, live daemons, deliveries due/retrying/failed."""
-    from .. import status
+    from core import status
 
     data = status.overview(ctx)
     if as_json:
@@ -120,7 +119,7 @@ def status_cmd(ctx, as_json):
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
 def daemon_cmd(config: Config, once, log_level):
     """Headless scheduler and dispatcher."""
-    from .. import daemon
+    from core.scheduling import daemon
 
     sys.exit(daemon.run(config, once=once, log_level=log_level))
 
@@ -131,9 +130,10 @@ def demo_cmd(_config_path, folder):
     """The TUI on a fresh demo database and local sinks."""
     import tempfile
 
-    from .. import demo
+    from core import demo
 
     path = demo.prepare(folder or tempfile.mkdtemp(prefix="clinicast-demo-"))
     click.echo(f"demo config: {path}", err=True)
-    app = importlib.import_module("tui.app")
+    from tui import app  # imported only when the TUI opens: the other commands never load Textual
+
     sys.exit(app.run(str(path)))

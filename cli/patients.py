@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .base import cli, command, emit
+from cli.base import cli, command, emit
 
 
 @cli.group("patients")
@@ -17,7 +17,7 @@ def patients_group():
 @click.option("--json", "as_json", is_flag=True)
 def patients_import(ctx, file, as_json):
     """Upsert the patient directory from an EMR export (CSV)."""
-    from .. import patients
+    from core import patients
 
     result = patients.import_csv(ctx, file)
     if as_json:

@@ -2,7 +2,7 @@
 the keys with a fixed set of values, and `read_section()` that reads one table against it.
 
 A key not in the schema is refused (a typo never goes unnoticed); the range and shape
-checks of the values that pass are core.config_checks.
+checks of the values that pass are core.config.checks.
 """
 
 from __future__ import annotations

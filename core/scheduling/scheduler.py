@@ -11,7 +11,7 @@ job store (a job store must never be shared between processes) holding:
   ended window is never published; a missed or dropped one-shot job loses nothing) —
   and the window jobs are rebuilt from the campaigns as they are now;
 - `heartbeat`, every `heartbeat_seconds`: this process's row in `heartbeat`;
-- `opt_outs`, every `tick_seconds`: the gateway's opt-out feed (core.optout_feed).
+- `opt_outs`, every `tick_seconds`: the gateway's opt-out feed (core.optouts.feed).
 
 Every job's work is claimed in the database (deliveries by lease, window changes by a
 conditional update, the catch-up by locking each campaign it works on), so several
@@ -20,8 +20,8 @@ schedulers at once do each piece of work once.
 Time: APScheduler fires on the wall clock; the work reads `clock()` (naive UTC). A clock
 offset from the wall clock (tests) shifts the window jobs by the same offset.
 
-The heartbeat rows and `live_daemons` are core.heartbeat; the TUI's `EmbeddedScheduler`
-is core.scheduler_embedded. Both stay importable from here.
+The heartbeat rows and `live_daemons` are core.scheduling.heartbeat; the TUI's `EmbeddedScheduler`
+is core.scheduling.embedded. Both stay importable from here.
 """
 
 from __future__ import annotations
@@ -37,19 +37,19 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from peewee import PeeweeException
 
-from .config import Config
-from .context import Ctx
-from .delivery import Dispatcher, PassStats, event
-from .heartbeat import DAEMON, TUI, beat, live_daemons
-from .models import Campaign, Heartbeat, database, utcnow
-from .scheduler_embedded import EmbeddedScheduler
+from core.config.types import Config
+from core.context import Ctx
+from core.delivery import Dispatcher, PassStats, event
+from core.models import Campaign, Heartbeat, database, utcnow
+from core.scheduling.embedded import EmbeddedScheduler
+from core.scheduling.heartbeat import DAEMON, TUI, beat, live_daemons
 
 log = logging.getLogger("clinicast.scheduler")
 
 
 def _system_ctx(config: Config, clock) -> Ctx:
     """The scheduler acts as the system, not as a staff member."""
-    from .config import User
+    from core.config.types import User
 
     return Ctx(config, User("clinicast", "clinicast scheduler", frozenset({"campaigns"})), clock)
 
@@ -212,7 +212,7 @@ class Scheduler:
             except Exception as e:
                 self.last_error = f"{type(e).__name__}: {e}"
                 if isinstance(e, PeeweeException):  # locked, read-only, a stray WAL: in words, with the fix
-                    from .db import explain
+                    from core.db import explain
 
                     self.last_error = str(explain(e))
                 event(self.log, logging.ERROR, "job_failed", job=fn.__name__, error=self.last_error)
@@ -253,11 +253,11 @@ class Scheduler:
                 return
 
     def pull_opt_outs(self) -> None:
-        """The gateway's opt-out feed, every tick (core.optout_feed): what patients changed
+        """The gateway's opt-out feed, every tick (core.optouts.feed): what patients changed
         on the app side, and their unsubscribe-link clicks."""
         if self._stopped or not self._active():
             return
-        from . import optout_feed
+        from core.optouts import feed as optout_feed
 
         optout_feed.pull(self.dispatcher, self.clock)
 
@@ -266,7 +266,7 @@ class Scheduler:
 
     def catch_up(self) -> tuple[int, int]:
         """publish_due / expire_due: what should have happened by now happens once."""
-        from . import recipients
+        from core import recipients
 
         # each step locks the campaign it works on: several schedulers do it once
         published = recipients.publish_due(self.ctx)
@@ -287,7 +287,7 @@ class Scheduler:
         every broadcast still to come or live; stale window jobs are removed."""
         if self._sched is None:
             return
-        from .campaigns import window_bounds, window_valid
+        from core.campaigns import window_bounds, window_valid
 
         now = self.clock()
         offset = now - utcnow()  # a test clock runs ahead or behind the wall clock

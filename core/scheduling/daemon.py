@@ -18,11 +18,11 @@ import sys
 import threading
 import time
 
-from . import __version__
-from .config import Config
-from .db import redacted
-from .delivery import event
-from .delivery import fmt as _fmt
+from core import __version__
+from core.config.types import Config
+from core.db import redacted
+from core.delivery import event
+from core.delivery import fmt as _fmt
 
 log = logging.getLogger("clinicast.daemon")
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
@@ -60,11 +60,11 @@ def setup_logging(level: str = "info", stream=None) -> logging.Handler:
 
 def run(config: Config, *, once: bool = False, log_level: str = "info", grace: float = GRACE_SECONDS) -> int:
     """Run until SIGTERM/SIGINT (or, with `once`, until everything due now is done)."""
-    from . import db
-    from .context import for_service_or_admin
-    from .errors import ClinicastError
-    from .scheduler import DAEMON, Scheduler
-    from .secrets import unreadable
+    from core import db
+    from core.config.secrets import unreadable
+    from core.context import for_service_or_admin
+    from core.errors import ClinicastError
+    from core.scheduling.scheduler import DAEMON, Scheduler
 
     setup_logging(log_level)
     try:

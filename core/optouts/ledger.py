@@ -22,14 +22,14 @@ from datetime import UTC, date, datetime
 
 import peewee as pw
 
-from . import audit
-from .context import Ctx
-from .db import write_transaction
-from .enums import DeliveryKind, DeliveryState, OptOutChannel, OptOutSource, Permission, RecipientStatus
-from .errors import BadInput
-from .models import Campaign, Delivery, OptOut, Patient, Recipient
-from .patients import get_by_emr
-from .reasons import Reason, opt_out_detail
+from core import audit
+from core.context import Ctx
+from core.db import write_transaction
+from core.enums import DeliveryKind, DeliveryState, OptOutChannel, OptOutSource, Permission, RecipientStatus
+from core.errors import BadInput
+from core.models import Campaign, Delivery, OptOut, Patient, Recipient
+from core.patients import get_by_emr
+from core.reasons import Reason, opt_out_detail
 
 # what each opt-out stops: the delivery kinds cancelled, and the reason their recipients get
 _KINDS: dict[OptOutChannel, tuple[DeliveryKind, ...]] = {
@@ -153,7 +153,7 @@ def cancel_waiting(patient_id: int, channel: OptOutChannel, day: date, source: s
     and mark their recipients skipped with the opt-out's reason; a feed opt-out also
     takes live broadcasts out of their feed. Already in flight: it may arrive, and the
     ledger says so when its result comes."""
-    from .recipients.remove import not_handed_over
+    from core.recipients.remove import not_handed_over
 
     detail = opt_out_detail(day, source)
     mine = Recipient.select(Recipient.id).where(Recipient.patient == patient_id)
@@ -189,7 +189,7 @@ def cancel_waiting(patient_id: int, channel: OptOutChannel, day: date, source: s
 
 def _leave_feeds(patient_id: int, detail: str, now: datetime) -> int:
     """Take the patient out of every live broadcast's feed they are in (an unpublish each)."""
-    from .recipients.rows import insert_deliveries
+    from core.recipients.rows import insert_deliveries
 
     shown = (
         Recipient.select(Recipient.id, Recipient.campaign)

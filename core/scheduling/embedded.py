@@ -1,5 +1,5 @@
-"""The scheduler inside the TUI (`[scheduler] embedded`): a core.scheduler `Scheduler`
-started, stood by and stopped on the TUI's behalf; importable as core.scheduler.EmbeddedScheduler.
+"""The scheduler inside the TUI (`[scheduler] embedded`): a core.scheduling.scheduler `Scheduler`
+started, stood by and stopped on the TUI's behalf; importable as core.scheduling.scheduler.EmbeddedScheduler.
 """
 
 from __future__ import annotations
@@ -7,13 +7,13 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from .config import Config
-from .delivery import Dispatcher
-from .heartbeat import TUI
-from .models import utcnow
+from core.config.types import Config
+from core.delivery import Dispatcher
+from core.models import utcnow
+from core.scheduling.heartbeat import TUI
 
 if TYPE_CHECKING:
-    from .scheduler import Scheduler
+    from core.scheduling.scheduler import Scheduler
 
 
 class EmbeddedScheduler:
@@ -44,14 +44,14 @@ class EmbeddedScheduler:
     def start(self) -> bool:
         if self.mode == "never":
             return False
-        from .secrets import unreadable
+        from core.config.secrets import unreadable
 
         # a staff member who cannot read the secrets does everything but send (SPEC §13)
         self.blocked = [words for words, _why in unreadable(self.config)]
         if self.blocked:
             return False
         if self._scheduler is None:
-            from .scheduler import Scheduler  # which imports this module, for its callers
+            from core.scheduling.scheduler import Scheduler  # which imports this module, for its callers
 
             dispatcher = Dispatcher(
                 self.config,
@@ -91,7 +91,7 @@ class EmbeddedScheduler:
 
 
 def _tui_name() -> str:
-    from .delivery import worker_name
+    from core.delivery import worker_name
 
     return worker_name(TUI)
 

@@ -1,6 +1,6 @@
 """Heartbeats: each running scheduler's row in `heartbeat`, and who is alive by them.
 
-A scheduler (core.scheduler) beats every `heartbeat_seconds` and removes its row when it
+A scheduler (core.scheduling.scheduler) beats every `heartbeat_seconds` and removes its row when it
 stops; a row not refreshed for three beats is a process that died. The TUI's embedded
 scheduler stands by while a daemon is alive, and `clinicast status` lists them.
 """
@@ -11,9 +11,9 @@ import os
 import socket
 from datetime import datetime, timedelta
 
-from . import __version__
-from .config import Config
-from .models import Heartbeat
+from core import __version__
+from core.config.types import Config
+from core.models import Heartbeat
 
 DAEMON, TUI = "daemon", "tui"
 
@@ -48,7 +48,7 @@ def beat(name: str, role: str, now: datetime) -> None:
 
 
 def _os_user() -> str:
-    from .context import login_name
+    from core.context import login_name
 
     return login_name()
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
-from .errors import ConfigError
+from core.errors import ConfigError
 
 MAX_SECRET_BYTES = 64 * 1024  # a token or a password, never a whole file of data
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
 if TYPE_CHECKING:
-    from .config_types import Config
+    from core.config.types import Config
 
 # seconds: (smallest, largest) that make sense for a clinic's scheduler
 SECONDS = {

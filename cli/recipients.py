@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from ..errors import BadInput
-from ..reasons import describe
-from .base import cli, command, emit
+from cli.base import cli, command, emit
+from core.errors import BadInput
+from core.reasons import describe
 
 
 @cli.group("recipients")
@@ -22,7 +22,7 @@ def recipients_group():
 @click.option("--json", "as_json", is_flag=True)
 def recipients_add(ctx, campaign_id, emr_id, where, csv_path, as_json):
     """Assign patients to a campaign."""
-    from .. import conditions, recipients
+    from core import conditions, recipients
 
     given = [x for x in (emr_id, where, csv_path) if x]
     if len(given) != 1:
@@ -57,7 +57,7 @@ def recipients_add(ctx, campaign_id, emr_id, where, csv_path, as_json):
 @click.argument("emr_id")
 def recipients_remove(ctx, campaign_id, emr_id):
     """Take one patient off a campaign."""
-    from .. import recipients
+    from core import recipients
 
     what = recipients.remove(ctx, campaign_id, emr_id)
     click.echo(f"removed {emr_id}: {what}")
@@ -70,7 +70,7 @@ def recipients_remove(ctx, campaign_id, emr_id):
 @click.option("--csv", "as_csv", is_flag=True, help="The ledger as CSV (for an incident register).")
 def recipients_list(ctx, campaign_id, status, as_json, as_csv):
     """A campaign's recipients with status and dates."""
-    from .. import campaigns, exports, recipients
+    from core import campaigns, exports, recipients
 
     ctx.require("campaigns")
     campaigns.get(campaign_id)

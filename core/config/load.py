@@ -6,9 +6,9 @@ a file, never inline.
 
 This module reads the file (`discover`, `load`) and runs the checks (`from_dict`); the
 parts live beside it, and every name is importable from here as before:
-core.config_types (the dataclasses), core.config_schema (the keys, types, defaults and
-choices), core.config_checks (value ranges, the identification every email carries),
-core.secrets (where a secret lives, read when sending).
+core.config.types (the dataclasses), core.config.schema (the keys, types, defaults and
+choices), core.config.checks (value ranges, the identification every email carries),
+core.config.secrets (where a secret lives, read when sending).
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from . import secrets
-from .config_checks import check_identification, check_postgres_url, check_values, email_problems
-from .config_schema import CHOICES, LANGUAGES, PERMISSIONS, REQUIRED, SCHEMA, USER_SCHEMA, read_section
-from .config_types import (
+from core.config import secrets
+from core.config.checks import check_identification, check_postgres_url, check_values, email_problems
+from core.config.schema import CHOICES, LANGUAGES, PERMISSIONS, REQUIRED, SCHEMA, USER_SCHEMA, read_section
+from core.config.types import (
     ClinicSettings,
     Config,
     DatabaseSettings,
@@ -33,7 +33,7 @@ from .config_types import (
     SendingSettings,
     User,
 )
-from .errors import ConfigError
+from core.errors import ConfigError
 
 
 def discover(explicit: str | os.PathLike | None = None) -> Path:
@@ -135,7 +135,7 @@ def from_dict(data: dict, path: Path | None = None, env: Mapping[str, str] | Non
     check_values(values, problems)
 
     if values.get("sending"):
-        from .sending_hours import parse as parse_hours
+        from core.sending_hours import parse as parse_hours
 
         # a key of the wrong type was reported by read_section: check only what it kept
         sv = values["sending"]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from ..enums import OptOutChannel
-from ..errors import BadInput
-from .base import cli, command, emit
-from .patients import patients_group
+from cli.base import cli, command, emit
+from cli.patients import patients_group
+from core.enums import OptOutChannel
+from core.errors import BadInput
 
 _CHANNEL = click.option(
     "--channel", required=True, metavar="|".join(OptOutChannel), help="What the patient opts out of (all: every one)."
@@ -22,7 +22,7 @@ _NOTE = click.option("--note", required=True, metavar="TEXT", help="Why, in a fe
 @click.option("--json", "as_json", is_flag=True)
 def patients_opt_out(ctx, emr_id, channel, note, as_json):
     """Record an opt-out the patient asked for (by phone, at the desk)."""
-    from .. import optouts
+    from core import optouts
 
     done = optouts.record(ctx, emr_id, channel, note)
     if as_json:
@@ -40,7 +40,7 @@ def patients_opt_out(ctx, emr_id, channel, note, as_json):
 @click.option("--json", "as_json", is_flag=True)
 def patients_opt_in(ctx, emr_id, channel, note, as_json):
     """Undo a patient's opt-out (admin); a later start includes them again."""
-    from .. import optouts
+    from core import optouts
 
     done = optouts.clear(ctx, emr_id, channel, note)
     if as_json:
@@ -53,7 +53,7 @@ def patients_opt_in(ctx, emr_id, channel, note, as_json):
 @click.option("--json", "as_json", is_flag=True)
 def patients_show(ctx, emr_id, as_json):
     """A patient's record, opt-outs and campaigns."""
-    from .. import patient_view
+    from core import patient_view
 
     view = patient_view.show(ctx, emr_id)
     language = ctx.user.language or ctx.config.clinic.default_language
@@ -79,7 +79,7 @@ def patients_show(ctx, emr_id, as_json):
 @click.option("--csv", "as_csv", is_flag=True)
 def audit_cmd(ctx, since, login, as_json, as_csv):
     """Who changed or read what, and when (admin)."""
-    from .. import audit_read
+    from core.audit import read as audit_read
 
     if as_json and as_csv:
         raise BadInput("give --json or --csv, not both")

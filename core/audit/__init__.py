@@ -1,0 +1,11 @@
+"""The audit trail (SPEC §6): every change and every read of patient data, who and when.
+
+log.py    record: one row per action, written in the action's own transaction
+read.py   read, search_patients, to_csv: the admin's view of the trail (reads are audited too)
+"""
+
+from __future__ import annotations
+
+from core.audit.log import record
+
+__all__ = ["record"]

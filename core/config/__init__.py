@@ -1,0 +1,29 @@
+"""The one TOML file (SPEC §8): where it is, what it may say, what it means.
+
+load.py     discover, load, from_dict: read the file and collect every problem with its key
+schema.py   every key's type and default, the fixed choices; read_section()
+types.py    the loaded config's dataclasses, one per TOML section, and Config
+checks.py   value ranges, URLs, the identification every email carries (email_problems)
+secrets.py  where a secret lives; read only by the process that sends (SPEC §13)
+"""
+
+from __future__ import annotations
+
+from core.config.checks import email_problems
+from core.config.load import discover, from_dict, load
+from core.config.schema import SCHEMA
+from core.config.types import Config, EmailSettings, GatewaySettings, User
+from core.errors import ConfigError
+
+__all__ = [
+    "SCHEMA",
+    "Config",
+    "ConfigError",
+    "EmailSettings",
+    "GatewaySettings",
+    "User",
+    "discover",
+    "email_problems",
+    "from_dict",
+    "load",
+]

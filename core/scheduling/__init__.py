@@ -1,0 +1,7 @@
+"""The scheduler (SPEC §5): what runs on the clock, in the daemon and embedded in the TUI.
+
+scheduler.py  Scheduler: publish, expire, dispatch, retry, catch-up, the opt-out feed
+embedded.py   EmbeddedScheduler: the TUI's scheduler, only while no daemon is alive
+heartbeat.py  beat, live_daemons: who is sending, seen from the database
+daemon.py     run: `clinicast daemon`, its signals and its key=value log
+"""
