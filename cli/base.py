@@ -32,6 +32,22 @@ def die(message: str, code: int) -> None:
     sys.exit(code)
 
 
+EXIT_READER_GONE = 141  # 128 + SIGPIPE, as a shell tool that `head` stopped reading ends
+
+
+def reader_gone() -> NoReturn:
+    """stdout's reader stopped reading (`clinicast audit | head`): stop quietly, like
+    any shell tool; whatever is still buffered goes nowhere instead of raising again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout (a test runner): nothing to redirect
+        pass
+    sys.exit(EXIT_READER_GONE)
+
+
 def _json_default(o):
     if isinstance(o, date | datetime):
         return o.isoformat()
@@ -83,6 +99,8 @@ def command(group, name: str, *, db: bool = True, user: bool = True, config: boo
                 return f(loaded, **kwargs)
             except ClinicastError as e:
                 die(str(e), e.exit_code)
+            except BrokenPipeError:
+                reader_gone()
             except pw.PeeweeException as e:  # locked, read-only, full...: in words, with what to do
                 from core import db as dbmod
 
@@ -118,6 +136,10 @@ class OneLineErrors(click.Group):
             die(e.format_message(), e.exit_code)
         except click.Abort:
             die("aborted", EXIT_REFUSED)
+        try:
+            sys.stdout.flush()  # here, not at exit, where a closed pipe would print a traceback
+        except BrokenPipeError:
+            reader_gone()
         sys.exit(rv if isinstance(rv, int) else 0)
 
 

@@ -121,7 +121,7 @@ def campaigns_archive(ctx, campaign_id, undo):
 @click.option("--json", "as_json", is_flag=True)
 def campaigns_start(ctx, campaign_id, as_json):
     """Send to every recipient not yet sent to."""
-    from core import recipients
+    from core import campaigns, recipients
 
     plan = recipients.start(ctx, campaign_id)
     if as_json:
@@ -130,6 +130,8 @@ def campaigns_start(ctx, campaign_id, as_json):
     click.echo(f"campaign #{campaign_id} started: {plan.will_send} to send{when}")
     for code, n in plan.skipped.items():
         click.echo(f"  skipped {n}: {describe(code)}")
+    for gap in campaigns.language_gaps(ctx, campaign_id):  # a blank version: said, not refused
+        click.echo(f"  warning: {gap}", err=True)
 
 
 @command(campaigns_group, "stop")

@@ -6,6 +6,7 @@ import click
 
 from cli.base import cli, command, emit
 from core.errors import BadInput
+from core.i18n import ngettext
 from core.reasons import describe
 
 
@@ -45,7 +46,9 @@ def recipients_add(ctx, campaign_id, emr_id, where, csv_path, as_json):
         click.echo("  not found: " + ", ".join(result.not_found[:20]) + (" …" if len(result.not_found) > 20 else ""))
     if result.duplicates:  # counted once; said, so a wrong export is noticed (issue #8)
         n = len(result.duplicates)
-        click.echo(f"  {n} duplicate line{'s' if n != 1 else ''} counted once:")
+        click.echo(
+            "  " + ngettext("{n} duplicate line counted once:", "{n} duplicate lines counted once:", n).format(n=n)
+        )
         for line in result.duplicates[:20]:
             click.echo(f"    {line}")
         if n > 20:
@@ -55,11 +58,16 @@ def recipients_add(ctx, campaign_id, emr_id, where, csv_path, as_json):
 @command(recipients_group, "remove")
 @click.argument("campaign_id")
 @click.argument("emr_id")
-def recipients_remove(ctx, campaign_id, emr_id):
+@click.option("--json", "as_json", is_flag=True)
+def recipients_remove(ctx, campaign_id, emr_id, as_json):
     """Take one patient off a campaign."""
-    from core import recipients
+    from core import campaigns, recipients
 
     what = recipients.remove(ctx, campaign_id, emr_id)
+    if as_json:
+        return emit(
+            {"campaign_id": campaigns.get(campaign_id).id, "emr_id": emr_id, "status": "removed", "outcome": what}
+        )
     click.echo(f"removed {emr_id}: {what}")
 
 

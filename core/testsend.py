@@ -68,6 +68,25 @@ def check_destination(ctx: Ctx, kind: str, to: str | None = None) -> str:
     return ctx.user.app_id
 
 
+def subject_prefix(ctx: Ctx, campaign_id, emr_id: str = "", *, patient_id: int | None = None) -> str | None:
+    """The mark a test's subject (or push title) starts with — "[TEST]" or "[ESSAI]",
+    in the language this patient gets the message in (what the dialog promises is what
+    arrives); None when there is no such patient."""
+    from core.delivery.kinds import language_for
+    from core.delivery.testsend_kinds import PREFIX
+
+    ctx.require(Permission.CAMPAIGNS)
+    c = get(campaign_id)
+    if patient_id is not None:
+        patient = Patient.get_or_none(Patient.id == patient_id)
+    else:
+        patient = Patient.get_or_none(Patient.emr_key == emr.key(emr_id or ""))
+    if patient is None:
+        return None
+    lang = language_for(get_templates(ctx, c.id), patient.language, ctx.config.clinic.default_language)
+    return PREFIX[lang].strip()
+
+
 def send_test(
     ctx: Ctx, campaign_id, emr_id: str | None = None, to: str | None = None, *, patient_id: int | None = None
 ) -> TestSend:

@@ -58,23 +58,26 @@ def test_full_flow_json(run, tmp_path):
     assert set(inv) >= {"id", "name", "kind", "channel", "status", "window_state", "starts_on", "ends_on", "counts"}
     assert (inv["kind"], inv["channel"], inv["status"]) == ("invitation", "email", "draft")
     added = run.json("recipients", "add", str(inv["id"]), "--where", "connected_system != patient_app")
-    assert added == {"added": 20, "already_assigned": 0, "skipped": 0, "not_found": []}
+    assert added == {"added": 20, "already_assigned": 0, "skipped": 0, "skipped_reasons": {}, "not_found": []}
     one = run.json("recipients", "add", str(inv["id"]), "--patient", "1001")
-    assert one == {"added": 0, "already_assigned": 0, "skipped": 1, "not_found": []}
+    assert one["skipped"] == 1 and sum(one["skipped_reasons"].values()) == 1  # and why (issue #18)
     ids = tmp_path / "ids.csv"
     ids.write_text("patient_id\n1000\n1002\n4242\n")
     assert run.json("recipients", "add", str(inv["id"]), "--csv", str(ids)) == {
         "added": 0,
         "already_assigned": 2,
         "skipped": 0,
+        "skipped_reasons": {},
         "not_found": ["4242"],
     }
     rows = run.json("recipients", "list", str(inv["id"]))
     assert len(rows) == 21
     assert set(rows[0]) == {"emr_id", "name", "status", "reason", "reason_text", "added_at", "sent_at"}
     assert {r["status"] for r in rows} == {"assigned", "skipped"}
-    run("recipients", "remove", str(inv["id"]), "1000")
-    run("campaigns", "start", str(inv["id"]))
+    removed = run.json("recipients", "remove", str(inv["id"]), "1000")
+    assert removed["emr_id"] == "1000" and removed["status"] == "removed" and "will not receive" in removed["outcome"]
+    started = run.json("campaigns", "start", str(inv["id"]))
+    assert started["sending_begins"] is None  # at once: null, never "" (issue #18)
     shown = run.json("campaigns", "show", str(inv["id"]))
     assert shown["status"] == "sending" and shown["counts"] == {"queued": 19, "removed": 1, "skipped": 1}
     queued = run.json("recipients", "list", str(inv["id"]), "--status", "queued")
@@ -219,3 +222,17 @@ def test_console_entry_point_runs(tmp_path, sqlite_url):
         [sys.executable, "-m", "cli", "campaigns", "show", "x", "--config", str(p)], capture_output=True, text=True
     )
     assert out.returncode == 2 and out.stderr.startswith("clinicast: campaign id must be a number")
+
+
+def test_a_reader_that_stops_reading_is_no_error(run, config_path):
+    """`clinicast audit | head`: the reader goes away; no "Broken pipe" on stderr (issue #18)."""
+    run("patients", "import", str(patients_csv(config_path.parent, n=40)))
+    cmd = [sys.executable, "-m", "cli", "audit", "--config", str(config_path)]
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line (as `head` after its lines)
+    try:
+        out = subprocess.run(cmd, stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60)
+    finally:
+        os.close(write_end)
+    assert "Broken pipe" not in out.stderr and "Traceback" not in out.stderr and out.stderr == ""
+    assert out.returncode == 141  # as a shell tool the reader left (128 + SIGPIPE)

@@ -334,6 +334,8 @@ class TestAddPatients:
             assert target.last_name in screen_text(app)
             await pilot.press("down", "enter")
             await settle(pilot)
+            await pilot.press("escape")  # the dialog stays open for the next patient (issue #18)
+            await settle(pilot)
             assert isinstance(app.screen, RecipientsScreen)
             r = Recipient.get(Recipient.campaign == cid, Recipient.patient == target.id)
             assert r.status == "assigned"

@@ -53,7 +53,3 @@ def num(n: int) -> str:
 
 def cell(value: str, status: str | None = None) -> Text:
     return Text(value, style=CELL_STYLE.get(status or value, ""), no_wrap=True, overflow="ellipsis")
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    return f"{num(n)} {word if n == 1 else (many or word + 's')}"

@@ -3,6 +3,7 @@
 window.py   a broadcast's window: bounds, upcoming / live / ended, invalid
 reads.py    get, get_locked, status, summaries (counts, the invitation funnel), templates
 actions.py  create, edit, archive; the field and template checks they share with the form
+languages.py  who would get another language than their own (a blank version)
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from core.campaigns.actions import NAME_MAX as NAME_MAX
 from core.campaigns.actions import clinic_values as clinic_values
 from core.campaigns.actions import parse_day as parse_day
 from core.campaigns.actions import template_problems as template_problems
+from core.campaigns.languages import LanguageGap, language_gaps
 from core.campaigns.reads import DRAFT as DRAFT
 from core.campaigns.reads import SENDING as SENDING
 from core.campaigns.reads import SENT_WITH_ERRORS as SENT_WITH_ERRORS
@@ -31,6 +33,8 @@ from core.campaigns.window import window_valid as window_valid
 # the split (get_locked, template_problems, clinic_values, ... for core.recipients and others)
 __all__ = [
     "CampaignSummary",
+    "LanguageGap",
+    "language_gaps",
     "archive",
     "create",
     "edit",

@@ -13,6 +13,7 @@ from core.context import Ctx
 from core.enums import LANGUAGES, Permission, RecipientStatus
 from core.errors import BadInput, NotFound
 from core.models import Campaign, Invitation, Recipient, Template
+from core.search import matches
 
 TEMPLATE_FIELDS = {"invitation": ("subject", "body"), "broadcast": ("title", "body", "push")}
 
@@ -161,9 +162,9 @@ def summaries(ctx: Ctx, include_archived: bool = False, search: str = "") -> lis
     q = Campaign.select().order_by(Campaign.updated_at.desc(), Campaign.id.desc())
     if not include_archived:
         q = q.where(Campaign.archived == False)  # noqa: E712
-    if search:
-        q = q.where(Campaign.name.contains(search.strip()))
     camps = list(q)
+    if search.strip():  # core.search: the same rule as every search (accents, case, word order)
+        camps = [c for c in camps if matches(c.name, search)]
     counts = _counts_by_campaign([c.id for c in camps])
     return [_summarise(ctx, c, counts[c.id]) for c in camps]
 

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from datetime import date
 
-from core import dates
+from core import dates, search
 from core.csvio import fold
 
 
@@ -162,13 +162,10 @@ PARSERS: dict[str, Callable[[str], object]] = {
 DATE_FIELDS = ("date_of_birth", "last_visit")
 
 
-_NON_WORD = re.compile(r"[\W_]+")
-
-
 def name_key(*parts: str) -> str:
     """Lower-case, accent-free words separated by one space: the form of `search_name`
-    (`name_key("Côté", "Marie-Ève")` -> `cote marie eve`)."""
-    return " ".join(_NON_WORD.sub(" ", fold(" ".join(parts))).split())
+    (`name_key("Côté", "Marie-Ève")` -> `cote marie eve`; core.search's one rule)."""
+    return search.key(*parts)
 
 
 def _name_keys(pairs) -> list[str]:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import re
 from datetime import date
 
-import peewee as pw
-
 from core import emr
-from core.db import is_postgres
 from core.errors import NotFound
 from core.models import Patient
-from core.patients.cells import name_key
+from core.search import key as name_key
+from core.search import like as _like
+from core.search import like_escape as _like_escape
+from core.search import sql_words
 
 
 def get_by_emr(emr_id: str) -> Patient:
@@ -44,20 +44,6 @@ def _dates_in(text: str) -> list[date]:
         except ValueError:
             pass
     return sorted(set(out))
-
-
-def _like_escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _like(column, pattern: str):
-    """`column LIKE pattern ESCAPE '\\'`, case-sensitive on PostgreSQL (callers pass
-    lower-case text for lower-case columns); peewee's OP.LIKE would be GLOB on SQLite,
-    whose LIKE is ASCII-case-insensitive."""
-    op = pw.OP.LIKE if is_postgres() else pw.OP.ILIKE
-    return pw.Expression(
-        column, op, pw.NodeList((pw.Value(pattern, converter=False), pw.SQL("ESCAPE"), pw.Value("\\", converter=False)))
-    )
 
 
 def _prefix(column, prefix: str):
@@ -109,10 +95,7 @@ def search(ctx, text: str, limit: int = 20) -> list[Patient]:
         if take(q):
             return list(found.values())
     if words and "@" not in text and any(ch.isalpha() for ch in key):
-        cond = None
-        for w in words:
-            e = _like(Patient.search_name, "%" + _like_escape(w) + "%")
-            cond = e if cond is None else cond & e
+        cond = sql_words(Patient.search_name, text)  # core.search: the one rule
         if found:
             cond &= Patient.id.not_in(list(found))
         take(Patient.select().where(cond).order_by(*order))

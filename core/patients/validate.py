@@ -10,6 +10,7 @@ from datetime import date
 from core import emr, textcheck
 from core.csvio import FileProblems, Table, norm, read_table
 from core.errors import BadInput
+from core.i18n import ngettext
 from core.patients.cells import PARSERS, _Invalid
 from core.patients.columns import ALIASES, map_columns
 
@@ -146,7 +147,9 @@ def read_patients(path: os.PathLike | str, today: date | None = None) -> Directo
     if problems:
         bad_lines = sorted(problems)
         n = len(bad_lines)
-        summary = f"{table.name}: {n} bad row{'s' if n != 1 else ''}, nothing imported"
+        summary = ngettext("{file}: {n} bad row, nothing imported", "{file}: {n} bad rows, nothing imported", n).format(
+            file=table.name, n=n
+        )
         raise FileProblems(
             summary,
             [

@@ -9,6 +9,7 @@ from core import emr
 from core.context import Ctx
 from core.enums import Permission
 from core.errors import BadInput
+from core.i18n import ngettext
 from core.recipients.assign import assign_ids
 from core.recipients.lookup import known_keys
 from core.recipients.results import AssignResult
@@ -97,8 +98,12 @@ def assign_csv(ctx: Ctx, campaign_id: int | str, path: str | Path) -> AssignResu
     report = read_id_list(ctx, path)
     if report.bad_lines:
         raise BadInput(
-            f"{path}: {len(report.bad_lines)} bad lines, nothing assigned; first: "
-            f"line {report.bad_lines[0][0]}: {report.bad_lines[0][1]}"
+            ngettext(
+                "{path}: {n} bad line, nothing assigned; first: ",
+                "{path}: {n} bad lines, nothing assigned; first: ",
+                len(report.bad_lines),
+            ).format(path=path, n=len(report.bad_lines))
+            + f"line {report.bad_lines[0][0]}: {report.bad_lines[0][1]}"
         )
     if not report.found:
         raise BadInput(f"{path}: none of the {len(report.ids)} EMR ids is in the patient directory; nothing assigned")

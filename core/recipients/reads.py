@@ -10,6 +10,7 @@ from core.enums import Permission, RecipientStatus
 from core.errors import BadInput
 from core.models import Patient, Recipient
 from core.recipients.results import RecipientRow
+from core.search import sql_words
 
 
 def counts(ctx: Ctx, campaign_id: int | str) -> dict[str, int]:
@@ -33,7 +34,6 @@ def page(
     limit: int | None = 200,
 ) -> list[RecipientRow]:
     """Recipients in id order, one page at a time (keyset: pass the last row's id)."""
-    from core.csvio import fold
 
     ctx.require(Permission.CAMPAIGNS)
     cid = get(campaign_id).id
@@ -59,8 +59,9 @@ def page(
             raise BadInput(f"unknown status {status!r}; expected one of {', '.join(RecipientStatus)}")
         q = q.where(Recipient.status == status)
     if search.strip():
-        s = search.strip()
-        q = q.where(Patient.emr_id.startswith(s) | Patient.search_name.contains(fold(s)))
+        found = Patient.emr_id.startswith(search.strip())
+        by_name = sql_words(Patient.search_name, search)  # core.search: the one rule
+        q = q.where(found | by_name if by_name is not None else found)
     if after_id is not None:
         q = q.where(Recipient.id > after_id)
     if limit:

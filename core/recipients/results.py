@@ -22,12 +22,29 @@ class AssignResult:
     published: int = 0
     duplicates: list[str] = field(default_factory=list)  # an id list's "FILE:LINE: duplicate of line N ('id')"
 
+    def plus(self, other: AssignResult) -> AssignResult:
+        """Two assigns as one (staff adding several patients in a row)."""
+        reasons = dict(self.skipped_reasons)
+        for code, n in other.skipped_reasons.items():
+            reasons[code] = reasons.get(code, 0) + n
+        return AssignResult(
+            added=self.added + other.added,
+            already_assigned=self.already_assigned + other.already_assigned,
+            skipped=self.skipped + other.skipped,
+            not_found=self.not_found + other.not_found,
+            skipped_reasons=reasons,
+            published=self.published + other.published,
+            duplicates=self.duplicates + other.duplicates,
+        )
+
     def to_json(self) -> dict:
-        # duplicates are said in the text output only: scripts keep the shape they know
+        # duplicates are said in the text output only: scripts keep the shape they know;
+        # skipped_reasons says why each skipped patient was (reason code -> count)
         return {
             "added": self.added,
             "already_assigned": self.already_assigned,
             "skipped": self.skipped,
+            "skipped_reasons": dict(sorted(self.skipped_reasons.items())),
             "not_found": self.not_found,
         }
 
@@ -48,7 +65,7 @@ class StartPlan:
             "already_sent": self.already_sent,
             "in_progress": self.in_progress,
             "queued_for": iso(self.queued_for),
-            "sending_begins": self.sending_begins,
+            "sending_begins": self.sending_begins or None,  # null: at once
         }
 
 

@@ -26,10 +26,14 @@ from textual.widgets import (
 
 from core import conditions, recipients
 from core.errors import ClinicastError
+from core.i18n import _, ngettext
+from core.reasons import describe
 from tui import format as fmt
 from tui.screens.base import WorkerErrors
+from tui.screens.modals import leave_unless_unsaved
 from tui.widgets.condition_row import ConditionRow
 from tui.widgets.patient_search import PatientSearch
+from tui.widgets.text_input import TextInput
 
 COUNT_DELAY = 0.3
 CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
@@ -48,6 +52,12 @@ class AddPatientsModal(WorkerErrors, ModalScreen[recipients.AssignResult | None]
         Binding("escape", "close", "Close", key_display="esc", id="add.close"),
         Binding("ctrl+s", "assign", "Assign", priority=True, id="add.assign"),
         Binding("ctrl+n", "add_row", "New condition", id="add.new_condition"),
+        # the tabs by key (alt+digit: no multiplexer or SSH client takes it)
+        Binding("alt+1", "tab('tab-one')", "One", key_display="⌥1", priority=True, id="add.tab_one"),
+        Binding(
+            "alt+2", "tab('tab-conditions')", "Conditions", key_display="⌥2", priority=True, id="add.tab_conditions"
+        ),
+        Binding("alt+3", "tab('tab-csv')", "CSV", key_display="⌥3", priority=True, id="add.tab_csv"),
     ]
 
     def __init__(self, campaign_id: int, kind: str, *, start_folder: str | Path | None = None) -> None:
@@ -58,6 +68,7 @@ class AddPatientsModal(WorkerErrors, ModalScreen[recipients.AssignResult | None]
         self.conds: list[conditions.Condition] | None = None
         self.match_count: int | None = None
         self.report: recipients.IdListReport | None = None
+        self.added: recipients.AssignResult | None = None  # one-patient adds so far (the dialog stays open)
         self._timer = None
 
     def compose(self) -> ComposeResult:
@@ -76,7 +87,7 @@ class AddPatientsModal(WorkerErrors, ModalScreen[recipients.AssignResult | None]
                         yield Button("Assign", id="assign-conditions", variant="primary", compact=True, disabled=True)
                 with TabPane("CSV file", id="tab-csv"):
                     with Horizontal(id="csv-path-row"):
-                        yield Input(
+                        yield TextInput(
                             placeholder="path of a CSV file of EMR ids (enter: check it)", id="csv-path", compact=True
                         )
                         yield Button("Check", id="csv-check", compact=True)
@@ -108,16 +119,26 @@ class AddPatientsModal(WorkerErrors, ModalScreen[recipients.AssignResult | None]
         if found:
             self.set_focus(found.last() if tab == "tab-conditions" else found.first())
 
-    def _message(self, text: str) -> None:
+    def _message(self, text: str, error: bool = True) -> None:
         label = self.query_one("#add-message", Static)
         label.update(text)
+        label.set_class(error, "error")
+        label.set_class(not error, "done")
         label.display = bool(text)
 
     def active_tab(self) -> str:
         return self.query_one(TabbedContent).active
 
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def changed(self) -> bool:
+        """Conditions chosen or a CSV file given, not assigned yet (one-patient adds are saved)."""
+        rows = any(row.touched() for row in self.query(ConditionRow))
+        return rows or bool(self.query_one("#csv-path", Input).value.strip())
+
     def action_close(self) -> None:
-        self.dismiss(None)
+        leave_unless_unsaved(self, self.changed(), lambda: self.dismiss(self.added), _("the patients not assigned yet"))
 
     def action_assign(self) -> None:
         tab = self.active_tab()
@@ -140,7 +161,29 @@ class AddPatientsModal(WorkerErrors, ModalScreen[recipients.AssignResult | None]
 
     @on(PatientSearch.Chosen)
     def _patient_chosen(self, event: PatientSearch.Chosen) -> None:
-        self._assign(recipients.assign_patient, event.emr_id)
+        if not self.running("assign"):
+            self.add_one_flow(event.emr_id, event.name)
+
+    @work(exclusive=True, exit_on_error=False, group="assign")
+    async def add_one_flow(self, emr_id: str, name: str) -> None:
+        """One patient added, the dialog stays open for the next (esc closes it)."""
+        try:
+            result = await asyncio.to_thread(recipients.assign_patient, self.app.ctx, self.campaign_id, emr_id)
+        except ClinicastError as e:
+            self._message(str(e))
+            return
+        self.added = result if self.added is None else self.added.plus(result)
+        if result.added:
+            said = _("{name} ({emr_id}) added.").format(name=name, emr_id=emr_id)
+        elif result.already_assigned:
+            said = _("{name} ({emr_id}) was already a recipient.").format(name=name, emr_id=emr_id)
+        else:
+            reasons = ", ".join(describe(code) for code in result.skipped_reasons)
+            said = _("{name} ({emr_id}) not added: {reasons}.").format(name=name, emr_id=emr_id, reasons=reasons)
+        total = self.added.added
+        more = ngettext("{n} added so far.", "{n} added so far.", total).format(n=fmt.num(total))
+        self._message(f"{said} {more} " + _("Search for another, or esc to close."), error=not result.added)
+        self.query_one(PatientSearch).restart()
 
     # --- conditions ----------------------------------------------------------------
 
@@ -203,7 +246,8 @@ class AddPatientsModal(WorkerErrors, ModalScreen[recipients.AssignResult | None]
             button.disabled = True
             button.label = "Assign"
         else:
-            label.update(Text(f"{fmt.plural(n, 'patient')} match", style="bold green" if n else "yellow"))
+            matching = ngettext("{n} patient matches", "{n} patients match", n).format(n=fmt.num(n))
+            label.update(Text(matching, style="bold green" if n else "yellow"))
             button.disabled = n == 0
             button.label = f"Assign {fmt.num(n)}"
 
@@ -273,7 +317,7 @@ class AddPatientsModal(WorkerErrors, ModalScreen[recipients.AssignResult | None]
         except ClinicastError as e:
             self._message(str(e))  # in the dialog, which stays open
             return
-        self.dismiss(result)
+        self.dismiss(result if self.added is None else self.added.plus(result))
 
 
 def _listed(items: list[str], limit: int = 4) -> str:
@@ -283,16 +327,22 @@ def _listed(items: list[str], limit: int = 4) -> str:
 
 def csv_report_text(report: recipients.IdListReport) -> Text:
     t = Text()
-    t.append(f"{fmt.plural(len(report.found), 'patient')} found", style="bold green" if report.found else "bold")
+    n = len(report.found)
+    t.append(
+        ngettext("{n} patient found", "{n} patients found", n).format(n=fmt.num(n)), style="bold green" if n else "bold"
+    )
     t.append(f" (column {report.column}) — nothing is added until you press Assign\n")
     if report.unknown:
-        t.append(f"{fmt.plural(len(report.unknown), 'unknown id')}: ", style="bold yellow")
+        n = len(report.unknown)
+        t.append(ngettext("{n} unknown id: ", "{n} unknown ids: ", n).format(n=fmt.num(n)), style="bold yellow")
         t.append(_listed([f"line {ln} {i!r}" for ln, i in report.unknown]) + "\n")
     if report.duplicates:
-        t.append(f"{fmt.plural(len(report.duplicates), 'duplicate')}: ", style="bold yellow")
+        n = len(report.duplicates)
+        t.append(ngettext("{n} duplicate: ", "{n} duplicates: ", n).format(n=fmt.num(n)), style="bold yellow")
         t.append(_listed([f"line {ln} (as line {first})" for ln, _, first in report.duplicates]) + "\n")
     if report.bad_lines:
-        t.append(f"{fmt.plural(len(report.bad_lines), 'bad line')}: ", style="bold red")
+        n = len(report.bad_lines)
+        t.append(ngettext("{n} bad line: ", "{n} bad lines: ", n).format(n=fmt.num(n)), style="bold red")
         t.append(_listed([f"line {ln}: {why}" for ln, why in report.bad_lines], 2) + "\n")
     t.rstrip()
     return t

@@ -13,6 +13,8 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
+from tui.widgets.text_input import TextInput
+
 SHOWN = 1000  # the newest rows; `clinicast audit --csv` gives everything
 
 
@@ -28,8 +30,8 @@ class AuditScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header(icon="✉")
         with Horizontal(id="audit-filters"):
-            yield Input(placeholder="since YYYY-MM-DD", id="audit-since")
-            yield Input(placeholder="login", id="audit-user")
+            yield TextInput(placeholder="since YYYY-MM-DD", id="audit-since")
+            yield TextInput(placeholder="login", id="audit-user")
         yield DataTable(id="audit-rows", cursor_type="row", zebra_stripes=True)
         yield Static("", id="audit-note", classes="hint")
         yield Footer(compact=True)

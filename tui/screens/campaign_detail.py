@@ -17,9 +17,12 @@ from textual.widgets import Button, Footer, Header, Input, RadioButton, RadioSet
 
 from core import campaigns
 from core.errors import BadInput
+from core.i18n import _
 from tui.screens.base import WorkerErrors
+from tui.screens.modals import leave_unless_unsaved
 from tui.widgets.choice import Choice
 from tui.widgets.status_line import StatusLine
+from tui.widgets.text_input import TextInput
 
 CHANNEL_TEXT = {
     "invitation": "email — an invitation to join the patient app",
@@ -48,6 +51,7 @@ class CampaignDetailScreen(WorkerErrors, Screen[int | None]):
         super().__init__()
         self.campaign_id = campaign_id
         self.kind = "invitation"
+        self.loaded: tuple[str, str, str, str] | None = None  # the values as shown first (escape compares)
 
     def compose(self) -> ComposeResult:
         yield Header(icon="✉")
@@ -70,7 +74,7 @@ class CampaignDetailScreen(WorkerErrors, Screen[int | None]):
             yield _field("Channel", Static(id="channel", classes="readonly"), field_id="channel")
             yield _field(
                 "Name",
-                Input(
+                TextInput(
                     placeholder="internal, never shown to patients",
                     id="name",
                     max_length=campaigns.NAME_MAX,
@@ -81,7 +85,7 @@ class CampaignDetailScreen(WorkerErrors, Screen[int | None]):
             )
             yield _field(
                 "First day",
-                Input(
+                TextInput(
                     placeholder="YYYY-MM-DD — the message shows from this day",
                     id="starts_on",
                     max_length=10,
@@ -93,7 +97,7 @@ class CampaignDetailScreen(WorkerErrors, Screen[int | None]):
             )
             yield _field(
                 "Last day",
-                Input(
+                TextInput(
                     placeholder="YYYY-MM-DD — shown until the end of this day",
                     id="ends_on",
                     max_length=10,
@@ -120,6 +124,7 @@ class CampaignDetailScreen(WorkerErrors, Screen[int | None]):
         if self.campaign_id is None:
             self.title = "New campaign"
             self._apply_kind("invitation")
+            self.loaded = self._values()
             self.query_one("#kind", RadioSet).focus()
         else:
             self.title = "Edit campaign"
@@ -139,6 +144,7 @@ class CampaignDetailScreen(WorkerErrors, Screen[int | None]):
         name.value = c.name
         self.query_one("#starts_on", Input).value = c.starts_on.isoformat() if c.starts_on else ""
         self.query_one("#ends_on", Input).value = c.ends_on.isoformat() if c.ends_on else ""
+        self.loaded = self._values()
         name.focus()
 
     def _apply_kind(self, kind: str) -> None:
@@ -237,6 +243,10 @@ class CampaignDetailScreen(WorkerErrors, Screen[int | None]):
     def _save_pressed(self) -> None:
         self.action_save()
 
+    def changed(self) -> bool:
+        return self.loaded is not None and self._values() != self.loaded
+
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        what = _("the new campaign") if self.campaign_id is None else _("the campaign's details")
+        leave_unless_unsaved(self, self.changed(), lambda: self.dismiss(None), what)

@@ -16,6 +16,7 @@ from core import campaigns
 from tui import format as fmt
 from tui.screens.base import WorkerErrors
 from tui.widgets.status_line import StatusLine
+from tui.widgets.text_input import TextInput
 
 WIDE = 100  # from this width the list also shows when each campaign last changed
 
@@ -48,7 +49,7 @@ class CampaignListScreen(WorkerErrors, Screen):
 
     def compose(self) -> ComposeResult:
         yield Header(icon="✉")
-        yield Input(
+        yield TextInput(
             placeholder="filter by name…  (enter: back to the list, escape: clear)", id="filter", classes="hidden"
         )
         yield DataTable(id="campaigns", cursor_type="row", zebra_stripes=True)

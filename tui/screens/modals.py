@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -9,6 +11,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Static
+
+from core.i18n import _
 
 
 class ConfirmModal(ModalScreen[bool]):
@@ -45,3 +49,21 @@ class ConfirmModal(ModalScreen[bool]):
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
+
+
+def leave_unless_unsaved(screen, changed: bool, leave: Callable[[], object], what: str) -> None:
+    """Escape on a form: `leave()` at once when nothing was changed, else ask first —
+    staff never lose an edit without a word. `what` names the form ("the template")."""
+    if not changed:
+        leave()
+        return
+    if any(w.group == "leave" and w.node is screen and not w.is_finished for w in screen.app.workers):
+        return  # already asking
+
+    async def ask() -> None:
+        message = _("Leave {what} without saving? Your changes will be lost.").format(what=what)
+        confirm = ConfirmModal(_("Unsaved changes"), message, yes=_("Discard"), no=_("Keep editing"), danger=True)
+        if await screen.app.push_screen_wait(confirm):
+            leave()
+
+    screen.run_worker(ask(), exclusive=True, group="leave", exit_on_error=False)

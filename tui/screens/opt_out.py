@@ -16,6 +16,9 @@ from textual.widgets import Button, Footer, Input, RadioButton, RadioSet, Static
 
 from core.enums import OptOutChannel
 from core.errors import ClinicastError
+from core.i18n import _
+from tui.screens.modals import leave_unless_unsaved
+from tui.widgets.text_input import TextInput
 
 _CHANNELS = (
     (OptOutChannel.EMAIL, "email (invitations)"),
@@ -30,7 +33,7 @@ class OptOutModal(ModalScreen[tuple[str, str] | None]):
 
     BINDINGS = [
         Binding("ctrl+s", "record", "Record", priority=True, id="opt-out.record"),
-        Binding("escape", "dismiss(None)", "Cancel", key_display="esc", id="opt-out.cancel"),
+        Binding("escape", "cancel", "Cancel", key_display="esc", id="opt-out.cancel"),
     ]
 
     def __init__(self, emr_id: str, name: str) -> None:
@@ -44,7 +47,7 @@ class OptOutModal(ModalScreen[tuple[str, str] | None]):
             with RadioSet(id="opt-out-channel"):
                 for i, (channel, label) in enumerate(_CHANNELS):
                     yield RadioButton(label, value=i == 0, name=channel.value)
-            yield Input(placeholder="note: how they asked (by phone, at the desk…)", id="opt-out-note")
+            yield TextInput(placeholder="note: how they asked (by phone, at the desk…)", id="opt-out-note")
             yield Static("", classes="error", id="opt-out-error")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel", compact=True)
@@ -53,6 +56,12 @@ class OptOutModal(ModalScreen[tuple[str, str] | None]):
 
     def on_mount(self) -> None:
         self.query_one(RadioSet).focus()
+
+    def changed(self) -> bool:
+        return bool(self.query_one("#opt-out-note", Input).value.strip())
+
+    def action_cancel(self) -> None:
+        leave_unless_unsaved(self, self.changed(), lambda: self.dismiss(None), _("the opt-out"))
 
     def _channel(self) -> str:
         pressed = self.query_one(RadioSet).pressed_button
@@ -75,7 +84,7 @@ class OptOutModal(ModalScreen[tuple[str, str] | None]):
         if event.button.id == "record":
             self.action_record()
         else:
-            self.dismiss(None)
+            self.action_cancel()
 
 
 class OptOutFlow:

@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, ProgressBar, Static
 
 from core import campaigns, recipients
+from core.i18n import _
 from core.reasons import describe
 from tui import format as fmt
 from tui.screens.base import WorkerErrors
@@ -24,6 +25,7 @@ from tui.screens.opt_out import OptOutFlow
 from tui.screens.sending import SendingControl
 from tui.widgets.recipient_table import RecipientTable
 from tui.widgets.status_line import StatusLine
+from tui.widgets.text_input import TextInput
 
 
 class RecipientsScreen(OptOutFlow, SendingControl, WorkerErrors, Screen):
@@ -68,7 +70,7 @@ class RecipientsScreen(OptOutFlow, SendingControl, WorkerErrors, Screen):
         with Horizontal(id="progress-row", classes="hidden"):
             yield Static(id="progress-label")
             yield ProgressBar(id="progress", show_eta=False)
-        yield Input(
+        yield TextInput(
             placeholder="search by name or EMR id…  (enter: back to the table, escape: clear)",
             id="search",
             classes="hidden",
@@ -310,7 +312,11 @@ class RecipientsScreen(OptOutFlow, SendingControl, WorkerErrors, Screen):
                 timeout=6,
             )
             return
-        confirm = ConfirmModal(f"Start “{s.name}”", start_message(s, plan, ctx), yes="Start")
+        gaps = await asyncio.to_thread(campaigns.language_gaps, ctx, self.campaign_id)
+        message = start_message(s, plan, ctx)
+        if gaps:  # a blank version: its speakers get the default language (core.campaigns.languages)
+            message += "\n\n" + "\n".join(_("Warning: {gap}.").format(gap=g) for g in gaps)
+        confirm = ConfirmModal(f"Start “{s.name}”", message, yes="Start")
         if not await self.app.push_screen_wait(confirm):
             return
         plan = await asyncio.to_thread(recipients.start, ctx, self.campaign_id)

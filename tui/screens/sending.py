@@ -16,9 +16,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Static
 
 from core import recipients, testsend
+from core.i18n import _
 from core.reasons import describe
 from tui import format as fmt
-from tui.screens.modals import ConfirmModal
+from tui.screens.modals import ConfirmModal, leave_unless_unsaved
+from tui.widgets.text_input import TextInput
 
 
 def stop_message(name: str, kind: str, plan) -> str:
@@ -69,25 +71,25 @@ class TestSendModal(ModalScreen[tuple[str, str | None] | None]):
     (blank: the staff member's own address). Returns (emr_id, to or None)."""
 
     __test__ = False  # not a pytest class
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", key_display="esc", id="test-send.cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel", key_display="esc", id="test-send.cancel")]
 
-    def __init__(self, kind: str, emr_id: str = "", own: str = "") -> None:
+    def __init__(
+        self, kind: str, emr_id: str = "", own: str = "", campaign_id: int | None = None, patient_id: int | None = None
+    ) -> None:
         super().__init__()
         self.kind, self.emr_id, self.own = kind, emr_id, own
+        self.campaign_id, self.patient_id = campaign_id, patient_id
 
     def compose(self) -> ComposeResult:
         invitation = self.kind == "invitation"
         with Vertical(classes="dialog", id="test-send-dialog") as box:
             box.border_title = "Send me a test"
             yield Label("Rendered for the patient (EMR id)")
-            yield Input(self.emr_id, placeholder="EMR id", id="test-emr")
+            yield TextInput(self.emr_id, placeholder="EMR id", id="test-emr")
             if invitation:
                 yield Label("To (blank: your own address)")
-                yield Input(placeholder=self.own or "name@example.org", id="test-to")
-                where = f"It goes to {self.own or 'the address above'}, its subject starting with [TEST]."
-            else:
-                where = f"A push and a feed entry for an hour go to your app account {self.own}."
-            yield Static(where, classes="hint", markup=False)
+                yield TextInput(placeholder=self.own or "name@example.org", id="test-to")
+            yield Static(self._where(None), classes="hint", markup=False, id="test-where")
             yield Static(id="test-error", classes="error")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="no", compact=True)
@@ -96,6 +98,42 @@ class TestSendModal(ModalScreen[tuple[str, str | None] | None]):
 
     def on_mount(self) -> None:
         self.query_one("#test-emr" if not self.emr_id or self.kind != "invitation" else "#test-to", Input).focus()
+        self._prefix(self.emr_id, self.patient_id)
+
+    def _where(self, prefix: str | None) -> str:
+        """Where the test goes and how it is marked: the mark of the patient's language
+        (core.testsend.subject_prefix), as it will arrive."""
+        mark = prefix or _("[TEST] or [ESSAI], in the patient's language")
+        if self.kind == "invitation":
+            return _("It goes to {where}, its subject starting with {mark}.").format(
+                where=self.own or _("the address above"), mark=mark
+            )
+        return _("A push and a feed entry for an hour, titled {mark} …, go to your app account {own}.").format(
+            mark=mark, own=self.own
+        )
+
+    @on(Input.Changed, "#test-emr")
+    def _emr_changed(self, event: Input.Changed) -> None:
+        if self.campaign_id is not None and event.value.strip() != self.emr_id:
+            self._prefix(event.value.strip(), None)
+
+    @work(exclusive=True, exit_on_error=False, group="test-prefix")
+    async def _prefix(self, emr_id: str, patient_id: int | None) -> None:
+        if self.campaign_id is None or not (emr_id or patient_id is not None):
+            return
+        prefix = await asyncio.to_thread(
+            testsend.subject_prefix, self.app.ctx, self.campaign_id, emr_id, patient_id=patient_id
+        )
+        self.query_one("#test-where", Static).update(self._where(prefix))
+
+    def changed(self) -> bool:
+        to = self.query("#test-to")
+        return self.query_one("#test-emr", Input).value.strip() != self.emr_id or bool(
+            to and to.first(Input).value.strip()
+        )
+
+    def action_cancel(self) -> None:
+        leave_unless_unsaved(self, self.changed(), lambda: self.dismiss(None), _("the test"))
 
     @on(Input.Submitted)
     def _submitted(self) -> None:
@@ -106,7 +144,7 @@ class TestSendModal(ModalScreen[tuple[str, str | None] | None]):
         if event.button.id == "yes":
             self._answer()
         else:
-            self.dismiss(None)
+            self.action_cancel()
 
     def _answer(self) -> None:
         emr = self.query_one("#test-emr", Input).value.strip()
@@ -206,7 +244,7 @@ class SendingControl:
         emr_id, patient_id = self.test_patient()
         if kind == "broadcast":
             testsend.check_destination(self.app.ctx, kind)  # the command line's refusal, before asking
-        answer = await self.app.push_screen_wait(TestSendModal(kind, emr_id, own))
+        answer = await self.app.push_screen_wait(TestSendModal(kind, emr_id, own, self.campaign_id, patient_id))
         if answer is None:
             return
         emr, to = answer

@@ -24,10 +24,12 @@ from textual.widgets import (
 from textual.widgets.text_area import Selection
 
 from core import campaigns, templating, views
+from core.i18n import _
 from tui.screens.base import WorkerErrors
-from tui.screens.modals import ConfirmModal
+from tui.screens.modals import ConfirmModal, leave_unless_unsaved
 from tui.screens.sending import SendingControl
 from tui.widgets.status_line import StatusLine
+from tui.widgets.text_input import TextInput
 
 LANG_NAMES = {"fr": "Français", "en": "English"}
 FIELD_LABELS = {"subject": "Subject", "title": "Title", "body": "Body", "push": "Push"}
@@ -128,7 +130,7 @@ class TemplateEditorScreen(SendingControl, WorkerErrors, Screen):
             else:
                 row = Horizontal(
                     Static(FIELD_LABELS[field], classes="label"),
-                    Input(
+                    TextInput(
                         value,
                         id=f"{lang}-{field}",
                         compact=True,
@@ -298,6 +300,13 @@ class TemplateEditorScreen(SendingControl, WorkerErrors, Screen):
         if problems:
             self._show_problems(problems)
             return
+        gaps = await asyncio.to_thread(campaigns.language_gaps, ctx, self.campaign_id, templates)
+        if gaps:
+            message = "\n".join(f"{str(g)[0].upper()}{str(g)[1:]}." for g in gaps)
+            message += "\n\n" + _("Save anyway, or write that version first?")
+            ask = ConfirmModal(_("A version is empty"), message, yes=_("Save anyway"), no=_("Back to editing"))
+            if not await self.app.push_screen_wait(ask):
+                return
         await asyncio.to_thread(campaigns.save_templates, ctx, self.campaign_id, templates)
         self.saved = templates
         self._refused = False
@@ -328,17 +337,7 @@ class TemplateEditorScreen(SendingControl, WorkerErrors, Screen):
         self.notify(f"Not saved: {lines[0]}", severity="error", markup=False, timeout=6)
 
     def action_back(self) -> None:
-        if not self.dirty():
-            self.app.pop_screen()
-        elif not self.running("back"):
-            self.back_flow()
-
-    @work(exclusive=True, exit_on_error=False, group="back")
-    async def back_flow(self) -> None:
-        message = "Leave the template without saving? Your changes will be lost."
-        discard = ConfirmModal("Unsaved changes", message, yes="Discard", danger=True)
-        if await self.app.push_screen_wait(discard):
-            self.app.pop_screen()
+        leave_unless_unsaved(self, self.dirty(), self.app.pop_screen, _("the template"))
 
     def palette_commands(self):
         return [

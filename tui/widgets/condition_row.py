@@ -9,6 +9,7 @@ from textual.message import Message
 from textual.widgets import Button, Input, Select, Static
 
 from core import conditions
+from tui.widgets.text_input import TextInput
 
 
 class ConditionRow(Vertical):
@@ -80,7 +81,9 @@ class ConditionRow(Vertical):
                 classes="cond-value",
             )
         else:
-            yield Input(value, placeholder=f"e.g. {f.example}" if f else "value", compact=True, classes="cond-value")
+            yield TextInput(
+                value, placeholder=f"e.g. {f.example}" if f else "value", compact=True, classes="cond-value"
+            )
 
     # --- reading -------------------------------------------------------------------
 
@@ -93,6 +96,10 @@ class ConditionRow(Vertical):
         w = self.query_one(".cond-value")
         value = w.value if isinstance(w, Input) else ("" if w.value is Select.NULL else w.value)
         return field, op, value or ""
+
+    def touched(self) -> bool:
+        """A field chosen: something staff would lose by closing."""
+        return self.query_one(".cond-field", Select).value is not Select.NULL
 
     def show_error(self, message: str) -> None:
         label = self.query_one(".cond-error", Static)

@@ -14,8 +14,10 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from core.audit import read as audit_read
+from core.i18n import _
 from tui.screens.base import WorkerErrors
 from tui.screens.opt_out import OptOutFlow
+from tui.widgets.text_input import TextInput
 
 
 def patient_label(p, width: int = 80) -> Text:
@@ -52,12 +54,17 @@ class PatientSearch(OptOutFlow, WorkerErrors, Vertical):
             self.emr_id, self.name, self.patient_id = emr_id, name, patient_id
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="name, EMR id, birth date (YYYY-MM-DD) or email", id="patient-query")
+        yield TextInput(placeholder="name, EMR id, birth date (YYYY-MM-DD) or email", id="patient-query")
         yield Static("Type to search; ↓ to the results, enter to choose.", classes="hint", id="patient-hint")
         yield OptionList(id="patient-results")
 
     def focus_query(self) -> None:
         self.query_one("#patient-query", Input).focus()
+
+    def restart(self) -> None:
+        """An empty search, the cursor in it: ready for the next patient."""
+        self.query_one("#patient-query", Input).value = ""
+        self.focus_query()
 
     @on(Input.Changed, "#patient-query")
     def _changed(self, event: Input.Changed) -> None:
@@ -66,13 +73,13 @@ class PatientSearch(OptOutFlow, WorkerErrors, Vertical):
 
     @on(Input.Submitted, "#patient-query")
     def _submitted(self, event: Input.Submitted) -> None:
+        """Enter picks the highlighted result (the first, unless ↓ chose another): one key."""
         event.stop()
         results = self.query_one(OptionList)
-        if results.option_count == 1:
-            results.highlighted = 0
+        if results.option_count:
+            if results.highlighted is None:
+                results.highlighted = 0
             results.action_select()
-        elif results.option_count:
-            results.focus()
 
     def action_results(self) -> None:
         results = self.query_one(OptionList)
@@ -89,6 +96,8 @@ class PatientSearch(OptOutFlow, WorkerErrors, Vertical):
         results.clear_options()
         self._found = {str(p.id): p for p in found}
         results.add_options([Option(patient_label(p), id=str(p.id)) for p in found])
+        if found:
+            results.highlighted = 0  # what enter picks
         hint = self.query_one("#patient-hint", Static)
         if not text.strip():
             hint.update("Type to search; ↓ to the results, enter to choose.")
@@ -96,7 +105,9 @@ class PatientSearch(OptOutFlow, WorkerErrors, Vertical):
             hint.update(f"No patient matches {text.strip()!r}.")
         else:
             more = " (first 20: type more to narrow)" if len(found) >= 20 else ""
-            hint.update(f"{len(found)} found{more} — ↓ then enter to choose.")
+            hint.update(
+                _("{n} found{more} — enter picks the highlighted one, ↓ another.").format(n=len(found), more=more)
+            )
 
     def action_opt_out(self) -> None:
         results = self.query_one(OptionList)

@@ -1,0 +1,290 @@
+"""The TUI as staff use it all day (issue #18): no edit lost without a word, keys that
+can be found and pressed, words that fit at 80 columns. Driven with Pilot, keyboard only."""
+
+from __future__ import annotations
+
+import pytest
+from tui_helpers import LOGIN, app_for, copy_world, make_world, screen_text, settle
+
+from core import campaigns as campaigns_mod
+from core import context
+from core.models import Campaign, Patient, Recipient, Template
+from tui.screens.campaign_detail import CampaignDetailScreen
+from tui.screens.campaign_list import CampaignListScreen
+from tui.screens.modals import ConfirmModal
+from tui.screens.recipients import RecipientsScreen
+from tui.screens.template_editor import TemplateEditorScreen
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(scope="module")
+def base_world(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(context, "login_name", lambda: LOGIN)
+        return make_world(tmp_path_factory.mktemp("staff"), n_patients=60)
+
+
+@pytest.fixture
+def world(base_world, tmp_path, as_mlaval):
+    return copy_world(base_world, tmp_path / "w")
+
+
+async def select(pilot, campaign_id: int) -> CampaignListScreen:
+    screen = pilot.app.screen
+    assert isinstance(screen, CampaignListScreen)
+    screen.query_one("DataTable").move_cursor(row=screen._order.index(campaign_id))
+    await settle(pilot)
+    return screen
+
+
+async def open_campaign(pilot, campaign_id: int) -> RecipientsScreen:
+    await select(pilot, campaign_id)
+    await pilot.press("enter")
+    await settle(pilot)
+    assert isinstance(pilot.app.screen, RecipientsScreen)
+    return pilot.app.screen
+
+
+class TestNoLostEdit:
+    async def test_typing_after_e_adds_to_the_name(self, world):
+        """Focus puts the cursor in the name; it never selects it all for the next key to replace."""
+        cid = world.campaigns.invitation_draft
+        before = Campaign.get_by_id(cid).name
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await select(pilot, cid)
+            await pilot.press("e")
+            await settle(pilot)
+            assert isinstance(app.screen, CampaignDetailScreen)
+            await pilot.press(*" 2")
+            await settle(pilot)
+            assert app.screen.query_one("#name").value == before + " 2"
+
+    async def test_every_text_field_keeps_its_text_on_focus(self):
+        """No field of the TUI is built with Textual's select-all-on-focus."""
+        import pathlib
+
+        from textual.widgets import Input
+
+        import tui
+
+        root = pathlib.Path(tui.__file__).parent
+        for path in root.rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            assert " Input(" not in text and "(Input(" not in text, f"{path}: use tui.widgets.text_input.TextInput"
+        from tui.widgets.text_input import TextInput
+
+        assert isinstance(TextInput(), Input) and TextInput().select_on_focus is False
+
+    async def test_escape_on_a_filled_new_form_asks(self, world):
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("n")
+            await settle(pilot)
+            await pilot.press("tab", *"Rappel", "escape")
+            await settle(pilot)
+            assert isinstance(app.screen, ConfirmModal)
+            assert "Leave the new campaign without saving?" in screen_text(app)
+            await pilot.press("n")  # keep editing
+            await settle(pilot)
+            assert isinstance(app.screen, CampaignDetailScreen)
+            assert app.screen.query_one("#name").value == "Rappel"
+            await pilot.press("escape", "y")
+            await settle(pilot)
+            assert isinstance(app.screen, CampaignListScreen)
+            assert not Campaign.select().where(Campaign.name == "Rappel").exists()
+
+    async def test_escape_on_an_untouched_form_leaves_at_once(self, world):
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await select(pilot, world.campaigns.broadcast_live)
+            await pilot.press("e")
+            await settle(pilot)
+            await pilot.press("escape")
+            await settle(pilot)
+            assert isinstance(app.screen, CampaignListScreen)
+
+    async def test_escape_on_a_modified_edit_form_asks(self, world):
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await select(pilot, world.campaigns.broadcast_live)
+            await pilot.press("e")
+            await settle(pilot)
+            await pilot.press("backspace", "escape")
+            await settle(pilot)
+            assert isinstance(app.screen, ConfirmModal)
+            assert "Leave the campaign's details without saving?" in screen_text(app)
+
+    async def test_escape_on_a_written_opt_out_note_asks(self, world):
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await open_campaign(pilot, world.campaigns.broadcast_live)
+            await pilot.press("o")
+            await settle(pilot)
+            app.screen.query_one("#opt-out-note").focus()
+            await pilot.press(*"par téléphone", "escape")
+            await settle(pilot)
+            assert isinstance(app.screen, ConfirmModal)
+            await pilot.press("n")
+            await settle(pilot)
+            assert app.screen.query_one("#opt-out-note").value == "par téléphone"
+
+    async def test_closing_add_patients_with_conditions_chosen_asks(self, world):
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await open_campaign(pilot, world.campaigns.invitation_draft)
+            await pilot.press("a")
+            await settle(pilot)
+            await pilot.press("alt+2")  # the Conditions tab, by key
+            await settle(pilot)
+            assert app.screen.active_tab() == "tab-conditions"
+            await pilot.press("enter", "down", "enter")  # a field chosen
+            await settle(pilot, delay=0.35)
+            await pilot.press("escape")
+            await settle(pilot)
+            assert isinstance(app.screen, ConfirmModal)
+
+
+class TestEmptyEnglishVersion:
+    def _blank_english(self, world):
+        cid = world.campaigns.broadcast_live
+        Template.update(title="", body="", push="").where(Template.campaign == cid, Template.language == "en").execute()
+        return cid
+
+    def test_core_counts_the_recipients_who_would_get_french(self, world):
+        cid = self._blank_english(world)
+        english = Recipient.select().join(Patient).where(Recipient.campaign == cid, Patient.language == "en").count()
+        assert english > 0
+        gaps = campaigns_mod.language_gaps(world.ctx, cid)
+        assert [(g.language, g.patients, g.among) for g in gaps] == [("en", english, "recipients")]
+        assert "the English version is empty: they will get the French one" in str(gaps[0])
+        full = campaigns_mod.get_templates(world.ctx, world.campaigns.invitation_draft)
+        assert campaigns_mod.language_gaps(world.ctx, world.campaigns.invitation_draft, full) == []
+
+    async def test_saving_an_empty_english_version_asks(self, world):
+        cid = world.campaigns.broadcast_live
+        app = app_for(world)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            await select(pilot, cid)
+            await pilot.press("t")
+            await settle(pilot, delay=0.35)
+            editor = app.screen
+            assert isinstance(editor, TemplateEditorScreen)
+            editor.query_one("#en-title").value = ""
+            editor.query_one("#en-body").text = ""
+            editor.query_one("#en-push").value = ""
+            await settle(pilot, delay=0.35)
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert isinstance(app.screen, ConfirmModal)
+            assert "English version is empty" in screen_text(app)
+            await pilot.press("n")
+            await settle(pilot)
+            assert Template.get(Template.campaign == cid, Template.language == "en").title != ""
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            await pilot.press("y")
+            await settle(pilot)
+            assert Template.get(Template.campaign == cid, Template.language == "en").title == ""
+
+    async def test_start_warns_of_an_empty_english_version(self, world):
+        cid = self._blank_english(world)
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await open_campaign(pilot, cid)
+            await pilot.press("s")
+            await settle(pilot)
+            assert isinstance(app.screen, ConfirmModal)
+            assert "Warning:" in screen_text(app) and "English version is empty" in screen_text(app)
+
+
+class TestAddSeveral:
+    async def test_one_patient_tab_adds_several_in_a_row(self, world):
+        cid = world.campaigns.invitation_draft
+        targets = list(
+            Patient.select()
+            .where(Patient.app_id.is_null(True), Patient.email != "", Patient.do_not_contact == False)  # noqa: E712
+            .order_by(Patient.id)
+            .limit(2)
+        )
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await open_campaign(pilot, cid)
+            await pilot.press("a")
+            await settle(pilot)
+            modal = app.screen
+            for p in targets:
+                await pilot.press(*p.emr_id)
+                await settle(pilot)
+                await pilot.press("enter")  # the one result: chosen in one enter
+                await settle(pilot)
+                assert app.screen is modal, "the dialog stays open for the next patient"
+                assert f"({p.emr_id}) added" in screen_text(app)
+                assert modal.query_one("#patient-query").value == ""
+            assert "2 added so far" in screen_text(app)
+            await pilot.press("escape")
+            await settle(pilot)
+            assert isinstance(app.screen, RecipientsScreen)
+            assert Recipient.select().where(Recipient.campaign == cid).count() == 2
+
+
+class TestOneSearchRule:
+    def test_the_rule(self):
+        from core import search
+
+        assert search.matches("Nouvelle médecin : Dre Girard", "medecin")
+        assert search.matches("Nouvelle médecin : Dre Girard", "GIRARD méde")
+        assert not search.matches("Nouvelle médecin : Dre Girard", "medecine")
+
+    def test_campaign_filter_ignores_accents_and_case(self, world):
+        found = campaigns_mod.summaries(world.ctx, search="MEDECIN")
+        assert [s.id for s in found] == [world.campaigns.broadcast_live]
+
+    def test_recipient_search_finds_words_in_any_order(self, world):
+        from core import recipients
+
+        cid = world.campaigns.broadcast_live
+        r = recipients.page(world.ctx, cid, limit=1)[0]
+        first, last = r.name.split(" ", 1)
+        found = recipients.page(world.ctx, cid, search=f"{last.upper()} {first}", limit=None)
+        assert r.id in [x.id for x in found]
+
+    async def test_campaign_filter_in_the_tui(self, world):
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("slash", *"medecin")
+            await settle(pilot)
+            assert app.screen._order == [world.campaigns.broadcast_live]
+
+
+class TestSmaller:
+    async def test_the_test_dialog_promises_the_mark_that_arrives(self, world):
+        from core import recipients, testsend
+
+        cid = world.campaigns.invitation_sent
+        rows = recipients.page(world.ctx, cid, limit=None)
+        lang = {p.emr_id: p.language for p in Patient.select()}
+        fr = next(i for i, r in enumerate(rows) if lang[r.emr_id] == "fr")
+        en = next(r for r in rows if lang[r.emr_id] == "en")
+        assert testsend.subject_prefix(world.ctx, cid, en.emr_id) == "[TEST]"
+        assert testsend.subject_prefix(world.ctx, cid, rows[fr].emr_id) == "[ESSAI]"
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            screen = await open_campaign(pilot, cid)
+            screen.table.move_cursor(row=fr)
+            await settle(pilot)
+            await pilot.press("T")
+            await settle(pilot)
+            assert "its subject starting with [ESSAI]" in screen_text(app)
