@@ -206,9 +206,7 @@ def test_the_log_sink_answers_an_empty_feed(db, db_url, tmp_path):
 LONG_URL = "https://unsubscribe.mailbox-provider.example/clinics/clinique-du-parc/v2/unsubscribe"
 
 
-def test_list_unsubscribe_is_plain_ascii_in_angle_brackets_for_campaign_and_test_emails(
-    db, db_url, tmp_path, smtp, gw
-):
+def test_list_unsubscribe_is_plain_ascii_in_angle_brackets_for_campaign_and_test_emails(db, db_url, tmp_path, smtp, gw):
     """A real provider's unsubscribe page is long: the header stays a link a mail client
     reads (no RFC 2047 encoded-word), folded only at the space before it (issue #20)."""
     import dataclasses
