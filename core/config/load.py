@@ -36,7 +36,6 @@ from core.config.types import (
 )
 from core.errors import ConfigError
 
-
 LOGIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}\$?")
 
 
