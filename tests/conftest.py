@@ -68,7 +68,8 @@ ANY_TIME = '[sending]\nhours = "00:00-24:00"\ndays = ["mon", "tue", "wed", "thu"
 def write_config(tmp_path: Path, db_url: str, *, users: str | None = None, extra: str = "") -> Path:
     """A complete config file using local sinks; `users` replaces the [users] tables."""
     if users is None:
-        users = f'[users.{LOGIN}]\nname = "Test Admin"\npermissions = ["campaigns", "admin"]\n'
+        # the suite reads English; the French staff member is tests/test_i18n_*.py's
+        users = f'[users.{LOGIN}]\nname = "Test Admin"\npermissions = ["campaigns", "admin"]\nlanguage = "en"\n'
     text = (
         textwrap.dedent(f"""\
         [clinic]
@@ -99,6 +100,16 @@ def write_config(tmp_path: Path, db_url: str, *, users: str | None = None, extra
     p = tmp_path / "clinicast.toml"
     p.write_text(text, encoding="utf-8")
     return p
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """The language is the process's (core.i18n): each test starts in English."""
+    from core import i18n
+
+    i18n.use("en")
+    yield
+    i18n.use("en")
 
 
 @pytest.fixture
@@ -152,3 +163,16 @@ def as_mlaval(monkeypatch):
     from core import context
 
     monkeypatch.setattr(context, "login_name", lambda: TUI_LOGIN)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under CI=true nothing may quietly not run: a PostgreSQL test without its database,
+    an install test not run as root, any other skip, is a failure — unless the test says
+    why it may skip there (`@pytest.mark.skip_ok("why")`)."""
+    outcome = yield
+    rep = outcome.get_result()
+    if IN_CI and rep.skipped and not hasattr(rep, "wasxfail") and item.get_closest_marker("skip_ok") is None:
+        reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
+        rep.outcome = "failed"
+        rep.longrepr = f"skipped under CI=true, where it must run: {reason}"
