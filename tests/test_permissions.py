@@ -161,6 +161,14 @@ CAMPAIGNS_ACTIONS = {
         lambda w, c: testsend.send_test(c, w.invitation, "1000", to="me@example.org"),
         ["core.testsend:send_test"],
     ),
+    "the test's subject mark": (
+        lambda w, c: testsend.subject_prefix(c, w.invitation, "1000"),
+        ["core.testsend:subject_prefix"],
+    ),
+    "who would get another language": (
+        lambda w, c: campaigns.language_gaps(c, w.invitation),
+        ["core.campaigns.languages:language_gaps"],
+    ),
     "preview a template": (
         lambda w, c: views.template_preview(c, w.invitation, {}, "fr"),
         ["core.views:template_preview"],
