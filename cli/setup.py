@@ -96,8 +96,15 @@ def config_check(config: Config):
     lacking = email_problems(config)
     for line in lacking:
         click.echo(f"  email cannot be sent: {line}")
-    if lacking:
-        sys.exit(2)  # the config itself lacks keys
+    bad_keys: list[str] = []
+    if config.keys:  # [keys] names the TUI's bindings: checked against them (Textual loaded only then)
+        from tui import keys
+
+        bad_keys = keys.problems(config.keys, f"{config.path}: ")
+        for line in bad_keys:
+            click.echo(f"clinicast: {line}", err=True)
+    if lacking or bad_keys:
+        sys.exit(2)  # the config itself lacks keys or names a binding wrongly
     if not ok:
         sys.exit(1)
 

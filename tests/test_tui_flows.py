@@ -261,7 +261,7 @@ class TestTemplateEditor:
             assert await wait_for(pilot, lambda: "514-555-0100" in screen_text(app) and "for " in screen_text(app))
             # bold on a selection
             body.select_line(1)
-            await pilot.press("ctrl+b")
+            await pilot.press("ctrl+g")  # bold: ctrl+b is tmux's prefix (issue #18)
             await pilot.press("ctrl+s")
             await settle(pilot)
             saved = Template.get(Template.campaign == cid, Template.language == "fr")

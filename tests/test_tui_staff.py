@@ -288,3 +288,113 @@ class TestSmaller:
             await pilot.press("T")
             await settle(pilot)
             assert "its subject starting with [ESSAI]" in screen_text(app)
+
+
+class TestKeys:
+    async def test_question_mark_and_f1_list_every_key_of_the_screen(self, world):
+        from tui.screens.keys import KeysScreen
+
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await open_campaign(pilot, world.campaigns.invitation_sent)
+            for key in ("question_mark", "f1"):
+                await pilot.press(key)
+                await settle(pilot)
+                assert isinstance(app.screen, KeysScreen)
+                text = screen_text(app)
+                for binding_id in ("recipients.stop", "recipients.test", "recipients.reinvite", "recipients.opt_out"):
+                    assert binding_id in text
+                assert "recipients.export" in text and "app.quit" in text
+                await pilot.press("escape")
+                await settle(pilot)
+                assert isinstance(app.screen, RecipientsScreen)
+
+    def test_no_default_key_a_multiplexer_or_ssh_client_takes(self):
+        from tui import keys
+
+        eaten = {"ctrl+b", "ctrl+a", "ctrl+s", "ctrl+q", "ctrl+z", "ctrl+backslash"}
+        for classes in keys.scopes().values():
+            for cls in classes:
+                for b in keys._bindings(cls):
+                    first = keys._keys(b.key)[0]
+                    assert first not in eaten, f"{b.id}: {b.key} (its first key is taken by tmux, screen or XON/XOFF)"
+        assert all(b.id for classes in keys.scopes().values() for cls in classes for b in keys._bindings(cls) if b.show)
+
+    def test_keys_config_unknown_id_and_clash_are_problems(self):
+        from tui import keys
+
+        assert keys.problems({"template.bold": "ctrl+k"}) == []
+        unknown = keys.problems({"template.blod": "ctrl+k"})
+        assert len(unknown) == 1 and "keys.template.blod: no binding has this id" in unknown[0]
+        clash = keys.problems({"recipients.add": "s"})
+        assert len(clash) == 1 and "recipients.add and recipients.start would both be s" in clash[0]
+
+    async def test_keys_from_the_config_rebind(self, world):
+        text = world.config_path.read_text()
+        world.config_path.write_text(text + '\n[keys]\n"template.bold" = "ctrl+k"\n"campaigns.new" = "N"\n')
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("n")
+            await settle(pilot)
+            assert isinstance(app.screen, CampaignListScreen)
+            await pilot.press("N")
+            await settle(pilot)
+            assert isinstance(app.screen, CampaignDetailScreen)
+
+    def test_config_check_refuses_an_unknown_binding_id(self, world):
+        from click.testing import CliRunner
+
+        from cli import cli
+
+        text = world.config_path.read_text()
+        world.config_path.write_text(text + '\n[keys]\n"campaigns.nwe" = "N"\n')
+        res = CliRunner().invoke(cli, ["config", "check", "--config", str(world.config_path)], obj={})
+        assert res.exit_code == 2 and "keys.campaigns.nwe: no binding has this id" in res.stderr
+
+    async def test_the_palette_offers_only_what_applies(self, world):
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            screen = await open_campaign(pilot, world.campaigns.broadcast_live)
+            names = [name for name, _, _ in screen.palette_commands()]
+            assert not any("Re-invite" in n for n in names) and any("Stop sending" in n for n in names)
+            await pilot.press("escape")
+            await settle(pilot)
+            screen = await open_campaign(pilot, world.campaigns.invitation_sent)
+            assert any("Re-invite" in name for name, _, _ in screen.palette_commands())
+
+
+class TestRecipientDetail:
+    async def test_enter_opens_everything_about_the_recipient(self, world):
+        from core.models import Delivery
+        from tui.screens.recipient_detail import RecipientDetailModal
+
+        cid = world.campaigns.invitation_sent
+        r = Recipient.select().where(Recipient.campaign == cid).order_by(Recipient.id).first()
+        long_reason = "550 5.1.1 mailbox unavailable: " + "the server said more than fits on a line " * 3
+        Recipient.update(status="failed", reason_code="", reason=long_reason).where(Recipient.id == r.id).execute()
+        Delivery.create(kind="email", campaign=cid, recipient=r, status="failed", attempts=3, last_error=long_reason)
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            screen = await open_campaign(pilot, cid)
+            screen.table.move_cursor(row=0)
+            await settle(pilot)
+            await pilot.press("enter")
+            await settle(pilot)
+            assert isinstance(app.screen, RecipientDetailModal)
+            body = app.screen.query_one("#recipient-detail-body")
+            table = body.content
+            from rich.console import Console
+
+            console = Console(width=76, record=True)
+            console.print(table)
+            text = console.export_text()
+            assert "Attempts" in text and "3" in text
+            assert "mailbox unavailable" in text and "fits on a line" in " ".join(text.split())
+            assert "Deliveries" in text and "email · failed" in text
+            await pilot.press("escape")
+            await settle(pilot)
+            assert isinstance(app.screen, RecipientsScreen)

@@ -22,6 +22,7 @@ from core import db as dbmod
 from core import session
 from core.context import Ctx, for_current_user
 from core.errors import ClinicastError, ConfigError, DatabaseError, PermissionDenied
+from core.i18n import _
 from core.models import utcnow
 from tui.commands import CampaignCommands
 from tui.screens.base import WorkerErrors
@@ -102,8 +103,10 @@ class ClinicastApp(WorkerErrors, App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "clinicast"
     COMMANDS = App.COMMANDS | {CampaignCommands}
+    # f10 first: ctrl+q is XON/XOFF flow control on some terminals and SSH clients
     BINDINGS = [
-        Binding("ctrl+q", "quit", "Quit", tooltip="Quit clinicast", show=False, priority=True, id="app.quit"),
+        Binding("f10,ctrl+q", "quit", "Quit", tooltip="Quit clinicast", show=False, priority=True, id="app.quit"),
+        Binding("question_mark,f1", "keys", "Keys", tooltip="Every key of this screen", show=False, id="app.keys"),
     ]
 
     # "embedded · running", "daemon host:123", "off — deliveries wait" …
@@ -155,10 +158,28 @@ class ClinicastApp(WorkerErrors, App[int]):
         self.problem = None
         self.ctx = ctx = opened
         self.sub_title = f"{ctx.config.clinic.name} · {ctx.user.name}"
+        self._apply_keymap(ctx.config.keys)
         from tui.screens.campaign_list import CampaignListScreen
 
         self.push_screen(CampaignListScreen())
         self._start_scheduler()
+
+    def _apply_keymap(self, keymap: dict[str, str]) -> None:
+        """The config's [keys] through Textual's keymap; what is wrong is said, the rest applies."""
+        from tui import keys
+
+        where = f"{self.ctx.config.path}: " if self.ctx and self.ctx.config.path else ""
+        bad = keys.problems(keymap, where)
+        self.set_keymap(keys.usable(keymap))
+        if bad:
+            self.notify("\n".join(bad[:5]), title=_("[keys] not applied"), severity="warning", markup=False, timeout=12)
+
+    def action_keys(self) -> None:
+        """`?` / f1: every key of the screen, hidden ones too."""
+        from tui.screens.keys import KeysScreen
+
+        if not isinstance(self.screen, KeysScreen):
+            self.push_screen(KeysScreen(self.screen))
 
     # --- the embedded scheduler ----------------------------------------------------
 

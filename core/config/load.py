@@ -90,9 +90,9 @@ def from_dict(data: dict, path: Path | None = None, env: Mapping[str, str] | Non
     base = path.parent if path else Path.cwd()
 
     for key in data:
-        if key not in SCHEMA and key != "users":
+        if key not in SCHEMA and key not in ("users", "keys"):
             problems.append(
-                f"unknown section [{key}]; expected one of " + ", ".join(f"[{k}]" for k in [*SCHEMA, "users"])
+                f"unknown section [{key}]; expected one of " + ", ".join(f"[{k}]" for k in [*SCHEMA, "users", "keys"])
             )
     values: dict[str, dict[str, Any]] = {}
     for section, keys in SCHEMA.items():
@@ -144,6 +144,7 @@ def from_dict(data: dict, path: Path | None = None, env: Mapping[str, str] | Non
         sv = values["sending"]
         problems += parse_hours(sv.get("hours", "00:00-24:00"), sv.get("days", ["mon"]))[1]
 
+    keymap = read_keys(data.get("keys", {}), problems)
     users: dict[str, User] = {}
     utable = data.get("users", {})
     if not isinstance(utable, dict):
@@ -218,7 +219,34 @@ def from_dict(data: dict, path: Path | None = None, env: Mapping[str, str] | Non
             hours=values["sending"]["hours"], days=tuple(d.strip().lower() for d in values["sending"]["days"])
         ),
         users=users,
+        keys=keymap,
     )
+
+
+_KEY_NAME = re.compile(r"^[a-z0-9_+.-]+$|^[^\s,]$")
+
+
+def read_keys(table: object, problems: list[str]) -> dict[str, str]:
+    """[keys]: the TUI's bindings rebound by id (`"template.save" = "ctrl+o"`, several
+    keys comma-separated). Here only the shape is checked; the ids and clashes are the
+    TUI's (tui.keys.problems, which `clinicast config check` runs too)."""
+    if not isinstance(table, dict):
+        problems.append('keys: expected a table [keys] of binding id = "key" (e.g. "template.save" = "ctrl+o")')
+        return {}
+    out = {}
+    for binding_id, keys in table.items():
+        if not isinstance(keys, str) or not keys.strip():
+            problems.append(f'keys.{binding_id}: expected a key name like "ctrl+o" or "f5", got {keys!r}')
+            continue
+        names = [k.strip() for k in keys.split(",")]
+        bad = [k for k in names if not k or not _KEY_NAME.match(k)]
+        if bad:
+            problems.append(
+                f'keys.{binding_id}: {bad[0]!r} is not a key name; expected e.g. "ctrl+o", "f5", "question_mark"'
+            )
+            continue
+        out[binding_id] = ",".join(names)
+    return out
 
 
 def _resolve_db_url(url: str, base: Path, problems: list[str]) -> str:

@@ -11,12 +11,14 @@ rules are `core.rules`.
     remove.py   removal, and what "not handed over" / "in flight" mean
     window.py   publish to a live broadcast's feed, expire it at the end
     reads.py    counts and pages
+    detail.py   one recipient in full, with the history of their deliveries
     rows.py     writing delivery rows
 """
 
 from __future__ import annotations
 
 from core.recipients.assign import LIMIT, assign_conditions, assign_ids, assign_patient
+from core.recipients.detail import RecipientDetail, detail
 from core.recipients.idlist import ID_COLUMNS, IdListReport, assign_csv, read_id_list
 from core.recipients.reads import counts, page
 from core.recipients.reinvite import reinvite, reinvite_plan
@@ -31,6 +33,7 @@ __all__ = [
     "LIMIT",
     "AssignResult",
     "IdListReport",
+    "RecipientDetail",
     "RecipientRow",
     "StartPlan",
     "StopResult",
@@ -39,6 +42,7 @@ __all__ = [
     "assign_ids",
     "assign_patient",
     "counts",
+    "detail",
     "expire_due",
     "page",
     "publish_due",

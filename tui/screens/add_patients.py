@@ -50,7 +50,7 @@ class AddPatientsModal(WorkerErrors, ModalScreen[recipients.AssignResult | None]
     AUTO_FOCUS = "#patient-query"
     BINDINGS = [
         Binding("escape", "close", "Close", key_display="esc", id="add.close"),
-        Binding("ctrl+s", "assign", "Assign", priority=True, id="add.assign"),
+        Binding("ctrl+o,ctrl+s", "assign", "Assign", priority=True, id="add.assign"),
         Binding("ctrl+n", "add_row", "New condition", id="add.new_condition"),
         # the tabs by key (alt+digit: no multiplexer or SSH client takes it)
         Binding("alt+1", "tab('tab-one')", "One", key_display="⌥1", priority=True, id="add.tab_one"),

@@ -1,7 +1,7 @@
 """The campaign detail form (SPEC §2): kind when creating, name, broadcast window.
 
 Every keystroke is checked by the core's own validation (in a worker, since the name
-must be unique) and the problem is shown under the field; ctrl+s saves.
+must be unique) and the problem is shown under the field; ctrl+o (or ctrl+s) saves.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class CampaignDetailScreen(WorkerErrors, Screen[int | None]):
     """Returns the id of the created or edited campaign, or None when cancelled."""
 
     BINDINGS = [
-        Binding("ctrl+s", "save", "Save", tooltip="Save the campaign", priority=True, id="detail.save"),
+        Binding("ctrl+o,ctrl+s", "save", "Save", tooltip="Save the campaign", priority=True, id="detail.save"),
         Binding("escape", "cancel", "Back", tooltip="Leave without saving", key_display="esc", id="detail.cancel"),
     ]
 
@@ -116,7 +116,7 @@ class CampaignDetailScreen(WorkerErrors, Screen[int | None]):
             yield Static(id="form-hint", classes="hint")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel", compact=True)
-                yield Button("Save  ctrl+s", id="save", variant="primary", compact=True)
+                yield Button("Save  ctrl+o", id="save", variant="primary", compact=True)
         yield StatusLine()
         yield Footer(compact=True, show_command_palette=False)
 

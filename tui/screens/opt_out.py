@@ -32,7 +32,7 @@ class OptOutModal(ModalScreen[tuple[str, str] | None]):
     """Which channel, and why: returns (channel, note), or None when cancelled."""
 
     BINDINGS = [
-        Binding("ctrl+s", "record", "Record", priority=True, id="opt-out.record"),
+        Binding("ctrl+o,ctrl+s", "record", "Record", priority=True, id="opt-out.record"),
         Binding("escape", "cancel", "Cancel", key_display="esc", id="opt-out.cancel"),
     ]
 

@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, ProgressBar, Static
+from textual.widgets import DataTable, Footer, Header, Input, ProgressBar, Static
 
 from core import campaigns, recipients
 from core.i18n import _
@@ -31,29 +31,23 @@ from tui.widgets.text_input import TextInput
 class RecipientsScreen(OptOutFlow, SendingControl, WorkerErrors, Screen):
     AUTO_FOCUS = "#recipients"
     # One list: a new key is a Binding here, an `action_…` below and a palette line.
+    # The footer shows them in this order; at 80 columns the last ones may not fit:
+    # `?` lists every one (and the status line says so).
     BINDINGS = [
         Binding("a", "add", "Add", tooltip="Add patients to the campaign", id="recipients.add"),
         Binding("s", "start", "Start", tooltip="Send to every recipient not yet sent to", id="recipients.start"),
+        Binding("S", "stop_sending", "Stop", tooltip="Cancel what was not sent yet", id="recipients.stop"),
+        Binding("T", "test_send", "Test", tooltip="Send yourself a test", id="recipients.test"),
+        Binding("enter", "detail", "Detail", tooltip="Everything about the selected recipient", id="recipients.detail"),
         Binding("x", "remove", "Remove", tooltip="Take the selected patient off the campaign", id="recipients.remove"),
+        Binding("o", "opt_out", "Opt-out", tooltip="Record the patient's opt-out", id="recipients.opt_out"),
+        Binding("i", "reinvite", "Re-invite", tooltip="A fresh invitation to the expired", id="recipients.reinvite"),
         Binding("slash", "search", "Search", tooltip="Find a recipient by name or EMR id", id="recipients.search"),
-        Binding("r", "refresh", "Refresh", id="recipients.refresh"),
+        Binding("E", "export", "Export", tooltip="The ledger to a CSV file", id="recipients.export"),
         Binding("t", "template", "Template", tooltip="Edit the messages", id="recipients.template"),
         Binding("e", "edit", "Edit", tooltip="Edit the campaign's details", id="recipients.edit"),
+        Binding("r", "refresh", "Refresh", id="recipients.refresh"),
         Binding("escape", "back", "Back", key_display="esc", id="recipients.back"),
-        # sending control (SPEC §11); also in the command palette
-        Binding("S", "stop_sending", "Stop", tooltip="Cancel what was not sent yet", show=False, id="recipients.stop"),
-        Binding(
-            "i",
-            "reinvite",
-            "Re-invite",
-            tooltip="A fresh invitation to the expired",
-            show=False,
-            id="recipients.reinvite",
-        ),
-        Binding("T", "test_send", "Test", tooltip="Send yourself a test", show=False, id="recipients.test"),
-        # patient trust (issue #10)
-        Binding("o", "opt_out", "Opt-out", tooltip="Record the patient's opt-out", show=False, id="recipients.opt_out"),
-        Binding("E", "export", "Export", tooltip="The ledger to a CSV file", show=False, id="recipients.export"),
     ]
 
     def __init__(self, campaign_id: int) -> None:
@@ -107,6 +101,7 @@ class RecipientsScreen(OptOutFlow, SendingControl, WorkerErrors, Screen):
         changed = self.summary is None or self.summary.counts != s.counts or self.summary.status != s.status
         self.summary = s
         self._show_summary(s)
+        self.refresh_bindings()  # the keys that apply to this kind (re-invite: an invitation)
         if changed and self.table.order:
             self.table.reload_shown()
 
@@ -237,6 +232,20 @@ class RecipientsScreen(OptOutFlow, SendingControl, WorkerErrors, Screen):
         if self.summary is not None and not self.running("add"):
             self.add_flow(self.summary.kind)
 
+    @on(DataTable.RowSelected, "#recipients")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_detail()
+
+    def action_detail(self) -> None:
+        """Everything about the selected recipient (enter)."""
+        r = self.selected_row()
+        if r is None:
+            return
+        from tui.screens.recipient_detail import RecipientDetailModal
+
+        self.app.push_screen(RecipientDetailModal(self.campaign_id, r.id))
+
     def action_remove(self) -> None:
         r = self.selected_row()
         if r is None or self.running("remove"):
@@ -344,7 +353,20 @@ class RecipientsScreen(OptOutFlow, SendingControl, WorkerErrors, Screen):
     def sending_changed(self) -> None:
         self._changed()
 
+    def check_action(self, action: str, parameters) -> bool | None:
+        """Only what applies: a broadcast has no invitation to re-invite."""
+        if action == "reinvite":
+            return self.summary is None or self.summary.kind == "invitation"
+        return True
+
     def palette_commands(self):
+        return [
+            (name, help_text, callback)
+            for name, help_text, callback in self._palette()
+            if self.check_action(callback.__name__.removeprefix("action_"), ())
+        ]
+
+    def _palette(self):
         return [
             ("Add patients", "One patient, by conditions, or from a CSV file", self.action_add),
             ("Start the campaign", "Send to every recipient not yet sent to", self.action_start),

@@ -238,7 +238,7 @@ class SendingControl:
         if kind is None:
             return
         if self.unsaved_changes():
-            self.notify("Save first (ctrl+s): a test sends the saved template.", markup=False, timeout=5)
+            self.notify("Save first (ctrl+o): a test sends the saved template.", markup=False, timeout=5)
             return
         own = testsend.destination(self.app.ctx, kind)
         emr_id, patient_id = self.test_patient()

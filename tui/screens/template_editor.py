@@ -37,23 +37,18 @@ PREVIEW_DELAY = 0.25
 
 
 class TemplateEditorScreen(SendingControl, WorkerErrors, Screen):
+    # the footer shows them in this order: at 80 columns the formatting keys come last
+    # (`?` lists them all); ctrl+g for bold, since ctrl+b is tmux's prefix
     BINDINGS = [
-        Binding("ctrl+s", "save", "Save", priority=True, id="template.save"),
+        Binding("ctrl+o,ctrl+s", "save", "Save", priority=True, id="template.save"),
         Binding("escape", "back", "Back", key_display="esc", id="template.back"),
         Binding("f2", "variable", "Variable", tooltip="Insert a variable at the cursor", id="template.variable"),
         Binding("f3", "patient", "Preview for", tooltip="Choose the patient of the preview", id="template.patient"),
-        Binding("ctrl+b", "markdown('bold')", "Bold", id="template.bold"),
+        Binding("f5", "test_send", "Test", tooltip="Send yourself a test of the preview", id="template.test"),
+        Binding("ctrl+g", "markdown('bold')", "Bold", id="template.bold"),
         Binding("ctrl+t", "markdown('italic')", "Italic", id="template.italic"),
         Binding("ctrl+l", "markdown('link')", "Link", id="template.link"),
         Binding("ctrl+r", "markdown('list')", "List", id="template.list"),
-        Binding(
-            "f5",
-            "test_send",
-            "Test",
-            tooltip="Send yourself a test for the preview's patient",
-            show=False,
-            id="template.test",
-        ),
     ]
 
     def __init__(self, campaign_id: int) -> None:
@@ -341,7 +336,7 @@ class TemplateEditorScreen(SendingControl, WorkerErrors, Screen):
 
     def palette_commands(self):
         return [
-            ("Save the template", "ctrl+s", self.action_save),
+            ("Save the template", "ctrl+o", self.action_save),
             ("Insert a variable", "At the cursor (f2)", self.action_variable),
             ("Preview for another patient", "f3", self.action_patient),
             ("Send me a test", "The saved template, for the preview's patient (f5)", self.action_test_send),

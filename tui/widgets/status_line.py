@@ -8,6 +8,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static
 
+from core.i18n import _
+
 
 class StatusLine(Horizontal):
     DEFAULT_CSS = """
@@ -19,7 +21,7 @@ class StatusLine(Horizontal):
     def compose(self) -> ComposeResult:
         yield Static(id="status-who")
         keys = Text()
-        for key, what in (("^p", "commands"), ("^q", "quit")):
+        for key, what in (("?", _("keys")), ("^p", _("commands")), ("f10", _("quit"))):
             keys.append(f" {key} ", style="bold #ffa62b")
             keys.append(what)
         yield Static(keys, id="status-keys")

@@ -1,0 +1,126 @@
+"""Every key binding of the TUI by id, and the config's `[keys]` checked against them.
+
+Each `Binding` has an id ("template.save"); `[keys]` in the config rebinds it
+(`"template.save" = "ctrl+o"`) through Textual's keymap (App.set_keymap). An unknown id,
+or a key that two bindings active on the same screen would share, is a problem:
+`clinicast config check` reports it, the TUI says so and applies the rest.
+
+Default keys avoid what a multiplexer or an SSH client takes before the TUI sees it:
+ctrl+b (tmux), ctrl+a (screen), ctrl+s / ctrl+q (XON/XOFF flow control).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from functools import cache
+
+from textual.binding import Binding, BindingsMap
+
+from core.i18n import _
+
+
+@cache
+def scopes() -> dict[str, list[type]]:
+    """The classes whose bindings are active together, by screen (the app's on every one)."""
+    from tui.app import ClinicastApp
+    from tui.screens.add_patients import AddPatientsModal
+    from tui.screens.audit import AuditScreen
+    from tui.screens.campaign_detail import CampaignDetailScreen
+    from tui.screens.campaign_list import CampaignListScreen
+    from tui.screens.keys import KeysScreen
+    from tui.screens.modals import ConfirmModal
+    from tui.screens.opt_out import OptOutModal
+    from tui.screens.pickers import PatientPicker, VariablePicker
+    from tui.screens.problem import ProblemScreen
+    from tui.screens.recipient_detail import RecipientDetailModal
+    from tui.screens.recipients import RecipientsScreen
+    from tui.screens.sending import TestSendModal
+    from tui.screens.template_editor import TemplateEditorScreen
+    from tui.widgets.patient_search import PatientSearch
+
+    screens: dict[str, list[type]] = {
+        "campaign list": [CampaignListScreen],
+        "campaign form": [CampaignDetailScreen],
+        "recipients": [RecipientsScreen],
+        "recipient detail": [RecipientDetailModal],
+        "template editor": [TemplateEditorScreen],
+        "add patients": [AddPatientsModal, PatientSearch],
+        "patient picker": [PatientPicker, PatientSearch],
+        "variable picker": [VariablePicker],
+        "confirmation": [ConfirmModal],
+        "opt-out": [OptOutModal],
+        "test send": [TestSendModal],
+        "audit": [AuditScreen],
+        "problem": [ProblemScreen],
+        "keys": [KeysScreen],
+    }
+    return {name: [ClinicastApp, *classes] for name, classes in screens.items()}
+
+
+def _bindings(cls: type) -> list[Binding]:
+    return [b for b in cls.__dict__.get("BINDINGS", []) if isinstance(b, Binding)]
+
+
+def binding_ids() -> set[str]:
+    return {b.id for classes in scopes().values() for cls in classes for b in _bindings(cls) if b.id}
+
+
+def _keys(keys: str) -> list[str]:
+    """Key names as Textual matches them ("?" -> "question_mark")."""
+    return list(BindingsMap([Binding(keys, "noop")]).key_to_bindings)
+
+
+def problems(keymap: Mapping[str, str], where: str = "") -> list[str]:
+    """What is wrong with `[keys]`: ids no binding has, keys two bindings of one screen
+    would share once rebound. One line each, naming the key of the config."""
+    known = binding_ids()
+    out = []
+    for binding_id in keymap:
+        if binding_id not in known:
+            near = sorted(k for k in known if k.split(".")[0] == binding_id.split(".")[0])
+            hint = _("; this screen's are {ids}").format(ids=", ".join(near)) if near else ""
+            out.append(
+                _("{where}keys.{id}: no binding has this id{hint} (`?` in the TUI lists each screen's keys)").format(
+                    where=where, id=binding_id, hint=hint
+                )
+            )
+    seen: set[tuple[str, str, str]] = set()
+    for screen, classes in scopes().items():
+        by_key: dict[str, str] = {}
+        for b in (b for cls in classes for b in _bindings(cls)):
+            keys = keymap.get(b.id, b.key) if b.id else b.key
+            for key in _keys(keys):
+                other = by_key.get(key)
+                if other is not None and other != b.id and (b.id in keymap or other in keymap):
+                    pair = tuple(sorted((other, b.id or b.action)))
+                    if (key, *pair) not in seen:
+                        seen.add((key, *pair))
+                        out.append(
+                            _("{where}keys: {a} and {b} would both be {key} on the {screen} screen").format(
+                                where=where, a=pair[0], b=pair[1], key=key, screen=screen
+                            )
+                        )
+                by_key.setdefault(key, b.id or b.action)
+    return out
+
+
+def usable(keymap: Mapping[str, str]) -> dict[str, str]:
+    """The entries of `[keys]` that are neither unknown nor part of a clash."""
+    bad = problems(keymap)
+    return {k: v for k, v in keymap.items() if not any(f"keys.{k}:" in p or f" {k} " in f"{p} " for p in bad)}
+
+
+def rows(bindings: Iterable[tuple[Binding, bool, str]], key_display) -> list[tuple[str, str, str]]:
+    """(keys, what, id) for the keys screen: every binding, hidden ones too, once per action."""
+    out: dict[str, tuple[str, str, str]] = {}
+    for binding, _enabled, tooltip in bindings:
+        if binding.system or not binding.description:
+            continue
+        keys = key_display(binding)
+        what = binding.description + (f" — {tooltip or binding.tooltip}" if (tooltip or binding.tooltip) else "")
+        row = out.get(binding.action)
+        if row is None:
+            out[binding.action] = (keys, what, binding.id or "")
+        elif keys not in row[0].split(" / "):
+            out[binding.action] = (f"{row[0]} / {keys}", row[1], row[2])
+    return list(out.values())

@@ -1,0 +1,89 @@
+"""`enter` on a recipient: everything about them in a panel — each field, the reason in
+full (the table cuts it at 80 columns), attempts, last error, next attempt, and the
+history of their deliveries (core.recipients.detail, an audited read)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Static
+
+from core import recipients
+from core.i18n import _
+from tui import format as fmt
+from tui.screens.base import WorkerErrors
+
+
+class RecipientDetailModal(WorkerErrors, ModalScreen[None]):
+    BINDINGS = [Binding("escape,enter", "dismiss(None)", "Close", key_display="esc", id="recipient-detail.close")]
+
+    def __init__(self, campaign_id: int, recipient_id: int) -> None:
+        super().__init__()
+        self.campaign_id, self.recipient_id = campaign_id, recipient_id
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="recipient-detail-dialog") as box:
+            box.border_title = _("Recipient")
+            with VerticalScroll(id="recipient-detail-scroll"):
+                yield Static(id="recipient-detail-body")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#recipient-detail-scroll").loading = True
+        self._load()
+
+    @work(exclusive=True, exit_on_error=False, group="recipient-detail")
+    async def _load(self) -> None:
+        d = await asyncio.to_thread(recipients.detail, self.app.ctx, self.campaign_id, self.recipient_id)
+        self.query_one("#recipient-detail-scroll").loading = False
+        self.query_one("#recipient-detail-dialog").border_title = f"{d.name} · {d.emr_id}"
+        self.query_one("#recipient-detail-body", Static).update(self.render_detail(d))
+        self.query_one("#recipient-detail-scroll").focus()
+
+    def render_detail(self, d: recipients.RecipientDetail) -> Table:
+        tz = self.app.ctx.config.clinic.tz
+        t = Table.grid(padding=(0, 1))
+        t.add_column(style="dim", justify="right", no_wrap=True)
+        t.add_column(overflow="fold")
+
+        def row(label: str, value: object) -> None:
+            if value not in (None, ""):
+                t.add_row(label, value if isinstance(value, Text) else Text(str(value)))
+
+        row(_("Status"), Text(d.status, style=fmt.CELL_STYLE.get(d.status, "")))
+        row(_("Reason"), d.reason)
+        row(_("Attempts"), d.attempts)
+        row(_("Last error"), Text(d.last_error, style="red") if d.last_error else "")
+        row(_("Next attempt"), fmt.when(d.next_attempt_at, tz))
+        row(_("Added"), f"{fmt.when(d.added_at, tz)}" + (f" · {d.added_by}" if d.added_by else ""))
+        row(_("Queued"), fmt.when(d.queued_at, tz))
+        row(_("Sent"), fmt.when(d.sent_at, tz))
+        row(_("Removed"), fmt.when(d.removed_at, tz))
+        row(_("In the feed"), _("yes") if d.in_feed else "")
+        row(_("Invitation expires"), fmt.when(d.invitation_expires_at, tz))
+        row(_("Joined the app"), fmt.when(d.joined_at, tz))
+        row(_("Language"), d.language)
+        row(_("Email"), d.email)
+        row(_("App account"), d.app_id)
+        if d.deliveries:
+            t.add_row("", "")
+            t.add_row(_("Deliveries"), Text(_("kind · status · written · attempts · sent"), style="dim"))
+            for line in d.deliveries:
+                text = Text(f"{line.kind} · ")
+                text.append(line.status, style=fmt.CELL_STYLE.get(line.status, ""))
+                text.append(f" · {fmt.when(line.created_at, tz)} · {line.attempts}")
+                if line.sent_at:
+                    text.append(f" · {fmt.when(line.sent_at, tz)}")
+                elif line.due_at and line.status == "pending":
+                    text.append(" · " + _("due {when}").format(when=fmt.when(line.due_at, tz)), style="yellow")
+                if line.error:
+                    text.append(f"\n{line.error}", style="red")
+                t.add_row("", text)
+        return t
