@@ -17,6 +17,7 @@ from test_dispatch import TPL
 
 from core import campaigns, optouts, recipients
 from core.delivery import Dispatcher
+from core.delivery.store import in_flight
 from core.models import AuditLog, Delivery, FeedItem, OptOut, Patient, Recipient, UnsubscribeToken
 from core.optouts import feed as optout_feed
 from core.patients import upsert
@@ -170,15 +171,21 @@ def test_an_opt_out_arriving_while_a_push_is_in_flight_stops_everything_after_it
     recipients.assign_ids(ctx, c.id, ["1000", "1001"])
     assert sched.run_due().sent >= 2  # put + publishes
     recipients.start(ctx, c.id)
-    gw.latency = 0.5  # the push request stays at the gateway a while
+    # the gateway holds the push request until the opt-out is recorded: in flight for sure
+    gw.fail("hold", then="answer", path=f"/v1/broadcasts/{c.uuid}/push")
     passing = threading.Thread(target=d.run_once)
     passing.start()
-    assert gw.wait_for(lambda g: any(r.path.endswith("/push") for r in g.requests), timeout=10)
-    # the patient turns push and feed off while their push is in flight
-    gw.add_opt_out(app_id="a-1000", channel="feed")
-    optout_feed.record_page(optout_feed.feed_ctx(ctx.config, clock), gw.opt_out_items[-1:], "c-000001")
-    passing.join(20)
-    gw.latency = 0.0
+    try:
+        assert gw.wait_for(lambda g: any(r.path.endswith("/push") for r in g.requests), timeout=30)
+        held = Delivery.select().where(Delivery.kind == "push", in_flight())
+        assert {dl.recipient.patient.emr_id for dl in held} == {"1000", "1001"}, "both pushes are in flight"
+        # the patient turns push and feed off while their push is in flight
+        gw.add_opt_out(app_id="a-1000", channel="feed")
+        optout_feed.record_page(optout_feed.feed_ctx(ctx.config, clock), gw.opt_out_items[-1:], "c-000001")
+    finally:
+        gw.release.set()
+        passing.join(60)
+    assert {p["app_id"] for p in gw.pushes} == {"a-1000", "a-1001"}, "what was in flight finished"
     pushed_before = len(gw.pushes)
     # the in-flight push finished (the ledger tells the truth); the broadcast leaves their feed
     sched.run_due()

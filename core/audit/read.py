@@ -56,7 +56,7 @@ def record_read(
 
 
 def search_patients(ctx: Ctx, text: str, limit: int = 20) -> list:
-    """`core.patients.search` for a staff member, audited: a search that shows patients
+    """`core.patients.lookup.search` for a staff member, audited: a search that shows patients
     writes one row a minute per user at most (searching as you type is one search)."""
     from core.patients.lookup import search
 
