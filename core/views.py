@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from core.context import Ctx
@@ -30,6 +31,9 @@ class Preview:
     problems: list[str]  # every problem of this language ("fr body line 3: …")
     push_length: int | None
     emr_id: str = ""  # the patient's, for a test send of what the preview shows
+    # an invitation's body as its HTML part reads: the Markdown it is made from, with the
+    # identification every email ends with (fields["body"] is the text part)
+    body_markdown: str | None = None
 
 
 def template_preview(
@@ -74,6 +78,7 @@ def template_preview(
     rendered: dict[str, str] = {}
     errors: dict[str, str] = {}
     push_length = None
+    body_markdown = None
     for field in templating.FIELDS[c.kind]:
         source = fields.get(field) or ""
         if not source.strip():
@@ -87,6 +92,9 @@ def template_preview(
         if c.kind == "invitation" and field == "body":
             # what the patient gets: the identification no template can remove, at the end
             rendered[field] = identification.add(out.text or "", "", clinic, language)[0]
+            ids = identification.lines(clinic, language)
+            ids_md = "  \n".join(re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", line) for line in ids)
+            body_markdown = (out.body_markdown or "").rstrip("\n") + "\n\n---\n\n" + ids_md + "\n"
         elif c.kind == "invitation":
             rendered[field] = out.subject or ""
         else:
@@ -103,4 +111,5 @@ def template_preview(
         [str(x) for x in problems],
         push_length,
         p.emr_id if p is not None else "",
+        body_markdown,
     )

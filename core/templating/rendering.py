@@ -56,6 +56,7 @@ def render(kind: str, fields: Mapping[str, str], context: Mapping[str, Any], lan
     body_html = _MARKDOWN.renderer.render(tokens, _MARKDOWN.options, {})
     return Rendered(
         subject=out.get("subject"),
+        body_markdown=out["body"],  # the Markdown both parts are made from (previews show it as the HTML reads)
         text=_markdown_to_text(tokens),
         html=_html_document(out.get("subject") or "", body_html, language),
     )

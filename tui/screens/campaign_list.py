@@ -71,14 +71,17 @@ class CampaignListScreen(WorkerErrors, Screen):
             self._show(list(self.rows.values()))
 
     def _columns(self) -> None:
+        """Names get the room (issue #18): below WIDE the kind leaves the table for the
+        line under it (with the channel), and the name takes what is left."""
         table = self.query_one(DataTable)
         self._wide = self.size.width >= WIDE
         table.clear(columns=True)
-        fixed = 10 + 16 + 8 + 13 + (16 if self._wide else 0)
-        ncols = 6 if self._wide else 5
+        fixed = 16 + 8 + 13 + (10 + 16 if self._wide else 0)
+        ncols = 6 if self._wide else 4
         name_w = max(12, self.size.width - fixed - 2 * ncols - 3)
         table.add_column("Name", width=name_w, key="name")
-        table.add_column("Kind", width=10, key="kind")
+        if self._wide:
+            table.add_column("Kind", width=10, key="kind")
         table.add_column("Status", width=16, key="status")
         table.add_column("Window", width=8, key="window")
         table.add_column("Sent / total", width=13, key="sent")
@@ -107,7 +110,7 @@ class CampaignListScreen(WorkerErrors, Screen):
                 name.append(" (archived)", style="dim")
             row = [
                 name,
-                s.kind,
+                *([s.kind] if self._wide else []),
                 fmt.cell(s.status),
                 fmt.cell(s.window_state or "—", s.window_state),
                 Text(f"{fmt.num(s.sent)} / {fmt.num(s.total)}", justify="right"),

@@ -4,11 +4,13 @@ config's `[keys]`."""
 
 from __future__ import annotations
 
+from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import Footer, Static
 
 from core.i18n import _
 from tui import keys
@@ -26,7 +28,8 @@ class KeysScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="keys-dialog") as box:
             box.border_title = _("Keys · {screen}").format(screen=self.below.title or self.app.title)
-            yield DataTable(id="keys-table", cursor_type="row", zebra_stripes=True, show_header=False)
+            with VerticalScroll(id="keys-scroll"):
+                yield Static(self._table(), id="keys-table")
             yield Static(
                 _('Rebind any of them in the config: [keys] "id" = "key". ctrl+p: every command.'),
                 classes="hint",
@@ -34,15 +37,17 @@ class KeysScreen(ModalScreen[None]):
             )
         yield Footer(compact=True)
 
+    def _table(self) -> Table:
+        # clinicast's own keys first (they have an id), then moving around the focused widget
+        active = self.below.active_bindings.values()
+        bindings = sorted(active, key=lambda a: 0 if a[1].id else 1)
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold #ffa62b", no_wrap=True)
+        table.add_column(overflow="fold", ratio=1)
+        table.add_column(style="dim", no_wrap=True)
+        for key, what, binding_id in keys.rows(((b, on, tip) for _n, b, on, tip in bindings), self.app.get_key_display):
+            table.add_row(key, Text(what), binding_id)
+        return table
+
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        width = self.app.size.width
-        table.add_column("key", width=14)
-        table.add_column("what", width=max(20, min(width, 100) - 14 - 24 - 10))
-        table.add_column("id", width=22)
-        bindings = self.below.active_bindings.values()
-        for key, what, binding_id in keys.rows(
-            ((b, enabled, tip) for _node, b, enabled, tip in bindings), self.app.get_key_display
-        ):
-            table.add_row(key, what, binding_id)
-        table.focus()
+        self.query_one("#keys-scroll").focus()

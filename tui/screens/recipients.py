@@ -164,7 +164,7 @@ class RecipientsScreen(OptOutFlow, SendingControl, WorkerErrors, Screen):
             else:
                 note.update("No recipients yet — press a to add patients.")
             return
-        shown = f"{fmt.num(len(table.order))} shown"
+        shown = f"{fmt.num(len(table.order))} shown · " + _("enter: everything about the selected one")
         if table.more:
             shown += " · more below (scroll to read them)"
         if search:

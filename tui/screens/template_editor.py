@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -45,6 +46,7 @@ class TemplateEditorScreen(SendingControl, WorkerErrors, Screen):
         Binding("escape", "back", "Back", key_display="esc", id="template.back"),
         Binding("f2", "variable", "Variable", tooltip="Insert a variable at the cursor", id="template.variable"),
         Binding("f3", "patient", "Preview for", tooltip="Choose the patient of the preview", id="template.patient"),
+        Binding("f6", "preview_part", "Text part", tooltip="The email as HTML or as its text part", id="template.part"),
         Binding("f5", "test_send", "Test", tooltip="Send yourself a test of the preview", id="template.test"),
         Binding("ctrl+g", "markdown('bold')", "Bold", id="template.bold"),
         Binding("ctrl+t", "markdown('italic')", "Italic", id="template.italic"),
@@ -61,6 +63,7 @@ class TemplateEditorScreen(SendingControl, WorkerErrors, Screen):
         self.preview_emr_id = ""
         self._timer = None
         self._refused = False  # the last save was refused (its problems are on show)
+        self.show_text = False  # an invitation's preview: the HTML part as it reads (False) or the text part
 
     def compose(self) -> ComposeResult:
         yield Header(icon="✉")
@@ -72,6 +75,7 @@ class TemplateEditorScreen(SendingControl, WorkerErrors, Screen):
                 with VerticalScroll(id="preview-scroll"):
                     yield Static(id="preview-head")
                     yield Markdown(id="preview-body")
+                    yield Static(id="preview-text", classes="hidden")
                     yield Static(id="preview-push")
         yield Static(id="template-problems", classes="error")
         yield StatusLine()
@@ -89,6 +93,7 @@ class TemplateEditorScreen(SendingControl, WorkerErrors, Screen):
         c = await asyncio.to_thread(campaigns.get, self.campaign_id)
         templates = await asyncio.to_thread(campaigns.get_templates, self.app.ctx, c.id)
         self.kind, self.saved = c.kind, templates
+        self.refresh_bindings()  # f6 (text part) is an email's
         self.title = f"Template · {c.name}"
         editor = self.query_one("#template-editor")
         editor.loading = False
@@ -195,11 +200,19 @@ class TemplateEditorScreen(SendingControl, WorkerErrors, Screen):
         head.update(p.fields.get(first) or p.errors.get(first) or "")
         head.set_class(first in p.errors, "error")
         body = p.fields.get("body")
-        if self.kind == "invitation" and body is not None:
-            body = "\n".join(line + "  " for line in body.splitlines())  # keep the text's line breaks
-        self.query_one("#preview-body", Markdown).update(
-            body if body is not None else f"*{p.errors.get('body', 'no body yet')}*"
-        )
+        text_part = self.kind == "invitation" and self.show_text and body is not None
+        if self.kind == "invitation" and body is not None and not self.show_text:
+            body = p.body_markdown  # as the HTML part reads: bold, lists and links shown (f6: the text part)
+        self.query_one("#preview-text", Static).update(Text(body or "") if text_part else "")
+        self.query_one("#preview-text").set_class(not text_part, "hidden")
+        self.query_one("#preview-body").set_class(text_part, "hidden")
+        if not text_part:
+            await self.query_one("#preview-body", Markdown).update(
+                body if body is not None else f"*{p.errors.get('body', 'no body yet')}*"
+            )
+        pane = self.query_one("#preview-pane")
+        if self.kind == "invitation":
+            pane.border_title = _("Preview · text part") if self.show_text else _("Preview · as the email reads")
         push = self.query_one("#preview-push", Static)
         if self.kind == "broadcast":
             text = p.fields.get("push") or p.errors.get("push") or ""
@@ -241,6 +254,16 @@ class TemplateEditorScreen(SendingControl, WorkerErrors, Screen):
                 new = [line if line.startswith("- ") else f"- {line}" for line in lines]
             area.replace("\n".join(new), (first, 0), (last, len(lines[-1])))
             area.move_cursor((last, len(new[-1])))
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        if action == "preview_part":  # an email has two parts; a broadcast only its Markdown
+            return self.kind == "invitation"
+        return True
+
+    def action_preview_part(self) -> None:
+        """f6: the email as its HTML part reads, or its text part."""
+        self.show_text = not self.show_text
+        self._preview_now()
 
     def action_variable(self) -> None:
         target = self.focused

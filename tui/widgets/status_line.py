@@ -13,8 +13,8 @@ from core.i18n import _
 
 class StatusLine(Horizontal):
     DEFAULT_CSS = """
-    StatusLine { height: 1; background: $panel; color: $text-muted; padding: 0 1; }
-    StatusLine > #status-who { width: 1fr; text-wrap: nowrap; text-overflow: ellipsis; }
+    StatusLine { height: auto; max-height: 3; background: $panel; color: $text-muted; padding: 0 1; }
+    StatusLine > #status-who { width: 1fr; height: auto; text-wrap: wrap; }
     StatusLine > #status-keys { width: auto; }
     """
 
@@ -29,13 +29,18 @@ class StatusLine(Horizontal):
     def on_mount(self) -> None:
         self.watch(self.app, "scheduler_state", self._update)
 
+    def on_resize(self) -> None:
+        self._update()
+
     def _update(self, _value: object = None) -> None:
+        """Never cut (issue #18): the words wrap to a second line rather than end in "…";
+        at 80 columns the login alone (the header shows the name)."""
         ctx = self.app.ctx
-        text = Text(no_wrap=True, overflow="ellipsis")
+        text = Text()
         if ctx is not None:
             text.append("● ", style="green")
             text.append(ctx.user.login, style="bold")
-            if ctx.user.name != ctx.user.login:
+            if ctx.user.name != ctx.user.login and self.app.size.width >= 100:
                 text.append(f" ({ctx.user.name})")
         state = self.app.scheduler_state
         # core.status words ("deliveries: sent by…", "nothing is sending: …") stand alone
