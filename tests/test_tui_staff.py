@@ -445,3 +445,29 @@ class TestEmailPreview:
             assert text.display and not md.display
             assert "**" not in str(text.render()) and "Bonjour" in str(text.render())
             assert "text part" in editor.query_one("#preview-pane").border_title
+
+    async def test_condition_values_in_words_and_the_comparator_kept(self, world):
+        from textual.widgets import Select
+
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await open_campaign(pilot, world.campaigns.invitation_draft)
+            await pilot.press("a")
+            await settle(pilot)
+            await pilot.press("alt+2")
+            await settle(pilot)
+            row = app.screen.query_one("ConditionRow")
+            row.query_one(".cond-field", Select).value = "connected_system"
+            await settle(pilot, delay=0.35)
+            value = row.query_one(".cond-value", Select)
+            assert [str(prompt) for prompt, _ in value._options if _ is not Select.NULL] == ["on the patient app"]
+            row.query_one(".cond-op", Select).value = "!="
+            await settle(pilot, delay=0.35)
+            row.query_one(".cond-field", Select).value = "language"
+            await settle(pilot, delay=0.35)
+            assert row.query_one(".cond-op", Select).value == "!="  # kept: language has it too
+            assert row.parts() == ("language", "!=", "fr")
+            row.query_one(".cond-field", Select).value = "age"
+            await settle(pilot, delay=0.35)
+            assert row.query_one(".cond-op", Select).value == "!="

@@ -36,6 +36,7 @@ from core.conditions.catalogue import (
     Condition,
     ConditionError,
     Field,
+    choice_label,
     describe,
 )
 from core.conditions.sql import age_of, compile, count, years_before
@@ -56,6 +57,7 @@ __all__ = [
     "ConditionError",
     "Field",
     "age_of",
+    "choice_label",
     "compile",
     "count",
     "describe",

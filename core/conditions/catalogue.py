@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from core.errors import BadInput
+from core.i18n import N_, _
 from core.models import Patient
 
 
@@ -118,6 +119,25 @@ FIELDS: dict[str, Field] = {
         _f("push_enabled", "bool", "Push notifications", "The patient allows push notifications from the app.", "yes"),
     )
 }
+
+# what a choice means, for the builder (conditions keep the canonical value: `patient_app`)
+CHOICE_LABELS = {
+    ("connected_system", "patient_app"): N_("on the patient app"),
+    ("language", "fr"): N_("French"),
+    ("language", "en"): N_("English"),
+    ("sex", "F"): N_("female (F)"),
+    ("sex", "M"): N_("male (M)"),
+    ("sex", "X"): N_("another (X)"),
+    ("", "yes"): N_("yes"),
+    ("", "no"): N_("no"),
+}
+
+
+def choice_label(field: str, value: str) -> str:
+    """A choice in words ("on the patient app" for `patient_app`), in the staff's language."""
+    label = CHOICE_LABELS.get((field, value)) or CHOICE_LABELS.get(("", value))
+    return _(label) if label else value
+
 
 COLUMNS = {
     "age": Patient.date_of_birth,

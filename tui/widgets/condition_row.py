@@ -74,7 +74,7 @@ class ConditionRow(Vertical):
         f = conditions.FIELDS.get(field or "")
         if f is not None and f.choices:
             yield Select(
-                [(c, c) for c in f.choices],
+                [(conditions.choice_label(f.name, c), c) for c in f.choices],
                 allow_blank=False,
                 compact=True,
                 value=value if value in f.choices else f.choices[0],
@@ -121,9 +121,11 @@ class ConditionRow(Vertical):
         event.stop()
         field = None if event.value is Select.NULL else event.value
         op = self.query_one(".cond-op", Select)
+        kept = op.value  # the comparator chosen stays when the new field has it too
         op.set_options(self._op_options(field))
         if field and conditions.FIELDS[field].operators:
-            op.value = conditions.FIELDS[field].operators[0]
+            ops = conditions.FIELDS[field].operators
+            op.value = kept if kept in ops else ops[0]
         old = self.query_one(".cond-value")
         new = next(iter(self._value_widget(field)))
         await old.remove()
