@@ -9,7 +9,16 @@ from cli.base import cli
 
 
 def main(argv=None) -> None:
-    cli.main(args=argv, obj={})
+    import sys
+
+    from cli import ssh
+    from cli.base import EXIT_BAD, die
+
+    try:  # under sshd's ForceCommand, the client's words (cli/ssh.py)
+        args = ssh.forced_argv(sys.argv[1:] if argv is None else argv, list(cli.commands))
+    except ssh.Refused as e:
+        die(str(e), EXIT_BAD)
+    cli.main(args=args, obj={})
 
 
 __all__ = ["cli", "main"]
