@@ -106,9 +106,9 @@ def for_current_user(config: Config, clock: Callable[[], datetime] = utcnow) -> 
     user = config.users.get(login)
     if user is None:
         where = f" in {config.path}" if config.path else ""
-        if os.geteuid() == 0:
+        if os.geteuid() == 0 and login == pwd.getpwuid(0).pw_name:
             raise UnknownUser(root_refusal(config))
-        if is_service_account(config):  # administers without a [users] entry (SPEC §13)
+        if os.geteuid() != 0 and is_service_account(config):  # administers without a [users] entry (SPEC §13)
             return _service_ctx(config, clock)
         raise UnknownUser(f"user {login!r} is not a clinicast user: an administrator must add [users.{login}]{where}")
     return Ctx(config, user, clock)
