@@ -15,10 +15,12 @@ from helpers import add_patients, ctx_at, status_counts
 from servers import delivery_config
 from test_dispatch import TPL
 
-from core import campaigns, optouts, patients, recipients
+from core import campaigns, optouts, recipients
 from core.delivery import Dispatcher
+from core.delivery.store import in_flight
 from core.models import AuditLog, Delivery, FeedItem, OptOut, Patient, Recipient, UnsubscribeToken
 from core.optouts import feed as optout_feed
+from core.patients import upsert
 from core.scheduling.scheduler import Scheduler
 
 T0 = datetime(2026, 3, 2, 15, 0, 0)  # 10:00 in Toronto, a Monday
@@ -98,7 +100,7 @@ def test_a_patient_unsubscribes_by_the_link_and_stays_out_until_an_admin_opts_th
     # the record system still says "marketing consent: oui": the import keeps the opt-out
     csv = tmp_path / "export.csv"
     csv.write_text("No dossier;Consentement marketing;Ne pas contacter\n1000;oui;non\n1001;oui;non\n", "utf-8")
-    assert patients.import_csv(ctx, csv).kept_opted_out == 1
+    assert upsert.import_csv(ctx, csv).kept_opted_out == 1
 
     # the next start skips them, saying why
     recipients.start(ctx, second.id)
@@ -169,15 +171,21 @@ def test_an_opt_out_arriving_while_a_push_is_in_flight_stops_everything_after_it
     recipients.assign_ids(ctx, c.id, ["1000", "1001"])
     assert sched.run_due().sent >= 2  # put + publishes
     recipients.start(ctx, c.id)
-    gw.latency = 0.5  # the push request stays at the gateway a while
+    # the gateway holds the push request until the opt-out is recorded: in flight for sure
+    gw.fail("hold", then="answer", path=f"/v1/broadcasts/{c.uuid}/push")
     passing = threading.Thread(target=d.run_once)
     passing.start()
-    assert gw.wait_for(lambda g: any(r.path.endswith("/push") for r in g.requests), timeout=10)
-    # the patient turns push and feed off while their push is in flight
-    gw.add_opt_out(app_id="a-1000", channel="feed")
-    optout_feed.record_page(optout_feed.feed_ctx(ctx.config, clock), gw.opt_out_items[-1:], "c-000001")
-    passing.join(20)
-    gw.latency = 0.0
+    try:
+        assert gw.wait_for(lambda g: any(r.path.endswith("/push") for r in g.requests), timeout=30)
+        held = Delivery.select().where(Delivery.kind == "push", in_flight())
+        assert {dl.recipient.patient.emr_id for dl in held} == {"1000", "1001"}, "both pushes are in flight"
+        # the patient turns push and feed off while their push is in flight
+        gw.add_opt_out(app_id="a-1000", channel="feed")
+        optout_feed.record_page(optout_feed.feed_ctx(ctx.config, clock), gw.opt_out_items[-1:], "c-000001")
+    finally:
+        gw.release.set()
+        passing.join(60)
+    assert {p["app_id"] for p in gw.pushes} == {"a-1000", "a-1001"}, "what was in flight finished"
     pushed_before = len(gw.pushes)
     # the in-flight push finished (the ledger tells the truth); the broadcast leaves their feed
     sched.run_due()
@@ -201,3 +209,44 @@ def test_the_log_sink_answers_an_empty_feed(db, db_url, tmp_path):
     with Dispatcher(config) as d:
         stats = optout_feed.pull(d)
     assert (stats.pages, stats.items, stats.error) == (1, 0, "") and optout_feed.cursor() is None
+
+
+LONG_URL = "https://unsubscribe.mailbox-provider.example/clinics/clinique-du-parc/v2/unsubscribe"
+
+
+def test_list_unsubscribe_is_plain_ascii_in_angle_brackets_for_campaign_and_test_emails(db, db_url, tmp_path, smtp, gw):
+    """A real provider's unsubscribe page is long: the header stays a link a mail client
+    reads (no RFC 2047 encoded-word), folded only at the space before it (issue #20)."""
+    import dataclasses
+
+    from core import testsend
+
+    config = delivery_config(db_url, tmp_path, smtp=smtp, gateway=gw, email={"unsubscribe_url": LONG_URL})
+    (login,) = config.users
+    staff = dataclasses.replace(config.users[login], email="mlaval@clinic.example")
+    config = dataclasses.replace(config, users={login: staff})
+    ctx, _clock = ctx_at(config, T0)
+    add_patients(1, 1000, language="fr")
+    c = campaigns.create(ctx, "invitation", "Join")
+    recipients.assign_ids(ctx, c.id, ["1000"])
+    recipients.start(ctx, c.id)
+    testsend.send_test(ctx, c.id, "1000")
+    with Dispatcher(config, clock=_clock) as d:
+        assert d.run_once().sent == 2
+    token = UnsubscribeToken.get().token
+    expected = {
+        "mlaval@clinic.example": f"<{LONG_URL}/test-",
+        Patient.get().email: f"<{LONG_URL}/{token}>",
+    }
+    for m in smtp.messages:
+        head = m.data.split(b"\r\n\r\n", 1)[0]
+        i = head.index(b"\r\nList-Unsubscribe:")
+        line = head[i + 2 :].split(b"\r\nList-Unsubscribe-Post")[0].split(b"\r\nContent-Type")[0]
+        # the name, then the link alone on a continuation line: folded at a space, not encoded
+        name, link = line.split(b"\r\n")
+        assert b"=?" not in line
+        assert name == b"List-Unsubscribe:" and link.startswith(b" <") and link.endswith(b">")
+        assert link.strip().decode("ascii").startswith(expected[m.rcpt_tos[0]])
+        assert all(len(x) <= 998 for x in head.split(b"\r\n"))
+        assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" in head + b"\r\n"
+        assert str(m.message["List-Unsubscribe"]).strip().startswith(expected[m.rcpt_tos[0]])
