@@ -32,7 +32,6 @@ from tui.commands import CampaignCommands
 from tui.screens.base import WorkerErrors
 from tui.screens.problem import ProblemScreen
 
-
 HANGUP_EXIT = 128 + signal.SIGHUP  # what a shell reports for a session ended by SIGHUP
 HANGUP_GRACE = 5.0  # seconds the session has to unwind after SIGHUP, its scheduler already released
 
