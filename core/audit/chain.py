@@ -77,7 +77,7 @@ class Break:
         )
         why = {
             "changed": _("changed after it was written: its content no longer matches its hash"),
-            "deleted": _("the row written before it is gone: a row was deleted just before this one"),
+            "deleted": _("the row chained before it is gone: deleted, or changed and its hash recomputed"),
             "moved": _("the row written before it is elsewhere in the trail: rows were reordered"),
             "unchained": _("it carries no hash: written around clinicast, not by it"),
         }[self.kind]
