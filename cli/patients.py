@@ -6,6 +6,7 @@ import click
 
 from cli.base import cli, command, emit
 from core.i18n import ngettext
+from core.infile import label_of
 
 
 @cli.group("patients")
@@ -24,7 +25,7 @@ def patients_import(ctx, file, as_json):
     if as_json:
         return emit(result.to_json())
     patients_n = ngettext("{n} patient", "{n} patients", result.total).format(n=result.total)
-    click.echo(f"{file}: {patients_n}: {result.inserted} new, {result.updated} updated")
+    click.echo(f"{label_of(file)}: {patients_n}: {result.inserted} new, {result.updated} updated")
     if result.kept_opted_out:
         # the file said "contact them"; the patient's own opt-out wins (SPEC §10)
         click.echo(f"  kept opted out: {result.kept_opted_out} (the file said yes; the patient opted out)")

@@ -83,6 +83,7 @@ class TestNoLostEdit:
         for path in root.rglob("*.py"):
             text = path.read_text(encoding="utf-8")
             assert " Input(" not in text and "(Input(" not in text, f"{path}: use tui.widgets.text_input.TextInput"
+            assert "(Input):" not in text or path.name == "text_input.py", f"{path}: subclass TextInput"
         from tui.widgets.text_input import TextInput
 
         assert isinstance(TextInput(), Input) and TextInput().select_on_focus is False
