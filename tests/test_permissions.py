@@ -171,6 +171,10 @@ CAMPAIGNS_ACTIONS = {
         lambda w, c: testsend.subject_prefix(c, w.invitation, "1000"),
         ["core.testsend:subject_prefix"],
     ),
+    "a recipient in full": (
+        lambda w, c: recipients.detail(c, w.invitation, 1),
+        ["core.recipients.detail:detail"],
+    ),
     "who would get another language": (
         lambda w, c: campaigns.language_gaps(c, w.invitation),
         ["core.campaigns.languages:language_gaps"],

@@ -124,7 +124,8 @@ class TestSendModal(ModalScreen[tuple[str, str | None] | None]):
         prefix = await asyncio.to_thread(
             testsend.subject_prefix, self.app.ctx, self.campaign_id, emr_id, patient_id=patient_id
         )
-        self.query_one("#test-where", Static).update(self._where(prefix))
+        if self.is_attached:  # answered (dismissed) meanwhile: nothing to say
+            self.query_one("#test-where", Static).update(self._where(prefix))
 
     def changed(self) -> bool:
         to = self.query("#test-to")
