@@ -30,7 +30,7 @@ class Letters:
         """The message's bytes, or the final Outcome of an email that cannot be written.
         A template that cannot be rendered (over its budget, core.sandbox) raises
         TemplateRenderError: the caller fails that delivery with reason `template`."""
-        r = templating.render("invitation", fields, context)
+        r = templating.render("invitation", fields, context, language)
         link = (context.get("unsubscribe") or {}).get("url", "")
         if not link:  # never an email without its way out (SPEC §10)
             return Outcome.final("no unsubscribe link for this email")
