@@ -5,7 +5,8 @@ ledger says so afterwards (sent, with its time, then removed)."""
 from __future__ import annotations
 
 from core import audit
-from core.campaigns import get, get_locked
+from core.campaigns import get
+from core.campaigns.reads import get_locked
 from core.context import Ctx
 from core.db import write_transaction
 from core.delivery.store import cancel, in_flight
