@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from cli.base import cli, command, dumps, emit, output_option, write_out
+from core.enums import Permission
 from core.errors import BadInput
 from core.i18n import _, ngettext
 from core.reasons import describe
@@ -81,7 +82,7 @@ def recipients_list(ctx, campaign_id, status, as_json, as_csv, output):
     """A campaign's recipients with status and dates."""
     from core import campaigns, exports, recipients
 
-    ctx.require("campaigns")
+    ctx.require(Permission.CAMPAIGNS)
     campaigns.get(campaign_id)
     if as_json and as_csv:
         raise BadInput("give --json or --csv, not both")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from core.config.types import Config, User
+from core.enums import Permission
 from core.errors import PermissionDenied, UnknownUser
 from core.i18n import _
 from core.models import utcnow
@@ -36,10 +37,14 @@ class Ctx:
         """Today in the clinic's time zone."""
         return self.now().replace(tzinfo=UTC).astimezone(self.config.clinic.tz).date()
 
-    def require(self, permission: str) -> None:
-        """Refuse unless the user holds `permission` ("admin" implies "campaigns")."""
+    def holds(self, permission: Permission) -> bool:
+        """Whether the user holds `permission` (admin implies campaigns)."""
         perms = self.user.permissions
-        if permission in perms or "admin" in perms:
+        return permission in perms or Permission.ADMIN in perms
+
+    def require(self, permission: Permission) -> None:
+        """Refuse unless the user holds `permission`."""
+        if self.holds(permission):
             return
         raise PermissionDenied(
             f"{self.user.login} lacks the '{permission}' permission "
@@ -90,7 +95,7 @@ def for_service_or_admin(config: Config, clock: Callable[[], datetime] = utcnow)
     if is_service_account(config):
         return _service_ctx(config, clock)
     ctx = for_current_user(config, clock)
-    ctx.require("admin")
+    ctx.require(Permission.ADMIN)
     return ctx
 
 
@@ -127,9 +132,8 @@ def root_refusal(config: Config) -> str:
             service = pwd.getpwuid(uid).pw_name
         except KeyError:
             pass
-    where = f" in {config.path}" if config.path else ""
     return _(
         "root is not a clinicast user: every change is audited under a person's login, so clinicast is "
-        'administered by a login listed under [users] with permissions = ["admin"] (add yours{where} and run '
-        "it as yourself), or by the service account: runuser -u {service} -- clinicast ..."
-    ).format(where=where, service=service)
+        'administered by a login listed under [users] with permissions = ["admin"] (add yours in {config} and '
+        "run it as yourself), or by the service account: runuser -u {service} -- clinicast ..."
+    ).format(config=config.path or "/etc/clinicast/config.toml", service=service)

@@ -26,6 +26,7 @@ from textual.reactive import reactive
 from core import db as dbmod
 from core import session
 from core.context import Ctx, for_current_user
+from core.enums import Permission
 from core.errors import ClinicastError, ConfigError, DatabaseError, PermissionDenied
 from core.i18n import _
 from core.models import utcnow
@@ -57,7 +58,7 @@ def open_session(config_path: str | None, clock: Callable[[], datetime]) -> Ctx 
         except Exception as e:  # noqa: BLE001 - a driver error, in core's words (kind and fix)
             raise dbmod.explain(e) from None
         ctx = for_current_user(config, clock)
-        ctx.require("campaigns")
+        ctx.require(Permission.CAMPAIGNS)
         return ctx
     except ClinicastError as e:
         return problem_for(e, config_path, str(config.path) if config else config_path)

@@ -7,6 +7,7 @@ import re
 from datetime import date
 
 from core import emr
+from core.enums import Permission
 from core.errors import NotFound
 from core.models import Patient
 from core.search import key as name_key
@@ -62,7 +63,7 @@ def search(ctx, text: str, limit: int = 20) -> list[Patient]:
     - if that gives fewer than `limit`: names holding every typed word anywhere, in any
       order ("marie trem", "tremblay marie", "emilie cote" for Émilie Côté).
     """
-    ctx.require("campaigns")
+    ctx.require(Permission.CAMPAIGNS)
     text = " ".join(text.split())
     if not text or limit <= 0:
         return []

@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, ProgressBar, Static
 
 from core import campaigns, recipients
+from core.enums import Kind, RecipientStatus
 from core.i18n import _
 from core.reasons import describe
 from tui import format as fmt
@@ -111,7 +112,7 @@ class RecipientsScreen(OptOutFlow, SendingControl, WorkerErrors, Screen):
         info = Text(no_wrap=True, overflow="ellipsis")
         info.append(f"{s.kind} by {s.channel} · ", style="bold")
         info.append(s.status, style=fmt.CELL_STYLE.get(s.status, ""))
-        if s.kind == "broadcast" and s.starts_on:
+        if s.kind == Kind.BROADCAST and s.starts_on:
             info.append(" · window ")
             info.append(s.window_state or "", style=fmt.CELL_STYLE.get(s.window_state or "", ""))
             info.append(f" {fmt.day(s.starts_on)} → {fmt.day(s.ends_on)}")
@@ -129,7 +130,7 @@ class RecipientsScreen(OptOutFlow, SendingControl, WorkerErrors, Screen):
         counts = Text(no_wrap=True, overflow="ellipsis")
         for status in fmt.RECIPIENT_STATUS_ORDER:
             n = s.counts.get(status, 0)
-            if not n and status not in ("assigned", "sent"):
+            if not n and status not in (RecipientStatus.ASSIGNED, RecipientStatus.SENT):
                 continue
             if counts:
                 counts.append("  ")
@@ -250,7 +251,7 @@ class RecipientsScreen(OptOutFlow, SendingControl, WorkerErrors, Screen):
         r = self.selected_row()
         if r is None or self.running("remove"):
             return
-        if r.status == "removed":
+        if r.status == RecipientStatus.REMOVED:
             self.notify(f"{r.name} was already removed", markup=False, timeout=3)
             return
         self.remove_flow(r)
@@ -330,7 +331,7 @@ class RecipientsScreen(OptOutFlow, SendingControl, WorkerErrors, Screen):
             return
         plan = await asyncio.to_thread(recipients.start, ctx, self.campaign_id)
         self.queued_for = plan.queued_for
-        what = "emails" if s.kind == "invitation" else "push notifications"
+        what = "emails" if s.kind == Kind.INVITATION else "push notifications"
         msg = f"Started: {fmt.num(plan.will_send)} {what} queued"
         if plan.skipped:
             msg += f", {fmt.num(sum(plan.skipped.values()))} skipped"
@@ -356,7 +357,7 @@ class RecipientsScreen(OptOutFlow, SendingControl, WorkerErrors, Screen):
     def check_action(self, action: str, parameters) -> bool | None:
         """Only what applies: a broadcast has no invitation to re-invite."""
         if action == "reinvite":
-            return self.summary is None or self.summary.kind == "invitation"
+            return self.summary is None or self.summary.kind == Kind.INVITATION
         return True
 
     def palette_commands(self):
@@ -395,7 +396,7 @@ def assign_message(r: recipients.AssignResult) -> str:
 
 
 def start_message(s: campaigns.CampaignSummary, plan: recipients.StartPlan, ctx) -> str:
-    what = "email" if s.kind == "invitation" else "push notification"
+    what = "email" if s.kind == Kind.INVITATION else "push notification"
     lines = [f"Will be sent: {fmt.num(plan.will_send)} ({what}s)"]
     if plan.sending_begins:  # the window not open yet, or outside sending hours (SPEC §11)
         lines[0] += f", {plan.sending_begins}"

@@ -26,6 +26,7 @@ from textual.widgets.text_area import Selection
 
 from core import campaigns, templating, views
 from core.campaigns.actions import template_problems
+from core.enums import Kind
 from core.i18n import _
 from tui.screens.base import WorkerErrors
 from tui.screens.modals import ConfirmModal, leave_unless_unsaved
@@ -196,12 +197,12 @@ class TemplateEditorScreen(SendingControl, WorkerErrors, Screen):
         who = self.query_one("#preview-who", Static)
         who.update(f"for {p.patient or 'an example patient'}")
         head = self.query_one("#preview-head", Static)
-        first = "subject" if self.kind == "invitation" else "title"
+        first = "subject" if self.kind == Kind.INVITATION else "title"
         head.update(p.fields.get(first) or p.errors.get(first) or "")
         head.set_class(first in p.errors, "error")
         body = p.fields.get("body")
-        text_part = self.kind == "invitation" and self.show_text and body is not None
-        if self.kind == "invitation" and body is not None and not self.show_text:
+        text_part = self.kind == Kind.INVITATION and self.show_text and body is not None
+        if self.kind == Kind.INVITATION and body is not None and not self.show_text:
             body = p.body_markdown  # as the HTML part reads: bold, lists and links shown (f6: the text part)
         self.query_one("#preview-text", Static).update(Text(body or "") if text_part else "")
         self.query_one("#preview-text").set_class(not text_part, "hidden")
@@ -211,10 +212,10 @@ class TemplateEditorScreen(SendingControl, WorkerErrors, Screen):
                 body if body is not None else f"*{p.errors.get('body', 'no body yet')}*"
             )
         pane = self.query_one("#preview-pane")
-        if self.kind == "invitation":
+        if self.kind == Kind.INVITATION:
             pane.border_title = _("Preview · text part") if self.show_text else _("Preview · as the email reads")
         push = self.query_one("#preview-push", Static)
-        if self.kind == "broadcast":
+        if self.kind == Kind.BROADCAST:
             text = p.fields.get("push") or p.errors.get("push") or ""
             push.update(f"Push: {text}" if text else "")
             counter = self.query(f"#{p.language}-push-count")
@@ -257,7 +258,7 @@ class TemplateEditorScreen(SendingControl, WorkerErrors, Screen):
 
     def check_action(self, action: str, parameters) -> bool | None:
         if action == "preview_part":  # an email has two parts; a broadcast only its Markdown
-            return self.kind == "invitation"
+            return self.kind == Kind.INVITATION
         return True
 
     def action_preview_part(self) -> None:
