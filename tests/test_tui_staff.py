@@ -472,3 +472,20 @@ class TestEmailPreview:
             row.query_one(".cond-field", Select).value = "age"
             await settle(pilot, delay=0.35)
             assert row.query_one(".cond-op", Select).value == "!="
+
+
+class TestTheme:
+    async def test_the_theme_chosen_is_remembered_for_the_next_session(self, world):
+        from core import preferences
+
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            assert app.theme == "textual-dark"
+            app.theme = "nord"  # as the palette's "Change theme" does
+            await settle(pilot)
+        assert preferences.get(LOGIN).theme == "nord"
+        again = app_for(world)
+        async with again.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            assert again.theme == "nord"

@@ -141,6 +141,8 @@ class ClinicastApp(WorkerErrors, App[int]):
         self.hung_up = False
         self._hangup_watched = False
         self._release_lock = threading.Lock()
+        self._saved_theme = ""  # the theme core.preferences holds for this staff member
+        self._theme_watched = False
 
     # --- opening -------------------------------------------------------------------
 
@@ -206,6 +208,7 @@ class ClinicastApp(WorkerErrors, App[int]):
         self.ctx = ctx = opened
         self.sub_title = f"{ctx.config.clinic.name} · {ctx.user.name}"
         self._apply_keymap(ctx.config.keys)
+        await self._remembered_theme(ctx)
         from tui.screens.campaign_list import CampaignListScreen
 
         self.push_screen(CampaignListScreen())
@@ -220,6 +223,34 @@ class ClinicastApp(WorkerErrors, App[int]):
         self.set_keymap(keys.usable(keymap))
         if bad:
             self.notify("\n".join(bad[:5]), title=_("[keys] not applied"), severity="warning", markup=False, timeout=12)
+
+    async def _remembered_theme(self, ctx: Ctx) -> None:
+        """The theme this staff member last chose (core.preferences), and from now on each
+        one they choose (the palette's "Change theme") remembered for their next session."""
+        from core import preferences
+
+        try:
+            chosen = await asyncio.to_thread(preferences.get, ctx.user.login)
+        except Exception as e:  # noqa: BLE001 - a comfort, never a reason not to open
+            self.log.warning(f"theme not read: {e!r}")
+            chosen = preferences.Preferences()
+        self._saved_theme = chosen.theme or self.theme
+        if chosen.theme in self.available_themes:
+            self.theme = chosen.theme
+        if not self._theme_watched:
+            self._theme_watched = True
+            self.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def _theme_changed(self, theme) -> None:
+        if self.ctx is not None and theme.name != self._saved_theme:
+            self._saved_theme = theme.name
+            self._save_theme(theme.name)
+
+    @work(exclusive=True, exit_on_error=False, group="theme")
+    async def _save_theme(self, name: str) -> None:
+        from core import preferences
+
+        await asyncio.to_thread(preferences.set_theme, self.ctx, name)
 
     def action_keys(self) -> None:
         """`?` / f1: every key of the screen, hidden ones too."""
