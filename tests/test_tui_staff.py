@@ -152,7 +152,7 @@ class TestNoLostEdit:
             await open_campaign(pilot, world.campaigns.invitation_draft)
             await pilot.press("a")
             await settle(pilot)
-            await pilot.press("alt+2")  # the Conditions tab, by key
+            await pilot.press("f3")  # the Conditions tab, by key
             await settle(pilot)
             assert app.screen.active_tab() == "tab-conditions"
             await pilot.press("enter", "down", "enter")  # a field chosen
@@ -456,7 +456,7 @@ class TestEmailPreview:
             await open_campaign(pilot, world.campaigns.invitation_draft)
             await pilot.press("a")
             await settle(pilot)
-            await pilot.press("alt+2")
+            await pilot.press("f3")
             await settle(pilot)
             row = app.screen.query_one("ConditionRow")
             row.query_one(".cond-field", Select).value = "connected_system"

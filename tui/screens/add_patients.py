@@ -73,12 +73,11 @@ class AddPatientsModal(WorkerErrors, ModalScreen[recipients.AssignResult | None]
         Binding("escape", "close", "Close", key_display="esc", id="add.close"),
         Binding("ctrl+o,ctrl+s", "assign", "Assign", priority=True, id="add.assign"),
         Binding("ctrl+n", "add_row", "New condition", id="add.new_condition"),
-        # the tabs by key (alt+digit: no multiplexer or SSH client takes it)
-        Binding("alt+1", "tab('tab-one')", "One", key_display="⌥1", priority=True, id="add.tab_one"),
-        Binding(
-            "alt+2", "tab('tab-conditions')", "Conditions", key_display="⌥2", priority=True, id="add.tab_conditions"
-        ),
-        Binding("alt+3", "tab('tab-csv')", "CSV", key_display="⌥3", priority=True, id="add.tab_csv"),
+        # the tabs by key: function keys, which tmux, screen and SSH clients pass as they are
+        # (alt+digit reached the TUI as a character through tmux)
+        Binding("f2", "tab('tab-one')", "One patient", priority=True, id="add.tab_one"),
+        Binding("f3", "tab('tab-conditions')", "Conditions", priority=True, id="add.tab_conditions"),
+        Binding("f4", "tab('tab-csv')", "CSV", priority=True, id="add.tab_csv"),
     ]
 
     def __init__(self, campaign_id: int, kind: str, *, start_folder: str | Path | None = None) -> None:
