@@ -66,7 +66,7 @@ def config_check(config: Config):
     login = login_name()
     if os.geteuid() == 0:
         role = _(
-            "root: may run init and the daemon; clinicast itself is administered by a login under [users] "
+            "may run init and the daemon; clinicast itself is administered by a login under [users] "
             'with "admin", or by the service account'
         )
     elif is_service_account(config):
