@@ -10,18 +10,19 @@ prints a traceback.
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import sys
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
-import peewee as pw
 
-from core import __version__
-from core.config.types import Config
 from core.errors import ClinicastError
+
+if TYPE_CHECKING:
+    pass
 
 EXIT_REFUSED, EXIT_BAD = 1, 2
 
@@ -83,13 +84,17 @@ def command(group, name: str, *, db: bool = True, user: bool = True, config: boo
                 return f(loaded, **kwargs)
             except ClinicastError as e:
                 die(str(e), e.exit_code)
-            except pw.PeeweeException as e:  # locked, read-only, full...: in words, with what to do
-                from core import db as dbmod
-
-                err = dbmod.explain(e)
-                die(str(err), err.exit_code)
             except OSError as e:
                 die(f"{getattr(e, 'filename', '') or ''}: {e.strerror or e}".lstrip(": "), EXIT_BAD)
+            except Exception as e:
+                import peewee as pw  # loaded by then: only a command that used the database gets here
+
+                if not isinstance(e, pw.PeeweeException):
+                    raise
+                from core import db as dbmod
+
+                err = dbmod.explain(e)  # locked, read-only, full...: in words, with what to do
+                die(str(err), err.exit_code)
 
         return run
 
@@ -97,7 +102,24 @@ def command(group, name: str, *, db: bool = True, user: bool = True, config: boo
 
 
 class OneLineErrors(click.Group):
-    """Usage errors as one line on stderr (`clinicast: campaigns create: …`), exit 2."""
+    """Usage errors as one line on stderr (`clinicast: campaigns create: …`), exit 2.
+
+    Commands are registered where they are written (`@command(cli, ...)` in the cli/
+    module of their group); `modules` only says which module holds each top-level name,
+    so a command imports that module, and what it needs, when it runs:
+    `clinicast --version` loads neither the database driver nor the core."""
+
+    def __init__(self, *args: Any, modules: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.modules = modules or {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(self.modules))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.modules:
+            importlib.import_module(self.modules[cmd_name])  # its decorators register it
+        return self.commands.get(cmd_name)
 
     def main(  # click overloads main() on standalone_mode; this one always exits
         self,
@@ -121,9 +143,28 @@ class OneLineErrors(click.Group):
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
-@click.group(cls=OneLineErrors, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+# the module that registers each top-level command (OneLineErrors.get_command imports it)
+COMMAND_MODULES = {
+    "audit": "cli.trust",
+    "campaigns": "cli.campaigns",
+    "config": "cli.setup",
+    "daemon": "cli.setup",
+    "demo": "cli.setup",
+    "init": "cli.setup",
+    "patients": "cli.trust",  # cli.patients' group, with cli.trust's opt-out commands on it
+    "recipients": "cli.recipients",
+    "status": "cli.setup",
+}
+
+
+@click.group(
+    cls=OneLineErrors,
+    modules=COMMAND_MODULES,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @_config_option
-@click.version_option(__version__, prog_name="clinicast")
+@click.version_option(package_name="clinicast", prog_name="clinicast")
 @click.pass_context
 def cli(ctx: click.Context, config_path):
     """Send campaigns to the clinic's patients. With no command, opens the TUI."""
@@ -135,4 +176,4 @@ def cli(ctx: click.Context, config_path):
         sys.exit(app.run(config_path))
 
 
-__all__ = ["EXIT_BAD", "EXIT_REFUSED", "Config", "cli", "command", "die", "emit"]
+__all__ = ["COMMAND_MODULES", "EXIT_BAD", "EXIT_REFUSED", "cli", "command", "die", "emit"]

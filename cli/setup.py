@@ -6,7 +6,8 @@ import sys
 
 import click
 
-from cli.base import Config, cli, command, emit
+from cli.base import cli, command, emit
+from core.config.types import Config
 
 
 @command(cli, "init", db=False, user=False)

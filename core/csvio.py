@@ -15,9 +15,11 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import os
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -108,63 +110,11 @@ def fold(text: str) -> str:
 # --- decoding -----------------------------------------------------------------------
 
 
-def decode(raw: bytes, name: str) -> tuple[str, str]:
-    """(text, encoding): UTF-8 (BOM or not), UTF-16 with a BOM (Excel "Unicode text"),
-    else Windows-1252. Raises BadInput for what is none of these (binary files)."""
-    if raw.startswith(codecs.BOM_UTF8):
-        try:
-            return raw[3:].decode("utf-8"), "utf-8-sig"
-        except UnicodeDecodeError as e:
-            raise BadInput(
-                f"{name}:{_line_of(raw, e.start + 3)}: starts with a UTF-8 mark but is "
-                f"not valid UTF-8 (byte 0x{raw[e.start + 3]:02x})"
-            ) from None
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            return raw.decode("utf-16"), "utf-16"
-        except UnicodeDecodeError:
-            raise BadInput(f"{name}: starts with a UTF-16 mark but is not valid UTF-16") from None
-    nul = raw.find(b"\x00", 0, 4096)
-    if nul >= 0:
-        raise BadInput(
-            f"{name}:{_line_of(raw, nul)}: not a text file (a NUL byte, U+0000, on this line); "
-            "expected a CSV in UTF-8 or Windows-1252"
-        )
-    try:
-        return raw.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return raw.decode("cp1252"), "cp1252"
-    except UnicodeDecodeError as e:
-        raise BadInput(
-            f"{name}:{_line_of(raw, e.start)}: neither UTF-8 nor Windows-1252 text (byte 0x{raw[e.start]:02x})"
-        ) from None
-
-
 def _line_of(raw: bytes, offset: int) -> int:
     return raw.count(b"\n", 0, offset) + 1
 
 
 # --- delimiter ----------------------------------------------------------------------
-
-
-def _first_record(text: str) -> tuple[int, str]:
-    """(line number, text) of the first non-blank record, quoted line breaks included."""
-    lines = io.StringIO(text, newline="")
-    start = 0
-    buf: list[str] = []
-    quotes = 0
-    for n, line in enumerate(lines, 1):
-        if not buf and not line.strip():
-            continue
-        if not buf:
-            start = n
-        buf.append(line)
-        quotes += line.count('"')
-        if quotes % 2 == 0:
-            break
-    return start, "".join(buf)
 
 
 def sniff_delimiter(header: str) -> str:
@@ -191,75 +141,213 @@ def read_table(path: os.PathLike | str, *, name: str | None = None, limit: int =
     listed in `bad_rows` (extra fields that are all empty are tolerated: Excel's
     trailing separators). Raises BadInput (one line naming the file) when the file
     cannot be read, is empty, or its header is unusable."""
-    path = Path(path)
-    label = name or display_name(path)
-    # a device, FIFO, folder or oversized file is refused before reading (issue #8)
-    raw = infile.read_bytes(path, limit=limit, what="a CSV file", label=label)
-    text, encoding = decode(raw, label)
-    header_line, first = _first_record(text)
-    if not first.strip():
-        raise BadInput(f"{label}: the file is empty; expected a header row and data rows")
-    delimiter = sniff_delimiter(first)
+    with TableStream(path, name=name, limit=limit) as stream:
+        rows: list[Row] = []
+        bad: list[BadRow] = []
+        for chunk_rows, chunk_bad in stream.chunks():
+            rows.extend(chunk_rows)
+            bad.extend(chunk_bad)
+        return stream.table(rows, bad)
 
-    reader = csv.reader(
-        io.StringIO(text, newline=""),
-        delimiter=delimiter,
-        quotechar='"',
-        doublequote=True,
-        skipinitialspace=False,
-        strict=False,
-    )
-    header: list[str] | None = None
-    keys: tuple[str, ...] = ()
-    rows: list[Row] = []
-    bad: list[BadRow] = []
-    width = 0
-    prev_end = 0
-    start = 0
-    try:
-        for fields in reader:
-            start = prev_end + 1
-            prev_end = reader.line_num
-            if not "".join(fields).strip():
+
+class _Capped(io.RawIOBase):
+    """A file read through, refusing (BadInput) to go past `limit` bytes: a file that
+    grows while it is read cannot exhaust memory or time."""
+
+    def __init__(self, fd: int, limit: int, label: str, what: str) -> None:
+        self.fd, self.limit, self.label, self.what, self.total = fd, limit, label, what, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        n = os.readv(self.fd, [b])
+        self.total += n
+        if self.total > self.limit:
+            raise BadInput(
+                f"{self.label}: is over {infile.size_words(self.limit)}; "
+                f"{self.what} may be at most {infile.size_words(self.limit)}"
+            )
+        return n
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self.fd)
+        super().close()
+
+
+def _sniff_encoding(fd: int, label: str) -> str:
+    """The file's encoding, read through once in blocks (no more than a block in memory):
+    UTF-8 (BOM or not), UTF-16 with a BOM, else Windows-1252; BadInput for a binary file."""
+    head = os.pread(fd, 4096, 0)
+    if head.startswith(codecs.BOM_UTF8):
+        encoding = "utf-8-sig"
+    elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    else:
+        nul = head.find(b"\x00")
+        if nul >= 0:
+            raise BadInput(
+                f"{label}:{_line_of(head, nul)}: not a text file (a NUL byte, U+0000, on this line); "
+                "expected a CSV in UTF-8 or Windows-1252"
+            )
+        encoding = "utf-8"
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset, lines = (3 if encoding == "utf-8-sig" else 0), 0
+    while True:
+        block = os.pread(fd, 4 * infile.MiB, offset)
+        try:
+            decoder.decode(block, final=not block)
+        except UnicodeDecodeError as e:
+            if encoding == "utf-8-sig":
+                raise BadInput(
+                    f"{label}:{lines + _line_of(block, e.start)}: starts with a UTF-8 mark but is "
+                    f"not valid UTF-8 (byte 0x{block[e.start]:02x})"
+                ) from None
+            return _check_cp1252(fd, label)
+        if not block:
+            return encoding
+        lines += block.count(b"\n")
+        offset += len(block)
+
+
+def _check_cp1252(fd: int, label: str) -> str:
+    offset, lines = 0, 0
+    while block := os.pread(fd, 4 * infile.MiB, offset):
+        try:
+            block.decode("cp1252")
+        except UnicodeDecodeError as e:
+            raise BadInput(
+                f"{label}:{lines + _line_of(block, e.start)}: neither UTF-8 nor Windows-1252 text "
+                f"(byte 0x{block[e.start]:02x})"
+            ) from None
+        lines += block.count(b"\n")
+        offset += len(block)
+    return "cp1252"
+
+
+class TableStream:
+    """A CSV file read as it goes, a chunk of rows at a time (a directory of a million
+    patients never sits in memory): `with TableStream(path) as s: for rows, bad in
+    s.chunks(): ...`. The header, encoding and delimiter are known once it is open;
+    rows and bad rows are `read_table`'s."""
+
+    def __init__(self, path: os.PathLike | str, *, name: str | None = None, limit: int = infile.CSV_LIMIT):
+        self.path = Path(path)
+        self.label = name or display_name(self.path)
+        self.limit = limit
+        self.quotes = 0
+
+    def __enter__(self) -> TableStream:
+        # a device, FIFO, folder or oversized file is refused before reading (issue #8)
+        fd = infile.open_regular(self.path, limit=self.limit, what="a CSV file", label=self.label)
+        self._raw = _Capped(fd, self.limit, self.label, "a CSV file")
+        try:
+            self.encoding = _sniff_encoding(fd, self.label)
+            self._text = io.TextIOWrapper(io.BufferedReader(self._raw, 1024 * 1024), encoding=self.encoding, newline="")
+            self._open_header()
+        except BaseException:
+            self._raw.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._raw.close()
+
+    def _lines(self):
+        for line in self._text:
+            self.quotes += line.count('"')
+            yield line
+
+    def _open_header(self) -> None:
+        # the delimiter is sniffed from the first non-blank record (quoted line breaks included)
+        first: list[str] = []
+        self.header_line, quotes = 0, 0
+        pending = []
+        for n, line in enumerate(self._text, 1):
+            pending.append(line)
+            if not first and not line.strip():
                 continue
-            if header is None:
-                header, key_list = _header(fields, label, start)
-                keys = tuple(key_list)
-                width = len(header)
-                continue
-            n = len(fields)
-            if n > width and not any(f.strip() for f in fields[width:]):
-                fields = fields[:width]
-                n = width
-            if n != width:
-                bad.append(
-                    BadRow(
-                        start,
-                        f"expected {width} fields like the header, got {n} "
-                        f"(is a {DELIMITER_NAMES[delimiter]} or a quote unbalanced?)",
+            if not first:
+                self.header_line = n
+            first.append(line)
+            quotes += line.count('"')
+            if quotes % 2 == 0:
+                break
+        if not "".join(first).strip():
+            raise BadInput(f"{self.label}: the file is empty; expected a header row and data rows")
+        self.delimiter = sniff_delimiter("".join(first))
+        self.quotes = quotes
+        self._reader = csv.reader(
+            itertools.chain(pending, self._lines()),
+            delimiter=self.delimiter,
+            quotechar='"',
+            doublequote=True,
+            skipinitialspace=False,
+            strict=False,
+        )
+        self._prev_end = 0
+        self.header: list[str] = []
+        self.keys: tuple[str, ...] = ()
+        for fields in self._reader:
+            start = self._prev_end + 1
+            self._prev_end = self._reader.line_num
+            if "".join(fields).strip():
+                header, key_list = _header(fields, self.label, start)
+                self.header, self.keys = header, tuple(key_list)
+                break
+        self.columns = {k: h for k, h in zip(self.keys, self.header, strict=False) if k}
+
+    def chunks(self, size: int = 20_000) -> Iterator[tuple[list[Row], list[BadRow]]]:
+        """(rows, bad rows) about `size` records at a time, in the file's order."""
+        width, keys, reader, delimiter = len(self.header), self.keys, self._reader, self.delimiter
+        rows: list[Row] = []
+        bad: list[BadRow] = []
+        start = 0
+        try:
+            for fields in reader:
+                start = self._prev_end + 1
+                self._prev_end = reader.line_num
+                if not "".join(fields).strip():
+                    continue
+                n = len(fields)
+                if n > width and not any(f.strip() for f in fields[width:]):
+                    fields = fields[:width]
+                    n = width
+                if n != width:
+                    bad.append(
+                        BadRow(
+                            start,
+                            f"expected {width} fields like the header, got {n} "
+                            f"(is a {DELIMITER_NAMES[delimiter]} or a quote unbalanced?)",
+                        )
                     )
-                )
-                continue
-            rows.append(Row(start, list(map(str.strip, fields)), keys))
-    except csv.Error as e:
-        raise BadInput(f"{label}:{reader.line_num}: unreadable CSV: {e}") from None
-    if header is None:  # pragma: no cover - _first_record found something non-blank
-        raise BadInput(f"{label}: the file is empty; expected a header row and data rows")
-    if rows and rows[-1].line == start and prev_end > start and text.count('"') % 2:
-        # the csv module reads an unclosed quote to the end of the file without a word
-        rows.pop()
-        bad.append(BadRow(start, "a quoted field opened on this line is never closed"))
-    columns = {k: h for k, h in zip(keys, header, strict=False) if k}
-    return Table(
-        path=path,
-        header=header,
-        columns=columns,
-        rows=rows,
-        bad_rows=bad,
-        encoding=encoding,
-        delimiter=delimiter,
-        header_line=header_line,
-    )
+                    continue
+                rows.append(Row(start, list(map(str.strip, fields)), keys))
+                if len(rows) >= size:
+                    yield rows, bad
+                    rows, bad = [], []
+        except csv.Error as e:
+            raise BadInput(f"{self.label}:{reader.line_num}: unreadable CSV: {e}") from None
+        except UnicodeDecodeError as e:  # the file changed since its encoding was checked
+            raise BadInput(f"{self.label}: not {self.encoding} text any more ({e.reason})") from None
+        if rows and rows[-1].line == start and self._prev_end > start and self.quotes % 2:
+            # the csv module reads an unclosed quote to the end of the file without a word
+            rows.pop()
+            bad.append(BadRow(start, "a quoted field opened on this line is never closed"))
+        yield rows, bad
+
+    def table(self, rows: list[Row], bad: list[BadRow]) -> Table:
+        return Table(
+            path=self.path,
+            header=self.header,
+            columns=self.columns,
+            rows=rows,
+            bad_rows=bad,
+            encoding=self.encoding,
+            delimiter=self.delimiter,
+            header_line=self.header_line,
+        )
 
 
 def _header(fields: list[str], label: str, line: int) -> tuple[list[str], list[str]]:
