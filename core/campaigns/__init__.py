@@ -17,7 +17,7 @@ from core.campaigns.reads import SENDING as SENDING
 from core.campaigns.reads import SENT_WITH_ERRORS as SENT_WITH_ERRORS
 from core.campaigns.reads import STATUS_SENT as STATUS_SENT
 from core.campaigns.reads import TEMPLATE_FIELDS as TEMPLATE_FIELDS
-from core.campaigns.reads import CampaignSummary, get, get_templates, status_of, summaries, summary
+from core.campaigns.reads import CampaignSummary, funnel, get, get_templates, status_of, summaries, summary
 from core.campaigns.reads import get_locked as get_locked
 from core.campaigns.window import ENDED as ENDED
 from core.campaigns.window import INVALID as INVALID
@@ -34,6 +34,7 @@ __all__ = [
     "archive",
     "create",
     "edit",
+    "funnel",
     "get",
     "get_templates",
     "save_templates",

@@ -100,7 +100,7 @@ def _counts_by_campaign(ids: list[int]) -> dict[int, dict[str, int]]:
     if not ids:
         return out
     q = (
-        Recipient.select(Recipient.campaign, Recipient.status, pw.fn.COUNT(Recipient.id).alias("n"))
+        Recipient.select(Recipient.campaign, Recipient.status, pw.fn.COUNT(Recipient.id))
         .where(Recipient.campaign.in_(ids))
         .group_by(Recipient.campaign, Recipient.status)
         .tuples()
@@ -157,7 +157,7 @@ def _summarise(ctx: Ctx, c: Campaign, counts: dict[str, int], funnel: dict[str, 
         sent=counts.get(RecipientStatus.SENT, 0),
         updated_at=c.updated_at,
         archived=c.archived,
-        funnel=funnel if c.kind == "invitation" else None,
+        funnel=funnel if c.kind == "invitation" else None,  # None: not counted (summaries(funnels=False))
     )
 
 
@@ -168,8 +168,19 @@ def summary(ctx: Ctx, campaign: Campaign | int) -> CampaignSummary:
     return _summarise(ctx, c, _counts_by_campaign([c.id])[c.id], funnel)
 
 
-def summaries(ctx: Ctx, include_archived: bool = False, search: str = "") -> list[CampaignSummary]:
-    """Every campaign (newest first), archived ones only when asked."""
+def funnel(ctx: Ctx, campaign_id: int) -> dict[str, int]:
+    """One invitation campaign's funnel (what the TUI's detail line shows for the campaign
+    under the cursor)."""
+    ctx.require("campaigns")
+    return _funnels([campaign_id], ctx.now())[campaign_id]
+
+
+def summaries(
+    ctx: Ctx, include_archived: bool = False, search: str = "", funnels: bool = True
+) -> list[CampaignSummary]:
+    """Every campaign (newest first), archived ones only when asked. `funnels=False`
+    leaves each summary's funnel None (a list that does not show them: counting every
+    invitation ever sent is most of its time on a long history)."""
     ctx.require("campaigns")
     q = Campaign.select().order_by(Campaign.updated_at.desc(), Campaign.id.desc())
     if not include_archived:
@@ -178,8 +189,9 @@ def summaries(ctx: Ctx, include_archived: bool = False, search: str = "") -> lis
         q = q.where(Campaign.name.contains(search.strip()))
     camps = list(q)
     counts = _counts_by_campaign([c.id for c in camps])
-    funnels = _funnels([c.id for c in camps if c.kind == "invitation"], ctx.now())
-    return [_summarise(ctx, c, counts[c.id], funnels.get(c.id)) for c in camps]
+    invitations = [c.id for c in camps if c.kind == "invitation"] if funnels else []
+    by_campaign = _funnels(invitations, ctx.now())
+    return [_summarise(ctx, c, counts[c.id], by_campaign.get(c.id)) for c in camps]
 
 
 def get_templates(ctx: Ctx, campaign_id: int) -> dict[str, dict[str, str]]:
