@@ -27,8 +27,11 @@ if TYPE_CHECKING:
 EXIT_REFUSED, EXIT_BAD = 1, 2
 
 
-def die(message: str, code: int) -> None:
-    for line in str(message).splitlines() or [""]:
+def die(message, code: int) -> None:
+    """One `clinicast: ` line each on stderr, then exit `code`. `message` may be an error
+    with `lines()` (core.csvio.FileProblems): a million of them are printed as they come."""
+    lines = message.lines() if hasattr(message, "lines") else str(message).splitlines()
+    for line in lines or [""]:
         click.echo(f"clinicast: {line}", err=True)
     sys.exit(code)
 
@@ -83,7 +86,7 @@ def command(group, name: str, *, db: bool = True, user: bool = True, config: boo
                     return f(for_current_user(loaded), **kwargs)
                 return f(loaded, **kwargs)
             except ClinicastError as e:
-                die(str(e), e.exit_code)
+                die(e, e.exit_code)
             except OSError as e:
                 die(f"{getattr(e, 'filename', '') or ''}: {e.strerror or e}".lstrip(": "), EXIT_BAD)
             except Exception as e:

@@ -18,11 +18,12 @@ import io
 import itertools
 import os
 import re
+import tempfile
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import IO, NamedTuple
 
 from core import infile
 from core.errors import BadInput
@@ -31,14 +32,71 @@ DELIMITERS = (",", ";", "\t")
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
 
 
+class ProblemLines:
+    """A file's problem lines, in order, all kept however many: in memory while they are
+    few, then in an unnamed temporary file (owner-only, gone when closed), so a file of a
+    million bad rows is refused with every line listed in bounded memory (issue #21)."""
+
+    KEEP = 10_000  # lines held in memory before the rest goes to the file
+
+    def __init__(self) -> None:
+        self._lines: list[str] = []
+        self._file: IO[str] | None = None
+        self._n = 0
+
+    def add(self, line: str) -> None:
+        self._n += 1
+        if self._file is None and len(self._lines) < self.KEEP:
+            self._lines.append(line)
+            return
+        if self._file is None:
+            self._file = tempfile.TemporaryFile("w+", encoding="utf-8", newline="\n")
+        self._file.write(line.replace("\n", " ") + "\n")
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __bool__(self) -> bool:
+        return self._n > 0
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._lines
+        if self._file is not None:
+            self._file.flush()
+            self._file.seek(0)
+            for line in self._file:
+                yield line.rstrip("\n")
+            self._file.seek(0, os.SEEK_END)
+
+    def __getitem__(self, i: int) -> str:
+        if 0 <= i < len(self._lines):
+            return self._lines[i]
+        return next(itertools.islice(iter(self), i if i >= 0 else self._n + i, None))
+
+    @property
+    def spilled(self) -> bool:
+        return self._file is not None
+
+
 class FileProblems(BadInput):
     """A file refused with every problem found: `str()` is a summary line, then one
-    `FILE:LINE: ...` line per problem; `.problems` holds those lines."""
+    `FILE:LINE: ...` line per problem; `.problems` holds those lines (a `ProblemLines`
+    for a file with many: iterate it, or `lines()`, rather than `str()` the whole)."""
 
-    def __init__(self, summary: str, problems: list[str]):
+    def __init__(self, summary: str, problems: list[str] | ProblemLines):
         self.summary = summary
         self.problems = problems
-        super().__init__("\n".join([summary, *problems]))
+        if isinstance(problems, ProblemLines) and problems.spilled:
+            first = list(itertools.islice(problems, problems.KEEP))
+            more = len(problems) - len(first)
+            super().__init__("\n".join([summary, *first, f"… and {more:,} more problems"]))
+        else:
+            super().__init__("\n".join([summary, *problems]))
+
+    def lines(self) -> Iterator[str]:
+        """The summary, then every problem line (read as it goes)."""
+        yield self.summary
+        yield from self.problems
 
 
 class Row(NamedTuple):
@@ -236,7 +294,6 @@ class TableStream:
         self.path = Path(path)
         self.label = name or display_name(self.path)
         self.limit = limit
-        self.quotes = 0
 
     def __enter__(self) -> TableStream:
         # a device, FIFO, folder or oversized file is refused before reading (issue #8)
@@ -254,10 +311,15 @@ class TableStream:
     def __exit__(self, *exc) -> None:
         self._raw.close()
 
-    def _lines(self):
-        for line in self._text:
-            self.quotes += line.count('"')
-            yield line
+    def _quotes_odd(self) -> bool:
+        """Whether the whole file holds an odd number of `"` (read again, in blocks)."""
+        fd, offset, n = self._raw.fd, 0, 0
+        if self.encoding == "utf-16":
+            return os.pread(fd, self.limit + 1, 0).decode("utf-16", "replace").count('"') % 2 == 1
+        while block := os.pread(fd, 4 * infile.MiB, offset):
+            n += block.count(b'"')
+            offset += len(block)
+        return n % 2 == 1
 
     def _open_header(self) -> None:
         # the delimiter is sniffed from the first non-blank record (quoted line breaks included)
@@ -277,9 +339,8 @@ class TableStream:
         if not "".join(first).strip():
             raise BadInput(f"{self.label}: the file is empty; expected a header row and data rows")
         self.delimiter = sniff_delimiter("".join(first))
-        self.quotes = quotes
         self._reader = csv.reader(
-            itertools.chain(pending, self._lines()),
+            itertools.chain(pending, self._text),
             delimiter=self.delimiter,
             quotechar='"',
             doublequote=True,
@@ -331,7 +392,7 @@ class TableStream:
             raise BadInput(f"{self.label}:{reader.line_num}: unreadable CSV: {e}") from None
         except UnicodeDecodeError as e:  # the file changed since its encoding was checked
             raise BadInput(f"{self.label}: not {self.encoding} text any more ({e.reason})") from None
-        if rows and rows[-1].line == start and self._prev_end > start and self.quotes % 2:
+        if rows and rows[-1].line == start and self._prev_end > start and self._quotes_odd():
             # the csv module reads an unclosed quote to the end of the file without a word
             rows.pop()
             bad.append(BadRow(start, "a quoted field opened on this line is never closed"))
