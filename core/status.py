@@ -76,6 +76,8 @@ def overview(ctx: Ctx) -> dict:
             "retrying": by_status.get(DeliveryState.RETRYING, 0),
             "failed": by_status.get(DeliveryState.FAILED, 0),
             "by_status": by_status,
+            "outbox": sum(by_status.values()),  # rows kept (finished ones for keep_days)
+            "keep_days": ctx.config.database.keep_deliveries_days,
         },
         "daemons": [_hb(h) for h in live if h.role == "daemon"],
         "dispatchers": [_hb(h) for h in live],
@@ -116,6 +118,7 @@ def format_overview(data: dict) -> str:
     ]
     if d["due"] and d["oldest_due_at"]:
         lines.append(f"             oldest due since {d['oldest_due_at']}")
+    lines.append(f"outbox       {d['outbox']} rows (finished ones kept {d['keep_days']} days)")
     daemons = data["daemons"]
     if daemons:
         for h in daemons:

@@ -32,6 +32,7 @@ COUNTS = {
     ("gateway", "concurrency"): (1, 1024),
     ("scheduler", "max_attempts"): (1, 1000),
     ("email", "unknown_outcome_retries"): (0, 100),
+    ("database", "keep_deliveries_days"): (1, 36500),
 }
 # libpq connection options a postgresql:// URL may carry (?k=v); anything else is a typo
 PG_OPTIONS = frozenset(

@@ -24,7 +24,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         "timezone": (str, "America/Toronto"),
         "default_language": (str, "fr"),
     },
-    "database": {"url": (str, REQUIRED), "group": (str, "")},
+    "database": {"url": (str, REQUIRED), "group": (str, ""), "keep_deliveries_days": (int, 90)},
     "email": {
         "transport": (str, "smtp"),
         "host": (str, "localhost"),
