@@ -20,8 +20,9 @@ import time
 from pathlib import Path
 
 from bench.common import Figures, backends, bench_ctx
-from core import conditions, fakedata, patients
+from core import conditions, fakedata
 from core.models import Patient, database
+from core.patients import lookup, upsert
 
 SIZES = [int(n) for n in os.environ.get("BENCH_IMPORT_ROWS", "100000,1000000").split(",")]
 TARGET_1M_S, TARGET_1M_MB, TARGET_SCALE = 30.0, 300, 11.0
@@ -59,7 +60,7 @@ def _median(how: str, folder: Path, url: str, csv_path: Path) -> tuple[float, in
 
 def _after(label: str, ctx, changed_path: Path, n: int, figures: Figures) -> None:
     t0 = time.perf_counter()
-    r = patients.import_csv(ctx, changed_path)
+    r = upsert.import_csv(ctx, changed_path)
     figures.row(f"{label}: re-import {n:,}, 1 % changed ({r.updated:,} updated)", time.perf_counter() - t0)
     for texts in COUNTS:
         conds = [conditions.parse(t) for t in texts]
@@ -68,7 +69,7 @@ def _after(label: str, ctx, changed_path: Path, n: int, figures: Figures) -> Non
         figures.row(f"{label}: count {' & '.join(texts)} ({found:,})", time.perf_counter() - t0, 0.1)
     t0 = time.perf_counter()
     for s in SEARCHES:
-        patients.search(ctx, s)
+        lookup.search(ctx, s)
     figures.row(f"{label}: search as you type, mean of {len(SEARCHES)}", (time.perf_counter() - t0) / len(SEARCHES))
 
 
@@ -126,7 +127,7 @@ def run() -> Figures:
                 )
             ctx = bench_ctx(folder, url)
             database.execute_sql(f"DELETE FROM {Patient._meta.table_name}")
-            patients.import_csv(ctx, files[small])
+            upsert.import_csv(ctx, files[small])
             _after(label, ctx, changed, small, figures)
             database.close()
     return figures

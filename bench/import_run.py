@@ -15,13 +15,13 @@ import time
 def clinicast(config: str, path: str) -> str:
     from core import config as cfg
     from core import db as dbmod
-    from core import patients
     from core.context import for_current_user
+    from core.patients import upsert
 
     c = cfg.load(config, env={})
     dbmod.bind(c.database.url)
     ctx = for_current_user(c)
-    r = patients.import_csv(ctx, path)
+    r = upsert.import_csv(ctx, path)
     return f"{r.inserted} {r.updated} {r.total}"
 
 

@@ -345,7 +345,9 @@ class Fault:
     """One injected fault, consumed by the first request that matches it.
 
     kind: "status" (answer `status` with an error body and `retry_after`), "hang"
-    (sleep `seconds` before answering normally: the client times out), "drop" (close the
+    (sleep `seconds` before answering normally: the client times out), "hold" (say nothing
+    until the test sets `GatewayServer.release`, or the server stops: a client's timeout
+    fires whatever the machine's load, and nothing else waits on a clock), "drop" (close the
     connection without an answer), "drip" (send the headers, then one byte of the body
     every `seconds`: a per-read timeout never fires). `after=True` processes the request first (its effect
     and its idempotency record stay) and only then fails: the answer is lost.
@@ -357,6 +359,7 @@ class Fault:
     message: str = "injected fault"
     seconds: float = 0.0
     after: bool = False
+    then: str = "drop"  # "hold" only: after the release, "drop" the connection or "answer" as usual
     method: str | None = None
     path: str | None = None  # a prefix, or a regex when it starts with ^
     count: int = 1
@@ -415,6 +418,7 @@ class GatewayServer:
         self.unknown_app_ids = set(unknown_app_ids or ())
         self.record = record
         self.latency = latency
+        self.release = threading.Event()  # ends every "hold" fault
         self.lock = threading.Lock()
         self.requests: list[Request] = []
         self.faults: list[Fault] = []
@@ -455,6 +459,7 @@ class GatewayServer:
         return self
 
     def stop(self) -> None:
+        self.release.set()
         self._httpd.shutdown()
         self._httpd.server_close()
         self._httpd.close_all()
@@ -545,6 +550,11 @@ class GatewayServer:
             if self.record:
                 self.requests.append(req)
             fault = self._take_fault(method, path)
+        if fault is not None and fault.kind == "hold" and fault.then == "answer":
+            req.fault = "hold"
+            self.release.wait(timeout=300)  # the request is in flight until the test says
+            fault = None
+        with self.lock:
             if fault is not None and not fault.after:
                 req.fault = fault.kind
                 if fault.kind == "status":
@@ -778,6 +788,8 @@ class _GatewayHandler(http.server.BaseHTTPRequestHandler):
             # the connection closes without an answer
             if result.kind == "hang":
                 time.sleep(result.seconds)
+            elif result.kind == "hold":
+                self.gateway.release.wait(timeout=300)
             self.close_connection = True
             try:
                 self.connection.shutdown(socket.SHUT_RDWR)

@@ -10,10 +10,10 @@ from datetime import datetime
 import pytest
 from click.testing import CliRunner
 
-from core import context, optouts, patients
+from core import context, optouts
 from core.csvio import FileProblems, ProblemLines
 from core.models import AuditLog, OptOut, Patient, database
-from core.patients import reader
+from core.patients import lookup, reader, upsert
 
 NOW = datetime(2025, 6, 2, 15, 0)
 
@@ -37,12 +37,12 @@ def _csv(tmp_path, rows: list[str], header="emr_id,first_name,last_name,email,ma
 
 def test_chunks_are_one_transaction(ctx, tmp_path, small_chunks):
     """A bad row after several chunks were written: none of them stays."""
-    patients.import_csv(ctx, _csv(tmp_path, ["1,Léa,Roy,lea@example.org,oui,non"]))
+    upsert.import_csv(ctx, _csv(tmp_path, ["1,Léa,Roy,lea@example.org,oui,non"]))
     before = list(Patient.select().tuples())
     rows = [f"{i},P{i},N{i},p{i}@example.org,oui,non" for i in range(2, 12)]
     rows.append("12,Bad,Date,nope,peut-être,non")
     with pytest.raises(FileProblems) as e:
-        patients.import_csv(ctx, _csv(tmp_path, rows))
+        upsert.import_csv(ctx, _csv(tmp_path, rows))
     assert e.value.summary.endswith("1 bad row, nothing imported")
     assert list(Patient.select().tuples()) == before
     assert AuditLog.select().where(AuditLog.action == "import").count() == 1
@@ -50,13 +50,13 @@ def test_chunks_are_one_transaction(ctx, tmp_path, small_chunks):
 
 def test_chunked_import_writes_every_row(ctx, tmp_path, small_chunks):
     rows = [f"{i:05d},P{i},N{i},p{i}@example.org,oui,non" for i in range(1, 11)]
-    r = patients.import_csv(ctx, _csv(tmp_path, rows))
+    r = upsert.import_csv(ctx, _csv(tmp_path, rows))
     assert (r.inserted, r.total) == (10, 10)
-    assert patients.get_by_emr("7").emr_id == "00007"
+    assert lookup.get_by_emr("7").emr_id == "00007"
     # a duplicate in a later chunk names the line of the first, in an earlier chunk
     rows.append("7,Again,Seven,,oui,non")
     with pytest.raises(FileProblems) as e:
-        patients.import_csv(ctx, _csv(tmp_path, rows))
+        upsert.import_csv(ctx, _csv(tmp_path, rows))
     assert list(e.value.problems) == [
         f"{tmp_path / 'export.csv'}:12: column 'emr_id': "
         "duplicate EMR id '7' (the same id as '00007'), already on line 8"
@@ -70,7 +70,7 @@ def test_every_bad_row_listed_past_what_memory_keeps(ctx, tmp_path, monkeypatch)
     rows = [f"{i},P,N,bad{i},oui,non" for i in range(1, 31)]
     p = _csv(tmp_path, rows)
     with pytest.raises(FileProblems) as e:
-        patients.import_csv(ctx, p)
+        upsert.import_csv(ctx, p)
     problems = list(e.value.problems)
     assert len(problems) == 30 and e.value.problems.spilled
     assert [x.split(":")[1] for x in problems] == [str(line) for line in range(2, 32)]
@@ -106,7 +106,7 @@ def test_opt_outs_asked_once_and_kept(ctx, tmp_path, small_chunks):
     """The opt-outs are read in one query whatever the number of chunks; a row saying
     "contact them" for a patient who opted out is counted, by key (`00002` is `2`)."""
     rows = [f"{i},P{i},N{i},p{i}@example.org,non,oui" for i in range(1, 8)]
-    patients.import_csv(ctx, _csv(tmp_path, rows))
+    upsert.import_csv(ctx, _csv(tmp_path, rows))
     optouts.record(ctx, "2", "all", "asked at the desk")
     optouts.record(ctx, "5", "email", "asked by phone")
     queries: list[str] = []
@@ -119,7 +119,7 @@ def test_opt_outs_asked_once_and_kept(ctx, tmp_path, small_chunks):
     database.obj.execute_sql = counting
     try:
         rows = [f"{i:05d},P{i},N{i},p{i}@example.org,oui,non" for i in range(1, 8)]
-        r = patients.import_csv(ctx, _csv(tmp_path, rows))
+        r = upsert.import_csv(ctx, _csv(tmp_path, rows))
     finally:
         del database.obj.execute_sql
     assert r.kept_opted_out == 2  # 2: any opt-out, contact "yes"; 5: the same
@@ -129,5 +129,5 @@ def test_opt_outs_asked_once_and_kept(ctx, tmp_path, small_chunks):
 
 def test_no_opt_out_no_question(ctx, tmp_path, small_chunks):
     rows = [f"{i},P{i},N{i},p{i}@example.org,oui,non" for i in range(1, 8)]
-    r = patients.import_csv(ctx, _csv(tmp_path, rows))
+    r = upsert.import_csv(ctx, _csv(tmp_path, rows))
     assert r.kept_opted_out == 0 and r.inserted == 7

@@ -8,7 +8,8 @@ Import rules (decisions are marked *):
 - The file is read as it goes, a chunk of rows at a time, checked and written in one
   transaction; one bad row refuses the file (the transaction is rolled back, nothing is
   written) and every problem is listed as `FILE:LINE: column 'X': expected ...,
-  got '...'` (kept in a temporary file past 10,000 of them, so memory stays bounded).
+  got '...'` (kept in an owner-only temporary file past 10,000 of them: memory stays
+  bounded however bad the file).
 - Dates are YYYY-MM-DD (a time after the date is dropped, `YYYY/MM/DD` is accepted).
   * DD/MM/YYYY is refused: 03/04/1980 is April 3rd in Québec and March 4th in an
   American export, and a silent guess would mislabel ages.
@@ -19,8 +20,8 @@ Import rules (decisions are marked *):
 - * A column absent from the file keeps its stored values on update (a file without
   `email` never wipes emails); a column present with an empty cell empties the field.
 - Upsert by EMR key in one transaction (BEGIN IMMEDIATE on SQLite): SQLite runs one
-  `INSERT ... ON CONFLICT (emr_key) DO UPDATE` per row with `executemany`, chunk by
-  chunk; PostgreSQL COPYs the chunks to a temporary table, then one UPDATE ... FROM and
+  `INSERT ... ON CONFLICT (emr_key) DO UPDATE` per row with `executemany`, a chunk at a
+  time; PostgreSQL COPYs the chunks to a temporary table, then one UPDATE ... FROM and
   one INSERT ... SELECT. * Rows whose values did not change are not rewritten: `updated`
   counts patients that changed, `unchanged` the others; `updated_at` is the last
   import that changed the patient, `imported_at` the first one.
@@ -36,61 +37,8 @@ Import rules (decisions are marked *):
     reader.py    DirectoryReader: the file read and checked a chunk at a time
     upsert.py    import_csv: the upsert transaction, joined invitations, the audit row
     lookup.py    get_by_emr, search
+    view.py      show: one patient as staff see them, opt-outs and campaigns (audited)
+
+Import what you use from the module it lives in (this package's __init__ imports nothing:
+core.optouts reads patients through lookup while upsert applies the opt-out ledger).
 """
-
-from __future__ import annotations
-
-from core.models import Patient
-from core.patients.cells import (
-    BOOL_EXPECTED,
-    DATE_FIELDS,
-    FALSE,
-    LANGUAGES,
-    PARSERS,
-    SEXES,
-    TRUE,
-    _Invalid,
-    name_key,
-    parse_app_id,
-    parse_bool,
-    parse_date,
-    parse_email,
-    parse_emr,
-    parse_language,
-    parse_postal,
-    parse_sex,
-)
-from core.patients.columns import ALIASES, FIELDS, map_columns
-from core.patients.lookup import get_by_emr, search
-from core.patients.reader import Chunk, DirectoryReader
-from core.patients.upsert import ImportResult, import_csv
-
-__all__ = [
-    "ALIASES",
-    "BOOL_EXPECTED",
-    "Chunk",
-    "DATE_FIELDS",
-    "FALSE",
-    "FIELDS",
-    "LANGUAGES",
-    "PARSERS",
-    "SEXES",
-    "TRUE",
-    "DirectoryReader",
-    "ImportResult",
-    "Patient",
-    "_Invalid",
-    "get_by_emr",
-    "import_csv",
-    "map_columns",
-    "name_key",
-    "parse_app_id",
-    "parse_bool",
-    "parse_date",
-    "parse_email",
-    "parse_emr",
-    "parse_language",
-    "parse_postal",
-    "parse_sex",
-    "search",
-]

@@ -14,6 +14,7 @@ from pathlib import Path
 from core import audit
 from core.db import is_postgres, write_transaction
 from core.models import Invitation, Patient, database
+from core.optouts.ledger import KeptByImport
 from core.patients.cells import DATE_FIELDS, _name_keys, name_key
 from core.patients.columns import FIELDS
 from core.patients.reader import Chunk, DirectoryReader
@@ -133,9 +134,6 @@ class _KeptOptedOut:
     fed a chunk at a time (nothing to ask when the file has neither column)."""
 
     def __init__(self, fields: list[str]) -> None:
-        # lazily: core.optouts imports this package (get_by_emr) at its top
-        from core.optouts.ledger import KeptByImport
-
         self.asks = "marketing_consent" in fields or "do_not_contact" in fields
         self.counter = KeptByImport() if self.asks else None
 
