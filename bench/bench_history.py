@@ -22,8 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import Figures, backends, bench_ctx, median_of
-from bench.world import N_CAMPAIGNS, N_PATIENTS, PER_CAMPAIGN, build, sqlite_world
+from bench.common import Figures, median_of
+from bench.world import N_CAMPAIGNS, N_PATIENTS, PER_CAMPAIGN, world_backends
 from core.models import Campaign, Recipient, database
 
 TARGETS = {"version": 0.08, "list": 0.25, "status": 0.25, "tui": 0.4}
@@ -116,17 +116,11 @@ def run() -> Figures:
     )
     with tempfile.TemporaryDirectory(prefix="clinicast-bench-history-") as d:
         folder = Path(d)
-        for label, url in backends(folder):
-            t0 = time.perf_counter()
-            if label == "sqlite":
-                path = folder / "history.db"
-                sqlite_world(path, lambda p: bench_ctx(folder, f"sqlite:///{p.as_posix().lstrip('/')}"))
-                url = f"sqlite:///{path.as_posix().lstrip('/')}"
-            else:
-                bench_ctx(folder, url)
-                build()
+        t0 = time.perf_counter()
+        for label, url in world_backends(folder):
             figures.note(f"{label}: world ready in {time.perf_counter() - t0:.0f} s")
             measure(label, folder / "bench.toml", url, figures)
+            t0 = time.perf_counter()
     return figures
 
 

@@ -53,10 +53,14 @@ def _pg_schema(pg: str) -> Iterator[str]:
             admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
+def pg_base_url() -> str:
+    return os.environ.get("CLINICAST_TEST_PG_URL", "")
+
+
 def backends(folder: Path) -> Iterator[tuple[str, str]]:
     """(label, database URL) for SQLite, then PostgreSQL when CLINICAST_TEST_PG_URL is set."""
     yield "sqlite", f"sqlite:///{(folder / 'bench.db').as_posix().lstrip('/')}"
-    pg = os.environ.get("CLINICAST_TEST_PG_URL")
+    pg = pg_base_url()
     if pg:
         with _pg_schema(pg) as url:
             yield "postgresql", url

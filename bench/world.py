@@ -144,9 +144,8 @@ def build(n_patients: int = N_PATIENTS, n_campaigns: int = N_CAMPAIGNS, per_camp
 def sqlite_world(dest: Path, bind_and_migrate, n_patients: int = N_PATIENTS) -> None:
     """Make `dest` a copy of the cached SQLite world (building it the first time).
     `bind_and_migrate(path)` binds the database at `path` and migrates it."""
-    from core import migrations
-
-    cached = CACHE / f"history-v{VERSION}-s{migrations.LATEST}-{n_patients}.db"
+    # built at the schema of its day; each copy is migrated to this one's (bind_and_migrate)
+    cached = CACHE / f"history-v{VERSION}-{n_patients}.db"
     if not cached.exists():
         CACHE.mkdir(exist_ok=True)
         tmp = cached.with_suffix(".building")
@@ -158,3 +157,35 @@ def sqlite_world(dest: Path, bind_and_migrate, n_patients: int = N_PATIENTS) -> 
         tmp.rename(cached)
     shutil.copyfile(cached, dest)
     bind_and_migrate(dest)
+
+
+_PG_WORLD: list[str] = []  # the PostgreSQL world of this process, built once (dropped at exit)
+
+
+def world_backends(folder: Path):
+    """(label, url) of the world on SQLite (a fresh copy of the cached file) and, when
+    CLINICAST_TEST_PG_URL is set, on PostgreSQL (built once a process, in its own
+    schema); each bound and migrated with a config at `folder/bench.toml`."""
+    import atexit
+    import contextlib
+
+    from bench.common import _pg_schema, bench_ctx, pg_base_url
+
+    path = folder / "history.db"
+    url = f"sqlite:///{path.as_posix().lstrip('/')}"
+    sqlite_world(path, lambda p: bench_ctx(folder, f"sqlite:///{p.as_posix().lstrip('/')}"))
+    yield "sqlite", url
+    database.close()
+    base = pg_base_url()
+    if not base:
+        return
+    if not _PG_WORLD:
+        stack = contextlib.ExitStack()
+        atexit.register(stack.close)
+        _PG_WORLD.append(stack.enter_context(_pg_schema(base)))
+        bench_ctx(folder, _PG_WORLD[0])
+        build()
+    else:
+        bench_ctx(folder, _PG_WORLD[0])
+    yield "postgresql", _PG_WORLD[0]
+    database.close()

@@ -21,11 +21,12 @@ def main(argv=None) -> None:
     # the staff member's language before click parses: its --help and usage errors too (SPEC §12)
     import sys
 
-    from core import i18n, preferences
-    from core.context import login_name
-
     args = list(sys.argv[1:] if argv is None else argv)
-    i18n.use(preferences.language_of_file(_config_arg(args), login_name()))
+    if args != ["--version"]:  # the version has no words to translate: it loads nothing (issue #21)
+        from core import i18n, preferences
+        from core.context import login_name
+
+        i18n.use(preferences.language_of_file(_config_arg(args), login_name()))
     cli.main(args=argv, obj={})
 
 

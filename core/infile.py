@@ -19,9 +19,9 @@ import stat
 from core.errors import BadInput
 
 MiB = 1024 * 1024
-CSV_LIMIT = 200 * MiB  # a patient directory of 100,000 rows is about 20 MB
-# read as it goes (csvio.TableStream), never whole: a directory of 1,000,000 is ~200 MB
-DIRECTORY_LIMIT = 2048 * MiB
+# a patient directory is read as it goes (csvio.TableStream), never whole: 1,000,000 rows
+# are about 200 MB
+CSV_LIMIT = 1024 * MiB
 ID_LIST_LIMIT = 50 * MiB
 TEMPLATE_LIMIT = 1 * MiB  # two languages of four fields of at most 64 KiB each
 

@@ -16,7 +16,8 @@ from core.context import for_current_user
 from core.delivery import retention
 from core.errors import ConfigError
 from core.models import Campaign, Delivery, Invitation, Patient, Recipient
-from core.scheduling.scheduler import DAEMON, TUI, Scheduler
+from core.scheduling.heartbeat import DAEMON, TUI
+from core.scheduling.scheduler import Scheduler
 
 NOW = datetime(2026, 6, 1, 12, 0)
 OLD = NOW - timedelta(days=100)

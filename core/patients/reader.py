@@ -15,10 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
-from core import emr, textcheck
+from core import emr, infile, textcheck
 from core.csvio import BadRow, FileProblems, ProblemLines, Row, TableStream, norm
 from core.errors import BadInput
-from core.infile import DIRECTORY_LIMIT
 from core.patients.cells import PARSERS, _Invalid
 from core.patients.columns import ALIASES, map_columns
 
@@ -86,7 +85,7 @@ class DirectoryReader:
         self._seen: dict[str, int | tuple[int, str]] = {}
 
     def __enter__(self) -> DirectoryReader:
-        self.stream = TableStream(self.path, limit=DIRECTORY_LIMIT).__enter__()
+        self.stream = TableStream(self.path, limit=infile.CSV_LIMIT).__enter__()
         try:
             self._map()
         except BaseException:
