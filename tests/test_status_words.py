@@ -9,7 +9,8 @@ from tui_helpers import LOGIN, app_for, make_world, screen_text, settle
 
 from core import context, status
 from core.models import Heartbeat, utcnow
-from core.scheduling.scheduler import DAEMON, Scheduler
+from core.scheduling.heartbeat import DAEMON
+from core.scheduling.scheduler import Scheduler
 
 
 def without_the_token(world):

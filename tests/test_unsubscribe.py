@@ -15,11 +15,12 @@ from helpers import add_patients, ctx_at, status_counts
 from servers import delivery_config
 from test_dispatch import TPL
 
-from core import campaigns, optouts, patients, recipients
+from core import campaigns, optouts, recipients
 from core.delivery import Dispatcher
 from core.delivery.store import in_flight
 from core.models import AuditLog, Delivery, FeedItem, OptOut, Patient, Recipient, UnsubscribeToken
 from core.optouts import feed as optout_feed
+from core.patients import upsert
 from core.scheduling.scheduler import Scheduler
 
 T0 = datetime(2026, 3, 2, 15, 0, 0)  # 10:00 in Toronto, a Monday
@@ -99,7 +100,7 @@ def test_a_patient_unsubscribes_by_the_link_and_stays_out_until_an_admin_opts_th
     # the record system still says "marketing consent: oui": the import keeps the opt-out
     csv = tmp_path / "export.csv"
     csv.write_text("No dossier;Consentement marketing;Ne pas contacter\n1000;oui;non\n1001;oui;non\n", "utf-8")
-    assert patients.import_csv(ctx, csv).kept_opted_out == 1
+    assert upsert.import_csv(ctx, csv).kept_opted_out == 1
 
     # the next start skips them, saying why
     recipients.start(ctx, second.id)
