@@ -15,19 +15,17 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 import click
 
 from core.errors import ClinicastError
-
-if TYPE_CHECKING:
-    pass
+from core.i18n import _
 
 EXIT_REFUSED, EXIT_BAD = 1, 2
 
 
-def die(message, code: int) -> None:
+def die(message, code: int) -> NoReturn:
     """One `clinicast: ` line each on stderr, then exit `code`. `message` may be an error
     with `lines()` (core.csvio.FileProblems): a million of them are printed as they come."""
     lines = message.lines() if hasattr(message, "lines") else str(message).splitlines()
@@ -42,8 +40,35 @@ def _json_default(o):
     raise TypeError(type(o).__name__)
 
 
+def dumps(data) -> str:
+    return json.dumps(data, default=_json_default, ensure_ascii=False, indent=2)
+
+
 def emit(data) -> None:
-    click.echo(json.dumps(data, default=_json_default, ensure_ascii=False, indent=2))
+    click.echo(dumps(data))
+
+
+def output_option(f):
+    """`--output FILE`: where an export goes (`-`, the default: stdout). A file is
+    written 0600 by clinicast itself, never left to the shell's umask."""
+    return click.option(
+        "--output",
+        "-o",
+        "output",
+        metavar="FILE",
+        default="-",
+        help="Write the export to FILE (owner-only, 0600) instead of stdout.",
+    )(f)
+
+
+def write_out(output: str, text: str) -> None:
+    if output == "-":
+        click.echo(text, nl=False)
+        return
+    from core import exports
+
+    path = exports.write_private(output, text)
+    click.echo(_("{path}: written, readable by you only").format(path=path), err=True)
 
 
 def _config_option(f):
@@ -179,9 +204,37 @@ def cli(ctx: click.Context, config_path):
     ctx.ensure_object(dict)
     ctx.obj["config_path"] = config_path
     if ctx.invoked_subcommand is None:
-        from tui import app  # imported only when the TUI opens: the other commands never load Textual
-
-        sys.exit(app.run(config_path))
+        open_tui(config_path)
 
 
-__all__ = ["COMMAND_MODULES", "EXIT_BAD", "EXIT_REFUSED", "cli", "command", "die", "emit"]
+def need_terminal() -> None:
+    """Exit 2 with one line saying how to use clinicast without a terminal (over SSH: a
+    command) unless there is a terminal to draw the TUI on."""
+    from cli import ssh
+
+    if not ssh.has_terminal():
+        die(ssh.no_terminal_message(), EXIT_BAD)
+
+
+def open_tui(config_path) -> NoReturn:
+    """The TUI (never drawn into a pipe)."""
+    need_terminal()
+    from tui import app  # imported only when the TUI opens: the other commands never load Textual
+
+    sys.exit(app.run(config_path))
+
+
+__all__ = [
+    "COMMAND_MODULES",
+    "EXIT_BAD",
+    "EXIT_REFUSED",
+    "cli",
+    "command",
+    "die",
+    "dumps",
+    "emit",
+    "need_terminal",
+    "output_option",
+    "write_out",
+    "open_tui",
+]

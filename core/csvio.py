@@ -137,7 +137,7 @@ class Table:
 
 
 def display_name(path: os.PathLike | str) -> str:
-    return str(path)
+    return infile.label_of(path)
 
 
 _PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
@@ -166,6 +166,40 @@ def fold(text: str) -> str:
 
 
 # --- decoding -----------------------------------------------------------------------
+
+
+def decode(raw: bytes, name: str) -> tuple[str, str]:
+    """(text, encoding): UTF-8 (BOM or not), UTF-16 with a BOM (Excel "Unicode text"),
+    else Windows-1252. Raises BadInput for what is none of these (binary files)."""
+    if raw.startswith(codecs.BOM_UTF8):
+        try:
+            return raw[3:].decode("utf-8"), "utf-8-sig"
+        except UnicodeDecodeError as e:
+            raise BadInput(
+                f"{name}:{_line_of(raw, e.start + 3)}: starts with a UTF-8 mark but is "
+                f"not valid UTF-8 (byte 0x{raw[e.start + 3]:02x})"
+            ) from None
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return raw.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError:
+            raise BadInput(f"{name}: starts with a UTF-16 mark but is not valid UTF-16") from None
+    nul = raw.find(b"\x00", 0, 4096)
+    if nul >= 0:
+        raise BadInput(
+            f"{name}:{_line_of(raw, nul)}: not a text file (a NUL byte, U+0000, on this line); "
+            "expected a CSV in UTF-8 or Windows-1252"
+        )
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError as e:
+        raise BadInput(
+            f"{name}:{_line_of(raw, e.start)}: neither UTF-8 nor Windows-1252 text (byte 0x{raw[e.start]:02x})"
+        ) from None
 
 
 def _line_of(raw: bytes, offset: int) -> int:
@@ -198,8 +232,18 @@ def read_table(path: os.PathLike | str, *, name: str | None = None, limit: int =
     skipped; a row with more or fewer fields than the header is kept out of `rows` and
     listed in `bad_rows` (extra fields that are all empty are tolerated: Excel's
     trailing separators). Raises BadInput (one line naming the file) when the file
-    cannot be read, is empty, or its header is unusable."""
-    with TableStream(path, name=name, limit=limit) as stream:
+    cannot be read, is empty, or its header is unusable. A big file is better read as it
+    goes: `TableStream`."""
+    path = Path(path)
+    label = name or display_name(path)
+    # a device, FIFO, folder or oversized file is refused before reading (issue #8)
+    raw = infile.read_bytes(path, limit=limit, what="a CSV file", label=label)
+    return parse_table(raw, label, path)
+
+
+def parse_table(raw: bytes, label: str, path: os.PathLike | str | None = None) -> Table:
+    """`read_table` of bytes already read (a pasted list): `label` names it in messages."""
+    with TableStream.of_bytes(raw, label, path) as stream:
         rows: list[Row] = []
         bad: list[BadRow] = []
         for chunk_rows, chunk_bad in stream.chunks():
@@ -294,8 +338,22 @@ class TableStream:
         self.path = Path(path)
         self.label = name or display_name(self.path)
         self.limit = limit
+        self._raw: _Capped | None = None
+        self._text: IO[str]
+        self._text_read: str | None = None  # of_bytes: the whole text, already decoded
+
+    @classmethod
+    def of_bytes(cls, raw: bytes, label: str, path: os.PathLike | str | None = None) -> TableStream:
+        """A table already read (the standard input, a pasted list): decoded at once."""
+        stream = cls(path if path is not None else label, name=label, limit=len(raw))
+        stream._text_read, stream.encoding = decode(raw, label)
+        return stream
 
     def __enter__(self) -> TableStream:
+        if self._text_read is not None:
+            self._text = io.StringIO(self._text_read, newline="")
+            self._open_header()
+            return self
         # a device, FIFO, folder or oversized file is refused before reading (issue #8)
         fd = infile.open_regular(self.path, limit=self.limit, what="a CSV file", label=self.label)
         self._raw = _Capped(fd, self.limit, self.label, "a CSV file")
@@ -309,10 +367,14 @@ class TableStream:
         return self
 
     def __exit__(self, *exc) -> None:
-        self._raw.close()
+        if self._raw is not None:
+            self._raw.close()
 
     def _quotes_odd(self) -> bool:
         """Whether the whole file holds an odd number of `"` (read again, in blocks)."""
+        if self._text_read is not None:
+            return self._text_read.count('"') % 2 == 1
+        assert self._raw is not None
         fd, offset, n = self._raw.fd, 0, 0
         if self.encoding == "utf-16":
             return os.pread(fd, self.limit + 1, 0).decode("utf-16", "replace").count('"') % 2 == 1

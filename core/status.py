@@ -8,7 +8,7 @@ import peewee as pw
 
 from core import __version__
 from core.context import Ctx
-from core.enums import DeliveryState, RecipientStatus
+from core.enums import DeliveryState, RecipientStatus, Role
 from core.models import Campaign, Delivery, Heartbeat, Patient, Recipient
 
 
@@ -79,7 +79,7 @@ def overview(ctx: Ctx) -> dict:
             "outbox": sum(by_status.values()),  # rows kept (finished ones for keep_days)
             "keep_days": ctx.config.database.keep_deliveries_days,
         },
-        "daemons": [_hb(h) for h in live if h.role == "daemon"],
+        "daemons": [_hb(h) for h in live if h.role == Role.DAEMON],
         "dispatchers": [_hb(h) for h in live],
         "stale_heartbeats": stale,
     }
@@ -127,7 +127,7 @@ def format_overview(data: dict) -> str:
     else:
         lines.append("daemon       none running" + (" — deliveries are waiting" if d["due"] else ""))
     for h in data["dispatchers"]:
-        if h["role"] != "daemon":
+        if h["role"] != Role.DAEMON:
             lines.append(f"{h['role']:<12} {h['name']}, last beat {h['beat_at']}")
     return "\n".join(lines)
 

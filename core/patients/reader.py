@@ -85,7 +85,11 @@ class DirectoryReader:
         self._seen: dict[str, int | tuple[int, str]] = {}
 
     def __enter__(self) -> DirectoryReader:
-        self.stream = TableStream(self.path, limit=infile.CSV_LIMIT).__enter__()
+        if str(self.path) == infile.STDIN:  # `-`: the standard input, read whole (bounded)
+            raw = infile.read_bytes(self.path, limit=infile.CSV_LIMIT, what="a CSV file")
+            self.stream = TableStream.of_bytes(raw, infile.STDIN_LABEL).__enter__()
+        else:
+            self.stream = TableStream(self.path, limit=infile.CSV_LIMIT).__enter__()
         try:
             self._map()
         except BaseException:
