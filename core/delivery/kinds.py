@@ -95,7 +95,7 @@ class Handler:
         out = []
         for r in job.handed if rows is None else rows:
             d = self.t.policy.decide(outcome, r.attempts + 1, r.outcomes_unknown, now, self.kind.reaches_patient)
-            out.append(Result(r, d.state, d.code, d.detail, d.due_at, d.unknown))
+            out.append(Result(r, d.state, d.code, d.detail, d.due_at, d.unknown, d.problem))
         return out
 
     def _waiting_recipient(self, r: Claimed, f: Fresh, ho: HandOver) -> bool:
