@@ -151,7 +151,9 @@ def clear(channel: str) -> bool:
 # --- words ---------------------------------------------------------------------------
 
 
-def _when(moment: datetime, config, now: datetime | None = None) -> str:
+def local_time(moment: datetime, config, now: datetime | None = None) -> str:
+    """A naive UTC moment as staff read it: HH:MM in the clinic's zone, with the date
+    when it is not today."""
     tz = config.clinic.tz
     local = moment.replace(tzinfo=UTC).astimezone(tz)
     today = (now or datetime.now(UTC).replace(tzinfo=None)).replace(tzinfo=UTC).astimezone(tz).date()
@@ -167,7 +169,7 @@ def _secret_where(config, channel: str) -> str:
 
 def describe(p: Problem, config, now: datetime | None = None) -> str:
     """One line for staff: what is wrong, since when, and what to fix."""
-    since, until = _when(p.since, config, now), _when(p.until, config, now)
+    since, until = local_time(p.since, config, now), local_time(p.until, config, now)
     where = _secret_where(config, p.channel)
     words = {
         GATEWAY_TOKEN: _("the gateway refuses our token since {since}: check {where}"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pytest
 from helpers import add_patients, ctx_at, status_counts
@@ -17,7 +17,7 @@ from servers import SmtpServer, delivery_config
 from test_dispatch import TPL
 
 from core import campaigns, channel_health, recipients, status
-from core.delivery import Dispatcher
+from core.delivery import Dispatcher, pace
 from core.models import ChannelHealth, Delivery, Recipient, database
 
 T0 = datetime(2026, 3, 2, 19, 2, 0)  # 14:02 in Toronto, a Monday
@@ -203,3 +203,87 @@ def test_a_relay_asking_to_slow_down_pauses_email_for_the_time_asked(db, db_url,
         run(d, clock, 10)
     assert status_counts(c.id) == {"sent": 2} and len(smtp.messages) == 2
     assert all(x.attempts == 1 for x in Delivery.select())
+
+
+# --- a relay's pace ----------------------------------------------------------------------
+
+
+def windows_over(times: list[datetime], cap: int, seconds: float = 60) -> list[datetime]:
+    """The arrivals that a sliding window of `seconds` holds with more than `cap`."""
+    times = sorted(times)
+    return [t for i, t in enumerate(times) if i >= cap and (t - times[i - cap]).total_seconds() < seconds]
+
+
+def test_two_dispatchers_keep_the_relays_pace_together_and_lose_none(db, db_url, tmp_path, smtp):
+    """A relay that counts arrivals: 3 a minute, 20 a day, two dispatchers sending; the
+    clock moves 7 s a pass, each arrival counted at the clock of the pass that sent it."""
+    config = delivery_config(db_url, tmp_path, smtp=smtp, email={"max_per_minute": 3, "max_per_day": 20})
+    ctx, clock = ctx_at(config, T0)
+    add_patients(25)
+    c = campaigns.create(ctx, "invitation", "Join")
+    recipients.assign_ids(ctx, c.id, [str(i) for i in range(1000, 1025)])
+    recipients.start(ctx, c.id)
+    assert pace.last_leaves(config.email, clock(), 25) == T0 + timedelta(days=1)
+    assert pace.last_leaves(config.email, clock(), 12) == T0 + timedelta(minutes=3)
+    arrivals: list[datetime] = []
+    ds = [Dispatcher(config, clock=clock, name=f"d{i}") for i in range(2)]
+    try:
+        extra = 20  # passes after the day's cap is reached: none more that day
+        while extra and clock() < T0 + timedelta(minutes=30):
+            for d in ds:
+                before = len(smtp.messages)
+                d.run_once()
+                arrivals += [clock()] * (len(smtp.messages) - before)
+            clock.advance(seconds=7)
+            extra -= len(arrivals) >= 20
+        assert len(arrivals) == 20, "the day's cap, and the cap used: all 20 in the first minutes"
+        assert max(arrivals) <= T0 + timedelta(minutes=8), "the cap used whenever there is work"
+        assert windows_over(arrivals, 3) == [], "no 60 s window over the cap"
+        clock.advance(hours=24)
+        for d in ds:
+            d.run_once()
+            clock.advance(seconds=61)
+        for d in ds:
+            d.run_once()
+    finally:
+        for d in ds:
+            d.close()
+    rcpts = [m.rcpt_tos[0] for m in smtp.messages]
+    assert len(rcpts) == 25 and len(set(rcpts)) == 25, "none twice, none lost"
+    assert status_counts(c.id) == {"sent": 25}
+    assert all(x.attempts == 1 for x in Delivery.select()), "waiting for the pace is no attempt"
+
+
+def test_start_says_when_the_last_email_leaves_at_the_relays_pace(db, db_url, tmp_path, smtp):
+    import re
+
+    from click.testing import CliRunner
+
+    from cli import cli
+    from tui.screens.recipients import start_message
+
+    email = {"max_per_minute": 30, "max_per_day": 10000}
+    path = delivery_config(db_url, tmp_path, smtp=smtp, email=email, as_toml=True)
+    config = delivery_config(db_url, tmp_path, smtp=smtp, email=email)
+    ctx, clock = ctx_at(config, T0)
+    add_patients(95)
+    first = campaigns.create(ctx, "invitation", "First")
+    recipients.assign_ids(ctx, first.id, [str(i) for i in range(1000, 1050)])
+    plan = recipients.start_plan(ctx, first.id)
+    # 50 at 30 a minute: the first 30 now, the last 20 a minute later (14:03 in Toronto)
+    said = "at the relay's pace (30 a minute, 10000 a day), the last email leaves around 14:03"
+    assert plan.pace == said
+    summary = campaigns.summaries(ctx)[0]
+    assert "At the relay's pace (30 a minute, 10000 a day), the last email leaves around 14:03" in start_message(
+        summary, plan, ctx
+    )
+    recipients.start(ctx, first.id)
+    # a second campaign's emails wait behind the first's 50: 95 at 30 a minute, 14:05
+    second = campaigns.create(ctx, "invitation", "Second")
+    recipients.assign_ids(ctx, second.id, [str(i) for i in range(1050, 1095)])
+    assert recipients.start_plan(ctx, second.id).pace.endswith("around 14:05")
+    # the command line says it too, in the clinic's time of day
+    r = CliRunner().invoke(cli, ["campaigns", "start", str(second.id), "--config", str(path)])
+    assert r.exit_code == 0, r.output
+    assert re.search(r"^  at the relay's pace \(30 a minute, 10000 a day\), the last email leaves around \d\d:\d\d$",
+                     r.output, re.M), r.output  # fmt: skip

@@ -32,6 +32,8 @@ COUNTS = {
     ("gateway", "concurrency"): (1, 1024),
     ("scheduler", "max_attempts"): (1, 1000),
     ("email", "unknown_outcome_retries"): (0, 100),
+    ("email", "max_per_minute"): (0, 1_000_000),
+    ("email", "max_per_day"): (0, 100_000_000),
 }
 # libpq connection options a postgresql:// URL may carry (?k=v); anything else is a typo
 PG_OPTIONS = frozenset(

@@ -204,6 +204,8 @@ def from_dict(data: dict, path: Path | None = None, env: Mapping[str, str] | Non
             timeout_seconds=email["timeout_seconds"],
             concurrency=email["concurrency"],
             unknown_outcome_retries=email["unknown_outcome_retries"],
+            max_per_minute=email["max_per_minute"],
+            max_per_day=email["max_per_day"],
         ),
         gateway=GatewaySettings(
             transport=gw["transport"],

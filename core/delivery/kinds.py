@@ -19,6 +19,7 @@ from core import templating
 from core.campaigns import window_bounds
 from core.channels import Outcome
 from core.channels.gateway import MAX_IDS, unknown_ids
+from core.delivery import pace
 from core.delivery.handover import Fresh, HandOver
 from core.delivery.results import Result
 from core.delivery.store import Claimed
@@ -87,6 +88,20 @@ class Handler:
 
     async def send(self, job: Job) -> list[Result]:  # pragma: no cover - every kind has one
         raise NotImplementedError
+
+    def pace(self, ho: HandOver) -> None:
+        """The relay's pace (core.delivery.pace): each email about to go takes a slot, in
+        the hand-over's transaction; one with no slot left waits, due when one frees."""
+        if not self.kind.by_email or not pace.limited(self.t.config.email):
+            return
+        kept = []
+        for r in ho.keep:
+            wait = pace.take(self.t.config.email, ho.now)
+            if wait is None:
+                kept.append(r)
+            else:
+                ho.defer(r, wait)
+        ho.keep = kept
 
     # --- shared pieces -------------------------------------------------------------------
 

@@ -35,6 +35,7 @@ from dataclasses import dataclass, fields
 
 from core import channel_health
 from core.db import write_transaction
+from core.delivery import pace
 from core.delivery.handover import hand_over
 from core.delivery.kinds import Job
 from core.delivery.logfmt import event
@@ -344,6 +345,9 @@ class Pass:
         self.paused = {c for c, p in troubled.items() if p.until > now}
         if channel_health.EMAIL in self.paused:
             mail_limit = 0
+        elif mail_limit > 0:
+            slots = pace.free(t.config.email, now)  # the relay's pace: no more than it takes now
+            mail_limit = mail_limit if slots is None else min(mail_limit, slots)
         if channel_health.GATEWAY in self.paused:
             gateway = False
         claimed: list[Claimed] = []
