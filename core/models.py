@@ -279,9 +279,19 @@ class ChannelHealth(BaseModel):
 
 class EmailSlot(BaseModel):
     """One email handed to the relay, when `[email] max_per_minute` or `max_per_day` caps
-    the pace: counted by every dispatcher together (core.channel_health.pace)."""
+    the pace: counted by every dispatcher together (core.delivery.pace)."""
 
     at = pw.DateTimeField(index=True)
+
+
+class StaffPreference(BaseModel):
+    """What a staff member chose for themselves in the TUI (core.preferences): their
+    language ("" = the config's) and theme ("" = the default), kept per login."""
+
+    login = pw.CharField(max_length=64, primary_key=True)
+    language = pw.CharField(max_length=8, default="")
+    theme = pw.CharField(max_length=64, default="")
+    updated_at = pw.DateTimeField(default=utcnow)
 
 
 ALL_MODELS: list[type[BaseModel]] = [
@@ -299,4 +309,5 @@ ALL_MODELS: list[type[BaseModel]] = [
     Heartbeat,
     ChannelHealth,
     EmailSlot,
+    StaffPreference,
 ]

@@ -218,8 +218,9 @@ async def open_add(pilot, tab: str = "tab-one"):
     """Press a on the recipient table; the modal opens on its first tab, then `tab`."""
     await pilot.press("a")
     await settle(pilot)
-    await pilot.pause(0.1)  # the first tab's focus message travels pane -> tabs
     modal = pilot.app.screen
+    # the first tab's focus message travels pane -> tabs: wait for its effect, not a clock
+    assert await wait_for(pilot, lambda: getattr(pilot.app.focused, "id", None) == "patient-query")
     if tab != "tab-one":
         modal.query_one("#add-tabs").active = tab
         await settle(pilot)
