@@ -56,7 +56,7 @@ class IdListReport:
 
 def read_id_list(ctx: Ctx, path: str | Path) -> IdListReport:
     """Read a CSV of EMR ids and check it against the directory; changes nothing."""
-    from core import csvio, infile
+    from core import csvio, infile, textcheck
 
     ctx.require(Permission.CAMPAIGNS)
     table = csvio.read_table(path, limit=infile.ID_LIST_LIMIT)
@@ -81,6 +81,8 @@ def read_id_list(ctx: Ctx, path: str | Path) -> IdListReport:
         key = emr.key(value)
         if not key:
             report.bad_lines.append((line, "no EMR id on this line"))
+        elif (c := textcheck.first_control(value, textcheck.LINE_BREAKING)) is not None:
+            report.bad_lines.append((line, f"the EMR id holds {textcheck.describe(c)}; expected one line of text"))
         elif key in first_line:
             report.duplicates.append((line, value, first_line[key][0]))
         else:
