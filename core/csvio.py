@@ -77,7 +77,7 @@ class Table:
 
 
 def display_name(path: os.PathLike | str) -> str:
-    return str(path)
+    return infile.label_of(path)
 
 
 _PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
@@ -219,6 +219,12 @@ def read_table(path: os.PathLike | str, *, name: str | None = None, limit: int =
     label = name or display_name(path)
     # a device, FIFO, folder or oversized file is refused before reading (issue #8)
     raw = infile.read_bytes(path, limit=limit, what="a CSV file", label=label)
+    return parse_table(raw, label, path)
+
+
+def parse_table(raw: bytes, label: str, path: os.PathLike | str | None = None) -> Table:
+    """`read_table` of bytes already read (a pasted list): `label` names it in messages."""
+    path = Path(path if path is not None else label)
     text, encoding = decode(raw, label)
     header_line, first = _first_record(text)
     if not first.strip():

@@ -14,7 +14,7 @@ from typing import Any
 
 import peewee as pw
 
-from core.enums import DeliveryKind, DeliveryState, Kind, RecipientStatus
+from core.enums import DeliveryState, Kind, RecipientStatus
 
 database = pw.DatabaseProxy()
 
@@ -174,10 +174,6 @@ class Delivery(BaseModel):
             (("campaign", "kind", "status"), False),
             (("claimed_by", "status"), False),
         )
-
-    @property
-    def kind_enum(self) -> DeliveryKind:
-        return DeliveryKind(self.kind)
 
 
 class Invitation(BaseModel):

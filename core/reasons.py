@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from core.enums import Language
+
 
 class Reason(StrEnum):
     # consent rules (core.rules), checked at assign, start and send
@@ -93,7 +95,7 @@ def opt_out_detail(day: object, source: str) -> str:
 
 def describe(code: str, detail: str = "", language: str = "en") -> str:
     """The words for a stored (code, detail), in `language` ("en" or "fr")."""
-    i = 1 if language == "fr" else 0
+    i = 1 if language == Language.FR else 0
     if not code:
         return detail
     try:

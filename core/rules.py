@@ -6,8 +6,8 @@ user of a rule derives from it:
 
 - assign and start write `reason_case(kind, stage)` / `detail_case(...)` straight into
   their set-based statements (`skipped` with the reason);
-- the dispatcher, immediately before a transport call, evaluates the same CASE for the
-  one patient it is about to send to (`send_time_reason`).
+- the hand-over (core.delivery.handover), immediately before a transport call, puts the
+  same CASE in the query that locks the rows it is about to send.
 
 Stages: `FEED` — may this patient see the broadcast in their feed (assign, publish);
 `SEND` — may this email or push go to them (start, and the moment of sending); `SEND`
@@ -115,17 +115,6 @@ def forbidden(kind: str, stage: Stage) -> pw.Expression:
     for c in conditions[1:]:
         expr = expr | c
     return expr
-
-
-def send_time_reason(kind: str, patient_id: int, stage: Stage = Stage.SEND) -> tuple[str, str]:
-    """(code, detail) of the rule that forbids sending to this patient now, or ('', '')."""
-    row = (
-        Patient.select(reason_case(kind, stage), detail_case(kind, stage))
-        .where(Patient.id == patient_id)
-        .tuples()
-        .first()
-    )
-    return (row[0] or "", row[1] or "") if row else (Reason.DELETED.value, "")
 
 
 def in_feed() -> pw.Expression:

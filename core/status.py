@@ -8,7 +8,7 @@ import peewee as pw
 
 from core import __version__, channel_health
 from core.context import Ctx
-from core.enums import DeliveryState, RecipientStatus
+from core.enums import DeliveryState, RecipientStatus, Role
 from core.i18n import _
 from core.models import Campaign, Delivery, Heartbeat, Patient, Recipient
 
@@ -77,7 +77,7 @@ def overview(ctx: Ctx) -> dict:
         },
         # a channel paused by a refusal of the clinic's setup, or a relay's pace (SPEC §5)
         "channels": [p.as_dict(ctx.config, now) for p in channel_health.problems()],
-        "daemons": [_hb(h) for h in live if h.role == "daemon"],
+        "daemons": [_hb(h) for h in live if h.role == Role.DAEMON],
         "dispatchers": [_hb(h) for h in live],
         "stale_heartbeats": stale,
     }
@@ -126,7 +126,7 @@ def format_overview(data: dict) -> str:
     else:
         lines.append("daemon       none running" + (" — deliveries are waiting" if d["due"] else ""))
     for h in data["dispatchers"]:
-        if h["role"] != "daemon":
+        if h["role"] != Role.DAEMON:
             lines.append(f"{h['role']:<12} {h['name']}, last beat {h['beat_at']}")
     return "\n".join(lines)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.context import Ctx
+from core.enums import Kind, Permission
 
 
 def preview_patient(campaign_id: int | str, patient_id: int | None = None):
@@ -42,12 +43,13 @@ def template_preview(
 
     from core import identification, templating
     from core.campaigns import INVITATION_VALID_DAYS, clinic_values, get
+    from core.templating.variables import UNSUBSCRIBE_EXAMPLE
 
-    ctx.require("campaigns")
+    ctx.require(Permission.CAMPAIGNS)
     c = get(campaign_id)
     p = preview_patient(c.id, patient_id)
     invitation = None
-    if c.kind == "invitation":
+    if c.kind == Kind.INVITATION:
         ex = {v.key: v.example for v in templating.VARIABLES if v.group == "invitation"}
         invitation = {
             "url": ex["url"],
@@ -63,7 +65,7 @@ def template_preview(
         invitation=invitation,
         language=language,
         # an example link: the preview must never carry a real patient's working link
-        unsubscribe={"url": templating.UNSUBSCRIBE_EXAMPLE} if invitation is not None else None,
+        unsubscribe={"url": UNSUBSCRIBE_EXAMPLE} if invitation is not None else None,
     )
     if p is not None:  # rendered with a real patient's data: an audited read (one row per patient a while)
         from core.audit.read import record_read
@@ -83,14 +85,14 @@ def template_preview(
             errors[field] = str(e)
             push_length = e.length if field == "push" else push_length
             continue
-        if c.kind == "invitation" and field == "body":
+        if c.kind == Kind.INVITATION and field == "body":
             # what the patient gets: the identification no template can remove, at the end
             rendered[field] = identification.add(out.text or "", "", clinic, language)[0]
-        elif c.kind == "invitation":
+        elif c.kind == Kind.INVITATION:
             rendered[field] = out.subject or ""
         else:
             rendered[field] = {"title": out.title, "body": out.body_markdown, "push": out.push}[field] or ""
-    if c.kind == "broadcast" and push_length is None:
+    if c.kind == Kind.BROADCAST and push_length is None:
         push_length = len(rendered.get("push") or " ".join((fields.get("push") or "").split()))
     label = f"{p.name} · {p.emr_id}" if p is not None else ""
     return Preview(

@@ -8,6 +8,11 @@ a full screen saying what is wrong and what to do.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,11 +26,15 @@ from textual.reactive import reactive
 from core import db as dbmod
 from core import session
 from core.context import Ctx, for_current_user
+from core.enums import Permission
 from core.errors import ClinicastError, ConfigError, DatabaseError, PermissionDenied
 from core.models import utcnow
 from tui.commands import CampaignCommands
 from tui.screens.base import WorkerErrors
 from tui.screens.problem import ProblemScreen
+
+HANGUP_EXIT = 128 + signal.SIGHUP  # what a shell reports for a session ended by SIGHUP
+HANGUP_GRACE = 5.0  # seconds the session has to unwind after SIGHUP, its scheduler already released
 
 
 @dataclass
@@ -48,7 +57,7 @@ def open_session(config_path: str | None, clock: Callable[[], datetime]) -> Ctx 
         except Exception as e:  # noqa: BLE001 - a driver error, in core's words (kind and fix)
             raise dbmod.explain(e) from None
         ctx = for_current_user(config, clock)
-        ctx.require("campaigns")
+        ctx.require(Permission.CAMPAIGNS)
         return ctx
     except ClinicastError as e:
         return problem_for(e, config_path, str(config.path) if config else config_path)
@@ -126,12 +135,50 @@ class ClinicastApp(WorkerErrors, App[int]):
         self.ctx: Ctx | None = None
         self.problem: Problem | None = None
         self.scheduler = None
+        self.hung_up = False
+        self._hangup_watched = False
+        self._release_lock = threading.Lock()
 
     # --- opening -------------------------------------------------------------------
 
     def on_mount(self) -> None:
         self.theme = "textual-dark"
+        self._watch_hangup()
         self._open()
+
+    # --- the connection drops (SPEC §13) --------------------------------------------
+
+    def _watch_hangup(self) -> None:
+        """SIGHUP (sshd lost the connection, the terminal closed): end the session within
+        seconds and release what the embedded scheduler holds, never a TUI left drawing
+        into nothing (issue #19)."""
+        try:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.hang_up)
+            self._hangup_watched = True
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread: not ours to watch
+            pass
+
+    def hang_up(self) -> None:
+        """Release first (in a thread: the terminal may be gone, and drawing the way out can
+        block on it), then quit; a session still alive after HANGUP_GRACE seconds ends there."""
+        if self.hung_up:
+            return
+        self.hung_up = True
+        threading.Thread(target=self._release_then_end, name="clinicast-hangup", daemon=True).start()
+        self.exit(return_code=HANGUP_EXIT)
+
+    def _release_then_end(self) -> None:
+        self.release()
+        time.sleep(HANGUP_GRACE)
+        os._exit(HANGUP_EXIT)  # the app could not unwind by now (a write to a dead terminal blocks)
+
+    def release(self) -> None:
+        """Stop the embedded scheduler (its heartbeat removed, its claims released); once."""
+        from tui.services import stop_scheduler
+
+        with self._release_lock:
+            scheduler, self.scheduler = self.scheduler, None
+            stop_scheduler(scheduler)
 
     def retry_open(self) -> None:
         self._open()
@@ -174,6 +221,9 @@ class ClinicastApp(WorkerErrors, App[int]):
             self.scheduler_state = f"failed to start: {e}"
             self.notify(f"The embedded scheduler did not start: {e}", severity="error", markup=False)
             return
+        if self.hung_up:  # the connection dropped while it started
+            await asyncio.to_thread(self.release)
+            return
         if self.scheduler_wanted is not False:
             self.set_interval(3, self._scheduler_state)
 
@@ -197,10 +247,10 @@ class ClinicastApp(WorkerErrors, App[int]):
             event.widget.cursor_blink = False
 
     def on_unmount(self) -> None:
-        from tui.services import stop_scheduler
-
-        stop_scheduler(self.scheduler)
-        self.scheduler = None
+        self.release()
+        if self._hangup_watched:
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
 
 
 def make_app(
@@ -221,6 +271,11 @@ def run(config_path: str | Path | None = None) -> int:
     """Run the TUI until the user quits; 1 when it could not open (the screen said why)."""
     app = make_app(config_path)
     app.run()
+    if app.hung_up:  # the terminal is gone: what is left to flush at exit goes nowhere
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        return HANGUP_EXIT
     if app.return_code:
         return app.return_code
     return 1 if app.problem is not None else 0

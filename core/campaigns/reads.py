@@ -10,22 +10,20 @@ import peewee as pw
 
 from core.campaigns.window import window_state
 from core.context import Ctx
-from core.enums import LANGUAGES, Permission, RecipientStatus
+from core.enums import LANGUAGES, CampaignStatus, Kind, Permission, RecipientStatus
 from core.errors import BadInput, NotFound
 from core.models import Campaign, Invitation, Recipient, Template
 
 TEMPLATE_FIELDS = {"invitation": ("subject", "body"), "broadcast": ("title", "body", "push")}
 
-DRAFT, SENDING, STATUS_SENT, SENT_WITH_ERRORS = "draft", "sending", "sent", "sent with errors"
 
-
-def status_of(campaign: Campaign, counts: dict[str, int]) -> str:
+def status_of(campaign: Campaign, counts: dict[str, int]) -> CampaignStatus:
     """Whether it has been sent (not whether it is visible): SPEC §2."""
     if campaign.first_started_at is None:
-        return DRAFT
+        return CampaignStatus.DRAFT
     if counts.get(RecipientStatus.QUEUED, 0) or counts.get(RecipientStatus.RETRYING, 0):
-        return SENDING
-    return SENT_WITH_ERRORS if counts.get(RecipientStatus.FAILED, 0) else STATUS_SENT
+        return CampaignStatus.SENDING
+    return CampaignStatus.SENT_WITH_ERRORS if counts.get(RecipientStatus.FAILED, 0) else CampaignStatus.SENT
 
 
 # --- reads --------------------------------------------------------------------------
@@ -37,7 +35,7 @@ class CampaignSummary:
     name: str
     kind: str
     channel: str
-    status: str
+    status: CampaignStatus
     window_state: str | None
     starts_on: date | None
     ends_on: date | None
@@ -131,7 +129,7 @@ def _funnel(campaign: Campaign, now: datetime) -> dict[str, int]:
 
 def _summarise(ctx: Ctx, c: Campaign, counts: dict[str, int]) -> CampaignSummary:
     active = {s: n for s, n in counts.items() if s in tuple(RecipientStatus)}
-    total = sum(n for s, n in active.items() if s != "removed")
+    total = sum(n for s, n in active.items() if s != RecipientStatus.REMOVED)
     return CampaignSummary(
         id=c.id,
         name=c.name,
@@ -146,19 +144,19 @@ def _summarise(ctx: Ctx, c: Campaign, counts: dict[str, int]) -> CampaignSummary
         sent=counts.get(RecipientStatus.SENT, 0),
         updated_at=c.updated_at,
         archived=c.archived,
-        funnel=_funnel(c, ctx.now()) if c.kind == "invitation" else None,
+        funnel=_funnel(c, ctx.now()) if c.kind == Kind.INVITATION else None,
     )
 
 
 def summary(ctx: Ctx, campaign: Campaign | int) -> CampaignSummary:
-    ctx.require("campaigns")
+    ctx.require(Permission.CAMPAIGNS)
     c = campaign if isinstance(campaign, Campaign) else get(campaign)
     return _summarise(ctx, c, _counts_by_campaign([c.id])[c.id])
 
 
 def summaries(ctx: Ctx, include_archived: bool = False, search: str = "") -> list[CampaignSummary]:
     """Every campaign (newest first), archived ones only when asked."""
-    ctx.require("campaigns")
+    ctx.require(Permission.CAMPAIGNS)
     q = Campaign.select().order_by(Campaign.updated_at.desc(), Campaign.id.desc())
     if not include_archived:
         q = q.where(Campaign.archived == False)  # noqa: E712

@@ -1,7 +1,7 @@
 """One dispatcher pass: claim → prepare → hand over → send → record, until nothing is due.
 
 Everything runs on the pass's event loop; every database call goes to the one database
-thread (`Tools.db`), in this order of arrival:
+thread (`Runner.db`), in this order of arrival:
 
 - `claim`: a few rows at a time — for email at most twice `[email] concurrency`, for
   the gateway a request's worth — so that a dispatcher never sits on more than it can
@@ -31,15 +31,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any, Protocol
 
 from core import channel_health
+from core.config.types import Config
 from core.db import write_transaction
 from core.delivery import pace
 from core.delivery.handover import hand_over
-from core.delivery.kinds import Job
+from core.delivery.kinds import Handler, Job
 from core.delivery.logfmt import event
 from core.delivery.results import Guard, Result, record
+from core.delivery.retry import Policy
 from core.delivery.store import Claimed, adopt, claim, release, renew
 from core.enums import DeliveryKind, DeliveryState
 from core.models import Campaign, Patient, Recipient, Template
@@ -76,9 +81,35 @@ class PassStats:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+class Runner(Protocol):
+    """What a pass uses of its dispatcher (core.delivery.dispatcher.Dispatcher)."""
+
+    config: Config
+    name: str
+    clock: Callable[[], datetime]
+    policy: Policy
+    log: logging.Logger
+    stop_deadline: float
+
+    @property
+    def stopping(self) -> bool: ...
+
+    @property
+    def mail_concurrency(self) -> int: ...
+
+    @property
+    def gateway_concurrency(self) -> int: ...
+
+    def handler(self, kind: DeliveryKind) -> Handler: ...
+
+    def db(self, fn: Callable[..., Any], *args: Any) -> Awaitable[Any]: ...
+
+    def log_results(self, results: list[Result]) -> None: ...
+
+
 class Pass:
-    def __init__(self, tools):
-        self.t = tools
+    def __init__(self, dispatcher: Runner):
+        self.d = dispatcher
         self.stats = PassStats()
         self.queues: dict[bool, asyncio.Queue[Job | None]] = {False: asyncio.Queue(), True: asyncio.Queue()}
         self.busy = {False: 0, True: 0}  # jobs being handed over or sent, by is-email
@@ -94,7 +125,7 @@ class Pass:
     # --- the loop ---------------------------------------------------------------------------
 
     async def run(self) -> PassStats:
-        t = self.t
+        t = self.d
         workers = [asyncio.ensure_future(self._worker(True)) for _ in range(t.mail_concurrency)]
         workers += [asyncio.ensure_future(self._worker(False)) for _ in range(t.gateway_concurrency)]
         renewer = asyncio.ensure_future(self._renewer())
@@ -113,7 +144,7 @@ class Pass:
         return self.stats
 
     async def _claim_loop(self) -> None:
-        t = self.t
+        t = self.d
         while not t.stopping and self.failure is None:
             want_mail = 2 * t.mail_concurrency - self.queues[True].qsize() - self.busy[True]
             want_gw = 2 * t.gateway_concurrency - self.queues[False].qsize() - self.busy[False] > 0
@@ -142,7 +173,7 @@ class Pass:
     async def _drain(self, workers) -> None:
         """After the last claim: let queued jobs and calls in flight finish (a stop: only
         those in flight, within the grace period)."""
-        t = self.t
+        t = self.d
         while not self._idle():
             if t.stopping:
                 await self._release_queued()
@@ -165,9 +196,9 @@ class Pass:
                     rows += job.rows
         if rows:
             try:
-                self.stats.released += await self.t.db(release, rows)
+                self.stats.released += await self.d.db(release, rows)
             except Exception as e:  # noqa: BLE001 - the database is gone: the leases will expire
-                event(self.t.log, logging.WARNING, "release_failed", error=e)
+                event(self.d.log, logging.WARNING, "release_failed", error=e)
 
     # --- workers --------------------------------------------------------------------------
 
@@ -179,11 +210,11 @@ class Pass:
                 return
             self.busy[mail] += 1
             try:
-                if self.t.stopping:
+                if self.d.stopping:
                     q.put_nowait(job)  # given back by _release_queued
                     return
                 if channel_health.channel_of(job.handler.kind) in self.paused:
-                    self.stats.released += await self.t.db(release, job.rows)  # waits with its channel
+                    self.stats.released += await self.d.db(release, job.rows)  # waits with its channel
                     continue
                 await self._one(job)
             finally:
@@ -206,7 +237,7 @@ class Pass:
             from core.channels import Outcome
             from core.reasons import Reason
 
-            event(self.t.log, logging.ERROR, "send_error", kind=job.handler.kind, error=e)
+            event(self.d.log, logging.ERROR, "send_error", kind=job.handler.kind, error=e)
             results = job.handler.results(job, Outcome.retry(f"{type(e).__name__}: {e}"))
             for r in results:
                 r.code = Reason.INTERNAL if r.state != DeliveryState.SENT else r.code
@@ -225,15 +256,15 @@ class Pass:
             batch, self.handover_wanted = self.handover_wanted, []
             jobs = [j for j, _ in batch]
             try:
-                immediate = await self.t.db(
-                    hand_over, jobs, self.t.clock(), self.t.config.clinic.app_url, self.t.config.scheduler.max_attempts
+                immediate = await self.d.db(
+                    hand_over, jobs, self.d.clock(), self.d.config.clinic.app_url, self.d.config.scheduler.max_attempts
                 )
             except Exception as e:  # noqa: BLE001 - each waiting worker gets the error
                 for _, fut in batch:
                     fut.set_exception(e)
                 continue
             self._count(immediate)
-            self.t.log_results(immediate)
+            self.d.log_results(immediate)
             for _, fut in batch:
                 fut.set_result(None)
 
@@ -259,7 +290,7 @@ class Pass:
         await fut
 
     async def _record_all(self) -> None:
-        t = self.t
+        t = self.d
         give_up = None
         while self.to_record:
             batch, self.to_record = self.to_record, []
@@ -299,7 +330,7 @@ class Pass:
             return record(results, now, Guard.HANDOVER), []
         with write_transaction():
             written = record(results, now, Guard.HANDOVER)
-            changes = channel_health.note(pauses, succeeded, now, self.t.name)
+            changes = channel_health.note(pauses, succeeded, now, self.d.name)
         for c in changes:
             if c.what == "resumed":
                 self.troubled.discard(c.problem.channel)
@@ -309,7 +340,7 @@ class Pass:
         return written, changes
 
     def _log_changes(self, changes: list) -> None:
-        t = self.t
+        t = self.d
         for c in changes:
             p = c.problem
             level = logging.INFO if c.what != "paused" else logging.WARNING
@@ -326,7 +357,7 @@ class Pass:
             )
 
     async def _renewer(self) -> None:
-        t = self.t
+        t = self.d
         lease = t.config.scheduler.lease_seconds
         while True:
             await asyncio.sleep(lease / 3)
@@ -338,7 +369,7 @@ class Pass:
     # --- claim and prepare (database thread) ---------------------------------------------
 
     def _claim_and_prepare(self, mail_limit: int, gateway: bool, any_kind: bool = False) -> tuple[list[Job], int]:
-        t = self.t
+        t = self.d
         now, lease = t.clock(), t.config.scheduler.lease_seconds
         troubled = {p.channel: p for p in channel_health.problems()}
         self.troubled = set(troubled)
@@ -367,7 +398,7 @@ class Pass:
             raise
 
     def _prepare(self, claimed: list[Claimed], now) -> list[Job]:
-        t = self.t
+        t = self.d
         cids = sorted({c.campaign_id for c in claimed})
         campaigns = {c.id: c for c in Campaign.select().where(Campaign.id.in_(cids))}
         templates: dict[int, dict[str, dict[str, str]]] = {cid: {} for cid in cids}
@@ -415,5 +446,5 @@ class Pass:
         from core.channels import Outcome
 
         outcome = Outcome.unknown("the dispatcher sending it stopped before the SMTP server's answer was recorded")
-        d = self.t.policy.decide(outcome, c.attempts, c.outcomes_unknown, now, c.kind.reaches_patient)
+        d = self.d.policy.decide(outcome, c.attempts, c.outcomes_unknown, now, c.kind.reaches_patient)
         return Result(c, d.state, d.code, d.detail, d.due_at, d.unknown, d.problem)

@@ -17,7 +17,7 @@ rules are `core.rules`.
 from __future__ import annotations
 
 from core.recipients.assign import LIMIT, assign_conditions, assign_ids, assign_patient
-from core.recipients.idlist import ID_COLUMNS, IdListReport, assign_csv, read_id_list
+from core.recipients.idlist import ID_COLUMNS, PASTE_LIMIT, IdListReport, assign_csv, read_id_list, read_pasted
 from core.recipients.reads import counts, page
 from core.recipients.reinvite import reinvite, reinvite_plan
 from core.recipients.remove import removal_effect, remove
@@ -29,6 +29,7 @@ from core.recipients.window import expire_due, publish_due
 __all__ = [
     "ID_COLUMNS",
     "LIMIT",
+    "PASTE_LIMIT",
     "AssignResult",
     "IdListReport",
     "RecipientRow",
@@ -43,6 +44,7 @@ __all__ = [
     "page",
     "publish_due",
     "read_id_list",
+    "read_pasted",
     "reinvite",
     "reinvite_plan",
     "removal_effect",

@@ -16,6 +16,8 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, RadioButton, RadioSet, Static
 
 from core import campaigns
+from core.campaigns.actions import NAME_MAX, parse_day
+from core.enums import Kind
 from core.errors import BadInput
 from tui.screens.base import WorkerErrors
 from tui.widgets.choice import Choice
@@ -73,7 +75,7 @@ class CampaignDetailScreen(WorkerErrors, Screen[int | None]):
                 Input(
                     placeholder="internal, never shown to patients",
                     id="name",
-                    max_length=campaigns.NAME_MAX,
+                    max_length=NAME_MAX,
                     compact=True,
                 ),
                 Static(id="error-name", classes="error"),
@@ -145,12 +147,12 @@ class CampaignDetailScreen(WorkerErrors, Screen[int | None]):
         self.kind = kind
         self.query_one("#channel", Static).update(CHANNEL_TEXT[kind])
         for w in self.query(".broadcast-only"):
-            w.display = kind == "broadcast"
+            w.display = kind == Kind.BROADCAST
         for w in self.query(".invitation-only"):
-            w.display = kind == "invitation"
+            w.display = kind == Kind.INVITATION
         hint = (
             "A new invitation starts with the default message in French and English; edit it with t from the campaign."
-            if kind == "invitation"
+            if kind == Kind.INVITATION
             else "After saving, write the message (t) and add patients (a) from the campaign."
         )
         self.query_one("#form-hint", Static).update(hint if self.campaign_id is None else "")
@@ -166,8 +168,8 @@ class CampaignDetailScreen(WorkerErrors, Screen[int | None]):
         return (
             self.kind,
             self.query_one("#name", Input).value,
-            self.query_one("#starts_on", Input).value.strip() if self.kind == "broadcast" else "",
-            self.query_one("#ends_on", Input).value.strip() if self.kind == "broadcast" else "",
+            self.query_one("#starts_on", Input).value.strip() if self.kind == Kind.BROADCAST else "",
+            self.query_one("#ends_on", Input).value.strip() if self.kind == Kind.BROADCAST else "",
         )
 
     @on(Input.Changed)
@@ -185,7 +187,7 @@ class CampaignDetailScreen(WorkerErrors, Screen[int | None]):
         days = {}
         for key, value in (("starts_on", starts), ("ends_on", ends)):
             try:
-                days[key] = campaigns.parse_day(value, key)
+                days[key] = parse_day(value, key)
             except BadInput as e:  # core.dates' words: format, real day, or 1900..2200 range
                 problems[key] = str(e).partition(": ")[2] or f"expected a date YYYY-MM-DD (got {value!r})"
                 days[key] = None

@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from core import campaigns
+from core.enums import CampaignStatus, Kind, Permission
 from tui import format as fmt
 from tui.screens.base import WorkerErrors
 from tui.widgets.status_line import StatusLine
@@ -148,7 +149,7 @@ class CampaignListScreen(WorkerErrors, Screen):
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(s.name, style="bold")
         text.append(f" · {s.kind} by {s.channel}")
-        if s.kind == "broadcast" and s.starts_on:
+        if s.kind == Kind.BROADCAST and s.starts_on:
             text.append(f" · shows {fmt.day(s.starts_on)} → {fmt.day(s.ends_on)}")
         text.append(f" · changed {fmt.when(s.updated_at, tz)}")
         text.append("\n")
@@ -166,7 +167,7 @@ class CampaignListScreen(WorkerErrors, Screen):
 
     def _tick(self) -> None:
         """Follow campaigns being sent without a keypress."""
-        if any(s.status == "sending" for s in self.rows.values()) and self.is_current:
+        if any(s.status == CampaignStatus.SENDING for s in self.rows.values()) and self.is_current:
             self.action_refresh()
 
     # --- actions -------------------------------------------------------------------
@@ -174,7 +175,7 @@ class CampaignListScreen(WorkerErrors, Screen):
     def check_action(self, action: str, parameters) -> bool | None:
         if action == "audit":  # the audit trail is for administrators (core checks it too)
             ctx = self.app.ctx
-            return ctx is not None and "admin" in ctx.user.permissions
+            return ctx is not None and ctx.holds(Permission.ADMIN)
         return True
 
     def action_audit(self) -> None:

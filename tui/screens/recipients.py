@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, ProgressBar, Static
 
 from core import campaigns, recipients
+from core.enums import Kind, RecipientStatus
 from core.reasons import describe
 from tui import format as fmt
 from tui.screens.base import WorkerErrors
@@ -114,7 +115,7 @@ class RecipientsScreen(OptOutFlow, SendingControl, WorkerErrors, Screen):
         info = Text(no_wrap=True, overflow="ellipsis")
         info.append(f"{s.kind} by {s.channel} · ", style="bold")
         info.append(s.status, style=fmt.CELL_STYLE.get(s.status, ""))
-        if s.kind == "broadcast" and s.starts_on:
+        if s.kind == Kind.BROADCAST and s.starts_on:
             info.append(" · window ")
             info.append(s.window_state or "", style=fmt.CELL_STYLE.get(s.window_state or "", ""))
             info.append(f" {fmt.day(s.starts_on)} → {fmt.day(s.ends_on)}")
@@ -132,7 +133,7 @@ class RecipientsScreen(OptOutFlow, SendingControl, WorkerErrors, Screen):
         counts = Text(no_wrap=True, overflow="ellipsis")
         for status in fmt.RECIPIENT_STATUS_ORDER:
             n = s.counts.get(status, 0)
-            if not n and status not in ("assigned", "sent"):
+            if not n and status not in (RecipientStatus.ASSIGNED, RecipientStatus.SENT):
                 continue
             if counts:
                 counts.append("  ")
@@ -239,7 +240,7 @@ class RecipientsScreen(OptOutFlow, SendingControl, WorkerErrors, Screen):
         r = self.selected_row()
         if r is None or self.running("remove"):
             return
-        if r.status == "removed":
+        if r.status == RecipientStatus.REMOVED:
             self.notify(f"{r.name} was already removed", markup=False, timeout=3)
             return
         self.remove_flow(r)
@@ -315,7 +316,7 @@ class RecipientsScreen(OptOutFlow, SendingControl, WorkerErrors, Screen):
             return
         plan = await asyncio.to_thread(recipients.start, ctx, self.campaign_id)
         self.queued_for = plan.queued_for
-        what = "emails" if s.kind == "invitation" else "push notifications"
+        what = "emails" if s.kind == Kind.INVITATION else "push notifications"
         msg = f"Started: {fmt.num(plan.will_send)} {what} queued"
         if plan.skipped:
             msg += f", {fmt.num(sum(plan.skipped.values()))} skipped"
@@ -367,7 +368,7 @@ def assign_message(r: recipients.AssignResult) -> str:
 
 
 def start_message(s: campaigns.CampaignSummary, plan: recipients.StartPlan, ctx) -> str:
-    what = "email" if s.kind == "invitation" else "push notification"
+    what = "email" if s.kind == Kind.INVITATION else "push notification"
     lines = [f"Will be sent: {fmt.num(plan.will_send)} ({what}s)"]
     if plan.sending_begins:  # the window not open yet, or outside sending hours (SPEC §11)
         lines[0] += f", {plan.sending_begins}"

@@ -17,6 +17,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from core import recipients
+from core.enums import RecipientStatus
 from tui import format as fmt
 from tui.screens.base import WorkerErrors
 
@@ -66,7 +67,7 @@ class RecipientTable(WorkerErrors, DataTable):
     def _cells(self, r: recipients.RecipientRow) -> list:
         tz = self.app.ctx.config.clinic.tz
         status = Text(r.status, style=fmt.CELL_STYLE.get(r.status, ""), no_wrap=True, overflow="ellipsis")
-        if r.status == "retrying" and r.next_attempt_at:
+        if r.status == RecipientStatus.RETRYING and r.next_attempt_at:
             status.append(f" · next {fmt.when(r.next_attempt_at, tz)[11:]}", style="yellow")
         if r.reason_code:
             status.append(f" · {r.reason()}", style="dim")
