@@ -112,7 +112,9 @@ def _report(table, label: str) -> IdListReport:
         if not key:
             report.bad_lines.append((line, "no EMR id on this line"))
         elif (c := textcheck.first_control(value, textcheck.LINE_BREAKING)) is not None:
-            report.bad_lines.append((line, f"the EMR id holds {textcheck.describe(c)}; expected one line of text"))
+            report.bad_lines.append(
+                (line, _("the EMR id holds {what}; expected one line of text").format(what=textcheck.describe(c)))
+            )
         elif key in first_line:
             report.duplicates.append((line, value, first_line[key][0]))
         else:
