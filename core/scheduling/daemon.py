@@ -106,7 +106,6 @@ def run(config: Config, *, once: bool = False, log_level: str = "info", grace: f
         event(log, logging.ERROR, "refused", error=str(err), kind=err.kind)
         return 1
     sched = Scheduler(config, role=DAEMON)
-    look_at_what_staff_share(config)
     event(
         log,
         logging.INFO,
@@ -119,6 +118,7 @@ def run(config: Config, *, once: bool = False, log_level: str = "info", grace: f
         gateway=config.gateway.transport,
         config=str(config.path) if config.path else None,
     )
+    look_at_what_staff_share(config)
 
     stop = threading.Event()
     signals = []
