@@ -132,9 +132,8 @@ def root_refusal(config: Config) -> str:
             service = pwd.getpwuid(uid).pw_name
         except KeyError:
             pass
-    where = f" in {config.path}" if config.path else ""
     return _(
         "root is not a clinicast user: every change is audited under a person's login, so clinicast is "
-        'administered by a login listed under [users] with permissions = ["admin"] (add yours{where} and run '
-        "it as yourself), or by the service account: runuser -u {service} -- clinicast ..."
-    ).format(where=where, service=service)
+        'administered by a login listed under [users] with permissions = ["admin"] (add yours in {config} and '
+        "run it as yourself), or by the service account: runuser -u {service} -- clinicast ..."
+    ).format(config=config.path or "/etc/clinicast/config.toml", service=service)

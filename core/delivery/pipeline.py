@@ -1,7 +1,7 @@
 """One dispatcher pass: claim → prepare → hand over → send → record, until nothing is due.
 
 Everything runs on the pass's event loop; every database call goes to the one database
-thread (`Tools.db`), in this order of arrival:
+thread (`Runner.db`), in this order of arrival:
 
 - `claim`: a few rows at a time — for email at most twice `[email] concurrency`, for
   the gateway a request's worth — so that a dispatcher never sits on more than it can
@@ -28,12 +28,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any, Protocol
 
+from core.config.types import Config
 from core.delivery.handover import hand_over
-from core.delivery.kinds import Job
+from core.delivery.kinds import Handler, Job
 from core.delivery.logfmt import event
 from core.delivery.results import Guard, Result, record
+from core.delivery.retry import Policy
 from core.delivery.store import Claimed, adopt, claim, release, renew
 from core.enums import DeliveryKind, DeliveryState
 from core.models import Campaign, Patient, Recipient, Template
@@ -70,9 +75,35 @@ class PassStats:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+class Runner(Protocol):
+    """What a pass uses of its dispatcher (core.delivery.dispatcher.Dispatcher)."""
+
+    config: Config
+    name: str
+    clock: Callable[[], datetime]
+    policy: Policy
+    log: logging.Logger
+    stop_deadline: float
+
+    @property
+    def stopping(self) -> bool: ...
+
+    @property
+    def mail_concurrency(self) -> int: ...
+
+    @property
+    def gateway_concurrency(self) -> int: ...
+
+    def handler(self, kind: DeliveryKind) -> Handler: ...
+
+    def db(self, fn: Callable[..., Any], *args: Any) -> Awaitable[Any]: ...
+
+    def log_results(self, results: list[Result]) -> None: ...
+
+
 class Pass:
-    def __init__(self, tools):
-        self.t = tools
+    def __init__(self, dispatcher: Runner):
+        self.d = dispatcher
         self.stats = PassStats()
         self.queues: dict[bool, asyncio.Queue[Job | None]] = {False: asyncio.Queue(), True: asyncio.Queue()}
         self.busy = {False: 0, True: 0}  # jobs being handed over or sent, by is-email
@@ -86,7 +117,7 @@ class Pass:
     # --- the loop ---------------------------------------------------------------------------
 
     async def run(self) -> PassStats:
-        t = self.t
+        t = self.d
         workers = [asyncio.ensure_future(self._worker(True)) for _ in range(t.mail_concurrency)]
         workers += [asyncio.ensure_future(self._worker(False)) for _ in range(t.gateway_concurrency)]
         renewer = asyncio.ensure_future(self._renewer())
@@ -105,7 +136,7 @@ class Pass:
         return self.stats
 
     async def _claim_loop(self) -> None:
-        t = self.t
+        t = self.d
         while not t.stopping and self.failure is None:
             want_mail = 2 * t.mail_concurrency - self.queues[True].qsize() - self.busy[True]
             want_gw = 2 * t.gateway_concurrency - self.queues[False].qsize() - self.busy[False] > 0
@@ -134,7 +165,7 @@ class Pass:
     async def _drain(self, workers) -> None:
         """After the last claim: let queued jobs and calls in flight finish (a stop: only
         those in flight, within the grace period)."""
-        t = self.t
+        t = self.d
         while not self._idle():
             if t.stopping:
                 await self._release_queued()
@@ -157,9 +188,9 @@ class Pass:
                     rows += job.rows
         if rows:
             try:
-                self.stats.released += await self.t.db(release, rows)
+                self.stats.released += await self.d.db(release, rows)
             except Exception as e:  # noqa: BLE001 - the database is gone: the leases will expire
-                event(self.t.log, logging.WARNING, "release_failed", error=e)
+                event(self.d.log, logging.WARNING, "release_failed", error=e)
 
     # --- workers --------------------------------------------------------------------------
 
@@ -171,7 +202,7 @@ class Pass:
                 return
             self.busy[mail] += 1
             try:
-                if self.t.stopping:
+                if self.d.stopping:
                     q.put_nowait(job)  # given back by _release_queued
                     return
                 await self._one(job)
@@ -195,7 +226,7 @@ class Pass:
             from core.channels import Outcome
             from core.reasons import Reason
 
-            event(self.t.log, logging.ERROR, "send_error", kind=job.handler.kind, error=e)
+            event(self.d.log, logging.ERROR, "send_error", kind=job.handler.kind, error=e)
             results = job.handler.results(job, Outcome.retry(f"{type(e).__name__}: {e}"))
             for r in results:
                 r.code = Reason.INTERNAL if r.state != DeliveryState.SENT else r.code
@@ -214,15 +245,15 @@ class Pass:
             batch, self.handover_wanted = self.handover_wanted, []
             jobs = [j for j, _ in batch]
             try:
-                immediate = await self.t.db(
-                    hand_over, jobs, self.t.clock(), self.t.config.clinic.app_url, self.t.config.scheduler.max_attempts
+                immediate = await self.d.db(
+                    hand_over, jobs, self.d.clock(), self.d.config.clinic.app_url, self.d.config.scheduler.max_attempts
                 )
             except Exception as e:  # noqa: BLE001 - each waiting worker gets the error
                 for _, fut in batch:
                     fut.set_exception(e)
                 continue
             self._count(immediate)
-            self.t.log_results(immediate)
+            self.d.log_results(immediate)
             for _, fut in batch:
                 fut.set_result(None)
 
@@ -248,7 +279,7 @@ class Pass:
         await fut
 
     async def _record_all(self) -> None:
-        t = self.t
+        t = self.d
         give_up = None
         while self.to_record:
             batch, self.to_record = self.to_record, []
@@ -273,7 +304,7 @@ class Pass:
                 fut.set_result(None)
 
     async def _renewer(self) -> None:
-        t = self.t
+        t = self.d
         lease = t.config.scheduler.lease_seconds
         while True:
             await asyncio.sleep(lease / 3)
@@ -285,7 +316,7 @@ class Pass:
     # --- claim and prepare (database thread) ---------------------------------------------
 
     def _claim_and_prepare(self, mail_limit: int, gateway: bool, any_kind: bool = False) -> tuple[list[Job], int]:
-        t = self.t
+        t = self.d
         now, lease = t.clock(), t.config.scheduler.lease_seconds
         claimed: list[Claimed] = []
         if any_kind:
@@ -304,7 +335,7 @@ class Pass:
             raise
 
     def _prepare(self, claimed: list[Claimed], now) -> list[Job]:
-        t = self.t
+        t = self.d
         cids = sorted({c.campaign_id for c in claimed})
         campaigns = {c.id: c for c in Campaign.select().where(Campaign.id.in_(cids))}
         templates: dict[int, dict[str, dict[str, str]]] = {cid: {} for cid in cids}
@@ -352,5 +383,5 @@ class Pass:
         from core.channels import Outcome
 
         outcome = Outcome.unknown("the dispatcher sending it stopped before the SMTP server's answer was recorded")
-        d = self.t.policy.decide(outcome, c.attempts, c.outcomes_unknown, now, c.kind.reaches_patient)
+        d = self.d.policy.decide(outcome, c.attempts, c.outcomes_unknown, now, c.kind.reaches_patient)
         return Result(c, d.state, d.code, d.detail, d.due_at, d.unknown)
