@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from core import infile
 from core.config import secrets
 from core.config.checks import check_identification, check_postgres_url, check_values
 from core.config.schema import LOGIN_NAME, REQUIRED_SECTIONS, SECTIONS, UserTable, validate
@@ -31,7 +32,7 @@ from core.config.types import (
     SendingSettings,
     User,
 )
-from core.errors import ConfigError
+from core.errors import BadInput, ConfigError
 
 
 def discover(explicit: str | os.PathLike | None = None) -> Path:
@@ -64,10 +65,10 @@ def discover(explicit: str | os.PathLike | None = None) -> Path:
 def load(path: str | os.PathLike | None = None, env: Mapping[str, str] | None = None) -> Config:
     """Read, validate and resolve the config file; raise ConfigError listing every problem."""
     p = discover(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as e:
-        raise ConfigError(p, [f"cannot read: {e.strerror}"]) from None
+    try:  # with the bounds of every input file: a FIFO, a device, a huge file refused unread
+        raw = infile.read_bytes(p, limit=infile.CONFIG_LIMIT, what="a TOML config file", label=str(p))
+    except BadInput as e:
+        raise ConfigError(p, [str(e).removeprefix(f"{p}: ")]) from None
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as e:

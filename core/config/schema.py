@@ -57,6 +57,14 @@ def _time_zone(v: str) -> str:
     return v
 
 
+def _one_address(v: str) -> str:
+    from core.patients.cells import is_email
+
+    if v and not is_email(v):
+        raise PydanticCustomError("address", "expected one address like name@example.org, got {value!r}")
+    return v
+
+
 Required = Annotated[str, AfterValidator(_not_blank)]  # a string that must say something
 # a word of core.enums, written as its value in the file
 LanguageWord = Annotated[Language, Field(strict=False)]
@@ -91,6 +99,8 @@ class EmailTable(Table):
     path: str = ""
     timeout_seconds: float = 30.0
     concurrency: int = 2
+    max_per_minute: int = 0  # the relay's pace, all dispatchers together (0: none)
+    max_per_day: int = 0
 
     @model_validator(mode="after")
     def _maildir_has_a_path(self) -> EmailTable:
@@ -145,7 +155,7 @@ class UserTable(Table):
     name: Required
     permissions: list[PermissionWord]
     language: Annotated[str, AfterValidator(_language_or_empty)] = ""  # "" = [clinic] default_language
-    email: str = ""
+    email: Annotated[str, AfterValidator(_one_address)] = ""  # where their test emails go
     app_id: str = ""
 
 
@@ -207,6 +217,8 @@ def _lines(name: str, model: type[Table], table: dict, err: Any) -> list[str]:
         return [f"{path}: required key is missing ({_MISSING_AS.get(getattr(field, 'annotation', str), 'a list')})"]
     if kind == "blank":
         return [f"{path}: must not be empty"]
+    if kind == "address":
+        return [f"{path}: expected one address like name@example.org, got {value!r}"]
     of_list = len(loc) > 1  # a list's item
     if kind in ("literal_error", "enum"):
         expected = ", ".join(repr(c) for c in re.findall(r"'([^']*)'", err.get("ctx", {}).get("expected", "")))
