@@ -20,7 +20,7 @@ from typing import Any
 
 from core import infile
 from core.config import secrets
-from core.config.checks import check_identification, check_postgres_url, check_values
+from core.config.checks import check_dkim, check_identification, check_postgres_url, check_values
 from core.config.schema import LOGIN_NAME, REQUIRED_SECTIONS, SECTIONS, UserTable, validate
 from core.config.types import (
     ClinicSettings,
@@ -93,6 +93,7 @@ def from_dict(data: dict, path: Path | None = None, env: Mapping[str, str] | Non
     password = secrets.ref("email", "password", email, env, base, problems, path)
     token = secrets.ref("gateway", "token", gw, env, base, problems, path)
     check_identification(data, email, clinic, problems)
+    check_dkim(email, base, problems)
     check_values(values, problems)
     users = _read_users(data.get("users", {}), problems)
     if problems:

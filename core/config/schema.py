@@ -101,6 +101,9 @@ class EmailTable(Table):
     concurrency: int = 2
     max_per_minute: int = 0  # the relay's pace, all dispatchers together (0: none)
     max_per_day: int = 0
+    dkim_key_file: str = ""  # DKIM signing by clinicast: all three or none (core.config.checks)
+    dkim_selector: str = ""
+    dkim_domain: str = ""
 
     @model_validator(mode="after")
     def _maildir_has_a_path(self) -> EmailTable:
