@@ -83,6 +83,7 @@ class ClinicTable(Table):
 class DatabaseTable(Table):
     url: Required
     group: str = ""
+    keep_deliveries_days: int = 90
 
 
 class EmailTable(Table):

@@ -31,6 +31,7 @@ class ClinicSettings:
 class DatabaseSettings:
     url: str
     group: str = ""  # the OS group that shares a SQLite database folder (SPEC §13)
+    keep_deliveries_days: int = 90  # finished outbox rows older than this are deleted (core.delivery.retention)
 
 
 @dataclass(frozen=True)
