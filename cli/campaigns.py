@@ -50,7 +50,8 @@ def campaigns_list(ctx, include_archived, as_json):
     """Every campaign, newest first."""
     from core import campaigns
 
-    rows = campaigns.summaries(ctx, include_archived=include_archived)
+    # the text list shows no funnel: it is counted for --json only (`show` has it too)
+    rows = campaigns.summaries(ctx, include_archived=include_archived, funnels=as_json)
     if as_json:
         return emit([s.to_json() for s in rows])
     if not rows:
@@ -133,6 +134,8 @@ def campaigns_start(ctx, campaign_id, as_json):
         return emit(plan.to_json())
     when = f" ({plan.sending_begins})" if plan.sending_begins else ""
     click.echo(f"campaign #{campaign_id} started: {plan.will_send} to send{when}")
+    if plan.pace:
+        click.echo(f"  {plan.pace}")
     for code, n in plan.skipped.items():
         click.echo(f"  skipped {n}: {describe(code)}")
     for gap in campaigns.language_gaps(ctx, campaign_id):  # a blank version: said, not refused

@@ -244,6 +244,9 @@ class AuditLog(BaseModel):
     action = pw.CharField(max_length=40)
     campaign = pw.IntegerField(null=True, index=True)  # plain id: audit outlives deletes
     detail = pw.TextField(default="")  # JSON
+    # the hash chain (core/audit/chain.py): the row before's hash, and this row's over both
+    prev_hash = pw.CharField(max_length=64, default="")
+    hash = pw.CharField(max_length=64, default="")
 
 
 class Heartbeat(BaseModel):
@@ -257,6 +260,27 @@ class Heartbeat(BaseModel):
     os_user = pw.CharField(max_length=64, default="")  # the login it runs as
     started_at = pw.DateTimeField(default=utcnow)
     beat_at = pw.DateTimeField(default=utcnow)
+
+
+class ChannelHealth(BaseModel):
+    """A channel ("email", "gateway") paused: its server refuses the clinic's setup (a
+    token, a login, a sender, a certificate) or asks to slow down (core.channel_health).
+    One row per channel that has a problem; none when every channel works."""
+
+    channel = pw.CharField(max_length=16, primary_key=True)  # core.channel_health.CHANNELS
+    problem = pw.CharField(max_length=32)  # core.channels.base.PROBLEMS
+    detail = pw.TextField(default="")  # the server's own words
+    since = pw.DateTimeField()  # first refused (kept while the same problem goes on)
+    until = pw.DateTimeField()  # deliveries wait until then; then the channel is tried again
+    noted_at = pw.DateTimeField()
+    noted_by = pw.CharField(max_length=120, default="")  # the dispatcher that saw it
+
+
+class EmailSlot(BaseModel):
+    """One email handed to the relay, when `[email] max_per_minute` or `max_per_day` caps
+    the pace: counted by every dispatcher together (core.delivery.pace)."""
+
+    at = pw.DateTimeField(index=True)
 
 
 class StaffPreference(BaseModel):
@@ -282,5 +306,7 @@ ALL_MODELS: list[type[BaseModel]] = [
     FeedItem,
     AuditLog,
     Heartbeat,
+    ChannelHealth,
+    EmailSlot,
     StaffPreference,
 ]

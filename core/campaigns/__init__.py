@@ -18,7 +18,7 @@ from core.campaigns.actions import (
     validate_fields,
 )
 from core.campaigns.languages import LanguageGap, language_gaps
-from core.campaigns.reads import CampaignSummary, get, get_templates, status_of, summaries, summary
+from core.campaigns.reads import CampaignSummary, funnel, get, get_templates, status_of, summaries, summary
 from core.campaigns.window import window_bounds, window_state
 
 # the staff's actions and reads; anything else is imported from the module it lives in
@@ -30,6 +30,7 @@ __all__ = [
     "clinic_values",
     "create",
     "edit",
+    "funnel",
     "get",
     "get_templates",
     "save_templates",

@@ -13,6 +13,8 @@ rules are `core.rules`.
     reads.py    counts and pages
     detail.py   one recipient in full, with the history of their deliveries
     rows.py     writing delivery rows
+    lookup.py   patients and recipients found by EMR id (by its key)
+    results.py  what the actions answer (SPEC §7's JSON shapes)
 """
 
 from __future__ import annotations
