@@ -158,7 +158,13 @@ def test_a_list_in_through_stdin_and_the_ledger_out_through_stdout(clinic):
     config, cid = clinic
     ids = b"emr_id\r\n" + b"".join(f"{1000 + i}\r\n".encode() for i in range(20)) + b"4242\r\n"
     res = ok(forced(config, f"recipients add {cid} --csv - --json", stdin=ids))
-    assert json.loads(res.stdout) == {"added": 20, "already_assigned": 0, "skipped": 0, "not_found": ["4242"]}
+    assert json.loads(res.stdout) == {
+        "added": 20,
+        "already_assigned": 0,
+        "skipped": 0,
+        "skipped_reasons": {},
+        "not_found": ["4242"],
+    }
     ledger = ok(forced(config, f"recipients list {cid} --csv")).stdout.decode()
     lines = ledger.strip().splitlines()
     assert lines[0].startswith("emr_id,name,status") and len(lines) == 21

@@ -116,7 +116,13 @@ def test_a_list_of_5000_in_and_the_ledger_back_through_ssh(sshd):
     cid = json.loads(created.stdout)["id"]
     ids = ("N° dossier\r\n" + "".join(f"{2000 + i}\r\n" for i in range(n))).encode("cp1252")  # Excel's CSV
     added = ok(ssh(s, s.staff2, "recipients", "add", str(cid), "--csv", "-", "--json", stdin=ids))
-    assert json.loads(added.stdout) == {"added": n, "already_assigned": 0, "skipped": 0, "not_found": []}
+    assert json.loads(added.stdout) == {
+        "added": n,
+        "already_assigned": 0,
+        "skipped": 0,
+        "skipped_reasons": {},
+        "not_found": [],
+    }
     ledger = ok(ssh(s, s.staff2, "recipients", "list", str(cid), "--csv")).stdout.decode("utf-8")
     lines = ledger.splitlines()
     assert lines[0].startswith("emr_id,name,status") and len(lines) == n + 1
