@@ -133,6 +133,8 @@ def campaigns_start(ctx, campaign_id, as_json):
         return emit(plan.to_json())
     when = f" ({plan.sending_begins})" if plan.sending_begins else ""
     click.echo(f"campaign #{campaign_id} started: {plan.will_send} to send{when}")
+    if plan.pace:
+        click.echo(f"  {plan.pace}")
     for code, n in plan.skipped.items():
         click.echo(f"  skipped {n}: {describe(code)}")
 

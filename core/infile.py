@@ -1,7 +1,7 @@
 """Reading an input file someone named on the command line or in a form (issue #8).
 
 Every file clinicast reads as input — a patient directory CSV, a list of EMR ids, a
-template file — goes through `read_bytes`: it refuses, before reading a byte, what is
+template file, the config file itself — goes through `read_bytes`: it refuses, before reading a byte, what is
 not a regular file (a folder, `/dev/zero`, `/dev/urandom`, a FIFO, a socket) and a file
 over the limit for its kind, each with one line naming the file. `/dev/zero` used to
 end in MemoryError, a FIFO in a hang.
@@ -32,6 +32,7 @@ MiB = 1024 * 1024
 CSV_LIMIT = 200 * MiB  # a patient directory of 100,000 rows is about 20 MB
 ID_LIST_LIMIT = 50 * MiB
 TEMPLATE_LIMIT = 1 * MiB  # two languages of four fields of at most 64 KiB each
+CONFIG_LIMIT = 1 * MiB  # config.example.toml, fully commented, is about 8 KB
 
 
 def _size(n: int) -> str:

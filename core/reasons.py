@@ -34,6 +34,7 @@ class Reason(StrEnum):
     UNKNOWN_APP_ACCOUNT = "unknown_app_account"
     SEND_ERROR = "send_error"  # detail: the server's or the connection's message
     OUTCOME_UNKNOWN = "outcome_unknown"  # detail: what happened; it may have arrived
+    CHANNEL_PAUSED = "channel_paused"  # detail: what the channel's server said (core.channel_health)
     TEMPLATE = "template"  # detail: the template problem
     INTERNAL = "internal"  # detail: the exception
 
@@ -68,6 +69,10 @@ WORDS: dict[Reason, tuple[str, str]] = {
     Reason.UNKNOWN_APP_ACCOUNT: ("unknown app account", "compte inconnu de l'application"),
     Reason.SEND_ERROR: ("{detail}", "{detail}"),
     Reason.OUTCOME_UNKNOWN: ("outcome unknown: {detail}", "résultat inconnu : {detail}"),
+    Reason.CHANNEL_PAUSED: (
+        "waiting for the channel to work again: {detail}",
+        "en attente du retour du canal : {detail}",
+    ),
     Reason.TEMPLATE: ("template: {detail}", "modèle : {detail}"),
     Reason.INTERNAL: ("internal error: {detail}", "erreur interne : {detail}"),
 }

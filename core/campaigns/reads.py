@@ -66,10 +66,11 @@ def _day_json(day) -> str | None:
 
 
 def get(campaign_id: int | str) -> Campaign:
-    try:
-        cid = int(campaign_id)
-    except (TypeError, ValueError):
-        raise BadInput(f"campaign id must be a number, got {campaign_id!r}") from None
+    text = str(campaign_id).strip()
+    # ASCII digits only: int() also reads "١", "１" and "1_0"
+    if not (isinstance(campaign_id, int) or (text.isascii() and text.isdigit())):
+        raise BadInput(f"campaign id must be a number, got {campaign_id!r}")
+    cid = int(text)
     # an id no database column can hold (99999999999999999999999) is simply not there
     c = Campaign.get_or_none(Campaign.id == cid) if 0 < cid < 2**63 else None
     if c is None:

@@ -14,6 +14,8 @@ from email.utils import parseaddr
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
+from core import textcheck
+
 if TYPE_CHECKING:
     from core.config.types import Config
 
@@ -32,6 +34,8 @@ COUNTS = {
     ("gateway", "concurrency"): (1, 1024),
     ("scheduler", "max_attempts"): (1, 1000),
     ("email", "unknown_outcome_retries"): (0, 100),
+    ("email", "max_per_minute"): (0, 1_000_000),
+    ("email", "max_per_day"): (0, 100_000_000),
 }
 # libpq connection options a postgresql:// URL may carry (?k=v); anything else is a typo
 PG_OPTIONS = frozenset(
@@ -59,6 +63,15 @@ def check_values(values: dict[str, dict], problems: list[str]) -> None:
     sender = values.get("email", {}).get("from")
     if sender is not None:
         _check_from(sender, problems)
+    # what every email's headers or identification carry: one line each (the subject
+    # once carried a line break in the clinic's name as a space)
+    for key in ("name", "address", "phone"):
+        v = values.get("clinic", {}).get(key)
+        if isinstance(v, str) and textcheck.first_control(v, textcheck.LINE_BREAKING) is not None:
+            problems.append(f"clinic.{key}: contains a line break or control character; expected one line of text")
+    url = values.get("email", {}).get("unsubscribe_url")
+    if isinstance(url, str) and url and any(ord(c) <= 32 or ord(c) == 127 for c in url):
+        problems.append(f"email.unsubscribe_url: contains spaces or control characters: {url!r}")
     tz = values.get("clinic", {}).get("timezone")
     if tz is not None and not tz.strip():
         problems.append("clinic.timezone: must not be empty; expected e.g. 'America/Toronto'")

@@ -42,6 +42,8 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         "path": (str, ""),
         "timeout_seconds": (float, 30.0),
         "concurrency": (int, 2),
+        "max_per_minute": (int, 0),
+        "max_per_day": (int, 0),
     },
     "gateway": {
         "transport": (str, "http"),

@@ -26,6 +26,7 @@ from core.campaigns import window_bounds
 from core.channels import Mailer, Outcome
 from core.channels.gateway import MAX_IDS, GatewayClient, unknown_ids
 from core.config.types import Config
+from core.delivery import pace
 from core.delivery.handover import Fresh, HandOver
 from core.delivery.letters import Letters
 from core.delivery.results import Result
@@ -116,6 +117,20 @@ class Handler:
     async def send(self, job: Job) -> list[Result]:  # pragma: no cover - every kind has one
         raise NotImplementedError
 
+    def pace(self, ho: HandOver) -> None:
+        """The relay's pace (core.delivery.pace): each email about to go takes a slot, in
+        the hand-over's transaction; one with no slot left waits, due when one frees."""
+        if not self.kind.by_email or not pace.limited(self.tools.config.email):
+            return
+        kept = []
+        for r in ho.keep:
+            wait = pace.take(self.tools.config.email, ho.now)
+            if wait is None:
+                kept.append(r)
+            else:
+                ho.defer(r, wait)
+        ho.keep = kept
+
     # --- shared pieces -------------------------------------------------------------------
 
     def results(self, job: Job, outcome: Outcome, rows: list[Claimed] | None = None) -> list[Result]:
@@ -123,7 +138,7 @@ class Handler:
         out = []
         for r in job.handed if rows is None else rows:
             d = self.tools.policy.decide(outcome, r.attempts + 1, r.outcomes_unknown, now, self.kind.reaches_patient)
-            out.append(Result(r, d.state, d.code, d.detail, d.due_at, d.unknown))
+            out.append(Result(r, d.state, d.code, d.detail, d.due_at, d.unknown, d.problem))
         return out
 
     def _check_message(self, job: Job, rows: list[Claimed], ho: HandOver, windowed: bool) -> None:

@@ -16,7 +16,10 @@ thread (`Runner.db`), in this order of arrival:
   arrive together share one transaction), so a crash leaves unrecorded at most the
   calls actually in flight — `[email] concurrency` emails, and gateway requests whose
   idempotency keys make them safe to repeat;
-- a **renewer** extends the leases of what this dispatcher holds every third of a lease.
+- a **renewer** extends the leases of what this dispatcher holds every third of a lease;
+- a channel paused (core.channel_health: its server refuses the clinic's setup, or asks
+  to slow down) is not claimed until it is tried again; an answer that pauses it is
+  recorded with the results, and the jobs of that channel not yet started are released.
 
 A stop (`Dispatcher.request_stop`) ends claiming; jobs not started are released at
 once; calls in flight get the grace period, then the pass ends and their rows are left
@@ -33,7 +36,10 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Protocol
 
+from core import channel_health
 from core.config.types import Config
+from core.db import write_transaction
+from core.delivery import pace
 from core.delivery.handover import hand_over
 from core.delivery.kinds import Handler, Job
 from core.delivery.logfmt import event
@@ -113,6 +119,8 @@ class Pass:
         self.handover_wanted: list[tuple[Job, asyncio.Future]] = []
         self.handover_task: asyncio.Task | None = None
         self.failure: BaseException | None = None
+        self.paused: set[str] = set()  # channels paused (core.channel_health), as last read or answered
+        self.troubled: set[str] = set()  # channels with a problem on record: a success clears it
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -205,6 +213,9 @@ class Pass:
                 if self.d.stopping:
                     q.put_nowait(job)  # given back by _release_queued
                     return
+                if channel_health.channel_of(job.handler.kind) in self.paused:
+                    self.stats.released += await self.d.db(release, job.rows)  # waits with its channel
+                    continue
                 await self._one(job)
             finally:
                 self.busy[mail] -= 1
@@ -285,7 +296,7 @@ class Pass:
             batch, self.to_record = self.to_record, []
             results = [r for rs, _ in batch for r in rs]
             try:
-                written = await t.db(record, results, t.clock(), Guard.HANDOVER)
+                written, changes = await t.db(self._record_and_note, results, t.clock())
             except Exception as e:  # noqa: BLE001 - keep them and try again: they are sends that went out
                 give_up = give_up or time.monotonic() + 1.5 * t.config.scheduler.lease_seconds
                 if time.monotonic() > give_up or (t.stopping and time.monotonic() > t.stop_deadline):
@@ -300,8 +311,50 @@ class Pass:
             give_up = None
             self._count(results, written)
             t.log_results(results)
+            self._log_changes(changes)
             for _, fut in batch:
                 fut.set_result(None)
+
+    def _record_and_note(self, results: list[Result], now) -> tuple[dict, list]:
+        """Record the answers and, in the same transaction, what they say about the
+        channels (a pause; a success on a channel with a problem on record)."""
+        pauses = [
+            (channel_health.channel_of(r.claimed.kind), r.problem, r.detail, r.due_at or now)
+            for r in results
+            if r.problem
+        ]
+        succeeded = {
+            channel_health.channel_of(r.claimed.kind) for r in results if r.state == DeliveryState.SENT
+        } & self.troubled
+        if not pauses and not succeeded:
+            return record(results, now, Guard.HANDOVER), []
+        with write_transaction():
+            written = record(results, now, Guard.HANDOVER)
+            changes = channel_health.note(pauses, succeeded, now, self.d.name)
+        for c in changes:
+            if c.what == "resumed":
+                self.troubled.discard(c.problem.channel)
+            else:
+                self.troubled.add(c.problem.channel)
+                self.paused.add(c.problem.channel)
+        return written, changes
+
+    def _log_changes(self, changes: list) -> None:
+        t = self.d
+        for c in changes:
+            p = c.problem
+            level = logging.INFO if c.what != "paused" else logging.WARNING
+            event(
+                t.log,
+                level,
+                f"channel_{c.what}",
+                channel=p.channel,
+                problem=p.problem,
+                since=p.since,
+                until=p.until if c.what != "resumed" else None,
+                message=channel_health.describe(p, t.config, t.clock()),
+                error=p.detail or None,
+            )
 
     async def _renewer(self) -> None:
         t = self.d
@@ -318,6 +371,16 @@ class Pass:
     def _claim_and_prepare(self, mail_limit: int, gateway: bool, any_kind: bool = False) -> tuple[list[Job], int]:
         t = self.d
         now, lease = t.clock(), t.config.scheduler.lease_seconds
+        troubled = {p.channel: p for p in channel_health.problems()}
+        self.troubled = set(troubled)
+        self.paused = {c for c, p in troubled.items() if p.until > now}
+        if channel_health.EMAIL in self.paused:
+            mail_limit = 0
+        elif mail_limit > 0:
+            slots = pace.free(t.config.email, now)  # the relay's pace: no more than it takes now
+            mail_limit = mail_limit if slots is None else min(mail_limit, slots)
+        if channel_health.GATEWAY in self.paused:
+            gateway = False
         claimed: list[Claimed] = []
         if any_kind:
             claimed = claim(t.name, now, lease, 1)
@@ -384,4 +447,4 @@ class Pass:
 
         outcome = Outcome.unknown("the dispatcher sending it stopped before the SMTP server's answer was recorded")
         d = self.d.policy.decide(outcome, c.attempts, c.outcomes_unknown, now, c.kind.reaches_patient)
-        return Result(c, d.state, d.code, d.detail, d.due_at, d.unknown)
+        return Result(c, d.state, d.code, d.detail, d.due_at, d.unknown, d.problem)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core import emr
+from core import emr, textcheck
 from core.context import Ctx
 from core.enums import Permission
 from core.errors import BadInput
@@ -111,6 +111,10 @@ def _report(table, label: str) -> IdListReport:
         key = emr.key(value)
         if not key:
             report.bad_lines.append((line, "no EMR id on this line"))
+        elif (c := textcheck.first_control(value, textcheck.LINE_BREAKING)) is not None:
+            report.bad_lines.append(
+                (line, _("the EMR id holds {what}; expected one line of text").format(what=textcheck.describe(c)))
+            )
         elif key in first_line:
             report.duplicates.append((line, value, first_line[key][0]))
         else:

@@ -374,6 +374,8 @@ def start_message(s: campaigns.CampaignSummary, plan: recipients.StartPlan, ctx)
         lines[0] += f", {plan.sending_begins}"
     elif plan.will_send:
         lines[0] += ", now"
+    if plan.pace:  # the relay's pace: when the last one leaves
+        lines.append(plan.pace[:1].upper() + plan.pace[1:])
     if plan.skipped:
         lines.append(f"Skipped: {fmt.num(sum(plan.skipped.values()))}")
         for why, n in sorted(plan.skipped.items(), key=lambda kv: -kv[1]):
