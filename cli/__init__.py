@@ -1,10 +1,10 @@
 """The `clinicast` command (SPEC §7): one module per group of subcommands, all
-registered on `base.cli`. With no subcommand it opens the TUI (imported only then: the
+registered on `base.cli`, each imported when one of its commands runs
+(`base.COMMAND_MODULES`). With no subcommand it opens the TUI (imported only then: the
 core and the daemon never load Textual)."""
 
 from __future__ import annotations
 
-from cli import campaigns, patients, recipients, setup, trust  # noqa: F401 - each registers its commands
 from cli.base import cli
 
 
@@ -22,14 +22,16 @@ def main(argv=None) -> None:
     import sys
 
     from cli import ssh
-    from cli.base import EXIT_BAD, die
-    from core import i18n, preferences
-    from core.context import login_name
+    from cli.base import COMMAND_MODULES, EXIT_BAD, die
 
     args = list(sys.argv[1:] if argv is None else argv)
-    i18n.use(preferences.language_of_file(_config_arg(args), login_name()))
+    if args != ["--version"]:  # the version has no words to translate: it loads nothing (issue #21)
+        from core import i18n, preferences
+        from core.context import login_name
+
+        i18n.use(preferences.language_of_file(_config_arg(args), login_name()))
     try:  # under sshd's ForceCommand, the client's words (cli/ssh.py); --config is the forced one's
-        args = ssh.forced_argv(args, list(cli.commands))
+        args = ssh.forced_argv(args, list(COMMAND_MODULES))
     except ssh.Refused as e:
         die(str(e), EXIT_BAD)
     cli.main(args=args, obj={})

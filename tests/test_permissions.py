@@ -114,6 +114,7 @@ CAMPAIGNS_ACTIONS = {
     "archive a campaign": (lambda w, c: campaigns.archive(c, w.invitation), ["core.campaigns.actions:archive"]),
     "list campaigns": (lambda w, c: campaigns.summaries(c), ["core.campaigns.reads:summaries"]),
     "a campaign's summary": (lambda w, c: campaigns.summary(c, w.invitation), ["core.campaigns.reads:summary"]),
+    "a campaign's funnel": (lambda w, c: campaigns.funnel(c, w.invitation), ["core.campaigns.reads:funnel"]),
     "read templates": (lambda w, c: campaigns.get_templates(c, w.invitation), ["core.campaigns.reads:get_templates"]),
     "count by conditions": (
         lambda w, c: conditions.count(c, [conditions.parse("age >= 18")]),

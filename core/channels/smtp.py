@@ -34,6 +34,7 @@ import ssl
 import threading
 from collections.abc import Callable
 
+from core.channels import dkim
 from core.channels.base import SECRET, SLOW_DOWN, SMTP_LOGIN, SMTP_SENDER, SMTP_TLS, Outcome, one_line
 from core.errors import ConfigError
 
@@ -81,6 +82,7 @@ class SmtpMailer:
         concurrency: int = 2,
         ssl_context: ssl.SSLContext | None = None,
         local_hostname: str | None = None,
+        signer=None,
     ):
         if security not in ("starttls", "tls", "none"):
             raise ValueError(f"security must be starttls, tls or none, not {security!r}")
@@ -94,6 +96,7 @@ class SmtpMailer:
         self.concurrency = max(1, concurrency)
         self.ssl_context = ssl_context
         self.local_hostname = local_hostname
+        self.signer = signer  # core.channels.dkim.DkimSigner, when clinicast signs
         self._idle: queue.LifoQueue[smtplib.SMTP] = queue.LifoQueue()
         self._lock = threading.Lock()
         self._closed = False
@@ -110,6 +113,7 @@ class SmtpMailer:
             timeout=email.timeout_seconds,
             concurrency=email.concurrency,
             ssl_context=ssl_context,
+            signer=dkim.from_settings(email),
         )
 
     # --- connections ----------------------------------------------------------------
@@ -198,6 +202,11 @@ class SmtpMailer:
     # --- sending --------------------------------------------------------------------
 
     def send(self, message: bytes, sender: str, to: list[str], key: str) -> Outcome:
+        if self.signer is not None:
+            try:
+                message = self.signer.sign(message)
+            except ConfigError as e:  # the key: the clinic's setup, not this email
+                return Outcome.pause(SECRET, one_line(e.problems[0] if e.problems else e))
         conn = self._take()
         reused = conn is not None
         for _ in range(2):

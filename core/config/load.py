@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core import infile
 from core.config import secrets
-from core.config.checks import check_identification, check_postgres_url, check_values, email_problems
+from core.config.checks import check_dkim, check_identification, check_postgres_url, check_values, email_problems
 from core.config.schema import CHOICES, LANGUAGES, PERMISSIONS, REQUIRED, SCHEMA, USER_SCHEMA, read_section
 from core.config.types import (
     ClinicSettings,
@@ -128,6 +128,7 @@ def from_dict(data: dict, path: Path | None = None, env: Mapping[str, str] | Non
     email = values["email"]
     password = secrets.ref("email", "password", email, env, base, problems, path)
     check_identification(data, email, clinic, problems)
+    check_dkim(email, base, problems)
     if email["transport"] == "maildir" and not email["path"]:
         problems.append('email.path: required when email.transport = "maildir" (the folder to write .eml files to)')
     gw = values["gateway"]
@@ -209,6 +210,9 @@ def from_dict(data: dict, path: Path | None = None, env: Mapping[str, str] | Non
             unknown_outcome_retries=email["unknown_outcome_retries"],
             max_per_minute=email["max_per_minute"],
             max_per_day=email["max_per_day"],
+            dkim_key_file=email["dkim_key_file"],
+            dkim_selector=email["dkim_selector"],
+            dkim_domain=email["dkim_domain"],
         ),
         gateway=GatewaySettings(
             transport=gw["transport"],

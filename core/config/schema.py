@@ -27,7 +27,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         "timezone": (str, "America/Toronto"),
         "default_language": (str, "fr"),
     },
-    "database": {"url": (str, REQUIRED), "group": (str, "")},
+    "database": {"url": (str, REQUIRED), "group": (str, ""), "keep_deliveries_days": (int, 90)},
     "email": {
         "transport": (str, "smtp"),
         "host": (str, "localhost"),
@@ -44,6 +44,9 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         "concurrency": (int, 2),
         "max_per_minute": (int, 0),
         "max_per_day": (int, 0),
+        "dkim_key_file": (str, ""),
+        "dkim_selector": (str, ""),
+        "dkim_domain": (str, ""),
     },
     "gateway": {
         "transport": (str, "http"),
