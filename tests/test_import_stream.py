@@ -10,9 +10,10 @@ from datetime import datetime
 import pytest
 from click.testing import CliRunner
 
-from core import context, optouts
+from core import context
 from core.csvio import FileProblems, ProblemLines
 from core.models import AuditLog, OptOut, Patient, database
+from core.optouts import ledger
 from core.patients import lookup, reader, upsert
 
 NOW = datetime(2025, 6, 2, 15, 0)
@@ -107,8 +108,8 @@ def test_opt_outs_asked_once_and_kept(ctx, tmp_path, small_chunks):
     "contact them" for a patient who opted out is counted, by key (`00002` is `2`)."""
     rows = [f"{i},P{i},N{i},p{i}@example.org,non,oui" for i in range(1, 8)]
     upsert.import_csv(ctx, _csv(tmp_path, rows))
-    optouts.record(ctx, "2", "all", "asked at the desk")
-    optouts.record(ctx, "5", "email", "asked by phone")
+    ledger.record(ctx, "2", "all", "asked at the desk")
+    ledger.record(ctx, "5", "email", "asked by phone")
     queries: list[str] = []
     real = database.obj.execute_sql
 
