@@ -286,13 +286,15 @@ def clinicast_daemon_emails(config, ctx, toml: Path, n: int, start: int) -> floa
         log.close()
 
 
-def rendering_ms(config, n: int = 2000) -> float:
-    """Milliseconds an email costs to render with the dispatcher's writer (no sending)."""
+def rendering_ms(config, n: int = 2000, each: bool = False) -> float:
+    """Milliseconds an email costs to render with the dispatcher's writer (no sending);
+    `each`: rendered in full for every patient (what clinicast 0.2 did), for comparison."""
     from datetime import date
 
     from core import identification, templating
     from core.campaigns import clinic_values
     from core.delivery.letters import Letters
+    from core.templating.prepared import PER_PATIENT_GROUPS
 
     letters = Letters(config, lambda: datetime.now(UTC).replace(tzinfo=None))
     clinic = clinic_values(letters.config)
@@ -315,7 +317,10 @@ def rendering_ms(config, n: int = 2000) -> float:
     shared = {"clinic": contexts[0]["clinic"]}
     t0 = time.perf_counter()
     for c in contexts:
-        r = letters.prepared(fields, "fr", shared).render({k: c[k] for k in ("patient", "invitation", "unsubscribe")})
+        if each:
+            r = templating.render("invitation", fields, c, "fr")
+        else:
+            r = letters.prepared(fields, "fr", shared).render({k: c[k] for k in PER_PATIENT_GROUPS})
         identification.add(r.text or "", r.html or "", clinic, "fr")
     return (time.perf_counter() - t0) / n * 1000
 
@@ -337,7 +342,11 @@ def run() -> Figures:
         url = f"http://127.0.0.1:{gw.port}"
 
         ms = statistics.median(rendering_ms(config) for _ in range(3))
-        f.note(f"rendering an email: {ms:.3f} ms (target <= 0.3 ms): {'ok' if ms <= 0.3 else 'OVER'}")
+        full = statistics.median(rendering_ms(config, 300, each=True) for _ in range(3))
+        f.note(
+            f"rendering an email: {ms:.3f} ms (target <= 0.3 ms): {'ok' if ms <= 0.3 else 'OVER'}; "
+            f"rendered in full for each patient: {full:.3f} ms"
+        )
 
         # pushes: interleaved rounds, clinicast then the bare loop sending the very same batches
         ours, bare = [], []

@@ -3,19 +3,21 @@
 Everything runs on the pass's event loop; every database call goes to the one database
 thread (`Runner.db`), in this order of arrival:
 
-- `claim`: a few rows at a time — for email at most twice `[email] concurrency`, for
-  the gateway a request's worth — so that a dispatcher never sits on more than it can
-  start soon, and a second dispatcher finds work;
+- `claim`: a few rows at a time — for email `CLAIM_AHEAD` calls per connection, claimed
+  again once half of them went (one claim for several emails), for the gateway a
+  request's worth — so that a dispatcher never sits on more than it can start soon,
+  and a second dispatcher finds work;
 - `prepare` (same call): the campaigns and templates the rows need; an email whose
   earlier hand-over left no result (its dispatcher died) has an unknown outcome and
   goes to the retry policy instead of out at once;
 - workers (`[email] concurrency` for email, `[gateway] concurrency` for the gateway)
   take one job each, **hand it over** (core.delivery.handover: checks at the moment of
-  sending) and make the call;
-- each answer is **recorded** before that worker takes its next job (the answers that
-  arrive together share one transaction), so a crash leaves unrecorded at most the
-  calls actually in flight — `[email] concurrency` emails, and gateway requests whose
-  idempotency keys make them safe to repeat;
+  sending, one fresh read for every job of the transaction) and make the call;
+- each answer is **recorded** before that worker's next call: in the transaction that
+  hands its next job over (workers that free up together share it), or on its own when
+  there is no next job — so a crash leaves unrecorded at most the calls actually in
+  flight — `[email] concurrency` emails, and gateway requests whose idempotency keys
+  make them safe to repeat;
 - a **renewer** extends the leases of what this dispatcher holds every third of a lease;
 - a channel paused (core.channel_health: its server refuses the clinic's setup, or asks
   to slow down) is not claimed until it is tried again; an answer that pauses it is
@@ -223,7 +225,8 @@ class Pass:
                     if channel_health.channel_of(job.handler.kind) in self.paused:
                         self.stats.released += await self.d.db(release, job.rows)  # waits with its channel
                     else:
-                        answers = await self._one(job, answers)
+                        last, answers = answers, []  # recorded by the hand-over (or by _one when it fails)
+                        answers = await self._one(job, last)
                     job = None if q.empty() else q.get_nowait()
             finally:
                 if answers:  # nothing to hand over next: recorded on their own
