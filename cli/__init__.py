@@ -1,7 +1,17 @@
 """The `clinicast` command (SPEC §7): one module per group of subcommands, all
 registered on `base.cli`, each imported when one of its commands runs
 (`base.COMMAND_MODULES`). With no subcommand it opens the TUI (imported only then: the
-core and the daemon never load Textual)."""
+core and the daemon never load Textual). The top floor: it imports tui and core, and
+neither imports it.
+
+base.py        --config on every command, errors to exit codes and one line on stderr, JSON
+campaigns.py   `clinicast campaigns …`
+patients.py    `clinicast patients import`
+recipients.py  `clinicast recipients …`
+trust.py       `clinicast patients opt-out | opt-in | show`, `clinicast audit`
+setup.py       `clinicast init`, `config check`, `status`, `daemon`, `demo`
+ssh.py         clinicast as sshd's ForceCommand: staff's files travel through SSH
+"""
 
 from __future__ import annotations
 

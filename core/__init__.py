@@ -1,4 +1,6 @@
-"""clinicast's core: everything but the screens (the TUI lives in `tui`)."""
+"""clinicast's core: every rule, headless (the screens are `tui`, the command line `cli`;
+core imports neither). CONTRIBUTING.md's tree has a line for each module and package;
+each package's __init__ is its own map."""
 
 from __future__ import annotations
 

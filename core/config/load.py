@@ -13,6 +13,7 @@ core.config.secrets (where a secret lives, read when sending).
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -96,14 +97,15 @@ def from_dict(data: dict, path: Path | None = None, env: Mapping[str, str] | Non
     check_dkim(email, base, problems)
     check_values(values, problems)
     users = _read_users(data.get("users", {}), problems)
+    keymap = read_keys(data.get("keys", {}), problems)
     if problems:
         raise ConfigError(path, problems)
-    return _config(values, base, path, users, password, token)
+    return _config(values, base, path, users, keymap, password, token)
 
 
 def _read_tables(data: dict, problems: list[str]) -> dict[str, dict[str, Any]]:
     """Every known table read against its model; a table with a problem is left out."""
-    known = [*SECTIONS, "users"]
+    known = [*SECTIONS, "users", "keys"]
     for key in data:
         if key not in known:
             problems.append(f"unknown section [{key}]; expected one of " + ", ".join(f"[{k}]" for k in known))
@@ -143,7 +145,9 @@ def _read_users(table: object, problems: list[str]) -> dict[str, User]:
     return users
 
 
-def _config(values: dict, base: Path, path: Path | None, users: dict[str, User], password, token) -> Config:
+def _config(
+    values: dict, base: Path, path: Path | None, users: dict[str, User], keys: dict[str, str], password, token
+) -> Config:
     """The loaded config's types from tables that passed every check."""
     email, gw, sending = values["email"], values["gateway"], values["sending"]
     for table in (email, gw):
@@ -166,7 +170,34 @@ def _config(values: dict, base: Path, path: Path | None, users: dict[str, User],
         scheduler=SchedulerSettings(**values["scheduler"]),
         sending=SendingSettings(hours=sending["hours"], days=tuple(d.strip().lower() for d in sending["days"])),
         users=users,
+        keys=keys,
     )
+
+
+_KEY_NAME = re.compile(r"^[a-z0-9_+.-]+$|^[^\s,]$")
+
+
+def read_keys(table: object, problems: list[str]) -> dict[str, str]:
+    """[keys]: the TUI's bindings rebound by id (`"template.save" = "ctrl+o"`, several
+    keys comma-separated). Here only the shape is checked; the ids and clashes are the
+    TUI's (tui.keys.problems, which `clinicast config check` runs too)."""
+    if not isinstance(table, dict):
+        problems.append('keys: expected a table [keys] of binding id = "key" (e.g. "template.save" = "ctrl+o")')
+        return {}
+    out = {}
+    for binding_id, keys in table.items():
+        if not isinstance(keys, str) or not keys.strip():
+            problems.append(f'keys.{binding_id}: expected a key name like "ctrl+o" or "f5", got {keys!r}')
+            continue
+        names = [k.strip() for k in keys.split(",")]
+        bad = [k for k in names if not k or not _KEY_NAME.match(k)]
+        if bad:
+            problems.append(
+                f'keys.{binding_id}: {bad[0]!r} is not a key name; expected e.g. "ctrl+o", "f5", "question_mark"'
+            )
+            continue
+        out[binding_id] = ",".join(names)
+    return out
 
 
 def _resolve_db_url(url: str, base: Path, problems: list[str]) -> str:

@@ -116,3 +116,4 @@ class Config:
     scheduler: SchedulerSettings
     sending: SendingSettings = field(default_factory=SendingSettings)
     users: dict[str, User] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)  # [keys]: TUI binding id -> keys (tui.keys)

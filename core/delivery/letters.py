@@ -64,8 +64,8 @@ class Letters:
     ) -> bytes | Outcome:
         """The message's bytes, or the final Outcome of an email that cannot be written.
         `context` is a build_context context for this patient. A template that cannot be
-        rendered (over its budget, core.sandbox) raises TemplateRenderError: the caller
-        fails that delivery with reason `template`."""
+        rendered (over its budget, core.templating.sandbox) raises TemplateRenderError:
+        the caller fails that delivery with reason `template`."""
         link = (context.get("unsubscribe") or {}).get("url", "")
         if not link:  # never an email without its way out (SPEC §10)
             return Outcome.final("no unsubscribe link for this email")

@@ -132,6 +132,8 @@ class DirectoryReader:
             yield self._check(rows, bad)
 
     def _check(self, rows: list[Row], bad: list[BadRow]) -> Chunk | None:
+        """One chunk checked in steps: each cell typed, EMR ids unique (by key), no birth
+        after today; every problem recorded by line and column."""
         problems: dict[int, list[tuple[int, str]]] = {b.line: [(-1, b.message)] for b in bad}
         lines = [r.line for r in rows]
         position = self._position
@@ -139,6 +141,17 @@ class DirectoryReader:
         def problem(i: int, label: str, text: str) -> None:
             problems.setdefault(lines[i], []).append((position[norm(label)], f"column {_quote(label)}: {text}"))
 
+        columns = self._typed_columns(rows, problem)
+        keys = self._unique_ids(columns["emr_id"], lines, problem)
+        self._births_not_after_today(columns.get("date_of_birth"), rows, problem)
+        self._record(problems)
+        if problems or self.problems:
+            return None
+        return Chunk(columns, keys)
+
+    def _typed_columns(self, rows: list[Row], problem) -> dict[str, list]:
+        """Each mapped column's cells typed by their field's parser; a cell that does not
+        parse, or holds a control character, is a problem."""
         columns: dict[str, list] = {}
         transposed = list(zip(*[r.fields for r in rows], strict=False)) if rows else []
         for f in self.fields:
@@ -162,9 +175,11 @@ class DirectoryReader:
                             f"zero-width or direction marks), got {textcheck.describe(c)} in {_quote(v)}",
                         )
             columns[f] = typed
+        return columns
 
-        # EMR ids are compared by their key (core.emr): `1` and `00001` are one patient
-        emrs = columns["emr_id"]
+    def _unique_ids(self, emrs: list, lines: list[int], problem) -> list[str]:
+        """Each row's EMR key; an id seen before in the file (`1` and `00001` are one
+        patient, core.emr) is a problem naming the first line."""
         keys = [emr.key(e) if e.__class__ is str else "" for e in emrs]
         seen = self._seen
         label = self.stream.columns[self.mapping["emr_id"]]
@@ -178,27 +193,29 @@ class DirectoryReader:
             first_line, first_id = first if isinstance(first, tuple) else (first, k)
             same = "" if emrs[i] == first_id else f" (the same id as {_quote(first_id)})"
             problem(i, label, f"duplicate EMR id {_quote(emrs[i])}{same}, already on line {first_line}")
-        dobs = columns.get("date_of_birth")
+        return keys
+
+    def _births_not_after_today(self, dobs: list | None, rows: list[Row], problem) -> None:
         today = self.today
-        if today and dobs and max((d for d in set(dobs) if d.__class__ is date), default=today) > today:
-            key = self.mapping["date_of_birth"]
-            j = self._index[key]
-            for i, d in enumerate(dobs):
-                if d.__class__ is date and d > today:
-                    problem(
-                        i,
-                        self.stream.columns[key],
-                        f"expected a date of birth not after today, got {_quote(rows[i].fields[j])}",
-                    )
-        if problems:
-            where = self.stream.label
-            for line in sorted(problems):
-                self.bad_lines += 1
-                for _, msg in sorted(problems[line], key=lambda p: p[0]):
-                    self.problems.add(f"{where}:{line}: {msg}")
-        if problems or self.problems:
-            return None
-        return Chunk(columns, keys)
+        if not (today and dobs) or max((d for d in set(dobs) if d.__class__ is date), default=today) <= today:
+            return
+        key = self.mapping["date_of_birth"]
+        j = self._index[key]
+        for i, d in enumerate(dobs):
+            if d.__class__ is date and d > today:
+                problem(
+                    i,
+                    self.stream.columns[key],
+                    f"expected a date of birth not after today, got {_quote(rows[i].fields[j])}",
+                )
+
+    def _record(self, problems: dict[int, list[tuple[int, str]]]) -> None:
+        """The chunk's problems, by line and then by column, as FILE:LINE: lines."""
+        where = self.stream.label
+        for line in sorted(problems):
+            self.bad_lines += 1
+            for _, msg in sorted(problems[line], key=lambda p: p[0]):
+                self.problems.add(f"{where}:{line}: {msg}")
 
     def finish(self) -> None:
         """Raise FileProblems (every problem found) or BadInput (no patient at all)."""

@@ -168,7 +168,7 @@ class CampaignListScreen(WorkerErrors, Screen):
         text.append("\n")
         counts = " · ".join(f"{st} {fmt.num(s.counts[st])}" for st in fmt.RECIPIENT_STATUS_ORDER if s.counts.get(st))
         text.append(counts or "no recipients yet", style="dim" if not counts else "")
-        if s.kind == "invitation" and fetch:
+        if s.kind == Kind.INVITATION and fetch:
             self._load_funnel(s.id)
         f = self._funnels.get(s.id) if s.funnel is None else s.funnel
         if f is not None and f.get("invited"):
