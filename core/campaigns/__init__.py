@@ -8,16 +8,19 @@ languages.py  who would get another language than their own (a blank version)
 
 from __future__ import annotations
 
-from core.campaigns.actions import (
-    INVITATION_VALID_DAYS,
-    archive,
-    clinic_values,
-    create,
-    edit,
-    save_templates,
-    validate_fields,
-)
-from core.campaigns.languages import LanguageGap, language_gaps
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from core.campaigns.actions import (
+        INVITATION_VALID_DAYS,
+        archive,
+        clinic_values,
+        create,
+        edit,
+        save_templates,
+        validate_fields,
+    )
+    from core.campaigns.languages import LanguageGap, language_gaps
 from core.campaigns.reads import CampaignSummary, funnel, get, get_templates, status_of, summaries, summary
 from core.campaigns.window import window_bounds, window_state
 
@@ -42,3 +45,21 @@ __all__ = [
     "window_state",
     "INVITATION_VALID_DAYS",
 ]
+
+# the actions load the templating (Jinja, Markdown) with them: imported when first used,
+# so a command that only reads (`campaigns list`, `status`) never pays for it (issue #21)
+_ACTIONS = frozenset(
+    ("INVITATION_VALID_DAYS", "archive", "clinic_values", "create", "edit", "save_templates", "validate_fields")
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ACTIONS:
+        from core.campaigns import actions
+
+        return getattr(actions, name)
+    if name in ("LanguageGap", "language_gaps"):  # reads the templating's languages: loaded when used
+        from core.campaigns import languages
+
+        return getattr(languages, name)
+    raise AttributeError(f"module 'core.campaigns' has no attribute {name!r}")

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 from core.campaigns.reads import get, get_templates
 from core.context import Ctx
-from core.enums import Permission, RecipientStatus
+from core.enums import LANGUAGES, Permission, RecipientStatus
 from core.i18n import N_, _, ngettext
 from core.models import Patient, Recipient
-from core.templating import LANGUAGES
+
 
 LANGUAGE_NAMES = {"fr": N_("French"), "en": N_("English")}
 
