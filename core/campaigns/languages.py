@@ -13,7 +13,6 @@ from core.enums import LANGUAGES, Permission, RecipientStatus
 from core.i18n import N_, _, ngettext
 from core.models import Patient, Recipient
 
-
 LANGUAGE_NAMES = {"fr": N_("French"), "en": N_("English")}
 
 
