@@ -32,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from collections import Counter
 from dataclasses import dataclass, field
 from email.utils import formatdate
@@ -415,6 +416,9 @@ class GatewayServer:
         self.unknown_app_ids = set(unknown_app_ids or ())
         self.record = record
         self.latency = latency
+        # called with (method, path) in the handler's thread as each request arrives, before
+        # it is answered: a test acts at that moment (e.g. stops a dispatcher mid-send)
+        self.on_request: Callable[[str, str], None] | None = None
         self.lock = threading.Lock()
         self.requests: list[Request] = []
         self.faults: list[Fault] = []
@@ -755,6 +759,8 @@ class _GatewayHandler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             return
         gw = self.gateway
+        if gw.on_request is not None:
+            gw.on_request(self.command, self.path)
         if gw.latency:
             time.sleep(gw.latency)
         result = gw.handle(self.command, self.path, self.headers, raw, self.client_address)
