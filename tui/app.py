@@ -12,20 +12,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.reactive import reactive
+from textual.worker import Worker
 
 from core import db as dbmod
 from core import session
 from core.context import Ctx, for_current_user
 from core.errors import ClinicastError, ConfigError, DatabaseError, PermissionDenied
 from core.models import utcnow
+
+if TYPE_CHECKING:
+    from textual.events import DescendantFocus
+
+    from core.scheduling.embedded import EmbeddedScheduler
+from tui import workers
 from tui.commands import CampaignCommands
-from tui.screens.base import WorkerErrors
-from tui.screens.problem import ProblemScreen
 
 
 @dataclass
@@ -83,7 +89,7 @@ def problem_for(error: ClinicastError, config_path: str | None, config_file: str
     return Problem("clinicast cannot open", str(error), "Press r to try again.")
 
 
-def database_advice(kind: str, config_path, where: str) -> str:
+def database_advice(kind: str, config_path: str | None, where: str) -> str:
     """What to do, by the error's kind (core.errors.DatabaseProblem), never by its words."""
     advice = {
         "empty": f"An administrator must run `clinicast init{where}` to create the database",
@@ -98,7 +104,7 @@ def database_advice(kind: str, config_path, where: str) -> str:
     return advice + "; then press r to try again."
 
 
-class ClinicastApp(WorkerErrors, App[int]):
+class ClinicastApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "clinicast"
     COMMANDS = App.COMMANDS | {CampaignCommands}
@@ -123,9 +129,19 @@ class ClinicastApp(WorkerErrors, App[int]):
         self.config_path = str(config_path) if config_path else None
         self.clock = clock or utcnow
         self.scheduler_wanted = scheduler
-        self.ctx: Ctx | None = None
+        self.session: Ctx | None = None  # None until opened (or when it could not open)
         self.problem: Problem | None = None
-        self.scheduler = None
+        self.scheduler: EmbeddedScheduler | None = None
+
+    @property
+    def ctx(self) -> Ctx:
+        """The session every screen acts in (screens exist only once it is open)."""
+        if self.session is None:
+            raise RuntimeError("the session is not open")
+        return self.session
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        workers.report_failure(self, event)
 
     # --- opening -------------------------------------------------------------------
 
@@ -138,6 +154,8 @@ class ClinicastApp(WorkerErrors, App[int]):
 
     @work(exclusive=True, exit_on_error=False, group="open")
     async def _open(self) -> None:
+        from tui.screens.problem import ProblemScreen
+
         try:
             opened = await asyncio.to_thread(open_session, self.config_path, self.clock)
         except Exception as e:  # noqa: BLE001 - a bug: say so on the problem screen, not a traceback
@@ -153,7 +171,7 @@ class ClinicastApp(WorkerErrors, App[int]):
             self.push_screen(ProblemScreen(opened.title, opened.message, opened.advice))
             return
         self.problem = None
-        self.ctx = ctx = opened
+        self.session = ctx = opened
         self.sub_title = f"{ctx.config.clinic.name} · {ctx.user.name}"
         from tui.screens.campaign_list import CampaignListScreen
 
@@ -191,7 +209,7 @@ class ClinicastApp(WorkerErrors, App[int]):
         if self.scheduler is not None:
             self.scheduler.wake()
 
-    def on_descendant_focus(self, event) -> None:
+    def on_descendant_focus(self, event: DescendantFocus) -> None:
         """Snapshots need a still cursor: with blink=False no cursor ever blinks."""
         if not self.blink and hasattr(event.widget, "cursor_blink"):
             event.widget.cursor_blink = False
@@ -214,7 +232,7 @@ def make_app(
     and the tests. `clock` freezes time (naive UTC); `scheduler=False` never runs the
     embedded scheduler, None follows the config; `blink=False` keeps cursors still
     (snapshots)."""
-    return ClinicastApp(config_path, clock=clock, scheduler=scheduler, blink=blink)
+    return ClinicastApp(str(config_path) if config_path else None, clock=clock, scheduler=scheduler, blink=blink)
 
 
 def run(config_path: str | Path | None = None) -> int:

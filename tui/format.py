@@ -42,7 +42,7 @@ def day(d: date | datetime | None, tz: ZoneInfo | None = None) -> str:
     if d is None:
         return ""
     if isinstance(d, datetime):
-        d = local(d, tz).date() if tz else d.date()
+        d = (local(d, tz) or d).date() if tz else d.date()
     return d.isoformat()
 
 

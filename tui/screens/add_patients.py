@@ -13,7 +13,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
+from textual.timer import Timer
 from textual.widgets import (
     Button,
     DirectoryTree,
@@ -27,7 +27,7 @@ from textual.widgets import (
 from core import conditions, recipients
 from core.errors import ClinicastError
 from tui import format as fmt
-from tui.screens.base import WorkerErrors
+from tui.screens.base import ClinicastModal
 from tui.widgets.condition_row import ConditionRow
 from tui.widgets.patient_search import PatientSearch
 
@@ -42,7 +42,7 @@ class CsvTree(DirectoryTree):
         return [p for p in paths if not p.name.startswith(".") and (p.is_dir() or p.suffix.lower() in CSV_SUFFIXES)]
 
 
-class AddPatientsModal(WorkerErrors, ModalScreen[recipients.AssignResult | None]):
+class AddPatientsModal(ClinicastModal[recipients.AssignResult | None]):
     AUTO_FOCUS = "#patient-query"
     BINDINGS = [
         Binding("escape", "close", "Close", key_display="esc", id="add.close"),
@@ -58,7 +58,7 @@ class AddPatientsModal(WorkerErrors, ModalScreen[recipients.AssignResult | None]
         self.conds: list[conditions.Condition] | None = None
         self.match_count: int | None = None
         self.report: recipients.IdListReport | None = None
-        self._timer = None
+        self._timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="add-dialog") as box:

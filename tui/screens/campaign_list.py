@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.reactive import reactive
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from core import campaigns
 from tui import format as fmt
-from tui.screens.base import WorkerErrors
+from tui.screens.base import ClinicastScreen
 from tui.widgets.status_line import StatusLine
 
 WIDE = 100  # from this width the list also shows when each campaign last changed
 
 
-class CampaignListScreen(WorkerErrors, Screen):
+class CampaignListScreen(ClinicastScreen[None]):
     TITLE = "Campaigns"
     AUTO_FOCUS = "#campaigns"
     BINDINGS = [
@@ -273,7 +273,7 @@ class CampaignListScreen(WorkerErrors, Screen):
                 )
             )
         for s in self.rows.values():
-            cmds.append((f"Open campaign: {s.name}", f"{s.kind} · {s.status}", lambda cid=s.id: self._open_id(cid)))
+            cmds.append((f"Open campaign: {s.name}", f"{s.kind} · {s.status}", partial(self._open_id, s.id)))
         return cmds
 
     def _open_id(self, campaign_id: int) -> None:

@@ -6,19 +6,20 @@ flows its keys start — each one linear worker (screens/base.py).
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, ProgressBar, Static
 
 from core import campaigns, recipients
+from core.optouts import Recorded
 from core.reasons import describe
 from tui import format as fmt
-from tui.screens.base import WorkerErrors
+from tui.screens.base import ClinicastScreen
 from tui.screens.modals import ConfirmModal
 from tui.screens.opt_out import OptOutFlow
 from tui.screens.sending import SendingControl
@@ -26,7 +27,7 @@ from tui.widgets.recipient_table import RecipientTable
 from tui.widgets.status_line import StatusLine
 
 
-class RecipientsScreen(OptOutFlow, SendingControl, WorkerErrors, Screen):
+class RecipientsScreen(ClinicastScreen[None]):
     AUTO_FOCUS = "#recipients"
     # One list: a new key is a Binding here, an `action_…` below and a palette line.
     BINDINGS = [
@@ -58,8 +59,11 @@ class RecipientsScreen(OptOutFlow, SendingControl, WorkerErrors, Screen):
         super().__init__()
         self.campaign_id = campaign_id
         self.summary: campaigns.CampaignSummary | None = None
-        self.queued_for = None  # when a start waits for the broadcast window: shown by the progress bar
+        # when a start waits for the broadcast window: shown by the progress bar
+        self.queued_for: datetime | None = None
         self._ticks = 0
+        self.sending = SendingControl(self, self)
+        self.opt_outs = OptOutFlow(self, recorded=self.opt_out_recorded)
 
     def compose(self) -> ComposeResult:
         yield Header(icon="✉")
@@ -246,10 +250,10 @@ class RecipientsScreen(OptOutFlow, SendingControl, WorkerErrors, Screen):
 
     def action_opt_out(self) -> None:
         r = self.selected_row()
-        if r is not None and not self.running("opt-out"):
-            self.ask_opt_out(r.emr_id, r.name)
+        if r is not None and not self.opt_outs.running():
+            self.opt_outs.ask(r.emr_id, r.name)
 
-    def opt_out_recorded(self, done) -> None:
+    def opt_out_recorded(self, done: Recorded) -> None:
         self._changed()
 
     def action_export(self) -> None:
@@ -288,7 +292,7 @@ class RecipientsScreen(OptOutFlow, SendingControl, WorkerErrors, Screen):
     async def remove_flow(self, r: recipients.RecipientRow) -> None:
         ctx = self.app.ctx
         effect = await asyncio.to_thread(recipients.removal_effect, ctx, self.campaign_id, r.emr_id)
-        message = f"Remove {r.name} (EMR {r.emr_id}) from “{self.summary.name}”?\n\n{effect[0].upper()}{effect[1:]}."
+        message = f"Remove {r.name} (EMR {r.emr_id}) from “{self.campaign_name()}”?\n\n{effect[0].upper()}{effect[1:]}."
         confirm = ConfirmModal("Remove recipient", message, yes="Remove", danger=True)
         if not await self.app.push_screen_wait(confirm):
             return
@@ -325,11 +329,23 @@ class RecipientsScreen(OptOutFlow, SendingControl, WorkerErrors, Screen):
         self._changed()
 
     # sending control (tui.screens.sending)
+    def action_stop_sending(self) -> None:
+        self.sending.stop()
+
+    def action_reinvite(self) -> None:
+        self.sending.reinvite()
+
+    def action_test_send(self) -> None:
+        self.sending.test_send()
+
     def campaign_kind(self) -> str | None:
         return self.summary.kind if self.summary else None
 
     def campaign_name(self) -> str:
-        return self.summary.name if self.summary else super().campaign_name()
+        return self.summary.name if self.summary else f"campaign #{self.campaign_id}"
+
+    def unsaved_changes(self) -> bool:
+        return False
 
     def test_patient(self) -> tuple[str, int | None]:
         r = self.selected_row()

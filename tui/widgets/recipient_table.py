@@ -12,22 +12,26 @@ from __future__ import annotations
 import asyncio
 
 from rich.text import Text
-from textual import on, work
+from textual import getters, on, work
 from textual.message import Message
 from textual.widgets import DataTable
+from textual.worker import Worker
 
 from core import recipients
 from tui import format as fmt
-from tui.screens.base import WorkerErrors
+from tui import workers
+from tui.app import ClinicastApp
 
 PAGE = 100  # rows read at a time: a few screens, measured cheaply (DataTable sizes every cell)
 NEAR_END = 25  # read the next page when the cursor is this close to the last loaded row
 WIDE = 100  # from this width on, a "Sent at" column
 
 
-class RecipientTable(WorkerErrors, DataTable):
+class RecipientTable(DataTable):
     class Shown(Message):
         """The rows on screen changed (loaded, refreshed, searched)."""
+
+    app = getters.app(ClinicastApp)
 
     def __init__(self, campaign_id: int, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
@@ -37,6 +41,9 @@ class RecipientTable(WorkerErrors, DataTable):
         self.order: list[int] = []
         self.more = False
         self._wide: bool | None = None
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        workers.report_failure(self, event)
 
     # --- columns -------------------------------------------------------------------
 
