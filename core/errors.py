@@ -17,6 +17,8 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
+from core.textcheck import visible
+
 
 class ClinicastError(Exception):
     exit_code = 1
@@ -61,10 +63,11 @@ class ConfigError(BadInput):
 
     def __init__(self, path: Path | str | None, problems: list[str], kind: str = "bad_config"):
         self.path = Path(path) if path else None
-        self.problems = problems
+        # one line each whatever a key or value held (a key "\r" must not break the line)
+        self.problems = [visible(p, limit=len(p)) for p in problems]
         self.kind = kind if path or kind != "bad_config" else "no_config"
         where = f"{self.path}: " if self.path else ""
-        super().__init__("\n".join(f"{where}{p}" for p in problems))
+        super().__init__("\n".join(f"{where}{p}" for p in self.problems))
 
 
 class DatabaseProblem(StrEnum):

@@ -208,13 +208,55 @@ def configs(draw) -> dict:
     return data
 
 
+def _every_line_names_the_file(err: ClinicastError, path: Path) -> list[str]:
+    lines = str(err).splitlines()
+    assert lines, "a refusal says why"
+    for line in lines:
+        assert line.startswith(f"{path}: ") and len(line) > len(f"{path}: "), line
+    return lines
+
+
 @FUZZ
 @given(data=configs())
 def test_fuzz_config_from_dict(tmp_path, data):
+    path = tmp_path / "clinicast.toml"
     try:
-        cfg.from_dict(data, tmp_path / "clinicast.toml", env={})
-    except ClinicastError:
-        pass
+        cfg.from_dict(data, path, env={})
+    except ClinicastError as e:
+        _every_line_names_the_file(e, path)
+    else:  # what is accepted has what every config needs
+        assert {"clinic", "database"} <= set(data) and set(data) <= {*SECTIONS, "users"}, data
+
+
+def _valid_config(tmp_path: Path) -> dict:
+    import tomllib
+
+    from conftest import write_config
+
+    return tomllib.loads(write_config(tmp_path, "sqlite:///tmp/fuzz.db").read_text(encoding="utf-8"))
+
+
+@FUZZ
+@given(section=st.sampled_from(["clinic", "database", "email", "gateway", "sending"]), pick=st.integers(0, 50),
+       value=toml_value)  # fmt: skip
+def test_fuzz_one_key_of_a_valid_config(tmp_path, section, pick, value):
+    """One key of a working config given any value: refused naming that key (or its
+    section), or accepted; never another exception, never a table where a value belongs."""
+    import copy
+
+    base = _valid_config(tmp_path)
+    keys = sorted(base[section])
+    key = keys[pick % len(keys)]
+    data = copy.deepcopy(base)
+    data[section][key] = value
+    path = tmp_path / "clinicast.toml"
+    try:
+        cfg.from_dict(data, path, env={})
+    except ClinicastError as e:
+        lines = _every_line_names_the_file(e, path)
+        assert any(f"{section}." in line or f"[{section}]" in line for line in lines), lines
+    else:
+        assert not isinstance(value, dict), f"{section}.{key} = {value!r} was accepted"
 
 
 @FUZZ
@@ -224,5 +266,7 @@ def test_fuzz_config_load(tmp_path, raw):
     p.write_bytes(raw)
     try:
         cfg.load(p, env={})
-    except ClinicastError:
-        pass
+    except ClinicastError as e:
+        _every_line_names_the_file(e, p)
+    else:
+        raise AssertionError(f"{raw!r} was accepted as a config")

@@ -263,7 +263,8 @@ def test_template_bombs_are_refused_at_save_with_the_line(run, tmp_path, body, m
         "--template",
         template_toml(tmp_path, body),
     )
-    assert match in line and "body line 1" in line or "body:" in line, line
+    assert match in line, line
+    assert "body line 1" in line or "body:" in line, line
     assert time.monotonic() - t0 < 5
 
 

@@ -14,6 +14,7 @@ core.config.secrets (where a secret lives, read when sending).
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -34,6 +35,8 @@ from core.config.types import (
     User,
 )
 from core.errors import ConfigError
+
+LOGIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}\$?")
 
 
 def discover(explicit: str | os.PathLike | None = None) -> Path:
@@ -147,6 +150,11 @@ def from_dict(data: dict, path: Path | None = None, env: Mapping[str, str] | Non
         problems.append("users: expected tables [users.LOGIN]")
         utable = {}
     for login, entry in utable.items():
+        if not LOGIN_NAME.fullmatch(login):
+            # a login is the host's (SPEC §6): a key no OS login can have is a typo, and a
+            # control character in it would break the one-line messages below
+            problems.append(f"users: {login!r} is not a login name (letters, digits, '.', '_', '-')")
+            continue
         if not isinstance(entry, dict):
             problems.append(f"users.{login}: expected a table [users.{login}]")
             continue

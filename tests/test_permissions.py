@@ -1,0 +1,290 @@
+"""Who may do what (SPEC §6), checked where the rule lives: the core.
+
+Every core function that reads or changes patient data is called here by a staff member
+who lacks the permission it needs, and must be refused with nothing written. A scan of
+core/ finds every function that checks a permission, and the table below must reach each
+one: a new guarded action without its refusal test fails `test_every_guarded_function_is_covered`.
+The same refusals through the command line (exit 1, one line) and the TUI are below.
+"""
+
+from __future__ import annotations
+
+import ast
+import sqlite3
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import LOGIN, write_config
+from helpers import add_patients
+from test_campaigns import TPL
+
+from cli import cli
+from core import audit, campaigns, conditions, exports, optouts, patient_view, patients, recipients, testsend, views
+from core.audit import read as audit_read
+from core.context import Ctx, for_current_user
+from core.enums import Permission
+from core.errors import ClinicastError, PermissionDenied
+
+CORE = Path(__file__).resolve().parent.parent / "core"
+
+
+def guarded_functions() -> set[str]:
+    """module:function for every function in core/ that calls `<ctx>.require(...)`."""
+    found = set()
+    for path in CORE.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for call in ast.walk(node):
+                if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "require":
+                    mod = ".".join(path.relative_to(CORE.parent).with_suffix("").parts)
+                    found.add(f"{mod}:{node.name}")
+                    break
+    return found
+
+
+class World:
+    """A database with patients, an invitation started (deliveries waiting), a broadcast
+    with recipients, an opt-out — everything a refused action could touch."""
+
+    def __init__(self, tmp_path: Path, db_url: str):
+        from core import db as dbmod
+        from core.config import load
+
+        self.path = write_config(tmp_path, db_url)
+        self.config = load(self.path, env={})
+        self.db_url = db_url
+        dbmod.bind(db_url)
+        dbmod.migrate()
+        admin = for_current_user(self.config)
+        self.admin = admin
+        add_patients(20)
+        self.csv = tmp_path / "ids.csv"
+        self.csv.write_text("emr_id\n1000\n1001\n", encoding="utf-8")
+        self.patients_csv = tmp_path / "patients.csv"
+        self.patients_csv.write_text("emr_id,first_name,last_name\n2000,Ada,Roy\n", encoding="utf-8")
+        inv = campaigns.create(admin, "invitation", "Rejoignez l'app")
+        recipients.assign_ids(admin, inv.id, [str(i) for i in range(1000, 1010)])
+        recipients.start(admin, inv.id)
+        self.invitation = inv.id
+        today = admin.today()
+        bc = campaigns.create(
+            admin, "broadcast", "Vaccins", starts_on=today, ends_on=today + timedelta(days=7), templates=TPL
+        )
+        recipients.assign_ids(admin, bc.id, ["1010", "1011"])
+        self.broadcast = bc.id
+        optouts.record(admin, "1015", "email", "par téléphone")
+
+    def as_(self, *permissions: str) -> Ctx:
+        user = replace(self.admin.user, permissions=frozenset(permissions))
+        return Ctx(self.config, user, self.admin.clock)
+
+    def dump(self) -> str:
+        """Every row of every table, to show that a refusal wrote nothing."""
+        from core.models import database
+
+        database.close()
+        con = sqlite3.connect("/" + self.db_url.removeprefix("sqlite:///"))
+        try:
+            return "\n".join(con.iterdump())
+        finally:
+            con.close()
+
+
+@pytest.fixture
+def world(tmp_path, sqlite_url):
+    """SQLite only: the check comes before any query, so the database makes no difference."""
+    return World(tmp_path, sqlite_url)
+
+
+# (what the staff member does, the guarded core functions it reaches)
+CAMPAIGNS_ACTIONS = {
+    "create a campaign": (lambda w, c: campaigns.create(c, "invitation", "x"), ["core.campaigns.actions:create"]),
+    "edit a campaign": (lambda w, c: campaigns.edit(c, w.invitation, name="y"), ["core.campaigns.actions:edit"]),
+    "save templates": (
+        lambda w, c: campaigns.save_templates(c, w.broadcast, campaigns.get_templates(w.admin, w.broadcast)),
+        ["core.campaigns.actions:edit"],
+    ),
+    "archive a campaign": (lambda w, c: campaigns.archive(c, w.invitation), ["core.campaigns.actions:archive"]),
+    "list campaigns": (lambda w, c: campaigns.summaries(c), ["core.campaigns.reads:summaries"]),
+    "a campaign's summary": (lambda w, c: campaigns.summary(c, w.invitation), ["core.campaigns.reads:summary"]),
+    "read templates": (lambda w, c: campaigns.get_templates(c, w.invitation), ["core.campaigns.reads:get_templates"]),
+    "count by conditions": (
+        lambda w, c: conditions.count(c, [conditions.parse("age >= 18")]),
+        ["core.conditions.sql:count"],
+    ),
+    "assign one patient": (
+        lambda w, c: recipients.assign_patient(c, w.broadcast, "1012"),
+        ["core.recipients.assign:_assign"],
+    ),
+    "assign by conditions": (
+        lambda w, c: recipients.assign_conditions(c, w.broadcast, [conditions.parse("language = fr")]),
+        ["core.recipients.assign:_assign"],
+    ),
+    "assign a list": (lambda w, c: recipients.assign_ids(c, w.broadcast, ["1013"]), ["core.recipients.assign:_assign"]),
+    "read an id list": (lambda w, c: recipients.read_id_list(c, w.csv), ["core.recipients.idlist:read_id_list"]),
+    "assign from a CSV": (
+        lambda w, c: recipients.assign_csv(c, w.broadcast, w.csv),
+        ["core.recipients.idlist:read_id_list"],
+    ),
+    "recipient counts": (lambda w, c: recipients.counts(c, w.invitation), ["core.recipients.reads:counts"]),
+    "a page of recipients": (lambda w, c: recipients.page(c, w.invitation), ["core.recipients.reads:page"]),
+    "what a start would do": (lambda w, c: recipients.start_plan(c, w.broadcast), ["core.recipients.start:start_plan"]),
+    "start": (lambda w, c: recipients.start(c, w.broadcast), ["core.recipients.start:start"]),
+    "what a stop would do": (lambda w, c: recipients.stop_plan(c, w.invitation), ["core.recipients.stop:stop_plan"]),
+    "stop": (lambda w, c: recipients.stop(c, w.invitation), ["core.recipients.stop:stop"]),
+    "what a removal would do": (
+        lambda w, c: recipients.removal_effect(c, w.invitation, "1000"),
+        ["core.recipients.remove:removal_effect"],
+    ),
+    "remove": (lambda w, c: recipients.remove(c, w.invitation, "1000"), ["core.recipients.remove:remove"]),
+    "what a re-invite would do": (
+        lambda w, c: recipients.reinvite_plan(c, w.invitation),
+        ["core.recipients.reinvite:reinvite_plan"],
+    ),
+    "re-invite": (lambda w, c: recipients.reinvite(c, w.invitation), ["core.recipients.reinvite:reinvite"]),
+    "search patients": (lambda w, c: patients.search(c, "Tremblay"), ["core.patients.lookup:search"]),
+    "a patient's page": (lambda w, c: patient_view.show(c, "1000"), ["core.patient_view:show"]),
+    "record an opt-out": (
+        lambda w, c: optouts.record(c, "1001", "email", "au comptoir"),
+        ["core.optouts.ledger:record"],
+    ),
+    "export the ledger": (
+        lambda w, c: exports.recipients_csv(c, w.invitation),
+        ["core.exports:recipients_csv"],
+    ),
+    "send a test": (
+        lambda w, c: testsend.send_test(c, w.invitation, "1000", to="me@example.org"),
+        ["core.testsend:send_test"],
+    ),
+    "preview a template": (
+        lambda w, c: views.template_preview(c, w.invitation, {}, "fr"),
+        ["core.views:template_preview"],
+    ),
+    "search patients from the audit screen": (
+        lambda w, c: audit_read.search_patients(c, "Tremblay"),
+        ["core.audit.read:search_patients"],
+    ),
+}
+
+ADMIN_ACTIONS = {
+    "import patients": (lambda w, c: patients.import_csv(c, w.patients_csv), ["core.patients.upsert:import_csv"]),
+    "undo an opt-out": (lambda w, c: optouts.clear(c, "1015", "email", "erreur"), ["core.optouts.ledger:clear"]),
+    "read the audit trail": (lambda w, c: audit_read.read(c), ["core.audit.read:read"]),
+}
+
+# guarded functions that take no staff member's Ctx: tested on their own below
+NOT_A_CTX = {"core.context:for_service_or_admin"}
+
+
+def test_every_guarded_function_is_covered():
+    covered = {f for _, fs in (*CAMPAIGNS_ACTIONS.values(), *ADMIN_ACTIONS.values()) for f in fs} | NOT_A_CTX
+    missing = guarded_functions() - covered
+    assert not missing, f"guarded core functions without a refusal test in {__file__}: {sorted(missing)}"
+    assert covered <= guarded_functions(), f"stale names in the table: {sorted(covered - guarded_functions())}"
+
+
+@pytest.mark.parametrize("action", sorted(CAMPAIGNS_ACTIONS))
+def test_without_campaigns_refused_and_nothing_changes(world, action):
+    call, _ = CAMPAIGNS_ACTIONS[action]
+    before = world.dump()
+    with pytest.raises(PermissionDenied, match="'campaigns' permission"):
+        call(world, world.as_())
+    assert world.dump() == before
+
+
+@pytest.mark.parametrize("action", sorted(ADMIN_ACTIONS))
+def test_without_admin_refused_and_nothing_changes(world, action):
+    call, _ = ADMIN_ACTIONS[action]
+    before = world.dump()
+    with pytest.raises(PermissionDenied, match="'admin' permission"):
+        call(world, world.as_(Permission.CAMPAIGNS))
+    assert world.dump() == before
+
+
+@pytest.mark.parametrize("action", sorted(ADMIN_ACTIONS))
+def test_admin_actions_pass_with_admin(world, action):
+    """The other side of the refusals: the table's calls are real calls that work when allowed."""
+    call, _ = ADMIN_ACTIONS[action]
+    call(world, world.as_(Permission.ADMIN))
+
+
+def test_campaigns_actions_pass_the_check_with_campaigns(world):
+    """With the permission, each call gets past the check (a rule of the action itself,
+    like "still sending", may refuse it after: that is not a permission refusal)."""
+    for action in sorted(CAMPAIGNS_ACTIONS):
+        try:
+            CAMPAIGNS_ACTIONS[action][0](world, world.as_(Permission.CAMPAIGNS))
+        except PermissionDenied:
+            raise
+        except ClinicastError:
+            pass
+
+
+def test_audit_of_a_refusal_is_not_a_change(world):
+    """A refused action leaves no audit row claiming it happened."""
+    from core.models import AuditLog
+
+    n = AuditLog.select().count()
+    with pytest.raises(PermissionDenied):
+        recipients.remove(world.as_(), world.invitation, "1000")
+    assert AuditLog.select().count() == n
+    assert audit.record  # the audit module is the one writing rows
+
+
+# --- the command line: exit 1, one line, nothing changed ---------------------------------
+
+CLI_CAMPAIGNS = [
+    ["campaigns", "list"],
+    ["campaigns", "show", "{inv}"],
+    ["campaigns", "create", "--kind", "invitation", "--name", "x"],
+    ["campaigns", "start", "{bc}"],
+    ["campaigns", "stop", "{inv}"],
+    ["campaigns", "reinvite", "{inv}"],
+    ["recipients", "add", "{bc}", "--patient", "1013"],
+    ["recipients", "add", "{bc}", "--where", "language = fr"],
+    ["recipients", "add", "{bc}", "--csv", "{csv}"],
+    ["recipients", "remove", "{inv}", "1000"],
+    ["recipients", "list", "{inv}"],
+    ["patients", "show", "1000"],
+    ["patients", "opt-out", "1001", "--channel", "email", "--note", "x"],
+]
+CLI_ADMIN = [
+    ["patients", "import", "{patients}"],
+    ["patients", "opt-in", "1015", "--channel", "email", "--note", "x"],
+    ["audit"],
+]
+
+
+def _cli(world, tmp_path, permissions, args):
+    perms = ", ".join(f'"{p}"' for p in permissions)
+    staff = write_config(tmp_path, world.db_url, users=f'[users.{LOGIN}]\nname = "S"\npermissions = [{perms}]\n')
+    words = [
+        a.format(inv=world.invitation, bc=world.broadcast, csv=world.csv, patients=world.patients_csv) for a in args
+    ]
+    return CliRunner().invoke(cli, [*words, "--config", str(staff)], obj={}, catch_exceptions=False)
+
+
+@pytest.mark.parametrize("args", CLI_CAMPAIGNS, ids=" ".join)
+def test_cli_without_campaigns(world, tmp_path, args):
+    before = world.dump()
+    res = _cli(world, tmp_path, [], args)
+    assert res.exit_code == 1, res.output
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "'campaigns' permission" in lines[0], res.stderr
+    assert "Traceback" not in res.output
+    assert world.dump() == before
+
+
+@pytest.mark.parametrize("args", CLI_ADMIN, ids=" ".join)
+def test_cli_without_admin(world, tmp_path, args):
+    before = world.dump()
+    res = _cli(world, tmp_path, ["campaigns"], args)
+    assert res.exit_code == 1, res.output
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "'admin' permission" in lines[0], res.stderr
+    assert world.dump() == before
