@@ -4,20 +4,43 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 
-.PHONY: demo test install bench clean
+.PHONY: demo test install bench clean messages locale
+
+# The staff's language (SPEC §12, core/i18n.py): Babel's gettext catalogues.
+# `make messages` extracts every _() / ngettext() / N_() of core, cli, tui and click's own
+# texts into the .pot and merges it into each .po (then translate the new fr entries);
+# `make locale` compiles the .mo that ships in the package. tests/test_i18n_catalogue.py
+# fails when the .pot, a .po or a .mo does not match the sources.
+LOCALE = core/locale
+POT = $(LOCALE)/clinicast.pot
+LANGS = fr en
+MO = $(foreach l,$(LANGS),$(LOCALE)/$(l)/LC_MESSAGES/clinicast.mo)
+CLICK_DIR = $(shell $(BIN)/python -c 'import click, os; print(os.path.dirname(click.__file__))' 2>/dev/null)
+EXTRACT = $(BIN)/pybabel -q extract -F babel.cfg --no-location --sort-output --omit-header --no-wrap \
+	-k _ -k N_ -k ngettext:1,2 -k gettext -k pgettext:1c,2
+
+messages: $(STAMP)
+	$(EXTRACT) -o $(POT) core cli tui $(CLICK_DIR)
+	$(BIN)/pybabel -q update -i $(POT) -d $(LOCALE) -D clinicast --no-wrap --ignore-obsolete --ignore-pot-creation-date
+	$(MAKE) locale
+
+locale: $(MO)
+
+$(LOCALE)/%/LC_MESSAGES/clinicast.mo: $(LOCALE)/%/LC_MESSAGES/clinicast.po $(STAMP)
+	$(BIN)/pybabel -q compile -D clinicast -i $< -o $@
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) locale
 
-demo: $(STAMP)
+demo: $(STAMP) locale
 	$(BIN)/clinicast demo
 
 # the checks first (seconds), then the suite; CI runs exactly this
-test: $(STAMP)
+test: $(STAMP) locale
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy

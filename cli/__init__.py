@@ -8,7 +8,24 @@ from cli import campaigns, patients, recipients, setup, trust  # noqa: F401 - ea
 from cli.base import cli
 
 
+def _config_arg(args: list[str]) -> str | None:
+    for i, a in enumerate(args):
+        if a == "--config" and i + 1 < len(args):
+            return args[i + 1]
+        if a.startswith("--config="):
+            return a.split("=", 1)[1]
+    return None
+
+
 def main(argv=None) -> None:
+    # the staff member's language before click parses: its --help and usage errors too (SPEC §12)
+    import sys
+
+    from core import i18n, preferences
+    from core.context import login_name
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    i18n.use(preferences.language_of_file(_config_arg(args), login_name()))
     cli.main(args=argv, obj={})
 
 

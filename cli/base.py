@@ -74,8 +74,13 @@ def command(group, name: str, *, db: bool = True, user: bool = True, config: boo
                 if not config:
                     return f(path, **kwargs)
                 loaded = session.load_config(path)
+                from core import preferences
+                from core.context import login_name
+
+                preferences.speak_for(loaded, login_name(), database=False)
                 if db:
                     session.connect(loaded)
+                    preferences.speak_for(loaded, login_name())
                 if user:
                     from core.context import for_current_user
 

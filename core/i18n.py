@@ -2,14 +2,23 @@
 
 `_("text")` translates now, into the language in use; `N_("text")` only marks a constant
 for extraction (translate it with `_` where it is shown); `ngettext` for plurals.
-Catalogues are gettext's, made with Babel: core/locale/<lang>/LC_MESSAGES/clinicast.mo.
+Catalogues are gettext's, made with Babel (`make messages` extracts core/locale/clinicast.pot
+and updates the .po files, `make locale` compiles core/locale/<lang>/LC_MESSAGES/clinicast.mo).
 One process serves one person (a TUI or a command over SSH), so the language is the
 process's: `use("fr")` once the staff member is known. `--json` never goes through here.
+
+click translates its own words ("Usage:", "Show this message and exit.") with the
+`gettext` module's global functions: `use` points that global domain at this catalogue
+(its msgids are extracted from the installed click into ours).
+
+$CLINICAST_LOCALEDIR names a folder searched before the package's: the tests build a
+pseudo-locale there (every msgstr wrapped in ⟦…⟧) to find strings that escape `_`.
 """
 
 from __future__ import annotations
 
 import gettext
+import os
 from functools import cache
 from pathlib import Path
 
@@ -21,15 +30,43 @@ DEFAULT = "en"
 _language = DEFAULT
 
 
+def _folders() -> list[Path]:
+    extra = os.environ.get("CLINICAST_LOCALEDIR")
+    return [Path(extra), LOCALEDIR] if extra else [LOCALEDIR]
+
+
+def _folder_of(language: str) -> Path | None:
+    for folder in _folders():
+        if (folder / language / "LC_MESSAGES" / f"{DOMAIN}.mo").is_file():
+            return folder
+    return None
+
+
 @cache
+def _translation(language: str, folder: Path | None) -> gettext.NullTranslations:
+    if folder is None:
+        return gettext.NullTranslations()
+    return gettext.translation(DOMAIN, folder, [language], fallback=True)
+
+
 def translation(language: str) -> gettext.NullTranslations:
-    return gettext.translation(DOMAIN, LOCALEDIR, [language], fallback=True)
+    return _translation(language, _folder_of(language))
+
+
+def known(language: str) -> bool:
+    """A language clinicast speaks (or a test's pseudo-locale)."""
+    return language in LANGUAGES or (bool(os.environ.get("CLINICAST_LOCALEDIR")) and _folder_of(language) is not None)
 
 
 def use(language: str) -> None:
-    """Speak `language` from now on in this process."""
+    """Speak `language` from now on in this process (and so does click)."""
     global _language
-    _language = language if language in LANGUAGES else DEFAULT
+    _language = language if known(language) else DEFAULT
+    folder = _folder_of(_language)
+    if folder is not None:  # click's `gettext.gettext`: the global domain, languages from $LANGUAGE
+        gettext.bindtextdomain(DOMAIN, str(folder))
+        gettext.textdomain(DOMAIN)
+    os.environ["LANGUAGE"] = _language
 
 
 def current() -> str:
@@ -44,8 +81,25 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return translation(_language).ngettext(singular, plural, n)
 
 
+def pgettext(context: str, message: str) -> str:
+    """`message` where English uses one word for two French ones ("sent": envoyé, envoyée)."""
+    return translation(_language).pgettext(context, message)
+
+
 def N_(message: str) -> str:
     return message
 
 
-__all__ = ["DOMAIN", "LANGUAGES", "LOCALEDIR", "N_", "_", "current", "ngettext", "use"]
+__all__ = [
+    "DOMAIN",
+    "LANGUAGES",
+    "LOCALEDIR",
+    "N_",
+    "_",
+    "current",
+    "known",
+    "ngettext",
+    "pgettext",
+    "translation",
+    "use",
+]

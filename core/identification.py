@@ -25,9 +25,10 @@ def lines(clinic: Mapping[str, str], language: str) -> list[str]:
 
 
 def add(text: str, body_html: str, clinic: Mapping[str, str], language: str) -> tuple[str, str]:
-    """(text, html) with the identification at their end."""
+    """(text, html) with the identification at their end, after the signature
+    separator "-- " (its trailing space included: RFC 3676, mail clients know it)."""
     ids = lines(clinic, language)
-    text = text.rstrip("\n") + "\n\n--\n" + "\n".join(ids) + "\n"
+    text = text.rstrip("\n") + "\n\n-- \n" + "\n".join(ids) + "\n"
     block = f'<footer style="{_HTML_STYLE}">\n<p>' + "<br>\n".join(html.escape(x) for x in ids) + "</p>\n</footer>\n"
     at = body_html.rfind("</body>")
     body_html = body_html + block if at < 0 else body_html[:at] + block + body_html[at:]

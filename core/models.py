@@ -263,6 +263,16 @@ class Heartbeat(BaseModel):
     beat_at = pw.DateTimeField(default=utcnow)
 
 
+class StaffPreference(BaseModel):
+    """What a staff member chose for themselves in the TUI (core.preferences): their
+    language ("" = the config's) and theme ("" = the default), kept per login."""
+
+    login = pw.CharField(max_length=64, primary_key=True)
+    language = pw.CharField(max_length=8, default="")
+    theme = pw.CharField(max_length=64, default="")
+    updated_at = pw.DateTimeField(default=utcnow)
+
+
 ALL_MODELS: list[type[BaseModel]] = [
     Meta,
     Patient,
@@ -276,4 +286,5 @@ ALL_MODELS: list[type[BaseModel]] = [
     FeedItem,
     AuditLog,
     Heartbeat,
+    StaffPreference,
 ]

@@ -68,7 +68,8 @@ ANY_TIME = '[sending]\nhours = "00:00-24:00"\ndays = ["mon", "tue", "wed", "thu"
 def write_config(tmp_path: Path, db_url: str, *, users: str | None = None, extra: str = "") -> Path:
     """A complete config file using local sinks; `users` replaces the [users] tables."""
     if users is None:
-        users = f'[users.{LOGIN}]\nname = "Test Admin"\npermissions = ["campaigns", "admin"]\n'
+        # the suite reads English; the French staff member is tests/test_i18n_*.py's
+        users = f'[users.{LOGIN}]\nname = "Test Admin"\npermissions = ["campaigns", "admin"]\nlanguage = "en"\n'
     text = (
         textwrap.dedent(f"""\
         [clinic]
@@ -99,6 +100,16 @@ def write_config(tmp_path: Path, db_url: str, *, users: str | None = None, extra
     p = tmp_path / "clinicast.toml"
     p.write_text(text, encoding="utf-8")
     return p
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """The language is the process's (core.i18n): each test starts in English."""
+    from core import i18n
+
+    i18n.use("en")
+    yield
+    i18n.use("en")
 
 
 @pytest.fixture

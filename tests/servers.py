@@ -346,7 +346,9 @@ class Fault:
     """One injected fault, consumed by the first request that matches it.
 
     kind: "status" (answer `status` with an error body and `retry_after`), "hang"
-    (sleep `seconds` before answering normally: the client times out), "drop" (close the
+    (sleep `seconds` before answering normally: the client times out), "hold" (say nothing
+    until the test sets `GatewayServer.release`, or the server stops: a client's timeout
+    fires whatever the machine's load, and nothing else waits on a clock), "drop" (close the
     connection without an answer), "drip" (send the headers, then one byte of the body
     every `seconds`: a per-read timeout never fires). `after=True` processes the request first (its effect
     and its idempotency record stay) and only then fails: the answer is lost.
@@ -419,6 +421,7 @@ class GatewayServer:
         # called with (method, path) in the handler's thread as each request arrives, before
         # it is answered: a test acts at that moment (e.g. stops a dispatcher mid-send)
         self.on_request: Callable[[str, str], None] | None = None
+        self.release = threading.Event()  # ends every "hold" fault
         self.lock = threading.Lock()
         self.requests: list[Request] = []
         self.faults: list[Fault] = []
@@ -459,6 +462,7 @@ class GatewayServer:
         return self
 
     def stop(self) -> None:
+        self.release.set()
         self._httpd.shutdown()
         self._httpd.server_close()
         self._httpd.close_all()
@@ -784,6 +788,8 @@ class _GatewayHandler(http.server.BaseHTTPRequestHandler):
             # the connection closes without an answer
             if result.kind == "hang":
                 time.sleep(result.seconds)
+            elif result.kind == "hold":
+                self.gateway.release.wait(timeout=300)
             self.close_connection = True
             try:
                 self.connection.shutdown(socket.SHUT_RDWR)

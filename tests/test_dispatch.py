@@ -4,6 +4,7 @@ aiosmtpd server and a real loopback gateway, on SQLite and PostgreSQL, time cont
 from __future__ import annotations
 
 import re
+import uuid
 from collections import Counter
 from datetime import date, datetime, timedelta
 
@@ -103,6 +104,13 @@ class TestInvitations:
                 == f"<{Delivery.get(Delivery.recipient == inv.recipient).idempotency_key}@example.org>"
             )
             assert p.first_name in text
+            # the signature separator is "-- " (RFC 3676: mail clients fold what follows);
+            # the HTML says its language (screen readers, translation offers)
+            assert "\n-- \n" in m.part("plain") and f'<html lang="{lang}">' in html
+            # an idempotency key made by the database is a UUID a strict gateway accepts
+            key = Delivery.get(Delivery.recipient == inv.recipient).idempotency_key
+            assert str(uuid.UUID(key)) == key and uuid.UUID(key).version == 4
+            assert uuid.UUID(key).variant == uuid.RFC_4122
             codes.add(inv.code), links.add(inv.url)
         assert len(codes) == 5 == len(links)
         assert Recipient.get(Recipient.patient == Patient.get(Patient.emr_id == "1000").id).sent_at == T0

@@ -65,9 +65,7 @@ def refused(run, *args, code=2, match=""):
     """Run a command that must be refused: exit `code`, clear lines on stderr (one holding
     `match`), no traceback, the database unchanged. Returns the line holding `match`."""
     before = snapshot()
-    t0 = time.monotonic()
     got, out, err = run(*args)
-    assert time.monotonic() - t0 < 30, "took too long"
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert got == code, f"{args}: exit {got}\nstdout: {out}\nstderr: {err}"
     assert "Traceback" not in err + out
@@ -251,7 +249,6 @@ def _toml_string(s: str) -> str:
 
 @pytest.mark.parametrize("body,match", BOMBS, ids=range(len(BOMBS)))
 def test_template_bombs_are_refused_at_save_with_the_line(run, tmp_path, body, match):
-    t0 = time.monotonic()
     line = refused(
         run,
         "campaigns",
@@ -265,16 +262,27 @@ def test_template_bombs_are_refused_at_save_with_the_line(run, tmp_path, body, m
     )
     assert match in line, line
     assert "body line 1" in line or "body:" in line, line
-    assert time.monotonic() - t0 < 5
 
 
 def test_a_50_mb_template_is_refused_before_parsing(run, tmp_path):
-    t0 = time.monotonic()
     refused(
         run, "campaigns", "create", "--kind", "invitation", "--name", "Big",
         "--template", template_toml(tmp_path, "a" * (50 * 1024 * 1024)),
     )  # fmt: skip
-    assert time.monotonic() - t0 < 10
+
+
+@pytest.mark.slow  # wall-clock bounds, with room: out of the quick run (issue #22)
+def test_refusals_come_at_once(run, tmp_path):
+    """Bombs, a 50 MB template and devices are refused in seconds (the quick tests above
+    check what is said; a hang there is cut by pytest-timeout)."""
+    cases = [("--template", template_toml(tmp_path, body, name=f"b{i}.toml")) for i, (body, _) in enumerate(BOMBS)]
+    cases.append(("--template", template_toml(tmp_path, "a" * (50 * 1024 * 1024), name="big.toml")))
+    cases += [("--template", path) for path, _ in _special_files(tmp_path)]
+    for opt, path in cases:
+        t0 = time.monotonic()
+        code, _, _ = run("campaigns", "create", "--kind", "invitation", "--name", "T", opt, path)
+        took = time.monotonic() - t0
+        assert code == 2 and took < 20, (path, code, took)
 
 
 def test_a_template_file_with_a_utf8_bom_is_accepted(run, tmp_path):
@@ -416,10 +424,8 @@ def test_devices_fifos_and_folders_are_refused_at_once_by_every_file_input(run, 
             ("recipients", "add", "1", "--csv", path),
             ("campaigns", "create", "--kind", "invitation", "--name", "T", "--template", path),
         ):
-            t0 = time.monotonic()
             line = refused(run, *args, match=path)
             assert what in line or (what == "is a folder" and "is a directory" in line), line  # click's own check
-            assert time.monotonic() - t0 < 5, args
 
 
 def test_a_file_over_the_limit_is_refused_before_reading(run, tmp_path, monkeypatch):

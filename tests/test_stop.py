@@ -99,14 +99,18 @@ class TestStop:
         b = live_broadcast(ctx, 2)
         make().run_once()  # in the feed
         recipients.start(ctx, b.id)
-        gw.latency = 0.5
-        gw.fail("status", status=503, path=f"/v1/broadcasts/{b.uuid}/push")
+        # the push request is held by the server until the stop has answered (no race
+        # against a latency), then its connection drops: a failure to retry
+        gw.fail("hold", path=f"/v1/broadcasts/{b.uuid}/push")
         d = make()
         t = threading.Thread(target=d.run_once)
         t.start()
-        assert wait(lambda: Delivery.select().where(in_flight()).count() == 2)
-        assert recipients.stop(ctx, b.id).to_json() == {"stopped": 0, "already_sent": 0, "in_flight": 2}
-        t.join()
+        try:
+            assert wait(lambda: Delivery.select().where(in_flight()).count() == 2)
+            assert recipients.stop(ctx, b.id).to_json() == {"stopped": 0, "already_sent": 0, "in_flight": 2}
+        finally:
+            gw.release.set()
+            t.join()
         assert not gw.pushes and status_counts(b.id) == {"assigned": 2}
         clock.advance(minutes=5)
         d.run_once()  # its retry is due: the recipients are no longer waiting

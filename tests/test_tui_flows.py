@@ -218,8 +218,9 @@ async def open_add(pilot, tab: str = "tab-one"):
     """Press a on the recipient table; the modal opens on its first tab, then `tab`."""
     await pilot.press("a")
     await settle(pilot)
-    await pilot.pause(0.1)  # the first tab's focus message travels pane -> tabs
     modal = pilot.app.screen
+    # the first tab's focus message travels pane -> tabs: wait for its effect, not a clock
+    assert await wait_for(pilot, lambda: getattr(pilot.app.focused, "id", None) == "patient-query")
     if tab != "tab-one":
         modal.query_one("#add-tabs").active = tab
         await settle(pilot)
@@ -375,8 +376,11 @@ class TestAddPatients:
             assert isinstance(app.screen, RecipientsScreen)
             assert Recipient.select().where(Recipient.campaign == cid).count() == n
 
-    async def test_over_the_limit_is_refused_clearly(self, world, monkeypatch):
-        monkeypatch.setattr(recipients, "LIMIT", 10)
+    async def test_over_the_limit_is_refused_clearly(self, world):
+        """5,001 patients match: the live count says so with core's one limit, and nothing is added."""
+        from helpers import add_patients
+
+        add_patients(recipients.LIMIT + 1, start=900000, sex="X")
         cid = world.campaigns.invitation_draft
         app = app_for(world)
         async with app.run_test(size=(80, 24)) as pilot:
@@ -386,13 +390,35 @@ class TestAddPatients:
             row = modal.query("ConditionRow").first()
             row.query_one(".cond-field").value = "sex"
             await settle(pilot, 0.4)
-            row.query_one(".cond-op").value = "!="
+            row.query_one(".cond-op").value = "="
+            row.query_one(".cond-value").value = "X"
             await settle(pilot, 0.4)
-            assert await wait_for(pilot, lambda: "more than 10, the most one assign adds" in screen_text(app))
+            assert await wait_for(pilot, lambda: "more than 5,000, the most one assign adds" in screen_text(app))
             assert modal.query_one("#assign-conditions").disabled
             await pilot.press("ctrl+s")
             await settle(pilot)
             assert app.screen is modal
+            assert Recipient.select().where(Recipient.campaign == cid).count() == 0
+
+    async def test_a_csv_of_5001_is_refused_by_the_core(self, world):
+        """The CSV path reaches the core's refusal (the TUI has no copy of the limit)."""
+        from helpers import add_patients
+
+        ids = add_patients(recipients.LIMIT + 1, start=900000)
+        cid = world.campaigns.invitation_draft
+        path = world.folder / "big.csv"
+        path.write_text("emr_id\n" + "\n".join(ids) + "\n", encoding="utf-8")
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await open_campaign(pilot, cid)
+            await open_add(pilot, "tab-csv")
+            await type_into(pilot, "#csv-path", str(path))
+            await pilot.press("enter")
+            await settle(pilot)
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert await wait_for(pilot, lambda: "at most 5000" in screen_text(app))
             assert Recipient.select().where(Recipient.campaign == cid).count() == 0
 
     async def test_csv_report_then_confirm(self, world):

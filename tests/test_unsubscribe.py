@@ -201,3 +201,44 @@ def test_the_log_sink_answers_an_empty_feed(db, db_url, tmp_path):
     with Dispatcher(config) as d:
         stats = optout_feed.pull(d)
     assert (stats.pages, stats.items, stats.error) == (1, 0, "") and optout_feed.cursor() is None
+
+
+LONG_URL = "https://unsubscribe.mailbox-provider.example/clinics/clinique-du-parc/v2/unsubscribe"
+
+
+def test_list_unsubscribe_is_plain_ascii_in_angle_brackets_for_campaign_and_test_emails(db, db_url, tmp_path, smtp, gw):
+    """A real provider's unsubscribe page is long: the header stays a link a mail client
+    reads (no RFC 2047 encoded-word), folded only at the space before it (issue #20)."""
+    import dataclasses
+
+    from core import testsend
+
+    config = delivery_config(db_url, tmp_path, smtp=smtp, gateway=gw, email={"unsubscribe_url": LONG_URL})
+    (login,) = config.users
+    staff = dataclasses.replace(config.users[login], email="mlaval@clinic.example")
+    config = dataclasses.replace(config, users={login: staff})
+    ctx, _clock = ctx_at(config, T0)
+    add_patients(1, 1000, language="fr")
+    c = campaigns.create(ctx, "invitation", "Join")
+    recipients.assign_ids(ctx, c.id, ["1000"])
+    recipients.start(ctx, c.id)
+    testsend.send_test(ctx, c.id, "1000")
+    with Dispatcher(config, clock=_clock) as d:
+        assert d.run_once().sent == 2
+    token = UnsubscribeToken.get().token
+    expected = {
+        "mlaval@clinic.example": f"<{LONG_URL}/test-",
+        Patient.get().email: f"<{LONG_URL}/{token}>",
+    }
+    for m in smtp.messages:
+        head = m.data.split(b"\r\n\r\n", 1)[0]
+        i = head.index(b"\r\nList-Unsubscribe:")
+        line = head[i + 2 :].split(b"\r\nList-Unsubscribe-Post")[0].split(b"\r\nContent-Type")[0]
+        # the name, then the link alone on a continuation line: folded at a space, not encoded
+        name, link = line.split(b"\r\n")
+        assert b"=?" not in line
+        assert name == b"List-Unsubscribe:" and link.startswith(b" <") and link.endswith(b">")
+        assert link.strip().decode("ascii").startswith(expected[m.rcpt_tos[0]])
+        assert all(len(x) <= 998 for x in head.split(b"\r\n"))
+        assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" in head + b"\r\n"
+        assert str(m.message["List-Unsubscribe"]).strip().startswith(expected[m.rcpt_tos[0]])

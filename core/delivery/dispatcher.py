@@ -172,7 +172,7 @@ class Dispatcher:
         """Render, build and send one email (in a mail thread). A template that cannot
         be rendered (over its budget, core.sandbox) raises TemplateRenderError: the
         caller fails that delivery with reason `template`."""
-        r = templating.render("invitation", fields, context)
+        r = templating.render("invitation", fields, context, language)
         link = (context.get("unsubscribe") or {}).get("url", "")
         if not link:  # never an email without its way out (SPEC §10)
             return Outcome.final("no unsubscribe link for this email")

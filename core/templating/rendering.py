@@ -34,8 +34,9 @@ class Rendered:
     push: str | None = None
 
 
-def render(kind: str, fields: Mapping[str, str], context: Mapping[str, Any]) -> Rendered:
-    """Render the fields present in `fields` with a `build_context` context.
+def render(kind: str, fields: Mapping[str, str], context: Mapping[str, Any], language: str = "") -> Rendered:
+    """Render the fields present in `fields` with a `build_context` context; an email's
+    HTML document says its `language` (`<html lang>`) when given.
 
     Raises TemplateRenderError (e.g. a push over 178 characters, a variable missing
     from the context). To publish a broadcast, pass only title and body with a
@@ -56,13 +57,14 @@ def render(kind: str, fields: Mapping[str, str], context: Mapping[str, Any]) -> 
     return Rendered(
         subject=out.get("subject"),
         text=_markdown_to_text(tokens),
-        html=_html_document(out.get("subject") or "", body_html),
+        html=_html_document(out.get("subject") or "", body_html, language),
     )
 
 
-def _html_document(title: str, body_html: str) -> str:
+def _html_document(title: str, body_html: str, language: str = "") -> str:
+    lang = f' lang="{html.escape(language)}"' if language else ""
     return (
-        '<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n'
+        f'<!DOCTYPE html>\n<html{lang}>\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{html.escape(title)}</title>\n</head>\n"
         '<body style="font-family: sans-serif; line-height: 1.5; max-width: 40em;">\n'

@@ -1,0 +1,101 @@
+"""A staff member's own choices, remembered by login (table staff_preference): the
+language they switched to from the TUI's command palette, and the TUI's theme.
+
+The language a person reads (SPEC §12): what they chose here, else `[users.LOGIN]
+language`, else `[clinic] default_language`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.config.types import Config
+from core.context import Ctx
+from core.errors import BadInput
+from core.i18n import LANGUAGES, _
+from core.models import StaffPreference
+
+
+@dataclass(frozen=True)
+class Preferences:
+    language: str = ""  # "" = the config's (configured_language)
+    theme: str = ""  # "" = the TUI's default
+
+
+def get(login: str) -> Preferences:
+    """What `login` chose (empty fields when nothing); the database must be bound."""
+    row = StaffPreference.get_or_none(StaffPreference.login == login)
+    return Preferences(row.language, row.theme) if row else Preferences()
+
+
+def _save(ctx: Ctx, **fields: str) -> None:
+    fields_at = {**fields, "updated_at": ctx.now()}
+    StaffPreference.insert(login=ctx.user.login, **fields_at).on_conflict(
+        conflict_target=[StaffPreference.login], update=fields_at
+    ).execute()
+
+
+def set_language(ctx: Ctx, language: str) -> None:
+    """Remember `language` for this staff member ("fr" or "en")."""
+    if language not in LANGUAGES:
+        raise BadInput(
+            _("language: expected one of {choices}, got {value!r}").format(choices=", ".join(LANGUAGES), value=language)
+        )
+    _save(ctx, language=language)
+
+
+def set_theme(ctx: Ctx, theme: str) -> None:
+    """Remember the TUI theme this staff member picked (a Textual theme name)."""
+    if not theme or len(theme) > 64:
+        raise BadInput(_("theme: expected a theme name of at most 64 characters"))
+    _save(ctx, theme=theme)
+
+
+def configured_language(config: Config, login: str) -> str:
+    """`[users.LOGIN] language`, else `[clinic] default_language`."""
+    user = config.users.get(login)
+    return (user.language if user else "") or config.clinic.default_language
+
+
+def language(config: Config, login: str, chosen: Preferences | None = None) -> str:
+    """The language `login` reads: their own choice, else the config's."""
+    return (chosen.language if chosen else "") or configured_language(config, login)
+
+
+def language_of_file(explicit: str | None, login: str) -> str:
+    """The config's language for `login`, read from the config file as written — before
+    the file is validated, so that its own problems are reported in that language. The
+    i18n default when there is no file or it cannot be read."""
+    import tomllib
+
+    from core import i18n
+    from core.config.load import discover
+
+    try:
+        data = tomllib.loads(discover(explicit).read_text("utf-8"))
+    except Exception:  # noqa: BLE001 - no file, unreadable, not TOML: validation says so, in the default
+        return i18n.DEFAULT
+    users, clinic = data.get("users"), data.get("clinic")
+    user = users.get(login) if isinstance(users, dict) else None
+    for value in (
+        user.get("language") if isinstance(user, dict) else None,
+        clinic.get("default_language") if isinstance(clinic, dict) else None,
+    ):
+        if isinstance(value, str) and value in LANGUAGES:
+            return value
+    return "fr" if isinstance(clinic, dict) else i18n.DEFAULT  # the schema's default_language
+
+
+def speak_for(config: Config, login: str, *, database: bool = True) -> str:
+    """Switch this process to the language `login` reads (their choice in the database
+    when `database` is bound, else the config's) and return it."""
+    from core import i18n
+
+    chosen = None
+    if database:
+        try:
+            chosen = get(login)
+        except Exception:  # noqa: BLE001 - no table yet (init), unreachable: the config's language
+            chosen = None
+    lang = language(config, login, chosen)
+    i18n.use(lang)
+    return lang

@@ -1,0 +1,147 @@
+"""The gettext catalogues (SPEC §12) match the sources and French is complete.
+
+A string wrapped in `_()` without `make messages` fails here (stale .pot); a msgid
+without a French translation, or whose placeholders differ, fails here; a .po edited
+without `make locale` fails here (stale .mo)."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from pathlib import Path
+
+import click
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+from core import i18n
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCALE = ROOT / "core" / "locale"
+KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2), "gettext": None, "pgettext": ((1, "c"), 2)}
+
+
+def _key(msgid) -> str:
+    return msgid if isinstance(msgid, str) else "\x00".join(msgid)
+
+
+def extracted() -> set[str]:
+    """What `make messages` extracts now (the Makefile's folders, babel.cfg's map)."""
+    found: set[str] = set()
+    folders = [ROOT / "core", ROOT / "cli", ROOT / "tui", Path(os.path.dirname(click.__file__))]
+    for folder in folders:
+        for _filename, _lineno, message, _comments, _context in extract_from_dir(
+            str(folder), method_map=[("**.py", "python")], keywords=KEYWORDS
+        ):
+            found.add(_key(message))
+    return found
+
+
+def catalogue(path: Path):
+    with path.open("rb") as f:
+        return read_po(f)
+
+
+def ids(cat) -> set[str]:
+    return {_key(m.id) for m in cat if m.id}
+
+
+def po(lang: str) -> Path:
+    return LOCALE / lang / "LC_MESSAGES" / "clinicast.po"
+
+
+def test_pot_matches_the_sources():
+    pot = ids(catalogue(LOCALE / "clinicast.pot"))
+    now = extracted()
+    missing, gone = sorted(now - pot), sorted(pot - now)
+    assert not missing and not gone, (
+        f"core/locale/clinicast.pot is stale: run `make messages` and translate the new fr entries "
+        f"(not in the .pot: {missing[:5]}; no longer in the sources: {gone[:5]})"
+    )
+
+
+@pytest.mark.parametrize("lang", i18n.LANGUAGES)
+def test_po_has_the_pot_s_msgids(lang):
+    pot = ids(catalogue(LOCALE / "clinicast.pot"))
+    have = ids(catalogue(po(lang)))
+    assert have == pot, f"{po(lang)} is not merged with the .pot: run `make messages` ({sorted(have ^ pot)[:5]})"
+
+
+PLACEHOLDER = re.compile(r"\{[^{}]*\}|%\([a-z_]+\)[sdr]|%[sdr]")
+
+
+def placeholders(text: str) -> list[str]:
+    return sorted(PLACEHOLDER.findall(text))
+
+
+def problems_in(cat) -> list[str]:
+    """Every msgid without a French translation, fuzzy, or whose placeholders differ."""
+    problems = []
+    for m in cat:
+        if not m.id:
+            continue
+        singular = m.id if isinstance(m.id, str) else m.id[0]
+        strings = list(m.string) if isinstance(m.string, tuple) else [m.string]
+        if m.fuzzy or not all(strings):
+            problems.append(f"untranslated: {singular!r}")
+            continue
+        sources = list(m.id) if isinstance(m.id, tuple) else [m.id]
+        for i, s in enumerate(strings):
+            src = sources[min(i, len(sources) - 1)]
+            want, got = placeholders(src), placeholders(s)
+            # a singular may leave out the count ("1 patient" -> "un patient"): only fewer, never others
+            if got != want and not (len(sources) > 1 and set(got) <= set(placeholders(" ".join(sources)))):
+                problems.append(f"placeholders differ: {src!r} {want} -> {s!r} {got}")
+    return problems
+
+
+def test_every_msgid_has_a_french_translation_with_the_same_placeholders():
+    problems = problems_in(catalogue(po("fr")))
+    assert not problems, f"{len(problems)} problems in {po('fr')}:\n" + "\n".join(problems[:40])
+
+
+def test_the_check_catches_an_untranslated_string_and_a_lost_placeholder():
+    text = (
+        'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=utf-8\\n"\n\n'
+        'msgid "Refresh"\nmsgstr ""\n\n'
+        'msgid "no campaign with id {id}"\nmsgstr "aucune campagne"\n'
+    )
+    problems = problems_in(read_po(io.BytesIO(text.encode())))
+    assert problems == [
+        "untranslated: 'Refresh'",
+        "placeholders differ: 'no campaign with id {id}' ['{id}'] -> 'aucune campagne' []",
+    ]
+
+
+# Quebec typography: a no-break space before ':' and inside « », a narrow no-break
+# space before ';', '?', '!' (never an ordinary space, which a line could break at)
+BAD_TYPOGRAPHY = re.compile(r" [:;?!»]|« |\u00a0[;?!]|\u202f:|«(?!\u00a0)|(?<!\u00a0)»|\"")
+
+
+def test_french_typography():
+    bad = []
+    for m in catalogue(po("fr")):
+        for s in m.string if isinstance(m.string, tuple) else [m.string]:
+            src = " ".join(m.id) if isinstance(m.id, tuple) else m.id
+            if s and BAD_TYPOGRAPHY.search(s.replace(src, "")) and '"' not in src:
+                bad.append(s)
+    assert not bad, "French typography (« », no-break spaces before : ; ? !):\n" + "\n".join(map(repr, bad[:20]))
+
+
+@pytest.mark.parametrize("lang", i18n.LANGUAGES)
+def test_mo_is_compiled_from_the_po(lang):
+    buf = io.BytesIO()
+    write_mo(buf, catalogue(po(lang)))
+    mo = po(lang).with_suffix(".mo")
+    assert mo.is_file() and mo.read_bytes() == buf.getvalue(), f"{mo} is stale: run `make locale`"
+
+
+def test_french_words():
+    """Quebec French: courriel, fin de semaine; never the France words."""
+    words = " ".join(m.string if isinstance(m.string, str) else " ".join(m.string) for m in catalogue(po("fr")) if m.id)
+    words = re.sub(r"\[[^\]]*\]|`[^`]*`|\{[^}]*\}|\S+@\S+", "", words).lower()  # config keys, commands, fields
+    for france in ("e-mail", "email", "week-end", "weekend", "mail "):
+        assert france not in words, france
