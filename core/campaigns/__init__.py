@@ -17,7 +17,7 @@ from core.campaigns.reads import SENDING as SENDING
 from core.campaigns.reads import SENT_WITH_ERRORS as SENT_WITH_ERRORS
 from core.campaigns.reads import STATUS_SENT as STATUS_SENT
 from core.campaigns.reads import TEMPLATE_FIELDS as TEMPLATE_FIELDS
-from core.campaigns.reads import CampaignSummary, get, get_templates, status_of, summaries, summary
+from core.campaigns.reads import CampaignSummary, Facts, get, get_templates, held_words, status_of, summaries, summary
 from core.campaigns.reads import get_locked as get_locked
 from core.campaigns.window import ENDED as ENDED
 from core.campaigns.window import INVALID as INVALID
@@ -38,6 +38,8 @@ __all__ = [
     "get_templates",
     "save_templates",
     "status_of",
+    "Facts",
+    "held_words",
     "summaries",
     "summary",
     "validate_fields",

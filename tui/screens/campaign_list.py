@@ -13,6 +13,7 @@ from textual.reactive import reactive
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from core import campaigns
+from core.i18n import _
 from tui import format as fmt
 from tui.screens.base import ClinicastScreen
 from tui.widgets.status_line import StatusLine
@@ -152,7 +153,9 @@ class CampaignListScreen(ClinicastScreen[None]):
             text.append(f" · shows {fmt.day(s.starts_on)} → {fmt.day(s.ends_on)}")
         text.append(f" · changed {fmt.when(s.updated_at, tz)}")
         text.append("\n")
-        counts = " · ".join(f"{st} {fmt.num(s.counts[st])}" for st in fmt.RECIPIENT_STATUS_ORDER if s.counts.get(st))
+        counts = " · ".join(f"{st} {fmt.num(n)}" for st, n in s.shown_counts() if n)
+        if s.removed:
+            counts += _(" (+{n} removed)").format(n=fmt.num(s.removed))
         text.append(counts or "no recipients yet", style="dim" if not counts else "")
         if s.funnel is not None and s.funnel.get("invited"):
             f = s.funnel

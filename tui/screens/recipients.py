@@ -6,7 +6,6 @@ flows its keys start — each one linear worker (screens/base.py).
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 
 from rich.text import Text
 from textual import on, work
@@ -16,6 +15,7 @@ from textual.containers import Horizontal
 from textual.widgets import Footer, Header, Input, ProgressBar, Static
 
 from core import campaigns, recipients
+from core.i18n import _
 from core.optouts import Recorded
 from core.reasons import describe
 from tui import format as fmt
@@ -59,8 +59,6 @@ class RecipientsScreen(ClinicastScreen[None]):
         super().__init__()
         self.campaign_id = campaign_id
         self.summary: campaigns.CampaignSummary | None = None
-        # when a start waits for the broadcast window: shown by the progress bar
-        self.queued_for: datetime | None = None
         self._ticks = 0
         self.sending = SendingControl(self, self)
         self.opt_outs = OptOutFlow(self, recorded=self.opt_out_recorded)
@@ -113,7 +111,6 @@ class RecipientsScreen(ClinicastScreen[None]):
             self.table.reload_shown()
 
     def _show_summary(self, s: campaigns.CampaignSummary) -> None:
-        tz = self.app.ctx.config.clinic.tz
         self.title = s.name
         info = Text(no_wrap=True, overflow="ellipsis")
         info.append(f"{s.kind} by {s.channel} · ", style="bold")
@@ -133,16 +130,18 @@ class RecipientsScreen(ClinicastScreen[None]):
             info.append(" · archived", style="dim")
         self.query_one("#campaign-info", Static).update(info)
 
+        # the words add up to the total; the removed are said apart, outside it
         counts = Text(no_wrap=True, overflow="ellipsis")
-        for status in fmt.RECIPIENT_STATUS_ORDER:
-            n = s.counts.get(status, 0)
+        for status, n in s.shown_counts():
             if not n and status not in ("assigned", "sent"):
                 continue
             if counts:
                 counts.append("  ")
             counts.append(f"{status} ", style="dim" if not n else fmt.CELL_STYLE.get(status, ""))
             counts.append(fmt.num(n), style="bold" if n else "dim")
-        counts.append(f"   total {fmt.num(s.total)}", style="bold")
+        counts.append(_("   total {n}").format(n=fmt.num(s.total)), style="bold")
+        if s.removed:
+            counts.append(_(" (+{n} removed, not counted)").format(n=fmt.num(s.removed)), style="dim")
         self.query_one("#counts", Static).update(counts)
 
         in_flight = s.counts.get("queued", 0) + s.counts.get("retrying", 0)
@@ -152,8 +151,8 @@ class RecipientsScreen(ClinicastScreen[None]):
             bar = self.query_one(ProgressBar)
             bar.update(total=done + in_flight, progress=done)
             label = f"Sending: {fmt.num(done)} of {fmt.num(done + in_flight)} done "
-            if self.queued_for is not None and self.queued_for > self.app.ctx.now():
-                label = f"Pushes wait for the window: {fmt.when(self.queued_for, tz)} "
+            if s.held:  # core's words: emails or pushes, the window or sending hours
+                label = f"{s.held} "
             self.query_one("#progress-label", Static).update(label)
         row.set_class(not in_flight, "hidden")
 
@@ -318,7 +317,6 @@ class RecipientsScreen(ClinicastScreen[None]):
         if not await self.app.push_screen_wait(confirm):
             return
         plan = await asyncio.to_thread(recipients.start, ctx, self.campaign_id)
-        self.queued_for = plan.queued_for
         what = "emails" if s.kind == "invitation" else "push notifications"
         msg = f"Started: {fmt.num(plan.will_send)} {what} queued"
         if plan.skipped:

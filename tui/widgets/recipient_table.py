@@ -72,7 +72,8 @@ class RecipientTable(DataTable):
 
     def _cells(self, r: recipients.RecipientRow) -> list:
         tz = self.app.ctx.config.clinic.tz
-        status = Text(r.status, style=fmt.CELL_STYLE.get(r.status, ""), no_wrap=True, overflow="ellipsis")
+        shown = r.shown_status
+        status = Text(shown, style=fmt.CELL_STYLE.get(shown, ""), no_wrap=True, overflow="ellipsis")
         if r.status == "retrying" and r.next_attempt_at:
             status.append(f" · next {fmt.when(r.next_attempt_at, tz)[11:]}", style="yellow")
         if r.reason_code:
