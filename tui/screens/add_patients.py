@@ -181,7 +181,13 @@ class AddPatientsModal(ClinicastModal[recipients.AssignResult | None]):
             except ClinicastError as e:
                 errors.append((row, str(e)))
         complete = bool(conds) and len(conds) == len(rows)
-        n = await asyncio.to_thread(conditions.count, self.app.ctx, conds) if complete else None
+        # what the assign would do, counted by core with the assign's own consent rules
+        preview = (
+            await asyncio.to_thread(recipients.preview_conditions, self.app.ctx, self.campaign_id, conds)
+            if complete
+            else None
+        )
+        n = preview.matched if preview is not None else None
         for row, message in errors:
             if row.is_mounted:
                 row.show_error(message)
@@ -203,7 +209,8 @@ class AddPatientsModal(ClinicastModal[recipients.AssignResult | None]):
             button.disabled = True
             button.label = "Assign"
         else:
-            label.update(Text(f"{fmt.plural(n, 'patient')} match", style="bold green" if n else "yellow"))
+            assert preview is not None
+            label.update(Text(preview.line(), style="bold green" if preview.added else "yellow"))
             button.disabled = n == 0
             button.label = f"Assign {fmt.num(n)}"
 
