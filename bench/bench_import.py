@@ -13,8 +13,9 @@ import time
 from pathlib import Path
 
 from bench.common import backends, bench_ctx
-from core import conditions, fakedata, patients
+from core import conditions, fakedata
 from core.models import Patient
+from core.patients import lookup, upsert
 
 N = 100_000
 COUNTS = [
@@ -29,11 +30,11 @@ SEARCHES = ["tremblay", "gagnon mar", "1000", "1980-03-04", "emilie cote"]
 def _measure(label: str, ctx, csv_path: Path, changed_path: Path) -> dict[str, float]:
     out: dict[str, float] = {}
     t0 = time.perf_counter()
-    r = patients.import_csv(ctx, csv_path)
+    r = upsert.import_csv(ctx, csv_path)
     out[f"{label}: import {N:,} new patients"] = time.perf_counter() - t0
     assert r.inserted == N, r
     t0 = time.perf_counter()
-    r = patients.import_csv(ctx, changed_path)
+    r = upsert.import_csv(ctx, changed_path)
     out[f"{label}: re-import, 1 % changed"] = time.perf_counter() - t0
     assert r.updated == N // 100 and r.inserted == 0, r
     for texts in COUNTS:
@@ -43,7 +44,7 @@ def _measure(label: str, ctx, csv_path: Path, changed_path: Path) -> dict[str, f
         out[f"{label}: count {' & '.join(texts)} ({n:,})"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     for s in SEARCHES:
-        patients.search(ctx, s)
+        lookup.search(ctx, s)
     out[f"{label}: search as you type, mean of {len(SEARCHES)}"] = (time.perf_counter() - t0) / len(SEARCHES)
     assert Patient.select().count() == N
     return out

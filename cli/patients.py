@@ -17,9 +17,9 @@ def patients_group():
 @click.option("--json", "as_json", is_flag=True)
 def patients_import(ctx, file, as_json):
     """Upsert the patient directory from an EMR export (CSV)."""
-    from core import patients
+    from core.patients.upsert import import_csv
 
-    result = patients.import_csv(ctx, file)
+    result = import_csv(ctx, file)
     if as_json:
         return emit(result.to_json())
     click.echo(f"{file}: {result.total} patients: {result.inserted} new, {result.updated} updated")

@@ -53,7 +53,7 @@ def patients_opt_in(ctx, emr_id, channel, note, as_json):
 @click.option("--json", "as_json", is_flag=True)
 def patients_show(ctx, emr_id, as_json):
     """A patient's record, opt-outs and campaigns."""
-    from core import patient_view
+    from core.patients import view as patient_view
 
     view = patient_view.show(ctx, emr_id)
     language = ctx.user.language or ctx.config.clinic.default_language

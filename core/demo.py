@@ -108,12 +108,12 @@ class DemoCampaigns:
 
 def add_patients(ctx: Ctx, n: int, seed: int = DEMO_SEED, folder: Path | None = None) -> int:
     """Import `n` generated patients through the directory import (as an EMR export would)."""
-    from core import patients
+    from core.patients.upsert import import_csv
 
     folder = Path(folder) if folder else Path(ctx.config.path or "clinicast.toml").parent
     csv_path = folder / "demo-patients.csv"
     fakedata.write_csv(csv_path, fakedata.generate(n, seed, today=ctx.today()), french_headers=True)
-    result = patients.import_csv(ctx, csv_path)
+    result = import_csv(ctx, csv_path)
     return result.total
 
 

@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass
 
 from core import audit, emr
-from core.campaigns import get, get_templates, template_problems
+from core.campaigns import get, get_templates
+from core.campaigns.actions import template_problems
 from core.context import Ctx
 from core.db import write_transaction
 from core.enums import DeliveryKind, Kind, Permission

@@ -42,6 +42,7 @@ def template_preview(
 
     from core import identification, templating
     from core.campaigns import INVITATION_VALID_DAYS, clinic_values, get
+    from core.templating.variables import UNSUBSCRIBE_EXAMPLE
 
     ctx.require("campaigns")
     c = get(campaign_id)
@@ -63,7 +64,7 @@ def template_preview(
         invitation=invitation,
         language=language,
         # an example link: the preview must never carry a real patient's working link
-        unsubscribe={"url": templating.UNSUBSCRIBE_EXAMPLE} if invitation is not None else None,
+        unsubscribe={"url": UNSUBSCRIBE_EXAMPLE} if invitation is not None else None,
     )
     if p is not None:  # rendered with a real patient's data: an audited read (one row per patient a while)
         from core.audit.read import record_read

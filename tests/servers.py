@@ -360,6 +360,7 @@ class Fault:
     message: str = "injected fault"
     seconds: float = 0.0
     after: bool = False
+    then: str = "drop"  # "hold" only: after the release, "drop" the connection or "answer" as usual
     method: str | None = None
     path: str | None = None  # a prefix, or a regex when it starts with ^
     count: int = 1
@@ -553,6 +554,11 @@ class GatewayServer:
             if self.record:
                 self.requests.append(req)
             fault = self._take_fault(method, path)
+        if fault is not None and fault.kind == "hold" and fault.then == "answer":
+            req.fault = "hold"
+            self.release.wait(timeout=300)  # the request is in flight until the test says
+            fault = None
+        with self.lock:
             if fault is not None and not fault.after:
                 req.fault = fault.kind
                 if fault.kind == "status":

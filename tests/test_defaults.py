@@ -16,11 +16,13 @@ from conftest import ANY_TIME, write_config
 from helpers import add_patients
 
 from cli import cli
-from core import campaigns, conditions, recipients, sandbox, sending_hours
+from core import campaigns, conditions, recipients, sending_hours
+from core.campaigns.actions import template_problems
 from core.config import load
 from core.context import for_current_user
 from core.errors import Refused
 from core.models import Recipient
+from core.templating import sandbox
 
 TZ = ZoneInfo("America/Toronto")
 
@@ -94,8 +96,8 @@ def test_a_template_field_over_64k_is_refused_at_save(db, config):
     head = "{{ unsubscribe.url }}{# "  # a comment: source that renders to nothing
     ok = head + "a" * (sandbox.MAX_SOURCE_CHARS - len(head) - 3) + " #}"
     assert len(ok) == 65536
-    assert not campaigns.template_problems(ctx, "invitation", {"fr": {"subject": "S", "body": ok}})
-    problems = campaigns.template_problems(ctx, "invitation", {"fr": {"subject": "S", "body": "a" + ok}})
+    assert not template_problems(ctx, "invitation", {"fr": {"subject": "S", "body": ok}})
+    problems = template_problems(ctx, "invitation", {"fr": {"subject": "S", "body": "a" + ok}})
     assert problems and any("65,536" in p.message or "65536" in p.message for p in problems), problems
 
 

@@ -7,11 +7,12 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from core import context, fakedata, patients
+from core import context, fakedata
 from core.config.types import User
 from core.csvio import FileProblems
 from core.errors import BadInput, NotFound, PermissionDenied
 from core.models import AuditLog, Campaign, Delivery, Invitation, Patient, Recipient
+from core.patients import cells, lookup, upsert
 
 NOW = datetime(2025, 6, 2, 15, 0)  # naive UTC, 11:00 in Montréal
 
@@ -45,10 +46,10 @@ class TestImport:
             "oui,yes,non,Dre Lévesque,h2x1y4,2025-01-15 10:30:00\n"
             "A2,John,O'Brien,2025-06-02,M,en,,,,,0,1,,,\n",
         )
-        r = patients.import_csv(ctx, p)
+        r = upsert.import_csv(ctx, p)
         assert (r.inserted, r.updated, r.unchanged, r.total) == (2, 0, 0, 2)
         assert r.ignored_columns == []
-        a = patients.get_by_emr("A1")
+        a = lookup.get_by_emr("A1")
         assert (a.first_name, a.last_name, a.date_of_birth, a.sex, a.language) == (
             "Émilie",
             "Côté",
@@ -66,7 +67,7 @@ class TestImport:
         assert (a.marketing_consent, a.push_enabled, a.do_not_contact) == (True, True, False)
         assert a.practitioner == "Dre Lévesque"
         assert a.search_name == "cote emilie"
-        b = patients.get_by_emr("A2")
+        b = lookup.get_by_emr("A2")
         assert (b.app_id, b.email, b.language, b.last_visit, b.marketing_consent, b.do_not_contact) == (
             None,
             "",
@@ -85,10 +86,10 @@ class TestImport:
             "1001;Hélène;Bélanger;1950-12-31;F;fr;helene@example.org;450-555-1234;;Oui;Non;Non;"
             "Dr Gagnon;J4K 2B3;2024-11-30\r\n"
         )
-        r = patients.import_csv(ctx, write(tmp_path, text, encoding="cp1252"))
+        r = upsert.import_csv(ctx, write(tmp_path, text, encoding="cp1252"))
         assert (r.inserted, r.encoding, r.delimiter) == (1, "cp1252", ";")
         assert r.columns["emr_id"] == "N° dossier" and r.columns["app_id"] == "Compte app"
-        h = patients.get_by_emr("1001")
+        h = lookup.get_by_emr("1001")
         assert (h.first_name, h.last_name, h.marketing_consent, h.push_enabled) == ("Hélène", "Bélanger", True, False)
         assert (h.practitioner, h.last_visit) == ("Dr Gagnon", date(2024, 11, 30))
 
@@ -99,26 +100,26 @@ class TestImport:
             "\r\n"
             "2\tLuc\tRoy\tx\t\r\n"
         )
-        r = patients.import_csv(ctx, write(tmp_path, text))
+        r = upsert.import_csv(ctx, write(tmp_path, text))
         assert (r.inserted, r.ignored_columns) == (2, ["note"])
-        assert patients.get_by_emr("1").email == "lea@example.org"
+        assert lookup.get_by_emr("1").email == "lea@example.org"
 
     def test_generated_directory_round_trip(self, ctx, tmp_path):
         rows = fakedata.generate(300, seed=7, today=date(2025, 6, 1))
         p = tmp_path / "fr.csv"
         fakedata.write_csv(p, rows, encoding="cp1252", delimiter=";", french_headers=True)
-        r = patients.import_csv(ctx, p)
+        r = upsert.import_csv(ctx, p)
         assert (r.inserted, r.total) == (300, 300)
         stored = {p.emr_id: p for p in Patient.select()}
         for row in rows:
             s = stored[row["emr_id"]]
             for f in fakedata.FIELDS:
                 assert getattr(s, f) == row[f], (row["emr_id"], f)
-        r = patients.import_csv(ctx, p)
+        r = upsert.import_csv(ctx, p)
         assert (r.inserted, r.updated, r.unchanged) == (0, 0, 300)
 
     def test_upsert_updates_changed_rows_only(self, ctx, tmp_path):
-        patients.import_csv(
+        upsert.import_csv(
             ctx,
             write(
                 tmp_path, "emr_id,first_name,last_name,email\n1,Léa,Roy,lea@example.org\n2,Luc,Roy,luc@example.org\n"
@@ -126,7 +127,7 @@ class TestImport:
         )
         before = Patient.get(Patient.emr_id == "2").updated_at
         later = context.for_current_user(ctx.config, clock=lambda: NOW + timedelta(hours=1))
-        r = patients.import_csv(
+        r = upsert.import_csv(
             later,
             write(
                 tmp_path,
@@ -136,27 +137,27 @@ class TestImport:
             ),
         )
         assert (r.inserted, r.updated, r.unchanged, r.total) == (1, 1, 1, 3)
-        one = patients.get_by_emr("1")
+        one = lookup.get_by_emr("1")
         assert (one.last_name, one.search_name, one.updated_at) == (
             "Roy-Côté",
             "roy cote lea",
             NOW + timedelta(hours=1),
         )
-        two = patients.get_by_emr("2")
+        two = lookup.get_by_emr("2")
         assert two.updated_at == before == NOW and two.imported_at == NOW
         assert Patient.select().count() == 3
 
     def test_absent_columns_keep_their_values_empty_cells_empty_them(self, ctx, tmp_path):
-        patients.import_csv(
+        upsert.import_csv(
             ctx,
             write(
                 tmp_path,
                 "emr_id,first_name,last_name,email,phone,app_id\n1,Léa,Roy,lea@example.org,514-555-0000,app-9\n",
             ),
         )
-        r = patients.import_csv(ctx, write(tmp_path, "emr_id,last_name,phone\n1,Gagnon,\n"))
+        r = upsert.import_csv(ctx, write(tmp_path, "emr_id,last_name,phone\n1,Gagnon,\n"))
         assert (r.updated, r.inserted) == (1, 0)
-        p = patients.get_by_emr("1")
+        p = lookup.get_by_emr("1")
         assert (p.first_name, p.last_name, p.email, p.app_id, p.phone) == (
             "Léa",
             "Gagnon",
@@ -167,21 +168,21 @@ class TestImport:
         assert p.search_name == "gagnon lea"  # recomputed from the stored first name
 
     def test_alias_precedence_and_ignored_columns(self, ctx, tmp_path):
-        r = patients.import_csv(
+        r = upsert.import_csv(
             ctx, write(tmp_path, "ID,No dossier,Nom,Allergies,Couleur préférée\n77,A-1,Roy,none,blue\n")
         )
         assert r.columns["emr_id"] == "No dossier"
         assert r.ignored_columns == ["ID", "Allergies", "Couleur préférée"]
-        assert patients.get_by_emr("A-1").last_name == "Roy"
+        assert lookup.get_by_emr("A-1").last_name == "Roy"
 
     def test_header_only(self, ctx, tmp_path):
         # issue #8: a header-only file is refused with its line, not "imported 0"
         with pytest.raises(BadInput, match=r"patients\.csv:1: only a header row, no patient; nothing imported"):
-            patients.import_csv(ctx, write(tmp_path, "emr_id;email\r\n\r\n"))
+            upsert.import_csv(ctx, write(tmp_path, "emr_id;email\r\n\r\n"))
 
     def test_audit_row(self, ctx, tmp_path):
         p = write(tmp_path, "emr_id\n1\n2\n")
-        patients.import_csv(ctx, p)
+        upsert.import_csv(ctx, p)
         a = AuditLog.get(AuditLog.action == "import")
         d = json.loads(a.detail)
         assert a.user == ctx.user.login and a.at == NOW
@@ -190,14 +191,14 @@ class TestImport:
     def test_admin_only(self, ctx, tmp_path):
         staff = context.Ctx(ctx.config, User(ctx.user.login, "Staff", frozenset({"campaigns"})), ctx.clock)
         with pytest.raises(PermissionDenied, match="'admin'"):
-            patients.import_csv(staff, write(tmp_path, "emr_id\n1\n"))
+            upsert.import_csv(staff, write(tmp_path, "emr_id\n1\n"))
         assert Patient.select().count() == 0
 
     def test_joined_funnel(self, ctx, tmp_path):
-        patients.import_csv(ctx, write(tmp_path, "emr_id,email,app_id\n1,a@example.org,\n2,b@example.org,\n"))
+        upsert.import_csv(ctx, write(tmp_path, "emr_id,email,app_id\n1,a@example.org,\n2,b@example.org,\n"))
         camp = Campaign.create(kind="invitation", name="Join", created_by="t")
         for emr in ("1", "2"):
-            pat = patients.get_by_emr(emr)
+            pat = lookup.get_by_emr(emr)
             rec = Recipient.create(campaign=camp, patient=pat)
             d = Delivery.create(kind="email", campaign=camp, recipient=rec)
             Invitation.create(
@@ -210,18 +211,18 @@ class TestImport:
                 url="https://x",
                 expires_at=NOW + timedelta(days=14),
             )
-        r = patients.import_csv(ctx, write(tmp_path, "emr_id,app_id\n1,app-1\n2,\n"))
+        r = upsert.import_csv(ctx, write(tmp_path, "emr_id,app_id\n1,app-1\n2,\n"))
         assert r.joined == 1
         joined = {i.patient.emr_id: i.joined_at for i in Invitation.select()}
         assert joined == {"1": NOW, "2": None}
         again = context.for_current_user(ctx.config, clock=lambda: NOW + timedelta(days=1))
-        assert patients.import_csv(again, write(tmp_path, "emr_id,app_id\n1,app-1\n")).joined == 0
+        assert upsert.import_csv(again, write(tmp_path, "emr_id,app_id\n1,app-1\n")).joined == 0
         assert Invitation.get(Invitation.code == "C1").joined_at == NOW
 
 
 class TestRefused:
     def test_every_bad_row_listed_and_nothing_imported(self, ctx, tmp_path):
-        patients.import_csv(ctx, write(tmp_path, "emr_id,first_name,email\n1,Léa,lea@example.org\n"))
+        upsert.import_csv(ctx, write(tmp_path, "emr_id,first_name,email\n1,Léa,lea@example.org\n"))
         before = snapshot()
         text = (
             "No dossier;Prénom;Date de naissance;Courriel;Consentement marketing;Langue;Notes\n"
@@ -236,7 +237,7 @@ class TestRefused:
         )  # 10: future dob
         p = write(tmp_path, text, name="export.csv")
         with pytest.raises(FileProblems) as e:
-            patients.import_csv(ctx, p)
+            upsert.import_csv(ctx, p)
         lines = str(e.value).splitlines()
         f = str(p)
         assert lines == [
@@ -259,7 +260,7 @@ class TestRefused:
     def test_bad_boolean_sex_and_too_long(self, ctx, tmp_path):
         p = write(tmp_path, "emr_id,sex,push_enabled,last_name\n1,Q,maybe," + "x" * 121 + "\n")
         with pytest.raises(FileProblems) as e:
-            patients.import_csv(ctx, p)
+            upsert.import_csv(ctx, p)
         assert e.value.summary == f"{p}: 1 bad row, nothing imported"
         assert [m.split(": ", 2)[1] for m in e.value.problems] == [
             "column 'sex'",
@@ -276,11 +277,11 @@ class TestRefused:
             match=r"patients\.csv:1: no EMR id column \(expected one named like "
             r"emr_id, .*\); found: prenom, nom",
         ):
-            patients.import_csv(ctx, p)
+            upsert.import_csv(ctx, p)
 
     def test_empty_file(self, ctx, tmp_path):
         with pytest.raises(BadInput, match="the file is empty"):
-            patients.import_csv(ctx, write(tmp_path, ""))
+            upsert.import_csv(ctx, write(tmp_path, ""))
 
 
 class TestParsers:
@@ -304,20 +305,20 @@ class TestParsers:
         ],
     )
     def test_booleans(self, v, expected):
-        assert patients.parse_bool(v) is expected
+        assert cells.parse_bool(v) is expected
 
     def test_dates(self):
-        assert patients.parse_date("2024-02-29") == date(2024, 2, 29)
-        assert patients.parse_date("2024/02/29") == date(2024, 2, 29)
-        assert patients.parse_date("2024-02-29T08:00") == date(2024, 2, 29)
-        assert patients.parse_date("") is None
+        assert cells.parse_date("2024-02-29") == date(2024, 2, 29)
+        assert cells.parse_date("2024/02/29") == date(2024, 2, 29)
+        assert cells.parse_date("2024-02-29T08:00") == date(2024, 2, 29)
+        assert cells.parse_date("") is None
         for bad in ("2023-02-29", "29/02/2024", "2024-2-9", "yesterday"):
-            with pytest.raises(patients._Invalid):
-                patients.parse_date(bad)
+            with pytest.raises(cells._Invalid):
+                cells.parse_date(bad)
 
     def test_name_key(self):
-        assert patients.name_key("Côté", "Marie-Ève") == "cote marie eve"
-        assert patients.name_key("  O'BRIEN ", "") == "o brien"
+        assert cells.name_key("Côté", "Marie-Ève") == "cote marie eve"
+        assert cells.name_key("  O'BRIEN ", "") == "o brien"
 
 
 @pytest.fixture
@@ -332,7 +333,7 @@ def directory(ctx, tmp_path):
             ("10000", "Luc", "Gagné", "1990-10-10", "luc@example.net"),
         ]
     )
-    patients.import_csv(ctx, write(tmp_path, text))
+    upsert.import_csv(ctx, write(tmp_path, text))
 
 
 class TestSearch:
@@ -341,7 +342,7 @@ class TestSearch:
         self.ctx = ctx
 
     def emrs(self, text, **kw):
-        return [p.emr_id for p in patients.search(self.ctx, text, **kw)]
+        return [p.emr_id for p in lookup.search(self.ctx, text, **kw)]
 
     def test_reads_of_the_directory_need_the_campaigns_permission(self, directory):
         """SPEC §6: the check lives in the core, for reads too (search, live count, templates)."""
@@ -353,7 +354,7 @@ class TestSearch:
         c = campaigns.create(self.ctx, "invitation", "Reads")
         nobody = replace(self.ctx, user=replace(self.ctx.user, permissions=frozenset()))
         for read in (
-            lambda: patients.search(nobody, "cote"),
+            lambda: lookup.search(nobody, "cote"),
             lambda: conditions.count(nobody, [conditions.parse("age >= 18")]),
             lambda: campaigns.get_templates(nobody, c.id),
         ):
@@ -392,9 +393,9 @@ class TestSearch:
         assert self.emrs("zzz") == []
 
     def test_get_by_emr(self, directory):
-        assert patients.get_by_emr(" 100001 ").first_name == "Émilie"
+        assert lookup.get_by_emr(" 100001 ").first_name == "Émilie"
         with pytest.raises(NotFound, match="no patient with EMR id '999'"):
-            patients.get_by_emr("999")
+            lookup.get_by_emr("999")
 
 
 class TestFakeData:

@@ -22,11 +22,13 @@ from helpers import add_patients
 from test_campaigns import TPL
 
 from cli import cli
-from core import audit, campaigns, conditions, exports, optouts, patient_view, patients, recipients, testsend, views
+from core import audit, campaigns, conditions, exports, optouts, recipients, testsend, views
 from core.audit import read as audit_read
 from core.context import Ctx, for_current_user
 from core.enums import Permission
 from core.errors import ClinicastError, PermissionDenied
+from core.patients import lookup, upsert
+from core.patients import view as patient_view
 
 CORE = Path(__file__).resolve().parent.parent / "core"
 
@@ -147,8 +149,8 @@ CAMPAIGNS_ACTIONS = {
         ["core.recipients.reinvite:reinvite_plan"],
     ),
     "re-invite": (lambda w, c: recipients.reinvite(c, w.invitation), ["core.recipients.reinvite:reinvite"]),
-    "search patients": (lambda w, c: patients.search(c, "Tremblay"), ["core.patients.lookup:search"]),
-    "a patient's page": (lambda w, c: patient_view.show(c, "1000"), ["core.patient_view:show"]),
+    "search patients": (lambda w, c: lookup.search(c, "Tremblay"), ["core.patients.lookup:search"]),
+    "a patient's page": (lambda w, c: patient_view.show(c, "1000"), ["core.patients.view:show"]),
     "record an opt-out": (
         lambda w, c: optouts.record(c, "1001", "email", "au comptoir"),
         ["core.optouts.ledger:record"],
@@ -172,7 +174,7 @@ CAMPAIGNS_ACTIONS = {
 }
 
 ADMIN_ACTIONS = {
-    "import patients": (lambda w, c: patients.import_csv(c, w.patients_csv), ["core.patients.upsert:import_csv"]),
+    "import patients": (lambda w, c: upsert.import_csv(c, w.patients_csv), ["core.patients.upsert:import_csv"]),
     "undo an opt-out": (lambda w, c: optouts.clear(c, "1015", "email", "erreur"), ["core.optouts.ledger:clear"]),
     "read the audit trail": (lambda w, c: audit_read.read(c), ["core.audit.read:read"]),
 }

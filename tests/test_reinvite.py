@@ -13,10 +13,11 @@ from helpers import add_patients, ctx_at, status_counts
 from servers import delivery_config
 
 from cli import cli
-from core import campaigns, patients, recipients
+from core import campaigns, recipients
 from core.delivery import Dispatcher
 from core.errors import Refused
 from core.models import AuditLog, Delivery, Invitation, OptOut, Patient
+from core.patients import upsert
 
 T0 = datetime(2026, 3, 2, 15, 0, 0)  # 10:00 in Toronto, a Monday
 
@@ -54,7 +55,7 @@ def test_only_the_expired_unjoined_get_a_new_invitation_once(env, smtp):
     assert len(smtp.messages) == 5
     # 1000 joins the app; 1001 opts out of email; 1002 is taken off the campaign
     (tmp_path / "join.csv").write_text("emr_id,app_id\n1000,app-1000\n", encoding="utf-8")
-    assert patients.import_csv(ctx, tmp_path / "join.csv").joined == 1
+    assert upsert.import_csv(ctx, tmp_path / "join.csv").joined == 1
     pid = Patient.get(Patient.emr_id == "1001").id
     OptOut.create(patient=pid, channel="email", source="link", at=T0, day=date(2026, 3, 2))
     recipients.remove(ctx, c.id, "1002")

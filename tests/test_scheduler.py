@@ -18,7 +18,8 @@ from core.enums import DeliveryKind
 from core.models import Delivery, Heartbeat, utcnow
 from core.scheduling import scheduler as scheduler_module
 from core.scheduling.embedded import EmbeddedScheduler
-from core.scheduling.scheduler import DAEMON, Scheduler
+from core.scheduling.heartbeat import DAEMON
+from core.scheduling.scheduler import Scheduler
 
 TPL = {
     "fr": {"title": "Vaccins", "body": "Vaccins à la clinique.", "push": "Bonjour de {{ clinic.name }}"},

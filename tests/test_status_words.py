@@ -5,11 +5,12 @@ OS user. The real multi-user case is in test_server_install.py."""
 from __future__ import annotations
 
 import pytest
-from tui_helpers import app_for, make_world, screen_text, settle
+from tui_helpers import LOGIN, app_for, make_world, screen_text, settle
 
-from core import status
+from core import context, status
 from core.models import Heartbeat, utcnow
-from core.scheduling.scheduler import DAEMON, Scheduler
+from core.scheduling.heartbeat import DAEMON
+from core.scheduling.scheduler import Scheduler
 
 
 def without_the_token(world):
@@ -42,7 +43,7 @@ def test_a_live_daemon_is_named_with_its_host_and_os_user(tmp_path, as_mlaval):
     sched.heartbeat()  # the row a running daemon writes, from the real code path
     try:
         hb = Heartbeat.get(Heartbeat.name == sched.name)
-        assert hb.os_user  # the login this process runs as
+        assert hb.os_user == context.login_name() == LOGIN  # the login this process runs as (as_mlaval)
         assert status.sending_line(config, utcnow()) == f"deliveries: sent by the daemon on {hb.host}"
         text = status.format_overview(status.overview(w.ctx))
         assert f"{sched.name} as {hb.os_user}" in text

@@ -15,10 +15,12 @@ from helpers import add_patients, ctx_at, status_counts
 from servers import delivery_config
 from test_dispatch import TPL
 
-from core import campaigns, optouts, patients, recipients
+from core import campaigns, optouts, recipients
 from core.delivery import Dispatcher
+from core.delivery.store import in_flight
 from core.models import AuditLog, Delivery, FeedItem, OptOut, Patient, Recipient, UnsubscribeToken
 from core.optouts import feed as optout_feed
+from core.patients import upsert
 from core.scheduling.scheduler import Scheduler
 
 T0 = datetime(2026, 3, 2, 15, 0, 0)  # 10:00 in Toronto, a Monday
@@ -98,7 +100,7 @@ def test_a_patient_unsubscribes_by_the_link_and_stays_out_until_an_admin_opts_th
     # the record system still says "marketing consent: oui": the import keeps the opt-out
     csv = tmp_path / "export.csv"
     csv.write_text("No dossier;Consentement marketing;Ne pas contacter\n1000;oui;non\n1001;oui;non\n", "utf-8")
-    assert patients.import_csv(ctx, csv).kept_opted_out == 1
+    assert upsert.import_csv(ctx, csv).kept_opted_out == 1
 
     # the next start skips them, saying why
     recipients.start(ctx, second.id)
@@ -169,15 +171,21 @@ def test_an_opt_out_arriving_while_a_push_is_in_flight_stops_everything_after_it
     recipients.assign_ids(ctx, c.id, ["1000", "1001"])
     assert sched.run_due().sent >= 2  # put + publishes
     recipients.start(ctx, c.id)
-    gw.latency = 0.5  # the push request stays at the gateway a while
+    # the gateway holds the push request until the opt-out is recorded: in flight for sure
+    gw.fail("hold", then="answer", path=f"/v1/broadcasts/{c.uuid}/push")
     passing = threading.Thread(target=d.run_once)
     passing.start()
-    assert gw.wait_for(lambda g: any(r.path.endswith("/push") for r in g.requests), timeout=10)
-    # the patient turns push and feed off while their push is in flight
-    gw.add_opt_out(app_id="a-1000", channel="feed")
-    optout_feed.record_page(optout_feed.feed_ctx(ctx.config, clock), gw.opt_out_items[-1:], "c-000001")
-    passing.join(20)
-    gw.latency = 0.0
+    try:
+        assert gw.wait_for(lambda g: any(r.path.endswith("/push") for r in g.requests), timeout=30)
+        held = Delivery.select().where(Delivery.kind == "push", in_flight())
+        assert {dl.recipient.patient.emr_id for dl in held} == {"1000", "1001"}, "both pushes are in flight"
+        # the patient turns push and feed off while their push is in flight
+        gw.add_opt_out(app_id="a-1000", channel="feed")
+        optout_feed.record_page(optout_feed.feed_ctx(ctx.config, clock), gw.opt_out_items[-1:], "c-000001")
+    finally:
+        gw.release.set()
+        passing.join(60)
+    assert {p["app_id"] for p in gw.pushes} == {"a-1000", "a-1001"}, "what was in flight finished"
     pushed_before = len(gw.pushes)
     # the in-flight push finished (the ledger tells the truth); the broadcast leaves their feed
     sched.run_due()

@@ -56,9 +56,9 @@ def record_read(
 
 
 def search_patients(ctx: Ctx, text: str, limit: int = 20) -> list:
-    """`core.patients.search` for a staff member, audited: a search that shows patients
+    """`core.patients.lookup.search` for a staff member, audited: a search that shows patients
     writes one row a minute per user at most (searching as you type is one search)."""
-    from core.patients import search
+    from core.patients.lookup import search
 
     ctx.require(Permission.CAMPAIGNS)
     found = search(ctx, text, limit)

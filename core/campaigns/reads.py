@@ -26,14 +26,6 @@ from core.rules import FEED_ONLY
 
 TEMPLATE_FIELDS = {"invitation": ("subject", "body"), "broadcast": ("title", "body", "push")}
 
-DRAFT, SENDING, STATUS_SENT, SENT_WITH_ERRORS = (
-    CampaignStatus.DRAFT,
-    CampaignStatus.SENDING,
-    CampaignStatus.SENT,
-    CampaignStatus.SENT_WITH_ERRORS,
-)
-
-
 @dataclass
 class Facts:
     """What a campaign's status needs beyond its recipients' counts by status."""

@@ -5,8 +5,8 @@ operators and choices come from here) and the live count. Text becomes a typed
 `Condition` with `parse`; conditions become a Peewee expression on Patient with
 `compile` (never SQL built from strings); `describe` turns one back into text.
 
-    catalogue.py   operators, FIELDS, COLUMNS, Condition, ConditionError
-    text.py        parse, make, parse_all, describe
+    catalogue.py   operators, FIELDS, COLUMNS, Condition, ConditionError, describe
+    text.py        parse, make, parse_all
     sql.py         compile, count, age_of, years_before
 
 Semantics (decisions):
@@ -36,9 +36,10 @@ from core.conditions.catalogue import (
     Condition,
     ConditionError,
     Field,
+    describe,
 )
 from core.conditions.sql import age_of, compile, count, years_before
-from core.conditions.text import MAX_AGE, describe, field_names, make, parse, parse_all
+from core.conditions.text import MAX_AGE, field_names, make, parse, parse_all
 
 __all__ = [
     "COLUMNS",

@@ -4,6 +4,7 @@ builder's labels, descriptions and choices) and the typed `Condition`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from core.errors import BadInput
@@ -140,6 +141,20 @@ class Condition:
     value: Any = None  # int, date, bool or str (enums canonical); None for is (not) empty
 
     def __str__(self) -> str:
-        from core.conditions.text import describe
-
         return describe(self)
+
+
+def describe(cond: Condition) -> str:
+    """The text of a condition; `parse(describe(c)) == c`."""
+    if cond.op in NO_VALUE:
+        return f"{cond.field} {cond.op}"
+    v = cond.value
+    if isinstance(v, bool):
+        text = "yes" if v else "no"
+    elif isinstance(v, date):
+        text = v.isoformat()
+    else:
+        text = str(v)
+        if text != text.strip() or text[:1] in "\"'" or not text:
+            text = f'"{text}"'
+    return f"{cond.field} {cond.op} {text}"

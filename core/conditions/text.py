@@ -1,10 +1,9 @@
-"""Conditions as text: `parse` (`FIELD OP VALUE`), `make` (the builder's three parts),
-`parse_all` and `describe`, with `parse(describe(c)) == c`."""
+"""Conditions as text: `parse` (`FIELD OP VALUE`), `make` (the builder's three parts)
+and `parse_all`; `parse(describe(c)) == c` (`describe` is the Condition's own text, in catalogue)."""
 
 from __future__ import annotations
 
 import re
-from datetime import date
 
 from core import dates
 from core.conditions.catalogue import (
@@ -18,7 +17,7 @@ from core.conditions.catalogue import (
     Field,
 )
 from core.csvio import fold
-from core.patients import FALSE, LANGUAGES, SEXES, TRUE
+from core.patients.cells import FALSE, LANGUAGES, SEXES, TRUE
 
 
 def _field_pattern(name: str) -> str:
@@ -169,19 +168,3 @@ def _typed(f: Field, v: str, shown: str):
                 return "patient_app"
         raise bad
     return v
-
-
-def describe(cond: Condition) -> str:
-    """The text of a condition; `parse(describe(c)) == c`."""
-    if cond.op in NO_VALUE:
-        return f"{cond.field} {cond.op}"
-    v = cond.value
-    if isinstance(v, bool):
-        text = "yes" if v else "no"
-    elif isinstance(v, date):
-        text = v.isoformat()
-    else:
-        text = str(v)
-        if text != text.strip() or text[:1] in "\"'" or not text:
-            text = f'"{text}"'
-    return f"{cond.field} {cond.op} {text}"

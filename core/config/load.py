@@ -5,8 +5,7 @@ refused so a typo never goes unnoticed. Secrets come from an environment variabl
 a file, never inline.
 
 This module reads the file (`discover`, `load`) and runs the checks (`from_dict`); the
-parts live beside it, and every name is importable from here as before:
-core.config.types (the dataclasses), core.config.schema (the keys, types, defaults and
+parts live beside it: core.config.types (the dataclasses), core.config.schema (the keys, types, defaults and
 choices), core.config.checks (value ranges, the identification every email carries),
 core.config.secrets (where a secret lives, read when sending).
 """

@@ -28,7 +28,7 @@ from core.db import write_transaction
 from core.enums import DeliveryKind, DeliveryState, OptOutChannel, OptOutSource, Permission, RecipientStatus
 from core.errors import BadInput
 from core.models import Campaign, Delivery, OptOut, Patient, Recipient
-from core.patients import get_by_emr
+from core.patients.lookup import get_by_emr
 from core.reasons import Reason, opt_out_detail
 
 # what each opt-out stops: the delivery kinds cancelled, and the reason their recipients get

@@ -34,62 +34,8 @@ Import rules (decisions are marked *):
     validate.py  read_patients: the whole file checked before anything is written
     upsert.py    import_csv: the upsert transaction, joined invitations, the audit row
     lookup.py    get_by_emr, search
+    view.py      show: one patient as staff see them, opt-outs and campaigns (audited)
+
+Import what you use from the module it lives in (this package's __init__ imports nothing:
+core.optouts reads patients through lookup while upsert applies the opt-out ledger).
 """
-
-from __future__ import annotations
-
-from core.models import Patient
-from core.patients.cells import (
-    BOOL_EXPECTED,
-    DATE_FIELDS,
-    FALSE,
-    LANGUAGES,
-    PARSERS,
-    SEXES,
-    TRUE,
-    _Invalid,
-    name_key,
-    parse_app_id,
-    parse_bool,
-    parse_date,
-    parse_email,
-    parse_emr,
-    parse_language,
-    parse_postal,
-    parse_sex,
-)
-from core.patients.columns import ALIASES, FIELDS, map_columns
-from core.patients.lookup import get_by_emr, search
-from core.patients.upsert import CHUNK, ImportResult, import_csv
-from core.patients.validate import Directory, read_patients
-
-__all__ = [
-    "ALIASES",
-    "BOOL_EXPECTED",
-    "CHUNK",
-    "DATE_FIELDS",
-    "FALSE",
-    "FIELDS",
-    "LANGUAGES",
-    "PARSERS",
-    "SEXES",
-    "TRUE",
-    "Directory",
-    "ImportResult",
-    "Patient",
-    "_Invalid",
-    "get_by_emr",
-    "import_csv",
-    "map_columns",
-    "name_key",
-    "parse_app_id",
-    "parse_bool",
-    "parse_date",
-    "parse_email",
-    "parse_emr",
-    "parse_language",
-    "parse_postal",
-    "parse_sex",
-    "read_patients",
-    "search",
-]

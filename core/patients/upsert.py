@@ -14,6 +14,7 @@ from pathlib import Path
 from core import audit, emr
 from core.db import is_postgres, write_transaction
 from core.models import Invitation, Patient, database
+from core.optouts.ledger import kept_by_import
 from core.patients.cells import DATE_FIELDS, _name_keys, name_key
 from core.patients.columns import FIELDS
 from core.patients.validate import Directory, read_patients
@@ -124,9 +125,6 @@ def _import(ctx, path: os.PathLike | str) -> ImportResult:
 
 
 def _kept_opted_out(directory: Directory) -> int:
-    # lazily: core.optouts imports this package (get_by_emr) at its top
-    from core.optouts.ledger import kept_by_import
-
     consent, dnc = directory.columns.get("marketing_consent"), directory.columns.get("do_not_contact")
     if consent is None and dnc is None:
         return 0

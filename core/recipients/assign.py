@@ -11,7 +11,10 @@ from collections import Counter
 import peewee as pw
 
 from core import audit, emr
-from core.campaigns import get, get_locked, get_templates, require_valid_window, template_problems, window_state
+from core.campaigns import get_templates, window_state
+from core.campaigns.actions import template_problems
+from core.campaigns.reads import get, get_locked
+from core.campaigns.window import require_valid_window
 from core.context import Ctx
 from core.db import write_transaction
 from core.enums import Kind, Permission, RecipientStatus, WindowState

@@ -20,7 +20,9 @@ from collections import Counter
 import peewee as pw
 
 from core import audit
-from core.campaigns import get, get_locked, get_templates, template_problems
+from core.campaigns import get, get_templates
+from core.campaigns.actions import template_problems
+from core.campaigns.reads import get_locked
 from core.context import Ctx
 from core.db import write_transaction
 from core.enums import OPEN, DeliveryKind, Kind, Permission, RecipientStatus

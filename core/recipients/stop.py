@@ -21,7 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core import audit
-from core.campaigns import get, get_locked
+from core.campaigns import get
+from core.campaigns.reads import get_locked
 from core.context import Ctx
 from core.db import write_transaction
 from core.enums import DeliveryKind, Permission, RecipientStatus

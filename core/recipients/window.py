@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from core.campaigns import get_locked, window_state
+from core.campaigns import window_state
+from core.campaigns.reads import get_locked
 from core.context import Ctx
 from core.db import write_transaction
 from core.enums import DeliveryKind, DeliveryState, Kind, RecipientStatus, WindowState

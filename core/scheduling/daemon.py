@@ -64,7 +64,8 @@ def run(config: Config, *, once: bool = False, log_level: str = "info", grace: f
     from core.config.secrets import unreadable
     from core.context import for_service_or_admin
     from core.errors import ClinicastError
-    from core.scheduling.scheduler import DAEMON, Scheduler
+    from core.scheduling.heartbeat import DAEMON
+    from core.scheduling.scheduler import Scheduler
 
     setup_logging(log_level)
     try:

@@ -1,19 +1,15 @@
 """The scheduler inside the TUI (`[scheduler] embedded`): a core.scheduling.scheduler `Scheduler`
-started, stood by and stopped on the TUI's behalf; importable as core.scheduling.scheduler.EmbeddedScheduler.
-"""
+started, stood by and stopped on the TUI's behalf."""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from core.config.types import Config
 from core.delivery import Dispatcher
 from core.models import utcnow
 from core.scheduling.heartbeat import TUI
-
-if TYPE_CHECKING:
-    from core.scheduling.scheduler import Scheduler
+from core.scheduling.scheduler import Scheduler
 
 
 class EmbeddedScheduler:
@@ -51,8 +47,6 @@ class EmbeddedScheduler:
         if self.blocked:
             return False
         if self._scheduler is None:
-            from core.scheduling.scheduler import Scheduler  # which imports this module, for its callers
-
             dispatcher = Dispatcher(
                 self.config,
                 clock=self._clock,

@@ -21,7 +21,7 @@ Time: APScheduler fires on the wall clock; the work reads `clock()` (naive UTC).
 offset from the wall clock (tests) shifts the window jobs by the same offset.
 
 The heartbeat rows and `live_daemons` are core.scheduling.heartbeat; the TUI's `EmbeddedScheduler`
-is core.scheduling.embedded. Both stay importable from here.
+is core.scheduling.embedded, which builds on this module (never the other way round).
 """
 
 from __future__ import annotations
@@ -41,8 +41,7 @@ from core.config.types import Config
 from core.context import Ctx
 from core.delivery import Dispatcher, PassStats, event
 from core.models import Campaign, Heartbeat, database, utcnow
-from core.scheduling.embedded import EmbeddedScheduler
-from core.scheduling.heartbeat import DAEMON, TUI, beat, live_daemons
+from core.scheduling.heartbeat import DAEMON, beat, live_daemons
 
 log = logging.getLogger("clinicast.scheduler")
 
@@ -287,7 +286,7 @@ class Scheduler:
         every broadcast still to come or live; stale window jobs are removed."""
         if self._sched is None:
             return
-        from core.campaigns import window_bounds, window_valid
+        from core.campaigns.window import window_bounds, window_valid
 
         now = self.clock()
         offset = now - utcnow()  # a test clock runs ahead or behind the wall clock
@@ -346,4 +345,4 @@ def _close_connection() -> None:
             pass
 
 
-__all__ = ["DAEMON", "TUI", "EmbeddedScheduler", "Scheduler", "live_daemons"]
+__all__ = ["Scheduler"]

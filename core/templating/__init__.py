@@ -12,17 +12,18 @@ and HTML parts of an email come from the same parsed Markdown.
     validation.py  validate, validate_set (at save, with example values); pick_language
     rendering.py   render: Markdown -> text and HTML for an email; a broadcast's parts
     files.py       load_template_file (TOML)
+    sandbox.py     the render budget and the sandbox's hardening, at save and at send
+    defaults.py    the prefilled invitation, in French and English
 
-The sandbox's budgets and hardening are `core.sandbox`; dates' range `core.dates`.
+Dates' range is `core.dates`.
 """
 
 from __future__ import annotations
 
-from core.default_templates import DEFAULT_INVITATION
+from core.templating.defaults import DEFAULT_INVITATION
 from core.templating.fields import TemplateRenderError
 from core.templating.files import TemplateFileError, load_template_file
 from core.templating.rendering import Rendered, render
-from core.templating.validation import UNSUBSCRIBE_MISSING as UNSUBSCRIBE_MISSING
 from core.templating.validation import TemplateProblem, pick_language, validate, validate_set
 from core.templating.variables import (
     FIELDS,
@@ -37,11 +38,7 @@ from core.templating.variables import (
     sample_context,
     variables_for,
 )
-from core.templating.variables import SHARED_FIELDS as SHARED_FIELDS
-from core.templating.variables import UNSUBSCRIBE_EXAMPLE as UNSUBSCRIBE_EXAMPLE
 
-# SHARED_FIELDS, UNSUBSCRIBE_EXAMPLE, UNSUBSCRIBE_MISSING are imported `as` themselves:
-# importable from here as before the split, and still not in __all__
 __all__ = [
     "DEFAULT_INVITATION",
     "FIELDS",

@@ -15,7 +15,7 @@ from jinja2 import StrictUndefined, Template, UndefinedError, nodes
 from jinja2.sandbox import SecurityError
 from markdown_it import MarkdownIt
 
-from core import sandbox
+from core.templating import sandbox
 from core.templating.variables import _BY_NAME, _GROUPS, PUSH_MAX_CHARS, SHARED_FIELDS, VARIABLES, _a
 
 # --- sandbox -----------------------------------------------------------------------

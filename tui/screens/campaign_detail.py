@@ -15,6 +15,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Footer, Header, Input, RadioButton, RadioSet, Static
 
 from core import campaigns
+from core.campaigns.actions import NAME_MAX, parse_day
 from core.errors import BadInput
 from tui.screens.base import ClinicastScreen
 from tui.widgets.choice import Choice
@@ -72,7 +73,7 @@ class CampaignDetailScreen(ClinicastScreen[int | None]):
                 Input(
                     placeholder="internal, never shown to patients",
                     id="name",
-                    max_length=campaigns.NAME_MAX,
+                    max_length=NAME_MAX,
                     compact=True,
                 ),
                 Static(id="error-name", classes="error"),
@@ -184,7 +185,7 @@ class CampaignDetailScreen(ClinicastScreen[int | None]):
         days = {}
         for key, value in (("starts_on", starts), ("ends_on", ends)):
             try:
-                days[key] = campaigns.parse_day(value, key)
+                days[key] = parse_day(value, key)
             except BadInput as e:  # core.dates' words: format, real day, or 1900..2200 range
                 problems[key] = str(e).partition(": ")[2] or f"expected a date YYYY-MM-DD (got {value!r})"
                 days[key] = None

@@ -26,6 +26,7 @@ from textual.widgets import (
 from textual.widgets.text_area import Selection
 
 from core import campaigns, templating, views
+from core.campaigns.actions import template_problems
 from tui.screens.base import ClinicastScreen
 from tui.screens.modals import ConfirmModal
 from tui.screens.sending import SendingControl
@@ -312,7 +313,7 @@ class TemplateEditorScreen(ClinicastScreen[None]):
     @work(exclusive=True, exit_on_error=False, group="save")
     async def save_flow(self, kind: str, templates: dict[str, dict[str, str]]) -> None:
         ctx = self.app.ctx
-        problems = await asyncio.to_thread(campaigns.template_problems, ctx, kind, templates)
+        problems = await asyncio.to_thread(template_problems, ctx, kind, templates)
         if problems:
             self._show_problems(problems)
             return

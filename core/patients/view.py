@@ -12,7 +12,7 @@ from core.audit.read import record_read
 from core.context import Ctx
 from core.enums import Permission
 from core.models import Campaign, Patient, Recipient
-from core.patients import get_by_emr
+from core.patients.lookup import get_by_emr
 from core.reasons import describe
 
 RECORD_FIELDS = (
