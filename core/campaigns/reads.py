@@ -26,6 +26,7 @@ from core.rules import FEED_ONLY
 
 TEMPLATE_FIELDS = {"invitation": ("subject", "body"), "broadcast": ("title", "body", "push")}
 
+
 @dataclass
 class Facts:
     """What a campaign's status needs beyond its recipients' counts by status."""
