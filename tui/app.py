@@ -22,8 +22,10 @@ from textual.worker import Worker
 
 from core import db as dbmod
 from core import session
+from core.config.watch import ConfigWatch, needs_restart, sending_changed, session_for
 from core.context import Ctx, for_current_user
 from core.errors import ClinicastError, ConfigError, DatabaseError, PermissionDenied
+from core.i18n import _
 from core.models import utcnow
 
 if TYPE_CHECKING:
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
     from core.scheduling.embedded import EmbeddedScheduler
 from tui import workers
 from tui.commands import CampaignCommands
+
+TICK_SECONDS = 3.0  # the config file and who sends are checked this often
 
 
 @dataclass
@@ -114,6 +118,8 @@ class ClinicastApp(App[int]):
 
     # "embedded · running", "daemon host:123", "off — deliveries wait" …
     scheduler_state: reactive[str] = reactive("starting…")
+    # "" while the config file applies as it is; else what the session does not take from it
+    config_state: reactive[str] = reactive("")
 
     def __init__(
         self,
@@ -132,6 +138,8 @@ class ClinicastApp(App[int]):
         self.session: Ctx | None = None  # None until opened (or when it could not open)
         self.problem: Problem | None = None
         self.scheduler: EmbeddedScheduler | None = None
+        self.config_watch: ConfigWatch | None = None  # the config file, checked each tick
+        self._ticking = False
 
     @property
     def ctx(self) -> Ctx:
@@ -177,13 +185,54 @@ class ClinicastApp(App[int]):
 
         self.push_screen(CampaignListScreen())
         self._start_scheduler()
+        if ctx.config.path is not None:
+            self.config_watch = await asyncio.to_thread(ConfigWatch, ctx.config.path)
+        if not self._ticking:
+            self._ticking = True
+            self.set_interval(TICK_SECONDS, self._tick)
+
+    # --- each tick: the config file, who sends -------------------------------------
+
+    def _tick(self) -> None:
+        self._check_config()
+        if self.scheduler_wanted is not False and not workers.running(self, "scheduler"):
+            self._scheduler_state()  # not while the scheduler (re)starts: it says its own state
+
+    @work(exclusive=True, exit_on_error=False, group="config")
+    async def _check_config(self) -> None:
+        """Follow the config file: a valid change applies now (the next action runs under
+        it), a broken one is said and the last good one kept (core.config.watch)."""
+        watch, session = self.config_watch, self.session
+        if watch is None or session is None:
+            return
+        reread = await asyncio.to_thread(watch.check)
+        if reread is None:
+            return
+        if reread.config is None:
+            self.config_state = _("config not applied, the last good one is in use: {problem}").format(
+                problem=reread.problem
+            )
+            self.notify(self.config_state, title=_("Config file"), severity="error", markup=False, timeout=10)
+            return
+        old = session.config
+        self.session = ctx = session_for(session, reread.config)
+        self.sub_title = f"{ctx.config.clinic.name} · {ctx.user.name}"
+        self.config_state = "; ".join(needs_restart(old, reread.config))
+        self.notify(_("The config file changed: its new settings apply now."), markup=False, timeout=5)
+        if sending_changed(old, ctx.config) and self.scheduler_wanted is not False:
+            self._start_scheduler()
 
     # --- the embedded scheduler ----------------------------------------------------
 
     @work(exclusive=True, exit_on_error=False, group="scheduler")
     async def _start_scheduler(self) -> None:
-        from tui.services import start_scheduler
+        """Start the embedded scheduler under the session's config (again, after the
+        config's sending settings changed: the running one stops first)."""
+        from tui.services import start_scheduler, stop_scheduler
 
+        running, self.scheduler = self.scheduler, None
+        if running is not None:
+            await asyncio.to_thread(stop_scheduler, running)
         try:
             self.scheduler, self.scheduler_state = await asyncio.to_thread(
                 start_scheduler, self.ctx, self.scheduler_wanted
@@ -191,9 +240,6 @@ class ClinicastApp(App[int]):
         except Exception as e:  # noqa: BLE001 - the TUI works without it: say so in the status line
             self.scheduler_state = f"failed to start: {e}"
             self.notify(f"The embedded scheduler did not start: {e}", severity="error", markup=False)
-            return
-        if self.scheduler_wanted is not False:
-            self.set_interval(3, self._scheduler_state)
 
     @work(exclusive=True, exit_on_error=False, group="scheduler-state")
     async def _scheduler_state(self) -> None:

@@ -31,6 +31,7 @@ class StatusLine(Horizontal):
 
     def on_mount(self) -> None:
         self.watch(self.app, "scheduler_state", self._update)
+        self.watch(self.app, "config_state", self._update)
 
     def _update(self, _value: object = None) -> None:
         ctx = self.app.session
@@ -40,6 +41,9 @@ class StatusLine(Horizontal):
             text.append(ctx.user.login, style="bold")
             if ctx.user.name != ctx.user.login:
                 text.append(f" ({ctx.user.name})")
+        if self.app.config_state:  # a broken config kept out, or a change that waits for a restart
+            text.append("  ⚠ ", style="bold red")
+            text.append(self.app.config_state, style="red")
         state = self.app.scheduler_state
         # core.status words ("deliveries: sent by…", "nothing is sending: …") stand alone
         text.append("  " if state.startswith(("deliveries", "nothing")) else "  scheduler: ")
