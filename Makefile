@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 
-.PHONY: demo test install bench clean messages locale
+.PHONY: demo test install bench clean messages locale mutants
 
 # The staff's language (SPEC §12, core/i18n.py): Babel's gettext catalogues.
 # `make messages` extracts every _() / ngettext() / N_() of core, cli, tui and click's own
@@ -47,8 +47,17 @@ test: $(STAMP) locale
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS)
 
+# Mutation testing of the rules that decide who gets what (issue #22): permissions, the
+# consent rules, sending hours, the hand-over, the 5,000 cap — against their quick tests
+# ([tool.mutmut] in pyproject.toml). Long (tens of minutes on 2 cores): not part of `test`.
+# CONTRIBUTING.md lists the mutants that survive and why.
+mutants: $(STAMP) locale
+	rm -rf mutants
+	CLINICAST_TEST_PG_URL= $(BIN)/mutmut run --max-children 2 || true
+	$(BIN)/mutmut results
+
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache mutants

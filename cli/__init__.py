@@ -21,12 +21,18 @@ def main(argv=None) -> None:
     # the staff member's language before click parses: its --help and usage errors too (SPEC §12)
     import sys
 
+    from cli import ssh
+    from cli.base import EXIT_BAD, die
     from core import i18n, preferences
     from core.context import login_name
 
     args = list(sys.argv[1:] if argv is None else argv)
     i18n.use(preferences.language_of_file(_config_arg(args), login_name()))
-    cli.main(args=argv, obj={})
+    try:  # under sshd's ForceCommand, the client's words (cli/ssh.py); --config is the forced one's
+        args = ssh.forced_argv(args, list(cli.commands))
+    except ssh.Refused as e:
+        die(str(e), EXIT_BAD)
+    cli.main(args=args, obj={})
 
 
 __all__ = ["cli", "main"]

@@ -22,11 +22,12 @@ import peewee as pw
 from core import __version__
 from core.config.types import Config
 from core.errors import ClinicastError
+from core.i18n import _
 
 EXIT_REFUSED, EXIT_BAD = 1, 2
 
 
-def die(message: str, code: int) -> None:
+def die(message: str, code: int) -> NoReturn:
     for line in str(message).splitlines() or [""]:
         click.echo(f"clinicast: {line}", err=True)
     sys.exit(code)
@@ -38,8 +39,35 @@ def _json_default(o):
     raise TypeError(type(o).__name__)
 
 
+def dumps(data) -> str:
+    return json.dumps(data, default=_json_default, ensure_ascii=False, indent=2)
+
+
 def emit(data) -> None:
-    click.echo(json.dumps(data, default=_json_default, ensure_ascii=False, indent=2))
+    click.echo(dumps(data))
+
+
+def output_option(f):
+    """`--output FILE`: where an export goes (`-`, the default: stdout). A file is
+    written 0600 by clinicast itself, never left to the shell's umask."""
+    return click.option(
+        "--output",
+        "-o",
+        "output",
+        metavar="FILE",
+        default="-",
+        help="Write the export to FILE (owner-only, 0600) instead of stdout.",
+    )(f)
+
+
+def write_out(output: str, text: str) -> None:
+    if output == "-":
+        click.echo(text, nl=False)
+        return
+    from core import exports
+
+    path = exports.write_private(output, text)
+    click.echo(_("{path}: written, readable by you only").format(path=path), err=True)
 
 
 def _config_option(f):
@@ -135,9 +163,37 @@ def cli(ctx: click.Context, config_path):
     ctx.ensure_object(dict)
     ctx.obj["config_path"] = config_path
     if ctx.invoked_subcommand is None:
-        from tui import app  # imported only when the TUI opens: the other commands never load Textual
-
-        sys.exit(app.run(config_path))
+        open_tui(config_path)
 
 
-__all__ = ["EXIT_BAD", "EXIT_REFUSED", "Config", "cli", "command", "die", "emit"]
+def need_terminal() -> None:
+    """Exit 2 with one line saying how to use clinicast without a terminal (over SSH: a
+    command) unless there is a terminal to draw the TUI on."""
+    from cli import ssh
+
+    if not ssh.has_terminal():
+        die(ssh.no_terminal_message(), EXIT_BAD)
+
+
+def open_tui(config_path) -> NoReturn:
+    """The TUI (never drawn into a pipe)."""
+    need_terminal()
+    from tui import app  # imported only when the TUI opens: the other commands never load Textual
+
+    sys.exit(app.run(config_path))
+
+
+__all__ = [
+    "EXIT_BAD",
+    "EXIT_REFUSED",
+    "Config",
+    "cli",
+    "command",
+    "die",
+    "dumps",
+    "emit",
+    "need_terminal",
+    "output_option",
+    "write_out",
+    "open_tui",
+]

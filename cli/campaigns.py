@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from cli.base import cli, command, emit
+from core.enums import DeliveryKind, Kind
 from core.errors import BadInput
 from core.reasons import describe
 
@@ -26,8 +27,12 @@ def _template_arg(path):
 
 
 def _print_campaign(s) -> None:
+    from core.campaigns.actions import INVITATION_VALID_DAYS
+
     window = (
-        f"{s.starts_on} → {s.ends_on} ({s.window_state})" if s.kind == "broadcast" else "valid 14 days from sending"
+        f"{s.starts_on} → {s.ends_on} ({s.window_state})"
+        if s.kind == Kind.BROADCAST
+        else f"valid {INVITATION_VALID_DAYS} days from sending"
     )
     click.echo(f"#{s.id} {s.name}")
     click.echo(f"  kind: {s.kind} (channel {s.channel})   status: {s.status}")
@@ -131,6 +136,8 @@ def campaigns_start(ctx, campaign_id, as_json):
         return emit(plan.to_json())
     when = f" ({plan.sending_begins})" if plan.sending_begins else ""
     click.echo(f"campaign #{campaign_id} started: {plan.will_send} to send{when}")
+    if plan.pace:
+        click.echo(f"  {plan.pace}")
     for code, n in plan.skipped.items():
         click.echo(f"  skipped {n}: {describe(code)}")
 
@@ -163,7 +170,7 @@ def campaigns_test(ctx, campaign_id, emr_id, to, as_json):
     t = testsend.send_test(ctx, campaign_id, emr_id, to)
     if as_json:
         return emit(t.to_json())
-    what = "test email" if t.kind == "test_email" else "test push and feed entry (for an hour)"
+    what = "test email" if t.kind == DeliveryKind.TEST_EMAIL else "test push and feed entry (for an hour)"
     click.echo(f"{what} for patient {t.patient} queued to {t.to}; the scheduler sends it within moments")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from cli.base import cli, command, emit
+from core.infile import label_of
 
 
 @cli.group("patients")
@@ -22,7 +23,7 @@ def patients_import(ctx, file, as_json):
     result = import_csv(ctx, file)
     if as_json:
         return emit(result.to_json())
-    click.echo(f"{file}: {result.total} patients: {result.inserted} new, {result.updated} updated")
+    click.echo(f"{label_of(file)}: {result.total} patients: {result.inserted} new, {result.updated} updated")
     if result.kept_opted_out:
         # the file said "contact them"; the patient's own opt-out wins (SPEC §10)
         click.echo(f"  kept opted out: {result.kept_opted_out} (the file said yes; the patient opted out)")

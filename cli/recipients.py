@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import click
 
-from cli.base import cli, command, emit
+from cli.base import cli, command, dumps, emit, output_option, write_out
+from core.enums import Permission
 from core.errors import BadInput
+from core.i18n import _
 from core.reasons import describe
 
 
@@ -68,19 +70,22 @@ def recipients_remove(ctx, campaign_id, emr_id):
 @click.option("--status", default=None, help="Only recipients with this status.")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--csv", "as_csv", is_flag=True, help="The ledger as CSV (for an incident register).")
-def recipients_list(ctx, campaign_id, status, as_json, as_csv):
+@output_option
+def recipients_list(ctx, campaign_id, status, as_json, as_csv, output):
     """A campaign's recipients with status and dates."""
     from core import campaigns, exports, recipients
 
-    ctx.require("campaigns")
+    ctx.require(Permission.CAMPAIGNS)
     campaigns.get(campaign_id)
     if as_json and as_csv:
         raise BadInput("give --json or --csv, not both")
     if as_csv:
-        return click.echo(exports.recipients_csv(ctx, campaign_id, status), nl=False)
+        return write_out(output, exports.recipients_csv(ctx, campaign_id, status))
     rows = recipients.page(ctx, campaign_id, status=status, limit=None)
     if as_json:
-        return emit([r.to_json() for r in rows])
+        return write_out(output, dumps([r.to_json() for r in rows]) + "\n")
+    if output != "-":
+        raise BadInput(_("--output goes with --csv or --json"))
     for r in rows:
         sent = f"{r.sent_at:%Y-%m-%d %H:%M}" if r.sent_at else "-"
         reason = f"  ({r.reason()})" if r.reason_code else ""

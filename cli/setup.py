@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
 
-from cli.base import Config, cli, command, emit
+from cli.base import Config, cli, command, emit, need_terminal, open_tui
+from core.i18n import _
 
 
 @command(cli, "init", db=False, user=False)
@@ -52,7 +54,7 @@ def config_check(config: Config):
 
     ok = True
     try:
-        dbmod.bind(config.database.url, config.database.group)
+        dbmod.bind_to_look(config.database.url, config.database.group)  # a check only looks (SPEC §13)
         dbmod.check_schema()
         db_state = f"schema version {dbmod.schema_version()}"
     except ClinicastError as e:
@@ -62,7 +64,12 @@ def config_check(config: Config):
     secret_lines, can_send = status.readable_report(config)
     ok = ok and can_send
     login = login_name()
-    if is_service_account(config):
+    if os.geteuid() == 0:
+        role = _(
+            "root: may run init and the daemon; clinicast itself is administered by a login under [users] "
+            'with "admin", or by the service account'
+        )
+    elif is_service_account(config):
         role = "the service account (may run init and the daemon)"
     elif login in config.users:
         role = "a clinicast user: " + ", ".join(sorted(config.users[login].permissions))
@@ -132,8 +139,7 @@ def demo_cmd(_config_path, folder):
 
     from core import demo
 
+    need_terminal()  # before a demo world is made for nobody to see
     path = demo.prepare(folder or tempfile.mkdtemp(prefix="clinicast-demo-"))
     click.echo(f"demo config: {path}", err=True)
-    from tui import app  # imported only when the TUI opens: the other commands never load Textual
-
-    sys.exit(app.run(str(path)))
+    open_tui(str(path))

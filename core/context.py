@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from core.config.types import Config, User
+from core.enums import Permission
 from core.errors import PermissionDenied, UnknownUser
+from core.i18n import _
 from core.models import utcnow
 
 
@@ -35,10 +37,14 @@ class Ctx:
         """Today in the clinic's time zone."""
         return self.now().replace(tzinfo=UTC).astimezone(self.config.clinic.tz).date()
 
-    def require(self, permission: str) -> None:
-        """Refuse unless the user holds `permission` ("admin" implies "campaigns")."""
+    def holds(self, permission: Permission) -> bool:
+        """Whether the user holds `permission` (admin implies campaigns)."""
         perms = self.user.permissions
-        if permission in perms or "admin" in perms:
+        return permission in perms or Permission.ADMIN in perms
+
+    def require(self, permission: Permission) -> None:
+        """Refuse unless the user holds `permission`."""
+        if self.holds(permission):
             return
         raise PermissionDenied(
             f"{self.user.login} lacks the '{permission}' permission "
@@ -87,12 +93,16 @@ def for_service_or_admin(config: Config, clock: Callable[[], datetime] = utcnow)
     """The service account acting as the system, else a staff member who is an admin;
     anyone else is refused (init, the daemon)."""
     if is_service_account(config):
-        login = login_name()
-        user = config.users.get(login) or User(login, f"{login} (service account)", frozenset({"admin"}))
-        return Ctx(config, user, clock)
+        return _service_ctx(config, clock)
     ctx = for_current_user(config, clock)
-    ctx.require("admin")
+    ctx.require(Permission.ADMIN)
     return ctx
+
+
+def _service_ctx(config: Config, clock: Callable[[], datetime]) -> Ctx:
+    login = login_name()
+    user = config.users.get(login) or User(login, f"{login} (service account)", frozenset({"admin"}))
+    return Ctx(config, user, clock)
 
 
 def for_current_user(config: Config, clock: Callable[[], datetime] = utcnow) -> Ctx:
@@ -101,5 +111,29 @@ def for_current_user(config: Config, clock: Callable[[], datetime] = utcnow) -> 
     user = config.users.get(login)
     if user is None:
         where = f" in {config.path}" if config.path else ""
+        if os.geteuid() == 0 and login == pwd.getpwuid(0).pw_name:
+            raise UnknownUser(root_refusal(config))
+        if os.geteuid() != 0 and is_service_account(config):  # administers without a [users] entry (SPEC §13)
+            return _service_ctx(config, clock)
         raise UnknownUser(f"user {login!r} is not a clinicast user: an administrator must add [users.{login}]{where}")
     return Ctx(config, user, clock)
+
+
+def root_refusal(config: Config) -> str:
+    """Why root is not a clinicast user, and who administers instead (SPEC §13): a
+    staff login listed with "admin", or the service account."""
+    from core.dbfiles import owner, sqlite_path
+
+    service = "clinicast"
+    path = sqlite_path(config.database.url)
+    uid = owner(path) if path is not None else None
+    if uid:
+        try:
+            service = pwd.getpwuid(uid).pw_name
+        except KeyError:
+            pass
+    return _(
+        "root is not a clinicast user: every change is audited under a person's login, so clinicast is "
+        'administered by a login listed under [users] with permissions = ["admin"] (add yours in {config} and '
+        "run it as yourself), or by the service account: runuser -u {service} -- clinicast ..."
+    ).format(config=config.path or "/etc/clinicast/config.toml", service=service)

@@ -77,7 +77,7 @@ class Table:
 
 
 def display_name(path: os.PathLike | str) -> str:
-    return str(path)
+    return infile.label_of(path)
 
 
 _PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
@@ -134,12 +134,36 @@ def decode(raw: bytes, name: str) -> tuple[str, str]:
         return raw.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
+    _one_encoding(raw, name)
     try:
         return raw.decode("cp1252"), "cp1252"
     except UnicodeDecodeError as e:
         raise BadInput(
             f"{name}:{_line_of(raw, e.start)}: neither UTF-8 nor Windows-1252 text (byte 0x{raw[e.start]:02x})"
         ) from None
+
+
+def _one_encoding(raw: bytes, name: str) -> None:
+    """BadInput when a file that is not UTF-8 throughout has lines that are: a file
+    pasted together from a UTF-8 and a Windows-1252 export would import as "HÃ©lÃ¨ne".
+    Names the first line whose encoding differs from the first non-ASCII line's."""
+    first: tuple[int, bool] | None = None  # (line, is UTF-8) of the first non-ASCII line
+    for n, line in enumerate(raw.split(b"\n"), 1):
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+            utf8 = True
+        except UnicodeDecodeError:
+            utf8 = False
+        if first is None:
+            first = (n, utf8)
+        elif utf8 != first[1]:
+            this, that = ("UTF-8", "Windows-1252") if utf8 else ("Windows-1252", "UTF-8")
+            raise BadInput(
+                f"{name}:{n}: written in {this} while line {first[0]} is {that}; a file must use one "
+                "encoding throughout (open it in a spreadsheet and save it again as CSV UTF-8)"
+            )
 
 
 def _line_of(raw: bytes, offset: int) -> int:
@@ -195,6 +219,12 @@ def read_table(path: os.PathLike | str, *, name: str | None = None, limit: int =
     label = name or display_name(path)
     # a device, FIFO, folder or oversized file is refused before reading (issue #8)
     raw = infile.read_bytes(path, limit=limit, what="a CSV file", label=label)
+    return parse_table(raw, label, path)
+
+
+def parse_table(raw: bytes, label: str, path: os.PathLike | str | None = None) -> Table:
+    """`read_table` of bytes already read (a pasted list): `label` names it in messages."""
+    path = Path(path if path is not None else label)
     text, encoding = decode(raw, label)
     header_line, first = _first_record(text)
     if not first.strip():

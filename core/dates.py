@@ -20,9 +20,11 @@ MIN_DAY = date(1900, 1, 1)
 MAX_DAY = date(2200, 12, 31)
 RANGE = f"from {MIN_DAY.isoformat()} to {MAX_DAY.isoformat()}"
 
-_ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})$")
-# export files also write 2024/05/01 and put a time after the date
-_LENIENT = re.compile(r"(\d{4})[-/](\d{2})[-/](\d{2})(?:[T ].*)?$")
+_ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})$", re.ASCII)
+# export files also write 2024/05/01 and put a time after the date (never a zone: in
+# another zone it is another day, and the rest of clinicast refuses it)
+_LENIENT = re.compile(r"(\d{4})[-/](\d{2})[-/](\d{2})(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$", re.ASCII)
+_ZONED = re.compile(r"\d{4}[-/]\d{2}[-/]\d{2}[T ].*(?:Z|[+-]\d{2}:?\d{2})$", re.I)
 _DMY = re.compile(r"\d{1,2}[/.-]\d{1,2}[/.-]\d{4}$")
 
 
@@ -58,6 +60,8 @@ def parse(text: str, *, lenient: bool = False) -> date | None:
         return None
     m = (_LENIENT if lenient else _ISO).match(text)
     if not m:
+        if lenient and _ZONED.match(text):
+            raise DateProblem("a date YYYY-MM-DD without a time zone (in another zone it is another day)")
         if _DMY.match(text):
             # an export file can be exported again in ISO; a typed date is simply retyped
             raise DateProblem(

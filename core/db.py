@@ -9,6 +9,7 @@ import peewee as pw
 
 from core import dbfiles, migrations
 from core.errors import DatabaseError, DatabaseProblem
+from core.i18n import _
 from core.models import Meta, database
 
 SQLITE_PRAGMAS = {
@@ -61,7 +62,34 @@ def connect(url: str, group: str = "") -> pw.Database:
 
 def bind(url: str, group: str = "") -> pw.Database:
     """Open the URL and make it the database every model uses."""
-    db = connect(url, group)
+    return _use(connect(url, group), group)
+
+
+def bind_to_look(url: str, group: str = "") -> pw.Database:
+    """`clinicast config check`: the database as it is, opened only to read. Never
+    creates the file, its folder, a WAL or a SHM (run by root before `init`, a check
+    that created them would lock the service account out). SQLite: a file nobody has
+    open is read as immutable (SQLite's read-only mode would still make a -wal and a
+    -shm owned by whoever checks); one in use is read through its existing WAL."""
+    from urllib.parse import quote
+
+    path = dbfiles.sqlite_path(url)
+    if path is None:  # PostgreSQL: reading the schema's version creates nothing
+        return bind(url, group)
+    if not path.exists():
+        raise DatabaseError(
+            _("{path} does not exist yet: run `clinicast init` as the service account (or root) to create it").format(
+                path=path
+            ),
+            DatabaseProblem.EMPTY,
+        )
+    dbfiles.check_access(path, group)
+    in_use = all(Path(f"{path}{s}").exists() for s in ("-wal", "-shm"))
+    uri = f"file:{quote(str(path))}?" + ("mode=ro" if in_use else "immutable=1")
+    return _use(pw.SqliteDatabase(uri, uri=True, timeout=dbfiles.BUSY_SECONDS), group)
+
+
+def _use(db: pw.Database, group: str) -> pw.Database:
     if database.obj is not None:
         try:
             database.obj.close()
@@ -137,7 +165,10 @@ def migrate() -> tuple[int, int]:
 def explain(exc: BaseException) -> DatabaseError:
     """The bound database's driver error as a DatabaseError of the right kind (core.dbfiles)."""
     obj = database.obj
-    url = f"sqlite:///{obj.database.lstrip('/')}" if isinstance(obj, pw.SqliteDatabase) else "postgresql://"
+    name = obj.database if isinstance(obj, pw.SqliteDatabase) else ""
+    if name.startswith("file:"):  # bind_to_look's URI
+        name = unquote(name[len("file:") :].partition("?")[0])
+    url = f"sqlite:///{name.lstrip('/')}" if isinstance(obj, pw.SqliteDatabase) else "postgresql://"
     return dbfiles.explain(exc, url, _GROUP[0])
 
 

@@ -94,10 +94,6 @@ class DeliveryKind(StrEnum):
         return self in (DeliveryKind.EMAIL, DeliveryKind.PUSH)
 
     @property
-    def is_test(self) -> bool:
-        return self in (DeliveryKind.TEST_EMAIL, DeliveryKind.TEST_BROADCAST)
-
-    @property
     def by_email(self) -> bool:
         return self in (DeliveryKind.EMAIL, DeliveryKind.TEST_EMAIL)
 

@@ -4,8 +4,7 @@ shows their one-line message where the eye is and picks its advice by `kind`.
     ClinicastError            exit 1
     ├── BadInput              exit 2: bad usage or input, nothing changed
     │   ├── NotFound
-    │   ├── ConfigError       kind "no_config" or "bad_config"
-    │   └── TemplateError     a template that cannot be saved or read
+    │   └── ConfigError       kind "no_config" or "bad_config"
     ├── Refused               exit 1: a rule forbids it (permission, limit, window)
     │   ├── PermissionDenied
     │   └── UnknownUser       the login is not under [users]
@@ -51,10 +50,6 @@ class UnknownUser(PermissionDenied):
 
 class NotFound(BadInput):
     kind = "not_found"
-
-
-class TemplateError(BadInput):
-    kind = "template"
 
 
 class ConfigError(BadInput):

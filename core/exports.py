@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import stat
 from pathlib import Path
 
 from core.audit.read import record_read
 from core.context import Ctx
 from core.enums import Permission
 from core.errors import BadInput
+from core.i18n import _
 
+PRIVATE_MODE = 0o600  # every export: it holds patient data (SPEC §13)
 COLUMNS = ("emr_id", "name", "status", "reason", "reason_text", "added_at", "sent_at")
 
 
@@ -37,10 +41,34 @@ def recipients_csv(ctx: Ctx, campaign_id, status: str | None = None) -> str:
     return buf.getvalue()
 
 
+def write_private(path: str | os.PathLike, text: str, *, bom: bool = False) -> Path:
+    """`--output FILE`: `text` written to `path` readable by its owner only (0600, set by
+    clinicast, whatever the umask or the file's old mode): an export holds patients'
+    names. A symlink or anything but a regular file is refused, never followed."""
+    path = Path(path)
+    flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags, PRIVATE_MODE)
+    except OSError as e:
+        raise BadInput(_("cannot write {path}: {why}").format(path=path, why=e.strerror)) from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise BadInput(_("{path}: is not a regular file; give the name of a file to write").format(path=path))
+        os.fchmod(fd, PRIVATE_MODE)
+        os.ftruncate(fd, 0)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="", closefd=False) as f:
+            f.write(("\ufeff" if bom else "") + text)
+    except OSError as e:
+        raise BadInput(_("cannot write {path}: {why}").format(path=path, why=e.strerror)) from None
+    finally:
+        os.close(fd)
+    return path
+
+
 def write_recipients_csv(ctx: Ctx, campaign_id, folder) -> Path:
     """The ledger written to a new file in `folder` (the TUI's export), readable by its
     owner only: it holds patients' names. Never overwrites a file."""
-    import os
     from datetime import UTC
 
     text = recipients_csv(ctx, campaign_id)
@@ -49,7 +77,7 @@ def write_recipients_csv(ctx: Ctx, campaign_id, folder) -> Path:
     for n in range(100):
         path = base.with_name(base.name + (f"-{n}" if n else "") + ".csv")
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_MODE)
         except FileExistsError:
             continue
         except OSError as e:

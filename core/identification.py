@@ -7,6 +7,8 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping
 
+from core.enums import Language
+
 _WORDS = {
     "fr": ("Ce courriel vous est envoyé par", "Téléphone"),
     "en": ("This email is sent to you by", "Phone"),
@@ -20,7 +22,7 @@ def lines(clinic: Mapping[str, str], language: str) -> list[str]:
     if clinic.get("address"):
         out.append(str(clinic["address"]))
     if clinic.get("phone"):
-        out.append(f"{phone} : {clinic['phone']}" if language == "fr" else f"{phone}: {clinic['phone']}")
+        out.append(f"{phone} : {clinic['phone']}" if language == Language.FR else f"{phone}: {clinic['phone']}")
     return out
 
 

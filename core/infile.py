@@ -1,7 +1,7 @@
 """Reading an input file someone named on the command line or in a form (issue #8).
 
 Every file clinicast reads as input — a patient directory CSV, a list of EMR ids, a
-template file — goes through `read_bytes`: it refuses, before reading a byte, what is
+template file, the config file itself — goes through `read_bytes`: it refuses, before reading a byte, what is
 not a regular file (a folder, `/dev/zero`, `/dev/urandom`, a FIFO, a socket) and a file
 over the limit for its kind, each with one line naming the file. `/dev/zero` used to
 end in MemoryError, a FIFO in a hang.
@@ -9,19 +9,30 @@ end in MemoryError, a FIFO in a hang.
 The file is opened with O_NONBLOCK and checked again on the open descriptor, so a FIFO
 swapped in between the check and the open cannot block; at most `limit + 1` bytes are
 ever read, so a file that grows meanwhile cannot exhaust memory.
+
+`-` names the standard input wherever a file is read (SPEC §13: over SSH a staff
+member's file travels through the connection, `ssh clinic recipients add 3 --csv - <
+liste.csv`): read with the same bound, refused when it is a terminal (a command would
+wait for typing nobody means to do).
 """
 
 from __future__ import annotations
 
 import os
 import stat
+import sys
 
 from core.errors import BadInput
+from core.i18n import _
+
+STDIN = "-"
+STDIN_LABEL = "stdin"
 
 MiB = 1024 * 1024
 CSV_LIMIT = 200 * MiB  # a patient directory of 100,000 rows is about 20 MB
 ID_LIST_LIMIT = 50 * MiB
 TEMPLATE_LIMIT = 1 * MiB  # two languages of four fields of at most 64 KiB each
+CONFIG_LIMIT = 1 * MiB  # config.example.toml, fully commented, is about 8 KB
 
 
 def _size(n: int) -> str:
@@ -50,6 +61,8 @@ def check(label: str, st: os.stat_result, limit: int, what: str) -> None:
 def read_bytes(path: os.PathLike | str, *, limit: int, what: str = "a file", label: str | None = None) -> bytes:
     """The whole content of a regular file of at most `limit` bytes; BadInput (one line
     naming the file) for anything else."""
+    if str(path) == STDIN:
+        return _read_stdin(limit=limit, what=what)
     label = label or str(path)
     try:
         check(label, os.stat(path), limit, what)
@@ -62,7 +75,14 @@ def read_bytes(path: os.PathLike | str, *, limit: int, what: str = "a file", lab
         raise BadInput(f"{label}: cannot read: {e.strerror}") from None
     try:
         check(label, os.fstat(fd), limit, what)
-        chunks, total = [], 0
+        return _read_bounded(fd, label, limit, what)
+    finally:
+        os.close(fd)
+
+
+def _read_bounded(fd: int, label: str, limit: int, what: str) -> bytes:
+    chunks, total = [], 0
+    try:
         while total <= limit:
             chunk = os.read(fd, min(limit + 1 - total, 4 * MiB))
             if not chunk:
@@ -71,8 +91,26 @@ def read_bytes(path: os.PathLike | str, *, limit: int, what: str = "a file", lab
             total += len(chunk)
     except OSError as e:
         raise BadInput(f"{label}: cannot read: {e.strerror}") from None
-    finally:
-        os.close(fd)
     if total > limit:
         raise BadInput(f"{label}: is over {_size(limit)}; {what} may be at most {_size(limit)}")
     return b"".join(chunks)
+
+
+def _read_stdin(*, limit: int, what: str) -> bytes:
+    """`-`: the standard input (a pipe, a redirected file, an SSH channel), bounded."""
+    try:
+        fd = sys.stdin.fileno()
+    except (AttributeError, ValueError, OSError):
+        raise BadInput(_("-: there is no standard input to read {what} from").format(what=what)) from None
+    if os.isatty(fd):
+        raise BadInput(
+            _("-: reads {what} from the standard input, here a terminal; send the file into it: ... < list.csv").format(
+                what=what
+            )
+        )
+    return _read_bounded(fd, STDIN_LABEL, limit, what)
+
+
+def label_of(path: os.PathLike | str) -> str:
+    """How messages name an input: its path, or `stdin` for `-`."""
+    return STDIN_LABEL if str(path) == STDIN else str(path)

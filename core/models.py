@@ -14,7 +14,7 @@ from typing import Any
 
 import peewee as pw
 
-from core.enums import DeliveryKind, DeliveryState, Kind, RecipientStatus
+from core.enums import DeliveryState, Kind, RecipientStatus
 
 database = pw.DatabaseProxy()
 
@@ -175,10 +175,6 @@ class Delivery(BaseModel):
             (("claimed_by", "status"), False),
         )
 
-    @property
-    def kind_enum(self) -> DeliveryKind:
-        return DeliveryKind(self.kind)
-
 
 class Invitation(BaseModel):
     """The personal invitation carried by one email (created when the email is built)."""
@@ -263,6 +259,27 @@ class Heartbeat(BaseModel):
     beat_at = pw.DateTimeField(default=utcnow)
 
 
+class ChannelHealth(BaseModel):
+    """A channel ("email", "gateway") paused: its server refuses the clinic's setup (a
+    token, a login, a sender, a certificate) or asks to slow down (core.channel_health).
+    One row per channel that has a problem; none when every channel works."""
+
+    channel = pw.CharField(max_length=16, primary_key=True)  # core.channel_health.CHANNELS
+    problem = pw.CharField(max_length=32)  # core.channels.base.PROBLEMS
+    detail = pw.TextField(default="")  # the server's own words
+    since = pw.DateTimeField()  # first refused (kept while the same problem goes on)
+    until = pw.DateTimeField()  # deliveries wait until then; then the channel is tried again
+    noted_at = pw.DateTimeField()
+    noted_by = pw.CharField(max_length=120, default="")  # the dispatcher that saw it
+
+
+class EmailSlot(BaseModel):
+    """One email handed to the relay, when `[email] max_per_minute` or `max_per_day` caps
+    the pace: counted by every dispatcher together (core.delivery.pace)."""
+
+    at = pw.DateTimeField(index=True)
+
+
 class StaffPreference(BaseModel):
     """What a staff member chose for themselves in the TUI (core.preferences): their
     language ("" = the config's) and theme ("" = the default), kept per login."""
@@ -286,5 +303,7 @@ ALL_MODELS: list[type[BaseModel]] = [
     FeedItem,
     AuditLog,
     Heartbeat,
+    ChannelHealth,
+    EmailSlot,
     StaffPreference,
 ]

@@ -67,11 +67,11 @@ def language_of_file(explicit: str | None, login: str) -> str:
     i18n default when there is no file or it cannot be read."""
     import tomllib
 
-    from core import i18n
+    from core import i18n, infile
     from core.config.load import discover
 
-    try:
-        data = tomllib.loads(discover(explicit).read_text("utf-8"))
+    try:  # with the config's bounds: a FIFO or a device refused unread (load() then says so)
+        data = tomllib.loads(infile.read_bytes(discover(explicit), limit=infile.CONFIG_LIMIT).decode("utf-8"))
     except Exception:  # noqa: BLE001 - no file, unreadable, not TOML: validation says so, in the default
         return i18n.DEFAULT
     users, clinic = data.get("users"), data.get("clinic")

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from core.enums import Language
+
 
 class Reason(StrEnum):
     # consent rules (core.rules), checked at assign, start and send
@@ -32,6 +34,7 @@ class Reason(StrEnum):
     UNKNOWN_APP_ACCOUNT = "unknown_app_account"
     SEND_ERROR = "send_error"  # detail: the server's or the connection's message
     OUTCOME_UNKNOWN = "outcome_unknown"  # detail: what happened; it may have arrived
+    CHANNEL_PAUSED = "channel_paused"  # detail: what the channel's server said (core.channel_health)
     TEMPLATE = "template"  # detail: the template problem
     INTERNAL = "internal"  # detail: the exception
 
@@ -66,6 +69,10 @@ WORDS: dict[Reason, tuple[str, str]] = {
     Reason.UNKNOWN_APP_ACCOUNT: ("unknown app account", "compte inconnu de l'application"),
     Reason.SEND_ERROR: ("{detail}", "{detail}"),
     Reason.OUTCOME_UNKNOWN: ("outcome unknown: {detail}", "résultat inconnu : {detail}"),
+    Reason.CHANNEL_PAUSED: (
+        "waiting for the channel to work again: {detail}",
+        "en attente du retour du canal : {detail}",
+    ),
     Reason.TEMPLATE: ("template: {detail}", "modèle : {detail}"),
     Reason.INTERNAL: ("internal error: {detail}", "erreur interne : {detail}"),
 }
@@ -88,7 +95,7 @@ def opt_out_detail(day: object, source: str) -> str:
 
 def describe(code: str, detail: str = "", language: str = "en") -> str:
     """The words for a stored (code, detail), in `language` ("en" or "fr")."""
-    i = 1 if language == "fr" else 0
+    i = 1 if language == Language.FR else 0
     if not code:
         return detail
     try:

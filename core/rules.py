@@ -6,8 +6,8 @@ user of a rule derives from it:
 
 - assign and start write `reason_case(kind, stage)` / `detail_case(...)` straight into
   their set-based statements (`skipped` with the reason);
-- the dispatcher, immediately before a transport call, evaluates the same CASE for the
-  one patient it is about to send to (`send_time_reason`).
+- the hand-over (core.delivery.handover), immediately before a transport call, puts the
+  same CASE in the query that locks the rows it is about to send.
 
 Stages: `FEED` — may this patient see the broadcast in their feed (assign, publish);
 `SEND` — may this email or push go to them (start, and the moment of sending); `SEND`
@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 
 import peewee as pw
 
@@ -32,15 +33,32 @@ class Stage(StrEnum):
     SEND = "send"  # start, and the moment of sending an email or a push
 
 
+# Each condition is a named function called when a query is built, never at import: one
+# place per rule, and `make mutants` (mutmut) can mutate each of them.
+
+
 def _no_app() -> pw.Expression:
     return Patient.app_id.is_null(True) | (Patient.app_id == "")
 
 
-def _opted_out(*channels: OptOutChannel) -> Callable[[], pw.Expression]:
-    def condition() -> pw.Expression:
-        return pw.fn.EXISTS(_active_opt_outs(channels).select(pw.SQL("1")))
+def _on_app() -> pw.Expression:
+    return ~_no_app()
 
-    return condition
+
+def _no_marketing_consent() -> pw.Expression:
+    return Patient.marketing_consent == False  # noqa: E712 - SQL, not Python truth
+
+
+def _push_off() -> pw.Expression:
+    return Patient.push_enabled == False  # noqa: E712
+
+
+def _do_not_contact() -> pw.Expression:
+    return Patient.do_not_contact == True  # noqa: E712
+
+
+def _no_email() -> pw.Expression:
+    return Patient.email.is_null(True) | (Patient.email == "")
 
 
 def _active_opt_outs(channels: tuple[OptOutChannel, ...]) -> pw.ModelSelect:
@@ -51,18 +69,18 @@ def _active_opt_outs(channels: tuple[OptOutChannel, ...]) -> pw.ModelSelect:
     )
 
 
-def _opt_out_detail(*channels: OptOutChannel) -> Callable[[], pw.Expression]:
+def _opted_out(*channels: OptOutChannel) -> pw.Expression:
+    return pw.fn.EXISTS(_active_opt_outs(channels).select(pw.SQL("1")))
+
+
+def _opt_out_detail(*channels: OptOutChannel) -> pw.Expression:
     """`YYYY-MM-DD|source` of the patient's earliest active opt-out of these channels."""
-
-    def detail() -> pw.Expression:
-        return (
-            _active_opt_outs(channels)
-            .select(pw.Cast(OptOut.day, "TEXT").concat("|").concat(OptOut.source))
-            .order_by(OptOut.at)
-            .limit(1)
-        )
-
-    return detail
+    return (
+        _active_opt_outs(channels)
+        .select(pw.Cast(OptOut.day, "TEXT").concat("|").concat(OptOut.source))
+        .order_by(OptOut.at)
+        .limit(1)
+    )
 
 
 @dataclass(frozen=True)
@@ -79,14 +97,14 @@ _E, _F, _P = OptOutChannel.EMAIL, OptOutChannel.FEED, OptOutChannel.PUSH
 # In order: a patient is skipped with the first rule that forbids.
 RULES: tuple[Rule, ...] = (
     Rule(Reason.NO_APP_ACCOUNT, Kind.BROADCAST, Stage.FEED, _no_app),
-    Rule(Reason.NO_MARKETING_CONSENT, Kind.BROADCAST, Stage.FEED, lambda: Patient.marketing_consent == False),  # noqa: E712
-    Rule(Reason.OPTED_OUT_FEED, Kind.BROADCAST, Stage.FEED, _opted_out(_F), _opt_out_detail(_F)),
-    Rule(Reason.PUSH_OFF, Kind.BROADCAST, Stage.SEND, lambda: Patient.push_enabled == False),  # noqa: E712
-    Rule(Reason.OPTED_OUT_PUSH, Kind.BROADCAST, Stage.SEND, _opted_out(_P), _opt_out_detail(_P)),
-    Rule(Reason.DO_NOT_CONTACT, Kind.INVITATION, Stage.FEED, lambda: Patient.do_not_contact == True),  # noqa: E712
-    Rule(Reason.OPTED_OUT_EMAIL, Kind.INVITATION, Stage.FEED, _opted_out(_E), _opt_out_detail(_E)),
-    Rule(Reason.ALREADY_ON_APP, Kind.INVITATION, Stage.FEED, lambda: ~_no_app()),
-    Rule(Reason.NO_EMAIL, Kind.INVITATION, Stage.FEED, lambda: Patient.email.is_null(True) | (Patient.email == "")),
+    Rule(Reason.NO_MARKETING_CONSENT, Kind.BROADCAST, Stage.FEED, _no_marketing_consent),
+    Rule(Reason.OPTED_OUT_FEED, Kind.BROADCAST, Stage.FEED, partial(_opted_out, _F), partial(_opt_out_detail, _F)),
+    Rule(Reason.PUSH_OFF, Kind.BROADCAST, Stage.SEND, _push_off),
+    Rule(Reason.OPTED_OUT_PUSH, Kind.BROADCAST, Stage.SEND, partial(_opted_out, _P), partial(_opt_out_detail, _P)),
+    Rule(Reason.DO_NOT_CONTACT, Kind.INVITATION, Stage.FEED, _do_not_contact),
+    Rule(Reason.OPTED_OUT_EMAIL, Kind.INVITATION, Stage.FEED, partial(_opted_out, _E), partial(_opt_out_detail, _E)),
+    Rule(Reason.ALREADY_ON_APP, Kind.INVITATION, Stage.FEED, _on_app),
+    Rule(Reason.NO_EMAIL, Kind.INVITATION, Stage.FEED, _no_email),
 )
 
 # a broadcast recipient skipped for one of these still sees the message in the feed
@@ -115,17 +133,6 @@ def forbidden(kind: str, stage: Stage) -> pw.Expression:
     for c in conditions[1:]:
         expr = expr | c
     return expr
-
-
-def send_time_reason(kind: str, patient_id: int, stage: Stage = Stage.SEND) -> tuple[str, str]:
-    """(code, detail) of the rule that forbids sending to this patient now, or ('', '')."""
-    row = (
-        Patient.select(reason_case(kind, stage), detail_case(kind, stage))
-        .where(Patient.id == patient_id)
-        .tuples()
-        .first()
-    )
-    return (row[0] or "", row[1] or "") if row else (Reason.DELETED.value, "")
 
 
 def in_feed() -> pw.Expression:

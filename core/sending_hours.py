@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from core.enums import Language
+
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_WORDS = {
     "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
@@ -135,7 +137,7 @@ def describe_start(config, when: datetime, now: datetime, language: str = "en") 
     if at <= now:
         return ""
     local = _local(at, config.clinic.tz)
-    fr = language == "fr"
+    fr = language == Language.FR
     day = DAY_WORDS["fr" if fr else "en"][local.weekday()]
     if local.date() - _local(now, config.clinic.tz).date() >= timedelta(days=6):
         day += f" {local:%Y-%m-%d}"

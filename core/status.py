@@ -6,9 +6,10 @@ from datetime import datetime, timedelta
 
 import peewee as pw
 
-from core import __version__
+from core import __version__, channel_health
 from core.context import Ctx
-from core.enums import DeliveryState, RecipientStatus
+from core.enums import DeliveryState, RecipientStatus, Role
+from core.i18n import _
 from core.models import Campaign, Delivery, Heartbeat, Patient, Recipient
 
 
@@ -74,7 +75,9 @@ def overview(ctx: Ctx) -> dict:
             "failed": by_status.get(DeliveryState.FAILED, 0),
             "by_status": by_status,
         },
-        "daemons": [_hb(h) for h in live if h.role == "daemon"],
+        # a channel paused by a refusal of the clinic's setup, or a relay's pace (SPEC §5)
+        "channels": [p.as_dict(ctx.config, now) for p in channel_health.problems()],
+        "daemons": [_hb(h) for h in live if h.role == Role.DAEMON],
         "dispatchers": [_hb(h) for h in live],
         "stale_heartbeats": stale,
     }
@@ -113,6 +116,8 @@ def format_overview(data: dict) -> str:
     ]
     if d["due"] and d["oldest_due_at"]:
         lines.append(f"             oldest due since {d['oldest_due_at']}")
+    for ch in data.get("channels", []):
+        lines.append(f"{ch['channel']:<12} " + _("paused: {message}").format(message=ch.get("message") or ch["detail"]))
     daemons = data["daemons"]
     if daemons:
         for h in daemons:
@@ -121,7 +126,7 @@ def format_overview(data: dict) -> str:
     else:
         lines.append("daemon       none running" + (" — deliveries are waiting" if d["due"] else ""))
     for h in data["dispatchers"]:
-        if h["role"] != "daemon":
+        if h["role"] != Role.DAEMON:
             lines.append(f"{h['role']:<12} {h['name']}, last beat {h['beat_at']}")
     return "\n".join(lines)
 
@@ -135,6 +140,9 @@ def sending_line(config, now: datetime, embedded=None, wanted: bool | None = Non
     from core.config.secrets import unreadable
     from core.scheduling.heartbeat import live_daemons
 
+    paused = channel_health.lines(config, now)
+    if paused:  # what staff must fix comes first: the line is cut at the screen's edge
+        return " · ".join(paused)
     daemons = live_daemons(config, now)
     if daemons:
         host = daemons[0].host or daemons[0].name.partition(":")[0]

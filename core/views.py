@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.context import Ctx
+from core.enums import Kind, Permission
 
 
 def preview_patient(campaign_id: int | str, patient_id: int | None = None):
@@ -44,11 +45,11 @@ def template_preview(
     from core.campaigns import INVITATION_VALID_DAYS, clinic_values, get
     from core.templating.variables import UNSUBSCRIBE_EXAMPLE
 
-    ctx.require("campaigns")
+    ctx.require(Permission.CAMPAIGNS)
     c = get(campaign_id)
     p = preview_patient(c.id, patient_id)
     invitation = None
-    if c.kind == "invitation":
+    if c.kind == Kind.INVITATION:
         ex = {v.key: v.example for v in templating.VARIABLES if v.group == "invitation"}
         invitation = {
             "url": ex["url"],
@@ -84,14 +85,14 @@ def template_preview(
             errors[field] = str(e)
             push_length = e.length if field == "push" else push_length
             continue
-        if c.kind == "invitation" and field == "body":
+        if c.kind == Kind.INVITATION and field == "body":
             # what the patient gets: the identification no template can remove, at the end
             rendered[field] = identification.add(out.text or "", "", clinic, language)[0]
-        elif c.kind == "invitation":
+        elif c.kind == Kind.INVITATION:
             rendered[field] = out.subject or ""
         else:
             rendered[field] = {"title": out.title, "body": out.body_markdown, "push": out.push}[field] or ""
-    if c.kind == "broadcast" and push_length is None:
+    if c.kind == Kind.BROADCAST and push_length is None:
         push_length = len(rendered.get("push") or " ".join((fields.get("push") or "").split()))
     label = f"{p.name} · {p.emr_id}" if p is not None else ""
     return Preview(

@@ -15,7 +15,7 @@ import pytest
 from servers import GatewayServer, SmtpServer, client_ssl_context, free_port, http_date
 
 from core.channels import compose, make_gateway, make_mailer
-from core.channels.base import FINAL, OK, RETRY, UNKNOWN
+from core.channels.base import FINAL, OK, PAUSE, RETRY, UNKNOWN
 from core.channels.gateway import HttpGateway, classify, parse_retry_after
 from core.channels.sinks import LogGateway, MaildirMailer
 from core.channels.smtp import SmtpMailer
@@ -55,7 +55,9 @@ class TestClassify:
             ("DELETE", 404, {}, OK),
             ("POST", 404, {}, FINAL),
             ("POST", 400, {}, FINAL),
-            ("POST", 401, {}, FINAL),
+            # our token refused: the clinic's setup, not the patient; the channel pauses
+            ("POST", 401, {}, PAUSE),
+            ("PUT", 403, {}, PAUSE),
             ("POST", 422, {}, FINAL),
             ("POST", 408, {}, RETRY),
             ("POST", 409, {}, FINAL),
@@ -63,7 +65,7 @@ class TestClassify:
             ("POST", 429, {}, RETRY),
             ("POST", 500, {}, RETRY),
             ("POST", 503, {}, RETRY),
-            ("POST", 302, {}, RETRY),  # a wrong [gateway] url: fixable, not final
+            ("POST", 302, {}, PAUSE),  # a wrong [gateway] url: fixable, not final
         ],
     )
     def test_contract(self, method, status, headers, expected):
@@ -373,13 +375,13 @@ class TestSmtp:
         assert nouser.status == FINAL and "no such user here" in nouser.error
         assert ok.ok and smtp.connections == 1
 
-    def test_wrong_password_and_missing_server_are_retried(self):
+    def test_wrong_password_pauses_the_channel_and_a_missing_server_is_retried(self):
         with SmtpServer(security="starttls", auth=("clinic", "s3cret")) as smtp:
             o = mailer(smtp, username="clinic", password="nope").send(message(), "a@x.org", ["b@x.org"], "k")
-            assert o.status == RETRY and "login" in o.error and "refused" in o.error
+            assert (o.status, o.problem) == (PAUSE, "smtp_login") and "login" in o.error and "refused" in o.error
             # a server that requires STARTTLS, reached without it: the session is wrong, not the message
             o2 = mailer(smtp, security="none", username="").send(message(), "a@x.org", ["b@x.org"], "k")
-            assert o2.status == RETRY
+            assert (o2.status, o2.problem) == (PAUSE, "smtp_sender")
         o3 = SmtpMailer("127.0.0.1", free_port(), security="none", timeout=1).send(
             message(), "a@x.org", ["b@x.org"], "k"
         )

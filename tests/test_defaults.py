@@ -160,3 +160,31 @@ def test_cli_at_5001_refused_in_one_line_exit_1(crowd, tmp_path, config, how):
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "at most 5000" in lines[0], res.stderr
     assert Recipient.select().count() == 0
+
+
+def test_today_is_the_clinics_day_not_utcs(tmp_path, sqlite_url):
+    """At 20:00 in Montréal it is already tomorrow in UTC: windows, ages and opt-out days
+    follow the clinic's calendar — whatever the host's own time zone."""
+    import os
+    import time
+
+    from helpers import Clock
+
+    host_tz = os.environ.get("TZ")
+    os.environ["TZ"] = "Pacific/Honolulu"  # a host far from the clinic
+    time.tzset()
+
+    from core.context import Ctx
+
+    config = shipped_config(tmp_path, sqlite_url)
+    user = next(iter(config.users.values()))
+    evening = Ctx(config, user, Clock(utc(datetime(2026, 12, 6, 20, 0))))
+    assert evening.now() == datetime(2026, 12, 7, 1, 0)
+    try:
+        assert evening.today() == datetime(2026, 12, 6).date()
+    finally:
+        if host_tz is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = host_tz
+        time.tzset()

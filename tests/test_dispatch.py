@@ -372,9 +372,10 @@ class TestFaults:
         d.run_once()
         assert Recipient.get().status == "sent"
 
-    def test_a_redirect_is_retried_per_delivery_not_a_broadcast_failed_for_good(self, setup, gw):
+    def test_a_redirect_pauses_the_gateway_not_a_broadcast_failed_for_good(self, setup, gw):
         """Issue #8: a 3xx (a wrong [gateway] url) once failed a whole broadcast for good.
-        It is retried, delivery by delivery, and the broadcast goes out once fixed."""
+        It pauses the gateway channel (issue #20), no attempt counted, and the broadcast
+        goes out once fixed."""
         ctx, clock, make = setup
         add_patients(2, app_id=lambda i: f"a-{i}")
         b = broadcast(ctx)
@@ -384,8 +385,10 @@ class TestFaults:
         d = make()
         d.run_once()
         put = Delivery.get(Delivery.kind == "put")
-        assert put.status == "retrying" and "HTTP 301" in put.last_error and "check [gateway] url" in put.last_error
+        assert (put.status, put.error_code, put.attempts) == ("pending", "channel_paused", 0)
+        assert "HTTP 301" in put.last_error
         assert drain(d, clock, lambda: rstatus(b.id) == {"sent": 2}, step=10)
+        assert Delivery.get(Delivery.kind == "put").attempts == 1
         assert gw.audience(b.uuid) == {"a-1000", "a-1001"}
 
     def test_a_final_4xx_fails_with_the_gateways_message(self, setup, gw):

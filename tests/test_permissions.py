@@ -133,6 +133,10 @@ CAMPAIGNS_ACTIONS = {
     ),
     "assign a list": (lambda w, c: recipients.assign_ids(c, w.broadcast, ["1013"]), ["core.recipients.assign:_assign"]),
     "read an id list": (lambda w, c: recipients.read_id_list(c, w.csv), ["core.recipients.idlist:read_id_list"]),
+    "read a pasted list": (
+        lambda w, c: recipients.read_pasted(c, "1000\n1001\n"),
+        ["core.recipients.idlist:read_pasted"],
+    ),
     "assign from a CSV": (
         lambda w, c: recipients.assign_csv(c, w.broadcast, w.csv),
         ["core.recipients.idlist:read_id_list"],

@@ -8,6 +8,11 @@ a full screen saying what is wrong and what to do.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +29,7 @@ from core import db as dbmod
 from core import session
 from core.config.watch import ConfigWatch, needs_restart, sending_changed, session_for
 from core.context import Ctx, for_current_user
+from core.enums import Permission
 from core.errors import ClinicastError, ConfigError, DatabaseError, PermissionDenied
 from core.i18n import _
 from core.models import utcnow
@@ -36,6 +42,9 @@ from tui import workers
 from tui.commands import CampaignCommands
 
 TICK_SECONDS = 3.0  # the config file and who sends are checked this often
+
+HANGUP_EXIT = 128 + signal.SIGHUP  # what a shell reports for a session ended by SIGHUP
+HANGUP_GRACE = 5.0  # seconds the session has to unwind after SIGHUP, its scheduler already released
 
 
 @dataclass
@@ -58,7 +67,7 @@ def open_session(config_path: str | None, clock: Callable[[], datetime]) -> Ctx 
         except Exception as e:  # noqa: BLE001 - a driver error, in core's words (kind and fix)
             raise dbmod.explain(e) from None
         ctx = for_current_user(config, clock)
-        ctx.require("campaigns")
+        ctx.require(Permission.CAMPAIGNS)
         return ctx
     except ClinicastError as e:
         return problem_for(e, config_path, str(config.path) if config else config_path)
@@ -140,6 +149,9 @@ class ClinicastApp(App[int]):
         self.scheduler: EmbeddedScheduler | None = None
         self.config_watch: ConfigWatch | None = None  # the config file, checked each tick
         self._ticking = False
+        self.hung_up = False
+        self._hangup_watched = False
+        self._release_lock = threading.Lock()
 
     @property
     def ctx(self) -> Ctx:
@@ -155,7 +167,42 @@ class ClinicastApp(App[int]):
 
     def on_mount(self) -> None:
         self.theme = "textual-dark"
+        self._watch_hangup()
         self._open()
+
+    # --- the connection drops (SPEC §13) --------------------------------------------
+
+    def _watch_hangup(self) -> None:
+        """SIGHUP (sshd lost the connection, the terminal closed): end the session within
+        seconds and release what the embedded scheduler holds, never a TUI left drawing
+        into nothing (issue #19)."""
+        try:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.hang_up)
+            self._hangup_watched = True
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread: not ours to watch
+            pass
+
+    def hang_up(self) -> None:
+        """Release first (in a thread: the terminal may be gone, and drawing the way out can
+        block on it), then quit; a session still alive after HANGUP_GRACE seconds ends there."""
+        if self.hung_up:
+            return
+        self.hung_up = True
+        threading.Thread(target=self._release_then_end, name="clinicast-hangup", daemon=True).start()
+        self.exit(return_code=HANGUP_EXIT)
+
+    def _release_then_end(self) -> None:
+        self.release()
+        time.sleep(HANGUP_GRACE)
+        os._exit(HANGUP_EXIT)  # the app could not unwind by now (a write to a dead terminal blocks)
+
+    def release(self) -> None:
+        """Stop the embedded scheduler (its heartbeat removed, its claims released); once."""
+        from tui.services import stop_scheduler
+
+        with self._release_lock:
+            scheduler, self.scheduler = self.scheduler, None
+            stop_scheduler(scheduler)
 
     def retry_open(self) -> None:
         self._open()
@@ -228,11 +275,10 @@ class ClinicastApp(App[int]):
     async def _start_scheduler(self) -> None:
         """Start the embedded scheduler under the session's config (again, after the
         config's sending settings changed: the running one stops first)."""
-        from tui.services import start_scheduler, stop_scheduler
+        from tui.services import start_scheduler
 
-        running, self.scheduler = self.scheduler, None
-        if running is not None:
-            await asyncio.to_thread(stop_scheduler, running)
+        if self.scheduler is not None:
+            await asyncio.to_thread(self.release)  # the running one, under the old config
         try:
             self.scheduler, self.scheduler_state = await asyncio.to_thread(
                 start_scheduler, self.ctx, self.scheduler_wanted
@@ -240,6 +286,9 @@ class ClinicastApp(App[int]):
         except Exception as e:  # noqa: BLE001 - the TUI works without it: say so in the status line
             self.scheduler_state = f"failed to start: {e}"
             self.notify(f"The embedded scheduler did not start: {e}", severity="error", markup=False)
+            return
+        if self.hung_up:  # the connection dropped while it started
+            await asyncio.to_thread(self.release)
 
     @work(exclusive=True, exit_on_error=False, group="scheduler-state")
     async def _scheduler_state(self) -> None:
@@ -261,10 +310,10 @@ class ClinicastApp(App[int]):
             event.widget.cursor_blink = False
 
     def on_unmount(self) -> None:
-        from tui.services import stop_scheduler
-
-        stop_scheduler(self.scheduler)
-        self.scheduler = None
+        self.release()
+        if self._hangup_watched:
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
 
 
 def make_app(
@@ -285,6 +334,11 @@ def run(config_path: str | Path | None = None) -> int:
     """Run the TUI until the user quits; 1 when it could not open (the screen said why)."""
     app = make_app(config_path)
     app.run()
+    if app.hung_up:  # the terminal is gone: what is left to flush at exit goes nowhere
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        return HANGUP_EXIT
     if app.return_code:
         return app.return_code
     return 1 if app.problem is not None else 0

@@ -82,10 +82,12 @@ class AuditRow:
 def parse_since(text: str | None) -> date | None:
     if not text:
         return None
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise BadInput(f"--since: expected a date YYYY-MM-DD, got {text!r}") from None
+    from core import dates
+
+    try:  # the one date parser: YYYY-MM-DD from 1900 to 2200, like every other day typed
+        return dates.parse(text)
+    except dates.DateProblem as e:
+        raise BadInput(f"--since: expected {e}, got {text!r}") from None
 
 
 def read(

@@ -8,12 +8,12 @@ from datetime import date, datetime
 from core import audit, dates, templating, textcheck
 from core.campaigns.reads import TEMPLATE_FIELDS, get_locked
 from core.context import Ctx
-from core.enums import LANGUAGES, OPEN, DeliveryKind, Kind
+from core.enums import LANGUAGES, OPEN, DeliveryKind, Kind, Permission
 from core.errors import BadInput, Refused
 from core.models import Campaign, Delivery, Recipient, Template, database
 
 NAME_MAX = 120
-INVITATION_VALID_DAYS = 14
+INVITATION_VALID_DAYS = 14  # an invitation's code is valid this long from its email's sending (SPEC §2)
 
 
 # --- validation ---------------------------------------------------------------------
@@ -53,7 +53,7 @@ def validate_fields(
     for key, day in (("starts_on", starts_on), ("ends_on", ends_on)):
         if day and not dates.in_range(day):  # a date object that skipped parse_day
             problems[key] = f"expected a date {dates.RANGE}, got {day}"
-    if kind == "broadcast":
+    if kind == Kind.BROADCAST:
         if not starts_on:
             problems["starts_on"] = "a broadcast needs the first day of its window"
         if not ends_on:
@@ -61,7 +61,7 @@ def validate_fields(
         if starts_on and ends_on and not problems.get("ends_on") and ends_on < starts_on:
             problems["ends_on"] = f"the last day ({ends_on}) is before the first ({starts_on})"
     elif starts_on or ends_on:
-        problems["starts_on"] = "an invitation has no window (it is valid 14 days from sending)"
+        problems["starts_on"] = f"an invitation has no window (it is valid {INVITATION_VALID_DAYS} days from sending)"
     return problems
 
 
@@ -105,7 +105,7 @@ def _write_templates(c: Campaign, templates: dict, now: datetime) -> None:
 
 def _queue_put(c: Campaign, now: datetime) -> None:
     """Tell the gateway the new content/window, if the broadcast is already out there."""
-    if c.kind != "broadcast" or c.expired_at is not None:
+    if c.kind != Kind.BROADCAST or c.expired_at is not None:
         return
     if not Recipient.select().where(Recipient.campaign == c, Recipient.in_feed == True).exists():  # noqa: E712
         return
@@ -120,12 +120,12 @@ def _queue_put(c: Campaign, now: datetime) -> None:
 
 def create(ctx: Ctx, kind: str, name: str, starts_on=None, ends_on=None, templates: dict | None = None) -> Campaign:
     """A new draft campaign; an invitation gets the default bilingual template."""
-    ctx.require("campaigns")
+    ctx.require(Permission.CAMPAIGNS)
     starts_on, ends_on = parse_day(starts_on, "starts"), parse_day(ends_on, "ends")
     name = (name or "").strip()
     with database.atomic():
         _raise_problems(validate_fields(kind, name, starts_on, ends_on))
-        if templates is None and kind == "invitation":
+        if templates is None and kind == Kind.INVITATION:
             templates = templating.DEFAULT_INVITATION
         if templates:
             _check_templates(ctx, kind, templates)
@@ -154,7 +154,7 @@ def edit(
     templates: dict | None = None,
 ) -> Campaign:
     """Change name, window or templates; the kind never changes."""
-    ctx.require("campaigns")
+    ctx.require(Permission.CAMPAIGNS)
     with database.atomic():
         c = get_locked(campaign_id)
         new_name = c.name if name is None else name.strip()
@@ -166,7 +166,7 @@ def edit(
         if new_name != c.name:
             changes["name"] = [c.name, new_name]
         if (new_start, new_end) != (c.starts_on, c.ends_on):
-            if c.kind == "broadcast" and c.expired_at is not None:
+            if c.kind == Kind.BROADCAST and c.expired_at is not None:
                 raise Refused(
                     "this broadcast's window has ended and it was removed from the feeds; create a new campaign instead"
                 )
@@ -197,7 +197,7 @@ def save_templates(ctx: Ctx, campaign_id: int | str, templates: dict) -> Campaig
 
 def archive(ctx: Ctx, campaign_id: int | str, archived: bool = True) -> Campaign:
     """Hide from the default list (kept for audit). A campaign still sending cannot be archived."""
-    ctx.require("campaigns")
+    ctx.require(Permission.CAMPAIGNS)
     with database.atomic():
         c = get_locked(campaign_id)
         if archived and Delivery.select().where(Delivery.campaign == c, Delivery.status.in_(OPEN)).exists():

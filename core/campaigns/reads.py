@@ -16,6 +16,7 @@ from core.enums import (
     CampaignStatus,
     DeliveryKind,
     DeliveryState,
+    Kind,
     Permission,
     RecipientStatus,
 )
@@ -65,7 +66,7 @@ class CampaignSummary:
     name: str
     kind: str
     channel: str
-    status: str
+    status: CampaignStatus
     window_state: str | None
     starts_on: date | None
     ends_on: date | None
@@ -118,10 +119,11 @@ def _day_json(day) -> str | None:
 
 
 def get(campaign_id: int | str) -> Campaign:
-    try:
-        cid = int(campaign_id)
-    except (TypeError, ValueError):
-        raise BadInput(f"campaign id must be a number, got {campaign_id!r}") from None
+    text = str(campaign_id).strip()
+    # ASCII digits only: int() also reads "١", "１" and "1_0"
+    if not (isinstance(campaign_id, int) or (text.isascii() and text.isdigit())):
+        raise BadInput(f"campaign id must be a number, got {campaign_id!r}")
+    cid = int(text)
     # an id no database column can hold (99999999999999999999999) is simply not there
     c = Campaign.get_or_none(Campaign.id == cid) if 0 < cid < 2**63 else None
     if c is None:
@@ -224,7 +226,7 @@ def _funnel(campaign: Campaign, now: datetime) -> dict[str, int]:
 
 def _summarise(ctx: Ctx, c: Campaign, counts: dict[str, int], facts: Facts) -> CampaignSummary:
     active = {s: n for s, n in counts.items() if s in tuple(RecipientStatus)}
-    total = sum(n for s, n in active.items() if s != "removed")
+    total = sum(n for s, n in active.items() if s != RecipientStatus.REMOVED)
     return CampaignSummary(
         id=c.id,
         name=c.name,
@@ -239,13 +241,13 @@ def _summarise(ctx: Ctx, c: Campaign, counts: dict[str, int], facts: Facts) -> C
         sent=counts.get(RecipientStatus.SENT, 0),
         updated_at=c.updated_at,
         archived=c.archived,
-        funnel=_funnel(c, ctx.now()) if c.kind == "invitation" else None,
+        funnel=_funnel(c, ctx.now()) if c.kind == Kind.INVITATION else None,
         facts=facts,
     )
 
 
 def summary(ctx: Ctx, campaign: Campaign | int) -> CampaignSummary:
-    ctx.require("campaigns")
+    ctx.require(Permission.CAMPAIGNS)
     c = campaign if isinstance(campaign, Campaign) else get(campaign)
     s = _summarise(ctx, c, _counts_by_campaign([c.id])[c.id], _facts_by_campaign([c.id])[c.id])
     s.held = held_words(ctx, c)
@@ -269,19 +271,19 @@ def held_words(ctx: Ctx, c: Campaign) -> str:
     if not held.exists():
         return ""
     earliest = now
-    if c.kind == "broadcast":
+    if c.kind == Kind.BROADCAST:
         from core.campaigns.window import window_bounds
 
         earliest = max(window_bounds(c, ctx.config.clinic.tz)[0], now)
     when = describe_start(ctx.config, earliest, now)
     if not when:
         return ""
-    return (_("Pushes wait: {when}") if c.kind == "broadcast" else _("Emails wait: {when}")).format(when=when)
+    return (_("Pushes wait: {when}") if c.kind == Kind.BROADCAST else _("Emails wait: {when}")).format(when=when)
 
 
 def summaries(ctx: Ctx, include_archived: bool = False, search: str = "") -> list[CampaignSummary]:
     """Every campaign (newest first), archived ones only when asked."""
-    ctx.require("campaigns")
+    ctx.require(Permission.CAMPAIGNS)
     q = Campaign.select().order_by(Campaign.updated_at.desc(), Campaign.id.desc())
     if not include_archived:
         q = q.where(Campaign.archived == False)  # noqa: E712

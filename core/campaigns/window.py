@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 
 from core import dates
+from core.enums import Kind
 from core.errors import Refused
 from core.models import Campaign
 
@@ -26,7 +27,7 @@ def window_bounds(campaign: Campaign, tz) -> tuple[datetime, datetime]:
 
 def window_state(campaign: Campaign, now: datetime, tz) -> str | None:
     """upcoming / live / ended for a broadcast at naive-UTC `now`; None for an invitation."""
-    if campaign.kind != "broadcast" or not campaign.starts_on:
+    if campaign.kind != Kind.BROADCAST or not campaign.starts_on:
         return None
     if not window_valid(campaign):
         return INVALID
@@ -43,7 +44,7 @@ def window_valid(campaign: Campaign) -> bool:
 
 def require_valid_window(campaign: Campaign) -> None:
     """Refused, saying how to fix it, for a broadcast whose stored window is invalid."""
-    if campaign.kind == "broadcast" and campaign.starts_on and not window_valid(campaign):
+    if campaign.kind == Kind.BROADCAST and campaign.starts_on and not window_valid(campaign):
         raise Refused(
             f"campaign {campaign.id}'s window ({campaign.starts_on} → {campaign.ends_on}) is invalid: "
             f"days must be {dates.RANGE}; fix it with `clinicast campaigns edit {campaign.id} "

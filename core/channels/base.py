@@ -11,7 +11,10 @@ An Outcome says what the dispatcher must do with the delivery: it went (`ok`), t
 again later (`retry`, maybe with the server's `Retry-After`), give up (`final`, with
 the reason shown to staff), or nobody can know (`unknown`: the message was handed to
 the server and the connection dropped before its answer — retried only after backoff
-and a bounded number of times, never at once).
+and a bounded number of times, never at once), or the **channel** is at fault, not this
+delivery (`pause`: a token or login refused, a sender refused, a certificate that does
+not verify, a relay asking to slow down): the channel pauses (core.channel_health), the
+delivery waits with no attempt counted. `problem` names what is wrong (`PROBLEMS`).
 """
 
 from __future__ import annotations
@@ -19,7 +22,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-OK, RETRY, FINAL, UNKNOWN = "ok", "retry", "final", "unknown"
+OK, RETRY, FINAL, UNKNOWN, PAUSE = "ok", "retry", "final", "unknown", "pause"
+
+# what a channel's pause can be about (core.channel_health words each and says the fix)
+GATEWAY_TOKEN = "gateway_token"  # 401 / 403: the gateway refuses our token
+GATEWAY_URL = "gateway_url"  # a redirect: [gateway] url is wrong
+GATEWAY_TLS = "gateway_tls"  # the gateway's certificate does not verify
+SMTP_LOGIN = "smtp_login"  # 535: the SMTP server refuses our login
+SMTP_SENDER = "smtp_sender"  # MAIL FROM refused
+SMTP_TLS = "smtp_tls"  # the SMTP server's certificate does not verify, or no STARTTLS
+SECRET = "secret"  # the token or password cannot be read
+SLOW_DOWN = "slow_down"  # 421 / 451 "too many": the relay's pace
+PROBLEMS = (GATEWAY_TOKEN, GATEWAY_URL, GATEWAY_TLS, SMTP_LOGIN, SMTP_SENDER, SMTP_TLS, SECRET, SLOW_DOWN)
 
 
 @dataclass(frozen=True)
@@ -28,6 +42,7 @@ class Outcome:
     error: str = ""  # one line, for last_error / the recipient's reason
     retry_after: float | None = None  # seconds the server asked us to wait
     data: Any = None  # the parsed answer (e.g. {"added": 2, "unknown": [...]})
+    problem: str = ""  # PAUSE: what is wrong with the channel (one of PROBLEMS)
 
     @property
     def ok(self) -> bool:
@@ -48,6 +63,11 @@ class Outcome:
     @classmethod
     def unknown(cls, error: str) -> Outcome:
         return cls(UNKNOWN, error)
+
+    @classmethod
+    def pause(cls, problem: str, error: str, retry_after: float | None = None) -> Outcome:
+        """The channel is at fault (its setup, or its pace): not this delivery."""
+        return cls(PAUSE, error, retry_after, problem=problem)
 
 
 class Mailer(Protocol):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote
@@ -25,7 +26,8 @@ from urllib.parse import quote
 import httpx
 
 from core import __version__
-from core.channels.base import Outcome, one_line
+from core.channels.base import GATEWAY_TLS, GATEWAY_TOKEN, GATEWAY_URL, SECRET, Outcome, one_line
+from core.errors import ConfigError
 
 USER_AGENT = f"clinicast/{__version__}"
 MAX_RETRY_AFTER = 86400.0
@@ -73,12 +75,15 @@ def error_message(body: bytes | str, status: int, reason: str = "") -> str:
 
 def classify(method: str, status: int, headers, body: bytes, reason: str = "") -> Outcome:
     """The contract's rules: 2xx (and 404 on DELETE) succeed; 408, 409 with Retry-After,
-    429 and 5xx are retried (honouring Retry-After); any other status is final."""
+    429 and 5xx are retried (honouring Retry-After); 401 and 403 (our token refused) and
+    a redirect (a wrong [gateway] url) pause the channel: the clinic's setup, not the
+    patient, fixable by the administrator; any other status is final."""
     if 300 <= status < 400:
-        # a redirect is a wrong [gateway] url (http for https, a moved host): fixable by
-        # the administrator, so retried rather than failing every recipient for good
+        # a redirect is a wrong [gateway] url (http for https, a moved host)
         where = headers.get("location") or "elsewhere"
-        return Outcome.retry(one_line(f"gateway answered HTTP {status} (redirect to {where}): check [gateway] url"))
+        return Outcome.pause(GATEWAY_URL, one_line(f"gateway answered HTTP {status} (redirect to {where})"))
+    if status in (401, 403):
+        return Outcome.pause(GATEWAY_TOKEN, error_message(body, status, reason))
     if 200 <= status < 300 or (status == 404 and method == "DELETE"):
         data = None
         if body:
@@ -124,14 +129,18 @@ class HttpGateway:
     def __init__(
         self,
         url: str,
-        token: str | None,
+        token: str | None | Callable[[], str | None],
         *,
         timeout: float = 10.0,
         concurrency: int = 16,
         transport: httpx.AsyncBaseTransport | None = None,
     ):
         self.url = url.rstrip("/")
-        self.token = token
+        # the token, or how to read it: read again after a refusal (the administrator
+        # fixed the file meanwhile), so the channel resumes by itself
+        self._read_token = token if callable(token) else (lambda: token)
+        self.token: str | None = None
+        self._token_stale = True
         self.timeout = timeout
         self.concurrency = max(1, concurrency)
         self._transport = transport
@@ -141,12 +150,10 @@ class HttpGateway:
 
     @classmethod
     def from_settings(cls, gw) -> HttpGateway:
-        return cls(gw.url, gw.token, timeout=gw.timeout_seconds, concurrency=gw.concurrency)
+        return cls(gw.url, lambda: gw.token, timeout=gw.timeout_seconds, concurrency=gw.concurrency)
 
     def _new_client(self) -> httpx.AsyncClient:
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
         if self._ssl is None:
             self._ssl = ssl.create_default_context()
         return httpx.AsyncClient(
@@ -167,11 +174,22 @@ class HttpGateway:
                 self._lanes.put_nowait(c)
         return self._lanes
 
+    def _authorization(self) -> dict[str, str]:
+        if self._token_stale:
+            self.token = self._read_token()  # ConfigError: the caller pauses the channel
+            self._token_stale = False
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
     async def call(self, method: str, path: str, body: dict | None, key: str | None) -> Outcome:
+        try:
+            auth = self._authorization()
+        except ConfigError as e:
+            return Outcome.pause(SECRET, one_line(e.problems[0] if e.problems else e))
         lanes = self._pool()
         client = await lanes.get()
         try:
             headers = {"Idempotency-Key": key} if key else {}
+            headers.update(auth)
             content = None
             if body is not None:
                 content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
@@ -185,8 +203,13 @@ class HttpGateway:
                 client = self._clients[-1]
                 return Outcome.retry(f"gateway timed out: no complete answer within {self.timeout:g} s")
             except httpx.TransportError as exc:  # timeouts, refused, reset, GOAWAY: safe to retry
+                if _certificate_refused(exc):
+                    return Outcome.pause(GATEWAY_TLS, describe_exception(exc, self.timeout))
                 return Outcome.retry(describe_exception(exc, self.timeout))
-            return classify(method, r.status_code, r.headers, r.content, r.reason_phrase)
+            outcome = classify(method, r.status_code, r.headers, r.content, r.reason_phrase)
+            if outcome.problem == GATEWAY_TOKEN:
+                self._token_stale = True  # the next call reads it again
+            return outcome
         finally:
             lanes.put_nowait(client)
 
@@ -202,6 +225,19 @@ class HttpGateway:
         clients, self._clients, self._lanes = self._clients, [], None
         for c in clients:
             await c.aclose()
+
+
+def _certificate_refused(exc: BaseException) -> bool:
+    """A TLS certificate that does not verify (expired, self-signed, wrong name): the
+    clinic's setup, not a passing network fault."""
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        if isinstance(e, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(e):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
 
 
 MAX_IDS = 500  # app ids per recipients or push request (the contract's limit)

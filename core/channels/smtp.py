@@ -16,6 +16,12 @@ Classification:
   connection dropped, the deadline ran out): the outcome is **unknown** — the server
   may have queued it. Never retried at once: the dispatcher decides (core.delivery.retry).
 - the answer to the data: 250 sent, 4xx retried, 5xx final.
+
+What is the clinic's setup, not the message, pauses the channel (Outcome.pause, see
+core.channel_health): the login refused (535), the sender refused at MAIL FROM, a
+certificate that does not verify, no STARTTLS offered, the password unreadable; and a
+421/451 at RCPT or DATA that asks us to slow down (a relay's pace), for the time it asks.
+The password is read again after a refused login, so a fixed file is used at the next try.
 """
 
 from __future__ import annotations
@@ -26,12 +32,35 @@ import smtplib
 import socket
 import ssl
 import threading
+from collections.abc import Callable
 
-from core.channels.base import Outcome, one_line
+from core.channels import dkim
+from core.channels.base import SECRET, SLOW_DOWN, SMTP_LOGIN, SMTP_SENDER, SMTP_TLS, Outcome, one_line
+from core.errors import ConfigError
+
+DEFAULT_SLOW_DOWN = 60.0  # seconds, when a relay asks us to slow down without saying how long
+MAX_SLOW_DOWN = 3600.0
+_RATE_WORDS = re.compile(r"rate|too many|too fast|slow down|throttl|limit|exceed|quota", re.I)
+_WAIT = re.compile(r"(\d+)\s*(s|sec|secs|seconds?|m|mins?|minutes?|h|hours?)\b", re.I)
 
 
 class _ConnectFailed(Exception):
-    pass
+    def __init__(self, text: str, problem: str = ""):
+        super().__init__(text)
+        self.problem = problem
+
+
+def slow_down(code: int, text: str) -> float | None:
+    """Seconds to pause for a 421/451 that asks us to slow down (a relay's rate limit),
+    from the wait its text names if any; None for any other answer."""
+    if code not in (421, 451) or not _RATE_WORDS.search(text):
+        return None
+    m = _WAIT.search(text)
+    if not m:
+        return DEFAULT_SLOW_DOWN
+    unit = m.group(2).lower()[0]
+    seconds = int(m.group(1)) * {"s": 1, "m": 60, "h": 3600}[unit]
+    return float(min(max(seconds, 1), MAX_SLOW_DOWN))
 
 
 def _decode(msg) -> str:
@@ -48,20 +77,26 @@ class SmtpMailer:
         *,
         security: str = "starttls",
         username: str = "",
-        password: str | None = None,
+        password: str | None | Callable[[], str | None] = None,
         timeout: float = 30.0,
         concurrency: int = 2,
         ssl_context: ssl.SSLContext | None = None,
         local_hostname: str | None = None,
+        signer=None,
     ):
         if security not in ("starttls", "tls", "none"):
             raise ValueError(f"security must be starttls, tls or none, not {security!r}")
         self.host, self.port, self.security = host, port, security
-        self.username, self.password = username, password
+        self.username = username
+        # the password, or how to read it: read again after a refused login
+        self._read_password = password if callable(password) else (lambda: password)
+        self.password: str | None = None
+        self._password_stale = True
         self.timeout = timeout
         self.concurrency = max(1, concurrency)
         self.ssl_context = ssl_context
         self.local_hostname = local_hostname
+        self.signer = signer  # core.channels.dkim.DkimSigner, when clinicast signs
         self._idle: queue.LifoQueue[smtplib.SMTP] = queue.LifoQueue()
         self._lock = threading.Lock()
         self._closed = False
@@ -74,10 +109,11 @@ class SmtpMailer:
             email.port,
             security=email.security,
             username=email.username,
-            password=email.password,
+            password=lambda: email.password,
             timeout=email.timeout_seconds,
             concurrency=email.concurrency,
             ssl_context=ssl_context,
+            signer=dkim.from_settings(email),
         )
 
     # --- connections ----------------------------------------------------------------
@@ -103,26 +139,36 @@ class SmtpMailer:
                 conn.ehlo()
                 if not conn.has_extn("starttls"):
                     raise _ConnectFailed(
-                        f'SMTP server {where} does not offer STARTTLS (set email.security = "tls" or "none")'
+                        f'SMTP server {where} does not offer STARTTLS (set email.security = "tls" or "none")',
+                        SMTP_TLS,
                     )
                 conn.starttls(context=self._context())
                 conn.ehlo()
             if self.username:
+                if self._password_stale:
+                    self.password = self._read_password()
+                    self._password_stale = False
                 conn.login(self.username, self.password or "")
+        except ConfigError as e:
+            self._quit(conn)
+            raise _ConnectFailed(e.problems[0] if e.problems else str(e), SECRET) from None
         except _ConnectFailed:
             self._quit(conn)
             raise
         except smtplib.SMTPAuthenticationError as e:
             self._quit(conn)
+            self._password_stale = True  # the next connection reads it again
             raise _ConnectFailed(
-                f"SMTP login as {self.username!r} refused by {where}: {e.smtp_code} {_decode(e.smtp_error)}"
+                f"SMTP login as {self.username!r} refused by {where}: {e.smtp_code} {_decode(e.smtp_error)}",
+                SMTP_LOGIN,
             ) from None
         except smtplib.SMTPResponseException as e:
             self._quit(conn)
             raise _ConnectFailed(f"SMTP server {where} answered {e.smtp_code} {_decode(e.smtp_error)}") from None
         except ssl.SSLError as e:
             self._quit(conn)
-            raise _ConnectFailed(f"TLS with SMTP server {where} failed: {e.reason or e}") from None
+            problem = SMTP_TLS if isinstance(e, ssl.SSLCertVerificationError) else ""
+            raise _ConnectFailed(f"TLS with SMTP server {where} failed: {e.reason or e}", problem) from None
         except (OSError, smtplib.SMTPException) as e:
             self._quit(conn)
             raise _ConnectFailed(
@@ -156,6 +202,11 @@ class SmtpMailer:
     # --- sending --------------------------------------------------------------------
 
     def send(self, message: bytes, sender: str, to: list[str], key: str) -> Outcome:
+        if self.signer is not None:
+            try:
+                message = self.signer.sign(message)
+            except ConfigError as e:  # the key: the clinic's setup, not this email
+                return Outcome.pause(SECRET, one_line(e.problems[0] if e.problems else e))
         conn = self._take()
         reused = conn is not None
         for _ in range(2):
@@ -163,6 +214,8 @@ class SmtpMailer:
                 try:
                     conn = self._connect()
                 except _ConnectFailed as e:
+                    if e.problem:
+                        return Outcome.pause(e.problem, one_line(e))
                     return Outcome.retry(one_line(e))
                 reused = False
             outcome, usable = self._transaction(conn, message, sender, to)
@@ -192,18 +245,26 @@ class SmtpMailer:
             if code != 250:
                 if code == 421:
                     return None, False
-                text = f"SMTP server refused the sender: {code} {_decode(msg)}"
-                # the sender or the session (auth, TLS) is wrong, not this message: retried,
-                # so fixing the config saves the campaign
+                text = f"SMTP server refused the sender {sender}: {code} {_decode(msg)}"
                 conn.rset()
-                return Outcome.retry(one_line(text)), True
+                wait = slow_down(code, _decode(msg))
+                if wait is not None:
+                    return Outcome.pause(SLOW_DOWN, one_line(text), wait), True
+                if code < 500:
+                    return Outcome.retry(one_line(text)), True
+                # the sender or the session (auth) is wrong, not this message: the channel
+                # pauses, so fixing the config saves the campaign
+                return Outcome.pause(SMTP_SENDER, one_line(text)), True
             for address in to:
                 code, msg = conn.rcpt(address)
-                if code == 421:
+                if code == 421 and slow_down(code, _decode(msg)) is None:
                     return None, False
                 if code not in (250, 251):
+                    text = f"SMTP server refused {address}: {code} {_decode(msg)}"
+                    if code == 421:  # slowing us down, and closing
+                        return self._answer(code, text), False
                     conn.rset()
-                    return self._answer(code, f"SMTP server refused {address}: {code} {_decode(msg)}"), True
+                    return self._answer(code, text), True
             code, msg = conn.docmd("DATA")
             if code == 421:
                 return None, False
@@ -232,12 +293,15 @@ class SmtpMailer:
             timer.cancel()
         if code == 250:
             return Outcome.success(), True
-        if code == 421:  # an explicit "closing, not accepted": safe to try again at once
-            return None, False
-        return self._answer(code, f"SMTP server answered {code} {_decode(msg)}"), True
+        if code == 421 and slow_down(code, _decode(msg)) is None:
+            return None, False  # an explicit "closing, not accepted": safe to try again at once
+        return self._answer(code, f"SMTP server answered {code} {_decode(msg)}"), code != 421
 
     @staticmethod
     def _answer(code: int, text: str) -> Outcome:
+        wait = slow_down(code, text)
+        if wait is not None:  # the relay's pace, not this recipient
+            return Outcome.pause(SLOW_DOWN, one_line(text), wait)
         return Outcome.final(one_line(text)) if 500 <= code < 600 else Outcome.retry(one_line(text))
 
     def close(self) -> None:

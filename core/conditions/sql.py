@@ -10,6 +10,7 @@ import peewee as pw
 
 from core.conditions.catalogue import COLUMNS, FIELDS, NO_VALUE, Condition
 from core.db import is_postgres
+from core.enums import Permission
 from core.models import Patient
 
 
@@ -107,5 +108,5 @@ def compile(conds: list[Condition], today: date) -> pw.Expression:
 def count(ctx, conds: list[Condition]) -> int:
     """How many patients match, for the builder's live preview: a read of the patient
     directory, so it needs the "campaigns" permission like every other (SPEC §6)."""
-    ctx.require("campaigns")
+    ctx.require(Permission.CAMPAIGNS)
     return Patient.select().where(compile(conds, ctx.today())).count()

@@ -14,6 +14,8 @@ from email.utils import parseaddr
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
+from core import textcheck
+
 if TYPE_CHECKING:
     from core.config.types import Config
 
@@ -32,6 +34,8 @@ COUNTS = {
     ("gateway", "concurrency"): (1, 1024),
     ("scheduler", "max_attempts"): (1, 1000),
     ("email", "unknown_outcome_retries"): (0, 100),
+    ("email", "max_per_minute"): (0, 1_000_000),
+    ("email", "max_per_day"): (0, 100_000_000),
 }
 # libpq connection options a postgresql:// URL may carry (?k=v); anything else is a typo
 PG_OPTIONS = frozenset(
@@ -59,6 +63,15 @@ def check_values(values: dict[str, dict], problems: list[str]) -> None:
     sender = values.get("email", {}).get("from")
     if sender is not None:
         _check_from(sender, problems)
+    # what every email's headers or identification carry: one line each (the subject
+    # once carried a line break in the clinic's name as a space)
+    for key in ("name", "address", "phone"):
+        v = values.get("clinic", {}).get(key)
+        if isinstance(v, str) and textcheck.first_control(v, textcheck.LINE_BREAKING) is not None:
+            problems.append(f"clinic.{key}: contains a line break or control character; expected one line of text")
+    url = values.get("email", {}).get("unsubscribe_url")
+    if isinstance(url, str) and url and any(ord(c) <= 32 or ord(c) == 127 for c in url):
+        problems.append(f"email.unsubscribe_url: contains spaces or control characters: {url!r}")
     tz = values.get("clinic", {}).get("timezone")
     if tz is not None and not tz.strip():
         problems.append("clinic.timezone: must not be empty; expected e.g. 'America/Toronto'")
@@ -68,6 +81,38 @@ def check_values(values: dict[str, dict], problems: list[str]) -> None:
     app_url = values.get("clinic", {}).get("app_url")
     if app_url:
         _check_http_url("clinic.app_url", app_url, problems)
+
+
+def check_dkim(email: dict, base, problems: list[str]) -> None:
+    """`[email] dkim_key_file`, `dkim_selector`, `dkim_domain`: all three or none; the key
+    file made absolute and not open to others (it is read only when sending)."""
+    import os
+    import stat
+    from pathlib import Path
+
+    keys = ("dkim_key_file", "dkim_selector", "dkim_domain")
+    given = [k for k in keys if email.get(k)]
+    if not given:
+        return
+    if len(given) != len(keys):
+        missing = ", ".join(f"email.{k}" for k in keys if k not in given)
+        problems.append(f"email.{given[0]}: DKIM signing needs {missing} too (or none of the three)")
+        return
+    for k in ("dkim_selector", "dkim_domain"):
+        if not all(part and part.replace("-", "").replace("_", "").isalnum() for part in email[k].split(".")):
+            problems.append(f"email.{k}: expected DNS labels like 'clinic2026' or 'example.org', got {email[k]!r}")
+    path = Path(email["dkim_key_file"])
+    path = path if path.is_absolute() else Path(base) / path
+    email["dkim_key_file"] = str(path)
+    try:
+        mode = os.stat(path).st_mode
+    except PermissionError:
+        return  # a staff member who cannot read it: only the sending account needs to
+    except OSError as e:
+        problems.append(f"email.dkim_key_file: cannot read {path}: {e.strerror}")
+        return
+    if mode & (stat.S_IROTH | stat.S_IWOTH):
+        problems.append(f"email.dkim_key_file: {path} is readable or writable by others; run: chmod o-rwx {path}")
 
 
 def _check_from(sender: str, problems: list[str]) -> None:
@@ -155,4 +200,4 @@ def email_problems(config: Config) -> list[str]:
     return problems
 
 
-__all__ = ["check_identification", "check_postgres_url", "check_values", "email_problems"]
+__all__ = ["check_dkim", "check_identification", "check_postgres_url", "check_values", "email_problems"]

@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from core import infile
 from core.config import secrets
-from core.config.checks import check_identification, check_postgres_url, check_values, email_problems
+from core.config.checks import check_dkim, check_identification, check_postgres_url, check_values, email_problems
 from core.config.schema import CHOICES, LANGUAGES, PERMISSIONS, REQUIRED, SCHEMA, USER_SCHEMA, read_section
 from core.config.types import (
     ClinicSettings,
@@ -33,7 +34,8 @@ from core.config.types import (
     SendingSettings,
     User,
 )
-from core.errors import ConfigError
+from core.errors import BadInput, ConfigError
+from core.patients.cells import is_email
 
 LOGIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}\$?")
 
@@ -68,10 +70,10 @@ def discover(explicit: str | os.PathLike | None = None) -> Path:
 def load(path: str | os.PathLike | None = None, env: Mapping[str, str] | None = None) -> Config:
     """Read, validate and resolve the config file; raise ConfigError listing every problem."""
     p = discover(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as e:
-        raise ConfigError(p, [f"cannot read: {e.strerror}"]) from None
+    try:  # with the bounds of every input file: a FIFO, a device, a huge file refused unread
+        raw = infile.read_bytes(p, limit=infile.CONFIG_LIMIT, what="a TOML config file", label=str(p))
+    except BadInput as e:
+        raise ConfigError(p, [str(e).removeprefix(f"{p}: ")]) from None
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as e:
@@ -126,6 +128,7 @@ def from_dict(data: dict, path: Path | None = None, env: Mapping[str, str] | Non
     email = values["email"]
     password = secrets.ref("email", "password", email, env, base, problems, path)
     check_identification(data, email, clinic, problems)
+    check_dkim(email, base, problems)
     if email["transport"] == "maildir" and not email["path"]:
         problems.append('email.path: required when email.transport = "maildir" (the folder to write .eml files to)')
     gw = values["gateway"]
@@ -166,6 +169,8 @@ def from_dict(data: dict, path: Path | None = None, env: Mapping[str, str] | Non
             )
         if u.get("language") and u["language"] not in LANGUAGES:
             problems.append(f"users.{login}.language: expected one of {', '.join(map(repr, LANGUAGES))}")
+        if u.get("email") and not is_email(u["email"]):  # where their test emails go
+            problems.append(f"users.{login}.email: expected one address like name@example.org, got {u['email']!r}")
         users[login] = User(
             login,
             u.get("name") or login,
@@ -203,6 +208,11 @@ def from_dict(data: dict, path: Path | None = None, env: Mapping[str, str] | Non
             timeout_seconds=email["timeout_seconds"],
             concurrency=email["concurrency"],
             unknown_outcome_retries=email["unknown_outcome_retries"],
+            max_per_minute=email["max_per_minute"],
+            max_per_day=email["max_per_day"],
+            dkim_key_file=email["dkim_key_file"],
+            dkim_selector=email["dkim_selector"],
+            dkim_domain=email["dkim_domain"],
         ),
         gateway=GatewaySettings(
             transport=gw["transport"],

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-PERMISSIONS = ("campaigns", "admin")
-LANGUAGES = ("fr", "en")
+from core.enums import Language, Permission
+
+# the words as the file spells them; their one definition is core.enums
+PERMISSIONS: tuple[str, ...] = tuple(p.value for p in Permission)
+LANGUAGES: tuple[str, ...] = tuple(lang.value for lang in Language)
 
 # key -> (type, default); a default of REQUIRED means the key must be present.
 REQUIRED = object()
@@ -39,6 +42,11 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         "path": (str, ""),
         "timeout_seconds": (float, 30.0),
         "concurrency": (int, 2),
+        "max_per_minute": (int, 0),
+        "max_per_day": (int, 0),
+        "dkim_key_file": (str, ""),
+        "dkim_selector": (str, ""),
+        "dkim_domain": (str, ""),
     },
     "gateway": {
         "transport": (str, "http"),

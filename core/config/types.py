@@ -47,6 +47,13 @@ class EmailSettings:
     timeout_seconds: float = 30  # the overall deadline of one SMTP transaction
     concurrency: int = 2
     unknown_outcome_retries: int = 1  # an email whose outcome is unknown is sent again at most this often
+    max_per_minute: int = 0  # the relay's pace: emails in any 60 s, all dispatchers together (0: none)
+    max_per_day: int = 0  # and in any 24 hours (0: none)
+    # DKIM signing by clinicast, for a relay that does not sign (core.channels.dkim); the
+    # key is read only by the process that sends
+    dkim_key_file: str = ""
+    dkim_selector: str = ""
+    dkim_domain: str = ""
 
     @property
     def password(self) -> str | None:

@@ -3,7 +3,9 @@
 dispatcher.py  Dispatcher: a pass at a time; owns the loop, threads and transports
 pipeline.py    Pass: claim → prepare → hand over → send → record; lease renewal
 handover.py    the checks at the moment of sending, and the hand-over itself
-kinds.py       one handler per delivery kind (HANDLERS): group, check, send
+kinds.py       one handler per delivery kind (HANDLERS): group, check, send; the
+               `Tools` of its dispatcher a handler uses
+letters.py     emails written for sending: rendered, identified, serialised
 testsend_kinds.py  the handlers of test sends (TEST_HANDLERS): to staff, not patients
 results.py     writing results, guarded by claim or hand-over token; recipients follow
 store.py       claiming with leases, renewing, releasing; what "in flight" means

@@ -16,18 +16,16 @@ import random
 import threading
 import time
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from datetime import UTC
-from email.utils import parseaddr
 
 import peewee as pw
 
-from core import identification, sending_hours, templating
-from core.campaigns import clinic_values
-from core.channels import Mailer, Outcome, compose, make_gateway, make_mailer
+from core import sending_hours
+from core.channels import Mailer, make_gateway, make_mailer
 from core.channels.gateway import GatewayClient
 from core.config.checks import email_problems
 from core.config.types import Config
 from core.delivery.kinds import HANDLERS, Handler
+from core.delivery.letters import Letters
 from core.delivery.logfmt import event, worker_name
 from core.delivery.pipeline import Pass, PassStats
 from core.delivery.results import Result
@@ -115,9 +113,8 @@ class Dispatcher:
         self._mail_exec: _DaemonThreadPool | None = None
         self._closed = False
         self.totals = PassStats()
-        self.clinic = clinic_values(config)
         self.policy = Policy(config, rng, hours=self.first_allowed)
-        self._envelope_from = parseaddr(config.email.sender)[1] or config.email.sender
+        self.letters = Letters(config, clock)
         self._handlers: dict[DeliveryKind, Handler] = {}
         self._hours: sending_hours.Hours | None = None
 
@@ -167,31 +164,6 @@ class Dispatcher:
         if self._mail_exec is None:
             self._mail_exec = _DaemonThreadPool(self.mail_concurrency, "clinicast-mail")
         return self._mail_exec
-
-    def mail(self, fields: dict, context: dict, language: str, *, name: str, address: str, key: str) -> Outcome:
-        """Render, build and send one email (in a mail thread). A template that cannot
-        be rendered (over its budget, core.sandbox) raises TemplateRenderError: the
-        caller fails that delivery with reason `template`."""
-        r = templating.render("invitation", fields, context, language)
-        link = (context.get("unsubscribe") or {}).get("url", "")
-        if not link:  # never an email without its way out (SPEC §10)
-            return Outcome.final("no unsubscribe link for this email")
-        text, html = identification.add(r.text or "", r.html or "", self.clinic, language)
-        try:
-            data = compose.build(
-                sender=self.config.email.sender,
-                to=compose.address(name, address),
-                subject=r.subject or "",
-                text=text,
-                html=html,
-                key=key,
-                language=language,
-                list_unsubscribe=link,
-                date=self.clock().replace(tzinfo=UTC),
-            )
-        except (UnicodeError, ValueError) as e:
-            return Outcome.final(f"cannot build the email: {e}")
-        return self.mailer.send(data, self._envelope_from, [address], key)
 
     async def db(self, fn, *args):
         """`fn(*args)` on the database thread. A connection the server dropped (a restart)

@@ -155,6 +155,7 @@ def hand_over(jobs: list, now: datetime, app_url: str, max_attempts: int) -> lis
                     continue
                 mine.append(r)
             job.handler.check(job, mine, ho)
+            job.handler.pace(ho)
             if ho.keep:
                 ids = [r.id for r in ho.keep]
                 Delivery.update(handed_token=Delivery.claim_token, handed_at=now, attempts=Delivery.attempts + 1).where(

@@ -8,9 +8,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from core.campaigns.actions import INVITATION_VALID_DAYS as VALID_DAYS
 from core.models import Invitation, database
 
-VALID_DAYS = 14
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
 
 

@@ -6,21 +6,31 @@ A handler knows, for its kind:
 - `check`: what must still hold at the hand-over (core.delivery.handover), on the rows
   read fresh from the database;
 - `send`: the transport call, and what its answer means for each row.
+
+A handler sees its dispatcher only through `Tools` (what it uses: the config, the
+clock, the retry policy, the sending hours, the transports and the email writer).
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from core import templating
 from core.campaigns import window_bounds
-from core.channels import Outcome
-from core.channels.gateway import MAX_IDS, unknown_ids
+from core.channels import Mailer, Outcome
+from core.channels.gateway import MAX_IDS, GatewayClient, unknown_ids
+from core.config.types import Config
+from core.delivery import pace
 from core.delivery.handover import Fresh, HandOver
+from core.delivery.letters import Letters
 from core.delivery.results import Result
+from core.delivery.retry import Policy
 from core.delivery.store import Claimed
 from core.enums import DeliveryKind, DeliveryState, Kind, RecipientStatus
 from core.models import Campaign
@@ -29,6 +39,25 @@ from core.reasons import Reason
 from core.rules import FEED_ONLY, Stage
 
 _BATCH_NS = uuid.UUID("6f1c1c1e-9d0e-4a55-9a43-3f0b7e0c2a11")
+
+
+class Tools(Protocol):
+    """What a handler uses of its dispatcher (core.delivery.dispatcher.Dispatcher)."""
+
+    config: Config
+    clock: Callable[[], datetime]
+    policy: Policy
+    letters: Letters
+
+    @property
+    def mailer(self) -> Mailer: ...
+
+    @property
+    def gateway(self) -> GatewayClient: ...
+
+    def first_allowed(self, when: datetime) -> datetime: ...
+
+    def mail_pool(self) -> Executor: ...
 
 
 @dataclass
@@ -75,8 +104,8 @@ class Handler:
     via_recipient = True  # the patient is the recipient's (test sends name theirs directly)
     makes_invitation = False
 
-    def __init__(self, tools):
-        self.t = tools  # core.delivery.pass_.Tools: config, clock, policy, transports
+    def __init__(self, tools: Tools):
+        self.tools = tools
 
     def group(self, campaign: Campaign, rows: list[Claimed], languages: dict[int, str], templates) -> list[Job]:
         return [Job(self, campaign, [r], templates) for r in rows]
@@ -88,15 +117,50 @@ class Handler:
     async def send(self, job: Job) -> list[Result]:  # pragma: no cover - every kind has one
         raise NotImplementedError
 
+    def pace(self, ho: HandOver) -> None:
+        """The relay's pace (core.delivery.pace): each email about to go takes a slot, in
+        the hand-over's transaction; one with no slot left waits, due when one frees."""
+        if not self.kind.by_email or not pace.limited(self.tools.config.email):
+            return
+        kept = []
+        for r in ho.keep:
+            wait = pace.take(self.tools.config.email, ho.now)
+            if wait is None:
+                kept.append(r)
+            else:
+                ho.defer(r, wait)
+        ho.keep = kept
+
     # --- shared pieces -------------------------------------------------------------------
 
     def results(self, job: Job, outcome: Outcome, rows: list[Claimed] | None = None) -> list[Result]:
-        now = self.t.clock()
+        now = self.tools.clock()
         out = []
         for r in job.handed if rows is None else rows:
-            d = self.t.policy.decide(outcome, r.attempts + 1, r.outcomes_unknown, now, self.kind.reaches_patient)
-            out.append(Result(r, d.state, d.code, d.detail, d.due_at, d.unknown))
+            d = self.tools.policy.decide(outcome, r.attempts + 1, r.outcomes_unknown, now, self.kind.reaches_patient)
+            out.append(Result(r, d.state, d.code, d.detail, d.due_at, d.unknown, d.problem))
         return out
+
+    def _check_message(self, job: Job, rows: list[Claimed], ho: HandOver, windowed: bool) -> None:
+        """A patient's own email or push: to a recipient still waiting, inside the
+        broadcast's window (`windowed`), allowed by consent and opt-outs, in sending hours."""
+        for r in rows:
+            f = ho.fresh[r.id]
+            if not self._waiting_recipient(r, f, ho):
+                continue
+            if windowed and not self._window(job, r, ho, DeliveryState.SKIPPED):
+                continue
+            if f.rule:
+                ho.skip(r, f.rule, f.rule_detail)
+            elif self._allowed_now(r, ho):
+                ho.send(r)
+
+    def _mail(self, message: bytes | Outcome, address: str, key: str) -> Outcome:
+        """Send one written email (in a mail thread); an email that could not be written
+        is its own final outcome."""
+        if isinstance(message, Outcome):
+            return message
+        return self.tools.mailer.send(message, self.tools.letters.envelope_from, [address], key)
 
     def _waiting_recipient(self, r: Claimed, f: Fresh, ho: HandOver) -> bool:
         """An email or push goes only to a recipient still queued (or retrying)."""
@@ -108,7 +172,7 @@ class Handler:
 
     def _allowed_now(self, r: Claimed, ho: HandOver) -> bool:
         """Sending hours (emails and pushes, first sends and retries)."""
-        at = self.t.first_allowed(ho.now)
+        at = self.tools.first_allowed(ho.now)
         if at > ho.now:
             ho.defer(r, at)
             return False
@@ -116,7 +180,7 @@ class Handler:
 
     def _window(self, job: Job, r: Claimed, ho: HandOver, when_ended: DeliveryState) -> bool:
         c = job.campaign
-        opens, closes = window_bounds(c, self.t.config.clinic.tz)
+        opens, closes = window_bounds(c, self.tools.config.clinic.tz)
         if ho.now >= closes or c.expired_at is not None:
             if when_ended == DeliveryState.SKIPPED:
                 ho.skip(r, Reason.WINDOW_ENDED)
@@ -133,7 +197,7 @@ class Handler:
 
     def _broadcast_context(self, c: Campaign, lang: str) -> dict:
         return templating.build_context(
-            clinic=self.t.clinic,
+            clinic=self.tools.letters.clinic,
             patient=None,
             invitation=None,
             language=lang,
@@ -150,39 +214,33 @@ class EmailHandler(Handler):
     makes_invitation = True
 
     def check(self, job, rows, ho):
-        for r in rows:
-            f = ho.fresh[r.id]
-            if not self._waiting_recipient(r, f, ho):
-                continue
-            if f.rule:
-                ho.skip(r, f.rule, f.rule_detail)
-            elif self._allowed_now(r, ho):
-                ho.send(r)
+        self._check_message(job, rows, ho, windowed=False)
 
     async def send(self, job):
         r = job.handed[0]
         try:
-            outcome = await asyncio.get_running_loop().run_in_executor(self.t.mail_pool(), self._mail, job, r)
+            loop = asyncio.get_running_loop()
+            outcome = await loop.run_in_executor(self.tools.mail_pool(), self._write_and_send, job, r)
         except templating.TemplateRenderError as e:  # e.g. over the render budget: this delivery only
             return [Result(r, DeliveryState.FAILED, Reason.TEMPLATE, str(e))]
         return self.results(job, outcome)
 
-    def _mail(self, job: Job, r: Claimed) -> Outcome:
+    def _write_and_send(self, job: Job, r: Claimed) -> Outcome:
         f = job.fresh[r.id]
         inv = f.invitation
         assert inv is not None, "the preparer gives every invitation delivery its invitation"
-        lang = language_for(job.templates, f.language, self.t.config.clinic.default_language)
+        lang = language_for(job.templates, f.language, self.tools.config.clinic.default_language)
         fields = job.templates.get(lang, {})
-        expires_on = inv.expires_at.replace(tzinfo=UTC).astimezone(self.t.config.clinic.tz).date()
+        expires_on = inv.expires_at.replace(tzinfo=UTC).astimezone(self.tools.config.clinic.tz).date()
         context = templating.build_context(
-            clinic=self.t.clinic,
+            clinic=self.tools.letters.clinic,
             patient={"first_name": f.first_name, "last_name": f.last_name, "language": f.language},
             campaign={},
             language=lang,
             invitation={"url": inv.url, "code": inv.code, "expires_on": expires_on},
-            unsubscribe={"url": unsubscribe.link(self.t.config, f.unsubscribe)},
+            unsubscribe={"url": unsubscribe.link(self.tools.config, f.unsubscribe)},
         )
-        return self.t.mail(
+        message = self.tools.letters.write(
             {"subject": fields.get("subject", ""), "body": fields.get("body", "")},
             context,
             lang,
@@ -190,6 +248,7 @@ class EmailHandler(Handler):
             address=f.email,
             key=r.key,
         )
+        return self._mail(message, f.email, r.key)
 
 
 # --- a broadcast ------------------------------------------------------------------------
@@ -220,17 +279,10 @@ class PushHandler(_Batched):
     stage = Stage.SEND
 
     def _group_language(self, r, languages, templates):
-        return language_for(templates, languages.get(r.id), self.t.config.clinic.default_language)
+        return language_for(templates, languages.get(r.id), self.tools.config.clinic.default_language)
 
     def check(self, job, rows, ho):
-        for r in rows:
-            f = ho.fresh[r.id]
-            if not self._waiting_recipient(r, f, ho) or not self._window(job, r, ho, DeliveryState.SKIPPED):
-                continue
-            if f.rule:
-                ho.skip(r, f.rule, f.rule_detail)
-            elif self._allowed_now(r, ho):
-                ho.send(r)
+        self._check_message(job, rows, ho, windowed=True)
 
     async def send(self, job):
         c, lang = job.campaign, job.language
@@ -243,7 +295,7 @@ class PushHandler(_Batched):
             )
         except templating.TemplateRenderError as e:
             return [Result(r, DeliveryState.FAILED, Reason.TEMPLATE, str(e)) for r in job.handed]
-        outcome = await self.t.gateway.push(
+        outcome = await self.tools.gateway.push(
             c.uuid, self._app_ids(job), rendered.title or "", rendered.push or "", job.batch_key()
         )
         return self._per_account(job, outcome)
@@ -284,7 +336,7 @@ class PublishHandler(PushHandler):
                     ho.send(r)
 
     async def send(self, job):
-        outcome = await self.t.gateway.add_recipients(job.campaign.uuid, self._app_ids(job), job.batch_key())
+        outcome = await self.tools.gateway.add_recipients(job.campaign.uuid, self._app_ids(job), job.batch_key())
         return self._per_account(job, outcome)
 
 
@@ -300,7 +352,7 @@ class UnpublishHandler(Handler):
 
     async def send(self, job):
         r = job.handed[0]
-        outcome = await self.t.gateway.remove_recipient(job.campaign.uuid, job.fresh[r.id].app_id or "", r.key)
+        outcome = await self.tools.gateway.remove_recipient(job.campaign.uuid, job.fresh[r.id].app_id or "", r.key)
         return self.results(job, outcome)
 
 
@@ -318,7 +370,7 @@ class PutHandler(Handler):
 
     async def send(self, job):
         c, r = job.campaign, job.handed[0]
-        opens, closes = window_bounds(c, self.t.config.clinic.tz)
+        opens, closes = window_bounds(c, self.tools.config.clinic.tz)
         titles, bodies = {}, {}
         for lang in templating.LANGUAGES:
             fields = job.templates.get(lang) or {}
@@ -333,7 +385,7 @@ class PutHandler(Handler):
             except templating.TemplateRenderError as e:
                 return [Result(r, DeliveryState.FAILED, Reason.TEMPLATE, f"{lang}: {e}")]
             titles[lang], bodies[lang] = rendered.title, rendered.body_markdown
-        outcome = await self.t.gateway.put_broadcast(
+        outcome = await self.tools.gateway.put_broadcast(
             c.uuid, titles, bodies, rfc3339(opens), rfc3339(closes - timedelta(seconds=1)), r.key
         )
         return self.results(job, outcome)
@@ -344,7 +396,7 @@ class ExpireHandler(Handler):
     via_recipient = False
 
     async def send(self, job):
-        outcome = await self.t.gateway.delete_broadcast(job.campaign.uuid, job.handed[0].key)
+        outcome = await self.tools.gateway.delete_broadcast(job.campaign.uuid, job.handed[0].key)
         return self.results(job, outcome)
 
 

@@ -1,7 +1,7 @@
 """One dispatcher pass: claim → prepare → hand over → send → record, until nothing is due.
 
 Everything runs on the pass's event loop; every database call goes to the one database
-thread (`Tools.db`), in this order of arrival:
+thread (`Runner.db`), in this order of arrival:
 
 - `claim`: a few rows at a time — for email at most twice `[email] concurrency`, for
   the gateway a request's worth — so that a dispatcher never sits on more than it can
@@ -16,7 +16,10 @@ thread (`Tools.db`), in this order of arrival:
   arrive together share one transaction), so a crash leaves unrecorded at most the
   calls actually in flight — `[email] concurrency` emails, and gateway requests whose
   idempotency keys make them safe to repeat;
-- a **renewer** extends the leases of what this dispatcher holds every third of a lease.
+- a **renewer** extends the leases of what this dispatcher holds every third of a lease;
+- a channel paused (core.channel_health: its server refuses the clinic's setup, or asks
+  to slow down) is not claimed until it is tried again; an answer that pauses it is
+  recorded with the results, and the jobs of that channel not yet started are released.
 
 A stop (`Dispatcher.request_stop`) ends claiming; jobs not started are released at
 once; calls in flight get the grace period, then the pass ends and their rows are left
@@ -28,12 +31,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any, Protocol
 
+from core import channel_health
+from core.config.types import Config
+from core.db import write_transaction
+from core.delivery import pace
 from core.delivery.handover import hand_over
-from core.delivery.kinds import Job
+from core.delivery.kinds import Handler, Job
 from core.delivery.logfmt import event
 from core.delivery.results import Guard, Result, record
+from core.delivery.retry import Policy
 from core.delivery.store import Claimed, adopt, claim, release, renew
 from core.enums import DeliveryKind, DeliveryState
 from core.models import Campaign, Patient, Recipient, Template
@@ -70,9 +81,35 @@ class PassStats:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+class Runner(Protocol):
+    """What a pass uses of its dispatcher (core.delivery.dispatcher.Dispatcher)."""
+
+    config: Config
+    name: str
+    clock: Callable[[], datetime]
+    policy: Policy
+    log: logging.Logger
+    stop_deadline: float
+
+    @property
+    def stopping(self) -> bool: ...
+
+    @property
+    def mail_concurrency(self) -> int: ...
+
+    @property
+    def gateway_concurrency(self) -> int: ...
+
+    def handler(self, kind: DeliveryKind) -> Handler: ...
+
+    def db(self, fn: Callable[..., Any], *args: Any) -> Awaitable[Any]: ...
+
+    def log_results(self, results: list[Result]) -> None: ...
+
+
 class Pass:
-    def __init__(self, tools):
-        self.t = tools
+    def __init__(self, dispatcher: Runner):
+        self.d = dispatcher
         self.stats = PassStats()
         self.queues: dict[bool, asyncio.Queue[Job | None]] = {False: asyncio.Queue(), True: asyncio.Queue()}
         self.busy = {False: 0, True: 0}  # jobs being handed over or sent, by is-email
@@ -82,11 +119,13 @@ class Pass:
         self.handover_wanted: list[tuple[Job, asyncio.Future]] = []
         self.handover_task: asyncio.Task | None = None
         self.failure: BaseException | None = None
+        self.paused: set[str] = set()  # channels paused (core.channel_health), as last read or answered
+        self.troubled: set[str] = set()  # channels with a problem on record: a success clears it
 
     # --- the loop ---------------------------------------------------------------------------
 
     async def run(self) -> PassStats:
-        t = self.t
+        t = self.d
         workers = [asyncio.ensure_future(self._worker(True)) for _ in range(t.mail_concurrency)]
         workers += [asyncio.ensure_future(self._worker(False)) for _ in range(t.gateway_concurrency)]
         renewer = asyncio.ensure_future(self._renewer())
@@ -105,7 +144,7 @@ class Pass:
         return self.stats
 
     async def _claim_loop(self) -> None:
-        t = self.t
+        t = self.d
         while not t.stopping and self.failure is None:
             want_mail = 2 * t.mail_concurrency - self.queues[True].qsize() - self.busy[True]
             want_gw = 2 * t.gateway_concurrency - self.queues[False].qsize() - self.busy[False] > 0
@@ -134,7 +173,7 @@ class Pass:
     async def _drain(self, workers) -> None:
         """After the last claim: let queued jobs and calls in flight finish (a stop: only
         those in flight, within the grace period)."""
-        t = self.t
+        t = self.d
         while not self._idle():
             if t.stopping:
                 await self._release_queued()
@@ -157,9 +196,9 @@ class Pass:
                     rows += job.rows
         if rows:
             try:
-                self.stats.released += await self.t.db(release, rows)
+                self.stats.released += await self.d.db(release, rows)
             except Exception as e:  # noqa: BLE001 - the database is gone: the leases will expire
-                event(self.t.log, logging.WARNING, "release_failed", error=e)
+                event(self.d.log, logging.WARNING, "release_failed", error=e)
 
     # --- workers --------------------------------------------------------------------------
 
@@ -171,9 +210,12 @@ class Pass:
                 return
             self.busy[mail] += 1
             try:
-                if self.t.stopping:
+                if self.d.stopping:
                     q.put_nowait(job)  # given back by _release_queued
                     return
+                if channel_health.channel_of(job.handler.kind) in self.paused:
+                    self.stats.released += await self.d.db(release, job.rows)  # waits with its channel
+                    continue
                 await self._one(job)
             finally:
                 self.busy[mail] -= 1
@@ -195,7 +237,7 @@ class Pass:
             from core.channels import Outcome
             from core.reasons import Reason
 
-            event(self.t.log, logging.ERROR, "send_error", kind=job.handler.kind, error=e)
+            event(self.d.log, logging.ERROR, "send_error", kind=job.handler.kind, error=e)
             results = job.handler.results(job, Outcome.retry(f"{type(e).__name__}: {e}"))
             for r in results:
                 r.code = Reason.INTERNAL if r.state != DeliveryState.SENT else r.code
@@ -214,15 +256,15 @@ class Pass:
             batch, self.handover_wanted = self.handover_wanted, []
             jobs = [j for j, _ in batch]
             try:
-                immediate = await self.t.db(
-                    hand_over, jobs, self.t.clock(), self.t.config.clinic.app_url, self.t.config.scheduler.max_attempts
+                immediate = await self.d.db(
+                    hand_over, jobs, self.d.clock(), self.d.config.clinic.app_url, self.d.config.scheduler.max_attempts
                 )
             except Exception as e:  # noqa: BLE001 - each waiting worker gets the error
                 for _, fut in batch:
                     fut.set_exception(e)
                 continue
             self._count(immediate)
-            self.t.log_results(immediate)
+            self.d.log_results(immediate)
             for _, fut in batch:
                 fut.set_result(None)
 
@@ -248,13 +290,13 @@ class Pass:
         await fut
 
     async def _record_all(self) -> None:
-        t = self.t
+        t = self.d
         give_up = None
         while self.to_record:
             batch, self.to_record = self.to_record, []
             results = [r for rs, _ in batch for r in rs]
             try:
-                written = await t.db(record, results, t.clock(), Guard.HANDOVER)
+                written, changes = await t.db(self._record_and_note, results, t.clock())
             except Exception as e:  # noqa: BLE001 - keep them and try again: they are sends that went out
                 give_up = give_up or time.monotonic() + 1.5 * t.config.scheduler.lease_seconds
                 if time.monotonic() > give_up or (t.stopping and time.monotonic() > t.stop_deadline):
@@ -269,11 +311,53 @@ class Pass:
             give_up = None
             self._count(results, written)
             t.log_results(results)
+            self._log_changes(changes)
             for _, fut in batch:
                 fut.set_result(None)
 
+    def _record_and_note(self, results: list[Result], now) -> tuple[dict, list]:
+        """Record the answers and, in the same transaction, what they say about the
+        channels (a pause; a success on a channel with a problem on record)."""
+        pauses = [
+            (channel_health.channel_of(r.claimed.kind), r.problem, r.detail, r.due_at or now)
+            for r in results
+            if r.problem
+        ]
+        succeeded = {
+            channel_health.channel_of(r.claimed.kind) for r in results if r.state == DeliveryState.SENT
+        } & self.troubled
+        if not pauses and not succeeded:
+            return record(results, now, Guard.HANDOVER), []
+        with write_transaction():
+            written = record(results, now, Guard.HANDOVER)
+            changes = channel_health.note(pauses, succeeded, now, self.d.name)
+        for c in changes:
+            if c.what == "resumed":
+                self.troubled.discard(c.problem.channel)
+            else:
+                self.troubled.add(c.problem.channel)
+                self.paused.add(c.problem.channel)
+        return written, changes
+
+    def _log_changes(self, changes: list) -> None:
+        t = self.d
+        for c in changes:
+            p = c.problem
+            level = logging.INFO if c.what != "paused" else logging.WARNING
+            event(
+                t.log,
+                level,
+                f"channel_{c.what}",
+                channel=p.channel,
+                problem=p.problem,
+                since=p.since,
+                until=p.until if c.what != "resumed" else None,
+                message=channel_health.describe(p, t.config, t.clock()),
+                error=p.detail or None,
+            )
+
     async def _renewer(self) -> None:
-        t = self.t
+        t = self.d
         lease = t.config.scheduler.lease_seconds
         while True:
             await asyncio.sleep(lease / 3)
@@ -285,8 +369,18 @@ class Pass:
     # --- claim and prepare (database thread) ---------------------------------------------
 
     def _claim_and_prepare(self, mail_limit: int, gateway: bool, any_kind: bool = False) -> tuple[list[Job], int]:
-        t = self.t
+        t = self.d
         now, lease = t.clock(), t.config.scheduler.lease_seconds
+        troubled = {p.channel: p for p in channel_health.problems()}
+        self.troubled = set(troubled)
+        self.paused = {c for c, p in troubled.items() if p.until > now}
+        if channel_health.EMAIL in self.paused:
+            mail_limit = 0
+        elif mail_limit > 0:
+            slots = pace.free(t.config.email, now)  # the relay's pace: no more than it takes now
+            mail_limit = mail_limit if slots is None else min(mail_limit, slots)
+        if channel_health.GATEWAY in self.paused:
+            gateway = False
         claimed: list[Claimed] = []
         if any_kind:
             claimed = claim(t.name, now, lease, 1)
@@ -304,7 +398,7 @@ class Pass:
             raise
 
     def _prepare(self, claimed: list[Claimed], now) -> list[Job]:
-        t = self.t
+        t = self.d
         cids = sorted({c.campaign_id for c in claimed})
         campaigns = {c.id: c for c in Campaign.select().where(Campaign.id.in_(cids))}
         templates: dict[int, dict[str, dict[str, str]]] = {cid: {} for cid in cids}
@@ -352,5 +446,5 @@ class Pass:
         from core.channels import Outcome
 
         outcome = Outcome.unknown("the dispatcher sending it stopped before the SMTP server's answer was recorded")
-        d = self.t.policy.decide(outcome, c.attempts, c.outcomes_unknown, now, c.kind.reaches_patient)
-        return Result(c, d.state, d.code, d.detail, d.due_at, d.unknown)
+        d = self.d.policy.decide(outcome, c.attempts, c.outcomes_unknown, now, c.kind.reaches_patient)
+        return Result(c, d.state, d.code, d.detail, d.due_at, d.unknown, d.problem)

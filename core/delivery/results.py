@@ -43,6 +43,7 @@ class Result:
     detail: str = ""
     due_at: datetime | None = None  # retrying / deferred: when it is due again
     unknown: bool = False  # one more hand-over of unknown outcome
+    problem: str = ""  # the channel paused (core.channel_health): this hand-over is not an attempt
 
 
 # recipient statuses a delivery result may change (a removed recipient stays removed)
@@ -63,7 +64,7 @@ def record(results: list[Result], now: datetime, guard: Guard) -> dict[DeliveryS
     groups: dict[tuple, list[Result]] = {}
     for r in results:
         c = r.claimed
-        key = (r.state, r.code, r.detail, r.unknown, c.token, c.orphaned, c.kind)
+        key = (r.state, r.code, r.detail, r.unknown, r.problem, c.token, c.orphaned, c.kind)
         groups.setdefault(key, []).append(r)
     with write_transaction():
         for rs in groups.values():
@@ -103,6 +104,8 @@ def _write(rs: list[Result], now: datetime, guard: Guard) -> set[int]:
         values[Delivery.due_at] = _by_id(rs, Delivery.id, lambda r: r.due_at or now)
     if first.unknown:
         values[Delivery.outcomes_unknown] = Delivery.outcomes_unknown + 1
+    if first.problem:  # the channel's fault, not an attempt at this delivery
+        values[Delivery.attempts] = Delivery.attempts - 1
     q = Delivery.update(values).where(Delivery.id.in_([r.claimed.id for r in rs]))
     if guard is Guard.CLAIM:
         q = q.where(Delivery.claim_token == c.token, Delivery.status == DeliveryState.SENDING)

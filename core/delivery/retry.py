@@ -9,6 +9,8 @@
   the backoff, at most `[email] unknown_outcome_retries` times (default 1), then
   `failed` saying it may have arrived. Never at once: a second copy is the cost of
   the retry, so it is paid once at most;
+- pause (the channel's setup or pace, core.channel_health) → back to `pending` when
+  the channel is tried again, the hand-over not counted as an attempt;
 - a retry of an email or a push is also held to the sending hours (core.sending_hours).
 """
 
@@ -18,8 +20,9 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from core import channel_health
 from core.channels import Outcome
-from core.channels.base import FINAL, OK, UNKNOWN
+from core.channels.base import FINAL, OK, PAUSE, UNKNOWN
 from core.enums import DeliveryState
 from core.reasons import Reason
 
@@ -49,6 +52,7 @@ class Decision:
     detail: str = ""
     due_at: datetime | None = None  # retrying: the next attempt
     unknown: bool = False  # this hand-over's outcome is unknown
+    problem: str = ""  # the channel paused for this (core.channels.base.PROBLEMS): no attempt counted
 
 
 class Policy:
@@ -68,6 +72,15 @@ class Policy:
         """`attempts`: hand-overs including this one; `unknown_before`: earlier unknown outcomes."""
         if outcome.status == OK:
             return Decision(DeliveryState.SENT)
+        if outcome.status == PAUSE:
+            due = now + timedelta(seconds=channel_health.pause_seconds(outcome.problem, outcome.retry_after))
+            return Decision(
+                DeliveryState.PENDING,
+                Reason.CHANNEL_PAUSED,
+                outcome.error,
+                self._hours(due, bound_by_hours),
+                problem=outcome.problem or "unknown",
+            )
         if outcome.status == FINAL:
             return Decision(DeliveryState.FAILED, Reason.SEND_ERROR, outcome.error)
         if outcome.status == UNKNOWN:

@@ -78,21 +78,28 @@ def in_flight() -> pw.Expression:
     return (Delivery.status == DeliveryState.SENDING) & Delivery.handed_at.is_null(False)
 
 
-def cancel(deliveries: pw.Expression, reason: Reason) -> int:
+def cancel(deliveries: pw.Expression, reason: Reason, detail: str = "") -> int:
     """Cancel what matches `deliveries` and was not handed over (a dispatcher holding such
     a row sees it at hand-over and gives it up); the number cancelled."""
-    return (
-        Delivery.update(
-            status=DeliveryState.CANCELLED,
-            error_code=reason,
-            last_error="",
-            claimed_by=None,
-            claim_token=None,
-            lease_until=None,
-        )
-        .where(deliveries, not_handed_over())
-        .execute()
-    )
+    return _cancelling(deliveries, reason, detail).execute()
+
+
+def cancel_returning_recipients(deliveries: pw.Expression, reason: Reason, detail: str = "") -> list[int]:
+    """`cancel`, saying whose: the recipient id of each delivery cancelled."""
+    q = _cancelling(deliveries, reason, detail).returning(Delivery.recipient)
+    return [d.recipient_id for d in q.execute()]
+
+
+def _cancelling(deliveries: pw.Expression, reason: Reason, detail: str) -> pw.ModelUpdate:
+    """The one cancelling UPDATE (a stop, a removal, an opt-out)."""
+    return Delivery.update(
+        status=DeliveryState.CANCELLED,
+        error_code=reason,
+        last_error=detail,
+        claimed_by=None,
+        claim_token=None,
+        lease_until=None,
+    ).where(deliveries, not_handed_over())
 
 
 # --- claiming ---------------------------------------------------------------------------

@@ -71,40 +71,41 @@ class _Test(Handler):
 
     def _language(self, job: Job) -> str:
         f = job.fresh[job.handed[0].id]
-        return language_for(job.templates, f.language, self.t.config.clinic.default_language)
+        return language_for(job.templates, f.language, self.tools.config.clinic.default_language)
 
 
 class EmailTestHandler(_Test):
     kind = DeliveryKind.TEST_EMAIL
 
     async def send(self, job):
-        outcome = await asyncio.get_running_loop().run_in_executor(self.t.mail_pool(), self._mail, job)
+        outcome = await asyncio.get_running_loop().run_in_executor(self.tools.mail_pool(), self._write_and_send, job)
         return self.results(job, outcome)
 
-    def _mail(self, job: Job) -> Outcome:
+    def _write_and_send(self, job: Job) -> Outcome:
         r = job.handed[0]
         f = job.fresh[r.id]
         lang = self._language(job)
         fields = job.templates.get(lang, {})
         code = marked_code(r.key)
-        expires_on = (self.t.clock() + timedelta(days=VALID_DAYS)).replace(tzinfo=UTC)
+        expires_on = (self.tools.clock() + timedelta(days=VALID_DAYS)).replace(tzinfo=UTC)
         context = templating.build_context(
-            clinic=self.t.clinic,
+            clinic=self.tools.letters.clinic,
             patient={"first_name": f.first_name, "last_name": f.last_name, "language": f.language},
             campaign={},
             language=lang,
             invitation={
-                "url": link(self.t.config.clinic.app_url, code),
+                "url": link(self.tools.config.clinic.app_url, code),
                 "code": code,
-                "expires_on": expires_on.astimezone(self.t.config.clinic.tz).date(),
+                "expires_on": expires_on.astimezone(self.tools.config.clinic.tz).date(),
             },
             # a link that names no patient: a staff member who tries it opts nobody out
-            unsubscribe={"url": unsubscribe.link(self.t.config, "test-" + derived_key(r.key, "unsubscribe"))},
+            unsubscribe={"url": unsubscribe.link(self.tools.config, "test-" + derived_key(r.key, "unsubscribe"))},
         )
         subject = PREFIX.get(lang, PREFIX["en"]) + fields.get("subject", "")
-        return self.t.mail(
+        message = self.tools.letters.write(
             {"subject": subject, "body": fields.get("body", "")}, context, lang, name="", address=job.target, key=r.key
         )
+        return self._mail(message, job.target, r.key)
 
 
 class BroadcastTestHandler(_Test):
@@ -131,8 +132,8 @@ class BroadcastTestHandler(_Test):
             return [Result(r, DeliveryState.FAILED, Reason.TEMPLATE, str(e))]
         # a broadcast of its own, so the campaign's audience and window stay untouched
         entry = derived_key(r.key, "broadcast")
-        now = self.t.clock()
-        gw = self.t.gateway
+        now = self.tools.clock()
+        gw = self.tools.gateway
         steps = (
             lambda: gw.put_broadcast(
                 entry,

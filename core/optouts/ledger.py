@@ -25,7 +25,8 @@ import peewee as pw
 from core import audit
 from core.context import Ctx
 from core.db import write_transaction
-from core.enums import DeliveryKind, DeliveryState, OptOutChannel, OptOutSource, Permission, RecipientStatus
+from core.delivery.store import cancel_returning_recipients
+from core.enums import DeliveryKind, OptOutChannel, OptOutSource, Permission, RecipientStatus
 from core.errors import BadInput
 from core.models import Campaign, Delivery, OptOut, Patient, Recipient
 from core.patients.lookup import get_by_emr
@@ -153,27 +154,12 @@ def cancel_waiting(patient_id: int, channel: OptOutChannel, day: date, source: s
     and mark their recipients skipped with the opt-out's reason; a feed opt-out also
     takes live broadcasts out of their feed. Already in flight: it may arrive, and the
     ledger says so when its result comes."""
-    from core.recipients.remove import not_handed_over
-
     detail = opt_out_detail(day, source)
     mine = Recipient.select(Recipient.id).where(Recipient.patient == patient_id)
     total = 0
     for kind in _KINDS[channel]:
         reason = _reason(channel, kind)
-        cancelled = (
-            Delivery.update(
-                status=DeliveryState.CANCELLED,
-                error_code=reason,
-                last_error=detail,
-                claimed_by=None,
-                claim_token=None,
-                lease_until=None,
-            )
-            .where(Delivery.kind == kind, Delivery.recipient.in_(mine), not_handed_over())
-            .returning(Delivery.recipient)
-            .execute()
-        )
-        rids = [d.recipient_id for d in cancelled]
+        rids = cancel_returning_recipients((Delivery.kind == kind) & Delivery.recipient.in_(mine), reason, detail)
         total += len(rids)
         waiting: tuple[RecipientStatus, ...] = (RecipientStatus.QUEUED, RecipientStatus.RETRYING)
         if kind == DeliveryKind.PUBLISH:

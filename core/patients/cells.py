@@ -107,10 +107,15 @@ def parse_language(v: str) -> str:
 _EMAIL = re.compile(r"[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\".]+$")
 
 
+def is_email(v: str) -> bool:
+    """One address like name@example.org (the import's rule, and the config's)."""
+    return len(v) <= 254 and _EMAIL.match(v) is not None
+
+
 def parse_email(v: str) -> str:
     if not v:
         return ""
-    if len(v) > 254 or not _EMAIL.match(v):
+    if not is_email(v):
         raise _Invalid("one email address like name@example.org")
     return v.lower()
 

@@ -10,6 +10,7 @@ import peewee as pw
 
 from core import emr
 from core.db import is_postgres
+from core.enums import Permission
 from core.errors import NotFound
 from core.models import Patient
 from core.patients.cells import name_key
@@ -76,7 +77,7 @@ def search(ctx, text: str, limit: int = 20) -> list[Patient]:
     - if that gives fewer than `limit`: names holding every typed word anywhere, in any
       order ("marie trem", "tremblay marie", "emilie cote" for Émilie Côté).
     """
-    ctx.require("campaigns")
+    ctx.require(Permission.CAMPAIGNS)
     text = " ".join(text.split())
     if not text or limit <= 0:
         return []

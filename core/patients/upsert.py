@@ -13,6 +13,7 @@ from pathlib import Path
 
 from core import audit, emr
 from core.db import is_postgres, write_transaction
+from core.enums import Permission
 from core.models import Invitation, Patient, database
 from core.optouts.ledger import kept_by_import
 from core.patients.cells import DATE_FIELDS, _name_keys, name_key
@@ -56,7 +57,7 @@ def _gc_paused():
 def import_csv(ctx, path: os.PathLike | str) -> ImportResult:
     """Upsert the patient directory from an EMR export (admin). All or nothing:
     FileProblems (a BadInput) lists every bad row and nothing is written."""
-    ctx.require("admin")
+    ctx.require(Permission.ADMIN)
     with _gc_paused():
         return _import(ctx, path)
 

@@ -17,7 +17,7 @@ rules are `core.rules`.
 from __future__ import annotations
 
 from core.recipients.assign import LIMIT, assign_conditions, assign_ids, assign_patient, preview_conditions
-from core.recipients.idlist import ID_COLUMNS, IdListReport, assign_csv, read_id_list
+from core.recipients.idlist import ID_COLUMNS, PASTE_LIMIT, IdListReport, assign_csv, read_id_list, read_pasted
 from core.recipients.reads import counts, page
 from core.recipients.reinvite import reinvite, reinvite_plan
 from core.recipients.remove import removal_effect, remove
@@ -29,6 +29,7 @@ from core.recipients.window import expire_due, publish_due
 __all__ = [
     "ID_COLUMNS",
     "LIMIT",
+    "PASTE_LIMIT",
     "AssignPreview",
     "AssignResult",
     "IdListReport",
@@ -45,6 +46,7 @@ __all__ = [
     "preview_conditions",
     "publish_due",
     "read_id_list",
+    "read_pasted",
     "reinvite",
     "reinvite_plan",
     "removal_effect",

@@ -5,13 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core import emr
+from core import emr, textcheck
 from core.context import Ctx
 from core.enums import Permission
 from core.errors import BadInput
-from core.recipients.assign import assign_ids
+from core.i18n import _
+from core.recipients.assign import LIMIT, assign_ids
 from core.recipients.lookup import known_keys
 from core.recipients.results import AssignResult
+
+PASTE_LIMIT = LIMIT  # lines of a list pasted in the TUI (SPEC §13): what one assign adds at most
 
 # normalised (core.csvio.norm) names of a column holding EMR ids
 ID_COLUMNS = (
@@ -59,7 +62,34 @@ def read_id_list(ctx: Ctx, path: str | Path) -> IdListReport:
     from core import csvio, infile
 
     ctx.require(Permission.CAMPAIGNS)
-    table = csvio.read_table(path, limit=infile.ID_LIST_LIMIT)
+    return _report(csvio.read_table(path, limit=infile.ID_LIST_LIMIT), csvio.display_name(path))
+
+
+def read_pasted(ctx: Ctx, text: str) -> IdListReport:
+    """A list pasted in the TUI (a column copied from a spreadsheet, with or without its
+    header; terminals send it as a bracketed paste), read like a CSV file of EMR ids:
+    the same report, checked against the directory, changing nothing. At most
+    PASTE_LIMIT lines; a longer list travels as a file."""
+    from core import csvio
+
+    ctx.require(Permission.CAMPAIGNS)
+    label = _("pasted list")
+    n = sum(1 for line in text.splitlines() if line.strip())
+    if not n:
+        raise BadInput(_("{label}: empty; paste a column of EMR ids").format(label=label))
+    if n > PASTE_LIMIT:
+        raise BadInput(
+            _("{label}: {n} lines; a pasted list holds at most {limit} (send a longer one as a CSV file)").format(
+                label=label, n=f"{n:,}", limit=f"{PASTE_LIMIT:,}"
+            )
+        )
+    return _report(csvio.parse_table(text.encode("utf-8"), label), label)
+
+
+def _report(table, label: str) -> IdListReport:
+    from core import csvio
+
+    path = label
     norm = [csvio.norm(h) for h in table.header]
     column = next((h for h in norm if h in ID_COLUMNS), None)
     rows = [(r.line, r.values) for r in table.rows]
@@ -72,7 +102,7 @@ def read_id_list(ctx: Ctx, path: str | Path) -> IdListReport:
         column = norm[0]
         # a single column without a recognised header: the first line is an id too
         rows.insert(0, (table.header_line, {column: table.header[0]}))
-    report = IdListReport(path=str(path), column=column)
+    report = IdListReport(path=label, column=column)
     for bad in table.bad_rows:
         report.bad_lines.append((bad.line, bad.message))
     first_line: dict[str, tuple[int, str]] = {}  # key -> (line, id as written there)
@@ -81,6 +111,10 @@ def read_id_list(ctx: Ctx, path: str | Path) -> IdListReport:
         key = emr.key(value)
         if not key:
             report.bad_lines.append((line, "no EMR id on this line"))
+        elif (c := textcheck.first_control(value, textcheck.LINE_BREAKING)) is not None:
+            report.bad_lines.append(
+                (line, _("the EMR id holds {what}; expected one line of text").format(what=textcheck.describe(c)))
+            )
         elif key in first_line:
             report.duplicates.append((line, value, first_line[key][0]))
         else:
@@ -95,6 +129,7 @@ def read_id_list(ctx: Ctx, path: str | Path) -> IdListReport:
 def assign_csv(ctx: Ctx, campaign_id: int | str, path: str | Path) -> AssignResult:
     """Read the list and assign the known ids; bad lines refuse the whole file."""
     report = read_id_list(ctx, path)
+    path = report.path
     if report.bad_lines:
         raise BadInput(
             f"{path}: {len(report.bad_lines)} bad lines, nothing assigned; first: "

@@ -4,48 +4,18 @@ ledger says so afterwards (sent, with its time, then removed)."""
 
 from __future__ import annotations
 
-import peewee as pw
-
 from core import audit
 from core.campaigns import get
 from core.campaigns.reads import get_locked
 from core.context import Ctx
 from core.db import write_transaction
-from core.enums import DeliveryKind, DeliveryState, Kind, Permission, RecipientStatus
+from core.delivery.store import cancel, in_flight
+from core.enums import DeliveryKind, Kind, Permission, RecipientStatus
 from core.errors import BadInput
 from core.models import Campaign, Delivery, Recipient
 from core.reasons import Reason
 from core.recipients.lookup import recipient
 from core.recipients.rows import insert_deliveries
-
-
-def not_handed_over() -> pw.Expression:
-    """Deliveries no transport has been given yet: waiting, or claimed but not started.
-    A dispatcher holding a claimed one sees the change before it sends (core.delivery)."""
-    return Delivery.status.in_((DeliveryState.PENDING, DeliveryState.RETRYING)) | (
-        (Delivery.status == DeliveryState.SENDING) & Delivery.handed_at.is_null(True)
-    )
-
-
-def in_flight() -> pw.Expression:
-    """Deliveries handed to a transport whose result is not recorded yet."""
-    return (Delivery.status == DeliveryState.SENDING) & Delivery.handed_at.is_null(False)
-
-
-def cancel(deliveries: pw.Expression, reason: Reason) -> int:
-    """Cancel the deliveries matching `deliveries` that were not handed over; the count."""
-    return (
-        Delivery.update(
-            status=DeliveryState.CANCELLED,
-            error_code=reason,
-            last_error="",
-            claimed_by=None,
-            claim_token=None,
-            lease_until=None,
-        )
-        .where(deliveries, not_handed_over())
-        .execute()
-    )
 
 
 def _outcome(c: Campaign, r: Recipient) -> str:

@@ -15,6 +15,7 @@ from core.campaigns.reads import get_locked
 from core.campaigns.window import require_valid_window
 from core.context import Ctx
 from core.db import write_transaction
+from core.delivery import pace
 from core.enums import OPEN, DeliveryKind, DeliveryState, Kind, Permission, RecipientStatus, WindowState
 from core.errors import Refused
 from core.models import Campaign, Delivery, Patient, Recipient
@@ -60,6 +61,9 @@ def start_plan(ctx: Ctx, campaign_id: int | str) -> StartPlan:
     # sending hours: the first allowed moment on or after that (SPEC §11)
     plan.queued_for = first_allowed(ctx.config, earliest)
     plan.sending_begins = describe_start(ctx.config, earliest, ctx.now())
+    if c.kind == Kind.INVITATION and plan.will_send and pace.limited(ctx.config.email):
+        ahead = pace.waiting_emails()
+        plan.pace = pace.describe(ctx.config, ctx.now(), ahead + plan.will_send, plan.queued_for)
     return plan
 
 

@@ -25,10 +25,10 @@ from core.campaigns import get
 from core.campaigns.reads import get_locked
 from core.context import Ctx
 from core.db import write_transaction
+from core.delivery.store import cancel, in_flight, not_handed_over
 from core.enums import DeliveryKind, Permission, RecipientStatus
 from core.models import Campaign, Delivery, Recipient
 from core.reasons import Reason
-from core.recipients.remove import cancel, in_flight, not_handed_over
 
 MESSAGES = (DeliveryKind.EMAIL, DeliveryKind.PUSH)
 

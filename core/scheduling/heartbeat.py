@@ -13,9 +13,10 @@ from datetime import datetime, timedelta
 
 from core import __version__
 from core.config.types import Config
+from core.enums import Role
 from core.models import Heartbeat
 
-DAEMON, TUI = "daemon", "tui"
+DAEMON, TUI = Role.DAEMON, Role.TUI  # who beats: the words are core.enums.Role
 
 
 def live_daemons(config: Config, now: datetime, exclude: str | None = None) -> list[Heartbeat]:

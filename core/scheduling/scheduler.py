@@ -40,6 +40,7 @@ from peewee import PeeweeException
 from core.config.types import Config
 from core.context import Ctx
 from core.delivery import Dispatcher, PassStats, event
+from core.enums import Kind
 from core.models import Campaign, Heartbeat, database, utcnow
 from core.scheduling.heartbeat import DAEMON, beat, live_daemons
 
@@ -293,7 +294,7 @@ class Scheduler:
         tz = self.config.clinic.tz
         wanted: dict[str, tuple[datetime, str, int]] = {}
         q = Campaign.select().where(
-            Campaign.kind == "broadcast",
+            Campaign.kind == Kind.BROADCAST,
             Campaign.expired_at.is_null(True),
             Campaign.starts_on.is_null(False),
             Campaign.ends_on.is_null(False),

@@ -12,6 +12,7 @@ from typing import Any
 
 from markdown_it.token import Token
 
+from core.enums import Kind
 from core.templating.fields import _MARKDOWN, _render_field
 from core.templating.variables import FIELDS, _a, _check_kind
 
@@ -48,7 +49,7 @@ def render(kind: str, fields: Mapping[str, str], context: Mapping[str, Any], lan
         if field not in FIELDS[kind]:
             raise ValueError(f"{field!r} is not a field of {_a(kind)}")
         out[field] = _render_field(kind, field, source, context)
-    if kind == "broadcast":
+    if kind == Kind.BROADCAST:
         return Rendered(title=out.get("title"), body_markdown=out.get("body"), push=out.get("push"))
     if "body" not in out:
         return Rendered(subject=out.get("subject"))

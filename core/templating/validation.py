@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from core.enums import Kind
 from core.templating.fields import TemplateRenderError, _analyse, _markdown_literal, _render_field
 from core.templating.variables import (
     FIELDS,
@@ -68,7 +69,7 @@ def validate(
             except TemplateRenderError as error:
                 problem(field, error.line, error.message)
                 continue
-            if kind == "invitation" and field == "body" and _markdown_literal(UNSUBSCRIBE_EXAMPLE) not in text:
+            if kind == Kind.INVITATION and field == "body" and _markdown_literal(UNSUBSCRIBE_EXAMPLE) not in text:
                 problem(field, None, UNSUBSCRIBE_MISSING)
     return problems
 

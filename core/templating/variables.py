@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from core.enums import Kind, Language
+
 LANGUAGES = ("fr", "en")
 FIELDS: dict[str, tuple[str, ...]] = {
     "invitation": ("subject", "body"),
@@ -105,7 +107,7 @@ def format_date(day: date, language: str) -> str:
     """'24 décembre 2026' / 'December 24, 2026' (French writes the 1st as '1er')."""
     _check_language(language)
     month = _MONTHS[language][day.month - 1]
-    if language == "fr":
+    if language == Language.FR:
         return f"{'1er' if day.day == 1 else day.day} {month} {day.year}"
     return f"{month} {day.day}, {day.year}"
 
@@ -161,10 +163,10 @@ def sample_context(kind: str, language: str, clinic: Mapping[str, Any] | None = 
     return build_context(
         clinic=examples("clinic") if clinic is None else clinic,
         patient={**examples("patient"), "language": language},
-        campaign=examples("campaign") if kind == "broadcast" else {},
-        invitation=examples("invitation") if kind == "invitation" else None,
+        campaign=examples("campaign") if kind == Kind.BROADCAST else {},
+        invitation=examples("invitation") if kind == Kind.INVITATION else None,
         language=language,
-        unsubscribe=examples("unsubscribe") if kind == "invitation" else None,
+        unsubscribe=examples("unsubscribe") if kind == Kind.INVITATION else None,
     )
 
 

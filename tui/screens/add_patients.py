@@ -9,10 +9,11 @@ import os
 from pathlib import Path
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import (
     Button,
@@ -26,6 +27,7 @@ from textual.widgets import (
 
 from core import conditions, recipients
 from core.errors import ClinicastError
+from core.i18n import _
 from tui import format as fmt
 from tui.screens.base import ClinicastModal
 from tui.widgets.condition_row import ConditionRow
@@ -40,6 +42,26 @@ class CsvTree(DirectoryTree):
 
     def filter_paths(self, paths):
         return [p for p in paths if not p.name.startswith(".") and (p.is_dir() or p.suffix.lower() in CSV_SUFFIXES)]
+
+
+class PathOrPaste(Input):
+    """The CSV tab's path field: a one-line paste is a path; a pasted list (several
+    lines: a column copied from a spreadsheet) goes to the modal as a list of ids."""
+
+    class ListPasted(Message):
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    def _on_paste(self, event: events.Paste) -> None:
+        if is_list(event.text):
+            event.prevent_default()  # not Input's paste, which keeps the first line
+            event.stop()
+            self.post_message(self.ListPasted(event.text))
+
+
+def is_list(text: str) -> bool:
+    return len([line for line in text.splitlines() if line.strip()]) > 1
 
 
 class AddPatientsModal(ClinicastModal[recipients.AssignResult | None]):
@@ -76,8 +98,10 @@ class AddPatientsModal(ClinicastModal[recipients.AssignResult | None]):
                         yield Button("Assign", id="assign-conditions", variant="primary", compact=True, disabled=True)
                 with TabPane("CSV file", id="tab-csv"):
                     with Horizontal(id="csv-path-row"):
-                        yield Input(
-                            placeholder="path of a CSV file of EMR ids (enter: check it)", id="csv-path", compact=True
+                        yield PathOrPaste(
+                            placeholder=_("path of a CSV file (enter: check it), or paste a column of EMR ids"),
+                            id="csv-path",
+                            compact=True,
                         )
                         yield Button("Check", id="csv-check", compact=True)
                     yield CsvTree(self.start_folder, id="csv-tree")
@@ -242,10 +266,29 @@ class AddPatientsModal(ClinicastModal[recipients.AssignResult | None]):
         self.query_one("#assign-csv", Button).disabled = True
         self.query_one("#csv-report").display = False
 
+    # a list pasted anywhere in the dialog (terminals send it as a bracketed paste): read
+    # by core like a CSV file, with the same report and the same Assign to confirm
+    @on(PathOrPaste.ListPasted)
+    def _list_pasted(self, event: PathOrPaste.ListPasted) -> None:
+        self._pasted(event.text)
+
+    def on_paste(self, event: events.Paste) -> None:
+        if is_list(event.text):
+            event.stop()
+            self._pasted(event.text)
+
+    def _pasted(self, text: str) -> None:
+        self.query_one(TabbedContent).active = "tab-csv"
+        self._read_list(recipients.read_pasted, text)
+
+    def _read_csv(self, path: str) -> None:
+        self._read_list(recipients.read_id_list, path)
+
     @work(exclusive=True, exit_on_error=False, group="csv")
-    async def _read_csv(self, path: str) -> None:
+    async def _read_list(self, read, what: str) -> None:
+        """`read` is recipients.read_id_list (a path) or read_pasted (the pasted text)."""
         try:
-            report = await asyncio.to_thread(recipients.read_id_list, self.app.ctx, path)
+            report = await asyncio.to_thread(read, self.app.ctx, what)
         except ClinicastError as e:
             self._message(str(e))  # beside the path, where the eye is
             return

@@ -16,6 +16,7 @@ from textual.widgets import Button, Footer, Header, Input, RadioButton, RadioSet
 
 from core import campaigns
 from core.campaigns.actions import NAME_MAX, parse_day
+from core.enums import Kind
 from core.errors import BadInput
 from tui.screens.base import ClinicastScreen
 from tui.widgets.choice import Choice
@@ -145,12 +146,12 @@ class CampaignDetailScreen(ClinicastScreen[int | None]):
         self.kind = kind
         self.query_one("#channel", Static).update(CHANNEL_TEXT[kind])
         for w in self.query(".broadcast-only"):
-            w.display = kind == "broadcast"
+            w.display = kind == Kind.BROADCAST
         for w in self.query(".invitation-only"):
-            w.display = kind == "invitation"
+            w.display = kind == Kind.INVITATION
         hint = (
             "A new invitation starts with the default message in French and English; edit it with t from the campaign."
-            if kind == "invitation"
+            if kind == Kind.INVITATION
             else "After saving, write the message (t) and add patients (a) from the campaign."
         )
         self.query_one("#form-hint", Static).update(hint if self.campaign_id is None else "")
@@ -166,8 +167,8 @@ class CampaignDetailScreen(ClinicastScreen[int | None]):
         return (
             self.kind,
             self.query_one("#name", Input).value,
-            self.query_one("#starts_on", Input).value.strip() if self.kind == "broadcast" else "",
-            self.query_one("#ends_on", Input).value.strip() if self.kind == "broadcast" else "",
+            self.query_one("#starts_on", Input).value.strip() if self.kind == Kind.BROADCAST else "",
+            self.query_one("#ends_on", Input).value.strip() if self.kind == Kind.BROADCAST else "",
         )
 
     @on(Input.Changed)

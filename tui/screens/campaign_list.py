@@ -13,6 +13,7 @@ from textual.reactive import reactive
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from core import campaigns
+from core.enums import CampaignStatus, Kind, Permission
 from core.i18n import _
 from tui import format as fmt
 from tui.screens.base import ClinicastScreen
@@ -149,7 +150,7 @@ class CampaignListScreen(ClinicastScreen[None]):
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(s.name, style="bold")
         text.append(f" · {s.kind} by {s.channel}")
-        if s.kind == "broadcast" and s.starts_on:
+        if s.kind == Kind.BROADCAST and s.starts_on:
             text.append(f" · shows {fmt.day(s.starts_on)} → {fmt.day(s.ends_on)}")
         text.append(f" · changed {fmt.when(s.updated_at, tz)}")
         text.append("\n")
@@ -169,7 +170,7 @@ class CampaignListScreen(ClinicastScreen[None]):
 
     def _tick(self) -> None:
         """Follow campaigns being sent without a keypress."""
-        if any(s.status == "sending" for s in self.rows.values()) and self.is_current:
+        if any(s.status == CampaignStatus.SENDING for s in self.rows.values()) and self.is_current:
             self.action_refresh()
 
     # --- actions -------------------------------------------------------------------
@@ -177,7 +178,7 @@ class CampaignListScreen(ClinicastScreen[None]):
     def check_action(self, action: str, parameters) -> bool | None:
         if action == "audit":  # the audit trail is for administrators (core checks it too)
             ctx = self.app.ctx
-            return ctx is not None and "admin" in ctx.user.permissions
+            return ctx is not None and ctx.holds(Permission.ADMIN)
         return True
 
     def action_audit(self) -> None:

@@ -15,6 +15,7 @@ from textual.containers import Horizontal
 from textual.widgets import Footer, Header, Input, ProgressBar, Static
 
 from core import campaigns, recipients
+from core.enums import Kind, RecipientStatus
 from core.i18n import _
 from core.optouts import Recorded
 from core.reasons import describe
@@ -115,7 +116,7 @@ class RecipientsScreen(ClinicastScreen[None]):
         info = Text(no_wrap=True, overflow="ellipsis")
         info.append(f"{s.kind} by {s.channel} · ", style="bold")
         info.append(s.status, style=fmt.CELL_STYLE.get(s.status, ""))
-        if s.kind == "broadcast" and s.starts_on:
+        if s.kind == Kind.BROADCAST and s.starts_on:
             info.append(" · window ")
             info.append(s.window_state or "", style=fmt.CELL_STYLE.get(s.window_state or "", ""))
             info.append(f" {fmt.day(s.starts_on)} → {fmt.day(s.ends_on)}")
@@ -133,7 +134,7 @@ class RecipientsScreen(ClinicastScreen[None]):
         # the words add up to the total; the removed are said apart, outside it
         counts = Text(no_wrap=True, overflow="ellipsis")
         for status, n in s.shown_counts():
-            if not n and status not in ("assigned", "sent"):
+            if not n and status not in (RecipientStatus.ASSIGNED, RecipientStatus.SENT):
                 continue
             if counts:
                 counts.append("  ")
@@ -242,7 +243,7 @@ class RecipientsScreen(ClinicastScreen[None]):
         r = self.selected_row()
         if r is None or self.running("remove"):
             return
-        if r.status == "removed":
+        if r.status == RecipientStatus.REMOVED:
             self.notify(f"{r.name} was already removed", markup=False, timeout=3)
             return
         self.remove_flow(r)
@@ -317,7 +318,7 @@ class RecipientsScreen(ClinicastScreen[None]):
         if not await self.app.push_screen_wait(confirm):
             return
         plan = await asyncio.to_thread(recipients.start, ctx, self.campaign_id)
-        what = "emails" if s.kind == "invitation" else "push notifications"
+        what = "emails" if s.kind == Kind.INVITATION else "push notifications"
         msg = f"Started: {fmt.num(plan.will_send)} {what} queued"
         if plan.skipped:
             msg += f", {fmt.num(sum(plan.skipped.values()))} skipped"
@@ -381,12 +382,14 @@ def assign_message(r: recipients.AssignResult) -> str:
 
 
 def start_message(s: campaigns.CampaignSummary, plan: recipients.StartPlan, ctx) -> str:
-    what = "email" if s.kind == "invitation" else "push notification"
+    what = "email" if s.kind == Kind.INVITATION else "push notification"
     lines = [f"Will be sent: {fmt.num(plan.will_send)} ({what}s)"]
     if plan.sending_begins:  # the window not open yet, or outside sending hours (SPEC §11)
         lines[0] += f", {plan.sending_begins}"
     elif plan.will_send:
         lines[0] += ", now"
+    if plan.pace:  # the relay's pace: when the last one leaves
+        lines.append(plan.pace[:1].upper() + plan.pace[1:])
     if plan.skipped:
         lines.append(f"Skipped: {fmt.num(sum(plan.skipped.values()))}")
         for why, n in sorted(plan.skipped.items(), key=lambda kv: -kv[1]):

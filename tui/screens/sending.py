@@ -18,6 +18,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Static
 
 from core import recipients, testsend
+from core.campaigns.actions import INVITATION_VALID_DAYS
+from core.enums import DeliveryKind, Kind
 from core.reasons import describe
 from tui import format as fmt
 from tui.screens.base import AnyScreen
@@ -28,7 +30,7 @@ T = TypeVar("T")
 
 def stop_message(name: str, kind: str, plan) -> str:
     """The confirmation of a stop, with the counts it would have now."""
-    what = "emails" if kind == "invitation" else "push notifications"
+    what = "emails" if kind == Kind.INVITATION else "push notifications"
     lines = [
         f"Stop “{name}”?",
         "",
@@ -37,7 +39,7 @@ def stop_message(name: str, kind: str, plan) -> str:
         f"Being sent at this moment: {fmt.num(plan.in_flight)} (they finish)",
         f"Already sent: {fmt.num(plan.already_sent)}",
     ]
-    if kind == "broadcast":
+    if kind == Kind.BROADCAST:
         lines += ["", "The broadcast stays in the feeds of those it was shown to."]
     return "\n".join(lines)
 
@@ -51,7 +53,7 @@ def stopped_message(result) -> str:
 
 def reinvite_message(plan) -> str:
     """The breakdown shown before a re-invite is confirmed (like start's)."""
-    lines = [f"Will be sent a fresh invitation (new code, 14 days): {fmt.num(plan.will_send)}"]
+    lines = [f"Will be sent a fresh invitation (new code, {INVITATION_VALID_DAYS} days): {fmt.num(plan.will_send)}"]
     lines[0] += f", {plan.sending_begins}" if plan.sending_begins else ", now"
     if plan.skipped:
         lines.append(f"Not re-invited now: {fmt.num(sum(plan.skipped.values()))}")
@@ -81,7 +83,7 @@ class TestSendModal(ModalScreen[tuple[str, str | None] | None]):
         self.kind, self.emr_id, self.own = kind, emr_id, own
 
     def compose(self) -> ComposeResult:
-        invitation = self.kind == "invitation"
+        invitation = self.kind == Kind.INVITATION
         with Vertical(classes="dialog", id="test-send-dialog") as box:
             box.border_title = "Send me a test"
             yield Label("Rendered for the patient (EMR id)")
@@ -100,7 +102,7 @@ class TestSendModal(ModalScreen[tuple[str, str | None] | None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#test-emr" if not self.emr_id or self.kind != "invitation" else "#test-to", Input).focus()
+        self.query_one("#test-emr" if not self.emr_id or self.kind != Kind.INVITATION else "#test-to", Input).focus()
 
     @on(Input.Submitted)
     def _submitted(self) -> None:
@@ -118,7 +120,7 @@ class TestSendModal(ModalScreen[tuple[str, str | None] | None]):
         if not emr:
             self.query_one("#test-error", Static).update("an EMR id is needed")
             return
-        to = self.query_one("#test-to", Input).value.strip() if self.kind == "invitation" else ""
+        to = self.query_one("#test-to", Input).value.strip() if self.kind == Kind.INVITATION else ""
         self.dismiss((emr, to or None))
 
 
@@ -185,7 +187,7 @@ class SendingControl:
 
     # re-invite
     def reinvite(self) -> None:
-        if (self.campaign.campaign_kind() or "invitation") != "invitation":
+        if (self.campaign.campaign_kind() or Kind.INVITATION) != Kind.INVITATION:
             self._say("Only an invitation can be re-invited.", timeout=4)
             return
         self._start(self._reinvite_flow)
@@ -218,7 +220,7 @@ class SendingControl:
             return
         own = testsend.destination(app.ctx, kind)
         emr_id, patient_id = c.test_patient()
-        if kind == "broadcast":
+        if kind == Kind.BROADCAST:
             testsend.check_destination(app.ctx, kind)  # the command line's refusal, before asking
         answer = await app.push_screen_wait(TestSendModal(kind, emr_id, own))
         if answer is None:
@@ -226,6 +228,6 @@ class SendingControl:
         emr, to = answer
         use_id = patient_id if emr == emr_id and patient_id is not None else None
         t = await self._core(testsend.send_test, c.campaign_id, emr, to, patient_id=use_id)
-        what = "Test email" if t.kind == "test_email" else "Test push and feed entry"
+        what = "Test email" if t.kind == DeliveryKind.TEST_EMAIL else "Test push and feed entry"
         self._say(f"{what} for patient {t.patient} queued to {t.to}", timeout=6)
         app.wake_scheduler()

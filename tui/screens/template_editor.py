@@ -27,6 +27,7 @@ from textual.widgets.text_area import Selection
 
 from core import campaigns, templating, views
 from core.campaigns.actions import template_problems
+from core.enums import Kind
 from tui.screens.base import ClinicastScreen
 from tui.screens.modals import ConfirmModal
 from tui.screens.sending import SendingControl
@@ -203,17 +204,17 @@ class TemplateEditorScreen(ClinicastScreen[None]):
         who = self.query_one("#preview-who", Static)
         who.update(f"for {p.patient or 'an example patient'}")
         head = self.query_one("#preview-head", Static)
-        first = "subject" if self.kind == "invitation" else "title"
+        first = "subject" if self.kind == Kind.INVITATION else "title"
         head.update(p.fields.get(first) or p.errors.get(first) or "")
         head.set_class(first in p.errors, "error")
         body = p.fields.get("body")
-        if self.kind == "invitation" and body is not None:
+        if self.kind == Kind.INVITATION and body is not None:
             body = "\n".join(line + "  " for line in body.splitlines())  # keep the text's line breaks
         self.query_one("#preview-body", Markdown).update(
             body if body is not None else f"*{p.errors.get('body', 'no body yet')}*"
         )
         push = self.query_one("#preview-push", Static)
-        if self.kind == "broadcast":
+        if self.kind == Kind.BROADCAST:
             text = p.fields.get("push") or p.errors.get("push") or ""
             push.update(f"Push: {text}" if text else "")
             counter = self.query(f"#{p.language}-push-count")

@@ -18,6 +18,7 @@ from textual.widgets import DataTable
 from textual.worker import Worker
 
 from core import recipients
+from core.enums import RecipientStatus
 from tui import format as fmt
 from tui import workers
 from tui.app import ClinicastApp
@@ -74,7 +75,7 @@ class RecipientTable(DataTable):
         tz = self.app.ctx.config.clinic.tz
         shown = r.shown_status
         status = Text(shown, style=fmt.CELL_STYLE.get(shown, ""), no_wrap=True, overflow="ellipsis")
-        if r.status == "retrying" and r.next_attempt_at:
+        if r.status == RecipientStatus.RETRYING and r.next_attempt_at:
             status.append(f" · next {fmt.when(r.next_attempt_at, tz)[11:]}", style="yellow")
         if r.reason_code:
             status.append(f" · {r.reason()}", style="dim")

@@ -1,0 +1,136 @@
+"""clinicast as sshd's `ForceCommand` (SPEC §13): staff's files travel through SSH.
+
+sshd runs the forced command (`clinicast --config /etc/clinicast/config.toml`) whatever
+the client asked for, and hands the client's words in `SSH_ORIGINAL_COMMAND`. When the
+forced command names no subcommand, those words become its subcommand and arguments:
+split like a shell would (`shlex`), never run by one. So
+
+    ssh clinic recipients add 3 --csv - < liste.csv
+    ssh clinic recipients list 3 --csv > ledger.csv
+
+run as the staff member sshd logged in, with the same permissions and audit as at a
+terminal on the server. Refused in one line, exit 2:
+- anything that is not a clinicast command (`sh -c id`, `scp -t .`, `sftp-server`);
+- shell syntax (`;`, `|`, `&&`, `>`...): nothing here would run it, so it is said;
+- options that choose the config (`--config`, `--config=...`): they come from the
+  forced command alone — a client handing in its own config (`--config /dev/stdin`)
+  would make itself admin;
+- the commands that are not a staff member's (`daemon`, `demo`).
+
+Without a terminal and without a command, clinicast says how to use it over SSH
+instead of drawing a TUI into a pipe (`need_terminal`).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from collections.abc import Mapping, Sequence
+
+from core.i18n import _
+
+ENV = "SSH_ORIGINAL_COMMAND"
+CONFIG_OPTIONS = ("--config",)  # the options only the forced command may give
+NOT_OVER_SSH = frozenset({"daemon", "demo"})
+TOP_LEVEL = ("-h", "--help", "--version")
+SHELL_PUNCTUATION = set("();<>|&")
+
+
+class Refused(Exception):
+    """The client's command is not run: one line, exit 2."""
+
+
+def _is_config_option(word: str) -> bool:
+    return any(word == o or word.startswith(o + "=") for o in CONFIG_OPTIONS)
+
+
+def only_global_options(argv: Sequence[str]) -> bool:
+    """The forced command names no subcommand: only `--config PATH` (or nothing)."""
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word in CONFIG_OPTIONS:
+            i += 2
+        elif _is_config_option(word):
+            i += 1
+        else:
+            return False
+    return True
+
+
+def split(command: str) -> list[str]:
+    """The client's words, split as a POSIX shell would split them (quotes, backslashes);
+    shell operators come out as words of their own, to be refused."""
+    lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    try:
+        return list(lexer)
+    except ValueError:
+        raise Refused(_("the command has an unclosed quote: {command}").format(command=command)) from None
+
+
+def client_words(command: str, commands: Sequence[str]) -> list[str]:
+    """The clinicast subcommand and arguments in `command` (SSH_ORIGINAL_COMMAND), or
+    Refused saying why; `commands` are the clinicast subcommands."""
+    words = split(command)
+    if not words:
+        return []
+    for word in words:
+        if word and set(word) <= SHELL_PUNCTUATION:
+            raise Refused(
+                _(
+                    "{word!r}: shell syntax is not run over SSH; give one clinicast command "
+                    "(a value holding < > | ; & is quoted twice: ssh SERVER 'campaigns create --name \"A & B\"')"
+                ).format(word=word)
+            )
+    for word in words:
+        if _is_config_option(word):
+            raise Refused(
+                _("{option} is not yours to give over SSH: the server's forced command chooses the config").format(
+                    option=word.partition("=")[0]
+                )
+            )
+    first = words[0]
+    if first in NOT_OVER_SSH:
+        raise Refused(
+            _("{command!r} is not available over SSH (it runs on the server, as the service account)").format(
+                command=first
+            )
+        )
+    if first not in commands and first not in TOP_LEVEL:
+        allowed = ", ".join(sorted(set(commands) - NOT_OVER_SSH))
+        raise Refused(
+            _(
+                "{word!r} is not a clinicast command; over SSH give one of: {allowed} (e.g. ssh SERVER campaigns list)"
+            ).format(word=first[:60], allowed=allowed)
+        )
+    return words
+
+
+def forced_argv(argv: Sequence[str], commands: Sequence[str], env: Mapping[str, str] | None = None) -> list[str]:
+    """The arguments clinicast runs with: under a ForceCommand naming no subcommand, the
+    forced ones followed by the client's words; otherwise `argv` unchanged."""
+    env = os.environ if env is None else env
+    if ENV not in env or not only_global_options(argv):
+        return list(argv)
+    return [*argv, *client_words(env[ENV], commands)]
+
+
+def has_terminal() -> bool:
+    try:
+        return sys.stdin.isatty() and sys.stdout.isatty()
+    except (AttributeError, ValueError):  # closed or replaced streams
+        return False
+
+
+def no_terminal_message() -> str:
+    """What someone reaching clinicast without a terminal reads (never a TUI into a pipe)."""
+    return _(
+        "no terminal: the clinicast screens need one (ssh -t SERVER); without one, give a command: "
+        "ssh SERVER campaigns list, ssh SERVER recipients add ID --csv - < list.csv, "
+        "ssh SERVER recipients list ID --csv > ledger.csv (ssh SERVER --help lists them)"
+    )
+
+
+__all__ = ["ENV", "Refused", "client_words", "forced_argv", "has_terminal", "no_terminal_message", "split"]

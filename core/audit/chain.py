@@ -1,0 +1,162 @@
+"""The audit trail as a hash chain (SPEC §6, §13; issue #19): an edit shows.
+
+Staff share the SQLite folder (they must write the database), so one with a shell on
+the host can edit the file; on PostgreSQL their roles may only INSERT and SELECT the
+audit table. Either way each row carries `prev_hash`, the `hash` of the row before it
+(by id), and its own `hash` = SHA-256 over `prev_hash` and its content (when, who,
+what, which campaign, the detail as stored). So:
+
+- a row changed after it was written no longer matches its own hash;
+- a row deleted, or rows moved, leave a row whose `prev_hash` is not the hash of the
+  row now before it;
+- whoever would hide that must recompute every later hash: the daemon logs the chain's
+  head (last id and hash) at each start, so a rewritten trail no longer matches the
+  journal. Deleting the newest rows leaves a shorter, intact chain: that, too, only a
+  head the journal kept can show.
+
+Rows are chained as they are written, inside the action's transaction, under a lock
+that makes writers take turns (SQLite: the write lock every transaction takes up front;
+PostgreSQL: a transaction-level advisory lock, which needs no privilege on any table).
+The scheme is frozen: core/migrations/0004_audit_chain.py chains the rows written
+before it with its own copy of `row_hash`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from core.i18n import _
+
+GENESIS = "0" * 64  # the prev_hash of the first row
+LOCK_KEY = 0x636C696E  # PostgreSQL advisory lock: "clin"; held until the transaction ends
+TAIL = 1000  # rows the daemon checks at each start
+
+
+def row_hash(prev_hash: str, at: datetime, user: str, action: str, campaign: int | None, detail: str) -> str:
+    """SHA-256 (hex) over the previous row's hash and this row's content."""
+    content = json.dumps(
+        [prev_hash, at.isoformat(timespec="microseconds"), user, action, campaign, detail],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()
+
+
+def take_turn() -> None:
+    """Inside the writing transaction: wait for the other writers of the trail. SQLite
+    has it already (BEGIN IMMEDIATE: one writer at a time)."""
+    from core.db import is_postgres
+    from core.models import database
+
+    if is_postgres():
+        database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+
+
+def last_hash() -> str:
+    from core.models import AuditLog
+
+    row = AuditLog.select(AuditLog.hash).order_by(AuditLog.id.desc()).limit(1).first()
+    return row.hash if row is not None else GENESIS
+
+
+@dataclass(frozen=True)
+class Break:
+    id: int
+    at: datetime
+    user: str
+    action: str
+    kind: str  # "changed" | "deleted" | "moved" | "unchained"
+
+    def describe(self) -> str:
+        row = _("audit row #{id} ({at:%Y-%m-%d %H:%M:%S}Z, {user}, {action})").format(
+            id=self.id, at=self.at, user=self.user, action=self.action
+        )
+        why = {
+            "changed": _("changed after it was written: its content no longer matches its hash"),
+            "deleted": _("the row chained before it is gone: deleted, or changed and its hash recomputed"),
+            "moved": _("the row written before it is elsewhere in the trail: rows were reordered"),
+            "unchained": _("it carries no hash: written around clinicast, not by it"),
+        }[self.kind]
+        return f"{row}: {why}"
+
+
+@dataclass
+class Verdict:
+    rows: int = 0
+    first_id: int | None = None
+    last_id: int | None = None
+    head: str = GENESIS  # the hash of the last row
+    breaks: list[Break] = field(default_factory=list)
+
+    @property
+    def intact(self) -> bool:
+        return not self.breaks
+
+    def lines(self) -> list[str]:
+        """What `clinicast audit verify` says: the breaks, or that it holds and its head."""
+        if not self.rows:
+            return [_("the audit trail is empty")]
+        head = _("last row #{id}, hash {hash}").format(id=self.last_id, hash=self.head)
+        if self.intact:
+            return [_("the audit trail is intact: {n} rows chained; {head}").format(n=f"{self.rows:,}", head=head)]
+        out = [
+            _("the audit trail is broken in {n} places ({rows} rows checked); {head}:").format(
+                n=len(self.breaks), rows=f"{self.rows:,}", head=head
+            )
+        ]
+        out += [f"  {b.describe()}" for b in self.breaks[:MAX_SHOWN]]
+        if len(self.breaks) > MAX_SHOWN:
+            out.append("  " + _("… and {n} more").format(n=len(self.breaks) - MAX_SHOWN))
+        return out
+
+
+MAX_SHOWN = 20
+
+
+def verify(*, tail: int | None = None) -> Verdict:
+    """Walk the chain in id order (the last `tail` rows only: the daemon's check at start,
+    which takes the first of them on trust) and name every break."""
+    from core.models import AuditLog
+
+    cols = (AuditLog.id, AuditLog.at, AuditLog.user, AuditLog.action, AuditLog.campaign, AuditLog.detail)
+    q = AuditLog.select(*cols, AuditLog.prev_hash, AuditLog.hash).order_by(AuditLog.id)
+    if tail:
+        start = AuditLog.select(AuditLog.id).order_by(AuditLog.id.desc()).offset(tail - 1).limit(1).scalar()
+        if start is not None:
+            q = q.where(AuditLog.id >= start)
+    verdict = Verdict()
+    return _walk(q.tuples().iterator(), verdict, trust_first=bool(tail))
+
+
+def _walk(rows: Iterable[tuple], verdict: Verdict, *, trust_first: bool) -> Verdict:
+    from core.models import AuditLog
+
+    expected: str | None = None if trust_first else GENESIS
+    suspects: list[tuple[Break, str]] = []  # broken links: deleted or moved, told apart below
+    for id_, at, user, action, campaign, detail, prev_hash, stored in rows:
+        verdict.rows += 1
+        verdict.first_id = verdict.first_id if verdict.first_id is not None else id_
+        verdict.last_id, verdict.head = id_, stored or ""
+        if not stored:
+            verdict.breaks.append(Break(id_, at, user, action, "unchained"))
+        elif row_hash(prev_hash, at, user, action, campaign, detail) != stored:
+            verdict.breaks.append(Break(id_, at, user, action, "changed"))
+        elif expected is not None and prev_hash != expected:
+            b = Break(id_, at, user, action, "deleted")
+            verdict.breaks.append(b)
+            suspects.append((b, prev_hash))
+        expected = stored
+    if suspects:  # the row a broken link points at: still in the trail (moved) or gone (deleted)
+        wanted = [h for _b, h in suspects[:MAX_SHOWN]]
+        present = {h for (h,) in AuditLog.select(AuditLog.hash).where(AuditLog.hash.in_(wanted)).tuples()}
+        for b, h in suspects:
+            if h in present:
+                verdict.breaks[verdict.breaks.index(b)] = Break(b.id, b.at, b.user, b.action, "moved")
+    return verdict
+
+
+__all__ = ["GENESIS", "Break", "Verdict", "last_hash", "row_hash", "take_turn", "verify"]

@@ -1,0 +1,221 @@
+"""The channels' health (SPEC §5): a refusal of the clinic's setup pauses a channel, not
+the patients.
+
+A channel is "email" (the SMTP relay) or "gateway" (the patient app). When its server
+refuses what the clinic configured — the gateway our token (401/403) or our URL (a
+redirect), the SMTP server our login (535) or our sender, a TLS certificate that does
+not verify, a secret this process cannot read — or a relay asks us to slow down
+(421/451), the transport answers `Outcome.pause(problem, …)` (core.channels). Then:
+
+- the delivery goes back to `pending` until the channel is tried again, the hand-over
+  not counted as an attempt (core.delivery.retry), so no patient fails for it;
+- the channel's row here says what is wrong, since when, and until when deliveries
+  wait (`until`): every dispatcher's claim skips the channel until then (the database
+  is the one place all dispatchers, on all hosts, read), then tries it again, reading
+  the secret afresh; the first success deletes the row: the channel resumed by itself;
+- the daemon's log, `clinicast status` and the TUI's status line say it in words with
+  the fix (`describe`): "the gateway refuses our token since 14:02: check
+  /etc/clinicast/gateway.token".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from core.channels.base import (
+    GATEWAY_TLS,
+    GATEWAY_TOKEN,
+    GATEWAY_URL,
+    SECRET,
+    SLOW_DOWN,
+    SMTP_LOGIN,
+    SMTP_SENDER,
+    SMTP_TLS,
+)
+from core.i18n import _
+from core.models import ChannelHealth, database
+
+EMAIL, GATEWAY = "email", "gateway"
+CHANNELS = (EMAIL, GATEWAY)
+PROBE_SECONDS = 60.0  # a paused channel is tried again this often (its secret read again)
+DEFAULT_SLOW_DOWN = 60.0
+
+
+def channel_of(kind) -> str:
+    """The channel a delivery kind goes by (core.enums.DeliveryKind)."""
+    return EMAIL if kind.by_email else GATEWAY
+
+
+def pause_seconds(problem: str, retry_after: float | None) -> float:
+    """How long a channel waits: the time a relay asked for, else until the next try."""
+    if retry_after is not None and retry_after > 0:
+        return float(retry_after)
+    return DEFAULT_SLOW_DOWN if problem == SLOW_DOWN else PROBE_SECONDS
+
+
+@dataclass(frozen=True)
+class Problem:
+    channel: str
+    problem: str  # core.channels.base.PROBLEMS
+    detail: str  # the server's words
+    since: datetime  # naive UTC
+    until: datetime  # naive UTC: deliveries wait until then
+
+    def as_dict(self, config=None, now: datetime | None = None) -> dict:
+        out = {
+            "channel": self.channel,
+            "problem": self.problem,
+            "detail": self.detail,
+            "since": self.since.isoformat(timespec="seconds") + "Z",
+            "until": self.until.isoformat(timespec="seconds") + "Z",
+        }
+        if config is not None:
+            out["message"] = describe(self, config, now)
+        return out
+
+
+def _row(h: ChannelHealth) -> Problem:
+    return Problem(h.channel, h.problem, h.detail, h.since, h.until)
+
+
+def problems() -> list[Problem]:
+    """Every channel with a problem not yet cleared by a success (none when all work)."""
+    return [_row(h) for h in ChannelHealth.select().order_by(ChannelHealth.channel)]
+
+
+def paused(now: datetime) -> set[str]:
+    """The channels whose deliveries wait now (the claim skips them)."""
+    return {c for (c,) in ChannelHealth.select(ChannelHealth.channel).where(ChannelHealth.until > now).tuples()}
+
+
+@dataclass(frozen=True)
+class Change:
+    """What `note` changed, for the log: a channel paused (new or another problem), still
+    paused, or resumed."""
+
+    what: str  # "paused", "still_paused", "resumed"
+    problem: Problem
+
+
+def note(pauses: Iterable[tuple[str, str, str, datetime]], succeeded: Iterable[str], now: datetime, by: str):
+    """Record what one batch of answers says about the channels, in the caller's
+    transaction: `pauses` (channel, problem, detail, until) and the channels that
+    `succeeded`. A success clears its channel once its pause is over (a send already in
+    flight when another was refused proves nothing); a pause keeps the first `since`
+    while the problem stays the same. Returns the Changes."""
+    changes: list[Change] = []
+    latest: dict[str, tuple[str, str, datetime]] = {}
+    for channel, problem, detail, until in pauses:
+        old = latest.get(channel)
+        if old is None or until > old[2]:
+            latest[channel] = (problem, detail, until)
+    for channel in set(succeeded) - set(latest):
+        row = ChannelHealth.get_or_none(ChannelHealth.channel == channel)
+        gone = ChannelHealth.delete().where(ChannelHealth.channel == channel, ChannelHealth.until <= now)
+        if row is not None and gone.execute():
+            changes.append(Change("resumed", _row(row)))
+    for channel, (problem, detail, until) in latest.items():
+        row = ChannelHealth.get_or_none(ChannelHealth.channel == channel)
+        since = row.since if row is not None and row.problem == problem else now
+        values = {
+            ChannelHealth.problem: problem,
+            ChannelHealth.detail: detail,
+            ChannelHealth.since: since,
+            ChannelHealth.until: until,
+            ChannelHealth.noted_at: now,
+            ChannelHealth.noted_by: by[:120],
+        }
+        if row is None:
+            ChannelHealth.insert({ChannelHealth.channel: channel, **values}).on_conflict(
+                conflict_target=[ChannelHealth.channel], update=values
+            ).execute()
+        else:
+            if until < row.until:  # another dispatcher already paused it for longer
+                values[ChannelHealth.until] = row.until
+                until = row.until
+            ChannelHealth.update(values).where(ChannelHealth.channel == channel).execute()
+        p = Problem(channel, problem, detail, since, until)
+        changes.append(Change("still_paused" if row is not None and row.problem == problem else "paused", p))
+    return changes
+
+
+def clear(channel: str) -> bool:
+    """Forget a channel's problem (a success, or an administrator who fixed it and wants
+    it tried at once)."""
+    with database.atomic():
+        return bool(ChannelHealth.delete().where(ChannelHealth.channel == channel).execute())
+
+
+# --- words ---------------------------------------------------------------------------
+
+
+def local_time(moment: datetime, config, now: datetime | None = None) -> str:
+    """A naive UTC moment as staff read it: HH:MM in the clinic's zone, with the date
+    when it is not today."""
+    tz = config.clinic.tz
+    local = moment.replace(tzinfo=UTC).astimezone(tz)
+    today = (now or datetime.now(UTC).replace(tzinfo=None)).replace(tzinfo=UTC).astimezone(tz).date()
+    return local.strftime("%H:%M") if local.date() == today else local.strftime("%Y-%m-%d %H:%M")
+
+
+def _secret_where(config, channel: str) -> str:
+    ref = config.gateway.token_secret if channel == GATEWAY else config.email.password_secret
+    if ref is None:
+        return "gateway.token_file" if channel == GATEWAY else "email.password_file"
+    return ref.where
+
+
+def describe(p: Problem, config, now: datetime | None = None) -> str:
+    """One line for staff: what is wrong, since when, and what to fix."""
+    since, until = local_time(p.since, config, now), local_time(p.until, config, now)
+    where = _secret_where(config, p.channel)
+    words = {
+        GATEWAY_TOKEN: _("the gateway refuses our token since {since}: check {where}"),
+        GATEWAY_URL: _("the gateway redirects us elsewhere since {since}: check [gateway] url ({url})"),
+        GATEWAY_TLS: _("the gateway's TLS certificate does not verify since {since}: check [gateway] url ({url})"),
+        SMTP_LOGIN: _("the SMTP server refuses our login since {since}: check [email] username and {where}"),
+        SMTP_SENDER: _(
+            "the SMTP server refuses mail from us since {since} ({detail}): check [email] from, username and security"
+        ),
+        SMTP_TLS: _(
+            "the SMTP server's TLS does not verify since {since}: check [email] host, port and security ({detail})"
+        ),
+        SECRET: _("cannot read the secret to send since {since}: {detail}"),
+        SLOW_DOWN: _("the SMTP relay asks us to slow down: emails wait until {until}"),
+    }.get(p.problem, _("the {channel} channel is paused since {since}: {detail}"))
+    return words.format(
+        since=since,
+        until=until,
+        where=where,
+        url=config.gateway.url,
+        sender=config.email.sender,
+        detail=p.detail,
+        channel=p.channel,
+    )
+
+
+def lines(config, now: datetime | None = None) -> list[str]:
+    """One line per channel with a problem, for `clinicast status` and the TUI."""
+    return [
+        _("{channel} paused: {problem}").format(channel=p.channel, problem=describe(p, config, now)) for p in problems()
+    ]
+
+
+__all__ = [
+    "CHANNELS",
+    "EMAIL",
+    "GATEWAY",
+    "PROBE_SECONDS",
+    "Change",
+    "Problem",
+    "channel_of",
+    "clear",
+    "describe",
+    "lines",
+    "note",
+    "pause_seconds",
+    "paused",
+    "problems",
+]

@@ -1,0 +1,289 @@
+"""The channels' health (issue #20, SPEC §5): a token or a login refused pauses the
+channel, not the patients. A real loopback gateway refuses the token, a real aiosmtpd
+server the login, until the administrator fixes the secret's file: then every eligible
+patient gets exactly one message, with no staff action, and meanwhile the log, `status`
+and the TUI's status line said what was wrong, since when, and what to fix."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from datetime import date, datetime, timedelta
+
+import pytest
+from helpers import add_patients, ctx_at, status_counts
+from servers import SmtpServer, delivery_config
+from test_dispatch import TPL
+
+from core import campaigns, channel_health, recipients, status
+from core.delivery import Dispatcher, pace
+from core.models import ChannelHealth, Delivery, Recipient, database
+
+T0 = datetime(2026, 3, 2, 19, 2, 0)  # 14:02 in Toronto, a Monday
+
+
+def secret_file(tmp_path, name: str, value: str):
+    path = tmp_path / name
+    path.write_text(value + "\n")
+    os.chmod(path, 0o600)
+    return path
+
+
+def broadcast(ctx):
+    return campaigns.create(ctx, "broadcast", "Vaccins", date(2026, 3, 1), date(2026, 3, 20), templates=TPL)
+
+
+def run(d, clock, seconds: float, rounds: int = 1):
+    for _ in range(rounds):
+        clock.advance(seconds=seconds)
+        d.run_once()
+
+
+def test_a_refused_token_pauses_the_gateway_until_the_file_is_fixed(db, db_url, tmp_path, gw, caplog):
+    token = secret_file(tmp_path, "gateway.token", "mistyped-by-the-admin")
+    config = delivery_config(db_url, tmp_path, gateway=gw, gw={"token_env": "", "token_file": str(token)})
+    ctx, clock = ctx_at(config, T0)
+    add_patients(3, app_id=lambda i: f"a-{i}")
+    b = broadcast(ctx)
+    recipients.assign_ids(ctx, b.id, ["1000", "1001", "1002"])
+    recipients.start(ctx, b.id)
+    caplog.set_level(logging.INFO, logger="clinicast.dispatch")
+    with Dispatcher(config, clock=clock) as d:
+        d.run_once()
+        # the gateway said 401: nobody failed, no attempt counted, the channel is paused
+        assert [r.status for r in gw.requests] == [401]
+        assert "failed" not in status_counts(b.id)
+        assert all(x.attempts == 0 for x in Delivery.select())
+        [p] = channel_health.problems()
+        assert (p.channel, p.problem) == ("gateway", "gateway_token")
+        said = f"the gateway refuses our token since 14:02: check {token}"
+        assert channel_health.describe(p, config, clock()) == said
+        assert said in status.sending_line(config, clock())
+        overview = status.overview(ctx)
+        assert overview["channels"][0]["message"] == said
+        assert said in status.format_overview(overview)
+        assert any("event=channel_paused" in m and "gateway_token" in m for m in caplog.messages)
+
+        # while paused, nobody asks the gateway again; at the next try the token is read
+        # again (still wrong): the same problem, the same "since"
+        run(d, clock, 30)
+        assert len(gw.requests) == 1
+        run(d, clock, 31)
+        assert [r.status for r in gw.requests] == [401, 401]
+        assert channel_health.problems()[0].since == T0
+
+        # the administrator fixes the file; within a minute the channel resumes by itself
+        token.write_text(gw.token + "\n")
+        for _ in range(6):
+            run(d, clock, 61)
+            if status_counts(b.id) == {"sent": 3}:
+                break
+    assert status_counts(b.id) == {"sent": 3}
+    assert sorted(p["app_id"] for p in gw.pushes) == ["a-1000", "a-1001", "a-1002"], "each patient once"
+    assert gw.audience(b.uuid) == {"a-1000", "a-1001", "a-1002"}
+    assert channel_health.problems() == [] and "paused" not in status.sending_line(config, clock())
+    assert all(x.attempts == 1 for x in Delivery.select()), "the refusals were not attempts"
+    assert any("event=channel_resumed" in m for m in caplog.messages)
+
+
+def test_a_refused_login_pauses_email_until_the_password_file_is_fixed(db, db_url, tmp_path):
+    with SmtpServer(auth=("clinic", "s3cret")) as smtp:
+        password = secret_file(tmp_path, "smtp.password", "wrong")
+        config = delivery_config(
+            db_url, tmp_path, smtp=smtp, email={"password_env": "", "password_file": str(password)}
+        )
+        ctx, clock = ctx_at(config, T0)
+        add_patients(3)
+        c = campaigns.create(ctx, "invitation", "Join")
+        recipients.assign_ids(ctx, c.id, ["1000", "1001", "1002"])
+        recipients.start(ctx, c.id)
+        with Dispatcher(config, clock=clock) as d:
+            d.run_once()
+            assert smtp.messages == [] and status_counts(c.id) == {"queued": 3}
+            assert all(x.attempts == 0 and x.status == "pending" for x in Delivery.select())
+            [p] = channel_health.problems()
+            said = f"the SMTP server refuses our login since 14:02: check [email] username and {password}"
+            assert (p.problem, channel_health.describe(p, config, clock())) == ("smtp_login", said)
+            assert said in status.sending_line(config, clock())
+            # every recipient's ledger line says it waits, not that it failed
+            assert {r.status for r in Recipient.select()} == {"queued"}
+
+            password.write_text("s3cret\n")
+            for _ in range(4):
+                run(d, clock, 61)
+                if status_counts(c.id) == {"sent": 3}:
+                    break
+        assert status_counts(c.id) == {"sent": 3}
+        assert sorted(m.rcpt_tos[0] for m in smtp.messages) == [f"p{i}@example.org" for i in (1000, 1001, 1002)]
+        assert smtp.logins and channel_health.problems() == []
+        assert all(x.attempts == 1 for x in Delivery.select())
+
+
+def test_a_paused_gateway_does_not_hold_up_email(db, db_url, tmp_path, smtp, gw):
+    config = delivery_config(db_url, tmp_path, smtp=smtp, gateway=gw)
+    ctx, clock = ctx_at(config, T0)
+    gw.fail("status", status=403, count=100)
+    add_patients(2, app_id=lambda i: f"a-{i}")
+    add_patients(2, 2000)
+    b = broadcast(ctx)
+    recipients.assign_ids(ctx, b.id, ["1000", "1001"])
+    recipients.start(ctx, b.id)
+    c = campaigns.create(ctx, "invitation", "Join")
+    recipients.assign_ids(ctx, c.id, ["2000", "2001"])
+    recipients.start(ctx, c.id)
+    with Dispatcher(config, clock=clock) as d:
+        d.run_once()
+    assert status_counts(c.id) == {"sent": 2} and len(smtp.messages) == 2
+    assert [p.channel for p in channel_health.problems()] == ["gateway"]
+
+
+def test_migration_5_gives_back_what_0_2_0_failed_for_a_refused_token(db, db_url, tmp_path):
+    """0.2.0 failed every recipient when the gateway refused the token: the migration
+    puts them back in the queue (a patient's own failure stays failed)."""
+    config = delivery_config(db_url, tmp_path)
+    ctx, clock = ctx_at(config, T0)
+    add_patients(3, app_id=lambda i: f"a-{i}")
+    add_patients(1, 2000)
+    b = broadcast(ctx)
+    recipients.assign_ids(ctx, b.id, ["1000", "1001", "1002"])
+    c = campaigns.create(ctx, "invitation", "Join")
+    recipients.assign_ids(ctx, c.id, ["2000"])
+    recipients.start(ctx, c.id)
+    # as 0.2.0 left them: publishes failed with the gateway's words, the email with a login refused
+    words = {
+        "1000": "missing or wrong bearer token",
+        "1001": "gateway answered HTTP 401 Unauthorized",
+        "1002": "unknown app account",
+    }
+    for r in Recipient.select():
+        emr = r.patient.emr_id
+        why = words.get(emr, "SMTP login as 'clinic' refused by relay:587: 535 5.7.8 bad credentials")
+        code = "unknown_app_account" if emr == "1002" else "send_error"
+        Recipient.update(status="failed", reason_code=code, reason=why if code == "send_error" else "").where(
+            Recipient.id == r.id
+        ).execute()
+        Delivery.update(status="failed", error_code=code, last_error=why, attempts=4).where(
+            Delivery.recipient == r.id
+        ).execute()
+    step = importlib.import_module("core.migrations.0005_channel_health")
+    from playhouse.migrate import SchemaMigrator
+
+    with database.atomic():
+        step.up(SchemaMigrator.from_database(database.obj), database.obj)
+    by_emr = {r.patient.emr_id: r for r in Recipient.select()}
+    assert {e: r.status for e, r in by_emr.items()} == {
+        "1000": "assigned",
+        "1001": "assigned",
+        "1002": "failed",
+        "2000": "queued",
+    }
+    given_back = [x for x in Delivery.select() if x.recipient and x.recipient.patient.emr_id != "1002"]
+    assert all((x.status, x.attempts, x.last_error) == ("pending", 0, "") for x in given_back)
+    assert ChannelHealth.select().count() == 0
+
+
+@pytest.mark.parametrize("answer", ["421 4.7.0 rate limit exceeded, try again in 120 seconds", "451 4.7.1 too many"])
+def test_a_relay_asking_to_slow_down_pauses_email_for_the_time_asked(db, db_url, tmp_path, smtp, answer):
+    config = delivery_config(db_url, tmp_path, smtp=smtp)
+    ctx, clock = ctx_at(config, T0)
+    add_patients(2)
+    c = campaigns.create(ctx, "invitation", "Join")
+    recipients.assign_ids(ctx, c.id, ["1000", "1001"])
+    recipients.start(ctx, c.id)
+    smtp.faults.append(answer)
+    with Dispatcher(config, clock=clock) as d:
+        d.run_once()
+        [p] = channel_health.problems()
+        wait = 120 if "120" in answer else 60
+        assert p.problem == "slow_down" and (p.until - T0).total_seconds() >= wait
+        assert status_counts(c.id).get("failed") is None
+        run(d, clock, wait - 5)
+        assert len(smtp.messages) <= 1, "nothing more while paused"
+        run(d, clock, 10)
+    assert status_counts(c.id) == {"sent": 2} and len(smtp.messages) == 2
+    assert all(x.attempts == 1 for x in Delivery.select())
+
+
+# --- a relay's pace ----------------------------------------------------------------------
+
+
+def windows_over(times: list[datetime], cap: int, seconds: float = 60) -> list[datetime]:
+    """The arrivals that a sliding window of `seconds` holds with more than `cap`."""
+    times = sorted(times)
+    return [t for i, t in enumerate(times) if i >= cap and (t - times[i - cap]).total_seconds() < seconds]
+
+
+def test_two_dispatchers_keep_the_relays_pace_together_and_lose_none(db, db_url, tmp_path, smtp):
+    """A relay that counts arrivals: 3 a minute, 20 a day, two dispatchers sending; the
+    clock moves 7 s a pass, each arrival counted at the clock of the pass that sent it."""
+    config = delivery_config(db_url, tmp_path, smtp=smtp, email={"max_per_minute": 3, "max_per_day": 20})
+    ctx, clock = ctx_at(config, T0)
+    add_patients(25)
+    c = campaigns.create(ctx, "invitation", "Join")
+    recipients.assign_ids(ctx, c.id, [str(i) for i in range(1000, 1025)])
+    recipients.start(ctx, c.id)
+    assert pace.last_leaves(config.email, clock(), 25) == T0 + timedelta(days=1)
+    assert pace.last_leaves(config.email, clock(), 12) == T0 + timedelta(minutes=3)
+    arrivals: list[datetime] = []
+    ds = [Dispatcher(config, clock=clock, name=f"d{i}") for i in range(2)]
+    try:
+        extra = 20  # passes after the day's cap is reached: none more that day
+        while extra and clock() < T0 + timedelta(minutes=30):
+            for d in ds:
+                before = len(smtp.messages)
+                d.run_once()
+                arrivals += [clock()] * (len(smtp.messages) - before)
+            clock.advance(seconds=7)
+            extra -= len(arrivals) >= 20
+        assert len(arrivals) == 20, "the day's cap, and the cap used: all 20 in the first minutes"
+        assert max(arrivals) <= T0 + timedelta(minutes=8), "the cap used whenever there is work"
+        assert windows_over(arrivals, 3) == [], "no 60 s window over the cap"
+        clock.advance(hours=24)
+        for d in ds:
+            d.run_once()
+            clock.advance(seconds=61)
+        for d in ds:
+            d.run_once()
+    finally:
+        for d in ds:
+            d.close()
+    rcpts = [m.rcpt_tos[0] for m in smtp.messages]
+    assert len(rcpts) == 25 and len(set(rcpts)) == 25, "none twice, none lost"
+    assert status_counts(c.id) == {"sent": 25}
+    assert all(x.attempts == 1 for x in Delivery.select()), "waiting for the pace is no attempt"
+
+
+def test_start_says_when_the_last_email_leaves_at_the_relays_pace(db, db_url, tmp_path, smtp):
+    import re
+
+    from click.testing import CliRunner
+
+    from cli import cli
+    from tui.screens.recipients import start_message
+
+    email = {"max_per_minute": 30, "max_per_day": 10000}
+    path = delivery_config(db_url, tmp_path, smtp=smtp, email=email, as_toml=True)
+    config = delivery_config(db_url, tmp_path, smtp=smtp, email=email)
+    ctx, clock = ctx_at(config, T0)
+    add_patients(95)
+    first = campaigns.create(ctx, "invitation", "First")
+    recipients.assign_ids(ctx, first.id, [str(i) for i in range(1000, 1050)])
+    plan = recipients.start_plan(ctx, first.id)
+    # 50 at 30 a minute: the first 30 now, the last 20 a minute later (14:03 in Toronto)
+    said = "at the relay's pace (30 a minute, 10000 a day), the last email leaves around 14:03"
+    assert plan.pace == said
+    summary = campaigns.summaries(ctx)[0]
+    assert "At the relay's pace (30 a minute, 10000 a day), the last email leaves around 14:03" in start_message(
+        summary, plan, ctx
+    )
+    recipients.start(ctx, first.id)
+    # a second campaign's emails wait behind the first's 50: 95 at 30 a minute, 14:05
+    second = campaigns.create(ctx, "invitation", "Second")
+    recipients.assign_ids(ctx, second.id, [str(i) for i in range(1050, 1095)])
+    assert recipients.start_plan(ctx, second.id).pace.endswith("around 14:05")
+    # the command line says it too, in the clinic's time of day
+    r = CliRunner().invoke(cli, ["campaigns", "start", str(second.id), "--config", str(path)])
+    assert r.exit_code == 0, r.output
+    assert re.search(r"^  at the relay's pace \(30 a minute, 10000 a day\), the last email leaves around \d\d:\d\d$",
+                     r.output, re.M), r.output  # fmt: skip

@@ -1,0 +1,251 @@
+"""clinicast as sshd's ForceCommand (SPEC §13, issue #19): the client's words in
+SSH_ORIGINAL_COMMAND, files through stdin and stdout, no TUI into a pipe, a config check
+that only looks, exports written 0600.
+
+Each case runs the real `clinicast` command in a subprocess with the environment sshd
+gives a forced command (tests/test_ssh_server.py does the same through a real sshd).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import LOGIN, write_config
+
+from cli import cli
+from cli.ssh import Refused, forced_argv
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMANDS = list(cli.commands)
+
+
+def forced(config, command=None, *, stdin=b"", user_args=(), umask=0o022, **kw):
+    """`clinicast --config CONFIG` as sshd runs it, the client having asked for `command`."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(config.parent)}
+    if command is not None:
+        env["SSH_ORIGINAL_COMMAND"] = command
+    return subprocess.run(
+        [sys.executable, "-m", "cli", "--config", str(config), *user_args],
+        input=stdin,
+        capture_output=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+        preexec_fn=lambda: os.umask(umask),
+        **kw,
+    )
+
+
+def one_line(res, code, *words):
+    err = res.stderr.decode() if isinstance(res.stderr, bytes) else res.stderr
+    assert res.returncode == code, (res.returncode, res.stdout, err)
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    for w in words:
+        assert w in err, err
+    return err
+
+
+def ok(res):
+    assert res.returncode == 0, (res.returncode, res.stdout, res.stderr)
+    return res
+
+
+@pytest.fixture
+def clinic(tmp_path, sqlite_url):
+    """A config, its database and 30 patients (emr ids 1000-1029)."""
+    config = write_config(tmp_path, sqlite_url)
+    ok(forced(config, "init"))
+    rows = "".join(f"{1000 + i},P{i},N{i},1980-01-{1 + i % 28:02d},fr,p{i}@example.org\n" for i in range(30))
+    csv = ("emr_id,first_name,last_name,date_of_birth,language,email\n" + rows).encode()
+    res = ok(forced(config, "patients import -", stdin=csv))
+    assert res.stdout.decode().startswith("stdin: 30 patients"), res.stdout
+    cid = json.loads(ok(forced(config, "campaigns create --kind invitation --name 'Été 2026' --json")).stdout)["id"]
+    return config, cid
+
+
+# --- the client's words ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command, expected",
+    [
+        ("campaigns list", ["campaigns", "list"]),
+        ("recipients add 3 --csv -", ["recipients", "add", "3", "--csv", "-"]),
+        (
+            "campaigns create --kind invitation --name 'A & B'",
+            ["campaigns", "create", "--kind", "invitation", "--name", "A & B"],
+        ),
+        ('recipients add 3 --where "age > 60"', ["recipients", "add", "3", "--where", "age > 60"]),
+        ("--version", ["--version"]),
+        ("", []),
+    ],
+)
+def test_the_client_words_become_a_clinicast_command(command, expected):
+    assert forced_argv(["--config", "/etc/c.toml"], COMMANDS, {"SSH_ORIGINAL_COMMAND": command}) == [
+        "--config",
+        "/etc/c.toml",
+        *expected,
+    ]
+
+
+@pytest.mark.parametrize(
+    "command, words",
+    [
+        ("sh -c id", "'sh' is not a clinicast command"),
+        ("scp -t .", "'scp' is not a clinicast command"),
+        ("/usr/lib/openssh/sftp-server", "is not a clinicast command"),
+        ("internal-sftp", "is not a clinicast command"),
+        ("; id", "shell syntax"),
+        ("campaigns list; id", "shell syntax"),
+        ("campaigns list | sh", "shell syntax"),
+        ("campaigns list && id", "shell syntax"),
+        ("recipients list 3 --csv > /etc/passwd", "shell syntax"),
+        ("campaigns list --config /dev/stdin", "--config is not yours to give"),
+        ("--config=/dev/stdin campaigns list", "--config is not yours to give"),
+        ("campaigns list --config=/tmp/mine.toml", "--config is not yours to give"),
+        ("daemon", "not available over SSH"),
+        ("demo", "not available over SSH"),
+        ("campaigns 'list", "unclosed quote"),
+    ],
+)
+def test_anything_else_is_refused(command, words):
+    with pytest.raises(Refused, match=words.replace("|", r"\|")):
+        forced_argv(["--config", "/etc/c.toml"], COMMANDS, {"SSH_ORIGINAL_COMMAND": command})
+
+
+def test_a_command_of_its_own_ignores_ssh_original_command():
+    """Only a forced command naming no subcommand takes the client's words."""
+    argv = ["campaigns", "list", "--config", "/etc/c.toml"]
+    assert forced_argv(argv, COMMANDS, {"SSH_ORIGINAL_COMMAND": "sh -c id"}) == argv
+    assert forced_argv(["--config", "x"], COMMANDS, {}) == ["--config", "x"]
+
+
+@pytest.mark.parametrize(
+    "command, code, words",
+    [
+        ("sh -c id", 2, ["'sh' is not a clinicast command"]),
+        ("scp -t .", 2, ["'scp' is not a clinicast command"]),
+        ("; id", 2, ["shell syntax"]),
+        ("campaigns list --config /dev/stdin", 2, ["--config"]),
+        ("campaigns launch 1", 2, ["No such command 'launch'"]),
+        ("campaigns show 999", 2, ["no campaign with id 999"]),
+    ],
+)
+def test_refusals_are_one_line_with_their_exit_code(clinic, command, code, words):
+    config, _cid = clinic
+    one_line(forced(config, command), code, *words)
+
+
+def test_a_staff_member_without_the_permission_is_refused_in_one_line(clinic, tmp_path):
+    config, cid = clinic
+    text = config.read_text().replace('permissions = ["campaigns", "admin"]', 'permissions = ["campaigns"]')
+    config.write_text(text)
+    one_line(forced(config, "patients import -", stdin=b"emr_id\n1\n"), 1, "lacks the 'admin' permission")
+    ok(forced(config, f"recipients list {cid}"))  # campaigns: allowed
+
+
+# --- files through the connection -------------------------------------------------------------
+
+
+def test_a_list_in_through_stdin_and_the_ledger_out_through_stdout(clinic):
+    config, cid = clinic
+    ids = b"emr_id\r\n" + b"".join(f"{1000 + i}\r\n".encode() for i in range(20)) + b"4242\r\n"
+    res = ok(forced(config, f"recipients add {cid} --csv - --json", stdin=ids))
+    assert json.loads(res.stdout) == {"added": 20, "already_assigned": 0, "skipped": 0, "not_found": ["4242"]}
+    ledger = ok(forced(config, f"recipients list {cid} --csv")).stdout.decode()
+    lines = ledger.strip().splitlines()
+    assert lines[0].startswith("emr_id,name,status") and len(lines) == 21
+    # the same audit as at the server: the export is recorded under the staff member's login
+    audit = json.loads(ok(forced(config, "audit --json")).stdout)
+    assert [(a["user"], a["action"]) for a in audit][-2:] == [(LOGIN, "assign"), (LOGIN, "export")]
+
+
+def test_a_bad_list_through_stdin_names_the_line_and_changes_nothing(clinic):
+    config, cid = clinic
+    one_line(forced(config, f"recipients add {cid} --csv -", stdin=b"emr_id,x\n1000,1\n1001\n"), 2, "stdin")
+    assert json.loads(ok(forced(config, f"recipients list {cid} --json")).stdout) == []
+
+
+def test_stdin_that_is_a_terminal_is_refused_not_waited_on(clinic):
+    config, cid = clinic
+    primary, secondary = pty.openpty()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "cli", "--config", str(config), "recipients", "add", str(cid), "--csv", "-"],
+            stdin=secondary,
+            capture_output=True,
+            cwd=ROOT,
+            timeout=60,
+        )
+    finally:
+        os.close(primary)
+        os.close(secondary)
+    one_line(proc, 2, "standard input", "terminal")
+
+
+def test_output_file_is_written_owner_only_whatever_the_umask(clinic, tmp_path):
+    config, cid = clinic
+    ok(forced(config, f"recipients add {cid} --patient 1000"))
+    out = tmp_path / "ledger.csv"
+    out.write_text("old\n")
+    os.chmod(out, 0o644)  # a file the shell made before
+    ok(forced(config, f"recipients list {cid} --csv --output {out}", umask=0o022))
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert out.read_text().startswith("emr_id,") and "1000" in out.read_text()
+    link = tmp_path / "link.csv"
+    link.symlink_to(tmp_path / "elsewhere.csv")
+    one_line(forced(config, f"recipients list {cid} --csv --output {link}"), 2, str(link))
+    assert not (tmp_path / "elsewhere.csv").exists()
+
+
+# --- no terminal, no command ------------------------------------------------------------------
+
+
+def test_no_terminal_and_no_command_says_how_and_never_draws_a_tui(clinic):
+    config, _cid = clinic
+    res = forced(config)  # ssh -T clinic: stdin and stdout are pipes
+    one_line(res, 2, "no terminal", "ssh SERVER campaigns list")
+    assert res.stdout == b""  # no escape sequence drawn into the pipe
+    one_line(forced(config, ""), 2, "no terminal")  # ssh clinic ''
+
+
+# --- config check only looks ------------------------------------------------------------------
+
+
+def test_config_check_before_init_creates_nothing(tmp_path):
+    folder = tmp_path / "var" / "clinicast"
+    config = write_config(tmp_path, f"sqlite:///{(folder / 'clinicast.db').as_posix().lstrip('/')}")
+    res = forced(config, "config check")
+    assert res.returncode == 1, res
+    assert b"does not exist yet: run `clinicast init`" in res.stdout
+    assert not (tmp_path / "var").exists()
+    folder.mkdir(parents=True)
+    forced(config, "config check")
+    assert list(folder.iterdir()) == []
+
+
+def test_config_check_after_init_leaves_no_wal_behind(clinic):
+    config, _cid = clinic
+    db = config.parent / "clinicast.db"
+    before = sorted(p.name for p in config.parent.iterdir())
+    res = ok(forced(config, "config check"))
+    assert b"schema version" in res.stdout
+    assert sorted(p.name for p in config.parent.iterdir()) == before
+    assert not Path(f"{db}-wal").exists() and not Path(f"{db}-shm").exists()
+
+
+def test_root_is_refused_with_who_administers(tmp_path, sqlite_url):
+    if os.geteuid() != 0:
+        pytest.skip("the refusal is root's")
+    config = write_config(tmp_path, sqlite_url, users='[users.nobody]\nname = "N"\npermissions = ["campaigns"]\n')
+    config.write_text(config.read_text().replace('default_language = "fr"', 'default_language = "en"'))
+    ok(forced(config, "init"))
+    err = one_line(forced(config, "campaigns list"), 1, "root is not a clinicast user", 'permissions = ["admin"]')
+    assert "runuser -u" in err and "service account" in err

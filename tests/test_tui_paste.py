@@ -1,0 +1,93 @@
+"""A list pasted in the TUI (SPEC §13, issue #19): over SSH the file picker browses the
+server, so a column copied from a spreadsheet can be pasted wherever a CSV can be
+chosen. The terminal sends it as a bracketed paste; the app gets a Paste event, as the
+driver posts it here."""
+
+from __future__ import annotations
+
+import pytest
+from test_tui_flows import base_world, open_add, open_campaign  # noqa: F401 - base_world is a fixture
+from textual import events
+from tui_helpers import app_for, copy_world, screen_text, settle, wait_for
+
+from core import recipients
+from core.models import Recipient
+from tui.screens.recipients import RecipientsScreen
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def world(base_world, tmp_path, as_mlaval):  # noqa: F811 - the imported fixture, used
+    return copy_world(base_world, tmp_path / "w")
+
+
+def assigned(cid) -> set[str]:
+    return {r.patient.emr_id for r in Recipient.select().where(Recipient.campaign == cid)}
+
+
+async def paste(pilot, text: str) -> None:
+    pilot.app.post_message(events.Paste(text))  # what the driver does with a bracketed paste
+    await settle(pilot)
+
+
+@pytest.mark.parametrize("focus", ["#csv-path", "#csv-tree"])
+async def test_a_pasted_column_is_reported_then_assigned_on_confirm(world, focus):
+    cid = world.campaigns.invitation_draft
+    app = app_for(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await open_campaign(pilot, cid)
+        modal = await open_add(pilot, "tab-csv")
+        modal.query_one(focus).focus()
+        # a spreadsheet column: its header, Windows line ends, a duplicate and an unknown id
+        await paste(pilot, "N° dossier\r\n100001\r\n100002\r\n424242\r\n100002\r\n100003\r\n")
+        report = str(modal.query_one("#csv-report").render())
+        assert "3 patients found" in report, report
+        assert "line 4 '424242'" in report and "line 5 (as line 3)" in report
+        assert modal.query_one("#csv-path").value == ""  # not pasted into the path
+        assert assigned(cid) == set()  # nothing before the confirmation
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, RecipientsScreen), str(modal.query_one("#add-message").render())
+    assert assigned(cid) == {"100001", "100002", "100003"}
+
+
+async def test_a_list_pasted_on_another_tab_opens_the_list_tab(world):
+    cid = world.campaigns.invitation_draft
+    app = app_for(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await open_campaign(pilot, cid)
+        modal = await open_add(pilot, "tab-conditions")
+        modal.query_one("#add-row").focus()
+        await paste(pilot, "100004\n100005\n")  # no header: every line an id
+        assert modal.active_tab() == "tab-csv"
+        assert "2 patients found" in str(modal.query_one("#csv-report").render())
+
+
+async def test_one_line_pasted_in_the_path_is_a_path(world):
+    app = app_for(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await open_campaign(pilot, world.campaigns.invitation_draft)
+        modal = await open_add(pilot, "tab-csv")
+        modal.query_one("#csv-path").focus()
+        await paste(pilot, "/tmp/liste.csv")
+        assert modal.query_one("#csv-path").value == "/tmp/liste.csv"
+        assert modal.report is None
+
+
+async def test_a_list_over_the_limit_is_refused_in_the_dialog(world):
+    cid = world.campaigns.invitation_draft
+    app = app_for(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await open_campaign(pilot, cid)
+        modal = await open_add(pilot, "tab-csv")
+        n = recipients.PASTE_LIMIT + 1
+        await paste(pilot, "".join(f"{100000 + i}\n" for i in range(n)))
+        limit = f"{recipients.PASTE_LIMIT:,}"
+        assert await wait_for(pilot, lambda: f"holds at most {limit}" in screen_text(app)), screen_text(app)
+        assert modal.report is None and app.screen is modal
+    assert assigned(cid) == set()
