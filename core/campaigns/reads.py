@@ -152,7 +152,7 @@ def _counts_by_campaign(ids: list[int]) -> dict[int, dict[str, int]]:
     if not ids:
         return out
     q = (
-        Recipient.select(Recipient.campaign, Recipient.status, pw.fn.COUNT(Recipient.id).alias("n"))
+        Recipient.select(Recipient.campaign, Recipient.status, pw.fn.COUNT(Recipient.id))
         .where(Recipient.campaign.in_(ids))
         .group_by(Recipient.campaign, Recipient.status)
         .tuples()
@@ -201,30 +201,42 @@ def _facts_by_campaign(ids: list[int]) -> dict[int, Facts]:
     return out
 
 
-def _funnel(campaign: Campaign, now: datetime) -> dict[str, int]:
+def _funnels(ids: list[int], now: datetime) -> dict[int, dict[str, int]]:
+    """The invitation funnel of each campaign in `ids`, in one grouped query (it was four
+    COUNTs a campaign: 400 queries for a list of 100 invitations). Patients are counted
+    once each: invited, joined, expired unanswered (and not re-invited), and the
+    re-invitations (core.recipients.reinvite) as invitations."""
+    out = {i: {"invited": 0, "joined": 0, "expired": 0, "reinvited": 0} for i in ids}
+    if not ids:
+        return out
+
+    def distinct_patients_where(cond) -> pw.Node:
+        return pw.fn.COUNT(pw.fn.DISTINCT(pw.Case(None, [(cond, Invitation.patient)], None)))
+
     # invited: the email went out (a greylisted one waiting for its retry is not invited yet)
+    went_out = Delivery.status == DeliveryState.SENT
+    expired = Invitation.joined_at.is_null(True) & (Invitation.expires_at < now) & Invitation.reinvited_at.is_null(True)
     q = (
-        Invitation.select()
+        Invitation.select(
+            Invitation.campaign,
+            distinct_patients_where(went_out),
+            distinct_patients_where(Invitation.joined_at.is_null(False)),
+            distinct_patients_where(expired & went_out),
+            pw.fn.COUNT(Invitation.reinvited_at),
+        )
         .join(Delivery, on=(Invitation.delivery == Delivery.id))
-        .where(Invitation.campaign == campaign, Delivery.status == DeliveryState.SENT)
+        .where(Invitation.campaign.in_(ids))
+        .group_by(Invitation.campaign)
+        .tuples()
     )
-    invited = q.select(pw.fn.COUNT(pw.fn.DISTINCT(Invitation.patient))).scalar() or 0
-    joined = (
-        q.select(pw.fn.COUNT(pw.fn.DISTINCT(Invitation.patient))).where(Invitation.joined_at.is_null(False)).scalar()
-        or 0
-    )
-    expired = (
-        q.select(pw.fn.COUNT(pw.fn.DISTINCT(Invitation.patient)))
-        .where(Invitation.joined_at.is_null(True), Invitation.expires_at < now, Invitation.reinvited_at.is_null(True))
-        .scalar()
-        or 0
-    )
-    # re-invitations (core.recipients.reinvite): expired invitations followed by a fresh one
-    reinvited = q.where(Invitation.reinvited_at.is_null(False)).count()
-    return {"invited": invited, "joined": joined, "expired": expired, "reinvited": reinvited}
+    for cid, invited, joined, lapsed, reinvited in q:
+        out[cid] = {"invited": invited, "joined": joined, "expired": lapsed, "reinvited": reinvited}
+    return out
 
 
-def _summarise(ctx: Ctx, c: Campaign, counts: dict[str, int], facts: Facts) -> CampaignSummary:
+def _summarise(
+    ctx: Ctx, c: Campaign, counts: dict[str, int], funnel: dict[str, int] | None, facts: Facts
+) -> CampaignSummary:
     active = {s: n for s, n in counts.items() if s in tuple(RecipientStatus)}
     total = sum(n for s, n in active.items() if s != RecipientStatus.REMOVED)
     return CampaignSummary(
@@ -241,7 +253,7 @@ def _summarise(ctx: Ctx, c: Campaign, counts: dict[str, int], facts: Facts) -> C
         sent=counts.get(RecipientStatus.SENT, 0),
         updated_at=c.updated_at,
         archived=c.archived,
-        funnel=_funnel(c, ctx.now()) if c.kind == Kind.INVITATION else None,
+        funnel=funnel if c.kind == Kind.INVITATION else None,  # None: not counted (summaries(funnels=False))
         facts=facts,
     )
 
@@ -249,7 +261,8 @@ def _summarise(ctx: Ctx, c: Campaign, counts: dict[str, int], facts: Facts) -> C
 def summary(ctx: Ctx, campaign: Campaign | int) -> CampaignSummary:
     ctx.require(Permission.CAMPAIGNS)
     c = campaign if isinstance(campaign, Campaign) else get(campaign)
-    s = _summarise(ctx, c, _counts_by_campaign([c.id])[c.id], _facts_by_campaign([c.id])[c.id])
+    funnel = _funnels([c.id], ctx.now())[c.id] if c.kind == Kind.INVITATION else None
+    s = _summarise(ctx, c, _counts_by_campaign([c.id])[c.id], funnel, _facts_by_campaign([c.id])[c.id])
     s.held = held_words(ctx, c)
     return s
 
@@ -281,8 +294,19 @@ def held_words(ctx: Ctx, c: Campaign) -> str:
     return (_("Pushes wait: {when}") if c.kind == Kind.BROADCAST else _("Emails wait: {when}")).format(when=when)
 
 
-def summaries(ctx: Ctx, include_archived: bool = False, search: str = "") -> list[CampaignSummary]:
-    """Every campaign (newest first), archived ones only when asked."""
+def funnel(ctx: Ctx, campaign_id: int) -> dict[str, int]:
+    """One invitation campaign's funnel (what the TUI's detail line shows for the campaign
+    under the cursor)."""
+    ctx.require(Permission.CAMPAIGNS)
+    return _funnels([campaign_id], ctx.now())[campaign_id]
+
+
+def summaries(
+    ctx: Ctx, include_archived: bool = False, search: str = "", funnels: bool = True
+) -> list[CampaignSummary]:
+    """Every campaign (newest first), archived ones only when asked. `funnels=False`
+    leaves each summary's funnel None (a list that does not show them: counting every
+    invitation ever sent is most of its time on a long history)."""
     ctx.require(Permission.CAMPAIGNS)
     q = Campaign.select().order_by(Campaign.updated_at.desc(), Campaign.id.desc())
     if not include_archived:
@@ -292,7 +316,9 @@ def summaries(ctx: Ctx, include_archived: bool = False, search: str = "") -> lis
     camps = list(q)
     ids = [c.id for c in camps]
     counts, facts = _counts_by_campaign(ids), _facts_by_campaign(ids)
-    return [_summarise(ctx, c, counts[c.id], facts[c.id]) for c in camps]
+    invitations = [c.id for c in camps if c.kind == Kind.INVITATION] if funnels else []
+    by_campaign = _funnels(invitations, ctx.now())
+    return [_summarise(ctx, c, counts[c.id], by_campaign.get(c.id), facts[c.id]) for c in camps]
 
 
 def get_templates(ctx: Ctx, campaign_id: int) -> dict[str, dict[str, str]]:

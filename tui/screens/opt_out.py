@@ -1,6 +1,6 @@
 """Recording an opt-out a patient asked for (SPEC §10): a modal asking the channel and a
 note, and `OptOutFlow`, which a screen or widget holds to ask, record it in a thread
-(core.optouts.record: the same function as `clinicast patients opt-out`) and say what
+(core.optouts.ledger.record: the same function as `clinicast patients opt-out`) and say what
 was done."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from tui import workers
 from tui.app import ClinicastApp
 
 if TYPE_CHECKING:
-    from core.optouts import Recorded
+    from core.optouts.ledger import Recorded
 
 _CHANNELS = (
     (OptOutChannel.EMAIL, "email (invitations)"),
@@ -110,12 +110,12 @@ class OptOutFlow:
         self.node.app.push_screen(OptOutModal(emr_id, name), answered)
 
     async def _record(self, emr_id: str, channel: str, note: str) -> None:
-        from core import optouts
+        from core.optouts import ledger
 
         app = self.node.app
         assert isinstance(app, ClinicastApp)
         try:
-            done = await asyncio.to_thread(optouts.record, app.ctx, emr_id, channel, note)
+            done = await asyncio.to_thread(ledger.record, app.ctx, emr_id, channel, note)
         except ClinicastError as e:
             app.notify(str(e), title="Not done", severity="error", markup=False, timeout=8)
             return

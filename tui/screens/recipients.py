@@ -17,7 +17,7 @@ from textual.widgets import Footer, Header, Input, ProgressBar, Static
 from core import campaigns, recipients
 from core.enums import Kind, RecipientStatus
 from core.i18n import _
-from core.optouts import Recorded
+from core.optouts.ledger import Recorded
 from core.reasons import describe
 from tui import format as fmt
 from tui.screens.base import ClinicastScreen
