@@ -20,7 +20,7 @@ import os
 import re
 import tempfile
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, NamedTuple
@@ -194,7 +194,7 @@ def decode(raw: bytes, name: str) -> tuple[str, str]:
         return raw.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
-    _one_encoding(raw, name)
+    _one_encoding(raw.split(b"\n"), name)
     try:
         return raw.decode("cp1252"), "cp1252"
     except UnicodeDecodeError as e:
@@ -203,12 +203,12 @@ def decode(raw: bytes, name: str) -> tuple[str, str]:
         ) from None
 
 
-def _one_encoding(raw: bytes, name: str) -> None:
+def _one_encoding(lines: Iterable[bytes], name: str) -> None:
     """BadInput when a file that is not UTF-8 throughout has lines that are: a file
     pasted together from a UTF-8 and a Windows-1252 export would import as "HÃ©lÃ¨ne".
     Names the first line whose encoding differs from the first non-ASCII line's."""
     first: tuple[int, bool] | None = None  # (line, is UTF-8) of the first non-ASCII line
-    for n, line in enumerate(raw.split(b"\n"), 1):
+    for n, line in enumerate(lines, 1):
         if line.isascii():
             continue
         try:
@@ -337,7 +337,18 @@ def _sniff_encoding(fd: int, label: str) -> str:
         offset += len(block)
 
 
+def _lines_of(fd: int) -> Iterator[bytes]:
+    """The file's lines (without their `\\n`), read in blocks."""
+    offset, rest = 0, b""
+    while block := os.pread(fd, 4 * infile.MiB, offset):
+        offset += len(block)
+        *whole, rest = (rest + block).split(b"\n")
+        yield from whole
+    yield rest
+
+
 def _check_cp1252(fd: int, label: str) -> str:
+    _one_encoding(_lines_of(fd), label)
     offset, lines = 0, 0
     while block := os.pread(fd, 4 * infile.MiB, offset):
         try:

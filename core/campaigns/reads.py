@@ -8,6 +8,7 @@ from datetime import date, datetime
 
 import peewee as pw
 
+from core import tally
 from core.campaigns.window import window_state
 from core.context import Ctx
 from core.enums import (
@@ -147,21 +148,6 @@ def get_locked(campaign_id: int | str) -> Campaign:
     return c
 
 
-def _counts_by_campaign(ids: list[int]) -> dict[int, dict[str, int]]:
-    out: dict[int, dict[str, int]] = {i: {} for i in ids}
-    if not ids:
-        return out
-    q = (
-        Recipient.select(Recipient.campaign, Recipient.status, pw.fn.COUNT(Recipient.id))
-        .where(Recipient.campaign.in_(ids))
-        .group_by(Recipient.campaign, Recipient.status)
-        .tuples()
-    )
-    for cid, status, n in q:
-        out[cid][status] = n
-    return out
-
-
 def _facts_by_campaign(ids: list[int]) -> dict[int, Facts]:
     out = {i: Facts() for i in ids}
     if not ids:
@@ -262,7 +248,7 @@ def summary(ctx: Ctx, campaign: Campaign | int) -> CampaignSummary:
     ctx.require(Permission.CAMPAIGNS)
     c = campaign if isinstance(campaign, Campaign) else get(campaign)
     funnel = _funnels([c.id], ctx.now())[c.id] if c.kind == Kind.INVITATION else None
-    s = _summarise(ctx, c, _counts_by_campaign([c.id])[c.id], funnel, _facts_by_campaign([c.id])[c.id])
+    s = _summarise(ctx, c, tally.counts([c.id])[c.id], funnel, _facts_by_campaign([c.id])[c.id])
     s.held = held_words(ctx, c)
     return s
 
@@ -315,7 +301,7 @@ def summaries(
         q = q.where(Campaign.name.contains(search.strip()))
     camps = list(q)
     ids = [c.id for c in camps]
-    counts, facts = _counts_by_campaign(ids), _facts_by_campaign(ids)
+    counts, facts = tally.counts(ids), _facts_by_campaign(ids)
     invitations = [c.id for c in camps if c.kind == Kind.INVITATION] if funnels else []
     by_campaign = _funnels(invitations, ctx.now())
     return [_summarise(ctx, c, counts[c.id], by_campaign.get(c.id), facts[c.id]) for c in camps]
