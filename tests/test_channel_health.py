@@ -16,8 +16,8 @@ from helpers import add_patients, ctx_at, status_counts
 from servers import SmtpServer, delivery_config
 from test_dispatch import TPL
 
-from core import campaigns, channel_health, recipients, status
-from core.delivery import Dispatcher, pace
+from core import campaigns, channel_health, pace, recipients, status
+from core.delivery import Dispatcher
 from core.models import ChannelHealth, Delivery, Recipient, database
 
 T0 = datetime(2026, 3, 2, 19, 2, 0)  # 14:02 in Toronto, a Monday
