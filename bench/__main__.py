@@ -8,7 +8,9 @@ import importlib
 import sys
 import time
 
-MODULES = ["bench_import", "bench_assign", "bench_delivery", "bench_relay", "bench_tui"]
+from bench.common import Figures
+
+MODULES = ["bench_history", "bench_import", "bench_assign", "bench_delivery", "bench_relay", "bench_tui"]
 
 
 def main(argv: list[str]) -> int:
@@ -21,8 +23,12 @@ def main(argv: list[str]) -> int:
             print(f"{name}: not available ({e})")
             continue
         t0 = time.perf_counter()
+        Figures.echo = True  # rows with their targets and bare baselines, as they come
+        print(f"== {name}", flush=True)
         figures = mod.run()
-        print(f"== {name} ({time.perf_counter() - t0:.1f} s)")
+        print(f"== {name} done ({time.perf_counter() - t0:.1f} s)")
+        if isinstance(figures, Figures):
+            continue
         for key, value in figures.items():
             shown = f"{value:.3f}" if isinstance(value, float) else str(value)
             print(f"  {key:58} {shown}")

@@ -6,9 +6,12 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import statistics
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from core import config as cfg
 from core import db as dbmod
@@ -50,10 +53,65 @@ def _pg_schema(pg: str) -> Iterator[str]:
             admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
+def pg_base_url() -> str:
+    return os.environ.get("CLINICAST_TEST_PG_URL", "")
+
+
 def backends(folder: Path) -> Iterator[tuple[str, str]]:
     """(label, database URL) for SQLite, then PostgreSQL when CLINICAST_TEST_PG_URL is set."""
     yield "sqlite", f"sqlite:///{(folder / 'bench.db').as_posix().lstrip('/')}"
-    pg = os.environ.get("CLINICAST_TEST_PG_URL")
+    pg = pg_base_url()
     if pg:
         with _pg_schema(pg) as url:
             yield "postgresql", url
+
+
+def median_of(measure: Callable[[], float], runs: int = 3) -> float:
+    """The median of `runs` measurements (never the best: a lucky run proves nothing)."""
+    return statistics.median(measure() for _ in range(runs))
+
+
+@dataclass
+class Row:
+    what: str  # what is measured, in words (with the real count: "Assign 4,987 by conditions")
+    seconds: float
+    target: float | None = None  # at most this many seconds
+    baseline: float | None = None  # a bare loop doing the same work, same run
+    baseline_what: str = ""
+
+    def text(self) -> str:
+        out = f"  {self.what:64} {self.seconds:8.3f} s"
+        if self.target is not None:
+            verdict = "ok" if self.seconds <= self.target else "OVER"
+            out += f"   target ≤ {self.target:g} s: {verdict}"
+        if self.baseline is not None:
+            out += f"   bare {self.baseline:.3f} s ({self.baseline_what})"
+            if self.baseline:
+                out += f", x{self.seconds / self.baseline:.2f}"
+        return out
+
+
+@dataclass
+class Figures:
+    """A benchmark's rows: each a median of three, its target and its bare baseline."""
+
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    echo: ClassVar[bool] = False  # print each row as it comes (`python -m bench` does)
+
+    def row(self, what: str, seconds: float, target: float | None = None, **baseline) -> float:
+        self.rows.append(Row(what, seconds, target, **baseline))
+        if self.echo:
+            print(self.rows[-1].text(), flush=True)
+        return seconds
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+        if self.echo:
+            print(f"  ({text})", flush=True)
+
+    def text(self) -> str:
+        return "\n".join([*(r.text() for r in self.rows), *(f"  ({n})" for n in self.notes)])
+
+    def ok(self) -> bool:
+        return all(r.target is None or r.seconds <= r.target for r in self.rows)

@@ -1,10 +1,20 @@
 """The `clinicast` command (SPEC §7): one module per group of subcommands, all
-registered on `base.cli`. With no subcommand it opens the TUI (imported only then: the
-core and the daemon never load Textual)."""
+registered on `base.cli`, each imported when one of its commands runs
+(`base.COMMAND_MODULES`). With no subcommand it opens the TUI (imported only then: the
+core and the daemon never load Textual). The top floor: it imports tui and core, and
+neither imports it.
+
+base.py        --config on every command, errors to exit codes and one line on stderr, JSON
+campaigns.py   `clinicast campaigns …`
+patients.py    `clinicast patients import`
+recipients.py  `clinicast recipients …`
+trust.py       `clinicast patients opt-out | opt-in | show`, `clinicast audit`
+setup.py       `clinicast init`, `config check`, `status`, `daemon`, `demo`
+ssh.py         clinicast as sshd's ForceCommand: staff's files travel through SSH
+"""
 
 from __future__ import annotations
 
-from cli import campaigns, patients, recipients, setup, trust  # noqa: F401 - each registers its commands
 from cli.base import cli
 
 
@@ -22,14 +32,16 @@ def main(argv=None) -> None:
     import sys
 
     from cli import ssh
-    from cli.base import EXIT_BAD, die
-    from core import i18n, preferences
-    from core.context import login_name
+    from cli.base import COMMAND_MODULES, EXIT_BAD, die
 
     args = list(sys.argv[1:] if argv is None else argv)
-    i18n.use(preferences.language_of_file(_config_arg(args), login_name()))
+    if args != ["--version"]:  # the version has no words to translate: it loads nothing (issue #21)
+        from core import i18n, preferences
+        from core.context import login_name
+
+        i18n.use(preferences.language_of_file(_config_arg(args), login_name()))
     try:  # under sshd's ForceCommand, the client's words (cli/ssh.py); --config is the forced one's
-        args = ssh.forced_argv(args, list(cli.commands))
+        args = ssh.forced_argv(args, list(COMMAND_MODULES))
     except ssh.Refused as e:
         die(str(e), EXIT_BAD)
     cli.main(args=args, obj={})

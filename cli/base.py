@@ -10,6 +10,7 @@ prints a traceback.
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import sys
 from collections.abc import Sequence
@@ -17,18 +18,18 @@ from datetime import date, datetime
 from typing import Any, NoReturn
 
 import click
-import peewee as pw
 
-from core import __version__
-from core.config.types import Config
 from core.errors import ClinicastError
 from core.i18n import _
 
 EXIT_REFUSED, EXIT_BAD = 1, 2
 
 
-def die(message: str, code: int) -> NoReturn:
-    for line in str(message).splitlines() or [""]:
+def die(message, code: int) -> NoReturn:
+    """One `clinicast: ` line each on stderr, then exit `code`. `message` may be an error
+    with `lines()` (core.csvio.FileProblems): a million of them are printed as they come."""
+    lines = message.lines() if hasattr(message, "lines") else str(message).splitlines()
+    for line in lines or [""]:
         click.echo(f"clinicast: {line}", err=True)
     sys.exit(code)
 
@@ -115,14 +116,18 @@ def command(group, name: str, *, db: bool = True, user: bool = True, config: boo
                     return f(for_current_user(loaded), **kwargs)
                 return f(loaded, **kwargs)
             except ClinicastError as e:
-                die(str(e), e.exit_code)
-            except pw.PeeweeException as e:  # locked, read-only, full...: in words, with what to do
-                from core import db as dbmod
-
-                err = dbmod.explain(e)
-                die(str(err), err.exit_code)
+                die(e, e.exit_code)
             except OSError as e:
                 die(f"{getattr(e, 'filename', '') or ''}: {e.strerror or e}".lstrip(": "), EXIT_BAD)
+            except Exception as e:
+                import peewee as pw  # loaded by then: only a command that used the database gets here
+
+                if not isinstance(e, pw.PeeweeException):
+                    raise
+                from core import db as dbmod
+
+                err = dbmod.explain(e)  # locked, read-only, full...: in words, with what to do
+                die(str(err), err.exit_code)
 
         return run
 
@@ -130,7 +135,24 @@ def command(group, name: str, *, db: bool = True, user: bool = True, config: boo
 
 
 class OneLineErrors(click.Group):
-    """Usage errors as one line on stderr (`clinicast: campaigns create: …`), exit 2."""
+    """Usage errors as one line on stderr (`clinicast: campaigns create: …`), exit 2.
+
+    Commands are registered where they are written (`@command(cli, ...)` in the cli/
+    module of their group); `modules` only says which module holds each top-level name,
+    so a command imports that module, and what it needs, when it runs:
+    `clinicast --version` loads neither the database driver nor the core."""
+
+    def __init__(self, *args: Any, modules: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.modules = modules or {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(self.modules))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.modules:
+            importlib.import_module(self.modules[cmd_name])  # its decorators register it
+        return self.commands.get(cmd_name)
 
     def main(  # click overloads main() on standalone_mode; this one always exits
         self,
@@ -154,9 +176,28 @@ class OneLineErrors(click.Group):
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
-@click.group(cls=OneLineErrors, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+# the module that registers each top-level command (OneLineErrors.get_command imports it)
+COMMAND_MODULES = {
+    "audit": "cli.trust",
+    "campaigns": "cli.campaigns",
+    "config": "cli.setup",
+    "daemon": "cli.setup",
+    "demo": "cli.setup",
+    "init": "cli.setup",
+    "patients": "cli.trust",  # cli.patients' group, with cli.trust's opt-out commands on it
+    "recipients": "cli.recipients",
+    "status": "cli.setup",
+}
+
+
+@click.group(
+    cls=OneLineErrors,
+    modules=COMMAND_MODULES,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @_config_option
-@click.version_option(__version__, prog_name="clinicast")
+@click.version_option(package_name="clinicast", prog_name="clinicast")
 @click.pass_context
 def cli(ctx: click.Context, config_path):
     """Send campaigns to the clinic's patients. With no command, opens the TUI."""
@@ -184,9 +225,9 @@ def open_tui(config_path) -> NoReturn:
 
 
 __all__ = [
+    "COMMAND_MODULES",
     "EXIT_BAD",
     "EXIT_REFUSED",
-    "Config",
     "cli",
     "command",
     "die",

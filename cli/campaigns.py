@@ -50,7 +50,8 @@ def campaigns_list(ctx, include_archived, as_json):
     """Every campaign, newest first."""
     from core import campaigns
 
-    rows = campaigns.summaries(ctx, include_archived=include_archived)
+    # the text list shows no funnel: it is counted for --json only (`show` has it too)
+    rows = campaigns.summaries(ctx, include_archived=include_archived, funnels=as_json)
     if as_json:
         return emit([s.to_json() for s in rows])
     if not rows:

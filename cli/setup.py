@@ -7,7 +7,8 @@ import sys
 
 import click
 
-from cli.base import Config, cli, command, emit, need_terminal, open_tui
+from cli.base import cli, command, emit, need_terminal, open_tui
+from core.config.types import Config
 from core.i18n import _
 
 

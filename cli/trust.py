@@ -22,9 +22,9 @@ _NOTE = click.option("--note", required=True, metavar="TEXT", help="Why, in a fe
 @click.option("--json", "as_json", is_flag=True)
 def patients_opt_out(ctx, emr_id, channel, note, as_json):
     """Record an opt-out the patient asked for (by phone, at the desk)."""
-    from core import optouts
+    from core.optouts import ledger
 
-    done = optouts.record(ctx, emr_id, channel, note)
+    done = ledger.record(ctx, emr_id, channel, note)
     if as_json:
         return emit(done.to_json())
     first, *rest = done.lines()
@@ -40,9 +40,9 @@ def patients_opt_out(ctx, emr_id, channel, note, as_json):
 @click.option("--json", "as_json", is_flag=True)
 def patients_opt_in(ctx, emr_id, channel, note, as_json):
     """Undo a patient's opt-out (admin); a later start includes them again."""
-    from core import optouts
+    from core.optouts import ledger
 
-    done = optouts.clear(ctx, emr_id, channel, note)
+    done = ledger.clear(ctx, emr_id, channel, note)
     if as_json:
         return emit(done.to_json())
     click.echo(f"{done.emr_id}: opt-out of {done.channel} undone ({done.cleared} cleared)")

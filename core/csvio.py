@@ -15,12 +15,15 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import os
 import re
+import tempfile
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import IO, NamedTuple
 
 from core import infile
 from core.errors import BadInput
@@ -29,14 +32,71 @@ DELIMITERS = (",", ";", "\t")
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
 
 
+class ProblemLines:
+    """A file's problem lines, in order, all kept however many: in memory while they are
+    few, then in an unnamed temporary file (owner-only, gone when closed), so a file of a
+    million bad rows is refused with every line listed in bounded memory (issue #21)."""
+
+    KEEP = 10_000  # lines held in memory before the rest goes to the file
+
+    def __init__(self) -> None:
+        self._lines: list[str] = []
+        self._file: IO[str] | None = None
+        self._n = 0
+
+    def add(self, line: str) -> None:
+        self._n += 1
+        if self._file is None and len(self._lines) < self.KEEP:
+            self._lines.append(line)
+            return
+        if self._file is None:
+            self._file = tempfile.TemporaryFile("w+", encoding="utf-8", newline="\n")
+        self._file.write(line.replace("\n", " ") + "\n")
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __bool__(self) -> bool:
+        return self._n > 0
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._lines
+        if self._file is not None:
+            self._file.flush()
+            self._file.seek(0)
+            for line in self._file:
+                yield line.rstrip("\n")
+            self._file.seek(0, os.SEEK_END)
+
+    def __getitem__(self, i: int) -> str:
+        if 0 <= i < len(self._lines):
+            return self._lines[i]
+        return next(itertools.islice(iter(self), i if i >= 0 else self._n + i, None))
+
+    @property
+    def spilled(self) -> bool:
+        return self._file is not None
+
+
 class FileProblems(BadInput):
     """A file refused with every problem found: `str()` is a summary line, then one
-    `FILE:LINE: ...` line per problem; `.problems` holds those lines."""
+    `FILE:LINE: ...` line per problem; `.problems` holds those lines (a `ProblemLines`
+    for a file with many: iterate it, or `lines()`, rather than `str()` the whole)."""
 
-    def __init__(self, summary: str, problems: list[str]):
+    def __init__(self, summary: str, problems: list[str] | ProblemLines):
         self.summary = summary
         self.problems = problems
-        super().__init__("\n".join([summary, *problems]))
+        if isinstance(problems, ProblemLines) and problems.spilled:
+            first = list(itertools.islice(problems, problems.KEEP))
+            more = len(problems) - len(first)
+            super().__init__("\n".join([summary, *first, f"… and {more:,} more problems"]))
+        else:
+            super().__init__("\n".join([summary, *problems]))
+
+    def lines(self) -> Iterator[str]:
+        """The summary, then every problem line (read as it goes)."""
+        yield self.summary
+        yield from self.problems
 
 
 class Row(NamedTuple):
@@ -173,24 +233,6 @@ def _line_of(raw: bytes, offset: int) -> int:
 # --- delimiter ----------------------------------------------------------------------
 
 
-def _first_record(text: str) -> tuple[int, str]:
-    """(line number, text) of the first non-blank record, quoted line breaks included."""
-    lines = io.StringIO(text, newline="")
-    start = 0
-    buf: list[str] = []
-    quotes = 0
-    for n, line in enumerate(lines, 1):
-        if not buf and not line.strip():
-            continue
-        if not buf:
-            start = n
-        buf.append(line)
-        quotes += line.count('"')
-        if quotes % 2 == 0:
-            break
-    return start, "".join(buf)
-
-
 def sniff_delimiter(header: str) -> str:
     """The separator of a header record: the most frequent of `,` `;` tab outside
     quotes (Excel quotes a name holding a separator, so quoted ones do not count).
@@ -214,7 +256,8 @@ def read_table(path: os.PathLike | str, *, name: str | None = None, limit: int =
     skipped; a row with more or fewer fields than the header is kept out of `rows` and
     listed in `bad_rows` (extra fields that are all empty are tolerated: Excel's
     trailing separators). Raises BadInput (one line naming the file) when the file
-    cannot be read, is empty, or its header is unusable."""
+    cannot be read, is empty, or its header is unusable. A big file is better read as it
+    goes: `TableStream`."""
     path = Path(path)
     label = name or display_name(path)
     # a device, FIFO, folder or oversized file is refused before reading (issue #8)
@@ -224,72 +267,234 @@ def read_table(path: os.PathLike | str, *, name: str | None = None, limit: int =
 
 def parse_table(raw: bytes, label: str, path: os.PathLike | str | None = None) -> Table:
     """`read_table` of bytes already read (a pasted list): `label` names it in messages."""
-    path = Path(path if path is not None else label)
-    text, encoding = decode(raw, label)
-    header_line, first = _first_record(text)
-    if not first.strip():
-        raise BadInput(f"{label}: the file is empty; expected a header row and data rows")
-    delimiter = sniff_delimiter(first)
+    with TableStream.of_bytes(raw, label, path) as stream:
+        rows: list[Row] = []
+        bad: list[BadRow] = []
+        for chunk_rows, chunk_bad in stream.chunks():
+            rows.extend(chunk_rows)
+            bad.extend(chunk_bad)
+        return stream.table(rows, bad)
 
-    reader = csv.reader(
-        io.StringIO(text, newline=""),
-        delimiter=delimiter,
-        quotechar='"',
-        doublequote=True,
-        skipinitialspace=False,
-        strict=False,
-    )
-    header: list[str] | None = None
-    keys: tuple[str, ...] = ()
-    rows: list[Row] = []
-    bad: list[BadRow] = []
-    width = 0
-    prev_end = 0
-    start = 0
-    try:
-        for fields in reader:
-            start = prev_end + 1
-            prev_end = reader.line_num
-            if not "".join(fields).strip():
+
+class _Capped(io.RawIOBase):
+    """A file read through, refusing (BadInput) to go past `limit` bytes: a file that
+    grows while it is read cannot exhaust memory or time."""
+
+    def __init__(self, fd: int, limit: int, label: str, what: str) -> None:
+        self.fd, self.limit, self.label, self.what, self.total = fd, limit, label, what, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        n = os.readv(self.fd, [b])
+        self.total += n
+        if self.total > self.limit:
+            raise BadInput(
+                f"{self.label}: is over {infile.size_words(self.limit)}; "
+                f"{self.what} may be at most {infile.size_words(self.limit)}"
+            )
+        return n
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self.fd)
+        super().close()
+
+
+def _sniff_encoding(fd: int, label: str) -> str:
+    """The file's encoding, read through once in blocks (no more than a block in memory):
+    UTF-8 (BOM or not), UTF-16 with a BOM, else Windows-1252; BadInput for a binary file."""
+    head = os.pread(fd, 4096, 0)
+    if head.startswith(codecs.BOM_UTF8):
+        encoding = "utf-8-sig"
+    elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    else:
+        nul = head.find(b"\x00")
+        if nul >= 0:
+            raise BadInput(
+                f"{label}:{_line_of(head, nul)}: not a text file (a NUL byte, U+0000, on this line); "
+                "expected a CSV in UTF-8 or Windows-1252"
+            )
+        encoding = "utf-8"
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset, lines = (3 if encoding == "utf-8-sig" else 0), 0
+    while True:
+        block = os.pread(fd, 4 * infile.MiB, offset)
+        try:
+            decoder.decode(block, final=not block)
+        except UnicodeDecodeError as e:
+            if encoding == "utf-8-sig":
+                raise BadInput(
+                    f"{label}:{lines + _line_of(block, e.start)}: starts with a UTF-8 mark but is "
+                    f"not valid UTF-8 (byte 0x{block[e.start]:02x})"
+                ) from None
+            return _check_cp1252(fd, label)
+        if not block:
+            return encoding
+        lines += block.count(b"\n")
+        offset += len(block)
+
+
+def _check_cp1252(fd: int, label: str) -> str:
+    offset, lines = 0, 0
+    while block := os.pread(fd, 4 * infile.MiB, offset):
+        try:
+            block.decode("cp1252")
+        except UnicodeDecodeError as e:
+            raise BadInput(
+                f"{label}:{lines + _line_of(block, e.start)}: neither UTF-8 nor Windows-1252 text "
+                f"(byte 0x{block[e.start]:02x})"
+            ) from None
+        lines += block.count(b"\n")
+        offset += len(block)
+    return "cp1252"
+
+
+class TableStream:
+    """A CSV file read as it goes, a chunk of rows at a time (a directory of a million
+    patients never sits in memory): `with TableStream(path) as s: for rows, bad in
+    s.chunks(): ...`. The header, encoding and delimiter are known once it is open;
+    rows and bad rows are `read_table`'s."""
+
+    def __init__(self, path: os.PathLike | str, *, name: str | None = None, limit: int = infile.CSV_LIMIT):
+        self.path = Path(path)
+        self.label = name or display_name(self.path)
+        self.limit = limit
+        self._raw: _Capped | None = None
+        self._text: IO[str]
+        self._text_read: str | None = None  # of_bytes: the whole text, already decoded
+
+    @classmethod
+    def of_bytes(cls, raw: bytes, label: str, path: os.PathLike | str | None = None) -> TableStream:
+        """A table already read (the standard input, a pasted list): decoded at once."""
+        stream = cls(path if path is not None else label, name=label, limit=len(raw))
+        stream._text_read, stream.encoding = decode(raw, label)
+        return stream
+
+    def __enter__(self) -> TableStream:
+        if self._text_read is not None:
+            self._text = io.StringIO(self._text_read, newline="")
+            self._open_header()
+            return self
+        # a device, FIFO, folder or oversized file is refused before reading (issue #8)
+        fd = infile.open_regular(self.path, limit=self.limit, what="a CSV file", label=self.label)
+        self._raw = _Capped(fd, self.limit, self.label, "a CSV file")
+        try:
+            self.encoding = _sniff_encoding(fd, self.label)
+            self._text = io.TextIOWrapper(io.BufferedReader(self._raw, 1024 * 1024), encoding=self.encoding, newline="")
+            self._open_header()
+        except BaseException:
+            self._raw.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._raw is not None:
+            self._raw.close()
+
+    def _quotes_odd(self) -> bool:
+        """Whether the whole file holds an odd number of `"` (read again, in blocks)."""
+        if self._text_read is not None:
+            return self._text_read.count('"') % 2 == 1
+        assert self._raw is not None
+        fd, offset, n = self._raw.fd, 0, 0
+        if self.encoding == "utf-16":
+            return os.pread(fd, self.limit + 1, 0).decode("utf-16", "replace").count('"') % 2 == 1
+        while block := os.pread(fd, 4 * infile.MiB, offset):
+            n += block.count(b'"')
+            offset += len(block)
+        return n % 2 == 1
+
+    def _open_header(self) -> None:
+        # the delimiter is sniffed from the first non-blank record (quoted line breaks included)
+        first: list[str] = []
+        self.header_line, quotes = 0, 0
+        pending = []
+        for n, line in enumerate(self._text, 1):
+            pending.append(line)
+            if not first and not line.strip():
                 continue
-            if header is None:
-                header, key_list = _header(fields, label, start)
-                keys = tuple(key_list)
-                width = len(header)
-                continue
-            n = len(fields)
-            if n > width and not any(f.strip() for f in fields[width:]):
-                fields = fields[:width]
-                n = width
-            if n != width:
-                bad.append(
-                    BadRow(
-                        start,
-                        f"expected {width} fields like the header, got {n} "
-                        f"(is a {DELIMITER_NAMES[delimiter]} or a quote unbalanced?)",
+            if not first:
+                self.header_line = n
+            first.append(line)
+            quotes += line.count('"')
+            if quotes % 2 == 0:
+                break
+        if not "".join(first).strip():
+            raise BadInput(f"{self.label}: the file is empty; expected a header row and data rows")
+        self.delimiter = sniff_delimiter("".join(first))
+        self._reader = csv.reader(
+            itertools.chain(pending, self._text),
+            delimiter=self.delimiter,
+            quotechar='"',
+            doublequote=True,
+            skipinitialspace=False,
+            strict=False,
+        )
+        self._prev_end = 0
+        self.header: list[str] = []
+        self.keys: tuple[str, ...] = ()
+        for fields in self._reader:
+            start = self._prev_end + 1
+            self._prev_end = self._reader.line_num
+            if "".join(fields).strip():
+                header, key_list = _header(fields, self.label, start)
+                self.header, self.keys = header, tuple(key_list)
+                break
+        self.columns = {k: h for k, h in zip(self.keys, self.header, strict=False) if k}
+
+    def chunks(self, size: int = 20_000) -> Iterator[tuple[list[Row], list[BadRow]]]:
+        """(rows, bad rows) about `size` records at a time, in the file's order."""
+        width, keys, reader, delimiter = len(self.header), self.keys, self._reader, self.delimiter
+        rows: list[Row] = []
+        bad: list[BadRow] = []
+        start = 0
+        try:
+            for fields in reader:
+                start = self._prev_end + 1
+                self._prev_end = reader.line_num
+                if not "".join(fields).strip():
+                    continue
+                n = len(fields)
+                if n > width and not any(f.strip() for f in fields[width:]):
+                    fields = fields[:width]
+                    n = width
+                if n != width:
+                    bad.append(
+                        BadRow(
+                            start,
+                            f"expected {width} fields like the header, got {n} "
+                            f"(is a {DELIMITER_NAMES[delimiter]} or a quote unbalanced?)",
+                        )
                     )
-                )
-                continue
-            rows.append(Row(start, list(map(str.strip, fields)), keys))
-    except csv.Error as e:
-        raise BadInput(f"{label}:{reader.line_num}: unreadable CSV: {e}") from None
-    if header is None:  # pragma: no cover - _first_record found something non-blank
-        raise BadInput(f"{label}: the file is empty; expected a header row and data rows")
-    if rows and rows[-1].line == start and prev_end > start and text.count('"') % 2:
-        # the csv module reads an unclosed quote to the end of the file without a word
-        rows.pop()
-        bad.append(BadRow(start, "a quoted field opened on this line is never closed"))
-    columns = {k: h for k, h in zip(keys, header, strict=False) if k}
-    return Table(
-        path=path,
-        header=header,
-        columns=columns,
-        rows=rows,
-        bad_rows=bad,
-        encoding=encoding,
-        delimiter=delimiter,
-        header_line=header_line,
-    )
+                    continue
+                rows.append(Row(start, list(map(str.strip, fields)), keys))
+                if len(rows) >= size:
+                    yield rows, bad
+                    rows, bad = [], []
+        except csv.Error as e:
+            raise BadInput(f"{self.label}:{reader.line_num}: unreadable CSV: {e}") from None
+        except UnicodeDecodeError as e:  # the file changed since its encoding was checked
+            raise BadInput(f"{self.label}: not {self.encoding} text any more ({e.reason})") from None
+        if rows and rows[-1].line == start and self._prev_end > start and self._quotes_odd():
+            # the csv module reads an unclosed quote to the end of the file without a word
+            rows.pop()
+            bad.append(BadRow(start, "a quoted field opened on this line is never closed"))
+        yield rows, bad
+
+    def table(self, rows: list[Row], bad: list[BadRow]) -> Table:
+        return Table(
+            path=self.path,
+            header=self.header,
+            columns=self.columns,
+            rows=rows,
+            bad_rows=bad,
+            encoding=self.encoding,
+            delimiter=self.delimiter,
+            header_line=self.header_line,
+        )
 
 
 def _header(fields: list[str], label: str, line: int) -> tuple[list[str], list[str]]:

@@ -44,6 +44,9 @@ def connect(url: str, group: str = "") -> pw.Database:
         # SQLite's own lower() folds ASCII only: "Émilie" must match "émilie" as on PostgreSQL
         db.register_function(_unicode_lower, "lower", 1, deterministic=True)
     elif url.startswith(("postgresql://", "postgres://")):
+        from core import orm
+
+        orm.load_driver()
         u = urlsplit(url)
         params: dict[str, str | int] = dict(parse_qsl(u.query))
         if u.username:

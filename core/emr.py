@@ -17,6 +17,9 @@ import unicodedata
 
 def key(emr_id: str) -> str:
     """The comparison key of an EMR id ('' for an id with no visible character)."""
+    if emr_id.isascii() and emr_id.isprintable():  # nearly every id: NFKC changes nothing
+        s = emr_id.strip().casefold()
+        return (s.lstrip("0") or "0") if s.isdigit() else s
     s = unicodedata.normalize("NFKC", emr_id)
     s = "".join(c for c in s if unicodedata.category(c) != "Cf").strip().casefold()
     if s.isdigit() and s.isascii():

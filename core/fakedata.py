@@ -7,8 +7,10 @@ so nothing generated here can reach a real person.
 from __future__ import annotations
 
 import csv
+import itertools
 import os
 import random
+from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 
 REFERENCE_DAY = date(2025, 6, 2)  # ages and visits are relative to this day unless told
@@ -232,8 +234,12 @@ def _ascii(s: str) -> str:
 def generate(n: int, seed: int = 1, *, today: date = REFERENCE_DAY, first_emr: int = 100001) -> list[dict]:
     """`n` patients as dicts keyed by FIELDS (dates as `date` or None, booleans as bool,
     app_id None when not on the app). Same (n, seed, today) -> same patients."""
+    return list(iter_patients(n, seed, today=today, first_emr=first_emr))
+
+
+def iter_patients(n: int, seed: int = 1, *, today: date = REFERENCE_DAY, first_emr: int = 100001) -> Iterator[dict]:
+    """`generate`'s patients one at a time (a million of them never sit in memory at once)."""
     rnd = random.Random(seed)
-    out = []
     for i in range(n):
         fr = rnd.random() < 0.6
         sex = rnd.choices(["F", "M", "X"], weights=[51, 48, 1])[0]
@@ -251,7 +257,7 @@ def generate(n: int, seed: int = 1, *, today: date = REFERENCE_DAY, first_emr: i
         has_email = rnd.random() < (0.97 if on_app else 0.82)
         email = f"{_ascii(first)}.{_ascii(last)}{rnd.randint(1, 999)}@{rnd.choice(DOMAINS)}" if has_email else ""
         last_visit = today - timedelta(days=rnd.randint(0, 5 * 365)) if rnd.random() > 0.03 else None
-        out.append(
+        yield (
             {
                 "emr_id": str(first_emr + i),
                 "first_name": first,
@@ -272,7 +278,6 @@ def generate(n: int, seed: int = 1, *, today: date = REFERENCE_DAY, first_emr: i
                 "last_visit": last_visit,
             }
         )
-    return out
 
 
 def _cell(v, french: bool) -> str:
@@ -287,7 +292,7 @@ def _cell(v, french: bool) -> str:
 
 def write_csv(
     path: os.PathLike | str,
-    rows: list[dict],
+    rows: Iterable[dict],
     *,
     encoding: str = "utf-8-sig",
     delimiter: str = ",",
@@ -295,11 +300,14 @@ def write_csv(
     columns: list[str] | None = None,
 ) -> None:
     """Write `rows` (from generate(), or any dicts with those keys) as an EMR export would:
-    a header row, then one row a patient, Excel-style quoting (`csv.QUOTE_MINIMAL`)."""
-    columns = columns or [c for c in FIELDS if not rows or c in rows[0]]
+    a header row, then one row a patient, Excel-style quoting (`csv.QUOTE_MINIMAL`).
+    `rows` may be an iterator (`iter_patients`): the file is written as they come."""
+    it = iter(rows)
+    first = next(it, None)
+    columns = columns or [c for c in FIELDS if first is None or c in first]
     header = [FRENCH_HEADERS.get(c, c) if french_headers else c for c in columns]
     with open(path, "w", encoding=encoding, newline="") as f:
         w = csv.writer(f, delimiter=delimiter, lineterminator="\r\n")
         w.writerow(header)
-        for r in rows:
+        for r in itertools.chain([first] if first is not None else [], it):
             w.writerow([_cell(r.get(c), french_headers) for c in columns])

@@ -29,13 +29,15 @@ STDIN = "-"
 STDIN_LABEL = "stdin"
 
 MiB = 1024 * 1024
-CSV_LIMIT = 200 * MiB  # a patient directory of 100,000 rows is about 20 MB
+# a patient directory file is read as it goes (csvio.TableStream), never whole: 1,000,000
+# rows are about 200 MB (from the standard input it is read whole, within this bound)
+CSV_LIMIT = 1024 * MiB
 ID_LIST_LIMIT = 50 * MiB
 TEMPLATE_LIMIT = 1 * MiB  # two languages of four fields of at most 64 KiB each
 CONFIG_LIMIT = 1 * MiB  # config.example.toml, fully commented, is about 8 KB
 
 
-def _size(n: int) -> str:
+def size_words(n: int) -> str:
     return f"{n / MiB:.0f} MB" if n >= MiB else f"{n / 1024:.0f} KB" if n >= 1024 else f"{n} bytes"
 
 
@@ -55,14 +57,12 @@ def check(label: str, st: os.stat_result, limit: int, what: str) -> None:
     if not stat.S_ISREG(st.st_mode):
         raise BadInput(f"{label}: is {_kind(st.st_mode)}, expected {what}")
     if st.st_size > limit:
-        raise BadInput(f"{label}: is {_size(st.st_size)}; {what} may be at most {_size(limit)}")
+        raise BadInput(f"{label}: is {size_words(st.st_size)}; {what} may be at most {size_words(limit)}")
 
 
-def read_bytes(path: os.PathLike | str, *, limit: int, what: str = "a file", label: str | None = None) -> bytes:
-    """The whole content of a regular file of at most `limit` bytes; BadInput (one line
-    naming the file) for anything else."""
-    if str(path) == STDIN:
-        return _read_stdin(limit=limit, what=what)
+def open_regular(path: os.PathLike | str, *, limit: int, what: str = "a file", label: str | None = None) -> int:
+    """A descriptor open on a regular file of at most `limit` bytes (the caller closes
+    it); BadInput (one line naming the file) for anything else."""
     label = label or str(path)
     try:
         check(label, os.stat(path), limit, what)
@@ -75,6 +75,20 @@ def read_bytes(path: os.PathLike | str, *, limit: int, what: str = "a file", lab
         raise BadInput(f"{label}: cannot read: {e.strerror}") from None
     try:
         check(label, os.fstat(fd), limit, what)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_bytes(path: os.PathLike | str, *, limit: int, what: str = "a file", label: str | None = None) -> bytes:
+    """The whole content of a regular file of at most `limit` bytes; BadInput (one line
+    naming the file) for anything else."""
+    if str(path) == STDIN:
+        return _read_stdin(limit=limit, what=what)
+    label = label or str(path)
+    fd = open_regular(path, limit=limit, what=what, label=label)
+    try:
         return _read_bounded(fd, label, limit, what)
     finally:
         os.close(fd)
@@ -92,7 +106,7 @@ def _read_bounded(fd: int, label: str, limit: int, what: str) -> bytes:
     except OSError as e:
         raise BadInput(f"{label}: cannot read: {e.strerror}") from None
     if total > limit:
-        raise BadInput(f"{label}: is over {_size(limit)}; {what} may be at most {_size(limit)}")
+        raise BadInput(f"{label}: is over {size_words(limit)}; {what} may be at most {size_words(limit)}")
     return b"".join(chunks)
 
 

@@ -22,11 +22,12 @@ from helpers import add_patients
 from test_campaigns import TPL
 
 from cli import cli
-from core import audit, campaigns, conditions, exports, optouts, recipients, testsend, views
+from core import audit, campaigns, conditions, exports, recipients, testsend, views
 from core.audit import read as audit_read
 from core.context import Ctx, for_current_user
 from core.enums import Permission
 from core.errors import ClinicastError, PermissionDenied
+from core.optouts import ledger
 from core.patients import lookup, upsert
 from core.patients import view as patient_view
 
@@ -79,7 +80,7 @@ class World:
         )
         recipients.assign_ids(admin, bc.id, ["1010", "1011"])
         self.broadcast = bc.id
-        optouts.record(admin, "1015", "email", "par téléphone")
+        ledger.record(admin, "1015", "email", "par téléphone")
 
     def as_(self, *permissions: str) -> Ctx:
         user = replace(self.admin.user, permissions=frozenset(permissions))
@@ -114,6 +115,7 @@ CAMPAIGNS_ACTIONS = {
     "archive a campaign": (lambda w, c: campaigns.archive(c, w.invitation), ["core.campaigns.actions:archive"]),
     "list campaigns": (lambda w, c: campaigns.summaries(c), ["core.campaigns.reads:summaries"]),
     "a campaign's summary": (lambda w, c: campaigns.summary(c, w.invitation), ["core.campaigns.reads:summary"]),
+    "a campaign's funnel": (lambda w, c: campaigns.funnel(c, w.invitation), ["core.campaigns.reads:funnel"]),
     "read templates": (lambda w, c: campaigns.get_templates(c, w.invitation), ["core.campaigns.reads:get_templates"]),
     "count by conditions": (
         lambda w, c: conditions.count(c, [conditions.parse("age >= 18")]),
@@ -156,7 +158,7 @@ CAMPAIGNS_ACTIONS = {
     "search patients": (lambda w, c: lookup.search(c, "Tremblay"), ["core.patients.lookup:search"]),
     "a patient's page": (lambda w, c: patient_view.show(c, "1000"), ["core.patients.view:show"]),
     "record an opt-out": (
-        lambda w, c: optouts.record(c, "1001", "email", "au comptoir"),
+        lambda w, c: ledger.record(c, "1001", "email", "au comptoir"),
         ["core.optouts.ledger:record"],
     ),
     "export the ledger": (
@@ -179,7 +181,7 @@ CAMPAIGNS_ACTIONS = {
 
 ADMIN_ACTIONS = {
     "import patients": (lambda w, c: upsert.import_csv(c, w.patients_csv), ["core.patients.upsert:import_csv"]),
-    "undo an opt-out": (lambda w, c: optouts.clear(c, "1015", "email", "erreur"), ["core.optouts.ledger:clear"]),
+    "undo an opt-out": (lambda w, c: ledger.clear(c, "1015", "email", "erreur"), ["core.optouts.ledger:clear"]),
     "read the audit trail": (lambda w, c: audit_read.read(c), ["core.audit.read:read"]),
 }
 

@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 from conftest import LOGIN, write_config
 
-from cli import cli
+from cli.base import COMMAND_MODULES
 from cli.ssh import Refused, forced_argv
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMANDS = list(cli.commands)
+COMMANDS = list(COMMAND_MODULES)  # the top-level commands, each loaded when it runs
 
 
 def forced(config, command=None, *, stdin=b"", user_args=(), umask=0o022, **kw):

@@ -15,11 +15,12 @@ from helpers import add_patients, ctx_at, status_counts
 from servers import delivery_config
 from test_dispatch import TPL
 
-from core import campaigns, optouts, recipients
+from core import campaigns, recipients
 from core.delivery import Dispatcher
 from core.delivery.store import in_flight
 from core.models import AuditLog, Delivery, FeedItem, OptOut, Patient, Recipient, UnsubscribeToken
 from core.optouts import feed as optout_feed
+from core.optouts import ledger
 from core.patients import upsert
 from core.scheduling.scheduler import Scheduler
 
@@ -111,7 +112,7 @@ def test_a_patient_unsubscribes_by_the_link_and_stays_out_until_an_admin_opts_th
     assert smtp.messages[-1].rcpt_tos == [Patient.get(Patient.emr_id == "1001").email]
 
     # an administrator's opt-in, with a note, brings them back, audited; the old link stays theirs
-    optouts.clear(ctx, "1000", "email", "called the clinic: wants the app invitation")
+    ledger.clear(ctx, "1000", "email", "called the clinic: wants the app invitation")
     third = campaigns.create(ctx, "invitation", "Join, again")
     recipients.assign_ids(ctx, third.id, ["1000"])
     recipients.start(ctx, third.id)
@@ -148,7 +149,7 @@ def test_feed_items_repeated_out_of_order_unknown_or_malformed_change_nothing_tw
     assert (again.repeated, again.ignored, again.recorded) == (7, 1, 0) and OptOut.select().count() == 2
 
     # turned back on in the app later: clears the app's push opt-out, never a staff one
-    optouts.record(ctx, "1002", "push", "asked at the desk")
+    ledger.record(ctx, "1002", "push", "asked at the desk")
     gw.add_opt_out(app_id="a-1000", channel="push", opted_out=False, at="2026-03-01T13:00:00Z")
     gw.add_opt_out(app_id="a-1002", channel="push", opted_out=False, at="2026-03-01T13:00:00Z")
     optout_feed.pull(d, clock)

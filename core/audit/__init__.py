@@ -1,6 +1,7 @@
 """The audit trail (SPEC §6): every change and every read of patient data, who and when.
 
 log.py    record: one row per action, written in the action's own transaction
+chain.py  the trail as a hash chain: an edit or a deletion shows
 read.py   read, search_patients, to_csv: the admin's view of the trail (reads are audited too)
 """
 

@@ -16,7 +16,7 @@ from core.campaigns.actions import (
     save_templates,
     validate_fields,
 )
-from core.campaigns.reads import CampaignSummary, get, get_templates, status_of, summaries, summary
+from core.campaigns.reads import CampaignSummary, funnel, get, get_templates, status_of, summaries, summary
 from core.campaigns.window import window_bounds, window_state
 
 # the staff's actions and reads; anything else is imported from the module it lives in
@@ -26,6 +26,7 @@ __all__ = [
     "clinic_values",
     "create",
     "edit",
+    "funnel",
     "get",
     "get_templates",
     "save_templates",

@@ -99,7 +99,7 @@ def _counts_by_campaign(ids: list[int]) -> dict[int, dict[str, int]]:
     if not ids:
         return out
     q = (
-        Recipient.select(Recipient.campaign, Recipient.status, pw.fn.COUNT(Recipient.id).alias("n"))
+        Recipient.select(Recipient.campaign, Recipient.status, pw.fn.COUNT(Recipient.id))
         .where(Recipient.campaign.in_(ids))
         .group_by(Recipient.campaign, Recipient.status)
         .tuples()
@@ -109,25 +109,37 @@ def _counts_by_campaign(ids: list[int]) -> dict[int, dict[str, int]]:
     return out
 
 
-def _funnel(campaign: Campaign, now: datetime) -> dict[str, int]:
-    q = Invitation.select().where(Invitation.campaign == campaign)
-    invited = q.select(pw.fn.COUNT(pw.fn.DISTINCT(Invitation.patient))).scalar() or 0
-    joined = (
-        q.select(pw.fn.COUNT(pw.fn.DISTINCT(Invitation.patient))).where(Invitation.joined_at.is_null(False)).scalar()
-        or 0
+def _funnels(ids: list[int], now: datetime) -> dict[int, dict[str, int]]:
+    """The invitation funnel of each campaign in `ids`, in one grouped query (it was four
+    COUNTs a campaign: 400 queries for a list of 100 invitations). Patients are counted
+    once each: invited, joined, expired unanswered (and not re-invited), and the
+    re-invitations (core.recipients.reinvite) as invitations."""
+    out = {i: {"invited": 0, "joined": 0, "expired": 0, "reinvited": 0} for i in ids}
+    if not ids:
+        return out
+
+    def distinct_patients_where(cond) -> pw.Node:
+        return pw.fn.COUNT(pw.fn.DISTINCT(pw.Case(None, [(cond, Invitation.patient)], None)))
+
+    expired = Invitation.joined_at.is_null(True) & (Invitation.expires_at < now) & Invitation.reinvited_at.is_null(True)
+    q = (
+        Invitation.select(
+            Invitation.campaign,
+            pw.fn.COUNT(pw.fn.DISTINCT(Invitation.patient)),
+            distinct_patients_where(Invitation.joined_at.is_null(False)),
+            distinct_patients_where(expired),
+            pw.fn.COUNT(Invitation.reinvited_at),
+        )
+        .where(Invitation.campaign.in_(ids))
+        .group_by(Invitation.campaign)
+        .tuples()
     )
-    expired = (
-        q.select(pw.fn.COUNT(pw.fn.DISTINCT(Invitation.patient)))
-        .where(Invitation.joined_at.is_null(True), Invitation.expires_at < now, Invitation.reinvited_at.is_null(True))
-        .scalar()
-        or 0
-    )
-    # re-invitations (core.recipients.reinvite): expired invitations followed by a fresh one
-    reinvited = q.where(Invitation.reinvited_at.is_null(False)).count()
-    return {"invited": invited, "joined": joined, "expired": expired, "reinvited": reinvited}
+    for cid, invited, joined, lapsed, reinvited in q:
+        out[cid] = {"invited": invited, "joined": joined, "expired": lapsed, "reinvited": reinvited}
+    return out
 
 
-def _summarise(ctx: Ctx, c: Campaign, counts: dict[str, int]) -> CampaignSummary:
+def _summarise(ctx: Ctx, c: Campaign, counts: dict[str, int], funnel: dict[str, int] | None) -> CampaignSummary:
     active = {s: n for s, n in counts.items() if s in tuple(RecipientStatus)}
     total = sum(n for s, n in active.items() if s != RecipientStatus.REMOVED)
     return CampaignSummary(
@@ -144,18 +156,30 @@ def _summarise(ctx: Ctx, c: Campaign, counts: dict[str, int]) -> CampaignSummary
         sent=counts.get(RecipientStatus.SENT, 0),
         updated_at=c.updated_at,
         archived=c.archived,
-        funnel=_funnel(c, ctx.now()) if c.kind == Kind.INVITATION else None,
+        funnel=funnel if c.kind == Kind.INVITATION else None,  # None: not counted (summaries(funnels=False))
     )
 
 
 def summary(ctx: Ctx, campaign: Campaign | int) -> CampaignSummary:
     ctx.require(Permission.CAMPAIGNS)
     c = campaign if isinstance(campaign, Campaign) else get(campaign)
-    return _summarise(ctx, c, _counts_by_campaign([c.id])[c.id])
+    funnel = _funnels([c.id], ctx.now())[c.id] if c.kind == Kind.INVITATION else None
+    return _summarise(ctx, c, _counts_by_campaign([c.id])[c.id], funnel)
 
 
-def summaries(ctx: Ctx, include_archived: bool = False, search: str = "") -> list[CampaignSummary]:
-    """Every campaign (newest first), archived ones only when asked."""
+def funnel(ctx: Ctx, campaign_id: int) -> dict[str, int]:
+    """One invitation campaign's funnel (what the TUI's detail line shows for the campaign
+    under the cursor)."""
+    ctx.require(Permission.CAMPAIGNS)
+    return _funnels([campaign_id], ctx.now())[campaign_id]
+
+
+def summaries(
+    ctx: Ctx, include_archived: bool = False, search: str = "", funnels: bool = True
+) -> list[CampaignSummary]:
+    """Every campaign (newest first), archived ones only when asked. `funnels=False`
+    leaves each summary's funnel None (a list that does not show them: counting every
+    invitation ever sent is most of its time on a long history)."""
     ctx.require(Permission.CAMPAIGNS)
     q = Campaign.select().order_by(Campaign.updated_at.desc(), Campaign.id.desc())
     if not include_archived:
@@ -164,7 +188,9 @@ def summaries(ctx: Ctx, include_archived: bool = False, search: str = "") -> lis
         q = q.where(Campaign.name.contains(search.strip()))
     camps = list(q)
     counts = _counts_by_campaign([c.id for c in camps])
-    return [_summarise(ctx, c, counts[c.id]) for c in camps]
+    invitations = [c.id for c in camps if c.kind == Kind.INVITATION] if funnels else []
+    by_campaign = _funnels(invitations, ctx.now())
+    return [_summarise(ctx, c, counts[c.id], by_campaign.get(c.id)) for c in camps]
 
 
 def get_templates(ctx: Ctx, campaign_id: int) -> dict[str, dict[str, str]]:

@@ -1,4 +1,12 @@
-"""Transports, one a module, behind the small interface of `base`; chosen from the config."""
+"""Transports, one a module, behind the small interface of `base`; chosen from the config.
+
+base.py     Mailer, Gateway, Outcome (ok, retry, final): what every transport implements
+smtp.py     SMTP: STARTTLS, implicit TLS or none, a small pool of connections
+gateway.py  the app gateway's whole HTTP contract (gateway-api.md), typed
+sinks.py    the demo's and dry runs' local sinks: a maildir, a gateway log
+compose.py  one email serialised (text + HTML, structured headers)
+dkim.py     DKIM signing by clinicast, for a relay that does not sign
+"""
 
 from __future__ import annotations
 

@@ -34,6 +34,7 @@ COUNTS = {
     ("gateway", "concurrency"): (1, 1024),
     ("scheduler", "max_attempts"): (1, 1000),
     ("email", "unknown_outcome_retries"): (0, 100),
+    ("database", "keep_deliveries_days"): (1, 36500),
     ("email", "max_per_minute"): (0, 1_000_000),
     ("email", "max_per_day"): (0, 100_000_000),
 }

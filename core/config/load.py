@@ -18,12 +18,11 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core import infile
 from core.config import secrets
-from core.config.checks import check_dkim, check_identification, check_postgres_url, check_values, email_problems
-from core.config.schema import CHOICES, LANGUAGES, PERMISSIONS, REQUIRED, SCHEMA, USER_SCHEMA, read_section
+from core.config.checks import check_dkim, check_identification, check_postgres_url, check_values
+from core.config.schema import LOGIN_NAME, REQUIRED_SECTIONS, SECTIONS, UserTable, validate
 from core.config.types import (
     ClinicSettings,
     Config,
@@ -35,9 +34,6 @@ from core.config.types import (
     User,
 )
 from core.errors import BadInput, ConfigError
-from core.patients.cells import is_email
-
-LOGIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}\$?")
 
 
 def discover(explicit: str | os.PathLike | None = None) -> Path:
@@ -86,148 +82,122 @@ def load(path: str | os.PathLike | None = None, env: Mapping[str, str] | None = 
 
 
 def from_dict(data: dict, path: Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """The config a TOML document describes; raise ConfigError listing every problem, each
+    one line naming its key (the tables are read by core.config.schema's models)."""
     env = os.environ if env is None else env
-    problems: list[str] = []
     base = path.parent if path else Path.cwd()
-
-    for key in data:
-        if key not in SCHEMA and key != "users":
-            problems.append(
-                f"unknown section [{key}]; expected one of " + ", ".join(f"[{k}]" for k in [*SCHEMA, "users"])
-            )
-    values: dict[str, dict[str, Any]] = {}
-    for section, keys in SCHEMA.items():
-        table = data.get(section, {})
-        if not isinstance(table, dict):
-            problems.append(f"{section}: expected a table [{section}]")
-            table = {}
-        if section in ("clinic", "database") and section not in data:
-            problems.append(f"[{section}] is missing")
-            values[section] = {}
-            continue
-        values[section] = read_section(section, table, keys, problems)
-
-    for (section, key), allowed in CHOICES.items():
-        v = values.get(section, {}).get(key)
-        if v is not None and v not in allowed:
-            problems.append(f"{section}.{key}: expected one of {', '.join(map(repr, allowed))}, got {v!r}")
-
-    clinic = values.get("clinic", {})
-    if clinic.get("timezone"):
-        try:
-            ZoneInfo(clinic["timezone"])
-        except (ZoneInfoNotFoundError, ValueError):
-            problems.append(
-                f"clinic.timezone: unknown time zone {clinic['timezone']!r}; expected e.g. 'America/Toronto'"
-            )
-
-    db = values.get("database", {})
+    problems: list[str] = []
+    values = _read_tables(data, problems)
+    clinic, db, email, gw = (values.get(k) or {} for k in ("clinic", "database", "email", "gateway"))
     if db.get("url"):
         db["url"] = _resolve_db_url(db["url"], base, problems)
-
-    email = values["email"]
     password = secrets.ref("email", "password", email, env, base, problems, path)
+    token = secrets.ref("gateway", "token", gw, env, base, problems, path)
     check_identification(data, email, clinic, problems)
     check_dkim(email, base, problems)
-    if email["transport"] == "maildir" and not email["path"]:
-        problems.append('email.path: required when email.transport = "maildir" (the folder to write .eml files to)')
-    gw = values["gateway"]
-    token = secrets.ref("gateway", "token", gw, env, base, problems, path)
-    if gw["transport"] == "http" and not gw["url"]:
-        problems.append('gateway.url: required when gateway.transport = "http"')
-    if gw["transport"] == "log" and not gw["path"]:
-        problems.append('gateway.path: required when gateway.transport = "log" (the file to append calls to)')
     check_values(values, problems)
-
-    if values.get("sending"):
-        from core.sending_hours import parse as parse_hours
-
-        # a key of the wrong type was reported by read_section: check only what it kept
-        sv = values["sending"]
-        problems += parse_hours(sv.get("hours", "00:00-24:00"), sv.get("days", ["mon"]))[1]
-
-    users: dict[str, User] = {}
-    utable = data.get("users", {})
-    if not isinstance(utable, dict):
-        problems.append("users: expected tables [users.LOGIN]")
-        utable = {}
-    for login, entry in utable.items():
-        if not LOGIN_NAME.fullmatch(login):
-            # a login is the host's (SPEC §6): a key no OS login can have is a typo, and a
-            # control character in it would break the one-line messages below
-            problems.append(f"users: {login!r} is not a login name (letters, digits, '.', '_', '-')")
-            continue
-        if not isinstance(entry, dict):
-            problems.append(f"users.{login}: expected a table [users.{login}]")
-            continue
-        u = read_section(f"users.{login}", entry, USER_SCHEMA, problems)
-        perms = u.get("permissions") or []
-        bad = [p for p in perms if p not in PERMISSIONS]
-        if bad or not all(isinstance(p, str) for p in perms):
-            problems.append(
-                f"users.{login}.permissions: expected a list of {', '.join(map(repr, PERMISSIONS))}, got {perms!r}"
-            )
-        if u.get("language") and u["language"] not in LANGUAGES:
-            problems.append(f"users.{login}.language: expected one of {', '.join(map(repr, LANGUAGES))}")
-        if u.get("email") and not is_email(u["email"]):  # where their test emails go
-            problems.append(f"users.{login}.email: expected one address like name@example.org, got {u['email']!r}")
-        users[login] = User(
-            login,
-            u.get("name") or login,
-            frozenset(p for p in perms if p in PERMISSIONS),
-            language=u.get("language", ""),
-            email=u.get("email", ""),
-            app_id=u.get("app_id", ""),
-        )
-
+    users = _read_users(data.get("users", {}), problems)
+    keymap = read_keys(data.get("keys", {}), problems)
     if problems:
         raise ConfigError(path, problems)
+    return _config(values, base, path, users, keymap, password, token)
 
-    for section in ("email", "gateway"):
-        for key in ("path",):
-            if values[section][key]:
-                values[section][key] = (
-                    str((base / values[section][key]).resolve())
-                    if not os.path.isabs(values[section][key])
-                    else values[section][key]
-                )
+
+def _read_tables(data: dict, problems: list[str]) -> dict[str, dict[str, Any]]:
+    """Every known table read against its model; a table with a problem is left out."""
+    known = [*SECTIONS, "users", "keys"]
+    for key in data:
+        if key not in known:
+            problems.append(f"unknown section [{key}]; expected one of " + ", ".join(f"[{k}]" for k in known))
+    values: dict[str, dict[str, Any]] = {}
+    for name, model in SECTIONS.items():
+        if name not in data and name in REQUIRED_SECTIONS:
+            problems.append(f"[{name}] is missing")
+            continue
+        read = validate(name, model, data.get(name, {}), problems)
+        if read is not None:
+            values[name] = read
+    return values
+
+
+def _read_users(table: object, problems: list[str]) -> dict[str, User]:
+    """[users.LOGIN] tables: a login is the host's (SPEC §6)."""
+    if not isinstance(table, dict):
+        problems.append("users: expected tables [users.LOGIN]")
+        return {}
+    users: dict[str, User] = {}
+    for login, entry in table.items():
+        if not LOGIN_NAME.fullmatch(login):
+            # a key no OS login can have is a typo, and a control character in it would
+            # break the one-line messages
+            problems.append(f"users: {login!r} is not a login name (letters, digits, '.', '_', '-')")
+            continue
+        u = validate(f"users.{login}", UserTable, entry, problems)
+        if u is not None:
+            users[login] = User(
+                login,
+                u["name"],
+                frozenset(u["permissions"]),
+                language=u["language"],
+                email=u["email"],
+                app_id=u["app_id"],
+            )
+    return users
+
+
+def _config(
+    values: dict, base: Path, path: Path | None, users: dict[str, User], keys: dict[str, str], password, token
+) -> Config:
+    """The loaded config's types from tables that passed every check."""
+    email, gw, sending = values["email"], values["gateway"], values["sending"]
+    for table in (email, gw):
+        if table["path"] and not os.path.isabs(table["path"]):
+            table["path"] = str((base / table["path"]).resolve())
     return Config(
         path=path,
-        clinic=ClinicSettings(**clinic),
-        database=DatabaseSettings(**db),
+        clinic=ClinicSettings(**values["clinic"]),
+        database=DatabaseSettings(**values["database"]),
         email=EmailSettings(
-            transport=email["transport"],
-            host=email["host"],
-            port=email["port"],
-            security=email["security"],
-            username=email["username"],
+            sender=email.pop("from"),
             password_secret=password,
-            sender=email["from"],
-            unsubscribe_url=email["unsubscribe_url"],
-            path=email["path"],
-            timeout_seconds=email["timeout_seconds"],
-            concurrency=email["concurrency"],
-            unknown_outcome_retries=email["unknown_outcome_retries"],
-            max_per_minute=email["max_per_minute"],
-            max_per_day=email["max_per_day"],
-            dkim_key_file=email["dkim_key_file"],
-            dkim_selector=email["dkim_selector"],
-            dkim_domain=email["dkim_domain"],
+            **{k: v for k, v in email.items() if k not in ("password_env", "password_file")},
         ),
         gateway=GatewaySettings(
-            transport=gw["transport"],
-            url=gw["url"].rstrip("/"),
+            url=gw.pop("url").rstrip("/"),
             token_secret=token,
-            timeout_seconds=gw["timeout_seconds"],
-            concurrency=gw["concurrency"],
-            path=gw["path"],
+            **{k: v for k, v in gw.items() if k not in ("token_env", "token_file")},
         ),
         scheduler=SchedulerSettings(**values["scheduler"]),
-        sending=SendingSettings(
-            hours=values["sending"]["hours"], days=tuple(d.strip().lower() for d in values["sending"]["days"])
-        ),
+        sending=SendingSettings(hours=sending["hours"], days=tuple(d.strip().lower() for d in sending["days"])),
         users=users,
+        keys=keys,
     )
+
+
+_KEY_NAME = re.compile(r"^[a-z0-9_+.-]+$|^[^\s,]$")
+
+
+def read_keys(table: object, problems: list[str]) -> dict[str, str]:
+    """[keys]: the TUI's bindings rebound by id (`"template.save" = "ctrl+o"`, several
+    keys comma-separated). Here only the shape is checked; the ids and clashes are the
+    TUI's (tui.keys.problems, which `clinicast config check` runs too)."""
+    if not isinstance(table, dict):
+        problems.append('keys: expected a table [keys] of binding id = "key" (e.g. "template.save" = "ctrl+o")')
+        return {}
+    out = {}
+    for binding_id, keys in table.items():
+        if not isinstance(keys, str) or not keys.strip():
+            problems.append(f'keys.{binding_id}: expected a key name like "ctrl+o" or "f5", got {keys!r}')
+            continue
+        names = [k.strip() for k in keys.split(",")]
+        bad = [k for k in names if not k or not _KEY_NAME.match(k)]
+        if bad:
+            problems.append(
+                f'keys.{binding_id}: {bad[0]!r} is not a key name; expected e.g. "ctrl+o", "f5", "question_mark"'
+            )
+            continue
+        out[binding_id] = ",".join(names)
+    return out
 
 
 def _resolve_db_url(url: str, base: Path, problems: list[str]) -> str:
@@ -243,24 +213,4 @@ def _resolve_db_url(url: str, base: Path, problems: list[str]) -> str:
     return url
 
 
-__all__ = [
-    "CHOICES",
-    "LANGUAGES",
-    "PERMISSIONS",
-    "REQUIRED",
-    "SCHEMA",
-    "USER_SCHEMA",
-    "ClinicSettings",
-    "Config",
-    "ConfigError",
-    "DatabaseSettings",
-    "EmailSettings",
-    "GatewaySettings",
-    "SchedulerSettings",
-    "SendingSettings",
-    "User",
-    "discover",
-    "email_problems",
-    "from_dict",
-    "load",
-]
+__all__ = ["discover", "from_dict", "load"]

@@ -31,6 +31,7 @@ class ClinicSettings:
 class DatabaseSettings:
     url: str
     group: str = ""  # the OS group that shares a SQLite database folder (SPEC §13)
+    keep_deliveries_days: int = 90  # finished outbox rows older than this are deleted (core.delivery.retention)
 
 
 @dataclass(frozen=True)
@@ -115,3 +116,4 @@ class Config:
     scheduler: SchedulerSettings
     sending: SendingSettings = field(default_factory=SendingSettings)
     users: dict[str, User] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)  # [keys]: TUI binding id -> keys (tui.keys)

@@ -12,6 +12,8 @@ store.py       claiming with leases, renewing, releasing; what "in flight" means
 retry.py       the retry policy (backoff, Retry-After, unknown outcomes)
 invitations.py codes and links, made with an email's hand-over
 logfmt.py      one key=value line per event
+pace.py        the relay's pace: [email] max_per_minute and max_per_day, all dispatchers together
+retention.py   finished outbox rows deleted after [database] keep_deliveries_days
 """
 
 from core.delivery.dispatcher import Dispatcher

@@ -28,7 +28,7 @@ class Letters:
         self, fields: Mapping[str, str], context: dict, language: str, *, name: str, address: str, key: str
     ) -> bytes | Outcome:
         """The message's bytes, or the final Outcome of an email that cannot be written.
-        A template that cannot be rendered (over its budget, core.sandbox) raises
+        A template that cannot be rendered (over its budget, core.templating.sandbox) raises
         TemplateRenderError: the caller fails that delivery with reason `template`."""
         r = templating.render("invitation", fields, context, language)
         link = (context.get("unsubscribe") or {}).get("url", "")

@@ -12,7 +12,7 @@ Delivery is at least once: every item has a key (a hash of its fields) kept in
   patient changed in the app) names the patient; one clinicast does not know is logged
   and skipped, never fatal;
 - `opted_out: true` records an opt-out (source `link` or `app`) and cancels the
-  patient's deliveries still waiting on the channel (core.optouts.apply);
+  patient's deliveries still waiting on the channel (core.optouts.ledger.apply);
 - `opted_out: false` for `feed` or `push` ends only an `app`-sourced opt-out recorded
   before it (an item that arrives late never undoes a later opt-out); for `email` it
   is ignored: only an administrator undoes an email opt-out.
@@ -26,13 +26,13 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from core import audit, optouts
+from core import audit
 from core.config.types import Config, User
 from core.context import Ctx
 from core.db import write_transaction
 from core.enums import OptOutChannel, OptOutSource
 from core.models import FeedItem, Meta, Patient, database, utcnow
-from core.optouts import unsubscribe
+from core.optouts import ledger, unsubscribe
 
 log = logging.getLogger("clinicast.optouts")
 
@@ -143,7 +143,7 @@ def _record(ctx: Ctx, item, stats: FeedStats) -> None:
     for i, pid in enumerate(patient_ids):
         emr_id = Patient.select(Patient.emr_id).where(Patient.id == pid).scalar()
         if opted_out:
-            row, cancelled = optouts.apply(ctx, pid, channel, source, at, origin_key=key if i == 0 else None)
+            row, cancelled = ledger.apply(ctx, pid, channel, source, at, origin_key=key if i == 0 else None)
             if row is None and not cancelled:
                 continue  # already opted out of it: nothing changes
             audit.record(
@@ -154,7 +154,7 @@ def _record(ctx: Ctx, item, stats: FeedStats) -> None:
         elif channel == OptOutChannel.EMAIL:
             stats.ignored += 1  # an email opt-out is undone only by an administrator
         else:
-            n = optouts.clear_from_app(ctx, pid, channel, at)
+            n = ledger.clear_from_app(ctx, pid, channel, at)
             if n:
                 audit.record(ctx, "opt_in", emr_id=emr_id, channel=channel, source=source, at=at, cleared=n)
                 stats.recorded += 1

@@ -9,7 +9,7 @@ contacted, on which channel, since when, from where and who wrote it down.
   ones (a patient turning a setting back on in the app never undoes what they asked
   by the link or at the desk).
 - `for_patient` lists a patient's opt-outs, active first.
-- `kept_by_import` counts the rows of a directory import that said "yes, contact them"
+- `KeptByImport` counts the rows of a directory import that said "yes, contact them"
   for a patient who opted out: the import keeps them opted out and says how many.
 
 Every change is audited in its own transaction.
@@ -295,26 +295,30 @@ def for_patient(patient: Patient) -> list[OptOutRow]:
     ]
 
 
-def kept_by_import(emr_ids: list[str], consent_yes: list[bool], contact_yes: list[bool]) -> int:
-    """How many imported rows said the patient may be contacted for a patient who opted
-    out of it: marketing consent "yes" against an opt-out of the app's messages (feed,
-    push, all), do-not-contact "no" against any opt-out. The import keeps them opted out
-    (the ledger is not a column it writes) and says how many."""
-    app = (OptOutChannel.FEED, OptOutChannel.PUSH, OptOutChannel.ALL)
-    rows = [(e, c, d) for e, c, d in zip(emr_ids, consent_yes, contact_yes, strict=True) if c or d]
-    n = 0
-    for i in range(0, len(rows), 900):
-        chunk = rows[i : i + 900]
-        q = (
-            Patient.select(Patient.emr_id, OptOut.channel)
-            .join(OptOut)
-            .where(Patient.emr_id.in_([e for e, _, _ in chunk]), OptOut.cleared_at.is_null(True))
-            .tuples()
-        )
-        channels: dict[str, set[str]] = {}
-        for emr_id, channel in q:
-            channels.setdefault(emr_id, set()).add(channel)
-        for emr_id, consent, contact in chunk:
-            held = channels.get(emr_id, set())
-            n += bool((contact and held) or (consent and held & set(app)))
-    return n
+class KeptByImport:
+    """Counts the rows of a directory import that said the patient may be contacted for a
+    patient who opted out of it: marketing consent "yes" against an opt-out of the app's
+    messages (feed, push, all), do-not-contact "no" against any opt-out. The import keeps
+    them opted out (the ledger is not a column it writes) and says how many.
+
+    The active opt-outs are read once, in one query, as each patient's EMR key and
+    channels (there are few; none at all most days, and then nothing is asked again),
+    and each chunk of the import is checked against them in memory."""
+
+    APP = frozenset((OptOutChannel.FEED, OptOutChannel.PUSH, OptOutChannel.ALL))
+
+    def __init__(self) -> None:
+        self.held: dict[str, set[str]] = {}
+        q = Patient.select(Patient.emr_key, OptOut.channel).join(OptOut).where(OptOut.cleared_at.is_null(True)).tuples()
+        for key, channel in q:
+            self.held.setdefault(key, set()).add(channel)
+        self.n = 0
+
+    def add(self, emr_keys: list[str], consent_yes: list[bool], contact_yes: list[bool]) -> None:
+        if not self.held:
+            return
+        held, app = self.held, self.APP
+        for key, consent, contact in zip(emr_keys, consent_yes, contact_yes, strict=True):
+            if (consent or contact) and key in held:
+                channels = held[key]
+                self.n += bool(contact or (consent and not channels.isdisjoint(app)))

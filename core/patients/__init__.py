@@ -5,8 +5,11 @@ Import rules (decisions are marked *):
   French). When several columns match one field, the earlier alias wins and the others
   are ignored (e.g. `No dossier` beats a generic `ID`). Unknown columns are ignored and
   reported in `ImportResult.ignored_columns`.
-- Every row is validated before anything is written; one bad row refuses the file and
-  every problem is listed as `FILE:LINE: column 'X': expected ..., got '...'`.
+- The file is read as it goes, a chunk of rows at a time, checked and written in one
+  transaction; one bad row refuses the file (the transaction is rolled back, nothing is
+  written) and every problem is listed as `FILE:LINE: column 'X': expected ...,
+  got '...'` (kept in an owner-only temporary file past 10,000 of them: memory stays
+  bounded however bad the file).
 - Dates are YYYY-MM-DD (a time after the date is dropped, `YYYY/MM/DD` is accepted).
   * DD/MM/YYYY is refused: 03/04/1980 is April 3rd in Québec and March 4th in an
   American export, and a silent guess would mislabel ages.
@@ -16,10 +19,10 @@ Import rules (decisions are marked *):
 - * Email addresses are stored lower-cased; postal codes upper-cased (`H2X 1Y4`).
 - * A column absent from the file keeps its stored values on update (a file without
   `email` never wipes emails); a column present with an empty cell empties the field.
-- Upsert by EMR id in one transaction (BEGIN IMMEDIATE on SQLite): SQLite runs one
-  `INSERT ... ON CONFLICT (emr_id) DO UPDATE` per row with `executemany`; PostgreSQL
-  COPYs the rows to a temporary table, then one UPDATE ... FROM and one INSERT ...
-  SELECT. * Rows whose values did not change are not rewritten: `updated`
+- Upsert by EMR key in one transaction (BEGIN IMMEDIATE on SQLite): SQLite runs one
+  `INSERT ... ON CONFLICT (emr_key) DO UPDATE` per row with `executemany`, a chunk at a
+  time; PostgreSQL COPYs the chunks to a temporary table, then one UPDATE ... FROM and
+  one INSERT ... SELECT. * Rows whose values did not change are not rewritten: `updated`
   counts patients that changed, `unchanged` the others; `updated_at` is the last
   import that changed the patient, `imported_at` the first one.
 - * `search_name` is "last first", lower-case, accent-free, punctuation as spaces
@@ -31,7 +34,7 @@ Import rules (decisions are marked *):
 
     columns.py   the aliases each field is known by; a file's header -> fields
     cells.py     one cell's parser per field; name_key (the form of search_name)
-    validate.py  read_patients: the whole file checked before anything is written
+    reader.py    DirectoryReader: the file read and checked a chunk at a time
     upsert.py    import_csv: the upsert transaction, joined invitations, the audit row
     lookup.py    get_by_emr, search
     view.py      show: one patient as staff see them, opt-outs and campaigns (audited)

@@ -11,14 +11,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from core import audit, emr
+from core import audit
 from core.db import is_postgres, write_transaction
 from core.enums import Permission
 from core.models import Invitation, Patient, database
-from core.optouts.ledger import kept_by_import
+from core.optouts.ledger import KeptByImport
 from core.patients.cells import DATE_FIELDS, _name_keys, name_key
 from core.patients.columns import FIELDS
-from core.patients.validate import Directory, read_patients
+from core.patients.reader import Chunk, DirectoryReader
 
 
 @dataclass(frozen=True)
@@ -36,9 +36,6 @@ class ImportResult:
 
     def to_json(self) -> dict:
         return asdict(self)
-
-
-CHUNK = 5000
 
 
 @contextmanager
@@ -63,29 +60,38 @@ def import_csv(ctx, path: os.PathLike | str) -> ImportResult:
 
 
 def _import(ctx, path: os.PathLike | str) -> ImportResult:
+    """Read, check and write a chunk at a time in one transaction: a chunk is written as
+    soon as it is checked; at the first problem writing stops (reading goes on, so every
+    problem is listed) and the transaction is rolled back."""
     now = ctx.now()
-    directory = read_patients(path, ctx.today())
-    table, fields, ignored, n = directory.table, directory.fields, directory.ignored_columns, len(directory)
     pg = is_postgres()
-
-    with_name = "first_name" in fields and "last_name" in fields
-    fix_names = ("first_name" in fields) != ("last_name" in fields)
-    # every column is inserted (peewee's defaults live in Python, not in the table);
-    # only the file's columns are updated
-    cols = list(FIELDS) + ["search_name", "emr_key", "imported_at", "updated_at"]
-    params = _params(directory.columns, n, now, pg)
-    # an id matches a stored one by its key (`00001` updates patient `1`), and takes the
-    # file's spelling
-    data_cols = ["emr_id", *fields[1:]] + (["search_name"] if with_name else [])
     t = Patient._meta.table_name
-
-    with write_transaction():
+    cols = list(FIELDS) + ["search_name", "emr_key", "imported_at", "updated_at"]
+    with DirectoryReader(path, ctx.today()) as reader, write_transaction():
+        fields = reader.fields
+        with_name = "first_name" in fields and "last_name" in fields
+        fix_names = ("first_name" in fields) != ("last_name" in fields)
+        # an id matches a stored one by its key (`00001` updates patient `1`), and takes the
+        # file's spelling; every column is inserted (peewee's defaults live in Python, not
+        # in the table), only the file's columns are updated
+        data_cols = ["emr_id", *fields[1:]] + (["search_name"] if with_name else [])
+        writer = _Writer(t, cols, data_cols, pg)
+        kept = _KeptOptedOut(fields)
         before = Patient.select().count()
-        changed = _upsert(t, cols, data_cols, params, pg)
+        n = 0
+        for chunk in reader.chunks():
+            if chunk is None:
+                continue
+            n += len(chunk)
+            writer.write(_params(chunk, now, pg))
+            kept.add(chunk)
+            if fix_names and not pg:  # PostgreSQL writes at the end (writer.finish)
+                writer.changed = max(writer.changed, _refresh_search_names(chunk.keys))
+        reader.finish()
+        changed = writer.finish()
         inserted = Patient.select().count() - before
-        if fix_names:
-            changed_names = _refresh_search_names(directory.columns["emr_id"])
-            changed = max(changed, changed_names)
+        if fix_names and pg:
+            changed = max(changed, writer.refresh_search_names())
         joined = 0
         if "app_id" in fields:
             joined = (
@@ -97,18 +103,17 @@ def _import(ctx, path: os.PathLike | str) -> ImportResult:
                 .execute()
             )
         updated = changed - inserted
-        kept = _kept_opted_out(directory)
         result = ImportResult(
-            kept_opted_out=kept,
+            kept_opted_out=kept.n,
             inserted=inserted,
             updated=updated,
             total=n,
             joined=joined,
             unchanged=n - inserted - updated,
-            ignored_columns=ignored,
-            columns=directory.names,
-            encoding=table.encoding,
-            delimiter=table.delimiter,
+            ignored_columns=reader.ignored_columns,
+            columns=reader.names,
+            encoding=reader.encoding,
+            delimiter=reader.delimiter,
         )
         audit.record(
             ctx,
@@ -119,48 +124,78 @@ def _import(ctx, path: os.PathLike | str) -> ImportResult:
             unchanged=result.unchanged,
             total=n,
             joined=joined,
-            ignored_columns=ignored,
-            kept_opted_out=kept,
+            ignored_columns=reader.ignored_columns,
+            kept_opted_out=kept.n,
         )
     return result
 
 
-def _kept_opted_out(directory: Directory) -> int:
-    consent, dnc = directory.columns.get("marketing_consent"), directory.columns.get("do_not_contact")
-    if consent is None and dnc is None:
-        return 0
-    n = len(directory)
-    consent_yes = [consent is not None and consent[i] is True for i in range(n)]
-    contact_yes = [dnc is not None and dnc[i] is False for i in range(n)]
-    return kept_by_import(directory.columns["emr_id"], consent_yes, contact_yes)
+class _KeptOptedOut:
+    """core.optouts' count of rows that said "contact them" for a patient who opted out,
+    fed a chunk at a time (nothing to ask when the file has neither column)."""
+
+    def __init__(self, fields: list[str]) -> None:
+        self.asks = "marketing_consent" in fields or "do_not_contact" in fields
+        self.counter = KeptByImport() if self.asks else None
+
+    @property
+    def n(self) -> int:
+        return self.counter.n if self.counter is not None else 0
+
+    def add(self, chunk: Chunk) -> None:
+        if self.counter is None or not self.counter.held:
+            return
+        n = len(chunk)
+        consent, dnc = chunk.columns.get("marketing_consent"), chunk.columns.get("do_not_contact")
+        consent_yes = [v is True for v in consent] if consent is not None else [False] * n
+        contact_yes = [v is False for v in dnc] if dnc is not None else [False] * n
+        self.counter.add(chunk.keys, consent_yes, contact_yes)
 
 
-def _upsert(t: str, cols: list[str], data_cols: list[str], params: list[tuple], pg: bool) -> int:
-    """INSERT ... ON CONFLICT (emr_id) DO UPDATE the rows whose values differ; the
-    number of rows inserted or changed. PostgreSQL: COPY into a temporary table, then
-    one INSERT ... SELECT. SQLite: executemany of the same statement, in chunks."""
-    collist = ", ".join(cols)
-    conflict = "ON CONFLICT (emr_key) "
-    if data_cols:
-        distinct = "IS DISTINCT FROM" if pg else "IS NOT"
-        sets = ", ".join(f"{c} = excluded.{c}" for c in data_cols + ["updated_at"])
-        old = ", ".join(f"{t}.{c}" for c in data_cols)
-        new = ", ".join(f"excluded.{c}" for c in data_cols)
-        conflict += f"DO UPDATE SET {sets} WHERE ({old}) {distinct} ({new})"
-    else:
-        conflict += "DO NOTHING"
-    cursor = database.cursor()
-    if pg:
-        # COPY to a temporary table; then one set-based UPDATE (a hash join, much faster
-        # than 100,000 conflict checks) and an INSERT of the new EMR ids. The INSERT keeps
-        # its ON CONFLICT for an import of the same ids committed meanwhile.
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE clinicast_import ON COMMIT DROP AS SELECT {collist} FROM {t} WITH NO DATA"
-        )
-        with cursor.copy(f"COPY clinicast_import ({collist}) FROM STDIN") as copy:
-            for r in params:
-                copy.write_row(r)
-        changed = 0
+class _Writer:
+    """The upsert by EMR key, a chunk at a time. SQLite: executemany of `INSERT ... ON
+    CONFLICT (emr_key) DO UPDATE` the rows whose values differ. PostgreSQL: each chunk
+    COPYed to a temporary table, then at the end one set-based UPDATE (a hash join, much
+    faster than a million conflict checks) and one INSERT of the new keys (which keeps its
+    ON CONFLICT for an import of the same ids committed meanwhile)."""
+
+    def __init__(self, t: str, cols: list[str], data_cols: list[str], pg: bool) -> None:
+        self.t, self.cols, self.data_cols, self.pg = t, cols, data_cols, pg
+        self.collist = ", ".join(cols)
+        self.changed = 0
+        self.cursor = database.cursor()
+        conflict = "ON CONFLICT (emr_key) "
+        if data_cols:
+            distinct = "IS DISTINCT FROM" if pg else "IS NOT"
+            sets = ", ".join(f"{c} = excluded.{c}" for c in data_cols + ["updated_at"])
+            old = ", ".join(f"{t}.{c}" for c in data_cols)
+            new = ", ".join(f"excluded.{c}" for c in data_cols)
+            conflict += f"DO UPDATE SET {sets} WHERE ({old}) {distinct} ({new})"
+        else:
+            conflict += "DO NOTHING"
+        self.conflict = conflict
+        if pg:
+            self.cursor.execute(
+                f"CREATE TEMPORARY TABLE clinicast_import ON COMMIT DROP AS SELECT {self.collist} FROM {t} WITH NO DATA"
+            )
+        else:
+            # SQLite: `INSERT ... SELECT ... ON CONFLICT` needs a WHERE to parse; VALUES is simpler
+            self.sql = f"INSERT INTO {t} ({self.collist}) VALUES ({', '.join(['?'] * len(cols))}) {conflict}"
+
+    def write(self, params: list[tuple]) -> None:
+        if self.pg:
+            with self.cursor.copy(f"COPY clinicast_import ({self.collist}) FROM STDIN") as copy:
+                for r in params:
+                    copy.write_row(r)
+            return
+        self.cursor.executemany(self.sql, params)
+        self.changed += max(self.cursor.rowcount, 0)
+
+    def finish(self) -> int:
+        """The number of rows inserted or changed."""
+        if not self.pg:
+            return self.changed
+        t, cursor, collist, data_cols = self.t, self.cursor, self.collist, self.data_cols
         if data_cols:
             sets = ", ".join(f"{c} = i.{c}" for c in data_cols + ["updated_at"])
             old = ", ".join(f"p.{c}" for c in data_cols)
@@ -169,26 +204,24 @@ def _upsert(t: str, cols: list[str], data_cols: list[str], params: list[tuple], 
                 f"UPDATE {t} AS p SET {sets} FROM clinicast_import AS i "
                 f"WHERE p.emr_key = i.emr_key AND ({old}) IS DISTINCT FROM ({new})"
             )
-            changed = cursor.rowcount
+            self.changed += cursor.rowcount
         cursor.execute(
             f"INSERT INTO {t} ({collist}) SELECT {collist} FROM clinicast_import AS i "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {t} AS p WHERE p.emr_key = i.emr_key) {conflict}"
+            f"WHERE NOT EXISTS (SELECT 1 FROM {t} AS p WHERE p.emr_key = i.emr_key) {self.conflict}"
         )
-        changed += cursor.rowcount
-        cursor.execute("DROP TABLE clinicast_import")
-        return changed
-    # SQLite: `INSERT ... SELECT ... ON CONFLICT` needs a WHERE to parse; VALUES is simpler
-    sql = f"INSERT INTO {t} ({collist}) VALUES ({', '.join(['?'] * len(cols))}) {conflict}"
-    changed = 0
-    for i in range(0, len(params), CHUNK):
-        cursor.executemany(sql, params[i : i + CHUNK])
-        changed += max(cursor.rowcount, 0)
-    return changed
+        self.changed += cursor.rowcount
+        return self.changed
+
+    def refresh_search_names(self) -> int:
+        """PostgreSQL, after `finish`: the search names of the file's patients again."""
+        keys = [k for (k,) in database.execute_sql("SELECT emr_key FROM clinicast_import").fetchall()]
+        return _refresh_search_names(keys)
 
 
-def _params(columns: dict[str, list], n: int, now: datetime, pg: bool) -> list[tuple]:
+def _params(chunk: Chunk, now: datetime, pg: bool) -> list[tuple]:
     """One tuple a row in the order FIELDS + search_name, emr_key, imported_at, updated_at:
     the file's values, the model's defaults for the columns the file lacks."""
+    columns, n = chunk.columns, len(chunk)
     out = []
     for f in FIELDS:
         col = columns.get(f)
@@ -199,23 +232,23 @@ def _params(columns: dict[str, list], n: int, now: datetime, pg: bool) -> list[t
             col = list(map(iso.get, col))
         out.append(col)
     out.append(_name_keys(zip(out[FIELDS.index("last_name")], out[FIELDS.index("first_name")], strict=False)))
-    out.append([emr.key(e) for e in out[FIELDS.index("emr_id")]])
+    out.append(chunk.keys)  # computed once, when the file was checked
     stamp = now if pg else str(now)
     out.append([stamp] * n)
     out.append(out[-1])
     return list(zip(*out, strict=False))
 
 
-def _refresh_search_names(emr_ids: list[str]) -> int:
+def _refresh_search_names(emr_keys: list[str]) -> int:
     """After an import carrying only one of the two name columns: recompute search_name
     from the stored names; the number of patients whose search_name changed."""
     t = Patient._meta.table_name
     p = database.param
     updates = []
-    for i in range(0, len(emr_ids), 900):
+    for i in range(0, len(emr_keys), 900):
         q = (
             Patient.select(Patient.id, Patient.first_name, Patient.last_name, Patient.search_name)
-            .where(Patient.emr_id.in_(emr_ids[i : i + 900]))
+            .where(Patient.emr_key.in_(emr_keys[i : i + 900]))
             .tuples()
         )
         for pid, first, last, old in q:

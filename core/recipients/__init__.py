@@ -12,6 +12,8 @@ rules are `core.rules`.
     window.py   publish to a live broadcast's feed, expire it at the end
     reads.py    counts and pages
     rows.py     writing delivery rows
+    lookup.py   patients and recipients found by EMR id (by its key)
+    results.py  what the actions answer (SPEC §7's JSON shapes)
 """
 
 from __future__ import annotations

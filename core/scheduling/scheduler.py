@@ -12,6 +12,9 @@ job store (a job store must never be shared between processes) holding:
   and the window jobs are rebuilt from the campaigns as they are now;
 - `heartbeat`, every `heartbeat_seconds`: this process's row in `heartbeat`;
 - `opt_outs`, every `tick_seconds`: the gateway's opt-out feed (core.optouts.feed).
+- `housekeeping`, the daemon only, every `reconcile_seconds`: finished outbox rows older
+  than `[database] keep_deliveries_days` deleted, a small batch a transaction
+  (core.delivery.retention).
 
 Every job's work is claimed in the database (deliveries by lease, window changes by a
 conditional update, the catch-up by locking each campaign it works on), so several
@@ -130,6 +133,14 @@ class Scheduler:
                 name="opt-out feed",
                 next_run_time=now,
             )
+            if self.role == DAEMON:
+                self._sched.add_job(
+                    self._job(self.housekeeping),
+                    IntervalTrigger(seconds=self.reconcile_seconds),
+                    id="housekeeping",
+                    name="housekeeping",
+                    next_run_time=now + timedelta(seconds=1),
+                )
             self._sched.add_job(
                 self._job(self.dispatch),
                 IntervalTrigger(seconds=s.tick_seconds),
@@ -189,12 +200,16 @@ class Scheduler:
                 pass
 
     def run_due(self) -> PassStats:
-        """Everything due now, in this thread: catch-up, then dispatch until nothing is due."""
+        """Everything due now, in this thread: catch-up, then dispatch until nothing is due
+        (and the daemon's housekeeping)."""
         self.heartbeat()
         try:
             self.pull_opt_outs()
             self.catch_up()
-            return self.dispatcher.run_once()
+            stats = self.dispatcher.run_once()
+            if self.role == DAEMON:
+                self.housekeeping()
+            return stats
         finally:
             _close_connection()
 
@@ -274,6 +289,16 @@ class Scheduler:
         if published or expired:
             event(self.log, logging.INFO, "catch_up", published=published, expired=expired)
         return published, expired
+
+    def housekeeping(self) -> int:
+        """Outbox retention: the finished rows past `keep_deliveries_days`, a batch at a time."""
+        from core.delivery import retention
+
+        keep = self.config.database.keep_deliveries_days
+        deleted = retention.prune(self.clock(), keep)
+        if deleted:
+            event(self.log, logging.INFO, "outbox_pruned", deleted=deleted, keep_days=keep)
+        return deleted
 
     def reconcile(self) -> None:
         if self._stopped or not self._active():

@@ -44,6 +44,7 @@ class CampaignListScreen(WorkerErrors, Screen):
     def __init__(self) -> None:
         super().__init__()
         self.rows: dict[int, campaigns.CampaignSummary] = {}
+        self._funnels: dict[int, dict[str, int]] = {}  # the last funnel read for each campaign
         self._order: list[int] = []
         self._wide: bool | None = None
 
@@ -89,10 +90,19 @@ class CampaignListScreen(WorkerErrors, Screen):
 
     @work(exclusive=True, exit_on_error=False, group="campaigns")
     async def _load(self, include_archived: bool, search: str) -> None:
+        # no funnels here: the one under the cursor is read on its own (_load_funnel)
         rows = await asyncio.to_thread(
-            campaigns.summaries, self.app.ctx, include_archived=include_archived, search=search
+            campaigns.summaries, self.app.ctx, include_archived=include_archived, search=search, funnels=False
         )
         self._show(rows)
+
+    @work(exclusive=True, exit_on_error=False, group="funnel")
+    async def _load_funnel(self, campaign_id: int) -> None:
+        funnel = await asyncio.to_thread(campaigns.funnel, self.app.ctx, campaign_id)
+        if self._funnels.get(campaign_id) != funnel:
+            self._funnels[campaign_id] = funnel
+            if self.selected_id() == campaign_id:
+                self._show_detail(fetch=False)
 
     def _show(self, rows: list[campaigns.CampaignSummary]) -> None:
         table = self.query_one(DataTable)
@@ -140,6 +150,9 @@ class CampaignListScreen(WorkerErrors, Screen):
 
     @on(DataTable.RowHighlighted)
     def _detail(self) -> None:
+        self._show_detail(fetch=True)
+
+    def _show_detail(self, fetch: bool) -> None:
         s = self.selected()
         detail = self.query_one("#campaign-detail", Static)
         if s is None:
@@ -155,8 +168,10 @@ class CampaignListScreen(WorkerErrors, Screen):
         text.append("\n")
         counts = " · ".join(f"{st} {fmt.num(s.counts[st])}" for st in fmt.RECIPIENT_STATUS_ORDER if s.counts.get(st))
         text.append(counts or "no recipients yet", style="dim" if not counts else "")
-        if s.funnel is not None and s.funnel.get("invited"):
-            f = s.funnel
+        if s.kind == Kind.INVITATION and fetch:
+            self._load_funnel(s.id)
+        f = self._funnels.get(s.id) if s.funnel is None else s.funnel
+        if f is not None and f.get("invited"):
             text.append(
                 f"   invited {fmt.num(f['invited'])}, joined {fmt.num(f['joined'])}, expired {fmt.num(f['expired'])}",
                 style="cyan",

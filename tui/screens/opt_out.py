@@ -1,6 +1,6 @@
 """Recording an opt-out a patient asked for (SPEC §10): a modal asking the channel and a
 note, and `OptOutFlow`, the mixin a screen or widget uses to ask, record it in a thread
-(core.optouts.record: the same function as `clinicast patients opt-out`) and say what
+(core.optouts.ledger.record: the same function as `clinicast patients opt-out`) and say what
 was done."""
 
 from __future__ import annotations
@@ -92,10 +92,10 @@ class OptOutFlow:
 
     @work(exclusive=True, exit_on_error=False, group="opt-out")
     async def _record_opt_out(self, emr_id: str, channel: str, note: str) -> None:
-        from core import optouts
+        from core.optouts import ledger
 
         try:
-            done = await asyncio.to_thread(optouts.record, self.app.ctx, emr_id, channel, note)
+            done = await asyncio.to_thread(ledger.record, self.app.ctx, emr_id, channel, note)
         except ClinicastError as e:
             self.app.notify(str(e), title="Not done", severity="error", markup=False, timeout=8)
             return

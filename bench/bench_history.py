@@ -1,0 +1,130 @@
+"""A history that does not slow the day (issue #21, item 3): on a database of 200
+campaigns and 1,000,000 recipient rows (`bench.world`), the commands staff run every
+day, each the median of three runs, each beside a bare baseline doing the same work in
+the same run:
+
+- `clinicast --version`                     (baseline: `python -c pass`)
+- `clinicast campaigns list` and `status`   (baseline: a bare Python process opening the
+  database with its driver and running one grouped count of recipients by campaign and
+  status, plus one of the invitation funnel)
+- the TUI, from start to the campaign list shown (in-process, Pilot)
+
+Targets: list and status ≤ 0.25 s, --version ≤ 0.08 s, TUI ≤ 0.4 s (both databases).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import Figures, median_of
+from bench.world import N_CAMPAIGNS, N_PATIENTS, PER_CAMPAIGN, world_backends
+from core.models import Campaign, Recipient, database
+
+TARGETS = {"version": 0.08, "list": 0.25, "status": 0.25, "tui": 0.4}
+BIN = Path(sys.executable).parent
+
+_BARE = r"""
+import sys
+url = sys.argv[1]
+if url.startswith("sqlite:///"):
+    import sqlite3
+    con = sqlite3.connect("/" + url[len("sqlite:///"):])
+else:
+    import psycopg
+    con = psycopg.connect(url.replace("postgresql://", "postgresql://", 1))
+cur = con.cursor()
+cur.execute("SELECT id, name, kind, first_started_at FROM campaign WHERE archived = %s ORDER BY updated_at DESC"
+            .replace("%s", "?" if url.startswith("sqlite") else "%s"), (False,))
+camps = cur.fetchall()
+cur.execute("SELECT campaign_id, status, COUNT(id) FROM recipient GROUP BY campaign_id, status")
+counts = cur.fetchall()
+cur.execute("SELECT campaign_id, COUNT(DISTINCT patient_id),"
+            " COUNT(DISTINCT CASE WHEN joined_at IS NOT NULL THEN patient_id END) FROM invitation GROUP BY campaign_id")
+funnel = cur.fetchall()
+print(len(camps), len(counts), len(funnel))
+"""
+
+
+def _run(*argv: str, env: dict | None = None) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, env=env)
+    return time.perf_counter() - t0
+
+
+def _pg_url_for_bare(url: str) -> str:
+    return url
+
+
+async def _tui_start(config: Path) -> float:
+    from tui.app import make_app
+    from tui.screens.campaign_list import CampaignListScreen
+
+    app = make_app(config, scheduler=False, blink=False)
+    t0 = time.perf_counter()
+    async with app.run_test(size=(80, 24)) as pilot:
+        while not (isinstance(app.screen, CampaignListScreen) and app.screen._order):
+            if time.perf_counter() - t0 > 60:
+                raise TimeoutError("the campaign list never showed")
+            await asyncio.sleep(0.002)
+        took = time.perf_counter() - t0
+        await pilot.press("q")
+    return took
+
+
+def measure(label: str, config: Path, url: str, figures: Figures) -> None:
+    env = {**os.environ, "CLINICAST_CONFIG": str(config)}
+    clinicast = str(BIN / "clinicast")
+    n_camps, n_rows = Campaign.select().count(), Recipient.select().count()
+    database.close()
+    what = f"{n_camps} campaigns, {n_rows:,} recipient rows"
+    figures.row(
+        f"{label}: campaigns list ({what})",
+        median_of(lambda: _run(clinicast, "campaigns", "list", env=env)),
+        TARGETS["list"],
+        baseline=median_of(lambda: _run(sys.executable, "-c", _BARE, url)),
+        baseline_what="bare driver process: the same counts, grouped",
+    )
+    figures.row(
+        f"{label}: status ({what})",
+        median_of(lambda: _run(clinicast, "status", env=env)),
+        TARGETS["status"],
+        baseline=median_of(lambda: _run(sys.executable, "-c", _BARE, url)),
+        baseline_what="bare driver process: the same counts, grouped",
+    )
+    figures.row(
+        f"{label}: TUI start to the campaign list shown",
+        median_of(lambda: asyncio.run(_tui_start(config))),
+        TARGETS["tui"],
+    )
+
+
+def run() -> Figures:
+    figures = Figures()
+    clinicast = str(BIN / "clinicast")
+    figures.row(
+        "clinicast --version (a whole process)",
+        median_of(lambda: _run(clinicast, "--version")),
+        TARGETS["version"],
+        baseline=median_of(lambda: _run(sys.executable, "-c", "pass")),
+        baseline_what="python -c pass",
+    )
+    with tempfile.TemporaryDirectory(prefix="clinicast-bench-history-") as d:
+        folder = Path(d)
+        t0 = time.perf_counter()
+        for label, url in world_backends(folder):
+            figures.note(f"{label}: world ready in {time.perf_counter() - t0:.0f} s")
+            measure(label, folder / "bench.toml", url, figures)
+            t0 = time.perf_counter()
+    return figures
+
+
+__all__ = ["N_CAMPAIGNS", "N_PATIENTS", "PER_CAMPAIGN", "run"]
+
+if __name__ == "__main__":
+    print(run().text())

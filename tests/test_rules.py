@@ -1,0 +1,26 @@
+"""The consent rules' edges (core/rules.py), each a way a patient could be reached wrongly."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from helpers import add_patients, ctx_at
+from test_campaigns import TPL
+
+from core import campaigns, recipients
+
+
+def test_an_empty_app_id_is_no_app_account(db, config):
+    """An app id stored as '' (an export's empty cell) is no account: a broadcast skips the
+    patient, and an invitation still invites them (they are not "already on the app")."""
+    ctx, _ = ctx_at(config)
+    add_patients(1, app_id="")
+    add_patients(1, start=2000, app_id=None)
+    add_patients(1, start=3000, app_id="a-3000")
+    today = ctx.today()
+    b = campaigns.create(ctx, "broadcast", "B", starts_on=today, ends_on=today + timedelta(days=3), templates=TPL)
+    res = recipients.assign_ids(ctx, b.id, ["1000", "2000", "3000"])
+    assert (res.added, res.skipped_reasons) == (1, {"no_app_account": 2})
+    inv = campaigns.create(ctx, "invitation", "I")
+    res = recipients.assign_ids(ctx, inv.id, ["1000", "2000", "3000"])
+    assert (res.added, res.skipped_reasons) == (2, {"already_on_app": 1})
