@@ -87,17 +87,23 @@ def config_path_given(explicit: str | None) -> str | None:
     return explicit or click.get_current_context().find_root().obj.get("config_path")
 
 
-def command(group, name: str, *, db: bool = True, user: bool = True, config: bool = True):
+def command(group, name: str, *, db: bool = True, user: bool = True, config: bool = True, subcommands: bool = False):
     """Register a subcommand that receives `ctx` (core.context.Ctx), or `config`, or (with
-    config=False) the --config path as given."""
+    config=False) the --config path as given. With `subcommands` it is a group that runs
+    `f` when no subcommand follows (`clinicast audit` and `clinicast audit verify`)."""
 
     def wrap(f):
-        @group.command(name)
+        @(group.group(name, invoke_without_command=True) if subcommands else group.command(name))
         @_config_option
         @functools.wraps(f)
         def run(config_path, **kwargs):
             from core import session
 
+            here = click.get_current_context()
+            if subcommands and here.invoked_subcommand is not None:
+                if config_path:  # `audit --config X verify`: the subcommand's too
+                    here.find_root().obj["config_path"] = config_path
+                return None
             try:
                 path = config_path_given(config_path)
                 if not config:

@@ -67,7 +67,7 @@ def config_check(config: Config):
     login = login_name()
     if os.geteuid() == 0:
         role = _(
-            "root: may run init and the daemon; clinicast itself is administered by a login under [users] "
+            "may run init and the daemon; clinicast itself is administered by a login under [users] "
             'with "admin", or by the service account'
         )
     elif is_service_account(config):
@@ -100,7 +100,10 @@ def config_check(config: Config):
     for line in secret_lines:
         click.echo(f"  secrets: {line}")
     from core.config.checks import email_problems
+    from core.dbfiles import open_to_others
 
+    for found in open_to_others(config):  # patient data any user of the host can read
+        click.echo("  " + _("warning: {line}").format(line=found.words()))
     lacking = email_problems(config)
     for line in lacking:
         click.echo(f"  email cannot be sent: {line}")

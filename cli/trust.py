@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
-from cli.base import cli, command, emit
+from cli.base import EXIT_REFUSED, cli, command, emit
 from cli.patients import patients_group
 from core.enums import OptOutChannel
 from core.errors import BadInput
@@ -72,7 +74,7 @@ def patients_show(ctx, emr_id, as_json):
         click.echo(f"  #{c.id} {c.name[:40]:40} {c.kind:10} {c.status:9} added {c.added_at:%Y-%m-%d}{reason}")
 
 
-@command(cli, "audit")
+@command(cli, "audit", subcommands=True)
 @click.option("--since", metavar="YYYY-MM-DD", help="From this day (clinic time zone).")
 @click.option("--user", "login", metavar="LOGIN", help="Only what this login did.")
 @click.option("--json", "as_json", is_flag=True)
@@ -92,3 +94,19 @@ def audit_cmd(ctx, since, login, as_json, as_csv):
         where = f" campaign {r.campaign_id}" if r.campaign_id is not None else ""
         detail = ", ".join(f"{k}={v}" for k, v in r.detail.items())
         click.echo(f"{r.at:%Y-%m-%d %H:%M:%S}Z {r.user:12} {r.action:16}{where} {detail}")
+
+
+@command(audit_cmd, "verify")
+@click.option("--json", "as_json", is_flag=True)
+def audit_verify(ctx, as_json):
+    """Check the audit trail's hash chain: a deleted, changed or moved row is named (exit 1)."""
+    from core.audit import chain
+
+    verdict = chain.check(ctx)
+    if as_json:
+        emit(verdict.to_json())
+    else:
+        for line in verdict.lines():
+            click.echo(line)
+    if not verdict.intact:
+        sys.exit(EXIT_REFUSED)

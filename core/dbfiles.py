@@ -20,6 +20,7 @@ import grp
 import os
 import pwd
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import DatabaseError, DatabaseProblem
@@ -165,6 +166,75 @@ def check_access(db_path: Path, group: str = "") -> None:
     )
 
 
+MAX_SCANNED = 10_000  # files of a maildir looked at by open_to_others (a status stays quick)
+
+
+@dataclass(frozen=True)
+class OpenToOthers:
+    """A file (or, `files` > 1, a maildir of them) every user of the host can read."""
+
+    path: Path
+    mode: int
+    fix: str
+    files: int = 1
+
+    def words(self) -> str:
+        from core.i18n import _
+
+        if self.files > 1:
+            return _("{n} files of the maildir {path} can be read by every user of this host: run {fix}").format(
+                n=self.files, path=self.path, fix=self.fix
+            )
+        return _("{path} can be read by every user of this host (mode {mode:04o}): run {fix}").format(
+            path=self.path, mode=self.mode, fix=self.fix
+        )
+
+    def to_json(self) -> dict:
+        return {"path": str(self.path), "mode": f"{self.mode:04o}", "files": self.files, "fix": self.fix}
+
+
+def open_to_others(config) -> list[OpenToOthers]:
+    """Each database, WAL/SHM, maildir or gateway-log file (or folder) that users outside
+    its owner and group can read, with the chmod that closes it (SPEC §13: a database
+    left 0644 let an unlisted user read every patient). `config check`, `status` and the
+    daemon's log say them; nothing is changed here."""
+    found: list[tuple[Path, int, bool]] = []  # (path, mode, is a folder)
+
+    def look(p: Path) -> None:
+        try:
+            st = p.lstat()
+        except OSError:
+            return
+        if not stat.S_ISLNK(st.st_mode) and stat.S_IMODE(st.st_mode) & 0o004:
+            found.append((p, stat.S_IMODE(st.st_mode), stat.S_ISDIR(st.st_mode)))
+
+    db = sqlite_path(config.database.url)
+    if db is not None:
+        for s in SUFFIXES:
+            look(Path(f"{db}{s}"))
+    maildir = Path(config.email.path) if config.email.transport == "maildir" and config.email.path else None
+    if maildir is not None:
+        look(maildir)
+        seen = 0
+        for folder, dirs, files in os.walk(maildir):
+            for name in dirs + files:
+                look(Path(folder) / name)
+                seen += 1
+            if seen >= MAX_SCANNED:
+                break
+    if config.gateway.transport == "log" and config.gateway.path:
+        look(Path(config.gateway.path))
+    in_maildir = {p for p, _m, _d in found if maildir is not None and (p == maildir or maildir in p.parents)}
+    out = [
+        OpenToOthers(p, mode, f"chmod {'-R ' if is_dir else ''}o-rwx {p}")
+        for p, mode, is_dir in found
+        if len(in_maildir) < 2 or p not in in_maildir
+    ]
+    if len(in_maildir) > 1 and maildir is not None:  # said once for the whole maildir
+        out.append(OpenToOthers(maildir, 0, f"chmod -R o-rwx {maildir}", len(in_maildir)))
+    return out
+
+
 def owner(db_path: Path) -> int | None:
     """The uid owning the SQLite database (its folder before `init`): the service account."""
     for p in (db_path, db_path.parent):
@@ -264,4 +334,4 @@ def explain(exc: BaseException, url: str, group: str = "") -> DatabaseError:
     )
 
 
-__all__ = ["UMASK", "check_access", "explain", "owner", "prepare_folder", "set_umask", "sqlite_path"]
+__all__ = ["UMASK", "check_access", "explain", "open_to_others", "owner", "prepare_folder", "set_umask", "sqlite_path"]

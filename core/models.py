@@ -244,6 +244,9 @@ class AuditLog(BaseModel):
     action = pw.CharField(max_length=40)
     campaign = pw.IntegerField(null=True, index=True)  # plain id: audit outlives deletes
     detail = pw.TextField(default="")  # JSON
+    # the hash chain (core/audit/chain.py): the row before's hash, and this row's over both
+    prev_hash = pw.CharField(max_length=64, default="")
+    hash = pw.CharField(max_length=64, default="")
 
 
 class Heartbeat(BaseModel):

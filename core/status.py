@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import peewee as pw
 
-from core import __version__, channel_health
+from core import __version__, channel_health, dbfiles
 from core.context import Ctx
 from core.enums import DeliveryState, RecipientStatus, Role
 from core.i18n import _
@@ -85,6 +85,7 @@ def overview(ctx: Ctx) -> dict:
         "daemons": [_hb(h) for h in live if h.role == Role.DAEMON],
         "dispatchers": [_hb(h) for h in live],
         "stale_heartbeats": stale,
+        "open_to_others": [f.to_json() for f in dbfiles.open_to_others(ctx.config)],
     }
 
 
@@ -134,6 +135,12 @@ def format_overview(data: dict) -> str:
     for h in data["dispatchers"]:
         if h["role"] != Role.DAEMON:
             lines.append(f"{h['role']:<12} {h['name']}, last beat {h['beat_at']}")
+    for f in data.get("open_to_others", []):
+        lines.append(
+            _("warning: {line}").format(
+                line=dbfiles.OpenToOthers(f["path"], int(f["mode"], 8), f["fix"], f["files"]).words()
+            )
+        )
     return "\n".join(lines)
 
 

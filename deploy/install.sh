@@ -62,3 +62,4 @@ sed -e "s|clinicast-staff|$STAFF|g" -e "s|/usr/local/bin|$BIN|g" -e "s|/etc/clin
 if [ "$SYSTEM" = 1 ]; then sshd -t && systemctl reload ssh; fi
 
 echo "clinicast installed. Next: put the gateway token in $ETC/gateway.token (and the SMTP password in $ETC/smtp.password), add each staff member under [users.LOGIN] in $ETC/config.toml, then run: $BIN/clinicast config check --config $ETC/config.toml"
+echo "Who administers: a login listed under [users.LOGIN] with permissions = [\"campaigns\", \"admin\"] (add yours, and run clinicast as yourself), or the service account: runuser -u $SERVICE -- $BIN/clinicast ... --config $ETC/config.toml. root is not a clinicast user: every change is audited under a person's login."

@@ -23,6 +23,7 @@ from test_campaigns import TPL
 
 from cli import cli
 from core import audit, campaigns, conditions, exports, recipients, testsend, views
+from core.audit import chain
 from core.audit import read as audit_read
 from core.context import Ctx, for_current_user
 from core.enums import Permission
@@ -183,6 +184,7 @@ ADMIN_ACTIONS = {
     "import patients": (lambda w, c: upsert.import_csv(c, w.patients_csv), ["core.patients.upsert:import_csv"]),
     "undo an opt-out": (lambda w, c: ledger.clear(c, "1015", "email", "erreur"), ["core.optouts.ledger:clear"]),
     "read the audit trail": (lambda w, c: audit_read.read(c), ["core.audit.read:read"]),
+    "verify the audit trail": (lambda w, c: chain.check(c), ["core.audit.chain:check"]),
 }
 
 # guarded functions that take no staff member's Ctx: tested on their own below

@@ -489,6 +489,8 @@ def test_daemon_and_staff_on_postgresql_with_a_role_each(server):
         with GatewayServer(token=TOKEN) as gw:
             configure(s, gw.url, db_url=url, maildir=mail)
             ok(_run(["runuser", "-u", s.service, "--", str(s.bin / "clinicast"), "init", "--config", str(s.config)]))
+            for role in (s.staff1, s.staff2):  # the README's grants: the audit trail is INSERT, SELECT only
+                admin.execute(f'REVOKE UPDATE, DELETE, TRUNCATE ON "{schema}".audit_log FROM "{role}"')
             ok(cli(s, s.staff1, "patients", "import", str(patients_csv(s, "pg.csv"))))
             daemon = start_daemon(s)
             try:
@@ -508,6 +510,12 @@ def test_daemon_and_staff_on_postgresql_with_a_role_each(server):
                 time.sleep(1.0)
                 assert sorted(eml_recipients(mail)) == sorted(f"p{i}@example.org" for i in range(2 * N))
                 assert s.service in ok(cli(s, s.staff1, "status")).stdout
+                # staff wrote audit rows (chained, taking turns), and cannot delete one
+                ok(cli(s, s.staff1, "audit", "verify"))
+                with psycopg.connect(PG_URL, autocommit=True) as as_staff:
+                    as_staff.execute(f'SET ROLE "{s.staff2}"')
+                    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                        as_staff.execute(f'DELETE FROM "{schema}".audit_log')
                 # a staff role is not the schema's owner: it cannot run the daemon
                 other = start_daemon(s, user=s.staff2)
                 assert other.wait(30) != 0

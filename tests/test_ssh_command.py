@@ -249,3 +249,21 @@ def test_root_is_refused_with_who_administers(tmp_path, sqlite_url):
     ok(forced(config, "init"))
     err = one_line(forced(config, "campaigns list"), 1, "root is not a clinicast user", 'permissions = ["admin"]')
     assert "runuser -u" in err and "service account" in err
+
+
+def test_files_others_can_read_are_named_with_the_chmod(clinic):
+    config, _cid = clinic
+    db = config.parent / "clinicast.db"
+    mail = config.parent / "maildir" / "new"
+    mail.mkdir(parents=True, exist_ok=True)
+    for i in range(3):
+        (mail / f"m{i}.eml").write_text("x")
+        os.chmod(mail / f"m{i}.eml", 0o644)
+    os.chmod(db, 0o644)
+    check = forced(config, "config check").stdout.decode()
+    assert f"chmod o-rwx {db}" in check and f"chmod -R o-rwx {config.parent / 'maildir'}" in check, check
+    status = json.loads(ok(forced(config, "status --json")).stdout)
+    assert {"path": str(db), "mode": "0644", "files": 1, "fix": f"chmod o-rwx {db}"} in status["open_to_others"]
+    os.chmod(db, 0o660)
+    subprocess.run(["chmod", "-R", "o-rwx", str(config.parent / "maildir")], check=True)
+    assert "open_to_others" in (s := json.loads(ok(forced(config, "status --json")).stdout)) and not s["open_to_others"]

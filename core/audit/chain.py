@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from core.i18n import _
+from core.i18n import _, ngettext
 
 GENESIS = "0" * 64  # the prev_hash of the first row
 LOCK_KEY = 0x636C696E  # PostgreSQL advisory lock: "clin"; held until the transaction ends
@@ -81,7 +81,7 @@ class Break:
             "moved": _("the row written before it is elsewhere in the trail: rows were reordered"),
             "unchained": _("it carries no hash: written around clinicast, not by it"),
         }[self.kind]
-        return f"{row}: {why}"
+        return _("{row}: {why}").format(row=row, why=why)
 
 
 @dataclass
@@ -96,6 +96,18 @@ class Verdict:
     def intact(self) -> bool:
         return not self.breaks
 
+    def to_json(self) -> dict:
+        return {
+            "intact": self.intact,
+            "rows": self.rows,
+            "last_id": self.last_id,
+            "head": self.head,
+            "breaks": [
+                {"id": b.id, "at": b.at.isoformat(), "user": b.user, "action": b.action, "kind": b.kind}
+                for b in self.breaks
+            ],
+        }
+
     def lines(self) -> list[str]:
         """What `clinicast audit verify` says: the breaks, or that it holds and its head."""
         if not self.rows:
@@ -104,9 +116,11 @@ class Verdict:
         if self.intact:
             return [_("the audit trail is intact: {n} rows chained; {head}").format(n=f"{self.rows:,}", head=head)]
         out = [
-            _("the audit trail is broken in {n} places ({rows} rows checked); {head}:").format(
-                n=len(self.breaks), rows=f"{self.rows:,}", head=head
-            )
+            ngettext(
+                "the audit trail is broken in {n} place ({rows} rows checked); {head}:",
+                "the audit trail is broken in {n} places ({rows} rows checked); {head}:",
+                len(self.breaks),
+            ).format(n=len(self.breaks), rows=f"{self.rows:,}", head=head)
         ]
         out += [f"  {b.describe()}" for b in self.breaks[:MAX_SHOWN]]
         if len(self.breaks) > MAX_SHOWN:
@@ -115,6 +129,14 @@ class Verdict:
 
 
 MAX_SHOWN = 20
+
+
+def check(ctx) -> Verdict:
+    """`clinicast audit verify` (admin): the whole chain."""
+    from core.enums import Permission
+
+    ctx.require(Permission.ADMIN)
+    return verify()
 
 
 def verify(*, tail: int | None = None) -> Verdict:
@@ -159,4 +181,4 @@ def _walk(rows: Iterable[tuple], verdict: Verdict, *, trust_first: bool) -> Verd
     return verdict
 
 
-__all__ = ["GENESIS", "Break", "Verdict", "last_hash", "row_hash", "take_turn", "verify"]
+__all__ = ["GENESIS", "Break", "Verdict", "check", "last_hash", "row_hash", "take_turn", "verify"]

@@ -58,6 +58,27 @@ def setup_logging(level: str = "info", stream=None) -> logging.Handler:
     return handler
 
 
+def look_at_what_staff_share(config: Config) -> None:
+    """At each start (issue #19): files of patient data any user can read, and the audit
+    trail's tail — a break is logged with where it is, the chain's head always (a
+    rewritten trail then no longer matches the journal). Neither stops sending."""
+    from core.audit import chain
+    from core.dbfiles import open_to_others
+
+    for found in open_to_others(config):
+        event(log, logging.WARNING, "readable_by_others", path=found.path, files=found.files, fix=found.fix)
+    try:
+        verdict = chain.verify(tail=chain.TAIL)
+    except Exception as e:  # noqa: BLE001 - a check that failed is said, the daemon still sends
+        event(log, logging.ERROR, "audit_chain_unchecked", error=f"{type(e).__name__}: {e}")
+        return
+    for b in verdict.breaks:
+        event(log, logging.ERROR, "audit_chain_broken", row=b.id, kind=b.kind, at=b.at.isoformat(), user=b.user,
+              action=b.action, what=b.describe())  # fmt: skip
+    event(log, logging.INFO, "audit_chain", checked=verdict.rows, intact=verdict.intact, last_row=verdict.last_id,
+          head=verdict.head)  # fmt: skip
+
+
 def run(config: Config, *, once: bool = False, log_level: str = "info", grace: float = GRACE_SECONDS) -> int:
     """Run until SIGTERM/SIGINT (or, with `once`, until everything due now is done)."""
     from core import db
@@ -97,6 +118,7 @@ def run(config: Config, *, once: bool = False, log_level: str = "info", grace: f
         gateway=config.gateway.transport,
         config=str(config.path) if config.path else None,
     )
+    look_at_what_staff_share(config)
 
     stop = threading.Event()
     signals = []

@@ -1,0 +1,257 @@
+"""Staff over SSH for real (issue #19, SPEC §13): deploy/install.sh with its own OS users
+(tests/test_server_install.py's fixture), then Debian's OpenSSH server on a loopback port
+with the installed `Match Group … ForceCommand clinicast`, and two staff members using
+it from the client side as a clinic would: a CSV of 5,000 ids in through the connection,
+the ledger back, `ssh -T` with no command, a killed client, refusals in one line, an
+audit row deleted with sqlite3 by a staff member with a shell and found by `audit verify`.
+
+Runs as root (as CI does) with /usr/sbin/sshd (.ci/run installs openssh-server); the OS
+users are removed after, even on failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from test_server_install import ENV, _run, cli, configure, one_line, patients_csv, pytestmark_root, server
+
+__all__ = ["server"]  # the install fixture, shared
+
+SSHD = "/usr/sbin/sshd"
+pytestmark = [
+    pytestmark_root,
+    pytest.mark.slow,
+    pytest.mark.skipif(not os.path.exists(SSHD) or not shutil.which("ssh"), reason="needs openssh-server"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def sshd(server):
+    """sshd on 127.0.0.1:PORT with the installed clinicast.conf included; a key per staff member."""
+    s = server
+    configure(s, "http://127.0.0.1:9")
+    text = s.config.read_text()  # the staff read English here (the clinic's default is French)
+    for name in ("Staff One", "Staff Two"):
+        text = text.replace(f'name = "{name}"\n', f'name = "{name}"\nlanguage = "en"\n')
+    s.config.write_text(text)
+    root = s.root / "ssh"
+    root.mkdir()
+    keys = root / "keys"
+    keys.mkdir()
+    _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(root / "host_key")], check=True)
+    _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(root / "client_key")], check=True)
+    for login in (s.staff1, s.staff2):
+        shutil.copy(root / "client_key.pub", keys / login)
+        _run(["usermod", "-p", "*", login], check=True)  # no password, not locked: keys only
+    os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege separation folder
+    port = free_port()
+    config = root / "sshd_config"
+    config.write_text(
+        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {root / 'host_key'}\nPidFile {root / 'sshd.pid'}\n"
+        f"AuthorizedKeysFile {keys}/%u\nStrictModes no\nPasswordAuthentication no\n"
+        "KbdInteractiveAuthentication no\nUsePAM no\nPermitRootLogin no\nAcceptEnv LANG LC_*\n"
+        "Subsystem sftp internal-sftp\n"
+        f"Include {s.root / 'sshd' / 'clinicast.conf'}\n"
+    )
+    check = _run([SSHD, "-t", "-f", str(config)])
+    assert check.returncode == 0, check.stderr
+    proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with socket.socket() as c:
+            if c.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.1)
+    s.ssh_port, s.ssh_key = port, root / "client_key"
+    try:
+        yield s
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def ssh(s, user, *words, stdin=b"", tty=False, timeout=300):
+    """`ssh user@127.0.0.1 WORDS` from the staff member's computer (here: root's client)."""
+    cmd = ["ssh", *client_options(s), "-tt" if tty else "-T", f"{user}@127.0.0.1", *words]
+    return subprocess.run(cmd, input=stdin, capture_output=True, timeout=timeout, env=ENV)
+
+
+def client_options(s):
+    return [
+        "-F", "/dev/null", "-i", str(s.ssh_key), "-p", str(s.ssh_port), "-o", "BatchMode=yes",
+        "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+    ]  # fmt: skip
+
+
+def ok(res):
+    assert res.returncode == 0, (res.returncode, res.stdout[-2000:], res.stderr)
+    return res
+
+
+def staff_processes(user) -> list[str]:
+    out = _run(["pgrep", "-a", "-u", user])
+    return [line for line in out.stdout.splitlines() if "clinicast" in line]
+
+
+def test_a_list_of_5000_in_and_the_ledger_back_through_ssh(sshd):
+    s = sshd
+    n = 5000
+    imported = ok(ssh(s, s.staff1, "patients", "import", "-", stdin=patients_csv(s, "5000.csv", n).read_bytes()))
+    assert f"stdin: {n} patients" in imported.stdout.decode()
+    created = ok(ssh(s, s.staff2, "campaigns create --kind invitation --name 'Rejoignez l’app' --json"))
+    cid = json.loads(created.stdout)["id"]
+    ids = ("N° dossier\r\n" + "".join(f"{2000 + i}\r\n" for i in range(n))).encode("cp1252")  # Excel's CSV
+    added = ok(ssh(s, s.staff2, "recipients", "add", str(cid), "--csv", "-", "--json", stdin=ids))
+    assert json.loads(added.stdout) == {"added": n, "already_assigned": 0, "skipped": 0, "not_found": []}
+    ledger = ok(ssh(s, s.staff2, "recipients", "list", str(cid), "--csv")).stdout.decode("utf-8")
+    lines = ledger.splitlines()
+    assert lines[0].startswith("emr_id,name,status") and len(lines) == n + 1
+    assert {line.split(",")[0] for line in lines[1:]} == {str(2000 + i) for i in range(n)}
+    trail = json.loads(ok(ssh(s, s.staff1, "audit", "--json")).stdout)
+    mine = [(a["user"], a["action"]) for a in trail if a["user"] == s.staff2]
+    assert ("assign" in {x for _u, x in mine}) and ("export" in {x for _u, x in mine}), mine
+
+
+@pytest.mark.parametrize(
+    "who, words, code, said",
+    [
+        ("staff2", ["campaigns", "list"], 0, None),
+        ("staff2", ["sh", "-c", "id"], 2, "'sh' is not a clinicast command"),
+        ("staff2", ["scp", "-t", "."], 2, "'scp' is not a clinicast command"),
+        ("staff2", ["/usr/lib/openssh/sftp-server"], 2, "is not a clinicast command"),
+        ("staff2", ["; id"], 2, "shell syntax"),
+        ("staff2", ["campaigns list && id"], 2, "shell syntax"),
+        ("staff2", ["campaigns", "list", "--config", "/dev/stdin"], 2, "--config"),
+        ("staff2", ["frobnicate"], 2, "'frobnicate' is not a clinicast command"),
+        ("staff2", ["daemon"], 2, "not available over SSH"),
+        ("staff2", ["patients", "import", "-"], 1, "lacks the 'admin' permission"),  # campaigns only
+        ("staff1", ["audit", "verify"], 0, None),
+    ],
+)
+def test_ssh_original_command_cases(sshd, who, words, code, said):
+    s = sshd
+    user = s.staff1 if who == "staff1" else s.staff2
+    res = ssh(s, user, *words, stdin=b"emr_id\n1\n")
+    if said is None:
+        ok(res)
+        return
+    one_line(_text(res), code, said)
+
+
+def _text(res):
+    return subprocess.CompletedProcess(res.args, res.returncode, res.stdout.decode(), res.stderr.decode())
+
+
+def test_scp_and_sftp_end_at_once_instead_of_hanging(sshd, tmp_path):
+    s = sshd
+    f = tmp_path / "liste.csv"
+    f.write_text("emr_id\n1\n")
+    opts = client_options(s)
+    port = opts.index("-p")
+    scp_opts = [*opts[:port], "-P", opts[port + 1], *opts[port + 2 :]]
+    for legacy in ([], ["-O"]):  # SFTP (scp's default), then the old protocol (`scp -t` as the command)
+        res = subprocess.run(
+            ["scp", *legacy, *scp_opts, str(f), f"{s.staff2}@127.0.0.1:"], capture_output=True, timeout=60
+        )
+        assert res.returncode != 0, res.stderr  # refused at once: no hang, nothing written
+        if legacy:
+            assert b"'scp' is not a clinicast command" in res.stderr, res.stderr
+    assert not list(Path(f"/home/{s.staff2}").glob("liste.csv"))
+
+
+def test_ssh_T_without_a_command_says_how_to_use_it(sshd):
+    s = sshd
+    res = _text(ssh(s, s.staff2))
+    one_line(res, 2, "no terminal", "ssh SERVER campaigns list")
+    assert res.stdout == ""
+    assert not staff_processes(s.staff2)
+
+
+def test_a_killed_ssh_client_ends_the_tui(sshd):
+    s = sshd
+    client = subprocess.Popen(
+        ["ssh", *client_options(s), "-tt", f"{s.staff2}@127.0.0.1"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=ENV | {"TERM": "xterm-256color"},
+    )
+    drawn = bytearray()
+
+    def read():
+        while chunk := client.stdout.read1(65536):
+            drawn.extend(chunk)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and b"Campaigns" not in drawn and b"Campagnes" not in drawn:
+            time.sleep(0.2)
+        assert b"\x1b[?1049h" in drawn and staff_processes(s.staff2), bytes(drawn[-500:])
+        client.kill()  # the laptop's lid closes: the connection drops
+        client.wait(10)
+        killed_at = time.monotonic()
+        while staff_processes(s.staff2) and time.monotonic() - killed_at < 30:
+            time.sleep(0.2)
+        took = time.monotonic() - killed_at
+        assert not staff_processes(s.staff2), staff_processes(s.staff2)
+        assert took < 15, f"the TUI outlived its connection by {took:.1f} s"
+    finally:
+        if client.poll() is None:
+            client.kill()
+
+
+def test_an_audit_row_deleted_with_sqlite3_is_found(sshd):
+    s = sshd
+    ok(ssh(s, s.staff2, "campaigns create --kind invitation --name 'avant'"))
+    ok(ssh(s, s.staff2, "campaigns create --kind invitation --name 'après'"))
+    ok(ssh(s, s.staff1, "audit", "verify"))
+    # a staff member who also has a shell on the host (the folder is theirs to write)
+    sql = "DELETE FROM audit_log WHERE id = (SELECT max(id) - 1 FROM audit_log)"
+    res = _run(["runuser", "-u", s.staff2, "--", "sqlite3", str(s.db), sql], env=ENV)
+    assert res.returncode == 0, res.stderr
+    verify = ssh(s, s.staff1, "audit", "verify")
+    assert verify.returncode == 1, verify
+    out = verify.stdout.decode()
+    assert "is broken in 1 place" in out and "deleted" in out, out
+    breaks = json.loads(ssh(s, s.staff1, "audit", "verify", "--json").stdout)["breaks"]
+    assert [b["kind"] for b in breaks] == ["deleted"]
+
+
+def test_config_check_by_root_before_init_creates_nothing(server):
+    s = server
+    fresh = s.root / "fresh"
+    fresh.mkdir(mode=0o2770)
+    shutil.chown(fresh, s.service, s.staff)
+    config = s.root / "fresh.toml"
+    config.write_text(s.config.read_text().replace(str(s.data), str(fresh)))
+    res = _run([str(s.bin / "clinicast"), "config", "check", "--config", str(config)], env=ENV, cwd="/")
+    assert res.returncode == 1 and f"{fresh / 'clinicast.db'}" in res.stdout, res.stdout + res.stderr
+    assert "clinicast init" in res.stdout
+    assert list(fresh.iterdir()) == []
+    init = _run(["runuser", "-u", s.service, "--", str(s.bin / "clinicast"), "init", "--config", str(config)], env=ENV)
+    assert init.returncode == 0, init.stderr  # the service account's init is not locked out
+
+
+def test_root_is_told_who_administers(server):
+    s = server
+    res = _run([str(s.bin / "clinicast"), "campaigns", "list", "--config", str(s.config)], env=ENV, cwd="/")
+    one_line(res, 1, "root", "[users]", f"runuser -u {s.service}")
+    assert "Who administers" in s.install_output and "root is not a clinicast user" in s.install_output
+    svc = cli(s, s.service, "campaigns", "list")  # the service account administers without a [users] entry
+    assert svc.returncode == 0, svc.stderr
