@@ -20,7 +20,7 @@ import os
 import re
 import tempfile
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, NamedTuple
@@ -194,7 +194,7 @@ def decode(raw: bytes, name: str) -> tuple[str, str]:
         return raw.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
-    _one_encoding(raw, name)
+    _one_encoding(raw.split(b"\n"), name)
     try:
         return raw.decode("cp1252"), "cp1252"
     except UnicodeDecodeError as e:
@@ -203,38 +203,27 @@ def decode(raw: bytes, name: str) -> tuple[str, str]:
         ) from None
 
 
-class _OneEncoding:
+def _one_encoding(lines: Iterable[bytes], name: str) -> None:
     """BadInput when a file that is not UTF-8 throughout has lines that are: a file
     pasted together from a UTF-8 and a Windows-1252 export would import as "HÃ©lÃ¨ne".
-    Fed line by line; names the first line whose encoding differs from the first
-    non-ASCII line's."""
-
-    def __init__(self, name: str):
-        self.name = name
-        self.first: tuple[int, bool] | None = None  # (line, is UTF-8) of the first non-ASCII line
-
-    def line(self, n: int, line: bytes) -> None:
+    Names the first line whose encoding differs from the first non-ASCII line's."""
+    first: tuple[int, bool] | None = None  # (line, is UTF-8) of the first non-ASCII line
+    for n, line in enumerate(lines, 1):
         if line.isascii():
-            return
+            continue
         try:
             line.decode("utf-8")
             utf8 = True
         except UnicodeDecodeError:
             utf8 = False
-        if self.first is None:
-            self.first = (n, utf8)
-        elif utf8 != self.first[1]:
+        if first is None:
+            first = (n, utf8)
+        elif utf8 != first[1]:
             this, that = ("UTF-8", "Windows-1252") if utf8 else ("Windows-1252", "UTF-8")
             raise BadInput(
-                f"{self.name}:{n}: written in {this} while line {self.first[0]} is {that}; a file must use one "
+                f"{name}:{n}: written in {this} while line {first[0]} is {that}; a file must use one "
                 "encoding throughout (open it in a spreadsheet and save it again as CSV UTF-8)"
             )
-
-
-def _one_encoding(raw: bytes, name: str) -> None:
-    watch = _OneEncoding(name)
-    for n, line in enumerate(raw.split(b"\n"), 1):
-        watch.line(n, line)
 
 
 def _line_of(raw: bytes, offset: int) -> int:
@@ -348,15 +337,20 @@ def _sniff_encoding(fd: int, label: str) -> str:
         offset += len(block)
 
 
-def _check_cp1252(fd: int, label: str) -> str:
-    offset, lines = 0, 0
-    watch, carry = _OneEncoding(label), b""  # carry: the end of a line a block cut
+def _lines_of(fd: int) -> Iterator[bytes]:
+    """The file's lines (without their `\\n`), read in blocks."""
+    offset, rest = 0, b""
     while block := os.pread(fd, 4 * infile.MiB, offset):
-        *whole, rest = (carry + block).split(b"\n")
-        first = lines + 1  # the number of the line `carry` began
-        for i, line in enumerate(whole):
-            watch.line(first + i, line)
-        carry = rest
+        offset += len(block)
+        *whole, rest = (rest + block).split(b"\n")
+        yield from whole
+    yield rest
+
+
+def _check_cp1252(fd: int, label: str) -> str:
+    _one_encoding(_lines_of(fd), label)
+    offset, lines = 0, 0
+    while block := os.pread(fd, 4 * infile.MiB, offset):
         try:
             block.decode("cp1252")
         except UnicodeDecodeError as e:
@@ -366,7 +360,6 @@ def _check_cp1252(fd: int, label: str) -> str:
             ) from None
         lines += block.count(b"\n")
         offset += len(block)
-    watch.line(lines + 1, carry)
     return "cp1252"
 
 

@@ -8,6 +8,7 @@ from datetime import date
 
 import pytest
 
+from core import templating
 from core.templating import (
     DEFAULT_INVITATION,
     PUSH_MAX_CHARS,
@@ -461,3 +462,75 @@ class TestTemplateFile:
 def test_templating_does_not_import_textual():
     code = "import sys, core.templating; sys.exit('textual' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+# --- prepared once per campaign and language (core.templating.prepared) ---------------
+
+_ODD_VALUES = [
+    "", " ", "a", "1", "12", "*x*", "_y_", "Jean-Luc", "O'Brien", "<b>x</b>", "a & b", "x\u00a0y", "1. a", "# t",
+    "[x](y)", "é", "Zoë!", "`c`", "a  b", "\\", "https://x.y/(a)", "javascript:alert(1)", "ÉLODIE", "李", "x\ty",
+    "a*b", "a_b_c", "**", "&amp;", '"q"', "https://App.Example.org", "https://h.example", "HTTPS://h.example/p",
+    "https://h.example/a%20b", "https://h.example/ü", "mailto:x@y.org", "https://h.example/a b", "x\x00y",
+]  # fmt: skip
+
+
+def _invitation_context(first="Marie", url="https://app.example.org/join/K7P2QX4M", over=None):
+    from datetime import date
+
+    ctx = templating.build_context(
+        clinic={"name": "Clinique du Parc", "phone": "514-555-0100", "address": "1 rue A", "app_url": "https://a.org"},
+        campaign={},
+        language="fr",
+        patient={"first_name": first, "last_name": "Tremblay", "language": "fr"},
+        invitation={"url": url, "code": "K7P2-QX4M", "expires_on": date(2026, 12, 24)},
+        unsubscribe={"url": "https://app.example.org/unsubscribe/tok_en-1"},
+    )
+    for (group, key), value in (over or {}).items():
+        ctx[group] = {**ctx[group], key: value}
+    return ctx
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        templating.DEFAULT_INVITATION["fr"]["body"],
+        templating.DEFAULT_INVITATION["en"]["body"],
+        "*{{ patient.first_name }}* and _{{ patient.last_name }}_\n\n{{ patient.first_name }}. Bonjour\n\n"
+        "> {{ patient.first_name }}\n\n- {{ invitation.code }}\n\n[{{ invitation.url }}]({{ invitation.url }})\n\n"
+        "`{{ patient.first_name }}`\n\n[x](https://h.example/{{ patient.first_name }})",
+        "<{{ unsubscribe.url }}> &{{ patient.first_name }};\n\n[{{ patient.first_name }}]\n\n[marie]: https://x.org",
+        "{% if patient.first_name == 'Marie' %}M{% endif %}{{ patient.first_name | upper }} {{ unsubscribe.url }}",
+    ],
+)
+def test_a_prepared_invitation_renders_exactly_as_render_does(body):
+    """Fast or not, the same subject, text and HTML as a full render, whatever the values."""
+    from core.templating.prepared import Prepared
+
+    fields = {"subject": "{{ clinic.name }} : {{ patient.first_name }}", "body": body}
+    base = _invitation_context()
+    p = Prepared(fields, {"clinic": base["clinic"]}, "fr")
+    slots = [("patient", "first_name"), ("patient", "last_name"), ("invitation", "url"), ("unsubscribe", "url")]
+    for value in _ODD_VALUES:
+        for slot in slots:
+            ctx = _invitation_context(over={slot: value})
+            try:
+                expected = templating.render("invitation", fields, ctx, "fr")
+            except templating.TemplateRenderError as e:
+                expected = repr(e)
+            try:
+                got = p.render({k: ctx[k] for k in ("patient", "invitation", "unsubscribe")})
+            except templating.TemplateRenderError as e:
+                got = repr(e)
+            assert got == expected, (value, slot)
+
+
+def test_the_default_invitation_is_rendered_once_per_language_not_per_patient():
+    from core.templating.prepared import Prepared
+
+    fields = templating.DEFAULT_INVITATION["fr"]
+    p = Prepared(fields, {"clinic": _invitation_context()["clinic"]}, "fr")
+    for i in range(50):
+        ctx = _invitation_context(first=f"Prénom{i}", url=f"https://app.example.org/join/K7P{i}")
+        p.render({k: ctx[k] for k in ("patient", "invitation", "unsubscribe")})
+    assert (p.fast, p.slow) == (50, 0)
+    assert len(p._variants) == 1, "one parse and one Markdown render for all of them"

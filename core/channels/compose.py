@@ -27,6 +27,7 @@ from __future__ import annotations
 import binascii
 import re
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from email import policy as _policy
 from email.headerregistry import Address
@@ -137,36 +138,97 @@ def build(
 ) -> bytes:
     """The whole message as bytes, ready for `sendmail` or a .eml file. ValueError when
     a header value cannot be written safely (a control character, no address)."""
-    boundary = "=_clinicast_" + uuid.uuid4().hex
-    when = date or datetime.now(UTC)
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    frm = to_address(sender, "From")
-    rcpt = to_address(to, "To")
-    for name, value in (("Subject", subject), ("Content-Language", language), ("List-Unsubscribe", list_unsubscribe)):
-        _refuse_controls(name, value)
+    frame = Frame(sender, language, bool(list_unsubscribe))
+    return frame.build(
+        to=to, subject=subject, text=text, html=html, key=key, list_unsubscribe=list_unsubscribe, date=date
+    )
+
+
+class Frame:
+    """What the emails of one sender and language share, serialised once: the From
+    header, the MIME structure and its boundary (a quoted-printable body never holds
+    "=_", so one boundary serves every message). `build` writes one message with it;
+    headers that vary (To, Subject, Date, Message-ID, List-Unsubscribe) are written per
+    message through the same structured API, short plain ones straight."""
+
+    def __init__(self, sender: str | Address, language: str = "", unsubscribe: bool = True):
+        self.sender = to_address(sender, "From")
+        _refuse_controls("Content-Language", language)
+        self.boundary = "=_clinicast_" + uuid.uuid4().hex
+        self._from = _headers([("From", self.sender)])
+        self._message_id_domain = domain_of(self.sender)
+        tail = [("MIME-Version", "1.0")]
+        if language:
+            tail.append(("Content-Language", language))
+        if unsubscribe:
+            # RFC 8058: a mail client's one-click unsubscribe POSTs to that link
+            tail.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+        tail.append(("Content-Type", f'multipart/alternative; boundary="{self.boundary}"'))
+        self._tail = _headers(tail)
+        self.unsubscribe = unsubscribe
+        b = self.boundary.encode()
+        self._part = [
+            b"--" + b + CRLF + f'Content-Type: text/{subtype}; charset="utf-8"'.encode() + CRLF
+            + b"Content-Transfer-Encoding: quoted-printable" + CRLF + CRLF
+            for subtype in ("plain", "html")
+        ]  # fmt: skip
+        self._end = b"--" + b + b"--" + CRLF
+        self._subjects: dict[str, bytes] = {}
+
+    def build(
+        self,
+        *,
+        to: str | Address,
+        subject: str,
+        text: str,
+        html: str,
+        key: str,
+        list_unsubscribe: str = "",
+        date: datetime | None = None,
+    ) -> bytes:
+        when = date or datetime.now(UTC)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        if bool(list_unsubscribe) != self.unsubscribe:
+            raise ValueError("this frame is for emails " + ("with" if self.unsubscribe else "without") + " a link")
+        rcpt = to_address(to, "To")
+        _refuse_controls("List-Unsubscribe", list_unsubscribe)
+        subj = self._subjects.get(subject)
+        if subj is None:
+            _refuse_controls("Subject", subject)
+            subj = _headers([("Subject", subject)])
+            if len(self._subjects) < 64:  # the few subjects of a campaign; a per-patient one is not kept
+                self._subjects[subject] = subj
+        parts = [
+            self._from,
+            _headers([("To", rcpt)]),
+            subj,
+            _plain_headers([("Date", format_datetime(when)), ("Message-ID", f"<{key}@{self._message_id_domain}>")]),
+            self._tail,
+        ]
+        if list_unsubscribe:
+            parts.append(_list_unsubscribe(list_unsubscribe))
+        parts.append(CRLF)
+        for part, body in zip(self._part, (text, html), strict=True):
+            parts.append(part)
+            parts.append(_qp(body) + CRLF)  # the CRLF before a delimiter belongs to the delimiter
+        parts.append(self._end)
+        return b"".join(parts)
+
+
+_PLAIN = re.compile(r"[A-Za-z0-9 ,:+<>@._-]*")
+
+
+def _plain_headers(items: list[tuple[str, str]]) -> bytes:
+    """Short headers of plain ASCII written as the policy would fold them: as they are."""
+    if all(len(name) + 2 + len(value) <= 78 and _PLAIN.fullmatch(value) for name, value in items):
+        return "".join(f"{name}: {value}\r\n" for name, value in items).encode("ascii")
+    return _headers(items)
+
+
+def _headers(items: Sequence[tuple[str, object]]) -> bytes:
+    """Headers through the structured API and the policy's folding (`_header_bytes`)."""
     msg = EmailMessage(policy=POLICY)
-    msg["From"] = frm
-    msg["To"] = rcpt
-    msg["Subject"] = subject
-    msg["Date"] = format_datetime(when)
-    msg["Message-ID"] = message_id(key, frm)
-    msg["MIME-Version"] = "1.0"
-    if language:
-        msg["Content-Language"] = language
-    if list_unsubscribe:
-        # RFC 8058: a mail client's one-click unsubscribe POSTs to that link
-        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    msg["Content-Type"] = f'multipart/alternative; boundary="{boundary}"'
-    parts = [_header_bytes(msg)]
-    if list_unsubscribe:
-        parts.append(_list_unsubscribe(list_unsubscribe))
-    parts.append(CRLF)
-    b = boundary.encode()
-    for subtype, body in (("plain", text), ("html", html)):
-        parts.append(b"--" + b + CRLF)
-        parts.append(f'Content-Type: text/{subtype}; charset="utf-8"'.encode() + CRLF)
-        parts.append(b"Content-Transfer-Encoding: quoted-printable" + CRLF + CRLF)
-        parts.append(_qp(body) + CRLF)  # the CRLF before a delimiter belongs to the delimiter
-    parts.append(b"--" + b + b"--" + CRLF)
-    return b"".join(parts)
+    for name, value in items:
+        msg[name] = value
+    return _header_bytes(msg)

@@ -87,9 +87,20 @@ class HandOver:
         self.results.append(Result(row, DeliveryState.PENDING, due_at=due_at))
 
 
-def _fresh(job, rows: list[Claimed]) -> dict[int, Fresh]:
-    ids = [r.id for r in rows]
-    stage = job.handler.stage
+def _fresh(jobs: list) -> dict[int, Fresh]:
+    """The rows of all these jobs as the database has them now: one query for each kind
+    of read (the consent rules of a stage and campaign kind), whatever the number of jobs."""
+    reads: dict[tuple, list[int]] = {}
+    for job in jobs:
+        h = job.handler
+        reads.setdefault((h.stage, job.campaign.kind, h.via_recipient), []).extend(r.id for r in job.rows)
+    out: dict[int, Fresh] = {}
+    for (stage, campaign_kind, via_recipient), ids in reads.items():
+        out.update(_read(ids, stage, campaign_kind, via_recipient))
+    return out
+
+
+def _read(ids: list[int], stage, campaign_kind, via_recipient: bool) -> dict[int, Fresh]:
     cols = [
         Delivery.id,
         Delivery.status,
@@ -106,8 +117,8 @@ def _fresh(job, rows: list[Claimed]) -> dict[int, Fresh]:
         Patient.app_id,
     ]
     if stage is not None:
-        cols += [reason_case(job.campaign.kind, stage), detail_case(job.campaign.kind, stage)]
-    patient_of = Recipient.patient if job.handler.via_recipient else Delivery.patient
+        cols += [reason_case(campaign_kind, stage), detail_case(campaign_kind, stage)]
+    patient_of = Recipient.patient if via_recipient else Delivery.patient
     q = (
         Delivery.select(*cols)
         .join(Recipient, on=(Recipient.id == Delivery.recipient), join_type=pw.JOIN.LEFT_OUTER)
@@ -131,7 +142,7 @@ def _fresh(job, rows: list[Claimed]) -> dict[int, Fresh]:
 
 def hand_over(jobs: list, now: datetime, app_url: str, max_attempts: int) -> list:
     """Check and hand over every job's rows; each job's `handed` and `fresh` are set.
-    One transaction for all of them."""
+    One transaction for all of them (the caller's, if one is open), one fresh read."""
     with write_transaction():
         all_ids = sorted(r.id for job in jobs for r in job.rows)
         if is_postgres() and all_ids:
@@ -141,8 +152,10 @@ def hand_over(jobs: list, now: datetime, app_url: str, max_attempts: int) -> lis
                 all_ids,
             )
         immediate: list[Result] = []
+        every = _fresh(jobs)
+        handed: dict[str, list[int]] = {}
         for job in jobs:
-            fresh = _fresh(job, job.rows)
+            fresh = {r.id: every[r.id] for r in job.rows if r.id in every}
             ho = HandOver(now, fresh)
             mine = []
             for r in job.rows:
@@ -156,13 +169,14 @@ def hand_over(jobs: list, now: datetime, app_url: str, max_attempts: int) -> lis
                 mine.append(r)
             job.handler.check(job, mine, ho)
             job.handler.pace(ho)
-            if ho.keep:
-                ids = [r.id for r in ho.keep]
-                Delivery.update(handed_token=Delivery.claim_token, handed_at=now, attempts=Delivery.attempts + 1).where(
-                    Delivery.id.in_(ids), Delivery.claim_token == ho.keep[0].token
-                ).execute()
+            for r in ho.keep:
+                handed.setdefault(r.token, []).append(r.id)
             job.handed, job.fresh = ho.keep, fresh
             immediate += ho.results
+        for token, ids in handed.items():  # one statement for a claim's rows, all jobs together
+            Delivery.update(handed_token=Delivery.claim_token, handed_at=now, attempts=Delivery.attempts + 1).where(
+                Delivery.id.in_(ids), Delivery.claim_token == token
+            ).execute()
         record(immediate, now, Guard.CLAIM)
         emails = [
             invitations.ForEmail(r.id, r.recipient_id, job.fresh[r.id].patient_id, r.campaign_id)

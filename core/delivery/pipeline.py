@@ -3,19 +3,21 @@
 Everything runs on the pass's event loop; every database call goes to the one database
 thread (`Runner.db`), in this order of arrival:
 
-- `claim`: a few rows at a time — for email at most twice `[email] concurrency`, for
-  the gateway a request's worth — so that a dispatcher never sits on more than it can
-  start soon, and a second dispatcher finds work;
+- `claim`: a few rows at a time — for email `CLAIM_AHEAD` calls per connection, claimed
+  again once half of them went (one claim for several emails), for the gateway a
+  request's worth — so that a dispatcher never sits on more than it can start soon,
+  and a second dispatcher finds work;
 - `prepare` (same call): the campaigns and templates the rows need; an email whose
   earlier hand-over left no result (its dispatcher died) has an unknown outcome and
   goes to the retry policy instead of out at once;
 - workers (`[email] concurrency` for email, `[gateway] concurrency` for the gateway)
   take one job each, **hand it over** (core.delivery.handover: checks at the moment of
-  sending) and make the call;
-- each answer is **recorded** before that worker takes its next job (the answers that
-  arrive together share one transaction), so a crash leaves unrecorded at most the
-  calls actually in flight — `[email] concurrency` emails, and gateway requests whose
-  idempotency keys make them safe to repeat;
+  sending, one fresh read for every job of the transaction) and make the call;
+- each answer is **recorded** before that worker's next call: in the transaction that
+  hands its next job over (workers that free up together share it), or on its own when
+  there is no next job — so a crash leaves unrecorded at most the calls actually in
+  flight — `[email] concurrency` emails, and gateway requests whose idempotency keys
+  make them safe to repeat;
 - a **renewer** extends the leases of what this dispatcher holds every third of a lease;
 - a channel paused (core.channel_health: its server refuses the clinic's setup, or asks
   to slow down) is not claimed until it is tried again; an answer that pauses it is
@@ -48,6 +50,7 @@ from core.delivery.store import Claimed, adopt, claim, release, renew
 from core.enums import DeliveryKind, DeliveryState
 from core.models import Campaign, Patient, Recipient, Template
 
+CLAIM_AHEAD = 8  # emails claimed ahead, per SMTP connection
 GATEWAY_KINDS = tuple(k for k in DeliveryKind if not k.by_email)
 EMAIL_KINDS = tuple(k for k in DeliveryKind if k.by_email)
 
@@ -115,7 +118,7 @@ class Pass:
         self.to_record: list[tuple[list[Result], asyncio.Future]] = []
         self.record_task: asyncio.Task | None = None
         self.changed = asyncio.Event()  # a job finished: maybe claim more, maybe done
-        self.handover_wanted: list[tuple[Job, asyncio.Future]] = []
+        self.handover_wanted: list[tuple[Job, list[Result], asyncio.Future]] = []
         self.handover_task: asyncio.Task | None = None
         self.failure: BaseException | None = None
         self.paused: set[str] = set()  # channels paused (core.channel_health), as last read or answered
@@ -145,7 +148,11 @@ class Pass:
     async def _claim_loop(self) -> None:
         t = self.d
         while not t.stopping and self.failure is None:
-            want_mail = 2 * t.mail_concurrency - self.queues[True].qsize() - self.busy[True]
+            # emails are claimed a few calls' worth at a time (one claim for several emails),
+            # once half of what was claimed ahead has gone
+            want_mail = CLAIM_AHEAD * t.mail_concurrency - self.queues[True].qsize() - self.busy[True]
+            if want_mail < CLAIM_AHEAD * t.mail_concurrency // 2:
+                want_mail = 0
             want_gw = 2 * t.gateway_concurrency - self.queues[False].qsize() - self.busy[False] > 0
             if want_mail > 0 or want_gw:
                 try:
@@ -208,28 +215,38 @@ class Pass:
             if job is None:
                 return
             self.busy[mail] += 1
+            answers: list[Result] = []  # the last call's, recorded with the next hand-over
             try:
-                if self.d.stopping:
-                    q.put_nowait(job)  # given back by _release_queued
-                    return
-                if channel_health.channel_of(job.handler.kind) in self.paused:
-                    self.stats.released += await self.d.db(release, job.rows)  # waits with its channel
-                    continue
-                await self._one(job)
+                while job is not None:
+                    if self.d.stopping:
+                        q.put_nowait(job)  # given back by _release_queued
+                        return
+                    if channel_health.channel_of(job.handler.kind) in self.paused:
+                        self.stats.released += await self.d.db(release, job.rows)  # waits with its channel
+                    else:
+                        last, answers = answers, []  # recorded by the hand-over (or by _one when it fails)
+                        answers = await self._one(job, last)
+                    job = None if q.empty() else q.get_nowait()
             finally:
+                if answers:  # nothing to hand over next: recorded on their own
+                    await self._record(answers)
                 self.busy[mail] -= 1
                 self.changed.set()
 
-    async def _one(self, job: Job) -> None:
+    async def _one(self, job: Job, answers: list[Result]) -> list[Result]:
+        """Hand `job` over (recording `answers`, the worker's last, in the same
+        transaction) and send it; its own answers, not recorded yet."""
         try:
-            await self._hand_over(job)
+            await self._hand_over(job, answers)
         except Exception as e:  # noqa: BLE001 - not handed over: the rows wait for their lease
+            if answers:
+                await self._record(answers)  # the transaction that held them was rolled back
             self.failure = self.failure or e
-            return
+            return []
         if not job.handed:
-            return
+            return []
         try:
-            results = await job.handler.send(job)
+            return await job.handler.send(job)
         except asyncio.CancelledError:
             raise
         except Exception as e:  # noqa: BLE001 - a transport bug must not lose the rows
@@ -240,32 +257,44 @@ class Pass:
             results = job.handler.results(job, Outcome.retry(f"{type(e).__name__}: {e}"))
             for r in results:
                 r.code = Reason.INTERNAL if r.state != DeliveryState.SENT else r.code
-        await self._record(results)
+            return results
 
-    async def _hand_over(self, job: Job) -> None:
-        """Join the next hand-over transaction (workers that free up together share one)."""
+    async def _hand_over(self, job: Job, answers: list[Result]) -> None:
+        """Join the next hand-over transaction: workers that free up together share one,
+        and it records their last answers too (one transaction a call, not two)."""
         fut = asyncio.get_running_loop().create_future()
-        self.handover_wanted.append((job, fut))
+        self.handover_wanted.append((job, answers, fut))
         if self.handover_task is None or self.handover_task.done():
             self.handover_task = asyncio.ensure_future(self._hand_over_all())
         await fut
 
     async def _hand_over_all(self) -> None:
+        d = self.d
         while self.handover_wanted:
             batch, self.handover_wanted = self.handover_wanted, []
-            jobs = [j for j, _ in batch]
+            jobs = [j for j, _, _ in batch]
+            answers = [r for _, rs, _ in batch for r in rs]
             try:
-                immediate = await self.d.db(
-                    hand_over, jobs, self.d.clock(), self.d.config.clinic.app_url, self.d.config.scheduler.max_attempts
-                )
+                immediate, written, changes = await d.db(self._record_and_hand_over, answers, jobs, d.clock())
             except Exception as e:  # noqa: BLE001 - each waiting worker gets the error
-                for _, fut in batch:
+                for _, _, fut in batch:
                     fut.set_exception(e)
                 continue
             self._count(immediate)
-            self.d.log_results(immediate)
-            for _, fut in batch:
+            d.log_results(immediate)
+            if answers:
+                self._count(answers, written)
+                d.log_results(answers)
+                self._log_changes(changes)
+            for _, _, fut in batch:
                 fut.set_result(None)
+
+    def _record_and_hand_over(self, answers: list[Result], jobs: list[Job], now) -> tuple[list, dict, list]:
+        d = self.d
+        with write_transaction():
+            written, changes = self._record_and_note(answers, now) if answers else ({}, [])
+            immediate = hand_over(jobs, now, d.config.clinic.app_url, d.config.scheduler.max_attempts)
+        return immediate, written, changes
 
     def _count(self, results: list[Result], written: dict | None = None) -> None:
         if written is None:

@@ -11,6 +11,7 @@ and HTML parts of an email come from the same parsed Markdown.
     fields.py      one field: sandboxed Jinja2, references checked, rendered to text
     validation.py  validate, validate_set (at save, with example values); pick_language
     rendering.py   render: Markdown -> text and HTML for an email; a broadcast's parts
+    prepared.py    an invitation for many patients: parsed and rendered once, values put in
     files.py       load_template_file (TOML)
     sandbox.py     the render budget and the sandbox's hardening, at save and at send
     defaults.py    the prefilled invitation, in French and English
