@@ -295,7 +295,7 @@ class ChannelHealth(BaseModel):
 
 class EmailSlot(BaseModel):
     """One email handed to the relay, when `[email] max_per_minute` or `max_per_day` caps
-    the pace: counted by every dispatcher together (core.delivery.pace)."""
+    the pace: counted by every dispatcher together (core.pace)."""
 
     at = pw.DateTimeField(index=True)
 

@@ -92,9 +92,10 @@ def problems(keymap: Mapping[str, str], where: str = "") -> list[str]:
             for key in _keys(keys):
                 other = by_key.get(key)
                 if other is not None and other != b.id and (b.id in keymap or other in keymap):
-                    pair = tuple(sorted((other, b.id or b.action)))
-                    if (key, *pair) not in seen:
-                        seen.add((key, *pair))
+                    first, second = sorted((other, b.id or b.action))
+                    pair = (first, second)
+                    if (key, first, second) not in seen:
+                        seen.add((key, first, second))
                         out.append(
                             _("{where}keys: {a} and {b} would both be {key} on the {screen} screen").format(
                                 where=where, a=pair[0], b=pair[1], key=key, screen=screen

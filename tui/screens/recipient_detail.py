@@ -12,16 +12,15 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 from core import recipients
 from core.i18n import _
 from tui import format as fmt
-from tui.screens.base import WorkerErrors
+from tui.screens.base import ClinicastModal
 
 
-class RecipientDetailModal(WorkerErrors, ModalScreen[None]):
+class RecipientDetailModal(ClinicastModal[None]):
     BINDINGS = [Binding("escape,enter", "dismiss(None)", "Close", key_display="esc", id="recipient-detail.close")]
 
     def __init__(self, campaign_id: int, recipient_id: int) -> None:

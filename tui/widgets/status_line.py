@@ -4,14 +4,18 @@ the keys that work everywhere (the footer keeps its room for the screen's own ke
 from __future__ import annotations
 
 from rich.text import Text
+from textual import getters
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static
 
 from core.i18n import _
+from tui.app import ClinicastApp
 
 
 class StatusLine(Horizontal):
+    app = getters.app(ClinicastApp)
+
     DEFAULT_CSS = """
     StatusLine { height: auto; max-height: 3; background: $panel; color: $text-muted; padding: 0 1; }
     StatusLine > #status-who { width: 1fr; height: auto; text-wrap: wrap; }
@@ -28,6 +32,7 @@ class StatusLine(Horizontal):
 
     def on_mount(self) -> None:
         self.watch(self.app, "scheduler_state", self._update)
+        self.watch(self.app, "config_state", self._update)
 
     def on_resize(self) -> None:
         self._update()
@@ -35,13 +40,16 @@ class StatusLine(Horizontal):
     def _update(self, _value: object = None) -> None:
         """Never cut (issue #18): the words wrap to a second line rather than end in "…";
         at 80 columns the login alone (the header shows the name)."""
-        ctx = self.app.ctx
+        ctx = self.app.session
         text = Text()
         if ctx is not None:
             text.append("● ", style="green")
             text.append(ctx.user.login, style="bold")
             if ctx.user.name != ctx.user.login and self.app.size.width >= 100:
                 text.append(f" ({ctx.user.name})")
+        if self.app.config_state:  # a broken config kept out, or a change that waits for a restart
+            text.append("  ⚠ ", style="bold red")
+            text.append(self.app.config_state, style="red")
         state = self.app.scheduler_state
         # core.status words ("deliveries: sent by…", "nothing is sending: …") stand alone
         text.append("  " if state.startswith(("deliveries", "nothing")) else "  scheduler: ")
