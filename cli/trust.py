@@ -6,10 +6,11 @@ import sys
 
 import click
 
-from cli.base import EXIT_REFUSED, cli, command, emit
+from cli.base import EXIT_REFUSED, cli, command, dumps, emit, output_option, write_out
 from cli.patients import patients_group
 from core.enums import OptOutChannel
 from core.errors import BadInput
+from core.i18n import _
 
 _CHANNEL = click.option(
     "--channel", required=True, metavar="|".join(OptOutChannel), help="What the patient opts out of (all: every one)."
@@ -79,7 +80,8 @@ def patients_show(ctx, emr_id, as_json):
 @click.option("--user", "login", metavar="LOGIN", help="Only what this login did.")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--csv", "as_csv", is_flag=True)
-def audit_cmd(ctx, since, login, as_json, as_csv):
+@output_option
+def audit_cmd(ctx, since, login, as_json, as_csv, output):
     """Who changed or read what, and when (admin)."""
     from core.audit import read as audit_read
 
@@ -87,9 +89,11 @@ def audit_cmd(ctx, since, login, as_json, as_csv):
         raise BadInput("give --json or --csv, not both")
     rows = audit_read.read(ctx, audit_read.parse_since(since), login)
     if as_json:
-        return emit([r.to_json() for r in rows])
+        return write_out(output, dumps([r.to_json() for r in rows]) + "\n")
     if as_csv:
-        return click.echo(audit_read.to_csv(rows), nl=False)
+        return write_out(output, audit_read.to_csv(rows))
+    if output != "-":
+        raise BadInput(_("--output goes with --csv or --json"))
     for r in rows:
         where = f" campaign {r.campaign_id}" if r.campaign_id is not None else ""
         detail = ", ".join(f"{k}={v}" for k, v in r.detail.items())

@@ -130,6 +130,23 @@ class Recipient(BaseModel):
         )
 
 
+class RecipientTally(BaseModel):
+    """How many recipients of a campaign have a status, kept by the database itself:
+    triggers on `recipient` (migration 0006) add each change in the transaction that
+    makes it, so a list of campaigns reads a few hundred rows, never a million (issue
+    #21). The count of (campaign, status) is SUM(n) over its rows: SQLite keeps one row
+    a pair; PostgreSQL adds a row a statement (no row every sender would wait on), and
+    `core.tally.fold` sums them back into one. A plain id, like the audit's: rows of a
+    deleted campaign are dropped by the fold."""
+
+    campaign = pw.IntegerField()
+    status = pw.CharField(max_length=16)
+    n = pw.IntegerField()
+
+    class Meta:
+        indexes = ((("campaign", "status"), False),)
+
+
 class Delivery(BaseModel):
     """One outgoing call, kept until it succeeds or is given up (the outbox).
 
@@ -278,7 +295,7 @@ class ChannelHealth(BaseModel):
 
 class EmailSlot(BaseModel):
     """One email handed to the relay, when `[email] max_per_minute` or `max_per_day` caps
-    the pace: counted by every dispatcher together (core.delivery.pace)."""
+    the pace: counted by every dispatcher together (core.pace)."""
 
     at = pw.DateTimeField(index=True)
 
@@ -299,6 +316,7 @@ ALL_MODELS: list[type[BaseModel]] = [
     Campaign,
     Template,
     Recipient,
+    RecipientTally,
     Delivery,
     Invitation,
     OptOut,

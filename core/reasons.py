@@ -34,6 +34,7 @@ class Reason(StrEnum):
     UNKNOWN_APP_ACCOUNT = "unknown_app_account"
     SEND_ERROR = "send_error"  # detail: the server's or the connection's message
     OUTCOME_UNKNOWN = "outcome_unknown"  # detail: what happened; it may have arrived
+    MAYBE_TWICE = "maybe_twice"  # sent, or failed unknown, after an earlier copy's unknown outcome
     CHANNEL_PAUSED = "channel_paused"  # detail: what the channel's server said (core.channel_health)
     TEMPLATE = "template"  # detail: the template problem
     INTERNAL = "internal"  # detail: the exception
@@ -69,6 +70,10 @@ WORDS: dict[Reason, tuple[str, str]] = {
     Reason.UNKNOWN_APP_ACCOUNT: ("unknown app account", "compte inconnu de l'application"),
     Reason.SEND_ERROR: ("{detail}", "{detail}"),
     Reason.OUTCOME_UNKNOWN: ("outcome unknown: {detail}", "résultat inconnu : {detail}"),
+    Reason.MAYBE_TWICE: (
+        "may have been delivered twice (an earlier copy's outcome is unknown){detail}",
+        "a peut-être été reçu deux fois (le résultat d'un envoi précédent est inconnu){detail}",
+    ),
     Reason.CHANNEL_PAUSED: (
         "waiting for the channel to work again: {detail}",
         "en attente du retour du canal : {detail}",

@@ -10,7 +10,7 @@ from core import __version__, channel_health, dbfiles
 from core.context import Ctx
 from core.enums import DeliveryState, RecipientStatus, Role
 from core.i18n import _
-from core.models import Campaign, Delivery, Heartbeat, Patient, Recipient
+from core.models import Campaign, Delivery, Heartbeat, Patient
 
 
 def _iso(d: datetime | None) -> str | None:
@@ -27,17 +27,16 @@ def overview(ctx: Ctx) -> dict:
     live = list(Heartbeat.select().where(Heartbeat.beat_at >= fresh).order_by(Heartbeat.role, Heartbeat.name))
     stale = Heartbeat.select().where(Heartbeat.beat_at < fresh).count()
 
-    # one grouped count gives both the recipients' totals and each campaign's status
-    # (`status` used to rebuild the whole campaign list, funnels and all, for the latter)
-    recipients = dict.fromkeys(tuple(RecipientStatus), 0)
-    per_campaign: dict[int, dict[str, int]] = {}
-    for cid, status, n in (
-        Recipient.select(Recipient.campaign, Recipient.status, pw.fn.COUNT(Recipient.id))
-        .group_by(Recipient.campaign, Recipient.status)
-        .tuples()
-    ):
-        recipients[status] = recipients.get(status, 0) + n
-        per_campaign.setdefault(cid, {})[status] = n
+    # each campaign's counts (core.tally, kept by the database) give both the recipients'
+    # totals and each campaign's status: no recipient row is read, and the campaign list
+    # is not rebuilt (it was, funnels and all)
+    from core import tally
+
+    recipients: dict[str, int] = dict.fromkeys(tuple(RecipientStatus), 0)
+    per_campaign = tally.counts()
+    for counts in per_campaign.values():
+        for status, n in counts.items():
+            recipients[status] = recipients.get(status, 0) + n
 
     open_ = Delivery.status.in_((DeliveryState.PENDING, DeliveryState.RETRYING))
     due = Delivery.select().where(open_, Delivery.due_at <= now).count()
@@ -45,7 +44,18 @@ def overview(ctx: Ctx) -> dict:
     next_due = scheduled.select(pw.fn.MIN(Delivery.due_at)).scalar()
     if isinstance(next_due, str):  # SQLite aggregate: no column type to convert by
         next_due = datetime.fromisoformat(next_due)
-    by_status = dict(Delivery.select(Delivery.status, pw.fn.COUNT(Delivery.id)).group_by(Delivery.status).tuples())
+    # the outbox by status: every state but `sent` from the (status, due_at) index, `sent`
+    # as the rest of the total (a history's sent rows are never read one by one)
+    outbox = Delivery.select().count()
+    others = [s for s in DeliveryState if s != DeliveryState.SENT]
+    by_status = dict(
+        Delivery.select(Delivery.status, pw.fn.COUNT(Delivery.id))
+        .where(Delivery.status.in_(others))
+        .group_by(Delivery.status)
+        .tuples()
+    )
+    if outbox > sum(by_status.values()):
+        by_status[DeliveryState.SENT.value] = outbox - sum(by_status.values())
     oldest_due = Delivery.select(pw.fn.MIN(Delivery.due_at)).where(open_, Delivery.due_at <= now).scalar()
     if isinstance(oldest_due, str):
         oldest_due = datetime.fromisoformat(oldest_due)
@@ -77,7 +87,7 @@ def overview(ctx: Ctx) -> dict:
             "retrying": by_status.get(DeliveryState.RETRYING, 0),
             "failed": by_status.get(DeliveryState.FAILED, 0),
             "by_status": by_status,
-            "outbox": sum(by_status.values()),  # rows kept (finished ones for keep_days)
+            "outbox": outbox,  # rows kept (finished ones for keep_days)
             "keep_days": ctx.config.database.keep_deliveries_days,
         },
         # a channel paused by a refusal of the clinic's setup, or a relay's pace (SPEC §5)

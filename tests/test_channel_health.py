@@ -16,8 +16,8 @@ from helpers import add_patients, ctx_at, status_counts
 from servers import SmtpServer, delivery_config
 from test_dispatch import TPL
 
-from core import campaigns, channel_health, recipients, status
-from core.delivery import Dispatcher, pace
+from core import campaigns, channel_health, pace, recipients, status
+from core.delivery import Dispatcher
 from core.models import ChannelHealth, Delivery, Recipient, database
 
 T0 = datetime(2026, 3, 2, 19, 2, 0)  # 14:02 in Toronto, a Monday
@@ -282,8 +282,8 @@ def test_start_says_when_the_last_email_leaves_at_the_relays_pace(db, db_url, tm
     second = campaigns.create(ctx, "invitation", "Second")
     recipients.assign_ids(ctx, second.id, [str(i) for i in range(1050, 1095)])
     assert recipients.start_plan(ctx, second.id).pace.endswith("around 14:05")
-    # the command line says it too, in the clinic's time of day
+    # the command line says it too, in the clinic's time of day and the staff's language
     r = CliRunner().invoke(cli, ["campaigns", "start", str(second.id), "--config", str(path)])
     assert r.exit_code == 0, r.output
-    assert re.search(r"^  at the relay's pace \(30 a minute, 10000 a day\), the last email leaves around \d\d:\d\d$",
-                     r.output, re.M), r.output  # fmt: skip
+    said_fr = r"^  au rythme du relais \(30 par minute, 10000 par jour\), le dernier courriel part vers \d\d:\d\d$"
+    assert re.search(said_fr, r.output, re.M), r.output

@@ -251,7 +251,9 @@ def test_a_lost_answer_is_unknown_and_retried_once_after_backoff_at_most(db, db_
     got = received(smtp)
     assert set(got) == expected(n) and set(got.values()) == {1 + retries}
     failed = list(Recipient.select())
-    assert {(r.status, r.reason_code) for r in failed} == {("failed", "outcome_unknown")}
+    # two copies handed over, neither answer heard: the ledger says it may have arrived twice
+    code = "maybe_twice" if retries else "outcome_unknown"
+    assert {(r.status, r.reason_code) for r in failed} == {("failed", code)}
     assert "may have been delivered" in failed[0].reason
     assert all(x.attempts == 1 + retries and x.outcomes_unknown == 1 + retries for x in Delivery.select())
 
@@ -354,3 +356,29 @@ def test_removals_and_consent_withdrawals_while_sending(db, db_url, tmp_path, sm
     skipped = Recipient.select().join(Patient).where(Patient.emr_id.in_(withdrawn), Recipient.status == "skipped")
     assert skipped.count() + len(slipped) == len(withdrawn)
     assert len(log) > 20, "the meddling overlapped the sending"
+
+
+def test_a_second_copy_that_went_through_after_an_unknown_one_is_sent_and_may_be_twice(db, db_url, tmp_path, smtp):
+    """Issue #20: the first copy's answer was lost (the patient got it), the second went
+    through: the recipient is sent, with its time, and the ledger says it may have
+    arrived twice."""
+    from core import recipients as rmod
+    from core.reasons import describe
+
+    config = delivery_config(db_url, tmp_path, smtp=smtp, email={"unknown_outcome_retries": 1})
+    ctx, clock = ctx_at(config, utcnow())
+    add_patients(1)
+    c = campaigns.create(ctx, "invitation", "Twice")
+    recipients.assign_ids(ctx, c.id, ["1000"])
+    recipients.start(ctx, c.id)
+    smtp.faults.append("lost-250")
+    with Dispatcher(config, clock=clock) as d:
+        d.run_once()
+        assert Recipient.get().status == "retrying"
+        clock.advance(seconds=3600)
+        d.run_once()
+    assert len(smtp.messages) == 2
+    r = Recipient.get()
+    assert (r.status, r.reason_code, r.sent_at) == ("sent", "maybe_twice", clock())
+    assert describe(r.reason_code, r.reason) == "may have been delivered twice (an earlier copy's outcome is unknown)"
+    assert rmod.page(ctx, c.id, limit=None)[0].status == "sent"

@@ -267,3 +267,10 @@ def test_files_others_can_read_are_named_with_the_chmod(clinic):
     os.chmod(db, 0o660)
     subprocess.run(["chmod", "-R", "o-rwx", str(config.parent / "maildir")], check=True)
     assert "open_to_others" in (s := json.loads(ok(forced(config, "status --json")).stdout)) and not s["open_to_others"]
+
+
+def test_the_audit_export_is_written_owner_only_too(clinic, tmp_path):
+    config, _cid = clinic
+    out = tmp_path / "audit.csv"
+    ok(forced(config, f"audit --csv --output {out}", umask=0o022))
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600 and out.read_text().startswith("at,user,action")

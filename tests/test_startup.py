@@ -40,13 +40,14 @@ def test_version_loads_no_core_no_driver():
     assert (code, loaded) == (0, [])
 
 
-def test_a_sqlite_command_never_loads_psycopg(tmp_path, sqlite_url):
+def test_a_sqlite_command_never_loads_psycopg_nor_templating(tmp_path, sqlite_url):
     config = write_config(tmp_path, sqlite_url)
     code, loaded = _modules_after(["init", "--config", str(config)])
     assert code == 0
     code, loaded = _modules_after(["campaigns", "list", "--config", str(config)])
     assert code == 0
     assert "peewee" in loaded and "psycopg" not in loaded
+    assert "jinja2" not in loaded  # a read loads no templating (core.campaigns' actions wait)
 
 
 def test_postgresql_after_a_deferred_driver(pg_schema, tmp_path):

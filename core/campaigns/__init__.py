@@ -7,15 +7,18 @@ actions.py  create, edit, archive; the field and template checks they share with
 
 from __future__ import annotations
 
-from core.campaigns.actions import (
-    INVITATION_VALID_DAYS,
-    archive,
-    clinic_values,
-    create,
-    edit,
-    save_templates,
-    validate_fields,
-)
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from core.campaigns.actions import (
+        INVITATION_VALID_DAYS,
+        archive,
+        clinic_values,
+        create,
+        edit,
+        save_templates,
+        validate_fields,
+    )
 from core.campaigns.reads import CampaignSummary, funnel, get, get_templates, status_of, summaries, summary
 from core.campaigns.window import window_bounds, window_state
 
@@ -38,3 +41,17 @@ __all__ = [
     "window_state",
     "INVITATION_VALID_DAYS",
 ]
+
+# the actions load the templating (Jinja, Markdown) with them: imported when first used,
+# so a command that only reads (`campaigns list`, `status`) never pays for it (issue #21)
+_ACTIONS = frozenset(
+    ("INVITATION_VALID_DAYS", "archive", "clinic_values", "create", "edit", "save_templates", "validate_fields")
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ACTIONS:
+        from core.campaigns import actions
+
+        return getattr(actions, name)
+    raise AttributeError(f"module 'core.campaigns' has no attribute {name!r}")

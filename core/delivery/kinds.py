@@ -21,12 +21,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from core import templating
+from core import pace, templating
 from core.campaigns import window_bounds
 from core.channels import Mailer, Outcome
 from core.channels.gateway import MAX_IDS, GatewayClient, unknown_ids
 from core.config.types import Config
-from core.delivery import pace
 from core.delivery.handover import Fresh, HandOver
 from core.delivery.letters import Letters
 from core.delivery.results import Result
@@ -118,7 +117,7 @@ class Handler:
         raise NotImplementedError
 
     def pace(self, ho: HandOver) -> None:
-        """The relay's pace (core.delivery.pace): each email about to go takes a slot, in
+        """The relay's pace (core.pace): each email about to go takes a slot, in
         the hand-over's transaction; one with no slot left waits, due when one frees."""
         if not self.kind.by_email or not pace.limited(self.tools.config.email):
             return

@@ -38,10 +38,9 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Protocol
 
-from core import channel_health
+from core import channel_health, pace
 from core.config.types import Config
 from core.db import write_transaction
-from core.delivery import pace
 from core.delivery.handover import hand_over
 from core.delivery.kinds import Handler, Job
 from core.delivery.logfmt import event

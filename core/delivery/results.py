@@ -95,7 +95,8 @@ def _write(rs: list[Result], now: datetime, guard: Guard) -> set[int]:
     }
     if first.state == DeliveryState.SENT:
         # handed_at stays: when it was handed over, for the ledger
-        values.update({Delivery.sent_at: now, Delivery.error_code: "", Delivery.last_error: ""})
+        # (a note stays: an earlier copy whose outcome was unknown may have arrived too)
+        values.update({Delivery.sent_at: now, Delivery.error_code: first.code, Delivery.last_error: first.detail})
     else:
         # whatever happened is known now: a later claim must not take it for an orphan
         values.update({Delivery.error_code: first.code, Delivery.last_error: first.detail, Delivery.handed_at: None})
@@ -143,9 +144,9 @@ def _follow(rs: list[Result], now: datetime) -> None:
         Recipient.update(sent_at=now).where(mine, Recipient.sent_at.is_null(True)).execute()
         # a send handed over before a stop (core.recipients.stop) went out: its recipient,
         # put back to `assigned`, was sent to after all
-        Recipient.update(status=RecipientStatus.SENT, reason_code="", reason="", next_attempt_at=None).where(
-            mine, Recipient.status.in_((*allowed, RecipientStatus.ASSIGNED))
-        ).execute()
+        Recipient.update(
+            status=RecipientStatus.SENT, reason_code=first.code, reason=first.detail, next_attempt_at=None
+        ).where(mine, Recipient.status.in_((*allowed, RecipientStatus.ASSIGNED))).execute()
     elif first.state == DeliveryState.RETRYING:
         if c.kind == DeliveryKind.PUBLISH:
             return  # still 'assigned' (or queued): the feed is the gateway's business

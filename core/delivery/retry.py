@@ -71,6 +71,8 @@ class Policy:
     ) -> Decision:
         """`attempts`: hand-overs including this one; `unknown_before`: earlier unknown outcomes."""
         if outcome.status == OK:
+            if unknown_before:  # an earlier copy may have arrived too: the ledger says so
+                return Decision(DeliveryState.SENT, Reason.MAYBE_TWICE)
             return Decision(DeliveryState.SENT)
         if outcome.status == PAUSE:
             due = now + timedelta(seconds=channel_health.pause_seconds(outcome.problem, outcome.retry_after))
@@ -85,6 +87,8 @@ class Policy:
             return Decision(DeliveryState.FAILED, Reason.SEND_ERROR, outcome.error)
         if outcome.status == UNKNOWN:
             if unknown_before >= self.unknown_retries or attempts >= self.max_attempts:
+                if unknown_before:  # two copies handed over, neither answer known
+                    return Decision(DeliveryState.FAILED, Reason.MAYBE_TWICE, f": {outcome.error}", unknown=True)
                 return Decision(DeliveryState.FAILED, Reason.OUTCOME_UNKNOWN, outcome.error, unknown=True)
             due = now + timedelta(seconds=backoff_seconds(max(attempts, 1), self.base, self.cap, self.rng))
             return Decision(

@@ -40,7 +40,7 @@ class StartPlan:
     in_progress: int = 0
     queued_for: datetime | None = None  # when the sends go out (window start, sending hours)
     sending_begins: str = ""  # "" = at once; else "outside sending hours: will go out from Thursday 09:00"
-    pace: str = ""  # "" = no cap; else when the last email leaves at the relay's pace (core.delivery.pace)
+    pace: str = ""  # "" = no cap; else when the last email leaves at the relay's pace (core.pace)
 
     def to_json(self) -> dict:
         return {

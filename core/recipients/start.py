@@ -8,14 +8,13 @@ from collections import Counter
 
 import peewee as pw
 
-from core import audit
+from core import audit, pace
 from core.campaigns import get, get_templates, window_bounds, window_state
 from core.campaigns.actions import template_problems
 from core.campaigns.reads import get_locked
 from core.campaigns.window import require_valid_window
 from core.context import Ctx
 from core.db import write_transaction
-from core.delivery import pace
 from core.enums import OPEN, DeliveryKind, DeliveryState, Kind, Permission, RecipientStatus, WindowState
 from core.errors import Refused
 from core.models import Campaign, Delivery, Patient, Recipient
