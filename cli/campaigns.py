@@ -37,8 +37,11 @@ def _print_campaign(s) -> None:
     click.echo(f"#{s.id} {s.name}")
     click.echo(f"  kind: {s.kind} (channel {s.channel})   status: {s.status}")
     click.echo(f"  window: {window}")
-    counts = ", ".join(f"{k} {v}" for k, v in sorted(s.counts.items())) or "no recipients"
-    click.echo(f"  recipients: {s.total} ({counts})")
+    counts = ", ".join(f"{k} {v}" for k, v in s.shown_counts() if v) or "no recipients"
+    removed = f", and {s.removed} removed (not counted)" if s.removed else ""
+    click.echo(f"  recipients: {s.total} ({counts}){removed}")
+    if s.held:
+        click.echo(f"  {s.held}")
     if s.funnel:
         click.echo("  funnel: " + ", ".join(f"{k} {v}" for k, v in s.funnel.items()))
 

@@ -53,12 +53,20 @@ class RecipientStatus(StrEnum):
 
 
 class CampaignStatus(StrEnum):
-    """Whether a campaign has been sent (SPEC §2), not whether it is visible."""
+    """Where a campaign's sending stands now (SPEC §2), one definition:
+    core.campaigns.status_of."""
 
-    DRAFT = "draft"
+    DRAFT = "draft"  # never started, and in nobody's feed
+    PUBLISHED = "published"  # a broadcast in feeds whose pushes were never started
     SENDING = "sending"
+    STOPPED = "stopped"  # stopped: recipients it had not reached wait for a new start
     SENT = "sent"
     SENT_WITH_ERRORS = "sent with errors"
+
+
+# What a person reads for a broadcast recipient skipped only for the push (push off, or
+# opted out of push: core.rules.FEED_ONLY): the message is in their feed.
+IN_FEED_NO_PUSH = "in feed, no push"
 
 
 class WindowState(StrEnum):

@@ -33,6 +33,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from pathlib import Path
@@ -418,6 +419,9 @@ class GatewayServer:
         self.unknown_app_ids = set(unknown_app_ids or ())
         self.record = record
         self.latency = latency
+        # called with (method, path) in the handler's thread as each request arrives, before
+        # it is answered: a test acts at that moment (e.g. stops a dispatcher mid-send)
+        self.on_request: Callable[[str, str], None] | None = None
         self.release = threading.Event()  # ends every "hold" fault
         self.lock = threading.Lock()
         self.requests: list[Request] = []
@@ -765,6 +769,8 @@ class _GatewayHandler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             return
         gw = self.gateway
+        if gw.on_request is not None:
+            gw.on_request(self.command, self.path)
         if gw.latency:
             time.sleep(gw.latency)
         result = gw.handle(self.command, self.path, self.headers, raw, self.client_address)

@@ -202,7 +202,7 @@ def test_init_makes_the_shared_folder_and_nobody_else_does(tmp_path):
 
 
 def test_the_tui_shows_a_driver_error_in_core_words(sqlite_db):
-    from tui.screens.base import error_text
+    from tui.workers import error_text
 
     _config, path = sqlite_db
     dbmod.bind(f"sqlite:///{str(path).lstrip('/')}")

@@ -122,6 +122,10 @@ CAMPAIGNS_ACTIONS = {
         lambda w, c: conditions.count(c, [conditions.parse("age >= 18")]),
         ["core.conditions.sql:count"],
     ),
+    "preview an assign by conditions": (
+        lambda w, c: recipients.preview_conditions(c, w.broadcast, [conditions.parse("age >= 18")]),
+        ["core.recipients.assign:preview_conditions"],
+    ),
     "assign one patient": (
         lambda w, c: recipients.assign_patient(c, w.broadcast, "1012"),
         ["core.recipients.assign:_assign"],

@@ -354,7 +354,7 @@ class TestAddPatients:
             row.query_one(".cond-op").value = "!="
             await settle(pilot, 0.4)
             expected = Patient.select().where(Patient.app_id.is_null(True)).count()
-            assert await wait_for(pilot, lambda: f"{expected} patients match" in screen_text(app))
+            assert await wait_for(pilot, lambda: f"{expected} match · " in screen_text(app))
             await pilot.press("ctrl+n")
             await settle(pilot)
             row2 = modal.query("ConditionRow").last()
@@ -370,7 +370,7 @@ class TestAddPatients:
             assert parts == [("connected_system", "!=", "patient_app"), ("age", ">=", "18")]
             n = conditions.count(world.ctx, [conditions.make(*p) for p in parts])
             assert 0 < n < expected
-            assert await wait_for(pilot, lambda: modal.match_count == n and f"{n} patients match" in screen_text(app))
+            assert await wait_for(pilot, lambda: modal.match_count == n and f"{n} match · " in screen_text(app))
             await pilot.press("ctrl+s")
             await settle(pilot)
             assert isinstance(app.screen, RecipientsScreen)

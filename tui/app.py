@@ -17,21 +17,31 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.reactive import reactive
+from textual.worker import Worker
 
 from core import db as dbmod
 from core import session
+from core.config.watch import ConfigWatch, needs_restart, sending_changed, session_for
 from core.context import Ctx, for_current_user
 from core.enums import Permission
 from core.errors import ClinicastError, ConfigError, DatabaseError, PermissionDenied
+from core.i18n import _
 from core.models import utcnow
+
+if TYPE_CHECKING:
+    from textual.events import DescendantFocus
+
+    from core.scheduling.embedded import EmbeddedScheduler
+from tui import workers
 from tui.commands import CampaignCommands
-from tui.screens.base import WorkerErrors
-from tui.screens.problem import ProblemScreen
+
+TICK_SECONDS = 3.0  # the config file and who sends are checked this often
 
 HANGUP_EXIT = 128 + signal.SIGHUP  # what a shell reports for a session ended by SIGHUP
 HANGUP_GRACE = 5.0  # seconds the session has to unwind after SIGHUP, its scheduler already released
@@ -92,7 +102,7 @@ def problem_for(error: ClinicastError, config_path: str | None, config_file: str
     return Problem("clinicast cannot open", str(error), "Press r to try again.")
 
 
-def database_advice(kind: str, config_path, where: str) -> str:
+def database_advice(kind: str, config_path: str | None, where: str) -> str:
     """What to do, by the error's kind (core.errors.DatabaseProblem), never by its words."""
     advice = {
         "empty": f"An administrator must run `clinicast init{where}` to create the database",
@@ -107,7 +117,7 @@ def database_advice(kind: str, config_path, where: str) -> str:
     return advice + "; then press r to try again."
 
 
-class ClinicastApp(WorkerErrors, App[int]):
+class ClinicastApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "clinicast"
     COMMANDS = App.COMMANDS | {CampaignCommands}
@@ -117,6 +127,8 @@ class ClinicastApp(WorkerErrors, App[int]):
 
     # "embedded · running", "daemon host:123", "off — deliveries wait" …
     scheduler_state: reactive[str] = reactive("starting…")
+    # "" while the config file applies as it is; else what the session does not take from it
+    config_state: reactive[str] = reactive("")
 
     def __init__(
         self,
@@ -132,12 +144,24 @@ class ClinicastApp(WorkerErrors, App[int]):
         self.config_path = str(config_path) if config_path else None
         self.clock = clock or utcnow
         self.scheduler_wanted = scheduler
-        self.ctx: Ctx | None = None
+        self.session: Ctx | None = None  # None until opened (or when it could not open)
         self.problem: Problem | None = None
-        self.scheduler = None
+        self.scheduler: EmbeddedScheduler | None = None
+        self.config_watch: ConfigWatch | None = None  # the config file, checked each tick
+        self._ticking = False
         self.hung_up = False
         self._hangup_watched = False
         self._release_lock = threading.Lock()
+
+    @property
+    def ctx(self) -> Ctx:
+        """The session every screen acts in (screens exist only once it is open)."""
+        if self.session is None:
+            raise RuntimeError("the session is not open")
+        return self.session
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        workers.report_failure(self, event)
 
     # --- opening -------------------------------------------------------------------
 
@@ -185,6 +209,8 @@ class ClinicastApp(WorkerErrors, App[int]):
 
     @work(exclusive=True, exit_on_error=False, group="open")
     async def _open(self) -> None:
+        from tui.screens.problem import ProblemScreen
+
         try:
             opened = await asyncio.to_thread(open_session, self.config_path, self.clock)
         except Exception as e:  # noqa: BLE001 - a bug: say so on the problem screen, not a traceback
@@ -200,19 +226,59 @@ class ClinicastApp(WorkerErrors, App[int]):
             self.push_screen(ProblemScreen(opened.title, opened.message, opened.advice))
             return
         self.problem = None
-        self.ctx = ctx = opened
+        self.session = ctx = opened
         self.sub_title = f"{ctx.config.clinic.name} · {ctx.user.name}"
         from tui.screens.campaign_list import CampaignListScreen
 
         self.push_screen(CampaignListScreen())
         self._start_scheduler()
+        if ctx.config.path is not None:
+            self.config_watch = await asyncio.to_thread(ConfigWatch, ctx.config.path)
+        if not self._ticking:
+            self._ticking = True
+            self.set_interval(TICK_SECONDS, self._tick)
+
+    # --- each tick: the config file, who sends -------------------------------------
+
+    def _tick(self) -> None:
+        self._check_config()
+        if self.scheduler_wanted is not False and not workers.running(self, "scheduler"):
+            self._scheduler_state()  # not while the scheduler (re)starts: it says its own state
+
+    @work(exclusive=True, exit_on_error=False, group="config")
+    async def _check_config(self) -> None:
+        """Follow the config file: a valid change applies now (the next action runs under
+        it), a broken one is said and the last good one kept (core.config.watch)."""
+        watch, session = self.config_watch, self.session
+        if watch is None or session is None:
+            return
+        reread = await asyncio.to_thread(watch.check)
+        if reread is None:
+            return
+        if reread.config is None:
+            self.config_state = _("config not applied, the last good one is in use: {problem}").format(
+                problem=reread.problem
+            )
+            self.notify(self.config_state, title=_("Config file"), severity="error", markup=False, timeout=10)
+            return
+        old = session.config
+        self.session = ctx = session_for(session, reread.config)
+        self.sub_title = f"{ctx.config.clinic.name} · {ctx.user.name}"
+        self.config_state = "; ".join(needs_restart(old, reread.config))
+        self.notify(_("The config file changed: its new settings apply now."), markup=False, timeout=5)
+        if sending_changed(old, ctx.config) and self.scheduler_wanted is not False:
+            self._start_scheduler()
 
     # --- the embedded scheduler ----------------------------------------------------
 
     @work(exclusive=True, exit_on_error=False, group="scheduler")
     async def _start_scheduler(self) -> None:
+        """Start the embedded scheduler under the session's config (again, after the
+        config's sending settings changed: the running one stops first)."""
         from tui.services import start_scheduler
 
+        if self.scheduler is not None:
+            await asyncio.to_thread(self.release)  # the running one, under the old config
         try:
             self.scheduler, self.scheduler_state = await asyncio.to_thread(
                 start_scheduler, self.ctx, self.scheduler_wanted
@@ -223,9 +289,6 @@ class ClinicastApp(WorkerErrors, App[int]):
             return
         if self.hung_up:  # the connection dropped while it started
             await asyncio.to_thread(self.release)
-            return
-        if self.scheduler_wanted is not False:
-            self.set_interval(3, self._scheduler_state)
 
     @work(exclusive=True, exit_on_error=False, group="scheduler-state")
     async def _scheduler_state(self) -> None:
@@ -241,7 +304,7 @@ class ClinicastApp(WorkerErrors, App[int]):
         if self.scheduler is not None:
             self.scheduler.wake()
 
-    def on_descendant_focus(self, event) -> None:
+    def on_descendant_focus(self, event: DescendantFocus) -> None:
         """Snapshots need a still cursor: with blink=False no cursor ever blinks."""
         if not self.blink and hasattr(event.widget, "cursor_blink"):
             event.widget.cursor_blink = False
@@ -264,7 +327,7 @@ def make_app(
     and the tests. `clock` freezes time (naive UTC); `scheduler=False` never runs the
     embedded scheduler, None follows the config; `blink=False` keeps cursors still
     (snapshots)."""
-    return ClinicastApp(config_path, clock=clock, scheduler=scheduler, blink=blink)
+    return ClinicastApp(str(config_path) if config_path else None, clock=clock, scheduler=scheduler, blink=blink)
 
 
 def run(config_path: str | Path | None = None) -> int:

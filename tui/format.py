@@ -10,6 +10,8 @@ from rich.text import Text
 # Rich styles (DataTable cells): theme variables are not available there.
 CELL_STYLE = {
     "draft": "dim",
+    "published": "green",
+    "stopped": "bold yellow",
     "sending": "bold yellow",
     "sent": "green",
     "sent with errors": "bold red",
@@ -21,9 +23,9 @@ CELL_STYLE = {
     "retrying": "bold yellow",
     "failed": "bold red",
     "skipped": "dim",
+    "in feed, no push": "cyan",
     "removed": "dim strike",
 }
-RECIPIENT_STATUS_ORDER = ("assigned", "queued", "sent", "retrying", "failed", "skipped", "removed")
 
 
 def local(dt: datetime | None, tz: ZoneInfo) -> datetime | None:
@@ -42,7 +44,7 @@ def day(d: date | datetime | None, tz: ZoneInfo | None = None) -> str:
     if d is None:
         return ""
     if isinstance(d, datetime):
-        d = local(d, tz).date() if tz else d.date()
+        d = (local(d, tz) or d).date() if tz else d.date()
     return d.isoformat()
 
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from core.context import Ctx
 
+if TYPE_CHECKING:
+    from core.scheduling.embedded import EmbeddedScheduler
 
-def start_scheduler(ctx: Ctx, wanted: bool | None):
+
+def start_scheduler(ctx: Ctx, wanted: bool | None) -> tuple[EmbeddedScheduler | None, str]:
     """(EmbeddedScheduler or None, one-line state). Runs in a thread worker.
 
     `wanted` False: never in this session (tests, snapshots); None: as the config says."""
@@ -19,13 +24,13 @@ def start_scheduler(ctx: Ctx, wanted: bool | None):
     return scheduler, state_text(ctx, scheduler)
 
 
-def state_text(ctx: Ctx, scheduler) -> str:
+def state_text(ctx: Ctx, scheduler: EmbeddedScheduler | None) -> str:
     """Who sends, in core.status's words (a daemon, this session, or nobody and why)."""
     from core.status import sending_line
 
     return sending_line(ctx.config, ctx.now(), scheduler)
 
 
-def stop_scheduler(scheduler) -> None:
+def stop_scheduler(scheduler: EmbeddedScheduler | None) -> None:
     if scheduler is not None:
         scheduler.stop()

@@ -11,19 +11,50 @@ import peewee as pw
 from core import tally
 from core.campaigns.window import window_state
 from core.context import Ctx
-from core.enums import LANGUAGES, CampaignStatus, Kind, Permission, RecipientStatus
+from core.enums import (
+    IN_FEED_NO_PUSH,
+    LANGUAGES,
+    CampaignStatus,
+    DeliveryKind,
+    DeliveryState,
+    Kind,
+    Permission,
+    RecipientStatus,
+)
 from core.errors import BadInput, NotFound
-from core.models import Campaign, Invitation, Template
+from core.models import Campaign, Delivery, Invitation, Recipient, Template
+from core.reasons import Reason
+from core.rules import FEED_ONLY
 
 TEMPLATE_FIELDS = {"invitation": ("subject", "body"), "broadcast": ("title", "body", "push")}
 
 
-def status_of(campaign: Campaign, counts: dict[str, int]) -> CampaignStatus:
-    """Whether it has been sent (not whether it is visible): SPEC §2."""
+@dataclass
+class Facts:
+    """What a campaign's status needs beyond its recipients' counts by status."""
+
+    in_feed: int = 0  # recipients a broadcast was published to (not removed since)
+    feed_only: int = 0  # skipped for the push only: the message is in their feed
+    stopped: int = 0  # back at `assigned` after a stop, not sent since
+
+
+def status_of(campaign: Campaign, counts: dict[str, int], facts: Facts | None = None) -> CampaignStatus:
+    """What is true of a campaign now (SPEC §2) — the one definition the list, the
+    recipients screen, the command line and `--json` show:
+
+    - `draft`: never started, and in nobody's feed;
+    - `published`: a broadcast in feeds whose pushes were never started;
+    - `sending`: a start being delivered (messages queued or retrying);
+    - `stopped`: stopped, and some recipients it had not reached wait for a new start;
+    - `sent` / `sent with errors`: every started recipient done (some gave up).
+    """
+    f = facts or Facts()
     if campaign.first_started_at is None:
-        return CampaignStatus.DRAFT
+        return CampaignStatus.PUBLISHED if f.in_feed else CampaignStatus.DRAFT
     if counts.get(RecipientStatus.QUEUED, 0) or counts.get(RecipientStatus.RETRYING, 0):
         return CampaignStatus.SENDING
+    if f.stopped:
+        return CampaignStatus.STOPPED
     return CampaignStatus.SENT_WITH_ERRORS if counts.get(RecipientStatus.FAILED, 0) else CampaignStatus.SENT
 
 
@@ -46,6 +77,28 @@ class CampaignSummary:
     updated_at: datetime
     archived: bool
     funnel: dict[str, int] | None = field(default=None)
+    facts: Facts = field(default_factory=Facts)
+    held: str = ""  # messages waiting for the window or sending hours, in words ("" none)
+
+    @property
+    def removed(self) -> int:
+        """Taken off the campaign: counted apart, outside `total`."""
+        return self.counts.get(RecipientStatus.REMOVED, 0)
+
+    def shown_counts(self) -> list[tuple[str, int]]:
+        """(word, n) for people, in order, adding up to `total`: the recipient statuses,
+        with a broadcast's skipped-for-the-push-only apart as "in feed, no push" (the
+        removed are outside the total: `removed`)."""
+        out = []
+        for status in RecipientStatus:
+            if status == RecipientStatus.REMOVED:
+                continue
+            n = self.counts.get(status, 0)
+            if status == RecipientStatus.SKIPPED and self.facts.feed_only:
+                out.append((IN_FEED_NO_PUSH, self.facts.feed_only))
+                n -= self.facts.feed_only
+            out.append((status.value, n))
+        return out
 
     def to_json(self) -> dict:
         d = {
@@ -95,6 +148,45 @@ def get_locked(campaign_id: int | str) -> Campaign:
     return c
 
 
+def _facts_by_campaign(ids: list[int]) -> dict[int, Facts]:
+    out = {i: Facts() for i in ids}
+    if not ids:
+        return out
+    mine = Recipient.campaign.in_(ids)
+    count = pw.fn.COUNT(Recipient.id)
+    in_feed = (
+        Recipient.select(Recipient.campaign, count)
+        .where(mine, Recipient.in_feed == True, Recipient.status != RecipientStatus.REMOVED)  # noqa: E712
+        .group_by(Recipient.campaign)
+        .tuples()
+    )
+    for cid, n in in_feed:
+        out[cid].in_feed = n
+    feed_only = (
+        Recipient.select(Recipient.campaign, count)
+        .where(mine, Recipient.status == RecipientStatus.SKIPPED, Recipient.reason_code.in_(FEED_ONLY))
+        .group_by(Recipient.campaign)
+        .tuples()
+    )
+    for cid, n in feed_only:
+        out[cid].feed_only = n
+    stopped_message = Delivery.select(pw.SQL("1")).where(
+        Delivery.recipient == Recipient.id,
+        Delivery.kind.in_((DeliveryKind.EMAIL, DeliveryKind.PUSH)),
+        Delivery.status == DeliveryState.CANCELLED,
+        Delivery.error_code == Reason.STOPPED,
+    )
+    stopped = (
+        Recipient.select(Recipient.campaign, count)
+        .where(mine, Recipient.status == RecipientStatus.ASSIGNED, pw.fn.EXISTS(stopped_message))
+        .group_by(Recipient.campaign)
+        .tuples()
+    )
+    for cid, n in stopped:
+        out[cid].stopped = n
+    return out
+
+
 def _funnels(ids: list[int], now: datetime) -> dict[int, dict[str, int]]:
     """The invitation funnel of each campaign in `ids`, in one grouped query (it was four
     COUNTs a campaign: 400 queries for a list of 100 invitations). Patients are counted
@@ -107,15 +199,18 @@ def _funnels(ids: list[int], now: datetime) -> dict[int, dict[str, int]]:
     def distinct_patients_where(cond) -> pw.Node:
         return pw.fn.COUNT(pw.fn.DISTINCT(pw.Case(None, [(cond, Invitation.patient)], None)))
 
+    # invited: the email went out (a greylisted one waiting for its retry is not invited yet)
+    went_out = Delivery.status == DeliveryState.SENT
     expired = Invitation.joined_at.is_null(True) & (Invitation.expires_at < now) & Invitation.reinvited_at.is_null(True)
     q = (
         Invitation.select(
             Invitation.campaign,
-            pw.fn.COUNT(pw.fn.DISTINCT(Invitation.patient)),
+            distinct_patients_where(went_out),
             distinct_patients_where(Invitation.joined_at.is_null(False)),
-            distinct_patients_where(expired),
+            distinct_patients_where(expired & went_out),
             pw.fn.COUNT(Invitation.reinvited_at),
         )
+        .join(Delivery, on=(Invitation.delivery == Delivery.id))
         .where(Invitation.campaign.in_(ids))
         .group_by(Invitation.campaign)
         .tuples()
@@ -125,7 +220,9 @@ def _funnels(ids: list[int], now: datetime) -> dict[int, dict[str, int]]:
     return out
 
 
-def _summarise(ctx: Ctx, c: Campaign, counts: dict[str, int], funnel: dict[str, int] | None) -> CampaignSummary:
+def _summarise(
+    ctx: Ctx, c: Campaign, counts: dict[str, int], funnel: dict[str, int] | None, facts: Facts
+) -> CampaignSummary:
     active = {s: n for s, n in counts.items() if s in tuple(RecipientStatus)}
     total = sum(n for s, n in active.items() if s != RecipientStatus.REMOVED)
     return CampaignSummary(
@@ -133,7 +230,7 @@ def _summarise(ctx: Ctx, c: Campaign, counts: dict[str, int], funnel: dict[str, 
         name=c.name,
         kind=c.kind,
         channel=c.channel,
-        status=status_of(c, counts),
+        status=status_of(c, counts, facts),
         window_state=window_state(c, ctx.now(), ctx.config.clinic.tz),
         starts_on=c.starts_on,
         ends_on=c.ends_on,
@@ -143,6 +240,7 @@ def _summarise(ctx: Ctx, c: Campaign, counts: dict[str, int], funnel: dict[str, 
         updated_at=c.updated_at,
         archived=c.archived,
         funnel=funnel if c.kind == Kind.INVITATION else None,  # None: not counted (summaries(funnels=False))
+        facts=facts,
     )
 
 
@@ -150,7 +248,36 @@ def summary(ctx: Ctx, campaign: Campaign | int) -> CampaignSummary:
     ctx.require(Permission.CAMPAIGNS)
     c = campaign if isinstance(campaign, Campaign) else get(campaign)
     funnel = _funnels([c.id], ctx.now())[c.id] if c.kind == Kind.INVITATION else None
-    return _summarise(ctx, c, tally.counts([c.id])[c.id], funnel)
+    s = _summarise(ctx, c, tally.counts([c.id])[c.id], funnel, _facts_by_campaign([c.id])[c.id])
+    s.held = held_words(ctx, c)
+    return s
+
+
+def held_words(ctx: Ctx, c: Campaign) -> str:
+    """Why the campaign's waiting emails or pushes have not gone out, and when they will
+    — "Emails wait: outside sending hours: will go out from Thursday 09:00" — or ""
+    when none is held (by the broadcast's window or by sending hours, SPEC §11)."""
+    from core.i18n import _
+    from core.sending_hours import describe_start
+
+    now = ctx.now()
+    held = Delivery.select().where(
+        Delivery.campaign == c,
+        Delivery.kind.in_((DeliveryKind.EMAIL, DeliveryKind.PUSH)),
+        Delivery.status == DeliveryState.PENDING,
+        Delivery.due_at > now,
+    )
+    if not held.exists():
+        return ""
+    earliest = now
+    if c.kind == Kind.BROADCAST:
+        from core.campaigns.window import window_bounds
+
+        earliest = max(window_bounds(c, ctx.config.clinic.tz)[0], now)
+    when = describe_start(ctx.config, earliest, now)
+    if not when:
+        return ""
+    return (_("Pushes wait: {when}") if c.kind == Kind.BROADCAST else _("Emails wait: {when}")).format(when=when)
 
 
 def funnel(ctx: Ctx, campaign_id: int) -> dict[str, int]:
@@ -173,10 +300,11 @@ def summaries(
     if search:
         q = q.where(Campaign.name.contains(search.strip()))
     camps = list(q)
-    counts = tally.counts([c.id for c in camps])
+    ids = [c.id for c in camps]
+    counts, facts = tally.counts(ids), _facts_by_campaign(ids)
     invitations = [c.id for c in camps if c.kind == Kind.INVITATION] if funnels else []
     by_campaign = _funnels(invitations, ctx.now())
-    return [_summarise(ctx, c, counts[c.id], by_campaign.get(c.id)) for c in camps]
+    return [_summarise(ctx, c, counts[c.id], by_campaign.get(c.id), facts[c.id]) for c in camps]
 
 
 def get_templates(ctx: Ctx, campaign_id: int) -> dict[str, dict[str, str]]:

@@ -5,6 +5,7 @@ schema.py   the file as typed pydantic models (types, defaults, choices, unknown
 types.py    the loaded config's dataclasses, one per TOML section, and Config
 checks.py   value ranges, URLs, the identification every email carries (email_problems)
 secrets.py  where a secret lives; read only by the process that sends (SPEC §13)
+watch.py    a running session follows its file: re-read on change, the last good one kept
 """
 
 from __future__ import annotations

@@ -18,12 +18,12 @@ rules are `core.rules`.
 
 from __future__ import annotations
 
-from core.recipients.assign import LIMIT, assign_conditions, assign_ids, assign_patient
+from core.recipients.assign import LIMIT, assign_conditions, assign_ids, assign_patient, preview_conditions
 from core.recipients.idlist import ID_COLUMNS, PASTE_LIMIT, IdListReport, assign_csv, read_id_list, read_pasted
 from core.recipients.reads import counts, page
 from core.recipients.reinvite import reinvite, reinvite_plan
 from core.recipients.remove import removal_effect, remove
-from core.recipients.results import AssignResult, RecipientRow, StartPlan
+from core.recipients.results import AssignPreview, AssignResult, RecipientRow, StartPlan
 from core.recipients.start import start, start_plan
 from core.recipients.stop import StopResult, stop, stop_plan
 from core.recipients.window import expire_due, publish_due
@@ -32,6 +32,7 @@ __all__ = [
     "ID_COLUMNS",
     "LIMIT",
     "PASTE_LIMIT",
+    "AssignPreview",
     "AssignResult",
     "IdListReport",
     "RecipientRow",
@@ -44,6 +45,7 @@ __all__ = [
     "counts",
     "expire_due",
     "page",
+    "preview_conditions",
     "publish_due",
     "read_id_list",
     "read_pasted",

@@ -13,7 +13,7 @@ import peewee as pw
 from core import audit, emr
 from core.campaigns import get_templates, window_state
 from core.campaigns.actions import template_problems
-from core.campaigns.reads import get_locked
+from core.campaigns.reads import get, get_locked
 from core.campaigns.window import require_valid_window
 from core.context import Ctx
 from core.db import write_transaction
@@ -21,7 +21,7 @@ from core.enums import Kind, Permission, RecipientStatus, WindowState
 from core.errors import BadInput, NotFound, Refused
 from core.models import BaseModel, Campaign, Patient, Recipient
 from core.recipients.lookup import known_keys, patient_query
-from core.recipients.results import AssignResult
+from core.recipients.results import AssignPreview, AssignResult
 from core.recipients.window import publish
 from core.rules import Stage, detail_case, forbidden, reason_case
 
@@ -66,6 +66,65 @@ def _check_assignable(ctx: Ctx, c: Campaign) -> str | None:
     return state
 
 
+def _tally(c: Campaign, patients: pw.Select) -> tuple[AssignResult, int]:
+    """What assigning the patients `patients` selects would do, by the consent rules
+    (core.rules, the feed stage): added, already there, skipped by reason — and how many
+    of the added come back (removed, or skipped before anything was sent). Read only:
+    the assign and its preview both count with it."""
+    reason = reason_case(c.kind, Stage.FEED)
+    mine_r = Recipient.alias()
+    present = pw.Case(
+        None,
+        [
+            (mine_r.id.is_null(True), "new"),
+            (
+                mine_r.status.in_((RecipientStatus.REMOVED, RecipientStatus.SKIPPED)) & mine_r.sent_at.is_null(True),
+                mine_r.status,
+            ),
+        ],
+        "active",
+    )
+    rows = (
+        Patient.select(present, reason, pw.fn.COUNT(Patient.id))
+        .join(mine_r, pw.JOIN.LEFT_OUTER, on=(mine_r.patient == Patient.id) & (mine_r.campaign == c.id))
+        .where(Patient.id.in_(patients))
+        .group_by(pw.SQL("1"), pw.SQL("2"))  # by position: PostgreSQL cannot match parameterised CASEs
+        .tuples()
+    )
+    result = AssignResult()
+    skipped: Counter[str] = Counter()
+    revived = 0
+    for where, why, n in rows:
+        if where == "active" or (where == RecipientStatus.SKIPPED and why):
+            result.already_assigned += n  # a no-op: nothing changes for them
+            continue
+        revived += n if where != "new" else 0
+        if not why:
+            result.added += n
+        else:
+            skipped[why] += n
+    result.skipped, result.skipped_reasons = sum(skipped.values()), dict(skipped)
+    return result, revived
+
+
+def preview_conditions(ctx: Ctx, campaign_id: int | str, conds: list) -> AssignPreview:
+    """Before an assign by conditions: how many match, and what the assign would do with
+    them now — the same count as the assign's (`_tally`), nothing written."""
+    from core import conditions
+
+    ctx.require(Permission.CAMPAIGNS)
+    c = get(campaign_id)
+    expr = conditions.compile(conds, ctx.today())
+    matching = Patient.select(Patient.id).where(expr)
+    result, _revived = _tally(c, matching)
+    return AssignPreview(
+        matched=matching.count(),
+        added=result.added,
+        already_assigned=result.already_assigned,
+        skipped_reasons=result.skipped_reasons,
+    )
+
+
 def _assign(ctx: Ctx, campaign_id: int | str, patients: pw.Select, how: str, **detail) -> AssignResult:
     """Assign every patient selected by `patients` (a query of Patient.id) in one statement.
 
@@ -80,39 +139,7 @@ def _assign(ctx: Ctx, campaign_id: int | str, patients: pw.Select, how: str, **d
         picked = _pick(patients)
         mine = Recipient.select(Recipient.patient).where(Recipient.campaign == c)
         reason, reason_detail = reason_case(c.kind, Stage.FEED), detail_case(c.kind, Stage.FEED)
-        mine_r = Recipient.alias()
-        present = pw.Case(
-            None,
-            [
-                (mine_r.id.is_null(True), "new"),
-                (
-                    mine_r.status.in_((RecipientStatus.REMOVED, RecipientStatus.SKIPPED))
-                    & mine_r.sent_at.is_null(True),
-                    mine_r.status,
-                ),
-            ],
-            "active",
-        )
-        rows = (
-            Patient.select(present, reason, pw.fn.COUNT(Patient.id))
-            .join(mine_r, pw.JOIN.LEFT_OUTER, on=(mine_r.patient == Patient.id) & (mine_r.campaign == c.id))
-            .where(Patient.id.in_(picked))
-            .group_by(pw.SQL("1"), pw.SQL("2"))  # by position: PostgreSQL cannot match parameterised CASEs
-            .tuples()
-        )
-        result = AssignResult()
-        skipped: Counter[str] = Counter()
-        revived = 0
-        for where, why, n in rows:
-            if where == "active" or (where == RecipientStatus.SKIPPED and why):
-                result.already_assigned += n  # a no-op: nothing changes for them
-                continue
-            revived += n if where != "new" else 0
-            if not why:
-                result.added += n
-            else:
-                skipped[why] += n
-        result.skipped, result.skipped_reasons = sum(skipped.values()), dict(skipped)
+        result, revived = _tally(c, picked)
         incoming = result.added + result.skipped
         if incoming > LIMIT:
             raise Refused(

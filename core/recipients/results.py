@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from core.enums import IN_FEED_NO_PUSH, RecipientStatus
 from core.reasons import describe
 
 
@@ -30,6 +31,36 @@ class AssignResult:
             "skipped": self.skipped,
             "not_found": self.not_found,
         }
+
+
+@dataclass
+class AssignPreview:
+    """What an assign by conditions would do now (core.recipients.preview_conditions)."""
+
+    matched: int = 0
+    added: int = 0
+    already_assigned: int = 0
+    skipped_reasons: dict[str, int] = field(default_factory=dict)  # reason code -> n
+
+    @property
+    def skipped(self) -> int:
+        return sum(self.skipped_reasons.values())
+
+    def line(self) -> str:
+        """ "1,103 match · 877 will be added · 226 skipped: no marketing consent"."""
+        from core.i18n import _
+
+        parts = [_("{n} match").format(n=f"{self.matched:,}"), _("{n} will be added").format(n=f"{self.added:,}")]
+        if self.already_assigned:
+            parts.append(_("{n} already there").format(n=f"{self.already_assigned:,}"))
+        if self.skipped:
+            by = sorted(self.skipped_reasons.items(), key=lambda kv: (-kv[1], kv[0]))
+            if len(by) == 1:
+                why = describe(by[0][0])
+            else:
+                why = ", ".join(f"{describe(code)} {n:,}" for code, n in by)
+            parts.append(_("{n} skipped: {why}").format(n=f"{self.skipped:,}", why=why))
+        return " · ".join(parts)
 
 
 @dataclass
@@ -65,6 +96,16 @@ class RecipientRow:
     added_at: datetime
     sent_at: datetime | None
     next_attempt_at: datetime | None
+
+    @property
+    def shown_status(self) -> str:
+        """What a person reads: the status, except a broadcast recipient skipped for the
+        push only (core.rules.FEED_ONLY), whose message is in their feed."""
+        from core.rules import FEED_ONLY
+
+        if self.status == RecipientStatus.SKIPPED and self.reason_code in FEED_ONLY:
+            return IN_FEED_NO_PUSH
+        return self.status
 
     def reason(self, language: str = "en") -> str:
         """The reason in words (core.reasons)."""

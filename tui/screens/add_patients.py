@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.screen import ModalScreen
+from textual.timer import Timer
 from textual.widgets import (
     Button,
     DirectoryTree,
@@ -29,7 +29,7 @@ from core import conditions, recipients
 from core.errors import ClinicastError
 from core.i18n import _
 from tui import format as fmt
-from tui.screens.base import WorkerErrors
+from tui.screens.base import ClinicastModal
 from tui.widgets.condition_row import ConditionRow
 from tui.widgets.patient_search import PatientSearch
 
@@ -64,7 +64,7 @@ def is_list(text: str) -> bool:
     return len([line for line in text.splitlines() if line.strip()]) > 1
 
 
-class AddPatientsModal(WorkerErrors, ModalScreen[recipients.AssignResult | None]):
+class AddPatientsModal(ClinicastModal[recipients.AssignResult | None]):
     AUTO_FOCUS = "#patient-query"
     BINDINGS = [
         Binding("escape", "close", "Close", key_display="esc", id="add.close"),
@@ -80,7 +80,7 @@ class AddPatientsModal(WorkerErrors, ModalScreen[recipients.AssignResult | None]
         self.conds: list[conditions.Condition] | None = None
         self.match_count: int | None = None
         self.report: recipients.IdListReport | None = None
-        self._timer = None
+        self._timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="add-dialog") as box:
@@ -205,7 +205,13 @@ class AddPatientsModal(WorkerErrors, ModalScreen[recipients.AssignResult | None]
             except ClinicastError as e:
                 errors.append((row, str(e)))
         complete = bool(conds) and len(conds) == len(rows)
-        n = await asyncio.to_thread(conditions.count, self.app.ctx, conds) if complete else None
+        # what the assign would do, counted by core with the assign's own consent rules
+        preview = (
+            await asyncio.to_thread(recipients.preview_conditions, self.app.ctx, self.campaign_id, conds)
+            if complete
+            else None
+        )
+        n = preview.matched if preview is not None else None
         for row, message in errors:
             if row.is_mounted:
                 row.show_error(message)
@@ -227,7 +233,8 @@ class AddPatientsModal(WorkerErrors, ModalScreen[recipients.AssignResult | None]
             button.disabled = True
             button.label = "Assign"
         else:
-            label.update(Text(f"{fmt.plural(n, 'patient')} match", style="bold green" if n else "yellow"))
+            assert preview is not None
+            label.update(Text(preview.line(), style="bold green" if preview.added else "yellow"))
             button.disabled = n == 0
             button.label = f"Assign {fmt.num(n)}"
 

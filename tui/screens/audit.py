@@ -10,13 +10,14 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from tui.screens.base import ClinicastScreen
 
 SHOWN = 1000  # the newest rows; `clinicast audit --csv` gives everything
 
 
-class AuditScreen(Screen):
+class AuditScreen(ClinicastScreen[None]):
     TITLE = "Audit trail"
     AUTO_FOCUS = "#audit-rows"
     BINDINGS = [

@@ -1,54 +1,35 @@
-"""What every screen shares: flows as linear workers, and one place where a failure shows.
-
-A flow reads top to bottom as one ``@work`` coroutine on the event loop::
-
-    @work(exclusive=True, exit_on_error=False, group="remove")
-    async def remove(self, row):
-        effect = await asyncio.to_thread(recipients.removal_effect, ctx, cid, row.emr_id)
-        if not await self.app.push_screen_wait(ConfirmModal(...)):
-            return
-        outcome = await asyncio.to_thread(recipients.remove, ctx, cid, row.emr_id)
-        self.notify(...)
-
-The core runs in a thread (``asyncio.to_thread``) so the screen never freezes; the rest
-runs on the event loop, so it may touch widgets. An exclusive group cancels the older
-worker when a newer one starts (a newer search wins: the cancelled coroutine never gets
-past its ``await``). A flow that shows an error beside a field catches ClinicastError
-itself; anything else it raises ends the worker, and `on_worker_state_changed` below
-makes it a one-line notice where the eye is. Never a traceback.
-"""
+"""What every clinicast screen shares: the app, typed (`self.app` is a ClinicastApp, so
+`self.app.ctx` is checked), and flows as linear workers whose failures show as one
+notice (tui/workers.py says how a flow is written)."""
 
 from __future__ import annotations
 
-from peewee import PeeweeException
-from textual.worker import Worker, WorkerState
+from typing import Any, TypeVar
 
-from core.errors import ClinicastError
+from textual import getters
+from textual.screen import ModalScreen, Screen
+from textual.worker import Worker
 
+from tui import workers
+from tui.app import ClinicastApp
 
-def error_text(error: BaseException) -> str:
-    if isinstance(error, ClinicastError):
-        return str(error)
-    if isinstance(error, PeeweeException):  # locked, read-only, full: core's words and what to do
-        from core.db import explain
-
-        return str(explain(error))
-    return f"unexpected error ({type(error).__name__}): {error}"
+ResultT = TypeVar("ResultT")
 
 
-class WorkerErrors:
-    """Mixin for the Screen / ModalScreen / Widget / App classes that run workers."""
+class ClinicastScreen(Screen[ResultT]):
+    """A screen of the clinicast app."""
+
+    app = getters.app(ClinicastApp)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state == WorkerState.ERROR and event.worker.error is not None:
-            self.show_error(event.worker.error)
-
-    def show_error(self, error: BaseException) -> None:
-        if not isinstance(error, ClinicastError):
-            self.log.error(repr(error))
-        self.app.notify(error_text(error), title="Not done", severity="error", markup=False, timeout=8)
+        workers.report_failure(self, event)
 
     def running(self, group: str) -> bool:
-        """A flow of `group` started here is not over yet: pressing its key again does
-        nothing (the worker's own state, so nothing to reset when it fails)."""
-        return any(w.group == group and w.node is self and not w.is_finished for w in self.app.workers)
+        return workers.running(self, group)
+
+
+class ClinicastModal(ModalScreen[ResultT], ClinicastScreen[ResultT]):
+    """A modal screen of the clinicast app (a dialog over the screen below)."""
+
+
+AnyScreen = ClinicastScreen[Any]

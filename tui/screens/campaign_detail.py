@@ -12,14 +12,13 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, RadioButton, RadioSet, Static
 
 from core import campaigns
 from core.campaigns.actions import NAME_MAX, parse_day
 from core.enums import Kind
 from core.errors import BadInput
-from tui.screens.base import WorkerErrors
+from tui.screens.base import ClinicastScreen
 from tui.widgets.choice import Choice
 from tui.widgets.status_line import StatusLine
 
@@ -38,7 +37,7 @@ def _field(label: str, *widgets, field_id: str, classes: str = "") -> Horizontal
     )
 
 
-class CampaignDetailScreen(WorkerErrors, Screen[int | None]):
+class CampaignDetailScreen(ClinicastScreen[int | None]):
     """Returns the id of the created or edited campaign, or None when cancelled."""
 
     BINDINGS = [
@@ -206,8 +205,8 @@ class CampaignDetailScreen(WorkerErrors, Screen[int | None]):
                 # no red text under a field nobody has typed in yet
                 if not self.query_one(f"#{key}", Input).value:
                     msg = ""
-            label.first().update(msg)
-            label.first().display = bool(msg)
+            label.first(Static).update(msg)
+            label.first(Static).display = bool(msg)
 
     # --- saving --------------------------------------------------------------------
 
@@ -226,11 +225,13 @@ class CampaignDetailScreen(WorkerErrors, Screen[int | None]):
                 target.first().focus()
             self.notify("Not saved: see the message under the field", severity="error", timeout=4)
             return
-        ctx, window = self.app.ctx, {"starts_on": starts or None, "ends_on": ends or None}
+        ctx, starts_on, ends_on = self.app.ctx, starts or None, ends or None
         if self.campaign_id is None:
-            c = await asyncio.to_thread(campaigns.create, ctx, kind, name, **window)
+            c = await asyncio.to_thread(campaigns.create, ctx, kind, name, starts_on=starts_on, ends_on=ends_on)
         else:
-            c = await asyncio.to_thread(campaigns.edit, ctx, self.campaign_id, name=name, **window)
+            c = await asyncio.to_thread(
+                campaigns.edit, ctx, self.campaign_id, name=name, starts_on=starts_on, ends_on=ends_on
+            )
         verb = "created" if self.campaign_id is None else "saved"
         self.notify(f"Campaign “{c.name}” {verb}", markup=False, timeout=3)
         self.dismiss(c.id)

@@ -3,25 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.reactive import reactive
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from core import campaigns
 from core.enums import CampaignStatus, Kind, Permission
+from core.i18n import _
 from tui import format as fmt
-from tui.screens.base import WorkerErrors
+from tui.screens.base import ClinicastScreen
 from tui.widgets.status_line import StatusLine
 
 WIDE = 100  # from this width the list also shows when each campaign last changed
 
 
-class CampaignListScreen(WorkerErrors, Screen):
+class CampaignListScreen(ClinicastScreen[None]):
     TITLE = "Campaigns"
     AUTO_FOCUS = "#campaigns"
     BINDINGS = [
@@ -166,7 +167,9 @@ class CampaignListScreen(WorkerErrors, Screen):
             text.append(f" · shows {fmt.day(s.starts_on)} → {fmt.day(s.ends_on)}")
         text.append(f" · changed {fmt.when(s.updated_at, tz)}")
         text.append("\n")
-        counts = " · ".join(f"{st} {fmt.num(s.counts[st])}" for st in fmt.RECIPIENT_STATUS_ORDER if s.counts.get(st))
+        counts = " · ".join(f"{st} {fmt.num(n)}" for st, n in s.shown_counts() if n)
+        if s.removed:
+            counts += _(" (+{n} removed)").format(n=fmt.num(s.removed))
         text.append(counts or "no recipients yet", style="dim" if not counts else "")
         if s.kind == Kind.INVITATION and fetch:
             self._load_funnel(s.id)
@@ -289,7 +292,7 @@ class CampaignListScreen(WorkerErrors, Screen):
                 )
             )
         for s in self.rows.values():
-            cmds.append((f"Open campaign: {s.name}", f"{s.kind} · {s.status}", lambda cid=s.id: self._open_id(cid)))
+            cmds.append((f"Open campaign: {s.name}", f"{s.kind} · {s.status}", partial(self._open_id, s.id)))
         return cmds
 
     def _open_id(self, campaign_id: int) -> None:

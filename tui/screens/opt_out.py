@@ -1,21 +1,29 @@
 """Recording an opt-out a patient asked for (SPEC §10): a modal asking the channel and a
-note, and `OptOutFlow`, the mixin a screen or widget uses to ask, record it in a thread
+note, and `OptOutFlow`, which a screen or widget holds to ask, record it in a thread
 (core.optouts.ledger.record: the same function as `clinicast patients opt-out`) and say what
 was done."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, RadioButton, RadioSet, Static
 
 from core.enums import OptOutChannel
 from core.errors import ClinicastError
+from tui import workers
+from tui.app import ClinicastApp
+
+if TYPE_CHECKING:
+    from core.optouts.ledger import Recorded
 
 _CHANNELS = (
     (OptOutChannel.EMAIL, "email (invitations)"),
@@ -79,29 +87,39 @@ class OptOutModal(ModalScreen[tuple[str, str] | None]):
 
 
 class OptOutFlow:
-    """Mixin for what shows patients: `ask_opt_out(emr_id, name)` asks, records (in a
-    thread: the same core function as `clinicast patients opt-out`) and says what was
-    done; override `opt_out_recorded(done)` to refresh after it."""
+    """Recording an opt-out from what shows patients: the node holds one
+    (`OptOutFlow(self, recorded=…)`) and its key calls `ask(emr_id, name)`, which asks,
+    records (in a thread: the same core function as `clinicast patients opt-out`) and
+    says what was done; `recorded(done)` then refreshes the node."""
 
-    def ask_opt_out(self, emr_id: str, name: str) -> None:
+    GROUP = "opt-out"
+
+    def __init__(self, node: Widget, recorded: Callable[[Recorded], None] | None = None) -> None:
+        self.node, self.recorded = node, recorded
+
+    def running(self) -> bool:
+        return workers.running(self.node, self.GROUP)
+
+    def ask(self, emr_id: str, name: str) -> None:
         def answered(answer: tuple[str, str] | None) -> None:
             if answer is not None:
-                self._record_opt_out(emr_id, *answer)
+                self.node.run_worker(
+                    self._record(emr_id, *answer), group=self.GROUP, exclusive=True, exit_on_error=False
+                )
 
-        self.app.push_screen(OptOutModal(emr_id, name), answered)
+        self.node.app.push_screen(OptOutModal(emr_id, name), answered)
 
-    @work(exclusive=True, exit_on_error=False, group="opt-out")
-    async def _record_opt_out(self, emr_id: str, channel: str, note: str) -> None:
+    async def _record(self, emr_id: str, channel: str, note: str) -> None:
         from core.optouts import ledger
 
+        app = self.node.app
+        assert isinstance(app, ClinicastApp)
         try:
-            done = await asyncio.to_thread(ledger.record, self.app.ctx, emr_id, channel, note)
+            done = await asyncio.to_thread(ledger.record, app.ctx, emr_id, channel, note)
         except ClinicastError as e:
-            self.app.notify(str(e), title="Not done", severity="error", markup=False, timeout=8)
+            app.notify(str(e), title="Not done", severity="error", markup=False, timeout=8)
             return
         what = "; ".join(done.lines())
-        self.app.notify(what, title="Opt-out recorded", markup=False)
-        self.opt_out_recorded(done)
-
-    def opt_out_recorded(self, done) -> None:
-        pass
+        app.notify(what, title="Opt-out recorded", markup=False)
+        if self.recorded is not None:
+            self.recorded(done)

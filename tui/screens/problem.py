@@ -6,11 +6,12 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Center, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from tui.screens.base import ClinicastScreen
 
-class ProblemScreen(Screen):
+
+class ProblemScreen(ClinicastScreen[None]):
     BINDINGS = [
         Binding("r", "retry", "Try again", tooltip="Read the config file and the database again", id="problem.retry"),
         Binding("escape,q", "app.quit", "Quit", key_display="q", id="problem.quit"),

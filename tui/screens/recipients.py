@@ -12,14 +12,15 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, ProgressBar, Static
 
 from core import campaigns, recipients
 from core.enums import Kind, RecipientStatus
+from core.i18n import _
+from core.optouts.ledger import Recorded
 from core.reasons import describe
 from tui import format as fmt
-from tui.screens.base import WorkerErrors
+from tui.screens.base import ClinicastScreen
 from tui.screens.modals import ConfirmModal
 from tui.screens.opt_out import OptOutFlow
 from tui.screens.sending import SendingControl
@@ -27,7 +28,7 @@ from tui.widgets.recipient_table import RecipientTable
 from tui.widgets.status_line import StatusLine
 
 
-class RecipientsScreen(OptOutFlow, SendingControl, WorkerErrors, Screen):
+class RecipientsScreen(ClinicastScreen[None]):
     AUTO_FOCUS = "#recipients"
     # One list: a new key is a Binding here, an `action_…` below and a palette line.
     BINDINGS = [
@@ -59,8 +60,9 @@ class RecipientsScreen(OptOutFlow, SendingControl, WorkerErrors, Screen):
         super().__init__()
         self.campaign_id = campaign_id
         self.summary: campaigns.CampaignSummary | None = None
-        self.queued_for = None  # when a start waits for the broadcast window: shown by the progress bar
         self._ticks = 0
+        self.sending = SendingControl(self, self)
+        self.opt_outs = OptOutFlow(self, recorded=self.opt_out_recorded)
 
     def compose(self) -> ComposeResult:
         yield Header(icon="✉")
@@ -110,7 +112,6 @@ class RecipientsScreen(OptOutFlow, SendingControl, WorkerErrors, Screen):
             self.table.reload_shown()
 
     def _show_summary(self, s: campaigns.CampaignSummary) -> None:
-        tz = self.app.ctx.config.clinic.tz
         self.title = s.name
         info = Text(no_wrap=True, overflow="ellipsis")
         info.append(f"{s.kind} by {s.channel} · ", style="bold")
@@ -130,16 +131,18 @@ class RecipientsScreen(OptOutFlow, SendingControl, WorkerErrors, Screen):
             info.append(" · archived", style="dim")
         self.query_one("#campaign-info", Static).update(info)
 
+        # the words add up to the total; the removed are said apart, outside it
         counts = Text(no_wrap=True, overflow="ellipsis")
-        for status in fmt.RECIPIENT_STATUS_ORDER:
-            n = s.counts.get(status, 0)
+        for status, n in s.shown_counts():
             if not n and status not in (RecipientStatus.ASSIGNED, RecipientStatus.SENT):
                 continue
             if counts:
                 counts.append("  ")
             counts.append(f"{status} ", style="dim" if not n else fmt.CELL_STYLE.get(status, ""))
             counts.append(fmt.num(n), style="bold" if n else "dim")
-        counts.append(f"   total {fmt.num(s.total)}", style="bold")
+        counts.append(_("   total {n}").format(n=fmt.num(s.total)), style="bold")
+        if s.removed:
+            counts.append(_(" (+{n} removed, not counted)").format(n=fmt.num(s.removed)), style="dim")
         self.query_one("#counts", Static).update(counts)
 
         in_flight = s.counts.get("queued", 0) + s.counts.get("retrying", 0)
@@ -149,8 +152,8 @@ class RecipientsScreen(OptOutFlow, SendingControl, WorkerErrors, Screen):
             bar = self.query_one(ProgressBar)
             bar.update(total=done + in_flight, progress=done)
             label = f"Sending: {fmt.num(done)} of {fmt.num(done + in_flight)} done "
-            if self.queued_for is not None and self.queued_for > self.app.ctx.now():
-                label = f"Pushes wait for the window: {fmt.when(self.queued_for, tz)} "
+            if s.held:  # core's words: emails or pushes, the window or sending hours
+                label = f"{s.held} "
             self.query_one("#progress-label", Static).update(label)
         row.set_class(not in_flight, "hidden")
 
@@ -247,10 +250,10 @@ class RecipientsScreen(OptOutFlow, SendingControl, WorkerErrors, Screen):
 
     def action_opt_out(self) -> None:
         r = self.selected_row()
-        if r is not None and not self.running("opt-out"):
-            self.ask_opt_out(r.emr_id, r.name)
+        if r is not None and not self.opt_outs.running():
+            self.opt_outs.ask(r.emr_id, r.name)
 
-    def opt_out_recorded(self, done) -> None:
+    def opt_out_recorded(self, done: Recorded) -> None:
         self._changed()
 
     def action_export(self) -> None:
@@ -289,7 +292,7 @@ class RecipientsScreen(OptOutFlow, SendingControl, WorkerErrors, Screen):
     async def remove_flow(self, r: recipients.RecipientRow) -> None:
         ctx = self.app.ctx
         effect = await asyncio.to_thread(recipients.removal_effect, ctx, self.campaign_id, r.emr_id)
-        message = f"Remove {r.name} (EMR {r.emr_id}) from “{self.summary.name}”?\n\n{effect[0].upper()}{effect[1:]}."
+        message = f"Remove {r.name} (EMR {r.emr_id}) from “{self.campaign_name()}”?\n\n{effect[0].upper()}{effect[1:]}."
         confirm = ConfirmModal("Remove recipient", message, yes="Remove", danger=True)
         if not await self.app.push_screen_wait(confirm):
             return
@@ -315,7 +318,6 @@ class RecipientsScreen(OptOutFlow, SendingControl, WorkerErrors, Screen):
         if not await self.app.push_screen_wait(confirm):
             return
         plan = await asyncio.to_thread(recipients.start, ctx, self.campaign_id)
-        self.queued_for = plan.queued_for
         what = "emails" if s.kind == Kind.INVITATION else "push notifications"
         msg = f"Started: {fmt.num(plan.will_send)} {what} queued"
         if plan.skipped:
@@ -326,11 +328,23 @@ class RecipientsScreen(OptOutFlow, SendingControl, WorkerErrors, Screen):
         self._changed()
 
     # sending control (tui.screens.sending)
+    def action_stop_sending(self) -> None:
+        self.sending.stop()
+
+    def action_reinvite(self) -> None:
+        self.sending.reinvite()
+
+    def action_test_send(self) -> None:
+        self.sending.test_send()
+
     def campaign_kind(self) -> str | None:
         return self.summary.kind if self.summary else None
 
     def campaign_name(self) -> str:
-        return self.summary.name if self.summary else super().campaign_name()
+        return self.summary.name if self.summary else f"campaign #{self.campaign_id}"
+
+    def unsaved_changes(self) -> bool:
+        return False
 
     def test_patient(self) -> tuple[str, int | None]:
         r = self.selected_row()

@@ -1,14 +1,16 @@
 """Sending control in the TUI (SPEC §11): stop (with a confirmation showing the counts),
 re-invite (breakdown, then confirm, like start) and test send — the words, the test-send
-dialog, and `SendingControl`, the flows a screen gets by inheriting it. Each flow is one
+dialog, and `SendingControl`, the flows a screen holds one of. Each flow is one
 linear worker: ask core (in a thread), confirm, act (in a thread), say what was done —
 calling the same core functions as the command line; nothing here reads the database."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol, TypeVar
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -20,7 +22,10 @@ from core.campaigns.actions import INVITATION_VALID_DAYS
 from core.enums import DeliveryKind, Kind
 from core.reasons import describe
 from tui import format as fmt
+from tui.screens.base import AnyScreen
 from tui.screens.modals import ConfirmModal
+
+T = TypeVar("T")
 
 
 def stop_message(name: str, kind: str, plan) -> str:
@@ -119,101 +124,110 @@ class TestSendModal(ModalScreen[tuple[str, str | None] | None]):
         self.dismiss((emr, to or None))
 
 
-class SendingControl:
-    """Stop, re-invite and test send for a screen showing one campaign. The screen has
-    `campaign_id`, `campaign_kind()`, `campaign_name()`, and may override
-    `test_patient()` -> (emr_id, patient_id) to preset the test's patient."""
+class CampaignFacts(Protocol):
+    """What SendingControl asks the screen showing a campaign."""
 
     campaign_id: int
 
-    def campaign_kind(self) -> str | None:  # pragma: no cover - every screen says
-        raise NotImplementedError
+    def campaign_kind(self) -> str | None: ...
 
-    def campaign_name(self) -> str:
-        return f"campaign #{self.campaign_id}"
+    def campaign_name(self) -> str: ...
 
     def test_patient(self) -> tuple[str, int | None]:
-        return "", None
+        """(EMR id, patient id) the test's patient is preset to ("" and None: none)."""
+        ...
 
     def sending_changed(self) -> None:
         """After a stop or a re-invite: the screen reads its counts again."""
 
     def unsaved_changes(self) -> bool:
         """A test sends the saved template: an editor with unsaved changes says so first."""
-        return False
+        ...
 
-    async def _core(self, fn, *args, **kw):
-        return await asyncio.to_thread(fn, self.app.ctx, *args, **kw)
+
+class SendingControl:
+    """Stop, re-invite and test send for a screen showing one campaign: the screen holds
+    one (`SendingControl(self, self)`) and its keys call `stop()`, `reinvite()`,
+    `test_send()`. The flows run as the screen's workers (one at a time: while one is
+    under way the keys do nothing), so a failure shows like any of the screen's."""
+
+    GROUP = "sending-control"
+
+    def __init__(self, screen: AnyScreen, campaign: CampaignFacts) -> None:
+        self.screen, self.campaign = screen, campaign
+
+    def _start(self, flow: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        if not self.screen.running(self.GROUP):
+            self.screen.run_worker(flow(), group=self.GROUP, exclusive=True, exit_on_error=False)
+
+    async def _core(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+        return await asyncio.to_thread(fn, self.screen.app.ctx, *args, **kw)
+
+    def _say(self, message: str, **kw: Any) -> None:
+        self.screen.notify(message, markup=False, **kw)
 
     # stop
-    def _busy(self) -> bool:
-        """A sending-control flow started here is not over yet: its key does nothing."""
-        return self.running("sending-control")  # type: ignore[attr-defined]  # WorkerErrors
+    def stop(self) -> None:
+        self._start(self._stop_flow)
 
-    def action_stop_sending(self) -> None:
-        if not self._busy():
-            self._stop_flow()
-
-    @work(exclusive=True, exit_on_error=False, group="sending-control")
     async def _stop_flow(self) -> None:
-        plan = await self._core(recipients.stop_plan, self.campaign_id)
+        c = self.campaign
+        plan = await self._core(recipients.stop_plan, c.campaign_id)
         if plan.stopped == 0 and plan.in_flight == 0:
-            self.notify("Nothing to stop: nothing is waiting to be sent.", markup=False, timeout=5)
+            self._say("Nothing to stop: nothing is waiting to be sent.", timeout=5)
             return
-        kind = self.campaign_kind() or "invitation"
-        message = stop_message(self.campaign_name(), kind, plan)
-        if not await self.app.push_screen_wait(ConfirmModal("Stop sending", message, yes="Stop", danger=True)):
+        kind = c.campaign_kind() or "invitation"
+        message = stop_message(c.campaign_name(), kind, plan)
+        if not await self.screen.app.push_screen_wait(ConfirmModal("Stop sending", message, yes="Stop", danger=True)):
             return
-        result = await self._core(recipients.stop, self.campaign_id)
-        self.notify(stopped_message(result), title="Campaign stopped", markup=False, timeout=8)
-        self.app.wake_scheduler()
-        self.sending_changed()
+        result = await self._core(recipients.stop, c.campaign_id)
+        self._say(stopped_message(result), title="Campaign stopped", timeout=8)
+        self.screen.app.wake_scheduler()
+        c.sending_changed()
 
     # re-invite
-    def action_reinvite(self) -> None:
-        if (self.campaign_kind() or Kind.INVITATION) != Kind.INVITATION:
-            self.notify("Only an invitation can be re-invited.", markup=False, timeout=4)
+    def reinvite(self) -> None:
+        if (self.campaign.campaign_kind() or Kind.INVITATION) != Kind.INVITATION:
+            self._say("Only an invitation can be re-invited.", timeout=4)
             return
-        if not self._busy():
-            self._reinvite_flow()
+        self._start(self._reinvite_flow)
 
-    @work(exclusive=True, exit_on_error=False, group="sending-control")
     async def _reinvite_flow(self) -> None:
-        plan = await self._core(recipients.reinvite_plan, self.campaign_id)
+        c = self.campaign
+        plan = await self._core(recipients.reinvite_plan, c.campaign_id)
         if plan.will_send == 0:
-            self.notify(nothing_to_reinvite(plan), markup=False, timeout=6)
+            self._say(nothing_to_reinvite(plan), timeout=6)
             return
-        title = f"Re-invite — {self.campaign_name()}"
-        if not await self.app.push_screen_wait(ConfirmModal(title, reinvite_message(plan), yes="Re-invite")):
+        title = f"Re-invite — {c.campaign_name()}"
+        if not await self.screen.app.push_screen_wait(ConfirmModal(title, reinvite_message(plan), yes="Re-invite")):
             return
-        done = await self._core(recipients.reinvite, self.campaign_id)
-        self.notify(f"Re-invited: {fmt.num(done.will_send)} fresh invitations queued", markup=False, timeout=6)
-        self.app.wake_scheduler()
-        self.sending_changed()
+        done = await self._core(recipients.reinvite, c.campaign_id)
+        self._say(f"Re-invited: {fmt.num(done.will_send)} fresh invitations queued", timeout=6)
+        self.screen.app.wake_scheduler()
+        c.sending_changed()
 
     # test send
-    def action_test_send(self) -> None:
-        if not self._busy():
-            self._test_flow()
+    def test_send(self) -> None:
+        self._start(self._test_flow)
 
-    @work(exclusive=True, exit_on_error=False, group="sending-control")
     async def _test_flow(self) -> None:
-        kind = self.campaign_kind()
+        c, app = self.campaign, self.screen.app
+        kind = c.campaign_kind()
         if kind is None:
             return
-        if self.unsaved_changes():
-            self.notify("Save first (ctrl+s): a test sends the saved template.", markup=False, timeout=5)
+        if c.unsaved_changes():
+            self._say("Save first (ctrl+s): a test sends the saved template.", timeout=5)
             return
-        own = testsend.destination(self.app.ctx, kind)
-        emr_id, patient_id = self.test_patient()
+        own = testsend.destination(app.ctx, kind)
+        emr_id, patient_id = c.test_patient()
         if kind == Kind.BROADCAST:
-            testsend.check_destination(self.app.ctx, kind)  # the command line's refusal, before asking
-        answer = await self.app.push_screen_wait(TestSendModal(kind, emr_id, own))
+            testsend.check_destination(app.ctx, kind)  # the command line's refusal, before asking
+        answer = await app.push_screen_wait(TestSendModal(kind, emr_id, own))
         if answer is None:
             return
         emr, to = answer
         use_id = patient_id if emr == emr_id and patient_id is not None else None
-        t = await self._core(testsend.send_test, self.campaign_id, emr, to, patient_id=use_id)
+        t = await self._core(testsend.send_test, c.campaign_id, emr, to, patient_id=use_id)
         what = "Test email" if t.kind == DeliveryKind.TEST_EMAIL else "Test push and feed entry"
-        self.notify(f"{what} for patient {t.patient} queued to {t.to}", markup=False, timeout=6)
-        self.app.wake_scheduler()
+        self._say(f"{what} for patient {t.patient} queued to {t.to}", timeout=6)
+        app.wake_scheduler()

@@ -5,12 +5,14 @@ the push length counter; saving refuses a template with problems and shows where
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
+from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import (
     Footer,
     Header,
@@ -26,7 +28,7 @@ from textual.widgets.text_area import Selection
 from core import campaigns, templating, views
 from core.campaigns.actions import template_problems
 from core.enums import Kind
-from tui.screens.base import WorkerErrors
+from tui.screens.base import ClinicastScreen
 from tui.screens.modals import ConfirmModal
 from tui.screens.sending import SendingControl
 from tui.widgets.status_line import StatusLine
@@ -36,7 +38,7 @@ FIELD_LABELS = {"subject": "Subject", "title": "Title", "body": "Body", "push": 
 PREVIEW_DELAY = 0.25
 
 
-class TemplateEditorScreen(SendingControl, WorkerErrors, Screen):
+class TemplateEditorScreen(ClinicastScreen[None]):
     BINDINGS = [
         Binding("ctrl+s", "save", "Save", priority=True, id="template.save"),
         Binding("escape", "back", "Back", key_display="esc", id="template.back"),
@@ -63,8 +65,10 @@ class TemplateEditorScreen(SendingControl, WorkerErrors, Screen):
         self.saved: dict[str, dict[str, str]] = {}
         self.patient_id: int | None = None
         self.preview_emr_id = ""
-        self._timer = None
+        self._timer: Timer | None = None
         self._refused = False  # the last save was refused (its problems are on show)
+        self.name_shown = f"campaign #{campaign_id}"
+        self.sending = SendingControl(self, self)
 
     def compose(self) -> ComposeResult:
         yield Header(icon="✉")
@@ -94,6 +98,7 @@ class TemplateEditorScreen(SendingControl, WorkerErrors, Screen):
         templates = await asyncio.to_thread(campaigns.get_templates, self.app.ctx, c.id)
         self.kind, self.saved = c.kind, templates
         self.title = f"Template · {c.name}"
+        self.name_shown = c.name
         editor = self.query_one("#template-editor")
         editor.loading = False
         tabs = TabbedContent(id="template-tabs")
@@ -110,11 +115,15 @@ class TemplateEditorScreen(SendingControl, WorkerErrors, Screen):
         """Show the start of each one-line field, not its end. Each field does it from its
         own queue, so after the Focus event set_focus just posted (focusing an Input selects
         all of it, cursor at the end): in that order whatever the machine's load."""
-        for box in self.query(".template-line Input"):
+        for box in self.query(".template-line Input").results(Input):
             box.call_later(box.action_home)
 
-    def _fields(self, lang: str, values: dict[str, str]):
-        for field in templating.FIELDS[self.kind]:
+    def fields(self) -> tuple[str, ...]:
+        """The template's fields (none before the campaign is read)."""
+        return templating.FIELDS[self.kind] if self.kind else ()
+
+    def _fields(self, lang: str, values: dict[str, str]) -> Iterator[Widget]:
+        for field in self.fields():
             value = values.get(field, "")
             if field == "body":
                 yield Static("Body (Markdown)", classes="field-title")
@@ -153,9 +162,9 @@ class TemplateEditorScreen(SendingControl, WorkerErrors, Screen):
 
     def values(self, lang: str) -> dict[str, str]:
         out = {}
-        for field in templating.FIELDS[self.kind]:
+        for field in self.fields():
             w = self.query_one(f"#{lang}-{field}")
-            out[field] = w.text if isinstance(w, TextArea) else w.value
+            out[field] = w.text if isinstance(w, TextArea) else w.value if isinstance(w, Input) else ""
         return out
 
     def all_values(self) -> dict[str, dict[str, str]]:
@@ -211,8 +220,8 @@ class TemplateEditorScreen(SendingControl, WorkerErrors, Screen):
             counter = self.query(f"#{p.language}-push-count")
             if counter:
                 n = p.push_length or 0
-                counter.first().update(f"{n} / {templating.PUSH_MAX_CHARS}")
-                counter.first().set_class(n > templating.PUSH_MAX_CHARS, "too-long")
+                counter.first(Static).update(f"{n} / {templating.PUSH_MAX_CHARS}")
+                counter.first(Static).set_class(n > templating.PUSH_MAX_CHARS, "too-long")
         self._set_problems(p.problems)
 
     # --- formatting ----------------------------------------------------------------
@@ -251,7 +260,7 @@ class TemplateEditorScreen(SendingControl, WorkerErrors, Screen):
         if not isinstance(target, (TextArea, Input)) or self.kind is None:
             self.notify("Put the cursor in a field first", timeout=3)
             return
-        field = target.id.split("-", 1)[1]
+        field = (target.id or "-").split("-", 1)[1]
         from tui.screens.pickers import VariablePicker
 
         def insert(name: str | None) -> None:
@@ -278,8 +287,17 @@ class TemplateEditorScreen(SendingControl, WorkerErrors, Screen):
 
     # --- a test send (tui.screens.sending) --------------------------------------------
 
+    def action_test_send(self) -> None:
+        self.sending.test_send()
+
     def campaign_kind(self) -> str | None:
         return self.kind
+
+    def campaign_name(self) -> str:
+        return self.name_shown
+
+    def sending_changed(self) -> None:
+        pass
 
     def test_patient(self) -> tuple[str, int | None]:
         return self.preview_emr_id, self.patient_id

@@ -91,8 +91,10 @@ class ConditionRow(Vertical):
         if field is Select.NULL or op is Select.NULL:
             return None
         w = self.query_one(".cond-value")
-        value = w.value if isinstance(w, Input) else ("" if w.value is Select.NULL else w.value)
-        return field, op, value or ""
+        value = w.value if isinstance(w, (Input, Select)) else ""
+        if value is Select.NULL:
+            value = ""
+        return str(field), str(op), str(value or "")
 
     def show_error(self, message: str) -> None:
         label = self.query_one(".cond-error", Static)
@@ -112,7 +114,7 @@ class ConditionRow(Vertical):
     @on(Select.Changed, ".cond-field")
     async def _field_changed(self, event: Select.Changed) -> None:
         event.stop()
-        field = None if event.value is Select.NULL else event.value
+        field = None if event.value is Select.NULL else str(event.value)
         op = self.query_one(".cond-op", Select)
         op.set_options(self._op_options(field))
         if field and conditions.FIELDS[field].operators:

@@ -5,20 +5,23 @@ from __future__ import annotations
 import asyncio
 
 from rich.text import Text
-from textual import on, work
+from textual import getters, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
+from textual.worker import Worker
 
 from core.audit import read as audit_read
-from tui.screens.base import WorkerErrors
+from core.models import Patient
+from tui import workers
+from tui.app import ClinicastApp
 from tui.screens.opt_out import OptOutFlow
 
 
-def patient_label(p, width: int = 80) -> Text:
+def patient_label(p: Patient, width: int = 80) -> Text:
     t = Text(no_wrap=True, overflow="ellipsis")
     t.append(f"{p.emr_id:>8}  ", style="bold")
     t.append(f"{p.last_name}, {p.first_name}")
@@ -31,7 +34,7 @@ def patient_label(p, width: int = 80) -> Text:
     return t
 
 
-class PatientSearch(OptOutFlow, WorkerErrors, Vertical):
+class PatientSearch(Vertical):
     """Input + results; enter on a result posts PatientSearch.Chosen; o on a result
     records an opt-out the patient asked for."""
 
@@ -50,6 +53,16 @@ class PatientSearch(OptOutFlow, WorkerErrors, Vertical):
         def __init__(self, emr_id: str, name: str, patient_id: int) -> None:
             super().__init__()
             self.emr_id, self.name, self.patient_id = emr_id, name, patient_id
+
+    app = getters.app(ClinicastApp)
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._found: dict[str, Patient] = {}
+        self.opt_outs = OptOutFlow(self)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        workers.report_failure(self, event)
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="name, EMR id, birth date (YYYY-MM-DD) or email", id="patient-query")
@@ -105,11 +118,11 @@ class PatientSearch(OptOutFlow, WorkerErrors, Vertical):
         option = results.get_option_at_index(results.highlighted)
         p = self._found.get(option.id or "")
         if p is not None:
-            self.ask_opt_out(p.emr_id, p.name)
+            self.opt_outs.ask(p.emr_id, p.name)
 
     @on(OptionList.OptionSelected, "#patient-results")
     def _selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-        p = self._found.get(event.option.id)
+        p = self._found.get(event.option.id or "")
         if p is not None:
             self.post_message(self.Chosen(p.emr_id, p.name, p.id))

@@ -12,23 +12,27 @@ from __future__ import annotations
 import asyncio
 
 from rich.text import Text
-from textual import on, work
+from textual import getters, on, work
 from textual.message import Message
 from textual.widgets import DataTable
+from textual.worker import Worker
 
 from core import recipients
 from core.enums import RecipientStatus
 from tui import format as fmt
-from tui.screens.base import WorkerErrors
+from tui import workers
+from tui.app import ClinicastApp
 
 PAGE = 100  # rows read at a time: a few screens, measured cheaply (DataTable sizes every cell)
 NEAR_END = 25  # read the next page when the cursor is this close to the last loaded row
 WIDE = 100  # from this width on, a "Sent at" column
 
 
-class RecipientTable(WorkerErrors, DataTable):
+class RecipientTable(DataTable):
     class Shown(Message):
         """The rows on screen changed (loaded, refreshed, searched)."""
+
+    app = getters.app(ClinicastApp)
 
     def __init__(self, campaign_id: int, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
@@ -38,6 +42,9 @@ class RecipientTable(WorkerErrors, DataTable):
         self.order: list[int] = []
         self.more = False
         self._wide: bool | None = None
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        workers.report_failure(self, event)
 
     # --- columns -------------------------------------------------------------------
 
@@ -66,7 +73,8 @@ class RecipientTable(WorkerErrors, DataTable):
 
     def _cells(self, r: recipients.RecipientRow) -> list:
         tz = self.app.ctx.config.clinic.tz
-        status = Text(r.status, style=fmt.CELL_STYLE.get(r.status, ""), no_wrap=True, overflow="ellipsis")
+        shown = r.shown_status
+        status = Text(shown, style=fmt.CELL_STYLE.get(shown, ""), no_wrap=True, overflow="ellipsis")
         if r.status == RecipientStatus.RETRYING and r.next_attempt_at:
             status.append(f" · next {fmt.when(r.next_attempt_at, tz)[11:]}", style="yellow")
         if r.reason_code:

@@ -1,0 +1,141 @@
+"""Each status a campaign or a recipient shows is what is true now (issue #18, item 2),
+from one definition in core (core.campaigns.status_of, RecipientRow.shown_status,
+CampaignSummary.shown_counts / held): the TUI, the CLI and `--json` read the same.
+Real SQLite and PostgreSQL, a real SMTP server and gateway, time controlled."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+from helpers import add_patients, ctx_at
+from servers import delivery_config
+
+from core import campaigns, conditions, recipients
+from core.delivery import Dispatcher
+from core.enums import IN_FEED_NO_PUSH
+
+T0 = datetime(2026, 3, 2, 15, 0, 0)  # 10:00 in Toronto, a Monday
+NIGHT = datetime(2026, 3, 3, 3, 0, 0)  # Monday 22:00 in Toronto: outside 09:00-20:00
+TPL = {
+    "fr": {"title": "Vaccins", "body": "Vaccins.", "push": "Un message"},
+    "en": {"title": "Flu shots", "body": "Flu shots.", "push": "A message"},
+}
+CLINIC_HOURS = {"hours": "09:00-20:00", "days": ["mon", "tue", "wed", "thu", "fri", "sat"]}
+
+
+@pytest.fixture
+def world(db, db_url, tmp_path, smtp, gw):
+    """(ctx, clock, dispatcher factory) on this test's database and servers."""
+    made: list[Dispatcher] = []
+    config = delivery_config(db_url, tmp_path, smtp=smtp, gateway=gw)
+    ctx, clock = ctx_at(config, T0)
+
+    def make(**kw):
+        d = Dispatcher(delivery_config(db_url, tmp_path, smtp=smtp, gateway=gw, **kw), clock=clock)
+        made.append(d)
+        return d
+
+    yield ctx, clock, make
+    for d in made:
+        d.close()
+
+
+def broadcast(ctx, name="Vaccins"):
+    return campaigns.create(ctx, "broadcast", name, date(2026, 3, 1), date(2026, 3, 6), templates=TPL)
+
+
+def test_a_broadcast_in_feeds_never_pushed_is_published_not_draft(world):
+    ctx, _clock, make = world
+    add_patients(3, app_id=lambda i: f"a-{i}")
+    b = broadcast(ctx)
+    assert campaigns.summary(ctx, b.id).status == "draft"  # nobody yet
+    recipients.assign_ids(ctx, b.id, ["1000", "1001", "1002"])  # the window is open: in their feeds
+    make().run_once()
+    s = campaigns.summary(ctx, b.id)
+    assert (s.status, s.window_state) == ("published", "live")
+    assert [x.status for x in campaigns.summaries(ctx) if x.id == b.id] == ["published"]
+    assert s.to_json()["status"] == "published"
+
+
+def test_stopped_with_nothing_sent_is_stopped_not_sent(world):
+    ctx, _clock, _make = world
+    add_patients(3)
+    c = campaigns.create(ctx, "invitation", "Invite")
+    recipients.assign_ids(ctx, c.id, ["1000", "1001", "1002"])
+    recipients.start(ctx, c.id)
+    assert campaigns.summary(ctx, c.id).status == "sending"
+    recipients.stop(ctx, c.id)  # before any dispatcher ran: nothing went out
+    s = campaigns.summary(ctx, c.id)
+    assert s.counts == {"assigned": 3} and s.status == "stopped"
+    recipients.start(ctx, c.id)  # a later start sends to them: sending again, not stopped
+    assert campaigns.summary(ctx, c.id).status == "sending"
+
+
+def test_an_invitation_held_by_sending_hours_says_emails_wait(db, db_url, tmp_path, smtp):
+    config = delivery_config(db_url, tmp_path, smtp=smtp, sending=CLINIC_HOURS)
+    ctx, _clock = ctx_at(config, NIGHT)
+    add_patients(2)
+    c = campaigns.create(ctx, "invitation", "Invite")
+    recipients.assign_ids(ctx, c.id, ["1000", "1001"])
+    assert campaigns.summary(ctx, c.id).held == ""  # nothing started: nothing held
+    recipients.start(ctx, c.id)
+    held = campaigns.summary(ctx, c.id).held
+    assert held.startswith("Emails wait: outside sending hours") and "Tuesday 09:00" in held
+    assert "Push" not in held
+
+
+def test_counts_add_up_to_the_total_and_say_the_removed_apart(world):
+    ctx, _clock, make = world
+    add_patients(3, app_id=lambda i: f"a-{i}")
+    add_patients(2, 2000, app_id=lambda i: f"a-{i}", push_enabled=False)  # push off: in the feed only
+    add_patients(1, 3000, app_id="a-3000", marketing_consent=False)  # skipped: not in the feed
+    b = broadcast(ctx)
+    recipients.assign_ids(ctx, b.id, ["1000", "1001", "1002", "2000", "2001", "3000"])
+    recipients.remove(ctx, b.id, "1002")
+    recipients.start(ctx, b.id)
+    make().run_once()
+    s = campaigns.summary(ctx, b.id)
+    shown = dict(s.shown_counts())
+    assert shown["sent"] == 2 and shown[IN_FEED_NO_PUSH] == 2 and shown["skipped"] == 1
+    assert sum(shown.values()) == s.total == 5 and "removed" not in shown and s.removed == 1
+    assert s.counts["skipped"] == 3  # --json keeps the spec's statuses
+    rows = {r.emr_id: r for r in recipients.page(ctx, b.id)}
+    assert rows["2000"].shown_status == IN_FEED_NO_PUSH and rows["2000"].to_json()["status"] == "skipped"
+    assert rows["3000"].shown_status == "skipped" and rows["1000"].shown_status == "sent"
+
+
+def test_a_greylisted_invitation_is_not_invited_until_it_goes_out(world, smtp):
+    ctx, clock, make = world
+    add_patients(2)
+    c = campaigns.create(ctx, "invitation", "Invite")
+    recipients.assign_ids(ctx, c.id, ["1000", "1001"])
+    recipients.start(ctx, c.id)
+    smtp.faults += ["451 4.7.1 greylisted, try again later"]
+    d = make(scheduler={"max_attempts": 3})
+    d.run_once()
+    s = campaigns.summary(ctx, c.id)
+    assert s.counts == {"sent": 1, "retrying": 1}
+    assert s.funnel is not None and s.funnel["invited"] == 1  # the greylisted one waits
+    clock.advance(minutes=1)
+    d.run_once()
+    s = campaigns.summary(ctx, c.id)
+    assert s.counts == {"sent": 2} and s.funnel is not None and s.funnel["invited"] == 2
+
+
+def test_the_preview_before_an_assign_counts_what_the_assign_then_does(world):
+    ctx, _clock, _make = world
+    add_patients(5, app_id=lambda i: f"a-{i}")
+    add_patients(2, 2000, app_id=lambda i: f"a-{i}", marketing_consent=False)
+    add_patients(1, 3000)  # no app account
+    b = broadcast(ctx)
+    recipients.assign_ids(ctx, b.id, ["1000"])  # already there
+    conds = [conditions.parse("email is not empty")]
+    p = recipients.preview_conditions(ctx, b.id, conds)
+    assert (p.matched, p.added, p.already_assigned) == (8, 4, 1)
+    assert p.skipped_reasons == {"no_marketing_consent": 2, "no_app_account": 1}
+    assert (
+        p.line() == "8 match · 4 will be added · 1 already there · 3 skipped: no marketing consent 2, no app account 1"
+    )
+    done = recipients.assign_conditions(ctx, b.id, conds)
+    assert (done.added, done.already_assigned, done.skipped_reasons) == (4, 1, p.skipped_reasons)

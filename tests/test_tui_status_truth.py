@@ -1,0 +1,143 @@
+"""The words the TUI shows for a campaign and its recipients are what is true now
+(issue #18, item 2), read from core's one definition — driven with Pilot at 80x24."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from tui_helpers import LOGIN, FrozenClock, app_for, copy_world, make_world, screen_text, settle, wait_for
+
+from core import conditions, context, recipients
+from core import config as cfg
+from core.models import Patient, Recipient
+from tui.screens.add_patients import AddPatientsModal
+from tui.screens.campaign_list import CampaignListScreen
+from tui.screens.modals import ConfirmModal
+from tui.screens.recipients import RecipientsScreen
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(scope="module")
+def base_world(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(context, "login_name", lambda: LOGIN)
+        return make_world(tmp_path_factory.mktemp("truth"), n_patients=40)
+
+
+@pytest.fixture
+def world(base_world, tmp_path, as_mlaval):
+    return copy_world(base_world, tmp_path / "w")
+
+
+async def open_campaign(pilot, campaign_id: int) -> RecipientsScreen:
+    screen = pilot.app.screen
+    assert isinstance(screen, CampaignListScreen)
+    screen.query_one("DataTable").move_cursor(row=screen._order.index(campaign_id))
+    await pilot.press("enter")
+    await settle(pilot)
+    assert isinstance(pilot.app.screen, RecipientsScreen)
+    return pilot.app.screen
+
+
+def header(app) -> str:
+    return str(app.screen.query_one("#campaign-info").render()) + "\n" + str(app.screen.query_one("#counts").render())
+
+
+async def test_a_live_broadcast_in_feeds_reads_published_not_draft(world):
+    cid = world.campaigns.broadcast_live
+    app = app_for(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.screen.rows[cid].status == "published"
+        row = app.screen._order.index(cid)
+        assert "published" in str(app.screen.query_one("DataTable").get_row_at(row))
+        await open_campaign(pilot, cid)
+        assert "· published ·" in header(app) and "draft" not in header(app)
+
+
+async def test_stop_with_nothing_sent_reads_stopped_not_sent(world):
+    cid = world.campaigns.broadcast_live
+    recipients.start(world.ctx, cid)  # no scheduler in this world: nothing goes out
+    app = app_for(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await open_campaign(pilot, cid)
+        assert "sending" in header(app)
+        await pilot.press("S")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("y")
+        await settle(pilot)
+        assert await wait_for(pilot, lambda: "· stopped ·" in header(app)), header(app)
+        assert " sent " not in header(app).split("\n")[0]
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen.rows[cid].status == "stopped"
+
+
+async def test_the_header_adds_up_says_the_removed_apart_and_push_off_is_in_feed(world):
+    cid = world.campaigns.broadcast_live
+    assigned = list(Recipient.select().where(Recipient.campaign == cid, Recipient.status == "assigned"))
+    Patient.update(push_enabled=False).where(Patient.id == assigned[0].patient_id).execute()
+    removed = Patient.get_by_id(assigned[1].patient_id).emr_id
+    recipients.remove(world.ctx, cid, removed)
+    recipients.start(world.ctx, cid)
+    app = app_for(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = await open_campaign(pilot, cid)
+        s = screen.summary
+        assert s is not None
+        text = header(app)
+        assert s.facts.feed_only >= 1 and f"in feed, no push {s.facts.feed_only}" in text
+        assert f"total {s.total}" in text and "(+1 removed, not counted)" in text
+        shown = dict(s.shown_counts())
+        assert sum(shown.values()) == s.total
+        assert f"skipped {shown['skipped']}" in text
+        emr = Patient.get_by_id(assigned[0].patient_id).emr_id
+        row = next(r for r in screen.table.loaded.values() if r.emr_id == emr)
+        assert row.shown_status == "in feed, no push"
+        assert await wait_for(pilot, lambda: "in feed, no push · push notifications off" in screen_text(app))
+
+
+async def test_an_invitation_held_by_sending_hours_says_emails_wait(world):
+    text = world.config_path.read_text(encoding="utf-8")
+    text = text.replace('hours = "00:00-24:00"', 'hours = "09:00-20:00"')
+    world.config_path.write_text(text, encoding="utf-8")
+    world.clock = FrozenClock(datetime(2025, 6, 3, 3, 0))  # Monday 23:00 in Montréal
+    ctx = context.for_current_user(cfg.load(world.config_path, env={}), world.clock)
+    cid = world.campaigns.invitation_draft
+    recipients.assign_conditions(ctx, cid, [conditions.parse("email is not empty")])
+    assert recipients.start(ctx, cid).will_send > 0
+    app = app_for(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await open_campaign(pilot, cid)
+        label = str(app.screen.query_one("#progress-label").render())
+        assert label.startswith("Emails wait: outside sending hours") and "Push" not in label
+
+
+async def test_the_live_count_says_what_the_assign_will_do(world):
+    cid = world.campaigns.broadcast_live
+    app = app_for(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await open_campaign(pilot, cid)
+        await pilot.press("a")
+        await settle(pilot)
+        modal = app.screen
+        assert isinstance(modal, AddPatientsModal)
+        modal.query_one("#add-tabs").active = "tab-conditions"
+        await settle(pilot)
+        row = modal.query("ConditionRow").first()
+        row.query_one(".cond-field").value = "connected_system"
+        await settle(pilot, 0.4)
+        row.query_one(".cond-op").value = "="
+        await settle(pilot, 0.4)
+        parts = row.parts()
+        assert parts is not None
+        p = recipients.preview_conditions(world.ctx, cid, [conditions.make(*parts)])
+        assert p.skipped_reasons.get("no_marketing_consent")  # the demo has patients without consent
+        assert await wait_for(pilot, lambda: p.line() in screen_text(app)), screen_text(app)
+        assert f"{p.matched} match · {p.added} will be added" in p.line() and "skipped: " in p.line()

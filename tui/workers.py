@@ -1,0 +1,56 @@
+"""Where a flow's failure shows, and whether a flow is still running — functions any
+node with workers calls (screens/base.py's screens, the widgets that search or page).
+
+A flow reads top to bottom as one ``@work`` coroutine on the event loop::
+
+    @work(exclusive=True, exit_on_error=False, group="remove")
+    async def remove(self, row):
+        effect = await asyncio.to_thread(recipients.removal_effect, ctx, cid, row.emr_id)
+        if not await self.app.push_screen_wait(ConfirmModal(...)):
+            return
+        outcome = await asyncio.to_thread(recipients.remove, ctx, cid, row.emr_id)
+        self.notify(...)
+
+The core runs in a thread (``asyncio.to_thread``) so the screen never freezes; the rest
+runs on the event loop, so it may touch widgets. An exclusive group cancels the older
+worker when a newer one starts (a newer search wins: the cancelled coroutine never gets
+past its ``await``). A flow that shows an error beside a field catches ClinicastError
+itself; anything else it raises ends the worker, and `report_failure` makes it a
+one-line notice where the eye is. Never a traceback.
+"""
+
+from __future__ import annotations
+
+from peewee import PeeweeException
+from textual.dom import DOMNode
+from textual.worker import Worker, WorkerState
+
+from core.errors import ClinicastError
+
+
+def error_text(error: BaseException) -> str:
+    if isinstance(error, ClinicastError):
+        return str(error)
+    if isinstance(error, PeeweeException):  # locked, read-only, full: core's words and what to do
+        from core.db import explain
+
+        return str(explain(error))
+    return f"unexpected error ({type(error).__name__}): {error}"
+
+
+def report_failure(node: DOMNode, event: Worker.StateChanged) -> None:
+    """A worker of `node` ended with an error: one notice (its handler calls this)."""
+    if event.state == WorkerState.ERROR and event.worker.error is not None:
+        show_error(node, event.worker.error)
+
+
+def show_error(node: DOMNode, error: BaseException) -> None:
+    if not isinstance(error, ClinicastError):
+        node.log.error(repr(error))
+    node.app.notify(error_text(error), title="Not done", severity="error", markup=False, timeout=8)
+
+
+def running(node: DOMNode, group: str) -> bool:
+    """A flow of `group` started by `node` is not over yet: pressing its key again does
+    nothing (the worker's own state, so nothing to reset when it fails)."""
+    return any(w.group == group and w.node is node and not w.is_finished for w in node.app.workers)
