@@ -37,7 +37,9 @@ class ShiftedClock:
         return utcnow() + self.offset
 
 
-def wait(predicate, timeout=8.0):
+def wait(predicate, timeout=90.0):
+    """Until `predicate` holds (at once when it does): the cap only bounds a failure, and is
+    generous so a loaded 2-core runner is not a failure (issue #22)."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if predicate():
@@ -121,10 +123,10 @@ def test_window_jobs_publish_at_the_opening_and_expire_at_the_end(env, gw):
     recipients.assign_ids(ctx, b.id, ["1000", "1001"])
     s = make(clock, reconcile_seconds=3600, scheduler={"tick_seconds": 3600})  # only the window jobs act
     s.start()
-    assert wait(lambda: s._sched.get_job(f"publish:{b.id}") is not None, 3)
+    assert wait(lambda: s._sched.get_job(f"publish:{b.id}") is not None)
     assert s._sched.get_job(f"expire:{b.id}") is not None
     assert not gw.calls(prefix="/v1/broadcasts"), "nothing before the window (the opt-out feed is read at once)"
-    assert wait(lambda: gw.audience(b.uuid) == {"a-1000", "a-1001"}, 6)
+    assert wait(lambda: gw.audience(b.uuid) == {"a-1000", "a-1001"})
     assert clock() >= opens, "not before the window opened"
     assert s._sched.get_job(f"publish:{b.id}") is None, "a one-shot job"
 
@@ -132,7 +134,7 @@ def test_window_jobs_publish_at_the_opening_and_expire_at_the_end(env, gw):
     closes = local_midnight_utc(date(2026, 5, 5))
     clock.offset = (closes - timedelta(seconds=1.5)) - utcnow()
     s.rebuild_window_jobs()
-    assert wait(lambda: gw.broadcasts[b.uuid]["expired"], 6)
+    assert wait(lambda: gw.broadcasts[b.uuid]["expired"])
     assert clock() >= closes
     assert gw.calls("DELETE")[-1].path == f"/v1/broadcasts/{b.uuid}"
 
@@ -177,7 +179,7 @@ def test_two_schedulers_do_each_piece_of_work_once(env, gw):
     a, c = make(), make()
     done = idle(a, c)
     a.start(), c.start()
-    assert wait(lambda: len(gw.pushes) == n, 15)
+    assert wait(lambda: len(gw.pushes) == n)
     assert wait(done)
     added = Counter(i for r in gw.calls("POST", f"/v1/broadcasts/{b.uuid}/recipients") for i in r.body["app_ids"])
     assert len(added) == n and max(added.values()) == 1, "each patient published once"
