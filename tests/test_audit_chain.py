@@ -169,11 +169,17 @@ def test_the_daemon_logs_the_chain_and_files_others_can_read_at_start(ctx, confi
     if db_file.exists():
         os.chmod(db_file, 0o644)
     out = io.StringIO()
+    # the daemon's logging setup changes process-wide loggers: put them back as they were,
+    # or every later test in this worker that reads caplog sees nothing (propagate = False)
+    saved = [
+        (lg, lg.handlers[:], lg.level, lg.propagate) for lg in map(logging.getLogger, ("clinicast", "apscheduler"))
+    ]
     daemon.setup_logging("info", out)
     try:
         daemon.look_at_what_staff_share(config)
     finally:
-        logging.getLogger("clinicast").handlers[:] = []
+        for lg, handlers, level, propagate in saved:
+            lg.handlers[:], lg.level, lg.propagate = handlers, level, propagate
     log = out.getvalue()
     assert "event=audit_chain_broken row=3 kind=deleted" in log, log
     assert "event=audit_chain checked=2 intact=False last_row=3" in log
