@@ -39,9 +39,13 @@ class World:
     clock: FrozenClock
 
 
-def users_toml(login: str = LOGIN, name: str = USER_NAME, permissions=("campaigns", "admin")) -> str:
+def users_toml(
+    login: str = LOGIN, name: str = USER_NAME, permissions=("campaigns", "admin"), language: str = "en"
+) -> str:
+    """A [users.LOGIN] table; English unless told (the demo clinic's default is French)."""
     perms = ", ".join(f'"{p}"' for p in permissions)
-    return f'[users.{login}]\nname = "{name}"\npermissions = [{perms}]\n'
+    lang = f'language = "{language}"\n' if language else ""
+    return f'[users.{login}]\nname = "{name}"\npermissions = [{perms}]\n{lang}'
 
 
 def write_config(folder: Path, *, embedded: str = "never", tick_seconds: float = 0.2, users: str | None = None) -> Path:
