@@ -896,8 +896,7 @@ def delivery_config(
         "scheduler": s,
         # any time: these tests send whenever the machine runs them (`sending=` to test the hours)
         "sending": sending or {"hours": "00:00-24:00", "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]},
-        # the suite reads English (the French staff member is tests/test_i18n_*.py's)
-        "users": {login: {"name": "Test Admin", "permissions": ["campaigns", "admin"], "language": "en"}},
+        "users": {login: {"name": "Test Admin", "permissions": ["campaigns", "admin"]}},
     }
     env = dict(os.environ)
     if gateway is not None and gateway.token:
