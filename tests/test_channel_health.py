@@ -345,10 +345,15 @@ def test_a_first_copy_whose_answer_was_lost_is_in_the_ledger_with_both_times(db,
     assert shown.reason == words.format("14:02", "15:02")
     assert (shown.first_copy_at, shown.sent_at) == (T0, second)
     assert "premier envoi à 14:02" in recipients.detail(ctx, c.id, r.id, language="fr").reason
-    # and the counts of `clinicast status`
+    # and the counts of `clinicast status` (in English: the command above chose French)
+    from core import i18n
+
+    i18n.use("en")
     data = status.overview(ctx)
     assert data["recipients"]["sent"] == 2 and data["recipients_maybe_delivered_twice"] == 1
     assert "2 sent (1 may have been delivered twice)" in status.format_overview(data)
+    i18n.use("fr")
+    assert "(1 a peut-être été reçu deux fois)" in status.format_overview(data)
 
 
 def cli_out(cli, path, *args: str) -> str:
