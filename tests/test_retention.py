@@ -95,7 +95,7 @@ def test_prune_deletes_only_what_nothing_needs(outbox):
 
 
 def test_an_invitation_outlives_its_email_row(outbox, config):
-    """The invitation email goes (schema 7); the invitation keeps the patient's code and
+    """The invitation email goes (schema 8); the invitation keeps the patient's code and
     link, and when its email went out: the campaign's funnel reads the same before and after."""
     ctx = for_current_user(config, clock=lambda: NOW)
     inv = Campaign.get(Campaign.kind == "invitation")

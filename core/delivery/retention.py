@@ -10,7 +10,7 @@ A row is deleted only when nothing still needs it:
   current content went out: without it a new `put` would be queued, core.recipients.rows).
 An invitation email goes like the others: its invitation stays (the patient's code, link
 and expiry), its `delivery` emptied and its `sent_at` kept — all the funnel read from the
-row (schema 7) — in the transaction that deletes the row.
+row (schema 8) — in the transaction that deletes the row.
 A recipient's status, dates and reason live on the recipient row, and the audit in its
 own table: neither reads the outbox.
 """

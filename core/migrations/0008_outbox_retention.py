@@ -1,4 +1,4 @@
-"""Schema version 7: an invitation outlives its email's delivery row (issue #21, Law 25:
+"""Schema version 8: an invitation outlives its email's delivery row (issue #21, Law 25:
 keep no more than needed). `invitation.delivery_id` may be empty, so outbox retention
 (core.delivery.retention) can delete a finished invitation email older than
 `[database] keep_deliveries_days` like any other row: the invitation keeps the patient's
