@@ -5,9 +5,10 @@ from __future__ import annotations
 import click
 
 from cli.base import cli, command, emit
-from cli.words import day, num, word
+from cli.words import word
 from core.enums import DeliveryKind, Kind
 from core.errors import BadInput
+from core.formats import day, number
 from core.i18n import N_, _, ngettext
 from core.reasons import describe
 
@@ -49,16 +50,18 @@ def _print_campaign(s) -> None:
         )
     )
     click.echo("  " + _("window: {window}").format(window=window))
-    counts = ", ".join(f"{word('recipient', k)} {num(v)}" for k, v in s.shown_counts() if v)
+    counts = ", ".join(f"{word('recipient', k)} {number(v)}" for k, v in s.shown_counts() if v)
     if s.removed:
         line = _("recipients: {total} ({counts}), and {removed} removed (not counted)")
     else:
         line = _("recipients: {total} ({counts})")
-    click.echo("  " + line.format(total=num(s.total), counts=counts or _("no recipients"), removed=num(s.removed)))
+    click.echo(
+        "  " + line.format(total=number(s.total), counts=counts or _("no recipients"), removed=number(s.removed))
+    )
     if s.held:
         click.echo(f"  {s.held}")
     if s.funnel:
-        steps = ", ".join(f"{word('funnel', k)} {num(v)}" for k, v in s.funnel.items())
+        steps = ", ".join(f"{word('funnel', k)} {number(v)}" for k, v in s.funnel.items())
         click.echo("  " + _("funnel: {steps}").format(steps=steps))
 
 
@@ -76,7 +79,7 @@ def campaigns_list(ctx, include_archived, as_json):
         click.echo(_("no campaigns yet: clinicast campaigns create --kind invitation --name NAME"))
     for s in rows:
         window = word("window", s.window_state)
-        sent = f"{num(s.sent)}/{num(s.total)}"
+        sent = f"{number(s.sent)}/{number(s.total)}"
         click.echo(
             f"{s.id:>5}  {word('kind', s.kind):10} {word('campaign', s.status):16} {window:8} {sent:>11}  {s.name}"
         )
@@ -143,7 +146,7 @@ def campaigns_archive(ctx, campaign_id, undo):
 
 def _skipped_lines(skipped: dict[str, int]) -> None:
     for code, n in skipped.items():
-        click.echo("  " + _("skipped {n}: {reason}").format(n=num(n), reason=describe(code)))
+        click.echo("  " + _("skipped {n}: {reason}").format(n=number(n), reason=describe(code)))
 
 
 @command(campaigns_group, "start", help=N_("Send to every recipient not yet sent to."))
@@ -159,7 +162,7 @@ def campaigns_start(ctx, campaign_id, as_json):
         line = _("campaign #{id} started: {n} to send ({when})")
     else:
         line = _("campaign #{id} started: {n} to send")
-    click.echo(line.format(id=campaign_id, n=num(plan.will_send), when=plan.sending_begins))
+    click.echo(line.format(id=campaign_id, n=number(plan.will_send), when=plan.sending_begins))
     if plan.pace:
         click.echo(f"  {plan.pace}")
     _skipped_lines(plan.skipped)
@@ -184,7 +187,7 @@ def campaigns_stop(ctx, campaign_id, as_json):
         _(
             "campaign #{id} stopped: {stopped} not sent (back to assigned; start sends to them), "
             "{sent} already sent, {in_flight} being sent at this moment (they finish)"
-        ).format(id=campaign_id, stopped=num(r.stopped), sent=num(r.already_sent), in_flight=num(r.in_flight))
+        ).format(id=campaign_id, stopped=number(r.stopped), sent=number(r.already_sent), in_flight=number(r.in_flight))
     )
 
 
@@ -233,6 +236,6 @@ def campaigns_reinvite(ctx, campaign_id, dry_run, as_json):
         line = _("campaign #{id} re-invited: {n} to send ({when})")
         if not plan.sending_begins:
             line = _("campaign #{id} re-invited: {n} to send")
-    click.echo(line.format(id=campaign_id, n=num(plan.will_send), when=plan.sending_begins))
+    click.echo(line.format(id=campaign_id, n=number(plan.will_send), when=plan.sending_begins))
     _skipped_lines(plan.skipped)
-    click.echo("  " + _("re-invited before (not sent again): {n}").format(n=num(plan.already_sent)))
+    click.echo("  " + _("re-invited before (not sent again): {n}").format(n=number(plan.already_sent)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from cli.base import cli, command, emit
-from cli.words import num
+from core.formats import number
 from core.i18n import N_, _, ngettext
 from core.infile import label_of
 
@@ -26,15 +26,17 @@ def patients_import(ctx, file, as_json):
     result = import_csv(ctx, file)
     if as_json:
         return emit(result.to_json())
-    patients_n = ngettext("{n} patient", "{n} patients", result.total).format(n=num(result.total))
+    patients_n = ngettext("{n} patient", "{n} patients", result.total).format(n=number(result.total))
     click.echo(
         _("{file}: {patients}: {new} new, {updated} updated").format(
-            file=label_of(file), patients=patients_n, new=num(result.inserted), updated=num(result.updated)
+            file=label_of(file), patients=patients_n, new=number(result.inserted), updated=number(result.updated)
         )
     )
     if result.kept_opted_out:
         # the file said "contact them"; the patient's own opt-out wins (SPEC §10)
         click.echo(
             "  "
-            + _("kept opted out: {n} (the file said yes; the patient opted out)").format(n=num(result.kept_opted_out))
+            + _("kept opted out: {n} (the file said yes; the patient opted out)").format(
+                n=number(result.kept_opted_out)
+            )
         )

@@ -5,9 +5,10 @@ from __future__ import annotations
 import click
 
 from cli.base import cli, command, dumps, emit, output_option, write_out
-from cli.words import day, num, when, word
+from cli.words import word
 from core.enums import Permission
 from core.errors import BadInput
+from core.formats import day, number, when
 from core.i18n import N_, _, current, ngettext
 from core.reasons import describe
 
@@ -47,14 +48,14 @@ def recipients_add(ctx, campaign_id, emr_id, where, csv_path, as_json):
         line = _("added {added}, already assigned {already}, skipped {skipped}")
     click.echo(
         line.format(
-            added=num(result.added),
-            already=num(result.already_assigned),
-            skipped=num(result.skipped),
-            not_found=num(len(result.not_found)),
+            added=number(result.added),
+            already=number(result.already_assigned),
+            skipped=number(result.skipped),
+            not_found=number(len(result.not_found)),
         )
     )
     for code, n in result.skipped_reasons.items():
-        click.echo("  " + _("skipped {n}: {reason}").format(n=num(n), reason=describe(code)))
+        click.echo("  " + _("skipped {n}: {reason}").format(n=number(n), reason=describe(code)))
     if result.not_found:
         ids = ", ".join(result.not_found[:20]) + (" …" if len(result.not_found) > 20 else "")
         click.echo("  " + _("not found: {ids}").format(ids=ids))
@@ -66,7 +67,7 @@ def recipients_add(ctx, campaign_id, emr_id, where, csv_path, as_json):
         for line in result.duplicates[:20]:
             click.echo(f"    {line}")
         if n > 20:
-            click.echo("    " + _("… and {n} more").format(n=num(n - 20)))
+            click.echo("    " + _("… and {n} more").format(n=number(n - 20)))
 
 
 @command(recipients_group, "remove", help=N_("Take one patient off a campaign."))
@@ -106,7 +107,7 @@ def recipients_list(ctx, campaign_id, status, as_json, as_csv, output):
         raise BadInput(_("--output goes with --csv or --json"))
     tz = ctx.config.clinic.tz
     for r in rows:
-        reason = f"  ({r.reason(current())})" if r.reason_code else ""
+        reason = f"  ({r.reason(current(), when=lambda t: when(t, tz))})" if r.reason_code else ""
         line = _("added {added}  sent {sent}").format(
             added=day(r.added_at, tz), sent=when(r.sent_at, tz) if r.sent_at else "-"
         )

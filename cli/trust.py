@@ -8,9 +8,10 @@ import click
 
 from cli.base import EXIT_REFUSED, cli, command, dumps, emit, output_option, write_out
 from cli.patients import patients_group
-from cli.words import day, num, when, word
+from cli.words import word
 from core.enums import OptOutChannel
 from core.errors import BadInput
+from core.formats import day, number, when
 from core.i18n import N_, _, current
 
 _CHANNEL = click.option(
@@ -53,7 +54,7 @@ def patients_opt_in(ctx, emr_id, channel, note, as_json):
         return emit(done.to_json())
     click.echo(
         _("{emr_id}: opt-out of {channel} undone ({n} cleared)").format(
-            emr_id=done.emr_id, channel=word("channel", done.channel), n=num(done.cleared)
+            emr_id=done.emr_id, channel=word("channel", done.channel), n=number(done.cleared)
         )
     )
 

@@ -72,45 +72,4 @@ def word(what: str, code: object) -> str:
     return found() if found else text
 
 
-def _locale() -> str:
-    from core import i18n
-
-    return i18n.current() if i18n.current() in i18n.LANGUAGES else i18n.DEFAULT
-
-
-def num(n: int) -> str:
-    """1234 as the language writes it: « 1 234 », "1,234"."""
-    from babel.numbers import format_decimal
-
-    return format_decimal(n, locale=_locale())
-
-
-def day(d, tz=None) -> str:
-    """A day as the language writes it: « 2 déc. 2026 », "Dec 2, 2026"; a stored (naive UTC)
-    moment is the day it was in `tz`, the clinic's time zone. A value that is not a day,
-    as SQLite may keep, is shown as it is."""
-    from datetime import UTC, date, datetime
-
-    from babel.dates import format_date
-
-    if d is None:
-        return ""
-    if isinstance(d, datetime):
-        d = (d.replace(tzinfo=UTC) if d.tzinfo is None else d).astimezone(tz).date() if tz else d.date()
-    return format_date(d, "medium", locale=_locale()) if isinstance(d, date) else str(d)
-
-
-def when(dt, tz, *, seconds: bool = False) -> str:
-    """A stored (naive UTC) moment in the clinic's time zone, 24-hour: « 2 déc. 2026 14:05 »."""
-    from datetime import UTC
-
-    from babel.dates import format_date, format_time
-
-    if dt is None:
-        return ""
-    local = dt.replace(tzinfo=UTC).astimezone(tz) if dt.tzinfo is None else dt.astimezone(tz)
-    time = format_time(local, "HH:mm:ss" if seconds else "HH:mm", locale=_locale())
-    return f"{format_date(local, 'medium', locale=_locale())} {time}"
-
-
-__all__ = ["day", "num", "when", "word"]
+__all__ = ["word"]

@@ -287,3 +287,78 @@ def test_start_says_when_the_last_email_leaves_at_the_relays_pace(db, db_url, tm
     assert r.exit_code == 0, r.output
     said_fr = r"^  au rythme du relais \(30 par minute, 10000 par jour\), le dernier courriel part vers \d\d:\d\d$"
     assert re.search(said_fr, r.output, re.M), r.output
+
+
+# --- an email that may have arrived twice: both times kept -----------------------------
+
+
+def test_a_first_copy_whose_answer_was_lost_is_in_the_ledger_with_both_times(db, db_url, tmp_path, smtp):
+    """Issue #20: the relay kept the first copy and dropped the connection before its 250;
+    the second copy went through. The server counts the patient twice, and the ledger
+    (list, --json, --csv), the detail panel's words and `status` say "may have been
+    delivered twice" with the first copy's time and the second's."""
+    import csv
+    import io
+    import json
+    from collections import Counter
+
+    from cli import cli
+    from core import exports
+
+    email = {"unknown_outcome_retries": 1, "concurrency": 1}
+    config = delivery_config(db_url, tmp_path, smtp=smtp, email=email)
+    path = delivery_config(db_url, tmp_path, smtp=smtp, email=email, as_toml=True)
+    ctx, clock = ctx_at(config, T0)
+    add_patients(2)
+    c = campaigns.create(ctx, "invitation", "Join")
+    recipients.assign_ids(ctx, c.id, ["1000", "1001"])
+    recipients.start(ctx, c.id)
+    smtp.faults.append("lost-250")  # the first DATA: kept, then the connection drops before the 250
+    with Dispatcher(config, clock=clock) as d:
+        d.run_once()
+        [twice] = [r for r in Recipient.select() if r.status == "retrying"]
+        assert (twice.reason_code, twice.first_copy_at) == ("outcome_unknown", T0)
+        run(d, clock, 3600)
+    emr = twice.patient.emr_id
+    other = "1001" if emr == "1000" else "1000"
+    assert Counter(m.rcpt_tos[0] for m in smtp.messages) == {f"p{emr}@example.org": 2, f"p{other}@example.org": 1}
+    second = T0 + timedelta(seconds=3600)
+    r = Recipient.get_by_id(twice.id)
+    assert (r.status, r.reason_code, r.first_copy_at, r.sent_at) == ("sent", "maybe_twice", T0, second)
+    assert Delivery.get(Delivery.recipient == r.id).first_unknown_at == T0
+    words = "may have been delivered twice: a first copy went at {} (its answer never came), the second was sent at {}"
+
+    # the ledger as --json and --csv: both times, English keys
+    rows = {x["emr_id"]: x for x in json.loads(cli_out(cli, path, "recipients", "list", str(c.id), "--json"))}
+    assert (rows[emr]["status"], rows[emr]["reason"]) == ("sent", "maybe_twice")
+    assert (rows[emr]["first_copy_at"], rows[emr]["sent_at"]) == ("2026-03-02T19:02:00Z", "2026-03-02T20:02:00Z")
+    assert rows[emr]["reason_text"] == words.format("2026-03-02T19:02:00Z", "2026-03-02T20:02:00Z")
+    assert (rows[other]["first_copy_at"], rows[other]["reason"]) == (None, "")
+    table = {x["emr_id"]: x for x in csv.DictReader(io.StringIO(exports.recipients_csv(ctx, c.id)))}
+    assert (table[emr]["first_copy_at"], table[emr]["sent_at"]) == ("2026-03-02T19:02:00Z", "2026-03-02T20:02:00Z")
+    assert table[other]["first_copy_at"] == ""
+    # the human list says it, with both times
+    [line] = [x for x in cli_out(cli, path, "recipients", "list", str(c.id)).splitlines() if f" {emr} " in f" {x} "]
+    assert "2026-03-02 19:02" in line and "2026-03-02 20:02" in line, line
+    # the detail panel: the reason in full with both times in the clinic's time of day
+    shown = recipients.detail(ctx, c.id, r.id)
+    assert shown.reason == words.format("14:02", "15:02")
+    assert (shown.first_copy_at, shown.sent_at) == (T0, second)
+    assert "premier envoi à 14:02" in recipients.detail(ctx, c.id, r.id, language="fr").reason
+    # and the counts of `clinicast status` (in English: the command above chose French)
+    from core import i18n
+
+    i18n.use("en")
+    data = status.overview(ctx)
+    assert data["recipients"]["sent"] == 2 and data["recipients_maybe_delivered_twice"] == 1
+    assert "2 sent (1 may have been delivered twice)" in status.format_overview(data)
+    i18n.use("fr")
+    assert "(1 a peut-être été reçu deux fois)" in status.format_overview(data)
+
+
+def cli_out(cli, path, *args: str) -> str:
+    from click.testing import CliRunner
+
+    r = CliRunner().invoke(cli, [*args, "--config", str(path)])
+    assert r.exit_code == 0, r.output
+    return r.output
