@@ -213,8 +213,9 @@ class Invitation(BaseModel):
     patient_id: int
     campaign = pw.ForeignKeyField(Campaign, backref="invitations", on_delete="CASCADE")
     campaign_id: int
-    delivery = pw.ForeignKeyField(Delivery, unique=True, backref="invitation", on_delete="CASCADE")
-    delivery_id: int
+    # empty once outbox retention deleted the finished email (core.delivery.retention)
+    delivery = pw.ForeignKeyField(Delivery, null=True, unique=True, backref="invitation", on_delete="CASCADE")
+    delivery_id: int | None
     code = pw.CharField(max_length=16, unique=True)
     token = pw.CharField(max_length=64, unique=True)
     url = pw.TextField()
@@ -222,6 +223,8 @@ class Invitation(BaseModel):
     expires_at = pw.DateTimeField()
     joined_at = pw.DateTimeField(null=True)
     reinvited_at = pw.DateTimeField(null=True)  # a fresh invitation was queued for this expired one
+    # when its email went out, copied from the delivery when retention deletes that row
+    sent_at = pw.DateTimeField(null=True)
 
 
 class OptOut(BaseModel):
