@@ -239,7 +239,7 @@ class TestRefusalSnapshots:
         monkeypatch.chdir(tmp_path)
         path = tmp_path / "clinicast.toml"
         path.write_text(
-            '[clinic]\nname = "Clinique"\ntimezone = "Mars/Olympus"\n[database]\n'
+            '[clinic]\nname = "Clinique"\ntimezone = "Mars/Olympus"\ndefault_language = "en"\n[database]\n'
             'url = "mysql://x"\n[gateway]\ntransport = "pigeon"\n',
             encoding="utf-8",
         )
@@ -264,7 +264,7 @@ class TestRefusalSnapshots:
         monkeypatch.setattr(context, "login_name", lambda: LOGIN)
         monkeypatch.chdir(tmp_path)
         make_world(tmp_path, populate=False)
-        write_config(tmp_path, users=users_toml(login="jdoe", name="Jean Doe"))
+        write_config(tmp_path, users=users_toml(login="jdoe", name="Jean Doe"), default_language="en")
         from tui.app import make_app
 
         assert snap_compare(

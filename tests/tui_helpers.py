@@ -48,9 +48,19 @@ def users_toml(
     return f'[users.{login}]\nname = "{name}"\npermissions = [{perms}]\n{lang}'
 
 
-def write_config(folder: Path, *, embedded: str = "never", tick_seconds: float = 0.2, users: str | None = None) -> Path:
+def write_config(
+    folder: Path,
+    *,
+    embedded: str = "never",
+    tick_seconds: float = 0.2,
+    users: str | None = None,
+    default_language: str | None = None,
+) -> Path:
+    """The demo's config in `folder`; `default_language` replaces the demo clinic's ("fr")."""
     text = demo.config_text(folder, embedded=embedded, tick_seconds=tick_seconds, login=LOGIN)
     text = text[: text.index("[users.")] + (users if users is not None else users_toml())
+    if default_language is not None:
+        text = text.replace('default_language = "fr"', f'default_language = "{default_language}"', 1)
     path = folder / "clinicast.toml"
     path.write_text(text, encoding="utf-8")
     return path

@@ -164,6 +164,9 @@ class ClinicastApp(App[int]):
     scheduler_state: reactive[str] = reactive("")
     # the state is a good one (somebody sends, no channel paused): the status line's colour
     scheduler_ok: reactive[bool] = reactive(False)
+    # the state is the app's own words about its scheduler ("off in this session"), shown
+    # after "scheduler:"; core.status's lines stand alone
+    scheduler_own: reactive[bool] = reactive(True)
     # "" while the config file applies as it is; else what the session does not take from it
     config_state: reactive[str] = reactive("")
 
@@ -208,7 +211,7 @@ class ClinicastApp(App[int]):
 
     def on_mount(self) -> None:
         self.theme = "textual-dark"
-        self.scheduler_state = _("scheduler: starting…")
+        self.scheduler_state = _("starting…")
         self._watch_hangup()
         self._open()
 
@@ -443,8 +446,8 @@ class ClinicastApp(App[int]):
         try:
             self.scheduler, state = await asyncio.to_thread(start_scheduler, self.ctx, self.scheduler_wanted)
         except Exception as e:  # noqa: BLE001 - the TUI works without it: say so in the status line
-            self.scheduler_ok = False
-            self.scheduler_state = _("scheduler: failed to start: {error}").format(error=e)
+            self.scheduler_ok, self.scheduler_own = False, True
+            self.scheduler_state = _("failed to start: {error}").format(error=e)
             self.notify(
                 _("The embedded scheduler did not start: {error}").format(error=e), severity="error", markup=False
             )
@@ -460,18 +463,18 @@ class ClinicastApp(App[int]):
         try:
             state = await asyncio.to_thread(state_text, self.ctx, self.scheduler)
         except Exception as e:  # noqa: BLE001 - a status line, not worth a notice every 3 s
-            self.scheduler_ok = False
-            self.scheduler_state = _("scheduler: unknown ({error})").format(error=e)
+            self.scheduler_ok, self.scheduler_own = False, True
+            self.scheduler_state = _("unknown ({error})").format(error=e)
             return
         self._show_scheduler_state(state)
 
     def _show_scheduler_state(self, state: str) -> None:
         """core.status's line; in a session told never to send, the app's own words."""
         if self.scheduler_wanted is False:
-            self.scheduler_ok = False
-            self.scheduler_state = _("scheduler: off in this session")
+            self.scheduler_ok, self.scheduler_own = False, True
+            self.scheduler_state = _("off in this session")
             return
-        self.scheduler_ok = self._sending_ok()
+        self.scheduler_ok, self.scheduler_own = self._sending_ok(), False
         self.scheduler_state = state
 
     def _sending_ok(self) -> bool:

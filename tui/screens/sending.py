@@ -112,10 +112,10 @@ class TestSendModal(ClinicastModal[tuple[str, str | None] | None]):
         invitation = self.kind == Kind.INVITATION
         with Vertical(classes="dialog", id="test-send-dialog") as box:
             box.border_title = _("Send me a test")
-            yield Label(_("Rendered for the patient (EMR id)"))
+            yield Label(_("Rendered for the patient (EMR id)"), id="test-emr-label")
             yield TextInput(self.emr_id, placeholder=_("EMR id"), id="test-emr")
             if invitation:
-                yield Label(_("To (blank: your own address)"))
+                yield Label(_("To (blank: your own address)"), id="test-to-label")
                 yield TextInput(placeholder=self.own or _("name@example.org"), id="test-to")
             yield Static(self._where(None), classes="hint", markup=False, id="test-where")
             yield Static(id="test-error", classes="error")
@@ -123,6 +123,20 @@ class TestSendModal(ClinicastModal[tuple[str, str | None] | None]):
                 yield Button(_("Cancel"), id="no", compact=True)
                 yield Button(_("Send"), id="yes", variant="primary", compact=True)
         yield Footer(compact=True)
+
+    def relabel(self) -> None:
+        super().relabel()
+        self.query_one("#test-send-dialog").border_title = _("Send me a test")
+        self.query_one("#test-emr-label", Label).update(_("Rendered for the patient (EMR id)"))
+        self.query_one("#test-emr", Input).placeholder = _("EMR id")
+        for label in self.query("#test-to-label").results(Label):
+            label.update(_("To (blank: your own address)"))
+        for to in self.query("#test-to").results(Input):
+            to.placeholder = self.own or _("name@example.org")
+        self.query_one("#no", Button).label = _("Cancel")
+        self.query_one("#yes", Button).label = _("Send")
+        self._prefix(self.query_one("#test-emr", Input).value.strip(), self.patient_id)
+        self.query_one("#test-where", Static).update(self._where(None))
 
     def on_mount(self) -> None:
         self.query_one("#test-emr" if not self.emr_id or self.kind != Kind.INVITATION else "#test-to", Input).focus()

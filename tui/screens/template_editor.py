@@ -29,14 +29,19 @@ from textual.widgets.text_area import Selection
 from core import campaigns, templating, views
 from core.campaigns.actions import template_problems
 from core.enums import Kind
-from core.i18n import N_, _, ngettext
+from core.i18n import N_, _, ngettext, pgettext
 from tui.screens.base import ClinicastScreen
 from tui.screens.modals import ConfirmModal, leave_unless_unsaved
 from tui.screens.sending import SendingControl
 from tui.widgets.status_line import StatusLine
 from tui.widgets.text_input import TextInput
 
-LANG_NAMES = {"fr": "Français", "en": "English"}
+
+def lang_name(lang: str) -> str:
+    """A version's tab: its language named in the language in use ("French", « Anglais »)."""
+    return pgettext("template tab", "French") if lang == "fr" else pgettext("template tab", "English")
+
+
 FIELD_LABELS = {"subject": N_("Subject"), "title": N_("Title"), "body": N_("Body"), "push": N_("Push")}
 PREVIEW_DELAY = 0.25
 
@@ -114,6 +119,9 @@ class TemplateEditorScreen(ClinicastScreen[None]):
             for push in self.query(f"#{lang}-push").results(Input):
                 push.placeholder = _("plain text, at most {n} characters").format(n=templating.PUSH_MAX_CHARS)
         self.query_one("#preview-pane").border_title = _("Preview")
+        for tabs in self.query(TabbedContent).results(TabbedContent):
+            for lang in templating.LANGUAGES:
+                tabs.get_tab(f"tab-{lang}").label = lang_name(lang)
         self._set_problems(self._problem_lines)
         if self.kind is not None:
             self._preview_now()
@@ -138,7 +146,7 @@ class TemplateEditorScreen(ClinicastScreen[None]):
         tabs = TabbedContent(id="template-tabs")
         await editor.mount(tabs)
         for lang in templating.LANGUAGES:
-            await tabs.add_pane(TabPane(LANG_NAMES[lang], *self._fields(lang, templates[lang]), id=f"tab-{lang}"))
+            await tabs.add_pane(TabPane(lang_name(lang), *self._fields(lang, templates[lang]), id=f"tab-{lang}"))
         tabs.active = f"tab-{self.app.ctx.config.clinic.default_language}"
         first = templating.FIELDS[self.kind][0]
         self.set_focus(self.query_one(f"#{self.active_language()}-{first}"))

@@ -38,6 +38,7 @@ class StatusLine(Horizontal):
         self.watch(self.app, "scheduler_state", self._update)
         self.watch(self.app, "config_state", self._update)
         self.watch(self.app, "scheduler_ok", self._update)
+        self.watch(self.app, "scheduler_own", self._update)
 
     def relabel(self) -> None:
         """After a language switch."""
@@ -60,7 +61,7 @@ class StatusLine(Horizontal):
         if self.app.config_state:  # a broken config kept out, or a change that waits for a restart
             text.append("  ⚠ ", style="bold red")
             text.append(self.app.config_state, style="red")
-        # core.status's words ("deliveries: sent by…", "nothing is sending: …") or the app's
-        text.append("  ")
+        # core.status's words ("deliveries: sent by…", "nothing is sending: …") stand alone
+        text.append("  " + (_("scheduler:") + " " if self.app.scheduler_own else ""))
         text.append(self.app.scheduler_state, style="green" if self.app.scheduler_ok else "yellow")
         self.query_one("#status-who", Static).update(text)
