@@ -95,7 +95,7 @@ def recipients_list(ctx, campaign_id, status, as_json, as_csv, output):
         raise BadInput(_("--output goes with --csv or --json"))
     for r in rows:
         sent = f"{r.sent_at:%Y-%m-%d %H:%M}" if r.sent_at else "-"
-        reason = f"  ({r.reason()})" if r.reason_code else ""
+        reason = f"  ({r.reason(when=lambda t: f'{t:%Y-%m-%d %H:%M}')})" if r.reason_code else ""
         click.echo(
             f"{r.emr_id:>10}  {r.name[:30]:30} {r.shown_status:16} added {r.added_at:%Y-%m-%d}  sent {sent}{reason}"
         )

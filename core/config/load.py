@@ -151,8 +151,9 @@ def _config(
     """The loaded config's types from tables that passed every check."""
     email, gw, sending = values["email"], values["gateway"], values["sending"]
     for table in (email, gw):
-        if table["path"] and not os.path.isabs(table["path"]):
-            table["path"] = str((base / table["path"]).resolve())
+        for key in ("path", "ca_file"):
+            if table[key] and not os.path.isabs(table[key]):
+                table[key] = str((base / table[key]).resolve())
     return Config(
         path=path,
         clinic=ClinicSettings(**values["clinic"]),

@@ -105,6 +105,7 @@ class EmailTable(Table):
     dkim_key_file: str = ""  # DKIM signing by clinicast: all three or none (core.config.checks)
     dkim_selector: str = ""
     dkim_domain: str = ""
+    ca_file: str = ""  # the CA (PEM) the relay's certificate is checked against ("": the system's)
 
     @model_validator(mode="after")
     def _maildir_has_a_path(self) -> EmailTable:
@@ -119,6 +120,7 @@ class GatewayTable(Table):
     token_env: str = ""
     token_file: str = ""
     timeout_seconds: float = 10.0
+    ca_file: str = ""  # the CA (PEM) the gateway's certificate is checked against ("": the system's)
     concurrency: int = 16
     path: str = ""
 

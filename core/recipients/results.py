@@ -118,6 +118,7 @@ class RecipientRow:
     added_at: datetime
     sent_at: datetime | None
     next_attempt_at: datetime | None
+    first_copy_at: datetime | None = None  # an earlier copy of unknown outcome went then (maybe_twice)
 
     @property
     def shown_status(self) -> str:
@@ -129,9 +130,13 @@ class RecipientRow:
             return IN_FEED_NO_PUSH
         return self.status
 
-    def reason(self, language: str = "en") -> str:
-        """The reason in words (core.reasons)."""
-        return describe(self.reason_code, self.reason_detail, language)
+    def reason(self, language: str = "en", when=None) -> str:
+        """The reason in words (core.reasons); `when(moment) -> str` writes the times a
+        reason names (maybe_twice: the first copy's and the second's) as staff read them."""
+        times = None
+        if when is not None and self.first_copy_at is not None and self.sent_at is not None:
+            times = {"first": when(self.first_copy_at), "sent": when(self.sent_at)}
+        return describe(self.reason_code, self.reason_detail, language, times)
 
     def to_json(self) -> dict:
         return {
@@ -139,7 +144,9 @@ class RecipientRow:
             "name": self.name,
             "status": self.status,
             "reason": self.reason_code,  # the stable code, for scripts (core.reasons)
-            "reason_text": self.reason(),  # its English words, with the server's message
+            "reason_text": self.reason(when=iso),  # its English words, with the server's message
             "added_at": iso(self.added_at),
             "sent_at": iso(self.sent_at),
+            # maybe_twice: the first copy, whose answer never came, went then (null: none)
+            "first_copy_at": iso(self.first_copy_at),
         }

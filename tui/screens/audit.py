@@ -40,7 +40,7 @@ class AuditScreen(ClinicastScreen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_column(_("When"), width=17, key="at")
+        table.add_column(_("When"), width=19, key="at")
         table.add_column(_("Who"), width=12, key="user")
         table.add_column(_("What"), width=16, key="action")
         table.add_column(_("Campaign"), width=8, key="campaign")

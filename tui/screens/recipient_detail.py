@@ -84,6 +84,7 @@ class RecipientDetailModal(ClinicastModal[None]):
         row(_("Added"), f"{fmt.when(d.added_at, tz)}" + (f" · {d.added_by}" if d.added_by else ""))
         row(_("Queued"), fmt.when(d.queued_at, tz))
         row(_("Sent"), fmt.when(d.sent_at, tz))
+        row(_("First copy"), fmt.when(d.first_copy_at, tz))  # maybe twice: its answer never came
         row(_("Removed"), fmt.when(d.removed_at, tz))
         row(_("In the feed"), _("yes") if d.in_feed else "")
         row(_("Invitation expires"), fmt.when(d.invitation_expires_at, tz))

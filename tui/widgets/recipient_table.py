@@ -91,16 +91,16 @@ class RecipientTable(DataTable):
         shown = r.shown_status
         status = Text(shown, style=fmt.CELL_STYLE.get(shown, ""), no_wrap=True, overflow="ellipsis")
         if r.status == RecipientStatus.RETRYING and r.next_attempt_at:
-            status.append(" · " + _("next {when}").format(when=fmt.when(r.next_attempt_at, tz)[11:]), style="yellow")
+            status.append(" · " + _("next {when}").format(when=fmt.time(r.next_attempt_at, tz)), style="yellow")
         if r.reason_code:
             status.append(f" · {r.reason()}", style="dim")
-        sent = fmt.when(r.sent_at, tz)
+        sent = fmt.short_when(r.sent_at, tz)
         name = Text(r.name, no_wrap=True, overflow="ellipsis")
         if self._wide:
-            return [r.emr_id, name, fmt.day(r.added_at, tz), sent, status]
+            return [r.emr_id, name, fmt.short_day(r.added_at, tz), sent, status]
         if sent:
-            status.append(f" {sent[5:]}", style="dim")
-        return [r.emr_id, name, fmt.day(r.added_at, tz), status]
+            status.append(f" {sent}", style="dim")
+        return [r.emr_id, name, fmt.short_day(r.added_at, tz), status]
 
     # --- reading -------------------------------------------------------------------
 
