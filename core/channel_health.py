@@ -171,16 +171,31 @@ def describe(p: Problem, config, now: datetime | None = None) -> str:
     """One line for staff: what is wrong, since when, and what to fix."""
     since, until = local_time(p.since, config, now), local_time(p.until, config, now)
     where = _secret_where(config, p.channel)
+    ca_file = config.gateway.ca_file if p.channel == GATEWAY else config.email.ca_file
     words = {
         GATEWAY_TOKEN: _("the gateway refuses our token since {since}: check {where}"),
         GATEWAY_URL: _("the gateway redirects us elsewhere since {since}: check [gateway] url ({url})"),
-        GATEWAY_TLS: _("the gateway's TLS certificate does not verify since {since}: check [gateway] url ({url})"),
+        GATEWAY_TLS: _(
+            "the gateway's TLS certificate does not verify since {since}: check [gateway] url ({url})"
+            " and the CA file {ca_file}"
+        )
+        if ca_file
+        else _(
+            "the gateway's TLS certificate does not verify since {since}: check [gateway] url ({url}),"
+            " or set [gateway] ca_file to the CA that signed it"
+        ),
         SMTP_LOGIN: _("the SMTP server refuses our login since {since}: check [email] username and {where}"),
         SMTP_SENDER: _(
             "the SMTP server refuses mail from us since {since} ({detail}): check [email] from, username and security"
         ),
         SMTP_TLS: _(
-            "the SMTP server's TLS does not verify since {since}: check [email] host, port and security ({detail})"
+            "the SMTP server's TLS does not verify since {since}: check [email] host, port, security"
+            " and the CA file {ca_file} ({detail})"
+        )
+        if ca_file
+        else _(
+            "the SMTP server's TLS does not verify since {since}: check [email] host, port and security,"
+            " or set [email] ca_file to the CA that signed it ({detail})"
         ),
         SECRET: _("cannot read the secret to send since {since}: {detail}"),
         SLOW_DOWN: _("the SMTP relay asks us to slow down: emails wait until {until}"),
@@ -193,6 +208,7 @@ def describe(p: Problem, config, now: datetime | None = None) -> str:
         sender=config.email.sender,
         detail=p.detail,
         channel=p.channel,
+        ca_file=ca_file,
     )
 
 
