@@ -339,7 +339,8 @@ def test_a_first_copy_whose_answer_was_lost_is_in_the_ledger_with_both_times(db,
     assert table[other]["first_copy_at"] == ""
     # the human list says it, with both times
     [line] = [x for x in cli_out(cli, path, "recipients", "list", str(c.id)).splitlines() if f" {emr} " in f" {x} "]
-    assert "2026-03-02 19:02" in line and "2026-03-02 20:02" in line, line
+    # in the clinic's time zone and the staff's language (French here: [clinic] default_language)
+    assert "2 mars 2026 14:02" in line and "2 mars 2026 15:02" in line, line
     # the detail panel: the reason in full with both times in the clinic's time of day
     shown = recipients.detail(ctx, c.id, r.id)
     assert shown.reason == words.format("14:02", "15:02")
