@@ -87,33 +87,19 @@ STILL_BEING_WRAPPED: dict[str, str] = {
     "campaign list": "fr-tui1; fr-core (statuses, reasons)",
     "campaign list, filtered": "fr-tui1; fr-core (statuses, reasons)",
     "campaign list, archived shown": "fr-tui1; fr-core (statuses, reasons)",
-    "new campaign form": "fr-tui1",
     "new broadcast, with errors": "fr-tui1; fr-core (core.dates)",
-    "edit broadcast": "fr-tui1",
-    "template editor, invitation": "fr-tui1",
-    "template editor, broadcast": "fr-tui1",
     "variable picker": "fr-tui2; fr-core (variable descriptions)",
-    "template refused": "fr-tui1; fr-core (templating messages)",
     "recipients, sent invitation": "fr-tui2; fr-core (statuses, reasons)",
     "recipients, live broadcast": "fr-tui2; fr-core (statuses, reasons)",
     "recipients, search": "fr-tui2; fr-core (statuses, reasons)",
-    "recipient detail": "fr-tui2; fr-core (statuses, reasons)",
     "start confirmation": "fr-tui1; fr-tui2",
     "stop confirmation": "fr-tui1; fr-tui2",
     "re-invite": "fr-tui1; fr-tui2",
-    "test send": "fr-tui1; fr-tui2",
     "remove confirmation": "fr-tui1; fr-tui2",
-    "opt-out": "fr-tui2",
-    "add patients, one patient": "fr-tui2",
     "add patients, conditions": "fr-tui2; fr-core (conditions)",
-    "add patients, CSV": "fr-tui2; fr-core (csvio)",
     "add patients, paste ids": "fr-tui2",
-    "audit trail": "fr-tui2",
-    "keys": "fr-tui1",
-    "keys of the recipients": "fr-tui1; fr-tui2",
     "command palette": "fr-tui1",
     "command palette, language": "fr-tui1",
-    "broken config": "fr-tui1 (problem screen); fr-cli (core/config messages)",
     "database needs init": "fr-tui1 (problem screen); fr-core (core/db messages)",
     "no permission": "fr-tui1 (problem screen); fr-core (core/context messages)",
 }
@@ -148,6 +134,9 @@ def data_of(world, *typed: str) -> list[str]:
     ctx = world.ctx
     config = ctx.config
     strings: list[str] = [*typed, str(world.folder), *config.users, config.clinic.name, config.clinic.address]
+    from tui import keys  # the keys screen's binding ids: config key names, never translated
+
+    strings += [*keys.binding_ids(), "command_palette"]
     strings += [u.name for u in config.users.values()]
     for p in Patient.select():
         strings += [p.emr_id, p.first_name, p.last_name, p.email, p.phone, p.practitioner, p.postal_code, p.sex]

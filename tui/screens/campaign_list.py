@@ -156,7 +156,7 @@ class CampaignListScreen(ClinicastScreen[None]):
                 name.append(" " + _("(archived)"), style="dim")
             row = [
                 name,
-                *([kind_word(s.kind)] if self._wide else []),
+                *([Text(kind_word(s.kind), no_wrap=True, overflow="ellipsis")] if self._wide else []),
                 fmt.cell(s.status),
                 fmt.cell(s.window_state or "—", s.window_state),
                 Text(f"{fmt.num(s.sent)} / {fmt.num(s.total)}", justify="right"),
