@@ -8,12 +8,21 @@ import re
 
 import pytest
 from pseudo import leak_report, leaks, outside, screen_lines, speaking_pseudo
-from tui_helpers import LOGIN, USER_NAME, app_for, make_world, screen_text, settle, users_toml, write_config
+from tui_helpers import (
+    LOGIN,
+    SCREENS,
+    USER_NAME,
+    app_for,
+    go,
+    make_world,
+    snapshot_world,
+    users_toml,
+    write_config,
+)
 
 from core import context, i18n
 from core.i18n import _, ngettext, pgettext
 from core.models import Campaign, Patient, Template
-from tui.screens.campaign_list import CampaignListScreen
 
 
 class TestTheScanner:
@@ -111,14 +120,7 @@ def pseudo_world(tmp_path_factory):
     asked is confirmed)."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(context, "login_name", lambda: LOGIN)
-        world = make_world(tmp_path_factory.mktemp("pseudo"), n_patients=60)
-    exports = world.folder / "exports"
-    exports.mkdir()
-    (exports / "rappel.csv").write_text(
-        "No dossier;Nom\n100001;Martel\n100002;Martel\n999999;Inconnu\n100002;Martel\n;vide\n", encoding="utf-8"
-    )
-    (exports / "archives").mkdir()
-    return world
+        return snapshot_world(tmp_path_factory.mktemp("pseudo"))
 
 
 @pytest.fixture
@@ -168,112 +170,6 @@ def data_of(world, *typed: str) -> list[str]:
     return strings
 
 
-def select_campaign(attr: str):
-    def step(app):
-        screen = app.screen
-        assert isinstance(screen, CampaignListScreen)
-        cid = getattr(app.pseudo_world.campaigns, attr)
-        screen.query_one("DataTable").move_cursor(row=screen._order.index(cid), animate=False)
-
-    return step
-
-
-def tab(name: str):
-    def step(app):
-        from textual.widgets import TabbedContent
-
-        app.screen.query_one(TabbedContent).active = name
-
-    return step
-
-
-def template_typo(app):
-    body = app.screen.query_one("#fr-body")
-    body.focus()
-    body.move_cursor((2, 0))
-    body.insert("Bonjour {{ patient.frist_name }}\n")
-
-
-async def condition_rows(app):
-    row = app.screen.query("ConditionRow").first()
-    row.query_one(".cond-field").value = "connected_system"
-    await app.screen.action_add_row()
-
-
-# name -> (steps: keys or callables of the app, what the test typed, debounce delay)
-SCREENS: dict[str, tuple[tuple, tuple[str, ...], float]] = {
-    "campaign list": ((), (), 0.0),
-    "campaign list, filtered": (("slash", "i", "n", "v"), ("inv",), 0.0),
-    "campaign list, archived shown": (("v",), (), 0.0),
-    "new campaign form": (("n",), (), 0.0),
-    "new broadcast, with errors": (
-        ("n", "down", "tab", *"Fermeture", "tab", *"2025-06-31", "tab", *"2025-05-01"),
-        ("Fermeture",),
-        0.0,
-    ),
-    "edit broadcast": ((select_campaign("broadcast_live"), "e"), (), 0.0),
-    "template editor, invitation": ((select_campaign("invitation_draft"), "t"), (), 0.35),
-    "template editor, broadcast": ((select_campaign("broadcast_live"), "t"), (), 0.35),
-    "variable picker": ((select_campaign("invitation_draft"), "t", "tab", "f2"), (), 0.35),
-    "template refused": ((select_campaign("invitation_draft"), "t", template_typo, "ctrl+s"), ("frist",), 0.35),
-    "recipients, sent invitation": ((select_campaign("invitation_sent"), "enter"), (), 0.0),
-    "recipients, live broadcast": ((select_campaign("broadcast_live"), "enter"), (), 0.0),
-    "recipients, search": ((select_campaign("broadcast_live"), "enter", "slash", *"zz"), ("zz",), 0.3),
-    "recipient detail": ((select_campaign("invitation_sent"), "enter", "down", "enter"), (), 0.0),
-    "start confirmation": ((select_campaign("broadcast_live"), "enter", "s"), (), 0.0),
-    "stop confirmation": ((select_campaign("broadcast_live"), "enter", "S"), (), 0.0),
-    "re-invite": ((select_campaign("invitation_sent"), "enter", "i"), (), 0.0),
-    "test send": ((select_campaign("invitation_draft"), "enter", "T"), (), 0.0),
-    "remove confirmation": ((select_campaign("broadcast_live"), "enter", "down", "x"), (), 0.0),
-    "opt-out": ((select_campaign("broadcast_live"), "enter", "down", "o"), (), 0.0),
-    "add patients, one patient": ((select_campaign("invitation_draft"), "enter", "a", *"trem"), ("trem",), 0.4),
-    "add patients, conditions": (
-        (select_campaign("invitation_draft"), "enter", "a", tab("tab-conditions"), condition_rows),
-        (),
-        0.4,
-    ),
-    "add patients, CSV": (
-        (select_campaign("invitation_draft"), "enter", "a", tab("tab-csv"), *"exports/rappel.csv", "enter"),
-        ("exports/rappel.csv",),
-        0.4,
-    ),
-    "add patients, paste ids": (
-        (select_campaign("invitation_draft"), "enter", "a", tab("tab-csv"), *"100001 100002 42"),
-        (),
-        0.4,
-    ),
-    "audit trail": (("l",), (), 0.0),
-    "keys": (("question_mark",), (), 0.0),
-    "keys of the recipients": ((select_campaign("broadcast_live"), "enter", "question_mark"), (), 0.0),
-    "command palette": (("ctrl+p",), (), 0.3),
-    "command palette, language": (("ctrl+p", *"lang"), ("lang",), 0.3),
-}
-
-
-def go(*steps, delay: float = 0.0):
-    """Run `steps` (keys or callables of the app) as the snapshots do, settling between
-    them; notifications stay (people read them)."""
-
-    async def run(pilot):
-        await settle(pilot)
-        for step in steps:
-            if callable(step):
-                result = step(pilot.app)
-                if hasattr(result, "__await__"):
-                    await result
-            else:
-                await pilot.press(step)
-            await settle(pilot, delay)
-        await settle(pilot, delay)
-        for _round in range(20):  # quiescent: no debounce timer left to fire
-            before = screen_text(pilot.app)
-            await settle(pilot, 0.3)
-            if screen_text(pilot.app) == before:
-                break
-
-    return run
-
-
 def marked(names, size_ids=("120x40",)):
     """`names` as pytest params, each screen still being wrapped a strict xfail."""
     out = []
@@ -292,7 +188,7 @@ NARROW_TOO = {"campaign list", "recipients, sent invitation", "recipients, live 
 
 async def rendered(app, size, steps, delay) -> str:
     async with app.run_test(size=size) as pilot:
-        await go(*steps, delay=delay)(pilot)
+        await go(*steps, delay=delay, clear_notifications=False)(pilot)
         return screen_lines(app)
 
 
@@ -305,7 +201,7 @@ async def rendered(app, size, steps, delay) -> str:
 async def test_every_screen_speaks_only_through_the_catalogue(world, pseudo_locale, name, size):
     steps, typed, delay = SCREENS[name]
     app = app_for(world)
-    app.pseudo_world = world
+    app.world = world
     text = await rendered(app, SIZE_OF[size], steps, delay)
     data = data_of(world, *typed)
     assert not leaks(text, data), f"{name}: {leak_report(text, data)}"
@@ -361,7 +257,7 @@ async def test_an_unwrapped_label_is_caught(world, pseudo_locale, monkeypatch):
 
     monkeypatch.setattr(DataTable, "add_column", plain)
     app = app_for(world)
-    app.pseudo_world = world
+    app.world = world
     text = await rendered(app, (120, 40), (), 0.0)
     found = leaks(text, data_of(world))
     assert "Plain" in found and "words" in found, leak_report(text, data_of(world))
