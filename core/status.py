@@ -157,7 +157,7 @@ def format_overview(data: dict, tz=None) -> str:
     recipients = ", ".join(f"{word('recipient', s)} {num(n)}" for s, n in r.items()) if r else _("none")
     deliveries = _("{due} due now, {scheduled} scheduled").format(due=num(d["due"]), scheduled=num(d["scheduled"]))
     if d["next_due_at"]:
-        deliveries += " (" + _("next {when}").format(when=_moment(d["next_due_at"], tz)) + ")"
+        deliveries += " (" + _("next due {when}").format(when=_moment(d["next_due_at"], tz)) + ")"
     deliveries += ", " + _("{sending} sending, {retrying} retrying, {failed} failed").format(
         sending=num(d["sending"]), retrying=num(d["retrying"]), failed=num(d["failed"])
     )
