@@ -34,7 +34,7 @@ from core.channels.base import (
     SMTP_SENDER,
     SMTP_TLS,
 )
-from core.i18n import _
+from core.i18n import _, pgettext
 from core.models import ChannelHealth, database
 
 EMAIL, GATEWAY = "email", "gateway"
@@ -152,12 +152,20 @@ def clear(channel: str) -> bool:
 
 
 def local_time(moment: datetime, config, now: datetime | None = None) -> str:
-    """A naive UTC moment as staff read it: HH:MM in the clinic's zone, with the date
-    when it is not today."""
+    """A naive UTC moment as staff read it (core.formats, their language): HH:MM in the
+    clinic's zone, with the date when it is not today."""
+    from core import formats
+
     tz = config.clinic.tz
     local = moment.replace(tzinfo=UTC).astimezone(tz)
     today = (now or datetime.now(UTC).replace(tzinfo=None)).replace(tzinfo=UTC).astimezone(tz).date()
-    return local.strftime("%H:%M") if local.date() == today else local.strftime("%Y-%m-%d %H:%M")
+    return formats.time(moment, tz) if local.date() == today else formats.when(moment, tz)
+
+
+def channel_word(channel: str) -> str:
+    """A channel as staff name it, in their language."""
+    words = {EMAIL: pgettext("channel", "email"), GATEWAY: pgettext("channel", "gateway")}
+    return words.get(channel, channel)
 
 
 def _secret_where(config, channel: str) -> str:
@@ -207,7 +215,7 @@ def describe(p: Problem, config, now: datetime | None = None) -> str:
         url=config.gateway.url,
         sender=config.email.sender,
         detail=p.detail,
-        channel=p.channel,
+        channel=channel_word(p.channel),
         ca_file=ca_file,
     )
 
@@ -215,7 +223,8 @@ def describe(p: Problem, config, now: datetime | None = None) -> str:
 def lines(config, now: datetime | None = None) -> list[str]:
     """One line per channel with a problem, for `clinicast status` and the TUI."""
     return [
-        _("{channel} paused: {problem}").format(channel=p.channel, problem=describe(p, config, now)) for p in problems()
+        _("{channel} paused: {problem}").format(channel=channel_word(p.channel), problem=describe(p, config, now))
+        for p in problems()
     ]
 
 
@@ -227,6 +236,7 @@ __all__ = [
     "Change",
     "Problem",
     "channel_of",
+    "channel_word",
     "clear",
     "describe",
     "lines",

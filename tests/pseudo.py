@@ -188,9 +188,9 @@ def leaks(text: str, allowed: Iterable[str] = ()) -> list[str]:
 
 
 def text_after_is_cut(line: str, end: int) -> bool:
-    """The word ending at `end` may have been cut short: an ellipsis follows it, or the
-    line's edge does."""
-    return end >= len(line.rstrip()) or line[end] == ELLIPSIS
+    """The word ending at `end` may have been cut short: an ellipsis follows it, the line's
+    edge does, or a widget's border (box drawing, block elements)."""
+    return end >= len(line.rstrip()) or line[end] == ELLIPSIS or "\u2500" <= line[end] <= "\u259f"
 
 
 def leak_report(text: str, allowed: Iterable[str] = ()) -> str:
@@ -207,10 +207,11 @@ def leak_report(text: str, allowed: Iterable[str] = ()) -> str:
     return "untranslated: " + ", ".join(words) + "\n" + "\n".join(f"  | {line}" for line in lines[:40])
 
 
-def screen_lines(app) -> str:
+def screen_lines(app, *, background: bool = False) -> str:
     """What the app's screen shows, as text lines: its compositor's full render (what
     Textual's screenshot draws: every widget, headers, footers and cut cells included),
-    exported as plain text."""
+    exported as plain text. A modal alone unless `background`: the screen beneath shows
+    around it in pieces of words, and is scanned on its own."""
     import io
 
     from rich.console import Console
@@ -227,4 +228,14 @@ def screen_lines(app) -> str:
         safe_box=False,
     )
     console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
-    return "\n".join(line.rstrip() for line in console.export_text(styles=False).replace("\xa0", " ").split("\n"))
+    lines = console.export_text(styles=False).replace("\xa0", " ").split("\n")
+    from textual.screen import ModalScreen
+
+    if isinstance(app.screen, ModalScreen) and not background:  # each of its widgets' regions
+        cropped = []
+        for child in app.screen.children:
+            if child.display:
+                r = child.region
+                cropped += [line[r.x : r.right] for line in lines[r.y : r.bottom]]
+        lines = cropped
+    return "\n".join(line.rstrip() for line in lines)

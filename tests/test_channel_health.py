@@ -271,10 +271,10 @@ def test_start_says_when_the_last_email_leaves_at_the_relays_pace(db, db_url, tm
     recipients.assign_ids(ctx, first.id, [str(i) for i in range(1000, 1050)])
     plan = recipients.start_plan(ctx, first.id)
     # 50 at 30 a minute: the first 30 now, the last 20 a minute later (14:03 in Toronto)
-    said = "at the relay's pace (30 a minute, 10000 a day), the last email leaves around 14:03"
+    said = "at the relay's pace (30 a minute, 10,000 a day), the last email leaves around 14:03"
     assert plan.pace == said
     summary = campaigns.summaries(ctx)[0]
-    assert "At the relay's pace (30 a minute, 10000 a day), the last email leaves around 14:03" in start_message(
+    assert "At the relay's pace (30 a minute, 10,000 a day), the last email leaves around 14:03" in start_message(
         summary, plan, ctx
     )
     recipients.start(ctx, first.id)
@@ -285,7 +285,9 @@ def test_start_says_when_the_last_email_leaves_at_the_relays_pace(db, db_url, tm
     # the command line says it too, in the clinic's time of day and the staff's language
     r = CliRunner().invoke(cli, ["campaigns", "start", str(second.id), "--config", str(path)])
     assert r.exit_code == 0, r.output
-    said_fr = r"^  au rythme du relais \(30 par minute, 10000 par jour\), le dernier courriel part vers \d\d:\d\d$"
+    said_fr = (
+        r"^  au rythme du relais \(30 par minute, 10\u00a0000 par jour\), le dernier courriel part vers \d\d:\d\d$"
+    )
     assert re.search(said_fr, r.output, re.M), r.output
 
 
