@@ -65,18 +65,23 @@ class AssignPreview:
 
     def line(self) -> str:
         """ "1,103 match · 877 will be added · 226 skipped: no marketing consent"."""
-        from core.i18n import _
+        from core.i18n import ngettext
 
-        parts = [_("{n} match").format(n=f"{self.matched:,}"), _("{n} will be added").format(n=f"{self.added:,}")]
+        parts = [
+            ngettext("{n} matches", "{n} match", self.matched).format(n=f"{self.matched:,}"),
+            ngettext("{n} will be added", "{n} will be added", self.added).format(n=f"{self.added:,}"),
+        ]
         if self.already_assigned:
-            parts.append(_("{n} already there").format(n=f"{self.already_assigned:,}"))
+            n = self.already_assigned
+            parts.append(ngettext("{n} already there", "{n} already there", n).format(n=f"{n:,}"))
         if self.skipped:
             by = sorted(self.skipped_reasons.items(), key=lambda kv: (-kv[1], kv[0]))
             if len(by) == 1:
                 why = describe(by[0][0])
             else:
                 why = ", ".join(f"{describe(code)} {n:,}" for code, n in by)
-            parts.append(_("{n} skipped: {why}").format(n=f"{self.skipped:,}", why=why))
+            n = self.skipped
+            parts.append(ngettext("{n} skipped: {why}", "{n} skipped: {why}", n).format(n=f"{n:,}", why=why))
         return " · ".join(parts)
 
 
