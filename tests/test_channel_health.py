@@ -344,7 +344,7 @@ def test_a_first_copy_whose_answer_was_lost_is_in_the_ledger_with_both_times(db,
     # in the clinic's time zone and the staff's language (French here: [clinic] default_language)
     assert "2 mars 2026 14:02" in line and "2 mars 2026 15:02" in line, line
     # the detail panel: the reason in full with both times in the clinic's time of day
-    shown = recipients.detail(ctx, c.id, r.id)
+    shown = recipients.detail(ctx, c.id, r.id, language="en")  # the command above chose French
     assert shown.reason == words.format("14:02", "15:02")
     assert (shown.first_copy_at, shown.sent_at) == (T0, second)
     assert "premier envoi à 14:02" in recipients.detail(ctx, c.id, r.id, language="fr").reason
@@ -354,7 +354,7 @@ def test_a_first_copy_whose_answer_was_lost_is_in_the_ledger_with_both_times(db,
     i18n.use("en")
     data = status.overview(ctx)
     assert data["recipients"]["sent"] == 2 and data["recipients_maybe_delivered_twice"] == 1
-    assert "2 sent (1 may have been delivered twice)" in status.format_overview(data)
+    assert "sent 2 (1 may have been delivered twice)" in status.format_overview(data)
     i18n.use("fr")
     assert "(1 a peut-être été reçu deux fois)" in status.format_overview(data)
 
