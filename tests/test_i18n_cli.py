@@ -616,3 +616,43 @@ def test_json_of_changes_is_byte_identical(world, frozen, tmp_path):
         assert fr.out.encode() == en.out.encode(), f"{args}:\n{fr.out}\n---\n{en.out}"
         if fr.code == 0:
             json.loads(fr.out)
+
+
+# --- the daemon's lines -------------------------------------------------------------------
+
+
+@pytest.fixture
+def loggers_back():
+    """The daemon sets up the 'clinicast' loggers for its stderr: put them back after."""
+    import logging
+
+    saved = [
+        (lg, lg.handlers[:], lg.level, lg.propagate) for lg in map(logging.getLogger, ("clinicast", "apscheduler"))
+    ]
+    yield
+    for lg, handlers, level, propagate in saved:
+        lg.handlers[:], lg.level, lg.propagate = handlers, level, propagate
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the daemon runs as the service account: root here")
+def test_daemon_lines_keep_their_fields_and_say_the_rest_in_the_configured_language(world, tmp_path, loggers_back):
+    """`key=value` fields and event names stay English for the tools that read them; the
+    `msg=` a person reads is in the service account's language, else the clinic's."""
+    db = tmp_path / "daemon.db"
+    shutil.copy(world.folder / "clinicast.db", db)
+    url = f"sqlite:///{db.as_posix().lstrip('/')}"
+    for language, said in (("fr", "le démon a démarré"), ("en", "the daemon started")):
+        (tmp_path / language).mkdir()
+        config = write_config(tmp_path / language, url, users="")
+        config.write_text(
+            config.read_text(encoding="utf-8").replace('default_language = "fr"', f'default_language = "{language}"')
+        )
+        r = run(["daemon", "--once"], config)
+        assert r.code == 0, r
+        start = next(line for line in r.err.splitlines() if "event=start " in line)
+        assert " level=info logger=daemon event=start name=" in start
+        assert f'msg="{said}' in start, start
+        stopped = next(line for line in r.err.splitlines() if "event=stopped " in line)
+        assert ("s'est arrêté" if language == "fr" else "the daemon stopped") in stopped
+        for line in r.err.splitlines():  # every line still parses as key=value
+            assert re.fullmatch(r'(\w+=("([^"\\]|\\.)*"|\S+))( \w+=("([^"\\]|\\.)*"|\S+))*', line), line

@@ -94,7 +94,9 @@ class RecipientTable(DataTable):
         if r.status == RecipientStatus.RETRYING and r.next_attempt_at:
             status.append(" · " + _("next {when}").format(when=fmt.time(r.next_attempt_at, tz)), style="yellow")
         if r.reason_code:
-            status.append(f" · {r.reason()}", style="dim")
+            status.append(
+                f" · {r.reason(when=lambda t: fmt.short_when(t, tz))}", style="dim"
+            )  # maybe twice: both times
         sent = fmt.short_when(r.sent_at, tz)
         name = Text(r.name, no_wrap=True, overflow="ellipsis")
         if self._wide:
