@@ -46,11 +46,13 @@ from core.delivery.kinds import Handler, Job
 from core.delivery.logfmt import event
 from core.delivery.results import Guard, Result, record
 from core.delivery.retry import Policy
-from core.delivery.store import Claimed, adopt, claim, release, renew
+from core.delivery.store import Claimed, Ids, adopt, claim, fetch, release, renew
 from core.enums import DeliveryKind, DeliveryState
 from core.models import Campaign, Patient, Recipient, Template
 
 CLAIM_AHEAD = 8  # emails claimed ahead, per SMTP connection
+GATEWAY_CLAIM = 1000  # gateway rows a claim takes (two requests of 500)
+MAIL_RECHECK = 0.5  # seconds: no email was due while the gateway had work; look again after this
 GATEWAY_KINDS = tuple(k for k in DeliveryKind if not k.by_email)
 EMAIL_KINDS = tuple(k for k in DeliveryKind if k.by_email)
 
@@ -123,6 +125,9 @@ class Pass:
         self.failure: BaseException | None = None
         self.paused: set[str] = set()  # channels paused (core.channel_health), as last read or answered
         self.troubled: set[str] = set()  # channels with a problem on record: a success clears it
+        # no email was due at the last claim while gateway rows were: the email claim (a scan
+        # of every due row) is not repeated for each gateway claim, only after MAIL_RECHECK
+        self.no_mail_until = 0.0
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -151,7 +156,8 @@ class Pass:
             # emails are claimed a few calls' worth at a time (one claim for several emails),
             # once half of what was claimed ahead has gone
             want_mail = CLAIM_AHEAD * t.mail_concurrency - self.queues[True].qsize() - self.busy[True]
-            if want_mail < CLAIM_AHEAD * t.mail_concurrency // 2:
+            mail_rests = time.monotonic() < self.no_mail_until
+            if want_mail < CLAIM_AHEAD * t.mail_concurrency // 2 or mail_rests:
                 want_mail = 0
             want_gw = 2 * t.gateway_concurrency - self.queues[False].qsize() - self.busy[False] > 0
             if want_mail > 0 or want_gw:
@@ -166,6 +172,9 @@ class Pass:
                 if n:
                     continue
             if self._idle() and (want_mail > 0 or want_gw):
+                if mail_rests:  # look for emails once more before ending
+                    self.no_mail_until = 0.0
+                    continue
                 return  # nothing due, nothing in flight (results are recorded before a worker is free)
             self.changed.clear()
             try:
@@ -416,7 +425,10 @@ class Pass:
             if mail_limit > 0:
                 claimed += claim(t.name, now, lease, mail_limit, EMAIL_KINDS)
             if gateway:
-                claimed += claim(t.name, now, lease, 1000, GATEWAY_KINDS)
+                got = claim(t.name, now, lease, GATEWAY_CLAIM, GATEWAY_KINDS)
+                if mail_limit > 0 and not claimed and got:
+                    self.no_mail_until = time.monotonic() + MAIL_RECHECK
+                claimed += got
         if not claimed:
             return [], 0
         try:
@@ -441,10 +453,11 @@ class Pass:
         languages: dict[int, str] = {}
         if push_ids:
             by_recipient = dict(
-                Recipient.select(Recipient.id, Patient.language)
-                .join(Patient)
-                .where(Recipient.id.in_(push_ids))
-                .tuples()
+                fetch(
+                    Recipient.select(Recipient.id, Patient.language)
+                    .join(Patient)
+                    .where(Recipient.id.in_(Ids(push_ids)))
+                )
             )
             languages = {c.id: by_recipient.get(c.recipient_id, "") for c in claimed if c.recipient_id}
         unknown: list[Result] = []
