@@ -23,7 +23,7 @@ import peewee as pw
 from core.db import is_postgres, write_transaction
 from core.delivery import invitations
 from core.delivery.results import Guard, Result, record
-from core.delivery.store import Claimed, Ids, fetch
+from core.delivery.store import Claimed, Ids, by_ids, fetch
 from core.enums import DeliveryState
 from core.models import Delivery, Patient, Recipient, database
 from core.optouts import unsubscribe
@@ -130,7 +130,12 @@ def _read(ids: list[int], stage, campaign_kind, via_recipient: bool) -> dict[int
 
     out = {}
     ruled = stage is not None
-    for row in fetch(query(*cols).where(Delivery.id.in_(Ids(ids)))):
+    sql, params = by_ids(
+        ("handover", stage, campaign_kind, via_recipient, is_postgres()),
+        lambda marks: query(*cols).where(Delivery.id.in_(marks)),
+        ids,
+    )
+    for row in database.execute_sql(sql, params).fetchall():
         out[row[0]] = Fresh(
             row[1],
             row[2],
@@ -188,9 +193,12 @@ def hand_over(jobs: list, now: datetime, app_url: str, max_attempts: int) -> lis
             job.handed, job.fresh = ho.keep, fresh
             immediate += ho.results
         for token, ids in handed.items():  # one statement for a claim's rows, all jobs together
-            Delivery.update(handed_token=Delivery.claim_token, handed_at=now, attempts=Delivery.attempts + 1).where(
-                Delivery.id.in_(Ids(ids)), Delivery.claim_token == token
-            ).execute()
+            t, p = Delivery._meta.table_name, database.param
+            database.execute_sql(
+                f"UPDATE {t} SET handed_token = claim_token, handed_at = {p}, attempts = attempts + 1 "
+                f"WHERE claim_token = {p} AND id IN ({','.join([p] * len(ids))})",
+                [now, token, *ids],
+            )
         record(immediate, now, Guard.CLAIM)
         emails = [
             invitations.ForEmail(r.id, r.recipient_id, job.fresh[r.id].patient_id, r.campaign_id)

@@ -70,6 +70,26 @@ class Ids(pw.ColumnBase):
         return ctx
 
 
+_SHAPES: dict[tuple, tuple[str, list]] = {}
+
+
+def by_ids(key: tuple, build, ids: list[int]) -> tuple[str, list]:
+    """(sql, params) of `build(Ids(ids))`, a statement whose ids are its last
+    parameters, written once per `key` and number of ids: the statements run for every
+    email (the hand-over's read with its consent rules) cost more to write than to run."""
+    shape = (*key, len(ids))
+    got = _SHAPES.get(shape)
+    if got is None:
+        marks = [-1 - i for i in range(len(ids))]  # never an id
+        sql, params = build(Ids(marks)).sql()
+        if list(params[len(params) - len(marks) :]) != marks:  # pragma: no cover - a statement of another shape
+            raise ValueError("by_ids: the ids must be the statement's last parameters")
+        got = _SHAPES[shape] = (sql, list(params[: len(params) - len(marks)]))
+        if len(_SHAPES) > 512:
+            _SHAPES.clear()
+    return got[0], got[1] + list(ids)
+
+
 def fetch(query) -> list[tuple]:
     """A query's rows as the driver gives them (no per-value conversion by peewee): for
     the hot paths, whose columns are ids, texts and counts."""
