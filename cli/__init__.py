@@ -15,7 +15,20 @@ ssh.py         clinicast as sshd's ForceCommand: staff's files travel through SS
 
 from __future__ import annotations
 
-from cli.base import cli
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cli.base import cli
+
+
+def __getattr__(name: str):
+    # `cli.cli`, the click group, imported when asked: `clinicast --version` never loads
+    # click (issue #21: a third of a whole --version process was importing it)
+    if name == "cli":
+        from cli.base import cli
+
+        return cli
+    raise AttributeError(f"module 'cli' has no attribute {name!r}")
 
 
 def _config_arg(args: list[str]) -> str | None:
@@ -31,15 +44,18 @@ def main(argv=None) -> None:
     # the staff member's language before click parses: its --help and usage errors too (SPEC §12)
     import sys
 
-    from cli import ssh
-    from cli.base import COMMAND_MODULES, EXIT_BAD, die
-
     args = list(sys.argv[1:] if argv is None else argv)
-    if args != ["--version"]:  # the version has no words to translate: it loads nothing (issue #21)
-        from core import i18n, preferences
-        from core.context import login_name
+    if args == ["--version"]:  # the version has no words to translate: it loads nothing (issue #21)
+        import core
 
-        i18n.use(preferences.language_of_file(_config_arg(args), login_name()))
+        print(f"clinicast, version {core.__version__}")
+        raise SystemExit(0)  # as click's version option ends
+    from cli import ssh
+    from cli.base import COMMAND_MODULES, EXIT_BAD, cli, die
+    from core import i18n, preferences
+    from core.context import login_name
+
+    i18n.use(preferences.language_of_file(_config_arg(args), login_name()))
     try:  # under sshd's ForceCommand, the client's words (cli/ssh.py); --config is the forced one's
         args = ssh.forced_argv(args, list(COMMAND_MODULES))
     except ssh.Refused as e:

@@ -102,7 +102,15 @@ def for_service_or_admin(config: Config, clock: Callable[[], datetime] = utcnow)
 def _service_ctx(config: Config, clock: Callable[[], datetime]) -> Ctx:
     login = login_name()
     user = config.users.get(login) or User(login, f"{login} (service account)", frozenset({"admin"}))
-    return Ctx(config, user, clock)
+    return _opened(Ctx(config, user, clock))
+
+
+def _opened(ctx: Ctx) -> Ctx:
+    """A session opens: its clock says which year the short dates leave out (core.formats)."""
+    from core import formats
+
+    formats.follow_clock(ctx.clock)
+    return ctx
 
 
 def for_current_user(config: Config, clock: Callable[[], datetime] = utcnow) -> Ctx:
@@ -116,7 +124,7 @@ def for_current_user(config: Config, clock: Callable[[], datetime] = utcnow) -> 
         if os.geteuid() != 0 and is_service_account(config):  # administers without a [users] entry (SPEC §13)
             return _service_ctx(config, clock)
         raise UnknownUser(f"user {login!r} is not a clinicast user: an administrator must add [users.{login}]{where}")
-    return Ctx(config, user, clock)
+    return _opened(Ctx(config, user, clock))
 
 
 def root_refusal(config: Config) -> str:

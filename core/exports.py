@@ -17,7 +17,7 @@ from core.errors import BadInput
 from core.i18n import _
 
 PRIVATE_MODE = 0o600  # every export: it holds patient data (SPEC §13)
-COLUMNS = ("emr_id", "name", "status", "reason", "reason_text", "added_at", "sent_at")
+COLUMNS = ("emr_id", "name", "status", "reason", "reason_text", "added_at", "sent_at", "first_copy_at")
 
 
 def _safe(cell: str) -> str:

@@ -82,6 +82,16 @@ WORDS: dict[Reason, tuple[str, str]] = {
     Reason.INTERNAL: ("internal error: {detail}", "erreur interne : {detail}"),
 }
 
+# a reason whose words name times, when the caller has them (`describe(..., times=...)`)
+WORDS_WITH_TIMES: dict[Reason, tuple[str, str]] = {
+    # the second copy went through: both times, the first copy's answer never came
+    Reason.MAYBE_TWICE: (
+        "may have been delivered twice: a first copy went at {first} (its answer never came), "
+        "the second was sent at {sent}",
+        "a peut-être été reçu deux fois\u00a0: un premier envoi à {first} (sans réponse), le second envoyé à {sent}",
+    ),
+}
+
 _SOURCE_WORDS = {
     "link": ("unsubscribe link", "lien de désabonnement"),
     "app": ("in the app", "dans l'application"),
@@ -98,11 +108,15 @@ def opt_out_detail(day: object, source: str) -> str:
     return f"{day}|{source}"
 
 
-def describe(code: str, detail: str = "", language: str = "en") -> str:
-    """The words for a stored (code, detail), in `language` ("en" or "fr")."""
+def describe(code: str, detail: str = "", language: str = "en", times: dict[str, str] | None = None) -> str:
+    """The words for a stored (code, detail), in `language` ("en" or "fr"); `times`, the
+    moments a wording of WORDS_WITH_TIMES names, as staff read them (maybe_twice:
+    `first` and `sent`), when the caller has them all."""
     i = 1 if language == Language.FR else 0
     if not code:
         return detail
+    if times and code in WORDS_WITH_TIMES and all(times.values()):
+        return WORDS_WITH_TIMES[Reason(code)][i].format(**times)
     try:
         words = WORDS[Reason(code)][i]
     except ValueError:  # a code from a newer version: show what we have

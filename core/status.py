@@ -9,8 +9,9 @@ import peewee as pw
 from core import __version__, channel_health, dbfiles
 from core.context import Ctx
 from core.enums import DeliveryState, RecipientStatus, Role
-from core.i18n import _
-from core.models import Campaign, Delivery, Heartbeat, Patient
+from core.i18n import _, ngettext
+from core.models import Campaign, Delivery, Heartbeat, Patient, Recipient
+from core.reasons import Reason
 
 
 def _iso(d: datetime | None) -> str | None:
@@ -37,6 +38,14 @@ def overview(ctx: Ctx) -> dict:
     for counts in per_campaign.values():
         for status, n in counts.items():
             recipients[status] = recipients.get(status, 0) + n
+
+    # emails that may have arrived twice (a first copy's answer never came): the partial
+    # index of recipients with a first copy holds only them
+    twice = (
+        Recipient.select()
+        .where(Recipient.first_copy_at.is_null(False), Recipient.reason_code == Reason.MAYBE_TWICE)
+        .count()
+    )
 
     open_ = Delivery.status.in_((DeliveryState.PENDING, DeliveryState.RETRYING))
     due = Delivery.select().where(open_, Delivery.due_at <= now).count()
@@ -78,6 +87,7 @@ def overview(ctx: Ctx) -> dict:
         "patients": Patient.select().count(),
         "campaigns": campaigns,
         "recipients": recipients,
+        "recipients_maybe_delivered_twice": twice,
         "deliveries": {
             "due": due,
             "scheduled": scheduled.count(),
@@ -116,6 +126,12 @@ def format_overview(data: dict) -> str:
     """The human version of `overview` (a few aligned lines)."""
     d = data["deliveries"]
     r = {k: v for k, v in data["recipients"].items() if v}
+    n = data.get("recipients_maybe_delivered_twice", 0)
+    twice = (
+        " (" + ngettext("{n} may have been delivered twice", "{n} may have been delivered twice", n).format(n=n) + ")"
+        if n
+        else ""
+    )
     lines = [
         f"clinicast {data['version']} — database {data['database']}, schema version {data['schema_version']}",
         f"patients     {data['patients']}",
@@ -125,7 +141,7 @@ def format_overview(data: dict) -> str:
             if data["campaigns"].get("by_status")
             else ""
         ),
-        "recipients   " + (", ".join(f"{n} {s}" for s, n in r.items()) if r else "none"),
+        "recipients   " + (", ".join(f"{n} {s}" for s, n in r.items()) if r else "none") + twice,
         f"deliveries   {d['due']} due now, {d['scheduled']} scheduled"
         + (f" (next {d['next_due_at']})" if d["next_due_at"] else "")
         + f", {d['sending']} sending, {d['retrying']} retrying, {d['failed']} failed",

@@ -157,6 +157,9 @@ class _SmtpHandler:
                 o.fault_log.append("421 after close_every")
                 asyncio.get_running_loop().call_later(0.05, server.transport.close)
                 return "421 4.7.0 too many messages on this connection"
+            if o.refuse_from:  # a relay refusing the clinic's sender, every message while set
+                o.fault_log.append("mail " + o.refuse_from)
+                return o.refuse_from
             if o.faults and o.faults[0] == "drop-before":
                 o.fault_log.append(o.faults.pop(0))
                 server.transport.close()
@@ -218,7 +221,9 @@ class SmtpServer:
     cannot know); "drop-before" (close the connection at MAIL FROM: an idle connection
     the server had dropped); "rcpt 550 ..." / "rcpt 451 ..." (answer RCPT TO).
     `close_every=N` answers 421 and closes a connection on its N+1th message (a server
-    limiting messages per connection). `delay` seconds before each 250.
+    limiting messages per connection). `delay` seconds before each 250. `refuse_from`, an
+    answer to every MAIL FROM while set ("553 5.7.1 sender not allowed": a relay that
+    refuses the clinic's sender), "" to accept again.
     """
 
     def __init__(
@@ -239,6 +244,7 @@ class SmtpServer:
         self.messages: list[Captured] = []
         self.faults: list[str] = []
         self.fault_log: list[str] = []
+        self.refuse_from = ""
         self.lock = threading.Lock()
         self.connections = 0
         self.logins: list[str] = []
@@ -414,8 +420,10 @@ class GatewayServer:
         unknown_app_ids: set[str] | None = None,
         record: bool = True,
         latency: float = 0.0,
+        tls: bool = False,
     ):
         self.token = token
+        self.tls = tls  # https with the test certificate (cert_files), which clients do not trust by default
         self.unknown_app_ids = set(unknown_app_ids or ())
         self.record = record
         self.latency = latency
@@ -446,6 +454,8 @@ class GatewayServer:
             gateway = owner
 
         self._httpd = _HttpServer((host, port), Handler)
+        if tls:  # the handshake happens at accept: a client refusing the certificate is never a request
+            self._httpd.socket = server_ssl_context().wrap_socket(self._httpd.socket, server_side=True)
         self.host, self.port = self._httpd.server_address[:2]
         self._thread: threading.Thread | None = None
 
@@ -453,7 +463,7 @@ class GatewayServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     def start(self) -> GatewayServer:
         self._thread = threading.Thread(

@@ -93,7 +93,7 @@ def test_recipient_ledger_exports_as_csv_audited(run):
     out = run("recipients", "list", str(inv["id"]), "--csv").stdout
     rows = list(csv.DictReader(io.StringIO(out)))
     assert len(rows) == 20 and set(rows[0]) == {
-        "emr_id", "name", "status", "reason", "reason_text", "added_at", "sent_at",
+        "emr_id", "name", "status", "reason", "reason_text", "added_at", "sent_at", "first_copy_at",
     }  # fmt: skip
     assert rows[0]["status"] == "assigned"
     [export] = [a for a in run.json("audit") if a["action"] == "export"]

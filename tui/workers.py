@@ -26,6 +26,7 @@ from textual.dom import DOMNode
 from textual.worker import Worker, WorkerState
 
 from core.errors import ClinicastError
+from core.i18n import _
 
 
 def error_text(error: BaseException) -> str:
@@ -35,7 +36,7 @@ def error_text(error: BaseException) -> str:
         from core.db import explain
 
         return str(explain(error))
-    return f"unexpected error ({type(error).__name__}): {error}"
+    return _("unexpected error ({kind}): {error}").format(kind=type(error).__name__, error=error)
 
 
 def report_failure(node: DOMNode, event: Worker.StateChanged) -> None:
@@ -47,7 +48,7 @@ def report_failure(node: DOMNode, event: Worker.StateChanged) -> None:
 def show_error(node: DOMNode, error: BaseException) -> None:
     if not isinstance(error, ClinicastError):
         node.log.error(repr(error))
-    node.app.notify(error_text(error), title="Not done", severity="error", markup=False, timeout=8)
+    node.app.notify(error_text(error), title=_("Not done"), severity="error", markup=False, timeout=8)
 
 
 def running(node: DOMNode, group: str) -> bool:

@@ -200,8 +200,9 @@ def _funnels(ids: list[int], now: datetime) -> dict[int, dict[str, int]]:
     def distinct_patients_where(cond) -> pw.Node:
         return pw.fn.COUNT(pw.fn.DISTINCT(pw.Case(None, [(cond, Invitation.patient)], None)))
 
-    # invited: the email went out (a greylisted one waiting for its retry is not invited yet)
-    went_out = Delivery.status == DeliveryState.SENT
+    # invited: the email went out (a greylisted one waiting for its retry is not invited yet);
+    # once retention deleted the email's row, the invitation's sent_at says so
+    went_out = (Delivery.status == DeliveryState.SENT) | Invitation.sent_at.is_null(False)
     expired = Invitation.joined_at.is_null(True) & (Invitation.expires_at < now) & Invitation.reinvited_at.is_null(True)
     q = (
         Invitation.select(
@@ -211,7 +212,7 @@ def _funnels(ids: list[int], now: datetime) -> dict[int, dict[str, int]]:
             distinct_patients_where(expired & went_out),
             pw.fn.COUNT(Invitation.reinvited_at),
         )
-        .join(Delivery, on=(Invitation.delivery == Delivery.id))
+        .join(Delivery, pw.JOIN.LEFT_OUTER, on=(Invitation.delivery == Delivery.id))
         .where(Invitation.campaign.in_(ids))
         .group_by(Invitation.campaign)
         .tuples()

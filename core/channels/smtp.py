@@ -86,6 +86,7 @@ class SmtpMailer:
         ssl_context: ssl.SSLContext | None = None,
         local_hostname: str | None = None,
         signer=None,
+        ca_file: str = "",
     ):
         if security not in ("starttls", "tls", "none"):
             raise ValueError(f"security must be starttls, tls or none, not {security!r}")
@@ -98,6 +99,7 @@ class SmtpMailer:
         self.timeout = timeout
         self.concurrency = max(1, concurrency)
         self.ssl_context = ssl_context
+        self.ca_file = ca_file  # read at each connection: a fixed file (or trust store) is used at once
         self.local_hostname = local_hostname
         self.signer = signer  # core.channels.dkim.DkimSigner, when clinicast signs
         self._idle: queue.LifoQueue[smtplib.SMTP] = queue.LifoQueue()
@@ -117,16 +119,26 @@ class SmtpMailer:
             concurrency=email.concurrency,
             ssl_context=ssl_context,
             signer=dkim.from_settings(email),
+            ca_file=email.ca_file,
         )
 
     # --- connections ----------------------------------------------------------------
 
     def _context(self) -> ssl.SSLContext:
-        return self.ssl_context or ssl.create_default_context()
+        """The TLS context of a new connection, built afresh each time (the CA file or the
+        system's trust store read again: a certificate trusted since is used at once)."""
+        if self.ssl_context is not None:
+            return self.ssl_context
+        try:
+            return ssl.create_default_context(cafile=self.ca_file or None)
+        except (OSError, ssl.SSLError) as e:  # the clinic's setup: the channel pauses
+            why = getattr(e, "strerror", None) or getattr(e, "reason", None) or e
+            raise _ConnectFailed(f"cannot use [email] ca_file {self.ca_file}: {why}", SMTP_TLS) from None
 
     def _connect(self) -> smtplib.SMTP:
         where = f"{self.host}:{self.port}"
         conn: smtplib.SMTP | None = None
+        context = self._context() if self.security != "none" else None
         try:
             if self.security == "tls":
                 conn = smtplib.SMTP_SSL(
@@ -134,7 +146,7 @@ class SmtpMailer:
                     self.port,
                     local_hostname=self.local_hostname,
                     timeout=self.timeout,
-                    context=self._context(),
+                    context=context,
                 )
             else:
                 conn = smtplib.SMTP(self.host, self.port, local_hostname=self.local_hostname, timeout=self.timeout)
@@ -145,7 +157,7 @@ class SmtpMailer:
                         f'SMTP server {where} does not offer STARTTLS (set email.security = "tls" or "none")',
                         SMTP_TLS,
                     )
-                conn.starttls(context=self._context())
+                conn.starttls(context=context)
                 conn.ehlo()
             if self.username:
                 if self._password_stale:
@@ -171,7 +183,10 @@ class SmtpMailer:
         except ssl.SSLError as e:
             self._quit(conn)
             problem = SMTP_TLS if isinstance(e, ssl.SSLCertVerificationError) else ""
-            raise _ConnectFailed(f"TLS with SMTP server {where} failed: {e.reason or e}", problem) from None
+            why = e.reason or e
+            if isinstance(e, ssl.SSLCertVerificationError) and e.verify_message:
+                why = f"certificate verify failed: {e.verify_message}"
+            raise _ConnectFailed(f"TLS with SMTP server {where} failed: {why}", problem) from None
         except (OSError, smtplib.SMTPException) as e:
             self._quit(conn)
             raise _ConnectFailed(

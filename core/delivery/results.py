@@ -26,6 +26,7 @@ from core.db import write_transaction
 from core.delivery.store import Claimed, Ids, fetch
 from core.enums import DeliveryKind, DeliveryState, RecipientStatus
 from core.models import Delivery, Invitation, Recipient
+from core.reasons import Reason
 
 _CHUNK = 500
 
@@ -105,6 +106,9 @@ def _write(rs: list[Result], now: datetime, guard: Guard) -> set[int]:
         values[Delivery.due_at] = _by_id(rs, Delivery.id, lambda r: r.due_at or now)
     if first.unknown:
         values[Delivery.outcomes_unknown] = Delivery.outcomes_unknown + 1
+        # when the first copy of unknown outcome went: the row's hand-over time before this
+        # update clears it (SQL reads the old row on the right-hand side)
+        values[Delivery.first_unknown_at] = pw.fn.COALESCE(Delivery.first_unknown_at, Delivery.handed_at)
     if first.problem:  # the channel's fault, not an attempt at this delivery
         values[Delivery.attempts] = Delivery.attempts - 1
     q = Delivery.update(values).where(Delivery.id.in_(Ids(r.claimed.id for r in rs)))
@@ -123,6 +127,25 @@ def _write(rs: list[Result], now: datetime, guard: Guard) -> set[int]:
     return {row[0] for row in fetch(q.returning(Delivery.id))}
 
 
+def _first_copy(rs: list[Result]) -> None:
+    """The recipients keep when their first copy of unknown outcome went (its delivery's
+    `first_unknown_at`), whatever their status: a removed recipient may have it too."""
+    firsts = (
+        Delivery.select(Delivery.recipient, Delivery.first_unknown_at)
+        .where(Delivery.id.in_([r.claimed.id for r in rs]), Delivery.first_unknown_at.is_null(False))
+        .tuples()
+    )
+    by_time: dict[datetime, list[int]] = {}
+    for rid, at in firsts:
+        if isinstance(at, str):  # SQLite, read without the model's conversion
+            at = datetime.fromisoformat(at)
+        by_time.setdefault(at, []).append(rid)
+    for at, rids in by_time.items():
+        Recipient.update(first_copy_at=at).where(
+            Recipient.id.in_(rids), Recipient.first_copy_at.is_null(True)
+        ).execute()
+
+
 def _follow(rs: list[Result], now: datetime) -> None:
     if not rs:
         return
@@ -136,6 +159,8 @@ def _follow(rs: list[Result], now: datetime) -> None:
     rids = [r.claimed.recipient_id for r in rs]
     if not rids:
         return
+    if first.unknown or first.code == Reason.MAYBE_TWICE:
+        _first_copy(rs)
     allowed = _FOLLOWING[c.kind]
     mine = Recipient.id.in_(Ids(rids))
     if first.state == DeliveryState.SENT:

@@ -49,6 +49,7 @@ def page(
             Recipient.added_at,
             Recipient.sent_at,
             Recipient.next_attempt_at,
+            Recipient.first_copy_at,
         )
         .join(Patient)
         .where(Recipient.campaign == cid)
@@ -67,6 +68,6 @@ def page(
     if limit:
         q = q.limit(limit)
     return [
-        RecipientRow(i, emr, f"{fn} {ln}".strip(), st, code, detail, added, sent, nxt)
-        for i, emr, fn, ln, st, code, detail, added, sent, nxt in q.tuples()
+        RecipientRow(i, emr, f"{fn} {ln}".strip(), st, code, detail, added, sent, nxt, first)
+        for i, emr, fn, ln, st, code, detail, added, sent, nxt, first in q.tuples()
     ]

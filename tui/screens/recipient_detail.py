@@ -15,13 +15,33 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Footer, Static
 
 from core import recipients
-from core.i18n import _
+from core.enums import DeliveryKind, Language
+from core.i18n import N_, _
 from tui import format as fmt
 from tui.screens.base import ClinicastModal
 
+# what each code stored with a delivery or a patient reads as
+_DELIVERY_KINDS = {
+    DeliveryKind.EMAIL: N_("email"),
+    DeliveryKind.PUSH: N_("push"),
+    DeliveryKind.PUBLISH: N_("into the feed"),
+    DeliveryKind.UNPUBLISH: N_("out of the feed"),
+    DeliveryKind.PUT: N_("content"),
+    DeliveryKind.EXPIRE: N_("expiry"),
+    DeliveryKind.TEST_EMAIL: N_("test email"),
+    DeliveryKind.TEST_BROADCAST: N_("test broadcast"),
+}
+_LANGUAGES = {Language.FR: N_("French"), Language.EN: N_("English")}
+
+
+def _word(words: dict, code: str) -> str:
+    """The words for a stored code; a code from a newer version as it is."""
+    found = words.get(code)
+    return _(found) if found else code
+
 
 class RecipientDetailModal(ClinicastModal[None]):
-    BINDINGS = [Binding("escape,enter", "dismiss(None)", "Close", key_display="esc", id="recipient-detail.close")]
+    BINDINGS = [Binding("escape,enter", "dismiss(None)", N_("Close"), key_display="esc", id="recipient-detail.close")]
 
     def __init__(self, campaign_id: int, recipient_id: int) -> None:
         super().__init__()
@@ -64,18 +84,19 @@ class RecipientDetailModal(ClinicastModal[None]):
         row(_("Added"), f"{fmt.when(d.added_at, tz)}" + (f" · {d.added_by}" if d.added_by else ""))
         row(_("Queued"), fmt.when(d.queued_at, tz))
         row(_("Sent"), fmt.when(d.sent_at, tz))
+        row(_("First copy"), fmt.when(d.first_copy_at, tz))  # maybe twice: its answer never came
         row(_("Removed"), fmt.when(d.removed_at, tz))
         row(_("In the feed"), _("yes") if d.in_feed else "")
         row(_("Invitation expires"), fmt.when(d.invitation_expires_at, tz))
         row(_("Joined the app"), fmt.when(d.joined_at, tz))
-        row(_("Language"), d.language)
+        row(_("Language"), _word(_LANGUAGES, d.language) if d.language else "")
         row(_("Email"), d.email)
         row(_("App account"), d.app_id)
         if d.deliveries:
             t.add_row("", "")
             t.add_row(_("Deliveries"), Text(_("kind · status · written · attempts · sent"), style="dim"))
             for line in d.deliveries:
-                text = Text(f"{line.kind} · ")
+                text = Text(f"{_word(_DELIVERY_KINDS, line.kind)} · ")
                 text.append(line.status, style=fmt.CELL_STYLE.get(line.status, ""))
                 text.append(f" · {fmt.when(line.created_at, tz)} · {line.attempts}")
                 if line.sent_at:
