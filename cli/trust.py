@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from cli.base import EXIT_REFUSED, cli, command, dumps, emit, output_option, write_out
+from cli.base import DAY, EMR_ID, EXIT_REFUSED, TEXT, cli, command, dumps, emit, output_option, write_out
 from cli.patients import patients_group
 from cli.words import word
 from core.enums import OptOutChannel
@@ -20,12 +20,12 @@ _CHANNEL = click.option(
     metavar="|".join(OptOutChannel),
     help=N_("What the patient opts out of (all: every one)."),
 )
-_NOTE = click.option("--note", required=True, metavar="TEXT", help=N_("Why, in a few words (kept in the ledger)."))
+_NOTE = click.option("--note", required=True, metavar=TEXT, help=N_("Why, in a few words (kept in the ledger)."))
 _JSON_HELP = N_("Print one JSON document (the spec's English keys and codes).")
 
 
 @command(patients_group, "opt-out", help=N_("Record an opt-out the patient asked for (by phone, at the desk)."))
-@click.argument("emr_id")
+@click.argument("emr_id", metavar=EMR_ID)
 @_CHANNEL
 @_NOTE
 @click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
@@ -42,7 +42,7 @@ def patients_opt_out(ctx, emr_id, channel, note, as_json):
 
 
 @command(patients_group, "opt-in", help=N_("Undo a patient's opt-out (admin); a later start includes them again."))
-@click.argument("emr_id")
+@click.argument("emr_id", metavar=EMR_ID)
 @_CHANNEL
 @_NOTE
 @click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
@@ -76,7 +76,7 @@ def _field_value(key: str, value) -> str:
 
 
 @command(patients_group, "show", help=N_("A patient's record, opt-outs and campaigns."))
-@click.argument("emr_id")
+@click.argument("emr_id", metavar=EMR_ID)
 @click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
 def patients_show(ctx, emr_id, as_json):
     from core.patients import view as patient_view
@@ -110,8 +110,8 @@ def patients_show(ctx, emr_id, as_json):
 
 
 @command(cli, "audit", subcommands=True, help=N_("Who changed or read what, and when (admin)."))
-@click.option("--since", metavar="YYYY-MM-DD", help=N_("From this day (clinic time zone)."))
-@click.option("--user", "login", metavar="LOGIN", help=N_("Only what this login did."))
+@click.option("--since", metavar=DAY, help=N_("From this day (clinic time zone)."))
+@click.option("--user", "login", metavar=N_("LOGIN"), help=N_("Only what this login did."))
 @click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
 @click.option("--csv", "as_csv", is_flag=True, help=N_("The trail as CSV."))
 @output_option

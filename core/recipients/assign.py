@@ -19,8 +19,8 @@ from core.context import Ctx
 from core.db import write_transaction
 from core.enums import Kind, Permission, RecipientStatus, WindowState
 from core.errors import BadInput, NotFound, Refused
-from core.models import BaseModel, Campaign, Patient, Recipient
-from core.recipients.lookup import known_keys, patient_query
+from core.models import BaseModel, Campaign, Patient, Recipient, database
+from core.recipients.lookup import patient_query
 from core.recipients.results import AssignPreview, AssignResult
 from core.recipients.window import publish
 from core.rules import Stage, detail_case, forbidden, reason_case
@@ -35,6 +35,23 @@ class _Picked(BaseModel):
 
     class Meta:
         table_name = "clinicast_picked"
+
+
+class _Keys(BaseModel):
+    """The EMR keys of a list being assigned (a per-connection temporary table): the
+    list joins the directory instead of travelling as thousands of parameters."""
+
+    key = pw.CharField(primary_key=True, max_length=64)
+
+    class Meta:
+        table_name = "clinicast_keys"
+
+
+def _load_keys(keys: list[str]) -> None:
+    _Keys.create_table(safe=True, temporary=True)
+    _Keys.delete().execute()
+    t, p = _Keys._meta.table_name, database.param
+    database.cursor().executemany(f'INSERT INTO {t} ("key") VALUES ({p})', [(k,) for k in keys])
 
 
 def _pick(patients: pw.Select) -> pw.Select:
@@ -66,11 +83,12 @@ def _check_assignable(ctx: Ctx, c: Campaign) -> str | None:
     return state
 
 
-def _tally(c: Campaign, patients: pw.Select) -> tuple[AssignResult, int]:
+def _tally(c: Campaign, patients: pw.Select) -> tuple[AssignResult, int, int]:
     """What assigning the patients `patients` selects would do, by the consent rules
-    (core.rules, the feed stage): added, already there, skipped by reason — and how many
-    of the added come back (removed, or skipped before anything was sent). Read only:
-    the assign and its preview both count with it."""
+    (core.rules, the feed stage), in one grouped query: added, already there, skipped by
+    reason — how many of the added come back (removed, or skipped before anything was
+    sent), and how many patients matched in all. Read only: the assign and its preview
+    both count with it."""
     reason = reason_case(c.kind, Stage.FEED)
     mine_r = Recipient.alias()
     present = pw.Case(
@@ -93,8 +111,9 @@ def _tally(c: Campaign, patients: pw.Select) -> tuple[AssignResult, int]:
     )
     result = AssignResult()
     skipped: Counter[str] = Counter()
-    revived = 0
+    revived = matched = 0
     for where, why, n in rows:
+        matched += n
         if where == "active" or (where == RecipientStatus.SKIPPED and why):
             result.already_assigned += n  # a no-op: nothing changes for them
             continue
@@ -104,7 +123,7 @@ def _tally(c: Campaign, patients: pw.Select) -> tuple[AssignResult, int]:
         else:
             skipped[why] += n
     result.skipped, result.skipped_reasons = sum(skipped.values()), dict(skipped)
-    return result, revived
+    return result, revived, matched
 
 
 def preview_conditions(ctx: Ctx, campaign_id: int | str, conds: list) -> AssignPreview:
@@ -115,10 +134,9 @@ def preview_conditions(ctx: Ctx, campaign_id: int | str, conds: list) -> AssignP
     ctx.require(Permission.CAMPAIGNS)
     c = get(campaign_id)
     expr = conditions.compile(conds, ctx.today())
-    matching = Patient.select(Patient.id).where(expr)
-    result, _revived = _tally(c, matching)
+    result, _revived, matched = _tally(c, Patient.select(Patient.id).where(expr))
     return AssignPreview(
-        matched=matching.count(),
+        matched=matched,
         added=result.added,
         already_assigned=result.already_assigned,
         skipped_reasons=result.skipped_reasons,
@@ -139,7 +157,7 @@ def _assign(ctx: Ctx, campaign_id: int | str, patients: pw.Select, how: str, **d
         picked = _pick(patients)
         mine = Recipient.select(Recipient.patient).where(Recipient.campaign == c)
         reason, reason_detail = reason_case(c.kind, Stage.FEED), detail_case(c.kind, Stage.FEED)
-        result, revived = _tally(c, picked)
+        result, revived, _matched = _tally(c, picked)
         incoming = result.added + result.skipped
         if incoming > LIMIT:
             raise Refused(
@@ -234,8 +252,11 @@ def assign_conditions(ctx: Ctx, campaign_id: int | str, conds: list) -> AssignRe
     )
 
 
-def assign_ids(ctx: Ctx, campaign_id: int | str, emr_ids: list[str]) -> AssignResult:
-    """Assign the patients with these EMR ids; unknown ids are reported, not fatal."""
+def assign_ids(ctx: Ctx, campaign_id: int | str, emr_ids: list[str], known: set[str] | None = None) -> AssignResult:
+    """Assign the patients with these EMR ids; unknown ids are reported, not fatal.
+    `known`: the ids' keys found in the directory, when the caller looked them up
+    already (core.recipients.idlist's report): they are not looked up twice. The list
+    goes to a temporary table once and joins the directory (no IN list of thousands)."""
     by_key: dict[str, str] = {}
     for i in emr_ids:
         k = emr.key(i)
@@ -243,15 +264,18 @@ def assign_ids(ctx: Ctx, campaign_id: int | str, emr_ids: list[str]) -> AssignRe
             by_key.setdefault(k, i.strip())
     if not by_key:
         raise BadInput("no EMR ids to assign")
-    known = known_keys(list(by_key))
-    if len(known) > LIMIT:
-        raise Refused(f"this list has {len(known)} known patients; one assign adds at most {LIMIT}. Nothing was added.")
-    result = _assign(
-        ctx,
-        campaign_id,
-        Patient.select(Patient.id).where(Patient.emr_key.in_(sorted(known))),
-        "list",
-        count=len(by_key),
-    )
+    with write_transaction():  # the list's rows in one transaction, with the assign (a savepoint)
+        _load_keys(list(by_key))
+        # IN (SELECT ...), not a join: SQLite, knowing nothing of the temporary table, would
+        # scan the directory's index and probe the list
+        in_list = Patient.emr_key.in_(_Keys.select(_Keys.key))
+        if known is None:
+            known = {k for (k,) in Patient.select(Patient.emr_key).where(in_list).tuples()}
+        if len(known) > LIMIT:
+            raise Refused(
+                f"this list has {len(known)} known patients; one assign adds at most {LIMIT}. Nothing was added."
+            )
+        result = _assign(ctx, campaign_id, Patient.select(Patient.id).where(in_list), "list", count=len(by_key))
+        _Keys.delete().execute()
     result.not_found = [i for k, i in by_key.items() if k not in known]
     return result

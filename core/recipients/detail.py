@@ -52,7 +52,7 @@ class RecipientDetail:
     first_copy_at: datetime | None = None  # maybe_twice: an earlier copy of unknown outcome went then
 
 
-def detail(ctx: Ctx, campaign_id: int | str, recipient_id: int, language: str = "en") -> RecipientDetail:
+def detail(ctx: Ctx, campaign_id: int | str, recipient_id: int, language: str | None = None) -> RecipientDetail:
     """The recipient `recipient_id` of the campaign, with their deliveries oldest first.
     It shows a patient's data: audited as a read (core.audit.read)."""
     from core.audit.read import record_read

@@ -44,6 +44,7 @@ class IdListReport:
     unknown: list[tuple[int, str]] = field(default_factory=list)  # (line, id)
     duplicates: list[tuple[int, str, int]] = field(default_factory=list)  # (line, id, first line)
     bad_lines: list[tuple[int, str]] = field(default_factory=list)  # (line, why)
+    known: set[str] = field(default_factory=set)  # the keys found in the directory
 
     @property
     def found(self) -> list[str]:
@@ -123,6 +124,7 @@ def _report(table, label: str) -> IdListReport:
             report.ids.append(value)
     known = known_keys(list(first_line))
     report.unknown = [(ln, value) for key, (ln, value) in first_line.items() if key not in known]
+    report.known = known
     return report
 
 
@@ -141,6 +143,6 @@ def assign_csv(ctx: Ctx, campaign_id: int | str, path: str | Path) -> AssignResu
         )
     if not report.found:
         raise BadInput(f"{path}: none of the {len(report.ids)} EMR ids is in the patient directory; nothing assigned")
-    result = assign_ids(ctx, campaign_id, report.ids)
+    result = assign_ids(ctx, campaign_id, report.ids, known=report.known)
     result.duplicates = [f"{report.path}:{ln}: duplicate of line {first} ({i!r})" for ln, i, first in report.duplicates]
     return result

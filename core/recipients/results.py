@@ -130,7 +130,7 @@ class RecipientRow:
             return IN_FEED_NO_PUSH
         return self.status
 
-    def reason(self, language: str = "en", when=None) -> str:
+    def reason(self, language: str | None = None, when=None) -> str:
         """The reason in words (core.reasons); `when(moment) -> str` writes the times a
         reason names (maybe_twice: the first copy's and the second's) as staff read them."""
         times = None
@@ -144,7 +144,7 @@ class RecipientRow:
             "name": self.name,
             "status": self.status,
             "reason": self.reason_code,  # the stable code, for scripts (core.reasons)
-            "reason_text": self.reason(when=iso),  # its English words, with the server's message
+            "reason_text": self.reason("en", when=iso),  # its English words, with the server's message
             "added_at": iso(self.added_at),
             "sent_at": iso(self.sent_at),
             # maybe_twice: the first copy, whose answer never came, went then (null: none)

@@ -21,7 +21,6 @@ SHOWN = 1000  # the newest rows; `clinicast audit --csv` gives everything
 
 
 class AuditScreen(ClinicastScreen[None]):
-    TITLE = N_("Audit trail")
     AUTO_FOCUS = "#audit-rows"
     BINDINGS = [
         Binding("escape", "back", N_("Back"), key_display="esc", id="audit.back"),
@@ -38,7 +37,11 @@ class AuditScreen(ClinicastScreen[None]):
         yield Static("", id="audit-note", classes="hint")
         yield Footer(compact=True)
 
+    def title_text(self) -> str:
+        return _("Audit trail")
+
     def on_mount(self) -> None:
+        self.title = self.title_text()
         table = self.query_one(DataTable)
         table.add_column(_("When"), width=19, key="at")
         table.add_column(_("Who"), width=12, key="user")

@@ -13,7 +13,6 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, RadioButton, RadioSet, Static
 
@@ -22,6 +21,7 @@ from core.errors import ClinicastError
 from core.i18n import N_, _
 from tui import workers
 from tui.app import ClinicastApp
+from tui.screens.base import ClinicastModal
 from tui.screens.modals import leave_unless_unsaved
 from tui.widgets.text_input import TextInput
 
@@ -36,7 +36,7 @@ _CHANNELS = (
 )
 
 
-class OptOutModal(ModalScreen[tuple[str, str] | None]):
+class OptOutModal(ClinicastModal[tuple[str, str] | None]):
     """Which channel, and why: returns (channel, note), or None when cancelled."""
 
     BINDINGS = [

@@ -7,16 +7,16 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from core import templating
 from core.i18n import N_, _
+from tui.screens.base import ClinicastModal
 from tui.widgets.patient_search import PatientSearch
 
 
-class VariablePicker(ModalScreen[str | None]):
+class VariablePicker(ClinicastModal[str | None]):
     """Every variable usable in this field, with its description and an example."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", N_("Cancel"), key_display="esc", id="variable.cancel")]
@@ -44,7 +44,7 @@ class VariablePicker(ModalScreen[str | None]):
         self.dismiss(event.option.id)
 
 
-class PatientPicker(ModalScreen[int | None]):
+class PatientPicker(ClinicastModal[int | None]):
     BINDINGS = [Binding("escape", "dismiss(None)", N_("Cancel"), key_display="esc", id="patient-picker.cancel")]
 
     def __init__(self, title: str) -> None:
