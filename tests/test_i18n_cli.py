@@ -696,3 +696,24 @@ def test_daemon_lines_keep_their_fields_and_say_the_rest_in_the_configured_langu
         assert ("s'est arrêté" if language == "fr" else "the daemon stopped") in stopped
         for line in r.err.splitlines():  # every line still parses as key=value
             assert re.fullmatch(r'(\w+=("([^"\\]|\\.)*"|\S+))( \w+=("([^"\\]|\\.)*"|\S+))*', line), line
+
+
+def test_click_s_own_words_in_french(world):
+    """click's texts ("Usage:", "Options", "Show this message and exit.", its usage errors)
+    come from the installed click into our catalogue, and a French reader gets them."""
+    shown = run(["campaigns", "create", "--help"], world.fr).out
+    assert shown.startswith("Utilisation\u00a0: clinicast campaigns create [OPTIONS]")
+    assert "Afficher ce message et quitter." in shown and "[obligatoire]" in shown
+    assert "--starts AAAA-MM-JJ" in shown and "--name NOM" in shown
+    assert "Commandes" in run(["campaigns", "--help"], world.fr).out
+    said = {
+        ("campaigns", "list", "--tout"): "Option inconnue",
+        ("campaigns", "show"): "Argument manquant 'NO_CAMPAGNE'",
+        ("campaigns", "create", "--kind", "sms", "--name", "X"): "Valeur invalide",
+        ("campaigns", "create", "--name", "X"): "Option manquante",
+    }
+    for args, words in said.items():
+        r = run(list(args), world.fr)
+        assert r.code == 2 and words in r.err and "(voir clinicast campaigns" in r.err, r.err
+    english = run(["campaigns", "show"], world.en).err
+    assert english == "clinicast: Missing argument 'CAMPAIGN_ID'. (see clinicast campaigns show --help)\n"
