@@ -21,6 +21,7 @@ from textual.worker import Worker
 from core import recipients
 from core.enums import RecipientStatus
 from core.i18n import N_, _
+from core.words import word
 from tui import format as fmt
 from tui import workers
 from tui.app import ClinicastApp
@@ -89,7 +90,7 @@ class RecipientTable(DataTable):
     def _cells(self, r: recipients.RecipientRow) -> list:
         tz = self.app.ctx.config.clinic.tz
         shown = r.shown_status
-        status = Text(shown, style=fmt.CELL_STYLE.get(shown, ""), no_wrap=True, overflow="ellipsis")
+        status = Text(word("recipient", shown), style=fmt.CELL_STYLE.get(shown, ""), no_wrap=True, overflow="ellipsis")
         if r.status == RecipientStatus.RETRYING and r.next_attempt_at:
             status.append(" · " + _("next {when}").format(when=fmt.time(r.next_attempt_at, tz)), style="yellow")
         if r.reason_code:
