@@ -250,7 +250,7 @@ def _allowed(world) -> list[str]:
 
 def _bad_files(folder: Path) -> dict[str, Path]:
     files = {
-        "bad.csv": "prénom,nom\nA,B\n",
+        "bad.csv": "colour,shape\nA,B\n",
         "binary.csv": "\x00\x01\x02PK\x03\x04",
         "ids-bad.csv": "",
         "template.toml": 'subject = "x\n',
@@ -368,11 +368,9 @@ def english_twin(config: Path | None, args: list[str], env: dict | None, world) 
 # the errors whose words are the core's (core/…: fr-core's part of #17): they pass once
 # those messages go through `_()`; until then they are expected to fail, not to block
 CORE_WORDS = {
-    "unknown campaign id", "campaign id not a number", "bad date", "window backwards", "bad template file",
-    "missing template file", "bad CSV of ids", "binary CSV of ids", "empty CSV of ids", "bad condition",
-    "remove unknown patient", "patient file missing", "bad patient CSV", "unknown patient", "opt-out bad channel",
-    "nothing to start", "reinvite a broadcast", "test send to unknown patient", "audit bad date",
-    "missing permission (opt-in)", "missing permission (audit)", "ssh: unknown campaign",
+    "window backwards", "bad template file", "missing template file", "binary CSV of ids", "empty CSV of ids",
+    "patient file missing", "bad patient CSV", "unknown patient", "opt-out bad channel", "reinvite a broadcast",
+    "test send to unknown patient", "missing permission (opt-in)", "missing permission (audit)",
 }  # fmt: skip
 
 
