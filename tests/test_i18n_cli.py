@@ -250,7 +250,7 @@ def _allowed(world) -> list[str]:
 
 def _bad_files(folder: Path) -> dict[str, Path]:
     files = {
-        "bad.csv": "prénom,nom\nA,B\n",
+        "bad.csv": "colour,shape\nA,B\n",
         "binary.csv": "\x00\x01\x02PK\x03\x04",
         "ids-bad.csv": "",
         "template.toml": 'subject = "x\n',
@@ -368,11 +368,9 @@ def english_twin(config: Path | None, args: list[str], env: dict | None, world) 
 # the errors whose words are the core's (core/…: fr-core's part of #17): they pass once
 # those messages go through `_()`; until then they are expected to fail, not to block
 CORE_WORDS = {
-    "unknown campaign id", "campaign id not a number", "bad date", "window backwards", "bad template file",
-    "missing template file", "bad CSV of ids", "binary CSV of ids", "empty CSV of ids", "bad condition",
-    "remove unknown patient", "patient file missing", "bad patient CSV", "unknown patient", "opt-out bad channel",
-    "nothing to start", "reinvite a broadcast", "test send to unknown patient", "audit bad date",
-    "missing permission (opt-in)", "missing permission (audit)", "ssh: unknown campaign",
+    "window backwards", "bad template file", "missing template file", "binary CSV of ids", "empty CSV of ids",
+    "patient file missing", "bad patient CSV", "unknown patient", "opt-out bad channel", "reinvite a broadcast",
+    "test send to unknown patient", "missing permission (opt-in)", "missing permission (audit)",
 }  # fmt: skip
 
 
@@ -444,39 +442,57 @@ def test_the_pseudo_check_catches_an_unwrapped_string(world, pseudo_localedir, m
 # --- confirmations and tables -------------------------------------------------------------
 
 
-def _shown(world) -> list:
-    inv, core = str(world.invitation), pytest.mark.xfail(reason="core.status' words (fr-core, #17)", strict=False)
+def _shown(world) -> list[list[str]]:
+    inv = str(world.invitation)
     return [
         ["campaigns", "list"],
         ["campaigns", "show", inv],
         ["campaigns", "show", str(world.broadcast)],
         ["recipients", "list", inv],
         ["patients", "show", "1001"],
-        pytest.param(["status"], marks=core),
-        pytest.param(["config", "check"], marks=core),  # its secrets lines are core.status'
-        pytest.param(["audit", "verify"], marks=core),
+        ["status"],
+        ["config", "check"],
+        ["audit", "verify"],
         ["campaigns", "reinvite", inv, "--dry-run"],
+        ["audit"],
     ]
 
 
 SHOWN = ["campaigns list", "campaigns show 1", "campaigns show 2", "recipients list 1", "patients show 1001",
-         "status", "config check", "audit verify", "campaigns reinvite 1 --dry-run"]  # fmt: skip
+         "status", "config check", "audit verify", "campaigns reinvite 1 --dry-run", "audit"]  # fmt: skip
 
 
 @pytest.mark.parametrize("case", range(len(SHOWN)), ids=SHOWN)
-def test_what_commands_show_in_each_language(world, case, request):
+def test_what_commands_show_in_each_language(world, case):
     """What the commands show: French for the French reader, English for the English one,
     numbers and dates as each writes them."""
-    param = _shown(world)[case]
-    args = param.values[0] if hasattr(param, "values") else param
-    for mark in getattr(param, "marks", ()):
-        request.applymarker(mark)
+    args = _shown(world)[case]
     data = [*world.data(), "Dr"]
     fr, en = run(args, world.fr), run(args, world.en)
     assert fr.code == en.code and fr.code in (0, 1), f"{args}: {fr} {en}"
     assert fr.out != en.out, args
-    assert not english_in(fr.out, data), f"{args}: {english_in(fr.out, data)}\n{fr.out}"
-    assert not french_in(en.out, data), f"{args}: {french_in(en.out, data)}\n{en.out}"
+    if args != ["audit"]:  # the trail's actions and their key=value details are its stable codes
+        assert not english_in(fr.out, data), f"{args}: {english_in(fr.out, data)}\n{fr.out}"
+        assert not french_in(en.out, data), f"{args}: {french_in(en.out, data)}\n{en.out}"
+
+
+@pytest.mark.parametrize("case", range(len(SHOWN)), ids=SHOWN)
+def test_what_commands_show_in_the_pseudo_locale(world, pseudo_localedir, case):
+    args = _shown(world)[case]
+    with speaking_pseudo(pseudo_localedir):
+        r = run(args, world.fr)
+    assert r.code in (0, 1), r
+    allowed = [*_allowed(world), *_codes(), "sqlite", "maildir", "log", "Dr", "America", "Toronto", "Z"]
+    if args == ["audit"]:  # the trail's actions and details are its stable codes, as --json has them
+        allowed += re.findall(r"[A-Za-z_]+", r.out)
+    assert not leaks(r.text, allowed), leak_report(r.text, allowed)
+
+
+def _codes() -> list[str]:
+    """The permission words the config file spells, shown as written there."""
+    from core.enums import Permission
+
+    return [p.value for p in Permission]
 
 
 def test_a_campaign_shown_in_each_language(world):
@@ -486,41 +502,63 @@ def test_a_campaign_shown_in_each_language(world):
     assert "kind: invitation (channel email)" in run(["campaigns", "show", inv], world.en).out
 
 
-def test_changes_confirmed_in_each_language(world, tmp_path):
-    """Each change's confirmation, on a copy of the database per language."""
-    for language in ("fr", "en"):
-        db = tmp_path / f"{language}.db"
-        shutil.copy(world.folder / "clinicast.db", db)
-        (tmp_path / language).mkdir()
-        config = write_config(
-            tmp_path / language, f"sqlite:///{db.as_posix().lstrip('/')}", users=users_table(language)
-        )
-        said = [
-            run(["campaigns", "create", "--kind", "invitation", "--name", "Nouvelle"], config),
-            run(["recipients", "add", "3", "--patient", "1002"], config),
-            run(["recipients", "add", "3", "--patient", "1003"], config),
-            run(["recipients", "remove", "3", "1003"], config),
-            run(["campaigns", "start", "3"], config),
-            run(["campaigns", "stop", "3"], config),
-            run(["campaigns", "archive", "3"], config),
-            run(["patients", "opt-out", "1004", "--channel", "email", "--note", "appel"], config),
-            run(["patients", "opt-in", "1004", "--channel", "email", "--note", "appel"], config),
-            run(["patients", "import", str(world.patients)], config),
-        ]
-        for i, r in enumerate(said):
-            assert r.code == 0, r
-            # `remove` ends with what it means for the patient: core.recipients' words (fr-core's)
-            text = r.out.partition(":")[0] if i == 3 else r.out
-            data = [*world.data(), "Nouvelle", "appel", "patients.csv"]
-            if language == "fr":
-                assert not english_in(text, data), f"{english_in(text, data)}\n{text}"
-            else:
-                assert not french_in(text, data), f"{french_in(text, data)}\n{text}"
+CHANGES = [
+    ["campaigns", "create", "--kind", "invitation", "--name", "Nouvelle"],
+    ["recipients", "add", "3", "--patient", "1002"],
+    ["recipients", "add", "3", "--patient", "1003"],
+    ["recipients", "remove", "3", "1003"],
+    ["campaigns", "start", "3"],
+    ["campaigns", "stop", "3"],
+    ["campaigns", "archive", "3"],
+    ["campaigns", "archive", "3", "--undo"],
+    ["campaigns", "edit", "3", "--name", "Nouvelle"],
+    ["patients", "opt-out", "1004", "--channel", "email", "--note", "appel"],
+    ["patients", "opt-in", "1004", "--channel", "email", "--note", "appel"],
+    ["patients", "import", "PATIENTS"],
+]
+
+
+@pytest.mark.parametrize("language", ["fr", "en", "pseudo"])
+def test_changes_confirmed_in_each_language(world, tmp_path, pseudo_localedir, language):
+    """Each change's confirmation, on a copy of the database per language (and in the
+    pseudo-locale, where every word outside ⟦…⟧ that is not data fails)."""
+    import contextlib
+
+    db = tmp_path / f"{language}.db"
+    shutil.copy(world.folder / "clinicast.db", db)
+    users = users_table("fr" if language == "pseudo" else language)
+    config = write_config(tmp_path, f"sqlite:///{db.as_posix().lstrip('/')}", users=users)
+    data = [*world.data(), "Nouvelle", "appel", "patients.csv"]
+    speaking = speaking_pseudo(pseudo_localedir) if language == "pseudo" else contextlib.nullcontext()
+    with speaking:
+        said = [run([str(world.patients) if a == "PATIENTS" else a for a in args], config) for args in CHANGES]
+    core_said = []  # what the core words (fr-core's part of #17): reported apart
+    for args, r in zip(CHANGES, said, strict=True):
+        assert r.code == 0, (args, r)
+        text = r.text
+        if args[:2] == ["recipients", "remove"]:  # ends with what it means: core.recipients' words
+            text, _, core = text.partition(":")
+            core_said.append(core)
+        if args[:2] == ["patients", "opt-out"]:  # the ledger's own lines: core.optouts' words
+            text, core = "", text
+            core_said.append(core)
         if language == "fr":
-            assert said[0].out.startswith("campagne n° 3 'Nouvelle' créée (invitation)")
-            assert "12 patients" in said[-1].out
+            assert not english_in(text, data), f"{args}: {english_in(text, data)}\n{text}"
+        elif language == "en":
+            assert not french_in(text, data), f"{args}: {french_in(text, data)}\n{text}"
         else:
-            assert said[0].out.startswith("created campaign #3 'Nouvelle' (invitation)")
+            allowed = [*_allowed(world), *data]
+            assert not leaks(text, allowed), f"{args}: " + leak_report(text, allowed)
+    if language == "fr":
+        assert said[0].out.startswith("campagne n° 3 'Nouvelle' créée (invitation)")
+        assert "12 patients" in said[-1].out
+    elif language == "en":
+        assert said[0].out.startswith("created campaign #3 'Nouvelle' (invitation)")
+    if language == "pseudo":
+        allowed = [*_allowed(world), *data]
+        core_leaks = [leaks(text, allowed) for text in core_said]
+        if any(core_leaks):
+            pytest.xfail(f"the core's words, not yet through _() (fr-core, #17): {core_leaks}")
 
 
 # --- --json is the same bytes in both languages -------------------------------------------
@@ -616,3 +654,64 @@ def test_json_of_changes_is_byte_identical(world, frozen, tmp_path):
         assert fr.out.encode() == en.out.encode(), f"{args}:\n{fr.out}\n---\n{en.out}"
         if fr.code == 0:
             json.loads(fr.out)
+
+
+# --- the daemon's lines -------------------------------------------------------------------
+
+
+@pytest.fixture
+def loggers_back():
+    """The daemon sets up the 'clinicast' loggers for its stderr: put them back after."""
+    import logging
+
+    saved = [
+        (lg, lg.handlers[:], lg.level, lg.propagate) for lg in map(logging.getLogger, ("clinicast", "apscheduler"))
+    ]
+    yield
+    for lg, handlers, level, propagate in saved:
+        lg.handlers[:], lg.level, lg.propagate = handlers, level, propagate
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the daemon runs as the service account: root here")
+def test_daemon_lines_keep_their_fields_and_say_the_rest_in_the_configured_language(world, tmp_path, loggers_back):
+    """`key=value` fields and event names stay English for the tools that read them; the
+    `msg=` a person reads is in the service account's language, else the clinic's."""
+    db = tmp_path / "daemon.db"
+    shutil.copy(world.folder / "clinicast.db", db)
+    url = f"sqlite:///{db.as_posix().lstrip('/')}"
+    for language, said in (("fr", "le démon a démarré"), ("en", "the daemon started")):
+        (tmp_path / language).mkdir()
+        config = write_config(tmp_path / language, url, users="")
+        config.write_text(
+            config.read_text(encoding="utf-8").replace('default_language = "fr"', f'default_language = "{language}"')
+        )
+        r = run(["daemon", "--once"], config)
+        assert r.code == 0, r
+        start = next(line for line in r.err.splitlines() if "event=start " in line)
+        assert " level=info logger=daemon event=start name=" in start
+        assert f'msg="{said}' in start, start
+        stopped = next(line for line in r.err.splitlines() if "event=stopped " in line)
+        assert ("s'est arrêté" if language == "fr" else "the daemon stopped") in stopped
+        for line in r.err.splitlines():  # every line still parses as key=value
+            assert re.fullmatch(r'(\w+=("([^"\\]|\\.)*"|\S+))( \w+=("([^"\\]|\\.)*"|\S+))*', line), line
+
+
+def test_click_s_own_words_in_french(world):
+    """click's texts ("Usage:", "Options", "Show this message and exit.", its usage errors)
+    come from the installed click into our catalogue, and a French reader gets them."""
+    shown = run(["campaigns", "create", "--help"], world.fr).out
+    assert shown.startswith("Utilisation\u00a0: clinicast campaigns create [OPTIONS]")
+    assert "Afficher ce message et quitter." in shown and "[obligatoire]" in shown
+    assert "--starts AAAA-MM-JJ" in shown and "--name NOM" in shown
+    assert "Commandes" in run(["campaigns", "--help"], world.fr).out
+    said = {
+        ("campaigns", "list", "--tout"): "Option inconnue",
+        ("campaigns", "show"): "Argument manquant 'NO_CAMPAGNE'",
+        ("campaigns", "create", "--kind", "sms", "--name", "X"): "Valeur invalide",
+        ("campaigns", "create", "--name", "X"): "Option manquante",
+    }
+    for args, words in said.items():
+        r = run(list(args), world.fr)
+        assert r.code == 2 and words in r.err and "(voir clinicast campaigns" in r.err, r.err
+    english = run(["campaigns", "show"], world.en).err
+    assert english == "clinicast: Missing argument 'CAMPAIGN_ID'. (see clinicast campaigns show --help)\n"
