@@ -86,6 +86,7 @@ def reinvite_plan(ctx: Ctx, campaign_id) -> StartPlan:
     )
     plan.queued_for = first_allowed(ctx.config, now)
     plan.sending_begins = describe_start(ctx.config, now, now)
+    plan.sending_begins_en = describe_start(ctx.config, now, now, "en")
     return plan
 
 
