@@ -88,7 +88,7 @@ def patients_show(ctx, emr_id, as_json):
     labels = {key: word("field", key) for key in view.record}
     width = max(map(len, labels.values()), default=0)
     for key, value in view.record.items():
-        click.echo(f"{labels[key]:>{width}}: {_field_value(key, value)}")
+        click.echo(_("{field}: {value}").format(field=f"{labels[key]:>{width}}", value=_field_value(key, value)))
     click.echo(_("opt-outs:") if view.opt_outs else _("opt-outs: none"))
     for o in view.opt_outs:
         if o.active:
