@@ -102,7 +102,9 @@ def for_service_or_admin(config: Config, clock: Callable[[], datetime] = utcnow)
 
 def _service_ctx(config: Config, clock: Callable[[], datetime]) -> Ctx:
     login = login_name()
-    user = config.users.get(login) or User(login, f"{login} (service account)", frozenset({"admin"}))
+    user = config.users.get(login) or User(
+        login, _("{login} (service account)").format(login=login), frozenset({"admin"})
+    )
     return _opened(Ctx(config, user, clock))
 
 
