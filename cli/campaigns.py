@@ -31,12 +31,19 @@ def _template_arg(path):
         raise BadInput(str(e)) from None
 
 
+def _day(d) -> str:
+    """A window's day; a stored value that is not a day at all (SQLite keeps text) as it is."""
+    from datetime import date
+
+    return day(d) if isinstance(d, date) else str(d or "")
+
+
 def _print_campaign(s) -> None:
     from core.campaigns.actions import INVITATION_VALID_DAYS
 
     if s.kind == Kind.BROADCAST:
         window = _("{starts} → {ends} ({state})").format(
-            starts=day(s.starts_on), ends=day(s.ends_on), state=word("window", s.window_state)
+            starts=_day(s.starts_on), ends=_day(s.ends_on), state=word("window", s.window_state)
         )
     else:
         window = ngettext("valid {n} day from sending", "valid {n} days from sending", INVITATION_VALID_DAYS).format(

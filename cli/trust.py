@@ -12,7 +12,7 @@ from cli.words import word
 from core.enums import OptOutChannel
 from core.errors import BadInput
 from core.formats import day, number, when
-from core.i18n import N_, _, current
+from core.i18n import N_, _, current, ngettext
 
 _CHANNEL = click.option(
     "--channel",
@@ -53,9 +53,11 @@ def patients_opt_in(ctx, emr_id, channel, note, as_json):
     if as_json:
         return emit(done.to_json())
     click.echo(
-        _("{emr_id}: opt-out of {channel} undone ({n} cleared)").format(
-            emr_id=done.emr_id, channel=word("channel", done.channel), n=number(done.cleared)
-        )
+        ngettext(
+            "{emr_id}: opt-out of {channel} undone ({n} cleared)",
+            "{emr_id}: opt-out of {channel} undone ({n} cleared)",
+            done.cleared,
+        ).format(emr_id=done.emr_id, channel=word("channel", done.channel), n=number(done.cleared))
     )
 
 
@@ -88,7 +90,7 @@ def patients_show(ctx, emr_id, as_json):
     labels = {key: word("field", key) for key in view.record}
     width = max(map(len, labels.values()), default=0)
     for key, value in view.record.items():
-        click.echo(f"{labels[key]:>{width}}: {_field_value(key, value)}")
+        click.echo(_("{field}: {value}").format(field=f"{labels[key]:>{width}}", value=_field_value(key, value)))
     click.echo(_("opt-outs:") if view.opt_outs else _("opt-outs: none"))
     for o in view.opt_outs:
         if o.active:

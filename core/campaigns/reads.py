@@ -22,6 +22,7 @@ from core.enums import (
     RecipientStatus,
 )
 from core.errors import BadInput, NotFound
+from core.i18n import _
 from core.models import Campaign, Delivery, Invitation, Recipient, Template
 from core.reasons import Reason
 from core.rules import FEED_ONLY
@@ -124,12 +125,12 @@ def get(campaign_id: int | str) -> Campaign:
     text = str(campaign_id).strip()
     # ASCII digits only: int() also reads "١", "１" and "1_0"
     if not (isinstance(campaign_id, int) or (text.isascii() and text.isdigit())):
-        raise BadInput(f"campaign id must be a number, got {campaign_id!r}")
+        raise BadInput(_("campaign id must be a number, got {value}").format(value=repr(campaign_id)))
     cid = int(text)
     # an id no database column can hold (99999999999999999999999) is simply not there
     c = Campaign.get_or_none(Campaign.id == cid) if 0 < cid < 2**63 else None
     if c is None:
-        raise NotFound(f"no campaign with id {cid}")
+        raise NotFound(_("no campaign with id {id}").format(id=cid))
     return c
 
 

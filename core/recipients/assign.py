@@ -10,7 +10,7 @@ from collections import Counter
 
 import peewee as pw
 
-from core import audit, emr
+from core import audit, emr, formats
 from core.campaigns import get_templates, window_state
 from core.campaigns.actions import template_problems
 from core.campaigns.reads import get, get_locked
@@ -19,6 +19,7 @@ from core.context import Ctx
 from core.db import write_transaction
 from core.enums import Kind, Permission, RecipientStatus, WindowState
 from core.errors import BadInput, NotFound, Refused
+from core.i18n import _
 from core.models import BaseModel, Campaign, Patient, Recipient, database
 from core.recipients.lookup import patient_query
 from core.recipients.results import AssignPreview, AssignResult
@@ -63,22 +64,30 @@ def _pick(patients: pw.Select) -> pw.Select:
 
 def _check_assignable(ctx: Ctx, c: Campaign) -> str | None:
     if c.archived:
-        raise Refused(f"campaign {c.id} is archived; unarchive it before adding patients")
+        raise Refused(_("campaign {id} is archived; unarchive it before adding patients").format(id=c.id))
     require_valid_window(c)
     state = window_state(c, ctx.now(), ctx.config.clinic.tz)
     if state == WindowState.ENDED:
-        raise Refused(f"campaign {c.id}'s window ended on {c.ends_on}; nobody can be added")
+        raise Refused(
+            _("campaign {id}'s window ended on {day}; nobody can be added").format(id=c.id, day=formats.day(c.ends_on))
+        )
     if c.kind == Kind.BROADCAST and c.expired_at is not None:
         # expired on the gateway already: a clock set back (or a window edited) must not
         # make an assign publish, and so re-create, it there (issue #8)
-        raise Refused(f"campaign {c.id} was removed from the feeds on {c.expired_at:%Y-%m-%d}; nobody can be added")
+        raise Refused(
+            _("campaign {id} was removed from the feeds on {day}; nobody can be added").format(
+                id=c.id, day=formats.day(c.expired_at, ctx.config.clinic.tz)
+            )
+        )
     if c.kind == Kind.BROADCAST:
         # the feed shows the message as soon as the window is open: it must be written first
         problems = template_problems(ctx, c.kind, get_templates(ctx, c.id))
         if problems:
             raise Refused(
-                f"write campaign {c.id}'s message before adding patients "
-                f"(patients see it in their feed during the window): {problems[0]}"
+                _(
+                    "write campaign {id}'s message before adding patients "
+                    "(patients see it in their feed during the window): {problem}"
+                ).format(id=c.id, problem=problems[0])
             )
     return state
 
@@ -161,8 +170,10 @@ def _assign(ctx: Ctx, campaign_id: int | str, patients: pw.Select, how: str, **d
         incoming = result.added + result.skipped
         if incoming > LIMIT:
             raise Refused(
-                f"this would add {incoming} patients; one assign adds at most {LIMIT}: "
-                "narrow the conditions or split the list. Nothing was added."
+                _(
+                    "this would add {n} patients; one assign adds at most {limit}: "
+                    "narrow the conditions or split the list. Nothing was added."
+                ).format(n=formats.number(incoming), limit=formats.number(LIMIT))
             )
         now, login = ctx.now(), ctx.user.login
         denied = forbidden(c.kind, Stage.FEED)
@@ -233,7 +244,7 @@ def _assign(ctx: Ctx, campaign_id: int | str, patients: pw.Select, how: str, **d
 def assign_patient(ctx: Ctx, campaign_id: int | str, emr_id: str) -> AssignResult:
     emr_id = emr_id.strip()
     if not patient_query(emr_id).exists():
-        raise NotFound(f"no patient with EMR id {emr_id!r}")
+        raise NotFound(_("no patient with EMR id {id}").format(id=repr(emr_id)))
     return _assign(ctx, campaign_id, patient_query(emr_id), "patient", emr_id=emr_id)
 
 
@@ -241,7 +252,7 @@ def assign_conditions(ctx: Ctx, campaign_id: int | str, conds: list) -> AssignRe
     from core import conditions
 
     if not conds:
-        raise BadInput("give at least one condition (FIELD OP VALUE)")
+        raise BadInput(_("give at least one condition (FIELD OP VALUE)"))
     expr = conditions.compile(conds, ctx.today())
     return _assign(
         ctx,
@@ -263,7 +274,7 @@ def assign_ids(ctx: Ctx, campaign_id: int | str, emr_ids: list[str], known: set[
         if k:
             by_key.setdefault(k, i.strip())
     if not by_key:
-        raise BadInput("no EMR ids to assign")
+        raise BadInput(_("no EMR ids to assign"))
     with write_transaction():  # the list's rows in one transaction, with the assign (a savepoint)
         _load_keys(list(by_key))
         # IN (SELECT ...), not a join: SQLite, knowing nothing of the temporary table, would
@@ -273,7 +284,9 @@ def assign_ids(ctx: Ctx, campaign_id: int | str, emr_ids: list[str], known: set[
             known = {k for (k,) in Patient.select(Patient.emr_key).where(in_list).tuples()}
         if len(known) > LIMIT:
             raise Refused(
-                f"this list has {len(known)} known patients; one assign adds at most {LIMIT}. Nothing was added."
+                _("this list has {n} known patients; one assign adds at most {limit}. Nothing was added.").format(
+                    n=formats.number(len(known)), limit=formats.number(LIMIT)
+                )
             )
         result = _assign(ctx, campaign_id, Patient.select(Patient.id).where(in_list), "list", count=len(by_key))
         _Keys.delete().execute()

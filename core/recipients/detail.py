@@ -11,6 +11,7 @@ from core.campaigns import get
 from core.context import Ctx
 from core.enums import DeliveryKind, Permission
 from core.errors import NotFound
+from core.i18n import _
 from core.models import Delivery, Invitation, Patient, Recipient
 from core.reasons import describe
 
@@ -66,7 +67,7 @@ def detail(ctx: Ctx, campaign_id: int | str, recipient_id: int, language: str | 
         .first()
     )
     if r is None:
-        raise NotFound(f"campaign {c.id} has no recipient {recipient_id}")
+        raise NotFound(_("campaign {id} has no recipient {recipient}").format(id=c.id, recipient=recipient_id))
     p = r.patient
     lines = []
     attempts, last_error = 0, ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from core import emr
 from core.errors import NotFound
+from core.i18n import _
 from core.models import Campaign, Patient, Recipient, database
 
 
@@ -27,5 +28,7 @@ def patient_query(emr_id: str):
 def recipient(c: Campaign, emr_id: str) -> Recipient:
     r = Recipient.select().join(Patient).where(Recipient.campaign == c, Patient.emr_key == emr.key(emr_id)).first()
     if r is None:
-        raise NotFound(f"patient {emr_id.strip()!r} is not a recipient of campaign {c.id}")
+        raise NotFound(
+            _("patient {emr_id} is not a recipient of campaign {id}").format(emr_id=repr(emr_id.strip()), id=c.id)
+        )
     return r
