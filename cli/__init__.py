@@ -58,8 +58,8 @@ def _language(args: list[str]) -> str:
         from core.config.load import discover
 
         text = infile.read_bytes(discover(_config_arg(args)), limit=infile.CONFIG_LIMIT).decode("utf-8", "replace")
-    except Exception:  # noqa: BLE001 - no file, unreadable: the default (loading says why)
-        return language
+    except Exception:  # noqa: BLE001 - no file, unreadable: the system's language (loading says why)
+        return _system_language(language)
     table, found = "", dict[tuple[str, str], str]()
     for line in text.splitlines():
         header = re.match(r"\s*\[([^\[\]]+)\]", line)
@@ -72,6 +72,18 @@ def _language(args: list[str]) -> str:
             found[(table, value.group(1))] = value.group(2)
     clinic = "fr" if ("clinic", "") in found else language  # the schema's default_language
     return found.get((f"users.{login}", "language")) or found.get(("clinic", "default_language")) or clinic
+
+
+def _system_language(default: str) -> str:
+    """With no config to say it, the host's locale: French on a French system (LC_ALL,
+    LC_MESSAGES, LANG as POSIX reads them; $LANGUAGE is core.i18n's own)."""
+    import os
+
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name, "")
+        if value:
+            return "fr" if value.lower().startswith("fr") else default
+    return default
 
 
 def main(argv=None) -> None:

@@ -60,6 +60,7 @@ __all__ = [
     "short_day",
     "short_when",
     "time",
+    "weekday",
     "when",
 ]
 
@@ -139,6 +140,15 @@ def time(moment: dt.datetime | None, tz: ZoneInfo, *, seconds: bool = False) -> 
     from babel.dates import format_time
 
     return format_time(m, TIME_SECONDS if seconds else TIME, tzinfo=tz, locale=locale())
+
+
+def weekday(moment: dt.date | dt.datetime | None, tz: ZoneInfo | None = None) -> str:
+    """« jeudi », "Thursday": the day of the week (a datetime: naive UTC, seen in `tz`)."""
+    if moment is None:
+        return ""
+    from babel.dates import format_date
+
+    return format_date(_calendar_day(moment, tz), "EEEE", locale=locale())
 
 
 def _join(date_text: str, time_text: str) -> str:

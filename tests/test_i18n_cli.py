@@ -715,3 +715,16 @@ def test_click_s_own_words_in_french(world):
         assert r.code == 2 and words in r.err and "(voir clinicast campaigns" in r.err, r.err
     english = run(["campaigns", "show"], world.en).err
     assert english == "clinicast: Missing argument 'CAMPAIGN_ID'. (see clinicast campaigns show --help)\n"
+
+
+@pytest.mark.skipif(Path("/etc/clinicast/config.toml").exists(), reason="this host has a clinicast config")
+@pytest.mark.parametrize(
+    ("locale", "said"), [("fr_CA.UTF-8", "aucun fichier de configuration"), ("C.UTF-8", "no config")]
+)
+def test_no_config_file_is_said_in_the_host_s_language(tmp_path, monkeypatch, locale, said):
+    """With no config to name a language, the host's locale chooses (LC_ALL, LC_MESSAGES, LANG)."""
+    monkeypatch.chdir(tmp_path)
+    env = {"LANG": locale, "LC_ALL": None, "LC_MESSAGES": None, "CLINICAST_CONFIG": None,
+           "XDG_CONFIG_HOME": str(tmp_path), "HOME": str(tmp_path)}  # fmt: skip
+    r = run(["campaigns", "list"], env=env)
+    assert r.code == 2 and r.err.startswith(f"clinicast: {said}"), r

@@ -69,7 +69,7 @@ def reinvite_plan(ctx: Ctx, campaign_id) -> StartPlan:
     ctx.require(Permission.CAMPAIGNS)
     c = get(campaign_id)
     if c.kind != Kind.INVITATION:
-        raise Refused(f"campaign {c.id} is a broadcast; only an invitation can be re-invited")
+        raise Refused(_("campaign {id} is a broadcast; only an invitation can be re-invited").format(id=c.id))
     now = ctx.now()
     rids = _expired(c, now).select(Invitation.recipient)
     rows = (
@@ -86,6 +86,7 @@ def reinvite_plan(ctx: Ctx, campaign_id) -> StartPlan:
     )
     plan.queued_for = first_allowed(ctx.config, now)
     plan.sending_begins = describe_start(ctx.config, now, now)
+    plan.sending_begins_en = describe_start(ctx.config, now, now, "en")
     return plan
 
 

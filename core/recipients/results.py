@@ -94,6 +94,7 @@ class StartPlan:
     in_progress: int = 0
     queued_for: datetime | None = None  # when the sends go out (window start, sending hours)
     sending_begins: str = ""  # "" = at once; else "outside sending hours: will go out from Thursday 09:00"
+    sending_begins_en: str = ""  # the same in the spec's English, for --json (scripts read it)
     pace: str = ""  # "" = no cap; else when the last email leaves at the relay's pace (core.pace)
 
     def to_json(self) -> dict:
@@ -103,7 +104,7 @@ class StartPlan:
             "already_sent": self.already_sent,
             "in_progress": self.in_progress,
             "queued_for": iso(self.queued_for),
-            "sending_begins": self.sending_begins or None,  # null: at once
+            "sending_begins": self.sending_begins_en or None,  # null: at once
             "pace": self.pace,
         }
 

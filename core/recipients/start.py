@@ -61,6 +61,7 @@ def start_plan(ctx: Ctx, campaign_id: int | str) -> StartPlan:
     # sending hours: the first allowed moment on or after that (SPEC §11)
     plan.queued_for = first_allowed(ctx.config, earliest)
     plan.sending_begins = describe_start(ctx.config, earliest, ctx.now())
+    plan.sending_begins_en = describe_start(ctx.config, earliest, ctx.now(), "en")
     if c.kind == Kind.INVITATION and plan.will_send and pace.limited(ctx.config.email):
         ahead = pace.waiting_emails()
         plan.pace = pace.describe(ctx.config, ctx.now(), ahead + plan.will_send, plan.queued_for)
