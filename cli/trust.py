@@ -12,7 +12,7 @@ from cli.words import word
 from core.enums import OptOutChannel
 from core.errors import BadInput
 from core.formats import day, number, when
-from core.i18n import N_, _, current
+from core.i18n import N_, _, current, ngettext
 
 _CHANNEL = click.option(
     "--channel",
@@ -53,9 +53,11 @@ def patients_opt_in(ctx, emr_id, channel, note, as_json):
     if as_json:
         return emit(done.to_json())
     click.echo(
-        _("{emr_id}: opt-out of {channel} undone ({n} cleared)").format(
-            emr_id=done.emr_id, channel=word("channel", done.channel), n=number(done.cleared)
-        )
+        ngettext(
+            "{emr_id}: opt-out of {channel} undone ({n} cleared)",
+            "{emr_id}: opt-out of {channel} undone ({n} cleared)",
+            done.cleared,
+        ).format(emr_id=done.emr_id, channel=word("channel", done.channel), n=number(done.cleared))
     )
 
 
