@@ -57,6 +57,10 @@ def connect(url: str, group: str = "") -> pw.Database:
             params["host"] = u.hostname
         if u.port:
             params["port"] = u.port
+        # no JIT compiling: clinicast's statements are short, and PostgreSQL compiled any
+        # that its estimate thought costly (a count over a million rows, an assign's
+        # insert) for longer than it then ran (issue #21)
+        params["options"] = f"{params.get('options', '')} -c jit=off".strip()
         db = pw.PostgresqlDatabase(unquote(u.path.lstrip("/")), prefer_psycopg3=True, **params)
     else:
         raise DatabaseError(
