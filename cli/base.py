@@ -71,7 +71,7 @@ def output_option(f):
         "--output",
         "-o",
         "output",
-        metavar="FILE",
+        metavar=FILE,
         default="-",
         help=N_("Write the export to FILE (owner-only, 0600) instead of stdout."),
     )(f)
@@ -91,7 +91,7 @@ def _config_option(f):
     return click.option(
         "--config",
         "config_path",
-        metavar="PATH",
+        metavar=PATH,
         default=None,
         help=N_(
             "Config file (else $CLINICAST_CONFIG, ./clinicast.toml, "
@@ -105,44 +105,79 @@ def config_path_given(explicit: str | None) -> str | None:
     return explicit or click.get_current_context().find_root().obj.get("config_path")
 
 
-def translate_help(*things: click.Command | click.Parameter) -> None:
-    """Put each command's and option's help into the language in use. click takes them at
-    decoration time, when the modules are imported and before the language is known: they
-    are written `help=N_("…")` (Babel extracts the msgid, never a docstring) and the msgid
-    is kept here, so a later language gets its own words."""
+# click's words that Babel does not find in click (`_(extra["required"])`), or that click
+# never translates (the usage line's metavars): named here, shown through translate_help
+N_("required")
+OPTIONS_METAVAR = N_("[OPTIONS]")
+SUBCOMMAND_METAVAR = N_("COMMAND [ARGS]...")
+# the metavars of values (a person reads them in --help and in "Missing argument 'ID'")
+CAMPAIGN_ID = N_("CAMPAIGN_ID")
+EMR_ID = N_("EMR_ID")
+DAY = N_("YYYY-MM-DD")
+FILE = N_("FILE")
+NAME = N_("NAME")
+PATH = N_("PATH")
+TEXT = N_("TEXT")
+TRANSLATED = ("help", "short_help", "epilog", "metavar", "options_metavar", "subcommand_metavar")
+
+
+def translate_help(*things: Any) -> None:
+    """Put each command's and option's help and metavars into the language in use. click
+    takes them at decoration time, when the modules are imported and before the language is
+    known: they are written `help=N_("…")` (Babel extracts the msgid, never a docstring) and
+    the msgid is kept here, so a later language gets its own words."""
     for thing in things:
         msgids = thing.__dict__.setdefault("_help_msgids", {})
-        for attr in ("help", "short_help", "epilog"):
+        for attr in TRANSLATED:
             if attr not in msgids:
                 msgids[attr] = getattr(thing, attr, None)
             if isinstance(msgids[attr], str) and msgids[attr]:
                 setattr(thing, attr, _(msgids[attr]))
 
 
-class Command(click.Command):
-    """A command whose help, and its options' help, is shown in the language in use."""
+class _Translated:
+    """What a command shows, in the language in use: its help, its options' help and
+    metavars (when parsing, for click's errors, and when formatting --help), and click's own
+    --help option, which click words once and keeps."""
+
+    params: list[click.Parameter]
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        translate_help(self, *self.params)
+        return super().parse_args(ctx, args)  # type: ignore[misc]
 
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         translate_help(self, *self.params)
-        super().format_help(ctx, formatter)
+        super().format_help(ctx, formatter)  # type: ignore[misc]
 
     def get_short_help_str(self, limit: int = 45) -> str:
         translate_help(self)
-        return super().get_short_help_str(limit)
+        return super().get_short_help_str(limit)  # type: ignore[misc]
+
+    def get_help_option(self, ctx: click.Context) -> click.Option | None:
+        option = super().get_help_option(ctx)  # type: ignore[misc]
+        if option is not None:
+            option.help = _("Show this message and exit.")
+        return option
 
 
-class Group(click.Group):
-    """A group of commands, its help and its commands' help in the language in use."""
+class Command(_Translated, click.Command):
+    """A command whose words are shown in the language in use."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("options_metavar", OPTIONS_METAVAR)
+        super().__init__(*args, **kwargs)
+
+
+class Group(_Translated, click.Group):
+    """A group of commands, its words and its commands' in the language in use."""
 
     command_class = Command
 
-    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        translate_help(self, *self.params)
-        super().format_help(ctx, formatter)
-
-    def get_short_help_str(self, limit: int = 45) -> str:
-        translate_help(self)
-        return super().get_short_help_str(limit)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("options_metavar", OPTIONS_METAVAR)
+        kwargs.setdefault("subcommand_metavar", SUBCOMMAND_METAVAR)
+        super().__init__(*args, **kwargs)
 
 
 Group.group_class = Group

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
-from cli.base import cli, command, emit
+from cli.base import CAMPAIGN_ID, DAY, EMR_ID, FILE, NAME, cli, command, emit
 from cli.words import word
 from core.enums import DeliveryKind, Kind
 from core.errors import BadInput
 from core.formats import day, number
-from core.i18n import N_, _, ngettext
+from core.i18n import N_, _, current, ngettext
 from core.reasons import describe
 
 _JSON_HELP = N_("Print one JSON document (the spec's English keys and codes).")
@@ -31,12 +31,19 @@ def _template_arg(path):
         raise BadInput(str(e)) from None
 
 
+def _day(d) -> str:
+    """A window's day; a stored value that is not a day at all (SQLite keeps text) as it is."""
+    from datetime import date
+
+    return day(d) if isinstance(d, date) else str(d or "")
+
+
 def _print_campaign(s) -> None:
     from core.campaigns.actions import INVITATION_VALID_DAYS
 
     if s.kind == Kind.BROADCAST:
         window = _("{starts} → {ends} ({state})").format(
-            starts=day(s.starts_on), ends=day(s.ends_on), state=word("window", s.window_state)
+            starts=_day(s.starts_on), ends=_day(s.ends_on), state=word("window", s.window_state)
         )
     else:
         window = ngettext("valid {n} day from sending", "valid {n} days from sending", INVITATION_VALID_DAYS).format(
@@ -89,10 +96,12 @@ def campaigns_list(ctx, include_archived, as_json):
 @click.option(
     "--kind", required=True, type=click.Choice(["invitation", "broadcast"]), help=N_("What the campaign sends.")
 )
-@click.option("--name", required=True, help=N_("The campaign's name, as staff see it."))
-@click.option("--starts", metavar="YYYY-MM-DD", help=N_("A broadcast's first day."))
-@click.option("--ends", metavar="YYYY-MM-DD", help=N_("A broadcast's last day."))
-@click.option("--template", "template_path", type=click.Path(dir_okay=False), help=N_("TOML template file."))
+@click.option("--name", required=True, metavar=NAME, help=N_("The campaign's name, as staff see it."))
+@click.option("--starts", metavar=DAY, help=N_("A broadcast's first day."))
+@click.option("--ends", metavar=DAY, help=N_("A broadcast's last day."))
+@click.option(
+    "--template", "template_path", type=click.Path(dir_okay=False), metavar=FILE, help=N_("TOML template file.")
+)
 @click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
 def campaigns_create(ctx, kind, name, starts, ends, template_path, as_json):
     from core import campaigns
@@ -105,11 +114,13 @@ def campaigns_create(ctx, kind, name, starts, ends, template_path, as_json):
 
 
 @command(campaigns_group, "edit", help=N_("Change a campaign's name, window or templates."))
-@click.argument("campaign_id")
-@click.option("--name", help=N_("The campaign's new name."))
-@click.option("--starts", metavar="YYYY-MM-DD", help=N_("A broadcast's first day."))
-@click.option("--ends", metavar="YYYY-MM-DD", help=N_("A broadcast's last day."))
-@click.option("--template", "template_path", type=click.Path(dir_okay=False), help=N_("TOML template file."))
+@click.argument("campaign_id", metavar=CAMPAIGN_ID)
+@click.option("--name", metavar=NAME, help=N_("The campaign's new name."))
+@click.option("--starts", metavar=DAY, help=N_("A broadcast's first day."))
+@click.option("--ends", metavar=DAY, help=N_("A broadcast's last day."))
+@click.option(
+    "--template", "template_path", type=click.Path(dir_okay=False), metavar=FILE, help=N_("TOML template file.")
+)
 @click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
 def campaigns_edit(ctx, campaign_id, name, starts, ends, template_path, as_json):
     from core import campaigns
@@ -123,7 +134,7 @@ def campaigns_edit(ctx, campaign_id, name, starts, ends, template_path, as_json)
 
 
 @command(campaigns_group, "show", help=N_("One campaign with its counts."))
-@click.argument("campaign_id")
+@click.argument("campaign_id", metavar=CAMPAIGN_ID)
 @click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
 def campaigns_show(ctx, campaign_id, as_json):
     from core import campaigns
@@ -135,7 +146,7 @@ def campaigns_show(ctx, campaign_id, as_json):
 
 
 @command(campaigns_group, "archive", help=N_("Hide a campaign from the default list (kept for audit)."))
-@click.argument("campaign_id")
+@click.argument("campaign_id", metavar=CAMPAIGN_ID)
 @click.option("--undo", is_flag=True, help=N_("Bring an archived campaign back."))
 def campaigns_archive(ctx, campaign_id, undo):
     from core import campaigns
@@ -146,11 +157,11 @@ def campaigns_archive(ctx, campaign_id, undo):
 
 def _skipped_lines(skipped: dict[str, int]) -> None:
     for code, n in skipped.items():
-        click.echo("  " + _("skipped {n}: {reason}").format(n=number(n), reason=describe(code)))
+        click.echo("  " + _("skipped {n}: {reason}").format(n=number(n), reason=describe(code, "", current())))
 
 
 @command(campaigns_group, "start", help=N_("Send to every recipient not yet sent to."))
-@click.argument("campaign_id")
+@click.argument("campaign_id", metavar=CAMPAIGN_ID)
 @click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
 def campaigns_start(ctx, campaign_id, as_json):
     from core import campaigns, recipients
@@ -175,7 +186,7 @@ def campaigns_start(ctx, campaign_id, as_json):
     "stop",
     help=N_("Cancel every email or push not yet handed over; those recipients go back to waiting."),
 )
-@click.argument("campaign_id")
+@click.argument("campaign_id", metavar=CAMPAIGN_ID)
 @click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
 def campaigns_stop(ctx, campaign_id, as_json):
     from core import recipients
@@ -192,11 +203,9 @@ def campaigns_stop(ctx, campaign_id, as_json):
 
 
 @command(campaigns_group, "test", help=N_("Send yourself the message as this patient would get it, marked as a test."))
-@click.argument("campaign_id")
-@click.option(
-    "--patient", "emr_id", required=True, metavar="EMR_ID", help=N_("The patient the message is rendered for.")
-)
-@click.option("--to", "to", metavar="ADDRESS", help=N_("Send the test email here instead of [users.LOGIN] email."))
+@click.argument("campaign_id", metavar=CAMPAIGN_ID)
+@click.option("--patient", "emr_id", required=True, metavar=EMR_ID, help=N_("The patient the message is rendered for."))
+@click.option("--to", "to", metavar=N_("ADDRESS"), help=N_("Send the test email here instead of [users.LOGIN] email."))
 @click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
 def campaigns_test(ctx, campaign_id, emr_id, to, as_json):
     from core import testsend
@@ -219,7 +228,7 @@ def campaigns_test(ctx, campaign_id, emr_id, to, as_json):
     "reinvite",
     help=N_("Send a fresh invitation (new code, 14 days) to those whose invitation expired unanswered."),
 )
-@click.argument("campaign_id")
+@click.argument("campaign_id", metavar=CAMPAIGN_ID)
 @click.option("--dry-run", is_flag=True, help=N_("Show the breakdown only; send nothing."))
 @click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
 def campaigns_reinvite(ctx, campaign_id, dry_run, as_json):

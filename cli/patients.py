@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cli.base import cli, command, emit
+from cli.base import FILE, cli, command, emit
 from core.formats import number
 from core.i18n import N_, _, ngettext
 from core.infile import label_of
@@ -16,7 +16,7 @@ def patients_group():
 
 
 @command(patients_group, "import", help=N_("Upsert the patient directory from an EMR export (CSV)."))
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path(dir_okay=False), metavar=FILE)
 @click.option(
     "--json", "as_json", is_flag=True, help=N_("Print one JSON document (the spec's English keys and codes).")
 )

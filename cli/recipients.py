@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cli.base import cli, command, dumps, emit, output_option, write_out
+from cli.base import CAMPAIGN_ID, EMR_ID, FILE, cli, command, dumps, emit, output_option, write_out
 from cli.words import word
 from core.enums import Permission
 from core.errors import BadInput
@@ -21,12 +21,12 @@ def recipients_group():
 
 
 @command(recipients_group, "add", help=N_("Assign patients to a campaign."))
-@click.argument("campaign_id")
-@click.option("--patient", "emr_id", metavar="EMR_ID", help=N_("One patient by EMR id."))
+@click.argument("campaign_id", metavar=CAMPAIGN_ID)
+@click.option("--patient", "emr_id", metavar=EMR_ID, help=N_("One patient by EMR id."))
 @click.option(
-    "--where", "where", multiple=True, metavar='"FIELD OP VALUE"', help=N_("A condition; repeat: all must hold.")
+    "--where", "where", multiple=True, metavar=N_('"FIELD OP VALUE"'), help=N_("A condition; repeat: all must hold.")
 )
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help=N_("A CSV list of EMR ids."))
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), metavar=FILE, help=N_("A CSV list of EMR ids."))
 @click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
 def recipients_add(ctx, campaign_id, emr_id, where, csv_path, as_json):
     from core import conditions, recipients
@@ -55,7 +55,7 @@ def recipients_add(ctx, campaign_id, emr_id, where, csv_path, as_json):
         )
     )
     for code, n in result.skipped_reasons.items():
-        click.echo("  " + _("skipped {n}: {reason}").format(n=number(n), reason=describe(code)))
+        click.echo("  " + _("skipped {n}: {reason}").format(n=number(n), reason=describe(code, "", current())))
     if result.not_found:
         ids = ", ".join(result.not_found[:20]) + (" …" if len(result.not_found) > 20 else "")
         click.echo("  " + _("not found: {ids}").format(ids=ids))
@@ -71,8 +71,8 @@ def recipients_add(ctx, campaign_id, emr_id, where, csv_path, as_json):
 
 
 @command(recipients_group, "remove", help=N_("Take one patient off a campaign."))
-@click.argument("campaign_id")
-@click.argument("emr_id")
+@click.argument("campaign_id", metavar=CAMPAIGN_ID)
+@click.argument("emr_id", metavar=EMR_ID)
 @click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
 def recipients_remove(ctx, campaign_id, emr_id, as_json):
     from core import campaigns, recipients
@@ -86,8 +86,8 @@ def recipients_remove(ctx, campaign_id, emr_id, as_json):
 
 
 @command(recipients_group, "list", help=N_("A campaign's recipients with status and dates."))
-@click.argument("campaign_id")
-@click.option("--status", default=None, help=N_("Only recipients with this status."))
+@click.argument("campaign_id", metavar=CAMPAIGN_ID)
+@click.option("--status", default=None, metavar=N_("STATUS"), help=N_("Only recipients with this status."))
 @click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
 @click.option("--csv", "as_csv", is_flag=True, help=N_("The ledger as CSV (for an incident register)."))
 @output_option

@@ -161,7 +161,7 @@ def daemon_cmd(config: Config, once, log_level):
 
 @command(cli, "demo", config=False, help=N_("The TUI on a fresh demo database and local sinks."))
 @click.option(
-    "--folder", default=None, metavar="DIR", help=N_("Where to put the demo database (default: a temp folder).")
+    "--folder", default=None, metavar=N_("DIR"), help=N_("Where to put the demo database (default: a temp folder).")
 )
 def demo_cmd(_config_path, folder):
     import tempfile

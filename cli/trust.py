@@ -6,13 +6,13 @@ import sys
 
 import click
 
-from cli.base import EXIT_REFUSED, cli, command, dumps, emit, output_option, write_out
+from cli.base import DAY, EMR_ID, EXIT_REFUSED, TEXT, cli, command, dumps, emit, output_option, write_out
 from cli.patients import patients_group
 from cli.words import word
 from core.enums import OptOutChannel
 from core.errors import BadInput
 from core.formats import day, number, when
-from core.i18n import N_, _, current
+from core.i18n import N_, _, current, ngettext
 
 _CHANNEL = click.option(
     "--channel",
@@ -20,12 +20,12 @@ _CHANNEL = click.option(
     metavar="|".join(OptOutChannel),
     help=N_("What the patient opts out of (all: every one)."),
 )
-_NOTE = click.option("--note", required=True, metavar="TEXT", help=N_("Why, in a few words (kept in the ledger)."))
+_NOTE = click.option("--note", required=True, metavar=TEXT, help=N_("Why, in a few words (kept in the ledger)."))
 _JSON_HELP = N_("Print one JSON document (the spec's English keys and codes).")
 
 
 @command(patients_group, "opt-out", help=N_("Record an opt-out the patient asked for (by phone, at the desk)."))
-@click.argument("emr_id")
+@click.argument("emr_id", metavar=EMR_ID)
 @_CHANNEL
 @_NOTE
 @click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
@@ -42,7 +42,7 @@ def patients_opt_out(ctx, emr_id, channel, note, as_json):
 
 
 @command(patients_group, "opt-in", help=N_("Undo a patient's opt-out (admin); a later start includes them again."))
-@click.argument("emr_id")
+@click.argument("emr_id", metavar=EMR_ID)
 @_CHANNEL
 @_NOTE
 @click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
@@ -53,9 +53,11 @@ def patients_opt_in(ctx, emr_id, channel, note, as_json):
     if as_json:
         return emit(done.to_json())
     click.echo(
-        _("{emr_id}: opt-out of {channel} undone ({n} cleared)").format(
-            emr_id=done.emr_id, channel=word("channel", done.channel), n=number(done.cleared)
-        )
+        ngettext(
+            "{emr_id}: opt-out of {channel} undone ({n} cleared)",
+            "{emr_id}: opt-out of {channel} undone ({n} cleared)",
+            done.cleared,
+        ).format(emr_id=done.emr_id, channel=word("channel", done.channel), n=number(done.cleared))
     )
 
 
@@ -76,7 +78,7 @@ def _field_value(key: str, value) -> str:
 
 
 @command(patients_group, "show", help=N_("A patient's record, opt-outs and campaigns."))
-@click.argument("emr_id")
+@click.argument("emr_id", metavar=EMR_ID)
 @click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
 def patients_show(ctx, emr_id, as_json):
     from core.patients import view as patient_view
@@ -88,7 +90,7 @@ def patients_show(ctx, emr_id, as_json):
     labels = {key: word("field", key) for key in view.record}
     width = max(map(len, labels.values()), default=0)
     for key, value in view.record.items():
-        click.echo(f"{labels[key]:>{width}}: {_field_value(key, value)}")
+        click.echo(_("{field}: {value}").format(field=f"{labels[key]:>{width}}", value=_field_value(key, value)))
     click.echo(_("opt-outs:") if view.opt_outs else _("opt-outs: none"))
     for o in view.opt_outs:
         if o.active:
@@ -110,8 +112,8 @@ def patients_show(ctx, emr_id, as_json):
 
 
 @command(cli, "audit", subcommands=True, help=N_("Who changed or read what, and when (admin)."))
-@click.option("--since", metavar="YYYY-MM-DD", help=N_("From this day (clinic time zone)."))
-@click.option("--user", "login", metavar="LOGIN", help=N_("Only what this login did."))
+@click.option("--since", metavar=DAY, help=N_("From this day (clinic time zone)."))
+@click.option("--user", "login", metavar=N_("LOGIN"), help=N_("Only what this login did."))
 @click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
 @click.option("--csv", "as_csv", is_flag=True, help=N_("The trail as CSV."))
 @output_option

@@ -81,8 +81,8 @@ def write_recipients_csv(ctx: Ctx, campaign_id, folder) -> Path:
         except FileExistsError:
             continue
         except OSError as e:
-            raise BadInput(f"cannot write {path}: {e.strerror}") from None
+            raise BadInput(_("cannot write {path}: {why}").format(path=path, why=e.strerror)) from None
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write("\ufeff" + text)  # a BOM: spreadsheets then read the accents right
         return path
-    raise BadInput(f"cannot write {base}.csv: too many exports with that name")
+    raise BadInput(_("cannot write {path}: too many exports with that name").format(path=f"{base}.csv"))

@@ -26,12 +26,15 @@ The password is read again after a refused login, so a fixed file is used at the
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import queue
 import re
 import smtplib
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable
 
 from core.channels import dkim
@@ -251,9 +254,7 @@ class SmtpMailer:
         before the message data went out, so the message can be tried again at once."""
         data_sent = False
         fired = threading.Event()
-        timer = threading.Timer(self.timeout, _shut, (conn, fired))
-        timer.daemon = True
-        timer.start()
+        timer = WATCHDOG.arm(self.timeout, _shut, conn, fired)
         try:
             conn.ehlo_or_helo_if_needed()
             code, msg = conn.mail(sender)
@@ -305,7 +306,7 @@ class SmtpMailer:
         except (UnicodeError, ValueError) as e:
             return Outcome.final(one_line(f"cannot send to {', '.join(to)}: {e}")), False
         finally:
-            timer.cancel()
+            WATCHDOG.cancel(timer)
         if code == 250:
             return Outcome.success(), True
         if code == 421 and slow_down(code, _decode(msg)) is None:
@@ -336,6 +337,58 @@ def _timed_out(e: BaseException, fired: threading.Event) -> bool:
     length) won the race against the watchdog's thread, as it does on a loaded machine;
     smtplib wraps that TimeoutError in SMTPServerDisconnected."""
     return fired.is_set() or any(isinstance(x, TimeoutError) for x in (e, e.__cause__, e.__context__))
+
+
+class _Watchdog:
+    """One thread keeps every transaction's deadline: a timer thread for each email
+    cost more than sending it on a loaded machine (starting a thread waits for it to
+    run). `arm` returns a handle for `cancel`; a deadline reached calls its function."""
+
+    def __init__(self) -> None:
+        self._cv = threading.Condition()
+        self._due: list[tuple[float, int, Callable, tuple]] = []
+        self._armed: set[int] = set()
+        self._ids = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def arm(self, seconds: float, fn: Callable, *args) -> int:
+        with self._cv:
+            handle = next(self._ids)
+            heapq.heappush(self._due, (time.monotonic() + seconds, handle, fn, args))
+            self._armed.add(handle)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="clinicast-smtp-deadlines", daemon=True)
+                self._thread.start()
+            elif self._due[0][1] == handle:
+                self._cv.notify()
+            return handle
+
+    def cancel(self, handle: int) -> None:
+        with self._cv:
+            self._armed.discard(handle)
+
+    def _run(self) -> None:
+        with self._cv:
+            while True:
+                while self._due and self._due[0][1] not in self._armed:
+                    heapq.heappop(self._due)  # cancelled
+                if not self._due:
+                    self._cv.wait()
+                    continue
+                at, handle, fn, args = self._due[0]
+                left = at - time.monotonic()
+                if left > 0:
+                    self._cv.wait(left)
+                    continue
+                heapq.heappop(self._due)
+                self._armed.discard(handle)
+                try:
+                    fn(*args)
+                except Exception:  # noqa: BLE001 - a deadline's action must not end the watchdog
+                    pass
+
+
+WATCHDOG = _Watchdog()
 
 
 def _shut(conn: smtplib.SMTP, fired: threading.Event) -> None:

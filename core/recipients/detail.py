@@ -11,6 +11,7 @@ from core.campaigns import get
 from core.context import Ctx
 from core.enums import DeliveryKind, Permission
 from core.errors import NotFound
+from core.i18n import _
 from core.models import Delivery, Invitation, Patient, Recipient
 from core.reasons import describe
 
@@ -52,7 +53,7 @@ class RecipientDetail:
     first_copy_at: datetime | None = None  # maybe_twice: an earlier copy of unknown outcome went then
 
 
-def detail(ctx: Ctx, campaign_id: int | str, recipient_id: int, language: str = "en") -> RecipientDetail:
+def detail(ctx: Ctx, campaign_id: int | str, recipient_id: int, language: str | None = None) -> RecipientDetail:
     """The recipient `recipient_id` of the campaign, with their deliveries oldest first.
     It shows a patient's data: audited as a read (core.audit.read)."""
     from core.audit.read import record_read
@@ -66,7 +67,7 @@ def detail(ctx: Ctx, campaign_id: int | str, recipient_id: int, language: str = 
         .first()
     )
     if r is None:
-        raise NotFound(f"campaign {c.id} has no recipient {recipient_id}")
+        raise NotFound(_("campaign {id} has no recipient {recipient}").format(id=c.id, recipient=recipient_id))
     p = r.patient
     lines = []
     attempts, last_error = 0, ""

@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any
 
 from core.enums import Kind, Language
+from core.i18n import _
 
 LANGUAGES = ("fr", "en")
 FIELDS: dict[str, tuple[str, ...]] = {
@@ -181,4 +182,9 @@ def _check_language(language: str) -> None:
 
 
 def _a(kind: str) -> str:
+    """« une invitation », "a broadcast": a campaign of `kind`, in the language in use."""
+    if kind == "invitation":
+        return _("an invitation")
+    if kind == "broadcast":
+        return _("a broadcast")
     return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"

@@ -15,22 +15,13 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Footer, Static
 
 from core import recipients
-from core.enums import DeliveryKind, Language
+from core.enums import Language
 from core.i18n import N_, _
+from core.words import word
 from tui import format as fmt
 from tui.screens.base import ClinicastModal
 
-# what each code stored with a delivery or a patient reads as
-_DELIVERY_KINDS = {
-    DeliveryKind.EMAIL: N_("email"),
-    DeliveryKind.PUSH: N_("push"),
-    DeliveryKind.PUBLISH: N_("into the feed"),
-    DeliveryKind.UNPUBLISH: N_("out of the feed"),
-    DeliveryKind.PUT: N_("content"),
-    DeliveryKind.EXPIRE: N_("expiry"),
-    DeliveryKind.TEST_EMAIL: N_("test email"),
-    DeliveryKind.TEST_BROADCAST: N_("test broadcast"),
-}
+# a patient's language, in words
 _LANGUAGES = {Language.FR: N_("French"), Language.EN: N_("English")}
 
 
@@ -76,7 +67,7 @@ class RecipientDetailModal(ClinicastModal[None]):
             if value not in (None, ""):
                 t.add_row(label, value if isinstance(value, Text) else Text(str(value)))
 
-        row(_("Status"), Text(d.status, style=fmt.CELL_STYLE.get(d.status, "")))
+        row(_("Status"), Text(word("recipient", d.status), style=fmt.CELL_STYLE.get(d.status, "")))
         row(_("Reason"), d.reason)
         row(_("Attempts"), d.attempts)
         row(_("Last error"), Text(d.last_error, style="red") if d.last_error else "")
@@ -96,8 +87,8 @@ class RecipientDetailModal(ClinicastModal[None]):
             t.add_row("", "")
             t.add_row(_("Deliveries"), Text(_("kind · status · written · attempts · sent"), style="dim"))
             for line in d.deliveries:
-                text = Text(f"{_word(_DELIVERY_KINDS, line.kind)} · ")
-                text.append(line.status, style=fmt.CELL_STYLE.get(line.status, ""))
+                text = Text(f"{word('delivery kind', line.kind)} · ")
+                text.append(word("delivery", line.status), style=fmt.CELL_STYLE.get(line.status, ""))
                 text.append(f" · {fmt.when(line.created_at, tz)} · {line.attempts}")
                 if line.sent_at:
                     text.append(f" · {fmt.when(line.sent_at, tz)}")

@@ -19,6 +19,7 @@ from core.enums import Kind, RecipientStatus
 from core.i18n import N_, _, ngettext
 from core.optouts.ledger import Recorded
 from core.reasons import describe
+from core.words import word
 from tui import format as fmt
 from tui.screens.base import ClinicastScreen
 from tui.screens.modals import ConfirmModal
@@ -128,12 +129,17 @@ class RecipientsScreen(ClinicastScreen[None]):
     def _show_summary(self, s: campaigns.CampaignSummary) -> None:
         self.title = s.name
         info = Text(no_wrap=True, overflow="ellipsis")
-        info.append(_("{kind} by {channel}").format(kind=s.kind, channel=s.channel) + " · ", style="bold")
-        info.append(s.status, style=fmt.CELL_STYLE.get(s.status, ""))
+        info.append(
+            _("{kind} by {channel}").format(kind=word("kind", s.kind), channel=word("channel", s.channel)) + " · ",
+            style="bold",
+        )
+        info.append(word("campaign", s.status), style=fmt.CELL_STYLE.get(s.status, ""))
         if s.kind == Kind.BROADCAST and s.starts_on:
             info.append(" · " + _("window") + " ")
-            info.append(s.window_state or "", style=fmt.CELL_STYLE.get(s.window_state or "", ""))
-            info.append(" " + _("{start} → {end}").format(start=fmt.day(s.starts_on), end=fmt.day(s.ends_on)))
+            info.append(word("window", s.window_state), style=fmt.CELL_STYLE.get(s.window_state or "", ""))
+            info.append(
+                " " + _("{start} → {end}").format(start=fmt.short_day(s.starts_on), end=fmt.short_day(s.ends_on))
+            )
         elif s.funnel is not None and s.funnel.get("invited"):
             f = s.funnel
             info.append(
@@ -155,7 +161,7 @@ class RecipientsScreen(ClinicastScreen[None]):
                 continue
             if counts:
                 counts.append("  ")
-            counts.append(f"{status} ", style="dim" if not n else fmt.CELL_STYLE.get(status, ""))
+            counts.append(word("recipient", status) + " ", style="dim" if not n else fmt.CELL_STYLE.get(status, ""))
             counts.append(fmt.num(n), style="bold" if n else "dim")
         counts.append("   " + _("total {n}").format(n=fmt.num(s.total)), style="bold")
         if s.removed:
@@ -184,7 +190,7 @@ class RecipientsScreen(ClinicastScreen[None]):
         table = self.table
         if not table.order:
             if search:
-                note.update(_("No recipient matches {search}.").format(search=repr(search)))
+                note.update(_("No recipient matches “{search}”.").format(search=search))
             else:
                 note.update(_("No recipients yet — press {key} to add patients.").format(key="a"))
             return
@@ -196,7 +202,7 @@ class RecipientsScreen(ClinicastScreen[None]):
         if table.more:
             parts.append(_("more below (scroll to read them)"))
         if search:
-            parts.append(_("search {search}").format(search=repr(search)))
+            parts.append(_("search “{search}”").format(search=search))
         note.update(" · ".join(parts))
 
     def selected_row(self) -> recipients.RecipientRow | None:

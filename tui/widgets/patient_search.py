@@ -117,7 +117,7 @@ class PatientSearch(Vertical):
         if not text.strip():
             hint.update(_("Type to search; ↓ to the results, enter to choose."))
         elif not found:
-            hint.update(_("No patient matches {text}.").format(text=repr(text.strip())))
+            hint.update(_("No patient matches “{text}”.").format(text=text.strip()))
         elif len(found) >= 20:
             hint.update(
                 _("The first {n} found (type more to narrow) — enter picks the highlighted one, ↓ another.").format(

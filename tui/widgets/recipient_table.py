@@ -21,6 +21,7 @@ from textual.worker import Worker
 from core import recipients
 from core.enums import RecipientStatus
 from core.i18n import N_, _
+from core.words import word
 from tui import format as fmt
 from tui import workers
 from tui.app import ClinicastApp
@@ -89,11 +90,13 @@ class RecipientTable(DataTable):
     def _cells(self, r: recipients.RecipientRow) -> list:
         tz = self.app.ctx.config.clinic.tz
         shown = r.shown_status
-        status = Text(shown, style=fmt.CELL_STYLE.get(shown, ""), no_wrap=True, overflow="ellipsis")
+        status = Text(word("recipient", shown), style=fmt.CELL_STYLE.get(shown, ""), no_wrap=True, overflow="ellipsis")
         if r.status == RecipientStatus.RETRYING and r.next_attempt_at:
             status.append(" · " + _("next {when}").format(when=fmt.time(r.next_attempt_at, tz)), style="yellow")
         if r.reason_code:
-            status.append(f" · {r.reason()}", style="dim")
+            status.append(
+                f" · {r.reason(when=lambda t: fmt.short_when(t, tz))}", style="dim"
+            )  # maybe twice: both times
         sent = fmt.short_when(r.sent_at, tz)
         name = Text(r.name, no_wrap=True, overflow="ellipsis")
         if self._wide:
