@@ -19,8 +19,8 @@ from core.campaigns.actions import NAME_MAX, parse_day
 from core.enums import Kind
 from core.errors import BadInput
 from core.i18n import N_, _
+from core.words import word
 from tui.screens.base import ClinicastScreen
-from tui.screens.campaign_list import kind_word
 from tui.screens.modals import leave_unless_unsaved
 from tui.widgets.choice import Choice
 from tui.widgets.status_line import StatusLine
@@ -201,7 +201,7 @@ class CampaignDetailScreen(ClinicastScreen[int | None]):
         self.kind = kind
         self.query_one("#channel", Static).update(_(CHANNEL_TEXT[kind]))
         for shown in self.query("#kind-ro").results(Static):
-            shown.update(kind_word(kind))
+            shown.update(word("kind", kind))
         for w in self.query(".broadcast-only"):
             w.display = kind == Kind.BROADCAST
         for w in self.query(".invitation-only"):

@@ -14,23 +14,14 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from core import campaigns
 from core.enums import CampaignStatus, Kind, Permission
-from core.i18n import N_, _, pgettext
+from core.i18n import N_, _
+from core.words import word
 from tui import format as fmt
 from tui.screens.base import ClinicastScreen
 from tui.widgets.status_line import StatusLine
 from tui.widgets.text_input import TextInput
 
 WIDE = 100  # from this width the list also shows when each campaign last changed
-
-
-def kind_word(kind: str) -> str:
-    """A campaign's kind (a code) in the language in use."""
-    return {"invitation": pgettext("kind", "invitation"), "broadcast": pgettext("kind", "broadcast")}.get(kind, kind)
-
-
-def channel_word(channel: str) -> str:
-    """A channel (a code) in the language in use."""
-    return {"email": pgettext("channel", "email"), "app": pgettext("channel", "app")}.get(channel, channel)
 
 
 class CampaignListScreen(ClinicastScreen[None]):
@@ -154,11 +145,11 @@ class CampaignListScreen(ClinicastScreen[None]):
             name = Text(s.name, no_wrap=True, overflow="ellipsis")
             if s.archived:
                 name.append(" " + _("(archived)"), style="dim")
-            row = [
+            row: list[Text | str] = [
                 name,
-                *([Text(kind_word(s.kind), no_wrap=True, overflow="ellipsis")] if self._wide else []),
-                fmt.cell(s.status),
-                fmt.cell(s.window_state or "—", s.window_state),
+                *([Text(word("kind", s.kind), no_wrap=True, overflow="ellipsis")] if self._wide else []),
+                fmt.cell(word("campaign", s.status), s.status),
+                fmt.cell(word("window", s.window_state) or "—", s.window_state),
                 Text(f"{fmt.num(s.sent)} / {fmt.num(s.total)}", justify="right"),
             ]
             if self._wide:
@@ -204,12 +195,14 @@ class CampaignListScreen(ClinicastScreen[None]):
         tz = self.app.ctx.config.clinic.tz
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(s.name, style="bold")
-        text.append(" · " + _("{kind} by {channel}").format(kind=kind_word(s.kind), channel=channel_word(s.channel)))
+        text.append(
+            " · " + _("{kind} by {channel}").format(kind=word("kind", s.kind), channel=word("channel", s.channel))
+        )
         if s.kind == Kind.BROADCAST and s.starts_on:
             text.append(" · " + _("shows {first} → {last}").format(first=fmt.day(s.starts_on), last=fmt.day(s.ends_on)))
         text.append(" · " + _("changed {when}").format(when=fmt.when(s.updated_at, tz)))
         text.append("\n")
-        counts = " · ".join(f"{st} {fmt.num(n)}" for st, n in s.shown_counts() if n)
+        counts = " · ".join(f"{word('recipient', st)} {fmt.num(n)}" for st, n in s.shown_counts() if n)
         if s.removed:
             counts += _(" (+{n} removed)").format(n=fmt.num(s.removed))
         text.append(counts or _("no recipients yet"), style="dim" if not counts else "")
@@ -342,7 +335,7 @@ class CampaignListScreen(ClinicastScreen[None]):
             cmds.append(
                 (
                     _("Open campaign: {name}").format(name=s.name),
-                    f"{kind_word(s.kind)} · {fmt.cell(s.status).plain}",
+                    f"{word('kind', s.kind)} · {word('campaign', s.status)}",
                     partial(self._open_id, s.id),
                 )
             )
