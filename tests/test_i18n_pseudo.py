@@ -154,6 +154,7 @@ def data_of(world, *typed: str) -> list[str]:
         strings.append(c.name)
     for t in Template.select():
         strings += [t.subject, t.title, t.body, t.push]
+    strings.append("exports")  # the folder the CSV tab starts in
     for f in (world.folder / "exports").rglob("*"):
         strings.append(f.name)
         if f.is_file():
