@@ -11,6 +11,7 @@ recipients.py  `clinicast recipients …`
 trust.py       `clinicast patients opt-out | opt-in | show`, `clinicast audit`
 setup.py       `clinicast init`, `config check`, `status`, `daemon`, `demo`
 ssh.py         clinicast as sshd's ForceCommand: staff's files travel through SSH
+words.py       the stored codes a person reads, in their language (core.words' table)
 """
 
 from __future__ import annotations

@@ -1002,7 +1002,9 @@ def delivery_config(
         "scheduler": s,
         # any time: these tests send whenever the machine runs them (`sending=` to test the hours)
         "sending": sending or {"hours": "00:00-24:00", "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]},
-        "users": {login: {"name": "Test Admin", "permissions": ["campaigns", "admin"]}},
+        "users": {
+            login: {"name": "Test Admin", "permissions": ["campaigns", "admin"], "language": "en"}
+        },  # the suite reads English
     }
     env = dict(os.environ)
     if gateway is not None and gateway.token:

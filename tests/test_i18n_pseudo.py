@@ -108,7 +108,6 @@ STILL_BEING_WRAPPED: dict[str, str] = {
     "add patients, conditions": "fr-tui2; fr-core (conditions)",
     "add patients, CSV": "fr-tui2; fr-core (csvio)",
     "add patients, paste ids": "fr-tui2",
-    "audit trail": "fr-tui2",
     "keys": "fr-tui1",
     "keys of the recipients": "fr-tui1; fr-tui2",
     "command palette": "fr-tui1",
@@ -155,6 +154,7 @@ def data_of(world, *typed: str) -> list[str]:
         strings.append(c.name)
     for t in Template.select():
         strings += [t.subject, t.title, t.body, t.push]
+    strings.append("exports")  # the folder the CSV tab starts in
     for f in (world.folder / "exports").rglob("*"):
         strings.append(f.name)
         if f.is_file():

@@ -248,11 +248,12 @@ class Pass:
 
     async def _mail_worker(self) -> None:
         """One SMTP connection's worker. While an email is sent, one transaction records
-        the answer of the email before it and hands the next one over: the database
-        thread and the SMTP senders overlap, and that transaction is over before the
-        next email goes — so a crash leaves unrecorded at most two emails a connection
-        (the one in flight, and the one before it whose answer was being written). An
-        email handed over is sent even after a stop or a pause (its checks passed)."""
+        the answer of the email before it and hands the next one over, which is then
+        queued for the mail threads: it starts the moment the current one is answered.
+        So the database thread and the SMTP senders overlap, and an answer is written
+        before the email after next starts — a crash leaves unrecorded at most two
+        emails a connection (the one in flight, the one whose answer was being written).
+        An email handed over is sent even after a stop or a pause (its checks passed)."""
         q = self.queues[True]
         while True:
             job = await q.get()
@@ -263,30 +264,36 @@ class Pass:
                 return
             self.busy[True] += 1
             answers: list[Result] = []  # the last email's, not recorded yet
-            writing: asyncio.Future | None = None  # recording them (and handing `nxt` over)
+            sending: asyncio.Future | None = None
+            following: asyncio.Future | None = None
             try:
                 job = await self._first_handed(job, q)
-                while job is not None:
+                sending = asyncio.ensure_future(self._send(job)) if job is not None else None
+                while sending is not None:
                     nxt = self._next_mail(q)
                     if nxt is not None:
-                        writing = asyncio.ensure_future(self._hand_over_or_fail(nxt, answers))
+                        if await self._hand_over_or_fail(nxt, answers):
+                            if not nxt.handed:  # every row of it skipped, cancelled or deferred
+                                nxt = await self._first_handed(None if q.empty() else q.get_nowait(), q)
+                            if nxt is not None:
+                                following = asyncio.ensure_future(self._send(nxt))
+                        answers = []  # recorded with the hand-over (or on their own when it failed)
                     elif answers:
-                        writing = asyncio.ensure_future(self._record(answers))
-                    answers = await self._send(job)
-                    handed = True
-                    if writing is not None:
-                        handed = bool(await writing)  # None from _record: nothing was handed over
-                        writing = None
-                    if nxt is None or not handed:  # nothing next, or the database failed
-                        job = None
-                    elif nxt.handed:
-                        job = nxt
-                    else:  # every row of it skipped, cancelled or deferred: the one after
-                        job = await self._first_handed(None if q.empty() else q.get_nowait(), q)
+                        await self._record(answers)
+                        answers = []
+                    answers = await sending
+                    sending, following = following, None
+                    if sending is None and not self.failure and not q.empty():
+                        # none was ready during that send: this answer first, then the next
+                        await self._record(answers)
+                        answers = []
+                        nxt = await self._first_handed(q.get_nowait(), q)
+                        sending = asyncio.ensure_future(self._send(nxt)) if nxt is not None else None
             finally:
-                if writing is not None:
-                    await asyncio.shield(writing)
-                if answers:  # nothing to hand over next: recorded on their own
+                for f in (sending, following):
+                    if f is not None and not f.done():
+                        f.cancel()  # a cancelled pass: the mail thread finishes it, its row is left to its lease
+                if answers:
                     await self._record(answers)
                 self.busy[True] -= 1
                 self.changed.set()
