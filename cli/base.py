@@ -135,12 +135,25 @@ def translate_help(*things: Any) -> None:
                 setattr(thing, attr, _(msgids[attr]))
 
 
+class HelpFormatter(click.HelpFormatter):
+    """--help's headings ("Options:", "Commands:") with the language's colon (« Options : »)."""
+
+    def write_heading(self, heading: str) -> None:
+        line = _("{heading}:").format(heading=heading)
+        self.write(f"{'':>{self.current_indent}}{line}\n")
+
+
+class Context(click.Context):
+    formatter_class = HelpFormatter
+
+
 class _Translated:
     """What a command shows, in the language in use: its help, its options' help and
     metavars (when parsing, for click's errors, and when formatting --help), and click's own
     --help option, which click words once and keeps."""
 
     params: list[click.Parameter]
+    context_class: type[click.Context] = Context
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         translate_help(self, *self.params)

@@ -88,7 +88,7 @@ def config_check(config: Config):
     from core.config.checks import email_problems
 
     verdict = _("ok") if ok and not email_problems(config) else _("problems")
-    click.echo(f"{config.path}: {verdict}")
+    click.echo(_("{path}: {verdict}").format(path=config.path, verdict=verdict))
     click.echo("  " + _("you: {login}, {role}").format(login=login, role=role))
     click.echo(
         "  "

@@ -198,7 +198,9 @@ def test_campaigns_permission_without_admin(tmp_path, db_url):
     login = pwd.getpwuid(os.geteuid()).pw_name
     write_config(tmp_path, db_url)
     Runner(tmp_path / "clinicast.toml")("init")
-    staff = write_config(tmp_path, db_url, users=f'[users.{login}]\nname = "Staff"\npermissions = ["campaigns"]\n')
+    staff = write_config(
+        tmp_path, db_url, users=f'[users.{login}]\nname = "Staff"\npermissions = ["campaigns"]\nlanguage = "en"\n'
+    )
     r = Runner(staff)
     r("campaigns", "create", "--kind", "invitation", "--name", "ok")
     res = r("patients", "import", str(patients_csv(tmp_path, 2)), code=1)

@@ -51,6 +51,14 @@ class TestTheScanner:
         assert outside(text).split("\n")[2].strip() == "Gagnon"
         assert leaks(text, ["Invitation — patients du Dr Gagnon"]) == ["Sent", "at"]
 
+    def test_an_identifier_allows_itself_not_its_words(self):
+        """A template variable is shown as written; English around it is still found."""
+        text = "patient.first_name   Patient's first name   ⟦e.g. {example}⟧"
+        assert leaks(text, ["patient.first_name"]) == ["Patient", "first", "name"]
+        assert leaks("patient.first_name", ["patient.first_name"]) == []
+        body = "Bonjour {{ patient.first_name }}, {{ clinic.name }} vous invite"
+        assert leaks("Bonjour Marie patient.first_name first name", [body, "Marie"]) == ["first", "name"]
+
     def test_month_names_and_keys(self):
         """core.formats shows the pseudo-locale as English: Babel's month names are not ours."""
         assert leaks("Jun 2, 2025, 12:00 · Sep 30 · ctrl+p f10 tab", []) == []
@@ -133,6 +141,7 @@ def data_of(world, *typed: str) -> list[str]:
         strings.append(c.name)
     for t in Template.select():
         strings += [t.subject, t.title, t.body, t.push]
+    strings.append("exports")  # the folder the CSV tab starts in
     for f in (world.folder / "exports").rglob("*"):
         strings.append(f.name)
         if f.is_file():
