@@ -48,8 +48,9 @@ class KeysScreen(ClinicastModal[None]):
         table.add_column(style="bold #ffa62b", no_wrap=True)
         table.add_column(overflow="fold", ratio=1)
         table.add_column(style="dim", no_wrap=True)
+        ours = keys.binding_ids()  # what [keys] can rebind; Textual's own ids are not shown
         for key, what, binding_id in keys.rows(((b, on, tip) for _n, b, on, tip in bindings), self.app.get_key_display):
-            table.add_row(key, Text(what), binding_id)
+            table.add_row(key, Text(what), binding_id if binding_id in ours else "")
         return table
 
     def on_mount(self) -> None:
