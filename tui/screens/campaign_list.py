@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from functools import partial
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -104,17 +105,27 @@ class CampaignListScreen(ClinicastScreen[None]):
         table = self.query_one(DataTable)
         self._wide = self.size.width >= WIDE
         table.clear(columns=True)
-        fixed = 16 + 8 + 13 + (10 + 16 if self._wide else 0)
-        ncols = 6 if self._wide else 4
-        name_w = max(12, self.size.width - fixed - 2 * ncols - 3)
+        # each fixed column as wide as its header in the language in use (never cut)
+        widths = {
+            key: max(least, cell_len(label))
+            for key, label, least in (
+                ("kind", _("Kind"), 10),
+                ("status", _("Status"), 16),
+                ("window", _("Window"), 8),
+                ("sent", _("Sent / total"), 13),
+                ("changed", _("Last change"), 16),
+            )
+        }
+        shown = ("kind", "status", "window", "sent", "changed") if self._wide else ("status", "window", "sent")
+        name_w = max(12, self.size.width - sum(widths[k] for k in shown) - 2 * (len(shown) + 1) - 3)
         table.add_column(_("Name"), width=name_w, key="name")
         if self._wide:
-            table.add_column(_("Kind"), width=10, key="kind")
-        table.add_column(_("Status"), width=16, key="status")
-        table.add_column(_("Window"), width=8, key="window")
-        table.add_column(_("Sent / total"), width=13, key="sent")
+            table.add_column(_("Kind"), width=widths["kind"], key="kind")
+        table.add_column(_("Status"), width=widths["status"], key="status")
+        table.add_column(_("Window"), width=widths["window"], key="window")
+        table.add_column(_("Sent / total"), width=widths["sent"], key="sent")
         if self._wide:
-            table.add_column(_("Last change"), width=16, key="changed")
+            table.add_column(_("Last change"), width=widths["changed"], key="changed")
 
     # --- data ----------------------------------------------------------------------
 
@@ -199,8 +210,10 @@ class CampaignListScreen(ClinicastScreen[None]):
             " · " + _("{kind} by {channel}").format(kind=word("kind", s.kind), channel=word("channel", s.channel))
         )
         if s.kind == Kind.BROADCAST and s.starts_on:
-            text.append(" · " + _("shows {first} → {last}").format(first=fmt.day(s.starts_on), last=fmt.day(s.ends_on)))
-        text.append(" · " + _("changed {when}").format(when=fmt.when(s.updated_at, tz)))
+            text.append(
+                " · "
+                + _("shows {first} → {last}").format(first=fmt.short_day(s.starts_on), last=fmt.short_day(s.ends_on))
+            )
         text.append("\n")
         counts = " · ".join(f"{word('recipient', st)} {fmt.num(n)}" for st, n in s.shown_counts() if n)
         if s.removed:
@@ -219,6 +232,8 @@ class CampaignListScreen(ClinicastScreen[None]):
             )
             if f.get("reinvited"):
                 text.append(", " + _("re-invited {n}").format(n=fmt.num(f["reinvited"])), style="cyan")
+        # the second line, which has room (French runs longer: the first would cut it)
+        text.append("   " + _("changed {when}").format(when=fmt.short_when(s.updated_at, tz)), style="dim")
         detail.update(text)
 
     def _tick(self) -> None:
