@@ -306,7 +306,8 @@ class RecipientsScreen(ClinicastScreen[None]):
         confirm = ConfirmModal("Remove recipient", message, yes="Remove", danger=True)
         if not await self.app.push_screen_wait(confirm):
             return
-        outcome = await asyncio.to_thread(recipients.remove, ctx, self.campaign_id, r.emr_id)
+        # the session as it is now: a permission taken away while the dialog was open applies
+        outcome = await asyncio.to_thread(recipients.remove, self.app.ctx, self.campaign_id, r.emr_id)
         self.notify(f"{r.name} removed: {outcome}", markup=False, timeout=6)
         self.app.wake_scheduler()
         self.load_summary()
@@ -331,7 +332,7 @@ class RecipientsScreen(ClinicastScreen[None]):
         confirm = ConfirmModal(f"Start “{s.name}”", message, yes="Start")
         if not await self.app.push_screen_wait(confirm):
             return
-        plan = await asyncio.to_thread(recipients.start, ctx, self.campaign_id)
+        plan = await asyncio.to_thread(recipients.start, self.app.ctx, self.campaign_id)  # the session as it is now
         what = "emails" if s.kind == Kind.INVITATION else "push notifications"
         msg = f"Started: {fmt.num(plan.will_send)} {what} queued"
         if plan.skipped:
