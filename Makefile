@@ -64,8 +64,12 @@ mutants: $(STAMP) locale
 	CLINICAST_TEST_PG_URL= $(BIN)/mutmut run --max-children 2 || true
 	$(BIN)/mutmut results
 
-bench: $(STAMP)
-	$(BIN)/python -m bench
+# Every benchmark group (issue #21: medians of three, each beside its target and a bare
+# baseline run in the same run; CLINICAST_TEST_PG_URL set measures PostgreSQL too), or
+# some: `make bench BENCH="history assign"` (groups: history import assign delivery relay
+# tui). The million-patient import takes long: BENCH_IMPORT_ROWS=100000 leaves it out.
+bench: $(STAMP) locale
+	$(BIN)/python -m bench $(BENCH)
 
 clean:
 	rm -rf $(VENV) .pytest_cache mutants

@@ -14,7 +14,9 @@ in the same run; every figure the median of three runs (never the best).
 - rendering: the ms an email costs to render (the default invitation, one patient's
   values put in, identification added). Target: <= 0.3 ms.
 
-The database is SQLite (set CLINICAST_BENCH_PG_URL for PostgreSQL).
+The database is SQLite (set CLINICAST_BENCH_PG_URL for PostgreSQL). Only some parts:
+`python -m bench delivery` runs this module alone; CLINICAST_BENCH_PARTS="pushes,emails"
+(any of rendering, pushes, emails) runs only those.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from bench.common import Figures
 ROOT = Path(__file__).resolve().parent.parent
 PUSHES = int(os.environ.get("CLINICAST_BENCH_PUSHES", 5000))
 EMAILS = int(os.environ.get("CLINICAST_BENCH_EMAILS", 5000))
+PARTS = set(os.environ.get("CLINICAST_BENCH_PARTS", "rendering,pushes,emails").replace(" ", "").split(","))
 GW_CONCURRENCY = 16
 SMTP_CONCURRENCY = 2
 
@@ -341,49 +344,52 @@ def run() -> Figures:
         ctx = for_current_user(config)
         url = f"http://127.0.0.1:{gw.port}"
 
-        ms = statistics.median(rendering_ms(config) for _ in range(3))
-        full = statistics.median(rendering_ms(config, 300, each=True) for _ in range(3))
-        f.note(
-            f"rendering an email: {ms:.3f} ms (target <= 0.3 ms): {'ok' if ms <= 0.3 else 'OVER'}; "
-            f"rendered in full for each patient: {full:.3f} ms"
-        )
+        if "rendering" in PARTS:
+            ms = statistics.median(rendering_ms(config) for _ in range(3))
+            full = statistics.median(rendering_ms(config, 300, each=True) for _ in range(3))
+            f.note(
+                f"rendering an email: {ms:.3f} ms (target <= 0.3 ms): {'ok' if ms <= 0.3 else 'OVER'}; "
+                f"rendered in full for each patient: {full:.3f} ms"
+            )
 
-        # pushes: interleaved rounds, clinicast then the bare loop sending the very same batches
-        ours, bare = [], []
-        for rnd in range(3):
-            took, broadcast, batches = clinicast_pushes(config, ctx, PUSHES, start=100_000 + rnd * PUSHES)
-            ours.append(took)
-            bare.append(bare_push_batches(url, broadcast, batches, GW_CONCURRENCY))
-        mine, base = statistics.median(ours), statistics.median(bare)
-        f.row(
-            f"Push {PUSHES:,} (batches of 500), clinicast dispatcher",
-            mine,
-            target=base / 0.3,
-            baseline=base,
-            baseline_what="bare httpx, the same batches",
-        )
-        f.note(
-            f"pushes: clinicast {PUSHES / mine:,.0f}/s, bare {PUSHES / base:,.0f}/s: "
-            f"{base / mine:.3f} of bare (target >= 0.3)"
-        )
+        if "pushes" in PARTS:
+            # pushes: interleaved rounds, clinicast then the bare loop sending the very same batches
+            ours, bare = [], []
+            for rnd in range(3):
+                took, broadcast, batches = clinicast_pushes(config, ctx, PUSHES, start=100_000 + rnd * PUSHES)
+                ours.append(took)
+                bare.append(bare_push_batches(url, broadcast, batches, GW_CONCURRENCY))
+            mine, base = statistics.median(ours), statistics.median(bare)
+            f.row(
+                f"Push {PUSHES:,} (batches of 500), clinicast dispatcher",
+                mine,
+                target=base / 0.3,
+                baseline=base,
+                baseline_what="bare httpx, the same batches",
+            )
+            f.note(
+                f"pushes: clinicast {PUSHES / mine:,.0f}/s, bare {PUSHES / base:,.0f}/s: "
+                f"{base / mine:.3f} of bare (target >= 0.3)"
+            )
 
-        builders = stdlib_builders(EMAILS)
-        ours, bare = [], []
-        for rnd in range(3):
-            bare.append(bare_smtplib(smtp.port, builders, SMTP_CONCURRENCY))
-            ours.append(clinicast_daemon_emails(config, ctx, toml, EMAILS, start=200_000 + rnd * EMAILS))
-        mine, base = statistics.median(ours), statistics.median(bare)
-        f.row(
-            f"Email {EMAILS:,} invitations, clinicast daemon, {SMTP_CONCURRENCY} connections",
-            mine,
-            target=base / 0.8,
-            baseline=base,
-            baseline_what="stdlib EmailMessage built each, 2 connections",
-        )
-        f.note(
-            f"emails: clinicast {EMAILS / mine:,.0f}/s, bare {EMAILS / base:,.0f}/s: "
-            f"{base / mine:.3f} of bare (target >= 0.8)"
-        )
+        if "emails" in PARTS:
+            builders = stdlib_builders(EMAILS)
+            ours, bare = [], []
+            for rnd in range(3):
+                bare.append(bare_smtplib(smtp.port, builders, SMTP_CONCURRENCY))
+                ours.append(clinicast_daemon_emails(config, ctx, toml, EMAILS, start=200_000 + rnd * EMAILS))
+            mine, base = statistics.median(ours), statistics.median(bare)
+            f.row(
+                f"Email {EMAILS:,} invitations, clinicast daemon, {SMTP_CONCURRENCY} connections",
+                mine,
+                target=base / 0.8,
+                baseline=base,
+                baseline_what="stdlib EmailMessage built each, 2 connections",
+            )
+            f.note(
+                f"emails: clinicast {EMAILS / mine:,.0f}/s, bare {EMAILS / base:,.0f}/s: "
+                f"{base / mine:.3f} of bare (target >= 0.8)"
+            )
     finally:
         gw.close()
         smtp.close()

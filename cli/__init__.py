@@ -11,11 +11,25 @@ recipients.py  `clinicast recipients …`
 trust.py       `clinicast patients opt-out | opt-in | show`, `clinicast audit`
 setup.py       `clinicast init`, `config check`, `status`, `daemon`, `demo`
 ssh.py         clinicast as sshd's ForceCommand: staff's files travel through SSH
+words.py       the stored codes a person reads, in their language (core.words' table)
 """
 
 from __future__ import annotations
 
-from cli.base import cli
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cli.base import cli
+
+
+def __getattr__(name: str):
+    # `cli.cli`, the click group, imported when asked: `clinicast --version` never loads
+    # click (issue #21: a third of a whole --version process was importing it)
+    if name == "cli":
+        from cli.base import cli
+
+        return cli
+    raise AttributeError(f"module 'cli' has no attribute {name!r}")
 
 
 def _config_arg(args: list[str]) -> str | None:
@@ -27,19 +41,67 @@ def _config_arg(args: list[str]) -> str | None:
     return None
 
 
+def _language(args: list[str]) -> str:
+    """The language of the staff member running this command, from the config file as
+    written (core.preferences.language_of_file); from a file that is not even TOML (a
+    syntax error to report), its `language` and `default_language` lines read one by one."""
+    import re
+
+    from core import i18n, preferences
+    from core.context import login_name
+
+    login = login_name()
+    language = preferences.language_of_file(_config_arg(args), login)
+    if language != i18n.DEFAULT:
+        return language
+    try:
+        from core import infile
+        from core.config.load import discover
+
+        text = infile.read_bytes(discover(_config_arg(args)), limit=infile.CONFIG_LIMIT).decode("utf-8", "replace")
+    except Exception:  # noqa: BLE001 - no file, unreadable: the system's language (loading says why)
+        return _system_language(language)
+    table, found = "", dict[tuple[str, str], str]()
+    for line in text.splitlines():
+        header = re.match(r"\s*\[([^\[\]]+)\]", line)
+        if header:
+            table = re.sub(r"[\s\"']", "", header.group(1))
+            found.setdefault((table, ""), "")
+            continue
+        value = re.match(r"\s*(default_language|language)\s*=\s*[\"'](\w+)[\"']", line)
+        if value and value.group(2) in i18n.LANGUAGES:
+            found[(table, value.group(1))] = value.group(2)
+    clinic = "fr" if ("clinic", "") in found else language  # the schema's default_language
+    return found.get((f"users.{login}", "language")) or found.get(("clinic", "default_language")) or clinic
+
+
+def _system_language(default: str) -> str:
+    """With no config to say it, the host's locale: French on a French system (LC_ALL,
+    LC_MESSAGES, LANG as POSIX reads them; $LANGUAGE is core.i18n's own)."""
+    import os
+
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name, "")
+        if value:
+            return "fr" if value.lower().startswith("fr") else default
+    return default
+
+
 def main(argv=None) -> None:
     # the staff member's language before click parses: its --help and usage errors too (SPEC §12)
     import sys
 
-    from cli import ssh
-    from cli.base import COMMAND_MODULES, EXIT_BAD, die
-
     args = list(sys.argv[1:] if argv is None else argv)
-    if args != ["--version"]:  # the version has no words to translate: it loads nothing (issue #21)
-        from core import i18n, preferences
-        from core.context import login_name
+    if args == ["--version"]:  # the version has no words to translate: it loads nothing (issue #21)
+        import core
 
-        i18n.use(preferences.language_of_file(_config_arg(args), login_name()))
+        print(f"clinicast, version {core.__version__}")
+        raise SystemExit(0)  # as click's version option ends
+    from cli import ssh
+    from cli.base import COMMAND_MODULES, EXIT_BAD, cli, die
+    from core import i18n
+
+    i18n.use(_language(args))
     try:  # under sshd's ForceCommand, the client's words (cli/ssh.py); --config is the forced one's
         args = ssh.forced_argv(args, list(COMMAND_MODULES))
     except ssh.Refused as e:

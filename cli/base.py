@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 import click
 
 from core.errors import ClinicastError
-from core.i18n import _
+from core.i18n import N_, _
 
 EXIT_REFUSED, EXIT_BAD = 1, 2
 
@@ -71,9 +71,9 @@ def output_option(f):
         "--output",
         "-o",
         "output",
-        metavar="FILE",
+        metavar=FILE,
         default="-",
-        help="Write the export to FILE (owner-only, 0600) instead of stdout.",
+        help=N_("Write the export to FILE (owner-only, 0600) instead of stdout."),
     )(f)
 
 
@@ -91,10 +91,12 @@ def _config_option(f):
     return click.option(
         "--config",
         "config_path",
-        metavar="PATH",
+        metavar=PATH,
         default=None,
-        help="Config file (else $CLINICAST_CONFIG, ./clinicast.toml, "
-        "the user's config folder, /etc/clinicast/config.toml).",
+        help=N_(
+            "Config file (else $CLINICAST_CONFIG, ./clinicast.toml, "
+            "the user's config folder, /etc/clinicast/config.toml)."
+        ),
     )(f)
 
 
@@ -103,13 +105,114 @@ def config_path_given(explicit: str | None) -> str | None:
     return explicit or click.get_current_context().find_root().obj.get("config_path")
 
 
-def command(group, name: str, *, db: bool = True, user: bool = True, config: bool = True, subcommands: bool = False):
+# click's words that Babel does not find in click (`_(extra["required"])`), or that click
+# never translates (the usage line's metavars): named here, shown through translate_help
+N_("required")
+OPTIONS_METAVAR = N_("[OPTIONS]")
+SUBCOMMAND_METAVAR = N_("COMMAND [ARGS]...")
+# the metavars of values (a person reads them in --help and in "Missing argument 'ID'")
+CAMPAIGN_ID = N_("CAMPAIGN_ID")
+EMR_ID = N_("EMR_ID")
+DAY = N_("YYYY-MM-DD")
+FILE = N_("FILE")
+NAME = N_("NAME")
+PATH = N_("PATH")
+TEXT = N_("TEXT")
+TRANSLATED = ("help", "short_help", "epilog", "metavar", "options_metavar", "subcommand_metavar")
+
+
+def translate_help(*things: Any) -> None:
+    """Put each command's and option's help and metavars into the language in use. click
+    takes them at decoration time, when the modules are imported and before the language is
+    known: they are written `help=N_("…")` (Babel extracts the msgid, never a docstring) and
+    the msgid is kept here, so a later language gets its own words."""
+    for thing in things:
+        msgids = thing.__dict__.setdefault("_help_msgids", {})
+        for attr in TRANSLATED:
+            if attr not in msgids:
+                msgids[attr] = getattr(thing, attr, None)
+            if isinstance(msgids[attr], str) and msgids[attr]:
+                setattr(thing, attr, _(msgids[attr]))
+
+
+class HelpFormatter(click.HelpFormatter):
+    """--help's headings ("Options:", "Commands:") with the language's colon (« Options : »)."""
+
+    def write_heading(self, heading: str) -> None:
+        line = _("{heading}:").format(heading=heading)
+        self.write(f"{'':>{self.current_indent}}{line}\n")
+
+
+class Context(click.Context):
+    formatter_class = HelpFormatter
+
+
+class _Translated:
+    """What a command shows, in the language in use: its help, its options' help and
+    metavars (when parsing, for click's errors, and when formatting --help), and click's own
+    --help option, which click words once and keeps."""
+
+    params: list[click.Parameter]
+    context_class: type[click.Context] = Context
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        translate_help(self, *self.params)
+        return super().parse_args(ctx, args)  # type: ignore[misc]
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        translate_help(self, *self.params)
+        super().format_help(ctx, formatter)  # type: ignore[misc]
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        translate_help(self)
+        return super().get_short_help_str(limit)  # type: ignore[misc]
+
+    def get_help_option(self, ctx: click.Context) -> click.Option | None:
+        option = super().get_help_option(ctx)  # type: ignore[misc]
+        if option is not None:
+            option.help = _("Show this message and exit.")
+        return option
+
+
+class Command(_Translated, click.Command):
+    """A command whose words are shown in the language in use."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("options_metavar", OPTIONS_METAVAR)
+        super().__init__(*args, **kwargs)
+
+
+class Group(_Translated, click.Group):
+    """A group of commands, its words and its commands' in the language in use."""
+
+    command_class = Command
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("options_metavar", OPTIONS_METAVAR)
+        kwargs.setdefault("subcommand_metavar", SUBCOMMAND_METAVAR)
+        super().__init__(*args, **kwargs)
+
+
+Group.group_class = Group
+
+
+def command(
+    group,
+    name: str,
+    *,
+    help: str,
+    db: bool = True,
+    user: bool = True,
+    config: bool = True,
+    subcommands: bool = False,
+):
     """Register a subcommand that receives `ctx` (core.context.Ctx), or `config`, or (with
     config=False) the --config path as given. With `subcommands` it is a group that runs
-    `f` when no subcommand follows (`clinicast audit` and `clinicast audit verify`)."""
+    `f` when no subcommand follows (`clinicast audit` and `clinicast audit verify`).
+    `help` is an `N_("…")` msgid, shown translated (`translate_help`)."""
 
     def wrap(f):
-        @(group.group(name, invoke_without_command=True) if subcommands else group.command(name))
+        @(group.group(name, help=help, invoke_without_command=True) if subcommands else group.command(name, help=help))
         @_config_option
         @functools.wraps(f)
         def run(config_path, **kwargs):
@@ -142,7 +245,9 @@ def command(group, name: str, *, db: bool = True, user: bool = True, config: boo
             except BrokenPipeError:  # `clinicast audit | head`: the reader left (an OSError: first)
                 reader_gone()
             except OSError as e:
-                die(f"{getattr(e, 'filename', '') or ''}: {e.strerror or e}".lstrip(": "), EXIT_BAD)
+                from core import oserrors
+
+                die(f"{getattr(e, 'filename', '') or ''}: {oserrors.words(e)}".lstrip(": "), EXIT_BAD)
             except Exception as e:
                 import peewee as pw  # loaded by then: only a command that used the database gets here
 
@@ -158,7 +263,7 @@ def command(group, name: str, *, db: bool = True, user: bool = True, config: boo
     return wrap
 
 
-class OneLineErrors(click.Group):
+class OneLineErrors(Group):
     """Usage errors as one line on stderr (`clinicast: campaigns create: …`), exit 2.
 
     Commands are registered where they are written (`@command(cli, ...)` in the cli/
@@ -192,11 +297,11 @@ class OneLineErrors(click.Group):
             )
         except click.UsageError as e:
             where = e.ctx.command_path if e.ctx else "clinicast"
-            die(f"{e.format_message()} (see {where} --help)", EXIT_BAD)
+            die(_("{problem} (see {command} --help)").format(problem=e.format_message(), command=where), EXIT_BAD)
         except click.ClickException as e:
             die(e.format_message(), e.exit_code)
         except click.Abort:
-            die("aborted", EXIT_REFUSED)
+            die(_("aborted"), EXIT_REFUSED)
         try:
             sys.stdout.flush()  # here, not at exit, where a closed pipe would print a traceback
         except BrokenPipeError:
@@ -223,12 +328,14 @@ COMMAND_MODULES = {
     modules=COMMAND_MODULES,
     invoke_without_command=True,
     context_settings={"help_option_names": ["-h", "--help"]},
+    help=N_("Send campaigns to the clinic's patients. With no command, opens the TUI."),
 )
 @_config_option
-@click.version_option(package_name="clinicast", prog_name="clinicast")
+# click words this help when the decorator runs (at import, in English): the msgid, translated when shown
+@click.version_option(package_name="clinicast", prog_name="clinicast", help=N_("Show the version and exit."))
 @click.pass_context
 def cli(ctx: click.Context, config_path):
-    """Send campaigns to the clinic's patients. With no command, opens the TUI."""
+    """The top of every command: --config before the subcommand counts for it."""
     ctx.ensure_object(dict)
     ctx.obj["config_path"] = config_path
     if ctx.invoked_subcommand is None:

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import click
 
-from cli.base import cli, command, emit
+from cli.base import CAMPAIGN_ID, DAY, EMR_ID, FILE, NAME, cli, command, emit
+from cli.words import word
 from core.enums import DeliveryKind, Kind
 from core.errors import BadInput
+from core.formats import day, number
+from core.i18n import N_, _, current, ngettext
 from core.reasons import describe
 
+_JSON_HELP = N_("Print one JSON document (the spec's English keys and codes).")
 
-@cli.group("campaigns")
+
+@cli.group("campaigns", help=N_("Create, edit, list, show and start campaigns."))
 def campaigns_group():
-    """Create, edit, list, show and start campaigns."""
+    pass
 
 
 def _template_arg(path):
@@ -26,31 +31,51 @@ def _template_arg(path):
         raise BadInput(str(e)) from None
 
 
+def _day(d) -> str:
+    """A window's day; a stored value that is not a day at all (SQLite keeps text) as it is."""
+    from datetime import date
+
+    return day(d) if isinstance(d, date) else str(d or "")
+
+
 def _print_campaign(s) -> None:
     from core.campaigns.actions import INVITATION_VALID_DAYS
 
-    window = (
-        f"{s.starts_on} → {s.ends_on} ({s.window_state})"
-        if s.kind == Kind.BROADCAST
-        else f"valid {INVITATION_VALID_DAYS} days from sending"
-    )
+    if s.kind == Kind.BROADCAST:
+        window = _("{starts} → {ends} ({state})").format(
+            starts=_day(s.starts_on), ends=_day(s.ends_on), state=word("window", s.window_state)
+        )
+    else:
+        window = ngettext("valid {n} day from sending", "valid {n} days from sending", INVITATION_VALID_DAYS).format(
+            n=INVITATION_VALID_DAYS
+        )
     click.echo(f"#{s.id} {s.name}")
-    click.echo(f"  kind: {s.kind} (channel {s.channel})   status: {s.status}")
-    click.echo(f"  window: {window}")
-    counts = ", ".join(f"{k} {v}" for k, v in s.shown_counts() if v) or "no recipients"
-    removed = f", and {s.removed} removed (not counted)" if s.removed else ""
-    click.echo(f"  recipients: {s.total} ({counts}){removed}")
+    click.echo(
+        "  "
+        + _("kind: {kind} (channel {channel})   status: {status}").format(
+            kind=word("kind", s.kind), channel=word("channel", s.channel), status=word("campaign", s.status)
+        )
+    )
+    click.echo("  " + _("window: {window}").format(window=window))
+    counts = ", ".join(f"{word('recipient', k)} {number(v)}" for k, v in s.shown_counts() if v)
+    if s.removed:
+        line = _("recipients: {total} ({counts}), and {removed} removed (not counted)")
+    else:
+        line = _("recipients: {total} ({counts})")
+    click.echo(
+        "  " + line.format(total=number(s.total), counts=counts or _("no recipients"), removed=number(s.removed))
+    )
     if s.held:
         click.echo(f"  {s.held}")
     if s.funnel:
-        click.echo("  funnel: " + ", ".join(f"{k} {v}" for k, v in s.funnel.items()))
+        steps = ", ".join(f"{word('funnel', k)} {number(v)}" for k, v in s.funnel.items())
+        click.echo("  " + _("funnel: {steps}").format(steps=steps))
 
 
-@command(campaigns_group, "list")
-@click.option("--all", "include_archived", is_flag=True, help="Include archived campaigns.")
-@click.option("--json", "as_json", is_flag=True)
+@command(campaigns_group, "list", help=N_("Every campaign, newest first."))
+@click.option("--all", "include_archived", is_flag=True, help=N_("Include archived campaigns."))
+@click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
 def campaigns_list(ctx, include_archived, as_json):
-    """Every campaign, newest first."""
     from core import campaigns
 
     # the text list shows no funnel: it is counted for --json only (`show` has it too)
@@ -58,39 +83,46 @@ def campaigns_list(ctx, include_archived, as_json):
     if as_json:
         return emit([s.to_json() for s in rows])
     if not rows:
-        click.echo("no campaigns yet: clinicast campaigns create --kind invitation --name NAME")
+        click.echo(_("no campaigns yet: clinicast campaigns create --kind invitation --name NAME"))
     for s in rows:
-        window = f"{s.window_state or '':8}"
-        click.echo(f"{s.id:>5}  {s.kind:10} {s.status:16} {window} {s.sent:>5}/{s.total:<5}  {s.name}")
+        window = word("window", s.window_state)
+        sent = f"{number(s.sent)}/{number(s.total)}"
+        click.echo(
+            f"{s.id:>5}  {word('kind', s.kind):10} {word('campaign', s.status):16} {window:8} {sent:>11}  {s.name}"
+        )
 
 
-@command(campaigns_group, "create")
-@click.option("--kind", required=True, type=click.Choice(["invitation", "broadcast"]))
-@click.option("--name", required=True)
-@click.option("--starts", metavar="YYYY-MM-DD")
-@click.option("--ends", metavar="YYYY-MM-DD")
-@click.option("--template", "template_path", type=click.Path(dir_okay=False), help="TOML template file.")
-@click.option("--json", "as_json", is_flag=True)
+@command(campaigns_group, "create", help=N_("Create a draft campaign."))
+@click.option(
+    "--kind", required=True, type=click.Choice(["invitation", "broadcast"]), help=N_("What the campaign sends.")
+)
+@click.option("--name", required=True, metavar=NAME, help=N_("The campaign's name, as staff see it."))
+@click.option("--starts", metavar=DAY, help=N_("A broadcast's first day."))
+@click.option("--ends", metavar=DAY, help=N_("A broadcast's last day."))
+@click.option(
+    "--template", "template_path", type=click.Path(dir_okay=False), metavar=FILE, help=N_("TOML template file.")
+)
+@click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
 def campaigns_create(ctx, kind, name, starts, ends, template_path, as_json):
-    """Create a draft campaign."""
     from core import campaigns
 
     c = campaigns.create(ctx, kind, name, starts, ends, templates=_template_arg(template_path))
     s = campaigns.summary(ctx, c)
     if as_json:
         return emit(s.to_json())
-    click.echo(f"created campaign #{c.id} {c.name!r} ({kind})")
+    click.echo(_("created campaign #{id} {name!r} ({kind})").format(id=c.id, name=c.name, kind=word("kind", kind)))
 
 
-@command(campaigns_group, "edit")
-@click.argument("campaign_id")
-@click.option("--name")
-@click.option("--starts", metavar="YYYY-MM-DD")
-@click.option("--ends", metavar="YYYY-MM-DD")
-@click.option("--template", "template_path", type=click.Path(dir_okay=False))
-@click.option("--json", "as_json", is_flag=True)
+@command(campaigns_group, "edit", help=N_("Change a campaign's name, window or templates."))
+@click.argument("campaign_id", metavar=CAMPAIGN_ID)
+@click.option("--name", metavar=NAME, help=N_("The campaign's new name."))
+@click.option("--starts", metavar=DAY, help=N_("A broadcast's first day."))
+@click.option("--ends", metavar=DAY, help=N_("A broadcast's last day."))
+@click.option(
+    "--template", "template_path", type=click.Path(dir_okay=False), metavar=FILE, help=N_("TOML template file.")
+)
+@click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
 def campaigns_edit(ctx, campaign_id, name, starts, ends, template_path, as_json):
-    """Change a campaign's name, window or templates."""
     from core import campaigns
 
     c = campaigns.edit(
@@ -98,14 +130,13 @@ def campaigns_edit(ctx, campaign_id, name, starts, ends, template_path, as_json)
     )
     if as_json:
         return emit(campaigns.summary(ctx, c).to_json())
-    click.echo(f"campaign #{c.id} saved")
+    click.echo(_("campaign #{id} saved").format(id=c.id))
 
 
-@command(campaigns_group, "show")
-@click.argument("campaign_id")
-@click.option("--json", "as_json", is_flag=True)
+@command(campaigns_group, "show", help=N_("One campaign with its counts."))
+@click.argument("campaign_id", metavar=CAMPAIGN_ID)
+@click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
 def campaigns_show(ctx, campaign_id, as_json):
-    """One campaign with its counts."""
     from core import campaigns
 
     s = campaigns.summary(ctx, campaigns.get(campaign_id))
@@ -114,83 +145,106 @@ def campaigns_show(ctx, campaign_id, as_json):
     _print_campaign(s)
 
 
-@command(campaigns_group, "archive")
-@click.argument("campaign_id")
-@click.option("--undo", is_flag=True, help="Bring an archived campaign back.")
+@command(campaigns_group, "archive", help=N_("Hide a campaign from the default list (kept for audit)."))
+@click.argument("campaign_id", metavar=CAMPAIGN_ID)
+@click.option("--undo", is_flag=True, help=N_("Bring an archived campaign back."))
 def campaigns_archive(ctx, campaign_id, undo):
-    """Hide a campaign from the default list (kept for audit)."""
     from core import campaigns
 
     c = campaigns.archive(ctx, campaign_id, archived=not undo)
-    click.echo(f"campaign #{c.id} {'unarchived' if undo else 'archived'}")
+    click.echo((_("campaign #{id} unarchived") if undo else _("campaign #{id} archived")).format(id=c.id))
 
 
-@command(campaigns_group, "start")
-@click.argument("campaign_id")
-@click.option("--json", "as_json", is_flag=True)
+def _skipped_lines(skipped: dict[str, int]) -> None:
+    for code, n in skipped.items():
+        click.echo("  " + _("skipped {n}: {reason}").format(n=number(n), reason=describe(code, "", current())))
+
+
+@command(campaigns_group, "start", help=N_("Send to every recipient not yet sent to."))
+@click.argument("campaign_id", metavar=CAMPAIGN_ID)
+@click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
 def campaigns_start(ctx, campaign_id, as_json):
-    """Send to every recipient not yet sent to."""
     from core import campaigns, recipients
 
     plan = recipients.start(ctx, campaign_id)
     if as_json:
         return emit(plan.to_json())
-    when = f" ({plan.sending_begins})" if plan.sending_begins else ""
-    click.echo(f"campaign #{campaign_id} started: {plan.will_send} to send{when}")
+    if plan.sending_begins:
+        line = _("campaign #{id} started: {n} to send ({when})")
+    else:
+        line = _("campaign #{id} started: {n} to send")
+    click.echo(line.format(id=campaign_id, n=number(plan.will_send), when=plan.sending_begins))
     if plan.pace:
         click.echo(f"  {plan.pace}")
-    for code, n in plan.skipped.items():
-        click.echo(f"  skipped {n}: {describe(code)}")
+    _skipped_lines(plan.skipped)
     for gap in campaigns.language_gaps(ctx, campaign_id):  # a blank version: said, not refused
-        click.echo(f"  warning: {gap}", err=True)
+        click.echo("  " + _("warning: {line}").format(line=gap), err=True)
 
 
-@command(campaigns_group, "stop")
-@click.argument("campaign_id")
-@click.option("--json", "as_json", is_flag=True)
+@command(
+    campaigns_group,
+    "stop",
+    help=N_("Cancel every email or push not yet handed over; those recipients go back to waiting."),
+)
+@click.argument("campaign_id", metavar=CAMPAIGN_ID)
+@click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
 def campaigns_stop(ctx, campaign_id, as_json):
-    """Cancel every email or push not yet handed over; those recipients go back to waiting."""
     from core import recipients
 
     r = recipients.stop(ctx, campaign_id)
     if as_json:
         return emit(r.to_json())
     click.echo(
-        f"campaign #{campaign_id} stopped: {r.stopped} not sent (back to assigned; start sends to them), "
-        f"{r.already_sent} already sent, {r.in_flight} being sent at this moment (they finish)"
+        _(
+            "campaign #{id} stopped: {stopped} not sent (back to assigned; start sends to them), "
+            "{sent} already sent, {in_flight} being sent at this moment (they finish)"
+        ).format(id=campaign_id, stopped=number(r.stopped), sent=number(r.already_sent), in_flight=number(r.in_flight))
     )
 
 
-@command(campaigns_group, "test")
-@click.argument("campaign_id")
-@click.option("--patient", "emr_id", required=True, metavar="EMR_ID", help="The patient the message is rendered for.")
-@click.option("--to", "to", metavar="ADDRESS", help="Send the test email here instead of [users.LOGIN] email.")
-@click.option("--json", "as_json", is_flag=True)
+@command(campaigns_group, "test", help=N_("Send yourself the message as this patient would get it, marked as a test."))
+@click.argument("campaign_id", metavar=CAMPAIGN_ID)
+@click.option("--patient", "emr_id", required=True, metavar=EMR_ID, help=N_("The patient the message is rendered for."))
+@click.option("--to", "to", metavar=N_("ADDRESS"), help=N_("Send the test email here instead of [users.LOGIN] email."))
+@click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
 def campaigns_test(ctx, campaign_id, emr_id, to, as_json):
-    """Send yourself the message as this patient would get it, marked as a test."""
     from core import testsend
 
     t = testsend.send_test(ctx, campaign_id, emr_id, to)
     if as_json:
         return emit(t.to_json())
-    what = "test email" if t.kind == DeliveryKind.TEST_EMAIL else "test push and feed entry (for an hour)"
-    click.echo(f"{what} for patient {t.patient} queued to {t.to}; the scheduler sends it within moments")
+    if t.kind == DeliveryKind.TEST_EMAIL:
+        line = _("test email for patient {patient} queued to {to}; the scheduler sends it within moments")
+    else:
+        line = _(
+            "test push and feed entry (for an hour) for patient {patient} queued to {to}; "
+            "the scheduler sends it within moments"
+        )
+    click.echo(line.format(patient=t.patient, to=t.to))
 
 
-@command(campaigns_group, "reinvite")
-@click.argument("campaign_id")
-@click.option("--dry-run", is_flag=True, help="Show the breakdown only; send nothing.")
-@click.option("--json", "as_json", is_flag=True)
+@command(
+    campaigns_group,
+    "reinvite",
+    help=N_("Send a fresh invitation (new code, 14 days) to those whose invitation expired unanswered."),
+)
+@click.argument("campaign_id", metavar=CAMPAIGN_ID)
+@click.option("--dry-run", is_flag=True, help=N_("Show the breakdown only; send nothing."))
+@click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
 def campaigns_reinvite(ctx, campaign_id, dry_run, as_json):
-    """Send a fresh invitation (new code, 14 days) to those whose invitation expired unanswered."""
     from core import recipients
 
     plan = (recipients.reinvite_plan if dry_run else recipients.reinvite)(ctx, campaign_id)
     if as_json:
         return emit(plan.to_json())
-    when = f" ({plan.sending_begins})" if plan.sending_begins else ""
-    verb = "would re-invite" if dry_run else "re-invited"
-    click.echo(f"campaign #{campaign_id} {verb}: {plan.will_send} to send{when}")
-    for code, n in plan.skipped.items():
-        click.echo(f"  skipped {n}: {describe(code)}")
-    click.echo(f"  re-invited before (not sent again): {plan.already_sent}")
+    if dry_run:
+        line = _("campaign #{id} would re-invite: {n} to send ({when})")
+        if not plan.sending_begins:
+            line = _("campaign #{id} would re-invite: {n} to send")
+    else:
+        line = _("campaign #{id} re-invited: {n} to send ({when})")
+        if not plan.sending_begins:
+            line = _("campaign #{id} re-invited: {n} to send")
+    click.echo(line.format(id=campaign_id, n=number(plan.will_send), when=plan.sending_begins))
+    _skipped_lines(plan.skipped)
+    click.echo("  " + _("re-invited before (not sent again): {n}").format(n=number(plan.already_sent)))

@@ -4,28 +4,39 @@ from __future__ import annotations
 
 import click
 
-from cli.base import cli, command, emit
-from core.i18n import ngettext
+from cli.base import FILE, cli, command, emit
+from core.formats import number
+from core.i18n import N_, _, ngettext
 from core.infile import label_of
 
 
-@cli.group("patients")
+@cli.group("patients", help=N_("The patient directory."))
 def patients_group():
-    """The patient directory."""
+    pass
 
 
-@command(patients_group, "import")
-@click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--json", "as_json", is_flag=True)
+@command(patients_group, "import", help=N_("Upsert the patient directory from an EMR export (CSV)."))
+@click.argument("file", type=click.Path(dir_okay=False), metavar=FILE)
+@click.option(
+    "--json", "as_json", is_flag=True, help=N_("Print one JSON document (the spec's English keys and codes).")
+)
 def patients_import(ctx, file, as_json):
-    """Upsert the patient directory from an EMR export (CSV)."""
     from core.patients.upsert import import_csv
 
     result = import_csv(ctx, file)
     if as_json:
         return emit(result.to_json())
-    patients_n = ngettext("{n} patient", "{n} patients", result.total).format(n=result.total)
-    click.echo(f"{label_of(file)}: {patients_n}: {result.inserted} new, {result.updated} updated")
+    patients_n = ngettext("{n} patient", "{n} patients", result.total).format(n=number(result.total))
+    click.echo(
+        _("{file}: {patients}: {new} new, {updated} updated").format(
+            file=label_of(file), patients=patients_n, new=number(result.inserted), updated=number(result.updated)
+        )
+    )
     if result.kept_opted_out:
         # the file said "contact them"; the patient's own opt-out wins (SPEC §10)
-        click.echo(f"  kept opted out: {result.kept_opted_out} (the file said yes; the patient opted out)")
+        click.echo(
+            "  "
+            + _("kept opted out: {n} (the file said yes; the patient opted out)").format(
+                n=number(result.kept_opted_out)
+            )
+        )

@@ -4,31 +4,36 @@ from __future__ import annotations
 
 import click
 
-from cli.base import cli, command, dumps, emit, output_option, write_out
+from cli.base import CAMPAIGN_ID, EMR_ID, FILE, cli, command, dumps, emit, output_option, write_out
+from cli.words import word
 from core.enums import Permission
 from core.errors import BadInput
-from core.i18n import _, ngettext
+from core.formats import day, number, when
+from core.i18n import N_, _, current, ngettext
 from core.reasons import describe
 
+_JSON_HELP = N_("Print one JSON document (the spec's English keys and codes).")
 
-@cli.group("recipients")
+
+@cli.group("recipients", help=N_("Add, remove and list a campaign's recipients."))
 def recipients_group():
-    """Add, remove and list a campaign's recipients."""
+    pass
 
 
-@command(recipients_group, "add")
-@click.argument("campaign_id")
-@click.option("--patient", "emr_id", metavar="EMR_ID", help="One patient by EMR id.")
-@click.option("--where", "where", multiple=True, metavar='"FIELD OP VALUE"', help="A condition; repeat: all must hold.")
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="A CSV list of EMR ids.")
-@click.option("--json", "as_json", is_flag=True)
+@command(recipients_group, "add", help=N_("Assign patients to a campaign."))
+@click.argument("campaign_id", metavar=CAMPAIGN_ID)
+@click.option("--patient", "emr_id", metavar=EMR_ID, help=N_("One patient by EMR id."))
+@click.option(
+    "--where", "where", multiple=True, metavar=N_('"FIELD OP VALUE"'), help=N_("A condition; repeat: all must hold.")
+)
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), metavar=FILE, help=N_("A CSV list of EMR ids."))
+@click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
 def recipients_add(ctx, campaign_id, emr_id, where, csv_path, as_json):
-    """Assign patients to a campaign."""
     from core import conditions, recipients
 
     given = [x for x in (emr_id, where, csv_path) if x]
     if len(given) != 1:
-        raise BadInput('give exactly one of --patient EMR_ID, --where "FIELD OP VALUE"..., --csv FILE')
+        raise BadInput(_('give exactly one of --patient EMR_ID, --where "FIELD OP VALUE"..., --csv FILE'))
     if emr_id:
         result = recipients.assign_patient(ctx, campaign_id, emr_id)
     elif where:
@@ -37,14 +42,23 @@ def recipients_add(ctx, campaign_id, emr_id, where, csv_path, as_json):
         result = recipients.assign_csv(ctx, campaign_id, csv_path)
     if as_json:
         return emit(result.to_json())
+    if result.not_found:
+        line = _("added {added}, already assigned {already}, skipped {skipped}, not found {not_found}")
+    else:
+        line = _("added {added}, already assigned {already}, skipped {skipped}")
     click.echo(
-        f"added {result.added}, already assigned {result.already_assigned}, skipped {result.skipped}"
-        + (f", not found {len(result.not_found)}" if result.not_found else "")
+        line.format(
+            added=number(result.added),
+            already=number(result.already_assigned),
+            skipped=number(result.skipped),
+            not_found=number(len(result.not_found)),
+        )
     )
     for code, n in result.skipped_reasons.items():
-        click.echo(f"  skipped {n}: {describe(code)}")
+        click.echo("  " + _("skipped {n}: {reason}").format(n=number(n), reason=describe(code, "", current())))
     if result.not_found:
-        click.echo("  not found: " + ", ".join(result.not_found[:20]) + (" …" if len(result.not_found) > 20 else ""))
+        ids = ", ".join(result.not_found[:20]) + (" …" if len(result.not_found) > 20 else "")
+        click.echo("  " + _("not found: {ids}").format(ids=ids))
     if result.duplicates:  # counted once; said, so a wrong export is noticed (issue #8)
         n = len(result.duplicates)
         click.echo(
@@ -53,15 +67,14 @@ def recipients_add(ctx, campaign_id, emr_id, where, csv_path, as_json):
         for line in result.duplicates[:20]:
             click.echo(f"    {line}")
         if n > 20:
-            click.echo(f"    … and {n - 20} more")
+            click.echo("    " + _("… and {n} more").format(n=number(n - 20)))
 
 
-@command(recipients_group, "remove")
-@click.argument("campaign_id")
-@click.argument("emr_id")
-@click.option("--json", "as_json", is_flag=True)
+@command(recipients_group, "remove", help=N_("Take one patient off a campaign."))
+@click.argument("campaign_id", metavar=CAMPAIGN_ID)
+@click.argument("emr_id", metavar=EMR_ID)
+@click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
 def recipients_remove(ctx, campaign_id, emr_id, as_json):
-    """Take one patient off a campaign."""
     from core import campaigns, recipients
 
     what = recipients.remove(ctx, campaign_id, emr_id)
@@ -69,23 +82,22 @@ def recipients_remove(ctx, campaign_id, emr_id, as_json):
         return emit(
             {"campaign_id": campaigns.get(campaign_id).id, "emr_id": emr_id, "status": "removed", "outcome": what}
         )
-    click.echo(f"removed {emr_id}: {what}")
+    click.echo(_("removed {emr_id}: {outcome}").format(emr_id=emr_id, outcome=what))
 
 
-@command(recipients_group, "list")
-@click.argument("campaign_id")
-@click.option("--status", default=None, help="Only recipients with this status.")
-@click.option("--json", "as_json", is_flag=True)
-@click.option("--csv", "as_csv", is_flag=True, help="The ledger as CSV (for an incident register).")
+@command(recipients_group, "list", help=N_("A campaign's recipients with status and dates."))
+@click.argument("campaign_id", metavar=CAMPAIGN_ID)
+@click.option("--status", default=None, metavar=N_("STATUS"), help=N_("Only recipients with this status."))
+@click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
+@click.option("--csv", "as_csv", is_flag=True, help=N_("The ledger as CSV (for an incident register)."))
 @output_option
 def recipients_list(ctx, campaign_id, status, as_json, as_csv, output):
-    """A campaign's recipients with status and dates."""
     from core import campaigns, exports, recipients
 
     ctx.require(Permission.CAMPAIGNS)
     campaigns.get(campaign_id)
     if as_json and as_csv:
-        raise BadInput("give --json or --csv, not both")
+        raise BadInput(_("give --json or --csv, not both"))
     if as_csv:
         return write_out(output, exports.recipients_csv(ctx, campaign_id, status))
     rows = recipients.page(ctx, campaign_id, status=status, limit=None)
@@ -93,9 +105,10 @@ def recipients_list(ctx, campaign_id, status, as_json, as_csv, output):
         return write_out(output, dumps([r.to_json() for r in rows]) + "\n")
     if output != "-":
         raise BadInput(_("--output goes with --csv or --json"))
+    tz = ctx.config.clinic.tz
     for r in rows:
-        sent = f"{r.sent_at:%Y-%m-%d %H:%M}" if r.sent_at else "-"
-        reason = f"  ({r.reason()})" if r.reason_code else ""
-        click.echo(
-            f"{r.emr_id:>10}  {r.name[:30]:30} {r.shown_status:16} added {r.added_at:%Y-%m-%d}  sent {sent}{reason}"
+        reason = f"  ({r.reason(current(), when=lambda t: when(t, tz))})" if r.reason_code else ""
+        line = _("added {added}  sent {sent}").format(
+            added=day(r.added_at, tz), sent=when(r.sent_at, tz) if r.sent_at else "-"
         )
+        click.echo(f"{r.emr_id:>10}  {r.name[:30]:30} {word('recipient', r.shown_status):16} {line}{reason}")

@@ -9,12 +9,11 @@ import click
 
 from cli.base import cli, command, emit, need_terminal, open_tui
 from core.config.types import Config
-from core.i18n import _
+from core.i18n import N_, _
 
 
-@command(cli, "init", db=False, user=False)
+@command(cli, "init", db=False, user=False, help=N_("Create or migrate the database."))
 def init_cmd(config: Config):
-    """Create or migrate the database."""
     from core import db as dbmod
     from core import dbfiles
     from core.context import for_service_or_admin
@@ -32,22 +31,29 @@ def init_cmd(config: Config):
         dbfiles.prepare_folder(path, config.database.group)  # the new files: 0660 in the group
         dbfiles.hand_over(path, config.database.group)
     if before == after:
-        click.echo(f"database is up to date (schema version {after})")
+        click.echo(_("database is up to date (schema version {version})").format(version=after))
     else:
-        click.echo(f"database migrated from schema version {before} to {after}")
+        click.echo(_("database migrated from schema version {before} to {after}").format(before=before, after=after))
 
 
-@cli.group("config")
+@cli.group("config", help=N_("Configuration checks."))
 def config_group():
-    """Configuration checks."""
+    pass
 
 
-@command(config_group, "check", db=False, user=False)
+@command(
+    config_group,
+    "check",
+    db=False,
+    user=False,
+    help=N_(
+        "Validate the config file, reach the database, say what this user can read. Anyone may run it: "
+        "it shows no secret. Exit 1 when the database cannot be opened or the service account cannot "
+        "read what it needs to send."
+    ),
+)
 def config_check(config: Config):
-    """Validate the config file, reach the database, say what this user can read.
-
-    Anyone may run it (SPEC §13): it shows no secret. Exit 1 when the database cannot
-    be opened or the service account cannot read what it needs to send."""
+    """Anyone may run it (SPEC §13): it shows no secret."""
     from core import db as dbmod
     from core import status
     from core.context import is_service_account, login_name
@@ -57,7 +63,7 @@ def config_check(config: Config):
     try:
         dbmod.bind_to_look(config.database.url, config.database.group)  # a check only looks (SPEC §13)
         dbmod.check_schema()
-        db_state = f"schema version {dbmod.schema_version()}"
+        db_state = _("schema version {version}").format(version=dbmod.schema_version())
     except ClinicastError as e:
         db_state, ok = str(e), False
     except Exception as e:  # noqa: BLE001 - a driver error: in words, and the check goes on
@@ -71,34 +77,40 @@ def config_check(config: Config):
             'with "admin", or by the service account'
         )
     elif is_service_account(config):
-        role = "the service account (may run init and the daemon)"
+        role = _("the service account (may run init and the daemon)")
     elif login in config.users:
-        role = "a clinicast user: " + ", ".join(sorted(config.users[login].permissions))
+        # the permission words are the config file's ("campaigns", "admin"): as written there
+        role = _("a clinicast user: {permissions}").format(
+            permissions=", ".join(sorted(config.users[login].permissions))
+        )
     else:
-        role = f"not a clinicast user (no [users.{login}])"
+        role = _("not a clinicast user (no [users.{login}])").format(login=login)
     from core.config.checks import email_problems
 
-    click.echo(f"{config.path}: {'ok' if ok and not email_problems(config) else 'problems'}")
-    click.echo(f"  you: {login}, {role}")
+    verdict = _("ok") if ok and not email_problems(config) else _("problems")
+    click.echo(_("{path}: {verdict}").format(path=config.path, verdict=verdict))
+    click.echo("  " + _("you: {login}, {role}").format(login=login, role=role))
     click.echo(
-        f"  clinic: {config.clinic.name} ({config.clinic.timezone}, default language {config.clinic.default_language})"
-    )
-    click.echo(f"  database: {dbmod.redacted(config.database.url)}: {db_state}")
-    click.echo(
-        f"  email: {config.email.transport} "
-        + (
-            config.email.path
-            if config.email.transport == "maildir"
-            else f"{config.email.host}:{config.email.port} ({config.email.security})"
+        "  "
+        + _("clinic: {name} ({timezone}, default language {language})").format(
+            name=config.clinic.name, timezone=config.clinic.timezone, language=config.clinic.default_language
         )
     )
-    click.echo(
-        f"  gateway: {config.gateway.transport} "
-        + (config.gateway.path if config.gateway.transport == "log" else config.gateway.url)
+    click.echo("  " + _("database: {url}: {state}").format(url=dbmod.redacted(config.database.url), state=db_state))
+    email_target = (
+        config.email.path
+        if config.email.transport == "maildir"
+        else f"{config.email.host}:{config.email.port} ({config.email.security})"
     )
-    click.echo(f"  users: {', '.join(sorted(config.users)) or 'none'}")
+    # transports and security are the config's own words (smtp, maildir, starttls...)
+    click.echo("  " + _("email: {transport} {target}").format(transport=config.email.transport, target=email_target))
+    gateway_target = config.gateway.path if config.gateway.transport == "log" else config.gateway.url
+    click.echo(
+        "  " + _("gateway: {transport} {target}").format(transport=config.gateway.transport, target=gateway_target)
+    )
+    click.echo("  " + _("users: {logins}").format(logins=", ".join(sorted(config.users)) or _("none")))
     for line in secret_lines:
-        click.echo(f"  secrets: {line}")
+        click.echo("  " + _("secrets: {line}").format(line=line))
     from core.config.checks import email_problems
     from core.dbfiles import open_to_others
 
@@ -106,7 +118,7 @@ def config_check(config: Config):
         click.echo("  " + _("warning: {line}").format(line=found.words()))
     lacking = email_problems(config)
     for line in lacking:
-        click.echo(f"  email cannot be sent: {line}")
+        click.echo("  " + _("email cannot be sent: {line}").format(line=line))
     bad_keys: list[str] = []
     if config.keys:  # [keys] names the TUI's bindings: checked against them (Textual loaded only then)
         from tui import keys
@@ -120,10 +132,11 @@ def config_check(config: Config):
         sys.exit(1)
 
 
-@command(cli, "status")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@command(cli, "status", help=N_("Schema version, counts, live daemons, deliveries due/retrying/failed."))
+@click.option(
+    "--json", "as_json", is_flag=True, help=N_("Print one JSON document (the spec's English keys and codes).")
+)
 def status_cmd(ctx, as_json):
-    """Schema version, counts, live daemons, deliveries due/retrying/failed."""
     from core import status
 
     data = status.overview(ctx)
@@ -132,25 +145,30 @@ def status_cmd(ctx, as_json):
     click.echo(status.format_overview(data))
 
 
-@command(cli, "daemon", db=False, user=False)
-@click.option("--once", is_flag=True, help="Do everything due now, wait for it, and exit.")
-@click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
+@command(cli, "daemon", db=False, user=False, help=N_("Headless scheduler and dispatcher."))
+@click.option("--once", is_flag=True, help=N_("Do everything due now, wait for it, and exit."))
+@click.option(
+    "--log-level",
+    default="info",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    help=N_("The least important lines written to stderr."),
+)
 def daemon_cmd(config: Config, once, log_level):
-    """Headless scheduler and dispatcher."""
     from core.scheduling import daemon
 
     sys.exit(daemon.run(config, once=once, log_level=log_level))
 
 
-@command(cli, "demo", config=False)
-@click.option("--folder", default=None, metavar="DIR", help="Where to put the demo database (default: a temp folder).")
+@command(cli, "demo", config=False, help=N_("The TUI on a fresh demo database and local sinks."))
+@click.option(
+    "--folder", default=None, metavar=N_("DIR"), help=N_("Where to put the demo database (default: a temp folder).")
+)
 def demo_cmd(_config_path, folder):
-    """The TUI on a fresh demo database and local sinks."""
     import tempfile
 
     from core import demo
 
     need_terminal()  # before a demo world is made for nobody to see
     path = demo.prepare(folder or tempfile.mkdtemp(prefix="clinicast-demo-"))
-    click.echo(f"demo config: {path}", err=True)
+    click.echo(_("demo config: {path}").format(path=path), err=True)
     open_tui(str(path))

@@ -6,25 +6,30 @@ import sys
 
 import click
 
-from cli.base import EXIT_REFUSED, cli, command, dumps, emit, output_option, write_out
+from cli.base import DAY, EMR_ID, EXIT_REFUSED, TEXT, cli, command, dumps, emit, output_option, write_out
 from cli.patients import patients_group
+from cli.words import word
 from core.enums import OptOutChannel
 from core.errors import BadInput
-from core.i18n import _
+from core.formats import day, number, when
+from core.i18n import N_, _, current, ngettext
 
 _CHANNEL = click.option(
-    "--channel", required=True, metavar="|".join(OptOutChannel), help="What the patient opts out of (all: every one)."
+    "--channel",
+    required=True,
+    metavar="|".join(OptOutChannel),
+    help=N_("What the patient opts out of (all: every one)."),
 )
-_NOTE = click.option("--note", required=True, metavar="TEXT", help="Why, in a few words (kept in the ledger).")
+_NOTE = click.option("--note", required=True, metavar=TEXT, help=N_("Why, in a few words (kept in the ledger)."))
+_JSON_HELP = N_("Print one JSON document (the spec's English keys and codes).")
 
 
-@command(patients_group, "opt-out")
-@click.argument("emr_id")
+@command(patients_group, "opt-out", help=N_("Record an opt-out the patient asked for (by phone, at the desk)."))
+@click.argument("emr_id", metavar=EMR_ID)
 @_CHANNEL
 @_NOTE
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
 def patients_opt_out(ctx, emr_id, channel, note, as_json):
-    """Record an opt-out the patient asked for (by phone, at the desk)."""
     from core.optouts import ledger
 
     done = ledger.record(ctx, emr_id, channel, note)
@@ -36,57 +41,87 @@ def patients_opt_out(ctx, emr_id, channel, note, as_json):
         click.echo(f"  {line}")
 
 
-@command(patients_group, "opt-in")
-@click.argument("emr_id")
+@command(patients_group, "opt-in", help=N_("Undo a patient's opt-out (admin); a later start includes them again."))
+@click.argument("emr_id", metavar=EMR_ID)
 @_CHANNEL
 @_NOTE
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
 def patients_opt_in(ctx, emr_id, channel, note, as_json):
-    """Undo a patient's opt-out (admin); a later start includes them again."""
     from core.optouts import ledger
 
     done = ledger.clear(ctx, emr_id, channel, note)
     if as_json:
         return emit(done.to_json())
-    click.echo(f"{done.emr_id}: opt-out of {done.channel} undone ({done.cleared} cleared)")
+    click.echo(
+        ngettext(
+            "{emr_id}: opt-out of {channel} undone ({n} cleared)",
+            "{emr_id}: opt-out of {channel} undone ({n} cleared)",
+            done.cleared,
+        ).format(emr_id=done.emr_id, channel=word("channel", done.channel), n=number(done.cleared))
+    )
 
 
-@command(patients_group, "show")
-@click.argument("emr_id")
-@click.option("--json", "as_json", is_flag=True)
+def _field_value(key: str, value) -> str:
+    """A record's value as a person reads it: yes/no, a day in their language."""
+    from datetime import date
+
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return word("bool", value)
+    if key in ("date_of_birth", "last_visit") and isinstance(value, str):
+        try:
+            return day(date.fromisoformat(value))
+        except ValueError:
+            return value
+    return str(value)
+
+
+@command(patients_group, "show", help=N_("A patient's record, opt-outs and campaigns."))
+@click.argument("emr_id", metavar=EMR_ID)
+@click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
 def patients_show(ctx, emr_id, as_json):
-    """A patient's record, opt-outs and campaigns."""
     from core.patients import view as patient_view
 
     view = patient_view.show(ctx, emr_id)
-    language = ctx.user.language or ctx.config.clinic.default_language
     if as_json:
         return emit(view.to_json())
+    tz = ctx.config.clinic.tz
+    labels = {key: word("field", key) for key in view.record}
+    width = max(map(len, labels.values()), default=0)
     for key, value in view.record.items():
-        click.echo(f"{key:>18}: {'' if value is None else value}")
-    click.echo("opt-outs:" if view.opt_outs else "opt-outs: none")
+        click.echo(_("{field}: {value}").format(field=f"{labels[key]:>{width}}", value=_field_value(key, value)))
+    click.echo(_("opt-outs:") if view.opt_outs else _("opt-outs: none"))
     for o in view.opt_outs:
-        state = "active" if o.active else f"undone {o.cleared_at:%Y-%m-%d} by {o.cleared_by}: {o.cleared_note}"
+        if o.active:
+            state = _("active")
+        else:
+            state = _("undone {day} by {login}: {note}").format(
+                day=day(o.cleared_at, tz), login=o.cleared_by, note=o.cleared_note
+            )
         note = f" — {o.note}" if o.note else ""
-        click.echo(f"  {o.channel:6} {o.day}  {o.source:5} by {o.recorded_by}{note}  [{state}]")
-    click.echo("campaigns:" if view.campaigns else "campaigns: none")
+        by = _("{source} by {login}").format(source=word("source", o.source), login=o.recorded_by)
+        click.echo(f"  {word('channel', o.channel):8} {day(o.day)}  {by}{note}  [{state}]")
+    click.echo(_("campaigns:") if view.campaigns else _("campaigns: none"))
     for c in view.campaigns:
-        reason = f"  ({c.reason(language)})" if c.reason_code else ""
-        click.echo(f"  #{c.id} {c.name[:40]:40} {c.kind:10} {c.status:9} added {c.added_at:%Y-%m-%d}{reason}")
+        reason = f"  ({c.reason(current())})" if c.reason_code else ""
+        added = _("added {day}").format(day=day(c.added_at, tz))
+        click.echo(
+            f"  #{c.id} {c.name[:40]:40} {word('kind', c.kind):10} {word('recipient', c.status):9} {added}{reason}"
+        )
 
 
-@command(cli, "audit", subcommands=True)
-@click.option("--since", metavar="YYYY-MM-DD", help="From this day (clinic time zone).")
-@click.option("--user", "login", metavar="LOGIN", help="Only what this login did.")
-@click.option("--json", "as_json", is_flag=True)
-@click.option("--csv", "as_csv", is_flag=True)
+@command(cli, "audit", subcommands=True, help=N_("Who changed or read what, and when (admin)."))
+@click.option("--since", metavar=DAY, help=N_("From this day (clinic time zone)."))
+@click.option("--user", "login", metavar=N_("LOGIN"), help=N_("Only what this login did."))
+@click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
+@click.option("--csv", "as_csv", is_flag=True, help=N_("The trail as CSV."))
 @output_option
 def audit_cmd(ctx, since, login, as_json, as_csv, output):
-    """Who changed or read what, and when (admin)."""
     from core.audit import read as audit_read
 
     if as_json and as_csv:
-        raise BadInput("give --json or --csv, not both")
+        raise BadInput(_("give --json or --csv, not both"))
     rows = audit_read.read(ctx, audit_read.parse_since(since), login)
     if as_json:
         return write_out(output, dumps([r.to_json() for r in rows]) + "\n")
@@ -94,16 +129,21 @@ def audit_cmd(ctx, since, login, as_json, as_csv, output):
         return write_out(output, audit_read.to_csv(rows))
     if output != "-":
         raise BadInput(_("--output goes with --csv or --json"))
+    tz = ctx.config.clinic.tz
     for r in rows:
-        where = f" campaign {r.campaign_id}" if r.campaign_id is not None else ""
+        where = " " + _("campaign {id}").format(id=r.campaign_id) if r.campaign_id is not None else ""
+        # the action and its key=value detail are the trail's own stable words, as --json has them
         detail = ", ".join(f"{k}={v}" for k, v in r.detail.items())
-        click.echo(f"{r.at:%Y-%m-%d %H:%M:%S}Z {r.user:12} {r.action:16}{where} {detail}")
+        click.echo(f"{when(r.at, tz, seconds=True)} {r.user:12} {r.action:16}{where} {detail}")
 
 
-@command(audit_cmd, "verify")
-@click.option("--json", "as_json", is_flag=True)
+@command(
+    audit_cmd,
+    "verify",
+    help=N_("Check the audit trail's hash chain: a deleted, changed or moved row is named (exit 1)."),
+)
+@click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
 def audit_verify(ctx, as_json):
-    """Check the audit trail's hash chain: a deleted, changed or moved row is named (exit 1)."""
     from core.audit import chain
 
     verdict = chain.check(ctx)

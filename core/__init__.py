@@ -13,6 +13,31 @@ orm.defer_driver()  # peewee loads psycopg only when a PostgreSQL database is op
 
 @cache
 def _version() -> str:
+    # the installed distribution's METADATA, found as importlib.metadata finds it (the
+    # first `clinicast-*.dist-info` along sys.path) but without importing it: that import
+    # was two thirds of a whole `clinicast --version` process (issue #21)
+    import os
+    import sys
+
+    for entry in sys.path:
+        try:
+            names = [n for n in os.listdir(entry or ".") if n.startswith("clinicast-") and n.endswith(".dist-info")]
+        except OSError:
+            continue
+        for name in names:
+            try:
+                with open(os.path.join(entry or ".", name, "METADATA"), encoding="utf-8") as f:
+                    for line in f:
+                        if line.startswith("Version:"):
+                            return line.partition(":")[2].strip()
+                        if not line.strip():  # the headers end: no version there
+                            break
+            except OSError:
+                continue
+    return _version_from_metadata()
+
+
+def _version_from_metadata() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:

@@ -34,7 +34,7 @@ from core.channels.base import (
     SMTP_SENDER,
     SMTP_TLS,
 )
-from core.i18n import _
+from core.i18n import _, pgettext
 from core.models import ChannelHealth, database
 
 EMAIL, GATEWAY = "email", "gateway"
@@ -152,12 +152,20 @@ def clear(channel: str) -> bool:
 
 
 def local_time(moment: datetime, config, now: datetime | None = None) -> str:
-    """A naive UTC moment as staff read it: HH:MM in the clinic's zone, with the date
-    when it is not today."""
+    """A naive UTC moment as staff read it (core.formats, their language): HH:MM in the
+    clinic's zone, with the date when it is not today."""
+    from core import formats
+
     tz = config.clinic.tz
     local = moment.replace(tzinfo=UTC).astimezone(tz)
     today = (now or datetime.now(UTC).replace(tzinfo=None)).replace(tzinfo=UTC).astimezone(tz).date()
-    return local.strftime("%H:%M") if local.date() == today else local.strftime("%Y-%m-%d %H:%M")
+    return formats.time(moment, tz) if local.date() == today else formats.when(moment, tz)
+
+
+def channel_word(channel: str) -> str:
+    """A channel as staff name it, in their language."""
+    words = {EMAIL: pgettext("channel", "email"), GATEWAY: pgettext("channel", "gateway")}
+    return words.get(channel, channel)
 
 
 def _secret_where(config, channel: str) -> str:
@@ -171,16 +179,31 @@ def describe(p: Problem, config, now: datetime | None = None) -> str:
     """One line for staff: what is wrong, since when, and what to fix."""
     since, until = local_time(p.since, config, now), local_time(p.until, config, now)
     where = _secret_where(config, p.channel)
+    ca_file = config.gateway.ca_file if p.channel == GATEWAY else config.email.ca_file
     words = {
         GATEWAY_TOKEN: _("the gateway refuses our token since {since}: check {where}"),
         GATEWAY_URL: _("the gateway redirects us elsewhere since {since}: check [gateway] url ({url})"),
-        GATEWAY_TLS: _("the gateway's TLS certificate does not verify since {since}: check [gateway] url ({url})"),
+        GATEWAY_TLS: _(
+            "the gateway's TLS certificate does not verify since {since}: check [gateway] url ({url})"
+            " and the CA file {ca_file}"
+        )
+        if ca_file
+        else _(
+            "the gateway's TLS certificate does not verify since {since}: check [gateway] url ({url}),"
+            " or set [gateway] ca_file to the CA that signed it"
+        ),
         SMTP_LOGIN: _("the SMTP server refuses our login since {since}: check [email] username and {where}"),
         SMTP_SENDER: _(
             "the SMTP server refuses mail from us since {since} ({detail}): check [email] from, username and security"
         ),
         SMTP_TLS: _(
-            "the SMTP server's TLS does not verify since {since}: check [email] host, port and security ({detail})"
+            "the SMTP server's TLS does not verify since {since}: check [email] host, port, security"
+            " and the CA file {ca_file} ({detail})"
+        )
+        if ca_file
+        else _(
+            "the SMTP server's TLS does not verify since {since}: check [email] host, port and security,"
+            " or set [email] ca_file to the CA that signed it ({detail})"
         ),
         SECRET: _("cannot read the secret to send since {since}: {detail}"),
         SLOW_DOWN: _("the SMTP relay asks us to slow down: emails wait until {until}"),
@@ -192,14 +215,16 @@ def describe(p: Problem, config, now: datetime | None = None) -> str:
         url=config.gateway.url,
         sender=config.email.sender,
         detail=p.detail,
-        channel=p.channel,
+        channel=channel_word(p.channel),
+        ca_file=ca_file,
     )
 
 
 def lines(config, now: datetime | None = None) -> list[str]:
     """One line per channel with a problem, for `clinicast status` and the TUI."""
     return [
-        _("{channel} paused: {problem}").format(channel=p.channel, problem=describe(p, config, now)) for p in problems()
+        _("{channel} paused: {problem}").format(channel=channel_word(p.channel), problem=describe(p, config, now))
+        for p in problems()
     ]
 
 
@@ -211,6 +236,7 @@ __all__ = [
     "Change",
     "Problem",
     "channel_of",
+    "channel_word",
     "clear",
     "describe",
     "lines",

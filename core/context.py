@@ -47,8 +47,9 @@ class Ctx:
         if self.holds(permission):
             return
         raise PermissionDenied(
-            f"{self.user.login} lacks the '{permission}' permission "
-            f"(ask an administrator to add it under [users.{self.user.login}])"
+            _(
+                "{login} lacks the '{permission}' permission (ask an administrator to add it under [users.{login}])"
+            ).format(login=self.user.login, permission=permission)
         )
 
 
@@ -101,8 +102,18 @@ def for_service_or_admin(config: Config, clock: Callable[[], datetime] = utcnow)
 
 def _service_ctx(config: Config, clock: Callable[[], datetime]) -> Ctx:
     login = login_name()
-    user = config.users.get(login) or User(login, f"{login} (service account)", frozenset({"admin"}))
-    return Ctx(config, user, clock)
+    user = config.users.get(login) or User(
+        login, _("{login} (service account)").format(login=login), frozenset({"admin"})
+    )
+    return _opened(Ctx(config, user, clock))
+
+
+def _opened(ctx: Ctx) -> Ctx:
+    """A session opens: its clock says which year the short dates leave out (core.formats)."""
+    from core import formats
+
+    formats.follow_clock(ctx.clock)
+    return ctx
 
 
 def for_current_user(config: Config, clock: Callable[[], datetime] = utcnow) -> Ctx:
@@ -110,13 +121,16 @@ def for_current_user(config: Config, clock: Callable[[], datetime] = utcnow) -> 
     login = login_name()
     user = config.users.get(login)
     if user is None:
-        where = f" in {config.path}" if config.path else ""
         if os.geteuid() == 0 and login == pwd.getpwuid(0).pw_name:
             raise UnknownUser(root_refusal(config))
         if os.geteuid() != 0 and is_service_account(config):  # administers without a [users] entry (SPEC §13)
             return _service_ctx(config, clock)
-        raise UnknownUser(f"user {login!r} is not a clinicast user: an administrator must add [users.{login}]{where}")
-    return Ctx(config, user, clock)
+        if config.path:
+            said = _("user {login} is not a clinicast user: an administrator must add [users.{name}] in {path}")
+        else:
+            said = _("user {login} is not a clinicast user: an administrator must add [users.{name}]")
+        raise UnknownUser(said.format(login=repr(login), name=login, path=config.path))
+    return _opened(Ctx(config, user, clock))
 
 
 def root_refusal(config: Config) -> str:

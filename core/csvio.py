@@ -25,11 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, NamedTuple
 
-from core import infile
+from core import formats, infile
 from core.errors import BadInput
+from core.i18n import N_, _, ngettext
 
 DELIMITERS = (",", ";", "\t")
-DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
+DELIMITER_NAMES = {",": N_("comma"), ";": N_("semicolon"), "\t": N_("tab")}
 
 
 class ProblemLines:
@@ -89,7 +90,8 @@ class FileProblems(BadInput):
         if isinstance(problems, ProblemLines) and problems.spilled:
             first = list(itertools.islice(problems, problems.KEEP))
             more = len(problems) - len(first)
-            super().__init__("\n".join([summary, *first, f"… and {more:,} more problems"]))
+            said = ngettext("… and {n} more problem", "… and {n} more problems", more).format(n=formats.number(more))
+            super().__init__("\n".join([summary, *first, said]))
         else:
             super().__init__("\n".join([summary, *problems]))
 
@@ -176,19 +178,21 @@ def decode(raw: bytes, name: str) -> tuple[str, str]:
             return raw[3:].decode("utf-8"), "utf-8-sig"
         except UnicodeDecodeError as e:
             raise BadInput(
-                f"{name}:{_line_of(raw, e.start + 3)}: starts with a UTF-8 mark but is "
-                f"not valid UTF-8 (byte 0x{raw[e.start + 3]:02x})"
+                _("{where}: starts with a UTF-8 mark but is not valid UTF-8 (byte 0x{byte:02x})").format(
+                    where=f"{name}:{_line_of(raw, e.start + 3)}", byte=raw[e.start + 3]
+                )
             ) from None
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
             return raw.decode("utf-16"), "utf-16"
         except UnicodeDecodeError:
-            raise BadInput(f"{name}: starts with a UTF-16 mark but is not valid UTF-16") from None
+            raise BadInput(_("{where}: starts with a UTF-16 mark but is not valid UTF-16").format(where=name)) from None
     nul = raw.find(b"\x00", 0, 4096)
     if nul >= 0:
         raise BadInput(
-            f"{name}:{_line_of(raw, nul)}: not a text file (a NUL byte, U+0000, on this line); "
-            "expected a CSV in UTF-8 or Windows-1252"
+            _(
+                "{where}: not a text file (a NUL byte, U+0000, on this line); expected a CSV in UTF-8 or Windows-1252"
+            ).format(where=f"{name}:{_line_of(raw, nul)}")
         )
     try:
         return raw.decode("utf-8"), "utf-8"
@@ -199,7 +203,9 @@ def decode(raw: bytes, name: str) -> tuple[str, str]:
         return raw.decode("cp1252"), "cp1252"
     except UnicodeDecodeError as e:
         raise BadInput(
-            f"{name}:{_line_of(raw, e.start)}: neither UTF-8 nor Windows-1252 text (byte 0x{raw[e.start]:02x})"
+            _("{where}: neither UTF-8 nor Windows-1252 text (byte 0x{byte:02x})").format(
+                where=f"{name}:{_line_of(raw, e.start)}", byte=raw[e.start]
+            )
         ) from None
 
 
@@ -221,8 +227,10 @@ def _one_encoding(lines: Iterable[bytes], name: str) -> None:
         elif utf8 != first[1]:
             this, that = ("UTF-8", "Windows-1252") if utf8 else ("Windows-1252", "UTF-8")
             raise BadInput(
-                f"{name}:{n}: written in {this} while line {first[0]} is {that}; a file must use one "
-                "encoding throughout (open it in a spreadsheet and save it again as CSV UTF-8)"
+                _(
+                    "{where}: written in {this} while line {first} is {that}; a file must use one "
+                    "encoding throughout (open it in a spreadsheet and save it again as CSV UTF-8)"
+                ).format(where=f"{name}:{n}", this=this, first=first[0], that=that)
             )
 
 
@@ -261,7 +269,7 @@ def read_table(path: os.PathLike | str, *, name: str | None = None, limit: int =
     path = Path(path)
     label = name or display_name(path)
     # a device, FIFO, folder or oversized file is refused before reading (issue #8)
-    raw = infile.read_bytes(path, limit=limit, what="a CSV file", label=label)
+    raw = infile.read_bytes(path, limit=limit, what=_("a CSV file"), label=label)
     return parse_table(raw, label, path)
 
 
@@ -291,8 +299,9 @@ class _Capped(io.RawIOBase):
         self.total += n
         if self.total > self.limit:
             raise BadInput(
-                f"{self.label}: is over {infile.size_words(self.limit)}; "
-                f"{self.what} may be at most {infile.size_words(self.limit)}"
+                _("{where}: is over {size}; {what} may be at most {size}").format(
+                    where=self.label, size=infile.size_words(self.limit), what=self.what
+                )
             )
         return n
 
@@ -314,8 +323,10 @@ def _sniff_encoding(fd: int, label: str) -> str:
         nul = head.find(b"\x00")
         if nul >= 0:
             raise BadInput(
-                f"{label}:{_line_of(head, nul)}: not a text file (a NUL byte, U+0000, on this line); "
-                "expected a CSV in UTF-8 or Windows-1252"
+                _(
+                    "{where}: not a text file (a NUL byte, U+0000, on this line); "
+                    "expected a CSV in UTF-8 or Windows-1252"
+                ).format(where=f"{label}:{_line_of(head, nul)}")
             )
         encoding = "utf-8"
     decoder = codecs.getincrementaldecoder("utf-8")()
@@ -327,8 +338,9 @@ def _sniff_encoding(fd: int, label: str) -> str:
         except UnicodeDecodeError as e:
             if encoding == "utf-8-sig":
                 raise BadInput(
-                    f"{label}:{lines + _line_of(block, e.start)}: starts with a UTF-8 mark but is "
-                    f"not valid UTF-8 (byte 0x{block[e.start]:02x})"
+                    _("{where}: starts with a UTF-8 mark but is not valid UTF-8 (byte 0x{byte:02x})").format(
+                        where=f"{label}:{lines + _line_of(block, e.start)}", byte=block[e.start]
+                    )
                 ) from None
             return _check_cp1252(fd, label)
         if not block:
@@ -355,8 +367,9 @@ def _check_cp1252(fd: int, label: str) -> str:
             block.decode("cp1252")
         except UnicodeDecodeError as e:
             raise BadInput(
-                f"{label}:{lines + _line_of(block, e.start)}: neither UTF-8 nor Windows-1252 text "
-                f"(byte 0x{block[e.start]:02x})"
+                _("{where}: neither UTF-8 nor Windows-1252 text (byte 0x{byte:02x})").format(
+                    where=f"{label}:{lines + _line_of(block, e.start)}", byte=block[e.start]
+                )
             ) from None
         lines += block.count(b"\n")
         offset += len(block)
@@ -390,8 +403,8 @@ class TableStream:
             self._open_header()
             return self
         # a device, FIFO, folder or oversized file is refused before reading (issue #8)
-        fd = infile.open_regular(self.path, limit=self.limit, what="a CSV file", label=self.label)
-        self._raw = _Capped(fd, self.limit, self.label, "a CSV file")
+        fd = infile.open_regular(self.path, limit=self.limit, what=_("a CSV file"), label=self.label)
+        self._raw = _Capped(fd, self.limit, self.label, _("a CSV file"))
         try:
             self.encoding = _sniff_encoding(fd, self.label)
             self._text = io.TextIOWrapper(io.BufferedReader(self._raw, 1024 * 1024), encoding=self.encoding, newline="")
@@ -434,7 +447,9 @@ class TableStream:
             if quotes % 2 == 0:
                 break
         if not "".join(first).strip():
-            raise BadInput(f"{self.label}: the file is empty; expected a header row and data rows")
+            raise BadInput(
+                _("{where}: the file is empty; expected a header row and data rows").format(where=self.label)
+            )
         self.delimiter = sniff_delimiter("".join(first))
         self._reader = csv.reader(
             itertools.chain(pending, self._text),
@@ -476,8 +491,10 @@ class TableStream:
                     bad.append(
                         BadRow(
                             start,
-                            f"expected {width} fields like the header, got {n} "
-                            f"(is a {DELIMITER_NAMES[delimiter]} or a quote unbalanced?)",
+                            _(
+                                "expected {width} fields like the header, got {n} "
+                                "(is a {delimiter} or a quote unbalanced?)"
+                            ).format(width=width, n=n, delimiter=_(DELIMITER_NAMES[delimiter])),
                         )
                     )
                     continue
@@ -486,13 +503,19 @@ class TableStream:
                     yield rows, bad
                     rows, bad = [], []
         except csv.Error as e:
-            raise BadInput(f"{self.label}:{reader.line_num}: unreadable CSV: {e}") from None
+            raise BadInput(
+                _("{where}: unreadable CSV: {error}").format(where=f"{self.label}:{reader.line_num}", error=e)
+            ) from None
         except UnicodeDecodeError as e:  # the file changed since its encoding was checked
-            raise BadInput(f"{self.label}: not {self.encoding} text any more ({e.reason})") from None
+            raise BadInput(
+                _("{where}: not {encoding} text any more ({reason})").format(
+                    where=self.label, encoding=self.encoding, reason=e.reason
+                )
+            ) from None
         if rows and rows[-1].line == start and self._prev_end > start and self._quotes_odd():
             # the csv module reads an unclosed quote to the end of the file without a word
             rows.pop()
-            bad.append(BadRow(start, "a quoted field opened on this line is never closed"))
+            bad.append(BadRow(start, _("a quoted field opened on this line is never closed")))
         yield rows, bad
 
     def table(self, rows: list[Row], bad: list[BadRow]) -> Table:
@@ -520,10 +543,13 @@ def _header(fields: list[str], label: str, line: int) -> tuple[list[str], list[s
         if k in seen:
             j = seen[k]
             raise BadInput(
-                f"{label}:{line}: columns {j + 1} {header[j]!r} and {i + 1} {header[i]!r} "
-                "have the same name; rename or remove one"
+                _("{where}: columns {a} {a_name} and {b} {b_name} have the same name; rename or remove one").format(
+                    where=f"{label}:{line}", a=j + 1, a_name=repr(header[j]), b=i + 1, b_name=repr(header[i])
+                )
             )
         seen[k] = i
     if not seen:
-        raise BadInput(f"{label}:{line}: the first row has no column names; expected a header row")
+        raise BadInput(
+            _("{where}: the first row has no column names; expected a header row").format(where=f"{label}:{line}")
+        )
     return header, keys

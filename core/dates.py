@@ -16,9 +16,10 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from core.i18n import _
+
 MIN_DAY = date(1900, 1, 1)
 MAX_DAY = date(2200, 12, 31)
-RANGE = f"from {MIN_DAY.isoformat()} to {MAX_DAY.isoformat()}"
 
 _ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})$", re.ASCII)
 # export files also write 2024/05/01 and put a time after the date (never a zone: in
@@ -29,7 +30,13 @@ _DMY = re.compile(r"\d{1,2}[/.-]\d{1,2}[/.-]\d{4}$")
 
 
 class DateProblem(ValueError):
-    """What was expected instead (str(): 'a date YYYY-MM-DD ...')."""
+    """What was expected instead (str(): 'a date YYYY-MM-DD ...', in the language in use)."""
+
+
+def range_words() -> str:
+    """« a date from 1900-01-01 to 2200-12-31 », in the language in use (the days as they
+    are typed)."""
+    return _("a date from {first} to {last}").format(first=MIN_DAY.isoformat(), last=MAX_DAY.isoformat())
 
 
 def in_range(day: object) -> bool:
@@ -40,7 +47,7 @@ def in_range(day: object) -> bool:
 
 def check(day: date) -> date:
     if not in_range(day):
-        raise DateProblem(f"a date {RANGE}")
+        raise DateProblem(range_words())
     return day
 
 
@@ -61,15 +68,17 @@ def parse(text: str, *, lenient: bool = False) -> date | None:
     m = (_LENIENT if lenient else _ISO).match(text)
     if not m:
         if lenient and _ZONED.match(text):
-            raise DateProblem("a date YYYY-MM-DD without a time zone (in another zone it is another day)")
+            raise DateProblem(_("a date YYYY-MM-DD without a time zone (in another zone it is another day)"))
         if _DMY.match(text):
             # an export file can be exported again in ISO; a typed date is simply retyped
             raise DateProblem(
-                "a date YYYY-MM-DD (day/month order is ambiguous" + (", export ISO dates)" if lenient else ")")
+                _("a date YYYY-MM-DD (day/month order is ambiguous, export ISO dates)")
+                if lenient
+                else _("a date YYYY-MM-DD (day/month order is ambiguous)")
             )
-        raise DateProblem("a date YYYY-MM-DD")
+        raise DateProblem(_("a date YYYY-MM-DD"))
     try:
         day = date(int(m[1]), int(m[2]), int(m[3]))
     except ValueError:
-        raise DateProblem("a real date YYYY-MM-DD") from None
+        raise DateProblem(_("a real date YYYY-MM-DD")) from None
     return check(day)

@@ -57,9 +57,15 @@ def connect(url: str, group: str = "") -> pw.Database:
             params["host"] = u.hostname
         if u.port:
             params["port"] = u.port
+        # no JIT compiling: clinicast's statements are short, and PostgreSQL compiled any
+        # that its estimate thought costly (a count over a million rows, an assign's
+        # insert) for longer than it then ran (issue #21)
+        params["options"] = f"{params.get('options', '')} -c jit=off".strip()
         db = pw.PostgresqlDatabase(unquote(u.path.lstrip("/")), prefer_psycopg3=True, **params)
     else:
-        raise DatabaseError(f"unsupported database URL {url!r}; expected sqlite:///PATH or postgresql://...")
+        raise DatabaseError(
+            _("unsupported database URL {url}; expected sqlite:///PATH or postgresql://...").format(url=repr(url))
+        )
     return db
 
 
@@ -131,15 +137,21 @@ def check_schema() -> None:
         raise explain(e) from None
     latest = migrations.LATEST
     if v == 0:
-        raise DatabaseError("the database is empty: run `clinicast init` to create it", DatabaseProblem.EMPTY)
+        raise DatabaseError(_("the database is empty: run `clinicast init` to create it"), DatabaseProblem.EMPTY)
     if v < latest:
         raise DatabaseError(
-            f"the database schema is at version {v}, this program needs {latest}: run `clinicast init` to migrate it",
+            _(
+                "the database schema is at version {version}, this program needs {latest}: "
+                "run `clinicast init` to migrate it"
+            ).format(version=v, latest=latest),
             DatabaseProblem.BEHIND,
         )
     if v > latest:
         raise DatabaseError(
-            f"the database schema is at version {v}, newer than this program (version {latest}): upgrade clinicast",
+            _(
+                "the database schema is at version {version}, newer than this program (version {latest}): "
+                "upgrade clinicast"
+            ).format(version=v, latest=latest),
             DatabaseProblem.NEWER,
         )
 
@@ -149,8 +161,10 @@ def migrate() -> tuple[int, int]:
     before = schema_version()
     if before > migrations.LATEST:
         raise DatabaseError(
-            f"the database schema is at version {before}, newer than this program "
-            f"(version {migrations.LATEST}): upgrade clinicast",
+            _(
+                "the database schema is at version {version}, newer than this program (version {latest}): "
+                "upgrade clinicast"
+            ).format(version=before, latest=migrations.LATEST),
             DatabaseProblem.NEWER,
         )
     runner = _runner()

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import DatabaseError, DatabaseProblem
+from core.i18n import _
 
 UMASK = 0o007
 FOLDER_MODE = 0o2770  # setgid: files made inside belong to the folder's group
@@ -50,7 +51,9 @@ def group_id(group: str) -> int | None:
     except KeyError:
         # a setup problem of the host, named like the others here (exit 1)
         raise DatabaseError(
-            f"[database] group: there is no group {group!r} on this host; run: groupadd {group}",
+            _("[database] group: there is no group {quoted} on this host; run: groupadd {group}").format(
+                quoted=repr(group), group=group
+            ),
             DatabaseProblem.NOT_WRITABLE,
         ) from None
 
@@ -74,7 +77,9 @@ def me() -> str:
 
 
 def describe(p: Path, st: os.stat_result) -> str:
-    return f"{p} (owner {_name(st.st_uid)}, group {_group(st.st_gid)}, mode {stat.S_IMODE(st.st_mode):04o})"
+    return _("{path} (owner {owner}, group {group}, mode {mode})").format(
+        path=p, owner=_name(st.st_uid), group=_group(st.st_gid), mode=f"{stat.S_IMODE(st.st_mode):04o}"
+    )
 
 
 def prepare_folder(db_path: Path, group: str) -> None:
@@ -127,18 +132,26 @@ def check_access(db_path: Path, group: str = "") -> None:
         except FileNotFoundError:
             if is_dir and gid is not None:  # a shared folder is made by init, never by whoever comes first
                 raise DatabaseError(
-                    f"the database folder {p} does not exist: run `clinicast init` as the service account or root",
+                    _(
+                        "the database folder {path} does not exist: run `clinicast init` as the service account or root"
+                    ).format(path=p),
                     DatabaseProblem.EMPTY,
                 ) from None
             if is_dir:
                 return
             continue
         except PermissionError:
-            raise DatabaseError(
-                f"{me()} cannot reach {p}: a folder above it is closed to them; "
-                f"an administrator must let the group {group or 'of the staff'} enter it (chmod g+x)",
-                DatabaseProblem.NOT_WRITABLE,
-            ) from None
+            if group:
+                said = _(
+                    "{me} cannot reach {path}: a folder above it is closed to them; "
+                    "an administrator must let the group {group} enter it (chmod g+x)"
+                )
+            else:
+                said = _(
+                    "{me} cannot reach {path}: a folder above it is closed to them; "
+                    "an administrator must let the group of the staff enter it (chmod g+x)"
+                )
+            raise DatabaseError(said.format(me=me(), path=p, group=group), DatabaseProblem.NOT_WRITABLE) from None
         want = FOLDER_MODE if is_dir else FILE_MODE
         need = (os.R_OK | os.W_OK | os.X_OK) if is_dir else (os.R_OK | os.W_OK)
         locked_me = not os.access(p, need)
@@ -148,21 +161,29 @@ def check_access(db_path: Path, group: str = "") -> None:
             bad.append((p, st, want))
     if not bad:
         return
-    p, st, _ = bad[0]
-    who = f"{me()} cannot write it" if not os.access(p, os.W_OK) else "the others in the group cannot write it"
+    p, st, _wanted = bad[0]
+    if not os.access(p, os.W_OK):
+        who = _("{me} cannot write it").format(me=me())
+    else:
+        who = _("the others in the group cannot write it")
     if gid is None:
         raise DatabaseError(
-            f"{describe(p, st)}: {who}; to share the database, set [database] group in the config and run "
-            f"`clinicast init` as {_name(st.st_uid)} or root",
+            _(
+                "{file}: {who}; to share the database, set [database] group in the config and run "
+                "`clinicast init` as {owner} or root"
+            ).format(file=describe(p, st), who=who, owner=_name(st.st_uid)),
             DatabaseProblem.NOT_WRITABLE,
         )
     paths = " ".join(str(b[0]) for b in bad)
     modes = " && ".join(f"chmod {w:04o} {b}" for b, _s, w in bad)
     owners = sorted({_name(s.st_uid) for _b, s, _w in bad} - {"root"})
+    fix = f"chgrp {group} {paths} && {modes}"
+    if len(owners) == 1:
+        said = _("{file}: {who}; run as root or {owner}: {fix}")
+    else:
+        said = _("{file}: {who}; run as root: {fix}")
     raise DatabaseError(
-        f"{describe(p, st)}: {who}; run as root{' or ' + ', '.join(owners) if len(owners) == 1 else ''}: "
-        f"chgrp {group} {paths} && {modes}",
-        DatabaseProblem.NOT_WRITABLE,
+        said.format(file=describe(p, st), who=who, owner=", ".join(owners), fix=fix), DatabaseProblem.NOT_WRITABLE
     )
 
 
@@ -179,8 +200,6 @@ class OpenToOthers:
     files: int = 1
 
     def words(self) -> str:
-        from core.i18n import _
-
         if self.files > 1:
             return _("{n} files of the maildir {path} can be read by every user of this host: run {fix}").format(
                 n=self.files, path=self.path, fix=self.fix
@@ -290,14 +309,18 @@ def explain(exc: BaseException, url: str, group: str = "") -> DatabaseError:
         kind = next((k for words, k in _SQLITE if any(w in low for w in words)), None)
         if kind is DatabaseProblem.LOCKED:
             return DatabaseError(
-                f"the database {path} is locked: another clinicast process has held its write lock for over "
-                f"{BUSY_SECONDS} s; nothing was changed — try again in a moment (`fuser {path}` shows who holds it)",
+                _(
+                    "the database {path} is locked: another clinicast process has held its write lock for over "
+                    "{seconds} s; nothing was changed — try again in a moment (`fuser {path}` shows who holds it)"
+                ).format(path=path, seconds=BUSY_SECONDS),
                 kind,
             )
         if kind is DatabaseProblem.FULL:
             return DatabaseError(
-                f"the disk holding {path} is full or failing ({text}); nothing was changed — free some space "
-                f"(`df -h {path.parent}`) and try again",
+                _(
+                    "the disk holding {path} is full or failing ({error}); nothing was changed — free some space "
+                    "(`df -h {folder}`) and try again"
+                ).format(path=path, error=text, folder=path.parent),
                 kind,
             )
         if kind is DatabaseProblem.NOT_WRITABLE:
@@ -306,30 +329,46 @@ def explain(exc: BaseException, url: str, group: str = "") -> DatabaseError:
             except DatabaseError as named:
                 return named
             return DatabaseError(
-                f"{me()} cannot write the database {path} ({text}): the file, its folder or the disk is read-only; "
-                f"check `ls -l {path.parent}` and `findmnt -T {path.parent}`",
+                _(
+                    "{me} cannot write the database {path} ({error}): the file, its folder or the disk is read-only; "
+                    "check `ls -l {folder}` and `findmnt -T {folder}`"
+                ).format(me=me(), path=path, error=text, folder=path.parent),
                 kind,
             )
         if kind is DatabaseProblem.INVALID:
             return DatabaseError(
-                f"{path} is not a clinicast database (not a SQLite file, or damaged: {text}); "
-                f"check [database] url, or restore it from a backup",
+                _(
+                    "{path} is not a clinicast database (not a SQLite file, or damaged: {error}); "
+                    "check [database] url, or restore it from a backup"
+                ).format(path=path, error=text),
                 kind,
             )
-        return DatabaseError(f"the database {path}: {text}", DatabaseProblem.UNREACHABLE)
+        return DatabaseError(
+            _("the database {path}: {error}").format(path=path, error=text), DatabaseProblem.UNREACHABLE
+        )
     # PostgreSQL: a refusal because of who we are is a permission problem, not a dead server
     if any(w in low for w in _PG_PERMISSION):
         return DatabaseError(
-            f"the PostgreSQL server refused {me()}: {text}; an administrator must grant this user's role access "
-            f"(pg_hba.conf, GRANT) or fix [database] url",
+            _(
+                "the PostgreSQL server refused {me}: {error}; an administrator must grant this user's role access "
+                "(pg_hba.conf, GRANT) or fix [database] url"
+            ).format(me=me(), error=text),
             DatabaseProblem.NOT_WRITABLE,
         )
     if any(w in low for w in _PG_FULL):
-        return DatabaseError(f"the PostgreSQL server's disk is full: {text}; nothing was changed", DatabaseProblem.FULL)
+        return DatabaseError(
+            _("the PostgreSQL server's disk is full: {error}; nothing was changed").format(error=text),
+            DatabaseProblem.FULL,
+        )
     if any(w in low for w in _PG_LOCKED):
-        return DatabaseError(f"the database is locked: {text}; nothing was changed — try again", DatabaseProblem.LOCKED)
+        return DatabaseError(
+            _("the database is locked: {error}; nothing was changed — try again").format(error=text),
+            DatabaseProblem.LOCKED,
+        )
     return DatabaseError(
-        f"the database server does not answer: {text}; check [database] url and that PostgreSQL is running",
+        _("the database server does not answer: {error}; check [database] url and that PostgreSQL is running").format(
+            error=text
+        ),
         DatabaseProblem.UNREACHABLE,
     )
 

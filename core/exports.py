@@ -17,7 +17,7 @@ from core.errors import BadInput
 from core.i18n import _
 
 PRIVATE_MODE = 0o600  # every export: it holds patient data (SPEC §13)
-COLUMNS = ("emr_id", "name", "status", "reason", "reason_text", "added_at", "sent_at")
+COLUMNS = ("emr_id", "name", "status", "reason", "reason_text", "added_at", "sent_at", "first_copy_at")
 
 
 def _safe(cell: str) -> str:
@@ -81,8 +81,8 @@ def write_recipients_csv(ctx: Ctx, campaign_id, folder) -> Path:
         except FileExistsError:
             continue
         except OSError as e:
-            raise BadInput(f"cannot write {path}: {e.strerror}") from None
+            raise BadInput(_("cannot write {path}: {why}").format(path=path, why=e.strerror)) from None
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write("\ufeff" + text)  # a BOM: spreadsheets then read the accents right
         return path
-    raise BadInput(f"cannot write {base}.csv: too many exports with that name")
+    raise BadInput(_("cannot write {path}: too many exports with that name").format(path=f"{base}.csv"))

@@ -38,41 +38,51 @@ CONFIG_LIMIT = 1 * MiB  # config.example.toml, fully commented, is about 8 KB
 
 
 def size_words(n: int) -> str:
-    return f"{n / MiB:.0f} MB" if n >= MiB else f"{n / 1024:.0f} KB" if n >= 1024 else f"{n} bytes"
+    if n >= MiB:
+        return _("{n} MB").format(n=f"{n / MiB:.0f}")
+    if n >= 1024:
+        return _("{n} KB").format(n=f"{n / 1024:.0f}")
+    return _("{n} bytes").format(n=n)
 
 
 def _kind(mode: int) -> str:
     if stat.S_ISDIR(mode):
-        return "a folder"
+        return _("a folder")
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
+        return _("a device")
     if stat.S_ISFIFO(mode):
-        return "a pipe (FIFO)"
+        return _("a pipe (FIFO)")
     if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"
+        return _("a socket")
+    return _("not a regular file")
 
 
 def check(label: str, st: os.stat_result, limit: int, what: str) -> None:
     if not stat.S_ISREG(st.st_mode):
-        raise BadInput(f"{label}: is {_kind(st.st_mode)}, expected {what}")
+        raise BadInput(_("{where}: is {kind}, expected {what}").format(where=label, kind=_kind(st.st_mode), what=what))
     if st.st_size > limit:
-        raise BadInput(f"{label}: is {size_words(st.st_size)}; {what} may be at most {size_words(limit)}")
+        raise BadInput(
+            _("{where}: is {size}; {what} may be at most {limit}").format(
+                where=label, size=size_words(st.st_size), what=what, limit=size_words(limit)
+            )
+        )
 
 
-def open_regular(path: os.PathLike | str, *, limit: int, what: str = "a file", label: str | None = None) -> int:
+def open_regular(path: os.PathLike | str, *, limit: int, what: str | None = None, label: str | None = None) -> int:
     """A descriptor open on a regular file of at most `limit` bytes (the caller closes
-    it); BadInput (one line naming the file) for anything else."""
+    it); BadInput (one line naming the file) for anything else. `what`: « a CSV file »,
+    in the language in use (default « a file »)."""
     label = label or str(path)
+    what = what or _("a file")
     try:
         check(label, os.stat(path), limit, what)
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
-        raise BadInput(f"{label}: no such file") from None
+        raise BadInput(_("{where}: no such file").format(where=label)) from None
     except NotADirectoryError:
-        raise BadInput(f"{label}: no such file (a part of the path is not a folder)") from None
+        raise BadInput(_("{where}: no such file (a part of the path is not a folder)").format(where=label)) from None
     except OSError as e:
-        raise BadInput(f"{label}: cannot read: {e.strerror}") from None
+        raise BadInput(_("{where}: cannot read: {why}").format(where=label, why=e.strerror)) from None
     try:
         check(label, os.fstat(fd), limit, what)
     except BaseException:
@@ -81,9 +91,10 @@ def open_regular(path: os.PathLike | str, *, limit: int, what: str = "a file", l
     return fd
 
 
-def read_bytes(path: os.PathLike | str, *, limit: int, what: str = "a file", label: str | None = None) -> bytes:
+def read_bytes(path: os.PathLike | str, *, limit: int, what: str | None = None, label: str | None = None) -> bytes:
     """The whole content of a regular file of at most `limit` bytes; BadInput (one line
     naming the file) for anything else."""
+    what = what or _("a file")
     if str(path) == STDIN:
         return _read_stdin(limit=limit, what=what)
     label = label or str(path)
@@ -104,9 +115,13 @@ def _read_bounded(fd: int, label: str, limit: int, what: str) -> bytes:
             chunks.append(chunk)
             total += len(chunk)
     except OSError as e:
-        raise BadInput(f"{label}: cannot read: {e.strerror}") from None
+        raise BadInput(_("{where}: cannot read: {why}").format(where=label, why=e.strerror)) from None
     if total > limit:
-        raise BadInput(f"{label}: is over {size_words(limit)}; {what} may be at most {size_words(limit)}")
+        raise BadInput(
+            _("{where}: is over {size}; {what} may be at most {size}").format(
+                where=label, size=size_words(limit), what=what
+            )
+        )
     return b"".join(chunks)
 
 

@@ -122,12 +122,22 @@ class Recipient(BaseModel):
     next_attempt_at = pw.DateTimeField(null=True)
     removed_at = pw.DateTimeField(null=True)
     in_feed = pw.BooleanField(default=False)  # a publish delivery was written for them
+    # an email copy whose outcome was unknown (the answer never came) went at this time:
+    # with a later copy sent, the patient may have it twice (reason maybe_twice)
+    first_copy_at = pw.DateTimeField(null=True)
 
     class Meta:
         indexes = (
             (("campaign", "patient"), True),
             (("campaign", "status"), False),
         )
+
+
+# the few recipients with a first copy of unknown outcome, counted by `clinicast status`
+# without reading the others (migration 0007)
+Recipient.add_index(
+    Recipient.index(Recipient.campaign, name="recipient_first_copy").where(Recipient.first_copy_at.is_null(False))
+)
 
 
 class RecipientTally(BaseModel):
@@ -168,6 +178,7 @@ class Delivery(BaseModel):
     due_at = pw.DateTimeField(default=utcnow)
     attempts = pw.IntegerField(default=0)  # hand-overs to a transport
     outcomes_unknown = pw.IntegerField(default=0)  # hand-overs whose outcome could not be known
+    first_unknown_at = pw.DateTimeField(null=True)  # the first of them: when it was handed over
     claimed_by = pw.CharField(max_length=120, null=True)
     claim_token = pw.CharField(max_length=36, null=True)
     lease_until = pw.DateTimeField(null=True)
@@ -202,8 +213,9 @@ class Invitation(BaseModel):
     patient_id: int
     campaign = pw.ForeignKeyField(Campaign, backref="invitations", on_delete="CASCADE")
     campaign_id: int
-    delivery = pw.ForeignKeyField(Delivery, unique=True, backref="invitation", on_delete="CASCADE")
-    delivery_id: int
+    # empty once outbox retention deleted the finished email (core.delivery.retention)
+    delivery = pw.ForeignKeyField(Delivery, null=True, unique=True, backref="invitation", on_delete="CASCADE")
+    delivery_id: int | None
     code = pw.CharField(max_length=16, unique=True)
     token = pw.CharField(max_length=64, unique=True)
     url = pw.TextField()
@@ -211,6 +223,8 @@ class Invitation(BaseModel):
     expires_at = pw.DateTimeField()
     joined_at = pw.DateTimeField(null=True)
     reinvited_at = pw.DateTimeField(null=True)  # a fresh invitation was queued for this expired one
+    # when its email went out, copied from the delivery when retention deletes that row
+    sent_at = pw.DateTimeField(null=True)
 
 
 class OptOut(BaseModel):

@@ -102,6 +102,7 @@ def describe(config, now: datetime, count: int, begins: datetime | None = None) 
     """For `start` (the CLI and the TUI's confirmation): when the last of `count` emails
     leaves at the relay's pace, or "" when there is no cap. `count` includes the emails
     already waiting ahead of them; `begins`, when sending cannot begin before."""
+    from core import formats
     from core.channel_health import local_time
     from core.i18n import _
 
@@ -111,9 +112,9 @@ def describe(config, now: datetime, count: int, begins: datetime | None = None) 
         return ""
     caps = []
     if config.email.max_per_minute:
-        caps.append(_("{n} a minute").format(n=config.email.max_per_minute))
+        caps.append(_("{n} a minute").format(n=formats.number(config.email.max_per_minute)))
     if config.email.max_per_day:
-        caps.append(_("{n} a day").format(n=config.email.max_per_day))
+        caps.append(_("{n} a day").format(n=formats.number(config.email.max_per_day)))
     return _("at the relay's pace ({caps}), the last email leaves around {when}").format(
         caps=", ".join(caps), when=local_time(last, config, now)
     )

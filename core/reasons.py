@@ -3,15 +3,18 @@
 A recipient (and a delivery) stores a `reason_code` — one of `Reason`, stable English
 for scripts and `--json` — and a `reason` detail: the server's own message for a send
 that failed, or the facts a wording needs (`2026-12-03|link` for an opt-out).
-What people read comes from `WORDS`, keyed by code, in the staff member's language;
-no code anywhere compares display text.
+What people read comes from `WORDS`, keyed by code, through the catalogue (core.i18n) in
+the staff member's language; no code anywhere compares display text. The words of the
+statuses, kinds and windows themselves: core.words.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 
-from core.enums import Language
+from core import i18n
+from core.i18n import N_
 
 
 class Reason(StrEnum):
@@ -40,52 +43,46 @@ class Reason(StrEnum):
     INTERNAL = "internal"  # detail: the exception
 
 
-# code -> (English, French); `{detail}` and, for an opt-out, `{date}` and `{source}`
-WORDS: dict[Reason, tuple[str, str]] = {
-    Reason.NO_APP_ACCOUNT: ("no app account", "pas de compte dans l'application"),
-    Reason.NO_MARKETING_CONSENT: ("no marketing consent", "pas de consentement aux communications"),
-    Reason.PUSH_OFF: (
-        "push notifications off (the message still shows in their feed)",
-        "notifications désactivées (le message reste affiché dans son fil)",
+# code -> its words (extracted for the catalogue, translated where shown); `{detail}` and,
+# for an opt-out, `{date}` and `{source}`
+WORDS: dict[Reason, str] = {
+    Reason.NO_APP_ACCOUNT: N_("no app account"),
+    Reason.NO_MARKETING_CONSENT: N_("no marketing consent"),
+    Reason.PUSH_OFF: N_("push notifications off (the message still shows in their feed)"),
+    Reason.DO_NOT_CONTACT: N_("do not contact"),
+    Reason.ALREADY_ON_APP: N_("already on the patient app"),
+    Reason.NO_EMAIL: N_("no email address"),
+    Reason.OPTED_OUT_EMAIL: N_("opted out of email on {date} ({source})"),
+    Reason.OPTED_OUT_FEED: N_("opted out of the app's messages on {date} ({source})"),
+    Reason.OPTED_OUT_PUSH: N_(
+        "opted out of push notifications on {date} ({source}; the message still shows in their feed)"
     ),
-    Reason.DO_NOT_CONTACT: ("do not contact", "ne pas contacter"),
-    Reason.ALREADY_ON_APP: ("already on the patient app", "déjà dans l'application"),
-    Reason.NO_EMAIL: ("no email address", "pas d'adresse courriel"),
-    Reason.OPTED_OUT_EMAIL: ("opted out of email on {date} ({source})", "désabonné des courriels le {date} ({source})"),
-    Reason.OPTED_OUT_FEED: (
-        "opted out of the app's messages on {date} ({source})",
-        "désabonné des messages de l'application le {date} ({source})",
+    Reason.WINDOW_ENDED: N_("the broadcast window ended before sending"),
+    Reason.REMOVED: N_("recipient removed"),
+    Reason.STOPPED: N_("campaign stopped"),
+    Reason.DELETED: N_("campaign or recipient deleted"),
+    Reason.UNKNOWN_APP_ACCOUNT: N_("unknown app account"),
+    Reason.SEND_ERROR: "{detail}",  # the server's own words
+    Reason.OUTCOME_UNKNOWN: N_("outcome unknown: {detail}"),
+    Reason.MAYBE_TWICE: N_("may have been delivered twice (an earlier copy's outcome is unknown){detail}"),
+    Reason.CHANNEL_PAUSED: N_("waiting for the channel to work again: {detail}"),
+    Reason.TEMPLATE: N_("template: {detail}"),
+    Reason.INTERNAL: N_("internal error: {detail}"),
+}
+
+# a reason whose words name times, when the caller has them (`describe(..., times=...)`)
+WORDS_WITH_TIMES: dict[Reason, str] = {
+    # the second copy went through: both times, the first copy's answer never came
+    Reason.MAYBE_TWICE: N_(
+        "may have been delivered twice: a first copy went at {first} (its answer never came), "
+        "the second was sent at {sent}"
     ),
-    Reason.OPTED_OUT_PUSH: (
-        "opted out of push notifications on {date} ({source}; the message still shows in their feed)",
-        "désabonné des notifications le {date} ({source}; le message reste affiché dans son fil)",
-    ),
-    Reason.WINDOW_ENDED: (
-        "the broadcast window ended before sending",
-        "la période de diffusion a pris fin avant l'envoi",
-    ),
-    Reason.REMOVED: ("recipient removed", "destinataire retiré"),
-    Reason.STOPPED: ("campaign stopped", "campagne arrêtée"),
-    Reason.DELETED: ("campaign or recipient deleted", "campagne ou destinataire supprimé"),
-    Reason.UNKNOWN_APP_ACCOUNT: ("unknown app account", "compte inconnu de l'application"),
-    Reason.SEND_ERROR: ("{detail}", "{detail}"),
-    Reason.OUTCOME_UNKNOWN: ("outcome unknown: {detail}", "résultat inconnu : {detail}"),
-    Reason.MAYBE_TWICE: (
-        "may have been delivered twice (an earlier copy's outcome is unknown){detail}",
-        "a peut-être été reçu deux fois (le résultat d'un envoi précédent est inconnu){detail}",
-    ),
-    Reason.CHANNEL_PAUSED: (
-        "waiting for the channel to work again: {detail}",
-        "en attente du retour du canal : {detail}",
-    ),
-    Reason.TEMPLATE: ("template: {detail}", "modèle : {detail}"),
-    Reason.INTERNAL: ("internal error: {detail}", "erreur interne : {detail}"),
 }
 
 _SOURCE_WORDS = {
-    "link": ("unsubscribe link", "lien de désabonnement"),
-    "app": ("in the app", "dans l'application"),
-    "staff": ("recorded by staff", "noté par le personnel"),
+    "link": N_("unsubscribe link"),
+    "app": N_("in the app"),
+    "staff": N_("recorded by staff"),
 }
 
 
@@ -98,16 +95,37 @@ def opt_out_detail(day: object, source: str) -> str:
     return f"{day}|{source}"
 
 
-def describe(code: str, detail: str = "", language: str = "en") -> str:
-    """The words for a stored (code, detail), in `language` ("en" or "fr")."""
-    i = 1 if language == Language.FR else 0
+def _day(text: str, language: str | None) -> str:
+    """An opt-out's day: as people read it in the language in use (core.formats); ISO
+    when a language is asked for explicitly (the English of --json)."""
+    if language is not None:
+        return text
+    from core import formats
+
+    try:
+        return formats.day(date.fromisoformat(text))
+    except ValueError:
+        return text
+
+
+def describe(code: str, detail: str = "", language: str | None = None, times: dict[str, str] | None = None) -> str:
+    """The words for a stored (code, detail): in the language in use, or in `language`
+    ("en" for --json's reason_text: its spec English, dates ISO); `times`, the moments a
+    wording of WORDS_WITH_TIMES names, as staff read them (maybe_twice: `first` and
+    `sent`), when the caller has them all."""
+    gettext = i18n.translation(language).gettext if language is not None else i18n._
     if not code:
         return detail
+    if times and code in WORDS_WITH_TIMES and all(times.values()):
+        return gettext(WORDS_WITH_TIMES[Reason(code)]).format(**times)
     try:
-        words = WORDS[Reason(code)][i]
+        words = WORDS[Reason(code)]
     except ValueError:  # a code from a newer version: show what we have
         return detail or code
+    if code == Reason.SEND_ERROR:
+        return detail
     if code in _OPTED_OUT:
-        day, _, source = detail.partition("|")
-        return words.format(date=day[:10], source=_SOURCE_WORDS.get(source, (source, source))[i])
-    return words.format(detail=detail)
+        day, _sep, source = detail.partition("|")
+        said = gettext(_SOURCE_WORDS[source]) if source in _SOURCE_WORDS else source
+        return gettext(words).format(date=_day(day[:10], language), source=said)
+    return gettext(words).format(detail=detail)

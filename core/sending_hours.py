@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from core.enums import Language
+from core.i18n import _
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_WORDS = {
@@ -54,24 +54,38 @@ def parse(hours: object, days: object) -> tuple[Hours | None, list[str]]:
     problems: list[str] = []
     start = end = None
     if not isinstance(hours, str) or hours.count("-") != 1:
-        problems.append(f'sending.hours: expected "HH:MM-HH:MM" (e.g. "09:00-20:00"), got {hours!r}')
+        problems.append(
+            _('sending.hours: expected "HH:MM-HH:MM" (e.g. "09:00-20:00"), got {value}').format(value=repr(hours))
+        )
     else:
         a, b = hours.split("-")
         start, end = _minutes(a), _minutes(b)
         if start is None or end is None or start == _DAY_MINUTES:
             problems.append(
-                f'sending.hours: expected "HH:MM-HH:MM" with 00:00 to 24:00 (e.g. "09:00-20:00"), got {hours!r}'
+                _('sending.hours: expected "HH:MM-HH:MM" with 00:00 to 24:00 (e.g. "09:00-20:00"), got {value}').format(
+                    value=repr(hours)
+                )
             )
         elif start >= end:
-            problems.append(f"sending.hours: the range {hours!r} is empty; the start must come before the end")
+            problems.append(
+                _("sending.hours: the range {value} is empty; the start must come before the end").format(
+                    value=repr(hours)
+                )
+            )
     day_set: set[int] = set()
     if not isinstance(days, list | tuple) or not days:
-        problems.append(f"sending.days: expected a non-empty list of {', '.join(DAYS)}, got {days!r}")
+        problems.append(
+            _("sending.days: expected a non-empty list of {days}, got {value}").format(
+                days=", ".join(DAYS), value=repr(days)
+            )
+        )
     else:
         bad = [d for d in days if not isinstance(d, str) or d.strip().lower() not in DAYS]
         if bad:
             problems.append(
-                f"sending.days: unknown day {', '.join(map(repr, bad))}; expected some of {', '.join(DAYS)}"
+                _("sending.days: unknown day {bad}; expected some of {days}").format(
+                    bad=", ".join(map(repr, bad)), days=", ".join(DAYS)
+                )
             )
         day_set = {DAYS.index(d.strip().lower()) for d in days if isinstance(d, str) and d.strip().lower() in DAYS}
     if problems or start is None or end is None:
@@ -129,20 +143,25 @@ def first_allowed(config, when: datetime) -> datetime:
     return first_allowed_in(hours_of(config), config.clinic.tz, when)
 
 
-def describe_start(config, when: datetime, now: datetime, language: str = "en") -> str:
+def describe_start(config, when: datetime, now: datetime, language: str | None = None) -> str:
     """When sends that may leave from `when` (naive UTC) actually begin, in words in the
     clinic's time zone — "outside sending hours: will go out from Thursday 09:00" — or
-    "" when that is now."""
+    "" when that is now. In the language in use (core.formats' days and times); with
+    `language="en"`, the spec's English of --json ("Monday 2026-03-09 09:00")."""
     at = first_allowed(config, when)
     if at <= now:
         return ""
-    local = _local(at, config.clinic.tz)
-    fr = language == Language.FR
-    day = DAY_WORDS["fr" if fr else "en"][local.weekday()]
-    if local.date() - _local(now, config.clinic.tz).date() >= timedelta(days=6):
-        day += f" {local:%Y-%m-%d}"
+    tz = config.clinic.tz
+    local = _local(at, tz)
+    far = local.date() - _local(now, tz).date() >= timedelta(days=6)
+    if language is not None:  # --json: as it always read
+        day = DAY_WORDS["en"][local.weekday()] + (f" {local:%Y-%m-%d}" if far else "")
+        lead = "outside sending hours: will go out from" if at > when else "when the window opens: will go out from"
+        return f"{lead} {day} {local:%H:%M}"
+    from core import formats
+
+    moment = f"{formats.weekday(at, tz)} {formats.day(at, tz)} " if far else f"{formats.weekday(at, tz)} "
+    moment += formats.time(at, tz)
     if at > when:
-        lead = "hors des heures d'envoi : partira à partir de" if fr else "outside sending hours: will go out from"
-    else:  # a broadcast's window not open yet
-        lead = "à l'ouverture de la période : partira à partir de" if fr else "when the window opens: will go out from"
-    return f"{lead} {day} {local:%H:%M}"
+        return _("outside sending hours: will go out from {when}").format(when=moment)
+    return _("when the window opens: will go out from {when}").format(when=moment)  # a window not open yet

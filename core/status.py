@@ -9,8 +9,9 @@ import peewee as pw
 from core import __version__, channel_health, dbfiles
 from core.context import Ctx
 from core.enums import DeliveryState, RecipientStatus, Role
-from core.i18n import _
-from core.models import Campaign, Delivery, Heartbeat, Patient
+from core.i18n import _, ngettext
+from core.models import Campaign, Delivery, Heartbeat, Patient, Recipient
+from core.reasons import Reason
 
 
 def _iso(d: datetime | None) -> str | None:
@@ -37,6 +38,14 @@ def overview(ctx: Ctx) -> dict:
     for counts in per_campaign.values():
         for status, n in counts.items():
             recipients[status] = recipients.get(status, 0) + n
+
+    # emails that may have arrived twice (a first copy's answer never came): the partial
+    # index of recipients with a first copy holds only them
+    twice = (
+        Recipient.select()
+        .where(Recipient.first_copy_at.is_null(False), Recipient.reason_code == Reason.MAYBE_TWICE)
+        .count()
+    )
 
     open_ = Delivery.status.in_((DeliveryState.PENDING, DeliveryState.RETRYING))
     due = Delivery.select().where(open_, Delivery.due_at <= now).count()
@@ -78,6 +87,7 @@ def overview(ctx: Ctx) -> dict:
         "patients": Patient.select().count(),
         "campaigns": campaigns,
         "recipients": recipients,
+        "recipients_maybe_delivered_twice": twice,
         "deliveries": {
             "due": due,
             "scheduled": scheduled.count(),
@@ -112,39 +122,96 @@ def _hb(h: Heartbeat) -> dict:
     }
 
 
-def format_overview(data: dict) -> str:
-    """The human version of `overview` (a few aligned lines)."""
+def _moment(iso: str | None, tz) -> str:
+    """A time of `overview` ("...Z", UTC) as people read it, in the clinic's zone."""
+    if not iso:
+        return ""
+    from core import formats
+
+    return formats.when(datetime.fromisoformat(iso.removesuffix("Z")), tz, seconds=True)
+
+
+def format_overview(data: dict, tz=None) -> str:
+    """The human version of `overview` (a few aligned lines), in the language in use; its
+    times in the clinic's zone `tz` (a ZoneInfo; UTC when not given)."""
+    from zoneinfo import ZoneInfo
+
+    from core.formats import number as num
+    from core.words import word
+
+    tz = tz or ZoneInfo("UTC")
     d = data["deliveries"]
     r = {k: v for k, v in data["recipients"].items() if v}
-    lines = [
-        f"clinicast {data['version']} — database {data['database']}, schema version {data['schema_version']}",
-        f"patients     {data['patients']}",
-        f"campaigns    {data['campaigns']['total']}"
-        + (
-            f" ({', '.join(f'{n} {s}' for s, n in sorted(data['campaigns'].get('by_status', {}).items()))})"
-            if data["campaigns"].get("by_status")
-            else ""
-        ),
-        "recipients   " + (", ".join(f"{n} {s}" for s, n in r.items()) if r else "none"),
-        f"deliveries   {d['due']} due now, {d['scheduled']} scheduled"
-        + (f" (next {d['next_due_at']})" if d["next_due_at"] else "")
-        + f", {d['sending']} sending, {d['retrying']} retrying, {d['failed']} failed",
+    n = data.get("recipients_maybe_delivered_twice", 0)
+    twice = (
+        " ("
+        + ngettext("{n} may have been delivered twice", "{n} may have been delivered twice", n).format(n=num(n))
+        + ")"
+        if n
+        else ""
+    )
+    by_status = data["campaigns"].get("by_status") or {}
+    campaigns = num(data["campaigns"]["total"])
+    if by_status:
+        campaigns += " (" + ", ".join(f"{word('campaign', s)} {num(n)}" for s, n in sorted(by_status.items())) + ")"
+    recipients = ", ".join(f"{word('recipient', s)} {num(n)}" for s, n in r.items()) if r else _("none")
+    deliveries = _("{due} due now, {scheduled} scheduled").format(due=num(d["due"]), scheduled=num(d["scheduled"]))
+    if d["next_due_at"]:
+        deliveries += " (" + _("next due {when}").format(when=_moment(d["next_due_at"], tz)) + ")"
+    deliveries += ", " + _("{sending} sending, {retrying} retrying, {failed} failed").format(
+        sending=num(d["sending"]), retrying=num(d["retrying"]), failed=num(d["failed"])
+    )
+    rows: list[tuple[str, str]] = [
+        (_("patients"), num(data["patients"])),
+        (_("campaigns"), campaigns),
+        (_("recipients"), recipients + twice),
+        (_("deliveries"), deliveries),
     ]
     if d["due"] and d["oldest_due_at"]:
-        lines.append(f"             oldest due since {d['oldest_due_at']}")
-    lines.append(f"outbox       {d['outbox']} rows (finished ones kept {d['keep_days']} days)")
+        rows.append(("", _("oldest due since {when}").format(when=_moment(d["oldest_due_at"], tz))))
+    rows.append(
+        (
+            _("outbox"),
+            ngettext(
+                "{n} row (finished ones kept {days} days)", "{n} rows (finished ones kept {days} days)", d["outbox"]
+            ).format(n=num(d["outbox"]), days=num(d["keep_days"])),
+        )
+    )
     for ch in data.get("channels", []):
-        lines.append(f"{ch['channel']:<12} " + _("paused: {message}").format(message=ch.get("message") or ch["detail"]))
+        rows.append(
+            (word("channel", ch["channel"]), _("paused: {message}").format(message=ch.get("message") or ch["detail"]))
+        )
     daemons = data["daemons"]
-    if daemons:
-        for h in daemons:
-            who = f" as {h['os_user']}" if h.get("os_user") else ""
-            lines.append(f"daemon       {h['name']}{who} (version {h['version']}), last beat {h['beat_at']}")
-    else:
-        lines.append("daemon       none running" + (" — deliveries are waiting" if d["due"] else ""))
+    for h in daemons:
+        if h.get("os_user"):
+            said = _("{name} as {os_user} (version {version}), last beat {when}")
+        else:
+            said = _("{name} (version {version}), last beat {when}")
+        rows.append(
+            (
+                _("daemon"),
+                said.format(
+                    name=h["name"], os_user=h.get("os_user"), version=h["version"], when=_moment(h["beat_at"], tz)
+                ),
+            )
+        )
+    if not daemons:
+        rows.append((_("daemon"), _("none running — deliveries are waiting") if d["due"] else _("none running")))
     for h in data["dispatchers"]:
         if h["role"] != Role.DAEMON:
-            lines.append(f"{h['role']:<12} {h['name']}, last beat {h['beat_at']}")
+            rows.append(
+                (
+                    _("TUI") if h["role"] == Role.TUI else str(h["role"]),
+                    _("{name}, last beat {when}").format(name=h["name"], when=_moment(h["beat_at"], tz)),
+                )
+            )
+    width = max(12, *(len(label) + 1 for label, _text in rows))
+    lines = [
+        _("clinicast {version} — database {database}, schema version {schema}").format(
+            version=data["version"], database=data["database"], schema=data["schema_version"]
+        )
+    ]
+    lines += [f"{label:<{width}} {text}" if label else f"{'':<{width}} {text}" for label, text in rows]
     for f in data.get("open_to_others", []):
         lines.append(
             _("warning: {line}").format(
@@ -169,18 +236,20 @@ def sending_line(config, now: datetime, embedded=None, wanted: bool | None = Non
     daemons = live_daemons(config, now)
     if daemons:
         host = daemons[0].host or daemons[0].name.partition(":")[0]
-        return f"deliveries: sent by the daemon on {host}"
+        return _("deliveries: sent by the daemon on {host}").format(host=host)
     if embedded is not None and embedded.scheduler is not None and embedded.scheduler.running:
-        state = embedded.state()
-        return "deliveries: sent by this session (embedded, " + state + ")"
+        state = embedded.state_words()
+        return _("deliveries: sent by this session (embedded, {state})").format(state=state)
     if wanted is False:
-        return "nothing is sending: the daemon is not running (this session does not send)"
+        return _("nothing is sending: the daemon is not running (this session does not send)")
     blocked = [words for words, _why in unreadable(config)]
     if blocked:
-        return "nothing is sending: the daemon is not running and you cannot read " + " or ".join(blocked)
+        return _("nothing is sending: the daemon is not running and you cannot read {secrets}").format(
+            secrets=_(" or ").join(blocked)
+        )
     if config.scheduler.embedded == "never":
-        return 'nothing is sending: the daemon is not running ([scheduler] embedded = "never")'
-    return "nothing is sending: the daemon is not running, deliveries wait"
+        return _('nothing is sending: the daemon is not running ([scheduler] embedded = "never")')
+    return _("nothing is sending: the daemon is not running, deliveries wait")
 
 
 def readable_report(config) -> tuple[list[str], bool]:
@@ -195,20 +264,26 @@ def readable_report(config) -> tuple[list[str], bool]:
     for words, ref in needed(config):
         why = readable(ref)
         if why is None:
-            lines.append(f"{words} ({ref.where}): {login} can read it")
+            lines.append(
+                _("{secret} ({where}): {login} can read it").format(secret=words, where=ref.where, login=login)
+            )
         else:
-            lines.append(f"{words}: {login} cannot use it: {why}")
+            lines.append(_("{secret}: {login} cannot use it: {why}").format(secret=words, login=login, why=why))
             missing.append(words)
     if not missing:
-        lines.append(f"so {login} can send (the daemon, or a TUI's embedded scheduler)")
+        lines.append(_("so {login} can send (the daemon, or a TUI's embedded scheduler)").format(login=login))
     elif is_service_account(config):
         lines.append(
-            f"so nothing can be sent: {login} runs the daemon and must be able to read " + " and ".join(missing)
+            _("so nothing can be sent: {login} runs the daemon and must be able to read {secrets}").format(
+                login=login, secrets=_(" and ").join(missing)
+            )
         )
         return lines, False
     else:
         lines.append(
-            f"so {login} does everything but send: the daemon sends (a TUI of {login}'s never does); "
-            "this is how a shared server is meant to be"
+            _(
+                "so {login} does everything but send: the daemon sends (a TUI of {login}'s never does); "
+                "this is how a shared server is meant to be"
+            ).format(login=login)
         )
     return lines, True

@@ -19,6 +19,7 @@ from core.context import Ctx
 from core.db import write_transaction
 from core.enums import DeliveryKind, Kind, Permission
 from core.errors import BadInput, NotFound, Refused
+from core.i18n import _
 from core.models import Delivery, Patient
 
 _ADDRESS = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
@@ -42,10 +43,6 @@ def destination(ctx: Ctx, kind: str) -> str:
     return ctx.user.email if kind == Kind.INVITATION else ctx.user.app_id
 
 
-def _where(ctx: Ctx) -> str:
-    return f" in {ctx.config.path}" if ctx.config.path else ""
-
-
 def check_destination(ctx: Ctx, kind: str, to: str | None = None) -> str:
     """Where a test of a campaign of `kind` goes (`to`, else the staff member's own
     address or app account); BadInput for a bad `to`, Refused when there is nowhere."""
@@ -53,18 +50,30 @@ def check_destination(ctx: Ctx, kind: str, to: str | None = None) -> str:
     if kind == Kind.INVITATION:
         target = (to or "").strip() or ctx.user.email
         if to is not None and not _ADDRESS.match(target):
-            raise BadInput(f"--to: expected an email address like name@example.org, got {to!r}")
+            raise BadInput(
+                _("{option}: expected an email address like name@example.org, got {value}").format(
+                    option="--to", value=repr(to)
+                )
+            )
         if not target:
             raise Refused(
-                f'{login} has no address for test sends: add email = "…" under [users.{login}]{_where(ctx)}, '
-                "or pass --to ADDRESS"
+                _(
+                    '{login} has no address for test sends: add email = "…" under [users.{login}] in {path}, '
+                    "or pass --to ADDRESS"
+                ).format(login=login, path=ctx.config.path or "clinicast.toml")
             )
         return target
     if to is not None:
-        raise BadInput(f"--to: a broadcast's test goes to your app account ([users.{login}] app_id), not an address")
+        raise BadInput(
+            _("{option}: a broadcast's test goes to your app account ([users.{login}] app_id), not an address").format(
+                option="--to", login=login
+            )
+        )
     if not ctx.user.app_id:
         raise Refused(
-            f'{login} has no app account for broadcast test sends: add app_id = "…" under [users.{login}]{_where(ctx)}'
+            _(
+                '{login} has no app account for broadcast test sends: add app_id = "…" under [users.{login}] in {path}'
+            ).format(login=login, path=ctx.config.path or "clinicast.toml")
         )
     return ctx.user.app_id
 
@@ -100,12 +109,14 @@ def send_test(
     else:
         patient = Patient.get_or_none(Patient.emr_key == emr.key(emr_id or ""))
     if patient is None:
-        raise NotFound(f"no patient with EMR id {(emr_id or str(patient_id)).strip()!r}")
+        raise NotFound(_("no patient with EMR id {id}").format(id=repr((emr_id or str(patient_id)).strip())))
     kind = DeliveryKind.TEST_EMAIL if c.kind == Kind.INVITATION else DeliveryKind.TEST_BROADCAST
     target = check_destination(ctx, c.kind, to)
     problems = template_problems(ctx, c.kind, get_templates(ctx, c.id))
     if problems:
-        raise Refused(f"campaign {c.id}'s template has problems; fix them first: {problems[0]}")
+        raise Refused(
+            _("campaign {id}'s template has problems; fix them first: {problem}").format(id=c.id, problem=problems[0])
+        )
     now = ctx.now()
     with write_transaction():
         d = Delivery.create(

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import unicodedata
 
+from core.i18n import N_, _
+
 CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
 LINE_BREAKING = frozenset({"Cc", "Zl", "Zp"})  # what could end a header line
 
-_NAMES = {"\r": "carriage return", "\n": "line feed", "\t": "tab", "\x00": "NUL", "\x1b": "escape"}
+_NAMES = {"\r": N_("carriage return"), "\n": N_("line feed"), "\t": N_("tab"), "\x00": "NUL", "\x1b": N_("escape")}
 
 
 def first_control(text: str, categories: frozenset[str] = CATEGORIES) -> str | None:
@@ -33,7 +35,7 @@ def first_control(text: str, categories: frozenset[str] = CATEGORIES) -> str | N
 
 def describe(c: str) -> str:
     """`U+000D (carriage return)`, `U+200B (ZERO WIDTH SPACE)`."""
-    name = _NAMES.get(c) or unicodedata.name(c, "") or "control character"
+    name = _(_NAMES[c]) if c in _NAMES else unicodedata.name(c, "") or _("control character")
     return f"U+{ord(c):04X} ({name})"
 
 

@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+# the pseudo-locale's fixtures (issue #17): `pseudo_locale` for a test that runs in it
+from pseudo import pseudo_locale, pseudo_localedir  # noqa: F401
+
 from core import config as cfg
 from core import db as dbmod
 

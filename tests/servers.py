@@ -106,10 +106,104 @@ def cert_files() -> tuple[str, str]:
 _CERT_FILES: tuple[str, str] | None = None
 
 
+# --- a clinic's own CA and a certificate it signed for localhost / 127.0.0.1 (100 years):
+# a server "switched" to it is trusted by a client whose CA file is CLINIC_CA -------------
+CLINIC_CA = """-----BEGIN CERTIFICATE-----
+MIIDKzCCAhOgAwIBAgIURrQaAqyp4AAK0TD092adA+6/TSEwDQYJKoZIhvcNAQEL
+BQAwHDEaMBgGA1UEAwwRY2xpbmljYXN0IHRlc3QgQ0EwIBcNMjYxMjA2MDQ1NzE2
+WhgPMjEyNjExMTIwNDU3MTZaMBwxGjAYBgNVBAMMEWNsaW5pY2FzdCB0ZXN0IENB
+MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAqABzGcgdBL5PnQ0Lg4oE
++1qKtsKYJXW8gLqbT+PpGgEnqkAPsdnh+OBK287xO1d4SMffsbSMZh54KmwWPb8C
+3KXePy4alYQHgPhY6F/6K9s7etVe61tlKinWUHREiaq0c0Bz2aQtN7ImpjAltVKW
+1nobfrh16YH9pTASZWk81qWPM58/3sKHu/IiegcNbCCcN60x+WH2Ph/Hs2owIepq
+yUUXny6UDE5/NjM0twUWGu3a0vLx6hU2z6wL59exsNWqpcgIQRFj4MmUKoKCKKVj
+G/OGtxS0vOklInjrlxE2ymL3MqLkYcDxexha4fBzmcHCeTO0CVWvDlTjalGaMWyE
+3wIDAQABo2MwYTAdBgNVHQ4EFgQU01usBXqP7BOwuRv9qzmc7mA3/G8wHwYDVR0j
+BBgwFoAU01usBXqP7BOwuRv9qzmc7mA3/G8wDwYDVR0TAQH/BAUwAwEB/zAOBgNV
+HQ8BAf8EBAMCAQYwDQYJKoZIhvcNAQELBQADggEBAGINRiR+x6ngSf979n0dcVeU
+kzYcoKivCM1fA5dgVZbPSxAoilsrCkuObDM+AgMDP99soFgVw69AI3Gq7O+kQCkc
+FnqzLKnCoiZRU9vTVlNa/ruVqnW3Wdr1XWPwN2VO0cNEbL5CLIJChdo1htdgozHS
+gfPwWOy5Dzi43xOpjKiOCN0/1RFE5NgCDGbxyUodatMbohs++AELHWrkk32xZsMn
+c1uki/EGxRWu85qvsoC2yStjCtLJs82IPurw8TVcOXXUPrk3fP1yoJ6Y31A4+EcW
+ynQfvZlwrdPpDDxHynh0jQ/8PjheMRtaBNyAzhJje81vVrE09MNtaRBXnpOV0HA=
+-----END CERTIFICATE-----
+"""
+CLINIC_CERT = """-----BEGIN CERTIFICATE-----
+MIIDTTCCAjWgAwIBAgIUdWWiohOExR0wZFTIdb0v66dug/EwDQYJKoZIhvcNAQEL
+BQAwHDEaMBgGA1UEAwwRY2xpbmljYXN0IHRlc3QgQ0EwIBcNMjYxMjA2MDQ1NzE2
+WhgPMjEyNjExMTIwNDU3MTZaMBQxEjAQBgNVBAMMCWxvY2FsaG9zdDCCASIwDQYJ
+KoZIhvcNAQEBBQADggEPADCCAQoCggEBAKalcO85xdmThwAJvU7fd/FEzp0SkWgg
+NIYNJJOyoW7nE5I7cQuMK+UHa+tfy8Dd5W0vBubgI0TdnRFkysKz8fARQ9WzPWBR
+LkrUTIuxKZHL+jNdWDLeWf8vfNOiT3bKtQW/Tv9Km3YVZBxRc3NGabuLLysB6r8M
+FCT0rt/ZymyksKyVMEj9fgI8tAVYXxuTvi6mdDNAj8DQYgXCZJWQVZEP7igcLJTC
+AkhbxgHoVawpFMyhyu7PagG/P3HyoPzDwYp1Eu5V3D+Oxqc+V2B6QlGQiDJ/qLfE
+Ynv62MWb+Bz7DQnuiaTnk74R+FLPYQM2JdlAlBRSncD2tMG+4GDj5LcCAwEAAaOB
+jDCBiTAJBgNVHRMEAjAAMBoGA1UdEQQTMBGCCWxvY2FsaG9zdIcEfwAAATALBgNV
+HQ8EBAMCBaAwEwYDVR0lBAwwCgYIKwYBBQUHAwEwHQYDVR0OBBYEFLOH7eeDmI2j
+T3b2rf6xDgfaU/R1MB8GA1UdIwQYMBaAFNNbrAV6j+wTsLkb/as5nO5gN/xvMA0G
+CSqGSIb3DQEBCwUAA4IBAQB2soCsO9LJ1UHMVSABWXXXPceJ623moKONBMR+a8b4
+oYfNGhPozcDZ/2CtVvVZdu3Ma4PayRkpWc+whYl6ITyyNpm7CGF/Hqjm/gWtsRYH
+Ipo1Kno1IteZnvK3dJQoE6mhuYcKTm+fMbCrcNpqx9TDhxccA0tzPaG8CFQ6Sl7H
+N33g3UcEp50d4QoRviPLJtUX4Iw/pFc2XKi6oew6J+D0sM2xUksSrSQkCaPMvD+z
+PFwF3Tn+hiqUhzKX/WQVArt9Ns+E5J/DZdw795g0i3tyMLg6PQoTZjpSVW4raqnl
+Ibg+M9QbV7MGV0ZlE/+k4tha+Jk+4xPNLTDZSRWq8ReR
+-----END CERTIFICATE-----
+"""
+CLINIC_KEY = """-----BEGIN PRIVATE KEY-----
+MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQCmpXDvOcXZk4cA
+Cb1O33fxRM6dEpFoIDSGDSSTsqFu5xOSO3ELjCvlB2vrX8vA3eVtLwbm4CNE3Z0R
+ZMrCs/HwEUPVsz1gUS5K1EyLsSmRy/ozXVgy3ln/L3zTok92yrUFv07/Spt2FWQc
+UXNzRmm7iy8rAeq/DBQk9K7f2cpspLCslTBI/X4CPLQFWF8bk74upnQzQI/A0GIF
+wmSVkFWRD+4oHCyUwgJIW8YB6FWsKRTMocruz2oBvz9x8qD8w8GKdRLuVdw/jsan
+PldgekJRkIgyf6i3xGJ7+tjFm/gc+w0J7omk55O+EfhSz2EDNiXZQJQUUp3A9rTB
+vuBg4+S3AgMBAAECggEAJ5yHvbWD2/X/TvkBsK/ZuNXcLuXs/k05buvM1/bL/Kqc
+slPCyTXmcShUdLxumEemc0+MWnDIsWPkI/BLagCP77qK308dtblWQZ85GrNf6DIO
+JQt5HY5Q4iGNkFiyftAsO1OAGZrIXUc0Zq7NvIbuNxAchCKOhB8A4s/uiXMhdLVG
+ta7idtfvZp1jlj8snjLE0RZ3HmqZn3w/CTtD1MV98tLQVDkQNq8hpGRUroBWkSOe
+T6uclW7WueL1Ln8hYd/Damiq2jkXzZ3IK5BYI2pZ4d7UfEZAFssp6vj9pBkrEMve
+egr6GVBtehd0uVFy4g7V3U5Uk9rpPodGkrZ2t4ODEQKBgQDUoRSfqXz75qwTHlUs
+dkdoiBwylPmpC1Ecy/R+eQ4hJ6FVXgtCZBNllpdyH+vpPWrSyVxilerjf2IXU3u3
+Z09kxygVolGZwDywecxWi5JKVVhx2HwPTmlSdMlBvaJ7CZ3F9i2C5rvIUyNQctJf
+ktA7F/fMrIIXowVJFt/6OacISwKBgQDIo0FToGpq7XCUfBWF+TelBsDP2gAryzEB
+fusZnPaj5ByKzco+bp0v8h7kHyrYzaB05wHDb+BIcdZJUtD4OdX0q7NylYpr/x0k
+QVqsNBSdCfqFlnocd6pCkzl3yivrirBHRpunhdQgLD1kMHn2TifMxzJ22IX/JFfy
+dGStMgOpxQKBgQCRBn0mmVeiCKd9MsctWE9EQPHanjnaztk4JvRP/wlgG8Oykj5j
+vhZsx9XsBVHG+BkQRD87Dr3zBUNGXa6YXWKNfjkc6GV31OKQC8MPlIrnIGb+34Ve
+e0Di+Lz8lfdorBpsl4hbLD0QWYRQrsBGZ8CXTbW6aD8jGBHW1D9YUFJZGQKBgBX3
+QaStMFlqi2PGPfj/8uafWaan4FLrGP9n7MdOFvaUd8d+hkDVjWH9aQJioyc/Q+zo
+iZni+rQTunkmlvhGJLV3wtqtooz2TjN08D9gKE2VFRdhBRduxnYpdiY2PR65fVkg
+UtRBY5ruHP6GDCQ6JENYH59BT1JCoVpLAeawThRdAoGAOaR6aswCVHUnrR1bT7D/
+aKx+lRyPBgjftH57wApWa4gEQ2MlTEVyEJ1gAn8dLQNSMqWylQJiEhmutG7Z0okr
+Kyrz6Xa7c/MkPshQ9uz/ae7rjqxJCpza+V4UVH4Ud84l0XBxwbBE0rkszDptBkZG
+DpXM7BAYFIO5AntpnQpPgJ4=
+-----END PRIVATE KEY-----
+"""
+_CLINIC_FILES: tuple[str, str, str] | None = None
+
+
+def clinic_ca_files() -> tuple[str, str, str]:
+    """Paths of the clinic CA, the certificate it signed and that certificate's key."""
+    global _CLINIC_FILES
+    if _CLINIC_FILES is None:
+        d = Path(tempfile.mkdtemp(prefix="clinicast-ca-"))
+        for name, text in (("ca.pem", CLINIC_CA), ("cert.pem", CLINIC_CERT), ("key.pem", CLINIC_KEY)):
+            (d / name).write_text(text)
+        os.chmod(d / "key.pem", 0o600)
+        _CLINIC_FILES = (str(d / "ca.pem"), str(d / "cert.pem"), str(d / "key.pem"))
+    return _CLINIC_FILES
+
+
 def server_ssl_context() -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(*cert_files())
     return ctx
+
+
+def switch_to_clinic_certificate(ctx: ssl.SSLContext) -> None:
+    """A server's TLS context presents the clinic-CA-signed certificate from its next
+    handshake on (the self-signed one before): the relay's administrator fixed it."""
+    _, cert, key = clinic_ca_files()
+    ctx.load_cert_chain(cert, key)
 
 
 def client_ssl_context() -> ssl.SSLContext:
@@ -157,6 +251,9 @@ class _SmtpHandler:
                 o.fault_log.append("421 after close_every")
                 asyncio.get_running_loop().call_later(0.05, server.transport.close)
                 return "421 4.7.0 too many messages on this connection"
+            if o.refuse_from:  # a relay refusing the clinic's sender, every message while set
+                o.fault_log.append("mail " + o.refuse_from)
+                return o.refuse_from
             if o.faults and o.faults[0] == "drop-before":
                 o.fault_log.append(o.faults.pop(0))
                 server.transport.close()
@@ -218,7 +315,9 @@ class SmtpServer:
     cannot know); "drop-before" (close the connection at MAIL FROM: an idle connection
     the server had dropped); "rcpt 550 ..." / "rcpt 451 ..." (answer RCPT TO).
     `close_every=N` answers 421 and closes a connection on its N+1th message (a server
-    limiting messages per connection). `delay` seconds before each 250.
+    limiting messages per connection). `delay` seconds before each 250. `refuse_from`, an
+    answer to every MAIL FROM while set ("553 5.7.1 sender not allowed": a relay that
+    refuses the clinic's sender), "" to accept again.
     """
 
     def __init__(
@@ -239,6 +338,7 @@ class SmtpServer:
         self.messages: list[Captured] = []
         self.faults: list[str] = []
         self.fault_log: list[str] = []
+        self.refuse_from = ""
         self.lock = threading.Lock()
         self.connections = 0
         self.logins: list[str] = []
@@ -254,8 +354,9 @@ class SmtpServer:
             return AuthResult(success=ok, handled=False)
 
         kwargs: dict = {"server_hostname": "localhost"}
+        self.tls_context = server_ssl_context()  # switch_to_clinic_certificate(smtp.tls_context)
         if security == "starttls":
-            kwargs.update(tls_context=server_ssl_context(), require_starttls=True)
+            kwargs.update(tls_context=self.tls_context, require_starttls=True)
         if auth is not None:
             # implicit TLS is not seen by aiosmtpd as "TLS" (only STARTTLS is)
             kwargs.update(authenticator=authenticator, auth_required=True, auth_require_tls=security == "starttls")
@@ -291,7 +392,7 @@ class SmtpServer:
             _SmtpHandler(self),
             hostname=host,
             port=port,
-            ssl_context=server_ssl_context() if security == "tls" else None,
+            ssl_context=self.tls_context if security == "tls" else None,
             data_size_limit=10_000_000,
             **kwargs,
         )
@@ -414,8 +515,10 @@ class GatewayServer:
         unknown_app_ids: set[str] | None = None,
         record: bool = True,
         latency: float = 0.0,
+        tls: bool = False,
     ):
         self.token = token
+        self.tls = tls  # https with the test certificate (cert_files), which clients do not trust by default
         self.unknown_app_ids = set(unknown_app_ids or ())
         self.record = record
         self.latency = latency
@@ -446,6 +549,9 @@ class GatewayServer:
             gateway = owner
 
         self._httpd = _HttpServer((host, port), Handler)
+        self.tls_context = server_ssl_context()  # switch_to_clinic_certificate(gw.tls_context)
+        if tls:  # the handshake happens at accept: a client refusing the certificate is never a request
+            self._httpd.socket = self.tls_context.wrap_socket(self._httpd.socket, server_side=True)
         self.host, self.port = self._httpd.server_address[:2]
         self._thread: threading.Thread | None = None
 
@@ -453,7 +559,7 @@ class GatewayServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     def start(self) -> GatewayServer:
         self._thread = threading.Thread(
@@ -896,7 +1002,9 @@ def delivery_config(
         "scheduler": s,
         # any time: these tests send whenever the machine runs them (`sending=` to test the hours)
         "sending": sending or {"hours": "00:00-24:00", "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]},
-        "users": {login: {"name": "Test Admin", "permissions": ["campaigns", "admin"]}},
+        "users": {
+            login: {"name": "Test Admin", "permissions": ["campaigns", "admin"], "language": "en"}
+        },  # the suite reads English
     }
     env = dict(os.environ)
     if gateway is not None and gateway.token:

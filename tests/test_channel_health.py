@@ -271,10 +271,10 @@ def test_start_says_when_the_last_email_leaves_at_the_relays_pace(db, db_url, tm
     recipients.assign_ids(ctx, first.id, [str(i) for i in range(1000, 1050)])
     plan = recipients.start_plan(ctx, first.id)
     # 50 at 30 a minute: the first 30 now, the last 20 a minute later (14:03 in Toronto)
-    said = "at the relay's pace (30 a minute, 10000 a day), the last email leaves around 14:03"
+    said = "at the relay's pace (30 a minute, 10,000 a day), the last email leaves around 14:03"
     assert plan.pace == said
     summary = campaigns.summaries(ctx)[0]
-    assert "At the relay's pace (30 a minute, 10000 a day), the last email leaves around 14:03" in start_message(
+    assert "At the relay's pace (30 a minute, 10,000 a day), the last email leaves around 14:03" in start_message(
         summary, plan, ctx
     )
     recipients.start(ctx, first.id)
@@ -283,7 +283,253 @@ def test_start_says_when_the_last_email_leaves_at_the_relays_pace(db, db_url, tm
     recipients.assign_ids(ctx, second.id, [str(i) for i in range(1050, 1095)])
     assert recipients.start_plan(ctx, second.id).pace.endswith("around 14:05")
     # the command line says it too, in the clinic's time of day and the staff's language
+    # (it runs on the real clock: with the day when the last email leaves after midnight)
     r = CliRunner().invoke(cli, ["campaigns", "start", str(second.id), "--config", str(path)])
     assert r.exit_code == 0, r.output
-    said_fr = r"^  au rythme du relais \(30 par minute, 10000 par jour\), le dernier courriel part vers \d\d:\d\d$"
+    said_fr = r"^  au rythme du relais \(30 par minute, 10\u00a0000 par jour\), "
+    said_fr += r"le dernier courriel part vers (.+ )?\d\d:\d\d$"
     assert re.search(said_fr, r.output, re.M), r.output
+
+
+# --- an email that may have arrived twice: both times kept -----------------------------
+
+
+def test_a_first_copy_whose_answer_was_lost_is_in_the_ledger_with_both_times(db, db_url, tmp_path, smtp):
+    """Issue #20: the relay kept the first copy and dropped the connection before its 250;
+    the second copy went through. The server counts the patient twice, and the ledger
+    (list, --json, --csv), the detail panel's words and `status` say "may have been
+    delivered twice" with the first copy's time and the second's."""
+    import csv
+    import io
+    import json
+    from collections import Counter
+
+    from cli import cli
+    from core import exports
+
+    email = {"unknown_outcome_retries": 1, "concurrency": 1}
+    config = delivery_config(db_url, tmp_path, smtp=smtp, email=email)
+    path = delivery_config(db_url, tmp_path, smtp=smtp, email=email, as_toml=True)
+    ctx, clock = ctx_at(config, T0)
+    add_patients(2)
+    c = campaigns.create(ctx, "invitation", "Join")
+    recipients.assign_ids(ctx, c.id, ["1000", "1001"])
+    recipients.start(ctx, c.id)
+    smtp.faults.append("lost-250")  # the first DATA: kept, then the connection drops before the 250
+    with Dispatcher(config, clock=clock) as d:
+        d.run_once()
+        [twice] = [r for r in Recipient.select() if r.status == "retrying"]
+        assert (twice.reason_code, twice.first_copy_at) == ("outcome_unknown", T0)
+        run(d, clock, 3600)
+    emr = twice.patient.emr_id
+    other = "1001" if emr == "1000" else "1000"
+    assert Counter(m.rcpt_tos[0] for m in smtp.messages) == {f"p{emr}@example.org": 2, f"p{other}@example.org": 1}
+    second = T0 + timedelta(seconds=3600)
+    r = Recipient.get_by_id(twice.id)
+    assert (r.status, r.reason_code, r.first_copy_at, r.sent_at) == ("sent", "maybe_twice", T0, second)
+    assert Delivery.get(Delivery.recipient == r.id).first_unknown_at == T0
+    words = "may have been delivered twice: a first copy went at {} (its answer never came), the second was sent at {}"
+
+    # the ledger as --json and --csv: both times, English keys
+    rows = {x["emr_id"]: x for x in json.loads(cli_out(cli, path, "recipients", "list", str(c.id), "--json"))}
+    assert (rows[emr]["status"], rows[emr]["reason"]) == ("sent", "maybe_twice")
+    assert (rows[emr]["first_copy_at"], rows[emr]["sent_at"]) == ("2026-03-02T19:02:00Z", "2026-03-02T20:02:00Z")
+    assert rows[emr]["reason_text"] == words.format("2026-03-02T19:02:00Z", "2026-03-02T20:02:00Z")
+    assert (rows[other]["first_copy_at"], rows[other]["reason"]) == (None, "")
+    table = {x["emr_id"]: x for x in csv.DictReader(io.StringIO(exports.recipients_csv(ctx, c.id)))}
+    assert (table[emr]["first_copy_at"], table[emr]["sent_at"]) == ("2026-03-02T19:02:00Z", "2026-03-02T20:02:00Z")
+    assert table[other]["first_copy_at"] == ""
+    # the human list says it, with both times
+    [line] = [x for x in cli_out(cli, path, "recipients", "list", str(c.id)).splitlines() if f" {emr} " in f" {x} "]
+    # in the clinic's time zone and the staff's language (French here: [clinic] default_language)
+    assert "2 mars 2026 14:02" in line and "2 mars 2026 15:02" in line, line
+    # the detail panel: the reason in full with both times in the clinic's time of day
+    shown = recipients.detail(ctx, c.id, r.id, language="en")  # the command above chose French
+    assert shown.reason == words.format("14:02", "15:02")
+    assert (shown.first_copy_at, shown.sent_at) == (T0, second)
+    assert "premier envoi à 14:02" in recipients.detail(ctx, c.id, r.id, language="fr").reason
+    # and the counts of `clinicast status` (in English: the command above chose French)
+    from core import i18n
+
+    i18n.use("en")
+    data = status.overview(ctx)
+    assert data["recipients"]["sent"] == 2 and data["recipients_maybe_delivered_twice"] == 1
+    assert "sent 2 (1 may have been delivered twice)" in status.format_overview(data)
+    i18n.use("fr")
+    assert "(1 a peut-être été reçu deux fois)" in status.format_overview(data)
+
+
+def cli_out(cli, path, *args: str) -> str:
+    from click.testing import CliRunner
+
+    r = CliRunner().invoke(cli, [*args, "--config", str(path)])
+    assert r.exit_code == 0, r.output
+    return r.output
+
+
+# --- a certificate that does not verify, a sender refused: the setup, not the patients ---
+
+
+def untrusted_ca_file(tmp_path):
+    """A CA file that does not hold the test certificate's (real CAs only), 0644."""
+    import certifi
+
+    path = tmp_path / "clinic-ca.pem"
+    path.write_bytes(open(certifi.where(), "rb").read())
+    return path
+
+
+def test_a_gateway_certificate_that_does_not_verify_pauses_until_it_is_trusted(db, db_url, tmp_path, caplog):
+    from servers import GatewayServer, cert_files
+
+    ca = untrusted_ca_file(tmp_path)
+    with GatewayServer(token="tok", tls=True) as gw:
+        config = delivery_config(db_url, tmp_path, gateway=gw, gw={"ca_file": str(ca)})
+        ctx, clock = ctx_at(config, T0)
+        add_patients(3, app_id=lambda i: f"a-{i}")
+        b = broadcast(ctx)
+        recipients.assign_ids(ctx, b.id, ["1000", "1001", "1002"])
+        recipients.start(ctx, b.id)
+        caplog.set_level(logging.INFO, logger="clinicast.dispatch")
+        with Dispatcher(config, clock=clock) as d:
+            d.run_once()
+            # the handshake failed: no request reached the gateway, nobody failed, no attempt
+            assert gw.requests == [] and "failed" not in status_counts(b.id)
+            assert all(x.attempts == 0 for x in Delivery.select())
+            [p] = channel_health.problems()
+            assert (p.channel, p.problem) == ("gateway", "gateway_tls")
+            said = channel_health.describe(p, config, clock())
+            assert said.startswith("the gateway's TLS certificate does not verify since 14:02: check"), said
+            assert str(ca) in said and said in status.sending_line(config, clock())
+            assert status.overview(ctx)["channels"][0]["problem"] == "gateway_tls"
+            run(d, clock, 61)
+            assert gw.requests == [] and channel_health.problems()[0].since == T0
+
+            # the administrator puts the clinic's CA in the file: the next try reads it
+            ca.write_text(open(cert_files()[0]).read())
+            for _ in range(6):
+                run(d, clock, 61)
+                if status_counts(b.id) == {"sent": 3}:
+                    break
+        assert status_counts(b.id) == {"sent": 3}
+        assert sorted(p["app_id"] for p in gw.pushes) == ["a-1000", "a-1001", "a-1002"], "each patient once"
+        assert gw.audience(b.uuid) == {"a-1000", "a-1001", "a-1002"}
+        assert channel_health.problems() == [] and all(x.attempts == 1 for x in Delivery.select())
+        assert any("event=channel_resumed" in m for m in caplog.messages)
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+def test_an_smtp_certificate_that_does_not_verify_pauses_until_it_is_trusted(db, db_url, tmp_path, security):
+    from collections import Counter
+
+    from servers import cert_files
+
+    ca = untrusted_ca_file(tmp_path)
+    with SmtpServer(security=security) as smtp:
+        config = delivery_config(db_url, tmp_path, smtp=smtp, email={"ca_file": str(ca)})
+        ctx, clock = ctx_at(config, T0)
+        add_patients(3)
+        c = campaigns.create(ctx, "invitation", "Join")
+        recipients.assign_ids(ctx, c.id, ["1000", "1001", "1002"])
+        recipients.start(ctx, c.id)
+        with Dispatcher(config, clock=clock) as d:
+            d.run_once()
+            assert smtp.messages == [] and status_counts(c.id) == {"queued": 3}
+            assert all(x.attempts == 0 and x.status == "pending" for x in Delivery.select())
+            [p] = channel_health.problems()
+            said = channel_health.describe(p, config, clock())
+            assert p.problem == "smtp_tls" and "certificate verify failed: self-signed" in p.detail, p.detail
+            assert said.startswith("the SMTP server's TLS does not verify since 14:02: check"), said
+            assert said in status.sending_line(config, clock())
+
+            ca.write_text(open(cert_files()[0]).read())
+            for _ in range(4):
+                run(d, clock, 61)
+                if status_counts(c.id) == {"sent": 3}:
+                    break
+        assert status_counts(c.id) == {"sent": 3}
+        got = Counter(m.rcpt_tos[0] for m in smtp.messages)
+        assert got == {f"p{i}@example.org": 1 for i in (1000, 1001, 1002)}, "each patient once"
+        assert channel_health.problems() == [] and all(x.attempts == 1 for x in Delivery.select())
+
+
+@pytest.mark.parametrize("answer", ["553 5.7.1 <no-reply@example.org>: sender not owned by user clinic", "550 5.7.60"])
+def test_a_sender_the_relay_refuses_pauses_email_until_it_accepts(db, db_url, tmp_path, smtp, answer):
+    from collections import Counter
+
+    config = delivery_config(db_url, tmp_path, smtp=smtp)
+    ctx, clock = ctx_at(config, T0)
+    add_patients(3)
+    c = campaigns.create(ctx, "invitation", "Join")
+    recipients.assign_ids(ctx, c.id, ["1000", "1001", "1002"])
+    recipients.start(ctx, c.id)
+    smtp.refuse_from = answer
+    with Dispatcher(config, clock=clock) as d:
+        d.run_once()
+        assert smtp.messages == [] and status_counts(c.id) == {"queued": 3}
+        assert all(x.attempts == 0 and x.status == "pending" for x in Delivery.select())
+        [p] = channel_health.problems()
+        said = channel_health.describe(p, config, clock())
+        assert p.problem == "smtp_sender" and answer in said, said
+        assert said.startswith("the SMTP server refuses mail from us since 14:02")
+        assert said in status.sending_line(config, clock())
+        run(d, clock, 61)
+        assert smtp.messages == [] and channel_health.problems()[0].since == T0
+
+        smtp.refuse_from = ""  # the relay's administrator allows our sender
+        for _ in range(4):
+            run(d, clock, 61)
+            if status_counts(c.id) == {"sent": 3}:
+                break
+    assert status_counts(c.id) == {"sent": 3}
+    got = Counter(m.rcpt_tos[0] for m in smtp.messages)
+    assert got == {f"p{i}@example.org": 1 for i in (1000, 1001, 1002)}, "each patient once"
+    assert channel_health.problems() == [] and all(x.attempts == 1 for x in Delivery.select())
+
+
+@pytest.mark.parametrize("server", ["gateway", "smtp-starttls", "smtp-tls"])
+def test_a_server_switched_to_a_trusted_certificate_resumes_its_channel(db, db_url, tmp_path, server):
+    """The clinic's CA file is right; the server presents a self-signed certificate until
+    its administrator installs the one the CA signed: the channel waits, then everyone
+    gets exactly one message."""
+    from collections import Counter
+
+    from servers import GatewayServer, clinic_ca_files, switch_to_clinic_certificate
+
+    ca = clinic_ca_files()[0]
+    if server == "gateway":
+        srv = GatewayServer(token="tok", tls=True)
+        make = dict(gateway=srv, gw={"ca_file": ca})
+    else:
+        srv = SmtpServer(security=server.removeprefix("smtp-"))
+        make = dict(smtp=srv, email={"ca_file": ca})
+    with srv:
+        config = delivery_config(db_url, tmp_path, **make)
+        ctx, clock = ctx_at(config, T0)
+        if server == "gateway":
+            add_patients(3, app_id=lambda i: f"a-{i}")
+            c = broadcast(ctx)
+        else:
+            add_patients(3)
+            c = campaigns.create(ctx, "invitation", "Join")
+        recipients.assign_ids(ctx, c.id, ["1000", "1001", "1002"])
+        recipients.start(ctx, c.id)
+        with Dispatcher(config, clock=clock) as d:
+            d.run_once()
+            [p] = channel_health.problems()
+            assert p.problem == ("gateway_tls" if server == "gateway" else "smtp_tls")
+            assert "failed" not in status_counts(c.id) and all(x.attempts == 0 for x in Delivery.select())
+            assert ca in channel_health.describe(p, config, clock())
+            switch_to_clinic_certificate(srv.tls_context)
+            for _ in range(6):
+                run(d, clock, 61)
+                if status_counts(c.id) == {"sent": 3}:
+                    break
+        assert status_counts(c.id) == {"sent": 3} and channel_health.problems() == []
+        if server == "gateway":
+            got = Counter(p["app_id"] for p in srv.pushes)
+            assert got == {"a-1000": 1, "a-1001": 1, "a-1002": 1}, "each patient once"
+        else:
+            got = Counter(m.rcpt_tos[0] for m in srv.messages)
+            assert got == {f"p{i}@example.org": 1 for i in (1000, 1001, 1002)}, "each patient once"
+        assert all(x.attempts == 1 for x in Delivery.select())

@@ -72,7 +72,7 @@ def test_full_flow_json(run, tmp_path):
     }
     rows = run.json("recipients", "list", str(inv["id"]))
     assert len(rows) == 21
-    assert set(rows[0]) == {"emr_id", "name", "status", "reason", "reason_text", "added_at", "sent_at"}
+    assert set(rows[0]) == {"emr_id", "name", "status", "reason", "reason_text", "added_at", "sent_at", "first_copy_at"}
     assert {r["status"] for r in rows} == {"assigned", "skipped"}
     removed = run.json("recipients", "remove", str(inv["id"]), "1000")
     assert removed["emr_id"] == "1000" and removed["status"] == "removed" and "will not receive" in removed["outcome"]
@@ -198,7 +198,9 @@ def test_campaigns_permission_without_admin(tmp_path, db_url):
     login = pwd.getpwuid(os.geteuid()).pw_name
     write_config(tmp_path, db_url)
     Runner(tmp_path / "clinicast.toml")("init")
-    staff = write_config(tmp_path, db_url, users=f'[users.{login}]\nname = "Staff"\npermissions = ["campaigns"]\n')
+    staff = write_config(
+        tmp_path, db_url, users=f'[users.{login}]\nname = "Staff"\npermissions = ["campaigns"]\nlanguage = "en"\n'
+    )
     r = Runner(staff)
     r("campaigns", "create", "--kind", "invitation", "--name", "ok")
     res = r("patients", "import", str(patients_csv(tmp_path, 2)), code=1)

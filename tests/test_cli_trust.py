@@ -79,7 +79,11 @@ def test_bad_input_is_one_line_exit_2_and_changes_nothing(run, db):
 
 def test_opt_in_and_audit_are_for_admins_only(run, tmp_path, db_url):
     run("patients", "opt-out", "1000", "--channel", "all", "--note", "at the desk")
-    staff = Runner(write_config(tmp_path, db_url, users=f'[users.{LOGIN}]\nname = "S"\npermissions = ["campaigns"]\n'))
+    staff = Runner(
+        write_config(
+            tmp_path, db_url, users=f'[users.{LOGIN}]\nname = "S"\npermissions = ["campaigns"]\nlanguage = "en"\n'
+        )
+    )
     assert "lacks the 'admin' permission" in one_line(
         staff("patients", "opt-in", "1000", "--channel", "all", "--note", "x", code=1)
     )
@@ -93,7 +97,7 @@ def test_recipient_ledger_exports_as_csv_audited(run):
     out = run("recipients", "list", str(inv["id"]), "--csv").stdout
     rows = list(csv.DictReader(io.StringIO(out)))
     assert len(rows) == 20 and set(rows[0]) == {
-        "emr_id", "name", "status", "reason", "reason_text", "added_at", "sent_at",
+        "emr_id", "name", "status", "reason", "reason_text", "added_at", "sent_at", "first_copy_at",
     }  # fmt: skip
     assert rows[0]["status"] == "assigned"
     [export] = [a for a in run.json("audit") if a["action"] == "export"]

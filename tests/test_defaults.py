@@ -123,7 +123,7 @@ def test_the_cap_is_5000():
 
 def test_core_ids_at_5001_refused_and_5000_added(crowd):
     ctx, cid = crowd
-    with pytest.raises(Refused, match="at most 5000"):
+    with pytest.raises(Refused, match="at most 5,000"):
         recipients.assign_ids(ctx, cid, _ids(5001))
     assert Recipient.select().count() == 0
     assert recipients.assign_ids(ctx, cid, _ids(5000)).added == 5000
@@ -131,7 +131,7 @@ def test_core_ids_at_5001_refused_and_5000_added(crowd):
 
 def test_core_conditions_at_5001_refused(crowd):
     ctx, cid = crowd
-    with pytest.raises(Refused, match="at most 5000"):
+    with pytest.raises(Refused, match="at most 5,000"):
         recipients.assign_conditions(ctx, cid, [conditions.parse("language = fr")])
     assert Recipient.select().count() == 0
 
@@ -144,7 +144,7 @@ def _csv(tmp_path, n):
 
 def test_core_csv_at_5001_refused(crowd, tmp_path):
     ctx, cid = crowd
-    with pytest.raises(Refused, match="at most 5000"):
+    with pytest.raises(Refused, match="at most 5,000"):
         recipients.assign_csv(ctx, cid, _csv(tmp_path, 5001))
     assert Recipient.select().count() == 0
 
@@ -158,7 +158,7 @@ def test_cli_at_5001_refused_in_one_line_exit_1(crowd, tmp_path, config, how):
     )
     assert res.exit_code == 1, res.output
     lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and "at most 5000" in lines[0], res.stderr
+    assert len(lines) == 1 and "at most 5,000" in lines[0], res.stderr
     assert Recipient.select().count() == 0
 
 

@@ -132,3 +132,29 @@ def test_no_opt_out_no_question(ctx, tmp_path, small_chunks):
     rows = [f"{i},P{i},N{i},p{i}@example.org,oui,non" for i in range(1, 8)]
     r = upsert.import_csv(ctx, _csv(tmp_path, rows))
     assert r.kept_opted_out == 0 and r.inserted == 7
+
+
+def _indexes() -> set[str]:
+    return {i.name for i in database.get_indexes(Patient._meta.table_name)}
+
+
+def test_a_big_first_import_builds_the_indexes_after(ctx, tmp_path, small_chunks, monkeypatch):
+    """SQLite writes a big first import with the indexes dropped and built again in the
+    same transaction (upsert.BULK_BELOW); a bad row puts them back with the rest."""
+    indexes = _indexes()
+    bulks = []
+    real_bulk = upsert._Writer.bulk
+    monkeypatch.setattr(upsert._Writer, "bulk", lambda self: bulks.append(1) or real_bulk(self))
+    rows = [f"{i},P{i},N{i},p{i}@example.org,oui,non" for i in range(1, 11)]
+    bad = [*rows[:7], "8,Bad,Date,nope,peut-être,non"]
+    with pytest.raises(FileProblems):
+        upsert.import_csv(ctx, _csv(tmp_path, bad))
+    assert _indexes() == indexes and not Patient.select().exists()
+    r = upsert.import_csv(ctx, _csv(tmp_path, rows))
+    assert (r.inserted, r.total) == (10, 10)
+    assert _indexes() == indexes
+    assert lookup.search(ctx, "N7 P7")[0].emr_id == "7"
+    # the ids stay unique: an EMR id imported again is an update, not a second patient
+    assert upsert.import_csv(ctx, _csv(tmp_path, ["7,Sept,N7,p7@example.org,oui,non"])).updated == 1
+    assert Patient.select().count() == 10
+    assert len(bulks) == (0 if database.obj.__class__.__name__.startswith("Postgres") else 2)

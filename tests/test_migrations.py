@@ -77,6 +77,9 @@ def test_version_1_migrates_to_what_the_models_declare(db_url):
     assert (r.reason_code, r.reason) == ("already_on_app", "already on the patient app")
     d = Delivery.get()
     assert (d.error_code, d.handed_at, d.outcomes_unknown) == ("send_error", T0, 0)
+    # 0007: no first copy of unknown outcome recorded before it; the partial index counts them
+    assert (d.first_unknown_at, r.first_copy_at) == (None, None)
+    assert "recipient_first_copy" in {i.name for i in database.get_indexes("recipient")}
     # and a set-based insert that names only version 1's columns still works
     database.execute_sql(
         "INSERT INTO recipient (campaign_id, patient_id, status, reason, added_at, added_by, in_feed)"

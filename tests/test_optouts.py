@@ -8,7 +8,7 @@ import pytest
 from helpers import add_patients, ctx_at, status_counts
 from test_campaigns import TPL
 
-from core import campaigns, recipients
+from core import campaigns, formats, recipients
 from core.config.types import User
 from core.context import Ctx
 from core.errors import BadInput, PermissionDenied
@@ -32,7 +32,8 @@ def test_staff_opt_out_cancels_a_queued_email_and_skips_the_recipient(db, config
     assert done.new and done.cancelled == 1 and done.channel == "email"
     by_emr = {r.emr_id: r for r in recipients.page(ctx, c.id, limit=None)}
     assert by_emr["1000"].status == "skipped"
-    assert by_emr["1000"].reason() == f"opted out of email on {done.day} (recorded by staff)"
+    assert by_emr["1000"].reason("en") == f"opted out of email on {done.day} (recorded by staff)"  # --json: ISO
+    assert by_emr["1000"].reason() == f"opted out of email on {formats.day(done.day)} (recorded by staff)"
     assert by_emr["1001"].status == "queued"
     assert [d.status for d in Delivery.select().order_by(Delivery.id)] == ["cancelled", "pending"]
     row = AuditLog.get(AuditLog.action == "opt_out")

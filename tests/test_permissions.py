@@ -288,7 +288,10 @@ CLI_ADMIN = [
 
 def _cli(world, tmp_path, permissions, args):
     perms = ", ".join(f'"{p}"' for p in permissions)
-    staff = write_config(tmp_path, world.db_url, users=f'[users.{LOGIN}]\nname = "S"\npermissions = [{perms}]\n')
+    # in English: the messages below are read in English (the config's clinic speaks French)
+    staff = write_config(
+        tmp_path, world.db_url, users=f'[users.{LOGIN}]\nname = "S"\nlanguage = "en"\npermissions = [{perms}]\n'
+    )
     words = [
         a.format(inv=world.invitation, bc=world.broadcast, csv=world.csv, patients=world.patients_csv) for a in args
     ]

@@ -56,7 +56,7 @@ def test_assign_cap_is_refused_whole(db, config):
     c = campaigns.create(ctx, "invitation", "Too many")
     from core import conditions
 
-    with pytest.raises(Refused, match="5001 patients; one assign adds at most 5000"):
+    with pytest.raises(Refused, match="5,001 patients; one assign adds at most 5,000"):
         recipients.assign_conditions(ctx, c.id, [conditions.parse("email is not empty")])
     assert Recipient.select().count() == 0
     r = recipients.assign_ids(ctx, c.id, [str(i) for i in range(1000, 6000)])

@@ -115,6 +115,7 @@ def test_cli(env, smtp, db_url):
     ctx, clock, d, tmp_path = env
     c = invited(ctx, d, 2)
     path = delivery_config(db_url, tmp_path, smtp=smtp, as_toml=True)
+    path.write_text(path.read_text().replace('default_language = "fr"', 'default_language = "en"'))  # reads English
     run = CliRunner().invoke
     # the CLI runs at the real time: the invitations' expiry is moved around it
     Invitation.update(expires_at=datetime(2100, 1, 1)).execute()

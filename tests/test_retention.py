@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 import pytest
 from conftest import write_config
 
+from core import campaigns, status
 from core import config as cfg
-from core import status
 from core.context import for_current_user
 from core.delivery import retention
 from core.errors import ConfigError
@@ -76,22 +76,42 @@ def outbox(db):
     return {k: v.id for k, v in rows.items()}
 
 
-GONE = {"old push", "old publish", "old cancelled push", "old unpublish", "old cancelled email"}
+GONE = {
+    "old push",
+    "old publish",
+    "old cancelled push",
+    "old unpublish",
+    "old invitation email",
+    "old cancelled email",
+}
 
 
 def test_prune_deletes_only_what_nothing_needs(outbox):
     assert retention.prune(NOW, 90) == len(GONE)
     left = {d.id for d in Delivery.select()}
     assert left == {i for k, i in outbox.items() if k not in GONE}
-    assert Invitation.select().where(Invitation.code == "ABC123").exists()  # the patient's code is intact
     assert Recipient.select().where(Recipient.status == "sent").count() == 6  # statuses untouched
     assert retention.prune(NOW, 90) == 0
+
+
+def test_an_invitation_outlives_its_email_row(outbox, config):
+    """The invitation email goes (schema 8); the invitation keeps the patient's code and
+    link, and when its email went out: the campaign's funnel reads the same before and after."""
+    ctx = for_current_user(config, clock=lambda: NOW)
+    inv = Campaign.get(Campaign.kind == "invitation")
+    before = campaigns.funnel(ctx, inv.id)
+    retention.prune(NOW, 90)
+    left = Invitation.get(Invitation.code == "ABC123")
+    assert (left.delivery_id, left.sent_at, left.url) == (None, OLD, "https://app.example.org/join/ABC123")
+    after = campaigns.funnel(ctx, inv.id)
+    assert after == before == {"invited": 1, "joined": 0, "expired": 1, "reinvited": 0}
 
 
 def test_prune_goes_a_small_batch_at_a_time(outbox):
     assert retention.prune(NOW, 90, batch=2, max_batches=1) == 2
     assert retention.prune(NOW, 90, batch=2, max_batches=1) == 2
-    assert retention.prune(NOW, 90, batch=2, max_batches=5) == 1
+    assert retention.prune(NOW, 90, batch=2, max_batches=5) == 2
+    assert retention.prune(NOW, 90, batch=2, max_batches=5) == 0
 
 
 def test_keep_days_is_the_config_s(outbox):

@@ -209,9 +209,9 @@ class TestDispatch:
             recipients.assign_ids(ctx, b.id, ["1000", "1001"])
             plan = recipients.start(ctx, b.id)
             assert plan.queued_for == utc(2026, 3, 9, 9, 0)
-            assert (
-                plan.sending_begins == "outside sending hours: will go out from Monday 2026-03-09 09:00"
-            )  # a week on: dated
+            # a week on: dated (--json's English with the ISO day; people read the day in their language)
+            assert plan.sending_begins_en == "outside sending hours: will go out from Monday 2026-03-09 09:00"
+            assert plan.sending_begins == "outside sending hours: will go out from Monday Mar 9, 2026 09:00"
             # the feed is not bound by the hours: published at the window's first moment
             clock.at = utc(2026, 3, 8, 0, 0)
             recipients.publish_due(ctx)

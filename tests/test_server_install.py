@@ -176,8 +176,10 @@ def configure(s, gateway_url, db_url=None, maildir=None):
     text = re.sub(r"^\[sending\].*?(?=\n\[|\Z)", "", text, flags=re.S | re.M)
     text += '\n[sending]\nhours = "00:00-23:59"\ndays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]\n'
     if f"[users.{s.staff1}]" not in text:
-        text += f'\n[users.{s.staff1}]\nname = "Staff One"\npermissions = ["campaigns", "admin"]\n'
-        text += f'\n[users.{s.staff2}]\nname = "Staff Two"\npermissions = ["campaigns"]\n'
+        # the staff read English (the assertions below); the service account has no [users]
+        # entry and speaks the clinic's default_language, French in deploy/config.toml
+        text += f'\n[users.{s.staff1}]\nname = "Staff One"\npermissions = ["campaigns", "admin"]\nlanguage = "en"\n'
+        text += f'\n[users.{s.staff2}]\nname = "Staff Two"\npermissions = ["campaigns"]\nlanguage = "en"\n'
     s.config.write_text(text)  # keeps its owner and mode, as an editor does
     with open(s.etc / "gateway.token", "w") as f:
         f.write(TOKEN + "\n")
@@ -318,7 +320,8 @@ def test_install_lays_out_owners_and_modes(server):
     res = _run(
         ["runuser", "-u", s.service, "--", str(s.bin / "clinicast"), "daemon", "--once", "--config", str(s.config)]
     )
-    assert res.returncode == 2 and "_file: " in res.stderr and "is empty" in res.stderr
+    # in the clinic's language (deploy/config.toml: fr), the key named as it is written
+    assert res.returncode == 2 and "_file: " in res.stderr and "est vide" in res.stderr, res.stderr
 
 
 @pytestmark_root

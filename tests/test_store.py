@@ -85,6 +85,23 @@ class TestClaim:
         assert set(again) == {a.id, b.id} and again[a.id].token != first[0].token
         assert again[a.id].orphaned and not again[b.id].orphaned
 
+    def test_a_limited_claim_takes_the_earliest_due_of_waiting_retrying_and_expired_rows(self, db):
+        # the SQLite claim reads each of the three in index order and merges them: the
+        # limit must still take the earliest due overall, oldest id first on a tie
+        c = campaign("invitation", starts_on=None, ends_on=None)
+        rs = recipients_for(c, 7)
+        at = [T0 - timedelta(minutes=m) for m in (5, 1, 4, 2, 3, 3, 0)]
+        rows = [delivery(DeliveryKind.EMAIL, c, r, due=d) for r, d in zip(rs, at, strict=True)]
+        Delivery.update(status=DeliveryState.RETRYING).where(Delivery.id.in_([rows[1].id, rows[4].id])).execute()
+        Delivery.update(status=DeliveryState.SENDING, claimed_by="dead", lease_until=T0 - timedelta(seconds=1)).where(
+            Delivery.id.in_([rows[2].id, rows[5].id])
+        ).execute()
+        order = [d.id for d in sorted(rows, key=lambda d: (d.due_at, d.id))]
+        assert ids(store.claim("w", T0, 60, 3)) == sorted(order[:3])
+        assert ids(store.claim("w", T0, 60, 2)) == sorted(order[3:5])
+        assert ids(store.claim("w", T0, 60, 5)) == sorted(order[5:])
+        assert store.claim("w2", T0, 60, 10) == []
+
     def test_a_dispatcher_never_reclaims_what_it_holds(self, db):
         c = campaign("invitation", starts_on=None, ends_on=None)
         (d,) = (delivery(DeliveryKind.EMAIL, c, r) for r in recipients_for(c, 1))

@@ -152,7 +152,8 @@ def test_cli(db, db_url, tmp_path, smtp):
     c = campaigns.create(ctx, "invitation", "Invite")
     run = CliRunner().invoke
     r = run(cli, ["campaigns", "test", str(c.id), "--patient", "1000", "--config", str(path)])
-    assert r.exit_code == 1 and r.output.count("\n") == 1 and "no address for test sends" in r.output
+    # the config's clinic speaks French ([clinic] default_language), and so does the command
+    assert r.exit_code == 1 and r.output.count("\n") == 1 and "pas d'adresse pour les envois d'essai" in r.output
     r = run(
         cli,
         [

@@ -420,7 +420,7 @@ class TestAddPatients:
             await settle(pilot)
             await pilot.press("ctrl+s")
             await settle(pilot)
-            assert await wait_for(pilot, lambda: "at most 5000" in screen_text(app))
+            assert await wait_for(pilot, lambda: "at most 5,000" in screen_text(app))
             assert Recipient.select().where(Recipient.campaign == cid).count() == 0
 
     async def test_csv_report_then_confirm(self, world):

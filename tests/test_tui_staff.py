@@ -408,6 +408,21 @@ class TestRecipientDetail:
 
 
 class TestEightyColumns:
+    async def test_the_recipient_footer_shows_the_detail_key(self, world):
+        """`enter` opens the detail panel: at 80 columns its key is in the footer, not
+        hidden behind the table's own (unshown) `enter`."""
+        from textual.widgets._footer import FooterKey
+
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            screen = await open_campaign(pilot, world.campaigns.invitation_sent)
+            assert screen.table.has_focus
+            shown = [k for k in screen.query(FooterKey) if k.region.width and k.region.right <= 80 and k.region.y == 23]
+            keys = {k.key for k in shown}
+            assert "enter" in keys, sorted(keys)
+            assert {"a", "s"} <= keys  # the first of the screen's own still fit
+
     async def test_names_get_the_room_and_the_status_line_is_never_cut(self, world):
         app = app_for(world)
         async with app.run_test(size=(80, 24)) as pilot:

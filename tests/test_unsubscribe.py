@@ -15,7 +15,7 @@ from helpers import add_patients, ctx_at, status_counts
 from servers import delivery_config
 from test_dispatch import TPL
 
-from core import campaigns, recipients
+from core import campaigns, formats, recipients
 from core.delivery import Dispatcher
 from core.delivery.store import in_flight
 from core.models import AuditLog, Delivery, FeedItem, OptOut, Patient, Recipient, UnsubscribeToken
@@ -107,7 +107,8 @@ def test_a_patient_unsubscribes_by_the_link_and_stays_out_until_an_admin_opts_th
     recipients.start(ctx, second.id)
     rows = {r.emr_id: r for r in recipients.page(ctx, second.id, limit=None)}
     assert rows["1000"].status == "skipped"
-    assert rows["1000"].reason() == f"opted out of email on {o.day} (unsubscribe link)"
+    assert rows["1000"].reason("en") == f"opted out of email on {o.day} (unsubscribe link)"  # --json: ISO
+    assert rows["1000"].reason() == f"opted out of email on {formats.day(o.day)} (unsubscribe link)"
     assert sched.run_due().sent == 1 and len(smtp.messages) == 3
     assert smtp.messages[-1].rcpt_tos == [Patient.get(Patient.emr_id == "1001").email]
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
+
+from core import formats
 
 # Rich styles (DataTable cells): theme variables are not available there.
 CELL_STYLE = {
@@ -30,27 +32,41 @@ CELL_STYLE = {
 
 def local(dt: datetime | None, tz: ZoneInfo) -> datetime | None:
     """A naive-UTC database timestamp in the clinic's time zone."""
-    if dt is None:
-        return None
-    return dt.replace(tzinfo=UTC).astimezone(tz)
+    return formats.local(dt, tz)
 
 
-def when(dt: datetime | None, tz: ZoneInfo) -> str:
-    d = local(dt, tz)
-    return d.strftime("%Y-%m-%d %H:%M") if d else ""
+# Dates, times and numbers follow the language in use (core.formats, Babel): every screen
+# reads them from here, so none formats one itself.
+
+
+def when(dt: datetime | None, tz: ZoneInfo, *, seconds: bool = False) -> str:
+    """« 2 déc. 2026 14:02 », "Dec 2, 2026, 14:02" (the clinic's zone)."""
+    return formats.when(dt, tz, seconds=seconds)
 
 
 def day(d: date | datetime | None, tz: ZoneInfo | None = None) -> str:
-    if d is None:
-        return ""
-    if isinstance(d, datetime):
-        d = (local(d, tz) or d).date() if tz else d.date()
-    return d.isoformat()
+    """« 2 déc. 2026 », "Dec 2, 2026"."""
+    return formats.day(d, tz)
+
+
+def time(dt: datetime | None, tz: ZoneInfo, *, seconds: bool = False) -> str:
+    """« 14:02 » (24-hour, the clinic's zone)."""
+    return formats.time(dt, tz, seconds=seconds)
+
+
+def short_day(d: date | datetime | None, tz: ZoneInfo | None = None) -> str:
+    """A table cell's day: « 2 déc. », "Dec 2" this year, with the year otherwise."""
+    return formats.short_day(d, tz)
+
+
+def short_when(dt: datetime | None, tz: ZoneInfo) -> str:
+    """A table cell's moment: « 2 déc. 14:02 », "Dec 2, 14:02" (never a bare 12-05)."""
+    return formats.short_when(dt, tz)
 
 
 def num(n: int) -> str:
-    """1234 -> 1,234 (thin, readable at a glance)."""
-    return f"{n:,}"
+    """1234 -> « 1 234 » (fr), "1,234" (en)."""
+    return formats.number(n)
 
 
 def cell(value: str, status: str | None = None) -> Text:

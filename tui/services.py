@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from core.context import Ctx
+from core.i18n import _
 
 if TYPE_CHECKING:
     from core.scheduling.embedded import EmbeddedScheduler
@@ -15,7 +16,7 @@ def start_scheduler(ctx: Ctx, wanted: bool | None) -> tuple[EmbeddedScheduler | 
 
     `wanted` False: never in this session (tests, snapshots); None: as the config says."""
     if wanted is False:
-        return None, "off in this session"
+        return None, _("off in this session")
     from core.scheduling.embedded import EmbeddedScheduler
 
     scheduler = EmbeddedScheduler(ctx.config, clock=ctx.clock)

@@ -29,6 +29,7 @@ from textual.dom import DOMNode
 from textual.worker import Worker, WorkerState
 
 from core.errors import ClinicastError
+from core.i18n import _
 
 NOTICE_SECONDS = 8
 # per app: when each error text was last said (the same words while they are still on screen
@@ -43,7 +44,7 @@ def error_text(error: BaseException) -> str:
         from core.db import explain
 
         return str(explain(error))
-    return f"unexpected error ({type(error).__name__}): {error}"
+    return _("unexpected error ({kind}): {error}").format(kind=type(error).__name__, error=error)
 
 
 def report_failure(node: DOMNode, event: Worker.StateChanged) -> None:
@@ -61,7 +62,7 @@ def show_error(node: DOMNode, error: BaseException) -> None:
     if now - said.get(text, -NOTICE_SECONDS) < NOTICE_SECONDS:
         return  # one notice per refusal, not one per worker it stopped (a screen loads in several)
     said[text] = now
-    node.app.notify(text, title="Not done", severity="error", markup=False, timeout=NOTICE_SECONDS)
+    node.app.notify(text, title=_("Not done"), severity="error", markup=False, timeout=NOTICE_SECONDS)
 
 
 def running(node: DOMNode, group: str) -> bool:

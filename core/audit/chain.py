@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from core import formats
 from core.i18n import _, ngettext
 
 GENESIS = "0" * 64  # the prev_hash of the first row
@@ -114,13 +115,15 @@ class Verdict:
             return [_("the audit trail is empty")]
         head = _("last row #{id}, hash {hash}").format(id=self.last_id, hash=self.head)
         if self.intact:
-            return [_("the audit trail is intact: {n} rows chained; {head}").format(n=f"{self.rows:,}", head=head)]
+            return [
+                _("the audit trail is intact: {n} rows chained; {head}").format(n=formats.number(self.rows), head=head)
+            ]
         out = [
             ngettext(
                 "the audit trail is broken in {n} place ({rows} rows checked); {head}:",
                 "the audit trail is broken in {n} places ({rows} rows checked); {head}:",
                 len(self.breaks),
-            ).format(n=len(self.breaks), rows=f"{self.rows:,}", head=head)
+            ).format(n=len(self.breaks), rows=formats.number(self.rows), head=head)
         ]
         out += [f"  {b.describe()}" for b in self.breaks[:MAX_SHOWN]]
         if len(self.breaks) > MAX_SHOWN:

@@ -20,6 +20,7 @@ from core.context import Ctx
 from core.db import write_transaction
 from core.enums import Permission
 from core.errors import BadInput
+from core.i18n import _
 from core.models import AuditLog
 
 READS = ("patient_search", "preview", "patient_show", "export")
@@ -87,7 +88,9 @@ def parse_since(text: str | None) -> date | None:
     try:  # the one date parser: YYYY-MM-DD from 1900 to 2200, like every other day typed
         return dates.parse(text)
     except dates.DateProblem as e:
-        raise BadInput(f"--since: expected {e}, got {text!r}") from None
+        raise BadInput(
+            _("{option}: expected {what}, got {value}").format(option="--since", what=e, value=repr(text))
+        ) from None
 
 
 def read(

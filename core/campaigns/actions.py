@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from core import audit, dates, templating, textcheck
+from core import audit, dates, formats, templating, textcheck
 from core.campaigns.reads import TEMPLATE_FIELDS, get_locked
 from core.context import Ctx
 from core.enums import LANGUAGES, OPEN, DeliveryKind, Kind, Permission
 from core.errors import BadInput, Refused
+from core.i18n import _
 from core.models import Campaign, Delivery, Recipient, Template, database
 
 NAME_MAX = 120
@@ -26,7 +27,9 @@ def parse_day(value, key: str) -> date | None:
             return dates.check(value) if value else None
         return dates.parse(str(value))
     except dates.DateProblem as e:
-        raise BadInput(f"{key}: expected {e}, got {str(value)[:40]!r}") from None
+        raise BadInput(
+            _("{option}: expected {what}, got {value}").format(option=key, what=e, value=repr(str(value)[:40]))
+        ) from None
 
 
 def validate_fields(
@@ -35,33 +38,39 @@ def validate_fields(
     """Problems by field name, for the form's inline errors and for create/edit."""
     problems: dict[str, str] = {}
     if kind not in tuple(Kind):
-        problems["kind"] = f"expected one of {', '.join(Kind)}, got {kind!r}"
+        problems["kind"] = _("expected one of {choices}, got {value}").format(choices=", ".join(Kind), value=repr(kind))
         return problems
     name = (name or "").strip()
     if not name:
-        problems["name"] = "a name is required"
+        problems["name"] = _("a name is required")
     elif len(name) > NAME_MAX:
-        problems["name"] = f"at most {NAME_MAX} characters (this one has {len(name)})"
+        problems["name"] = _("at most {max} characters (this one has {n})").format(max=NAME_MAX, n=len(name))
     elif (c := textcheck.first_control(name)) is not None:  # a name is shown on one line everywhere
-        problems["name"] = f"expected a name without control characters, got {textcheck.describe(c)}"
+        problems["name"] = _("expected a name without control characters, got {what}").format(
+            what=textcheck.describe(c)
+        )
     else:
         clash = Campaign.select().where(Campaign.name == name, Campaign.archived == False)  # noqa: E712
         if campaign_id is not None:
             clash = clash.where(Campaign.id != campaign_id)
         if clash.exists():
-            problems["name"] = f"another campaign is already named {name!r}"
+            problems["name"] = _("another campaign is already named “{name}”").format(name=name)
     for key, day in (("starts_on", starts_on), ("ends_on", ends_on)):
         if day and not dates.in_range(day):  # a date object that skipped parse_day
-            problems[key] = f"expected a date {dates.RANGE}, got {day}"
+            problems[key] = _("expected {what}, got {value}").format(what=dates.range_words(), value=day)
     if kind == Kind.BROADCAST:
         if not starts_on:
-            problems["starts_on"] = "a broadcast needs the first day of its window"
+            problems["starts_on"] = _("a broadcast needs the first day of its window")
         if not ends_on:
-            problems["ends_on"] = "a broadcast needs the last day of its window"
+            problems["ends_on"] = _("a broadcast needs the last day of its window")
         if starts_on and ends_on and not problems.get("ends_on") and ends_on < starts_on:
-            problems["ends_on"] = f"the last day ({ends_on}) is before the first ({starts_on})"
+            problems["ends_on"] = _("the last day ({last}) is before the first ({first})").format(
+                last=formats.day(ends_on), first=formats.day(starts_on)
+            )
     elif starts_on or ends_on:
-        problems["starts_on"] = f"an invitation has no window (it is valid {INVITATION_VALID_DAYS} days from sending)"
+        problems["starts_on"] = _("an invitation has no window (it is valid {n} days from sending)").format(
+            n=INVITATION_VALID_DAYS
+        )
     return problems
 
 
@@ -86,7 +95,7 @@ def template_problems(ctx: Ctx, kind: str, templates: dict) -> list:
 def _check_templates(ctx: Ctx, kind: str, templates: dict) -> None:
     problems = template_problems(ctx, kind, templates)
     if problems:
-        raise BadInput("template: " + "; ".join(str(p) for p in problems))
+        raise BadInput(_("template: {problems}").format(problems="; ".join(str(p) for p in problems)))
 
 
 def _write_templates(c: Campaign, templates: dict, now: datetime) -> None:
@@ -168,7 +177,10 @@ def edit(
         if (new_start, new_end) != (c.starts_on, c.ends_on):
             if c.kind == Kind.BROADCAST and c.expired_at is not None:
                 raise Refused(
-                    "this broadcast's window has ended and it was removed from the feeds; create a new campaign instead"
+                    _(
+                        "this broadcast's window has ended and it was removed from the feeds; "
+                        "create a new campaign instead"
+                    )
                 )
             changes["window"] = [[c.starts_on, c.ends_on], [new_start, new_end]]
         if templates is not None:
@@ -201,7 +213,9 @@ def archive(ctx: Ctx, campaign_id: int | str, archived: bool = True) -> Campaign
     with database.atomic():
         c = get_locked(campaign_id)
         if archived and Delivery.select().where(Delivery.campaign == c, Delivery.status.in_(OPEN)).exists():
-            raise Refused(f"campaign {c.id} still has deliveries under way; archive it once they are done")
+            raise Refused(
+                _("campaign {id} still has deliveries under way; archive it once they are done").format(id=c.id)
+            )
         if not archived:
             _raise_problems(
                 {k: v for k, v in validate_fields(c.kind, c.name, c.starts_on, c.ends_on, c.id).items() if k == "name"}

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from core import formats
 from core.campaigns.reads import get, get_templates
 from core.context import Ctx
 from core.enums import LANGUAGES, Permission, RecipientStatus
@@ -30,14 +31,14 @@ class LanguageGap:
         lang, instead = _(LANGUAGE_NAMES[self.language]), _(LANGUAGE_NAMES[self.instead])
         if self.among == "recipients":
             who = ngettext("{n} recipient speaks {lang}", "{n} recipients speak {lang}", self.patients).format(
-                n=f"{self.patients:,}", lang=lang
+                n=formats.number(self.patients), lang=lang
             )
         else:
             who = ngettext(
                 "{n} patient of the directory speaks {lang}",
                 "{n} patients of the directory speak {lang}",
                 self.patients,
-            ).format(n=f"{self.patients:,}", lang=lang)
+            ).format(n=formats.number(self.patients), lang=lang)
         return _("{who} and the {lang} version is empty: they will get the {instead} one").format(
             who=who, lang=lang, instead=instead
         )

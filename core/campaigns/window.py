@@ -8,6 +8,7 @@ from datetime import UTC, datetime, time, timedelta
 from core import dates
 from core.enums import Kind
 from core.errors import Refused
+from core.i18n import _
 from core.models import Campaign
 
 UPCOMING, LIVE, ENDED = "upcoming", "live", "ended"
@@ -46,7 +47,8 @@ def require_valid_window(campaign: Campaign) -> None:
     """Refused, saying how to fix it, for a broadcast whose stored window is invalid."""
     if campaign.kind == Kind.BROADCAST and campaign.starts_on and not window_valid(campaign):
         raise Refused(
-            f"campaign {campaign.id}'s window ({campaign.starts_on} → {campaign.ends_on}) is invalid: "
-            f"days must be {dates.RANGE}; fix it with `clinicast campaigns edit {campaign.id} "
-            "--starts YYYY-MM-DD --ends YYYY-MM-DD`"
+            _(
+                "campaign {id}'s window ({first} → {last}) is invalid: each day must be {range}; fix it with "
+                "`clinicast campaigns edit {id} --starts YYYY-MM-DD --ends YYYY-MM-DD`"
+            ).format(id=campaign.id, first=campaign.starts_on, last=campaign.ends_on, range=dates.range_words())
         )

@@ -134,6 +134,7 @@ class HttpGateway:
         timeout: float = 10.0,
         concurrency: int = 16,
         transport: httpx.AsyncBaseTransport | None = None,
+        ca_file: str = "",
     ):
         self.url = url.rstrip("/")
         # the token, or how to read it: read again after a refusal (the administrator
@@ -147,31 +148,47 @@ class HttpGateway:
         self._lanes: asyncio.Queue | None = None
         self._clients: list[httpx.AsyncClient] = []
         self._ssl: ssl.SSLContext | None = None  # one TLS context for every lane (building one costs ~40 ms)
+        # the CA the certificate is checked against ("": the system's), read again after a
+        # certificate refused: trusting it since (a fixed file, a CA installed) resumes the channel
+        self.ca_file = ca_file
+        self._tls_generation = 0  # moved on by a certificate refused: every lane's client is rebuilt
+        self._generation_of: dict[int, int] = {}  # id(client) -> the generation it was built in
 
     @classmethod
     def from_settings(cls, gw) -> HttpGateway:
-        return cls(gw.url, lambda: gw.token, timeout=gw.timeout_seconds, concurrency=gw.concurrency)
+        return cls(gw.url, lambda: gw.token, timeout=gw.timeout_seconds, concurrency=gw.concurrency, ca_file=gw.ca_file)
+
+    def _tls(self) -> ssl.SSLContext:
+        """The TLS context every lane shares; raises _CaFileError for an unusable CA file."""
+        if self._ssl is None:
+            try:
+                self._ssl = ssl.create_default_context(cafile=self.ca_file or None)
+            except (OSError, ssl.SSLError) as e:
+                why = getattr(e, "strerror", None) or getattr(e, "reason", None) or e
+                raise _CaFileError(f"cannot use [gateway] ca_file {self.ca_file}: {why}") from None
+        return self._ssl
 
     def _new_client(self) -> httpx.AsyncClient:
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
-        if self._ssl is None:
-            self._ssl = ssl.create_default_context()
-        return httpx.AsyncClient(
+        client = httpx.AsyncClient(
             base_url=self.url,
             headers=headers,
             timeout=self.timeout,
             transport=self._transport,
-            verify=self._ssl,
+            verify=self._tls(),
             limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
         )
+        self._generation_of[id(client)] = self._tls_generation
+        return client
 
     def _pool(self) -> asyncio.Queue:
         if self._lanes is None:
-            self._lanes = asyncio.Queue()
-            for _ in range(self.concurrency):
-                c = self._new_client()
+            clients = [self._new_client() for _ in range(self.concurrency)]  # _CaFileError: no pool yet
+            lanes: asyncio.Queue = asyncio.Queue()
+            for c in clients:
                 self._clients.append(c)
-                self._lanes.put_nowait(c)
+                lanes.put_nowait(c)
+            self._lanes = lanes
         return self._lanes
 
     def _authorization(self) -> dict[str, str]:
@@ -185,9 +202,17 @@ class HttpGateway:
             auth = self._authorization()
         except ConfigError as e:
             return Outcome.pause(SECRET, one_line(e.problems[0] if e.problems else e))
-        lanes = self._pool()
+        try:
+            lanes = self._pool()
+        except _CaFileError as e:
+            return Outcome.pause(GATEWAY_TLS, one_line(e))
         client = await lanes.get()
         try:
+            if self._generation_of.get(id(client)) != self._tls_generation:
+                try:  # built before a certificate was refused: with the CA read again
+                    client = await self._replace(client)
+                except _CaFileError as e:
+                    return Outcome.pause(GATEWAY_TLS, one_line(e))
             headers = {"Idempotency-Key": key} if key else {}
             headers.update(auth)
             content = None
@@ -199,11 +224,18 @@ class HttpGateway:
                     r = await client.request(method, path, content=content, headers=headers)
             except TimeoutError:
                 # the overall deadline: the connection may be half-used, so it is replaced
-                await self._replace(client)
-                client = self._clients[-1]
+                client = await self._replace(client)
                 return Outcome.retry(f"gateway timed out: no complete answer within {self.timeout:g} s")
             except httpx.TransportError as exc:  # timeouts, refused, reset, GOAWAY: safe to retry
                 if _certificate_refused(exc):
+                    # the next try reads the CA file (or the system's trust store) again, in
+                    # every lane
+                    self._ssl = None
+                    self._tls_generation += 1
+                    try:
+                        client = await self._replace(client)
+                    except _CaFileError as e:
+                        return Outcome.pause(GATEWAY_TLS, one_line(e))
                     return Outcome.pause(GATEWAY_TLS, describe_exception(exc, self.timeout))
                 return Outcome.retry(describe_exception(exc, self.timeout))
             outcome = classify(method, r.status_code, r.headers, r.content, r.reason_phrase)
@@ -213,18 +245,26 @@ class HttpGateway:
         finally:
             lanes.put_nowait(client)
 
-    async def _replace(self, client: httpx.AsyncClient) -> None:
-        self._clients.remove(client)
+    async def _replace(self, client: httpx.AsyncClient) -> httpx.AsyncClient:
+        """A new client in this lane (the old one closed); _CaFileError keeps the old one."""
+        fresh = self._new_client()
+        self._clients[self._clients.index(client)] = fresh
+        self._generation_of.pop(id(client), None)
         try:
             await client.aclose()
         except Exception:  # noqa: BLE001 - a connection cut off mid-answer may not close cleanly
             pass
-        self._clients.append(self._new_client())
+        return fresh
 
     async def aclose(self) -> None:
         clients, self._clients, self._lanes = self._clients, [], None
+        self._generation_of.clear()
         for c in clients:
             await c.aclose()
+
+
+class _CaFileError(Exception):
+    """The configured CA file cannot be read or holds no certificate."""
 
 
 def _certificate_refused(exc: BaseException) -> bool:

@@ -26,12 +26,15 @@ The password is read again after a refused login, so a fixed file is used at the
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import queue
 import re
 import smtplib
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable
 
 from core.channels import dkim
@@ -83,6 +86,7 @@ class SmtpMailer:
         ssl_context: ssl.SSLContext | None = None,
         local_hostname: str | None = None,
         signer=None,
+        ca_file: str = "",
     ):
         if security not in ("starttls", "tls", "none"):
             raise ValueError(f"security must be starttls, tls or none, not {security!r}")
@@ -95,6 +99,7 @@ class SmtpMailer:
         self.timeout = timeout
         self.concurrency = max(1, concurrency)
         self.ssl_context = ssl_context
+        self.ca_file = ca_file  # read at each connection: a fixed file (or trust store) is used at once
         self.local_hostname = local_hostname
         self.signer = signer  # core.channels.dkim.DkimSigner, when clinicast signs
         self._idle: queue.LifoQueue[smtplib.SMTP] = queue.LifoQueue()
@@ -114,16 +119,26 @@ class SmtpMailer:
             concurrency=email.concurrency,
             ssl_context=ssl_context,
             signer=dkim.from_settings(email),
+            ca_file=email.ca_file,
         )
 
     # --- connections ----------------------------------------------------------------
 
     def _context(self) -> ssl.SSLContext:
-        return self.ssl_context or ssl.create_default_context()
+        """The TLS context of a new connection, built afresh each time (the CA file or the
+        system's trust store read again: a certificate trusted since is used at once)."""
+        if self.ssl_context is not None:
+            return self.ssl_context
+        try:
+            return ssl.create_default_context(cafile=self.ca_file or None)
+        except (OSError, ssl.SSLError) as e:  # the clinic's setup: the channel pauses
+            why = getattr(e, "strerror", None) or getattr(e, "reason", None) or e
+            raise _ConnectFailed(f"cannot use [email] ca_file {self.ca_file}: {why}", SMTP_TLS) from None
 
     def _connect(self) -> smtplib.SMTP:
         where = f"{self.host}:{self.port}"
         conn: smtplib.SMTP | None = None
+        context = self._context() if self.security != "none" else None
         try:
             if self.security == "tls":
                 conn = smtplib.SMTP_SSL(
@@ -131,7 +146,7 @@ class SmtpMailer:
                     self.port,
                     local_hostname=self.local_hostname,
                     timeout=self.timeout,
-                    context=self._context(),
+                    context=context,
                 )
             else:
                 conn = smtplib.SMTP(self.host, self.port, local_hostname=self.local_hostname, timeout=self.timeout)
@@ -142,7 +157,7 @@ class SmtpMailer:
                         f'SMTP server {where} does not offer STARTTLS (set email.security = "tls" or "none")',
                         SMTP_TLS,
                     )
-                conn.starttls(context=self._context())
+                conn.starttls(context=context)
                 conn.ehlo()
             if self.username:
                 if self._password_stale:
@@ -168,7 +183,10 @@ class SmtpMailer:
         except ssl.SSLError as e:
             self._quit(conn)
             problem = SMTP_TLS if isinstance(e, ssl.SSLCertVerificationError) else ""
-            raise _ConnectFailed(f"TLS with SMTP server {where} failed: {e.reason or e}", problem) from None
+            why = e.reason or e
+            if isinstance(e, ssl.SSLCertVerificationError) and e.verify_message:
+                why = f"certificate verify failed: {e.verify_message}"
+            raise _ConnectFailed(f"TLS with SMTP server {where} failed: {why}", problem) from None
         except (OSError, smtplib.SMTPException) as e:
             self._quit(conn)
             raise _ConnectFailed(
@@ -236,9 +254,7 @@ class SmtpMailer:
         before the message data went out, so the message can be tried again at once."""
         data_sent = False
         fired = threading.Event()
-        timer = threading.Timer(self.timeout, _shut, (conn, fired))
-        timer.daemon = True
-        timer.start()
+        timer = WATCHDOG.arm(self.timeout, _shut, conn, fired)
         try:
             conn.ehlo_or_helo_if_needed()
             code, msg = conn.mail(sender)
@@ -290,7 +306,7 @@ class SmtpMailer:
         except (UnicodeError, ValueError) as e:
             return Outcome.final(one_line(f"cannot send to {', '.join(to)}: {e}")), False
         finally:
-            timer.cancel()
+            WATCHDOG.cancel(timer)
         if code == 250:
             return Outcome.success(), True
         if code == 421 and slow_down(code, _decode(msg)) is None:
@@ -321,6 +337,58 @@ def _timed_out(e: BaseException, fired: threading.Event) -> bool:
     length) won the race against the watchdog's thread, as it does on a loaded machine;
     smtplib wraps that TimeoutError in SMTPServerDisconnected."""
     return fired.is_set() or any(isinstance(x, TimeoutError) for x in (e, e.__cause__, e.__context__))
+
+
+class _Watchdog:
+    """One thread keeps every transaction's deadline: a timer thread for each email
+    cost more than sending it on a loaded machine (starting a thread waits for it to
+    run). `arm` returns a handle for `cancel`; a deadline reached calls its function."""
+
+    def __init__(self) -> None:
+        self._cv = threading.Condition()
+        self._due: list[tuple[float, int, Callable, tuple]] = []
+        self._armed: set[int] = set()
+        self._ids = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def arm(self, seconds: float, fn: Callable, *args) -> int:
+        with self._cv:
+            handle = next(self._ids)
+            heapq.heappush(self._due, (time.monotonic() + seconds, handle, fn, args))
+            self._armed.add(handle)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="clinicast-smtp-deadlines", daemon=True)
+                self._thread.start()
+            elif self._due[0][1] == handle:
+                self._cv.notify()
+            return handle
+
+    def cancel(self, handle: int) -> None:
+        with self._cv:
+            self._armed.discard(handle)
+
+    def _run(self) -> None:
+        with self._cv:
+            while True:
+                while self._due and self._due[0][1] not in self._armed:
+                    heapq.heappop(self._due)  # cancelled
+                if not self._due:
+                    self._cv.wait()
+                    continue
+                at, handle, fn, args = self._due[0]
+                left = at - time.monotonic()
+                if left > 0:
+                    self._cv.wait(left)
+                    continue
+                heapq.heappop(self._due)
+                self._armed.discard(handle)
+                try:
+                    fn(*args)
+                except Exception:  # noqa: BLE001 - a deadline's action must not end the watchdog
+                    pass
+
+
+WATCHDOG = _Watchdog()
 
 
 def _shut(conn: smtplib.SMTP, fired: threading.Event) -> None:

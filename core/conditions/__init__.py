@@ -38,6 +38,7 @@ from core.conditions.catalogue import (
     Field,
     choice_label,
     describe,
+    operator_label,
 )
 from core.conditions.sql import age_of, compile, count, years_before
 from core.conditions.text import MAX_AGE, field_names, make, parse, parse_all
@@ -58,6 +59,7 @@ __all__ = [
     "Field",
     "age_of",
     "choice_label",
+    "operator_label",
     "compile",
     "count",
     "describe",

@@ -20,16 +20,16 @@ class ConditionError(BadInput):
 OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "contains", "starts with", "is empty", "is not empty")
 NO_VALUE = ("is empty", "is not empty")
 OPERATOR_LABELS = {
-    "=": "is",
-    "!=": "is not",
-    "<": "less than / before",
-    "<=": "at most / on or before",
-    ">": "more than / after",
-    ">=": "at least / on or after",
-    "contains": "contains",
-    "starts with": "starts with",
-    "is empty": "is empty",
-    "is not empty": "is not empty",
+    "=": N_("is"),
+    "!=": N_("is not"),
+    "<": N_("less than / before"),
+    "<=": N_("at most / on or before"),
+    ">": N_("more than / after"),
+    ">=": N_("at least / on or after"),
+    "contains": N_("contains"),
+    "starts with": N_("starts with"),
+    "is empty": N_("is empty"),
+    "is not empty": N_("is not empty"),
 }
 # spellings accepted in text, longest first so "is not empty" wins over "is not"
 OPERATOR_ALIASES = {
@@ -63,10 +63,10 @@ TYPE_OPERATORS = {
     "bool": ("=", "!="),
 }
 TYPE_EXPECTED = {
-    "int": "a whole number",
-    "date": "a date YYYY-MM-DD",
-    "str": "some text",
-    "bool": "yes or no (oui/non, true/false, 1/0)",
+    "int": N_("a whole number"),
+    "date": N_("a date YYYY-MM-DD"),
+    "str": N_("some text"),
+    "bool": N_("yes or no (oui/non, true/false, 1/0)"),
 }
 
 
@@ -79,6 +79,20 @@ class Field:
     operators: tuple[str, ...]
     choices: tuple[str, ...] = ()  # enum values (canonical), bool: ("yes", "no")
     example: str = ""  # a value, for placeholders and help
+
+    # the label and description are msgids (N_): these are their words in the language in use
+    @property
+    def label_words(self) -> str:
+        return _(self.label)
+
+    @property
+    def description_words(self) -> str:
+        return _(self.description)
+
+
+def operator_label(op: str) -> str:
+    """An operator in words (« est », "less than / before"), in the language in use."""
+    return _(OPERATOR_LABELS[op]) if op in OPERATOR_LABELS else op
 
 
 def _f(name, type_, label, description, example, choices=(), operators=None) -> Field:
@@ -96,27 +110,43 @@ def _f(name, type_, label, description, example, choices=(), operators=None) -> 
 FIELDS: dict[str, Field] = {
     f.name: f
     for f in (
-        _f("age", "int", "Age", "Age in whole years today (from the date of birth).", "18"),
-        _f("sex", "enum", "Sex", "Sex in the patient file: F, M or X.", "F", ("F", "M", "X")),
-        _f("language", "enum", "Language", "Preferred language: fr or en.", "fr", ("fr", "en")),
-        _f("practitioner", "str", "Practitioner", "The patient's practitioner, as in the EMR export.", "Dre Côté"),
-        _f("postal_code", "str", "Postal code", "Postal code; `starts with H2X` selects an area.", "H2X"),
-        _f("last_visit", "date", "Last visit", "Date of the last visit (YYYY-MM-DD).", "2024-01-01"),
-        _f("date_of_birth", "date", "Date of birth", "Date of birth (YYYY-MM-DD).", "1960-01-01"),
-        _f("email", "str", "Email", "Email address; `is empty` finds patients without one.", "@example.org"),
+        _f("age", "int", N_("Age"), N_("Age in whole years today (from the date of birth)."), "18"),
+        _f("sex", "enum", N_("Sex"), N_("Sex in the patient file: F, M or X."), "F", ("F", "M", "X")),
+        _f("language", "enum", N_("Language"), N_("Preferred language: fr or en."), "fr", ("fr", "en")),
+        _f(
+            "practitioner",
+            "str",
+            N_("Practitioner"),
+            N_("The patient's practitioner, as in the EMR export."),
+            "Dre Côté",
+        ),
+        _f("postal_code", "str", N_("Postal code"), N_("Postal code; `starts with H2X` selects an area."), "H2X"),
+        _f("last_visit", "date", N_("Last visit"), N_("Date of the last visit (YYYY-MM-DD)."), "2024-01-01"),
+        _f("date_of_birth", "date", N_("Date of birth"), N_("Date of birth (YYYY-MM-DD)."), "1960-01-01"),
+        _f("email", "str", N_("Email"), N_("Email address; `is empty` finds patients without one."), "@example.org"),
         _f(
             "connected_system",
             "enum",
-            "Connected system",
-            "patient_app: the patient has an account on the patient app (`!=` = not on the app).",
+            N_("Connected system"),
+            N_("patient_app: the patient has an account on the patient app (`!=` = not on the app)."),
             "patient_app",
             ("patient_app",),
             ("=", "!="),
         ),
         _f(
-            "marketing_consent", "bool", "Marketing consent", "The patient agreed to receive marketing messages.", "yes"
+            "marketing_consent",
+            "bool",
+            N_("Marketing consent"),
+            N_("The patient agreed to receive marketing messages."),
+            "yes",
         ),
-        _f("push_enabled", "bool", "Push notifications", "The patient allows push notifications from the app.", "yes"),
+        _f(
+            "push_enabled",
+            "bool",
+            N_("Push notifications"),
+            N_("The patient allows push notifications from the app."),
+            "yes",
+        ),
     )
 }
 

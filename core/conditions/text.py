@@ -17,6 +17,7 @@ from core.conditions.catalogue import (
     Field,
 )
 from core.csvio import fold
+from core.i18n import _
 from core.patients.cells import FALSE, LANGUAGES, SEXES, TRUE
 
 
@@ -51,19 +52,30 @@ def parse(text: str) -> Condition:
     a value may be wrapped in double quotes. Raises ConditionError."""
     shown = " ".join(text.split())
     if not shown:
-        raise ConditionError(f"empty condition; expected FIELD OP VALUE, e.g. `age >= 18` (fields: {field_names()})")
+        raise ConditionError(
+            _("empty condition; expected FIELD OP VALUE, e.g. `age >= 18` (fields: {fields})").format(
+                fields=field_names()
+            )
+        )
     m = _FIELD_RE.match(text)
     if not m:
         hit = _ANY_OP.search(text)
         name = (text[: hit.start()] if hit and hit.start() > 0 else text.split()[0]).strip()
-        raise ConditionError(f"{shown}: unknown field {name!r}; expected one of {field_names()}")
+        raise ConditionError(
+            _("{condition}: unknown field {name}; expected one of {fields}").format(
+                condition=shown, name=repr(name), fields=field_names()
+            )
+        )
     field = re.sub(r"[\s_]+", "_", m.group(1).lower())
     rest = text[m.end() :]
     o = _OP_RE.match(rest)
     if not o:
         word = rest.split()[0] if rest.split() else ""
-        what = f"unknown operator {word!r}" if word else "missing operator"
-        raise ConditionError(f"{shown}: {what}; expected one of {', '.join(OPERATORS)}")
+        if word:
+            said = _("{condition}: unknown operator {op}; expected one of {operators}")
+        else:
+            said = _("{condition}: missing operator; expected one of {operators}")
+        raise ConditionError(said.format(condition=shown, op=repr(word), operators=", ".join(OPERATORS)))
     op = OPERATOR_ALIASES[" ".join(o.group(1).lower().split())]
     return make(field, op, rest[o.end() :], shown=shown)
 
@@ -75,21 +87,37 @@ def make(field: str, op: str, value: str = "", *, shown: str | None = None) -> C
     shown = shown or " ".join(f"{field} {op} {value}".split())
     f = FIELDS.get(name)
     if f is None:
-        raise ConditionError(f"{shown}: unknown field {field.strip()!r}; expected one of {field_names()}")
+        raise ConditionError(
+            _("{condition}: unknown field {name}; expected one of {fields}").format(
+                condition=shown, name=repr(field.strip()), fields=field_names()
+            )
+        )
     canon = OPERATOR_ALIASES.get(" ".join(op.lower().split()))
     if canon is None:
-        raise ConditionError(f"{shown}: unknown operator {op!r}; expected one of {', '.join(OPERATORS)}")
+        raise ConditionError(
+            _("{condition}: unknown operator {op}; expected one of {operators}").format(
+                condition=shown, op=repr(op), operators=", ".join(OPERATORS)
+            )
+        )
     if canon not in f.operators:
         raise ConditionError(
-            f"{shown}: {canon!r} does not apply to {f.name} ({_kind(f)}); use one of {', '.join(f.operators)}"
+            _("{condition}: {op} does not apply to {field} ({kind}); use one of {operators}").format(
+                condition=shown, op=repr(canon), field=f.name, kind=_kind(f), operators=", ".join(f.operators)
+            )
         )
     value = _unquote(value.strip())
     if canon in NO_VALUE:
         if value:
-            raise ConditionError(f"{shown}: {canon!r} takes no value, got {value!r}")
+            raise ConditionError(
+                _("{condition}: {op} takes no value, got {value}").format(
+                    condition=shown, op=repr(canon), value=repr(value)
+                )
+            )
         return Condition(f.name, canon, None)
     if not value:
-        raise ConditionError(f"{shown}: expected {_expected(f)} after {canon!r}")
+        raise ConditionError(
+            _("{condition}: expected {what} after {op}").format(condition=shown, what=_expected(f), op=repr(canon))
+        )
     return Condition(f.name, canon, _typed(f, value, shown))
 
 
@@ -114,35 +142,40 @@ def _unquote(v: str) -> str:
 
 def _kind(f: Field) -> str:
     if f.type == "enum":
-        return "one of " + ", ".join(f.choices)
-    return {"int": "a whole number", "date": "a date", "str": "text", "bool": "yes or no"}[f.type]
+        return _("one of {choices}").format(choices=", ".join(f.choices))
+    return {
+        "int": _("a whole number"),
+        "date": _("a date"),
+        "str": _("text"),
+        "bool": _("yes or no"),
+    }[f.type]
 
 
 def _expected(f: Field) -> str:
     if f.type == "enum":
-        return " or ".join(f.choices) if len(f.choices) < 3 else ", ".join(f.choices)
+        return _(" or ").join(f.choices) if len(f.choices) < 3 else ", ".join(f.choices)
     if f.name == "age":
-        return "a whole number of years"
-    return TYPE_EXPECTED[f.type]
+        return _("a whole number of years")
+    return _(TYPE_EXPECTED[f.type])
 
 
 MAX_AGE = 150
 
 
 def _typed(f: Field, v: str, shown: str):
-    bad = ConditionError(f"{shown}: expected {_expected(f)}")
+    bad = ConditionError(_("{field}: expected {what}").format(field=shown, what=_expected(f)))
     if f.type == "int":
         if not re.fullmatch(r"\d{1,3}", v):
             raise bad
         n = int(v)
         if n > MAX_AGE:
-            raise ConditionError(f"{shown}: expected an age from 0 to {MAX_AGE}")
+            raise ConditionError(_("{field}: expected an age from 0 to {max}").format(field=shown, max=MAX_AGE))
         return n
     if f.type == "date":
         try:  # one definition of a day and its range, core.dates (issue #8)
             day = dates.parse(v)
         except dates.DateProblem as e:
-            raise ConditionError(f"{shown}: expected {e}") from None
+            raise ConditionError(_("{field}: expected {what}").format(field=shown, what=e)) from None
         if day is None:
             raise bad
         return day

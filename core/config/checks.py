@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
 from core import textcheck
+from core.i18n import _
 
 if TYPE_CHECKING:
     from core.config.types import Config
@@ -53,14 +54,22 @@ def check_values(values: dict[str, dict], problems: list[str]) -> None:
         if v is None:
             continue
         if not math.isfinite(v) or not low <= v <= high:
-            problems.append(f"{section}.{key}: expected a number of seconds from {low:g} to {high:g}, got {v!r}")
+            problems.append(
+                _("{key}: expected a number of seconds from {low} to {high}, got {value!r}").format(
+                    key=f"{section}.{key}", low=f"{low:g}", high=f"{high:g}", value=v
+                )
+            )
     for (section, key), (low, high) in COUNTS.items():
         v = values.get(section, {}).get(key)
         if v is not None and not low <= v <= high:
-            problems.append(f"{section}.{key}: expected a whole number from {low} to {high}, got {v!r}")
+            problems.append(
+                _("{key}: expected a whole number from {low} to {high}, got {value!r}").format(
+                    key=f"{section}.{key}", low=low, high=high, value=v
+                )
+            )
     port = values.get("email", {}).get("port")
     if port is not None and not 1 <= port <= 65535:
-        problems.append(f"email.port: expected a port from 1 to 65535, got {port!r}")
+        problems.append(_("email.port: expected a port from 1 to 65535, got {value!r}").format(value=port))
     sender = values.get("email", {}).get("from")
     if sender is not None:
         _check_from(sender, problems)
@@ -69,13 +78,19 @@ def check_values(values: dict[str, dict], problems: list[str]) -> None:
     for key in ("name", "address", "phone"):
         v = values.get("clinic", {}).get(key)
         if isinstance(v, str) and textcheck.first_control(v, textcheck.LINE_BREAKING) is not None:
-            problems.append(f"clinic.{key}: contains a line break or control character; expected one line of text")
+            problems.append(
+                _("{key}: contains a line break or control character; expected one line of text").format(
+                    key=f"clinic.{key}"
+                )
+            )
     url = values.get("email", {}).get("unsubscribe_url")
     if isinstance(url, str) and url and any(ord(c) <= 32 or ord(c) == 127 for c in url):
-        problems.append(f"email.unsubscribe_url: contains spaces or control characters: {url!r}")
+        problems.append(
+            _("{key}: contains spaces or control characters: {value!r}").format(key="email.unsubscribe_url", value=url)
+        )
     tz = values.get("clinic", {}).get("timezone")
     if tz is not None and not tz.strip():
-        problems.append("clinic.timezone: must not be empty; expected e.g. 'America/Toronto'")
+        problems.append(_("clinic.timezone: must not be empty; expected e.g. 'America/Toronto'"))
     gw = values.get("gateway", {})
     if gw.get("url"):
         _check_http_url("gateway.url", gw["url"], problems)
@@ -97,11 +112,19 @@ def check_dkim(email: dict, base, problems: list[str]) -> None:
         return
     if len(given) != len(keys):
         missing = ", ".join(f"email.{k}" for k in keys if k not in given)
-        problems.append(f"email.{given[0]}: DKIM signing needs {missing} too (or none of the three)")
+        problems.append(
+            _("{key}: DKIM signing needs {missing} too (or none of the three)").format(
+                key=f"email.{given[0]}", missing=missing
+            )
+        )
         return
     for k in ("dkim_selector", "dkim_domain"):
         if not all(part and part.replace("-", "").replace("_", "").isalnum() for part in email[k].split(".")):
-            problems.append(f"email.{k}: expected DNS labels like 'clinic2026' or 'example.org', got {email[k]!r}")
+            problems.append(
+                _("{key}: expected DNS labels like 'clinic2026' or 'example.org', got {value!r}").format(
+                    key=f"email.{k}", value=email[k]
+                )
+            )
     path = Path(email["dkim_key_file"])
     path = path if path.is_absolute() else Path(base) / path
     email["dkim_key_file"] = str(path)
@@ -110,33 +133,49 @@ def check_dkim(email: dict, base, problems: list[str]) -> None:
     except PermissionError:
         return  # a staff member who cannot read it: only the sending account needs to
     except OSError as e:
-        problems.append(f"email.dkim_key_file: cannot read {path}: {e.strerror}")
+        from core import oserrors
+
+        problems.append(
+            _("{key}: cannot read {path}: {why}").format(key="email.dkim_key_file", path=path, why=oserrors.words(e))
+        )
         return
     if mode & (stat.S_IROTH | stat.S_IWOTH):
-        problems.append(f"email.dkim_key_file: {path} is readable or writable by others; run: chmod o-rwx {path}")
+        problems.append(
+            _("{key}: {path} is readable or writable by others; run: chmod o-rwx {path}").format(
+                key="email.dkim_key_file", path=path
+            )
+        )
 
 
 def _check_from(sender: str, problems: list[str]) -> None:
     if any(ord(c) < 32 or ord(c) == 127 for c in sender):
-        problems.append("email.from: contains a line break or control character; expected 'Name <address@domain>'")
+        problems.append(_("email.from: contains a line break or control character; expected 'Name <address@domain>'"))
         return
     _name, addr = parseaddr(sender)
     local, at, domain = addr.rpartition("@")
     if not (at and local and domain and "." not in (domain[0], domain[-1]) and " " not in addr):
-        problems.append(f"email.from: expected an address such as 'Clinic <no-reply@example.org>', got {sender!r}")
+        problems.append(
+            _("email.from: expected an address such as 'Clinic <no-reply@example.org>', got {value!r}").format(
+                value=sender
+            )
+        )
 
 
 def _check_http_url(key: str, url: str, problems: list[str]) -> None:
     try:
         u = urlsplit(url)
         u.port  # noqa: B018 - raises ValueError on a port that is not a number or out of range
-    except ValueError as e:
-        problems.append(f"{key}: not a valid URL ({e}): {url!r}")
+    except ValueError:
+        problems.append(
+            _("{key}: not a valid URL (its host or port cannot be read): {value!r}").format(key=key, value=url)
+        )
         return
     if u.scheme not in ("http", "https") or not u.hostname:
-        problems.append(f"{key}: expected an http:// or https:// URL with a host, got {url!r}")
+        problems.append(
+            _("{key}: expected an http:// or https:// URL with a host, got {value!r}").format(key=key, value=url)
+        )
     elif any(ord(c) <= 32 or ord(c) == 127 for c in url):
-        problems.append(f"{key}: contains spaces or control characters: {url!r}")
+        problems.append(_("{key}: contains spaces or control characters: {value!r}").format(key=key, value=url))
 
 
 def check_postgres_url(url: str, problems: list[str]) -> None:
@@ -146,20 +185,32 @@ def check_postgres_url(url: str, problems: list[str]) -> None:
         port = u.port
     except ValueError:
         netloc = url.split("//", 1)[-1].split("/", 1)[0]
-        problems.append(f"database.url: the port in {netloc.rpartition('@')[2]!r} is not a number from 1 to 65535")
+        problems.append(
+            _("database.url: the port in {host!r} is not a number from 1 to 65535").format(
+                host=netloc.rpartition("@")[2]
+            )
+        )
         return
     if port is not None and not 1 <= port <= 65535:
-        problems.append(f"database.url: port {port} is not from 1 to 65535")
+        problems.append(_("database.url: port {port} is not from 1 to 65535").format(port=port))
     if not u.path.strip("/"):
-        problems.append("database.url: expected postgresql://USER@HOST/DATABASE (the database name is missing)")
+        problems.append(_("database.url: expected postgresql://USER@HOST/DATABASE (the database name is missing)"))
     try:
         options = parse_qsl(u.query, keep_blank_values=True, strict_parsing=bool(u.query))
     except ValueError:
-        problems.append(f"database.url: cannot read the options {u.query!r}; expected ?key=value&key=value")
+        problems.append(
+            _("database.url: cannot read the options {options!r}; expected ?key=value&key=value").format(
+                options=u.query
+            )
+        )
         return
     for k, _v in options:
         if k not in PG_OPTIONS:
-            problems.append(f"database.url: unknown option {k!r}; expected one of sslmode, connect_timeout, ...")
+            problems.append(
+                _("database.url: unknown option {option!r}; expected one of sslmode, connect_timeout, ...").format(
+                    option=k
+                )
+            )
 
 
 def check_identification(data: dict, email: dict, clinic: dict, problems: list[str]) -> None:
@@ -169,12 +220,14 @@ def check_identification(data: dict, email: dict, clinic: dict, problems: list[s
         # replaced, not merely unknown: say by what
         problems[:] = [p for p in problems if not p.startswith("email.list_unsubscribe:")]
         problems.append(
-            "email.list_unsubscribe: no longer used; every email now carries a personal link "
-            "<unsubscribe_url>/<token>: remove list_unsubscribe and set email.unsubscribe_url"
+            _(
+                "email.list_unsubscribe: no longer used; every email now carries a personal link "
+                "<unsubscribe_url>/<token>: remove list_unsubscribe and set email.unsubscribe_url"
+            )
         )
     url = email.get("unsubscribe_url") or ""
     if url and not url.startswith(("https://", "http://")):
-        problems.append("email.unsubscribe_url: expected an https:// URL (the unsubscribe page)")
+        problems.append(_("email.unsubscribe_url: expected an https:// URL (the unsubscribe page)"))
 
 
 def email_problems(config: Config) -> list[str]:
@@ -189,14 +242,20 @@ def email_problems(config: Config) -> list[str]:
     problems = []
     if not config.email.unsubscribe_url:
         problems.append(
-            f'{where}email.unsubscribe_url: required when email.transport = "smtp" (the unsubscribe page the '
-            "patient app provider hosts; each email links <unsubscribe_url>/<token>)"
+            where
+            + _(
+                'email.unsubscribe_url: required when email.transport = "smtp" (the unsubscribe page the '
+                "patient app provider hosts; each email links <unsubscribe_url>/<token>)"
+            )
         )
     for key in ("address", "phone"):
         if not getattr(config.clinic, key).strip():
             problems.append(
-                f'{where}clinic.{key}: required when email.transport = "smtp" (every email ends with the '
-                "clinic's name, postal address and phone)"
+                where
+                + _(
+                    '{key}: required when email.transport = "smtp" (every email ends with the '
+                    "clinic's name, postal address and phone)"
+                ).format(key=f"clinic.{key}")
             )
     return problems
 

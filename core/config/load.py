@@ -34,6 +34,7 @@ from core.config.types import (
     User,
 )
 from core.errors import BadInput, ConfigError
+from core.i18n import N_, _
 
 
 def discover(explicit: str | os.PathLike | None = None) -> Path:
@@ -57,8 +58,10 @@ def discover(explicit: str | os.PathLike | None = None) -> Path:
     raise ConfigError(
         None,
         [
-            "no config file found: pass --config PATH, set CLINICAST_CONFIG, or create "
-            "./clinicast.toml (see config.example.toml)"
+            _(
+                "no config file found: pass --config PATH, set CLINICAST_CONFIG, or create "
+                "./clinicast.toml (see config.example.toml)"
+            )
         ],
     )
 
@@ -67,18 +70,61 @@ def load(path: str | os.PathLike | None = None, env: Mapping[str, str] | None = 
     """Read, validate and resolve the config file; raise ConfigError listing every problem."""
     p = discover(path)
     try:  # with the bounds of every input file: a FIFO, a device, a huge file refused unread
-        raw = infile.read_bytes(p, limit=infile.CONFIG_LIMIT, what="a TOML config file", label=str(p))
+        raw = infile.read_bytes(p, limit=infile.CONFIG_LIMIT, what=_("a TOML config file"), label=str(p))
     except BadInput as e:
         raise ConfigError(p, [str(e).removeprefix(f"{p}: ")]) from None
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as e:
-        raise ConfigError(p, [f"not UTF-8 text (byte {e.start})"]) from None
+        raise ConfigError(p, [_("not UTF-8 text (byte {n})").format(n=e.start)]) from None
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(p, [f"TOML syntax error: {e}"]) from None
+        raise ConfigError(p, [toml_problem(e)]) from None
     except RecursionError:
-        raise ConfigError(p, ["TOML nested too deeply; expected the tables of config.example.toml"]) from None
+        raise ConfigError(p, [_("TOML nested too deeply; expected the tables of config.example.toml")]) from None
     return from_dict(data, p, os.environ if env is None else env)
+
+
+# tomllib's words (Python's own English) as the staff member's: (pattern, msgid)
+_TOML_WORDS = [
+    (re.compile(r"Cannot overwrite a value"), N_("a value is given twice")),
+    (re.compile(r"Cannot declare (?P<what>.*) twice"), N_("{what} is declared twice")),
+    (re.compile(r"Cannot (?:mutate immutable|redefine) namespace (?P<what>.*)"), N_("{what} is already defined")),
+    (re.compile(r"Duplicate inline table key (?P<what>.*)"), N_("key {what} is given twice")),
+    (re.compile(r"Unterminated string"), N_("a string is not closed (a missing quote)")),
+    (re.compile(r"Unclosed inline table"), N_("an inline table is not closed (a missing '}}')")),
+    (re.compile(r"Unclosed array"), N_("a list is not closed (a missing ']')")),
+    (re.compile(r"Invalid value"), N_("a value is not valid TOML (a string needs quotes)")),
+    (re.compile(r"Invalid statement"), N_("this line is not a key = value nor a [table]")),
+    (re.compile(r"Invalid initial character for a key part"), N_("a key starts with a character keys cannot have")),
+    (re.compile(r"Invalid hex value|Escaped character is not a Unicode"), N_("a \\u escape is not valid")),
+    (re.compile(r"Unescaped '\\' in a string"), N_("a \\ in a string is not escaped (write \\\\)")),
+    (re.compile(r"Invalid date or datetime"), N_("a date or time is not valid")),
+    (re.compile(r"Expected '=' after a key"), N_("expected '=' after a key")),
+    (re.compile(r"Expected '\]\]' at the end"), N_("expected ']]' at the end of [[table]]")),
+    (re.compile(r"Expected '\]' at the end"), N_("expected ']' at the end of [table]")),
+    (re.compile(r"(?:Illegal|Found invalid) character (?P<what>.*)"), N_("character {what} is not allowed here")),
+    (re.compile(r"Expected newline or end of document"), N_("expected the end of the line after a value")),
+    (re.compile(r"Expected (?P<what>.*)"), N_("expected {what}")),
+]
+_AT = re.compile(r"\s*\(at (?:line (?P<line>\d+), column (?P<column>\d+)|end of document)\)$")
+
+
+def toml_problem(e: tomllib.TOMLDecodeError) -> str:
+    """A TOML syntax error in words, with its line and column."""
+    text = str(e)
+    at = _AT.search(text)
+    text = text[: at.start()] if at else text
+    problem = text
+    for pattern, msgid in _TOML_WORDS:
+        m = pattern.match(text)
+        if m:
+            problem = _(msgid).format(**m.groupdict())
+            break
+    if at and at.group("line"):
+        return _("TOML syntax error at line {line}, column {column}: {problem}").format(
+            line=at.group("line"), column=at.group("column"), problem=problem
+        )
+    return _("TOML syntax error at the end of the file: {problem}").format(problem=problem)
 
 
 def from_dict(data: dict, path: Path | None = None, env: Mapping[str, str] | None = None) -> Config:
@@ -108,11 +154,15 @@ def _read_tables(data: dict, problems: list[str]) -> dict[str, dict[str, Any]]:
     known = [*SECTIONS, "users", "keys"]
     for key in data:
         if key not in known:
-            problems.append(f"unknown section [{key}]; expected one of " + ", ".join(f"[{k}]" for k in known))
+            problems.append(
+                _("unknown section [{key}]; expected one of {sections}").format(
+                    key=key, sections=", ".join(f"[{k}]" for k in known)
+                )
+            )
     values: dict[str, dict[str, Any]] = {}
     for name, model in SECTIONS.items():
         if name not in data and name in REQUIRED_SECTIONS:
-            problems.append(f"[{name}] is missing")
+            problems.append(_("[{name}] is missing").format(name=name))
             continue
         read = validate(name, model, data.get(name, {}), problems)
         if read is not None:
@@ -123,14 +173,16 @@ def _read_tables(data: dict, problems: list[str]) -> dict[str, dict[str, Any]]:
 def _read_users(table: object, problems: list[str]) -> dict[str, User]:
     """[users.LOGIN] tables: a login is the host's (SPEC §6)."""
     if not isinstance(table, dict):
-        problems.append("users: expected tables [users.LOGIN]")
+        problems.append(_("users: expected tables [users.LOGIN]"))
         return {}
     users: dict[str, User] = {}
     for login, entry in table.items():
         if not LOGIN_NAME.fullmatch(login):
             # a key no OS login can have is a typo, and a control character in it would
             # break the one-line messages
-            problems.append(f"users: {login!r} is not a login name (letters, digits, '.', '_', '-')")
+            problems.append(
+                _("users: {login!r} is not a login name (letters, digits, '.', '_', '-')").format(login=login)
+            )
             continue
         u = validate(f"users.{login}", UserTable, entry, problems)
         if u is not None:
@@ -151,8 +203,9 @@ def _config(
     """The loaded config's types from tables that passed every check."""
     email, gw, sending = values["email"], values["gateway"], values["sending"]
     for table in (email, gw):
-        if table["path"] and not os.path.isabs(table["path"]):
-            table["path"] = str((base / table["path"]).resolve())
+        for key in ("path", "ca_file"):
+            if table[key] and not os.path.isabs(table[key]):
+                table[key] = str((base / table[key]).resolve())
     return Config(
         path=path,
         clinic=ClinicSettings(**values["clinic"]),
@@ -182,18 +235,24 @@ def read_keys(table: object, problems: list[str]) -> dict[str, str]:
     keys comma-separated). Here only the shape is checked; the ids and clashes are the
     TUI's (tui.keys.problems, which `clinicast config check` runs too)."""
     if not isinstance(table, dict):
-        problems.append('keys: expected a table [keys] of binding id = "key" (e.g. "template.save" = "ctrl+o")')
+        problems.append(_('keys: expected a table [keys] of binding id = "key" (e.g. "template.save" = "ctrl+o")'))
         return {}
     out = {}
     for binding_id, keys in table.items():
         if not isinstance(keys, str) or not keys.strip():
-            problems.append(f'keys.{binding_id}: expected a key name like "ctrl+o" or "f5", got {keys!r}')
+            problems.append(
+                _('keys.{id}: expected a key name like "ctrl+o" or "f5", got {value!r}').format(
+                    id=binding_id, value=keys
+                )
+            )
             continue
         names = [k.strip() for k in keys.split(",")]
         bad = [k for k in names if not k or not _KEY_NAME.match(k)]
         if bad:
             problems.append(
-                f'keys.{binding_id}: {bad[0]!r} is not a key name; expected e.g. "ctrl+o", "f5", "question_mark"'
+                _('keys.{id}: {key!r} is not a key name; expected e.g. "ctrl+o", "f5", "question_mark"').format(
+                    id=binding_id, key=bad[0]
+                )
             )
             continue
         out[binding_id] = ",".join(names)
@@ -209,7 +268,9 @@ def _resolve_db_url(url: str, base: Path, problems: list[str]) -> str:
     if url.startswith(("postgresql://", "postgres://")):
         check_postgres_url(url, problems)
         return url
-    problems.append(f"database.url: expected sqlite:///PATH or postgresql://USER@HOST/DB, got {url!r}")
+    problems.append(
+        _("database.url: expected sqlite:///PATH or postgresql://USER@HOST/DB, got {value!r}").format(value=url)
+    )
     return url
 
 

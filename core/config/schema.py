@@ -18,6 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from pydantic_core import PydanticCustomError
 
 from core.enums import Language, Permission
+from core.i18n import N_, _
 
 # the words as the file spells them; their one definition is core.enums
 PERMISSIONS: tuple[str, ...] = tuple(p.value for p in Permission)
@@ -38,7 +39,7 @@ def _problem(line: str) -> PydanticCustomError:
 
 def _not_blank(v: str) -> str:
     if not v.strip():
-        raise PydanticCustomError("blank", "must not be empty")
+        raise PydanticCustomError("blank", "must not be empty")  # worded by _lines
     return v
 
 
@@ -53,7 +54,9 @@ def _time_zone(v: str) -> str:
         try:
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError):
-            raise _problem(f"clinic.timezone: unknown time zone {v!r}; expected e.g. 'America/Toronto'") from None
+            raise _problem(
+                _("clinic.timezone: unknown time zone {value!r}; expected e.g. 'America/Toronto'").format(value=v)
+            ) from None
     return v
 
 
@@ -105,11 +108,14 @@ class EmailTable(Table):
     dkim_key_file: str = ""  # DKIM signing by clinicast: all three or none (core.config.checks)
     dkim_selector: str = ""
     dkim_domain: str = ""
+    ca_file: str = ""  # the CA (PEM) the relay's certificate is checked against ("": the system's)
 
     @model_validator(mode="after")
     def _maildir_has_a_path(self) -> EmailTable:
         if self.transport == "maildir" and not self.path:
-            raise _problem('email.path: required when email.transport = "maildir" (the folder to write .eml files to)')
+            raise _problem(
+                _('email.path: required when email.transport = "maildir" (the folder to write .eml files to)')
+            )
         return self
 
 
@@ -119,15 +125,16 @@ class GatewayTable(Table):
     token_env: str = ""
     token_file: str = ""
     timeout_seconds: float = 10.0
+    ca_file: str = ""  # the CA (PEM) the gateway's certificate is checked against ("": the system's)
     concurrency: int = 16
     path: str = ""
 
     @model_validator(mode="after")
     def _transport_has_its_target(self) -> GatewayTable:
         if self.transport == "http" and not self.url:
-            raise _problem('gateway.url: required when gateway.transport = "http"')
+            raise _problem(_('gateway.url: required when gateway.transport = "http"'))
         if self.transport == "log" and not self.path:
-            raise _problem('gateway.path: required when gateway.transport = "log" (the file to append calls to)')
+            raise _problem(_('gateway.path: required when gateway.transport = "log" (the file to append calls to)'))
         return self
 
 
@@ -187,7 +194,7 @@ def validate(name: str, model: type[Table], table: Any, problems: list[str]) -> 
     """`table` read against `model`: its values by the file's key names, or None with every
     problem appended to `problems` as one line naming `name.key`."""
     if not isinstance(table, dict):
-        problems.append(f"{name}: expected a table [{name}]")
+        problems.append(_("{name}: expected a table [{name}]").format(name=name))
         return None
     try:
         return model.model_validate(table).model_dump(by_alias=True)
@@ -197,14 +204,22 @@ def validate(name: str, model: type[Table], table: Any, problems: list[str]) -> 
         return None
 
 
+# pydantic's own sentences are English: each kind of error is said here, the key path
+# first (`email.max_per_minute: …`), in the staff member's language
 _TYPE_NAMES = {
-    "string_type": "a string",
-    "int_type": "an integer",
-    "float_type": "a number",
-    "list_type": "a list",
-    "bool_type": "true or false",
+    "string_type": N_("expected a string, got {type} {value!r}"),
+    "int_type": N_("expected an integer, got {type} {value!r}"),
+    "float_type": N_("expected a number, got {type} {value!r}"),
+    "list_type": N_("expected a list, got {type} {value!r}"),
+    "bool_type": N_("expected true or false, got {type} {value!r}"),
 }
-_MISSING_AS = {str: "a string", int: "an integer", float: "a number", list: "a list", bool: "true or false"}
+_MISSING_AS = {
+    str: N_("required key is missing (a string)"),
+    int: N_("required key is missing (an integer)"),
+    float: N_("required key is missing (a number)"),
+    list: N_("required key is missing (a list)"),
+    bool: N_("required key is missing (true or false)"),
+}
 
 
 def _lines(name: str, model: type[Table], table: dict, err: Any) -> list[str]:
@@ -215,23 +230,26 @@ def _lines(name: str, model: type[Table], table: dict, err: Any) -> list[str]:
     key = str(loc[0]) if loc else ""
     path, value = f"{name}.{key}", table.get(key)
     if kind == "extra_forbidden":
-        return [f"{path}: unknown key; expected one of {', '.join(_keys(model))}"]
+        return [_("{key}: unknown key; expected one of {keys}").format(key=path, keys=", ".join(_keys(model)))]
     if kind == "missing":
         field = next((f for k, f in model.model_fields.items() if (f.alias or k) == key), None)
-        return [f"{path}: required key is missing ({_MISSING_AS.get(getattr(field, 'annotation', str), 'a list')})"]
+        return [f"{path}: " + _(_MISSING_AS.get(getattr(field, "annotation", str), _MISSING_AS[list]))]
     if kind == "blank":
-        return [f"{path}: must not be empty"]
+        return [_("{key}: must not be empty").format(key=path)]
     if kind == "address":
-        return [f"{path}: expected one address like name@example.org, got {value!r}"]
+        return [_("{key}: expected one address like name@example.org, got {value!r}").format(key=path, value=value)]
     of_list = len(loc) > 1  # a list's item
     if kind in ("literal_error", "enum"):
         expected = ", ".join(repr(c) for c in re.findall(r"'([^']*)'", err.get("ctx", {}).get("expected", "")))
-        return [f"{path}: expected {'a list of' if of_list else 'one of'} {expected}, got {value!r}"]
+        if of_list:
+            return [
+                _("{key}: expected a list of {choices}, got {value!r}").format(key=path, choices=expected, value=value)
+            ]
+        return [_("{key}: expected one of {choices}, got {value!r}").format(key=path, choices=expected, value=value)]
     if of_list:
-        return [f"{path}: expected a list of strings, got {value!r}"]
-    return [
-        f"{path}: expected {_TYPE_NAMES.get(kind, 'a value of another type')}, got {type(value).__name__} {value!r}"
-    ]
+        return [_("{key}: expected a list of strings, got {value!r}").format(key=path, value=value)]
+    words = _TYPE_NAMES.get(kind, N_("expected a value of another type, got {type} {value!r}"))
+    return [f"{path}: " + _(words).format(type=type(value).__name__, value=value)]
 
 
 __all__ = [

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from core.errors import ConfigError
+from core.i18n import _
 
 MAX_SECRET_BYTES = 64 * 1024  # a token or a password, never a whole file of data
 
@@ -35,7 +36,7 @@ class SecretRef:
     @property
     def where(self) -> str:
         if self.env:
-            return f"environment variable {self.env}"
+            return _("environment variable {name}").format(name=self.env)
         return self.file
 
     @property
@@ -48,7 +49,11 @@ def ref(section: str, name: str, values: dict, env, base: Path, problems: list[s
     everyone can check (both set, a file open to others), never reads the secret."""
     env_key, file_key = values.get(f"{name}_env"), values.get(f"{name}_file")
     if env_key and file_key:
-        problems.append(f"{section}: set {name}_env or {name}_file, not both")
+        problems.append(
+            _("{section}: set {env_key} or {file_key}, not both").format(
+                section=section, env_key=f"{name}_env", file_key=f"{name}_file"
+            )
+        )
         return None
     key = f"{section}.{name}"
     if env_key:
@@ -61,10 +66,16 @@ def ref(section: str, name: str, values: dict, env, base: Path, problems: list[s
     except PermissionError:
         st = None  # a folder this user cannot enter: their problem only when they send
     except OSError as e:
-        problems.append(f"{key}_file: cannot read {fp}: {e.strerror}")
+        from core import oserrors
+
+        problems.append(_("{key}: cannot read {path}: {why}").format(key=f"{key}_file", path=fp, why=oserrors.words(e)))
         return None
     if st is not None and st.st_mode & (stat.S_IROTH | stat.S_IWOTH):
-        problems.append(f"{key}_file: {fp} is readable or writable by others; run: chmod o-rwx {fp}")
+        problems.append(
+            _("{key}: {path} is readable or writable by others; run: chmod o-rwx {path}").format(
+                key=f"{key}_file", path=fp
+            )
+        )
         return None
     return SecretRef(key, file=str(fp), config_path=config_path)
 
@@ -76,15 +87,18 @@ def resolve(secret: SecretRef | None) -> str | None:
         return None
     if secret.env:
         if secret.env_value is None:
-            _fail(secret, f"environment variable {secret.env} is not set")
+            _fail(secret, _("environment variable {name} is not set").format(name=secret.env))
         value = secret.env_value
     else:
         value = _read_file(secret)
     value = value.strip()
     if not value:
-        _fail(secret, f"{secret.where} is empty")
+        _fail(secret, _("{where} is empty").format(where=secret.where))
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        _fail(secret, f"{secret.where} holds control characters or line breaks; expected one line of text")
+        _fail(
+            secret,
+            _("{where} holds control characters or line breaks; expected one line of text").format(where=secret.where),
+        )
     return value
 
 
@@ -102,21 +116,23 @@ def _read_file(secret: SecretRef) -> str:
     try:
         st = fp.stat()
         if not stat.S_ISREG(st.st_mode):
-            _fail(secret, f"{fp} is not a regular file")
+            _fail(secret, _("{path} is not a regular file").format(path=fp))
         if st.st_mode & (stat.S_IROTH | stat.S_IWOTH):
-            _fail(secret, f"{fp} is readable or writable by others; run: chmod o-rwx {fp}")
+            _fail(secret, _("{path} is readable or writable by others; run: chmod o-rwx {path}").format(path=fp))
         with open(fp, "rb") as f:
             raw = f.read(MAX_SECRET_BYTES + 1)
     except PermissionError:
-        _fail(secret, f"cannot read {fp}: permission denied (it is for the account that sends)")
+        _fail(secret, _("cannot read {path}: permission denied (it is for the account that sends)").format(path=fp))
     except OSError as e:
-        _fail(secret, f"cannot read {fp}: {e.strerror}")
+        from core import oserrors
+
+        _fail(secret, _("cannot read {path}: {why}").format(path=fp, why=oserrors.words(e)))
     if len(raw) > MAX_SECRET_BYTES:
-        _fail(secret, f"{fp} is larger than {MAX_SECRET_BYTES} bytes; expected one line")
+        _fail(secret, _("{path} is larger than {n} bytes; expected one line").format(path=fp, n=MAX_SECRET_BYTES))
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        _fail(secret, f"{fp} is not UTF-8 text (a binary file?)")
+        _fail(secret, _("{path} is not UTF-8 text (a binary file?)").format(path=fp))
 
 
 def _fail(secret: SecretRef, why: str) -> NoReturn:
@@ -127,9 +143,9 @@ def needed(config) -> list[tuple[str, SecretRef]]:
     """The secrets this config's transports need to send: (words for staff, ref)."""
     out: list[tuple[str, SecretRef]] = []
     if config.email.transport == "smtp" and config.email.password_secret is not None:
-        out.append(("the SMTP password", config.email.password_secret))
+        out.append((_("the SMTP password"), config.email.password_secret))
     if config.gateway.transport == "http" and config.gateway.token_secret is not None:
-        out.append(("the gateway token", config.gateway.token_secret))
+        out.append((_("the gateway token"), config.gateway.token_secret))
     return out
 
 

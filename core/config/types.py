@@ -55,6 +55,7 @@ class EmailSettings:
     dkim_key_file: str = ""
     dkim_selector: str = ""
     dkim_domain: str = ""
+    ca_file: str = ""  # the CA (PEM) the relay's certificate is checked against ("": the system's)
 
     @property
     def password(self) -> str | None:
@@ -69,6 +70,7 @@ class GatewaySettings:
     token_secret: secrets.SecretRef | None = None  # read when the HTTP transport is built
     timeout_seconds: float = 10
     concurrency: int = 16
+    ca_file: str = ""  # the CA (PEM) the gateway's certificate is checked against ("": the system's)
     path: str = ""
 
     @property

@@ -81,7 +81,16 @@ class ConfigWatch:
             first = e.problems[0] if e.problems else str(e)
             more = len(e.problems) - 1
             where = f"{e.path}: " if e.path else ""
-            return Reread(None, f"{where}{first}" + (f" (and {more} more)" if more > 0 else ""))
+            if more > 0:
+                from core.i18n import ngettext
+
+                return Reread(
+                    None,
+                    ngettext("{problem} (and {n} more)", "{problem} (and {n} more)", more).format(
+                        problem=f"{where}{first}", n=more
+                    ),
+                )
+            return Reread(None, f"{where}{first}")
 
 
 def session_for(ctx: Ctx, config: Config) -> Ctx:

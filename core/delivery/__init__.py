@@ -1,7 +1,9 @@
 """Delivery: the outbox's rows on their way out, exactly once (SPEC §5).
 
 dispatcher.py  Dispatcher: a pass at a time; owns the loop, threads and transports
-pipeline.py    Pass: claim → prepare → hand over → send → record; lease renewal
+pipeline.py    Pass: claim → prepare → hand over → send → record
+prepare.py     claimed rows made into jobs (pushes grouped into requests of 500)
+lease.py       the leases of the rows a dispatcher holds, renewed while it works
 handover.py    the checks at the moment of sending, and the hand-over itself
 kinds.py       one handler per delivery kind (HANDLERS): group, check, send; the
                `Tools` of its dispatcher a handler uses

@@ -23,7 +23,7 @@ import peewee as pw
 from core.db import is_postgres, write_transaction
 from core.delivery import invitations
 from core.delivery.results import Guard, Result, record
-from core.delivery.store import Claimed
+from core.delivery.store import Claimed, Ids, by_ids, fetch
 from core.enums import DeliveryState
 from core.models import Delivery, Patient, Recipient, database
 from core.optouts import unsubscribe
@@ -117,26 +117,45 @@ def _read(ids: list[int], stage, campaign_kind, via_recipient: bool) -> dict[int
         Patient.app_id,
     ]
     if stage is not None:
-        cols += [reason_case(campaign_kind, stage), detail_case(campaign_kind, stage)]
+        cols.append(reason_case(campaign_kind, stage))
     patient_of = Recipient.patient if via_recipient else Delivery.patient
-    q = (
-        Delivery.select(*cols)
-        .join(Recipient, on=(Recipient.id == Delivery.recipient), join_type=pw.JOIN.LEFT_OUTER)
-        .switch(Delivery)
-        .join(Patient, on=(Patient.id == patient_of), join_type=pw.JOIN.LEFT_OUTER)
-        .where(Delivery.id.in_(ids))
-        .tuples()
-    )
+
+    def query(*columns):
+        return (
+            Delivery.select(*columns)
+            .join(Recipient, on=(Recipient.id == Delivery.recipient), join_type=pw.JOIN.LEFT_OUTER)
+            .switch(Delivery)
+            .join(Patient, on=(Patient.id == patient_of), join_type=pw.JOIN.LEFT_OUTER)
+        )
+
     out = {}
-    for row in q:
-        f = Fresh(row[1], row[2], row[3])
-        (f.recipient_status, f.recipient_reason, f.in_feed, f.patient_id, f.first_name, f.last_name) = row[4:10]
-        f.language, f.email, f.app_id = row[10] or "", row[11] or "", row[12]
-        f.first_name, f.last_name = f.first_name or "", f.last_name or ""
-        f.recipient_reason = f.recipient_reason or ""
-        if stage is not None:
-            f.rule, f.rule_detail = row[13] or "", row[14] or ""
-        out[row[0]] = f
+    ruled = stage is not None
+    sql, params = by_ids(
+        ("handover", stage, campaign_kind, via_recipient, is_postgres()),
+        lambda marks: query(*cols).where(Delivery.id.in_(marks)),
+        ids,
+    )
+    for row in database.execute_sql(sql, params).fetchall():
+        out[row[0]] = Fresh(
+            row[1],
+            row[2],
+            row[3],
+            row[4],
+            row[5] or "",
+            bool(row[6]),
+            row[7],
+            row[8] or "",
+            row[9] or "",
+            row[10] or "",
+            row[11] or "",
+            row[12],
+            (row[13] or "") if ruled else "",
+        )
+    forbidden = [i for i, f in out.items() if f.rule]
+    if forbidden:  # the detail of a rule that forbids (an opt-out's day): read for those rows only
+        q = query(Delivery.id, detail_case(campaign_kind, stage)).where(Delivery.id.in_(Ids(forbidden)))
+        for i, detail in fetch(q):
+            out[i].rule_detail = detail or ""
     return out
 
 
@@ -174,9 +193,12 @@ def hand_over(jobs: list, now: datetime, app_url: str, max_attempts: int) -> lis
             job.handed, job.fresh = ho.keep, fresh
             immediate += ho.results
         for token, ids in handed.items():  # one statement for a claim's rows, all jobs together
-            Delivery.update(handed_token=Delivery.claim_token, handed_at=now, attempts=Delivery.attempts + 1).where(
-                Delivery.id.in_(ids), Delivery.claim_token == token
-            ).execute()
+            t, p = Delivery._meta.table_name, database.param
+            database.execute_sql(
+                f"UPDATE {t} SET handed_token = claim_token, handed_at = {p}, attempts = attempts + 1 "
+                f"WHERE claim_token = {p} AND id IN ({','.join([p] * len(ids))})",
+                [now, token, *ids],
+            )
         record(immediate, now, Guard.CLAIM)
         emails = [
             invitations.ForEmail(r.id, r.recipient_id, job.fresh[r.id].patient_id, r.campaign_id)

@@ -41,41 +41,51 @@ class ForEmail:
 
 def ensure(rows: list[ForEmail], app_url: str, now: datetime) -> dict[int, InvitationInfo]:
     """The invitation of each email delivery (by delivery id), inside the caller's
-    transaction: made if missing, its validity moved to 14 days from now if present."""
-    ids = [r.delivery_id for r in rows]
+    transaction: made if missing, its validity moved to 14 days from now if present.
+    A first email's (the common case) are made in one statement that returns them."""
     expires = now + timedelta(days=VALID_DAYS)
     t = Invitation._meta.table_name
     p = database.param
+    one = "(" + ", ".join([p] * 9) + ")"
     insert = (
         f"INSERT INTO {t} (recipient_id, patient_id, campaign_id, delivery_id, code, token, url, "
-        f"created_at, expires_at) VALUES ({', '.join([p] * 9)}) ON CONFLICT DO NOTHING"
+        "created_at, expires_at) VALUES {values} ON CONFLICT DO NOTHING"
     )
+
+    def new(r: ForEmail) -> tuple:
+        code = new_code()
+        return (r.recipient_id, r.patient_id, r.campaign_id, r.delivery_id, code, secrets.token_urlsafe(32),
+                link(app_url, code), now, expires)  # fmt: skip
+
     got: dict[int, InvitationInfo] = {}
+    for i in range(0, len(rows), 500):
+        made = {r.delivery_id: new(r) for r in rows[i : i + 500]}
+        sql = insert.format(values=", ".join([one] * len(made))) + " RETURNING delivery_id"
+        for (d,) in database.execute_sql(sql, [v for row in made.values() for v in row]).fetchall():
+            got[d] = InvitationInfo(made[d][4], made[d][6], expires)
+    # a retry (its invitation exists: the validity moves), or a code that collided
+    rows = [r for r in rows if r.delivery_id not in got]
+    ids = [r.delivery_id for r in rows]
     for _ in range(5):
+        if not rows:
+            return got
         have = {d for (d,) in Invitation.select(Invitation.delivery).where(Invitation.delivery.in_(ids)).tuples()}
-        missing = []
-        for r in rows:
-            if r.delivery_id not in have:
-                code = new_code()
-                missing.append(
-                    (r.recipient_id, r.patient_id, r.campaign_id, r.delivery_id, code, secrets.token_urlsafe(32),
-                     link(app_url, code), now, expires)
-                )  # fmt: skip
+        missing = [new(r) for r in rows if r.delivery_id not in have]
         if missing:
             # a code collision is skipped by ON CONFLICT, then tried again with a new code
-            database.cursor().executemany(insert, missing)
+            database.cursor().executemany(insert.format(values=one), missing)
         if have:
             Invitation.update(expires_at=expires).where(
                 Invitation.delivery.in_(list(have)), Invitation.expires_at < expires
             ).execute()
-        got = {
-            d: InvitationInfo(code, url, exp)
-            for d, code, url, exp in Invitation.select(
-                Invitation.delivery, Invitation.code, Invitation.url, Invitation.expires_at
-            )
+        for d, code, url, exp in (
+            Invitation.select(Invitation.delivery, Invitation.code, Invitation.url, Invitation.expires_at)
             .where(Invitation.delivery.in_(ids))
             .tuples()
-        }
-        if len(got) == len(set(ids)):
-            return got
+        ):
+            got[d] = InvitationInfo(code, url, exp)
+        rows = [r for r in rows if r.delivery_id not in got]
+        ids = [r.delivery_id for r in rows]
+    if not rows:
+        return got
     raise RuntimeError("could not create unique invitation codes")

@@ -143,15 +143,19 @@ class Handler:
     def _check_message(self, job: Job, rows: list[Claimed], ho: HandOver, windowed: bool) -> None:
         """A patient's own email or push: to a recipient still waiting, inside the
         broadcast's window (`windowed`), allowed by consent and opt-outs, in sending hours."""
+        allowed_at = self.tools.first_allowed(ho.now)  # sending hours: the same for every row
+        bounds = window_bounds(job.campaign, self.tools.config.clinic.tz) if windowed else None
         for r in rows:
             f = ho.fresh[r.id]
             if not self._waiting_recipient(r, f, ho):
                 continue
-            if windowed and not self._window(job, r, ho, DeliveryState.SKIPPED):
+            if bounds is not None and not self._window(job, r, ho, DeliveryState.SKIPPED, bounds):
                 continue
             if f.rule:
                 ho.skip(r, f.rule, f.rule_detail)
-            elif self._allowed_now(r, ho):
+            elif allowed_at > ho.now:
+                ho.defer(r, allowed_at)
+            else:
                 ho.send(r)
 
     def _mail(self, message: bytes | Outcome, address: str, key: str) -> Outcome:
@@ -169,17 +173,11 @@ class Handler:
         ho.cancel(r, code if f.recipient_status else Reason.DELETED)
         return False
 
-    def _allowed_now(self, r: Claimed, ho: HandOver) -> bool:
-        """Sending hours (emails and pushes, first sends and retries)."""
-        at = self.tools.first_allowed(ho.now)
-        if at > ho.now:
-            ho.defer(r, at)
-            return False
-        return True
-
-    def _window(self, job: Job, r: Claimed, ho: HandOver, when_ended: DeliveryState) -> bool:
+    def _window(
+        self, job: Job, r: Claimed, ho: HandOver, when_ended: DeliveryState, bounds: tuple | None = None
+    ) -> bool:
         c = job.campaign
-        opens, closes = window_bounds(c, self.tools.config.clinic.tz)
+        opens, closes = bounds or window_bounds(c, self.tools.config.clinic.tz)
         if ho.now >= closes or c.expired_at is not None:
             if when_ended == DeliveryState.SKIPPED:
                 ho.skip(r, Reason.WINDOW_ENDED)
@@ -280,6 +278,19 @@ class PushHandler(_Batched):
     def _group_language(self, r, languages, templates):
         return language_for(templates, languages.get(r.id), self.tools.config.clinic.default_language)
 
+    def group(self, campaign, rows, languages, templates):
+        # the language of each patient language, decided once (not once a row)
+        default = self.tools.config.clinic.default_language
+        langs = {lg: language_for(templates, lg, default) for lg in {languages.get(r.id) for r in rows}}
+        by_lang: dict[str, list[Claimed]] = {}
+        for r in rows:
+            by_lang.setdefault(langs[languages.get(r.id)], []).append(r)
+        return [
+            Job(self, campaign, rs[i : i + MAX_IDS], templates, lang)
+            for lang, rs in by_lang.items()
+            for i in range(0, len(rs), MAX_IDS)
+        ]
+
     def check(self, job, rows, ho):
         self._check_message(job, rows, ho, windowed=True)
 
@@ -320,6 +331,7 @@ class PublishHandler(PushHandler):
         return ""
 
     def check(self, job, rows, ho):
+        bounds = window_bounds(job.campaign, self.tools.config.clinic.tz)
         for r in rows:
             f = ho.fresh[r.id]
             # who sees a live broadcast in the feed (as core.rules.in_feed says)
@@ -328,7 +340,7 @@ class PublishHandler(PushHandler):
             )
             if gone or f.recipient_reason == Reason.UNKNOWN_APP_ACCOUNT:
                 ho.cancel(r, Reason.REMOVED if f.recipient_status == RecipientStatus.REMOVED else Reason.DELETED)
-            elif self._window(job, r, ho, DeliveryState.CANCELLED):
+            elif self._window(job, r, ho, DeliveryState.CANCELLED, bounds):
                 if f.rule:
                     ho.skip(r, f.rule, f.rule_detail)
                 else:

@@ -16,7 +16,7 @@ def fmt(v) -> str:
     if isinstance(v, datetime):
         v = v.isoformat(timespec="seconds") + "Z"
     s = str(v)
-    if s == "" or any(c in s for c in ' "=\n\t'):
+    if s == "" or any(c.isspace() or c in '"=' for c in s):  # a no-break space too (French text)
         return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
     return s
 

@@ -13,12 +13,15 @@ thread (`Runner.db`), in this order of arrival:
 - workers (`[email] concurrency` for email, `[gateway] concurrency` for the gateway)
   take one job each, **hand it over** (core.delivery.handover: checks at the moment of
   sending, one fresh read for every job of the transaction) and make the call;
-- each answer is **recorded** before that worker's next call: in the transaction that
-  hands its next job over (workers that free up together share it), or on its own when
-  there is no next job — so a crash leaves unrecorded at most the calls actually in
-  flight — `[email] concurrency` emails, and gateway requests whose idempotency keys
-  make them safe to repeat;
-- a **renewer** extends the leases of what this dispatcher holds every third of a lease;
+- each answer is **recorded** in the transaction that hands the worker's next job over
+  (workers that free up together share one): a gateway worker's before its next
+  request; an SMTP connection's while its next email is being sent — that transaction
+  hands the email after it over and is over before that one goes — so the database
+  thread and the SMTP senders overlap. A crash leaves unrecorded at most two emails a
+  connection (the one in flight, the one whose answer was being written), and gateway
+  requests whose idempotency keys make them safe to repeat;
+- leases are kept by core.delivery.lease while the pass works; claimed rows become jobs
+  in core.delivery.prepare;
 - a channel paused (core.channel_health: its server refuses the clinic's setup, or asks
   to slow down) is not claimed until it is tried again; an answer that pauses it is
   recorded with the results, and the jobs of that channel not yet started are released.
@@ -43,14 +46,17 @@ from core.config.types import Config
 from core.db import write_transaction
 from core.delivery.handover import hand_over
 from core.delivery.kinds import Handler, Job
+from core.delivery.lease import keep_leases
 from core.delivery.logfmt import event
+from core.delivery.prepare import prepare
 from core.delivery.results import Guard, Result, record
 from core.delivery.retry import Policy
-from core.delivery.store import Claimed, adopt, claim, release, renew
+from core.delivery.store import Claimed, adopt, claim, release
 from core.enums import DeliveryKind, DeliveryState
-from core.models import Campaign, Patient, Recipient, Template
 
 CLAIM_AHEAD = 8  # emails claimed ahead, per SMTP connection
+GATEWAY_CLAIM = 1000  # gateway rows a claim takes (two requests of 500)
+MAIL_RECHECK = 0.5  # seconds: no email was due while the gateway had work; look again after this
 GATEWAY_KINDS = tuple(k for k in DeliveryKind if not k.by_email)
 EMAIL_KINDS = tuple(k for k in DeliveryKind if k.by_email)
 
@@ -123,14 +129,17 @@ class Pass:
         self.failure: BaseException | None = None
         self.paused: set[str] = set()  # channels paused (core.channel_health), as last read or answered
         self.troubled: set[str] = set()  # channels with a problem on record: a success clears it
+        # no email was due at the last claim while gateway rows were: the email claim (a scan
+        # of every due row) is not repeated for each gateway claim, only after MAIL_RECHECK
+        self.no_mail_until = 0.0
 
     # --- the loop ---------------------------------------------------------------------------
 
     async def run(self) -> PassStats:
         t = self.d
-        workers = [asyncio.ensure_future(self._worker(True)) for _ in range(t.mail_concurrency)]
+        workers = [asyncio.ensure_future(self._mail_worker()) for _ in range(t.mail_concurrency)]
         workers += [asyncio.ensure_future(self._worker(False)) for _ in range(t.gateway_concurrency)]
-        renewer = asyncio.ensure_future(self._renewer())
+        renewer = asyncio.ensure_future(keep_leases(t))
         try:
             await t.db(adopt, t.name, t.clock())
             await self._claim_loop()
@@ -151,7 +160,8 @@ class Pass:
             # emails are claimed a few calls' worth at a time (one claim for several emails),
             # once half of what was claimed ahead has gone
             want_mail = CLAIM_AHEAD * t.mail_concurrency - self.queues[True].qsize() - self.busy[True]
-            if want_mail < CLAIM_AHEAD * t.mail_concurrency // 2:
+            mail_rests = time.monotonic() < self.no_mail_until
+            if want_mail < CLAIM_AHEAD * t.mail_concurrency // 2 or mail_rests:
                 want_mail = 0
             want_gw = 2 * t.gateway_concurrency - self.queues[False].qsize() - self.busy[False] > 0
             if want_mail > 0 or want_gw:
@@ -166,6 +176,9 @@ class Pass:
                 if n:
                     continue
             if self._idle() and (want_mail > 0 or want_gw):
+                if mail_rests:  # look for emails once more before ending
+                    self.no_mail_until = 0.0
+                    continue
                 return  # nothing due, nothing in flight (results are recorded before a worker is free)
             self.changed.clear()
             try:
@@ -233,18 +246,106 @@ class Pass:
                 self.busy[mail] -= 1
                 self.changed.set()
 
+    async def _mail_worker(self) -> None:
+        """One SMTP connection's worker. While an email is sent, one transaction records
+        the answer of the email before it and hands the next one over, which is then
+        queued for the mail threads: it starts the moment the current one is answered.
+        So the database thread and the SMTP senders overlap, and an answer is written
+        before the email after next starts — a crash leaves unrecorded at most two
+        emails a connection (the one in flight, the one whose answer was being written).
+        An email handed over is sent even after a stop or a pause (its checks passed)."""
+        q = self.queues[True]
+        while True:
+            job = await q.get()
+            if job is None:
+                return
+            if self.d.stopping:
+                q.put_nowait(job)  # given back by _release_queued
+                return
+            self.busy[True] += 1
+            answers: list[Result] = []  # the last email's, not recorded yet
+            sending: asyncio.Future | None = None
+            following: asyncio.Future | None = None
+            try:
+                job = await self._first_handed(job, q)
+                sending = asyncio.ensure_future(self._send(job)) if job is not None else None
+                while sending is not None:
+                    nxt = self._next_mail(q)
+                    if nxt is not None:
+                        if await self._hand_over_or_fail(nxt, answers):
+                            if not nxt.handed:  # every row of it skipped, cancelled or deferred
+                                nxt = await self._first_handed(None if q.empty() else q.get_nowait(), q)
+                            if nxt is not None:
+                                following = asyncio.ensure_future(self._send(nxt))
+                        answers = []  # recorded with the hand-over (or on their own when it failed)
+                    elif answers:
+                        await self._record(answers)
+                        answers = []
+                    answers = await sending
+                    sending, following = following, None
+                    if sending is None and not self.failure and not q.empty():
+                        # none was ready during that send: this answer first, then the next
+                        await self._record(answers)
+                        answers = []
+                        nxt = await self._first_handed(q.get_nowait(), q)
+                        sending = asyncio.ensure_future(self._send(nxt)) if nxt is not None else None
+            finally:
+                for f in (sending, following):
+                    if f is not None and not f.done():
+                        f.cancel()  # a cancelled pass: the mail thread finishes it, its row is left to its lease
+                if answers:
+                    await self._record(answers)
+                self.busy[True] -= 1
+                self.changed.set()
+
+    def _next_mail(self, q: asyncio.Queue) -> Job | None:
+        """The next email to hand over ahead: none when stopping or its channel is paused
+        (it is then given back or released in turn by `_first_handed`)."""
+        if q.empty() or self.d.stopping:
+            return None
+        job = q.get_nowait()
+        if job is not None and channel_health.channel_of(job.handler.kind) in self.paused:
+            q.put_nowait(job)
+            return None
+        return job
+
+    async def _first_handed(self, job: Job | None, q: asyncio.Queue) -> Job | None:
+        """`job`, or the first job after it, handed over (nothing to record with it);
+        None when there is none, when stopping (given back) or when the database failed."""
+        while job is not None:
+            if self.d.stopping:
+                q.put_nowait(job)  # given back by _release_queued
+                return None
+            if channel_health.channel_of(job.handler.kind) in self.paused:
+                self.stats.released += await self.d.db(release, job.rows)  # waits with its channel
+            elif not await self._hand_over_or_fail(job, []):
+                return None
+            elif job.handed:
+                return job
+            job = None if q.empty() else q.get_nowait()
+        return None
+
     async def _one(self, job: Job, answers: list[Result]) -> list[Result]:
         """Hand `job` over (recording `answers`, the worker's last, in the same
         transaction) and send it; its own answers, not recorded yet."""
+        if not await self._hand_over_or_fail(job, answers) or not job.handed:
+            return []
+        return await self._send(job)
+
+    async def _hand_over_or_fail(self, job: Job, answers: list[Result]) -> bool:
+        """Hand `job` over (recording `answers` in the same transaction); False when the
+        database failed (the rows wait for their lease; the pass ends)."""
         try:
             await self._hand_over(job, answers)
         except Exception as e:  # noqa: BLE001 - not handed over: the rows wait for their lease
             if answers:
                 await self._record(answers)  # the transaction that held them was rolled back
             self.failure = self.failure or e
-            return []
-        if not job.handed:
-            return []
+            return False
+        return True
+
+    async def _send(self, job: Job) -> list[Result]:
+        """The transport call of a job handed over; its answers, not recorded yet."""
         try:
             return await job.handler.send(job)
         except asyncio.CancelledError:
@@ -278,7 +379,8 @@ class Pass:
                 immediate, written, changes = await d.db(self._record_and_hand_over, answers, jobs, d.clock())
             except Exception as e:  # noqa: BLE001 - each waiting worker gets the error
                 for _, _, fut in batch:
-                    fut.set_exception(e)
+                    if not fut.done():  # a worker cancelled meanwhile
+                        fut.set_exception(e)
                 continue
             self._count(immediate)
             d.log_results(immediate)
@@ -287,7 +389,8 @@ class Pass:
                 d.log_results(answers)
                 self._log_changes(changes)
             for _, _, fut in batch:
-                fut.set_result(None)
+                if not fut.done():
+                    fut.set_result(None)
 
     def _record_and_hand_over(self, answers: list[Result], jobs: list[Job], now) -> tuple[list, dict, list]:
         d = self.d
@@ -331,7 +434,8 @@ class Pass:
                     event(t.log, logging.ERROR, "results_lost", count=len(results), error=e)
                     self.failure = self.failure or e
                     for _, fut in batch:
-                        fut.set_result(None)
+                        if not fut.done():
+                            fut.set_result(None)
                     continue
                 self.to_record = batch + self.to_record
                 await asyncio.sleep(0.5)
@@ -341,7 +445,8 @@ class Pass:
             t.log_results(results)
             self._log_changes(changes)
             for _, fut in batch:
-                fut.set_result(None)
+                if not fut.done():
+                    fut.set_result(None)
 
     def _record_and_note(self, results: list[Result], now) -> tuple[dict, list]:
         """Record the answers and, in the same transaction, what they say about the
@@ -384,16 +489,6 @@ class Pass:
                 error=p.detail or None,
             )
 
-    async def _renewer(self) -> None:
-        t = self.d
-        lease = t.config.scheduler.lease_seconds
-        while True:
-            await asyncio.sleep(lease / 3)
-            try:
-                await t.db(renew, t.name, t.clock(), lease)
-            except Exception as e:  # noqa: BLE001 - the next renewal tries again
-                event(t.log, logging.WARNING, "renew_failed", error=e)
-
     # --- claim and prepare (database thread) ---------------------------------------------
 
     def _claim_and_prepare(self, mail_limit: int, gateway: bool, any_kind: bool = False) -> tuple[list[Job], int]:
@@ -416,63 +511,16 @@ class Pass:
             if mail_limit > 0:
                 claimed += claim(t.name, now, lease, mail_limit, EMAIL_KINDS)
             if gateway:
-                claimed += claim(t.name, now, lease, 1000, GATEWAY_KINDS)
+                got = claim(t.name, now, lease, GATEWAY_CLAIM, GATEWAY_KINDS)
+                if mail_limit > 0 and not claimed and got:
+                    self.no_mail_until = time.monotonic() + MAIL_RECHECK
+                claimed += got
         if not claimed:
             return [], 0
         try:
-            return self._prepare(claimed, now), len(claimed)
+            jobs, written = prepare(t, claimed, now)
         except Exception:
             release(claimed)  # give the rows back at once rather than leave them to the lease
             raise
-
-    def _prepare(self, claimed: list[Claimed], now) -> list[Job]:
-        t = self.d
-        cids = sorted({c.campaign_id for c in claimed})
-        campaigns = {c.id: c for c in Campaign.select().where(Campaign.id.in_(cids))}
-        templates: dict[int, dict[str, dict[str, str]]] = {cid: {} for cid in cids}
-        for tpl in Template.select().where(Template.campaign.in_(cids)):
-            templates[tpl.campaign_id][tpl.language] = {
-                "subject": tpl.subject,
-                "title": tpl.title,
-                "body": tpl.body,
-                "push": tpl.push,
-            }
-        push_ids = [c.recipient_id for c in claimed if c.kind == DeliveryKind.PUSH and c.recipient_id]
-        languages: dict[int, str] = {}
-        if push_ids:
-            by_recipient = dict(
-                Recipient.select(Recipient.id, Patient.language)
-                .join(Patient)
-                .where(Recipient.id.in_(push_ids))
-                .tuples()
-            )
-            languages = {c.id: by_recipient.get(c.recipient_id, "") for c in claimed if c.recipient_id}
-        unknown: list[Result] = []
-        groups: dict[tuple[DeliveryKind, int], list[Claimed]] = {}
-        for c in claimed:
-            if c.orphaned and c.kind.by_email:
-                # handed to the SMTP server by a dispatcher that died before the answer
-                unknown.append(self._orphan(c, now))
-                continue
-            groups.setdefault((c.kind, c.campaign_id), []).append(c)
-        jobs: list[Job] = []
-        gone: list[Result] = []
-        for (kind, cid), rows in groups.items():
-            camp = campaigns.get(cid)
-            if camp is None:
-                from core.reasons import Reason
-
-                gone += [Result(r, DeliveryState.CANCELLED, Reason.DELETED) for r in rows]
-                continue
-            jobs += t.handler(kind).group(camp, rows, languages, templates[cid])
-        written = record(unknown + gone, now, Guard.CLAIM)
         self._count([], written)
-        t.log_results(unknown + gone)
-        return jobs
-
-    def _orphan(self, c: Claimed, now) -> Result:
-        from core.channels import Outcome
-
-        outcome = Outcome.unknown("the dispatcher sending it stopped before the SMTP server's answer was recorded")
-        d = self.d.policy.decide(outcome, c.attempts, c.outcomes_unknown, now, c.kind.reaches_patient)
-        return Result(c, d.state, d.code, d.detail, d.due_at, d.unknown, d.problem)
+        return jobs, len(claimed)

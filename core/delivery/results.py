@@ -23,9 +23,10 @@ from enum import Enum
 import peewee as pw
 
 from core.db import write_transaction
-from core.delivery.store import Claimed
+from core.delivery.store import Claimed, Ids, fetch
 from core.enums import DeliveryKind, DeliveryState, RecipientStatus
 from core.models import Delivery, Invitation, Recipient
+from core.reasons import Reason
 
 _CHUNK = 500
 
@@ -105,9 +106,12 @@ def _write(rs: list[Result], now: datetime, guard: Guard) -> set[int]:
         values[Delivery.due_at] = _by_id(rs, Delivery.id, lambda r: r.due_at or now)
     if first.unknown:
         values[Delivery.outcomes_unknown] = Delivery.outcomes_unknown + 1
+        # when the first copy of unknown outcome went: the row's hand-over time before this
+        # update clears it (SQL reads the old row on the right-hand side)
+        values[Delivery.first_unknown_at] = pw.fn.COALESCE(Delivery.first_unknown_at, Delivery.handed_at)
     if first.problem:  # the channel's fault, not an attempt at this delivery
         values[Delivery.attempts] = Delivery.attempts - 1
-    q = Delivery.update(values).where(Delivery.id.in_([r.claimed.id for r in rs]))
+    q = Delivery.update(values).where(Delivery.id.in_(Ids(r.claimed.id for r in rs)))
     if guard is Guard.CLAIM:
         q = q.where(Delivery.claim_token == c.token, Delivery.status == DeliveryState.SENDING)
         if not c.orphaned:
@@ -120,7 +124,26 @@ def _write(rs: list[Result], now: datetime, guard: Guard) -> set[int]:
             Delivery.claim_token == c.token,
             Delivery.status == DeliveryState.SENDING,
         )
-    return {row.id for row in q.returning(Delivery.id).execute()}
+    return {row[0] for row in fetch(q.returning(Delivery.id))}
+
+
+def _first_copy(rs: list[Result]) -> None:
+    """The recipients keep when their first copy of unknown outcome went (its delivery's
+    `first_unknown_at`), whatever their status: a removed recipient may have it too."""
+    firsts = (
+        Delivery.select(Delivery.recipient, Delivery.first_unknown_at)
+        .where(Delivery.id.in_([r.claimed.id for r in rs]), Delivery.first_unknown_at.is_null(False))
+        .tuples()
+    )
+    by_time: dict[datetime, list[int]] = {}
+    for rid, at in firsts:
+        if isinstance(at, str):  # SQLite, read without the model's conversion
+            at = datetime.fromisoformat(at)
+        by_time.setdefault(at, []).append(rid)
+    for at, rids in by_time.items():
+        Recipient.update(first_copy_at=at).where(
+            Recipient.id.in_(rids), Recipient.first_copy_at.is_null(True)
+        ).execute()
 
 
 def _follow(rs: list[Result], now: datetime) -> None:
@@ -129,24 +152,37 @@ def _follow(rs: list[Result], now: datetime) -> None:
     first, c = rs[0], rs[0].claimed
     if first.state == DeliveryState.FAILED and c.kind == DeliveryKind.EMAIL and not first.unknown:
         # an invitation whose email never went is not an invitation (the funnel counts them)
-        Invitation.delete().where(Invitation.delivery.in_([r.claimed.id for r in rs])).execute()
+        Invitation.delete().where(Invitation.delivery.in_(Ids(r.claimed.id for r in rs))).execute()
     if c.kind not in _FOLLOWING:
         return
     rs = [r for r in rs if r.claimed.recipient_id is not None]
     rids = [r.claimed.recipient_id for r in rs]
     if not rids:
         return
+    if first.unknown or first.code == Reason.MAYBE_TWICE:
+        _first_copy(rs)
     allowed = _FOLLOWING[c.kind]
-    mine = Recipient.id.in_(rids)
+    mine = Recipient.id.in_(Ids(rids))
     if first.state == DeliveryState.SENT:
         if c.kind == DeliveryKind.PUBLISH:
             return
-        Recipient.update(sent_at=now).where(mine, Recipient.sent_at.is_null(True)).execute()
-        # a send handed over before a stop (core.recipients.stop) went out: its recipient,
-        # put back to `assigned`, was sent to after all
+        # one statement for both: the time it went (a removed recipient gets it too) and,
+        # for a recipient still waiting, `sent` — a send handed over before a stop
+        # (core.recipients.stop) went out: its recipient, put back to `assigned`, was sent to
+        waiting = Recipient.status.in_((*allowed, RecipientStatus.ASSIGNED))
+
+        def when_waiting(value, column):
+            return pw.Case(None, [(waiting, value)], column)
+
         Recipient.update(
-            status=RecipientStatus.SENT, reason_code=first.code, reason=first.detail, next_attempt_at=None
-        ).where(mine, Recipient.status.in_((*allowed, RecipientStatus.ASSIGNED))).execute()
+            {
+                Recipient.sent_at: pw.fn.COALESCE(Recipient.sent_at, now),
+                Recipient.status: when_waiting(RecipientStatus.SENT.value, Recipient.status),
+                Recipient.reason_code: when_waiting(first.code, Recipient.reason_code),
+                Recipient.reason: when_waiting(first.detail, Recipient.reason),
+                Recipient.next_attempt_at: when_waiting(None, Recipient.next_attempt_at),
+            }
+        ).where(mine, (Recipient.sent_at.is_null(True)) | waiting).execute()
     elif first.state == DeliveryState.RETRYING:
         if c.kind == DeliveryKind.PUBLISH:
             return  # still 'assigned' (or queued): the feed is the gateway's business

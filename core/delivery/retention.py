@@ -7,9 +7,10 @@ A row is deleted only when nothing still needs it:
   under way — and every time on it (created, due, handed over, sent) is older than the
   cut-off;
 - it is not a campaign's `put` or `expire` (few rows, and the proof that the broadcast's
-  current content went out: without it a new `put` would be queued, core.recipients.rows);
-- no invitation names it (the invitation carries the patient's code and the funnel, and
-  goes with its delivery).
+  current content went out: without it a new `put` would be queued, core.recipients.rows).
+An invitation email goes like the others: its invitation stays (the patient's code, link
+and expiry), its `delivery` emptied and its `sent_at` kept — all the funnel read from the
+row (schema 8) — in the transaction that deletes the row.
 A recipient's status, dates and reason live on the recipient row, and the audit in its
 own table: neither reads the outbox.
 """
@@ -20,8 +21,8 @@ from datetime import datetime, timedelta
 
 import peewee as pw
 
-from core.db import write_transaction
-from core.enums import FINISHED, DeliveryKind
+from core.db import is_postgres, write_transaction
+from core.enums import FINISHED, DeliveryKind, DeliveryState
 from core.models import Delivery, Invitation
 
 BATCH = 500  # rows a transaction
@@ -31,7 +32,6 @@ MAX_BATCHES = 20  # a run deletes at most BATCH x MAX_BATCHES rows; the next run
 def expired(now: datetime, keep_days: int) -> pw.Expression:
     """The delivery rows retention may delete at `now`."""
     cutoff = now - timedelta(days=keep_days)
-    invited = Invitation.select(Invitation.id).where(Invitation.delivery == Delivery.id)
     return (
         Delivery.status.in_(FINISHED)
         & Delivery.kind.not_in((DeliveryKind.PUT, DeliveryKind.EXPIRE))
@@ -39,7 +39,6 @@ def expired(now: datetime, keep_days: int) -> pw.Expression:
         & (Delivery.created_at < cutoff)
         & (Delivery.handed_at.is_null(True) | (Delivery.handed_at < cutoff))
         & (Delivery.sent_at.is_null(True) | (Delivery.sent_at < cutoff))
-        & ~pw.fn.EXISTS(invited)
     )
 
 
@@ -51,8 +50,20 @@ def prune(now: datetime, keep_days: int, batch: int = BATCH, max_batches: int = 
         with write_transaction():
             # the conditions are checked again by the DELETE itself: nothing decided in
             # one statement is acted on in another
-            ids = Delivery.select(Delivery.id).where(expired(now, keep_days)).limit(batch)
-            n = Delivery.delete().where(Delivery.id.in_(ids)).execute()
+            q = Delivery.select(Delivery.id).where(expired(now, keep_days)).limit(batch)
+            if is_postgres():  # no send may take one of them back meanwhile (SQLite: the write lock)
+                q = q.for_update()
+            ids = [i for (i,) in q.tuples()]
+            if not ids:
+                break
+            # the invitations these emails carried stay, with the one fact read from them
+            went = Delivery.select(Delivery.sent_at).where(
+                Delivery.id == Invitation.delivery, Delivery.status == DeliveryState.SENT
+            )
+            Invitation.update(sent_at=pw.fn.COALESCE(Invitation.sent_at, went), delivery=None).where(
+                Invitation.delivery.in_(ids)
+            ).execute()
+            n = Delivery.delete().where(Delivery.id.in_(ids), expired(now, keep_days)).execute()
         deleted += n
         if n < batch:
             break

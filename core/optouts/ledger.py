@@ -22,12 +22,13 @@ from datetime import UTC, date, datetime
 
 import peewee as pw
 
-from core import audit
+from core import audit, formats
 from core.context import Ctx
 from core.db import write_transaction
 from core.delivery.store import cancel_returning_recipients
 from core.enums import DeliveryKind, OptOutChannel, OptOutSource, Permission, RecipientStatus
 from core.errors import BadInput
+from core.i18n import _, ngettext
 from core.models import Campaign, Delivery, OptOut, Patient, Recipient
 from core.patients.lookup import get_by_emr
 from core.reasons import Reason, opt_out_detail
@@ -47,15 +48,25 @@ def channel_of(value: str) -> OptOutChannel:
     try:
         return OptOutChannel(value.strip().lower())
     except ValueError:
-        raise BadInput(f"unknown channel {value!r}; expected one of {', '.join(OptOutChannel)}") from None
+        raise BadInput(
+            _("unknown channel {value}; expected one of {choices}").format(
+                value=repr(value), choices=", ".join(OptOutChannel)
+            )
+        ) from None
 
 
-def _note(note: str | None, what: str) -> str:
+def _note(note: str | None, opt_in: bool) -> str:
     text = " ".join((note or "").split())
     if not text:
-        raise BadInput(f"{what} needs a note saying why (--note TEXT)")
+        if opt_in:
+            raise BadInput(_("an opt-in needs a note saying why (--note TEXT)"))
+        raise BadInput(_("an opt-out recorded by staff needs a note saying why (--note TEXT)"))
     if len(text) > NOTE_MAX:
-        raise BadInput(f"the note is {len(text)} characters; at most {NOTE_MAX}")
+        raise BadInput(
+            _("the note is {n} characters; at most {max}").format(
+                n=formats.number(len(text)), max=formats.number(NOTE_MAX)
+            )
+        )
     return text
 
 
@@ -85,12 +96,23 @@ class Recorded:
 
     def lines(self) -> list[str]:
         """What was done, in words (the CLI prints them, the TUI's notice shows them)."""
+        from core.words import word
+
+        channel = word("channel", self.channel)
         if self.new:
-            out = [f"{self.emr_id}: opted out of {self.channel} on {self.day} (recorded by staff)"]
+            out = [
+                _("{emr_id}: opted out of {channel} on {day} (recorded by staff)").format(
+                    emr_id=self.emr_id, channel=channel, day=formats.day(self.day)
+                )
+            ]
         else:
-            out = [f"{self.emr_id}: already opted out of {self.channel}"]
+            out = [_("{emr_id}: already opted out of {channel}").format(emr_id=self.emr_id, channel=channel)]
         if self.cancelled:
-            out.append(f"{self.cancelled} waiting deliver{'y' if self.cancelled == 1 else 'ies'} cancelled")
+            out.append(
+                ngettext("{n} waiting delivery cancelled", "{n} waiting deliveries cancelled", self.cancelled).format(
+                    n=formats.number(self.cancelled)
+                )
+            )
         return out
 
 
@@ -98,7 +120,7 @@ def record(ctx: Ctx, emr_id: str, channel: str, note: str) -> Recorded:
     """A staff member writes down an opt-out the patient asked for (by phone, at the desk)."""
     ctx.require(Permission.CAMPAIGNS)
     ch = channel_of(channel)
-    text = _note(note, "an opt-out recorded by staff")
+    text = _note(note, opt_in=False)
     with write_transaction():
         p = get_by_emr(emr_id)
         now = ctx.now()
@@ -211,7 +233,7 @@ def clear(ctx: Ctx, emr_id: str, channel: str, note: str) -> Cleared:
     one), with a note. The patient is contacted again only by a later start."""
     ctx.require(Permission.ADMIN)
     ch = channel_of(channel)
-    text = _note(note, "an opt-in")
+    text = _note(note, opt_in=True)
     with write_transaction():
         p = get_by_emr(emr_id)
         rows = list(active(p.id, None if ch == OptOutChannel.ALL else ch))
@@ -219,9 +241,17 @@ def clear(ctx: Ctx, emr_id: str, channel: str, note: str) -> Cleared:
             covering = active(p.id, OptOutChannel.ALL).first() if ch != OptOutChannel.ALL else None
             if covering is not None:
                 raise BadInput(
-                    f"patient {p.emr_id!r} opted out of every channel on {covering.day}; to undo it, use --channel all"
+                    _("patient {emr_id} opted out of every channel on {day}; to undo it, use --channel all").format(
+                        emr_id=repr(p.emr_id), day=formats.day(covering.day)
+                    )
                 )
-            raise BadInput(f"patient {p.emr_id!r} has no opt-out of {ch} to undo")
+            from core.words import word
+
+            raise BadInput(
+                _("patient {emr_id} has no opt-out of {channel} to undo").format(
+                    emr_id=repr(p.emr_id), channel=word("channel", ch)
+                )
+            )
         now = ctx.now()
         n = (
             OptOut.update(cleared_at=now, cleared_by=ctx.user.login, cleared_note=text)

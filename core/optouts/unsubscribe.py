@@ -37,14 +37,22 @@ def ensure(patient_ids: list[int], now: datetime, channel: OptOutChannel = OptOu
     got = _read(ids, channel)
     missing = [pid for pid in ids if pid not in got]
     if missing:
+        # made in one statement that returns them; one another dispatcher made meanwhile is read
         t = UnsubscribeToken._meta.table_name
         p = database.param
-        database.cursor().executemany(
-            f"INSERT INTO {t} (patient_id, channel, token, created_at) VALUES ({p}, {p}, {p}, {p}) "
-            "ON CONFLICT DO NOTHING",
-            [(pid, channel.value, new_token(), now) for pid in missing],
-        )
-        got.update(_read(missing, channel))
+        for i in range(0, len(missing), 500):
+            made = [(pid, channel.value, new_token(), now) for pid in missing[i : i + 500]]
+            values = ", ".join([f"({p}, {p}, {p}, {p})"] * len(made))
+            got.update(
+                database.execute_sql(
+                    f"INSERT INTO {t} (patient_id, channel, token, created_at) VALUES {values} "
+                    "ON CONFLICT DO NOTHING RETURNING patient_id, token",
+                    [v for row in made for v in row],
+                ).fetchall()
+            )
+        lost = [pid for pid in missing if pid not in got]
+        if lost:
+            got.update(_read(lost, channel))
     return got
 
 

@@ -10,6 +10,7 @@ from datetime import date
 
 from core import dates, search
 from core.csvio import fold
+from core.i18n import N_, _
 
 
 class _Invalid(Exception):
@@ -19,7 +20,7 @@ class _Invalid(Exception):
 def _text(max_len: int) -> Callable[[str], str]:
     def parse(v: str) -> str:
         if len(v) > max_len:
-            raise _Invalid(f"at most {max_len} characters")
+            raise _Invalid(_("at most {max} characters").format(max=max_len))
         return v
 
     return parse
@@ -27,7 +28,7 @@ def _text(max_len: int) -> Callable[[str], str]:
 
 TRUE = frozenset({"yes", "oui", "true", "vrai", "1", "y", "o"})
 FALSE = frozenset({"no", "non", "false", "faux", "0", "n", ""})
-BOOL_EXPECTED = "yes/no, oui/non, true/false, 1/0"
+BOOL_EXPECTED = N_("yes/no, oui/non, true/false, 1/0")
 
 
 def parse_bool(v: str) -> bool:
@@ -36,7 +37,7 @@ def parse_bool(v: str) -> bool:
         return True
     if k in FALSE:
         return False
-    raise _Invalid(BOOL_EXPECTED)
+    raise _Invalid(_(BOOL_EXPECTED))
 
 
 def parse_date(v: str) -> date | None:
@@ -79,7 +80,7 @@ def parse_sex(v: str) -> str:
     try:
         return SEXES[fold(v)]
     except KeyError:
-        raise _Invalid("F, M or X (or femme/homme/autre, female/male/other, or empty)") from None
+        raise _Invalid(_("F, M or X (or femme/homme/autre, female/male/other, or empty)")) from None
 
 
 LANGUAGES = {
@@ -101,7 +102,7 @@ def parse_language(v: str) -> str:
     try:
         return LANGUAGES[fold(v)]
     except KeyError:
-        raise _Invalid("fr or en (or français/anglais, french/english, or empty)") from None
+        raise _Invalid(_("fr or en (or français/anglais, french/english, or empty)")) from None
 
 
 _EMAIL = re.compile(r"[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\".]+$")
@@ -116,7 +117,7 @@ def parse_email(v: str) -> str:
     if not v:
         return ""
     if not is_email(v):
-        raise _Invalid("one email address like name@example.org")
+        raise _Invalid(_("one email address like name@example.org"))
     return v.lower()
 
 
@@ -129,21 +130,21 @@ def parse_postal(v: str) -> str:
     if m:
         return f"{m[1]} {m[2]}"
     if len(v) > 16:
-        raise _Invalid("a postal code (at most 16 characters)")
+        raise _Invalid(_("a postal code (at most 16 characters)"))
     return v
 
 
 def parse_emr(v: str) -> str:
     if not v:
-        raise _Invalid("an EMR id (required)")
+        raise _Invalid(_("an EMR id (required)"))
     if len(v) > 64:
-        raise _Invalid("an EMR id of at most 64 characters")
+        raise _Invalid(_("an EMR id of at most 64 characters"))
     return v
 
 
 def parse_app_id(v: str) -> str | None:
     if len(v) > 64:
-        raise _Invalid("an app account id of at most 64 characters")
+        raise _Invalid(_("an app account id of at most 64 characters"))
     return v or None
 
 

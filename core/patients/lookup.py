@@ -9,6 +9,7 @@ from datetime import date
 from core import emr
 from core.enums import Permission
 from core.errors import NotFound
+from core.i18n import _
 from core.models import Patient
 from core.search import key as name_key
 from core.search import like as _like
@@ -19,7 +20,7 @@ from core.search import sql_words
 def get_by_emr(emr_id: str) -> Patient:
     p = Patient.get_or_none(Patient.emr_key == emr.key(emr_id))
     if p is None:
-        raise NotFound(f"no patient with EMR id {emr_id.strip()!r}")
+        raise NotFound(_("no patient with EMR id {id}").format(id=repr(emr_id.strip())))
     return p
 
 

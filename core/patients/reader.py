@@ -15,9 +15,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
-from core import emr, infile, textcheck
+from core import emr, formats, infile, textcheck
 from core.csvio import BadRow, FileProblems, ProblemLines, Row, TableStream, norm
 from core.errors import BadInput
+from core.i18n import _, ngettext
 from core.patients.cells import PARSERS, _Invalid
 from core.patients.columns import ALIASES, map_columns
 
@@ -86,7 +87,7 @@ class DirectoryReader:
 
     def __enter__(self) -> DirectoryReader:
         if str(self.path) == infile.STDIN:  # `-`: the standard input, read whole (bounded)
-            raw = infile.read_bytes(self.path, limit=infile.CSV_LIMIT, what="a CSV file")
+            raw = infile.read_bytes(self.path, limit=infile.CSV_LIMIT, what=_("a CSV file"))
             self.stream = TableStream.of_bytes(raw, infile.STDIN_LABEL).__enter__()
         else:
             self.stream = TableStream(self.path, limit=infile.CSV_LIMIT).__enter__()
@@ -106,8 +107,9 @@ class DirectoryReader:
         if "emr_id" not in mapping:
             expected = ", ".join(ALIASES["emr_id"][:8])
             raise BadInput(
-                f"{s.label}:{s.header_line}: no EMR id column (expected one named like "
-                f"{expected}...); found: {', '.join(s.header)}"
+                _("{where}: no EMR id column (expected one named like {expected}...); found: {found}").format(
+                    where=f"{s.label}:{s.header_line}", expected=expected, found=", ".join(s.header)
+                )
             )
         self.mapping = mapping
         self.fields = list(mapping)
@@ -139,7 +141,8 @@ class DirectoryReader:
         position = self._position
 
         def problem(i: int, label: str, text: str) -> None:
-            problems.setdefault(lines[i], []).append((position[norm(label)], f"column {_quote(label)}: {text}"))
+            said = _("column {name}: {problem}").format(name=_quote(label), problem=text)
+            problems.setdefault(lines[i], []).append((position[norm(label)], said))
 
         columns = self._typed_columns(rows, problem)
         keys = self._unique_ids(columns["emr_id"], lines, problem)
@@ -162,8 +165,8 @@ class DirectoryReader:
             if is_bad:
                 for i, v in enumerate(typed):
                     if v.__class__ is _Bad:
-                        got = _quote(raw[i]) if raw[i] else "an empty value"
-                        problem(i, label, f"expected {v.expected}, got {got}")
+                        got = _quote(raw[i]) if raw[i] else _("an empty value")
+                        problem(i, label, _("expected {what}, got {value}").format(what=v.expected, value=got))
             if not " ".join(raw).isprintable():  # a line break, tab, NUL... somewhere (issue #8)
                 for i, v in enumerate(raw):
                     c = textcheck.first_control(v)
@@ -171,8 +174,10 @@ class DirectoryReader:
                         problem(
                             i,
                             label,
-                            f"expected text without control characters (line breaks, tabs, NUL, "
-                            f"zero-width or direction marks), got {textcheck.describe(c)} in {_quote(v)}",
+                            _(
+                                "expected text without control characters (line breaks, tabs, NUL, "
+                                "zero-width or direction marks), got {what} in {value}"
+                            ).format(what=textcheck.describe(c), value=_quote(v)),
                         )
             columns[f] = typed
         return columns
@@ -191,8 +196,11 @@ class DirectoryReader:
                 seen[k] = lines[i] if emrs[i] == k else (lines[i], emrs[i])
                 continue
             first_line, first_id = first if isinstance(first, tuple) else (first, k)
-            same = "" if emrs[i] == first_id else f" (the same id as {_quote(first_id)})"
-            problem(i, label, f"duplicate EMR id {_quote(emrs[i])}{same}, already on line {first_line}")
+            if emrs[i] == first_id:
+                said = _("duplicate EMR id {id}, already on line {line}")
+            else:
+                said = _("duplicate EMR id {id} (the same id as {first}), already on line {line}")
+            problem(i, label, said.format(id=_quote(emrs[i]), first=_quote(first_id), line=first_line))
         return keys
 
     def _births_not_after_today(self, dobs: list | None, rows: list[Row], problem) -> None:
@@ -206,7 +214,7 @@ class DirectoryReader:
                 problem(
                     i,
                     self.stream.columns[key],
-                    f"expected a date of birth not after today, got {_quote(rows[i].fields[j])}",
+                    _("expected a date of birth not after today, got {value}").format(value=_quote(rows[i].fields[j])),
                 )
 
     def _record(self, problems: dict[int, list[tuple[int, str]]]) -> None:
@@ -214,7 +222,7 @@ class DirectoryReader:
         where = self.stream.label
         for line in sorted(problems):
             self.bad_lines += 1
-            for _, msg in sorted(problems[line], key=lambda p: p[0]):
+            for _position, msg in sorted(problems[line], key=lambda p: p[0]):
                 self.problems.add(f"{where}:{line}: {msg}")
 
     def finish(self) -> None:
@@ -222,9 +230,12 @@ class DirectoryReader:
         s = self.stream
         if not self.rows and not self.problems:
             raise BadInput(
-                f"{s.label}:{s.header_line}: only a header row, no patient; nothing imported "
-                "(expected one row per patient after the header)"
+                _(
+                    "{where}: only a header row, no patient; nothing imported "
+                    "(expected one row per patient after the header)"
+                ).format(where=f"{s.label}:{s.header_line}")
             )
         if self.problems:
             n = self.bad_lines
-            raise FileProblems(f"{s.label}: {n} bad row{'s' if n != 1 else ''}, nothing imported", self.problems)
+            said = ngettext("{where}: {n} bad row, nothing imported", "{where}: {n} bad rows, nothing imported", n)
+            raise FileProblems(said.format(where=s.label, n=formats.number(n)), self.problems)

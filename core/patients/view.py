@@ -32,13 +32,13 @@ class CampaignLine:
     added_at: datetime
     sent_at: datetime | None
 
-    def reason(self, language: str = "en") -> str:
+    def reason(self, language: str | None = None) -> str:
         return describe(self.reason_code, self.reason_detail, language) if self.reason_code else ""
 
     def to_json(self) -> dict:
         out = asdict(self)
         del out["reason_detail"]
-        out["reason_text"] = self.reason()  # English words (--json keeps the spec's English)
+        out["reason_text"] = self.reason("en")  # English words (--json keeps the spec's English)
         return out
 
 

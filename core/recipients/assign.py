@@ -10,17 +10,18 @@ from collections import Counter
 
 import peewee as pw
 
-from core import audit, emr
+from core import audit, emr, formats
 from core.campaigns import get_templates, window_state
 from core.campaigns.actions import template_problems
 from core.campaigns.reads import get, get_locked
 from core.campaigns.window import require_valid_window
 from core.context import Ctx
-from core.db import write_transaction
+from core.db import is_postgres, write_transaction
 from core.enums import Kind, Permission, RecipientStatus, WindowState
 from core.errors import BadInput, NotFound, Refused
-from core.models import BaseModel, Campaign, Patient, Recipient
-from core.recipients.lookup import known_keys, patient_query
+from core.i18n import _
+from core.models import BaseModel, Campaign, Patient, Recipient, database
+from core.recipients.lookup import patient_query
 from core.recipients.results import AssignPreview, AssignResult
 from core.recipients.window import publish
 from core.rules import Stage, detail_case, forbidden, reason_case
@@ -37,40 +38,76 @@ class _Picked(BaseModel):
         table_name = "clinicast_picked"
 
 
+class _Keys(BaseModel):
+    """The EMR keys of a list being assigned (a per-connection temporary table): the
+    list joins the directory instead of travelling as thousands of parameters."""
+
+    key = pw.CharField(primary_key=True, max_length=64)
+
+    class Meta:
+        table_name = "clinicast_keys"
+
+
+def _load_keys(keys: list[str]) -> None:
+    _Keys.create_table(safe=True, temporary=True)
+    _Keys.delete().execute()
+    t, p = _Keys._meta.table_name, database.param
+    database.cursor().executemany(f'INSERT INTO {t} ("key") VALUES ({p})', [(k,) for k in keys])
+    _analyze(_Keys)
+
+
 def _pick(patients: pw.Select) -> pw.Select:
     _Picked.create_table(safe=True, temporary=True)
     _Picked.delete().execute()
     _Picked.insert_from(patients, [_Picked.patient]).on_conflict_ignore().returning().execute()
+    _analyze(_Picked)
     return _Picked.select(_Picked.patient)
+
+
+def _analyze(table: type[BaseModel]) -> None:
+    """PostgreSQL: the planner's statistics of a temporary table just filled (autovacuum
+    never sees one). Without them it takes the few thousand rows for a big table and
+    joins them to the directory by reading all of it."""
+    if is_postgres():
+        database.execute_sql(f"ANALYZE {table._meta.table_name}")
 
 
 def _check_assignable(ctx: Ctx, c: Campaign) -> str | None:
     if c.archived:
-        raise Refused(f"campaign {c.id} is archived; unarchive it before adding patients")
+        raise Refused(_("campaign {id} is archived; unarchive it before adding patients").format(id=c.id))
     require_valid_window(c)
     state = window_state(c, ctx.now(), ctx.config.clinic.tz)
     if state == WindowState.ENDED:
-        raise Refused(f"campaign {c.id}'s window ended on {c.ends_on}; nobody can be added")
+        raise Refused(
+            _("campaign {id}'s window ended on {day}; nobody can be added").format(id=c.id, day=formats.day(c.ends_on))
+        )
     if c.kind == Kind.BROADCAST and c.expired_at is not None:
         # expired on the gateway already: a clock set back (or a window edited) must not
         # make an assign publish, and so re-create, it there (issue #8)
-        raise Refused(f"campaign {c.id} was removed from the feeds on {c.expired_at:%Y-%m-%d}; nobody can be added")
+        raise Refused(
+            _("campaign {id} was removed from the feeds on {day}; nobody can be added").format(
+                id=c.id, day=formats.day(c.expired_at, ctx.config.clinic.tz)
+            )
+        )
     if c.kind == Kind.BROADCAST:
         # the feed shows the message as soon as the window is open: it must be written first
         problems = template_problems(ctx, c.kind, get_templates(ctx, c.id))
         if problems:
             raise Refused(
-                f"write campaign {c.id}'s message before adding patients "
-                f"(patients see it in their feed during the window): {problems[0]}"
+                _(
+                    "write campaign {id}'s message before adding patients "
+                    "(patients see it in their feed during the window): {problem}"
+                ).format(id=c.id, problem=problems[0])
             )
     return state
 
 
-def _tally(c: Campaign, patients: pw.Select) -> tuple[AssignResult, int]:
+def _tally(c: Campaign, patients: pw.Select) -> tuple[AssignResult, int, int]:
     """What assigning the patients `patients` selects would do, by the consent rules
-    (core.rules, the feed stage): added, already there, skipped by reason — and how many
-    of the added come back (removed, or skipped before anything was sent). Read only:
-    the assign and its preview both count with it."""
+    (core.rules, the feed stage), in one grouped query: added, already there, skipped by
+    reason — how many of the added come back (removed, or skipped before anything was
+    sent), and how many patients matched in all. Read only: the assign and its preview
+    both count with it."""
     reason = reason_case(c.kind, Stage.FEED)
     mine_r = Recipient.alias()
     present = pw.Case(
@@ -93,8 +130,9 @@ def _tally(c: Campaign, patients: pw.Select) -> tuple[AssignResult, int]:
     )
     result = AssignResult()
     skipped: Counter[str] = Counter()
-    revived = 0
+    revived = matched = 0
     for where, why, n in rows:
+        matched += n
         if where == "active" or (where == RecipientStatus.SKIPPED and why):
             result.already_assigned += n  # a no-op: nothing changes for them
             continue
@@ -104,7 +142,7 @@ def _tally(c: Campaign, patients: pw.Select) -> tuple[AssignResult, int]:
         else:
             skipped[why] += n
     result.skipped, result.skipped_reasons = sum(skipped.values()), dict(skipped)
-    return result, revived
+    return result, revived, matched
 
 
 def preview_conditions(ctx: Ctx, campaign_id: int | str, conds: list) -> AssignPreview:
@@ -115,10 +153,9 @@ def preview_conditions(ctx: Ctx, campaign_id: int | str, conds: list) -> AssignP
     ctx.require(Permission.CAMPAIGNS)
     c = get(campaign_id)
     expr = conditions.compile(conds, ctx.today())
-    matching = Patient.select(Patient.id).where(expr)
-    result, _revived = _tally(c, matching)
+    result, _revived, matched = _tally(c, Patient.select(Patient.id).where(expr))
     return AssignPreview(
-        matched=matching.count(),
+        matched=matched,
         added=result.added,
         already_assigned=result.already_assigned,
         skipped_reasons=result.skipped_reasons,
@@ -139,12 +176,14 @@ def _assign(ctx: Ctx, campaign_id: int | str, patients: pw.Select, how: str, **d
         picked = _pick(patients)
         mine = Recipient.select(Recipient.patient).where(Recipient.campaign == c)
         reason, reason_detail = reason_case(c.kind, Stage.FEED), detail_case(c.kind, Stage.FEED)
-        result, revived = _tally(c, picked)
+        result, revived, _matched = _tally(c, picked)
         incoming = result.added + result.skipped
         if incoming > LIMIT:
             raise Refused(
-                f"this would add {incoming} patients; one assign adds at most {LIMIT}: "
-                "narrow the conditions or split the list. Nothing was added."
+                _(
+                    "this would add {n} patients; one assign adds at most {limit}: "
+                    "narrow the conditions or split the list. Nothing was added."
+                ).format(n=formats.number(incoming), limit=formats.number(LIMIT))
             )
         now, login = ctx.now(), ctx.user.login
         denied = forbidden(c.kind, Stage.FEED)
@@ -182,7 +221,14 @@ def _assign(ctx: Ctx, campaign_id: int | str, patients: pw.Select, how: str, **d
             pw.Value(now),
             pw.Value(login),
             pw.Value(False),
-        ).where(Patient.id.in_(picked), Patient.id.not_in(mine))
+        ).where(
+            Patient.id.in_(picked),
+            # NOT EXISTS, not NOT IN: PostgreSQL filtered the whole directory by a NOT IN
+            # before joining the few thousand picked (an anti-join now)
+            ~pw.fn.EXISTS(
+                Recipient.select(pw.SQL("1")).where(Recipient.campaign == c, Recipient.patient == Patient.id)
+            ),
+        )
         columns = [
             Recipient.campaign,
             Recipient.patient,
@@ -215,7 +261,7 @@ def _assign(ctx: Ctx, campaign_id: int | str, patients: pw.Select, how: str, **d
 def assign_patient(ctx: Ctx, campaign_id: int | str, emr_id: str) -> AssignResult:
     emr_id = emr_id.strip()
     if not patient_query(emr_id).exists():
-        raise NotFound(f"no patient with EMR id {emr_id!r}")
+        raise NotFound(_("no patient with EMR id {id}").format(id=repr(emr_id)))
     return _assign(ctx, campaign_id, patient_query(emr_id), "patient", emr_id=emr_id)
 
 
@@ -223,7 +269,7 @@ def assign_conditions(ctx: Ctx, campaign_id: int | str, conds: list) -> AssignRe
     from core import conditions
 
     if not conds:
-        raise BadInput("give at least one condition (FIELD OP VALUE)")
+        raise BadInput(_("give at least one condition (FIELD OP VALUE)"))
     expr = conditions.compile(conds, ctx.today())
     return _assign(
         ctx,
@@ -234,24 +280,32 @@ def assign_conditions(ctx: Ctx, campaign_id: int | str, conds: list) -> AssignRe
     )
 
 
-def assign_ids(ctx: Ctx, campaign_id: int | str, emr_ids: list[str]) -> AssignResult:
-    """Assign the patients with these EMR ids; unknown ids are reported, not fatal."""
+def assign_ids(ctx: Ctx, campaign_id: int | str, emr_ids: list[str], known: set[str] | None = None) -> AssignResult:
+    """Assign the patients with these EMR ids; unknown ids are reported, not fatal.
+    `known`: the ids' keys found in the directory, when the caller looked them up
+    already (core.recipients.idlist's report): they are not looked up twice. The list
+    goes to a temporary table once and joins the directory (no IN list of thousands)."""
     by_key: dict[str, str] = {}
     for i in emr_ids:
         k = emr.key(i)
         if k:
             by_key.setdefault(k, i.strip())
     if not by_key:
-        raise BadInput("no EMR ids to assign")
-    known = known_keys(list(by_key))
-    if len(known) > LIMIT:
-        raise Refused(f"this list has {len(known)} known patients; one assign adds at most {LIMIT}. Nothing was added.")
-    result = _assign(
-        ctx,
-        campaign_id,
-        Patient.select(Patient.id).where(Patient.emr_key.in_(sorted(known))),
-        "list",
-        count=len(by_key),
-    )
+        raise BadInput(_("no EMR ids to assign"))
+    with write_transaction():  # the list's rows in one transaction, with the assign (a savepoint)
+        _load_keys(list(by_key))
+        # IN (SELECT ...), not a join: SQLite, knowing nothing of the temporary table, would
+        # scan the directory's index and probe the list
+        in_list = Patient.emr_key.in_(_Keys.select(_Keys.key))
+        if known is None:
+            known = {k for (k,) in Patient.select(Patient.emr_key).where(in_list).tuples()}
+        if len(known) > LIMIT:
+            raise Refused(
+                _("this list has {n} known patients; one assign adds at most {limit}. Nothing was added.").format(
+                    n=formats.number(len(known)), limit=formats.number(LIMIT)
+                )
+            )
+        result = _assign(ctx, campaign_id, Patient.select(Patient.id).where(in_list), "list", count=len(by_key))
+        _Keys.delete().execute()
     result.not_found = [i for k, i in by_key.items() if k not in known]
     return result

@@ -11,6 +11,7 @@ from core.campaigns import get
 from core.context import Ctx
 from core.enums import DeliveryKind, Permission
 from core.errors import NotFound
+from core.i18n import _
 from core.models import Delivery, Invitation, Patient, Recipient
 from core.reasons import describe
 
@@ -49,9 +50,10 @@ class RecipientDetail:
     invitation_expires_at: datetime | None = None
     joined_at: datetime | None = None
     deliveries: list[DeliveryLine] = field(default_factory=list)
+    first_copy_at: datetime | None = None  # maybe_twice: an earlier copy of unknown outcome went then
 
 
-def detail(ctx: Ctx, campaign_id: int | str, recipient_id: int, language: str = "en") -> RecipientDetail:
+def detail(ctx: Ctx, campaign_id: int | str, recipient_id: int, language: str | None = None) -> RecipientDetail:
     """The recipient `recipient_id` of the campaign, with their deliveries oldest first.
     It shows a patient's data: audited as a read (core.audit.read)."""
     from core.audit.read import record_read
@@ -65,7 +67,7 @@ def detail(ctx: Ctx, campaign_id: int | str, recipient_id: int, language: str = 
         .first()
     )
     if r is None:
-        raise NotFound(f"campaign {c.id} has no recipient {recipient_id}")
+        raise NotFound(_("campaign {id} has no recipient {recipient}").format(id=c.id, recipient=recipient_id))
     p = r.patient
     lines = []
     attempts, last_error = 0, ""
@@ -86,7 +88,7 @@ def detail(ctx: Ctx, campaign_id: int | str, recipient_id: int, language: str = 
         app_id=p.app_id or "",
         status=r.status,
         reason_code=r.reason_code,
-        reason=describe(r.reason_code, r.reason, language) if (r.reason_code or r.reason) else "",
+        reason=describe(r.reason_code, r.reason, language, _times(ctx, r)) if (r.reason_code or r.reason) else "",
         added_at=r.added_at,
         added_by=r.added_by,
         queued_at=r.queued_at,
@@ -99,4 +101,16 @@ def detail(ctx: Ctx, campaign_id: int | str, recipient_id: int, language: str = 
         invitation_expires_at=inv.expires_at if inv else None,
         joined_at=inv.joined_at if inv else None,
         deliveries=lines,
+        first_copy_at=r.first_copy_at,
     )
+
+
+def _times(ctx: Ctx, r: Recipient) -> dict[str, str] | None:
+    """The times a maybe_twice reason names, in the clinic's time of day: when the first
+    copy (its answer never came) and the second went."""
+    if r.first_copy_at is None or r.sent_at is None:
+        return None
+    from core.channel_health import local_time
+
+    now = ctx.now()
+    return {"first": local_time(r.first_copy_at, ctx.config, now), "sent": local_time(r.sent_at, ctx.config, now)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core import emr, textcheck
+from core import emr, formats, textcheck
 from core.context import Ctx
 from core.enums import Permission
 from core.errors import BadInput
@@ -44,6 +44,7 @@ class IdListReport:
     unknown: list[tuple[int, str]] = field(default_factory=list)  # (line, id)
     duplicates: list[tuple[int, str, int]] = field(default_factory=list)  # (line, id, first line)
     bad_lines: list[tuple[int, str]] = field(default_factory=list)  # (line, why)
+    known: set[str] = field(default_factory=set)  # the keys found in the directory
 
     @property
     def found(self) -> list[str]:
@@ -51,8 +52,16 @@ class IdListReport:
         return [i for i in self.ids if i not in unknown]
 
     def problems(self) -> list[str]:
-        out = [f"{self.path}:{ln}: unknown EMR id {i!r}" for ln, i in self.unknown]
-        out += [f"{self.path}:{ln}: duplicate of line {first} ({i!r})" for ln, i, first in self.duplicates]
+        out = [
+            _("{path}:{line}: unknown EMR id {id}").format(path=self.path, line=ln, id=repr(i))
+            for ln, i in self.unknown
+        ]
+        out += [
+            _("{path}:{line}: duplicate of line {first} ({id})").format(
+                path=self.path, line=ln, first=first, id=repr(i)
+            )
+            for ln, i, first in self.duplicates
+        ]
         out += [f"{self.path}:{ln}: {why}" for ln, why in self.bad_lines]
         return out
 
@@ -80,7 +89,7 @@ def read_pasted(ctx: Ctx, text: str) -> IdListReport:
     if n > PASTE_LIMIT:
         raise BadInput(
             _("{label}: {n} lines; a pasted list holds at most {limit} (send a longer one as a CSV file)").format(
-                label=label, n=f"{n:,}", limit=f"{PASTE_LIMIT:,}"
+                label=label, n=formats.number(n), limit=formats.number(PASTE_LIMIT)
             )
         )
     return _report(csvio.parse_table(text.encode("utf-8"), label), label)
@@ -96,8 +105,10 @@ def _report(table, label: str) -> IdListReport:
     if column is None:
         if len(norm) != 1:
             raise BadInput(
-                f"{path}:1: no EMR id column: expected a column named like emr_id, patient_id, "
-                f"id or no dossier (found {', '.join(table.header)})"
+                _(
+                    "{path}:1: no EMR id column: expected a column named like emr_id, patient_id, "
+                    "id or no dossier (found {columns})"
+                ).format(path=path, columns=", ".join(table.header))
             )
         column = norm[0]
         # a single column without a recognised header: the first line is an id too
@@ -110,7 +121,7 @@ def _report(table, label: str) -> IdListReport:
         value = (values.get(column) or "").strip()
         key = emr.key(value)
         if not key:
-            report.bad_lines.append((line, "no EMR id on this line"))
+            report.bad_lines.append((line, _("no EMR id on this line")))
         elif (c := textcheck.first_control(value, textcheck.LINE_BREAKING)) is not None:
             report.bad_lines.append(
                 (line, _("the EMR id holds {what}; expected one line of text").format(what=textcheck.describe(c)))
@@ -123,6 +134,7 @@ def _report(table, label: str) -> IdListReport:
             report.ids.append(value)
     known = known_keys(list(first_line))
     report.unknown = [(ln, value) for key, (ln, value) in first_line.items() if key not in known]
+    report.known = known
     return report
 
 
@@ -137,10 +149,19 @@ def assign_csv(ctx: Ctx, campaign_id: int | str, path: str | Path) -> AssignResu
                 "{path}: {n} bad lines, nothing assigned; first: ",
                 len(report.bad_lines),
             ).format(path=path, n=len(report.bad_lines))
-            + f"line {report.bad_lines[0][0]}: {report.bad_lines[0][1]}"
+            + _("line {line}: {why}").format(line=report.bad_lines[0][0], why=report.bad_lines[0][1])
         )
     if not report.found:
-        raise BadInput(f"{path}: none of the {len(report.ids)} EMR ids is in the patient directory; nothing assigned")
-    result = assign_ids(ctx, campaign_id, report.ids)
-    result.duplicates = [f"{report.path}:{ln}: duplicate of line {first} ({i!r})" for ln, i, first in report.duplicates]
+        raise BadInput(
+            ngettext(
+                "{path}: the EMR id is not in the patient directory; nothing assigned",
+                "{path}: none of the {n} EMR ids is in the patient directory; nothing assigned",
+                len(report.ids),
+            ).format(path=path, n=formats.number(len(report.ids)))
+        )
+    result = assign_ids(ctx, campaign_id, report.ids, known=report.known)
+    result.duplicates = [
+        _("{path}:{line}: duplicate of line {first} ({id})").format(path=report.path, line=ln, first=first, id=repr(i))
+        for ln, i, first in report.duplicates
+    ]
     return result

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from core import emr
 from core.errors import NotFound
-from core.models import Campaign, Patient, Recipient
+from core.i18n import _
+from core.models import Campaign, Patient, Recipient, database
 
 
 def known_keys(keys: list[str]) -> set[str]:
-    """The EMR id keys that are in the patient directory (in chunks: SQLite caps parameters)."""
+    """The EMR id keys that are in the patient directory (in chunks: SQLite caps
+    parameters). Plain SQL: peewee building an IN list of 5,000 parameters took longer
+    than the database answering it (issue #21)."""
     known: set[str] = set()
+    t, p = Patient._meta.table_name, database.param
     for start in range(0, len(keys), 10000):
         chunk = keys[start : start + 10000]
-        known.update(k for (k,) in Patient.select(Patient.emr_key).where(Patient.emr_key.in_(chunk)).tuples())
+        sql = f"SELECT emr_key FROM {t} WHERE emr_key IN ({', '.join([p] * len(chunk))})"
+        known.update(k for (k,) in database.execute_sql(sql, chunk))
     return known
 
 
@@ -23,5 +28,7 @@ def patient_query(emr_id: str):
 def recipient(c: Campaign, emr_id: str) -> Recipient:
     r = Recipient.select().join(Patient).where(Recipient.campaign == c, Patient.emr_key == emr.key(emr_id)).first()
     if r is None:
-        raise NotFound(f"patient {emr_id.strip()!r} is not a recipient of campaign {c.id}")
+        raise NotFound(
+            _("patient {emr_id} is not a recipient of campaign {id}").format(emr_id=repr(emr_id.strip()), id=c.id)
+        )
     return r

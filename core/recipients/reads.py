@@ -8,6 +8,7 @@ from core.campaigns import get
 from core.context import Ctx
 from core.enums import Permission, RecipientStatus
 from core.errors import BadInput
+from core.i18n import _
 from core.models import Patient, Recipient
 from core.recipients.results import RecipientRow
 from core.search import sql_words
@@ -49,6 +50,7 @@ def page(
             Recipient.added_at,
             Recipient.sent_at,
             Recipient.next_attempt_at,
+            Recipient.first_copy_at,
         )
         .join(Patient)
         .where(Recipient.campaign == cid)
@@ -56,7 +58,11 @@ def page(
     )
     if status:
         if status not in tuple(RecipientStatus):
-            raise BadInput(f"unknown status {status!r}; expected one of {', '.join(RecipientStatus)}")
+            raise BadInput(
+                _("unknown status {status}; expected one of {choices}").format(
+                    status=repr(status), choices=", ".join(RecipientStatus)
+                )
+            )
         q = q.where(Recipient.status == status)
     if search.strip():
         found = Patient.emr_id.startswith(search.strip())
@@ -67,6 +73,6 @@ def page(
     if limit:
         q = q.limit(limit)
     return [
-        RecipientRow(i, emr, f"{fn} {ln}".strip(), st, code, detail, added, sent, nxt)
-        for i, emr, fn, ln, st, code, detail, added, sent, nxt in q.tuples()
+        RecipientRow(i, emr, f"{fn} {ln}".strip(), st, code, detail, added, sent, nxt, first)
+        for i, emr, fn, ln, st, code, detail, added, sent, nxt, first in q.tuples()
     ]

@@ -19,7 +19,7 @@ from collections import Counter
 
 import peewee as pw
 
-from core import audit
+from core import audit, formats
 from core.campaigns import get, get_templates
 from core.campaigns.actions import template_problems
 from core.campaigns.reads import get_locked
@@ -27,6 +27,7 @@ from core.context import Ctx
 from core.db import write_transaction
 from core.enums import OPEN, DeliveryKind, Kind, Permission, RecipientStatus
 from core.errors import Refused
+from core.i18n import _
 from core.models import Campaign, Delivery, Invitation, Patient, Recipient
 from core.recipients.results import StartPlan
 from core.recipients.rows import insert_deliveries
@@ -68,7 +69,7 @@ def reinvite_plan(ctx: Ctx, campaign_id) -> StartPlan:
     ctx.require(Permission.CAMPAIGNS)
     c = get(campaign_id)
     if c.kind != Kind.INVITATION:
-        raise Refused(f"campaign {c.id} is a broadcast; only an invitation can be re-invited")
+        raise Refused(_("campaign {id} is a broadcast; only an invitation can be re-invited").format(id=c.id))
     now = ctx.now()
     rids = _expired(c, now).select(Invitation.recipient)
     rows = (
@@ -85,6 +86,7 @@ def reinvite_plan(ctx: Ctx, campaign_id) -> StartPlan:
     )
     plan.queued_for = first_allowed(ctx.config, now)
     plan.sending_begins = describe_start(ctx.config, now, now)
+    plan.sending_begins_en = describe_start(ctx.config, now, now, "en")
     return plan
 
 
@@ -94,17 +96,29 @@ def reinvite(ctx: Ctx, campaign_id) -> StartPlan:
     with write_transaction():
         c = get_locked(campaign_id)
         if c.archived:
-            raise Refused(f"campaign {c.id} is archived")
+            raise Refused(_("campaign {id} is archived").format(id=c.id))
         plan = reinvite_plan(ctx, c.id)
         problems = template_problems(ctx, c.kind, get_templates(ctx, c.id))
         if problems:
-            raise Refused(f"campaign {c.id}'s template has problems; fix them first: {problems[0]}")
+            raise Refused(
+                _("campaign {id}'s template has problems; fix them first: {problem}").format(
+                    id=c.id, problem=problems[0]
+                )
+            )
         if plan.will_send == 0:
             skipped = sum(plan.skipped.values())
+            if skipped:
+                said = _(
+                    "nothing to re-invite: no invitation of campaign {id} expired unanswered that may be sent "
+                    "again ({skipped} forbidden by a consent rule or opt-out); {before} re-invited before"
+                )
+            else:
+                said = _(
+                    "nothing to re-invite: no invitation of campaign {id} expired unanswered; "
+                    "{before} re-invited before"
+                )
             raise Refused(
-                f"nothing to re-invite: no invitation of campaign {c.id} expired unanswered"
-                + (f" that may be sent again ({skipped} forbidden by a consent rule or opt-out)" if skipped else "")
-                + f"; {plan.already_sent} re-invited before"
+                said.format(id=c.id, skipped=formats.number(skipped), before=formats.number(plan.already_sent))
             )
         now = ctx.now()
         due = plan.queued_for or now

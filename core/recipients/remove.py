@@ -12,6 +12,7 @@ from core.db import write_transaction
 from core.delivery.store import cancel, in_flight
 from core.enums import DeliveryKind, Kind, Permission, RecipientStatus
 from core.errors import BadInput
+from core.i18n import _
 from core.models import Campaign, Delivery, Recipient
 from core.reasons import Reason
 from core.recipients.lookup import recipient
@@ -20,21 +21,31 @@ from core.recipients.rows import insert_deliveries
 
 def _outcome(c: Campaign, r: Recipient) -> str:
     """What taking this recipient off the campaign means for them (said before and after)."""
-    what = "the invitation email" if c.kind == Kind.INVITATION else "the push notification"
+    email = c.kind == Kind.INVITATION
     if r.status == RecipientStatus.REMOVED:
-        return "they were already removed"
+        return _("they were already removed")
     if r.status == RecipientStatus.SENT or r.sent_at:
-        out = [f"{what} was already sent to them; they are only taken off the list"]
+        if email:
+            out = [_("the invitation email was already sent to them; they are only taken off the list")]
+        else:
+            out = [_("the push notification was already sent to them; they are only taken off the list")]
     elif (
         Delivery.select()
         .where(Delivery.recipient == r, in_flight(), Delivery.kind.in_((DeliveryKind.EMAIL, DeliveryKind.PUSH)))
         .exists()
     ):
-        out = [f"{what} is being sent at this moment and may still arrive"]
+        if email:
+            out = [_("the invitation email is being sent at this moment and may still arrive")]
+        else:
+            out = [_("the push notification is being sent at this moment and may still arrive")]
     else:
-        out = [f"they will not receive {what}"]
+        out = [
+            _("they will not receive the invitation email")
+            if email
+            else _("they will not receive the push notification")
+        ]
     if r.in_feed and c.expired_at is None:
-        out.append("the message is removed from their Broadcasts feed in the app")
+        out.append(_("the message is removed from their Broadcasts feed in the app"))
     return "; ".join(out)
 
 
@@ -52,7 +63,9 @@ def remove(ctx: Ctx, campaign_id: int | str, emr_id: str) -> str:
         c = get_locked(campaign_id)
         r = recipient(c, emr_id)
         if r.status == RecipientStatus.REMOVED:
-            raise BadInput(f"patient {emr_id!r} was already removed from campaign {c.id}")
+            raise BadInput(
+                _("patient {emr_id} was already removed from campaign {id}").format(emr_id=repr(emr_id), id=c.id)
+            )
         # cancel first: a dispatcher about to hand one over waits for this transaction on
         # the delivery row, then sees it cancelled (or it had handed it over: in flight)
         cancelled = cancel(Delivery.recipient == r, Reason.REMOVED)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from core import formats
 from core.enums import IN_FEED_NO_PUSH, RecipientStatus
+from core.i18n import ngettext
 from core.reasons import describe
 
 
@@ -65,18 +67,22 @@ class AssignPreview:
 
     def line(self) -> str:
         """ "1,103 match · 877 will be added · 226 skipped: no marketing consent"."""
-        from core.i18n import _
 
-        parts = [_("{n} match").format(n=f"{self.matched:,}"), _("{n} will be added").format(n=f"{self.added:,}")]
+        parts = [
+            ngettext("{n} matches", "{n} match", self.matched).format(n=formats.number(self.matched)),
+            ngettext("{n} will be added", "{n} will be added", self.added).format(n=formats.number(self.added)),
+        ]
         if self.already_assigned:
-            parts.append(_("{n} already there").format(n=f"{self.already_assigned:,}"))
+            n = self.already_assigned
+            parts.append(ngettext("{n} already there", "{n} already there", n).format(n=formats.number(n)))
         if self.skipped:
             by = sorted(self.skipped_reasons.items(), key=lambda kv: (-kv[1], kv[0]))
             if len(by) == 1:
                 why = describe(by[0][0])
             else:
-                why = ", ".join(f"{describe(code)} {n:,}" for code, n in by)
-            parts.append(_("{n} skipped: {why}").format(n=f"{self.skipped:,}", why=why))
+                why = ", ".join(f"{describe(code)} {formats.number(n)}" for code, n in by)
+            n = self.skipped
+            parts.append(ngettext("{n} skipped: {why}", "{n} skipped: {why}", n).format(n=formats.number(n), why=why))
         return " · ".join(parts)
 
 
@@ -88,6 +94,7 @@ class StartPlan:
     in_progress: int = 0
     queued_for: datetime | None = None  # when the sends go out (window start, sending hours)
     sending_begins: str = ""  # "" = at once; else "outside sending hours: will go out from Thursday 09:00"
+    sending_begins_en: str = ""  # the same in the spec's English, for --json (scripts read it)
     pace: str = ""  # "" = no cap; else when the last email leaves at the relay's pace (core.pace)
 
     def to_json(self) -> dict:
@@ -97,7 +104,7 @@ class StartPlan:
             "already_sent": self.already_sent,
             "in_progress": self.in_progress,
             "queued_for": iso(self.queued_for),
-            "sending_begins": self.sending_begins or None,  # null: at once
+            "sending_begins": self.sending_begins_en or None,  # null: at once
             "pace": self.pace,
         }
 
@@ -113,6 +120,7 @@ class RecipientRow:
     added_at: datetime
     sent_at: datetime | None
     next_attempt_at: datetime | None
+    first_copy_at: datetime | None = None  # an earlier copy of unknown outcome went then (maybe_twice)
 
     @property
     def shown_status(self) -> str:
@@ -124,9 +132,13 @@ class RecipientRow:
             return IN_FEED_NO_PUSH
         return self.status
 
-    def reason(self, language: str = "en") -> str:
-        """The reason in words (core.reasons)."""
-        return describe(self.reason_code, self.reason_detail, language)
+    def reason(self, language: str | None = None, when=None) -> str:
+        """The reason in words (core.reasons); `when(moment) -> str` writes the times a
+        reason names (maybe_twice: the first copy's and the second's) as staff read them."""
+        times = None
+        if when is not None and self.first_copy_at is not None and self.sent_at is not None:
+            times = {"first": when(self.first_copy_at), "sent": when(self.sent_at)}
+        return describe(self.reason_code, self.reason_detail, language, times)
 
     def to_json(self) -> dict:
         return {
@@ -134,7 +146,9 @@ class RecipientRow:
             "name": self.name,
             "status": self.status,
             "reason": self.reason_code,  # the stable code, for scripts (core.reasons)
-            "reason_text": self.reason(),  # its English words, with the server's message
+            "reason_text": self.reason("en", when=iso),  # its English words, with the server's message
             "added_at": iso(self.added_at),
             "sent_at": iso(self.sent_at),
+            # maybe_twice: the first copy, whose answer never came, went then (null: none)
+            "first_copy_at": iso(self.first_copy_at),
         }

@@ -8,7 +8,7 @@ from collections import Counter
 
 import peewee as pw
 
-from core import audit, pace
+from core import audit, formats, pace
 from core.campaigns import get, get_templates, window_bounds, window_state
 from core.campaigns.actions import template_problems
 from core.campaigns.reads import get_locked
@@ -17,6 +17,7 @@ from core.context import Ctx
 from core.db import write_transaction
 from core.enums import OPEN, DeliveryKind, DeliveryState, Kind, Permission, RecipientStatus, WindowState
 from core.errors import Refused
+from core.i18n import _
 from core.models import Campaign, Delivery, Patient, Recipient
 from core.recipients.results import StartPlan
 from core.recipients.rows import insert_deliveries
@@ -60,6 +61,7 @@ def start_plan(ctx: Ctx, campaign_id: int | str) -> StartPlan:
     # sending hours: the first allowed moment on or after that (SPEC §11)
     plan.queued_for = first_allowed(ctx.config, earliest)
     plan.sending_begins = describe_start(ctx.config, earliest, ctx.now())
+    plan.sending_begins_en = describe_start(ctx.config, earliest, ctx.now(), "en")
     if c.kind == Kind.INVITATION and plan.will_send and pace.limited(ctx.config.email):
         ahead = pace.waiting_emails()
         plan.pace = pace.describe(ctx.config, ctx.now(), ahead + plan.will_send, plan.queued_for)
@@ -68,15 +70,23 @@ def start_plan(ctx: Ctx, campaign_id: int | str) -> StartPlan:
 
 def _check_startable(ctx: Ctx, c: Campaign) -> None:
     if c.archived:
-        raise Refused(f"campaign {c.id} is archived")
+        raise Refused(_("campaign {id} is archived").format(id=c.id))
     require_valid_window(c)
     if window_state(c, ctx.now(), ctx.config.clinic.tz) == WindowState.ENDED:
-        raise Refused(f"campaign {c.id}'s window ended on {c.ends_on}; it cannot be started")
+        raise Refused(
+            _("campaign {id}'s window ended on {day}; it cannot be started").format(id=c.id, day=formats.day(c.ends_on))
+        )
     if c.kind == Kind.BROADCAST and c.expired_at is not None:  # see assign: never re-create it on the gateway
-        raise Refused(f"campaign {c.id} was removed from the feeds on {c.expired_at:%Y-%m-%d}; it cannot be started")
+        raise Refused(
+            _("campaign {id} was removed from the feeds on {day}; it cannot be started").format(
+                id=c.id, day=formats.day(c.expired_at, ctx.config.clinic.tz)
+            )
+        )
     problems = template_problems(ctx, c.kind, get_templates(ctx, c.id))
     if problems:
-        raise Refused(f"campaign {c.id}'s template has problems; fix them first: {problems[0]}")
+        raise Refused(
+            _("campaign {id}'s template has problems; fix them first: {problem}").format(id=c.id, problem=problems[0])
+        )
 
 
 def start(ctx: Ctx, campaign_id: int | str) -> StartPlan:
@@ -88,8 +98,10 @@ def start(ctx: Ctx, campaign_id: int | str) -> StartPlan:
         plan = start_plan(ctx, c.id)
         if plan.will_send == 0 and not plan.skipped:
             raise Refused(
-                f"nothing to start: no recipient of campaign {c.id} is waiting "
-                f"({plan.already_sent} already sent, {plan.in_progress} in progress)"
+                _(
+                    "nothing to start: no recipient of campaign {id} is waiting "
+                    "({sent} already sent, {busy} in progress)"
+                ).format(id=c.id, sent=formats.number(plan.already_sent), busy=formats.number(plan.in_progress))
             )
         now = ctx.now()
         if c.kind == Kind.BROADCAST:

@@ -1,6 +1,9 @@
 """`clinicast daemon`: the headless scheduler and dispatcher, for systemd or cron.
 
-- one key=value line per event on stderr (`--log-level`);
+- one key=value line per event on stderr (`--log-level`): the keys and the event names
+  stay English for whoever parses them; the `msg=` of the lines a person reads (start,
+  stop, refusals) is in the configured language (SPEC §12: the service account's
+  `[users.LOGIN] language`, else `[clinic] default_language`);
 - refuses a database whose schema is behind (or newer) than this program;
 - a heartbeat row (host:pid, version, last beat) that `clinicast status` shows;
 - SIGTERM / SIGINT: stop claiming, let sends under way finish within a few seconds,
@@ -23,6 +26,7 @@ from core.config.types import Config
 from core.db import redacted
 from core.delivery import event
 from core.delivery import fmt as _fmt
+from core.i18n import _
 
 log = logging.getLogger("clinicast.daemon")
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
@@ -66,15 +70,29 @@ def look_at_what_staff_share(config: Config) -> None:
     from core.dbfiles import open_to_others
 
     for found in open_to_others(config):
-        event(log, logging.WARNING, "readable_by_others", path=found.path, files=found.files, fix=found.fix)
+        event(
+            log,
+            logging.WARNING,
+            "readable_by_others",
+            path=found.path,
+            files=found.files,
+            fix=found.fix,
+            msg=_("patient data that any user of this server can read"),
+        )
     try:
         verdict = chain.verify(tail=chain.TAIL)
     except Exception as e:  # noqa: BLE001 - a check that failed is said, the daemon still sends
-        event(log, logging.ERROR, "audit_chain_unchecked", error=f"{type(e).__name__}: {e}")
+        event(
+            log,
+            logging.ERROR,
+            "audit_chain_unchecked",
+            error=f"{type(e).__name__}: {e}",
+            msg=_("the audit trail could not be checked"),
+        )
         return
     for b in verdict.breaks:
         event(log, logging.ERROR, "audit_chain_broken", row=b.id, kind=b.kind, at=b.at.isoformat(), user=b.user,
-              action=b.action, what=b.describe())  # fmt: skip
+              action=b.action, what=b.describe(), msg=_("the audit trail is broken here"))  # fmt: skip
     event(log, logging.INFO, "audit_chain", checked=verdict.rows, intact=verdict.intact, last_row=verdict.last_id,
           head=verdict.head)  # fmt: skip
 
@@ -96,14 +114,14 @@ def run(config: Config, *, once: bool = False, log_level: str = "info", grace: f
         db.check_schema()
         # the daemon is where sending happens: a secret it cannot read stops it now
         for _words, why in unreadable(config):
-            event(log, logging.ERROR, "refused", error=why)
+            event(log, logging.ERROR, "refused", error=why, msg=_("the daemon cannot send: it stops"))
             return 2
     except ClinicastError as e:
-        event(log, logging.ERROR, "refused", error=str(e), kind=e.kind)
+        event(log, logging.ERROR, "refused", error=str(e), kind=e.kind, msg=_("the daemon cannot start"))
         return e.exit_code
     except Exception as e:  # noqa: BLE001 - a driver error, in words (locked, read-only, refused)
         err = db.explain(e)
-        event(log, logging.ERROR, "refused", error=str(err), kind=err.kind)
+        event(log, logging.ERROR, "refused", error=str(err), kind=err.kind, msg=_("the daemon cannot start"))
         return 1
     sched = Scheduler(config, role=DAEMON)
     event(
@@ -117,6 +135,7 @@ def run(config: Config, *, once: bool = False, log_level: str = "info", grace: f
         email=config.email.transport,
         gateway=config.gateway.transport,
         config=str(config.path) if config.path else None,
+        msg=_("the daemon started: it sends what is due"),
     )
     look_at_what_staff_share(config)
 
@@ -126,9 +145,22 @@ def run(config: Config, *, once: bool = False, log_level: str = "info", grace: f
     def on_signal(signum, _frame):
         signals.append(signum)
         if len(signals) > 1:
-            event(log, logging.WARNING, "forced_exit", signal=signal.Signals(signum).name)
+            event(
+                log,
+                logging.WARNING,
+                "forced_exit",
+                signal=signal.Signals(signum).name,
+                msg=_("a second signal: the daemon exits now; what it held is released when its lease ends"),
+            )
             os._exit(1)
-        event(log, logging.INFO, "stopping", signal=signal.Signals(signum).name, grace=grace)
+        event(
+            log,
+            logging.INFO,
+            "stopping",
+            signal=signal.Signals(signum).name,
+            grace=grace,
+            msg=_("the daemon is stopping: the sends under way finish first"),
+        )
         sched.dispatcher.request_stop(grace)
         stop.set()
 
@@ -152,10 +184,10 @@ def run(config: Config, *, once: bool = False, log_level: str = "info", grace: f
             while not stop.wait(0.5):
                 pass
     except Exception as e:
-        event(log, logging.ERROR, "crashed", error=f"{type(e).__name__}: {e}")
+        event(log, logging.ERROR, "crashed", error=f"{type(e).__name__}: {e}", msg=_("the daemon stopped on an error"))
         log.debug("crash", exc_info=True)
         code = 1
     finally:
         sched.stop(grace)
-        event(log, logging.INFO, "stopped", name=sched.name)
+        event(log, logging.INFO, "stopped", name=sched.name, msg=_("the daemon stopped"))
     return code

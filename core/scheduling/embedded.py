@@ -23,6 +23,7 @@ class EmbeddedScheduler:
         sched.start()            # returns at once; False when the config says "never"
         sched.wake()             # after a start/assign: dispatch now, not at the next tick
         sched.state()            # "off" / "standing by: daemon host:pid is running" / "running"
+        sched.state_words()      # the same in the staff member's language
         sched.stop()             # on quit: releases what it holds, removes its heartbeat
     """
 
@@ -78,6 +79,19 @@ class EmbeddedScheduler:
         if s.last_error:
             return f"running (last error: {s.last_error})"
         return "running"
+
+    def state_words(self) -> str:
+        """`state()` as a person reads it, in the language in use (the status line)."""
+        from core.i18n import _
+
+        s = self._scheduler
+        if s is None or not s.running:
+            return _("off")
+        if s.standing_by_for:
+            return _("standing by: daemon {name} is running").format(name=s.standing_by_for)
+        if s.last_error:
+            return _("running (last error: {error})").format(error=s.last_error)
+        return _("running")
 
     def stop(self, grace: float = 2.0) -> None:
         if self._scheduler is not None:

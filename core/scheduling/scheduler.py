@@ -87,6 +87,7 @@ class Scheduler:
         self.reconcile_seconds = reconcile_seconds or max(30.0, 6 * config.scheduler.tick_seconds)
         self.standby_while_daemon = standby_while_daemon
         self.standing_by: str | None = None  # why the embedded scheduler is idle
+        self.standing_by_for: str | None = None  # the live daemon it stands by for
         self._sched: BackgroundScheduler | None = None
         self._lock = threading.Lock()
         self._jobs_done = threading.Condition()  # stop() waits for the jobs under way
@@ -248,6 +249,7 @@ class Scheduler:
         daemons = live_daemons(self.config, self.clock(), exclude=self.name)
         was = self.standing_by
         self.standing_by = f"daemon {daemons[0].name} is running" if daemons else None
+        self.standing_by_for = daemons[0].name if daemons else None  # the daemon's name, for words
         if was != self.standing_by:
             event(
                 self.log,

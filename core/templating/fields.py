@@ -15,6 +15,8 @@ from jinja2 import StrictUndefined, Template, UndefinedError, nodes
 from jinja2.sandbox import SecurityError
 from markdown_it import MarkdownIt
 
+from core import i18n
+from core.i18n import _, pgettext
 from core.templating import sandbox
 from core.templating.variables import _BY_NAME, _GROUPS, PUSH_MAX_CHARS, SHARED_FIELDS, VARIABLES, _a
 
@@ -54,20 +56,42 @@ _REFUSED_TAGS: dict[type[nodes.Node], str] = {
 }
 
 
+def field_words(field: str) -> str:
+    """A template field's name as staff read it (« objet », "subject")."""
+    words = {
+        "subject": pgettext("template field", "subject"),
+        "body": pgettext("template field", "body"),
+        "title": pgettext("template field", "title"),
+        "push": pgettext("template field", "push"),
+    }
+    return words.get(field, field)
+
+
 class TemplateRenderError(Exception):
     """A template that cannot be rendered with the given context."""
 
     def __init__(self, field: str, line: int | None, message: str, length: int | None = None) -> None:
-        super().__init__(f"{field}" + (f" line {line}" if line else "") + f": {message}")
+        if line:
+            said = _("{field} line {line}: {message}").format(field=field_words(field), line=line, message=message)
+        else:
+            said = _("{field}: {message}").format(field=field_words(field), message=message)
+        super().__init__(said)
         self.field = field
         self.line = line
         self.message = message
         self.length = length  # the rendered length, for a push text that came out too long
 
 
-@lru_cache(maxsize=512)
 def _analyse(kind: str, field: str, source: str) -> tuple[Template | None, tuple[tuple[int, str], ...]]:
-    """Compile `source` and list its static problems as (line, message)."""
+    """Compile `source` and list its static problems as (line, message), in the language
+    in use (the cache keeps one answer per language)."""
+    return _analyse_in(kind, field, source, i18n.current())
+
+
+@lru_cache(maxsize=512)
+def _analyse_in(
+    kind: str, field: str, source: str, _language: str
+) -> tuple[Template | None, tuple[tuple[int, str], ...]]:
     env = _MARKDOWN_ENV if field == "body" else _PLAIN_ENV
     ast, template, refused = sandbox.compile_field(env, source)  # size, syntax, budget (issue #8)
     if ast is None:
@@ -79,7 +103,7 @@ def _analyse(kind: str, field: str, source: str) -> tuple[Template | None, tuple
 def _scan(node: nodes.Node, kind: str, field: str, local: set[str]) -> Iterator[tuple[int, str]]:
     """Yield (line, message) for every reference the catalogue does not allow."""
     if type(node) in _REFUSED_TAGS:
-        yield node.lineno, f"{{% {_REFUSED_TAGS[type(node)]} %}} is not allowed"
+        yield node.lineno, _("{tag} is not allowed").format(tag=f"{{% {_REFUSED_TAGS[type(node)]} %}}")
         return
     name = _reference(node, local)
     if name is not None:
@@ -90,13 +114,21 @@ def _scan(node: nodes.Node, kind: str, field: str, local: set[str]) -> Iterator[
     if isinstance(node, nodes.Name) and node.ctx == "load" and node.name not in local:
         if node.name in _GROUPS:
             example = next(v.name for v in VARIABLES if v.group == node.name)
-            yield node.lineno, f"'{node.name}' is not a variable; use one of its fields, e.g. '{example}'"
+            yield (
+                node.lineno,
+                _("'{name}' is not a variable; use one of its fields, e.g. '{example}'").format(
+                    name=node.name, example=example
+                ),
+            )
         else:
             yield node.lineno, _unknown(node.name)
         return
     if isinstance(node, nodes.Getattr) or (isinstance(node, nodes.Getitem) and isinstance(_constant(node.arg), str)):
         attribute = node.attr if isinstance(node, nodes.Getattr) else _constant(node.arg)
-        yield node.lineno, f"attribute '{attribute}' is not allowed; only the listed variables are"
+        yield (
+            node.lineno,
+            _("attribute '{attribute}' is not allowed; only the listed variables are").format(attribute=attribute),
+        )
         return
     for child in node.iter_child_nodes():
         yield from _scan(child, kind, field, local)
@@ -125,17 +157,23 @@ def _reference_problem(name: str, kind: str, field: str) -> str | None:
     if variable is None:
         return _unknown(name)
     if kind not in variable.kinds:
-        return f"'{name}' is not available in {_a(kind)}"
+        return _("'{name}' is not available in {kind}").format(name=name, kind=_a(kind))
     if variable.per_patient and field in SHARED_FIELDS.get(kind, ()):
         if field == "push":
-            return f"'{name}' is patient data: a push shows on a locked phone screen, where others can see it"
-        return f"'{name}' is patient data: the broadcast's {field} is one message for the whole audience"
+            return _("'{name}' is patient data: a push shows on a locked phone screen, where others can see it").format(
+                name=name
+            )
+        return _("'{name}' is patient data: the broadcast's {field} is one message for the whole audience").format(
+            name=name, field=field_words(field)
+        )
     return None
 
 
 def _unknown(name: str) -> str:
     close = difflib.get_close_matches(name, _BY_NAME, n=1, cutoff=0.85)
-    return f"unknown variable '{name}'" + (f" (did you mean '{close[0]}'?)" if close else "")
+    if close:
+        return _("unknown variable '{name}' (did you mean '{close}'?)").format(name=name, close=close[0])
+    return _("unknown variable '{name}'").format(name=name)
 
 
 def _render_field(kind: str, field: str, source: str, context: Mapping[str, Any]) -> str:
@@ -152,7 +190,7 @@ def _render_field(kind: str, field: str, source: str, context: Mapping[str, Any]
         return text.strip()
     text = " ".join(text.split())
     if field == "push" and len(text) > PUSH_MAX_CHARS:
-        message = f"push text is {len(text)} characters; at most {PUSH_MAX_CHARS}"
+        message = _("push text is {n} characters; at most {max}").format(n=len(text), max=PUSH_MAX_CHARS)
         raise TemplateRenderError(field, None, message, length=len(text))
     return text
 
@@ -169,7 +207,7 @@ def _template_line(error: BaseException) -> int | None:
 
 def _describe(error: Exception) -> str:
     if isinstance(error, SecurityError):
-        return f"not allowed: {error}"
+        return _("not allowed: {error}").format(error=error)
     if isinstance(error, UndefinedError):
-        return f"undefined: {error}"
+        return _("undefined: {error}").format(error=error)
     return f"{type(error).__name__}: {error}"

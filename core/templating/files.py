@@ -8,6 +8,7 @@ from pathlib import Path
 
 from core import infile
 from core.errors import BadInput
+from core.i18n import _
 from core.templating.variables import LANGUAGES, TemplateSet
 
 # --- template file -----------------------------------------------------------------
@@ -23,28 +24,38 @@ class TemplateFileError(Exception):
 def load_template_file(path: str | Path) -> TemplateSet:
     """Read a TOML template file (one table a language: subject, body, title, push)."""
     try:  # bounded, devices and FIFOs refused (issue #8); a UTF-8 BOM (Windows editors) is fine
-        raw = infile.read_bytes(path, limit=infile.TEMPLATE_LIMIT, what="a template file")
+        raw = infile.read_bytes(path, limit=infile.TEMPLATE_LIMIT, what=_("a template file"))
         data = tomllib.loads(raw.removeprefix(b"\xef\xbb\xbf").decode("utf-8"))
     except BadInput as error:
         raise TemplateFileError(str(error)) from None
     except UnicodeDecodeError as error:
-        raise TemplateFileError(f"{path}: not UTF-8 text") from error
+        raise TemplateFileError(_("{path}: not UTF-8 text").format(path=path)) from error
     except tomllib.TOMLDecodeError as error:
-        raise TemplateFileError(f"{path}: TOML syntax error: {error}") from error
+        raise TemplateFileError(_("{path}: TOML syntax error: {error}").format(path=path, error=error)) from error
     except RecursionError:
-        raise TemplateFileError(f"{path}: TOML nested too deeply") from None
+        raise TemplateFileError(_("{path}: TOML nested too deeply").format(path=path)) from None
     templates: TemplateSet = {}
     for language, fields in data.items():
         if language not in LANGUAGES:
-            raise TemplateFileError(f"{path}: unknown language '{language}'; expected {' or '.join(LANGUAGES)}")
+            raise TemplateFileError(
+                _("{path}: unknown language '{language}'; expected {choices}").format(
+                    path=path, language=language, choices=_(" or ").join(LANGUAGES)
+                )
+            )
         if not isinstance(fields, dict):
-            raise TemplateFileError(f"{path}: '{language}' must be a table, like [{language}]")
+            raise TemplateFileError(
+                _("{path}: '{language}' must be a table, like [{language}]").format(path=path, language=language)
+            )
         for key, value in fields.items():
             if key not in _FILE_KEYS:
                 raise TemplateFileError(
-                    f"{path}: unknown key '{language}.{key}'; expected one of {', '.join(_FILE_KEYS)}"
+                    _("{path}: unknown key '{key}'; expected one of {choices}").format(
+                        path=path, key=f"{language}.{key}", choices=", ".join(_FILE_KEYS)
+                    )
                 )
             if not isinstance(value, str):
-                raise TemplateFileError(f"{path}: '{language}.{key}' must be a string")
+                raise TemplateFileError(
+                    _("{path}: '{key}' must be a string").format(path=path, key=f"{language}.{key}")
+                )
         templates[language] = dict(fields)
     return templates

@@ -37,6 +37,9 @@ from typing import Any
 from jinja2 import TemplateSyntaxError, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
+from core import formats
+from core.i18n import N_, _
+
 MAX_SOURCE_CHARS = 64 * 1024  # one field's template text
 MAX_OUTPUT_CHARS = 64 * 1024  # one field's rendered text (a push has its own 178)
 MAX_ITERATIONS = 10_000  # loop turns in one field's render
@@ -68,10 +71,10 @@ REMOVED_FILTERS = (
     "xmlattr",
 )
 _REFUSED_NODES: dict[type, str] = {
-    nodes.Macro: "{% macro %} is not allowed",
-    nodes.CallBlock: "{% call %} is not allowed",
-    nodes.FilterBlock: "{% filter %} blocks are not allowed; use a filter in {{ }}",
-    nodes.AssignBlock: "{% set %}...{% endset %} blocks are not allowed; use {% set x = ... %}",
+    nodes.Macro: N_("{% macro %} is not allowed"),
+    nodes.CallBlock: N_("{% call %} is not allowed"),
+    nodes.FilterBlock: N_("{% filter %} blocks are not allowed; use a filter in {{ }}"),
+    nodes.AssignBlock: N_("{% set %}...{% endset %} blocks are not allowed; use {% set x = ... %}"),
 }
 _NUMERIC_OPS: dict[type, str] = {nodes.Mul: "*", nodes.Pow: "**", nodes.Div: "/", nodes.FloorDiv: "//", nodes.Mod: "%"}
 
@@ -86,9 +89,11 @@ class BudgetExceeded(SecurityError):
 def source_problem(source: str) -> str | None:
     """Why a field's source is refused before parsing, or None."""
     if len(source) > MAX_SOURCE_CHARS:
-        return f"the template is {len(source):,} characters; at most {MAX_SOURCE_CHARS:,} a field"
+        return _("the template is {n} characters; at most {max} a field").format(
+            n=formats.number(len(source)), max=formats.number(MAX_SOURCE_CHARS)
+        )
     if "\x00" in source:  # PostgreSQL cannot store it; no message needs it
-        return "a NUL character (U+0000) is not allowed"
+        return _("a NUL character (U+0000) is not allowed")
     return None
 
 
@@ -98,20 +103,26 @@ def static_problems(ast: nodes.Template) -> list[tuple[int, str]]:
     for node in ast.find_all(nodes.Node):
         message = _REFUSED_NODES.get(type(node))
         if message:
+            message = _(message)
             out.append((node.lineno, message))
         elif isinstance(node, nodes.For) and node.recursive:
-            out.append((node.lineno, "recursive loops are not allowed"))
+            out.append((node.lineno, _("recursive loops are not allowed")))
         elif isinstance(node, nodes.BinExpr) and type(node) in _NUMERIC_OPS:
             op = _NUMERIC_OPS[type(node)]
             if not (_numeric(node.left) and _numeric(node.right)):
-                out.append((node.lineno, f"'{op}' is only for numbers here (repeating or formatting text is not)"))
+                out.append(
+                    (
+                        node.lineno,
+                        _("'{op}' is only for numbers here (repeating or formatting text is not)").format(op=op),
+                    )
+                )
             else:
                 try:
                     _number_value(node)
                 except BudgetExceeded as e:
                     out.append((node.lineno, str(e)))
         elif isinstance(node, nodes.Const) and _is_number(node.value) and abs(node.value) > MAX_NUMBER:
-            out.append((node.lineno, f"the number {_short(node.value)} is too large for a message"))
+            out.append((node.lineno, _("the number {n} is too large for a message").format(n=_short(node.value))))
     return sorted(set(out))
 
 
@@ -155,10 +166,12 @@ def _arith(op: str, left: Any, right: Any) -> Any:
     if op == "**" and _is_number(left) and _is_number(right):
         if isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1:
             if right * abs(left).bit_length() > MAX_NUMBER_BITS:
-                raise BudgetExceeded(f"{_short(left)} ** {_short(right)} is too large a number for a message")
+                raise BudgetExceeded(
+                    _("{power} is too large a number for a message").format(power=f"{_short(left)} ** {_short(right)}")
+                )
     result = _BINOPS[op](left, right)
     if isinstance(result, int) and result.bit_length() > MAX_NUMBER_BITS:
-        raise BudgetExceeded(f"a number of {result.bit_length()} bits is too large for a message")
+        raise BudgetExceeded(_("a number of {n} bits is too large for a message").format(n=result.bit_length()))
     return result
 
 
@@ -216,12 +229,16 @@ _budget = _Budget()
 
 def _check_time() -> None:
     if _budget.deadline and time.monotonic() > _budget.deadline:
-        raise BudgetExceeded(f"the template took more than {MAX_SECONDS:g} s to render")
+        raise BudgetExceeded(_("the template took more than {n} s to render").format(n=f"{MAX_SECONDS:g}"))
 
 
-def _check_size(n: int, what: str = "the text") -> None:
+def _check_size(n: int, rendered: bool = False) -> None:
     if n > _budget.limit:
-        raise BudgetExceeded(f"{what} would be {n:,} characters; at most {_budget.limit:,}")
+        if rendered:
+            said = _("the rendered text would be {n} characters; at most {max}")
+        else:
+            said = _("the text would be {n} characters; at most {max}")
+        raise BudgetExceeded(said.format(n=formats.number(n), max=formats.number(_budget.limit)))
 
 
 def render(template, context: Mapping[str, Any], limit: int = MAX_OUTPUT_CHARS) -> str:
@@ -234,7 +251,7 @@ def render(template, context: Mapping[str, Any], limit: int = MAX_OUTPUT_CHARS) 
     try:
         for chunk in template.generate(context):
             size += len(chunk)
-            _check_size(size, "the rendered text")
+            _check_size(size, rendered=True)
             _check_time()
             out.append(chunk)
     finally:
@@ -246,7 +263,7 @@ def _budget_iter(value: Iterable) -> Iterator:
     for item in value:
         _budget.turns += 1
         if _budget.turns > MAX_ITERATIONS:
-            raise BudgetExceeded(f"the loops turn more than {MAX_ITERATIONS:,} times")
+            raise BudgetExceeded(_("the loops turn more than {n} times").format(n=formats.number(MAX_ITERATIONS)))
         _check_time()
         yield item
 
@@ -271,22 +288,31 @@ def _check_filter(name: str, value: Any, args: tuple, kwargs: dict) -> None:
     if name == "center":
         width = arg(0, "width", 80)
         if isinstance(width, int) and width > MAX_WIDTH:
-            raise BudgetExceeded(f"center({_short(width)}): a width of at most {MAX_WIDTH}")
+            raise BudgetExceeded(
+                _("{call}: a width of at most {max}").format(call=f"center({_short(width)})", max=MAX_WIDTH)
+            )
     elif name == "indent":
         width = arg(0, "width", 4)
         w = len(width) if isinstance(width, str) else width if isinstance(width, int) else 0
         if w > MAX_WIDTH:
-            raise BudgetExceeded(f"indent({_short(width) if isinstance(width, int) else '…'}): at most {MAX_WIDTH}")
+            call = f"indent({_short(width) if isinstance(width, int) else '…'})"
+            raise BudgetExceeded(_("{call}: at most {max}").format(call=call, max=MAX_WIDTH))
         _check_size(n + (str(value).count("\n") + 1) * w)
     elif name == "wordwrap":
         width = arg(0, "width", 79)
         if isinstance(width, int) and (width > MAX_WIDTH or width < 1):
-            raise BudgetExceeded(f"wordwrap({_short(width)}): a width from 1 to {MAX_WIDTH}")
+            raise BudgetExceeded(
+                _("{call}: a width from 1 to {max}").format(call=f"wordwrap({_short(width)})", max=MAX_WIDTH)
+            )
         _check_size(n * (1 + _len(arg(2, "wrapstring", None) or "\n")))
     elif name == "truncate":
         length = arg(0, "length", 255)
         if isinstance(length, int) and length > MAX_OUTPUT_CHARS:
-            raise BudgetExceeded(f"truncate({_short(length)}): at most {MAX_OUTPUT_CHARS:,}")
+            raise BudgetExceeded(
+                _("{call}: at most {max}").format(
+                    call=f"truncate({_short(length)})", max=formats.number(MAX_OUTPUT_CHARS)
+                )
+            )
     elif name == "replace":
         s, old, new = str(value), str(arg(0, "old", "")), str(arg(1, "new", ""))
         count = arg(2, "count", None)
@@ -355,7 +381,7 @@ def compile_field(env: BudgetSandbox, source: str):
             return None, None, static
         template = env.from_string(harden(ast))
     except TemplateSyntaxError as error:
-        return None, None, [(error.lineno, f"syntax error: {error.message}")]
+        return None, None, [(error.lineno, _("syntax error: {error}").format(error=error.message))]
     except (RecursionError, SyntaxError, MemoryError):
-        return None, None, [(None, "the template is nested too deeply")]
+        return None, None, [(None, _("the template is nested too deeply"))]
     return ast, template, []

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.enums import Kind
+from core.i18n import _
 from core.templating.fields import TemplateRenderError, _analyse, _markdown_literal, _render_field
 from core.templating.variables import (
     FIELDS,
@@ -33,8 +34,14 @@ class TemplateProblem:
     message: str
 
     def __str__(self) -> str:
-        where = f"{self.language} {self.field}" + (f" line {self.line}" if self.line else "")
-        return f"{where}: {self.message}"
+        from core.templating.fields import field_words
+
+        field = field_words(self.field)
+        if self.line:
+            return _("{language} {field} line {line}: {message}").format(
+                language=self.language, field=field, line=self.line, message=self.message
+            )
+        return _("{language} {field}: {message}").format(language=self.language, field=field, message=self.message)
 
 
 def validate(
@@ -54,13 +61,13 @@ def validate(
 
     for field in fields:
         if field not in FIELDS[kind]:
-            problem(field, None, f"not a field of {_a(kind)}")
+            problem(field, None, _("not a field of {kind}").format(kind=_a(kind)))
     for field in FIELDS[kind]:
         source = fields.get(field) or ""
         if not source.strip():
             problem(field, None, "is empty")
             continue
-        _, static = _analyse(kind, field, source)
+        _template, static = _analyse(kind, field, source)
         for line, message in static:
             problem(field, line, message)
         if not static:

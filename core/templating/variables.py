@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any
 
 from core.enums import Kind, Language
+from core.i18n import N_, _
 
 LANGUAGES = ("fr", "en")
 FIELDS: dict[str, tuple[str, ...]] = {
@@ -39,6 +40,11 @@ class Variable:
     kinds: tuple[str, ...]
 
     @property
+    def description_words(self) -> str:
+        """The description (an N_ msgid) in the language in use."""
+        return _(self.description)
+
+    @property
     def group(self) -> str:
         return self.name.partition(".")[0]
 
@@ -61,21 +67,21 @@ class Variable:
 UNSUBSCRIBE_EXAMPLE = "https://app.example.org/unsubscribe/Xk3J9pQ2vR7tW4yZ8aB1cD5eF6gH0iJ2"
 _BOTH, _INVITATION, _BROADCAST = ("invitation", "broadcast"), ("invitation",), ("broadcast",)
 VARIABLES: list[Variable] = [
-    Variable("patient.first_name", "Patient's first name", "Marie-Ève", _BOTH),
-    Variable("patient.last_name", "Patient's last name", "Tremblay", _BOTH),
-    Variable("patient.language", "Patient's language code (fr or en)", "fr", _BOTH),
-    Variable("clinic.name", "Clinic name", "Clinique du Parc", _BOTH),
-    Variable("clinic.phone", "Clinic phone number", "514-555-0100", _BOTH),
-    Variable("clinic.address", "Clinic address", "1234 rue Saint-Denis, Montréal QC", _BOTH),
-    Variable("clinic.app_url", "Address of the patient app", "https://app.example.org/join", _BOTH),
-    Variable("invitation.url", "Personal invitation link", "https://app.example.org/join/K7P2QX4M", _INVITATION),
-    Variable("invitation.code", "Personal invitation code", "K7P2-QX4M", _INVITATION),
-    Variable("invitation.expires_on", "Last day the invitation is valid", date(2026, 12, 24), _INVITATION),
+    Variable("patient.first_name", N_("Patient's first name"), "Marie-Ève", _BOTH),
+    Variable("patient.last_name", N_("Patient's last name"), "Tremblay", _BOTH),
+    Variable("patient.language", N_("Patient's language code (fr or en)"), "fr", _BOTH),
+    Variable("clinic.name", N_("Clinic name"), "Clinique du Parc", _BOTH),
+    Variable("clinic.phone", N_("Clinic phone number"), "514-555-0100", _BOTH),
+    Variable("clinic.address", N_("Clinic address"), "1234 rue Saint-Denis, Montréal QC", _BOTH),
+    Variable("clinic.app_url", N_("Address of the patient app"), "https://app.example.org/join", _BOTH),
+    Variable("invitation.url", N_("Personal invitation link"), "https://app.example.org/join/K7P2QX4M", _INVITATION),
+    Variable("invitation.code", N_("Personal invitation code"), "K7P2-QX4M", _INVITATION),
+    Variable("invitation.expires_on", N_("Last day the invitation is valid"), date(2026, 12, 24), _INVITATION),
     Variable(
-        "unsubscribe.url", "Personal unsubscribe link (required in every email)", UNSUBSCRIBE_EXAMPLE, _INVITATION
+        "unsubscribe.url", N_("Personal unsubscribe link (required in every email)"), UNSUBSCRIBE_EXAMPLE, _INVITATION
     ),
-    Variable("campaign.starts_on", "First day of the broadcast", date(2026, 12, 1), _BROADCAST),
-    Variable("campaign.ends_on", "Last day of the broadcast", date(2026, 12, 24), _BROADCAST),
+    Variable("campaign.starts_on", N_("First day of the broadcast"), date(2026, 12, 1), _BROADCAST),
+    Variable("campaign.ends_on", N_("Last day of the broadcast"), date(2026, 12, 24), _BROADCAST),
 ]
 _BY_NAME = {v.name: v for v in VARIABLES}
 _GROUPS = {v.group for v in VARIABLES}
@@ -181,4 +187,9 @@ def _check_language(language: str) -> None:
 
 
 def _a(kind: str) -> str:
+    """« une invitation », "a broadcast": a campaign of `kind`, in the language in use."""
+    if kind == "invitation":
+        return _("an invitation")
+    if kind == "broadcast":
+        return _("a broadcast")
     return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"

@@ -27,7 +27,7 @@ from textual.widgets import (
 
 from core import conditions, recipients
 from core.errors import ClinicastError
-from core.i18n import _, ngettext
+from core.i18n import N_, _, ngettext
 from core.reasons import describe
 from tui import format as fmt
 from tui.screens.base import ClinicastModal
@@ -70,14 +70,14 @@ def is_list(text: str) -> bool:
 class AddPatientsModal(ClinicastModal[recipients.AssignResult | None]):
     AUTO_FOCUS = "#patient-query"
     BINDINGS = [
-        Binding("escape", "close", "Close", key_display="esc", id="add.close"),
-        Binding("ctrl+o,ctrl+s", "assign", "Assign", priority=True, id="add.assign"),
-        Binding("ctrl+n", "add_row", "New condition", id="add.new_condition"),
+        Binding("escape", "close", N_("Close"), key_display="esc", id="add.close"),
+        Binding("ctrl+o,ctrl+s", "assign", N_("Assign"), priority=True, id="add.assign"),
+        Binding("ctrl+n", "add_row", N_("New condition"), id="add.new_condition"),
         # the tabs by key: function keys, which tmux, screen and SSH clients pass as they are
         # (alt+digit reached the TUI as a character through tmux)
-        Binding("f2", "tab('tab-one')", "One patient", priority=True, id="add.tab_one"),
-        Binding("f3", "tab('tab-conditions')", "Conditions", priority=True, id="add.tab_conditions"),
-        Binding("f4", "tab('tab-csv')", "CSV", priority=True, id="add.tab_csv"),
+        Binding("f2", "tab('tab-one')", N_("One patient"), priority=True, id="add.tab_one"),
+        Binding("f3", "tab('tab-conditions')", N_("Conditions"), priority=True, id="add.tab_conditions"),
+        Binding("f4", "tab('tab-csv')", N_("CSV"), priority=True, id="add.tab_csv"),
     ]
 
     def __init__(self, campaign_id: int, kind: str, *, start_folder: str | Path | None = None) -> None:
@@ -93,31 +93,36 @@ class AddPatientsModal(ClinicastModal[recipients.AssignResult | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="add-dialog") as box:
-            box.border_title = "Add patients"
+            box.border_title = _("Add patients")
             with TabbedContent(id="add-tabs"):
-                with TabPane("One patient", id="tab-one"):
+                with TabPane(_("One patient"), id="tab-one"):
                     yield PatientSearch()
-                with TabPane("Conditions", id="tab-conditions"):
-                    yield Static("Patients matching every row are added. ctrl+n adds a row.", classes="hint")
+                with TabPane(_("Conditions"), id="tab-conditions"):
+                    yield Static(
+                        _("Patients matching every row are added. {key} adds a row.").format(key="ctrl+n"),
+                        classes="hint",
+                    )
                     with VerticalScroll(id="condition-rows"):
                         yield ConditionRow()
                     with Horizontal(classes="add-actions"):
-                        yield Button("+ condition", id="add-row", compact=True)
+                        yield Button(_("+ condition"), id="add-row", compact=True)
                         yield Static("", id="match-count")
-                        yield Button("Assign", id="assign-conditions", variant="primary", compact=True, disabled=True)
-                with TabPane("CSV file", id="tab-csv"):
+                        yield Button(
+                            _("Assign"), id="assign-conditions", variant="primary", compact=True, disabled=True
+                        )
+                with TabPane(_("CSV file"), id="tab-csv"):
                     with Horizontal(id="csv-path-row"):
                         yield PathOrPaste(
                             placeholder=_("path of a CSV file (enter: check it), or paste a column of EMR ids"),
                             id="csv-path",
                             compact=True,
                         )
-                        yield Button("Check", id="csv-check", compact=True)
+                        yield Button(_("Check"), id="csv-check", compact=True)
                     yield CsvTree(self.start_folder, id="csv-tree")
                     yield Static("", id="csv-report")
                     with Horizontal(classes="add-actions"):
                         yield Static("", classes="spacer")
-                        yield Button("Assign", id="assign-csv", variant="primary", compact=True, disabled=True)
+                        yield Button(_("Assign"), id="assign-csv", variant="primary", compact=True, disabled=True)
             yield Static("", id="add-message", classes="error")
         yield Footer(compact=True)
 
@@ -260,24 +265,29 @@ class AddPatientsModal(ClinicastModal[recipients.AssignResult | None]):
         label = self.query_one("#match-count", Static)
         button = self.query_one("#assign-conditions", Button)
         if n is None:
-            label.update(Text("complete every row to count", style="dim"))
+            label.update(Text(_("complete every row to count"), style="dim"))
             button.disabled = True
-            button.label = "Assign"
+            button.label = _("Assign")
         elif n > recipients.LIMIT:
             label.update(
                 Text(
-                    f"{fmt.num(n)} patients match: more than {fmt.num(recipients.LIMIT)}, the most "
-                    "one assign adds. Add a condition to narrow it.",
+                    ngettext(
+                        "{n} patient matches: more than {limit}, the most one assign adds. "
+                        "Add a condition to narrow it.",
+                        "{n} patients match: more than {limit}, the most one assign adds. "
+                        "Add a condition to narrow it.",
+                        n,
+                    ).format(n=fmt.num(n), limit=fmt.num(recipients.LIMIT)),
                     style="bold red",
                 )
             )
             button.disabled = True
-            button.label = "Assign"
+            button.label = _("Assign")
         else:
             assert preview is not None
             label.update(Text(preview.line(), style="bold green" if preview.added else "yellow"))
             button.disabled = n == 0
-            button.label = f"Assign {fmt.num(n)}"
+            button.label = _("Assign {n}").format(n=fmt.num(n))
 
     @on(Button.Pressed, "#assign-conditions")
     def _assign_conditions_pressed(self) -> None:
@@ -297,7 +307,7 @@ class AddPatientsModal(ClinicastModal[recipients.AssignResult | None]):
     def _check_csv(self) -> None:
         path = self.query_one("#csv-path", Input).value.strip()
         if not path:
-            self._message("Type the path of a CSV file, or choose one in the folder below.")
+            self._message(_("Type the path of a CSV file, or choose one in the folder below."))
             return
         self._read_csv(os.path.expanduser(path))
 
@@ -341,7 +351,7 @@ class AddPatientsModal(ClinicastModal[recipients.AssignResult | None]):
         button = self.query_one("#assign-csv", Button)
         n = len(report.found)
         button.disabled = n == 0
-        button.label = f"Assign {fmt.num(n)}" if n else "Assign"
+        button.label = _("Assign {n}").format(n=fmt.num(n)) if n else _("Assign")
         if n:
             button.focus()
 
@@ -368,8 +378,12 @@ class AddPatientsModal(ClinicastModal[recipients.AssignResult | None]):
 
 
 def _listed(items: list[str], limit: int = 4) -> str:
-    more = f", … {len(items) - limit} more" if len(items) > limit else ""
-    return ", ".join(items[:limit]) + more
+    if len(items) <= limit:
+        return ", ".join(items)
+    more = len(items) - limit
+    return ngettext("{items}, … {n} more", "{items}, … {n} more", more).format(
+        items=", ".join(items[:limit]), n=fmt.num(more)
+    )
 
 
 def csv_report_text(report: recipients.IdListReport) -> Text:
@@ -378,18 +392,26 @@ def csv_report_text(report: recipients.IdListReport) -> Text:
     t.append(
         ngettext("{n} patient found", "{n} patients found", n).format(n=fmt.num(n)), style="bold green" if n else "bold"
     )
-    t.append(f" (column {report.column}) — nothing is added until you press Assign\n")
+    t.append(" " + _("(column {column}) — nothing is added until you press Assign").format(column=report.column) + "\n")
     if report.unknown:
         n = len(report.unknown)
         t.append(ngettext("{n} unknown id: ", "{n} unknown ids: ", n).format(n=fmt.num(n)), style="bold yellow")
-        t.append(_listed([f"line {ln} {i!r}" for ln, i in report.unknown]) + "\n")
+        t.append(_listed([_("line {line} {id}").format(line=ln, id=repr(i)) for ln, i in report.unknown]) + "\n")
     if report.duplicates:
         n = len(report.duplicates)
         t.append(ngettext("{n} duplicate: ", "{n} duplicates: ", n).format(n=fmt.num(n)), style="bold yellow")
-        t.append(_listed([f"line {ln} (as line {first})" for ln, _, first in report.duplicates]) + "\n")
+        t.append(
+            _listed(
+                [
+                    _("line {line} (as line {first})").format(line=ln, first=first)
+                    for ln, _id, first in report.duplicates
+                ]
+            )
+            + "\n"
+        )
     if report.bad_lines:
         n = len(report.bad_lines)
         t.append(ngettext("{n} bad line: ", "{n} bad lines: ", n).format(n=fmt.num(n)), style="bold red")
-        t.append(_listed([f"line {ln}: {why}" for ln, why in report.bad_lines], 2) + "\n")
+        t.append(_listed([_("line {line}: {why}").format(line=ln, why=why) for ln, why in report.bad_lines], 2) + "\n")
     t.rstrip()
     return t

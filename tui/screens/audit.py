@@ -12,6 +12,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
+from core.i18n import N_, _, ngettext
+from tui import format as fmt
 from tui.screens.base import ClinicastScreen
 from tui.widgets.text_input import TextInput
 
@@ -19,30 +21,33 @@ SHOWN = 1000  # the newest rows; `clinicast audit --csv` gives everything
 
 
 class AuditScreen(ClinicastScreen[None]):
-    TITLE = "Audit trail"
     AUTO_FOCUS = "#audit-rows"
     BINDINGS = [
-        Binding("escape", "back", "Back", key_display="esc", id="audit.back"),
-        Binding("r", "refresh", "Refresh", id="audit.refresh"),
-        Binding("slash", "filter", "Filter", tooltip="By day (YYYY-MM-DD) and login", id="audit.filter"),
+        Binding("escape", "back", N_("Back"), key_display="esc", id="audit.back"),
+        Binding("r", "refresh", N_("Refresh"), id="audit.refresh"),
+        Binding("slash", "filter", N_("Filter"), tooltip=N_("By day (YYYY-MM-DD) and login"), id="audit.filter"),
     ]
 
     def compose(self) -> ComposeResult:
         yield Header(icon="✉")
         with Horizontal(id="audit-filters"):
-            yield TextInput(placeholder="since YYYY-MM-DD", id="audit-since")
-            yield TextInput(placeholder="login", id="audit-user")
+            yield TextInput(placeholder=_("since YYYY-MM-DD"), id="audit-since")
+            yield TextInput(placeholder=_("login"), id="audit-user")
         yield DataTable(id="audit-rows", cursor_type="row", zebra_stripes=True)
         yield Static("", id="audit-note", classes="hint")
         yield Footer(compact=True)
 
+    def title_text(self) -> str:
+        return _("Audit trail")
+
     def on_mount(self) -> None:
+        self.title = self.title_text()
         table = self.query_one(DataTable)
-        table.add_column("When (UTC)", width=19, key="at")
-        table.add_column("Who", width=12, key="user")
-        table.add_column("What", width=16, key="action")
-        table.add_column("Campaign", width=8, key="campaign")
-        table.add_column("Detail", key="detail")
+        table.add_column(_("When"), width=19, key="at")
+        table.add_column(_("Who"), width=12, key="user")
+        table.add_column(_("What"), width=16, key="action")
+        table.add_column(_("Campaign"), width=8, key="campaign")
+        table.add_column(_("Detail"), key="detail")
         self.action_refresh()
 
     def action_back(self) -> None:
@@ -75,7 +80,7 @@ class AuditScreen(ClinicastScreen[None]):
         table.add_rows(
             [
                 (
-                    f"{r.at:%Y-%m-%d %H:%M:%S}",
+                    fmt.when(r.at, ctx.config.clinic.tz),  # the clinic's time, in the language in use
                     r.user,
                     r.action,
                     "" if r.campaign_id is None else str(r.campaign_id),
@@ -84,6 +89,10 @@ class AuditScreen(ClinicastScreen[None]):
                 for r in rows
             ]
         )
-        more = f" (the newest {SHOWN}: `clinicast audit --csv` gives all)" if len(rows) >= SHOWN else ""
-        note.update(f"{len(rows)} entries{more}")
+        n = len(rows)
+        if n >= SHOWN:
+            said = _("{n} entries (the newest {shown}: `clinicast audit --csv` gives all)")
+        else:
+            said = ngettext("{n} entry", "{n} entries", n)
+        note.update(said.format(n=fmt.num(n), shown=fmt.num(SHOWN)))
         table.focus()

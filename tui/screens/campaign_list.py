@@ -128,7 +128,7 @@ class CampaignListScreen(ClinicastScreen[None]):
                 Text(f"{fmt.num(s.sent)} / {fmt.num(s.total)}", justify="right"),
             ]
             if self._wide:
-                row.append(fmt.when(s.updated_at, tz))
+                row.append(fmt.short_when(s.updated_at, tz))
             data.append(row)
         table.add_rows(data)
         self._order = [s.id for s in rows]

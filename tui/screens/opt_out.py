@@ -13,15 +13,15 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, RadioButton, RadioSet, Static
 
 from core.enums import OptOutChannel
 from core.errors import ClinicastError
-from core.i18n import _
+from core.i18n import N_, _
 from tui import workers
 from tui.app import ClinicastApp
+from tui.screens.base import ClinicastModal
 from tui.screens.modals import leave_unless_unsaved
 from tui.widgets.text_input import TextInput
 
@@ -29,19 +29,19 @@ if TYPE_CHECKING:
     from core.optouts.ledger import Recorded
 
 _CHANNELS = (
-    (OptOutChannel.EMAIL, "email (invitations)"),
-    (OptOutChannel.FEED, "the app's messages (feed)"),
-    (OptOutChannel.PUSH, "push notifications"),
-    (OptOutChannel.ALL, "everything"),
+    (OptOutChannel.EMAIL, N_("email (invitations)")),
+    (OptOutChannel.FEED, N_("the app's messages (feed)")),
+    (OptOutChannel.PUSH, N_("push notifications")),
+    (OptOutChannel.ALL, N_("everything")),
 )
 
 
-class OptOutModal(ModalScreen[tuple[str, str] | None]):
+class OptOutModal(ClinicastModal[tuple[str, str] | None]):
     """Which channel, and why: returns (channel, note), or None when cancelled."""
 
     BINDINGS = [
-        Binding("ctrl+o,ctrl+s", "record", "Record", priority=True, id="opt-out.record"),
-        Binding("escape", "cancel", "Cancel", key_display="esc", id="opt-out.cancel"),
+        Binding("ctrl+o,ctrl+s", "record", N_("Record"), priority=True, id="opt-out.record"),
+        Binding("escape", "cancel", N_("Cancel"), key_display="esc", id="opt-out.cancel"),
     ]
 
     def __init__(self, emr_id: str, name: str) -> None:
@@ -50,16 +50,16 @@ class OptOutModal(ModalScreen[tuple[str, str] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="opt-out-dialog") as box:
-            box.border_title = f"Opt-out · {self.patient_name} · {self.emr_id}"
-            yield Static("What does the patient no longer want?", classes="hint")
+            box.border_title = _("Opt-out · {name} · {emr_id}").format(name=self.patient_name, emr_id=self.emr_id)
+            yield Static(_("What does the patient no longer want?"), classes="hint")
             with RadioSet(id="opt-out-channel"):
                 for i, (channel, label) in enumerate(_CHANNELS):
-                    yield RadioButton(label, value=i == 0, name=channel.value)
-            yield TextInput(placeholder="note: how they asked (by phone, at the desk…)", id="opt-out-note")
+                    yield RadioButton(_(label), value=i == 0, name=channel.value)
+            yield TextInput(placeholder=_("note: how they asked (by phone, at the desk…)"), id="opt-out-note")
             yield Static("", classes="error", id="opt-out-error")
             with Horizontal(classes="buttons"):
-                yield Button("Cancel", id="cancel", compact=True)
-                yield Button("Record", id="record", variant="primary", compact=True)
+                yield Button(_("Cancel"), id="cancel", compact=True)
+                yield Button(_("Record"), id="record", variant="primary", compact=True)
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -78,7 +78,7 @@ class OptOutModal(ModalScreen[tuple[str, str] | None]):
     def action_record(self) -> None:
         note = self.query_one("#opt-out-note", Input).value.strip()
         if not note:
-            self.query_one("#opt-out-error", Static).update("A note is needed: how did the patient ask?")
+            self.query_one("#opt-out-error", Static).update(_("A note is needed: how did the patient ask?"))
             self.query_one("#opt-out-note", Input).focus()
             return
         self.dismiss((self._channel(), note))
@@ -129,6 +129,6 @@ class OptOutFlow:
             workers.show_error(self.node, e)  # once, as every refusal (not again by the refresh after)
             return
         what = "; ".join(done.lines())
-        app.notify(what, title="Opt-out recorded", markup=False)
+        app.notify(what, title=_("Opt-out recorded"), markup=False)
         if self.recorded is not None:
             self.recorded(done)

@@ -7,18 +7,19 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from core import templating
+from core.i18n import N_, _
+from tui.screens.base import ClinicastModal
 from tui.widgets.patient_search import PatientSearch
 
 
-class VariablePicker(ModalScreen[str | None]):
+class VariablePicker(ClinicastModal[str | None]):
     """Every variable usable in this field, with its description and an example."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", key_display="esc", id="variable.cancel")]
+    BINDINGS = [Binding("escape", "dismiss(None)", N_("Cancel"), key_display="esc", id="variable.cancel")]
 
     def __init__(self, kind: str, field: str, language: str) -> None:
         super().__init__()
@@ -26,16 +27,16 @@ class VariablePicker(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="variable-dialog") as box:
-            box.border_title = "Insert a variable"
+            box.border_title = _("Insert a variable")
             options = []
             for v in templating.variables_for(self.kind, self.field):
                 label = Text(no_wrap=True, overflow="ellipsis")
                 label.append(f"{v.name:<24}", style="bold")
-                label.append(v.description)
-                label.append(f"  e.g. {v.example_in(self.language)}", style="dim")
+                label.append(v.description_words)
+                label.append("  " + _("e.g. {example}").format(example=v.example_in(self.language)), style="dim")
                 options.append(Option(label, id=v.name))
             yield OptionList(*options, id="variables")
-            yield Static("enter inserts it at the cursor; escape closes", classes="hint")
+            yield Static(_("enter inserts it at the cursor; escape closes"), classes="hint")
         yield Footer(compact=True)
 
     @on(OptionList.OptionSelected)
@@ -43,8 +44,8 @@ class VariablePicker(ModalScreen[str | None]):
         self.dismiss(event.option.id)
 
 
-class PatientPicker(ModalScreen[int | None]):
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", key_display="esc", id="patient-picker.cancel")]
+class PatientPicker(ClinicastModal[int | None]):
+    BINDINGS = [Binding("escape", "dismiss(None)", N_("Cancel"), key_display="esc", id="patient-picker.cancel")]
 
     def __init__(self, title: str) -> None:
         super().__init__()

@@ -15,13 +15,24 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Footer, Static
 
 from core import recipients
-from core.i18n import _
+from core.enums import Language
+from core.i18n import N_, _
+from core.words import word
 from tui import format as fmt
 from tui.screens.base import ClinicastModal
 
+# a patient's language, in words
+_LANGUAGES = {Language.FR: N_("French"), Language.EN: N_("English")}
+
+
+def _word(words: dict, code: str) -> str:
+    """The words for a stored code; a code from a newer version as it is."""
+    found = words.get(code)
+    return _(found) if found else code
+
 
 class RecipientDetailModal(ClinicastModal[None]):
-    BINDINGS = [Binding("escape,enter", "dismiss(None)", "Close", key_display="esc", id="recipient-detail.close")]
+    BINDINGS = [Binding("escape,enter", "dismiss(None)", N_("Close"), key_display="esc", id="recipient-detail.close")]
 
     def __init__(self, campaign_id: int, recipient_id: int) -> None:
         super().__init__()
@@ -56,7 +67,7 @@ class RecipientDetailModal(ClinicastModal[None]):
             if value not in (None, ""):
                 t.add_row(label, value if isinstance(value, Text) else Text(str(value)))
 
-        row(_("Status"), Text(d.status, style=fmt.CELL_STYLE.get(d.status, "")))
+        row(_("Status"), Text(word("recipient", d.status), style=fmt.CELL_STYLE.get(d.status, "")))
         row(_("Reason"), d.reason)
         row(_("Attempts"), d.attempts)
         row(_("Last error"), Text(d.last_error, style="red") if d.last_error else "")
@@ -64,19 +75,20 @@ class RecipientDetailModal(ClinicastModal[None]):
         row(_("Added"), f"{fmt.when(d.added_at, tz)}" + (f" · {d.added_by}" if d.added_by else ""))
         row(_("Queued"), fmt.when(d.queued_at, tz))
         row(_("Sent"), fmt.when(d.sent_at, tz))
+        row(_("First copy"), fmt.when(d.first_copy_at, tz))  # maybe twice: its answer never came
         row(_("Removed"), fmt.when(d.removed_at, tz))
         row(_("In the feed"), _("yes") if d.in_feed else "")
         row(_("Invitation expires"), fmt.when(d.invitation_expires_at, tz))
         row(_("Joined the app"), fmt.when(d.joined_at, tz))
-        row(_("Language"), d.language)
+        row(_("Language"), _word(_LANGUAGES, d.language) if d.language else "")
         row(_("Email"), d.email)
         row(_("App account"), d.app_id)
         if d.deliveries:
             t.add_row("", "")
             t.add_row(_("Deliveries"), Text(_("kind · status · written · attempts · sent"), style="dim"))
             for line in d.deliveries:
-                text = Text(f"{line.kind} · ")
-                text.append(line.status, style=fmt.CELL_STYLE.get(line.status, ""))
+                text = Text(f"{word('delivery kind', line.kind)} · ")
+                text.append(word("delivery", line.status), style=fmt.CELL_STYLE.get(line.status, ""))
                 text.append(f" · {fmt.when(line.created_at, tz)} · {line.attempts}")
                 if line.sent_at:
                     text.append(f" · {fmt.when(line.sent_at, tz)}")

@@ -16,9 +16,10 @@ from textual.widgets import DataTable, Footer, Header, Input, ProgressBar, Stati
 
 from core import campaigns, recipients
 from core.enums import Kind, RecipientStatus
-from core.i18n import _
+from core.i18n import N_, _, ngettext
 from core.optouts.ledger import Recorded
 from core.reasons import describe
+from core.words import word
 from tui import format as fmt
 from tui.screens.base import ClinicastScreen
 from tui.screens.modals import ConfirmModal
@@ -35,20 +36,38 @@ class RecipientsScreen(ClinicastScreen[None]):
     # The footer shows them in this order; at 80 columns the last ones may not fit:
     # `?` lists every one (and the status line says so).
     BINDINGS = [
-        Binding("a", "add", "Add", tooltip="Add patients to the campaign", id="recipients.add"),
-        Binding("s", "start", "Start", tooltip="Send to every recipient not yet sent to", id="recipients.start"),
-        Binding("S", "stop_sending", "Stop", tooltip="Cancel what was not sent yet", id="recipients.stop"),
-        Binding("T", "test_send", "Test", tooltip="Send yourself a test", id="recipients.test"),
-        Binding("enter", "detail", "Detail", tooltip="Everything about the selected recipient", id="recipients.detail"),
-        Binding("x", "remove", "Remove", tooltip="Take the selected patient off the campaign", id="recipients.remove"),
-        Binding("o", "opt_out", "Opt-out", tooltip="Record the patient's opt-out", id="recipients.opt_out"),
-        Binding("i", "reinvite", "Re-invite", tooltip="A fresh invitation to the expired", id="recipients.reinvite"),
-        Binding("slash", "search", "Search", tooltip="Find a recipient by name or EMR id", id="recipients.search"),
-        Binding("E", "export", "Export", tooltip="The ledger to a CSV file", id="recipients.export"),
-        Binding("t", "template", "Template", tooltip="Edit the messages", id="recipients.template"),
-        Binding("e", "edit", "Edit", tooltip="Edit the campaign's details", id="recipients.edit"),
-        Binding("r", "refresh", "Refresh", id="recipients.refresh"),
-        Binding("escape", "back", "Back", key_display="esc", id="recipients.back"),
+        Binding("a", "add", N_("Add"), tooltip=N_("Add patients to the campaign"), id="recipients.add"),
+        Binding(
+            "s", "start", N_("Start"), tooltip=N_("Send to every recipient not yet sent to"), id="recipients.start"
+        ),
+        Binding("S", "stop_sending", N_("Stop"), tooltip=N_("Cancel what was not sent yet"), id="recipients.stop"),
+        Binding("T", "test_send", N_("Test"), tooltip=N_("Send yourself a test"), id="recipients.test"),
+        Binding(
+            "enter",
+            "detail",
+            N_("Detail"),
+            tooltip=N_("Everything about the selected recipient"),
+            id="recipients.detail",
+        ),
+        Binding(
+            "x",
+            "remove",
+            N_("Remove"),
+            tooltip=N_("Take the selected patient off the campaign"),
+            id="recipients.remove",
+        ),
+        Binding("o", "opt_out", N_("Opt-out"), tooltip=N_("Record the patient's opt-out"), id="recipients.opt_out"),
+        Binding(
+            "i", "reinvite", N_("Re-invite"), tooltip=N_("A fresh invitation to the expired"), id="recipients.reinvite"
+        ),
+        Binding(
+            "slash", "search", N_("Search"), tooltip=N_("Find a recipient by name or EMR id"), id="recipients.search"
+        ),
+        Binding("E", "export", N_("Export"), tooltip=N_("The ledger to a CSV file"), id="recipients.export"),
+        Binding("t", "template", N_("Template"), tooltip=N_("Edit the messages"), id="recipients.template"),
+        Binding("e", "edit", N_("Edit"), tooltip=N_("Edit the campaign's details"), id="recipients.edit"),
+        Binding("r", "refresh", N_("Refresh"), id="recipients.refresh"),
+        Binding("escape", "back", N_("Back"), key_display="esc", id="recipients.back"),
     ]
 
     def __init__(self, campaign_id: int) -> None:
@@ -67,7 +86,7 @@ class RecipientsScreen(ClinicastScreen[None]):
             yield Static(id="progress-label")
             yield ProgressBar(id="progress", show_eta=False)
         yield TextInput(
-            placeholder="search by name or EMR id…  (enter: back to the table, escape: clear)",
+            placeholder=_("search by name or EMR id…  (enter: back to the table, escape: clear)"),
             id="search",
             classes="hidden",
         )
@@ -81,7 +100,7 @@ class RecipientsScreen(ClinicastScreen[None]):
         return self.query_one(RecipientTable)
 
     def on_mount(self) -> None:
-        self.title = "Campaign"
+        self.title = _("Campaign")
         self.table.fit(self.size.width)
         self.table.loading = True
         self.load_summary()
@@ -110,21 +129,29 @@ class RecipientsScreen(ClinicastScreen[None]):
     def _show_summary(self, s: campaigns.CampaignSummary) -> None:
         self.title = s.name
         info = Text(no_wrap=True, overflow="ellipsis")
-        info.append(f"{s.kind} by {s.channel} · ", style="bold")
-        info.append(s.status, style=fmt.CELL_STYLE.get(s.status, ""))
+        info.append(
+            _("{kind} by {channel}").format(kind=word("kind", s.kind), channel=word("channel", s.channel)) + " · ",
+            style="bold",
+        )
+        info.append(word("campaign", s.status), style=fmt.CELL_STYLE.get(s.status, ""))
         if s.kind == Kind.BROADCAST and s.starts_on:
-            info.append(" · window ")
-            info.append(s.window_state or "", style=fmt.CELL_STYLE.get(s.window_state or "", ""))
-            info.append(f" {fmt.day(s.starts_on)} → {fmt.day(s.ends_on)}")
+            info.append(" · " + _("window") + " ")
+            info.append(word("window", s.window_state), style=fmt.CELL_STYLE.get(s.window_state or "", ""))
+            info.append(
+                " " + _("{start} → {end}").format(start=fmt.short_day(s.starts_on), end=fmt.short_day(s.ends_on))
+            )
         elif s.funnel is not None and s.funnel.get("invited"):
             f = s.funnel
             info.append(
-                f" · invited {fmt.num(f['invited'])}, joined {fmt.num(f['joined'])}, expired {fmt.num(f['expired'])}"
+                " · "
+                + _("invited {invited}, joined {joined}, expired {expired}").format(
+                    invited=fmt.num(f["invited"]), joined=fmt.num(f["joined"]), expired=fmt.num(f["expired"])
+                )
             )
             if f.get("reinvited"):
-                info.append(f", re-invited {fmt.num(f['reinvited'])}")
+                info.append(", " + _("re-invited {n}").format(n=fmt.num(f["reinvited"])))
         if s.archived:
-            info.append(" · archived", style="dim")
+            info.append(" · " + _("archived"), style="dim")
         self.query_one("#campaign-info", Static).update(info)
 
         # the words add up to the total; the removed are said apart, outside it
@@ -134,11 +161,11 @@ class RecipientsScreen(ClinicastScreen[None]):
                 continue
             if counts:
                 counts.append("  ")
-            counts.append(f"{status} ", style="dim" if not n else fmt.CELL_STYLE.get(status, ""))
+            counts.append(word("recipient", status) + " ", style="dim" if not n else fmt.CELL_STYLE.get(status, ""))
             counts.append(fmt.num(n), style="bold" if n else "dim")
-        counts.append(_("   total {n}").format(n=fmt.num(s.total)), style="bold")
+        counts.append("   " + _("total {n}").format(n=fmt.num(s.total)), style="bold")
         if s.removed:
-            counts.append(_(" (+{n} removed, not counted)").format(n=fmt.num(s.removed)), style="dim")
+            counts.append(" " + _("(+{n} removed, not counted)").format(n=fmt.num(s.removed)), style="dim")
         self.query_one("#counts", Static).update(counts)
 
         in_flight = s.counts.get("queued", 0) + s.counts.get("retrying", 0)
@@ -147,10 +174,10 @@ class RecipientsScreen(ClinicastScreen[None]):
             done = s.counts.get("sent", 0) + s.counts.get("failed", 0)
             bar = self.query_one(ProgressBar)
             bar.update(total=done + in_flight, progress=done)
-            label = f"Sending: {fmt.num(done)} of {fmt.num(done + in_flight)} done "
+            label = _("Sending: {done} of {total} done").format(done=fmt.num(done), total=fmt.num(done + in_flight))
             if s.held:  # core's words: emails or pushes, the window or sending hours
-                label = f"{s.held} "
-            self.query_one("#progress-label", Static).update(label)
+                label = s.held
+            self.query_one("#progress-label", Static).update(label + " ")
         row.set_class(not in_flight, "hidden")
 
     def _search_text(self) -> str:
@@ -163,16 +190,20 @@ class RecipientsScreen(ClinicastScreen[None]):
         table = self.table
         if not table.order:
             if search:
-                note.update(f"No recipient matches {search!r}.")
+                note.update(_("No recipient matches “{search}”.").format(search=search))
             else:
-                note.update("No recipients yet — press a to add patients.")
+                note.update(_("No recipients yet — press {key} to add patients.").format(key="a"))
             return
-        shown = f"{fmt.num(len(table.order))} shown · " + _("enter: everything about the selected one")
+        n = len(table.order)
+        parts = [
+            ngettext("{n} shown", "{n} shown", n).format(n=fmt.num(n)),
+            _("enter: everything about the selected one"),
+        ]
         if table.more:
-            shown += " · more below (scroll to read them)"
+            parts.append(_("more below (scroll to read them)"))
         if search:
-            shown += f" · search {search!r}"
-        note.update(shown)
+            parts.append(_("search “{search}”").format(search=search))
+        note.update(" · ".join(parts))
 
     def selected_row(self) -> recipients.RecipientRow | None:
         return self.table.selected_row()
@@ -254,7 +285,7 @@ class RecipientsScreen(ClinicastScreen[None]):
         if r is None or self.running("remove"):
             return
         if r.status == RecipientStatus.REMOVED:
-            self.notify(f"{r.name} was already removed", markup=False, timeout=3)
+            self.notify(_("{name} was already removed").format(name=r.name), markup=False, timeout=3)
             return
         self.remove_flow(r)
 
@@ -279,7 +310,9 @@ class RecipientsScreen(ClinicastScreen[None]):
 
         folder = self.app.start_folder or os.getcwd()
         path = await asyncio.to_thread(exports.write_recipients_csv, self.app.ctx, self.campaign_id, folder)
-        self.notify(f"The recipient ledger is in {path}", title="Exported", markup=False, timeout=8)
+        self.notify(
+            _("The recipient ledger is in {path}").format(path=path), title=_("Exported"), markup=False, timeout=8
+        )
 
     def action_start(self) -> None:
         if self.summary is not None and not self.running("start"):
@@ -295,20 +328,23 @@ class RecipientsScreen(ClinicastScreen[None]):
         result = await self.app.push_screen_wait(modal)
         if result is None:
             return
-        self.notify(assign_message(result), title="Patients added", markup=False, timeout=6)
+        self.notify(assign_message(result), title=_("Patients added"), markup=False, timeout=6)
         self._changed()
 
     @work(exclusive=True, exit_on_error=False, group="remove")
     async def remove_flow(self, r: recipients.RecipientRow) -> None:
         ctx = self.app.ctx
         effect = await asyncio.to_thread(recipients.removal_effect, ctx, self.campaign_id, r.emr_id)
-        message = f"Remove {r.name} (EMR {r.emr_id}) from “{self.campaign_name()}”?\n\n{effect[0].upper()}{effect[1:]}."
-        confirm = ConfirmModal("Remove recipient", message, yes="Remove", danger=True)
+        question = _("Remove {name} (EMR {emr_id}) from “{campaign}”?").format(
+            name=r.name, emr_id=r.emr_id, campaign=self.campaign_name()
+        )
+        message = f"{question}\n\n{effect[0].upper()}{effect[1:]}."
+        confirm = ConfirmModal(_("Remove recipient"), message, yes=_("Remove"), danger=True)
         if not await self.app.push_screen_wait(confirm):
             return
         # the session as it is now: a permission taken away while the dialog was open applies
         outcome = await asyncio.to_thread(recipients.remove, self.app.ctx, self.campaign_id, r.emr_id)
-        self.notify(f"{r.name} removed: {outcome}", markup=False, timeout=6)
+        self.notify(_("{name} removed: {outcome}").format(name=r.name, outcome=outcome), markup=False, timeout=6)
         self.app.wake_scheduler()
         self.load_summary()
         self.table.reload_shown()
@@ -319,8 +355,10 @@ class RecipientsScreen(ClinicastScreen[None]):
         plan = await asyncio.to_thread(recipients.start_plan, ctx, self.campaign_id)
         if plan.will_send == 0 and not plan.skipped:
             self.notify(
-                f"Nothing to start: no recipient is waiting ({fmt.num(plan.already_sent)} already "
-                f"sent, {fmt.num(plan.in_progress)} being sent). Press a to add patients.",
+                _(
+                    "Nothing to start: no recipient is waiting ({sent} already sent, {sending} being sent). "
+                    "Press {key} to add patients."
+                ).format(sent=fmt.num(plan.already_sent), sending=fmt.num(plan.in_progress), key="a"),
                 markup=False,
                 timeout=6,
             )
@@ -329,17 +367,21 @@ class RecipientsScreen(ClinicastScreen[None]):
         message = start_message(s, plan, ctx)
         if gaps:  # a blank version: its speakers get the default language (core.campaigns.languages)
             message += "\n\n" + "\n".join(_("Warning: {gap}.").format(gap=g) for g in gaps)
-        confirm = ConfirmModal(f"Start “{s.name}”", message, yes="Start")
+        confirm = ConfirmModal(_("Start “{name}”").format(name=s.name), message, yes=_("Start"))
         if not await self.app.push_screen_wait(confirm):
             return
         plan = await asyncio.to_thread(recipients.start, self.app.ctx, self.campaign_id)  # the session as it is now
-        what = "emails" if s.kind == Kind.INVITATION else "push notifications"
-        msg = f"Started: {fmt.num(plan.will_send)} {what} queued"
-        if plan.skipped:
-            msg += f", {fmt.num(sum(plan.skipped.values()))} skipped"
+        n, skipped = plan.will_send, sum(plan.skipped.values())
+        if s.kind == Kind.INVITATION:
+            msg = ngettext("Started: {n} email queued", "Started: {n} emails queued", n)
+        else:
+            msg = ngettext("Started: {n} push notification queued", "Started: {n} push notifications queued", n)
+        msg = msg.format(n=fmt.num(n))
+        if skipped:
+            msg += ", " + ngettext("{n} skipped", "{n} skipped", skipped).format(n=fmt.num(skipped))
         if plan.sending_begins:
             msg += f" ({plan.sending_begins})"
-        self.notify(msg, title="Campaign started", markup=False, timeout=6)
+        self.notify(msg, title=_("Campaign started"), markup=False, timeout=6)
         self._changed()
 
     # sending control (tui.screens.sending)
@@ -356,7 +398,7 @@ class RecipientsScreen(ClinicastScreen[None]):
         return self.summary.kind if self.summary else None
 
     def campaign_name(self) -> str:
-        return self.summary.name if self.summary else f"campaign #{self.campaign_id}"
+        return self.summary.name if self.summary else _("campaign #{id}").format(id=self.campaign_id)
 
     def unsaved_changes(self) -> bool:
         return False
@@ -383,46 +425,75 @@ class RecipientsScreen(ClinicastScreen[None]):
 
     def _palette(self):
         return [
-            ("Add patients", "One patient, by conditions, or from a CSV file", self.action_add),
-            ("Start the campaign", "Send to every recipient not yet sent to", self.action_start),
-            ("Edit the template", "The messages, in French and English", self.action_template),
-            ("Edit the campaign's details", "Name, window", self.action_edit),
-            ("Remove the selected recipient", "They will not receive it / it leaves their feed", self.action_remove),
-            ("Stop sending (S)", "Cancel what was not sent yet; a later start sends it", self.action_stop_sending),
-            ("Send me a test (T)", "The message as the selected patient gets it", self.action_test_send),
-            ("Re-invite the expired (i)", "A fresh invitation to those who did not join", self.action_reinvite),
-            ("Refresh", "Read the recipients again", self.action_refresh),
+            (_("Add patients"), _("One patient, by conditions, or from a CSV file"), self.action_add),
+            (_("Start the campaign"), _("Send to every recipient not yet sent to"), self.action_start),
+            (_("Edit the template"), _("The messages, in French and English"), self.action_template),
+            (_("Edit the campaign's details"), _("Name, window"), self.action_edit),
+            (
+                _("Remove the selected recipient"),
+                _("They will not receive it / it leaves their feed"),
+                self.action_remove,
+            ),
+            (
+                _("Stop sending ({key})").format(key="S"),
+                _("Cancel what was not sent yet; a later start sends it"),
+                self.action_stop_sending,
+            ),
+            (
+                _("Send me a test ({key})").format(key="T"),
+                _("The message as the selected patient gets it"),
+                self.action_test_send,
+            ),
+            (
+                _("Re-invite the expired ({key})").format(key="i"),
+                _("A fresh invitation to those who did not join"),
+                self.action_reinvite,
+            ),
+            (_("Refresh"), _("Read the recipients again"), self.action_refresh),
         ]
 
 
 def assign_message(r: recipients.AssignResult) -> str:
-    parts = [f"{fmt.num(r.added)} added"]
+    """What an assign did: "877 added; 226 skipped (no marketing consent 226)"."""
+    parts = [ngettext("{n} added", "{n} added", r.added).format(n=fmt.num(r.added))]
     if r.already_assigned:
-        parts.append(f"{fmt.num(r.already_assigned)} already there")
+        n = r.already_assigned
+        parts.append(ngettext("{n} already there", "{n} already there", n).format(n=fmt.num(n)))
     if r.skipped:
         reasons = ", ".join(f"{describe(why)} {fmt.num(n)}" for why, n in sorted(r.skipped_reasons.items()))
-        parts.append(f"{fmt.num(r.skipped)} skipped ({reasons})" if reasons else f"{fmt.num(r.skipped)} skipped")
+        if reasons:
+            said = ngettext("{n} skipped ({reasons})", "{n} skipped ({reasons})", r.skipped)
+        else:
+            said = ngettext("{n} skipped", "{n} skipped", r.skipped)
+        parts.append(said.format(n=fmt.num(r.skipped), reasons=reasons))
     if r.published:
-        parts.append(f"shown in {fmt.num(r.published)} feeds now")
+        n = r.published
+        parts.append(ngettext("shown in {n} feed now", "shown in {n} feeds now", n).format(n=fmt.num(n)))
     if r.not_found:
-        parts.append(f"{fmt.num(len(r.not_found))} unknown ids")
+        n = len(r.not_found)
+        parts.append(ngettext("{n} unknown id", "{n} unknown ids", n).format(n=fmt.num(n)))
     return "; ".join(parts)
 
 
 def start_message(s: campaigns.CampaignSummary, plan: recipients.StartPlan, ctx) -> str:
-    what = "email" if s.kind == Kind.INVITATION else "push notification"
-    lines = [f"Will be sent: {fmt.num(plan.will_send)} ({what}s)"]
+    n = plan.will_send
+    if s.kind == Kind.INVITATION:
+        first = ngettext("Will be sent: {n} (email)", "Will be sent: {n} (emails)", n)
+    else:
+        first = ngettext("Will be sent: {n} (push notification)", "Will be sent: {n} (push notifications)", n)
+    first = first.format(n=fmt.num(n))
     if plan.sending_begins:  # the window not open yet, or outside sending hours (SPEC §11)
-        lines[0] += f", {plan.sending_begins}"
+        first += f", {plan.sending_begins}"
     elif plan.will_send:
-        lines[0] += ", now"
+        first += ", " + _("now")
+    lines = [first]
     if plan.pace:  # the relay's pace: when the last one leaves
         lines.append(plan.pace[:1].upper() + plan.pace[1:])
     if plan.skipped:
-        lines.append(f"Skipped: {fmt.num(sum(plan.skipped.values()))}")
-        for why, n in sorted(plan.skipped.items(), key=lambda kv: -kv[1]):
-            lines.append(f"  {fmt.num(n):>6}  {describe(why)}")
-    lines.append(f"Already sent (not sent again): {fmt.num(plan.already_sent)}")
+        lines.append(_("Skipped: {n}").format(n=fmt.num(sum(plan.skipped.values()))))
+        for why, k in sorted(plan.skipped.items(), key=lambda kv: -kv[1]):
+            lines.append(f"  {fmt.num(k):>6}  {describe(why)}")
+    lines.append(_("Already sent (not sent again): {n}").format(n=fmt.num(plan.already_sent)))
     if plan.in_progress:
-        lines.append(f"Being sent now: {fmt.num(plan.in_progress)}")
+        lines.append(_("Being sent now: {n}").format(n=fmt.num(plan.in_progress)))
     return "\n".join(lines)

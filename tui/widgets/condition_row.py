@@ -9,6 +9,7 @@ from textual.message import Message
 from textual.widgets import Button, Input, Select, Static
 
 from core import conditions
+from core.i18n import _
 from tui.widgets.text_input import TextInput
 
 
@@ -44,20 +45,20 @@ class ConditionRow(Vertical):
         with Horizontal():
             yield Select(
                 [(f.label, f.name) for f in conditions.FIELDS.values()],
-                prompt="field…",
+                prompt=_("field…"),
                 value=field or Select.NULL,
                 compact=True,
                 classes="cond-field",
             )
             yield Select(
                 self._op_options(field),
-                prompt="comparator…",
+                prompt=_("comparator…"),
                 value=op if op else Select.NULL,
                 compact=True,
                 classes="cond-op",
             )
             yield from self._value_widget(field, value)
-            yield Button("✕", compact=True, classes="cond-delete", tooltip="Delete this condition")
+            yield Button("✕", compact=True, classes="cond-delete", tooltip=_("Delete this condition"))
         yield Static("", classes="cond-error")
 
     @staticmethod
@@ -82,7 +83,10 @@ class ConditionRow(Vertical):
             )
         else:
             yield TextInput(
-                value, placeholder=f"e.g. {f.example}" if f else "value", compact=True, classes="cond-value"
+                value,
+                placeholder=_("e.g. {example}").format(example=f.example) if f else _("value"),
+                compact=True,
+                classes="cond-value",
             )
 
     # --- reading -------------------------------------------------------------------

@@ -15,7 +15,7 @@ from textual.widgets.option_list import Option
 from textual.worker import Worker
 
 from core.audit import read as audit_read
-from core.i18n import _
+from core.i18n import N_, _, ngettext
 from core.models import Patient
 from tui import workers
 from tui.app import ClinicastApp
@@ -32,7 +32,7 @@ def patient_label(p: Patient, width: int = 80) -> Text:
     if p.email:
         t.append(f"  {p.email}", style="dim")
     if p.app_id:
-        t.append("  app", style="green")
+        t.append("  " + _("app"), style="green")
     return t
 
 
@@ -47,8 +47,10 @@ class PatientSearch(Vertical):
     PatientSearch > .hint { height: 1; }
     """
     BINDINGS = [
-        Binding("down", "results", "Results", show=False),
-        Binding("o", "opt_out", "Opt-out", tooltip="Record an opt-out the patient asked for", id="patients.opt_out"),
+        Binding("down", "results", N_("Results"), show=False),
+        Binding(
+            "o", "opt_out", N_("Opt-out"), tooltip=N_("Record an opt-out the patient asked for"), id="patients.opt_out"
+        ),
     ]
 
     class Chosen(Message):
@@ -67,8 +69,8 @@ class PatientSearch(Vertical):
         workers.report_failure(self, event)
 
     def compose(self) -> ComposeResult:
-        yield TextInput(placeholder="name, EMR id, birth date (YYYY-MM-DD) or email", id="patient-query")
-        yield Static("Type to search; ↓ to the results, enter to choose.", classes="hint", id="patient-hint")
+        yield TextInput(placeholder=_("name, EMR id, birth date (YYYY-MM-DD) or email"), id="patient-query")
+        yield Static(_("Type to search; ↓ to the results, enter to choose."), classes="hint", id="patient-hint")
         yield OptionList(id="patient-results")
 
     def focus_query(self) -> None:
@@ -113,13 +115,23 @@ class PatientSearch(Vertical):
             results.highlighted = 0  # what enter picks
         hint = self.query_one("#patient-hint", Static)
         if not text.strip():
-            hint.update("Type to search; ↓ to the results, enter to choose.")
+            hint.update(_("Type to search; ↓ to the results, enter to choose."))
         elif not found:
-            hint.update(f"No patient matches {text.strip()!r}.")
-        else:
-            more = " (first 20: type more to narrow)" if len(found) >= 20 else ""
+            hint.update(_("No patient matches “{text}”.").format(text=text.strip()))
+        elif len(found) >= 20:
             hint.update(
-                _("{n} found{more} — enter picks the highlighted one, ↓ another.").format(n=len(found), more=more)
+                _("The first {n} found (type more to narrow) — enter picks the highlighted one, ↓ another.").format(
+                    n=len(found)
+                )
+            )
+        else:
+            n = len(found)
+            hint.update(
+                ngettext(
+                    "{n} found — enter picks the highlighted one, ↓ another.",
+                    "{n} found — enter picks the highlighted one, ↓ another.",
+                    n,
+                ).format(n=n)
             )
 
     def action_opt_out(self) -> None:

@@ -13,12 +13,15 @@ import asyncio
 
 from rich.text import Text
 from textual import getters, on, work
+from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 from textual.worker import Worker
 
 from core import recipients
 from core.enums import RecipientStatus
+from core.i18n import N_, _
+from core.words import word
 from tui import format as fmt
 from tui import workers
 from tui.app import ClinicastApp
@@ -29,6 +32,19 @@ WIDE = 100  # from this width on, a "Sent at" column
 
 
 class RecipientTable(DataTable):
+    # DataTable's own `enter` (select the row) is hidden from the footer and, being the
+    # focused widget's, hid the screen's "Detail": the same key, shown, under the screen's
+    # id (a `[keys]` rebinding moves both). Selecting the row opens the detail.
+    BINDINGS = [
+        Binding(
+            "enter",
+            "select_cursor",
+            N_("Detail"),
+            tooltip=N_("Everything about the selected recipient"),
+            id="recipients.detail",
+        )
+    ]
+
     class Shown(Message):
         """The rows on screen changed (loaded, refreshed, searched)."""
 
@@ -59,12 +75,12 @@ class RecipientTable(DataTable):
         name_w = 26 if self._wide else 18
         fixed = 8 + name_w + 10 + (16 if self._wide else 0)
         ncols = 5 if self._wide else 4
-        self.add_column("EMR id", width=8, key="emr")
-        self.add_column("Name", width=name_w, key="name")
-        self.add_column("Added", width=10, key="added")
+        self.add_column(_("EMR id"), width=8, key="emr")
+        self.add_column(_("Name"), width=name_w, key="name")
+        self.add_column(_("Added"), width=10, key="added")
         if self._wide:
-            self.add_column("Sent at", width=16, key="sent")
-        self.add_column("Status", width=max(14, width - fixed - 2 * ncols - 3), key="status")
+            self.add_column(_("Sent at"), width=16, key="sent")
+        self.add_column(_("Status"), width=max(14, width - fixed - 2 * ncols - 3), key="status")
         if not first:
             self._fill(list(self.loaded.values()), replace=True)
 
@@ -74,18 +90,20 @@ class RecipientTable(DataTable):
     def _cells(self, r: recipients.RecipientRow) -> list:
         tz = self.app.ctx.config.clinic.tz
         shown = r.shown_status
-        status = Text(shown, style=fmt.CELL_STYLE.get(shown, ""), no_wrap=True, overflow="ellipsis")
+        status = Text(word("recipient", shown), style=fmt.CELL_STYLE.get(shown, ""), no_wrap=True, overflow="ellipsis")
         if r.status == RecipientStatus.RETRYING and r.next_attempt_at:
-            status.append(f" · next {fmt.when(r.next_attempt_at, tz)[11:]}", style="yellow")
+            status.append(" · " + _("next {when}").format(when=fmt.time(r.next_attempt_at, tz)), style="yellow")
         if r.reason_code:
-            status.append(f" · {r.reason()}", style="dim")
-        sent = fmt.when(r.sent_at, tz)
+            status.append(
+                f" · {r.reason(when=lambda t: fmt.short_when(t, tz))}", style="dim"
+            )  # maybe twice: both times
+        sent = fmt.short_when(r.sent_at, tz)
         name = Text(r.name, no_wrap=True, overflow="ellipsis")
         if self._wide:
-            return [r.emr_id, name, fmt.day(r.added_at, tz), sent, status]
+            return [r.emr_id, name, fmt.short_day(r.added_at, tz), sent, status]
         if sent:
-            status.append(f" {sent[5:]}", style="dim")
-        return [r.emr_id, name, fmt.day(r.added_at, tz), status]
+            status.append(f" {sent}", style="dim")
+        return [r.emr_id, name, fmt.short_day(r.added_at, tz), status]
 
     # --- reading -------------------------------------------------------------------
 

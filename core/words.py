@@ -1,0 +1,94 @@
+"""The stored codes a person reads, in their language (SPEC §12): a campaign's kind,
+channel, status and window, a recipient's status, a delivery's kind and state, the
+invitation funnel's steps, an opt-out's channel and source, a patient's fields. The codes
+themselves stay English in `--json` and the database. The TUI and the command line both
+show them through `word` (the reasons' words: core.reasons.describe).
+
+`pgettext`: one English word is two French ones ("sent": a campaign « envoyée », a
+recipient « envoyé »). A code this version does not know is shown as it is.
+"""
+
+from __future__ import annotations
+
+from core.i18n import pgettext
+
+# (context, code) — each pgettext call is written out so that Babel extracts it
+_WORDS = {
+    ("kind", "invitation"): lambda: pgettext("kind", "invitation"),
+    ("kind", "broadcast"): lambda: pgettext("kind", "broadcast"),
+    ("channel", "email"): lambda: pgettext("channel", "email"),
+    ("channel", "app"): lambda: pgettext("channel", "app"),
+    ("channel", "push"): lambda: pgettext("channel", "push"),
+    ("channel", "feed"): lambda: pgettext("channel", "feed"),
+    ("channel", "all"): lambda: pgettext("channel", "all"),
+    ("campaign", "draft"): lambda: pgettext("campaign status", "draft"),
+    ("campaign", "published"): lambda: pgettext("campaign status", "published"),
+    ("campaign", "sending"): lambda: pgettext("campaign status", "sending"),
+    ("campaign", "stopped"): lambda: pgettext("campaign status", "stopped"),
+    ("campaign", "sent"): lambda: pgettext("campaign status", "sent"),
+    ("campaign", "sent with errors"): lambda: pgettext("campaign status", "sent with errors"),
+    ("recipient", "assigned"): lambda: pgettext("recipient status", "assigned"),
+    ("recipient", "queued"): lambda: pgettext("recipient status", "queued"),
+    ("recipient", "sent"): lambda: pgettext("recipient status", "sent"),
+    ("recipient", "retrying"): lambda: pgettext("recipient status", "retrying"),
+    ("recipient", "failed"): lambda: pgettext("recipient status", "failed"),
+    ("recipient", "skipped"): lambda: pgettext("recipient status", "skipped"),
+    ("recipient", "removed"): lambda: pgettext("recipient status", "removed"),
+    ("recipient", "in feed, no push"): lambda: pgettext("recipient status", "in feed, no push"),
+    ("window", "upcoming"): lambda: pgettext("window", "upcoming"),
+    ("window", "live"): lambda: pgettext("window", "live"),
+    ("window", "ended"): lambda: pgettext("window", "ended"),
+    ("window", "invalid"): lambda: pgettext("window", "invalid"),
+    ("funnel", "invited"): lambda: pgettext("funnel", "invited"),
+    ("funnel", "joined"): lambda: pgettext("funnel", "joined"),
+    ("funnel", "expired"): lambda: pgettext("funnel", "expired"),
+    ("funnel", "reinvited"): lambda: pgettext("funnel", "reinvited"),
+    ("delivery", "pending"): lambda: pgettext("delivery state", "pending"),
+    ("delivery", "sending"): lambda: pgettext("delivery state", "sending"),
+    ("delivery", "sent"): lambda: pgettext("delivery state", "sent"),
+    ("delivery", "retrying"): lambda: pgettext("delivery state", "retrying"),
+    ("delivery", "failed"): lambda: pgettext("delivery state", "failed"),
+    ("delivery", "skipped"): lambda: pgettext("delivery state", "skipped"),
+    ("delivery", "cancelled"): lambda: pgettext("delivery state", "cancelled"),
+    ("delivery kind", "email"): lambda: pgettext("delivery kind", "email"),
+    ("delivery kind", "push"): lambda: pgettext("delivery kind", "push"),
+    ("delivery kind", "publish"): lambda: pgettext("delivery kind", "publish"),
+    ("delivery kind", "unpublish"): lambda: pgettext("delivery kind", "unpublish"),
+    ("delivery kind", "put"): lambda: pgettext("delivery kind", "put"),
+    ("delivery kind", "expire"): lambda: pgettext("delivery kind", "expire"),
+    ("delivery kind", "test_email"): lambda: pgettext("delivery kind", "test email"),
+    ("delivery kind", "test_broadcast"): lambda: pgettext("delivery kind", "test broadcast"),
+    ("source", "link"): lambda: pgettext("opt-out source", "link"),
+    ("source", "app"): lambda: pgettext("opt-out source", "app"),
+    ("source", "staff"): lambda: pgettext("opt-out source", "staff"),
+    ("field", "emr_id"): lambda: pgettext("patient field", "EMR id"),
+    ("field", "first_name"): lambda: pgettext("patient field", "first name"),
+    ("field", "last_name"): lambda: pgettext("patient field", "last name"),
+    ("field", "date_of_birth"): lambda: pgettext("patient field", "date of birth"),
+    ("field", "sex"): lambda: pgettext("patient field", "sex"),
+    ("field", "language"): lambda: pgettext("patient field", "language"),
+    ("field", "email"): lambda: pgettext("patient field", "email"),
+    ("field", "phone"): lambda: pgettext("patient field", "phone"),
+    ("field", "app_id"): lambda: pgettext("patient field", "app account"),
+    ("field", "marketing_consent"): lambda: pgettext("patient field", "marketing consent"),
+    ("field", "push_enabled"): lambda: pgettext("patient field", "push notifications"),
+    ("field", "do_not_contact"): lambda: pgettext("patient field", "do not contact"),
+    ("field", "practitioner"): lambda: pgettext("patient field", "practitioner"),
+    ("field", "postal_code"): lambda: pgettext("patient field", "postal code"),
+    ("field", "last_visit"): lambda: pgettext("patient field", "last visit"),
+    ("bool", "True"): lambda: pgettext("answer", "yes"),
+    ("bool", "False"): lambda: pgettext("answer", "no"),
+}
+
+
+def word(what: str, code: object) -> str:
+    """The words for `code` in the language in use. `what`: "kind", "channel", "campaign"
+    (its status), "recipient" (its status), "window" (its state), "funnel" (a step),
+    "delivery" (its state), "delivery kind", "source" (an opt-out's), "field" (a patient's),
+    "bool". A code this version does not know is shown as it is."""
+    text = "" if code is None else str(code)
+    found = _WORDS.get((what, text))
+    return found() if found else text
+
+
+__all__ = ["word"]

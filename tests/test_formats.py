@@ -1,0 +1,131 @@
+"""core.formats: dates, times and numbers in the language in use and the clinic's zone
+(SPEC §12: « 2 déc. 2026 », « 1 234 », 24-hour times; "Dec 2, 2026", "1,234")."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from core import formats, i18n
+from tui import format as fmt
+
+MONTREAL = ZoneInfo("America/Toronto")
+# naive UTC, as the database keeps it: 14:02 in Montréal (EST, UTC-5)
+MOMENT = datetime(2026, 12, 2, 19, 2, 5)
+NOW = datetime(2026, 12, 6, 12, 0)
+NBSP = "\u00a0"
+
+
+@pytest.fixture
+def speak():
+    before = i18n.current()
+
+    def use(language: str) -> None:
+        i18n.use(language)
+
+    yield use
+    i18n.use(before)
+
+
+@pytest.mark.parametrize(
+    ("language", "n", "said"),
+    [
+        ("fr", 1234, f"1{NBSP}234"),
+        ("fr", 1234567, f"1{NBSP}234{NBSP}567"),
+        ("fr", 12, "12"),
+        ("en", 1234, "1,234"),
+        ("en", 1234567, "1,234,567"),
+        ("en", 0, "0"),
+    ],
+)
+def test_numbers(speak, language, n, said):
+    speak(language)
+    assert formats.number(n) == said
+    assert fmt.num(n) == said
+
+
+@pytest.mark.parametrize(
+    ("language", "day", "when", "seconds", "time"),
+    [
+        ("fr", "2 déc. 2026", "2 déc. 2026 14:02", "2 déc. 2026 14:02:05", "14:02"),
+        ("en", "Dec 2, 2026", "Dec 2, 2026, 14:02", "Dec 2, 2026, 14:02:05", "14:02"),
+    ],
+)
+def test_dates_and_times(speak, language, day, when, seconds, time):
+    speak(language)
+    assert formats.day(date(2026, 12, 2)) == day
+    assert formats.day(MOMENT, MONTREAL) == day
+    assert formats.when(MOMENT, MONTREAL) == when
+    assert formats.when(MOMENT, MONTREAL, seconds=True) == seconds
+    assert formats.time(MOMENT, MONTREAL) == time
+    assert (fmt.day(date(2026, 12, 2)), fmt.when(MOMENT, MONTREAL), fmt.time(MOMENT, MONTREAL)) == (day, when, time)
+
+
+def test_the_clinic_zone_moves_the_day(speak):
+    """02:30 UTC on Dec 3 is still Dec 2 in Montréal (21:30): the clinic's day, not UTC's."""
+    speak("en")
+    late = datetime(2026, 12, 3, 2, 30)
+    assert formats.day(late, MONTREAL) == "Dec 2, 2026"
+    assert formats.when(late, MONTREAL) == "Dec 2, 2026, 21:30"
+    assert formats.when(late, ZoneInfo("UTC")) == "Dec 3, 2026, 02:30"
+    assert formats.local(late, MONTREAL).hour == 21  # type: ignore[union-attr]
+
+
+def test_afternoon_is_24_hour_in_both(speak):
+    for language in ("fr", "en"):
+        speak(language)
+        said = formats.when(datetime(2026, 7, 1, 21, 45), MONTREAL)  # 17:45 EDT
+        assert "17:45" in said and "PM" not in said.upper() and " h " not in said
+
+
+@pytest.mark.parametrize(
+    ("language", "this_year", "other_year", "moment_this_year", "moment_other_year"),
+    [
+        ("fr", "2 déc.", "2 déc. 2025", "2 déc. 14:02", "2 déc. 2025"),
+        ("en", "Dec 2", "Dec 2, 2025", "Dec 2, 14:02", "Dec 2, 2025"),
+    ],
+)
+def test_short_forms_for_table_cells(speak, language, this_year, other_year, moment_this_year, moment_other_year):
+    speak(language)
+    last_year = MOMENT.replace(year=2025)
+    assert formats.short_day(MOMENT, MONTREAL, now=NOW) == this_year
+    assert formats.short_day(last_year, MONTREAL, now=NOW) == other_year
+    assert formats.short_when(MOMENT, MONTREAL, now=NOW) == moment_this_year
+    assert formats.short_when(last_year, MONTREAL, now=NOW) == moment_other_year
+    for said in (this_year, other_year, moment_this_year, moment_other_year):
+        assert len(said) <= 14
+        assert "12-02" not in said  # never a bare month-day
+
+
+def test_short_forms_follow_the_session_clock(speak):
+    """'This year' is the session's (a frozen test clock too), not the wall clock's."""
+    speak("en")
+    try:
+        formats.follow_clock(lambda: datetime(2025, 6, 2, 16, 0))
+        assert formats.short_day(date(2025, 5, 30)) == "May 30"
+        assert fmt.short_when(datetime(2025, 5, 30, 14, 0), MONTREAL) == "May 30, 10:00"
+        formats.follow_clock(lambda: datetime(2031, 1, 1, 12, 0))
+        assert formats.short_day(date(2025, 5, 30)) == "May 30, 2025"
+    finally:
+        formats.follow_clock(formats._utcnow)
+
+
+def test_nothing_is_empty(speak):
+    speak("fr")
+    assert formats.day(None) == formats.when(None, MONTREAL) == formats.number(None) == ""
+    assert formats.short_when(None, MONTREAL) == formats.short_day(None) == formats.time(None, MONTREAL) == ""
+
+
+def test_a_language_babel_does_not_know_reads_as_english(speak, monkeypatch):
+    """The tests' pseudo-locale (or any code i18n accepts) falls back to English forms."""
+    monkeypatch.setattr(i18n, "_language", "pseudo")
+    assert formats.number(1234) == "1,234"
+    assert formats.day(date(2026, 12, 2)) == "Dec 2, 2026"
+
+
+def test_fr_month_names_follow_cldr(speak):
+    speak("fr")
+    months = [formats.day(date(2026, m, 15)) for m in range(1, 13)]
+    assert months[0] == "15 janv. 2026" and months[4] == "15 mai 2026" and months[7] == "15 août 2026"
