@@ -65,6 +65,9 @@ def _run(cmd, **kw):
 ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8", "HOME": "/"}
 
 
+NOT_SOURCE = (".git", ".venv", "mutants", "build", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis", "demo")
+
+
 @pytest.fixture(scope="module", autouse=True)
 def strict_umask():
     """The worker's umask is whatever ran before in it: clinicast sets 007 in-process
@@ -92,8 +95,13 @@ def server(strict_umask):
         (root / d).mkdir()
         os.chmod(root / d, 0o755)  # whatever this process's umask (clinicast sets 007 in-process)
     s.work = root / "work"  # files staff read (CSV lists): 0755 folder
+    # its own copy of the source: pip builds in the source tree (build/, *.egg-info), and two
+    # installs from one tree at once (this module and test_ssh_server in the other xdist
+    # worker) collide there ("File exists: build/bdist…/clinicast-….dist-info")
+    src = root / "src"
+    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(*NOT_SOURCE))
     env = ENV | {
-        "CLINICAST_SRC": str(REPO),
+        "CLINICAST_SRC": str(src),
         "CLINICAST_PREFIX": str(s.prefix),
         "CLINICAST_ETC": str(s.etc),
         "CLINICAST_DATA": str(s.data),

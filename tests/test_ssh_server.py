@@ -60,11 +60,7 @@ def free_port() -> int:
 def sshd(server):
     """sshd on 127.0.0.1:PORT with the installed clinicast.conf included; a key per staff member."""
     s = server
-    configure(s, "http://127.0.0.1:9")
-    text = s.config.read_text()  # the staff read English here (the clinic's default is French)
-    for name in ("Staff One", "Staff Two"):
-        text = text.replace(f'name = "{name}"\n', f'name = "{name}"\nlanguage = "en"\n')
-    s.config.write_text(text)
+    configure(s, "http://127.0.0.1:9")  # the staff read English (language = "en" in their entries)
     # sshd reads a user's authorized keys AS that user: the folders and key files are
     # opened to them by mode, never by the umask of whoever made them (see strict_umask)
     root = s.root / "ssh"
