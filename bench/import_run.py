@@ -44,11 +44,12 @@ def bare(config: str, path: str) -> str:
         cols = [*fields, "search_name", "emr_key", "imported_at", "updated_at"]
         i_id, i_first, i_last = (fields.index(h) for h in ("emr_id", "first_name", "last_name"))
         cursor = database.cursor()
-        if pg:  # COPY, the values as PostgreSQL reads them (booleans, empty dates)
-            to_pg = {"oui": "t", "non": "f", "": None}
+        if pg:  # COPY, the values as PostgreSQL reads them (booleans; empty dates and app ids are NULL)
+            to_pg = {"oui": "t", "non": "f"}
+            nullable = {i for i, f in enumerate(fields) if Patient._meta.fields[f].null}
             with cursor.copy(f"COPY {t} ({', '.join(cols)}) FROM STDIN") as copy:
                 for r in rows:
-                    values = [to_pg.get(v, v) if v in to_pg else v for v in r]
+                    values = [None if (not v and i in nullable) else to_pg.get(v, v) for i, v in enumerate(r)]
                     copy.write_row((*values, f"{r[i_last]} {r[i_first]}".lower(), r[i_id], now, now))
                     n += 1
             return f"0 0 {n}"

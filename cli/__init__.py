@@ -43,36 +43,21 @@ def _config_arg(args: list[str]) -> str | None:
 
 def _language(args: list[str]) -> str:
     """The language of the staff member running this command, from the config file as
-    written (core.preferences.language_of_file); from a file that is not even TOML (a
-    syntax error to report), its `language` and `default_language` lines read one by one."""
-    import re
-
+    written (core.preferences.language_of_file: their [users.LOGIN] language, else the
+    clinic's); with no config file at all, the host's."""
     from core import i18n, preferences
     from core.context import login_name
 
-    login = login_name()
-    language = preferences.language_of_file(_config_arg(args), login)
+    language = preferences.language_of_file(_config_arg(args), login_name())
     if language != i18n.DEFAULT:
         return language
     try:
-        from core import infile
         from core.config.load import discover
 
-        text = infile.read_bytes(discover(_config_arg(args)), limit=infile.CONFIG_LIMIT).decode("utf-8", "replace")
-    except Exception:  # noqa: BLE001 - no file, unreadable: the system's language (loading says why)
-        return _system_language(language)
-    table, found = "", dict[tuple[str, str], str]()
-    for line in text.splitlines():
-        header = re.match(r"\s*\[([^\[\]]+)\]", line)
-        if header:
-            table = re.sub(r"[\s\"']", "", header.group(1))
-            found.setdefault((table, ""), "")
-            continue
-        value = re.match(r"\s*(default_language|language)\s*=\s*[\"'](\w+)[\"']", line)
-        if value and value.group(2) in i18n.LANGUAGES:
-            found[(table, value.group(1))] = value.group(2)
-    clinic = "fr" if ("clinic", "") in found else language  # the schema's default_language
-    return found.get((f"users.{login}", "language")) or found.get(("clinic", "default_language")) or clinic
+        found = discover(_config_arg(args)).exists()
+    except Exception:  # noqa: BLE001 - no file found: loading says so
+        found = False
+    return language if found else _system_language(language)
 
 
 def _system_language(default: str) -> str:

@@ -79,7 +79,7 @@ def campaigns_list(ctx, include_archived, as_json):
     from core import campaigns
 
     # the text list shows no funnel: it is counted for --json only (`show` has it too)
-    rows = campaigns.summaries(ctx, include_archived=include_archived, funnels=as_json)
+    rows = campaigns.summaries(ctx, include_archived=include_archived, funnels=as_json, feed_only=False)
     if as_json:
         return emit([s.to_json() for s in rows])
     if not rows:

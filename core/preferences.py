@@ -71,9 +71,15 @@ def language_of_file(explicit: str | None, login: str) -> str:
     from core.config.load import discover
 
     try:  # with the config's bounds: a FIFO or a device refused unread (load() then says so)
-        data = tomllib.loads(infile.read_bytes(discover(explicit), limit=infile.CONFIG_LIMIT).decode("utf-8"))
-    except Exception:  # noqa: BLE001 - no file, unreadable, not TOML: validation says so, in the default
+        text = infile.read_bytes(discover(explicit), limit=infile.CONFIG_LIMIT).decode("utf-8", "replace")
+    except Exception:  # noqa: BLE001 - no file, unreadable: validation says so, in the default
         return i18n.DEFAULT
+    try:
+        data = tomllib.loads(text)
+    except Exception:  # noqa: BLE001 - not TOML: its language lines, read one by one (fr-cli's)
+        from core.config.load import language_lines
+
+        return language_lines(text, login) or i18n.DEFAULT
     users, clinic = data.get("users"), data.get("clinic")
     user = users.get(login) if isinstance(users, dict) else None
     for value in (

@@ -162,19 +162,48 @@ def outside(text: str) -> str:
     return "\n".join(out)
 
 
+_IDENTIFIER = re.compile(r"[A-Za-z]\w*(?:[._]\w+)+")  # patient.first_name, connected_system
+
+
+def _is_identifier(s: str) -> bool:
+    return _IDENTIFIER.fullmatch(s) is not None
+
+
+_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)  # a template's {{ … }} and {% … %}
+
+
 def words_of(strings: Iterable[str]) -> frozenset[str]:
-    """The words of `strings` (data a test made), lower-cased, as `leaks` compares them."""
-    return frozenset(w.lower() for s in strings if s for w in _WORD.findall(str(s)))
+    """The words of `strings` (data a test made), lower-cased, as `leaks` compares them.
+    An identifier (`patient.first_name`, alone or in a template's {{ }}) allows itself
+    whole, not its words: an English « Patient's first name » beside it is still found."""
+    return frozenset(
+        w.lower() for s in strings if s and not _is_identifier(str(s)) for w in _WORD.findall(_TAG.sub(" ", str(s)))
+    )
+
+
+def identifiers_of(strings: Iterable[str]) -> list[str]:
+    """The identifiers `strings` hold (whole, or inside a template's tags), longest first."""
+    found: set[str] = set()
+    for s in map(str, strings):
+        if _is_identifier(s):
+            found.add(s)
+        for tag in _TAG.findall(s):
+            found.update(_IDENTIFIER.findall(tag))
+    return sorted(found, key=len, reverse=True)
 
 
 def leaks(text: str, allowed: Iterable[str] = ()) -> list[str]:
     """The words a person would read in `text` outside ⟦…⟧ that are not in `allowed` (data
     strings: their words are allowed, and a word cut short by … that begins one of them),
     key names, single letters (the footer's keys) or Babel's month names. In order, once each."""
+    allowed = [str(s) for s in allowed if s]
     ok = words_of(allowed) | KEY_NAMES | PRODUCT | _month_words()
+    identifiers = identifiers_of(allowed)
     found: list[str] = []
     seen: set[str] = set()
     for line in outside(text).split("\n"):
+        for ident in identifiers:  # whole only (a word boundary on each side)
+            line = re.sub(rf"(?<![\w.]){re.escape(ident)}(?![\w])", " " * len(ident), line)
         for m in _WORD.finditer(line):
             word = m.group().lower()
             if len(word) == 1 or word in ok or word in seen:
@@ -232,10 +261,18 @@ def screen_lines(app, *, background: bool = False) -> str:
     from textual.screen import ModalScreen
 
     if isinstance(app.screen, ModalScreen) and not background:  # each of its widgets' regions
+        from textual.geometry import Region
+
         cropped = []
         for child in app.screen.children:
-            if child.display:
-                r = child.region
-                cropped += [line[r.x : r.right] for line in lines[r.y : r.bottom]]
+            if not child.display:
+                continue
+            # its own region, or (a container on an overlay layer, as the command palette's,
+            # has none) the union of its widgets' regions
+            regions = [w.region for w in (child, *child.query("*")) if w.region.area]
+            if not regions:
+                continue
+            r = Region.from_union(regions)
+            cropped += [line[r.x : r.right] for line in lines[r.y : r.bottom]]
         lines = cropped
     return "\n".join(line.rstrip() for line in lines)

@@ -264,6 +264,9 @@ def test_start_says_when_the_last_email_leaves_at_the_relays_pace(db, db_url, tm
 
     email = {"max_per_minute": 30, "max_per_day": 10000}
     path = delivery_config(db_url, tmp_path, smtp=smtp, email=email, as_toml=True)
+    path.write_text(
+        path.read_text(encoding="utf-8").replace('language = "en"', 'language = "fr"'), encoding="utf-8"
+    )  # a French reader
     config = delivery_config(db_url, tmp_path, smtp=smtp, email=email)
     ctx, clock = ctx_at(config, T0)
     add_patients(95)
@@ -310,6 +313,9 @@ def test_a_first_copy_whose_answer_was_lost_is_in_the_ledger_with_both_times(db,
     email = {"unknown_outcome_retries": 1, "concurrency": 1}
     config = delivery_config(db_url, tmp_path, smtp=smtp, email=email)
     path = delivery_config(db_url, tmp_path, smtp=smtp, email=email, as_toml=True)
+    path.write_text(
+        path.read_text(encoding="utf-8").replace('language = "en"', 'language = "fr"'), encoding="utf-8"
+    )  # a French reader
     ctx, clock = ctx_at(config, T0)
     add_patients(2)
     c = campaigns.create(ctx, "invitation", "Join")

@@ -365,17 +365,6 @@ def english_twin(config: Path | None, args: list[str], env: dict | None, world) 
     return args, en, env
 
 
-# the errors whose words are still partly the core's (fr-core's part of #17): expected to
-# fail until they are said in words, not to block. "window backwards" names the form's field
-# ("ends_on: …") where a command line user typed --ends.
-CORE_WORDS = {"window backwards"}
-
-
-def _marked(names):
-    core = pytest.mark.xfail(reason="the core's words (fr-core wraps them, #17)", strict=False)
-    return [pytest.param(n, marks=core) if n in CORE_WORDS else n for n in names]
-
-
 ERRORS = [
     "unknown campaign id", "campaign id not a number", "bad date", "window backwards", "bad option value",
     "missing option", "missing argument", "no such option", "unknown subcommand", "unknown command",
@@ -411,7 +400,7 @@ def test_error_in_french_and_in_english(world, name):
     assert not french_in(en.err, data), f"{name}: French in English: {french_in(en.err, data)}\n{en.err}"
 
 
-@pytest.mark.parametrize("name", _marked(ERRORS))
+@pytest.mark.parametrize("name", ERRORS)
 def test_error_in_the_pseudo_locale(world, pseudo_localedir, name):
     args, config, env = _case(world, name)
     with speaking_pseudo(pseudo_localedir):
@@ -529,7 +518,7 @@ def test_changes_confirmed_in_each_language(world, tmp_path, pseudo_localedir, l
     speaking = speaking_pseudo(pseudo_localedir) if language == "pseudo" else contextlib.nullcontext()
     with speaking:
         said = [run([str(world.patients) if a == "PATIENTS" else a for a in args], config) for args in CHANGES]
-    core_said = []  # what the core words (fr-core's part of #17): reported apart
+    core_said = []  # what the core words (fr-core's part of #17): checked apart
     for args, r in zip(CHANGES, said, strict=True):
         assert r.code == 0, (args, r)
         text = r.text
@@ -554,8 +543,7 @@ def test_changes_confirmed_in_each_language(world, tmp_path, pseudo_localedir, l
     if language == "pseudo":
         allowed = [*_allowed(world), *data]
         core_leaks = [leaks(text, allowed) for text in core_said]
-        if any(core_leaks):
-            pytest.xfail(f"the core's words, not yet through _() (fr-core, #17): {core_leaks}")
+        assert not any(core_leaks), f"the core's words, not through _(): {core_leaks}"
 
 
 # --- --json is the same bytes in both languages -------------------------------------------

@@ -146,6 +146,9 @@ class TestBroadcast:
 
 def test_cli(db, db_url, tmp_path, smtp):
     path = delivery_config(db_url, tmp_path, smtp=smtp, as_toml=True)
+    path.write_text(
+        path.read_text(encoding="utf-8").replace('language = "en"', 'language = "fr"'), encoding="utf-8"
+    )  # a French reader
     config = delivery_config(db_url, tmp_path, smtp=smtp)
     ctx, _ = ctx_at(config, T0)
     add_patients(1)

@@ -175,7 +175,7 @@ class TestRefusals:
 
     async def test_user_not_in_config(self, tmp_path, as_mlaval):
         make_world(tmp_path, populate=False)
-        path = write_config(tmp_path, users=users_toml(login="someoneelse"))
+        path = write_config(tmp_path, users=users_toml(login="someoneelse"), default_language="en")
         app = app_for_path(path)
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot)

@@ -13,16 +13,16 @@ from tui_helpers import (
     LOGIN,
     SIZE_IDS,
     SIZES,
-    app_for,
+    go,
     make_world,
-    screen_text,
-    settle,
+    select_campaign,
+    snap,
+    snapshot_world,
     users_toml,
     write_config,
 )
 
 from core import context
-from tui.screens.campaign_list import CampaignListScreen
 
 sizes = pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
 
@@ -32,14 +32,7 @@ def snap_world(tmp_path_factory):
     """One read-only world for every snapshot of this module (the screens only read)."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(context, "login_name", lambda: LOGIN)
-        world = make_world(tmp_path_factory.mktemp("snap"), n_patients=60)
-    exports = world.folder / "exports"
-    exports.mkdir()
-    (exports / "rappel.csv").write_text(
-        "No dossier;Nom\n100001;Martel\n100002;Martel\n999999;Inconnu\n100002;Martel\n;vide\n", encoding="utf-8"
-    )
-    (exports / "archives").mkdir()
-    return world
+        return snapshot_world(tmp_path_factory.mktemp("snap"))
 
 
 @pytest.fixture
@@ -47,54 +40,6 @@ def world(snap_world, monkeypatch):
     monkeypatch.setattr(context, "login_name", lambda: LOGIN)
     monkeypatch.chdir(snap_world.folder)
     return snap_world
-
-
-def snap_app(world):
-    app = app_for(world)
-    app.start_folder = "exports"
-    return app
-
-
-def go(*steps, delay: float = 0.0):
-    """A run_before that settles, runs `steps` (keys or callables of the app), settles."""
-
-    async def run_before(pilot):
-        await settle(pilot)
-        for step in steps:
-            if callable(step):
-                result = step(pilot.app)
-                if hasattr(result, "__await__"):
-                    await result
-            else:
-                await pilot.press(step)
-            await settle(pilot, delay)
-        await settle(pilot, delay)
-        # quiescent: no debounce timer left to fire (the screen stays the same for 0.3 s)
-        for _ in range(20):
-            before = screen_text(pilot.app)
-            await settle(pilot, 0.3)
-            if screen_text(pilot.app) == before:
-                break
-        pilot.app.clear_notifications()
-        await pilot.pause()
-
-    return run_before
-
-
-def select_campaign(attr: str):
-    def step(app):
-        screen = app.screen
-        assert isinstance(screen, CampaignListScreen)
-        cid = getattr(app.snap_world.campaigns, attr)
-        screen.query_one("DataTable").move_cursor(row=screen._order.index(cid), animate=False)
-
-    return step
-
-
-def snap(snap_compare, world, size, *steps, delay: float = 0.0, app=None):
-    app = app or snap_app(world)
-    app.snap_world = world
-    assert snap_compare(app, terminal_size=size, run_before=go(*steps, delay=delay))
 
 
 class TestCampaignListSnapshots:
@@ -239,7 +184,7 @@ class TestRefusalSnapshots:
         monkeypatch.chdir(tmp_path)
         path = tmp_path / "clinicast.toml"
         path.write_text(
-            '[clinic]\nname = "Clinique"\ntimezone = "Mars/Olympus"\n[database]\n'
+            '[clinic]\nname = "Clinique"\ntimezone = "Mars/Olympus"\ndefault_language = "en"\n[database]\n'
             'url = "mysql://x"\n[gateway]\ntransport = "pigeon"\n',
             encoding="utf-8",
         )
@@ -264,7 +209,7 @@ class TestRefusalSnapshots:
         monkeypatch.setattr(context, "login_name", lambda: LOGIN)
         monkeypatch.chdir(tmp_path)
         make_world(tmp_path, populate=False)
-        write_config(tmp_path, users=users_toml(login="jdoe", name="Jean Doe"))
+        write_config(tmp_path, users=users_toml(login="jdoe", name="Jean Doe"), default_language="en")
         from tui.app import make_app
 
         assert snap_compare(

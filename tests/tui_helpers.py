@@ -4,6 +4,7 @@ app made by the same factory as the command line, and a way to wait until it is 
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,14 +40,28 @@ class World:
     clock: FrozenClock
 
 
-def users_toml(login: str = LOGIN, name: str = USER_NAME, permissions=("campaigns", "admin")) -> str:
+def users_toml(
+    login: str = LOGIN, name: str = USER_NAME, permissions=("campaigns", "admin"), language: str = "en"
+) -> str:
+    """A [users.LOGIN] table; English unless told (the demo clinic's default is French)."""
     perms = ", ".join(f'"{p}"' for p in permissions)
-    return f'[users.{login}]\nname = "{name}"\npermissions = [{perms}]\n'
+    lang = f'language = "{language}"\n' if language else ""
+    return f'[users.{login}]\nname = "{name}"\npermissions = [{perms}]\n{lang}'
 
 
-def write_config(folder: Path, *, embedded: str = "never", tick_seconds: float = 0.2, users: str | None = None) -> Path:
+def write_config(
+    folder: Path,
+    *,
+    embedded: str = "never",
+    tick_seconds: float = 0.2,
+    users: str | None = None,
+    default_language: str | None = None,
+) -> Path:
+    """The demo's config in `folder`; `default_language` replaces the demo clinic's ("fr")."""
     text = demo.config_text(folder, embedded=embedded, tick_seconds=tick_seconds, login=LOGIN)
     text = text[: text.index("[users.")] + (users if users is not None else users_toml())
+    if default_language is not None:
+        text = text.replace('default_language = "fr"', f'default_language = "{default_language}"', 1)
     path = folder / "clinicast.toml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -161,3 +176,161 @@ async def wait_for(pilot, predicate, timeout: float = 10.0) -> bool:
             return True
         await pilot.pause(0.05)
     return predicate()
+
+
+# --- every screen, as the snapshots and the pseudo-locale scan reach it -----------------
+# (tests/test_tui_snapshots.py, tests/test_tui_snapshots_fr.py, tests/test_i18n_pseudo.py)
+
+
+def snapshot_world(folder: Path, *, language: str = "en") -> World:
+    """A read-only world for a module of screens (the login patched to LOGIN by the caller):
+    60 patients, an exports folder with a CSV file to read; its staff member reads
+    `language`."""
+    world = make_world(folder, n_patients=60)
+    exports = world.folder / "exports"
+    exports.mkdir()
+    (exports / "rappel.csv").write_text(
+        "No dossier;Nom\n100001;Martel\n100002;Martel\n999999;Inconnu\n100002;Martel\n;vide\n", encoding="utf-8"
+    )
+    (exports / "archives").mkdir()
+    if language != "en":
+        write_config(world.folder, users=users_toml(language=language))
+    return world
+
+
+def select_campaign(attr: str):
+    """A step: the campaign list's cursor on the world's campaign `attr` ("broadcast_live")."""
+
+    def step(app):
+        from tui.screens.campaign_list import CampaignListScreen
+
+        screen = app.screen
+        assert isinstance(screen, CampaignListScreen)
+        cid = getattr(app.world.campaigns, attr)
+        screen.query_one("DataTable").move_cursor(row=screen._order.index(cid), animate=False)
+
+    return step
+
+
+def tab(name: str):
+    """A step: the screen's TabbedContent on the tab `name`."""
+
+    def step(app):
+        from textual.widgets import TabbedContent
+
+        app.screen.query_one(TabbedContent).active = name
+
+    return step
+
+
+def template_typo(app):
+    """A step: a misspelt variable typed into the French body of the template editor."""
+    body = app.screen.query_one("#fr-body")
+    body.focus()
+    body.move_cursor((2, 0))
+    body.insert("Bonjour {{ patient.frist_name }}\n")
+
+
+async def condition_rows(app):
+    """A step: two condition rows, the first on the connected system."""
+    row = app.screen.query("ConditionRow").first()
+    row.query_one(".cond-field").value = "connected_system"
+    await app.screen.action_add_row()
+
+
+# name -> (steps: keys or callables of the app, what the test typed, debounce delay)
+SCREENS: dict[str, tuple[tuple, tuple[str, ...], float]] = {
+    "campaign list": ((), (), 0.0),
+    "campaign list, filtered": (("slash", "i", "n", "v"), ("inv",), 0.0),
+    "campaign list, archived shown": (("v",), (), 0.0),
+    "new campaign form": (("n",), (), 0.0),
+    "new broadcast, with errors": (
+        ("n", "down", "tab", *"Fermeture", "tab", *"2025-06-31", "tab", *"2025-05-01"),
+        ("Fermeture",),
+        0.0,
+    ),
+    "edit broadcast": ((select_campaign("broadcast_live"), "e"), (), 0.0),
+    "template editor, invitation": ((select_campaign("invitation_draft"), "t"), (), 0.35),
+    "template editor, broadcast": ((select_campaign("broadcast_live"), "t"), (), 0.35),
+    "variable picker": ((select_campaign("invitation_draft"), "t", "tab", "f2"), (), 0.35),
+    "template refused": ((select_campaign("invitation_draft"), "t", template_typo, "ctrl+s"), ("frist",), 0.35),
+    "recipients, sent invitation": ((select_campaign("invitation_sent"), "enter"), (), 0.0),
+    "recipients, live broadcast": ((select_campaign("broadcast_live"), "enter"), (), 0.0),
+    "recipients, search": ((select_campaign("broadcast_live"), "enter", "slash", *"zz"), ("zz",), 0.3),
+    "recipient detail": ((select_campaign("invitation_sent"), "enter", "down", "enter"), (), 0.0),
+    "start confirmation": ((select_campaign("broadcast_live"), "enter", "s"), (), 0.0),
+    "stop confirmation": ((select_campaign("broadcast_live"), "enter", "S"), (), 0.0),
+    "re-invite": ((select_campaign("invitation_sent"), "enter", "i"), (), 0.0),
+    "test send": ((select_campaign("invitation_draft"), "enter", "T"), (), 0.0),
+    "remove confirmation": ((select_campaign("broadcast_live"), "enter", "down", "x"), (), 0.0),
+    "opt-out": ((select_campaign("broadcast_live"), "enter", "down", "o"), (), 0.0),
+    "add patients, one patient": ((select_campaign("invitation_draft"), "enter", "a", *"trem"), ("trem",), 0.4),
+    "add patients, conditions": (
+        (select_campaign("invitation_draft"), "enter", "a", tab("tab-conditions"), condition_rows),
+        (),
+        0.4,
+    ),
+    "add patients, CSV": (
+        (select_campaign("invitation_draft"), "enter", "a", tab("tab-csv"), *"exports/rappel.csv", "enter"),
+        ("exports/rappel.csv",),
+        0.4,
+    ),
+    "add patients, paste ids": (
+        (select_campaign("invitation_draft"), "enter", "a", tab("tab-csv"), *"100001 100002 42"),
+        (),
+        0.4,
+    ),
+    "audit trail": (("l",), (), 0.0),
+    "keys": (("question_mark",), (), 0.0),
+    "keys of the recipients": ((select_campaign("broadcast_live"), "enter", "question_mark"), (), 0.0),
+    "command palette": (("ctrl+p",), (), 0.3),
+    "command palette, language": (("ctrl+p", *"lang"), ("lang",), 0.3),
+}
+
+
+def screen_id(name: str) -> str:
+    """A screen's name as a test id and a file name ("campaign list, filtered" -> campaign_list_filtered)."""
+    return re.sub(r"\W+", "_", name).strip("_")
+
+
+def go(*steps, delay: float = 0.0, clear_notifications: bool = True):
+    """A run_before that settles, runs `steps` (keys or callables of the app) settling
+    between them, then waits until the screen stays the same for 0.3 s (no debounce timer
+    left to fire); the notifications cleared unless told (a snapshot's picture is the screen)."""
+
+    async def run_before(pilot):
+        await settle(pilot)
+        for step in steps:
+            if callable(step):
+                result = step(pilot.app)
+                if hasattr(result, "__await__"):
+                    await result
+            else:
+                await pilot.press(step)
+            await settle(pilot, delay)
+        await settle(pilot, delay)
+        for _round in range(20):
+            before = screen_text(pilot.app)
+            await settle(pilot, 0.3)
+            if screen_text(pilot.app) == before:
+                break
+        if clear_notifications:
+            pilot.app.clear_notifications()
+            await pilot.pause()
+
+    return run_before
+
+
+def snap_app(world: World) -> ClinicastApp:
+    """The app a snapshot takes, its CSV browser in the world's exports folder."""
+    app = app_for(world)
+    app.start_folder = "exports"
+    app.world = world  # type: ignore[attr-defined]  # what select_campaign reads
+    return app
+
+
+def snap(snap_compare, world: World, size, *steps, delay: float = 0.0, app=None) -> None:
+    """Assert the snapshot of the screen `steps` lead to."""
+    app = app or snap_app(world)
+    app.world = world
+    assert snap_compare(app, terminal_size=size, run_before=go(*steps, delay=delay))

@@ -13,33 +13,38 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual import work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.worker import Worker
 
 from core import db as dbmod
-from core import session
+from core import i18n, session
 from core.config.watch import ConfigWatch, needs_restart, sending_changed, session_for
 from core.context import Ctx, for_current_user
 from core.enums import Permission
 from core.errors import ClinicastError, ConfigError, DatabaseError, PermissionDenied
-from core.i18n import _
+from core.i18n import N_, _
 from core.models import utcnow
 
 if TYPE_CHECKING:
     from textual.events import DescendantFocus
+    from textual.screen import Screen
 
     from core.scheduling.embedded import EmbeddedScheduler
 from tui import workers
 from tui.commands import CampaignCommands
+
+# Each language in its own name (never translated): what the palette's switch offers
+LANGUAGE_NAMES = {"fr": "Français", "en": "English"}
 
 TICK_SECONDS = 3.0  # the config file and who sends are checked this often
 
@@ -54,12 +59,20 @@ class Problem:
     advice: str
 
 
-def open_session(config_path: str | None, clock: Callable[[], datetime]) -> Ctx | Problem:
+def open_session(config_path: str | None, clock: Callable[[], datetime], language: str | None = None) -> Ctx | Problem:
     """Config, database and a user with the "campaigns" permission (core.session's steps)
-    — or a Problem saying what is wrong and what to do."""
+    — or a Problem saying what is wrong and what to do. Spoken in the user's language
+    (core.preferences: their choice, else the config's), or `language` when given (the one
+    they switched to in this session)."""
+    from core import preferences
+    from core.context import login_name
+
     config = None
     try:
+        i18n.use(language or preferences.language_of_file(config_path, login_name()))
         config = session.load_config(config_path)
+        if language is None:
+            preferences.speak_for(config, login_name(), database=False)
         try:
             session.connect(config)
         except ClinicastError:
@@ -67,6 +80,8 @@ def open_session(config_path: str | None, clock: Callable[[], datetime]) -> Ctx 
         except Exception as e:  # noqa: BLE001 - a driver error, in core's words (kind and fix)
             raise dbmod.explain(e) from None
         ctx = for_current_user(config, clock)
+        if language is None:
+            preferences.speak_for(config, ctx.user.login)
         ctx.require(Permission.CAMPAIGNS)
         return ctx
     except ClinicastError as e:
@@ -79,42 +94,56 @@ def problem_for(error: ClinicastError, config_path: str | None, config_file: str
     if isinstance(error, ConfigError):
         if error.kind == "no_config":
             return Problem(
-                "No config file",
+                _("No config file"),
                 str(error),
-                "Create one from config.example.toml, or pass --config PATH, "
-                "then press r to try again. `clinicast demo` opens a demo.",
+                _(
+                    "Create one from config.example.toml, or pass --config PATH, "
+                    "then press r to try again. `clinicast demo` opens a demo."
+                ),
             )
         return Problem(
-            "The config file has problems",
+            _("The config file has problems"),
             str(error),
-            f"Fix each line above in {error.path} (an administrator can run "
-            f"`clinicast config check{where}`), then press r to try again.",
+            _(
+                "Fix each line above in {path} (an administrator can run "
+                "`clinicast config check{where}`), then press r to try again."
+            ).format(path=error.path, where=where),
         )
     if isinstance(error, DatabaseError):
-        return Problem("The database is not ready", str(error), database_advice(error.kind, config_file, where))
+        return Problem(_("The database is not ready"), str(error), database_advice(error.kind, config_file, where))
     if isinstance(error, PermissionDenied):
         return Problem(
-            "You cannot use clinicast",
+            _("You cannot use clinicast"),
             str(error),
-            f'Ask an administrator to give you the "campaigns" permission under '
-            f"[users.<your login>] in {config_file}, then press r to try again.",
+            _(
+                'Ask an administrator to give you the "campaigns" permission under '
+                "[users.<your login>] in {path}, then press r to try again."
+            ).format(path=config_file),
         )
-    return Problem("clinicast cannot open", str(error), "Press r to try again.")
+    return Problem(_("clinicast cannot open"), str(error), _("Press r to try again."))
 
 
 def database_advice(kind: str, config_path: str | None, where: str) -> str:
     """What to do, by the error's kind (core.errors.DatabaseProblem), never by its words."""
     advice = {
-        "empty": f"An administrator must run `clinicast init{where}` to create the database",
-        "behind": f"An administrator must run `clinicast init{where}` to migrate the database",
-        "newer": "This program is older than the database: install the newer clinicast",
-        "not_writable": "Run the command above as root (or as the owner it names)",
-        "locked": "Another clinicast process holds the database: wait a moment",
-        "full": "The disk is full: an administrator must free some space",
-        "invalid": f"Check [database] url in {config_path}: it does not point at a clinicast database",
-        "unreachable": f"Check [database] url in {config_path} and that the database server answers",
-    }.get(kind, f"Check [database] in {config_path}")
-    return advice + "; then press r to try again."
+        "empty": _(
+            "An administrator must run `clinicast init{where}` to create the database; then press r to try again."
+        ),
+        "behind": _(
+            "An administrator must run `clinicast init{where}` to migrate the database; then press r to try again."
+        ),
+        "newer": _("This program is older than the database: install the newer clinicast; then press r to try again."),
+        "not_writable": _("Run the command above as root (or as the owner it names); then press r to try again."),
+        "locked": _("Another clinicast process holds the database: wait a moment; then press r to try again."),
+        "full": _("The disk is full: an administrator must free some space; then press r to try again."),
+        "invalid": _(
+            "Check [database] url in {path}: it does not point at a clinicast database; then press r to try again."
+        ),
+        "unreachable": _(
+            "Check [database] url in {path} and that the database server answers; then press r to try again."
+        ),
+    }.get(kind, _("Check [database] in {path}; then press r to try again."))
+    return advice.format(where=where, path=config_path)
 
 
 class ClinicastApp(App[int]):
@@ -123,12 +152,21 @@ class ClinicastApp(App[int]):
     COMMANDS = App.COMMANDS | {CampaignCommands}
     # f10 first: ctrl+q is XON/XOFF flow control on some terminals and SSH clients
     BINDINGS = [
-        Binding("f10,ctrl+q", "quit", "Quit", tooltip="Quit clinicast", show=False, priority=True, id="app.quit"),
-        Binding("question_mark,f1", "keys", "Keys", tooltip="Every key of this screen", show=False, id="app.keys"),
+        Binding(
+            "f10,ctrl+q", "quit", N_("Quit"), tooltip=N_("Quit clinicast"), show=False, priority=True, id="app.quit"
+        ),
+        Binding(
+            "question_mark,f1", "keys", N_("Keys"), tooltip=N_("Every key of this screen"), show=False, id="app.keys"
+        ),
     ]
 
-    # "embedded · running", "daemon host:123", "off — deliveries wait" …
-    scheduler_state: reactive[str] = reactive("starting…")
+    # who sends, in core.status's words ("deliveries: sent by the daemon on …") or the app's
+    scheduler_state: reactive[str] = reactive("")
+    # the state is a good one (somebody sends, no channel paused): the status line's colour
+    scheduler_ok: reactive[bool] = reactive(False)
+    # the state is the app's own words about its scheduler ("off in this session"), shown
+    # after "scheduler:"; core.status's lines stand alone
+    scheduler_own: reactive[bool] = reactive(True)
     # "" while the config file applies as it is; else what the session does not take from it
     config_state: reactive[str] = reactive("")
 
@@ -154,6 +192,8 @@ class ClinicastApp(App[int]):
         self.hung_up = False
         self._hangup_watched = False
         self._release_lock = threading.Lock()
+        self._keymap_applied: dict[str, str] = {}  # the [keys] in force
+        self._switched_to: str | None = None  # the language chosen in this session (palette)
         self._saved_theme = ""  # the theme core.preferences holds for this staff member
         self._theme_watched = False
 
@@ -171,6 +211,7 @@ class ClinicastApp(App[int]):
 
     def on_mount(self) -> None:
         self.theme = "textual-dark"
+        self.scheduler_state = _("starting…")
         self._watch_hangup()
         self._open()
 
@@ -216,12 +257,12 @@ class ClinicastApp(App[int]):
         from tui.screens.problem import ProblemScreen
 
         try:
-            opened = await asyncio.to_thread(open_session, self.config_path, self.clock)
+            opened = await asyncio.to_thread(open_session, self.config_path, self.clock, self._switched_to)
         except Exception as e:  # noqa: BLE001 - a bug: say so on the problem screen, not a traceback
             opened = Problem(
-                "clinicast could not start",
+                _("clinicast could not start"),
                 f"{type(e).__name__}: {e}",
-                "This is a bug: please report it with the line above.",
+                _("This is a bug: please report it with the line above."),
             )
         if isinstance(self.screen, ProblemScreen):
             self.pop_screen()
@@ -232,6 +273,7 @@ class ClinicastApp(App[int]):
         self.problem = None
         self.session = ctx = opened
         self.sub_title = f"{ctx.config.clinic.name} · {ctx.user.name}"
+        self._keymap_applied = dict(ctx.config.keys)
         self._apply_keymap(ctx.config.keys)
         await self._remembered_theme(ctx)
         from tui.screens.campaign_list import CampaignListScreen
@@ -272,6 +314,9 @@ class ClinicastApp(App[int]):
         self.sub_title = f"{ctx.config.clinic.name} · {ctx.user.name}"
         self.config_state = "; ".join(needs_restart(old, reread.config))
         self.notify(_("The config file changed: its new settings apply now."), markup=False, timeout=5)
+        if dict(ctx.config.keys) != self._keymap_applied:  # [keys] rebinds from now on (issue #18)
+            self._keymap_applied = dict(ctx.config.keys)
+            self._apply_keymap(ctx.config.keys)
         if sending_changed(old, ctx.config) and self.scheduler_wanted is not False:
             self._start_scheduler()
 
@@ -313,6 +358,74 @@ class ClinicastApp(App[int]):
 
         await asyncio.to_thread(preferences.set_theme, self.ctx, name)
 
+    # --- the staff's language (SPEC §12) ---------------------------------------------
+
+    def switch_language(self, language: str) -> None:
+        """Speak `language` now: every screen of the stack redrawn in it, and remembered
+        for this login (core.preferences) so that the next session opens in it."""
+        if language == i18n.current():
+            return
+        i18n.use(language)
+        self._switched_to = language
+        self._relabel()
+        if self.session is not None:
+            self._save_language(language)
+        self.notify(_("Language: {name}").format(name=LANGUAGE_NAMES.get(language, language)), timeout=3)
+
+    def _relabel(self) -> None:
+        from tui.screens.base import ClinicastScreen
+
+        if self.session is not None and self.scheduler_wanted is False:
+            self._show_scheduler_state("")
+        elif self.session is not None:
+            self._scheduler_state()
+        for screen in self.screen_stack:
+            if isinstance(screen, ClinicastScreen):
+                screen.relabel()
+
+    @work(exclusive=True, exit_on_error=False, group="language")
+    async def _save_language(self, language: str) -> None:
+        from core import preferences
+
+        await asyncio.to_thread(preferences.set_language, self.ctx, language)
+
+    def language_commands(self) -> list[tuple[str, str, Callable[[], object], str]]:
+        """The palette's switch: (name, help, callback, more words it is found by), found
+        by "lang", "langue", "fran", "English", "anglais" in either language."""
+        found_by = {"fr": "language langue french francais français", "en": "language langue english anglais"}
+        out: list[tuple[str, str, Callable[[], object], str]] = []
+        for code, name in LANGUAGE_NAMES.items():
+            help_text = _("The language in use") if code == i18n.current() else _("Switch to it and remember it")
+            out.append(
+                (
+                    _("Language: {name}").format(name=name),
+                    help_text,
+                    partial(self.switch_language, code),
+                    found_by[code],
+                )
+            )
+        return out
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Textual's own commands, in the language in use."""
+        for command in super().get_system_commands(screen):
+            if command.callback == self.action_show_help_panel:  # clinicast's own keys screen instead
+                yield SystemCommand(_("Keys"), _("Every key of this screen"), self.action_keys)
+            elif command.callback != self.action_hide_help_panel:
+                yield SystemCommand(_(command.title), _(command.help), command.callback, command.discover)
+
+    def action_command_palette(self) -> None:
+        from textual.command import CommandPalette
+
+        if self.use_command_palette and not CommandPalette.is_open(self):  # type: ignore[arg-type]
+            self.push_screen(CommandPalette(id="--command-palette", placeholder=_("Search for commands…")))
+
+    def search_themes(self) -> None:
+        from textual.command import CommandPalette
+        from textual.theme import ThemeProvider
+
+        self.push_screen(CommandPalette(providers=[ThemeProvider], placeholder=_("Search for themes…")))
+
     def action_keys(self) -> None:
         """`?` / f1: every key of the screen, hidden ones too."""
         from tui.screens.keys import KeysScreen
@@ -331,13 +444,15 @@ class ClinicastApp(App[int]):
         if self.scheduler is not None:
             await asyncio.to_thread(self.release)  # the running one, under the old config
         try:
-            self.scheduler, self.scheduler_state = await asyncio.to_thread(
-                start_scheduler, self.ctx, self.scheduler_wanted
-            )
+            self.scheduler, state = await asyncio.to_thread(start_scheduler, self.ctx, self.scheduler_wanted)
         except Exception as e:  # noqa: BLE001 - the TUI works without it: say so in the status line
-            self.scheduler_state = f"failed to start: {e}"
-            self.notify(f"The embedded scheduler did not start: {e}", severity="error", markup=False)
+            self.scheduler_ok, self.scheduler_own = False, True
+            self.scheduler_state = _("failed to start: {error}").format(error=e)
+            self.notify(
+                _("The embedded scheduler did not start: {error}").format(error=e), severity="error", markup=False
+            )
             return
+        self._show_scheduler_state(state)
         if self.hung_up:  # the connection dropped while it started
             await asyncio.to_thread(self.release)
 
@@ -346,9 +461,38 @@ class ClinicastApp(App[int]):
         from tui.services import state_text
 
         try:
-            self.scheduler_state = await asyncio.to_thread(state_text, self.ctx, self.scheduler)
+            state = await asyncio.to_thread(state_text, self.ctx, self.scheduler)
         except Exception as e:  # noqa: BLE001 - a status line, not worth a notice every 3 s
-            self.scheduler_state = f"unknown ({e})"
+            self.scheduler_ok, self.scheduler_own = False, True
+            self.scheduler_state = _("unknown ({error})").format(error=e)
+            return
+        self._show_scheduler_state(state)
+
+    def _show_scheduler_state(self, state: str) -> None:
+        """core.status's line; in a session told never to send, the app's own words."""
+        if self.scheduler_wanted is False:
+            self.scheduler_ok, self.scheduler_own = False, True
+            self.scheduler_state = _("off in this session")
+            return
+        self.scheduler_ok, self.scheduler_own = self._sending_ok(), False
+        self.scheduler_state = state
+
+    def _sending_ok(self) -> bool:
+        """Somebody sends and no channel is paused (the status line shows it green)."""
+        from core import channel_health
+        from core.scheduling.heartbeat import live_daemons
+
+        ctx = self.session
+        if ctx is None:
+            return False
+        try:
+            now = ctx.now()
+            if channel_health.lines(ctx.config, now):
+                return False
+            embedded = self.scheduler.scheduler if self.scheduler is not None else None
+            return bool(embedded is not None and embedded.running) or bool(live_daemons(ctx.config, now))
+        except Exception:  # noqa: BLE001 - a colour, never worth a failure
+            return False
 
     def wake_scheduler(self) -> None:
         """After a start or an assign: send now rather than at the next tick."""

@@ -16,7 +16,45 @@ from functools import cache
 
 from textual.binding import Binding, BindingsMap
 
-from core.i18n import _
+from core.i18n import N_, _
+
+# What Textual's own bindings and commands say (a widget's keys on the keys screen, the
+# palette's system commands): marked here so that they are in the catalogue and shown
+# through `tr` in the language in use like clinicast's own.
+TEXTUAL_WORDS = (
+    N_("Bottom"), N_("Copy"), N_("Copy selected text"), N_("Cursor Down"), N_("Cursor Up"), N_("Cursor down"),
+    N_("Cursor down select"), N_("Cursor left"), N_("Cursor left select"), N_("Cursor left word select"),
+    N_("Cursor line end"), N_("Cursor line end select"), N_("Cursor line start"), N_("Cursor line start select"),
+    N_("Cursor page down"), N_("Cursor page up"), N_("Cursor right"), N_("Cursor right select"),
+    N_("Cursor right word select"), N_("Cursor to next ancestor"), N_("Cursor to next sibling"),
+    N_("Cursor to parent"), N_("Cursor to previous sibling"), N_("Cursor up"), N_("Cursor up select"),
+    N_("Cursor word left"), N_("Cursor word right"), N_("Cut"), N_("Cut selected text"),
+    N_("Delete all to the left"), N_("Delete all to the right"), N_("Delete character left"),
+    N_("Delete character right"), N_("Delete left to start of word"), N_("Delete line"),
+    N_("Delete right to start of word"), N_("Delete to line end"), N_("Delete to line start"), N_("Down"),
+    N_("End"), N_("Exit the command palette"), N_("Expand or collapse all"), N_("First"), N_("Focus Next"),
+    N_("Focus Previous"), N_("Go to bottom"), N_("Go to end"), N_("Go to start"), N_("Go to top"), N_("Home"),
+    N_("Last"), N_("Move cursor left"), N_("Move cursor left a word"), N_("Move cursor left a word and select"),
+    N_("Move cursor left and select"), N_("Move cursor right a word"), N_("Move cursor right a word and select"),
+    N_("Move cursor right and select"), N_("Move cursor right or accept the completion suggestion"),
+    N_("Next command"), N_("Next option"), N_("Next page"), N_("Next tab"), N_("Page Down"), N_("Page Left"),
+    N_("Page Right"), N_("Page Up"), N_("Page down"), N_("Page up"), N_("Paste"),
+    N_("Paste text from the clipboard"), N_("Press button"), N_("Previous command"), N_("Previous option"),
+    N_("Previous page"), N_("Previous tab"), N_("Quit"), N_("Quit the app and return to the command prompt."),
+    N_("Redo"), N_("Scroll Down"), N_("Scroll End"), N_("Scroll Home"), N_("Scroll Left"), N_("Scroll Right"),
+    N_("Scroll Up"), N_("Select"), N_("Select all"), N_("Select line"), N_("Select line end"),
+    N_("Select line start"), N_("Show menu"), N_("Submit"), N_("Toggle"), N_("Toggle option"), N_("Top"),
+    N_("Undo"), N_("Up"), N_("palette"), N_("Open the command palette"),
+    # the palette's system commands (App.get_system_commands)
+    N_("Theme"), N_("Change the current theme"), N_("Quit the application as soon as possible"),
+    N_("Minimize"), N_("Minimize the widget and restore to normal size"), N_("Maximize"),
+    N_("Maximize the focused widget"), N_("Screenshot"), N_("Save an SVG 'screenshot' of the current screen"),
+)  # fmt: skip
+
+
+def tr(text: str) -> str:
+    """A binding's description or tooltip (an English msgid) in the language in use."""
+    return _(text) if text else text
 
 
 @cache
@@ -118,7 +156,8 @@ def rows(bindings: Iterable[tuple[Binding, bool, str]], key_display) -> list[tup
         if binding.system or not binding.description:
             continue
         keys = key_display(binding)
-        what = binding.description + (f" — {tooltip or binding.tooltip}" if (tooltip or binding.tooltip) else "")
+        tip = tooltip or binding.tooltip
+        what = binding.description + (f" — {tip}" if tip else "")
         row = out.get(binding.action)
         if row is None:
             out[binding.action] = (keys, what, binding.id or "")

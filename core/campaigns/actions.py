@@ -10,7 +10,7 @@ from core.campaigns.reads import TEMPLATE_FIELDS, get_locked
 from core.context import Ctx
 from core.enums import LANGUAGES, OPEN, DeliveryKind, Kind, Permission
 from core.errors import BadInput, Refused
-from core.i18n import _
+from core.i18n import _, pgettext
 from core.models import Campaign, Delivery, Recipient, Template, database
 
 NAME_MAX = 120
@@ -74,9 +74,21 @@ def validate_fields(
     return problems
 
 
+def field_words(key: str) -> str:
+    """A campaign form field named as people read it (« dernier jour » for `ends_on`)."""
+    return {
+        "kind": pgettext("campaign field", "kind"),
+        "name": pgettext("campaign field", "name"),
+        "starts_on": pgettext("campaign field", "first day"),
+        "ends_on": pgettext("campaign field", "last day"),
+    }.get(key, key)
+
+
 def _raise_problems(problems: dict[str, str]) -> None:
     if problems:
-        raise BadInput("; ".join(f"{k}: {v}" for k, v in problems.items()))
+        raise BadInput(
+            "; ".join(_("{field}: {problem}").format(field=field_words(k), problem=v) for k, v in problems.items())
+        )
 
 
 def clinic_values(config) -> dict:

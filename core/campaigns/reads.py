@@ -150,7 +150,9 @@ def get_locked(campaign_id: int | str) -> Campaign:
     return c
 
 
-def _facts_by_campaign(camps: list[Campaign], counts: dict[int, dict[str, int]]) -> dict[int, Facts]:
+def _facts_by_campaign(
+    camps: list[Campaign], counts: dict[int, dict[str, int]], feed_only: bool = True
+) -> dict[int, Facts]:
     """Each campaign's Facts, counted only where they can be other than 0 and matter
     (issue #21: each of these counts read a million recipient rows for a list of 200
     campaigns): `in_feed` decides only an unstarted broadcast's status, `feed_only` is
@@ -159,7 +161,9 @@ def _facts_by_campaign(camps: list[Campaign], counts: dict[int, dict[str, int]])
     out = {c.id: Facts() for c in camps}
     count = pw.fn.COUNT(Recipient.id)
     unstarted = [c.id for c in camps if c.kind == Kind.BROADCAST and c.first_started_at is None]
-    skipping = [c.id for c in camps if c.kind == Kind.BROADCAST and counts[c.id].get(RecipientStatus.SKIPPED)]
+    skipping = [
+        c.id for c in camps if feed_only and c.kind == Kind.BROADCAST and counts[c.id].get(RecipientStatus.SKIPPED)
+    ]
     waiting = [
         c.id
         for c in camps
@@ -182,7 +186,7 @@ def _facts_by_campaign(camps: list[Campaign], counts: dict[int, dict[str, int]])
         for cid, n in in_feed:
             out[cid].in_feed = n
     if skipping:
-        feed_only = (
+        apart = (
             Recipient.select(Recipient.campaign, count)
             .where(
                 Recipient.campaign.in_(skipping),
@@ -192,7 +196,7 @@ def _facts_by_campaign(camps: list[Campaign], counts: dict[int, dict[str, int]])
             .group_by(Recipient.campaign)
             .tuples()
         )
-        for cid, n in feed_only:
+        for cid, n in apart:
             out[cid].feed_only = n
     if not waiting:
         return out
@@ -318,11 +322,13 @@ def funnel(ctx: Ctx, campaign_id: int) -> dict[str, int]:
 
 
 def summaries(
-    ctx: Ctx, include_archived: bool = False, search: str = "", funnels: bool = True
+    ctx: Ctx, include_archived: bool = False, search: str = "", funnels: bool = True, feed_only: bool = True
 ) -> list[CampaignSummary]:
     """Every campaign (newest first), archived ones only when asked. `funnels=False`
     leaves each summary's funnel None (a list that does not show them: counting every
-    invitation ever sent is most of its time on a long history)."""
+    invitation ever sent is most of its time on a long history); `feed_only=False`
+    leaves Facts.feed_only 0 (a list that shows no `shown_counts`: it reads every
+    skipped recipient of every broadcast)."""
     ctx.require(Permission.CAMPAIGNS)
     q = Campaign.select().order_by(Campaign.updated_at.desc(), Campaign.id.desc())
     if not include_archived:
@@ -332,7 +338,7 @@ def summaries(
         camps = [c for c in camps if matches(c.name, search)]
     ids = [c.id for c in camps]
     counts = tally.counts(ids)
-    facts = _facts_by_campaign(camps, counts)
+    facts = _facts_by_campaign(camps, counts, feed_only)
     invitations = [c.id for c in camps if c.kind == Kind.INVITATION] if funnels else []
     by_campaign = _funnels(invitations, ctx.now())
     return [_summarise(ctx, c, counts[c.id], by_campaign.get(c.id), facts[c.id]) for c in camps]

@@ -274,4 +274,25 @@ def _resolve_db_url(url: str, base: Path, problems: list[str]) -> str:
     return url
 
 
-__all__ = ["discover", "from_dict", "load"]
+def language_lines(text: str, login: str) -> str | None:
+    """The language a config that is not valid TOML names for `login` (so that its syntax
+    error is said in that language): its `[users.LOGIN] language` and `[clinic]
+    default_language` lines read one by one; "fr" for a [clinic] without one (the
+    schema's default), None when nothing says."""
+    from core.i18n import LANGUAGES
+
+    table, found = "", dict[tuple[str, str], str]()
+    for line in text.splitlines():
+        header = re.match(r"\s*\[([^\[\]]+)\]", line)
+        if header:
+            table = re.sub(r"[\s\"']", "", header.group(1))
+            found.setdefault((table, ""), "")
+            continue
+        value = re.match(r"\s*(default_language|language)\s*=\s*[\"'](\w+)[\"']", line)
+        if value and value.group(2) in LANGUAGES:
+            found[(table, value.group(1))] = value.group(2)
+    said = found.get((f"users.{login}", "language")) or found.get(("clinic", "default_language"))
+    return said or ("fr" if ("clinic", "") in found else None)
+
+
+__all__ = ["discover", "from_dict", "language_lines", "load"]

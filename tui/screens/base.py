@@ -1,25 +1,68 @@
 """What every clinicast screen shares: the app, typed (`self.app` is a ClinicastApp, so
 `self.app.ctx` is checked), and flows as linear workers whose failures show as one
-notice (tui/workers.py says how a flow is written)."""
+notice (tui/workers.py says how a flow is written).
+
+The staff's language (SPEC §12): `BINDINGS` descriptions and tooltips are English msgids
+marked with `N_()` (a class body runs at import, before anyone's language is known);
+`active_bindings` hands them translated to the footer and the keys screen, in the
+language in use when they are drawn. A language switch from the palette calls
+`relabel()` on every screen of the stack: the title (`title_text()`), the footer, the
+status line; a screen that built other words in compose or on mount redraws them in its
+own `relabel()` (calling `super().relabel()`)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from textual import getters
+from textual.binding import ActiveBinding
 from textual.screen import ModalScreen, Screen
 from textual.worker import Worker
 
 from tui import workers
 from tui.app import ClinicastApp
+from tui.keys import tr
 
 ResultT = TypeVar("ResultT")
+
+
+def translated_bindings(bindings: dict[str, ActiveBinding]) -> dict[str, ActiveBinding]:
+    """The same bindings, their descriptions and tooltips in the language in use."""
+    return {
+        key: ActiveBinding(
+            a.node,
+            replace(a.binding, description=tr(a.binding.description), tooltip=tr(a.binding.tooltip)),
+            a.enabled,
+            tr(a.tooltip),
+        )
+        for key, a in bindings.items()
+    }
 
 
 class ClinicastScreen(Screen[ResultT]):
     """A screen of the clinicast app."""
 
     app = getters.app(ClinicastApp)
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        return translated_bindings(super().active_bindings)
+
+    def title_text(self) -> str | None:
+        """The screen's title in the language in use (None: the app's)."""
+        return None
+
+    def relabel(self) -> None:
+        """Redraw the screen's words in the language now in use (after a switch)."""
+        title = self.title_text()
+        if title is not None:
+            self.title = title
+        self.refresh_bindings()
+        from tui.widgets.status_line import StatusLine
+
+        for line in self.query(StatusLine):
+            line.relabel()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         workers.report_failure(self, event)

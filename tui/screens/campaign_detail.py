@@ -18,7 +18,8 @@ from core import campaigns
 from core.campaigns.actions import NAME_MAX, parse_day
 from core.enums import Kind
 from core.errors import BadInput
-from core.i18n import _
+from core.i18n import N_, _
+from core.words import word
 from tui.screens.base import ClinicastScreen
 from tui.screens.modals import leave_unless_unsaved
 from tui.widgets.choice import Choice
@@ -26,14 +27,31 @@ from tui.widgets.status_line import StatusLine
 from tui.widgets.text_input import TextInput
 
 CHANNEL_TEXT = {
-    "invitation": "email — an invitation to join the patient app",
-    "broadcast": "app — a message in the Broadcasts feed, with a push notification",
+    "invitation": N_("email — an invitation to join the patient app"),
+    "broadcast": N_("app — a message in the Broadcasts feed, with a push notification"),
 }
+# each field's label (an English msgid, translated where shown)
+LABELS = {
+    "kind": N_("Kind"),
+    "channel": N_("Channel"),
+    "name": N_("Name"),
+    "starts_on": N_("First day"),
+    "ends_on": N_("Last day"),
+    "validity": N_("Valid for"),
+}
+
+
+def _placeholders() -> dict[str, str]:
+    return {
+        "name": _("internal, never shown to patients"),
+        "starts_on": _("YYYY-MM-DD — the message shows from this day"),
+        "ends_on": _("YYYY-MM-DD — shown until the end of this day"),
+    }
 
 
 def _field(label: str, *widgets, field_id: str, classes: str = "") -> Horizontal:
     return Horizontal(
-        Static(label, classes="label"),
+        Static(_(label), classes="label"),
         Vertical(*widgets, classes="value"),
         classes=f"field {classes}".strip(),
         id=f"field-{field_id}",
@@ -44,8 +62,10 @@ class CampaignDetailScreen(ClinicastScreen[int | None]):
     """Returns the id of the created or edited campaign, or None when cancelled."""
 
     BINDINGS = [
-        Binding("ctrl+o,ctrl+s", "save", "Save", tooltip="Save the campaign", priority=True, id="detail.save"),
-        Binding("escape", "cancel", "Back", tooltip="Leave without saving", key_display="esc", id="detail.cancel"),
+        Binding("ctrl+o,ctrl+s", "save", N_("Save"), tooltip=N_("Save the campaign"), priority=True, id="detail.save"),
+        Binding(
+            "escape", "cancel", N_("Back"), tooltip=N_("Leave without saving"), key_display="esc", id="detail.cancel"
+        ),
     ]
 
     def __init__(self, campaign_id: int | None) -> None:
@@ -53,17 +73,19 @@ class CampaignDetailScreen(ClinicastScreen[int | None]):
         self.campaign_id = campaign_id
         self.kind = "invitation"
         self.loaded: tuple[str, str, str, str] | None = None  # the values as shown first (escape compares)
+        self.name_loaded = ""  # the campaign's name, once read (the title shows it)
 
     def compose(self) -> ComposeResult:
         yield Header(icon="✉")
         creating = self.campaign_id is None
+        placeholders = _placeholders()
         with VerticalScroll(classes="form", id="detail-form"):
             if creating:
                 yield _field(
-                    "Kind",
+                    LABELS["kind"],
                     Choice(
-                        RadioButton("Invitation (email)", value=True, id="kind-invitation"),
-                        RadioButton("Broadcast (in the app)", id="kind-broadcast"),
+                        RadioButton(_("Invitation (email)"), value=True, id="kind-invitation"),
+                        RadioButton(_("Broadcast (in the app)"), id="kind-broadcast"),
                         id="kind",
                         compact=True,
                     ),
@@ -71,12 +93,12 @@ class CampaignDetailScreen(ClinicastScreen[int | None]):
                     field_id="kind",
                 )
             else:
-                yield _field("Kind", Static(id="kind-ro", classes="readonly"), field_id="kind")
-            yield _field("Channel", Static(id="channel", classes="readonly"), field_id="channel")
+                yield _field(LABELS["kind"], Static(id="kind-ro", classes="readonly"), field_id="kind")
+            yield _field(LABELS["channel"], Static(id="channel", classes="readonly"), field_id="channel")
             yield _field(
-                "Name",
+                LABELS["name"],
                 TextInput(
-                    placeholder="internal, never shown to patients",
+                    placeholder=placeholders["name"],
                     id="name",
                     max_length=NAME_MAX,
                     compact=True,
@@ -85,9 +107,9 @@ class CampaignDetailScreen(ClinicastScreen[int | None]):
                 field_id="name",
             )
             yield _field(
-                "First day",
+                LABELS["starts_on"],
                 TextInput(
-                    placeholder="YYYY-MM-DD — the message shows from this day",
+                    placeholder=placeholders["starts_on"],
                     id="starts_on",
                     max_length=10,
                     compact=True,
@@ -97,9 +119,9 @@ class CampaignDetailScreen(ClinicastScreen[int | None]):
                 classes="broadcast-only",
             )
             yield _field(
-                "Last day",
+                LABELS["ends_on"],
                 TextInput(
-                    placeholder="YYYY-MM-DD — shown until the end of this day",
+                    placeholder=placeholders["ends_on"],
                     id="ends_on",
                     max_length=10,
                     compact=True,
@@ -109,26 +131,53 @@ class CampaignDetailScreen(ClinicastScreen[int | None]):
                 classes="broadcast-only",
             )
             yield _field(
-                "Valid for",
-                Static(f"{campaigns.INVITATION_VALID_DAYS} days from the email's sending (fixed)", classes="readonly"),
+                LABELS["validity"],
+                Static(self._validity(), id="validity", classes="readonly"),
                 field_id="validity",
                 classes="invitation-only",
             )
             yield Static(id="form-hint", classes="hint")
             with Horizontal(classes="buttons"):
-                yield Button("Cancel", id="cancel", compact=True)
-                yield Button("Save  ctrl+o", id="save", variant="primary", compact=True)
+                yield Button(_("Cancel"), id="cancel", compact=True)
+                yield Button(_("Save  ctrl+o"), id="save", variant="primary", compact=True)
         yield StatusLine()
         yield Footer(compact=True, show_command_palette=False)
 
-    def on_mount(self) -> None:
+    @staticmethod
+    def _validity() -> str:
+        return _("{days} days from the email's sending (fixed)").format(days=campaigns.INVITATION_VALID_DAYS)
+
+    def title_text(self) -> str:
         if self.campaign_id is None:
-            self.title = "New campaign"
+            return _("New campaign")
+        if self.name_loaded:
+            return _("Edit campaign · {name}").format(name=self.name_loaded)
+        return _("Edit campaign")
+
+    def relabel(self) -> None:
+        super().relabel()
+        for key, label in LABELS.items():
+            for field in self.query(f"#field-{key}"):
+                field.query_one(".label", Static).update(_(label))
+        for key, text in _placeholders().items():
+            self.query_one(f"#{key}", Input).placeholder = text
+        for radio in self.query("#kind-invitation").results(RadioButton):
+            radio.label = _("Invitation (email)")
+        for radio in self.query("#kind-broadcast").results(RadioButton):
+            radio.label = _("Broadcast (in the app)")
+        self.query_one("#validity", Static).update(self._validity())
+        self.query_one("#cancel", Button).label = _("Cancel")
+        self.query_one("#save", Button).label = _("Save  ctrl+o")
+        if self.loaded is not None:
+            self._apply_kind(self.kind)
+
+    def on_mount(self) -> None:
+        self.title = self.title_text()
+        if self.campaign_id is None:
             self._apply_kind("invitation")
             self.loaded = self._values()
             self.query_one("#kind", RadioSet).focus()
         else:
-            self.title = "Edit campaign"
             self.query_one("#detail-form").loading = True
             self._load(self.campaign_id)
 
@@ -138,9 +187,9 @@ class CampaignDetailScreen(ClinicastScreen[int | None]):
     async def _load(self, campaign_id: int) -> None:
         c = await asyncio.to_thread(campaigns.get, campaign_id)
         self.query_one("#detail-form").loading = False
-        self.title = f"Edit campaign · {c.name}"
+        self.name_loaded = c.name
+        self.title = self.title_text()
         self._apply_kind(c.kind)
-        self.query_one("#kind-ro", Static).update(c.kind)
         name = self.query_one("#name", Input)
         name.value = c.name
         self.query_one("#starts_on", Input).value = c.starts_on.isoformat() if c.starts_on else ""
@@ -150,15 +199,20 @@ class CampaignDetailScreen(ClinicastScreen[int | None]):
 
     def _apply_kind(self, kind: str) -> None:
         self.kind = kind
-        self.query_one("#channel", Static).update(CHANNEL_TEXT[kind])
+        self.query_one("#channel", Static).update(_(CHANNEL_TEXT[kind]))
+        for shown in self.query("#kind-ro").results(Static):
+            shown.update(word("kind", kind))
         for w in self.query(".broadcast-only"):
             w.display = kind == Kind.BROADCAST
         for w in self.query(".invitation-only"):
             w.display = kind == Kind.INVITATION
         hint = (
-            "A new invitation starts with the default message in French and English; edit it with t from the campaign."
+            _(
+                "A new invitation starts with the default message in French and English; "
+                "edit it with t from the campaign."
+            )
             if kind == Kind.INVITATION
-            else "After saving, write the message (t) and add patients (a) from the campaign."
+            else _("After saving, write the message (t) and add patients (a) from the campaign.")
         )
         self.query_one("#form-hint", Static).update(hint if self.campaign_id is None else "")
 
@@ -194,7 +248,9 @@ class CampaignDetailScreen(ClinicastScreen[int | None]):
             try:
                 days[key] = parse_day(value, key)
             except BadInput as e:  # core.dates' words: format, real day, or 1900..2200 range
-                problems[key] = str(e).partition(": ")[2] or f"expected a date YYYY-MM-DD (got {value!r})"
+                problems[key] = str(e).partition(": ")[2] or _("expected a date YYYY-MM-DD (got {value!r})").format(
+                    value=value
+                )
                 days[key] = None
         found = campaigns.validate_fields(kind, name, days["starts_on"], days["ends_on"], campaign_id=self.campaign_id)
         for key, msg in found.items():
@@ -229,7 +285,7 @@ class CampaignDetailScreen(ClinicastScreen[int | None]):
             target = self.query(f"#{first}")
             if target:
                 target.first().focus()
-            self.notify("Not saved: see the message under the field", severity="error", timeout=4)
+            self.notify(_("Not saved: see the message under the field"), severity="error", timeout=4)
             return
         ctx, starts_on, ends_on = self.app.ctx, starts or None, ends or None
         if self.campaign_id is None:
@@ -238,8 +294,8 @@ class CampaignDetailScreen(ClinicastScreen[int | None]):
             c = await asyncio.to_thread(
                 campaigns.edit, ctx, self.campaign_id, name=name, starts_on=starts_on, ends_on=ends_on
             )
-        verb = "created" if self.campaign_id is None else "saved"
-        self.notify(f"Campaign “{c.name}” {verb}", markup=False, timeout=3)
+        done = _("Campaign “{name}” created") if self.campaign_id is None else _("Campaign “{name}” saved")
+        self.notify(done.format(name=c.name), markup=False, timeout=3)
         self.dismiss(c.id)
 
     @on(Button.Pressed, "#save")

@@ -14,7 +14,8 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from core import campaigns
 from core.enums import CampaignStatus, Kind, Permission
-from core.i18n import _
+from core.i18n import N_, _
+from core.words import word
 from tui import format as fmt
 from tui.screens.base import ClinicastScreen
 from tui.widgets.status_line import StatusLine
@@ -24,20 +25,32 @@ WIDE = 100  # from this width the list also shows when each campaign last change
 
 
 class CampaignListScreen(ClinicastScreen[None]):
-    TITLE = "Campaigns"
     AUTO_FOCUS = "#campaigns"
     BINDINGS = [
-        Binding("n", "new", "New", tooltip="Create a campaign", id="campaigns.new"),
-        Binding("enter", "open", "Open", tooltip="Recipients of the campaign", priority=True, id="campaigns.open"),
-        Binding("e", "edit", "Edit", tooltip="Edit the campaign's details", id="campaigns.edit"),
-        Binding("t", "template", "Template", tooltip="Edit the messages", id="campaigns.template"),
-        Binding("slash", "filter", "Filter", tooltip="Filter by name as you type", id="campaigns.filter"),
-        Binding("r", "refresh", "Refresh", id="campaigns.refresh"),
-        Binding("v", "toggle_archived", "Archived", tooltip="Show or hide archived campaigns", id="campaigns.archived"),
-        Binding("escape", "clear_filter", "Clear filter", show=False, id="campaigns.clear_filter"),
+        Binding("n", "new", N_("New"), tooltip=N_("Create a campaign"), id="campaigns.new"),
+        Binding(
+            "enter", "open", N_("Open"), tooltip=N_("Recipients of the campaign"), priority=True, id="campaigns.open"
+        ),
+        Binding("e", "edit", N_("Edit"), tooltip=N_("Edit the campaign's details"), id="campaigns.edit"),
+        Binding("t", "template", N_("Template"), tooltip=N_("Edit the messages"), id="campaigns.template"),
+        Binding("slash", "filter", N_("Filter"), tooltip=N_("Filter by name as you type"), id="campaigns.filter"),
+        Binding("r", "refresh", N_("Refresh"), id="campaigns.refresh"),
+        Binding(
+            "v",
+            "toggle_archived",
+            N_("Archived"),
+            tooltip=N_("Show or hide archived campaigns"),
+            id="campaigns.archived",
+        ),
+        Binding("escape", "clear_filter", N_("Clear filter"), show=False, id="campaigns.clear_filter"),
         # hidden in the footer (staff without admin never see it); listed in the palette
         Binding(
-            "l", "audit", "Audit log", tooltip="Who changed or read what (admin)", show=False, id="campaigns.audit"
+            "l",
+            "audit",
+            N_("Audit log"),
+            tooltip=N_("Who changed or read what (admin)"),
+            show=False,
+            id="campaigns.audit",
         ),
     ]
 
@@ -49,12 +62,24 @@ class CampaignListScreen(ClinicastScreen[None]):
         self._funnels: dict[int, dict[str, int]] = {}  # the last funnel read for each campaign
         self._order: list[int] = []
         self._wide: bool | None = None
+        self.title = self.title_text()
+
+    def title_text(self) -> str:
+        return _("Campaigns")
+
+    def relabel(self) -> None:
+        super().relabel()
+        self.query_one("#filter", Input).placeholder = self._placeholder()
+        self._columns()
+        self._show(list(self.rows.values()))
+
+    @staticmethod
+    def _placeholder() -> str:
+        return _("filter by name…  (enter: back to the list, escape: clear)")
 
     def compose(self) -> ComposeResult:
         yield Header(icon="✉")
-        yield TextInput(
-            placeholder="filter by name…  (enter: back to the list, escape: clear)", id="filter", classes="hidden"
-        )
+        yield TextInput(placeholder=self._placeholder(), id="filter", classes="hidden")
         yield DataTable(id="campaigns", cursor_type="row", zebra_stripes=True)
         yield Static("", id="empty", classes="hidden")
         yield Static("", id="campaign-detail")
@@ -82,14 +107,14 @@ class CampaignListScreen(ClinicastScreen[None]):
         fixed = 16 + 8 + 13 + (10 + 16 if self._wide else 0)
         ncols = 6 if self._wide else 4
         name_w = max(12, self.size.width - fixed - 2 * ncols - 3)
-        table.add_column("Name", width=name_w, key="name")
+        table.add_column(_("Name"), width=name_w, key="name")
         if self._wide:
-            table.add_column("Kind", width=10, key="kind")
-        table.add_column("Status", width=16, key="status")
-        table.add_column("Window", width=8, key="window")
-        table.add_column("Sent / total", width=13, key="sent")
+            table.add_column(_("Kind"), width=10, key="kind")
+        table.add_column(_("Status"), width=16, key="status")
+        table.add_column(_("Window"), width=8, key="window")
+        table.add_column(_("Sent / total"), width=13, key="sent")
         if self._wide:
-            table.add_column("Last change", width=16, key="changed")
+            table.add_column(_("Last change"), width=16, key="changed")
 
     # --- data ----------------------------------------------------------------------
 
@@ -119,12 +144,12 @@ class CampaignListScreen(ClinicastScreen[None]):
         for s in rows:
             name = Text(s.name, no_wrap=True, overflow="ellipsis")
             if s.archived:
-                name.append(" (archived)", style="dim")
-            row = [
+                name.append(" " + _("(archived)"), style="dim")
+            row: list[Text | str] = [
                 name,
-                *([s.kind] if self._wide else []),
-                fmt.cell(s.status),
-                fmt.cell(s.window_state or "—", s.window_state),
+                *([Text(word("kind", s.kind), no_wrap=True, overflow="ellipsis")] if self._wide else []),
+                fmt.cell(word("campaign", s.status), s.status),
+                fmt.cell(word("window", s.window_state) or "—", s.window_state),
                 Text(f"{fmt.num(s.sent)} / {fmt.num(s.total)}", justify="right"),
             ]
             if self._wide:
@@ -137,7 +162,11 @@ class CampaignListScreen(ClinicastScreen[None]):
         empty = self.query_one("#empty", Static)
         if not rows:
             search = self.query_one("#filter", Input).value.strip()
-            empty.update(f"No campaign matches {search!r}." if search else "No campaigns yet — press n to create one.")
+            empty.update(
+                _("No campaign matches “{search}”.").format(search=search)
+                if search
+                else _("No campaigns yet — press n to create one.")
+            )
         empty.set_class(bool(rows), "hidden")
         table.set_class(not rows, "hidden")
         self._detail()
@@ -166,25 +195,30 @@ class CampaignListScreen(ClinicastScreen[None]):
         tz = self.app.ctx.config.clinic.tz
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(s.name, style="bold")
-        text.append(f" · {s.kind} by {s.channel}")
+        text.append(
+            " · " + _("{kind} by {channel}").format(kind=word("kind", s.kind), channel=word("channel", s.channel))
+        )
         if s.kind == Kind.BROADCAST and s.starts_on:
-            text.append(f" · shows {fmt.day(s.starts_on)} → {fmt.day(s.ends_on)}")
-        text.append(f" · changed {fmt.when(s.updated_at, tz)}")
+            text.append(" · " + _("shows {first} → {last}").format(first=fmt.day(s.starts_on), last=fmt.day(s.ends_on)))
+        text.append(" · " + _("changed {when}").format(when=fmt.when(s.updated_at, tz)))
         text.append("\n")
-        counts = " · ".join(f"{st} {fmt.num(n)}" for st, n in s.shown_counts() if n)
+        counts = " · ".join(f"{word('recipient', st)} {fmt.num(n)}" for st, n in s.shown_counts() if n)
         if s.removed:
             counts += _(" (+{n} removed)").format(n=fmt.num(s.removed))
-        text.append(counts or "no recipients yet", style="dim" if not counts else "")
+        text.append(counts or _("no recipients yet"), style="dim" if not counts else "")
         if s.kind == Kind.INVITATION and fetch:
             self._load_funnel(s.id)
         f = self._funnels.get(s.id) if s.funnel is None else s.funnel
         if f is not None and f.get("invited"):
             text.append(
-                f"   invited {fmt.num(f['invited'])}, joined {fmt.num(f['joined'])}, expired {fmt.num(f['expired'])}",
+                "   "
+                + _("invited {invited}, joined {joined}, expired {expired}").format(
+                    invited=fmt.num(f["invited"]), joined=fmt.num(f["joined"]), expired=fmt.num(f["expired"])
+                ),
                 style="cyan",
             )
             if f.get("reinvited"):
-                text.append(f", re-invited {fmt.num(f['reinvited'])}", style="cyan")
+                text.append(", " + _("re-invited {n}").format(n=fmt.num(f["reinvited"])), style="cyan")
         detail.update(text)
 
     def _tick(self) -> None:
@@ -210,7 +244,7 @@ class CampaignListScreen(ClinicastScreen[None]):
 
     def watch_show_archived(self, value: bool) -> None:
         if self.is_mounted:
-            self.notify("Archived campaigns shown" if value else "Archived campaigns hidden", timeout=2)
+            self.notify(_("Archived campaigns shown") if value else _("Archived campaigns hidden"), timeout=2)
             self.action_refresh()
 
     def action_toggle_archived(self) -> None:
@@ -276,27 +310,35 @@ class CampaignListScreen(ClinicastScreen[None]):
 
     def palette_commands(self):
         cmds = [
-            ("New campaign", "Create an invitation or a broadcast", self.action_new),
-            ("Refresh the list", "Read the campaigns again", self.action_refresh),
+            (_("New campaign"), _("Create an invitation or a broadcast"), self.action_new),
+            (_("Refresh the list"), _("Read the campaigns again"), self.action_refresh),
             (
-                "Show archived campaigns" if not self.show_archived else "Hide archived campaigns",
-                "Archived campaigns are kept for audit",
+                _("Show archived campaigns") if not self.show_archived else _("Hide archived campaigns"),
+                _("Archived campaigns are kept for audit"),
                 self.action_toggle_archived,
             ),
         ]
         if self.check_action("audit", ()):
-            cmds.append(("Audit log (l)", "Who changed or read what, and when", self.action_audit))
+            cmds.append((_("Audit log (l)"), _("Who changed or read what, and when"), self.action_audit))
         s = self.selected()
         if s is not None:
             cmds.append(
                 (
-                    f"Archive “{s.name}”" if not s.archived else f"Unarchive “{s.name}”",
-                    "Hide it from the list (kept for audit)" if not s.archived else "Show it in the list again",
+                    _("Archive “{name}”").format(name=s.name)
+                    if not s.archived
+                    else _("Unarchive “{name}”").format(name=s.name),
+                    _("Hide it from the list (kept for audit)") if not s.archived else _("Show it in the list again"),
                     self.action_archive,
                 )
             )
         for s in self.rows.values():
-            cmds.append((f"Open campaign: {s.name}", f"{s.kind} · {s.status}", partial(self._open_id, s.id)))
+            cmds.append(
+                (
+                    _("Open campaign: {name}").format(name=s.name),
+                    f"{word('kind', s.kind)} · {word('campaign', s.status)}",
+                    partial(self._open_id, s.id),
+                )
+            )
         return cmds
 
     def _open_id(self, campaign_id: int) -> None:
@@ -312,5 +354,7 @@ class CampaignListScreen(ClinicastScreen[None]):
     @work(exclusive=True, exit_on_error=False, group="archive")
     async def archive_flow(self, campaign_id: int, archived: bool) -> None:
         c = await asyncio.to_thread(campaigns.archive, self.app.ctx, campaign_id, archived)
-        self.notify(f"“{c.name}” {'archived' if c.archived else 'back in the list'}", markup=False)
+        self.notify(
+            (_("“{name}” archived") if c.archived else _("“{name}” back in the list")).format(name=c.name), markup=False
+        )
         self.action_refresh()

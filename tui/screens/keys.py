@@ -9,16 +9,17 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from core.i18n import _
+from core.i18n import N_, _
 from tui import keys
+from tui.screens.base import ClinicastModal, ClinicastScreen, translated_bindings
 
 
-class KeysScreen(ModalScreen[None]):
+class KeysScreen(ClinicastModal[None]):
     BINDINGS = [
-        Binding("escape,question_mark,f1", "dismiss(None)", "Close", key_display="esc", id="keys.close"),
+        Binding("escape,question_mark,f1", "dismiss(None)", N_("Close"), key_display="esc", id="keys.close"),
     ]
 
     def __init__(self, below: Screen) -> None:
@@ -39,15 +40,28 @@ class KeysScreen(ModalScreen[None]):
 
     def _table(self) -> Table:
         # clinicast's own keys first (they have an id), then moving around the focused widget
-        active = self.below.active_bindings.values()
-        bindings = sorted(active, key=lambda a: 0 if a[1].id else 1)
+        active = self.below.active_bindings
+        if not isinstance(self.below, ClinicastScreen):  # its descriptions are still the msgids
+            active = translated_bindings(active)
+        bindings = sorted(active.values(), key=lambda a: 0 if a[1].id else 1)
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold #ffa62b", no_wrap=True)
         table.add_column(overflow="fold", ratio=1)
         table.add_column(style="dim", no_wrap=True)
+        ours = keys.binding_ids()  # what [keys] can rebind; Textual's own ids are not shown
         for key, what, binding_id in keys.rows(((b, on, tip) for _n, b, on, tip in bindings), self.app.get_key_display):
-            table.add_row(key, Text(what), binding_id)
+            table.add_row(key, Text(what), binding_id if binding_id in ours else "")
         return table
 
     def on_mount(self) -> None:
         self.query_one("#keys-scroll").focus()
+
+    def relabel(self) -> None:
+        super().relabel()
+        self.query_one("#keys-dialog").border_title = _("Keys · {screen}").format(
+            screen=self.below.title or self.app.title
+        )
+        self.query_one("#keys-table", Static).update(self._table())
+        self.query_one("#keys-dialog .hint", Static).update(
+            _('Rebind any of them in the config: [keys] "id" = "key". ctrl+p: every command.')
+        )

@@ -9,22 +9,23 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Static
 
-from core.i18n import _
+from core.i18n import N_, _
+from tui.screens.base import ClinicastModal
 
 
-class ConfirmModal(ModalScreen[bool]):
-    """Says what will happen and asks yes / no. Enter or y confirms; escape or n cancels."""
+class ConfirmModal(ClinicastModal[bool]):
+    """Says what will happen and asks yes / no. Enter or y confirms; escape or n cancels.
+    `title`, `message`, `yes` and `no` come translated (the buttons: "Yes" / "Cancel")."""
 
     BINDINGS = [
-        Binding("y", "answer(True)", "Yes", id="confirm.yes"),
-        Binding("n,escape", "answer(False)", "No", key_display="n/esc", id="confirm.no"),
+        Binding("y", "answer(True)", N_("Yes"), id="confirm.yes"),
+        Binding("n,escape", "answer(False)", N_("No"), key_display="n/esc", id="confirm.no"),
     ]
 
     def __init__(
-        self, title: str, message: str | Text, yes: str = "Yes", no: str = "Cancel", danger: bool = False
+        self, title: str, message: str | Text, yes: str | None = None, no: str | None = None, danger: bool = False
     ) -> None:
         super().__init__()
         self.dialog_title = title
@@ -36,9 +37,16 @@ class ConfirmModal(ModalScreen[bool]):
             box.border_title = self.dialog_title
             yield Static(self.message, classes="message", markup=False)
             with Horizontal(classes="buttons"):
-                yield Button(self.no, id="no", compact=True)
-                yield Button(self.yes, id="yes", variant="error" if self.danger else "primary", compact=True)
+                yield Button(self.no or _("Cancel"), id="no", compact=True)
+                yield Button(
+                    self.yes or _("Yes"), id="yes", variant="error" if self.danger else "primary", compact=True
+                )
         yield Footer(compact=True)
+
+    def relabel(self) -> None:
+        super().relabel()
+        self.query_one("#no", Button).label = self.no or _("Cancel")
+        self.query_one("#yes", Button).label = self.yes or _("Yes")
 
     def on_mount(self) -> None:
         self.query_one("#yes", Button).focus()

@@ -8,13 +8,16 @@ from textual.binding import Binding
 from textual.containers import Center, VerticalScroll
 from textual.widgets import Footer, Static
 
+from core.i18n import N_, _
 from tui.screens.base import ClinicastScreen
 
 
 class ProblemScreen(ClinicastScreen[None]):
     BINDINGS = [
-        Binding("r", "retry", "Try again", tooltip="Read the config file and the database again", id="problem.retry"),
-        Binding("escape,q", "app.quit", "Quit", key_display="q", id="problem.quit"),
+        Binding(
+            "r", "retry", N_("Try again"), tooltip=N_("Read the config file and the database again"), id="problem.retry"
+        ),
+        Binding("escape,q", "app.quit", N_("Quit"), key_display="q", id="problem.quit"),
     ]
 
     def __init__(self, title: str, message: str, advice: str) -> None:
@@ -27,11 +30,16 @@ class ProblemScreen(ClinicastScreen[None]):
         with VerticalScroll(id="problem-scroll"):
             with Center():
                 with VerticalScroll(id="problem-box") as box:
-                    box.border_title = "clinicast cannot open"
+                    box.border_title = _("clinicast cannot open")
                     yield Static(self.problem_title, id="problem-title", markup=False)
                     yield Static(self.message, id="problem-message", markup=False)
                     yield Static(self.advice, id="problem-advice", markup=False)
         yield Footer(compact=True)
 
     def action_retry(self) -> None:
+        self.app.retry_open()
+
+    def relabel(self) -> None:
+        """The problem is said again in the language now in use (the app opens anew)."""
+        super().relabel()
         self.app.retry_open()

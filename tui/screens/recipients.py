@@ -85,22 +85,34 @@ class RecipientsScreen(ClinicastScreen[None]):
         with Horizontal(id="progress-row", classes="hidden"):
             yield Static(id="progress-label")
             yield ProgressBar(id="progress", show_eta=False)
-        yield TextInput(
-            placeholder=_("search by name or EMR id…  (enter: back to the table, escape: clear)"),
-            id="search",
-            classes="hidden",
-        )
+        yield TextInput(placeholder=self._placeholder(), id="search", classes="hidden")
         yield RecipientTable(self.campaign_id, id="recipients")
         yield Static(id="table-note")
         yield StatusLine()
         yield Footer(compact=True, show_command_palette=False)
 
+    @staticmethod
+    def _placeholder() -> str:
+        return _("search by name or EMR id…  (enter: back to the table, escape: clear)")
+
     @property
     def table(self) -> RecipientTable:
         return self.query_one(RecipientTable)
 
+    def title_text(self) -> str:
+        return self.summary.name if self.summary is not None else _("Campaign")
+
+    def relabel(self) -> None:
+        """Every word again in the language now in use (the palette's switch)."""
+        super().relabel()
+        self.query_one("#search", Input).placeholder = self._placeholder()
+        self.table.relabel()
+        if self.summary is not None:
+            self._show_summary(self.summary)
+        self._note()
+
     def on_mount(self) -> None:
-        self.title = _("Campaign")
+        self.title = self.title_text()
         self.table.fit(self.size.width)
         self.table.loading = True
         self.load_summary()

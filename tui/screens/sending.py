@@ -16,10 +16,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Footer, Input, Label, Static
 
-from core import recipients, testsend
+from core import i18n, recipients, testsend
 from core.campaigns.actions import INVITATION_VALID_DAYS
 from core.enums import DeliveryKind, Kind
-from core.i18n import _
+from core.i18n import N_, _, ngettext
 from core.reasons import describe
 from tui import format as fmt
 from tui.screens.base import AnyScreen, ClinicastModal
@@ -31,44 +31,66 @@ T = TypeVar("T")
 
 def stop_message(name: str, kind: str, plan) -> str:
     """The confirmation of a stop, with the counts it would have now."""
-    what = "emails" if kind == Kind.INVITATION else "push notifications"
+    n = fmt.num(plan.stopped)
+    if kind == Kind.INVITATION:
+        cancelled = ngettext(
+            "Not sent, cancelled now: {n} email (its patient goes back to",
+            "Not sent, cancelled now: {n} emails (those patients go back to",
+            plan.stopped,
+        ).format(n=n)
+    else:
+        cancelled = ngettext(
+            "Not sent, cancelled now: {n} push notification (its patient goes back to",
+            "Not sent, cancelled now: {n} push notifications (those patients go back to",
+            plan.stopped,
+        ).format(n=n)
     lines = [
-        f"Stop “{name}”?",
+        _("Stop “{name}”?").format(name=name),
         "",
-        f"Not sent, cancelled now: {fmt.num(plan.stopped)} {what} (those patients go back to",
-        "  “assigned”: a later start sends to them)",
-        f"Being sent at this moment: {fmt.num(plan.in_flight)} (they finish)",
-        f"Already sent: {fmt.num(plan.already_sent)}",
+        cancelled,
+        _("  “assigned”: a later start sends to them)"),
+        _("Being sent at this moment: {n} (they finish)").format(n=fmt.num(plan.in_flight)),
+        _("Already sent: {n}").format(n=fmt.num(plan.already_sent)),
     ]
     if kind == Kind.BROADCAST:
-        lines += ["", "The broadcast stays in the feeds of those it was shown to."]
+        lines += ["", _("The broadcast stays in the feeds of those it was shown to.")]
     return "\n".join(lines)
 
 
 def stopped_message(result) -> str:
-    return (
-        f"Stopped: {fmt.num(result.stopped)} not sent, {fmt.num(result.in_flight)} finishing, "
-        f"{fmt.num(result.already_sent)} already sent"
+    return _("Stopped: {stopped} not sent, {in_flight} finishing, {sent} already sent").format(
+        stopped=fmt.num(result.stopped), in_flight=fmt.num(result.in_flight), sent=fmt.num(result.already_sent)
     )
 
 
 def reinvite_message(plan) -> str:
     """The breakdown shown before a re-invite is confirmed (like start's)."""
-    lines = [f"Will be sent a fresh invitation (new code, {INVITATION_VALID_DAYS} days): {fmt.num(plan.will_send)}"]
-    lines[0] += f", {plan.sending_begins}" if plan.sending_begins else ", now"
+    n = fmt.num(plan.will_send)
+    if plan.sending_begins:
+        first = _("Will be sent a fresh invitation (new code, {days} days): {n}, {when}").format(
+            days=INVITATION_VALID_DAYS, n=n, when=plan.sending_begins
+        )
+    else:
+        first = _("Will be sent a fresh invitation (new code, {days} days): {n}, now").format(
+            days=INVITATION_VALID_DAYS, n=n
+        )
+    lines = [first]
     if plan.skipped:
-        lines.append(f"Not re-invited now: {fmt.num(sum(plan.skipped.values()))}")
-        for why, n in sorted(plan.skipped.items(), key=lambda kv: -kv[1]):
-            lines.append(f"  {fmt.num(n):>6}  {describe(why)}")
-    lines.append(f"Re-invited before (not sent again): {fmt.num(plan.already_sent)}")
+        lines.append(_("Not re-invited now: {n}").format(n=fmt.num(sum(plan.skipped.values()))))
+        for why, count in sorted(plan.skipped.items(), key=lambda kv: -kv[1]):
+            lines.append(f"  {fmt.num(count):>6}  {describe(why, language=i18n.current())}")
+    lines.append(_("Re-invited before (not sent again): {n}").format(n=fmt.num(plan.already_sent)))
     return "\n".join(lines)
 
 
 def nothing_to_reinvite(plan) -> str:
-    return (
-        "Nothing to re-invite: no invitation expired unanswered"
-        + (f" that may be sent again ({fmt.num(sum(plan.skipped.values()))} forbidden)" if plan.skipped else "")
-        + f"; {fmt.num(plan.already_sent)} re-invited before."
+    if plan.skipped:
+        return _(
+            "Nothing to re-invite: no invitation expired unanswered that may be sent again "
+            "({forbidden} forbidden); {n} re-invited before."
+        ).format(forbidden=fmt.num(sum(plan.skipped.values())), n=fmt.num(plan.already_sent))
+    return _("Nothing to re-invite: no invitation expired unanswered; {n} re-invited before.").format(
+        n=fmt.num(plan.already_sent)
     )
 
 
@@ -77,7 +99,7 @@ class TestSendModal(ClinicastModal[tuple[str, str | None] | None]):
     (blank: the staff member's own address). Returns (emr_id, to or None)."""
 
     __test__ = False  # not a pytest class
-    BINDINGS = [Binding("escape", "cancel", "Cancel", key_display="esc", id="test-send.cancel")]
+    BINDINGS = [Binding("escape", "cancel", N_("Cancel"), key_display="esc", id="test-send.cancel")]
 
     def __init__(
         self, kind: str, emr_id: str = "", own: str = "", campaign_id: int | None = None, patient_id: int | None = None
@@ -89,18 +111,32 @@ class TestSendModal(ClinicastModal[tuple[str, str | None] | None]):
     def compose(self) -> ComposeResult:
         invitation = self.kind == Kind.INVITATION
         with Vertical(classes="dialog", id="test-send-dialog") as box:
-            box.border_title = "Send me a test"
-            yield Label("Rendered for the patient (EMR id)")
-            yield TextInput(self.emr_id, placeholder="EMR id", id="test-emr")
+            box.border_title = _("Send me a test")
+            yield Label(_("Rendered for the patient (EMR id)"), id="test-emr-label")
+            yield TextInput(self.emr_id, placeholder=_("EMR id"), id="test-emr")
             if invitation:
-                yield Label("To (blank: your own address)")
-                yield TextInput(placeholder=self.own or "name@example.org", id="test-to")
+                yield Label(_("To (blank: your own address)"), id="test-to-label")
+                yield TextInput(placeholder=self.own or _("name@example.org"), id="test-to")
             yield Static(self._where(None), classes="hint", markup=False, id="test-where")
             yield Static(id="test-error", classes="error")
             with Horizontal(classes="buttons"):
-                yield Button("Cancel", id="no", compact=True)
-                yield Button("Send", id="yes", variant="primary", compact=True)
+                yield Button(_("Cancel"), id="no", compact=True)
+                yield Button(_("Send"), id="yes", variant="primary", compact=True)
         yield Footer(compact=True)
+
+    def relabel(self) -> None:
+        super().relabel()
+        self.query_one("#test-send-dialog").border_title = _("Send me a test")
+        self.query_one("#test-emr-label", Label).update(_("Rendered for the patient (EMR id)"))
+        self.query_one("#test-emr", Input).placeholder = _("EMR id")
+        for label in self.query("#test-to-label").results(Label):
+            label.update(_("To (blank: your own address)"))
+        for to in self.query("#test-to").results(Input):
+            to.placeholder = self.own or _("name@example.org")
+        self.query_one("#no", Button).label = _("Cancel")
+        self.query_one("#yes", Button).label = _("Send")
+        self._prefix(self.query_one("#test-emr", Input).value.strip(), self.patient_id)
+        self.query_one("#test-where", Static).update(self._where(None))
 
     def on_mount(self) -> None:
         self.query_one("#test-emr" if not self.emr_id or self.kind != Kind.INVITATION else "#test-to", Input).focus()
@@ -156,7 +192,7 @@ class TestSendModal(ClinicastModal[tuple[str, str | None] | None]):
     def _answer(self) -> None:
         emr = self.query_one("#test-emr", Input).value.strip()
         if not emr:
-            self.query_one("#test-error", Static).update("an EMR id is needed")
+            self.query_one("#test-error", Static).update(_("an EMR id is needed"))
             return
         to = self.query_one("#test-to", Input).value.strip() if self.kind == Kind.INVITATION else ""
         self.dismiss((emr, to or None))
@@ -212,21 +248,22 @@ class SendingControl:
         c = self.campaign
         plan = await self._core(recipients.stop_plan, c.campaign_id)
         if plan.stopped == 0 and plan.in_flight == 0:
-            self._say("Nothing to stop: nothing is waiting to be sent.", timeout=5)
+            self._say(_("Nothing to stop: nothing is waiting to be sent."), timeout=5)
             return
         kind = c.campaign_kind() or "invitation"
         message = stop_message(c.campaign_name(), kind, plan)
-        if not await self.screen.app.push_screen_wait(ConfirmModal("Stop sending", message, yes="Stop", danger=True)):
+        confirm = ConfirmModal(_("Stop sending"), message, yes=_("Stop"), danger=True)
+        if not await self.screen.app.push_screen_wait(confirm):
             return
         result = await self._core(recipients.stop, c.campaign_id)
-        self._say(stopped_message(result), title="Campaign stopped", timeout=8)
+        self._say(stopped_message(result), title=_("Campaign stopped"), timeout=8)
         self.screen.app.wake_scheduler()
         c.sending_changed()
 
     # re-invite
     def reinvite(self) -> None:
         if (self.campaign.campaign_kind() or Kind.INVITATION) != Kind.INVITATION:
-            self._say("Only an invitation can be re-invited.", timeout=4)
+            self._say(_("Only an invitation can be re-invited."), timeout=4)
             return
         self._start(self._reinvite_flow)
 
@@ -236,11 +273,16 @@ class SendingControl:
         if plan.will_send == 0:
             self._say(nothing_to_reinvite(plan), timeout=6)
             return
-        title = f"Re-invite — {c.campaign_name()}"
-        if not await self.screen.app.push_screen_wait(ConfirmModal(title, reinvite_message(plan), yes="Re-invite")):
+        title = _("Re-invite — {name}").format(name=c.campaign_name())
+        if not await self.screen.app.push_screen_wait(ConfirmModal(title, reinvite_message(plan), yes=_("Re-invite"))):
             return
         done = await self._core(recipients.reinvite, c.campaign_id)
-        self._say(f"Re-invited: {fmt.num(done.will_send)} fresh invitations queued", timeout=6)
+        self._say(
+            ngettext(
+                "Re-invited: {n} fresh invitation queued", "Re-invited: {n} fresh invitations queued", done.will_send
+            ).format(n=fmt.num(done.will_send)),
+            timeout=6,
+        )
         self.screen.app.wake_scheduler()
         c.sending_changed()
 
@@ -254,7 +296,7 @@ class SendingControl:
         if kind is None:
             return
         if c.unsaved_changes():
-            self._say("Save first (ctrl+o): a test sends the saved template.", timeout=5)
+            self._say(_("Save first (ctrl+o): a test sends the saved template."), timeout=5)
             return
         own = testsend.destination(app.ctx, kind)
         emr_id, patient_id = c.test_patient()
@@ -266,6 +308,9 @@ class SendingControl:
         emr, to = answer
         use_id = patient_id if emr == emr_id and patient_id is not None else None
         t = await self._core(testsend.send_test, c.campaign_id, emr, to, patient_id=use_id)
-        what = "Test email" if t.kind == DeliveryKind.TEST_EMAIL else "Test push and feed entry"
-        self._say(f"{what} for patient {t.patient} queued to {t.to}", timeout=6)
+        if t.kind == DeliveryKind.TEST_EMAIL:
+            done = _("Test email for patient {patient} queued to {to}")
+        else:
+            done = _("Test push and feed entry for patient {patient} queued to {to}")
+        self._say(done.format(patient=t.patient, to=t.to), timeout=6)
         app.wake_scheduler()

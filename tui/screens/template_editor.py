@@ -29,15 +29,20 @@ from textual.widgets.text_area import Selection
 from core import campaigns, templating, views
 from core.campaigns.actions import template_problems
 from core.enums import Kind
-from core.i18n import _
+from core.i18n import N_, _, ngettext, pgettext
 from tui.screens.base import ClinicastScreen
 from tui.screens.modals import ConfirmModal, leave_unless_unsaved
 from tui.screens.sending import SendingControl
 from tui.widgets.status_line import StatusLine
 from tui.widgets.text_input import TextInput
 
-LANG_NAMES = {"fr": "Français", "en": "English"}
-FIELD_LABELS = {"subject": "Subject", "title": "Title", "body": "Body", "push": "Push"}
+
+def lang_name(lang: str) -> str:
+    """A version's tab: its language named in the language in use ("French", « Anglais »)."""
+    return pgettext("template tab", "French") if lang == "fr" else pgettext("template tab", "English")
+
+
+FIELD_LABELS = {"subject": N_("Subject"), "title": N_("Title"), "body": N_("Body"), "push": N_("Push")}
 PREVIEW_DELAY = 0.25
 
 
@@ -45,16 +50,26 @@ class TemplateEditorScreen(ClinicastScreen[None]):
     # the footer shows them in this order: at 80 columns the formatting keys come last
     # (`?` lists them all); ctrl+g for bold, since ctrl+b is tmux's prefix
     BINDINGS = [
-        Binding("ctrl+o,ctrl+s", "save", "Save", priority=True, id="template.save"),
-        Binding("escape", "back", "Back", key_display="esc", id="template.back"),
-        Binding("f2", "variable", "Variable", tooltip="Insert a variable at the cursor", id="template.variable"),
-        Binding("f3", "patient", "Preview for", tooltip="Choose the patient of the preview", id="template.patient"),
-        Binding("f6", "preview_part", "Text part", tooltip="The email as HTML or as its text part", id="template.part"),
-        Binding("f5", "test_send", "Test", tooltip="Send yourself a test of the preview", id="template.test"),
-        Binding("ctrl+g", "markdown('bold')", "Bold", id="template.bold"),
-        Binding("ctrl+t", "markdown('italic')", "Italic", id="template.italic"),
-        Binding("ctrl+l", "markdown('link')", "Link", id="template.link"),
-        Binding("ctrl+r", "markdown('list')", "List", id="template.list"),
+        Binding("ctrl+o,ctrl+s", "save", N_("Save"), priority=True, id="template.save"),
+        Binding("escape", "back", N_("Back"), key_display="esc", id="template.back"),
+        Binding(
+            "f2", "variable", N_("Variable"), tooltip=N_("Insert a variable at the cursor"), id="template.variable"
+        ),
+        Binding(
+            "f3", "patient", N_("Preview for"), tooltip=N_("Choose the patient of the preview"), id="template.patient"
+        ),
+        Binding(
+            "f6",
+            "preview_part",
+            N_("Text part"),
+            tooltip=N_("The email as HTML or as its text part"),
+            id="template.part",
+        ),
+        Binding("f5", "test_send", N_("Test"), tooltip=N_("Send yourself a test of the preview"), id="template.test"),
+        Binding("ctrl+g", "markdown('bold')", N_("Bold"), id="template.bold"),
+        Binding("ctrl+t", "markdown('italic')", N_("Italic"), id="template.italic"),
+        Binding("ctrl+l", "markdown('link')", N_("Link"), id="template.link"),
+        Binding("ctrl+r", "markdown('list')", N_("List"), id="template.list"),
     ]
 
     def __init__(self, campaign_id: int) -> None:
@@ -66,8 +81,11 @@ class TemplateEditorScreen(ClinicastScreen[None]):
         self.preview_emr_id = ""
         self._timer: Timer | None = None
         self._refused = False  # the last save was refused (its problems are on show)
+        self._problem_lines: list[str] = []  # the problems on show (core's words)
         self.show_text = False  # an invitation's preview: the HTML part as it reads (False) or the text part
-        self.name_shown = f"campaign #{campaign_id}"
+        self.name_shown = _("campaign #{id}").format(id=campaign_id)
+        self.name_loaded = ""  # the campaign's name, once read (the title shows it)
+        self._last_preview = None  # the last preview shown (redrawn after a language switch)
         self.sending = SendingControl(self, self)
 
     def compose(self) -> ComposeResult:
@@ -75,7 +93,7 @@ class TemplateEditorScreen(ClinicastScreen[None]):
         with Horizontal(id="template-row"):
             yield Vertical(id="template-editor")
             with Vertical(id="preview-pane") as pane:
-                pane.border_title = "Preview"
+                pane.border_title = _("Preview")
                 yield Static(id="preview-who")
                 with VerticalScroll(id="preview-scroll"):
                     yield Static(id="preview-head")
@@ -86,8 +104,30 @@ class TemplateEditorScreen(ClinicastScreen[None]):
         yield StatusLine()
         yield Footer(compact=True, show_command_palette=False)
 
+    def title_text(self) -> str:
+        return _("Template · {name}").format(name=self.name_loaded) if self.name_loaded else _("Template")
+
+    def relabel(self) -> None:
+        super().relabel()
+        for label in self.query(".template-line > .label").results(Static):
+            field = (label.id or "").rpartition("-label-")[2]
+            if field in FIELD_LABELS:
+                label.update(_(FIELD_LABELS[field]))
+        for title in self.query(".field-title").results(Static):
+            title.update(_("Body (Markdown)"))
+        for lang in templating.LANGUAGES:
+            for push in self.query(f"#{lang}-push").results(Input):
+                push.placeholder = _("plain text, at most {n} characters").format(n=templating.PUSH_MAX_CHARS)
+        self.query_one("#preview-pane").border_title = _("Preview")
+        for tabs in self.query(TabbedContent).results(TabbedContent):
+            for lang in templating.LANGUAGES:
+                tabs.get_tab(f"tab-{lang}").label = lang_name(lang)
+        self._set_problems(self._problem_lines)
+        if self.kind is not None:
+            self._preview_now()
+
     def on_mount(self) -> None:
-        self.title = "Template"
+        self.title = self.title_text()
         self.query_one("#template-editor").loading = True
         self._load()
 
@@ -99,14 +139,14 @@ class TemplateEditorScreen(ClinicastScreen[None]):
         templates = await asyncio.to_thread(campaigns.get_templates, self.app.ctx, c.id)
         self.kind, self.saved = c.kind, templates
         self.refresh_bindings()  # f6 (text part) is an email's
-        self.title = f"Template · {c.name}"
-        self.name_shown = c.name
+        self.name_shown = self.name_loaded = c.name
+        self.title = self.title_text()
         editor = self.query_one("#template-editor")
         editor.loading = False
         tabs = TabbedContent(id="template-tabs")
         await editor.mount(tabs)
         for lang in templating.LANGUAGES:
-            await tabs.add_pane(TabPane(LANG_NAMES[lang], *self._fields(lang, templates[lang]), id=f"tab-{lang}"))
+            await tabs.add_pane(TabPane(lang_name(lang), *self._fields(lang, templates[lang]), id=f"tab-{lang}"))
         tabs.active = f"tab-{self.app.ctx.config.clinic.default_language}"
         first = templating.FIELDS[self.kind][0]
         self.set_focus(self.query_one(f"#{self.active_language()}-{first}"))
@@ -128,7 +168,7 @@ class TemplateEditorScreen(ClinicastScreen[None]):
         for field in self.fields():
             value = values.get(field, "")
             if field == "body":
-                yield Static("Body (Markdown)", classes="field-title")
+                yield Static(_("Body (Markdown)"), classes="field-title")
                 yield TextArea(
                     value,
                     id=f"{lang}-body",
@@ -139,13 +179,14 @@ class TemplateEditorScreen(ClinicastScreen[None]):
                     compact=True,
                 )
             else:
+                push_hint = _("plain text, at most {n} characters").format(n=templating.PUSH_MAX_CHARS)
                 row = Horizontal(
-                    Static(FIELD_LABELS[field], classes="label"),
+                    Static(_(FIELD_LABELS[field]), classes="label", id=f"{lang}-label-{field}"),
                     TextInput(
                         value,
                         id=f"{lang}-{field}",
                         compact=True,
-                        placeholder="plain text, at most 178 characters" if field == "push" else "",
+                        placeholder=push_hint if field == "push" else "",
                     ),
                     classes="template-line",
                 )
@@ -204,7 +245,7 @@ class TemplateEditorScreen(ClinicastScreen[None]):
         self.patient_id = p.patient_id
         self.preview_emr_id = p.emr_id
         who = self.query_one("#preview-who", Static)
-        who.update(f"for {p.patient or 'an example patient'}")
+        who.update(_("for {patient}").format(patient=p.patient) if p.patient else _("for an example patient"))
         head = self.query_one("#preview-head", Static)
         first = "subject" if self.kind == Kind.INVITATION else "title"
         head.update(p.fields.get(first) or p.errors.get(first) or "")
@@ -218,7 +259,7 @@ class TemplateEditorScreen(ClinicastScreen[None]):
         self.query_one("#preview-body").set_class(text_part, "hidden")
         if not text_part:
             await self.query_one("#preview-body", Markdown).update(
-                body if body is not None else f"*{p.errors.get('body', 'no body yet')}*"
+                body if body is not None else f"*{p.errors.get('body', _('no body yet'))}*"
             )
         pane = self.query_one("#preview-pane")
         if self.kind == Kind.INVITATION:
@@ -226,7 +267,7 @@ class TemplateEditorScreen(ClinicastScreen[None]):
         push = self.query_one("#preview-push", Static)
         if self.kind == Kind.BROADCAST:
             text = p.fields.get("push") or p.errors.get("push") or ""
-            push.update(f"Push: {text}" if text else "")
+            push.update(_("Push: {text}").format(text=text) if text else "")
             counter = self.query(f"#{p.language}-push-count")
             if counter:
                 n = p.push_length or 0
@@ -239,7 +280,7 @@ class TemplateEditorScreen(ClinicastScreen[None]):
     def action_markdown(self, how: str) -> None:
         area = self.focused
         if not isinstance(area, TextArea):
-            self.notify("Formatting applies to the body: tab to it first", timeout=3)
+            self.notify(_("Formatting applies to the body: tab to it first"), timeout=3)
             return
         selected = area.selected_text
         start, end = sorted((area.selection.start, area.selection.end))
@@ -249,7 +290,7 @@ class TemplateEditorScreen(ClinicastScreen[None]):
             if not selected:
                 area.move_cursor((start[0], start[1] + len(mark)))
         elif how == "link":
-            label = selected or "link text"
+            label = selected or _("link text")
             area.replace(f"[{label}](https://)", start, end)
             if selected:  # cursor where the address goes
                 area.move_cursor((start[0], start[1] + len(label) + len("](https://") + 1))
@@ -278,7 +319,7 @@ class TemplateEditorScreen(ClinicastScreen[None]):
     def action_variable(self) -> None:
         target = self.focused
         if not isinstance(target, (TextArea, Input)) or self.kind is None:
-            self.notify("Put the cursor in a field first", timeout=3)
+            self.notify(_("Put the cursor in a field first"), timeout=3)
             return
         field = (target.id or "-").split("-", 1)[1]
         from tui.screens.pickers import VariablePicker
@@ -303,7 +344,7 @@ class TemplateEditorScreen(ClinicastScreen[None]):
                 self.patient_id = patient_id
                 self._preview_now()
 
-        self.app.push_screen(PatientPicker("Preview the template for…"), chosen)
+        self.app.push_screen(PatientPicker(_("Preview the template for…")), chosen)
 
     # --- a test send (tui.screens.sending) --------------------------------------------
 
@@ -349,15 +390,18 @@ class TemplateEditorScreen(ClinicastScreen[None]):
         self.saved = templates
         self._refused = False
         self._set_problems([])
-        self.notify("Template saved", timeout=3)
+        self.notify(_("Template saved"), timeout=3)
 
     def _set_problems(self, lines: list[str]) -> None:
         """The problems under the editor; after a refused save, until the next edit, they
         say so (the live preview refreshes them with the same words)."""
-        more = f"\n… and {len(lines) - 5} more" if len(lines) > 5 else ""
-        text = "\n".join(lines[:5]) + more
+        self._problem_lines = lines
+        more = len(lines) - 5
+        text = "\n".join(lines[:5])
+        if more > 0:
+            text += "\n" + ngettext("… and {n} more problem", "… and {n} more problems", more).format(n=more)
         if text and self._refused:
-            text = "Not saved — " + text
+            text = _("Not saved — {problems}").format(problems=text)
         self.query_one("#template-problems", Static).update(text)
 
     def _show_problems(self, problems: list[templating.TemplateProblem]) -> None:
@@ -372,15 +416,15 @@ class TemplateEditorScreen(ClinicastScreen[None]):
             w.focus()
             if isinstance(w, TextArea) and first.line:
                 w.move_cursor((first.line - 1, 0))
-        self.notify(f"Not saved: {lines[0]}", severity="error", markup=False, timeout=6)
+        self.notify(_("Not saved: {problem}").format(problem=lines[0]), severity="error", markup=False, timeout=6)
 
     def action_back(self) -> None:
         leave_unless_unsaved(self, self.dirty(), self.app.pop_screen, _("the template"))
 
     def palette_commands(self):
         return [
-            ("Save the template", "ctrl+o", self.action_save),
-            ("Insert a variable", "At the cursor (f2)", self.action_variable),
-            ("Preview for another patient", "f3", self.action_patient),
-            ("Send me a test", "The saved template, for the preview's patient (f5)", self.action_test_send),
+            (_("Save the template"), "ctrl+o", self.action_save),
+            (_("Insert a variable"), _("At the cursor (f2)"), self.action_variable),
+            (_("Preview for another patient"), "f3", self.action_patient),
+            (_("Send me a test"), _("The saved template, for the preview's patient (f5)"), self.action_test_send),
         ]

@@ -44,7 +44,7 @@ class ConditionRow(Vertical):
         field, op, value = self._initial
         with Horizontal():
             yield Select(
-                [(f.label, f.name) for f in conditions.FIELDS.values()],
+                [(f.label_words, f.name) for f in conditions.FIELDS.values()],
                 prompt=_("field…"),
                 value=field or Select.NULL,
                 compact=True,
@@ -66,7 +66,7 @@ class ConditionRow(Vertical):
         if not field:
             return []
         return [
-            (f"{conditions.OPERATOR_LABELS[o]}  ({o})" if conditions.OPERATOR_LABELS[o] != o else o, o)
+            (f"{conditions.operator_label(o)}  ({o})" if conditions.OPERATOR_LABELS[o] != o else o, o)
             for o in conditions.FIELDS[field].operators
         ]
 

@@ -24,15 +24,26 @@ class StatusLine(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Static(id="status-who")
+        yield Static(self._keys(), id="status-keys")
+
+    @staticmethod
+    def _keys() -> Text:
         keys = Text()
         for key, what in (("?", _("keys")), ("^p", _("commands")), ("f10", _("quit"))):
             keys.append(f" {key} ", style="bold #ffa62b")
             keys.append(what)
-        yield Static(keys, id="status-keys")
+        return keys
 
     def on_mount(self) -> None:
         self.watch(self.app, "scheduler_state", self._update)
         self.watch(self.app, "config_state", self._update)
+        self.watch(self.app, "scheduler_ok", self._update)
+        self.watch(self.app, "scheduler_own", self._update)
+
+    def relabel(self) -> None:
+        """After a language switch."""
+        self.query_one("#status-keys", Static).update(self._keys())
+        self._update()
 
     def on_resize(self) -> None:
         self._update()
@@ -50,9 +61,7 @@ class StatusLine(Horizontal):
         if self.app.config_state:  # a broken config kept out, or a change that waits for a restart
             text.append("  ⚠ ", style="bold red")
             text.append(self.app.config_state, style="red")
-        state = self.app.scheduler_state
-        # core.status words ("deliveries: sent by…", "nothing is sending: …") stand alone
-        text.append("  " if state.startswith(("deliveries", "nothing")) else "  scheduler: ")
-        style = "green" if state.startswith("deliveries") or "running" in state else "yellow"
-        text.append(state, style=style)
+        # core.status's words ("deliveries: sent by…", "nothing is sending: …") stand alone
+        text.append("  " + (_("scheduler:") + " " if self.app.scheduler_own else ""))
+        text.append(self.app.scheduler_state, style="green" if self.app.scheduler_ok else "yellow")
         self.query_one("#status-who", Static).update(text)

@@ -1,0 +1,72 @@
+"""Core's words in the staff's language (#17): reasons, statuses, refusals, file and date
+problems read in French when French is spoken, and --json's English left as it was."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from core import conditions, dates, i18n, reasons, words
+from core.errors import BadInput
+from core.sending_hours import DAY_WORDS
+
+
+@pytest.fixture
+def french():
+    before = i18n.current()
+    i18n.use("fr")
+    yield
+    i18n.use(before)
+
+
+def test_reasons_in_french_and_json_s_english_kept(french):
+    assert reasons.describe("no_email") == "pas d'adresse courriel"
+    assert reasons.describe("no_email", language="en") == "no email address"
+    detail = reasons.opt_out_detail(date(2026, 12, 3), "link")
+    assert (
+        reasons.describe("opted_out_email", detail) == "désabonné des courriels le 3 déc. 2026 (lien de désabonnement)"
+    )
+    # --json's reason_text: the spec's English, the day as stored
+    assert reasons.describe("opted_out_email", detail, "en") == "opted out of email on 2026-12-03 (unsubscribe link)"
+    assert reasons.describe("send_error", "550 no such user") == "550 no such user"  # the server's own words
+    assert reasons.describe("a_code_from_a_newer_version", "what we have") == "what we have"
+
+
+def test_status_words_one_english_word_two_french_ones(french):
+    assert words.word("campaign", "sent") == "envoyée"
+    assert words.word("recipient", "sent") == "envoyé"
+    assert words.word("kind", "broadcast") == "diffusion"
+    assert words.word("recipient", "not a status") == "not a status"
+
+
+def test_date_and_condition_problems_in_french(french):
+    with pytest.raises(dates.DateProblem) as e:
+        dates.parse("9999-12-31")
+    assert str(e.value) == "une date du 1900-01-01 au 2200-12-31"
+    with pytest.raises(conditions.ConditionError) as c:
+        conditions.parse("age >= old")
+    assert str(c.value) == "age >= old\u00a0: attendu un nombre entier d'années"
+
+
+def test_a_refusal_in_english_stays_english():
+    assert i18n.current() == "en"
+    with pytest.raises(dates.DateProblem, match="a date from 1900-01-01 to 2200-12-31"):
+        dates.parse("9999-12-31")
+
+
+def test_csv_problems_in_french(french, tmp_path):
+    from core import csvio
+
+    p = tmp_path / "vide.csv"
+    p.write_bytes(b"")
+    with pytest.raises(BadInput) as e:
+        csvio.read_table(p)
+    assert "le fichier est vide" in str(e.value)
+
+
+def test_start_wording_follows_the_language(french):
+    assert DAY_WORDS["en"][0] == "Monday"  # --json's words stay English (core.sending_hours)
+    from core import formats
+
+    assert formats.weekday(date(2026, 12, 7)) == "lundi"

@@ -1,0 +1,171 @@
+"""The staff's language in the TUI (SPEC §12, issue #17 item 2): switched from the command
+palette for the whole session at once (titles, footer, tables, status line of every
+screen in the stack), remembered for that login only; and the config's `[keys]`
+re-applied when the config file changes under an open TUI (issue #18). Pilot, keyboard
+only; the language comes back to English after each test (conftest)."""
+
+from __future__ import annotations
+
+import pytest
+from tui_helpers import LOGIN, app_for, copy_world, make_world, screen_text, settle, users_toml, wait_for
+
+from core import context, i18n, preferences
+from core.models import StaffPreference
+from tui.screens.campaign_detail import CampaignDetailScreen
+from tui.screens.campaign_list import CampaignListScreen
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(scope="module")
+def base_world(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(context, "login_name", lambda: LOGIN)
+        return make_world(tmp_path_factory.mktemp("language"), n_patients=30)
+
+
+@pytest.fixture
+def world(base_world, tmp_path, as_mlaval):
+    w = copy_world(base_world, tmp_path / "w")
+    text = w.config_path.read_text(encoding="utf-8")
+    # a second staff member, English too, on the same database
+    w.config_path.write_text(text + "\n" + users_toml(login="jdoe", name="Jean Doe"), encoding="utf-8")
+    return w
+
+
+def rendered(static, width: int = 76) -> str:
+    """What a Static holding a Rich table shows, as text."""
+    from rich.console import Console
+
+    console = Console(width=width, record=True, file=open("/dev/null", "w"))
+    console.print(static.content)
+    return console.export_text()
+
+
+def footer_words(app) -> list[str]:
+    from textual.widgets._footer import FooterKey
+
+    return [k.description for k in app.screen.query(FooterKey)]
+
+
+async def palette(pilot, query: str) -> list[str]:
+    """The names the command palette offers for `query` (the palette left open)."""
+    from textual.command import CommandList
+
+    await pilot.press("ctrl+p")
+    await settle(pilot)
+    await pilot.press(*query)
+    app = pilot.app
+
+    def names() -> list[str]:
+        found = app.screen.query(CommandList)
+        return [str(o.prompt).split("\n")[0] for o in found.first().options] if found else []
+
+    await wait_for(pilot, lambda: any("Français" in n or "English" in n for n in names()), timeout=5)
+    return names()
+
+
+async def switch_from_palette(pilot, query: str) -> None:
+    await palette(pilot, query)
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+@pytest.mark.parametrize("query", ["fran", "lang", "langue", "English", "anglais"])
+async def test_the_palette_finds_the_language_switch(world, query):
+    app = app_for(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        names = await palette(pilot, query)
+        assert any(n.startswith("Language: ") for n in names), names
+        if query in ("English", "anglais"):
+            assert "Language: English" in names[0]
+        if query == "fran":
+            assert "Language: Français" in names[0]
+
+
+async def test_switch_to_french_redraws_every_screen_and_is_remembered_for_this_login(world):
+    app = app_for(world)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert app.screen.title == "Campaigns" and "New" in footer_words(app)
+        await pilot.press("n")  # a second screen on the stack: it is redrawn too
+        await settle(pilot)
+        assert isinstance(app.screen, CampaignDetailScreen)
+        await switch_from_palette(pilot, "fran")
+        assert i18n.current() == "fr"
+        assert app.screen.title == "Nouvelle campagne"
+        assert "Enregistrer" in footer_words(app) and "Save" not in footer_words(app)
+        text = screen_text(app)
+        assert "Nom" in text.splitlines() and "Canal" in text.splitlines() and "f10 quitter" in text
+        assert str(app.screen.query_one("#cancel").label) == "Annuler"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, CampaignListScreen)
+        assert app.screen.title == "Campagnes" and "Nouvelle" in footer_words(app)
+        table = app.screen.query_one("DataTable")
+        assert [str(c.label) for c in table.columns.values()][:2] == ["Nom", "Type"]
+        # remembered for this login, in the database
+        assert await wait_for(pilot, lambda: preferences.get(LOGIN).language == "fr")
+    assert StaffPreference.get(StaffPreference.login == LOGIN).language == "fr"
+
+    i18n.use("en")  # a new process starts in the default; the app speaks for its user
+    again = app_for(world)
+    async with again.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert i18n.current() == "fr"
+        assert again.screen.title == "Campagnes" and "Nouvelle" in footer_words(again)
+
+
+async def test_another_login_is_not_affected(world, monkeypatch):
+    preferences.set_language(world.ctx, "fr")  # mlaval chose French
+    monkeypatch.setattr(context, "login_name", lambda: "jdoe")
+    app = app_for(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert i18n.current() == "en"
+        assert app.screen.title == "Campaigns" and "New" in footer_words(app)
+
+
+async def test_switch_back_to_english_and_the_keys_screen_follows(world):
+    preferences.set_language(world.ctx, "fr")
+    app = app_for(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.screen.title == "Campagnes"
+        await pilot.press("question_mark")
+        await settle(pilot)
+        assert "Nouvelle" in rendered(app.screen.query_one("#keys-table"))
+        await switch_from_palette(pilot, "anglais")
+        assert i18n.current() == "en"
+        assert "New" in rendered(app.screen.query_one("#keys-table"))
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen.title == "Campaigns" and "New" in footer_words(app)
+    assert preferences.get(LOGIN).language == "en"
+
+
+async def test_keys_rebound_in_the_config_apply_when_it_changes(world):
+    app = app_for(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        text = world.config_path.read_text(encoding="utf-8")
+        world.config_path.write_text(text + '\n[keys]\n"campaigns.new" = "N"\n', encoding="utf-8")
+        app._tick()
+        await settle(pilot)
+        assert app.ctx.config.keys == {"campaigns.new": "N"}
+        await pilot.press("n")
+        await settle(pilot)
+        assert isinstance(app.screen, CampaignListScreen)
+        await pilot.press("N")
+        await settle(pilot)
+        assert isinstance(app.screen, CampaignDetailScreen)
+        await pilot.press("escape")
+        await settle(pilot)
+        # taken out of the config again: the default key is back
+        world.config_path.write_text(text, encoding="utf-8")
+        app._tick()
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        assert isinstance(app.screen, CampaignDetailScreen)
