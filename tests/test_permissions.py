@@ -268,6 +268,10 @@ CLI_CAMPAIGNS = [
     ["campaigns", "list"],
     ["campaigns", "show", "{inv}"],
     ["campaigns", "create", "--kind", "invitation", "--name", "x"],
+    ["campaigns", "edit", "{inv}", "--name", "y"],
+    ["campaigns", "archive", "{inv}"],
+    ["campaigns", "test", "{inv}", "--patient", "1000", "--to", "me@example.org"],
+    ["campaigns", "reinvite", "{inv}", "--dry-run"],
     ["campaigns", "start", "{bc}"],
     ["campaigns", "stop", "{inv}"],
     ["campaigns", "reinvite", "{inv}"],
@@ -276,6 +280,8 @@ CLI_CAMPAIGNS = [
     ["recipients", "add", "{bc}", "--csv", "{csv}"],
     ["recipients", "remove", "{inv}", "1000"],
     ["recipients", "list", "{inv}"],
+    ["recipients", "list", "{inv}", "--csv"],
+    ["recipients", "list", "{inv}", "--csv", "--output", "{out}"],
     ["patients", "show", "1000"],
     ["patients", "opt-out", "1001", "--channel", "email", "--note", "x"],
 ]
@@ -283,6 +289,7 @@ CLI_ADMIN = [
     ["patients", "import", "{patients}"],
     ["patients", "opt-in", "1015", "--channel", "email", "--note", "x"],
     ["audit"],
+    ["audit", "verify"],
 ]
 
 
@@ -293,7 +300,10 @@ def _cli(world, tmp_path, permissions, args):
         tmp_path, world.db_url, users=f'[users.{LOGIN}]\nname = "S"\nlanguage = "en"\npermissions = [{perms}]\n'
     )
     words = [
-        a.format(inv=world.invitation, bc=world.broadcast, csv=world.csv, patients=world.patients_csv) for a in args
+        a.format(
+            inv=world.invitation, bc=world.broadcast, csv=world.csv, patients=world.patients_csv, out=tmp_path / "l.csv"
+        )
+        for a in args
     ]
     return CliRunner().invoke(cli, [*words, "--config", str(staff)], obj={}, catch_exceptions=False)
 
@@ -307,6 +317,7 @@ def test_cli_without_campaigns(world, tmp_path, args):
     assert len(lines) == 1 and "'campaigns' permission" in lines[0], res.stderr
     assert "Traceback" not in res.output
     assert world.dump() == before
+    assert not (tmp_path / "l.csv").exists()  # no export written
 
 
 @pytest.mark.parametrize("args", CLI_ADMIN, ids=" ".join)

@@ -140,7 +140,7 @@ class OptOutFlow:
         try:
             done = await asyncio.to_thread(ledger.record, app.ctx, emr_id, channel, note)
         except ClinicastError as e:
-            app.notify(str(e), title=_("Not done"), severity="error", markup=False, timeout=8)
+            workers.show_error(self.node, e)  # once, as every refusal (not again by the refresh after)
             return
         what = "; ".join(done.lines())
         app.notify(what, title=_("Opt-out recorded"), markup=False)

@@ -354,7 +354,8 @@ class RecipientsScreen(ClinicastScreen[None]):
         confirm = ConfirmModal(_("Remove recipient"), message, yes=_("Remove"), danger=True)
         if not await self.app.push_screen_wait(confirm):
             return
-        outcome = await asyncio.to_thread(recipients.remove, ctx, self.campaign_id, r.emr_id)
+        # the session as it is now: a permission taken away while the dialog was open applies
+        outcome = await asyncio.to_thread(recipients.remove, self.app.ctx, self.campaign_id, r.emr_id)
         self.notify(_("{name} removed: {outcome}").format(name=r.name, outcome=outcome), markup=False, timeout=6)
         self.app.wake_scheduler()
         self.load_summary()
@@ -381,7 +382,7 @@ class RecipientsScreen(ClinicastScreen[None]):
         confirm = ConfirmModal(_("Start “{name}”").format(name=s.name), message, yes=_("Start"))
         if not await self.app.push_screen_wait(confirm):
             return
-        plan = await asyncio.to_thread(recipients.start, ctx, self.campaign_id)
+        plan = await asyncio.to_thread(recipients.start, self.app.ctx, self.campaign_id)  # the session as it is now
         n, skipped = plan.will_send, sum(plan.skipped.values())
         if s.kind == Kind.INVITATION:
             msg = ngettext("Started: {n} email queued", "Started: {n} emails queued", n)
