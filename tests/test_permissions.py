@@ -328,3 +328,35 @@ def test_cli_without_admin(world, tmp_path, args):
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "'admin' permission" in lines[0], res.stderr
     assert world.dump() == before
+
+
+# --- who is a user at all: the login must be listed (mutmut's survivors in for_current_user) ---
+
+
+@pytest.mark.parametrize(
+    "login, euid, said",
+    [
+        ("root", 0, "root is not a clinicast user: every change is audited under a person's login"),
+        ("stranger", 0, "user 'stranger' is not a clinicast user: an administrator must add [users.stranger]"),
+        ("root", 4242, "user 'root' is not a clinicast user: an administrator must add [users.root]"),
+    ],
+)
+def test_an_unlisted_login_is_refused_saying_why(world, tmp_path, monkeypatch, login, euid, said):
+    """Root (uid 0, named as uid 0 is) is told who administers instead; anyone else unlisted,
+    even a login called root that is not uid 0, is told to be added; nobody gets a Ctx."""
+    from core import context
+    from core.config import load
+    from core.errors import UnknownUser
+
+    only = tmp_path / "only"
+    only.mkdir()
+    config = load(
+        write_config(only, world.db_url, users='[users.mlaval]\nname = "M"\npermissions = ["admin"]\n'), env={}
+    )
+
+    monkeypatch.setattr(context, "login_name", lambda: login)
+    monkeypatch.setattr(context.os, "geteuid", lambda: euid)
+    monkeypatch.setattr(context, "is_service_account", lambda config: False)  # the database's owner: not them
+    with pytest.raises(UnknownUser) as refused:
+        for_current_user(config)
+    assert str(refused.value).startswith(said), str(refused.value)
