@@ -261,10 +261,18 @@ def screen_lines(app, *, background: bool = False) -> str:
     from textual.screen import ModalScreen
 
     if isinstance(app.screen, ModalScreen) and not background:  # each of its widgets' regions
+        from textual.geometry import Region
+
         cropped = []
         for child in app.screen.children:
-            if child.display:
-                r = child.region
-                cropped += [line[r.x : r.right] for line in lines[r.y : r.bottom]]
+            if not child.display:
+                continue
+            # its own region, or (a container on an overlay layer, as the command palette's,
+            # has none) the union of its widgets' regions
+            regions = [w.region for w in (child, *child.query("*")) if w.region.area]
+            if not regions:
+                continue
+            r = Region.from_union(regions)
+            cropped += [line[r.x : r.right] for line in lines[r.y : r.bottom]]
         lines = cropped
     return "\n".join(line.rstrip() for line in lines)

@@ -271,3 +271,20 @@ def test_fuzz_config_load(tmp_path, raw):
         _every_line_names_the_file(e, p)
     else:
         raise AssertionError(f"{raw!r} was accepted as a config")
+
+
+@pytest.mark.parametrize(
+    "section,key",
+    [(s, k) for s in ("email", "gateway") for k in ("path", "ca_file")]
+    + [("email", "password_file"), ("email", "dkim_key_file"), ("gateway", "token_file")],
+)
+def test_a_file_name_holding_a_nul_is_refused_naming_its_key(tmp_path, section, key):
+    """Found by the fuzzer above: a NUL in a file name made the secrets' stat() raise a
+    ValueError (a traceback) instead of one line naming the key."""
+    data = _valid_config(tmp_path)
+    data[section][key] = "a\x00b"
+    path = tmp_path / "clinicast.toml"
+    with pytest.raises(ClinicastError) as e:
+        cfg.from_dict(data, path, env={})
+    lines = _every_line_names_the_file(e.value, path)
+    assert any(f"{section}.{key}: expected a file path without control characters" in line for line in lines), lines

@@ -241,6 +241,7 @@ def _allowed(world) -> list[str]:
 
     commands, options = _names()
     keys = [*SCHEMA, *(k for keys in SCHEMA.values() for k in keys), "users", "keys"]
+    keys += [f"{section}.{k}" for section, ks in SCHEMA.items() for k in ks]  # as errors name them
     codes = [c.value for c in OptOutChannel]
     return [*world.data(), *commands, *options, *keys, *codes, str(world.fr), "help", "toml", "db", "csv", "json"]
 

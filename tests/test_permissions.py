@@ -268,6 +268,10 @@ CLI_CAMPAIGNS = [
     ["campaigns", "list"],
     ["campaigns", "show", "{inv}"],
     ["campaigns", "create", "--kind", "invitation", "--name", "x"],
+    ["campaigns", "edit", "{inv}", "--name", "y"],
+    ["campaigns", "archive", "{inv}"],
+    ["campaigns", "test", "{inv}", "--patient", "1000", "--to", "me@example.org"],
+    ["campaigns", "reinvite", "{inv}", "--dry-run"],
     ["campaigns", "start", "{bc}"],
     ["campaigns", "stop", "{inv}"],
     ["campaigns", "reinvite", "{inv}"],
@@ -276,6 +280,8 @@ CLI_CAMPAIGNS = [
     ["recipients", "add", "{bc}", "--csv", "{csv}"],
     ["recipients", "remove", "{inv}", "1000"],
     ["recipients", "list", "{inv}"],
+    ["recipients", "list", "{inv}", "--csv"],
+    ["recipients", "list", "{inv}", "--csv", "--output", "{out}"],
     ["patients", "show", "1000"],
     ["patients", "opt-out", "1001", "--channel", "email", "--note", "x"],
 ]
@@ -283,6 +289,7 @@ CLI_ADMIN = [
     ["patients", "import", "{patients}"],
     ["patients", "opt-in", "1015", "--channel", "email", "--note", "x"],
     ["audit"],
+    ["audit", "verify"],
 ]
 
 
@@ -293,7 +300,10 @@ def _cli(world, tmp_path, permissions, args):
         tmp_path, world.db_url, users=f'[users.{LOGIN}]\nname = "S"\nlanguage = "en"\npermissions = [{perms}]\n'
     )
     words = [
-        a.format(inv=world.invitation, bc=world.broadcast, csv=world.csv, patients=world.patients_csv) for a in args
+        a.format(
+            inv=world.invitation, bc=world.broadcast, csv=world.csv, patients=world.patients_csv, out=tmp_path / "l.csv"
+        )
+        for a in args
     ]
     return CliRunner().invoke(cli, [*words, "--config", str(staff)], obj={}, catch_exceptions=False)
 
@@ -307,6 +317,7 @@ def test_cli_without_campaigns(world, tmp_path, args):
     assert len(lines) == 1 and "'campaigns' permission" in lines[0], res.stderr
     assert "Traceback" not in res.output
     assert world.dump() == before
+    assert not (tmp_path / "l.csv").exists()  # no export written
 
 
 @pytest.mark.parametrize("args", CLI_ADMIN, ids=" ".join)
@@ -317,3 +328,35 @@ def test_cli_without_admin(world, tmp_path, args):
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "'admin' permission" in lines[0], res.stderr
     assert world.dump() == before
+
+
+# --- who is a user at all: the login must be listed (mutmut's survivors in for_current_user) ---
+
+
+@pytest.mark.parametrize(
+    "login, euid, said",
+    [
+        ("root", 0, "root is not a clinicast user: every change is audited under a person's login"),
+        ("stranger", 0, "user 'stranger' is not a clinicast user: an administrator must add [users.stranger]"),
+        ("root", 4242, "user 'root' is not a clinicast user: an administrator must add [users.root]"),
+    ],
+)
+def test_an_unlisted_login_is_refused_saying_why(world, tmp_path, monkeypatch, login, euid, said):
+    """Root (uid 0, named as uid 0 is) is told who administers instead; anyone else unlisted,
+    even a login called root that is not uid 0, is told to be added; nobody gets a Ctx."""
+    from core import context
+    from core.config import load
+    from core.errors import UnknownUser
+
+    only = tmp_path / "only"
+    only.mkdir()
+    config = load(
+        write_config(only, world.db_url, users='[users.mlaval]\nname = "M"\npermissions = ["admin"]\n'), env={}
+    )
+
+    monkeypatch.setattr(context, "login_name", lambda: login)
+    monkeypatch.setattr(context.os, "geteuid", lambda: euid)
+    monkeypatch.setattr(context, "is_service_account", lambda config: False)  # the database's owner: not them
+    with pytest.raises(UnknownUser) as refused:
+        for_current_user(config)
+    assert str(refused.value).startswith(said), str(refused.value)

@@ -21,12 +21,20 @@ one-line notice where the eye is. Never a traceback.
 
 from __future__ import annotations
 
+import time
+from weakref import WeakKeyDictionary
+
 from peewee import PeeweeException
 from textual.dom import DOMNode
 from textual.worker import Worker, WorkerState
 
 from core.errors import ClinicastError
 from core.i18n import _
+
+NOTICE_SECONDS = 8
+# per app: when each error text was last said (the same words while they are still on screen
+# are not said again)
+_SAID: WeakKeyDictionary[object, dict[str, float]] = WeakKeyDictionary()
 
 
 def error_text(error: BaseException) -> str:
@@ -48,7 +56,13 @@ def report_failure(node: DOMNode, event: Worker.StateChanged) -> None:
 def show_error(node: DOMNode, error: BaseException) -> None:
     if not isinstance(error, ClinicastError):
         node.log.error(repr(error))
-    node.app.notify(error_text(error), title=_("Not done"), severity="error", markup=False, timeout=8)
+    text = error_text(error)
+    said = _SAID.setdefault(node.app, {})
+    now = time.monotonic()
+    if now - said.get(text, -NOTICE_SECONDS) < NOTICE_SECONDS:
+        return  # one notice per refusal, not one per worker it stopped (a screen loads in several)
+    said[text] = now
+    node.app.notify(text, title=_("Not done"), severity="error", markup=False, timeout=NOTICE_SECONDS)
 
 
 def running(node: DOMNode, group: str) -> bool:

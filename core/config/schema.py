@@ -69,6 +69,15 @@ def _one_address(v: str) -> str:
 
 
 Required = Annotated[str, AfterValidator(_not_blank)]  # a string that must say something
+
+
+def _a_path(v: str) -> str:
+    if any(ord(c) < 32 or c == "\x7f" for c in v):  # a NUL made every later stat() raise
+        raise PydanticCustomError("path", "no control characters")  # worded by _lines
+    return v
+
+
+FilePath = Annotated[str, AfterValidator(_a_path)]  # a file or folder name: no NUL, no line break
 # a word of core.enums, written as its value in the file
 LanguageWord = Annotated[Language, Field(strict=False)]
 PermissionWord = Annotated[Permission, Field(strict=False)]
@@ -96,19 +105,19 @@ class EmailTable(Table):
     security: Literal["starttls", "tls", "none"] = "starttls"
     username: str = ""
     password_env: str = ""
-    password_file: str = ""
+    password_file: FilePath = ""
     from_: str = Field("clinicast <no-reply@localhost>", alias="from")
     unsubscribe_url: str = ""
     unknown_outcome_retries: int = 1
-    path: str = ""
+    path: FilePath = ""
     timeout_seconds: float = 30.0
     concurrency: int = 2
     max_per_minute: int = 0  # the relay's pace, all dispatchers together (0: none)
     max_per_day: int = 0
-    dkim_key_file: str = ""  # DKIM signing by clinicast: all three or none (core.config.checks)
+    dkim_key_file: FilePath = ""  # DKIM signing by clinicast: all three or none (core.config.checks)
     dkim_selector: str = ""
     dkim_domain: str = ""
-    ca_file: str = ""  # the CA (PEM) the relay's certificate is checked against ("": the system's)
+    ca_file: FilePath = ""  # the CA (PEM) the relay's certificate is checked against ("": the system's)
 
     @model_validator(mode="after")
     def _maildir_has_a_path(self) -> EmailTable:
@@ -123,11 +132,11 @@ class GatewayTable(Table):
     transport: Literal["http", "log"] = "http"
     url: str = ""
     token_env: str = ""
-    token_file: str = ""
+    token_file: FilePath = ""
     timeout_seconds: float = 10.0
-    ca_file: str = ""  # the CA (PEM) the gateway's certificate is checked against ("": the system's)
+    ca_file: FilePath = ""  # the CA (PEM) the gateway's certificate is checked against ("": the system's)
     concurrency: int = 16
-    path: str = ""
+    path: FilePath = ""
 
     @model_validator(mode="after")
     def _transport_has_its_target(self) -> GatewayTable:
@@ -236,6 +245,10 @@ def _lines(name: str, model: type[Table], table: dict, err: Any) -> list[str]:
         return [f"{path}: " + _(_MISSING_AS.get(getattr(field, "annotation", str), _MISSING_AS[list]))]
     if kind == "blank":
         return [_("{key}: must not be empty").format(key=path)]
+    if kind == "path":
+        return [
+            _("{key}: expected a file path without control characters, got {value!r}").format(key=path, value=value)
+        ]
     if kind == "address":
         return [_("{key}: expected one address like name@example.org, got {value!r}").format(key=path, value=value)]
     of_list = len(loc) > 1  # a list's item

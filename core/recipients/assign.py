@@ -293,10 +293,15 @@ def assign_ids(ctx: Ctx, campaign_id: int | str, emr_ids: list[str], known: set[
     if not by_key:
         raise BadInput(_("no EMR ids to assign"))
     with write_transaction():  # the list's rows in one transaction, with the assign (a savepoint)
-        _load_keys(list(by_key))
-        # IN (SELECT ...), not a join: SQLite, knowing nothing of the temporary table, would
-        # scan the directory's index and probe the list
-        in_list = Patient.emr_key.in_(_Keys.select(_Keys.key))
+        if is_postgres():
+            # one array parameter: PostgreSQL probes the key's index for each (a temporary
+            # table was merge-joined with the whole index)
+            in_list = Patient.emr_key == pw.fn.ANY(pw.Value(list(by_key), converter=False, unpack=False))
+        else:
+            _load_keys(list(by_key))
+            # IN (SELECT ...), not a join: SQLite, knowing nothing of the temporary table,
+            # would scan the directory's index and probe the list
+            in_list = Patient.emr_key.in_(_Keys.select(_Keys.key))
         if known is None:
             known = {k for (k,) in Patient.select(Patient.emr_key).where(in_list).tuples()}
         if len(known) > LIMIT:
@@ -306,6 +311,7 @@ def assign_ids(ctx: Ctx, campaign_id: int | str, emr_ids: list[str], known: set[
                 )
             )
         result = _assign(ctx, campaign_id, Patient.select(Patient.id).where(in_list), "list", count=len(by_key))
-        _Keys.delete().execute()
+        if not is_postgres():
+            _Keys.delete().execute()
     result.not_found = [i for k, i in by_key.items() if k not in known]
     return result

@@ -14,6 +14,8 @@ def known_keys(keys: list[str]) -> set[str]:
     than the database answering it (issue #21)."""
     known: set[str] = set()
     t, p = Patient._meta.table_name, database.param
+    if database.obj.__class__.__name__.startswith("Postgres"):  # one array parameter
+        return {k for (k,) in database.execute_sql(f"SELECT emr_key FROM {t} WHERE emr_key = ANY({p})", (keys,))}
     for start in range(0, len(keys), 10000):
         chunk = keys[start : start + 10000]
         sql = f"SELECT emr_key FROM {t} WHERE emr_key IN ({', '.join([p] * len(chunk))})"

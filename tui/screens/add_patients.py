@@ -98,10 +98,7 @@ class AddPatientsModal(ClinicastModal[recipients.AssignResult | None]):
                 with TabPane(_("One patient"), id="tab-one"):
                     yield PatientSearch()
                 with TabPane(_("Conditions"), id="tab-conditions"):
-                    yield Static(
-                        _("Patients matching every row are added. {key} adds a row.").format(key="ctrl+n"),
-                        classes="hint",
-                    )
+                    yield Static(self._hint(), classes="hint", id="conditions-hint")
                     with VerticalScroll(id="condition-rows"):
                         yield ConditionRow()
                     with Horizontal(classes="add-actions"):
@@ -113,7 +110,7 @@ class AddPatientsModal(ClinicastModal[recipients.AssignResult | None]):
                 with TabPane(_("CSV file"), id="tab-csv"):
                     with Horizontal(id="csv-path-row"):
                         yield PathOrPaste(
-                            placeholder=_("path of a CSV file (enter: check it), or paste a column of EMR ids"),
+                            placeholder=self._csv_placeholder(),
                             id="csv-path",
                             compact=True,
                         )
@@ -125,6 +122,39 @@ class AddPatientsModal(ClinicastModal[recipients.AssignResult | None]):
                         yield Button(_("Assign"), id="assign-csv", variant="primary", compact=True, disabled=True)
             yield Static("", id="add-message", classes="error")
         yield Footer(compact=True)
+
+    @staticmethod
+    def _hint() -> str:
+        return _("Patients matching every row are added. {key} adds a row.").format(key="ctrl+n")
+
+    @staticmethod
+    def _csv_placeholder() -> str:
+        return _("path of a CSV file (enter: check it), or paste a column of EMR ids")
+
+    def relabel(self) -> None:
+        """The dialog's words again in the language now in use (the palette's switch); the
+        condition rows' fields keep theirs until chosen again."""
+        super().relabel()
+        self.query_one("#add-dialog").border_title = _("Add patients")
+        tabs = self.query_one(TabbedContent)
+        for pane, label in (
+            ("tab-one", _("One patient")),
+            ("tab-conditions", _("Conditions")),
+            ("tab-csv", _("CSV file")),
+        ):
+            tabs.get_tab(pane).label = label
+        self.query_one("#conditions-hint", Static).update(self._hint())
+        self.query_one("#add-row", Button).label = _("+ condition")
+        self.query_one("#csv-check", Button).label = _("Check")
+        self.query_one("#csv-path", Input).placeholder = self._csv_placeholder()
+        self.query_one(PatientSearch).relabel()
+        self._count_now()
+        if self.report is not None:
+            self.query_one("#csv-report", Static).update(csv_report_text(self.report))
+            n = len(self.report.found)
+            self.query_one("#assign-csv", Button).label = _("Assign {n}").format(n=fmt.num(n)) if n else _("Assign")
+        else:
+            self.query_one("#assign-csv", Button).label = _("Assign")
 
     def on_mount(self) -> None:
         self.query_one("#add-message").display = False

@@ -42,12 +42,24 @@ class AuditScreen(ClinicastScreen[None]):
 
     def on_mount(self) -> None:
         self.title = self.title_text()
+        self._columns()
+        self.action_refresh()
+
+    def _columns(self) -> None:
         table = self.query_one(DataTable)
-        table.add_column(_("When"), width=19, key="at")
+        table.clear(columns=True)
+        table.add_column(_("When"), width=22, key="at")
         table.add_column(_("Who"), width=12, key="user")
         table.add_column(_("What"), width=16, key="action")
         table.add_column(_("Campaign"), width=8, key="campaign")
         table.add_column(_("Detail"), key="detail")
+
+    def relabel(self) -> None:
+        """Every word again in the language now in use (the palette's switch)."""
+        super().relabel()
+        self.query_one("#audit-since", Input).placeholder = _("since YYYY-MM-DD")
+        self.query_one("#audit-user", Input).placeholder = _("login")
+        self._columns()
         self.action_refresh()
 
     def action_back(self) -> None:
@@ -80,7 +92,7 @@ class AuditScreen(ClinicastScreen[None]):
         table.add_rows(
             [
                 (
-                    fmt.when(r.at, ctx.config.clinic.tz),  # the clinic's time, in the language in use
+                    fmt.when(r.at, ctx.config.clinic.tz, seconds=True),  # as `clinicast audit` shows it
                     r.user,
                     r.action,
                     "" if r.campaign_id is None else str(r.campaign_id),

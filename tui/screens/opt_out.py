@@ -50,8 +50,8 @@ class OptOutModal(ClinicastModal[tuple[str, str] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="opt-out-dialog") as box:
-            box.border_title = _("Opt-out · {name} · {emr_id}").format(name=self.patient_name, emr_id=self.emr_id)
-            yield Static(_("What does the patient no longer want?"), classes="hint")
+            box.border_title = self._title()
+            yield Static(_("What does the patient no longer want?"), classes="hint", id="opt-out-question")
             with RadioSet(id="opt-out-channel"):
                 for i, (channel, label) in enumerate(_CHANNELS):
                     yield RadioButton(_(label), value=i == 0, name=channel.value)
@@ -61,6 +61,20 @@ class OptOutModal(ClinicastModal[tuple[str, str] | None]):
                 yield Button(_("Cancel"), id="cancel", compact=True)
                 yield Button(_("Record"), id="record", variant="primary", compact=True)
         yield Footer(compact=True)
+
+    def _title(self) -> str:
+        return _("Opt-out · {name} · {emr_id}").format(name=self.patient_name, emr_id=self.emr_id)
+
+    def relabel(self) -> None:
+        """The dialog's words again in the language now in use (the palette's switch)."""
+        super().relabel()
+        self.query_one("#opt-out-dialog").border_title = self._title()
+        self.query_one("#opt-out-question", Static).update(_("What does the patient no longer want?"))
+        for button, (_channel, label) in zip(self.query(RadioButton), _CHANNELS, strict=False):
+            button.label = _(label)
+        self.query_one("#opt-out-note", Input).placeholder = _("note: how they asked (by phone, at the desk…)")
+        self.query_one("#cancel", Button).label = _("Cancel")
+        self.query_one("#record", Button).label = _("Record")
 
     def on_mount(self) -> None:
         self.query_one(RadioSet).focus()
@@ -126,7 +140,7 @@ class OptOutFlow:
         try:
             done = await asyncio.to_thread(ledger.record, app.ctx, emr_id, channel, note)
         except ClinicastError as e:
-            app.notify(str(e), title=_("Not done"), severity="error", markup=False, timeout=8)
+            workers.show_error(self.node, e)  # once, as every refusal (not again by the refresh after)
             return
         what = "; ".join(done.lines())
         app.notify(what, title=_("Opt-out recorded"), markup=False)

@@ -31,7 +31,7 @@ class VariablePicker(ClinicastModal[str | None]):
             options = []
             for v in templating.variables_for(self.kind, self.field):
                 label = Text(no_wrap=True, overflow="ellipsis")
-                label.append(f"{v.name:<24}", style="bold")
+                label.append(f"{v.name:<23}", style="bold")
                 label.append(v.description_words)
                 label.append("  " + _("e.g. {example}").format(example=v.example_in(self.language)), style="dim")
                 options.append(Option(label, id=v.name))

@@ -37,6 +37,7 @@ class RecipientDetailModal(ClinicastModal[None]):
     def __init__(self, campaign_id: int, recipient_id: int) -> None:
         super().__init__()
         self.campaign_id, self.recipient_id = campaign_id, recipient_id
+        self.detail: recipients.RecipientDetail | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="recipient-detail-dialog") as box:
@@ -52,10 +53,17 @@ class RecipientDetailModal(ClinicastModal[None]):
     @work(exclusive=True, exit_on_error=False, group="recipient-detail")
     async def _load(self) -> None:
         d = await asyncio.to_thread(recipients.detail, self.app.ctx, self.campaign_id, self.recipient_id)
+        self.detail = d
         self.query_one("#recipient-detail-scroll").loading = False
         self.query_one("#recipient-detail-dialog").border_title = f"{d.name} · {d.emr_id}"
         self.query_one("#recipient-detail-body", Static).update(self.render_detail(d))
         self.query_one("#recipient-detail-scroll").focus()
+
+    def relabel(self) -> None:
+        """The panel again in the language now in use (the palette's switch)."""
+        super().relabel()
+        if self.detail is not None:
+            self.query_one("#recipient-detail-body", Static).update(self.render_detail(self.detail))
 
     def render_detail(self, d: recipients.RecipientDetail) -> Table:
         tz = self.app.ctx.config.clinic.tz

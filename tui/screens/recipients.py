@@ -85,22 +85,34 @@ class RecipientsScreen(ClinicastScreen[None]):
         with Horizontal(id="progress-row", classes="hidden"):
             yield Static(id="progress-label")
             yield ProgressBar(id="progress", show_eta=False)
-        yield TextInput(
-            placeholder=_("search by name or EMR id…  (enter: back to the table, escape: clear)"),
-            id="search",
-            classes="hidden",
-        )
+        yield TextInput(placeholder=self._placeholder(), id="search", classes="hidden")
         yield RecipientTable(self.campaign_id, id="recipients")
         yield Static(id="table-note")
         yield StatusLine()
         yield Footer(compact=True, show_command_palette=False)
 
+    @staticmethod
+    def _placeholder() -> str:
+        return _("search by name or EMR id…  (enter: back to the table, escape: clear)")
+
     @property
     def table(self) -> RecipientTable:
         return self.query_one(RecipientTable)
 
+    def title_text(self) -> str:
+        return self.summary.name if self.summary is not None else _("Campaign")
+
+    def relabel(self) -> None:
+        """Every word again in the language now in use (the palette's switch)."""
+        super().relabel()
+        self.query_one("#search", Input).placeholder = self._placeholder()
+        self.table.relabel()
+        if self.summary is not None:
+            self._show_summary(self.summary)
+        self._note()
+
     def on_mount(self) -> None:
-        self.title = _("Campaign")
+        self.title = self.title_text()
         self.table.fit(self.size.width)
         self.table.loading = True
         self.load_summary()
@@ -342,7 +354,8 @@ class RecipientsScreen(ClinicastScreen[None]):
         confirm = ConfirmModal(_("Remove recipient"), message, yes=_("Remove"), danger=True)
         if not await self.app.push_screen_wait(confirm):
             return
-        outcome = await asyncio.to_thread(recipients.remove, ctx, self.campaign_id, r.emr_id)
+        # the session as it is now: a permission taken away while the dialog was open applies
+        outcome = await asyncio.to_thread(recipients.remove, self.app.ctx, self.campaign_id, r.emr_id)
         self.notify(_("{name} removed: {outcome}").format(name=r.name, outcome=outcome), markup=False, timeout=6)
         self.app.wake_scheduler()
         self.load_summary()
@@ -369,7 +382,7 @@ class RecipientsScreen(ClinicastScreen[None]):
         confirm = ConfirmModal(_("Start “{name}”").format(name=s.name), message, yes=_("Start"))
         if not await self.app.push_screen_wait(confirm):
             return
-        plan = await asyncio.to_thread(recipients.start, ctx, self.campaign_id)
+        plan = await asyncio.to_thread(recipients.start, self.app.ctx, self.campaign_id)  # the session as it is now
         n, skipped = plan.will_send, sum(plan.skipped.values())
         if s.kind == Kind.INVITATION:
             msg = ngettext("Started: {n} email queued", "Started: {n} emails queued", n)

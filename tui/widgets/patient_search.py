@@ -69,9 +69,19 @@ class PatientSearch(Vertical):
         workers.report_failure(self, event)
 
     def compose(self) -> ComposeResult:
-        yield TextInput(placeholder=_("name, EMR id, birth date (YYYY-MM-DD) or email"), id="patient-query")
+        yield TextInput(placeholder=self._placeholder(), id="patient-query")
         yield Static(_("Type to search; ↓ to the results, enter to choose."), classes="hint", id="patient-hint")
         yield OptionList(id="patient-results")
+
+    @staticmethod
+    def _placeholder() -> str:
+        return _("name, EMR id, birth date (YYYY-MM-DD) or email")
+
+    def relabel(self) -> None:
+        """The words again in the language now in use (the palette's switch)."""
+        query = self.query_one("#patient-query", Input)
+        query.placeholder = self._placeholder()
+        self._search(query.value)
 
     def focus_query(self) -> None:
         self.query_one("#patient-query", Input).focus()

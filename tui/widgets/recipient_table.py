@@ -20,7 +20,7 @@ from textual.worker import Worker
 
 from core import recipients
 from core.enums import RecipientStatus
-from core.i18n import N_, _
+from core.i18n import N_, _, pgettext
 from core.words import word
 from tui import format as fmt
 from tui import workers
@@ -58,16 +58,19 @@ class RecipientTable(DataTable):
         self.order: list[int] = []
         self.more = False
         self._wide: bool | None = None
+        self._width = 0
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         workers.report_failure(self, event)
 
     # --- columns -------------------------------------------------------------------
 
-    def fit(self, width: int) -> None:
-        """Columns for a screen `width` wide; the rows again when the layout changes.
-        Wide: a "Sent at" column. Narrow (80 columns): the sending time goes in the status."""
-        if self._wide == (width >= WIDE):
+    def fit(self, width: int, *, again: bool = False) -> None:
+        """Columns for a screen `width` wide; the rows again when the layout changes (or
+        `again`: the language changed). Wide: a "Sent at" column. Narrow (80 columns): the
+        sending time goes in the status."""
+        self._width = width
+        if self._wide == (width >= WIDE) and not again:
             return
         first = self._wide is None
         self._wide = width >= WIDE
@@ -75,7 +78,7 @@ class RecipientTable(DataTable):
         name_w = 26 if self._wide else 18
         fixed = 8 + name_w + 10 + (16 if self._wide else 0)
         ncols = 5 if self._wide else 4
-        self.add_column(_("EMR id"), width=8, key="emr")
+        self.add_column(pgettext("short column", "EMR id"), width=8, key="emr")  # 8 wide: « Dossier »
         self.add_column(_("Name"), width=name_w, key="name")
         self.add_column(_("Added"), width=10, key="added")
         if self._wide:
@@ -83,6 +86,10 @@ class RecipientTable(DataTable):
         self.add_column(_("Status"), width=max(14, width - fixed - 2 * ncols - 3), key="status")
         if not first:
             self._fill(list(self.loaded.values()), replace=True)
+
+    def relabel(self) -> None:
+        """Headers and cells again, in the language now in use."""
+        self.fit(self._width, again=True)
 
     def _keys(self) -> tuple[str, ...]:
         return ("emr", "name", "added", "sent", "status") if self._wide else ("emr", "name", "added", "status")
