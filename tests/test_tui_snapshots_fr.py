@@ -46,8 +46,16 @@ def world(fr_world, monkeypatch):
     return fr_world
 
 
+# Not pictured, their French checked elsewhere: the audit trail's rows name the test's
+# temporary folder (the demo's import), another on every run (the pseudo-locale scan reads
+# it); the command palette lists its providers' hits in the order they answer
+# (tests/test_tui_language.py drives it).
+NOT_PICTURED = {"audit trail", "command palette", "command palette, language"}
+PICTURED = [name for name in SCREENS if name not in NOT_PICTURED]
+
+
 @sizes
-@pytest.mark.parametrize("name", [pytest.param(name, id=screen_id(name)) for name in SCREENS])
+@pytest.mark.parametrize("name", [pytest.param(name, id=screen_id(name)) for name in PICTURED])
 def test_screen_in_french(snap_compare, world, name, size):
     steps, _typed, delay = SCREENS[name]
     snap(snap_compare, world, size, *steps, delay=delay)
