@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -39,11 +38,9 @@ def test_a_config_that_is_a_fifo_a_device_or_a_link_to_one_is_refused_at_once(tm
     link.symlink_to("/dev/urandom")
     for path, what in ((fifo, "is a pipe (FIFO)"), ("/dev/zero", "is a device"), ("/dev/urandom", "is a device"),
                        (link, "is a device")):  # fmt: skip
-        t0 = time.monotonic()
-        r = clinicast("--config", str(path), "status")
+        r = clinicast("--config", str(path), "status")  # a hang (reading the device) is its 30 s timeout
         assert r.returncode == 2, r.stderr
         assert r.stderr.splitlines() == [f"clinicast: {path}: {what}, expected a TOML config file"]
-        assert time.monotonic() - t0 < 20
 
 
 def test_a_huge_config_is_refused_before_it_is_read(tmp_path):

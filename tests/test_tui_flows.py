@@ -147,14 +147,15 @@ class TestCampaignDetail:
 class TestRefusals:
     async def test_broken_config_file(self, tmp_path, as_mlaval):
         path = tmp_path / "clinicast.toml"
-        path.write_text('[clinic]\nname = "x"\n[database\nurl = 1\n', encoding="utf-8")
+        # a broken file still names its reader's language (core.config.load.language_lines)
+        path.write_text('[clinic]\nname = "x"\ndefault_language = "en"\n[database\nurl = 1\n', encoding="utf-8")
         app = app_for_path(path)
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot)
             assert isinstance(app.screen, ProblemScreen)
             text = screen_text(app)
             assert "config file has problems" in text and "TOML syntax error" in text
-            assert "line 3" in text
+            assert "line 4" in text
 
     async def test_unknown_key(self, tmp_path, as_mlaval):
         path = write_config(tmp_path)

@@ -66,6 +66,22 @@ async def test_a_list_pasted_on_another_tab_opens_the_list_tab(world):
         assert "2 patients found" in str(modal.query_one("#csv-report").render())
 
 
+async def test_a_list_pasted_into_the_first_field_is_read_whole(world):
+    """`a`, then paste at once: the focus is in the one-patient search; Input's own paste
+    kept the first line there and lost the rest (seen over a real ssh -tt)."""
+    cid = world.campaigns.invitation_draft
+    app = app_for(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await open_campaign(pilot, cid)
+        modal = await open_add(pilot, "tab-one")
+        assert app.focused is modal.query_one("#patient-query")
+        await paste(pilot, "100004\n100005\n100006\n")
+        assert modal.active_tab() == "tab-csv"
+        assert "3 patients found" in str(modal.query_one("#csv-report").render())
+        assert modal.query_one("#patient-query").value == ""
+
+
 async def test_one_line_pasted_in_the_path_is_a_path(world):
     app = app_for(world)
     async with app.run_test(size=(80, 24)) as pilot:

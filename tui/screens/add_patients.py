@@ -13,7 +13,6 @@ from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import (
     Button,
@@ -34,7 +33,7 @@ from tui.screens.base import ClinicastModal
 from tui.screens.modals import leave_unless_unsaved
 from tui.widgets.condition_row import ConditionRow
 from tui.widgets.patient_search import PatientSearch
-from tui.widgets.text_input import TextInput
+from tui.widgets.text_input import TextInput, is_list
 
 COUNT_DELAY = 0.3
 CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
@@ -48,27 +47,13 @@ class CsvTree(DirectoryTree):
 
 
 class PathOrPaste(TextInput):
-    """The CSV tab's path field: a one-line paste is a path; a pasted list (several
-    lines: a column copied from a spreadsheet) goes to the modal as a list of ids."""
-
-    class ListPasted(Message):
-        def __init__(self, text: str) -> None:
-            super().__init__()
-            self.text = text
-
-    def _on_paste(self, event: events.Paste) -> None:
-        if is_list(event.text):
-            event.prevent_default()  # not Input's paste, which keeps the first line
-            event.stop()
-            self.post_message(self.ListPasted(event.text))
-
-
-def is_list(text: str) -> bool:
-    return len([line for line in text.splitlines() if line.strip()]) > 1
+    """The CSV tab's path field: a one-line paste is a path; a pasted list goes to the
+    modal (TextInput.ListPasted) as a list of ids."""
 
 
 class AddPatientsModal(ClinicastModal[recipients.AssignResult | None]):
     AUTO_FOCUS = "#patient-query"
+    accepts_pasted_lists = True  # a list pasted into any of its fields is read whole (TextInput)
     BINDINGS = [
         Binding("escape", "close", N_("Close"), key_display="esc", id="add.close"),
         Binding("ctrl+o,ctrl+s", "assign", N_("Assign"), priority=True, id="add.assign"),
@@ -349,8 +334,8 @@ class AddPatientsModal(ClinicastModal[recipients.AssignResult | None]):
 
     # a list pasted anywhere in the dialog (terminals send it as a bracketed paste): read
     # by core like a CSV file, with the same report and the same Assign to confirm
-    @on(PathOrPaste.ListPasted)
-    def _list_pasted(self, event: PathOrPaste.ListPasted) -> None:
+    @on(TextInput.ListPasted)
+    def _list_pasted(self, event: TextInput.ListPasted) -> None:
         self._pasted(event.text)
 
     def on_paste(self, event: events.Paste) -> None:

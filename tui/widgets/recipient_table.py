@@ -76,13 +76,15 @@ class RecipientTable(DataTable):
         self._wide = width >= WIDE
         self.clear(columns=True)
         name_w = 26 if self._wide else 18
-        fixed = 8 + name_w + 10 + (16 if self._wide else 0)
+        # wide: room for a day of another year ("Dec 31, 2025", « 31 déc. 2025 ») and its time
+        added_w, sent_w = (12, 18) if self._wide else (10, 0)
+        fixed = 8 + name_w + added_w + sent_w
         ncols = 5 if self._wide else 4
         self.add_column(pgettext("short column", "EMR id"), width=8, key="emr")  # 8 wide: « Dossier »
         self.add_column(_("Name"), width=name_w, key="name")
-        self.add_column(_("Added"), width=10, key="added")
+        self.add_column(_("Added"), width=added_w, key="added")
         if self._wide:
-            self.add_column(_("Sent at"), width=16, key="sent")
+            self.add_column(_("Sent at"), width=sent_w, key="sent")
         self.add_column(_("Status"), width=max(14, width - fixed - 2 * ncols - 3), key="status")
         if not first:
             self._fill(list(self.loaded.values()), replace=True)
