@@ -10,7 +10,7 @@ from core.campaigns.reads import get_locked
 from core.context import Ctx
 from core.db import write_transaction
 from core.delivery.store import cancel, in_flight
-from core.enums import DeliveryKind, Kind, Permission, RecipientStatus
+from core.enums import DeliveryKind, DeliveryState, Kind, Permission, RecipientStatus
 from core.errors import BadInput
 from core.i18n import _
 from core.models import Campaign, Delivery, Recipient
@@ -24,16 +24,21 @@ def _outcome(c: Campaign, r: Recipient) -> str:
     email = c.kind == Kind.INVITATION
     if r.status == RecipientStatus.REMOVED:
         return _("they were already removed")
-    if r.status == RecipientStatus.SENT or r.sent_at:
+    # one statement reads every send of theirs (one snapshot): on PostgreSQL a result
+    # committed between reading `r` and this would otherwise be neither "sent" (r is older)
+    # nor "in flight" (it is over) — and a patient emailed was told "will not receive"
+    sends = (
+        Delivery.select(Delivery.status, in_flight())
+        .where(Delivery.recipient == r, Delivery.kind.in_((DeliveryKind.EMAIL, DeliveryKind.PUSH)))
+        .tuples()
+    )
+    states = [(status, bool(flying)) for status, flying in sends]
+    if r.status == RecipientStatus.SENT or r.sent_at or any(status == DeliveryState.SENT for status, _h in states):
         if email:
             out = [_("the invitation email was already sent to them; they are only taken off the list")]
         else:
             out = [_("the push notification was already sent to them; they are only taken off the list")]
-    elif (
-        Delivery.select()
-        .where(Delivery.recipient == r, in_flight(), Delivery.kind.in_((DeliveryKind.EMAIL, DeliveryKind.PUSH)))
-        .exists()
-    ):
+    elif any(flying for _status, flying in states):
         if email:
             out = [_("the invitation email is being sent at this moment and may still arrive")]
         else:
