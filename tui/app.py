@@ -40,8 +40,10 @@ if TYPE_CHECKING:
     from textual.screen import Screen
 
     from core.scheduling.embedded import EmbeddedScheduler
-from tui import workers
+from tui import typography, workers
 from tui.commands import CampaignCommands
+
+typography.install()  # no line breaks at a no-break space, before any text is wrapped
 
 # Each language in its own name (never translated): what the palette's switch offers
 LANGUAGE_NAMES = {"fr": "Français", "en": "English"}
