@@ -151,7 +151,7 @@ def database_advice(kind: str, config_path: str | None, where: str) -> str:
 class ClinicastApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "clinicast"
-    COMMANDS = App.COMMANDS | {CampaignCommands}
+    COMMANDS = {CampaignCommands}  # the screen's, the language switch and Textual's own, in one order
     # f10 first: ctrl+q is XON/XOFF flow control on some terminals and SSH clients
     BINDINGS = [
         Binding(
@@ -417,16 +417,17 @@ class ClinicastApp(App[int]):
                 yield SystemCommand(_(command.title), _(command.help), command.callback, command.discover)
 
     def action_command_palette(self) -> None:
-        from textual.command import CommandPalette
+        from tui.commands import Palette
 
-        if self.use_command_palette and not CommandPalette.is_open(self):  # type: ignore[arg-type]
-            self.push_screen(CommandPalette(id="--command-palette", placeholder=_("Search for commands…")))
+        if self.use_command_palette and not Palette.is_open(self):  # type: ignore[arg-type]
+            self.push_screen(Palette(id="--command-palette", placeholder=_("Search for commands…")))
 
     def search_themes(self) -> None:
-        from textual.command import CommandPalette
         from textual.theme import ThemeProvider
 
-        self.push_screen(CommandPalette(providers=[ThemeProvider], placeholder=_("Search for themes…")))
+        from tui.commands import Palette
+
+        self.push_screen(Palette(providers=[ThemeProvider], placeholder=_("Search for themes…")))
 
     def action_keys(self) -> None:
         """`?` / f1: every key of the screen, hidden ones too."""
