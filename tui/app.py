@@ -64,17 +64,15 @@ class Problem:
 def open_session(config_path: str | None, clock: Callable[[], datetime], language: str | None = None) -> Ctx | Problem:
     """Config, database and a user with the "campaigns" permission (core.session's steps)
     — or a Problem saying what is wrong and what to do. Spoken in the user's language
-    (core.preferences: their choice, else the config's), or `language` when given (the one
-    they switched to in this session)."""
+    (core.preferences.language_for, as the command line decides it: their choice, else
+    the config's), or `language` when given (the one they switched to in this session)."""
     from core import preferences
     from core.context import login_name
 
     config = None
     try:
-        i18n.use(language or preferences.language_of_file(config_path, login_name()))
+        i18n.use(language or preferences.language_for(config_path, login_name()))
         config = session.load_config(config_path)
-        if language is None:
-            preferences.speak_for(config, login_name(), database=False)
         try:
             session.connect(config)
         except ClinicastError:
@@ -82,8 +80,6 @@ def open_session(config_path: str | None, clock: Callable[[], datetime], languag
         except Exception as e:  # noqa: BLE001 - a driver error, in core's words (kind and fix)
             raise dbmod.explain(e) from None
         ctx = for_current_user(config, clock)
-        if language is None:
-            preferences.speak_for(config, ctx.user.login)
         ctx.require(Permission.CAMPAIGNS)
         return ctx
     except ClinicastError as e:
