@@ -169,3 +169,44 @@ async def test_keys_rebound_in_the_config_apply_when_it_changes(world):
         await pilot.press("n")
         await settle(pilot)
         assert isinstance(app.screen, CampaignDetailScreen)
+
+
+async def test_the_palette_says_it_found_nothing_in_french(world):
+    """Textual writes "No matches found" itself (tui.commands.Palette translates it)."""
+    from textual.command import CommandList
+
+    preferences.set_language(world.ctx, "fr")
+    app = app_for(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await settle(pilot)
+        await pilot.press(*"zqxw")
+
+        def said() -> list[str]:
+            found = app.screen.query(CommandList)
+            return [str(o.prompt) for o in found.first().options] if found else []
+
+        await wait_for(pilot, lambda: len(said()) == 1, timeout=5)
+        await settle(pilot)
+        text = screen_text(app)  # what is drawn
+        assert "Aucune commande trouvée" in text and "No matches" not in text, text
+
+
+async def test_the_palette_lists_its_commands_in_one_order(world):
+    """One provider: the screen's commands, the language switch, then Textual's, in the
+    order they are made — never in the order two providers happened to answer (which the
+    snapshots of the open palette could not picture)."""
+    from textual.command import CommandList
+
+    app = app_for(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        expected = [name for name, _help, _callback in screen.palette_commands()]
+        expected += [name for name, *_more in app.language_commands()]
+        expected += [c.title for c in app.get_system_commands(screen) if c.discover]
+        await pilot.press("ctrl+p")
+        await settle(pilot, 0.4)
+        names = [str(o.prompt).split("\n")[0] for o in app.screen.query_one(CommandList).options]
+    assert names == expected

@@ -64,17 +64,15 @@ class Problem:
 def open_session(config_path: str | None, clock: Callable[[], datetime], language: str | None = None) -> Ctx | Problem:
     """Config, database and a user with the "campaigns" permission (core.session's steps)
     — or a Problem saying what is wrong and what to do. Spoken in the user's language
-    (core.preferences: their choice, else the config's), or `language` when given (the one
-    they switched to in this session)."""
+    (core.preferences.language_for, as the command line decides it: their choice, else
+    the config's), or `language` when given (the one they switched to in this session)."""
     from core import preferences
     from core.context import login_name
 
     config = None
     try:
-        i18n.use(language or preferences.language_of_file(config_path, login_name()))
+        i18n.use(language or preferences.language_for(config_path, login_name()))
         config = session.load_config(config_path)
-        if language is None:
-            preferences.speak_for(config, login_name(), database=False)
         try:
             session.connect(config)
         except ClinicastError:
@@ -82,8 +80,6 @@ def open_session(config_path: str | None, clock: Callable[[], datetime], languag
         except Exception as e:  # noqa: BLE001 - a driver error, in core's words (kind and fix)
             raise dbmod.explain(e) from None
         ctx = for_current_user(config, clock)
-        if language is None:
-            preferences.speak_for(config, ctx.user.login)
         ctx.require(Permission.CAMPAIGNS)
         return ctx
     except ClinicastError as e:
@@ -151,7 +147,7 @@ def database_advice(kind: str, config_path: str | None, where: str) -> str:
 class ClinicastApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "clinicast"
-    COMMANDS = App.COMMANDS | {CampaignCommands}
+    COMMANDS = {CampaignCommands}  # the screen's, the language switch and Textual's own, in one order
     # f10 first: ctrl+q is XON/XOFF flow control on some terminals and SSH clients
     BINDINGS = [
         Binding(
@@ -417,16 +413,17 @@ class ClinicastApp(App[int]):
                 yield SystemCommand(_(command.title), _(command.help), command.callback, command.discover)
 
     def action_command_palette(self) -> None:
-        from textual.command import CommandPalette
+        from tui.commands import Palette
 
-        if self.use_command_palette and not CommandPalette.is_open(self):  # type: ignore[arg-type]
-            self.push_screen(CommandPalette(id="--command-palette", placeholder=_("Search for commands…")))
+        if self.use_command_palette and not Palette.is_open(self):  # type: ignore[arg-type]
+            self.push_screen(Palette(id="--command-palette", placeholder=_("Search for commands…")))
 
     def search_themes(self) -> None:
-        from textual.command import CommandPalette
         from textual.theme import ThemeProvider
 
-        self.push_screen(CommandPalette(providers=[ThemeProvider], placeholder=_("Search for themes…")))
+        from tui.commands import Palette
+
+        self.push_screen(Palette(providers=[ThemeProvider], placeholder=_("Search for themes…")))
 
     def action_keys(self) -> None:
         """`?` / f1: every key of the screen, hidden ones too."""
