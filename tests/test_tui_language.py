@@ -210,3 +210,51 @@ async def test_the_palette_lists_its_commands_in_one_order(world):
         await settle(pilot, 0.4)
         names = [str(o.prompt).split("\n")[0] for o in app.screen.query_one(CommandList).options]
     assert names == expected
+
+
+def dialog_words(app) -> str:
+    """What the open dialog says: its title, its message, its buttons."""
+    from textual.widgets import Button, Static
+
+    screen = app.screen
+    box = screen.query_one(".dialog")
+    message = "\n".join(str(s.content) for s in screen.query(Static).filter(".message"))
+    return "\n".join([str(box.border_title), message, *(str(b.label) for b in screen.query(Button))])
+
+
+@pytest.mark.parametrize(
+    ("campaign", "keys", "french", "english"),
+    [
+        (None, ("n", "tab", *"Rappel", "escape"), "Abandonner", "Discard"),  # unsaved changes
+        ("broadcast_live", ("s",), "Démarrer", "Start"),  # start confirmation
+        ("broadcast_live", ("down", "x"), "Retirer", "Remove"),  # removal (core's words on the patient, read again)
+    ],
+    ids=["unsaved", "start", "remove"],
+)
+async def test_an_open_confirmation_speaks_the_language_switched_to(world, campaign, keys, french, english):
+    """A dialog open when the language switches is redrawn in it (issue #17): its title, its
+    message (the core's words too) and its buttons — the same dialog, still waiting."""
+    from tui.screens.modals import ConfirmModal
+
+    app = app_for(world)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        if campaign:
+            screen.query_one("DataTable").move_cursor(row=screen._order.index(getattr(world.campaigns, campaign)))
+            await pilot.press("enter")
+            await settle(pilot)
+        for key in keys:
+            await pilot.press(key)
+            await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmModal), [n.message for n in app._notifications]
+        before = dialog_words(app)
+        assert english in before, before
+        await switch_from_palette(pilot, "fran")
+        assert app.screen is dialog
+        after = dialog_words(app)
+        assert french in after and english not in after, after
+        from test_i18n_cli import english_in
+
+        assert not english_in(after, ["Nouvelle médecin : Dre Girard", "EMR"]), after

@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Header, Input, ProgressBar, Static
 
-from core import campaigns, recipients
+from core import campaigns, i18n, recipients
 from core.enums import Kind, RecipientStatus
 from core.i18n import N_, _, ngettext
 from core.optouts.ledger import Recorded
@@ -346,12 +346,19 @@ class RecipientsScreen(ClinicastScreen[None]):
     @work(exclusive=True, exit_on_error=False, group="remove")
     async def remove_flow(self, r: recipients.RecipientRow) -> None:
         ctx = self.app.ctx
-        effect = await asyncio.to_thread(recipients.removal_effect, ctx, self.campaign_id, r.emr_id)
-        question = _("Remove {name} (EMR {emr_id}) from “{campaign}”?").format(
-            name=r.name, emr_id=r.emr_id, campaign=self.campaign_name()
-        )
-        message = f"{question}\n\n{effect[0].upper()}{effect[1:]}."
-        confirm = ConfirmModal(_("Remove recipient"), message, yes=_("Remove"), danger=True)
+        effects = {i18n.current(): await asyncio.to_thread(recipients.removal_effect, ctx, self.campaign_id, r.emr_id)}
+        campaign = self.campaign_name()
+
+        def message() -> str:
+            if i18n.current() not in effects:  # the language switched with the dialog open: one row read again
+                effects[i18n.current()] = recipients.removal_effect(ctx, self.campaign_id, r.emr_id)
+            effect = effects[i18n.current()]
+            question = _("Remove {name} (EMR {emr_id}) from “{campaign}”?").format(
+                name=r.name, emr_id=r.emr_id, campaign=campaign
+            )
+            return f"{question}\n\n{effect[0].upper()}{effect[1:]}."
+
+        confirm = ConfirmModal(lambda: _("Remove recipient"), message, yes=lambda: _("Remove"), danger=True)
         if not await self.app.push_screen_wait(confirm):
             return
         # the session as it is now: a permission taken away while the dialog was open applies
@@ -376,10 +383,14 @@ class RecipientsScreen(ClinicastScreen[None]):
             )
             return
         gaps = await asyncio.to_thread(campaigns.language_gaps, ctx, self.campaign_id)
-        message = start_message(s, plan, ctx)
-        if gaps:  # a blank version: its speakers get the default language (core.campaigns.languages)
-            message += "\n\n" + "\n".join(_("Warning: {gap}.").format(gap=g) for g in gaps)
-        confirm = ConfirmModal(_("Start “{name}”").format(name=s.name), message, yes=_("Start"))
+
+        def message() -> str:
+            said = start_message(s, plan, ctx)
+            if gaps:  # a blank version: its speakers get the default language (core.campaigns.languages)
+                said += "\n\n" + "\n".join(_("Warning: {gap}.").format(gap=g) for g in gaps)
+            return said
+
+        confirm = ConfirmModal(lambda: _("Start “{name}”").format(name=s.name), message, yes=lambda: _("Start"))
         if not await self.app.push_screen_wait(confirm):
             return
         plan = await asyncio.to_thread(recipients.start, self.app.ctx, self.campaign_id)  # the session as it is now
