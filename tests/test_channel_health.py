@@ -275,7 +275,7 @@ def test_start_says_when_the_last_email_leaves_at_the_relays_pace(db, db_url, tm
     from click.testing import CliRunner
 
     from cli import cli
-    from tui.screens.recipients import start_message
+    from tui.screens.recipient_flows import start_message
 
     email = {"max_per_minute": 30, "max_per_day": 10000}
     path = delivery_config(db_url, tmp_path, smtp=smtp, email=email, as_toml=True)
