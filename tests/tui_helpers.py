@@ -7,7 +7,8 @@ import asyncio
 import contextlib
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -222,6 +223,17 @@ async def open_campaign(pilot, campaign_id: int) -> RecipientsScreen:
     await settle(pilot)
     assert isinstance(pilot.app.screen, RecipientsScreen)
     return pilot.app.screen
+
+
+@asynccontextmanager
+async def campaign_open(world: World, campaign_id: int, size: tuple[int, int] = (80, 24)) -> AsyncIterator[tuple]:
+    """The app on `world` at `size`, settled, `campaign_id`'s recipient table open: the
+    preamble of most flows (`async with campaign_open(world, cid) as (app, pilot):`)."""
+    app = app_for(world)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await open_campaign(pilot, campaign_id)
+        yield app, pilot
 
 
 async def open_add(pilot, tab: str = "tab-one"):
