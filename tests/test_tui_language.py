@@ -292,3 +292,28 @@ async def test_the_status_line_takes_one_line_at_80_columns_with_the_embedded_sc
             ).split()
             assert line.region.height == 1, shown
             assert said in " ".join(shown).replace(" :", "\u00a0:"), shown
+
+
+def test_the_comparators_a_condition_offers_are_in_french():
+    """Found in tmux: the comparator menu offered « est (=) » then "is empty", "is not
+    empty" (a word-operator was shown as its code)."""
+    from tui.widgets.condition_row import ConditionRow
+
+    i18n.use("fr")
+    labels = [label for label, _code in ConditionRow._op_options("language")]
+    assert "est vide" in labels and "n'est pas vide" in labels, labels
+    assert not any("empty" in label or "starts" in label for label in labels), labels
+    assert [code for _label, code in ConditionRow._op_options("language")][-1] == "is not empty"
+
+
+def test_clauses_are_joined_as_french_writes_them():
+    """Found in tmux: « 23 ajoutés; 48 exclus » — a semicolon with no space before it in
+    French (core.i18n.clauses: a narrow no-break space, as the catalogue's typography)."""
+    from core.recipients.results import AssignResult
+    from tui.screens.recipient_flows import assign_message
+
+    result = AssignResult(added=23, skipped=48, skipped_reasons={"no_email": 48})
+    i18n.use("fr")
+    assert assign_message(result).startswith("23 ajoutés\u202f; 48 exclus"), assign_message(result)
+    i18n.use("en")
+    assert assign_message(result).startswith("23 added; 48 skipped"), assign_message(result)
