@@ -317,3 +317,51 @@ def test_clauses_are_joined_as_french_writes_them():
     assert assign_message(result).startswith("23 ajoutés\u202f; 48 exclus"), assign_message(result)
     i18n.use("en")
     assert assign_message(result).startswith("23 added; 48 skipped"), assign_message(result)
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+async def test_the_csv_field_says_what_it_takes_whole_at_80_columns(world, language):
+    """Found in tmux: the CSV tab's placeholder cut at 80 columns (« …, ou collez »)."""
+    from rich.text import Text
+    from textual.widgets import Input
+
+    preferences.set_language(world.ctx, language)
+    app = app_for(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        screen.query_one("DataTable").move_cursor(row=screen._order.index(world.campaigns.invitation_draft))
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        await pilot.press("f4")
+        await settle(pilot)
+        field = app.screen.query_one("#csv-path", Input)
+        assert Text(field.placeholder).cell_len <= field.content_region.width, (field.placeholder, field.content_region)
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+async def test_the_recipient_table_s_note_is_whole_at_80_columns(tmp_path, as_mlaval, language):
+    """Found in tmux: « 100 affichés · entrée : tout sur le destinataire choisi · suite plus
+    bas (fai… » — the note under a table with more rows below, cut (in English too)."""
+    from rich.text import Text
+    from textual.widgets import Static
+    from tui_helpers import write_config
+
+    from core import demo, recipients
+
+    w = make_world(tmp_path / "w", n_patients=150)
+    write_config(w.folder, users=users_toml(language=language))
+    recipients.assign_conditions(w.ctx, w.campaigns.invitation_draft, [demo.where("age >= 0")])
+    app = app_for(w)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        screen.query_one("DataTable").move_cursor(row=screen._order.index(w.campaigns.invitation_draft))
+        await pilot.press("enter")
+        await settle(pilot)
+        note = app.screen.query_one("#table-note", Static)
+        said = str(note.content)
+        assert app.screen.table.more and ("more below" in said or "suite plus bas" in said), said
+        assert Text(said).cell_len <= note.content_region.width, said
