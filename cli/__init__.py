@@ -42,13 +42,13 @@ def _config_arg(args: list[str]) -> str | None:
 
 
 def _language(args: list[str]) -> str:
-    """The language of the staff member running this command, from the config file as
-    written (core.preferences.language_of_file: their [users.LOGIN] language, else the
-    clinic's); with no config file at all, the host's."""
+    """The language of the staff member running this command (core.preferences.language_for,
+    as the TUI decides it: their choice from the palette, else the config's); with no
+    config file at all, the host's."""
     from core import i18n, preferences
     from core.context import login_name
 
-    language = preferences.language_of_file(_config_arg(args), login_name())
+    language = preferences.language_for(_config_arg(args), login_name())
     if language != i18n.DEFAULT:
         return language
     try:

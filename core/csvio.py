@@ -1,10 +1,10 @@
 """Reading the CSV files clinics really export (SPEC §4, §9).
 
 EMR and spreadsheet exports come as UTF-8 with or without a BOM, or Windows-1252
-(Excel's "CSV" on a French Windows), separated by `,` `;` or tab, with Excel quoting
-(fields holding the separator, quotes or line breaks). `read_table` decodes and splits
-such a file and keeps, for every record, the physical line where it starts, so every
-problem can be reported as `FILE:LINE: ...`.
+(Excel's "CSV" on a French Windows: which one, `core/csvencoding.py` decides), separated
+by `,` `;` or tab, with Excel quoting (fields holding the separator, quotes or line
+breaks). `read_table` decodes and splits such a file and keeps, for every record, the
+physical line where it starts, so every problem can be reported as `FILE:LINE: ...`.
 
 Header names are compared through `norm()`: case, accents, spaces, underscores and
 punctuation do not matter (`N° dossier`, `no_dossier` and `No Dossier` are one name).
@@ -12,7 +12,6 @@ punctuation do not matter (`N° dossier`, `no_dossier` and `No Dossier` are one 
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import itertools
@@ -20,12 +19,12 @@ import os
 import re
 import tempfile
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, NamedTuple
 
-from core import formats, infile
+from core import csvencoding, formats, infile
 from core.errors import BadInput
 from core.i18n import N_, _, ngettext
 
@@ -167,77 +166,6 @@ def fold(text: str) -> str:
     return "".join(c for c in s if not unicodedata.combining(c)).casefold().strip()
 
 
-# --- decoding -----------------------------------------------------------------------
-
-
-def decode(raw: bytes, name: str) -> tuple[str, str]:
-    """(text, encoding): UTF-8 (BOM or not), UTF-16 with a BOM (Excel "Unicode text"),
-    else Windows-1252. Raises BadInput for what is none of these (binary files)."""
-    if raw.startswith(codecs.BOM_UTF8):
-        try:
-            return raw[3:].decode("utf-8"), "utf-8-sig"
-        except UnicodeDecodeError as e:
-            raise BadInput(
-                _("{where}: starts with a UTF-8 mark but is not valid UTF-8 (byte 0x{byte:02x})").format(
-                    where=f"{name}:{_line_of(raw, e.start + 3)}", byte=raw[e.start + 3]
-                )
-            ) from None
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            return raw.decode("utf-16"), "utf-16"
-        except UnicodeDecodeError:
-            raise BadInput(_("{where}: starts with a UTF-16 mark but is not valid UTF-16").format(where=name)) from None
-    nul = raw.find(b"\x00", 0, 4096)
-    if nul >= 0:
-        raise BadInput(
-            _(
-                "{where}: not a text file (a NUL byte, U+0000, on this line); expected a CSV in UTF-8 or Windows-1252"
-            ).format(where=f"{name}:{_line_of(raw, nul)}")
-        )
-    try:
-        return raw.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    _one_encoding(raw.split(b"\n"), name)
-    try:
-        return raw.decode("cp1252"), "cp1252"
-    except UnicodeDecodeError as e:
-        raise BadInput(
-            _("{where}: neither UTF-8 nor Windows-1252 text (byte 0x{byte:02x})").format(
-                where=f"{name}:{_line_of(raw, e.start)}", byte=raw[e.start]
-            )
-        ) from None
-
-
-def _one_encoding(lines: Iterable[bytes], name: str) -> None:
-    """BadInput when a file that is not UTF-8 throughout has lines that are: a file
-    pasted together from a UTF-8 and a Windows-1252 export would import as "HÃ©lÃ¨ne".
-    Names the first line whose encoding differs from the first non-ASCII line's."""
-    first: tuple[int, bool] | None = None  # (line, is UTF-8) of the first non-ASCII line
-    for n, line in enumerate(lines, 1):
-        if line.isascii():
-            continue
-        try:
-            line.decode("utf-8")
-            utf8 = True
-        except UnicodeDecodeError:
-            utf8 = False
-        if first is None:
-            first = (n, utf8)
-        elif utf8 != first[1]:
-            this, that = ("UTF-8", "Windows-1252") if utf8 else ("Windows-1252", "UTF-8")
-            raise BadInput(
-                _(
-                    "{where}: written in {this} while line {first} is {that}; a file must use one "
-                    "encoding throughout (open it in a spreadsheet and save it again as CSV UTF-8)"
-                ).format(where=f"{name}:{n}", this=this, first=first[0], that=that)
-            )
-
-
-def _line_of(raw: bytes, offset: int) -> int:
-    return raw.count(b"\n", 0, offset) + 1
-
-
 # --- delimiter ----------------------------------------------------------------------
 
 
@@ -311,71 +239,6 @@ class _Capped(io.RawIOBase):
         super().close()
 
 
-def _sniff_encoding(fd: int, label: str) -> str:
-    """The file's encoding, read through once in blocks (no more than a block in memory):
-    UTF-8 (BOM or not), UTF-16 with a BOM, else Windows-1252; BadInput for a binary file."""
-    head = os.pread(fd, 4096, 0)
-    if head.startswith(codecs.BOM_UTF8):
-        encoding = "utf-8-sig"
-    elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    else:
-        nul = head.find(b"\x00")
-        if nul >= 0:
-            raise BadInput(
-                _(
-                    "{where}: not a text file (a NUL byte, U+0000, on this line); "
-                    "expected a CSV in UTF-8 or Windows-1252"
-                ).format(where=f"{label}:{_line_of(head, nul)}")
-            )
-        encoding = "utf-8"
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    offset, lines = (3 if encoding == "utf-8-sig" else 0), 0
-    while True:
-        block = os.pread(fd, 4 * infile.MiB, offset)
-        try:
-            decoder.decode(block, final=not block)
-        except UnicodeDecodeError as e:
-            if encoding == "utf-8-sig":
-                raise BadInput(
-                    _("{where}: starts with a UTF-8 mark but is not valid UTF-8 (byte 0x{byte:02x})").format(
-                        where=f"{label}:{lines + _line_of(block, e.start)}", byte=block[e.start]
-                    )
-                ) from None
-            return _check_cp1252(fd, label)
-        if not block:
-            return encoding
-        lines += block.count(b"\n")
-        offset += len(block)
-
-
-def _lines_of(fd: int) -> Iterator[bytes]:
-    """The file's lines (without their `\\n`), read in blocks."""
-    offset, rest = 0, b""
-    while block := os.pread(fd, 4 * infile.MiB, offset):
-        offset += len(block)
-        *whole, rest = (rest + block).split(b"\n")
-        yield from whole
-    yield rest
-
-
-def _check_cp1252(fd: int, label: str) -> str:
-    _one_encoding(_lines_of(fd), label)
-    offset, lines = 0, 0
-    while block := os.pread(fd, 4 * infile.MiB, offset):
-        try:
-            block.decode("cp1252")
-        except UnicodeDecodeError as e:
-            raise BadInput(
-                _("{where}: neither UTF-8 nor Windows-1252 text (byte 0x{byte:02x})").format(
-                    where=f"{label}:{lines + _line_of(block, e.start)}", byte=block[e.start]
-                )
-            ) from None
-        lines += block.count(b"\n")
-        offset += len(block)
-    return "cp1252"
-
-
 class TableStream:
     """A CSV file read as it goes, a chunk of rows at a time (a directory of a million
     patients never sits in memory): `with TableStream(path) as s: for rows, bad in
@@ -394,7 +257,7 @@ class TableStream:
     def of_bytes(cls, raw: bytes, label: str, path: os.PathLike | str | None = None) -> TableStream:
         """A table already read (the standard input, a pasted list): decoded at once."""
         stream = cls(path if path is not None else label, name=label, limit=len(raw))
-        stream._text_read, stream.encoding = decode(raw, label)
+        stream._text_read, stream.encoding = csvencoding.decode(raw, label)
         return stream
 
     def __enter__(self) -> TableStream:
@@ -406,7 +269,7 @@ class TableStream:
         fd = infile.open_regular(self.path, limit=self.limit, what=_("a CSV file"), label=self.label)
         self._raw = _Capped(fd, self.limit, self.label, _("a CSV file"))
         try:
-            self.encoding = _sniff_encoding(fd, self.label)
+            self.encoding = csvencoding.of_file(fd, self.label)
             self._text = io.TextIOWrapper(io.BufferedReader(self._raw, 1024 * 1024), encoding=self.encoding, newline="")
             self._open_header()
         except BaseException:

@@ -80,11 +80,17 @@ def bind_to_look(url: str, group: str = "") -> pw.Database:
     that created them would lock the service account out). SQLite: a file nobody has
     open is read as immutable (SQLite's read-only mode would still make a -wal and a
     -shm owned by whoever checks); one in use is read through its existing WAL."""
+    return _use(look(url, group), group)
+
+
+def look(url: str, group: str = "") -> pw.Database:
+    """The database of `url` opened only to read, as bind_to_look says, and not bound:
+    what core.preferences reads a staff member's language from before anything runs."""
     from urllib.parse import quote
 
     path = dbfiles.sqlite_path(url)
-    if path is None:  # PostgreSQL: reading the schema's version creates nothing
-        return bind(url, group)
+    if path is None:  # PostgreSQL: reading creates nothing
+        return connect(url, group)
     if not path.exists():
         raise DatabaseError(
             _("{path} does not exist yet: run `clinicast init` as the service account (or root) to create it").format(
@@ -95,7 +101,7 @@ def bind_to_look(url: str, group: str = "") -> pw.Database:
     dbfiles.check_access(path, group)
     in_use = all(Path(f"{path}{s}").exists() for s in ("-wal", "-shm"))
     uri = f"file:{quote(str(path))}?" + ("mode=ro" if in_use else "immutable=1")
-    return _use(pw.SqliteDatabase(uri, uri=True, timeout=dbfiles.BUSY_SECONDS), group)
+    return pw.SqliteDatabase(uri, uri=True, timeout=dbfiles.BUSY_SECONDS)
 
 
 def _use(db: pw.Database, group: str) -> pw.Database:

@@ -200,8 +200,14 @@ class Delivery(BaseModel):
         indexes = (
             (("status", "due_at"), False),
             (("campaign", "kind", "status"), False),
-            (("claimed_by", "status"), False),
         )
+
+
+# the rows a dispatcher holds, looked up by `claimed_by` (lease renewal, adoption): a claim
+# adds its row, a result removes it, finished rows are not in it (migration 0009)
+Delivery.add_index(
+    Delivery.index(Delivery.claimed_by, name="delivery_claimed").where(Delivery.claimed_by.is_null(False))
+)
 
 
 class Invitation(BaseModel):

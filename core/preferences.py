@@ -2,7 +2,8 @@
 language they switched to from the TUI's command palette, and the TUI's theme.
 
 The language a person reads (SPEC §12): what they chose here, else `[users.LOGIN]
-language`, else `[clinic] default_language`."""
+language`, else `[clinic] default_language` — decided for the TUI and every command
+(its --help too) by `language_for`."""
 
 from __future__ import annotations
 
@@ -89,6 +90,56 @@ def language_of_file(explicit: str | None, login: str) -> str:
         if isinstance(value, str) and value in LANGUAGES:
             return value
     return "fr" if isinstance(clinic, dict) else i18n.DEFAULT  # the schema's default_language
+
+
+SAVED_WAIT = 2.0  # seconds a command waits for its database to say a saved language
+
+
+def saved_language(config: Config, login: str) -> str:
+    """The language `login` chose from the palette, read from the database of `config`
+    opened only to read (core.db.look: nothing created, nothing bound); "" when none."""
+    from core import db as dbmod
+
+    db = dbmod.look(config.database.url, config.database.group)
+    try:
+        query = StaffPreference.select(StaffPreference.language).where(StaffPreference.login == login)
+        row = db.execute(query).fetchone()
+    finally:
+        db.close()
+    return row[0] if row and row[0] in LANGUAGES else ""
+
+
+def language_for(explicit: str | None, login: str) -> str:
+    """The language `login` reads, as the TUI and the command line both decide it:
+
+    1. their own choice, remembered from the TUI's palette (the database), when the
+       config file loads and its database answers within SAVED_WAIT seconds;
+    2. else the config file's as written ([users.LOGIN] language, else [clinic]
+       default_language: `language_of_file`, so a broken file speaks it too);
+    3. else the default (no file).
+
+    Never raises: `clinicast --help` works with a broken config or no database."""
+    import threading
+
+    from core.config.load import load
+
+    written = language_of_file(explicit, login)
+    try:
+        config = load(explicit)
+    except Exception:  # noqa: BLE001 - its problems are said later, in the file's language
+        return written
+    found: list[str] = []
+
+    def read() -> None:
+        try:
+            found.append(saved_language(config, login))
+        except Exception:  # noqa: BLE001 - no database, no table yet, unreachable: the config's
+            pass
+
+    reader = threading.Thread(target=read, name="clinicast-language", daemon=True)
+    reader.start()
+    reader.join(SAVED_WAIT)  # a PostgreSQL that does not answer never holds --help up
+    return language(config, login, Preferences(language=found[0]) if found else None)
 
 
 def speak_for(config: Config, login: str, *, database: bool = True) -> str:

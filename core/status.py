@@ -13,6 +13,15 @@ from core.i18n import _, ngettext
 from core.models import Campaign, Delivery, Heartbeat, Patient, Recipient
 from core.reasons import Reason
 
+# COUNT(*), not COUNT(id) nor peewee's count() of a subquery: an index alone answers it
+# (SQLite's count of a b-tree, PostgreSQL's index-only scan), with no row read
+_ALL = pw.fn.COUNT(pw.SQL("*"))
+
+
+def _rows(model: type[pw.Model]) -> int:
+    """A table's exact number of rows, counted the cheapest way each database has."""
+    return int(model.select(_ALL).scalar() or 0)
+
 
 def _iso(d: datetime | None) -> str | None:
     return d.isoformat(timespec="seconds") + "Z" if d else None
@@ -55,13 +64,10 @@ def overview(ctx: Ctx) -> dict:
         next_due = datetime.fromisoformat(next_due)
     # the outbox by status: every state but `sent` from the (status, due_at) index, `sent`
     # as the rest of the total (a history's sent rows are never read one by one)
-    outbox = Delivery.select().count()
+    outbox = _rows(Delivery)
     others = [s for s in DeliveryState if s != DeliveryState.SENT]
     by_status = dict(
-        Delivery.select(Delivery.status, pw.fn.COUNT(Delivery.id))
-        .where(Delivery.status.in_(others))
-        .group_by(Delivery.status)
-        .tuples()
+        Delivery.select(Delivery.status, _ALL).where(Delivery.status.in_(others)).group_by(Delivery.status).tuples()
     )
     if outbox > sum(by_status.values()):
         by_status[DeliveryState.SENT.value] = outbox - sum(by_status.values())
@@ -84,7 +90,7 @@ def overview(ctx: Ctx) -> dict:
         "schema_version": db.schema_version(),
         "database": "postgresql" if db.is_postgres() else "sqlite",
         "now": _iso(now),
-        "patients": Patient.select().count(),
+        "patients": _rows(Patient),
         "campaigns": campaigns,
         "recipients": recipients,
         "recipients_maybe_delivered_twice": twice,

@@ -1,23 +1,14 @@
 #!/bin/sh
 # Install clinicast on a clinic server: a bare Debian 12 host to staff using it (SPEC §13).
 # Run as root from the source folder: sudo sh deploy/install.sh
-# Every path and name can be changed through the environment (the test installs into a
-# temporary folder with its own users); the defaults are those of a real server.
+# Every path and name can be changed through the environment (deploy/paths.sh, which
+# deploy/uninstall.sh shares); the defaults are those of a real server.
 set -eu
 umask 022  # what it installs is readable by every user (a root shell may have umask 027 or 077)
 
 SRC=${CLINICAST_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
-PREFIX=${CLINICAST_PREFIX:-/opt/clinicast}
-ETC=${CLINICAST_ETC:-/etc/clinicast}
-DATA=${CLINICAST_DATA:-/var/lib/clinicast}
-BIN=${CLINICAST_BIN:-/usr/local/bin}
-UNITS=${CLINICAST_UNITS:-/etc/systemd/system}
-TMPFILES=${CLINICAST_TMPFILES:-/etc/tmpfiles.d}
-SSHD=${CLINICAST_SSHD:-/etc/ssh/sshd_config.d}
-SERVICE=${CLINICAST_USER:-clinicast}
-STAFF=${CLINICAST_STAFF_GROUP:-clinicast-staff}
+. "$(dirname "$0")/paths.sh"  # PREFIX ETC DATA BIN UNITS TMPFILES SSHD SERVICE STAFF SYSTEM
 STAFF_USERS=${CLINICAST_STAFF_USERS:-}
-SYSTEM=${CLINICAST_SYSTEM:-1}  # 0: no apt-get, systemctl or sshd reload (the test)
 
 # 1. Python 3 from Debian, for everyone on the host
 if [ "$SYSTEM" = 1 ]; then apt-get install -y python3 python3-venv; fi

@@ -2,19 +2,10 @@
 # Remove what deploy/install.sh made (SPEC §13). Run as root: sudo sh deploy/uninstall.sh
 # Keeps the database, the config, the secrets and the accounts unless CLINICAST_PURGE=1;
 # staff logins are never removed (they are people's). The same environment variables as
-# the install choose the paths and names.
+# the install choose the paths and names (deploy/paths.sh).
 set -eu
 
-PREFIX=${CLINICAST_PREFIX:-/opt/clinicast}
-ETC=${CLINICAST_ETC:-/etc/clinicast}
-DATA=${CLINICAST_DATA:-/var/lib/clinicast}
-BIN=${CLINICAST_BIN:-/usr/local/bin}
-UNITS=${CLINICAST_UNITS:-/etc/systemd/system}
-TMPFILES=${CLINICAST_TMPFILES:-/etc/tmpfiles.d}
-SSHD=${CLINICAST_SSHD:-/etc/ssh/sshd_config.d}
-SERVICE=${CLINICAST_USER:-clinicast}
-STAFF=${CLINICAST_STAFF_GROUP:-clinicast-staff}
-SYSTEM=${CLINICAST_SYSTEM:-1}  # 0: no systemctl or sshd reload (the test)
+. "$(dirname "$0")/paths.sh"  # PREFIX ETC DATA BIN UNITS TMPFILES SSHD SERVICE STAFF SYSTEM
 PURGE=${CLINICAST_PURGE:-0}    # 1: the database, the config, the secrets and the accounts too
 
 # 1. The daemon: stopped, disabled, its unit gone

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+from collections import Counter
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -40,14 +41,46 @@ def run(d, clock, seconds: float, rounds: int = 1):
         d.run_once()
 
 
+def started(config, channel: str = "email", n: int = 3):
+    """The clinic at T0, `n` patients (1000, 1001, …) on one started campaign of `channel`:
+    a broadcast pushed to their app accounts (a-1000, …) for "gateway", an invitation by
+    email (p1000@example.org, …) for "email". Returns (ctx, clock, campaign)."""
+    ctx, clock = ctx_at(config, T0)
+    if channel == "gateway":
+        add_patients(n, app_id=lambda i: f"a-{i}")
+        c = broadcast(ctx)
+    else:
+        add_patients(n)
+        c = campaigns.create(ctx, "invitation", "Join")
+    recipients.assign_ids(ctx, c.id, [str(1000 + i) for i in range(n)])
+    recipients.start(ctx, c.id)
+    return ctx, clock, c
+
+
+def run_until_sent(d, clock, campaign_id: int, tries: int, n: int = 3) -> None:
+    """A pass a minute until the campaign's `n` recipients are sent (at most `tries`)."""
+    for _ in range(tries):
+        run(d, clock, 61)
+        if status_counts(campaign_id) == {"sent": n}:
+            break
+
+
+def emailed(smtp) -> Counter:
+    return Counter(m.rcpt_tos[0] for m in smtp.messages)
+
+
+def pushed(gw) -> Counter:
+    return Counter(p["app_id"] for p in gw.pushes)
+
+
+EACH_EMAILED_ONCE = {f"p{i}@example.org": 1 for i in (1000, 1001, 1002)}
+EACH_PUSHED_ONCE = {"a-1000": 1, "a-1001": 1, "a-1002": 1}
+
+
 def test_a_refused_token_pauses_the_gateway_until_the_file_is_fixed(db, db_url, tmp_path, gw, caplog):
     token = secret_file(tmp_path, "gateway.token", "mistyped-by-the-admin")
     config = delivery_config(db_url, tmp_path, gateway=gw, gw={"token_env": "", "token_file": str(token)})
-    ctx, clock = ctx_at(config, T0)
-    add_patients(3, app_id=lambda i: f"a-{i}")
-    b = broadcast(ctx)
-    recipients.assign_ids(ctx, b.id, ["1000", "1001", "1002"])
-    recipients.start(ctx, b.id)
+    ctx, clock, b = started(config, "gateway")
     caplog.set_level(logging.INFO, logger="clinicast.dispatch")
     with Dispatcher(config, clock=clock) as d:
         d.run_once()
@@ -75,12 +108,9 @@ def test_a_refused_token_pauses_the_gateway_until_the_file_is_fixed(db, db_url, 
 
         # the administrator fixes the file; within a minute the channel resumes by itself
         token.write_text(gw.token + "\n")
-        for _ in range(6):
-            run(d, clock, 61)
-            if status_counts(b.id) == {"sent": 3}:
-                break
+        run_until_sent(d, clock, b.id, tries=6)
     assert status_counts(b.id) == {"sent": 3}
-    assert sorted(p["app_id"] for p in gw.pushes) == ["a-1000", "a-1001", "a-1002"], "each patient once"
+    assert pushed(gw) == EACH_PUSHED_ONCE, "each patient once"
     assert gw.audience(b.uuid) == {"a-1000", "a-1001", "a-1002"}
     assert channel_health.problems() == [] and "paused" not in status.sending_line(config, clock())
     assert all(x.attempts == 1 for x in Delivery.select()), "the refusals were not attempts"
@@ -93,11 +123,7 @@ def test_a_refused_login_pauses_email_until_the_password_file_is_fixed(db, db_ur
         config = delivery_config(
             db_url, tmp_path, smtp=smtp, email={"password_env": "", "password_file": str(password)}
         )
-        ctx, clock = ctx_at(config, T0)
-        add_patients(3)
-        c = campaigns.create(ctx, "invitation", "Join")
-        recipients.assign_ids(ctx, c.id, ["1000", "1001", "1002"])
-        recipients.start(ctx, c.id)
+        ctx, clock, c = started(config)
         with Dispatcher(config, clock=clock) as d:
             d.run_once()
             assert smtp.messages == [] and status_counts(c.id) == {"queued": 3}
@@ -110,10 +136,7 @@ def test_a_refused_login_pauses_email_until_the_password_file_is_fixed(db, db_ur
             assert {r.status for r in Recipient.select()} == {"queued"}
 
             password.write_text("s3cret\n")
-            for _ in range(4):
-                run(d, clock, 61)
-                if status_counts(c.id) == {"sent": 3}:
-                    break
+            run_until_sent(d, clock, c.id, tries=4)
         assert status_counts(c.id) == {"sent": 3}
         assert sorted(m.rcpt_tos[0] for m in smtp.messages) == [f"p{i}@example.org" for i in (1000, 1001, 1002)]
         assert smtp.logins and channel_health.problems() == []
@@ -186,11 +209,7 @@ def test_migration_5_gives_back_what_0_2_0_failed_for_a_refused_token(db, db_url
 @pytest.mark.parametrize("answer", ["421 4.7.0 rate limit exceeded, try again in 120 seconds", "451 4.7.1 too many"])
 def test_a_relay_asking_to_slow_down_pauses_email_for_the_time_asked(db, db_url, tmp_path, smtp, answer):
     config = delivery_config(db_url, tmp_path, smtp=smtp)
-    ctx, clock = ctx_at(config, T0)
-    add_patients(2)
-    c = campaigns.create(ctx, "invitation", "Join")
-    recipients.assign_ids(ctx, c.id, ["1000", "1001"])
-    recipients.start(ctx, c.id)
+    ctx, clock, c = started(config, n=2)
     smtp.faults.append(answer)
     with Dispatcher(config, clock=clock) as d:
         d.run_once()
@@ -218,11 +237,7 @@ def test_two_dispatchers_keep_the_relays_pace_together_and_lose_none(db, db_url,
     """A relay that counts arrivals: 3 a minute, 20 a day, two dispatchers sending; the
     clock moves 7 s a pass, each arrival counted at the clock of the pass that sent it."""
     config = delivery_config(db_url, tmp_path, smtp=smtp, email={"max_per_minute": 3, "max_per_day": 20})
-    ctx, clock = ctx_at(config, T0)
-    add_patients(25)
-    c = campaigns.create(ctx, "invitation", "Join")
-    recipients.assign_ids(ctx, c.id, [str(i) for i in range(1000, 1025)])
-    recipients.start(ctx, c.id)
+    ctx, clock, c = started(config, n=25)
     assert pace.last_leaves(config.email, clock(), 25) == T0 + timedelta(days=1)
     assert pace.last_leaves(config.email, clock(), 12) == T0 + timedelta(minutes=3)
     arrivals: list[datetime] = []
@@ -260,7 +275,7 @@ def test_start_says_when_the_last_email_leaves_at_the_relays_pace(db, db_url, tm
     from click.testing import CliRunner
 
     from cli import cli
-    from tui.screens.recipients import start_message
+    from tui.screens.recipient_flows import start_message
 
     email = {"max_per_minute": 30, "max_per_day": 10000}
     path = delivery_config(db_url, tmp_path, smtp=smtp, email=email, as_toml=True)
@@ -305,7 +320,6 @@ def test_a_first_copy_whose_answer_was_lost_is_in_the_ledger_with_both_times(db,
     import csv
     import io
     import json
-    from collections import Counter
 
     from cli import cli
     from core import exports
@@ -316,11 +330,7 @@ def test_a_first_copy_whose_answer_was_lost_is_in_the_ledger_with_both_times(db,
     path.write_text(
         path.read_text(encoding="utf-8").replace('language = "en"', 'language = "fr"'), encoding="utf-8"
     )  # a French reader
-    ctx, clock = ctx_at(config, T0)
-    add_patients(2)
-    c = campaigns.create(ctx, "invitation", "Join")
-    recipients.assign_ids(ctx, c.id, ["1000", "1001"])
-    recipients.start(ctx, c.id)
+    ctx, clock, c = started(config, n=2)
     smtp.faults.append("lost-250")  # the first DATA: kept, then the connection drops before the 250
     with Dispatcher(config, clock=clock) as d:
         d.run_once()
@@ -391,11 +401,7 @@ def test_a_gateway_certificate_that_does_not_verify_pauses_until_it_is_trusted(d
     ca = untrusted_ca_file(tmp_path)
     with GatewayServer(token="tok", tls=True) as gw:
         config = delivery_config(db_url, tmp_path, gateway=gw, gw={"ca_file": str(ca)})
-        ctx, clock = ctx_at(config, T0)
-        add_patients(3, app_id=lambda i: f"a-{i}")
-        b = broadcast(ctx)
-        recipients.assign_ids(ctx, b.id, ["1000", "1001", "1002"])
-        recipients.start(ctx, b.id)
+        ctx, clock, b = started(config, "gateway")
         caplog.set_level(logging.INFO, logger="clinicast.dispatch")
         with Dispatcher(config, clock=clock) as d:
             d.run_once()
@@ -413,12 +419,9 @@ def test_a_gateway_certificate_that_does_not_verify_pauses_until_it_is_trusted(d
 
             # the administrator puts the clinic's CA in the file: the next try reads it
             ca.write_text(open(cert_files()[0]).read())
-            for _ in range(6):
-                run(d, clock, 61)
-                if status_counts(b.id) == {"sent": 3}:
-                    break
+            run_until_sent(d, clock, b.id, tries=6)
         assert status_counts(b.id) == {"sent": 3}
-        assert sorted(p["app_id"] for p in gw.pushes) == ["a-1000", "a-1001", "a-1002"], "each patient once"
+        assert pushed(gw) == EACH_PUSHED_ONCE, "each patient once"
         assert gw.audience(b.uuid) == {"a-1000", "a-1001", "a-1002"}
         assert channel_health.problems() == [] and all(x.attempts == 1 for x in Delivery.select())
         assert any("event=channel_resumed" in m for m in caplog.messages)
@@ -426,18 +429,13 @@ def test_a_gateway_certificate_that_does_not_verify_pauses_until_it_is_trusted(d
 
 @pytest.mark.parametrize("security", ["starttls", "tls"])
 def test_an_smtp_certificate_that_does_not_verify_pauses_until_it_is_trusted(db, db_url, tmp_path, security):
-    from collections import Counter
 
     from servers import cert_files
 
     ca = untrusted_ca_file(tmp_path)
     with SmtpServer(security=security) as smtp:
         config = delivery_config(db_url, tmp_path, smtp=smtp, email={"ca_file": str(ca)})
-        ctx, clock = ctx_at(config, T0)
-        add_patients(3)
-        c = campaigns.create(ctx, "invitation", "Join")
-        recipients.assign_ids(ctx, c.id, ["1000", "1001", "1002"])
-        recipients.start(ctx, c.id)
+        ctx, clock, c = started(config)
         with Dispatcher(config, clock=clock) as d:
             d.run_once()
             assert smtp.messages == [] and status_counts(c.id) == {"queued": 3}
@@ -449,26 +447,17 @@ def test_an_smtp_certificate_that_does_not_verify_pauses_until_it_is_trusted(db,
             assert said in status.sending_line(config, clock())
 
             ca.write_text(open(cert_files()[0]).read())
-            for _ in range(4):
-                run(d, clock, 61)
-                if status_counts(c.id) == {"sent": 3}:
-                    break
+            run_until_sent(d, clock, c.id, tries=4)
         assert status_counts(c.id) == {"sent": 3}
-        got = Counter(m.rcpt_tos[0] for m in smtp.messages)
-        assert got == {f"p{i}@example.org": 1 for i in (1000, 1001, 1002)}, "each patient once"
+        assert emailed(smtp) == EACH_EMAILED_ONCE, "each patient once"
         assert channel_health.problems() == [] and all(x.attempts == 1 for x in Delivery.select())
 
 
 @pytest.mark.parametrize("answer", ["553 5.7.1 <no-reply@example.org>: sender not owned by user clinic", "550 5.7.60"])
 def test_a_sender_the_relay_refuses_pauses_email_until_it_accepts(db, db_url, tmp_path, smtp, answer):
-    from collections import Counter
 
     config = delivery_config(db_url, tmp_path, smtp=smtp)
-    ctx, clock = ctx_at(config, T0)
-    add_patients(3)
-    c = campaigns.create(ctx, "invitation", "Join")
-    recipients.assign_ids(ctx, c.id, ["1000", "1001", "1002"])
-    recipients.start(ctx, c.id)
+    ctx, clock, c = started(config)
     smtp.refuse_from = answer
     with Dispatcher(config, clock=clock) as d:
         d.run_once()
@@ -483,13 +472,9 @@ def test_a_sender_the_relay_refuses_pauses_email_until_it_accepts(db, db_url, tm
         assert smtp.messages == [] and channel_health.problems()[0].since == T0
 
         smtp.refuse_from = ""  # the relay's administrator allows our sender
-        for _ in range(4):
-            run(d, clock, 61)
-            if status_counts(c.id) == {"sent": 3}:
-                break
+        run_until_sent(d, clock, c.id, tries=4)
     assert status_counts(c.id) == {"sent": 3}
-    got = Counter(m.rcpt_tos[0] for m in smtp.messages)
-    assert got == {f"p{i}@example.org": 1 for i in (1000, 1001, 1002)}, "each patient once"
+    assert emailed(smtp) == EACH_EMAILED_ONCE, "each patient once"
     assert channel_health.problems() == [] and all(x.attempts == 1 for x in Delivery.select())
 
 
@@ -498,7 +483,6 @@ def test_a_server_switched_to_a_trusted_certificate_resumes_its_channel(db, db_u
     """The clinic's CA file is right; the server presents a self-signed certificate until
     its administrator installs the one the CA signed: the channel waits, then everyone
     gets exactly one message."""
-    from collections import Counter
 
     from servers import GatewayServer, clinic_ca_files, switch_to_clinic_certificate
 
@@ -511,15 +495,7 @@ def test_a_server_switched_to_a_trusted_certificate_resumes_its_channel(db, db_u
         make = dict(smtp=srv, email={"ca_file": ca})
     with srv:
         config = delivery_config(db_url, tmp_path, **make)
-        ctx, clock = ctx_at(config, T0)
-        if server == "gateway":
-            add_patients(3, app_id=lambda i: f"a-{i}")
-            c = broadcast(ctx)
-        else:
-            add_patients(3)
-            c = campaigns.create(ctx, "invitation", "Join")
-        recipients.assign_ids(ctx, c.id, ["1000", "1001", "1002"])
-        recipients.start(ctx, c.id)
+        ctx, clock, c = started(config, "gateway" if server == "gateway" else "email")
         with Dispatcher(config, clock=clock) as d:
             d.run_once()
             [p] = channel_health.problems()
@@ -527,15 +503,10 @@ def test_a_server_switched_to_a_trusted_certificate_resumes_its_channel(db, db_u
             assert "failed" not in status_counts(c.id) and all(x.attempts == 0 for x in Delivery.select())
             assert ca in channel_health.describe(p, config, clock())
             switch_to_clinic_certificate(srv.tls_context)
-            for _ in range(6):
-                run(d, clock, 61)
-                if status_counts(c.id) == {"sent": 3}:
-                    break
+            run_until_sent(d, clock, c.id, tries=6)
         assert status_counts(c.id) == {"sent": 3} and channel_health.problems() == []
         if server == "gateway":
-            got = Counter(p["app_id"] for p in srv.pushes)
-            assert got == {"a-1000": 1, "a-1001": 1, "a-1002": 1}, "each patient once"
+            assert pushed(srv) == EACH_PUSHED_ONCE, "each patient once"
         else:
-            got = Counter(m.rcpt_tos[0] for m in srv.messages)
-            assert got == {f"p{i}@example.org": 1 for i in (1000, 1001, 1002)}, "each patient once"
+            assert emailed(srv) == EACH_EMAILED_ONCE, "each patient once"
         assert all(x.attempts == 1 for x in Delivery.select())

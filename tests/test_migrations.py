@@ -108,3 +108,56 @@ def test_numbers_are_a_sequence():
 def test_peewee_types_are_what_we_expect():
     # a guard for the comparison above: nullability read from the database is meaningful
     assert isinstance(Delivery.handed_at, pw.DateTimeField) and Delivery.handed_at.null
+
+
+def _tally() -> dict[tuple[int, str], int]:
+    rows = database.execute_sql("SELECT campaign, status, SUM(n) FROM recipient_tally GROUP BY campaign, status")
+    return {(c, s): int(n) for c, s, n in rows.fetchall() if n}
+
+
+def _recipients() -> dict[tuple[int, str], int]:
+    rows = database.execute_sql("SELECT campaign_id, status, COUNT(*) FROM recipient GROUP BY campaign_id, status")
+    return {(c, s): int(n) for c, s, n in rows.fetchall()}
+
+
+def test_version_8_migrates_to_lighter_status_changes(db_url):
+    """0009: the claimed rows' partial index replaces (claimed_by, status); SQLite's tally
+    triggers, rewritten, still count exactly — a pair new to a campaign, a move, a
+    statement that moves many, an insert into an existing pair."""
+    dbmod.bind(db_url)
+    dbmod._runner().up(target="0008_outbox_retention")
+    assert dbmod.schema_version() == 8
+    p = database.param
+    for i in range(4):
+        database.execute_sql(
+            f"INSERT INTO patient (emr_id, emr_key, search_name, imported_at, updated_at, first_name, last_name, sex,"
+            f" language, email, phone, marketing_consent, push_enabled, do_not_contact, practitioner, postal_code)"
+            f" VALUES ({p}, {p}, '', {p}, {p}, '', '', '', 'fr', '', '', {p}, {p}, {p}, '', '')",
+            [str(i), str(i), T0, T0, True, True, False],
+        )
+    database.execute_sql(
+        "INSERT INTO campaign (uuid, kind, name, archived, created_at, created_by, updated_at, content_version)"
+        f" VALUES ('u-9', 'invitation', 'Nine', {p}, {p}, 'admin', {p}, 1)",
+        [False, T0, T0],
+    )
+    add = (
+        "INSERT INTO recipient (campaign_id, patient_id, status, reason_code, reason, added_at, added_by, in_feed)"
+        f" VALUES (1, {p}, {p}, '', '', {p}, 'admin', {p})"
+    )
+    database.execute_sql(add, [1, "assigned", T0, False])
+    assert dbmod.migrate() == (8, migrations.LATEST)
+    names = {i.name for i in database.get_indexes("delivery")}
+    assert "delivery_claimed" in names and "delivery_claimed_by_status" not in names
+    assert not diff_models(database.obj, ALL_MODELS)
+
+    assert _tally() == _recipients() == {(1, "assigned"): 1}
+    database.execute_sql(add, [2, "assigned", T0, False])  # a pair that has its row
+    database.execute_sql(add, [3, "queued", T0, False])  # a pair new to the campaign
+    assert _tally() == _recipients() == {(1, "assigned"): 2, (1, "queued"): 1}
+    database.execute_sql("UPDATE recipient SET status = 'sent' WHERE patient_id = 1")  # one moves
+    database.execute_sql("UPDATE recipient SET status = 'queued' WHERE status <> 'queued'")  # many at once
+    database.execute_sql(add, [4, "sent", T0, False])
+    database.execute_sql("UPDATE recipient SET reason = 'x' WHERE patient_id = 4")  # no status change
+    assert _tally() == _recipients() == {(1, "queued"): 3, (1, "sent"): 1}
+    database.execute_sql("DELETE FROM recipient WHERE patient_id = 4")
+    assert _tally() == _recipients() == {(1, "queued"): 3}

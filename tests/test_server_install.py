@@ -32,11 +32,13 @@ TOKEN = "gw-" + uuid.uuid4().hex
 N = 10  # patients per staff member
 
 
-def test_the_readme_quotes_the_install_script_whole():
+@pytest.mark.parametrize("name", ["install.sh", "paths.sh"])
+def test_the_readme_quotes_the_install_script_whole(name):
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    m = re.search(r"<!-- begin deploy/install.sh -->\n```sh\n(.*?)```\n<!-- end deploy/install.sh -->", readme, re.S)
-    assert m, "README: the 'Install on a clinic server' section must quote deploy/install.sh"
-    assert m.group(1) == SCRIPT.read_text(encoding="utf-8"), "README and deploy/install.sh differ: copy the script"
+    m = re.search(rf"<!-- begin deploy/{name} -->\n```sh\n(.*?)```\n<!-- end deploy/{name} -->", readme, re.S)
+    assert m, f"README: the 'Install on a clinic server' section must quote deploy/{name}"
+    text = (REPO / "deploy" / name).read_text(encoding="utf-8")
+    assert m.group(1) == text, f"README and deploy/{name} differ: copy the script"
 
 
 def test_the_unit_is_hardened():

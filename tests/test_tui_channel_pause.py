@@ -14,7 +14,7 @@ import pytest
 from helpers import add_patients
 from servers import GatewayServer
 from test_dispatch import TPL
-from tui_helpers import LOGIN, app_for, make_world, settle, wait_for
+from tui_helpers import LOGIN, app_for, make_world, open_campaign, rendered, settle, wait_for
 
 from core import campaigns, channel_health, context, recipients
 from core import config as cfg
@@ -77,7 +77,6 @@ async def test_the_ledger_and_the_detail_show_both_times_of_an_email_that_may_ha
     from collections import Counter
 
     from servers import SmtpServer
-    from test_tui_staff import open_campaign, rendered
 
     from tui.screens.recipient_detail import RecipientDetailModal
 

@@ -9,9 +9,18 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from tui_helpers import LOGIN, FrozenClock, app_for, copy_world, make_world, screen_text, settle, wait_for
+from tui_helpers import (
+    FrozenClock,
+    app_for,
+    copy_world,
+    module_world,
+    open_campaign,
+    screen_text,
+    settle,
+    wait_for,
+)
 
-from core import conditions, context, recipients
+from core import conditions, recipients
 from core.config.watch import ConfigWatch
 from tui.screens.campaign_list import CampaignListScreen
 from tui.screens.modals import ConfirmModal
@@ -21,11 +30,7 @@ pytestmark = pytest.mark.anyio
 NIGHT = datetime(2025, 6, 3, 3, 0)  # Monday 23:00 in Montréal
 
 
-@pytest.fixture(scope="module")
-def base_world(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(context, "login_name", lambda: LOGIN)
-        return make_world(tmp_path_factory.mktemp("reload"), n_patients=40)
+base_world = module_world("reload", n_patients=40)
 
 
 @pytest.fixture
@@ -49,14 +54,6 @@ async def tick(pilot) -> None:
 
 def status_line(app) -> str:
     return str(app.screen.query_one("#status-who").render())
-
-
-async def open_campaign(pilot, campaign_id: int) -> None:
-    screen = pilot.app.screen
-    assert isinstance(screen, CampaignListScreen)
-    screen.query_one("DataTable").move_cursor(row=screen._order.index(campaign_id))
-    await pilot.press("enter")
-    await settle(pilot)
 
 
 async def test_new_sending_hours_apply_to_the_next_start(world):

@@ -7,17 +7,21 @@ import pytest
 from tui_helpers import (
     LOGIN,
     app_for,
-    copy_world,
+    copied_world,
     make_world,
+    module_world,
+    open_add,
+    open_campaign,
     screen_text,
     settle,
+    type_into,
     users_toml,
     wait_for,
     write_config,
 )
 
 from core import campaigns as campaigns_mod
-from core import conditions, context, recipients
+from core import conditions, recipients
 from core.models import Campaign, Patient, Recipient, Template
 from core.reasons import describe
 from tui.screens.campaign_detail import CampaignDetailScreen
@@ -29,28 +33,10 @@ from tui.screens.template_editor import TemplateEditorScreen
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(scope="module")
-def base_world(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(context, "login_name", lambda: LOGIN)
-        return make_world(tmp_path_factory.mktemp("base"), n_patients=60)
+base_world = module_world("base", n_patients=60)
 
 
-@pytest.fixture
-def world(base_world, tmp_path, as_mlaval):
-    return copy_world(base_world, tmp_path / "w")
-
-
-async def open_campaign(pilot, campaign_id: int) -> RecipientsScreen:
-    app = pilot.app
-    screen = app.screen
-    assert isinstance(screen, CampaignListScreen)
-    row = screen._order.index(campaign_id)
-    screen.query_one("DataTable").move_cursor(row=row)
-    await pilot.press("enter")
-    await settle(pilot)
-    assert isinstance(app.screen, RecipientsScreen)
-    return app.screen
+world = copied_world
 
 
 class TestCampaignList:
@@ -213,28 +199,6 @@ def app_for_path(path):
     from tui.app import make_app
 
     return make_app(path, scheduler=False, blink=False)
-
-
-async def open_add(pilot, tab: str = "tab-one"):
-    """Press a on the recipient table; the modal opens on its first tab, then `tab`."""
-    await pilot.press("a")
-    await settle(pilot)
-    modal = pilot.app.screen
-    # the first tab's focus message travels pane -> tabs: wait for its effect, not a clock
-    assert await wait_for(pilot, lambda: getattr(pilot.app.focused, "id", None) == "patient-query")
-    if tab != "tab-one":
-        modal.query_one("#add-tabs").active = tab
-        await settle(pilot)
-    assert modal.active_tab() == tab
-    return modal
-
-
-async def type_into(pilot, selector: str, text: str) -> None:
-    """Focus a field and give it `text` (as pasting it would), then let the app react."""
-    w = pilot.app.screen.query_one(selector)
-    w.focus()
-    w.value = text
-    await settle(pilot)
 
 
 class TestTemplateEditor:

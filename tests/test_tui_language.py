@@ -169,3 +169,92 @@ async def test_keys_rebound_in_the_config_apply_when_it_changes(world):
         await pilot.press("n")
         await settle(pilot)
         assert isinstance(app.screen, CampaignDetailScreen)
+
+
+async def test_the_palette_says_it_found_nothing_in_french(world):
+    """Textual writes "No matches found" itself (tui.commands.Palette translates it)."""
+    from textual.command import CommandList
+
+    preferences.set_language(world.ctx, "fr")
+    app = app_for(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await settle(pilot)
+        await pilot.press(*"zqxw")
+
+        def said() -> list[str]:
+            found = app.screen.query(CommandList)
+            return [str(o.prompt) for o in found.first().options] if found else []
+
+        await wait_for(pilot, lambda: len(said()) == 1, timeout=5)
+        await settle(pilot)
+        text = screen_text(app)  # what is drawn
+        assert "Aucune commande trouvée" in text and "No matches" not in text, text
+
+
+async def test_the_palette_lists_its_commands_in_one_order(world):
+    """One provider: the screen's commands, the language switch, then Textual's, in the
+    order they are made — never in the order two providers happened to answer (which the
+    snapshots of the open palette could not picture)."""
+    from textual.command import CommandList
+
+    app = app_for(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        expected = [name for name, _help, _callback in screen.palette_commands()]
+        expected += [name for name, *_more in app.language_commands()]
+        expected += [c.title for c in app.get_system_commands(screen) if c.discover]
+        await pilot.press("ctrl+p")
+        await settle(pilot, 0.4)
+        names = [str(o.prompt).split("\n")[0] for o in app.screen.query_one(CommandList).options]
+    assert names == expected
+
+
+def dialog_words(app) -> str:
+    """What the open dialog says: its title, its message, its buttons."""
+    from textual.widgets import Button, Static
+
+    screen = app.screen
+    box = screen.query_one(".dialog")
+    message = "\n".join(str(s.content) for s in screen.query(Static).filter(".message"))
+    return "\n".join([str(box.border_title), message, *(str(b.label) for b in screen.query(Button))])
+
+
+@pytest.mark.parametrize(
+    ("campaign", "keys", "french", "english"),
+    [
+        (None, ("n", "tab", *"Rappel", "escape"), "Abandonner", "Discard"),  # unsaved changes
+        ("broadcast_live", ("s",), "Démarrer", "Start"),  # start confirmation
+        ("broadcast_live", ("down", "x"), "Retirer", "Remove"),  # removal (core's words on the patient, read again)
+    ],
+    ids=["unsaved", "start", "remove"],
+)
+async def test_an_open_confirmation_speaks_the_language_switched_to(world, campaign, keys, french, english):
+    """A dialog open when the language switches is redrawn in it (issue #17): its title, its
+    message (the core's words too) and its buttons — the same dialog, still waiting."""
+    from tui.screens.modals import ConfirmModal
+
+    app = app_for(world)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        if campaign:
+            screen.query_one("DataTable").move_cursor(row=screen._order.index(getattr(world.campaigns, campaign)))
+            await pilot.press("enter")
+            await settle(pilot)
+        for key in keys:
+            await pilot.press(key)
+            await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmModal), [n.message for n in app._notifications]
+        before = dialog_words(app)
+        assert english in before, before
+        await switch_from_palette(pilot, "fran")
+        assert app.screen is dialog
+        after = dialog_words(app)
+        assert french in after and english not in after, after
+        from test_i18n_cli import english_in
+
+        assert not english_in(after, ["Nouvelle médecin : Dre Girard", "EMR"]), after

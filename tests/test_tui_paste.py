@@ -6,9 +6,17 @@ driver posts it here."""
 from __future__ import annotations
 
 import pytest
-from test_tui_flows import base_world, open_add, open_campaign  # noqa: F401 - base_world is a fixture
 from textual import events
-from tui_helpers import app_for, copy_world, screen_text, settle, wait_for
+from tui_helpers import (
+    app_for,
+    copied_world,
+    module_world,
+    open_add,
+    open_campaign,
+    screen_text,
+    settle,
+    wait_for,
+)
 
 from core import recipients
 from core.models import Recipient
@@ -17,9 +25,8 @@ from tui.screens.recipients import RecipientsScreen
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def world(base_world, tmp_path, as_mlaval):  # noqa: F811 - the imported fixture, used
-    return copy_world(base_world, tmp_path / "w")
+base_world = module_world("base", n_patients=60)  # the flows' world (tests/test_tui_flows.py)
+world = copied_world
 
 
 def assigned(cid) -> set[str]:

@@ -4,21 +4,15 @@ palette, every word they drew is redrawn; in French at 80 columns their lines st
 from __future__ import annotations
 
 import pytest
-from tui_helpers import LOGIN, app_for, copy_world, make_world, screen_text, settle
+from tui_helpers import app_for, copy_world, module_world, open_campaign, screen_text, settle
 
-from core import context, i18n
+from core import i18n
 from tui.screens.audit import AuditScreen
-from tui.screens.campaign_list import CampaignListScreen
-from tui.screens.recipients import RecipientsScreen
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(scope="module")
-def base_world(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(context, "login_name", lambda: LOGIN)
-        return make_world(tmp_path_factory.mktemp("recipients_fr"), n_patients=60)
+base_world = module_world("recipients_fr", n_patients=60)
 
 
 @pytest.fixture
@@ -26,17 +20,6 @@ def world(base_world, tmp_path, as_mlaval):
     world = copy_world(base_world, tmp_path / "w")
     yield world
     i18n.use("en")
-
-
-async def open_campaign(pilot, campaign_id: int) -> RecipientsScreen:
-    screen = pilot.app.screen
-    assert isinstance(screen, CampaignListScreen)
-    screen.query_one("DataTable").move_cursor(row=screen._order.index(campaign_id))
-    await settle(pilot)
-    await pilot.press("enter")
-    await settle(pilot)
-    assert isinstance(pilot.app.screen, RecipientsScreen)
-    return pilot.app.screen
 
 
 def headers(table) -> list[str]:

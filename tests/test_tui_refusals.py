@@ -17,26 +17,29 @@ from datetime import timedelta
 import pytest
 from textual import events
 from textual.widgets import DataTable
-from tui_helpers import LOGIN, FrozenClock, app_for, copy_world, make_world, settle, wait_for
+from tui_helpers import (
+    FrozenClock,
+    app_for,
+    copy_world,
+    module_world,
+    open_campaign,
+    settle,
+    wait_for,
+)
 
-from core import context, recipients
+from core import recipients
 from core.models import database
 from tui.screens.add_patients import AddPatientsModal
 from tui.screens.audit import AuditScreen
 from tui.screens.campaign_list import CampaignListScreen
 from tui.screens.modals import ConfirmModal
 from tui.screens.opt_out import OptOutModal
-from tui.screens.recipients import RecipientsScreen
 
 pytestmark = pytest.mark.anyio
 FULL = 'permissions = ["campaigns", "admin"]'
 
 
-@pytest.fixture(scope="module")
-def base_world(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(context, "login_name", lambda: LOGIN)
-        return make_world(tmp_path_factory.mktemp("refusals"), n_patients=40)
+base_world = module_world("refusals", n_patients=40)
 
 
 @pytest.fixture
@@ -85,16 +88,6 @@ async def refused_once(pilot, permission: str = "campaigns") -> None:
     await settle(pilot)
     assert len(refusals(app, permission)) == 1, [n.message for n in app._notifications]
     assert len(list(app._notifications)) == 1, [n.message for n in app._notifications]  # nothing else said
-
-
-async def open_campaign(pilot, campaign_id: int) -> RecipientsScreen:
-    screen = pilot.app.screen
-    assert isinstance(screen, CampaignListScreen)
-    screen.query_one(DataTable).move_cursor(row=screen._order.index(campaign_id))
-    await pilot.press("enter")
-    await settle(pilot)
-    assert isinstance(pilot.app.screen, RecipientsScreen)
-    return pilot.app.screen
 
 
 async def started(pilot, app) -> None:

@@ -8,13 +8,22 @@ from datetime import datetime, timedelta
 
 import pytest
 from helpers import status_counts
-from tui_helpers import LOGIN, FrozenClock, app_for, copy_world, make_world, screen_text, settle, users_toml, wait_for
+from tui_helpers import (
+    FrozenClock,
+    app_for,
+    copy_world,
+    module_world,
+    open_campaign,
+    screen_text,
+    settle,
+    users_toml,
+    wait_for,
+)
 
 from core import config as cfg
 from core import context, recipients
 from core.models import Delivery, Invitation, Recipient
 from tui.screens.modals import ConfirmModal
-from tui.screens.recipients import RecipientsScreen
 from tui.screens.sending import TestSendModal
 from tui.screens.template_editor import TemplateEditorScreen
 
@@ -22,11 +31,7 @@ pytestmark = pytest.mark.anyio
 STAFF_EMAIL = "mlaval@clinic.example"
 
 
-@pytest.fixture(scope="module")
-def base_world(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(context, "login_name", lambda: LOGIN)
-        return make_world(tmp_path_factory.mktemp("sending"), n_patients=40)
+base_world = module_world("sending", n_patients=40)
 
 
 @pytest.fixture
@@ -40,16 +45,6 @@ def world(base_world, tmp_path, as_mlaval):
     w.config_path.write_text(text, encoding="utf-8")
     w.ctx = context.for_current_user(cfg.load(w.config_path, env={}), w.clock)
     return w
-
-
-async def open_campaign(pilot, campaign_id: int) -> RecipientsScreen:
-    app = pilot.app
-    screen = app.screen
-    screen.query_one("DataTable").move_cursor(row=screen._order.index(campaign_id))
-    await pilot.press("enter")
-    await settle(pilot)
-    assert isinstance(app.screen, RecipientsScreen)
-    return app.screen
 
 
 async def modal(pilot, cls):

@@ -6,10 +6,19 @@ from __future__ import annotations
 import re
 
 import pytest
-from tui_helpers import LOGIN, app_for, copy_world, make_world, screen_text, settle
+from tui_helpers import (
+    LOGIN,
+    app_for,
+    copied_world,
+    module_world,
+    open_campaign,
+    rendered,
+    screen_text,
+    select,
+    settle,
+)
 
 from core import campaigns as campaigns_mod
-from core import context
 from core.models import Campaign, Patient, Recipient, Template
 from tui.screens.campaign_detail import CampaignDetailScreen
 from tui.screens.campaign_list import CampaignListScreen
@@ -20,41 +29,10 @@ from tui.screens.template_editor import TemplateEditorScreen
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(scope="module")
-def base_world(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(context, "login_name", lambda: LOGIN)
-        return make_world(tmp_path_factory.mktemp("staff"), n_patients=60)
+base_world = module_world("staff", n_patients=60)
 
 
-@pytest.fixture
-def world(base_world, tmp_path, as_mlaval):
-    return copy_world(base_world, tmp_path / "w")
-
-
-async def select(pilot, campaign_id: int) -> CampaignListScreen:
-    screen = pilot.app.screen
-    assert isinstance(screen, CampaignListScreen)
-    screen.query_one("DataTable").move_cursor(row=screen._order.index(campaign_id))
-    await settle(pilot)
-    return screen
-
-
-async def open_campaign(pilot, campaign_id: int) -> RecipientsScreen:
-    await select(pilot, campaign_id)
-    await pilot.press("enter")
-    await settle(pilot)
-    assert isinstance(pilot.app.screen, RecipientsScreen)
-    return pilot.app.screen
-
-
-def rendered(static, width: int = 76) -> str:
-    """What a Static holding a Rich table shows, as text."""
-    from rich.console import Console
-
-    console = Console(width=width, record=True, file=open("/dev/null", "w"))
-    console.print(static.content)
-    return console.export_text()
+world = copied_world
 
 
 class TestNoLostEdit:

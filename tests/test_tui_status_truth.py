@@ -6,39 +6,30 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from tui_helpers import LOGIN, FrozenClock, app_for, copy_world, make_world, screen_text, settle, wait_for
+from tui_helpers import (
+    FrozenClock,
+    app_for,
+    copied_world,
+    module_world,
+    open_campaign,
+    screen_text,
+    settle,
+    wait_for,
+)
 
 from core import conditions, context, recipients
 from core import config as cfg
 from core.models import Patient, Recipient
 from tui.screens.add_patients import AddPatientsModal
-from tui.screens.campaign_list import CampaignListScreen
 from tui.screens.modals import ConfirmModal
-from tui.screens.recipients import RecipientsScreen
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(scope="module")
-def base_world(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(context, "login_name", lambda: LOGIN)
-        return make_world(tmp_path_factory.mktemp("truth"), n_patients=40)
+base_world = module_world("truth", n_patients=40)
 
 
-@pytest.fixture
-def world(base_world, tmp_path, as_mlaval):
-    return copy_world(base_world, tmp_path / "w")
-
-
-async def open_campaign(pilot, campaign_id: int) -> RecipientsScreen:
-    screen = pilot.app.screen
-    assert isinstance(screen, CampaignListScreen)
-    screen.query_one("DataTable").move_cursor(row=screen._order.index(campaign_id))
-    await pilot.press("enter")
-    await settle(pilot)
-    assert isinstance(pilot.app.screen, RecipientsScreen)
-    return pilot.app.screen
+world = copied_world
 
 
 def header(app) -> str:

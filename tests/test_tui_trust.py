@@ -4,10 +4,21 @@ audit trail for administrators — driven with the keyboard, checked in the data
 from __future__ import annotations
 
 import pytest
-from test_tui_flows import open_add, open_campaign, type_into
-from tui_helpers import LOGIN, app_for, copy_world, make_world, screen_text, settle, users_toml, wait_for, write_config
+from tui_helpers import (
+    LOGIN,
+    app_for,
+    copied_world,
+    module_world,
+    open_add,
+    open_campaign,
+    screen_text,
+    settle,
+    type_into,
+    users_toml,
+    wait_for,
+    write_config,
+)
 
-from core import context
 from core.models import AuditLog, OptOut, Patient
 from tui.screens.audit import AuditScreen
 from tui.screens.campaign_list import CampaignListScreen
@@ -16,16 +27,10 @@ from tui.screens.opt_out import OptOutModal
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(scope="module")
-def base_world(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(context, "login_name", lambda: LOGIN)
-        return make_world(tmp_path_factory.mktemp("trust"), n_patients=40)
+base_world = module_world("trust", n_patients=40)
 
 
-@pytest.fixture
-def world(base_world, tmp_path, as_mlaval):
-    return copy_world(base_world, tmp_path / "w")
+world = copied_world
 
 
 async def test_o_in_the_patient_picker_records_an_opt_out_with_its_note(world):

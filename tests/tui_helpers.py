@@ -10,11 +10,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
 from core import config as cfg
 from core import context, demo
 from core import db as dbmod
 from core.context import Ctx
 from tui.app import ClinicastApp, make_app
+from tui.screens.campaign_list import CampaignListScreen
+from tui.screens.recipients import RecipientsScreen
 
 FROZEN = datetime(2025, 6, 2, 16, 0)  # noon in Montréal on fakedata's reference day
 LOGIN = "mlaval"
@@ -103,6 +107,26 @@ def copy_world(world: World, folder: Path) -> World:
     return World(folder, path, ctx, world.campaigns, world.clock)
 
 
+def module_world(name: str, n_patients: int = 60):
+    """A module-scoped fixture: one demo world for the module, made with the login patched
+    to LOGIN; each test copies it (`base_world = module_world("staff")`)."""
+
+    @pytest.fixture(scope="module")
+    def base_world(tmp_path_factory) -> World:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(context, "login_name", lambda: LOGIN)
+            return make_world(tmp_path_factory.mktemp(name), n_patients=n_patients)
+
+    return base_world
+
+
+@pytest.fixture
+def copied_world(base_world, tmp_path, as_mlaval) -> World:
+    """A fixture: the test's own copy of the module's `base_world`, run as LOGIN
+    (`world = copied_world`)."""
+    return copy_world(base_world, tmp_path / "w")
+
+
 def app_for(world: World, **kw) -> ClinicastApp:
     kw.setdefault("scheduler", False)
     kw.setdefault("blink", False)
@@ -176,6 +200,55 @@ async def wait_for(pilot, predicate, timeout: float = 10.0) -> bool:
             return True
         await pilot.pause(0.05)
     return predicate()
+
+
+async def select(pilot, campaign_id: int) -> CampaignListScreen:
+    """On the campaign list, the cursor on `campaign_id`'s row."""
+    screen = pilot.app.screen
+    assert isinstance(screen, CampaignListScreen)
+    screen.query_one("DataTable").move_cursor(row=screen._order.index(campaign_id))
+    await settle(pilot)
+    return screen
+
+
+async def open_campaign(pilot, campaign_id: int) -> RecipientsScreen:
+    """From the campaign list, Enter on `campaign_id`: its recipient table."""
+    await select(pilot, campaign_id)
+    await pilot.press("enter")
+    await settle(pilot)
+    assert isinstance(pilot.app.screen, RecipientsScreen)
+    return pilot.app.screen
+
+
+async def open_add(pilot, tab: str = "tab-one"):
+    """Press a on the recipient table; the modal opens on its first tab, then `tab`."""
+    await pilot.press("a")
+    await settle(pilot)
+    modal = pilot.app.screen
+    # the first tab's focus message travels pane -> tabs: wait for its effect, not a clock
+    assert await wait_for(pilot, lambda: getattr(pilot.app.focused, "id", None) == "patient-query")
+    if tab != "tab-one":
+        modal.query_one("#add-tabs").active = tab
+        await settle(pilot)
+    assert modal.active_tab() == tab
+    return modal
+
+
+async def type_into(pilot, selector: str, text: str) -> None:
+    """Focus a field and give it `text` (as pasting it would), then let the app react."""
+    w = pilot.app.screen.query_one(selector)
+    w.focus()
+    w.value = text
+    await settle(pilot)
+
+
+def rendered(static, width: int = 76) -> str:
+    """What a Static holding a Rich table shows, as text."""
+    from rich.console import Console
+
+    console = Console(width=width, record=True, file=open("/dev/null", "w"))
+    console.print(static.content)
+    return console.export_text()
 
 
 # --- every screen, as the snapshots and the pseudo-locale scan reach it -----------------

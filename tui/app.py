@@ -14,24 +14,18 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual import work
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.worker import Worker
 
-from core import db as dbmod
-from core import i18n, session
 from core.config.watch import ConfigWatch, needs_restart, sending_changed, session_for
-from core.context import Ctx, for_current_user
-from core.enums import Permission
-from core.errors import ClinicastError, ConfigError, DatabaseError, PermissionDenied
+from core.context import Ctx
 from core.i18n import N_, _
 from core.models import utcnow
 
@@ -42,11 +36,10 @@ if TYPE_CHECKING:
     from core.scheduling.embedded import EmbeddedScheduler
 from tui import typography, workers
 from tui.commands import CampaignCommands
+from tui.preferences import StaffPreferences
+from tui.screens.opening import Problem, open_session
 
 typography.install()  # no line breaks at a no-break space, before any text is wrapped
-
-# Each language in its own name (never translated): what the palette's switch offers
-LANGUAGE_NAMES = {"fr": "Français", "en": "English"}
 
 TICK_SECONDS = 3.0  # the config file and who sends are checked this often
 
@@ -54,104 +47,10 @@ HANGUP_EXIT = 128 + signal.SIGHUP  # what a shell reports for a session ended by
 HANGUP_GRACE = 5.0  # seconds the session has to unwind after SIGHUP, its scheduler already released
 
 
-@dataclass
-class Problem:
-    title: str
-    message: str
-    advice: str
-
-
-def open_session(config_path: str | None, clock: Callable[[], datetime], language: str | None = None) -> Ctx | Problem:
-    """Config, database and a user with the "campaigns" permission (core.session's steps)
-    — or a Problem saying what is wrong and what to do. Spoken in the user's language
-    (core.preferences: their choice, else the config's), or `language` when given (the one
-    they switched to in this session)."""
-    from core import preferences
-    from core.context import login_name
-
-    config = None
-    try:
-        i18n.use(language or preferences.language_of_file(config_path, login_name()))
-        config = session.load_config(config_path)
-        if language is None:
-            preferences.speak_for(config, login_name(), database=False)
-        try:
-            session.connect(config)
-        except ClinicastError:
-            raise
-        except Exception as e:  # noqa: BLE001 - a driver error, in core's words (kind and fix)
-            raise dbmod.explain(e) from None
-        ctx = for_current_user(config, clock)
-        if language is None:
-            preferences.speak_for(config, ctx.user.login)
-        ctx.require(Permission.CAMPAIGNS)
-        return ctx
-    except ClinicastError as e:
-        return problem_for(e, config_path, str(config.path) if config else config_path)
-
-
-def problem_for(error: ClinicastError, config_path: str | None, config_file: str | None) -> Problem:
-    """What is wrong and what to do, picked by the error's kind (never by its words)."""
-    where = f" --config {config_path}" if config_path else ""
-    if isinstance(error, ConfigError):
-        if error.kind == "no_config":
-            return Problem(
-                _("No config file"),
-                str(error),
-                _(
-                    "Create one from config.example.toml, or pass --config PATH, "
-                    "then press r to try again. `clinicast demo` opens a demo."
-                ),
-            )
-        return Problem(
-            _("The config file has problems"),
-            str(error),
-            _(
-                "Fix each line above in {path} (an administrator can run "
-                "`clinicast config check{where}`), then press r to try again."
-            ).format(path=error.path, where=where),
-        )
-    if isinstance(error, DatabaseError):
-        return Problem(_("The database is not ready"), str(error), database_advice(error.kind, config_file, where))
-    if isinstance(error, PermissionDenied):
-        return Problem(
-            _("You cannot use clinicast"),
-            str(error),
-            _(
-                'Ask an administrator to give you the "campaigns" permission under '
-                "[users.<your login>] in {path}, then press r to try again."
-            ).format(path=config_file),
-        )
-    return Problem(_("clinicast cannot open"), str(error), _("Press r to try again."))
-
-
-def database_advice(kind: str, config_path: str | None, where: str) -> str:
-    """What to do, by the error's kind (core.errors.DatabaseProblem), never by its words."""
-    advice = {
-        "empty": _(
-            "An administrator must run `clinicast init{where}` to create the database; then press r to try again."
-        ),
-        "behind": _(
-            "An administrator must run `clinicast init{where}` to migrate the database; then press r to try again."
-        ),
-        "newer": _("This program is older than the database: install the newer clinicast; then press r to try again."),
-        "not_writable": _("Run the command above as root (or as the owner it names); then press r to try again."),
-        "locked": _("Another clinicast process holds the database: wait a moment; then press r to try again."),
-        "full": _("The disk is full: an administrator must free some space; then press r to try again."),
-        "invalid": _(
-            "Check [database] url in {path}: it does not point at a clinicast database; then press r to try again."
-        ),
-        "unreachable": _(
-            "Check [database] url in {path} and that the database server answers; then press r to try again."
-        ),
-    }.get(kind, _("Check [database] in {path}; then press r to try again."))
-    return advice.format(where=where, path=config_path)
-
-
-class ClinicastApp(App[int]):
+class ClinicastApp(StaffPreferences):
     CSS_PATH = "app.tcss"
     TITLE = "clinicast"
-    COMMANDS = App.COMMANDS | {CampaignCommands}
+    COMMANDS = {CampaignCommands}  # the screen's, the language switch and Textual's own, in one order
     # f10 first: ctrl+q is XON/XOFF flow control on some terminals and SSH clients
     BINDINGS = [
         Binding(
@@ -332,47 +231,7 @@ class ClinicastApp(App[int]):
         if bad:
             self.notify("\n".join(bad[:5]), title=_("[keys] not applied"), severity="warning", markup=False, timeout=12)
 
-    async def _remembered_theme(self, ctx: Ctx) -> None:
-        """The theme this staff member last chose (core.preferences), and from now on each
-        one they choose (the palette's "Change theme") remembered for their next session."""
-        from core import preferences
-
-        try:
-            chosen = await asyncio.to_thread(preferences.get, ctx.user.login)
-        except Exception as e:  # noqa: BLE001 - a comfort, never a reason not to open
-            self.log.warning(f"theme not read: {e!r}")
-            chosen = preferences.Preferences()
-        self._saved_theme = chosen.theme or self.theme
-        if chosen.theme in self.available_themes:
-            self.theme = chosen.theme
-        if not self._theme_watched:
-            self._theme_watched = True
-            self.theme_changed_signal.subscribe(self, self._theme_changed)
-
-    def _theme_changed(self, theme) -> None:
-        if self.session is not None and theme.name != self._saved_theme:
-            self._saved_theme = theme.name
-            self._save_theme(theme.name)
-
-    @work(exclusive=True, exit_on_error=False, group="theme")
-    async def _save_theme(self, name: str) -> None:
-        from core import preferences
-
-        await asyncio.to_thread(preferences.set_theme, self.ctx, name)
-
     # --- the staff's language (SPEC §12) ---------------------------------------------
-
-    def switch_language(self, language: str) -> None:
-        """Speak `language` now: every screen of the stack redrawn in it, and remembered
-        for this login (core.preferences) so that the next session opens in it."""
-        if language == i18n.current():
-            return
-        i18n.use(language)
-        self._switched_to = language
-        self._relabel()
-        if self.session is not None:
-            self._save_language(language)
-        self.notify(_("Language: {name}").format(name=LANGUAGE_NAMES.get(language, language)), timeout=3)
 
     def _relabel(self) -> None:
         from tui.screens.base import ClinicastScreen
@@ -385,29 +244,6 @@ class ClinicastApp(App[int]):
             if isinstance(screen, ClinicastScreen):
                 screen.relabel()
 
-    @work(exclusive=True, exit_on_error=False, group="language")
-    async def _save_language(self, language: str) -> None:
-        from core import preferences
-
-        await asyncio.to_thread(preferences.set_language, self.ctx, language)
-
-    def language_commands(self) -> list[tuple[str, str, Callable[[], object], str]]:
-        """The palette's switch: (name, help, callback, more words it is found by), found
-        by "lang", "langue", "fran", "English", "anglais" in either language."""
-        found_by = {"fr": "language langue french francais français", "en": "language langue english anglais"}
-        out: list[tuple[str, str, Callable[[], object], str]] = []
-        for code, name in LANGUAGE_NAMES.items():
-            help_text = _("The language in use") if code == i18n.current() else _("Switch to it and remember it")
-            out.append(
-                (
-                    _("Language: {name}").format(name=name),
-                    help_text,
-                    partial(self.switch_language, code),
-                    found_by[code],
-                )
-            )
-        return out
-
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Textual's own commands, in the language in use."""
         for command in super().get_system_commands(screen):
@@ -417,16 +253,17 @@ class ClinicastApp(App[int]):
                 yield SystemCommand(_(command.title), _(command.help), command.callback, command.discover)
 
     def action_command_palette(self) -> None:
-        from textual.command import CommandPalette
+        from tui.commands import Palette
 
-        if self.use_command_palette and not CommandPalette.is_open(self):  # type: ignore[arg-type]
-            self.push_screen(CommandPalette(id="--command-palette", placeholder=_("Search for commands…")))
+        if self.use_command_palette and not Palette.is_open(self):  # type: ignore[arg-type]
+            self.push_screen(Palette(id="--command-palette", placeholder=_("Search for commands…")))
 
     def search_themes(self) -> None:
-        from textual.command import CommandPalette
         from textual.theme import ThemeProvider
 
-        self.push_screen(CommandPalette(providers=[ThemeProvider], placeholder=_("Search for themes…")))
+        from tui.commands import Palette
+
+        self.push_screen(Palette(providers=[ThemeProvider], placeholder=_("Search for themes…")))
 
     def action_keys(self) -> None:
         """`?` / f1: every key of the screen, hidden ones too."""

@@ -84,27 +84,28 @@ def load(path: str | os.PathLike | None = None, env: Mapping[str, str] | None = 
     return from_dict(data, p, os.environ if env is None else env)
 
 
-# tomllib's words (Python's own English) as the staff member's: (pattern, msgid)
+# tomllib's words (Python's own English) as the staff member's: (pattern, msgid), compiled
+# only when a file has a syntax error to say
 _TOML_WORDS = [
-    (re.compile(r"Cannot overwrite a value"), N_("a value is given twice")),
-    (re.compile(r"Cannot declare (?P<what>.*) twice"), N_("{what} is declared twice")),
-    (re.compile(r"Cannot (?:mutate immutable|redefine) namespace (?P<what>.*)"), N_("{what} is already defined")),
-    (re.compile(r"Duplicate inline table key (?P<what>.*)"), N_("key {what} is given twice")),
-    (re.compile(r"Unterminated string"), N_("a string is not closed (a missing quote)")),
-    (re.compile(r"Unclosed inline table"), N_("an inline table is not closed (a missing '}}')")),
-    (re.compile(r"Unclosed array"), N_("a list is not closed (a missing ']')")),
-    (re.compile(r"Invalid value"), N_("a value is not valid TOML (a string needs quotes)")),
-    (re.compile(r"Invalid statement"), N_("this line is not a key = value nor a [table]")),
-    (re.compile(r"Invalid initial character for a key part"), N_("a key starts with a character keys cannot have")),
-    (re.compile(r"Invalid hex value|Escaped character is not a Unicode"), N_("a \\u escape is not valid")),
-    (re.compile(r"Unescaped '\\' in a string"), N_("a \\ in a string is not escaped (write \\\\)")),
-    (re.compile(r"Invalid date or datetime"), N_("a date or time is not valid")),
-    (re.compile(r"Expected '=' after a key"), N_("expected '=' after a key")),
-    (re.compile(r"Expected '\]\]' at the end"), N_("expected ']]' at the end of [[table]]")),
-    (re.compile(r"Expected '\]' at the end"), N_("expected ']' at the end of [table]")),
-    (re.compile(r"(?:Illegal|Found invalid) character (?P<what>.*)"), N_("character {what} is not allowed here")),
-    (re.compile(r"Expected newline or end of document"), N_("expected the end of the line after a value")),
-    (re.compile(r"Expected (?P<what>.*)"), N_("expected {what}")),
+    (r"Cannot overwrite a value", N_("a value is given twice")),
+    (r"Cannot declare (?P<what>.*) twice", N_("{what} is declared twice")),
+    (r"Cannot (?:mutate immutable|redefine) namespace (?P<what>.*)", N_("{what} is already defined")),
+    (r"Duplicate inline table key (?P<what>.*)", N_("key {what} is given twice")),
+    (r"Unterminated string", N_("a string is not closed (a missing quote)")),
+    (r"Unclosed inline table", N_("an inline table is not closed (a missing '}}')")),
+    (r"Unclosed array", N_("a list is not closed (a missing ']')")),
+    (r"Invalid value", N_("a value is not valid TOML (a string needs quotes)")),
+    (r"Invalid statement", N_("this line is not a key = value nor a [table]")),
+    (r"Invalid initial character for a key part", N_("a key starts with a character keys cannot have")),
+    (r"Invalid hex value|Escaped character is not a Unicode", N_("a \\u escape is not valid")),
+    (r"Unescaped '\\' in a string", N_("a \\ in a string is not escaped (write \\\\)")),
+    (r"Invalid date or datetime", N_("a date or time is not valid")),
+    (r"Expected '=' after a key", N_("expected '=' after a key")),
+    (r"Expected '\]\]' at the end", N_("expected ']]' at the end of [[table]]")),
+    (r"Expected '\]' at the end", N_("expected ']' at the end of [table]")),
+    (r"(?:Illegal|Found invalid) character (?P<what>.*)", N_("character {what} is not allowed here")),
+    (r"Expected newline or end of document", N_("expected the end of the line after a value")),
+    (r"Expected (?P<what>.*)", N_("expected {what}")),
 ]
 _AT = re.compile(r"\s*\(at (?:line (?P<line>\d+), column (?P<column>\d+)|end of document)\)$")
 
@@ -116,7 +117,7 @@ def toml_problem(e: tomllib.TOMLDecodeError) -> str:
     text = text[: at.start()] if at else text
     problem = text
     for pattern, msgid in _TOML_WORDS:
-        m = pattern.match(text)
+        m = re.match(pattern, text)
         if m:
             problem = _(msgid).format(**m.groupdict())
             break

@@ -100,7 +100,7 @@ def _fresh(jobs: list) -> dict[int, Fresh]:
     return out
 
 
-def _read(ids: list[int], stage, campaign_kind, via_recipient: bool) -> dict[int, Fresh]:
+def _columns(stage, campaign_kind) -> list:
     cols = [
         Delivery.id,
         Delivery.status,
@@ -118,6 +118,10 @@ def _read(ids: list[int], stage, campaign_kind, via_recipient: bool) -> dict[int
     ]
     if stage is not None:
         cols.append(reason_case(campaign_kind, stage))
+    return cols
+
+
+def _read(ids: list[int], stage, campaign_kind, via_recipient: bool) -> dict[int, Fresh]:
     patient_of = Recipient.patient if via_recipient else Delivery.patient
 
     def query(*columns):
@@ -132,7 +136,7 @@ def _read(ids: list[int], stage, campaign_kind, via_recipient: bool) -> dict[int
     ruled = stage is not None
     sql, params = by_ids(
         ("handover", stage, campaign_kind, via_recipient, is_postgres()),
-        lambda marks: query(*cols).where(Delivery.id.in_(marks)),
+        lambda marks: query(*_columns(stage, campaign_kind)).where(Delivery.id.in_(marks)),  # built once a shape
         ids,
     )
     for row in database.execute_sql(sql, params).fetchall():

@@ -17,12 +17,13 @@ from core.campaigns.reads import get, get_locked
 from core.campaigns.window import require_valid_window
 from core.context import Ctx
 from core.db import is_postgres, write_transaction
-from core.enums import Kind, Permission, RecipientStatus, WindowState
+from core.enums import DeliveryKind, Kind, Permission, RecipientStatus, WindowState
 from core.errors import BadInput, NotFound, Refused
 from core.i18n import _
 from core.models import BaseModel, Campaign, Patient, Recipient, database
 from core.recipients.lookup import patient_query
 from core.recipients.results import AssignPreview, AssignResult
+from core.recipients.rows import ensure_put, insert_deliveries
 from core.recipients.window import publish
 from core.rules import Stage, detail_case, forbidden, reason_case
 
@@ -56,12 +57,13 @@ def _load_keys(keys: list[str]) -> None:
     _analyze(_Keys)
 
 
-def _pick(patients: pw.Select) -> pw.Select:
+def _pick(patients: pw.Select) -> tuple[pw.Select, int]:
+    """The patients selected, evaluated once into the temporary table; and how many."""
     _Picked.create_table(safe=True, temporary=True)
     _Picked.delete().execute()
-    _Picked.insert_from(patients, [_Picked.patient]).on_conflict_ignore().returning().execute()
+    matched = _Picked.insert_from(patients, [_Picked.patient]).on_conflict_ignore().as_rowcount().execute()
     _analyze(_Picked)
-    return _Picked.select(_Picked.patient)
+    return _Picked.select(_Picked.patient), int(matched)
 
 
 def _analyze(table: type[BaseModel]) -> None:
@@ -168,50 +170,59 @@ def _assign(ctx: Ctx, campaign_id: int | str, patients: pw.Select, how: str, **d
     New patients are inserted as `assigned` or `skipped` (with the rule's reason); a
     patient already on the campaign is left alone, except one removed or skipped before
     anything was sent to them, who is assigned again (the rules are checked afresh).
+
+    The report is counted from the rows the statements write (RETURNING), not by a
+    grouped count beforehand: only a selection of more than LIMIT patients is counted
+    first (`_tally`), to refuse it before anything is written. On a live broadcast the
+    new recipients are written already in the feed, beside their publish rows: updating
+    rows of this same transaction made PostgreSQL check their foreign keys again.
     """
     ctx.require(Permission.CAMPAIGNS)
     with write_transaction():
         c = get_locked(campaign_id)
         state = _check_assignable(ctx, c)
-        picked = _pick(patients)
+        picked, matched = _pick(patients)
+        if matched > LIMIT:  # may be too many: counted before anything is written
+            counted = _tally(c, picked)[0]
+            incoming = counted.added + counted.skipped
+            if incoming > LIMIT:
+                raise Refused(
+                    _(
+                        "this would add {n} patients; one assign adds at most {limit}: "
+                        "narrow the conditions or split the list. Nothing was added."
+                    ).format(n=formats.number(incoming), limit=formats.number(LIMIT))
+                )
         mine = Recipient.select(Recipient.patient).where(Recipient.campaign == c)
         reason, reason_detail = reason_case(c.kind, Stage.FEED), detail_case(c.kind, Stage.FEED)
-        result, revived, _matched = _tally(c, picked)
-        incoming = result.added + result.skipped
-        if incoming > LIMIT:
-            raise Refused(
-                _(
-                    "this would add {n} patients; one assign adds at most {limit}: "
-                    "narrow the conditions or split the list. Nothing was added."
-                ).format(n=formats.number(incoming), limit=formats.number(LIMIT))
-            )
         now, login = ctx.now(), ctx.user.login
-        denied = forbidden(c.kind, Stage.FEED)
+        denied = forbidden(c.kind, Stage.FEED)  # the same test as `status`: NULLs read alike
         status = pw.Case(None, [(denied, RecipientStatus.SKIPPED.value)], RecipientStatus.ASSIGNED.value)
-        if revived:
-            # removed (or skipped, now allowed) before anything was sent: assigned afresh
-            revive = (
-                mine.where(
-                    Recipient.status.in_((RecipientStatus.REMOVED, RecipientStatus.SKIPPED)),
-                    Recipient.sent_at.is_null(True),
-                )
-                .join(Patient)
-                .where((Recipient.status == RecipientStatus.REMOVED) | ~denied)
+        # removed (or skipped, now allowed) before anything was sent: assigned afresh
+        revive = (
+            mine.where(
+                Recipient.status.in_((RecipientStatus.REMOVED, RecipientStatus.SKIPPED)),
+                Recipient.sent_at.is_null(True),
             )
-            of_patient = Patient.select
-            (
-                Recipient.update(
-                    status=of_patient(status).where(Patient.id == Recipient.patient),
-                    reason_code=of_patient(reason).where(Patient.id == Recipient.patient),
-                    reason=of_patient(reason_detail).where(Patient.id == Recipient.patient),
-                    added_at=now,
-                    added_by=login,
-                    removed_at=None,
-                    queued_at=None,
-                )
-                .where(Recipient.campaign == c, Recipient.patient.in_(picked), Recipient.patient.in_(revive))
-                .execute()
+            .join(Patient)
+            .where((Recipient.status == RecipientStatus.REMOVED) | ~denied)
+        )
+        of_patient = Patient.select
+        revived = list(
+            Recipient.update(
+                status=of_patient(status).where(Patient.id == Recipient.patient),
+                reason_code=of_patient(reason).where(Patient.id == Recipient.patient),
+                reason=of_patient(reason_detail).where(Patient.id == Recipient.patient),
+                added_at=now,
+                added_by=login,
+                removed_at=None,
+                queued_at=None,
             )
+            .where(Recipient.campaign == c, Recipient.patient.in_(picked), Recipient.patient.in_(revive))
+            .returning(Recipient.reason_code)
+            .tuples()
+            .execute()
+        )
+        live = state == WindowState.LIVE
         new = Patient.select(
             pw.Value(c.id),
             Patient.id,
@@ -220,7 +231,9 @@ def _assign(ctx: Ctx, campaign_id: int | str, patients: pw.Select, how: str, **d
             reason_detail,
             pw.Value(now),
             pw.Value(login),
-            pw.Value(False),
+            # in the feed from the start on a live broadcast: rules.in_feed() of the row
+            # written — assigned, or skipped for a FEED_ONLY reason (none is a FEED rule's)
+            pw.Case(None, [(denied, False)], True) if live else pw.Value(False),
         ).where(
             Patient.id.in_(picked),
             # NOT EXISTS, not NOT IN: PostgreSQL filtered the whole directory by a NOT IN
@@ -239,9 +252,22 @@ def _assign(ctx: Ctx, campaign_id: int | str, patients: pw.Select, how: str, **d
             Recipient.added_by,
             Recipient.in_feed,
         ]
-        Recipient.insert_from(new, columns).on_conflict_ignore().returning().execute()
-        if state == WindowState.LIVE:
-            result.published = publish(c, now)
+        added = list(
+            Recipient.insert_from(new, columns)
+            .on_conflict_ignore()
+            .returning(Recipient.id, Recipient.reason_code, Recipient.in_feed)
+            .tuples()
+            .execute()
+        )
+        result = _counted([code for (code,) in revived] + [code for _id, code, _shown in added], matched)
+        if live:
+            shown = [rid for rid, _code, in_feed in added if in_feed]
+            if shown:
+                ensure_put(c, now)
+                insert_deliveries(
+                    DeliveryKind.PUBLISH, c, Recipient.select(Recipient.id).where(Recipient.id.in_(shown)), now, now
+                )
+            result.published = len(shown) + publish(c, now)  # and any other recipient waiting
         _Picked.delete().execute()
         c.updated_at = now
         c.save(only=[Campaign.updated_at])
@@ -255,6 +281,17 @@ def _assign(ctx: Ctx, campaign_id: int | str, patients: pw.Select, how: str, **d
             already_assigned=result.already_assigned,
             **detail,
         )
+    return result
+
+
+def _counted(reasons: list[str], matched: int) -> AssignResult:
+    """The report of an assign from the reason code of each row it wrote ('' for one
+    assigned), of the `matched` patients: the others were on the campaign already."""
+    result = AssignResult()
+    skipped = Counter(code for code in reasons if code)
+    result.added = len(reasons) - sum(skipped.values())
+    result.skipped, result.skipped_reasons = sum(skipped.values()), dict(skipped)
+    result.already_assigned = matched - len(reasons)
     return result
 
 

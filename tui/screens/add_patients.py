@@ -180,7 +180,9 @@ class AddPatientsModal(ClinicastModal[recipients.AssignResult | None]):
         return rows or bool(self.query_one("#csv-path", Input).value.strip())
 
     def action_close(self) -> None:
-        leave_unless_unsaved(self, self.changed(), lambda: self.dismiss(self.added), _("the patients not assigned yet"))
+        leave_unless_unsaved(
+            self, self.changed(), lambda: self.dismiss(self.added), lambda: _("the patients not assigned yet")
+        )
 
     def action_assign(self) -> None:
         tab = self.active_tab()

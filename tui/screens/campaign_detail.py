@@ -307,5 +307,10 @@ class CampaignDetailScreen(ClinicastScreen[int | None]):
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
-        what = _("the new campaign") if self.campaign_id is None else _("the campaign's details")
-        leave_unless_unsaved(self, self.changed(), lambda: self.dismiss(None), what)
+        new = self.campaign_id is None
+        leave_unless_unsaved(
+            self,
+            self.changed(),
+            lambda: self.dismiss(None),
+            lambda: _("the new campaign") if new else _("the campaign's details"),
+        )

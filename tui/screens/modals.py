@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeAlias
 
 from rich.text import Text
 from textual import on
@@ -14,10 +15,21 @@ from textual.widgets import Button, Footer, Static
 from core.i18n import N_, _
 from tui.screens.base import ClinicastModal
 
+# A dialog's words: a function saying them in the language in use (called again after a
+# language switch from the palette, so an open dialog speaks the new language), or a
+# text already translated that stays as it is (data: a name, a path).
+Said: TypeAlias = "str | Text | Callable[[], str | Text]"
+
+
+def say(said: Said) -> str | Text:
+    return said() if callable(said) else said
+
 
 class ConfirmModal(ClinicastModal[bool]):
     """Says what will happen and asks yes / no. Enter or y confirms; escape or n cancels.
-    `title`, `message`, `yes` and `no` come translated (the buttons: "Yes" / "Cancel")."""
+    `title`, `message`, `yes` and `no` are each a function returning the words in the
+    language in use (`lambda: _("Stop sending")`), so that a switch of language while the
+    dialog is open redraws it (`relabel`); the buttons default to "Yes" / "Cancel"."""
 
     BINDINGS = [
         Binding("y", "answer(True)", N_("Yes"), id="confirm.yes"),
@@ -25,7 +37,7 @@ class ConfirmModal(ClinicastModal[bool]):
     ]
 
     def __init__(
-        self, title: str, message: str | Text, yes: str | None = None, no: str | None = None, danger: bool = False
+        self, title: Said, message: Said, yes: Said | None = None, no: Said | None = None, danger: bool = False
     ) -> None:
         super().__init__()
         self.dialog_title = title
@@ -33,20 +45,25 @@ class ConfirmModal(ClinicastModal[bool]):
         self.yes, self.no, self.danger = yes, no, danger
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog danger" if self.danger else "dialog") as box:
-            box.border_title = self.dialog_title
-            yield Static(self.message, classes="message", markup=False)
+        with Vertical(classes="dialog danger" if self.danger else "dialog", id="confirm-dialog") as box:
+            box.border_title = say(self.dialog_title)
+            yield Static(say(self.message), classes="message", markup=False)
             with Horizontal(classes="buttons"):
-                yield Button(self.no or _("Cancel"), id="no", compact=True)
+                yield Button(say(self.no) if self.no else _("Cancel"), id="no", compact=True)
                 yield Button(
-                    self.yes or _("Yes"), id="yes", variant="error" if self.danger else "primary", compact=True
+                    say(self.yes) if self.yes else _("Yes"),
+                    id="yes",
+                    variant="error" if self.danger else "primary",
+                    compact=True,
                 )
         yield Footer(compact=True)
 
     def relabel(self) -> None:
         super().relabel()
-        self.query_one("#no", Button).label = self.no or _("Cancel")
-        self.query_one("#yes", Button).label = self.yes or _("Yes")
+        self.query_one("#confirm-dialog").border_title = say(self.dialog_title)
+        self.query_one(".message", Static).update(say(self.message))
+        self.query_one("#no", Button).label = say(self.no) if self.no else _("Cancel")
+        self.query_one("#yes", Button).label = say(self.yes) if self.yes else _("Yes")
 
     def on_mount(self) -> None:
         self.query_one("#yes", Button).focus()
@@ -59,7 +76,7 @@ class ConfirmModal(ClinicastModal[bool]):
         self.dismiss(yes)
 
 
-def leave_unless_unsaved(screen, changed: bool, leave: Callable[[], object], what: str) -> None:
+def leave_unless_unsaved(screen, changed: bool, leave: Callable[[], object], what: Callable[[], str]) -> None:
     """Escape on a form: `leave()` at once when nothing was changed, else ask first —
     staff never lose an edit without a word. `what` names the form ("the template")."""
     if not changed:
@@ -69,8 +86,13 @@ def leave_unless_unsaved(screen, changed: bool, leave: Callable[[], object], wha
         return  # already asking
 
     async def ask() -> None:
-        message = _("Leave {what} without saving? Your changes will be lost.").format(what=what)
-        confirm = ConfirmModal(_("Unsaved changes"), message, yes=_("Discard"), no=_("Keep editing"), danger=True)
+        confirm = ConfirmModal(
+            lambda: _("Unsaved changes"),
+            lambda: _("Leave {what} without saving? Your changes will be lost.").format(what=what()),
+            yes=lambda: _("Discard"),
+            no=lambda: _("Keep editing"),
+            danger=True,
+        )
         if await screen.app.push_screen_wait(confirm):
             leave()
 

@@ -83,7 +83,7 @@ class OptOutModal(ClinicastModal[tuple[str, str] | None]):
         return bool(self.query_one("#opt-out-note", Input).value.strip())
 
     def action_cancel(self) -> None:
-        leave_unless_unsaved(self, self.changed(), lambda: self.dismiss(None), _("the opt-out"))
+        leave_unless_unsaved(self, self.changed(), lambda: self.dismiss(None), lambda: _("the opt-out"))
 
     def _channel(self) -> str:
         pressed = self.query_one(RadioSet).pressed_button

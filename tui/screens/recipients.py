@@ -1,6 +1,8 @@
 """The recipients of one campaign (SPEC §4): counts by status that refresh by themselves
 while the campaign is being sent, the paged table (widgets/recipient_table.py), and the
-flows its keys start — each one linear worker (screens/base.py).
+keys: each starts a flow, one linear worker — add, remove, start, export
+(screens/recipient_flows.py), stop, re-invite, test send (screens/sending.py), opt-out
+(screens/opt_out.py).
 """
 
 from __future__ import annotations
@@ -18,12 +20,11 @@ from core import campaigns, recipients
 from core.enums import Kind, RecipientStatus
 from core.i18n import N_, _, ngettext
 from core.optouts.ledger import Recorded
-from core.reasons import describe
 from core.words import word
 from tui import format as fmt
 from tui.screens.base import ClinicastScreen
-from tui.screens.modals import ConfirmModal
 from tui.screens.opt_out import OptOutFlow
+from tui.screens.recipient_flows import RecipientFlows
 from tui.screens.sending import SendingControl
 from tui.widgets.recipient_table import RecipientTable
 from tui.widgets.status_line import StatusLine
@@ -77,6 +78,7 @@ class RecipientsScreen(ClinicastScreen[None]):
         self._ticks = 0
         self.sending = SendingControl(self, self)
         self.opt_outs = OptOutFlow(self, recorded=self.opt_out_recorded)
+        self.flows = RecipientFlows(self)
 
     def compose(self) -> ComposeResult:
         yield Header(icon="✉")
@@ -228,7 +230,7 @@ class RecipientsScreen(ClinicastScreen[None]):
         if sending or self._ticks % 5 == 0:
             self.load_summary()
 
-    def _changed(self) -> None:
+    def changed(self) -> None:
         """After a write: send now rather than at the next tick, and show the new state."""
         self.app.wake_scheduler()
         self.action_refresh()
@@ -276,7 +278,7 @@ class RecipientsScreen(ClinicastScreen[None]):
 
     def action_add(self) -> None:
         if self.summary is not None and not self.running("add"):
-            self.add_flow(self.summary.kind)
+            self.flows.add(self.summary.kind)
 
     @on(DataTable.RowSelected, "#recipients")
     def _row_selected(self, event: DataTable.RowSelected) -> None:
@@ -299,7 +301,7 @@ class RecipientsScreen(ClinicastScreen[None]):
         if r.status == RecipientStatus.REMOVED:
             self.notify(_("{name} was already removed").format(name=r.name), markup=False, timeout=3)
             return
-        self.remove_flow(r)
+        self.flows.remove(r)
 
     def action_opt_out(self) -> None:
         r = self.selected_row()
@@ -307,94 +309,15 @@ class RecipientsScreen(ClinicastScreen[None]):
             self.opt_outs.ask(r.emr_id, r.name)
 
     def opt_out_recorded(self, done: Recorded) -> None:
-        self._changed()
+        self.changed()
 
     def action_export(self) -> None:
         if not self.running("export"):
-            self.export_flow()
-
-    @work(exclusive=True, exit_on_error=False, group="export")
-    async def export_flow(self) -> None:
-        """The recipient ledger as CSV (core.exports: owner-only file, audited)."""
-        import os
-
-        from core import exports
-
-        folder = self.app.start_folder or os.getcwd()
-        path = await asyncio.to_thread(exports.write_recipients_csv, self.app.ctx, self.campaign_id, folder)
-        self.notify(
-            _("The recipient ledger is in {path}").format(path=path), title=_("Exported"), markup=False, timeout=8
-        )
+            self.flows.export()
 
     def action_start(self) -> None:
         if self.summary is not None and not self.running("start"):
-            self.start_flow(self.summary)
-
-    # --- flows (linear workers: ask, do, say) --------------------------------------
-
-    @work(exclusive=True, exit_on_error=False, group="add")
-    async def add_flow(self, kind: str) -> None:
-        from tui.screens.add_patients import AddPatientsModal
-
-        modal = AddPatientsModal(self.campaign_id, kind, start_folder=self.app.start_folder)
-        result = await self.app.push_screen_wait(modal)
-        if result is None:
-            return
-        self.notify(assign_message(result), title=_("Patients added"), markup=False, timeout=6)
-        self._changed()
-
-    @work(exclusive=True, exit_on_error=False, group="remove")
-    async def remove_flow(self, r: recipients.RecipientRow) -> None:
-        ctx = self.app.ctx
-        effect = await asyncio.to_thread(recipients.removal_effect, ctx, self.campaign_id, r.emr_id)
-        question = _("Remove {name} (EMR {emr_id}) from “{campaign}”?").format(
-            name=r.name, emr_id=r.emr_id, campaign=self.campaign_name()
-        )
-        message = f"{question}\n\n{effect[0].upper()}{effect[1:]}."
-        confirm = ConfirmModal(_("Remove recipient"), message, yes=_("Remove"), danger=True)
-        if not await self.app.push_screen_wait(confirm):
-            return
-        # the session as it is now: a permission taken away while the dialog was open applies
-        outcome = await asyncio.to_thread(recipients.remove, self.app.ctx, self.campaign_id, r.emr_id)
-        self.notify(_("{name} removed: {outcome}").format(name=r.name, outcome=outcome), markup=False, timeout=6)
-        self.app.wake_scheduler()
-        self.load_summary()
-        self.table.reload_shown()
-
-    @work(exclusive=True, exit_on_error=False, group="start")
-    async def start_flow(self, s: campaigns.CampaignSummary) -> None:
-        ctx = self.app.ctx
-        plan = await asyncio.to_thread(recipients.start_plan, ctx, self.campaign_id)
-        if plan.will_send == 0 and not plan.skipped:
-            self.notify(
-                _(
-                    "Nothing to start: no recipient is waiting ({sent} already sent, {sending} being sent). "
-                    "Press {key} to add patients."
-                ).format(sent=fmt.num(plan.already_sent), sending=fmt.num(plan.in_progress), key="a"),
-                markup=False,
-                timeout=6,
-            )
-            return
-        gaps = await asyncio.to_thread(campaigns.language_gaps, ctx, self.campaign_id)
-        message = start_message(s, plan, ctx)
-        if gaps:  # a blank version: its speakers get the default language (core.campaigns.languages)
-            message += "\n\n" + "\n".join(_("Warning: {gap}.").format(gap=g) for g in gaps)
-        confirm = ConfirmModal(_("Start “{name}”").format(name=s.name), message, yes=_("Start"))
-        if not await self.app.push_screen_wait(confirm):
-            return
-        plan = await asyncio.to_thread(recipients.start, self.app.ctx, self.campaign_id)  # the session as it is now
-        n, skipped = plan.will_send, sum(plan.skipped.values())
-        if s.kind == Kind.INVITATION:
-            msg = ngettext("Started: {n} email queued", "Started: {n} emails queued", n)
-        else:
-            msg = ngettext("Started: {n} push notification queued", "Started: {n} push notifications queued", n)
-        msg = msg.format(n=fmt.num(n))
-        if skipped:
-            msg += ", " + ngettext("{n} skipped", "{n} skipped", skipped).format(n=fmt.num(skipped))
-        if plan.sending_begins:
-            msg += f" ({plan.sending_begins})"
-        self.notify(msg, title=_("Campaign started"), markup=False, timeout=6)
-        self._changed()
+            self.flows.start(self.summary)
 
     # sending control (tui.screens.sending)
     def action_stop_sending(self) -> None:
@@ -420,7 +343,7 @@ class RecipientsScreen(ClinicastScreen[None]):
         return (r.emr_id, None) if r is not None else ("", None)
 
     def sending_changed(self) -> None:
-        self._changed()
+        self.changed()
 
     def check_action(self, action: str, parameters) -> bool | None:
         """Only what applies: a broadcast has no invitation to re-invite."""
@@ -463,49 +386,3 @@ class RecipientsScreen(ClinicastScreen[None]):
             ),
             (_("Refresh"), _("Read the recipients again"), self.action_refresh),
         ]
-
-
-def assign_message(r: recipients.AssignResult) -> str:
-    """What an assign did: "877 added; 226 skipped (no marketing consent 226)"."""
-    parts = [ngettext("{n} added", "{n} added", r.added).format(n=fmt.num(r.added))]
-    if r.already_assigned:
-        n = r.already_assigned
-        parts.append(ngettext("{n} already there", "{n} already there", n).format(n=fmt.num(n)))
-    if r.skipped:
-        reasons = ", ".join(f"{describe(why)} {fmt.num(n)}" for why, n in sorted(r.skipped_reasons.items()))
-        if reasons:
-            said = ngettext("{n} skipped ({reasons})", "{n} skipped ({reasons})", r.skipped)
-        else:
-            said = ngettext("{n} skipped", "{n} skipped", r.skipped)
-        parts.append(said.format(n=fmt.num(r.skipped), reasons=reasons))
-    if r.published:
-        n = r.published
-        parts.append(ngettext("shown in {n} feed now", "shown in {n} feeds now", n).format(n=fmt.num(n)))
-    if r.not_found:
-        n = len(r.not_found)
-        parts.append(ngettext("{n} unknown id", "{n} unknown ids", n).format(n=fmt.num(n)))
-    return "; ".join(parts)
-
-
-def start_message(s: campaigns.CampaignSummary, plan: recipients.StartPlan, ctx) -> str:
-    n = plan.will_send
-    if s.kind == Kind.INVITATION:
-        first = ngettext("Will be sent: {n} (email)", "Will be sent: {n} (emails)", n)
-    else:
-        first = ngettext("Will be sent: {n} (push notification)", "Will be sent: {n} (push notifications)", n)
-    first = first.format(n=fmt.num(n))
-    if plan.sending_begins:  # the window not open yet, or outside sending hours (SPEC §11)
-        first += f", {plan.sending_begins}"
-    elif plan.will_send:
-        first += ", " + _("now")
-    lines = [first]
-    if plan.pace:  # the relay's pace: when the last one leaves
-        lines.append(plan.pace[:1].upper() + plan.pace[1:])
-    if plan.skipped:
-        lines.append(_("Skipped: {n}").format(n=fmt.num(sum(plan.skipped.values()))))
-        for why, k in sorted(plan.skipped.items(), key=lambda kv: -kv[1]):
-            lines.append(f"  {fmt.num(k):>6}  {describe(why)}")
-    lines.append(_("Already sent (not sent again): {n}").format(n=fmt.num(plan.already_sent)))
-    if plan.in_progress:
-        lines.append(_("Being sent now: {n}").format(n=fmt.num(plan.in_progress)))
-    return "\n".join(lines)

@@ -176,7 +176,7 @@ class TestSendModal(ClinicastModal[tuple[str, str | None] | None]):
         )
 
     def action_cancel(self) -> None:
-        leave_unless_unsaved(self, self.changed(), lambda: self.dismiss(None), _("the test"))
+        leave_unless_unsaved(self, self.changed(), lambda: self.dismiss(None), lambda: _("the test"))
 
     @on(Input.Submitted)
     def _submitted(self) -> None:
@@ -251,8 +251,10 @@ class SendingControl:
             self._say(_("Nothing to stop: nothing is waiting to be sent."), timeout=5)
             return
         kind = c.campaign_kind() or "invitation"
-        message = stop_message(c.campaign_name(), kind, plan)
-        confirm = ConfirmModal(_("Stop sending"), message, yes=_("Stop"), danger=True)
+        name = c.campaign_name()
+        confirm = ConfirmModal(
+            lambda: _("Stop sending"), lambda: stop_message(name, kind, plan), yes=lambda: _("Stop"), danger=True
+        )
         if not await self.screen.app.push_screen_wait(confirm):
             return
         result = await self._core(recipients.stop, c.campaign_id)
@@ -273,8 +275,13 @@ class SendingControl:
         if plan.will_send == 0:
             self._say(nothing_to_reinvite(plan), timeout=6)
             return
-        title = _("Re-invite — {name}").format(name=c.campaign_name())
-        if not await self.screen.app.push_screen_wait(ConfirmModal(title, reinvite_message(plan), yes=_("Re-invite"))):
+        name = c.campaign_name()
+        confirm = ConfirmModal(
+            lambda: _("Re-invite — {name}").format(name=name),
+            lambda: reinvite_message(plan),
+            yes=lambda: _("Re-invite"),
+        )
+        if not await self.screen.app.push_screen_wait(confirm):
             return
         done = await self._core(recipients.reinvite, c.campaign_id)
         self._say(

@@ -344,7 +344,7 @@ class TemplateEditorScreen(ClinicastScreen[None]):
                 self.patient_id = patient_id
                 self._preview_now()
 
-        self.app.push_screen(PatientPicker(_("Preview the template for…")), chosen)
+        self.app.push_screen(PatientPicker(lambda: _("Preview the template for…")), chosen)
 
     # --- a test send (tui.screens.sending) --------------------------------------------
 
@@ -381,9 +381,14 @@ class TemplateEditorScreen(ClinicastScreen[None]):
             return
         gaps = await asyncio.to_thread(campaigns.language_gaps, ctx, self.campaign_id, templates)
         if gaps:
-            message = "\n".join(f"{str(g)[0].upper()}{str(g)[1:]}." for g in gaps)
-            message += "\n\n" + _("Save anyway, or write that version first?")
-            ask = ConfirmModal(_("A version is empty"), message, yes=_("Save anyway"), no=_("Back to editing"))
+
+            def message() -> str:
+                said = "\n".join(f"{str(g)[0].upper()}{str(g)[1:]}." for g in gaps)
+                return said + "\n\n" + _("Save anyway, or write that version first?")
+
+            ask = ConfirmModal(
+                lambda: _("A version is empty"), message, yes=lambda: _("Save anyway"), no=lambda: _("Back to editing")
+            )
             if not await self.app.push_screen_wait(ask):
                 return
         await asyncio.to_thread(campaigns.save_templates, ctx, self.campaign_id, templates)
@@ -419,7 +424,7 @@ class TemplateEditorScreen(ClinicastScreen[None]):
         self.notify(_("Not saved: {problem}").format(problem=lines[0]), severity="error", markup=False, timeout=6)
 
     def action_back(self) -> None:
-        leave_unless_unsaved(self, self.dirty(), self.app.pop_screen, _("the template"))
+        leave_unless_unsaved(self, self.dirty(), self.app.pop_screen, lambda: _("the template"))
 
     def palette_commands(self):
         return [

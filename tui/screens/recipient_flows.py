@@ -1,0 +1,180 @@
+"""The flows of the recipient screen's keys (SPEC §4, §7): add patients, remove the
+selected one, start, export the ledger — and the words they say. Each flow is one
+linear worker of the screen: ask core (in a thread), confirm, act (in a thread), say
+what was done. The screen holds one (`RecipientFlows(self)`) and its keys call
+`add(kind)`, `remove(row)`, `start(summary)`, `export()`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
+
+from core import campaigns, i18n, recipients
+from core.enums import Kind
+from core.i18n import _, ngettext
+from core.reasons import describe
+from tui import format as fmt
+from tui.screens.modals import ConfirmModal
+
+if TYPE_CHECKING:
+    from tui.screens.recipients import RecipientsScreen
+
+
+class RecipientFlows:
+    """The screen's flows, run as its workers (group "add", "remove", "start", "export":
+    the screen's keys do nothing while theirs is under way)."""
+
+    def __init__(self, screen: RecipientsScreen) -> None:
+        self.screen = screen
+
+    def _run(self, flow: Coroutine[Any, Any, None], group: str, name: str) -> None:
+        self.screen.run_worker(flow, name=name, group=group, exclusive=True, exit_on_error=False)
+
+    def export(self) -> None:
+        self._run(self._export(), "export", "export_flow")
+
+    async def _export(self) -> None:
+        """The recipient ledger as CSV (core.exports: owner-only file, audited)."""
+        import os
+
+        from core import exports
+
+        screen = self.screen
+        folder = screen.app.start_folder or os.getcwd()
+        path = await asyncio.to_thread(exports.write_recipients_csv, screen.app.ctx, screen.campaign_id, folder)
+        screen.notify(
+            _("The recipient ledger is in {path}").format(path=path), title=_("Exported"), markup=False, timeout=8
+        )
+
+    def add(self, kind: str) -> None:
+        self._run(self._add(kind), "add", "add_flow")
+
+    async def _add(self, kind: str) -> None:
+        from tui.screens.add_patients import AddPatientsModal
+
+        screen = self.screen
+        modal = AddPatientsModal(screen.campaign_id, kind, start_folder=screen.app.start_folder)
+        result = await screen.app.push_screen_wait(modal)
+        if result is None:
+            return
+        screen.notify(assign_message(result), title=_("Patients added"), markup=False, timeout=6)
+        screen.changed()
+
+    def remove(self, r: recipients.RecipientRow) -> None:
+        self._run(self._remove(r), "remove", "remove_flow")
+
+    async def _remove(self, r: recipients.RecipientRow) -> None:
+        screen = self.screen
+        ctx = screen.app.ctx
+        effects = {
+            i18n.current(): await asyncio.to_thread(recipients.removal_effect, ctx, screen.campaign_id, r.emr_id)
+        }
+        campaign = screen.campaign_name()
+
+        def message() -> str:
+            if i18n.current() not in effects:  # the language switched with the dialog open: one row read again
+                effects[i18n.current()] = recipients.removal_effect(ctx, screen.campaign_id, r.emr_id)
+            effect = effects[i18n.current()]
+            question = _("Remove {name} (EMR {emr_id}) from “{campaign}”?").format(
+                name=r.name, emr_id=r.emr_id, campaign=campaign
+            )
+            return f"{question}\n\n{effect[0].upper()}{effect[1:]}."
+
+        confirm = ConfirmModal(lambda: _("Remove recipient"), message, yes=lambda: _("Remove"), danger=True)
+        if not await screen.app.push_screen_wait(confirm):
+            return
+        # the session as it is now: a permission taken away while the dialog was open applies
+        outcome = await asyncio.to_thread(recipients.remove, screen.app.ctx, screen.campaign_id, r.emr_id)
+        screen.notify(_("{name} removed: {outcome}").format(name=r.name, outcome=outcome), markup=False, timeout=6)
+        screen.app.wake_scheduler()
+        screen.load_summary()
+        screen.table.reload_shown()
+
+    def start(self, s: campaigns.CampaignSummary) -> None:
+        self._run(self._start(s), "start", "start_flow")
+
+    async def _start(self, s: campaigns.CampaignSummary) -> None:
+        screen = self.screen
+        ctx = screen.app.ctx
+        plan = await asyncio.to_thread(recipients.start_plan, ctx, screen.campaign_id)
+        if plan.will_send == 0 and not plan.skipped:
+            screen.notify(
+                _(
+                    "Nothing to start: no recipient is waiting ({sent} already sent, {sending} being sent). "
+                    "Press {key} to add patients."
+                ).format(sent=fmt.num(plan.already_sent), sending=fmt.num(plan.in_progress), key="a"),
+                markup=False,
+                timeout=6,
+            )
+            return
+        gaps = await asyncio.to_thread(campaigns.language_gaps, ctx, screen.campaign_id)
+
+        def message() -> str:
+            said = start_message(s, plan, ctx)
+            if gaps:  # a blank version: its speakers get the default language (core.campaigns.languages)
+                said += "\n\n" + "\n".join(_("Warning: {gap}.").format(gap=g) for g in gaps)
+            return said
+
+        confirm = ConfirmModal(lambda: _("Start “{name}”").format(name=s.name), message, yes=lambda: _("Start"))
+        if not await screen.app.push_screen_wait(confirm):
+            return
+        plan = await asyncio.to_thread(recipients.start, screen.app.ctx, screen.campaign_id)  # the session as it is now
+        n, skipped = plan.will_send, sum(plan.skipped.values())
+        if s.kind == Kind.INVITATION:
+            msg = ngettext("Started: {n} email queued", "Started: {n} emails queued", n)
+        else:
+            msg = ngettext("Started: {n} push notification queued", "Started: {n} push notifications queued", n)
+        msg = msg.format(n=fmt.num(n))
+        if skipped:
+            msg += ", " + ngettext("{n} skipped", "{n} skipped", skipped).format(n=fmt.num(skipped))
+        if plan.sending_begins:
+            msg += f" ({plan.sending_begins})"
+        screen.notify(msg, title=_("Campaign started"), markup=False, timeout=6)
+        screen.changed()
+
+
+def assign_message(r: recipients.AssignResult) -> str:
+    """What an assign did: "877 added; 226 skipped (no marketing consent 226)"."""
+    parts = [ngettext("{n} added", "{n} added", r.added).format(n=fmt.num(r.added))]
+    if r.already_assigned:
+        n = r.already_assigned
+        parts.append(ngettext("{n} already there", "{n} already there", n).format(n=fmt.num(n)))
+    if r.skipped:
+        reasons = ", ".join(f"{describe(why)} {fmt.num(n)}" for why, n in sorted(r.skipped_reasons.items()))
+        if reasons:
+            said = ngettext("{n} skipped ({reasons})", "{n} skipped ({reasons})", r.skipped)
+        else:
+            said = ngettext("{n} skipped", "{n} skipped", r.skipped)
+        parts.append(said.format(n=fmt.num(r.skipped), reasons=reasons))
+    if r.published:
+        n = r.published
+        parts.append(ngettext("shown in {n} feed now", "shown in {n} feeds now", n).format(n=fmt.num(n)))
+    if r.not_found:
+        n = len(r.not_found)
+        parts.append(ngettext("{n} unknown id", "{n} unknown ids", n).format(n=fmt.num(n)))
+    return "; ".join(parts)
+
+
+def start_message(s: campaigns.CampaignSummary, plan: recipients.StartPlan, ctx) -> str:
+    n = plan.will_send
+    if s.kind == Kind.INVITATION:
+        first = ngettext("Will be sent: {n} (email)", "Will be sent: {n} (emails)", n)
+    else:
+        first = ngettext("Will be sent: {n} (push notification)", "Will be sent: {n} (push notifications)", n)
+    first = first.format(n=fmt.num(n))
+    if plan.sending_begins:  # the window not open yet, or outside sending hours (SPEC §11)
+        first += f", {plan.sending_begins}"
+    elif plan.will_send:
+        first += ", " + _("now")
+    lines = [first]
+    if plan.pace:  # the relay's pace: when the last one leaves
+        lines.append(plan.pace[:1].upper() + plan.pace[1:])
+    if plan.skipped:
+        lines.append(_("Skipped: {n}").format(n=fmt.num(sum(plan.skipped.values()))))
+        for why, k in sorted(plan.skipped.items(), key=lambda kv: -kv[1]):
+            lines.append(f"  {fmt.num(k):>6}  {describe(why)}")
+    lines.append(_("Already sent (not sent again): {n}").format(n=fmt.num(plan.already_sent)))
+    if plan.in_progress:
+        lines.append(_("Being sent now: {n}").format(n=fmt.num(plan.in_progress)))
+    return "\n".join(lines)
