@@ -14,7 +14,7 @@ import pytest
 from helpers import add_patients
 from servers import GatewayServer
 from test_dispatch import TPL
-from tui_helpers import LOGIN, app_for, make_world, open_campaign, rendered, settle, wait_for
+from tui_helpers import LOGIN, app_for, campaign_open, make_world, rendered, settle, wait_for
 
 from core import campaigns, channel_health, context, recipients
 from core import config as cfg
@@ -105,10 +105,8 @@ async def test_the_ledger_and_the_detail_show_both_times_of_an_email_that_may_ha
             await asyncio.to_thread(d.run_once)
         assert Counter(m.rcpt_tos[0] for m in smtp.messages) == {"p9000@example.org": 2}
 
-        app = app_for(world)
-        async with app.run_test(size=(120, 40)) as pilot:
-            await settle(pilot)
-            screen = await open_campaign(pilot, c.id)
+        async with campaign_open(world, c.id, size=(120, 40)) as (app, pilot):
+            screen = app.screen
             row = " ".join(str(x) for x in screen.table.get_row_at(0))
             assert "may have been delivered twice" in row and "12:00" in row and "13:00" in row, row
             screen.table.move_cursor(row=0)

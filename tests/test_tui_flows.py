@@ -7,6 +7,7 @@ import pytest
 from tui_helpers import (
     LOGIN,
     app_for,
+    campaign_open,
     copied_world,
     make_world,
     module_world,
@@ -290,10 +291,7 @@ class TestAddPatients:
             .order_by(Patient.id)
             .first()
         )
-        app = app_for(world)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            await open_campaign(pilot, cid)
+        async with campaign_open(world, cid) as (app, pilot):
             await open_add(pilot)
             await type_into(pilot, "#patient-query", target.emr_id)
             await settle(pilot)
@@ -310,10 +308,7 @@ class TestAddPatients:
 
     async def test_conditions_count_live_and_assign(self, world):
         cid = world.campaigns.invitation_draft
-        app = app_for(world)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            await open_campaign(pilot, cid)
+        async with campaign_open(world, cid) as (app, pilot):
             modal = await open_add(pilot, "tab-conditions")
             row = modal.query("ConditionRow").first()
             row.query_one(".cond-field").value = "connected_system"
@@ -349,10 +344,7 @@ class TestAddPatients:
 
         add_patients(recipients.LIMIT + 1, start=900000, sex="X")
         cid = world.campaigns.invitation_draft
-        app = app_for(world)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            await open_campaign(pilot, cid)
+        async with campaign_open(world, cid) as (app, pilot):
             modal = await open_add(pilot, "tab-conditions")
             row = modal.query("ConditionRow").first()
             row.query_one(".cond-field").value = "sex"
@@ -375,10 +367,7 @@ class TestAddPatients:
         cid = world.campaigns.invitation_draft
         path = world.folder / "big.csv"
         path.write_text("emr_id\n" + "\n".join(ids) + "\n", encoding="utf-8")
-        app = app_for(world)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            await open_campaign(pilot, cid)
+        async with campaign_open(world, cid) as (app, pilot):
             await open_add(pilot, "tab-csv")
             await type_into(pilot, "#csv-path", str(path))
             await pilot.press("enter")
@@ -392,10 +381,7 @@ class TestAddPatients:
         cid = world.campaigns.invitation_draft
         path = world.folder / "list.csv"
         path.write_text("emr_id\n100001\n100002\n424242\n100002\n\n100003\n", encoding="utf-8")
-        app = app_for(world)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            await open_campaign(pilot, cid)
+        async with campaign_open(world, cid) as (app, pilot):
             modal = await open_add(pilot, "tab-csv")
             await type_into(pilot, "#csv-path", str(path))
             await pilot.press("enter")
@@ -411,10 +397,7 @@ class TestAddPatients:
             assert got == {"100001", "100002", "100003"}
 
     async def test_csv_that_cannot_be_read_says_why(self, world):
-        app = app_for(world)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            await open_campaign(pilot, world.campaigns.invitation_draft)
+        async with campaign_open(world, world.campaigns.invitation_draft) as (app, pilot):
             modal = await open_add(pilot, "tab-csv")
             await type_into(pilot, "#csv-path", str(world.folder / "nope.csv"))
             await pilot.press("enter")
@@ -431,10 +414,8 @@ class TestRemoveAndStart:
             .order_by(Recipient.id)
             .first()
         )
-        app = app_for(world)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            screen = await open_campaign(pilot, cid)
+        async with campaign_open(world, cid) as (app, pilot):
+            screen = app.screen
             screen.table.move_cursor(row=screen.table.order.index(r.id))
             await pilot.press("x")
             await settle(pilot)
@@ -455,10 +436,8 @@ class TestRemoveAndStart:
     async def test_start_shows_the_breakdown_then_progress(self, world):
         cid = world.campaigns.broadcast_live
         plan = recipients.start_plan(world.ctx, cid)
-        app = app_for(world)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            screen = await open_campaign(pilot, cid)
+        async with campaign_open(world, cid) as (app, pilot):
+            screen = app.screen
             await pilot.press("s")
             await settle(pilot)
             text = screen_text(app)
@@ -476,10 +455,7 @@ class TestRemoveAndStart:
             assert f"queued {plan.will_send}" in screen_text(app)
 
     async def test_start_with_nothing_waiting_says_so(self, world):
-        app = app_for(world)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            await open_campaign(pilot, world.campaigns.invitation_sent)
+        async with campaign_open(world, world.campaigns.invitation_sent) as (app, pilot):
             await pilot.press("s")
             await settle(pilot)
             assert isinstance(app.screen, RecipientsScreen)

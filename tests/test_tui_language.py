@@ -258,3 +258,37 @@ async def test_an_open_confirmation_speaks_the_language_switched_to(world, campa
         from test_i18n_cli import english_in
 
         assert not english_in(after, ["Nouvelle médecin : Dre Girard", "EMR"]), after
+
+
+@pytest.mark.parametrize(
+    ("language", "short", "full"),
+    [
+        ("en", "sending: this session", "deliveries: sent by this session (embedded, running)"),
+        ("fr", "envoi\u00a0: cette session", "envois\u00a0: faits par cette session (intégré, en marche)"),
+    ],
+)
+async def test_the_status_line_takes_one_line_at_80_columns_with_the_embedded_scheduler(
+    tmp_path, as_mlaval, language, short, full
+):
+    """Issue #18: who sends, in short where the full words would take a second line; in
+    full where they fit (120 columns) — in both languages."""
+    from tui_helpers import write_config
+
+    from core.models import utcnow
+    from tui.widgets.status_line import StatusLine
+
+    w = make_world(tmp_path / "w", n_patients=30, embedded="always", clock=utcnow)
+    write_config(w.folder, embedded="always", users=users_toml(language=language))
+    for size, said in (((80, 24), short), ((120, 40), full)):
+        app = app_for(w, scheduler=None)
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            assert await wait_for(pilot, lambda app=app: app.scheduler is not None and app.scheduler_ok)
+            await settle(pilot)
+            line = app.screen.query_one(StatusLine)
+            who = line.query_one("#status-who")
+            shown = " ".join(
+                "".join(seg.text for seg in strip) for strip in who.render_lines(who.region.reset_offset)
+            ).split()
+            assert line.region.height == 1, shown
+            assert said in " ".join(shown).replace(" :", "\u00a0:"), shown

@@ -8,11 +8,10 @@ from __future__ import annotations
 import pytest
 from textual import events
 from tui_helpers import (
-    app_for,
+    campaign_open,
     copied_world,
     module_world,
     open_add,
-    open_campaign,
     screen_text,
     settle,
     wait_for,
@@ -41,10 +40,7 @@ async def paste(pilot, text: str) -> None:
 @pytest.mark.parametrize("focus", ["#csv-path", "#csv-tree"])
 async def test_a_pasted_column_is_reported_then_assigned_on_confirm(world, focus):
     cid = world.campaigns.invitation_draft
-    app = app_for(world)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await open_campaign(pilot, cid)
+    async with campaign_open(world, cid) as (app, pilot):
         modal = await open_add(pilot, "tab-csv")
         modal.query_one(focus).focus()
         # a spreadsheet column: its header, Windows line ends, a duplicate and an unknown id
@@ -62,10 +58,7 @@ async def test_a_pasted_column_is_reported_then_assigned_on_confirm(world, focus
 
 async def test_a_list_pasted_on_another_tab_opens_the_list_tab(world):
     cid = world.campaigns.invitation_draft
-    app = app_for(world)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await open_campaign(pilot, cid)
+    async with campaign_open(world, cid) as (app, pilot):
         modal = await open_add(pilot, "tab-conditions")
         modal.query_one("#add-row").focus()
         await paste(pilot, "100004\n100005\n")  # no header: every line an id
@@ -77,10 +70,7 @@ async def test_a_list_pasted_into_the_first_field_is_read_whole(world):
     """`a`, then paste at once: the focus is in the one-patient search; Input's own paste
     kept the first line there and lost the rest (seen over a real ssh -tt)."""
     cid = world.campaigns.invitation_draft
-    app = app_for(world)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await open_campaign(pilot, cid)
+    async with campaign_open(world, cid) as (app, pilot):
         modal = await open_add(pilot, "tab-one")
         assert app.focused is modal.query_one("#patient-query")
         await paste(pilot, "100004\n100005\n100006\n")
@@ -90,10 +80,7 @@ async def test_a_list_pasted_into_the_first_field_is_read_whole(world):
 
 
 async def test_one_line_pasted_in_the_path_is_a_path(world):
-    app = app_for(world)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await open_campaign(pilot, world.campaigns.invitation_draft)
+    async with campaign_open(world, world.campaigns.invitation_draft) as (app, pilot):
         modal = await open_add(pilot, "tab-csv")
         modal.query_one("#csv-path").focus()
         await paste(pilot, "/tmp/liste.csv")
@@ -103,10 +90,7 @@ async def test_one_line_pasted_in_the_path_is_a_path(world):
 
 async def test_a_list_over_the_limit_is_refused_in_the_dialog(world):
     cid = world.campaigns.invitation_draft
-    app = app_for(world)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await open_campaign(pilot, cid)
+    async with campaign_open(world, cid) as (app, pilot):
         modal = await open_add(pilot, "tab-csv")
         n = recipients.PASTE_LIMIT + 1
         await paste(pilot, "".join(f"{100000 + i}\n" for i in range(n)))

@@ -4,7 +4,7 @@ palette, every word they drew is redrawn; in French at 80 columns their lines st
 from __future__ import annotations
 
 import pytest
-from tui_helpers import app_for, copy_world, module_world, open_campaign, screen_text, settle
+from tui_helpers import app_for, campaign_open, copy_world, module_world, open_campaign, screen_text, settle
 
 from core import i18n
 from tui.screens.audit import AuditScreen
@@ -33,10 +33,8 @@ def footer_words(screen) -> str:
 
 
 async def test_switching_language_redraws_the_recipient_screen(world):
-    app = app_for(world)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        screen = await open_campaign(pilot, world.campaigns.broadcast_live)
+    async with campaign_open(world, world.campaigns.broadcast_live, size=(120, 40)) as (app, pilot):
+        screen = app.screen
         assert "Status" in headers(screen.table) and "total" in screen_text(app)
         app.switch_language("fr")
         await settle(pilot)

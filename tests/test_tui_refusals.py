@@ -20,9 +20,9 @@ from textual.widgets import DataTable
 from tui_helpers import (
     FrozenClock,
     app_for,
+    campaign_open,
     copy_world,
     module_world,
-    open_campaign,
     settle,
     wait_for,
 )
@@ -125,10 +125,7 @@ async def test_a_recipient_screen_action_is_refused_after_the_permission_went(wo
     which, key = RECIPIENT_KEYS[action]
     cid = getattr(world.campaigns, which)
     prepare(world, action, cid)
-    app = app_for(world)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        await open_campaign(pilot, cid)
+    async with campaign_open(world, cid, size=(120, 40)) as (app, pilot):
         await started(pilot, app)
         before = dump(world)
         await take_away(pilot, world)
@@ -152,10 +149,7 @@ async def test_a_change_confirmed_after_the_permission_went_is_refused(world, ac
     which, key = CONFIRMED[action]
     cid = getattr(world.campaigns, which)
     prepare(world, action, cid)
-    app = app_for(world)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        await open_campaign(pilot, cid)
+    async with campaign_open(world, cid, size=(120, 40)) as (app, pilot):
         await started(pilot, app)
         await pilot.press(key)
         assert await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal)), [
@@ -169,10 +163,7 @@ async def test_a_change_confirmed_after_the_permission_went_is_refused(world, ac
 
 
 async def test_an_opt_out_recorded_after_the_permission_went_is_refused(world):
-    app = app_for(world)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        await open_campaign(pilot, world.campaigns.broadcast_live)
+    async with campaign_open(world, world.campaigns.broadcast_live, size=(120, 40)) as (app, pilot):
         await started(pilot, app)
         await pilot.press("o")
         assert await wait_for(pilot, lambda: isinstance(app.screen, OptOutModal))
@@ -188,10 +179,7 @@ async def test_adding_patients_after_the_permission_went_is_refused(world):
     """The Add dialog says a refusal in the dialog, beside what was typed or pasted: a list
     read while allowed, then assigned after the permission went; a list pasted after."""
     cid = world.campaigns.invitation_draft
-    app = app_for(world)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        await open_campaign(pilot, cid)
+    async with campaign_open(world, cid, size=(120, 40)) as (app, pilot):
         await started(pilot, app)
         await pilot.press("a")
         assert await wait_for(pilot, lambda: isinstance(app.screen, AddPatientsModal))

@@ -10,10 +10,9 @@ import pytest
 from helpers import status_counts
 from tui_helpers import (
     FrozenClock,
-    app_for,
+    campaign_open,
     copy_world,
     module_world,
-    open_campaign,
     screen_text,
     settle,
     users_toml,
@@ -63,10 +62,7 @@ class TestStop:
         recipients.start(world.ctx, cid)  # nothing sends in this world (no scheduler)
         queued = counts(cid).get("queued", 0)
         assert queued > 0
-        app = app_for(world)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            await open_campaign(pilot, cid)
+        async with campaign_open(world, cid) as (app, pilot):
             await pilot.press("S")
             await modal(pilot, ConfirmModal)
             text = screen_text(app)
@@ -88,10 +84,8 @@ class TestTestSend:
     async def test_from_the_recipient_table_for_the_selected_patient(self, world):
         cid = world.campaigns.invitation_sent
         before = counts(cid)
-        app = app_for(world)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            screen = await open_campaign(pilot, cid)
+        async with campaign_open(world, cid) as (app, pilot):
+            screen = app.screen
             row = screen.selected_row()
             await pilot.press("T")
             dialog = await modal(pilot, TestSendModal)
@@ -105,10 +99,7 @@ class TestTestSend:
 
     async def test_from_the_template_editor_for_the_preview_patient(self, world):
         cid = world.campaigns.broadcast_live
-        app = app_for(world)
-        async with app.run_test(size=(120, 40)) as pilot:
-            await settle(pilot)
-            await open_campaign(pilot, cid)
+        async with campaign_open(world, cid, size=(120, 40)) as (app, pilot):
             await pilot.press("t")
             await settle(pilot, delay=0.3)
             editor = app.screen
@@ -129,10 +120,7 @@ class TestReinvite:
         world.clock.at += timedelta(days=15)
         plan = recipients.reinvite_plan(world.ctx, cid)
         assert plan.will_send == sent
-        app = app_for(world)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            await open_campaign(pilot, cid)
+        async with campaign_open(world, cid) as (app, pilot):
             await pilot.press("i")
             await modal(pilot, ConfirmModal)
             assert f"fresh invitation (new code, 14 days): {plan.will_send}" in screen_text(app)
@@ -159,10 +147,7 @@ class TestSendingHours:
         )
         world.clock.at = datetime(2025, 6, 3, 3, 30)  # Monday 23:30 in Montréal
         cid = world.campaigns.broadcast_live
-        app = app_for(world)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            await open_campaign(pilot, cid)
+        async with campaign_open(world, cid) as (app, pilot):
             await pilot.press("s")
             await settle(pilot)
             assert "outside sending hours: will go out from Tuesday 09:00" in screen_text(app)

@@ -9,6 +9,7 @@ import pytest
 from tui_helpers import (
     LOGIN,
     app_for,
+    campaign_open,
     copied_world,
     module_world,
     open_campaign,
@@ -112,10 +113,7 @@ class TestNoLostEdit:
             assert "Leave the campaign's details without saving?" in screen_text(app)
 
     async def test_escape_on_a_written_opt_out_note_asks(self, world):
-        app = app_for(world)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            await open_campaign(pilot, world.campaigns.broadcast_live)
+        async with campaign_open(world, world.campaigns.broadcast_live) as (app, pilot):
             await pilot.press("o")
             await settle(pilot)
             app.screen.query_one("#opt-out-note").focus()
@@ -127,10 +125,7 @@ class TestNoLostEdit:
             assert app.screen.query_one("#opt-out-note").value == "par téléphone"
 
     async def test_closing_add_patients_with_conditions_chosen_asks(self, world):
-        app = app_for(world)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            await open_campaign(pilot, world.campaigns.invitation_draft)
+        async with campaign_open(world, world.campaigns.invitation_draft) as (app, pilot):
             await pilot.press("a")
             await settle(pilot)
             await pilot.press("f3")  # the Conditions tab, by key
@@ -188,10 +183,7 @@ class TestEmptyEnglishVersion:
 
     async def test_start_warns_of_an_empty_english_version(self, world):
         cid = self._blank_english(world)
-        app = app_for(world)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            await open_campaign(pilot, cid)
+        async with campaign_open(world, cid) as (app, pilot):
             await pilot.press("s")
             await settle(pilot)
             assert isinstance(app.screen, ConfirmModal)
@@ -207,10 +199,7 @@ class TestAddSeveral:
             .order_by(Patient.id)
             .limit(2)
         )
-        app = app_for(world)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            await open_campaign(pilot, cid)
+        async with campaign_open(world, cid) as (app, pilot):
             await pilot.press("a")
             await settle(pilot)
             modal = app.screen
@@ -270,10 +259,8 @@ class TestSmaller:
         en = next(r for r in rows if lang[r.emr_id] == "en")
         assert testsend.subject_prefix(world.ctx, cid, en.emr_id) == "[TEST]"
         assert testsend.subject_prefix(world.ctx, cid, rows[fr].emr_id) == "[ESSAI]"
-        app = app_for(world)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            screen = await open_campaign(pilot, cid)
+        async with campaign_open(world, cid) as (app, pilot):
+            screen = app.screen
             screen.table.move_cursor(row=fr)
             await settle(pilot)
             await pilot.press("T")
@@ -285,10 +272,7 @@ class TestKeys:
     async def test_question_mark_and_f1_list_every_key_of_the_screen(self, world):
         from tui.screens.keys import KeysScreen
 
-        app = app_for(world)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            await open_campaign(pilot, world.campaigns.invitation_sent)
+        async with campaign_open(world, world.campaigns.invitation_sent) as (app, pilot):
             for key in ("question_mark", "f1"):
                 await pilot.press(key)
                 await settle(pilot)
@@ -345,10 +329,8 @@ class TestKeys:
         assert res.exit_code == 2 and "keys.campaigns.nwe" in res.stderr and "campaigns.new" in res.stderr
 
     async def test_the_palette_offers_only_what_applies(self, world):
-        app = app_for(world)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            screen = await open_campaign(pilot, world.campaigns.broadcast_live)
+        async with campaign_open(world, world.campaigns.broadcast_live) as (app, pilot):
+            screen = app.screen
             names = [name for name, _, _ in screen.palette_commands()]
             assert not any("Re-invite" in n for n in names) and any("Stop sending" in n for n in names)
             await pilot.press("escape")
@@ -367,10 +349,8 @@ class TestRecipientDetail:
         long_reason = "550 5.1.1 mailbox unavailable: " + "the server said more than fits on a line " * 3
         Recipient.update(status="failed", reason_code="", reason=long_reason).where(Recipient.id == r.id).execute()
         Delivery.create(kind="email", campaign=cid, recipient=r, status="failed", attempts=3, last_error=long_reason)
-        app = app_for(world)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            screen = await open_campaign(pilot, cid)
+        async with campaign_open(world, cid) as (app, pilot):
+            screen = app.screen
             screen.table.move_cursor(row=0)
             await settle(pilot)
             await pilot.press("enter")
@@ -391,10 +371,8 @@ class TestEightyColumns:
         hidden behind the table's own (unshown) `enter`."""
         from textual.widgets._footer import FooterKey
 
-        app = app_for(world)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            screen = await open_campaign(pilot, world.campaigns.invitation_sent)
+        async with campaign_open(world, world.campaigns.invitation_sent) as (app, pilot):
+            screen = app.screen
             assert screen.table.has_focus
             shown = [k for k in screen.query(FooterKey) if k.region.width and k.region.right <= 80 and k.region.y == 23]
             keys = {k.key for k in shown}
@@ -446,10 +424,7 @@ class TestEmailPreview:
     async def test_condition_values_in_words_and_the_comparator_kept(self, world):
         from textual.widgets import Select
 
-        app = app_for(world)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            await open_campaign(pilot, world.campaigns.invitation_draft)
+        async with campaign_open(world, world.campaigns.invitation_draft) as (app, pilot):
             await pilot.press("a")
             await settle(pilot)
             await pilot.press("f3")

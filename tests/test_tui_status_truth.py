@@ -9,6 +9,7 @@ import pytest
 from tui_helpers import (
     FrozenClock,
     app_for,
+    campaign_open,
     copied_world,
     module_world,
     open_campaign,
@@ -51,10 +52,7 @@ async def test_a_live_broadcast_in_feeds_reads_published_not_draft(world):
 async def test_stop_with_nothing_sent_reads_stopped_not_sent(world):
     cid = world.campaigns.broadcast_live
     recipients.start(world.ctx, cid)  # no scheduler in this world: nothing goes out
-    app = app_for(world)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await open_campaign(pilot, cid)
+    async with campaign_open(world, cid) as (app, pilot):
         assert "sending" in header(app)
         await pilot.press("S")
         assert await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
@@ -74,10 +72,8 @@ async def test_the_header_adds_up_says_the_removed_apart_and_push_off_is_in_feed
     removed = Patient.get_by_id(assigned[1].patient_id).emr_id
     recipients.remove(world.ctx, cid, removed)
     recipients.start(world.ctx, cid)
-    app = app_for(world)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        screen = await open_campaign(pilot, cid)
+    async with campaign_open(world, cid) as (app, pilot):
+        screen = app.screen
         s = screen.summary
         assert s is not None
         text = header(app)
@@ -101,20 +97,14 @@ async def test_an_invitation_held_by_sending_hours_says_emails_wait(world):
     cid = world.campaigns.invitation_draft
     recipients.assign_conditions(ctx, cid, [conditions.parse("email is not empty")])
     assert recipients.start(ctx, cid).will_send > 0
-    app = app_for(world)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await open_campaign(pilot, cid)
+    async with campaign_open(world, cid) as (app, pilot):
         label = str(app.screen.query_one("#progress-label").render())
         assert label.startswith("Emails wait: outside sending hours") and "Push" not in label
 
 
 async def test_the_live_count_says_what_the_assign_will_do(world):
     cid = world.campaigns.broadcast_live
-    app = app_for(world)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await open_campaign(pilot, cid)
+    async with campaign_open(world, cid) as (app, pilot):
         await pilot.press("a")
         await settle(pilot)
         modal = app.screen

@@ -7,10 +7,10 @@ import pytest
 from tui_helpers import (
     LOGIN,
     app_for,
+    campaign_open,
     copied_world,
     module_world,
     open_add,
-    open_campaign,
     screen_text,
     settle,
     type_into,
@@ -36,10 +36,7 @@ world = copied_world
 async def test_o_in_the_patient_picker_records_an_opt_out_with_its_note(world):
     cid = world.campaigns.invitation_draft
     target = Patient.select().order_by(Patient.id).first()
-    app = app_for(world)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await open_campaign(pilot, cid)
+    async with campaign_open(world, cid) as (app, pilot):
         await open_add(pilot)
         await type_into(pilot, "#patient-query", target.emr_id)
         await pilot.press("down")
@@ -90,10 +87,8 @@ async def test_the_audit_trail_for_an_administrator_and_not_for_staff(world, tmp
 
 async def test_o_on_a_recipient_row_and_the_ledger_export(world):
     cid = world.campaigns.invitation_sent
-    app = app_for(world)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        screen = await open_campaign(pilot, cid)
+    async with campaign_open(world, cid, size=(120, 40)) as (app, pilot):
+        screen = app.screen
         row = screen.selected_row()
         assert row is not None
         await pilot.press("o")
