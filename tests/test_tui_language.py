@@ -365,3 +365,31 @@ async def test_the_recipient_table_s_note_is_whole_at_80_columns(tmp_path, as_ml
         said = str(note.content)
         assert app.screen.table.more and ("more below" in said or "suite plus bas" in said), said
         assert Text(said).cell_len <= note.content_region.width, said
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+async def test_the_campaign_s_two_lines_are_whole_at_80_columns(tmp_path, as_mlaval, language):
+    """Found in tmux: « envoyé 94 · écarté 106   invités 94, inscrits 0, expirés 0
+    modifiée 6 déc. … » — the campaign's counts grew past 80 columns; when-changed goes
+    to the first line, which has room."""
+    from tui_helpers import write_config
+
+    from core import demo, recipients
+
+    w = make_world(tmp_path / "w", n_patients=150)
+    write_config(w.folder, users=users_toml(language=language))
+    cid = w.campaigns.invitation_draft
+    recipients.assign_conditions(w.ctx, cid, [demo.where("age >= 0")])
+    recipients.start(w.ctx, cid)
+    demo.send_due(w.ctx)
+    app = app_for(w)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        screen.query_one("DataTable").move_cursor(row=screen._order.index(cid))
+        await settle(pilot)
+        detail = screen.query_one("#campaign-detail")
+        shown = ["".join(seg.text for seg in strip) for strip in detail.render_lines(detail.region.reset_offset)]
+        text = "\n".join(shown)
+        assert "…" not in text and ("changed" in text or "modifiée" in text), text
+        assert "invited" in text or "invités" in text, text
