@@ -227,12 +227,14 @@ def format_overview(data: dict, tz=None) -> str:
     return "\n".join(lines)
 
 
-def sending_line(config, now: datetime, embedded=None, wanted: bool | None = None) -> str:
+def sending_line(config, now: datetime, embedded=None, wanted: bool | None = None, *, short: bool = False) -> str:
     """Who sends this clinic's deliveries, in the words the TUI's status line shows
     (SPEC §13): a live daemon, this session's embedded scheduler, or nobody and why.
 
     `embedded` is this session's EmbeddedScheduler (None when it did not start);
-    `wanted` False means this session was told never to send (tests, snapshots)."""
+    `wanted` False means this session was told never to send (tests, snapshots).
+    `short`: the same truth in fewer words where there are some (who sends), for a
+    status line at 80 columns (issue #18); what is wrong is never shortened."""
     from core.config.secrets import unreadable
     from core.scheduling.heartbeat import live_daemons
 
@@ -242,9 +244,14 @@ def sending_line(config, now: datetime, embedded=None, wanted: bool | None = Non
     daemons = live_daemons(config, now)
     if daemons:
         host = daemons[0].host or daemons[0].name.partition(":")[0]
+        if short:
+            return _("sending: daemon on {host}").format(host=host)
         return _("deliveries: sent by the daemon on {host}").format(host=host)
     if embedded is not None and embedded.scheduler is not None and embedded.scheduler.running:
         state = embedded.state_words()
+        if short:  # "running" goes without saying: a scheduler that sends runs
+            plain = state == embedded.running_words()
+            return _("sending: this session") if plain else _("sending: this session ({state})").format(state=state)
         return _("deliveries: sent by this session (embedded, {state})").format(state=state)
     if wanted is False:
         return _("nothing is sending: the daemon is not running (this session does not send)")

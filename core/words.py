@@ -76,6 +76,23 @@ _WORDS = {
     ("field", "practitioner"): lambda: pgettext("patient field", "practitioner"),
     ("field", "postal_code"): lambda: pgettext("patient field", "postal code"),
     ("field", "last_visit"): lambda: pgettext("patient field", "last visit"),
+    ("audit", "archive"): lambda: pgettext("audit action", "archive"),
+    ("audit", "unarchive"): lambda: pgettext("audit action", "unarchive"),
+    ("audit", "create"): lambda: pgettext("audit action", "create"),
+    ("audit", "edit"): lambda: pgettext("audit action", "edit"),
+    ("audit", "assign"): lambda: pgettext("audit action", "assign"),
+    ("audit", "remove"): lambda: pgettext("audit action", "remove"),
+    ("audit", "start"): lambda: pgettext("audit action", "start"),
+    ("audit", "stop"): lambda: pgettext("audit action", "stop"),
+    ("audit", "reinvite"): lambda: pgettext("audit action", "re-invite"),
+    ("audit", "test_send"): lambda: pgettext("audit action", "test send"),
+    ("audit", "import"): lambda: pgettext("audit action", "import"),
+    ("audit", "opt_out"): lambda: pgettext("audit action", "opt-out"),
+    ("audit", "opt_in"): lambda: pgettext("audit action", "opt-in"),
+    ("audit", "patient_search"): lambda: pgettext("audit action", "patient search"),
+    ("audit", "patient_show"): lambda: pgettext("audit action", "patient shown"),
+    ("audit", "preview"): lambda: pgettext("audit action", "preview"),
+    ("audit", "export"): lambda: pgettext("audit action", "export"),
     ("bool", "True"): lambda: pgettext("answer", "yes"),
     ("bool", "False"): lambda: pgettext("answer", "no"),
 }
@@ -85,7 +102,7 @@ def word(what: str, code: object) -> str:
     """The words for `code` in the language in use. `what`: "kind", "channel", "campaign"
     (its status), "recipient" (its status), "window" (its state), "funnel" (a step),
     "delivery" (its state), "delivery kind", "source" (an opt-out's), "field" (a patient's),
-    "bool". A code this version does not know is shown as it is."""
+    "bool", "audit" (an audit trail's action). A code this version does not know is shown as it is."""
     text = "" if code is None else str(code)
     found = _WORDS.get((what, text))
     return found() if found else text

@@ -11,10 +11,12 @@ from __future__ import annotations
 import pytest
 from tui_helpers import (
     LOGIN,
+    SCREENS,
     SIZE_IDS,
     SIZES,
     go,
     make_world,
+    screen_id,
     select_campaign,
     snap,
     snapshot_world,
@@ -175,6 +177,28 @@ class TestAddPatientsSnapshots:
             *"exports/rappel.csv",
             "enter",
         )
+
+
+class TestAuditAndPaletteSnapshots:
+    """The audit trail, in a fresh world (the module's has the other screens' reads of
+    patient data; its import row names a path fixed for every run: SNAPSHOT_IMPORTS), and
+    the command palette (one provider, one order: tui/commands.py), as the French ones."""
+
+    @sizes
+    def test_audit_trail(self, snap_compare, tmp_path, monkeypatch, size):
+        monkeypatch.setattr(context, "login_name", lambda: LOGIN)
+        world = snapshot_world(tmp_path / "w")
+        monkeypatch.chdir(world.folder)
+        steps, _typed, delay = SCREENS["audit trail"]
+        snap(snap_compare, world, size, *steps, delay=delay)
+
+    @sizes
+    @pytest.mark.parametrize(
+        "name", [pytest.param(n, id=screen_id(n)) for n in ("command palette", "command palette, language")]
+    )
+    def test_screen(self, snap_compare, world, name, size):
+        steps, _typed, delay = SCREENS[name]
+        snap(snap_compare, world, size, *steps, delay=delay)
 
 
 class TestRefusalSnapshots:

@@ -4,9 +4,10 @@ app made by the same factory as the command line, and a way to wait until it is 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -83,8 +84,10 @@ def make_world(
     populate: bool = True,
     migrate: bool = True,
     clock: FrozenClock | None = None,
+    import_folder: Path | None = None,
 ) -> World:
-    """A demo world in `folder` (the login must be LOGIN: use the `as_mlaval` fixture)."""
+    """A demo world in `folder` (the login must be LOGIN: use the `as_mlaval` fixture);
+    its patients imported from a CSV file written in `import_folder` (else `folder`)."""
     folder.mkdir(parents=True, exist_ok=True)
     clock = clock or FrozenClock()
     path = write_config(folder, embedded=embedded)
@@ -95,7 +98,7 @@ def make_world(
         dbmod.migrate()
         ctx = context.for_current_user(config, clock)
         if populate:
-            camps = demo.populate(ctx, n_patients, folder=folder)
+            camps = demo.populate(ctx, n_patients, folder=import_folder or folder)
     return World(folder, path, ctx, camps, clock)
 
 
@@ -305,11 +308,31 @@ def rendered(static, width: int = 76) -> str:
 # (tests/test_tui_snapshots.py, tests/test_tui_snapshots_fr.py, tests/test_i18n_pseudo.py)
 
 
+# Where the snapshot worlds' patients are imported from: one path on every run, so that the
+# audit trail, which names the imported file, can be pictured. Shared by concurrent runs
+# (the same file, the same content), taken in turn (SNAPSHOT_IMPORTS / "lock").
+SNAPSHOT_IMPORTS = Path("/tmp/clinicast-snapshot-imports")
+
+
+@contextlib.contextmanager
+def snapshot_imports() -> Iterator[Path]:
+    import fcntl
+
+    SNAPSHOT_IMPORTS.mkdir(exist_ok=True)
+    with open(SNAPSHOT_IMPORTS / "lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield SNAPSHOT_IMPORTS
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def snapshot_world(folder: Path, *, language: str = "en") -> World:
     """A read-only world for a module of screens (the login patched to LOGIN by the caller):
-    60 patients, an exports folder with a CSV file to read; its staff member reads
-    `language`."""
-    world = make_world(folder, n_patients=60)
+    60 patients (imported from SNAPSHOT_IMPORTS), an exports folder with a CSV file to
+    read; its staff member reads `language`."""
+    with snapshot_imports() as imports:
+        world = make_world(folder, n_patients=60, import_folder=imports)
     exports = world.folder / "exports"
     exports.mkdir()
     (exports / "rappel.csv").write_text(

@@ -26,7 +26,7 @@ from textual.worker import Worker
 
 from core.config.watch import ConfigWatch, Reread, needs_restart, sending_changed, session_for
 from core.context import Ctx
-from core.i18n import N_, _
+from core.i18n import N_, _, clauses
 from core.models import utcnow
 
 if TYPE_CHECKING:
@@ -63,6 +63,9 @@ class ClinicastApp(StaffPreferences):
 
     # who sends, in core.status's words ("deliveries: sent by the daemon on …") or the app's
     scheduler_state: reactive[str] = reactive("")
+    # the same in fewer words (core.status's short=True), for a status line at 80 columns;
+    # "" when there are none fewer
+    scheduler_brief: reactive[str] = reactive("")
     # the state is a good one (somebody sends, no channel paused): the status line's colour
     scheduler_ok: reactive[bool] = reactive(False)
     # the state is the app's own words about its scheduler ("off in this session"), shown
@@ -114,7 +117,7 @@ class ClinicastApp(StaffPreferences):
 
     def on_mount(self) -> None:
         self.theme = "textual-dark"
-        self.scheduler_state = _("starting…")
+        self._say_state(_("starting…"))
         self._watch_hangup()
         self._open()
 
@@ -223,7 +226,7 @@ class ClinicastApp(StaffPreferences):
         old = session.config
         self.session = ctx = session_for(session, reread.config)
         self.sub_title = f"{ctx.config.clinic.name} · {ctx.user.name}"
-        self.config_state = "; ".join(needs_restart(old, reread.config))
+        self.config_state = clauses(needs_restart(old, reread.config))
         self.notify(_("The config file changed: its new settings apply now."), markup=False, timeout=5)
         if dict(ctx.config.keys) != self._keymap_applied:  # [keys] rebinds from now on (issue #18)
             self._keymap_applied = dict(ctx.config.keys)
@@ -247,7 +250,7 @@ class ClinicastApp(StaffPreferences):
         from tui.screens.base import ClinicastScreen
 
         if self.session is not None and self.scheduler_wanted is False:
-            self._show_scheduler_state("")
+            self._show_scheduler_state(None)
         elif self.session is not None:
             self._scheduler_state()
         for screen in self.screen_stack:
@@ -296,7 +299,7 @@ class ClinicastApp(StaffPreferences):
             self.scheduler, state = await asyncio.to_thread(start_scheduler, self.ctx, self.scheduler_wanted)
         except Exception as e:  # noqa: BLE001 - the TUI works without it: say so in the status line
             self.scheduler_ok, self.scheduler_own = False, True
-            self.scheduler_state = _("failed to start: {error}").format(error=e)
+            self._say_state(_("failed to start: {error}").format(error=e))
             self.notify(
                 _("The embedded scheduler did not start: {error}").format(error=e), severity="error", markup=False
             )
@@ -313,18 +316,23 @@ class ClinicastApp(StaffPreferences):
             state = await asyncio.to_thread(state_text, self.ctx, self.scheduler)
         except Exception as e:  # noqa: BLE001 - a status line, not worth a notice every 3 s
             self.scheduler_ok, self.scheduler_own = False, True
-            self.scheduler_state = _("unknown ({error})").format(error=e)
+            self._say_state(_("unknown ({error})").format(error=e))
             return
         self._show_scheduler_state(state)
 
-    def _show_scheduler_state(self, state: str) -> None:
-        """core.status's line; in a session told never to send, the app's own words."""
-        if self.scheduler_wanted is False:
+    def _show_scheduler_state(self, state: tuple[str, str] | None) -> None:
+        """core.status's line (in full, in short); in a session told never to send, the
+        app's own words."""
+        if self.scheduler_wanted is False or state is None:
             self.scheduler_ok, self.scheduler_own = False, True
-            self.scheduler_state = _("off in this session")
+            self._say_state(_("off in this session"))
             return
         self.scheduler_ok, self.scheduler_own = self._sending_ok(), False
-        self.scheduler_state = state
+        self._say_state(*state)
+
+    def _say_state(self, full: str, brief: str = "") -> None:
+        self.scheduler_brief = "" if brief == full else brief
+        self.scheduler_state = full
 
     def _sending_ok(self) -> bool:
         """Somebody sends and no channel is paused (the status line shows it green)."""

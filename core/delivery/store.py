@@ -137,7 +137,14 @@ def cancel_returning_recipients(deliveries: pw.Expression, reason: Reason, detai
 
 
 def _cancelling(deliveries: pw.Expression, reason: Reason, detail: str) -> pw.ModelUpdate:
-    """The one cancelling UPDATE (a stop, a removal, an opt-out)."""
+    """The one cancelling UPDATE (a stop, a removal, an opt-out). On PostgreSQL its rows
+    are locked first in id order, the order the hand-over locks them in
+    (core.delivery.handover): a stop scanning a campaign's rows in table order while a
+    dispatcher locked a batch of them by id was a deadlock, seen once under load."""
+    which: pw.Expression = deliveries & not_handed_over()
+    if is_postgres():
+        locked = Delivery.select(Delivery.id).where(which).order_by(Delivery.id).for_update()
+        which = Delivery.id.in_(locked) & not_handed_over()
     return Delivery.update(
         status=DeliveryState.CANCELLED,
         error_code=reason,
@@ -145,7 +152,7 @@ def _cancelling(deliveries: pw.Expression, reason: Reason, detail: str) -> pw.Mo
         claimed_by=None,
         claim_token=None,
         lease_until=None,
-    ).where(deliveries, not_handed_over())
+    ).where(which)
 
 
 # --- claiming ---------------------------------------------------------------------------

@@ -91,6 +91,13 @@ class EmbeddedScheduler:
             return _("standing by: daemon {name} is running").format(name=s.standing_by_for)
         if s.last_error:
             return _("running (last error: {error})").format(error=s.last_error)
+        return self.running_words()
+
+    @staticmethod
+    def running_words() -> str:
+        """What `state_words` says when all is well."""
+        from core.i18n import _
+
         return _("running")
 
     def stop(self, grace: float = 2.0) -> None:

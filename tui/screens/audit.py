@@ -13,6 +13,7 @@ from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from core.i18n import N_, _, ngettext
+from core.words import word
 from tui import format as fmt
 from tui.screens.base import ClinicastScreen
 from tui.widgets.text_input import TextInput
@@ -34,6 +35,7 @@ class AuditScreen(ClinicastScreen[None]):
             yield TextInput(placeholder=_("since YYYY-MM-DD"), id="audit-since")
             yield TextInput(placeholder=_("login"), id="audit-user")
         yield DataTable(id="audit-rows", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="audit-detail", markup=False)  # the highlighted row's detail, whole
         yield Static("", id="audit-note", classes="hint")
         yield Footer(compact=True)
 
@@ -41,6 +43,7 @@ class AuditScreen(ClinicastScreen[None]):
         return _("Audit trail")
 
     def on_mount(self) -> None:
+        self.details: list[str] = []
         self.title = self.title_text()
         self._columns()
         self.action_refresh()
@@ -61,6 +64,15 @@ class AuditScreen(ClinicastScreen[None]):
         self.query_one("#audit-user", Input).placeholder = _("login")
         self._columns()
         self.action_refresh()
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_detail(event.cursor_row)
+
+    def _show_detail(self, row: int) -> None:
+        """The detail of the row under the cursor, whole: its column is cut at 80 columns.
+        Its key=value words are the trail's own, as `clinicast audit` and --json say them."""
+        self.query_one("#audit-detail", Static).update(self.details[row] if 0 <= row < len(self.details) else "")
 
     def action_back(self) -> None:
         self.app.pop_screen()
@@ -89,18 +101,20 @@ class AuditScreen(ClinicastScreen[None]):
             return
         table = self.query_one(DataTable)
         table.clear()
+        self.details = [", ".join(f"{k}={v}" for k, v in r.detail.items()) for r in rows]
         table.add_rows(
             [
                 (
                     fmt.when(r.at, ctx.config.clinic.tz, seconds=True),  # as `clinicast audit` shows it
                     r.user,
-                    r.action,
+                    word("audit", r.action),  # `clinicast audit` keeps the code, as --json
                     "" if r.campaign_id is None else str(r.campaign_id),
-                    ", ".join(f"{k}={v}" for k, v in r.detail.items()),
+                    detail,
                 )
-                for r in rows
+                for r, detail in zip(rows, self.details, strict=True)
             ]
         )
+        self._show_detail(table.cursor_row)
         n = len(rows)
         if n >= SHOWN:
             said = _("{n} entries (the newest {shown}: `clinicast audit --csv` gives all)")

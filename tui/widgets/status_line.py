@@ -36,6 +36,7 @@ class StatusLine(Horizontal):
 
     def on_mount(self) -> None:
         self.watch(self.app, "scheduler_state", self._update)
+        self.watch(self.app, "scheduler_brief", self._update)
         self.watch(self.app, "config_state", self._update)
         self.watch(self.app, "scheduler_ok", self._update)
         self.watch(self.app, "scheduler_own", self._update)
@@ -50,7 +51,8 @@ class StatusLine(Horizontal):
 
     def _update(self, _value: object = None) -> None:
         """Never cut (issue #18): the words wrap to a second line rather than end in "…";
-        at 80 columns the login alone (the header shows the name)."""
+        at 80 columns the login alone (the header shows the name), and who sends in
+        short when the full words would take a second line ("sending: this session")."""
         ctx = self.app.session
         text = Text()
         if ctx is not None:
@@ -63,5 +65,9 @@ class StatusLine(Horizontal):
             text.append(self.app.config_state, style="red")
         # core.status's words ("deliveries: sent by…", "nothing is sending: …") stand alone
         text.append("  " + (_("scheduler:") + " " if self.app.scheduler_own else ""))
-        text.append(self.app.scheduler_state, style="green" if self.app.scheduler_ok else "yellow")
+        state, brief = self.app.scheduler_state, self.app.scheduler_brief
+        room = self.app.size.width - 2 - self._keys().cell_len  # the padding, the keys
+        if brief and text.cell_len + Text(state).cell_len > room:
+            state = brief
+        text.append(state, style="green" if self.app.scheduler_ok else "yellow")
         self.query_one("#status-who", Static).update(text)

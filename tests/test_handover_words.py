@@ -1,0 +1,177 @@
+"""The hand-over's verdicts that the dispatcher tests did not reach (core.delivery.handover,
+issue #22's mutation run): a row already handed over as many times as allowed fails
+saying so, an opt-out that arrives after the claim is caught with its day and source
+(the reason staff read), and an unpublish for an account gone is done without a call."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+from helpers import add_patients, ctx_at
+from servers import delivery_config
+from test_campaigns import TPL
+
+from core import campaigns, reasons, recipients
+from core.delivery import Dispatcher, store
+from core.delivery.handover import hand_over
+from core.delivery.kinds import Job
+from core.enums import DeliveryKind, DeliveryState
+from core.models import Campaign, Delivery, OptOut, Patient, Recipient
+
+T0 = datetime(2026, 3, 2, 15, 0, 0)  # 10:00 in Toronto, a Monday
+
+
+@pytest.fixture
+def setup(db, db_url, tmp_path, smtp, gw):
+    made = []
+
+    def make(**scheduler):
+        config = delivery_config(db_url, tmp_path, smtp=smtp, gateway=gw, scheduler=scheduler or None)
+        d = Dispatcher(config, clock=clock)
+        made.append(d)
+        return d
+
+    ctx, clock = ctx_at(delivery_config(db_url, tmp_path, smtp=smtp, gateway=gw), T0)
+    yield ctx, clock, make
+    for d in made:
+        d.close()
+
+
+def emr_of(recipient: Recipient) -> str:
+    return Patient.get_by_id(recipient.patient_id).emr_id
+
+
+def test_a_row_handed_over_as_often_as_allowed_fails_saying_so(setup, smtp):
+    """Dispatchers that died after handing it over, again and again: the next hand-over
+    gives up instead of sending it a fourth time."""
+    ctx, _clock, make = setup
+    add_patients(2)
+    c = campaigns.create(ctx, "invitation", "Invite")
+    recipients.assign_ids(ctx, c.id, ["1000", "1001"])
+    recipients.start(ctx, c.id)
+    tired = Delivery.get(Delivery.recipient == Recipient.get(Recipient.patient == Patient.get(emr_id="1000")))
+    Delivery.update(attempts=3).where(Delivery.id == tired.id).execute()
+    make(max_attempts=3).run_once()
+    d = Delivery.get_by_id(tired.id)
+    assert (d.status, d.error_code, d.last_error, d.attempts) == (
+        DeliveryState.FAILED,
+        "send_error",
+        "gave up after 3 attempts",
+        3,  # failed at the hand-over: not handed over a fourth time
+    )
+    r = Recipient.get_by_id(d.recipient_id)
+    assert (r.status, r.reason_code, r.reason) == ("failed", "send_error", "gave up after 3 attempts")
+    assert [m.rcpt_tos[0] for m in smtp.messages] == ["p1001@example.org"]  # the other one went
+
+
+def test_an_opt_out_after_the_claim_is_caught_with_its_day_and_source(setup, smtp):
+    """An opt-out recorded after the dispatcher claimed the row (no cancel reached it):
+    the hand-over skips it, and staff read when and how the patient opted out."""
+    ctx, _clock, make = setup
+    add_patients(2)
+    c = campaigns.create(ctx, "invitation", "Invite")
+    recipients.assign_ids(ctx, c.id, ["1000", "1001"])
+    recipients.start(ctx, c.id)
+    p = Patient.get(emr_id="1001")
+    OptOut.create(patient=p, channel="email", source="link", at=datetime(2026, 3, 1, 20), day=date(2026, 3, 1))
+    make().run_once()
+    got = {emr_of(r): (r.status, r.reason_code, r.reason) for r in Recipient.select()}
+    assert got == {"1000": ("sent", "", ""), "1001": ("skipped", "opted_out_email", "2026-03-01|link")}
+    d = Delivery.get(Delivery.recipient == Recipient.get(Recipient.patient == p))
+    assert (d.status, d.error_code, d.last_error) == (DeliveryState.SKIPPED, "opted_out_email", "2026-03-01|link")
+    assert reasons.describe("opted_out_email", "2026-03-01|link", "en") == (
+        "opted out of email on 2026-03-01 (unsubscribe link)"
+    )
+    assert [m.rcpt_tos[0] for m in smtp.messages] == ["p1000@example.org"]
+
+
+def test_an_unpublish_for_an_app_account_gone_is_done_without_a_call(setup, gw):
+    ctx, _clock, make = setup
+    add_patients(2, app_id=lambda i: f"a-{i}")
+    b = campaigns.create(ctx, "broadcast", "Vaccins", date(2026, 3, 1), date(2026, 3, 6), templates=TPL)
+    recipients.assign_ids(ctx, b.id, ["1000", "1001"])
+    d = make()
+    d.run_once()
+    assert gw.audience(b.uuid) == {"a-1000", "a-1001"}
+    Patient.update(app_id=None).where(Patient.emr_id == "1001").execute()  # the account was deleted
+    recipients.remove(ctx, b.id, "1001")
+    d.run_once()
+    assert gw.calls("DELETE") == []  # nothing to hide from an account that is gone
+    un = Delivery.get(Delivery.kind == DeliveryKind.UNPUBLISH)
+    assert (un.status, un.error_code, un.attempts) == (DeliveryState.SENT, "", 0)
+
+
+def test_an_email_names_the_patient_as_the_directory_has_them_now(setup, smtp):
+    """The To: line and the template's patient fields are read at the hand-over: a name
+    half empty is left empty (never a placeholder), a language unknown stays unknown."""
+    from core import templating
+
+    ctx, _clock, make = setup
+    add_patients(1, 1000)
+    add_patients(1, 1001, last_name="")
+    add_patients(1, 1002, first_name="", language="")
+    templates = {
+        lang: {**fields, "body": fields["body"] + "\n\n[{{ patient.first_name }}|{{ patient.last_name }}|"
+               "{{ patient.language }}]"}
+        for lang, fields in templating.DEFAULT_INVITATION.items()
+    }  # fmt: skip
+    c = campaigns.create(ctx, "invitation", "Invite", templates=templates)
+    recipients.assign_ids(ctx, c.id, ["1000", "1001", "1002"])
+    recipients.start(ctx, c.id)
+    Patient.update(last_name="Roy").where(Patient.emr_id == "1000").execute()  # changed since the start
+    make().run_once()
+    got = {m.rcpt_tos[0]: (m.message["To"], m.part("plain").split("[")[-1].split("]")[0]) for m in smtp.messages}
+    assert got == {
+        "p1000@example.org": ("Prénom1000 Roy <p1000@example.org>", "Prénom1000|Roy|fr"),
+        "p1001@example.org": ("Prénom1001 <p1001@example.org>", "Prénom1001||fr"),
+        "p1002@example.org": ("Tremblay <p1002@example.org>", "|Tremblay|"),
+    }
+
+
+# --- between the claim and the hand-over, straight through core.delivery.handover -------
+
+
+def _live_broadcast(ctx, n: int = 3):
+    add_patients(n, app_id=lambda i: f"a-{i}")
+    b = campaigns.create(ctx, "broadcast", "Vaccins", date(2026, 3, 1), date(2026, 3, 6), templates=TPL)
+    recipients.assign_ids(ctx, b.id, [str(i) for i in range(1000, 1000 + n)])
+    # the broadcast is on the gateway already: its recipients' publish rows may be claimed
+    Delivery.update(status=DeliveryState.SENT).where(Delivery.kind == DeliveryKind.PUT).execute()
+    return Campaign.get_by_id(b.id)
+
+
+def _handed(job) -> list[str]:
+    return sorted(emr_of(Recipient.get_by_id(r.recipient_id)) for r in job.handed)
+
+
+def test_a_row_removed_after_the_claim_is_left_out_and_the_rest_of_its_batch_goes(setup):
+    ctx, clock, make = setup
+    b = _live_broadcast(ctx)
+    d = make()
+    rows = store.claim("a", clock(), 60, 10, (DeliveryKind.PUBLISH,))
+    assert len(rows) == 3
+    recipients.remove(ctx, b.id, "1001")  # cancels its claimed row (not handed over yet)
+    job = Job(d.handler(DeliveryKind.PUBLISH), b, rows, {})
+    assert hand_over([job], clock(), "https://app.example", 5) == []
+    assert _handed(job) == ["1000", "1002"]
+    gone = Delivery.get(Delivery.recipient == Recipient.get(Recipient.patient == Patient.get(emr_id="1001")))
+    assert (gone.status, gone.handed_at, gone.attempts) == (DeliveryState.CANCELLED, None, 0)
+
+
+def test_rows_another_dispatcher_claimed_again_are_handed_over_once(setup):
+    """A dispatcher that stalled past its lease: another claimed its rows; only the
+    newer claim hands them over."""
+    ctx, clock, make = setup
+    b = _live_broadcast(ctx)
+    d = make()
+    mine = store.claim("a", clock(), 30, 10, (DeliveryKind.PUBLISH,))
+    clock.advance(seconds=31)
+    theirs = store.claim("b", clock(), 30, 10, (DeliveryKind.PUBLISH,))
+    assert sorted(r.id for r in theirs) == sorted(r.id for r in mine)
+    late = Job(d.handler(DeliveryKind.PUBLISH), b, mine, {})
+    assert hand_over([late], clock(), "https://app.example", 5) == [] and late.handed == []
+    on_time = Job(d.handler(DeliveryKind.PUBLISH), b, theirs, {})
+    hand_over([on_time], clock(), "https://app.example", 5)
+    assert _handed(on_time) == ["1000", "1001", "1002"]
+    assert {x.attempts for x in Delivery.select().where(Delivery.kind == DeliveryKind.PUBLISH)} == {1}
