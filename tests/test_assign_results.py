@@ -274,3 +274,13 @@ def test_an_assign_leaves_no_table_behind(db, config):
     recipients.assign_conditions(ctx, c.id, [conditions.parse("email is not empty")])
     assert sorted(database.get_tables()) == before
     assert "clinicast_picked" not in before and "clinicast_keys" not in before
+
+
+def test_a_list_of_more_known_patients_than_one_assign_adds_is_refused_whole(db, config):
+    ctx, _ = ctx_at(config)
+    add_patients(5001)
+    c = campaigns.create(ctx, "invitation", "Join")
+    with pytest.raises(Refused) as e:
+        recipients.assign_ids(ctx, c.id, [str(i) for i in range(1000, 6001)] + ["no-such-id"])
+    assert str(e.value) == "this list has 5,001 known patients; one assign adds at most 5,000. Nothing was added."
+    assert Recipient.select().count() == 0
