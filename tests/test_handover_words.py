@@ -22,6 +22,13 @@ from core.models import Campaign, Delivery, OptOut, Patient, Recipient
 T0 = datetime(2026, 3, 2, 15, 0, 0)  # 10:00 in Toronto, a Monday
 
 
+@pytest.fixture(autouse=True)
+def _statements_built_here():
+    """Each test here writes the hand-over's statements itself (core.delivery.store keeps
+    them per process): a mutation run then knows these tests reach the consent columns."""
+    store._SHAPES.clear()
+
+
 @pytest.fixture
 def setup(db, db_url, tmp_path, smtp, gw):
     made = []
