@@ -167,22 +167,24 @@ def test_removed_or_skipped_before_anything_was_sent_come_back_and_are_counted(d
     whose consent changed, in one assign: three added; a removed one still forbidden and
     a new one forbidden by the same rule: two skipped for that reason."""
     ctx, _ = ctx_at(config)
-    add_patients(6)
+    add_patients(7)
     c = campaigns.create(ctx, "invitation", "Join")
     Patient.update(do_not_contact=True).where(Patient.emr_id.in_(["1002", "1004"])).execute()
-    recipients.assign_ids(ctx, c.id, ["1001", "1002", "1003", "1004"])
+    recipients.assign_ids(ctx, c.id, ["1001", "1002", "1003", "1004", "1006"])
+    recipients.remove(ctx, c.id, "1006")  # not in the next assign: stays removed
     recipients.remove(ctx, c.id, "1001")
     recipients.remove(ctx, c.id, "1003")
     Patient.update(do_not_contact=False).where(Patient.emr_id == "1002").execute()
     Patient.update(do_not_contact=True).where(Patient.emr_id.in_(["1003", "1005"])).execute()
-    assert status_counts(c.id) == {"removed": 2, "skipped": 2}
+    assert status_counts(c.id) == {"removed": 3, "skipped": 2}
 
     p = recipients.preview_conditions(ctx, c.id, [conditions.parse("email is not empty")])
     r = recipients.assign_ids(ctx, c.id, ["1000", "1001", "1002", "1003", "1004", "1005"])
     # 1000 new, 1001 removed, 1002 skipped then allowed: added; 1003 removed and 1005 new,
     # both do-not-contact now: skipped; 1004 skipped and still forbidden: left as it was
     assert (r.added, r.skipped, r.already_assigned, r.skipped_reasons) == (3, 2, 1, {"do_not_contact": 2})
-    assert (p.added, p.already_assigned, p.skipped_reasons) == (3, 1, {"do_not_contact": 2})
+    # the preview (everyone with an email) also brings back 1006, which the list leaves out
+    assert (p.added, p.already_assigned, p.skipped_reasons) == (4, 1, {"do_not_contact": 2})
     got = {emr_of(x): (x.status, x.reason_code) for x in Recipient.select().where(Recipient.campaign == c.id)}
     assert got == {
         "1000": ("assigned", ""),
@@ -191,6 +193,7 @@ def test_removed_or_skipped_before_anything_was_sent_come_back_and_are_counted(d
         "1003": ("skipped", "do_not_contact"),
         "1004": ("skipped", "do_not_contact"),
         "1005": ("skipped", "do_not_contact"),
+        "1006": ("removed", ""),
     }
 
 
