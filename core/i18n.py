@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gettext
 import os
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
@@ -90,12 +91,19 @@ def N_(message: str) -> str:
     return message
 
 
+def clauses(parts: Iterable[str]) -> str:
+    """Clauses of one sentence, joined as the language in use writes them: "a; b" in
+    English, « a ; b » in French (a narrow no-break space before the semicolon)."""
+    return _("; ").join(parts)
+
+
 __all__ = [
     "DOMAIN",
     "LANGUAGES",
     "LOCALEDIR",
     "N_",
     "_",
+    "clauses",
     "current",
     "known",
     "ngettext",

@@ -146,3 +146,40 @@ def test_french_words():
     words = re.sub(r"\[[^\]]*\]|`[^`]*`|\{[^}]*\}|\S+@\S+|\b[a-z_]+\.[a-z_.]+", "", words).lower()
     for france in ("e-mail", "email", "week-end", "weekend", "mail "):
         assert france not in words, france
+
+
+def textual_binding_words() -> set[str]:
+    """Every description of a binding Textual's own widgets and screens declare (a footer
+    shows them: the Select menu's "Dismiss menu", an Input's…)."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import textual.widgets
+    from textual.binding import Binding
+    from textual.dom import DOMNode
+
+    modules = ["textual.screen", "textual.command", "textual.app"]
+    modules += [f"textual.widgets.{m.name}" for m in pkgutil.iter_modules(textual.widgets.__path__)]
+    words = set()
+    for name in modules:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:  # an optional extra (tree-sitter languages…)
+            continue
+        for _name, cls in inspect.getmembers(module, inspect.isclass):
+            if not issubclass(cls, DOMNode) or not cls.__module__.startswith("textual"):
+                continue
+            for b in cls.__dict__.get("BINDINGS", []):
+                description = b.description if isinstance(b, Binding) else (b[2] if len(b) > 2 else "")
+                if description and (not isinstance(b, Binding) or b.show):
+                    words.add(description)
+    return words
+
+
+def test_textual_s_own_binding_words_are_translated():
+    """A Textual binding shown in a footer speaks French too (tui/keys.py TEXTUAL_WORDS):
+    found in tmux, the open Select menu's "esc Dismiss menu" under a French staff member."""
+    fr = i18n.translation("fr")
+    missing = sorted(w for w in textual_binding_words() if fr.gettext(w) == w)
+    assert not missing, missing

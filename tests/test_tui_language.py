@@ -292,3 +292,104 @@ async def test_the_status_line_takes_one_line_at_80_columns_with_the_embedded_sc
             ).split()
             assert line.region.height == 1, shown
             assert said in " ".join(shown).replace(" :", "\u00a0:"), shown
+
+
+def test_the_comparators_a_condition_offers_are_in_french():
+    """Found in tmux: the comparator menu offered « est (=) » then "is empty", "is not
+    empty" (a word-operator was shown as its code)."""
+    from tui.widgets.condition_row import ConditionRow
+
+    i18n.use("fr")
+    labels = [label for label, _code in ConditionRow._op_options("language")]
+    assert "est vide" in labels and "n'est pas vide" in labels, labels
+    assert not any("empty" in label or "starts" in label for label in labels), labels
+    assert [code for _label, code in ConditionRow._op_options("language")][-1] == "is not empty"
+
+
+def test_clauses_are_joined_as_french_writes_them():
+    """Found in tmux: « 23 ajoutés; 48 exclus » — a semicolon with no space before it in
+    French (core.i18n.clauses: a narrow no-break space, as the catalogue's typography)."""
+    from core.recipients.results import AssignResult
+    from tui.screens.recipient_flows import assign_message
+
+    result = AssignResult(added=23, skipped=48, skipped_reasons={"no_email": 48})
+    i18n.use("fr")
+    assert assign_message(result).startswith("23 ajoutés\u202f; 48 exclus"), assign_message(result)
+    i18n.use("en")
+    assert assign_message(result).startswith("23 added; 48 skipped"), assign_message(result)
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+async def test_the_csv_field_says_what_it_takes_whole_at_80_columns(world, language):
+    """Found in tmux: the CSV tab's placeholder cut at 80 columns (« …, ou collez »)."""
+    from rich.text import Text
+    from textual.widgets import Input
+
+    preferences.set_language(world.ctx, language)
+    app = app_for(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        screen.query_one("DataTable").move_cursor(row=screen._order.index(world.campaigns.invitation_draft))
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        await pilot.press("f4")
+        await settle(pilot)
+        field = app.screen.query_one("#csv-path", Input)
+        assert Text(field.placeholder).cell_len <= field.content_region.width, (field.placeholder, field.content_region)
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+async def test_the_recipient_table_s_note_is_whole_at_80_columns(tmp_path, as_mlaval, language):
+    """Found in tmux: « 100 affichés · entrée : tout sur le destinataire choisi · suite plus
+    bas (fai… » — the note under a table with more rows below, cut (in English too)."""
+    from rich.text import Text
+    from textual.widgets import Static
+    from tui_helpers import write_config
+
+    from core import demo, recipients
+
+    w = make_world(tmp_path / "w", n_patients=150)
+    write_config(w.folder, users=users_toml(language=language))
+    recipients.assign_conditions(w.ctx, w.campaigns.invitation_draft, [demo.where("age >= 0")])
+    app = app_for(w)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        screen.query_one("DataTable").move_cursor(row=screen._order.index(w.campaigns.invitation_draft))
+        await pilot.press("enter")
+        await settle(pilot)
+        note = app.screen.query_one("#table-note", Static)
+        said = str(note.content)
+        assert app.screen.table.more and ("more below" in said or "suite plus bas" in said), said
+        assert Text(said).cell_len <= note.content_region.width, said
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+async def test_the_campaign_s_two_lines_are_whole_at_80_columns(tmp_path, as_mlaval, language):
+    """Found in tmux: « envoyé 94 · écarté 106   invités 94, inscrits 0, expirés 0
+    modifiée 6 déc. … » — the campaign's counts grew past 80 columns; when-changed goes
+    to the first line, which has room."""
+    from tui_helpers import write_config
+
+    from core import demo, recipients
+
+    w = make_world(tmp_path / "w", n_patients=150)
+    write_config(w.folder, users=users_toml(language=language))
+    cid = w.campaigns.invitation_draft
+    recipients.assign_conditions(w.ctx, cid, [demo.where("age >= 0")])
+    recipients.start(w.ctx, cid)
+    demo.send_due(w.ctx)
+    app = app_for(w)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        screen.query_one("DataTable").move_cursor(row=screen._order.index(cid))
+        await settle(pilot)
+        detail = screen.query_one("#campaign-detail")
+        shown = ["".join(seg.text for seg in strip) for strip in detail.render_lines(detail.region.reset_offset)]
+        text = "\n".join(shown)
+        assert "…" not in text and ("changed" in text or "modifiée" in text), text
+        assert "invited" in text or "invités" in text, text

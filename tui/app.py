@@ -26,7 +26,7 @@ from textual.worker import Worker
 
 from core.config.watch import ConfigWatch, needs_restart, sending_changed, session_for
 from core.context import Ctx
-from core.i18n import N_, _
+from core.i18n import N_, _, clauses
 from core.models import utcnow
 
 if TYPE_CHECKING:
@@ -216,7 +216,7 @@ class ClinicastApp(StaffPreferences):
         old = session.config
         self.session = ctx = session_for(session, reread.config)
         self.sub_title = f"{ctx.config.clinic.name} · {ctx.user.name}"
-        self.config_state = "; ".join(needs_restart(old, reread.config))
+        self.config_state = clauses(needs_restart(old, reread.config))
         self.notify(_("The config file changed: its new settings apply now."), markup=False, timeout=5)
         if dict(ctx.config.keys) != self._keymap_applied:  # [keys] rebinds from now on (issue #18)
             self._keymap_applied = dict(ctx.config.keys)

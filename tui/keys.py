@@ -44,7 +44,7 @@ TEXTUAL_WORDS = (
     N_("Redo"), N_("Scroll Down"), N_("Scroll End"), N_("Scroll Home"), N_("Scroll Left"), N_("Scroll Right"),
     N_("Scroll Up"), N_("Select"), N_("Select all"), N_("Select line"), N_("Select line end"),
     N_("Select line start"), N_("Show menu"), N_("Submit"), N_("Toggle"), N_("Toggle option"), N_("Top"),
-    N_("Undo"), N_("Up"), N_("palette"), N_("Open the command palette"),
+    N_("Undo"), N_("Up"), N_("palette"), N_("Open the command palette"), N_("Dismiss menu"), N_("Open link"),
     # the palette's system commands (App.get_system_commands)
     N_("Theme"), N_("Change the current theme"), N_("Quit the application as soon as possible"),
     N_("Minimize"), N_("Minimize the widget and restore to normal size"), N_("Maximize"),

@@ -10,7 +10,7 @@ from core.campaigns.reads import TEMPLATE_FIELDS, get_locked
 from core.context import Ctx
 from core.enums import LANGUAGES, OPEN, DeliveryKind, Kind, Permission
 from core.errors import BadInput, Refused
-from core.i18n import _, pgettext
+from core.i18n import _, clauses, pgettext
 from core.models import Campaign, Delivery, Recipient, Template, database
 
 NAME_MAX = 120
@@ -87,7 +87,7 @@ def field_words(key: str) -> str:
 def _raise_problems(problems: dict[str, str]) -> None:
     if problems:
         raise BadInput(
-            "; ".join(_("{field}: {problem}").format(field=field_words(k), problem=v) for k, v in problems.items())
+            clauses(_("{field}: {problem}").format(field=field_words(k), problem=v) for k, v in problems.items())
         )
 
 
@@ -107,7 +107,7 @@ def template_problems(ctx: Ctx, kind: str, templates: dict) -> list:
 def _check_templates(ctx: Ctx, kind: str, templates: dict) -> None:
     problems = template_problems(ctx, kind, templates)
     if problems:
-        raise BadInput(_("template: {problems}").format(problems="; ".join(str(p) for p in problems)))
+        raise BadInput(_("template: {problems}").format(problems=clauses(str(p) for p in problems)))
 
 
 def _write_templates(c: Campaign, templates: dict, now: datetime) -> None:

@@ -12,7 +12,7 @@ from core.db import write_transaction
 from core.delivery.store import cancel, in_flight
 from core.enums import DeliveryKind, DeliveryState, Kind, Permission, RecipientStatus
 from core.errors import BadInput
-from core.i18n import _
+from core.i18n import _, clauses
 from core.models import Campaign, Delivery, Recipient
 from core.reasons import Reason
 from core.recipients.lookup import recipient
@@ -51,7 +51,7 @@ def _outcome(c: Campaign, r: Recipient) -> str:
         ]
     if r.in_feed and c.expired_at is None:
         out.append(_("the message is removed from their Broadcasts feed in the app"))
-    return "; ".join(out)
+    return clauses(out)
 
 
 def removal_effect(ctx: Ctx, campaign_id: int | str, emr_id: str) -> str:

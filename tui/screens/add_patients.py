@@ -114,7 +114,7 @@ class AddPatientsModal(ClinicastModal[recipients.AssignResult | None]):
 
     @staticmethod
     def _csv_placeholder() -> str:
-        return _("path of a CSV file (enter: check it), or paste a column of EMR ids")
+        return _("CSV file path (enter: check it), or paste EMR ids")
 
     def relabel(self) -> None:
         """The dialog's words again in the language now in use (the palette's switch); the

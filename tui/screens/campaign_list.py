@@ -232,8 +232,14 @@ class CampaignListScreen(ClinicastScreen[None]):
             )
             if f.get("reinvited"):
                 text.append(", " + _("re-invited {n}").format(n=fmt.num(f["reinvited"])), style="cyan")
-        # the second line, which has room (French runs longer: the first would cut it)
-        text.append("   " + _("changed {when}").format(when=fmt.short_when(s.updated_at, tz)), style="dim")
+        # on the second line when it has room, else on a third (French runs longer, and
+        # counts grow: « envoyé 94 · écarté 106   invités 94, … » left no room at 80 columns)
+        changed = _("changed {when}").format(when=fmt.short_when(s.updated_at, tz))
+        second = text.plain.partition("\n")[2]
+        room = detail.content_region.width or self.app.size.width - 2
+        third = Text(second + "   " + changed).cell_len > room
+        text.append(("\n" if third else "   ") + changed, style="dim")
+        detail.styles.height = 3 if third else 2
         detail.update(text)
 
     def _tick(self) -> None:

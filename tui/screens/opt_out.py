@@ -18,7 +18,7 @@ from textual.widgets import Button, Footer, Input, RadioButton, RadioSet, Static
 
 from core.enums import OptOutChannel
 from core.errors import ClinicastError
-from core.i18n import N_, _
+from core.i18n import N_, _, clauses
 from tui import workers
 from tui.app import ClinicastApp
 from tui.screens.base import ClinicastModal
@@ -142,7 +142,7 @@ class OptOutFlow:
         except ClinicastError as e:
             workers.show_error(self.node, e)  # once, as every refusal (not again by the refresh after)
             return
-        what = "; ".join(done.lines())
+        what = clauses(done.lines())
         app.notify(what, title=_("Opt-out recorded"), markup=False)
         if self.recorded is not None:
             self.recorded(done)

@@ -153,7 +153,7 @@ def assign_message(r: recipients.AssignResult) -> str:
     if r.not_found:
         n = len(r.not_found)
         parts.append(ngettext("{n} unknown id", "{n} unknown ids", n).format(n=fmt.num(n)))
-    return "; ".join(parts)
+    return i18n.clauses(parts)
 
 
 def start_message(s: campaigns.CampaignSummary, plan: recipients.StartPlan, ctx) -> str:

@@ -214,7 +214,7 @@ class RecipientsScreen(ClinicastScreen[None]):
             _("enter: everything about the selected one"),
         ]
         if table.more:
-            parts.append(_("more below (scroll to read them)"))
+            parts.append(_("more below"))
         if search:
             parts.append(_("search “{search}”").format(search=search))
         note.update(" · ".join(parts))

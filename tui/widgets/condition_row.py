@@ -65,8 +65,15 @@ class ConditionRow(Vertical):
     def _op_options(field: str | None) -> list[tuple[str, str]]:
         if not field:
             return []
+        # a sign keeps its code beside its words ("is  (=)"); a word-operator is its words,
+        # in the language in use ("is empty": « est vide »)
         return [
-            (f"{conditions.operator_label(o)}  ({o})" if conditions.OPERATOR_LABELS[o] != o else o, o)
+            (
+                f"{conditions.operator_label(o)}  ({o})"
+                if conditions.OPERATOR_LABELS[o] != o
+                else conditions.operator_label(o),
+                o,
+            )
             for o in conditions.FIELDS[field].operators
         ]
 
