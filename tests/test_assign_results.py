@@ -4,19 +4,29 @@ the audit row that says how the patients were chosen."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+
 import pytest
 from helpers import add_patients, ctx_at, status_counts
+from test_campaigns import TPL
 
 from core import campaigns, conditions, recipients
 from core.audit import read as audit_read
-from core.errors import BadInput, NotFound
-from core.models import AuditLog, Recipient
+from core.context import Ctx
+from core.enums import Permission
+from core.errors import BadInput, NotFound, PermissionDenied, Refused
+from core.models import AuditLog, Campaign, Patient, Recipient
 
 
 def last_assign(ctx) -> tuple[int | None, dict]:
     row = audit_read.read(ctx, newest_first=True, limit=1)[0]
     assert row.action == "assign"
     return row.campaign_id, row.detail
+
+
+def emr_of(r: Recipient) -> str:
+    return Patient.get_by_id(r.patient_id).emr_id
 
 
 def assigned(cid) -> list[str]:
@@ -123,3 +133,157 @@ def test_a_list_counts_each_id_once_and_reports_the_unknown(db, config):
     with pytest.raises(BadInput) as e:
         recipients.assign_ids(ctx, c.id, ["", "  "])
     assert str(e.value) == "no EMR ids to assign"
+
+
+def test_a_broadcast_counts_by_the_feeds_rules_only(db, config):
+    """Push turned off still sees the broadcast in the feed: added, not skipped (the
+    push itself is checked at send); no marketing consent is skipped, and said so."""
+    ctx, _ = ctx_at(config)
+    today = ctx.today()
+    add_patients(1, 1000, app_id="a-1000", push_enabled=False)
+    add_patients(1, 1001, app_id="a-1001", marketing_consent=False)
+    b = campaigns.create(ctx, "broadcast", "Vaccins", today, today + timedelta(days=7), templates=TPL)
+    conds = [conditions.parse("email is not empty")]
+    p = recipients.preview_conditions(ctx, b.id, conds)
+    assert (p.matched, p.added, p.skipped_reasons) == (2, 1, {"no_marketing_consent": 1})
+    r = recipients.assign_conditions(ctx, b.id, conds)
+    assert (r.added, r.skipped_reasons) == (1, {"no_marketing_consent": 1})
+    assert status_counts(b.id) == {"assigned": 1, "skipped": 1}
+
+
+def test_the_preview_counts_ages_on_the_clinics_today(db, config):
+    ctx, _ = ctx_at(config, datetime(2026, 3, 4, 15, 0))
+    add_patients(1, 1000, date_of_birth=date(2008, 3, 4))  # 18 today
+    add_patients(1, 1001, date_of_birth=date(2008, 3, 5))  # 18 tomorrow
+    c = campaigns.create(ctx, "invitation", "Join")
+    p = recipients.preview_conditions(ctx, c.id, [conditions.parse("age >= 18")])
+    assert (p.matched, p.added) == (1, 1)
+    assert recipients.assign_conditions(ctx, c.id, [conditions.parse("age >= 18")]).added == 1
+    assert assigned(c.id) == ["1000"]
+
+
+def test_removed_or_skipped_before_anything_was_sent_come_back_and_are_counted(db, config):
+    """Assigned again afresh (the rules checked now): one new, one removed, one skipped
+    whose consent changed, in one assign: three added; a removed one still forbidden and
+    a new one forbidden by the same rule: two skipped for that reason."""
+    ctx, _ = ctx_at(config)
+    add_patients(7)
+    c = campaigns.create(ctx, "invitation", "Join")
+    Patient.update(do_not_contact=True).where(Patient.emr_id.in_(["1002", "1004"])).execute()
+    recipients.assign_ids(ctx, c.id, ["1001", "1002", "1003", "1004", "1006"])
+    recipients.remove(ctx, c.id, "1006")  # not in the next assign: stays removed
+    recipients.remove(ctx, c.id, "1001")
+    recipients.remove(ctx, c.id, "1003")
+    Patient.update(do_not_contact=False).where(Patient.emr_id == "1002").execute()
+    Patient.update(do_not_contact=True).where(Patient.emr_id.in_(["1003", "1005"])).execute()
+    assert status_counts(c.id) == {"removed": 3, "skipped": 2}
+
+    p = recipients.preview_conditions(ctx, c.id, [conditions.parse("email is not empty")])
+    r = recipients.assign_ids(ctx, c.id, ["1000", "1001", "1002", "1003", "1004", "1005"])
+    # 1000 new, 1001 removed, 1002 skipped then allowed: added; 1003 removed and 1005 new,
+    # both do-not-contact now: skipped; 1004 skipped and still forbidden: left as it was
+    assert (r.added, r.skipped, r.already_assigned, r.skipped_reasons) == (3, 2, 1, {"do_not_contact": 2})
+    # the preview (everyone with an email) also brings back 1006, which the list leaves out
+    assert (p.added, p.already_assigned, p.skipped_reasons) == (4, 1, {"do_not_contact": 2})
+    got = {emr_of(x): (x.status, x.reason_code) for x in Recipient.select().where(Recipient.campaign == c.id)}
+    assert got == {
+        "1000": ("assigned", ""),
+        "1001": ("assigned", ""),
+        "1002": ("assigned", ""),
+        "1003": ("skipped", "do_not_contact"),
+        "1004": ("skipped", "do_not_contact"),
+        "1005": ("skipped", "do_not_contact"),
+        "1006": ("removed", ""),
+    }
+
+
+def test_campaigns_is_the_permission_to_preview_and_assign(db, config):
+    """A staff member with "campaigns" (not admin) previews and assigns; without it,
+    refused, nothing written."""
+    ctx, clock = ctx_at(config)
+    add_patients(2)
+    c = campaigns.create(ctx, "invitation", "Join")
+    conds = [conditions.parse("email is not empty")]
+    staff = Ctx(config, replace(ctx.user, permissions=frozenset({Permission.CAMPAIGNS})), clock)
+    assert recipients.preview_conditions(staff, c.id, conds).added == 2
+    assert recipients.assign_patient(staff, c.id, "1000").added == 1
+    assert recipients.assign_conditions(staff, c.id, conds).added == 1
+    nobody = Ctx(config, replace(ctx.user, permissions=frozenset()), clock)
+    before = AuditLog.select().count()
+    for attempt in (
+        lambda: recipients.preview_conditions(nobody, c.id, conds),
+        lambda: recipients.assign_patient(nobody, c.id, "1001"),
+        lambda: recipients.assign_conditions(nobody, c.id, conds),
+        lambda: recipients.assign_ids(nobody, c.id, ["1001"]),
+    ):
+        with pytest.raises(PermissionDenied, match="lacks the 'campaigns' permission"):
+            attempt()
+    assert AuditLog.select().count() == before and Recipient.select().count() == 2
+
+
+# --- refusals: the reason staff read, and nothing added ----------------------------------
+
+
+def _broadcast(ctx, starts=date(2026, 3, 1), ends=date(2026, 3, 6)):
+    add_patients(1, 1000, app_id="a-1000")
+    return campaigns.create(ctx, "broadcast", "Vaccins", starts, ends, templates=TPL)
+
+
+def test_an_archived_campaign_says_so(db, config):
+    ctx, _ = ctx_at(config)
+    add_patients(1)
+    c = campaigns.create(ctx, "invitation", "Join")
+    campaigns.archive(ctx, c.id)
+    with pytest.raises(Refused) as e:
+        recipients.assign_patient(ctx, c.id, "1000")
+    assert str(e.value) == f"campaign {c.id} is archived; unarchive it before adding patients"
+    assert Recipient.select().count() == 0
+
+
+def test_the_last_day_lasts_until_midnight_at_the_clinic(db, config):
+    # 22:00 in Toronto on the last day is 03:00 UTC the next day: still open
+    ctx, clock = ctx_at(config, datetime(2026, 3, 7, 3, 0))
+    b = _broadcast(ctx)
+    assert recipients.assign_patient(ctx, b.id, "1000").added == 1
+    clock.at = datetime(2026, 3, 7, 5, 0)  # 00:00 on the 7th in Toronto
+    add_patients(1, 1001, app_id="a-1001")
+    with pytest.raises(Refused) as e:
+        recipients.assign_patient(ctx, b.id, "1001")
+    assert str(e.value) == f"campaign {b.id}'s window ended on Mar 6, 2026; nobody can be added"
+    assert Recipient.select().count() == 1
+
+
+def test_a_broadcast_removed_from_the_feeds_stays_closed_when_the_clock_goes_back(db, config):
+    ctx, clock = ctx_at(config, datetime(2026, 3, 4, 15, 0))
+    b = _broadcast(ctx)
+    # expired at 21:30 on the 4th in Toronto (02:30 UTC on the 5th), then the clock is set back
+    Campaign.update(expired_at=datetime(2026, 3, 5, 2, 30)).where(Campaign.id == b.id).execute()
+    with pytest.raises(Refused) as e:
+        recipients.assign_patient(ctx, b.id, "1000")
+    assert str(e.value) == f"campaign {b.id} was removed from the feeds on Mar 4, 2026; nobody can be added"
+    assert Recipient.select().count() == 0
+
+
+def test_an_assign_leaves_no_table_behind(db, config):
+    """The picked patients and a list's keys live in temporary tables: the database's
+    own tables are the same after an assign (and another connection never sees them)."""
+    from core.models import database
+
+    ctx, _ = ctx_at(config)
+    add_patients(3)
+    c = campaigns.create(ctx, "invitation", "Join")
+    before = sorted(database.get_tables())
+    recipients.assign_ids(ctx, c.id, ["1000", "1001"])
+    recipients.assign_conditions(ctx, c.id, [conditions.parse("email is not empty")])
+    assert sorted(database.get_tables()) == before
+    assert "clinicast_picked" not in before and "clinicast_keys" not in before
+
+
+def test_a_list_of_more_known_patients_than_one_assign_adds_is_refused_whole(db, config):
+    ctx, _ = ctx_at(config)
+    add_patients(5001)
+    c = campaigns.create(ctx, "invitation", "Join")
+    with pytest.raises(Refused) as e:
+        recipients.assign_ids(ctx, c.id, [str(i) for i in range(1000, 6001)] + ["no-such-id"])
+    assert str(e.value) == "this list has 5,001 known patients; one assign adds at most 5,000. Nothing was added."
+    assert Recipient.select().count() == 0

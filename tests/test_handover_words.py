@@ -22,6 +22,13 @@ from core.models import Campaign, Delivery, OptOut, Patient, Recipient
 T0 = datetime(2026, 3, 2, 15, 0, 0)  # 10:00 in Toronto, a Monday
 
 
+@pytest.fixture(autouse=True)
+def _statements_built_here():
+    """Each test here writes the hand-over's statements itself (core.delivery.store keeps
+    them per process): a mutation run then knows these tests reach the consent columns."""
+    store._SHAPES.clear()
+
+
 @pytest.fixture
 def setup(db, db_url, tmp_path, smtp, gw):
     made = []
@@ -175,3 +182,15 @@ def test_rows_another_dispatcher_claimed_again_are_handed_over_once(setup):
     hand_over([on_time], clock(), "https://app.example", 5)
     assert _handed(on_time) == ["1000", "1001", "1002"]
     assert {x.attempts for x in Delivery.select().where(Delivery.kind == DeliveryKind.PUBLISH)} == {1}
+
+
+def test_push_turned_off_is_still_shown_in_the_feed(setup, gw):
+    """The feed's consent rules decide a publish, not the push's: a patient who turned
+    push off still sees the broadcast (the push alone is skipped, at its own hand-over)."""
+    ctx, _clock, make = setup
+    add_patients(1, 1000, app_id="a-1000")
+    add_patients(1, 1001, app_id="a-1001", push_enabled=False)
+    b = campaigns.create(ctx, "broadcast", "Vaccins", date(2026, 3, 1), date(2026, 3, 6), templates=TPL)
+    recipients.assign_ids(ctx, b.id, ["1000", "1001"])
+    make().run_once()
+    assert gw.audience(b.uuid) == {"a-1000", "a-1001"}
