@@ -13,9 +13,16 @@ import pytest
 
 # the pseudo-locale's fixtures (issue #17): `pseudo_locale` for a test that runs in it
 from pseudo import pseudo_locale, pseudo_localedir  # noqa: F401
+from textual.pilot import Pilot
 
 from core import config as cfg
 from core import db as dbmod
+
+# Textual's Pilot gives a screen 30 s of wall-clock time to handle its pending messages, then
+# raises WaitForScreenTimeout: on a loaded 2-core machine (two tests, other work) a busy
+# screen has taken longer, a slow machine and not a hang (#22). Room: five minutes, under
+# pytest-timeout's 900 s per test.
+Pilot._wait_for_screen.__defaults__ = (300.0,)
 
 PG_URL = os.environ.get("CLINICAST_TEST_PG_URL", "")
 IN_CI = os.environ.get("CI", "").lower() == "true"

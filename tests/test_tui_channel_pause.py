@@ -58,14 +58,14 @@ async def test_the_status_line_says_the_gateway_refuses_our_token_then_stops_say
                 await asyncio.to_thread(d.run_once)
                 assert [r.status for r in gw.requests] == [401]
                 said = f"the gateway refuses our token since 12:00: check {token}"
-                assert await wait_for(pilot, lambda: said in status_line(app), timeout=15), status_line(app)
+                assert await wait_for(pilot, lambda: said in status_line(app)), status_line(app)
 
                 # the administrator fixes the file; at the next try the gateway accepts
                 token.write_text("tok\n")
                 world.clock.at += timedelta(seconds=channel_health.PROBE_SECONDS + 1)
                 await asyncio.to_thread(d.run_once)
             assert channel_health.problems() == []
-            assert await wait_for(pilot, lambda: "refuses" not in status_line(app), timeout=15), status_line(app)
+            assert await wait_for(pilot, lambda: "refuses" not in status_line(app)), status_line(app)
             assert "nothing is sending" in status_line(app)
         assert sorted(p["app_id"] for p in gw.pushes) == ["a-9000", "a-9001", "a-9002"]
 

@@ -527,7 +527,7 @@ class TestSendingThroughTheEmbeddedScheduler:
             await pilot.press("y")
             await settle(pilot)
             # the counts at the top follow by themselves, no key pressed
-            assert await wait_for(pilot, lambda: screen.summary.counts.get("sent") == plan.will_send, timeout=30)
+            assert await wait_for(pilot, lambda: screen.summary.counts.get("sent") == plan.will_send)
             await settle(pilot)
             assert f"sent {plan.will_send}" in screen_text(app)
             assert (

@@ -12,8 +12,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Self
 
 import pytest
+from textual.notifications import Notification, Notifications
 
 from core import config as cfg
 from core import context, demo
@@ -136,6 +138,7 @@ def app_for(world: World, **kw) -> ClinicastApp:
     kw.setdefault("scheduler", False)
     kw.setdefault("blink", False)
     app = make_app(world.config_path, clock=world.clock, **kw)
+    app._notifications = KeptNotifications()
     app.start_folder = str(world.folder / "exports") if (world.folder / "exports").exists() else None
     return app
 
@@ -156,20 +159,51 @@ def busy_workers(app) -> list:
     return [w for w in app.workers if w.group != "_loader" and not w.is_finished and on_top(w.node)]
 
 
-async def settle(pilot, delay: float = 0.0, rounds: int = 6, timeout: float = 60.0) -> None:
-    """Wait until no worker runs and the screen has been refreshed (debounce timers:
-    pass `delay` a bit longer than theirs)."""
+def pending_timers(app) -> list:
+    """The one-shot timers (`set_timer`: a debounce, a deferred step) still to fire on any
+    screen of the stack: what the app will do without a key pressed. Not the intervals (a
+    screen's refresh tick, a cursor's blink: they never end), nor a notice's own expiry."""
+    from textual.widgets._toast import Toast, ToastRack
+
+    nodes = [app]
+    for screen in app.screen_stack:
+        nodes.extend(screen.walk_children(with_self=True))
+    return [
+        t
+        for node in nodes
+        if not isinstance(node, (Toast, ToastRack))
+        for t in list(node._timers)
+        if t._repeat == 0 and t._task is not None and not t._task.done() and t._active.is_set()
+    ]
+
+
+class KeptNotifications(Notifications):
+    """The app's notices, kept until the app or the test clears them. A notice's timeout is
+    wall-clock time (Textual reaps it, its toast's timer removes it): on a loaded machine the
+    seconds a test takes to settle could make a notice vanish before it is read (#22)."""
+
+    def _reap(self) -> Self:
+        return self
+
+    def __delitem__(self, notification: Notification) -> None:
+        pass  # a toast's expiry: the test reads what was said, not what is still drawn
+
+
+async def settle(pilot, delay: float = 0.0, rounds: int = 6, timeout: float = 300.0) -> None:
+    """Wait until no worker runs, no one-shot timer (a debounce) is left to fire and the
+    screen has been refreshed: the app's own events end the wait, not a clock. `delay` is
+    an extra pause first; `timeout` only guards a hang (a loaded machine is slow, not hung)."""
     app = pilot.app
     if delay:
         await pilot.pause(delay)
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
     for _ in range(rounds):
-        while busy_workers(app):
-            assert loop.time() < end, f"workers still running after {timeout}s: {busy_workers(app)}"
+        while busy_workers(app) or pending_timers(app):
+            assert loop.time() < end, f"still busy after {timeout}s: {busy_workers(app)} {pending_timers(app)}"
             await asyncio.sleep(0.01)
         await pilot.pause()
-        if not busy_workers(app):
+        if not busy_workers(app) and not pending_timers(app):
             break
     await pilot.wait_for_scheduled_animations()
     await pilot.pause()
@@ -197,7 +231,10 @@ def screen_text(app) -> str:
     return "\n".join(out)
 
 
-async def wait_for(pilot, predicate, timeout: float = 10.0) -> bool:
+async def wait_for(pilot, predicate, timeout: float = 120.0) -> bool:
+    """Wait until `predicate()` holds: it returns as soon as the app's own events make it
+    true (a worker's result, a tick). `timeout` only guards a hang: a loaded machine can
+    take many seconds for what takes one alone, and a test that passes never waits it out."""
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
     while loop.time() < end:

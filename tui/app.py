@@ -24,7 +24,7 @@ from textual.binding import Binding
 from textual.reactive import reactive
 from textual.worker import Worker
 
-from core.config.watch import ConfigWatch, needs_restart, sending_changed, session_for
+from core.config.watch import ConfigWatch, Reread, needs_restart, sending_changed, session_for
 from core.context import Ctx
 from core.i18n import N_, _, clauses
 from core.models import utcnow
@@ -92,6 +92,8 @@ class ClinicastApp(StaffPreferences):
         self.problem: Problem | None = None
         self.scheduler: EmbeddedScheduler | None = None
         self.config_watch: ConfigWatch | None = None  # the config file, checked each tick
+        # one check at a time: a check cancelled mid-read would have taken the change with it
+        self._config_check = asyncio.Lock()
         self._ticking = False
         self.hung_up = False
         self._hangup_watched = False
@@ -197,14 +199,22 @@ class ClinicastApp(StaffPreferences):
         if self.scheduler_wanted is not False and not workers.running(self, "scheduler"):
             self._scheduler_state()  # not while the scheduler (re)starts: it says its own state
 
-    @work(exclusive=True, exit_on_error=False, group="config")
+    @work(exit_on_error=False, group="config")
     async def _check_config(self) -> None:
         """Follow the config file: a valid change applies now (the next action runs under
-        it), a broken one is said and the last good one kept (core.config.watch)."""
-        watch, session = self.config_watch, self.session
-        if watch is None or session is None:
-            return
-        reread = await asyncio.to_thread(watch.check)
+        it), a broken one is said and the last good one kept (core.config.watch).
+
+        Checks wait their turn, none is cancelled: watch.check records the file it read, so
+        a check cancelled while its thread read (an exclusive worker replaced by the next
+        tick's, when a loaded machine takes longer than a tick) lost the change for good."""
+        async with self._config_check:
+            watch, session = self.config_watch, self.session
+            if watch is None or session is None:
+                return
+            reread = await asyncio.to_thread(watch.check)
+            self._config_reread(reread, session)
+
+    def _config_reread(self, reread: Reread | None, session: Ctx) -> None:
         if reread is None:
             return
         if reread.config is None:
