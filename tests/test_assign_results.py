@@ -287,3 +287,23 @@ def test_a_list_of_more_known_patients_than_one_assign_adds_is_refused_whole(db,
         recipients.assign_ids(ctx, c.id, [str(i) for i in range(1000, 6001)] + ["no-such-id"])
     assert str(e.value) == "this list has 5,001 known patients; one assign adds at most 5,000. Nothing was added."
     assert Recipient.select().count() == 0
+
+
+def test_an_opt_out_cleared_by_an_administrator_no_longer_skips(db, config):
+    """Consent at assign: an active opt-out of email skips an invitation, saying when and
+    how; once an administrator cleared it, the patient is added again."""
+    from core.optouts import ledger
+
+    ctx, _ = ctx_at(config, datetime(2026, 3, 4, 15, 0))
+    add_patients(2)
+    ledger.record(ctx, "1000", "email", "asked at the desk")
+    ledger.record(ctx, "1001", "email", "asked at the desk")
+    ledger.clear(ctx, "1001", "email", "changed their mind")
+    c = campaigns.create(ctx, "invitation", "Join")
+    r = recipients.assign_ids(ctx, c.id, ["1000", "1001"])
+    assert (r.added, r.skipped_reasons) == (1, {"opted_out_email": 1})
+    got = {emr_of(x): (x.status, x.reason_code, x.reason) for x in Recipient.select()}
+    assert got == {
+        "1000": ("skipped", "opted_out_email", "2026-03-04|staff"),
+        "1001": ("assigned", "", ""),
+    }
