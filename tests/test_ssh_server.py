@@ -314,7 +314,7 @@ def test_a_list_pasted_in_the_tui_over_ssh(sshd):
         # focus takes the dialog back to it)
         assert term.wait_for("birth date (YYYY-MM-DD)"), term.screen()
         term.keys("F4")
-        csv_tab = lambda: "paste a column of EMR ids" in (t := term.screen()) and "birth date (YYYY" not in t  # noqa: E731
+        csv_tab = lambda: "or paste EMR ids" in (t := term.screen()) and "birth date (YYYY" not in t  # noqa: E731
         assert wait_for(csv_tab, 60), term.screen()
         term.paste("N° dossier\r\n" + "".join(f"{90000 + i}\r\n" for i in range(n)))
         assert term.wait_for(f"{n} patients found"), term.screen()
