@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from cli.base import cli
+    from core.preferences import Decided
 
 
 def __getattr__(name: str):
@@ -41,23 +42,26 @@ def _config_arg(args: list[str]) -> str | None:
     return None
 
 
-def _language(args: list[str]) -> str:
-    """The language of the staff member running this command (core.preferences.language_for,
-    as the TUI decides it: their choice from the palette, else the config's); with no
-    config file at all, the host's."""
+def _language(args: list[str]) -> Decided:
+    """The language of the staff member running this command (core.preferences.decide, as
+    the TUI decides it: their choice from the palette, else the config's); with no config
+    file at all, the host's. With it, what was read to decide it (`Decided`): the command
+    uses that config and that saved choice rather than reading them again."""
+    from dataclasses import replace
+
     from core import i18n, preferences
     from core.context import login_name
 
-    language = preferences.language_for(_config_arg(args), login_name())
-    if language != i18n.DEFAULT:
-        return language
+    decided = preferences.decide(_config_arg(args), login_name())
+    if decided.language != i18n.DEFAULT or decided.config is not None:
+        return decided
     try:
         from core.config.load import discover
 
         found = discover(_config_arg(args)).exists()
     except Exception:  # noqa: BLE001 - no file found: loading says so
         found = False
-    return language if found else _system_language(language)
+    return decided if found else replace(decided, language=_system_language(decided.language))
 
 
 def _system_language(default: str) -> str:
@@ -86,12 +90,13 @@ def main(argv=None) -> None:
     from cli.base import COMMAND_MODULES, EXIT_BAD, cli, die
     from core import i18n
 
-    i18n.use(_language(args))
+    decided = _language(args)
+    i18n.use(decided.language)
     try:  # under sshd's ForceCommand, the client's words (cli/ssh.py); --config is the forced one's
         args = ssh.forced_argv(args, list(COMMAND_MODULES))
     except ssh.Refused as e:
         die(str(e), EXIT_BAD)
-    cli.main(args=args, obj={})
+    cli.main(args=args, obj={"decided": decided})
 
 
 __all__ = ["cli", "main"]

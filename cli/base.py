@@ -227,14 +227,20 @@ def command(
                 path = config_path_given(config_path)
                 if not config:
                     return f(path, **kwargs)
-                loaded = session.load_config(path)
                 from core import preferences
                 from core.context import login_name
 
-                preferences.speak_for(loaded, login_name(), database=False)
+                login = login_name()
+                # what cli.main read to choose the language, when it read it for this
+                # --config and login: the config file and the saved choice, read once
+                decided = here.find_root().obj.get("decided")
+                if not (decided and decided.config and (decided.explicit, decided.login) == (path, login)):
+                    decided = None
+                loaded = decided.config if decided else session.load_config(path)
+                preferences.speak_for(loaded, login, database=False)
                 if db:
                     session.connect(loaded)
-                    preferences.speak_for(loaded, login_name())
+                    preferences.speak_for(loaded, login, saved=decided.saved if decided else None)
                 if user:
                     from core.context import for_current_user
 

@@ -109,13 +109,27 @@ def saved_language(config: Config, login: str) -> str:
     return row[0] if row and row[0] in LANGUAGES else ""
 
 
-def language_for(explicit: str | None, login: str) -> str:
+@dataclass(frozen=True)
+class Decided:
+    """What `decide` read to choose a language: the config file loaded (None when it did
+    not load) and the choice saved in its database (None when the database was not read,
+    "" when it holds none) — so a command that goes on to use them reads neither again."""
+
+    explicit: str | None
+    login: str
+    language: str
+    config: Config | None = None
+    saved: str | None = None
+
+
+def decide(explicit: str | None, login: str) -> Decided:
     """The language `login` reads, as the TUI and the command line both decide it:
 
     1. their own choice, remembered from the TUI's palette (the database), when the
        config file loads and its database answers within SAVED_WAIT seconds;
-    2. else the config file's as written ([users.LOGIN] language, else [clinic]
-       default_language: `language_of_file`, so a broken file speaks it too);
+    2. else the config file's ([users.LOGIN] language, else [clinic] default_language;
+       as written, `language_of_file`, when the file does not load, so a broken file
+       speaks it too);
     3. else the default (no file).
 
     Never raises: `clinicast --help` works with a broken config or no database."""
@@ -123,11 +137,10 @@ def language_for(explicit: str | None, login: str) -> str:
 
     from core.config.load import load
 
-    written = language_of_file(explicit, login)
     try:
         config = load(explicit)
     except Exception:  # noqa: BLE001 - its problems are said later, in the file's language
-        return written
+        return Decided(explicit, login, language_of_file(explicit, login))
     found: list[str] = []
 
     def read() -> None:
@@ -139,16 +152,26 @@ def language_for(explicit: str | None, login: str) -> str:
     reader = threading.Thread(target=read, name="clinicast-language", daemon=True)
     reader.start()
     reader.join(SAVED_WAIT)  # a PostgreSQL that does not answer never holds --help up
-    return language(config, login, Preferences(language=found[0]) if found else None)
+    saved = found[0] if found else None  # once: a late answer changes nothing decided here
+    chosen = Preferences(language=saved) if saved is not None else None
+    return Decided(explicit, login, language(config, login, chosen), config, saved)
 
 
-def speak_for(config: Config, login: str, *, database: bool = True) -> str:
+def language_for(explicit: str | None, login: str) -> str:
+    """The language `login` reads (`decide`)."""
+    return decide(explicit, login).language
+
+
+def speak_for(config: Config, login: str, *, database: bool = True, saved: str | None = None) -> str:
     """Switch this process to the language `login` reads (their choice in the database
-    when `database` is bound, else the config's) and return it."""
+    when `database` is bound — `saved`, when it was read already (`Decided.saved`) —
+    else the config's) and return it."""
     from core import i18n
 
     chosen = None
-    if database:
+    if database and saved is not None:
+        chosen = Preferences(language=saved)
+    elif database:
         try:
             chosen = get(login)
         except Exception:  # noqa: BLE001 - no table yet (init), unreachable: the config's language

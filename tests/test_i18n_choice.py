@@ -80,3 +80,34 @@ def test_help_in_the_file_s_language_when_the_config_is_broken(tmp_path):
     path = write_config(tmp_path, url, users=users_table("fr"), extra="[nonsense]\nkey = 1\n")
     r = run(["--help"], path)
     assert r.code == 0 and r.out.startswith("Utilisation"), r.text
+
+
+_OPENS = """
+import sys
+from pathlib import Path
+
+config = Path(sys.argv[1]).resolve()
+opened = []
+sys.addaudithook(lambda event, args: opened.append(args[0]) if event == "open" else None)
+from cli import main
+
+try:
+    main(["--config", str(config), "campaigns", "list"])
+finally:
+    print(sum(isinstance(p, (str, bytes, Path)) and Path(p).resolve() == config for p in opened), file=sys.stderr)
+"""
+
+
+def test_a_command_reads_its_config_once(world):
+    """The language is decided before click parses (the config file and the choice saved
+    in the database); the command then runs with that config and that choice, read once
+    (issue #21: each command read its config file three times and the choice twice)."""
+    import subprocess
+    import sys
+
+    path, ctx = world
+    choose(ctx, "fr")  # the config says English: the saved choice is what the command speaks
+    r = subprocess.run([sys.executable, "-c", _OPENS, str(path)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("aucune campagne pour l'instant"), r.stdout
+    assert r.stderr.strip().splitlines()[-1] == "1", r.stderr
