@@ -157,6 +157,19 @@ class RecipientTally(BaseModel):
         indexes = ((("campaign", "status"), False),)
 
 
+class RowCount(BaseModel):
+    """How many rows `patient` and `delivery` have, kept by PostgreSQL's triggers
+    (migration 0011; issue #21): each statement that inserts or deletes some adds a row
+    (table, +/- n), `core.tally.fold` sums them back; a table's count is SUM(n). Empty on
+    SQLite, which counts a table's b-tree without reading its rows."""
+
+    name = pw.CharField(max_length=32)
+    n = pw.BigIntegerField()
+
+    class Meta:
+        indexes = ((("name",), False),)
+
+
 class Delivery(BaseModel):
     """One outgoing call, kept until it succeeds or is given up (the outbox).
 
@@ -337,6 +350,7 @@ ALL_MODELS: list[type[BaseModel]] = [
     Template,
     Recipient,
     RecipientTally,
+    RowCount,
     Delivery,
     Invitation,
     OptOut,

@@ -18,11 +18,6 @@ from core.reasons import Reason
 _ALL = pw.fn.COUNT(pw.SQL("*"))
 
 
-def _rows(model: type[pw.Model]) -> int:
-    """A table's exact number of rows, counted the cheapest way each database has."""
-    return int(model.select(_ALL).scalar() or 0)
-
-
 def _iso(d: datetime | None) -> str | None:
     return d.isoformat(timespec="seconds") + "Z" if d else None
 
@@ -64,7 +59,7 @@ def overview(ctx: Ctx) -> dict:
         next_due = datetime.fromisoformat(next_due)
     # the outbox by status: every state but `sent` from the (status, due_at) index, `sent`
     # as the rest of the total (a history's sent rows are never read one by one)
-    outbox = _rows(Delivery)
+    outbox = tally.rows(Delivery)
     others = [s for s in DeliveryState if s != DeliveryState.SENT]
     by_status = dict(
         Delivery.select(Delivery.status, _ALL).where(Delivery.status.in_(others)).group_by(Delivery.status).tuples()
@@ -90,7 +85,7 @@ def overview(ctx: Ctx) -> dict:
         "schema_version": db.schema_version(),
         "database": "postgresql" if db.is_postgres() else "sqlite",
         "now": _iso(now),
-        "patients": _rows(Patient),
+        "patients": tally.rows(Patient),
         "campaigns": campaigns,
         "recipients": recipients,
         "recipients_maybe_delivered_twice": twice,

@@ -1,14 +1,18 @@
 """Each campaign's count of recipients by status, read from `recipient_tally` (kept by
 the database's triggers, migration 0006) instead of counting a million recipient rows
-(issue #21). `fold` sums PostgreSQL's added rows back into one a pair (the scheduler's
-housekeeping); the counts read the same before and after."""
+(issue #21); and on PostgreSQL the number of patients and of outbox rows, from
+`row_count` (migration 0011). `fold` sums PostgreSQL's added rows back into one a pair
+(the scheduler's housekeeping); the counts read the same before and after."""
 
 from __future__ import annotations
 
 import peewee as pw
 
 from core.db import is_postgres
-from core.models import Campaign, RecipientTally, database
+from core.models import Campaign, RecipientTally, RowCount, database
+
+# COUNT(*), not COUNT(id) nor peewee's count() of a subquery: an index alone answers it
+_ALL = pw.fn.COUNT(pw.SQL("*"))
 
 
 def counts(campaign_ids: list[int] | None = None) -> dict[int, dict[str, int]]:
@@ -26,6 +30,15 @@ def counts(campaign_ids: list[int] | None = None) -> dict[int, dict[str, int]]:
     return out
 
 
+def rows(model: type[pw.Model]) -> int:
+    """The exact number of rows of `model`'s table (`patient` or `delivery`): PostgreSQL's
+    kept count (it would read every row to count them), SQLite's count of the table's
+    smallest b-tree (no row is read)."""
+    if is_postgres():
+        return int(RowCount.select(pw.fn.SUM(RowCount.n)).where(RowCount.name == model._meta.table_name).scalar() or 0)
+    return int(model.select(_ALL).scalar() or 0)
+
+
 def fold() -> int:
     """One row a (campaign, status) again, none for a deleted campaign or a count of 0;
     the number of rows removed. Safe beside senders: on PostgreSQL only the rows this
@@ -41,6 +54,11 @@ def fold() -> int:
                 " SELECT campaign, status, SUM(n) FROM moved"
                 f" WHERE EXISTS (SELECT 1 FROM {c} WHERE {c}.id = moved.campaign)"
                 " GROUP BY campaign, status HAVING SUM(n) <> 0"
+            )
+            r = RowCount._meta.table_name
+            database.execute_sql(
+                f"WITH moved AS (DELETE FROM {r} RETURNING name, n)"
+                f" INSERT INTO {r} (name, n) SELECT name, SUM(n) FROM moved GROUP BY name HAVING SUM(n) <> 0"
             )
             return before - RecipientTally.select().count()
         return (
