@@ -307,3 +307,32 @@ def test_an_opt_out_cleared_by_an_administrator_no_longer_skips(db, config):
         "1000": ("skipped", "opted_out_email", "2026-03-04|staff"),
         "1001": ("assigned", "", ""),
     }
+
+
+def test_a_live_broadcast_s_publish_rows_have_time_ordered_keys(db, config):
+    """The publish rows an assign writes carry idempotency keys made by the database:
+    UUIDs version 7 (RFC 9562), each its own, beginning with the statement's millisecond
+    — side by side in the outbox's index of keys (issue #21), unlike random ones."""
+    import time
+    import uuid
+
+    from core.models import Delivery
+
+    ctx, _ = ctx_at(config)
+    add_patients(40, app_id=lambda i: f"app-{i}")
+    today = ctx.today()
+    b = campaigns.create(ctx, "broadcast", "Vaccins", today, today + timedelta(days=3), templates=TPL)
+    before = int(time.time() * 1000)
+    r = recipients.assign_conditions(ctx, b.id, [conditions.parse("language = fr")])
+    after = int(time.time() * 1000)
+    keys = [
+        k
+        for (k,) in Delivery.select(Delivery.idempotency_key)
+        .where(Delivery.campaign == b.id, Delivery.kind == "publish")
+        .tuples()
+    ]
+    assert r.published == len(keys) == 40 == len(set(keys))
+    for k in keys:
+        u = uuid.UUID(k)
+        assert str(u) == k and u.version == 7 and u.variant == uuid.RFC_4122, k
+        assert before - 5 <= int(u.hex[:12], 16) <= after + 5, (k, before, after)

@@ -107,9 +107,10 @@ class TestInvitations:
             # the signature separator is "-- " (RFC 3676: mail clients fold what follows);
             # the HTML says its language (screen readers, translation offers)
             assert "\n-- \n" in m.part("plain") and f'<html lang="{lang}">' in html
-            # an idempotency key made by the database is a UUID a strict gateway accepts
+            # an idempotency key made by the database is a UUID a strict gateway accepts,
+            # time-ordered (version 7: core.recipients.rows)
             key = Delivery.get(Delivery.recipient == inv.recipient).idempotency_key
-            assert str(uuid.UUID(key)) == key and uuid.UUID(key).version == 4
+            assert str(uuid.UUID(key)) == key and uuid.UUID(key).version == 7
             assert uuid.UUID(key).variant == uuid.RFC_4122
             codes.add(inv.code), links.add(inv.url)
         assert len(codes) == 5 == len(links)
