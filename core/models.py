@@ -158,10 +158,11 @@ class RecipientTally(BaseModel):
 
 
 class RowCount(BaseModel):
-    """How many rows `patient` and `delivery` have, kept by PostgreSQL's triggers
-    (migration 0011; issue #21): each statement that inserts or deletes some adds a row
-    (table, +/- n), `core.tally.fold` sums them back; a table's count is SUM(n). Empty on
-    SQLite, which counts a table's b-tree without reading its rows."""
+    """How many rows `patient` and `delivery` have, kept by the database's triggers
+    (issue #21). PostgreSQL (migration 0011): each statement that inserts or deletes
+    some adds a row (table, +/- n), `core.tally.fold` sums them back. SQLite (0012): the
+    outbox's one row, moved by each row; patients are counted from their b-tree there.
+    A table's count is SUM(n)."""
 
     name = pw.CharField(max_length=32)
     n = pw.BigIntegerField()

@@ -1,7 +1,7 @@
 """Each campaign's count of recipients by status, read from `recipient_tally` (kept by
 the database's triggers, migration 0006) instead of counting a million recipient rows
-(issue #21); and on PostgreSQL the number of patients and of outbox rows, from
-`row_count` (migration 0011). `fold` sums PostgreSQL's added rows back into one a pair
+(issue #21); and the number of outbox rows (and on PostgreSQL of patients) from
+`row_count` (migrations 0011, 0012). `fold` sums PostgreSQL's added rows back into one a pair
 (the scheduler's housekeeping); the counts read the same before and after."""
 
 from __future__ import annotations
@@ -31,11 +31,12 @@ def counts(campaign_ids: list[int] | None = None) -> dict[int, dict[str, int]]:
 
 
 def rows(model: type[pw.Model]) -> int:
-    """The exact number of rows of `model`'s table (`patient` or `delivery`): PostgreSQL's
-    kept count (it would read every row to count them), SQLite's count of the table's
-    smallest b-tree (no row is read)."""
-    if is_postgres():
-        return int(RowCount.select(pw.fn.SUM(RowCount.n)).where(RowCount.name == model._meta.table_name).scalar() or 0)
+    """The exact number of rows of `model`'s table (`patient` or `delivery`): the count
+    the database keeps (PostgreSQL would read every row to count them; SQLite keeps the
+    outbox's), else SQLite's count of the table's smallest b-tree (no row is read)."""
+    table = model._meta.table_name
+    if is_postgres() or table == "delivery":
+        return int(RowCount.select(pw.fn.SUM(RowCount.n)).where(RowCount.name == table).scalar() or 0)
     return int(model.select(_ALL).scalar() or 0)
 
 

@@ -1,5 +1,6 @@
-"""The number of patients and of outbox rows `clinicast status` shows, kept by
-PostgreSQL's triggers (issue #21, migration 0011; SQLite counts its b-tree): whatever
+"""The number of patients and of outbox rows `clinicast status` shows, kept by the
+database's triggers (issue #21, migrations 0011 and 0012: both on PostgreSQL, the
+outbox's on SQLite, which counts its patients' b-tree): whatever
 adds or deletes such rows — an import, a re-import that updates, a campaign started and
 sent, outbox retention, a deleted campaign, a statement the application never makes —
 `core.tally.rows` reads exactly what counting the rows gives; the fold changes no count.
@@ -92,14 +93,31 @@ def test_every_row_added_or_deleted_is_counted(env, tmp_path):
 
 
 def test_an_older_database_is_counted_when_migrated(db_url):
-    """Migration 0011 counts the rows already there, then keeps counting."""
+    """Migrations 0011 and 0012 count the rows already there, then keep counting."""
     from core import db as dbmod
 
     dbmod.bind(db_url)
     dbmod._runner().up(target="0010_room_for_updates")
-    assert dbmod.schema_version() == 10
     add_patients(3)
-    assert dbmod.migrate() == (10, 11)
+    assert dbmod.migrate() == (10, 12)
     assert kept() == truth() == (3, 0)
     add_patients(2, start=2000)
     assert kept() == truth() == (5, 0)
+
+
+def test_an_outbox_is_counted_when_migrated_to_12(db_url):
+    """0012 (SQLite) counts the outbox rows written at version 11, then keeps counting."""
+    from core import db as dbmod
+    from core.models import utcnow
+
+    dbmod.bind(db_url)
+    dbmod._runner().up(target="0011_row_counts")
+    add_patients(2)
+    c = Campaign.create(kind="invitation", name="Eleven", created_by="admin")
+    for _ in range(3):
+        Delivery.create(kind="put", campaign=c, due_at=utcnow(), created_at=utcnow(), content_version=1)
+    assert dbmod.migrate() == (11, 12)
+    assert kept() == truth() == (2, 3)
+    Delivery.create(kind="put", campaign=c, due_at=utcnow(), created_at=utcnow(), content_version=1)
+    Delivery.delete().where(Delivery.id.in_(Delivery.select(Delivery.id).limit(2))).execute()
+    assert kept() == truth() == (2, 2)
