@@ -31,9 +31,10 @@ from core.reasons import Reason
 from core.rules import detail_case, reason_case
 
 
-@dataclass
+@dataclass(slots=True)
 class Fresh:
-    """A row as the database has it at the hand-over."""
+    """A row as the database has it at the hand-over (slots: one is made for every row
+    handed over, and a slotted one costs half as much to make)."""
 
     status: str
     token: str | None

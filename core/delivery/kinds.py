@@ -38,6 +38,7 @@ from core.reasons import Reason
 from core.rules import FEED_ONLY, Stage
 
 _BATCH_NS = uuid.UUID("6f1c1c1e-9d0e-4a55-9a43-3f0b7e0c2a11")
+_WAITING = (RecipientStatus.QUEUED, RecipientStatus.RETRYING)  # a recipient an email or push may go to
 
 
 class Tools(Protocol):
@@ -143,20 +144,23 @@ class Handler:
     def _check_message(self, job: Job, rows: list[Claimed], ho: HandOver, windowed: bool) -> None:
         """A patient's own email or push: to a recipient still waiting, inside the
         broadcast's window (`windowed`), allowed by consent and opt-outs, in sending hours."""
-        allowed_at = self.tools.first_allowed(ho.now)  # sending hours: the same for every row
+        # the sending hours and the broadcast's window are the same for every row: decided once
+        allowed_at = self.tools.first_allowed(ho.now)
         bounds = window_bounds(job.campaign, self.tools.config.clinic.tz) if windowed else None
+        window_open = bounds is None or self._window_open(job.campaign, ho.now, bounds)
+        waiting, fresh, keep = _WAITING, ho.fresh, ho.keep
         for r in rows:
-            f = ho.fresh[r.id]
-            if not self._waiting_recipient(r, f, ho):
-                continue
-            if bounds is not None and not self._window(job, r, ho, DeliveryState.SKIPPED, bounds):
-                continue
-            if f.rule:
+            f = fresh[r.id]
+            if f.recipient_status not in waiting:
+                self._waiting_recipient(r, f, ho)  # cancelled: removed, stopped or deleted
+            elif not window_open:
+                self._window(job, r, ho, DeliveryState.SKIPPED, bounds)  # skipped or deferred
+            elif f.rule:
                 ho.skip(r, f.rule, f.rule_detail)
             elif allowed_at > ho.now:
                 ho.defer(r, allowed_at)
             else:
-                ho.send(r)
+                keep.append(r)  # ho.send
 
     def _mail(self, message: bytes | Outcome, address: str, key: str) -> Outcome:
         """Send one written email (in a mail thread); an email that could not be written
@@ -172,6 +176,12 @@ class Handler:
         code = Reason.REMOVED if f.recipient_status == RecipientStatus.REMOVED else Reason.STOPPED
         ho.cancel(r, code if f.recipient_status else Reason.DELETED)
         return False
+
+    @staticmethod
+    def _window_open(c: Campaign, now: datetime, bounds: tuple) -> bool:
+        """Whether `_window` lets a row of this campaign through now (the same for every row)."""
+        opens, closes = bounds
+        return opens <= now < closes and c.expired_at is None
 
     def _window(
         self, job: Job, r: Claimed, ho: HandOver, when_ended: DeliveryState, bounds: tuple | None = None
@@ -268,7 +278,8 @@ class _Batched(Handler):
         return ""
 
     def _app_ids(self, job: Job) -> list[str]:
-        return list(dict.fromkeys(job.fresh[r.id].app_id or "" for r in job.handed))
+        fresh = job.fresh
+        return list(dict.fromkeys([fresh[r.id].app_id or "" for r in job.handed]))
 
 
 class PushHandler(_Batched):
@@ -294,33 +305,45 @@ class PushHandler(_Batched):
     def check(self, job, rows, ho):
         self._check_message(job, rows, ho, windowed=True)
 
+    def __init__(self, tools: Tools):
+        super().__init__(tools)
+        self._texts: dict[tuple, tuple[str, str]] = {}
+
     async def send(self, job):
-        c, lang = job.campaign, job.language
-        fields = job.templates.get(lang, {})
+        c = job.campaign
         try:
-            rendered = self._render(
-                "broadcast",
-                {"title": fields.get("title", ""), "push": fields.get("push", "")},
-                self._broadcast_context(c, lang),
-            )
+            title, text = self._push_text(c, job.language, job.templates.get(job.language, {}))
         except templating.TemplateRenderError as e:
             return [Result(r, DeliveryState.FAILED, Reason.TEMPLATE, str(e)) for r in job.handed]
-        outcome = await self.tools.gateway.push(
-            c.uuid, self._app_ids(job), rendered.title or "", rendered.push or "", job.batch_key()
-        )
+        outcome = await self.tools.gateway.push(c.uuid, self._app_ids(job), title, text, job.batch_key())
         return self._per_account(job, outcome)
+
+    def _push_text(self, c: Campaign, lang: str, fields: dict) -> tuple[str, str]:
+        """The push's title and text in `lang`, rendered once for the same template and
+        dates (a broadcast's push carries no patient data), not once a request of 500."""
+        key = (lang, c.starts_on, c.ends_on, fields.get("title", ""), fields.get("push", ""))
+        got = self._texts.get(key)
+        if got is None:
+            rendered = self._render("broadcast", {"title": key[3], "push": key[4]}, self._broadcast_context(c, lang))
+            got = (rendered.title or "", rendered.push or "")
+            if len(self._texts) >= 64:
+                self._texts.clear()
+            self._texts[key] = got
+        return got
 
     def _per_account(self, job: Job, outcome: Outcome) -> list[Result]:
         if not outcome.ok:
             return self.results(job, outcome)
         unknown = unknown_ids(outcome)
-        out = []
-        for r in job.handed:
-            if (job.fresh[r.id].app_id or "") in unknown:
-                out.append(Result(r, DeliveryState.FAILED, Reason.UNKNOWN_APP_ACCOUNT))
-            else:
-                out.append(Result(r, DeliveryState.SENT))
-        return out
+        if not unknown:  # every account known: no look-up a row
+            return [Result(r, DeliveryState.SENT) for r in job.handed]
+        fresh = job.fresh
+        return [
+            Result(r, DeliveryState.FAILED, Reason.UNKNOWN_APP_ACCOUNT)
+            if (fresh[r.id].app_id or "") in unknown
+            else Result(r, DeliveryState.SENT)
+            for r in job.handed
+        ]
 
 
 class PublishHandler(PushHandler):

@@ -456,9 +456,12 @@ class Pass:
             for r in results
             if r.problem
         ]
-        succeeded = {
-            channel_health.channel_of(r.claimed.kind) for r in results if r.state == DeliveryState.SENT
-        } & self.troubled
+        succeeded = (
+            {channel_health.channel_of(r.claimed.kind) for r in results if r.state == DeliveryState.SENT}
+            & self.troubled
+            if self.troubled  # no channel with a problem on record (the rule): nothing to look for a row
+            else set()
+        )
         if not pauses and not succeeded:
             return record(results, now, Guard.HANDOVER), []
         with write_transaction():

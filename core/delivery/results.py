@@ -36,7 +36,7 @@ class Guard(Enum):
     HANDOVER = "handover"
 
 
-@dataclass
+@dataclass(slots=True)
 class Result:
     claimed: Claimed
     state: DeliveryState
