@@ -23,7 +23,7 @@ import peewee as pw
 from core.db import is_postgres, write_transaction
 from core.delivery import invitations
 from core.delivery.results import Guard, Result, record
-from core.delivery.store import Claimed, Ids, by_ids, fetch
+from core.delivery.store import Claimed, Ids, by_ids, fetch, ids_sql, one_of
 from core.enums import DeliveryState
 from core.models import Delivery, Patient, Recipient, database
 from core.optouts import unsubscribe
@@ -137,7 +137,7 @@ def _read(ids: list[int], stage, campaign_kind, via_recipient: bool) -> dict[int
     ruled = stage is not None
     sql, params = by_ids(
         ("handover", stage, campaign_kind, via_recipient, is_postgres()),
-        lambda marks: query(*_columns(stage, campaign_kind)).where(Delivery.id.in_(marks)),  # built once a shape
+        lambda marks: query(*_columns(stage, campaign_kind)).where(one_of(Delivery.id, marks)),  # built once a shape
         ids,
     )
     for row in database.execute_sql(sql, params).fetchall():
@@ -171,9 +171,9 @@ def hand_over(jobs: list, now: datetime, app_url: str, max_attempts: int) -> lis
         all_ids = sorted(r.id for job in jobs for r in job.rows)
         if is_postgres() and all_ids:
             t = Delivery._meta.table_name
+            # the ids as one array parameter (see store.one_of)
             database.execute_sql(
-                f"SELECT id FROM {t} WHERE id IN ({', '.join([database.param] * len(all_ids))}) ORDER BY id FOR UPDATE",
-                all_ids,
+                f"SELECT id FROM {t} WHERE id = ANY({database.param}) ORDER BY id FOR UPDATE", [all_ids]
             )
         immediate: list[Result] = []
         every = _fresh(jobs)
@@ -199,10 +199,11 @@ def hand_over(jobs: list, now: datetime, app_url: str, max_attempts: int) -> lis
             immediate += ho.results
         for token, ids in handed.items():  # one statement for a claim's rows, all jobs together
             t, p = Delivery._meta.table_name, database.param
+            which, ids_params = ids_sql("id", ids)
             database.execute_sql(
                 f"UPDATE {t} SET handed_token = claim_token, handed_at = {p}, attempts = attempts + 1 "
-                f"WHERE claim_token = {p} AND id IN ({','.join([p] * len(ids))})",
-                [now, token, *ids],
+                f"WHERE claim_token = {p} AND {which}",
+                [now, token, *ids_params],
             )
         record(immediate, now, Guard.CLAIM)
         emails = [

@@ -13,7 +13,7 @@ from core.channels import Outcome
 from core.delivery.kinds import Handler, Job
 from core.delivery.results import Guard, Result, record
 from core.delivery.retry import Policy
-from core.delivery.store import Claimed, Ids, fetch
+from core.delivery.store import Claimed, fetch, one_of
 from core.enums import DeliveryKind, DeliveryState
 from core.models import Campaign, Patient, Recipient, Template
 from core.reasons import Reason
@@ -45,7 +45,7 @@ def prepare(d: Preparer, claimed: list[Claimed], now: datetime) -> tuple[list[Jo
     languages: dict[int, str] = {}
     if push_ids:
         by_recipient = dict(
-            fetch(Recipient.select(Recipient.id, Patient.language).join(Patient).where(Recipient.id.in_(Ids(push_ids))))
+            fetch(Recipient.select(Recipient.id, Patient.language).join(Patient).where(one_of(Recipient.id, push_ids)))
         )
         languages = {c.id: by_recipient.get(c.recipient_id, "") for c in claimed if c.recipient_id}
     unknown: list[Result] = []

@@ -23,7 +23,7 @@ from enum import Enum
 import peewee as pw
 
 from core.db import write_transaction
-from core.delivery.store import Claimed, Ids
+from core.delivery.store import Claimed, Ids, ids_sql, one_of
 from core.enums import DeliveryKind, DeliveryState, RecipientStatus
 from core.models import Delivery, Invitation, Recipient, database
 from core.reasons import Reason
@@ -126,10 +126,9 @@ def _write(rs: list[Result], now: datetime, guard: Guard) -> set[int]:
     else:
         where = [f"handed_token = {p}", f"claim_token = {p}", f"status = {p}"]
         params += [c.token, c.token, DeliveryState.SENDING.value]
-    ids = [r.claimed.id for r in rs]
+    mine, ids = ids_sql("id", [r.claimed.id for r in rs])
     sql = (
-        f"UPDATE {Delivery._meta.table_name} SET {', '.join(sets)} WHERE {' AND '.join(where)}"
-        f" AND id IN ({','.join([p] * len(ids))}) RETURNING id"
+        f"UPDATE {Delivery._meta.table_name} SET {', '.join(sets)} WHERE {' AND '.join(where)} AND {mine} RETURNING id"
     )
     return {row[0] for row in database.execute_sql(sql, params + ids).fetchall()}
 
@@ -169,7 +168,7 @@ def _follow(rs: list[Result], now: datetime) -> None:
     if first.unknown or first.code == Reason.MAYBE_TWICE:
         _first_copy(rs)
     allowed = _FOLLOWING[c.kind]
-    mine = Recipient.id.in_(Ids(rids))
+    mine = one_of(Recipient.id, rids)
     if first.state == DeliveryState.SENT:
         if c.kind == DeliveryKind.PUBLISH:
             return
@@ -180,13 +179,14 @@ def _follow(rs: list[Result], now: datetime) -> None:
         p = database.param
         states = [s.value for s in (*allowed, RecipientStatus.ASSIGNED)]
         waiting = f"status IN ({', '.join([p] * len(states))})"
+        theirs, rids_params = ids_sql("id", rids)
         database.execute_sql(
             f"UPDATE {Recipient._meta.table_name} SET sent_at = COALESCE(sent_at, {p}),"
             f" status = CASE WHEN {waiting} THEN {p} ELSE status END,"
             f" reason_code = CASE WHEN {waiting} THEN {p} ELSE reason_code END,"
             f" reason = CASE WHEN {waiting} THEN {p} ELSE reason END,"
             f" next_attempt_at = CASE WHEN {waiting} THEN NULL ELSE next_attempt_at END"
-            f" WHERE (sent_at IS NULL OR {waiting}) AND id IN ({', '.join([p] * len(rids))})",
+            f" WHERE (sent_at IS NULL OR {waiting}) AND {theirs}",
             [
                 now,
                 *states,
@@ -197,7 +197,7 @@ def _follow(rs: list[Result], now: datetime) -> None:
                 first.detail,
                 *states,
                 *states,
-                *rids,
+                *rids_params,
             ],
         )
     elif first.state == DeliveryState.RETRYING:
