@@ -231,6 +231,15 @@ def screen_text(app) -> str:
     return "\n".join(out)
 
 
+def wrapped_to_size(app) -> bool:
+    """Every text area shown has wrapped its lines at the width it has now."""
+    from textual.widgets import TextArea
+
+    return all(
+        w.wrapped_document._width == w.wrap_width for w in app.screen.query(TextArea) if w.soft_wrap and w.is_on_screen
+    )
+
+
 async def wait_for(pilot, predicate, timeout: float = 120.0) -> bool:
     """Wait until `predicate()` holds: it returns as soon as the app's own events make it
     true (a worker's result, a tick). `timeout` only guards a hang: a loaded machine can
@@ -460,6 +469,10 @@ def go(*steps, delay: float = 0.0, clear_notifications: bool = True):
             await settle(pilot, 0.3)
             if screen_text(pilot.app) == before:
                 break
+        # a text area wraps its lines when its size arrives (a resize event): under load the
+        # screen's text was steady while the template's body was still drawn unwrapped
+        assert await wait_for(pilot, lambda: wrapped_to_size(pilot.app))
+        await settle(pilot)
         if clear_notifications:
             pilot.app.clear_notifications()
             await pilot.pause()
