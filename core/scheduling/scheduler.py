@@ -14,7 +14,7 @@ job store (a job store must never be shared between processes) holding:
 - `opt_outs`, every `tick_seconds`: the gateway's opt-out feed (core.optouts.feed).
 - `housekeeping`, the daemon only, every `reconcile_seconds`: finished outbox rows older
   than `[database] keep_deliveries_days` deleted, a small batch a transaction
-  (core.delivery.retention); the recipient counts folded (core.tally).
+  (core.delivery.retention); the recipient counts and the row counts folded (core.tally).
 
 Every job's work is claimed in the database (deliveries by lease, window changes by a
 conditional update, the catch-up by locking each campaign it works on), so several
@@ -294,7 +294,8 @@ class Scheduler:
 
     def housekeeping(self) -> int:
         """Outbox retention: the finished rows past `keep_deliveries_days`, a batch at a
-        time; the campaigns' recipient counts folded (core.tally)."""
+        time; the campaigns' recipient counts and the tables' row counts folded
+        (core.tally)."""
         from core import tally
         from core.delivery import retention
 
