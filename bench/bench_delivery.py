@@ -22,6 +22,7 @@ The database is SQLite (set CLINICAST_BENCH_PG_URL for PostgreSQL). Only some pa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import statistics
@@ -34,7 +35,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.common import Figures
+from bench.common import Figures, _pg_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 PUSHES = int(os.environ.get("CLINICAST_BENCH_PUSHES", 5000))
@@ -182,13 +183,12 @@ def bare_smtplib(port: int, messages: list, concurrency: int) -> float:
 # --- clinicast ----------------------------------------------------------------------------------
 
 
-def _config(folder: Path, gw_port: int, smtp_port: int, as_toml: bool = False):
+def _config(folder: Path, gw_port: int, smtp_port: int, url: str, as_toml: bool = False):
     import pwd
 
     from core import config as cfg
 
     login = pwd.getpwuid(os.geteuid()).pw_name
-    url = os.environ.get("CLINICAST_BENCH_PG_URL") or f"sqlite:///{(folder / 'bench.db').as_posix().lstrip('/')}"
     p = folder / "bench.toml"
     p.write_text(
         f'[clinic]\nname = "Clinique du Parc"\nphone = "514-555-0100"\naddress = "1234 rue Saint-Denis"\n'
@@ -339,9 +339,14 @@ def run() -> Figures:
     folder = Path(tempfile.mkdtemp(prefix="clinicast-bench-"))
     gw = _Server("gateway", "--no-record", "--token", "test-token")
     smtp = _Server("smtp")
+    schema = contextlib.ExitStack()
     try:
-        config = _config(folder, gw.port, smtp.port)
-        toml = _config(folder, gw.port, smtp.port, as_toml=True)
+        pg = os.environ.get("CLINICAST_BENCH_PG_URL")  # in a schema of the run's own, dropped after
+        db_url = (
+            schema.enter_context(_pg_schema(pg)) if pg else f"sqlite:///{(folder / 'bench.db').as_posix().lstrip('/')}"
+        )
+        config = _config(folder, gw.port, smtp.port, db_url)
+        toml = _config(folder, gw.port, smtp.port, db_url, as_toml=True)
         dbmod.bind(config.database.url)
         dbmod.migrate()
         ctx = for_current_user(config)
@@ -407,6 +412,7 @@ def run() -> Figures:
             database.close()
         except Exception:  # noqa: BLE001
             pass
+        schema.close()
     return f
 
 
