@@ -9,6 +9,7 @@ kinds.py       one handler per delivery kind (HANDLERS): group, check, send; the
                `Tools` of its dispatcher a handler uses
 letters.py     emails written for sending: rendered, identified, serialised
 testsend_kinds.py  the handlers of test sends (TEST_HANDLERS): to staff, not patients
+recording.py   a pass's answers written in batches, counted and logged; the channels' health they note
 results.py     writing results, guarded by claim or hand-over token; recipients follow
 store.py       claiming with leases, renewing, releasing; what "in flight" means
 retry.py       the retry policy (backoff, Retry-After, unknown outcomes)

@@ -20,8 +20,9 @@ thread (`Runner.db`), in this order of arrival:
   thread and the SMTP senders overlap. A crash leaves unrecorded at most two emails a
   connection (the one in flight, the one whose answer was being written), and gateway
   requests whose idempotency keys make them safe to repeat;
-- leases are kept by core.delivery.lease while the pass works; claimed rows become jobs
-  in core.delivery.prepare;
+- answers are written, counted and logged by core.delivery.recording (a `Recorder` a
+  pass); leases are kept by core.delivery.lease while the pass works; claimed rows
+  become jobs in core.delivery.prepare;
 - a channel paused (core.channel_health: its server refuses the clinic's setup, or asks
   to slow down) is not claimed until it is tried again; an answer that pauses it is
   recorded with the results, and the jobs of that channel not yet started are released.
@@ -49,7 +50,8 @@ from core.delivery.kinds import Handler, Job
 from core.delivery.lease import keep_leases
 from core.delivery.logfmt import event
 from core.delivery.prepare import prepare
-from core.delivery.results import Guard, Result, record
+from core.delivery.recording import Recorder
+from core.delivery.results import Result
 from core.delivery.retry import Policy
 from core.delivery.store import Claimed, adopt, claim, release
 from core.enums import DeliveryKind, DeliveryState
@@ -121,14 +123,11 @@ class Pass:
         self.stats = PassStats()
         self.queues: dict[bool, asyncio.Queue[Job | None]] = {False: asyncio.Queue(), True: asyncio.Queue()}
         self.busy = {False: 0, True: 0}  # jobs being handed over or sent, by is-email
-        self.to_record: list[tuple[list[Result], asyncio.Future]] = []
-        self.record_task: asyncio.Task | None = None
         self.changed = asyncio.Event()  # a job finished: maybe claim more, maybe done
         self.handover_wanted: list[tuple[Job, list[Result], asyncio.Future]] = []
         self.handover_task: asyncio.Task | None = None
         self.failure: BaseException | None = None
-        self.paused: set[str] = set()  # channels paused (core.channel_health), as last read or answered
-        self.troubled: set[str] = set()  # channels with a problem on record: a success clears it
+        self.rec = Recorder(dispatcher, self.stats, self._fail)  # answers written, counted, logged
         # no email was due at the last claim while gateway rows were: the email claim (a scan
         # of every due row) is not repeated for each gateway claim, only after MAIL_RECHECK
         self.no_mail_until = 0.0
@@ -186,6 +185,9 @@ class Pass:
             except TimeoutError:
                 pass
 
+    def _fail(self, e: BaseException) -> None:
+        self.failure = self.failure or e  # the first error ends the pass, once what is in flight is done
+
     def _idle(self) -> bool:
         return not any(self.busy.values()) and all(q.empty() for q in self.queues.values())
 
@@ -234,7 +236,7 @@ class Pass:
                     if self.d.stopping:
                         q.put_nowait(job)  # given back by _release_queued
                         return
-                    if channel_health.channel_of(job.handler.kind) in self.paused:
+                    if channel_health.channel_of(job.handler.kind) in self.rec.paused:
                         self.stats.released += await self.d.db(release, job.rows)  # waits with its channel
                     else:
                         last, answers = answers, []  # recorded by the hand-over (or by _one when it fails)
@@ -242,7 +244,7 @@ class Pass:
                     job = None if q.empty() else q.get_nowait()
             finally:
                 if answers:  # nothing to hand over next: recorded on their own
-                    await self._record(answers)
+                    await self.rec.record(answers)
                 self.busy[mail] -= 1
                 self.changed.set()
 
@@ -279,13 +281,13 @@ class Pass:
                                 following = asyncio.ensure_future(self._send(nxt))
                         answers = []  # recorded with the hand-over (or on their own when it failed)
                     elif answers:
-                        await self._record(answers)
+                        await self.rec.record(answers)
                         answers = []
                     answers = await sending
                     sending, following = following, None
                     if sending is None and not self.failure and not q.empty():
                         # none was ready during that send: this answer first, then the next
-                        await self._record(answers)
+                        await self.rec.record(answers)
                         answers = []
                         nxt = await self._first_handed(q.get_nowait(), q)
                         sending = asyncio.ensure_future(self._send(nxt)) if nxt is not None else None
@@ -294,7 +296,7 @@ class Pass:
                     if f is not None and not f.done():
                         f.cancel()  # a cancelled pass: the mail thread finishes it, its row is left to its lease
                 if answers:
-                    await self._record(answers)
+                    await self.rec.record(answers)
                 self.busy[True] -= 1
                 self.changed.set()
 
@@ -304,7 +306,7 @@ class Pass:
         if q.empty() or self.d.stopping:
             return None
         job = q.get_nowait()
-        if job is not None and channel_health.channel_of(job.handler.kind) in self.paused:
+        if job is not None and channel_health.channel_of(job.handler.kind) in self.rec.paused:
             q.put_nowait(job)
             return None
         return job
@@ -316,7 +318,7 @@ class Pass:
             if self.d.stopping:
                 q.put_nowait(job)  # given back by _release_queued
                 return None
-            if channel_health.channel_of(job.handler.kind) in self.paused:
+            if channel_health.channel_of(job.handler.kind) in self.rec.paused:
                 self.stats.released += await self.d.db(release, job.rows)  # waits with its channel
             elif not await self._hand_over_or_fail(job, []):
                 return None
@@ -339,8 +341,8 @@ class Pass:
             await self._hand_over(job, answers)
         except Exception as e:  # noqa: BLE001 - not handed over: the rows wait for their lease
             if answers:
-                await self._record(answers)  # the transaction that held them was rolled back
-            self.failure = self.failure or e
+                await self.rec.record(answers)  # the transaction that held them was rolled back
+            self._fail(e)
             return False
         return True
 
@@ -382,12 +384,9 @@ class Pass:
                     if not fut.done():  # a worker cancelled meanwhile
                         fut.set_exception(e)
                 continue
-            self._count(immediate)
-            d.log_results(immediate)
+            self.rec.settled(immediate, None, [])
             if answers:
-                self._count(answers, written)
-                d.log_results(answers)
-                self._log_changes(changes)
+                self.rec.settled(answers, written, changes)
             for _, _, fut in batch:
                 if not fut.done():
                     fut.set_result(None)
@@ -395,117 +394,22 @@ class Pass:
     def _record_and_hand_over(self, answers: list[Result], jobs: list[Job], now) -> tuple[list, dict, list]:
         d = self.d
         with write_transaction():
-            written, changes = self._record_and_note(answers, now) if answers else ({}, [])
+            written, changes = self.rec.write(answers, now) if answers else ({}, [])
             immediate = hand_over(jobs, now, d.config.clinic.app_url, d.config.scheduler.max_attempts)
         return immediate, written, changes
-
-    def _count(self, results: list[Result], written: dict | None = None) -> None:
-        if written is None:
-            for r in results:
-                self.stats.add(r.state)
-        else:
-            for state, n in written.items():
-                self.stats.add(state, n)
-
-    # --- recording and leases ------------------------------------------------------------
-
-    async def _record(self, results: list[Result]) -> None:
-        """Write these results (with whatever other workers finished meanwhile) and return
-        once they are committed. A database that is away is waited for — the sends went
-        out — up to a lease and a half past its first failure; then the results are lost
-        and their rows are found again as orphans by the next claim (core.delivery.retry)."""
-        fut = asyncio.get_running_loop().create_future()
-        self.to_record.append((results, fut))
-        if self.record_task is None or self.record_task.done():
-            self.record_task = asyncio.ensure_future(self._record_all())
-        await fut
-
-    async def _record_all(self) -> None:
-        t = self.d
-        give_up = None
-        while self.to_record:
-            batch, self.to_record = self.to_record, []
-            results = [r for rs, _ in batch for r in rs]
-            try:
-                written, changes = await t.db(self._record_and_note, results, t.clock())
-            except Exception as e:  # noqa: BLE001 - keep them and try again: they are sends that went out
-                give_up = give_up or time.monotonic() + 1.5 * t.config.scheduler.lease_seconds
-                if time.monotonic() > give_up or (t.stopping and time.monotonic() > t.stop_deadline):
-                    event(t.log, logging.ERROR, "results_lost", count=len(results), error=e)
-                    self.failure = self.failure or e
-                    for _, fut in batch:
-                        if not fut.done():
-                            fut.set_result(None)
-                    continue
-                self.to_record = batch + self.to_record
-                await asyncio.sleep(0.5)
-                continue
-            give_up = None
-            self._count(results, written)
-            t.log_results(results)
-            self._log_changes(changes)
-            for _, fut in batch:
-                if not fut.done():
-                    fut.set_result(None)
-
-    def _record_and_note(self, results: list[Result], now) -> tuple[dict, list]:
-        """Record the answers and, in the same transaction, what they say about the
-        channels (a pause; a success on a channel with a problem on record)."""
-        pauses = [
-            (channel_health.channel_of(r.claimed.kind), r.problem, r.detail, r.due_at or now)
-            for r in results
-            if r.problem
-        ]
-        succeeded = (
-            {channel_health.channel_of(r.claimed.kind) for r in results if r.state == DeliveryState.SENT}
-            & self.troubled
-            if self.troubled  # no channel with a problem on record (the rule): nothing to look for a row
-            else set()
-        )
-        if not pauses and not succeeded:
-            return record(results, now, Guard.HANDOVER), []
-        with write_transaction():
-            written = record(results, now, Guard.HANDOVER)
-            changes = channel_health.note(pauses, succeeded, now, self.d.name)
-        for c in changes:
-            if c.what == "resumed":
-                self.troubled.discard(c.problem.channel)
-            else:
-                self.troubled.add(c.problem.channel)
-                self.paused.add(c.problem.channel)
-        return written, changes
-
-    def _log_changes(self, changes: list) -> None:
-        t = self.d
-        for c in changes:
-            p = c.problem
-            level = logging.INFO if c.what != "paused" else logging.WARNING
-            event(
-                t.log,
-                level,
-                f"channel_{c.what}",
-                channel=p.channel,
-                problem=p.problem,
-                since=p.since,
-                until=p.until if c.what != "resumed" else None,
-                message=channel_health.describe(p, t.config, t.clock()),
-                error=p.detail or None,
-            )
 
     # --- claim and prepare (database thread) ---------------------------------------------
 
     def _claim_and_prepare(self, mail_limit: int, gateway: bool, any_kind: bool = False) -> tuple[list[Job], int]:
         t = self.d
         now, lease = t.clock(), t.config.scheduler.lease_seconds
-        troubled = {p.channel: p for p in channel_health.problems()}
-        self.troubled = set(troubled)
-        self.paused = {c for c, p in troubled.items() if p.until > now}
-        if channel_health.EMAIL in self.paused:
+        self.rec.read_channels(now)
+        if channel_health.EMAIL in self.rec.paused:
             mail_limit = 0
         elif mail_limit > 0:
             slots = pace.free(t.config.email, now)  # the relay's pace: no more than it takes now
             mail_limit = mail_limit if slots is None else min(mail_limit, slots)
-        if channel_health.GATEWAY in self.paused:
+        if channel_health.GATEWAY in self.rec.paused:
             gateway = False
         claimed: list[Claimed] = []
         if any_kind:
@@ -525,5 +429,5 @@ class Pass:
         except Exception:
             release(claimed)  # give the rows back at once rather than leave them to the lease
             raise
-        self._count([], written)
+        self.rec.count([], written)
         return jobs, len(claimed)
