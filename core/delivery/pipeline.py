@@ -37,20 +37,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from core import channel_health, pace
-from core.config.types import Config
 from core.db import write_transaction
 from core.delivery.handover import hand_over
 from core.delivery.kinds import Handler, Job
 from core.delivery.lease import keep_leases
 from core.delivery.logfmt import event
 from core.delivery.prepare import prepare
-from core.delivery.recording import Recorder
+from core.delivery.recording import Owner, Recorder
 from core.delivery.results import Result
 from core.delivery.retry import Policy
 from core.delivery.store import Claimed, adopt, claim, release
@@ -91,18 +88,11 @@ class PassStats:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-class Runner(Protocol):
-    """What a pass uses of its dispatcher (core.delivery.dispatcher.Dispatcher)."""
+class Runner(Owner, Protocol):
+    """What a pass uses of its dispatcher (core.delivery.dispatcher.Dispatcher): what its
+    Recorder uses (core.delivery.recording.Owner), and this."""
 
-    config: Config
-    name: str
-    clock: Callable[[], datetime]
     policy: Policy
-    log: logging.Logger
-    stop_deadline: float
-
-    @property
-    def stopping(self) -> bool: ...
 
     @property
     def mail_concurrency(self) -> int: ...
@@ -111,10 +101,6 @@ class Runner(Protocol):
     def gateway_concurrency(self) -> int: ...
 
     def handler(self, kind: DeliveryKind) -> Handler: ...
-
-    def db(self, fn: Callable[..., Any], *args: Any) -> Awaitable[Any]: ...
-
-    def log_results(self, results: list[Result]) -> None: ...
 
 
 class Pass:

@@ -15,24 +15,46 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, Protocol
 
 from core import channel_health
+from core.config.types import Config
 from core.db import write_transaction
 from core.delivery.logfmt import event
 from core.delivery.results import Guard, Result, record
 from core.enums import DeliveryState
 
-if TYPE_CHECKING:
-    from core.delivery.pipeline import PassStats, Runner
+
+class Owner(Protocol):
+    """What a Recorder uses of its dispatcher (the pass's `Runner` is one)."""
+
+    config: Config
+    name: str
+    clock: Callable[[], datetime]
+    log: logging.Logger
+    stop_deadline: float
+
+    @property
+    def stopping(self) -> bool: ...
+
+    def db(self, fn: Callable[..., Any], *args: Any) -> Awaitable[Any]: ...
+
+    def log_results(self, results: list[Result]) -> None: ...
+
+
+class Figures(Protocol):
+    """The pass's figures a Recorder counts into (core.delivery.pipeline.PassStats)."""
+
+    def add(self, state: DeliveryState, n: int = 1) -> None: ...
 
 
 class Recorder:
     """The answers of one pass. `paused` and `troubled` are the channels as last read
     (by the pass's claim) or answered (by `write`)."""
 
-    def __init__(self, runner: Runner, stats: PassStats, fail: Callable[[BaseException], None]):
+    def __init__(self, runner: Owner, stats: Figures, fail: Callable[[BaseException], None]):
         self.d = runner
         self.stats = stats
         self.fail = fail  # the pass ends with this error once its calls in flight are done
