@@ -7,7 +7,7 @@ STAMP = $(VENV)/.installed
 # minute more on a fresh clone
 APP_STAMP = $(VENV)/.installed-app
 
-.PHONY: demo test install bench clean messages locale mutants
+.PHONY: demo test install bench clean messages locale mutants soak
 
 # The staff's language (SPEC §12, core/i18n.py): Babel's gettext catalogues.
 # `make messages` extracts every _() / ngettext() / N_() of core, cli, tui and click's own
@@ -54,6 +54,12 @@ test: $(STAMP) locale
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS)
+
+# The quick suite N times in a row with two CPU burners (issue #22's check; .ci/soak):
+# about 9 minutes a run on 2 cores. Not part of `test`.
+N ?= 10
+soak: $(STAMP) locale
+	bash .ci/soak $(N)
 
 # Mutation testing of the rules that decide who gets what (issue #22): permissions, the
 # consent rules, sending hours, the hand-over, the 5,000 cap — against their quick tests
