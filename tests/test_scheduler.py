@@ -123,8 +123,12 @@ def test_window_jobs_publish_at_the_opening_and_expire_at_the_end(env, gw):
     recipients.assign_ids(ctx, b.id, ["1000", "1001"])
     s = make(clock, reconcile_seconds=3600, scheduler={"tick_seconds": 3600})  # only the window jobs act
     s.start()
-    assert wait(lambda: s._sched.get_job(f"publish:{b.id}") is not None)
-    assert s._sched.get_job(f"expire:{b.id}") is not None
+    # both window jobs: the scheduler's thread adds them one after the other, so the test
+    # waits for the two (it looked for `expire` the moment `publish` was there: under load
+    # the thread had not added it yet)
+    assert wait(
+        lambda: s._sched.get_job(f"publish:{b.id}") is not None and s._sched.get_job(f"expire:{b.id}") is not None
+    )
     assert not gw.calls(prefix="/v1/broadcasts"), "nothing before the window (the opt-out feed is read at once)"
     assert wait(lambda: gw.audience(b.uuid) == {"a-1000", "a-1001"})
     assert clock() >= opens, "not before the window opened"
@@ -162,7 +166,9 @@ def test_catch_up_at_start_never_publishes_an_ended_window(env, gw):
     assert ended.uuid not in gw.broadcasts and later.uuid not in gw.broadcasts
     assert status_counts(ended.id) == {"skipped": 2}
     assert status_counts(later.id) == {"queued": 2}
-    assert s._sched.get_job(f"publish:{later.id}") is not None
+    # the window jobs are made by the reconcile job's thread after its catch-up, while the
+    # dispatcher may already be idle: waited for, not looked at once
+    assert wait(lambda: s._sched.get_job(f"publish:{later.id}") is not None)
     assert s._sched.get_job(f"publish:{ended.id}") is None and s._sched.get_job(f"expire:{ended.id}") is None
 
 
