@@ -21,7 +21,7 @@ from core.campaigns.actions import template_problems
 from core.config import load
 from core.context import for_current_user
 from core.errors import Refused
-from core.models import Recipient
+from core.models import Patient, Recipient
 from core.templating import sandbox
 
 TZ = ZoneInfo("America/Toronto")
@@ -127,6 +127,26 @@ def test_core_ids_at_5001_refused_and_5000_added(crowd):
         recipients.assign_ids(ctx, cid, _ids(5001))
     assert Recipient.select().count() == 0
     assert recipients.assign_ids(ctx, cid, _ids(5000)).added == 5000
+
+
+def test_the_cap_counts_who_comes_in_not_who_was_there(crowd):
+    """5,001 patients match, one of them on the campaign already: 5,000 come in, which the
+    cap allows (a list of 5,001 ids is refused for its length before this count)."""
+    ctx, cid = crowd
+    assert recipients.assign_ids(ctx, cid, _ids(1)).added == 1
+    result = recipients.assign_conditions(ctx, cid, [conditions.parse("language = fr")])
+    assert (result.added, result.already_assigned) == (5000, 1)
+    assert Recipient.select().count() == 5001
+
+
+def test_the_cap_counts_the_skipped_too(crowd):
+    """5,001 patients match, 11 of whom may not be contacted: 4,990 assigned and 11 skipped
+    would be 5,001 recipient rows — refused, nothing written (a skipped patient is a row too)."""
+    ctx, cid = crowd
+    Patient.update(do_not_contact=True).where(Patient.emr_id.in_(_ids(11))).execute()
+    with pytest.raises(Refused, match="would add 5,001 patients"):
+        recipients.assign_conditions(ctx, cid, [conditions.parse("language = fr")])
+    assert Recipient.select().count() == 0
 
 
 def test_core_conditions_at_5001_refused(crowd):
