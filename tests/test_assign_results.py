@@ -197,6 +197,30 @@ def test_removed_or_skipped_before_anything_was_sent_come_back_and_are_counted(d
     }
 
 
+def test_an_assign_brings_back_this_campaign_s_row_only(db, config):
+    """A patient sent to on one campaign and removed from another: assigning them to either
+    touches that campaign's row alone — the one sent to stays as it was ("already
+    assigned"), the removed one comes back (issue #22's mutation run: neither was checked)."""
+    ctx, _ = ctx_at(config)
+    add_patients(1)
+    sent = campaigns.create(ctx, "invitation", "Sent")
+    removed = campaigns.create(ctx, "invitation", "Removed")
+    recipients.assign_ids(ctx, sent.id, ["1000"])
+    recipients.assign_ids(ctx, removed.id, ["1000"])
+    recipients.remove(ctx, removed.id, "1000")
+    # as a dispatcher records the invitation that went out
+    Recipient.update(status="sent", sent_at=datetime(2026, 5, 1, 12, 0)).where(Recipient.campaign == sent.id).execute()
+    before = Recipient.get(Recipient.campaign == sent.id)
+
+    r = recipients.assign_ids(ctx, sent.id, ["1000"])
+    assert (r.added, r.already_assigned) == (0, 1)
+    r = recipients.assign_ids(ctx, removed.id, ["1000"])
+    assert (r.added, r.already_assigned) == (1, 0)
+    after = Recipient.get(Recipient.campaign == sent.id)
+    assert (after.status, after.sent_at, after.added_at) == (before.status, before.sent_at, before.added_at)
+    assert status_counts(removed.id) == {"assigned": 1}
+
+
 def test_campaigns_is_the_permission_to_preview_and_assign(db, config):
     """A staff member with "campaigns" (not admin) previews and assigns; without it,
     refused, nothing written."""
