@@ -174,6 +174,11 @@ class Pass:
     def _fail(self, e: BaseException) -> None:
         self.failure = self.failure or e  # the first error ends the pass, once what is in flight is done
 
+    def _held(self, job: Job) -> bool:
+        """`job`'s channel is paused (core.channel_health, as its Recorder last read or was
+        answered): the job waits with it."""
+        return channel_health.channel_of(job.handler.kind) in self.rec.paused
+
     def _idle(self) -> bool:
         return not any(self.busy.values()) and all(q.empty() for q in self.queues.values())
 
@@ -222,7 +227,7 @@ class Pass:
                     if self.d.stopping:
                         q.put_nowait(job)  # given back by _release_queued
                         return
-                    if channel_health.channel_of(job.handler.kind) in self.rec.paused:
+                    if self._held(job):
                         self.stats.released += await self.d.db(release, job.rows)  # waits with its channel
                     else:
                         last, answers = answers, []  # recorded by the hand-over (or by _one when it fails)
@@ -292,7 +297,7 @@ class Pass:
         if q.empty() or self.d.stopping:
             return None
         job = q.get_nowait()
-        if job is not None and channel_health.channel_of(job.handler.kind) in self.rec.paused:
+        if job is not None and self._held(job):
             q.put_nowait(job)
             return None
         return job
@@ -304,7 +309,7 @@ class Pass:
             if self.d.stopping:
                 q.put_nowait(job)  # given back by _release_queued
                 return None
-            if channel_health.channel_of(job.handler.kind) in self.rec.paused:
+            if self._held(job):
                 self.stats.released += await self.d.db(release, job.rows)  # waits with its channel
             elif not await self._hand_over_or_fail(job, []):
                 return None
