@@ -344,6 +344,10 @@ class StaffPreference(BaseModel):
     updated_at = pw.DateTimeField(default=utcnow)
 
 
+# Indexes one database has and the models cannot declare for both (migration 0013):
+# PostgreSQL's of `lower(practitioner)`, the expression conditions compare.
+POSTGRESQL_ONLY_INDEXES = {"patient": ("patient_practitioner_lower",)}
+
 ALL_MODELS: list[type[BaseModel]] = [
     Meta,
     Patient,

@@ -15,7 +15,7 @@ from helpers import add_patients, ctx_at
 from servers import delivery_config
 from test_tally import T0, TPL
 
-from core import campaigns, recipients, status, tally
+from core import campaigns, migrations, recipients, status, tally
 from core.db import is_postgres
 from core.delivery import Dispatcher, retention
 from core.models import Campaign, Delivery, Patient, RowCount, database
@@ -99,7 +99,7 @@ def test_an_older_database_is_counted_when_migrated(db_url):
     dbmod.bind(db_url)
     dbmod._runner().up(target="0010_room_for_updates")
     add_patients(3)
-    assert dbmod.migrate() == (10, 12)
+    assert dbmod.migrate() == (10, migrations.LATEST)
     assert kept() == truth() == (3, 0)
     add_patients(2, start=2000)
     assert kept() == truth() == (5, 0)
@@ -116,7 +116,7 @@ def test_an_outbox_is_counted_when_migrated_to_12(db_url):
     c = Campaign.create(kind="invitation", name="Eleven", created_by="admin")
     for _ in range(3):
         Delivery.create(kind="put", campaign=c, due_at=utcnow(), created_at=utcnow(), content_version=1)
-    assert dbmod.migrate() == (11, 12)
+    assert dbmod.migrate() == (11, migrations.LATEST)
     assert kept() == truth() == (2, 3)
     Delivery.create(kind="put", campaign=c, due_at=utcnow(), created_at=utcnow(), content_version=1)
     Delivery.delete().where(Delivery.id.in_(Delivery.select(Delivery.id).limit(2))).execute()
