@@ -1,7 +1,7 @@
 """The one TOML file (SPEC §8): where it is, what it may say, what it means.
 
 load.py     discover, load, from_dict: read the file, collect every problem with its key, build Config
-schema.py   the file as typed pydantic models (types, defaults, choices, unknown keys); validate()
+schema.py   the file as typed msgspec Structs (types, defaults, choices, unknown keys); validate()
 types.py    the loaded config's dataclasses, one per TOML section, and Config
 checks.py   value ranges, URLs, the identification every email carries (email_problems)
 secrets.py  where a secret lives; read only by the process that sends (SPEC §13)
