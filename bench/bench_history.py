@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import Figures, median_of
+from bench.common import Figures, median_of, pg_base_url
 from bench.world import N_CAMPAIGNS, N_PATIENTS, PER_CAMPAIGN, world_backends
 from core import tally
 from core.db import is_postgres
@@ -237,6 +237,12 @@ def run() -> Figures:
             [str(installed / "python"), "-c", "pass"],
             "python -c pass",
         )
+        if pg_base_url():  # what the PostgreSQL driver's import alone costs a process, this run
+            imports = [_run(str(installed / "python"), "-c", "import psycopg") for _ in range(3)]
+            figures.note(
+                f"python -c 'import psycopg': {statistics.median(w for w, _ in imports):.3f} s "
+                f"(CPU {statistics.median(c for _, c in imports):.3f} s), the driver every PostgreSQL command loads"
+            )
         t0 = time.perf_counter()
         for label, url in world_backends(folder):
             figures.note(f"{label}: world ready in {time.perf_counter() - t0:.0f} s")
