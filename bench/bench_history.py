@@ -3,17 +3,17 @@ campaigns and 1,000,000 recipient rows (`bench.world`), the commands staff run e
 day, each the median of three runs, each beside a bare baseline doing the same work in
 the same run:
 
-The whole processes run clinicast as a clinic's server has it: installed, not editable,
-into a virtual environment of its own, as deploy/install.sh does (`_installed`); the
-bare processes run in that same environment. A developer's editable install adds an
-import hook that no clinic runs (~0.014 s at every start, measured: `python -c pass`
-0.028 -> 0.014 s).
-
 - `clinicast --version`                     (baseline: `python -c pass`)
 - `clinicast campaigns list` and `status`   (baseline: a bare Python process opening the
   database with its driver and running one grouped count of recipients by campaign and
   status, plus one of the invitation funnel)
 - the TUI, from start to the campaign list shown (in-process, Pilot)
+
+The whole processes run clinicast as a clinic's server has it: installed, not editable,
+into a virtual environment of its own, as deploy/install.sh does (`_installed`); the
+bare processes run in that same environment. A developer's editable install adds an
+import hook that no clinic runs (~0.014 s at every start, measured: `python -c pass`
+0.028 -> 0.014 s).
 
 Targets: list and status ≤ 0.25 s, --version ≤ 0.08 s, TUI ≤ 0.4 s (both databases).
 """
@@ -71,29 +71,22 @@ def _run(*argv: str, env: dict | None = None) -> tuple[float, float]:
     return wall, usage.ru_utime + usage.ru_stime
 
 
+def _medians(argv: list[str], env: dict | None = None) -> tuple[float, float]:
+    """A whole process run three times: (median wall seconds, median CPU seconds)."""
+    runs = [_run(*argv, env=env) for _ in range(3)]
+    return statistics.median(w for w, _ in runs), statistics.median(c for _, c in runs)
+
+
 def _process_row(
     figures: Figures, what: str, argv: list[str], env: dict | None, target: float, bare: list[str], bare_what: str
 ) -> None:
     """A whole process's row: the median wall time of three runs against its target and a
     bare process's, and in a note the median CPU time of each — on a shared machine a
     process waits for a core, and its CPU time is what it costs."""
-    runs = [_run(*argv, env=env) for _ in range(3)]
-    bares = [_run(*bare) for _ in range(3)]
-    figures.row(
-        what,
-        statistics.median(w for w, _ in runs),
-        target,
-        baseline=statistics.median(w for w, _ in bares),
-        baseline_what=bare_what,
-    )
-    figures.note(
-        f"{what}: CPU {statistics.median(c for _, c in runs):.3f} s a run "
-        f"(bare: {statistics.median(c for _, c in bares):.3f} s)"
-    )
-
-
-def _pg_url_for_bare(url: str) -> str:
-    return url
+    wall, cpu = _medians(argv, env)
+    bare_wall, bare_cpu = _medians(bare)
+    figures.row(what, wall, target, baseline=bare_wall, baseline_what=bare_what)
+    figures.note(f"{what}: CPU {cpu:.3f} s a run (bare: {bare_cpu:.3f} s)")
 
 
 async def _tui_start(config: Path) -> float:
@@ -238,10 +231,9 @@ def run() -> Figures:
             "python -c pass",
         )
         if pg_base_url():  # what the PostgreSQL driver's import alone costs a process, this run
-            imports = [_run(str(installed / "python"), "-c", "import psycopg") for _ in range(3)]
+            wall, cpu = _medians([str(installed / "python"), "-c", "import psycopg"])
             figures.note(
-                f"python -c 'import psycopg': {statistics.median(w for w, _ in imports):.3f} s "
-                f"(CPU {statistics.median(c for _, c in imports):.3f} s), the driver every PostgreSQL command loads"
+                f"python -c 'import psycopg': {wall:.3f} s (CPU {cpu:.3f} s), the driver every PostgreSQL command loads"
             )
         t0 = time.perf_counter()
         for label, url in world_backends(folder):
