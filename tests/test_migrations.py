@@ -197,10 +197,11 @@ def test_postgresql_indexes_the_practitioner_as_conditions_compare_it(db_url):
     dbmod.bind(db_url)
     dbmod.migrate()
     names = {i.name for i in database.get_indexes("patient")}
+    only_postgresql = set(POSTGRESQL_ONLY_INDEXES["patient"])
     if not dbmod.is_postgres():
-        assert "patient_practitioner_lower" not in names
+        assert not only_postgresql & names
         return
-    assert set(POSTGRESQL_ONLY_INDEXES["patient"]) <= names
+    assert only_postgresql <= names
     query = Patient.select(Patient.id).where(
         conditions.compile([conditions.parse("practitioner = Dre Émilie Côté")], T0.date())
     )
