@@ -25,12 +25,12 @@ from core.campaigns.actions import template_problems
 from core.campaigns.reads import get_locked
 from core.context import Ctx
 from core.db import write_transaction
-from core.enums import OPEN, DeliveryKind, Kind, Permission, RecipientStatus
+from core.enums import FINISHED, DeliveryKind, Kind, Permission, RecipientStatus
 from core.errors import Refused
 from core.i18n import _
-from core.models import Campaign, Delivery, Invitation, Patient, Recipient
+from core.models import Campaign, Invitation, Patient, Recipient
 from core.recipients.results import StartPlan
-from core.recipients.rows import insert_deliveries
+from core.recipients.rows import deliveries_of, insert_deliveries
 from core.rules import Stage, forbidden, reason_case
 from core.sending_hours import describe_start, first_allowed
 
@@ -45,9 +45,7 @@ def _expired(c: Campaign, now) -> pw.Select:
         other.recipient == Invitation.recipient,
         other.joined_at.is_null(False) | (other.expires_at >= now) | (other.id > Invitation.id),
     )
-    under_way = Delivery.select(Delivery.id).where(
-        Delivery.recipient == Invitation.recipient, Delivery.kind == DeliveryKind.EMAIL, Delivery.status.in_(OPEN)
-    )
+    under_way = deliveries_of(Invitation.recipient, DeliveryKind.EMAIL, ended=FINISHED)
     return (
         Invitation.select(Invitation.id, Invitation.recipient)
         .join(Recipient, on=(Recipient.id == Invitation.recipient))

@@ -34,6 +34,21 @@ def _time_ordered_uuid() -> pw.SQL:
     )
 
 
+def deliveries_of(recipient, kind: DeliveryKind, ended: tuple[DeliveryState, ...]) -> pw.Select:
+    """The deliveries of `kind` of the recipient `recipient` names (a column of the outer
+    query: `Recipient.id`, `Invitation.recipient`) whose status is not one of `ended` —
+    for `EXISTS`: "has one open, or sent".
+
+    Written NOT IN `ended`, never IN the others: PostgreSQL then looks a recipient's rows
+    up by recipient and never by the status index. With statistics that lag behind an
+    import or a big start (a new database), it planned `status IN (…)` as a scan of every
+    open and sent row of that index for each recipient: 8 s to start a broadcast to
+    5,000 patients after 15,000 earlier rows, 17 ms so."""
+    return Delivery.select(Delivery.id).where(
+        Delivery.recipient == recipient, Delivery.kind == kind, Delivery.status.not_in(ended)
+    )
+
+
 def insert_deliveries(kind: DeliveryKind, c: Campaign, recipients: pw.Select, due_at: datetime, now: datetime) -> None:
     """One delivery of `kind` per recipient id selected by `recipients`, in one statement."""
     q = Recipient.select(

@@ -15,12 +15,12 @@ from core.campaigns.reads import get_locked
 from core.campaigns.window import require_valid_window
 from core.context import Ctx
 from core.db import write_transaction
-from core.enums import OPEN, DeliveryKind, DeliveryState, Kind, Permission, RecipientStatus, WindowState
+from core.enums import FINISHED, DeliveryKind, DeliveryState, Kind, Permission, RecipientStatus, WindowState
 from core.errors import Refused
 from core.i18n import _
-from core.models import Campaign, Delivery, Patient, Recipient
+from core.models import Campaign, Patient, Recipient
 from core.recipients.results import StartPlan
-from core.recipients.rows import insert_deliveries
+from core.recipients.rows import deliveries_of, insert_deliveries
 from core.rules import Stage, detail_case, forbidden, reason_case
 from core.sending_hours import describe_start, first_allowed
 
@@ -30,6 +30,16 @@ def _waiting(c: Campaign) -> pw.Select:
         Recipient.select(Recipient.id)
         .join(Patient)
         .where(Recipient.campaign == c, Recipient.status == RecipientStatus.ASSIGNED)
+    )
+
+
+def without_one(c: Campaign, kind: DeliveryKind) -> pw.Select:
+    """The queued recipients of `c` who need a delivery of `kind`: one whose email or
+    push is open or went out keeps it (after a stop, one in flight); one whose last was
+    cancelled, failed or skipped gets a new one."""
+    has_one = deliveries_of(Recipient.id, kind, ended=tuple(s for s in FINISHED if s != DeliveryState.SENT))
+    return Recipient.select(Recipient.id).where(
+        Recipient.campaign == c, Recipient.status == RecipientStatus.QUEUED, ~pw.fn.EXISTS(has_one)
     )
 
 
@@ -124,17 +134,7 @@ def start(ctx: Ctx, campaign_id: int | str) -> StartPlan:
             Recipient.id.in_(_waiting(c))
         ).execute()
         kind = DeliveryKind.EMAIL if c.kind == Kind.INVITATION else DeliveryKind.PUSH
-        # a recipient whose email or push is open or went out keeps it (after a stop, one
-        # in flight); one whose last was cancelled, failed or skipped gets a new one
-        has_one = Delivery.select(Delivery.id).where(
-            Delivery.recipient == Recipient.id,
-            Delivery.kind == kind,
-            Delivery.status.in_((*OPEN, DeliveryState.SENT)),
-        )
-        queued_now = Recipient.select(Recipient.id).where(
-            Recipient.campaign == c, Recipient.status == RecipientStatus.QUEUED, ~pw.fn.EXISTS(has_one)
-        )
-        insert_deliveries(kind, c, queued_now, plan.queued_for or now, now)
+        insert_deliveries(kind, c, without_one(c, kind), plan.queued_for or now, now)
         if c.first_started_at is None:
             c.first_started_at = now
         c.last_started_at = c.updated_at = now
