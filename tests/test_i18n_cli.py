@@ -255,6 +255,7 @@ def _bad_files(folder: Path) -> dict[str, Path]:
         "binary.csv": "\x00\x01\x02PK\x03\x04",
         "ids-bad.csv": "",
         "template.toml": 'subject = "x\n',
+        "template-problems.toml": '[fr]\nsubject = " "\nbody = "Bonjour"\n',  # blank; no unsubscribe link
         "patients-bad.csv": "first_name,last_name\nA,B\n",
     }
     out = {}
@@ -296,6 +297,7 @@ def error_paths(world) -> dict[str, tuple[list[str], Path | None, dict | None]]:
         "unknown subcommand": (["campaigns", "lst"], fr, None),
         "unknown command": (["campagnes"], fr, None),
         "bad template file": (["campaigns", "edit", inv, "--template", str(bad["template.toml"])], fr, None),
+        "template problems": (["campaigns", "edit", inv, "--template", str(bad["template-problems.toml"])], fr, None),
         "missing template file": (
             ["campaigns", "edit", inv, "--template", str(world.folder / "absent.toml")],
             fr,
@@ -369,8 +371,8 @@ def english_twin(config: Path | None, args: list[str], env: dict | None, world) 
 ERRORS = [
     "unknown campaign id", "campaign id not a number", "bad date", "window backwards", "bad option value",
     "missing option", "missing argument", "no such option", "unknown subcommand", "unknown command",
-    "bad template file", "missing template file", "bad CSV of ids", "binary CSV of ids", "empty CSV of ids",
-    "no way to add",
+    "bad template file", "template problems", "missing template file", "bad CSV of ids", "binary CSV of ids",
+    "empty CSV of ids", "no way to add",
     "bad condition", "json and csv", "output without csv", "remove unknown patient", "patient file missing",
     "bad patient CSV", "unknown patient", "opt-out bad channel", "nothing to start", "reinvite a broadcast",
     "test send to unknown patient", "audit bad date", "missing permission (opt-in)", "missing permission (audit)",

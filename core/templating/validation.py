@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.enums import Kind
-from core.i18n import _
+from core.i18n import N_, _
 from core.templating.fields import TemplateRenderError, _analyse, _markdown_literal, _render_field
 from core.templating.variables import (
     FIELDS,
@@ -65,7 +65,7 @@ def validate(
     for field in FIELDS[kind]:
         source = fields.get(field) or ""
         if not source.strip():
-            problem(field, None, "is empty")
+            problem(field, None, _("is empty"))
             continue
         _template, static = _analyse(kind, field, source)
         for line, message in static:
@@ -77,11 +77,11 @@ def validate(
                 problem(field, error.line, error.message)
                 continue
             if kind == Kind.INVITATION and field == "body" and _markdown_literal(UNSUBSCRIBE_EXAMPLE) not in text:
-                problem(field, None, UNSUBSCRIBE_MISSING)
+                problem(field, None, _(UNSUBSCRIBE_MISSING))
     return problems
 
 
-UNSUBSCRIBE_MISSING = (
+UNSUBSCRIBE_MISSING = N_(
     "must carry the patient's unsubscribe link {{ unsubscribe.url }}: every email needs a way out (SPEC §10)"
 )
 
