@@ -1,9 +1,10 @@
 """A pseudo-locale to find the words that escape `core.i18n` (issue #17 item 3).
 
 `build(folder)` compiles, from core/locale/clinicast.pot, a catalogue "pseudo" in which
-every msgstr is its msgid between ⟦ and ⟧ (plurals and contexts too, `{placeholders}`
-kept inside): rendered in it, every translated string is wrapped, and whatever a person
-would read outside the wrappers was never translated.
+every msgstr is its msgid with each run of its own words between ⟦ and ⟧ (plurals and
+contexts too), its `{placeholders}` outside (`wrap`): rendered in it, every translated
+word is wrapped, a value put into a sentence is not, and whatever a person would read
+outside the wrappers was never translated (or is data the test allows).
 
     with speaking_pseudo():            # or the `pseudo_locale` fixture (tests/conftest.py has it)
         text = ...render a screen or run a command...
@@ -63,8 +64,25 @@ def _month_words() -> frozenset[str]:
     return frozenset(w.lower().rstrip(".") for w in words)
 
 
+# a placeholder whose value is put in at run time: str.format's {name}, {0}, {n:,} (not a
+# template's literal {{ … }}), and %-style %(name)s, %s, %d
+_PLACEHOLDER = re.compile(r"(?<!\{)\{\w*(?:[:!][^{}]*)?\}(?!\})|%\(\w+\)[sdr]|%[sdr]")
+
+
 def wrap(message: str) -> str:
-    return f"{OPEN}{message}{CLOSE}"
+    """`message` as the pseudo-locale says it: each run of its own words between ⟦ and ⟧,
+    its placeholders outside, so that a value put in that was never translated (an
+    English reason inside a translated sentence) is seen."""
+    out: list[str] = []
+    last = 0
+    for m in _PLACEHOLDER.finditer(message):
+        if m.start() > last:
+            out.append(f"{OPEN}{message[last : m.start()]}{CLOSE}")
+        out.append(m.group())
+        last = m.end()
+    if last < len(message) or not out:
+        out.append(f"{OPEN}{message[last:]}{CLOSE}")
+    return "".join(out)
 
 
 def build(folder: Path | str | None = None) -> Path:

@@ -58,7 +58,7 @@ def test_wrong_types_missing_keys_and_choices_all_reported(tmp_path):
         "clinic.timezone: unknown time zone",
         "clinic.default_language: expected one of 'fr', 'en'",
         "database.url: expected sqlite",
-        "gateway.concurrency: expected an integer, got str 'many'",
+        "gateway.concurrency: expected an integer, got text 'many'",
     ):
         assert expected in msg
     assert all(line.startswith(str(tmp_path / "c.toml")) for line in msg.splitlines())

@@ -236,30 +236,42 @@ def test_help_in_the_pseudo_locale(world, pseudo_localedir, path):
 def _allowed(world) -> list[str]:
     """Data, and the words clinicast never translates: command and option names, the choices
     typed after them, the config file's sections and keys (SPEC §12)."""
+    from core.conditions.catalogue import FIELDS
     from core.config.schema import SCHEMA
     from core.enums import OptOutChannel
+    from core.patients.columns import ALIASES
+    from core.recipients.idlist import ID_COLUMNS
 
     commands, options = _names()
     keys = [*SCHEMA, *(k for keys in SCHEMA.values() for k in keys), "users", "keys"]
     keys += [f"{section}.{k}" for section, ks in SCHEMA.items() for k in ks]  # as errors name them
-    codes = [c.value for c in OptOutChannel]
-    return [*world.data(), *commands, *options, *keys, *codes, str(world.fr), "help", "toml", "db", "csv", "json"]
+    codes = [c.value for c in OptOutChannel] + _codes()
+    # what staff type or their files hold, said back as written: a condition's fields, the
+    # column names an export may use, the test's bad files (names and contents)
+    typed = [*FIELDS, *ALIASES["emr_id"], *ID_COLUMNS]
+    files = [text for name, text in BAD_FILES.items()] + [name.rsplit(".", 1)[0] for name in BAD_FILES]
+    return [
+        *world.data(), *commands, *options, *keys, *codes, *typed, *files,
+        str(world.fr), "help", "toml", "db", "csv", "json", "no-users",
+    ]  # fmt: skip
 
 
 # --- every error path -------------------------------------------------------------------
 
 
+BAD_FILES = {
+    "bad.csv": "colour,shape\nA,B\n",
+    "binary.csv": "\x00\x01\x02PK\x03\x04",
+    "ids-bad.csv": "",
+    "template.toml": 'subject = "x\n',
+    "template-problems.toml": '[fr]\nsubject = " "\nbody = "Bonjour"\n',  # blank; no unsubscribe link
+    "patients-bad.csv": "first_name,last_name\nA,B\n",
+}
+
+
 def _bad_files(folder: Path) -> dict[str, Path]:
-    files = {
-        "bad.csv": "colour,shape\nA,B\n",
-        "binary.csv": "\x00\x01\x02PK\x03\x04",
-        "ids-bad.csv": "",
-        "template.toml": 'subject = "x\n',
-        "template-problems.toml": '[fr]\nsubject = " "\nbody = "Bonjour"\n',  # blank; no unsubscribe link
-        "patients-bad.csv": "first_name,last_name\nA,B\n",
-    }
     out = {}
-    for name, text in files.items():
+    for name, text in BAD_FILES.items():
         p = folder / name
         p.write_text(text, encoding="utf-8")
         out[name] = p
@@ -471,9 +483,10 @@ def test_what_commands_show_in_the_pseudo_locale(world, pseudo_localedir, case):
     with speaking_pseudo(pseudo_localedir):
         r = run(args, world.fr)
     assert r.code in (0, 1), r
-    allowed = [*_allowed(world), *_codes(), "sqlite", "maildir", "log", "Dr", "America", "Toronto", "Z"]
+    allowed = [*_allowed(world), "sqlite", "maildir", "log", "Dr", "America", "Toronto", "Z"]
     if args == ["audit"]:  # the trail's actions and details are its stable codes, as --json has them
         allowed += re.findall(r"[A-Za-z_]+", r.out)
+    allowed += re.findall(r"\b[0-9a-f]{16,}\b", r.out)  # a hash (audit verify) is hex, not words
     assert not leaks(r.text, allowed), leak_report(r.text, allowed)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from pseudo import leak_report, leaks, outside, screen_lines, speaking_pseudo
+from pseudo import leak_report, leaks, outside, screen_lines, speaking_pseudo, wrap
 from tui_helpers import (
     LOGIN,
     SCREENS,
@@ -68,8 +68,18 @@ class TestThePseudoLocale:
     def test_every_msgid_is_wrapped(self, pseudo_locale):
         assert i18n.current() == "pseudo"
         assert _("commands") == "⟦commands⟧"
-        assert ngettext("{n} patient", "{n} patients", 1).format(n=1) in ("⟦1 patient⟧", "1 patient")
+        assert ngettext("{n} patient", "{n} patients", 1).format(n=1) in ("1⟦ patient⟧", "1 patient")
         assert _("not a msgid, never extracted") == "not a msgid, never extracted"
+
+    def test_a_value_put_in_stays_outside_the_wrappers(self, pseudo_locale):
+        """A translated sentence wraps its own words only: an English value put into it
+        (a template's problem once was, raw) is seen, not hidden inside the sentence."""
+        said = _("{language} {field}: {message}").format(language="fr", field=_("commands"), message="is empty")
+        assert said == "fr⟦ ⟧⟦commands⟧⟦: ⟧is empty"
+        assert leaks(said, ["fr"]) == ["is", "empty"]
+        assert _("{path}: {problem}") == "{path}⟦: ⟧{problem}"
+        assert wrap("carry {{ unsubscribe.url }}: every email") == "⟦carry {{ unsubscribe.url }}: every email⟧"
+        assert wrap("%(name)s is %d {n:,}") == "%(name)s⟦ is ⟧%d⟦ ⟧{n:,}"
 
     def test_click_speaks_it_too(self, pseudo_locale):
         import gettext
@@ -128,6 +138,10 @@ def data_of(world, *typed: str) -> list[str]:
     from tui import keys  # the keys screen's binding ids: config key names, never translated
 
     strings += sorted(keys.binding_ids())
+    from core.recipients.idlist import ID_COLUMNS  # a list's id column, as found in it
+    from tui.preferences import LANGUAGE_NAMES  # each language named in its own (Français, English)
+
+    strings += [*ID_COLUMNS, *LANGUAGE_NAMES.values()]
     strings += [u.name for u in config.users.values()]
     for p in Patient.select():
         strings += [p.emr_id, p.first_name, p.last_name, p.email, p.phone, p.practitioner, p.postal_code, p.sex]
@@ -211,7 +225,8 @@ def problem_app(name: str, folder):
             'url = "mysql://x"\n[gateway]\ntransport = "pigeon"\n',
             encoding="utf-8",
         )
-        data = ["Clinique", "Mars/Olympus", "mysql://x", "pigeon", "clinicast.toml", "mysql", "Mars", "Olympus"]
+        data = ["Clinique", "Mars/Olympus", "mysql://x", "pigeon", "mysql", "Mars", "Olympus"]
+        data += ["gateway.transport", "'http'", "'log'"]  # a key and its choices, as the file spells them
     elif name == "database needs init":
         write_config(folder)
         data = ["Clinique du Parc", USER_NAME]
@@ -219,7 +234,8 @@ def problem_app(name: str, folder):
         make_world(folder, populate=False)
         write_config(folder, users=users_toml(login="jdoe", name="Jean Doe"))
         data = ["Jean Doe", "jdoe", "Clinique du Parc"]
-    return make_app("clinicast.toml", scheduler=False, blink=False), [*data, str(folder), LOGIN]
+    data += [str(folder), LOGIN, "clinicast.toml", "--config"]  # the command to run, as typed
+    return make_app("clinicast.toml", scheduler=False, blink=False), data
 
 
 @pytest.mark.anyio

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 
 from core.enums import Language, Permission
-from core.i18n import N_, _
+from core.i18n import N_, _, pgettext
 
 # the words as the file spells them; their one definition is core.enums
 PERMISSIONS: tuple[str, ...] = tuple(p.value for p in Permission)
@@ -294,7 +294,23 @@ def _type_problem(path: str, t: Any, value: Any) -> str:
             )
         return _("{key}: expected a list of strings, got {value!r}").format(key=path, value=value)
     words = _TYPE_NAMES.get(base, N_("expected a value of another type, got {type} {value!r}"))
-    return f"{path}: " + _(words).format(type=type(value).__name__, value=value)
+    return f"{path}: " + _(words).format(type=_kind_of(value), value=value)
+
+
+def _kind_of(value: Any) -> str:
+    """What a TOML value is, as the reader says it (not Python's `str`, `int`)."""
+    import datetime
+
+    kinds = (  # bool before int: True is an int to Python
+        (bool, pgettext("a TOML value", "a boolean")),
+        (str, pgettext("a TOML value", "text")),
+        (int, pgettext("a TOML value", "an integer")),
+        (float, pgettext("a TOML value", "a decimal number")),
+        (list, pgettext("a TOML value", "a list")),
+        (dict, pgettext("a TOML value", "a table")),
+        (datetime.date | datetime.time, pgettext("a TOML value", "a date or time")),
+    )
+    return next((words for kind, words in kinds if isinstance(value, kind)), type(value).__name__)
 
 
 __all__ = [

@@ -6,7 +6,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from core import infile
+from core import infile, tomlwords
 from core.errors import BadInput
 from core.i18n import _
 from core.templating.variables import LANGUAGES, TemplateSet
@@ -31,7 +31,7 @@ def load_template_file(path: str | Path) -> TemplateSet:
     except UnicodeDecodeError as error:
         raise TemplateFileError(_("{path}: not UTF-8 text").format(path=path)) from error
     except tomllib.TOMLDecodeError as error:
-        raise TemplateFileError(_("{path}: TOML syntax error: {error}").format(path=path, error=error)) from error
+        raise TemplateFileError(_("{path}: {problem}").format(path=path, problem=tomlwords.problem(error))) from error
     except RecursionError:
         raise TemplateFileError(_("{path}: TOML nested too deeply").format(path=path)) from None
     templates: TemplateSet = {}

@@ -1,0 +1,56 @@
+"""A TOML syntax error in the reader's words: the config file (core.config.load) and
+the staff's template files (core.templating.files) say tomllib's problem, line and
+column in the staff member's language, never Python's English."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+
+from core.i18n import N_, _
+
+# tomllib's words (Python's own English) as the staff member's: (pattern, msgid), compiled
+# only when a file has a syntax error to say
+_TOML_WORDS = [
+    (r"Cannot overwrite a value", N_("a value is given twice")),
+    (r"Cannot declare (?P<what>.*) twice", N_("{what} is declared twice")),
+    (r"Cannot (?:mutate immutable|redefine) namespace (?P<what>.*)", N_("{what} is already defined")),
+    (r"Duplicate inline table key (?P<what>.*)", N_("key {what} is given twice")),
+    (r"Unterminated string", N_("a string is not closed (a missing quote)")),
+    (r"Unclosed inline table", N_("an inline table is not closed (a missing '}}')")),
+    (r"Unclosed array", N_("a list is not closed (a missing ']')")),
+    (r"Invalid value", N_("a value is not valid TOML (a string needs quotes)")),
+    (r"Invalid statement", N_("this line is not a key = value nor a [table]")),
+    (r"Invalid initial character for a key part", N_("a key starts with a character keys cannot have")),
+    (r"Invalid hex value|Escaped character is not a Unicode", N_("a \\u escape is not valid")),
+    (r"Unescaped '\\' in a string", N_("a \\ in a string is not escaped (write \\\\)")),
+    (r"Invalid date or datetime", N_("a date or time is not valid")),
+    (r"Expected '=' after a key", N_("expected '=' after a key")),
+    (r"Expected '\]\]' at the end", N_("expected ']]' at the end of [[table]]")),
+    (r"Expected '\]' at the end", N_("expected ']' at the end of [table]")),
+    (r"(?:Illegal|Found invalid) character (?P<what>.*)", N_("character {what} is not allowed here")),
+    (r"Expected newline or end of document", N_("expected the end of the line after a value")),
+    (r"Expected (?P<what>.*)", N_("expected {what}")),
+]
+_AT = re.compile(r"\s*\(at (?:line (?P<line>\d+), column (?P<column>\d+)|end of document)\)$")
+
+
+def problem(e: tomllib.TOMLDecodeError) -> str:
+    """A TOML syntax error in words, with its line and column."""
+    text = str(e)
+    at = _AT.search(text)
+    text = text[: at.start()] if at else text
+    problem = text
+    for pattern, msgid in _TOML_WORDS:
+        m = re.match(pattern, text)
+        if m:
+            problem = _(msgid).format(**m.groupdict())
+            break
+    if at and at.group("line"):
+        return _("TOML syntax error at line {line}, column {column}: {problem}").format(
+            line=at.group("line"), column=at.group("column"), problem=problem
+        )
+    return _("TOML syntax error at the end of the file: {problem}").format(problem=problem)
+
+
+__all__ = ["problem"]
