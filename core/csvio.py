@@ -30,6 +30,23 @@ from core.i18n import N_, _, ngettext
 
 DELIMITERS = (",", ";", "\t")
 DELIMITER_NAMES = {",": N_("comma"), ";": N_("semicolon"), "\t": N_("tab")}
+# the csv module's words (Python's own English) as the staff member's: (pattern, msgid)
+_CSV_WORDS = (
+    (r"field larger than field limit \((?P<limit>\d+)\)", N_("a field is longer than {limit} characters")),
+    (r"line contains NUL", N_("a NUL byte (U+0000) in the line")),
+    (r"new-line character seen in unquoted field", N_("a line break inside a field without quotes")),
+)
+
+
+def _csv_problem(e: csv.Error) -> str:
+    """What the csv module refused, in the language in use (its own words when unknown)."""
+    text = str(e)
+    for pattern, msgid in _CSV_WORDS:
+        m = re.match(pattern, text)
+        if m:
+            groups = {k: formats.number(int(v)) for k, v in m.groupdict().items()}
+            return _(msgid).format(**groups)
+    return text
 
 
 class ProblemLines:
@@ -367,7 +384,9 @@ class TableStream:
                     rows, bad = [], []
         except csv.Error as e:
             raise BadInput(
-                _("{where}: unreadable CSV: {error}").format(where=f"{self.label}:{reader.line_num}", error=e)
+                _("{where}: unreadable CSV: {error}").format(
+                    where=f"{self.label}:{reader.line_num}", error=_csv_problem(e)
+                )
             ) from None
         except UnicodeDecodeError as e:  # the file changed since its encoding was checked
             raise BadInput(

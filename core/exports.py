@@ -10,6 +10,7 @@ import os
 import stat
 from pathlib import Path
 
+from core import oserrors
 from core.audit.read import record_read
 from core.context import Ctx
 from core.enums import Permission
@@ -50,7 +51,7 @@ def write_private(path: str | os.PathLike, text: str, *, bom: bool = False) -> P
     try:
         fd = os.open(path, flags, PRIVATE_MODE)
     except OSError as e:
-        raise BadInput(_("cannot write {path}: {why}").format(path=path, why=e.strerror)) from None
+        raise BadInput(_("cannot write {path}: {why}").format(path=path, why=oserrors.words(e))) from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
@@ -60,7 +61,7 @@ def write_private(path: str | os.PathLike, text: str, *, bom: bool = False) -> P
         with os.fdopen(fd, "w", encoding="utf-8", newline="", closefd=False) as f:
             f.write(("\ufeff" if bom else "") + text)
     except OSError as e:
-        raise BadInput(_("cannot write {path}: {why}").format(path=path, why=e.strerror)) from None
+        raise BadInput(_("cannot write {path}: {why}").format(path=path, why=oserrors.words(e))) from None
     finally:
         os.close(fd)
     return path
@@ -81,7 +82,7 @@ def write_recipients_csv(ctx: Ctx, campaign_id, folder) -> Path:
         except FileExistsError:
             continue
         except OSError as e:
-            raise BadInput(_("cannot write {path}: {why}").format(path=path, why=e.strerror)) from None
+            raise BadInput(_("cannot write {path}: {why}").format(path=path, why=oserrors.words(e))) from None
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write("\ufeff" + text)  # a BOM: spreadsheets then read the accents right
         return path

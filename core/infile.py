@@ -22,6 +22,7 @@ import os
 import stat
 import sys
 
+from core import oserrors
 from core.errors import BadInput
 from core.i18n import _
 
@@ -82,7 +83,7 @@ def open_regular(path: os.PathLike | str, *, limit: int, what: str | None = None
     except NotADirectoryError:
         raise BadInput(_("{where}: no such file (a part of the path is not a folder)").format(where=label)) from None
     except OSError as e:
-        raise BadInput(_("{where}: cannot read: {why}").format(where=label, why=e.strerror)) from None
+        raise BadInput(_("{where}: cannot read: {why}").format(where=label, why=oserrors.words(e))) from None
     try:
         check(label, os.fstat(fd), limit, what)
     except BaseException:
@@ -115,7 +116,7 @@ def _read_bounded(fd: int, label: str, limit: int, what: str) -> bytes:
             chunks.append(chunk)
             total += len(chunk)
     except OSError as e:
-        raise BadInput(_("{where}: cannot read: {why}").format(where=label, why=e.strerror)) from None
+        raise BadInput(_("{where}: cannot read: {why}").format(where=label, why=oserrors.words(e))) from None
     if total > limit:
         raise BadInput(
             _("{where}: is over {size}; {what} may be at most {size}").format(

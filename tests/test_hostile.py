@@ -227,7 +227,7 @@ BOMBS = [
      "{% endfor %}{% endfor %}{% endfor %}", "more than 10,000 times"),
     ("{% set x = clinic.name %}" + "{% set x = x ~ x %}" * 30 + "{{ x }}", "at most 65,536"),
     ("{{ 10**100000 }}", "too large a number"),
-    ("{{ clinic.name|map(attribute='upper')|join }}", "No filter named 'map'"),
+    ("{{ clinic.name|map(attribute='upper')|join }}", "no filter named 'map'"),
     ("{{ '%0999999999d' % 1 }}", "'%' is only for numbers"),
     ("{{ 9999999999999 }}", "too large for a message"),
     ("{{ " + "(" * 500 + "1" + ")" * 500 + " }}", "nested too deeply"),

@@ -252,7 +252,7 @@ def _allowed(world) -> list[str]:
     files = [text for name, text in BAD_FILES.items()] + [name.rsplit(".", 1)[0] for name in BAD_FILES]
     return [
         *world.data(), *commands, *options, *keys, *codes, *typed, *files,
-        str(world.fr), "help", "toml", "db", "csv", "json", "no-users",
+        str(world.fr), "help", "toml", "db", "csv", "json", "no-users", "loop", "absent", "if",
     ]  # fmt: skip
 
 
@@ -265,7 +265,9 @@ BAD_FILES = {
     "ids-bad.csv": "",
     "template.toml": 'subject = "x\n',
     "template-problems.toml": '[fr]\nsubject = " "\nbody = "Bonjour"\n',  # blank; no unsubscribe link
+    "template-jinja.toml": '[fr]\nsubject = "{% if x %}a"\nbody = "{{ 1 // 0 }} {{ unsubscribe.url }}"\n',
     "patients-bad.csv": "first_name,last_name\nA,B\n",
+    "patients-huge.csv": "emr_id,first_name\n1," + "A" * 140_000 + "\n",  # past the csv module's field limit
 }
 
 
@@ -276,6 +278,15 @@ def _bad_files(folder: Path) -> dict[str, Path]:
         p.write_text(text, encoding="utf-8")
         out[name] = p
     return out
+
+
+def _loop(folder: Path) -> Path:
+    """A symbolic link that leads back to itself (the system's "too many levels of symbolic
+    links", in the staff member's words)."""
+    loop = folder / "loop.csv"
+    if not loop.is_symlink():
+        loop.symlink_to(loop)
+    return loop
 
 
 def error_paths(world) -> dict[str, tuple[list[str], Path | None, dict | None]]:
@@ -310,6 +321,7 @@ def error_paths(world) -> dict[str, tuple[list[str], Path | None, dict | None]]:
         "unknown command": (["campagnes"], fr, None),
         "bad template file": (["campaigns", "edit", inv, "--template", str(bad["template.toml"])], fr, None),
         "template problems": (["campaigns", "edit", inv, "--template", str(bad["template-problems.toml"])], fr, None),
+        "template mistakes": (["campaigns", "edit", inv, "--template", str(bad["template-jinja.toml"])], fr, None),
         "missing template file": (
             ["campaigns", "edit", inv, "--template", str(world.folder / "absent.toml")],
             fr,
@@ -324,6 +336,13 @@ def error_paths(world) -> dict[str, tuple[list[str], Path | None, dict | None]]:
         "output without csv": (["recipients", "list", inv, "--output", str(world.folder / "x.csv")], fr, None),
         "remove unknown patient": (["recipients", "remove", inv, "4242"], fr, None),
         "patient file missing": (["patients", "import", str(world.folder / "absent.csv")], fr, None),
+        "patient file a symlink loop": (["patients", "import", str(_loop(world.folder))], fr, None),
+        "patient CSV with a huge field": (["patients", "import", str(bad["patients-huge.csv"])], fr, None),
+        "export into a missing folder": (
+            ["recipients", "list", inv, "--csv", "--output", str(world.folder / "absent" / "x.csv")],
+            fr,
+            None,
+        ),
         "bad patient CSV": (["patients", "import", str(bad["patients-bad.csv"])], fr, None),
         "unknown patient": (["patients", "show", "4242"], fr, None),
         "opt-out bad channel": (["patients", "opt-out", "1000", "--channel", "fax", "--note", "x"], fr, None),
@@ -383,9 +402,10 @@ def english_twin(config: Path | None, args: list[str], env: dict | None, world) 
 ERRORS = [
     "unknown campaign id", "campaign id not a number", "bad date", "window backwards", "bad option value",
     "missing option", "missing argument", "no such option", "unknown subcommand", "unknown command",
-    "bad template file", "template problems", "missing template file", "bad CSV of ids", "binary CSV of ids",
-    "empty CSV of ids", "no way to add",
+    "bad template file", "template problems", "template mistakes", "missing template file", "bad CSV of ids",
+    "binary CSV of ids", "empty CSV of ids", "no way to add",
     "bad condition", "json and csv", "output without csv", "remove unknown patient", "patient file missing",
+    "patient file a symlink loop", "export into a missing folder", "patient CSV with a huge field",
     "bad patient CSV", "unknown patient", "opt-out bad channel", "nothing to start", "reinvite a broadcast",
     "test send to unknown patient", "audit bad date", "missing permission (opt-in)", "missing permission (audit)",
     "unknown config key", "bad config value", "config value out of range", "TOML syntax error", "unknown section",

@@ -94,14 +94,12 @@ class TestValidation:
 
     def test_unknown_filter_is_reported(self):
         assert problems("invitation", {"subject": "{{ clinic.name|shout }}", "body": "b" + WAY_OUT}) == [
-            "fr subject line 1: syntax error: No filter named 'shout'."
+            "fr subject line 1: syntax error: no filter named 'shout'"
         ]
 
     def test_runtime_error_line_comes_from_the_template(self):
         body = "a\n\n{{ later }}{% set later = 1 %}"
-        assert problems("invitation", {"subject": "s", "body": body}) == [
-            "fr body line 3: undefined: 'later' is undefined"
-        ]
+        assert problems("invitation", {"subject": "s", "body": body}) == ["fr body line 3: unknown variable 'later'"]
 
     def test_variable_of_the_other_kind_is_refused(self):
         assert problems("broadcast", broadcast(body="{{ invitation.url }}")) == [
@@ -539,3 +537,34 @@ def test_the_default_invitation_is_rendered_once_per_language_not_per_patient():
         p.render({k: ctx[k] for k in ("patient", "invitation", "unsubscribe")})
     assert (p.fast, p.slow) == (50, 0)
     assert len(p._variants) == 1, "one parse and one Markdown render for all of them"
+
+
+# Jinja's and Python's own English for a template's mistakes, said in French (SPEC §12):
+# each source, its French words, and none of Jinja's
+MISTAKES_IN_FRENCH = [
+    ('{{ "x" | foo }}', "aucun filtre nommé 'foo'"),
+    ("{{ x is foo }}", "aucun test nommé 'foo'"),
+    ("{% foo %}", "balise 'foo' inconnue"),
+    ("{% if x %}a", "avant que son bloc 'if' soit fermé"),
+    ("{{ patient.first_name", "là où '}}' était attendu"),
+    ("{{ patient.first_name }", "'}' inattendu"),
+    ("{{ patient.first_name y }}", "attendu '}}', reçu 'y'"),
+    ('{{ "a }}', "caractère inattendu '\"'"),
+    ("{% if %}a{% endif %}", "attendu une valeur, reçu '%}'"),
+    ("{{ 1 // 0 }}", "une division par zéro"),
+    ("{{ patient.first_name - 1 }}", "un calcul mêle des valeurs"),
+    ("{{ patient.first_name[99] }}", "une valeur qui n'existe pas ici"),
+]
+
+
+@pytest.mark.parametrize(("source", "said"), MISTAKES_IN_FRENCH)
+def test_a_template_mistake_is_said_in_french(source, said):
+    from core import i18n
+
+    i18n.use("fr")
+    problems = templating.validate("invitation", {"subject": source, "body": "{{ unsubscribe.url }}"}, "fr")
+    assert len(problems) == 1, problems
+    text = str(problems[0])
+    assert said in text, text
+    for english in ("expected", "unexpected", "Encountered", "named", "Error", "operand", "element", "token"):
+        assert english not in text, text

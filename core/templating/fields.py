@@ -11,13 +11,12 @@ from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, Template, UndefinedError, nodes
-from jinja2.sandbox import SecurityError
+from jinja2 import StrictUndefined, Template, nodes
 from markdown_it import MarkdownIt
 
 from core import i18n
 from core.i18n import _, pgettext
-from core.templating import sandbox
+from core.templating import jinjawords, sandbox
 from core.templating.variables import _BY_NAME, _GROUPS, PUSH_MAX_CHARS, SHARED_FIELDS, VARIABLES, _a
 
 # --- sandbox -----------------------------------------------------------------------
@@ -185,7 +184,7 @@ def _render_field(kind: str, field: str, source: str, context: Mapping[str, Any]
     try:
         text = sandbox.render(template, context)
     except Exception as error:  # the sandbox turns any template mistake into an exception
-        raise TemplateRenderError(field, _template_line(error), _describe(error)) from error
+        raise TemplateRenderError(field, _template_line(error), jinjawords.runtime(error)) from error
     if field == "body":
         return text.strip()
     text = " ".join(text.split())
@@ -203,11 +202,3 @@ def _template_line(error: BaseException) -> int | None:
             line = tb.tb_lineno
         tb = tb.tb_next
     return line
-
-
-def _describe(error: Exception) -> str:
-    if isinstance(error, SecurityError):
-        return _("not allowed: {error}").format(error=error)
-    if isinstance(error, UndefinedError):
-        return _("undefined: {error}").format(error=error)
-    return f"{type(error).__name__}: {error}"

@@ -39,6 +39,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from core import formats
 from core.i18n import N_, _
+from core.templating import jinjawords
 
 MAX_SOURCE_CHARS = 64 * 1024  # one field's template text
 MAX_OUTPUT_CHARS = 64 * 1024  # one field's rendered text (a push has its own 178)
@@ -381,7 +382,11 @@ def compile_field(env: BudgetSandbox, source: str):
             return None, None, static
         template = env.from_string(harden(ast))
     except TemplateSyntaxError as error:
-        return None, None, [(error.lineno, _("syntax error: {error}").format(error=error.message))]
+        return (
+            None,
+            None,
+            [(error.lineno, _("syntax error: {error}").format(error=jinjawords.syntax(error.message or "")))],
+        )
     except (RecursionError, SyntaxError, MemoryError):
         return None, None, [(None, _("the template is nested too deeply"))]
     return ast, template, []
