@@ -36,6 +36,7 @@ from core.channels.base import (
 )
 from core.i18n import _, pgettext
 from core.models import ChannelHealth, database
+from core.reasons import said
 
 EMAIL, GATEWAY = "email", "gateway"
 CHANNELS = (EMAIL, GATEWAY)
@@ -214,7 +215,7 @@ def describe(p: Problem, config, now: datetime | None = None) -> str:
         where=where,
         url=config.gateway.url,
         sender=config.email.sender,
-        detail=p.detail,
+        detail=said(p.detail),
         channel=channel_word(p.channel),
         ca_file=ca_file,
     )

@@ -27,10 +27,16 @@ WORDS = {
 }
 
 
-def words(e: OSError) -> str:
-    """What went wrong, without the file name (the caller says which file)."""
+ENGLISH = frozenset(WORDS.values())  # as stored (core.reasons.said says them again)
+
+
+def words(e: OSError, *, english: bool = False) -> str:
+    """What went wrong, without the file name (the caller says which file); `english`:
+    the untranslated words, for a detail stored in English (core.reasons.Detail)."""
     known = WORDS.get(e.errno) if e.errno is not None else None
-    return _(known) if known else str(e.strerror or e)
+    if known:
+        return known if english else _(known)
+    return str(e.strerror or e)
 
 
 __all__ = ["words"]

@@ -10,8 +10,10 @@ statuses, kinds and windows themselves: core.words.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from enum import StrEnum
+from functools import cache, lru_cache
 
 from core import i18n
 from core.i18n import N_
@@ -89,6 +91,93 @@ _SOURCE_WORDS = {
 _OPTED_OUT = ("opted_out_email", "opted_out_feed", "opted_out_push")
 
 
+class Detail:
+    """What clinicast itself writes as a delivery's detail or a paused channel's (a
+    transport failing, a hand-over giving up): stored in English — the spec's words, as
+    `--json` shows them — exactly as `detail(Detail.X, **values)` writes it, and said in
+    the reader's language by `said`, which knows it back from its text. A server's own
+    words (an SMTP reply, the gateway's error message) stay as they came."""
+
+    NO_UNSUBSCRIBE = N_("no unsubscribe link for this email")
+    CANNOT_BUILD = N_("cannot build the email: {error}")
+    DISPATCHER_STOPPED = N_("the dispatcher sending it stopped before the SMTP server's answer was recorded")
+    GAVE_UP = N_("gave up after {n} attempts")
+    CANNOT_SEND_TO = N_("cannot send to {to}: {error}")
+    SINK_WRITE = N_("cannot write {path}: {why}")  # as an export says it (core.exports)
+    SINK_APPEND = N_("cannot append to {path}: {error}")
+    GATEWAY_NO_ANSWER = N_("gateway timed out: no complete answer within {seconds} s")
+    GATEWAY_TIMEOUT_CONNECTING = N_("gateway timed out connecting (after {seconds} s)")
+    GATEWAY_TIMEOUT_ANSWER = N_("gateway timed out waiting for the answer (after {seconds} s)")
+    GATEWAY_TIMEOUT_SENDING = N_("gateway timed out sending (after {seconds} s)")
+    GATEWAY_TIMEOUT_POOL = N_("gateway timed out waiting for a free connection (after {seconds} s)")
+    GATEWAY_TIMEOUT = N_("gateway timed out waiting (after {seconds} s)")
+    GATEWAY_CONNECT = N_("cannot connect to the gateway: {error}")
+    GATEWAY_CLOSED = N_("gateway closed the connection: {error}")
+    GATEWAY_ERROR = N_("gateway connection error ({kind}): {error}")
+    GATEWAY_HTTP = N_("gateway answered HTTP {status}")
+    GATEWAY_HTTP_TEXT = N_("gateway answered HTTP {status}: {text}")
+    SMTP_CA_FILE = N_("cannot use [email] ca_file {path}: {error}")
+    SMTP_NO_STARTTLS = N_('SMTP server {where} does not offer STARTTLS (set email.security = "tls" or "none")')
+    SMTP_LOGIN = N_("SMTP login as {user} refused by {where}: {answer}")
+    SMTP_CONNECT_ANSWER = N_("SMTP server {where} answered {answer}")
+    SMTP_TLS = N_("TLS with SMTP server {where} failed: {error}")
+    SMTP_CONNECT = N_("cannot connect to SMTP server {where}: {error}")
+    SMTP_CLOSED_BEFORE = N_("SMTP server closed the connection before accepting the message")
+    SMTP_LOST_TWICE = N_("SMTP connection lost twice in a row")
+    SMTP_SENDER_REFUSED = N_("SMTP server refused the sender {sender}: {answer}")
+    SMTP_RECIPIENT_REFUSED = N_("SMTP server refused {address}: {answer}")
+    SMTP_DATA_ANSWER = N_("SMTP server answered {answer} to DATA")
+    SMTP_ANSWER = N_("SMTP server answered {answer}")
+    SMTP_SILENT_AFTER = N_(
+        "the SMTP server did not answer in time after receiving the message; it may have been delivered"
+    )
+    SMTP_CLOSED_AFTER = N_(
+        "the SMTP server closed the connection after receiving the message; it may have been delivered"
+    )
+    SMTP_SILENT = N_("SMTP server did not answer within {seconds} s")
+
+
+def detail(msgid: str, **values: object) -> str:
+    """A detail clinicast writes (one of `Detail`, its values put in), in English as stored."""
+    return msgid.format(**values)
+
+
+_PLACE = re.compile(r"\{(\w+)\}")
+
+
+@cache
+def _patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """Each `Detail` as a pattern of its text, the most specific (most words of its own) first."""
+    msgids = [v for k, v in vars(Detail).items() if k.isupper()]
+    msgids.sort(key=lambda m: -len(_PLACE.sub("", m)))
+    out = []
+    for m in msgids:
+        parts = _PLACE.split(m)  # literal, name, literal, name, …
+        regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts))
+        out.append((re.compile(regex, re.S), m))
+    return tuple(out)
+
+
+def said(text: str, language: str | None = None) -> str:
+    """A stored detail in the words of `language` (default: the one in use): one clinicast
+    wrote (`Detail`, and a system error's words inside it, core.oserrors) translated, any
+    other as it is."""
+    return _said(text, language or i18n.current()) if text else text
+
+
+@lru_cache(maxsize=4096)
+def _said(text: str, language: str) -> str:
+    from core import oserrors
+
+    gettext = i18n.translation(language).gettext
+    for pattern, msgid in _patterns():
+        m = pattern.fullmatch(text)
+        if m:
+            values = {k: _said(v, language) for k, v in m.groupdict().items()}
+            return gettext(msgid).format(**values)
+    return gettext(text) if text in oserrors.ENGLISH else text
+
+
 def opt_out_detail(day: object, source: str) -> str:
     """The detail stored with an OPTED_OUT_* reason (what its wording needs); core.rules
     builds the same in SQL."""
@@ -115,17 +204,18 @@ def describe(code: str, detail: str = "", language: str | None = None, times: di
     `sent`), when the caller has them all."""
     gettext = i18n.translation(language).gettext if language is not None else i18n._
     if not code:
-        return detail
+        return said(detail, language)
     if times and code in WORDS_WITH_TIMES and all(times.values()):
         return gettext(WORDS_WITH_TIMES[Reason(code)]).format(**times)
     try:
         words = WORDS[Reason(code)]
     except ValueError:  # a code from a newer version: show what we have
         return detail or code
+    detail = said(detail, language)
     if code == Reason.SEND_ERROR:
         return detail
     if code in _OPTED_OUT:
         day, _sep, source = detail.partition("|")
-        said = gettext(_SOURCE_WORDS[source]) if source in _SOURCE_WORDS else source
-        return gettext(words).format(date=_day(day[:10], language), source=said)
+        source_words = gettext(_SOURCE_WORDS[source]) if source in _SOURCE_WORDS else source
+        return gettext(words).format(date=_day(day[:10], language), source=source_words)
     return gettext(words).format(detail=detail)

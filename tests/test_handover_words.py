@@ -194,3 +194,86 @@ def test_push_turned_off_is_still_shown_in_the_feed(setup, gw):
     recipients.assign_ids(ctx, b.id, ["1000", "1001"])
     make().run_once()
     assert gw.audience(b.uuid) == {"a-1000", "a-1001"}
+
+
+def test_a_row_given_up_is_read_in_french_and_stays_english_for_scripts(setup, smtp):
+    """The detail stays the spec's English in the database and --json; staff read it in
+    their language (core.reasons.said)."""
+    from core import i18n
+
+    ctx, _clock, make = setup
+    add_patients(1)
+    c = campaigns.create(ctx, "invitation", "Invite")
+    recipients.assign_ids(ctx, c.id, ["1000"])
+    recipients.start(ctx, c.id)
+    Delivery.update(attempts=3).execute()
+    make(max_attempts=3).run_once()
+    r = Recipient.get()
+    assert reasons.describe(r.reason_code, r.reason, "en") == "gave up after 3 attempts"
+    i18n.use("fr")
+    assert reasons.describe(r.reason_code, r.reason) == "abandon après 3 tentatives"
+
+
+# a value for each placeholder a Detail has
+_VALUES = {
+    "error": "connection refused",  # core.oserrors' words, translated inside the sentence too
+    "why": "permission denied",
+    "seconds": "30",
+    "n": "3",
+    "to": "p1000@example.org",
+    "path": "/var/spool/clinicast",
+    "kind": "ReadError",
+    "status": "502 Bad Gateway",
+    "text": "upstream down",
+    "where": "127.0.0.1:2525",
+    "user": "'clinique'",
+    "answer": "550 5.1.1 unknown",
+    "sender": "no-reply@example.org",
+    "address": "p1000@example.org",
+}
+
+
+@pytest.mark.parametrize("name", [k for k in vars(reasons.Detail) if k.isupper()])
+def test_every_detail_clinicast_writes_is_read_in_french(name):
+    """Each detail clinicast writes (stored in English) is known back from its text and
+    said in French, a system error's words inside it too; in English it is as stored."""
+    import re
+
+    from core import i18n
+
+    msgid = getattr(reasons.Detail, name)
+    stored = reasons.detail(msgid, **{k: _VALUES[k] for k in re.findall(r"\{(\w+)\}", msgid)})
+    assert reasons.said(stored, "en") == stored
+    french = reasons.said(stored, "fr")
+    assert french != stored, f"{name}: not said in French: {stored!r}"
+    assert "connection refused" not in french and "permission denied" not in french, french
+    i18n.use("fr")
+    assert reasons.describe("send_error", stored) == french
+
+
+def test_an_smtp_server_that_is_not_there_is_read_in_french(db, db_url, tmp_path):
+    """A real connection refused (a loopback port nobody listens on): the recipient's
+    reason, as staff read it in French, has no English left in it."""
+    import socket
+
+    from core import i18n
+
+    with socket.socket() as s:  # a free port, closed again: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    smtp = {"transport": "smtp", "host": "127.0.0.1", "port": port, "security": "none"}
+    smtp["unsubscribe_url"] = "https://app.example.org/unsubscribe"
+    config = delivery_config(db_url, tmp_path, email=smtp)
+    ctx, _clock = ctx_at(config, T0)
+    add_patients(1)
+    c = campaigns.create(ctx, "invitation", "Invite")
+    recipients.assign_ids(ctx, c.id, ["1000"])
+    recipients.start(ctx, c.id)
+    with Dispatcher(config, clock=lambda: T0) as d:
+        d.run_once()
+    r = Recipient.get()
+    assert r.reason == f"cannot connect to SMTP server 127.0.0.1:{port}: connection refused", r.reason
+    i18n.use("fr")
+    assert reasons.describe(r.reason_code, r.reason) == (
+        f"impossible de se connecter au serveur SMTP 127.0.0.1:{port}\u00a0: connexion refusée"
+    )

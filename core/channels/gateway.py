@@ -28,6 +28,7 @@ import httpx
 from core import __version__
 from core.channels.base import GATEWAY_TLS, GATEWAY_TOKEN, GATEWAY_URL, SECRET, Outcome, one_line
 from core.errors import ConfigError
+from core.reasons import Detail, detail
 
 USER_AGENT = f"clinicast/{__version__}"
 MAX_RETRY_AFTER = 86400.0
@@ -69,8 +70,10 @@ def error_message(body: bytes | str, status: int, reason: str = "") -> str:
         if msg:
             return one_line(msg)
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else (body or "")
-    head = f"gateway answered HTTP {status}" + (f" {reason}" if reason else "")
-    return one_line(f"{head}: {text}" if text.strip() else head)
+    status_words = f"{status} {reason}" if reason else str(status)
+    if text.strip():
+        return one_line(detail(Detail.GATEWAY_HTTP_TEXT, status=status_words, text=text))
+    return one_line(detail(Detail.GATEWAY_HTTP, status=status_words))
 
 
 def classify(method: str, status: int, headers, body: bytes, reason: str = "") -> Outcome:
@@ -101,17 +104,17 @@ def classify(method: str, status: int, headers, body: bytes, reason: str = "") -
 def describe_exception(exc: BaseException, timeout: float) -> str:
     if isinstance(exc, httpx.TimeoutException):
         what = {
-            httpx.ConnectTimeout: "connecting",
-            httpx.ReadTimeout: "waiting for the answer",
-            httpx.WriteTimeout: "sending",
-            httpx.PoolTimeout: "waiting for a free connection",
+            httpx.ConnectTimeout: Detail.GATEWAY_TIMEOUT_CONNECTING,
+            httpx.ReadTimeout: Detail.GATEWAY_TIMEOUT_ANSWER,
+            httpx.WriteTimeout: Detail.GATEWAY_TIMEOUT_SENDING,
+            httpx.PoolTimeout: Detail.GATEWAY_TIMEOUT_POOL,
         }
-        return f"gateway timed out {what.get(type(exc), 'waiting')} (after {timeout:g} s)"
+        return detail(what.get(type(exc), Detail.GATEWAY_TIMEOUT), seconds=f"{timeout:g}")
     if isinstance(exc, httpx.ConnectError):
-        return one_line(f"cannot connect to the gateway: {exc or type(exc).__name__}")
+        return one_line(detail(Detail.GATEWAY_CONNECT, error=exc or type(exc).__name__))
     if isinstance(exc, httpx.RemoteProtocolError):
-        return one_line(f"gateway closed the connection: {exc or type(exc).__name__}")
-    return one_line(f"gateway connection error ({type(exc).__name__}): {exc}")
+        return one_line(detail(Detail.GATEWAY_CLOSED, error=exc or type(exc).__name__))
+    return one_line(detail(Detail.GATEWAY_ERROR, kind=type(exc).__name__, error=exc))
 
 
 class HttpGateway:
@@ -225,7 +228,7 @@ class HttpGateway:
             except TimeoutError:
                 # the overall deadline: the connection may be half-used, so it is replaced
                 client = await self._replace(client)
-                return Outcome.retry(f"gateway timed out: no complete answer within {self.timeout:g} s")
+                return Outcome.retry(detail(Detail.GATEWAY_NO_ANSWER, seconds=f"{self.timeout:g}"))
             except httpx.TransportError as exc:  # timeouts, refused, reset, GOAWAY: safe to retry
                 if _certificate_refused(exc):
                     # the next try reads the CA file (or the system's trust store) again, in

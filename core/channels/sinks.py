@@ -16,7 +16,9 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+from core import oserrors
 from core.channels.base import Outcome, one_line
+from core.reasons import Detail, detail
 
 
 class MaildirMailer:
@@ -34,7 +36,8 @@ class MaildirMailer:
                 f.write(message)
             os.replace(tmp, final)
         except OSError as e:
-            return Outcome.retry(one_line(f"cannot write {self.path}: {e.strerror or e}"))
+            why = oserrors.words(e, english=True)
+            return Outcome.retry(one_line(detail(Detail.SINK_WRITE, path=self.path, why=why)))
         return Outcome.success()
 
     def close(self) -> None:
@@ -71,7 +74,8 @@ class LogGateway:
                 with open(self.path, "a", encoding="utf-8") as f:
                     f.write(line)
         except OSError as e:
-            return Outcome.retry(one_line(f"cannot append to {self.path}: {e.strerror or e}"))
+            why = oserrors.words(e, english=True)
+            return Outcome.retry(one_line(detail(Detail.SINK_APPEND, path=self.path, error=why)))
         if method == "POST" and path.endswith("/recipients") and body:
             return Outcome.success({"added": len(body.get("app_ids", []))})
         if method == "POST" and path.endswith("/push") and body:

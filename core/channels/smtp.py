@@ -37,9 +37,11 @@ import threading
 import time
 from collections.abc import Callable
 
+from core import oserrors
 from core.channels import dkim
 from core.channels.base import SECRET, SLOW_DOWN, SMTP_LOGIN, SMTP_SENDER, SMTP_TLS, Outcome, one_line
 from core.errors import ConfigError
+from core.reasons import Detail, detail
 
 DEFAULT_SLOW_DOWN = 60.0  # seconds, when a relay asks us to slow down without saying how long
 MAX_SLOW_DOWN = 3600.0
@@ -133,7 +135,7 @@ class SmtpMailer:
             return ssl.create_default_context(cafile=self.ca_file or None)
         except (OSError, ssl.SSLError) as e:  # the clinic's setup: the channel pauses
             why = getattr(e, "strerror", None) or getattr(e, "reason", None) or e
-            raise _ConnectFailed(f"cannot use [email] ca_file {self.ca_file}: {why}", SMTP_TLS) from None
+            raise _ConnectFailed(detail(Detail.SMTP_CA_FILE, path=self.ca_file, error=why), SMTP_TLS) from None
 
     def _connect(self) -> smtplib.SMTP:
         where = f"{self.host}:{self.port}"
@@ -153,10 +155,7 @@ class SmtpMailer:
             if self.security == "starttls":
                 conn.ehlo()
                 if not conn.has_extn("starttls"):
-                    raise _ConnectFailed(
-                        f'SMTP server {where} does not offer STARTTLS (set email.security = "tls" or "none")',
-                        SMTP_TLS,
-                    )
+                    raise _ConnectFailed(detail(Detail.SMTP_NO_STARTTLS, where=where), SMTP_TLS)
                 conn.starttls(context=context)
                 conn.ehlo()
             if self.username:
@@ -174,24 +173,30 @@ class SmtpMailer:
             self._quit(conn)
             self._password_stale = True  # the next connection reads it again
             raise _ConnectFailed(
-                f"SMTP login as {self.username!r} refused by {where}: {e.smtp_code} {_decode(e.smtp_error)}",
+                detail(
+                    Detail.SMTP_LOGIN,
+                    user=repr(self.username),
+                    where=where,
+                    answer=f"{e.smtp_code} {_decode(e.smtp_error)}",
+                ),
                 SMTP_LOGIN,
             ) from None
         except smtplib.SMTPResponseException as e:
             self._quit(conn)
-            raise _ConnectFailed(f"SMTP server {where} answered {e.smtp_code} {_decode(e.smtp_error)}") from None
+            raise _ConnectFailed(
+                detail(Detail.SMTP_CONNECT_ANSWER, where=where, answer=f"{e.smtp_code} {_decode(e.smtp_error)}")
+            ) from None
         except ssl.SSLError as e:
             self._quit(conn)
             problem = SMTP_TLS if isinstance(e, ssl.SSLCertVerificationError) else ""
             why = e.reason or e
             if isinstance(e, ssl.SSLCertVerificationError) and e.verify_message:
                 why = f"certificate verify failed: {e.verify_message}"
-            raise _ConnectFailed(f"TLS with SMTP server {where} failed: {why}", problem) from None
+            raise _ConnectFailed(detail(Detail.SMTP_TLS, where=where, error=why), problem) from None
         except (OSError, smtplib.SMTPException) as e:
             self._quit(conn)
-            raise _ConnectFailed(
-                f"cannot connect to SMTP server {where}: {getattr(e, 'strerror', None) or e or type(e).__name__}"
-            ) from None
+            said = oserrors.words(e, english=True) if isinstance(e, OSError) and e.errno else e or type(e).__name__
+            raise _ConnectFailed(detail(Detail.SMTP_CONNECT, where=where, error=said)) from None
         with self._lock:
             self.connections_opened += 1
         return conn
@@ -245,9 +250,9 @@ class SmtpMailer:
             if outcome is not None:
                 return outcome
             if not reused:  # a fresh connection failed before the data: try later
-                return Outcome.retry("SMTP server closed the connection before accepting the message")
+                return Outcome.retry(detail(Detail.SMTP_CLOSED_BEFORE))
             # a pooled connection the server had dropped: one more try on a fresh one
-        return Outcome.retry("SMTP connection lost twice in a row")
+        return Outcome.retry(detail(Detail.SMTP_LOST_TWICE))
 
     def _transaction(self, conn: smtplib.SMTP, message: bytes, sender: str, to: list[str]):
         """(outcome, connection still usable). Outcome None: the connection was lost
@@ -261,7 +266,7 @@ class SmtpMailer:
             if code != 250:
                 if code == 421:
                     return None, False
-                text = f"SMTP server refused the sender {sender}: {code} {_decode(msg)}"
+                text = detail(Detail.SMTP_SENDER_REFUSED, sender=sender, answer=f"{code} {_decode(msg)}")
                 conn.rset()
                 wait = slow_down(code, _decode(msg))
                 if wait is not None:
@@ -276,7 +281,7 @@ class SmtpMailer:
                 if code == 421 and slow_down(code, _decode(msg)) is None:
                     return None, False
                 if code not in (250, 251):
-                    text = f"SMTP server refused {address}: {code} {_decode(msg)}"
+                    text = detail(Detail.SMTP_RECIPIENT_REFUSED, address=address, answer=f"{code} {_decode(msg)}")
                     if code == 421:  # slowing us down, and closing
                         return self._answer(code, text), False
                     conn.rset()
@@ -286,32 +291,27 @@ class SmtpMailer:
                 return None, False
             if code != 354:
                 conn.rset()
-                return self._answer(code, f"SMTP server answered {code} {_decode(msg)} to DATA"), True
+                return self._answer(code, detail(Detail.SMTP_DATA_ANSWER, answer=f"{code} {_decode(msg)}")), True
             conn.send(_dot_stuffed(message))
             data_sent = True
             code, msg = conn.getreply()
         except (smtplib.SMTPServerDisconnected, OSError) as e:
             timed_out = _timed_out(e, fired)
             if data_sent:
-                what = "did not answer in time" if timed_out else "closed the connection"
-                return (
-                    Outcome.unknown(
-                        one_line(f"the SMTP server {what} after receiving the message; it may have been delivered")
-                    ),
-                    False,
-                )
+                after = Detail.SMTP_SILENT_AFTER if timed_out else Detail.SMTP_CLOSED_AFTER
+                return Outcome.unknown(detail(after)), False
             if timed_out:
-                return Outcome.retry(f"SMTP server did not answer within {self.timeout:g} s"), False
+                return Outcome.retry(detail(Detail.SMTP_SILENT, seconds=f"{self.timeout:g}")), False
             return None, False
         except (UnicodeError, ValueError) as e:
-            return Outcome.final(one_line(f"cannot send to {', '.join(to)}: {e}")), False
+            return Outcome.final(one_line(detail(Detail.CANNOT_SEND_TO, to=", ".join(to), error=e))), False
         finally:
             WATCHDOG.cancel(timer)
         if code == 250:
             return Outcome.success(), True
         if code == 421 and slow_down(code, _decode(msg)) is None:
             return None, False  # an explicit "closing, not accepted": safe to try again at once
-        return self._answer(code, f"SMTP server answered {code} {_decode(msg)}"), code != 421
+        return self._answer(code, detail(Detail.SMTP_ANSWER, answer=f"{code} {_decode(msg)}")), code != 421
 
     @staticmethod
     def _answer(code: int, text: str) -> Outcome:

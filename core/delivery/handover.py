@@ -27,7 +27,7 @@ from core.delivery.store import Claimed, Ids, by_ids, fetch, ids_sql, one_of
 from core.enums import DeliveryState
 from core.models import Delivery, Patient, Recipient, database
 from core.optouts import unsubscribe
-from core.reasons import Reason
+from core.reasons import Detail, Reason, detail
 from core.rules import detail_case, reason_case
 
 
@@ -188,7 +188,7 @@ def hand_over(jobs: list, now: datetime, app_url: str, max_attempts: int) -> lis
                 if f is None or f.status != DeliveryState.SENDING or f.token != r.token:
                     continue
                 if f.attempts >= max_attempts:  # e.g. handed over again and again by dispatchers that died
-                    ho.fail(r, Reason.SEND_ERROR, f"gave up after {f.attempts} attempts")
+                    ho.fail(r, Reason.SEND_ERROR, detail(Detail.GAVE_UP, n=f.attempts))
                     continue
                 mine.append(r)
             job.handler.check(job, mine, ho)

@@ -20,6 +20,7 @@ from core import identification
 from core.campaigns import clinic_values
 from core.channels import Outcome, compose
 from core.config.types import Config
+from core.reasons import Detail, detail
 from core.templating.prepared import PER_PATIENT_GROUPS, Prepared
 
 _KEEP = 32  # prepared templates kept (a few campaigns at a time, two languages each)
@@ -68,7 +69,7 @@ class Letters:
         the caller fails that delivery with reason `template`."""
         link = (context.get("unsubscribe") or {}).get("url", "")
         if not link:  # never an email without its way out (SPEC §10)
-            return Outcome.final("no unsubscribe link for this email")
+            return Outcome.final(detail(Detail.NO_UNSUBSCRIBE))
         values = {k: v for k, v in context.items() if k in PER_PATIENT_GROUPS}
         shared = {k: v for k, v in context.items() if k not in PER_PATIENT_GROUPS}
         r = self.prepared(fields, language, shared).render(values)
@@ -84,4 +85,4 @@ class Letters:
                 date=self.clock().replace(tzinfo=UTC),
             )
         except (UnicodeError, ValueError) as e:
-            return Outcome.final(f"cannot build the email: {e}")
+            return Outcome.final(detail(Detail.CANNOT_BUILD, error=e))

@@ -16,7 +16,7 @@ from core.delivery.retry import Policy
 from core.delivery.store import Claimed, fetch, one_of
 from core.enums import DeliveryKind, DeliveryState
 from core.models import Campaign, Patient, Recipient, Template
-from core.reasons import Reason
+from core.reasons import Detail, Reason, detail
 
 
 class Preparer(Protocol):
@@ -70,6 +70,6 @@ def prepare(d: Preparer, claimed: list[Claimed], now: datetime) -> tuple[list[Jo
 
 
 def _orphan(d: Preparer, c: Claimed, now: datetime) -> Result:
-    outcome = Outcome.unknown("the dispatcher sending it stopped before the SMTP server's answer was recorded")
+    outcome = Outcome.unknown(detail(Detail.DISPATCHER_STOPPED))
     x = d.policy.decide(outcome, c.attempts, c.outcomes_unknown, now, c.kind.reaches_patient)
     return Result(c, x.state, x.code, x.detail, x.due_at, x.unknown, x.problem)
