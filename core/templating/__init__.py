@@ -14,6 +14,7 @@ and HTML parts of an email come from the same parsed Markdown.
     prepared.py    an invitation for many patients: parsed and rendered once, values put in
     files.py       load_template_file (TOML)
     sandbox.py     the render budget and the sandbox's hardening, at save and at send
+    jinjawords.py  a template's mistake (Jinja's, Python's English) in the staff's words
     defaults.py    the prefilled invitation, in French and English
 
 Dates' range is `core.dates`.
