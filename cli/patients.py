@@ -40,3 +40,11 @@ def patients_import(ctx, file, as_json):
                 n=number(result.kept_opted_out)
             )
         )
+    if result.ignored_columns:
+        # a column clinicast has no field for is left out: said, so a misnamed one is seen
+        click.echo(
+            "  "
+            + _("columns left out (no clinicast field by that name): {columns}").format(
+                columns=", ".join(result.ignored_columns)
+            )
+        )

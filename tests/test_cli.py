@@ -163,6 +163,19 @@ def test_bad_patient_file_changes_nothing(run, tmp_path):
     assert "bad.csv" in res.stderr and ":2:" in res.stderr
 
 
+def test_an_import_says_the_columns_it_left_out(run, tmp_path):
+    """A column clinicast has no field for is left out of the directory, and the import
+    says which: a misnamed one (here an allergy list nobody should import) is seen, not
+    lost in silence. French exports' `Date_naissance` is a date of birth."""
+    f = tmp_path / "export.csv"
+    f.write_text("No_dossier;Prenom;Nom;Date_naissance;Allergies\n5001;Ana;Roy;1990-01-02;pénicilline\n")
+    res = run("patients", "import", str(f))
+    assert "columns left out (no clinicast field by that name): Allergies" in res.stdout, res.stdout
+    shown = run.json("patients", "show", "5001")
+    assert shown["record"]["date_of_birth"] == "1990-01-02", shown
+    assert run.json("patients", "import", str(f))["ignored_columns"] == ["Allergies"]
+
+
 def test_cap_is_a_refusal_exit_1(run, tmp_path):
     run("patients", "import", str(patients_csv(tmp_path, 5)))
     c = run.json("campaigns", "create", "--kind", "invitation", "--name", "C")

@@ -43,6 +43,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "dob",
         "birthday",
         "date de naissance",
+        "date naissance",
         "naissance",
         "ddn",
     ),
