@@ -142,7 +142,7 @@ def status_cmd(ctx, as_json):
     data = status.overview(ctx)
     if as_json:
         return emit(data)
-    click.echo(status.format_overview(data))
+    click.echo(status.format_overview(data, ctx.config.clinic.tz))
 
 
 @command(cli, "daemon", db=False, user=False, help=N_("Headless scheduler and dispatcher."))

@@ -12,6 +12,7 @@ from conftest import write_config
 
 from cli import cli
 
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 HEADER = (
     "emr_id,first_name,last_name,date_of_birth,language,email,app_id,"
     "marketing_consent,push_enabled,do_not_contact,practitioner\n"
@@ -174,6 +175,27 @@ def test_an_import_says_the_columns_it_left_out(run, tmp_path):
     shown = run.json("patients", "show", "5001")
     assert shown["record"]["date_of_birth"] == "1990-01-02", shown
     assert run.json("patients", "import", str(f))["ignored_columns"] == ["Allergies"]
+
+
+def test_status_says_when_the_next_send_is_due_in_the_clinic_s_time(tmp_path, db_url):
+    """`clinicast status` names the next send's time as the clinic reads its clock
+    (America/Toronto), not the database's UTC: emails started outside the sending hours
+    wait for their opening, said here as that hour."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    opens = (datetime.now(ZoneInfo("America/Toronto")).hour + 6) % 24  # an hour that is not now
+    hours = f'[sending]\nhours = "{opens:02d}:00-{opens + 1:02d}:00"\ndays = {list(DAYS)!r}\n'.replace("'", '"')
+    run = Runner(write_config(tmp_path, db_url, extra=hours))
+    run("init")
+    run("patients", "import", str(patients_csv(tmp_path, 4)))
+    c = run.json("campaigns", "create", "--kind", "invitation", "--name", "Later")
+    run("recipients", "add", str(c["id"]), "--patient", "1002")  # no app account: invited by email
+    run("campaigns", "start", str(c["id"]))
+    due = datetime.fromisoformat(run.json("status")["deliveries"]["next_due_at"].removesuffix("Z"))
+    assert due.replace(tzinfo=UTC).astimezone(ZoneInfo("America/Toronto")).hour == opens
+    said = run("status").stdout
+    assert "next due " in said and f" {opens:02d}:00:00)" in said, said
 
 
 def test_cap_is_a_refusal_exit_1(run, tmp_path):
