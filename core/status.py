@@ -132,15 +132,12 @@ def _moment(iso: str | None, tz) -> str:
     return formats.when(datetime.fromisoformat(iso.removesuffix("Z")), tz, seconds=True)
 
 
-def format_overview(data: dict, tz=None) -> str:
+def format_overview(data: dict, tz) -> str:
     """The human version of `overview` (a few aligned lines), in the language in use; its
-    times in the clinic's zone `tz` (a ZoneInfo; UTC when not given)."""
-    from zoneinfo import ZoneInfo
-
+    times in the clinic's zone `tz` (a ZoneInfo: required, a person never reads UTC)."""
     from core.formats import number as num
     from core.words import word
 
-    tz = tz or ZoneInfo("UTC")
     d = data["deliveries"]
     r = {k: v for k, v in data["recipients"].items() if v}
     n = data.get("recipients_maybe_delivered_twice", 0)

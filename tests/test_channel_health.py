@@ -11,6 +11,7 @@ import logging
 import os
 from collections import Counter
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from helpers import add_patients, ctx_at, status_counts
@@ -95,7 +96,7 @@ def test_a_refused_token_pauses_the_gateway_until_the_file_is_fixed(db, db_url, 
         assert said in status.sending_line(config, clock())
         overview = status.overview(ctx)
         assert overview["channels"][0]["message"] == said
-        assert said in status.format_overview(overview)
+        assert said in status.format_overview(overview, ZoneInfo("America/Toronto"))
         assert any("event=channel_paused" in m and "gateway_token" in m for m in caplog.messages)
 
         # while paused, nobody asks the gateway again; at the next try the token is read
@@ -370,9 +371,9 @@ def test_a_first_copy_whose_answer_was_lost_is_in_the_ledger_with_both_times(db,
     i18n.use("en")
     data = status.overview(ctx)
     assert data["recipients"]["sent"] == 2 and data["recipients_maybe_delivered_twice"] == 1
-    assert "sent 2 (1 may have been delivered twice)" in status.format_overview(data)
+    assert "sent 2 (1 may have been delivered twice)" in status.format_overview(data, ZoneInfo("America/Toronto"))
     i18n.use("fr")
-    assert "(1 a peut-être été reçu deux fois)" in status.format_overview(data)
+    assert "(1 a peut-être été reçu deux fois)" in status.format_overview(data, ZoneInfo("America/Toronto"))
 
 
 def cli_out(cli, path, *args: str) -> str:

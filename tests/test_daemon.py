@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from helpers import add_patients, ctx_at, set_schema_version, status_counts
@@ -267,7 +268,7 @@ def test_status_overview(setup, gw):
     assert data["recipients"]["queued"] == 3 and data["campaigns"]["total"] == 1
     assert data["deliveries"]["due"] == 1 + 3 + 3 and data["deliveries"]["failed"] == 0
     assert [d["name"] for d in data["daemons"]] == ["h1:1"] and data["stale_heartbeats"] == 1
-    text = status.format_overview(data)
+    text = status.format_overview(data, ZoneInfo("America/Toronto"))
     assert "daemon       h1:1" in text and "7 due now" in text
     import json
 

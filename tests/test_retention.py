@@ -6,6 +6,7 @@ PostgreSQL."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import write_config
@@ -132,7 +133,9 @@ def test_status_shows_the_outbox(outbox, config):
     ctx = for_current_user(config, clock=lambda: NOW)
     data = status.overview(ctx)
     assert (data["deliveries"]["outbox"], data["deliveries"]["keep_days"]) == (len(outbox), 90)
-    assert f"outbox       {len(outbox)} rows (finished ones kept 90 days)" in status.format_overview(data)
+    assert f"outbox       {len(outbox)} rows (finished ones kept 90 days)" in status.format_overview(
+        data, ZoneInfo("America/Toronto")
+    )
 
 
 def test_keep_deliveries_days_in_the_config(tmp_path, sqlite_url):

@@ -45,7 +45,7 @@ def test_a_live_daemon_is_named_with_its_host_and_os_user(tmp_path, as_mlaval):
         hb = Heartbeat.get(Heartbeat.name == sched.name)
         assert hb.os_user == context.login_name() == LOGIN  # the login this process runs as (as_mlaval)
         assert status.sending_line(config, utcnow()) == f"deliveries: sent by the daemon on {hb.host}"
-        text = status.format_overview(status.overview(w.ctx))
+        text = status.format_overview(status.overview(w.ctx), config.clinic.tz)
         assert f"{sched.name} as {hb.os_user}" in text
     finally:
         sched.stop(0.1)
