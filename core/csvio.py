@@ -26,7 +26,7 @@ from typing import IO, NamedTuple
 
 from core import csvencoding, formats, infile
 from core.errors import BadInput
-from core.i18n import N_, _, ngettext
+from core.i18n import N_, _, known_words, ngettext
 
 DELIMITERS = (",", ";", "\t")
 DELIMITER_NAMES = {",": N_("comma"), ";": N_("semicolon"), "\t": N_("tab")}
@@ -40,13 +40,7 @@ _CSV_WORDS = (
 
 def _csv_problem(e: csv.Error) -> str:
     """What the csv module refused, in the language in use (its own words when unknown)."""
-    text = str(e)
-    for pattern, msgid in _CSV_WORDS:
-        m = re.match(pattern, text)
-        if m:
-            groups = {k: formats.number(int(v)) for k, v in m.groupdict().items()}
-            return _(msgid).format(**groups)
-    return text
+    return known_words(str(e), _CSV_WORDS, lambda n: formats.number(int(n))) or str(e)
 
 
 class ProblemLines:

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import gettext
 import os
-from collections.abc import Iterable
+import re  # gettext imports it anyway
+from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
 
@@ -102,6 +103,18 @@ def N_(message: str) -> str:
     return message
 
 
+def known_words(text: str, table: Iterable[tuple[str, str]], value: Callable[[str], object] = str) -> str | None:
+    """A library's own English message (tomllib's, the csv module's, Jinja's) in the
+    language in use: the msgid of the first (pattern, msgid) of `table` whose pattern
+    matches the start of `text`, the pattern's named groups put in (each through
+    `value`); None when no pattern matches."""
+    for pattern, msgid in table:
+        m = re.match(pattern, text)
+        if m:
+            return _(msgid).format(**{k: value(v) for k, v in m.groupdict().items()})
+    return None
+
+
 def clauses(parts: Iterable[str]) -> str:
     """Clauses of one sentence, joined as the language in use writes them: "a; b" in
     English, « a ; b » in French (a narrow no-break space before the semicolon)."""
@@ -117,6 +130,7 @@ __all__ = [
     "clauses",
     "current",
     "known",
+    "known_words",
     "ngettext",
     "pgettext",
     "translation",

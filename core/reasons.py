@@ -15,7 +15,7 @@ from datetime import date
 from enum import StrEnum
 from functools import cache, lru_cache
 
-from core import i18n
+from core import i18n, oserrors
 from core.i18n import N_
 
 
@@ -167,8 +167,6 @@ def said(text: str, language: str | None = None) -> str:
 
 @lru_cache(maxsize=4096)
 def _said(text: str, language: str) -> str:
-    from core import oserrors
-
     gettext = i18n.translation(language).gettext
     for pattern, msgid in _patterns():
         m = pattern.fullmatch(text)

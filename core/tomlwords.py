@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import tomllib
 
-from core.i18n import N_, _
+from core.i18n import N_, _, known_words
 
 # tomllib's words (Python's own English) as the staff member's: (pattern, msgid), compiled
 # only when a file has a syntax error to say
@@ -40,17 +40,12 @@ def problem(e: tomllib.TOMLDecodeError) -> str:
     text = str(e)
     at = _AT.search(text)
     text = text[: at.start()] if at else text
-    problem = text
-    for pattern, msgid in _TOML_WORDS:
-        m = re.match(pattern, text)
-        if m:
-            problem = _(msgid).format(**m.groupdict())
-            break
+    said = known_words(text, _TOML_WORDS) or text
     if at and at.group("line"):
         return _("TOML syntax error at line {line}, column {column}: {problem}").format(
-            line=at.group("line"), column=at.group("column"), problem=problem
+            line=at.group("line"), column=at.group("column"), problem=said
         )
-    return _("TOML syntax error at the end of the file: {problem}").format(problem=problem)
+    return _("TOML syntax error at the end of the file: {problem}").format(problem=said)
 
 
 __all__ = ["problem"]

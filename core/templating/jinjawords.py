@@ -9,7 +9,7 @@ import re
 from jinja2 import UndefinedError
 from jinja2.sandbox import SecurityError
 
-from core.i18n import N_, _
+from core.i18n import N_, _, known_words
 
 # Jinja's names for the tokens a message may expect, as the staff write them
 _TOKENS = {
@@ -25,7 +25,7 @@ _SYNTAX = (
     (r"No test named '(?P<what>[^']*)'", N_("no test named {what}")),
     (r"Encountered unknown tag '(?P<what>[^']*)'", N_("unknown tag {what} (or it closes nothing opened before)")),
     (
-        r"Unexpected end of template\..*innermost block that needs to be closed is '(?P<what>[^']*)'",
+        r"(?s)Unexpected end of template\..*innermost block that needs to be closed is '(?P<what>[^']*)'",
         N_("the template ends before its {what} block is closed"),
     ),
     (
@@ -35,18 +35,14 @@ _SYNTAX = (
     (r"unexpected '(?P<got>[^']*)', expected '(?P<expected>[^']*)'", N_("expected {expected}, got {got}")),
     (r"expected token '(?P<expected>[^']*)', got '(?P<got>[^']*)'", N_("expected {expected}, got {got}")),
     (r"Expected an expression, got '(?P<got>[^']*)'", N_("expected a value, got {got}")),
-    (r"unexpected char '(?P<got>.)' at \d+", N_("unexpected character {got}")),
+    (r"(?s)unexpected char '(?P<got>.)' at \d+", N_("unexpected character {got}")),
     (r"unexpected '(?P<got>[^']*)'", N_("unexpected {got}")),
 )
 
 
 def syntax(message: str) -> str:
     """A Jinja syntax error's message (`TemplateSyntaxError.message`) in words."""
-    for pattern, msgid in _SYNTAX:
-        m = re.match(pattern, message, re.S)
-        if m:
-            return _(msgid).format(**{k: _token(v) for k, v in m.groupdict().items()})
-    return message
+    return known_words(message, _SYNTAX, _token) or message
 
 
 def _token(name: str) -> str:
