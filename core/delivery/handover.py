@@ -88,16 +88,23 @@ class HandOver:
         self.results.append(Result(row, DeliveryState.PENDING, due_at=due_at))
 
 
-def _fresh(jobs: list) -> dict[int, Fresh]:
-    """The rows of all these jobs as the database has them now: one query for each kind
-    of read (the consent rules of a stage and campaign kind), whatever the number of jobs."""
+def _reads(jobs: list) -> dict[tuple, list[int]]:
+    """The jobs' row ids by kind of read (the consent rules of a stage and campaign kind)."""
     reads: dict[tuple, list[int]] = {}
     for job in jobs:
         h = job.handler
         reads.setdefault((h.stage, job.campaign.kind, h.via_recipient), []).extend(r.id for r in job.rows)
+    return reads
+
+
+def _fresh(reads: dict[tuple, list[int]], lock: bool = False) -> dict[int, Fresh]:
+    """The rows of all these jobs as the database has them now: one query for each kind
+    of read, whatever the number of jobs. `lock` (PostgreSQL, one kind of read): the read
+    locks its delivery rows in id order itself, the order every hand-over and cancel
+    locks them in."""
     out: dict[int, Fresh] = {}
     for (stage, campaign_kind, via_recipient), ids in reads.items():
-        out.update(_read(ids, stage, campaign_kind, via_recipient))
+        out.update(_read(ids, stage, campaign_kind, via_recipient, lock))
     return out
 
 
@@ -122,7 +129,7 @@ def _columns(stage, campaign_kind) -> list:
     return cols
 
 
-def _read(ids: list[int], stage, campaign_kind, via_recipient: bool) -> dict[int, Fresh]:
+def _read(ids: list[int], stage, campaign_kind, via_recipient: bool, lock: bool = False) -> dict[int, Fresh]:
     patient_of = Recipient.patient if via_recipient else Delivery.patient
 
     def query(*columns):
@@ -135,11 +142,11 @@ def _read(ids: list[int], stage, campaign_kind, via_recipient: bool) -> dict[int
 
     out = {}
     ruled = stage is not None
-    sql, params = by_ids(
-        ("handover", stage, campaign_kind, via_recipient, is_postgres()),
-        lambda marks: query(*_columns(stage, campaign_kind)).where(one_of(Delivery.id, marks)),  # built once a shape
-        ids,
-    )
+    def build(marks):  # built once a shape
+        q = query(*_columns(stage, campaign_kind)).where(one_of(Delivery.id, marks))
+        return q.order_by(Delivery.id).for_update(of=Delivery) if lock else q
+
+    sql, params = by_ids(("handover", stage, campaign_kind, via_recipient, is_postgres(), lock), build, ids)
     for row in database.execute_sql(sql, params).fetchall():
         out[row[0]] = Fresh(
             row[1],
@@ -168,15 +175,18 @@ def hand_over(jobs: list, now: datetime, app_url: str, max_attempts: int) -> lis
     """Check and hand over every job's rows; each job's `handed` and `fresh` are set.
     One transaction for all of them (the caller's, if one is open), one fresh read."""
     with write_transaction():
-        all_ids = sorted(r.id for job in jobs for r in job.rows)
-        if is_postgres() and all_ids:
+        reads = _reads(jobs)
+        # PostgreSQL: the rows locked in id order, by the fresh read itself when there is
+        # one kind of read (the usual: one statement less a hand-over), else first
+        one_read = len(reads) == 1
+        if is_postgres() and not one_read and jobs:
             t = Delivery._meta.table_name
-            # the ids as one array parameter (see store.one_of)
-            database.execute_sql(
-                f"SELECT id FROM {t} WHERE id = ANY({database.param}) ORDER BY id FOR UPDATE", [all_ids]
+            database.execute_sql(  # the ids as one array parameter (see store.one_of)
+                f"SELECT id FROM {t} WHERE id = ANY({database.param}) ORDER BY id FOR UPDATE",
+                [sorted(r.id for job in jobs for r in job.rows)],
             )
         immediate: list[Result] = []
-        every = _fresh(jobs)
+        every = _fresh(reads, lock=is_postgres() and one_read)
         handed: dict[str, list[int]] = {}
         for job in jobs:
             fresh = {r.id: every[r.id] for r in job.rows if r.id in every}
