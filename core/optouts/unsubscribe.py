@@ -29,30 +29,29 @@ def link(config, token: str) -> str:
 
 def ensure(patient_ids: list[int], now: datetime, channel: OptOutChannel = OptOutChannel.EMAIL) -> dict[int, str]:
     """{patient id: token} for these patients, made where missing; inside the caller's
-    transaction, in a few statements whatever the number (two dispatchers making the
-    same patient's token at once: ON CONFLICT keeps the first, both read it back)."""
+    transaction, in a few statements whatever the number. Made first, read after: a
+    patient's first email (the usual) costs one statement, not a read that finds nothing
+    and then an insert; a token that exists already (ON CONFLICT keeps it: an earlier
+    email, another dispatcher making it at the same moment) is read back."""
     ids = sorted(set(patient_ids))
     if not ids:
         return {}
-    got = _read(ids, channel)
-    missing = [pid for pid in ids if pid not in got]
-    if missing:
-        # made in one statement that returns them; one another dispatcher made meanwhile is read
-        t = UnsubscribeToken._meta.table_name
-        p = database.param
-        for i in range(0, len(missing), 500):
-            made = [(pid, channel.value, new_token(), now) for pid in missing[i : i + 500]]
-            values = ", ".join([f"({p}, {p}, {p}, {p})"] * len(made))
-            got.update(
-                database.execute_sql(
-                    f"INSERT INTO {t} (patient_id, channel, token, created_at) VALUES {values} "
-                    "ON CONFLICT DO NOTHING RETURNING patient_id, token",
-                    [v for row in made for v in row],
-                ).fetchall()
-            )
-        lost = [pid for pid in missing if pid not in got]
-        if lost:
-            got.update(_read(lost, channel))
+    got: dict[int, str] = {}
+    t = UnsubscribeToken._meta.table_name
+    p = database.param
+    for i in range(0, len(ids), 500):
+        made = [(pid, channel.value, new_token(), now) for pid in ids[i : i + 500]]
+        values = ", ".join([f"({p}, {p}, {p}, {p})"] * len(made))
+        got.update(
+            database.execute_sql(
+                f"INSERT INTO {t} (patient_id, channel, token, created_at) VALUES {values} "
+                "ON CONFLICT DO NOTHING RETURNING patient_id, token",
+                [v for row in made for v in row],
+            ).fetchall()
+        )
+    had = [pid for pid in ids if pid not in got]
+    if had:
+        got.update(_read(had, channel))
     return got
 
 
