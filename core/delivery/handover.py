@@ -142,6 +142,7 @@ def _read(ids: list[int], stage, campaign_kind, via_recipient: bool, lock: bool 
 
     out = {}
     ruled = stage is not None
+
     def build(marks):  # built once a shape
         q = query(*_columns(stage, campaign_kind)).where(one_of(Delivery.id, marks))
         return q.order_by(Delivery.id).for_update(of=Delivery) if lock else q
