@@ -443,6 +443,12 @@ SCREENS: dict[str, tuple[tuple, tuple[str, ...], float]] = {
 }
 
 
+def _mid_word(steps: tuple, i: int) -> bool:
+    """Step i is a character typed between two others (not the key that opened a screen:
+    the step before is a character too)."""
+    return 0 < i < len(steps) - 1 and all(isinstance(s, str) and len(s) == 1 for s in steps[i - 1 : i + 2])
+
+
 def screen_id(name: str) -> str:
     """A screen's name as a test id and a file name ("campaign list, filtered" -> campaign_list_filtered)."""
     return re.sub(r"\W+", "_", name).strip("_")
@@ -455,13 +461,16 @@ def go(*steps, delay: float = 0.0, clear_notifications: bool = True):
 
     async def run_before(pilot):
         await settle(pilot)
-        for step in steps:
+        for i, step in enumerate(steps):
             if callable(step):
                 result = step(pilot.app)
                 if hasattr(result, "__await__"):
                     await result
             else:
                 await pilot.press(step)
+            if _mid_word(steps, i):  # typed as a person types: the debounce fires once, after the word
+                await pilot.pause()
+                continue
             await settle(pilot, delay)
         await settle(pilot, delay)
         for _round in range(20):
