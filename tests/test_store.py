@@ -7,13 +7,16 @@ import random
 import threading
 from datetime import datetime, timedelta
 
+import pytest
 from helpers import add_patients
 
-from core.delivery import retry, store
+from core.db import write_transaction
+from core.delivery import handover, retry, store
 from core.delivery.results import Guard, Result, record
 from core.enums import DeliveryKind, DeliveryState, RecipientStatus
-from core.models import Campaign, Delivery, Invitation, Patient, Recipient
+from core.models import Campaign, Delivery, Invitation, Patient, Recipient, database
 from core.reasons import Reason
+from core.rules import Stage
 
 T0 = datetime(2026, 3, 2, 15, 0, 0)
 EVERY = tuple(DeliveryKind)
@@ -226,6 +229,41 @@ class TestLeases:
         handed([got[b.id]])
         assert store.cancel(Delivery.campaign == c, Reason.STOPPED) == 2  # a (claimed) and w (waiting)
         assert [Delivery.get_by_id(i).status for i in (a.id, b.id, w.id)] == ["cancelled", "sending", "cancelled"]
+
+    @pytest.mark.parametrize("db_url", ["pg"], indirect=True)  # SQLite: BEGIN IMMEDIATE holds the whole file
+    def test_a_cancel_waits_for_the_hand_over_that_read_the_row(self, db):
+        """PostgreSQL: the hand-over's fresh read locks its rows (FOR UPDATE, in id order),
+        so a removal cannot cancel a row between the read that passed it and the mark that
+        hands it over (the email would go, and the removal would have said it would not)."""
+        c = campaign("invitation", starts_on=None, ends_on=None)
+        (r,) = recipients_for(c, 1)
+        d = delivery(DeliveryKind.EMAIL, c, r)
+        (row,) = store.claim("w", T0, 60, 10)
+        tried: dict[str, object] = {}
+
+        def remove_meanwhile():
+            try:
+                with write_transaction():
+                    database.execute_sql("SET LOCAL lock_timeout = '300ms'")
+                    tried["cancelled"] = store.cancel(Delivery.id == d.id, Reason.REMOVED)
+            except Exception as e:  # noqa: BLE001 - what the waiting cancel met
+                tried["error"] = e
+            finally:
+                database.close()
+
+        with write_transaction():
+            fresh = handover._read([d.id], Stage.SEND, c.kind, True, lock=True)
+            assert (fresh[d.id].status, fresh[d.id].token) == (DeliveryState.SENDING, row.token)
+            t = threading.Thread(target=remove_meanwhile)
+            t.start()
+            t.join(30)
+        err = tried.get("error")
+        # peewee's OperationalError carries the driver's error, whose SQLSTATE says why
+        sqlstate = getattr(err and err.__context__, "sqlstate", None)
+        assert "cancelled" not in tried and sqlstate == "55P03", tried  # lock_not_available: it waited
+        assert Delivery.get_by_id(d.id).status == DeliveryState.SENDING
+        # once the hand-over's transaction is over, the removal goes through
+        assert store.cancel(Delivery.id == d.id, Reason.REMOVED) == 1
 
 
 class TestResults:
