@@ -179,15 +179,14 @@ def hand_over(jobs: list, now: datetime, app_url: str, max_attempts: int) -> lis
         reads = _reads(jobs)
         # PostgreSQL: the rows locked in id order, by the fresh read itself when there is
         # one kind of read (the usual: one statement less a hand-over), else first
-        one_read = len(reads) == 1
-        if is_postgres() and not one_read and jobs:
+        if is_postgres() and len(reads) > 1:
             t = Delivery._meta.table_name
             database.execute_sql(  # the ids as one array parameter (see store.one_of)
                 f"SELECT id FROM {t} WHERE id = ANY({database.param}) ORDER BY id FOR UPDATE",
                 [sorted(r.id for job in jobs for r in job.rows)],
             )
         immediate: list[Result] = []
-        every = _fresh(reads, lock=is_postgres() and one_read)
+        every = _fresh(reads, lock=is_postgres() and len(reads) == 1)
         handed: dict[str, list[int]] = {}
         for job in jobs:
             fresh = {r.id: every[r.id] for r in job.rows if r.id in every}
