@@ -310,8 +310,7 @@ def test_a_list_pasted_in_the_tui_over_ssh(sshd):
         assert term.wait_for("CSV file"), term.screen()
         # the list tab first: pasted into the One-patient search (the dialog's first focus)
         # a list keeps only its first line — found here, reported to the TUI's owner
-        # (F4 once the dialog has settled on its first tab: pressed before, the first tab's late
-        # focus takes the dialog back to it)
+        # (F4 once the dialog shows: a key sent before goes to the screen beneath)
         assert term.wait_for("birth date (YYYY-MM-DD)"), term.screen()
         term.keys("F4")
         csv_tab = lambda: "or paste EMR ids" in (t := term.screen()) and "birth date (YYYY" not in t  # noqa: E731

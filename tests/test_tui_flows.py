@@ -3,6 +3,8 @@ the database and on the screen."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from tui_helpers import (
     LOGIN,
@@ -305,6 +307,27 @@ class TestAddPatients:
             assert r.status == "assigned"
             assert target.emr_id in screen_text(app)
             assert "assigned 1" in screen_text(app)
+
+    async def test_a_tab_key_typed_as_the_dialog_opens_is_kept(self, world):
+        """Over SSH a key often arrives before the dialog has settled: F4 pressed as soon as
+        the dialog shows must leave it on the CSV tab, with the cursor in its path field
+        (found in CI: the first tab's late focus took the dialog back to it)."""
+        from textual import events
+
+        from tui.screens.add_patients import AddPatientsModal
+
+        async with campaign_open(world, world.campaigns.invitation_draft) as (app, pilot):
+            app.post_message(events.Key("a", "a"))
+            for _ in range(100_000):  # not a pilot pause: that would let the dialog settle first
+                if isinstance(app.screen, AddPatientsModal):
+                    break
+                await asyncio.sleep(0.001)
+            app.post_message(events.Key("f4", None))  # before the dialog has processed its first focus
+            await settle(pilot)
+            await pilot.pause(0.3)
+            await settle(pilot)
+            assert app.screen.active_tab() == "tab-csv"
+            assert getattr(app.focused, "id", None) == "csv-path"
 
     async def test_conditions_count_live_and_assign(self, world):
         cid = world.campaigns.invitation_draft

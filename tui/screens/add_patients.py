@@ -173,6 +173,9 @@ class AddPatientsModal(ClinicastModal[recipients.AssignResult | None]):
 
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
+        # the cursor goes there now: a key typed ahead (over SSH, F4 as the dialog opens) must
+        # not be undone by the first tab's focus arriving later (which would show that tab again)
+        self._focus_pane(tab)
 
     def changed(self) -> bool:
         """Conditions chosen or a CSV file given, not assigned yet (one-patient adds are saved)."""
