@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
@@ -216,6 +217,16 @@ def write_transaction():
     if isinstance(database.obj, pw.SqliteDatabase):
         return database.atomic("IMMEDIATE")
     return database.atomic()
+
+
+def joined_transaction():
+    """The caller's transaction when one is open, else a new write transaction: for work
+    that is one part of a larger unit (a send's result written with the next hand-over).
+    No savepoint: on PostgreSQL each costs two round trips (SAVEPOINT, RELEASE), and the
+    caller's commit or rollback is this work's anyway (nothing between them catches)."""
+    if database.in_transaction():
+        return contextlib.nullcontext()
+    return write_transaction()
 
 
 def sql_uuid() -> pw.SQL:

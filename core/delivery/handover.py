@@ -20,7 +20,7 @@ from datetime import datetime
 
 import peewee as pw
 
-from core.db import is_postgres, write_transaction
+from core.db import is_postgres, joined_transaction
 from core.delivery import invitations
 from core.delivery.results import Guard, Result, record
 from core.delivery.store import Claimed, Ids, by_ids, fetch, ids_sql, one_of
@@ -175,7 +175,7 @@ def _read(ids: list[int], stage, campaign_kind, via_recipient: bool, lock: bool 
 def hand_over(jobs: list, now: datetime, app_url: str, max_attempts: int) -> list:
     """Check and hand over every job's rows; each job's `handed` and `fresh` are set.
     One transaction for all of them (the caller's, if one is open), one fresh read."""
-    with write_transaction():
+    with joined_transaction():
         reads = _reads(jobs)
         # PostgreSQL: the rows locked in id order, by the fresh read itself when there is
         # one kind of read (the usual: one statement less a hand-over), else first

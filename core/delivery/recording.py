@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from core import channel_health
 from core.config.types import Config
-from core.db import write_transaction
+from core.db import joined_transaction
 from core.delivery.logfmt import event
 from core.delivery.results import Guard, Result, record
 from core.enums import DeliveryState
@@ -121,7 +121,7 @@ class Recorder:
         )
         if not pauses and not succeeded:
             return record(results, now, Guard.HANDOVER), []
-        with write_transaction():
+        with joined_transaction():
             written = record(results, now, Guard.HANDOVER)
             changes = channel_health.note(pauses, succeeded, now, self.d.name)
         for c in changes:

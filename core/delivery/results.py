@@ -22,7 +22,7 @@ from enum import Enum
 
 import peewee as pw
 
-from core.db import is_postgres, write_transaction
+from core.db import is_postgres, joined_transaction
 from core.delivery.store import Claimed, Ids, ids_sql, one_of
 from core.enums import DeliveryKind, DeliveryState, RecipientStatus
 from core.models import Delivery, Invitation, Recipient, database
@@ -67,7 +67,7 @@ def record(results: list[Result], now: datetime, guard: Guard) -> dict[DeliveryS
         c = r.claimed
         key = (r.state, r.code, r.detail, r.unknown, r.problem, c.token, c.orphaned, c.kind)
         groups.setdefault(key, []).append(r)
-    with write_transaction():
+    with joined_transaction():
         for rs in groups.values():
             for i in range(0, len(rs), _CHUNK):
                 chunk = rs[i : i + _CHUNK]
