@@ -39,30 +39,54 @@ class ForEmail:
     campaign_id: int
 
 
-def ensure(rows: list[ForEmail], app_url: str, now: datetime) -> dict[int, InvitationInfo]:
-    """The invitation of each email delivery (by delivery id), inside the caller's
-    transaction: made if missing, its validity moved to 14 days from now if present.
-    A first email's (the common case) are made in one statement that returns them."""
-    expires = now + timedelta(days=VALID_DAYS)
-    t = Invitation._meta.table_name
+_COLUMNS = "recipient_id, patient_id, campaign_id, delivery_id, code, token, url, created_at, expires_at"
+_CHUNK = 500
+
+
+def _insert(n: int) -> str:
+    """INSERT of n invitations (ON CONFLICT DO NOTHING: a retry's exists, a code collided)."""
     p = database.param
     one = "(" + ", ".join([p] * 9) + ")"
-    insert = (
-        f"INSERT INTO {t} (recipient_id, patient_id, campaign_id, delivery_id, code, token, url, "
-        "created_at, expires_at) VALUES {values} ON CONFLICT DO NOTHING"
-    )
+    values = ", ".join([one] * n)
+    return f"INSERT INTO {Invitation._meta.table_name} ({_COLUMNS}) VALUES {values} ON CONFLICT DO NOTHING"
 
-    def new(r: ForEmail) -> tuple:
-        code = new_code()
-        return (r.recipient_id, r.patient_id, r.campaign_id, r.delivery_id, code, secrets.token_urlsafe(32),
-                link(app_url, code), now, expires)  # fmt: skip
 
-    got: dict[int, InvitationInfo] = {}
-    for i in range(0, len(rows), 500):
-        made = {r.delivery_id: new(r) for r in rows[i : i + 500]}
-        sql = insert.format(values=", ".join([one] * len(made))) + " RETURNING delivery_id"
-        for (d,) in database.execute_sql(sql, [v for row in made.values() for v in row]).fetchall():
-            got[d] = InvitationInfo(made[d][4], made[d][6], expires)
+def _new(r: ForEmail, app_url: str, now: datetime, expires: datetime) -> tuple:
+    code = new_code()
+    return (r.recipient_id, r.patient_id, r.campaign_id, r.delivery_id, code, secrets.token_urlsafe(32),
+            link(app_url, code), now, expires)  # fmt: skip
+
+
+class FirstInsert:
+    """The statement that makes the invitations of up to 500 emails, RETURNING the
+    delivery ids it made: its `sql` and `params`, and `made(ids)` — what those got.
+    `ensure` runs it, or a caller that joins it to its own statement (the hand-over on
+    PostgreSQL: one round trip for its writes) gives `ensure` its result."""
+
+    def __init__(self, rows: list[ForEmail], app_url: str, now: datetime) -> None:
+        assert len(rows) <= _CHUNK
+        self.expires = now + timedelta(days=VALID_DAYS)
+        self.values = {r.delivery_id: _new(r, app_url, now, self.expires) for r in rows}
+        self.sql = _insert(len(self.values)) + " RETURNING delivery_id"
+        self.params = [v for row in self.values.values() for v in row]
+
+    def made(self, ids) -> dict[int, InvitationInfo]:
+        return {d: InvitationInfo(self.values[d][4], self.values[d][6], self.expires) for d in ids}
+
+
+def ensure(
+    rows: list[ForEmail], app_url: str, now: datetime, made: dict[int, InvitationInfo] | None = None
+) -> dict[int, InvitationInfo]:
+    """The invitation of each email delivery (by delivery id), inside the caller's
+    transaction: made if missing, its validity moved to 14 days from now if present.
+    A first email's (the common case) are made in one statement that returns them
+    (`FirstInsert`; `made`: what the caller's run of it made)."""
+    expires = now + timedelta(days=VALID_DAYS)
+    got: dict[int, InvitationInfo] = dict(made or {})
+    if made is None:
+        for i in range(0, len(rows), _CHUNK):
+            first = FirstInsert(rows[i : i + _CHUNK], app_url, now)
+            got.update(first.made(d for (d,) in database.execute_sql(first.sql, first.params).fetchall()))
     # a retry (its invitation exists: the validity moves), or a code that collided
     rows = [r for r in rows if r.delivery_id not in got]
     ids = [r.delivery_id for r in rows]
@@ -70,10 +94,10 @@ def ensure(rows: list[ForEmail], app_url: str, now: datetime) -> dict[int, Invit
         if not rows:
             return got
         have = {d for (d,) in Invitation.select(Invitation.delivery).where(Invitation.delivery.in_(ids)).tuples()}
-        missing = [new(r) for r in rows if r.delivery_id not in have]
+        missing = [_new(r, app_url, now, expires) for r in rows if r.delivery_id not in have]
         if missing:
             # a code collision is skipped by ON CONFLICT, then tried again with a new code
-            database.cursor().executemany(insert.format(values=one), missing)
+            database.cursor().executemany(_insert(1), missing)
         if have:
             Invitation.update(expires_at=expires).where(
                 Invitation.delivery.in_(list(have)), Invitation.expires_at < expires

@@ -15,6 +15,8 @@ from datetime import datetime
 from core.enums import OptOutChannel
 from core.models import UnsubscribeToken, database
 
+_CHUNK = 500
+
 
 def new_token() -> str:
     return secrets.token_urlsafe(24)
@@ -27,28 +29,42 @@ def link(config, token: str) -> str:
     return f"{base.rstrip('/')}/{token}"
 
 
-def ensure(patient_ids: list[int], now: datetime, channel: OptOutChannel = OptOutChannel.EMAIL) -> dict[int, str]:
+def first_insert(
+    patient_ids: list[int], now: datetime, channel: OptOutChannel = OptOutChannel.EMAIL
+) -> tuple[str, list]:
+    """The statement that makes up to 500 patients' tokens where missing (ON CONFLICT keeps
+    one that exists), RETURNING the (patient id, token) it made: its SQL and parameters.
+    `ensure` runs it, or a caller that joins it to its own statement gives `ensure` its rows."""
+    assert len(patient_ids) <= _CHUNK
+    p = database.param
+    made = [(pid, channel.value, new_token(), now) for pid in patient_ids]
+    values = ", ".join([f"({p}, {p}, {p}, {p})"] * len(made))
+    sql = (
+        f"INSERT INTO {UnsubscribeToken._meta.table_name} (patient_id, channel, token, created_at) VALUES {values} "
+        "ON CONFLICT DO NOTHING RETURNING patient_id, token"
+    )
+    return sql, [v for row in made for v in row]
+
+
+def ensure(
+    patient_ids: list[int],
+    now: datetime,
+    channel: OptOutChannel = OptOutChannel.EMAIL,
+    made: dict[int, str] | None = None,
+) -> dict[int, str]:
     """{patient id: token} for these patients, made where missing; inside the caller's
     transaction, in a few statements whatever the number. Made first, read after: a
     patient's first email (the usual) costs one statement, not a read that finds nothing
     and then an insert; a token that exists already (ON CONFLICT keeps it: an earlier
-    email, another dispatcher making it at the same moment) is read back."""
+    email, another dispatcher making it at the same moment) is read back. `made`: what the
+    caller's run of `first_insert` for these patients returned."""
     ids = sorted(set(patient_ids))
     if not ids:
         return {}
-    got: dict[int, str] = {}
-    t = UnsubscribeToken._meta.table_name
-    p = database.param
-    for i in range(0, len(ids), 500):
-        made = [(pid, channel.value, new_token(), now) for pid in ids[i : i + 500]]
-        values = ", ".join([f"({p}, {p}, {p}, {p})"] * len(made))
-        got.update(
-            database.execute_sql(
-                f"INSERT INTO {t} (patient_id, channel, token, created_at) VALUES {values} "
-                "ON CONFLICT DO NOTHING RETURNING patient_id, token",
-                [v for row in made for v in row],
-            ).fetchall()
-        )
+    got: dict[int, str] = dict(made or {})
+    if made is None:
+        for i in range(0, len(ids), _CHUNK):
+            got.update(database.execute_sql(*first_insert(ids[i : i + _CHUNK], now, channel)).fetchall())
     had = [pid for pid in ids if pid not in got]
     if had:
         got.update(_read(had, channel))
