@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from core import context
 from core.csvio import FileProblems, ProblemLines
+from core.db import is_postgres
 from core.models import AuditLog, OptOut, Patient, database
 from core.optouts import ledger
 from core.patients import lookup, reader, upsert
@@ -157,4 +158,4 @@ def test_a_big_first_import_builds_the_indexes_after(ctx, tmp_path, small_chunks
     # the ids stay unique: an EMR id imported again is an update, not a second patient
     assert upsert.import_csv(ctx, _csv(tmp_path, ["7,Sept,N7,p7@example.org,oui,non"])).updated == 1
     assert Patient.select().count() == 10
-    assert len(bulks) == (0 if database.obj.__class__.__name__.startswith("Postgres") else 2)
+    assert len(bulks) == (0 if is_postgres() else 2)

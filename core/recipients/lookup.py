@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core import emr
+from core.db import is_postgres
 from core.errors import NotFound
 from core.i18n import _
 from core.models import Campaign, Patient, Recipient, database
@@ -14,7 +15,7 @@ def known_keys(keys: list[str]) -> set[str]:
     than the database answering it (issue #21)."""
     known: set[str] = set()
     t, p = Patient._meta.table_name, database.param
-    if database.obj.__class__.__name__.startswith("Postgres"):  # one array parameter
+    if is_postgres():  # one array parameter
         return {k for (k,) in database.execute_sql(f"SELECT emr_key FROM {t} WHERE emr_key = ANY({p})", (keys,))}
     for start in range(0, len(keys), 10000):
         chunk = keys[start : start + 10000]
