@@ -277,3 +277,42 @@ def test_an_smtp_server_that_is_not_there_is_read_in_french(db, db_url, tmp_path
     assert reasons.describe(r.reason_code, r.reason) == (
         f"impossible de se connecter au serveur SMTP 127.0.0.1:{port}\u00a0: connexion refusée"
     )
+
+
+def test_an_answer_and_the_next_hand_over_cost_few_statements(setup, db_url):
+    """Issue #21: the pipeline writes an email's answer in the transaction that hands the
+    next one over. Counted statement by statement: no savepoint (both join the
+    transaction), one fresh read, and on PostgreSQL the hand-over's three writes (the
+    handed mark, the invitation, the unsubscribe token) are one statement."""
+    from core.db import write_transaction
+    from core.delivery.results import Guard, Result, record
+    from core.models import Invitation, UnsubscribeToken, database
+
+    ctx, clock, make = setup
+    add_patients(2)
+    c = campaigns.create(ctx, "invitation", "Invite")
+    recipients.assign_ids(ctx, c.id, ["1000", "1001"])
+    recipients.start(ctx, c.id)
+    d = make()
+    campaign = Campaign.get_by_id(c.id)
+    first = Job(d.handler(DeliveryKind.EMAIL), campaign, store.claim("a", clock(), 60, 1, (DeliveryKind.EMAIL,)), {})
+    hand_over([first], clock(), "https://app.example", 5)
+    nxt = Job(d.handler(DeliveryKind.EMAIL), campaign, store.claim("a", clock(), 60, 1, (DeliveryKind.EMAIL,)), {})
+    statements: list[str] = []
+    real = database.obj.execute_sql
+    database.obj.execute_sql = lambda sql, params=None: statements.append(sql) or real(sql, params)
+    try:
+        with write_transaction():
+            written = record([Result(first.handed[0], DeliveryState.SENT)], clock(), Guard.HANDOVER)
+            hand_over([nxt], clock(), "https://app.example", 5)
+    finally:
+        del database.obj.execute_sql
+    assert written == {DeliveryState.SENT: 1}
+    (row,) = nxt.handed
+    fresh = nxt.fresh[row.id]
+    assert fresh.invitation is not None and fresh.invitation.code == Invitation.get(Invitation.delivery == row.id).code
+    assert fresh.unsubscribe == UnsubscribeToken.get(UnsubscribeToken.patient == fresh.patient_id).token
+    assert not [s for s in statements if "SAVEPOINT" in s.upper()], statements
+    # PostgreSQL: the answer (and its recipient), the fresh read, the hand-over's writes.
+    # SQLite: the answer, its recipient, the fresh read, the mark, the invitation, the token
+    assert len(statements) == (6 if db_url.startswith("sqlite") else 3), statements
