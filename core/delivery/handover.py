@@ -242,7 +242,7 @@ def _write_handed(
     PostgreSQL one claim's emails (the usual hand-over) are one statement, a
     data-modifying WITH, instead of three round trips."""
     patients = sorted({e.patient_id for e in emails})
-    if emails and is_postgres() and len(handed) == 1 and len(emails) <= 500:
+    if emails and is_postgres() and len(handed) == 1 and len(emails) <= invitations.CHUNK:
         ((token, ids),) = handed.items()
         marks, marks_params = _handed(token, ids, now)
         first = invitations.FirstInsert(emails, app_url, now)

@@ -40,7 +40,7 @@ class ForEmail:
 
 
 _COLUMNS = "recipient_id, patient_id, campaign_id, delivery_id, code, token, url, created_at, expires_at"
-_CHUNK = 500
+CHUNK = 500  # invitations one statement makes
 
 
 def _insert(n: int) -> str:
@@ -64,7 +64,7 @@ class FirstInsert:
     PostgreSQL: one round trip for its writes) gives `ensure` its result."""
 
     def __init__(self, rows: list[ForEmail], app_url: str, now: datetime) -> None:
-        assert len(rows) <= _CHUNK
+        assert len(rows) <= CHUNK
         self.expires = now + timedelta(days=VALID_DAYS)
         self.values = {r.delivery_id: _new(r, app_url, now, self.expires) for r in rows}
         self.sql = _insert(len(self.values)) + " RETURNING delivery_id"
@@ -84,8 +84,8 @@ def ensure(
     expires = now + timedelta(days=VALID_DAYS)
     got: dict[int, InvitationInfo] = dict(made or {})
     if made is None:
-        for i in range(0, len(rows), _CHUNK):
-            first = FirstInsert(rows[i : i + _CHUNK], app_url, now)
+        for i in range(0, len(rows), CHUNK):
+            first = FirstInsert(rows[i : i + CHUNK], app_url, now)
             got.update(first.made(d for (d,) in database.execute_sql(first.sql, first.params).fetchall()))
     # a retry (its invitation exists: the validity moves), or a code that collided
     rows = [r for r in rows if r.delivery_id not in got]
