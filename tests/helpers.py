@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from core import emr
 from core.context import Ctx, for_current_user
-from core.models import Patient, utcnow
+from core.models import Patient, database, utcnow
 
 
 def add_patients(n: int, start: int = 1000, **overrides) -> list[str]:
@@ -81,3 +83,21 @@ def status_counts(campaign_id: int) -> dict[str, int]:
         .tuples()
     )
     return dict(q)
+
+
+@contextlib.contextmanager
+def statements() -> Iterator[list[str]]:
+    """The SQL of every statement run through the database meanwhile (`execute_sql`,
+    which models use too): a count of round trips, not a clock."""
+    seen: list[str] = []
+    real = database.obj.execute_sql
+
+    def counting(sql, *a, **k):
+        seen.append(sql)
+        return real(sql, *a, **k)
+
+    database.obj.execute_sql = counting
+    try:
+        yield seen
+    finally:
+        del database.obj.execute_sql

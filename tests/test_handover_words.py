@@ -8,16 +8,18 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
-from helpers import add_patients, ctx_at
+from helpers import add_patients, ctx_at, statements
 from servers import delivery_config
 from test_campaigns import TPL
 
 from core import campaigns, reasons, recipients
+from core.db import write_transaction
 from core.delivery import Dispatcher, store
 from core.delivery.handover import hand_over
 from core.delivery.kinds import Job
+from core.delivery.results import Guard, Result, record
 from core.enums import DeliveryKind, DeliveryState
-from core.models import Campaign, Delivery, OptOut, Patient, Recipient
+from core.models import Campaign, Delivery, Invitation, OptOut, Patient, Recipient, UnsubscribeToken
 
 T0 = datetime(2026, 3, 2, 15, 0, 0)  # 10:00 in Toronto, a Monday
 
@@ -284,10 +286,6 @@ def test_an_answer_and_the_next_hand_over_cost_few_statements(setup, db_url):
     next one over. Counted statement by statement: no savepoint (both join the
     transaction), one fresh read, and on PostgreSQL the hand-over's three writes (the
     handed mark, the invitation, the unsubscribe token) are one statement."""
-    from core.db import write_transaction
-    from core.delivery.results import Guard, Result, record
-    from core.models import Invitation, UnsubscribeToken, database
-
     ctx, clock, make = setup
     add_patients(2)
     c = campaigns.create(ctx, "invitation", "Invite")
@@ -298,21 +296,15 @@ def test_an_answer_and_the_next_hand_over_cost_few_statements(setup, db_url):
     first = Job(d.handler(DeliveryKind.EMAIL), campaign, store.claim("a", clock(), 60, 1, (DeliveryKind.EMAIL,)), {})
     hand_over([first], clock(), "https://app.example", 5)
     nxt = Job(d.handler(DeliveryKind.EMAIL), campaign, store.claim("a", clock(), 60, 1, (DeliveryKind.EMAIL,)), {})
-    statements: list[str] = []
-    real = database.obj.execute_sql
-    database.obj.execute_sql = lambda sql, params=None: statements.append(sql) or real(sql, params)
-    try:
-        with write_transaction():
-            written = record([Result(first.handed[0], DeliveryState.SENT)], clock(), Guard.HANDOVER)
-            hand_over([nxt], clock(), "https://app.example", 5)
-    finally:
-        del database.obj.execute_sql
+    with statements() as seen, write_transaction():
+        written = record([Result(first.handed[0], DeliveryState.SENT)], clock(), Guard.HANDOVER)
+        hand_over([nxt], clock(), "https://app.example", 5)
     assert written == {DeliveryState.SENT: 1}
     (row,) = nxt.handed
     fresh = nxt.fresh[row.id]
     assert fresh.invitation is not None and fresh.invitation.code == Invitation.get(Invitation.delivery == row.id).code
     assert fresh.unsubscribe == UnsubscribeToken.get(UnsubscribeToken.patient == fresh.patient_id).token
-    assert not [s for s in statements if "SAVEPOINT" in s.upper()], statements
+    assert not [s for s in seen if "SAVEPOINT" in s.upper()], seen
     # PostgreSQL: the answer (and its recipient), the fresh read, the hand-over's writes.
     # SQLite: the answer, its recipient, the fresh read, the mark, the invitation, the token
-    assert len(statements) == (6 if db_url.startswith("sqlite") else 3), statements
+    assert len(seen) == (6 if db_url.startswith("sqlite") else 3), seen

@@ -9,6 +9,7 @@ from datetime import datetime
 
 import pytest
 from click.testing import CliRunner
+from helpers import statements
 
 from core import context
 from core.csvio import FileProblems, ProblemLines
@@ -111,19 +112,9 @@ def test_opt_outs_asked_once_and_kept(ctx, tmp_path, small_chunks):
     upsert.import_csv(ctx, _csv(tmp_path, rows))
     ledger.record(ctx, "2", "all", "asked at the desk")
     ledger.record(ctx, "5", "email", "asked by phone")
-    queries: list[str] = []
-    real = database.obj.execute_sql
-
-    def counting(sql, *a, **k):
-        queries.append(sql)
-        return real(sql, *a, **k)
-
-    database.obj.execute_sql = counting
-    try:
+    with statements() as queries:
         rows = [f"{i:05d},P{i},N{i},p{i}@example.org,oui,non" for i in range(1, 8)]
         r = upsert.import_csv(ctx, _csv(tmp_path, rows))
-    finally:
-        del database.obj.execute_sql
     assert r.kept_opted_out == 2  # 2: any opt-out, contact "yes"; 5: the same
     assert sum('"opt_out"' in q or " opt_out" in q for q in queries) == 1
     assert OptOut.select().where(OptOut.cleared_at.is_null()).count() == 2
