@@ -308,3 +308,31 @@ def test_an_answer_and_the_next_hand_over_cost_few_statements(setup, db_url):
     # PostgreSQL: the answer (and its recipient), the fresh read, the hand-over's writes.
     # SQLite: the answer, its recipient, the fresh read, the mark, the invitation, the token
     assert len(seen) == (6 if db_url.startswith("sqlite") else 3), seen
+
+
+def test_two_claims_handed_over_together_are_one_write_on_postgresql(setup, db_url):
+    """Issue #21: the SMTP connections' next emails, joined in one hand-over, often come
+    from two claims. Both are marked handed over and get their invitation and unsubscribe
+    token; on PostgreSQL the fresh read and one statement for all their writes."""
+    ctx, clock, make = setup
+    add_patients(2)
+    c = campaigns.create(ctx, "invitation", "Invite")
+    recipients.assign_ids(ctx, c.id, ["1000", "1001"])
+    recipients.start(ctx, c.id)
+    d = make()
+    campaign = Campaign.get_by_id(c.id)
+    jobs = [
+        Job(d.handler(DeliveryKind.EMAIL), campaign, store.claim(f"d{n}", clock(), 60, 1, (DeliveryKind.EMAIL,)), {})
+        for n in range(2)
+    ]
+    assert len({job.rows[0].token for job in jobs}) == 2
+    with statements() as seen, write_transaction():
+        hand_over(jobs, clock(), "https://app.example", 5)
+    for job in jobs:
+        (row,) = job.handed
+        fresh = job.fresh[row.id]
+        assert fresh.invitation.code == Invitation.get(Invitation.delivery == row.id).code
+        assert fresh.unsubscribe == UnsubscribeToken.get(UnsubscribeToken.patient == fresh.patient_id).token
+        assert Delivery.get_by_id(row.id).handed_token == row.token
+    # SQLite: the fresh read, a mark a claim, the invitations, the tokens
+    assert len(seen) == (5 if db_url.startswith("sqlite") else 2), seen

@@ -239,18 +239,19 @@ def _write_handed(
 ) -> tuple[dict[int, invitations.InvitationInfo], dict[int, str]]:
     """Mark the rows handed over (one statement a claim), make the emails' invitations and
     their patients' unsubscribe tokens; those two by delivery and patient id. On
-    PostgreSQL one claim's emails (the usual hand-over) are one statement, a
-    data-modifying WITH, instead of three round trips."""
+    PostgreSQL an email hand-over (one claim's, or the SMTP connections' joined) is one
+    statement, a data-modifying WITH, instead of a round trip for each part."""
     patients = sorted({e.patient_id for e in emails})
-    if emails and is_postgres() and len(handed) == 1 and len(emails) <= invitations.CHUNK:
-        ((token, ids),) = handed.items()
-        marks, marks_params = _handed(token, ids, now)
+    if emails and is_postgres() and len(emails) <= invitations.CHUNK:
+        marks = [_handed(token, ids, now) for token, ids in handed.items()]
         first = invitations.FirstInsert(emails, app_url, now)
         tokens, tokens_params = unsubscribe.first_insert(patients, now)
         rows = database.execute_sql(
-            f"WITH h AS ({marks}), i AS ({first.sql}), u AS ({tokens}) "
+            "WITH "
+            + "".join(f"h{n} AS ({sql}), " for n, (sql, _) in enumerate(marks))
+            + f"i AS ({first.sql}), u AS ({tokens}) "
             "SELECT 'i', delivery_id, NULL FROM i UNION ALL SELECT 'u', patient_id, token FROM u",
-            marks_params + first.params + tokens_params,
+            [v for _, params in marks for v in params] + first.params + tokens_params,
         ).fetchall()
         made = first.made(i for what, i, _ in rows if what == "i")
         got = {pid: token for what, pid, token in rows if what == "u"}
