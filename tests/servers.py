@@ -302,6 +302,8 @@ class _SmtpHandler:
             )
         if o.delay:
             await asyncio.sleep(o.delay)
+        if o.pairs is not None:
+            await o.paired()
         return "250 2.0.0 OK queued"
 
 
@@ -334,6 +336,8 @@ class SmtpServer:
         from aiosmtpd.smtp import SMTP, AuthResult
 
         self.security, self.auth, self.close_every, self.delay = security, auth, close_every, delay
+        self.pairs: float | None = None  # see paired()
+        self._pair_waiting: asyncio.Future | None = None
         self.host = host
         self.messages: list[Captured] = []
         self.faults: list[str] = []
@@ -396,6 +400,26 @@ class SmtpServer:
             data_size_limit=10_000_000,
             **kwargs,
         )
+
+    async def paired(self) -> None:
+        """With `pairs` set (seconds): the server answers emails two at a time. An email's
+        250 waits for another connection's email (0.5 s at most); the first of the two is
+        answered then, the second `pairs` seconds after it — a client's connections hear
+        back a known moment apart. Runs on the server's own loop (no lock)."""
+        partner = self._pair_waiting
+        if partner is None:
+            mine = self._pair_waiting = asyncio.get_running_loop().create_future()
+            try:
+                await asyncio.wait_for(asyncio.shield(mine), 0.5)
+            except TimeoutError:
+                pass
+            finally:
+                if self._pair_waiting is mine:
+                    self._pair_waiting = None
+            return
+        self._pair_waiting = None
+        partner.set_result(None)
+        await asyncio.sleep(self.pairs or 0.0)
 
     @property
     def port(self) -> int:

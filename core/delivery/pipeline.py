@@ -14,7 +14,8 @@ thread (`Runner.db`), in this order of arrival:
   take one job each, **hand it over** (core.delivery.handover: checks at the moment of
   sending, one fresh read for every job of the transaction) and make the call;
 - each answer is **recorded** in the transaction that hands the worker's next job over
-  (workers that free up together share one): a gateway worker's before its next
+  (workers that free up together share one, and an SMTP connection's waits a moment for
+  the others' answers about to come: `HANDOVER_JOIN`): a gateway worker's before its next
   request; an SMTP connection's while its next email is being sent — that transaction
   hands the email after it over and is over before that one goes — so the database
   thread and the SMTP senders overlap. A crash leaves unrecorded at most two emails a
@@ -55,6 +56,9 @@ from core.enums import DeliveryKind, DeliveryState
 
 CLAIM_AHEAD = 8  # emails claimed ahead, per SMTP connection
 GATEWAY_CLAIM = 1000  # gateway rows a claim takes (two requests of 500)
+# seconds an email's hand-over waits for the other SMTP connections' (Pass._joined): on
+# PostgreSQL a transaction's commit and fresh read cost more than a loopback send
+HANDOVER_JOIN = 0.010
 MAIL_RECHECK = 0.5  # seconds: no email was due while the gateway had work; look again after this
 GATEWAY_KINDS = tuple(k for k in DeliveryKind if not k.by_email)
 EMAIL_KINDS = tuple(k for k in DeliveryKind if k.by_email)
@@ -110,8 +114,11 @@ class Pass:
         self.queues: dict[bool, asyncio.Queue[Job | None]] = {False: asyncio.Queue(), True: asyncio.Queue()}
         self.busy = {False: 0, True: 0}  # jobs being handed over or sent, by is-email
         self.changed = asyncio.Event()  # a job finished: maybe claim more, maybe done
-        self.handover_wanted: list[tuple[Job, list[Result], asyncio.Future]] = []
+        # (job, the answers to record with it, its future, whether it goes after a send in flight)
+        self.handover_wanted: list[tuple[Job, list[Result], asyncio.Future, bool]] = []
         self.handover_task: asyncio.Task | None = None
+        self.answering = 0  # mail workers waiting for an answer, their next hand-over to follow
+        self.asked = asyncio.Event()  # a hand-over was asked for
         self.failure: BaseException | None = None
         self.rec = Recorder(dispatcher, self.stats, self._fail)  # answers written, counted, logged
         # no email was due at the last claim while gateway rows were: the email claim (a scan
@@ -265,7 +272,7 @@ class Pass:
                 while sending is not None:
                     nxt = self._next_mail(q)
                     if nxt is not None:
-                        if await self._hand_over_or_fail(nxt, answers):
+                        if await self._hand_over_or_fail(nxt, answers, ahead=True):
                             if not nxt.handed:  # every row of it skipped, cancelled or deferred
                                 nxt = await self._first_handed(None if q.empty() else q.get_nowait(), q)
                             if nxt is not None:
@@ -274,7 +281,11 @@ class Pass:
                     elif answers:
                         await self.rec.record(answers)
                         answers = []
-                    answers = await sending
+                    self.answering += following is not None
+                    try:
+                        answers = await sending
+                    finally:
+                        self.answering -= following is not None
                     sending, following = following, None
                     if sending is None and not self.failure and not q.empty():
                         # none was ready during that send: this answer first, then the next
@@ -325,11 +336,11 @@ class Pass:
             return []
         return await self._send(job)
 
-    async def _hand_over_or_fail(self, job: Job, answers: list[Result]) -> bool:
+    async def _hand_over_or_fail(self, job: Job, answers: list[Result], ahead: bool = False) -> bool:
         """Hand `job` over (recording `answers` in the same transaction); False when the
         database failed (the rows wait for their lease; the pass ends)."""
         try:
-            await self._hand_over(job, answers)
+            await self._hand_over(job, answers, ahead)
         except Exception as e:  # noqa: BLE001 - not handed over: the rows wait for their lease
             if answers:
                 await self.rec.record(answers)  # the transaction that held them was rolled back
@@ -353,11 +364,12 @@ class Pass:
                 r.code = Reason.INTERNAL if r.state != DeliveryState.SENT else r.code
             return results
 
-    async def _hand_over(self, job: Job, answers: list[Result]) -> None:
+    async def _hand_over(self, job: Job, answers: list[Result], ahead: bool) -> None:
         """Join the next hand-over transaction: workers that free up together share one,
         and it records their last answers too (one transaction a call, not two)."""
         fut = asyncio.get_running_loop().create_future()
-        self.handover_wanted.append((job, answers, fut))
+        self.handover_wanted.append((job, answers, fut, ahead))
+        self.asked.set()
         if self.handover_task is None or self.handover_task.done():
             self.handover_task = asyncio.ensure_future(self._hand_over_all())
         await fut
@@ -365,22 +377,44 @@ class Pass:
     async def _hand_over_all(self) -> None:
         d = self.d
         while self.handover_wanted:
+            await self._joined()
             batch, self.handover_wanted = self.handover_wanted, []
-            jobs = [j for j, _, _ in batch]
-            answers = [r for _, rs, _ in batch for r in rs]
+            jobs = [j for j, *_ in batch]
+            answers = [r for _, rs, *_ in batch for r in rs]
             try:
                 immediate, written, changes = await d.db(self._record_and_hand_over, answers, jobs, d.clock())
             except Exception as e:  # noqa: BLE001 - each waiting worker gets the error
-                for _, _, fut in batch:
+                for _, _, fut, _ in batch:
                     if not fut.done():  # a worker cancelled meanwhile
                         fut.set_exception(e)
                 continue
             self.rec.settled(immediate, None, [])
             if answers:
                 self.rec.settled(answers, written, changes)
-            for _, _, fut in batch:
+            for _, _, fut, _ in batch:
                 if not fut.done():
                     fut.set_result(None)
+
+    async def _joined(self) -> None:
+        """Before an email's hand-over: wait, `HANDOVER_JOIN` at most, for the SMTP
+        connections whose answer is about to come. Each asks for its next hand-over the
+        moment its answer arrives, so both go in one transaction — one fresh read, one
+        commit — instead of two in a row. Only when every email waiting goes after one
+        now being sent (`ahead`): the wait then delays no send. A connection's first
+        email, or a gateway request, is handed over at once."""
+        # the workers of the transaction just done run first: each asks for its next
+        # hand-over at once (its answer came meanwhile) or waits for its answer (counted)
+        await asyncio.sleep(0)
+        deadline = time.monotonic() + HANDOVER_JOIN
+        while self.answering > 0 and all(ahead for *_, ahead in self.handover_wanted):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self.asked.clear()
+            try:
+                await asyncio.wait_for(self.asked.wait(), left)
+            except TimeoutError:
+                return
 
     def _record_and_hand_over(self, answers: list[Result], jobs: list[Job], now) -> tuple[list, dict, list]:
         d = self.d
