@@ -311,6 +311,7 @@ class Pass:
         if job is not None and self._held(job):
             q.put_nowait(job)
             return None
+        self.changed.set()  # the claim loop looks: half of what was claimed ahead gone, it claims more
         return job
 
     async def _first_handed(self, job: Job | None, q: asyncio.Queue) -> Job | None:
