@@ -479,8 +479,8 @@ def test_the_two_connections_hand_their_next_emails_over_in_one_transaction(setu
     connection's answer about to come, so both emails go in one transaction — one fresh
     read, one commit — instead of two in a row. The server answers the two connections
     3 ms apart: without the wait, every email is handed over on its own. Counted, not
-    timed: 48 emails are 24 pairs (24 fresh reads here, quiet or under load; 44–46 without
-    the wait)."""
+    timed: 48 emails are 24 pairs — 24 fresh reads here, quiet or under load; 46 without
+    the wait, 33–45 with a wait of 0 s."""
     ctx, clock, make = setup
     add_patients(48)
     c = campaigns.create(ctx, "invitation", "Invite")
@@ -492,4 +492,4 @@ def test_the_two_connections_hand_their_next_emails_over_in_one_transaction(setu
         d.run_once()
     assert sorted(Counter(m.rcpt_tos[0] for m in smtp.messages).values()) == [1] * 48
     fresh = [s for s in seen if s.lstrip().startswith("SELECT") and '"claim_token"' in s and '"first_name"' in s]
-    assert len(fresh) <= 36, len(fresh)
+    assert len(fresh) <= 30, len(fresh)
