@@ -59,7 +59,9 @@ GATEWAY_CLAIM = 1000  # gateway rows a claim takes (two requests of 500)
 # seconds an email's hand-over waits for the other SMTP connections' (Pass._joined): on
 # PostgreSQL a transaction's commit and fresh read cost more than a loopback send
 HANDOVER_JOIN = 0.010
-MAIL_RECHECK = 0.5  # seconds: no email was due while the gateway had work; look again after this
+# seconds a kind of delivery is not looked for again (its claim scans every due row) after
+# a claim found none of it: emails while the gateway had work, or gateway rows at all
+RECHECK = 0.5
 GATEWAY_KINDS = tuple(k for k in DeliveryKind if not k.by_email)
 EMAIL_KINDS = tuple(k for k in DeliveryKind if k.by_email)
 
@@ -121,9 +123,9 @@ class Pass:
         self.asked = asyncio.Event()  # a hand-over was asked for
         self.failure: BaseException | None = None
         self.rec = Recorder(dispatcher, self.stats, self._fail)  # answers written, counted, logged
-        # no email was due at the last claim while gateway rows were: the email claim (a scan
-        # of every due row) is not repeated for each gateway claim, only after MAIL_RECHECK
-        self.no_mail_until = 0.0
+        # by is-email: the claim found none of that kind; not looked for again before this
+        # (time.monotonic), so that each email's claim does not scan for pushes too (RECHECK)
+        self.rests = {True: 0.0, False: 0.0}
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -152,10 +154,11 @@ class Pass:
             # emails are claimed a few calls' worth at a time (one claim for several emails),
             # once half of what was claimed ahead has gone
             want_mail = CLAIM_AHEAD * t.mail_concurrency - self.queues[True].qsize() - self.busy[True]
-            mail_rests = time.monotonic() < self.no_mail_until
+            now = time.monotonic()
+            mail_rests, gw_rests = now < self.rests[True], now < self.rests[False]
             if want_mail < CLAIM_AHEAD * t.mail_concurrency // 2 or mail_rests:
                 want_mail = 0
-            want_gw = 2 * t.gateway_concurrency - self.queues[False].qsize() - self.busy[False] > 0
+            want_gw = 2 * t.gateway_concurrency - self.queues[False].qsize() - self.busy[False] > 0 and not gw_rests
             if want_mail > 0 or want_gw:
                 try:
                     jobs, n = await t.db(self._claim_and_prepare, max(want_mail, 0), want_gw)
@@ -167,11 +170,12 @@ class Pass:
                     self.queues[job.by_email].put_nowait(job)
                 if n:
                     continue
-            if self._idle() and (want_mail > 0 or want_gw):
-                if mail_rests:  # look for emails once more before ending
-                    self.no_mail_until = 0.0
+            if self._idle():
+                if mail_rests or gw_rests:  # look for both once more before ending
+                    self.rests = {True: 0.0, False: 0.0}
                     continue
-                return  # nothing due, nothing in flight (results are recorded before a worker is free)
+                if want_mail > 0 or want_gw:
+                    return  # nothing due, nothing in flight (results are recorded before a worker is free)
             self.changed.clear()
             try:
                 await asyncio.wait_for(self.changed.wait(), 0.25)
@@ -446,7 +450,9 @@ class Pass:
             if gateway:
                 got = claim(t.name, now, lease, GATEWAY_CLAIM, GATEWAY_KINDS)
                 if mail_limit > 0 and not claimed and got:
-                    self.no_mail_until = time.monotonic() + MAIL_RECHECK
+                    self.rests[True] = time.monotonic() + RECHECK
+                if not got:
+                    self.rests[False] = time.monotonic() + RECHECK
                 claimed += got
         if not claimed:
             return [], 0
