@@ -54,7 +54,7 @@ from core.delivery.retry import Policy
 from core.delivery.store import Claimed, adopt, claim, release
 from core.enums import DeliveryKind, DeliveryState
 
-CLAIM_AHEAD = 8  # emails claimed ahead, per SMTP connection
+CLAIM_AHEAD = 16  # emails claimed ahead, per SMTP connection
 GATEWAY_CLAIM = 1000  # gateway rows a claim takes (two requests of 500)
 # seconds an email's hand-over waits for the other SMTP connections' (Pass._joined): on
 # PostgreSQL a transaction's commit and fresh read cost more than a loopback send
