@@ -493,3 +493,21 @@ def test_the_two_connections_hand_their_next_emails_over_in_one_transaction(setu
     assert sorted(Counter(m.rcpt_tos[0] for m in smtp.messages).values()) == [1] * 48
     fresh = [s for s in seen if s.lstrip().startswith("SELECT") and '"claim_token"' in s and '"first_name"' in s]
     assert len(fresh) <= 30, len(fresh)
+
+
+def test_emails_going_out_do_not_look_for_gateway_work_at_every_claim(setup, smtp):
+    """Issue #21: taking an email wakes the claim loop; a claim that found no gateway row
+    rests the gateway (pipeline.RECHECK) instead of scanning every due row for pushes at
+    each wake. 48 emails: the first claim, a look every half second at most, and one
+    last look before the pass ends — not one a wake (about 50 without the rest)."""
+    ctx, clock, make = setup
+    add_patients(48)
+    c = campaigns.create(ctx, "invitation", "Invite")
+    recipients.assign_ids(ctx, c.id, [str(1000 + i) for i in range(48)])
+    recipients.start(ctx, c.id)
+    d = make()
+    with statements() as seen:
+        d.run_once()
+    assert sorted(Counter(m.rcpt_tos[0] for m in smtp.messages).values()) == [1] * 48
+    gateway_claims = [s for s in seen if re.search(r"d\.kind IN \((\?|%s)(, (\?|%s)){5}\)", s)]
+    assert 1 <= len(gateway_claims) <= 12, len(gateway_claims)
