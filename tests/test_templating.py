@@ -554,6 +554,11 @@ MISTAKES_IN_FRENCH = [
     ("{{ 1 // 0 }}", "une division par zéro"),
     ("{{ patient.first_name - 1 }}", "un calcul mêle des valeurs"),
     ("{{ patient.first_name[99] }}", "une valeur qui n'existe pas ici"),
+    # a key computed at render time: the sandbox refuses it, said as the save-time check says it
+    (
+        "{% set k = '__cla' ~ 'ss__' %}{{ patient.first_name[k] }}",
+        "l'attribut «\u00a0__class__\u00a0» n'est pas permis",
+    ),
 ]
 
 
@@ -566,5 +571,22 @@ def test_a_template_mistake_is_said_in_french(source, said):
     assert len(problems) == 1, problems
     text = str(problems[0])
     assert said in text, text
-    for english in ("expected", "unexpected", "Encountered", "named", "Error", "operand", "element", "token"):
+    for english in ("expected", "unexpected", "Encountered", "named", "Error", "operand", "element", "token", "unsafe"):
         assert english not in text, text
+
+
+def test_a_call_the_sandbox_refuses_is_said_in_french():
+    """Jinja's sandbox refuses to call what is marked unsafe, in English: said in French."""
+    from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+    from core import i18n
+    from core.templating import jinjawords
+
+    def f() -> str:
+        return ""
+
+    f.unsafe_callable = True  # type: ignore[attr-defined]
+    with pytest.raises(SecurityError) as refused:
+        ImmutableSandboxedEnvironment().from_string("{{ f() }}").render(f=f)
+    i18n.use("fr")
+    assert jinjawords.runtime(refused.value) == "appeler ceci n'est pas permis dans un modèle"

@@ -126,7 +126,7 @@ def _scan(node: nodes.Node, kind: str, field: str, local: set[str]) -> Iterator[
         attribute = node.attr if isinstance(node, nodes.Getattr) else _constant(node.arg)
         yield (
             node.lineno,
-            _("attribute '{attribute}' is not allowed; only the listed variables are").format(attribute=attribute),
+            _(jinjawords.ATTRIBUTE_REFUSED).format(attribute=attribute),
         )
         return
     for child in node.iter_child_nodes():

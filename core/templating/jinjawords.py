@@ -40,6 +40,17 @@ _SYNTAX = (
 )
 
 
+# an attribute a template may not read: refused at save time (core.templating.fields)
+# when it is written out, by the sandbox at render time when a value names it
+ATTRIBUTE_REFUSED = N_("attribute '{attribute}' is not allowed; only the listed variables are")
+
+# the sandbox's refusals at render time, said as the save-time checks say them
+_SECURITY = (
+    (r"access to attribute '(?P<attribute>[^']*)' of '[^']*' object is unsafe", ATTRIBUTE_REFUSED),
+    (r"(?s).* is not safely callable", N_("calling this is not allowed in a template")),
+)
+
+
 def syntax(message: str) -> str:
     """A Jinja syntax error's message (`TemplateSyntaxError.message`) in words."""
     return known_words(message, _SYNTAX, _token) or message
@@ -52,7 +63,7 @@ def _token(name: str) -> str:
 def runtime(error: Exception) -> str:
     """What went wrong rendering a template with a patient's values, in words."""
     if isinstance(error, SecurityError):
-        return _("not allowed: {error}").format(error=error)
+        return known_words(str(error), _SECURITY) or _("not allowed: {error}").format(error=error)
     if isinstance(error, UndefinedError):
         m = re.match(r"'(?P<name>[^']*)' is undefined", str(error))
         if m:  # used before the template sets it
@@ -65,4 +76,4 @@ def runtime(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-__all__ = ["runtime", "syntax"]
+__all__ = ["ATTRIBUTE_REFUSED", "runtime", "syntax"]
