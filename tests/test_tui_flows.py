@@ -284,6 +284,16 @@ class TestTemplateEditor:
             assert len(Template.get(Template.campaign == cid, Template.language == "fr").push) < 178
 
 
+async def _on_csv_tab_settled(app, pilot) -> None:
+    """Once everything typed has settled: the dialog shows its CSV tab, the cursor in the
+    path field."""
+    await settle(pilot)
+    await pilot.pause(0.3)
+    await settle(pilot)
+    assert app.screen.active_tab() == "tab-csv"
+    assert getattr(app.focused, "id", None) == "csv-path"
+
+
 class TestAddPatients:
     async def test_one_patient_by_name(self, world):
         cid = world.campaigns.invitation_draft
@@ -323,11 +333,31 @@ class TestAddPatients:
                     break
                 await asyncio.sleep(0.001)
             app.post_message(events.Key("f4", None))  # before the dialog has processed its first focus
-            await settle(pilot)
-            await pilot.pause(0.3)
-            await settle(pilot)
-            assert app.screen.active_tab() == "tab-csv"
-            assert getattr(app.focused, "id", None) == "csv-path"
+            await _on_csv_tab_settled(app, pilot)
+
+    async def test_a_tab_key_typed_with_the_add_key_is_kept(self, world):
+        """Typed ahead over SSH, `a` and F4 arrive in one burst, before any screen has
+        drawn: F4 belongs to the dialog `a` opens (it went to the list beneath it)."""
+        from textual import events
+
+        async with campaign_open(world, world.campaigns.invitation_draft) as (app, pilot):
+            app.post_message(events.Key("a", "a"))
+            app.post_message(events.Key("f4", None))
+            await _on_csv_tab_settled(app, pilot)
+
+    async def test_a_tab_chosen_before_the_dialog_is_mounted_is_shown_once_it_is(self, world):
+        """The F4 of a burst, dispatched again to the dialog, can outrun the dialog's own
+        start: the tab is remembered and shown when the dialog is mounted (no crash on
+        tabs not composed yet)."""
+        from tui.screens.add_patients import AddPatientsModal
+
+        cid = world.campaigns.invitation_draft
+        async with campaign_open(world, cid) as (app, pilot):
+            modal = AddPatientsModal(cid, "invitation")
+            app.push_screen(modal)
+            modal.action_tab("tab-csv")  # nothing awaited since the push: not mounted yet
+            await _on_csv_tab_settled(app, pilot)
+            assert app.screen is modal
 
     async def test_conditions_count_live_and_assign(self, world):
         cid = world.campaigns.invitation_draft

@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from textual import work
+from textual import events, work
 from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.reactive import reactive
@@ -99,6 +99,7 @@ class ClinicastApp(StaffPreferences):
         self._hangup_watched = False
         self._release_lock = threading.Lock()
         self._keymap_applied: dict[str, str] = {}  # the [keys] in force
+        self._typed_ahead: set[events.Key] = set()  # keys dispatched again (on_key)
         self._switched_to: str | None = None  # the language chosen in this session (palette)
         self._saved_theme = ""  # the theme core.preferences holds for this staff member
         self._theme_watched = False
@@ -355,6 +356,24 @@ class ClinicastApp(StaffPreferences):
         """After a start or an assign: send now rather than at the next tick."""
         if self.scheduler is not None:
             self.scheduler.wake()
+
+    def on_key(self, event: events.Key) -> None:
+        """A key that came back up unhandled although the screen on top binds it first
+        (a priority binding, checked before any widget sees a key): it was typed ahead
+        and queued for the screen beneath before this one opened — over SSH `a` and F4
+        often arrive in one burst. It is dispatched again, to the screen now on top."""
+        if event in self._typed_ahead:
+            self._typed_ahead.discard(event)  # once only, whatever became of it
+            return
+        active = self.screen.active_bindings.get(event.key)
+        if active is not None and active.binding.priority and active.enabled:
+            event.prevent_default()  # not the bindings of the screen beneath
+            event.stop()
+            again = events.Key(event.key, event.character)
+            if len(self._typed_ahead) > 64:  # those a binding took never come back
+                self._typed_ahead.clear()
+            self._typed_ahead.add(again)
+            self.post_message(again)
 
     def on_descendant_focus(self, event: DescendantFocus) -> None:
         """Snapshots need a still cursor: with blink=False no cursor ever blinks."""

@@ -75,6 +75,7 @@ class AddPatientsModal(ClinicastModal[recipients.AssignResult | None]):
         self.report: recipients.IdListReport | None = None
         self.added: recipients.AssignResult | None = None  # one-patient adds so far (the dialog stays open)
         self._timer: Timer | None = None
+        self._typed_tab = ""  # a tab key typed before the dialog was mounted (action_tab)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="add-dialog") as box:
@@ -144,6 +145,8 @@ class AddPatientsModal(ClinicastModal[recipients.AssignResult | None]):
     def on_mount(self) -> None:
         self.query_one("#add-message").display = False
         self.query_one("#csv-report").display = False
+        if self._typed_tab:  # once the tabs are set up and the first field focused
+            self.call_after_refresh(self.action_tab, self._typed_tab)
 
     @on(TabbedContent.TabActivated)
     def _tab(self, event: TabbedContent.TabActivated) -> None:
@@ -172,6 +175,9 @@ class AddPatientsModal(ClinicastModal[recipients.AssignResult | None]):
         return self.query_one(TabbedContent).active
 
     def action_tab(self, tab: str) -> None:
+        if not self.is_mounted:  # typed with the key that opens the dialog: shown once it is
+            self._typed_tab = tab
+            return
         self.query_one(TabbedContent).active = tab
         # the cursor goes there now: a key typed ahead (over SSH, F4 as the dialog opens) must
         # not be undone by the first tab's focus arriving later (which would show that tab again)

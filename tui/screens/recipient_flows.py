@@ -1,8 +1,9 @@
 """The flows of the recipient screen's keys (SPEC §4, §7): add patients, remove the
-selected one, start, export the ledger — and the words they say. Each flow is one
-linear worker of the screen: ask core (in a thread), confirm, act (in a thread), say
-what was done. The screen holds one (`RecipientFlows(self)`) and its keys call
-`add(kind)`, `remove(row)`, `start(summary)`, `export()`."""
+selected one, start, export the ledger — and the words they say. Each flow but adding
+is one linear worker of the screen: ask core (in a thread), confirm, act (in a thread),
+say what was done; adding opens its dialog at once (a key typed after `a` is its). The
+screen holds one (`RecipientFlows(self)`) and its keys call `add(kind)`, `remove(row)`,
+`start(summary)`, `export()`."""
 
 from __future__ import annotations
 
@@ -22,8 +23,9 @@ if TYPE_CHECKING:
 
 
 class RecipientFlows:
-    """The screen's flows, run as its workers (group "add", "remove", "start", "export":
-    the screen's keys do nothing while theirs is under way)."""
+    """The screen's flows, run as its workers (group "remove", "start", "export": the
+    screen's keys do nothing while theirs is under way); adding is a dialog, opened by
+    the key itself (`add`)."""
 
     def __init__(self, screen: RecipientsScreen) -> None:
         self.screen = screen
@@ -48,16 +50,19 @@ class RecipientFlows:
         )
 
     def add(self, kind: str) -> None:
-        self._run(self._add(kind), "add", "add_flow")
-
-    async def _add(self, kind: str) -> None:
+        """The Add-patients dialog, shown by the key itself rather than by a worker that
+        starts later: a key typed in the same burst (F4 after `a`, over SSH) goes to it,
+        not to the list beneath."""
         from tui.screens.add_patients import AddPatientsModal
 
         screen = self.screen
         modal = AddPatientsModal(screen.campaign_id, kind, start_folder=screen.app.start_folder)
-        result = await screen.app.push_screen_wait(modal)
+        screen.app.push_screen(modal, callback=self._added)
+
+    def _added(self, result: recipients.AssignResult | None) -> None:
         if result is None:
             return
+        screen = self.screen
         screen.notify(assign_message(result), title=_("Patients added"), markup=False, timeout=6)
         screen.changed()
 

@@ -277,7 +277,7 @@ class RecipientsScreen(ClinicastScreen[None]):
         self.app.push_screen(CampaignDetailScreen(self.campaign_id))
 
     def action_add(self) -> None:
-        if self.summary is not None and not self.running("add"):
+        if self.summary is not None:  # the dialog, once open, takes the keys: no second one
             self.flows.add(self.summary.kind)
 
     @on(DataTable.RowSelected, "#recipients")
