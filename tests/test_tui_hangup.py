@@ -24,17 +24,22 @@ ROOT = Path(__file__).resolve().parent.parent
 SCHEDULER = '[scheduler]\nembedded = "always"\ntick_seconds = 0.2\nheartbeat_seconds = 0.5\n'
 
 
-def tui_in_a_pty(config: Path):
+def tui_in_a_pty(config: Path, *, leader_keeps_sighup: bool = False):
     """`clinicast --config CONFIG` with a pty as its controlling terminal, in a session of
-    its own (as sshd starts it); returns (process, master fd, what it drew)."""
+    its own (as sshd starts it); returns (process, master fd, what it drew). With
+    `leader_keeps_sighup`, the session's leader is a shell that ignores SIGHUP and waits
+    for clinicast (as `make demo` does): a hang-up's signal never reaches clinicast."""
     primary, secondary = os.openpty()
+    argv = [sys.executable, "-m", "cli", "--config", str(config)]
+    if leader_keeps_sighup:
+        argv = ["sh", "-c", "trap '' HUP; \"$@\"; exit $?", "sh", *argv]
     drawn = bytearray()
 
     def controlling_terminal():
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cli", "--config", str(config)],
+        argv,
         stdin=secondary,
         stdout=secondary,
         stderr=secondary,
@@ -88,13 +93,13 @@ def wait_for(pred, timeout=90.0):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("how", ["terminal closed", "SIGHUP"])
+@pytest.mark.parametrize("how", ["terminal closed", "SIGHUP", "terminal closed, SIGHUP kept by the leader"])
 def test_a_dropped_connection_ends_the_tui_and_releases_its_scheduler(tmp_path, sqlite_url, how):
     config = write_config(tmp_path, sqlite_url, extra=SCHEDULER)
     db = tmp_path / "clinicast.db"
     init = subprocess.run([sys.executable, "-m", "cli", "init", "--config", str(config)], cwd=ROOT, capture_output=True)
     assert init.returncode == 0, init.stderr
-    proc, hang_up, drawn = tui_in_a_pty(config)
+    proc, hang_up, drawn = tui_in_a_pty(config, leader_keeps_sighup=how.endswith("by the leader"))
     closed = False
     try:
         beating = "SELECT name, role FROM heartbeat WHERE role = 'tui'"
@@ -106,7 +111,7 @@ def test_a_dropped_connection_ends_the_tui_and_releases_its_scheduler(tmp_path, 
         )  # in full, in short (80 columns)
         assert wait_for(lambda: any(s in drawn for s in said), 60)
         hung_up_at = time.monotonic()
-        if how == "terminal closed":
+        if how.startswith("terminal closed"):
             hang_up()  # the kernel hangs the terminal up: SIGHUP to its session
             closed = True
         else:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -44,6 +45,7 @@ typography.install()  # no line breaks at a no-break space, before any text is w
 TICK_SECONDS = 3.0  # the config file and who sends are checked this often
 
 HANGUP_EXIT = 128 + signal.SIGHUP  # what a shell reports for a session ended by SIGHUP
+TERMINAL_CHECK = 1.0  # seconds: how often the terminal is asked whether it is still there
 HANGUP_GRACE = 5.0  # seconds the session has to unwind after SIGHUP, its scheduler already released
 
 
@@ -97,6 +99,7 @@ class ClinicastApp(StaffPreferences):
         self._ticking = False
         self.hung_up = False
         self._hangup_watched = False
+        self._unmounted = threading.Event()  # the app has ended: its terminal is no longer watched
         self._release_lock = threading.Lock()
         self._keymap_applied: dict[str, str] = {}  # the [keys] in force
         self._typed_ahead: set[events.Key] = set()  # keys dispatched again (on_key)
@@ -127,12 +130,42 @@ class ClinicastApp(StaffPreferences):
     def _watch_hangup(self) -> None:
         """SIGHUP (sshd lost the connection, the terminal closed): end the session within
         seconds and release what the embedded scheduler holds, never a TUI left drawing
-        into nothing (issue #19)."""
+        into nothing (issue #19). And the terminal itself, watched from a thread: the
+        signal goes to the session's leader, and one that keeps it and waits for us (make,
+        a shell that traps it) never passes it on — nor can the signal's handler run while
+        the app is blocked writing to a terminal that is gone."""
         try:
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.hang_up)
             self._hangup_watched = True
         except (NotImplementedError, RuntimeError, ValueError):  # not the main thread: not ours to watch
             pass
+        try:
+            fd = sys.__stdin__.fileno() if sys.__stdin__ is not None else -1
+            if fd >= 0 and os.isatty(fd):
+                loop = asyncio.get_running_loop()
+                threading.Thread(
+                    target=self._watch_terminal, args=(fd, loop), name="clinicast-tty", daemon=True
+                ).start()
+        except (OSError, ValueError):  # no terminal to watch (tests, a pipe)
+            pass
+
+    def _watch_terminal(self, fd: int, loop: asyncio.AbstractEventLoop) -> None:
+        """A terminal hung up answers EIO to everything: then the session ends as on SIGHUP
+        (released first, in a thread; the process ends after HANGUP_GRACE if the app cannot)."""
+        import errno
+        import termios
+
+        while not self.hung_up and not self._unmounted.wait(TERMINAL_CHECK):
+            try:
+                termios.tcgetattr(fd)
+            except termios.error as e:
+                if e.args and e.args[0] == errno.EIO:
+                    loop.call_soon_threadsafe(self.hang_up)  # the app's own way out, if its loop runs
+                    time.sleep(TERMINAL_CHECK)
+                    if not self.hung_up:  # it is blocked (writing to the dead terminal): from here
+                        self.hung_up = True
+                        self._release_then_end()
+                return
 
     def hang_up(self) -> None:
         """Release first (in a thread: the terminal may be gone, and drawing the way out can
@@ -381,6 +414,7 @@ class ClinicastApp(StaffPreferences):
             event.widget.cursor_blink = False
 
     def on_unmount(self) -> None:
+        self._unmounted.set()
         self.release()
         if self._hangup_watched:
             with contextlib.suppress(Exception):
