@@ -475,7 +475,7 @@ def test_local_sinks_for_the_demo(db, db_url, tmp_path):
 
 def test_the_two_connections_hand_their_next_emails_over_in_one_transaction(setup, smtp):
     """Issue #21: each SMTP connection asks for its next hand-over the moment its answer
-    arrives, and the hand-over waits a moment (pipeline.HANDOVER_JOIN) for the other
+    arrives, and the hand-over waits a moment (joining.HANDOVER_JOIN) for the other
     connection's answer about to come, so both emails go in one transaction — one fresh
     read, one commit — instead of two in a row. The server answers the two connections
     3 ms apart: without the wait, every email is handed over on its own. Counted, not

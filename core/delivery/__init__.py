@@ -5,6 +5,7 @@ pipeline.py    Pass: claim → prepare → hand over → send → record
 prepare.py     claimed rows made into jobs (pushes grouped into requests of 500)
 lease.py       the leases of the rows a dispatcher holds, renewed while it works
 handover.py    the checks at the moment of sending, and the hand-over itself
+joining.py     HandOvers: the workers' hand-overs joined in transactions that record their answers
 kinds.py       one handler per delivery kind (HANDLERS): group, check, send; the
                `Tools` of its dispatcher a handler uses
 letters.py     emails written for sending: rendered, identified, serialised

@@ -14,13 +14,14 @@ thread (`Runner.db`), in this order of arrival:
   take one job each, **hand it over** (core.delivery.handover: checks at the moment of
   sending, one fresh read for every job of the transaction) and make the call;
 - each answer is **recorded** in the transaction that hands the worker's next job over
-  (workers that free up together share one, and an SMTP connection's waits a moment for
-  the others' answers about to come: `HANDOVER_JOIN`): a gateway worker's before its next
-  request; an SMTP connection's while its next email is being sent — that transaction
-  hands the email after it over and is over before that one goes — so the database
-  thread and the SMTP senders overlap. A crash leaves unrecorded at most two emails a
-  connection (the one in flight, the one whose answer was being written), and gateway
-  requests whose idempotency keys make them safe to repeat;
+  (core.delivery.joining: workers that free up together share one, and an SMTP
+  connection's waits a moment for the others' answers about to come): a gateway
+  worker's before its next request; an SMTP connection's while its next email is being
+  sent — that transaction hands the email after it over and is over before that one
+  goes — so the database thread and the SMTP senders overlap. A crash leaves
+  unrecorded at most two emails a connection (the one in flight, the one whose answer
+  was being written), and gateway requests whose idempotency keys make them safe to
+  repeat;
 - answers are written, counted and logged by core.delivery.recording (a `Recorder` a
   pass); leases are kept by core.delivery.lease while the pass works; claimed rows
   become jobs in core.delivery.prepare;
@@ -42,8 +43,7 @@ from dataclasses import dataclass, fields
 from typing import Protocol
 
 from core import channel_health, pace
-from core.db import write_transaction
-from core.delivery.handover import hand_over
+from core.delivery.joining import HandOvers
 from core.delivery.kinds import Handler, Job
 from core.delivery.lease import keep_leases
 from core.delivery.logfmt import event
@@ -56,9 +56,6 @@ from core.enums import DeliveryKind, DeliveryState
 
 CLAIM_AHEAD = 16  # emails claimed ahead, per SMTP connection
 GATEWAY_CLAIM = 1000  # gateway rows a claim takes (two requests of 500)
-# seconds an email's hand-over waits for the other SMTP connections' (Pass._joined): on
-# PostgreSQL a transaction's commit and fresh read cost more than a loopback send
-HANDOVER_JOIN = 0.010
 # seconds a kind of delivery is not looked for again (its claim scans every due row) after
 # a claim found none of it: emails while the gateway had work, or gateway rows at all
 RECHECK = 0.5
@@ -116,13 +113,9 @@ class Pass:
         self.queues: dict[bool, asyncio.Queue[Job | None]] = {False: asyncio.Queue(), True: asyncio.Queue()}
         self.busy = {False: 0, True: 0}  # jobs being handed over or sent, by is-email
         self.changed = asyncio.Event()  # a job finished: maybe claim more, maybe done
-        # (job, the answers to record with it, its future, whether it goes after a send in flight)
-        self.handover_wanted: list[tuple[Job, list[Result], asyncio.Future, bool]] = []
-        self.handover_task: asyncio.Task | None = None
-        self.answering = 0  # mail workers waiting for an answer, their next hand-over to follow
-        self.asked = asyncio.Event()  # a hand-over was asked for
         self.failure: BaseException | None = None
         self.rec = Recorder(dispatcher, self.stats, self._fail)  # answers written, counted, logged
+        self.handovers = HandOvers(dispatcher, self.rec)  # asked by the workers, joined in transactions
         # by is-email: the claim found none of that kind; not looked for again before this
         # (time.monotonic), so that each email's claim does not scan for pushes too (RECHECK)
         self.rests = {True: 0.0, False: 0.0}
@@ -174,8 +167,7 @@ class Pass:
                 if mail_rests or gw_rests:  # look for both once more before ending
                     self.rests = {True: 0.0, False: 0.0}
                     continue
-                if want_mail > 0 or want_gw:
-                    return  # nothing due, nothing in flight (results are recorded before a worker is free)
+                return  # nothing due, nothing in flight (results are recorded before a worker is free)
             self.changed.clear()
             try:
                 await asyncio.wait_for(self.changed.wait(), 0.25)
@@ -285,11 +277,8 @@ class Pass:
                     elif answers:
                         await self.rec.record(answers)
                         answers = []
-                    self.answering += following is not None
-                    try:
+                    with self.handovers.answer_coming(following is not None):
                         answers = await sending
-                    finally:
-                        self.answering -= following is not None
                     sending, following = following, None
                     if sending is None and not self.failure and not q.empty():
                         # none was ready during that send: this answer first, then the next
@@ -345,7 +334,7 @@ class Pass:
         """Hand `job` over (recording `answers` in the same transaction); False when the
         database failed (the rows wait for their lease; the pass ends)."""
         try:
-            await self._hand_over(job, answers, ahead)
+            await self.handovers.ask(job, answers, ahead)
         except Exception as e:  # noqa: BLE001 - not handed over: the rows wait for their lease
             if answers:
                 await self.rec.record(answers)  # the transaction that held them was rolled back
@@ -368,65 +357,6 @@ class Pass:
             for r in results:
                 r.code = Reason.INTERNAL if r.state != DeliveryState.SENT else r.code
             return results
-
-    async def _hand_over(self, job: Job, answers: list[Result], ahead: bool) -> None:
-        """Join the next hand-over transaction: workers that free up together share one,
-        and it records their last answers too (one transaction a call, not two)."""
-        fut = asyncio.get_running_loop().create_future()
-        self.handover_wanted.append((job, answers, fut, ahead))
-        self.asked.set()
-        if self.handover_task is None or self.handover_task.done():
-            self.handover_task = asyncio.ensure_future(self._hand_over_all())
-        await fut
-
-    async def _hand_over_all(self) -> None:
-        d = self.d
-        while self.handover_wanted:
-            await self._joined()
-            batch, self.handover_wanted = self.handover_wanted, []
-            jobs = [j for j, *_ in batch]
-            answers = [r for _, rs, *_ in batch for r in rs]
-            try:
-                immediate, written, changes = await d.db(self._record_and_hand_over, answers, jobs, d.clock())
-            except Exception as e:  # noqa: BLE001 - each waiting worker gets the error
-                for _, _, fut, _ in batch:
-                    if not fut.done():  # a worker cancelled meanwhile
-                        fut.set_exception(e)
-                continue
-            self.rec.settled(immediate, None, [])
-            if answers:
-                self.rec.settled(answers, written, changes)
-            for _, _, fut, _ in batch:
-                if not fut.done():
-                    fut.set_result(None)
-
-    async def _joined(self) -> None:
-        """Before an email's hand-over: wait, `HANDOVER_JOIN` at most, for the SMTP
-        connections whose answer is about to come. Each asks for its next hand-over the
-        moment its answer arrives, so both go in one transaction — one fresh read, one
-        commit — instead of two in a row. Only when every email waiting goes after one
-        now being sent (`ahead`): the wait then delays no send. A connection's first
-        email, or a gateway request, is handed over at once."""
-        # the workers of the transaction just done run first: each asks for its next
-        # hand-over at once (its answer came meanwhile) or waits for its answer (counted)
-        await asyncio.sleep(0)
-        deadline = time.monotonic() + HANDOVER_JOIN
-        while self.answering > 0 and all(ahead for *_, ahead in self.handover_wanted):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
-            self.asked.clear()
-            try:
-                await asyncio.wait_for(self.asked.wait(), left)
-            except TimeoutError:
-                return
-
-    def _record_and_hand_over(self, answers: list[Result], jobs: list[Job], now) -> tuple[list, dict, list]:
-        d = self.d
-        with write_transaction():
-            written, changes = self.rec.write(answers, now) if answers else ({}, [])
-            immediate = hand_over(jobs, now, d.config.clinic.app_url, d.config.scheduler.max_attempts)
-        return immediate, written, changes
 
     # --- claim and prepare (database thread) ---------------------------------------------
 
