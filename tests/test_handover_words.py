@@ -51,14 +51,26 @@ def emr_of(recipient: Recipient) -> str:
     return Patient.get_by_id(recipient.patient_id).emr_id
 
 
+def started_invitation(ctx, n: int) -> int:
+    """An invitation to n new patients (EMR 1000, 1001, …), started: its id."""
+    add_patients(n)
+    c = campaigns.create(ctx, "invitation", "Invite")
+    recipients.assign_ids(ctx, c.id, [str(1000 + i) for i in range(n)])
+    recipients.start(ctx, c.id)
+    return c.id
+
+
+def claimed_email(d: Dispatcher, campaign_id: int, clock, worker: str = "a") -> Job:
+    """The next due email, claimed by `worker` and made a job of `d`'s email handler."""
+    rows = store.claim(worker, clock(), 60, 1, (DeliveryKind.EMAIL,))
+    return Job(d.handler(DeliveryKind.EMAIL), Campaign.get_by_id(campaign_id), rows, {})
+
+
 def test_a_row_handed_over_as_often_as_allowed_fails_saying_so(setup, smtp):
     """Dispatchers that died after handing it over, again and again: the next hand-over
     gives up instead of sending it a fourth time."""
     ctx, _clock, make = setup
-    add_patients(2)
-    c = campaigns.create(ctx, "invitation", "Invite")
-    recipients.assign_ids(ctx, c.id, ["1000", "1001"])
-    recipients.start(ctx, c.id)
+    started_invitation(ctx, 2)
     tired = Delivery.get(Delivery.recipient == Recipient.get(Recipient.patient == Patient.get(emr_id="1000")))
     Delivery.update(attempts=3).where(Delivery.id == tired.id).execute()
     make(max_attempts=3).run_once()
@@ -78,10 +90,7 @@ def test_an_opt_out_after_the_claim_is_caught_with_its_day_and_source(setup, smt
     """An opt-out recorded after the dispatcher claimed the row (no cancel reached it):
     the hand-over skips it, and staff read when and how the patient opted out."""
     ctx, _clock, make = setup
-    add_patients(2)
-    c = campaigns.create(ctx, "invitation", "Invite")
-    recipients.assign_ids(ctx, c.id, ["1000", "1001"])
-    recipients.start(ctx, c.id)
+    started_invitation(ctx, 2)
     p = Patient.get(emr_id="1001")
     OptOut.create(patient=p, channel="email", source="link", at=datetime(2026, 3, 1, 20), day=date(2026, 3, 1))
     make().run_once()
@@ -204,10 +213,7 @@ def test_a_row_given_up_is_read_in_french_and_stays_english_for_scripts(setup, s
     from core import i18n
 
     ctx, _clock, make = setup
-    add_patients(1)
-    c = campaigns.create(ctx, "invitation", "Invite")
-    recipients.assign_ids(ctx, c.id, ["1000"])
-    recipients.start(ctx, c.id)
+    started_invitation(ctx, 1)
     Delivery.update(attempts=3).execute()
     make(max_attempts=3).run_once()
     r = Recipient.get()
@@ -267,10 +273,7 @@ def test_an_smtp_server_that_is_not_there_is_read_in_french(db, db_url, tmp_path
     smtp["unsubscribe_url"] = "https://app.example.org/unsubscribe"
     config = delivery_config(db_url, tmp_path, email=smtp)
     ctx, _clock = ctx_at(config, T0)
-    add_patients(1)
-    c = campaigns.create(ctx, "invitation", "Invite")
-    recipients.assign_ids(ctx, c.id, ["1000"])
-    recipients.start(ctx, c.id)
+    started_invitation(ctx, 1)
     with Dispatcher(config, clock=lambda: T0) as d:
         d.run_once()
     r = Recipient.get()
@@ -287,15 +290,11 @@ def test_an_answer_and_the_next_hand_over_cost_few_statements(setup, db_url):
     transaction), one fresh read, and on PostgreSQL the hand-over's three writes (the
     handed mark, the invitation, the unsubscribe token) are one statement."""
     ctx, clock, make = setup
-    add_patients(2)
-    c = campaigns.create(ctx, "invitation", "Invite")
-    recipients.assign_ids(ctx, c.id, ["1000", "1001"])
-    recipients.start(ctx, c.id)
+    cid = started_invitation(ctx, 2)
     d = make()
-    campaign = Campaign.get_by_id(c.id)
-    first = Job(d.handler(DeliveryKind.EMAIL), campaign, store.claim("a", clock(), 60, 1, (DeliveryKind.EMAIL,)), {})
+    first = claimed_email(d, cid, clock)
     hand_over([first], clock(), "https://app.example", 5)
-    nxt = Job(d.handler(DeliveryKind.EMAIL), campaign, store.claim("a", clock(), 60, 1, (DeliveryKind.EMAIL,)), {})
+    nxt = claimed_email(d, cid, clock)
     with statements() as seen, write_transaction():
         written = record([Result(first.handed[0], DeliveryState.SENT)], clock(), Guard.HANDOVER)
         hand_over([nxt], clock(), "https://app.example", 5)
@@ -315,16 +314,9 @@ def test_two_claims_handed_over_together_are_one_write_on_postgresql(setup, db_u
     from two claims. Both are marked handed over and get their invitation and unsubscribe
     token; on PostgreSQL the fresh read and one statement for all their writes."""
     ctx, clock, make = setup
-    add_patients(2)
-    c = campaigns.create(ctx, "invitation", "Invite")
-    recipients.assign_ids(ctx, c.id, ["1000", "1001"])
-    recipients.start(ctx, c.id)
+    cid = started_invitation(ctx, 2)
     d = make()
-    campaign = Campaign.get_by_id(c.id)
-    jobs = [
-        Job(d.handler(DeliveryKind.EMAIL), campaign, store.claim(f"d{n}", clock(), 60, 1, (DeliveryKind.EMAIL,)), {})
-        for n in range(2)
-    ]
+    jobs = [claimed_email(d, cid, clock, f"d{n}") for n in range(2)]
     assert len({job.rows[0].token for job in jobs}) == 2
     with statements() as seen, write_transaction():
         hand_over(jobs, clock(), "https://app.example", 5)
