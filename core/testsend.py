@@ -78,6 +78,14 @@ def check_destination(ctx: Ctx, kind: str, to: str | None = None) -> str:
     return ctx.user.app_id
 
 
+def _patient(emr_id: str | None, patient_id: int | None) -> Patient | None:
+    """The patient a test is for: the directory's `patient_id` (the TUI's pickers), else
+    the one with EMR id `emr_id`; None when there is none."""
+    if patient_id is not None:
+        return Patient.get_or_none(Patient.id == patient_id)
+    return Patient.get_or_none(Patient.emr_key == emr.key(emr_id or ""))
+
+
 def subject_prefix(ctx: Ctx, campaign_id, emr_id: str = "", *, patient_id: int | None = None) -> str | None:
     """The mark a test's subject (or push title) starts with — "[TEST]" or "[ESSAI]",
     in the language this patient gets the message in (what the dialog promises is what
@@ -87,10 +95,7 @@ def subject_prefix(ctx: Ctx, campaign_id, emr_id: str = "", *, patient_id: int |
 
     ctx.require(Permission.CAMPAIGNS)
     c = get(campaign_id)
-    if patient_id is not None:
-        patient = Patient.get_or_none(Patient.id == patient_id)
-    else:
-        patient = Patient.get_or_none(Patient.emr_key == emr.key(emr_id or ""))
+    patient = _patient(emr_id, patient_id)
     if patient is None:
         return None
     lang = language_for(get_templates(ctx, c.id), patient.language, ctx.config.clinic.default_language)
@@ -104,10 +109,7 @@ def send_test(
     `patient_id`, as the TUI's pickers give it), to the staff member."""
     ctx.require(Permission.CAMPAIGNS)
     c = get(campaign_id)
-    if patient_id is not None:
-        patient = Patient.get_or_none(Patient.id == patient_id)
-    else:
-        patient = Patient.get_or_none(Patient.emr_key == emr.key(emr_id or ""))
+    patient = _patient(emr_id, patient_id)
     if patient is None:
         raise NotFound(_("no patient with EMR id {id}").format(id=repr((emr_id or str(patient_id)).strip())))
     kind = DeliveryKind.TEST_EMAIL if c.kind == Kind.INVITATION else DeliveryKind.TEST_BROADCAST
