@@ -96,7 +96,43 @@ def main(argv=None) -> None:
         args = ssh.forced_argv(args, list(COMMAND_MODULES))
     except ssh.Refused as e:
         die(str(e), EXIT_BAD)
-    cli.main(args=args, obj={"decided": decided})
+    try:
+        cli.main(args=args, obj={"decided": decided})
+    except SystemExit as e:
+        if argv is None:  # the program itself, not a caller's main(argv)
+            _end_now(e.code)
+        raise
+
+
+def _end_now(code: object) -> None:
+    """End the process at once once the command is done: what it wrote flushed, its
+    database closed (SQLite checkpoints its WAL then; PostgreSQL is told goodbye), then
+    `os._exit`, without the interpreter's teardown — freeing every module one by one,
+    ~0.03 s of a `campaigns list` on SQLite and ~0.08 s on PostgreSQL (psycopg, asyncio,
+    ssl), a fifth of a whole command (issue #21). Returns, and the usual exit follows,
+    whenever that could lose anything: a thread that is not a daemon still running
+    (Python would wait for it), output that cannot be flushed (a reader gone: cli.base
+    says so), a database that does not close cleanly, an exit that is not a number."""
+    import os
+    import sys
+    import threading
+
+    if code is None:
+        code = 0
+    if not isinstance(code, int):
+        return
+    main = threading.main_thread()
+    if any(t is not main and not t.daemon and t.is_alive() for t in threading.enumerate()):
+        return
+    models = sys.modules.get("core.models")  # only a command that opened it has it loaded
+    try:
+        if models is not None and models.database.obj is not None:
+            models.database.close()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except Exception:  # noqa: BLE001 - the usual exit, which says or handles it
+        return
+    os._exit(code)
 
 
 __all__ = ["cli", "main"]

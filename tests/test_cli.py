@@ -261,6 +261,34 @@ def test_console_entry_point_runs(tmp_path, sqlite_url):
     assert out.returncode == 2 and out.stderr.startswith("clinicast: campaign id must be a number")
 
 
+def test_a_command_that_ends_at_once_leaves_its_output_whole_and_its_database_closed(tmp_path, sqlite_url):
+    """The program ends without the interpreter's teardown (cli._end_now, issue #21): its
+    SQLite database is closed first — the WAL checkpointed and removed, as a clean close
+    leaves it (without the close, each write stays in `-wal` beside a `-shm`); what it
+    printed arrives whole and its exit code stays. Every step a process of its own: no
+    connection of this one holds the WAL open."""
+    p = write_config(tmp_path, sqlite_url)
+    db = tmp_path / sqlite_url.rsplit("/", 1)[-1]
+
+    def clinicast(*args):
+        cmd = [sys.executable, "-m", "cli", *args, "--config", str(p)]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+
+    for args in (
+        ("init",),
+        ("patients", "import", str(patients_csv(tmp_path, n=300))),
+        ("campaigns", "create", "--kind", "invitation", "--name", "Fermée"),
+    ):
+        out = clinicast(*args)
+        assert out.returncode == 0, (args, out.stderr)
+        assert db.exists() and not db.with_name(db.name + "-wal").exists(), args
+        assert not db.with_name(db.name + "-shm").exists(), args
+    out = clinicast("patients", "show", "1299", "--json")
+    assert out.returncode == 0 and json.loads(out.stdout)["record"]["emr_id"] == "1299", out  # all of it, flushed
+    out = clinicast("campaigns", "show", "999")
+    assert (out.returncode, out.stderr) == (2, "clinicast: no campaign with id 999\n")
+
+
 def test_a_reader_that_stops_reading_is_no_error(run, config_path):
     """`clinicast audit | head`: the reader goes away; no "Broken pipe" on stderr (issue #18)."""
     run("patients", "import", str(patients_csv(config_path.parent, n=40)))
