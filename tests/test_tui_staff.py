@@ -89,6 +89,75 @@ class TestNoLostEdit:
             assert isinstance(app.screen, CampaignListScreen)
             assert not Campaign.select().where(Campaign.name == "Rappel").exists()
 
+    async def test_a_name_typed_and_saved_in_one_burst_is_saved_whole(self, world):
+        """Over SSH the name's letters and ctrl+o arrive together; ctrl+o is bound first
+        (priority), so it ran while the last letters still waited in the field's queue:
+        the save read a part of the name, or none (seen in tmux: nothing saved)."""
+        from textual import events
+
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("n")
+            await settle(pilot)
+            app.screen.query_one("#name").focus()
+            await settle(pilot)
+            for ch in "Rappel de vaccin":  # one burst: nothing awaited between the keys
+                app.post_message(events.Key("space" if ch == " " else ch, ch))
+            app.post_message(events.Key("ctrl+o", None))
+            await settle(pilot)
+            assert Campaign.select().where(Campaign.name == "Rappel de vaccin").exists(), screen_text(app)
+            assert not isinstance(app.screen, CampaignDetailScreen)
+
+    async def test_a_row_chosen_and_opened_in_one_burst_opens_that_row(self, world):
+        """↓ then enter typed together: enter (bound first) opened the row the cursor was
+        on before the ↓ was handled — the campaign above the one chosen (seen in tmux)."""
+        from textual import events
+
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            first, below = app.screen._order[:2]
+            await select(pilot, first)
+            app.post_message(events.Key("down", None))
+            app.post_message(events.Key("enter", "\r"))
+            await settle(pilot)
+            assert isinstance(app.screen, RecipientsScreen)
+            assert app.screen.campaign_id == below
+
+    async def test_f10_with_unsaved_changes_asks_before_quitting(self, world):
+        """f10 quit at once and lost the template being edited; it now asks as escape
+        does, and quits when nothing is unsaved."""
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await select(pilot, world.campaigns.invitation_draft)
+            await pilot.press("t")
+            await settle(pilot)
+            assert isinstance(app.screen, TemplateEditorScreen)
+            app.screen.query_one("#fr-subject").focus()
+            await pilot.press("end", *"!!", "f10")  # the edit and f10 in one go
+            await settle(pilot)
+            assert isinstance(app.screen, ConfirmModal), type(app.screen)
+            assert "Quit clinicast without saving the template?" in screen_text(app)
+            await pilot.press("n")  # keep editing
+            await settle(pilot)
+            assert isinstance(app.screen, TemplateEditorScreen) and app.is_running
+            assert app.screen.query_one("#fr-subject").value.endswith("!!")
+            await pilot.press("f10", "y")
+            await settle(pilot)
+        assert app.return_code == 0
+
+    async def test_f10_with_nothing_unsaved_quits_at_once(self, world):
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("n")
+            await settle(pilot)
+            await pilot.press("f10")
+            await settle(pilot)
+            assert not app.is_running
+
     async def test_escape_on_an_untouched_form_leaves_at_once(self, world):
         app = app_for(world)
         async with app.run_test(size=(80, 24)) as pilot:

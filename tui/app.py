@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from textual import events, work
 from textual.app import SystemCommand
 from textual.binding import Binding
+from textual.message import Message
 from textual.reactive import reactive
 from textual.worker import Worker
 
@@ -47,6 +48,16 @@ TICK_SECONDS = 3.0  # the config file and who sends are checked this often
 HANGUP_EXIT = 128 + signal.SIGHUP  # what a shell reports for a session ended by SIGHUP
 TERMINAL_CHECK = 1.0  # seconds: how often the terminal is asked whether it is still there
 HANGUP_GRACE = 5.0  # seconds the session has to unwind after SIGHUP, its scheduler already released
+
+
+class AfterTyped(Message):
+    """`ClinicastApp.after_typed`'s callback, on its way up from the focused widget to the
+    app: it bubbles through the same queues, behind the keys typed before it, which reach
+    the app's bindings (a ↓ in a list) before it does."""
+
+    def __init__(self, callback: Callable[[], object]) -> None:
+        super().__init__()
+        self.callback = callback
 
 
 class ClinicastApp(StaffPreferences):
@@ -389,6 +400,36 @@ class ClinicastApp(StaffPreferences):
         """After a start or an assign: send now rather than at the next tick."""
         if self.scheduler is not None:
             self.scheduler.wake()
+
+    def after_typed(self, callback: Callable[[], object]) -> None:
+        """Run `callback` once the focused widget has handled every key typed before the
+        one being handled now. A priority binding (ctrl+o, f10, enter on the campaign
+        list) runs as its key reaches the app, while the keys typed just before it may
+        still wait in the focused widget's queue — over SSH a burst arrives at once: a
+        name's last letters, a ↓ in a list. Queued behind them, `callback` sees what the
+        staff member typed (a save without its last letters, the campaign above the one
+        chosen)."""
+        focused = self.focused
+        if focused is None or not focused.post_message(AfterTyped(callback)):
+            callback()
+
+    def on_after_typed(self, message: AfterTyped) -> None:
+        message.callback()
+
+    async def action_quit(self) -> None:
+        """f10, ctrl+q: quit — once the keys typed before are in; a form with unsaved
+        changes asks first, as its escape does (the top one that has any)."""
+        self.after_typed(self._quit_unless_unsaved)
+
+    def _quit_unless_unsaved(self) -> None:
+        from tui.screens.modals import leave_unless_unsaved
+
+        for screen in reversed(self.screen_stack):
+            unsaved = getattr(screen, "unsaved", None)
+            if unsaved is not None and unsaved() is not None:
+                leave_unless_unsaved(screen, self.exit, quitting=True)
+                return
+        self.exit()
 
     def on_key(self, event: events.Key) -> None:
         """A key that came back up unhandled although the screen on top binds it first

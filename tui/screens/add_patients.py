@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.text import Text
@@ -188,12 +189,16 @@ class AddPatientsModal(ClinicastModal[recipients.AssignResult | None]):
         rows = any(row.touched() for row in self.query(ConditionRow))
         return rows or bool(self.query_one("#csv-path", Input).value.strip())
 
+    def unsaved(self) -> Callable[[], str] | None:
+        return (lambda: _("the patients not assigned yet")) if self.changed() else None
+
     def action_close(self) -> None:
-        leave_unless_unsaved(
-            self, self.changed(), lambda: self.dismiss(self.added), lambda: _("the patients not assigned yet")
-        )
+        leave_unless_unsaved(self, lambda: self.dismiss(self.added))
 
     def action_assign(self) -> None:
+        self.app.after_typed(self._assign_now)  # ctrl+o is bound first: what was typed before it must be in
+
+    def _assign_now(self) -> None:
         tab = self.active_tab()
         if tab == "tab-conditions":
             self._assign_conditions_pressed()

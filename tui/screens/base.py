@@ -12,6 +12,7 @@ own `relabel()` (calling `super().relabel()`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -51,6 +52,12 @@ class ClinicastScreen(Screen[ResultT]):
 
     def title_text(self) -> str | None:
         """The screen's title in the language in use (None: the app's)."""
+        return None
+
+    def unsaved(self) -> Callable[[], str] | None:
+        """What closing this screen now would lose, named in the language in use ("the
+        template"); None when nothing. Its escape and f10 ask before losing it
+        (tui.screens.modals.leave_unless_unsaved)."""
         return None
 
     def relabel(self) -> None:

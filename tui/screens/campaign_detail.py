@@ -7,6 +7,7 @@ must be unique) and the problem is shown under the field; ctrl+o (or ctrl+s) sav
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -273,6 +274,9 @@ class CampaignDetailScreen(ClinicastScreen[int | None]):
     # --- saving --------------------------------------------------------------------
 
     def action_save(self) -> None:
+        self.app.after_typed(self._save_now)  # ctrl+o is bound first: the letters typed before it must be in
+
+    def _save_now(self) -> None:
         if not self.running("save"):
             self.save_flow(*self._values())
 
@@ -305,12 +309,11 @@ class CampaignDetailScreen(ClinicastScreen[int | None]):
     def changed(self) -> bool:
         return self.loaded is not None and self._values() != self.loaded
 
+    def unsaved(self) -> Callable[[], str] | None:
+        if not self.changed():
+            return None
+        return (lambda: _("the new campaign")) if self.campaign_id is None else (lambda: _("the campaign's details"))
+
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
-        new = self.campaign_id is None
-        leave_unless_unsaved(
-            self,
-            self.changed(),
-            lambda: self.dismiss(None),
-            lambda: _("the new campaign") if new else _("the campaign's details"),
-        )
+        leave_unless_unsaved(self, lambda: self.dismiss(None))

@@ -289,6 +289,9 @@ class CampaignListScreen(ClinicastScreen[None]):
         self.action_refresh()
 
     def action_open(self) -> None:
+        self.app.after_typed(self._open_now)  # enter is bound first: a ↓ typed before it must be in
+
+    def _open_now(self) -> None:
         if self.focused is not self.query_one(DataTable):
             self.query_one(DataTable).focus()  # enter in the filter: back to the list
             return

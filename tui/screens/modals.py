@@ -76,10 +76,12 @@ class ConfirmModal(ClinicastModal[bool]):
         self.dismiss(yes)
 
 
-def leave_unless_unsaved(screen, changed: bool, leave: Callable[[], object], what: Callable[[], str]) -> None:
-    """Escape on a form: `leave()` at once when nothing was changed, else ask first —
-    staff never lose an edit without a word. `what` names the form ("the template")."""
-    if not changed:
+def leave_unless_unsaved(screen, leave: Callable[[], object], *, quitting: bool = False) -> None:
+    """Escape on a form (or f10 anywhere, `quitting`): `leave()` at once when the form has
+    nothing unsaved (`screen.unsaved()`, which names it: "the template"), else ask first —
+    staff never lose an edit without a word."""
+    what = screen.unsaved()
+    if what is None:
         leave()
         return
     if any(w.group == "leave" and w.node is screen and not w.is_finished for w in screen.app.workers):
@@ -88,8 +90,10 @@ def leave_unless_unsaved(screen, changed: bool, leave: Callable[[], object], wha
     async def ask() -> None:
         confirm = ConfirmModal(
             lambda: _("Unsaved changes"),
-            lambda: _("Leave {what} without saving? Your changes will be lost.").format(what=what()),
-            yes=lambda: _("Discard"),
+            (lambda: _("Quit clinicast without saving {what}? Your changes will be lost.").format(what=what()))
+            if quitting
+            else (lambda: _("Leave {what} without saving? Your changes will be lost.").format(what=what())),
+            yes=(lambda: _("Quit")) if quitting else (lambda: _("Discard")),
             no=lambda: _("Keep editing"),
             danger=True,
         )

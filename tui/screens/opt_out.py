@@ -82,14 +82,20 @@ class OptOutModal(ClinicastModal[tuple[str, str] | None]):
     def changed(self) -> bool:
         return bool(self.query_one("#opt-out-note", Input).value.strip())
 
+    def unsaved(self) -> Callable[[], str] | None:
+        return (lambda: _("the opt-out")) if self.changed() else None
+
     def action_cancel(self) -> None:
-        leave_unless_unsaved(self, self.changed(), lambda: self.dismiss(None), lambda: _("the opt-out"))
+        leave_unless_unsaved(self, lambda: self.dismiss(None))
 
     def _channel(self) -> str:
         pressed = self.query_one(RadioSet).pressed_button
         return pressed.name if pressed is not None and pressed.name else OptOutChannel.EMAIL.value
 
     def action_record(self) -> None:
+        self.app.after_typed(self._record_now)  # ctrl+o is bound first: the note's last letters must be in
+
+    def _record_now(self) -> None:
         note = self.query_one("#opt-out-note", Input).value.strip()
         if not note:
             self.query_one("#opt-out-error", Static).update(_("A note is needed: how did the patient ask?"))

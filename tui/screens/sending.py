@@ -175,8 +175,11 @@ class TestSendModal(ClinicastModal[tuple[str, str | None] | None]):
             to and to.first(Input).value.strip()
         )
 
+    def unsaved(self) -> Callable[[], str] | None:
+        return (lambda: _("the test")) if self.changed() else None
+
     def action_cancel(self) -> None:
-        leave_unless_unsaved(self, self.changed(), lambda: self.dismiss(None), lambda: _("the test"))
+        leave_unless_unsaved(self, lambda: self.dismiss(None))
 
     @on(Input.Submitted)
     def _submitted(self) -> None:

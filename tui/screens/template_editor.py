@@ -5,7 +5,7 @@ the push length counter; saving refuses a template with problems and shows where
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from rich.text import Text
 from textual import on, work
@@ -369,6 +369,9 @@ class TemplateEditorScreen(ClinicastScreen[None]):
     # --- saving --------------------------------------------------------------------
 
     def action_save(self) -> None:
+        self.app.after_typed(self._save_now)  # ctrl+o is bound first: the letters typed before it must be in
+
+    def _save_now(self) -> None:
         if self.kind is not None and not self.running("save"):
             self.save_flow(self.kind, self.all_values())
 
@@ -423,8 +426,11 @@ class TemplateEditorScreen(ClinicastScreen[None]):
                 w.move_cursor((first.line - 1, 0))
         self.notify(_("Not saved: {problem}").format(problem=lines[0]), severity="error", markup=False, timeout=6)
 
+    def unsaved(self) -> Callable[[], str] | None:
+        return (lambda: _("the template")) if self.dirty() else None
+
     def action_back(self) -> None:
-        leave_unless_unsaved(self, self.dirty(), self.app.pop_screen, lambda: _("the template"))
+        leave_unless_unsaved(self, self.app.pop_screen)
 
     def palette_commands(self):
         return [
