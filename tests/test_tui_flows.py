@@ -376,9 +376,14 @@ class TestAddPatients:
             row2.query_one(".cond-field").value = "age"
             await settle(pilot, 0.4)
             row2.query_one(".cond-op").value = ">="
+            await settle(pilot, 0.4)
+            # a value still to type is no mistake: the row says nothing, the count waits
+            assert await wait_for(pilot, lambda: "complete every row to count" in screen_text(app))
+            assert not row2.query_one(".cond-error").display, row2.query_one(".cond-error").render()
             row2.query_one(".cond-value").value = "abc"
             await settle(pilot, 0.4)
-            assert await wait_for(pilot, lambda: "whole number" in screen_text(app))  # the row says what is wrong
+            # the row says what is wrong, in the words of the row (its field's label)
+            assert await wait_for(pilot, lambda: "Age >= abc: expected a whole number" in screen_text(app))
             row2.query_one(".cond-value").value = "18"
             await settle(pilot, 0.4)
             parts = [r.parts() for r in modal.query("ConditionRow")]

@@ -99,7 +99,9 @@ class ConditionRow(Vertical):
     # --- reading -------------------------------------------------------------------
 
     def parts(self) -> tuple[str, str, str] | None:
-        """(field, operator, value as typed), or None while the row is not filled in."""
+        """(field, operator, value as typed), or None while the row is not filled in — a
+        value still to type is not a mistake to show (it was, as soon as an operator was
+        chosen: « practitioner = : expected text after '=' »)."""
         field = self.query_one(".cond-field", Select).value
         op = self.query_one(".cond-op", Select).value
         if field is Select.NULL or op is Select.NULL:
@@ -108,7 +110,22 @@ class ConditionRow(Vertical):
         value = w.value if isinstance(w, (Input, Select)) else ""
         if value is Select.NULL:
             value = ""
+        if not str(value or "").strip() and op not in conditions.NO_VALUE:
+            return None
         return str(field), str(op), str(value or "")
+
+    @staticmethod
+    def words(parts: tuple[str, str, str]) -> str:
+        """The row as the staff member reads it — « Médecin est Dre Côté », its field's
+        label and not the condition language's name — for what is wrong with it."""
+        field, op, value = parts
+        f = conditions.FIELDS.get(field)
+        if f is None:
+            return " ".join(parts)
+        shown = conditions.choice_label(field, value) if f.choices else value
+        # a sign as it is (=, >=), an operator in words in the language in use (« contient »)
+        sign = conditions.operator_label(op) if op[:1].isalpha() else op
+        return " ".join(f"{f.label_words} {sign} {shown}".split())
 
     def touched(self) -> bool:
         """A field chosen: something staff would lose by closing."""
