@@ -46,7 +46,7 @@ async def test_a_pasted_column_is_reported_then_assigned_on_confirm(world, focus
         # a spreadsheet column: its header, Windows line ends, a duplicate and an unknown id
         await paste(pilot, "N° dossier\r\n100001\r\n100002\r\n424242\r\n100002\r\n100003\r\n")
         report = str(modal.query_one("#csv-report").render())
-        assert "3 patients found" in report, report
+        assert "3 patients found (column N° dossier)" in report, report
         assert "line 4 '424242'" in report and "line 5 (as line 3)" in report
         assert modal.query_one("#csv-path").value == ""  # not pasted into the path
         assert assigned(cid) == set()  # nothing before the confirmation
@@ -63,7 +63,8 @@ async def test_a_list_pasted_on_another_tab_opens_the_list_tab(world):
         modal.query_one("#add-row").focus()
         await paste(pilot, "100004\n100005\n")  # no header: every line an id
         assert modal.active_tab() == "tab-csv"
-        assert "2 patients found" in str(modal.query_one("#csv-report").render())
+        report = str(modal.query_one("#csv-report").render())
+        assert "2 patients found (every line an id)" in report and "column" not in report, report
 
 
 async def test_a_list_pasted_into_the_first_field_is_read_whole(world):

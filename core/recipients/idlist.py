@@ -38,7 +38,7 @@ ID_COLUMNS = (
 @dataclass
 class IdListReport:
     path: str
-    column: str
+    column: str  # the header of the ids' column as written; "" for a list without one (every line an id)
     ids: list[str] = field(default_factory=list)  # unique (by key), in file order, as written
     lines: dict[str, int] = field(default_factory=dict)  # id -> first line
     unknown: list[tuple[int, str]] = field(default_factory=list)  # (line, id)
@@ -102,6 +102,7 @@ def _report(table, label: str) -> IdListReport:
     norm = [csvio.norm(h) for h in table.header]
     column = next((h for h in norm if h in ID_COLUMNS), None)
     rows = [(r.line, r.values) for r in table.rows]
+    header = table.header[norm.index(column)].strip() if column is not None else ""  # as the file writes it
     if column is None:
         if len(norm) != 1:
             raise BadInput(
@@ -113,7 +114,7 @@ def _report(table, label: str) -> IdListReport:
         column = norm[0]
         # a single column without a recognised header: the first line is an id too
         rows.insert(0, (table.header_line, {column: table.header[0]}))
-    report = IdListReport(path=label, column=column)
+    report = IdListReport(path=label, column=header)  # not "column 100001"
     for bad in table.bad_rows:
         report.bad_lines.append((bad.line, bad.message))
     first_line: dict[str, tuple[int, str]] = {}  # key -> (line, id as written there)

@@ -423,7 +423,11 @@ def csv_report_text(report: recipients.IdListReport) -> Text:
     t.append(
         ngettext("{n} patient found", "{n} patients found", n).format(n=fmt.num(n)), style="bold green" if n else "bold"
     )
-    t.append(" " + _("(column {column}) — nothing is added until you press Assign").format(column=report.column) + "\n")
+    if report.column:
+        t.append(" " + _("(column {column}) — nothing is added until you press Assign").format(column=report.column))
+    else:  # a list without a header: every line an id
+        t.append(" " + _("(every line an id) — nothing is added until you press Assign"))
+    t.append("\n")
     if report.unknown:
         n = len(report.unknown)
         t.append(ngettext("{n} unknown id: ", "{n} unknown ids: ", n).format(n=fmt.num(n)), style="bold yellow")
