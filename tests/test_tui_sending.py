@@ -97,6 +97,25 @@ class TestTestSend:
             assert counts(cid) == before
             assert any(f"queued to {STAFF_EMAIL}" in n.message for n in app._notifications)
 
+    async def test_the_dialog_shows_its_send_key_and_ctrl_o_sends_what_was_typed(self, world):
+        """Its footer showed only esc: enter in a field sent, but nothing said so. ctrl+o
+        is the forms' key; typed in one burst with the address, it sends to all of it."""
+        from textual import events
+
+        cid = world.campaigns.invitation_sent
+        async with campaign_open(world, cid) as (app, pilot):
+            await pilot.press("T")
+            dialog = await modal(pilot, TestSendModal)
+            assert "Send" in [b.binding.description for b in dialog.active_bindings.values()]
+            dialog.query_one("#test-to").focus()
+            await settle(pilot)
+            for ch in "moi@clinique.example":
+                app.post_message(events.Key(ch, ch))
+            app.post_message(events.Key("ctrl+o", None))
+            await settle(pilot)
+            (d,) = Delivery.select().where(Delivery.kind == "test_email")
+            assert d.target == "moi@clinique.example"
+
     async def test_from_the_template_editor_for_the_preview_patient(self, world):
         cid = world.campaigns.broadcast_live
         async with campaign_open(world, cid, size=(120, 40)) as (app, pilot):

@@ -99,7 +99,11 @@ class TestSendModal(ClinicastModal[tuple[str, str | None] | None]):
     (blank: the staff member's own address). Returns (emr_id, to or None)."""
 
     __test__ = False  # not a pytest class
-    BINDINGS = [Binding("escape", "cancel", N_("Cancel"), key_display="esc", id="test-send.cancel")]
+    BINDINGS = [
+        # the footer showed only esc: enter in a field sends, but nothing said so
+        Binding("ctrl+o,ctrl+s", "send", N_("Send"), priority=True, id="test-send.send"),
+        Binding("escape", "cancel", N_("Cancel"), key_display="esc", id="test-send.cancel"),
+    ]
 
     def __init__(
         self, kind: str, emr_id: str = "", own: str = "", campaign_id: int | None = None, patient_id: int | None = None
@@ -180,6 +184,9 @@ class TestSendModal(ClinicastModal[tuple[str, str | None] | None]):
 
     def action_cancel(self) -> None:
         leave_unless_unsaved(self, lambda: self.dismiss(None))
+
+    def action_send(self) -> None:
+        self.app.after_typed(self._answer)  # ctrl+o is bound first: the address's last letters must be in
 
     @on(Input.Submitted)
     def _submitted(self) -> None:
