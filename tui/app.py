@@ -8,12 +8,8 @@ a full screen saying what is wrong and what to do.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import signal
-import sys
 import threading
-import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +18,6 @@ from typing import TYPE_CHECKING
 from textual import events, work
 from textual.app import SystemCommand
 from textual.binding import Binding
-from textual.message import Message
 from textual.reactive import reactive
 from textual.worker import Worker
 
@@ -38,29 +33,17 @@ if TYPE_CHECKING:
     from core.scheduling.embedded import EmbeddedScheduler
 from tui import typography, workers
 from tui.commands import CampaignCommands
+from tui.hangup import HANGUP_EXIT, HangUp
 from tui.preferences import StaffPreferences
 from tui.screens.opening import Problem, open_session
+from tui.typeahead import TypedAhead
 
 typography.install()  # no line breaks at a no-break space, before any text is wrapped
 
 TICK_SECONDS = 3.0  # the config file and who sends are checked this often
 
-HANGUP_EXIT = 128 + signal.SIGHUP  # what a shell reports for a session ended by SIGHUP
-TERMINAL_CHECK = 1.0  # seconds: how often the terminal is asked whether it is still there
-HANGUP_GRACE = 5.0  # seconds the session has to unwind after SIGHUP, its scheduler already released
 
-
-class AfterTyped(Message):
-    """`ClinicastApp.after_typed`'s callback, on its way up from the focused widget to the
-    app: it bubbles through the same queues, behind the keys typed before it, which reach
-    the app's bindings (a ↓ in a list) before it does."""
-
-    def __init__(self, callback: Callable[[], object]) -> None:
-        super().__init__()
-        self.callback = callback
-
-
-class ClinicastApp(StaffPreferences):
+class ClinicastApp(StaffPreferences, HangUp, TypedAhead):
     CSS_PATH = "app.tcss"
     TITLE = "clinicast"
     COMMANDS = {CampaignCommands}  # the screen's, the language switch and Textual's own, in one order
@@ -136,61 +119,7 @@ class ClinicastApp(StaffPreferences):
         self._watch_hangup()
         self._open()
 
-    # --- the connection drops (SPEC §13) --------------------------------------------
-
-    def _watch_hangup(self) -> None:
-        """SIGHUP (sshd lost the connection, the terminal closed): end the session within
-        seconds and release what the embedded scheduler holds, never a TUI left drawing
-        into nothing (issue #19). And the terminal itself, watched from a thread: the
-        signal goes to the session's leader, and one that keeps it and waits for us (make,
-        a shell that traps it) never passes it on — nor can the signal's handler run while
-        the app is blocked writing to a terminal that is gone."""
-        try:
-            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.hang_up)
-            self._hangup_watched = True
-        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread: not ours to watch
-            pass
-        try:
-            fd = sys.__stdin__.fileno() if sys.__stdin__ is not None else -1
-            if fd >= 0 and os.isatty(fd):
-                loop = asyncio.get_running_loop()
-                threading.Thread(
-                    target=self._watch_terminal, args=(fd, loop), name="clinicast-tty", daemon=True
-                ).start()
-        except (OSError, ValueError):  # no terminal to watch (tests, a pipe)
-            pass
-
-    def _watch_terminal(self, fd: int, loop: asyncio.AbstractEventLoop) -> None:
-        """A terminal hung up answers EIO to everything: then the session ends as on SIGHUP
-        (released first, in a thread; the process ends after HANGUP_GRACE if the app cannot)."""
-        import errno
-        import termios
-
-        while not self.hung_up and not self._unmounted.wait(TERMINAL_CHECK):
-            try:
-                termios.tcgetattr(fd)
-            except termios.error as e:
-                if e.args and e.args[0] == errno.EIO:
-                    loop.call_soon_threadsafe(self.hang_up)  # the app's own way out, if its loop runs
-                    time.sleep(TERMINAL_CHECK)
-                    if not self.hung_up:  # it is blocked (writing to the dead terminal): from here
-                        self.hung_up = True
-                        self._release_then_end()
-                return
-
-    def hang_up(self) -> None:
-        """Release first (in a thread: the terminal may be gone, and drawing the way out can
-        block on it), then quit; a session still alive after HANGUP_GRACE seconds ends there."""
-        if self.hung_up:
-            return
-        self.hung_up = True
-        threading.Thread(target=self._release_then_end, name="clinicast-hangup", daemon=True).start()
-        self.exit(return_code=HANGUP_EXIT)
-
-    def _release_then_end(self) -> None:
-        self.release()
-        time.sleep(HANGUP_GRACE)
-        os._exit(HANGUP_EXIT)  # the app could not unwind by now (a write to a dead terminal blocks)
+    # --- the connection drops (SPEC §13): tui/hangup.py; what it releases -------------
 
     def release(self) -> None:
         """Stop the embedded scheduler (its heartbeat removed, its claims released); once."""
@@ -401,65 +330,14 @@ class ClinicastApp(StaffPreferences):
         if self.scheduler is not None:
             self.scheduler.wake()
 
-    def after_typed(self, callback: Callable[[], object]) -> None:
-        """Run `callback` once the focused widget has handled every key typed before the
-        one being handled now. A priority binding (ctrl+o, f10, enter on the campaign
-        list) runs as its key reaches the app, while the keys typed just before it may
-        still wait in the focused widget's queue — over SSH a burst arrives at once: a
-        name's last letters, a ↓ in a list. Queued behind them, `callback` sees what the
-        staff member typed (a save without its last letters, the campaign above the one
-        chosen)."""
-        focused = self.focused
-        if focused is None or not focused.post_message(AfterTyped(callback)):
-            callback()
-
-    def on_after_typed(self, message: AfterTyped) -> None:
-        message.callback()
-
-    async def action_quit(self) -> None:
-        """f10, ctrl+q: quit — once the keys typed before are in; a form with unsaved
-        changes asks first, as its escape does (the top one that has any)."""
-        self.after_typed(self._quit_unless_unsaved)
-
-    def _quit_unless_unsaved(self) -> None:
-        from tui.screens.modals import leave_unless_unsaved
-
-        for screen in reversed(self.screen_stack):
-            unsaved = getattr(screen, "unsaved", None)
-            if unsaved is not None and unsaved() is not None:
-                leave_unless_unsaved(screen, self.exit, quitting=True)
-                return
-        self.exit()
-
-    def on_key(self, event: events.Key) -> None:
-        """A key that came back up unhandled although the screen on top binds it first
-        (a priority binding, checked before any widget sees a key): it was typed ahead
-        and queued for the screen beneath before this one opened — over SSH `a` and F4
-        often arrive in one burst. It is dispatched again, to the screen now on top."""
-        if event in self._typed_ahead:
-            self._typed_ahead.discard(event)  # once only, whatever became of it
-            return
-        active = self.screen.active_bindings.get(event.key)
-        if active is not None and active.binding.priority and active.enabled:
-            event.prevent_default()  # not the bindings of the screen beneath
-            event.stop()
-            again = events.Key(event.key, event.character)
-            if len(self._typed_ahead) > 64:  # those a binding took never come back
-                self._typed_ahead.clear()
-            self._typed_ahead.add(again)
-            self.post_message(again)
-
     def on_descendant_focus(self, event: DescendantFocus) -> None:
         """Snapshots need a still cursor: with blink=False no cursor ever blinks."""
         if not self.blink and hasattr(event.widget, "cursor_blink"):
             event.widget.cursor_blink = False
 
     def on_unmount(self) -> None:
-        self._unmounted.set()
+        self._stop_watching()
         self.release()
-        if self._hangup_watched:
-            with contextlib.suppress(Exception):
-                asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
 
 
 def make_app(

@@ -32,6 +32,7 @@ from core.reasons import describe
 from tui import format as fmt
 from tui.screens.base import ClinicastModal
 from tui.screens.modals import leave_unless_unsaved
+from tui.typeahead import typed_first
 from tui.widgets.condition_row import ConditionRow
 from tui.widgets.patient_search import PatientSearch
 from tui.widgets.text_input import TextInput, is_list
@@ -195,10 +196,8 @@ class AddPatientsModal(ClinicastModal[recipients.AssignResult | None]):
     def action_close(self) -> None:
         leave_unless_unsaved(self, lambda: self.dismiss(self.added))
 
+    @typed_first
     def action_assign(self) -> None:
-        self.app.after_typed(self._assign_now)  # ctrl+o is bound first: what was typed before it must be in
-
-    def _assign_now(self) -> None:
         tab = self.active_tab()
         if tab == "tab-conditions":
             self._assign_conditions_pressed()

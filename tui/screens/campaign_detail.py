@@ -23,6 +23,7 @@ from core.i18n import N_, _
 from core.words import word
 from tui.screens.base import ClinicastScreen
 from tui.screens.modals import leave_unless_unsaved
+from tui.typeahead import typed_first
 from tui.widgets.choice import Choice
 from tui.widgets.status_line import StatusLine
 from tui.widgets.text_input import TextInput
@@ -273,10 +274,8 @@ class CampaignDetailScreen(ClinicastScreen[int | None]):
 
     # --- saving --------------------------------------------------------------------
 
+    @typed_first
     def action_save(self) -> None:
-        self.app.after_typed(self._save_now)  # ctrl+o is bound first: the letters typed before it must be in
-
-    def _save_now(self) -> None:
         if not self.running("save"):
             self.save_flow(*self._values())
 

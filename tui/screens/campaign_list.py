@@ -19,6 +19,7 @@ from core.i18n import N_, _
 from core.words import word
 from tui import format as fmt
 from tui.screens.base import ClinicastScreen
+from tui.typeahead import typed_first
 from tui.widgets.status_line import StatusLine
 from tui.widgets.text_input import TextInput
 
@@ -288,10 +289,8 @@ class CampaignListScreen(ClinicastScreen[None]):
     def _filter_changed(self) -> None:
         self.action_refresh()
 
+    @typed_first
     def action_open(self) -> None:
-        self.app.after_typed(self._open_now)  # enter is bound first: a ↓ typed before it must be in
-
-    def _open_now(self) -> None:
         if self.focused is not self.query_one(DataTable):
             self.query_one(DataTable).focus()  # enter in the filter: back to the list
             return

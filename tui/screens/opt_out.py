@@ -23,6 +23,7 @@ from tui import workers
 from tui.app import ClinicastApp
 from tui.screens.base import ClinicastModal
 from tui.screens.modals import leave_unless_unsaved
+from tui.typeahead import typed_first
 from tui.widgets.text_input import TextInput
 
 if TYPE_CHECKING:
@@ -92,10 +93,8 @@ class OptOutModal(ClinicastModal[tuple[str, str] | None]):
         pressed = self.query_one(RadioSet).pressed_button
         return pressed.name if pressed is not None and pressed.name else OptOutChannel.EMAIL.value
 
+    @typed_first
     def action_record(self) -> None:
-        self.app.after_typed(self._record_now)  # ctrl+o is bound first: the note's last letters must be in
-
-    def _record_now(self) -> None:
         note = self.query_one("#opt-out-note", Input).value.strip()
         if not note:
             self.query_one("#opt-out-error", Static).update(_("A note is needed: how did the patient ask?"))

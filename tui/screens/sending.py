@@ -24,6 +24,7 @@ from core.reasons import describe
 from tui import format as fmt
 from tui.screens.base import AnyScreen, ClinicastModal
 from tui.screens.modals import ConfirmModal, leave_unless_unsaved
+from tui.typeahead import typed_first
 from tui.widgets.text_input import TextInput
 
 T = TypeVar("T")
@@ -185,8 +186,9 @@ class TestSendModal(ClinicastModal[tuple[str, str | None] | None]):
     def action_cancel(self) -> None:
         leave_unless_unsaved(self, lambda: self.dismiss(None))
 
+    @typed_first
     def action_send(self) -> None:
-        self.app.after_typed(self._answer)  # ctrl+o is bound first: the address's last letters must be in
+        self._answer()
 
     @on(Input.Submitted)
     def _submitted(self) -> None:

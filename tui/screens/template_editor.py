@@ -33,6 +33,7 @@ from core.i18n import N_, _, ngettext, pgettext
 from tui.screens.base import ClinicastScreen
 from tui.screens.modals import ConfirmModal, leave_unless_unsaved
 from tui.screens.sending import SendingControl
+from tui.typeahead import typed_first
 from tui.widgets.status_line import StatusLine
 from tui.widgets.text_input import TextInput
 
@@ -368,10 +369,8 @@ class TemplateEditorScreen(ClinicastScreen[None]):
 
     # --- saving --------------------------------------------------------------------
 
+    @typed_first
     def action_save(self) -> None:
-        self.app.after_typed(self._save_now)  # ctrl+o is bound first: the letters typed before it must be in
-
-    def _save_now(self) -> None:
         if self.kind is not None and not self.running("save"):
             self.save_flow(self.kind, self.all_values())
 

@@ -1,0 +1,91 @@
+"""Keys typed ahead, as they arrive over a slow SSH connection, taken in the order typed
+(the staff's day, SPEC §13): a priority binding's action runs behind the keys typed
+before it (`typed_first`); a key queued for the screen beneath a dialog that just
+opened goes to the dialog (`on_key`); f10 asks before losing unsaved changes. The
+app's part; ClinicastApp inherits it and sets the state below in its __init__."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from textual import events
+from textual.app import App
+from textual.message import Message
+
+
+class AfterTyped(Message):
+    """`ClinicastApp.after_typed`'s callback, on its way up from the focused widget to the
+    app: it bubbles through the same queues, behind the keys typed before it, which reach
+    the app's bindings (a ↓ in a list) before it does."""
+
+    def __init__(self, callback: Callable[[], object]) -> None:
+        super().__init__()
+        self.callback = callback
+
+
+def typed_first(action: Callable[..., None]) -> Callable[..., None]:
+    """A priority binding's action (ctrl+o in a form, enter on the campaign list), run once
+    the keys typed before it are in (`TypedAhead.after_typed`): bound first, it would see
+    a name without its last letters, the row above the one chosen."""
+
+    @functools.wraps(action)
+    def deferred(self: Any, *args: Any) -> None:
+        self.app.after_typed(functools.partial(action, self, *args))
+
+    return deferred
+
+
+class TypedAhead(App[int]):
+    """Keys typed ahead; ClinicastApp's __init__ sets the state below."""
+
+    _typed_ahead: set[events.Key]  # keys dispatched again (on_key)
+
+    def after_typed(self, callback: Callable[[], object]) -> None:
+        """Run `callback` once the focused widget has handled every key typed before the
+        one being handled now. A priority binding (ctrl+o, f10, enter on the campaign
+        list) runs as its key reaches the app, while the keys typed just before it may
+        still wait in the focused widget's queue — over SSH a burst arrives at once: a
+        name's last letters, a ↓ in a list. Queued behind them, `callback` sees what the
+        staff member typed (a save without its last letters, the campaign above the one
+        chosen)."""
+        focused = self.focused
+        if focused is None or not focused.post_message(AfterTyped(callback)):
+            callback()
+
+    def on_after_typed(self, message: AfterTyped) -> None:
+        message.callback()
+
+    async def action_quit(self) -> None:
+        """f10, ctrl+q: quit — once the keys typed before are in; a form with unsaved
+        changes asks first, as its escape does (the top one that has any)."""
+        self.after_typed(self._quit_unless_unsaved)
+
+    def _quit_unless_unsaved(self) -> None:
+        from tui.screens.modals import leave_unless_unsaved
+
+        for screen in reversed(self.screen_stack):
+            unsaved = getattr(screen, "unsaved", None)
+            if unsaved is not None and unsaved() is not None:
+                leave_unless_unsaved(screen, self.exit, quitting=True)
+                return
+        self.exit()
+
+    def on_key(self, event: events.Key) -> None:
+        """A key that came back up unhandled although the screen on top binds it first
+        (a priority binding, checked before any widget sees a key): it was typed ahead
+        and queued for the screen beneath before this one opened — over SSH `a` and F4
+        often arrive in one burst. It is dispatched again, to the screen now on top."""
+        if event in self._typed_ahead:
+            self._typed_ahead.discard(event)  # once only, whatever became of it
+            return
+        active = self.screen.active_bindings.get(event.key)
+        if active is not None and active.binding.priority and active.enabled:
+            event.prevent_default()  # not the bindings of the screen beneath
+            event.stop()
+            again = events.Key(event.key, event.character)
+            if len(self._typed_ahead) > 64:  # those a binding took never come back
+                self._typed_ahead.clear()
+            self._typed_ahead.add(again)
+            self.post_message(again)
