@@ -5,7 +5,7 @@ operators and choices come from here) and the live count. Text becomes a typed
 `Condition` with `parse`; conditions become a Peewee expression on Patient with
 `compile` (never SQL built from strings); `describe` turns one back into text.
 
-    catalogue.py   operators, FIELDS, COLUMNS, Condition, ConditionError, describe
+    catalogue.py   operators, FIELDS, COLUMNS, Condition, ConditionError, describe, words
     text.py        parse, make, parse_all
     sql.py         compile, count, age_of, years_before
 
@@ -39,6 +39,7 @@ from core.conditions.catalogue import (
     choice_label,
     describe,
     operator_label,
+    words,
 )
 from core.conditions.sql import age_of, compile, count, years_before
 from core.conditions.text import MAX_AGE, field_names, make, parse, parse_all
@@ -67,5 +68,6 @@ __all__ = [
     "make",
     "parse",
     "parse_all",
+    "words",
     "years_before",
 ]

@@ -194,6 +194,19 @@ class Condition:
         return describe(self)
 
 
+def words(field: str, op: str, value: str = "") -> str:
+    """A condition as staff read it — « Médecin est Dre Côté », its field's label and not
+    the condition language's name (`age`), a choice in words: what the TUI says of a row
+    that is wrong and what the audit trail says was assigned by."""
+    f = FIELDS.get(field)
+    if f is None:
+        return " ".join(f"{field} {op} {value}".split())
+    shown = choice_label(field, value) if f.choices else value
+    # a sign as it is (=, >=), an operator in words in the language in use (« contient »)
+    sign = operator_label(op) if op[:1].isalpha() else op
+    return " ".join(f"{f.label_words} {sign} {shown}".split())
+
+
 def describe(cond: Condition) -> str:
     """The text of a condition; `parse(describe(c)) == c`."""
     if cond.op in NO_VALUE:

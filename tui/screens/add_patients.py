@@ -276,7 +276,7 @@ class AddPatientsModal(ClinicastModal[recipients.AssignResult | None]):
                 errors.append((row, ""))
                 continue
             try:
-                conds.append(conditions.make(*parts, shown=ConditionRow.words(parts)))
+                conds.append(conditions.make(*parts, shown=conditions.words(*parts)))
                 errors.append((row, ""))
             except ClinicastError as e:
                 errors.append((row, str(e)))

@@ -114,19 +114,6 @@ class ConditionRow(Vertical):
             return None
         return str(field), str(op), str(value or "")
 
-    @staticmethod
-    def words(parts: tuple[str, str, str]) -> str:
-        """The row as the staff member reads it — « Médecin est Dre Côté », its field's
-        label and not the condition language's name — for what is wrong with it."""
-        field, op, value = parts
-        f = conditions.FIELDS.get(field)
-        if f is None:
-            return " ".join(parts)
-        shown = conditions.choice_label(field, value) if f.choices else value
-        # a sign as it is (=, >=), an operator in words in the language in use (« contient »)
-        sign = conditions.operator_label(op) if op[:1].isalpha() else op
-        return " ".join(f"{f.label_words} {sign} {shown}".split())
-
     def touched(self) -> bool:
         """A field chosen: something staff would lose by closing."""
         return self.query_one(".cond-field", Select).value is not Select.NULL
