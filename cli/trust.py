@@ -129,12 +129,14 @@ def audit_cmd(ctx, since, login, as_json, as_csv, output):
         return write_out(output, audit_read.to_csv(rows))
     if output != "-":
         raise BadInput(_("--output goes with --csv or --json"))
+    from core.audit.words import describe
+
     tz = ctx.config.clinic.tz
-    for r in rows:
+    for r in rows:  # in words, in the reader's language; --json and --csv keep the trail's codes
         where = " " + _("campaign {id}").format(id=r.campaign_id) if r.campaign_id is not None else ""
-        # the action and its key=value detail are the trail's own stable words, as --json has them
-        detail = ", ".join(f"{k}={v}" for k, v in r.detail.items())
-        click.echo(f"{when(r.at, tz, seconds=True)} {r.user:12} {r.action:16}{where} {detail}")
+        click.echo(
+            f"{when(r.at, tz, seconds=True)} {r.user:12} {word('audit', r.action):16}{where} {describe(r.detail, tz)}"
+        )
 
 
 @command(

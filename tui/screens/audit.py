@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
+from core.audit.words import describe
 from core.i18n import N_, _, ngettext
 from core.words import word
 from tui import format as fmt
@@ -70,8 +71,7 @@ class AuditScreen(ClinicastScreen[None]):
         self._show_detail(event.cursor_row)
 
     def _show_detail(self, row: int) -> None:
-        """The detail of the row under the cursor, whole: its column is cut at 80 columns.
-        Its key=value words are the trail's own, as `clinicast audit` and --json say them."""
+        """The detail of the row under the cursor, whole: its column is cut at 80 columns."""
         self.query_one("#audit-detail", Static).update(self.details[row] if 0 <= row < len(self.details) else "")
 
     def action_back(self) -> None:
@@ -101,13 +101,14 @@ class AuditScreen(ClinicastScreen[None]):
             return
         table = self.query_one(DataTable)
         table.clear()
-        self.details = [", ".join(f"{k}={v}" for k, v in r.detail.items()) for r in rows]
+        tz = ctx.config.clinic.tz
+        self.details = [describe(r.detail, tz) for r in rows]
         table.add_rows(
             [
                 (
-                    fmt.when(r.at, ctx.config.clinic.tz, seconds=True),  # as `clinicast audit` shows it
+                    fmt.when(r.at, tz, seconds=True),  # as `clinicast audit` shows it
                     r.user,
-                    word("audit", r.action),  # `clinicast audit` keeps the code, as --json
+                    word("audit", r.action),
                     "" if r.campaign_id is None else str(r.campaign_id),
                     detail,
                 )
