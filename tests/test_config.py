@@ -1,6 +1,7 @@
 """Config loading: discovery, strict validation with key paths, secrets."""
 
 import os
+import re
 
 import pytest
 from conftest import write_config
@@ -62,6 +63,25 @@ def test_wrong_types_missing_keys_and_choices_all_reported(tmp_path):
     ):
         assert expected in msg
     assert all(line.startswith(str(tmp_path / "c.toml")) for line in msg.splitlines())
+
+
+def test_each_problem_in_french_names_its_key_as_french_writes_it(tmp_path):
+    """« gateway.concurrency : attendu un entier » — every key the same way, with the no-break
+    space before the colon (a missing key and a wrong type were written outside the sentence)."""
+    from core import i18n
+
+    text = '[clinic]\ntimezone = "Mars/Olympus"\ndefault_language = "de"\n[gateway]\nconcurrency = "many"\n'
+    i18n.use("fr")
+    try:
+        with pytest.raises(cfg.ConfigError) as e:
+            load_text(tmp_path, text)
+    finally:
+        i18n.use("en")
+    problems = [line.removeprefix(f"{tmp_path / 'c.toml'}: ") for line in str(e.value).splitlines()]
+    keys = {p.split("\u00a0: ")[0] for p in problems}
+    assert {"clinic.name", "clinic.timezone", "clinic.default_language", "gateway.concurrency"} <= keys, problems
+    keyed = [p for p in problems if not p.startswith("[")]  # « [database] est absente »: a section
+    assert len(keyed) == 4 and all(re.match(r"[a-z_.]+\u00a0: \S", p) for p in keyed), problems
 
 
 def test_toml_syntax_error_names_the_line(tmp_path):

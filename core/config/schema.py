@@ -214,7 +214,11 @@ def validate(name: str, model: type[Table], table: Any, problems: list[str]) -> 
         path = f"{name}.{f.encode_name}"
         if f.encode_name not in table:
             if f.required:
-                found.append(f"{path}: " + _(_MISSING_AS.get(_base(f.type), _MISSING_AS[list])))
+                found.append(
+                    _("{path}: {problem}").format(
+                        path=path, problem=_(_MISSING_AS.get(_base(f.type), _MISSING_AS[list]))
+                    )
+                )
             continue
         value = table[f.encode_name]
         try:
@@ -294,7 +298,7 @@ def _type_problem(path: str, t: Any, value: Any) -> str:
             )
         return _("{key}: expected a list of strings, got {value!r}").format(key=path, value=value)
     words = _TYPE_NAMES.get(base, N_("expected a value of another type, got {type} {value!r}"))
-    return f"{path}: " + _(words).format(type=_kind_of(value), value=value)
+    return _("{path}: {problem}").format(path=path, problem=_(words).format(type=_kind_of(value), value=value))
 
 
 def _kind_of(value: Any) -> str:
