@@ -197,6 +197,43 @@ def test_removed_or_skipped_before_anything_was_sent_come_back_and_are_counted(d
     }
 
 
+def test_a_row_brought_back_is_written_whole_as_new(db, config):
+    """A removed row assigned again reads as if new: who added it and when, no removal, no
+    queueing from before, the rule's reason as it stands now — what the ledger and the
+    recipient's detail show (issue #22's mutation run: the revive's columns were not read)."""
+    t0 = datetime(2026, 5, 4, 14, 0)
+    ctx, clock = ctx_at(config, t0)
+    add_patients(3)
+    c = campaigns.create(ctx, "invitation", "Join")
+    recipients.assign_ids(ctx, c.id, ["1000", "1001", "1002"])
+    recipients.start(ctx, c.id)  # queued_at set, nothing sent yet
+    clock.advance(hours=1)
+    for emr in ("1000", "1001", "1002"):
+        recipients.remove(ctx, c.id, emr)
+    from core.optouts import ledger
+
+    ledger.record(ctx, "1002", "email", "au téléphone")  # forbidden now, with its day and source
+    clock.advance(days=1)
+    bob = Ctx(config, replace(ctx.user, login="bob"), clock)
+    r = recipients.assign_ids(bob, c.id, ["1000", "1002"])
+    assert (r.added, r.skipped) == (1, 1)
+    rows = {emr_of(x): x for x in Recipient.select().where(Recipient.campaign == c.id)}
+    for emr in ("1000", "1002"):
+        row = rows[emr]
+        assert (row.added_at, row.added_by, row.removed_at, row.queued_at, row.sent_at) == (
+            clock.at,
+            "bob",
+            None,
+            None,
+            None,
+        ), emr
+    assert (rows["1000"].status, rows["1000"].reason_code, rows["1000"].reason) == ("assigned", "", "")
+    assert (rows["1002"].status, rows["1002"].reason_code) == ("skipped", "opted_out_email")
+    assert rows["1002"].reason == "2026-05-04|staff"  # the opt-out's day in Toronto, and who took it
+    left = rows["1001"]  # not in the list: stays as it was
+    assert (left.status, left.removed_at, left.added_by) == ("removed", t0 + timedelta(hours=1), ctx.user.login)
+
+
 def test_an_assign_brings_back_this_campaign_s_row_only(db, config):
     """A patient sent to on one campaign and removed from another: assigning them to either
     touches that campaign's row alone — the one sent to stays as it was ("already
