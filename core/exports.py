@@ -7,7 +7,10 @@ from __future__ import annotations
 import csv
 import io
 import os
+import socket
 import stat
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from core import oserrors
@@ -15,7 +18,7 @@ from core.audit.read import record_read
 from core.context import Ctx
 from core.enums import Permission
 from core.errors import BadInput
-from core.i18n import _
+from core.i18n import _, pgettext
 
 PRIVATE_MODE = 0o600  # every export: it holds patient data (SPEC §13)
 COLUMNS = ("emr_id", "name", "status", "reason", "reason_text", "added_at", "sent_at", "first_copy_at")
@@ -65,6 +68,34 @@ def write_private(path: str | os.PathLike, text: str, *, bom: bool = False) -> P
     finally:
         os.close(fd)
     return path
+
+
+def over_ssh(environ: Mapping[str, str] = os.environ) -> bool:
+    """This process serves someone connected over SSH (sshd sets SSH_CONNECTION for every
+    session): a file it writes lands on the server, which staff under `ForceCommand` never
+    reach — their files travel through the connection (SPEC §13)."""
+    return bool(environ.get("SSH_CONNECTION"))
+
+
+@dataclass(frozen=True)
+class LedgerOverSsh:
+    """The commands that bring a campaign's ledger to the staff member's own computer
+    through the SSH connection (README, "Staff over SSH"), written for this server."""
+
+    unix: str  # macOS and Linux: a terminal's `>` writes the bytes as they come
+    windows: str  # PowerShell's `>` rewrites the bytes: `cmd` carries the file
+    alias: str  # the README's name for the server in ~/.ssh/config (« clinique » in French)
+    host: str  # login@server: what to write instead without such a Host
+
+
+def ledger_over_ssh(ctx: Ctx, campaign_id: int) -> LedgerOverSsh:
+    ctx.require(Permission.CAMPAIGNS)
+    host_alias = pgettext("ssh host", "clinic")  # the README's name for the server: « clinique »
+    file = _("campaign-{id}.csv").format(id=int(campaign_id))
+    words = f"ssh {host_alias} recipients list {int(campaign_id)} --csv > {file}"
+    return LedgerOverSsh(
+        unix=words, windows=f'cmd /c "{words}"', alias=host_alias, host=f"{ctx.user.login}@{socket.gethostname()}"
+    )
 
 
 def write_recipients_csv(ctx: Ctx, campaign_id, folder) -> Path:

@@ -113,6 +113,13 @@ def write_config(tmp_path: Path, db_url: str, *, users: str | None = None, extra
 
 
 @pytest.fixture(autouse=True)
+def _not_over_ssh(monkeypatch):
+    """The suite behaves alike whether CI runs it over SSH or not: the TUI's export asks
+    differently over SSH (core.exports.over_ssh), so each test sets SSH_CONNECTION itself."""
+    monkeypatch.delenv("SSH_CONNECTION", raising=False)
+
+
+@pytest.fixture(autouse=True)
 def _english():
     """The language is the process's (core.i18n): each test starts in English."""
     from core import i18n

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import shlex
 import shutil
 import socket
@@ -322,6 +323,16 @@ def test_a_list_pasted_in_the_tui_over_ssh(sshd):
         listed = lambda: json.loads(ok(ssh(s, s.staff2, "recipients", "list", str(cid), "--json")).stdout)  # noqa: E731
         assert wait_for(lambda: len(listed()) == n, 60), (len(listed()), term.screen())
         assert {r["emr_id"] for r in listed()} == {str(90000 + i) for i in range(n)}
+        # the export over SSH: the command that brings the ledger home, nothing on the server
+        term.keys("E")
+        shown = f"ssh clinic recipients list {cid} --csv > campaign-{cid}.csv"
+        assert term.wait_for(shown, 30), term.screen()
+        term.keys("Enter")  # Close, where the focus is
+        assert wait_for(lambda: shown not in term.screen(), 30), term.screen()
+        home = Path(pwd.getpwnam(s.staff2).pw_dir)
+        assert not [*home.glob("campaign-*"), *Path("/").glob("campaign-*")], "written on the server"
+        ledger = ok(ssh(s, s.staff2, *shown.split()[2:-2])).stdout.decode("utf-8")  # the command, run
+        assert ledger.count("\r\n") == n + 1 and "90000" in ledger
     finally:
         term.close()
     assert wait_for(lambda: not staff_processes(s.staff2), 30), staff_processes(s.staff2)

@@ -22,6 +22,7 @@ from tui_helpers import (
 from core.models import AuditLog, OptOut, Patient
 from tui.screens.audit import AuditScreen
 from tui.screens.campaign_list import CampaignListScreen
+from tui.screens.modals import ConfirmModal
 from tui.screens.opt_out import OptOutModal
 
 pytestmark = pytest.mark.anyio
@@ -106,3 +107,28 @@ async def test_o_on_a_recipient_row_and_the_ledger_export(world):
         [path] = list(world.folder.glob(f"campaign-{cid}-recipients-*.csv"))
         assert row.emr_id in path.read_text(encoding="utf-8-sig")
         assert AuditLog.select().where(AuditLog.action == "export").exists()
+
+
+async def test_over_ssh_the_export_gives_the_command_that_brings_the_ledger_home(world, monkeypatch):
+    """SPEC §13: files travel through the connection. Over SSH, `E` writes nothing on the
+    server unless asked: it shows the command for the staff member's own computer (enter
+    closes); `y` writes a copy here for an administrator with a shell on the server."""
+    monkeypatch.setenv("SSH_CONNECTION", "203.0.113.7 52100 192.0.2.10 22")
+    cid = world.campaigns.invitation_sent
+    async with campaign_open(world, cid, size=(80, 24)) as (app, pilot):
+        app.start_folder = str(world.folder)
+        await pilot.press("E")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        text = screen_text(app)
+        assert f"ssh clinic recipients list {cid} --csv > campaign-{cid}.csv" in text, text
+        assert f'cmd /c "ssh clinic recipients list {cid} --csv > campaign-{cid}.csv"' in text, text
+        assert f"{LOGIN}@" in text
+        await pilot.press("enter")  # Close: the focus is there
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmModal)
+        assert not list(world.folder.glob("campaign-*.csv")), "nothing written on the server"
+        await pilot.press("E")
+        await settle(pilot)
+        await pilot.press("y")
+        assert await wait_for(pilot, lambda: list(world.folder.glob(f"campaign-{cid}-recipients-*.csv")))

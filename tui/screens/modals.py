@@ -37,12 +37,20 @@ class ConfirmModal(ClinicastModal[bool]):
     ]
 
     def __init__(
-        self, title: Said, message: Said, yes: Said | None = None, no: Said | None = None, danger: bool = False
+        self,
+        title: Said,
+        message: Said,
+        yes: Said | None = None,
+        no: Said | None = None,
+        danger: bool = False,
+        *,
+        no_first: bool = False,
     ) -> None:
         super().__init__()
         self.dialog_title = title
         self.message = message
         self.yes, self.no, self.danger = yes, no, danger
+        self.no_first = no_first  # the focus on "no": enter takes the way that does nothing
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog danger" if self.danger else "dialog", id="confirm-dialog") as box:
@@ -66,7 +74,7 @@ class ConfirmModal(ClinicastModal[bool]):
         self.query_one("#yes", Button).label = say(self.yes) if self.yes else _("Yes")
 
     def on_mount(self) -> None:
-        self.query_one("#yes", Button).focus()
+        self.query_one("#no" if self.no_first else "#yes", Button).focus()
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:

@@ -37,12 +37,33 @@ class RecipientFlows:
         self._run(self._export(), "export", "export_flow")
 
     async def _export(self) -> None:
-        """The recipient ledger as CSV (core.exports: owner-only file, audited)."""
+        """The recipient ledger as CSV (core.exports: owner-only file, audited). Over SSH a
+        file written here would be on the server, out of reach of staff without a shell:
+        the dialog gives the command that brings it through the connection, and writes a
+        copy here only if asked (an administrator with a shell on the server)."""
         import os
 
         from core import exports
 
         screen = self.screen
+        if exports.over_ssh():
+            how = exports.ledger_over_ssh(screen.app.ctx, screen.campaign_id)
+            ask = ConfirmModal(
+                lambda: _("Export over SSH"),
+                lambda: _(
+                    "This session runs on the clinic's server: the ledger comes to your computer "
+                    "through the SSH connection. In a terminal on your computer:\n\n"
+                    "  {unix}\n\n"
+                    "Windows (PowerShell):\n\n"
+                    "  {windows}\n\n"
+                    "({alias}: the name you give ssh for this server, or {host})"
+                ).format(unix=how.unix, windows=how.windows, alias=how.alias, host=how.host),
+                yes=lambda: _("Write a copy on the server"),
+                no=lambda: _("Close"),
+                no_first=True,
+            )
+            if not await screen.app.push_screen_wait(ask):
+                return
         folder = screen.app.start_folder or os.getcwd()
         path = await asyncio.to_thread(exports.write_recipients_csv, screen.app.ctx, screen.campaign_id, folder)
         screen.notify(
