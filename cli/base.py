@@ -19,7 +19,7 @@ from typing import Any, NoReturn
 
 import click
 
-from core.errors import ClinicastError
+from core.errors import ClinicastError, MissingFile
 from core.i18n import N_, _
 
 EXIT_REFUSED, EXIT_BAD = 1, 2
@@ -81,9 +81,15 @@ def write_out(output: str, text: str) -> None:
     if output == "-":
         click.echo(text, nl=False)
         return
+    from cli import ssh
     from core import exports
 
     path = exports.write_private(output, text)
+    home = ssh.output_through_connection(output)
+    if home:  # a client's command over SSH: the file is on the server, out of their reach
+        said = _("{path}: written on the server, readable by you only; to have it on your computer: {command}")
+        click.echo(said.format(path=path, command=home), err=True)
+        return
     click.echo(_("{path}: written, readable by you only").format(path=path), err=True)
 
 
@@ -246,6 +252,17 @@ def command(
 
                     return f(for_current_user(loaded), **kwargs)
                 return f(loaded, **kwargs)
+            except MissingFile as e:
+                from cli import ssh
+
+                home = ssh.file_through_connection(e.path)  # over SSH: the file is on their computer
+                if home:
+                    said = _(
+                        "{problem}: over SSH, files are read on the server; "
+                        "a file on your computer comes through the connection: {command}"
+                    )
+                    die(said.format(problem=e, command=home), e.exit_code)
+                die(e, e.exit_code)
             except ClinicastError as e:
                 die(e, e.exit_code)
             except BrokenPipeError:  # `clinicast audit | head`: the reader left (an OSError: first)

@@ -117,6 +117,54 @@ def forced_argv(argv: Sequence[str], commands: Sequence[str], env: Mapping[str, 
     return [*argv, *client_words(env[ENV], commands)]
 
 
+def _client_command(env: Mapping[str, str] | None) -> list[str] | None:
+    """The client's words when this process runs them (under ForceCommand), else None."""
+    env = os.environ if env is None else env
+    if ENV not in env:
+        return None
+    try:
+        return split(env[ENV])
+    except Refused:
+        return None
+
+
+def _ssh(words: list[str]) -> str:
+    from core.exports import ssh_alias
+
+    return f"ssh {ssh_alias()} {shlex.join(words)}"
+
+
+def file_through_connection(path: str, env: Mapping[str, str] | None = None) -> str | None:
+    """A file named in the client's command is not on the server: the same command with
+    the file brought through the connection (`--csv liste.csv` -> `--csv - < liste.csv`);
+    None when this is not a client's command over SSH, or the file is not one of its words."""
+    words = _client_command(env)
+    at = [i for i, w in enumerate(words or []) if w == path]
+    if words is None or len(at) != 1:
+        return None
+    words[at[0]] = "-"
+    return f"{_ssh(words)} < {shlex.quote(path)}"
+
+
+def output_through_connection(path: str, env: Mapping[str, str] | None = None) -> str | None:
+    """`--output FILE` in the client's command wrote on the server: the same command with
+    the file sent back through the connection instead (`… --csv > ledger.csv`)."""
+    words = _client_command(env)
+    if words is None:
+        return None
+    kept: list[str] = []
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if w in ("--output", "-o") and i + 1 < len(words):
+            i += 2
+            continue
+        if not w.startswith("--output="):
+            kept.append(w)
+        i += 1
+    return f"{_ssh(kept)} > {shlex.quote(path)}"
+
+
 def has_terminal() -> bool:
     try:
         return sys.stdin.isatty() and sys.stdout.isatty()
@@ -133,4 +181,14 @@ def no_terminal_message() -> str:
     )
 
 
-__all__ = ["ENV", "Refused", "client_words", "forced_argv", "has_terminal", "no_terminal_message", "split"]
+__all__ = [
+    "ENV",
+    "Refused",
+    "client_words",
+    "file_through_connection",
+    "forced_argv",
+    "has_terminal",
+    "no_terminal_message",
+    "output_through_connection",
+    "split",
+]

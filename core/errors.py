@@ -4,6 +4,7 @@ shows their one-line message where the eye is and picks its advice by `kind`.
     ClinicastError            exit 1
     ├── BadInput              exit 2: bad usage or input, nothing changed
     │   ├── NotFound
+    │   ├── MissingFile       a file to read is not there
     │   └── ConfigError       kind "no_config" or "bad_config"
     ├── Refused               exit 1: a rule forbids it (permission, limit, window)
     │   ├── PermissionDenied
@@ -50,6 +51,17 @@ class UnknownUser(PermissionDenied):
 
 class NotFound(BadInput):
     kind = "not_found"
+
+
+class MissingFile(BadInput):
+    """A file to read is not there; `path` as it was given (over SSH the command line can
+    then say how a file on the staff member's computer comes through the connection)."""
+
+    kind = "missing_file"
+
+    def __init__(self, message: str, path: str):
+        super().__init__(message)
+        self.path = path
 
 
 class ConfigError(BadInput):

@@ -88,9 +88,14 @@ class LedgerOverSsh:
     host: str  # login@server: what to write instead without such a Host
 
 
+def ssh_alias() -> str:
+    """The README's name for the server in a staff member's ~/.ssh/config (« clinique »)."""
+    return pgettext("ssh host", "clinic")
+
+
 def ledger_over_ssh(ctx: Ctx, campaign_id: int) -> LedgerOverSsh:
     ctx.require(Permission.CAMPAIGNS)
-    host_alias = pgettext("ssh host", "clinic")  # the README's name for the server: « clinique »
+    host_alias = ssh_alias()
     file = _("campaign-{id}.csv").format(id=int(campaign_id))
     words = f"ssh {host_alias} recipients list {int(campaign_id)} --csv > {file}"
     return LedgerOverSsh(

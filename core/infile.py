@@ -23,7 +23,7 @@ import stat
 import sys
 
 from core import oserrors
-from core.errors import BadInput
+from core.errors import BadInput, MissingFile
 from core.i18n import _
 
 STDIN = "-"
@@ -79,9 +79,11 @@ def open_regular(path: os.PathLike | str, *, limit: int, what: str | None = None
         check(label, os.stat(path), limit, what)
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
-        raise BadInput(_("{where}: no such file").format(where=label)) from None
+        raise MissingFile(_("{where}: no such file").format(where=label), str(path)) from None
     except NotADirectoryError:
-        raise BadInput(_("{where}: no such file (a part of the path is not a folder)").format(where=label)) from None
+        raise MissingFile(
+            _("{where}: no such file (a part of the path is not a folder)").format(where=label), str(path)
+        ) from None
     except OSError as e:
         raise BadInput(_("{where}: cannot read: {why}").format(where=label, why=oserrors.words(e))) from None
     try:

@@ -211,6 +211,34 @@ def test_output_file_is_written_owner_only_whatever_the_umask(clinic, tmp_path):
     assert not (tmp_path / "elsewhere.csv").exists()
 
 
+def test_a_file_named_over_ssh_is_on_the_staff_member_s_computer_and_the_error_says_how(clinic):
+    """`ssh clinic recipients add 3 --csv liste.csv` — the file is on their computer, the
+    command runs on the server: one line says so and gives the command that brings it
+    through the connection; nothing is added."""
+    config, cid = clinic
+    err = one_line(forced(config, f"recipients add {cid} --csv 'ma liste.csv'"), 2, "ma liste.csv: no such file")
+    assert f"ssh clinic recipients add {cid} --csv - < 'ma liste.csv'" in err, err
+    assert json.loads(ok(forced(config, f"recipients list {cid} --json")).stdout) == []
+    # on the server itself (no SSH_ORIGINAL_COMMAND) the error stays the plain one
+    res = subprocess.run(
+        [sys.executable, "-m", "cli", "--config", str(config), "recipients", "add", str(cid), "--csv", "nowhere.csv"],
+        capture_output=True,
+        cwd=ROOT,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if k != "SSH_ORIGINAL_COMMAND"},
+    )
+    assert "ssh clinic" not in one_line(res, 2, "nowhere.csv: no such file")
+
+
+def test_output_over_ssh_says_the_file_is_on_the_server_and_how_to_have_it_at_home(clinic, tmp_path):
+    config, cid = clinic
+    out = tmp_path / "registre.csv"
+    res = ok(forced(config, f"recipients list {cid} --csv -o {out}"))
+    err = res.stderr.decode()
+    assert f"{out}: written on the server" in err and f"ssh clinic recipients list {cid} --csv > {out}" in err, err
+    assert out.read_text().startswith("emr_id,")
+
+
 # --- no terminal, no command ------------------------------------------------------------------
 
 

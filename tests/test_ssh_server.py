@@ -167,6 +167,8 @@ def test_a_list_of_5000_in_and_the_ledger_back_through_ssh(sshd):
         ("staff2", ["daemon"], 2, "not available over SSH"),
         ("staff2", ["patients", "import", "-"], 1, "lacks the 'admin' permission"),  # campaigns only
         ("staff1", ["audit", "verify"], 0, None),
+        # a file on the staff member's computer, named as if the command ran there
+        ("staff2", ["recipients", "add", "1", "--csv", "liste.csv"], 2, "recipients add 1 --csv - < liste.csv"),
     ],
 )
 def test_ssh_original_command_cases(sshd, who, words, code, said):
