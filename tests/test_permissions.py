@@ -170,6 +170,10 @@ CAMPAIGNS_ACTIONS = {
         lambda w, c: exports.recipients_csv(c, w.invitation),
         ["core.exports:recipients_csv"],
     ),
+    "the ledger's command over SSH": (
+        lambda w, c: exports.ledger_over_ssh(c, w.invitation),
+        ["core.exports:ledger_over_ssh"],
+    ),
     "send a test": (
         lambda w, c: testsend.send_test(c, w.invitation, "1000", to="me@example.org"),
         ["core.testsend:send_test"],
