@@ -135,6 +135,8 @@ def test_moments_are_the_clinics_and_codes_are_words(db, config, tmp_path):
         ({"channel": "email", "already": True, "note": ""}, "channel: email · already opted out: yes",
          "canal\u00a0: courriel · déjà désabonné\u00a0: oui"),
         ({"a_newer_key": 5, "added": 1}, "added: 1 · a_newer_key=5", "ajoutés\u00a0: 1 · a_newer_key=5"),
+        ({"window": [[None, None], ["2026-03-02", "2026-03-31"]]}, "dates: — to — → Mar 2, 2026 to Mar 31, 2026",
+         "dates\u00a0: du — au — → du 2 mars 2026 au 31 mars 2026"),
     ],
 )  # fmt: skip
 def test_a_detail_in_each_language(detail, english, french, config):

@@ -28,6 +28,8 @@ def _moment(value: object, tz: ZoneInfo) -> str:
 
 
 def _day(value: object, _tz: ZoneInfo) -> str:
+    if value is None:  # no date: an invitation's window
+        return "—"
     try:
         return formats.day(dt.date.fromisoformat(str(value)[:10]))
     except ValueError:
