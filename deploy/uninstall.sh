@@ -25,6 +25,7 @@ rm -rf "$PREFIX"
 # 4. What holds the clinic's data: kept unless asked
 if [ "$PURGE" = 1 ]; then
   rm -rf "$DATA" "$ETC"
+  if [ "$SYSTEM" = 1 ]; then rm -rf /var/lib/clinicast-daemon; fi  # the unit's StateDirectory
   if getent passwd "$SERVICE" >/dev/null; then userdel "$SERVICE"; fi
   if getent group "$SERVICE" >/dev/null; then groupdel "$SERVICE"; fi
   if getent group "$STAFF" >/dev/null; then groupdel "$STAFF"; fi

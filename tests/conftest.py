@@ -114,9 +114,11 @@ def write_config(tmp_path: Path, db_url: str, *, users: str | None = None, extra
 
 @pytest.fixture(autouse=True)
 def _not_over_ssh(monkeypatch):
-    """The suite behaves alike whether CI runs it over SSH or not: the TUI's export asks
-    differently over SSH (core.exports.over_ssh), so each test sets SSH_CONNECTION itself."""
+    """The suite behaves alike however CI runs it: the TUI's export asks differently over
+    SSH (core.exports.over_ssh) and the daemon keeps the audit head in systemd's
+    $STATE_DIRECTORY, so each test sets SSH_CONNECTION and STATE_DIRECTORY itself."""
     monkeypatch.delenv("SSH_CONNECTION", raising=False)
+    monkeypatch.delenv("STATE_DIRECTORY", raising=False)
 
 
 @pytest.fixture(autouse=True)

@@ -4,8 +4,12 @@ keep the chain whole (SQLite and PostgreSQL); the daemon checks the tail at star
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import logging
 import threading
+from collections.abc import Iterator
 
 import pytest
 from click.testing import CliRunner
@@ -156,9 +160,26 @@ def test_the_migration_chains_the_rows_written_before_it(tmp_path, sqlite_url):
     assert chain.verify().intact
 
 
+@contextlib.contextmanager
+def daemon_log() -> Iterator[io.StringIO]:
+    """What the daemon logs inside the block. Its logging setup changes process-wide
+    loggers: they are put back as they were, or every later test in this worker that
+    reads caplog sees nothing (propagate = False)."""
+    from core.scheduling import daemon
+
+    out = io.StringIO()
+    saved = [
+        (lg, lg.handlers[:], lg.level, lg.propagate) for lg in map(logging.getLogger, ("clinicast", "apscheduler"))
+    ]
+    daemon.setup_logging("info", out)
+    try:
+        yield out
+    finally:
+        for lg, handlers, level, propagate in saved:
+            lg.handlers[:], lg.level, lg.propagate = handlers, level, propagate
+
+
 def test_the_daemon_logs_the_chain_and_files_others_can_read_at_start(ctx, config, tmp_path):
-    import io
-    import logging
     import os
 
     from core.scheduling import daemon
@@ -168,20 +189,62 @@ def test_the_daemon_logs_the_chain_and_files_others_can_read_at_start(ctx, confi
     db_file = tmp_path / "clinicast.db"
     if db_file.exists():
         os.chmod(db_file, 0o644)
-    out = io.StringIO()
-    # the daemon's logging setup changes process-wide loggers: put them back as they were,
-    # or every later test in this worker that reads caplog sees nothing (propagate = False)
-    saved = [
-        (lg, lg.handlers[:], lg.level, lg.propagate) for lg in map(logging.getLogger, ("clinicast", "apscheduler"))
-    ]
-    daemon.setup_logging("info", out)
-    try:
+    with daemon_log() as out:
         daemon.look_at_what_staff_share(config)
-    finally:
-        for lg, handlers, level, propagate in saved:
-            lg.handlers[:], lg.level, lg.propagate = handlers, level, propagate
     log = out.getvalue()
     assert "event=audit_chain_broken row=3 kind=deleted" in log, log
     assert "event=audit_chain checked=2 intact=False last_row=3" in log
     if db_file.exists():  # SQLite: the file is named with its fix
         assert f'event=readable_by_others path={db_file} files=1 fix="chmod o-rwx {db_file}"' in log, log
+
+
+def more_rows(ctx, n):
+    for _ in range(n):
+        record(ctx, "edit", note=f"row {AuditLog.select().count() + 1}")
+
+
+def test_the_newest_rows_deleted_are_found_against_the_head_the_daemon_kept(ctx, tmp_path):
+    """A shorter chain verifies; the row that was the newest when the daemon last looked
+    is what shows it. The head is kept 0600 in the daemon's own folder, written again each
+    time, and a row changed under it is said too."""
+    import stat
+
+    folder = tmp_path / "state"
+    folder.mkdir(mode=0o700)
+    more_rows(ctx, 4)
+    assert chain.guard_head(folder) is None  # nothing kept yet: this look keeps the head
+    kept = chain.kept_head(folder)
+    assert kept == chain.Head(4, AuditLog.get_by_id(4).hash)
+    assert stat.S_IMODE((folder / chain.HEAD_FILE).stat().st_mode) == 0o600
+    more_rows(ctx, 2)  # rows 5 and 6: all well, the head moves on
+    assert chain.guard_head(folder) is None and chain.kept_head(folder).id == 6
+    sql("DELETE FROM audit_log WHERE id >= 5")
+    assert chain.verify().intact, "a shorter chain verifies"
+    lost = chain.guard_head(folder)
+    assert lost == chain.HeadLost("deleted", 6, 4), lost
+    assert "#6" in lost.describe() and "deleted" in lost.describe() and "#4" in lost.describe()
+    more_rows(ctx, 1)
+    assert chain.guard_head(folder) is None, "said once; the trail goes on from its new head"
+    # the newest row rewritten and its hash recomputed (the chain then verifies): not the row seen
+    last = AuditLog.select().order_by(AuditLog.id.desc()).first()
+    forged = chain.row_hash(last.prev_hash, last.at, last.user, last.action, last.campaign, "{}")
+    AuditLog.update(detail="{}", hash=forged).where(AuditLog.id == last.id).execute()
+    assert chain.verify().intact
+    lost = chain.guard_head(folder)
+    assert lost is not None and lost.kind == "changed" and "changed" in lost.describe()
+
+
+def test_the_daemon_says_the_trail_was_cut_in_its_log(ctx, config, tmp_path, monkeypatch):
+    from core.scheduling import daemon
+
+    folder = tmp_path / "state"
+    folder.mkdir(mode=0o700)
+    monkeypatch.setenv("STATE_DIRECTORY", f"{folder}:/elsewhere")  # systemd's form: the first one
+    actions(ctx, 3)
+    with daemon_log() as out:
+        daemon.look_at_what_staff_share(config)
+        sql("DELETE FROM audit_log WHERE id = 3")
+        daemon.look_at_what_staff_share(config)
+    log = out.getvalue()
+    assert log.count("event=audit_trail_cut kind=deleted row=3 last_row=2") == 1 and "audit row #3" in log, log
+    assert "event=audit_chain checked=2 intact=True" in log, "the shorter chain verifies: only the head shows it"

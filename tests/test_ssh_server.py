@@ -389,6 +389,44 @@ def test_an_audit_row_deleted_with_sqlite3_is_found(sshd):
     ok(ssh(s, s.staff1, "audit", "verify"))
 
 
+def test_the_newest_audit_rows_deleted_show_against_the_head_the_daemon_kept(sshd):
+    """A staff member with a shell deletes the newest rows: the shorter chain verifies, but
+    the daemon — its own folder as systemd's StateDirectory gives it, 0700, which staff
+    cannot write — finds the row it saw last gone, and says so in its log."""
+    s = sshd
+    state = s.root / "daemon-state"
+    state.mkdir(mode=0o700)
+    shutil.chown(state, s.service, s.service)
+    daemon = [str(s.bin / "clinicast"), "daemon", "--once", "--config", str(s.config)]
+
+    def as_daemon():
+        return _run(["runuser", "-u", s.service, "--", *daemon], env=ENV | {"STATE_DIRECTORY": str(state)}, cwd="/")
+
+    kept = s.root / "before-cut.db"
+    shutil.copy2(s.db, kept)  # put back after: the other tests of this server verify the chain
+    try:
+        ok(ssh(s, s.staff2, "campaigns create --kind invitation --name 'coupé 1'"))
+        first = as_daemon()
+        assert "event=audit_trail_cut" not in first.stderr, first.stderr
+        assert (state / "audit-head").exists()
+        touch = _run(["runuser", "-u", s.staff2, "--", "touch", str(state / "audit-head")], env=ENV)
+        assert touch.returncode != 0, "staff cannot write the daemon's folder"
+        ok(ssh(s, s.staff2, "campaigns create --kind invitation --name 'coupé 2'"))
+        ok(ssh(s, s.staff2, "campaigns create --kind invitation --name 'coupé 3'"))
+        as_daemon()  # the head moves on to the newest row
+        sql = "DELETE FROM audit_log WHERE id >= (SELECT max(id) - 1 FROM audit_log)"
+        res = _run(["runuser", "-u", s.staff2, "--", "sqlite3", str(s.db), sql], env=ENV)
+        assert res.returncode == 0, res.stderr
+        ok(ssh(s, s.staff1, "audit", "verify"))  # a shorter chain verifies
+        log = as_daemon()
+        assert "event=audit_trail_cut kind=deleted" in log.stderr, log.stderr
+    finally:
+        uid, gid = os.stat(s.db).st_uid, os.stat(s.db).st_gid
+        shutil.copy2(kept, s.db)
+        os.chown(s.db, uid, gid)
+        kept.unlink()
+
+
 def test_config_check_by_root_before_init_creates_nothing(server):
     s = server
     fresh = s.root / "fresh"

@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from core import formats
 from core.i18n import _, ngettext
@@ -184,4 +186,92 @@ def _walk(rows: Iterable[tuple], verdict: Verdict, *, trust_first: bool) -> Verd
     return verdict
 
 
-__all__ = ["GENESIS", "Break", "Verdict", "check", "last_hash", "row_hash", "take_turn", "verify"]
+# --- the head the daemon saw last ----------------------------------------------------------
+# A trail whose newest rows were deleted is a shorter chain that verifies. The daemon keeps
+# the head it last saw (row id and hash) in a folder of its own that staff cannot write
+# (systemd's StateDirectory, 0700: $STATE_DIRECTORY), and at each start and housekeeping
+# run looks for that row: gone, or changed, is said; then the head of now is kept.
+
+HEAD_FILE = "audit-head"
+
+
+@dataclass(frozen=True)
+class Head:
+    id: int
+    hash: str
+
+
+def kept_head(folder: Path) -> Head | None:
+    """The head kept in `folder` (None: none kept yet, or not readable as one)."""
+    try:
+        id_text, hash_text = (folder / HEAD_FILE).read_text(encoding="ascii").split()
+        return Head(int(id_text), hash_text)
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+
+
+def current_head() -> Head | None:
+    from core.models import AuditLog
+
+    row = AuditLog.select(AuditLog.id, AuditLog.hash).order_by(AuditLog.id.desc()).limit(1).first()
+    return Head(row.id, row.hash or "") if row is not None else None
+
+
+@dataclass(frozen=True)
+class HeadLost:
+    """The row the daemon saw last is `kind` "deleted" (gone) or "changed" (its hash)."""
+
+    kind: str
+    id: int
+    last_id: int  # where the trail ends now
+
+    def describe(self) -> str:
+        if self.kind == "deleted":
+            return _(
+                "audit row #{id}, the newest when the daemon last looked, is gone: the newest rows "
+                "were deleted (the trail now ends at #{last})"
+            ).format(id=self.id, last=self.last_id)
+        return _("audit row #{id} is not the row the daemon saw: its hash changed since").format(id=self.id)
+
+
+def guard_head(folder: Path) -> HeadLost | None:
+    """Compare the trail with the head kept in `folder`, then keep the head of now (a file
+    readable by the daemon's account only). What is wrong, or None."""
+    from core.models import AuditLog
+
+    kept, now = kept_head(folder), current_head()
+    lost = None
+    if kept is not None:
+        row = AuditLog.select(AuditLog.hash).where(AuditLog.id == kept.id).first()
+        if row is None or row.hash != kept.hash:
+            lost = HeadLost("deleted" if row is None else "changed", kept.id, now.id if now else 0)
+    if now is not None and now != kept:
+        _keep(folder, now)
+    return lost
+
+
+def _keep(folder: Path, head: Head) -> None:
+    """Written whole or not at all (a temporary file renamed over the old one), 0600."""
+    tmp = folder / f".{HEAD_FILE}.{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(f"{head.id} {head.hash}\n")
+    os.replace(tmp, folder / HEAD_FILE)
+
+
+__all__ = [
+    "GENESIS",
+    "HEAD_FILE",
+    "Break",
+    "Head",
+    "HeadLost",
+    "Verdict",
+    "check",
+    "current_head",
+    "guard_head",
+    "kept_head",
+    "last_hash",
+    "row_hash",
+    "take_turn",
+    "verify",
+]

@@ -298,8 +298,10 @@ class Scheduler:
         (core.tally)."""
         from core import tally
         from core.delivery import retention
+        from core.scheduling.daemon import guard_the_trail_head
 
         tally.fold()
+        guard_the_trail_head()  # the audit trail's newest row, as the daemon saw it last
         keep = self.config.database.keep_deliveries_days
         deleted = retention.prune(self.clock(), keep)
         if deleted:
