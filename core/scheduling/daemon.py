@@ -20,7 +20,6 @@ import signal
 import sys
 import threading
 import time
-from pathlib import Path
 
 from core import __version__
 from core.config.types import Config
@@ -28,6 +27,7 @@ from core.db import redacted
 from core.delivery import event
 from core.delivery import fmt as _fmt
 from core.i18n import _
+from core.scheduling import trail
 
 log = logging.getLogger("clinicast.daemon")
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
@@ -96,34 +96,7 @@ def look_at_what_staff_share(config: Config) -> None:
               action=b.action, what=b.describe(), msg=_("the audit trail is broken here"))  # fmt: skip
     event(log, logging.INFO, "audit_chain", checked=verdict.rows, intact=verdict.intact, last_row=verdict.last_id,
           head=verdict.head)  # fmt: skip
-    guard_the_trail_head()
-
-
-def state_folder(environ=os.environ) -> Path | None:
-    """The daemon's own folder, which staff cannot write: systemd's StateDirectory
-    (deploy/clinicast.service), given as $STATE_DIRECTORY. None elsewhere (cron, a test)."""
-    first = environ.get("STATE_DIRECTORY", "").split(":")[0]
-    return Path(first) if first else None
-
-
-def guard_the_trail_head() -> None:
-    """At each start and housekeeping run: the audit row that was the newest when the
-    daemon last looked must still be there, unchanged (core.audit.chain.guard_head) —
-    newest rows deleted leave a chain that verifies, not this. Never stops sending."""
-    from core.audit import chain
-
-    folder = state_folder()
-    if folder is None:
-        return
-    try:
-        lost = chain.guard_head(folder)
-    except Exception as e:  # noqa: BLE001 - a check that failed is said, the daemon still sends
-        event(log, logging.ERROR, "audit_head_unchecked", folder=str(folder), error=f"{type(e).__name__}: {e}",
-              msg=_("the audit trail could not be checked"))  # fmt: skip
-        return
-    if lost:
-        event(log, logging.ERROR, "audit_trail_cut", kind=lost.kind, row=lost.id, last_row=lost.last_id,
-              what=lost.describe(), msg=_("the audit trail is broken here"))  # fmt: skip
+    trail.guard_the_trail_head()
 
 
 def run(config: Config, *, once: bool = False, log_level: str = "info", grace: float = GRACE_SECONDS) -> int:

@@ -298,7 +298,7 @@ class Scheduler:
         (core.tally)."""
         from core import tally
         from core.delivery import retention
-        from core.scheduling.daemon import guard_the_trail_head
+        from core.scheduling.trail import guard_the_trail_head
 
         tally.fold()
         guard_the_trail_head()  # the audit trail's newest row, as the daemon saw it last
