@@ -128,12 +128,6 @@ def _client_command(env: Mapping[str, str] | None) -> list[str] | None:
         return None
 
 
-def _ssh(words: list[str]) -> str:
-    from core.exports import ssh_alias
-
-    return f"ssh {ssh_alias()} {shlex.join(words)}"
-
-
 def file_through_connection(path: str, env: Mapping[str, str] | None = None) -> str | None:
     """A file named in the client's command is not on the server: the same command with
     the file brought through the connection (`--csv liste.csv` -> `--csv - < liste.csv`);
@@ -142,8 +136,10 @@ def file_through_connection(path: str, env: Mapping[str, str] | None = None) -> 
     at = [i for i, w in enumerate(words or []) if w == path]
     if words is None or len(at) != 1:
         return None
+    from core.exports import ssh_command
+
     words[at[0]] = "-"
-    return f"{_ssh(words)} < {shlex.quote(path)}"
+    return f"{ssh_command(words)} < {shlex.quote(path)}"
 
 
 def output_through_connection(path: str, env: Mapping[str, str] | None = None) -> str | None:
@@ -162,7 +158,9 @@ def output_through_connection(path: str, env: Mapping[str, str] | None = None) -
         if not w.startswith("--output="):
             kept.append(w)
         i += 1
-    return f"{_ssh(kept)} > {shlex.quote(path)}"
+    from core.exports import ssh_command
+
+    return f"{ssh_command(kept)} > {shlex.quote(path)}"
 
 
 def has_terminal() -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import shlex
 import socket
 import stat
 from collections.abc import Mapping
@@ -93,13 +94,19 @@ def ssh_alias() -> str:
     return pgettext("ssh host", "clinic")
 
 
+def ssh_command(words: list[str]) -> str:
+    """A clinicast command as the staff member types it on their own computer, through
+    the connection: `ssh clinique recipients list 3 --csv` (the TUI's export over SSH, and
+    the command line's hints for a file over SSH)."""
+    return f"ssh {ssh_alias()} {shlex.join(words)}"
+
+
 def ledger_over_ssh(ctx: Ctx, campaign_id: int) -> LedgerOverSsh:
     ctx.require(Permission.CAMPAIGNS)
-    host_alias = ssh_alias()
     file = _("campaign-{id}.csv").format(id=int(campaign_id))
-    words = f"ssh {host_alias} recipients list {int(campaign_id)} --csv > {file}"
+    words = f"{ssh_command(['recipients', 'list', str(int(campaign_id)), '--csv'])} > {shlex.quote(file)}"
     return LedgerOverSsh(
-        unix=words, windows=f'cmd /c "{words}"', alias=host_alias, host=f"{ctx.user.login}@{socket.gethostname()}"
+        unix=words, windows=f'cmd /c "{words}"', alias=ssh_alias(), host=f"{ctx.user.login}@{socket.gethostname()}"
     )
 
 
