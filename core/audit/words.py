@@ -14,6 +14,7 @@ from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from core import formats
+from core.enums import Kind
 from core.i18n import _, pgettext
 from core.words import word
 
@@ -59,8 +60,6 @@ def _by_reason(value: object, tz: ZoneInfo) -> str:
     if not isinstance(value, dict):
         return _count(value, tz)
     total = sum(n for n in value.values() if isinstance(n, int))
-    if not value:
-        return formats.number(0)
     reasons = ", ".join(f"{describe(str(code))} {_count(n, tz)}" for code, n in value.items())
     return _("{n} ({reasons})").format(n=formats.number(total), reasons=reasons)
 
@@ -142,8 +141,7 @@ def _status(value: object, _tz: ZoneInfo) -> str:
 
 def _kind(value: object, _tz: ZoneInfo) -> str:
     """A campaign's kind (create), or a test's delivery kind (test_send: test_email)."""
-    said = word("kind", value)
-    return said if said != str(value) else word("delivery kind", value)
+    return word("kind" if value in set(Kind) else "delivery kind", value)
 
 
 def _of(what: str) -> Callable[[object, ZoneInfo], str]:
