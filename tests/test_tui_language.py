@@ -222,6 +222,18 @@ def dialog_words(app) -> str:
     return "\n".join([str(box.border_title), message, *(str(b.label) for b in screen.query(Button))])
 
 
+def footer_says_the_buttons(dialog) -> str:
+    """The footer's keys of a confirmation say its buttons' words (not "y Yes" beside a
+    button "Remove"): the yes button's label, checked against the footer as drawn."""
+    from textual.widgets import Button
+    from textual.widgets._footer import FooterKey
+
+    keys = {k.key: k.description for k in dialog.query(FooterKey)}
+    buttons = {b.id: str(b.label) for b in dialog.query(Button)}
+    assert keys == {"y": buttons["yes"], "n": buttons["no"]}, (keys, buttons)
+    return buttons["yes"]
+
+
 @pytest.mark.parametrize(
     ("campaign", "keys", "french", "english"),
     [
@@ -251,10 +263,13 @@ async def test_an_open_confirmation_speaks_the_language_switched_to(world, campa
         assert isinstance(dialog, ConfirmModal), [n.message for n in app._notifications]
         before = dialog_words(app)
         assert english in before, before
+        assert english in footer_says_the_buttons(dialog)
         await switch_from_palette(pilot, "fran")
         assert app.screen is dialog
         after = dialog_words(app)
         assert french in after and english not in after, after
+        await settle(pilot)
+        assert french in footer_says_the_buttons(dialog)
         from test_i18n_cli import english_in
 
         assert not english_in(after, ["Nouvelle médecin : Dre Girard", "EMR"]), after

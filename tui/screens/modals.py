@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TypeAlias
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import ActiveBinding, Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Footer, Static
 
@@ -29,9 +30,11 @@ class ConfirmModal(ClinicastModal[bool]):
     """Says what will happen and asks yes / no. Enter or y confirms; escape or n cancels.
     `title`, `message`, `yes` and `no` are each a function returning the words in the
     language in use (`lambda: _("Stop sending")`), so that a switch of language while the
-    dialog is open redraws it (`relabel`); the buttons default to "Yes" / "Cancel"."""
+    dialog is open redraws it (`relabel`); the buttons default to "Yes" / "Cancel". The
+    footer names each key by its button's words ("y Stop sending  n/esc Keep sending")."""
 
     BINDINGS = [
+        # described by the buttons' words (`active_bindings`)
         Binding("y", "answer(True)", N_("Yes"), id="confirm.yes"),
         Binding("n,escape", "answer(False)", N_("No"), key_display="n/esc", id="confirm.no"),
     ]
@@ -57,9 +60,9 @@ class ConfirmModal(ClinicastModal[bool]):
             box.border_title = say(self.dialog_title)
             yield Static(say(self.message), classes="message", markup=False)
             with Horizontal(classes="buttons"):
-                yield Button(say(self.no) if self.no else _("Cancel"), id="no", compact=True)
+                yield Button(self._words(False), id="no", compact=True)
                 yield Button(
-                    say(self.yes) if self.yes else _("Yes"),
+                    self._words(True),
                     id="yes",
                     variant="error" if self.danger else "primary",
                     compact=True,
@@ -70,8 +73,26 @@ class ConfirmModal(ClinicastModal[bool]):
         super().relabel()
         self.query_one("#confirm-dialog").border_title = say(self.dialog_title)
         self.query_one(".message", Static).update(say(self.message))
-        self.query_one("#no", Button).label = say(self.no) if self.no else _("Cancel")
-        self.query_one("#yes", Button).label = say(self.yes) if self.yes else _("Yes")
+        self.query_one("#no", Button).label = self._words(False)
+        self.query_one("#yes", Button).label = self._words(True)
+
+    def _words(self, yes: bool) -> str | Text:
+        """A button's words, which its key in the footer says too."""
+        if yes:
+            return say(self.yes) if self.yes else _("Yes")
+        return say(self.no) if self.no else _("Cancel")
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        words = {"confirm.yes": True, "confirm.no": False}
+        return {
+            key: ActiveBinding(
+                a.node, replace(a.binding, description=str(self._words(words[a.binding.id]))), a.enabled, a.tooltip
+            )
+            if a.binding.id in words
+            else a
+            for key, a in super().active_bindings.items()
+        }
 
     def on_mount(self) -> None:
         self.query_one("#no" if self.no_first else "#yes", Button).focus()
