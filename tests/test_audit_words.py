@@ -104,6 +104,8 @@ def test_moments_are_the_clinics_and_codes_are_words(db, config, tmp_path):
     assert "ajoutés par\u00a0: des conditions · conditions\u00a0: Âge >= 18, Système connecté = sur l'application" in (
         by_conditions
     ), by_conditions
+    # an assign says why it left patients out, as a start does (its stored row: {reason: n})
+    assert said["assign"][2].endswith("écartés\u00a0: 2 (déjà dans l'application 2)"), said["assign"]
     window, templates = said["edit"]
     assert window == (
         "nom\u00a0: «\u00a0Vaccin\u00a0» → «\u00a0Vaccin antigrippal\u00a0» · "

@@ -277,7 +277,7 @@ def _assign(ctx: Ctx, campaign_id: int | str, patients: pw.Select, how: str, **d
             c.id,
             how=how,
             added=result.added,
-            skipped=result.skipped,
+            skipped=dict(result.skipped_reasons),  # {reason: n}, as start and re-invite write it
             already_assigned=result.already_assigned,
             **detail,
         )
