@@ -26,18 +26,23 @@ def _unicode_lower(value):
     return value.lower() if isinstance(value, str) else value
 
 
-def connect(url: str, group: str = "") -> pw.Database:
+def connect(url: str, group: str = "", *, must_exist: bool = False) -> pw.Database:
     """A peewee Database for `sqlite:///PATH` or `postgresql://USER@HOST:PORT/DB?k=v`.
 
     Sets this process's umask (core.dbfiles) first: the one place every clinicast
     process passes before it creates a file. For SQLite, a folder or file that would
-    lock someone out is named with its fix before SQLite fails naming nothing."""
+    lock someone out is named with its fix before SQLite fails naming nothing;
+    `must_exist` (a session, the daemon: anything but init, the demo and tests) makes
+    no file — the first command run before `init` would otherwise create the database
+    owned by whoever ran it, in no group."""
     dbfiles.set_umask()
     if url.startswith("sqlite:///"):
         path = str(dbfiles.sqlite_path(url))
-        if not group:
+        if not group and not must_exist:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        dbfiles.check_access(Path(path), group)
+        dbfiles.check_access(Path(path), group)  # the folder's problems first, with their fix
+        if must_exist and not Path(path).exists():
+            raise not_created(Path(path))
         # every transaction takes the write lock up front (BEGIN IMMEDIATE): a deferred one
         # that reads then writes fails at once with "database is locked" (SQLITE_BUSY_SNAPSHOT,
         # no busy wait) when another process wrote in between — two staff creating at once
@@ -70,9 +75,18 @@ def connect(url: str, group: str = "") -> pw.Database:
     return db
 
 
-def bind(url: str, group: str = "") -> pw.Database:
-    """Open the URL and make it the database every model uses."""
-    return _use(connect(url, group), group)
+def bind(url: str, group: str = "", *, must_exist: bool = False) -> pw.Database:
+    """Open the URL and make it the database every model uses (`must_exist`: as connect)."""
+    return _use(connect(url, group, must_exist=must_exist), group)
+
+
+def not_created(path: Path) -> DatabaseError:
+    return DatabaseError(
+        _("{path} does not exist yet: run `clinicast init` as the service account (or root) to create it").format(
+            path=path
+        ),
+        DatabaseProblem.EMPTY,
+    )
 
 
 def bind_to_look(url: str, group: str = "") -> pw.Database:
@@ -93,12 +107,7 @@ def look(url: str, group: str = "") -> pw.Database:
     if path is None:  # PostgreSQL: reading creates nothing
         return connect(url, group)
     if not path.exists():
-        raise DatabaseError(
-            _("{path} does not exist yet: run `clinicast init` as the service account (or root) to create it").format(
-                path=path
-            ),
-            DatabaseProblem.EMPTY,
-        )
+        raise not_created(path)
     dbfiles.check_access(path, group)
     in_use = all(Path(f"{path}{s}").exists() for s in ("-wal", "-shm"))
     uri = f"file:{quote(str(path))}?" + ("mode=ro" if in_use else "immutable=1")

@@ -23,7 +23,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.errors import DatabaseError, DatabaseProblem
+from core.errors import BadInput, DatabaseError, DatabaseProblem
 from core.i18n import _
 
 UMASK = 0o007
@@ -82,10 +82,23 @@ def describe(p: Path, st: os.stat_result) -> str:
     )
 
 
+def not_a_folder(db_path: Path) -> None:
+    """A `[database] url` naming a folder (the database's folder, not its file) is a
+    setup mistake said before anything is opened or changed (init would have given the
+    folder a file's mode, 0660, and locked everyone out of it)."""
+    if db_path.is_dir():
+        raise BadInput(
+            _("[database] url: {path} is a folder; name the database file in it, such as {example}").format(
+                path=db_path, example=db_path / "clinicast.db"
+            )
+        )
+
+
 def prepare_folder(db_path: Path, group: str) -> None:
     """`clinicast init`: create the folder (setgid, 2770, in `group`) and give the files
     that exist 0660 in `group`. Only what this user owns (or root) is changed; the rest
     is left to check_access() to name."""
+    not_a_folder(db_path)
     set_umask()
     gid = group_id(group)
     folder = db_path.parent
@@ -122,7 +135,9 @@ def hand_over(db_path: Path, group: str) -> None:
 
 def check_access(db_path: Path, group: str = "") -> None:
     """Raise DatabaseError(NOT_WRITABLE) naming the first folder or file that locks this
-    user out or, with `group`, would lock another member of it out; the fix covers all."""
+    user out or, with `group`, would lock another member of it out; the fix covers all.
+    A path that is a folder is a setup mistake said first (`not_a_folder`)."""
+    not_a_folder(db_path)
     gid = group_id(group)
     folder = db_path.parent
     bad: list[tuple[Path, os.stat_result, int]] = []  # (path, stat, wanted mode)

@@ -21,7 +21,7 @@ def load_config(config_path: str | os.PathLike | None = None) -> cfg.Config:
 
 def connect(config: cfg.Config, *, check_schema: bool = True) -> None:
     """Bind the database of `config`; raises DatabaseError unless its schema is current."""
-    db.bind(config.database.url, config.database.group)
+    db.bind(config.database.url, config.database.group, must_exist=True)
     if check_schema:
         db.check_schema()
 

@@ -219,3 +219,42 @@ def test_the_tui_shows_a_driver_error_in_core_words(sqlite_db):
         dbmod.database.close()
     text = error_text(e.value)
     assert "is locked" in text and "try again" in text and "unexpected" not in text
+
+
+def test_a_command_before_init_creates_no_database_file(tmp_path):
+    """The first `campaigns list` run before `init` made the database, owned by whoever
+    ran it, in no group — after which every other user was told to chmod it, and its
+    maker passed for the service account. Nothing is created: `init` makes it."""
+    import grp
+
+    group = grp.getgrgid(os.getegid()).gr_name
+    path = tmp_path / "shared" / "clinicast.db"
+    path.parent.mkdir()
+    os.chmod(path.parent, 0o2770)  # the folder as an administrator made it, in the group
+    config = write_config(tmp_path, f"sqlite:///{path.as_posix().lstrip('/')}")
+    config.write_text(config.read_text().replace("[email]", f'group = "{group}"\n\n[email]', 1))
+    for args in (["campaigns", "list"], ["status"], ["daemon", "--once"]):
+        res = clinicast(config, *args)
+        assert res.returncode == 1 and "Traceback" not in res.stderr, (args, res.stderr)
+        assert f"{path} does not exist yet: run `clinicast init`" in res.stderr, (args, res.stderr)
+        assert os.listdir(path.parent) == [], args
+    assert clinicast(config, "init").returncode == 0
+    assert clinicast(config, "campaigns", "list").returncode == 0
+
+
+@pytest.mark.parametrize("command", [["init"], ["campaigns", "list"], ["config", "check"]])
+def test_a_database_url_naming_a_folder_is_said_and_the_folder_left_alone(tmp_path, command):
+    """`[database] url` naming the database's folder: init gave the folder a file's mode
+    (0660: nobody could enter it) and blamed a read-only disk."""
+    folder = tmp_path / "dbdir"
+    folder.mkdir()
+    os.chmod(folder, 0o2770)
+    config = write_config(tmp_path, f"sqlite:///{folder.as_posix().lstrip('/')}")
+    res = clinicast(config, *command)
+    # config check reports it on its database line, and exits 1 as for any database it cannot open
+    assert res.returncode == (1 if command == ["config", "check"] else 2), (res.returncode, res.stdout, res.stderr)
+    assert "Traceback" not in res.stderr
+    assert f"[database] url: {folder} is a folder; name the database file in it, such as {folder}/clinicast.db" in (
+        res.stderr + res.stdout
+    )
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o2770 and os.listdir(folder) == []

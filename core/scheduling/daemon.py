@@ -111,7 +111,7 @@ def run(config: Config, *, once: bool = False, log_level: str = "info", grace: f
     setup_logging(log_level)
     try:
         # the service account acts as the system; anyone else must be an admin (#8, SPEC §13)
-        db.bind(config.database.url, config.database.group)
+        db.bind(config.database.url, config.database.group, must_exist=True)
         for_service_or_admin(config)
         db.check_schema()
         # the daemon is where sending happens: a secret it cannot read stops it now
