@@ -99,7 +99,8 @@ def recipients_list(ctx, campaign_id, status, as_json, as_csv, output):
     if as_json and as_csv:
         raise BadInput(_("give --json or --csv, not both"))
     if as_csv:
-        return write_out(output, exports.recipients_csv(ctx, campaign_id, status))
+        exports.recipients_csv(ctx, campaign_id, status, write=lambda text: write_out(output, text))
+        return None
     rows = recipients.page(ctx, campaign_id, status=status, limit=None)
     if as_json:
         return write_out(output, dumps([r.to_json() for r in rows]) + "\n")

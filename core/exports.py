@@ -10,7 +10,7 @@ import os
 import shlex
 import socket
 import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,8 +30,12 @@ def _safe(cell: str) -> str:
     return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
 
 
-def recipients_csv(ctx: Ctx, campaign_id, status: str | None = None) -> str:
-    """Every recipient (or those of `status`): the columns of `recipients list --json`."""
+def recipients_csv(
+    ctx: Ctx, campaign_id, status: str | None = None, write: Callable[[str], object] | None = None
+) -> str:
+    """Every recipient (or those of `status`): the columns of `recipients list --json`.
+    The export is audited once `write(text)` (a file, stdout) has taken it: one that
+    could not be written put no patient's name anywhere, and the trail does not say it did."""
     from core.recipients import page
 
     ctx.require(Permission.CAMPAIGNS)
@@ -42,8 +46,11 @@ def recipients_csv(ctx: Ctx, campaign_id, status: str | None = None) -> str:
     for r in rows:
         j = r.to_json()
         w.writerow([_safe(str(j[c] if j[c] is not None else "")) for c in COLUMNS])
+    text = buf.getvalue()
+    if write is not None:
+        write(text)
     record_read(ctx, "export", int(campaign_id), what="recipients", status=status or "", rows=len(rows))
-    return buf.getvalue()
+    return text
 
 
 def write_private(path: str | os.PathLike, text: str, *, bom: bool = False) -> Path:
@@ -115,18 +122,28 @@ def write_recipients_csv(ctx: Ctx, campaign_id, folder) -> Path:
     owner only: it holds patients' names. Never overwrites a file."""
     from datetime import UTC
 
-    text = recipients_csv(ctx, campaign_id)
     stamp = ctx.now().replace(tzinfo=UTC).astimezone(ctx.config.clinic.tz).strftime("%Y-%m-%d-%H%M%S")
     base = Path(folder) / f"campaign-{int(campaign_id)}-recipients-{stamp}"
-    for n in range(100):
-        path = base.with_name(base.name + (f"-{n}" if n else "") + ".csv")
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_MODE)
-        except FileExistsError:
-            continue
-        except OSError as e:
-            raise BadInput(_("cannot write {path}: {why}").format(path=path, why=oserrors.words(e))) from None
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write("\ufeff" + text)  # a BOM: spreadsheets then read the accents right
-        return path
-    raise BadInput(_("cannot write {path}: too many exports with that name").format(path=f"{base}.csv"))
+    written: list[Path] = []
+
+    def write(text: str) -> None:
+        for n in range(100):
+            path = base.with_name(base.name + (f"-{n}" if n else "") + ".csv")
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_MODE)
+            except FileExistsError:
+                continue
+            except OSError as e:
+                raise BadInput(_("cannot write {path}: {why}").format(path=path, why=oserrors.words(e))) from None
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+                    f.write("\ufeff" + text)  # a BOM: spreadsheets then read the accents right
+            except OSError as e:  # a full disk: no half file left behind
+                path.unlink(missing_ok=True)
+                raise BadInput(_("cannot write {path}: {why}").format(path=path, why=oserrors.words(e))) from None
+            written.append(path)
+            return
+        raise BadInput(_("cannot write {path}: too many exports with that name").format(path=f"{base}.csv"))
+
+    recipients_csv(ctx, campaign_id, write=write)
+    return written[0]

@@ -3,6 +3,7 @@ stretch of typing), filters by day and login, CSV a spreadsheet cannot run."""
 
 import csv
 import io
+import os
 from datetime import date, datetime
 
 import pytest
@@ -80,3 +81,28 @@ def test_the_tui_export_writes_a_new_owner_only_file(db, config, tmp_path):
     rows = list(csv.DictReader(io.StringIO(first.read_text(encoding="utf-8-sig"))))
     assert [r["emr_id"] for r in rows] == ["1000", "1001"]
     assert actions().count("export") == 2
+
+
+def test_an_export_that_could_not_be_written_is_not_in_the_trail(db, config, tmp_path):
+    """`--output` to a missing folder or a folder, the TUI's export to a folder it cannot
+    write: no patient's name went anywhere, and the trail says nothing was exported."""
+    from core.errors import BadInput
+
+    ctx, _ = ctx_at(config, T0)
+    add_patients(2)
+    c = campaigns.create(ctx, "invitation", "Join")
+    recipients.assign_ids(ctx, c.id, ["1000", "1001"])
+    before = actions().count("export")
+    for target in (tmp_path / "missing" / "x.csv", tmp_path):
+        with pytest.raises(BadInput):
+            exports.recipients_csv(ctx, c.id, write=lambda text, target=target: exports.write_private(target, text))
+    closed = tmp_path / "closed"
+    closed.mkdir(mode=0o500)
+    if os.geteuid() != 0:  # root writes anywhere: the missing folder stands for it
+        with pytest.raises(BadInput):
+            exports.write_recipients_csv(ctx, c.id, closed)
+    with pytest.raises(BadInput):
+        exports.write_recipients_csv(ctx, c.id, tmp_path / "missing")
+    assert actions().count("export") == before
+    exports.recipients_csv(ctx, c.id, write=lambda text: exports.write_private(tmp_path / "ok.csv", text))
+    assert actions().count("export") == before + 1
