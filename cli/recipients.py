@@ -80,9 +80,14 @@ def recipients_remove(ctx, campaign_id, emr_id, as_json):
     what = recipients.remove(ctx, campaign_id, emr_id)
     if as_json:
         return emit(
-            {"campaign_id": campaigns.get(campaign_id).id, "emr_id": emr_id, "status": "removed", "outcome": what}
+            {
+                "campaign_id": campaigns.get(campaign_id).id,
+                "emr_id": emr_id,
+                "status": "removed",
+                "outcome": what.english(),
+            }
         )
-    click.echo(_("removed {emr_id}: {outcome}").format(emr_id=emr_id, outcome=what))
+    click.echo(_("removed {emr_id}: {outcome}").format(emr_id=emr_id, outcome=what.words()))
 
 
 @command(recipients_group, "list", help=N_("A campaign's recipients with status and dates."))

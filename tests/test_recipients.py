@@ -171,7 +171,7 @@ def test_remove_before_and_after_send(db, config):
     recipients.assign_ids(ctx, b.id, ["1000", "1001", "1002"])
     recipients.start(ctx, b.id)
     foretold = recipients.removal_effect(ctx, b.id, "1000")
-    said = recipients.remove(ctx, b.id, "1000")
+    said = recipients.remove(ctx, b.id, "1000").words()
     assert said == foretold
     assert "will not receive the push" in said and "removed from their Broadcasts feed" in said
     assert deliveries("unpublish") == 1
@@ -195,7 +195,7 @@ def test_removed_after_sent_is_never_sent_again(db, config):
     recipients.start(ctx, c.id)
     Recipient.update(status="sent", sent_at=ctx.now()).execute()
     Delivery.update(status="sent").execute()
-    assert "already sent" in recipients.remove(ctx, c.id, "1000")
+    assert "already sent" in recipients.remove(ctx, c.id, "1000").words()
     assert recipients.assign_ids(ctx, c.id, ["1000"]).already_assigned == 1
     with pytest.raises(Refused, match="nothing to start"):
         recipients.start(ctx, c.id)

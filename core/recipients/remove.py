@@ -4,6 +4,8 @@ ledger says so afterwards (sent, with its time, then removed)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from core import audit
 from core.campaigns import get
 from core.campaigns.reads import get_locked
@@ -12,18 +14,36 @@ from core.db import write_transaction
 from core.delivery.store import cancel, in_flight
 from core.enums import DeliveryKind, DeliveryState, Kind, Permission, RecipientStatus
 from core.errors import BadInput
-from core.i18n import _, clauses
+from core.i18n import N_, _, clauses
 from core.models import Campaign, Delivery, Recipient
 from core.reasons import Reason
 from core.recipients.lookup import recipient
 from core.recipients.rows import insert_deliveries
 
 
-def _outcome(c: Campaign, r: Recipient) -> str:
+@dataclass(frozen=True)
+class Removal:
+    """What taking a recipient off a campaign means for them: its clauses, English msgids."""
+
+    parts: tuple[str, ...]
+
+    def words(self) -> str:
+        """In the reader's language (the TUI's notice, the command's line)."""
+        return clauses(_(p) for p in self.parts)
+
+    def english(self) -> str:
+        """As the spec writes it (`--json`)."""
+        return "; ".join(self.parts)
+
+    def __str__(self) -> str:
+        return self.words()
+
+
+def _outcome(c: Campaign, r: Recipient) -> Removal:
     """What taking this recipient off the campaign means for them (said before and after)."""
     email = c.kind == Kind.INVITATION
     if r.status == RecipientStatus.REMOVED:
-        return _("they were already removed")
+        return Removal((N_("they were already removed"),))
     # one statement reads every send of theirs (one snapshot): on PostgreSQL a result
     # committed between reading `r` and this would otherwise be neither "sent" (r is older)
     # nor "in flight" (it is over) — and a patient emailed was told "will not receive"
@@ -35,33 +55,33 @@ def _outcome(c: Campaign, r: Recipient) -> str:
     states = [(status, bool(flying)) for status, flying in sends]
     if r.status == RecipientStatus.SENT or r.sent_at or any(status == DeliveryState.SENT for status, _h in states):
         if email:
-            out = [_("the invitation email was already sent to them; they are only taken off the list")]
+            out = [N_("the invitation email was already sent to them; they are only taken off the list")]
         else:
-            out = [_("the push notification was already sent to them; they are only taken off the list")]
+            out = [N_("the push notification was already sent to them; they are only taken off the list")]
     elif any(flying for _status, flying in states):
         if email:
-            out = [_("the invitation email is being sent at this moment and may still arrive")]
+            out = [N_("the invitation email is being sent at this moment and may still arrive")]
         else:
-            out = [_("the push notification is being sent at this moment and may still arrive")]
+            out = [N_("the push notification is being sent at this moment and may still arrive")]
     else:
         out = [
-            _("they will not receive the invitation email")
+            N_("they will not receive the invitation email")
             if email
-            else _("they will not receive the push notification")
+            else N_("they will not receive the push notification")
         ]
     if r.in_feed and c.expired_at is None:
-        out.append(_("the message is removed from their Broadcasts feed in the app"))
-    return clauses(out)
+        out.append(N_("the message is removed from their Broadcasts feed in the app"))
+    return Removal(tuple(out))
 
 
 def removal_effect(ctx: Ctx, campaign_id: int | str, emr_id: str) -> str:
     """What `remove` would do to this patient, for a confirmation; changes nothing."""
     ctx.require(Permission.CAMPAIGNS)
     c = get(campaign_id)
-    return _outcome(c, recipient(c, emr_id))
+    return _outcome(c, recipient(c, emr_id)).words()
 
 
-def remove(ctx: Ctx, campaign_id: int | str, emr_id: str) -> str:
+def remove(ctx: Ctx, campaign_id: int | str, emr_id: str) -> Removal:
     """Take one patient off the campaign; returns what that means for them."""
     ctx.require(Permission.CAMPAIGNS)
     with write_transaction():

@@ -112,7 +112,8 @@ class RecipientFlows:
             return
         # the session as it is now: a permission taken away while the dialog was open applies
         outcome = await asyncio.to_thread(recipients.remove, screen.app.ctx, screen.campaign_id, r.emr_id)
-        screen.notify(_("{name} removed: {outcome}").format(name=r.name, outcome=outcome), markup=False, timeout=6)
+        said = _("{name} removed: {outcome}").format(name=r.name, outcome=outcome.words())
+        screen.notify(said, markup=False, timeout=6)
         screen.app.wake_scheduler()
         screen.load_summary()
         screen.table.reload_shown()
