@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from datetime import date
@@ -369,6 +370,14 @@ class TestDefaults:
         assert f'href="{INVITATION["url"]}"' in rendered.html
         assert f'href="{UNSUBSCRIBE}"' in rendered.html and UNSUBSCRIBE in rendered.text
         assert rendered.subject.startswith("Clinique du Parc ")
+
+    def test_the_french_default_is_typeset_as_quebec_writes_it(self):
+        """A patient reads it: no plain space before a colon, semicolon or question mark,
+        which a mail reader may wrap to the start of a line (« clinique » then « : »)."""
+        rendered = render("invitation", DEFAULT_INVITATION["fr"], invitation_context(language="fr"))
+        for text in (rendered.subject, rendered.text, rendered.html):
+            assert not re.search(r" [:;?!]", text), re.findall(r".{20} [:;?!]", text)
+        assert "clinique\u00a0:" in rendered.text and "question\u202f?" in rendered.text
 
     def test_defaults_pass_as_a_set(self):
         assert validate_set("invitation", DEFAULT_INVITATION, default_language="fr") == []
