@@ -135,10 +135,15 @@ async def test_switch_back_to_english_and_the_keys_screen_follows(world):
         assert app.screen.title == "Campagnes"
         await pilot.press("question_mark")
         await settle(pilot)
-        assert "Nouvelle" in rendered(app.screen.query_one("#keys-table"))
+        keys = rendered(app.screen.query_one("#keys-table"))
+        assert "Nouvelle" in keys
+        # the keys by the names a French keyboard gives them, in the table and the footer
+        assert "échap" in keys and "pg suiv" in keys and "esc" not in keys and "pgdn" not in keys, keys
+        assert "échap" in " ".join(k.key_display for k in app.screen.query("FooterKey"))
         await switch_from_palette(pilot, "anglais")
         assert i18n.current() == "en"
-        assert "New" in rendered(app.screen.query_one("#keys-table"))
+        keys = rendered(app.screen.query_one("#keys-table"))
+        assert "New" in keys and "esc" in keys and "échap" not in keys
         await pilot.press("escape")
         await settle(pilot)
         assert app.screen.title == "Campaigns" and "New" in footer_words(app)

@@ -223,6 +223,7 @@ class TestRefusalSnapshots:
         monkeypatch.setattr(context, "login_name", lambda: LOGIN)
         monkeypatch.chdir(tmp_path)
         write_config(tmp_path)
+        (tmp_path / "clinicast.db").touch()  # made, never initialised (a missing one names its path)
         from tui.app import make_app
 
         app = make_app("clinicast.toml", scheduler=False, blink=False)

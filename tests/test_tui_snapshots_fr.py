@@ -87,6 +87,7 @@ def test_problem_screen_in_french(snap_compare, tmp_path, monkeypatch, name, siz
         )
     elif name == "database needs init":
         write_config(tmp_path, users=users_toml(language=""))  # no language of their own: the clinic's
+        (tmp_path / "clinicast.db").touch()  # made, never initialised (a missing one names its path)
     else:
         make_world(tmp_path, populate=False)
         write_config(tmp_path, users='[users.jdoe]\nname = "Jean Doe"\npermissions = ["campaigns"]\n')

@@ -231,6 +231,12 @@ class ClinicastApp(StaffPreferences, HangUp, TypedAhead):
             if isinstance(screen, ClinicastScreen):
                 screen.relabel()
 
+    def get_key_display(self, binding: Binding) -> str:
+        """The footer's and the keys screen's name for a key, in the language in use."""
+        from tui.keys import key_words
+
+        return key_words(super().get_key_display(binding))
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Textual's own commands, in the language in use."""
         for command in super().get_system_commands(screen):

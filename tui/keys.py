@@ -11,12 +11,13 @@ ctrl+b (tmux), ctrl+a (screen), ctrl+s / ctrl+q (XON/XOFF flow control).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 
 from textual.binding import Binding, BindingsMap
 
-from core.i18n import N_, _
+from core.i18n import N_, _, pgettext
 
 # What Textual's own bindings and commands say (a widget's keys on the keys screen, the
 # palette's system commands): marked here so that they are in the catalogue and shown
@@ -55,6 +56,28 @@ TEXTUAL_WORDS = (
 def tr(text: str) -> str:
     """A binding's description or tooltip (an English msgid) in the language in use."""
     return _(text) if text else text
+
+
+# The names Textual shows for keys (App.get_key_display), as the keyboard in the staff
+# member's language labels them: « échap », « début », « pg suiv » on a French keyboard.
+KEY_NAMES: dict[str, Callable[[], str]] = {
+    "esc": lambda: pgettext("key", "esc"),
+    "home": lambda: pgettext("key", "home"),
+    "end": lambda: pgettext("key", "end"),
+    "pgup": lambda: pgettext("key", "pgup"),
+    "pgdn": lambda: pgettext("key", "pgdn"),
+    "tab": lambda: pgettext("key", "tab"),
+    "shift": lambda: pgettext("key", "shift"),
+    "space": lambda: pgettext("key", "space"),
+    "del": lambda: pgettext("key", "del"),
+    "insert": lambda: pgettext("key", "insert"),
+}
+_KEY_NAME = re.compile(r"\b(" + "|".join(KEY_NAMES) + r")\b")
+
+
+def key_words(shown: str) -> str:
+    """A key as shown ("n/esc", "shift+tab", "^a") with its names in the language in use."""
+    return _KEY_NAME.sub(lambda m: KEY_NAMES[m.group(1)](), shown)
 
 
 @cache
