@@ -123,13 +123,21 @@ def _calendar_day(d: dt.date | dt.datetime, tz: ZoneInfo | None) -> dt.date:
     return d
 
 
+def _first(cal: dt.date, text: str) -> str:
+    """French writes the first of a month « 1er » (« 1er déc. 2026 »); Babel writes « 1 »."""
+    if cal.day == 1 and i18n.current() == "fr" and text.startswith("1 "):
+        return "1er" + text[1:]
+    return text
+
+
 def day(d: dt.date | dt.datetime | None, tz: ZoneInfo | None = None) -> str:
     """« 2 déc. 2026 », "Dec 2, 2026". A datetime is a naive-UTC moment, seen in `tz`."""
     if d is None:
         return ""
     from babel.dates import format_date
 
-    return format_date(_calendar_day(d, tz), "medium", locale=locale())
+    cal = _calendar_day(d, tz)
+    return _first(cal, format_date(cal, "medium", locale=locale()))
 
 
 def time(moment: dt.datetime | None, tz: ZoneInfo, *, seconds: bool = False) -> str:
@@ -179,7 +187,7 @@ def short_day(d: dt.date | dt.datetime | None, tz: ZoneInfo | None = None, *, no
         return day(cal)
     from babel.dates import format_date
 
-    return format_date(cal, locale().datetime_skeletons["MMMd"], locale=locale())
+    return _first(cal, format_date(cal, locale().datetime_skeletons["MMMd"], locale=locale()))
 
 
 def short_when(moment: dt.datetime | None, tz: ZoneInfo, *, now: dt.datetime | None = None) -> str:

@@ -129,3 +129,14 @@ def test_fr_month_names_follow_cldr(speak):
     speak("fr")
     months = [formats.day(date(2026, m, 15)) for m in range(1, 13)]
     assert months[0] == "15 janv. 2026" and months[4] == "15 mai 2026" and months[7] == "15 août 2026"
+
+
+def test_the_first_of_a_month_is_1er_in_french(speak):
+    """« le dernier jour (1 déc. 2026) » read wrong to a Quebec reader: French writes « 1er »."""
+    speak("fr")
+    assert formats.day(date(2026, 12, 1)) == "1er déc. 2026"
+    assert formats.when(datetime(2026, 12, 1, 19, 0), MONTREAL) == "1er déc. 2026 14:00"
+    assert formats.short_day(date(2026, 12, 1), now=datetime(2026, 6, 1)) == "1er déc."
+    assert formats.day(date(2026, 12, 11)) == "11 déc. 2026" and formats.day(date(2026, 12, 21)) == "21 déc. 2026"
+    speak("en")
+    assert formats.day(date(2026, 12, 1)) == "Dec 1, 2026"
