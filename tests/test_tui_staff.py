@@ -125,6 +125,43 @@ class TestNoLostEdit:
             assert isinstance(app.screen, RecipientsScreen)
             assert app.screen.campaign_id == below
 
+    async def test_text_typed_after_tab_in_one_burst_lands_in_the_next_field(self, world):
+        """Tab and the next field's text arrive together over SSH: the letters were sent
+        to the field focused before the Tab was handled — « Nom Vaccin a2026-1 »,
+        « Premier jour 2-22 » (seen in tmux, 3 tries of 3)."""
+        from textual import events
+
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("n")
+            await settle(pilot)
+            app.screen.query_one("#kind").focus()
+            await pilot.press("down")  # a broadcast: its dates follow the name
+            await settle(pilot)
+            app.screen.query_one("#name").focus()
+            await settle(pilot)
+            burst = [*"Vaccin", "tab", *"2026-12-22", "tab", *"2027-01-15"]
+            for key in burst:  # one burst: nothing awaited between the keys
+                app.post_message(events.Key(key, key if len(key) == 1 else None))
+            await settle(pilot)
+            values = {f: app.screen.query_one(f"#{f}").value for f in ("name", "starts_on", "ends_on")}
+            assert values == {"name": "Vaccin", "starts_on": "2026-12-22", "ends_on": "2027-01-15"}, values
+
+    async def test_slash_and_a_word_in_one_burst_filter_the_list(self, world):
+        """« /tre » typed together on the campaign list: the t reached the list's own key
+        (the template) before the filter had the focus — another screen opened."""
+        from textual import events
+
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            for key in ["slash", *"tre"]:
+                app.post_message(events.Key(key, "/" if key == "slash" else key))
+            await settle(pilot)
+            assert isinstance(app.screen, CampaignListScreen), type(app.screen)
+            assert app.screen.query_one("#filter").value == "tre"
+
     async def test_f10_with_unsaved_changes_asks_before_quitting(self, world):
         """f10 quit at once and lost the template being edited; it now asks as escape
         does, and quits when nothing is unsaved."""

@@ -1,8 +1,10 @@
 """Keys typed ahead, as they arrive over a slow SSH connection, taken in the order typed
 (the staff's day, SPEC §13): a priority binding's action runs behind the keys typed
-before it (`typed_first`); a key queued for the screen beneath a dialog that just
-opened goes to the dialog (`on_key`); f10 asks before losing unsaved changes. The
-app's part; ClinicastApp inherits it and sets the state below in its __init__."""
+before it (`typed_first`); a key that may move the focus (tab, `/`, a list's keys) is
+handled before the keys after it are given to whoever has the focus then (`on_event`);
+a key queued for the screen beneath a dialog that just opened goes to the dialog
+(`on_key`); f10 asks before losing unsaved changes. The app's part; ClinicastApp
+inherits it and sets the state below in its __init__."""
 
 from __future__ import annotations
 
@@ -13,6 +15,12 @@ from typing import Any
 from textual import events
 from textual.app import App
 from textual.message import Message
+from textual.timer import Timer
+from textual.widgets import Input, TextArea
+
+# the longest the keys after a focus-moving key wait for it to be handled, should its
+# marker be lost (the widget it went to removed meanwhile): then they go on as they are
+HOLD_AT_MOST = 0.3
 
 
 class AfterTyped(Message):
@@ -41,6 +49,39 @@ class TypedAhead(App[int]):
     """Keys typed ahead; ClinicastApp's __init__ sets the state below."""
 
     _typed_ahead: set[events.Key]  # keys dispatched again (on_key)
+    _held: list[events.Key] | None = None  # keys waiting for a focus-moving key (on_event)
+    _hold_timer: Timer | None = None
+
+    async def on_event(self, event: events.Event) -> None:
+        """Keys go to the widget focused when they reach the app — while the keys before
+        them may still wait in that widget's queue. Over SSH a Tab and the next field's
+        text arrive together: the text went to the field the Tab was leaving; « /tre » on
+        the campaign list gave the t to the list (its template key) before the filter had
+        the focus. So after a key that may move the focus — anything but a character typed
+        into a text field — the keys that follow wait until it has been handled (a marker
+        behind it comes back up: `after_typed`), then go to whoever has the focus."""
+        if not isinstance(event, events.Key) or event.is_forwarded:
+            await super().on_event(event)
+            return
+        if self._held is not None:
+            self._held.append(event)
+            return
+        focused = self.focused
+        settles = not (isinstance(focused, Input | TextArea) and event.is_printable)
+        await super().on_event(event)
+        if settles and self._held is None:
+            self._held = []
+            self._hold_timer = self.set_timer(HOLD_AT_MOST, self._let_go)
+            self.after_typed(self._let_go)
+
+    def _let_go(self) -> None:
+        """The key held for is handled (or took too long): the keys after it, in order."""
+        held, self._held = self._held, None
+        if self._hold_timer is not None:
+            self._hold_timer.stop()
+            self._hold_timer = None
+        for key in held or ():
+            self.post_message(events.Key(key.key, key.character))
 
     def after_typed(self, callback: Callable[[], object]) -> None:
         """Run `callback` once the focused widget has handled every key typed before the
