@@ -59,6 +59,12 @@ def patients_opt_in(ctx, emr_id, channel, note, as_json):
             done.cleared,
         ).format(emr_id=done.emr_id, channel=word("channel", done.channel), n=number(done.cleared))
     )
+    if done.all_since is not None:
+        said = _(
+            "still opted out of every channel since {day}: nothing reaches them until that is undone too "
+            "(--channel all)"
+        )
+        click.echo("  " + said.format(day=day(done.all_since)))
 
 
 def _field_value(key: str, value) -> str:

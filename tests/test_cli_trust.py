@@ -62,6 +62,18 @@ def test_opt_out_show_opt_in_and_the_audit_trail(run):
     assert run.json("audit", "--since", "2200-01-01") == []
 
 
+def test_undoing_email_under_an_opt_out_of_everything_says_it_still_holds(run):
+    """Email and every channel opted out: undoing email said « opt-out of email undone »
+    alone, and the staff member believed the invitation would reach the patient."""
+    run("patients", "opt-out", "1000", "--channel", "email", "--note", "by phone")
+    run("patients", "opt-out", "1000", "--channel", "all", "--note", "by letter")
+    res = run("patients", "opt-in", "1000", "--channel", "email", "--note", "signed the form")
+    assert "opt-out of email undone" in res.stdout
+    assert "still opted out of every channel since " in res.stdout and "(--channel all)" in res.stdout, res.stdout
+    done = run.json("patients", "opt-in", "1000", "--channel", "all", "--note", "signed the form")
+    assert done["all_since"] is None and done["cleared"] == 1
+
+
 def test_bad_input_is_one_line_exit_2_and_changes_nothing(run, db):
     n = AuditLog.select().count()
     for args, message in [

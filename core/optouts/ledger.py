@@ -223,6 +223,9 @@ class Cleared:
     emr_id: str
     channel: str
     cleared: int
+    # an opt-out of every channel still in force (the day it was asked): undoing `email`
+    # alone contacts them on no channel until it is undone too
+    all_since: date | None = None
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -266,7 +269,8 @@ def clear(ctx: Ctx, emr_id: str, channel: str, note: str) -> Cleared:
             note=text,
             cleared=[{"channel": r.channel, "source": r.source, "day": r.day} for r in rows],
         )
-    return Cleared(p.emr_id, ch, n)
+        covering = active(p.id, OptOutChannel.ALL).first() if ch != OptOutChannel.ALL else None
+    return Cleared(p.emr_id, ch, n, covering.day if covering is not None else None)
 
 
 def clear_from_app(ctx: Ctx, patient_id: int, channel: OptOutChannel, at: datetime) -> int:
