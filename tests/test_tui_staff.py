@@ -410,6 +410,14 @@ class TestKeys:
         assert len(unknown) == 1 and "keys.template.blod: no binding has this id" in unknown[0]
         clash = keys.problems({"recipients.add": "s"})
         assert len(clash) == 1 and "recipients.add and recipients.start would both be s" in clash[0]
+        from core import i18n
+
+        i18n.use("fr")  # the screen named in the reader's words (it said « l'écran template editor »)
+        try:
+            [clash] = keys.problems({"template.bold": "ctrl+o"})
+            assert clash.endswith("sur l'écran «\u00a0éditeur de modèle\u00a0»"), clash
+        finally:
+            i18n.use("en")
 
     async def test_keys_from_the_config_rebind(self, world):
         text = world.config_path.read_text()

@@ -99,21 +99,22 @@ def scopes() -> dict[str, list[type]]:
     from tui.screens.template_editor import TemplateEditorScreen
     from tui.widgets.patient_search import PatientSearch
 
+    # each screen by its name in English (a msgid: said in the reader's language)
     screens: dict[str, list[type]] = {
-        "campaign list": [CampaignListScreen],
-        "campaign form": [CampaignDetailScreen],
-        "recipients": [RecipientsScreen],
-        "recipient detail": [RecipientDetailModal],
-        "template editor": [TemplateEditorScreen],
-        "add patients": [AddPatientsModal, PatientSearch],
-        "patient picker": [PatientPicker, PatientSearch],
-        "variable picker": [VariablePicker],
-        "confirmation": [ConfirmModal],
-        "opt-out": [OptOutModal],
-        "test send": [TestSendModal],
-        "audit": [AuditScreen],
-        "problem": [ProblemScreen],
-        "keys": [KeysScreen],
+        N_("campaign list"): [CampaignListScreen],
+        N_("campaign form"): [CampaignDetailScreen],
+        N_("recipients"): [RecipientsScreen],
+        N_("recipient detail"): [RecipientDetailModal],
+        N_("template editor"): [TemplateEditorScreen],
+        N_("add patients"): [AddPatientsModal, PatientSearch],
+        N_("patient picker"): [PatientPicker, PatientSearch],
+        N_("variable picker"): [VariablePicker],
+        N_("confirmation"): [ConfirmModal],
+        N_("opt-out"): [OptOutModal],
+        N_("test send"): [TestSendModal],
+        N_("audit"): [AuditScreen],
+        N_("problem"): [ProblemScreen],
+        N_("keys"): [KeysScreen],
     }
     return {name: [ClinicastApp, *classes] for name, classes in screens.items()}
 
@@ -159,7 +160,7 @@ def problems(keymap: Mapping[str, str], where: str = "") -> list[str]:
                         seen.add((key, first, second))
                         out.append(
                             _("{where}keys: {a} and {b} would both be {key} on the {screen} screen").format(
-                                where=where, a=pair[0], b=pair[1], key=key, screen=screen
+                                where=where, a=pair[0], b=pair[1], key=key, screen=_(screen)
                             )
                         )
                 by_key.setdefault(key, b.id or b.action)
