@@ -323,7 +323,7 @@ def _meddle(ids, rng, campaign_id, ctx, log, stop, errors):
                 break
             time.sleep(rng.uniform(0.005, 0.03))
             if i % 2 == 0:
-                answer = recipients.remove(ctx, campaign_id, emr)
+                answer = recipients.remove(ctx, campaign_id, emr).words()
                 log.append(("removed", emr, answer, utcnow()))
             else:
                 Patient.update(do_not_contact=True).where(Patient.emr_id == emr).execute()

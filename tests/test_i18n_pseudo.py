@@ -229,6 +229,7 @@ def problem_app(name: str, folder):
         data += ["gateway.transport", "'http'", "'log'"]  # a key and its choices, as the file spells them
     elif name == "database needs init":
         write_config(folder)
+        (folder / "clinicast.db").touch()  # made, never initialised
         data = ["Clinique du Parc", USER_NAME]
     else:
         make_world(folder, populate=False)
