@@ -88,6 +88,33 @@ class TestCampaignDetail:
             assert isinstance(app.screen, RecipientsScreen) and app.screen.campaign_id == c.id
             assert "No recipients yet" in screen_text(app)
 
+    async def test_the_kind_choice_keeps_one_button_on_and_moves_both_ways(self, world):
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("n")
+            await settle(pilot)
+            screen = app.screen
+            assert isinstance(screen, CampaignDetailScreen)
+
+            def on() -> list[str]:
+                return [b.id for b in screen.query("#kind RadioButton") if b.value]
+
+            assert on() == ["kind-invitation"] and screen.kind == "invitation"
+            for keys, expected in (
+                (("down",), "broadcast"),
+                (("up",), "invitation"),
+                (("enter",), "invitation"),
+                (("space",), "invitation"),
+                (("right",), "broadcast"),
+                (("enter",), "broadcast"),
+                (("left",), "invitation"),
+            ):
+                await pilot.press(*keys)
+                await settle(pilot)
+                assert on() == [f"kind-{expected}"], keys
+                assert screen.kind == expected, keys
+
     async def test_broadcast_window_is_checked_beside_the_fields(self, world):
         app = app_for(world)
         async with app.run_test(size=(80, 24)) as pilot:
