@@ -423,6 +423,48 @@ class TestAddPatients:
             assert isinstance(app.screen, RecipientsScreen)
             assert Recipient.select().where(Recipient.campaign == cid).count() == n
 
+    async def test_the_conditions_button_and_notice_count_this_assign_only(self, world):
+        """After one-patient adds in the same dialog, an assign by conditions: its button
+        names the patients it adds (not all who match) and the notice says what it did,
+        not the dialog's total."""
+        from tui.screens.recipient_flows import assign_message
+
+        cid = world.campaigns.invitation_draft
+        cond = conditions.make("age", ">=", "65")
+        old = Patient.id.in_(Patient.select(Patient.id).where(conditions.compile([cond], world.ctx.today())))
+        young = Patient.select().where(~old, Patient.app_id.is_null(True), Patient.do_not_contact == False)  # noqa: E712
+        one_added = young.where(Patient.email != "").order_by(Patient.id).first()
+        one_skipped = young.where(Patient.email == "").order_by(Patient.id).first()
+        assert one_added is not None and one_skipped is not None
+        async with campaign_open(world, cid) as (app, pilot):
+            modal = await open_add(pilot)
+            for p in (one_added, one_skipped):
+                await type_into(pilot, "#patient-query", p.emr_id)
+                await pilot.press("down", "enter")
+                await settle(pilot)
+            assert modal.added is not None and (modal.added.added, modal.added.skipped) == (1, 1)
+            modal.query_one("#add-tabs").active = "tab-conditions"
+            await settle(pilot)
+            row = modal.query("ConditionRow").first()
+            row.query_one(".cond-field").value = "age"
+            await settle(pilot, 0.4)
+            row.query_one(".cond-op").value = ">="
+            row.query_one(".cond-value").value = "65"
+            await settle(pilot, 0.4)
+            preview = recipients.preview_conditions(world.ctx, cid, [cond])
+            assert 0 < preview.added < preview.matched and preview.skipped
+            assert await wait_for(pilot, lambda: modal.match_count == preview.matched)
+            assert str(modal.query_one("#assign-conditions").label) == f"Assign {preview.added}"
+            app.clear_notifications()
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert isinstance(app.screen, RecipientsScreen)
+            said = [n.message for n in app._notifications]
+            expected = recipients.AssignResult(
+                added=preview.added, skipped=preview.skipped, skipped_reasons=preview.skipped_reasons
+            )
+            assert said == [assign_message(expected)]
+
     async def test_over_the_limit_is_refused_clearly(self, world):
         """5,001 patients match: the live count says so with core's one limit, and nothing is added."""
         from helpers import add_patients

@@ -75,7 +75,8 @@ class AddPatientsModal(ClinicastModal[recipients.AssignResult | None]):
         self.conds: list[conditions.Condition] | None = None
         self.match_count: int | None = None
         self.report: recipients.IdListReport | None = None
-        self.added: recipients.AssignResult | None = None  # one-patient adds so far (the dialog stays open)
+        # one-patient adds so far (the dialog stays open): what esc reports when closing
+        self.added: recipients.AssignResult | None = None
         self._timer: Timer | None = None
         self._typed_tab = ""  # a tab key typed before the dialog was mounted (action_tab)
 
@@ -317,7 +318,10 @@ class AddPatientsModal(ClinicastModal[recipients.AssignResult | None]):
             assert preview is not None
             label.update(Text(preview.line(), style="bold green" if preview.added else "yellow"))
             button.disabled = n == 0
-            button.label = _("Assign {n}").format(n=fmt.num(n))
+            # the patients this assign adds, as the preview says: the others matched are
+            # on the campaign already, or written as skipped with their reason
+            added = preview.added
+            button.label = _("Assign {n}").format(n=fmt.num(added)) if added else _("Assign")
 
     @on(Button.Pressed, "#assign-conditions")
     def _assign_conditions_pressed(self) -> None:
@@ -404,7 +408,8 @@ class AddPatientsModal(ClinicastModal[recipients.AssignResult | None]):
         except ClinicastError as e:
             self._message(str(e))  # in the dialog, which stays open
             return
-        self.dismiss(result if self.added is None else self.added.plus(result))
+        # this assign's own counts: each one-patient add of the dialog was said in it when made
+        self.dismiss(result)
 
 
 def _listed(items: list[str], limit: int = 4) -> str:
