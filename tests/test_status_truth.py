@@ -103,6 +103,10 @@ def test_counts_add_up_to_the_total_and_say_the_removed_apart(world):
     rows = {r.emr_id: r for r in recipients.page(ctx, b.id)}
     assert rows["2000"].shown_status == IN_FEED_NO_PUSH and rows["2000"].to_json()["status"] == "skipped"
     assert rows["3000"].shown_status == "skipped" and rows["1000"].shown_status == "sent"
+    # their detail says the same words as the ledger (one definition, core)
+    detail = recipients.detail(ctx, b.id, rows["2000"].id)
+    assert detail.status == "skipped" and detail.shown_status == IN_FEED_NO_PUSH
+    assert recipients.detail(ctx, b.id, rows["3000"].id).shown_status == "skipped"
 
 
 def test_a_greylisted_invitation_is_not_invited_until_it_goes_out(world, smtp):

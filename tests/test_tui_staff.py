@@ -478,6 +478,35 @@ class TestRecipientDetail:
             await settle(pilot)
             assert isinstance(app.screen, RecipientsScreen)
 
+    async def test_a_broadcast_recipient_with_push_off_reads_as_in_the_ledger(self, world):
+        """Skipped for the push only, their message is in their feed: the detail's status
+        says so in the ledger's words, not "skipped"."""
+        from core import recipients
+        from core.rules import FEED_ONLY
+        from tui.screens.recipient_detail import RecipientDetailModal
+
+        cid = world.campaigns.broadcast_live
+        on_it = Recipient.select(Recipient.patient).where(Recipient.campaign == cid)
+        p = Patient.select().where(Patient.id.not_in(on_it)).order_by(Patient.id).first()
+        Patient.update(app_id="app-push-off", push_enabled=False, marketing_consent=True, do_not_contact=False).where(
+            Patient.id == p.id
+        ).execute()
+        recipients.assign_patient(world.ctx, cid, p.emr_id)  # in their feed
+        recipients.start(world.ctx, cid)  # the pushes: none for them
+        r = Recipient.get(Recipient.campaign == cid, Recipient.patient == p.id)
+        assert r.status == "skipped" and r.reason_code in FEED_ONLY
+        async with campaign_open(world, cid) as (app, pilot):
+            await pilot.press("slash", *p.emr_id, "enter")  # found, back to the table
+            await settle(pilot)
+            assert app.screen.table.selected_row().emr_id == p.emr_id
+            assert "in feed, no push" in screen_text(app)
+            await pilot.press("enter")
+            await settle(pilot)
+            assert isinstance(app.screen, RecipientDetailModal)
+            text = rendered(app.screen.query_one("#recipient-detail-body"))
+            status = next(line for line in text.splitlines() if line.strip().startswith("Status"))
+            assert "in feed, no push" in status, text
+
 
 class TestEightyColumns:
     async def test_the_recipient_footer_shows_the_detail_key(self, world):

@@ -14,6 +14,7 @@ from core.errors import NotFound
 from core.i18n import _
 from core.models import Delivery, Invitation, Patient, Recipient
 from core.reasons import describe
+from core.recipients.results import shown_status
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,11 @@ class RecipientDetail:
     joined_at: datetime | None = None
     deliveries: list[DeliveryLine] = field(default_factory=list)
     first_copy_at: datetime | None = None  # maybe_twice: an earlier copy of unknown outcome went then
+
+    @property
+    def shown_status(self) -> str:
+        """The status as the ledger shows it (core.recipients.results.shown_status)."""
+        return shown_status(self.status, self.reason_code)
 
 
 def detail(ctx: Ctx, campaign_id: int | str, recipient_id: int, language: str | None = None) -> RecipientDetail:

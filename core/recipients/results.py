@@ -109,6 +109,18 @@ class StartPlan:
         }
 
 
+def shown_status(status: str, reason_code: str) -> str:
+    """What a person reads of a recipient's status, in the ledger, their detail and the
+    command line: the status, except a broadcast recipient skipped for the push only
+    (core.rules.FEED_ONLY), whose message is in their feed (IN_FEED_NO_PUSH). `--json`
+    keeps the stored status."""
+    from core.rules import FEED_ONLY
+
+    if status == RecipientStatus.SKIPPED and reason_code in FEED_ONLY:
+        return IN_FEED_NO_PUSH
+    return status
+
+
 @dataclass
 class RecipientRow:
     id: int
@@ -124,13 +136,7 @@ class RecipientRow:
 
     @property
     def shown_status(self) -> str:
-        """What a person reads: the status, except a broadcast recipient skipped for the
-        push only (core.rules.FEED_ONLY), whose message is in their feed."""
-        from core.rules import FEED_ONLY
-
-        if self.status == RecipientStatus.SKIPPED and self.reason_code in FEED_ONLY:
-            return IN_FEED_NO_PUSH
-        return self.status
+        return shown_status(self.status, self.reason_code)
 
     def reason(self, language: str | None = None, when=None) -> str:
         """The reason in words (core.reasons); `when(moment) -> str` writes the times a

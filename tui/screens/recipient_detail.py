@@ -75,7 +75,8 @@ class RecipientDetailModal(ClinicastModal[None]):
             if value not in (None, ""):
                 t.add_row(label, value if isinstance(value, Text) else Text(str(value)))
 
-        row(_("Status"), Text(word("recipient", d.status), style=fmt.CELL_STYLE.get(d.status, "")))
+        shown = d.shown_status  # the ledger's words for it (core)
+        row(_("Status"), Text(word("recipient", shown), style=fmt.CELL_STYLE.get(shown, "")))
         row(_("Reason"), d.reason)
         row(_("Attempts"), d.attempts)
         row(_("Last error"), Text(d.last_error, style="red") if d.last_error else "")
