@@ -40,6 +40,53 @@ def extracted() -> set[str]:
     return found
 
 
+GETTEXT_CALL = re.compile(r"(?<![\w.])(?:_|N_|ngettext|pgettext|gettext)\(")
+
+
+def gettext_calls_in_f_strings(path: Path) -> list[int]:
+    """Each `_()` (or N_, ngettext, pgettext) written inside an f-string of `path`: Babel
+    extracts none of them, so their msgids never reach the catalogue and stay English."""
+    import tokenize
+
+    found = []
+    tokens = list(tokenize.generate_tokens(io.StringIO(path.read_text(encoding="utf-8")).readline))
+    depth = 0  # Python 3.12+: an f-string is FSTRING_START … FSTRING_END, its calls as tokens
+    for i, tok in enumerate(tokens):
+        kind = tokenize.tok_name[tok.type]
+        if kind == "FSTRING_START":
+            depth += 1
+        elif kind == "FSTRING_END":
+            depth -= 1
+        elif tok.type == tokenize.STRING:  # Python 3.11: the whole f-string is one token
+            prefix = re.match(r"[A-Za-z]*", tok.string)
+            if prefix and "f" in prefix.group(0).lower() and GETTEXT_CALL.search(tok.string):
+                found.append(tok.start[0])
+        elif depth and tok.type == tokenize.NAME and GETTEXT_CALL.match(tok.string + tokens[i + 1].string):
+            found.append(tok.start[0])
+    return found
+
+
+def test_no_msgid_is_hidden_in_an_f_string():
+    """A msgid inside an f-string is never extracted: the template editor's "no body yet"
+    stayed English in French."""
+    hidden = [
+        f"{f.relative_to(ROOT)}:{line}"
+        for folder in ("core", "cli", "tui")
+        for f in sorted((ROOT / folder).rglob("*.py"))
+        for line in gettext_calls_in_f_strings(f)
+    ]
+    assert not hidden, f"a _() inside an f-string is never extracted: take the call out of it ({hidden})"
+
+
+def test_the_f_string_check_finds_a_hidden_msgid(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "x = f\"*{errors.get('body', _('no body yet'))}*\"\ny = f\"{n} {_('fine')}\"\nz = f\"{_}\" + _('found')\n",
+        encoding="utf-8",
+    )
+    assert gettext_calls_in_f_strings(sample) == [1, 2]
+
+
 def catalogue(path: Path):
     with path.open("rb") as f:
         return read_po(f)

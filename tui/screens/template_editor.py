@@ -259,9 +259,9 @@ class TemplateEditorScreen(ClinicastScreen[None]):
         self.query_one("#preview-text").set_class(not text_part, "hidden")
         self.query_one("#preview-body").set_class(text_part, "hidden")
         if not text_part:
-            await self.query_one("#preview-body", Markdown).update(
-                body if body is not None else f"*{p.errors.get('body', _('no body yet'))}*"
-            )
+            # the msgid outside the f-string: Babel never extracts a call written inside one
+            missing = p.errors.get("body", _("no body yet"))
+            await self.query_one("#preview-body", Markdown).update(body if body is not None else f"*{missing}*")
         pane = self.query_one("#preview-pane")
         if self.kind == Kind.INVITATION:
             pane.border_title = _("Preview · text part") if self.show_text else _("Preview · as the email reads")
