@@ -43,30 +43,32 @@ def destination(ctx: Ctx, kind: str) -> str:
     return ctx.user.email if kind == Kind.INVITATION else ctx.user.app_id
 
 
-def check_destination(ctx: Ctx, kind: str, to: str | None = None) -> str:
+def check_destination(ctx: Ctx, kind: str, to: str | None = None, *, field: str = "--to") -> str:
     """Where a test of a campaign of `kind` goes (`to`, else the staff member's own
-    address or app account); BadInput for a bad `to`, Refused when there is nowhere."""
+    address or app account); BadInput for a bad `to`, Refused when there is nowhere.
+    `field` names where `to` is typed, as its reader knows it: the command line's option
+    (`--to`), or a screen's field."""
     login = ctx.user.login
     if kind == Kind.INVITATION:
         target = (to or "").strip() or ctx.user.email
         if to is not None and not _ADDRESS.match(target):
             raise BadInput(
                 _("{option}: expected an email address like name@example.org, got {value}").format(
-                    option="--to", value=repr(to)
+                    option=field, value=repr(to)
                 )
             )
         if not target:
             raise Refused(
                 _(
                     '{login} has no address for test sends: add email = "…" under [users.{login}] in {path}, '
-                    "or pass --to ADDRESS"
-                ).format(login=login, path=ctx.config.path or "clinicast.toml")
+                    "or give one in {field}"
+                ).format(login=login, path=ctx.config.path or "clinicast.toml", field=field)
             )
         return target
     if to is not None:
         raise BadInput(
             _("{option}: a broadcast's test goes to your app account ([users.{login}] app_id), not an address").format(
-                option="--to", login=login
+                option=field, login=login
             )
         )
     if not ctx.user.app_id:
@@ -103,17 +105,24 @@ def subject_prefix(ctx: Ctx, campaign_id, emr_id: str = "", *, patient_id: int |
 
 
 def send_test(
-    ctx: Ctx, campaign_id, emr_id: str | None = None, to: str | None = None, *, patient_id: int | None = None
+    ctx: Ctx,
+    campaign_id,
+    emr_id: str | None = None,
+    to: str | None = None,
+    *,
+    patient_id: int | None = None,
+    field: str = "--to",
 ) -> TestSend:
     """Queue a test of the campaign's message for patient `emr_id` (or the directory's
-    `patient_id`, as the TUI's pickers give it), to the staff member."""
+    `patient_id`, as the TUI's pickers give it), to the staff member; `field` names where
+    `to` was typed (check_destination)."""
     ctx.require(Permission.CAMPAIGNS)
     c = get(campaign_id)
     patient = _patient(emr_id, patient_id)
     if patient is None:
         raise NotFound(_("no patient with EMR id {id}").format(id=repr((emr_id or str(patient_id)).strip())))
     kind = DeliveryKind.TEST_EMAIL if c.kind == Kind.INVITATION else DeliveryKind.TEST_BROADCAST
-    target = check_destination(ctx, c.kind, to)
+    target = check_destination(ctx, c.kind, to, field=field)
     problems = template_problems(ctx, c.kind, get_templates(ctx, c.id))
     if problems:
         raise Refused(

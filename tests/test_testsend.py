@@ -103,6 +103,13 @@ class TestEmail:
         ctx.user = nobody
         with pytest.raises(Refused, match=rf"no address for test sends: add email = .* under \[users.{nobody.login}\]"):
             testsend.send_test(ctx, c.id, "1000")
+        # the command line's option by default; a screen names its own field, in the same words
+        with pytest.raises(Refused, match=r", or give one in --to$"):
+            testsend.send_test(ctx, c.id, "1000")
+        with pytest.raises(Refused, match=r", or give one in “To”$"):
+            testsend.check_destination(ctx, "invitation", field="“To”")
+        with pytest.raises(BadInput, match=r"^“To”: expected an email address"):
+            testsend.check_destination(ctx, "invitation", "nope", field="“To”")
         b = campaigns.create(ctx, "broadcast", "B", date(2026, 3, 1), date(2026, 3, 6), templates=TPL)
         with pytest.raises(Refused, match="no app account for broadcast test sends"):
             testsend.send_test(ctx, b.id, "1000")

@@ -116,6 +116,37 @@ class TestTestSend:
             (d,) = Delivery.select().where(Delivery.kind == "test_email")
             assert d.target == "moi@clinique.example"
 
+    async def test_no_address_is_said_under_the_to_field_by_its_name(self, base_world, tmp_path, as_mlaval):
+        """A staff member without an address of their own: the refusal names the dialog's
+        « To » field, not the command line's --to, under the field, the dialog still open
+        with what was typed; a bad address is said there too."""
+        w = copy_world(base_world, tmp_path / "w")  # no email under [users.mlaval]
+        cid = w.campaigns.invitation_sent
+        async with campaign_open(w, cid) as (app, pilot):
+            await pilot.press("T")
+            dialog = await modal(pilot, TestSendModal)
+            await pilot.press("ctrl+o")
+            await settle(pilot)
+            assert app.screen is dialog
+            error, field = dialog.query_one("#test-error"), dialog.query_one("#test-to")
+            said = str(error.render())
+            assert said.startswith("mlaval has no address for test sends") and said.endswith("or give one in “To”"), (
+                said
+            )
+            assert error.region.y == field.region.bottom  # right under the field
+            assert app.focused is field
+            await pilot.press(*"nope", "ctrl+o")
+            await settle(pilot)
+            said = str(error.render())
+            assert said == "“To”: expected an email address like name@example.org, got 'nope'", said
+            assert not any("--to" in n.message for n in app._notifications)
+            assert not Delivery.select().where(Delivery.kind == "test_email").exists()
+            await pilot.press(*["backspace"] * 4, *"moi@clinique.example", "ctrl+o")
+            await settle(pilot)
+            assert app.screen is not dialog
+            (d,) = Delivery.select().where(Delivery.kind == "test_email")
+            assert d.target == "moi@clinique.example"
+
     async def test_from_the_template_editor_for_the_preview_patient(self, world):
         cid = world.campaigns.broadcast_live
         async with campaign_open(world, cid, size=(120, 40)) as (app, pilot):

@@ -86,6 +86,31 @@ async def test_the_audit_trail_for_an_administrator_and_not_for_staff(world, tmp
         assert isinstance(app.screen, CampaignListScreen), "staff without admin do not get the audit trail"
 
 
+async def test_an_impossible_day_in_the_audit_filter_is_said_under_the_field_by_its_name(world):
+    """The date filter's refusal names the field as the staff member sees it (its
+    placeholder "since YYYY-MM-DD"), never the command line's --since, and says it under
+    the field, not on the bottom line."""
+    app = app_for(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("l")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, AuditScreen)
+        field = screen.query_one("#audit-since")
+        await pilot.press("slash", *"2026-02-30", "enter")
+        await settle(pilot)
+        error = screen.query_one("#audit-since-error")
+        said = str(error.render())
+        assert error.display and said == "“since”: expected a real date YYYY-MM-DD, got '2026-02-30'", said
+        assert error.region.y == field.region.bottom  # right under the field
+        assert "--since" not in screen_text(app)
+        assert app.focused is field
+        await pilot.press(*["backspace"] * 10, *"2026-02-28", "enter")
+        await settle(pilot)
+        assert not error.display and "entries" in screen_text(app)
+
+
 async def test_o_on_a_recipient_row_and_the_ledger_export(world):
     cid = world.campaigns.invitation_sent
     async with campaign_open(world, cid, size=(120, 40)) as (app, pilot):

@@ -80,7 +80,9 @@ class AuditRow:
         return asdict(self)
 
 
-def parse_since(text: str | None) -> date | None:
+def parse_since(text: str | None, field: str = "--since") -> date | None:
+    """The day `text` names (None for none); BadInput naming `field`, the place the day was
+    typed as its reader knows it: the command line's option, or a screen's field."""
     if not text:
         return None
     from core import dates
@@ -89,7 +91,7 @@ def parse_since(text: str | None) -> date | None:
         return dates.parse(text)
     except dates.DateProblem as e:
         raise BadInput(
-            _("{option}: expected {what}, got {value}").format(option="--since", what=e, value=repr(text))
+            _("{option}: expected {what}, got {value}").format(option=field, what=e, value=repr(text))
         ) from None
 
 

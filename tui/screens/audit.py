@@ -13,7 +13,7 @@ from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from core.audit.words import describe
-from core.i18n import N_, _, ngettext
+from core.i18n import N_, _, ngettext, pgettext
 from core.words import word
 from tui import format as fmt
 from tui.screens.base import ClinicastScreen
@@ -35,6 +35,7 @@ class AuditScreen(ClinicastScreen[None]):
         with Horizontal(id="audit-filters"):
             yield TextInput(placeholder=_("since YYYY-MM-DD"), id="audit-since")
             yield TextInput(placeholder=_("login"), id="audit-user")
+        yield Static("", id="audit-since-error", classes="error", markup=False)  # under the field it is about
         yield DataTable(id="audit-rows", cursor_type="row", zebra_stripes=True)
         yield Static("", id="audit-detail", markup=False)  # the highlighted row's detail, whole
         yield Static("", id="audit-note", classes="hint")
@@ -45,6 +46,7 @@ class AuditScreen(ClinicastScreen[None]):
 
     def on_mount(self) -> None:
         self.details: list[str] = []
+        self.query_one("#audit-since-error").display = False
         self.title = self.title_text()
         self._columns()
         self.action_refresh()
@@ -109,10 +111,22 @@ class AuditScreen(ClinicastScreen[None]):
                 for r in audit_read.read(ctx, day, user or None, SHOWN, True)
             ]
 
+        since_error = self.query_one("#audit-since-error", Static)
+        # the field named as its placeholder shows it ("since YYYY-MM-DD"): core's words,
+        # which the command line says with its option's name, --since
+        field = _("“{text}”").format(text=pgettext("audit filter", "since"))
         try:
-            day = audit_read.parse_since(since)
+            day = audit_read.parse_since(since, field=field)
+        except ClinicastError as e:  # a bad day: said under its field, where the eye is
+            since_error.update(str(e))
+            since_error.display = True
+            self.query_one("#audit-since", Input).focus()
+            return
+        since_error.update("")
+        since_error.display = False
+        try:
             rows = await asyncio.to_thread(read_in_words)
-        except ClinicastError as e:  # a bad day, or no admin permission: said where the eye is
+        except ClinicastError as e:  # no admin permission (any more)
             note.update(str(e))
             return
         table = self.query_one(DataTable)

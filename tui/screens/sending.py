@@ -19,7 +19,8 @@ from textual.widgets import Button, Footer, Input, Label, Static
 from core import i18n, recipients, testsend
 from core.campaigns.actions import INVITATION_VALID_DAYS
 from core.enums import DeliveryKind, Kind
-from core.i18n import N_, _, ngettext
+from core.errors import ClinicastError
+from core.i18n import N_, _, ngettext, pgettext
 from core.reasons import describe
 from tui import format as fmt
 from tui.screens.base import AnyScreen, ClinicastModal
@@ -95,6 +96,12 @@ def nothing_to_reinvite(plan) -> str:
     )
 
 
+def to_field() -> str:
+    """The test dialog's « To » field as its messages name it (the first word of its label):
+    core's words about a test's address name it, where the command line names --to."""
+    return _("“{text}”").format(text=pgettext("test send field", "To"))
+
+
 class TestSendModal(ClinicastModal[tuple[str, str | None] | None]):
     """The patient a test renders for (EMR id) and, for an invitation, where it goes
     (blank: the staff member's own address). Returns (emr_id, to or None)."""
@@ -122,8 +129,8 @@ class TestSendModal(ClinicastModal[tuple[str, str | None] | None]):
             if invitation:
                 yield Label(_("To (blank: your own address)"), id="test-to-label")
                 yield TextInput(placeholder=self.own or _("name@example.org"), id="test-to")
+            yield Static(id="test-error", classes="error", markup=False)  # under the field it is about
             yield Static(self._where(None), classes="hint", markup=False, id="test-where")
-            yield Static(id="test-error", classes="error")
             with Horizontal(classes="buttons"):
                 yield Button(_("Cancel"), id="no", compact=True)
                 yield Button(_("Send"), id="yes", variant="primary", compact=True)
@@ -206,8 +213,22 @@ class TestSendModal(ClinicastModal[tuple[str, str | None] | None]):
         if not emr:
             self.query_one("#test-error", Static).update(_("an EMR id is needed"))
             return
-        to = self.query_one("#test-to", Input).value.strip() if self.kind == Kind.INVITATION else ""
-        self.dismiss((emr, to or None))
+        if self.kind != Kind.INVITATION:
+            self.dismiss((emr, None))
+        elif not self.running("test-check"):
+            self._check_to(emr, self.query_one("#test-to", Input).value.strip() or None)
+
+    @work(exclusive=True, exit_on_error=False, group="test-check")
+    async def _check_to(self, emr: str, to: str | None) -> None:
+        """Where the test would go, checked by core before the dialog closes: a bad address,
+        or none at all, is said under the field, which keeps what was typed."""
+        try:
+            await asyncio.to_thread(testsend.check_destination, self.app.ctx, self.kind, to, field=to_field())
+        except ClinicastError as e:
+            self.query_one("#test-error", Static).update(str(e))
+            self.query_one("#test-to", Input).focus()
+            return
+        self.dismiss((emr, to))
 
 
 class CampaignFacts(Protocol):
@@ -326,7 +347,7 @@ class SendingControl:
             return
         emr, to = answer
         use_id = patient_id if emr == emr_id and patient_id is not None else None
-        t = await self._core(testsend.send_test, c.campaign_id, emr, to, patient_id=use_id)
+        t = await self._core(testsend.send_test, c.campaign_id, emr, to, patient_id=use_id, field=to_field())
         if t.kind == DeliveryKind.TEST_EMAIL:
             done = _("Test email for patient {patient} queued to {to}")
         else:
