@@ -86,8 +86,15 @@ def config_check(config: Config):
     else:
         role = _("not a clinicast user (no [users.{login}])").format(login=login)
     from core.config.checks import email_problems
+    from core.dbfiles import open_to_others
 
-    verdict = _("ok") if ok and not email_problems(config) else _("problems")
+    lacking = email_problems(config)
+    bad_keys: list[str] = []
+    if config.keys:  # [keys] names the TUI's bindings: checked against them (Textual loaded only then)
+        from tui import keys
+
+        bad_keys = keys.problems(config.keys, f"{config.path}: ")
+    verdict = _("ok") if ok and not lacking and not bad_keys else _("problems")
     click.echo(_("{path}: {verdict}").format(path=config.path, verdict=verdict))
     click.echo("  " + _("you: {login}, {role}").format(login=login, role=role))
     click.echo(
@@ -111,21 +118,12 @@ def config_check(config: Config):
     click.echo("  " + _("users: {logins}").format(logins=", ".join(sorted(config.users)) or _("none")))
     for line in secret_lines:
         click.echo("  " + _("secrets: {line}").format(line=line))
-    from core.config.checks import email_problems
-    from core.dbfiles import open_to_others
-
     for found in open_to_others(config):  # patient data any user of the host can read
         click.echo("  " + _("warning: {line}").format(line=found.words()))
-    lacking = email_problems(config)
     for line in lacking:
         click.echo("  " + _("email cannot be sent: {line}").format(line=line))
-    bad_keys: list[str] = []
-    if config.keys:  # [keys] names the TUI's bindings: checked against them (Textual loaded only then)
-        from tui import keys
-
-        bad_keys = keys.problems(config.keys, f"{config.path}: ")
-        for line in bad_keys:
-            click.echo(f"clinicast: {line}", err=True)
+    for line in bad_keys:
+        click.echo(f"clinicast: {line}", err=True)
     if lacking or bad_keys:
         sys.exit(2)  # the config itself lacks keys or names a binding wrongly
     if not ok:

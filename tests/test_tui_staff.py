@@ -442,6 +442,21 @@ class TestKeys:
         res = CliRunner().invoke(cli, ["config", "check", "--config", str(world.config_path)], obj={})
         assert res.exit_code == 2 and "keys.campaigns.nwe" in res.stderr and "campaigns.new" in res.stderr
 
+    @pytest.mark.parametrize(
+        "keys_table", ['"template.sav" = "ctrl+o"', '"recipients.add" = "s"'], ids=["unknown id", "key taken"]
+    )
+    def test_config_check_does_not_say_ok_with_a_keys_problem(self, world, keys_table):
+        from click.testing import CliRunner
+
+        from cli import cli
+
+        text = world.config_path.read_text()
+        world.config_path.write_text(text + f"\n[keys]\n{keys_table}\n")
+        res = CliRunner().invoke(cli, ["config", "check", "--config", str(world.config_path)], obj={})
+        assert res.exit_code == 2 and "keys" in res.stderr, (res.stdout, res.stderr)
+        first = res.stdout.splitlines()[0]
+        assert first == f"{world.config_path}: problems", res.stdout
+
     async def test_the_palette_offers_only_what_applies(self, world):
         async with campaign_open(world, world.campaigns.broadcast_live) as (app, pilot):
             screen = app.screen
