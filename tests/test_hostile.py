@@ -459,6 +459,17 @@ def test_duplicates_in_an_id_list_are_mentioned_in_the_text_output(run, tmp_path
     assert "ids.csv:4: duplicate of line 2 ('00001')" in out and "ids.csv:5: duplicate of line 3 ('2')" in out
 
 
+@pytest.mark.parametrize("header", [b"No dossier\r\n", b"emr_id\n", b"\n\nemr_id;nom\n\n"])
+def test_an_id_list_with_only_a_header_row_says_so(run, tmp_path, header):
+    add_patients(1, 1)
+    code, out, err = run("campaigns", "create", "--kind", "invitation", "--name", "I")
+    assert code == 0, err
+    ids = csv_file(tmp_path, header, name="ids.csv")
+    line = refused(run, "recipients", "add", "1", "--csv", str(ids), match="ids.csv:")
+    assert "only a header row, no EMR ids; nothing assigned" in line, line
+    assert "none of the 0" not in line
+
+
 def test_after_the_clock_is_set_back_an_expired_broadcast_is_never_published_again(config, db):
     from datetime import date, datetime, timedelta
 

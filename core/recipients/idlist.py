@@ -114,6 +114,13 @@ def _report(table, label: str) -> IdListReport:
         column = norm[0]
         # a single column without a recognised header: the first line is an id too
         rows.insert(0, (table.header_line, {column: table.header[0]}))
+    elif not rows and not table.bad_rows:  # the words of `patients import` for its header-only file
+        raise BadInput(
+            _(
+                "{where}: only a header row, no EMR ids; nothing assigned "
+                "(expected one EMR id per line after the header)"
+            ).format(where=f"{path}:{table.header_line}")
+        )
     report = IdListReport(path=label, column=header)  # not "column 100001"
     for bad in table.bad_rows:
         report.bad_lines.append((bad.line, bad.message))
