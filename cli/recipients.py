@@ -30,6 +30,7 @@ def recipients_group():
 @click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
 def recipients_add(ctx, campaign_id, emr_id, where, csv_path, as_json):
     from core import conditions, recipients
+    from core.recipients.idlist import LISTED
 
     given = [x for x in (emr_id, where, csv_path) if x]
     if len(given) != 1:
@@ -56,18 +57,28 @@ def recipients_add(ctx, campaign_id, emr_id, where, csv_path, as_json):
     )
     for code, n in result.skipped_reasons.items():
         click.echo("  " + _("skipped {n}: {reason}").format(n=number(n), reason=describe(code, "", current())))
-    if result.not_found:
-        ids = ", ".join(result.not_found[:20]) + (" …" if len(result.not_found) > 20 else "")
+    if result.not_found_lines:  # a CSV list: each unknown id by its line (SPEC §4)
+        n = len(result.not_found_lines)
+        said = ngettext("{n} EMR id not in the patient directory:", "{n} EMR ids not in the patient directory:", n)
+        _listed(said.format(n=number(n)), result.not_found_lines)
+    elif result.not_found:
+        ids = ", ".join(result.not_found[:LISTED]) + (" …" if len(result.not_found) > LISTED else "")
         click.echo("  " + _("not found: {ids}").format(ids=ids))
     if result.duplicates:  # counted once; said, so a wrong export is noticed (issue #8)
         n = len(result.duplicates)
-        click.echo(
-            "  " + ngettext("{n} duplicate line counted once:", "{n} duplicate lines counted once:", n).format(n=n)
-        )
-        for line in result.duplicates[:20]:
-            click.echo(f"    {line}")
-        if n > 20:
-            click.echo("    " + _("… and {n} more").format(n=number(n - 20)))
+        said = ngettext("{n} duplicate line counted once:", "{n} duplicate lines counted once:", n)
+        _listed(said.format(n=number(n)), result.duplicates)
+
+
+def _listed(heading: str, lines: list[str]) -> None:
+    """A heading, then the first LISTED lines of a list and "… and N more"."""
+    from core.recipients.idlist import LISTED
+
+    click.echo("  " + heading)
+    for line in lines[:LISTED]:
+        click.echo(f"    {line}")
+    if len(lines) > LISTED:
+        click.echo("    " + _("… and {n} more").format(n=number(len(lines) - LISTED)))
 
 
 @command(recipients_group, "remove", help=N_("Take one patient off a campaign."))

@@ -92,23 +92,29 @@ class ProblemLines:
 class FileProblems(BadInput):
     """A file refused with every problem found: `str()` is a summary line, then one
     `FILE:LINE: ...` line per problem; `.problems` holds those lines (a `ProblemLines`
-    for a file with many: iterate it, or `lines()`, rather than `str()` the whole)."""
+    for a file with many: iterate it, or `lines()`, rather than `str()` the whole).
+    With `shown`, only the first `shown` problems are said, then "… and N more problems"."""
 
-    def __init__(self, summary: str, problems: list[str] | ProblemLines):
+    def __init__(self, summary: str, problems: list[str] | ProblemLines, shown: int | None = None):
         self.summary = summary
         self.problems = problems
-        if isinstance(problems, ProblemLines) and problems.spilled:
-            first = list(itertools.islice(problems, problems.KEEP))
-            more = len(problems) - len(first)
-            said = ngettext("… and {n} more problem", "… and {n} more problems", more).format(n=formats.number(more))
-            super().__init__("\n".join([summary, *first, said]))
-        else:
-            super().__init__("\n".join([summary, *problems]))
+        self.shown = shown
+        if shown is None and isinstance(problems, ProblemLines) and problems.spilled:
+            shown = problems.KEEP
+        super().__init__("\n".join(self._said(shown)))
+
+    def _said(self, shown: int | None) -> Iterator[str]:
+        yield self.summary
+        if shown is None or len(self.problems) <= shown:
+            yield from self.problems
+            return
+        yield from itertools.islice(self.problems, shown)
+        more = len(self.problems) - shown
+        yield ngettext("… and {n} more problem", "… and {n} more problems", more).format(n=formats.number(more))
 
     def lines(self) -> Iterator[str]:
-        """The summary, then every problem line (read as it goes)."""
-        yield self.summary
-        yield from self.problems
+        """The summary, then every problem line (read as it goes), or the first `shown`."""
+        return self._said(self.shown)
 
 
 class Row(NamedTuple):

@@ -470,6 +470,48 @@ def test_an_id_list_with_only_a_header_row_says_so(run, tmp_path, header):
     assert "none of the 0" not in line
 
 
+def test_every_bad_line_of_an_id_list_is_listed(run, tmp_path):
+    add_patients(2, 2001)
+    code, out, err = run("campaigns", "create", "--kind", "invitation", "--name", "I")
+    assert code == 0, err
+    ids = csv_file(tmp_path, "emr_id,name\n2001,a,b\n2002\n", name="ids.csv")
+    refused(run, "recipients", "add", "1", "--csv", str(ids), match="ids.csv: 2 bad lines, nothing assigned")
+    code, out, err = run("recipients", "add", "1", "--csv", str(ids))
+    assert err.splitlines() == [
+        f"clinicast: {ids}: 2 bad lines, nothing assigned",
+        f"clinicast: {ids}:2: expected 2 fields like the header, got 3 (is a comma or a quote unbalanced?)",
+        f"clinicast: {ids}:3: expected 2 fields like the header, got 1 (is a comma or a quote unbalanced?)",
+    ]
+
+
+def test_a_long_list_of_bad_lines_is_bounded(run, tmp_path):
+    code, out, err = run("campaigns", "create", "--kind", "invitation", "--name", "I")
+    assert code == 0, err
+    ids = csv_file(tmp_path, "emr_id,name\n" + "".join(f"{i},a,b\n" for i in range(30)), name="ids.csv")
+    refused(run, "recipients", "add", "1", "--csv", str(ids), match="ids.csv: 30 bad lines, nothing assigned")
+    code, out, err = run("recipients", "add", "1", "--csv", str(ids))
+    lines = err.splitlines()
+    assert len(lines) == 1 + 20 + 1, err
+    assert lines[1].startswith(f"clinicast: {ids}:2: ") and lines[20].startswith(f"clinicast: {ids}:21: ")
+    assert lines[-1] == "clinicast: … and 10 more problems"
+
+
+def test_unknown_ids_of_a_list_are_said_by_line(run, tmp_path):
+    add_patients(2, 2001)
+    code, out, err = run("campaigns", "create", "--kind", "invitation", "--name", "I")
+    assert code == 0, err
+    ids = csv_file(tmp_path, "emr_id\n2001\n9999\n2002\n8888\n", name="ids.csv")
+    code, out, err = run("recipients", "add", "1", "--csv", str(ids))
+    assert code == 0, err
+    assert out.splitlines()[1:] == [
+        "  2 EMR ids not in the patient directory:",
+        f"    {ids}:3: unknown EMR id '9999'",
+        f"    {ids}:5: unknown EMR id '8888'",
+    ], out
+    code, out, err = run("recipients", "add", "1", "--csv", str(ids), "--json")
+    assert code == 0 and '"not_found": [\n    "9999",\n    "8888"\n  ]' in out, out  # the JSON keeps its shape
+
+
 def test_after_the_clock_is_set_back_an_expired_broadcast_is_never_published_again(config, db):
     from datetime import date, datetime, timedelta
 

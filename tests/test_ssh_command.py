@@ -175,7 +175,11 @@ def test_a_list_in_through_stdin_and_the_ledger_out_through_stdout(clinic):
 
 def test_a_bad_list_through_stdin_names_the_line_and_changes_nothing(clinic):
     config, cid = clinic
-    one_line(forced(config, f"recipients add {cid} --csv -", stdin=b"emr_id,x\n1000,1\n1001\n"), 2, "stdin")
+    res = forced(config, f"recipients add {cid} --csv -", stdin=b"emr_id,x\n1000,1\n1001\n")
+    assert res.returncode == 2 and res.stderr.decode().splitlines() == [  # a summary, then each bad line
+        "clinicast: stdin: 1 bad line, nothing assigned",
+        "clinicast: stdin:3: expected 2 fields like the header, got 1 (is a comma or a quote unbalanced?)",
+    ], res.stderr
     assert json.loads(ok(forced(config, f"recipients list {cid} --json")).stdout) == []
 
 

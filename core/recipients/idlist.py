@@ -15,6 +15,7 @@ from core.recipients.lookup import known_keys
 from core.recipients.results import AssignResult
 
 PASTE_LIMIT = LIMIT  # lines of a list pasted in the TUI (SPEC §13): what one assign adds at most
+LISTED = 20  # lines of a list's problems said before "… and N more"
 
 # normalised (core.csvio.norm) names of a column holding EMR ids
 ID_COLUMNS = (
@@ -51,19 +52,27 @@ class IdListReport:
         unknown = {i for _, i in self.unknown}
         return [i for i in self.ids if i not in unknown]
 
-    def problems(self) -> list[str]:
-        out = [
+    def unknown_lines(self) -> list[str]:
+        """`FILE:LINE: unknown EMR id '9999'`, one an id not in the directory, in line order."""
+        return [
             _("{path}:{line}: unknown EMR id {id}").format(path=self.path, line=ln, id=repr(i))
-            for ln, i in self.unknown
+            for ln, i in sorted(self.unknown)
         ]
-        out += [
+
+    def duplicate_lines(self) -> list[str]:
+        return [
             _("{path}:{line}: duplicate of line {first} ({id})").format(
                 path=self.path, line=ln, first=first, id=repr(i)
             )
             for ln, i, first in self.duplicates
         ]
-        out += [f"{self.path}:{ln}: {why}" for ln, why in self.bad_lines]
-        return out
+
+    def bad_line_problems(self) -> list[str]:
+        """`FILE:LINE: why`, one a bad line, in line order."""
+        return [f"{self.path}:{ln}: {why}" for ln, why in sorted(self.bad_lines)]
+
+    def problems(self) -> list[str]:
+        return self.unknown_lines() + self.duplicate_lines() + self.bad_line_problems()
 
 
 def read_id_list(ctx: Ctx, path: str | Path) -> IdListReport:
@@ -148,17 +157,14 @@ def _report(table, label: str) -> IdListReport:
 
 def assign_csv(ctx: Ctx, campaign_id: int | str, path: str | Path) -> AssignResult:
     """Read the list and assign the known ids; bad lines refuse the whole file."""
+    from core.csvio import FileProblems
+
     report = read_id_list(ctx, path)
     path = report.path
     if report.bad_lines:
-        raise BadInput(
-            ngettext(
-                "{path}: {n} bad line, nothing assigned; first: ",
-                "{path}: {n} bad lines, nothing assigned; first: ",
-                len(report.bad_lines),
-            ).format(path=path, n=len(report.bad_lines))
-            + _("line {line}: {why}").format(line=report.bad_lines[0][0], why=report.bad_lines[0][1])
-        )
+        n = len(report.bad_lines)
+        said = ngettext("{path}: {n} bad line, nothing assigned", "{path}: {n} bad lines, nothing assigned", n)
+        raise FileProblems(said.format(path=path, n=formats.number(n)), report.bad_line_problems(), shown=LISTED)
     if not report.found:
         raise BadInput(
             ngettext(
@@ -168,8 +174,6 @@ def assign_csv(ctx: Ctx, campaign_id: int | str, path: str | Path) -> AssignResu
             ).format(path=path, n=formats.number(len(report.ids)))
         )
     result = assign_ids(ctx, campaign_id, report.ids, known=report.known)
-    result.duplicates = [
-        _("{path}:{line}: duplicate of line {first} ({id})").format(path=report.path, line=ln, first=first, id=repr(i))
-        for ln, i, first in report.duplicates
-    ]
+    result.duplicates = report.duplicate_lines()
+    result.not_found_lines = report.unknown_lines()
     return result

@@ -24,6 +24,7 @@ class AssignResult:
     skipped_reasons: dict[str, int] = field(default_factory=dict)  # reason code -> n
     published: int = 0
     duplicates: list[str] = field(default_factory=list)  # an id list's "FILE:LINE: duplicate of line N ('id')"
+    not_found_lines: list[str] = field(default_factory=list)  # an id list's "FILE:LINE: unknown EMR id 'id'"
 
     def plus(self, other: AssignResult) -> AssignResult:
         """Two assigns as one (staff adding several patients in a row)."""
@@ -38,10 +39,11 @@ class AssignResult:
             skipped_reasons=reasons,
             published=self.published + other.published,
             duplicates=self.duplicates + other.duplicates,
+            not_found_lines=self.not_found_lines + other.not_found_lines,
         )
 
     def to_json(self) -> dict:
-        # duplicates are said in the text output only: scripts keep the shape they know;
+        # duplicates and the lines of unknown ids are said in the text output only: scripts keep the shape they know;
         # skipped_reasons says why each skipped patient was (reason code -> count)
         return {
             "added": self.added,
