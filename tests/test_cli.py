@@ -177,6 +177,20 @@ def test_an_import_says_the_columns_it_left_out(run, tmp_path):
     assert run.json("patients", "import", str(f))["ignored_columns"] == ["Allergies"]
 
 
+def test_an_import_with_two_columns_for_one_field_is_refused(run, tmp_path):
+    """`Prénom` is first_name too: neither column is dropped in silence (nor said to have
+    no clinicast field); the file is refused naming both, as two columns of one name are."""
+    f = tmp_path / "export.csv"
+    f.write_text("emr_id,Prénom,first_name\n5001,Ana,Anne\n", encoding="utf-8")
+    res = run("patients", "import", str(f), code=2)
+    assert (
+        res.stderr
+        == f"clinicast: {f}:1: columns 2 'Prénom' and 3 'first_name' both mean first_name; rename or remove one\n"
+    )
+    assert res.stdout == ""
+    assert "no patient" in run("patients", "show", "5001", code=2).stderr  # nothing imported
+
+
 def test_status_says_when_the_next_send_is_due_in_the_clinic_s_time(tmp_path, db_url):
     """`clinicast status` names the next send's time as the clinic reads its clock
     (America/Toronto), not the database's UTC: emails started outside the sending hours

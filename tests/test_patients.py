@@ -167,13 +167,27 @@ class TestImport:
         )
         assert p.search_name == "gagnon lea"  # recomputed from the stored first name
 
-    def test_alias_precedence_and_ignored_columns(self, ctx, tmp_path):
-        r = upsert.import_csv(
-            ctx, write(tmp_path, "ID,No dossier,Nom,Allergies,Couleur préférée\n77,A-1,Roy,none,blue\n")
-        )
+    def test_aliases_and_ignored_columns(self, ctx, tmp_path):
+        r = upsert.import_csv(ctx, write(tmp_path, "No dossier,Nom,Allergies,Couleur préférée\nA-1,Roy,none,blue\n"))
         assert r.columns["emr_id"] == "No dossier"
-        assert r.ignored_columns == ["ID", "Allergies", "Couleur préférée"]
+        assert r.ignored_columns == ["Allergies", "Couleur préférée"]
         assert lookup.get_by_emr("A-1").last_name == "Roy"
+
+    @pytest.mark.parametrize(
+        "header,said",
+        [
+            ("emr_id,Prénom,first_name", "columns 2 'Prénom' and 3 'first_name' both mean first_name"),
+            ("ID,No dossier,Nom", "columns 1 'ID' and 2 'No dossier' both mean emr_id"),
+            ("emr_id;Courriel;Nom;E-mail", "columns 2 'Courriel' and 4 'E-mail' both mean email"),
+        ],
+    )
+    def test_two_columns_meaning_one_field_refuse_the_file(self, ctx, tmp_path, header, said):
+        # which of the two holds the patients' names (or ids) is never guessed
+        delimiter = ";" if ";" in header else ","
+        row = delimiter.join(["1", "Ana", "Anne", "x"][: header.count(delimiter) + 1])
+        with pytest.raises(BadInput, match=rf"patients\.csv:1: {said}; rename or remove one$"):
+            upsert.import_csv(ctx, write(tmp_path, f"{header}\n{row}\n"))
+        assert Patient.select().count() == 0
 
     def test_header_only(self, ctx, tmp_path):
         # issue #8: a header-only file is refused with its line, not "imported 0"

@@ -1,10 +1,14 @@
 """The directory file's columns: the aliases each field is recognised by (English and
 French, matched through `csvio.norm`), and the mapping of a file's header to fields.
-When several columns match one field the earlier alias wins (`No dossier` beats `ID`)."""
+Two columns that mean one field (`Prénom` and `first_name`, `ID` and `No dossier`) refuse
+the file, as two columns of the same name do: which one holds the patients' values is
+the clinic's to say, never guessed."""
 
 from __future__ import annotations
 
 from core.csvio import Table, norm
+from core.errors import BadInput
+from core.i18n import _
 
 ALIASES: dict[str, tuple[str, ...]] = {
     "emr_id": (
@@ -103,19 +107,33 @@ ALIASES: dict[str, tuple[str, ...]] = {
     ),
 }
 FIELDS = tuple(ALIASES)
-_ALIAS_RANK: dict[str, tuple[str, int]] = {}
+_FIELD_OF: dict[str, str] = {}  # normalised alias -> field
 for _f, _names in ALIASES.items():
-    for _rank, _n in enumerate(_names):
-        _ALIAS_RANK.setdefault(norm(_n), (_f, _rank))
+    for _n in _names:
+        _FIELD_OF.setdefault(norm(_n), _f)
 
 
 def map_columns(table: Table) -> tuple[dict[str, str], list[str]]:
-    """({field: normalised column}, [ignored columns as written]) for a table."""
-    best: dict[str, tuple[int, str]] = {}
+    """({field: normalised column}, [ignored columns as written]) for a table. Raises
+    BadInput naming both columns and the field when two columns mean one field."""
+    found: dict[str, str] = {}  # field -> normalised column
+    position = {norm(h): n for n, h in enumerate(table.header, 1) if norm(h)}
     for key in table.columns:
-        hit = _ALIAS_RANK.get(key)
-        if hit and (hit[0] not in best or hit[1] < best[hit[0]][0]):
-            best[hit[0]] = (hit[1], key)
-    used = {key for _, key in best.values()}
+        field = _FIELD_OF.get(key)
+        if field is None:
+            continue
+        first = found.setdefault(field, key)
+        if first != key:
+            raise BadInput(
+                _("{where}: columns {a} {a_name} and {b} {b_name} both mean {field}; rename or remove one").format(
+                    where=table.where(table.header_line),
+                    a=position[first],
+                    a_name=repr(table.columns[first]),
+                    b=position[key],
+                    b_name=repr(table.columns[key]),
+                    field=field,
+                )
+            )
+    used = set(found.values())
     ignored = [table.columns[k] for k in table.columns if k not in used]
-    return {f: best[f][1] for f in FIELDS if f in best}, ignored
+    return {f: found[f] for f in FIELDS if f in found}, ignored
