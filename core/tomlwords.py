@@ -1,6 +1,7 @@
-"""A TOML syntax error in the reader's words: the config file (core.config.load) and
-the staff's template files (core.templating.files) say tomllib's problem, line and
-column in the staff member's language, never Python's English."""
+"""A TOML file's text and its syntax errors in the reader's words: the config file
+(core.config.load) and the staff's template files (core.templating.files) accept a
+UTF-8 BOM, and say a byte that is not UTF-8, or tomllib's problem, by line and column in
+the staff member's language, never Python's English."""
 
 from __future__ import annotations
 
@@ -35,6 +36,31 @@ _TOML_WORDS = [
 _AT = re.compile(r"\s*\(at (?:line (?P<line>\d+), column (?P<column>\d+)|end of document)\)$")
 
 
+BOM = b"\xef\xbb\xbf"  # what Windows Notepad writes before UTF-8 text: invisible, accepted
+
+
+class NotUtf8(ValueError):
+    """A TOML file that is not UTF-8 text: `str()` says where, by line and column."""
+
+
+def text_of(raw: bytes) -> str:
+    """A TOML file's text: UTF-8, with or without a BOM at the start. Raises NotUtf8
+    naming the line and column of the first byte that is not UTF-8 (a byte offset
+    means nothing to a person with an editor)."""
+    raw = raw.removeprefix(BOM)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        start = raw.rfind(b"\n", 0, e.start) + 1
+        line = raw.count(b"\n", 0, e.start) + 1
+        column = len(raw[start : e.start].decode("utf-8")) + 1  # what comes before it is UTF-8
+        raise NotUtf8(
+            _(
+                "not UTF-8 text at line {line}, column {column} (byte {byte}: Windows-1252?); save the file as UTF-8"
+            ).format(line=line, column=column, byte=f"0x{raw[e.start]:02X}")
+        ) from None
+
+
 def problem(e: tomllib.TOMLDecodeError) -> str:
     """A TOML syntax error in words, with its line and column."""
     text = str(e)
@@ -48,4 +74,4 @@ def problem(e: tomllib.TOMLDecodeError) -> str:
     return _("TOML syntax error at the end of the file: {problem}").format(problem=said)
 
 
-__all__ = ["problem"]
+__all__ = ["BOM", "NotUtf8", "problem", "text_of"]

@@ -90,6 +90,34 @@ def test_toml_syntax_error_names_the_line(tmp_path):
     assert "line 4" in str(e.value)
 
 
+def test_a_bom_from_windows_notepad_is_accepted(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_bytes(b"\xef\xbb\xbf" + MINIMAL.encode("utf-8"))
+    assert cfg.load(p, env={}).clinic.name == "C"
+
+
+def test_a_windows_1252_config_names_the_line_and_column(tmp_path):
+    from click.testing import CliRunner
+
+    from cli import cli
+
+    p = tmp_path / "c.toml"
+    p.write_bytes(MINIMAL.replace('address = "1 rue A"', 'address = "1 rue Érable – A"').encode("cp1252"))
+    with pytest.raises(cfg.ConfigError) as e:
+        cfg.load(p, env={})
+    said = "not UTF-8 text at line 3, column 18 (byte 0xC9: Windows-1252?); save the file as UTF-8"
+    assert str(e.value) == f"{p}: {said}"
+    res = CliRunner().invoke(cli, ["config", "check", "--config", str(p)], obj={})
+    assert (res.exit_code, res.stdout, res.stderr) == (2, "", f"clinicast: {p}: {said}\n")
+
+
+def test_a_bad_byte_after_accents_is_placed_by_characters_not_bytes(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_bytes(b'[clinic]\nname = "\xc3\x89cole \x96"\n')
+    with pytest.raises(cfg.ConfigError, match=r"at line 2, column 15 \(byte 0x96"):
+        cfg.load(p, env={})
+
+
 def test_secret_from_env_missing_is_an_error_when_the_transport_is_built(tmp_path):
     # the config loads (a staff member's shell never has the daemon's variables) ...
     c = load_text(tmp_path, MINIMAL + 'password_env = "NOPE_PASSWORD"\n')

@@ -444,6 +444,17 @@ class TestTemplateFile:
         assert message.startswith(f"{path}: TOML syntax error") and "line 3" in message
         assert "\n" not in message
 
+    def test_bom_and_windows_1252(self, tmp_path):
+        path = tmp_path / "t.toml"
+        path.write_bytes(b'\xef\xbb\xbf[fr]\ntitle = "Ferm\xc3\xa9"\n')
+        assert load_template_file(path) == {"fr": {"title": "Fermé"}}
+        path.write_bytes('[fr]\ntitle = "Fermé"\n'.encode("cp1252"))
+        with pytest.raises(TemplateFileError) as error:
+            load_template_file(path)
+        assert str(error.value) == (
+            f"{path}: not UTF-8 text at line 2, column 14 (byte 0xE9: Windows-1252?); save the file as UTF-8"
+        )
+
     def test_unknown_key_is_refused(self, tmp_path):
         path = self.write(tmp_path, '[fr]\nsubjet = "Bonjour"\n')
         with pytest.raises(TemplateFileError, match=r"unknown key 'fr\.subjet'; expected one of subject, title"):

@@ -74,9 +74,9 @@ def load(path: str | os.PathLike | None = None, env: Mapping[str, str] | None = 
     except BadInput as e:
         raise ConfigError(p, [str(e).removeprefix(f"{p}: ")]) from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as e:
-        raise ConfigError(p, [_("not UTF-8 text (byte {n})").format(n=e.start)]) from None
+        data = tomllib.loads(tomlwords.text_of(raw))  # a BOM (Windows Notepad) is fine
+    except tomlwords.NotUtf8 as e:
+        raise ConfigError(p, [str(e)]) from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(p, [tomlwords.problem(e)]) from None
     except RecursionError:

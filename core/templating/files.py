@@ -25,11 +25,11 @@ def load_template_file(path: str | Path) -> TemplateSet:
     """Read a TOML template file (one table a language: subject, body, title, push)."""
     try:  # bounded, devices and FIFOs refused (issue #8); a UTF-8 BOM (Windows editors) is fine
         raw = infile.read_bytes(path, limit=infile.TEMPLATE_LIMIT, what=_("a template file"))
-        data = tomllib.loads(raw.removeprefix(b"\xef\xbb\xbf").decode("utf-8"))
+        data = tomllib.loads(tomlwords.text_of(raw))
     except BadInput as error:
         raise TemplateFileError(str(error)) from None
-    except UnicodeDecodeError as error:
-        raise TemplateFileError(_("{path}: not UTF-8 text").format(path=path)) from error
+    except tomlwords.NotUtf8 as error:
+        raise TemplateFileError(_("{path}: {problem}").format(path=path, problem=error)) from None
     except tomllib.TOMLDecodeError as error:
         raise TemplateFileError(_("{path}: {problem}").format(path=path, problem=tomlwords.problem(error))) from error
     except RecursionError:
