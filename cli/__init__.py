@@ -44,36 +44,14 @@ def _config_arg(args: list[str]) -> str | None:
 
 def _language(args: list[str]) -> Decided:
     """The language of the staff member running this command (core.preferences.decide, as
-    the TUI decides it: their choice from the palette, else the config's); with no config
-    file at all, the host's. With it, what was read to decide it (`Decided`): the command
-    uses that config and that saved choice rather than reading them again."""
-    from dataclasses import replace
-
-    from core import i18n, preferences
+    the TUI decides it: their choice from the palette, else the config's; with no config
+    that says one — none found, unreadable, a folder, empty — the host's). With it, what
+    was read to decide it (`Decided`): the command uses that config and that saved choice
+    rather than reading them again."""
+    from core import preferences
     from core.context import login_name
 
-    decided = preferences.decide(_config_arg(args), login_name())
-    if decided.language != i18n.DEFAULT or decided.config is not None:
-        return decided
-    try:
-        from core.config.load import discover
-
-        found = discover(_config_arg(args)).exists()
-    except Exception:  # noqa: BLE001 - no file found: loading says so
-        found = False
-    return decided if found else replace(decided, language=_system_language(decided.language))
-
-
-def _system_language(default: str) -> str:
-    """With no config to say it, the host's locale: French on a French system (LC_ALL,
-    LC_MESSAGES, LANG as POSIX reads them; $LANGUAGE is core.i18n's own)."""
-    import os
-
-    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
-        value = os.environ.get(name, "")
-        if value:
-            return "fr" if value.lower().startswith("fr") else default
-    return default
+    return preferences.decide(_config_arg(args), login_name())
 
 
 def main(argv=None) -> None:

@@ -62,25 +62,27 @@ def language(config: Config, login: str, chosen: Preferences | None = None) -> s
     return (chosen.language if chosen else "") or configured_language(config, login)
 
 
-def language_of_file(explicit: str | None, login: str) -> str:
+def language_of_file(explicit: str | None, login: str) -> str | None:
     """The config's language for `login`, read from the config file as written — before
-    the file is validated, so that its own problems are reported in that language. The
-    i18n default when there is no file or it cannot be read."""
+    the file is validated, so that its own problems are reported in that language. None
+    when the file says none: there is no file, it cannot be read (a folder, no read
+    permission), or it names no language and has no [clinic] (an empty file)."""
     import tomllib
 
-    from core import i18n, infile
+    from core import infile, tomlwords
     from core.config.load import discover
 
     try:  # with the config's bounds: a FIFO or a device refused unread (load() then says so)
-        text = infile.read_bytes(discover(explicit), limit=infile.CONFIG_LIMIT).decode("utf-8", "replace")
-    except Exception:  # noqa: BLE001 - no file, unreadable: validation says so, in the default
-        return i18n.DEFAULT
+        raw = infile.read_bytes(discover(explicit), limit=infile.CONFIG_LIMIT)
+    except Exception:  # noqa: BLE001 - no file, unreadable: validation says so, in the host's language
+        return None
+    text = raw.removeprefix(tomlwords.BOM).decode("utf-8", "replace")
     try:
         data = tomllib.loads(text)
     except Exception:  # noqa: BLE001 - not TOML: its language lines, read one by one (fr-cli's)
         from core.config.load import language_lines
 
-        return language_lines(text, login) or i18n.DEFAULT
+        return language_lines(text, login)
     users, clinic = data.get("users"), data.get("clinic")
     user = users.get(login) if isinstance(users, dict) else None
     for value in (
@@ -89,7 +91,22 @@ def language_of_file(explicit: str | None, login: str) -> str:
     ):
         if isinstance(value, str) and value in LANGUAGES:
             return value
-    return "fr" if isinstance(clinic, dict) else i18n.DEFAULT  # the schema's default_language
+    return "fr" if isinstance(clinic, dict) else None  # the schema's default_language
+
+
+def host_language() -> str:
+    """With no config to say it, the host's locale: French on a French system (LC_ALL,
+    LC_MESSAGES, LANG as POSIX reads them; $LANGUAGE is core.i18n's own), else the
+    i18n default."""
+    import os
+
+    from core import i18n
+
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name, "")
+        if value:
+            return "fr" if value.lower().startswith("fr") else i18n.DEFAULT
+    return i18n.DEFAULT
 
 
 SAVED_WAIT = 2.0  # seconds a command waits for its database to say a saved language
@@ -130,7 +147,8 @@ def decide(explicit: str | None, login: str) -> Decided:
     2. else the config file's ([users.LOGIN] language, else [clinic] default_language;
        as written, `language_of_file`, when the file does not load, so a broken file
        speaks it too);
-    3. else the default (no file).
+    3. else the host's (`host_language`): no file, a file that cannot be read, or one
+       that names no language — its problems are said in the reader's language.
 
     Never raises: `clinicast --help` works with a broken config or no database."""
     import threading
@@ -140,7 +158,7 @@ def decide(explicit: str | None, login: str) -> Decided:
     try:
         config = load(explicit)
     except Exception:  # noqa: BLE001 - its problems are said later, in the file's language
-        return Decided(explicit, login, language_of_file(explicit, login))
+        return Decided(explicit, login, language_of_file(explicit, login) or host_language())
     found: list[str] = []
 
     def read() -> None:

@@ -749,3 +749,46 @@ def test_no_config_file_is_said_in_the_host_s_language(tmp_path, monkeypatch, lo
            "XDG_CONFIG_HOME": str(tmp_path), "HOME": str(tmp_path)}  # fmt: skip
     r = run(["campaigns", "list"], env=env)
     assert r.code == 2 and r.err.startswith(f"clinicast: {said}"), r
+
+
+@pytest.mark.parametrize(
+    ("locale", "said"),
+    [
+        ("fr_CA.UTF-8", {"folder": "est un dossier, attendu un fichier de configuration TOML",
+                         "empty": "[clinic] est absente"}),
+        ("C.UTF-8", {"folder": "is a folder, expected a TOML config file", "empty": "[clinic] is missing"}),
+    ],
+)  # fmt: skip
+def test_a_config_that_says_no_language_is_reported_in_the_host_s_language(tmp_path, locale, said):
+    """A config that exists but names no language (a folder given as --config, an empty
+    file) is reported as a missing one is: in the host's language, each line naming the
+    file once."""
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "empty.toml").write_text("")
+    env = {"LANG": None, "LC_ALL": locale, "LC_MESSAGES": None, "CLINICAST_CONFIG": None}
+    for name, config in (("folder", tmp_path / "folder"), ("empty", tmp_path / "empty.toml")):
+        r = run(["campaigns", "list"], config, env=env)
+        assert r.code == 2 and r.err.startswith(f"clinicast: {config}: {said[name]}\n"), r
+
+
+@pytest.mark.skip_ok("as root, a file is unreadable only without CAP_DAC_OVERRIDE: setpriv (util-linux) drops it")
+@pytest.mark.skipif(os.geteuid() == 0 and not shutil.which("setpriv"), reason="root without setpriv")
+def test_a_config_that_cannot_be_read_is_reported_in_the_host_s_language(tmp_path):
+    import subprocess
+    import sys
+
+    config = tmp_path / "clinicast.toml"
+    config.write_text('[clinic]\nname = "C"\n')
+    config.chmod(0)
+    no_override = ["setpriv", "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all", "--"]
+    argv = [*(no_override if os.geteuid() == 0 else []), sys.executable, "-m", "cli", "campaigns", "list"]
+    env = {k: v for k, v in os.environ.items() if k not in ("LANG", "LC_MESSAGES", "LANGUAGE")}
+    res = subprocess.run(
+        [*argv, "--config", str(config)],
+        env={**env, "LC_ALL": "fr_CA.UTF-8"},
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+        timeout=120,
+    )
+    assert (res.returncode, res.stderr) == (2, f"clinicast: {config}: lecture impossible\u00a0: permission refusée\n")

@@ -71,8 +71,11 @@ def load(path: str | os.PathLike | None = None, env: Mapping[str, str] | None = 
     p = discover(path)
     try:  # with the bounds of every input file: a FIFO, a device, a huge file refused unread
         raw = infile.read_bytes(p, limit=infile.CONFIG_LIMIT, what=_("a TOML config file"), label=str(p))
-    except BadInput as e:
-        raise ConfigError(p, [str(e).removeprefix(f"{p}: ")]) from None
+    except BadInput as e:  # "PATH: is a folder…" as the language writes it ("PATH : …" in French)
+        said = str(e)
+        if said.startswith(str(p)):  # ConfigError names the file itself
+            said = said[len(str(p)) :].lstrip(" \u00a0\u202f").removeprefix(":").lstrip()
+        raise ConfigError(p, [said]) from None
     try:
         data = tomllib.loads(tomlwords.text_of(raw))  # a BOM (Windows Notepad) is fine
     except tomlwords.NotUtf8 as e:
