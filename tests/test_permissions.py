@@ -126,6 +126,10 @@ CAMPAIGNS_ACTIONS = {
         lambda w, c: recipients.preview_conditions(c, w.broadcast, [conditions.parse("age >= 18")]),
         ["core.recipients.assign:preview_conditions"],
     ),
+    "check a campaign takes patients": (
+        lambda w, c: recipients.check_assignable(c, w.broadcast),
+        ["core.recipients.assign:check_assignable"],
+    ),
     "assign one patient": (
         lambda w, c: recipients.assign_patient(c, w.broadcast, "1012"),
         ["core.recipients.assign:_assign"],

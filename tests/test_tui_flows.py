@@ -345,6 +345,18 @@ class TestAddPatients:
             assert target.emr_id in screen_text(app)
             assert "assigned 1" in screen_text(app)
 
+    async def test_a_campaign_that_takes_nobody_says_so_as_the_dialog_opens(self, world):
+        """A broadcast whose window ended: the dialog said « nobody can be added » only
+        after the staff member had chosen patients and pressed ctrl+o."""
+        from datetime import date
+
+        cid = world.campaigns.broadcast_live
+        Campaign.update(starts_on=date(2020, 1, 1), ends_on=date(2020, 1, 31)).where(Campaign.id == cid).execute()
+        async with campaign_open(world, cid) as (app, pilot):
+            await pilot.press("a")
+            await settle(pilot)
+            assert await wait_for(pilot, lambda: "nobody can be added" in screen_text(app)), screen_text(app)
+
     async def test_a_tab_key_typed_as_the_dialog_opens_is_kept(self, world):
         """Over SSH a key often arrives before the dialog has settled: F4 pressed as soon as
         the dialog shows must leave it on the CSV tab, with the cursor in its path field

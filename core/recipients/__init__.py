@@ -19,7 +19,14 @@ rules are `core.rules`.
 
 from __future__ import annotations
 
-from core.recipients.assign import LIMIT, assign_conditions, assign_ids, assign_patient, preview_conditions
+from core.recipients.assign import (
+    LIMIT,
+    assign_conditions,
+    assign_ids,
+    assign_patient,
+    check_assignable,
+    preview_conditions,
+)
 from core.recipients.detail import RecipientDetail, detail
 from core.recipients.idlist import ID_COLUMNS, PASTE_LIMIT, IdListReport, assign_csv, read_id_list, read_pasted
 from core.recipients.reads import counts, page
@@ -45,6 +52,7 @@ __all__ = [
     "assign_csv",
     "assign_ids",
     "assign_patient",
+    "check_assignable",
     "counts",
     "detail",
     "expire_due",

@@ -147,6 +147,14 @@ def _tally(c: Campaign, patients: pw.Select) -> tuple[AssignResult, int, int]:
     return result, revived, matched
 
 
+def check_assignable(ctx: Ctx, campaign_id: int | str) -> None:
+    """Raise the Refused an assign to this campaign would raise now (archived, its window
+    ended, its message not written), before anyone picks patients: the TUI's dialog says
+    it as it opens, not after the staff member has filled it."""
+    ctx.require(Permission.CAMPAIGNS)
+    _check_assignable(ctx, get(campaign_id))
+
+
 def preview_conditions(ctx: Ctx, campaign_id: int | str, conds: list) -> AssignPreview:
     """Before an assign by conditions: how many match, and what the assign would do with
     them now — the same count as the assign's (`_tally`), nothing written."""

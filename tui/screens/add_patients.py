@@ -26,7 +26,7 @@ from textual.widgets import (
 )
 
 from core import conditions, recipients
-from core.errors import ClinicastError
+from core.errors import ClinicastError, Refused
 from core.i18n import N_, _, ngettext
 from core.reasons import describe
 from tui import format as fmt
@@ -150,6 +150,16 @@ class AddPatientsModal(ClinicastModal[recipients.AssignResult | None]):
         self.query_one("#csv-report").display = False
         if self._typed_tab:  # once the tabs are set up and the first field focused
             self.call_after_refresh(self.action_tab, self._typed_tab)
+        self.check_flow()
+
+    @work(exclusive=True, exit_on_error=False, group="check")
+    async def check_flow(self) -> None:
+        """A campaign that takes nobody now (its window ended, archived, no message yet)
+        is said as the dialog opens — not after the staff member has chosen patients."""
+        try:
+            await asyncio.to_thread(recipients.check_assignable, self.app.ctx, self.campaign_id)
+        except Refused as e:
+            self._message(str(e))
 
     @on(TabbedContent.TabActivated)
     def _tab(self, event: TabbedContent.TabActivated) -> None:
