@@ -136,12 +136,9 @@ class TestNoLostEdit:
             await settle(pilot)
             await pilot.press("n")
             await settle(pilot)
-            app.screen.query_one("#kind").focus()
-            await pilot.press("down")  # a broadcast: its dates follow the name
-            await settle(pilot)
-            app.screen.query_one("#name").focus()
-            await settle(pilot)
-            burst = [*"Vaccin", "tab", *"2026-12-22", "tab", *"2027-01-15"]
+            assert app.focused is app.screen.query_one("#kind")
+            # ↓: a broadcast, whose dates show after its name — once the choice is handled
+            burst = ["down", "tab", *"Vaccin", "tab", *"2026-12-22", "tab", *"2027-01-15"]
             for key in burst:  # one burst: nothing awaited between the keys
                 app.post_message(events.Key(key, key if len(key) == 1 else None))
             await settle(pilot)

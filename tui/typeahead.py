@@ -72,10 +72,15 @@ class TypedAhead(App[int]):
         if settles and self._held is None:
             self._held = []
             self._hold_timer = self.set_timer(HOLD_AT_MOST, self._let_go)
-            self.after_typed(self._let_go)
+            # the marker follows the key; then what handling it posted settles (a choice's
+            # Changed, which shows the broadcast's dates the next Tab must reach) before
+            # the screen is drawn again
+            self.after_typed(lambda: self.call_after_refresh(self._let_go))
 
     def _let_go(self) -> None:
         """The key held for is handled (or took too long): the keys after it, in order."""
+        if self._held is None:
+            return
         held, self._held = self._held, None
         if self._hold_timer is not None:
             self._hold_timer.stop()
