@@ -168,16 +168,16 @@ class RecipientsScreen(ClinicastScreen[None]):
             info.append(" · " + _("archived"), style="dim")
         self.query_one("#campaign-info", Static).update(info)
 
-        # the words add up to the total; the removed are said apart, outside it
+        # the total first (a line too long for 80 columns loses its end, never the total),
+        # then the words that add up to it; the removed are said apart, outside it
         counts = Text(no_wrap=True, overflow="ellipsis")
+        counts.append(_("total {n}").format(n=fmt.num(s.total)) + " ", style="bold")
         for status, n in s.shown_counts():
             if not n and status not in (RecipientStatus.ASSIGNED, RecipientStatus.SENT):
                 continue
-            if counts:
-                counts.append("  ")
+            counts.append("  ")
             counts.append(word("recipient", status) + " ", style="dim" if not n else fmt.CELL_STYLE.get(status, ""))
             counts.append(fmt.num(n), style="bold" if n else "dim")
-        counts.append("   " + _("total {n}").format(n=fmt.num(s.total)), style="bold")
         if s.removed:
             counts.append(" " + _("(+{n} removed, not counted)").format(n=fmt.num(s.removed)), style="dim")
         self.query_one("#counts", Static).update(counts)
