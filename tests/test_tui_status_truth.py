@@ -100,6 +100,17 @@ async def test_an_invitation_held_by_sending_hours_says_emails_wait(world):
     async with campaign_open(world, cid) as (app, pilot):
         label = str(app.screen.query_one("#progress-label").render())
         assert label.startswith("Emails wait: outside sending hours") and "Push" not in label
+    # in French at 80 columns the words are longer than the row: they take two lines, whole
+    # (one line lost « partira à partir d… », the moment it said)
+    from core import preferences
+
+    preferences.set_language(world.ctx, "fr")
+    async with campaign_open(world, cid) as (app, pilot):
+        held = app.screen.query_one("#progress-label")
+        words = str(held.render())
+        assert words.startswith("Les courriels attendent") and words.rstrip().endswith("09:00"), words
+        assert held.size.height == 2 and len(words.rstrip()) > 78, (held.size, words)
+        assert words.rstrip().split()[-1] in screen_text(app)
 
 
 async def test_the_live_count_says_what_the_assign_will_do(world):

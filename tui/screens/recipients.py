@@ -193,6 +193,7 @@ class RecipientsScreen(ClinicastScreen[None]):
                 label = s.held
             self.query_one("#progress-label", Static).update(label + " ")
         row.set_class(not in_flight, "hidden")
+        row.set_class(bool(in_flight and s.held), "held")
 
     def _search_text(self) -> str:
         return self.query_one("#search", Input).value.strip()
