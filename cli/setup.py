@@ -85,10 +85,12 @@ def config_check(config: Config):
         )
     else:
         role = _("not a clinicast user (no [users.{login}])").format(login=login)
-    from core.config.checks import email_problems
+    from core.config.checks import email_problems, setup_warnings
     from core.dbfiles import open_to_others
 
     lacking = email_problems(config)
+    unsafe, doubtful = setup_warnings(config)
+    ok = ok and not unsafe
     bad_keys: list[str] = []
     if config.keys:  # [keys] names the TUI's bindings: checked against them (Textual loaded only then)
         from tui import keys
@@ -118,8 +120,12 @@ def config_check(config: Config):
     click.echo("  " + _("users: {logins}").format(logins=", ".join(sorted(config.users)) or _("none")))
     for line in secret_lines:
         click.echo("  " + _("secrets: {line}").format(line=line))
+    for line in unsafe:
+        click.echo("  " + _("unsafe: {line}").format(line=line))
     for found in open_to_others(config):  # patient data any user of the host can read
         click.echo("  " + _("warning: {line}").format(line=found.words()))
+    for line in doubtful:
+        click.echo("  " + _("warning: {line}").format(line=line))
     for line in lacking:
         click.echo("  " + _("email cannot be sent: {line}").format(line=line))
     for line in bad_keys:

@@ -258,3 +258,24 @@ def test_a_database_url_naming_a_folder_is_said_and_the_folder_left_alone(tmp_pa
         res.stderr + res.stdout
     )
     assert stat.S_IMODE(folder.stat().st_mode) == 0o2770 and os.listdir(folder) == []
+
+
+def test_config_check_says_what_a_clinic_s_setup_gets_wrong(sqlite_db, tmp_path):
+    """Found by a review: a config every user could edit (so make themselves "admin"), a
+    misspelled login under [users] and « timezone = "EST" » (an hour off all summer) all
+    passed `config check` as ok."""
+    config, _path = sqlite_db
+    res = clinicast(config, "config", "check")
+    assert res.returncode == 0 and "warning" not in res.stdout and "unsafe" not in res.stdout, res.stdout
+    text = config.read_text()
+    text = text.replace('timezone = "America/Toronto"', 'timezone = "EST"')
+    config.write_text(text + '\n[users.mlavall]\nname = "Typo"\npermissions = ["campaigns"]\n')
+    res = clinicast(config, "config", "check")
+    assert res.returncode == 0, res.stdout + res.stderr  # warnings: nothing stops the clinic
+    assert "warning: users.mlavall: there is no login mlavall on this host" in res.stdout, res.stdout
+    assert "warning: clinic.timezone: EST keeps no daylight saving time" in res.stdout, res.stdout
+    os.chmod(config, 0o666)
+    res = clinicast(config, "config", "check")
+    assert res.returncode == 1 and f"{config}: problems" in res.stdout, res.stdout
+    assert f"unsafe: {config} can be changed by every user of this host (mode 0666)" in res.stdout, res.stdout
+    assert f"run chmod o-w {config}" in res.stdout

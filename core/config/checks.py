@@ -261,3 +261,47 @@ def email_problems(config: Config) -> list[str]:
 
 
 __all__ = ["check_dkim", "check_identification", "check_postgres_url", "check_values", "email_problems"]
+
+
+def setup_warnings(config: Config) -> tuple[list[str], list[str]]:
+    """What `config check` says of the host's setup beyond the file's own values:
+    (problems, warnings). A problem: the config can be changed by every user of the host
+    (anyone could give themselves "admin"). Warnings: a `[users]` login with no account
+    on this host (a typo, or a login of another host sharing a PostgreSQL database), and
+    a clinic time zone with no daylight saving time (« EST »: an hour off half the year)."""
+    import os
+    import pwd
+    import stat
+
+    problems: list[str] = []
+    warnings: list[str] = []
+    if config.path is not None:
+        try:
+            mode = stat.S_IMODE(os.stat(config.path).st_mode)
+        except OSError:
+            mode = 0
+        if mode & 0o002:
+            problems.append(
+                _(
+                    "{path} can be changed by every user of this host (mode {mode:04o}): anyone could make "
+                    "themselves an administrator; run chmod o-w {path}"
+                ).format(path=config.path, mode=mode)
+            )
+    for login in sorted(config.users):
+        try:
+            pwd.getpwnam(login)
+        except KeyError:
+            warnings.append(
+                _("users.{login}: there is no login {login} on this host (a typo, or a login of another host)").format(
+                    login=login
+                )
+            )
+    zone = config.clinic.timezone
+    if "/" not in zone and zone.upper() not in ("UTC", "ETC/UTC"):
+        warnings.append(
+            _(
+                "clinic.timezone: {zone} keeps no daylight saving time, so the clinic's hours would be an hour "
+                "off half the year; write a zone such as America/Toronto"
+            ).format(zone=zone)
+        )
+    return problems, warnings
