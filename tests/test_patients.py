@@ -173,11 +173,19 @@ class TestImport:
         assert r.ignored_columns == ["Allergies", "Couleur préférée"]
         assert lookup.get_by_emr("A-1").last_name == "Roy"
 
+    def test_a_generic_id_beside_a_named_emr_id_is_left_out(self, ctx, tmp_path):
+        """An export's `ID` (often the record system's row number) beside `No dossier`: the
+        named column is the EMR id, whichever comes first; `ID` is listed as left out."""
+        for header, row in (("ID,No dossier,Nom", "77,A-1,Roy"), ("No dossier,Nom,ID", "A-2,Roy,78")):
+            r = upsert.import_csv(ctx, write(tmp_path, f"{header}\n{row}\n"))
+            assert r.columns["emr_id"] == "No dossier" and r.ignored_columns == ["ID"], header
+        assert {p.emr_id for p in Patient.select()} == {"A-1", "A-2"}
+
     @pytest.mark.parametrize(
         "header,said",
         [
             ("emr_id,Prénom,first_name", "columns 2 'Prénom' and 3 'first_name' both mean first_name"),
-            ("ID,No dossier,Nom", "columns 1 'ID' and 2 'No dossier' both mean emr_id"),
+            ("Dossier,No dossier,Nom", "columns 1 'Dossier' and 2 'No dossier' both mean emr_id"),
             ("emr_id;Courriel;Nom;E-mail", "columns 2 'Courriel' and 4 'E-mail' both mean email"),
         ],
     )

@@ -1,10 +1,10 @@
 """The patient directory: import from the EMR's CSV export, search, look-up (SPEC §4, §9).
 
 Import rules (decisions are marked *):
-- Columns are matched through `csvio.norm` against the aliases below (English and
-  French). When several columns match one field, the earlier alias wins and the others
-  are ignored (e.g. `No dossier` beats a generic `ID`). Unknown columns are ignored and
-  reported in `ImportResult.ignored_columns`.
+- Columns are matched through `csvio.norm` against the aliases (`columns.py`, English
+  and French). Two columns that match one field refuse the file, naming both — except a
+  generic `ID` beside a column named as an EMR id (`No dossier`), which is left out.
+  Unknown columns are ignored and reported in `ImportResult.ignored_columns`.
 - The file is read as it goes, a chunk of rows at a time, checked and written in one
   transaction; one bad row refuses the file (the transaction is rolled back, nothing is
   written) and every problem is listed as `FILE:LINE: column 'X': expected ...,

@@ -1,8 +1,10 @@
 """The directory file's columns: the aliases each field is recognised by (English and
 French, matched through `csvio.norm`), and the mapping of a file's header to fields.
-Two columns that mean one field (`Prénom` and `first_name`, `ID` and `No dossier`) refuse
-the file, as two columns of the same name do: which one holds the patients' values is
-the clinic's to say, never guessed."""
+Two columns that mean one field (`Prénom` and `first_name`, `Dossier` and `No dossier`)
+refuse the file, as two columns of the same name do: which one holds the patients' values
+is the clinic's to say, never guessed. One exception, the export's generic `ID` (a row
+number of the record system's, as often as not) beside a column named as an EMR id
+(`No dossier`, `MRN`…): the named one is the EMR id, `ID` is left out and said so."""
 
 from __future__ import annotations
 
@@ -107,6 +109,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     ),
 }
 FIELDS = tuple(ALIASES)
+GENERIC_ID = norm("id")  # an EMR id only when no column is named as one
 _FIELD_OF: dict[str, str] = {}  # normalised alias -> field
 for _f, _names in ALIASES.items():
     for _n in _names:
@@ -123,6 +126,9 @@ def map_columns(table: Table) -> tuple[dict[str, str], list[str]]:
         if field is None:
             continue
         first = found.setdefault(field, key)
+        if first != key and field == "emr_id" and GENERIC_ID in (first, key):
+            found[field] = key if first == GENERIC_ID else first  # the column named as an EMR id
+            continue
         if first != key:
             raise BadInput(
                 _("{where}: columns {a} {a_name} and {b} {b_name} both mean {field}; rename or remove one").format(
