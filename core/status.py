@@ -69,14 +69,13 @@ def overview(ctx: Ctx) -> dict:
     if isinstance(oldest_due, str):
         oldest_due = datetime.fromisoformat(oldest_due)
 
-    from core.campaigns import status_of
+    from core.campaigns import statuses_of
 
     by: dict[str, int] = {}
-    archived = 0
-    for c in Campaign.select(Campaign.id, Campaign.first_started_at, Campaign.archived):
-        s = status_of(c, per_campaign.get(c.id, {}))
+    camps = list(Campaign.select(Campaign.id, Campaign.kind, Campaign.first_started_at, Campaign.archived))
+    for s in statuses_of(camps, per_campaign).values():
         by[s] = by.get(s, 0) + 1
-        archived += bool(c.archived)
+    archived = sum(bool(c.archived) for c in camps)
     campaigns = {"total": sum(by.values()), "archived": archived, "by_status": by}
 
     return {

@@ -45,6 +45,13 @@ def broadcast(ctx, name="Vaccins"):
     return campaigns.create(ctx, "broadcast", name, date(2026, 3, 1), date(2026, 3, 6), templates=TPL)
 
 
+def by_status(ctx) -> dict[str, int]:
+    """`clinicast status`'s campaigns by status: the same words as the list's."""
+    from core import status
+
+    return status.overview(ctx)["campaigns"]["by_status"]
+
+
 def test_a_broadcast_in_feeds_never_pushed_is_published_not_draft(world):
     ctx, _clock, make = world
     add_patients(3, app_id=lambda i: f"a-{i}")
@@ -56,6 +63,7 @@ def test_a_broadcast_in_feeds_never_pushed_is_published_not_draft(world):
     assert (s.status, s.window_state) == ("published", "live")
     assert [x.status for x in campaigns.summaries(ctx) if x.id == b.id] == ["published"]
     assert s.to_json()["status"] == "published"
+    assert by_status(ctx) == {"published": 1}  # `clinicast status` says so too
 
 
 def test_stopped_with_nothing_sent_is_stopped_not_sent(world):
@@ -68,6 +76,7 @@ def test_stopped_with_nothing_sent_is_stopped_not_sent(world):
     recipients.stop(ctx, c.id)  # before any dispatcher ran: nothing went out
     s = campaigns.summary(ctx, c.id)
     assert s.counts == {"assigned": 3} and s.status == "stopped"
+    assert by_status(ctx) == {"stopped": 1}  # `clinicast status` read « sent » (no facts)
     recipients.start(ctx, c.id)  # a later start sends to them: sending again, not stopped
     assert campaigns.summary(ctx, c.id).status == "sending"
 

@@ -21,7 +21,16 @@ if TYPE_CHECKING:
         validate_fields,
     )
     from core.campaigns.languages import LanguageGap, language_gaps
-from core.campaigns.reads import CampaignSummary, funnel, get, get_templates, status_of, summaries, summary
+from core.campaigns.reads import (
+    CampaignSummary,
+    funnel,
+    get,
+    get_templates,
+    status_of,
+    statuses_of,
+    summaries,
+    summary,
+)
 from core.campaigns.window import window_bounds, window_state
 
 # the staff's actions and reads; anything else is imported from the module it lives in
@@ -38,6 +47,7 @@ __all__ = [
     "get_templates",
     "save_templates",
     "status_of",
+    "statuses_of",
     "summaries",
     "summary",
     "validate_fields",

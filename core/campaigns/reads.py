@@ -59,6 +59,15 @@ def status_of(campaign: Campaign, counts: dict[str, int], facts: Facts | None = 
     return CampaignStatus.SENT_WITH_ERRORS if counts.get(RecipientStatus.FAILED, 0) else CampaignStatus.SENT
 
 
+def statuses_of(camps: list[Campaign], counts: dict[int, dict[str, int]]) -> dict[int, CampaignStatus]:
+    """Each campaign's status (`status_of`) with the facts it needs, counted only where
+    they can matter: what `clinicast status` counts by (a stopped campaign read `sent`
+    there, without its facts, while the list said `stopped`)."""
+    counts = {c.id: counts.get(c.id, {}) for c in camps}
+    facts = _facts_by_campaign(camps, counts, feed_only=False)
+    return {c.id: status_of(c, counts[c.id], facts[c.id]) for c in camps}
+
+
 # --- reads --------------------------------------------------------------------------
 
 
