@@ -14,7 +14,7 @@ import importlib
 import json
 import sys
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, NoReturn
 
 import click
@@ -51,7 +51,13 @@ def reader_gone() -> NoReturn:
 
 
 def _json_default(o):
-    if isinstance(o, date | datetime):
+    """A moment as `recipients list --json` writes it, "2026-12-07T10:53:58Z" (clinicast keeps
+    moments in UTC, naive): a moment without its zone is read in the reader's own; a day as
+    it is."""
+    if isinstance(o, datetime):
+        utc = o if o.tzinfo is None else o.astimezone(UTC).replace(tzinfo=None)
+        return utc.isoformat(timespec="seconds") + "Z"
+    if isinstance(o, date):
         return o.isoformat()
     raise TypeError(type(o).__name__)
 

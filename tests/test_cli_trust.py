@@ -5,6 +5,7 @@ line on stderr, nothing changed on bad input."""
 import csv
 import io
 import json
+import re
 
 import pytest
 from conftest import LOGIN, write_config
@@ -51,7 +52,11 @@ def test_opt_out_show_opt_in_and_the_audit_trail(run):
     assert "undone" in res.stdout
     assert run.json("patients", "show", "1000")["opt_outs"][0]["active"] is False
 
+    # every moment in UTC and saying so, as recipients list --json writes it (it had no zone)
+    shown = run.json("patients", "show", "1000")["opt_outs"][0]
+    assert shown["at"].endswith("Z") and shown["cleared_at"].endswith("Z"), shown
     trail = run.json("audit")
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", a["at"]) for a in trail), trail[0]["at"]
     actions = [a["action"] for a in trail]
     assert {"import", "opt_out", "create", "assign", "patient_show", "opt_in"} <= set(actions)
     opt_in = next(a for a in trail if a["action"] == "opt_in")
