@@ -130,6 +130,23 @@ def test_once_does_everything_due_and_exits(setup, gw):
     assert status_counts(b.id) == {"sent": 5}
 
 
+def test_sighup_is_said_and_ignored_the_daemon_goes_on_sending(setup, gw):
+    """`kill -HUP` (an administrator's habit to reload; a closing terminal) stopped the
+    daemon without a line, and systemd's Restart=on-failure took it for a clean exit."""
+    write, config = setup
+    d = Daemon(write(tick_seconds=0.2))
+    assert wait(lambda: any(e.get("event") == "scheduler_started" for e in events(d.stderr)), 30), d.stderr
+    d.signal(signal.SIGHUP)
+    assert wait(lambda: any(e.get("event") == "signal_ignored" for e in events(d.stderr)), 30), d.stderr
+    b = live_broadcast(config, 3)  # still sending after the HUP
+    assert wait(lambda: gw.audience(b.uuid) == {f"a-{i}" for i in range(1000, 1003)} and len(gw.pushes) == 3, 30)
+    d.signal(signal.SIGTERM)
+    code, err = d.wait(30)
+    assert code == 0, err
+    [hup] = [e for e in events(err) if e.get("event") == "signal_ignored"]
+    assert hup["signal"] == "SIGHUP" and hup["level"] == "warning", hup
+
+
 def test_refuses_a_schema_that_is_behind(setup, gw, db_url):
     write, config = setup
     set_schema_version(1)

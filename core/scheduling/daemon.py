@@ -9,6 +9,9 @@
 - SIGTERM / SIGINT: stop claiming, let sends under way finish within a few seconds,
   release what is left, remove the heartbeat, exit 0 (a second signal exits at once:
   leases left behind expire and another dispatcher takes the rows);
+- SIGHUP (an administrator's habit to reload, or the terminal that started it closing):
+  ignored, and said — it stopped the daemon without a word, and under systemd's
+  Restart=on-failure nothing started it again;
 - `--once`: everything due now (catch-up and every due delivery), wait for it, exit.
 """
 
@@ -166,9 +169,19 @@ def run(config: Config, *, once: bool = False, log_level: str = "info", grace: f
         sched.dispatcher.request_stop(grace)
         stop.set()
 
+    def on_hangup(signum, _frame):
+        event(
+            log,
+            logging.WARNING,
+            "signal_ignored",
+            signal=signal.Signals(signum).name,
+            msg=_("SIGHUP ignored: the daemon goes on sending; it reads its config at start (systemctl restart)"),
+        )
+
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, on_signal)
+        signal.signal(signal.SIGHUP, on_hangup)
 
     code = 0
     try:
