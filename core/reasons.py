@@ -89,6 +89,13 @@ _SOURCE_WORDS = {
 
 
 _OPTED_OUT = ("opted_out_email", "opted_out_feed", "opted_out_push")
+# an opt-out reason without its day and source: a count of several patients (an assign's
+# summary, the audit trail's « écartés : 3 (…) ») — « on  () » otherwise
+_OPTED_OUT_COUNTED = {
+    "opted_out_email": N_("opted out of email"),
+    "opted_out_feed": N_("opted out of the app's messages"),
+    "opted_out_push": N_("opted out of push notifications (the message still shows in their feed)"),
+}
 
 
 class Detail:
@@ -213,6 +220,8 @@ def describe(code: str, detail: str = "", language: str | None = None, times: di
     if code == Reason.SEND_ERROR:
         return detail
     if code in _OPTED_OUT:
+        if not detail:
+            return gettext(_OPTED_OUT_COUNTED[code])
         day, _sep, source = detail.partition("|")
         source_words = gettext(_SOURCE_WORDS[source]) if source in _SOURCE_WORDS else source
         return gettext(words).format(date=_day(day[:10], language), source=source_words)

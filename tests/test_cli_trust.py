@@ -67,6 +67,24 @@ def test_opt_out_show_opt_in_and_the_audit_trail(run):
     assert run.json("audit", "--since", "2200-01-01") == []
 
 
+def test_an_assign_s_summary_names_an_opt_out_without_empty_blanks(run):
+    """A count of patients left out for an opt-out read « opted out of email on  () »: the
+    words of one patient's opt-out (its day, its source) with nothing to put in."""
+    run("patients", "opt-out", "1000", "--channel", "email", "--note", "by phone")
+    inv = run.json("campaigns", "create", "--kind", "invitation", "--name", "Join")
+    out = run("recipients", "add", str(inv["id"]), "--patient", "1000").stdout
+    assert "opted out of email" in out and "on  ()" not in out and "()" not in out, out
+    from core import i18n
+    from core.audit.words import describe
+
+    i18n.use("fr")
+    try:
+        said = describe({"skipped": {"opted_out_email": 2}}, None)
+    finally:
+        i18n.use("en")
+    assert said == "écartés\u00a0: 2 (désabonné des courriels 2)", said
+
+
 def test_undoing_email_under_an_opt_out_of_everything_says_it_still_holds(run):
     """Email and every channel opted out: undoing email said « opt-out of email undone »
     alone, and the staff member believed the invitation would reach the patient."""
