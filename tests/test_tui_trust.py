@@ -60,6 +60,22 @@ async def test_o_in_the_patient_picker_records_an_opt_out_with_its_note(world):
         assert AuditLog.select().where(AuditLog.action == "patient_search").exists(), "the search was audited"
 
 
+async def test_enter_in_the_opt_out_note_records_it(world):
+    """Typed into the note then enter, as in every other form: the dialog stayed open and
+    nothing was recorded (only ctrl+o did it)."""
+    cid = world.campaigns.invitation_sent
+    async with campaign_open(world, cid) as (app, pilot):
+        await pilot.press("down", "o")
+        await settle(pilot)
+        assert isinstance(app.screen, OptOutModal)
+        await pilot.press("tab", *"accueil", "enter")
+        await settle(pilot)
+        assert await wait_for(pilot, lambda: OptOut.select().where(OptOut.note == "accueil").count() == 1), screen_text(
+            app
+        )
+        assert not isinstance(app.screen, OptOutModal)
+
+
 async def test_the_audit_trail_for_an_administrator_and_not_for_staff(world, tmp_path):
     app = app_for(world)
     async with app.run_test(size=(120, 40)) as pilot:

@@ -97,7 +97,12 @@ class TypedAhead(App[int]):
         staff member typed (a save without its last letters, the campaign above the one
         chosen)."""
         focused = self.focused
-        if focused is None or not focused.post_message(AfterTyped(callback)):
+        marker = AfterTyped(callback)
+        # sent by the app: Textual stops a message's bubbling at the node that sent it, and
+        # one made in a screen's handler (enter in a form's field: Input.Submitted) never
+        # came back up to the app — the opt-out's note and enter recorded nothing
+        marker._sender = self
+        if focused is None or not focused.post_message(marker):
             callback()
 
     def on_after_typed(self, message: AfterTyped) -> None:
