@@ -569,12 +569,19 @@ class TestEmailPreview:
             md = editor.query_one("#preview-body", Markdown)
             assert md.display and "**Bonjour" in md.source and "- un" in md.source  # bold and lists as HTML shows them
             assert "Clinique du Parc" in md.source.rsplit("---", 1)[1]  # the identification, at the end
+            # from the body, where staff write: its own f6 (select the line) took the key, and
+            # the next key typed replaced the line
+            body = editor.query_one("#fr-body")
+            body.focus()
+            await settle(pilot)
+            before = body.text
             await pilot.press("f6")
             await settle(pilot, delay=0.35)
             text = editor.query_one("#preview-text")
             assert text.display and not md.display
             assert "**" not in str(text.render()) and "Bonjour" in str(text.render())
             assert "text part" in editor.query_one("#preview-pane").border_title
+            assert not body.selected_text and body.text == before
 
     async def test_condition_values_in_words_and_the_comparator_kept(self, world):
         from textual.widgets import Select

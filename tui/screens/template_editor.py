@@ -64,6 +64,9 @@ class TemplateEditorScreen(ClinicastScreen[None]):
             "preview_part",
             N_("Text part"),
             tooltip=N_("The email as HTML or as its text part"),
+            # before the body's own f6 (Textual's TextArea: select the line, which the next
+            # key then replaced — an edit lost while the preview did not change)
+            priority=True,
             id="template.part",
         ),
         Binding("f5", "test_send", N_("Test"), tooltip=N_("Send yourself a test of the preview"), id="template.test"),
