@@ -17,6 +17,7 @@ from tui_helpers import (
     screen_text,
     select,
     settle,
+    wait_for,
 )
 
 from core import campaigns as campaigns_mod
@@ -582,6 +583,24 @@ class TestEmailPreview:
             assert "**" not in str(text.render()) and "Bonjour" in str(text.render())
             assert "text part" in editor.query_one("#preview-pane").border_title
             assert not body.selected_text and body.text == before
+
+    async def test_a_template_error_in_the_preview_keeps_its_stars(self, world):
+        """The preview said the error in Markdown italics: « '' inattendu* » for « '*' »."""
+        cid = world.campaigns.invitation_draft
+        app = app_for(world)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            await select(pilot, cid)
+            await pilot.press("t")
+            await settle(pilot, delay=0.35)
+            body = app.screen.query_one("#fr-body")
+            body.text = "{{ * }}"
+            preview = app.screen.query_one("#preview-body")
+
+            def shown() -> str:  # the preview as drawn (its blocks' text), not its Markdown source
+                return " ".join(str(block.render()) for block in preview.query("MarkdownBlock"))
+
+            assert await wait_for(pilot, lambda: "unexpected '*'" in shown()), shown()
 
     async def test_condition_values_in_words_and_the_comparator_kept(self, world):
         from textual.widgets import Select

@@ -5,6 +5,7 @@ the push length counter; saving refuses a template with problems and shows where
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable, Iterator
 
 from rich.text import Text
@@ -264,7 +265,9 @@ class TemplateEditorScreen(ClinicastScreen[None]):
         if not text_part:
             # the msgid outside the f-string: Babel never extracts a call written inside one
             missing = p.errors.get("body", _("no body yet"))
-            await self.query_one("#preview-body", Markdown).update(body if body is not None else f"*{missing}*")
+            # the error as written, in italics: its own * and _ (« '*' inattendu ») are text
+            said = re.sub(r"([\\`*_{}\[\]()#+.!|<>~-])", r"\\\1", missing)
+            await self.query_one("#preview-body", Markdown).update(body if body is not None else f"*{said}*")
         pane = self.query_one("#preview-pane")
         if self.kind == Kind.INVITATION:
             pane.border_title = _("Preview · text part") if self.show_text else _("Preview · as the email reads")
