@@ -20,6 +20,12 @@ _CHANNEL = click.option(
     metavar="|".join(OptOutChannel),
     help=N_("What the patient opts out of (all: every one)."),
 )
+_CHANNEL_UNDONE = click.option(
+    "--channel",
+    required=True,
+    metavar="|".join(OptOutChannel),
+    help=N_("Which of the patient's opt-outs to undo (all: every active one)."),
+)
 _NOTE = click.option("--note", required=True, metavar=TEXT, help=N_("Why, in a few words (kept in the ledger)."))
 _JSON_HELP = N_("Print one JSON document (the spec's English keys and codes).")
 
@@ -43,7 +49,7 @@ def patients_opt_out(ctx, emr_id, channel, note, as_json):
 
 @command(patients_group, "opt-in", help=N_("Undo a patient's opt-out (admin); a later start includes them again."))
 @click.argument("emr_id", metavar=EMR_ID)
-@_CHANNEL
+@_CHANNEL_UNDONE
 @_NOTE
 @click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
 def patients_opt_in(ctx, emr_id, channel, note, as_json):

@@ -111,6 +111,18 @@ def test_a_broadcast_is_not_reinvited(env):
         recipients.reinvite_plan(ctx, b.id)
 
 
+def test_an_archived_campaign_is_refused_by_the_dry_run_too(env):
+    """The dry run planned « 2 to send » where the re-invite itself said « archived »."""
+    ctx, clock, d, tmp_path = env
+    c = invited(ctx, d, n=2)
+    clock.advance(days=15)  # their invitations expired unanswered
+    assert recipients.reinvite_plan(ctx, c.id).will_send == 2
+    campaigns.archive(ctx, c.id)
+    for call in (recipients.reinvite_plan, recipients.reinvite):
+        with pytest.raises(Refused, match="is archived"):
+            call(ctx, c.id)
+
+
 def test_cli(env, smtp, db_url):
     ctx, clock, d, tmp_path = env
     c = invited(ctx, d, 2)

@@ -68,6 +68,8 @@ def reinvite_plan(ctx: Ctx, campaign_id) -> StartPlan:
     c = get(campaign_id)
     if c.kind != Kind.INVITATION:
         raise Refused(_("campaign {id} is a broadcast; only an invitation can be re-invited").format(id=c.id))
+    if c.archived:  # said by the dry run as by the re-invite itself
+        raise Refused(_("campaign {id} is archived").format(id=c.id))
     now = ctx.now()
     rids = _expired(c, now).select(Invitation.recipient)
     rows = (
@@ -93,8 +95,6 @@ def reinvite(ctx: Ctx, campaign_id) -> StartPlan:
     ctx.require(Permission.CAMPAIGNS)
     with write_transaction():
         c = get_locked(campaign_id)
-        if c.archived:
-            raise Refused(_("campaign {id} is archived").format(id=c.id))
         plan = reinvite_plan(ctx, c.id)
         problems = template_problems(ctx, c.kind, get_templates(ctx, c.id))
         if problems:
