@@ -70,6 +70,11 @@ class TestCampaignList:
             await settle(pilot)
             assert world.campaigns.invitation_draft in screen._order
             assert "(archived)" in screen_text(app)
+            # said before the name: a long name cut at 80 columns took it with it
+            from textual.widgets import DataTable
+
+            row = screen.query_one(DataTable).get_row_at(screen._order.index(world.campaigns.invitation_draft))
+            assert row[0].plain.startswith("(archived) "), row[0].plain
 
 
 class TestCampaignDetail:

@@ -154,9 +154,10 @@ class CampaignListScreen(ClinicastScreen[None]):
         table.clear()
         data = []
         for s in rows:
-            name = Text(s.name, no_wrap=True, overflow="ellipsis")
-            if s.archived:
-                name.append(" " + _("(archived)"), style="dim")
+            name = Text(no_wrap=True, overflow="ellipsis")
+            if s.archived:  # first: a long name cut at 80 columns took « (archived) » with it
+                name.append(_("(archived)") + " ", style="dim")
+            name.append(s.name)
             row: list[Text | str] = [
                 name,
                 *([Text(word("kind", s.kind), no_wrap=True, overflow="ellipsis")] if self._wide else []),
@@ -206,6 +207,8 @@ class CampaignListScreen(ClinicastScreen[None]):
             return
         tz = self.app.ctx.config.clinic.tz
         text = Text(no_wrap=True, overflow="ellipsis")
+        if s.archived:
+            text.append(_("(archived)") + " ", style="dim")
         text.append(s.name, style="bold")
         text.append(
             " · " + _("{kind} by {channel}").format(kind=word("kind", s.kind), channel=word("channel", s.channel))
