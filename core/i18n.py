@@ -115,6 +115,12 @@ def known_words(text: str, table: Iterable[tuple[str, str]], value: Callable[[st
     return None
 
 
+def quoted(text: object) -> str:
+    """Words quoted as the language in use writes them: “x” in English, « x » in French
+    (the audit trail's notes and searches, a screen's field named in a message)."""
+    return _("“{text}”").format(text=text)
+
+
 def clauses(parts: Iterable[str]) -> str:
     """Clauses of one sentence, joined as the language in use writes them: "a; b" in
     English, « a ; b » in French (a narrow no-break space before the semicolon)."""
@@ -133,6 +139,7 @@ __all__ = [
     "known_words",
     "ngettext",
     "pgettext",
+    "quoted",
     "translation",
     "use",
 ]

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from core import formats
 from core.enums import Kind
-from core.i18n import _, pgettext
+from core.i18n import _, pgettext, quoted
 from core.words import word
 
 
@@ -50,7 +50,7 @@ def _plain(value: object, _tz: ZoneInfo) -> str:
 
 
 def _quoted(value: object, _tz: ZoneInfo) -> str:
-    return _("“{text}”").format(text=value)
+    return quoted(value)
 
 
 def _by_reason(value: object, tz: ZoneInfo) -> str:

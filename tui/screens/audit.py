@@ -13,7 +13,7 @@ from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from core.audit.words import describe
-from core.i18n import N_, _, ngettext, pgettext
+from core.i18n import N_, _, ngettext, pgettext, quoted
 from core.words import word
 from tui import format as fmt
 from tui.screens.base import ClinicastScreen
@@ -114,7 +114,7 @@ class AuditScreen(ClinicastScreen[None]):
         since_error = self.query_one("#audit-since-error", Static)
         # the field named as its placeholder shows it ("since YYYY-MM-DD"): core's words,
         # which the command line says with its option's name, --since
-        field = _("“{text}”").format(text=pgettext("audit filter", "since"))
+        field = quoted(pgettext("audit filter", "since"))
         try:
             day = audit_read.parse_since(since, field=field)
         except ClinicastError as e:  # a bad day: said under its field, where the eye is

@@ -20,7 +20,7 @@ from core import i18n, recipients, testsend
 from core.campaigns.actions import INVITATION_VALID_DAYS
 from core.enums import DeliveryKind, Kind
 from core.errors import ClinicastError
-from core.i18n import N_, _, ngettext, pgettext
+from core.i18n import N_, _, ngettext, pgettext, quoted
 from core.reasons import describe
 from tui import format as fmt
 from tui.screens.base import AnyScreen, ClinicastModal
@@ -99,7 +99,7 @@ def nothing_to_reinvite(plan) -> str:
 def to_field() -> str:
     """The test dialog's « To » field as its messages name it (the first word of its label):
     core's words about a test's address name it, where the command line names --to."""
-    return _("“{text}”").format(text=pgettext("test send field", "To"))
+    return quoted(pgettext("test send field", "To"))
 
 
 class TestSendModal(ClinicastModal[tuple[str, str | None] | None]):
