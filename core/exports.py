@@ -53,6 +53,10 @@ def recipients_csv(
     return text
 
 
+def _cannot_write(path: Path, e: OSError) -> BadInput:
+    return BadInput(_("cannot write {path}: {why}").format(path=path, why=oserrors.words(e)))
+
+
 def write_private(path: str | os.PathLike, text: str, *, bom: bool = False) -> Path:
     """`--output FILE`: `text` written to `path` readable by its owner only (0600, set by
     clinicast, whatever the umask or the file's old mode): an export holds patients'
@@ -62,7 +66,7 @@ def write_private(path: str | os.PathLike, text: str, *, bom: bool = False) -> P
     try:
         fd = os.open(path, flags, PRIVATE_MODE)
     except OSError as e:
-        raise BadInput(_("cannot write {path}: {why}").format(path=path, why=oserrors.words(e))) from None
+        raise _cannot_write(path, e) from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
@@ -72,7 +76,7 @@ def write_private(path: str | os.PathLike, text: str, *, bom: bool = False) -> P
         with os.fdopen(fd, "w", encoding="utf-8", newline="", closefd=False) as f:
             f.write(("\ufeff" if bom else "") + text)
     except OSError as e:
-        raise BadInput(_("cannot write {path}: {why}").format(path=path, why=oserrors.words(e))) from None
+        raise _cannot_write(path, e) from None
     finally:
         os.close(fd)
     return path
@@ -134,13 +138,13 @@ def write_recipients_csv(ctx: Ctx, campaign_id, folder) -> Path:
             except FileExistsError:
                 continue
             except OSError as e:
-                raise BadInput(_("cannot write {path}: {why}").format(path=path, why=oserrors.words(e))) from None
+                raise _cannot_write(path, e) from None
             try:
                 with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
                     f.write("\ufeff" + text)  # a BOM: spreadsheets then read the accents right
             except OSError as e:  # a full disk: no half file left behind
                 path.unlink(missing_ok=True)
-                raise BadInput(_("cannot write {path}: {why}").format(path=path, why=oserrors.words(e))) from None
+                raise _cannot_write(path, e) from None
             written.append(path)
             return
         raise BadInput(_("cannot write {path}: too many exports with that name").format(path=f"{base}.csv"))
