@@ -5,6 +5,7 @@ the staff member's language, never Python's English."""
 
 from __future__ import annotations
 
+import codecs
 import re
 import tomllib
 
@@ -36,7 +37,7 @@ _TOML_WORDS = [
 _AT = re.compile(r"\s*\(at (?:line (?P<line>\d+), column (?P<column>\d+)|end of document)\)$")
 
 
-BOM = b"\xef\xbb\xbf"  # what Windows Notepad writes before UTF-8 text: invisible, accepted
+BOM = codecs.BOM_UTF8  # what Windows Notepad writes before UTF-8 text: invisible, accepted (as csvencoding)
 
 
 class NotUtf8(ValueError):
