@@ -260,9 +260,6 @@ def email_problems(config: Config) -> list[str]:
     return problems
 
 
-__all__ = ["check_dkim", "check_identification", "check_postgres_url", "check_values", "email_problems"]
-
-
 def setup_warnings(config: Config) -> tuple[list[str], list[str]]:
     """What `config check` says of the host's setup beyond the file's own values:
     (problems, warnings). A problem: the config can be changed by every user of the host
@@ -305,3 +302,13 @@ def setup_warnings(config: Config) -> tuple[list[str], list[str]]:
             ).format(zone=zone)
         )
     return problems, warnings
+
+
+__all__ = [
+    "check_dkim",
+    "check_identification",
+    "check_postgres_url",
+    "check_values",
+    "email_problems",
+    "setup_warnings",
+]
