@@ -171,11 +171,13 @@ def has_terminal() -> bool:
 
 
 def no_terminal_message() -> str:
-    """What someone reaching clinicast without a terminal reads (never a TUI into a pipe)."""
+    """What someone reaching clinicast without a terminal reads (never a TUI into a pipe).
+    `--` before `--help`: OpenSSH's client reads options after the host name too, so
+    `ssh SERVER --help` prints ssh's own usage and never reaches clinicast."""
     return _(
         "no terminal: the clinicast screens need one (ssh -t SERVER); without one, give a command: "
         "ssh SERVER campaigns list, ssh SERVER recipients add ID --csv - < list.csv, "
-        "ssh SERVER recipients list ID --csv > ledger.csv (ssh SERVER --help lists them)"
+        "ssh SERVER recipients list ID --csv > ledger.csv (ssh SERVER -- --help lists them)"
     )
 
 

@@ -208,6 +208,11 @@ def test_ssh_T_without_a_command_says_how_to_use_it(sshd):
     one_line(res, 2, "no terminal", "ssh SERVER campaigns list")
     assert res.stdout == ""
     assert not staff_processes(s.staff2)
+    # the command it gives for the list of commands, typed at a real ssh client, reaches
+    # clinicast (`ssh SERVER --help` was ssh's own usage, exit 255)
+    listed = res.stderr.split("(ssh SERVER ", 1)[1].split(" lists them)", 1)[0]
+    helped = _text(ssh(s, s.staff2, *shlex.split(listed)))
+    assert helped.returncode == 0 and "recipients" in helped.stdout and "campaigns" in helped.stdout, helped
 
 
 def test_a_killed_ssh_client_ends_the_tui(sshd):
