@@ -17,6 +17,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
+from core.i18n import _
 from core.textcheck import visible
 
 
@@ -73,8 +74,8 @@ class ConfigError(BadInput):
         # one line each whatever a key or value held (a key "\r" must not break the line)
         self.problems = [visible(p, limit=len(p)) for p in problems]
         self.kind = kind if path or kind != "bad_config" else "no_config"
-        where = f"{self.path}: " if self.path else ""
-        super().__init__("\n".join(f"{where}{p}" for p in self.problems))
+        lines = [_("{path}: {problem}").format(path=self.path, problem=p) for p in self.problems]
+        super().__init__("\n".join(lines if self.path else self.problems))
 
 
 class DatabaseProblem(StrEnum):

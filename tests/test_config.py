@@ -77,7 +77,7 @@ def test_each_problem_in_french_names_its_key_as_french_writes_it(tmp_path):
             load_text(tmp_path, text)
     finally:
         i18n.use("en")
-    problems = [line.removeprefix(f"{tmp_path / 'c.toml'}: ") for line in str(e.value).splitlines()]
+    problems = [line.removeprefix(f"{tmp_path / 'c.toml'}\u00a0: ") for line in str(e.value).splitlines()]
     keys = {p.split("\u00a0: ")[0] for p in problems}
     assert {"clinic.name", "clinic.timezone", "clinic.default_language", "gateway.concurrency"} <= keys, problems
     keyed = [p for p in problems if not p.startswith("[")]  # « [database] est absente »: a section

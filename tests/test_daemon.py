@@ -145,6 +145,9 @@ def test_sighup_is_said_and_ignored_the_daemon_goes_on_sending(setup, gw):
     assert code == 0, err
     [hup] = [e for e in events(err) if e.get("event") == "signal_ignored"]
     assert hup["signal"] == "SIGHUP" and hup["level"] == "warning", hup
+    # the restart it suggests reads the config again: a broken file would stop all sending
+    # (ExecStartPre's init exits 2, RestartPreventExitStatus=2), so the file is checked first
+    assert "clinicast config check" in hup["msg"] and "systemctl restart clinicast" in hup["msg"], hup
 
 
 def test_refuses_a_schema_that_is_behind(setup, gw, db_url):

@@ -52,6 +52,18 @@ async def tick(pilot) -> None:
     await settle(pilot)
 
 
+def on_screen(app) -> str:
+    """The terminal's cells as text, line after line (what the eye gets, cut where it is cut)."""
+    import html
+    import re
+
+    svg = app.export_screenshot()
+    rows: dict[float, list[str]] = {}
+    for y, text in re.findall(r'<text[^>]*y="([\d.]+)"[^>]*>(.*?)</text>', svg, re.S):
+        rows.setdefault(float(y), []).append(html.unescape(re.sub(r"<[^>]+>", "", text)))
+    return "\n".join("".join(parts).replace("\xa0", " ") for _, parts in sorted(rows.items()))
+
+
 def status_line(app) -> str:
     return str(app.screen.query_one("#status-who").render())
 
@@ -99,8 +111,12 @@ async def test_a_broken_config_is_said_and_the_last_good_one_kept(world):
         await tick(pilot)
         assert app.ctx.config is good
         assert "config not applied, the last good one is in use" in app.config_state
-        assert "hours" in app.config_state and str(world.config_path) in app.config_state
+        assert "hours" in app.config_state and str(world.config_path) not in app.config_state
         assert "⚠ config not applied" in status_line(app)
+        # at 80 columns the file's folders pushed the problem itself off the status line:
+        # the screen shows the file's name and the key at fault
+        shown = on_screen(app)
+        assert f"{world.config_path.name}: sending.hours" in shown, shown
         await pilot.press("r")  # the app goes on working under the last good config
         await settle(pilot)
         assert isinstance(app.screen, CampaignListScreen) and app.screen.rows
@@ -125,4 +141,5 @@ def test_the_watch_reads_a_changed_file_once_and_ignores_the_same_bytes(tmp_path
     assert watch.check() is None  # once
     path.write_text("[clinic\n", encoding="utf-8")
     broken = watch.check()
-    assert broken is not None and broken.broken and str(path) in broken.problem and "\n" not in broken.problem
+    assert broken is not None and broken.broken and "\n" not in broken.problem
+    assert broken.problem.startswith(f"{path.name}: ")

@@ -22,6 +22,7 @@ from core.config.load import load
 from core.config.types import Config, User
 from core.context import Ctx, login_name
 from core.errors import ConfigError
+from core.i18n import _
 
 RECENT_NS = 2_000_000_000  # a file changed this recently is hashed even if its stat looks the same
 
@@ -80,17 +81,20 @@ class ConfigWatch:
         except ConfigError as e:
             first = e.problems[0] if e.problems else str(e)
             more = len(e.problems) - 1
-            where = f"{e.path}: " if e.path else ""
+            # the file's name, not its folders: the words sit in the status line of an
+            # 80-column screen, where a long path pushed the problem itself out of sight
+            if e.path:
+                first = _("{path}: {problem}").format(path=e.path.name, problem=first)
             if more > 0:
                 from core.i18n import ngettext
 
                 return Reread(
                     None,
                     ngettext("{problem} (and {n} more)", "{problem} (and {n} more)", more).format(
-                        problem=f"{where}{first}", n=more
+                        problem=first, n=more
                     ),
                 )
-            return Reread(None, f"{where}{first}")
+            return Reread(None, first)
 
 
 def session_for(ctx: Ctx, config: Config) -> Ctx:

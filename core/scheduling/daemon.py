@@ -175,7 +175,10 @@ def run(config: Config, *, once: bool = False, log_level: str = "info", grace: f
             logging.WARNING,
             "signal_ignored",
             signal=signal.Signals(signum).name,
-            msg=_("SIGHUP ignored: the daemon goes on sending; it reads its config at start (systemctl restart)"),
+            msg=_(
+                "SIGHUP ignored: the daemon goes on sending; it reads its config at start: check the file"
+                " first (clinicast config check), then systemctl restart clinicast"
+            ),
         )
 
     if threading.current_thread() is threading.main_thread():
