@@ -326,6 +326,11 @@ class OneLineErrors(Group):
             )
         except click.UsageError as e:
             where = e.ctx.command_path if e.ctx else "clinicast"
+            from cli import ssh
+
+            over_ssh = ssh.usage_hint(where)
+            if over_ssh is not None:
+                die(_("{problem} ({hint})").format(problem=e.format_message(), hint=over_ssh), EXIT_BAD)
             die(_("{problem} (see {command} --help)").format(problem=e.format_message(), command=where), EXIT_BAD)
         except click.ClickException as e:
             die(e.format_message(), e.exit_code)

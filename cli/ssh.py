@@ -67,7 +67,30 @@ def split(command: str) -> list[str]:
     try:
         return list(lexer)
     except ValueError:
-        raise Refused(_("the command has an unclosed quote: {command}").format(command=command)) from None
+        raise Refused(
+            _("the command has an unclosed quote: {command}; {twice}").format(command=command, twice=quoted_twice())
+        ) from None
+
+
+def quoted_twice() -> str:
+    """How a value with a space or an apostrophe reaches the server: the staff member's
+    own shell takes one level of quotes away, the server needs the other."""
+    from core.exports import ssh_command
+
+    example = ssh_command(["campaigns", "create", "--kind", "invitation", "--name", _("Flu clinic")])
+    return _("over SSH a value with spaces is quoted twice: {example}").format(example=example)
+
+
+def usage_hint(command_path: str, env: Mapping[str, str] | None = None) -> str | None:
+    """After a usage error in a client's command over SSH: the help it can reach (`clinicast
+    campaigns create --help` is not a command on the staff member's computer) and, for a
+    value that came apart into several words, how to quote it; None when not over SSH."""
+    if ENV not in (os.environ if env is None else env):
+        return None
+    from core.exports import ssh_command
+
+    words = command_path.split()[1:]  # "clinicast campaigns create" -> the subcommand's words
+    return _("see {help}; {twice}").format(help=ssh_command([*words, "--help"]), twice=quoted_twice())
 
 
 def client_words(command: str, commands: Sequence[str]) -> list[str]:
@@ -190,5 +213,7 @@ __all__ = [
     "has_terminal",
     "no_terminal_message",
     "output_through_connection",
+    "quoted_twice",
     "split",
+    "usage_hint",
 ]

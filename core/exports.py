@@ -108,8 +108,21 @@ def ssh_alias() -> str:
 def ssh_command(words: list[str]) -> str:
     """A clinicast command as the staff member types it on their own computer, through
     the connection: `ssh clinique recipients list 3 --csv` (the TUI's export over SSH, and
-    the command line's hints for a file over SSH)."""
-    return f"ssh {ssh_alias()} {shlex.join(words)}"
+    the command line's hints over SSH).
+
+    The words are split twice: by the shell on the staff member's computer, then by the
+    server (cli.ssh.split), ssh joining them with spaces in between. A word that needs
+    quotes is quoted twice, the whole command in double quotes around the word's single
+    ones: `ssh clinique "campaigns create --name 'Flu clinic'"`."""
+    if all(shlex.quote(w) == w for w in words):
+        return f"ssh {ssh_alias()} {' '.join(words)}"
+    if any(set(w) & _SPECIAL_IN_DOUBLE_QUOTES for w in words):
+        return f"ssh {ssh_alias()} {shlex.quote(shlex.join(words))}"  # correct, if not pretty
+    inner = [w if shlex.quote(w) == w else f"'{w}'" if "'" not in w else f'\\"{w}\\"' for w in words]
+    return f'ssh {ssh_alias()} "{" ".join(inner)}"'
+
+
+_SPECIAL_IN_DOUBLE_QUOTES = set('"$`\\!')
 
 
 def ledger_over_ssh(ctx: Ctx, campaign_id: int) -> LedgerOverSsh:

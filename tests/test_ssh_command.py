@@ -20,7 +20,7 @@ import pytest
 from conftest import LOGIN, write_config
 
 from cli.base import COMMAND_MODULES
-from cli.ssh import Refused, forced_argv
+from cli.ssh import Refused, forced_argv, split
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMANDS = list(COMMAND_MODULES)  # the top-level commands, each loaded when it runs
@@ -312,3 +312,28 @@ def test_the_audit_export_is_written_owner_only_too(clinic, tmp_path):
     out = tmp_path / "audit.csv"
     ok(forced(config, f"audit --csv --output {out}", umask=0o022))
     assert stat.S_IMODE(out.stat().st_mode) == 0o600 and out.read_text().startswith("at,user,action")
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["recipients", "list", "3", "--csv"],
+        ["campaigns", "create", "--kind", "invitation", "--name", "Rappel vaccin"],
+        ["recipients", "add", "3", "--where", "age >= 65"],
+        ["campaigns", "create", "--name", "Rejoignez l'app"],
+        ["campaigns", "create", "--name", 'A "B" $x \\ y!'],
+        ["campaigns", "create", "--name", ""],
+    ],
+)
+def test_a_command_given_to_type_over_ssh_reaches_the_server_as_these_words(words):
+    """core.exports.ssh_command's line is split twice: by the staff member's shell, then by
+    the server (cli.ssh.split) after ssh joined the words with spaces. A value with a space
+    was quoted once: « Rappel vaccin » reached the server as two words."""
+    import shlex
+
+    from core.exports import ssh_command
+
+    line = ssh_command(words)
+    typed = shlex.split(line)  # the staff member's shell
+    assert typed[:2] == ["ssh", "clinic"], line
+    assert split(" ".join(typed[2:])) == words, line

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import re
 import shlex
 import shutil
 import socket
@@ -213,6 +214,27 @@ def test_ssh_T_without_a_command_says_how_to_use_it(sshd):
     listed = res.stderr.split("(ssh SERVER ", 1)[1].split(" lists them)", 1)[0]
     helped = _text(ssh(s, s.staff2, *shlex.split(listed)))
     assert helped.returncode == 0 and "recipients" in helped.stdout and "campaigns" in helped.stdout, helped
+
+
+def test_a_name_with_a_space_typed_as_at_a_terminal_is_told_how_to_quote_it(sshd):
+    """`ssh clinic campaigns create --name "Rappel vaccin"` (the README's example, quoted as
+    at a terminal) reached the server as two words: « Argument en trop (vaccin) (voir
+    clinicast campaigns create --help) », a command staff cannot run. The error gives the
+    help they can reach and the command quoted twice; both, typed as given, work."""
+    s = sshd
+    before = json.loads(ok(ssh(s, s.staff2, "campaigns", "list", "--json")).stdout)
+    res = _text(ssh(s, s.staff2, "campaigns", "create", "--kind", "invitation", "--name", "Rappel vaccin"))
+    one_line(res, 2, "unexpected extra argument", "quoted twice")
+    said = re.search(r"\(see (ssh clinic .*?); over SSH .*?: (ssh clinic .*)\)$", res.stderr.strip())
+    helped, example = said.groups()
+    assert json.loads(ok(ssh(s, s.staff2, "campaigns", "list", "--json")).stdout) == before  # nothing created
+    assert "Usage" in ok(ssh(s, s.staff2, *shlex.split(helped)[2:])).stdout.decode()
+    ok(ssh(s, s.staff2, *shlex.split(example)[2:]))
+    names = [c["name"] for c in json.loads(ok(ssh(s, s.staff2, "campaigns", "list", "--json")).stdout)]
+    assert names.count("Flu clinic") == 1, names
+    # an apostrophe alone (« Rejoignez l'app ») opens a quote on the server that never closes
+    res = _text(ssh(s, s.staff2, "campaigns", "create", "--kind", "invitation", "--name", "Rejoignez l'app"))
+    one_line(res, 2, "unclosed quote", "quoted twice: ssh clinic")
 
 
 def test_a_killed_ssh_client_ends_the_tui(sshd):
