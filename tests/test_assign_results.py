@@ -117,7 +117,8 @@ def test_the_preview_is_what_the_assign_then_does(db, config):
     r = recipients.assign_conditions(ctx, c.id, conds)
     assert (r.added, r.already_assigned, r.skipped_reasons) == (p.added, p.already_assigned, p.skipped_reasons)
     after = recipients.preview_conditions(ctx, c.id, conds)
-    assert (after.matched, after.added, after.already_assigned) == (5, 0, 5)
+    # the one skipped stays skipped, for its reason: not "already there" (a re-assign's report)
+    assert (after.matched, after.added, after.already_assigned, after.skipped_reasons) == (5, 0, 4, {"no_email": 1})
 
 
 def test_a_list_counts_each_id_once_and_reports_the_unknown(db, config):
@@ -165,7 +166,8 @@ def test_the_preview_counts_ages_on_the_clinics_today(db, config):
 def test_removed_or_skipped_before_anything_was_sent_come_back_and_are_counted(db, config):
     """Assigned again afresh (the rules checked now): one new, one removed, one skipped
     whose consent changed, in one assign: three added; a removed one still forbidden and
-    a new one forbidden by the same rule: two skipped for that reason."""
+    a new one forbidden by the same rule, and one skipped before and still forbidden:
+    three skipped for that reason."""
     ctx, _ = ctx_at(config)
     add_patients(7)
     c = campaigns.create(ctx, "invitation", "Join")
@@ -181,10 +183,11 @@ def test_removed_or_skipped_before_anything_was_sent_come_back_and_are_counted(d
     p = recipients.preview_conditions(ctx, c.id, [conditions.parse("email is not empty")])
     r = recipients.assign_ids(ctx, c.id, ["1000", "1001", "1002", "1003", "1004", "1005"])
     # 1000 new, 1001 removed, 1002 skipped then allowed: added; 1003 removed and 1005 new,
-    # both do-not-contact now: skipped; 1004 skipped and still forbidden: left as it was
-    assert (r.added, r.skipped, r.already_assigned, r.skipped_reasons) == (3, 2, 1, {"do_not_contact": 2})
+    # both do-not-contact now: skipped; 1004 skipped and still forbidden: left as it was,
+    # and counted skipped for its reason (it was counted "already assigned")
+    assert (r.added, r.skipped, r.already_assigned, r.skipped_reasons) == (3, 3, 0, {"do_not_contact": 3})
     # the preview (everyone with an email) also brings back 1006, which the list leaves out
-    assert (p.added, p.already_assigned, p.skipped_reasons) == (4, 1, {"do_not_contact": 2})
+    assert (p.added, p.already_assigned, p.skipped_reasons) == (4, 0, {"do_not_contact": 3})
     got = {emr_of(x): (x.status, x.reason_code) for x in Recipient.select().where(Recipient.campaign == c.id)}
     assert got == {
         "1000": ("assigned", ""),
@@ -232,6 +235,44 @@ def test_a_row_brought_back_is_written_whole_as_new(db, config):
     assert rows["1002"].reason == "2026-05-04|staff"  # the opt-out's day in Toronto, and who took it
     left = rows["1001"]  # not in the list: stays as it was
     assert (left.status, left.removed_at, left.added_by) == ("removed", t0 + timedelta(hours=1), ctx.user.login)
+
+
+def test_a_reassign_counts_each_patient_left_skipped_under_its_true_reason(db, config):
+    """Assigning a list again: those who stay skipped — opted out, without consent, not on
+    the app — and one removed after being sent to are counted skipped under each one's
+    reason, never "already assigned" (only a recipient still waiting or sent to is); the
+    preview says the same, and the rows stay as they were (an assign twice is a no-op)."""
+    from core.optouts import ledger
+
+    ctx, clock = ctx_at(config)
+    add_patients(3, app_id=lambda i: f"a-{i}")  # 1000 stays, 1001 opts out, 1002 is sent to then removed
+    add_patients(1, 2000, app_id=lambda i: f"a-{i}", marketing_consent=False)
+    add_patients(1, 3000)  # no app account
+    soon = clock.at.date() + timedelta(days=10)
+    c = campaigns.create(ctx, "broadcast", "Closed", soon, soon + timedelta(days=7), templates=TPL)
+    everyone = ["1000", "1001", "1002", "2000", "3000"]
+    first = recipients.assign_ids(ctx, c.id, everyone)
+    assert first.skipped_reasons == {"no_marketing_consent": 1, "no_app_account": 1}
+    ledger.record(ctx, "1001", "feed", "au téléphone")
+    Recipient.update(status="skipped", reason_code="opted_out_feed").where(
+        Recipient.patient == Patient.get(Patient.emr_id == "1001").id
+    ).execute()  # as the opt-out's send-time check leaves them
+    Recipient.update(status="sent", sent_at=clock.at).where(
+        Recipient.patient == Patient.get(Patient.emr_id == "1002").id
+    ).execute()
+    recipients.remove(ctx, c.id, "1002")
+    clock.advance(days=1)
+    before = {emr_of(x): (x.status, x.reason_code, x.added_at) for x in Recipient.select()}
+    cond = [conditions.parse("email is not empty")]  # the same five patients
+
+    p = recipients.preview_conditions(ctx, c.id, cond)
+    r = recipients.assign_ids(ctx, c.id, everyone)
+    reasons = {"no_marketing_consent": 1, "no_app_account": 1, "opted_out_feed": 1, "removed": 1}
+    assert (r.added, r.already_assigned, r.skipped, r.skipped_reasons) == (0, 1, 4, reasons)
+    assert (p.matched, p.added, p.already_assigned, p.skipped_reasons) == (5, 0, 1, reasons)
+    assert {emr_of(x): (x.status, x.reason_code, x.added_at) for x in Recipient.select()} == before
+    _cid, detail = last_assign(ctx)
+    assert (detail["added"], detail["already_assigned"], detail["skipped"]) == (0, 1, reasons)
 
 
 def test_an_assign_brings_back_this_campaign_s_row_only(db, config):

@@ -87,6 +87,22 @@ def test_full_flow_json(run, tmp_path):
     assert [c["id"] for c in listed] == [inv["id"]]
 
 
+def test_adding_patients_again_says_why_those_left_skipped_are(run, tmp_path):
+    """A re-assign: the patients still skipped are counted skipped, each under its reason,
+    as the first assign said them — not "already assigned" (only those waiting are)."""
+    run("patients", "import", str(patients_csv(tmp_path, n=8)))
+    inv = run.json("campaigns", "create", "--kind", "invitation", "--name", "Rejoignez l'app")
+    ids = tmp_path / "ids.csv"
+    ids.write_text("patient_id\n1000\n1001\n1002\n")  # 1001 is on the app already
+    run("patients", "opt-out", "1002", "--channel", "email", "--note", "au téléphone")
+    first = run("recipients", "add", str(inv["id"]), "--csv", str(ids)).stdout
+    again = run("recipients", "add", str(inv["id"]), "--csv", str(ids)).stdout
+    assert first.splitlines()[0] == "added 1, already assigned 0, skipped 2"
+    assert again.splitlines()[0] == "added 0, already assigned 1, skipped 2"
+    why = ["  skipped 1: already on the patient app", "  skipped 1: opted out of email"]
+    assert sorted(again.splitlines()[1:]) == sorted(first.splitlines()[1:]) == why
+
+
 def test_broadcast_with_window_and_template(run, tmp_path):
     run("patients", "import", str(patients_csv(tmp_path)))
     tpl = tmp_path / "t.toml"

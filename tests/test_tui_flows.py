@@ -350,6 +350,30 @@ class TestAddPatients:
             assert target.emr_id in screen_text(app)
             assert "assigned 1" in screen_text(app)
 
+    async def test_a_patient_added_again_who_stays_skipped_is_said_so_with_the_reason(self, world):
+        """Added twice, a do-not-contact patient is skipped both times: the dialog says why,
+        as `recipients add` does from the same core result — never "already a recipient"."""
+        cid = world.campaigns.invitation_draft
+        target = (
+            Patient.select()
+            .where(Patient.app_id.is_null(True), Patient.email != "", Patient.do_not_contact == True)  # noqa: E712
+            .order_by(Patient.id)
+            .first()
+        )
+        assert target is not None
+        async with campaign_open(world, cid) as (app, pilot):
+            modal = await open_add(pilot)
+            said = []
+            for _ in range(2):
+                await type_into(pilot, "#patient-query", target.emr_id)
+                await pilot.press("down", "enter")
+                await settle(pilot)
+                said.append(str(modal.query_one("#add-message").render()))
+            name = f"{target.first_name} {target.last_name} ({target.emr_id})"
+            line = f"{name} not added: do not contact. 0 added so far. Search for another, or esc to close."
+            assert said == [line, line]
+            assert (modal.added.added, modal.added.already_assigned, modal.added.skipped) == (0, 0, 2)
+
     async def test_a_campaign_that_takes_nobody_says_so_as_the_dialog_opens(self, world):
         """A broadcast whose window ended: the dialog said « nobody can be added » only
         after the staff member had chosen patients and pressed ctrl+o."""

@@ -21,6 +21,7 @@ from core.enums import DeliveryKind, Kind, Permission, RecipientStatus, WindowSt
 from core.errors import BadInput, NotFound, Refused
 from core.i18n import _
 from core.models import BaseModel, Campaign, Patient, Recipient, database
+from core.reasons import Reason
 from core.recipients.lookup import patient_query
 from core.recipients.results import AssignPreview, AssignResult
 from core.recipients.rows import ensure_put, insert_deliveries
@@ -28,6 +29,8 @@ from core.recipients.window import publish
 from core.rules import Stage, detail_case, forbidden, reason_case
 
 LIMIT = 5000
+# what a patient's row on the campaign is, beside its statuses (`_tally`): left as it is
+_REMOVED_AFTER_SENT, _SKIPPED_AFTER_SENT = "removed_after_sent", "skipped_after_sent"
 
 
 class _Picked(BaseModel):
@@ -104,47 +107,69 @@ def _check_assignable(ctx: Ctx, c: Campaign) -> str | None:
     return state
 
 
+def _kept_code(where: str, why: str, stored: str) -> str:
+    """The reason counted for a patient already on the campaign whom an assign leaves as
+    they are ("": already assigned, a no-op). `where` is what their row is (`_tally`'s
+    words), `why` the consent rule that forbids them now ("" none), `stored` the reason
+    their row was skipped for. Removed after something was sent to them: removed (never
+    sent to again); skipped: by the rule that forbids them now, else as they were."""
+    if where == _REMOVED_AFTER_SENT:
+        return Reason.REMOVED.value
+    if where in (RecipientStatus.SKIPPED, _SKIPPED_AFTER_SENT):
+        return why or stored
+    return ""
+
+
 def _tally(c: Campaign, patients: pw.Select) -> tuple[AssignResult, int, int]:
     """What assigning the patients `patients` selects would do, by the consent rules
     (core.rules, the feed stage), in one grouped query: added, already there, skipped by
-    reason — how many of the added come back (removed, or skipped before anything was
-    sent), and how many patients matched in all. Read only: the assign and its preview
-    both count with it."""
+    reason — skipped whether they come in now or were skipped (or removed after being
+    sent to) before and stay so —, how many rows come in (new, or brought back), and how
+    many patients matched in all. Read only: the assign and its preview both count with
+    it."""
     reason = reason_case(c.kind, Stage.FEED)
     mine_r = Recipient.alias()
+    unsent = mine_r.sent_at.is_null(True)
     present = pw.Case(
         None,
         [
             (mine_r.id.is_null(True), "new"),
-            (
-                mine_r.status.in_((RecipientStatus.REMOVED, RecipientStatus.SKIPPED)) & mine_r.sent_at.is_null(True),
-                mine_r.status,
-            ),
+            # removed, or skipped, before anything was sent: may come back (`_assign`)
+            ((mine_r.status == RecipientStatus.REMOVED) & unsent, RecipientStatus.REMOVED.value),
+            ((mine_r.status == RecipientStatus.SKIPPED) & unsent, RecipientStatus.SKIPPED.value),
+            (mine_r.status == RecipientStatus.REMOVED, _REMOVED_AFTER_SENT),
+            (mine_r.status == RecipientStatus.SKIPPED, _SKIPPED_AFTER_SENT),
         ],
         "active",
     )
+    stored = pw.Case(None, [(mine_r.status == RecipientStatus.SKIPPED, mine_r.reason_code)], "")
     rows = (
-        Patient.select(present, reason, pw.fn.COUNT(Patient.id))
+        Patient.select(present, reason, stored, pw.fn.COUNT(Patient.id))
         .join(mine_r, pw.JOIN.LEFT_OUTER, on=(mine_r.patient == Patient.id) & (mine_r.campaign == c.id))
         .where(Patient.id.in_(patients))
-        .group_by(pw.SQL("1"), pw.SQL("2"))  # by position: PostgreSQL cannot match parameterised CASEs
+        .group_by(pw.SQL("1"), pw.SQL("2"), pw.SQL("3"))  # by position: PostgreSQL cannot match parameterised CASEs
         .tuples()
     )
     result = AssignResult()
     skipped: Counter[str] = Counter()
-    revived = matched = 0
-    for where, why, n in rows:
+    incoming = matched = 0
+    for where, why, was, n in rows:
         matched += n
-        if where == "active" or (where == RecipientStatus.SKIPPED and why):
-            result.already_assigned += n  # a no-op: nothing changes for them
+        comes_in = where in ("new", RecipientStatus.REMOVED) or (where == RecipientStatus.SKIPPED and not why)
+        if not comes_in:  # left as it is: skipped for its reason, or already assigned (a no-op)
+            kept = _kept_code(where, why, was)
+            if kept:
+                skipped[kept] += n
+            else:
+                result.already_assigned += n
             continue
-        revived += n if where != "new" else 0
+        incoming += n
         if not why:
             result.added += n
         else:
             skipped[why] += n
     result.skipped, result.skipped_reasons = sum(skipped.values()), dict(skipped)
-    return result, revived, matched
+    return result, incoming, matched
 
 
 def check_assignable(ctx: Ctx, campaign_id: int | str) -> None:
@@ -163,7 +188,7 @@ def preview_conditions(ctx: Ctx, campaign_id: int | str, conds: list) -> AssignP
     ctx.require(Permission.CAMPAIGNS)
     c = get(campaign_id)
     expr = conditions.compile(conds, ctx.today())
-    result, _revived, matched = _tally(c, Patient.select(Patient.id).where(expr))
+    result, _incoming, matched = _tally(c, Patient.select(Patient.id).where(expr))
     return AssignPreview(
         matched=matched,
         added=result.added,
@@ -191,8 +216,7 @@ def _assign(ctx: Ctx, campaign_id: int | str, patients: pw.Select, how: str, **d
         state = _check_assignable(ctx, c)
         picked, matched = _pick(patients)
         if matched > LIMIT:  # may be too many: counted before anything is written
-            counted = _tally(c, picked)[0]
-            incoming = counted.added + counted.skipped
+            incoming = _tally(c, picked)[1]
             if incoming > LIMIT:
                 raise Refused(
                     _(
@@ -214,6 +238,10 @@ def _assign(ctx: Ctx, campaign_id: int | str, patients: pw.Select, how: str, **d
             .join(Patient)
             .where((Recipient.status == RecipientStatus.REMOVED) | ~denied)
         )
+        # left as they are, counted under their reason (not "already assigned"): skipped and
+        # still forbidden, or skipped or removed after something was sent to them; read
+        # before the revive, which writes some of these statuses
+        kept = _kept(c, picked, reason, denied)
         of_patient = Patient.select
         revived = list(
             Recipient.update(
@@ -267,7 +295,7 @@ def _assign(ctx: Ctx, campaign_id: int | str, patients: pw.Select, how: str, **d
             .tuples()
             .execute()
         )
-        result = _counted([code for (code,) in revived] + [code for _id, code, _shown in added], matched)
+        result = _counted([code for (code,) in revived] + [code for _id, code, _shown in added], matched, kept)
         if live:
             shown = [rid for rid, _code, in_feed in added if in_feed]
             if shown:
@@ -303,14 +331,39 @@ def _one_of(ids: list[int]) -> pw.Expression:
     return Recipient.id.in_(pw.SQL("(SELECT value FROM json_each(?))", [json.dumps(ids)]))
 
 
-def _counted(reasons: list[str], matched: int) -> AssignResult:
+def _kept(c: Campaign, picked: pw.Select, reason: pw.Case, denied: pw.Expression) -> Counter[str]:
+    """{reason: n} of the picked patients already on the campaign whom the assign leaves
+    skipped or removed (`_kept_code`), in one grouped query."""
+    sent = Recipient.sent_at.is_null(False)
+    removed, skipped = Recipient.status == RecipientStatus.REMOVED, Recipient.status == RecipientStatus.SKIPPED
+    row_is = pw.Case(
+        None,
+        [(removed, _REMOVED_AFTER_SENT), (skipped & sent, _SKIPPED_AFTER_SENT)],
+        RecipientStatus.SKIPPED.value,
+    )
+    rows = (
+        Recipient.select(row_is, reason, Recipient.reason_code, pw.fn.COUNT(Recipient.id))
+        .join(Patient)
+        .where(Recipient.campaign == c, Recipient.patient.in_(picked), (removed & sent) | (skipped & (sent | denied)))
+        .group_by(pw.SQL("1"), pw.SQL("2"), pw.SQL("3"))  # by position, as `_tally`
+        .tuples()
+    )
+    kept: Counter[str] = Counter()
+    for is_, why, stored, n in rows:
+        kept[_kept_code(is_, why, stored)] += n
+    return kept
+
+
+def _counted(reasons: list[str], matched: int, kept: Counter[str]) -> AssignResult:
     """The report of an assign from the reason code of each row it wrote ('' for one
-    assigned), of the `matched` patients: the others were on the campaign already."""
+    assigned) and the reasons of those it left skipped or removed (`kept`), of the
+    `matched` patients: the others were on the campaign already."""
     result = AssignResult()
     skipped = Counter(code for code in reasons if code)
     result.added = len(reasons) - sum(skipped.values())
+    skipped.update(kept)
     result.skipped, result.skipped_reasons = sum(skipped.values()), dict(skipped)
-    result.already_assigned = matched - len(reasons)
+    result.already_assigned = matched - len(reasons) - sum(kept.values())
     return result
 
 
