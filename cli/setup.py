@@ -149,7 +149,8 @@ def status_cmd(ctx, as_json):
     click.echo(status.format_overview(data, ctx.config.clinic.tz))
 
 
-@command(cli, "daemon", db=False, user=False, help=N_("Headless scheduler and dispatcher."))
+# config=False: the daemon reads its config itself, to say a bad one in its log's form
+@command(cli, "daemon", config=False, help=N_("Headless scheduler and dispatcher."))
 @click.option("--once", is_flag=True, help=N_("Do everything due now, wait for it, and exit."))
 @click.option(
     "--log-level",
@@ -157,10 +158,10 @@ def status_cmd(ctx, as_json):
     type=click.Choice(["debug", "info", "warning", "error"]),
     help=N_("The least important lines written to stderr."),
 )
-def daemon_cmd(config: Config, once, log_level):
+def daemon_cmd(config_path, once, log_level):
     from core.scheduling import daemon
 
-    sys.exit(daemon.run(config, once=once, log_level=log_level))
+    sys.exit(daemon.start(config_path, once=once, log_level=log_level))
 
 
 @command(cli, "demo", config=False, help=N_("The TUI on a fresh demo database and local sinks."))

@@ -14,6 +14,7 @@ shows their one-line message where the eye is and picks its advice by `kind`.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from pathlib import Path
 
@@ -76,6 +77,21 @@ class ConfigError(BadInput):
         self.kind = kind if path or kind != "bad_config" else "no_config"
         lines = [_("{path}: {problem}").format(path=self.path, problem=p) for p in self.problems]
         super().__init__("\n".join(lines if self.path else self.problems))
+
+    def by_key(self) -> list[tuple[str, str]]:
+        """Each problem as (key path, what is wrong), for a log that keeps them apart (the
+        daemon's `key=… problem=…`): every problem about a key begins with its path and
+        the language's colon (`email.max_per_minute: expected…`, « … : » in French);
+        one that names no key (a TOML syntax error, no such file) has key ""."""
+        out = []
+        for p in self.problems:
+            m = _KEYED.fullmatch(p)
+            out.append((m["key"], m["what"]) if m else ("", p))
+        return out
+
+
+# a config problem's leading key path (core.config: `{key}: …`, French `{key} : …`)
+_KEYED = re.compile(r"(?P<key>[A-Za-z_][\w-]*(?:\.[^\s:.]+)*)[ \u00a0\u202f]?:[ \u00a0]+(?P<what>.+)", re.S)
 
 
 class DatabaseProblem(StrEnum):

@@ -15,6 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import LOGIN, write_config
 from helpers import add_patients, ctx_at, set_schema_version, status_counts
 from servers import delivery_config
 
@@ -148,6 +149,38 @@ def test_sighup_is_said_and_ignored_the_daemon_goes_on_sending(setup, gw):
     # the restart it suggests reads the config again: a broken file would stop all sending
     # (ExecStartPre's init exits 2, RestartPreventExitStatus=2), so the file is checked first
     assert "clinicast config check" in hup["msg"] and "systemctl restart clinicast" in hup["msg"], hup
+
+
+def test_a_bad_config_at_start_is_said_in_the_log_s_form_and_exits_2(tmp_path, sqlite_url):
+    """Each problem of the config file one `key=value` line, as every other line of the
+    log (a service manager's journal is read by machines too): the file, the key, the
+    problem; exit 2 (bad input), no traceback."""
+    path = write_config(tmp_path, sqlite_url, extra='[scheduler]\ntick_seconds = "fast"\nmax_attempt = 3\n')
+    code, err = Daemon(path, "--once").wait(60)
+    assert code == 2, err
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert all(" level=error logger=daemon event=config_invalid " in line for line in lines), err
+    unknown, wrong = events(err)
+    assert (unknown["file"], unknown["key"]) == (str(path), "scheduler.max_attempt")
+    assert unknown["problem"].startswith("unknown key; expected one of embedded, tick_seconds, lease_seconds,")
+    assert {k: wrong[k] for k in ("file", "key", "problem")} == {
+        "file": str(path),
+        "key": "scheduler.tick_seconds",
+        "problem": "expected a number, got text 'fast'",
+    }
+    # in French, the key still apart from its words (« clé : … »)
+    french = f'[users.{LOGIN}]\nname = "Admin"\npermissions = ["admin"]\nlanguage = "fr"\n'
+    path = write_config(tmp_path, sqlite_url, users=french, extra='[scheduler]\ntick_seconds = "fast"\n')
+    code, err = Daemon(path).wait(60)
+    (e,) = events(err)
+    assert (code, e["key"], e["msg"]) == (2, "scheduler.tick_seconds", "le démon ne peut pas démarrer")
+    assert e["problem"].startswith("attendu un nombre"), e
+    path.write_text("[clinic\n")  # no key to name: the line and column
+    code, err = Daemon(path).wait(60)
+    (e,) = events(err)
+    assert code == 2 and "key" not in e and e["event"] == "config_invalid" and e["file"] == str(path)
+    assert e["problem"] == "TOML syntax error at line 1, column 8: expected ']' at the end of [table]"
 
 
 def test_refuses_a_schema_that_is_behind(setup, gw, db_url):

@@ -4,6 +4,8 @@
   stay English for whoever parses them; the `msg=` of the lines a person reads (start,
   stop, refusals) is in the configured language (SPEC §12: the service account's
   `[users.LOGIN] language`, else `[clinic] default_language`);
+- a config file it cannot use is said in the same form, one `event=config_invalid
+  file=… key=… problem=…` line per problem, and it exits 2 (bad input, SPEC §7);
 - refuses a database whose schema is behind (or newer) than this program;
 - a heartbeat row (host:pid, version, last beat) that `clinicast status` shows;
 - SIGTERM / SIGINT: stop claiming, let sends under way finish within a few seconds,
@@ -100,6 +102,32 @@ def look_at_what_staff_share(config: Config) -> None:
     event(log, logging.INFO, "audit_chain", checked=verdict.rows, intact=verdict.intact, last_row=verdict.last_id,
           head=verdict.head)  # fmt: skip
     trail.guard_the_trail_head()
+
+
+def start(config_path: str | None, *, once: bool = False, log_level: str = "info") -> int:
+    """`clinicast daemon`: read the config file (`config_path` as --config gave it), then
+    `run`. Whatever the file's problem, the log says it in its own form, one line each."""
+    from core import preferences, session
+    from core.context import login_name
+    from core.errors import ConfigError
+
+    setup_logging(log_level)
+    try:
+        config = session.load_config(config_path)
+    except ConfigError as e:
+        for key, problem in e.by_key():
+            event(
+                log,
+                logging.ERROR,
+                "config_invalid",
+                file=str(e.path) if e.path else None,
+                key=key or None,
+                problem=problem,
+                msg=_("the daemon cannot start"),
+            )
+        return e.exit_code
+    preferences.speak_for(config, login_name(), database=False)  # the language of its msg=
+    return run(config, once=once, log_level=log_level)
 
 
 def run(config: Config, *, once: bool = False, log_level: str = "info", grace: float = GRACE_SECONDS) -> int:
