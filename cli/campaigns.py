@@ -38,7 +38,7 @@ def _day(d) -> str:
     return day(d) if isinstance(d, date) else str(d or "")
 
 
-def _print_campaign(s) -> None:
+def _print_campaign(s, pace: str = "") -> None:
     from core.campaigns.actions import INVITATION_VALID_DAYS
 
     if s.kind == Kind.BROADCAST:
@@ -67,6 +67,8 @@ def _print_campaign(s) -> None:
     )
     if s.held:
         click.echo(f"  {s.held}")
+    if pace:
+        click.echo("  " + _("pace: {pace}").format(pace=pace))
     if s.funnel:
         steps = ", ".join(f"{word('funnel', k)} {number(v)}" for k, v in s.funnel.items())
         click.echo("  " + _("funnel: {steps}").format(steps=steps))
@@ -137,12 +139,13 @@ def campaigns_edit(ctx, campaign_id, name, starts, ends, template_path, as_json)
 @click.argument("campaign_id", metavar=CAMPAIGN_ID)
 @click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
 def campaigns_show(ctx, campaign_id, as_json):
-    from core import campaigns
+    from core import campaigns, pace
 
     s = campaigns.summary(ctx, campaigns.get(campaign_id))
     if as_json:
         return emit(s.to_json())
-    _print_campaign(s)
+    # an invitation's emails go at the relay's pace (SPEC §5): why they stay queued
+    _print_campaign(s, pace.campaign_words(ctx.config, s.id, ctx.now()) if s.kind == Kind.INVITATION else "")
 
 
 @command(campaigns_group, "archive", help=N_("Hide a campaign from the default list (kept for audit)."))

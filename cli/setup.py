@@ -141,12 +141,13 @@ def config_check(config: Config):
     "--json", "as_json", is_flag=True, help=N_("Print one JSON document (the spec's English keys and codes).")
 )
 def status_cmd(ctx, as_json):
-    from core import status
+    from core import pace, status
 
     data = status.overview(ctx)
     if as_json:
         return emit(data)
-    click.echo(status.format_overview(data, ctx.config.clinic.tz))
+    said = pace.channel_words(ctx.config, ctx.now())  # why due emails wait (SPEC §5)
+    click.echo(status.format_overview(data, ctx.config.clinic.tz, pace=said))
 
 
 # config=False: the daemon reads its config itself, to say a bad one in its log's form

@@ -18,6 +18,7 @@ import math
 from datetime import datetime, timedelta
 
 from core.db import is_postgres
+from core.enums import DeliveryKind, DeliveryState
 from core.models import EmailSlot, database
 
 MINUTE = timedelta(seconds=60)
@@ -120,19 +121,124 @@ def describe(config, now: datetime, count: int, begins: datetime | None = None) 
     )
 
 
+_EMAILS = (DeliveryKind.EMAIL, DeliveryKind.TEST_EMAIL)  # DeliveryKind.by_email
+_OPEN = (DeliveryState.PENDING, DeliveryState.RETRYING, DeliveryState.SENDING)  # not sent yet
+
+
 def waiting_emails() -> int:
     """Emails not sent yet, of every campaign (they go first)."""
-    from core.enums import DeliveryKind, DeliveryState
     from core.models import Delivery
 
-    return (
-        Delivery.select()
-        .where(
-            Delivery.kind.in_((DeliveryKind.EMAIL, DeliveryKind.TEST_EMAIL)),
-            Delivery.status.in_((DeliveryState.PENDING, DeliveryState.RETRYING, DeliveryState.SENDING)),
+    return Delivery.select().where(Delivery.kind.in_(_EMAILS), Delivery.status.in_(_OPEN)).count()
+
+
+def caps_words(email) -> str:
+    """The relay's caps as staff read them — "at most 60 emails a minute (the relay's
+    limit)" — or "" when there is none."""
+    from core import formats
+    from core.i18n import ngettext
+
+    per_minute, per_day = email.max_per_minute, email.max_per_day
+    if per_minute and per_day:
+        said = ngettext(
+            "at most {per_minute} email a minute and {per_day} a day (the relay's limits)",
+            "at most {per_minute} emails a minute and {per_day} a day (the relay's limits)",
+            per_minute,
         )
-        .count()
-    )
+    elif per_minute:
+        said = ngettext(
+            "at most {per_minute} email a minute (the relay's limit)",
+            "at most {per_minute} emails a minute (the relay's limit)",
+            per_minute,
+        )
+    elif per_day:
+        said = ngettext(
+            "at most {per_day} email a day (the relay's limit)",
+            "at most {per_day} emails a day (the relay's limit)",
+            per_day,
+        )
+    else:
+        return ""
+    return said.format(per_minute=formats.number(per_minute), per_day=formats.number(per_day))
 
 
-__all__ = ["describe", "free", "last_leaves", "limited", "take", "waiting_emails"]
+def _first_slot(config, now: datetime) -> datetime:
+    """When the next email may leave: now, or when the relay's "slow down" pause ends
+    (core.channel_health), within sending hours."""
+    from core.channel_health import EMAIL, problems
+    from core.sending_hours import first_allowed
+
+    until = max([p.until for p in problems() if p.channel == EMAIL and p.until > now], default=now)
+    return first_allowed(config, until)
+
+
+def _anyone_sending(config, now: datetime) -> bool:
+    """A scheduler is alive (a daemon, a TUI's embedded one): emails leave at the pace."""
+    from core.models import Heartbeat
+
+    since = now - timedelta(seconds=3 * config.scheduler.heartbeat_seconds)  # as core.scheduling.heartbeat
+    return Heartbeat.select().where(Heartbeat.beat_at >= since).exists()
+
+
+def _words(config, now: datetime, n: int, ahead: int) -> str:
+    """The caps, and `n` emails waiting whose last leaves after `ahead` emails in all:
+    about when, while a scheduler sends (nobody sending: no time to give)."""
+    from core import formats
+    from core.channel_health import local_time
+    from core.i18n import ngettext
+
+    caps = caps_words(config.email)
+    if not n:
+        return caps
+    if not _anyone_sending(config, now):  # `status` says who does not send, and why
+        return ngettext("{caps}; {n} email waiting", "{caps}; {n} emails waiting", n).format(
+            caps=caps, n=formats.number(n)
+        )
+    last = last_leaves(config.email, _first_slot(config, now), ahead) or now
+    return ngettext(
+        "{caps}; {n} email waiting, it leaves around {when}",
+        "{caps}; {n} emails waiting, the last leaves around {when}",
+        n,
+    ).format(caps=caps, n=formats.number(n), when=local_time(last, config, now))
+
+
+def channel_words(config, now: datetime) -> str:
+    """For `clinicast status`, beside the email channel: the relay's caps and, with
+    emails waiting, about when the last of them leaves at that pace (SPEC §5) — why
+    emails stay queued; "" when there is no cap."""
+    if not limited(config.email):
+        return ""
+    n = waiting_emails()
+    return _words(config, now, n, n)
+
+
+def campaign_words(config, campaign_id: int, now: datetime) -> str:
+    """For `campaigns show` of an invitation: the relay's caps and, with emails of this
+    campaign waiting, about when its last leaves — after every email due before it, of
+    any campaign, as dispatchers take them (by due time); "" when there is no cap."""
+    from core.models import Delivery
+
+    if not limited(config.email):
+        return ""
+    open_emails = Delivery.select().where(Delivery.kind.in_(_EMAILS), Delivery.status.in_(_OPEN))
+    mine = open_emails.where(Delivery.campaign == campaign_id, Delivery.kind == DeliveryKind.EMAIL)
+    n = mine.count()
+    last = mine.select(Delivery.id, Delivery.due_at).order_by(Delivery.due_at.desc(), Delivery.id.desc()).first()
+    if last is None:
+        return _words(config, now, 0, 0)
+    # in the claim's order (due time, then id): those before its last, and its last
+    before = (Delivery.due_at < last.due_at) | ((Delivery.due_at == last.due_at) & (Delivery.id <= last.id))
+    return _words(config, now, n, open_emails.where(before).count())
+
+
+__all__ = [
+    "campaign_words",
+    "caps_words",
+    "channel_words",
+    "describe",
+    "free",
+    "last_leaves",
+    "limited",
+    "take",
+    "waiting_emails",
+]

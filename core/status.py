@@ -130,9 +130,11 @@ def _moment(iso: str | None, tz) -> str:
     return formats.when(datetime.fromisoformat(iso.removesuffix("Z")), tz, seconds=True)
 
 
-def format_overview(data: dict, tz) -> str:
+def format_overview(data: dict, tz, pace: str = "") -> str:
     """The human version of `overview` (a few aligned lines), in the language in use; its
-    times in the clinic's zone `tz` (a ZoneInfo: required, a person never reads UTC)."""
+    times in the clinic's zone `tz` (a ZoneInfo: required, a person never reads UTC).
+    `pace`: the relay's pace beside the email channel (core.pace.channel_words), why
+    emails wait that are due — words only, `--json` keeps the overview's shape."""
     from core.formats import number as num
     from core.words import word
 
@@ -177,6 +179,8 @@ def format_overview(data: dict, tz) -> str:
         rows.append(
             (word("channel", ch["channel"]), _("paused: {message}").format(message=ch.get("message") or ch["detail"]))
         )
+    if pace:
+        rows.append((word("channel", "email"), pace))
     daemons = data["daemons"]
     for h in daemons:
         if h.get("os_user"):

@@ -270,6 +270,60 @@ def test_two_dispatchers_keep_the_relays_pace_together_and_lose_none(db, db_url,
     assert all(x.attempts == 1 for x in Delivery.select()), "waiting for the pace is no attempt"
 
 
+def test_status_and_show_say_the_relays_pace_beside_the_email_channel(db, db_url, tmp_path):
+    """Emails due but queued for minutes: `status` (where it shows the email channel) and
+    an invitation's `campaigns show` say the relay's pace and, while a scheduler sends,
+    about when the last leaves; `status --json` keeps its shape (SPEC §7's words)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from cli import cli
+    from core.scheduling.heartbeat import beat
+
+    email = {"max_per_minute": 30}
+    path = delivery_config(db_url, tmp_path, email=email, as_toml=True)
+    config = delivery_config(db_url, tmp_path, email=email)
+    ctx, clock = ctx_at(config, T0)
+    add_patients(95)
+    first, second = (campaigns.create(ctx, "invitation", name) for name in ("First", "Second"))
+    recipients.assign_ids(ctx, first.id, [str(i) for i in range(1000, 1050)])
+    recipients.start(ctx, first.id)
+    caps = "at most 30 emails a minute (the relay's limit)"
+    # nobody sending: the pace, and no time that nothing would keep
+    assert pace.channel_words(config, clock()) == f"{caps}; 50 emails waiting"
+    beat("host:1", "daemon", clock())
+    # 50 at 30 a minute: the first 30 now, the last 20 a minute later (14:03 in Toronto)
+    said = f"{caps}; 50 emails waiting, the last leaves around 14:03"
+    assert pace.channel_words(config, clock()) == said
+    text = status.format_overview(status.overview(ctx), config.clinic.tz, pace=said)
+    assert f"\nemail        {said}\n" in text, text
+    # a campaign's own: its emails, after every email due before them (the first's 50)
+    recipients.assign_ids(ctx, second.id, [str(i) for i in range(1050, 1095)])
+    recipients.start(ctx, second.id)
+    assert pace.campaign_words(config, first.id, clock()) == said
+    assert pace.campaign_words(config, second.id, clock()) == f"{caps}; 45 emails waiting, the last leaves around 14:05"
+    # the command lines, on the real clock (the beat at T0 is long gone: no time given)
+    runner = CliRunner()
+    out = runner.invoke(cli, ["status", "--config", str(path)], catch_exceptions=False).output
+    assert f"\nemail        {caps}; 95 emails waiting\n" in out, out
+    out = runner.invoke(cli, ["campaigns", "show", str(second.id), "--config", str(path)]).output
+    assert f"\n  pace: {caps}; 45 emails waiting\n" in out, out
+    french = tmp_path / "fr.toml"  # a French reader: their words, their typography
+    french.write_text(path.read_text(encoding="utf-8").replace('language = "en"', 'language = "fr"'), encoding="utf-8")
+    out = runner.invoke(cli, ["status", "--config", str(french)]).output
+    said_fr = "\ncourriel       au plus 30 courriels par minute (limite du relais)\u202f; 95 courriels en attente\n"
+    assert said_fr in out, out
+    # --json: the overview as it was, cap or none
+    capped = json.loads(runner.invoke(cli, ["status", "--json", "--config", str(path)]).output)
+    (tmp_path / "none").mkdir()
+    uncapped = delivery_config(db_url, tmp_path / "none", as_toml=True)
+    plain = json.loads(runner.invoke(cli, ["status", "--json", "--config", str(uncapped)]).output)
+    assert {**capped, "now": None} == {**plain, "now": None}
+    out = runner.invoke(cli, ["status", "--config", str(uncapped)]).output
+    assert "\nemail " not in out and "relay" not in out, out
+
+
 def test_start_says_when_the_last_email_leaves_at_the_relays_pace(db, db_url, tmp_path, smtp):
     import re
 
