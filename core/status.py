@@ -175,12 +175,11 @@ def format_overview(data: dict, tz, pace: str = "") -> str:
             ).format(n=num(d["outbox"]), days=num(d["keep_days"])),
         )
     )
-    for ch in data.get("channels", []):
-        rows.append(
-            (word("channel", ch["channel"]), _("paused: {message}").format(message=ch.get("message") or ch["detail"]))
-        )
+    for ch in data.get("channels", []):  # "email" or "gateway": the channels' own words
+        label = channel_health.channel_word(ch["channel"])
+        rows.append((label, _("paused: {message}").format(message=ch.get("message") or ch["detail"])))
     if pace:
-        rows.append((word("channel", "email"), pace))
+        rows.append((channel_health.channel_word(channel_health.EMAIL), pace))
     daemons = data["daemons"]
     for h in daemons:
         if h.get("os_user"):

@@ -118,6 +118,24 @@ def test_a_refused_token_pauses_the_gateway_until_the_file_is_fixed(db, db_url, 
     assert any("event=channel_resumed" in m for m in caplog.messages)
 
 
+def test_status_names_a_paused_channel_in_the_reader_s_language(db, config):
+    """`clinicast status` in French: the paused gateway's row is « passerelle », as the
+    words after it say — not the code "gateway" in the middle of French lines."""
+    from core import i18n
+
+    ctx, clock = ctx_at(config, T0)
+    with database.atomic():
+        channel_health.note([("gateway", "gateway_token", "401", T0 + timedelta(minutes=1))], [], T0, "test")
+    overview = status.overview(ctx)
+    assert "\ngateway      paused: the gateway refuses our token since 14:02" in status.format_overview(
+        overview, config.clinic.tz
+    )
+    i18n.use("fr")
+    text = status.format_overview(status.overview(ctx), config.clinic.tz)
+    assert "\npasserelle     en pause\u00a0: la passerelle refuse notre jeton depuis 14:02" in text, text
+    assert "\ngateway" not in text, text
+
+
 def test_a_refused_login_pauses_email_until_the_password_file_is_fixed(db, db_url, tmp_path):
     with SmtpServer(auth=("clinic", "s3cret")) as smtp:
         password = secret_file(tmp_path, "smtp.password", "wrong")
