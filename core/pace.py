@@ -99,6 +99,20 @@ def last_leaves(email, now: datetime, count: int) -> datetime | None:
     return at
 
 
+def _last_within_hours(config, start: datetime, count: int) -> datetime | None:
+    """`last_leaves` from `start`, in sending hours (SPEC §11): the minutes the pace takes
+    run only while emails may leave. A day's cap is real days: sending resumes at the
+    first allowed moment after it frees up."""
+    from core.sending_hours import after_sending_for, first_allowed
+
+    last = last_leaves(config.email, start, count)
+    if last is None:
+        return None
+    if last - start >= DAY:
+        return first_allowed(config, last)
+    return after_sending_for(config, start, last - start)
+
+
 def describe(config, now: datetime, count: int, begins: datetime | None = None) -> str:
     """For `start` (the CLI and the TUI's confirmation): when the last of `count` emails
     leaves at the relay's pace, or "" when there is no cap. `count` includes the emails
@@ -107,8 +121,7 @@ def describe(config, now: datetime, count: int, begins: datetime | None = None) 
     from core.channel_health import local_time
     from core.i18n import _
 
-    start = max(now, begins or now)
-    last = last_leaves(config.email, start, count)
+    last = _last_within_hours(config, max(now, begins or now), count)
     if last is None:
         return ""
     caps = []
@@ -194,7 +207,7 @@ def _words(config, now: datetime, n: int, ahead: int) -> str:
         return ngettext("{caps}; {n} email waiting", "{caps}; {n} emails waiting", n).format(
             caps=caps, n=formats.number(n)
         )
-    last = last_leaves(config.email, _first_slot(config, now), ahead) or now
+    last = _last_within_hours(config, _first_slot(config, now), ahead) or now
     return ngettext(
         "{caps}; {n} email waiting, it leaves around {when}",
         "{caps}; {n} emails waiting, the last leaves around {when}",

@@ -143,6 +143,23 @@ def first_allowed(config, when: datetime) -> datetime:
     return first_allowed_in(hours_of(config), config.clinic.tz, when)
 
 
+def after_sending_for(config, start: datetime, span: timedelta) -> datetime:
+    """The moment (naive UTC) when `span` of sending time has passed from `start`, the
+    time outside sending hours not counted: work that takes 30 minutes begun at 19:50,
+    with hours until 20:00, ends at 09:20 the next sending day."""
+    h, tz = hours_of(config), config.clinic.tz
+    at = first_allowed_in(h, tz, start)
+    if h.always:
+        return at + span
+    for _day in range(400):  # each pass ends one day's hours: more than a year of them
+        closes = _at(_local(at, tz).date(), h.end, tz)
+        if at + span <= closes:
+            return at + span
+        span -= closes - at
+        at = first_allowed_in(h, tz, closes)
+    return at + span  # pragma: no cover - a span of more than a year of sending hours
+
+
 def describe_start(config, when: datetime, now: datetime, language: str | None = None) -> str:
     """When sends that may leave from `when` (naive UTC) actually begin, in words in the
     clinic's time zone — "outside sending hours: will go out from Thursday 09:00" — or

@@ -342,6 +342,28 @@ def test_status_and_show_say_the_relays_pace_beside_the_email_channel(db, db_url
     assert "\nemail " not in out and "relay" not in out, out
 
 
+def test_the_last_email_s_time_counts_only_sending_hours(db, db_url, tmp_path):
+    """Begun ten minutes before sending hours close, 20 minutes of the relay's pace end
+    the next sending day: status, show and start say that moment, not 20:10 (SPEC §11)."""
+    from core.scheduling.heartbeat import beat
+
+    hours = {"hours": "09:00-20:00", "days": ["mon", "tue", "wed", "thu", "fri"]}
+    config = delivery_config(db_url, tmp_path, email={"max_per_minute": 5}, sending=hours)
+    monday_evening = datetime(2026, 3, 3, 0, 50)  # Monday 19:50 in Toronto
+    ctx, clock = ctx_at(config, monday_evening)
+    add_patients(100)
+    c = campaigns.create(ctx, "invitation", "Late")
+    recipients.assign_ids(ctx, c.id, [str(i) for i in range(1000, 1100)])
+    # 5 now, then 95 at 5 a minute: 19 minutes of sending, 10 of them on Monday
+    assert recipients.start_plan(ctx, c.id).pace.endswith("the last email leaves around Mar 3, 2026, 09:09")
+    recipients.start(ctx, c.id)
+    beat("host:1", "daemon", clock())
+    said = "at most 5 emails a minute (the relay's limit); 100 emails waiting, the last leaves around "
+    said += "Mar 3, 2026, 09:09"
+    assert pace.channel_words(config, clock()) == said
+    assert pace.campaign_words(config, c.id, clock()) == said
+
+
 def test_start_says_when_the_last_email_leaves_at_the_relays_pace(db, db_url, tmp_path, smtp):
     import re
 
