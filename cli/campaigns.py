@@ -9,7 +9,7 @@ from cli.words import word
 from core.enums import DeliveryKind, Kind
 from core.errors import BadInput
 from core.formats import day, number
-from core.i18n import N_, _, current, ngettext
+from core.i18n import N_, _, ngettext
 from core.reasons import describe
 
 _JSON_HELP = N_("Print one JSON document (the spec's English keys and codes).")
@@ -160,7 +160,7 @@ def campaigns_archive(ctx, campaign_id, undo):
 
 def _skipped_lines(skipped: dict[str, int]) -> None:
     for code, n in skipped.items():
-        click.echo("  " + _("skipped {n}: {reason}").format(n=number(n), reason=describe(code, "", current())))
+        click.echo("  " + _("skipped {n}: {reason}").format(n=number(n), reason=describe(code, "")))
 
 
 @command(campaigns_group, "start", help=N_("Send to every recipient not yet sent to."))

@@ -9,7 +9,7 @@ from cli.words import word
 from core.enums import Permission
 from core.errors import BadInput
 from core.formats import day, number, when
-from core.i18n import N_, _, current, ngettext
+from core.i18n import N_, _, ngettext
 from core.reasons import describe
 
 _JSON_HELP = N_("Print one JSON document (the spec's English keys and codes).")
@@ -56,7 +56,7 @@ def recipients_add(ctx, campaign_id, emr_id, where, csv_path, as_json):
         )
     )
     for code, n in result.skipped_reasons.items():
-        click.echo("  " + _("skipped {n}: {reason}").format(n=number(n), reason=describe(code, "", current())))
+        click.echo("  " + _("skipped {n}: {reason}").format(n=number(n), reason=describe(code, "")))
     if result.not_found_lines:  # a CSV list: each unknown id by its line (SPEC §4)
         n = len(result.not_found_lines)
         said = ngettext("{n} EMR id not in the patient directory:", "{n} EMR ids not in the patient directory:", n)
@@ -124,7 +124,7 @@ def recipients_list(ctx, campaign_id, status, as_json, as_csv, output):
         raise BadInput(_("--output goes with --csv or --json"))
     tz = ctx.config.clinic.tz
     for r in rows:
-        reason = f"  ({r.reason(current(), when=lambda t: when(t, tz))})" if r.reason_code else ""
+        reason = f"  ({r.reason(when=lambda t: when(t, tz))})" if r.reason_code else ""
         line = _("added {added}  sent {sent}").format(
             added=day(r.added_at, tz), sent=when(r.sent_at, tz) if r.sent_at else "-"
         )

@@ -12,7 +12,7 @@ from cli.words import word
 from core.enums import OptOutChannel
 from core.errors import BadInput
 from core.formats import day, number, when
-from core.i18n import N_, _, current, ngettext
+from core.i18n import N_, _, ngettext
 
 _CHANNEL = click.option(
     "--channel",
@@ -116,7 +116,7 @@ def patients_show(ctx, emr_id, as_json):
         click.echo(f"  {word('channel', o.channel):8} {day(o.day)}  {by}{note}  [{state}]")
     click.echo(_("campaigns:") if view.campaigns else _("campaigns: none"))
     for c in view.campaigns:
-        reason = f"  ({c.reason(current())})" if c.reason_code else ""
+        reason = f"  ({c.reason()})" if c.reason_code else ""
         added = _("added {day}").format(day=day(c.added_at, tz))
         click.echo(
             f"  #{c.id} {c.name[:40]:40} {word('kind', c.kind):10} {word('recipient', c.status):9} {added}{reason}"

@@ -47,6 +47,12 @@ def test_opt_out_show_opt_in_and_the_audit_trail(run):
     # in the staff member's language ([users.LOGIN] language = "en" here; French: tests/test_i18n_*.py)
     assert "asked by phone" in text and "opted out of email on" in text and "recorded by staff" in text
     assert c["reason_text"].startswith("opted out of email on")
+    # the day as the staff's language writes it, as `patients show` writes it above (it was
+    # ISO, « le 2026-12-07 » in French); --json's reason_text keeps the spec's ISO
+    assert re.search(r"opted out of email on \d{4}-", text) is None, text
+    listed = run("recipients", "list", str(inv["id"])).stdout
+    assert "opted out of email on" in listed and re.search(r"on \d{4}-", listed) is None, listed
+    assert re.match(r"opted out of email on \d{4}-\d\d-\d\d ", c["reason_text"]), c
 
     res = run("patients", "opt-in", "1000", "--channel", "email", "--note", "signed the form")
     assert "undone" in res.stdout
