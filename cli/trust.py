@@ -141,13 +141,18 @@ def audit_cmd(ctx, since, login, as_json, as_csv, output):
         return write_out(output, audit_read.to_csv(rows))
     if output != "-":
         raise BadInput(_("--output goes with --csv or --json"))
-    from core.audit.words import describe
+    from core.audit.words import describe, row_number
 
     tz = ctx.config.clinic.tz
-    for r in rows:  # in words, in the reader's language; --json and --csv keep the trail's codes
+    # in words, in the reader's language (--json and --csv keep the trail's codes), each row
+    # numbered as `audit verify` names it (« n° 6 »)
+    numbers = [row_number(r.id) for r in rows]
+    width = max(map(len, numbers), default=0)
+    for row, r in zip(numbers, rows, strict=True):
         where = " " + _("campaign {id}").format(id=r.campaign_id) if r.campaign_id is not None else ""
         click.echo(
-            f"{when(r.at, tz, seconds=True)} {r.user:12} {word('audit', r.action):16}{where} {describe(r.detail, tz)}"
+            f"{row:>{width}} {when(r.at, tz, seconds=True)} {r.user:12} {word('audit', r.action):16}{where} "
+            f"{describe(r.detail, tz)}"
         )
 
 

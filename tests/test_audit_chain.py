@@ -5,9 +5,11 @@ keep the chain whole (SQLite and PostgreSQL); the daemon checks the tail at star
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
 import json
 import logging
+import re
 import threading
 from collections.abc import Iterator
 
@@ -248,3 +250,24 @@ def test_the_daemon_says_the_trail_was_cut_in_its_log(ctx, config, tmp_path, mon
     log = out.getvalue()
     assert log.count("event=audit_trail_cut kind=deleted row=3 last_row=2") == 1 and "audit row #3" in log, log
     assert "event=audit_chain checked=2 intact=True" in log, "the shorter chain verifies: only the head shows it"
+
+
+def test_the_row_verify_names_is_found_by_its_number_in_the_listing(config_path, ctx):
+    """`audit verify` names a broken row by its number; `clinicast audit` numbers each row
+    in the same words, and --json / --csv carry the same id (they had none: a break could
+    not be found in the listing)."""
+    actions(ctx, 4)
+    sql("UPDATE audit_log SET detail = '{}' WHERE id = 3")
+    run = CliRunner()
+    res = run.invoke(cli, ["audit", "verify", "--config", str(config_path)], obj={})
+    [named] = re.findall(r"audit row (#\d+) ", res.stdout)
+    assert res.exit_code == 1 and named == "#3", res.output
+    listing = run.invoke(cli, ["audit", "--config", str(config_path)], obj={}).stdout.splitlines()
+    [line] = [line for line in listing if line.split()[0] == named]
+    assert "Campagne 2" not in line and line == listing[2], listing  # its detail was emptied: the third row
+    assert [line.split()[0] for line in listing] == ["#1", "#2", "#3", "#4"]
+    trail = json.loads(run.invoke(cli, ["audit", "--json", "--config", str(config_path)], obj={}).stdout)
+    assert [r["id"] for r in trail] == [1, 2, 3, 4] and list(trail[0])[:2] == ["id", "at"]
+    res = run.invoke(cli, ["audit", "--csv", "--config", str(config_path)], obj={})
+    rows = list(csv.DictReader(io.StringIO(res.stdout)))
+    assert [r["id"] for r in rows] == ["1", "2", "3", "4"] and rows[2]["detail"] == "{}"

@@ -65,7 +65,7 @@ def test_csv_cells_never_run_as_formulas(db, config):
     [row] = list(csv.DictReader(io.StringIO(exports.recipients_csv(ctx, c.id))))
     assert row["name"].startswith("'=HYPERLINK")
     trail = list(csv.reader(io.StringIO(audit_read.to_csv(audit_read.read(ctx)))))
-    assert trail[0] == ["at", "user", "action", "campaign", "detail"]
+    assert trail[0] == ["id", "at", "user", "action", "campaign", "detail"]
     assert all(not cell.startswith(("=", "+", "-", "@")) for line in trail[1:] for cell in line)
 
 

@@ -311,7 +311,7 @@ def test_the_audit_export_is_written_owner_only_too(clinic, tmp_path):
     config, _cid = clinic
     out = tmp_path / "audit.csv"
     ok(forced(config, f"audit --csv --output {out}", umask=0o022))
-    assert stat.S_IMODE(out.stat().st_mode) == 0o600 and out.read_text().startswith("at,user,action")
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600 and out.read_text().startswith("id,at,user,action")
 
 
 @pytest.mark.parametrize(

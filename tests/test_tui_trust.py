@@ -4,6 +4,7 @@ audit trail for administrators — driven with the keyboard, checked in the data
 from __future__ import annotations
 
 import pytest
+from textual.widgets import DataTable
 from tui_helpers import (
     LOGIN,
     app_for,
@@ -100,6 +101,20 @@ async def test_the_audit_trail_for_an_administrator_and_not_for_staff(world, tmp
         await pilot.press("l")
         await settle(pilot)
         assert isinstance(app.screen, CampaignListScreen), "staff without admin do not get the audit trail"
+
+
+async def test_each_audit_row_is_numbered_as_audit_verify_names_it(world):
+    """`clinicast audit verify` names a broken row « audit row #6 »: the screen shows each
+    row's number in those words, so the row is found (it showed none)."""
+    app = app_for(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("l")
+        await settle(pilot)
+        table = app.screen.query_one("#audit-rows", DataTable)
+        ids = [a.id for a in AuditLog.select(AuditLog.id).order_by(AuditLog.at.desc(), AuditLog.id.desc())]
+        assert [str(table.get_row_at(i)[0]) for i in range(table.row_count)] == [f"#{i}" for i in ids]
+        assert table.ordered_columns[0].label.plain == "Row"
 
 
 async def test_an_impossible_day_in_the_audit_filter_is_said_under_the_field_by_its_name(world):

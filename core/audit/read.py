@@ -70,6 +70,7 @@ def search_patients(ctx: Ctx, text: str, limit: int = 20) -> list:
 
 @dataclass(frozen=True)
 class AuditRow:
+    id: int  # the row's number, as `clinicast audit verify` names a break
     at: datetime
     user: str
     action: str
@@ -77,6 +78,7 @@ class AuditRow:
     detail: dict
 
     def to_json(self) -> dict:
+        """`clinicast audit --json`: the stored values, the row's id first as verify's breaks have it."""
         return asdict(self)
 
 
@@ -120,7 +122,9 @@ def read(
         except ValueError:
             detail = {"text": a.detail}
         out.append(
-            AuditRow(a.at, a.user, a.action, a.campaign, detail if isinstance(detail, dict) else {"value": detail})
+            AuditRow(
+                a.id, a.at, a.user, a.action, a.campaign, detail if isinstance(detail, dict) else {"value": detail}
+            )
         )
     return out
 
@@ -130,13 +134,15 @@ def _naive_utc(aware: datetime) -> datetime:
 
 
 def to_csv(rows: list[AuditRow]) -> str:
-    """at (UTC, ISO), user, action, campaign, detail (JSON): one line a row."""
+    """id (the row's number, as verify names it), at (UTC, ISO), user, action, campaign,
+    detail (JSON): one line a row."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["at", "user", "action", "campaign", "detail"])
+    w.writerow(["id", "at", "user", "action", "campaign", "detail"])
     for r in rows:
         w.writerow(
             [
+                r.id,
                 r.at.isoformat(timespec="seconds") + "Z",
                 r.user,
                 r.action,

@@ -193,6 +193,13 @@ _KEYS: dict[str, tuple[Callable[[], str], Callable[[object, ZoneInfo], str]]] = 
 }
 
 
+def row_number(row_id: int) -> str:
+    """« n° 6 », "#6": an audit row as `clinicast audit verify` names it and as the trail's
+    listings (`clinicast audit`, the audit screen) number it, so the row verify names is
+    found in them."""
+    return pgettext("audit row", "#{id}").format(id=row_id)
+
+
 def describe(detail: dict, tz: ZoneInfo) -> str:
     """« ajoutés : 5 · ignorés : 2 (aucun consentement marketing 2) », in the language in
     use: the known facts in their order, then any other as stored. Empty facts (no
@@ -206,4 +213,4 @@ def describe(detail: dict, tz: ZoneInfo) -> str:
     return " · ".join(parts)
 
 
-__all__ = ["describe"]
+__all__ = ["describe", "row_number"]

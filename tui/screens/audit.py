@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from core.audit.words import describe
+from core.audit.words import describe, row_number
 from core.i18n import N_, _, ngettext, pgettext, quoted
 from core.words import word
 from tui import format as fmt
@@ -54,6 +54,7 @@ class AuditScreen(ClinicastScreen[None]):
     def _columns(self) -> None:
         table = self.query_one(DataTable)
         table.clear(columns=True)
+        table.add_column(pgettext("audit column", "Row"), key="row")  # « n° 6 », as `audit verify` names it
         table.add_column(_("When"), width=22, key="at")
         table.add_column(_("Who"), width=12, key="user")
         table.add_column(_("What"), width=16, key="action")
@@ -97,11 +98,12 @@ class AuditScreen(ClinicastScreen[None]):
         tz = ctx.config.clinic.tz
         note = self.query_one("#audit-note", Static)
 
-        def read_in_words() -> list[tuple[str, str, str, str, str]]:
+        def read_in_words() -> list[tuple[str, str, str, str, str, str]]:
             """The rows as the table shows them, read and worded off the event loop (a
             thousand rows' dates and details take tens of milliseconds)."""
             return [
                 (
+                    row_number(r.id),
                     fmt.when(r.at, tz, seconds=True),  # as `clinicast audit` shows it
                     r.user,
                     word("audit", r.action),
