@@ -4,6 +4,7 @@ or campaign data was never translated, and fails here. The scanning: tests/pseud
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -22,7 +23,7 @@ from tui_helpers import (
 
 from core import context, i18n
 from core.i18n import _, ngettext, pgettext
-from core.models import Campaign, Patient, Template
+from core.models import AuditLog, Campaign, Patient, Template
 
 
 class TestTheScanner:
@@ -150,6 +151,8 @@ def data_of(world, *typed: str) -> list[str]:
     for t in Template.select():
         strings += [t.subject, t.title, t.body, t.push]
     strings.append("exports")  # the folder the CSV tab starts in
+    # the files the patients were imported from, as the audit trail's import rows name them
+    strings += [str(json.loads(a.detail).get("file", "")) for a in AuditLog.select().where(AuditLog.action == "import")]
     for f in (world.folder / "exports").rglob("*"):
         strings.append(f.name)
         if f.is_file():

@@ -20,7 +20,7 @@ from tui_helpers import (
     write_config,
 )
 
-from core.models import AuditLog, OptOut, Patient
+from core.models import AuditLog, Campaign, OptOut, Patient
 from tui.screens.audit import AuditScreen
 from tui.screens.campaign_list import CampaignListScreen
 from tui.screens.modals import ConfirmModal
@@ -115,6 +115,38 @@ async def test_each_audit_row_is_numbered_as_audit_verify_names_it(world):
         ids = [a.id for a in AuditLog.select(AuditLog.id).order_by(AuditLog.at.desc(), AuditLog.id.desc())]
         assert [str(table.get_row_at(i)[0]) for i in range(table.row_count)] == [f"#{i}" for i in ids]
         assert table.ordered_columns[0].label.plain == "Row"
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_the_audit_trail_names_each_campaign_as_the_campaign_list_does(world, size):
+    """Staff know a campaign by its name (the campaign list shows no id): the audit screen's
+    campaign column showed « 3 ». At 80 columns the name takes the room the detail's
+    column had (the detail is said whole under the table, with the name)."""
+    cid = world.campaigns.invitation_sent
+    name = Campaign.get_by_id(cid).name
+    app = app_for(world)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await pilot.press("l")
+        await settle(pilot)
+        table = app.screen.query_one("#audit-rows", DataTable)
+        newest = AuditLog.select().order_by(AuditLog.at.desc(), AuditLog.id.desc()).first()
+        assert newest.campaign == cid
+        cells = [str(c) for c in table.get_row_at(0)]
+        assert cells[4] == name and str(cid) not in cells[4], cells
+        columns = [c.key.value for c in table.ordered_columns]
+        widths = sum(c.get_render_width(table) for c in table.ordered_columns[:5])
+        assert widths <= size[0] - 2, "the campaign's column is on the screen"
+        assert table.ordered_columns[4].content_width >= 20, "room for a name"
+        assert columns == ["row", "at", "user", "action", "campaign", *(["detail"] if size[0] >= 100 else [])]
+        under = str(app.screen.query_one("#audit-detail").render())
+        assert under.startswith(f"“{name}” · to send: "), under
+        import_row = [str(c) for c in table.get_row_at(table.row_count - 1)]
+        assert import_row[3] == "import" and import_row[4] == "", "no campaign: an empty cell"
+        await pilot.resize_terminal(200 - size[0], 30)  # 80 -> 120, 120 -> 80: laid out again
+        await settle(pilot)
+        columns = [c.key.value for c in table.ordered_columns]
+        assert ("detail" in columns) == (size[0] < 100) and table.row_count == len(table.ordered_rows) > 1
 
 
 async def test_an_impossible_day_in_the_audit_filter_is_said_under_the_field_by_its_name(world):

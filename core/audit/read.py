@@ -15,13 +15,15 @@ import json
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+import peewee as pw
+
 from core import audit
 from core.context import Ctx
 from core.db import write_transaction
 from core.enums import Permission
 from core.errors import BadInput
 from core.i18n import _
-from core.models import AuditLog
+from core.models import AuditLog, Campaign
 
 READS = ("patient_search", "preview", "patient_show", "export")
 
@@ -76,10 +78,11 @@ class AuditRow:
     action: str
     campaign_id: int | None
     detail: dict
+    campaign_name: str | None = None  # the campaign's name now (the audit screen); not in --json/--csv
 
     def to_json(self) -> dict:
         """`clinicast audit --json`: the stored values, the row's id first as verify's breaks have it."""
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "campaign_name"}
 
 
 def parse_since(text: str | None, field: str = "--since") -> date | None:
@@ -108,7 +111,13 @@ def read(
     time zone), by `user`."""
     ctx.require(Permission.ADMIN)
     order = (AuditLog.at.desc(), AuditLog.id.desc()) if newest_first else (AuditLog.at, AuditLog.id)
-    q = AuditLog.select().order_by(*order)
+    # each row with its campaign's name now (archived ones too; a row outlives its campaign)
+    q = (
+        AuditLog.select(AuditLog, Campaign.name.alias("campaign_name"))
+        .join(Campaign, pw.JOIN.LEFT_OUTER, on=(Campaign.id == AuditLog.campaign))
+        .order_by(*order)
+        .objects()  # one flat row each: the name beside the row's own fields
+    )
     if since is not None:
         q = q.where(AuditLog.at >= _naive_utc(datetime.combine(since, time(0), tzinfo=ctx.config.clinic.tz)))
     if user:
@@ -123,7 +132,13 @@ def read(
             detail = {"text": a.detail}
         out.append(
             AuditRow(
-                a.id, a.at, a.user, a.action, a.campaign, detail if isinstance(detail, dict) else {"value": detail}
+                a.id,
+                a.at,
+                a.user,
+                a.action,
+                a.campaign,
+                detail if isinstance(detail, dict) else {"value": detail},
+                a.campaign_name,
             )
         )
     return out

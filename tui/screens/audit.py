@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
+from rich.cells import cell_len
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -20,6 +22,10 @@ from tui.screens.base import ClinicastScreen
 from tui.widgets.text_input import TextInput
 
 SHOWN = 1000  # the newest rows; `clinicast audit --csv` gives everything
+WIDE = 100  # from this width the detail has a column too (below, only the line under the table)
+CAMPAIGN_WIDE = 30  # the campaign's name beside the detail: cut here, whole under the table
+
+Cells = tuple[str, str, str, str, Text, str]  # row, when, who, what, campaign, detail
 
 
 class AuditScreen(ClinicastScreen[None]):
@@ -45,21 +51,64 @@ class AuditScreen(ClinicastScreen[None]):
         return _("Audit trail")
 
     def on_mount(self) -> None:
+        self.rows: list[Cells] = []
         self.details: list[str] = []
+        self._wide = self.size.width >= WIDE
+        self._laid_out_for = 0  # the width the columns were last made for
         self.query_one("#audit-since-error").display = False
         self.title = self.title_text()
         self._columns()
         self.action_refresh()
 
+    def on_resize(self) -> None:
+        if self.size.width != self._laid_out_for:
+            self._show()
+
     def _columns(self) -> None:
+        """Each column as wide as its longest cell (a login at most 12); the campaign's name
+        takes what is left at 80 columns, where the detail is only the line under the table."""
         table = self.query_one(DataTable)
         table.clear(columns=True)
-        table.add_column(pgettext("audit column", "Row"), key="row")  # « n° 6 », as `audit verify` names it
-        table.add_column(_("When"), width=22, key="at")
-        table.add_column(_("Who"), width=12, key="user")
-        table.add_column(_("What"), width=16, key="action")
-        table.add_column(_("Campaign"), width=8, key="campaign")
-        table.add_column(_("Detail"), key="detail")
+        self._wide, self._laid_out_for = self.size.width >= WIDE, self.size.width
+        headers = {
+            "row": pgettext("audit column", "Row"),  # « n° 6 », as `audit verify` names a row
+            "at": _("When"),
+            "user": _("Who"),
+            "action": _("What"),
+            "campaign": _("Campaign"),
+        }
+        widths = {
+            key: min(cap, max([cell_len(label), *(cell_len(str(cells[i])) for cells in self.rows)]))
+            for i, (key, label, cap) in enumerate(
+                (
+                    ("row", headers["row"], 12),
+                    ("at", headers["at"], 24),
+                    ("user", headers["user"], 12),
+                    ("action", headers["action"], 16),
+                    ("campaign", headers["campaign"], CAMPAIGN_WIDE),
+                )
+            )
+        }
+        if not self._wide:  # the name gets the room: the detail is said whole under the table
+            left = self.size.width - sum(v for k, v in widths.items() if k != "campaign") - 2 * len(widths) - 3
+            widths["campaign"] = max(cell_len(headers["campaign"]), left)
+        for key, label in headers.items():
+            table.add_column(label, width=widths[key], key=key)
+        if self._wide:
+            table.add_column(_("Detail"), key="detail")
+
+    def _show(self) -> None:
+        """The rows read last, in the columns this width gives them."""
+        if not self.is_mounted:
+            return
+        table = self.query_one(DataTable)
+        row = table.cursor_row
+        table.clear()
+        self._columns()
+        table.add_rows([cells if self._wide else cells[:-1] for cells in self.rows])
+        if 0 <= row < table.row_count:
+            table.move_cursor(row=row, animate=False)
+        self._show_detail(table.cursor_row)
 
     def relabel(self) -> None:
         """Every word again in the language now in use (the palette's switch)."""
@@ -74,7 +123,8 @@ class AuditScreen(ClinicastScreen[None]):
         self._show_detail(event.cursor_row)
 
     def _show_detail(self, row: int) -> None:
-        """The detail of the row under the cursor, whole: its column is cut at 80 columns."""
+        """The row under the cursor, whole: its campaign's name and its detail (their
+        columns are cut, and at 80 columns the detail has none)."""
         self.query_one("#audit-detail", Static).update(self.details[row] if 0 <= row < len(self.details) else "")
 
     def action_back(self) -> None:
@@ -98,20 +148,28 @@ class AuditScreen(ClinicastScreen[None]):
         tz = ctx.config.clinic.tz
         note = self.query_one("#audit-note", Static)
 
-        def read_in_words() -> list[tuple[str, str, str, str, str, str]]:
-            """The rows as the table shows them, read and worded off the event loop (a
-            thousand rows' dates and details take tens of milliseconds)."""
-            return [
-                (
+        def read_in_words() -> list[tuple[Cells, str]]:
+            """The rows as the table shows them, and each one's line under the table, read
+            and worded off the event loop (a thousand rows' dates and details take tens of
+            milliseconds)."""
+            out = []
+            for r in audit_read.read(ctx, day, user or None, SHOWN, True):
+                if r.campaign_id is None:
+                    name = ""
+                else:  # as the campaign list names it; a row outlives its campaign: its number
+                    name = r.campaign_name or _("campaign #{id}").format(id=r.campaign_id)
+                detail = describe(r.detail, tz)
+                cells: Cells = (
                     row_number(r.id),
                     fmt.when(r.at, tz, seconds=True),  # as `clinicast audit` shows it
                     r.user,
                     word("audit", r.action),
-                    "" if r.campaign_id is None else str(r.campaign_id),
-                    describe(r.detail, tz),
+                    Text(name, no_wrap=True, overflow="ellipsis"),
+                    detail,
                 )
-                for r in audit_read.read(ctx, day, user or None, SHOWN, True)
-            ]
+                whole = " · ".join(part for part in (quoted(name) if name else "", detail) if part)
+                out.append((cells, whole))
+            return out
 
         since_error = self.query_one("#audit-since-error", Static)
         # the field named as its placeholder shows it ("since YYYY-MM-DD"): core's words,
@@ -131,15 +189,13 @@ class AuditScreen(ClinicastScreen[None]):
         except ClinicastError as e:  # no admin permission (any more)
             note.update(str(e))
             return
-        table = self.query_one(DataTable)
-        table.clear()
-        self.details = [detail for *_cells, detail in rows]
-        table.add_rows(rows)
-        self._show_detail(table.cursor_row)
+        self.rows = [cells for cells, _whole in rows]
+        self.details = [whole for _cells, whole in rows]
+        self._show()
         n = len(rows)
         if n >= SHOWN:
             said = _("{n} entries (the newest {shown}: `clinicast audit --csv` gives all)")
         else:
             said = ngettext("{n} entry", "{n} entries", n)
         note.update(said.format(n=fmt.num(n), shown=fmt.num(SHOWN)))
-        table.focus()
+        self.query_one(DataTable).focus()
