@@ -124,6 +124,22 @@ def test_kind_is_fixed_and_permission_checked_in_core(db, config):
     assert Campaign.get_by_id(c.id).name == "One"
 
 
+def test_archiving_twice_is_refused_and_writes_nothing(db, config):
+    """Archiving an archived campaign (or bringing back one in the list) changed nothing but
+    wrote an audit row « archive » each time, as if it had happened."""
+    ctx, clock = ctx_at(config)
+    c = campaigns.create(ctx, "invitation", "Spring")
+    with pytest.raises(Refused, match=f"campaign {c.id} is not archived"):
+        campaigns.archive(ctx, c.id, archived=False)
+    campaigns.archive(ctx, c.id)
+    archived_at = Campaign.get_by_id(c.id).updated_at
+    clock.advance(minutes=5)
+    with pytest.raises(Refused, match=f"campaign {c.id} is already archived"):
+        campaigns.archive(ctx, c.id)
+    assert [a.action for a in AuditLog.select().order_by(AuditLog.id)] == ["create", "archive"]
+    assert Campaign.get_by_id(c.id).updated_at == archived_at
+
+
 def test_archive_refused_while_sending(db, config):
     ctx, _ = ctx_at(config)
     add_patients(2)

@@ -228,6 +228,24 @@ def test_status_says_when_the_next_send_is_due_in_the_clinic_s_time(tmp_path, db
     assert "next due " in said and f" {opens:02d}:00:00)" in said, said
 
 
+def test_an_archive_or_stop_that_changes_nothing_is_refused_exit_1(run):
+    """SPEC §7: a refused action exits 1 with one line; nothing is written (there was an
+    audit row « archive » per repeat, « stop » on a draft)."""
+    c = run.json("campaigns", "create", "--kind", "invitation", "--name", "Printemps")
+    run("campaigns", "archive", str(c["id"]))
+    trail = run.json("audit")
+    for args, said in (
+        (("campaigns", "archive", str(c["id"])), f"campaign {c['id']} is already archived"),
+        (("campaigns", "stop", str(c["id"])), f"nothing to stop: campaign {c['id']} has not been started"),
+    ):
+        res = run(*args, code=1)
+        assert res.stderr == f"clinicast: {said}\n" and not res.stdout, res.stderr
+    run("campaigns", "archive", str(c["id"]), "--undo")
+    res = run("campaigns", "archive", str(c["id"]), "--undo", code=1)
+    assert res.stderr == f"clinicast: campaign {c['id']} is not archived\n"
+    assert [a["action"] for a in run.json("audit")] == [*(a["action"] for a in trail), "unarchive"]
+
+
 def test_cap_is_a_refusal_exit_1(run, tmp_path):
     run("patients", "import", str(patients_csv(tmp_path, 5)))
     c = run.json("campaigns", "create", "--kind", "invitation", "--name", "C")

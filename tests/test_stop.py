@@ -20,7 +20,8 @@ from core import campaigns, recipients
 from core.delivery import Dispatcher
 from core.delivery.store import in_flight
 from core.enums import DeliveryKind, DeliveryState
-from core.models import AuditLog, Delivery, Recipient
+from core.errors import Refused
+from core.models import AuditLog, Campaign, Delivery, Recipient
 
 T0 = datetime(2026, 3, 2, 15, 0, 0)  # 10:00 in Toronto, a Monday
 TPL = {"fr": {"title": "Vaccins", "body": "Vaccins.", "push": "Un message"}}
@@ -79,7 +80,8 @@ class TestStop:
         assert recipients.start(ctx, c.id).will_send == 3
         d.run_once()
         assert len(smtp.messages) == 3 and status_counts(c.id) == {"sent": 3}
-        assert recipients.stop(ctx, c.id).to_json() == {"stopped": 0, "already_sent": 3, "in_flight": 0}
+        assert recipients.stop_plan(ctx, c.id).to_json() == {"stopped": 0, "already_sent": 3, "in_flight": 0}
+        assert recipients.stop_plan(ctx, c.id).nothing_to_stop
 
     def test_a_claimed_row_not_handed_over_is_given_up(self, env, smtp):
         from core.delivery.store import claim
@@ -131,9 +133,40 @@ class TestStop:
         assert r.exit_code == 0, r.output
         assert json.loads(r.output) == {"stopped": 2, "already_sent": 0, "in_flight": 0}
         r = run(cli, ["campaigns", "stop", str(c.id), "--config", str(config_path_for_cli)])
-        assert r.exit_code == 0 and "stopped: 0 not sent" in r.output
+        assert r.exit_code == 1 and r.stderr.strip() == (
+            f"clinicast: nothing to stop: no message of campaign {c.id} is waiting to be sent "
+            "(0 already sent, 0 being sent at this moment)"
+        ), r.output
+        assert AuditLog.select().where(AuditLog.action == "stop").count() == 1, "the refused stop wrote nothing"
         r = run(cli, ["campaigns", "stop", "999", "--config", str(config_path_for_cli)])
         assert r.exit_code == 2 and r.output.strip() == "clinicast: no campaign with id 999"
+
+    def test_a_stop_that_would_change_nothing_is_refused_and_writes_nothing(self, env, smtp, config_path_for_cli):
+        """A draft (nothing was ever running), then everything sent: a stop changed nothing
+        but wrote an audit row « stop » as if something had been stopped."""
+        ctx, clock, make = env
+        add_patients(2)
+        c = campaigns.create(ctx, "invitation", "Invite")
+        recipients.assign_ids(ctx, c.id, ["1000", "1001"])
+        run = CliRunner().invoke
+        before = [(a.id, a.action) for a in AuditLog.select()]
+        r = run(cli, ["campaigns", "stop", str(c.id), "--json", "--config", str(config_path_for_cli)])
+        assert r.exit_code == 1 and not r.stdout, r.output
+        assert r.stderr.strip() == f"clinicast: nothing to stop: campaign {c.id} has not been started"
+        with pytest.raises(Refused, match="has not been started"):
+            recipients.stop(ctx, c.id)
+        assert [(a.id, a.action) for a in AuditLog.select()] == before and status_counts(c.id) == {"assigned": 2}
+        assert recipients.stop_plan(ctx, c.id).nothing_to_stop  # the TUI asks the same question first
+        recipients.start(ctx, c.id)
+        make().run_once()
+        assert status_counts(c.id) == {"sent": 2}
+        before = [(a.id, a.action) for a in AuditLog.select()]
+        changed = Campaign.get_by_id(c.id).updated_at
+        clock.advance(minutes=5)
+        with pytest.raises(Refused, match=r"no message of campaign \d+ is waiting to be sent \(2 already sent"):
+            recipients.stop(ctx, c.id)
+        assert [(a.id, a.action) for a in AuditLog.select()] == before and status_counts(c.id) == {"sent": 2}
+        assert Campaign.get_by_id(c.id).updated_at == changed
 
 
 @pytest.fixture

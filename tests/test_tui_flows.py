@@ -76,6 +76,26 @@ class TestCampaignList:
             row = screen.query_one(DataTable).get_row_at(screen._order.index(world.campaigns.invitation_draft))
             assert row[0].plain.startswith("(archived) "), row[0].plain
 
+    async def test_archiving_a_campaign_someone_archived_meanwhile_is_refused(self, world):
+        """The list still shows it (someone else archived it since): the archive is refused
+        as on the command line — it wrote a second audit row « archive » — and the list is
+        read again."""
+        from core.models import AuditLog
+
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            screen = app.screen
+            cid = screen.selected_id()
+            assert cid is not None
+            campaigns_mod.archive(world.ctx, cid)  # another staff member
+            screen.action_archive()  # the palette's « Archive “…” », read before
+            await settle(pilot)
+            said = [n.message for n in app._notifications]
+            assert any(f"campaign {cid} is already archived" in m for m in said), said
+            assert cid not in screen._order, "the list as it is now: archived, hidden"
+        assert AuditLog.select().where(AuditLog.action == "archive").count() == 1
+
 
 class TestCampaignDetail:
     async def test_create_invitation(self, world):

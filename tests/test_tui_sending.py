@@ -21,7 +21,7 @@ from tui_helpers import (
 
 from core import config as cfg
 from core import context, recipients
-from core.models import Delivery, Invitation, Recipient
+from core.models import AuditLog, Delivery, Invitation, Recipient
 from tui.screens.modals import ConfirmModal
 from tui.screens.sending import TestSendModal
 from tui.screens.template_editor import TemplateEditorScreen
@@ -78,6 +78,31 @@ class TestStop:
             assert counts(cid).get("queued", 0) == 0 and counts(cid)["assigned"] >= queued
             assert any(f"Stopped: {queued} not sent" in n.message for n in app._notifications)
             assert not Delivery.select().where(Delivery.campaign == cid, Delivery.status == "pending").exists()
+
+    async def test_a_stop_that_would_change_nothing_is_refused_and_writes_nothing(self, world):
+        """The rule is core's (the command line's too): a draft says so before asking, and a
+        stop confirmed after someone else stopped the campaign is refused — it wrote a
+        second audit row « stop », as if it had stopped something."""
+        draft = world.campaigns.invitation_draft
+        async with campaign_open(world, draft) as (app, pilot):
+            await pilot.press("S")
+            await settle(pilot)
+            assert not isinstance(app.screen, ConfirmModal)
+            assert any("Nothing to stop" in n.message for n in app._notifications)
+        assert not AuditLog.select().where(AuditLog.action == "stop").exists()
+
+        cid = world.campaigns.broadcast_live
+        recipients.start(world.ctx, cid)
+        async with campaign_open(world, cid) as (app, pilot):
+            await pilot.press("S")
+            await modal(pilot, ConfirmModal)
+            recipients.stop(world.ctx, cid)  # another staff member, while this one reads
+            await pilot.press("y")
+            await settle(pilot)
+            said = [n.message for n in app._notifications]
+            assert any("nothing to stop: no message of campaign" in m for m in said), said
+            assert not any("Stopped:" in m for m in said), said
+        assert AuditLog.select().where(AuditLog.action == "stop").count() == 1
 
 
 class TestTestSend:

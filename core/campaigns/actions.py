@@ -220,10 +220,18 @@ def save_templates(ctx: Ctx, campaign_id: int | str, templates: dict) -> Campaig
 
 
 def archive(ctx: Ctx, campaign_id: int | str, archived: bool = True) -> Campaign:
-    """Hide from the default list (kept for audit). A campaign still sending cannot be archived."""
+    """Hide from the default list (kept for audit). A campaign still sending cannot be archived;
+    one archived already (or, to undo, one not archived) is refused: nothing changes, and no
+    audit row says it did."""
     ctx.require(Permission.CAMPAIGNS)
     with database.atomic():
         c = get_locked(campaign_id)
+        if c.archived == archived:
+            raise Refused(
+                (_("campaign {id} is already archived") if archived else _("campaign {id} is not archived")).format(
+                    id=c.id
+                )
+            )
         if archived and Delivery.select().where(Delivery.campaign == c, Delivery.status.in_(OPEN)).exists():
             raise Refused(
                 _("campaign {id} still has deliveries under way; archive it once they are done").format(id=c.id)

@@ -20,13 +20,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core import audit
+from core import audit, formats
 from core.campaigns import get
 from core.campaigns.reads import get_locked
 from core.context import Ctx
 from core.db import write_transaction
 from core.delivery.store import cancel, in_flight, not_handed_over
 from core.enums import DeliveryKind, Permission, RecipientStatus
+from core.errors import Refused
+from core.i18n import _
 from core.models import Campaign, Delivery, Recipient
 from core.reasons import Reason
 
@@ -38,6 +40,14 @@ class StopResult:
     stopped: int = 0  # emails or pushes cancelled before any transport had them
     already_sent: int = 0  # recipients sent to before the stop
     in_flight: int = 0  # handed to a transport before the stop: they finish
+    waiting: int = 0  # recipients waiting for a send, who go back to `assigned` (not in --json)
+
+    @property
+    def nothing_to_stop(self) -> bool:
+        """Nothing would be cancelled and nobody goes back to `assigned`: a stop would change
+        nothing (a draft, or everything sent) — refused, and nothing written, not even an
+        audit row (what is in flight finishes either way)."""
+        return self.stopped == 0 and self.waiting == 0
 
     def to_json(self) -> dict:
         return {"stopped": self.stopped, "already_sent": self.already_sent, "in_flight": self.in_flight}
@@ -51,6 +61,21 @@ def _sent(c: Campaign) -> int:
     return Recipient.select().where(Recipient.campaign == c, Recipient.status == RecipientStatus.SENT).count()
 
 
+def _waiting(c: Campaign):
+    return (Recipient.campaign == c) & Recipient.status.in_((RecipientStatus.QUEUED, RecipientStatus.RETRYING))
+
+
+def _nothing_to_stop(c: Campaign, result: StopResult) -> Refused:
+    if c.first_started_at is None:
+        return Refused(_("nothing to stop: campaign {id} has not been started").format(id=c.id))
+    return Refused(
+        _(
+            "nothing to stop: no message of campaign {id} is waiting to be sent "
+            "({sent} already sent, {in_flight} being sent at this moment)"
+        ).format(id=c.id, sent=formats.number(result.already_sent), in_flight=formats.number(result.in_flight))
+    )
+
+
 def stop_plan(ctx: Ctx, campaign_id) -> StopResult:
     """What `stop` would do now, for a confirmation; changes nothing (the counts may move
     before the stop itself: it answers with its own)."""
@@ -60,12 +85,14 @@ def stop_plan(ctx: Ctx, campaign_id) -> StopResult:
         stopped=Delivery.select().where(_messages(c), not_handed_over()).count(),
         already_sent=_sent(c),
         in_flight=Delivery.select().where(_messages(c), in_flight()).count(),
+        waiting=Recipient.select().where(_waiting(c)).count(),
     )
 
 
 def stop(ctx: Ctx, campaign_id) -> StopResult:
     """Cancel every email and push of the campaign not yet handed over; their recipients
-    go back to `assigned`. Returns the counts."""
+    go back to `assigned`. Returns the counts; Refused when that changes nothing (a draft,
+    everything sent: no audit row says a stop happened)."""
     ctx.require(Permission.CAMPAIGNS)
     with write_transaction():
         c = get_locked(campaign_id)
@@ -76,17 +103,15 @@ def stop(ctx: Ctx, campaign_id) -> StopResult:
         stopped = cancel(messages, Reason.STOPPED)
         flying = Delivery.select().where(messages, in_flight()).count()
         now = ctx.now()
-        (
+        waiting = (
             Recipient.update(status=RecipientStatus.ASSIGNED, next_attempt_at=None, reason_code="", reason="")
-            .where(
-                Recipient.campaign == c,
-                Recipient.status.in_((RecipientStatus.QUEUED, RecipientStatus.RETRYING)),
-            )
+            .where(_waiting(c))
             .execute()
         )
-        sent = _sent(c)
+        result = StopResult(stopped=stopped, already_sent=_sent(c), in_flight=flying, waiting=waiting)
+        if result.nothing_to_stop:  # nothing changed: said, and the transaction leaves no row
+            raise _nothing_to_stop(c, result)
         c.updated_at = now
         c.save(only=[Campaign.updated_at])
-        result = StopResult(stopped=stopped, already_sent=sent, in_flight=flying)
         audit.record(ctx, "stop", c.id, **result.to_json())
     return result

@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from core import campaigns
 from core.enums import CampaignStatus, Kind, Permission
+from core.errors import Refused
 from core.i18n import N_, _
 from core.words import word
 from tui import format as fmt
@@ -379,7 +380,11 @@ class CampaignListScreen(ClinicastScreen[None]):
 
     @work(exclusive=True, exit_on_error=False, group="archive")
     async def archive_flow(self, campaign_id: int, archived: bool) -> None:
-        c = await asyncio.to_thread(campaigns.archive, self.app.ctx, campaign_id, archived)
+        try:
+            c = await asyncio.to_thread(campaigns.archive, self.app.ctx, campaign_id, archived)
+        except Refused:  # said as any failure; one archived (or back) meanwhile: the list as it is now
+            self.action_refresh()
+            raise
         self.notify(
             (_("“{name}” archived") if c.archived else _("“{name}” back in the list")).format(name=c.name), markup=False
         )

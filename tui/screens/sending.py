@@ -280,7 +280,7 @@ class SendingControl:
     async def _stop_flow(self) -> None:
         c = self.campaign
         plan = await self._core(recipients.stop_plan, c.campaign_id)
-        if plan.stopped == 0 and plan.in_flight == 0:
+        if plan.nothing_to_stop:  # core's rule: a stop now would be refused
             self._say(_("Nothing to stop: nothing is waiting to be sent."), timeout=5)
             return
         kind = c.campaign_kind() or "invitation"
