@@ -169,7 +169,7 @@ def audit_verify(ctx, as_json):
     if as_json:
         emit(verdict.to_json())
     else:
-        for line in verdict.lines():
+        for line in verdict.lines(ctx.config.clinic.tz):
             click.echo(line)
     if not verdict.intact:
         sys.exit(EXIT_REFUSED)

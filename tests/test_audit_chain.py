@@ -111,7 +111,7 @@ def test_concurrent_writers_keep_the_chain_whole(ctx):
         t.join(120)
     assert not errors, errors
     v = chain.verify()
-    assert v.rows == 120 and v.intact, [b.describe() for b in v.breaks[:5]]
+    assert v.rows == 120 and v.intact, [b.describe(ctx.config.clinic.tz) for b in v.breaks[:5]]
 
 
 def test_audit_verify_on_the_command_line(tmp_path, config_path, ctx):
@@ -260,10 +260,13 @@ def test_the_row_verify_names_is_found_by_its_number_in_the_listing(config_path,
     sql("UPDATE audit_log SET detail = '{}' WHERE id = 3")
     run = CliRunner()
     res = run.invoke(cli, ["audit", "verify", "--config", str(config_path)], obj={})
-    [named] = re.findall(r"audit row (#\d+) ", res.stdout)
+    [(named, when, who, what)] = re.findall(r"audit row (#\d+) \((.+), (\S+), (\S+)\): changed", res.stdout)
     assert res.exit_code == 1 and named == "#3", res.output
     listing = run.invoke(cli, ["audit", "--config", str(config_path)], obj={}).stdout.splitlines()
     [line] = [line for line in listing if line.split()[0] == named]
+    # the row's moment, who and what as the listing says them (verify said 2026-03-02 15:00:00Z
+    # and `create` where the listing says Mar 2, 2026, 10:00:00 and create, in the clinic's zone)
+    assert line.startswith(f"{named} {when} {who} ") and f" {what} " in line and not when.endswith("Z"), (line, when)
     assert "Campagne 2" not in line and line == listing[2], listing  # its detail was emptied: the third row
     assert [line.split()[0] for line in listing] == ["#1", "#2", "#3", "#4"]
     trail = json.loads(run.invoke(cli, ["audit", "--json", "--config", str(config_path)], obj={}).stdout)

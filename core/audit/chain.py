@@ -30,9 +30,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from core import formats
+from core.audit.words import row_number
 from core.i18n import _, ngettext
+from core.words import word
 
 GENESIS = "0" * 64  # the prev_hash of the first row
 LOCK_KEY = 0x636C696E  # PostgreSQL advisory lock: "clin"; held until the transaction ends
@@ -74,9 +77,14 @@ class Break:
     action: str
     kind: str  # "changed" | "deleted" | "moved" | "unchained"
 
-    def describe(self) -> str:
-        row = _("audit row #{id} ({at:%Y-%m-%d %H:%M:%S}Z, {user}, {action})").format(
-            id=self.id, at=self.at, user=self.user, action=self.action
+    def describe(self, tz: ZoneInfo) -> str:
+        """The row as `clinicast audit` lists it — its number, its moment in the clinic's
+        zone, who, what in words — then what is wrong with it."""
+        row = _("audit row {row} ({at}, {user}, {action})").format(
+            row=row_number(self.id),
+            at=formats.when(self.at, tz, seconds=True),
+            user=self.user,
+            action=word("audit", self.action),
         )
         why = {
             "changed": _("changed after it was written: its content no longer matches its hash"),
@@ -111,11 +119,11 @@ class Verdict:
             ],
         }
 
-    def lines(self) -> list[str]:
+    def lines(self, tz: ZoneInfo) -> list[str]:
         """What `clinicast audit verify` says: the breaks, or that it holds and its head."""
         if not self.rows:
             return [_("the audit trail is empty")]
-        head = _("last row #{id}, hash {hash}").format(id=self.last_id, hash=self.head)
+        head = _("last row {row}, hash {hash}").format(row=row_number(self.last_id or 0), hash=self.head)
         if self.intact:
             return [
                 _("the audit trail is intact: {n} rows chained; {head}").format(n=formats.number(self.rows), head=head)
@@ -127,7 +135,7 @@ class Verdict:
                 len(self.breaks),
             ).format(n=len(self.breaks), rows=formats.number(self.rows), head=head)
         ]
-        out += [f"  {b.describe()}" for b in self.breaks[:MAX_SHOWN]]
+        out += [f"  {b.describe(tz)}" for b in self.breaks[:MAX_SHOWN]]
         if len(self.breaks) > MAX_SHOWN:
             out.append("  " + _("… and {n} more").format(n=len(self.breaks) - MAX_SHOWN))
         return out

@@ -98,7 +98,7 @@ def look_at_what_staff_share(config: Config) -> None:
         return
     for b in verdict.breaks:
         event(log, logging.ERROR, "audit_chain_broken", row=b.id, kind=b.kind, at=b.at.isoformat(), user=b.user,
-              action=b.action, what=b.describe(), msg=_("the audit trail is broken here"))  # fmt: skip
+              action=b.action, what=b.describe(config.clinic.tz), msg=_("the audit trail is broken here"))  # fmt: skip
     event(log, logging.INFO, "audit_chain", checked=verdict.rows, intact=verdict.intact, last_row=verdict.last_id,
           head=verdict.head)  # fmt: skip
     trail.guard_the_trail_head()
