@@ -59,7 +59,7 @@ async def test_the_audit_screen_switches_too(world):
         app.switch_language("fr")
         await settle(pilot)
         table = screen.query_one("DataTable")
-        assert headers(table)[:3] == ["Quand", "Qui", "Quoi"]
+        assert headers(table)[:4] == ["Ligne", "Quand", "Qui", "Quoi"]
         assert screen.title == "Journal d'audit" and "entrées" in screen_text(app)
 
 
