@@ -552,6 +552,106 @@ class TestEightyColumns:
             assert 1 <= lines <= 3
 
 
+def in_french(world) -> None:
+    """The world's staff member reads French (the app started after this speaks it)."""
+    from tui_helpers import users_toml, write_config
+
+    write_config(world.folder, users=users_toml(language="fr"))
+
+
+def drawn(widget) -> list[str]:
+    """The lines a widget draws now, as text."""
+    return ["".join(seg.text for seg in strip) for strip in widget.render_lines(widget.region.reset_offset)]
+
+
+class TestArchive:
+    """Archiving from the campaign list (the CLI's `campaigns archive`): a key in the
+    footer, a confirmation, core.campaigns.archive."""
+
+    async def test_shift_a_archives_after_a_confirmation_and_brings_it_back(self, world):
+        from core.models import AuditLog
+
+        cid = world.campaigns.invitation_draft
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            screen = await select(pilot, cid)
+            await pilot.press("A")
+            await settle(pilot)
+            assert isinstance(app.screen, ConfirmModal)
+            assert "leaves the list" in screen_text(app) and "Nothing is deleted" in screen_text(app)
+            await pilot.press("n")  # no: nothing changes
+            await settle(pilot)
+            assert app.screen is screen and not Campaign.get_by_id(cid).archived
+            await pilot.press("A")
+            await settle(pilot)
+            await pilot.press("y")
+            await settle(pilot)
+            assert app.screen is screen and Campaign.get_by_id(cid).archived
+            assert cid not in screen._order  # archived campaigns are hidden
+            assert AuditLog.select().where(AuditLog.action == "archive", AuditLog.campaign == cid).count() == 1
+            assert any("archived" in n.message for n in app._notifications)
+            # shown again (v), the key says what it does to an archived one, and undoes it
+            await pilot.press("v")
+            await settle(pilot)
+            await select(pilot, cid)
+            assert screen.active_bindings["A"].binding.description == "Unarchive"
+            await pilot.press("A")
+            await settle(pilot)
+            assert isinstance(app.screen, ConfirmModal) and "comes back in the list" in screen_text(app)
+            await pilot.press("y")
+            await settle(pilot)
+            assert not Campaign.get_by_id(cid).archived
+            assert screen.active_bindings["A"].binding.description == "Archive"
+
+    async def test_a_campaign_still_sending_is_refused_before_any_question(self, world):
+        from core import conditions, recipients
+
+        cid = world.campaigns.invitation_draft
+        recipients.assign_conditions(world.ctx, cid, [conditions.parse("email is not empty")])
+        recipients.start(world.ctx, cid)  # its emails wait for a scheduler (none here)
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            screen = await select(pilot, cid)
+            await pilot.press("A")
+            await settle(pilot)
+            assert app.screen is screen  # no confirmation for what core would refuse
+            said = [n.message for n in app._notifications]
+            assert any("still has deliveries under way" in m for m in said), said
+            assert not Campaign.get_by_id(cid).archived
+
+    async def test_the_key_is_in_the_footer_at_80_columns_in_french(self, world):
+        from textual.widgets._footer import FooterKey
+
+        in_french(world)
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            shown = {
+                k.key: k.description
+                for k in app.screen.query(FooterKey)
+                if k.region.width and k.region.right <= 80 and k.region.y == 23
+            }
+            assert shown.get("A") == "Archiver", shown
+            assert {"enter", "n", "e", "t", "v"} <= set(shown), shown
+
+    async def test_the_key_can_be_rebound_from_the_config(self, world):
+        from tui import keys
+
+        assert keys.problems({"campaigns.archive": "ctrl+k"}) == []
+        text = world.config_path.read_text()
+        world.config_path.write_text(text + '\n[keys]\n"campaigns.archive" = "ctrl+k"\n')
+        cid = world.campaigns.invitation_draft
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await select(pilot, cid)
+            await pilot.press("ctrl+k")
+            await settle(pilot)
+            assert isinstance(app.screen, ConfirmModal)
+
+
 class TestEmailPreview:
     async def test_the_email_reads_as_html_and_f6_shows_the_text_part(self, world):
         from textual.widgets import Markdown

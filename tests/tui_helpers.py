@@ -398,6 +398,7 @@ SCREENS: dict[str, tuple[tuple, tuple[str, ...], float]] = {
     "campaign list": ((), (), 0.0),
     "campaign list, filtered": (("slash", "i", "n", "v"), ("inv",), 0.0),
     "campaign list, archived shown": (("v",), (), 0.0),
+    "archive confirmation": ((select_campaign("invitation_draft"), "A"), (), 0.0),
     "new campaign form": (("n",), (), 0.0),
     "new broadcast, with errors": (
         ("n", "down", "tab", *"Fermeture", "tab", *"2025-06-31", "tab", *"2025-05-01"),

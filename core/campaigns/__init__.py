@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from core.campaigns.actions import (
         INVITATION_VALID_DAYS,
         archive,
+        archive_refusal,
         clinic_values,
         create,
         edit,
@@ -39,6 +40,7 @@ __all__ = [
     "LanguageGap",
     "language_gaps",
     "archive",
+    "archive_refusal",
     "clinic_values",
     "create",
     "edit",
@@ -59,7 +61,16 @@ __all__ = [
 # the actions load the templating (Jinja, Markdown) with them: imported when first used,
 # so a command that only reads (`campaigns list`, `status`) never pays for it (issue #21)
 _ACTIONS = frozenset(
-    ("INVITATION_VALID_DAYS", "archive", "clinic_values", "create", "edit", "save_templates", "validate_fields")
+    (
+        "INVITATION_VALID_DAYS",
+        "archive",
+        "archive_refusal",
+        "clinic_values",
+        "create",
+        "edit",
+        "save_templates",
+        "validate_fields",
+    )
 )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from core import audit, dates, formats, templating, textcheck
-from core.campaigns.reads import TEMPLATE_FIELDS, get_locked
+from core.campaigns.reads import TEMPLATE_FIELDS, get, get_locked
 from core.context import Ctx
 from core.enums import LANGUAGES, OPEN, DeliveryKind, Kind, Permission
 from core.errors import BadInput, Refused
@@ -219,6 +219,23 @@ def save_templates(ctx: Ctx, campaign_id: int | str, templates: dict) -> Campaig
     return edit(ctx, campaign_id, templates=templates)
 
 
+def _archive_refusal(c: Campaign, archived: bool = True) -> str | None:
+    if c.archived == archived:  # nothing would change
+        return (_("campaign {id} is already archived") if archived else _("campaign {id} is not archived")).format(
+            id=c.id
+        )
+    if archived and Delivery.select().where(Delivery.campaign == c, Delivery.status.in_(OPEN)).exists():
+        return _("campaign {id} still has deliveries under way; archive it once they are done").format(id=c.id)
+    return None
+
+
+def archive_refusal(campaign_id: int | str, archived: bool = True) -> str | None:
+    """Why archiving (or, `archived=False`, unarchiving) the campaign would be refused now,
+    or None: what the TUI says instead of asking to confirm (`archive` checks again, under
+    its lock)."""
+    return _archive_refusal(get(campaign_id), archived)
+
+
 def archive(ctx: Ctx, campaign_id: int | str, archived: bool = True) -> Campaign:
     """Hide from the default list (kept for audit). A campaign still sending cannot be archived;
     one archived already (or, to undo, one not archived) is refused: nothing changes, and no
@@ -226,16 +243,9 @@ def archive(ctx: Ctx, campaign_id: int | str, archived: bool = True) -> Campaign
     ctx.require(Permission.CAMPAIGNS)
     with database.atomic():
         c = get_locked(campaign_id)
-        if c.archived == archived:
-            raise Refused(
-                (_("campaign {id} is already archived") if archived else _("campaign {id} is not archived")).format(
-                    id=c.id
-                )
-            )
-        if archived and Delivery.select().where(Delivery.campaign == c, Delivery.status.in_(OPEN)).exists():
-            raise Refused(
-                _("campaign {id} still has deliveries under way; archive it once they are done").format(id=c.id)
-            )
+        refusal = _archive_refusal(c, archived)
+        if refusal is not None:
+            raise Refused(refusal)
         if not archived:
             _raise_problems(
                 {k: v for k, v in validate_fields(c.kind, c.name, c.starts_on, c.ends_on, c.id).items() if k == "name"}

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from functools import partial
 
 from rich.cells import cell_len
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import ActiveBinding, Binding
 from textual.reactive import reactive
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
@@ -20,6 +21,7 @@ from core.i18n import N_, _
 from core.words import word
 from tui import format as fmt
 from tui.screens.base import ClinicastScreen
+from tui.screens.modals import ConfirmModal
 from tui.typeahead import typed_first
 from tui.widgets.status_line import StatusLine
 from tui.widgets.text_input import TextInput
@@ -37,7 +39,6 @@ class CampaignListScreen(ClinicastScreen[None]):
         Binding("e", "edit", N_("Edit"), tooltip=N_("Edit the campaign's details"), id="campaigns.edit"),
         Binding("t", "template", N_("Template"), tooltip=N_("Edit the messages"), id="campaigns.template"),
         Binding("slash", "filter", N_("Filter"), tooltip=N_("Filter by name as you type"), id="campaigns.filter"),
-        Binding("r", "refresh", N_("Refresh"), id="campaigns.refresh"),
         Binding(
             "v",
             "toggle_archived",
@@ -45,6 +46,19 @@ class CampaignListScreen(ClinicastScreen[None]):
             tooltip=N_("Show or hide archived campaigns"),
             id="campaigns.archived",
         ),
+        # shift+a, as the recipients' heavier keys (S stop, T test, E export): never an `a`
+        # meant for "add"; says "Unarchive" on an archived campaign (`active_bindings`)
+        Binding(
+            "A",
+            "archive",
+            N_("Archive"),
+            tooltip=N_("Hide it from the list (kept for audit)"),
+            id="campaigns.archive",
+        ),
+        # not in the footer, which at 80 columns in French had no room left for the archive
+        # key: the list reads itself again on coming back to it and while a campaign is
+        # sending; r still does it (`?` lists it, and the palette)
+        Binding("r", "refresh", N_("Refresh"), show=False, id="campaigns.refresh"),
         Binding("escape", "clear_filter", N_("Clear filter"), show=False, id="campaigns.clear_filter"),
         # hidden in the footer (staff without admin never see it); listed in the palette
         Binding(
@@ -199,6 +213,27 @@ class CampaignListScreen(ClinicastScreen[None]):
     @on(DataTable.RowHighlighted)
     def _detail(self) -> None:
         self._show_detail(fetch=True)
+        self.refresh_bindings()  # the archive key says what it does to this campaign
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """The archive key as it applies to the campaign under the cursor: "Unarchive" on
+        an archived one."""
+        bindings = super().active_bindings
+        s = self.selected() if self._order else None
+        if s is None or not s.archived:
+            return bindings
+        return {
+            key: ActiveBinding(
+                a.node,
+                replace(a.binding, description=_("Unarchive"), tooltip=_("Show it in the list again")),
+                a.enabled,
+                _("Show it in the list again"),
+            )
+            if a.binding.id == "campaigns.archive"
+            else a
+            for key, a in bindings.items()
+        }
 
     def _show_detail(self, fetch: bool) -> None:
         s = self.selected()
@@ -376,10 +411,34 @@ class CampaignListScreen(ClinicastScreen[None]):
     def action_archive(self) -> None:
         s = self.selected()
         if s is not None and not self.running("archive"):
-            self.archive_flow(s.id, not s.archived)
+            self.archive_flow(s.id, s.name, not s.archived)
 
     @work(exclusive=True, exit_on_error=False, group="archive")
-    async def archive_flow(self, campaign_id: int, archived: bool) -> None:
+    async def archive_flow(self, campaign_id: int, name: str, archived: bool) -> None:
+        """Asks first, then core.campaigns.archive (as `clinicast campaigns archive`): its
+        permission check, and its refusal while deliveries are under way (said at once,
+        rather than after a confirmation it would refuse)."""
+        refusal = await asyncio.to_thread(campaigns.archive_refusal, campaign_id, archived)
+        if refusal is not None:
+            self.action_refresh()  # archived (or back) meanwhile by someone else: the list as it is now
+            raise Refused(refusal)
+        if archived:
+            confirm = ConfirmModal(
+                lambda: _("Archive “{name}”").format(name=name),
+                lambda: _(
+                    "The campaign leaves the list. Nothing is deleted: its recipients, messages "
+                    "and history are kept for audit, and the archived campaigns can be shown again."
+                ),
+                yes=lambda: _("Archive"),
+            )
+        else:
+            confirm = ConfirmModal(
+                lambda: _("Unarchive “{name}”").format(name=name),
+                lambda: _("The campaign comes back in the list."),
+                yes=lambda: _("Unarchive"),
+            )
+        if not await self.app.push_screen_wait(confirm):
+            return
         try:
             c = await asyncio.to_thread(campaigns.archive, self.app.ctx, campaign_id, archived)
         except Refused:  # said as any failure; one archived (or back) meanwhile: the list as it is now
