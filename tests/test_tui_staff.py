@@ -652,6 +652,40 @@ class TestArchive:
             assert isinstance(app.screen, ConfirmModal)
 
 
+class TestTemplateEditorAt80Columns:
+    async def test_the_variable_picker_shows_every_description_and_example_whole(self, world):
+        """In French at 80 columns the picker cut its lines (« Lien de désabonnement
+        personnel (requis dans cha… »): each variable's words are drawn whole, wrapped."""
+        from textual.widgets import OptionList
+
+        from core import i18n, templating
+
+        in_french(world)
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await select(pilot, world.campaigns.invitation_draft)
+            await pilot.press("t")
+            await settle(pilot, delay=0.35)
+            await pilot.press("tab")  # into the body: every variable of an email
+            await settle(pilot)
+            await pilot.press("f2")
+            await settle(pilot)
+            variables = app.screen.query_one(OptionList)
+            assert i18n.current() == "fr"
+            shown = templating.variables_for("invitation", "body")
+            assert len(shown) == variables.option_count and any(v.name == "unsubscribe.url" for v in shown)
+            for i, v in enumerate(shown):
+                variables.highlighted = i  # scrolled to: the whole option is in view
+                await settle(pilot)
+                lines = drawn(variables)
+                # its words, without the spaces that wrapping adds, the list's border and scrollbar
+                text = "".join(c for c in "".join(lines) if not c.isspace() and not "\u2580" <= c <= "\u259f")
+                assert "…" not in "".join(lines), lines
+                said = v.description_words + i18n._("e.g. {example}").format(example=v.example_in("fr"))
+                assert "".join(said.split()) in text, (v.name, lines)
+
+
 class TestEmailPreview:
     async def test_the_email_reads_as_html_and_f6_shows_the_text_part(self, world):
         from textual.widgets import Markdown

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from rich.cells import cell_len, chop_cells
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
+from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -16,6 +20,46 @@ from core import templating
 from core.i18n import N_, _
 from tui.screens.base import ClinicastModal
 from tui.widgets.patient_search import PatientSearch
+
+
+class VariableLine:
+    """A variable of the picker on as many lines as its words need at the width it has:
+    its name in a column of its own; beside it its description and example on one line
+    where they fit, else the description (wrapped) with the example on a line of its own —
+    never « p. » on one line and « ex. » on the next. At 80 columns, in French, one line
+    each cut them off (« Lien de désabonnement personnel (requis dans cha… »)."""
+
+    GAP = 2
+
+    def __init__(self, name: str, name_width: int, description: str, example: str) -> None:
+        self.name, self.name_width, self.description, self.example = name, name_width, description, example
+
+    def __str__(self) -> str:  # its words as plain text (what a search or a test reads)
+        return f"{self.name}  {self.description}  {self.example}"
+
+    def _said(self, room: int) -> Text:
+        said = Text(self.description, overflow="fold")
+        one_line = cell_len(self.description) + self.GAP + cell_len(self.example) <= room
+        said.append(" " * self.GAP if one_line else "\n")
+        example = self.example
+        label, _space, value = example.rpartition(" ")
+        if room > 0 and cell_len(example) > room and cell_len(value) > room - cell_len(label) - 1:
+            # a link longer than the line: cut where the line ends, not before it (« p. ex. »
+            # alone on a line, the link on the next ones)
+            example = "\n".join(chop_cells(example, room))
+        said.append(example, style="dim")
+        return said
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        row = Table.grid(padding=(0, self.GAP), expand=True)
+        row.add_column(width=self.name_width, no_wrap=True)
+        row.add_column(ratio=1, overflow="fold")
+        row.add_row(Text(self.name, style="bold"), self._said(options.max_width - self.name_width - self.GAP))
+        yield row
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        widest = self.name_width + self.GAP + cell_len(self.description) + self.GAP + cell_len(self.example)
+        return Measurement(min(self.name_width + self.GAP + 20, widest), widest)
 
 
 class VariablePicker(ClinicastModal[str | None]):
@@ -35,14 +79,20 @@ class VariablePicker(ClinicastModal[str | None]):
         yield Footer(compact=True)
 
     def _options(self) -> list[Option]:
-        options = []
-        for v in templating.variables_for(self.kind, self.field):
-            label = Text(no_wrap=True, overflow="ellipsis")
-            label.append(f"{v.name:<23}", style="bold")
-            label.append(v.description_words)
-            label.append("  " + _("e.g. {example}").format(example=v.example_in(self.language)), style="dim")
-            options.append(Option(label, id=v.name))
-        return options
+        variables = templating.variables_for(self.kind, self.field)
+        name_width = max((cell_len(v.name) for v in variables), default=0)
+        return [
+            Option(
+                VariableLine(
+                    v.name,
+                    name_width,
+                    v.description_words,
+                    _("e.g. {example}").format(example=v.example_in(self.language)),
+                ),
+                id=v.name,
+            )
+            for v in variables
+        ]
 
     def relabel(self) -> None:
         super().relabel()
