@@ -35,6 +35,7 @@ class Preview:
     # an invitation's body as its HTML part reads: the Markdown it is made from, with the
     # identification every email ends with (fields["body"] is the text part)
     body_markdown: str | None = None
+    patient_name: str = ""  # the patient's name alone (a narrow header cuts it, never the EMR id)
 
 
 def template_preview(
@@ -113,4 +114,5 @@ def template_preview(
         push_length,
         p.emr_id if p is not None else "",
         body_markdown,
+        p.name if p is not None else "",
     )

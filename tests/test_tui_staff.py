@@ -685,6 +685,35 @@ class TestTemplateEditorAt80Columns:
                 said = v.description_words + i18n._("e.g. {example}").format(example=v.example_in("fr"))
                 assert "".join(said.split()) in text, (v.name, lines)
 
+    async def test_the_preview_header_always_shows_the_emr_id(self, world):
+        """A long name cut the patient's EMR id off the preview's header (« pour Jean-François
+        Desjardins… »): the name is cut, never the number."""
+        from core import views
+
+        cid = world.campaigns.invitation_draft
+        patient = views.preview_patient(cid)  # the patient the preview opens on
+        patient.first_name, patient.last_name = "Marie-Ève-Geneviève", "Bouchard-Desrochers-Lefebvre"
+        patient.save()
+        in_french(world)
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await select(pilot, cid)
+            await pilot.press("t")
+            await settle(pilot, delay=0.35)
+            who = app.screen.query_one("#preview-who")
+            [line] = drawn(who)
+            assert line.rstrip().endswith(f"· {patient.emr_id}"), line
+            assert line.startswith("pour Marie-Ève") and "…" in line, line
+        app = app_for(world)
+        async with app.run_test(size=(160, 40)) as pilot:  # where it has room: the name whole
+            await settle(pilot)
+            await select(pilot, cid)
+            await pilot.press("t")
+            await settle(pilot, delay=0.35)
+            [line] = drawn(app.screen.query_one("#preview-who"))
+            assert "Marie-Ève-Geneviève Bouchard-Desrochers-Lefebvre · " + patient.emr_id in line, line
+
 
 class TestEmailPreview:
     async def test_the_email_reads_as_html_and_f6_shows_the_text_part(self, world):

@@ -48,6 +48,25 @@ FIELD_LABELS = {"subject": N_("Subject"), "title": N_("Title"), "body": N_("Body
 PREVIEW_DELAY = 0.25
 
 
+class PreviewWho(Widget):
+    """Whom the preview is for: "for Jean-François Desjardins · 100956". Where the pane is
+    narrow (40 % of 80 columns) the name is cut, never the EMR id: staff check the number."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.who, self.number = "", ""
+
+    def show(self, who: str, number: str) -> None:
+        self.who, self.number = who, number
+        self.refresh()
+
+    def render(self) -> Text:
+        number = Text(self.number)
+        who = Text(self.who, no_wrap=True, overflow="ellipsis")
+        who.truncate(max(0, self.content_region.width - number.cell_len), overflow="ellipsis")
+        return who + number
+
+
 class TemplateEditorScreen(ClinicastScreen[None]):
     # the footer shows them in this order: at 80 columns the formatting keys come last
     # (`?` lists them all); ctrl+g for bold, since ctrl+b is tmux's prefix
@@ -99,7 +118,7 @@ class TemplateEditorScreen(ClinicastScreen[None]):
             yield Vertical(id="template-editor")
             with Vertical(id="preview-pane") as pane:
                 pane.border_title = _("Preview")
-                yield Static(id="preview-who")
+                yield PreviewWho(id="preview-who")
                 with VerticalScroll(id="preview-scroll"):
                     yield Static(id="preview-head")
                     yield Markdown(id="preview-body")
@@ -249,8 +268,8 @@ class TemplateEditorScreen(ClinicastScreen[None]):
         p = await asyncio.to_thread(views.template_preview, self.app.ctx, self.campaign_id, fields, lang, patient_id)
         self.patient_id = p.patient_id
         self.preview_emr_id = p.emr_id
-        who = self.query_one("#preview-who", Static)
-        who.update(_("for {patient}").format(patient=p.patient) if p.patient else _("for an example patient"))
+        who = _("for {patient}").format(patient=p.patient_name) if p.patient else _("for an example patient")
+        self.query_one(PreviewWho).show(who, f" · {p.emr_id}" if p.patient else "")
         head = self.query_one("#preview-head", Static)
         first = "subject" if self.kind == Kind.INVITATION else "title"
         head.update(p.fields.get(first) or p.errors.get(first) or "")
