@@ -150,18 +150,23 @@ class Recorder:
                 self.stats.add(state, n)
 
     def _log_changes(self, changes: list) -> None:
-        t = self.d
-        for c in changes:
-            p = c.problem
-            level = logging.INFO if c.what != "paused" else logging.WARNING
-            event(
-                t.log,
-                level,
-                f"channel_{c.what}",
-                channel=p.channel,
-                problem=p.problem,
-                since=p.since,
-                until=p.until if c.what != "resumed" else None,
-                message=channel_health.describe(p, t.config, t.clock()),
-                error=p.detail or None,
-            )
+        log_channel_changes(self.d.log, changes, self.d.config, self.d.clock())
+
+
+def log_channel_changes(logger: logging.Logger, changes: list, config: Config, now: datetime) -> None:
+    """`event=channel_paused` (a warning), `channel_still_paused` or `channel_resumed`, one
+    line each, with the words staff read (core.channel_health.describe)."""
+    for c in changes:
+        p = c.problem
+        level = logging.INFO if c.what != "paused" else logging.WARNING
+        event(
+            logger,
+            level,
+            f"channel_{c.what}",
+            channel=p.channel,
+            problem=p.problem,
+            since=p.since,
+            until=p.until if c.what != "resumed" else None,
+            message=channel_health.describe(p, config, now),
+            error=p.detail or None,
+        )
