@@ -48,8 +48,9 @@ def config_group():
     user=False,
     help=N_(
         "Validate the config file, reach the database, say what this user can read. Anyone may run it: "
-        "it shows no secret. Exit 1 when the database cannot be opened or the service account cannot "
-        "read what it needs to send."
+        "it shows no secret. Exit 2 when sending would fail on the config (a key email needs, a secret "
+        "file missing, empty or readable by others); exit 1 when the database cannot be opened or the "
+        "service account cannot read what it needs to send."
     ),
 )
 def config_check(config: Config):
@@ -68,7 +69,7 @@ def config_check(config: Config):
         db_state, ok = str(e), False
     except Exception as e:  # noqa: BLE001 - a driver error: in words, and the check goes on
         db_state, ok = str(dbmod.explain(e)), False
-    secret_lines, can_send = status.readable_report(config)
+    secret_lines, can_send, broken_secret = status.readable_report(config)
     ok = ok and can_send
     login = login_name()
     if os.geteuid() == 0:
@@ -96,7 +97,7 @@ def config_check(config: Config):
         from tui import keys
 
         bad_keys = keys.problems(config.keys, f"{config.path}: ")
-    verdict = _("ok") if ok and not lacking and not bad_keys else _("problems")
+    verdict = _("ok") if ok and not lacking and not bad_keys and not broken_secret else _("problems")
     click.echo(_("{path}: {verdict}").format(path=config.path, verdict=verdict))
     click.echo("  " + _("you: {login}, {role}").format(login=login, role=role))
     click.echo(
@@ -130,8 +131,10 @@ def config_check(config: Config):
         click.echo("  " + _("email cannot be sent: {line}").format(line=line))
     for line in bad_keys:
         click.echo(f"clinicast: {line}", err=True)
-    if lacking or bad_keys:
-        sys.exit(2)  # the config itself lacks keys or names a binding wrongly
+    if lacking or bad_keys or broken_secret:
+        # the config lacks keys, names a binding wrongly, or names a secret no account can
+        # send with: sending would fail on it (the sender refuses each one alike)
+        sys.exit(2)
     if not ok:
         sys.exit(1)
 

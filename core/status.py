@@ -258,33 +258,42 @@ def sending_line(config, now: datetime, embedded=None, wanted: bool | None = Non
     return _("nothing is sending: the daemon is not running, deliveries wait")
 
 
-def readable_report(config) -> tuple[list[str], bool]:
+def readable_report(config) -> tuple[list[str], bool, bool]:
     """What `config check` says about secrets for the user running it: what they can and
-    cannot read and what follows (one line each); False when it stops sending for good
-    (the service account itself cannot read them)."""
-    from core.config.secrets import needed, readable
+    cannot read and what follows (one line each); `can_send` False when it stops sending
+    for good (the service account itself cannot read them); `broken` True when a secret
+    is one no account can send with as it is (a file missing, empty, open to others:
+    SPEC §5, that channel waits until it is fixed)."""
+    from core.config.secrets import needed, problem
     from core.context import is_service_account, login_name
 
     login = login_name()
-    lines, missing = [], []
+    lines, missing, broken = [], [], []
     for words, ref in needed(config):
-        why = readable(ref)
-        if why is None:
+        e = problem(ref)
+        if e is None:
             lines.append(
                 _("{secret} ({where}): {login} can read it").format(secret=words, where=ref.where, login=login)
             )
+        elif e.everyone:
+            lines.append(_("{secret}: no account can send with it: {why}").format(secret=words, why=e.problems[0]))
+            broken.append((words, ref.key.partition(".")[0]))
         else:
-            lines.append(_("{secret}: {login} cannot use it: {why}").format(secret=words, login=login, why=why))
+            lines.append(
+                _("{secret}: {login} cannot use it: {why}").format(secret=words, login=login, why=e.problems[0])
+            )
             missing.append(words)
+    can_send = True
     if not missing:
-        lines.append(_("so {login} can send (the daemon, or a TUI's embedded scheduler)").format(login=login))
+        if not broken:
+            lines.append(_("so {login} can send (the daemon, or a TUI's embedded scheduler)").format(login=login))
     elif is_service_account(config):
         lines.append(
             _("so nothing can be sent: {login} runs the daemon and must be able to read {secrets}").format(
                 login=login, secrets=_(" and ").join(missing)
             )
         )
-        return lines, False
+        can_send = False
     else:
         lines.append(
             _(
@@ -292,4 +301,10 @@ def readable_report(config) -> tuple[list[str], bool]:
                 "this is how a shared server is meant to be"
             ).format(login=login)
         )
-    return lines, True
+    for words, channel in broken:
+        lines.append(
+            _("so nothing goes out by {channel} until {secret} is fixed: its deliveries wait, none fails").format(
+                channel=channel_health.channel_word(channel), secret=words
+            )
+        )
+    return lines, can_send, bool(broken)

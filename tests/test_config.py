@@ -127,16 +127,27 @@ def test_secret_from_env_missing_is_an_error_when_the_transport_is_built(tmp_pat
     assert "email.password_env: environment variable NOPE_PASSWORD is not set" in str(e.value)
 
 
-def test_secret_file_readable_by_others_is_refused(tmp_path):
+def test_secret_file_readable_by_others_is_never_used_but_the_config_loads(tmp_path):
+    """A 0644 token file is the sender's fault to say (it never uses it: the channel
+    waits with the chmod to run), not a config every staff member is refused."""
     secret = tmp_path / "token"
     secret.write_text("s3cret\n")
     secret.chmod(0o644)
     text = MINIMAL.replace('transport = "log"\npath = "g.log"', 'url = "https://gw"\ntoken_file = "token"')
+    c = load_text(tmp_path, text)
     with pytest.raises(cfg.ConfigError) as e:
-        load_text(tmp_path, text)
-    assert "readable or writable by others" in str(e.value)
+        c.gateway.token  # noqa: B018
+    assert f"gateway.token_file: {secret} is readable or writable by others; run: chmod o-rwx {secret}" in str(e.value)
     secret.chmod(0o600)
-    assert load_text(tmp_path, text).gateway.token == "s3cret"
+    assert c.gateway.token == "s3cret"
+
+
+def test_secret_file_that_does_not_exist_is_said_where_it_is_read(tmp_path):
+    text = MINIMAL.replace('transport = "log"\npath = "g.log"', 'url = "https://gw"\ntoken_file = "nope/token"')
+    c = load_text(tmp_path, text)  # every staff member's CLI and TUI work
+    with pytest.raises(cfg.ConfigError) as e:
+        c.gateway.token  # noqa: B018
+    assert f"gateway.token_file: {tmp_path / 'nope' / 'token'} does not exist: write the secret in it" in str(e.value)
 
 
 def test_inline_secret_is_not_a_key(tmp_path):

@@ -5,8 +5,17 @@ token or the SMTP password); `resolve()` reads it when a transport is first buil
 staff member who cannot read the token file can therefore list, create, assign and
 start: only their embedded scheduler stays off, and `config check` says so.
 
-A `*_file` readable by its group (0640, the service account's group) is fine; one that
-others can read or write is refused at config load (its mode is visible to everyone).
+Nothing about the file is a config error: a `*_file` that does not exist, is empty, or
+that others can read or write (0644) is the sender's problem, not every staff member's.
+The sender refuses to use it and pauses that channel only (SPEC §5; a secret open to
+others is never used: whoever could read it may have), the daemon's log, `status` and
+the TUI say why with the fix, and `config check` names it. A `*_file` readable by its
+group (0640, the service account's group) is fine.
+
+`Unusable.everyone` tells the two kinds apart: a secret no process can use as it is
+(missing, empty, not one line of text, open to others: the clinic's setup to fix), and
+one only this account lacks (a file it may not read, a variable its environment does
+not have), as every staff member on a shared server.
 """
 
 from __future__ import annotations
@@ -21,6 +30,11 @@ from core.errors import ConfigError
 from core.i18n import _
 
 MAX_SECRET_BYTES = 64 * 1024  # a token or a password, never a whole file of data
+# the settings that name each channel's secret, as a problem with it begins ("gateway.token_file: …")
+SETTINGS = {
+    "email": ("email.password_env", "email.password_file"),
+    "gateway": ("gateway.token_env", "gateway.token_file"),
+}
 
 
 @dataclass(frozen=True)
@@ -45,8 +59,8 @@ class SecretRef:
 
 
 def ref(section: str, name: str, values: dict, env, base: Path, problems: list[str], config_path=None):
-    """The SecretRef of `<name>_env` / `<name>_file` in `values`, or None; checks only what
-    everyone can check (both set, a file open to others), never reads the secret."""
+    """The SecretRef of `<name>_env` / `<name>_file` in `values`, or None; the only problem
+    is both set: the file is neither looked at nor read here (see the module's docstring)."""
     env_key, file_key = values.get(f"{name}_env"), values.get(f"{name}_file")
     if env_key and file_key:
         problems.append(
@@ -61,23 +75,16 @@ def ref(section: str, name: str, values: dict, env, base: Path, problems: list[s
     if not file_key:
         return None
     fp = Path(file_key) if os.path.isabs(file_key) else base / file_key
-    try:
-        st = fp.stat()
-    except PermissionError:
-        st = None  # a folder this user cannot enter: their problem only when they send
-    except OSError as e:
-        from core import oserrors
-
-        problems.append(_("{key}: cannot read {path}: {why}").format(key=f"{key}_file", path=fp, why=oserrors.words(e)))
-        return None
-    if st is not None and st.st_mode & (stat.S_IROTH | stat.S_IWOTH):
-        problems.append(
-            _("{key}: {path} is readable or writable by others; run: chmod o-rwx {path}").format(
-                key=f"{key}_file", path=fp
-            )
-        )
-        return None
     return SecretRef(key, file=str(fp), config_path=config_path)
+
+
+class SecretError(ConfigError):
+    """A secret this process cannot use (one line naming the key, the file and the fix);
+    `everyone`: no process could, as the file is (see the module's docstring)."""
+
+    def __init__(self, path, problems: list[str], everyone: bool):
+        super().__init__(path, problems)
+        self.everyone = everyone
 
 
 def resolve(secret: SecretRef | None) -> str | None:
@@ -85,30 +92,39 @@ def resolve(secret: SecretRef | None) -> str | None:
     this process cannot read it or it is not a usable secret (empty, binary, huge)."""
     if secret is None:
         return None
+    # a variable is this process's environment: the sender's may hold it
+    everyone = not secret.env
     if secret.env:
         if secret.env_value is None:
-            _fail(secret, _("environment variable {name} is not set").format(name=secret.env))
+            _fail(secret, _("environment variable {name} is not set").format(name=secret.env), everyone)
         value = secret.env_value
     else:
         value = _read_file(secret)
     value = value.strip()
     if not value:
-        _fail(secret, _("{where} is empty").format(where=secret.where))
+        _fail(secret, _("{where} is empty").format(where=secret.where), everyone)
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
         _fail(
             secret,
             _("{where} holds control characters or line breaks; expected one line of text").format(where=secret.where),
+            everyone,
         )
     return value
 
 
-def readable(secret: SecretRef | None) -> str | None:
-    """None when this process can use the secret, else why not (one line)."""
+def problem(secret: SecretRef | None) -> SecretError | None:
+    """None when this process can use the secret, else why not."""
     try:
         resolve(secret)
-    except ConfigError as e:
-        return e.problems[0]
+    except SecretError as e:
+        return e
     return None
+
+
+def readable(secret: SecretRef | None) -> str | None:
+    """None when this process can use the secret, else why not (one line)."""
+    e = problem(secret)
+    return e.problems[0] if e is not None else None
 
 
 def _read_file(secret: SecretRef) -> str:
@@ -122,7 +138,18 @@ def _read_file(secret: SecretRef) -> str:
         with open(fp, "rb") as f:
             raw = f.read(MAX_SECRET_BYTES + 1)
     except PermissionError:
-        _fail(secret, _("cannot read {path}: permission denied (it is for the account that sends)").format(path=fp))
+        _fail(
+            secret,
+            _("cannot read {path}: permission denied (it is for the account that sends)").format(path=fp),
+            everyone=False,
+        )
+    except (FileNotFoundError, NotADirectoryError):
+        _fail(
+            secret,
+            _(
+                "{path} does not exist: write the secret in it (one line, not readable by others), or correct the path"
+            ).format(path=fp),
+        )
     except OSError as e:
         from core import oserrors
 
@@ -135,8 +162,8 @@ def _read_file(secret: SecretRef) -> str:
         _fail(secret, _("{path} is not UTF-8 text (a binary file?)").format(path=fp))
 
 
-def _fail(secret: SecretRef, why: str) -> NoReturn:
-    raise ConfigError(secret.config_path, [f"{secret.setting}: {why}"])
+def _fail(secret: SecretRef, why: str, everyone: bool = True) -> NoReturn:
+    raise SecretError(secret.config_path, [f"{secret.setting}: {why}"], everyone)
 
 
 def needed(config) -> list[tuple[str, SecretRef]]:
@@ -149,9 +176,42 @@ def needed(config) -> list[tuple[str, SecretRef]]:
     return out
 
 
+@dataclass(frozen=True)
+class Unusable:
+    """A secret this process needs to send and cannot use."""
+
+    channel: str  # the channel that needs it: "email" or "gateway" (core.channel_health)
+    words: str  # "the gateway token", for staff
+    ref: SecretRef
+    why: str  # one line naming the key, the file and the fix
+    everyone: bool  # no process could use it as it is (else only this account lacks it)
+
+
+def unusable(config) -> list[Unusable]:
+    """Each secret this process would need to send and cannot use."""
+    out = []
+    for words, r in needed(config):
+        e = problem(r)
+        if e is not None:
+            out.append(Unusable(r.key.partition(".")[0], words, r, e.problems[0], e.everyone))
+    return out
+
+
 def unreadable(config) -> list[tuple[str, str]]:
     """(words, why) for each secret this process would need to send and cannot use."""
-    return [(words, why) for words, r in needed(config) if (why := readable(r)) is not None]
+    return [(u.words, u.why) for u in unusable(config)]
 
 
-__all__ = ["SecretRef", "needed", "readable", "ref", "resolve", "unreadable"]
+__all__ = [
+    "SETTINGS",
+    "SecretError",
+    "SecretRef",
+    "Unusable",
+    "needed",
+    "problem",
+    "readable",
+    "ref",
+    "resolve",
+    "unreadable",
+    "unusable",
+]
