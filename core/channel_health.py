@@ -16,13 +16,17 @@ not verify, a secret this process cannot read — or a relay asks us to slow dow
 - the daemon's log, `clinicast status` and the TUI's status line say it in words with
   the fix (`describe`): "the gateway refuses our token since 14:02: check
   /etc/clinicast/gateway.token".
+
+A secret is also looked at before each dispatcher pass (`look_at_secrets`): a daemon
+started while the token file is missing sends email and holds the pushes, and the
+pushes go as soon as the file is written, with no restart and no send tried meanwhile.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from core.channels.base import (
     GATEWAY_TLS,
@@ -142,6 +146,43 @@ def note(pauses: Iterable[tuple[str, str, str, datetime]], succeeded: Iterable[s
     return changes
 
 
+def look_at_secrets(config, now: datetime, by: str) -> list[Change]:
+    """The secrets this process sends with, read again (SPEC §5, §13): a channel whose
+    secret it cannot use is paused (SECRET) until after the next look, its deliveries
+    left unclaimed; a pause about a channel's secret (`[gateway] token_*`, `[email]
+    password_*`) ends as soon as the channel has none it cannot use — it can be read
+    again, or the config no longer names it. A pause about anything else (a DKIM key, a
+    refused token) waits for a success, as `note` says. Returns the Changes
+    ("still_paused" left out: the pause was said when it began)."""
+    from core.config.secrets import SETTINGS, needed, problem
+
+    unusable = {}
+    for _words, ref in needed(config):
+        e = problem(ref)
+        if e is not None:
+            unusable[ref.key.partition(".")[0]] = e.problems[0]  # "email.password": the email channel's
+    changes: list[Change] = []
+    with database.atomic():
+        rows = {h.channel: h for h in ChannelHealth.select().where(ChannelHealth.problem == SECRET)}
+        for channel, row in rows.items():
+            about = tuple(f"{key}:" for key in SETTINGS.get(channel, ()))
+            if channel in unusable or not about or not row.detail.startswith(about):
+                continue
+            gone = ChannelHealth.delete().where(ChannelHealth.channel == channel, ChannelHealth.problem == SECRET)
+            if gone.execute():
+                changes.append(Change("resumed", _row(row)))
+        held = timedelta(seconds=PROBE_SECONDS)
+        pauses = []
+        for channel, detail in unusable.items():
+            row = rows.get(channel)
+            if row is not None and row.detail == detail and row.until - now > held / 2:
+                continue  # said, and held long enough: no write at every look
+            pauses.append((channel, SECRET, detail, now + held))
+        if pauses:
+            changes += [c for c in note(pauses, [], now, by) if c.what != "still_paused"]
+    return changes
+
+
 def clear(channel: str) -> bool:
     """Forget a channel's problem (a success, or an administrator who fixed it and wants
     it tried at once)."""
@@ -241,6 +282,7 @@ __all__ = [
     "clear",
     "describe",
     "lines",
+    "look_at_secrets",
     "note",
     "pause_seconds",
     "paused",

@@ -228,7 +228,7 @@ def sending_line(config, now: datetime, embedded=None, wanted: bool | None = Non
     `wanted` False means this session was told never to send (tests, snapshots).
     `short`: the same truth in fewer words where there are some (who sends), for a
     status line at 80 columns (issue #18); what is wrong is never shortened."""
-    from core.config.secrets import unreadable
+    from core.config.secrets import unusable
     from core.scheduling.heartbeat import live_daemons
 
     paused = channel_health.lines(config, now)
@@ -248,7 +248,7 @@ def sending_line(config, now: datetime, embedded=None, wanted: bool | None = Non
         return _("deliveries: sent by this session (embedded, {state})").format(state=state)
     if wanted is False:
         return _("nothing is sending: the daemon is not running (this session does not send)")
-    blocked = [words for words, _why in unreadable(config)]
+    blocked = [lack.words for lack in unusable(config) if not lack.everyone]  # as EmbeddedScheduler.start
     if blocked:
         return _("nothing is sending: the daemon is not running and you cannot read {secrets}").format(
             secrets=_(" or ").join(blocked)

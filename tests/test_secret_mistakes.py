@@ -1,19 +1,114 @@
-"""A clinic administrator's mistake with a secret (SPEC §13): a `token_file` that does not
-exist (a mistyped path, a file not written yet) is the sender's problem, not every staff
-member's. The config loads for everyone, so staff work as usual; `config check` names the
-key, the file, what is wrong and the fix."""
+"""A clinic administrator's mistake with a secret (SPEC §5, §13): a `token_file` that does
+not exist (a mistyped path, a file not written yet) is the sender's problem, not every
+staff member's.
+
+The config loads for everyone, so staff work as usual; `config check` names the key, the
+file, what is wrong and the fix. A real `clinicast daemon` starts anyway: it sends the
+emails (counted at a real SMTP server) and holds the pushes (the gateway channel paused
+with the SECRET kind, nobody failed, nothing asked of the loopback gateway), and once
+the administrator writes the file the pushes go out by themselves, each app id once,
+with no restart. The probe is the daemon's dispatch tick (`[scheduler] tick_seconds`,
+0.2 s here)."""
 
 from __future__ import annotations
 
 import os
+import signal
+from collections import Counter
+from datetime import timedelta
+from zoneinfo import ZoneInfo
 
+from helpers import add_patients, ctx_at, status_counts
 from servers import delivery_config
+from test_daemon import Daemon, events, live_broadcast, wait
 from test_dbfiles import clinicast
+
+from core import campaigns, channel_health, recipients, status
+from core import config as cfg
+from core.channels.base import SECRET
+from core.config import secrets
+from core.enums import DeliveryKind
+from core.models import Delivery, utcnow
+from core.scheduling.embedded import EmbeddedScheduler
+from core.scheduling.scheduler import Scheduler
+
+GATEWAY_KINDS = [k for k in DeliveryKind if not k.by_email]
 
 
 def write_token(path, value: str, mode: int = 0o600) -> None:
     path.write_text(value + "\n")
     os.chmod(path, mode)
+
+
+def invitation(config, n: int, start: int):
+    """An invitation by email to `n` new patients (p<start>@example.org, …), started."""
+    ctx = ctx_at(config, utcnow())[0]
+    add_patients(n, start)
+    c = campaigns.create(ctx, "invitation", f"Join {start}")
+    recipients.assign_ids(ctx, c.id, [str(i) for i in range(start, start + n)])
+    recipients.start(ctx, c.id)
+    return c
+
+
+def test_a_daemon_without_its_token_file_sends_email_and_the_pushes_once_the_file_is_written(
+    db, db_url, tmp_path, smtp, gw
+):
+    token = tmp_path / "gateway.token"  # named in the config, not written yet
+    gateway = {"token_env": "", "token_file": str(token)}
+    path = delivery_config(
+        db_url, tmp_path, smtp=smtp, gateway=gw, gw=gateway, as_toml=True, scheduler={"lease_seconds": 3.0}
+    )
+    config = cfg.load(path)  # the config loads: the file's absence is the sender's to say
+    b = live_broadcast(config, 3)  # a-1000, a-1001, a-1002: a put, 3 publishes, 3 pushes due now
+    c = invitation(config, 3, 2000)
+    d = Daemon(path)
+
+    # the emails go; the pushes wait, nobody failed, and the gateway was asked nothing
+    assert wait(lambda: len(smtp.messages) == 3, 30), d.stderr
+    assert wait(lambda: status_counts(c.id) == {"sent": 3}, 10), d.stderr
+    assert sorted(m.rcpt_tos[0] for m in smtp.messages) == [f"p{i}@example.org" for i in (2000, 2001, 2002)]
+    assert d.p.poll() is None, d.stderr  # it started, and runs
+    assert gw.requests == [] and gw.pushes == []
+    assert "failed" not in status_counts(b.id) and "sent" not in status_counts(b.id)
+    held = list(Delivery.select().where(Delivery.kind.in_(GATEWAY_KINDS)))
+    assert len(held) == 1 + 3 + 3 and {(x.status, x.attempts) for x in held} == {("pending", 0)}
+
+    # the log (key=value), `clinicast status` and the status line say why, with the fix
+    why = f"gateway.token_file: {token} does not exist: write the secret in it (one line, not readable by others)"
+    [paused] = [e for e in events(d.stderr) if e.get("event") == "channel_paused"]
+    assert (paused["channel"], paused["problem"], paused["level"]) == ("gateway", SECRET, "warning"), d.stderr
+    assert paused["error"].startswith(why) and paused["message"].startswith("cannot read the secret to send since ")
+    ctx = ctx_at(config, utcnow())[0]
+    [ch] = status.overview(ctx)["channels"]
+    assert (ch["channel"], ch["problem"]) == ("gateway", SECRET) and why in ch["message"]
+    text = status.format_overview(status.overview(ctx), ZoneInfo("America/Toronto"))
+    assert "paused: cannot read the secret to send since" in text and str(token) in text
+    line = status.sending_line(config, utcnow())
+    assert line.startswith("gateway paused: cannot read the secret to send since") and why in line
+    res = clinicast(path, "status")
+    assert res.returncode == 0 and why in res.stdout, res.stdout + res.stderr
+    # the opt-out feed is the gateway's too: it waits with the channel, not a failure a tick
+    assert "opt_out_feed_failed" not in d.stderr, d.stderr
+
+    # the administrator writes the file: the pushes go at the next probe, no restart
+    write_token(token, gw.token)
+    assert wait(lambda: len(gw.pushes) == 3, 30), d.stderr
+    assert wait(lambda: status_counts(b.id) == {"sent": 3}, 10), d.stderr
+    assert wait(lambda: any(e.get("event") == "channel_resumed" for e in events(d.stderr)), 10), d.stderr
+    assert d.p.poll() is None, "the same process: no restart"
+    assert channel_health.problems() == [] and "paused" not in status.sending_line(config, utcnow())
+    d.signal(signal.SIGTERM)
+    code, err = d.wait(30)
+    assert code == 0, err
+
+    # exactly once: each app id pushed once at the gateway, not even a replay; each email once
+    assert Counter(p["app_id"] for p in gw.pushes) == {"a-1000": 1, "a-1001": 1, "a-1002": 1}
+    asked = [i for r in gw.calls("POST") if r.path.endswith("/push") for i in r.body["app_ids"]]
+    assert sorted(asked) == ["a-1000", "a-1001", "a-1002"] and gw.push_repeats == 0
+    assert gw.audience(b.uuid) == {"a-1000", "a-1001", "a-1002"}
+    assert len(smtp.messages) == 3
+    assert all(x.status == "sent" and x.attempts == 1 for x in Delivery.select()), "the wait was no attempt"
+    assert [e.get("event") for e in events(err)].count("channel_paused") == 1, "said once, not at every probe"
 
 
 def test_a_missing_token_file_leaves_staff_working_and_config_check_names_it(tmp_path, sqlite_url):
@@ -40,3 +135,82 @@ def test_a_missing_token_file_leaves_staff_working_and_config_check_names_it(tmp
     write_token(token, "tok")
     res = clinicast(path, "config", "check")
     assert res.returncode == 0 and f"the gateway token ({token}): " in res.stdout, res.stdout + res.stderr
+
+
+def test_a_tui_session_without_the_token_file_still_sends_email(db, db_url, tmp_path, smtp, gw, monkeypatch):
+    """The TUI's embedded scheduler, as the daemon: a token file nobody can read pauses the
+    gateway only; a secret only this account lacks (a variable its shell does not have)
+    still keeps a staff member's session from sending (SPEC §13)."""
+    token = tmp_path / "gateway.token"
+    gateway = {"token_env": "", "token_file": str(token)}
+    config = delivery_config(db_url, tmp_path, smtp=smtp, gateway=gw, gw=gateway, scheduler={"embedded": "always"})
+    c = invitation(config, 2, 2000)
+    b = live_broadcast(config, 2)
+    session = EmbeddedScheduler(config)
+    try:
+        assert session.start() and session.blocked == []
+        assert wait(lambda: status_counts(c.id) == {"sent": 2}, 20) and len(smtp.messages) == 2
+        line = status.sending_line(config, utcnow(), session)
+        assert line.startswith("gateway paused: cannot read the secret to send since") and str(token) in line
+        assert gw.pushes == [] and "failed" not in status_counts(b.id)
+        write_token(token, gw.token)
+        assert wait(lambda: status_counts(b.id) == {"sent": 2}, 20)
+    finally:
+        session.stop()
+    assert Counter(p["app_id"] for p in gw.pushes) == {"a-1000": 1, "a-1001": 1}
+
+    monkeypatch.delenv("CLINICAST_TEST_NO_SUCH_TOKEN", raising=False)
+    gateway = {"token_env": "CLINICAST_TEST_NO_SUCH_TOKEN"}
+    config = delivery_config(db_url, tmp_path, smtp=smtp, gateway=gw, gw=gateway, scheduler={"embedded": "always"})
+    session = EmbeddedScheduler(config)
+    assert not session.start() and session.blocked == ["the gateway token"]
+
+
+def test_a_secret_open_to_others_is_never_used_and_its_channel_resumes_once_closed(db, db_url, tmp_path, gw):
+    """A token file others can read (0644, an editor's umask 022): the config loads, the
+    sender never uses it (whoever could read it may have: change it too), and its
+    channel waits with the chmod to run."""
+    token = tmp_path / "gateway.token"
+    write_token(token, gw.token, 0o644)
+    config = delivery_config(db_url, tmp_path, gateway=gw, gw={"token_env": "", "token_file": str(token)})
+    problem = secrets.problem(config.gateway.token_secret)
+    assert problem is not None and problem.everyone
+    assert problem.problems == [
+        f"gateway.token_file: {token} is readable or writable by others; run: chmod o-rwx {token}"
+    ]
+    b = live_broadcast(config, 2)
+    sched = Scheduler(config)
+    try:
+        sched.dispatch()  # one probe and one pass, as a tick of the daemon
+        [p] = channel_health.problems()
+        assert (p.channel, p.problem) == ("gateway", SECRET) and f"chmod o-rwx {token}" in p.detail
+        assert gw.requests == [] and "sent" not in status_counts(b.id)
+        os.chmod(token, 0o600)
+        sched.dispatch()
+        assert channel_health.problems() == [] and status_counts(b.id) == {"sent": 2}
+    finally:
+        sched.stop(1)
+    assert Counter(p["app_id"] for p in gw.pushes) == {"a-1000": 1, "a-1001": 1}
+
+
+def test_the_probe_ends_only_the_pauses_about_a_channel_s_secret(db, db_url, tmp_path, gw):
+    """A token the gateway refused (401) is not fixed because the file can be read, nor is
+    a DKIM key that cannot be read; a pause about a secret the config no longer names (the SMTP
+    password of a clinic that switched to a maildir) ends at the next look."""
+    token = tmp_path / "gateway.token"
+    write_token(token, "mistyped")
+    config = delivery_config(db_url, tmp_path, gateway=gw, gw={"token_env": "", "token_file": str(token)})
+    assert config.email.transport == "maildir"
+    now = utcnow()
+    until = now + timedelta(seconds=60)
+    channel_health.note([("gateway", "gateway_token", "gateway answered HTTP 401", until)], [], now, "test")
+    channel_health.note([("email", SECRET, "email.dkim_key_file: cannot read /k", until)], [], now, "test")
+    assert channel_health.look_at_secrets(config, now, "test") == []
+    assert [(p.channel, p.problem) for p in channel_health.problems()] == [
+        ("email", SECRET),
+        ("gateway", "gateway_token"),
+    ]
+    channel_health.note([("email", SECRET, "email.password_file: /etc/p is empty", until)], [], now, "test")
+    [resumed] = channel_health.look_at_secrets(config, now, "test")
+    assert (resumed.what, resumed.problem.channel) == ("resumed", "email")
+    assert [(p.channel, p.problem) for p in channel_health.problems()] == [("gateway", "gateway_token")]

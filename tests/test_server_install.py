@@ -326,12 +326,28 @@ def test_install_lays_out_owners_and_modes(server):
         res = _run(["systemd-analyze", "verify", str(s.root / "units" / "clinicast.service")])
         assert "Unknown" not in res.stderr and "not executable" not in res.stderr, res.stderr
     assert f"Match Group {s.staff}" in (s.root / "sshd" / "clinicast.conf").read_text()
-    # the service account ran init with no [users] entry; the daemon refuses an empty token file
+    # the service account ran init with no [users] entry; the daemon starts with the empty
+    # secrets install.sh leaves, each channel paused until they are written (SPEC §5)
     res = _run(
         ["runuser", "-u", s.service, "--", str(s.bin / "clinicast"), "daemon", "--once", "--config", str(s.config)]
     )
     # in the clinic's language (deploy/config.toml: fr), the key named as it is written
-    assert res.returncode == 2 and "_file: " in res.stderr and "est vide" in res.stderr, res.stderr
+    assert res.returncode == 0 and res.stderr.count("event=channel_paused") == 2, res.stderr
+    assert "gateway.token_file: " in res.stderr and "email.password_file: " in res.stderr, res.stderr
+    assert "est vide" in res.stderr, res.stderr
+    # the administrator writes them: the next run resumes both channels by itself; then the
+    # files are left empty again, as install.sh leaves them
+    once = ["runuser", "-u", s.service, "--", str(s.bin / "clinicast"), "daemon", "--once", "--config", str(s.config)]
+    secrets = (s.etc / "gateway.token", s.etc / "smtp.password")
+    for secret in secrets:
+        with open(secret, "w") as f:  # keeps its owner and mode, as an editor does
+            f.write("written\n")
+    try:
+        res = _run(once)
+        assert res.returncode == 0 and res.stderr.count("event=channel_resumed") == 2, res.stderr
+    finally:
+        for secret in secrets:
+            open(secret, "w").close()
 
 
 @pytestmark_root

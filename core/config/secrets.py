@@ -197,11 +197,6 @@ def unusable(config) -> list[Unusable]:
     return out
 
 
-def unreadable(config) -> list[tuple[str, str]]:
-    """(words, why) for each secret this process would need to send and cannot use."""
-    return [(u.words, u.why) for u in unusable(config)]
-
-
 __all__ = [
     "SETTINGS",
     "SecretError",
@@ -212,6 +207,5 @@ __all__ = [
     "readable",
     "ref",
     "resolve",
-    "unreadable",
     "unusable",
 ]

@@ -6,7 +6,12 @@
   `[users.LOGIN] language`, else `[clinic] default_language`);
 - a config file it cannot use is said in the same form, one `event=config_invalid
   file=… key=… problem=…` line per problem, and it exits 2 (bad input, SPEC §7);
-- refuses a database whose schema is behind (or newer) than this program;
+- refuses a database whose schema is behind (or newer) than this program, an account
+  that is neither the service account nor an admin, and an admin who is not the
+  service account and is not given a secret (SPEC §13: it is the account that sends);
+- a secret it cannot use (a file missing, empty or open to others) pauses that channel
+  only (SPEC §5, core.channel_health): the other channel sends, and the paused one
+  resumes by itself once the file is fixed, read again before each pass;
 - a heartbeat row (host:pid, version, last beat) that `clinicast status` shows;
 - SIGTERM / SIGINT: stop claiming, let sends under way finish within a few seconds,
   release what is left, remove the heartbeat, exit 0 (a second signal exits at once:
@@ -133,8 +138,8 @@ def start(config_path: str | None, *, once: bool = False, log_level: str = "info
 def run(config: Config, *, once: bool = False, log_level: str = "info", grace: float = GRACE_SECONDS) -> int:
     """Run until SIGTERM/SIGINT (or, with `once`, until everything due now is done)."""
     from core import db
-    from core.config.secrets import unreadable
-    from core.context import for_service_or_admin
+    from core.config.secrets import unusable
+    from core.context import for_service_or_admin, is_service_account
     from core.errors import ClinicastError
     from core.scheduling.heartbeat import DAEMON
     from core.scheduling.scheduler import Scheduler
@@ -145,10 +150,14 @@ def run(config: Config, *, once: bool = False, log_level: str = "info", grace: f
         db.bind(config.database.url, config.database.group, must_exist=True)
         for_service_or_admin(config)
         db.check_schema()
-        # the daemon is where sending happens: a secret it cannot read stops it now
-        for _words, why in unreadable(config):
-            event(log, logging.ERROR, "refused", error=why, msg=_("the daemon cannot send: it stops"))
-            return 2
+        # an admin not given a secret is not the account that sends (SPEC §13): a pause of
+        # the channel would hold it for the daemon that can; a secret nobody can use, or one
+        # the service account lacks, pauses its channel once started (SPEC §5)
+        if not is_service_account(config):
+            for lack in unusable(config):
+                if not lack.everyone:
+                    event(log, logging.ERROR, "refused", error=lack.why, msg=_("the daemon cannot send: it stops"))
+                    return 2
     except ClinicastError as e:
         event(log, logging.ERROR, "refused", error=str(e), kind=e.kind, msg=_("the daemon cannot start"))
         return e.exit_code
@@ -171,6 +180,10 @@ def run(config: Config, *, once: bool = False, log_level: str = "info", grace: f
         msg=_("the daemon started: it sends what is due"),
     )
     look_at_what_staff_share(config)
+    try:  # before the first pass: no delivery of a channel that cannot send is claimed
+        sched.look_at_secrets()
+    except Exception as e:  # noqa: BLE001 - the pass looks again; a database away is said there
+        event(log, logging.WARNING, "secrets_unchecked", error=f"{type(e).__name__}: {e}")
 
     stop = threading.Event()
     signals = []

@@ -32,7 +32,7 @@ class EmbeddedScheduler:
         self.mode = config.scheduler.embedded
         self._scheduler: Scheduler | None = None
         self._clock, self._logger, self._kw = clock, logger, kw
-        self.blocked: list[str] = []  # the secrets this process cannot read: it does not send
+        self.blocked: list[str] = []  # the secrets this process is not given: it does not send
 
     @property
     def scheduler(self) -> Scheduler | None:
@@ -41,10 +41,12 @@ class EmbeddedScheduler:
     def start(self) -> bool:
         if self.mode == "never":
             return False
-        from core.config.secrets import unreadable
+        from core.config.secrets import unusable
 
-        # a staff member who cannot read the secrets does everything but send (SPEC §13)
-        self.blocked = [words for words, _why in unreadable(self.config)]
+        # a staff member not given the secrets does everything but send (SPEC §13); a
+        # secret nobody can use (a file missing, empty, open to others) pauses its channel
+        # only (SPEC §5, core.channel_health), as in the daemon
+        self.blocked = [lack.words for lack in unusable(self.config) if not lack.everyone]
         if self.blocked:
             return False
         if self._scheduler is None:

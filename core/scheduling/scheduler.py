@@ -3,7 +3,9 @@
 One `Scheduler` per process — in the daemon, or embedded in the TUI — with an in-memory
 job store (a job store must never be shared between processes) holding:
 
-- `dispatch`, every `tick_seconds`: a dispatcher pass (everything due now);
+- `dispatch`, every `tick_seconds`: the secrets this process sends with looked at
+  (`look_at_secrets`: a channel whose secret it cannot use waits, and resumes once it
+  can), then a dispatcher pass (everything due now);
 - `publish:<campaign>` at each broadcast window's first moment and `expire:<campaign>`
   just after its last day (clinic time zone), then a dispatch at once;
 - `reconcile`, every `reconcile_seconds` and at start: catch-up — `publish_due` /
@@ -205,6 +207,7 @@ class Scheduler:
         (and the daemon's housekeeping)."""
         self.heartbeat()
         try:
+            self.look_at_secrets()
             self.pull_opt_outs()
             self.catch_up()
             stats = self.dispatcher.run_once()
@@ -260,9 +263,21 @@ class Scheduler:
             )
         return not daemons
 
+    def look_at_secrets(self) -> None:
+        """The secrets this process sends with, read again (core.channel_health): a
+        channel whose secret it cannot use is paused, its deliveries left waiting, and
+        resumes by itself once the secret can be used; said in the log."""
+        from core import channel_health
+        from core.delivery.recording import log_channel_changes
+
+        now = self.clock()
+        changes = channel_health.look_at_secrets(self.config, now, self.name)
+        log_channel_changes(self.dispatcher.log, changes, self.config, now)
+
     def dispatch(self) -> None:
         if self._stopped or not self._active():
             return
+        self.look_at_secrets()  # before the claim: a channel that cannot send is not claimed
         while True:
             self._woken.clear()
             self.dispatcher.run_once()
@@ -274,7 +289,11 @@ class Scheduler:
         on the app side, and their unsubscribe-link clicks."""
         if self._stopped or not self._active():
             return
+        from core import channel_health
         from core.optouts import feed as optout_feed
+
+        if channel_health.GATEWAY in channel_health.paused(self.clock()):
+            return  # the feed is the gateway's: it waits with the channel (no refused call a tick)
 
         optout_feed.pull(self.dispatcher, self.clock)
 
