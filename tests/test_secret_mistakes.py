@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from helpers import add_patients, ctx_at, status_counts
 from servers import delivery_config
-from test_daemon import Daemon, events, live_broadcast, wait
+from test_daemon import Daemon, events, live_broadcast, no_daemon_left_behind, wait
 from test_dbfiles import clinicast
 
 from core import campaigns, channel_health, recipients, status
@@ -33,6 +33,7 @@ from core.scheduling.embedded import EmbeddedScheduler
 from core.scheduling.scheduler import Scheduler
 
 GATEWAY_KINDS = [k for k in DeliveryKind if not k.by_email]
+__all__ = ["no_daemon_left_behind"]  # test_daemon's autouse fixture: a failed test leaves no daemon running
 
 
 def write_token(path, value: str, mode: int = 0o600) -> None:
