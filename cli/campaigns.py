@@ -203,6 +203,8 @@ def campaigns_stop(ctx, campaign_id, as_json):
             "{sent} already sent, {in_flight} being sent at this moment (they finish)"
         ).format(id=campaign_id, stopped=number(r.stopped), sent=number(r.already_sent), in_flight=number(r.in_flight))
     )
+    if r.feed:  # a broadcast's feeds are not stopped: said, as the TUI's confirmation says it
+        click.echo(r.feed)
 
 
 @command(campaigns_group, "test", help=N_("Send yourself the message as this patient would get it, marked as a test."))

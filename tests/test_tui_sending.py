@@ -67,7 +67,8 @@ class TestStop:
             await modal(pilot, ConfirmModal)
             text = screen_text(app)
             assert f"Not sent, cancelled now: {queued} push notifications" in text and "Already sent: 0" in text
-            assert "stays in the feeds" in text
+            # what a stop leaves: the feed follows assignment, so the message stays (SPEC §3)
+            assert "cancels the push notifications only" in text and "until" in text, text
             await pilot.press("n")
             await settle(pilot)
             assert counts(cid).get("queued") == queued  # cancelled: nothing changed
@@ -78,6 +79,31 @@ class TestStop:
             assert counts(cid).get("queued", 0) == 0 and counts(cid)["assigned"] >= queued
             assert any(f"Stopped: {queued} not sent" in n.message for n in app._notifications)
             assert not Delivery.select().where(Delivery.campaign == cid, Delivery.status == "pending").exists()
+
+    async def test_a_broadcast_stopped_before_its_window_says_the_feed_will_still_show_it(self, world):
+        """A receptionist stopped a broadcast whose window opens tomorrow and read « stays in
+        the feeds of those it was shown to »: nobody had been shown it, so they believed it
+        cancelled — yet every recipient sees it from the window's first day. The words say
+        so, with the days and how to keep it from a patient (the command line's too)."""
+        from datetime import timedelta
+
+        from core import campaigns, formats
+
+        cid = world.campaigns.broadcast_live
+        first, last = world.ctx.today() + timedelta(days=1), world.ctx.today() + timedelta(days=7)
+        campaigns.edit(world.ctx, cid, starts_on=first, ends_on=last)
+        recipients.start(world.ctx, cid)
+        plan = recipients.stop_plan(world.ctx, cid)
+        assert formats.day(first) in plan.feed and formats.day(last) in plan.feed, plan.feed
+        async with campaign_open(world, cid) as (app, pilot):
+            await pilot.press("S")
+            await modal(pilot, ConfirmModal)
+            text = screen_text(app)
+            assert "still shows in every recipient's feed" in text and formats.day(first) in text, text
+            assert "remove them from the campaign" in text and "stays in the feeds of those" not in text
+            await pilot.press("y")
+            await settle(pilot)
+            assert any("still shows in every recipient's feed" in n.message for n in app._notifications)
 
     async def test_a_stop_that_would_change_nothing_is_refused_and_writes_nothing(self, world):
         """The rule is core's (the command line's too): a draft says so before asking, and a

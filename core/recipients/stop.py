@@ -41,6 +41,7 @@ class StopResult:
     already_sent: int = 0  # recipients sent to before the stop
     in_flight: int = 0  # handed to a transport before the stop: they finish
     waiting: int = 0  # recipients waiting for a send, who go back to `assigned` (not in --json)
+    feed: str = ""  # a broadcast: what its recipients' feeds still show, in words (not in --json)
 
     @property
     def nothing_to_stop(self) -> bool:
@@ -86,7 +87,31 @@ def stop_plan(ctx: Ctx, campaign_id) -> StopResult:
         already_sent=_sent(c),
         in_flight=Delivery.select().where(_messages(c), in_flight()).count(),
         waiting=Recipient.select().where(_waiting(c)).count(),
+        feed=feed_words(ctx, c),
     )
+
+
+def feed_words(ctx: Ctx, c: Campaign) -> str:
+    """What a stop leaves in a broadcast's feeds, said before and after it: a stop stops
+    the push notifications, while the message shows to every recipient for its window
+    (SPEC §3: the feed follows assignment). A receptionist who stopped a broadcast whose
+    window opens tomorrow read « stays in the feeds of those it was shown to » and
+    believed nobody would see it. "" for an invitation or an ended window."""
+    from core.campaigns.window import LIVE, UPCOMING, window_state
+
+    tz = ctx.config.clinic.tz
+    state = window_state(c, ctx.now(), tz)
+    if state == UPCOMING:
+        return _(
+            "A stop cancels the push notifications only: the message still shows in every recipient's feed "
+            "from {first} to {last}. To keep it from a patient, remove them from the campaign."
+        ).format(first=formats.day(c.starts_on), last=formats.day(c.ends_on))
+    if state == LIVE:
+        return _(
+            "A stop cancels the push notifications only: the message stays in every recipient's feed "
+            "until {last}. To take it out of a patient's feed, remove them from the campaign."
+        ).format(last=formats.day(c.ends_on))
+    return ""
 
 
 def stop(ctx: Ctx, campaign_id) -> StopResult:
@@ -108,7 +133,9 @@ def stop(ctx: Ctx, campaign_id) -> StopResult:
             .where(_waiting(c))
             .execute()
         )
-        result = StopResult(stopped=stopped, already_sent=_sent(c), in_flight=flying, waiting=waiting)
+        result = StopResult(
+            stopped=stopped, already_sent=_sent(c), in_flight=flying, waiting=waiting, feed=feed_words(ctx, c)
+        )
         if result.nothing_to_stop:  # nothing changed: said, and the transaction leaves no row
             raise _nothing_to_stop(c, result)
         c.updated_at = now

@@ -54,8 +54,8 @@ def stop_message(name: str, kind: str, plan) -> str:
         _("Being sent at this moment: {n} (they finish)").format(n=fmt.num(plan.in_flight)),
         _("Already sent: {n}").format(n=fmt.num(plan.already_sent)),
     ]
-    if kind == Kind.BROADCAST:
-        lines += ["", _("The broadcast stays in the feeds of those it was shown to.")]
+    if plan.feed:  # a broadcast's window not over: what a stop leaves (core.recipients.stop)
+        lines += ["", plan.feed]
     return "\n".join(lines)
 
 
@@ -291,7 +291,8 @@ class SendingControl:
         if not await self.screen.app.push_screen_wait(confirm):
             return
         result = await self._core(recipients.stop, c.campaign_id)
-        self._say(stopped_message(result), title=_("Campaign stopped"), timeout=8)
+        said = stopped_message(result) + (f"\n{result.feed}" if result.feed else "")
+        self._say(said, title=_("Campaign stopped"), timeout=8)
         self.screen.app.wake_scheduler()
         c.sending_changed()
 
