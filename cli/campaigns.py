@@ -11,6 +11,7 @@ from core.errors import BadInput
 from core.formats import day, number
 from core.i18n import N_, _, ngettext
 from core.reasons import describe
+from core.textcheck import quoted_value
 
 _JSON_HELP = N_("Print one JSON document (the spec's English keys and codes).")
 
@@ -112,7 +113,9 @@ def campaigns_create(ctx, kind, name, starts, ends, template_path, as_json):
     s = campaigns.summary(ctx, c)
     if as_json:
         return emit(s.to_json())
-    click.echo(_("created campaign #{id} {name!r} ({kind})").format(id=c.id, name=c.name, kind=word("kind", kind)))
+    click.echo(
+        _("created campaign #{id} {name} ({kind})").format(id=c.id, name=quoted_value(c.name), kind=word("kind", kind))
+    )
 
 
 @command(campaigns_group, "edit", help=N_("Change a campaign's name, window or templates."))

@@ -29,6 +29,7 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from core.i18n import _
+from core.textcheck import quoted_value
 
 ENV = "SSH_ORIGINAL_COMMAND"
 CONFIG_OPTIONS = ("--config",)  # the options only the forced command may give
@@ -103,9 +104,9 @@ def client_words(command: str, commands: Sequence[str]) -> list[str]:
         if word and set(word) <= SHELL_PUNCTUATION:
             raise Refused(
                 _(
-                    "{word!r}: shell syntax is not run over SSH; give one clinicast command "
+                    "{word}: shell syntax is not run over SSH; give one clinicast command "
                     "(a value holding < > | ; & is quoted twice: ssh SERVER 'campaigns create --name \"A & B\"')"
-                ).format(word=word)
+                ).format(word=quoted_value(word))
             )
     for word in words:
         if _is_config_option(word):
@@ -117,16 +118,16 @@ def client_words(command: str, commands: Sequence[str]) -> list[str]:
     first = words[0]
     if first in NOT_OVER_SSH:
         raise Refused(
-            _("{command!r} is not available over SSH (it runs on the server, as the service account)").format(
-                command=first
+            _("{command} is not available over SSH (it runs on the server, as the service account)").format(
+                command=quoted_value(first)
             )
         )
     if first not in commands and first not in TOP_LEVEL:
         allowed = ", ".join(sorted(set(commands) - NOT_OVER_SSH))
         raise Refused(
             _(
-                "{word!r} is not a clinicast command; over SSH give one of: {allowed} (e.g. ssh SERVER campaigns list)"
-            ).format(word=first[:60], allowed=allowed)
+                "{word} is not a clinicast command; over SSH give one of: {allowed} (e.g. ssh SERVER campaigns list)"
+            ).format(word=quoted_value(first, 60), allowed=allowed)
         )
     return words
 

@@ -14,6 +14,7 @@ from core.context import Ctx
 from core.errors import BadInput
 from core.i18n import LANGUAGES, _
 from core.models import StaffPreference
+from core.textcheck import quoted_value
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,9 @@ def set_language(ctx: Ctx, language: str) -> None:
     """Remember `language` for this staff member ("fr" or "en")."""
     if language not in LANGUAGES:
         raise BadInput(
-            _("language: expected one of {choices}, got {value!r}").format(choices=", ".join(LANGUAGES), value=language)
+            _("language: expected one of {choices}, got {value}").format(
+                choices=", ".join(LANGUAGES), value=quoted_value(language)
+            )
         )
     _save(ctx, language=language)
 

@@ -57,9 +57,9 @@ def test_wrong_types_missing_keys_and_choices_all_reported(tmp_path):
     for expected in (
         "clinic.name: required key is missing",
         "clinic.timezone: unknown time zone",
-        "clinic.default_language: expected one of 'fr', 'en'",
+        "clinic.default_language: expected one of “fr”, “en”",
         "database.url: expected sqlite",
-        "gateway.concurrency: expected an integer, got text 'many'",
+        "gateway.concurrency: expected an integer, got text “many”",
     ):
         assert expected in msg
     assert all(line.startswith(str(tmp_path / "c.toml")) for line in msg.splitlines())
@@ -195,3 +195,25 @@ def test_smtp_needs_the_unsubscribe_page_and_the_clinics_identification(tmp_path
         Dispatcher(config).mailer  # noqa: B018 - building the transport is what refuses
     # maildir (the demo, a dry run) needs neither
     assert cfg.email_problems(load_text(tmp_path, text + '[email]\ntransport = "maildir"\npath = "m"\n')) == []
+
+
+def test_a_value_of_another_type_is_written_as_the_file_writes_it(tmp_path):
+    """A number, a boolean, a list, a table or a date is shown as TOML writes it, unquoted
+    (in quotes a number would read as text); text in the reader's quotes."""
+    text = (
+        MINIMAL.replace('name = "C"', "name = 12")
+        .replace('transport = "log"', 'transport = "log"\nconcurrency = 2026-01-01')
+        .replace("[email]\n", '[sending]\ndays = ["mon", 3]\nhours = {from = 9}\n[email]\n')
+        + 'port = "587"\nsecurity = true\n'
+    )
+    with pytest.raises(cfg.ConfigError) as e:
+        load_text(tmp_path, text)
+    said = [line.partition("c.toml: ")[2] for line in str(e.value).splitlines()]
+    assert said == [
+        "clinic.name: expected a string, got an integer 12",
+        "email.port: expected an integer, got text “587”",
+        "email.security: expected one of “starttls”, “tls”, “none”, got true",
+        "gateway.concurrency: expected an integer, got a date or time 2026-01-01",
+        "sending.hours: expected a string, got a table {from = 9}",
+        'sending.days: expected a list of strings, got ["mon", 3]',
+    ]

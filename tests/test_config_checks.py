@@ -79,8 +79,8 @@ def test_deeply_nested_toml_is_one_line(tmp_path):
 @pytest.mark.parametrize(
     "url,expected",
     [
-        ("postgresql://u@h:abc/db", "database.url: the port in 'h:abc' is not a number"),
-        ("postgresql://u@h/db?sslmod=require", "database.url: unknown option 'sslmod'"),
+        ("postgresql://u@h:abc/db", "database.url: the port in “h:abc” is not a number"),
+        ("postgresql://u@h/db?sslmod=require", "database.url: unknown option “sslmod”"),
         ("postgresql://u@h/", "the database name is missing"),
     ],
 )

@@ -151,8 +151,8 @@ def test_postgres_refusing_a_role_is_a_permission_problem_not_unreachable(tmp_pa
 
 def test_bad_postgres_urls_are_bad_config(tmp_path):
     for url, words in (
-        ("postgresql://u@h:abc/db", "port in 'h:abc'"),
-        ("postgresql://u@h/db?sslmdoe=require", "unknown option 'sslmdoe'"),
+        ("postgresql://u@h:abc/db", "port in “h:abc”"),
+        ("postgresql://u@h/db?sslmdoe=require", "unknown option “sslmdoe”"),
     ):
         config = write_config(tmp_path, url)
         one_line(clinicast(config, "campaigns", "list"), 2, "database.url", words)

@@ -543,3 +543,73 @@ def test_a_nul_in_a_template_or_control_characters_in_a_campaign_name_are_refuse
             "--template", str(toml), match="NUL character (U+0000)")  # fmt: skip
     refused(run, "campaigns", "create", "--kind", "invitation", "--name", "Ligne 1\nX-Injected: yes",
             match="name: expected a name without control characters, got U+000A (line feed)")  # fmt: skip
+
+
+# --- a hostile value quoted in a message ------------------------------------------------------
+# Every message quotes a value a person typed as the reader's language quotes it (“x”,
+# « x »), escaped on one line as repr() once showed it: a terminal escape and a line break
+# in a config value or a campaign's name reach neither the terminal nor a log raw.
+
+RED = "\x1b[31mRouge\nVert"
+SHOWN = "\\x1b[31mRouge\\nVert"  # as the message writes it
+QUOTES = {"en": ("“", "”"), "fr": ("«\u00a0", "\u00a0»")}
+
+
+def _said_by_main(args, config) -> tuple[int, str, str]:
+    """`clinicast ARGS --config CONFIG` through the real entry point (cli.main), which
+    speaks the staff member's language."""
+    from cli import main
+
+    runner = CliRunner()
+    code = 0
+    with runner.isolation() as (out, err, _both):
+        try:
+            main([*args, "--config", str(config)])
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 1
+    return code, out.getvalue().decode(), err.getvalue().decode()
+
+
+def _staff(language: str) -> str:
+    from conftest import LOGIN
+
+    return f'[users.{LOGIN}]\nname = "Test Admin"\npermissions = ["campaigns", "admin"]\nlanguage = "{language}"\n'
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_a_hostile_config_value_is_quoted_escaped_in_the_reader_s_language(tmp_path, db_url, language):
+    from conftest import write_config
+
+    config = write_config(tmp_path, db_url, users=_staff(language))
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace('timezone = "America/Toronto"', 'timezone = "\\u001b[31mRouge\\nVert"'))
+    code, out, err = _said_by_main(["config", "check"], config)
+    opening, closing = QUOTES[language]
+    assert code == 2, (out, err)
+    line = next(ln for ln in err.splitlines() if "clinic.timezone" in ln)
+    assert f"{opening}{SHOWN}{closing}" in line, line
+    assert "\x1b" not in out + err and "'" + SHOWN not in line
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_a_hostile_campaign_name_is_quoted_escaped_in_the_reader_s_language(tmp_path, db_url, language):
+    from conftest import write_config
+
+    config = write_config(tmp_path, db_url, users=_staff(language))
+    assert _said_by_main(["init"], config)[0] == 0
+    code, out, err = _said_by_main(["campaigns", "create", "--kind", "invitation", "--name", RED], config)
+    opening, closing = QUOTES[language]
+    assert code == 2 and len(err.splitlines()) == 1, (out, err)
+    assert f"U+001B ({'escape' if language == 'en' else 'échappement'})" in err
+    assert f"{opening}{SHOWN}{closing}" in err, err
+    assert "\x1b" not in out + err
+
+
+def test_a_quoted_value_is_one_line_and_bounded():
+    from core.campaigns.actions import NAME_MAX
+    from core.textcheck import VALUE_LIMIT, quoted_value
+
+    assert quoted_value("x" * 5000) == "“" + "x" * VALUE_LIMIT + "…”"
+    assert VALUE_LIMIT >= NAME_MAX, "a campaign's name is quoted whole"
+    assert quoted_value("\u202egnp.exe\u2028") == "“\\u202egnp.exe\\u2028”"  # a bidi override, a line separator
+    assert quoted_value(["ok", RED, 'a"b']) == '["ok", "' + SHOWN + '", "a\\"b"]'  # in a list: TOML's strings

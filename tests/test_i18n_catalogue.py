@@ -110,6 +110,35 @@ def test_pot_matches_the_sources():
     )
 
 
+def click_msgids() -> set[str]:
+    """The msgids `make messages` extracts from the installed click: click's own words."""
+    folder = Path(os.path.dirname(click.__file__))
+    return {_key(m) for _f, _l, m, _c, _ctx in extract_from_dir(str(folder), keywords=KEYWORDS)}
+
+
+def reprs_in(pot: set[str], theirs: set[str]) -> list[str]:
+    """The msgids of `pot` that are not click's and format a value with `!r` (Python's repr)."""
+    return sorted(m for m in pot - theirs if re.search(r"\{[^{}]*!r[^{}]*\}", m))
+
+
+def test_clinicast_quotes_a_value_in_the_reader_s_quotes_not_python_s():
+    """A value a person typed is quoted as the reader's language quotes it, escaped on one
+    line (core.textcheck.quoted_value: “x”, « x »), never by repr: `{value!r}` wrote 'x' in
+    a French sentence. click's own msgids keep their `{name!r}` (click formats them, and
+    the placeholder check above makes their French keep it): they are told apart by
+    extracting click's source, as `make messages` does."""
+    pot = ids(catalogue(LOCALE / "clinicast.pot"))
+    theirs = click_msgids()
+    assert reprs_in(pot & theirs, set()), "click's msgids with !r are in the .pot: the exclusion is needed"
+    ours = reprs_in(pot, theirs)
+    assert not ours, f"format these values with core.textcheck.quoted_value, not !r: {ours}"
+
+
+def test_the_repr_check_tells_clinicast_s_msgids_from_click_s():
+    pot = {"No such option {name!r}.", "created campaign #{id} {name!r} ({kind})", "got {value}", "{n!r:>4}"}
+    assert reprs_in(pot, {"No such option {name!r}."}) == ["created campaign #{id} {name!r} ({kind})", "{n!r:>4}"]
+
+
 @pytest.mark.parametrize("lang", i18n.LANGUAGES)
 def test_po_has_the_pot_s_msgids(lang):
     pot = ids(catalogue(LOCALE / "clinicast.pot"))

@@ -571,10 +571,10 @@ def test_changes_confirmed_in_each_language(world, tmp_path, pseudo_localedir, l
             allowed = [*_allowed(world), *data]
             assert not leaks(text, allowed), f"{args}: " + leak_report(text, allowed)
     if language == "fr":
-        assert said[0].out.startswith("campagne n° 3 'Nouvelle' créée (invitation)")
+        assert said[0].out.startswith("campagne n° 3 «\u00a0Nouvelle\u00a0» créée (invitation)")
         assert "12 patients" in said[-1].out
     elif language == "en":
-        assert said[0].out.startswith("created campaign #3 'Nouvelle' (invitation)")
+        assert said[0].out.startswith("created campaign #3 “Nouvelle” (invitation)")
     if language == "pseudo":
         allowed = [*_allowed(world), *data]
         core_leaks = [leaks(text, allowed) for text in core_said]

@@ -98,8 +98,8 @@ def test_the_client_words_become_a_clinicast_command(command, expected):
 @pytest.mark.parametrize(
     "command, words",
     [
-        ("sh -c id", "'sh' is not a clinicast command"),
-        ("scp -t .", "'scp' is not a clinicast command"),
+        ("sh -c id", "“sh” is not a clinicast command"),
+        ("scp -t .", "“scp” is not a clinicast command"),
         ("/usr/lib/openssh/sftp-server", "is not a clinicast command"),
         ("internal-sftp", "is not a clinicast command"),
         ("; id", "shell syntax"),
@@ -130,8 +130,8 @@ def test_a_command_of_its_own_ignores_ssh_original_command():
 @pytest.mark.parametrize(
     "command, code, words",
     [
-        ("sh -c id", 2, ["'sh' is not a clinicast command"]),
-        ("scp -t .", 2, ["'scp' is not a clinicast command"]),
+        ("sh -c id", 2, ["“sh” is not a clinicast command"]),
+        ("scp -t .", 2, ["“scp” is not a clinicast command"]),
         ("; id", 2, ["shell syntax"]),
         ("campaigns list --config /dev/stdin", 2, ["--config"]),
         ("campaigns launch 1", 2, ["No such command 'launch'"]),

@@ -158,13 +158,13 @@ def test_a_list_of_5000_in_and_the_ledger_back_through_ssh(sshd):
     "who, words, code, said",
     [
         ("staff2", ["campaigns", "list"], 0, None),
-        ("staff2", ["sh", "-c", "id"], 2, "'sh' is not a clinicast command"),
-        ("staff2", ["scp", "-t", "."], 2, "'scp' is not a clinicast command"),
+        ("staff2", ["sh", "-c", "id"], 2, "“sh” is not a clinicast command"),
+        ("staff2", ["scp", "-t", "."], 2, "“scp” is not a clinicast command"),
         ("staff2", ["/usr/lib/openssh/sftp-server"], 2, "is not a clinicast command"),
         ("staff2", ["; id"], 2, "shell syntax"),
         ("staff2", ["campaigns list && id"], 2, "shell syntax"),
         ("staff2", ["campaigns", "list", "--config", "/dev/stdin"], 2, "--config"),
-        ("staff2", ["frobnicate"], 2, "'frobnicate' is not a clinicast command"),
+        ("staff2", ["frobnicate"], 2, "“frobnicate” is not a clinicast command"),
         ("staff2", ["daemon"], 2, "not available over SSH"),
         ("staff2", ["patients", "import", "-"], 1, "lacks the 'admin' permission"),  # campaigns only
         ("staff1", ["audit", "verify"], 0, None),
@@ -199,7 +199,7 @@ def test_scp_and_sftp_end_at_once_instead_of_hanging(sshd, tmp_path):
         )
         assert res.returncode != 0, res.stderr  # refused at once: no hang, nothing written
         if legacy:
-            assert b"'scp' is not a clinicast command" in res.stderr, res.stderr
+            assert "“scp” is not a clinicast command".encode() in res.stderr, res.stderr
     assert not list(Path(f"/home/{s.staff2}").glob("liste.csv"))
 
 

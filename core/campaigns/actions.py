@@ -46,8 +46,8 @@ def validate_fields(
     elif len(name) > NAME_MAX:
         problems["name"] = _("at most {max} characters (this one has {n})").format(max=NAME_MAX, n=len(name))
     elif (c := textcheck.first_control(name)) is not None:  # a name is shown on one line everywhere
-        problems["name"] = _("expected a name without control characters, got {what}").format(
-            what=textcheck.describe(c)
+        problems["name"] = _("expected a name without control characters, got {what} in {value}").format(
+            what=textcheck.describe(c), value=textcheck.quoted_value(name)
         )
     else:
         clash = Campaign.select().where(Campaign.name == name, Campaign.archived == False)  # noqa: E712

@@ -55,21 +55,23 @@ def check_values(values: dict[str, dict], problems: list[str]) -> None:
             continue
         if not math.isfinite(v) or not low <= v <= high:
             problems.append(
-                _("{key}: expected a number of seconds from {low} to {high}, got {value!r}").format(
-                    key=f"{section}.{key}", low=f"{low:g}", high=f"{high:g}", value=v
+                _("{key}: expected a number of seconds from {low} to {high}, got {value}").format(
+                    key=f"{section}.{key}", low=f"{low:g}", high=f"{high:g}", value=textcheck.quoted_value(v)
                 )
             )
     for (section, key), (low, high) in COUNTS.items():
         v = values.get(section, {}).get(key)
         if v is not None and not low <= v <= high:
             problems.append(
-                _("{key}: expected a whole number from {low} to {high}, got {value!r}").format(
-                    key=f"{section}.{key}", low=low, high=high, value=v
+                _("{key}: expected a whole number from {low} to {high}, got {value}").format(
+                    key=f"{section}.{key}", low=low, high=high, value=textcheck.quoted_value(v)
                 )
             )
     port = values.get("email", {}).get("port")
     if port is not None and not 1 <= port <= 65535:
-        problems.append(_("email.port: expected a port from 1 to 65535, got {value!r}").format(value=port))
+        problems.append(
+            _("email.port: expected a port from 1 to 65535, got {value}").format(value=textcheck.quoted_value(port))
+        )
     sender = values.get("email", {}).get("from")
     if sender is not None:
         _check_from(sender, problems)
@@ -86,11 +88,13 @@ def check_values(values: dict[str, dict], problems: list[str]) -> None:
     url = values.get("email", {}).get("unsubscribe_url")
     if isinstance(url, str) and url and any(ord(c) <= 32 or ord(c) == 127 for c in url):
         problems.append(
-            _("{key}: contains spaces or control characters: {value!r}").format(key="email.unsubscribe_url", value=url)
+            _("{key}: contains spaces or control characters: {value}").format(
+                key="email.unsubscribe_url", value=textcheck.quoted_value(url)
+            )
         )
     tz = values.get("clinic", {}).get("timezone")
     if tz is not None and not tz.strip():
-        problems.append(_("clinic.timezone: must not be empty; expected e.g. 'America/Toronto'"))
+        problems.append(_("clinic.timezone: must not be empty; expected e.g. “America/Toronto”"))
     gw = values.get("gateway", {})
     if gw.get("url"):
         _check_http_url("gateway.url", gw["url"], problems)
@@ -121,8 +125,8 @@ def check_dkim(email: dict, base, problems: list[str]) -> None:
     for k in ("dkim_selector", "dkim_domain"):
         if not all(part and part.replace("-", "").replace("_", "").isalnum() for part in email[k].split(".")):
             problems.append(
-                _("{key}: expected DNS labels like 'clinic2026' or 'example.org', got {value!r}").format(
-                    key=f"email.{k}", value=email[k]
+                _("{key}: expected DNS labels like “clinic2026” or “example.org”, got {value}").format(
+                    key=f"email.{k}", value=textcheck.quoted_value(email[k])
                 )
             )
     path = Path(email["dkim_key_file"])
@@ -149,14 +153,14 @@ def check_dkim(email: dict, base, problems: list[str]) -> None:
 
 def _check_from(sender: str, problems: list[str]) -> None:
     if any(ord(c) < 32 or ord(c) == 127 for c in sender):
-        problems.append(_("email.from: contains a line break or control character; expected 'Name <address@domain>'"))
+        problems.append(_("email.from: contains a line break or control character; expected “Name <address@domain>”"))
         return
     _name, addr = parseaddr(sender)
     local, at, domain = addr.rpartition("@")
     if not (at and local and domain and "." not in (domain[0], domain[-1]) and " " not in addr):
         problems.append(
-            _("email.from: expected an address such as 'Clinic <no-reply@example.org>', got {value!r}").format(
-                value=sender
+            _("email.from: expected an address such as “Clinic <no-reply@example.org>”, got {value}").format(
+                value=textcheck.quoted_value(sender)
             )
         )
 
@@ -167,15 +171,23 @@ def _check_http_url(key: str, url: str, problems: list[str]) -> None:
         u.port  # noqa: B018 - raises ValueError on a port that is not a number or out of range
     except ValueError:
         problems.append(
-            _("{key}: not a valid URL (its host or port cannot be read): {value!r}").format(key=key, value=url)
+            _("{key}: not a valid URL (its host or port cannot be read): {value}").format(
+                key=key, value=textcheck.quoted_value(url)
+            )
         )
         return
     if u.scheme not in ("http", "https") or not u.hostname:
         problems.append(
-            _("{key}: expected an http:// or https:// URL with a host, got {value!r}").format(key=key, value=url)
+            _("{key}: expected an http:// or https:// URL with a host, got {value}").format(
+                key=key, value=textcheck.quoted_value(url)
+            )
         )
     elif any(ord(c) <= 32 or ord(c) == 127 for c in url):
-        problems.append(_("{key}: contains spaces or control characters: {value!r}").format(key=key, value=url))
+        problems.append(
+            _("{key}: contains spaces or control characters: {value}").format(
+                key=key, value=textcheck.quoted_value(url)
+            )
+        )
 
 
 def check_postgres_url(url: str, problems: list[str]) -> None:
@@ -186,8 +198,8 @@ def check_postgres_url(url: str, problems: list[str]) -> None:
     except ValueError:
         netloc = url.split("//", 1)[-1].split("/", 1)[0]
         problems.append(
-            _("database.url: the port in {host!r} is not a number from 1 to 65535").format(
-                host=netloc.rpartition("@")[2]
+            _("database.url: the port in {host} is not a number from 1 to 65535").format(
+                host=textcheck.quoted_value(netloc.rpartition("@")[2])
             )
         )
         return
@@ -199,16 +211,16 @@ def check_postgres_url(url: str, problems: list[str]) -> None:
         options = parse_qsl(u.query, keep_blank_values=True, strict_parsing=bool(u.query))
     except ValueError:
         problems.append(
-            _("database.url: cannot read the options {options!r}; expected ?key=value&key=value").format(
-                options=u.query
+            _("database.url: cannot read the options {options}; expected ?key=value&key=value").format(
+                options=textcheck.quoted_value(u.query)
             )
         )
         return
     for k, _v in options:
         if k not in PG_OPTIONS:
             problems.append(
-                _("database.url: unknown option {option!r}; expected one of sslmode, connect_timeout, ...").format(
-                    option=k
+                _("database.url: unknown option {option}; expected one of sslmode, connect_timeout, ...").format(
+                    option=textcheck.quoted_value(k)
                 )
             )
 

@@ -35,6 +35,7 @@ from core.config.types import (
 )
 from core.errors import BadInput, ConfigError
 from core.i18n import _
+from core.textcheck import quoted_value
 
 
 def discover(explicit: str | os.PathLike | None = None) -> Path:
@@ -141,7 +142,9 @@ def _read_users(table: object, problems: list[str]) -> dict[str, User]:
             # a key no OS login can have is a typo, and a control character in it would
             # break the one-line messages
             problems.append(
-                _("users: {login!r} is not a login name (letters, digits, '.', '_', '-')").format(login=login)
+                _("users: {login} is not a login name (letters, digits, “.”, “_”, “-”)").format(
+                    login=quoted_value(login)
+                )
             )
             continue
         u = validate(f"users.{login}", UserTable, entry, problems)
@@ -201,8 +204,8 @@ def read_keys(table: object, problems: list[str]) -> dict[str, str]:
     for binding_id, keys in table.items():
         if not isinstance(keys, str) or not keys.strip():
             problems.append(
-                _('keys.{id}: expected a key name like "ctrl+o" or "f5", got {value!r}').format(
-                    id=binding_id, value=keys
+                _("keys.{id}: expected a key name like “ctrl+o” or “f5”, got {value}").format(
+                    id=binding_id, value=quoted_value(keys)
                 )
             )
             continue
@@ -210,8 +213,8 @@ def read_keys(table: object, problems: list[str]) -> dict[str, str]:
         bad = [k for k in names if not k or not _KEY_NAME.match(k)]
         if bad:
             problems.append(
-                _('keys.{id}: {key!r} is not a key name; expected e.g. "ctrl+o", "f5", "question_mark"').format(
-                    id=binding_id, key=bad[0]
+                _("keys.{id}: {key} is not a key name; expected e.g. “ctrl+o”, “f5”, “question_mark”").format(
+                    id=binding_id, key=quoted_value(bad[0])
                 )
             )
             continue
@@ -229,7 +232,9 @@ def _resolve_db_url(url: str, base: Path, problems: list[str]) -> str:
         check_postgres_url(url, problems)
         return url
     problems.append(
-        _("database.url: expected sqlite:///PATH or postgresql://USER@HOST/DB, got {value!r}").format(value=url)
+        _("database.url: expected sqlite:///PATH or postgresql://USER@HOST/DB, got {value}").format(
+            value=quoted_value(url)
+        )
     )
     return url
 

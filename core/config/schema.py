@@ -28,6 +28,7 @@ import msgspec
 
 from core.enums import Language, Permission
 from core.i18n import N_, _, pgettext
+from core.textcheck import quoted_value
 
 # the words as the file spells them; their one definition is core.enums
 PERMISSIONS: tuple[str, ...] = tuple(p.value for p in Permission)
@@ -66,7 +67,9 @@ def _time_zone(path: str, v: str) -> str | None:
         try:
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError):
-            return _("clinic.timezone: unknown time zone {value!r}; expected e.g. 'America/Toronto'").format(value=v)
+            return _("clinic.timezone: unknown time zone {value}; expected e.g. “America/Toronto”").format(
+                value=quoted_value(v)
+            )
     return None
 
 
@@ -74,13 +77,17 @@ def _one_address(path: str, v: str) -> str | None:
     from core.patients.cells import is_email
 
     if v and not is_email(v):
-        return _("{key}: expected one address like name@example.org, got {value!r}").format(key=path, value=v)
+        return _("{key}: expected one address like name@example.org, got {value}").format(
+            key=path, value=quoted_value(v)
+        )
     return None
 
 
 def _a_path(path: str, v: str) -> str | None:
     if any(ord(c) < 32 or c == "\x7f" for c in v):  # a NUL made every later stat() raise
-        return _("{key}: expected a file path without control characters, got {value!r}").format(key=path, value=v)
+        return _("{key}: expected a file path without control characters, got {value}").format(
+            key=path, value=quoted_value(v)
+        )
     return None
 
 
@@ -260,19 +267,19 @@ def _choices(t: Any) -> tuple[str, ...] | None:
 
 
 def _one_of(path: str, choices: tuple[str, ...], value: Any) -> str:
-    return _("{key}: expected one of {choices}, got {value!r}").format(
-        key=path, choices=", ".join(map(repr, choices)), value=value
+    return _("{key}: expected one of {choices}, got {value}").format(
+        key=path, choices=", ".join(map(quoted_value, choices)), value=quoted_value(value)
     )
 
 
 # msgspec's own sentences are English: each kind of problem is said here, the key path
 # first (`email.max_per_minute: …`), in the staff member's language
 _TYPE_NAMES = {
-    str: N_("expected a string, got {type} {value!r}"),
-    int: N_("expected an integer, got {type} {value!r}"),
-    float: N_("expected a number, got {type} {value!r}"),
-    list: N_("expected a list, got {type} {value!r}"),
-    bool: N_("expected true or false, got {type} {value!r}"),
+    str: N_("expected a string, got {type} {value}"),
+    int: N_("expected an integer, got {type} {value}"),
+    float: N_("expected a number, got {type} {value}"),
+    list: N_("expected a list, got {type} {value}"),
+    bool: N_("expected true or false, got {type} {value}"),
 }
 _MISSING_AS = {
     str: N_("required key is missing (a string)"),
@@ -293,12 +300,14 @@ def _type_problem(path: str, t: Any, value: Any) -> str:
         item = typing.get_args(t)[0] if typing.get_args(t) else str
         item_choices = _choices(item)
         if item_choices is not None:
-            return _("{key}: expected a list of {choices}, got {value!r}").format(
-                key=path, choices=", ".join(map(repr, item_choices)), value=value
+            return _("{key}: expected a list of {choices}, got {value}").format(
+                key=path, choices=", ".join(map(quoted_value, item_choices)), value=quoted_value(value)
             )
-        return _("{key}: expected a list of strings, got {value!r}").format(key=path, value=value)
-    words = _TYPE_NAMES.get(base, N_("expected a value of another type, got {type} {value!r}"))
-    return _("{path}: {problem}").format(path=path, problem=_(words).format(type=_kind_of(value), value=value))
+        return _("{key}: expected a list of strings, got {value}").format(key=path, value=quoted_value(value))
+    words = _TYPE_NAMES.get(base, N_("expected a value of another type, got {type} {value}"))
+    return _("{path}: {problem}").format(
+        path=path, problem=_(words).format(type=_kind_of(value), value=quoted_value(value))
+    )
 
 
 def _kind_of(value: Any) -> str:

@@ -20,6 +20,7 @@ from core.campaigns.actions import NAME_MAX, parse_day
 from core.enums import Kind
 from core.errors import BadInput
 from core.i18n import N_, _
+from core.textcheck import quoted_value
 from core.words import word
 from tui.screens.base import ClinicastScreen
 from tui.screens.modals import leave_unless_unsaved
@@ -250,8 +251,8 @@ class CampaignDetailScreen(ClinicastScreen[int | None]):
             try:
                 days[key] = parse_day(value, key)
             except BadInput as e:  # core.dates' words: format, real day, or 1900..2200 range
-                problems[key] = str(e).partition(": ")[2] or _("expected a date YYYY-MM-DD (got {value!r})").format(
-                    value=value
+                problems[key] = str(e).partition(": ")[2] or _("expected a date YYYY-MM-DD (got {value})").format(
+                    value=quoted_value(value)
                 )
                 days[key] = None
         found = campaigns.validate_fields(kind, name, days["starts_on"], days["ends_on"], campaign_id=self.campaign_id)
