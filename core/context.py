@@ -17,6 +17,7 @@ from core.enums import Permission
 from core.errors import PermissionDenied, UnknownUser
 from core.i18n import _
 from core.models import utcnow
+from core.textcheck import quoted_value
 
 
 def login_name() -> str:
@@ -129,7 +130,7 @@ def for_current_user(config: Config, clock: Callable[[], datetime] = utcnow) -> 
             said = _("user {login} is not a clinicast user: an administrator must add [users.{name}] in {path}")
         else:
             said = _("user {login} is not a clinicast user: an administrator must add [users.{name}]")
-        raise UnknownUser(said.format(login=repr(login), name=login, path=config.path))
+        raise UnknownUser(said.format(login=quoted_value(login), name=login, path=config.path))
     return _opened(Ctx(config, user, clock))
 
 

@@ -27,6 +27,7 @@ from typing import IO, NamedTuple
 from core import csvencoding, formats, infile
 from core.errors import BadInput
 from core.i18n import N_, _, known_words, ngettext
+from core.textcheck import quoted_value
 
 DELIMITERS = (",", ";", "\t")
 DELIMITER_NAMES = {",": N_("comma"), ";": N_("semicolon"), "\t": N_("tab")}
@@ -426,7 +427,11 @@ def _header(fields: list[str], label: str, line: int) -> tuple[list[str], list[s
             j = seen[k]
             raise BadInput(
                 _("{where}: columns {a} {a_name} and {b} {b_name} have the same name; rename or remove one").format(
-                    where=f"{label}:{line}", a=j + 1, a_name=repr(header[j]), b=i + 1, b_name=repr(header[i])
+                    where=f"{label}:{line}",
+                    a=j + 1,
+                    a_name=quoted_value(header[j]),
+                    b=i + 1,
+                    b_name=quoted_value(header[i]),
                 )
             )
         seen[k] = i

@@ -12,6 +12,7 @@ from core import dbfiles, migrations
 from core.errors import DatabaseError, DatabaseProblem
 from core.i18n import _
 from core.models import Meta, database
+from core.textcheck import quoted_value
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
@@ -70,7 +71,9 @@ def connect(url: str, group: str = "", *, must_exist: bool = False) -> pw.Databa
         db = pw.PostgresqlDatabase(unquote(u.path.lstrip("/")), prefer_psycopg3=True, **params)
     else:
         raise DatabaseError(
-            _("unsupported database URL {url}; expected sqlite:///PATH or postgresql://...").format(url=repr(url))
+            _("unsupported database URL {url}; expected sqlite:///PATH or postgresql://...").format(
+                url=quoted_value(url)
+            )
         )
     return db
 

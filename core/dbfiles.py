@@ -25,6 +25,7 @@ from pathlib import Path
 
 from core.errors import BadInput, DatabaseError, DatabaseProblem
 from core.i18n import _
+from core.textcheck import quoted_value
 
 UMASK = 0o007
 FOLDER_MODE = 0o2770  # setgid: files made inside belong to the folder's group
@@ -52,7 +53,7 @@ def group_id(group: str) -> int | None:
         # a setup problem of the host, named like the others here (exit 1)
         raise DatabaseError(
             _("[database] group: there is no group {quoted} on this host; run: groupadd {group}").format(
-                quoted=repr(group), group=group
+                quoted=quoted_value(group), group=group
             ),
             DatabaseProblem.NOT_WRITABLE,
         ) from None

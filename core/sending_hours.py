@@ -19,6 +19,7 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from core.i18n import _
+from core.textcheck import quoted_value
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_WORDS = {
@@ -55,28 +56,30 @@ def parse(hours: object, days: object) -> tuple[Hours | None, list[str]]:
     start = end = None
     if not isinstance(hours, str) or hours.count("-") != 1:
         problems.append(
-            _('sending.hours: expected "HH:MM-HH:MM" (e.g. "09:00-20:00"), got {value}').format(value=repr(hours))
+            _("sending.hours: expected “HH:MM-HH:MM” (e.g. “09:00-20:00”), got {value}").format(
+                value=quoted_value(hours)
+            )
         )
     else:
         a, b = hours.split("-")
         start, end = _minutes(a), _minutes(b)
         if start is None or end is None or start == _DAY_MINUTES:
             problems.append(
-                _('sending.hours: expected "HH:MM-HH:MM" with 00:00 to 24:00 (e.g. "09:00-20:00"), got {value}').format(
-                    value=repr(hours)
+                _("sending.hours: expected “HH:MM-HH:MM” with 00:00 to 24:00 (e.g. “09:00-20:00”), got {value}").format(
+                    value=quoted_value(hours)
                 )
             )
         elif start >= end:
             problems.append(
                 _("sending.hours: the range {value} is empty; the start must come before the end").format(
-                    value=repr(hours)
+                    value=quoted_value(hours)
                 )
             )
     day_set: set[int] = set()
     if not isinstance(days, list | tuple) or not days:
         problems.append(
             _("sending.days: expected a non-empty list of {days}, got {value}").format(
-                days=", ".join(DAYS), value=repr(days)
+                days=", ".join(DAYS), value=quoted_value(days)
             )
         )
     else:

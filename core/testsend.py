@@ -21,6 +21,7 @@ from core.enums import DeliveryKind, Kind, Permission
 from core.errors import BadInput, NotFound, Refused
 from core.i18n import _
 from core.models import Delivery, Patient
+from core.textcheck import quoted_value
 
 _ADDRESS = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
 
@@ -54,7 +55,7 @@ def check_destination(ctx: Ctx, kind: str, to: str | None = None, *, field: str 
         if to is not None and not _ADDRESS.match(target):
             raise BadInput(
                 _("{option}: expected an email address like name@example.org, got {value}").format(
-                    option=field, value=repr(to)
+                    option=field, value=quoted_value(to)
                 )
             )
         if not target:
@@ -120,7 +121,7 @@ def send_test(
     c = get(campaign_id)
     patient = _patient(emr_id, patient_id)
     if patient is None:
-        raise NotFound(_("no patient with EMR id {id}").format(id=repr((emr_id or str(patient_id)).strip())))
+        raise NotFound(_("no patient with EMR id {id}").format(id=quoted_value((emr_id or str(patient_id)).strip())))
     kind = DeliveryKind.TEST_EMAIL if c.kind == Kind.INVITATION else DeliveryKind.TEST_BROADCAST
     target = check_destination(ctx, c.kind, to, field=field)
     problems = template_problems(ctx, c.kind, get_templates(ctx, c.id))

@@ -55,7 +55,7 @@ def test_an_unknown_emr_id_is_named(db, config):
     before = AuditLog.select().count()
     with pytest.raises(NotFound) as e:
         recipients.assign_patient(ctx, c.id, " 9999 ")
-    assert str(e.value) == "no patient with EMR id '9999'"
+    assert str(e.value) == "no patient with EMR id “9999”"
     assert Recipient.select().count() == 0 and AuditLog.select().count() == before
 
 

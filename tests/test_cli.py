@@ -201,7 +201,7 @@ def test_an_import_with_two_columns_for_one_field_is_refused(run, tmp_path):
     res = run("patients", "import", str(f), code=2)
     assert (
         res.stderr
-        == f"clinicast: {f}:1: columns 2 'Prénom' and 3 'first_name' both mean first_name; rename or remove one\n"
+        == f"clinicast: {f}:1: columns 2 “Prénom” and 3 “first_name” both mean first_name; rename or remove one\n"
     )
     assert res.stdout == ""
     assert "no patient" in run("patients", "show", "5001", code=2).stderr  # nothing imported

@@ -106,9 +106,9 @@ def test_undoing_email_under_an_opt_out_of_everything_says_it_still_holds(run):
 def test_bad_input_is_one_line_exit_2_and_changes_nothing(run, db):
     n = AuditLog.select().count()
     for args, message in [
-        (("patients", "opt-out", "1000", "--channel", "sms", "--note", "x"), "unknown channel 'sms'"),
+        (("patients", "opt-out", "1000", "--channel", "sms", "--note", "x"), "unknown channel “sms”"),
         (("patients", "opt-out", "1000", "--channel", "email", "--note", " "), "needs a note"),
-        (("patients", "opt-out", "99999", "--channel", "email", "--note", "x"), "no patient with EMR id '99999'"),
+        (("patients", "opt-out", "99999", "--channel", "email", "--note", "x"), "no patient with EMR id “99999”"),
         (("patients", "opt-in", "1000", "--channel", "email", "--note", "x"), "has no opt-out of email to undo"),
         (("patients", "show", "99999"), "no patient with EMR id"),
         (("audit", "--since", "yesterday"), "--since: expected a date YYYY-MM-DD"),

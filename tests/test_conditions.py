@@ -97,29 +97,29 @@ class TestParse:
             ("age >= 200", "age >= 200: expected an age from 0 to 150"),
             (
                 "agee > 3",
-                "agee > 3: unknown field 'agee'; expected one of age, sex, language, practitioner, "
+                "agee > 3: unknown field “agee”; expected one of age, sex, language, practitioner, "
                 "postal_code, last_visit, date_of_birth, email, connected_system, marketing_consent, "
                 "push_enabled",
             ),
-            ("colour = red", "unknown field 'colour'"),
-            ("bogus", "bogus: unknown field 'bogus'"),
+            ("colour = red", "unknown field “colour”"),
+            ("bogus", "bogus: unknown field “bogus”"),
             (
                 "age ~ 3",
-                "age ~ 3: unknown operator '~'; expected one of =, !=, <, <=, >, >=, contains, "
+                "age ~ 3: unknown operator “~”; expected one of =, !=, <, <=, >, >=, contains, "
                 "starts with, is empty, is not empty",
             ),
             ("age", "age: missing operator"),
             (
                 "age contains 3",
-                "age contains 3: 'contains' does not apply to age (a whole number); "
+                "age contains 3: “contains” does not apply to age (a whole number); "
                 "use one of =, !=, <, <=, >, >=, is empty, is not empty",
             ),
-            ("email < b", "email < b: '<' does not apply to email (text)"),
-            ("marketing_consent is empty", "'is empty' does not apply to marketing_consent (yes or no)"),
+            ("email < b", "email < b: “<” does not apply to email (text)"),
+            ("marketing_consent is empty", "“is empty” does not apply to marketing_consent (yes or no)"),
             ("connected_system is empty", "does not apply to connected_system (one of patient_app)"),
-            ("email is empty yes", "email is empty yes: 'is empty' takes no value, got 'yes'"),
-            ("age >", "age >: expected a whole number of years after '>'"),
-            ("email =", "email =: expected some text after '='"),
+            ("email is empty yes", "email is empty yes: “is empty” takes no value, got “yes”"),
+            ("age >", "age >: expected a whole number of years after “>”"),
+            ("email =", "email =: expected some text after “=”"),
             ("last_visit < 2024-13-01", "last_visit < 2024-13-01: expected a real date YYYY-MM-DD"),
             ("last_visit < 01/02/2024", "expected a date YYYY-MM-DD (day/month order is ambiguous)"),
             ("last_visit < last week", "last_visit < last week: expected a date YYYY-MM-DD"),
@@ -141,7 +141,7 @@ class TestParse:
             cond.parse_all(["age > x", "sex = F", "foo = 1"])
         assert str(e.value).splitlines() == [
             "age > x: expected a whole number of years",
-            f"foo = 1: unknown field 'foo'; expected one of {cond.field_names()}",
+            f"foo = 1: unknown field “foo”; expected one of {cond.field_names()}",
         ]
         assert cond.parse_all(["sex = F", "age < 3"]) == [Condition("sex", "=", "F"), Condition("age", "<", 3)]
 
@@ -149,7 +149,7 @@ class TestParse:
         assert cond.make("Connected system", "is not", "patient_app") == Condition(
             "connected_system", "!=", "patient_app"
         )
-        with pytest.raises(ConditionError, match="unknown operator 'like'"):
+        with pytest.raises(ConditionError, match="unknown operator “like”"):
             cond.make("email", "like", "x")
 
 

@@ -155,7 +155,7 @@ class TestUnusable:
             csvio.read_table(write(tmp_path, data))
 
     def test_duplicate_column_names(self, tmp_path):
-        with pytest.raises(BadInput, match=r"f\.csv:1: columns 1 'No dossier' and 3 'no_dossier' have the same name"):
+        with pytest.raises(BadInput, match=r"f\.csv:1: columns 1 “No dossier” and 3 “no_dossier” have the same name"):
             csvio.read_table(write(tmp_path, "No dossier,nom,no_dossier\n1,a,1\n"))
 
     def test_folder(self, tmp_path):

@@ -69,7 +69,7 @@ def test_an_unlisted_login_is_told_which_file_to_be_added_to(tmp_path, as_login)
     with pytest.raises(UnknownUser) as refused:
         for_current_user(config, lambda: AT)
     assert str(refused.value) == (
-        f"user 'stranger' is not a clinicast user: an administrator must add [users.stranger] in {config.path}"
+        f"user “stranger” is not a clinicast user: an administrator must add [users.stranger] in {config.path}"
     )
 
 
@@ -78,7 +78,7 @@ def test_without_a_file_the_refusal_names_none(tmp_path, as_login):
     as_login("stranger")
     with pytest.raises(UnknownUser) as refused:
         for_current_user(config, lambda: AT)
-    assert str(refused.value) == ("user 'stranger' is not a clinicast user: an administrator must add [users.stranger]")
+    assert str(refused.value) == ("user “stranger” is not a clinicast user: an administrator must add [users.stranger]")
 
 
 def test_another_name_for_uid_0_is_refused_not_made_the_service_account(tmp_path, as_login):
@@ -88,7 +88,7 @@ def test_another_name_for_uid_0_is_refused_not_made_the_service_account(tmp_path
     as_login("toor", euid=0)
     with pytest.raises(UnknownUser) as refused:
         for_current_user(config, lambda: AT)
-    assert str(refused.value).startswith("user 'toor' is not a clinicast user: an administrator must add [users.toor]")
+    assert str(refused.value).startswith("user “toor” is not a clinicast user: an administrator must add [users.toor]")
 
 
 def test_a_refusal_says_who_lacks_what_and_where_to_add_it(tmp_path, as_login):

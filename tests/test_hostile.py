@@ -88,7 +88,7 @@ def csv_file(tmp_path, text, name="patients.csv", encoding="utf-8"):
 
 def test_a_line_break_in_a_first_name_is_refused_at_import(run, tmp_path):
     p = csv_file(tmp_path, f'emr_id,first_name,last_name,email\n1,"{INJECTION}",Roy,j@example.org\n')
-    line = refused(run, "patients", "import", str(p), match="patients.csv:2: column 'first_name'")
+    line = refused(run, "patients", "import", str(p), match="patients.csv:2: column “first_name”")
     assert "U+000D (carriage return)" in line
 
 
@@ -106,13 +106,13 @@ def test_a_line_break_in_a_first_name_is_refused_at_import(run, tmp_path):
 def test_control_characters_are_refused_at_import_with_line_and_column(run, tmp_path, cell, char):
     p = csv_file(tmp_path, f'emr_id;prenom;nom\n1;Marie;Roy\n2;"{cell}";Roy\n')
     line = refused(run, "patients", "import", str(p), match="patients.csv:3: ")
-    assert char in line and ("column 'prenom'" in line or char == "U+0000")
+    assert char in line and ("column “prenom”" in line or char == "U+0000")
 
 
 def test_a_nul_after_the_first_4_kib_is_refused_too(run, tmp_path):
     rows = "".join(f"{i},Marie,Roy\n" for i in range(1, 400))
     p = csv_file(tmp_path, f"emr_id,first_name,last_name\n{rows}400,Je\x00an,Roy\n")
-    refused(run, "patients", "import", str(p), match="patients.csv:401: column 'first_name'")
+    refused(run, "patients", "import", str(p), match="patients.csv:401: column “first_name”")
 
 
 def test_an_injected_name_in_the_database_never_adds_a_header(db, db_url, tmp_path):
@@ -187,13 +187,13 @@ def test_a_long_non_ascii_name_folds_into_one_header():
 
 def test_1_and_00001_in_one_import_file_are_duplicates(run, tmp_path):
     p = csv_file(tmp_path, "emr_id,first_name\n1,Marie\n00001,Jean\n")
-    line = refused(run, "patients", "import", str(p), match="patients.csv:3: column 'emr_id'")
-    assert "duplicate EMR id '00001' (the same id as '1'), already on line 2" in line
+    line = refused(run, "patients", "import", str(p), match="patients.csv:3: column “emr_id”")
+    assert "duplicate EMR id “00001” (the same id as “1”), already on line 2" in line
 
 
 def test_full_width_digits_are_the_same_id_as_ascii_ones(run, tmp_path):
     p = csv_file(tmp_path, "emr_id,first_name\n123,Marie\n１２３,Jean\n")
-    refused(run, "patients", "import", str(p), match="patients.csv:3: column 'emr_id': duplicate EMR id")
+    refused(run, "patients", "import", str(p), match="patients.csv:3: column “emr_id”: duplicate EMR id")
 
 
 def test_a_re_export_with_leading_zeros_updates_the_same_patient(run, tmp_path):
@@ -325,7 +325,7 @@ def test_a_template_over_budget_at_send_fails_that_delivery_and_the_daemon_carri
 @pytest.mark.parametrize(
     "starts,ends,match",
     [
-        ("9999-12-31", "9999-12-31", "starts: expected a date from 1900-01-01 to 2200-12-31, got '9999-12-31'"),
+        ("9999-12-31", "9999-12-31", "starts: expected a date from 1900-01-01 to 2200-12-31, got “9999-12-31”"),
         ("1899-12-31", "2026-01-01", "starts: expected a date from 1900-01-01 to 2200-12-31"),
         ("2026-01-01", "2201-01-01", "ends: expected a date from 1900-01-01 to 2200-12-31"),
         ("0001-01-01", "0001-01-02", "starts: expected a date from 1900"),
@@ -341,8 +341,8 @@ def test_a_window_out_of_range_is_refused_before_anything_is_written(run, starts
 
 def test_dates_out_of_range_in_a_csv_and_in_a_condition_are_refused(run, tmp_path):
     p = csv_file(tmp_path, "emr_id,date_of_birth,last_visit\n1,1850-01-01,\n2,1980-01-01,9999-12-31\n")
-    refused(run, "patients", "import", str(p), match="patients.csv:2: column 'date_of_birth': expected a date from")
-    refused(run, "patients", "import", str(p), match="patients.csv:3: column 'last_visit': expected a date from")
+    refused(run, "patients", "import", str(p), match="patients.csv:2: column “date_of_birth”: expected a date from")
+    refused(run, "patients", "import", str(p), match="patients.csv:3: column “last_visit”: expected a date from")
     code, out, err = run("campaigns", "create", "--kind", "invitation", "--name", "I")
     assert code == 0, err
     refused(run, "recipients", "add", "1", "--where", "last_visit < 9999-12-31", match="expected a date from 1900")
@@ -456,7 +456,7 @@ def test_duplicates_in_an_id_list_are_mentioned_in_the_text_output(run, tmp_path
     code, out, err = run("recipients", "add", "1", "--csv", str(ids))
     assert code == 0, err
     assert "added 3" in out and "2 duplicate lines counted once:" in out
-    assert "ids.csv:4: duplicate of line 2 ('00001')" in out and "ids.csv:5: duplicate of line 3 ('2')" in out
+    assert "ids.csv:4: duplicate of line 2 (“00001”)" in out and "ids.csv:5: duplicate of line 3 (“2”)" in out
 
 
 @pytest.mark.parametrize("header", [b"No dossier\r\n", b"emr_id\n", b"\n\nemr_id;nom\n\n"])
@@ -505,8 +505,8 @@ def test_unknown_ids_of_a_list_are_said_by_line(run, tmp_path):
     assert code == 0, err
     assert out.splitlines()[1:] == [
         "  2 EMR ids not in the patient directory:",
-        f"    {ids}:3: unknown EMR id '9999'",
-        f"    {ids}:5: unknown EMR id '8888'",
+        f"    {ids}:3: unknown EMR id “9999”",
+        f"    {ids}:5: unknown EMR id “8888”",
     ], out
     code, out, err = run("recipients", "add", "1", "--csv", str(ids), "--json")
     assert code == 0 and '"not_found": [\n    "9999",\n    "8888"\n  ]' in out, out  # the JSON keeps its shape

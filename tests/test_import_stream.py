@@ -61,8 +61,8 @@ def test_chunked_import_writes_every_row(ctx, tmp_path, small_chunks):
     with pytest.raises(FileProblems) as e:
         upsert.import_csv(ctx, _csv(tmp_path, rows))
     assert list(e.value.problems) == [
-        f"{tmp_path / 'export.csv'}:12: column 'emr_id': "
-        "duplicate EMR id '7' (the same id as '00007'), already on line 8"
+        f"{tmp_path / 'export.csv'}:12: column “emr_id”: "
+        "duplicate EMR id “7” (the same id as “00007”), already on line 8"
     ]
 
 
@@ -77,7 +77,7 @@ def test_every_bad_row_listed_past_what_memory_keeps(ctx, tmp_path, monkeypatch)
     problems = list(e.value.problems)
     assert len(problems) == 30 and e.value.problems.spilled
     assert [x.split(":")[1] for x in problems] == [str(line) for line in range(2, 32)]
-    assert problems[29].endswith("got 'bad30'")
+    assert problems[29].endswith("got “bad30”")
     assert Patient.select().count() == 0
 
     from cli import cli
@@ -86,7 +86,7 @@ def test_every_bad_row_listed_past_what_memory_keeps(ctx, tmp_path, monkeypatch)
     assert res.exit_code == 2
     err = res.stderr.splitlines()
     assert err[0] == f"clinicast: {p}: 30 bad rows, nothing imported"
-    assert len(err) == 31 and err[-1].endswith("got 'bad30'")
+    assert len(err) == 31 and err[-1].endswith("got “bad30”")
 
 
 def test_problem_lines_keep_every_line():

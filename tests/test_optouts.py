@@ -48,9 +48,9 @@ def test_opt_out_needs_a_note_and_a_known_channel_and_changes_nothing_otherwise(
     add_patients(1)
     with pytest.raises(BadInput, match="needs a note"):
         ledger.record(ctx, "1000", "email", "  ")
-    with pytest.raises(BadInput, match="unknown channel 'sms'; expected one of email, feed, push, all"):
+    with pytest.raises(BadInput, match="unknown channel “sms”; expected one of email, feed, push, all"):
         ledger.record(ctx, "1000", "sms", "x")
-    with pytest.raises(BadInput, match="no patient with EMR id '42'"):
+    with pytest.raises(BadInput, match="no patient with EMR id “42”"):
         ledger.record(ctx, "42", "email", "x")
     assert OptOut.select().count() == 0 and AuditLog.select().count() == 0
 

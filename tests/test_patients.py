@@ -184,9 +184,9 @@ class TestImport:
     @pytest.mark.parametrize(
         "header,said",
         [
-            ("emr_id,Prénom,first_name", "columns 2 'Prénom' and 3 'first_name' both mean first_name"),
-            ("Dossier,No dossier,Nom", "columns 1 'Dossier' and 2 'No dossier' both mean emr_id"),
-            ("emr_id;Courriel;Nom;E-mail", "columns 2 'Courriel' and 4 'E-mail' both mean email"),
+            ("emr_id,Prénom,first_name", "columns 2 “Prénom” and 3 “first_name” both mean first_name"),
+            ("Dossier,No dossier,Nom", "columns 1 “Dossier” and 2 “No dossier” both mean emr_id"),
+            ("emr_id;Courriel;Nom;E-mail", "columns 2 “Courriel” and 4 “E-mail” both mean email"),
         ],
     )
     def test_two_columns_meaning_one_field_refuse_the_file(self, ctx, tmp_path, header, said):
@@ -264,16 +264,16 @@ class TestRefused:
         f = str(p)
         assert lines == [
             f"{f}: 6 bad rows, nothing imported",
-            f"{f}:4: column 'No dossier': expected an EMR id (required), got an empty value",
-            f"{f}:5: column 'Date de naissance': expected a date YYYY-MM-DD (day/month order is ambiguous, "
-            "export ISO dates), got '04/03/1980'",
-            f"{f}:5: column 'Courriel': expected one email address like name@example.org, got 'luc@'",
-            f"{f}:5: column 'Consentement marketing': expected yes/no, oui/non, true/false, 1/0, got 'peut-être'",
-            f"{f}:5: column 'Langue': expected fr or en (or français/anglais, french/english, or empty), got 'es'",
-            f"{f}:6: column 'Date de naissance': expected a real date YYYY-MM-DD, got '1990-02-30'",
-            f"{f}:8: column 'No dossier': duplicate EMR id '1', already on line 2",
+            f"{f}:4: column “No dossier”: expected an EMR id (required), got an empty value",
+            f"{f}:5: column “Date de naissance”: expected a date YYYY-MM-DD (day/month order is ambiguous, "
+            "export ISO dates), got “04/03/1980”",
+            f"{f}:5: column “Courriel”: expected one email address like name@example.org, got “luc@”",
+            f"{f}:5: column “Consentement marketing”: expected yes/no, oui/non, true/false, 1/0, got “peut-être”",
+            f"{f}:5: column “Langue”: expected fr or en (or français/anglais, french/english, or empty), got “es”",
+            f"{f}:6: column “Date de naissance”: expected a real date YYYY-MM-DD, got “1990-02-30”",
+            f"{f}:8: column “No dossier”: duplicate EMR id “1”, already on line 2",
             f"{f}:9: expected 7 fields like the header, got 3 (is a semicolon or a quote unbalanced?)",
-            f"{f}:10: column 'Date de naissance': expected a date of birth not after today, got '2030-01-01'",
+            f"{f}:10: column “Date de naissance”: expected a date of birth not after today, got “2030-01-01”",
         ]
         assert e.value.exit_code == 2
         assert snapshot() == before
@@ -285,9 +285,9 @@ class TestRefused:
             upsert.import_csv(ctx, p)
         assert e.value.summary == f"{p}: 1 bad row, nothing imported"
         assert [m.split(": ", 2)[1] for m in e.value.problems] == [
-            "column 'sex'",
-            "column 'push_enabled'",
-            "column 'last_name'",
+            "column “sex”",
+            "column “push_enabled”",
+            "column “last_name”",
         ]
         assert "expected at most 120 characters" in e.value.problems[2]
         assert Patient.select().count() == 0
@@ -416,7 +416,7 @@ class TestSearch:
 
     def test_get_by_emr(self, directory):
         assert lookup.get_by_emr(" 100001 ").first_name == "Émilie"
-        with pytest.raises(NotFound, match="no patient with EMR id '999'"):
+        with pytest.raises(NotFound, match="no patient with EMR id “999”"):
             lookup.get_by_emr("999")
 
 

@@ -345,8 +345,8 @@ def test_cli_without_admin(world, tmp_path, args):
     "login, euid, said",
     [
         ("root", 0, "root is not a clinicast user: every change is audited under a person's login"),
-        ("stranger", 0, "user 'stranger' is not a clinicast user: an administrator must add [users.stranger]"),
-        ("root", 4242, "user 'root' is not a clinicast user: an administrator must add [users.root]"),
+        ("stranger", 0, "user “stranger” is not a clinicast user: an administrator must add [users.stranger]"),
+        ("root", 4242, "user “root” is not a clinicast user: an administrator must add [users.root]"),
     ],
 )
 def test_an_unlisted_login_is_refused_saying_why(world, tmp_path, monkeypatch, login, euid, said):

@@ -85,12 +85,12 @@ class TestConfig:
     @pytest.mark.parametrize(
         ("sending", "words"),
         [
-            ({"hours": "9-20"}, 'sending.hours: expected "HH:MM-HH:MM"'),
-            ({"hours": "09:00 to 20:00"}, 'sending.hours: expected "HH:MM-HH:MM"'),
+            ({"hours": "9-20"}, "sending.hours: expected “HH:MM-HH:MM”"),
+            ({"hours": "09:00 to 20:00"}, "sending.hours: expected “HH:MM-HH:MM”"),
             ({"hours": "09:00-25:00"}, "sending.hours: expected"),
             ({"hours": "09:60-20:00"}, "sending.hours: expected"),
-            ({"hours": "20:00-09:00"}, "sending.hours: the range '20:00-09:00' is empty"),
-            ({"hours": "09:00-09:00"}, "sending.hours: the range '09:00-09:00' is empty"),
+            ({"hours": "20:00-09:00"}, "sending.hours: the range “20:00-09:00” is empty"),
+            ({"hours": "09:00-09:00"}, "sending.hours: the range “09:00-09:00” is empty"),
             ({"days": ["mon", "lundi"]}, "sending.days: unknown day 'lundi'"),
             ({"days": []}, "sending.days: expected a non-empty list"),
             ({"hours": 9}, "sending.hours: expected a string"),

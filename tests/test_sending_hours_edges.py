@@ -63,7 +63,7 @@ class TestHHMM:
         h, problems = sending_hours.parse(hours, EVERY_DAY)
         assert h is None
         assert problems == [
-            f'sending.hours: expected "HH:MM-HH:MM" with 00:00 to 24:00 (e.g. "09:00-20:00"), got {hours!r}'
+            f"sending.hours: expected “HH:MM-HH:MM” with 00:00 to 24:00 (e.g. “09:00-20:00”), got “{hours}”"
         ]
 
     def test_a_minute_to_the_hour_is_a_minute(self):
@@ -80,7 +80,7 @@ class TestProblemsShowTheValue:
 
     def test_hours_not_a_range(self):
         assert sending_hours.parse(9, EVERY_DAY)[1] == [
-            'sending.hours: expected "HH:MM-HH:MM" (e.g. "09:00-20:00"), got 9'
+            "sending.hours: expected “HH:MM-HH:MM” (e.g. “09:00-20:00”), got 9"
         ]
 
     def test_no_days(self):
@@ -88,7 +88,7 @@ class TestProblemsShowTheValue:
             f"sending.days: expected a non-empty list of {DAYS}, got []"
         ]
         assert sending_hours.parse("09:00-20:00", "mon")[1] == [
-            f"sending.days: expected a non-empty list of {DAYS}, got 'mon'"
+            f"sending.days: expected a non-empty list of {DAYS}, got “mon”"
         ]
 
     def test_every_unknown_day_is_named(self):

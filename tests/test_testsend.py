@@ -95,7 +95,7 @@ class TestEmail:
         ctx, d = env
         add_patients(1)
         c = campaigns.create(ctx, "invitation", "Invite")
-        with pytest.raises(NotFound, match="no patient with EMR id '42'"):
+        with pytest.raises(NotFound, match="no patient with EMR id “42”"):
             testsend.send_test(ctx, c.id, "42")
         with pytest.raises(BadInput, match="--to: expected an email address"):
             testsend.send_test(ctx, c.id, "1000", to="not an address")

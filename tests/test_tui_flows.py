@@ -576,7 +576,7 @@ class TestAddPatients:
             await settle(pilot)
             report = str(modal.query_one("#csv-report").render())
             assert "3 patients found" in report
-            assert "line 4 '424242'" in report and "line 5 (as line 3)" in report
+            assert "line 4 “424242”" in report and "line 5 (as line 3)" in report
             assert Recipient.select().where(Recipient.campaign == cid).count() == 0  # not before confirming
             await pilot.press("ctrl+s")
             await settle(pilot)

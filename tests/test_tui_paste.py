@@ -47,7 +47,7 @@ async def test_a_pasted_column_is_reported_then_assigned_on_confirm(world, focus
         await paste(pilot, "N° dossier\r\n100001\r\n100002\r\n424242\r\n100002\r\n100003\r\n")
         report = str(modal.query_one("#csv-report").render())
         assert "3 patients found (column N° dossier)" in report, report
-        assert "line 4 '424242'" in report and "line 5 (as line 3)" in report
+        assert "line 4 “424242”" in report and "line 5 (as line 3)" in report
         assert modal.query_one("#csv-path").value == ""  # not pasted into the path
         assert assigned(cid) == set()  # nothing before the confirmation
         await pilot.press("ctrl+s")

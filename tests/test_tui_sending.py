@@ -189,7 +189,7 @@ class TestTestSend:
             await pilot.press(*"nope", "ctrl+o")
             await settle(pilot)
             said = str(error.render())
-            assert said == "“To”: expected an email address like name@example.org, got 'nope'", said
+            assert said == "“To”: expected an email address like name@example.org, got “nope”", said
             assert not any("--to" in n.message for n in app._notifications)
             assert not Delivery.select().where(Delivery.kind == "test_email").exists()
             await pilot.press(*["backspace"] * 4, *"moi@clinique.example", "ctrl+o")

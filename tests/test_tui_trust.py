@@ -165,7 +165,7 @@ async def test_an_impossible_day_in_the_audit_filter_is_said_under_the_field_by_
         await settle(pilot)
         error = screen.query_one("#audit-since-error")
         said = str(error.render())
-        assert error.display and said == "“since”: expected a real date YYYY-MM-DD, got '2026-02-30'", said
+        assert error.display and said == "“since”: expected a real date YYYY-MM-DD, got “2026-02-30”", said
         assert error.region.y == field.region.bottom  # right under the field
         assert "--since" not in screen_text(app)
         assert app.focused is field

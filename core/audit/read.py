@@ -24,6 +24,7 @@ from core.enums import Permission
 from core.errors import BadInput
 from core.i18n import _
 from core.models import AuditLog, Campaign
+from core.textcheck import quoted_value
 
 READS = ("patient_search", "preview", "patient_show", "export")
 
@@ -96,7 +97,7 @@ def parse_since(text: str | None, field: str = "--since") -> date | None:
         return dates.parse(text)
     except dates.DateProblem as e:
         raise BadInput(
-            _("{option}: expected {what}, got {value}").format(option=field, what=e, value=repr(text))
+            _("{option}: expected {what}, got {value}").format(option=field, what=e, value=quoted_value(text))
         ) from None
 
 

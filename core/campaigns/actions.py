@@ -28,7 +28,9 @@ def parse_day(value, key: str) -> date | None:
         return dates.parse(str(value))
     except dates.DateProblem as e:
         raise BadInput(
-            _("{option}: expected {what}, got {value}").format(option=key, what=e, value=repr(str(value)[:40]))
+            _("{option}: expected {what}, got {value}").format(
+                option=key, what=e, value=textcheck.quoted_value(str(value), 40)
+            )
         ) from None
 
 
@@ -38,7 +40,9 @@ def validate_fields(
     """Problems by field name, for the form's inline errors and for create/edit."""
     problems: dict[str, str] = {}
     if kind not in tuple(Kind):
-        problems["kind"] = _("expected one of {choices}, got {value}").format(choices=", ".join(Kind), value=repr(kind))
+        problems["kind"] = _("expected one of {choices}, got {value}").format(
+            choices=", ".join(Kind), value=textcheck.quoted_value(kind)
+        )
         return problems
     name = (name or "").strip()
     if not name:

@@ -26,6 +26,7 @@ from core.i18n import _
 from core.models import Campaign, Delivery, Invitation, Recipient, Template
 from core.reasons import Reason
 from core.rules import FEED_ONLY
+from core.textcheck import quoted_value
 
 TEMPLATE_FIELDS = {"invitation": ("subject", "body"), "broadcast": ("title", "body", "push")}
 
@@ -133,7 +134,7 @@ def get(campaign_id: int | str) -> Campaign:
     text = str(campaign_id).strip()
     # ASCII digits only: int() also reads "١", "１" and "1_0"
     if not (isinstance(campaign_id, int) or (text.isascii() and text.isdigit())):
-        raise BadInput(_("campaign id must be a number, got {value}").format(value=repr(campaign_id)))
+        raise BadInput(_("campaign id must be a number, got {value}").format(value=quoted_value(campaign_id)))
     cid = int(text)
     # an id no database column can hold (99999999999999999999999) is simply not there
     c = Campaign.get_or_none(Campaign.id == cid) if 0 < cid < 2**63 else None

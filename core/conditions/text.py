@@ -19,6 +19,7 @@ from core.conditions.catalogue import (
 from core.csvio import fold
 from core.i18n import _
 from core.patients.cells import FALSE, LANGUAGES, SEXES, TRUE
+from core.textcheck import quoted_value
 
 
 def _field_pattern(name: str) -> str:
@@ -63,7 +64,7 @@ def parse(text: str) -> Condition:
         name = (text[: hit.start()] if hit and hit.start() > 0 else text.split()[0]).strip()
         raise ConditionError(
             _("{condition}: unknown field {name}; expected one of {fields}").format(
-                condition=shown, name=repr(name), fields=field_names()
+                condition=shown, name=quoted_value(name), fields=field_names()
             )
         )
     field = re.sub(r"[\s_]+", "_", m.group(1).lower())
@@ -75,7 +76,7 @@ def parse(text: str) -> Condition:
             said = _("{condition}: unknown operator {op}; expected one of {operators}")
         else:
             said = _("{condition}: missing operator; expected one of {operators}")
-        raise ConditionError(said.format(condition=shown, op=repr(word), operators=", ".join(OPERATORS)))
+        raise ConditionError(said.format(condition=shown, op=quoted_value(word), operators=", ".join(OPERATORS)))
     op = OPERATOR_ALIASES[" ".join(o.group(1).lower().split())]
     return make(field, op, rest[o.end() :], shown=shown)
 
@@ -89,20 +90,20 @@ def make(field: str, op: str, value: str = "", *, shown: str | None = None) -> C
     if f is None:
         raise ConditionError(
             _("{condition}: unknown field {name}; expected one of {fields}").format(
-                condition=shown, name=repr(field.strip()), fields=field_names()
+                condition=shown, name=quoted_value(field.strip()), fields=field_names()
             )
         )
     canon = OPERATOR_ALIASES.get(" ".join(op.lower().split()))
     if canon is None:
         raise ConditionError(
             _("{condition}: unknown operator {op}; expected one of {operators}").format(
-                condition=shown, op=repr(op), operators=", ".join(OPERATORS)
+                condition=shown, op=quoted_value(op), operators=", ".join(OPERATORS)
             )
         )
     if canon not in f.operators:
         raise ConditionError(
             _("{condition}: {op} does not apply to {field} ({kind}); use one of {operators}").format(
-                condition=shown, op=repr(canon), field=f.name, kind=_kind(f), operators=", ".join(f.operators)
+                condition=shown, op=quoted_value(canon), field=f.name, kind=_kind(f), operators=", ".join(f.operators)
             )
         )
     value = _unquote(value.strip())
@@ -110,13 +111,15 @@ def make(field: str, op: str, value: str = "", *, shown: str | None = None) -> C
         if value:
             raise ConditionError(
                 _("{condition}: {op} takes no value, got {value}").format(
-                    condition=shown, op=repr(canon), value=repr(value)
+                    condition=shown, op=quoted_value(canon), value=quoted_value(value)
                 )
             )
         return Condition(f.name, canon, None)
     if not value:
         raise ConditionError(
-            _("{condition}: expected {what} after {op}").format(condition=shown, what=_expected(f), op=repr(canon))
+            _("{condition}: expected {what} after {op}").format(
+                condition=shown, what=_expected(f), op=quoted_value(canon)
+            )
         )
     return Condition(f.name, canon, _typed(f, value, shown))
 

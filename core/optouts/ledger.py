@@ -32,6 +32,7 @@ from core.i18n import _, ngettext
 from core.models import Campaign, Delivery, OptOut, Patient, Recipient
 from core.patients.lookup import get_by_emr
 from core.reasons import Reason, opt_out_detail
+from core.textcheck import quoted_value
 
 # what each opt-out stops: the delivery kinds cancelled, and the reason their recipients get
 _KINDS: dict[OptOutChannel, tuple[DeliveryKind, ...]] = {
@@ -50,7 +51,7 @@ def channel_of(value: str) -> OptOutChannel:
     except ValueError:
         raise BadInput(
             _("unknown channel {value}; expected one of {choices}").format(
-                value=repr(value), choices=", ".join(OptOutChannel)
+                value=quoted_value(value), choices=", ".join(OptOutChannel)
             )
         ) from None
 
@@ -245,14 +246,14 @@ def clear(ctx: Ctx, emr_id: str, channel: str, note: str) -> Cleared:
             if covering is not None:
                 raise BadInput(
                     _("patient {emr_id} opted out of every channel on {day}; to undo it, use --channel all").format(
-                        emr_id=repr(p.emr_id), day=formats.day(covering.day)
+                        emr_id=quoted_value(p.emr_id), day=formats.day(covering.day)
                     )
                 )
             from core.words import word
 
             raise BadInput(
                 _("patient {emr_id} has no opt-out of {channel} to undo").format(
-                    emr_id=repr(p.emr_id), channel=word("channel", ch)
+                    emr_id=quoted_value(p.emr_id), channel=word("channel", ch)
                 )
             )
         now = ctx.now()

@@ -7,8 +7,8 @@ Import rules (decisions are marked *):
   Unknown columns are ignored and reported in `ImportResult.ignored_columns`.
 - The file is read as it goes, a chunk of rows at a time, checked and written in one
   transaction; one bad row refuses the file (the transaction is rolled back, nothing is
-  written) and every problem is listed as `FILE:LINE: column 'X': expected ...,
-  got '...'` (kept in an owner-only temporary file past 10,000 of them: memory stays
+  written) and every problem is listed as `FILE:LINE: column “X”: expected ...,
+  got “...”` (kept in an owner-only temporary file past 10,000 of them: memory stays
   bounded however bad the file).
 - Dates are YYYY-MM-DD (a time after the date is dropped, `YYYY/MM/DD` is accepted).
   * DD/MM/YYYY is refused: 03/04/1980 is April 3rd in Québec and March 4th in an

@@ -11,6 +11,7 @@ from __future__ import annotations
 from core.csvio import Table, norm
 from core.errors import BadInput
 from core.i18n import _
+from core.textcheck import quoted_value
 
 ALIASES: dict[str, tuple[str, ...]] = {
     "emr_id": (
@@ -134,9 +135,9 @@ def map_columns(table: Table) -> tuple[dict[str, str], list[str]]:
                 _("{where}: columns {a} {a_name} and {b} {b_name} both mean {field}; rename or remove one").format(
                     where=table.where(table.header_line),
                     a=position[first],
-                    a_name=repr(table.columns[first]),
+                    a_name=quoted_value(table.columns[first]),
                     b=position[key],
-                    b_name=repr(table.columns[key]),
+                    b_name=quoted_value(table.columns[key]),
                     field=field,
                 )
             )

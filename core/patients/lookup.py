@@ -15,12 +15,13 @@ from core.search import key as name_key
 from core.search import like as _like
 from core.search import like_escape as _like_escape
 from core.search import sql_words
+from core.textcheck import quoted_value
 
 
 def get_by_emr(emr_id: str) -> Patient:
     p = Patient.get_or_none(Patient.emr_key == emr.key(emr_id))
     if p is None:
-        raise NotFound(_("no patient with EMR id {id}").format(id=repr(emr_id.strip())))
+        raise NotFound(_("no patient with EMR id {id}").format(id=quoted_value(emr_id.strip())))
     return p
 
 

@@ -1,6 +1,6 @@
 """Reading and validating a directory file as it goes, a chunk of rows at a time (a
 directory of a million patients never sits in memory, issue #21): every bad row is
-listed (`FILE:LINE: column 'X': expected ..., got '...'`) and one refuses the file.
+listed (`FILE:LINE: column “X”: expected ..., got “...”`) and one refuses the file.
 
 `DirectoryReader(path, today)` opens the file and maps its columns; `chunks()` gives
 each chunk's typed columns (`Chunk`), or None for a chunk with a problem; after the
@@ -23,10 +23,6 @@ from core.patients.cells import PARSERS, _Invalid
 from core.patients.columns import ALIASES, map_columns
 
 CHUNK_ROWS = 20_000
-
-
-def _quote(v: str) -> str:
-    return "'" + textcheck.visible(v, 80) + "'"
 
 
 class _Bad:
@@ -141,7 +137,7 @@ class DirectoryReader:
         position = self._position
 
         def problem(i: int, label: str, text: str) -> None:
-            said = _("column {name}: {problem}").format(name=_quote(label), problem=text)
+            said = _("column {name}: {problem}").format(name=textcheck.quoted_value(label), problem=text)
             problems.setdefault(lines[i], []).append((position[norm(label)], said))
 
         columns = self._typed_columns(rows, problem)
@@ -165,7 +161,7 @@ class DirectoryReader:
             if is_bad:
                 for i, v in enumerate(typed):
                     if v.__class__ is _Bad:
-                        got = _quote(raw[i]) if raw[i] else _("an empty value")
+                        got = textcheck.quoted_value(raw[i]) if raw[i] else _("an empty value")
                         problem(i, label, _("expected {what}, got {value}").format(what=v.expected, value=got))
             if not " ".join(raw).isprintable():  # a line break, tab, NUL... somewhere (issue #8)
                 for i, v in enumerate(raw):
@@ -177,7 +173,7 @@ class DirectoryReader:
                             _(
                                 "expected text without control characters (line breaks, tabs, NUL, "
                                 "zero-width or direction marks), got {what} in {value}"
-                            ).format(what=textcheck.describe(c), value=_quote(v)),
+                            ).format(what=textcheck.describe(c), value=textcheck.quoted_value(v)),
                         )
             columns[f] = typed
         return columns
@@ -200,7 +196,13 @@ class DirectoryReader:
                 said = _("duplicate EMR id {id}, already on line {line}")
             else:
                 said = _("duplicate EMR id {id} (the same id as {first}), already on line {line}")
-            problem(i, label, said.format(id=_quote(emrs[i]), first=_quote(first_id), line=first_line))
+            problem(
+                i,
+                label,
+                said.format(
+                    id=textcheck.quoted_value(emrs[i]), first=textcheck.quoted_value(first_id), line=first_line
+                ),
+            )
         return keys
 
     def _births_not_after_today(self, dobs: list | None, rows: list[Row], problem) -> None:
@@ -214,7 +216,9 @@ class DirectoryReader:
                 problem(
                     i,
                     self.stream.columns[key],
-                    _("expected a date of birth not after today, got {value}").format(value=_quote(rows[i].fields[j])),
+                    _("expected a date of birth not after today, got {value}").format(
+                        value=textcheck.quoted_value(rows[i].fields[j])
+                    ),
                 )
 
     def _record(self, problems: dict[int, list[tuple[int, str]]]) -> None:

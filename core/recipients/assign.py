@@ -27,6 +27,7 @@ from core.recipients.results import AssignPreview, AssignResult
 from core.recipients.rows import ensure_put, insert_deliveries
 from core.recipients.window import publish
 from core.rules import Stage, detail_case, forbidden, reason_case
+from core.textcheck import quoted_value
 
 LIMIT = 5000
 # what a patient's row on the campaign is, beside its statuses (`_tally`): left as it is
@@ -370,7 +371,7 @@ def _counted(reasons: list[str], matched: int, kept: Counter[str]) -> AssignResu
 def assign_patient(ctx: Ctx, campaign_id: int | str, emr_id: str) -> AssignResult:
     emr_id = emr_id.strip()
     if not patient_query(emr_id).exists():
-        raise NotFound(_("no patient with EMR id {id}").format(id=repr(emr_id)))
+        raise NotFound(_("no patient with EMR id {id}").format(id=quoted_value(emr_id)))
     return _assign(ctx, campaign_id, patient_query(emr_id), "patient", emr_id=emr_id)
 
 

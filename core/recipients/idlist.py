@@ -13,6 +13,7 @@ from core.i18n import _, ngettext
 from core.recipients.assign import LIMIT, assign_ids
 from core.recipients.lookup import known_keys
 from core.recipients.results import AssignResult
+from core.textcheck import quoted_value
 
 PASTE_LIMIT = LIMIT  # lines of a list pasted in the TUI (SPEC §13): what one assign adds at most
 LISTED = 20  # lines of a list's problems said before "… and N more"
@@ -55,14 +56,14 @@ class IdListReport:
     def unknown_lines(self) -> list[str]:
         """`FILE:LINE: unknown EMR id '9999'`, one an id not in the directory, in line order."""
         return [
-            _("{path}:{line}: unknown EMR id {id}").format(path=self.path, line=ln, id=repr(i))
+            _("{path}:{line}: unknown EMR id {id}").format(path=self.path, line=ln, id=quoted_value(i))
             for ln, i in sorted(self.unknown)
         ]
 
     def duplicate_lines(self) -> list[str]:
         return [
             _("{path}:{line}: duplicate of line {first} ({id})").format(
-                path=self.path, line=ln, first=first, id=repr(i)
+                path=self.path, line=ln, first=first, id=quoted_value(i)
             )
             for ln, i, first in self.duplicates
         ]

@@ -7,6 +7,7 @@ from core.db import is_postgres
 from core.errors import NotFound
 from core.i18n import _
 from core.models import Campaign, Patient, Recipient, database
+from core.textcheck import quoted_value
 
 
 def known_keys(keys: list[str]) -> set[str]:
@@ -32,6 +33,8 @@ def recipient(c: Campaign, emr_id: str) -> Recipient:
     r = Recipient.select().join(Patient).where(Recipient.campaign == c, Patient.emr_key == emr.key(emr_id)).first()
     if r is None:
         raise NotFound(
-            _("patient {emr_id} is not a recipient of campaign {id}").format(emr_id=repr(emr_id.strip()), id=c.id)
+            _("patient {emr_id} is not a recipient of campaign {id}").format(
+                emr_id=quoted_value(emr_id.strip()), id=c.id
+            )
         )
     return r

@@ -12,6 +12,7 @@ from core.i18n import _
 from core.models import Patient, Recipient
 from core.recipients.results import RecipientRow
 from core.search import sql_words
+from core.textcheck import quoted_value
 
 
 def counts(ctx: Ctx, campaign_id: int | str) -> dict[str, int]:
@@ -60,7 +61,7 @@ def page(
         if status not in tuple(RecipientStatus):
             raise BadInput(
                 _("unknown status {status}; expected one of {choices}").format(
-                    status=repr(status), choices=", ".join(RecipientStatus)
+                    status=quoted_value(status), choices=", ".join(RecipientStatus)
                 )
             )
         q = q.where(Recipient.status == status)

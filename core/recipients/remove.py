@@ -19,6 +19,7 @@ from core.models import Campaign, Delivery, Recipient
 from core.reasons import Reason
 from core.recipients.lookup import recipient
 from core.recipients.rows import insert_deliveries
+from core.textcheck import quoted_value
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,9 @@ def remove(ctx: Ctx, campaign_id: int | str, emr_id: str) -> Removal:
         r = recipient(c, emr_id)
         if r.status == RecipientStatus.REMOVED:
             raise BadInput(
-                _("patient {emr_id} was already removed from campaign {id}").format(emr_id=repr(emr_id), id=c.id)
+                _("patient {emr_id} was already removed from campaign {id}").format(
+                    emr_id=quoted_value(emr_id), id=c.id
+                )
             )
         # cancel first: a dispatcher about to hand one over waits for this transaction on
         # the delivery row, then sees it cancelled (or it had handed it over: in flight)

@@ -29,6 +29,7 @@ from core import conditions, recipients
 from core.errors import ClinicastError, Refused
 from core.i18n import N_, _, ngettext
 from core.reasons import describe
+from core.textcheck import quoted_value
 from tui import format as fmt
 from tui.screens.base import ClinicastModal
 from tui.screens.modals import leave_unless_unsaved
@@ -445,7 +446,9 @@ def csv_report_text(report: recipients.IdListReport) -> Text:
     if report.unknown:
         n = len(report.unknown)
         t.append(ngettext("{n} unknown id: ", "{n} unknown ids: ", n).format(n=fmt.num(n)), style="bold yellow")
-        t.append(_listed([_("line {line} {id}").format(line=ln, id=repr(i)) for ln, i in report.unknown]) + "\n")
+        t.append(
+            _listed([_("line {line} {id}").format(line=ln, id=quoted_value(i)) for ln, i in report.unknown]) + "\n"
+        )
     if report.duplicates:
         n = len(report.duplicates)
         t.append(ngettext("{n} duplicate: ", "{n} duplicates: ", n).format(n=fmt.num(n)), style="bold yellow")
