@@ -167,7 +167,7 @@ def test_a_bad_config_at_start_is_said_in_the_log_s_form_and_exits_2(tmp_path, s
     assert {k: wrong[k] for k in ("file", "key", "problem")} == {
         "file": str(path),
         "key": "scheduler.tick_seconds",
-        "problem": "expected a number, got text 'fast'",
+        "problem": "expected a number, got text “fast”",
     }
     # in French, the key still apart from its words (« clé : … »)
     french = f'[users.{LOGIN}]\nname = "Admin"\npermissions = ["admin"]\nlanguage = "fr"\n'
