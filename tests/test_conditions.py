@@ -355,3 +355,83 @@ class TestCompile:
         assert matching("connected_system != patient_app", "email is not empty", "age >= 18") == ["p3", "p5"]
         assert matching("sex = F", "language = en") == ["p5"]
         assert cond.count(ctx_on(date(2025, 6, 2)), []) == 5
+
+
+class TestUnknownValues:
+    """A whole text value no patient has (`practitioner != "Dr Gagnin"`, a typo): said with
+    the closest values patients have; whether a patient has it is asked as `=` matches
+    (case aside, accents kept), closeness ignores case and accents. On both databases."""
+
+    def said(self, *texts: str) -> list[tuple[str, tuple[str, ...]]]:
+        found = cond.unknown_values(ctx_on(date(2025, 6, 2)), [cond.parse(t) for t in texts])
+        return [(describe_(u.condition), u.suggestions) for u in found]
+
+    def test_a_typo_is_said_with_the_value_meant(self, people):
+        assert self.said("practitioner = Dr Chenn") == [("practitioner = Dr Chenn", ("DR DAVID CHEN",))]
+        # != is the dangerous one: it selects every patient
+        assert matching("practitioner != Dr Gagnin") == ["p1", "p2", "p3", "p4", "p5"]
+        assert self.said("practitioner != Dr Gagnin") == [("practitioner != Dr Gagnin", ())]
+        assert self.said("practitioner = Dre Wilsen") == [("practitioner = Dre Wilsen", ("Dre Sarah Wilson",))]
+
+    def test_case_is_no_typo_accents_are(self, people):
+        # `=` ignores case: a value differing only by case is one patients have, nothing said
+        assert matching("practitioner = DRE ÉMILIE CÔTÉ") == ["p1"]
+        assert self.said("practitioner = DRE ÉMILIE CÔTÉ", "practitioner != dr david chen") == []
+        # accents count in `=` (nobody matches): said, and the value with its accents suggested
+        assert matching("practitioner = Dre Emilie Cote") == []
+        assert self.said("practitioner = Dre Emilie Cote") == [("practitioner = Dre Emilie Cote", ("Dre Émilie Côté",))]
+
+    def test_postal_codes_and_emails(self, people):
+        assert self.said("postal_code = h2x1y4", "email = LEA@example.org") == []  # spaces and case aside
+        assert self.said("postal_code = H2X 1Y5") == [("postal_code = H2X 1Y5", ("H2X 1Y4",))]
+        assert self.said("email != lea@exemple.org") == [("email != lea@exemple.org", ("lea@example.org",))]
+
+    def test_only_whole_text_values_are_checked(self, people):
+        assert self.said("practitioner contains Gagnin", "practitioner starts with Zz", "age = 130", "sex = X") == []
+
+    def test_each_value_once_in_the_order_given(self, people):
+        said = self.said("email = zz@example.org", "practitioner = Dr Chenn", "practitioner != Dr Chenn")
+        assert said == [("email = zz@example.org", ()), ("practitioner = Dr Chenn", ("DR DAVID CHEN",))]
+
+    def test_the_words(self, people):
+        from core import i18n
+
+        [u] = cond.unknown_values(ctx_on(date(2025, 6, 2)), [cond.parse("practitioner != Dr Chenn")])
+        assert u.words() == "Practitioner “Dr Chenn”: no patient has this value; did you mean “DR DAVID CHEN”?"
+        u2 = cond.UnknownValue(u.condition, ("A", "B", "C"))
+        assert u2.words().endswith("did you mean “A”, “B” or “C”?")
+        assert cond.UnknownValue(u.condition).words() == "Practitioner “Dr Chenn”: no patient has this value"
+        i18n.use("fr")
+        try:
+            assert u.words() == (
+                "Médecin «\u00a0Dr Chenn\u00a0»\u00a0: aucun patient n'a cette valeur\u202f; "
+                "vouliez-vous dire «\u00a0DR DAVID CHEN\u00a0»\u202f?"
+            )
+        finally:
+            i18n.use("en")
+
+    def test_a_listed_fields_values(self, people):
+        ctx = ctx_on(date(2025, 6, 2))
+        assert cond.existing(ctx, "practitioner") == [
+            "DR DAVID CHEN",
+            "Dr David Chen",
+            "Dre Émilie Côté",
+            "Dre Sarah Wilson",
+        ]
+        assert cond.existing(ctx, "email") == []  # one a patient: never listed
+
+
+class TestClosest:
+    def test_a_surname_misspelt_between_first_names(self):
+        from core.fakedata import PRACTITIONERS
+
+        assert cond.closest("Dr Gagnin", PRACTITIONERS) == ["Dr Jean-François Gagnon"]
+        assert cond.closest("gagnon", PRACTITIONERS) == ["Dr Jean-François Gagnon"]
+        assert cond.closest("dr jean-francois gagnon", PRACTITIONERS) == ["Dr Jean-François Gagnon"]
+        assert cond.closest("Dre Cote", PRACTITIONERS) == ["Dre Émilie Côté"]  # not every « Dre »
+        assert cond.closest("Dr Zzz", PRACTITIONERS) == []
+        assert cond.closest("x", []) == []
+
+
+def describe_(c: Condition) -> str:
+    return cond.describe(c)

@@ -138,6 +138,14 @@ CAMPAIGNS_ACTIONS = {
         lambda w, c: recipients.assign_conditions(c, w.broadcast, [conditions.parse("language = fr")]),
         ["core.recipients.assign:_assign"],
     ),
+    "the values no patient has": (
+        lambda w, c: conditions.unknown_values(c, [conditions.parse("practitioner != Dr Gagnin")]),
+        ["core.conditions.values:unknown_values"],
+    ),
+    "a field's values": (
+        lambda w, c: conditions.existing(c, "practitioner"),
+        ["core.conditions.values:existing"],
+    ),
     "assign a list": (lambda w, c: recipients.assign_ids(c, w.broadcast, ["1013"]), ["core.recipients.assign:_assign"]),
     "read an id list": (lambda w, c: recipients.read_id_list(c, w.csv), ["core.recipients.idlist:read_id_list"]),
     "read a pasted list": (

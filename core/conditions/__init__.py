@@ -8,12 +8,16 @@ operators and choices come from here) and the live count. Text becomes a typed
     catalogue.py   operators, FIELDS, COLUMNS, Condition, ConditionError, describe, words
     text.py        parse, make, parse_all
     sql.py         compile, count, age_of, years_before
+    values.py      unknown_values (a value no patient has, with suggestions), existing, closest
 
 Semantics (decisions):
 - Text comparisons ignore case: `=`/`!=` compare LOWER() of both sides, `contains` and
-  `starts with` are LOWER(column) LIKE LOWER(pattern) with `%` `_` `\\` escaped. (On
-  SQLite, LOWER folds ASCII letters only; PostgreSQL folds every letter.) Postal codes
-  also ignore spaces (`starts with h2x1` finds `H2X 1Y4`).
+  `starts with` are LOWER(column) LIKE LOWER(pattern) with `%` `_` `\\` escaped. Every
+  letter folds (SQLite through clinicast's own Unicode lower(), core.db; PostgreSQL by
+  its UTF-8 locale); accents count (`Cote` is not `Côté`). Postal codes also ignore spaces
+  (`starts with h2x1` finds `H2X 1Y4`).
+- `=` / `!=` on text with a value no patient has is said with the closest values that
+  exist (values.py); an assign by such a condition is refused unless confirmed.
 - `is empty` on text is '' or NULL; on age and dates it is "unknown" (NULL).
 - A field with no value (unknown birth date) never matches `=`, `!=`, `<`... on it.
 - `age` is whole years in the clinic's time zone on `today`; someone born on Feb 29
@@ -33,6 +37,7 @@ from core.conditions.catalogue import (
     ORDERED,
     TYPE_EXPECTED,
     TYPE_OPERATORS,
+    WHOLE,
     Condition,
     ConditionError,
     Field,
@@ -43,6 +48,7 @@ from core.conditions.catalogue import (
 )
 from core.conditions.sql import age_of, compile, count, years_before
 from core.conditions.text import MAX_AGE, field_names, make, parse, parse_all
+from core.conditions.values import UnknownValue, UnknownValues, closest, existing, unknown_values
 
 __all__ = [
     "COLUMNS",
@@ -55,11 +61,16 @@ __all__ = [
     "ORDERED",
     "TYPE_EXPECTED",
     "TYPE_OPERATORS",
+    "WHOLE",
     "Condition",
     "ConditionError",
     "Field",
+    "UnknownValue",
+    "UnknownValues",
     "age_of",
     "choice_label",
+    "closest",
+    "existing",
     "operator_label",
     "compile",
     "count",
@@ -68,6 +79,7 @@ __all__ = [
     "make",
     "parse",
     "parse_all",
+    "unknown_values",
     "words",
     "years_before",
 ]

@@ -19,6 +19,8 @@ class ConditionError(BadInput):
 
 OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "contains", "starts with", "is empty", "is not empty")
 NO_VALUE = ("is empty", "is not empty")
+# the operators comparing a whole value: a text value no patient has is said (core.conditions.values)
+WHOLE = ("=", "!=")
 OPERATOR_LABELS = {
     "=": N_("is"),
     "!=": N_("is not"),
@@ -79,6 +81,9 @@ class Field:
     operators: tuple[str, ...]
     choices: tuple[str, ...] = ()  # enum values (canonical), bool: ("yes", "no")
     example: str = ""  # a value, for placeholders and help
+    # text whose values are a short list many patients share (the practitioners): the
+    # builder offers them, and a value no patient has is matched against all of them
+    listed: bool = False
 
     # the label and description are msgids (N_): these are their words in the language in use
     @property
@@ -95,7 +100,7 @@ def operator_label(op: str) -> str:
     return _(OPERATOR_LABELS[op]) if op in OPERATOR_LABELS else op
 
 
-def _f(name, type_, label, description, example, choices=(), operators=None) -> Field:
+def _f(name, type_, label, description, example, choices=(), operators=None, listed=False) -> Field:
     return Field(
         name,
         type_,
@@ -104,6 +109,7 @@ def _f(name, type_, label, description, example, choices=(), operators=None) -> 
         operators or TYPE_OPERATORS[type_],
         choices or (("yes", "no") if type_ == "bool" else ()),
         example,
+        listed,
     )
 
 
@@ -119,6 +125,7 @@ FIELDS: dict[str, Field] = {
             N_("Practitioner"),
             N_("The patient's practitioner, as in the EMR export."),
             "Dre Côté",
+            listed=True,
         ),
         _f("postal_code", "str", N_("Postal code"), N_("Postal code; `starts with H2X` selects an area."), "H2X"),
         _f("last_visit", "date", N_("Last visit"), N_("Date of the last visit (YYYY-MM-DD)."), "2024-01-01"),
