@@ -136,7 +136,7 @@ CAMPAIGNS_ACTIONS = {
     ),
     "assign by conditions": (
         lambda w, c: recipients.assign_conditions(c, w.broadcast, [conditions.parse("language = fr")]),
-        ["core.recipients.assign:_assign"],
+        ["core.recipients.assign:_assign", "core.recipients.assign:assign_conditions"],
     ),
     "the values no patient has": (
         lambda w, c: conditions.unknown_values(c, [conditions.parse("practitioner != Dr Gagnin")]),

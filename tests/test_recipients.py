@@ -338,3 +338,37 @@ def test_what_a_recipient_has_is_looked_up_by_recipient_not_by_status(db, config
         plan = "\n".join(str(r[-1]) for r in database.execute_sql("EXPLAIN QUERY PLAN " + sql, params).fetchall())
     assert "delivery_recipient_id" in plan, plan
     assert "delivery_status_due_at" not in plan, plan
+
+
+def test_a_value_no_patient_has_is_refused_unless_confirmed(db, config):
+    """`practitioner != "Dr Gagnin"` (a typo) selects everyone: the preview says so at the
+    condition, and the assign refuses it (nothing written, exit 1) until confirmed."""
+    from core import conditions
+    from core.models import AuditLog
+
+    ctx, _ = ctx_at(config)
+    add_patients(3, practitioner="Dr Jean-François Gagnon")
+    add_patients(2, 2000, practitioner="Dre Émilie Côté")
+    c = campaigns.create(ctx, "invitation", "Gagnon")
+    typo = [conditions.parse("practitioner != 'Dr Gagnin'")]
+    preview = recipients.preview_conditions(ctx, c.id, typo)
+    assert preview.matched == 5
+    assert [(u.condition.value, u.suggestions) for u in preview.unknown] == [
+        ("Dr Gagnin", ("Dr Jean-François Gagnon",))
+    ]
+    assigns = AuditLog.select().where(AuditLog.action == "assign").count()
+    with pytest.raises(conditions.UnknownValues) as refused:
+        recipients.assign_conditions(ctx, c.id, typo)
+    assert isinstance(refused.value, Refused) and refused.value.exit_code == 1
+    assert str(refused.value).splitlines() == [
+        "Practitioner “Dr Gagnin”: no patient has this value; did you mean “Dr Jean-François Gagnon”?",
+        "Nothing was added: correct the value, or confirm it.",
+    ]
+    assert Recipient.select().count() == 0
+    assert AuditLog.select().where(AuditLog.action == "assign").count() == assigns
+    # a value patients have, in any case: no warning, assigned as always
+    meant = [conditions.parse("practitioner != 'DR JEAN-FRANÇOIS GAGNON'")]
+    assert recipients.preview_conditions(ctx, c.id, meant).unknown == []
+    assert recipients.assign_conditions(ctx, c.id, meant).added == 2
+    # confirmed: the staff member meant it
+    assert recipients.assign_conditions(ctx, c.id, typo, unknown_ok=True).added == 3

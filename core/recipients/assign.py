@@ -183,7 +183,9 @@ def check_assignable(ctx: Ctx, campaign_id: int | str) -> None:
 
 def preview_conditions(ctx: Ctx, campaign_id: int | str, conds: list) -> AssignPreview:
     """Before an assign by conditions: how many match, and what the assign would do with
-    them now — the same count as the assign's (`_tally`), nothing written."""
+    them now — the same count as the assign's (`_tally`), nothing written; and the
+    conditions naming a text value no patient has (`conditions.unknown_values`), which
+    the assign refuses unless told they are meant (`assign_conditions`)."""
     from core import conditions
 
     ctx.require(Permission.CAMPAIGNS)
@@ -195,6 +197,7 @@ def preview_conditions(ctx: Ctx, campaign_id: int | str, conds: list) -> AssignP
         added=result.added,
         already_assigned=result.already_assigned,
         skipped_reasons=result.skipped_reasons,
+        unknown=conditions.unknown_values(ctx, conds),
     )
 
 
@@ -375,11 +378,21 @@ def assign_patient(ctx: Ctx, campaign_id: int | str, emr_id: str) -> AssignResul
     return _assign(ctx, campaign_id, patient_query(emr_id), "patient", emr_id=emr_id)
 
 
-def assign_conditions(ctx: Ctx, campaign_id: int | str, conds: list) -> AssignResult:
+def assign_conditions(ctx: Ctx, campaign_id: int | str, conds: list, *, unknown_ok: bool = False) -> AssignResult:
+    """Assign the patients every condition selects. A condition comparing a text field
+    with a value no patient has (`practitioner != "Dr Gagnin"`, a typo: nearly everyone)
+    is refused with the closest values that exist (conditions.UnknownValues, nothing
+    written), unless `unknown_ok`: the staff member saw it and confirmed."""
     from core import conditions
 
     if not conds:
         raise BadInput(_("give at least one condition (FIELD OP VALUE)"))
+    ctx.require(Permission.CAMPAIGNS)
+    get(campaign_id)  # an unknown campaign is said first
+    if not unknown_ok:
+        unknown = conditions.unknown_values(ctx, conds)
+        if unknown:
+            raise conditions.UnknownValues(unknown)
     expr = conditions.compile(conds, ctx.today())
     return _assign(
         ctx,

@@ -62,6 +62,9 @@ class AssignPreview:
     added: int = 0
     already_assigned: int = 0
     skipped_reasons: dict[str, int] = field(default_factory=dict)  # reason code -> n
+    # the conditions naming a text value no patient has (core.conditions.UnknownValue):
+    # said at their row, and the assign asks before going ahead
+    unknown: list = field(default_factory=list)
 
     @property
     def skipped(self) -> int:
