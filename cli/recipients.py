@@ -7,7 +7,7 @@ import click
 from cli.base import CAMPAIGN_ID, EMR_ID, FILE, cli, command, dumps, emit, output_option, write_out
 from cli.words import word
 from core.enums import Permission
-from core.errors import BadInput
+from core.errors import BadInput, Refused
 from core.formats import day, number, when
 from core.i18n import N_, _, ngettext
 from core.reasons import describe
@@ -27,8 +27,14 @@ def recipients_group():
     "--where", "where", multiple=True, metavar=N_('"FIELD OP VALUE"'), help=N_("A condition; repeat: all must hold.")
 )
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), metavar=FILE, help=N_("A CSV list of EMR ids."))
+@click.option(
+    "--allow-unknown-values",
+    "unknown_ok",
+    is_flag=True,
+    help=N_("With --where: assign even if a condition compares with a value no patient has (else refused)."),
+)
 @click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
-def recipients_add(ctx, campaign_id, emr_id, where, csv_path, as_json):
+def recipients_add(ctx, campaign_id, emr_id, where, csv_path, unknown_ok, as_json):
     from core import conditions, recipients
     from core.recipients.idlist import LISTED
 
@@ -38,7 +44,7 @@ def recipients_add(ctx, campaign_id, emr_id, where, csv_path, as_json):
     if emr_id:
         result = recipients.assign_patient(ctx, campaign_id, emr_id)
     elif where:
-        result = recipients.assign_conditions(ctx, campaign_id, [conditions.parse(w) for w in where])
+        result = _assign_where(ctx, campaign_id, [conditions.parse(w) for w in where], unknown_ok)
     else:
         result = recipients.assign_csv(ctx, campaign_id, csv_path)
     if as_json:
@@ -68,6 +74,24 @@ def recipients_add(ctx, campaign_id, emr_id, where, csv_path, as_json):
         n = len(result.duplicates)
         said = ngettext("{n} duplicate line counted once:", "{n} duplicate lines counted once:", n)
         _listed(said.format(n=number(n)), result.duplicates)
+
+
+def _assign_where(ctx, campaign_id, conds, unknown_ok: bool):
+    """An assign by conditions. A value no patient has (`practitioner != "Dr Gagnin"`: a
+    typo, and nearly everyone selected) is refused, one line each with the closest values
+    and the way to go ahead (exit 1, nothing written); with --allow-unknown-values it is
+    said on stderr and the assign goes ahead. --json's output is the same either way."""
+    from core import conditions, recipients
+
+    if unknown_ok:
+        for u in conditions.unknown_values(ctx, conds):
+            click.echo(_("warning: {line}").format(line=u.words()), err=True)
+    try:
+        return recipients.assign_conditions(ctx, campaign_id, conds, unknown_ok=unknown_ok)
+    except conditions.UnknownValues as e:
+        lines = [u.words() for u in e.unknown]
+        lines.append(_("nothing was added: correct the value, or give --allow-unknown-values to assign anyway"))
+        raise Refused("\n".join(lines)) from None
 
 
 def _listed(heading: str, lines: list[str]) -> None:

@@ -172,6 +172,34 @@ def test_bad_input_exits_2_and_changes_nothing(run, args, fragment):
     assert run.json("campaigns", "list") == before
 
 
+def test_a_value_no_patient_has_is_refused_with_the_value_meant(run, tmp_path):
+    """`--where "practitioner != 'Dr Ray'"` (every patient's is Dr Roy): a typo that would
+    add everyone. Refused, exit 1, nothing written, one line saying it with the value
+    meant and one saying how to go ahead; --allow-unknown-values says it and assigns,
+    its --json as without the warning."""
+    run("patients", "import", str(patients_csv(tmp_path)))
+    cid = str(run.json("campaigns", "create", "--kind", "invitation", "--name", "Dr Roy")["id"])
+    said = "clinicast: Practitioner “Dr Ray”: no patient has this value; did you mean “Dr Roy”?"
+    for where in ("practitioner != 'Dr Ray'", "practitioner = 'Dr Ray'"):
+        for json_flag in ((), ("--json",)):
+            res = run("recipients", "add", cid, "--where", "age >= 0", "--where", where, *json_flag, code=1)
+            assert res.stderr.splitlines() == [
+                said,
+                "clinicast: nothing was added: correct the value, or give --allow-unknown-values to assign anyway",
+            ]
+            assert res.stdout == ""
+    assert run.json("recipients", "list", cid) == []
+    res = run("recipients", "add", cid, "--where", "practitioner != 'Dr Ray'", "--allow-unknown-values", "--json")
+    assert res.stderr.splitlines() == ["warning: " + said.removeprefix("clinicast: ")]
+    first = json.loads(res.stdout)
+    assert list(first) == ["added", "already_assigned", "skipped", "skipped_reasons", "not_found"]
+    assert first["added"] + first["skipped"] == 40 and first["added"] > 0
+    # a value patients have, whatever its case: no word on stderr
+    res = run("recipients", "add", cid, "--where", "practitioner = 'DR ROY'", "--json")
+    again = json.loads(res.stdout)
+    assert res.stderr == "" and (again["added"], again["already_assigned"] + again["skipped"]) == (0, 40)
+
+
 def test_bad_patient_file_changes_nothing(run, tmp_path):
     run("patients", "import", str(patients_csv(tmp_path, 5)))
     bad = tmp_path / "bad.csv"
