@@ -91,12 +91,13 @@ def scopes() -> dict[str, list[type]]:
     from tui.screens.keys import KeysScreen
     from tui.screens.modals import ConfirmModal
     from tui.screens.opt_out import OptOutModal
-    from tui.screens.pickers import PatientPicker, VariablePicker
+    from tui.screens.pickers import PatientPicker, ValuePicker, VariablePicker
     from tui.screens.problem import ProblemScreen
     from tui.screens.recipient_detail import RecipientDetailModal
     from tui.screens.recipients import RecipientsScreen
     from tui.screens.sending import TestSendModal
     from tui.screens.template_editor import TemplateEditorScreen
+    from tui.widgets.condition_row import ValueInput
     from tui.widgets.patient_search import PatientSearch
 
     # each screen by its name in English (a msgid: said in the reader's language)
@@ -106,9 +107,10 @@ def scopes() -> dict[str, list[type]]:
         N_("recipients"): [RecipientsScreen],
         N_("recipient detail"): [RecipientDetailModal],
         N_("template editor"): [TemplateEditorScreen],
-        N_("add patients"): [AddPatientsModal, PatientSearch],
+        N_("add patients"): [AddPatientsModal, PatientSearch, ValueInput],
         N_("patient picker"): [PatientPicker, PatientSearch],
         N_("variable picker"): [VariablePicker],
+        N_("value picker"): [ValuePicker],
         N_("confirmation"): [ConfirmModal],
         N_("opt-out"): [OptOutModal],
         N_("test send"): [TestSendModal],

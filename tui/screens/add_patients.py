@@ -5,6 +5,7 @@ Each tab ends in one core assign; the modal returns its AssignResult (None: clos
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -32,7 +33,7 @@ from core.reasons import describe
 from core.textcheck import quoted_value
 from tui import format as fmt
 from tui.screens.base import ClinicastModal
-from tui.screens.modals import leave_unless_unsaved
+from tui.screens.modals import ConfirmModal, leave_unless_unsaved
 from tui.typeahead import typed_first
 from tui.widgets.condition_row import ConditionRow
 from tui.widgets.patient_search import PatientSearch
@@ -80,6 +81,7 @@ class AddPatientsModal(ClinicastModal[recipients.AssignResult | None]):
         self.added: recipients.AssignResult | None = None
         self._timer: Timer | None = None
         self._typed_tab = ""  # a tab key typed before the dialog was mounted (action_tab)
+        self._rows_said = False  # the message says why the condition rows added nobody
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="add-dialog") as box:
@@ -272,26 +274,39 @@ class AddPatientsModal(ClinicastModal[recipients.AssignResult | None]):
 
     @on(ConditionRow.Changed)
     def _count_soon(self) -> None:
+        if self._rows_said:  # why the rows added nobody: moot once they change
+            self._rows_said = False
+            self._message("")
         if self._timer is not None:
             self._timer.stop()
         self._timer = self.set_timer(COUNT_DELAY, self._count_now)
 
     def _count_now(self) -> None:
-        rows = list(self.query(ConditionRow))
-        self._count([(row, row.parts()) for row in rows])
+        self._count(self._rows())
+
+    def _rows(self) -> list[tuple[ConditionRow, tuple[str, str, str] | None]]:
+        return [(row, row.parts()) for row in self.query(ConditionRow)]
 
     @work(exclusive=True, exit_on_error=False, group="count")
     async def _count(self, rows) -> None:
-        conds, errors = [], []
+        await self._preview(rows)
+
+    async def _preview(self, rows) -> tuple[list[conditions.Condition] | None, recipients.AssignPreview | None]:
+        """The rows' conditions (None while one is not filled in or wrong) and what core's
+        preview says of them — the count, and the values no patient has — shown: each
+        row's mistake or warning under it, the count beside the Assign button."""
+        conds: list[conditions.Condition] = []
+        errors: list[tuple[ConditionRow, str, conditions.Condition | None]] = []
         for row, parts in rows:
             if parts is None:
-                errors.append((row, ""))
+                errors.append((row, "", None))
                 continue
             try:
-                conds.append(conditions.make(*parts, shown=conditions.words(*parts)))
-                errors.append((row, ""))
+                made = conditions.make(*parts, shown=conditions.words(*parts))
+                conds.append(made)
+                errors.append((row, "", made))
             except ClinicastError as e:
-                errors.append((row, str(e)))
+                errors.append((row, str(e), None))
         complete = bool(conds) and len(conds) == len(rows)
         # what the assign would do, counted by core with the assign's own consent rules
         preview = (
@@ -300,9 +315,14 @@ class AddPatientsModal(ClinicastModal[recipients.AssignResult | None]):
             else None
         )
         n = preview.matched if preview is not None else None
-        for row, message in errors:
-            if row.is_mounted:
+        unknown = {(u.condition.field, u.condition.value): u for u in (preview.unknown if preview else [])}
+        for row, message, cond in errors:
+            if not row.is_mounted:
+                continue
+            if message or cond is None:
                 row.show_error(message)
+            else:
+                row.show_warning(unknown.get((cond.field, cond.value)))
         self.conds, self.match_count = (conds if complete else None), n
         label = self.query_one("#match-count", Static)
         button = self.query_one("#assign-conditions", Button)
@@ -333,11 +353,30 @@ class AddPatientsModal(ClinicastModal[recipients.AssignResult | None]):
             # on the campaign already, or written as skipped with their reason
             added = preview.added
             button.label = _("Assign {n}").format(n=fmt.num(added)) if added else _("Assign")
+        return (conds if complete else None), preview
 
     @on(Button.Pressed, "#assign-conditions")
     def _assign_conditions_pressed(self) -> None:
-        if self.conds and not self.query_one("#assign-conditions", Button).disabled:
-            self._assign(recipients.assign_conditions, self.conds)
+        if not self.running("assign"):
+            self.conditions_flow()
+
+    @work(exclusive=True, exit_on_error=False, group="assign")
+    async def conditions_flow(self) -> None:
+        """Assign by the rows as they are now (counted afresh, not the last count the
+        debounce left): nothing to add is said, not silently ignored; a value no patient
+        has (core's warning at its row) is confirmed first, naming it and the count."""
+        if self._timer is not None:
+            self._timer.stop()
+        conds, preview = await self._preview(self._rows())
+        if conds is None or preview is None or not 0 < preview.matched <= recipients.LIMIT:
+            self._message(nothing_to_add(preview if conds else None))
+            self._rows_said = True
+            return
+        if preview.unknown and preview.added and not await self.app.push_screen_wait(unknown_confirm(preview)):
+            return
+        assign = functools.partial(recipients.assign_conditions, unknown_ok=bool(preview.unknown))
+        self._message("")
+        await self._assigned(assign, conds)
 
     # --- CSV -----------------------------------------------------------------------
 
@@ -414,6 +453,9 @@ class AddPatientsModal(ClinicastModal[recipients.AssignResult | None]):
 
     @work(exclusive=True, exit_on_error=False, group="assign")
     async def assign_flow(self, assign, who) -> None:
+        await self._assigned(assign, who)
+
+    async def _assigned(self, assign, who) -> None:
         try:
             result = await asyncio.to_thread(assign, self.app.ctx, self.campaign_id, who)
         except ClinicastError as e:
@@ -421,6 +463,43 @@ class AddPatientsModal(ClinicastModal[recipients.AssignResult | None]):
             return
         # this assign's own counts: each one-patient add of the dialog was said in it when made
         self.dismiss(result)
+
+
+def nothing_to_add(preview: recipients.AssignPreview | None) -> str:
+    """Why ^o on the condition rows adds nobody: a row not filled in or wrong (None), no
+    patient matching (a value no patient has is said at its row), or too many."""
+    if preview is None:
+        return _("Nothing was added: complete or correct every row first.")
+    if preview.matched == 0:
+        return _("Nothing was added: no patient matches these conditions.")
+    return _("Nothing was added: more than {limit} patients match; add a condition to narrow it.").format(
+        limit=fmt.num(recipients.LIMIT)
+    )
+
+
+def unknown_confirm(preview: recipients.AssignPreview) -> ConfirmModal:
+    """Before an assign whose conditions name a value no patient has: core's warning (with
+    the closest values) and what the assign would do; enter keeps the dialog to correct it."""
+
+    def said() -> str:
+        n = preview.added
+        return "\n".join(
+            [
+                *(u.words() for u in preview.unknown),
+                "",
+                _("With these conditions: {preview}.").format(preview=preview.line()),
+                ngettext("Add this patient anyway?", "Add these {n} patients anyway?", n).format(n=fmt.num(n)),
+            ]
+        )
+
+    return ConfirmModal(
+        lambda: _("A value no patient has"),
+        said,
+        yes=lambda: _("Add anyway"),
+        no=lambda: _("Correct it"),
+        danger=True,
+        no_first=True,
+    )
 
 
 def _listed(items: list[str], limit: int = 4) -> str:

@@ -1,4 +1,4 @@
-"""Pickers: a template variable to insert, a patient to preview for."""
+"""Pickers: a template variable to insert, a patient to preview for, a value patients have."""
 
 from __future__ import annotations
 
@@ -13,13 +13,15 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from core import templating
+from core import conditions, templating
+from core.csvio import fold
 from core.i18n import N_, _
 from tui.screens.base import ClinicastModal
 from tui.widgets.patient_search import PatientSearch
+from tui.widgets.text_input import TextInput
 
 
 class VariableLine:
@@ -133,3 +135,82 @@ class PatientPicker(ClinicastModal[int | None]):
     @on(PatientSearch.Chosen)
     def _chosen(self, event: PatientSearch.Chosen) -> None:
         self.dismiss(event.patient_id)
+
+
+class ValuePicker(ClinicastModal[str | None]):
+    """The values patients have in a listed field (the practitioners), to choose the one
+    a condition compares with: typing narrows the list (case and accents aside), ↑/↓ move,
+    enter chooses, escape leaves the value as it was. The list opens on `best` (the
+    closest to a value no patient has, or the value typed)."""
+
+    BINDINGS = [
+        Binding("escape", "dismiss(None)", N_("Cancel"), key_display="esc", id="value-picker.cancel"),
+        Binding("down", "move(1)", N_("Next option"), show=False),
+        Binding("up", "move(-1)", N_("Previous option"), show=False),
+    ]
+
+    def __init__(self, field: str, values: list[str], best: str = "") -> None:
+        super().__init__()
+        self.field, self.values, self.best = field, values, best
+        self.shown: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="value-dialog") as box:
+            box.border_title = self._title()
+            yield TextInput(placeholder=self._placeholder(), id="value-filter", compact=True)
+            yield OptionList(id="values")
+            yield Static(self._hint(), classes="hint")
+        yield Footer(compact=True)
+
+    def _title(self) -> str:
+        return _("{field}: the values patients have").format(field=conditions.FIELDS[self.field].label_words)
+
+    @staticmethod
+    def _placeholder() -> str:
+        return _("type to narrow the list")
+
+    @staticmethod
+    def _hint() -> str:
+        return _("enter chooses it; escape closes")
+
+    def relabel(self) -> None:
+        super().relabel()
+        self.query_one("#value-dialog").border_title = self._title()
+        self.query_one("#value-filter", Input).placeholder = self._placeholder()
+        self.query_one(".hint", Static).update(self._hint())
+
+    def on_mount(self) -> None:
+        self._fill("")
+        self.query_one("#value-filter").focus()
+
+    def _fill(self, typed: str) -> None:
+        key = fold(typed)
+        self.shown = [v for v in self.values if key in fold(v)]
+        options = self.query_one(OptionList)
+        options.clear_options().add_options([Option(v) for v in self.shown])
+        if self.shown:
+            best = fold(self.best)
+            at = next((i for i, v in enumerate(self.shown) if fold(v) == best), 0)
+            options.highlighted = at
+
+    @on(Input.Changed, "#value-filter")
+    def _narrow(self, event: Input.Changed) -> None:
+        event.stop()
+        self._fill(event.value)
+
+    def action_move(self, step: int) -> None:
+        options = self.query_one(OptionList)
+        if self.shown:
+            at = options.highlighted if options.highlighted is not None else -step
+            options.highlighted = max(0, min(len(self.shown) - 1, at + step))
+
+    @on(Input.Submitted, "#value-filter")
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        at = self.query_one(OptionList).highlighted
+        if self.shown and at is not None:
+            self.dismiss(self.shown[at])
+
+    @on(OptionList.OptionSelected)
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(self.shown[event.option_index])

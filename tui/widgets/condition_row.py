@@ -1,19 +1,69 @@
-"""One row of the conditions builder: field · operator · value, from the core catalogue."""
+"""One row of the conditions builder: field · operator · value, from the core catalogue.
+
+A listed field's value (the practitioner) offers the values patients have: completed as
+one types (→ takes it), and ↓ opens the list of them (tui.screens.pickers.ValuePicker).
+Below the row, what is wrong with it (red) or what core warns of (yellow: a value no
+patient has, with the closest ones)."""
 
 from __future__ import annotations
 
-from textual import on
+import asyncio
+
+from textual import getters, on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.suggester import Suggester
 from textual.widgets import Button, Input, Select, Static
 
 from core import conditions
-from core.i18n import _
+from core.csvio import fold
+from core.i18n import N_, _
+from tui.app import ClinicastApp
 from tui.widgets.text_input import TextInput
 
 
+class ValueSuggester(Suggester):
+    """Completes a value with the first of `values` that starts as typed, case and
+    accents aside (« dr j » → « Dr Jean-François Gagnon »); → takes it, as patients have it."""
+
+    def __init__(self) -> None:
+        super().__init__(use_cache=False, case_sensitive=True)
+        self.values: list[str] = []
+
+    async def get_suggestion(self, value: str) -> str | None:
+        typed = fold(value)
+        if not typed:
+            return None
+        return next((v for v in self.values if len(v) > len(value) and fold(v[: len(value)]) == typed), None)
+
+
+class ValueInput(TextInput):
+    """A condition's value typed; for a listed field, ↓ asks for the list of the values
+    patients have (ValueInput.ListWanted, to the row)."""
+
+    BINDINGS = [Binding("down", "values", N_("Values"), key_display="↓", id="add.values")]
+
+    class ListWanted(Message):
+        pass
+
+    def __init__(self, *args, listed: bool = False, **kw) -> None:
+        super().__init__(*args, **kw)
+        self.listed = listed
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        if action == "values":
+            return self.listed  # else ↓ is the rows' own (scrolling)
+        return super().check_action(action, parameters)
+
+    def action_values(self) -> None:
+        self.post_message(self.ListWanted())
+
+
 class ConditionRow(Vertical):
+    app = getters.app(ClinicastApp)
+
     DEFAULT_CSS = """
     ConditionRow { height: auto; }
     ConditionRow > Horizontal { height: 1; }
@@ -24,6 +74,7 @@ class ConditionRow(Vertical):
     ConditionRow Input.cond-value:focus { background: $primary 25%; }
     ConditionRow .cond-delete { width: 3; min-width: 3; margin-left: 1; }
     ConditionRow .cond-error { height: auto; color: $error; padding-left: 1; }
+    ConditionRow .cond-error.warning { color: $warning; }
     """
 
     class Changed(Message):
@@ -39,6 +90,9 @@ class ConditionRow(Vertical):
     def __init__(self, field: str | None = None, op: str | None = None, value: str = "") -> None:
         super().__init__()
         self._initial = (field, op, value)
+        self.values: list[str] = []  # a listed field's values, as patients have them (core.conditions.existing)
+        self.suggestions: tuple[str, ...] = ()  # the closest values to one no patient has
+        self.suggester = ValueSuggester()
 
     def compose(self) -> ComposeResult:
         field, op, value = self._initial
@@ -57,7 +111,7 @@ class ConditionRow(Vertical):
                 compact=True,
                 classes="cond-op",
             )
-            yield from self._value_widget(field, value)
+            yield from self._value_widget(field, value, self.suggester)
             yield Button("✕", compact=True, classes="cond-delete", tooltip=_("Delete this condition"))
         yield Static("", classes="cond-error")
 
@@ -78,7 +132,7 @@ class ConditionRow(Vertical):
         ]
 
     @staticmethod
-    def _value_widget(field: str | None, value: str = ""):
+    def _value_widget(field: str | None, value: str = "", suggester: Suggester | None = None):
         f = conditions.FIELDS.get(field or "")
         if f is not None and f.choices:
             yield Select(
@@ -89,11 +143,14 @@ class ConditionRow(Vertical):
                 classes="cond-value",
             )
         else:
-            yield TextInput(
+            listed = f is not None and f.listed
+            yield ValueInput(
                 value,
                 placeholder=_("e.g. {example}").format(example=f.example) if f else _("value"),
                 compact=True,
                 classes="cond-value",
+                listed=listed,
+                suggester=suggester if listed else None,
             )
 
     # --- reading -------------------------------------------------------------------
@@ -121,11 +178,50 @@ class ConditionRow(Vertical):
     def show_error(self, message: str) -> None:
         label = self.query_one(".cond-error", Static)
         label.update(message)
+        label.remove_class("warning")
         label.display = bool(message)
+        self.suggestions = ()
+
+    def show_warning(self, warning: conditions.UnknownValue | None) -> None:
+        """What core warns of this row's condition (a value no patient has, with the closest
+        ones, which ↓'s list puts first), or nothing."""
+        label = self.query_one(".cond-error", Static)
+        label.update(warning.words() if warning else "")
+        label.add_class("warning")
+        label.display = warning is not None
+        self.suggestions = warning.suggestions if warning else ()
 
     def on_mount(self) -> None:
         self.show_error("")
         self._show_value()
+        self._load_values(self._initial[0])
+
+    @work(exclusive=True, exit_on_error=False, group="values")
+    async def _load_values(self, field: str | None) -> None:
+        """A listed field's values, read once it is chosen (for completion and ↓'s list)."""
+        f = conditions.FIELDS.get(field or "")
+        values = await asyncio.to_thread(conditions.existing, self.app.ctx, f.name) if f and f.listed else []
+        self.values = self.suggester.values = values
+
+    @on(ValueInput.ListWanted)
+    def _list_wanted(self, event: ValueInput.ListWanted) -> None:
+        from tui.screens.pickers import ValuePicker
+
+        event.stop()
+        field = self.query_one(".cond-field", Select).value
+        w = self.query_one(".cond-value", Input)
+        if field is Select.NULL or not self.values:
+            return
+
+        def chosen(value: str | None) -> None:
+            if value is not None and w.is_mounted:
+                w.value = value
+                w.cursor_position = len(value)
+            if w.is_mounted:
+                w.focus()
+
+        best = self.suggestions[0] if self.suggestions else w.value
+        self.app.push_screen(ValuePicker(str(field), self.values, best), chosen)
 
     def _show_value(self) -> None:
         op = self.query_one(".cond-op", Select).value
@@ -144,7 +240,9 @@ class ConditionRow(Vertical):
             ops = conditions.FIELDS[field].operators
             op.value = kept if kept in ops else ops[0]
         old = self.query_one(".cond-value")
-        new = next(iter(self._value_widget(field)))
+        new = next(iter(self._value_widget(field, suggester=self.suggester)))
+        self.values = self.suggester.values = []
+        self._load_values(field)
         await old.remove()
         await self.query_one(Horizontal).mount(new, before=self.query_one(".cond-delete"))
         self._show_value()
