@@ -44,6 +44,7 @@ from core.enums import Permission
 from core.errors import Refused
 from core.i18n import _
 from core.models import Patient
+from core.textcheck import quoted_value
 
 MAX_VALUES = 1000  # the most distinct values one read returns
 NARROW = 3  # a field not listed: suggestions among the values starting with these many characters
@@ -65,12 +66,13 @@ class UnknownValue:
         """One line in the staff's language: « Médecin « Dr Gagnin » : aucun patient n'a
         cette valeur ; vouliez-vous dire « Dr Jean-François Gagnon » ? »."""
         c = self.condition
-        field, value = FIELDS[c.field].label_words, str(c.value)
+        # typed and stored values quoted as every message quotes them (escaped, one line)
+        field, value = FIELDS[c.field].label_words, quoted_value(str(c.value))
         if not self.suggestions:
-            return _("{field} “{value}”: no patient has this value").format(field=field, value=value)
-        quoted = [_("“{value}”").format(value=s) for s in self.suggestions]
+            return _("{field} {value}: no patient has this value").format(field=field, value=value)
+        quoted = [quoted_value(s) for s in self.suggestions]
         alternatives = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + _(" or ") + quoted[-1]
-        return _("{field} “{value}”: no patient has this value; did you mean {suggestions}?").format(
+        return _("{field} {value}: no patient has this value; did you mean {suggestions}?").format(
             field=field, value=value, suggestions=alternatives
         )
 
