@@ -148,7 +148,7 @@ def recipients_list(ctx, campaign_id, status, as_json, as_csv, output):
         raise BadInput(_("--output goes with --csv or --json"))
     tz = ctx.config.clinic.tz
     for r in rows:
-        reason = f"  ({r.reason(when=lambda t: when(t, tz))})" if r.reason_code else ""
+        reason = f"  ({r.reason(when=lambda t: when(t, tz))})" if r.shown_reason_code else ""
         line = _("added {added}  sent {sent}").format(
             added=day(r.added_at, tz), sent=when(r.sent_at, tz) if r.sent_at else "-"
         )

@@ -68,6 +68,12 @@ class CampaignStatus(StrEnum):
 # opted out of push: core.rules.FEED_ONLY): the message is in their feed.
 IN_FEED_NO_PUSH = "in feed, no push"
 
+# What a person reads for an assigned recipient whom a consent rule now forbids both the
+# feed and the push, or the email (an opt-out recorded since the assign, a directory
+# change): the next start skips them, consent being checked again then (SPEC §4). Nothing
+# is stored until that start; core.recipients.results.shown_status says it meanwhile.
+WILL_RECEIVE_NOTHING = "will receive nothing"
+
 
 class WindowState(StrEnum):
     UPCOMING = "upcoming"

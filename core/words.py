@@ -35,6 +35,7 @@ _WORDS = {
     ("recipient", "skipped"): lambda: pgettext("recipient status", "skipped"),
     ("recipient", "removed"): lambda: pgettext("recipient status", "removed"),
     ("recipient", "in feed, no push"): lambda: pgettext("recipient status", "in feed, no push"),
+    ("recipient", "will receive nothing"): lambda: pgettext("recipient status", "will receive nothing"),
     ("window", "upcoming"): lambda: pgettext("window", "upcoming"),
     ("window", "live"): lambda: pgettext("window", "live"),
     ("window", "ended"): lambda: pgettext("window", "ended"),

@@ -138,6 +138,27 @@ def test_broadcast_with_window_and_template(run, tmp_path):
     assert r["added"] > 0 and r["skipped"] == 0
 
 
+def test_recipients_list_says_who_will_receive_nothing_since_an_opt_out(run, tmp_path):
+    """An opt-out recorded after the assign, before the start: `recipients list` says that
+    the patient will receive nothing and why (consent is checked again at the start, so
+    nothing is stored before it); `--json` keeps the stored status and reason."""
+    run("patients", "import", str(patients_csv(tmp_path)))
+    tpl = tmp_path / "t.toml"
+    tpl.write_text('[fr]\ntitle = "T"\nbody = "B"\npush = "P"\n[en]\ntitle = "T"\nbody = "B"\npush = "P"\n')
+    tomorrow = date.today() + timedelta(days=1)
+    b = run.json(
+        "campaigns", "create", "--kind", "broadcast", "--name", "Demain", "--starts", str(tomorrow),
+        "--ends", str(tomorrow + timedelta(days=7)), "--template", str(tpl),
+    )  # fmt: skip
+    run("recipients", "add", str(b["id"]), "--patient", "1001")  # on the app, with consent
+    run("patients", "opt-out", "1001", "--channel", "all", "--note", "au téléphone")
+    line = run("recipients", "list", str(b["id"])).stdout.splitlines()[0]
+    assert "will receive nothing" in line and "(opted out of the app's messages on " in line, line
+    assert "will receive nothing 1" in run("campaigns", "show", str(b["id"])).stdout
+    [row] = run.json("recipients", "list", str(b["id"]))
+    assert (row["status"], row["reason"], row["reason_text"]) == ("assigned", "", "")
+
+
 @pytest.mark.parametrize(
     "args,fragment",
     [

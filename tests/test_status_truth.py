@@ -152,3 +152,46 @@ def test_the_preview_before_an_assign_counts_what_the_assign_then_does(world):
     )
     done = recipients.assign_conditions(ctx, b.id, conds)
     assert (done.added, done.already_assigned, done.skipped_reasons) == (4, 1, p.skipped_reasons)
+
+
+def test_an_opt_out_recorded_after_the_assign_shows_before_the_start(world):
+    """Found at the desk (a broadcast whose window opens tomorrow): staff record a
+    patient's opt-out of everything, and their row still read « assigné », the header
+    « assigné 40 », their detail said nothing — staff believed the opt-out did not take.
+    Consent is checked again at the start (SPEC §4), so nothing is stored before it; the
+    row, the detail and the counts say now that they will receive nothing, and why. An
+    opt-out of the push alone leaves them assigned (the message will be in their feed),
+    the reason said beside. `--json` keeps the stored status and reason."""
+    from core.enums import WILL_RECEIVE_NOTHING
+    from core.optouts import ledger
+
+    ctx, _clock, _make = world
+    add_patients(4, app_id=lambda i: f"a-{i}")
+    b = campaigns.create(ctx, "broadcast", "Demain", date(2026, 3, 3), date(2026, 3, 6), templates=TPL)
+    recipients.assign_ids(ctx, b.id, ["1000", "1001", "1002", "1003"])
+    ledger.record(ctx, "1001", "all", "au téléphone")
+    ledger.record(ctx, "1002", "push", "à l'accueil")
+
+    rows = {r.emr_id: r for r in recipients.page(ctx, b.id)}
+    assert rows["1001"].status == "assigned" and rows["1001"].shown_status == WILL_RECEIVE_NOTHING
+    assert rows["1001"].reason() == "opted out of the app's messages on Mar 2, 2026 (recorded by staff)"
+    assert rows["1001"].to_json()["status"] == "assigned" and rows["1001"].to_json()["reason"] == ""
+    assert rows["1001"].to_json()["reason_text"] == ""
+    assert rows["1002"].shown_status == "assigned"  # in their feed all the same, without the push
+    assert rows["1002"].reason().startswith("opted out of push notifications on Mar 2, 2026")
+    assert rows["1000"].shown_status == "assigned" and rows["1000"].shown_reason_code == ""
+
+    detail = recipients.detail(ctx, b.id, rows["1001"].id)
+    assert (detail.status, detail.shown_status) == ("assigned", WILL_RECEIVE_NOTHING)
+    assert detail.reason == rows["1001"].reason()
+
+    s = campaigns.summary(ctx, b.id)
+    shown = dict(s.shown_counts())
+    assert shown["assigned"] == 3 and shown[WILL_RECEIVE_NOTHING] == 1 and sum(shown.values()) == s.total == 4
+    assert s.counts == {"assigned": 4}  # --json: the stored statuses
+
+    # the start then stores what the row said
+    recipients.start(ctx, b.id)
+    rows = {r.emr_id: r for r in recipients.page(ctx, b.id)}
+    assert (rows["1001"].status, rows["1001"].reason_code) == ("skipped", "opted_out_feed")
+    assert rows["1002"].shown_status == IN_FEED_NO_PUSH

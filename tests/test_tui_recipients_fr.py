@@ -4,7 +4,17 @@ palette, every word they drew is redrawn; in French at 80 columns their lines st
 from __future__ import annotations
 
 import pytest
-from tui_helpers import app_for, campaign_open, copy_world, module_world, open_campaign, screen_text, settle
+from tui_helpers import (
+    app_for,
+    campaign_open,
+    copy_world,
+    module_world,
+    open_campaign,
+    rendered,
+    screen_text,
+    settle,
+    wait_for,
+)
 
 from core import i18n
 from tui.screens.audit import AuditScreen
@@ -73,3 +83,65 @@ async def test_in_french_at_80_columns_the_campaign_line_is_not_cut(world):
         info = screen.query_one("#campaign-info")
         line = "".join(seg.text for seg in info.render_lines(info.region.reset_offset)[0])
         assert "période" in line and "→" in line and "…" not in line, line
+
+
+# --- a receptionist at 80×24 in French, on a broadcast whose window opens tomorrow ------
+
+
+def upcoming_broadcast(world) -> int:
+    """The reviewer's campaign: a broadcast whose window opens tomorrow, given to every
+    patient on the app with consent (some have push notifications off)."""
+    from datetime import timedelta
+
+    from core import campaigns, demo, preferences, recipients
+
+    ctx = world.ctx
+    today = ctx.today()
+    b = campaigns.create(
+        ctx,
+        "broadcast",
+        "Demain",
+        starts_on=today + timedelta(days=1),
+        ends_on=today + timedelta(days=10),
+        templates=demo.BROADCAST_TEMPLATES,
+    )
+    recipients.assign_conditions(
+        ctx, b.id, [demo.where("connected_system = patient_app"), demo.where("marketing_consent = yes")]
+    )
+    preferences.set_language(ctx, "fr")
+    return b.id
+
+
+def counts_line(app) -> str:
+    return str(app.screen.query_one("#counts").render())
+
+
+async def test_an_opt_out_before_the_start_shows_in_the_row_the_counts_and_the_detail(world):
+    """`o` on a recipient, « tout », a note, ^o: the row still read « assigné », the
+    header « assigné 40 », the detail nothing — staff believed the opt-out did not take."""
+    from textual.widgets import RadioButton
+
+    from tui.screens.opt_out import OptOutModal
+    from tui.screens.recipient_detail import RecipientDetailModal
+
+    cid = upcoming_broadcast(world)
+    async with campaign_open(world, cid) as (app, pilot):
+        screen = app.screen
+        row = screen.selected_row()
+        assert row is not None and row.shown_status == "assigned"
+        n = int(counts_line(app).split("assigné ")[1].split()[0])
+        await pilot.press("o")
+        await settle(pilot)
+        assert isinstance(app.screen, OptOutModal)
+        app.screen.query(RadioButton).last().value = True  # « tout »
+        await pilot.press("tab", *"au téléphone", "ctrl+o")
+        await settle(pilot)
+        assert await wait_for(pilot, lambda: "ne recevra rien 1" in counts_line(app)), counts_line(app)
+        assert f"assigné {n - 1} " in counts_line(app)  # counted once, under its own words
+        status = str(screen.table.get_row(str(row.id))[-1])
+        assert status.startswith("ne recevra rien · désabonné des messages de l'application le"), status
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, RecipientDetailModal)
+        text = rendered(app.screen.query_one("#recipient-detail-body"))
+        assert "Statut ne recevra rien" in text and "(noté par le personnel)" in text, text

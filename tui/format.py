@@ -26,6 +26,7 @@ CELL_STYLE = {
     "failed": "bold red",
     "skipped": "dim",
     "in feed, no push": "cyan",
+    "will receive nothing": "yellow",
     "removed": "dim strike",
 }
 

@@ -14,6 +14,7 @@ from core.context import Ctx
 from core.enums import (
     IN_FEED_NO_PUSH,
     LANGUAGES,
+    WILL_RECEIVE_NOTHING,
     CampaignStatus,
     DeliveryKind,
     DeliveryState,
@@ -23,9 +24,9 @@ from core.enums import (
 )
 from core.errors import BadInput, NotFound
 from core.i18n import _
-from core.models import Campaign, Delivery, Invitation, Recipient, Template
+from core.models import Campaign, Delivery, Invitation, Patient, Recipient, Template
 from core.reasons import Reason
-from core.rules import FEED_ONLY
+from core.rules import FEED_ONLY, Stage, forbidden
 from core.textcheck import quoted_value
 
 TEMPLATE_FIELDS = {"invitation": ("subject", "body"), "broadcast": ("title", "body", "push")}
@@ -37,6 +38,7 @@ class Facts:
 
     in_feed: int = 0  # recipients a broadcast was published to (not removed since)
     feed_only: int = 0  # skipped for the push only: the message is in their feed
+    will_skip: int = 0  # assigned, but a consent rule now forbids the feed or the email: they will receive nothing
     stopped: int = 0  # back at `assigned` after a stop, not sent since
 
 
@@ -98,7 +100,8 @@ class CampaignSummary:
 
     def shown_counts(self) -> list[tuple[str, int]]:
         """(word, n) for people, in order, adding up to `total`: the recipient statuses,
-        with a broadcast's skipped-for-the-push-only apart as "in feed, no push" (the
+        with a broadcast's skipped-for-the-push-only apart as "in feed, no push", and the
+        assigned whom a rule now forbids everything apart as "will receive nothing" (the
         removed are outside the total: `removed`)."""
         out = []
         for status in RecipientStatus:
@@ -108,7 +111,9 @@ class CampaignSummary:
             if status == RecipientStatus.SKIPPED and self.facts.feed_only:
                 out.append((IN_FEED_NO_PUSH, self.facts.feed_only))
                 n -= self.facts.feed_only
-            out.append((status.value, n))
+            out.append((status.value, n - (self.facts.will_skip if status == RecipientStatus.ASSIGNED else 0)))
+            if status == RecipientStatus.ASSIGNED and self.facts.will_skip:
+                out.append((WILL_RECEIVE_NOTHING, self.facts.will_skip))
         return out
 
     def to_json(self) -> dict:
@@ -165,14 +170,20 @@ def _facts_by_campaign(
     """Each campaign's Facts, counted only where they can be other than 0 and matter
     (issue #21: each of these counts read a million recipient rows for a list of 200
     campaigns): `in_feed` decides only an unstarted broadcast's status, `feed_only` is
-    a part of a broadcast's skipped, `stopped` decides only a started campaign's status
-    when nothing is queued or retrying and someone is back at `assigned`."""
+    a part of a broadcast's skipped, `will_skip` a part of the assigned (both only where
+    `feed_only`: counts shown to people), `stopped` decides only a started campaign's
+    status when nothing is queued or retrying and someone is back at `assigned`."""
     out = {c.id: Facts() for c in camps}
     count = pw.fn.COUNT(Recipient.id)
     unstarted = [c.id for c in camps if c.kind == Kind.BROADCAST and c.first_started_at is None]
     skipping = [
         c.id for c in camps if feed_only and c.kind == Kind.BROADCAST and counts[c.id].get(RecipientStatus.SKIPPED)
     ]
+    assigned = {
+        kind: [c.id for c in camps if c.kind == kind and counts[c.id].get(RecipientStatus.ASSIGNED)]
+        for kind in (Kind.INVITATION, Kind.BROADCAST)
+        if feed_only
+    }
     waiting = [
         c.id
         for c in camps
@@ -207,6 +218,22 @@ def _facts_by_campaign(
         )
         for cid, n in apart:
             out[cid].feed_only = n
+    for kind, ids in assigned.items():
+        if not ids:
+            continue
+        # the next start skips them without the feed or the email: the rules of Stage.FEED
+        # (a rule of Stage.SEND alone, the push, leaves the message in their feed)
+        nothing = (
+            Recipient.select(Recipient.campaign, count)
+            .join(Patient)
+            .where(
+                Recipient.campaign.in_(ids), Recipient.status == RecipientStatus.ASSIGNED, forbidden(kind, Stage.FEED)
+            )
+            .group_by(Recipient.campaign)
+            .tuples()
+        )
+        for cid, n in nothing:
+            out[cid].will_skip = n
     if not waiting:
         return out
     stopped_message = Delivery.select(pw.SQL("1")).where(
@@ -336,8 +363,8 @@ def summaries(
     """Every campaign (newest first), archived ones only when asked. `funnels=False`
     leaves each summary's funnel None (a list that does not show them: counting every
     invitation ever sent is most of its time on a long history); `feed_only=False`
-    leaves Facts.feed_only 0 (a list that shows no `shown_counts`: it reads every
-    skipped recipient of every broadcast)."""
+    leaves Facts.feed_only and will_skip 0 (a list that shows no `shown_counts`: they
+    read every skipped recipient of every broadcast, every assigned one's patient)."""
     ctx.require(Permission.CAMPAIGNS)
     q = Campaign.select().order_by(Campaign.updated_at.desc(), Campaign.id.desc())
     if not include_archived:

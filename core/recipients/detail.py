@@ -9,12 +9,13 @@ from datetime import datetime
 
 from core.campaigns import get
 from core.context import Ctx
-from core.enums import DeliveryKind, Permission
+from core.enums import DeliveryKind, Permission, RecipientStatus
 from core.errors import NotFound
 from core.i18n import _
 from core.models import Delivery, Invitation, Patient, Recipient
 from core.reasons import describe
 from core.recipients.results import shown_status
+from core.rules import Stage, detail_case, reason_case
 
 
 @dataclass(frozen=True)
@@ -52,11 +53,14 @@ class RecipientDetail:
     joined_at: datetime | None = None
     deliveries: list[DeliveryLine] = field(default_factory=list)
     first_copy_at: datetime | None = None  # maybe_twice: an earlier copy of unknown outcome went then
+    # assigned, and a consent rule forbids them now: the reason the next start will skip
+    # them with ("" none); `reason` then says it (as the ledger's row, RecipientRow)
+    will_skip_code: str = ""
 
     @property
     def shown_status(self) -> str:
         """The status as the ledger shows it (core.recipients.results.shown_status)."""
-        return shown_status(self.status, self.reason_code)
+        return shown_status(self.status, self.reason_code, self.will_skip_code)
 
 
 def detail(ctx: Ctx, campaign_id: int | str, recipient_id: int, language: str | None = None) -> RecipientDetail:
@@ -85,6 +89,13 @@ def detail(ctx: Ctx, campaign_id: int | str, recipient_id: int, language: str | 
         if error:
             last_error = error
     inv = Invitation.select().where(Invitation.recipient == r).order_by(Invitation.id.desc()).first()
+    will_skip, will_skip_detail = _will_skip(c.kind, r)
+    if will_skip:
+        reason = describe(will_skip, will_skip_detail, language)
+    elif r.reason_code or r.reason:
+        reason = describe(r.reason_code, r.reason, language, _times(ctx, r))
+    else:
+        reason = ""
     record_read(ctx, "patient_show", c.id, coalesce=1, emr_id=p.emr_id)
     return RecipientDetail(
         emr_id=p.emr_id,
@@ -94,7 +105,7 @@ def detail(ctx: Ctx, campaign_id: int | str, recipient_id: int, language: str | 
         app_id=p.app_id or "",
         status=r.status,
         reason_code=r.reason_code,
-        reason=describe(r.reason_code, r.reason, language, _times(ctx, r)) if (r.reason_code or r.reason) else "",
+        reason=reason,
         added_at=r.added_at,
         added_by=r.added_by,
         queued_at=r.queued_at,
@@ -108,7 +119,22 @@ def detail(ctx: Ctx, campaign_id: int | str, recipient_id: int, language: str | 
         joined_at=inv.joined_at if inv else None,
         deliveries=lines,
         first_copy_at=r.first_copy_at,
+        will_skip_code=will_skip,
     )
+
+
+def _will_skip(kind: str, r: Recipient) -> tuple[str, str]:
+    """An assigned recipient a consent rule forbids now: the reason and detail the next
+    start will skip them with (core.rules, as the ledger's page reads them); else ("", "")."""
+    if r.status != RecipientStatus.ASSIGNED:
+        return "", ""
+    row = (
+        Patient.select(reason_case(kind, Stage.SEND), detail_case(kind, Stage.SEND))
+        .where(Patient.id == r.patient_id)
+        .tuples()
+        .first()
+    )
+    return (row[0] or "", row[1] or "") if row else ("", "")
 
 
 def _times(ctx: Ctx, r: Recipient) -> dict[str, str] | None:

@@ -11,6 +11,7 @@ from core.errors import BadInput
 from core.i18n import _
 from core.models import Patient, Recipient
 from core.recipients.results import RecipientRow
+from core.rules import Stage, detail_case, reason_case
 from core.search import sql_words
 from core.textcheck import quoted_value
 
@@ -38,7 +39,13 @@ def page(
     """Recipients in id order, one page at a time (keyset: pass the last row's id)."""
 
     ctx.require(Permission.CAMPAIGNS)
-    cid = get(campaign_id).id
+    c = get(campaign_id)
+    cid = c.id
+    # an assigned recipient a consent rule forbids now (an opt-out recorded since the
+    # assign): the reason the next start will skip them with, said beside their status
+    waiting = Recipient.status == RecipientStatus.ASSIGNED
+    will_skip = pw.Case(None, [(waiting, reason_case(c.kind, Stage.SEND))], "")
+    will_skip_detail = pw.Case(None, [(waiting, detail_case(c.kind, Stage.SEND))], "")
     q = (
         Recipient.select(
             Recipient.id,
@@ -52,6 +59,8 @@ def page(
             Recipient.sent_at,
             Recipient.next_attempt_at,
             Recipient.first_copy_at,
+            will_skip,
+            will_skip_detail,
         )
         .join(Patient)
         .where(Recipient.campaign == cid)
@@ -74,6 +83,6 @@ def page(
     if limit:
         q = q.limit(limit)
     return [
-        RecipientRow(i, emr, f"{fn} {ln}".strip(), st, code, detail, added, sent, nxt, first)
-        for i, emr, fn, ln, st, code, detail, added, sent, nxt, first in q.tuples()
+        RecipientRow(i, emr, f"{fn} {ln}".strip(), st, code, detail, added, sent, nxt, first, skip, skip_detail or "")
+        for i, emr, fn, ln, st, code, detail, added, sent, nxt, first, skip, skip_detail in q.tuples()
     ]

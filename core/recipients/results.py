@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from core import formats
-from core.enums import IN_FEED_NO_PUSH, RecipientStatus
+from core.enums import IN_FEED_NO_PUSH, WILL_RECEIVE_NOTHING, RecipientStatus
 from core.i18n import ngettext
 from core.reasons import describe
 
@@ -114,15 +114,21 @@ class StartPlan:
         }
 
 
-def shown_status(status: str, reason_code: str) -> str:
+def shown_status(status: str, reason_code: str, will_skip_code: str = "") -> str:
     """What a person reads of a recipient's status, in the ledger, their detail and the
-    command line: the status, except a broadcast recipient skipped for the push only
-    (core.rules.FEED_ONLY), whose message is in their feed (IN_FEED_NO_PUSH). `--json`
-    keeps the stored status."""
+    command line: the status, except
+    - a broadcast recipient skipped for the push only (core.rules.FEED_ONLY), whose
+      message is in their feed (IN_FEED_NO_PUSH);
+    - an assigned recipient whom a rule now forbids the feed or the email
+      (`will_skip_code`, an opt-out recorded since the assign: the next start skips
+      them), who will receive nothing (WILL_RECEIVE_NOTHING).
+    `--json` keeps the stored status."""
     from core.rules import FEED_ONLY
 
     if status == RecipientStatus.SKIPPED and reason_code in FEED_ONLY:
         return IN_FEED_NO_PUSH
+    if status == RecipientStatus.ASSIGNED and will_skip_code and will_skip_code not in FEED_ONLY:
+        return WILL_RECEIVE_NOTHING
     return status
 
 
@@ -138,18 +144,33 @@ class RecipientRow:
     sent_at: datetime | None
     next_attempt_at: datetime | None
     first_copy_at: datetime | None = None  # an earlier copy of unknown outcome went then (maybe_twice)
+    # assigned, and a consent rule forbids them now: the reason (and its detail) the next
+    # start will skip them with — core.rules, read with the row; nothing stored until then
+    will_skip_code: str = ""
+    will_skip_detail: str = ""
 
     @property
     def shown_status(self) -> str:
-        return shown_status(self.status, self.reason_code)
+        return shown_status(self.status, self.reason_code, self.will_skip_code)
+
+    @property
+    def shown_reason_code(self) -> str:
+        """The reason a person reads beside the status ("" none): why the next start will
+        skip them, else the stored one."""
+        return self.will_skip_code or self.reason_code
 
     def reason(self, language: str | None = None, when=None) -> str:
-        """The reason in words (core.reasons); `when(moment) -> str` writes the times a
-        reason names (maybe_twice: the first copy's and the second's) as staff read them."""
-        times = None
-        if when is not None and self.first_copy_at is not None and self.sent_at is not None:
-            times = {"first": when(self.first_copy_at), "sent": when(self.sent_at)}
-        return describe(self.reason_code, self.reason_detail, language, times)
+        """The reason in words (core.reasons): why the next start will skip them, else the
+        stored one; `when(moment) -> str` writes the times a reason names (maybe_twice: the
+        first copy's and the second's) as staff read them."""
+        if self.will_skip_code:
+            return describe(self.will_skip_code, self.will_skip_detail, language)
+        return describe(self.reason_code, self.reason_detail, language, self._times(when))
+
+    def _times(self, when) -> dict[str, str] | None:
+        if when is None or self.first_copy_at is None or self.sent_at is None:
+            return None
+        return {"first": when(self.first_copy_at), "sent": when(self.sent_at)}
 
     def to_json(self) -> dict:
         return {
@@ -157,7 +178,8 @@ class RecipientRow:
             "name": self.name,
             "status": self.status,
             "reason": self.reason_code,  # the stable code, for scripts (core.reasons)
-            "reason_text": self.reason("en", when=iso),  # its English words, with the server's message
+            # its English words, with the server's message (the stored reason's, as `reason`)
+            "reason_text": describe(self.reason_code, self.reason_detail, "en", self._times(iso)),
             "added_at": iso(self.added_at),
             "sent_at": iso(self.sent_at),
             # maybe_twice: the first copy, whose answer never came, went then (null: none)

@@ -133,7 +133,9 @@ class RecipientsScreen(ClinicastScreen[None]):
     @work(exclusive=True, exit_on_error=False, group="summary")
     async def load_summary(self) -> None:
         s = await asyncio.to_thread(campaigns.summary, self.app.ctx, self.campaign_id)
-        changed = self.summary is None or self.summary.counts != s.counts or self.summary.status != s.status
+        old = self.summary
+        # an opt-out recorded since (here or elsewhere) changes what a row says, not its status
+        changed = old is None or (old.counts, old.status, old.facts) != (s.counts, s.status, s.facts)
         self.summary = s
         self._show_summary(s)
         self.refresh_bindings()  # the keys that apply to this kind (re-invite: an invitation)

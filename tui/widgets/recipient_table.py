@@ -102,7 +102,7 @@ class RecipientTable(DataTable):
         status = Text(word("recipient", shown), style=fmt.CELL_STYLE.get(shown, ""), no_wrap=True, overflow="ellipsis")
         if r.status == RecipientStatus.RETRYING and r.next_attempt_at:
             status.append(" · " + _("next {when}").format(when=fmt.time(r.next_attempt_at, tz)), style="yellow")
-        if r.reason_code:
+        if r.shown_reason_code:  # why they will not receive it, or why they did not
             status.append(
                 f" · {r.reason(when=lambda t: fmt.short_when(t, tz))}", style="dim"
             )  # maybe twice: both times
