@@ -182,7 +182,8 @@ def campaigns_start(ctx, campaign_id, as_json):
     click.echo(line.format(id=campaign_id, n=number(plan.will_send), when=plan.sending_begins))
     if plan.pace:
         click.echo(f"  {plan.pace}")
-    _skipped_lines(plan.skipped)
+    for line in plan.left_out_lines():  # without the push (in their feed all the same), skipped, and why
+        click.echo(f"  {line}")
     for gap in campaigns.language_gaps(ctx, campaign_id):  # a blank version: said, not refused
         click.echo("  " + _("warning: {line}").format(line=gap), err=True)
 

@@ -11,12 +11,13 @@ statuses, kinds and windows themselves: core.words.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 from enum import StrEnum
 from functools import cache, lru_cache
 
 from core import i18n, oserrors
-from core.i18n import N_
+from core.i18n import N_, ngettext
 
 
 class Reason(StrEnum):
@@ -95,6 +96,40 @@ _OPTED_OUT_COUNTED = {
     "opted_out_email": N_("opted out of email"),
     "opted_out_feed": N_("opted out of the app's messages"),
     "opted_out_push": N_("opted out of push notifications (the message still shows in their feed)"),
+}
+
+
+def counted(code: str, n: int) -> str:
+    """`n` patients and why, as one agreeing phrase in the language in use — "2 opted out
+    of the app's messages", « 2 désabonnés des messages de l'appli » — for a breakdown's
+    line (a start's, a re-invite's): a reason's own words (`describe`) are a single
+    patient's, and « 2  désabonné » read wrong."""
+    from core import formats
+
+    num = formats.number(n)
+    words = _COUNTED.get(code)
+    if words is None:  # a reason that is not a consent rule's (or a newer version's)
+        return ngettext("{n} recipient: {reason}", "{n} recipients: {reason}", n).format(n=num, reason=describe(code))
+    return words(n).format(n=num)
+
+
+# each ngettext written out so that Babel extracts it
+_COUNTED: dict[str, Callable[[int], str]] = {
+    Reason.NO_APP_ACCOUNT: lambda n: ngettext("{n} without an app account", "{n} without an app account", n),
+    Reason.NO_MARKETING_CONSENT: lambda n: ngettext(
+        "{n} without marketing consent", "{n} without marketing consent", n
+    ),
+    Reason.PUSH_OFF: lambda n: ngettext("{n} with push notifications off", "{n} with push notifications off", n),
+    Reason.DO_NOT_CONTACT: lambda n: ngettext("{n} marked do not contact", "{n} marked do not contact", n),
+    Reason.ALREADY_ON_APP: lambda n: ngettext("{n} already on the patient app", "{n} already on the patient app", n),
+    Reason.NO_EMAIL: lambda n: ngettext("{n} without an email address", "{n} without an email address", n),
+    Reason.OPTED_OUT_EMAIL: lambda n: ngettext("{n} opted out of email", "{n} opted out of email", n),
+    Reason.OPTED_OUT_FEED: lambda n: ngettext(
+        "{n} opted out of the app's messages", "{n} opted out of the app's messages", n
+    ),
+    Reason.OPTED_OUT_PUSH: lambda n: ngettext(
+        "{n} opted out of push notifications", "{n} opted out of push notifications", n
+    ),
 }
 
 

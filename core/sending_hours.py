@@ -165,23 +165,26 @@ def after_sending_for(config, start: datetime, span: timedelta) -> datetime:
 
 def describe_start(config, when: datetime, now: datetime, language: str | None = None) -> str:
     """When sends that may leave from `when` (naive UTC) actually begin, in words in the
-    clinic's time zone — "outside sending hours: will go out from Thursday 09:00" — or
-    "" when that is now. In the language in use (core.formats' days and times); with
-    `language="en"`, the spec's English of --json ("Monday 2026-03-09 09:00")."""
+    clinic's time zone, or "" when that is now. In the language in use: the moment and
+    why then — "Thursday Mar 5 at 09:00, when sending hours begin", "Tuesday Dec 8 at
+    00:00, when the window opens" — words that go after "will go out" in a sentence
+    (core.recipients.results.StartPlan). With `language="en"`, the spec's English of
+    --json, as it always read ("outside sending hours: will go out from Monday 2026-03-09 09:00")."""
     at = first_allowed(config, when)
     if at <= now:
         return ""
     tz = config.clinic.tz
     local = _local(at, tz)
-    far = local.date() - _local(now, tz).date() >= timedelta(days=6)
     if language is not None:  # --json: as it always read
+        far = local.date() - _local(now, tz).date() >= timedelta(days=6)
         day = DAY_WORDS["en"][local.weekday()] + (f" {local:%Y-%m-%d}" if far else "")
         lead = "outside sending hours: will go out from" if at > when else "when the window opens: will go out from"
         return f"{lead} {day} {local:%H:%M}"
     from core import formats
 
-    moment = f"{formats.weekday(at, tz)} {formats.day(at, tz)} " if far else f"{formats.weekday(at, tz)} "
-    moment += formats.time(at, tz)
+    moment = _("{weekday} {day} at {time}").format(
+        weekday=formats.weekday(at, tz), day=formats.short_day(at, tz, now=now), time=formats.time(at, tz)
+    )
     if at > when:
-        return _("outside sending hours: will go out from {when}").format(when=moment)
-    return _("when the window opens: will go out from {when}").format(when=moment)  # a window not open yet
+        return _("{moment}, when sending hours begin").format(moment=moment)
+    return _("{moment}, when the window opens").format(moment=moment)  # a window not open yet

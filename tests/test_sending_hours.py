@@ -137,7 +137,7 @@ class TestDispatch:
             recipients.assign_ids(ctx, c.id, [str(i) for i in range(1000, 1005)])
             plan = recipients.start(ctx, c.id)
             assert plan.queued_for == utc(2026, 3, 5, 9, 0)
-            assert plan.sending_begins == "outside sending hours: will go out from Thursday 09:00"
+            assert plan.sending_begins == "Thursday Mar 5 at 09:00, when sending hours begin"
             assert {dl.due_at for dl in Delivery.select()} == {utc(2026, 3, 5, 9, 0)}
             for minutes in (0, 60, 300, 569):  # up to 08:59
                 clock.at = utc(2026, 3, 4, 23, 30) + timedelta(minutes=minutes)
@@ -211,7 +211,7 @@ class TestDispatch:
             assert plan.queued_for == utc(2026, 3, 9, 9, 0)
             # a week on: dated (--json's English with the ISO day; people read the day in their language)
             assert plan.sending_begins_en == "outside sending hours: will go out from Monday 2026-03-09 09:00"
-            assert plan.sending_begins == "outside sending hours: will go out from Monday Mar 9, 2026 09:00"
+            assert plan.sending_begins == "Monday Mar 9 at 09:00, when sending hours begin"
             # the feed is not bound by the hours: published at the window's first moment
             clock.at = utc(2026, 3, 8, 0, 0)
             recipients.publish_due(ctx)

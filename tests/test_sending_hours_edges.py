@@ -122,20 +122,20 @@ class TestTheMachinesZoneDoesNotMatter:
         assert sending_hours.describe_start(c, now, now, "en") == (
             "outside sending hours: will go out from Wednesday 2026-01-14 19:30"
         )
-        assert sending_hours.describe_start(c, now, now) == (
-            "outside sending hours: will go out from Wednesday Jan 14, 2026 19:30"
-        )
+        # people read the moment and why then, words that go after "will go out"
+        assert sending_hours.describe_start(c, now, now) == "Wednesday Jan 14 at 19:30, when sending hours begin"
 
 
 class TestDescribeStart:
-    def test_tonight_says_the_clinics_weekday_without_a_date(self):
+    def test_tonight_says_the_clinics_weekday(self):
         # Wednesday 2026-03-04 18:00; the window opens at 19:30 Toronto, 00:30 UTC on Thursday
         c = config("19:30-23:00")
         now = utc(2026, 3, 4, 18, 0)
         assert sending_hours.describe_start(c, now, now, "en") == (
             "outside sending hours: will go out from Wednesday 19:30"
         )
-        assert sending_hours.describe_start(c, now, now) == "outside sending hours: will go out from Wednesday 19:30"
+        # people always read the day too (issue: « mardi 8 déc. à 00:00 »)
+        assert sending_hours.describe_start(c, now, now) == "Wednesday Mar 4 at 19:30, when sending hours begin"
 
     def test_five_days_ahead_says_no_date(self):
         c = config("19:30-23:00", ["tue"])
@@ -152,7 +152,7 @@ class TestDescribeStart:
         assert sending_hours.describe_start(c, when, now, "en") == (
             "when the window opens: will go out from Thursday 10:00"
         )
-        assert sending_hours.describe_start(c, when, now) == "when the window opens: will go out from Thursday 10:00"
+        assert sending_hours.describe_start(c, when, now) == "Thursday Mar 5 at 10:00, when the window opens"
 
     def test_a_start_outside_the_hours_says_so(self):
         c = config()

@@ -90,7 +90,8 @@ def test_an_invitation_held_by_sending_hours_says_emails_wait(db, db_url, tmp_pa
     assert campaigns.summary(ctx, c.id).held == ""  # nothing started: nothing held
     recipients.start(ctx, c.id)
     held = campaigns.summary(ctx, c.id).held
-    assert held.startswith("Emails wait: outside sending hours") and "Tuesday 09:00" in held
+    # one sentence: when they leave, and why not before
+    assert held == "Emails will go out Tuesday Mar 3 at 09:00, when sending hours begin"
     assert "Push" not in held
 
 
@@ -195,3 +196,37 @@ def test_an_opt_out_recorded_after_the_assign_shows_before_the_start(world):
     rows = {r.emr_id: r for r in recipients.page(ctx, b.id)}
     assert (rows["1001"].status, rows["1001"].reason_code) == ("skipped", "opted_out_feed")
     assert rows["1002"].shown_status == IN_FEED_NO_PUSH
+
+
+def test_the_start_says_how_many_go_and_when_then_apart_who_goes_without_the_push(world):
+    """Found in French at 80 columns: « Seront envoyées : 40 (notifications), à
+    l'ouverture de la période : partira à partir de mardi 00:00 », then « Exclus : 20 ·
+    notifications désactivées » for patients who DO get the message in their feed, and
+    « 20 exclus (à l'ouverture…) » once started. Each sentence now says one thing: how
+    many go and when; who goes without the push (in their feed all the same); who is
+    skipped and why, each reason agreeing with its count."""
+    from core.optouts import ledger
+
+    ctx, _clock, _make = world
+    add_patients(3, app_id=lambda i: f"a-{i}")
+    add_patients(2, 2000, app_id=lambda i: f"a-{i}", push_enabled=False)
+    add_patients(1, 3000, app_id="a-3000")
+    b = campaigns.create(ctx, "broadcast", "Demain", date(2026, 3, 3), date(2026, 3, 6), templates=TPL)
+    recipients.assign_ids(ctx, b.id, ["1000", "1001", "1002", "2000", "2001", "3000"])
+    ledger.record(ctx, "3000", "all", "au téléphone")
+    first = "3 push notifications will go out Tuesday Mar 3 at 00:00, when the window opens."
+    push_only = "Without a push notification: 2 (the message shows in their feed all the same)"
+    assert recipients.start_plan(ctx, b.id).breakdown().splitlines() == [
+        first,
+        push_only,
+        "  2 with push notifications off",
+        "Skipped: 1 (will receive nothing)",
+        "  1 opted out of the app's messages",
+        "Already sent (not sent again): 0",
+    ]
+    done = recipients.start(ctx, b.id)
+    assert done.done().splitlines() == [first, push_only, "Skipped: 1 (will receive nothing)"]
+    assert (
+        done.to_json()["sending_begins"] == "when the window opens: will go out from Tuesday 00:00"
+    )  # --json as it was
+    assert campaigns.summary(ctx, b.id).held == "Pushes will go out Tuesday Mar 3 at 00:00, when the window opens"

@@ -85,7 +85,7 @@ async def test_new_sending_hours_apply_to_the_next_start(world):
         await pilot.press("s")
         assert await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
         # 23:00 on a Monday: the new hours hold the emails until Tuesday 09:00
-        assert "outside sending hours: will go out from Tuesday 09:00" in screen_text(app)
+        assert "will go out Tuesday Jun 3 at 09:00, when sending hours begin." in screen_text(app)
 
 
 async def test_a_permission_taken_away_refuses_the_next_action(world):

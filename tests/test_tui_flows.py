@@ -26,7 +26,7 @@ from tui_helpers import (
 from core import campaigns as campaigns_mod
 from core import conditions, recipients
 from core.models import Campaign, Patient, Recipient, Template
-from core.reasons import describe
+from core.reasons import counted
 from tui.screens.campaign_detail import CampaignDetailScreen
 from tui.screens.campaign_list import CampaignListScreen
 from tui.screens.problem import ProblemScreen
@@ -629,9 +629,9 @@ class TestRemoveAndStart:
             await pilot.press("s")
             await settle(pilot)
             text = screen_text(app)
-            assert f"Will be sent: {plan.will_send}" in text
-            for why in plan.skipped:
-                assert describe(why) in text
+            assert f"{plan.will_send} push notifications will go out now." in text
+            for why, n in plan.skipped.items():
+                assert counted(why, n) in text
             await pilot.press("y")
             await settle(pilot)
             assert (

@@ -145,3 +145,35 @@ async def test_an_opt_out_before_the_start_shows_in_the_row_the_counts_and_the_d
         assert isinstance(app.screen, RecipientDetailModal)
         text = rendered(app.screen.query_one("#recipient-detail-body"))
         assert "Statut ne recevra rien" in text and "(noté par le personnel)" in text, text
+
+
+async def test_the_start_dialog_says_when_they_leave_and_who_goes_without_the_push(world):
+    """« Seront envoyées : 40 (notifications), à l'ouverture de la période : partira à
+    partir de mardi 00:00 » and « Exclus : 20 · notifications désactivées » for patients
+    who do get the message in their feed; after the start « 20 exclus (à l'ouverture…) »."""
+    from core import recipients
+    from tui.screens.modals import ConfirmModal
+
+    cid = upcoming_broadcast(world)
+    plan = recipients.start_plan(world.ctx, cid)
+    assert plan.will_send and set(plan.skipped) == {"push_off"}
+    n, off = plan.will_send, plan.skipped["push_off"]
+    async with campaign_open(world, cid) as (app, pilot):
+        await pilot.press("s")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        text = screen_text(app)
+        # 2 June 2025 is a Monday: the window opens on Tuesday
+        assert f"{n} notifications partiront mardi 3 juin à 00:00, à l'ouverture de la période." in text, text
+        assert (
+            f"Sans notification\u00a0: {off} (le message s'affiche quand même dans leur fil)\n"
+            f"  {off} avec les notifications désactivées"
+        ) in text, text
+        assert "xclu" not in text and "partira à partir" not in text, text
+        await pilot.press("y")
+        await settle(pilot)
+        said = [m.message for m in app._notifications]
+        assert said and said[-1].startswith(f"{n} notifications partiront mardi 3 juin à 00:00"), said
+        assert "xclu" not in said[-1] and f"Sans notification\u00a0: {off}" in said[-1], said
+        label = str(app.screen.query_one("#progress-label").render()).strip()
+        assert label == "Les notifications partiront mardi 3 juin à 00:00, à l'ouverture de la période", label

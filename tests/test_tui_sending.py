@@ -251,7 +251,7 @@ class TestSendingHours:
         async with campaign_open(world, cid) as (app, pilot):
             await pilot.press("s")
             await settle(pilot)
-            assert "outside sending hours: will go out from Tuesday 09:00" in screen_text(app)
+            assert "will go out Tuesday Jun 3 at 09:00, when sending hours begin." in screen_text(app)
             await pilot.press("y")
             await settle(pilot)
         due = {d.due_at for d in Delivery.select().where(Delivery.campaign == cid, Delivery.kind == "push")}

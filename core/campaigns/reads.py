@@ -324,8 +324,8 @@ def summary(ctx: Ctx, campaign: Campaign | int) -> CampaignSummary:
 
 
 def held_words(ctx: Ctx, c: Campaign) -> str:
-    """Why the campaign's waiting emails or pushes have not gone out, and when they will
-    — "Emails wait: outside sending hours: will go out from Thursday 09:00" — or ""
+    """When the campaign's waiting emails or pushes will go out, and why not before —
+    "Emails will go out Thursday Mar 5 at 09:00, when sending hours begin" — or ""
     when none is held (by the broadcast's window or by sending hours, SPEC §11)."""
     from core.i18n import _
     from core.sending_hours import describe_start
@@ -347,7 +347,8 @@ def held_words(ctx: Ctx, c: Campaign) -> str:
     when = describe_start(ctx.config, earliest, now)
     if not when:
         return ""
-    return (_("Pushes wait: {when}") if c.kind == Kind.BROADCAST else _("Emails wait: {when}")).format(when=when)
+    said = _("Pushes will go out {when}") if c.kind == Kind.BROADCAST else _("Emails will go out {when}")
+    return said.format(when=when)
 
 
 def funnel(ctx: Ctx, campaign_id: int) -> dict[str, int]:

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from core import formats
-from core.enums import IN_FEED_NO_PUSH, WILL_RECEIVE_NOTHING, RecipientStatus
-from core.i18n import ngettext
-from core.reasons import describe
+from core.enums import IN_FEED_NO_PUSH, WILL_RECEIVE_NOTHING, Kind, RecipientStatus
+from core.i18n import _, ngettext
+from core.reasons import counted, describe
 
 
 def iso(d: datetime | None) -> str | None:
@@ -98,9 +98,89 @@ class StartPlan:
     already_sent: int = 0
     in_progress: int = 0
     queued_for: datetime | None = None  # when the sends go out (window start, sending hours)
-    sending_begins: str = ""  # "" = at once; else "outside sending hours: will go out from Thursday 09:00"
-    sending_begins_en: str = ""  # the same in the spec's English, for --json (scripts read it)
+    sending_begins: str = ""  # "" = at once; else "Thursday Mar 5 at 09:00, when sending hours begin"
+    sending_begins_en: str = ""  # the spec's English of it, for --json (scripts read it)
     pace: str = ""  # "" = no cap; else when the last email leaves at the relay's pace (core.pace)
+    kind: str = Kind.INVITATION  # the campaign's: what goes out (emails or pushes) and who is left out how
+
+    # --- in words: each sentence says one thing (how many go, when; who is left out, why)
+
+    def sending_line(self) -> str:
+        """ "40 push notifications will go out Tuesday Dec 8 at 00:00, when the window opens." """
+        n = self.will_send
+        if self.kind == Kind.BROADCAST:
+            if not n:
+                return _("No push notification will go out.")
+            if self.sending_begins:
+                said = ngettext(
+                    "{n} push notification will go out {when}.", "{n} push notifications will go out {when}.", n
+                )
+            else:
+                said = ngettext("{n} push notification will go out now.", "{n} push notifications will go out now.", n)
+        else:
+            if not n:
+                return _("No email will go out.")
+            if self.sending_begins:
+                said = ngettext("{n} email will go out {when}.", "{n} emails will go out {when}.", n)
+            else:
+                said = ngettext("{n} email will go out now.", "{n} emails will go out now.", n)
+        return said.format(n=formats.number(n), when=self.sending_begins)
+
+    def _left_out(self) -> tuple[dict[str, int], dict[str, int]]:
+        """(without the push, in their feed all the same; skipped: nothing at all), by reason."""
+        from core.rules import FEED_ONLY
+
+        push_only = {c: n for c, n in self.skipped.items() if self.kind == Kind.BROADCAST and c in FEED_ONLY}
+        return push_only, {c: n for c, n in self.skipped.items() if c not in push_only}
+
+    def left_out_headlines(self) -> list[str]:
+        """Who the start leaves out, one line a group: "Without a push notification: 20 (the
+        message shows in their feed all the same)", "Skipped: 1 (will receive nothing)"."""
+        push_only, nothing = self._left_out()
+        lines = []
+        if push_only:
+            n = sum(push_only.values())
+            lines.append(
+                ngettext(
+                    "Without a push notification: {n} (the message shows in their feed all the same)",
+                    "Without a push notification: {n} (the message shows in their feed all the same)",
+                    n,
+                ).format(n=formats.number(n))
+            )
+        if nothing:
+            n = sum(nothing.values())
+            lines.append(
+                ngettext("Skipped: {n} (will receive nothing)", "Skipped: {n} (will receive nothing)", n).format(
+                    n=formats.number(n)
+                )
+            )
+        return lines
+
+    def left_out_lines(self) -> list[str]:
+        """`left_out_headlines`, each followed by its reasons, most first ("  18 with push
+        notifications off")."""
+        heads = iter(self.left_out_headlines())
+        lines = []
+        for group in self._left_out():
+            if group:
+                lines.append(next(heads))
+                lines += ["  " + counted(code, n) for code, n in sorted(group.items(), key=lambda kv: (-kv[1], kv[0]))]
+        return lines
+
+    def breakdown(self) -> str:
+        """What a start would do, shown before it is confirmed (the TUI's dialog)."""
+        lines = [self.sending_line()]
+        if self.pace:  # the relay's pace: when the last one leaves
+            lines.append(self.pace[:1].upper() + self.pace[1:])
+        lines += self.left_out_lines()
+        lines.append(_("Already sent (not sent again): {n}").format(n=formats.number(self.already_sent)))
+        if self.in_progress:
+            lines.append(_("Being sent now: {n}").format(n=formats.number(self.in_progress)))
+        return "\n".join(lines)
+
+    def done(self) -> str:
+        """What a start did, in a few lines (the TUI's notice once it is started)."""
+        return "\n".join([self.sending_line(), *self.left_out_headlines()])
 
     def to_json(self) -> dict:
         return {

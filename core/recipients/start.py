@@ -55,7 +55,7 @@ def start_plan(ctx: Ctx, campaign_id: int | str) -> StartPlan:
         .tuples()
     )
     by_reason = Counter(dict(rows))
-    plan = StartPlan(will_send=by_reason.pop("", 0), skipped=dict(by_reason))
+    plan = StartPlan(will_send=by_reason.pop("", 0), skipped=dict(by_reason), kind=c.kind)
     plan.already_sent = (
         Recipient.select().where(Recipient.campaign == c, Recipient.status == RecipientStatus.SENT).count()
     )

@@ -12,7 +12,6 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from core import campaigns, i18n, recipients
-from core.enums import Kind
 from core.i18n import _, ngettext
 from core.reasons import describe
 from tui import format as fmt
@@ -138,7 +137,7 @@ class RecipientFlows:
         gaps = await asyncio.to_thread(campaigns.language_gaps, ctx, screen.campaign_id)
 
         def message() -> str:
-            said = start_message(s, plan, ctx)
+            said = plan.breakdown()  # core's words: how many go and when, who is left out and why
             if gaps:  # a blank version: its speakers get the default language (core.campaigns.languages)
                 said += "\n\n" + "\n".join(_("Warning: {gap}.").format(gap=g) for g in gaps)
             return said
@@ -147,17 +146,7 @@ class RecipientFlows:
         if not await screen.app.push_screen_wait(confirm):
             return
         plan = await asyncio.to_thread(recipients.start, screen.app.ctx, screen.campaign_id)  # the session as it is now
-        n, skipped = plan.will_send, sum(plan.skipped.values())
-        if s.kind == Kind.INVITATION:
-            msg = ngettext("Started: {n} email queued", "Started: {n} emails queued", n)
-        else:
-            msg = ngettext("Started: {n} push notification queued", "Started: {n} push notifications queued", n)
-        msg = msg.format(n=fmt.num(n))
-        if skipped:
-            msg += ", " + ngettext("{n} skipped", "{n} skipped", skipped).format(n=fmt.num(skipped))
-        if plan.sending_begins:
-            msg += f" ({plan.sending_begins})"
-        screen.notify(msg, title=_("Campaign started"), markup=False, timeout=6)
+        screen.notify(plan.done(), title=_("Campaign started"), markup=False, timeout=6)
         screen.changed()
 
 
@@ -181,27 +170,3 @@ def assign_message(r: recipients.AssignResult) -> str:
         n = len(r.not_found)
         parts.append(ngettext("{n} unknown id", "{n} unknown ids", n).format(n=fmt.num(n)))
     return i18n.clauses(parts)
-
-
-def start_message(s: campaigns.CampaignSummary, plan: recipients.StartPlan, ctx) -> str:
-    n = plan.will_send
-    if s.kind == Kind.INVITATION:
-        first = ngettext("Will be sent: {n} (email)", "Will be sent: {n} (emails)", n)
-    else:
-        first = ngettext("Will be sent: {n} (push notification)", "Will be sent: {n} (push notifications)", n)
-    first = first.format(n=fmt.num(n))
-    if plan.sending_begins:  # the window not open yet, or outside sending hours (SPEC §11)
-        first += f", {plan.sending_begins}"
-    elif plan.will_send:
-        first += ", " + _("now")
-    lines = [first]
-    if plan.pace:  # the relay's pace: when the last one leaves
-        lines.append(plan.pace[:1].upper() + plan.pace[1:])
-    if plan.skipped:
-        lines.append(_("Skipped: {n}").format(n=fmt.num(sum(plan.skipped.values()))))
-        for why, k in sorted(plan.skipped.items(), key=lambda kv: -kv[1]):
-            lines.append(f"  {fmt.num(k):>6}  {describe(why)}")
-    lines.append(_("Already sent (not sent again): {n}").format(n=fmt.num(plan.already_sent)))
-    if plan.in_progress:
-        lines.append(_("Being sent now: {n}").format(n=fmt.num(plan.in_progress)))
-    return "\n".join(lines)

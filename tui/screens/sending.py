@@ -16,12 +16,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Footer, Input, Label, Static
 
-from core import i18n, recipients, testsend
+from core import recipients, testsend
 from core.campaigns.actions import INVITATION_VALID_DAYS
 from core.enums import DeliveryKind, Kind
 from core.errors import ClinicastError
 from core.i18n import N_, _, ngettext, pgettext, quoted
-from core.reasons import describe
+from core.reasons import counted
 from tui import format as fmt
 from tui.screens.base import AnyScreen, ClinicastModal
 from tui.screens.modals import ConfirmModal, leave_unless_unsaved
@@ -80,7 +80,7 @@ def reinvite_message(plan) -> str:
     if plan.skipped:
         lines.append(_("Not re-invited now: {n}").format(n=fmt.num(sum(plan.skipped.values()))))
         for why, count in sorted(plan.skipped.items(), key=lambda kv: -kv[1]):
-            lines.append(f"  {fmt.num(count):>6}  {describe(why, language=i18n.current())}")
+            lines.append("  " + counted(why, count))  # « 2 désabonnés des courriels »: agreeing with its count
     lines.append(_("Re-invited before (not sent again): {n}").format(n=fmt.num(plan.already_sent)))
     return "\n".join(lines)
 
