@@ -152,6 +152,36 @@ def test_a_broadcast_counts_by_the_feeds_rules_only(db, config):
     assert status_counts(b.id) == {"assigned": 1, "skipped": 1}
 
 
+def test_a_patient_a_rule_skips_is_said_added_as_skipped_as_the_list_then_shows(db, config):
+    """Found at the desk: adding Anna Tremblay (no app account) by name said « non ajouté :
+    pas de compte… » and « 1 exclu », yet she then showed in the list as « écarté » and the
+    total went up. A skipped patient is a recipient (SPEC §4): the words say she was added,
+    as skipped, and why; added again, that she was already there and still is."""
+    ctx, _ = ctx_at(config)
+    today = ctx.today()
+    add_patients(1, 1000, app_id="a-1000")
+    add_patients(1, 1001, first_name="Anna")  # no app account
+    b = campaigns.create(ctx, "broadcast", "Vaccins", today, today + timedelta(days=7), templates=TPL)
+    r = recipients.assign_patient(ctx, b.id, "1001")
+    assert status_counts(b.id) == {"skipped": 1}  # she is on the campaign
+    assert r.words_for("Anna Tremblay", "1001") == "Anna Tremblay (1001) added as skipped: no app account."
+    assert (r.words(), r.written) == ("1 added as skipped (no app account)", 1)
+    again = recipients.assign_patient(ctx, b.id, "1001")
+    assert again.words_for("Anna Tremblay", "1001") == (
+        "Anna Tremblay (1001) was already a recipient, still skipped: no app account."
+    )
+    assert (again.words(), again.written) == ("0 added; 1 already there and still skipped (no app account)", 0)
+    both = recipients.assign_ids(ctx, b.id, ["1000", "1001"])
+    assert both.words() == "1 added; 1 already there and still skipped (no app account); shown in 1 feed now"
+    assert both.to_json() == {  # --json's counts as they were
+        "added": 1,
+        "already_assigned": 0,
+        "skipped": 1,
+        "skipped_reasons": {"no_app_account": 1},
+        "not_found": [],
+    }
+
+
 def test_the_preview_counts_ages_on_the_clinics_today(db, config):
     ctx, _ = ctx_at(config, datetime(2026, 3, 4, 15, 0))
     add_patients(1, 1000, date_of_birth=date(2008, 3, 4))  # 18 today

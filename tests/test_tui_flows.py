@@ -390,9 +390,15 @@ class TestAddPatients:
                 await settle(pilot)
                 said.append(str(modal.query_one("#add-message").render()))
             name = f"{target.first_name} {target.last_name} ({target.emr_id})"
-            line = f"{name} not added: do not contact. 0 added so far. Search for another, or esc to close."
-            assert said == [line, line]
+            # the first time the patient IS added, as skipped: the list then shows them (issue:
+            # « non ajouté » while the row appeared as « écarté »); the second time, nothing changes
+            more = "1 added so far. Search for another, or esc to close."
+            assert said == [
+                f"{name} added as skipped: do not contact. {more}",
+                f"{name} was already a recipient, still skipped: do not contact. {more}",
+            ]
             assert (modal.added.added, modal.added.already_assigned, modal.added.skipped) == (0, 0, 2)
+            assert modal.added.written == 1
 
     async def test_a_campaign_that_takes_nobody_says_so_as_the_dialog_opens(self, world):
         """A broadcast whose window ended: the dialog said « nobody can be added » only
@@ -522,7 +528,10 @@ class TestAddPatients:
             assert isinstance(app.screen, RecipientsScreen)
             said = [n.message for n in app._notifications]
             expected = recipients.AssignResult(
-                added=preview.added, skipped=preview.skipped, skipped_reasons=preview.skipped_reasons
+                added=preview.added,
+                skipped=preview.skipped,
+                skipped_reasons=preview.skipped_reasons,
+                skipped_added=preview.skipped_reasons,  # all new: added as skipped, with their reason
             )
             assert said == [assign_message(expected)]
 

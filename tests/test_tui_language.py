@@ -332,11 +332,11 @@ def test_clauses_are_joined_as_french_writes_them():
     from core.recipients.results import AssignResult
     from tui.screens.recipient_flows import assign_message
 
-    result = AssignResult(added=23, skipped=48, skipped_reasons={"no_email": 48})
+    result = AssignResult(added=23, skipped=48, skipped_reasons={"no_email": 48}, skipped_added={"no_email": 48})
     i18n.use("fr")
-    assert assign_message(result).startswith("23 ajoutés\u202f; 48 exclus"), assign_message(result)
+    assert assign_message(result).startswith("23 ajoutés\u202f; 48 ajoutés comme écartés"), assign_message(result)
     i18n.use("en")
-    assert assign_message(result).startswith("23 added; 48 skipped"), assign_message(result)
+    assert assign_message(result).startswith("23 added; 48 added as skipped"), assign_message(result)
 
 
 @pytest.mark.parametrize("language", ["en", "fr"])

@@ -365,6 +365,7 @@ def _counted(reasons: list[str], matched: int, kept: Counter[str]) -> AssignResu
     result = AssignResult()
     skipped = Counter(code for code in reasons if code)
     result.added = len(reasons) - sum(skipped.values())
+    result.skipped_added = dict(skipped)  # written as skipped: on the campaign now, with their reason
     skipped.update(kept)
     result.skipped, result.skipped_reasons = sum(skipped.values()), dict(skipped)
     result.already_assigned = matched - len(reasons) - sum(kept.values())

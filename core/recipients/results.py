@@ -7,7 +7,7 @@ from datetime import datetime
 
 from core import formats
 from core.enums import IN_FEED_NO_PUSH, WILL_RECEIVE_NOTHING, Kind, RecipientStatus
-from core.i18n import _, ngettext
+from core.i18n import _, clauses, ngettext
 from core.reasons import counted, describe
 
 
@@ -25,22 +25,87 @@ class AssignResult:
     published: int = 0
     duplicates: list[str] = field(default_factory=list)  # an id list's "FILE:LINE: duplicate of line N ('id')"
     not_found_lines: list[str] = field(default_factory=list)  # an id list's "FILE:LINE: unknown EMR id 'id'"
+    # of `skipped_reasons`, the rows this assign wrote as skipped (new on the campaign, or
+    # brought back): recipients all the same, with their reason; the others were on the
+    # campaign already and stay skipped
+    skipped_added: dict[str, int] = field(default_factory=dict)
 
     def plus(self, other: AssignResult) -> AssignResult:
         """Two assigns as one (staff adding several patients in a row)."""
-        reasons = dict(self.skipped_reasons)
-        for code, n in other.skipped_reasons.items():
-            reasons[code] = reasons.get(code, 0) + n
         return AssignResult(
             added=self.added + other.added,
             already_assigned=self.already_assigned + other.already_assigned,
             skipped=self.skipped + other.skipped,
             not_found=self.not_found + other.not_found,
-            skipped_reasons=reasons,
+            skipped_reasons=_sum(self.skipped_reasons, other.skipped_reasons),
             published=self.published + other.published,
             duplicates=self.duplicates + other.duplicates,
             not_found_lines=self.not_found_lines + other.not_found_lines,
+            skipped_added=_sum(self.skipped_added, other.skipped_added),
         )
+
+    @property
+    def written(self) -> int:
+        """The rows this assign wrote: the patients added, and those added as skipped."""
+        return self.added + sum(self.skipped_added.values())
+
+    def _still_skipped(self) -> dict[str, int]:
+        """{reason: n} of the patients already on the campaign it leaves skipped."""
+        out = {c: n - self.skipped_added.get(c, 0) for c, n in self.skipped_reasons.items()}
+        return {c: n for c, n in out.items() if n > 0}
+
+    def words(self) -> str:
+        """What the assign did, for people: "4 added; 11 added as skipped (no marketing
+        consent)" — a patient a rule skips is added all the same, with the reason (SPEC
+        §4), and shows so in the list; the first count is the preview's and the Assign
+        button's (those who will receive it)."""
+        num = formats.number
+        parts = []
+        added_skipped = sum(self.skipped_added.values())
+        if self.added or not added_skipped:
+            parts.append(ngettext("{n} added", "{n} added", self.added).format(n=num(self.added)))
+        if added_skipped:
+            parts.append(
+                ngettext("{n} added as skipped ({reasons})", "{n} added as skipped ({reasons})", added_skipped).format(
+                    n=num(added_skipped), reasons=_why(self.skipped_added)
+                )
+            )
+        if self.already_assigned:
+            n = self.already_assigned
+            parts.append(ngettext("{n} already there", "{n} already there", n).format(n=num(n)))
+        kept = self._still_skipped()
+        if kept:
+            n = sum(kept.values())
+            parts.append(
+                ngettext(
+                    "{n} already there and still skipped ({reasons})",
+                    "{n} already there and still skipped ({reasons})",
+                    n,
+                ).format(n=num(n), reasons=_why(kept))
+            )
+        if self.published:
+            n = self.published
+            parts.append(ngettext("shown in {n} feed now", "shown in {n} feeds now", n).format(n=num(n)))
+        if self.not_found:
+            n = len(self.not_found)
+            parts.append(ngettext("{n} unknown id", "{n} unknown ids", n).format(n=num(n)))
+        return clauses(parts)
+
+    def words_for(self, name: str, emr_id: str) -> str:
+        """What adding the one patient `name` did: "Anna Tremblay (100432) added as
+        skipped: no app account." """
+        if self.added:
+            return _("{name} ({emr_id}) added.").format(name=name, emr_id=emr_id)
+        if self.skipped_added:
+            return _("{name} ({emr_id}) added as skipped: {reasons}.").format(
+                name=name, emr_id=emr_id, reasons=_why(self.skipped_added)
+            )
+        kept = self._still_skipped()
+        if kept:
+            return _("{name} ({emr_id}) was already a recipient, still skipped: {reasons}.").format(
+                name=name, emr_id=emr_id, reasons=_why(kept)
+            )
+        return _("{name} ({emr_id}) was already a recipient.").format(name=name, emr_id=emr_id)
 
     def to_json(self) -> dict:
         # duplicates and the lines of unknown ids are said in the text output only: scripts keep the shape they know;
@@ -52,6 +117,22 @@ class AssignResult:
             "skipped_reasons": dict(sorted(self.skipped_reasons.items())),
             "not_found": self.not_found,
         }
+
+
+def _sum(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    out = dict(a)
+    for code, n in b.items():
+        out[code] = out.get(code, 0) + n
+    return out
+
+
+def _why(reasons: dict[str, int]) -> str:
+    """Why some patients are skipped: the reason's words when there is one ("no app
+    account"), else each reason with its count, most first ("200 without marketing
+    consent, 26 opted out of email")."""
+    if len(reasons) == 1:
+        return describe(next(iter(reasons)))
+    return ", ".join(counted(code, n) for code, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 @dataclass

@@ -29,7 +29,6 @@ from textual.widgets import (
 from core import conditions, recipients
 from core.errors import ClinicastError, Refused
 from core.i18n import N_, _, ngettext
-from core.reasons import describe
 from core.textcheck import quoted_value
 from tui import format as fmt
 from tui.screens.base import ClinicastModal
@@ -244,14 +243,8 @@ class AddPatientsModal(ClinicastModal[recipients.AssignResult | None]):
             self._message(str(e))
             return
         self.added = result if self.added is None else self.added.plus(result)
-        if result.added:
-            said = _("{name} ({emr_id}) added.").format(name=name, emr_id=emr_id)
-        elif result.already_assigned:
-            said = _("{name} ({emr_id}) was already a recipient.").format(name=name, emr_id=emr_id)
-        else:
-            reasons = ", ".join(describe(code) for code in result.skipped_reasons)
-            said = _("{name} ({emr_id}) not added: {reasons}.").format(name=name, emr_id=emr_id, reasons=reasons)
-        total = self.added.added
+        said = result.words_for(name, emr_id)  # core's words: added, added as skipped (and why), already there
+        total = self.added.written  # a patient added as skipped is on the campaign too
         more = ngettext("{n} added so far.", "{n} added so far.", total).format(n=fmt.num(total))
         self._message(f"{said} {more} " + _("Search for another, or esc to close."), error=not result.added)
         self.query_one(PatientSearch).restart()

@@ -12,8 +12,7 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from core import campaigns, i18n, recipients
-from core.i18n import _, ngettext
-from core.reasons import describe
+from core.i18n import _
 from tui import format as fmt
 from tui.screens.modals import ConfirmModal
 
@@ -151,22 +150,5 @@ class RecipientFlows:
 
 
 def assign_message(r: recipients.AssignResult) -> str:
-    """What an assign did: "877 added; 226 skipped (no marketing consent 226)"."""
-    parts = [ngettext("{n} added", "{n} added", r.added).format(n=fmt.num(r.added))]
-    if r.already_assigned:
-        n = r.already_assigned
-        parts.append(ngettext("{n} already there", "{n} already there", n).format(n=fmt.num(n)))
-    if r.skipped:
-        reasons = ", ".join(f"{describe(why)} {fmt.num(n)}" for why, n in sorted(r.skipped_reasons.items()))
-        if reasons:
-            said = ngettext("{n} skipped ({reasons})", "{n} skipped ({reasons})", r.skipped)
-        else:
-            said = ngettext("{n} skipped", "{n} skipped", r.skipped)
-        parts.append(said.format(n=fmt.num(r.skipped), reasons=reasons))
-    if r.published:
-        n = r.published
-        parts.append(ngettext("shown in {n} feed now", "shown in {n} feeds now", n).format(n=fmt.num(n)))
-    if r.not_found:
-        n = len(r.not_found)
-        parts.append(ngettext("{n} unknown id", "{n} unknown ids", n).format(n=fmt.num(n)))
-    return i18n.clauses(parts)
+    """What an assign did, in core's words (AssignResult.words)."""
+    return r.words()
