@@ -177,3 +177,34 @@ async def test_the_start_dialog_says_when_they_leave_and_who_goes_without_the_pu
         assert "xclu" not in said[-1] and f"Sans notification\u00a0: {off}" in said[-1], said
         label = str(app.screen.query_one("#progress-label").render()).strip()
         assert label == "Les notifications partiront mardi 3 juin à 00:00, à l'ouverture de la période", label
+
+
+async def test_down_from_the_search_goes_to_the_rows_it_found(world):
+    """`/ Proulx ↓ o` typed « o » into the search box: ↓ did nothing there (in the
+    add-patients dialog it goes to the results). ↓, as enter, goes to the list, and the
+    footer says so; in the list ↓ still moves the cursor."""
+    from textual.widgets._footer import FooterKey
+
+    from tui.screens.opt_out import OptOutModal
+
+    cid = world.campaigns.broadcast_live
+    async with campaign_open(world, cid) as (app, pilot):
+        screen = app.screen
+        assert screen.table.cursor_row == 0
+        await pilot.press("down")
+        assert screen.table.cursor_row == 1 and app.focused is screen.table  # the list's own ↓
+        target = screen.table.loaded[screen.table.order[3]]
+        last_name = target.name.split()[-1]
+        await pilot.press("slash", *last_name)
+        await settle(pilot)
+        box = screen.query_one("#search")
+        assert app.focused is box
+        keys = {str(k.key_display): str(k.description) for k in screen.query(FooterKey)}
+        assert keys.get("↓") == "To the list", keys
+        await pilot.press("down")
+        await settle(pilot)
+        assert app.focused is screen.table and box.value == last_name
+        assert screen.selected_row() is not None and last_name in screen.selected_row().name
+        await pilot.press("o")
+        await settle(pilot)
+        assert isinstance(app.screen, OptOutModal) and box.value == last_name

@@ -68,6 +68,10 @@ class RecipientsScreen(ClinicastScreen[None]):
         Binding("t", "template", N_("Template"), tooltip=N_("Edit the messages"), id="recipients.template"),
         Binding("e", "edit", N_("Edit"), tooltip=N_("Edit the campaign's details"), id="recipients.edit"),
         Binding("r", "refresh", N_("Refresh"), id="recipients.refresh"),
+        # from the search box to the rows it found, as ↓ goes to the results in the
+        # add-patients dialog (enter too: `_search_done`); active and shown only there
+        # (`check_action`), before the box's own ↓ (it scrolls nothing): priority
+        Binding("down", "to_table", N_("To the list"), key_display="↓", priority=True, id="recipients.to_table"),
         Binding("escape", "back", N_("Back"), key_display="esc", id="recipients.back"),
     ]
 
@@ -95,7 +99,7 @@ class RecipientsScreen(ClinicastScreen[None]):
 
     @staticmethod
     def _placeholder() -> str:
-        return _("search by name or EMR id…  (enter: back to the table, escape: clear)")
+        return _("search by name or EMR id…  (↓ or enter: to the list, escape: clear)")
 
     @property
     def table(self) -> RecipientTable:
@@ -257,6 +261,9 @@ class RecipientsScreen(ClinicastScreen[None]):
     def _search_done(self) -> None:
         self.table.focus()
 
+    def action_to_table(self) -> None:
+        self.table.focus()
+
     def action_back(self) -> None:
         box = self.query_one("#search", Input)
         if not box.has_class("hidden"):
@@ -352,6 +359,8 @@ class RecipientsScreen(ClinicastScreen[None]):
         """Only what applies: a broadcast has no invitation to re-invite."""
         if action == "reinvite":
             return self.summary is None or self.summary.kind == Kind.INVITATION
+        if action == "to_table":  # the search box's key: elsewhere ↓ is the list's own
+            return self.focused is self.query_one("#search", Input)
         return True
 
     def palette_commands(self):
