@@ -208,3 +208,45 @@ async def test_down_from_the_search_goes_to_the_rows_it_found(world):
         await pilot.press("o")
         await settle(pilot)
         assert isinstance(app.screen, OptOutModal) and box.value == last_name
+
+
+async def test_o_for_oui_confirms_in_french_and_the_footer_says_so(world):
+    """The confirm key was `y`: a French user presses `o` (oui) and nothing happened."""
+    from textual.widgets._footer import FooterKey
+
+    from core.models import Recipient
+    from tui.screens.modals import ConfirmModal
+
+    cid = world.campaigns.broadcast_live
+    async with campaign_open(world, cid) as (app, pilot):
+        first = app.screen.selected_row()
+        await pilot.press("x")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        keys = {str(k.key_display): str(k.description) for k in app.screen.query(FooterKey)}
+        assert keys.get("y") == "Remove" and "o" not in keys, keys
+        await pilot.press("o")  # in English: not a key of the dialog
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("n")
+        await settle(pilot)
+        app.switch_language("fr")
+        await settle(pilot)
+        await pilot.press("x")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        keys = {str(k.key_display): str(k.description) for k in app.screen.query(FooterKey)}
+        assert keys.get("o") == "Retirer" and keys.get("n/échap") == "Annuler", keys
+        await pilot.press("o")
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmModal)
+        assert await wait_for(pilot, lambda: Recipient.get_by_id(first.id).status == "removed")
+        await pilot.press("down")
+        second = app.screen.selected_row()
+        assert second is not None and second.id != first.id
+        await pilot.press("x")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("y")  # y still confirms
+        await settle(pilot)
+        assert await wait_for(pilot, lambda: Recipient.get_by_id(second.id).status == "removed")

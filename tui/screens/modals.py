@@ -13,7 +13,7 @@ from textual.binding import ActiveBinding, Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Footer, Static
 
-from core.i18n import N_, _
+from core.i18n import N_, _, pgettext
 from tui.screens.base import ClinicastModal
 
 # A dialog's words: a function saying them in the language in use (called again after a
@@ -26,16 +26,26 @@ def say(said: Said) -> str | Text:
     return said() if callable(said) else said
 
 
+def yes_letter() -> str:
+    """The letter of "yes" in the language in use: "y", « o » (oui) in French. It confirms
+    as y does, and the footer shows it."""
+    return pgettext("the key that answers yes", "y")
+
+
 class ConfirmModal(ClinicastModal[bool]):
-    """Says what will happen and asks yes / no. Enter or y confirms; escape or n cancels.
-    `title`, `message`, `yes` and `no` are each a function returning the words in the
-    language in use (`lambda: _("Stop sending")`), so that a switch of language while the
-    dialog is open redraws it (`relabel`); the buttons default to "Yes" / "Cancel". The
-    footer names each key by its button's words ("y Stop sending  n/esc Keep sending")."""
+    """Says what will happen and asks yes / no. Enter or y confirms (in French o, for oui,
+    too); escape or n cancels. `title`, `message`, `yes` and `no` are each a function
+    returning the words in the language in use (`lambda: _("Stop sending")`), so that a
+    switch of language while the dialog is open redraws it (`relabel`); the buttons
+    default to "Yes" / "Cancel". The footer names each key by its button's words ("y Stop
+    sending  n/esc Keep sending"; in French « o Arrêter l'envoi  n/échap Continuer »)."""
 
     BINDINGS = [
         # described by the buttons' words (`active_bindings`)
         Binding("y", "answer(True)", N_("Yes"), id="confirm.yes"),
+        # « o » (oui): the letter of yes in French (`yes_letter`), shown in y's place there;
+        # in English the key does nothing (`check_action`)
+        Binding("o", "answer_letter('o')", N_("Yes"), show=False, id="confirm.yes_fr"),
         Binding("n,escape", "answer(False)", N_("No"), key_display="n/esc", id="confirm.no"),
     ]
 
@@ -85,14 +95,27 @@ class ConfirmModal(ClinicastModal[bool]):
     @property
     def active_bindings(self) -> dict[str, ActiveBinding]:
         words = {"confirm.yes": True, "confirm.no": False}
-        return {
-            key: ActiveBinding(
-                a.node, replace(a.binding, description=str(self._words(words[a.binding.id]))), a.enabled, a.tooltip
-            )
-            if a.binding.id in words
-            else a
-            for key, a in super().active_bindings.items()
-        }
+        out = {}
+        for key, a in super().active_bindings.items():
+            if a.binding.id in words:
+                binding = replace(a.binding, description=str(self._words(words[a.binding.id])))
+                if a.binding.id == "confirm.yes" and key == "y" and self._letter_answers():
+                    # « o Démarrer »: the key a French user presses
+                    binding = replace(binding, key_display=yes_letter())
+                a = ActiveBinding(a.node, binding, a.enabled, a.tooltip)
+            out[key] = a
+        return out
+
+    def _letter_answers(self) -> bool:
+        """The language's letter of yes is one this dialog binds besides y (« o »)."""
+        letter = yes_letter()
+        bound = self._bindings.key_to_bindings.get(letter, [])
+        return letter != "y" and any(b.action == f"answer_letter('{letter}')" for b in bound)
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        if action == "answer_letter":  # « o » answers yes only where it is the letter of yes
+            return parameters[0] == yes_letter()
+        return True
 
     def on_mount(self) -> None:
         self.query_one("#no" if self.no_first else "#yes", Button).focus()
@@ -103,6 +126,10 @@ class ConfirmModal(ClinicastModal[bool]):
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
+
+    def action_answer_letter(self, letter: str) -> None:
+        if letter == yes_letter():
+            self.dismiss(True)
 
 
 def leave_unless_unsaved(screen, leave: Callable[[], object], *, quitting: bool = False) -> None:
