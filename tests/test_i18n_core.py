@@ -72,6 +72,18 @@ def test_start_wording_follows_the_language(french):
     assert formats.weekday(date(2026, 12, 7)) == "lundi"
 
 
+def test_one_recipient_agrees_to_the_end_of_the_sentence(french):
+    """Found in French: « 1 destinataire parle anglais … : ils recevront »."""
+    from core.campaigns.languages import LanguageGap
+
+    assert str(LanguageGap("en", "fr", 1, "recipients")) == (
+        "1 destinataire parle anglais et la version en anglais est vide\u00a0: "
+        "ce destinataire recevra celle en français"
+    )
+    assert str(LanguageGap("en", "fr", 2, "recipients")).endswith("est vide\u00a0: ils recevront celle en français")
+    assert str(LanguageGap("en", "fr", 1, "directory")).endswith("vide\u00a0: ce patient recevra celle en français")
+
+
 def test_a_breakdown_s_reason_agrees_with_its_count(french):
     """Found in the start dialog: « 2  désabonné des messages » (no plural, two spaces)."""
     from core.recipients.results import StartPlan

@@ -28,20 +28,25 @@ class LanguageGap:
     among: str
 
     def __str__(self) -> str:
+        # one sentence for each count, so that « 1 destinataire … : ce destinataire
+        # recevra » agrees from its first word to its last
         lang, instead = _(LANGUAGE_NAMES[self.language]), _(LANGUAGE_NAMES[self.instead])
+        n = self.patients
         if self.among == "recipients":
-            who = ngettext("{n} recipient speaks {lang}", "{n} recipients speak {lang}", self.patients).format(
-                n=formats.number(self.patients), lang=lang
+            said = ngettext(
+                "{n} recipient speaks {lang} and the {lang} version is empty: they will get the {instead} one",
+                "{n} recipients speak {lang} and the {lang} version is empty: they will get the {instead} one",
+                n,
             )
         else:
-            who = ngettext(
-                "{n} patient of the directory speaks {lang}",
-                "{n} patients of the directory speak {lang}",
-                self.patients,
-            ).format(n=formats.number(self.patients), lang=lang)
-        return _("{who} and the {lang} version is empty: they will get the {instead} one").format(
-            who=who, lang=lang, instead=instead
-        )
+            said = ngettext(
+                "{n} patient of the directory speaks {lang} and the {lang} version is empty: "
+                "they will get the {instead} one",
+                "{n} patients of the directory speak {lang} and the {lang} version is empty: "
+                "they will get the {instead} one",
+                n,
+            )
+        return said.format(n=formats.number(n), lang=lang, instead=instead)
 
 
 def _blank(fields: Mapping[str, str] | None) -> bool:
