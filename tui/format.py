@@ -72,3 +72,21 @@ def num(n: int) -> str:
 
 def cell(value: str, status: str | None = None) -> Text:
     return Text(value, style=CELL_STYLE.get(status or value, ""), no_wrap=True, overflow="ellipsis")
+
+
+def flowed(parts: list[tuple[str, Text]], width: int) -> Text:
+    """Each (separator, part) after the other on lines of `width` cells, a line broken only
+    between two parts, where the separator is left out: a part is never cut nor split
+    (« écarté 243 » keeps its number; at 80 columns in French it read « écarté 2… »)."""
+    out = Text()
+    x = 0
+    for sep, part in parts:
+        if x and x + len(sep) + part.cell_len > width:
+            out.append("\n")
+            x = 0
+        elif x:
+            out.append(sep)
+            x += len(sep)
+        out.append_text(part)
+        x += part.cell_len
+    return out

@@ -91,7 +91,9 @@ class RecipientsScreen(ClinicastScreen[None]):
         with Horizontal(id="progress-row", classes="hidden"):
             yield Static(id="progress-label")
             yield ProgressBar(id="progress", show_eta=False)
-        yield TextInput(placeholder=self._placeholder(), id="search", classes="hidden")
+        search = TextInput(placeholder=self._placeholder(), id="search", classes="hidden")
+        search.border_subtitle = self._search_keys()
+        yield search
         yield RecipientTable(self.campaign_id, id="recipients")
         yield Static(id="table-note")
         yield StatusLine()
@@ -99,7 +101,13 @@ class RecipientsScreen(ClinicastScreen[None]):
 
     @staticmethod
     def _placeholder() -> str:
-        return _("search by name or EMR id…  (↓ or enter: to the list, escape: clear)")
+        return _("search by name or EMR id…")
+
+    @staticmethod
+    def _search_keys() -> str:
+        """Under the search box, seen while typing (in the placeholder they did not fit
+        80 columns in French, and went as soon as a letter was typed)."""
+        return _("↓ or enter: to the list · escape: clear")
 
     @property
     def table(self) -> RecipientTable:
@@ -111,7 +119,9 @@ class RecipientsScreen(ClinicastScreen[None]):
     def relabel(self) -> None:
         """Every word again in the language now in use (the palette's switch)."""
         super().relabel()
-        self.query_one("#search", Input).placeholder = self._placeholder()
+        box = self.query_one("#search", Input)
+        box.placeholder = self._placeholder()
+        box.border_subtitle = self._search_keys()
         self.table.relabel()
         if self.summary is not None:
             self._show_summary(self.summary)
@@ -131,6 +141,8 @@ class RecipientsScreen(ClinicastScreen[None]):
 
     def on_resize(self) -> None:
         self.table.fit(self.size.width)
+        if self.summary is not None:
+            self._show_summary(self.summary)  # the header's lines flow to the new width
 
     # --- reading -------------------------------------------------------------------
 
@@ -148,45 +160,47 @@ class RecipientsScreen(ClinicastScreen[None]):
 
     def _show_summary(self, s: campaigns.CampaignSummary) -> None:
         self.title = s.name
-        info = Text(no_wrap=True, overflow="ellipsis")
-        info.append(
-            _("{kind} by {channel}").format(kind=word("kind", s.kind), channel=word("channel", s.channel)) + " · ",
-            style="bold",
-        )
-        info.append(word("campaign", s.status), style=fmt.CELL_STYLE.get(s.status, ""))
+        # Both lines flow onto a second one rather than cut (at 80 columns in French a
+        # count lost its number: « écarté 2… »): a line breaks between two parts only
+        width = (self.size.width or self.app.size.width) - 2  # their padding
+        kind = _("{kind} by {channel}").format(kind=word("kind", s.kind), channel=word("channel", s.channel))
+        info = [
+            ("", Text(kind, style="bold")),
+            (" · ", Text(word("campaign", s.status), style=fmt.CELL_STYLE.get(s.status, ""))),
+        ]
         if s.kind == Kind.BROADCAST and s.starts_on:
-            info.append(" · " + _("window") + " ")
-            info.append(word("window", s.window_state), style=fmt.CELL_STYLE.get(s.window_state or "", ""))
-            info.append(
-                " " + _("{start} → {end}").format(start=fmt.short_day(s.starts_on), end=fmt.short_day(s.ends_on))
-            )
+            window = Text(_("window") + " ")
+            window.append(word("window", s.window_state), style=fmt.CELL_STYLE.get(s.window_state or "", ""))
+            info.append((" · ", window))
+            days = _("{start} → {end}").format(start=fmt.short_day(s.starts_on), end=fmt.short_day(s.ends_on))
+            info.append((" ", Text(days)))
         elif s.funnel is not None and s.funnel.get("invited"):
             f = s.funnel
-            info.append(
-                " · "
-                + _("invited {invited}, joined {joined}, expired {expired}").format(
-                    invited=fmt.num(f["invited"]), joined=fmt.num(f["joined"]), expired=fmt.num(f["expired"])
-                )
+            funnel = _("invited {invited}, joined {joined}, expired {expired}").format(
+                invited=fmt.num(f["invited"]), joined=fmt.num(f["joined"]), expired=fmt.num(f["expired"])
             )
+            info.append((" · ", Text(funnel)))
             if f.get("reinvited"):
-                info.append(", " + _("re-invited {n}").format(n=fmt.num(f["reinvited"])))
+                info.append((", ", Text(_("re-invited {n}").format(n=fmt.num(f["reinvited"])))))
         if s.archived:
-            info.append(" · " + _("archived"), style="dim")
-        self.query_one("#campaign-info", Static).update(info)
+            info.append((" · ", Text(_("archived"), style="dim")))
+        self.query_one("#campaign-info", Static).update(fmt.flowed(info, width))
 
-        # the total first (a line too long for 80 columns loses its end, never the total),
-        # then the words that add up to it; the removed are said apart, outside it
-        counts = Text(no_wrap=True, overflow="ellipsis")
-        counts.append(_("total {n}").format(n=fmt.num(s.total)) + " ", style="bold")
+        # the total first, then the words that add up to it, each with its number; the
+        # removed are said apart, outside it
+        counts = [("", Text(_("total {n}").format(n=fmt.num(s.total)), style="bold"))]
+        sep = "   "
         for status, n in s.shown_counts():
             if not n and status not in (RecipientStatus.ASSIGNED, RecipientStatus.SENT):
                 continue
-            counts.append("  ")
-            counts.append(word("recipient", status) + " ", style="dim" if not n else fmt.CELL_STYLE.get(status, ""))
-            counts.append(fmt.num(n), style="bold" if n else "dim")
+            count = Text()
+            count.append(word("recipient", status) + " ", style="dim" if not n else fmt.CELL_STYLE.get(status, ""))
+            count.append(fmt.num(n), style="bold" if n else "dim")
+            counts.append((sep, count))
+            sep = "  "
         if s.removed:
-            counts.append(" " + _("(+{n} removed, not counted)").format(n=fmt.num(s.removed)), style="dim")
-        self.query_one("#counts", Static).update(counts)
+            counts.append((" ", Text(_("(+{n} removed, not counted)").format(n=fmt.num(s.removed)), style="dim")))
+        self.query_one("#counts", Static).update(fmt.flowed(counts, width))
 
         in_flight = s.counts.get("queued", 0) + s.counts.get("retrying", 0)
         row = self.query_one("#progress-row")
