@@ -1,16 +1,22 @@
 """Nothing a receptionist needs is cut at 80×24 in French (a review of `clinicast demo`
-under LANG=fr_CA.UTF-8): a count keeps its number, the search box says its keys, a
-recipient's whole reason is one key away. Read on the screen as drawn (its compositor's lines)."""
+under LANG=fr_CA.UTF-8): the footer's keys are whole and the help key says how many
+more there are, a count keeps its number, the search box says its keys, a recipient's
+whole reason is one key away. Read on the screen as drawn (its compositor's lines)."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from pseudo import screen_lines
 from tui_helpers import (
+    app_for,
     campaign_open,
     copy_world,
     module_world,
+    open_add,
     rendered,
+    select,
     settle,
     users_toml,
     write_config,
@@ -18,7 +24,9 @@ from tui_helpers import (
 
 from core import i18n, recipients
 from core.rules import FEED_ONLY
+from tui.screens.keys import KeysScreen
 from tui.screens.recipient_detail import RecipientDetailModal
+from tui.widgets.footer import HelpKey, KeysFooter
 
 pytestmark = pytest.mark.anyio
 
@@ -36,6 +44,118 @@ def world(base_world, tmp_path, as_mlaval):
 def drawn(app) -> list[str]:
     """The screen's lines as drawn, the screen below a dialog included."""
     return screen_lines(app, background=True).split("\n")
+
+
+def footer_line(app) -> str:
+    return drawn(app)[app.size.height - 1]
+
+
+def shown_actions(screen) -> list[str]:
+    """The actions the screen's bindings would show in a footer, once each."""
+    out: list[str] = []
+    for a in screen.active_bindings.values():
+        if a.binding.show and a.binding.action not in out and a.binding.action != "app.command_palette":
+            out.append(a.binding.action)
+    return out
+
+
+def check_footer(app) -> tuple[list[str], str]:
+    """The footer's keys are drawn whole, in order, from its left edge; the ones left out
+    are said by the help key at the right (« ? +7 touches »). Returns the keys drawn and
+    the help key's words."""
+    from textual.widgets._footer import FooterKey
+
+    screen = app.screen
+    footer = screen.query_one(KeysFooter)
+    keys = [k for k in footer.query(FooterKey) if "-palette" not in k.classes]
+    words = [f"{k.key_display} {k.description}" for k in keys]
+    line = footer_line(app)
+    assert line.startswith(" ".join(words)), (line, words)
+    assert all(k.region.right <= app.size.width for k in keys), line
+    helps = list(footer.query(HelpKey))
+    rest = line[len(" ".join(words)) :]
+    left_out = len(shown_actions(screen)) - len(keys)
+    if helps:
+        help_words = f"{helps[0].key_display} {helps[0].description}"
+        assert re.fullmatch(rf"\s*▏ {re.escape(help_words)}(\s*▏ \^p palette)?", rest), (line, help_words)
+    else:
+        assert not rest.strip(), line  # nothing cut after the last key
+        help_words = ""
+    if left_out:
+        assert help_words.endswith(f"+{left_out} touches" if left_out > 1 else f"+{left_out} touche"), line
+    return words, help_words
+
+
+class TestFooter:
+    async def test_the_recipients_keys_are_whole_and_the_help_key_counts_the_others(self, world):
+        """Was « … o Retrait / Chercher E »: t, e, r and « Exporter » never showed."""
+        async with campaign_open(world, world.campaigns.broadcast_live) as (app, pilot):
+            words, help_words = check_footer(app)
+            assert words[:3] == ["⏎ Détail", "a Ajouter", "s Démarrer"]  # the most used first
+            assert help_words.startswith("? +")
+            await pilot.press("question_mark")  # the key it names opens the list of them all
+            await settle(pilot)
+            assert isinstance(app.screen, KeysScreen)
+            listed = rendered(app.screen.query_one("#keys-table"), width=96)
+            for what in ("Exporter", "Modèle", "Modifier", "Actualiser"):
+                assert what in listed, listed
+
+    async def test_in_the_search_box_the_help_key_is_f1(self, world):
+        """`?` is a letter in a text field: the footer names f1 there, and f1 works."""
+        async with campaign_open(world, world.campaigns.broadcast_live) as (app, pilot):
+            await pilot.press("slash")
+            await settle(pilot)
+            _words, help_words = check_footer(app)
+            assert help_words == "f1 Touches"
+            await pilot.press("f1")
+            await settle(pilot)
+            assert isinstance(app.screen, KeysScreen)
+
+    async def test_the_template_editor_s_formatting_keys_are_never_cut(self, world):
+        """Was « … ^g Gras ^t Itali »."""
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await select(pilot, world.campaigns.broadcast_live)
+            await pilot.press("t")
+            await settle(pilot, 0.35)
+            words, help_words = check_footer(app)
+            assert "^o Enregistrer" in words and help_words.startswith("f1 +")  # the body's text area has focus
+
+    async def test_the_add_patients_dialog_s_keys_and_its_help_key(self, world):
+        """Was « … f3 Conditions f4 C », in a dialog where `?` did nothing (a modal screen
+        keeps the app's keys from its own): f1 opens the keys."""
+        async with campaign_open(world, world.campaigns.invitation_draft) as (app, pilot):
+            modal = await open_add(pilot, "tab-conditions")
+            await modal.action_add_row()
+            await settle(pilot)
+            words, help_words = check_footer(app)
+            assert words[0] == "échap Fermer"
+            key = help_words.split()[0]
+            await pilot.press("question_mark" if key == "?" else key)
+            await settle(pilot)
+            assert isinstance(app.screen, KeysScreen)
+            assert "CSV" in rendered(app.screen.query_one("#keys-table"), width=96)  # f4, left out, listed
+
+    async def test_a_confirmation_shows_the_help_key(self, world):
+        async with campaign_open(world, world.campaigns.broadcast_live) as (app, pilot):
+            await pilot.press("x")
+            await settle(pilot)
+            words, help_words = check_footer(app)
+            assert help_words == "? Touches" and words[0].startswith("y ")
+            await pilot.press("question_mark")
+            await settle(pilot)
+            assert isinstance(app.screen, KeysScreen)
+
+    async def test_where_every_key_fits_the_status_line_says_the_help_key(self, world):
+        """The campaign list: seven keys, the archive key last (TestArchive in
+        test_tui_staff), and `? touches` in the status line above."""
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            words, help_words = check_footer(app)
+            assert words[-1] == "A Archiver" and help_words == ""
+            assert "? touches" in drawn(app)[app.size.height - 2]
 
 
 class TestRecipientHeader:

@@ -19,7 +19,6 @@ from textual.timer import Timer
 from textual.widgets import (
     Button,
     DirectoryTree,
-    Footer,
     Input,
     Static,
     TabbedContent,
@@ -35,6 +34,7 @@ from tui.screens.base import ClinicastModal
 from tui.screens.modals import ConfirmModal, leave_unless_unsaved
 from tui.typeahead import typed_first
 from tui.widgets.condition_row import ConditionRow
+from tui.widgets.footer import KeysFooter
 from tui.widgets.patient_search import PatientSearch
 from tui.widgets.text_input import TextInput, is_list
 
@@ -112,7 +112,7 @@ class AddPatientsModal(ClinicastModal[recipients.AssignResult | None]):
                         yield Static("", classes="spacer")
                         yield Button(_("Assign"), id="assign-csv", variant="primary", compact=True, disabled=True)
             yield Static("", id="add-message", classes="error")
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     @staticmethod
     def _hint() -> str:

@@ -12,13 +12,14 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Header, Input, Static
 
 from core.audit.words import describe, row_number
 from core.i18n import N_, _, ngettext, pgettext, quoted
 from core.words import word
 from tui import format as fmt
 from tui.screens.base import ClinicastScreen
+from tui.widgets.footer import KeysFooter
 from tui.widgets.text_input import TextInput
 
 SHOWN = 1000  # the newest rows; `clinicast audit --csv` gives everything
@@ -45,7 +46,7 @@ class AuditScreen(ClinicastScreen[None]):
         yield DataTable(id="audit-rows", cursor_type="row", zebra_stripes=True)
         yield Static("", id="audit-detail", markup=False)  # the highlighted row's detail, whole
         yield Static("", id="audit-note", classes="hint")
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def title_text(self) -> str:
         return _("Audit trail")

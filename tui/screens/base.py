@@ -17,10 +17,11 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from textual import getters
-from textual.binding import ActiveBinding
+from textual.binding import ActiveBinding, Binding
 from textual.screen import ModalScreen, Screen
 from textual.worker import Worker
 
+from core.i18n import N_
 from tui import workers
 from tui.app import ClinicastApp
 from tui.keys import tr
@@ -79,7 +80,22 @@ class ClinicastScreen(Screen[ResultT]):
 
 
 class ClinicastModal(ModalScreen[ResultT], ClinicastScreen[ResultT]):
-    """A modal screen of the clinicast app (a dialog over the screen below)."""
+    """A modal screen of the clinicast app (a dialog over the screen below).
+
+    A modal screen keeps the app's bindings from its keys (Textual's modal binding
+    chain), so the keys screen's `?` / f1 is bound here again, under the app's id (a
+    `[keys]` rebinding moves both): the footer's help key works in every dialog."""
+
+    BINDINGS = [
+        Binding(
+            "question_mark,f1",
+            "app.keys",
+            N_("Keys"),
+            tooltip=N_("Every key of this screen"),
+            show=False,
+            id="app.keys",
+        ),
+    ]
 
 
 AnyScreen = ClinicastScreen[Any]

@@ -13,7 +13,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, Footer, Header, Input, RadioButton, RadioSet, Static
+from textual.widgets import Button, Header, Input, RadioButton, RadioSet, Static
 
 from core import campaigns
 from core.campaigns.actions import NAME_MAX, parse_day
@@ -26,6 +26,7 @@ from tui.screens.base import ClinicastScreen
 from tui.screens.modals import leave_unless_unsaved
 from tui.typeahead import typed_first
 from tui.widgets.choice import Choice
+from tui.widgets.footer import KeysFooter
 from tui.widgets.status_line import StatusLine
 from tui.widgets.text_input import TextInput
 
@@ -144,7 +145,7 @@ class CampaignDetailScreen(ClinicastScreen[int | None]):
                 yield Button(_("Cancel"), id="cancel", compact=True)
                 yield Button(_("Save  ctrl+o"), id="save", variant="primary", compact=True)
         yield StatusLine()
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeysFooter(show_command_palette=False)
 
     @staticmethod
     def _validity() -> str:

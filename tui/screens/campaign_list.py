@@ -12,7 +12,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding
 from textual.reactive import reactive
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Header, Input, Static
 
 from core import campaigns
 from core.enums import CampaignStatus, Kind, Permission
@@ -23,6 +23,7 @@ from tui import format as fmt
 from tui.screens.base import ClinicastScreen
 from tui.screens.modals import ConfirmModal
 from tui.typeahead import typed_first
+from tui.widgets.footer import KeysFooter
 from tui.widgets.status_line import StatusLine
 from tui.widgets.text_input import TextInput
 
@@ -101,7 +102,7 @@ class CampaignListScreen(ClinicastScreen[None]):
         yield Static("", id="empty", classes="hidden")
         yield Static("", id="campaign-detail")
         yield StatusLine()
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeysFooter(show_command_palette=False)
 
     def on_mount(self) -> None:
         self._columns()

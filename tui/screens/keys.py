@@ -10,11 +10,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from core.i18n import N_, _
 from tui import keys
 from tui.screens.base import ClinicastModal, ClinicastScreen, translated_bindings
+from tui.widgets.footer import KeysFooter
 
 
 class KeysScreen(ClinicastModal[None]):
@@ -36,7 +37,7 @@ class KeysScreen(ClinicastModal[None]):
                 classes="hint",
                 markup=False,
             )
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def _table(self) -> Table:
         # clinicast's own keys first (they have an id), then moving around the focused widget

@@ -11,10 +11,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Footer, Static
+from textual.widgets import Button, Static
 
 from core.i18n import N_, _, pgettext
 from tui.screens.base import ClinicastModal
+from tui.widgets.footer import KeysFooter
 
 # A dialog's words: a function saying them in the language in use (called again after a
 # language switch from the palette, so an open dialog speaks the new language), or a
@@ -77,7 +78,7 @@ class ConfirmModal(ClinicastModal[bool]):
                     variant="error" if self.danger else "primary",
                     compact=True,
                 )
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def relabel(self) -> None:
         super().relabel()

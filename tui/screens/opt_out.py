@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
-from textual.widgets import Button, Footer, Input, RadioButton, RadioSet, Static
+from textual.widgets import Button, Input, RadioButton, RadioSet, Static
 
 from core.enums import OptOutChannel
 from core.errors import ClinicastError
@@ -24,6 +24,7 @@ from tui.app import ClinicastApp
 from tui.screens.base import ClinicastModal
 from tui.screens.modals import leave_unless_unsaved
 from tui.typeahead import typed_first
+from tui.widgets.footer import KeysFooter
 from tui.widgets.text_input import TextInput
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ class OptOutModal(ClinicastModal[tuple[str, str] | None]):
             with Horizontal(classes="buttons"):
                 yield Button(_("Cancel"), id="cancel", compact=True)
                 yield Button(_("Record"), id="record", variant="primary", compact=True)
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def _title(self) -> str:
         return _("Opt-out · {name} · {emr_id}").format(name=self.patient_name, emr_id=self.emr_id)

@@ -13,13 +13,14 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import Footer, Input, OptionList, Static
+from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from core import conditions, templating
 from core.csvio import fold
 from core.i18n import N_, _
 from tui.screens.base import ClinicastModal
+from tui.widgets.footer import KeysFooter
 from tui.widgets.patient_search import PatientSearch
 from tui.widgets.text_input import TextInput
 
@@ -78,7 +79,7 @@ class VariablePicker(ClinicastModal[str | None]):
             box.border_title = _("Insert a variable")
             yield OptionList(*self._options(), id="variables")
             yield Static(_("enter inserts it at the cursor; escape closes"), classes="hint")
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def _options(self) -> list[Option]:
         variables = templating.variables_for(self.kind, self.field)
@@ -121,7 +122,7 @@ class PatientPicker(ClinicastModal[int | None]):
         with Vertical(classes="dialog tall", id="patient-dialog") as box:
             box.border_title = self.dialog_title()
             yield PatientSearch()
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def relabel(self) -> None:
         super().relabel()
@@ -160,7 +161,7 @@ class ValuePicker(ClinicastModal[str | None]):
             yield TextInput(placeholder=self._placeholder(), id="value-filter", compact=True)
             yield OptionList(id="values")
             yield Static(self._hint(), classes="hint")
-        yield Footer(compact=True)
+        yield KeysFooter(compact=True)
 
     def _title(self) -> str:
         return _("{field}: the values patients have").format(field=conditions.FIELDS[self.field].label_words)

@@ -6,10 +6,11 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Center, VerticalScroll
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from core.i18n import N_, _
 from tui.screens.base import ClinicastScreen
+from tui.widgets.footer import KeysFooter
 
 
 class ProblemScreen(ClinicastScreen[None]):
@@ -34,7 +35,7 @@ class ProblemScreen(ClinicastScreen[None]):
                     yield Static(self.problem_title, id="problem-title", markup=False)
                     yield Static(self.message, id="problem-message", markup=False)
                     yield Static(self.advice, id="problem-advice", markup=False)
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def action_retry(self) -> None:
         self.app.retry_open()

@@ -12,7 +12,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from core import recipients
 from core.enums import Language
@@ -20,6 +20,7 @@ from core.i18n import N_, _
 from core.words import word
 from tui import format as fmt
 from tui.screens.base import ClinicastModal
+from tui.widgets.footer import KeysFooter
 
 # a patient's language, in words
 _LANGUAGES = {Language.FR: N_("French"), Language.EN: N_("English")}
@@ -44,7 +45,7 @@ class RecipientDetailModal(ClinicastModal[None]):
             box.border_title = _("Recipient")
             with VerticalScroll(id="recipient-detail-scroll"):
                 yield Static(id="recipient-detail-body")
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#recipient-detail-scroll").loading = True

@@ -14,7 +14,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import DataTable, Footer, Header, Input, ProgressBar, Static
+from textual.widgets import DataTable, Header, Input, ProgressBar, Static
 
 from core import campaigns, recipients
 from core.enums import Kind, RecipientStatus
@@ -26,6 +26,7 @@ from tui.screens.base import ClinicastScreen
 from tui.screens.opt_out import OptOutFlow
 from tui.screens.recipient_flows import RecipientFlows
 from tui.screens.sending import SendingControl
+from tui.widgets.footer import KeysFooter
 from tui.widgets.recipient_table import RecipientTable
 from tui.widgets.status_line import StatusLine
 from tui.widgets.text_input import TextInput
@@ -97,7 +98,7 @@ class RecipientsScreen(ClinicastScreen[None]):
         yield RecipientTable(self.campaign_id, id="recipients")
         yield Static(id="table-note")
         yield StatusLine()
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeysFooter(show_command_palette=False)
 
     @staticmethod
     def _placeholder() -> str:

@@ -14,7 +14,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Footer, Input, Label, Static
+from textual.widgets import Button, Input, Label, Static
 
 from core import recipients, testsend
 from core.campaigns.actions import INVITATION_VALID_DAYS
@@ -26,6 +26,7 @@ from tui import format as fmt
 from tui.screens.base import AnyScreen, ClinicastModal
 from tui.screens.modals import ConfirmModal, leave_unless_unsaved
 from tui.typeahead import typed_first
+from tui.widgets.footer import KeysFooter
 from tui.widgets.text_input import TextInput
 
 T = TypeVar("T")
@@ -134,7 +135,7 @@ class TestSendModal(ClinicastModal[tuple[str, str | None] | None]):
             with Horizontal(classes="buttons"):
                 yield Button(_("Cancel"), id="no", compact=True)
                 yield Button(_("Send"), id="yes", variant="primary", compact=True)
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def relabel(self) -> None:
         super().relabel()

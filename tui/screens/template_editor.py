@@ -16,7 +16,6 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import (
-    Footer,
     Header,
     Input,
     Markdown,
@@ -35,6 +34,7 @@ from tui.screens.base import ClinicastScreen
 from tui.screens.modals import ConfirmModal, leave_unless_unsaved
 from tui.screens.sending import SendingControl
 from tui.typeahead import typed_first
+from tui.widgets.footer import KeysFooter
 from tui.widgets.status_line import StatusLine
 from tui.widgets.text_input import TextInput
 
@@ -126,7 +126,7 @@ class TemplateEditorScreen(ClinicastScreen[None]):
                     yield Static(id="preview-push")
         yield Static(id="template-problems", classes="error")
         yield StatusLine()
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeysFooter(show_command_palette=False)
 
     def title_text(self) -> str:
         return _("Template · {name}").format(name=self.name_loaded) if self.name_loaded else _("Template")
