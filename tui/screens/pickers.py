@@ -161,7 +161,7 @@ class ValuePicker(ClinicastModal[str | None]):
             yield TextInput(placeholder=self._placeholder(), id="value-filter", compact=True)
             yield OptionList(id="values")
             yield Static(self._hint(), classes="hint")
-        yield KeysFooter(compact=True)
+        yield KeysFooter()
 
     def _title(self) -> str:
         return _("{field}: the values patients have").format(field=conditions.FIELDS[self.field].label_words)
