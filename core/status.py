@@ -153,7 +153,10 @@ def format_overview(data: dict, tz, pace: str = "") -> str:
     if by_status:
         campaigns += " (" + ", ".join(f"{word('campaign', s)} {num(n)}" for s, n in sorted(by_status.items())) + ")"
     recipients = ", ".join(f"{word('recipient', s)} {num(n)}" for s, n in r.items()) if r else _("none")
-    deliveries = _("{due} due now, {scheduled} scheduled").format(due=num(d["due"]), scheduled=num(d["scheduled"]))
+    # agreed with its count: French writes « 0 prévu », « 2 prévus »
+    deliveries = ngettext(
+        "{due} due now, {scheduled} scheduled", "{due} due now, {scheduled} scheduled", d["scheduled"]
+    ).format(due=num(d["due"]), scheduled=num(d["scheduled"]))
     if d["next_due_at"]:
         deliveries += " (" + _("next due {when}").format(when=_moment(d["next_due_at"], tz)) + ")"
     deliveries += ", " + _("{sending} sending, {retrying} retrying, {failed} failed").format(

@@ -134,6 +134,10 @@ def test_status_names_a_paused_channel_in_the_reader_s_language(db, config):
     text = status.format_overview(status.overview(ctx), config.clinic.tz)
     assert "\npasserelle     en pause\u00a0: la passerelle refuse notre jeton depuis 14:02" in text, text
     assert "\ngateway" not in text, text
+    assert "à envoyer maintenant, 0 prévu," in text, text  # agreed with its count (« 0 prévus » was read)
+    later = status.overview(ctx)
+    later["deliveries"]["scheduled"] = 2
+    assert "à envoyer maintenant, 2 prévus," in status.format_overview(later, config.clinic.tz)
 
 
 def test_a_refused_login_pauses_email_until_the_password_file_is_fixed(db, db_url, tmp_path):
