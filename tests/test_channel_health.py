@@ -374,7 +374,6 @@ def test_start_says_when_the_last_email_leaves_at_the_relays_pace(db, db_url, tm
     from click.testing import CliRunner
 
     from cli import cli
-    from tui.screens.recipient_flows import start_message
 
     email = {"max_per_minute": 30, "max_per_day": 10000}
     path = delivery_config(db_url, tmp_path, smtp=smtp, email=email, as_toml=True)
@@ -390,10 +389,7 @@ def test_start_says_when_the_last_email_leaves_at_the_relays_pace(db, db_url, tm
     # 50 at 30 a minute: the first 30 now, the last 20 a minute later (14:03 in Toronto)
     said = "at the relay's pace (30 a minute, 10,000 a day), the last email leaves around 14:03"
     assert plan.pace == said
-    summary = campaigns.summaries(ctx)[0]
-    assert "At the relay's pace (30 a minute, 10,000 a day), the last email leaves around 14:03" in start_message(
-        summary, plan, ctx
-    )
+    assert "At the relay's pace (30 a minute, 10,000 a day), the last email leaves around 14:03" in plan.breakdown()
     recipients.start(ctx, first.id)
     # a second campaign's emails wait behind the first's 50: 95 at 30 a minute, 14:05
     second = campaigns.create(ctx, "invitation", "Second")

@@ -142,7 +142,7 @@ class TestFooter:
             await pilot.press("x")
             await settle(pilot)
             words, help_words = check_footer(app)
-            assert help_words == "? Touches" and words[0].startswith("y ")
+            assert help_words == "? Touches" and words[0].startswith("o ")
             await pilot.press("question_mark")
             await settle(pilot)
             assert isinstance(app.screen, KeysScreen)
@@ -199,7 +199,7 @@ class TestSearchBox:
             await settle(pilot)
             screen = app.screen
             keys, placeholder = (w.replace("\xa0", " ") for w in (screen._search_keys(), screen._placeholder()))
-            assert keys == "entrée : retour au tableau · échap : effacer"
+            assert keys == "↓ ou entrée : vers la liste · échap : effacer"
             text = "\n".join(drawn(app))  # no-break spaces drawn as spaces
             assert placeholder in text and keys in text, text
             await pilot.press("z", "z")
