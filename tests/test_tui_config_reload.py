@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from pseudo import screen_lines
 from tui_helpers import (
     FrozenClock,
     app_for,
@@ -50,18 +51,6 @@ async def tick(pilot) -> None:
     """One tick of the app (what its interval timer runs), then its workers finished."""
     pilot.app._tick()
     await settle(pilot)
-
-
-def on_screen(app) -> str:
-    """The terminal's cells as text, line after line (what the eye gets, cut where it is cut)."""
-    import html
-    import re
-
-    svg = app.export_screenshot()
-    rows: dict[float, list[str]] = {}
-    for y, text in re.findall(r'<text[^>]*y="([\d.]+)"[^>]*>(.*?)</text>', svg, re.S):
-        rows.setdefault(float(y), []).append(html.unescape(re.sub(r"<[^>]+>", "", text)))
-    return "\n".join("".join(parts).replace("\xa0", " ") for _, parts in sorted(rows.items()))
 
 
 def status_line(app) -> str:
@@ -115,7 +104,7 @@ async def test_a_broken_config_is_said_and_the_last_good_one_kept(world):
         assert "⚠ config not applied" in status_line(app)
         # at 80 columns the file's folders pushed the problem itself off the status line:
         # the screen shows the file's name and the key at fault
-        shown = on_screen(app)
+        shown = screen_lines(app).replace("\xa0", " ")
         assert f"{world.config_path.name}: sending.hours" in shown, shown
         await pilot.press("r")  # the app goes on working under the last good config
         await settle(pilot)
