@@ -456,6 +456,7 @@ def test_the_newest_audit_rows_deleted_show_against_the_head_the_daemon_kept(ssh
 
 def test_config_check_by_root_before_init_creates_nothing(server):
     s = server
+    configure(s, "http://127.0.0.1:9")  # secrets written: the one problem left is the database not made yet
     fresh = s.root / "fresh"
     fresh.mkdir()
     os.chmod(fresh, 0o2770)  # as install.sh makes the database folder
