@@ -4,8 +4,6 @@ audited."""
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import shlex
 import socket
@@ -14,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from core import oserrors
+from core import csvio, oserrors
 from core.audit.read import record_read
 from core.context import Ctx
 from core.enums import Permission
@@ -23,11 +21,6 @@ from core.i18n import _, pgettext
 
 PRIVATE_MODE = 0o600  # every export: it holds patient data (SPEC §13)
 COLUMNS = ("emr_id", "name", "status", "reason", "reason_text", "added_at", "sent_at", "first_copy_at")
-
-
-def _safe(cell: str) -> str:
-    """A cell a spreadsheet will not run as a formula (a patient's name is data, not code)."""
-    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
 
 
 def recipients_csv(
@@ -40,13 +33,8 @@ def recipients_csv(
 
     ctx.require(Permission.CAMPAIGNS)
     rows = page(ctx, campaign_id, status=status, limit=None)
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(COLUMNS)
-    for r in rows:
-        j = r.to_json()
-        w.writerow([_safe(str(j[c] if j[c] is not None else "")) for c in COLUMNS])
-    text = buf.getvalue()
+    ledger = ((j[c] if j[c] is not None else "" for c in COLUMNS) for j in (r.to_json() for r in rows))
+    text = csvio.spreadsheet(COLUMNS, ledger)
     if write is not None:
         write(text)
     record_read(ctx, "export", int(campaign_id), what="recipients", status=status or "", rows=len(rows))
@@ -57,7 +45,7 @@ def _cannot_write(path: Path, e: OSError) -> BadInput:
     return BadInput(_("cannot write {path}: {why}").format(path=path, why=oserrors.words(e)))
 
 
-def write_private(path: str | os.PathLike, text: str, *, bom: bool = False) -> Path:
+def write_private(path: str | os.PathLike, text: str) -> Path:
     """`--output FILE`: `text` written to `path` readable by its owner only (0600, set by
     clinicast, whatever the umask or the file's old mode): an export holds patients'
     names. A symlink or anything but a regular file is refused, never followed."""
@@ -74,7 +62,7 @@ def write_private(path: str | os.PathLike, text: str, *, bom: bool = False) -> P
         os.fchmod(fd, PRIVATE_MODE)
         os.ftruncate(fd, 0)
         with os.fdopen(fd, "w", encoding="utf-8", newline="", closefd=False) as f:
-            f.write(("\ufeff" if bom else "") + text)
+            f.write(text)
     except OSError as e:
         raise _cannot_write(path, e) from None
     finally:
@@ -154,7 +142,7 @@ def write_recipients_csv(ctx: Ctx, campaign_id, folder) -> Path:
                 raise _cannot_write(path, e) from None
             try:
                 with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-                    f.write("\ufeff" + text)  # a BOM: spreadsheets then read the accents right
+                    f.write(text)
             except OSError as e:  # a full disk: no half file left behind
                 path.unlink(missing_ok=True)
                 raise _cannot_write(path, e) from None

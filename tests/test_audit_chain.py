@@ -272,5 +272,5 @@ def test_the_row_verify_names_is_found_by_its_number_in_the_listing(config_path,
     trail = json.loads(run.invoke(cli, ["audit", "--json", "--config", str(config_path)], obj={}).stdout)
     assert [r["id"] for r in trail] == [1, 2, 3, 4] and list(trail[0])[:2] == ["id", "at"]
     res = run.invoke(cli, ["audit", "--csv", "--config", str(config_path)], obj={})
-    rows = list(csv.DictReader(io.StringIO(res.stdout)))
+    rows = list(csv.DictReader(io.StringIO(res.stdout.removeprefix("\ufeff"))))
     assert [r["id"] for r in rows] == ["1", "2", "3", "4"] and rows[2]["detail"] == "{}"

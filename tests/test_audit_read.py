@@ -62,11 +62,37 @@ def test_csv_cells_never_run_as_formulas(db, config):
     add_patients(1, first_name='=HYPERLINK("http://evil")')
     c = campaigns.create(ctx, "invitation", "=1+1")
     recipients.assign_ids(ctx, c.id, ["1000"])
-    [row] = list(csv.DictReader(io.StringIO(exports.recipients_csv(ctx, c.id))))
+    [row] = list(csv.DictReader(io.StringIO(as_excel_reads(exports.recipients_csv(ctx, c.id)))))
     assert row["name"].startswith("'=HYPERLINK")
-    trail = list(csv.reader(io.StringIO(audit_read.to_csv(audit_read.read(ctx)))))
+    trail = list(csv.reader(io.StringIO(as_excel_reads(audit_read.to_csv(audit_read.read(ctx))))))
     assert trail[0] == ["id", "at", "user", "action", "campaign", "detail"]
     assert all(not cell.startswith(("=", "+", "-", "@")) for line in trail[1:] for cell in line)
+
+
+def as_excel_reads(text: str) -> str:
+    """The CSV's bytes as a spreadsheet decodes them: UTF-8 only when a BOM says so, else
+    the Windows code page (Excel on a French Windows)."""
+    raw = text.encode("utf-8")
+    return raw[3:].decode("utf-8") if raw.startswith(b"\xef\xbb\xbf") else raw.decode("cp1252", "replace")
+
+
+def test_both_csvs_open_in_a_spreadsheet_with_their_accents(db, config):
+    """The ledger and the audit trail start with a BOM (they were UTF-8 without one: French
+    Excel showed « PrÃ©nom »), lines end CRLF, and clinicast's own import reads the
+    ledger back."""
+    ctx, _ = ctx_at(config, T0)
+    add_patients(1, first_name="Hélène", last_name="Bérubé-Côté")
+    c = campaigns.create(ctx, "invitation", "Vaccin d’automne")
+    recipients.assign_ids(ctx, c.id, ["1000"])
+    ledger = exports.recipients_csv(ctx, c.id)
+    trail = audit_read.to_csv(audit_read.read(ctx))
+    assert [r["name"] for r in csv.DictReader(io.StringIO(as_excel_reads(ledger)))] == ["Hélène Bérubé-Côté"]
+    assert "Vaccin d’automne" in as_excel_reads(trail)
+    assert ledger.count("\r\n") == 2 and trail.endswith("\r\n") and "\n" not in trail.replace("\r\n", "")
+    from core import csvio
+
+    table = csvio.parse_table(ledger.encode("utf-8"), "ledger.csv")
+    assert table.header == list(exports.COLUMNS) and [r.fields[0] for r in table.rows] == ["1000"]
 
 
 def test_the_tui_export_writes_a_new_owner_only_file(db, config, tmp_path):

@@ -9,8 +9,6 @@ writes one row per user, action and subject within that many minutes instead.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -151,24 +149,20 @@ def _naive_utc(aware: datetime) -> datetime:
 
 def to_csv(rows: list[AuditRow]) -> str:
     """id (the row's number, as verify names it), at (UTC, ISO), user, action, campaign,
-    detail (JSON): one line a row."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["id", "at", "user", "action", "campaign", "detail"])
-    for r in rows:
-        w.writerow(
+    detail (JSON): one line a row, for a spreadsheet (core.csvio.spreadsheet)."""
+    from core import csvio
+
+    return csvio.spreadsheet(
+        ["id", "at", "user", "action", "campaign", "detail"],
+        (
             [
                 r.id,
                 r.at.isoformat(timespec="seconds") + "Z",
                 r.user,
                 r.action,
                 "" if r.campaign_id is None else r.campaign_id,
-                _safe(json.dumps(r.detail, default=str, ensure_ascii=False, sort_keys=True)),
+                json.dumps(r.detail, default=str, ensure_ascii=False, sort_keys=True),
             ]
-        )
-    return buf.getvalue()
-
-
-def _safe(cell: str) -> str:
-    """A cell a spreadsheet will not run as a formula."""
-    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
+            for r in rows
+        ),
+    )
