@@ -468,3 +468,24 @@ def test_a_live_broadcast_s_publish_rows_have_time_ordered_keys(db, config):
         u = uuid.UUID(k)
         assert str(u) == k and u.version == 7 and u.variant == uuid.RFC_4122, k
         assert before - 5 <= int(u.hex[:12], 16) <= after + 5, (k, before, after)
+
+
+def test_a_recipient_in_the_feed_without_a_push_is_already_there_in_the_preview_and_the_words(db, config):
+    """Push turned off: the start skipped her for the push alone, the message is in her
+    feed. Picked again, the preview and the assign say she is already there (the TUI's
+    words, one patient's and several's), and her row stays as the start left it."""
+    ctx, _ = ctx_at(config)
+    today = ctx.today()
+    add_patients(2, app_id=lambda i: f"a-{i}", push_enabled=lambda i: i == 1000)
+    b = campaigns.create(ctx, "broadcast", "Vaccins", today, today + timedelta(days=7), templates=TPL)
+    recipients.assign_ids(ctx, b.id, ["1000", "1001"])
+    recipients.start(ctx, b.id)
+    before = {emr_of(x): (x.status, x.reason_code, x.in_feed, x.added_at) for x in Recipient.select()}
+    assert before["1001"][:3] == ("skipped", "push_off", True)
+    p = recipients.preview_conditions(ctx, b.id, [conditions.parse("push_enabled = no")])
+    assert (p.matched, p.added, p.already_assigned, p.skipped_reasons) == (1, 0, 1, {})
+    one = recipients.assign_patient(ctx, b.id, "1001")
+    assert one.words_for("Anna Tremblay", "1001") == "Anna Tremblay (1001) was already a recipient."
+    both = recipients.assign_ids(ctx, b.id, ["1000", "1001"])
+    assert (both.words(), both.written) == ("0 added; 2 already there", 0)
+    assert {emr_of(x): (x.status, x.reason_code, x.in_feed, x.added_at) for x in Recipient.select()} == before

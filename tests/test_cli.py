@@ -398,3 +398,46 @@ def test_a_reader_that_stops_reading_is_no_error(run, config_path):
         os.close(write_end)
     assert "Broken pipe" not in out.stderr and "Traceback" not in out.stderr and out.stderr == ""
     assert out.returncode == 141  # as a shell tool the reader left (128 + SIGPIPE)
+
+
+def test_a_patient_in_the_feed_without_a_push_added_again_is_already_there(run, tmp_path):
+    """A broadcast recipient in the feed without a push (push turned off: skipped at the
+    start for the push only) added again — by one patient, by conditions, by a list — is
+    already there: counted and said so, never "added" again, and their row stays as the
+    start left it (SPEC §4: assigning a patient twice is a no-op)."""
+    f = tmp_path / "p.csv"
+    f.write_text(
+        HEADER
+        + "1000,Anna,Tremblay,1980-01-01,fr,a@example.org,a-1000,oui,yes,no,Dr Roy\n"
+        + "1001,Marc,Roy,1980-01-02,fr,m@example.org,a-1001,oui,no,no,Dr Roy\n",  # push off
+        encoding="utf-8",
+    )
+    run("patients", "import", str(f))
+    tpl = tmp_path / "t.toml"
+    tpl.write_text('[fr]\ntitle = "T"\nbody = "B"\npush = "P"\n[en]\ntitle = "T"\nbody = "B"\npush = "P"\n')
+    today = date.today()
+    b = run.json(
+        "campaigns", "create", "--kind", "broadcast", "--name", "Fêtes", "--starts", str(today),
+        "--ends", str(today + timedelta(days=7)), "--template", str(tpl),
+    )  # fmt: skip
+    cid = str(b["id"])
+    run("recipients", "add", cid, "--patient", "1000")
+    run("recipients", "add", cid, "--patient", "1001")
+    assert run.json("campaigns", "start", cid)["skipped"] == {"push_off": 1}
+    before = run.json("recipients", "list", cid)
+    assert {r["emr_id"]: (r["status"], r["reason"]) for r in before} == {
+        "1000": ("queued", ""),
+        "1001": ("skipped", "push_off"),  # in the feed, no push
+    }
+    already = {"added": 0, "already_assigned": 1, "skipped": 0, "skipped_reasons": {}, "not_found": []}
+    assert run.json("recipients", "add", cid, "--patient", "1001") == already
+    ids = tmp_path / "ids.csv"
+    ids.write_text("patient_id\n1001\n")
+    assert run.json("recipients", "add", cid, "--csv", str(ids)) == already
+    assert run.json("recipients", "add", cid, "--where", "push_enabled = no") == already
+    both = run.json("recipients", "add", cid, "--where", "connected_system = patient_app")
+    assert both == {**already, "already_assigned": 2}
+    said = run("recipients", "add", cid, "--patient", "1001").stdout
+    assert said.splitlines() == ["added 0, already assigned 1, skipped 0"]
+    assert run.json("recipients", "list", cid) == before  # as the start left it
+    assert "nothing to start" in run("campaigns", "start", cid, code=1).stderr  # no push to try again

@@ -26,12 +26,19 @@ from core.recipients.lookup import patient_query
 from core.recipients.results import AssignPreview, AssignResult
 from core.recipients.rows import ensure_put, insert_deliveries
 from core.recipients.window import publish
-from core.rules import Stage, detail_case, forbidden, reason_case
+from core.rules import FEED_ONLY, Stage, detail_case, forbidden, reason_case
 from core.textcheck import quoted_value
 
 LIMIT = 5000
 # what a patient's row on the campaign is, beside its statuses (`_tally`): left as it is
 _REMOVED_AFTER_SENT, _SKIPPED_AFTER_SENT = "removed_after_sent", "skipped_after_sent"
+
+
+def _feed_no_push(r: type[Recipient]) -> pw.Expression:
+    """A broadcast recipient the start skipped for the push alone (core.rules.FEED_ONLY):
+    the message is in their feed, they are on the campaign as much as one sent to. An
+    assign leaves them as they are, already there — never brought back as if removed."""
+    return (r.status == RecipientStatus.SKIPPED) & r.reason_code.in_(FEED_ONLY)
 
 
 class _Picked(BaseModel):
@@ -135,6 +142,7 @@ def _tally(c: Campaign, patients: pw.Select) -> tuple[AssignResult, int, int]:
         None,
         [
             (mine_r.id.is_null(True), "new"),
+            (_feed_no_push(mine_r), "active"),  # in the feed, no push: already there
             # removed, or skipped, before anything was sent: may come back (`_assign`)
             ((mine_r.status == RecipientStatus.REMOVED) & unsent, RecipientStatus.REMOVED.value),
             ((mine_r.status == RecipientStatus.SKIPPED) & unsent, RecipientStatus.SKIPPED.value),
@@ -240,7 +248,7 @@ def _assign(ctx: Ctx, campaign_id: int | str, patients: pw.Select, how: str, **d
                 Recipient.sent_at.is_null(True),
             )
             .join(Patient)
-            .where((Recipient.status == RecipientStatus.REMOVED) | ~denied)
+            .where((Recipient.status == RecipientStatus.REMOVED) | (~denied & ~_feed_no_push(Recipient)))
         )
         # left as they are, counted under their reason (not "already assigned"): skipped and
         # still forbidden, or skipped or removed after something was sent to them; read
@@ -348,7 +356,11 @@ def _kept(c: Campaign, picked: pw.Select, reason: pw.Case, denied: pw.Expression
     rows = (
         Recipient.select(row_is, reason, Recipient.reason_code, pw.fn.COUNT(Recipient.id))
         .join(Patient)
-        .where(Recipient.campaign == c, Recipient.patient.in_(picked), (removed & sent) | (skipped & (sent | denied)))
+        .where(
+            Recipient.campaign == c,
+            Recipient.patient.in_(picked),
+            (removed & sent) | (skipped & (sent | denied) & ~_feed_no_push(Recipient)),  # those in the feed: already
+        )
         .group_by(pw.SQL("1"), pw.SQL("2"), pw.SQL("3"))  # by position, as `_tally`
         .tuples()
     )
