@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from textual.content import Content
+from tui_helpers import module_world
 
 import tui.app  # noqa: F401 - installs the rule (tui.typography), as the TUI does
 
@@ -65,3 +66,54 @@ async def test_the_markdown_preview_never_breaks_at_a_no_break_space():
             assert any("«\u00a0patient.frist_name\u00a0»" in line for line in got), got  # kept, whole
             assert not any(line.endswith("«") for line in got), (width, got)
             assert not any(line.lstrip().startswith(("»", "?", ":", ";", "!")) for line in got), (width, got)
+
+
+detail_world = module_world("typography", n_patients=30)
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+@pytest.mark.anyio
+async def test_the_recipient_detail_never_breaks_inside_a_date(detail_world, tmp_path, as_mlaval, language):
+    """A recipient's detail at 80×24: its delivery lines wrap between their items, never
+    inside a date (« prévu 3 juin » / « 2025 17:17 ») nor between a date and its time. A
+    recipient sent to, with a second email due tomorrow: every moment the panel shows is
+    whole on one drawn line, and no line begins with the dot between two items."""
+    from datetime import timedelta
+
+    from pseudo import screen_lines
+    from tui_helpers import campaign_open, copy_world, settle, users_toml, write_config
+
+    from core import formats, i18n
+    from core.models import Delivery, Recipient
+    from tui.screens.recipient_detail import RecipientDetailModal
+
+    world = copy_world(detail_world, tmp_path / "w")
+    write_config(world.folder, users=users_toml(language=language))
+    cid = world.campaigns.invitation_sent
+    r = Recipient.select().where(Recipient.campaign == cid, Recipient.sent_at.is_null(False)).order_by(Recipient.id)[0]
+    at = world.clock.at
+    Delivery.create(
+        kind="email", campaign=cid, recipient=r, status="pending", attempts=2, created_at=at - timedelta(days=3),
+        due_at=at + timedelta(days=1, hours=5, minutes=17), last_error="451 4.7.1 try again later",
+    )  # fmt: skip
+    try:
+        async with campaign_open(world, cid) as (app, pilot):
+            app.screen.table.move_cursor(row=app.screen.table.order.index(r.id), animate=False)
+            await settle(pilot)
+            await pilot.press("enter")
+            await settle(pilot)
+            assert isinstance(app.screen, RecipientDetailModal)
+            detail = app.screen.detail
+            tz = world.ctx.config.clinic.tz
+            moments = [detail.added_at, detail.queued_at, detail.sent_at]
+            for line in detail.deliveries:
+                moments += [line.created_at, line.sent_at, line.due_at]
+            said = {formats.when(m, tz) for m in moments if m is not None}
+            drawn = screen_lines(app)
+            assert len(said) >= 3 and "·" in drawn, drawn
+            lines = [line.strip("█▀▄ ") for line in drawn.split("\n")]
+            for when in said:
+                assert any(when in line for line in lines), f"{when!r} broken:\n{drawn}"
+            assert not any(line.startswith("·") for line in lines), drawn  # the dot ends a line
+    finally:
+        i18n.use("en")

@@ -45,6 +45,13 @@ def when(dt: datetime | None, tz: ZoneInfo, *, seconds: bool = False) -> str:
     return formats.when(dt, tz, seconds=seconds)
 
 
+def unbroken(text: str) -> str:
+    """A date, a time or a moment as one word on screen: its spaces no-break (U+00A0), so
+    a wrapped line breaks around it, never inside (« 7 déc. » / « 2026 ») nor between the
+    date and its time (tui.typography). For text Textual wraps; a table cell needs none."""
+    return text.replace(" ", "\u00a0")
+
+
 def day(d: date | datetime | None, tz: ZoneInfo | None = None) -> str:
     """« 2 déc. 2026 », "Dec 2, 2026"."""
     return formats.day(d, tz)

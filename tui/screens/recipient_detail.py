@@ -72,24 +72,30 @@ class RecipientDetailModal(ClinicastModal[None]):
         t.add_column(style="dim", justify="right", no_wrap=True)
         t.add_column(overflow="fold")
 
+        def when(moment) -> str:
+            """A moment whole on its line: the panel wraps between items, never inside one."""
+            return fmt.unbroken(fmt.when(moment, tz))
+
         def row(label: str, value: object) -> None:
             if value not in (None, ""):
                 t.add_row(label, value if isinstance(value, Text) else Text(str(value)))
 
+        # between a line's items: a line may break after the dot, never before it
+        sep = "\u00a0· "
         shown = d.shown_status  # the ledger's words for it (core)
         row(_("Status"), Text(word("recipient", shown), style=fmt.CELL_STYLE.get(shown, "")))
         row(_("Reason"), d.reason)
         row(_("Attempts"), d.attempts)
         row(_("Last error"), Text(d.last_error, style="red") if d.last_error else "")
-        row(_("Next attempt"), fmt.when(d.next_attempt_at, tz))
-        row(_("Added"), f"{fmt.when(d.added_at, tz)}" + (f" · {d.added_by}" if d.added_by else ""))
-        row(_("Queued"), fmt.when(d.queued_at, tz))
-        row(_("Sent"), fmt.when(d.sent_at, tz))
-        row(_("First copy"), fmt.when(d.first_copy_at, tz))  # maybe twice: its answer never came
-        row(_("Removed"), fmt.when(d.removed_at, tz))
+        row(_("Next attempt"), when(d.next_attempt_at))
+        row(_("Added"), when(d.added_at) + (f"{sep}{d.added_by}" if d.added_by else ""))
+        row(_("Queued"), when(d.queued_at))
+        row(_("Sent"), when(d.sent_at))
+        row(_("First copy"), when(d.first_copy_at))  # maybe twice: its answer never came
+        row(_("Removed"), when(d.removed_at))
         row(_("In the feed"), _("yes") if d.in_feed else "")
-        row(_("Invitation expires"), fmt.when(d.invitation_expires_at, tz))
-        row(_("Joined the app"), fmt.when(d.joined_at, tz))
+        row(_("Invitation expires"), when(d.invitation_expires_at))
+        row(_("Joined the app"), when(d.joined_at))
         row(_("Language"), _word(_LANGUAGES, d.language) if d.language else "")
         row(_("Email"), d.email)
         row(_("App account"), d.app_id)
@@ -97,13 +103,14 @@ class RecipientDetailModal(ClinicastModal[None]):
             t.add_row("", "")
             t.add_row(_("Deliveries"), Text(_("kind · status · written · attempts · sent"), style="dim"))
             for line in d.deliveries:
-                text = Text(f"{word('delivery kind', line.kind)} · ")
+                text = Text(f"{word('delivery kind', line.kind)}{sep}")
                 text.append(word("delivery", line.status), style=fmt.CELL_STYLE.get(line.status, ""))
-                text.append(f" · {fmt.when(line.created_at, tz)} · {line.attempts}")
+                text.append(f"{sep}{when(line.created_at)}{sep}{line.attempts}")
                 if line.sent_at:
-                    text.append(f" · {fmt.when(line.sent_at, tz)}")
+                    text.append(f"{sep}{when(line.sent_at)}")
                 elif line.due_at and line.status == "pending":
-                    text.append(" · " + _("due {when}").format(when=fmt.when(line.due_at, tz)), style="yellow")
+                    due = fmt.unbroken(_("due {when}").format(when=when(line.due_at)))  # « prévu » with its date
+                    text.append(sep + due, style="yellow")
                 if line.error:
                     text.append(f"\n{line.error}", style="red")
                 t.add_row("", text)
