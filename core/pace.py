@@ -17,6 +17,8 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
+import peewee as pw
+
 from core.db import is_postgres
 from core.enums import DeliveryKind, DeliveryState
 from core.models import EmailSlot, database
@@ -87,41 +89,80 @@ def last_leaves(email, now: datetime, count: int) -> datetime | None:
     cap, as fast as the relay takes them). An estimate for staff, from the slots used."""
     if not limited(email) or count <= 0:
         return None
-    per_minute, per_day = _used(now, email)
-    at = now
+    return _paced(email, now, count, _used(now, email))
+
+
+def _paced(email, start: datetime, count: int, used: tuple[int, int]) -> datetime:
+    """`last_leaves` from `start`, the windows holding `used` slots (a minute's, a day's)."""
+    per_minute, per_day = used
+    at = start
     if email.max_per_minute:
         # the first batch fits in what the current window has left, then one window per cap
         after = max(0, count - max(0, email.max_per_minute - per_minute))
-        at = max(at, now + MINUTE * math.ceil(after / email.max_per_minute))
+        at = max(at, start + MINUTE * math.ceil(after / email.max_per_minute))
     if email.max_per_day:
         after = max(0, count - max(0, email.max_per_day - per_day))
-        at = max(at, now + DAY * math.ceil(after / email.max_per_day))
+        at = max(at, start + DAY * math.ceil(after / email.max_per_day))
     return at
 
 
-def _last_within_hours(config, start: datetime, count: int) -> datetime | None:
-    """`last_leaves` from `start`, in sending hours (SPEC §11): the minutes the pace takes
-    run only while emails may leave. A day's cap is real days: sending resumes at the
-    first allowed moment after it frees up."""
+def _in_hours(config, start: datetime, last: datetime) -> datetime:
+    """The pace's span from `start` to `last` in sending hours (SPEC §11): the minutes it
+    takes run only while emails may leave. A day's cap is real days: sending resumes at
+    the first allowed moment after it frees up."""
     from core.sending_hours import after_sending_for, first_allowed
 
-    last = last_leaves(config.email, start, count)
-    if last is None:
-        return None
     if last - start >= DAY:
         return first_allowed(config, last)
     return after_sending_for(config, start, last - start)
 
 
+def _last_of(config, now: datetime, first: datetime, dues: list[tuple[datetime, int]]) -> datetime | None:
+    """When the last of some emails leaves at the relay's pace, in sending hours (None: no
+    cap, or none). `dues`: how many fall due when, (due time, n) in the claim's order; none
+    leaves before it is due nor before `first` (a "slow down" pause, sending hours): a
+    retry backed off until tomorrow goes tomorrow, not in the next minute's batch. Paced
+    in batches: the emails due by the time those before them have left go on at the pace;
+    one due later starts a batch of its own when it falls due. The slots used now count in
+    the windows that still hold them."""
+    from core.sending_hours import first_allowed_in, hours_of
+
+    if not limited(config.email) or not dues:
+        return None
+    hours, tz, email = hours_of(config), config.clinic.tz, config.email
+    per_minute, per_day = _used(first, email)
+
+    def paced(start: datetime, n: int) -> datetime:  # the end of a batch, all hours counted
+        return _paced(
+            email, start, n, (per_minute if start < first + MINUTE else 0, per_day if start < first + DAY else 0)
+        )
+
+    def ends(start: datetime, n: int) -> datetime:  # the same in sending hours
+        last = paced(start, n)
+        return start if last == start else _in_hours(config, start, last)
+
+    start, n = first, 0  # the batch: from when, how many
+    for due, count in sorted(dues):
+        # sending hours only make a batch end later: the cheap test first
+        if n and due > paced(start, n) and due > ends(start, n):
+            n = 0  # all gone before these fall due
+        if not n:
+            start = first if due <= first else first_allowed_in(hours, tz, due)
+        n += count
+    return ends(start, n) if n else None
+
+
 def describe(config, now: datetime, count: int, begins: datetime | None = None) -> str:
-    """For `start` (the CLI and the TUI's confirmation): when the last of `count` emails
-    leaves at the relay's pace, or "" when there is no cap. `count` includes the emails
-    already waiting ahead of them; `begins`, when sending cannot begin before."""
+    """For `start` (the CLI and the TUI's confirmation): when the last of its `count`
+    emails leaves at the relay's pace, or "" when there is no cap. They are due at
+    `begins` (when sending can begin; default now), after the emails waiting that are due
+    by then; those due later (a retry's backoff) go after them."""
     from core import formats
     from core.channel_health import local_time
     from core.i18n import _
 
-    last = _last_within_hours(config, max(now, begins or now), count)
+    first = max(now, begins or now)
+    last = _last_of(config, now, first, [*_open_dues(until=first), (first, count)]) if count > 0 else None
     if last is None:
         return ""
     caps = []
@@ -138,11 +179,35 @@ _EMAILS = (DeliveryKind.EMAIL, DeliveryKind.TEST_EMAIL)  # DeliveryKind.by_email
 _OPEN = (DeliveryState.PENDING, DeliveryState.RETRYING, DeliveryState.SENDING)  # not sent yet
 
 
-def waiting_emails() -> int:
-    """Emails not sent yet, of every campaign (they go first)."""
+def _open_emails():
+    """Emails not sent yet, of every campaign."""
     from core.models import Delivery
 
-    return Delivery.select().where(Delivery.kind.in_(_EMAILS), Delivery.status.in_(_OPEN)).count()
+    return Delivery.select().where(Delivery.kind.in_(_EMAILS), Delivery.status.in_(_OPEN))
+
+
+def _dues(emails) -> list[tuple[datetime, int]]:
+    """(due time, how many) of these deliveries, in the claim's order (by due time), by the
+    minute the pace counts in: retries' jittered due times come a few to a minute."""
+    from core.models import Delivery
+
+    out: dict[datetime, int] = {}
+    for due, n in emails.select(Delivery.due_at, pw.fn.COUNT(Delivery.id)).group_by(Delivery.due_at).tuples():
+        if isinstance(due, str):  # SQLite's text
+            due = datetime.fromisoformat(due)
+        at = due.replace(second=0, microsecond=0)
+        out[at] = out.get(at, 0) + n
+    return sorted(out.items())
+
+
+def _open_dues(until: datetime | None = None) -> list[tuple[datetime, int]]:
+    """`_dues` of the emails not sent yet, of every campaign (due by `until`, if given)."""
+    from core.models import Delivery
+
+    emails = _open_emails()
+    if until is not None:
+        emails = emails.where(Delivery.due_at <= until)
+    return _dues(emails)
 
 
 def caps_words(email) -> str:
@@ -193,9 +258,10 @@ def _anyone_sending(config, now: datetime) -> bool:
     return Heartbeat.select().where(Heartbeat.beat_at >= since).exists()
 
 
-def _words(config, now: datetime, n: int, ahead: int) -> str:
-    """The caps, and `n` emails waiting whose last leaves after `ahead` emails in all:
-    about when, while a scheduler sends (nobody sending: no time to give)."""
+def _words(config, now: datetime, n: int, dues: list[tuple[datetime, int]]) -> str:
+    """The caps, and `n` emails waiting whose last leaves after the emails `dues` counts
+    (its own included, `_last_of`): about when, while a scheduler sends (nobody sending:
+    no time to give)."""
     from core import formats
     from core.channel_health import local_time
     from core.i18n import ngettext
@@ -207,7 +273,7 @@ def _words(config, now: datetime, n: int, ahead: int) -> str:
         return ngettext("{caps}; {n} email waiting", "{caps}; {n} emails waiting", n).format(
             caps=caps, n=formats.number(n)
         )
-    last = _last_within_hours(config, _first_slot(config, now), ahead) or now
+    last = _last_of(config, now, _first_slot(config, now), dues) or now
     return ngettext(
         "{caps}; {n} email waiting, it leaves around {when}",
         "{caps}; {n} emails waiting, the last leaves around {when}",
@@ -221,8 +287,8 @@ def channel_words(config, now: datetime) -> str:
     emails stay queued; "" when there is no cap."""
     if not limited(config.email):
         return ""
-    n = waiting_emails()
-    return _words(config, now, n, n)
+    dues = _open_dues()
+    return _words(config, now, sum(n for _due, n in dues), dues)
 
 
 def campaign_words(config, campaign_id: int, now: datetime) -> str:
@@ -233,15 +299,15 @@ def campaign_words(config, campaign_id: int, now: datetime) -> str:
 
     if not limited(config.email):
         return ""
-    open_emails = Delivery.select().where(Delivery.kind.in_(_EMAILS), Delivery.status.in_(_OPEN))
+    open_emails = _open_emails()
     mine = open_emails.where(Delivery.campaign == campaign_id, Delivery.kind == DeliveryKind.EMAIL)
     n = mine.count()
     last = mine.select(Delivery.id, Delivery.due_at).order_by(Delivery.due_at.desc(), Delivery.id.desc()).first()
     if last is None:
-        return _words(config, now, 0, 0)
+        return _words(config, now, 0, [])
     # in the claim's order (due time, then id): those before its last, and its last
     before = (Delivery.due_at < last.due_at) | ((Delivery.due_at == last.due_at) & (Delivery.id <= last.id))
-    return _words(config, now, n, open_emails.where(before).count())
+    return _words(config, now, n, _dues(open_emails.where(before)))
 
 
 __all__ = [
@@ -253,5 +319,4 @@ __all__ = [
     "last_leaves",
     "limited",
     "take",
-    "waiting_emails",
 ]

@@ -73,8 +73,8 @@ def start_plan(ctx: Ctx, campaign_id: int | str) -> StartPlan:
     plan.sending_begins = describe_start(ctx.config, earliest, ctx.now())
     plan.sending_begins_en = describe_start(ctx.config, earliest, ctx.now(), "en")
     if c.kind == Kind.INVITATION and plan.will_send and pace.limited(ctx.config.email):
-        ahead = pace.waiting_emails()
-        plan.pace = pace.describe(ctx.config, ctx.now(), ahead + plan.will_send, plan.queued_for)
+        # after the emails waiting that are due by then (core.pace)
+        plan.pace = pace.describe(ctx.config, ctx.now(), plan.will_send, plan.queued_for)
     return plan
 
 
