@@ -4,8 +4,8 @@ the patients.
 A channel is "email" (the SMTP relay) or "gateway" (the patient app). When its server
 refuses what the clinic configured — the gateway our token (401/403) or our URL (a
 redirect), the SMTP server our login (535) or our sender, a TLS certificate that does
-not verify, a secret this process cannot read — or a relay asks us to slow down
-(421/451), the transport answers `Outcome.pause(problem, …)` (core.channels). Then:
+not verify, a secret or the DKIM key this process cannot read — or a relay asks us to
+slow down (421/451), the transport answers `Outcome.pause(problem, …)` (core.channels). Then:
 
 - the delivery goes back to `pending` until the channel is tried again, the hand-over
   not counted as an attempt (core.delivery.retry), so no patient fails for it;
@@ -15,7 +15,10 @@ not verify, a secret this process cannot read — or a relay asks us to slow dow
   the secret afresh; the first success deletes the row: the channel resumed by itself;
 - the daemon's log, `clinicast status` and the TUI's status line say it in words with
   the fix (`describe`): "the gateway refuses our token since 14:02: check
-  /etc/clinicast/gateway.token".
+  /etc/clinicast/gateway.token". The row's detail is stored in English whatever the
+  language of the process that wrote it (core.reasons.Detail, as `--json` shows it) and
+  said in the reader's: a French staff member reads a pause an English daemon wrote in
+  French. A detail an older version wrote in its own words is shown as it is.
 
 A secret is also looked at before each dispatcher pass (`look_at_secrets`): a daemon
 started while the token file is missing sends email and holds the pushes, and the
@@ -149,18 +152,21 @@ def note(pauses: Iterable[tuple[str, str, str, datetime]], succeeded: Iterable[s
 def look_at_secrets(config, now: datetime, by: str) -> list[Change]:
     """The secrets this process sends with, read again (SPEC §5, §13): a channel whose
     secret it cannot use is paused (SECRET) until after the next look, its deliveries
-    left unclaimed; a pause about a channel's secret (`[gateway] token_*`, `[email]
-    password_*`) ends as soon as the channel has none it cannot use — it can be read
-    again, or the config no longer names it. A pause about anything else (a DKIM key, a
-    refused token) waits for a success, as `note` says. Returns the Changes
-    ("still_paused" left out: the pause was said when it began)."""
+    left unclaimed; a pause about a channel's secret file or variable (`[gateway]
+    token_*`, `[email] password_*`, `dkim_key_file`: core.config.secrets.SETTINGS) ends as
+    soon as the channel has none it cannot use — it can be read again, or the config no
+    longer names it. A pause about anything else (a DKIM key that does not sign, a
+    refused token) waits for a success, as `note` says. The detail kept is the secret's
+    `stored` words (English, said in each reader's language by `describe`), which begin
+    with the setting. Returns the Changes ("still_paused" left out: the pause was said
+    when it began)."""
     from core.config.secrets import SETTINGS, needed, problem
 
-    unusable = {}
+    unusable: dict[str, str] = {}
     for _words, ref in needed(config):
         e = problem(ref)
-        if e is not None:
-            unusable[ref.key.partition(".")[0]] = e.problems[0]  # "email.password": the email channel's
+        if e is not None:  # "email.password": the email channel's; its first problem said
+            unusable.setdefault(ref.key.partition(".")[0], e.stored)
     changes: list[Change] = []
     with database.atomic():
         rows = {h.channel: h for h in ChannelHealth.select().where(ChannelHealth.problem == SECRET)}

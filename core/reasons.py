@@ -177,6 +177,31 @@ class Detail:
         "the SMTP server closed the connection after receiving the message; it may have been delivered"
     )
     SMTP_SILENT = N_("SMTP server did not answer within {seconds} s")
+    # a secret or the DKIM key the sender cannot use (core.config.secrets): `{key}` is the
+    # setting ("gateway.token_file"), which the probe of core.channel_health reads back
+    SECRET_ENV_NOT_SET = N_("{key}: environment variable {name} is not set")
+    SECRET_ENV_EMPTY = N_("{key}: environment variable {name} is empty")
+    SECRET_ENV_NOT_ONE_LINE = N_(
+        "{key}: environment variable {name} holds control characters or line breaks; expected one line of text"
+    )
+    SECRET_EMPTY = N_("{key}: {path} is empty")
+    SECRET_NOT_ONE_LINE = N_("{key}: {path} holds control characters or line breaks; expected one line of text")
+    SECRET_NOT_REGULAR = N_("{key}: {path} is not a regular file")
+    SECRET_OPEN = N_("{key}: {path} is readable or writable by others; run: chmod o-rwx {path}")
+    SECRET_DENIED = N_("{key}: cannot read {path}: permission denied (it is for the account that sends)")
+    SECRET_MISSING = N_(
+        "{key}: {path} does not exist: write the secret in it (one line, not readable by others), or correct the path"
+    )
+    SECRET_UNREADABLE = N_("{key}: cannot read {path}: {why}")
+    SECRET_TOO_LARGE = N_("{key}: {path} is larger than {n} bytes; expected one line")
+    SECRET_NOT_TEXT = N_("{key}: {path} is not UTF-8 text (a binary file?)")
+    KEY_MISSING = N_(
+        "{key}: {path} does not exist: write the private key in it (PEM, not readable by others), or correct the path"
+    )
+    KEY_TOO_LARGE = N_("{key}: {path} is larger than {n} bytes; expected a PEM private key")
+    # what the DKIM key's file cannot tell: these wait for a success, as a refused token
+    DKIM_NEEDS_DKIMPY = N_("DKIM signing needs dkimpy: pip install 'clinicast[dkim]'")
+    DKIM_CANNOT_SIGN = N_("cannot sign with the DKIM key {path}: {error}; check [email] dkim_key_file")
 
 
 def detail(msgid: str, **values: object) -> str:
@@ -185,6 +210,8 @@ def detail(msgid: str, **values: object) -> str:
 
 
 _PLACE = re.compile(r"\{(\w+)\}")
+# what a placeholder can hold, when narrower than any text: a setting ("email.dkim_key_file")
+_VALUE = {"key": r"[a-z_]+\.[a-z_]+"}
 
 
 @cache
@@ -195,7 +222,15 @@ def _patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
     out = []
     for m in msgids:
         parts = _PLACE.split(m)  # literal, name, literal, name, …
-        regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts))
+        regex, named = "", set()
+        for i, p in enumerate(parts):
+            if i % 2 == 0:
+                regex += re.escape(p)
+            elif p in named:  # the same value again ("chmod o-rwx {path}")
+                regex += f"(?P={p})"
+            else:
+                named.add(p)
+                regex += f"(?P<{p}>{_VALUE.get(p, '.+?')})"
         out.append((re.compile(regex, re.S), m))
     return tuple(out)
 

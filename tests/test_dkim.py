@@ -77,7 +77,7 @@ def test_an_unreadable_key_pauses_email_instead_of_sending_unsigned(db, db_url, 
         d.run_once()
     assert smtp.messages == [] and status_counts(c.id) == {"queued": 1}
     [p] = channel_health.problems()
-    assert p.problem == "secret" and "email.dkim_key_file" in p.detail
+    assert p.problem == "secret" and f"cannot sign with the DKIM key {key}" in p.detail and "dkim_key_file" in p.detail
 
 
 def test_dkim_settings_come_together(tmp_path):

@@ -6,14 +6,15 @@ From, To, Subject, Date, Message-ID, the MIME headers, and `List-Unsubscribe` wi
 `List-Unsubscribe-Post` (RFC 8058 asks that both be signed) — with relaxed
 canonicalisation, so a relay that refolds a header does not break it. The private key
 is read by the process that sends, when it signs its first email (never at config load,
-so staff who cannot read it can still work), and re-read after it could not be used.
+so staff who cannot read it can still work), and re-read after it could not be used; its
+file is a secret like the SMTP password's (core.config.secrets).
 Signing is dkimpy's (`pip install 'clinicast[dkim]'`).
 """
 
 from __future__ import annotations
 
-from core import infile
-from core.errors import BadInput, ConfigError
+from core.config import secrets
+from core.reasons import Detail
 
 SIGNED = (
     b"from",
@@ -27,40 +28,24 @@ SIGNED = (
     b"list-unsubscribe",
     b"list-unsubscribe-post",
 )
-KEY_LIMIT = 64 * 1024
 
 
 class DkimSigner:
-    def __init__(self, key_file: str, selector: str, domain: str):
-        self.key_file, self.selector, self.domain = key_file, selector, domain
+    def __init__(self, key: secrets.SecretRef, selector: str, domain: str):
+        self.key, self.selector, self.domain = key, selector, domain
         self._key: bytes | None = None
 
-    def _read_key(self) -> bytes:
-        import os
-        import stat
-
-        try:
-            if os.stat(self.key_file).st_mode & (stat.S_IROTH | stat.S_IWOTH):
-                raise ConfigError(None, [f"email.dkim_key_file: {self.key_file} is readable or writable by others"])
-            return infile.read_bytes(self.key_file, limit=KEY_LIMIT, what="a PEM private key")
-        except BadInput as e:
-            if isinstance(e, ConfigError):
-                raise
-            raise ConfigError(None, [f"email.dkim_key_file: {e}"]) from None
-        except OSError as e:
-            raise ConfigError(None, [f"email.dkim_key_file: cannot read {self.key_file}: {e.strerror}"]) from None
-
     def sign(self, message: bytes) -> bytes:
-        """The message with its DKIM-Signature header first. ConfigError (one line) when
-        the key cannot be read or used: the email channel pauses until it is fixed."""
+        """The message with its DKIM-Signature header first. SecretError (one line) when
+        the key cannot be read or used: the email channel pauses until it is fixed. The
+        file is checked as any secret's (core.config.secrets: missing, empty, open to
+        others), and core.channel_health looks at it before each pass too."""
         try:
             import dkim
         except ImportError:
-            raise ConfigError(
-                None, ["email.dkim_key_file: DKIM signing needs dkimpy: pip install 'clinicast[dkim]'"]
-            ) from None
+            raise secrets.failure(Detail.DKIM_NEEDS_DKIMPY) from None
         if self._key is None:
-            self._key = self._read_key()
+            self._key = secrets.key_bytes(self.key)
         try:
             signature = dkim.sign(
                 message,
@@ -72,11 +57,11 @@ class DkimSigner:
             )
         except (dkim.DKIMException, ValueError, IndexError) as e:
             self._key = None  # read again at the next try: the administrator may fix it
-            raise ConfigError(None, [f"email.dkim_key_file: cannot sign with {self.key_file}: {e}"]) from None
+            raise secrets.failure(Detail.DKIM_CANNOT_SIGN, path=self.key.file, error=e) from None
         return signature + message
 
 
 def from_settings(email) -> DkimSigner | None:
-    if not email.dkim_key_file:
+    if email.dkim_key_secret is None:
         return None
-    return DkimSigner(email.dkim_key_file, email.dkim_selector, email.dkim_domain)
+    return DkimSigner(email.dkim_key_secret, email.dkim_selector, email.dkim_domain)

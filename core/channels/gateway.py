@@ -27,6 +27,7 @@ import httpx
 
 from core import __version__
 from core.channels.base import GATEWAY_TLS, GATEWAY_TOKEN, GATEWAY_URL, SECRET, Outcome, one_line
+from core.config import secrets
 from core.errors import ConfigError
 from core.reasons import Detail, detail
 
@@ -204,7 +205,7 @@ class HttpGateway:
         try:
             auth = self._authorization()
         except ConfigError as e:
-            return Outcome.pause(SECRET, one_line(e.problems[0] if e.problems else e))
+            return Outcome.pause(SECRET, one_line(secrets.stored(e)))
         try:
             lanes = self._pool()
         except _CaFileError as e:

@@ -40,6 +40,7 @@ from collections.abc import Callable
 from core import oserrors
 from core.channels import dkim
 from core.channels.base import SECRET, SLOW_DOWN, SMTP_LOGIN, SMTP_SENDER, SMTP_TLS, Outcome, one_line
+from core.config import secrets
 from core.errors import ConfigError
 from core.reasons import Detail, detail
 
@@ -165,7 +166,7 @@ class SmtpMailer:
                 conn.login(self.username, self.password or "")
         except ConfigError as e:
             self._quit(conn)
-            raise _ConnectFailed(e.problems[0] if e.problems else str(e), SECRET) from None
+            raise _ConnectFailed(secrets.stored(e), SECRET) from None
         except _ConnectFailed:
             self._quit(conn)
             raise
@@ -229,7 +230,7 @@ class SmtpMailer:
             try:
                 message = self.signer.sign(message)
             except ConfigError as e:  # the key: the clinic's setup, not this email
-                return Outcome.pause(SECRET, one_line(e.problems[0] if e.problems else e))
+                return Outcome.pause(SECRET, one_line(secrets.stored(e)))
         conn = self._take()
         reused = conn is not None
         for _ in range(2):

@@ -176,6 +176,7 @@ def _config(
         email=EmailSettings(
             sender=email.pop("from"),
             password_secret=password,
+            dkim_key_secret=secrets.dkim_ref(email, path),
             **{k: v for k, v in email.items() if k not in ("password_env", "password_file")},
         ),
         gateway=GatewaySettings(

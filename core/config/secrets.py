@@ -1,16 +1,23 @@
 """Secrets are read where sending happens, not when the config loads (SPEC §13).
 
 The config keeps a `SecretRef` (which environment variable or file holds the gateway
-token or the SMTP password); `resolve()` reads it when a transport is first built. A
-staff member who cannot read the token file can therefore list, create, assign and
+token or the SMTP password, which file the DKIM private key); `resolve()` reads it when
+a transport is first built (`key_bytes()` the DKIM key, when the first email is signed).
+A staff member who cannot read the token file can therefore list, create, assign and
 start: only their embedded scheduler stays off, and `config check` says so.
 
-Nothing about the file is a config error: a `*_file` that does not exist, is empty, or
-that others can read or write (0644) is the sender's problem, not every staff member's.
+Nothing about the file is a config error: a `*_file` (`dkim_key_file` too) that does
+not exist, is empty, or that others can read or write (0644) is the sender's problem,
+not every staff member's.
 The sender refuses to use it and pauses that channel only (SPEC §5; a secret open to
 others is never used: whoever could read it may have), the daemon's log, `status` and
 the TUI say why with the fix, and `config check` names it. A `*_file` readable by its
 group (0640, the service account's group) is fine.
+
+What is wrong is said twice (`SecretError`): in the words of whoever runs the process
+(`problems`, for `config check` and the log), and as stored for a paused channel
+(`stored`: core.reasons.Detail's English, which every reader gets in their own language,
+and which begins with the setting, "email.dkim_key_file: ", for core.channel_health).
 
 `Unusable.everyone` tells the two kinds apart: a secret no process can use as it is
 (missing, empty, not one line of text, open to others: the clinic's setup to fix), and
@@ -26,26 +33,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
+from core import oserrors
 from core.errors import ConfigError
 from core.i18n import _
+from core.reasons import Detail, detail
 
 MAX_SECRET_BYTES = 64 * 1024  # a token or a password, never a whole file of data
-# the settings that name each channel's secret, as a problem with it begins ("gateway.token_file: …")
+MAX_KEY_BYTES = 64 * 1024  # a PEM private key (an RSA 4096 one is about 3 KB)
+# the settings that name each channel's secrets, as a problem with one begins ("gateway.token_file: …")
 SETTINGS = {
-    "email": ("email.password_env", "email.password_file"),
+    "email": ("email.password_env", "email.password_file", "email.dkim_key_file"),
     "gateway": ("gateway.token_env", "gateway.token_file"),
 }
 
 
 @dataclass(frozen=True)
 class SecretRef:
-    """Where one secret lives: `key` is "gateway.token" or "email.password"."""
+    """Where one secret lives: `key` is "gateway.token", "email.password" or
+    "email.dkim_key" (`pem`: a private key of several lines, read as bytes)."""
 
     key: str
     env: str = ""  # the variable's name
     env_value: str | None = None  # its value in this process at load (None: not set)
     file: str = ""  # an absolute path
     config_path: Path | None = None
+    pem: bool = False
 
     @property
     def where(self) -> str:
@@ -78,13 +90,40 @@ def ref(section: str, name: str, values: dict, env, base: Path, problems: list[s
     return SecretRef(key, file=str(fp), config_path=config_path)
 
 
-class SecretError(ConfigError):
-    """A secret this process cannot use (one line naming the key, the file and the fix);
-    `everyone`: no process could, as the file is (see the module's docstring)."""
+def dkim_ref(email: dict, config_path=None) -> SecretRef | None:
+    """The DKIM private key's SecretRef, once core.config.checks.check_dkim made its path
+    absolute (None when clinicast does not sign)."""
+    if not email.get("dkim_key_file"):
+        return None
+    return SecretRef("email.dkim_key", file=email["dkim_key_file"], config_path=config_path, pem=True)
 
-    def __init__(self, path, problems: list[str], everyone: bool):
+
+class SecretError(ConfigError):
+    """A secret this process cannot use: `problems`, one line naming the key, the file and
+    the fix in the words of this process; `stored`, the same as a paused channel keeps it
+    (core.reasons.Detail, said in each reader's language); `everyone`: no process could,
+    as the file is (see the module's docstring)."""
+
+    def __init__(self, path, problems: list[str], everyone: bool, stored: str = ""):
         super().__init__(path, problems)
         self.everyone = everyone
+        self.stored = stored or (problems[0] if problems else "")
+
+
+def failure(msgid: str, *, config_path=None, everyone: bool = True, **values) -> SecretError:
+    """A SecretError saying `msgid` (one of core.reasons.Detail) with `values`: an OSError
+    among them is put in words, each side in its own language."""
+    english = {k: oserrors.words(v, english=True) if isinstance(v, OSError) else v for k, v in values.items()}
+    local = {k: oserrors.words(v) if isinstance(v, OSError) else v for k, v in values.items()}
+    return SecretError(config_path, [_(msgid).format(**local)], everyone, detail(msgid, **english))
+
+
+def stored(e: ConfigError) -> str:
+    """What a paused channel keeps of `e` (core.channel_health): a SecretError's `stored`,
+    else its line as it is."""
+    if isinstance(e, SecretError):
+        return e.stored
+    return e.problems[0] if e.problems else str(e)
 
 
 def resolve(secret: SecretRef | None) -> str | None:
@@ -94,22 +133,29 @@ def resolve(secret: SecretRef | None) -> str | None:
         return None
     # a variable is this process's environment: the sender's may hold it
     everyone = not secret.env
+    if secret.pem:
+        return key_bytes(secret).decode("ascii", "replace")
     if secret.env:
         if secret.env_value is None:
-            _fail(secret, _("environment variable {name} is not set").format(name=secret.env), everyone)
+            _fail(secret, Detail.SECRET_ENV_NOT_SET, everyone)
         value = secret.env_value
     else:
-        value = _read_file(secret)
+        value = _decoded(secret, _read_file(secret, MAX_SECRET_BYTES, Detail.SECRET_TOO_LARGE))
     value = value.strip()
     if not value:
-        _fail(secret, _("{where} is empty").format(where=secret.where), everyone)
+        _fail(secret, Detail.SECRET_ENV_EMPTY if secret.env else Detail.SECRET_EMPTY, everyone)
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        _fail(
-            secret,
-            _("{where} holds control characters or line breaks; expected one line of text").format(where=secret.where),
-            everyone,
-        )
+        _fail(secret, Detail.SECRET_ENV_NOT_ONE_LINE if secret.env else Detail.SECRET_NOT_ONE_LINE, everyone)
     return value
+
+
+def key_bytes(secret: SecretRef) -> bytes:
+    """A private key's bytes (the DKIM key: several lines, checked as a secret file is,
+    its form left to the signer); raises SecretError as `resolve`."""
+    raw = _read_file(secret, MAX_KEY_BYTES, Detail.KEY_TOO_LARGE)
+    if not raw.strip():
+        _fail(secret, Detail.SECRET_EMPTY)
+    return raw
 
 
 def problem(secret: SecretRef | None) -> SecretError | None:
@@ -127,43 +173,40 @@ def readable(secret: SecretRef | None) -> str | None:
     return e.problems[0] if e is not None else None
 
 
-def _read_file(secret: SecretRef) -> str:
+def _read_file(secret: SecretRef, limit: int, too_large: str) -> bytes:
+    """The file's bytes, when it is one no other account can read (SPEC §5)."""
     fp = Path(secret.file)
     try:
         st = fp.stat()
         if not stat.S_ISREG(st.st_mode):
-            _fail(secret, _("{path} is not a regular file").format(path=fp))
+            _fail(secret, Detail.SECRET_NOT_REGULAR)
         if st.st_mode & (stat.S_IROTH | stat.S_IWOTH):
-            _fail(secret, _("{path} is readable or writable by others; run: chmod o-rwx {path}").format(path=fp))
+            _fail(secret, Detail.SECRET_OPEN)
         with open(fp, "rb") as f:
-            raw = f.read(MAX_SECRET_BYTES + 1)
+            raw = f.read(limit + 1)
     except PermissionError:
-        _fail(
-            secret,
-            _("cannot read {path}: permission denied (it is for the account that sends)").format(path=fp),
-            everyone=False,
-        )
+        _fail(secret, Detail.SECRET_DENIED, everyone=False)
     except (FileNotFoundError, NotADirectoryError):
-        _fail(
-            secret,
-            _(
-                "{path} does not exist: write the secret in it (one line, not readable by others), or correct the path"
-            ).format(path=fp),
-        )
+        _fail(secret, Detail.KEY_MISSING if secret.pem else Detail.SECRET_MISSING)
     except OSError as e:
-        from core import oserrors
+        _fail(secret, Detail.SECRET_UNREADABLE, why=e)
+    if len(raw) > limit:
+        _fail(secret, too_large, n=limit)
+    return raw
 
-        _fail(secret, _("cannot read {path}: {why}").format(path=fp, why=oserrors.words(e)))
-    if len(raw) > MAX_SECRET_BYTES:
-        _fail(secret, _("{path} is larger than {n} bytes; expected one line").format(path=fp, n=MAX_SECRET_BYTES))
+
+def _decoded(secret: SecretRef, raw: bytes) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        _fail(secret, _("{path} is not UTF-8 text (a binary file?)").format(path=fp))
+        _fail(secret, Detail.SECRET_NOT_TEXT)
 
 
-def _fail(secret: SecretRef, why: str, everyone: bool = True) -> NoReturn:
-    raise SecretError(secret.config_path, [f"{secret.setting}: {why}"], everyone)
+def _fail(secret: SecretRef, msgid: str, everyone: bool = True, **values) -> NoReturn:
+    """Raise what is wrong with `secret` (`msgid`, one of core.reasons.Detail, which names
+    the setting first)."""
+    where = {"name": secret.env} if secret.env else {"path": secret.file}
+    raise failure(msgid, config_path=secret.config_path, everyone=everyone, key=secret.setting, **where, **values)
 
 
 def needed(config) -> list[tuple[str, SecretRef]]:
@@ -171,6 +214,8 @@ def needed(config) -> list[tuple[str, SecretRef]]:
     out: list[tuple[str, SecretRef]] = []
     if config.email.transport == "smtp" and config.email.password_secret is not None:
         out.append((_("the SMTP password"), config.email.password_secret))
+    if config.email.transport == "smtp" and config.email.dkim_key_secret is not None:
+        out.append((_("the DKIM private key file"), config.email.dkim_key_secret))
     if config.gateway.transport == "http" and config.gateway.token_secret is not None:
         out.append((_("the gateway token"), config.gateway.token_secret))
     return out
@@ -202,10 +247,14 @@ __all__ = [
     "SecretError",
     "SecretRef",
     "Unusable",
+    "dkim_ref",
+    "failure",
+    "key_bytes",
     "needed",
     "problem",
     "readable",
     "ref",
     "resolve",
+    "stored",
     "unusable",
 ]

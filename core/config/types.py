@@ -51,8 +51,9 @@ class EmailSettings:
     max_per_minute: int = 0  # the relay's pace: emails in any 60 s, all dispatchers together (0: none)
     max_per_day: int = 0  # and in any 24 hours (0: none)
     # DKIM signing by clinicast, for a relay that does not sign (core.channels.dkim); the
-    # key is read only by the process that sends
+    # key is read only by the process that sends, as a secret (core.config.secrets)
     dkim_key_file: str = ""
+    dkim_key_secret: secrets.SecretRef | None = None
     dkim_selector: str = ""
     dkim_domain: str = ""
     ca_file: str = ""  # the CA (PEM) the relay's certificate is checked against ("": the system's)
