@@ -32,6 +32,27 @@ def _template_arg(path):
         raise BadInput(str(e)) from None
 
 
+def _gap_warnings(ctx, campaign_id) -> None:
+    """Who would get another language (a blank version): said, not refused — at a start,
+    and when a template file is saved."""
+    from core import campaigns
+
+    for gap in campaigns.language_gaps(ctx, campaign_id):
+        click.echo("  " + _("warning: {line}").format(line=gap), err=True)
+
+
+def _template_notes(ctx, campaign_id: int, templates, *, created: bool) -> None:
+    """After a template file is saved: each version it left out, kept (one line), then
+    who gets another language than their own."""
+    if templates is None:
+        return
+    from core import campaigns
+
+    for kept in campaigns.kept_versions(ctx, campaign_id, templates, created=created):
+        click.echo(f"  {kept}")
+    _gap_warnings(ctx, campaign_id)
+
+
 def _day(d) -> str:
     """A window's day; a stored value that is not a day at all (SQLite keeps text) as it is."""
     from datetime import date
@@ -109,13 +130,15 @@ def campaigns_list(ctx, include_archived, as_json):
 def campaigns_create(ctx, kind, name, starts, ends, template_path, as_json):
     from core import campaigns
 
-    c = campaigns.create(ctx, kind, name, starts, ends, templates=_template_arg(template_path))
+    templates = _template_arg(template_path)
+    c = campaigns.create(ctx, kind, name, starts, ends, templates=templates)
     s = campaigns.summary(ctx, c)
     if as_json:
         return emit(s.to_json())
     click.echo(
         _("created campaign #{id} {name} ({kind})").format(id=c.id, name=quoted_value(c.name), kind=word("kind", kind))
     )
+    _template_notes(ctx, c.id, templates, created=True)
 
 
 @command(campaigns_group, "edit", help=N_("Change a campaign's name, window or templates."))
@@ -130,12 +153,12 @@ def campaigns_create(ctx, kind, name, starts, ends, template_path, as_json):
 def campaigns_edit(ctx, campaign_id, name, starts, ends, template_path, as_json):
     from core import campaigns
 
-    c = campaigns.edit(
-        ctx, campaign_id, name=name, starts_on=starts, ends_on=ends, templates=_template_arg(template_path)
-    )
+    templates = _template_arg(template_path)
+    c = campaigns.edit(ctx, campaign_id, name=name, starts_on=starts, ends_on=ends, templates=templates)
     if as_json:
         return emit(campaigns.summary(ctx, c).to_json())
     click.echo(_("campaign #{id} saved").format(id=c.id))
+    _template_notes(ctx, c.id, templates, created=False)
 
 
 @command(campaigns_group, "show", help=N_("One campaign with its counts."))
@@ -170,7 +193,7 @@ def _skipped_lines(skipped: dict[str, int]) -> None:
 @click.argument("campaign_id", metavar=CAMPAIGN_ID)
 @click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
 def campaigns_start(ctx, campaign_id, as_json):
-    from core import campaigns, recipients
+    from core import recipients
 
     plan = recipients.start(ctx, campaign_id)
     if as_json:
@@ -184,8 +207,7 @@ def campaigns_start(ctx, campaign_id, as_json):
         click.echo(f"  {plan.pace}")
     for line in plan.left_out_lines():  # without the push (in their feed all the same), skipped, and why
         click.echo(f"  {line}")
-    for gap in campaigns.language_gaps(ctx, campaign_id):  # a blank version: said, not refused
-        click.echo("  " + _("warning: {line}").format(line=gap), err=True)
+    _gap_warnings(ctx, campaign_id)
 
 
 @command(

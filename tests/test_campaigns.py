@@ -31,6 +31,36 @@ def test_create_invitation_gets_default_bilingual_template(db, config):
     assert a.user == ctx.user.login and json.loads(a.detail)["name"] == "Invite everyone"
 
 
+def test_templates_given_for_one_language_keep_the_other(db, config):
+    """The rule the command line's template file and the TUI's editor both save through
+    (core.templating.over): a language left out is kept — a new invitation's default, or
+    the version as it was — and an empty one given empties it on purpose."""
+    from core.templating import DEFAULT_INVITATION
+
+    ctx, _ = ctx_at(config)
+    fr = {"subject": "Bonjour", "body": "Bonjour [désabonnement]({{ unsubscribe.url }})"}
+    c = campaigns.create(ctx, "invitation", "Invite", templates={"fr": fr})
+    assert campaigns.get_templates(ctx, c.id) == {"fr": fr, "en": DEFAULT_INVITATION["en"]}
+    assert [str(k) for k in campaigns.kept_versions(ctx, c.id, {"fr": fr}, created=True)] == [
+        "The English version keeps the default template."
+    ]
+    en = {"subject": "Hello", "body": "Hello [unsubscribe]({{ unsubscribe.url }})"}
+    campaigns.edit(ctx, c.id, templates={"en": en})
+    assert campaigns.get_templates(ctx, c.id) == {"fr": fr, "en": en}
+    assert [str(k) for k in campaigns.kept_versions(ctx, c.id, {"en": en}, created=False)] == [
+        "The French version is kept as it was."
+    ]
+    campaigns.edit(ctx, c.id, templates={"fr": fr, "en": {}})
+    assert campaigns.get_templates(ctx, c.id)["en"] == {"subject": "", "body": ""}
+    assert campaigns.kept_versions(ctx, c.id, {"fr": fr, "en": {}}, created=False) == []
+    # a blank version left out is not "kept": the language gaps say what its speakers get
+    assert campaigns.kept_versions(ctx, c.id, {"fr": fr}, created=False) == []
+    # a broadcast has no default: the language left out stays blank
+    b = campaigns.create(ctx, "broadcast", "B", "2026-12-02", "2026-12-03", templates={"fr": TPL["fr"]})
+    assert campaigns.get_templates(ctx, b.id)["en"] == {"title": "", "body": "", "push": ""}
+    assert campaigns.kept_versions(ctx, b.id, {"fr": TPL["fr"]}, created=True) == []
+
+
 @pytest.mark.parametrize(
     "kind,name,starts,ends,field,fragment",
     [

@@ -441,3 +441,87 @@ def test_a_patient_in_the_feed_without_a_push_added_again_is_already_there(run, 
     assert said.splitlines() == ["added 0, already assigned 1, skipped 0"]
     assert run.json("recipients", "list", cid) == before  # as the start left it
     assert "nothing to start" in run("campaigns", "start", cid, code=1).stderr  # no push to try again
+
+
+# --- a template file that leaves out a language ------------------------------------
+
+
+def _delivered(config_path, tmp_path):
+    """The emails the daemon hands to the maildir, as patients get them: one pass of the
+    real command."""
+    from email import message_from_binary_file, policy
+
+    res = subprocess.run(
+        [sys.executable, "-m", "cli", "daemon", "--once", "--config", str(config_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
+    assert res.returncode == 0, res.stderr
+    out = {}
+    for path in (tmp_path / "maildir").rglob("*.eml"):
+        with path.open("rb") as f:
+            msg = message_from_binary_file(f, policy=policy.default)
+        out[msg["To"].addresses[0].addr_spec] = msg
+    return out
+
+
+FR_ONLY = (
+    '[fr]\nsubject = "{{ patient.first_name }}, votre invitation à {{ clinic.name }} !"\n'
+    'body = "Bonjour, [rejoindre]({{ invitation.url }}) {{ invitation.code }} [désabonnement]({{ unsubscribe.url }})"\n'
+)
+
+
+def test_a_template_file_keeps_the_languages_it_leaves_out(run, db, config, config_path, tmp_path):
+    """A file with only [fr] replaces the French version and keeps the English one — as it
+    was (edit), or the default (create) — and the save says so; the English patient gets
+    the English email. An empty [en] table empties it on purpose, and the save says who
+    then gets the French one, in the start's words."""
+    from helpers import ctx_at
+
+    from core import campaigns
+    from core.templating import DEFAULT_INVITATION
+
+    ctx, _clock = ctx_at(config)
+
+    run("patients", "import", str(patients_csv(tmp_path, n=3)))  # 1000 speaks English, 1002 French (1001 is on the app)
+    fr_only = tmp_path / "tpl_fr.toml"
+    fr_only.write_text(FR_ONLY, encoding="utf-8")
+    inv = run.json("campaigns", "create", "--kind", "invitation", "--name", "X")["id"]
+    edited = run("campaigns", "edit", str(inv), "--template", str(fr_only))
+    assert edited.stdout == f"campaign #{inv} saved\n  The English version is kept as it was.\n"
+    assert edited.stderr == ""
+    created = run("campaigns", "create", "--kind", "invitation", "--name", "Y", "--template", str(fr_only))
+    assert created.stdout.splitlines()[1:] == ["  The English version keeps the default template."]
+    assert created.stderr == ""
+    for campaign in (inv, inv + 1):
+        saved = campaigns.get_templates(ctx, campaign)
+        assert saved["en"] == DEFAULT_INVITATION["en"]
+        assert saved["fr"]["subject"].startswith("{{ patient.first_name }}, votre invitation")
+
+    run("recipients", "add", str(inv), "--patient", "1000")
+    run("recipients", "add", str(inv), "--patient", "1002")
+    started = run("campaigns", "start", str(inv))
+    assert "warning" not in started.stderr
+    got = _delivered(config_path, tmp_path)
+    en, fr = got["p0@example.org"], got["p2@example.org"]
+    assert (en["Content-Language"], en["Subject"]) == ("en", "Clinique du Parc invites you to join its patient app")
+    assert "Hello Prénom0," in en.get_body(("plain",)).get_content()
+    assert (fr["Content-Language"], fr["Subject"]) == ("fr", "Prénom2, votre invitation à Clinique du Parc !")
+
+    # on purpose: an empty [en] table empties the English version, and the save says
+    # what the start says
+    emptied = tmp_path / "tpl_fr_en_vide.toml"
+    emptied.write_text(FR_ONLY + "[en]\n", encoding="utf-8")
+    said = run("campaigns", "edit", str(inv), "--template", str(emptied))
+    assert said.stdout == f"campaign #{inv} saved\n"
+    assert said.stderr == (
+        "  warning: 1 recipient speaks English and the English version is empty: they will get the French one\n"
+    )
+    assert campaigns.get_templates(ctx, inv)["en"] == {"subject": "", "body": ""}
+
+    empty = tmp_path / "empty.toml"
+    empty.write_text("# nothing yet\n", encoding="utf-8")
+    refused = run("campaigns", "edit", str(inv), "--template", str(empty), code=2)
+    assert refused.stderr == f"clinicast: {empty}: no language table; expected [fr] or [en]\n"

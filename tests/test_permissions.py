@@ -202,6 +202,10 @@ CAMPAIGNS_ACTIONS = {
         lambda w, c: campaigns.language_gaps(c, w.invitation),
         ["core.campaigns.languages:language_gaps"],
     ),
+    "which versions a template file left out": (
+        lambda w, c: campaigns.kept_versions(c, w.invitation, {"fr": {}}, created=False),
+        ["core.campaigns.languages:kept_versions"],
+    ),
     "preview a template": (
         lambda w, c: views.template_preview(c, w.invitation, {}, "fr"),
         ["core.views:template_preview"],

@@ -472,6 +472,20 @@ class TestTemplateFile:
         with pytest.raises(TemplateFileError, match=expected):
             load_template_file(self.write(tmp_path, text))
 
+    def test_a_file_without_a_language_is_refused(self, tmp_path):
+        path = self.write(tmp_path, "# nothing yet\n")
+        with pytest.raises(TemplateFileError) as error:
+            load_template_file(path)
+        assert str(error.value) == f"{path}: no language table; expected [fr] or [en]"
+
+    def test_a_language_left_out_is_kept_and_an_empty_one_empties(self):
+        from core.templating import over
+
+        base = {"fr": {"title": "Fermé"}, "en": {"title": "Closed"}}
+        assert over({"fr": {"title": "Ouvert"}}, base) == {"fr": {"title": "Ouvert"}, "en": {"title": "Closed"}}
+        assert over({"fr": {"title": "Ouvert"}, "en": {}}, base) == {"fr": {"title": "Ouvert"}, "en": {}}
+        assert over({"en": {"title": "Open"}}, {}) == {"fr": {}, "en": {"title": "Open"}}
+
     def test_missing_file(self, tmp_path):
         with pytest.raises(TemplateFileError, match="nope.toml: no such file"):
             load_template_file(tmp_path / "nope.toml")

@@ -3,7 +3,8 @@
 window.py   a broadcast's window: bounds, upcoming / live / ended, invalid
 reads.py    get, get_locked, status, summaries (counts, the invitation funnel), templates
 actions.py  create, edit, archive; the field and template checks they share with the form
-languages.py  who would get another language than their own (a blank version)
+languages.py  who would get another language than their own (a blank version); the
+              versions a template file left out (kept)
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
         save_templates,
         validate_fields,
     )
-    from core.campaigns.languages import LanguageGap, language_gaps
+    from core.campaigns.languages import KeptVersion, LanguageGap, kept_versions, language_gaps
 from core.campaigns.reads import (
     CampaignSummary,
     funnel,
@@ -37,7 +38,9 @@ from core.campaigns.window import window_bounds, window_state
 # the staff's actions and reads; anything else is imported from the module it lives in
 __all__ = [
     "CampaignSummary",
+    "KeptVersion",
     "LanguageGap",
+    "kept_versions",
     "language_gaps",
     "archive",
     "archive_refusal",
@@ -79,7 +82,8 @@ def __getattr__(name: str) -> Any:
         from core.campaigns import actions
 
         return getattr(actions, name)
-    if name in ("LanguageGap", "language_gaps"):  # reads the templating's languages: loaded when used
+    # they read the templating's languages: loaded when used
+    if name in ("KeptVersion", "LanguageGap", "kept_versions", "language_gaps"):
         from core.campaigns import languages
 
         return getattr(languages, name)

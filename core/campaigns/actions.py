@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from core import audit, dates, formats, templating, textcheck
-from core.campaigns.reads import TEMPLATE_FIELDS, get, get_locked
+from core.campaigns.reads import TEMPLATE_FIELDS, get, get_locked, get_templates
 from core.context import Ctx
 from core.enums import LANGUAGES, OPEN, DeliveryKind, Kind, Permission
 from core.errors import BadInput, Refused
@@ -144,14 +144,17 @@ def _queue_put(c: Campaign, now: datetime) -> None:
 
 
 def create(ctx: Ctx, kind: str, name: str, starts_on=None, ends_on=None, templates: dict | None = None) -> Campaign:
-    """A new draft campaign; an invitation gets the default bilingual template."""
+    """A new draft campaign; an invitation gets the default bilingual template, whose
+    languages `templates` (a template file's) replaces only where it gives them."""
     ctx.require(Permission.CAMPAIGNS)
     starts_on, ends_on = parse_day(starts_on, "starts"), parse_day(ends_on, "ends")
     name = (name or "").strip()
     with database.atomic():
         _raise_problems(validate_fields(kind, name, starts_on, ends_on))
-        if templates is None and kind == Kind.INVITATION:
-            templates = templating.DEFAULT_INVITATION
+        # an invitation starts from the default; a template file replaces only the
+        # languages it gives (templating.over)
+        base = templating.DEFAULT_INVITATION if kind == Kind.INVITATION else {}
+        templates = base if templates is None else templating.over(templates, base)
         if templates:
             _check_templates(ctx, kind, templates)
         now = ctx.now()
@@ -178,7 +181,8 @@ def edit(
     ends_on=None,
     templates: dict | None = None,
 ) -> Campaign:
-    """Change name, window or templates; the kind never changes."""
+    """Change name, window or templates; the kind never changes. `templates` replaces
+    the languages it gives; one it leaves out is kept as it was (templating.over)."""
     ctx.require(Permission.CAMPAIGNS)
     with database.atomic():
         c = get_locked(campaign_id)
@@ -200,6 +204,7 @@ def edit(
                 )
             changes["window"] = [[c.starts_on, c.ends_on], [new_start, new_end]]
         if templates is not None:
+            templates = templating.over(templates, get_templates(ctx, c.id))  # a language left out is kept
             _check_templates(ctx, c.kind, templates)
             changes["templates"] = True
         if not changes:

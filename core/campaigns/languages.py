@@ -1,6 +1,7 @@
 """Which patients would get another language than their own (SPEC §3): a language
 left blank in the template sends its speakers the clinic's default language. Staff
-are told before they save or start such a campaign; the TUI and the CLI ask here."""
+are told before they save or start such a campaign; the TUI and the CLI ask here.
+And which versions a template file left out, kept as they were (templating.over)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,42 @@ class LanguageGap:
                 n,
             )
         return said.format(n=formats.number(n), lang=lang, instead=instead)
+
+
+@dataclass(frozen=True)
+class KeptVersion:
+    """A language a template file left out: its version was kept — as it was (an edit),
+    or the default template (a new invitation)."""
+
+    language: str
+    default: bool
+
+    def __str__(self) -> str:
+        # a sentence for each language: « La version anglaise », an adjective that agrees
+        if self.default:
+            said = {
+                "fr": _("The French version keeps the default template."),
+                "en": _("The English version keeps the default template."),
+            }
+        else:
+            said = {
+                "fr": _("The French version is kept as it was."),
+                "en": _("The English version is kept as it was."),
+            }
+        return said[self.language]
+
+
+def kept_versions(
+    ctx: Ctx, campaign_id: int | str, given: Mapping[str, Mapping[str, str]], *, created: bool
+) -> list[KeptVersion]:
+    """After saving the template file `given`: the written versions of the languages it
+    left out (templating.over kept them), to be said with the save. A language left out
+    that is blank is not "kept": `language_gaps` says what its speakers get."""
+    ctx.require(Permission.CAMPAIGNS)
+    saved = get_templates(ctx, get(campaign_id).id)
+    return [
+        KeptVersion(lang, default=created) for lang in LANGUAGES if lang not in given and not _blank(saved.get(lang))
+    ]
 
 
 def _blank(fields: Mapping[str, str] | None) -> bool:

@@ -12,7 +12,7 @@ and HTML parts of an email come from the same parsed Markdown.
     validation.py  validate, validate_set (at save, with example values); pick_language
     rendering.py   render: Markdown -> text and HTML for an email; a broadcast's parts
     prepared.py    an invitation for many patients: parsed and rendered once, values put in
-    files.py       load_template_file (TOML)
+    files.py       load_template_file (TOML); over: what a file leaves out is kept
     sandbox.py     the render budget and the sandbox's hardening, at save and at send
     jinjawords.py  a template's mistake (Jinja's, Python's English) in the staff's words
     defaults.py    the prefilled invitation, in French and English
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from core.templating.defaults import DEFAULT_INVITATION
 from core.templating.fields import TemplateRenderError
-from core.templating.files import TemplateFileError, load_template_file
+from core.templating.files import TemplateFileError, load_template_file, over
 from core.templating.rendering import Rendered, render
 from core.templating.validation import TemplateProblem, pick_language, validate, validate_set
 from core.templating.variables import (
@@ -57,6 +57,7 @@ __all__ = [
     "build_context",
     "format_date",
     "load_template_file",
+    "over",
     "pick_language",
     "render",
     "sample_context",

@@ -4,6 +4,7 @@ bounded through `core.infile`."""
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 
 from core import infile, tomlwords
@@ -11,10 +12,13 @@ from core.errors import BadInput
 from core.i18n import _
 from core.templating.variables import LANGUAGES, TemplateSet
 
+TemplateSetLike = Mapping[str, Mapping[str, str]]
+
 # --- template file -----------------------------------------------------------------
 
 
 _FILE_KEYS = ("subject", "title", "body", "push")
+_TABLES = tuple(f"[{lang}]" for lang in LANGUAGES)
 
 
 class TemplateFileError(Exception):
@@ -34,6 +38,10 @@ def load_template_file(path: str | Path) -> TemplateSet:
         raise TemplateFileError(_("{path}: {problem}").format(path=path, problem=tomlwords.problem(error))) from error
     except RecursionError:
         raise TemplateFileError(_("{path}: TOML nested too deeply").format(path=path)) from None
+    if not data:  # nothing would change: said, rather than a save that keeps everything
+        raise TemplateFileError(
+            _("{path}: no language table; expected {tables}").format(path=path, tables=_(" or ").join(_TABLES))
+        )
     templates: TemplateSet = {}
     for language, fields in data.items():
         if language not in LANGUAGES:
@@ -59,3 +67,11 @@ def load_template_file(path: str | Path) -> TemplateSet:
                 )
         templates[language] = dict(fields)
     return templates
+
+
+def over(given: TemplateSetLike, base: TemplateSetLike) -> TemplateSet:
+    """What saving a template file makes of the templates it replaces (`base`: the
+    campaign's, or a new invitation's default): a language the file gives replaces that
+    version (an empty table, `[en]` alone, empties it on purpose); a language it leaves
+    out keeps `base`'s — a file with only `[fr]` never empties the English version."""
+    return {lang: dict(given[lang] if lang in given else base.get(lang) or {}) for lang in LANGUAGES}
