@@ -62,6 +62,63 @@ def test_gateway_url_must_be_a_url(tmp_path, url):
     refused(tmp_path, text, "gateway.url:")
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://app.example.org/unsubscribe",
+        "mailto:unsubscribe@example.org",
+        "https://",
+        "http://127.0.0.1.example.org/unsubscribe",
+        "http://localhost.example.org/unsubscribe",
+    ],
+)
+def test_unsubscribe_url_must_be_https(tmp_path, url):
+    """Every email carries List-Unsubscribe-Post (one-click), whose link "MUST contain one
+    HTTPS URI" (RFC 8058 §3.1): refused at load, so no daemon sends it, in one line."""
+    msg = refused(
+        tmp_path,
+        with_email(f'unsubscribe_url = "{url}"'),
+        f"email.unsubscribe_url: expected an https:// URL (the unsubscribe page; one-click unsubscribe "
+        f"needs HTTPS, RFC 8058), got “{url}”",
+    )
+    assert len(msg.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://app.example.org/unsubscribe",
+        "http://127.0.0.1:8080/unsubscribe",  # loopback: the tests' gateway, a try-out on this machine
+        "http://localhost/unsubscribe",
+        "http://[::1]:8080/unsubscribe",
+    ],
+)
+def test_unsubscribe_url_https_or_loopback_loads(tmp_path, url):
+    assert load_text(tmp_path, with_email(f'unsubscribe_url = "{url}"')).email.unsubscribe_url == url
+
+
+def test_config_check_refuses_an_http_unsubscribe_url(tmp_path):
+    from click.testing import CliRunner
+    from conftest import write_config
+
+    from cli import cli
+
+    path = write_config(tmp_path, "sqlite:///" + str(tmp_path / "c.db").lstrip("/"))
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(
+            "[email]\n", '[email]\nunsubscribe_url = "http://app.example.org/unsubscribe"\n'
+        ),
+        encoding="utf-8",
+    )
+    res = CliRunner().invoke(cli, ["config", "check", "--config", str(path)], obj={})
+    assert res.exit_code == 2, res.output
+    assert res.stderr == (
+        f"clinicast: {path}: email.unsubscribe_url: expected an https:// URL (the unsubscribe page; "
+        "one-click unsubscribe needs HTTPS, RFC 8058), got “http://app.example.org/unsubscribe”\n"
+    )
+    assert res.stdout == ""
+
+
 @pytest.mark.parametrize("sender", ["C <a@b.org>\\r\\nBcc: x@evil.org", "C <a@b.org>\\nX: y", "no address", "a@", ""])
 def test_from_with_line_breaks_or_no_address_refused(tmp_path, sender):
     refused(tmp_path, with_email(f'from = "{sender}"'), "email.from")

@@ -9,6 +9,7 @@ not one) is refused here. `email_problems()` is asked where email is sent, not a
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from email.utils import parseaddr
 from typing import TYPE_CHECKING
@@ -220,8 +221,27 @@ def check_identification(data: dict, email: dict, clinic: dict, problems: list[s
             )
         )
     url = email.get("unsubscribe_url") or ""
-    if url and not url.startswith(("https://", "http://")):
-        problems.append(_("email.unsubscribe_url: expected an https:// URL (the unsubscribe page)"))
+    if not isinstance(url, str) or not url:
+        return
+    # every email carries List-Unsubscribe-Post (one-click), whose List-Unsubscribe "MUST
+    # contain one HTTPS URI" (RFC 8058 §3.1). Plain http only on loopback: no patient's
+    # mail client can follow such a link (only this machine: the tests' gateway, a try-out)
+    try:
+        u = urlsplit(url)
+        host = (u.hostname or "").lower()
+    except ValueError:
+        u, host = None, ""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name, not an address
+        loopback = False
+    if not host or not u or not (u.scheme == "https" or (u.scheme == "http" and loopback)):
+        problems.append(
+            _(
+                "email.unsubscribe_url: expected an https:// URL (the unsubscribe page; one-click "
+                "unsubscribe needs HTTPS, RFC 8058), got {value}"
+            ).format(value=textcheck.quoted_value(url))
+        )
 
 
 def email_problems(config: Config) -> list[str]:
