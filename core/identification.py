@@ -7,12 +7,16 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping
 
-from core.enums import Language
-
+# what patients read, in the email's language (not the staff's): written here, as the
+# default invitation is (core.templating.defaults), not taken from the staff's catalogue
 _WORDS = {
     "fr": ("Ce courriel vous est envoyé par", "Téléphone"),
     "en": ("This email is sent to you by", "Phone"),
 }
+# what comes between « Téléphone » and the number: typeset as Quebec writes French (a
+# no-break space before the colon, as core.templating.defaults does), so that no line
+# starts with it
+_COLON = {"fr": "\u00a0: ", "en": ": "}
 _HTML_STYLE = "margin-top: 2em; padding-top: 1em; border-top: 1px solid #ccc; color: #555; font-size: 0.9em;"
 
 
@@ -22,7 +26,7 @@ def lines(clinic: Mapping[str, str], language: str) -> list[str]:
     if clinic.get("address"):
         out.append(str(clinic["address"]))
     if clinic.get("phone"):
-        out.append(f"{phone} : {clinic['phone']}" if language == Language.FR else f"{phone}: {clinic['phone']}")
+        out.append(f"{phone}{_COLON.get(language, _COLON['en'])}{clinic['phone']}")
     return out
 
 

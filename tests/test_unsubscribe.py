@@ -76,7 +76,7 @@ def test_a_patient_unsubscribes_by_the_link_and_stays_out_until_an_admin_opts_th
             footer = [
                 "Ce courriel vous est envoyé par Clinique du Parc",
                 "1234 rue Saint-Denis",
-                "Téléphone : 514-555-0100",
+                "Téléphone\u00a0: 514-555-0100",  # a no-break space before the colon (Quebec typography)
             ]
         assert text.rstrip().splitlines()[-3:] == footer, "the text part ends with the identification"
         tail = html[html.rindex("<footer") :]
