@@ -145,6 +145,11 @@ class Detail:
     DISPATCHER_STOPPED = N_("the dispatcher sending it stopped before the SMTP server's answer was recorded")
     GAVE_UP = N_("gave up after {n} attempts")
     CANNOT_SEND_TO = N_("cannot send to {to}: {error}")
+    BAD_DOMAIN = N_("the domain of the email address {address} is not a valid domain name")
+    SMTP_NO_SMTPUTF8 = N_(
+        "cannot send to {address}: the SMTP server {where} does not accept addresses with accents or "
+        "other non-ASCII characters before the @ (it does not offer SMTPUTF8)"
+    )
     SINK_WRITE = N_("cannot write {path}: {why}")  # as an export says it (core.exports)
     SINK_APPEND = N_("cannot append to {path}: {error}")
     GATEWAY_NO_ANSWER = N_("gateway timed out: no complete answer within {seconds} s")

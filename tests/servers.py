@@ -229,6 +229,7 @@ class Captured:
     rcpt_tos: list[str]
     data: bytes
     connection: int
+    smtp_utf8: bool = False  # the client said SMTPUTF8 at MAIL FROM
 
     @property
     def message(self) -> email.message.EmailMessage:
@@ -298,6 +299,7 @@ class _SmtpHandler:
                     list(envelope.rcpt_tos),
                     envelope.original_content or envelope.content,
                     session_no,
+                    bool(envelope.smtp_utf8),
                 )
             )
         if o.delay:
@@ -319,7 +321,8 @@ class SmtpServer:
     `close_every=N` answers 421 and closes a connection on its N+1th message (a server
     limiting messages per connection). `delay` seconds before each 250. `refuse_from`, an
     answer to every MAIL FROM while set ("553 5.7.1 sender not allowed": a relay that
-    refuses the clinic's sender), "" to accept again.
+    refuses the clinic's sender), "" to accept again. `smtputf8=True` offers SMTPUTF8
+    (RFC 6531: addresses with accents before the @); off by default, as aiosmtpd's.
     """
 
     def __init__(
@@ -331,6 +334,7 @@ class SmtpServer:
         delay: float = 0.0,
         port: int = 0,
         host: str = "127.0.0.1",
+        smtputf8: bool = False,
     ):
         from aiosmtpd.controller import Controller
         from aiosmtpd.smtp import SMTP, AuthResult
@@ -357,7 +361,7 @@ class SmtpServer:
                 owner.logins.append(login)
             return AuthResult(success=ok, handled=False)
 
-        kwargs: dict = {"server_hostname": "localhost"}
+        kwargs: dict = {"server_hostname": "localhost", "enable_SMTPUTF8": smtputf8}
         self.tls_context = server_ssl_context()  # switch_to_clinic_certificate(smtp.tls_context)
         if security == "starttls":
             kwargs.update(tls_context=self.tls_context, require_starttls=True)

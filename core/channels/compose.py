@@ -10,6 +10,13 @@ name `Jean⏎Bcc: victim@evil.example` once did) — even one read from an old d
 imported before names were checked. A value refused here raises ValueError (the
 dispatcher fails that delivery for good, reason "cannot build the email").
 
+Addresses (`address`): a domain with accents (`clinique-é.ca`) is written in its IDNA
+form (`xn--clinique--j4a.ca`, RFC 5890/5891 through the `idna` package, as httpx does)
+in the header, and `envelope` gives the SMTP envelope the same; a local part with accents
+(`josée@…`) can only travel as an internationalised email (RFC 6531/6532): its header is
+written in UTF-8 (`email.policy.SMTPUTF8`) and the SMTP transport sends it with SMTPUTF8,
+or fails that recipient when the server does not offer it (core.channels.smtp).
+
 `List-Unsubscribe` is the one header written by hand (`_list_unsubscribe`): the policy
 would turn a line over 78 characters with no space to fold at into an RFC 2047
 encoded-word (`=?utf-8?q?=3Chttps=3A//…?=`), which mail clients do not decode, and the
@@ -36,9 +43,11 @@ from email.utils import format_datetime, parseaddr
 from urllib.parse import quote
 
 from core import textcheck
+from core.reasons import Detail, detail
 
 CRLF = b"\r\n"
 POLICY = _policy.SMTP
+POLICY_UTF8 = _policy.SMTPUTF8  # an address whose local part is not ASCII (RFC 6532)
 
 
 def _refuse_controls(name: str, value: str) -> None:
@@ -72,31 +81,71 @@ def message_id(key: str, sender: str | Address) -> str:
     return f"<{key}@{domain_of(sender)}>"
 
 
+def envelope(addr: str) -> str:
+    """`addr` with its domain in IDNA form (A-labels, RFC 5890/5891: `rene@clinique-é.ca` ->
+    `rene@xn--clinique--j4a.ca`), as the SMTP envelope and the headers carry it; the local
+    part as it is. ValueError (its words a `Detail`) for a domain that is no valid
+    internationalised domain name."""
+    local, at, domain = addr.rpartition("@")
+    if not at or domain.isascii():
+        return addr
+    import idna  # only for a domain with accents: most emails never load it
+
+    try:
+        ascii_domain = idna.encode(domain, uts46=True).decode("ascii")
+    except idna.IDNAError:
+        raise ValueError(detail(Detail.BAD_DOMAIN, address=addr)) from None
+    return f"{local}@{ascii_domain}"
+
+
+def needs_smtputf8(addr: str) -> bool:
+    """Whether an address (its domain already in IDNA form) needs an SMTPUTF8 server: a
+    local part that is not ASCII (RFC 6531)."""
+    return not addr.isascii()
+
+
 def address(name: str, addr: str) -> Address:
     """The `Address` of one recipient for a header (the name RFC 2047-encoded by the
-    policy when it is not ASCII). ValueError for a control character in either part."""
+    policy when it is not ASCII, the domain in IDNA form). ValueError for a control
+    character in either part, or a domain that is no valid internationalised name."""
     _refuse_controls("address", name)
     _refuse_controls("address", addr)
-    return Address(display_name=name, addr_spec=addr)
+    spec = envelope(addr)
+    if spec.isascii():
+        return Address(display_name=name, addr_spec=spec)
+    # the parser refuses a local part that is not ASCII (an RFC 6532 address): its syntax is
+    # checked with each such character as an ASCII letter, then it is given as it is
+    local, _at, domain = spec.rpartition("@")
+    if not local or not domain:
+        raise ValueError(f"the address {addr!r} needs a local part and a domain")
+    checked = Address(addr_spec="".join(c if c.isascii() else "x" for c in local) + "@" + domain)
+    return Address(display_name=name, username=local, domain=checked.domain)
 
 
 def _header_bytes(msg: EmailMessage) -> bytes:
-    """The message's headers folded by the SMTP policy; ValueError if a folded header
-    would hold a line that does not start with white space (a new header)."""
+    """The message's headers folded by the SMTP policy (an address header whose local part
+    is not ASCII in UTF-8, by the SMTPUTF8 policy); ValueError if a folded header would
+    hold a line that does not start with white space (a new header)."""
     out = []
     for name, value in msg.items():
         _refuse_controls(name, str(value))
-        folded = POLICY.fold_binary(name, value)
-        body = folded[:-2]
-        lines = body.split(CRLF)
-        if (
-            not folded.endswith(CRLF)
-            or any(b"\r" in ln or b"\n" in ln for ln in lines)
-            or any(ln[:1] not in (b" ", b"\t") for ln in lines[1:])
-        ):
-            raise ValueError(f"the {name} header would not fold into one header")
-        out.append(folded)
+        policy = POLICY
+        if any(not a.username.isascii() for a in getattr(value, "addresses", ())):
+            policy = POLICY_UTF8
+        out.append(_one_header(name, policy.fold_binary(name, value)))
     return b"".join(out)
+
+
+def _one_header(name: str, folded: bytes) -> bytes:
+    """`folded` (a header and its CRLF), or ValueError if it would not be one header."""
+    lines = folded[:-2].split(CRLF)
+    if (
+        not folded.endswith(CRLF)
+        or any(b"\r" in ln or b"\n" in ln for ln in lines)
+        or any(ln[:1] not in (b" ", b"\t") for ln in lines[1:])
+    ):
+        raise ValueError(f"the {name} header would not fold into one header")
+    return folded
 
 
 MAX_LINE = 998  # octets in a header line, CRLF excluded (RFC 5322 2.1.1)

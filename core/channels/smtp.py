@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable
 
 from core import oserrors
-from core.channels import dkim
+from core.channels import compose, dkim
 from core.channels.base import SECRET, SLOW_DOWN, SMTP_LOGIN, SMTP_SENDER, SMTP_TLS, Outcome, one_line
 from core.config import secrets
 from core.errors import ConfigError
@@ -262,8 +262,17 @@ class SmtpMailer:
         fired = threading.Event()
         timer = WATCHDOG.arm(self.timeout, _shut, conn, fired)
         try:
+            # the envelope's domains in IDNA form (compose wrote the headers' the same)
+            sender, to = compose.envelope(sender), [compose.envelope(a) for a in to]
+            conn.command_encoding = "ascii"  # a pooled connection's last transaction may have set UTF-8
             conn.ehlo_or_helo_if_needed()
-            code, msg = conn.mail(sender)
+            options: list[str] = []
+            if not all(a.isascii() for a in (sender, *to)) or not _head(message).isascii():
+                # an internationalised email (RFC 6531): an address with accents before the @
+                if not conn.has_extn("smtputf8"):
+                    return self._no_smtputf8(sender, to), True
+                options = ["SMTPUTF8", "BODY=8BITMIME"] if conn.has_extn("8bitmime") else ["SMTPUTF8"]
+            code, msg = conn.mail(sender, options)
             if code != 250:
                 if code == 421:
                     return None, False
@@ -313,6 +322,16 @@ class SmtpMailer:
         if code == 421 and slow_down(code, _decode(msg)) is None:
             return None, False  # an explicit "closing, not accepted": safe to try again at once
         return self._answer(code, detail(Detail.SMTP_ANSWER, answer=f"{code} {_decode(msg)}")), code != 421
+
+    def _no_smtputf8(self, sender: str, to: list[str]) -> Outcome:
+        """An email that needs SMTPUTF8 to a server that does not offer it: the recipient's
+        address fails (SPEC §5: an answer about one recipient); the clinic's own sender
+        with accents before the @ is its setup, and pauses the channel."""
+        where = f"{self.host}:{self.port}"
+        if compose.needs_smtputf8(sender):
+            return Outcome.pause(SMTP_SENDER, one_line(detail(Detail.SMTP_NO_SMTPUTF8, address=sender, where=where)))
+        address = ", ".join([a for a in to if compose.needs_smtputf8(a)] or to)
+        return Outcome.final(one_line(detail(Detail.SMTP_NO_SMTPUTF8, address=address, where=where)))
 
     @staticmethod
     def _answer(code: int, text: str) -> Outcome:
@@ -401,6 +420,11 @@ def _shut(conn: smtplib.SMTP, fired: threading.Event) -> None:
             sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+
+
+def _head(message: bytes) -> bytes:
+    """The message's header section (a UTF-8 one is an RFC 6532 message: SMTPUTF8)."""
+    return message.partition(b"\r\n\r\n")[0]
 
 
 def _dot_stuffed(message: bytes) -> bytes:

@@ -109,8 +109,23 @@ _EMAIL = re.compile(r"[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\".]+$")
 
 
 def is_email(v: str) -> bool:
-    """One address like name@example.org (the import's rule, and the config's)."""
-    return len(v) <= 254 and _EMAIL.match(v) is not None
+    """One address like name@example.org (the import's rule, and the config's). A domain
+    with accents must be a valid internationalised domain name: it is sent in its IDNA
+    form (core.channels.compose.envelope), and one that has none could never be sent to.
+    Accents before the @ are accepted (RFC 6531): whether they can be sent depends on the
+    SMTP server (SMTPUTF8), which the send checks and words for that recipient."""
+    if len(v) > 254 or _EMAIL.match(v) is None:
+        return False
+    domain = v.rpartition("@")[2]
+    if domain.isascii():
+        return True
+    import idna  # only for a domain with accents: most imports never need it
+
+    try:
+        idna.encode(domain, uts46=True)
+    except idna.IDNAError:
+        return False
+    return True
 
 
 def parse_email(v: str) -> str:
