@@ -1,4 +1,5 @@
-"""Email addresses with accents (RFC 5890/5891 domains, RFC 6531/6532 local parts).
+"""Email addresses with accents (RFC 5890/5891 domains, RFC 6531/6532 local parts), and
+accented subjects written as RFC 2047 encoded-words that read back exactly.
 
 A domain with accents travels in its IDNA form (`rene@xn--clinique--j4a.ca`) in the
 envelope and the To header; a local part with accents (`josée@…`) goes with SMTPUTF8
@@ -10,7 +11,10 @@ from __future__ import annotations
 
 import email
 import email.policy
+import itertools
+import re
 from datetime import datetime
+from email.header import decode_header, make_header
 
 import pytest
 from helpers import ctx_at
@@ -198,6 +202,51 @@ def test_an_invitation_reaches_accented_addresses_once(db, db_url, tmp_path, smt
             address="josée@example.org", where=f"{smtp.host}:{smtp.port}"
         )
     assert Recipient.get(Recipient.patient == Patient.get(Patient.emr_id == "4002").id).status == "sent"
+
+
+# --- subjects -------------------------------------------------------------------------------
+
+NAMES = ["Marie-Ève", "Hélène", "Seán", "Zoë", "François", "Léa", "Jean", "Anaïs Côté-Bélanger", "Chloé"]
+CLINICS = ["Clinique du Parc", "Clinique médicale Saint-Énée", "GMF Côte-des-Neiges", "Clinique de l'Érablière"]
+SUBJECTS = [
+    "Votre invitation à l'application de la {clinic} vous attend, {name}",
+    "Nouvelle application : la {clinic} vous invite à l'essayer",
+    "{name}, la {clinic} vous invite à télécharger son application — valide 14 jours",
+    "Rappel : votre code d'invitation pour la {clinic} expire bientôt, {name}",
+    "{clinic} : {name}, rejoignez-nous sur l'application des patients",
+    "Your invitation to the {clinic} app is waiting, {name}",
+    "Bonjour {name}",
+    "Invitation",
+    "Rappel : {name}, votre invitation de la {clinic} expire dans deux jours ; ne la manquez pas",
+    "{name} : https://app.example.org/join/ABCDEFGHJKLMNPQRSTUVWXYZ23456789ABCDEFGHJKLMNPQRSTUVWXYZ",
+    "Invitation : https://app.example.org/join/ABCDEFGHJKLMNPQRSTUVWXYZ23456789ABCDEFGHJKLMNPQRSTUVWXYZ",
+    "Codes,vaccins,rendez-vous,rappels,resultats,ordonnances,messages,documents,{name}",
+    "Le texte =?utf-8?q?x?= reste du texte pour {name}",
+]
+_EMPTY_WORD = re.compile(rb"=\?[^?]*\?[qQbB]\?\?=")
+
+
+def test_accented_subjects_read_back_exactly_with_no_empty_encoded_word():
+    frame = compose.Frame(SENDER, "fr")
+    bad = []
+    for template, name, clinic in itertools.product(SUBJECTS, NAMES, CLINICS):
+        subject = template.format(name=name, clinic=clinic)
+        raw = frame.build(to="a@example.org", subject=subject, text="x", html="x", key="k",
+                          list_unsubscribe="mailto:u@example.org")  # fmt: skip
+        header = re.search(rb"\r\nSubject:(.*?)\r\n(?! )", raw, re.S)
+        assert header is not None
+        value = header.group(1)
+        lines = (b"Subject:" + value).split(b"\r\n")
+        by_parser = email.message_from_bytes(raw, policy=email.policy.default)["Subject"]
+        by_decode = str(make_header(decode_header(value.decode("ascii").replace("\r\n", ""))))
+        if (
+            by_parser != subject
+            or by_decode.strip() != subject
+            or _EMPTY_WORD.search(value)
+            or any(len(ln) > 78 for ln in lines)
+        ):
+            bad.append((subject, value))
+    assert not bad, f"{len(bad)} subjects written wrong, e.g. {bad[:3]}"
 
 
 def test_the_import_refuses_a_domain_that_could_never_be_sent_to(db, db_url, tmp_path):

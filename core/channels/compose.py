@@ -17,6 +17,12 @@ in the header, and `envelope` gives the SMTP envelope the same; a local part wit
 written in UTF-8 (`email.policy.SMTPUTF8`) and the SMTP transport sends it with SMTPUTF8,
 or fails that recipient when the server does not offer it (core.channels.smtp).
 
+The Subject is written by `email.header.Header` (folded at spaces when ASCII, else the
+whole value as UTF-8 encoded-words, RFC 2047), not by the policy's folding: that one split
+"vous invite à" into an empty encoded-word `=?utf-8?q??=` (RFC 2047 §2 forbids it), left a
+space before a fold next to an encoded-word, read back as two ("attend,  Marie-Ève"), and
+moved a whole ASCII subject onto a continuation line, read back with a leading space.
+
 `List-Unsubscribe` is the one header written by hand (`_list_unsubscribe`): the policy
 would turn a line over 78 characters with no space to fold at into an RFC 2047
 encoded-word (`=?utf-8?q?=3Chttps=3A//…?=`), which mail clients do not decode, and the
@@ -37,6 +43,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from email import policy as _policy
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -148,6 +155,22 @@ def _one_header(name: str, folded: bytes) -> bytes:
     return folded
 
 
+def _subject(subject: str) -> bytes:
+    """The Subject header by `email.header.Header`: plain ASCII folded at its spaces, any
+    other as UTF-8 encoded-words; lines of at most 76 characters where a fold can go,
+    never an empty encoded-word, read back exactly (see the module's docstring)."""
+    _refuse_controls("Subject", subject)
+    if subject.isascii() and "=?" not in subject:  # "=?…?=" as text would be read as an encoded-word
+        folded = Header(subject, "us-ascii", header_name="Subject").encode(splitchars=" ", linesep="\r\n")
+        # kept when unfolding gives the subject back (RFC 5322 2.2.3) in lines of at most 78
+        if folded.replace("\r\n", "") == subject and all(len(ln) <= 78 for ln in f"Subject: {folded}".split("\r\n")):
+            return _one_header("Subject", f"Subject: {folded}\r\n".encode("ascii"))
+    # not ASCII, or a word too long to fold at a space (the first line would be empty and
+    # the subject read back with a space before it): encoded-words, cut anywhere
+    folded = Header(subject, "utf-8", header_name="Subject").encode(linesep="\r\n")
+    return _one_header("Subject", f"Subject: {folded}\r\n".encode("ascii"))
+
+
 MAX_LINE = 998  # octets in a header line, CRLF excluded (RFC 5322 2.1.1)
 _URL_OUTSIDE = re.compile(r"[^\x21-\x7e]|[<>]")
 
@@ -244,8 +267,7 @@ class Frame:
         _refuse_controls("List-Unsubscribe", list_unsubscribe)
         subj = self._subjects.get(subject)
         if subj is None:
-            _refuse_controls("Subject", subject)
-            subj = _headers([("Subject", subject)])
+            subj = _subject(subject)
             if len(self._subjects) < 64:  # the few subjects of a campaign; a per-patient one is not kept
                 self._subjects[subject] = subj
         parts = [
