@@ -238,6 +238,8 @@ _VALUES = {
     "answer": "550 5.1.1 unknown",
     "sender": "no-reply@example.org",
     "address": "p1000@example.org",
+    "key": "email.password_file",  # a secret's setting (core.config.secrets)
+    "name": "CLINICAST_SMTP_PASSWORD",
 }
 
 
