@@ -167,7 +167,7 @@ def test_a_list_in_through_stdin_and_the_ledger_out_through_stdout(clinic):
     }
     ledger = ok(forced(config, f"recipients list {cid} --csv")).stdout.decode()
     lines = ledger.strip().splitlines()
-    assert lines[0].startswith("emr_id,name,status") and len(lines) == 21
+    assert lines[0].startswith("\ufeffemr_id,name,status") and len(lines) == 21
     # the same audit as at the server: the export is recorded under the staff member's login
     audit = json.loads(ok(forced(config, "audit --json")).stdout)
     assert [(a["user"], a["action"]) for a in audit][-2:] == [(LOGIN, "assign"), (LOGIN, "export")]
@@ -208,7 +208,7 @@ def test_output_file_is_written_owner_only_whatever_the_umask(clinic, tmp_path):
     os.chmod(out, 0o644)  # a file the shell made before
     ok(forced(config, f"recipients list {cid} --csv --output {out}", umask=0o022))
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
-    assert out.read_text().startswith("emr_id,") and "1000" in out.read_text()
+    assert out.read_text().startswith("\ufeffemr_id,") and "1000" in out.read_text()
     link = tmp_path / "link.csv"
     link.symlink_to(tmp_path / "elsewhere.csv")
     one_line(forced(config, f"recipients list {cid} --csv --output {link}"), 2, str(link))
@@ -240,7 +240,7 @@ def test_output_over_ssh_says_the_file_is_on_the_server_and_how_to_have_it_at_ho
     res = ok(forced(config, f"recipients list {cid} --csv -o {out}"))
     err = res.stderr.decode()
     assert f"{out}: written on the server" in err and f"ssh clinic recipients list {cid} --csv > {out}" in err, err
-    assert out.read_text().startswith("emr_id,")
+    assert out.read_text().startswith("\ufeffemr_id,")
 
 
 # --- no terminal, no command ------------------------------------------------------------------
@@ -311,7 +311,7 @@ def test_the_audit_export_is_written_owner_only_too(clinic, tmp_path):
     config, _cid = clinic
     out = tmp_path / "audit.csv"
     ok(forced(config, f"audit --csv --output {out}", umask=0o022))
-    assert stat.S_IMODE(out.stat().st_mode) == 0o600 and out.read_text().startswith("id,at,user,action")
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600 and out.read_text().startswith("\ufeffid,at,user,action")
 
 
 @pytest.mark.parametrize(
