@@ -7,7 +7,7 @@ user action and shows the result).
     recipients.py        one campaign: counts, progress, the table, its keys
     recipient_flows.py   the flows of its keys: add, remove, start, export, and their words
     recipient_detail.py  one recipient in full (an audited read)
-    add_patients.py      one patient, conditions or a CSV list
+    add_patients/        one patient, conditions or a CSV list (a module a tab)
     template_editor.py   French and English tabs, live preview
     sending.py           stop, re-invite and test send (SendingControl, held by a screen)
     opt_out.py           the opt-out modal and OptOutFlow (held by a screen or widget)

@@ -1,0 +1,128 @@
+"""The dialog's CSV tab: a file's path (typed, or chosen in the folder tree) or a pasted
+list of EMR ids, read by core into a report shown before anything is added."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from textual import events, on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Button, DirectoryTree, Input, Static, TabbedContent
+
+from core import recipients
+from core.errors import ClinicastError
+from core.i18n import _
+from tui import format as fmt
+from tui.screens.add_patients.common import AddPatientsBase
+from tui.screens.add_patients.words import csv_report_text
+from tui.widgets.text_input import TextInput, is_list
+
+CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
+
+
+class CsvTree(DirectoryTree):
+    """Folders and the files that can hold a list of EMR ids."""
+
+    def filter_paths(self, paths):
+        return [p for p in paths if not p.name.startswith(".") and (p.is_dir() or p.suffix.lower() in CSV_SUFFIXES)]
+
+
+class PathOrPaste(TextInput):
+    """The CSV tab's path field: a one-line paste is a path; a pasted list goes to the
+    modal (TextInput.ListPasted) as a list of ids."""
+
+
+class CsvTab(AddPatientsBase):
+    def compose_csv(self) -> ComposeResult:
+        with Horizontal(id="csv-path-row"):
+            yield PathOrPaste(
+                placeholder=self._csv_placeholder(),
+                id="csv-path",
+                compact=True,
+            )
+            yield Button(_("Check"), id="csv-check", compact=True)
+        yield CsvTree(self.start_folder, id="csv-tree")
+        yield Static("", id="csv-report")
+        with Horizontal(classes="add-actions"):
+            yield Static("", classes="spacer")
+            yield Button(_("Assign"), id="assign-csv", variant="primary", compact=True, disabled=True)
+
+    @staticmethod
+    def _csv_placeholder() -> str:
+        return _("CSV file path (enter: check it), or paste EMR ids")
+
+    def relabel_csv(self) -> None:
+        self.query_one("#csv-check", Button).label = _("Check")
+        self.query_one("#csv-path", Input).placeholder = self._csv_placeholder()
+        if self.report is not None:
+            self.query_one("#csv-report", Static).update(csv_report_text(self.report))
+            n = len(self.report.found)
+            self.query_one("#assign-csv", Button).label = _("Assign {n}").format(n=fmt.num(n)) if n else _("Assign")
+        else:
+            self.query_one("#assign-csv", Button).label = _("Assign")
+
+    @on(DirectoryTree.FileSelected)
+    def _file_selected(self, event: DirectoryTree.FileSelected) -> None:
+        event.stop()
+        self.query_one("#csv-path", Input).value = str(event.path)
+        self._check_csv()
+
+    @on(Input.Submitted, "#csv-path")
+    @on(Button.Pressed, "#csv-check")
+    def _check_csv(self) -> None:
+        path = self.query_one("#csv-path", Input).value.strip()
+        if not path:
+            self._message(_("Type the path of a CSV file, or choose one in the folder below."))
+            return
+        self._read_csv(os.path.expanduser(path))
+
+    @on(Input.Changed, "#csv-path")
+    def _path_changed(self) -> None:
+        self.report = None
+        self.query_one("#assign-csv", Button).disabled = True
+        self.query_one("#csv-report").display = False
+
+    # a list pasted anywhere in the dialog (terminals send it as a bracketed paste): read
+    # by core like a CSV file, with the same report and the same Assign to confirm
+    @on(TextInput.ListPasted)
+    def _list_pasted(self, event: TextInput.ListPasted) -> None:
+        self._pasted(event.text)
+
+    def on_paste(self, event: events.Paste) -> None:
+        if is_list(event.text):
+            event.stop()
+            self._pasted(event.text)
+
+    def _pasted(self, text: str) -> None:
+        self.query_one(TabbedContent).active = "tab-csv"
+        self._read_list(recipients.read_pasted, text)
+
+    def _read_csv(self, path: str) -> None:
+        self._read_list(recipients.read_id_list, path)
+
+    @work(exclusive=True, exit_on_error=False, group="csv")
+    async def _read_list(self, read, what: str) -> None:
+        """`read` is recipients.read_id_list (a path) or read_pasted (the pasted text)."""
+        try:
+            report = await asyncio.to_thread(read, self.app.ctx, what)
+        except ClinicastError as e:
+            self._message(str(e))  # beside the path, where the eye is
+            return
+        self.report = report
+        self._message("")
+        box = self.query_one("#csv-report", Static)
+        box.update(csv_report_text(report))
+        box.display = True
+        button = self.query_one("#assign-csv", Button)
+        n = len(report.found)
+        button.disabled = n == 0
+        button.label = _("Assign {n}").format(n=fmt.num(n)) if n else _("Assign")
+        if n:
+            button.focus()
+
+    @on(Button.Pressed, "#assign-csv")
+    def _assign_csv_pressed(self) -> None:
+        if self.report is not None and self.report.found:
+            self._assign(recipients.assign_ids, self.report.found)
