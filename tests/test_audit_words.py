@@ -58,8 +58,10 @@ def _every_action(config, tmp_path) -> list[str]:
     audit_read.search_patients(ctx, "Tremblay")
     views.template_preview(ctx, inv.id, campaigns.get_templates(ctx, inv.id)["fr"], "fr")
     view.show(ctx, "1000")
+    # a value no patient has, confirmed (the TUI's question, --allow-unknown-values)
+    recipients.assign_conditions(ctx, bc.id, conditions.parse_all(["practitioner != 'Dr Nobody'"]), unknown_ok=True)
     return [str(csv_file), "Rejoignez-nous", "Vaccin antigrippal", "moi@example.org", "au téléphone",
-            "erreur de saisie", "Tremblay", "app"]  # fmt: skip
+            "erreur de saisie", "Tremblay", "app", "Dr Nobody"]  # fmt: skip
 
 
 EVERY_ACTION = {"import", "create", "edit", "archive", "unarchive", "assign", "start", "remove", "stop", "test_send",
@@ -139,6 +141,12 @@ def test_moments_are_the_clinics_and_codes_are_words(db, config, tmp_path):
         ({"a_newer_key": 5, "added": 1}, "added: 1 · a_newer_key=5", "ajoutés\u00a0: 1 · a_newer_key=5"),
         ({"window": [[None, None], ["2026-03-02", "2026-03-31"]]}, "dates: — to — → Mar 2, 2026 to Mar 31, 2026",
          "dates\u00a0: du — au — → du 2 mars 2026 au 31 mars 2026"),
+        ({"how": "conditions", "conditions": ["practitioner != Dr Ray"],
+          "unknown_values_confirmed": ["practitioner != Dr Ray"]},
+         "added by: conditions · conditions: Practitioner != Dr Ray · "
+         "confirmed though no patient has the value: Practitioner != Dr Ray",
+         "ajoutés par\u00a0: des conditions · conditions\u00a0: Médecin != Dr Ray · "
+         "confirmé bien qu'aucun patient n'ait cette valeur\u00a0: Médecin != Dr Ray"),
     ],
 )  # fmt: skip
 def test_a_detail_in_each_language(detail, english, french, config):

@@ -221,6 +221,25 @@ def test_a_value_no_patient_has_is_refused_with_the_value_meant(run, tmp_path):
     assert res.stderr == "" and (again["added"], again["already_assigned"] + again["skipped"]) == (0, 40)
 
 
+def test_an_assign_past_a_value_no_patient_has_is_audited_as_confirmed(run, tmp_path):
+    """--allow-unknown-values: the assign's audit row names the conditions whose value no
+    patient has, confirmed (the warning seen and gone past); `clinicast audit` says it in
+    words. The flag with no such value, or without the flag, writes no such fact."""
+    run("patients", "import", str(patients_csv(tmp_path)))
+    cid = str(run.json("campaigns", "create", "--kind", "invitation", "--name", "Dr Roy")["id"])
+    where = ("--where", "age >= 0", "--where", "practitioner != 'Dr Ray'")
+    run("recipients", "add", cid, *where, "--allow-unknown-values", "--json")
+    run("recipients", "add", cid, "--where", "practitioner = 'Dr Roy'", "--allow-unknown-values", "--json")
+    run("recipients", "add", cid, "--where", "age >= 0", "--json")
+    confirmed, known, plain = [a["detail"] for a in run.json("audit") if a["action"] == "assign"]
+    assert confirmed["unknown_values_confirmed"] == ["practitioner != Dr Ray"], confirmed
+    assert confirmed["conditions"] == ["age >= 0", "practitioner != Dr Ray"]
+    assert "unknown_values_confirmed" not in known and "unknown_values_confirmed" not in plain
+    said = run("audit").stdout
+    assert said.count("confirmed though no patient has the value") == 1, said
+    assert "confirmed though no patient has the value: Practitioner != Dr Ray" in said, said
+
+
 def test_bad_patient_file_changes_nothing(run, tmp_path):
     run("patients", "import", str(patients_csv(tmp_path, 5)))
     bad = tmp_path / "bad.csv"

@@ -5,11 +5,15 @@ such a value asks before adding (it selects nearly everyone)."""
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import pytest
 from textual.widgets import Input, OptionList
 from tui_helpers import campaign_open, copied_world, module_world, open_add, screen_text, settle
 
 from core import conditions, i18n, recipients
+from core.audit import read as audit_read
+from core.audit.words import describe
 from core.models import Patient, Recipient
 from tui.screens.modals import ConfirmModal
 from tui.screens.recipients import RecipientsScreen
@@ -19,6 +23,7 @@ pytestmark = pytest.mark.anyio
 base_world = module_world("condition_values", n_patients=60)
 world = copied_world
 
+UTC = ZoneInfo("UTC")
 MEANT = "Dr Jean-François Gagnon"
 WARNING = f"Practitioner “Dr Gagnin”: no patient has this value; did you mean “{MEANT}”?"
 
@@ -90,6 +95,10 @@ async def test_is_not_with_a_typo_asks_first_naming_the_value_and_the_count(worl
         await settle(pilot)
         assert isinstance(app.screen, RecipientsScreen)
         assert recipients_of(cid) == preview.matched - preview.already_assigned
+    # the trail says the warning was seen and confirmed, in the assign's own row
+    [assign] = [r for r in audit_read.read(world.ctx) if r.action == "assign" and r.campaign_id == cid]
+    assert assign.detail["unknown_values_confirmed"] == ["practitioner != Dr Gagnin"], assign.detail
+    assert "confirmed though no patient has the value: Practitioner != Dr Gagnin" in describe(assign.detail, UTC)
 
 
 async def test_down_lists_the_practitioners_the_value_meant_first(world):

@@ -158,6 +158,11 @@ _KEYS: dict[str, tuple[Callable[[], str], Callable[[object, ZoneInfo], str]]] = 
     "templates": (lambda: pgettext("audit detail", "templates"), _changed),
     "how": (lambda: pgettext("audit detail", "added by"), _how),
     "conditions": (lambda: pgettext("audit detail", "conditions"), _conditions),
+    # an assign by a value no patient has, confirmed (the TUI's question, --allow-unknown-values)
+    "unknown_values_confirmed": (
+        lambda: pgettext("audit detail", "confirmed though no patient has the value"),
+        _conditions,
+    ),
     "count": (lambda: pgettext("audit detail", "EMR ids in the list"), _count),
     "emr_id": (lambda: word("field", "emr_id"), _plain),
     "added": (lambda: pgettext("audit detail", "added"), _count),

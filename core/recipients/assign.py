@@ -395,17 +395,20 @@ def assign_conditions(ctx: Ctx, campaign_id: int | str, conds: list, *, unknown_
     """Assign the patients every condition selects. A condition comparing a text field
     with a value no patient has (`practitioner != "Dr Gagnin"`, a typo: nearly everyone)
     is refused with the closest values that exist (conditions.UnknownValues, nothing
-    written), unless `unknown_ok`: the staff member saw it and confirmed."""
+    written), unless `unknown_ok`: the staff member saw it and confirmed — which the
+    assign's audit row says, naming those conditions (`unknown_values_confirmed`), so the
+    trail shows the warning was seen and gone past (the TUI's confirmation, the CLI's
+    --allow-unknown-values)."""
     from core import conditions
 
     if not conds:
         raise BadInput(_("give at least one condition (FIELD OP VALUE)"))
     ctx.require(Permission.CAMPAIGNS)
     get(campaign_id)  # an unknown campaign is said first
-    if not unknown_ok:
-        unknown = conditions.unknown_values(ctx, conds)
-        if unknown:
-            raise conditions.UnknownValues(unknown)
+    unknown = conditions.unknown_values(ctx, conds)
+    if unknown and not unknown_ok:
+        raise conditions.UnknownValues(unknown)
+    confirmed = {"unknown_values_confirmed": [conditions.describe(u.condition) for u in unknown]} if unknown else {}
     expr = conditions.compile(conds, ctx.today())
     return _assign(
         ctx,
@@ -413,6 +416,7 @@ def assign_conditions(ctx: Ctx, campaign_id: int | str, conds: list, *, unknown_
         Patient.select(Patient.id).where(expr),
         "conditions",
         conditions=[conditions.describe(c) for c in conds],
+        **confirmed,
     )
 
 
