@@ -11,7 +11,7 @@ import pytest
 from helpers import add_patients, ctx_at
 from servers import delivery_config
 
-from core import campaigns, conditions, recipients
+from core import campaigns, conditions, i18n, recipients
 from core.delivery import Dispatcher
 from core.enums import IN_FEED_NO_PUSH
 
@@ -143,16 +143,33 @@ def test_the_preview_before_an_assign_counts_what_the_assign_then_does(world):
     add_patients(2, 2000, app_id=lambda i: f"a-{i}", marketing_consent=False)
     add_patients(1, 3000)  # no app account
     b = broadcast(ctx)
-    recipients.assign_ids(ctx, b.id, ["1000"])  # already there
+    recipients.assign_ids(ctx, b.id, ["1000", "2000"])  # already there; 2000 skipped (no consent), and stays so
     conds = [conditions.parse("email is not empty")]
     p = recipients.preview_conditions(ctx, b.id, conds)
     assert (p.matched, p.added, p.already_assigned) == (8, 4, 1)
     assert p.skipped_reasons == {"no_marketing_consent": 2, "no_app_account": 1}
-    assert (
-        p.line() == "8 match · 4 will be added · 1 already there · 3 skipped: no marketing consent 2, no app account 1"
+    # the patients a consent rule skips in the product's one wording (« ajoutés comme
+    # écartés »: on the campaign, they will receive nothing), as the assign then says it
+    assert p.line() == (
+        "8 match · 4 will be added · 1 already there · "
+        "2 added as skipped (1 without an app account, 1 without marketing consent) · "
+        "1 already there and still skipped (no marketing consent)"
     )
+    i18n.use("fr")
+    try:
+        assert p.line() == (
+            "8 correspondent · 4 seront ajoutés · 1 déjà présent · "
+            "2 ajoutés comme écartés (1 sans compte dans l'application, 1 sans consentement) · "
+            "1 déjà présent et toujours écarté (sans consentement)"
+        ), p.line()
+    finally:
+        i18n.use("en")
     done = recipients.assign_conditions(ctx, b.id, conds)
     assert (done.added, done.already_assigned, done.skipped_reasons) == (4, 1, p.skipped_reasons)
+    assert done.skipped_added == p.skipped_added
+    from core.recipients.results import added_as_skipped  # the one wording, of the preview and the result
+
+    assert added_as_skipped(p.skipped_added) in p.line() and added_as_skipped(done.skipped_added) in done.words()
 
 
 def test_an_opt_out_recorded_after_the_assign_shows_before_the_start(world):

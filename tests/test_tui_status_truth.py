@@ -132,4 +132,4 @@ async def test_the_live_count_says_what_the_assign_will_do(world):
         p = recipients.preview_conditions(world.ctx, cid, [conditions.make(*parts)])
         assert p.skipped_reasons.get("no_marketing_consent")  # the demo has patients without consent
         assert await wait_for(pilot, lambda: p.line() in screen_text(app)), screen_text(app)
-        assert f"{p.matched} match · {p.added} will be added" in p.line() and "skipped: " in p.line()
+        assert f"{p.matched} match · {p.added} will be added" in p.line() and " added as skipped (" in p.line()

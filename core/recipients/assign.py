@@ -161,6 +161,7 @@ def _tally(c: Campaign, patients: pw.Select) -> tuple[AssignResult, int, int]:
     )
     result = AssignResult()
     skipped: Counter[str] = Counter()
+    skipped_added: Counter[str] = Counter()  # of `skipped`, those who come in as skipped
     incoming = matched = 0
     for where, why, was, n in rows:
         matched += n
@@ -177,7 +178,9 @@ def _tally(c: Campaign, patients: pw.Select) -> tuple[AssignResult, int, int]:
             result.added += n
         else:
             skipped[why] += n
+            skipped_added[why] += n
     result.skipped, result.skipped_reasons = sum(skipped.values()), dict(skipped)
+    result.skipped_added = dict(skipped_added)
     return result, incoming, matched
 
 
@@ -205,6 +208,7 @@ def preview_conditions(ctx: Ctx, campaign_id: int | str, conds: list) -> AssignP
         added=result.added,
         already_assigned=result.already_assigned,
         skipped_reasons=result.skipped_reasons,
+        skipped_added=result.skipped_added,
         unknown=conditions.unknown_values(ctx, conds),
     )
 

@@ -51,8 +51,7 @@ class AssignResult:
 
     def _still_skipped(self) -> dict[str, int]:
         """{reason: n} of the patients already on the campaign it leaves skipped."""
-        out = {c: n - self.skipped_added.get(c, 0) for c, n in self.skipped_reasons.items()}
-        return {c: n for c, n in out.items() if n > 0}
+        return _minus(self.skipped_reasons, self.skipped_added)
 
     def words(self) -> str:
         """What the assign did, for people: "4 added; 11 added as skipped (no marketing
@@ -65,24 +64,13 @@ class AssignResult:
         if self.added or not added_skipped:
             parts.append(ngettext("{n} added", "{n} added", self.added).format(n=num(self.added)))
         if added_skipped:
-            parts.append(
-                ngettext("{n} added as skipped ({reasons})", "{n} added as skipped ({reasons})", added_skipped).format(
-                    n=num(added_skipped), reasons=_why(self.skipped_added)
-                )
-            )
+            parts.append(added_as_skipped(self.skipped_added))
         if self.already_assigned:
             n = self.already_assigned
             parts.append(ngettext("{n} already there", "{n} already there", n).format(n=num(n)))
         kept = self._still_skipped()
         if kept:
-            n = sum(kept.values())
-            parts.append(
-                ngettext(
-                    "{n} already there and still skipped ({reasons})",
-                    "{n} already there and still skipped ({reasons})",
-                    n,
-                ).format(n=num(n), reasons=_why(kept))
-            )
+            parts.append(still_skipped(kept))
         if self.published:
             n = self.published
             parts.append(ngettext("shown in {n} feed now", "shown in {n} feeds now", n).format(n=num(n)))
@@ -119,6 +107,34 @@ class AssignResult:
         }
 
 
+def added_as_skipped(reasons: dict[str, int]) -> str:
+    """ "11 added as skipped (no marketing consent)", « 11 ajoutés comme écartés (…) »:
+    patients a consent rule skips are added all the same, with their reason (SPEC §4),
+    and will receive nothing. The product's one wording of it: an assign's result says
+    it, and so does its preview before (the conditions tab)."""
+    n = sum(reasons.values())
+    return ngettext("{n} added as skipped ({reasons})", "{n} added as skipped ({reasons})", n).format(
+        n=formats.number(n), reasons=_why(reasons)
+    )
+
+
+def still_skipped(reasons: dict[str, int]) -> str:
+    """ "2 already there and still skipped (no app account)": patients on the campaign
+    already whom the assign leaves skipped — said by an assign's result and its preview."""
+    n = sum(reasons.values())
+    return ngettext(
+        "{n} already there and still skipped ({reasons})",
+        "{n} already there and still skipped ({reasons})",
+        n,
+    ).format(n=formats.number(n), reasons=_why(reasons))
+
+
+def _minus(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    """{reason: n} of `a` less those of `b`, the reasons left with none dropped."""
+    out = {c: n - b.get(c, 0) for c, n in a.items()}
+    return {c: n for c, n in out.items() if n > 0}
+
+
 def _sum(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
     out = dict(a)
     for code, n in b.items():
@@ -143,6 +159,9 @@ class AssignPreview:
     added: int = 0
     already_assigned: int = 0
     skipped_reasons: dict[str, int] = field(default_factory=dict)  # reason code -> n
+    # of `skipped_reasons`, those the assign would write as skipped (the others are on
+    # the campaign already and stay skipped), as AssignResult.skipped_added
+    skipped_added: dict[str, int] = field(default_factory=dict)
     # the conditions naming a text value no patient has (core.conditions.UnknownValue):
     # said at their row, and the assign asks before going ahead
     unknown: list = field(default_factory=list)
@@ -152,7 +171,8 @@ class AssignPreview:
         return sum(self.skipped_reasons.values())
 
     def line(self) -> str:
-        """ "1,103 match · 877 will be added · 226 skipped: no marketing consent"."""
+        """ "1,103 match · 877 will be added · 226 added as skipped (no marketing consent)":
+        the skipped in the words the assign's result then says them (`added_as_skipped`)."""
 
         parts = [
             ngettext("{n} matches", "{n} match", self.matched).format(n=formats.number(self.matched)),
@@ -161,14 +181,11 @@ class AssignPreview:
         if self.already_assigned:
             n = self.already_assigned
             parts.append(ngettext("{n} already there", "{n} already there", n).format(n=formats.number(n)))
-        if self.skipped:
-            by = sorted(self.skipped_reasons.items(), key=lambda kv: (-kv[1], kv[0]))
-            if len(by) == 1:
-                why = describe(by[0][0])
-            else:
-                why = ", ".join(f"{describe(code)} {formats.number(n)}" for code, n in by)
-            n = self.skipped
-            parts.append(ngettext("{n} skipped: {why}", "{n} skipped: {why}", n).format(n=formats.number(n), why=why))
+        if self.skipped_added:
+            parts.append(added_as_skipped(self.skipped_added))
+        kept = _minus(self.skipped_reasons, self.skipped_added)
+        if kept:
+            parts.append(still_skipped(kept))
         return " · ".join(parts)
 
 
