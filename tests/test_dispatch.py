@@ -70,6 +70,43 @@ def rstatus(cid):
 
 
 class TestInvitations:
+    # a code in a code span and links in autolinks, where Markdown does not undo a backslash
+    EXACT = {
+        "fr": {
+            "subject": "Votre code",
+            "body": "Bonjour {{ patient.first_name }},\n\n"
+            "Saisissez le code `{{ invitation.code }}` dans l'application.\n\n"
+            "Votre invitation\u00a0: <{{ invitation.url }}>\n\n"
+            "Nom au dossier\u00a0: `{{ patient.first_name }}` <{{ patient.last_name }}>\n\n"
+            "Pour vous désabonner\u00a0: <{{ unsubscribe.url }}>",
+        }
+    }
+
+    def test_values_in_code_and_autolinks_are_sent_exactly_and_hostile_names_stay_text(self, setup, smtp):
+        ctx, clock, make = setup
+        hostile = ["*x*", "[x](http://evil.example)", "<script>", "a`b", "``", "<https://evil.example>"]
+        add_patients(len(hostile), 1000, first_name=lambda i: hostile[i - 1000], last_name=lambda i: hostile[i - 1000])
+        c = campaigns.create(ctx, "invitation", "Code", templates=self.EXACT)
+        recipients.assign_ids(ctx, c.id, [str(i) for i in range(1000, 1000 + len(hostile))])
+        recipients.start(ctx, c.id)
+        assert make().run_once().sent == len(hostile)
+        by_rcpt = {m.rcpt_tos[0]: m for m in smtp.messages}
+        for p in Patient.select():
+            inv = Invitation.get(Invitation.patient == p)
+            m = by_rcpt[p.email]
+            text, html = m.part("plain"), m.part("html")
+            unsubscribe = re.search(r"vous désabonner\u00a0: (\S+)", text).group(1)
+            assert unsubscribe.startswith("https://app.example.org/unsubscribe/") and "\\" not in unsubscribe
+            assert f"Saisissez le code {inv.code} dans" in text, text
+            assert f"<code>{inv.code}</code>" in html and f'href="{inv.url}"' in html
+            assert f'href="{unsubscribe}">{unsubscribe}</a>' in html
+            assert f"invitation\u00a0: {inv.url}\n" in text
+            # the name is its text in both parts: in code, and as the literal text it is
+            # in the place of an autolink
+            assert f"Nom au dossier\u00a0: {p.first_name} <{p.last_name}>\n" in text, text
+            assert "evil" not in "".join(re.findall(r"<a [^>]*>", html)), html
+            assert "<script" not in html and "<em>" not in html
+
     def test_every_eligible_patient_gets_one_email_in_their_language(self, setup, smtp):
         ctx, clock, make = setup
         add_patients(4, 1000, language=lambda i: "en" if i % 2 else "fr")
@@ -97,8 +134,11 @@ class TestInvitations:
             assert inv.url == "https://app.example.org/join/" + inv.code.replace("-", "")
             assert re.fullmatch(r"[A-HJ-KM-NP-Z2-9]{4}-[A-HJ-KM-NP-Z2-9]{4}", inv.code)
             assert inv.expires_at == T0 + timedelta(days=14)
-            expected = "16 mars 2026" if lang == "fr" else "March 16, 2026"
+            # a date is joined with no-break spaces (a mail client never wraps inside it),
+            # written quoted-printable in the text part
+            expected = "16\u00a0mars\u00a02026" if lang == "fr" else "March\u00a016,\u00a02026"
             assert expected in text and expected in html
+            assert (b"16=C2=A0mars=C2=A02026" if lang == "fr" else b"March=C2=A016,=C2=A02026") in m.data
             assert (
                 msg["Message-ID"]
                 == f"<{Delivery.get(Delivery.recipient == inv.recipient).idempotency_key}@example.org>"
@@ -207,8 +247,8 @@ class TestBroadcasts:
         assert puts[0].body == {
             "title": {"fr": "Vaccins", "en": "Flu shots"},
             "body_markdown": {
-                "fr": "**Clinique du Parc** : vaccins jusqu'au 6 mars 2026.",
-                "en": "**Clinique du Parc**: flu shots until March 6, 2026.",
+                "fr": "**Clinique du Parc** : vaccins jusqu'au 6\u00a0mars\u00a02026.",
+                "en": "**Clinique du Parc**: flu shots until March\u00a06,\u00a02026.",
             },
             "starts_at": "2026-03-01T05:00:00Z",
             "ends_at": "2026-03-07T04:59:59Z",
@@ -218,6 +258,22 @@ class TestBroadcasts:
         assert sum(sizes) == 1200 and max(sizes) == 500 and len(sizes) <= 5, sizes  # batches of ≤ 500
         assert gw.audience(b.uuid) == {f"a-{i}" for i in range(1000, 2200)}
         assert rstatus(b.id) == {"assigned": 1200, "skipped": 1}, "publishing is not sending"
+
+    def test_the_feed_gets_markdown_that_shows_values_in_code_and_autolinks_exactly(self, setup, gw):
+        from markdown_it import MarkdownIt
+
+        ctx, clock, make = setup
+        add_patients(1, app_id="a-1000")
+        body = "Composez le `{{ clinic.phone }}` ou visitez <{{ clinic.app_url }}>."
+        templates = {lang: {**TPL[lang], "body": body} for lang in TPL}
+        b = campaigns.create(ctx, "broadcast", "Code", date(2026, 3, 1), date(2026, 3, 6), templates=templates)
+        recipients.assign_ids(ctx, b.id, ["1000"])
+        make().run_once()
+        sent = gw.calls("PUT")[0].body["body_markdown"]["fr"]
+        assert sent == "Composez le `514-555-0100` ou visitez <https://app.example.org/join>."
+        shown = MarkdownIt("commonmark").render(sent)
+        assert "<code>514-555-0100</code>" in shown
+        assert '<a href="https://app.example.org/join">https://app.example.org/join</a>' in shown
 
     def test_ids_the_gateway_does_not_know_fail_with_the_reason(self, setup, gw):
         ctx, clock, make = setup

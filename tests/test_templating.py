@@ -217,7 +217,7 @@ class TestSandbox:
         assert context == {
             "clinic": {k: CLINIC[k] for k in ("name", "phone", "address", "app_url")},
             "patient": {"first_name": "Marie", "last_name": "Tremblay", "language": "fr"},
-            "invitation": {"url": INVITATION["url"], "code": "AB-12", "expires_on": "24 décembre 2026"},
+            "invitation": {"url": INVITATION["url"], "code": "AB-12", "expires_on": "24\u00a0décembre\u00a02026"},
             "unsubscribe": {"url": UNSUBSCRIBE},
         }
 
@@ -279,6 +279,113 @@ class TestHtmlEscaping:
         assert rendered.text == "Join (https://app.example.org/join?c=A_1&l=en)\n"
 
 
+def code_context(first_name="Marie", code="5RRG-PE79", url="https://app.example.org/join/5RRG-PE79"):
+    context = invitation_context(first_name)
+    context["invitation"] = {**context["invitation"], "code": code, "url": url}
+    return context
+
+
+CODE_BODY = (
+    "Saisissez le code `{{ invitation.code }}` dans l'application.\n\n"
+    "Rejoindre\u00a0: <{{ invitation.url }}>\n\n"
+    "Pour vous désabonner\u00a0: <{{ unsubscribe.url }}>"
+)
+
+
+class TestValuesInCodeAndAutolinks:
+    """CommonMark keeps a backslash inside a code span or an autolink: a value there is
+    written as it is (with a fence it cannot close), not backslash-escaped."""
+
+    def test_a_code_and_links_come_out_exactly(self):
+        rendered = render("invitation", {"subject": "s", "body": CODE_BODY}, code_context())
+        assert rendered.text == (
+            "Saisissez le code 5RRG-PE79 dans l'application.\n\n"
+            "Rejoindre\u00a0: https://app.example.org/join/5RRG-PE79\n\n"
+            f"Pour vous désabonner\u00a0: {UNSUBSCRIBE}\n"
+        )
+        assert "<code>5RRG-PE79</code>" in rendered.html
+        assert '<a href="https://app.example.org/join/5RRG-PE79">https://app.example.org/join/5RRG-PE79</a>' in (
+            rendered.html
+        )
+        assert f'<a href="{UNSUBSCRIBE}">{UNSUBSCRIBE}</a>' in rendered.html
+
+    def test_a_prepared_invitation_puts_them_in_exactly_too(self):
+        from core.templating.prepared import Prepared
+
+        context = code_context()
+        p = Prepared({"subject": "s", "body": CODE_BODY}, {"clinic": context["clinic"]}, "fr")
+        rendered = p.render({k: context[k] for k in ("patient", "invitation", "unsubscribe")})
+        assert rendered == render("invitation", {"subject": "s", "body": CODE_BODY}, context, "fr")
+        assert "<code>5RRG-PE79</code>" in rendered.html and f'href="{UNSUBSCRIBE}"' in rendered.html
+
+    def test_the_feed_markdown_shows_them_exactly(self):
+        body = "Composez le `{{ clinic.phone }}` ou visitez <{{ clinic.app_url }}>."
+        rendered = render("broadcast", broadcast(body=body), {"clinic": invitation_context()["clinic"]})
+        assert rendered.body_markdown == "Composez le `514-555-0100` ou visitez <https://app.example.org/join>."
+
+    @pytest.mark.parametrize(
+        "name",
+        [
+            "*x*", "[x](http://evil.example)", "<script>", "`", "a`b", "``", "x` [y](http://evil.example) `z",
+            "<https://evil.example>", "# h", "> q", "a\\", "\\`", "**b**", "a>b", "x\u00a0y",
+        ],
+    )  # fmt: skip
+    @pytest.mark.parametrize(
+        "body",
+        [
+            "Nom\u00a0: `{{ patient.first_name }}` fin",
+            "`a\n{{ patient.first_name }}` fin",
+            "``{{ patient.first_name }}`` et `{{ patient.last_name }}`",
+            "```\n{{ patient.first_name }}\n```",
+        ],
+    )
+    def test_hostile_names_in_code_stay_their_text(self, name, body):
+        context = invitation_context(name)
+        context["patient"]["last_name"] = name
+        rendered = render("invitation", {"subject": "s", "body": body}, context)
+        shown = rendered.html.split("<body")[1]
+        for markup in ("<a ", "<script", "<em>", "<strong>", "<h1>", "<blockquote>"):
+            assert markup not in shown, (markup, shown)
+        assert name in rendered.text, rendered.text
+        assert name.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") in shown
+        assert "xqzjv" not in rendered.text
+
+    @pytest.mark.parametrize(
+        "name", ["*x*", "[x](http://evil.example)", "<script>", "`x`", "a b", "javascript:alert(1)", "<http://e.x>"]
+    )
+    def test_hostile_names_in_an_autolink_stay_their_text(self, name):
+        rendered = render("invitation", {"body": "Nom\u00a0: <{{ patient.first_name }}>"}, invitation_context(name))
+        shown = rendered.html.split("<body")[1]
+        for markup in ("<a ", "<script", "<em>", "<code>"):
+            assert markup not in shown, (markup, shown)
+        assert rendered.text == f"Nom\u00a0: <{name}>\n"
+
+    @pytest.mark.parametrize(
+        ("source", "text"),
+        [
+            ("`{{ 'a-b' }}` {{ 'c-d' }} {{ 'e-f' }}", "a-b c-d e-f\n"),  # constants: written at render time
+            ("{% for x in ['a', 'b'] %}`{{ x }}-{{ x }}` {% endfor %}", "a-a b-b\n"),
+            ("`{{ invitation.code }}` xqzjv:avjzqx", "5RRG\\-PE79 xqzjv:avjzqx\n"),  # a slot's look-alike: as before
+        ],
+    )
+    def test_values_come_out_whatever_the_template_writes_around_them(self, source, text):
+        assert render("invitation", {"subject": "s", "body": source}, code_context()).text == text
+
+    def test_a_name_holding_a_slot_is_its_text(self):
+        for name in ("xqzjv:avjzqx", "XQZJV:bvjzqx"):
+            body = "`{{ patient.first_name }}` {{ invitation.code }}"
+            rendered = render("invitation", {"body": body}, code_context(name))
+            assert rendered.text == f"{name} 5RRG-PE79\n"
+
+    def test_an_unsubscribe_autolink_is_a_way_out(self):
+        body = "Désabonnement\u00a0: <{{ unsubscribe.url }}>"
+        assert validate("invitation", {"subject": "s", "body": body}, "fr") == []
+
+    def test_a_value_too_long_for_a_body_is_refused(self):
+        with pytest.raises(TemplateRenderError, match="rendered text would be"):
+            render("invitation", {"body": "`{{ patient.first_name }}`"}, invitation_context("x" * 70_000))
+
+
 class TestRendering:
     def test_text_part_is_readable(self):
         body = (
@@ -322,7 +429,7 @@ class TestRendering:
             context,
         )
         assert rendered.title == "Holidays at Clinique du Parc"
-        assert rendered.body_markdown == "**Closed** until December 24, 2026."
+        assert rendered.body_markdown == "**Closed** until December\u00a024,\u00a02026."
         assert rendered.push == "Clinique du Parc, a new message"
         assert rendered.html is None
 
@@ -331,7 +438,7 @@ class TestRendering:
             clinic=CLINIC, patient=None, campaign={"ends_on": date(2026, 1, 1)}, invitation=None, language="fr"
         )
         rendered = render("broadcast", {"title": "t", "body": "Jusqu'au {{ campaign.ends_on }}"}, context)
-        assert rendered.body_markdown == "Jusqu'au 1er janvier 2026" and rendered.push is None
+        assert rendered.body_markdown == "Jusqu'au 1er\u00a0janvier\u00a02026" and rendered.push is None
         with pytest.raises(TemplateRenderError, match="push line 1: 'patient.first_name' is patient data"):
             render("broadcast", {"push": "{{ patient.first_name }}"}, context)
 
@@ -366,7 +473,7 @@ class TestDefaults:
         rendered = render("invitation", DEFAULT_INVITATION[language], invitation_context(language=language))
         for needed in ("Clinique du Parc", INVITATION["url"], "AB-12", "514-555-0100"):
             assert needed in rendered.text
-        assert {"fr": "24 décembre 2026", "en": "December 24, 2026"}[language] in rendered.text
+        assert {"fr": "24\u00a0décembre\u00a02026", "en": "December\u00a024,\u00a02026"}[language] in rendered.text
         assert f'href="{INVITATION["url"]}"' in rendered.html
         assert f'href="{UNSUBSCRIBE}"' in rendered.html and UNSUBSCRIBE in rendered.text
         assert rendered.subject.startswith("Clinique du Parc ")
@@ -401,9 +508,9 @@ class TestDates:
     @pytest.mark.parametrize(
         ("day", "fr", "en"),
         [
-            (date(2026, 12, 24), "24 décembre 2026", "December 24, 2026"),
-            (date(2027, 1, 1), "1er janvier 2027", "January 1, 2027"),
-            (date(2027, 8, 15), "15 août 2027", "August 15, 2027"),
+            (date(2026, 12, 24), "24\u00a0décembre\u00a02026", "December\u00a024,\u00a02026"),
+            (date(2027, 1, 1), "1er\u00a0janvier\u00a02027", "January\u00a01,\u00a02027"),
+            (date(2027, 8, 15), "15\u00a0août\u00a02027", "August\u00a015,\u00a02027"),
         ],
     )
     def test_format(self, day, fr, en):
@@ -413,9 +520,32 @@ class TestDates:
         with pytest.raises(ValueError, match="unknown language 'de'"):
             format_date(date(2026, 1, 1), "de")
 
+    def test_a_date_stays_whole_in_a_push_and_a_subject(self):
+        """One line squeezes breaking white space, not a date's no-break spaces."""
+        days = {"starts_on": date(2026, 9, 1), "ends_on": date(2026, 9, 30)}
+        context = build_context(clinic=CLINIC, patient=None, campaign=days, invitation=None, language="fr")
+        rendered = render("broadcast", broadcast(push="Dès le  {{ campaign.starts_on }}\n"), context)
+        assert rendered.push == "Dès le 1er\u00a0septembre\u00a02026"
+        subject = "Valide jusqu'au {{ invitation.expires_on }}"
+        assert render("invitation", {"subject": subject}, invitation_context()).subject == (
+            "Valide jusqu'au 24\u00a0décembre\u00a02026"
+        )
+
+    def test_a_push_is_measured_at_save_with_the_longest_date(self):
+        """« 1er septembre 2026 » is two characters longer than the example « 24 décembre
+        2026 »: a push that fits with the example must not come out too long at send."""
+        push = "x" * 161 + "{{ campaign.ends_on }}"
+        assert problems("broadcast", broadcast(push=push)) == ["fr push: push text is 179 characters; at most 178"]
+        days = {"starts_on": date(2026, 9, 1), "ends_on": date(2026, 9, 1)}
+        context = build_context(clinic=CLINIC, patient=None, campaign=days, invitation=None, language="fr")
+        with pytest.raises(TemplateRenderError, match="179"):
+            render("broadcast", {"push": push}, context)
+        assert problems("broadcast", broadcast(push=push[1:])) == []
+        assert len(render("broadcast", {"push": push[1:]}, context).push) == 178
+
     def test_sample_context_dates_follow_the_language(self):
-        assert sample_context("broadcast", "en")["campaign"]["ends_on"] == "December 24, 2026"
-        assert sample_context("broadcast", "fr")["campaign"]["ends_on"] == "24 décembre 2026"
+        assert sample_context("broadcast", "en")["campaign"]["ends_on"] == "December\u00a024,\u00a02026"
+        assert sample_context("broadcast", "fr")["campaign"]["ends_on"] == "24\u00a0décembre\u00a02026"
         assert "campaign" not in sample_context("invitation", "fr")
 
 
@@ -501,6 +631,7 @@ def test_templating_does_not_import_textual():
 _ODD_VALUES = [
     "", " ", "a", "1", "12", "*x*", "_y_", "Jean-Luc", "O'Brien", "<b>x</b>", "a & b", "x\u00a0y", "1. a", "# t",
     "[x](y)", "é", "Zoë!", "`c`", "a  b", "\\", "https://x.y/(a)", "javascript:alert(1)", "ÉLODIE", "李", "x\ty",
+    "a`b", "``", "5RRG-PE79", "21\u00a0décembre\u00a02026",
     "a*b", "a_b_c", "**", "&amp;", '"q"', "https://App.Example.org", "https://h.example", "HTTPS://h.example/p",
     "https://h.example/a%20b", "https://h.example/ü", "mailto:x@y.org", "https://h.example/a b", "x\x00y",
 ]  # fmt: skip
@@ -531,6 +662,7 @@ def _invitation_context(first="Marie", url="https://app.example.org/join/K7P2QX4
         "> {{ patient.first_name }}\n\n- {{ invitation.code }}\n\n[{{ invitation.url }}]({{ invitation.url }})\n\n"
         "`{{ patient.first_name }}`\n\n[x](https://h.example/{{ patient.first_name }})",
         "<{{ unsubscribe.url }}> &{{ patient.first_name }};\n\n[{{ patient.first_name }}]\n\n[marie]: https://x.org",
+        CODE_BODY + "\n\n`{{ patient.first_name }}` <https://h.example/{{ patient.last_name }}>",
         "{% if patient.first_name == 'Marie' %}M{% endif %}{{ patient.first_name | upper }} {{ unsubscribe.url }}",
     ],
 )

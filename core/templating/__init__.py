@@ -3,9 +3,12 @@
 Pure functions on plain data: no database, no Textual.
 
 Every ``{{ expression }}`` output is inserted as literal text: in Markdown bodies its
-Markdown punctuation is backslash-escaped before conversion, so a patient value can
-add neither a link, nor formatting, nor HTML to an email or a feed message. The text
-and HTML parts of an email come from the same parsed Markdown.
+Markdown punctuation is backslash-escaped before conversion, and inside a code span or
+an autolink (where CommonMark keeps a backslash) it is written as it is, under a fence
+it cannot close, so a patient value can add neither a link, nor formatting, nor HTML to
+an email or a feed message, and a code or a link reads exactly. The text and HTML parts
+of an email come from the same parsed Markdown. Dates join their words with no-break
+spaces.
 
     variables.py   the catalogue (kinds, fields, languages, variables); build_context
     fields.py      one field: sandboxed Jinja2, references checked, rendered to text

@@ -45,7 +45,7 @@ from markdown_it.common.utils import escapeHtml
 from markdown_it.token import Token
 
 from core.templating import sandbox
-from core.templating.fields import _MARKDOWN, _MARKDOWN_ENV, _PLAIN_ENV, _render_field
+from core.templating.fields import _MARKDOWN, _MARKDOWN_ENV, _PLAIN_ENV, NO_BREAK_SPACES, _render_field, one_line
 from core.templating.rendering import Rendered, _html_document, _inline_text, _markdown_to_text, render
 from core.templating.variables import VARIABLES
 
@@ -241,8 +241,8 @@ def _fill(v: _Variant, flat: dict[str, str], language: str) -> Rendered | None:
     words: dict[str, str] = {}
     grown = [0, 0]
     for n in v.names:
-        w = " ".join(flat[n].split())
-        if not (w and w.isprintable()) or (n in v.in_text and not _plain_word(w)):
+        w = one_line(flat[n])
+        if not (w and _printable(w)) or (n in v.in_text and not _plain_word(w)):
             return None
         words[n] = w
         grown[0] += len(w)
@@ -278,6 +278,14 @@ def _fill(v: _Variant, flat: dict[str, str], language: str) -> Rendered | None:
         text = text.replace(m, w)
         body_html = body_html.replace(m, escapeHtml(w))
     return Rendered(subject=subject, text=text, html=_html_document(subject, body_html, language))
+
+
+def _printable(w: str) -> bool:
+    """Printable, no-break spaces (a date's) included."""
+    return w.translate(_NO_BREAK_AS_SPACE).isprintable()
+
+
+_NO_BREAK_AS_SPACE = str.maketrans(dict.fromkeys(NO_BREAK_SPACES, " "))
 
 
 def _plain_word(w: str) -> bool:

@@ -242,6 +242,13 @@ def _check_size(n: int, rendered: bool = False) -> None:
         raise BudgetExceeded(said.format(n=formats.number(n), max=formats.number(_budget.limit)))
 
 
+def check_rendered_size(n: int, limit: int = MAX_OUTPUT_CHARS) -> None:
+    """BudgetExceeded when a field's text, once its values are put in, is over `limit`."""
+    if n > limit:
+        said = _("the rendered text would be {n} characters; at most {max}")
+        raise BudgetExceeded(said.format(n=formats.number(n), max=formats.number(limit)))
+
+
 def render(template, context: Mapping[str, Any], limit: int = MAX_OUTPUT_CHARS) -> str:
     """`template.render(context)` under the budget: output, time and loop turns."""
     _budget.deadline = time.monotonic() + MAX_SECONDS

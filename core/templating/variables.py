@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from functools import cache
 from typing import Any
 
 from core.enums import Kind, Language
@@ -109,13 +110,24 @@ _MONTHS = {
 }  # fmt: skip
 
 
+NBSP = "\u00a0"
+
+
 def format_date(day: date, language: str) -> str:
-    """'24 décembre 2026' / 'December 24, 2026' (French writes the 1st as '1er')."""
+    """'24 décembre 2026' / 'December 24, 2026' (French writes the 1st as '1er'), its
+    words joined by no-break spaces: a mail client or a phone never wraps inside a date."""
     _check_language(language)
     month = _MONTHS[language][day.month - 1]
     if language == Language.FR:
-        return f"{'1er' if day.day == 1 else day.day} {month} {day.year}"
-    return f"{month} {day.day}, {day.year}"
+        return f"{'1er' if day.day == 1 else day.day}{NBSP}{month}{NBSP}{day.year}"
+    return f"{month}{NBSP}{day.day},{NBSP}{day.year}"
+
+
+@cache
+def longest_date(language: str) -> str:
+    """The longest date `language` writes (« 1er septembre 2026 »): what a push's
+    length is measured with at save."""
+    return max((format_date(date(2026, 1, 1) + timedelta(days=n), language) for n in range(365)), key=len)
 
 
 def build_context(
