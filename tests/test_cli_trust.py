@@ -164,6 +164,11 @@ def test_recipient_ledger_exports_as_csv_audited(run):
             '[fr]\nsubject = "S"\nbody = "Rejoignez-nous : {{ invitation.url }}"\n',
             "must carry the patient's unsubscribe link {{ unsubscribe.url }}",
         ),
+        (
+            "invitation",
+            '[fr]\nsubject = "S"\nbody = "Bonjour {{ patient.first_name }}, rejoignez-nous. {{ unsubscribe.url }}"\n',
+            "fr body: must carry the patient's invitation link {{ invitation.url }} or code {{ invitation.code }}",
+        ),
     ],
 )
 def test_templates_refused_at_save_one_line_exit_2(run, tmp_path, kind, template, message):
@@ -173,6 +178,12 @@ def test_templates_refused_at_save_one_line_exit_2(run, tmp_path, kind, template
     res = run("campaigns", "create", "--kind", kind, "--name", "X", *dates, "--template", str(f), code=2)
     assert message in one_line(res)
     assert run.json("campaigns", "list") == []
+    # the same file given to `campaigns edit` is refused the same way, the templates as before
+    made = run.json("campaigns", "create", "--kind", kind, "--name", "Y", *dates)
+    before = run.json("campaigns", "show", str(made["id"]))
+    res = run("campaigns", "edit", str(made["id"]), "--template", str(f), code=2)
+    assert message in one_line(res)
+    assert run.json("campaigns", "show", str(made["id"])) == before
 
 
 def test_an_exact_178_character_push_saves_and_179_is_refused(run, tmp_path):

@@ -286,9 +286,10 @@ def test_refusals_come_at_once(run, tmp_path):
 
 
 def test_a_template_file_with_a_utf8_bom_is_accepted(run, tmp_path):
+    body = "Bonjour {{ patient.first_name }} {{ invitation.url }} {{ unsubscribe.url }}"
     code, out, err = run(
         "campaigns", "create", "--kind", "invitation", "--name", "Bom",
-        "--template", template_toml(tmp_path, "Bonjour {{ patient.first_name }} {{ unsubscribe.url }}", bom=True),
+        "--template", template_toml(tmp_path, body, bom=True),
     )  # fmt: skip
     assert code == 0, err
 

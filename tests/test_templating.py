@@ -37,8 +37,9 @@ INVITATION = {"url": "https://app.example.org/join/AB12", "code": "AB-12", "expi
 
 
 UNSUBSCRIBE = "https://app.example.org/unsubscribe/k3J9"
-# an invitation body must carry the unsubscribe link; tests about something else append it
-WAY_OUT = "\n\n[unsubscribe]({{ unsubscribe.url }})"
+# an invitation body must carry the unsubscribe link and the invitation link or code; tests
+# about something else append them
+WAY_OUT = "\n\n[join]({{ invitation.url }}) · [unsubscribe]({{ unsubscribe.url }})"
 
 
 def invitation_context(first_name="Marie", language="fr"):
@@ -93,6 +94,26 @@ class TestValidation:
         assert [(p.language, p.field, p.line) for p in found] == [("en", "body", 3)]
         assert found[0].message.startswith("syntax error")
 
+    def test_an_invitation_without_its_link_or_code_is_refused_saying_why(self):
+        """SPEC §2: an invitation carries what a patient needs to join; without the link or
+        the code, "Hello John, join us. Unsubscribe: …" went out and was never sent again."""
+        way_out = "[unsubscribe]({{ unsubscribe.url }})"
+        missing = (
+            "{language} body: must carry the patient's invitation link {{{{ invitation.url }}}} or code "
+            "{{{{ invitation.code }}}}: without them the patient cannot join the app (SPEC §2)"
+        )
+        for body in ("Hello {{ patient.first_name }}, join us.", "{% if false %}{{ invitation.url }}{% endif %}"):
+            for language in ("fr", "en"):
+                fields = {"subject": "s", "body": f"{body} {way_out}"}
+                assert problems("invitation", fields, language) == [missing.format(language=language)]
+        for body in ("[join]({{ invitation.url }})", "<{{ invitation.url }}>", "code: **{{ invitation.code }}**"):
+            assert problems("invitation", {"subject": "s", "body": f"{body} {way_out}"}) == []
+        both = {"fr": {"subject": "s", "body": "Bonjour " + way_out}, "en": {"subject": "s", "body": "Hi " + way_out}}
+        assert [str(p) for p in templating.validate_set("invitation", both)] == [
+            missing.format(language="fr"),
+            missing.format(language="en"),
+        ]
+
     def test_unknown_filter_is_reported(self):
         assert problems("invitation", {"subject": "{{ clinic.name|shout }}", "body": "b" + WAY_OUT}) == [
             "fr subject line 1: syntax error: no filter named 'shout'"
@@ -120,12 +141,12 @@ class TestValidation:
         ]
 
     def test_an_email_without_its_unsubscribe_link_is_refused_saying_why(self):
-        for body in ("Bonjour", "{% if false %}{{ unsubscribe.url }}{% endif %}"):
+        for body in ("{{ invitation.url }}", "{{ invitation.url }}{% if false %}{{ unsubscribe.url }}{% endif %}"):
             assert problems("invitation", {"subject": "s", "body": body}) == [
                 "fr body: must carry the patient's unsubscribe link {{ unsubscribe.url }}: every email needs a way "
                 "out (SPEC §10)"
             ]
-        assert problems("invitation", {"subject": "s", "body": "Bye: {{ unsubscribe.url }}"}) == []
+        assert problems("invitation", {"subject": "s", "body": "{{ invitation.url }} Bye: {{ unsubscribe.url }}"}) == []
         assert problems("broadcast", broadcast(body="{{ unsubscribe.url }}")) == [
             "fr body line 1: 'unsubscribe.url' is not available in a broadcast"
         ]
@@ -733,7 +754,7 @@ def test_a_template_mistake_is_said_in_french(source, said):
     from core import i18n
 
     i18n.use("fr")
-    problems = templating.validate("invitation", {"subject": source, "body": "{{ unsubscribe.url }}"}, "fr")
+    problems = templating.validate("invitation", {"subject": source, "body": WAY_OUT}, "fr")
     assert len(problems) == 1, problems
     text = str(problems[0])
     assert said in text, text

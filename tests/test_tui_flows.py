@@ -316,6 +316,33 @@ class TestTemplateEditor:
             assert app.screen.focused is body and body.cursor_location[0] == 2
             assert Template.get(Template.campaign == cid, Template.language == "en").body == before
 
+    async def test_save_refuses_an_invitation_without_its_link_or_code(self, world):
+        """The same core rule as at the command line, shown under the editor with the
+        cursor in the body that lacks it; nothing saved."""
+        cid = world.campaigns.invitation_draft
+        before = Template.get(Template.campaign == cid, Template.language == "en").body
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            app.push_screen(TemplateEditorScreen(cid))
+            await settle(pilot, 0.35)
+            editor = app.screen
+            editor.query_one("#template-tabs").active = "tab-en"
+            await settle(pilot)
+            body = editor.query_one("#en-body")
+            body.load_text("Hello {{ patient.first_name }}, join us.\n\nUnsubscribe: {{ unsubscribe.url }}\n")
+            await pilot.press("ctrl+s")
+            await settle(pilot, 0.35)
+            assert await wait_for(
+                pilot,
+                lambda: (
+                    "en body: must carry the patient's invitation link {{ invitation.url }} or code"
+                    in str(editor.query_one("#template-problems").render())
+                ),
+            )
+            assert app.screen.focused is body
+            assert Template.get(Template.campaign == cid, Template.language == "en").body == before
+
     async def test_push_counter_and_too_long_push(self, world):
         cid = world.campaigns.broadcast_live
         app = app_for(world)

@@ -81,15 +81,24 @@ def validate(
             except TemplateRenderError as error:
                 problem(field, error.line, error.message)
                 continue
-            # as literal text, or as it is in an autolink or code: `<{{ unsubscribe.url }}>`
-            way_out = (_markdown_literal(UNSUBSCRIBE_EXAMPLE), UNSUBSCRIBE_EXAMPLE)
-            if kind == Kind.INVITATION and field == "body" and not any(w in text for w in way_out):
-                problem(field, None, _(UNSUBSCRIBE_MISSING))
+            if kind == Kind.INVITATION and field == "body":
+                # as literal text, or as it is in an autolink or code: `<{{ unsubscribe.url }}>`
+                way_out = (_markdown_literal(UNSUBSCRIBE_EXAMPLE), UNSUBSCRIBE_EXAMPLE)
+                if not any(w in text for w in way_out):
+                    problem(field, None, _(UNSUBSCRIBE_MISSING))
+                invitation = context["invitation"]
+                ways_in = [f(invitation[key]) for key in ("url", "code") for f in (_markdown_literal, str)]
+                if not any(w in text for w in ways_in):
+                    problem(field, None, _(INVITATION_MISSING))
     return problems
 
 
 UNSUBSCRIBE_MISSING = N_(
     "must carry the patient's unsubscribe link {{ unsubscribe.url }}: every email needs a way out (SPEC §10)"
+)
+INVITATION_MISSING = N_(
+    "must carry the patient's invitation link {{ invitation.url }} or code {{ invitation.code }}: "
+    "without them the patient cannot join the app (SPEC §2)"
 )
 
 
