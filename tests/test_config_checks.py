@@ -124,6 +124,44 @@ def test_from_with_line_breaks_or_no_address_refused(tmp_path, sender):
     refused(tmp_path, with_email(f'from = "{sender}"'), "email.from")
 
 
+@pytest.mark.parametrize(
+    "sender,said",
+    [
+        (
+            "Clinique <réception@example.org>",
+            "email.from: réception@example.org has accented or non-ASCII letters before the @, which mail servers "
+            "refuse; write the address in ASCII, e.g. reception@example.org",
+        ),
+        (
+            "Clinique <accueil@clinique-jérôme.ca>",
+            "email.from: the domain clinique-jérôme.ca has accented letters, which an email's headers cannot carry; "
+            "write the domain as xn--clinique-jrme-khb0o.ca (its IDNA form): accueil@xn--clinique-jrme-khb0o.ca",
+        ),
+        (
+            "Clinique <réception@clinique-jérôme.ca>",
+            "email.from: réception@clinique-jérôme.ca has accented or non-ASCII letters before the @, which mail "
+            "servers refuse; write the address in ASCII, e.g. reception@xn--clinique-jrme-khb0o.ca",
+        ),
+    ],
+)
+def test_from_with_accents_in_the_address_is_refused_with_what_to_write(tmp_path, sender, said):
+    """Such a sender passed `config check`, then every email failed for good when built
+    ("local-part contains non-ASCII characters", or an 'ascii' codec error)."""
+    from click.testing import CliRunner
+
+    from cli import cli
+
+    msg = refused(tmp_path, with_email(f'from = "{sender}"'), said)
+    assert len(msg.splitlines()) == 1
+    res = CliRunner().invoke(cli, ["config", "check", "--config", str(tmp_path / "c.toml")], obj={})
+    assert res.exit_code == 2 and said in res.stderr and len(res.stderr.splitlines()) == 1, res.stderr
+
+
+def test_from_with_accents_in_the_name_only_is_fine(tmp_path):
+    c = load_text(tmp_path, with_email('from = "Clinique Jérôme <accueil@xn--clinique-jrme-khb0o.ca>"'))
+    assert c.email.sender == "Clinique Jérôme <accueil@xn--clinique-jrme-khb0o.ca>"
+
+
 def test_empty_timezone_refused(tmp_path):
     refused(tmp_path, MINIMAL.replace('name = "C"', 'name = "C"\ntimezone = ""'), "clinic.timezone: must not be empty")
 

@@ -146,6 +146,52 @@ def _check_from(sender: str, problems: list[str]) -> None:
                 value=textcheck.quoted_value(sender)
             )
         )
+        return
+    if not addr.isascii():
+        problems.append(_non_ascii_from(local, domain))
+
+
+def _non_ascii_from(local: str, domain: str) -> str:
+    """Why an address with accents cannot go out (every email would fail when built: mail
+    servers take ASCII before the @, and a domain in its IDNA form), with what to write.
+    The name before the address may have accents: it is encoded in the header."""
+    ascii_domain = _idna(domain)
+    if not local.isascii():
+        plain = _ascii_letters(local)
+        if plain is not None and ascii_domain is not None:
+            return _(
+                "email.from: {address} has accented or non-ASCII letters before the @, which mail servers refuse; "
+                "write the address in ASCII, e.g. {suggestion}"
+            ).format(address=f"{local}@{domain}", suggestion=f"{plain}@{ascii_domain}")
+        return _(
+            "email.from: {address} has accented or non-ASCII letters before the @, which mail servers refuse; "
+            "write the address in ASCII"
+        ).format(address=f"{local}@{domain}")
+    if ascii_domain is None:
+        return _("email.from: the domain {domain} is not a valid domain name; write the clinic's real domain").format(
+            domain=domain
+        )
+    return _(
+        "email.from: the domain {domain} has accented letters, which an email's headers cannot carry; "
+        "write the domain as {ascii_domain} (its IDNA form): {address}"
+    ).format(domain=domain, ascii_domain=ascii_domain, address=f"{local}@{ascii_domain}")
+
+
+def _idna(domain: str) -> str | None:
+    """`domain` as DNS writes it (« clinique-jérôme.ca » → xn--clinique-jrme-khb0o.ca)."""
+    try:
+        return domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+
+
+def _ascii_letters(text: str) -> str | None:
+    """`text` without its accents (« réception » → reception), or None if letters remain
+    that have no ASCII form."""
+    import unicodedata
+
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return plain if plain.isascii() else None
 
 
 def _check_http_url(key: str, url: str, problems: list[str]) -> None:
