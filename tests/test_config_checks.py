@@ -162,6 +162,41 @@ def test_from_with_accents_in_the_name_only_is_fine(tmp_path):
     assert c.email.sender == "Clinique Jérôme <accueil@xn--clinique-jrme-khb0o.ca>"
 
 
+@pytest.mark.parametrize(
+    "host,said",
+    [
+        ("127.0.0.1 ", "email.host: “127.0.0.1 ” has a space before or after it; write “127.0.0.1”"),
+        (" smtp.example.org", "email.host: “ smtp.example.org” has a space before or after it; write “smtp.exampl"),
+        ("smtp.example.org:587", "email.host: expected a host name or IP address such as smtp.example.org or 127.0"),
+        ("smtp://smtp.example.org", "email.host: expected a host name or IP address such as smtp.example.org"),
+        ("smtp..example.org", "email.host: expected a host name or IP address such as smtp.example.org"),
+        ("", "email.host: expected a host name or IP address such as smtp.example.org"),
+    ],
+)
+def test_email_host_must_be_a_host_name_or_address_nothing_around_it(tmp_path, host, said):
+    """A host of "127.0.0.1 " passed `config check`; the daemon then spent each patient's attempts
+    on "Name or service not known"."""
+    from click.testing import CliRunner
+
+    from cli import cli
+
+    msg = refused(tmp_path, with_email(f'host = "{host}"'), said)
+    assert len(msg.splitlines()) == 1
+    res = CliRunner().invoke(cli, ["config", "check", "--config", str(tmp_path / "c.toml")], obj={})
+    assert res.exit_code == 2 and said in res.stderr and len(res.stderr.splitlines()) == 1, res.stderr
+
+
+@pytest.mark.parametrize("host", ["smtp.example.org", "localhost", "127.0.0.1", "::1", "smtp-relay.gmail.com."])
+def test_email_host_names_and_addresses_are_fine(tmp_path, host):
+    assert load_text(tmp_path, with_email(f'host = "{host}"')).email.host == host
+
+
+@pytest.mark.parametrize("url", ["postgresql://postgres@127.0.0.1 /clinic", "postgresql://postgres@127.0.0.1/clinic "])
+def test_database_url_with_a_stray_space_is_refused(tmp_path, url):
+    text = MINIMAL.replace("sqlite:///tmp/x.db", url)
+    refused(tmp_path, text, "database.url: contains spaces or control characters")
+
+
 def test_empty_timezone_refused(tmp_path):
     refused(tmp_path, MINIMAL.replace('name = "C"', 'name = "C"\ntimezone = ""'), "clinic.timezone: must not be empty")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import re
 from email.utils import parseaddr
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
@@ -76,6 +77,9 @@ def check_values(values: dict[str, dict], problems: list[str]) -> None:
     sender = values.get("email", {}).get("from")
     if sender is not None:
         _check_from(sender, problems)
+    host = values.get("email", {}).get("host")
+    if host is not None:
+        _check_host("email.host", host, problems)
     # what every email's headers or identification carry: one line each (the subject
     # once carried a line break in the clinic's name as a space)
     for key in ("name", "address", "phone"):
@@ -194,6 +198,44 @@ def _ascii_letters(text: str) -> str | None:
     return plain if plain.isascii() else None
 
 
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
+
+
+def _check_host(key: str, host: str, problems: list[str]) -> None:
+    """A host name (smtp.example.org, localhost) or an IP address, nothing around it: a
+    stray space passed, and each patient's attempts were then spent on "Name or service
+    not known"."""
+    if _is_ip(host) or _is_host_name(host):
+        return
+    if host.strip() != host and (_is_host_name(host.strip()) or _is_ip(host.strip())):
+        problems.append(
+            _("{key}: {value} has a space before or after it; write {host}").format(
+                key=key, value=textcheck.quoted_value(host), host=textcheck.quoted_value(host.strip())
+            )
+        )
+        return
+    problems.append(
+        _("{key}: expected a host name or IP address such as smtp.example.org or 127.0.0.1, got {value}").format(
+            key=key, value=textcheck.quoted_value(host)
+        )
+    )
+
+
+def _is_ip(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_host_name(text: str) -> bool:
+    name = _idna(text.removesuffix("."))
+    return bool(name) and len(name or "") <= 253 and all(_HOST_LABEL.fullmatch(x) for x in (name or "").split("."))
+
+
 def _check_http_url(key: str, url: str, problems: list[str]) -> None:
     try:
         u = urlsplit(url)
@@ -234,6 +276,15 @@ def check_postgres_url(url: str, problems: list[str]) -> None:
         return
     if port is not None and not 1 <= port <= 65535:
         problems.append(_("database.url: port {port} is not from 1 to 65535").format(port=port))
+    # a stray space in the host or the name: libpq's "could not translate host name", read
+    # as a server that does not answer (a password may hold spaces: it is left out)
+    where = u.netloc.rpartition("@")[2] + u.path
+    if any(ord(c) <= 32 or ord(c) == 127 for c in where):
+        problems.append(
+            _("{key}: contains spaces or control characters: {value}").format(
+                key="database.url", value=textcheck.quoted_value(where)
+            )
+        )
     if not u.path.strip("/"):
         problems.append(_("database.url: expected postgresql://USER@HOST/DATABASE (the database name is missing)"))
     try:
