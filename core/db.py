@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 
 import peewee as pw
 
@@ -204,7 +204,11 @@ def explain(exc: BaseException) -> DatabaseError:
     name = obj.database if isinstance(obj, pw.SqliteDatabase) else ""
     if name.startswith("file:"):  # bind_to_look's URI
         name = unquote(name[len("file:") :].partition("?")[0])
-    url = f"sqlite:///{name.lstrip('/')}" if isinstance(obj, pw.SqliteDatabase) else "postgresql://"
+    if isinstance(obj, pw.SqliteDatabase):
+        url = f"sqlite:///{name.lstrip('/')}"
+    else:  # who and which database, for a database that does not exist (no password, no host)
+        user = (getattr(obj, "connect_params", None) or {}).get("user", "")
+        url = f"postgresql://{quote(user, safe='')}{'@' if user else ''}/{quote(obj.database or '', safe='')}"
     return dbfiles.explain(exc, url, _GROUP[0])
 
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+import re
+import shlex
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -313,6 +315,38 @@ def _root_cause(exc: BaseException) -> BaseException:
     return seen
 
 
+_PG_NO_DATABASE = re.compile(r'database "((?:[^"]|"")*)" does not exist')
+
+
+def _missing_database(cause: BaseException, text: str, url: str) -> DatabaseError | None:
+    """A server that answered "FATAL: database "x" does not exist": say how to make it."""
+    chain = (cause, cause.__cause__, cause.__context__)
+    codes = {getattr(e, "sqlstate", None) or getattr(e, "pgcode", None) for e in chain}
+    found = _PG_NO_DATABASE.search(text)
+    if found is None and "3D000" not in codes:
+        return None
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(url)
+    name = found.group(1).replace('""', '"') if found else unquote(parts.path.strip("/"))
+    role = unquote(parts.username or "") or _login()
+    return DatabaseError(
+        _(
+            "the PostgreSQL server has no database {name}: create it as its administrator "
+            "(`createdb -O {role} {command_name}`, then the README's SQL for PostgreSQL) or fix the name in "
+            "[database] url"
+        ).format(name=quoted_value(name), role=shlex.quote(role), command_name=shlex.quote(name)),
+        DatabaseProblem.UNREACHABLE,
+    )
+
+
+def _login() -> str:
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return str(os.geteuid())
+
+
 def explain(exc: BaseException, url: str, group: str = "") -> DatabaseError:
     """The DatabaseError a driver error means, one line with what to do."""
     if isinstance(exc, DatabaseError):
@@ -362,6 +396,11 @@ def explain(exc: BaseException, url: str, group: str = "") -> DatabaseError:
         return DatabaseError(
             _("the database {path}: {error}").format(path=path, error=text), DatabaseProblem.UNREACHABLE
         )
+    # PostgreSQL: the server answered that the database is not there (SQLSTATE 3D000; at
+    # connection psycopg gives no code, only the server's words)
+    missing = _missing_database(cause, text, url)
+    if missing is not None:
+        return missing
     # PostgreSQL: a refusal because of who we are is a permission problem, not a dead server
     if any(w in low for w in _PG_PERMISSION):
         return DatabaseError(

@@ -12,6 +12,8 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import uuid
+from urllib.parse import urlsplit, urlunsplit
 
 import peewee as pw
 import pytest
@@ -137,6 +139,22 @@ def test_cannot_rollback_hides_nothing():
     except pw.OperationalError as e:
         err = dbfiles.explain(e, "sqlite:///tmp/x.db")
     assert err.kind is DatabaseProblem.FULL
+
+
+@pytest.mark.skipif(not PG_URL, reason="needs CLINICAST_TEST_PG_URL")
+def test_postgres_without_the_database_says_to_create_it_not_unreachable(tmp_path):
+    """FATAL: database "x" does not exist is a server that answered: config check and a
+    command say how to make it, not "the database server does not answer"."""
+    u = urlsplit(PG_URL)
+    name = f"no_such_db_{uuid.uuid4().hex[:8]}"
+    config = write_config(tmp_path, urlunsplit(u._replace(path=f"/{name}", query="")))
+    said = (
+        f"the PostgreSQL server has no database “{name}”: create it as its administrator "
+        f"(`createdb -O {u.username} {name}`, then the README's SQL for PostgreSQL) or fix the name in [database] url"
+    )
+    one_line(clinicast(config, "campaigns", "list"), 1, said)
+    res = clinicast(config, "config", "check")
+    assert res.returncode == 1 and said in res.stdout and "does not answer" not in res.stdout, res.stdout
 
 
 @pytest.mark.skipif(not PG_URL, reason="needs CLINICAST_TEST_PG_URL")
