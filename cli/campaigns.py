@@ -108,11 +108,23 @@ def campaigns_list(ctx, include_archived, as_json):
         return emit([s.to_json() for s in rows])
     if not rows:
         click.echo(_("no campaigns yet: clinicast campaigns create --kind invitation --name NAME"))
-    for s in rows:
-        window = word("window", s.window_state)
-        sent = f"{number(s.sent)}/{number(s.total)}"
+    # columns as wide as their longest word in the language in use: « envoyée avec erreurs »
+    # is longer than "sent with errors", and a fixed width pushed the rest of its line over
+    cells = [
+        (
+            str(s.id),
+            word("kind", s.kind),
+            word("campaign", s.status),
+            word("window", s.window_state),
+            f"{number(s.sent)}/{number(s.total)}",
+        )
+        for s in rows
+    ]
+    wide = [max([len(c[i]) for c in cells], default=0) for i in range(5)]
+    wide = [max(w, least) for w, least in zip(wide, (5, 10, 16, 8, 11), strict=True)]  # as wide as before, at least
+    for s, (cid, kind, status, window, sent) in zip(rows, cells, strict=True):
         click.echo(
-            f"{s.id:>5}  {word('kind', s.kind):10} {word('campaign', s.status):16} {window:8} {sent:>11}  {s.name}"
+            f"{cid:>{wide[0]}}  {kind:{wide[1]}} {status:{wide[2]}} {window:{wide[3]}} {sent:>{wide[4]}}  {s.name}"
         )
 
 

@@ -544,3 +544,33 @@ def test_a_template_file_keeps_the_languages_it_leaves_out(run, db, config, conf
     empty.write_text("# nothing yet\n", encoding="utf-8")
     refused = run("campaigns", "edit", str(inv), "--template", str(empty), code=2)
     assert refused.stderr == f"clinicast: {empty}: no language table; expected [fr] or [en]\n"
+
+
+def test_campaigns_list_keeps_its_columns_in_french(tmp_path, db_url):
+    """« envoyée avec erreurs » is longer than "sent with errors": a fixed width pushed the
+    rest of that campaign's line over, out of line with the others."""
+    from conftest import LOGIN
+
+    from core import config as cfg
+    from core import db as dbmod
+    from core.models import Recipient
+
+    users = f'[users.{LOGIN}]\nname = "A"\npermissions = ["campaigns", "admin"]\nlanguage = "fr"\n'
+    path = write_config(tmp_path, db_url, users=users)
+    run = Runner(path)
+    run("init")
+    run("patients", "import", str(patients_csv(tmp_path)))
+    errors = run.json("campaigns", "create", "--kind", "invitation", "--name", "Erreurs")
+    run.json("campaigns", "create", "--kind", "invitation", "--name", "Brouillon")
+    run.json("recipients", "add", str(errors["id"]), "--patient", "1000")
+    run.json("campaigns", "start", str(errors["id"]))
+    database = dbmod.bind(cfg.load(path, env={}).database.url)
+    try:  # the email gave up (what a relay's permanent refusal leaves)
+        Recipient.update(status="failed").where(Recipient.campaign == errors["id"]).execute()
+    finally:
+        database.close()
+    lines = run("campaigns", "list").stdout.splitlines()
+    assert len(lines) == 2 and "envoyée avec erreurs" in "".join(lines) and "brouillon" in "".join(lines), lines
+    # the counts end, and the names start, in the same column on every line
+    assert len({line.rindex("/") + len(line.split("/")[-1].split()[0]) for line in lines}) == 1, lines
+    assert len({line.index("Erreurs") if "Erreurs" in line else line.index("Brouillon") for line in lines}) == 1, lines
