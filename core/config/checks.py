@@ -404,6 +404,13 @@ def setup_warnings(config: Config) -> tuple[list[str], list[str]]:
                     login=login
                 )
             )
+            continue
+        if config.path is not None:
+            from core.config import access
+
+            outside = access.login_cannot_read(config.path, login)
+            if outside:
+                warnings.append(outside)
     zone = config.clinic.timezone
     if "/" not in zone and zone.upper() not in ("UTC", "ETC/UTC"):
         warnings.append(

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from core import infile, tomlwords
-from core.config import secrets
+from core.config import access, secrets
 from core.config.checks import check_dkim, check_identification, check_postgres_url, check_values
 from core.config.schema import LOGIN_NAME, REQUIRED_SECTIONS, SECTIONS, UserTable, validate
 from core.config.types import (
@@ -76,7 +76,7 @@ def load(path: str | os.PathLike | None = None, env: Mapping[str, str] | None = 
         said = str(e)
         if said.startswith(str(p)):  # ConfigError names the file itself
             said = said[len(str(p)) :].lstrip(" \u00a0\u202f").removeprefix(":").lstrip()
-        raise ConfigError(p, [said]) from None
+        raise ConfigError(p, [access.cannot_read(p) or said]) from None  # whose file, which group to join
     try:
         data = tomllib.loads(tomlwords.text_of(raw))  # a BOM (Windows Notepad) is fine
     except tomlwords.NotUtf8 as e:

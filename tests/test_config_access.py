@@ -1,0 +1,120 @@
+"""A staff login outside the group that can read the config file (deploy/install.sh:
+root:STAFF, 0640) is told whose file it is and the command that lets them in; root's
+`config check` warns of such a [users] login. Real OS accounts: runs as root, as in CI."""
+
+import encodings.idna  # noqa: F401 - loaded before acting as a user who cannot read this Python's files
+import grp
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import write_config
+
+from core import config as cfg
+from core import preferences
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="makes OS users and groups: runs as root, as in CI")
+
+
+@pytest.fixture
+def outsider():
+    """A login and a staff group it is not in; both removed after."""
+    login, staff = "cco" + uuid.uuid4().hex[:6], "ccs" + uuid.uuid4().hex[:6]
+    subprocess.run(["groupadd", staff], check=True)
+    subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", login], check=True)
+    try:
+        yield login, staff
+    finally:
+        subprocess.run(["userdel", "--force", login], check=False)
+        subprocess.run(["groupdel", staff], check=False)
+
+
+@contextmanager
+def acting_as(login):
+    """This process with `login`'s effective user and groups (as their session has them)."""
+    entry = pwd.getpwnam(login)
+    groups = os.getgroups()
+    os.setgroups([g.gr_gid for g in grp.getgrall() if login in g.gr_mem])
+    os.setegid(entry.pw_gid)
+    os.seteuid(entry.pw_uid)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+        os.setegid(0)
+        os.setgroups(groups)
+
+
+@pytest.fixture
+def folder():
+    """A folder every user can walk to (pytest's tmp_path is under a 0700 folder of root's)."""
+    path = Path(tempfile.mkdtemp(prefix="clinicast-access-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def staff_config(tmp_path, login, staff):
+    users = f'[users.{login}]\nname = "Outsider"\npermissions = ["campaigns"]\nlanguage = "en"\n'
+    path = write_config(tmp_path, f"sqlite:///{(tmp_path / 'c.db').as_posix().lstrip('/')}", users=users)
+    # root, not under [users], reads the clinic's language: English, as the suite reads
+    path.write_text(path.read_text().replace('default_language = "fr"', 'default_language = "en"'))
+    os.chown(path, 0, grp.getgrnam(staff).gr_gid)
+    path.chmod(0o640)
+    return path
+
+
+def test_a_login_outside_the_staff_group_is_told_the_group_to_join(folder, outsider, monkeypatch):
+    login, staff = outsider
+    path = staff_config(folder, login, staff)
+    monkeypatch.setenv("LANG", "fr_CA.UTF-8")
+    with acting_as(login):
+        with pytest.raises(cfg.ConfigError) as e:
+            cfg.load(path, env={})
+        decided = preferences.decide(str(path), login)
+    assert str(e.value) == (
+        f"{path}: cannot read: permission denied; it belongs to root:{staff} (mode 0640) and {login} is not in "
+        f"the group {staff}: an administrator runs `usermod -aG {staff} {login}`, then {login} logs in again"
+    )
+    assert decided.language == "fr"  # the file unread, their LANG decides the words
+
+    # added to the group, but this session began before: log in again
+    subprocess.run(["usermod", "-aG", staff, login], check=True)
+    groups = os.getgroups()
+    entry = pwd.getpwnam(login)
+    os.setgroups([])
+    os.setegid(entry.pw_gid)
+    os.seteuid(entry.pw_uid)
+    try:
+        with pytest.raises(cfg.ConfigError) as e:
+            cfg.load(path, env={})
+    finally:
+        os.seteuid(0)
+        os.setegid(0)
+        os.setgroups(groups)
+    assert f"{login} was added to the group {staff} after this session began: log out and log in again" in str(e.value)
+    with acting_as(login):  # a new session: in
+        assert cfg.load(path, env={}).users[login].name == "Outsider"
+
+
+def test_roots_config_check_warns_of_a_login_outside_the_staff_group(folder, outsider):
+    from cli import cli
+
+    login, staff = outsider
+    path = staff_config(folder, login, staff)
+    warning = (
+        f"users.{login}: {login} is not in the group {staff} that can read {path}, so clinicast cannot start for "
+        f"them; run usermod -aG {staff} {login} (then {login} logs in again)"
+    )
+    res = CliRunner().invoke(cli, ["config", "check", "--config", str(path)], obj={})
+    assert warning in res.stdout, res.stdout
+    subprocess.run(["usermod", "-aG", staff, login], check=True)
+    res = CliRunner().invoke(cli, ["config", "check", "--config", str(path)], obj={})
+    assert f"users.{login}:" not in res.stdout, res.stdout
