@@ -164,7 +164,7 @@ def look_at_secrets(config, now: datetime, by: str) -> list[Change]:
 
     unusable: dict[str, str] = {}
     for _words, ref in needed(config):
-        e = problem(ref)
+        e = problem(ref, config)  # a file the service account may not read: said with the fix
         if e is not None:  # "email.password": the email channel's; its first problem said
             unusable.setdefault(ref.key.partition(".")[0], e.stored)
     changes: list[Change] = []

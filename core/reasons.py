@@ -194,6 +194,11 @@ class Detail:
     SECRET_NOT_REGULAR = N_("{key}: {path} is not a regular file")
     SECRET_OPEN = N_("{key}: {path} is readable or writable by others; run: chmod o-rwx {path}")
     SECRET_DENIED = N_("{key}: cannot read {path}: permission denied (it is for the account that sends)")
+    # the reader is the account that sends (the service account), or it is named for it
+    SECRET_DENIED_SENDER = N_(
+        "{key}: the account that sends, {login}, cannot read {path}; run as root: "
+        "chown root:{group} {path} && chmod 0640 {path}"
+    )
     SECRET_MISSING = N_(
         "{key}: {path} does not exist: write the secret in it (one line, not readable by others), or correct the path"
     )

@@ -264,16 +264,19 @@ def sending_line(config, now: datetime, embedded=None, wanted: bool | None = Non
 def readable_report(config) -> tuple[list[str], bool, bool]:
     """What `config check` says about secrets for the user running it: what they can and
     cannot read and what follows (one line each); `can_send` False when it stops sending
-    for good (the service account itself cannot read them); `broken` True when a secret
-    is one no account can send with as it is (a file missing, empty, open to others:
-    SPEC §5, that channel waits until it is fixed)."""
-    from core.config.secrets import needed, problem
+    for good (the service account cannot read them: said by its own check, and by root's
+    or a staff member's from each file's owner, group and mode); `broken` True when a
+    secret is one no account can send with as it is (a file missing, empty, open to
+    others: SPEC §5, that channel waits until it is fixed)."""
+    from core.config.secrets import denied_to_service, needed, problem, service_account
     from core.context import is_service_account, login_name
 
     login = login_name()
-    lines, missing, broken = [], [], []
-    for words, ref in needed(config):
-        e = problem(ref)
+    wanted = needed(config)
+    service = service_account(config) if any(ref.file for _w, ref in wanted) else None
+    lines, missing, broken, service_lacks = [], [], [], []
+    for words, ref in wanted:
+        e = problem(ref, config)
         if e is None:
             lines.append(
                 _("{secret} ({where}): {login} can read it").format(secret=words, where=ref.where, login=login)
@@ -281,13 +284,25 @@ def readable_report(config) -> tuple[list[str], bool, bool]:
         elif e.everyone:
             lines.append(_("{secret}: no account can send with it: {why}").format(secret=words, why=e.problems[0]))
             broken.append((words, ref.key.partition(".")[0]))
+            continue
         else:
             lines.append(
                 _("{secret}: {login} cannot use it: {why}").format(secret=words, login=login, why=e.problems[0])
             )
             missing.append(words)
+        lack = denied_to_service(service, ref)  # root or a staff member: can the daemon?
+        if lack is not None:
+            lines.append(_("{secret}: {why}").format(secret=words, why=lack.problems[0]))
+            service_lacks.append(words)
     can_send = True
-    if not missing:
+    if service_lacks and service is not None:
+        lines.append(
+            _("so nothing can be sent: {login} runs the daemon and must be able to read {secrets}").format(
+                login=service.login, secrets=_(" and ").join(service_lacks)
+            )
+        )
+        can_send = False
+    elif not missing:
         if not broken:
             lines.append(_("so {login} can send (the daemon, or a TUI's embedded scheduler)").format(login=login))
     elif is_service_account(config):

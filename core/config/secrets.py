@@ -27,7 +27,9 @@ not have), as every staff member on a shared server.
 
 from __future__ import annotations
 
+import grp
 import os
+import pwd
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,10 +106,11 @@ class SecretError(ConfigError):
     (core.reasons.Detail, said in each reader's language); `everyone`: no process could,
     as the file is (see the module's docstring)."""
 
-    def __init__(self, path, problems: list[str], everyone: bool, stored: str = ""):
+    def __init__(self, path, problems: list[str], everyone: bool, stored: str = "", msgid: str = ""):
         super().__init__(path, problems)
         self.everyone = everyone
         self.stored = stored or (problems[0] if problems else "")
+        self.msgid = msgid  # the Detail said (SECRET_DENIED is said again for the sender: `problem`)
 
 
 def failure(msgid: str, *, config_path=None, everyone: bool = True, **values) -> SecretError:
@@ -115,7 +118,7 @@ def failure(msgid: str, *, config_path=None, everyone: bool = True, **values) ->
     among them is put in words, each side in its own language."""
     english = {k: oserrors.words(v, english=True) if isinstance(v, OSError) else v for k, v in values.items()}
     local = {k: oserrors.words(v) if isinstance(v, OSError) else v for k, v in values.items()}
-    return SecretError(config_path, [_(msgid).format(**local)], everyone, detail(msgid, **english))
+    return SecretError(config_path, [_(msgid).format(**local)], everyone, detail(msgid, **english), msgid)
 
 
 def stored(e: ConfigError) -> str:
@@ -158,13 +161,129 @@ def key_bytes(secret: SecretRef) -> bytes:
     return raw
 
 
-def problem(secret: SecretRef | None) -> SecretError | None:
-    """None when this process can use the secret, else why not."""
+def problem(secret: SecretRef | None, config=None) -> SecretError | None:
+    """None when this process can use the secret, else why not. With `config`, a file this
+    process may not read is said for whom it is: when this process is the service account
+    (the account that sends), that it cannot read it and the fix; else, that it is the
+    sender's (as every staff member on a shared server)."""
     try:
         resolve(secret)
     except SecretError as e:
+        if config is not None and secret is not None and e.msgid == Detail.SECRET_DENIED:
+            account = service_account(config)
+            if account is not None and account.uid == os.geteuid():
+                return denied_to(account, secret)
         return e
     return None
+
+
+@dataclass(frozen=True)
+class Account:
+    """The service account as the host knows it (SPEC §13): whose group reads the
+    secrets (install.sh: `root:GROUP`, 0640, GROUP its own group)."""
+
+    uid: int
+    login: str
+    group: str  # its primary group's name
+    gids: frozenset[int]  # every group it is a member of
+
+    def can_read(self, st: os.stat_result) -> bool:
+        """Whether it may read a file of this owner, group and mode (nothing is read)."""
+        mode = stat.S_IMODE(st.st_mode)
+        if self.uid == 0:
+            return True
+        if st.st_uid == self.uid:
+            return bool(mode & stat.S_IRUSR)
+        if st.st_gid in self.gids:
+            return bool(mode & stat.S_IRGRP)
+        return bool(mode & stat.S_IROTH)
+
+
+def account(login: str) -> Account | None:
+    """The Account of `login`, None when the host has no such user."""
+    try:
+        pw = pwd.getpwnam(login)
+    except KeyError:
+        return None
+    try:
+        group = grp.getgrgid(pw.pw_gid).gr_name
+    except KeyError:
+        group = str(pw.pw_gid)
+    return Account(pw.pw_uid, pw.pw_name, group, frozenset(os.getgrouplist(pw.pw_name, pw.pw_gid)))
+
+
+def service_account(config) -> Account | None:
+    """The account the daemon runs as, when it can be known (core.context's
+    `is_service_account` from its side): the owner of the SQLite database (its folder
+    before `init`); on PostgreSQL, the login named like the URL's role, else the one named
+    like the role owning the schema (asked only when the database is bound). None when
+    it cannot be known, or is root (who reads every file)."""
+    from urllib.parse import urlsplit
+
+    from core.dbfiles import owner, sqlite_path
+
+    path = sqlite_path(config.database.url)
+    if path is not None:
+        uid = owner(path)
+        if not uid:  # unknown, or root
+            return None
+        try:
+            return account(pwd.getpwuid(uid).pw_name)
+        except KeyError:
+            return None
+    name = urlsplit(config.database.url).username or _schema_owner()
+    found = account(name) if name else None
+    return found if found is not None and found.uid != 0 else None
+
+
+def _schema_owner() -> str:
+    """The role owning the schema clinicast lives in (who ran `init`), "" when not known."""
+    from core.models import database
+
+    if database.obj is None:
+        return ""
+    was_closed = database.is_closed()
+    try:
+        row = database.execute_sql(
+            "SELECT r.rolname FROM pg_namespace n JOIN pg_roles r ON r.oid = n.nspowner "
+            "WHERE n.nspname = current_schema()"
+        ).fetchone()
+    except Exception:  # noqa: BLE001 - refused or unreachable: not known
+        row = None
+    if was_closed:
+        database.close()
+    return str(row[0]) if row and row[0] else ""
+
+
+def denied_to(account: Account, secret: SecretRef) -> SecretError:
+    """The service account (`account`) cannot read `secret`'s file: said with the fix."""
+    return failure(
+        Detail.SECRET_DENIED_SENDER,
+        config_path=secret.config_path,
+        everyone=False,
+        key=secret.setting,
+        login=account.login,
+        path=secret.file,
+        group=account.group,
+    )
+
+
+def denied_to_service(found: Account | None, secret: SecretRef) -> SecretError | None:
+    """Whether the service account (`found`: `service_account()`), seen from another
+    account (root, a staff member), could read `secret`'s file, from its owner, group and
+    mode (the file is not read): None when it could, or when it cannot be known (a
+    variable: the daemon's environment; no service account known; a file this account
+    cannot look at), or is said otherwise (this process is the service account: `problem`;
+    a file every account is refused as it is — missing, not a file, open to others)."""
+    if not secret.file or found is None or found.uid == os.geteuid():
+        return None
+    try:
+        st = Path(secret.file).stat()
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode) or st.st_mode & (stat.S_IROTH | stat.S_IWOTH):
+        return None
+    return None if found.can_read(st) else denied_to(found, secret)
 
 
 def readable(secret: SecretRef | None) -> str | None:
@@ -236,7 +355,7 @@ def unusable(config) -> list[Unusable]:
     """Each secret this process would need to send and cannot use."""
     out = []
     for words, r in needed(config):
-        e = problem(r)
+        e = problem(r, config)
         if e is not None:
             out.append(Unusable(r.key.partition(".")[0], words, r, e.problems[0], e.everyone))
     return out
@@ -244,9 +363,13 @@ def unusable(config) -> list[Unusable]:
 
 __all__ = [
     "SETTINGS",
+    "Account",
     "SecretError",
     "SecretRef",
     "Unusable",
+    "account",
+    "denied_to",
+    "denied_to_service",
     "dkim_ref",
     "failure",
     "key_bytes",
@@ -255,6 +378,7 @@ __all__ = [
     "readable",
     "ref",
     "resolve",
+    "service_account",
     "stored",
     "unusable",
 ]
