@@ -14,8 +14,13 @@ from __future__ import annotations
 
 import grp
 import os
+import pwd
+import shutil
+from urllib.parse import urlsplit
 
 import pytest
+from conftest import write_config
+from test_dbfiles import clinicast
 from test_server_install import (  # noqa: F401 - `server` and `strict_umask` are fixtures
     ENV,
     _run,
@@ -26,13 +31,13 @@ from test_server_install import (  # noqa: F401 - `server` and `strict_umask` ar
     strict_umask,
 )
 
-pytestmark = [pytestmark_root, pytest.mark.slow]
-
 
 def fix(s, path):
     return f"chown root:{s.service} {path} && chmod 0640 {path}"
 
 
+@pytestmark_root
+@pytest.mark.slow
 def test_root_and_staff_are_told_the_service_account_cannot_read_a_secret(server):  # noqa: F811 - the fixture
     s = server
     configure(s, "http://127.0.0.1:9/send")  # the token written, root:SERVICE 0640 as install.sh leaves it
@@ -83,3 +88,32 @@ def test_root_and_staff_are_told_the_service_account_cannot_read_a_secret(server
     assert check.returncode == 0, (check.stdout, check.stderr)
     res = _run(["runuser", "-u", s.service, "--", *once], env=ENV, cwd="/")
     assert res.returncode == 0 and "event=channel_resumed" in res.stderr, res.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("runuser"), reason="chowns a file to root: runs as root")
+def test_on_postgresql_the_url_s_role_names_the_service_account(pg_schema, tmp_path):
+    """No database file to own: the login named like the URL's role runs the daemon (core.context)."""
+    role = urlsplit(pg_schema).username or ""
+    try:
+        pw = pwd.getpwnam(role)
+    except KeyError:
+        pytest.skip(f"no OS login named like the URL's role {role!r}")
+    group = grp.getgrgid(pw.pw_gid).gr_name
+    token = tmp_path / "gateway.token"
+    token.write_text("gw-token\n")
+    os.chown(token, 0, 0)
+    os.chmod(token, 0o600)
+    config = write_config(tmp_path, pg_schema)
+    text = config.read_text().replace(
+        f'transport = "log"\npath = "{tmp_path / "gateway.log"}"\n',
+        f'transport = "http"\nurl = "https://gateway.example.org/send"\ntoken_file = "{token}"\n',
+    )
+    config.write_text(text)
+    assert clinicast(config, "init").returncode == 0
+    res = clinicast(config, "config", "check")
+    assert res.returncode == 1, (res.stdout, res.stderr)
+    assert f"chown root:{group} {token} && chmod 0640 {token}" in res.stdout, res.stdout
+    os.chown(token, 0, pw.pw_gid)
+    os.chmod(token, 0o640)
+    res = clinicast(config, "config", "check")
+    assert res.returncode == 0 and "chown" not in res.stdout, (res.stdout, res.stderr)
