@@ -61,14 +61,16 @@ def group_id(group: str) -> int | None:
         ) from None
 
 
-def _name(uid: int) -> str:
+def user_name(uid: int) -> str:
+    """The login of `uid`, or the number when it has none."""
     try:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
         return str(uid)
 
 
-def _group(gid: int) -> str:
+def group_name(gid: int) -> str:
+    """The name of group `gid`, or the number when it has none."""
     try:
         return grp.getgrgid(gid).gr_name
     except KeyError:
@@ -76,12 +78,12 @@ def _group(gid: int) -> str:
 
 
 def me() -> str:
-    return _name(os.geteuid())
+    return user_name(os.geteuid())
 
 
 def describe(p: Path, st: os.stat_result) -> str:
     return _("{path} (owner {owner}, group {group}, mode {mode})").format(
-        path=p, owner=_name(st.st_uid), group=_group(st.st_gid), mode=f"{stat.S_IMODE(st.st_mode):04o}"
+        path=p, owner=user_name(st.st_uid), group=group_name(st.st_gid), mode=f"{stat.S_IMODE(st.st_mode):04o}"
     )
 
 
@@ -189,12 +191,12 @@ def check_access(db_path: Path, group: str = "") -> None:
             _(
                 "{file}: {who}; to share the database, set [database] group in the config and run "
                 "`clinicast init` as {owner} or root"
-            ).format(file=describe(p, st), who=who, owner=_name(st.st_uid)),
+            ).format(file=describe(p, st), who=who, owner=user_name(st.st_uid)),
             DatabaseProblem.NOT_WRITABLE,
         )
     paths = " ".join(str(b[0]) for b in bad)
     modes = " && ".join(f"chmod {w:04o} {b}" for b, _s, w in bad)
-    owners = sorted({_name(s.st_uid) for _b, s, _w in bad} - {"root"})
+    owners = sorted({user_name(s.st_uid) for _b, s, _w in bad} - {"root"})
     fix = f"chgrp {group} {paths} && {modes}"
     if len(owners) == 1:
         said = _("{file}: {who}; run as root or {owner}: {fix}")

@@ -447,7 +447,8 @@ def test_a_first_copy_whose_answer_was_lost_is_in_the_ledger_with_both_times(db,
     assert (rows[emr]["first_copy_at"], rows[emr]["sent_at"]) == ("2026-03-02T19:02:00Z", "2026-03-02T20:02:00Z")
     assert rows[emr]["reason_text"] == words.format("2026-03-02T19:02:00Z", "2026-03-02T20:02:00Z")
     assert (rows[other]["first_copy_at"], rows[other]["reason"]) == (None, "")
-    table = {x["emr_id"]: x for x in csv.DictReader(io.StringIO(exports.recipients_csv(ctx, c.id).removeprefix("\ufeff")))}
+    ledger = exports.recipients_csv(ctx, c.id).removeprefix("\ufeff")
+    table = {x["emr_id"]: x for x in csv.DictReader(io.StringIO(ledger))}
     assert (table[emr]["first_copy_at"], table[emr]["sent_at"]) == ("2026-03-02T19:02:00Z", "2026-03-02T20:02:00Z")
     assert table[other]["first_copy_at"] == ""
     # the human list says it, with both times

@@ -10,21 +10,8 @@ import pwd
 import stat
 from pathlib import Path
 
+from core.dbfiles import group_name, user_name
 from core.i18n import _
-
-
-def _owner(uid: int) -> str:
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return str(uid)
-
-
-def _group(gid: int) -> str:
-    try:
-        return grp.getgrgid(gid).gr_name
-    except KeyError:
-        return str(gid)
 
 
 def _groups_of(login: str) -> set[int]:
@@ -49,8 +36,8 @@ def cannot_read(path: Path) -> str | None:
         return None
     if st.st_uid == os.geteuid():  # their own file, its mode closed to themselves too: chmod's words
         return None
-    login = _owner(os.geteuid())
-    owner, group, mode = _owner(st.st_uid), _group(st.st_gid), stat.S_IMODE(st.st_mode)
+    login = user_name(os.geteuid())
+    owner, group, mode = user_name(st.st_uid), group_name(st.st_gid), stat.S_IMODE(st.st_mode)
     if not mode & stat.S_IRGRP:
         return _(
             "cannot read: permission denied; it belongs to {owner}:{group} (mode {mode:04o}) and only {owner} "
@@ -84,7 +71,7 @@ def login_cannot_read(path: Path, login: str) -> str | None:
     mode = stat.S_IMODE(st.st_mode)
     if entry.pw_uid in (0, st.st_uid) or mode & stat.S_IROTH or st.st_gid in groups or not mode & stat.S_IRGRP:
         return None
-    group = _group(st.st_gid)
+    group = group_name(st.st_gid)
     return _(
         "users.{login}: {login} is not in the group {group} that can read {path}, so clinicast cannot start for "
         "them; run usermod -aG {group} {login} (then {login} logs in again)"
