@@ -38,13 +38,13 @@ def test_templates_given_for_one_language_keep_the_other(db, config):
     from core.templating import DEFAULT_INVITATION
 
     ctx, _ = ctx_at(config)
-    fr = {"subject": "Bonjour", "body": "Bonjour [désabonnement]({{ unsubscribe.url }})"}
+    fr = {"subject": "Bonjour", "body": "Bonjour {{ invitation.url }} [désabonnement]({{ unsubscribe.url }})"}
     c = campaigns.create(ctx, "invitation", "Invite", templates={"fr": fr})
     assert campaigns.get_templates(ctx, c.id) == {"fr": fr, "en": DEFAULT_INVITATION["en"]}
     assert [str(k) for k in campaigns.kept_versions(ctx, c.id, {"fr": fr}, created=True)] == [
         "The English version keeps the default template."
     ]
-    en = {"subject": "Hello", "body": "Hello [unsubscribe]({{ unsubscribe.url }})"}
+    en = {"subject": "Hello", "body": "Hello {{ invitation.url }} [unsubscribe]({{ unsubscribe.url }})"}
     campaigns.edit(ctx, c.id, templates={"en": en})
     assert campaigns.get_templates(ctx, c.id) == {"fr": fr, "en": en}
     assert [str(k) for k in campaigns.kept_versions(ctx, c.id, {"en": en}, created=False)] == [

@@ -240,6 +240,8 @@ _VALUES = {
     "address": "p1000@example.org",
     "key": "email.password_file",  # a secret's setting (core.config.secrets)
     "name": "CLINICAST_SMTP_PASSWORD",
+    "login": "clinicast",
+    "group": "clinicast",
 }
 
 

@@ -399,8 +399,10 @@ class TestValuesInCodeAndAutolinks:
             assert rendered.text == f"{name} 5RRG-PE79\n"
 
     def test_an_unsubscribe_autolink_is_a_way_out(self):
-        body = "Désabonnement\u00a0: <{{ unsubscribe.url }}>"
+        body = "Code\u00a0: `{{ invitation.code }}`. Désabonnement\u00a0: <{{ unsubscribe.url }}>"
         assert validate("invitation", {"subject": "s", "body": body}, "fr") == []
+        joined = "Rejoignez-nous\u00a0: <{{ invitation.url }}>. Désabonnement\u00a0: <{{ unsubscribe.url }}>"
+        assert validate("invitation", {"subject": "s", "body": joined}, "fr") == []  # the link as it is, too
 
     def test_a_value_too_long_for_a_body_is_refused(self):
         with pytest.raises(TemplateRenderError, match="rendered text would be"):

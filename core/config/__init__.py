@@ -6,6 +6,7 @@ types.py    the loaded config's dataclasses, one per TOML section, and Config
 checks.py   value ranges, URLs, the identification every email carries (email_problems)
 secrets.py  where a secret lives; read only by the process that sends (SPEC §13)
 watch.py    a running session follows its file: re-read on change, the last good one kept
+access.py   who may read the file: whose it is and the group to join, when a staff login cannot
 """
 
 from __future__ import annotations

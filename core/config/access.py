@@ -27,6 +27,8 @@ def cannot_read(path: Path) -> str | None:
         st = os.stat(path)  # a folder on the way that is closed: the system's words stay
     except OSError:
         return None
+    if not stat.S_ISREG(st.st_mode):  # a FIFO's open would wait for a writer: infile's words say it
+        return None
     try:
         with open(path, "rb"):  # as this process's effective user and groups
             return None
