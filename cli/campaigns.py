@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from cli.base import CAMPAIGN_ID, DAY, EMR_ID, FILE, NAME, cli, command, emit
-from cli.words import word
+from cli.words import widths, word
 from core.enums import DeliveryKind, Kind
 from core.errors import BadInput
 from core.formats import day, number
@@ -120,8 +120,7 @@ def campaigns_list(ctx, include_archived, as_json):
         )
         for s in rows
     ]
-    wide = [max([len(c[i]) for c in cells], default=0) for i in range(5)]
-    wide = [max(w, least) for w, least in zip(wide, (5, 10, 16, 8, 11), strict=True)]  # as wide as before, at least
+    wide = widths(cells, (5, 10, 16, 8, 11))  # as wide as before, at least
     for s, (cid, kind, status, window, sent) in zip(rows, cells, strict=True):
         click.echo(
             f"{cid:>{wide[0]}}  {kind:{wide[1]}} {status:{wide[2]}} {window:{wide[3]}} {sent:>{wide[4]}}  {s.name}"

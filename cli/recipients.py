@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from cli.base import CAMPAIGN_ID, EMR_ID, FILE, cli, command, dumps, emit, output_option, write_out
-from cli.words import word
+from cli.words import widths, word
 from core.enums import Permission
 from core.errors import BadInput, Refused
 from core.formats import day, number, when
@@ -147,9 +147,13 @@ def recipients_list(ctx, campaign_id, status, as_json, as_csv, output):
     if output != "-":
         raise BadInput(_("--output goes with --csv or --json"))
     tz = ctx.config.clinic.tz
-    for r in rows:
+    # the status as wide as its longest word in the language in use: « dans le fil, sans
+    # notification » is longer than the 16 columns "in feed, no push" needed
+    cells = [(str(r.emr_id), word("recipient", r.shown_status)) for r in rows]
+    wide = widths(cells, (10, 16))  # as wide as before, at least
+    for r, (emr_id, status) in zip(rows, cells, strict=True):
         reason = f"  ({r.reason(when=lambda t: when(t, tz))})" if r.shown_reason_code else ""
         line = _("added {added}  sent {sent}").format(
             added=day(r.added_at, tz), sent=when(r.sent_at, tz) if r.sent_at else "-"
         )
-        click.echo(f"{r.emr_id:>10}  {r.name[:30]:30} {word('recipient', r.shown_status):16} {line}{reason}")
+        click.echo(f"{emr_id:>{wide[0]}}  {r.name[:30]:30} {status:{wide[1]}} {line}{reason}")

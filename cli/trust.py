@@ -8,7 +8,7 @@ import click
 
 from cli.base import DAY, EMR_ID, EXIT_REFUSED, TEXT, cli, command, dumps, emit, output_option, write_out
 from cli.patients import patients_group
-from cli.words import word
+from cli.words import widths, word
 from core.enums import OptOutChannel
 from core.errors import BadInput
 from core.formats import day, number, when
@@ -104,7 +104,11 @@ def patients_show(ctx, emr_id, as_json):
     for key, value in view.record.items():
         click.echo(_("{field}: {value}").format(field=f"{labels[key]:>{width}}", value=_field_value(key, value)))
     click.echo(_("opt-outs:") if view.opt_outs else _("opt-outs: none"))
-    for o in view.opt_outs:
+    # the words' columns as wide as their longest word in the language in use: « notification »
+    # and « en reprise » are longer than the 8 and 9 columns "push" and "retrying" needed
+    channels = [(word("channel", o.channel),) for o in view.opt_outs]
+    (channel_wide,) = widths(channels, (8,))  # as wide as before, at least
+    for o, (channel,) in zip(view.opt_outs, channels, strict=True):
         if o.active:
             state = _("active")
         else:
@@ -113,14 +117,14 @@ def patients_show(ctx, emr_id, as_json):
             )
         note = f" — {o.note}" if o.note else ""
         by = _("{source} by {login}").format(source=word("source", o.source), login=o.recorded_by)
-        click.echo(f"  {word('channel', o.channel):8} {day(o.day)}  {by}{note}  [{state}]")
+        click.echo(f"  {channel:{channel_wide}} {day(o.day)}  {by}{note}  [{state}]")
     click.echo(_("campaigns:") if view.campaigns else _("campaigns: none"))
-    for c in view.campaigns:
+    cells = [(word("kind", c.kind), word("recipient", c.status)) for c in view.campaigns]
+    kind_wide, status_wide = widths(cells, (10, 9))
+    for c, (kind, status) in zip(view.campaigns, cells, strict=True):
         reason = f"  ({c.reason()})" if c.reason_code else ""
         added = _("added {day}").format(day=day(c.added_at, tz))
-        click.echo(
-            f"  #{c.id} {c.name[:40]:40} {word('kind', c.kind):10} {word('recipient', c.status):9} {added}{reason}"
-        )
+        click.echo(f"  #{c.id} {c.name[:40]:40} {kind:{kind_wide}} {status:{status_wide}} {added}{reason}")
 
 
 @command(cli, "audit", subcommands=True, help=N_("Who changed or read what, and when (admin)."))
@@ -148,10 +152,14 @@ def audit_cmd(ctx, since, login, as_json, as_csv, output):
     # numbered as `audit verify` names it (« n° 6 »)
     numbers = [row_number(r.id) for r in rows]
     width = max(map(len, numbers), default=0)
-    for row, r in zip(numbers, rows, strict=True):
+    # the action as wide as its longest word in the language in use, never narrower than the
+    # 16 columns sized for English: a longer translation cannot push the rest of its line over
+    actions = [(word("audit", r.action),) for r in rows]
+    (action_wide,) = widths(actions, (16,))
+    for row, r, (action,) in zip(numbers, rows, actions, strict=True):
         where = " " + _("campaign {id}").format(id=r.campaign_id) if r.campaign_id is not None else ""
         click.echo(
-            f"{row:>{width}} {when(r.at, tz, seconds=True)} {r.user:12} {word('audit', r.action):16}{where} "
+            f"{row:>{width}} {when(r.at, tz, seconds=True)} {r.user:12} {action:{action_wide}}{where} "
             f"{describe(r.detail, tz)}"
         )
 

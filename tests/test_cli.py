@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import date, timedelta
@@ -574,3 +575,104 @@ def test_campaigns_list_keeps_its_columns_in_french(tmp_path, db_url):
     # the counts end, and the names start, in the same column on every line
     assert len({line.rindex("/") + len(line.split("/")[-1].split()[0]) for line in lines}) == 1, lines
     assert len({line.index("Erreurs") if "Erreurs" in line else line.index("Brouillon") for line in lines}) == 1, lines
+
+
+def french_runner(tmp_path, db_url, language="fr"):
+    """A staff member who reads French (or `language`), with the 40 patients imported."""
+    from conftest import LOGIN
+
+    users = f'[users.{LOGIN}]\nname = "A"\npermissions = ["campaigns", "admin"]\nlanguage = "{language}"\n'
+    run = Runner(write_config(tmp_path, db_url, users=users))
+    run("init")
+    run("patients", "import", str(patients_csv(tmp_path)))
+    return run
+
+
+def french_broadcast(run, tmp_path):
+    """A broadcast started for 1001 and 1003, 1003 having opted out of the push only: in
+    their feed without the push (« dans le fil, sans notification »)."""
+    tpl = tmp_path / "t.toml"
+    tpl.write_text('[fr]\ntitle = "T"\nbody = "B"\npush = "P"\n[en]\ntitle = "T"\nbody = "B"\npush = "P"\n')
+    today = date.today()
+    b = run.json(
+        "campaigns", "create", "--kind", "broadcast", "--name", "Fêtes", "--starts", str(today),
+        "--ends", str(today + timedelta(days=7)), "--template", str(tpl),
+    )  # fmt: skip
+    cid = str(b["id"])
+    run("recipients", "add", cid, "--patient", "1001")
+    run("recipients", "add", cid, "--patient", "1003")
+    run("patients", "opt-out", "1003", "--channel", "push", "--note", "au téléphone")
+    run("campaigns", "start", cid)
+    return cid
+
+
+def test_recipients_list_keeps_its_columns_in_french(tmp_path, db_url):
+    """« dans le fil, sans notification » is longer than the 16 columns "in feed, no push"
+    needed: a fixed width pushed the rest of that recipient's line over."""
+    run = french_runner(tmp_path, db_url)
+    cid = french_broadcast(run, tmp_path)
+    lines = run("recipients", "list", cid).stdout.splitlines()
+    assert len(lines) == 2 and "dans le fil, sans notification" in lines[1] and "en file" in lines[0], lines
+    # the dates start in the same column on every line
+    assert len({line.index("ajouté") for line in lines}) == 1, lines
+
+
+def test_recipients_list_keeps_its_columns_in_english_too(tmp_path, db_url):
+    """The status "will receive nothing" is longer than the 16 columns the other statuses need: an
+    assigned patient who opted out since had their line pushed over in English too."""
+    run = french_runner(tmp_path, db_url, language="en")
+    inv = str(run.json("campaigns", "create", "--kind", "invitation", "--name", "Rejoignez")["id"])
+    run("recipients", "add", inv, "--patient", "1000")
+    run("recipients", "add", inv, "--patient", "1002")
+    run("patients", "opt-out", "1000", "--channel", "email", "--note", "by phone")
+    lines = run("recipients", "list", inv).stdout.splitlines()
+    assert len(lines) == 2 and "will receive nothing" in lines[0] and " assigned " in lines[1], lines
+    assert len({line.index("added") for line in lines}) == 1, lines
+
+
+def test_patients_show_keeps_its_columns_in_french(tmp_path, db_url):
+    """« notification » is longer than the 8 columns of the opt-outs' channel, « en reprise »
+    than the 9 of the campaigns' status: a fixed width pushed the rest of their line over."""
+    from core import config as cfg
+    from core import db as dbmod
+    from core.models import Patient, Recipient
+
+    run = french_runner(tmp_path, db_url)
+    french_broadcast(run, tmp_path)
+    other = run.json("campaigns", "create", "--kind", "invitation", "--name", "Rejoignez")
+    run("recipients", "add", str(other["id"]), "--patient", "1003")
+    run("patients", "opt-out", "1003", "--channel", "email", "--note", "au téléphone")
+    database = dbmod.bind(cfg.load(run.config_path, env={}).database.url)
+    try:  # the relay said "try later" (what a temporary refusal leaves)
+        patient = Patient.get(Patient.emr_id == "1003")
+        Recipient.update(status="retrying").where(
+            (Recipient.campaign == other["id"]) & (Recipient.patient == patient.id)
+        ).execute()
+    finally:
+        database.close()
+    said = run("patients", "show", "1003").stdout.splitlines()
+    opt_outs = said[said.index("désabonnements\u00a0:") + 1 : said.index("campagnes\u00a0:")]
+    campaigns = said[said.index("campagnes\u00a0:") + 1 :]
+    assert len(opt_outs) == 2 and {line.split()[0] for line in opt_outs} == {"notification", "courriel"}, said
+    assert len(campaigns) == 2 and any(" en reprise " in line for line in campaigns), said
+    # the opt-outs' days, and the campaigns' dates added, start in the same column on every line
+    assert len({re.search(r"\d", line).start() for line in opt_outs}) == 1, said
+    assert len({line.index("ajouté") for line in campaigns}) == 1, said
+
+
+def test_audit_keeps_its_columns_in_french(tmp_path, db_url):
+    """The action column as wide as its longest French word: what follows it (the campaign,
+    the detail) starts in the same column on every line. (Today's longest French action,
+    « désabonnement », fits the 16 columns sized for English: this guards a longer one.)"""
+    from conftest import LOGIN
+
+    run = french_runner(tmp_path, db_url)
+    french_broadcast(run, tmp_path)
+    run("patients", "opt-out", "1005", "--channel", "all", "--note", "au téléphone")
+    run("patients", "opt-in", "1005", "--channel", "all", "--note", "erreur")
+    run("patients", "show", "1005")
+    lines = run("audit").stdout.splitlines()
+    actions = {"importation", "création", "ajout", "désabonnement", "démarrage", "réabonnement", "consultation"}
+    found = [re.search(rf" {LOGIN} +(\S+) +", line) for line in lines]
+    assert {m.group(1) for m in found if m} == actions and all(found), lines
+    assert len({m.end() for m in found if m}) == 1, lines
