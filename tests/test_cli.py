@@ -658,21 +658,3 @@ def test_patients_show_keeps_its_columns_in_french(tmp_path, db_url):
     # the opt-outs' days, and the campaigns' dates added, start in the same column on every line
     assert len({re.search(r"\d", line).start() for line in opt_outs}) == 1, said
     assert len({line.index("ajouté") for line in campaigns}) == 1, said
-
-
-def test_audit_keeps_its_columns_in_french(tmp_path, db_url):
-    """The action column as wide as its longest French word: what follows it (the campaign,
-    the detail) starts in the same column on every line. (Today's longest French action,
-    « désabonnement », fits the 16 columns sized for English: this guards a longer one.)"""
-    from conftest import LOGIN
-
-    run = french_runner(tmp_path, db_url)
-    french_broadcast(run, tmp_path)
-    run("patients", "opt-out", "1005", "--channel", "all", "--note", "au téléphone")
-    run("patients", "opt-in", "1005", "--channel", "all", "--note", "erreur")
-    run("patients", "show", "1005")
-    lines = run("audit").stdout.splitlines()
-    actions = {"importation", "création", "ajout", "désabonnement", "démarrage", "réabonnement", "consultation"}
-    found = [re.search(rf" {LOGIN} +(\S+) +", line) for line in lines]
-    assert {m.group(1) for m in found if m} == actions and all(found), lines
-    assert len({m.end() for m in found if m}) == 1, lines
