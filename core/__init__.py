@@ -1,6 +1,7 @@
 """clinicast's core: every rule, headless (the screens are `tui`, the command line `cli`;
-core imports neither). CONTRIBUTING.md's tree has a line for each module and package;
-each package's __init__ is its own map."""
+core imports neither). CONTRIBUTING.md's tree has a line for each module and package
+(recipients/ and delivery/ hand theirs to their own __init__); each package's __init__
+is its own map. tests/test_habits.py checks both maps."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Campaigns: create, edit, archive, list; status and window rules (SPEC §2).
 
 window.py   a broadcast's window: bounds, upcoming / live / ended, invalid
-reads.py    get, get_locked, status, summaries (counts, the invitation funnel), templates
+reads.py    get, get_locked, status_of, summaries (counts, the invitation funnel), templates
 actions.py  create, edit, archive; the field and template checks they share with the form
 languages.py  who would get another language than their own (a blank version); the
               versions a template file left out (kept)
