@@ -1,15 +1,19 @@
 """Where a flow's failure shows, and whether a flow is still running — functions any
 node with workers calls (screens/base.py's screens, the widgets that search or page).
 
-A flow reads top to bottom as one ``@work`` coroutine on the event loop::
+A flow reads top to bottom as one coroutine run as a worker of its screen: ask core (in
+a thread), confirm, act (in a thread), say what was done — `RecipientFlows._remove` in
+screens/recipient_flows.py, started by `run_worker` in its `_run`::
 
-    @work(exclusive=True, exit_on_error=False, group="remove")
-    async def remove(self, row):
-        effect = await asyncio.to_thread(recipients.removal_effect, ctx, cid, row.emr_id)
-        if not await self.app.push_screen_wait(ConfirmModal(...)):
-            return
-        outcome = await asyncio.to_thread(recipients.remove, ctx, cid, row.emr_id)
-        self.notify(...)
+    effects = {i18n.current(): await asyncio.to_thread(recipients.removal_effect, ctx, ...)}
+    if not await screen.app.push_screen_wait(confirm):
+        return
+    outcome = await asyncio.to_thread(recipients.remove, screen.app.ctx, screen.campaign_id, r.emr_id)
+    screen.notify(said, markup=False, timeout=6)
+
+A new flow starts its worker as `SendingControl._start` does (screens/sending.py): it
+asks `running(node, group)` itself before it makes the coroutine; CONTRIBUTING.md's "How
+a TUI flow is written" says why.
 
 The core runs in a thread (``asyncio.to_thread``) so the screen never freezes; the rest
 runs on the event loop, so it may touch widgets. An exclusive group cancels the older
