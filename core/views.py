@@ -1,4 +1,9 @@
-"""Small read-only helpers the screens need that are not actions (no change, no rule)."""
+"""What the template editor's preview needs that is not an action: the patient a preview
+is rendered for (`preview_patient`) and the preview itself (`template_preview`). Nothing
+here changes a campaign or a patient, but it is not free of rules: `template_preview`
+requires Permission.CAMPAIGNS, and a preview rendered with a real patient's data is an
+audited read (core.audit.read.record_read: an audit row, at most one per user, campaign
+and patient within 10 minutes)."""
 
 from __future__ import annotations
 
