@@ -12,15 +12,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from core import audit, emr
+from core import audit
 from core.campaigns import get, get_templates
-from core.campaigns.actions import template_problems
+from core.campaigns.actions import require_sendable_template
 from core.context import Ctx
 from core.db import write_transaction
 from core.enums import DeliveryKind, Kind, Permission
 from core.errors import BadInput, NotFound, Refused
 from core.i18n import _
 from core.models import Delivery, Patient
+from core.patients.lookup import get_by_emr
 from core.textcheck import quoted_value
 
 _ADDRESS = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
@@ -86,7 +87,10 @@ def _patient(emr_id: str | None, patient_id: int | None) -> Patient | None:
     the one with EMR id `emr_id`; None when there is none."""
     if patient_id is not None:
         return Patient.get_or_none(Patient.id == patient_id)
-    return Patient.get_or_none(Patient.emr_key == emr.key(emr_id or ""))
+    try:
+        return get_by_emr(emr_id or "")
+    except NotFound:
+        return None
 
 
 def subject_prefix(ctx: Ctx, campaign_id, emr_id: str = "", *, patient_id: int | None = None) -> str | None:
@@ -119,16 +123,13 @@ def send_test(
     `to` was typed (check_destination)."""
     ctx.require(Permission.CAMPAIGNS)
     c = get(campaign_id)
-    patient = _patient(emr_id, patient_id)
-    if patient is None:
-        raise NotFound(_("no patient with EMR id {id}").format(id=quoted_value((emr_id or str(patient_id)).strip())))
+    # a picked patient since gone from the directory: looked up by the id typed, whose
+    # absence is said as every other lookup by EMR id says it (core.patients.lookup)
+    picked = Patient.get_or_none(Patient.id == patient_id) if patient_id is not None else None
+    patient = picked or get_by_emr(emr_id or "")
     kind = DeliveryKind.TEST_EMAIL if c.kind == Kind.INVITATION else DeliveryKind.TEST_BROADCAST
     target = check_destination(ctx, c.kind, to, field=field)
-    problems = template_problems(ctx, c.kind, get_templates(ctx, c.id))
-    if problems:
-        raise Refused(
-            _("campaign {id}'s template has problems; fix them first: {problem}").format(id=c.id, problem=problems[0])
-        )
+    require_sendable_template(ctx, c)
     now = ctx.now()
     with write_transaction():
         d = Delivery.create(

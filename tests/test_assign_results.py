@@ -368,8 +368,25 @@ def test_an_archived_campaign_says_so(db, config):
     campaigns.archive(ctx, c.id)
     with pytest.raises(Refused) as e:
         recipients.assign_patient(ctx, c.id, "1000")
-    assert str(e.value) == f"campaign {c.id} is archived; unarchive it before adding patients"
+    assert str(e.value) == f"campaign {c.id} is archived; unarchive it first"
     assert Recipient.select().count() == 0
+
+
+def test_an_archived_campaign_is_refused_in_one_wording(db, config):
+    """Assign, start and re-invite refuse an archived campaign in the same words
+    (core.campaigns.actions.require_unarchived): start and re-invite said « campaign 1 is
+    archived » and left out what to do; assign said it its own way."""
+    ctx, _ = ctx_at(config)
+    add_patients(1)
+    c = campaigns.create(ctx, "invitation", "Join")
+    recipients.assign_patient(ctx, c.id, "1000")
+    campaigns.archive(ctx, c.id)
+    said = set()
+    for call in (recipients.start, recipients.reinvite_plan, recipients.reinvite):
+        with pytest.raises(Refused) as e:
+            call(ctx, c.id)
+        said.add(str(e.value))
+    assert said == {f"campaign {c.id} is archived; unarchive it first"}
 
 
 def test_the_last_day_lasts_until_midnight_at_the_clinic(db, config):

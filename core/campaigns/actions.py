@@ -108,6 +108,23 @@ def template_problems(ctx: Ctx, kind: str, templates: dict) -> list:
     )
 
 
+def require_unarchived(c: Campaign) -> None:
+    """An archived campaign is kept for audit: it takes no patient and sends nothing
+    (assign, start, re-invite refuse it, in these words)."""
+    if c.archived:
+        raise Refused(_("campaign {id} is archived; unarchive it first").format(id=c.id))
+
+
+def require_sendable_template(ctx: Ctx, c: Campaign) -> None:
+    """Nothing is sent from a template with problems (start, re-invite, test send): refused
+    with the first problem, in these words."""
+    problems = template_problems(ctx, c.kind, get_templates(ctx, c.id))
+    if problems:
+        raise Refused(
+            _("campaign {id}'s template has problems; fix them first: {problem}").format(id=c.id, problem=problems[0])
+        )
+
+
 def _check_templates(ctx: Ctx, kind: str, templates: dict) -> None:
     problems = template_problems(ctx, kind, templates)
     if problems:

@@ -12,13 +12,13 @@ import peewee as pw
 
 from core import audit, emr, formats
 from core.campaigns import get_templates, window_state
-from core.campaigns.actions import template_problems
+from core.campaigns.actions import require_unarchived, template_problems
 from core.campaigns.reads import get, get_locked
 from core.campaigns.window import require_valid_window
 from core.context import Ctx
 from core.db import is_postgres, write_transaction
 from core.enums import DeliveryKind, Kind, Permission, RecipientStatus, WindowState
-from core.errors import BadInput, NotFound, Refused
+from core.errors import BadInput, Refused
 from core.i18n import _
 from core.models import BaseModel, Campaign, Patient, Recipient, database
 from core.reasons import Reason
@@ -27,7 +27,6 @@ from core.recipients.results import AssignPreview, AssignResult
 from core.recipients.rows import ensure_put, insert_deliveries
 from core.recipients.window import publish
 from core.rules import FEED_ONLY, Stage, detail_case, forbidden, reason_case
-from core.textcheck import quoted_value
 
 LIMIT = 5000
 # what a patient's row on the campaign is, beside its statuses (`_tally`): left as it is
@@ -86,8 +85,7 @@ def _analyze(table: type[BaseModel]) -> None:
 
 
 def _check_assignable(ctx: Ctx, c: Campaign) -> str | None:
-    if c.archived:
-        raise Refused(_("campaign {id} is archived; unarchive it before adding patients").format(id=c.id))
+    require_unarchived(c)
     require_valid_window(c)
     state = window_state(c, ctx.now(), ctx.config.clinic.tz)
     if state == WindowState.ENDED:
@@ -389,9 +387,10 @@ def _counted(reasons: list[str], matched: int, kept: Counter[str]) -> AssignResu
 
 
 def assign_patient(ctx: Ctx, campaign_id: int | str, emr_id: str) -> AssignResult:
+    from core.patients.lookup import get_by_emr
+
     emr_id = emr_id.strip()
-    if not patient_query(emr_id).exists():
-        raise NotFound(_("no patient with EMR id {id}").format(id=quoted_value(emr_id)))
+    get_by_emr(emr_id)  # NotFound, in its one wording, when the directory has no such patient
     return _assign(ctx, campaign_id, patient_query(emr_id), "patient", emr_id=emr_id)
 
 

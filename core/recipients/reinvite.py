@@ -20,8 +20,8 @@ from collections import Counter
 import peewee as pw
 
 from core import audit, formats
-from core.campaigns import get, get_templates
-from core.campaigns.actions import template_problems
+from core.campaigns import get
+from core.campaigns.actions import require_sendable_template, require_unarchived
 from core.campaigns.reads import get_locked
 from core.context import Ctx
 from core.db import write_transaction
@@ -68,8 +68,7 @@ def reinvite_plan(ctx: Ctx, campaign_id) -> StartPlan:
     c = get(campaign_id)
     if c.kind != Kind.INVITATION:
         raise Refused(_("campaign {id} is a broadcast; only an invitation can be re-invited").format(id=c.id))
-    if c.archived:  # said by the dry run as by the re-invite itself
-        raise Refused(_("campaign {id} is archived").format(id=c.id))
+    require_unarchived(c)  # said by the dry run as by the re-invite itself
     now = ctx.now()
     rids = _expired(c, now).select(Invitation.recipient)
     rows = (
@@ -96,13 +95,7 @@ def reinvite(ctx: Ctx, campaign_id) -> StartPlan:
     with write_transaction():
         c = get_locked(campaign_id)
         plan = reinvite_plan(ctx, c.id)
-        problems = template_problems(ctx, c.kind, get_templates(ctx, c.id))
-        if problems:
-            raise Refused(
-                _("campaign {id}'s template has problems; fix them first: {problem}").format(
-                    id=c.id, problem=problems[0]
-                )
-            )
+        require_sendable_template(ctx, c)
         if plan.will_send == 0:
             skipped = sum(plan.skipped.values())
             if skipped:

@@ -9,8 +9,8 @@ from collections import Counter
 import peewee as pw
 
 from core import audit, formats, pace
-from core.campaigns import get, get_templates, window_bounds, window_state
-from core.campaigns.actions import template_problems
+from core.campaigns import get, window_bounds, window_state
+from core.campaigns.actions import require_sendable_template, require_unarchived
 from core.campaigns.reads import get_locked
 from core.campaigns.window import require_valid_window
 from core.context import Ctx
@@ -79,8 +79,7 @@ def start_plan(ctx: Ctx, campaign_id: int | str) -> StartPlan:
 
 
 def _check_startable(ctx: Ctx, c: Campaign) -> None:
-    if c.archived:
-        raise Refused(_("campaign {id} is archived").format(id=c.id))
+    require_unarchived(c)
     require_valid_window(c)
     if window_state(c, ctx.now(), ctx.config.clinic.tz) == WindowState.ENDED:
         raise Refused(
@@ -92,11 +91,7 @@ def _check_startable(ctx: Ctx, c: Campaign) -> None:
                 id=c.id, day=formats.day(c.expired_at, ctx.config.clinic.tz)
             )
         )
-    problems = template_problems(ctx, c.kind, get_templates(ctx, c.id))
-    if problems:
-        raise Refused(
-            _("campaign {id}'s template has problems; fix them first: {problem}").format(id=c.id, problem=problems[0])
-        )
+    require_sendable_template(ctx, c)
 
 
 def start(ctx: Ctx, campaign_id: int | str) -> StartPlan:
