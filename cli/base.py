@@ -13,7 +13,7 @@ import functools
 import importlib
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, NoReturn
 
@@ -133,6 +133,19 @@ TEXT = N_("TEXT")
 TRANSLATED = ("help", "short_help", "epilog", "metavar", "options_metavar", "subcommand_metavar")
 
 
+class Valued(str):
+    """A help msgid whose `{names}` are put in when it is shown (`translate_help`):
+    `values()` gives them then — a value that lives in core (INVITATION_VALID_DAYS) is read
+    when the help is shown, and is not imported when the command line starts."""
+
+    values: Callable[[], dict[str, object]]
+
+    def __new__(cls, msgid: str, values: Callable[[], dict[str, object]]) -> Valued:
+        obj = super().__new__(cls, msgid)
+        obj.values = values
+        return obj
+
+
 def translate_help(*things: Any) -> None:
     """Put each command's and option's help and metavars into the language in use. click
     takes them at decoration time, when the modules are imported and before the language is
@@ -143,8 +156,9 @@ def translate_help(*things: Any) -> None:
         for attr in TRANSLATED:
             if attr not in msgids:
                 msgids[attr] = getattr(thing, attr, None)
-            if isinstance(msgids[attr], str) and msgids[attr]:
-                setattr(thing, attr, _(msgids[attr]))
+            msgid = msgids[attr]
+            if isinstance(msgid, str) and msgid:
+                setattr(thing, attr, _(msgid).format(**msgid.values()) if isinstance(msgid, Valued) else _(msgid))
 
 
 class HelpFormatter(click.HelpFormatter):

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import click
 
-from cli.base import CAMPAIGN_ID, DAY, EMR_ID, FILE, NAME, cli, command, emit
+from cli.base import CAMPAIGN_ID, DAY, EMR_ID, FILE, NAME, Valued, cli, command, emit
 from cli.words import widths, word
-from core.enums import DeliveryKind, Kind
+from core.enums import Kind
 from core.errors import BadInput
 from core.formats import day, number
 from core.i18n import N_, _, ngettext
-from core.reasons import describe
 from core.textcheck import quoted_value
 
 _JSON_HELP = N_("Print one JSON document (the spec's English keys and codes).")
@@ -195,9 +194,10 @@ def campaigns_archive(ctx, campaign_id, undo):
     click.echo((_("campaign #{id} unarchived") if undo else _("campaign #{id} archived")).format(id=c.id))
 
 
-def _skipped_lines(skipped: dict[str, int]) -> None:
-    for code, n in skipped.items():
-        click.echo("  " + _("skipped {n}: {reason}").format(n=number(n), reason=describe(code, "")))
+def _valid_days() -> int:
+    from core.campaigns.actions import INVITATION_VALID_DAYS
+
+    return INVITATION_VALID_DAYS
 
 
 @command(campaigns_group, "start", help=N_("Send to every recipient not yet sent to."))
@@ -234,14 +234,7 @@ def campaigns_stop(ctx, campaign_id, as_json):
     r = recipients.stop(ctx, campaign_id)
     if as_json:
         return emit(r.to_json())
-    click.echo(
-        _(
-            "campaign #{id} stopped: {stopped} not sent (back to assigned; start sends to them), "
-            "{sent} already sent, {in_flight} being sent at this moment (they finish)"
-        ).format(id=campaign_id, stopped=number(r.stopped), sent=number(r.already_sent), in_flight=number(r.in_flight))
-    )
-    if r.feed:  # a broadcast's feeds are not stopped: said, as the TUI's confirmation says it
-        click.echo(r.feed)
+    click.echo(r.words())  # core's words, as the TUI says them; a broadcast's feeds on their own line
 
 
 @command(campaigns_group, "test", help=N_("Send yourself the message as this patient would get it, marked as a test."))
@@ -255,20 +248,16 @@ def campaigns_test(ctx, campaign_id, emr_id, to, as_json):
     t = testsend.send_test(ctx, campaign_id, emr_id, to)
     if as_json:
         return emit(t.to_json())
-    if t.kind == DeliveryKind.TEST_EMAIL:
-        line = _("test email for patient {patient} queued to {to}; the scheduler sends it within moments")
-    else:
-        line = _(
-            "test push and feed entry (for an hour) for patient {patient} queued to {to}; "
-            "the scheduler sends it within moments"
-        )
-    click.echo(line.format(patient=t.patient, to=t.to))
+    click.echo(t.words())
 
 
 @command(
     campaigns_group,
     "reinvite",
-    help=N_("Send a fresh invitation (new code, 14 days) to those whose invitation expired unanswered."),
+    help=Valued(
+        N_("Send a fresh invitation (new code, {days} days) to those whose invitation expired unanswered."),
+        lambda: {"days": _valid_days()},
+    ),
 )
 @click.argument("campaign_id", metavar=CAMPAIGN_ID)
 @click.option("--dry-run", is_flag=True, help=N_("Show the breakdown only; send nothing."))
@@ -279,14 +268,5 @@ def campaigns_reinvite(ctx, campaign_id, dry_run, as_json):
     plan = (recipients.reinvite_plan if dry_run else recipients.reinvite)(ctx, campaign_id)
     if as_json:
         return emit(plan.to_json())
-    if dry_run:
-        line = _("campaign #{id} would re-invite: {n} to send ({when})")
-        if not plan.sending_begins:
-            line = _("campaign #{id} would re-invite: {n} to send")
-    else:
-        line = _("campaign #{id} re-invited: {n} to send ({when})")
-        if not plan.sending_begins:
-            line = _("campaign #{id} re-invited: {n} to send")
-    click.echo(line.format(id=campaign_id, n=number(plan.will_send), when=plan.sending_begins))
-    _skipped_lines(plan.skipped)
-    click.echo("  " + _("re-invited before (not sent again): {n}").format(n=number(plan.already_sent)))
+    for line in plan.reinvite_lines() if dry_run else plan.reinvited_lines():  # as the TUI says them
+        click.echo(line)

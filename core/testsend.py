@@ -36,6 +36,17 @@ class TestSend:
     to: str  # the address or app account it goes to
     patient: str  # the EMR id it renders for
 
+    def words(self) -> str:
+        """What was queued, for people — the TUI's notice and the command line's output."""
+        if self.kind == DeliveryKind.TEST_EMAIL:
+            said = _("Test email for patient {patient} queued to {to}; the scheduler sends it within moments")
+        else:
+            said = _(
+                "Test push and feed entry (for an hour) for patient {patient} queued to {to}; "
+                "the scheduler sends it within moments"
+            )
+        return said.format(patient=self.patient, to=self.to)
+
     def to_json(self) -> dict:
         return {"kind": self.kind, "to": self.to, "patient": self.patient, "delivery": self.delivery_id}
 

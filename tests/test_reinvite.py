@@ -136,7 +136,24 @@ def test_cli(env, smtp, db_url):
     Invitation.update(expires_at=datetime(2020, 1, 1)).execute()
     r = run(cli, ["campaigns", "reinvite", str(c.id), "--dry-run", "--json", "--config", str(path)])
     assert r.exit_code == 0 and json.loads(r.output)["will_send"] == 2
+    # the breakdown and the result in core's words, those the TUI's confirmation and notice say
+    r = run(cli, ["campaigns", "reinvite", str(c.id), "--dry-run", "--config", str(path)])
+    assert r.exit_code == 0 and r.output == (
+        "Will be sent a fresh invitation (new code, 14 days): 2, now\nRe-invited before (not sent again): 0\n"
+    )
     assert not Delivery.select().where(Delivery.status == "pending").exists()
     r = run(cli, ["campaigns", "reinvite", str(c.id), "--config", str(path)])
-    assert r.exit_code == 0 and "re-invited: 2 to send" in r.output
+    assert r.exit_code == 0 and r.output == (
+        "Re-invited: 2 fresh invitations queued\nRe-invited before (not sent again): 0\n"
+    )
     assert Delivery.select().where(Delivery.status == "pending").count() == 2
+
+
+def test_the_help_says_how_long_a_fresh_invitation_is_valid_from_core(monkeypatch):
+    """--help wrote « (new code, 14 days) » by hand: core's INVITATION_VALID_DAYS is the one
+    value (the TUI's breakdown says it too)."""
+    from core.campaigns import actions
+
+    monkeypatch.setattr(actions, "INVITATION_VALID_DAYS", 21)
+    r = CliRunner().invoke(cli, ["campaigns", "reinvite", "--help"], terminal_width=200)
+    assert r.exit_code == 0 and "(new code, 21 days)" in r.output, r.output

@@ -129,6 +129,13 @@ class TestStop:
         recipients.assign_ids(ctx, c.id, ["1000", "1001"])
         recipients.start(ctx, c.id)
         run = CliRunner().invoke
+        # the words of core's StopResult.words, those the TUI's notice says
+        r = run(cli, ["campaigns", "stop", str(c.id), "--config", str(config_path_for_cli)])
+        assert r.exit_code == 0 and r.output == (
+            "Stopped: 2 not sent (back to assigned; a start sends to them), "
+            "0 being sent at this moment (they finish), 0 already sent\n"
+        ), r.output
+        recipients.start(ctx, c.id)
         r = run(cli, ["campaigns", "stop", str(c.id), "--json", "--config", str(config_path_for_cli)])
         assert r.exit_code == 0, r.output
         assert json.loads(r.output) == {"stopped": 2, "already_sent": 0, "in_flight": 0}
@@ -137,7 +144,7 @@ class TestStop:
             f"clinicast: nothing to stop: no message of campaign {c.id} is waiting to be sent "
             "(0 already sent, 0 being sent at this moment)"
         ), r.output
-        assert AuditLog.select().where(AuditLog.action == "stop").count() == 1, "the refused stop wrote nothing"
+        assert AuditLog.select().where(AuditLog.action == "stop").count() == 2, "the refused stop wrote nothing"
         r = run(cli, ["campaigns", "stop", "999", "--config", str(config_path_for_cli)])
         assert r.exit_code == 2 and r.output.strip() == "clinicast: no campaign with id 999"
 

@@ -181,3 +181,10 @@ def test_cli(db, db_url, tmp_path, smtp):
     )
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["to"] == "me@clinic.example"
+    path.write_text(path.read_text(encoding="utf-8").replace('language = "fr"', 'language = "en"'), encoding="utf-8")
+    r = CliRunner().invoke(
+        cli, ["campaigns", "test", str(c.id), "--patient", "1000", "--to", "me@clinic.example", "--config", str(path)]
+    )
+    assert r.exit_code == 0 and r.output == (  # TestSend.words: the TUI's notice says the same
+        "Test email for patient 1000 queued to me@clinic.example; the scheduler sends it within moments\n"
+    ), r.output

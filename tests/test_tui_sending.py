@@ -77,7 +77,9 @@ class TestStop:
             await pilot.press("y")
             await settle(pilot)
             assert counts(cid).get("queued", 0) == 0 and counts(cid)["assigned"] >= queued
-            assert any(f"Stopped: {queued} not sent" in n.message for n in app._notifications)
+            # core's words (StopResult.words), as the command line prints them
+            said = f"Stopped: {queued} not sent (back to assigned; a start sends to them), 0 being sent at this moment"
+            assert any(n.message.startswith(said) for n in app._notifications)
             assert not Delivery.select().where(Delivery.campaign == cid, Delivery.status == "pending").exists()
 
     async def test_a_broadcast_stopped_before_its_window_says_the_feed_will_still_show_it(self, world):
@@ -146,7 +148,8 @@ class TestTestSend:
             (d,) = Delivery.select().where(Delivery.kind == "test_email")
             assert (d.target, d.patient.emr_id, d.recipient_id) == (STAFF_EMAIL, row.emr_id, None)
             assert counts(cid) == before
-            assert any(f"queued to {STAFF_EMAIL}" in n.message for n in app._notifications)
+            said = f"queued to {STAFF_EMAIL}; the scheduler sends it within moments"  # as the command line says it
+            assert any(said in n.message for n in app._notifications)
 
     async def test_the_dialog_shows_its_send_key_and_ctrl_o_sends_what_was_typed(self, world):
         """Its footer showed only esc: enter in a field sent, but nothing said so. ctrl+o
@@ -228,6 +231,11 @@ class TestReinvite:
             await pilot.press("y")
             await settle(pilot)
             assert counts(cid).get("queued") == sent
+            # core's words (StartPlan.reinvited_lines), as the command line prints them
+            assert any(
+                n.message == "\n".join(plan.reinvited_lines()) and n.message.startswith(f"Re-invited: {sent} fresh")
+                for n in app._notifications
+            )
             assert f"re-invited {sent}" in screen_text(app)  # the funnel counts them
             assert Invitation.select().where(Invitation.reinvited_at.is_null(False)).count() == sent
             await pilot.press("i")  # a second time: nothing

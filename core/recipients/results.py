@@ -280,6 +280,49 @@ class StartPlan:
         """What a start did, in a few lines (the TUI's notice once it is started)."""
         return "\n".join([self.sending_line(), *self.left_out_headlines()])
 
+    # --- a re-invite's (core.recipients.reinvite): an invitation campaign's plan
+
+    def _not_reinvited_lines(self) -> list[str]:
+        """Who a re-invite leaves out now and why, most first, and who was re-invited before."""
+        lines = []
+        if self.skipped:
+            lines.append(_("Not re-invited now: {n}").format(n=formats.number(sum(self.skipped.values()))))
+            for why, count in sorted(self.skipped.items(), key=lambda kv: (-kv[1], kv[0])):
+                lines.append("  " + counted(why, count))  # « 2 désabonnés des courriels »: agreeing with its count
+        lines.append(_("Re-invited before (not sent again): {n}").format(n=formats.number(self.already_sent)))
+        return lines
+
+    def reinvite_lines(self) -> list[str]:
+        """What a re-invite would do, one line a thing — the TUI's confirmation and the
+        command line's --dry-run: "Will be sent a fresh invitation (new code, 14 days): 3, now",
+        who is left out and why, who was re-invited before."""
+        from core.campaigns.actions import INVITATION_VALID_DAYS
+
+        n = formats.number(self.will_send)
+        if self.sending_begins:
+            first = _("Will be sent a fresh invitation (new code, {days} days): {n}, {when}").format(
+                days=INVITATION_VALID_DAYS, n=n, when=self.sending_begins
+            )
+        else:
+            first = _("Will be sent a fresh invitation (new code, {days} days): {n}, now").format(
+                days=INVITATION_VALID_DAYS, n=n
+            )
+        return [first, *self._not_reinvited_lines()]
+
+    def reinvited_lines(self) -> list[str]:
+        """What a re-invite did, one line a thing — the TUI's notice and the command line's
+        output: "Re-invited: 3 fresh invitations queued", when they go out if not now, who
+        was left out and why, who was re-invited before."""
+        n = self.will_send
+        lines = [
+            ngettext("Re-invited: {n} fresh invitation queued", "Re-invited: {n} fresh invitations queued", n).format(
+                n=formats.number(n)
+            )
+        ]
+        if self.sending_begins:  # outside the sending hours: when they leave
+            lines.append(self.sending_line())
+        return lines + self._not_reinvited_lines()
+
     def to_json(self) -> dict:
         return {
             "will_send": self.will_send,

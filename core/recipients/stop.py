@@ -50,6 +50,21 @@ class StopResult:
         audit row (what is in flight finishes either way)."""
         return self.stopped == 0 and self.waiting == 0
 
+    def words(self) -> str:
+        """What the stop did, for people — the TUI's notice and the command line's output:
+        "Stopped: 3 not sent (back to assigned; a start sends to them), 1 being sent at
+        this moment (they finish), 40 already sent", and for a broadcast what its feeds
+        still show (`feed`) on a line of its own."""
+        said = _(
+            "Stopped: {stopped} not sent (back to assigned; a start sends to them), "
+            "{in_flight} being sent at this moment (they finish), {sent} already sent"
+        ).format(
+            stopped=formats.number(self.stopped),
+            in_flight=formats.number(self.in_flight),
+            sent=formats.number(self.already_sent),
+        )
+        return f"{said}\n{self.feed}" if self.feed else said
+
     def to_json(self) -> dict:
         return {"stopped": self.stopped, "already_sent": self.already_sent, "in_flight": self.in_flight}
 

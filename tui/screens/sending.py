@@ -17,11 +17,9 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Static
 
 from core import recipients, testsend
-from core.campaigns.actions import INVITATION_VALID_DAYS
-from core.enums import DeliveryKind, Kind
+from core.enums import Kind
 from core.errors import ClinicastError
 from core.i18n import N_, _, ngettext, pgettext, quoted
-from core.reasons import counted
 from tui import format as fmt
 from tui.screens.base import AnyScreen, ClinicastModal
 from tui.screens.modals import ConfirmModal, leave_unless_unsaved
@@ -57,32 +55,6 @@ def stop_message(name: str, kind: str, plan) -> str:
     ]
     if plan.feed:  # a broadcast's window not over: what a stop leaves (core.recipients.stop)
         lines += ["", plan.feed]
-    return "\n".join(lines)
-
-
-def stopped_message(result) -> str:
-    return _("Stopped: {stopped} not sent, {in_flight} finishing, {sent} already sent").format(
-        stopped=fmt.num(result.stopped), in_flight=fmt.num(result.in_flight), sent=fmt.num(result.already_sent)
-    )
-
-
-def reinvite_message(plan) -> str:
-    """The breakdown shown before a re-invite is confirmed (like start's)."""
-    n = fmt.num(plan.will_send)
-    if plan.sending_begins:
-        first = _("Will be sent a fresh invitation (new code, {days} days): {n}, {when}").format(
-            days=INVITATION_VALID_DAYS, n=n, when=plan.sending_begins
-        )
-    else:
-        first = _("Will be sent a fresh invitation (new code, {days} days): {n}, now").format(
-            days=INVITATION_VALID_DAYS, n=n
-        )
-    lines = [first]
-    if plan.skipped:
-        lines.append(_("Not re-invited now: {n}").format(n=fmt.num(sum(plan.skipped.values()))))
-        for why, count in sorted(plan.skipped.items(), key=lambda kv: -kv[1]):
-            lines.append("  " + counted(why, count))  # « 2 désabonnés des courriels »: agreeing with its count
-    lines.append(_("Re-invited before (not sent again): {n}").format(n=fmt.num(plan.already_sent)))
     return "\n".join(lines)
 
 
@@ -292,8 +264,7 @@ class SendingControl:
         if not await self.screen.app.push_screen_wait(confirm):
             return
         result = await self._core(recipients.stop, c.campaign_id)
-        said = stopped_message(result) + (f"\n{result.feed}" if result.feed else "")
-        self._say(said, title=_("Campaign stopped"), timeout=8)
+        self._say(result.words(), title=_("Campaign stopped"), timeout=8)
         self.screen.app.wake_scheduler()
         c.sending_changed()
 
@@ -313,18 +284,13 @@ class SendingControl:
         name = c.campaign_name()
         confirm = ConfirmModal(
             lambda: _("Re-invite — {name}").format(name=name),
-            lambda: reinvite_message(plan),
+            lambda: "\n".join(plan.reinvite_lines()),
             yes=lambda: _("Re-invite"),
         )
         if not await self.screen.app.push_screen_wait(confirm):
             return
         done = await self._core(recipients.reinvite, c.campaign_id)
-        self._say(
-            ngettext(
-                "Re-invited: {n} fresh invitation queued", "Re-invited: {n} fresh invitations queued", done.will_send
-            ).format(n=fmt.num(done.will_send)),
-            timeout=6,
-        )
+        self._say("\n".join(done.reinvited_lines()), timeout=6)
         self.screen.app.wake_scheduler()
         c.sending_changed()
 
@@ -350,9 +316,5 @@ class SendingControl:
         emr, to = answer
         use_id = patient_id if emr == emr_id and patient_id is not None else None
         t = await self._core(testsend.send_test, c.campaign_id, emr, to, patient_id=use_id, field=to_field())
-        if t.kind == DeliveryKind.TEST_EMAIL:
-            done = _("Test email for patient {patient} queued to {to}")
-        else:
-            done = _("Test push and feed entry for patient {patient} queued to {to}")
-        self._say(done.format(patient=t.patient, to=t.to), timeout=6)
+        self._say(t.words(), timeout=6)
         app.wake_scheduler()
