@@ -10,7 +10,6 @@ from core.enums import Permission
 from core.errors import BadInput, Refused
 from core.formats import day, number, when
 from core.i18n import N_, _, ngettext
-from core.reasons import describe
 
 _JSON_HELP = N_("Print one JSON document (the spec's English keys and codes).")
 
@@ -49,24 +48,10 @@ def recipients_add(ctx, campaign_id, emr_id, where, csv_path, unknown_ok, as_jso
         result = recipients.assign_csv(ctx, campaign_id, csv_path)
     if as_json:
         return emit(result.to_json())
-    if result.not_found:
-        line = _("added {added}, already assigned {already}, skipped {skipped}, not found {not_found}")
-    else:
-        line = _("added {added}, already assigned {already}, skipped {skipped}")
-    click.echo(
-        line.format(
-            added=number(result.added),
-            already=number(result.already_assigned),
-            skipped=number(result.skipped),
-            not_found=number(len(result.not_found)),
-        )
-    )
-    for code, n in result.skipped_reasons.items():
-        click.echo("  " + _("skipped {n}: {reason}").format(n=number(n), reason=describe(code, "")))
-    if result.not_found_lines:  # a CSV list: each unknown id by its line (SPEC §4)
-        n = len(result.not_found_lines)
-        said = ngettext("{n} EMR id not in the patient directory:", "{n} EMR ids not in the patient directory:", n)
-        _listed(said.format(n=number(n)), result.not_found_lines)
+    for line in result.lines():  # core's words, those of the TUI's notice, one clause a line
+        click.echo(line)
+    if result.not_found_lines:  # a CSV list: each unknown id by its line (SPEC §4), under core's count of them
+        _listed(None, result.not_found_lines)
     elif result.not_found:
         ids = ", ".join(result.not_found[:LISTED]) + (" …" if len(result.not_found) > LISTED else "")
         click.echo("  " + _("not found: {ids}").format(ids=ids))
@@ -94,15 +79,19 @@ def _assign_where(ctx, campaign_id, conds, unknown_ok: bool):
         raise Refused("\n".join(lines)) from None
 
 
-def _listed(heading: str, lines: list[str]) -> None:
-    """A heading, then the first LISTED lines of a list and "… and N more"."""
+def _listed(heading: str | None, lines: list[str]) -> None:
+    """A heading (None: the line above is theirs), then the first LISTED lines of a list
+    and "… and N more"."""
     from core.recipients.idlist import LISTED
 
-    click.echo("  " + heading)
+    pad = "  "
+    if heading is not None:
+        click.echo(pad + heading)
+        pad += "  "
     for line in lines[:LISTED]:
-        click.echo(f"    {line}")
+        click.echo(f"{pad}{line}")
     if len(lines) > LISTED:
-        click.echo("    " + _("… and {n} more").format(n=number(len(lines) - LISTED)))
+        click.echo(pad + _("… and {n} more").format(n=number(len(lines) - LISTED)))
 
 
 @command(recipients_group, "remove", help=N_("Take one patient off a campaign."))

@@ -57,7 +57,12 @@ class AssignResult:
         """What the assign did, for people: "4 added; 11 added as skipped (no marketing
         consent)" — a patient a rule skips is added all the same, with the reason (SPEC
         §4), and shows so in the list; the first count is the preview's and the Assign
-        button's (those who will receive it)."""
+        button's (those who will receive it). The TUI's notice; the `lines` as one sentence."""
+        return clauses(self.lines())
+
+    def lines(self) -> list[str]:
+        """`words`, one clause a line — the command line's output: "4 added", "11 added as
+        skipped (no marketing consent)", "2 already there"."""
         num = formats.number
         parts = []
         added_skipped = sum(self.skipped_added.values())
@@ -77,7 +82,7 @@ class AssignResult:
         if self.not_found:
             n = len(self.not_found)
             parts.append(ngettext("{n} unknown id", "{n} unknown ids", n).format(n=num(n)))
-        return clauses(parts)
+        return parts
 
     def words_for(self, name: str, emr_id: str) -> str:
         """What adding the one patient `name` did: "Anna Tremblay (100432) added as
