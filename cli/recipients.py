@@ -43,7 +43,7 @@ def recipients_add(ctx, campaign_id, emr_id, where, csv_path, unknown_ok, as_jso
     if emr_id:
         result = recipients.assign_patient(ctx, campaign_id, emr_id)
     elif where:
-        result = _assign_where(ctx, campaign_id, [conditions.parse(w) for w in where], unknown_ok)
+        result = _assign_where(ctx, campaign_id, conditions.parse_all(list(where)), unknown_ok)
     else:
         result = recipients.assign_csv(ctx, campaign_id, csv_path)
     if as_json:

@@ -198,6 +198,17 @@ def test_bad_input_exits_2_and_changes_nothing(run, args, fragment):
     assert run.json("campaigns", "list") == before
 
 
+def test_every_bad_where_is_said_at_once(run):
+    """Two bad `--where`: both said, one line each, exit 2, nothing assigned — not only
+    the first, so a person fixes them in one go."""
+    cid = str(run.json("campaigns", "create", "--kind", "invitation", "--name", "W")["id"])
+    res = run("recipients", "add", cid, "--where", "shoe_size > 3", "--where", "age > x", code=2)
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 2 and "shoe_size" in lines[0] and "age > x" in lines[1], lines
+    assert all(line.startswith("clinicast: ") for line in lines)
+    assert run.json("recipients", "list", cid) == []
+
+
 def test_a_value_no_patient_has_is_refused_with_the_value_meant(run, tmp_path):
     """`--where "practitioner != 'Dr Ray'"` (every patient's is Dr Roy): a typo that would
     add everyone. Refused, exit 1, nothing written, one line saying it with the value
