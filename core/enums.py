@@ -119,7 +119,6 @@ class DeliveryState(StrEnum):
 
 
 OPEN: tuple[DeliveryState, ...] = (DeliveryState.PENDING, DeliveryState.SENDING, DeliveryState.RETRYING)
-WAITING: tuple[DeliveryState, ...] = (DeliveryState.PENDING, DeliveryState.RETRYING)
 FINISHED: tuple[DeliveryState, ...] = (
     DeliveryState.SENT,
     DeliveryState.FAILED,

@@ -84,16 +84,9 @@ def _frees_at(now: datetime, window: timedelta, over: int) -> datetime:
     return (at or now) + window + timedelta(milliseconds=1)
 
 
-def last_leaves(email, now: datetime, count: int) -> datetime | None:
-    """When the last of `count` emails due now would leave at the relay's pace (None: no
-    cap, as fast as the relay takes them). An estimate for staff, from the slots used."""
-    if not limited(email) or count <= 0:
-        return None
-    return _paced(email, now, count, _used(now, email))
-
-
 def _paced(email, start: datetime, count: int, used: tuple[int, int]) -> datetime:
-    """`last_leaves` from `start`, the windows holding `used` slots (a minute's, a day's)."""
+    """When the last of `count` emails leaves at the relay's pace from `start`, all hours
+    counted; `used`: the slots the windows already hold (a minute's, a day's)."""
     per_minute, per_day = used
     at = start
     if email.max_per_minute:
@@ -316,7 +309,6 @@ __all__ = [
     "channel_words",
     "describe",
     "free",
-    "last_leaves",
     "limited",
     "take",
 ]

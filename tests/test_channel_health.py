@@ -261,8 +261,6 @@ def test_two_dispatchers_keep_the_relays_pace_together_and_lose_none(db, db_url,
     clock moves 7 s a pass, each arrival counted at the clock of the pass that sent it."""
     config = delivery_config(db_url, tmp_path, smtp=smtp, email={"max_per_minute": 3, "max_per_day": 20})
     ctx, clock, c = started(config, n=25)
-    assert pace.last_leaves(config.email, clock(), 25) == T0 + timedelta(days=1)
-    assert pace.last_leaves(config.email, clock(), 12) == T0 + timedelta(minutes=3)
     arrivals: list[datetime] = []
     ds = [Dispatcher(config, clock=clock, name=f"d{i}") for i in range(2)]
     try:

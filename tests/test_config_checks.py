@@ -247,7 +247,7 @@ def test_empty_or_binary_token_file_refused_when_sending(tmp_path, content, expe
     with pytest.raises(cfg.ConfigError) as e:
         c.gateway.token  # noqa: B018
     assert f"gateway.token_file: {tmp_path / 'token'}" in str(e.value) and expected in str(e.value)
-    assert secrets.readable(c.gateway.token_secret) is not None
+    assert secrets.problem(c.gateway.token_secret) is not None
 
 
 def test_group_readable_token_file_is_fine(tmp_path):

@@ -24,8 +24,6 @@ from core.i18n import _
 from core.models import AuditLog, Campaign
 from core.textcheck import quoted_value
 
-READS = ("patient_search", "preview", "patient_show", "export")
-
 
 def record_read(
     ctx: Ctx,

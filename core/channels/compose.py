@@ -228,7 +228,6 @@ class Frame:
         _refuse_controls("Content-Language", language)
         self.boundary = "=_clinicast_" + uuid.uuid4().hex
         self._from = _headers([("From", self.sender)])
-        self._message_id_domain = domain_of(self.sender)
         tail = [("MIME-Version", "1.0")]
         if language:
             tail.append(("Content-Language", language))
@@ -274,7 +273,7 @@ class Frame:
             self._from,
             _headers([("To", rcpt)]),
             subj,
-            _plain_headers([("Date", format_datetime(when)), ("Message-ID", f"<{key}@{self._message_id_domain}>")]),
+            _plain_headers([("Date", format_datetime(when)), ("Message-ID", message_id(key, self.sender))]),
             self._tail,
         ]
         if list_unsubscribe:

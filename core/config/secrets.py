@@ -286,12 +286,6 @@ def denied_to_service(found: Account | None, secret: SecretRef) -> SecretError |
     return None if found.can_read(st) else denied_to(found, secret)
 
 
-def readable(secret: SecretRef | None) -> str | None:
-    """None when this process can use the secret, else why not (one line)."""
-    e = problem(secret)
-    return e.problems[0] if e is not None else None
-
-
 def _read_file(secret: SecretRef, limit: int, too_large: str) -> bytes:
     """The file's bytes, when it is one no other account can read (SPEC §5)."""
     fp = Path(secret.file)
@@ -375,7 +369,6 @@ __all__ = [
     "key_bytes",
     "needed",
     "problem",
-    "readable",
     "ref",
     "resolve",
     "service_account",
