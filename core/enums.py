@@ -52,6 +52,10 @@ class RecipientStatus(StrEnum):
     REMOVED = "removed"
 
 
+# a recipient still waiting for its email or push: queued, or retrying after a failure
+RECIPIENT_WAITING: tuple[RecipientStatus, ...] = (RecipientStatus.QUEUED, RecipientStatus.RETRYING)
+
+
 class CampaignStatus(StrEnum):
     """Where a campaign's sending stands now (SPEC §2), one definition:
     core.campaigns.status_of."""

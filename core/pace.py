@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 import peewee as pw
 
 from core.db import is_postgres
-from core.enums import DeliveryKind, DeliveryState
+from core.enums import OPEN, DeliveryKind
 from core.models import EmailSlot, database
 
 MINUTE = timedelta(seconds=60)
@@ -169,14 +169,13 @@ def describe(config, now: datetime, count: int, begins: datetime | None = None) 
 
 
 _EMAILS = (DeliveryKind.EMAIL, DeliveryKind.TEST_EMAIL)  # DeliveryKind.by_email
-_OPEN = (DeliveryState.PENDING, DeliveryState.RETRYING, DeliveryState.SENDING)  # not sent yet
 
 
 def _open_emails():
     """Emails not sent yet, of every campaign."""
     from core.models import Delivery
 
-    return Delivery.select().where(Delivery.kind.in_(_EMAILS), Delivery.status.in_(_OPEN))
+    return Delivery.select().where(Delivery.kind.in_(_EMAILS), Delivery.status.in_(OPEN))
 
 
 def _dues(emails) -> list[tuple[datetime, int]]:

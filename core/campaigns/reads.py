@@ -14,6 +14,7 @@ from core.context import Ctx
 from core.enums import (
     IN_FEED_NO_PUSH,
     LANGUAGES,
+    RECIPIENT_WAITING,
     WILL_RECEIVE_NOTHING,
     CampaignStatus,
     DeliveryKind,
@@ -55,7 +56,7 @@ def status_of(campaign: Campaign, counts: dict[str, int], facts: Facts | None = 
     f = facts or Facts()
     if campaign.first_started_at is None:
         return CampaignStatus.PUBLISHED if f.in_feed else CampaignStatus.DRAFT
-    if counts.get(RecipientStatus.QUEUED, 0) or counts.get(RecipientStatus.RETRYING, 0):
+    if any(counts.get(s, 0) for s in RECIPIENT_WAITING):
         return CampaignStatus.SENDING
     if f.stopped:
         return CampaignStatus.STOPPED

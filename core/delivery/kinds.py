@@ -31,14 +31,13 @@ from core.delivery.letters import Letters
 from core.delivery.results import Result
 from core.delivery.retry import Policy
 from core.delivery.store import Claimed
-from core.enums import DeliveryKind, DeliveryState, Kind, RecipientStatus
+from core.enums import RECIPIENT_WAITING, DeliveryKind, DeliveryState, Kind, RecipientStatus
 from core.models import Campaign
 from core.optouts import unsubscribe
 from core.reasons import Reason
 from core.rules import FEED_ONLY, Stage
 
 _BATCH_NS = uuid.UUID("6f1c1c1e-9d0e-4a55-9a43-3f0b7e0c2a11")
-_WAITING = (RecipientStatus.QUEUED, RecipientStatus.RETRYING)  # a recipient an email or push may go to
 
 
 class Tools(Protocol):
@@ -148,7 +147,7 @@ class Handler:
         allowed_at = self.tools.first_allowed(ho.now)
         bounds = window_bounds(job.campaign, self.tools.config.clinic.tz) if windowed else None
         window_open = bounds is None or self._window_open(job.campaign, ho.now, bounds)
-        waiting, fresh, keep = _WAITING, ho.fresh, ho.keep
+        waiting, fresh, keep = RECIPIENT_WAITING, ho.fresh, ho.keep
         for r in rows:
             f = fresh[r.id]
             if f.recipient_status not in waiting:
@@ -171,7 +170,7 @@ class Handler:
 
     def _waiting_recipient(self, r: Claimed, f: Fresh, ho: HandOver) -> bool:
         """An email or push goes only to a recipient still queued (or retrying)."""
-        if f.recipient_status in (RecipientStatus.QUEUED, RecipientStatus.RETRYING):
+        if f.recipient_status in RECIPIENT_WAITING:
             return True
         code = Reason.REMOVED if f.recipient_status == RecipientStatus.REMOVED else Reason.STOPPED
         ho.cancel(r, code if f.recipient_status else Reason.DELETED)

@@ -24,7 +24,7 @@ import peewee as pw
 
 from core.db import is_postgres, joined_transaction
 from core.delivery.store import Claimed, Ids, ids_sql, one_of
-from core.enums import DeliveryKind, DeliveryState, RecipientStatus
+from core.enums import RECIPIENT_WAITING, DeliveryKind, DeliveryState, RecipientStatus
 from core.models import Delivery, Invitation, Recipient, database
 from core.reasons import Reason
 
@@ -49,9 +49,9 @@ class Result:
 
 # recipient statuses a delivery result may change (a removed recipient stays removed)
 _FOLLOWING = {
-    DeliveryKind.EMAIL: (RecipientStatus.QUEUED, RecipientStatus.RETRYING),
-    DeliveryKind.PUSH: (RecipientStatus.QUEUED, RecipientStatus.RETRYING),
-    DeliveryKind.PUBLISH: (RecipientStatus.ASSIGNED, RecipientStatus.QUEUED, RecipientStatus.RETRYING),
+    DeliveryKind.EMAIL: RECIPIENT_WAITING,
+    DeliveryKind.PUSH: RECIPIENT_WAITING,
+    DeliveryKind.PUBLISH: (RecipientStatus.ASSIGNED, *RECIPIENT_WAITING),
 }
 
 

@@ -45,7 +45,7 @@ from typing import NamedTuple
 import peewee as pw
 
 from core.db import is_postgres, write_transaction
-from core.enums import DeliveryKind, DeliveryState
+from core.enums import FINISHED, DeliveryKind, DeliveryState
 from core.models import Delivery, Recipient, database
 from core.reasons import Reason
 
@@ -180,7 +180,7 @@ def _cancelling(deliveries: pw.Expression, reason: Reason, detail: str) -> pw.Mo
 
 # "not finished yet", written as NOT IN the finished statuses: the planner then finds the
 # rows by recipient/campaign, not by a status index whose statistics lag behind a big start
-_OPEN = "NOT IN ('sent','failed','skipped','cancelled')"
+_OPEN = "NOT IN (" + ",".join(f"'{s.value}'" for s in FINISHED) + ")"
 _DUE = """((d.status IN ('pending','retrying') AND d.due_at <= {p})
       OR (d.status = 'sending' AND d.lease_until < {p}))"""
 # SQLite: the same, one branch a status, so that each is read in (status, due_at) index

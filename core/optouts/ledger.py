@@ -26,7 +26,7 @@ from core import audit, formats
 from core.context import Ctx
 from core.db import write_transaction
 from core.delivery.store import cancel_returning_recipients
-from core.enums import DeliveryKind, OptOutChannel, OptOutSource, Permission, RecipientStatus
+from core.enums import RECIPIENT_WAITING, DeliveryKind, OptOutChannel, OptOutSource, Permission, RecipientStatus
 from core.errors import BadInput
 from core.i18n import _, ngettext
 from core.models import Campaign, Delivery, OptOut, Patient, Recipient
@@ -184,7 +184,7 @@ def cancel_waiting(patient_id: int, channel: OptOutChannel, day: date, source: s
         reason = _reason(channel, kind)
         rids = cancel_returning_recipients((Delivery.kind == kind) & Delivery.recipient.in_(mine), reason, detail)
         total += len(rids)
-        waiting: tuple[RecipientStatus, ...] = (RecipientStatus.QUEUED, RecipientStatus.RETRYING)
+        waiting: tuple[RecipientStatus, ...] = RECIPIENT_WAITING
         if kind == DeliveryKind.PUBLISH:
             waiting += (RecipientStatus.ASSIGNED,)  # a broadcast publishes before any start
         if rids:

@@ -15,7 +15,16 @@ from core.campaigns.reads import get_locked
 from core.campaigns.window import require_valid_window
 from core.context import Ctx
 from core.db import write_transaction
-from core.enums import FINISHED, DeliveryKind, DeliveryState, Kind, Permission, RecipientStatus, WindowState
+from core.enums import (
+    FINISHED,
+    RECIPIENT_WAITING,
+    DeliveryKind,
+    DeliveryState,
+    Kind,
+    Permission,
+    RecipientStatus,
+    WindowState,
+)
 from core.errors import Refused
 from core.i18n import _
 from core.models import Campaign, Patient, Recipient
@@ -60,9 +69,7 @@ def start_plan(ctx: Ctx, campaign_id: int | str) -> StartPlan:
         Recipient.select().where(Recipient.campaign == c, Recipient.status == RecipientStatus.SENT).count()
     )
     plan.in_progress = (
-        Recipient.select()
-        .where(Recipient.campaign == c, Recipient.status.in_((RecipientStatus.QUEUED, RecipientStatus.RETRYING)))
-        .count()
+        Recipient.select().where(Recipient.campaign == c, Recipient.status.in_(RECIPIENT_WAITING)).count()
     )
     earliest = ctx.now()
     if c.kind == Kind.BROADCAST:

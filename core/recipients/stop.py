@@ -26,7 +26,7 @@ from core.campaigns.reads import get_locked
 from core.context import Ctx
 from core.db import write_transaction
 from core.delivery.store import cancel, in_flight, not_handed_over
-from core.enums import DeliveryKind, Permission, RecipientStatus
+from core.enums import RECIPIENT_WAITING, DeliveryKind, Permission, RecipientStatus
 from core.errors import Refused
 from core.i18n import _
 from core.models import Campaign, Delivery, Recipient
@@ -78,7 +78,7 @@ def _sent(c: Campaign) -> int:
 
 
 def _waiting(c: Campaign):
-    return (Recipient.campaign == c) & Recipient.status.in_((RecipientStatus.QUEUED, RecipientStatus.RETRYING))
+    return (Recipient.campaign == c) & Recipient.status.in_(RECIPIENT_WAITING)
 
 
 def _nothing_to_stop(c: Campaign, result: StopResult) -> Refused:

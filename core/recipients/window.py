@@ -10,7 +10,7 @@ from core.campaigns import window_state
 from core.campaigns.reads import get_locked
 from core.context import Ctx
 from core.db import write_transaction
-from core.enums import DeliveryKind, DeliveryState, Kind, RecipientStatus, WindowState
+from core.enums import RECIPIENT_WAITING, DeliveryKind, DeliveryState, Kind, RecipientStatus, WindowState
 from core.models import Campaign, Delivery, Recipient
 from core.reasons import Reason
 from core.recipients.rows import campaign_row, ensure_put, insert_deliveries
@@ -92,9 +92,7 @@ def expire_due(ctx: Ctx) -> int:
             )
             Recipient.update(
                 status=RecipientStatus.SKIPPED, reason_code=Reason.WINDOW_ENDED, reason="", next_attempt_at=None
-            ).where(
-                Recipient.id.in_(pushes), Recipient.status.in_((RecipientStatus.QUEUED, RecipientStatus.RETRYING))
-            ).execute()
+            ).where(Recipient.id.in_(pushes), Recipient.status.in_(RECIPIENT_WAITING)).execute()
             Delivery.update(
                 status=DeliveryState.CANCELLED,
                 error_code=Reason.WINDOW_ENDED,
