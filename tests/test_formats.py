@@ -140,3 +140,12 @@ def test_the_first_of_a_month_is_1er_in_french(speak):
     assert formats.day(date(2026, 12, 11)) == "11 déc. 2026" and formats.day(date(2026, 12, 21)) == "21 déc. 2026"
     speak("en")
     assert formats.day(date(2026, 12, 1)) == "Dec 1, 2026"
+
+
+def test_every_status_a_cell_shows_has_its_style():
+    """The TUI's cell styles are keyed on core's statuses: each campaign, window and
+    recipient status a table shows (and the two shown-only words) has one."""
+    from core.enums import IN_FEED_NO_PUSH, WILL_RECEIVE_NOTHING, CampaignStatus, RecipientStatus, WindowState
+
+    shown = [*CampaignStatus, *RecipientStatus, *(w for w in WindowState if w != WindowState.INVALID)]
+    assert [s for s in [*shown, IN_FEED_NO_PUSH, WILL_RECEIVE_NOTHING] if s not in fmt.CELL_STYLE] == []

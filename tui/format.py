@@ -8,26 +8,27 @@ from zoneinfo import ZoneInfo
 from rich.text import Text
 
 from core import formats
+from core.enums import IN_FEED_NO_PUSH, WILL_RECEIVE_NOTHING, CampaignStatus, RecipientStatus, WindowState
 
 # Rich styles (DataTable cells): theme variables are not available there.
-CELL_STYLE = {
-    "draft": "dim",
-    "published": "green",
-    "stopped": "bold yellow",
-    "sending": "bold yellow",
-    "sent": "green",
-    "sent with errors": "bold red",
-    "upcoming": "cyan",
-    "live": "bold green",
-    "ended": "dim",
-    "assigned": "",
-    "queued": "yellow",
-    "retrying": "bold yellow",
-    "failed": "bold red",
-    "skipped": "dim",
-    "in feed, no push": "cyan",
-    "will receive nothing": "yellow",
-    "removed": "dim strike",
+CELL_STYLE: dict[str, str] = {
+    CampaignStatus.DRAFT: "dim",
+    CampaignStatus.PUBLISHED: "green",
+    CampaignStatus.STOPPED: "bold yellow",
+    CampaignStatus.SENDING: "bold yellow",
+    CampaignStatus.SENT: "green",  # a recipient's `sent` too
+    CampaignStatus.SENT_WITH_ERRORS: "bold red",
+    WindowState.UPCOMING: "cyan",
+    WindowState.LIVE: "bold green",
+    WindowState.ENDED: "dim",
+    RecipientStatus.ASSIGNED: "",
+    RecipientStatus.QUEUED: "yellow",
+    RecipientStatus.RETRYING: "bold yellow",
+    RecipientStatus.FAILED: "bold red",
+    RecipientStatus.SKIPPED: "dim",
+    IN_FEED_NO_PUSH: "cyan",
+    WILL_RECEIVE_NOTHING: "yellow",
+    RecipientStatus.REMOVED: "dim strike",
 }
 
 
