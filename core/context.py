@@ -13,15 +13,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from core.config.types import Config, User
+from core.dbfiles import me as login_name  # this process's login: one definition
 from core.enums import Permission
 from core.errors import PermissionDenied, UnknownUser
 from core.i18n import _
 from core.models import utcnow
 from core.textcheck import quoted_value
-
-
-def login_name() -> str:
-    return pwd.getpwuid(os.geteuid()).pw_name
 
 
 @dataclass

@@ -78,6 +78,9 @@ def group_name(gid: int) -> str:
 
 
 def me() -> str:
+    """This process's login (its effective user's), or the uid's number when it has no
+    passwd entry (a container run as a bare uid). The one definition: core.context's
+    `login_name` is this."""
     return user_name(os.geteuid())
 
 
@@ -331,7 +334,7 @@ def _missing_database(cause: BaseException, text: str, url: str) -> DatabaseErro
 
     parts = urlsplit(url)
     name = found.group(1).replace('""', '"') if found else unquote(parts.path.strip("/"))
-    role = unquote(parts.username or "") or _login()
+    role = unquote(parts.username or "") or me()
     return DatabaseError(
         _(
             "the PostgreSQL server has no database {name}: create it as its administrator "
@@ -340,13 +343,6 @@ def _missing_database(cause: BaseException, text: str, url: str) -> DatabaseErro
         ).format(name=quoted_value(name), role=shlex.quote(role), command_name=shlex.quote(name)),
         DatabaseProblem.UNREACHABLE,
     )
-
-
-def _login() -> str:
-    try:
-        return pwd.getpwuid(os.geteuid()).pw_name
-    except KeyError:
-        return str(os.geteuid())
 
 
 def explain(exc: BaseException, url: str, group: str = "") -> DatabaseError:

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
+import subprocess
+import sys
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from conftest import write_config
@@ -101,3 +105,15 @@ def test_a_refusal_says_who_lacks_what_and_where_to_add_it(tmp_path, as_login):
     assert str(refused.value) == (
         "mlaval lacks the 'admin' permission (ask an administrator to add it under [users.mlaval])"
     )
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv to run as a bare uid"
+)
+def test_a_uid_without_a_passwd_entry_is_its_number(tmp_path):
+    """A process run as a uid the machine has no account for (a container's bare uid):
+    its login is the uid's number, as the database's words say it — not a KeyError."""
+    bare = ["setpriv", f"--reuid={UID}", f"--regid={UID}", "--clear-groups", "--"]
+    code = "from core import context, dbfiles; print(context.login_name(), dbfiles.me())"
+    said = subprocess.run([*bare, sys.executable, "-c", code], capture_output=True, text=True, cwd=Path.cwd())
+    assert (said.returncode, said.stdout, said.stderr) == (0, f"{UID} {UID}\n", "")

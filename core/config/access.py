@@ -10,7 +10,7 @@ import pwd
 import stat
 from pathlib import Path
 
-from core.dbfiles import group_name, user_name
+from core.dbfiles import group_name, me, user_name
 from core.i18n import _
 
 
@@ -38,7 +38,7 @@ def cannot_read(path: Path) -> str | None:
         return None
     if st.st_uid == os.geteuid():  # their own file, its mode closed to themselves too: chmod's words
         return None
-    login = user_name(os.geteuid())
+    login = me()
     owner, group, mode = user_name(st.st_uid), group_name(st.st_gid), stat.S_IMODE(st.st_mode)
     if not mode & stat.S_IRGRP:
         return _(
