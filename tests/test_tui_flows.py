@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from pseudo import screen_lines
 from tui_helpers import (
     LOGIN,
     app_for,
@@ -214,6 +215,11 @@ class TestRefusals:
             assert isinstance(app.screen, ProblemScreen)
             text = screen_text(app)
             assert "database is not ready" in text and "clinicast init" in text
+            # the error names the command; the advice adds who runs it, with which
+            # config, and the key to try again — the command is not said twice
+            drawn = " ".join(line.strip(" │") for line in screen_lines(app).splitlines())
+            assert drawn.count("clinicast init") == 1, drawn
+            assert f"with `--config {path}`" in text and "press r" in text
 
     async def test_user_not_in_config(self, tmp_path, as_mlaval):
         make_world(tmp_path, populate=False)

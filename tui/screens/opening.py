@@ -13,7 +13,7 @@ from core import db as dbmod
 from core import i18n, session
 from core.context import Ctx, for_current_user
 from core.enums import Permission
-from core.errors import ClinicastError, ConfigError, DatabaseError, PermissionDenied
+from core.errors import ClinicastError, ConfigError, DatabaseError, DatabaseProblem, PermissionDenied
 from core.i18n import _
 
 
@@ -86,13 +86,14 @@ def problem_for(error: ClinicastError, config_path: str | None, config_file: str
 
 def database_advice(kind: str, config_path: str | None, where: str) -> str:
     """What to do, by the error's kind (core.errors.DatabaseProblem), never by its words."""
+    if kind in (DatabaseProblem.EMPTY, DatabaseProblem.BEHIND):
+        # the error names the command (`clinicast init`): said once, the advice adds the rest
+        if not where:
+            return _("An administrator must run that command; then press r to try again.")
+        return _("An administrator must run that command with `{option}`; then press r to try again.").format(
+            option=where.strip()
+        )
     advice = {
-        "empty": _(
-            "An administrator must run `clinicast init{where}` to create the database; then press r to try again."
-        ),
-        "behind": _(
-            "An administrator must run `clinicast init{where}` to migrate the database; then press r to try again."
-        ),
         "newer": _("This program is older than the database: install the newer clinicast; then press r to try again."),
         "not_writable": _("Run the command above as root (or as the owner it names); then press r to try again."),
         "locked": _("Another clinicast process holds the database: wait a moment; then press r to try again."),
