@@ -194,19 +194,36 @@ async def settle(pilot, delay: float = 0.0, rounds: int = 6, timeout: float = 30
     screen has been refreshed: the app's own events end the wait, not a clock. `delay` is
     an extra pause first; `timeout` only guards a hang (a loaded machine is slow, not hung)."""
     app = pilot.app
-    if delay:
-        await pilot.pause(delay)
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
+    if delay:
+        await _pause(pilot, end, delay)
     for _ in range(rounds):
         while busy_workers(app) or pending_timers(app):
             assert loop.time() < end, f"still busy after {timeout}s: {busy_workers(app)} {pending_timers(app)}"
             await asyncio.sleep(0.01)
-        await pilot.pause()
+        await _pause(pilot, end)
         if not busy_workers(app) and not pending_timers(app):
             break
     await pilot.wait_for_scheduled_animations()
-    await pilot.pause()
+    await _pause(pilot, end)
+
+
+async def _pause(pilot, end: float, delay: float | None = None) -> None:
+    """`pilot.pause`, whose wait for the screen's messages gives up after Textual's fixed
+    30 s: on a machine loaded enough (CI under two CPU burners) a screen drawing a long
+    Markdown preview took longer once. Waited for again until `end`, settle's own guard
+    against a real hang."""
+    from textual.pilot import WaitForScreenTimeout
+
+    while True:
+        try:
+            await pilot.pause(delay)
+            return
+        except WaitForScreenTimeout:
+            if asyncio.get_running_loop().time() >= end:
+                raise
+            delay = None  # the delay has passed: only the screen's messages are left
 
 
 def screen_text(app) -> str:
@@ -470,7 +487,7 @@ def go(*steps, delay: float = 0.0, clear_notifications: bool = True):
             else:
                 await pilot.press(step)
             if _mid_word(steps, i):  # typed as a person types: the debounce fires once, after the word
-                await pilot.pause()
+                await _pause(pilot, asyncio.get_running_loop().time() + 300)
                 continue
             await settle(pilot, delay)
         await settle(pilot, delay)
@@ -485,7 +502,7 @@ def go(*steps, delay: float = 0.0, clear_notifications: bool = True):
         await settle(pilot)
         if clear_notifications:
             pilot.app.clear_notifications()
-            await pilot.pause()
+            await _pause(pilot, asyncio.get_running_loop().time() + 300)
 
     return run_before
 
