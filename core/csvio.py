@@ -8,9 +8,6 @@ physical line where it starts, so every problem can be reported as `FILE:LINE: .
 
 Header names are compared through `norm()`: case, accents, spaces, underscores and
 punctuation do not matter (`N° dossier`, `no_dossier` and `No Dossier` are one name).
-
-`spreadsheet` writes the CSV clinicast gives out (a campaign's ledger, the audit trail)
-the way staff open it: in Excel on a French Windows.
 """
 
 from __future__ import annotations
@@ -443,26 +440,3 @@ def _header(fields: list[str], label: str, line: int) -> tuple[list[str], list[s
             _("{where}: the first row has no column names; expected a header row").format(where=f"{label}:{line}")
         )
     return header, keys
-
-
-# --- writing ---------------------------------------------------------------------------
-
-BOM = "\ufeff"
-
-
-def spreadsheet(header: list[str] | tuple[str, ...], rows) -> str:
-    """CSV for a spreadsheet: a BOM first (without it, Excel on a French Windows reads
-    UTF-8 as Windows-1252: « PrÃ©nom »; clinicast's own imports and Python's `utf-8-sig`
-    skip it), CRLF lines, and no cell a spreadsheet would run as a formula (a patient's
-    name is data, not code: `=HYPERLINK(…)` is shown with a leading apostrophe)."""
-    buf = io.StringIO()
-    buf.write(BOM)
-    w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(header)
-    for row in rows:
-        w.writerow([_inert(str(cell)) for cell in row])
-    return buf.getvalue()
-
-
-def _inert(cell: str) -> str:
-    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell

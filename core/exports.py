@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from core import csvio, oserrors
+from core import oserrors, spreadsheet
 from core.audit.read import record_read
 from core.context import Ctx
 from core.enums import Permission
@@ -34,7 +34,7 @@ def recipients_csv(
     ctx.require(Permission.CAMPAIGNS)
     rows = page(ctx, campaign_id, status=status, limit=None)
     ledger = ((j[c] if j[c] is not None else "" for c in COLUMNS) for j in (r.to_json() for r in rows))
-    text = csvio.spreadsheet(COLUMNS, ledger)
+    text = spreadsheet.csv_text(COLUMNS, ledger)
     if write is not None:
         write(text)
     record_read(ctx, "export", int(campaign_id), what="recipients", status=status or "", rows=len(rows))

@@ -147,10 +147,10 @@ def _naive_utc(aware: datetime) -> datetime:
 
 def to_csv(rows: list[AuditRow]) -> str:
     """id (the row's number, as verify names it), at (UTC, ISO), user, action, campaign,
-    detail (JSON): one line a row, for a spreadsheet (core.csvio.spreadsheet)."""
-    from core import csvio
+    detail (JSON): one line a row, for a spreadsheet (core.spreadsheet)."""
+    from core import spreadsheet
 
-    return csvio.spreadsheet(
+    return spreadsheet.csv_text(
         ["id", "at", "user", "action", "campaign", "detail"],
         (
             [
