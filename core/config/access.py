@@ -4,20 +4,13 @@ these say whose file it is and the command that lets them in."""
 
 from __future__ import annotations
 
-import grp
 import os
-import pwd
 import stat
 from pathlib import Path
 
+from core.config.secrets import account
 from core.dbfiles import group_name, me, user_name
 from core.i18n import _
-
-
-def _groups_of(login: str) -> set[int]:
-    """The groups `login` is in once logged in: their own and every group naming them."""
-    entry = pwd.getpwnam(login)
-    return {entry.pw_gid} | {g.gr_gid for g in grp.getgrall() if login in g.gr_mem}
 
 
 def cannot_read(path: Path) -> str | None:
@@ -46,11 +39,10 @@ def cannot_read(path: Path) -> str | None:
             "may read it: an administrator gives the staff group read access (chgrp STAFF_GROUP {path}; "
             "chmod 0640 {path})"
         ).format(owner=owner, group=group, mode=mode, path=path)
-    try:
-        joined = st.st_gid in _groups_of(login)
-    except KeyError:
-        joined = False
-    if joined:  # in the group, but not in this session: it was added after the login
+    found = account(login)
+    if (
+        found is not None and st.st_gid in found.gids
+    ):  # in the group, but not in this session: it was added after the login
         return _(
             "cannot read: permission denied; it belongs to {owner}:{group} (mode {mode:04o}) and {login} was added "
             "to the group {group} after this session began: log out and log in again"
@@ -66,12 +58,13 @@ def login_cannot_read(path: Path, login: str) -> str | None:
     read the config file because they are not in its group, else None."""
     try:
         st = os.stat(path)
-        entry = pwd.getpwnam(login)
-        groups = _groups_of(login)
-    except (OSError, KeyError):
+    except OSError:
         return None
+    found = account(login)
     mode = stat.S_IMODE(st.st_mode)
-    if entry.pw_uid in (0, st.st_uid) or mode & stat.S_IROTH or st.st_gid in groups or not mode & stat.S_IRGRP:
+    if found is None or found.uid in (0, st.st_uid) or mode & stat.S_IROTH or not mode & stat.S_IRGRP:
+        return None
+    if st.st_gid in found.gids:
         return None
     group = group_name(st.st_gid)
     return _(

@@ -27,7 +27,6 @@ not have), as every staff member on a shared server.
 
 from __future__ import annotations
 
-import grp
 import os
 import pwd
 import stat
@@ -205,11 +204,9 @@ def account(login: str) -> Account | None:
         pw = pwd.getpwnam(login)
     except KeyError:
         return None
-    try:
-        group = grp.getgrgid(pw.pw_gid).gr_name
-    except KeyError:
-        group = str(pw.pw_gid)
-    return Account(pw.pw_uid, pw.pw_name, group, frozenset(os.getgrouplist(pw.pw_name, pw.pw_gid)))
+    from core.dbfiles import group_name
+
+    return Account(pw.pw_uid, pw.pw_name, group_name(pw.pw_gid), frozenset(os.getgrouplist(pw.pw_name, pw.pw_gid)))
 
 
 def service_account(config) -> Account | None:
