@@ -448,14 +448,7 @@ def test_a_patient_in_the_feed_without_a_push_added_again_is_already_there(run, 
         encoding="utf-8",
     )
     run("patients", "import", str(f))
-    tpl = tmp_path / "t.toml"
-    tpl.write_text('[fr]\ntitle = "T"\nbody = "B"\npush = "P"\n[en]\ntitle = "T"\nbody = "B"\npush = "P"\n')
-    today = date.today()
-    b = run.json(
-        "campaigns", "create", "--kind", "broadcast", "--name", "Fêtes", "--starts", str(today),
-        "--ends", str(today + timedelta(days=7)), "--template", str(tpl),
-    )  # fmt: skip
-    cid = str(b["id"])
+    cid = week_broadcast(run, tmp_path)
     run("recipients", "add", cid, "--patient", "1000")
     run("recipients", "add", cid, "--patient", "1001")
     assert run.json("campaigns", "start", cid)["skipped"] == {"push_off": 1}
@@ -606,14 +599,7 @@ def french_runner(tmp_path, db_url, language="fr"):
 def french_broadcast(run, tmp_path):
     """A broadcast started for 1001 and 1003, 1003 having opted out of the push only: in
     their feed without the push (« dans le fil, sans notification »)."""
-    tpl = tmp_path / "t.toml"
-    tpl.write_text('[fr]\ntitle = "T"\nbody = "B"\npush = "P"\n[en]\ntitle = "T"\nbody = "B"\npush = "P"\n')
-    today = date.today()
-    b = run.json(
-        "campaigns", "create", "--kind", "broadcast", "--name", "Fêtes", "--starts", str(today),
-        "--ends", str(today + timedelta(days=7)), "--template", str(tpl),
-    )  # fmt: skip
-    cid = str(b["id"])
+    cid = week_broadcast(run, tmp_path)
     run("recipients", "add", cid, "--patient", "1001")
     run("recipients", "add", cid, "--patient", "1003")
     run("patients", "opt-out", "1003", "--channel", "push", "--note", "au téléphone")
@@ -673,3 +659,15 @@ def test_patients_show_keeps_its_columns_in_french(tmp_path, db_url):
     # the opt-outs' days, and the campaigns' dates added, start in the same column on every line
     assert len({re.search(r"\d", line).start() for line in opt_outs}) == 1, said
     assert len({line.index("ajouté") for line in campaigns}) == 1, said
+
+
+def week_broadcast(run, tmp_path) -> str:
+    """A draft broadcast « Fêtes » from today for a week, its template in both languages: its id."""
+    tpl = tmp_path / "t.toml"
+    tpl.write_text('[fr]\ntitle = "T"\nbody = "B"\npush = "P"\n[en]\ntitle = "T"\nbody = "B"\npush = "P"\n')
+    today = date.today()
+    b = run.json(
+        "campaigns", "create", "--kind", "broadcast", "--name", "Fêtes", "--starts", str(today),
+        "--ends", str(today + timedelta(days=7)), "--template", str(tpl),
+    )  # fmt: skip
+    return str(b["id"])
