@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 
 import peewee as pw
 
-from core import dbfiles, migrations
+from core import dberrors, dbfiles, migrations
 from core.errors import DatabaseError, DatabaseProblem
 from core.i18n import _
 from core.models import Meta, database
@@ -199,7 +199,7 @@ def migrate() -> tuple[int, int]:
 
 
 def explain(exc: BaseException) -> DatabaseError:
-    """The bound database's driver error as a DatabaseError of the right kind (core.dbfiles)."""
+    """The bound database's driver error as a DatabaseError of the right kind (core.dberrors)."""
     obj = database.obj
     name = obj.database if isinstance(obj, pw.SqliteDatabase) else ""
     if name.startswith("file:"):  # bind_to_look's URI
@@ -209,7 +209,7 @@ def explain(exc: BaseException) -> DatabaseError:
     else:  # who and which database, for a database that does not exist (no password, no host)
         user = (getattr(obj, "connect_params", None) or {}).get("user", "")
         url = f"postgresql://{quote(user, safe='')}{'@' if user else ''}/{quote(obj.database or '', safe='')}"
-    return dbfiles.explain(exc, url, _GROUP[0])
+    return dberrors.explain(exc, url, _GROUP[0])
 
 
 _GROUP = [""]  # the bound database's [database] group, for explain()

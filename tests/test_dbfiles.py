@@ -20,7 +20,7 @@ import pytest
 from conftest import write_config
 
 from core import db as dbmod
-from core import dbfiles
+from core import dberrors
 from core.errors import DatabaseProblem
 
 PG_URL = os.environ.get("CLINICAST_TEST_PG_URL", "")
@@ -137,7 +137,7 @@ def test_cannot_rollback_hides_nothing():
         except pw.OperationalError:
             raise pw.OperationalError("cannot rollback - no transaction is active")  # noqa: B904 - as sqlite3 does
     except pw.OperationalError as e:
-        err = dbfiles.explain(e, "sqlite:///tmp/x.db")
+        err = dberrors.explain(e, "sqlite:///tmp/x.db")
     assert err.kind is DatabaseProblem.FULL
 
 
