@@ -5,6 +5,7 @@ core and the daemon never load Textual). The top floor: it imports tui and core,
 neither imports it.
 
 base.py        --config on every command, errors to exit codes and one line on stderr, JSON
+help.py        --help and usage in the language in use (click words them at import)
 campaigns.py   `clinicast campaigns …`
 patients.py    `clinicast patients import`
 recipients.py  `clinicast recipients …`

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from cli.base import CAMPAIGN_ID, DAY, EMR_ID, FILE, NAME, Valued, cli, command, emit
+from cli.base import cli, command, emit
+from cli.help import CAMPAIGN_ID, DAY, EMR_ID, FILE, NAME, Valued
 from cli.words import widths, word
 from core.enums import Kind
 from core.errors import BadInput

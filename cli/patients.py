@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from cli.base import FILE, cli, command, emit
+from cli.base import cli, command, emit
+from cli.help import FILE
 from core.formats import number
 from core.i18n import N_, _, ngettext
 from core.infile import label_of

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from cli.base import CAMPAIGN_ID, EMR_ID, FILE, cli, command, dumps, emit, output_option, write_out
+from cli.base import cli, command, dumps, emit, output_option, write_out
+from cli.help import CAMPAIGN_ID, EMR_ID, FILE
 from cli.words import widths, word
 from core.enums import Permission
 from core.errors import BadInput, Refused

@@ -6,7 +6,8 @@ import sys
 
 import click
 
-from cli.base import DAY, EMR_ID, EXIT_REFUSED, TEXT, cli, command, dumps, emit, output_option, write_out
+from cli.base import EXIT_REFUSED, cli, command, dumps, emit, output_option, write_out
+from cli.help import DAY, EMR_ID, TEXT
 from cli.patients import patients_group
 from cli.words import widths, word
 from core.enums import OptOutChannel
