@@ -176,14 +176,6 @@ def norm(name: str) -> str:
     return _NON_ALNUM.sub("", s)
 
 
-def fold(text: str) -> str:
-    """Lower case without accents, for values (`Français` -> `francais`)."""
-    if text.isascii():
-        return text.lower().strip()
-    s = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in s if not unicodedata.combining(c)).casefold().strip()
-
-
 # --- delimiter ----------------------------------------------------------------------
 
 

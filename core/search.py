@@ -14,8 +14,8 @@ import re
 
 import peewee as pw
 
-from core.csvio import fold
 from core.db import is_postgres
+from core.folding import fold
 
 _NON_WORD = re.compile(r"[\W_]+")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core import csvio
+from core import csvio, folding
 from core.errors import BadInput
 
 
@@ -29,8 +29,8 @@ class TestNorm:
         assert csvio.norm("(id)") == "id"
 
     def test_fold(self):
-        assert csvio.fold(" Français ") == "francais"
-        assert csvio.fold("ÉMILIE") == "emilie"
+        assert folding.fold(" Français ") == "francais"
+        assert folding.fold("ÉMILIE") == "emilie"
 
 
 class TestEncodings:

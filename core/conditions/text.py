@@ -16,7 +16,7 @@ from core.conditions.catalogue import (
     ConditionError,
     Field,
 )
-from core.csvio import fold
+from core.folding import fold
 from core.i18n import _
 from core.patients.cells import FALSE, LANGUAGES, SEXES, TRUE
 from core.textcheck import quoted_value

@@ -14,7 +14,7 @@ database with the condition's own `=` (`compile`): case-insensitive on both data
 (SQLite compares through clinicast's Unicode lower(), core.db), accents kept (« Cote »
 is not « Côté »; a postal code's spaces aside) — the warning says exactly what the
 condition would select.
-Closeness ignores case and accents (both sides folded as `core.csvio.fold`), so that
+Closeness ignores case and accents (both sides folded as `core.folding.fold`), so that
 « dr jean-francois gagnon » suggests « Dr Jean-François Gagnon », shown as patients have
 it: choosing it matches them.
 
@@ -39,9 +39,9 @@ import peewee as pw
 
 from core.conditions.catalogue import COLUMNS, FIELDS, WHOLE, Condition
 from core.conditions.sql import compile
-from core.csvio import fold
 from core.enums import Permission
 from core.errors import Refused
+from core.folding import fold
 from core.i18n import _
 from core.models import Patient
 from core.textcheck import quoted_value

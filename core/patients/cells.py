@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import date
 
 from core import dates, search
-from core.csvio import fold
+from core.folding import fold
 from core.i18n import N_, _
 
 

@@ -17,7 +17,7 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from core import conditions, templating
-from core.csvio import fold
+from core.folding import fold
 from core.i18n import N_, _
 from tui.screens.base import ClinicastModal
 from tui.widgets.footer import KeysFooter

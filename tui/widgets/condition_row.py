@@ -18,7 +18,7 @@ from textual.suggester import Suggester
 from textual.widgets import Button, Input, Select, Static
 
 from core import conditions
-from core.csvio import fold
+from core.folding import fold
 from core.i18n import N_, _
 from tui.app import ClinicastApp
 from tui.widgets.text_input import TextInput
