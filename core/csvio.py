@@ -18,7 +18,6 @@ import itertools
 import os
 import re
 import tempfile
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import IO, NamedTuple
 
 from core import csvencoding, formats, infile
 from core.errors import BadInput
+from core.folding import without_accents
 from core.i18n import N_, _, known_words, ngettext
 from core.textcheck import quoted_value
 
@@ -171,9 +171,7 @@ def norm(name: str) -> str:
     stripped = _PAREN.sub(" ", s)
     if stripped.strip():
         s = stripped
-    s = unicodedata.normalize("NFKD", s)
-    s = "".join(c for c in s if not unicodedata.combining(c)).casefold()
-    return _NON_ALNUM.sub("", s)
+    return _NON_ALNUM.sub("", without_accents(s).casefold())
 
 
 # --- delimiter ----------------------------------------------------------------------

@@ -7,12 +7,17 @@ from __future__ import annotations
 import unicodedata
 
 
+def without_accents(text: str) -> str:
+    """`text` with its accents taken off its letters (`Hélène` -> `Helene`); letters with
+    no unaccented form (`ß`, `ø`) stay as they are."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
 def fold(text: str) -> str:
     """Lower case without accents, for values (`Français` -> `francais`)."""
     if text.isascii():
         return text.lower().strip()
-    s = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in s if not unicodedata.combining(c)).casefold().strip()
+    return without_accents(text).casefold().strip()
 
 
-__all__ = ["fold"]
+__all__ = ["fold", "without_accents"]

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
 from core import textcheck
+from core.folding import without_accents
 from core.i18n import _
 
 if TYPE_CHECKING:
@@ -192,9 +193,7 @@ def _idna(domain: str) -> str | None:
 def _ascii_letters(text: str) -> str | None:
     """`text` without its accents (« réception » → reception), or None if letters remain
     that have no ASCII form."""
-    import unicodedata
-
-    plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    plain = without_accents(text)
     return plain if plain.isascii() else None
 
 
