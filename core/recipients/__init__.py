@@ -14,6 +14,7 @@ rules are `core.rules`.
     detail.py   one recipient in full, with the history of their deliveries
     rows.py     writing delivery rows
     lookup.py   patients and recipients found by EMR id (by its key)
+    selection.py an assign's temporary tables (the patients picked, a list's EMR keys)
     results.py  what the actions answer (SPEC §7's JSON shapes)
 """
 

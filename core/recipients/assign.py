@@ -20,11 +20,12 @@ from core.db import is_postgres, write_transaction
 from core.enums import DeliveryKind, Kind, Permission, RecipientStatus, WindowState
 from core.errors import BadInput, Refused
 from core.i18n import _
-from core.models import BaseModel, Campaign, Patient, Recipient, database
+from core.models import Campaign, Patient, Recipient
 from core.reasons import Reason
 from core.recipients.lookup import patient_query
 from core.recipients.results import AssignPreview, AssignResult
 from core.recipients.rows import ensure_put, insert_deliveries
+from core.recipients.selection import Keys, Picked, load_keys, one_of, pick
 from core.recipients.window import publish
 from core.rules import FEED_ONLY, Stage, detail_case, forbidden, reason_case
 
@@ -38,50 +39,6 @@ def _feed_no_push(r: type[Recipient]) -> pw.Expression:
     the message is in their feed, they are on the campaign as much as one sent to. An
     assign leaves them as they are, already there — never brought back as if removed."""
     return (r.status == RecipientStatus.SKIPPED) & r.reason_code.in_(FEED_ONLY)
-
-
-class _Picked(BaseModel):
-    """The patients one assign picked, evaluated once (a per-connection temporary table)."""
-
-    patient = pw.IntegerField(primary_key=True)
-
-    class Meta:
-        table_name = "clinicast_picked"
-
-
-class _Keys(BaseModel):
-    """The EMR keys of a list being assigned (a per-connection temporary table): the
-    list joins the directory instead of travelling as thousands of parameters."""
-
-    key = pw.CharField(primary_key=True, max_length=64)
-
-    class Meta:
-        table_name = "clinicast_keys"
-
-
-def _load_keys(keys: list[str]) -> None:
-    _Keys.create_table(safe=True, temporary=True)
-    _Keys.delete().execute()
-    t, p = _Keys._meta.table_name, database.param
-    database.cursor().executemany(f'INSERT INTO {t} ("key") VALUES ({p})', [(k,) for k in keys])
-    _analyze(_Keys)
-
-
-def _pick(patients: pw.Select) -> tuple[pw.Select, int]:
-    """The patients selected, evaluated once into the temporary table; and how many."""
-    _Picked.create_table(safe=True, temporary=True)
-    _Picked.delete().execute()
-    matched = _Picked.insert_from(patients, [_Picked.patient]).on_conflict_ignore().as_rowcount().execute()
-    _analyze(_Picked)
-    return _Picked.select(_Picked.patient), int(matched)
-
-
-def _analyze(table: type[BaseModel]) -> None:
-    """PostgreSQL: the planner's statistics of a temporary table just filled (autovacuum
-    never sees one). Without them it takes the few thousand rows for a big table and
-    joins them to the directory by reading all of it."""
-    if is_postgres():
-        database.execute_sql(f"ANALYZE {table._meta.table_name}")
 
 
 def _check_assignable(ctx: Ctx, c: Campaign) -> str | None:
@@ -228,7 +185,7 @@ def _assign(ctx: Ctx, campaign_id: int | str, patients: pw.Select, how: str, **d
     with write_transaction():
         c = get_locked(campaign_id)
         state = _check_assignable(ctx, c)
-        picked, matched = _pick(patients)
+        picked, matched = pick(patients)
         if matched > LIMIT:  # may be too many: counted before anything is written
             incoming = _tally(c, picked)[1]
             if incoming > LIMIT:
@@ -315,10 +272,10 @@ def _assign(ctx: Ctx, campaign_id: int | str, patients: pw.Select, how: str, **d
             if shown:
                 ensure_put(c, now)
                 insert_deliveries(
-                    DeliveryKind.PUBLISH, c, Recipient.select(Recipient.id).where(_one_of(shown)), now, now
+                    DeliveryKind.PUBLISH, c, Recipient.select(Recipient.id).where(one_of(shown)), now, now
                 )
             result.published = len(shown) + publish(c, now)  # and any other recipient waiting
-        _Picked.delete().execute()
+        Picked.delete().execute()
         c.updated_at = now
         c.save(only=[Campaign.updated_at])
         audit.record(
@@ -332,17 +289,6 @@ def _assign(ctx: Ctx, campaign_id: int | str, patients: pw.Select, how: str, **d
             **detail,
         )
     return result
-
-
-def _one_of(ids: list[int]) -> pw.Expression:
-    """Recipient.id among `ids`, the list as one parameter: an IN list of a few thousand
-    parameters took peewee ~10 ms to write (PostgreSQL: an array; SQLite: a JSON array
-    read by json_each)."""
-    if is_postgres():
-        return Recipient.id == pw.fn.ANY(pw.Value(ids, converter=False, unpack=False))
-    import json
-
-    return Recipient.id.in_(pw.SQL("(SELECT value FROM json_each(?))", [json.dumps(ids)]))
 
 
 def _kept(c: Campaign, picked: pw.Select, reason: pw.Case, denied: pw.Expression) -> Counter[str]:
@@ -441,10 +387,10 @@ def assign_ids(ctx: Ctx, campaign_id: int | str, emr_ids: list[str], known: set[
             # table was merge-joined with the whole index)
             in_list = Patient.emr_key == pw.fn.ANY(pw.Value(list(by_key), converter=False, unpack=False))
         else:
-            _load_keys(list(by_key))
+            load_keys(list(by_key))
             # IN (SELECT ...), not a join: SQLite, knowing nothing of the temporary table,
             # would scan the directory's index and probe the list
-            in_list = Patient.emr_key.in_(_Keys.select(_Keys.key))
+            in_list = Patient.emr_key.in_(Keys.select(Keys.key))
         if known is None:
             known = {k for (k,) in Patient.select(Patient.emr_key).where(in_list).tuples()}
         if len(known) > LIMIT:
@@ -455,6 +401,6 @@ def assign_ids(ctx: Ctx, campaign_id: int | str, emr_ids: list[str], known: set[
             )
         result = _assign(ctx, campaign_id, Patient.select(Patient.id).where(in_list), "list", count=len(by_key))
         if not is_postgres():
-            _Keys.delete().execute()
+            Keys.delete().execute()
     result.not_found = [i for k, i in by_key.items() if k not in known]
     return result
