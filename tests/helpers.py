@@ -101,3 +101,39 @@ def statements() -> Iterator[list[str]]:
         yield seen
     finally:
         del database.obj.execute_sql
+
+
+@contextlib.contextmanager
+def speaking_french(folder, translations: dict) -> Iterator[None]:
+    """French, from a catalogue of `translations` only ({msgid: str}, or for a plural
+    {(singular, plural): (one, many)}) with French's plural rule (1 is singular, 2 is not):
+    the words of a change whose .po entries are filled in after it lands, said as they
+    will be. The language and $CLINICAST_LOCALEDIR are as before after the block."""
+    import os
+    from pathlib import Path
+
+    from babel.messages.catalog import Catalog
+    from babel.messages.mofile import write_mo
+
+    from core import i18n
+
+    catalog = Catalog(locale="fr", domain=i18n.DOMAIN, fuzzy=False)
+    # core/locale/fr's rule, as its header says it (Babel's own French has three forms)
+    catalog.mime_headers = [("Plural-Forms", "nplurals=2; plural=(n > 1);")]
+    for msgid, string in translations.items():
+        catalog.add(msgid, string)
+    out = Path(folder) / "fr" / "LC_MESSAGES"
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / f"{i18n.DOMAIN}.mo").open("wb") as f:
+        write_mo(f, catalog)
+    before, saved = i18n.current(), os.environ.get("CLINICAST_LOCALEDIR")
+    os.environ["CLINICAST_LOCALEDIR"] = str(folder)
+    try:
+        i18n.use("fr")
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("CLINICAST_LOCALEDIR", None)
+        else:
+            os.environ["CLINICAST_LOCALEDIR"] = saved
+        i18n.use(before)

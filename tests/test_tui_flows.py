@@ -689,7 +689,14 @@ class TestRemoveAndStart:
             await pilot.press("s")
             await settle(pilot)
             assert isinstance(app.screen, RecipientsScreen)
-            assert any("Nothing to start" in n.message for n in app._notifications)
+            # core's words, as the command line says them, then where to go from here
+            said = [n.message for n in app._notifications]
+            cid = world.campaigns.invitation_sent
+            assert any(
+                m.startswith(f"Nothing to start: no recipient of campaign {cid} is waiting (")
+                and m.endswith("). Press a to add patients.")
+                for m in said
+            ), said
 
 
 @pytest.fixture

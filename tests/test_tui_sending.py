@@ -116,7 +116,9 @@ class TestStop:
             await pilot.press("S")
             await settle(pilot)
             assert not isinstance(app.screen, ConfirmModal)
-            assert any("Nothing to stop" in n.message for n in app._notifications)
+            # core's words, as the command line says them (it said « Nothing to stop: nothing is waiting »)
+            said = f"nothing to stop: campaign {draft} has not been started"
+            assert any(n.message == said for n in app._notifications), [n.message for n in app._notifications]
         assert not AuditLog.select().where(AuditLog.action == "stop").exists()
 
         cid = world.campaigns.broadcast_live
@@ -241,7 +243,10 @@ class TestReinvite:
             await pilot.press("i")  # a second time: nothing
             await settle(pilot)
             assert not isinstance(app.screen, ConfirmModal)
-            assert any("Nothing to re-invite" in n.message for n in app._notifications)
+            # core's words, as the command line says them (the TUI had a wording of its own)
+            said = recipients.nothing_to_reinvite(cid, recipients.reinvite_plan(world.ctx, cid))
+            assert said.startswith(f"nothing to re-invite: no invitation of campaign {cid} expired unanswered")
+            assert any(n.message == said for n in app._notifications), [n.message for n in app._notifications]
         assert Recipient.select().where(Recipient.campaign == cid, Recipient.status == "queued").count() == sent
 
 

@@ -31,10 +31,10 @@ from core.recipients.assign import (
 from core.recipients.detail import RecipientDetail, detail
 from core.recipients.idlist import ID_COLUMNS, PASTE_LIMIT, IdListReport, assign_csv, read_id_list, read_pasted
 from core.recipients.reads import counts, page
-from core.recipients.reinvite import reinvite, reinvite_plan
+from core.recipients.reinvite import nothing_to_reinvite, reinvite, reinvite_plan
 from core.recipients.remove import removal_effect, remove
 from core.recipients.results import AssignPreview, AssignResult, RecipientRow, StartPlan
-from core.recipients.start import start, start_plan
+from core.recipients.start import nothing_to_start, start, start_plan
 from core.recipients.stop import StopResult, stop, stop_plan
 from core.recipients.window import expire_due, publish_due
 
@@ -57,6 +57,8 @@ __all__ = [
     "counts",
     "detail",
     "expire_due",
+    "nothing_to_reinvite",
+    "nothing_to_start",
     "page",
     "preview_conditions",
     "publish_due",

@@ -27,9 +27,9 @@ from core.context import Ctx
 from core.db import write_transaction
 from core.enums import FINISHED, DeliveryKind, Kind, Permission, RecipientStatus
 from core.errors import Refused
-from core.i18n import _
+from core.i18n import _, ngettext
 from core.models import Campaign, Invitation, Patient, Recipient
-from core.recipients.results import StartPlan
+from core.recipients.results import StartPlan, re_invited_before
 from core.recipients.rows import deliveries_of, insert_deliveries
 from core.rules import Stage, forbidden, reason_case
 from core.sending_hours import describe_start, first_allowed
@@ -89,6 +89,27 @@ def reinvite_plan(ctx: Ctx, campaign_id) -> StartPlan:
     return plan
 
 
+def nothing_to_reinvite(campaign_id: int, plan: StartPlan) -> str:
+    """Why a re-invite that would send nothing is refused (`plan.will_send` is 0), in the
+    words the TUI and the command line both say."""
+    skipped = sum(plan.skipped.values())
+    before = re_invited_before(plan.already_sent)
+    if skipped:
+        return _(
+            "nothing to re-invite: no invitation of campaign {id} expired unanswered that may be sent "
+            "again ({forbidden}); {before}"
+        ).format(
+            id=campaign_id,
+            forbidden=ngettext(
+                "{n} forbidden by a consent rule or opt-out", "{n} forbidden by a consent rule or opt-out", skipped
+            ).format(n=formats.number(skipped)),
+            before=before,
+        )
+    return _("nothing to re-invite: no invitation of campaign {id} expired unanswered; {before}").format(
+        id=campaign_id, before=before
+    )
+
+
 def reinvite(ctx: Ctx, campaign_id) -> StartPlan:
     """Send a fresh invitation to every recipient whose invitation expired unanswered."""
     ctx.require(Permission.CAMPAIGNS)
@@ -97,20 +118,7 @@ def reinvite(ctx: Ctx, campaign_id) -> StartPlan:
         plan = reinvite_plan(ctx, c.id)
         require_sendable_template(ctx, c)
         if plan.will_send == 0:
-            skipped = sum(plan.skipped.values())
-            if skipped:
-                said = _(
-                    "nothing to re-invite: no invitation of campaign {id} expired unanswered that may be sent "
-                    "again ({skipped} forbidden by a consent rule or opt-out); {before} re-invited before"
-                )
-            else:
-                said = _(
-                    "nothing to re-invite: no invitation of campaign {id} expired unanswered; "
-                    "{before} re-invited before"
-                )
-            raise Refused(
-                said.format(id=c.id, skipped=formats.number(skipped), before=formats.number(plan.already_sent))
-            )
+            raise Refused(nothing_to_reinvite(c.id, plan))
         now = ctx.now()
         due = plan.queued_for or now
         allowed = (

@@ -194,6 +194,23 @@ class AssignPreview:
         return " · ".join(parts)
 
 
+# --- counts said inside a sentence: each agrees with its number (« 1 déjà envoyé »)
+
+
+def already_sent(n: int) -> str:
+    """ "40 already sent": recipients sent to before (a start's, a stop's refusal)."""
+    return ngettext("{n} already sent", "{n} already sent", n).format(n=formats.number(n))
+
+
+def being_sent(n: int) -> str:
+    """ "1 being sent at this moment": messages handed to a transport, which finish."""
+    return ngettext("{n} being sent at this moment", "{n} being sent at this moment", n).format(n=formats.number(n))
+
+
+def re_invited_before(n: int) -> str:
+    return ngettext("{n} re-invited before", "{n} re-invited before", n).format(n=formats.number(n))
+
+
 @dataclass
 class StartPlan:
     will_send: int = 0
@@ -276,9 +293,15 @@ class StartPlan:
         if self.pace:  # the relay's pace: when the last one leaves
             lines.append(self.pace[:1].upper() + self.pace[1:])
         lines += self.left_out_lines()
-        lines.append(_("Already sent (not sent again): {n}").format(n=formats.number(self.already_sent)))
+        n = self.already_sent
+        lines.append(
+            ngettext("Already sent (not sent again): {n}", "Already sent (not sent again): {n}", n).format(
+                n=formats.number(n)
+            )
+        )
         if self.in_progress:
-            lines.append(_("Being sent now: {n}").format(n=formats.number(self.in_progress)))
+            n = self.in_progress
+            lines.append(ngettext("Being sent now: {n}", "Being sent now: {n}", n).format(n=formats.number(n)))
         return "\n".join(lines)
 
     def done(self) -> str:
@@ -291,10 +314,16 @@ class StartPlan:
         """Who a re-invite leaves out now and why, most first, and who was re-invited before."""
         lines = []
         if self.skipped:
-            lines.append(_("Not re-invited now: {n}").format(n=formats.number(sum(self.skipped.values()))))
+            n = sum(self.skipped.values())
+            lines.append(ngettext("Not re-invited now: {n}", "Not re-invited now: {n}", n).format(n=formats.number(n)))
             for why, count in sorted(self.skipped.items(), key=lambda kv: (-kv[1], kv[0])):
                 lines.append("  " + counted(why, count))  # « 2 désabonnés des courriels »: agreeing with its count
-        lines.append(_("Re-invited before (not sent again): {n}").format(n=formats.number(self.already_sent)))
+        n = self.already_sent
+        lines.append(
+            ngettext("Re-invited before (not sent again): {n}", "Re-invited before (not sent again): {n}", n).format(
+                n=formats.number(n)
+            )
+        )
         return lines
 
     def reinvite_lines(self) -> list[str]:
@@ -303,15 +332,19 @@ class StartPlan:
         who is left out and why, who was re-invited before."""
         from core.campaigns.actions import INVITATION_VALID_DAYS
 
-        n = formats.number(self.will_send)
+        n = self.will_send
         if self.sending_begins:
-            first = _("Will be sent a fresh invitation (new code, {days} days): {n}, {when}").format(
-                days=INVITATION_VALID_DAYS, n=n, when=self.sending_begins
-            )
+            first = ngettext(
+                "Will be sent a fresh invitation (new code, {days} days): {n}, {when}",
+                "Will be sent a fresh invitation (new code, {days} days): {n}, {when}",
+                n,
+            ).format(days=INVITATION_VALID_DAYS, n=formats.number(n), when=self.sending_begins)
         else:
-            first = _("Will be sent a fresh invitation (new code, {days} days): {n}, now").format(
-                days=INVITATION_VALID_DAYS, n=n
-            )
+            first = ngettext(
+                "Will be sent a fresh invitation (new code, {days} days): {n}, now",
+                "Will be sent a fresh invitation (new code, {days} days): {n}, now",
+                n,
+            ).format(days=INVITATION_VALID_DAYS, n=formats.number(n))
         return [first, *self._not_reinvited_lines()]
 
     def reinvited_lines(self) -> list[str]:

@@ -26,9 +26,9 @@ from core.enums import (
     WindowState,
 )
 from core.errors import Refused
-from core.i18n import _
+from core.i18n import _, ngettext
 from core.models import Campaign, Patient, Recipient
-from core.recipients.results import StartPlan
+from core.recipients.results import StartPlan, already_sent
 from core.recipients.rows import deliveries_of, insert_deliveries
 from core.rules import Stage, detail_case, forbidden, reason_case
 from core.sending_hours import describe_start, first_allowed
@@ -101,6 +101,17 @@ def _check_startable(ctx: Ctx, c: Campaign) -> None:
     require_sendable_template(ctx, c)
 
 
+def nothing_to_start(campaign_id: int, plan: StartPlan) -> str:
+    """Why a start with nobody to send to is refused (`plan.will_send` is 0 and nobody is
+    skipped), in the words the TUI and the command line both say."""
+    n = plan.in_progress
+    return _("nothing to start: no recipient of campaign {id} is waiting ({sent}, {busy})").format(
+        id=campaign_id,
+        sent=already_sent(plan.already_sent),
+        busy=ngettext("{n} in progress", "{n} in progress", n).format(n=formats.number(n)),
+    )
+
+
 def start(ctx: Ctx, campaign_id: int | str) -> StartPlan:
     """Send to every recipient not yet sent to (SPEC §4); returns what was done."""
     ctx.require(Permission.CAMPAIGNS)
@@ -109,12 +120,7 @@ def start(ctx: Ctx, campaign_id: int | str) -> StartPlan:
         _check_startable(ctx, c)
         plan = start_plan(ctx, c.id)
         if plan.will_send == 0 and not plan.skipped:
-            raise Refused(
-                _(
-                    "nothing to start: no recipient of campaign {id} is waiting "
-                    "({sent} already sent, {busy} in progress)"
-                ).format(id=c.id, sent=formats.number(plan.already_sent), busy=formats.number(plan.in_progress))
-            )
+            raise Refused(nothing_to_start(c.id, plan))
         now = ctx.now()
         if c.kind == Kind.BROADCAST:
             # a patient who may no longer see the broadcast comes off their feed

@@ -28,9 +28,10 @@ from core.db import write_transaction
 from core.delivery.store import cancel, in_flight, not_handed_over
 from core.enums import RECIPIENT_WAITING, DeliveryKind, Permission, RecipientStatus
 from core.errors import Refused
-from core.i18n import _
+from core.i18n import _, ngettext
 from core.models import Campaign, Delivery, Recipient
 from core.reasons import Reason
+from core.recipients.results import already_sent, being_sent
 
 MESSAGES = (DeliveryKind.EMAIL, DeliveryKind.PUSH)
 
@@ -42,6 +43,7 @@ class StopResult:
     in_flight: int = 0  # handed to a transport before the stop: they finish
     waiting: int = 0  # recipients waiting for a send, who go back to `assigned` (not in --json)
     feed: str = ""  # a broadcast: what its recipients' feeds still show, in words (not in --json)
+    refusal: str = ""  # a plan that would change nothing: why a stop is refused, in words (not in --json)
 
     @property
     def nothing_to_stop(self) -> bool:
@@ -53,15 +55,20 @@ class StopResult:
     def words(self) -> str:
         """What the stop did, for people — the TUI's notice and the command line's output:
         "Stopped: 3 not sent (back to assigned; a start sends to them), 1 being sent at
-        this moment (they finish), 40 already sent", and for a broadcast what its feeds
-        still show (`feed`) on a line of its own."""
-        said = _(
-            "Stopped: {stopped} not sent (back to assigned; a start sends to them), "
-            "{in_flight} being sent at this moment (they finish), {sent} already sent"
-        ).format(
-            stopped=formats.number(self.stopped),
-            in_flight=formats.number(self.in_flight),
-            sent=formats.number(self.already_sent),
+        this moment (it finishes), 40 already sent", each count agreeing with its number,
+        and for a broadcast what its feeds still show (`feed`) on a line of its own."""
+        said = _("Stopped: {not_sent}, {in_flight}, {sent}").format(
+            not_sent=ngettext(
+                "{n} not sent (back to assigned; a start sends to them)",
+                "{n} not sent (back to assigned; a start sends to them)",
+                self.stopped,
+            ).format(n=formats.number(self.stopped)),
+            in_flight=ngettext(
+                "{n} being sent at this moment (it finishes)",
+                "{n} being sent at this moment (they finish)",
+                self.in_flight,
+            ).format(n=formats.number(self.in_flight)),
+            sent=already_sent(self.already_sent),
         )
         return f"{said}\n{self.feed}" if self.feed else said
 
@@ -81,14 +88,13 @@ def _waiting(c: Campaign):
     return (Recipient.campaign == c) & Recipient.status.in_(RECIPIENT_WAITING)
 
 
-def _nothing_to_stop(c: Campaign, result: StopResult) -> Refused:
+def nothing_to_stop(c: Campaign, result: StopResult) -> str:
+    """Why a stop that would change nothing is refused, in the words the TUI and the
+    command line both say."""
     if c.first_started_at is None:
-        return Refused(_("nothing to stop: campaign {id} has not been started").format(id=c.id))
-    return Refused(
-        _(
-            "nothing to stop: no message of campaign {id} is waiting to be sent "
-            "({sent} already sent, {in_flight} being sent at this moment)"
-        ).format(id=c.id, sent=formats.number(result.already_sent), in_flight=formats.number(result.in_flight))
+        return _("nothing to stop: campaign {id} has not been started").format(id=c.id)
+    return _("nothing to stop: no message of campaign {id} is waiting to be sent ({sent}, {in_flight})").format(
+        id=c.id, sent=already_sent(result.already_sent), in_flight=being_sent(result.in_flight)
     )
 
 
@@ -97,13 +103,16 @@ def stop_plan(ctx: Ctx, campaign_id) -> StopResult:
     before the stop itself: it answers with its own)."""
     ctx.require(Permission.CAMPAIGNS)
     c = get(campaign_id)
-    return StopResult(
+    plan = StopResult(
         stopped=Delivery.select().where(_messages(c), not_handed_over()).count(),
         already_sent=_sent(c),
         in_flight=Delivery.select().where(_messages(c), in_flight()).count(),
         waiting=Recipient.select().where(_waiting(c)).count(),
         feed=feed_words(ctx, c),
     )
+    if plan.nothing_to_stop:
+        plan.refusal = nothing_to_stop(c, plan)
+    return plan
 
 
 def feed_words(ctx: Ctx, c: Campaign) -> str:
@@ -152,7 +161,7 @@ def stop(ctx: Ctx, campaign_id) -> StopResult:
             stopped=stopped, already_sent=_sent(c), in_flight=flying, waiting=waiting, feed=feed_words(ctx, c)
         )
         if result.nothing_to_stop:  # nothing changed: said, and the transaction leaves no row
-            raise _nothing_to_stop(c, result)
+            raise Refused(nothing_to_stop(c, result))
         c.updated_at = now
         c.save(only=[Campaign.updated_at])
         audit.record(ctx, "stop", c.id, **result.to_json())

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from core import campaigns, i18n, recipients
 from core.i18n import _
-from tui import format as fmt
 from tui.screens.modals import ConfirmModal
 
 if TYPE_CHECKING:
@@ -124,14 +123,10 @@ class RecipientFlows:
         ctx = screen.app.ctx
         plan = await asyncio.to_thread(recipients.start_plan, ctx, screen.campaign_id)
         if plan.will_send == 0 and not plan.skipped:
-            screen.notify(
-                _(
-                    "Nothing to start: no recipient is waiting ({sent} already sent, {sending} being sent). "
-                    "Press {key} to add patients."
-                ).format(sent=fmt.num(plan.already_sent), sending=fmt.num(plan.in_progress), key="a"),
-                markup=False,
-                timeout=6,
-            )
+            # core's words (the command line's), and where to go from here
+            said = recipients.nothing_to_start(screen.campaign_id, plan)
+            said = _("{refusal}. Press {key} to add patients.").format(refusal=said[:1].upper() + said[1:], key="a")
+            screen.notify(said, markup=False, timeout=6)
             return
         gaps = await asyncio.to_thread(campaigns.language_gaps, ctx, screen.campaign_id)
 

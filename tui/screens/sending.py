@@ -18,7 +18,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from core import recipients, testsend
 from core.enums import Kind
-from core.errors import ClinicastError
+from core.errors import ClinicastError, Refused
 from core.i18n import N_, _, ngettext, pgettext, quoted
 from tui import format as fmt
 from tui.screens.base import AnyScreen, ClinicastModal
@@ -33,40 +33,35 @@ T = TypeVar("T")
 def stop_message(name: str, kind: str, plan) -> str:
     """The confirmation of a stop, with the counts it would have now."""
     n = fmt.num(plan.stopped)
+    # one sentence a message: its second line too (the count's « its patient » / « those patients »)
     if kind == Kind.INVITATION:
         cancelled = ngettext(
-            "Not sent, cancelled now: {n} email (its patient goes back to",
-            "Not sent, cancelled now: {n} emails (those patients go back to",
+            "Not sent, cancelled now: {n} email (its patient goes back to\n  “assigned”: a later start sends to them)",
+            "Not sent, cancelled now: {n} emails (those patients go back to\n"
+            "  “assigned”: a later start sends to them)",
             plan.stopped,
         ).format(n=n)
     else:
         cancelled = ngettext(
-            "Not sent, cancelled now: {n} push notification (its patient goes back to",
-            "Not sent, cancelled now: {n} push notifications (those patients go back to",
+            "Not sent, cancelled now: {n} push notification (its patient goes back to\n"
+            "  “assigned”: a later start sends to them)",
+            "Not sent, cancelled now: {n} push notifications (those patients go back to\n"
+            "  “assigned”: a later start sends to them)",
             plan.stopped,
         ).format(n=n)
+    in_flight = ngettext(
+        "Being sent at this moment: {n} (it finishes)", "Being sent at this moment: {n} (they finish)", plan.in_flight
+    )
     lines = [
         _("Stop “{name}”?").format(name=name),
         "",
         cancelled,
-        _("  “assigned”: a later start sends to them)"),
-        _("Being sent at this moment: {n} (they finish)").format(n=fmt.num(plan.in_flight)),
-        _("Already sent: {n}").format(n=fmt.num(plan.already_sent)),
+        in_flight.format(n=fmt.num(plan.in_flight)),
+        ngettext("Already sent: {n}", "Already sent: {n}", plan.already_sent).format(n=fmt.num(plan.already_sent)),
     ]
     if plan.feed:  # a broadcast's window not over: what a stop leaves (core.recipients.stop)
         lines += ["", plan.feed]
     return "\n".join(lines)
-
-
-def nothing_to_reinvite(plan) -> str:
-    if plan.skipped:
-        return _(
-            "Nothing to re-invite: no invitation expired unanswered that may be sent again "
-            "({forbidden} forbidden); {n} re-invited before."
-        ).format(forbidden=fmt.num(sum(plan.skipped.values())), n=fmt.num(plan.already_sent))
-    return _("Nothing to re-invite: no invitation expired unanswered; {n} re-invited before.").format(
-        n=fmt.num(plan.already_sent)
-    )
 
 
 def to_field() -> str:
@@ -253,9 +248,8 @@ class SendingControl:
     async def _stop_flow(self) -> None:
         c = self.campaign
         plan = await self._core(recipients.stop_plan, c.campaign_id)
-        if plan.nothing_to_stop:  # core's rule: a stop now would be refused
-            self._say(_("Nothing to stop: nothing is waiting to be sent."), timeout=5)
-            return
+        if plan.nothing_to_stop:  # core's rule and words: a stop now would be refused
+            raise Refused(plan.refusal)
         kind = c.campaign_kind() or "invitation"
         name = c.campaign_name()
         confirm = ConfirmModal(
@@ -278,9 +272,8 @@ class SendingControl:
     async def _reinvite_flow(self) -> None:
         c = self.campaign
         plan = await self._core(recipients.reinvite_plan, c.campaign_id)
-        if plan.will_send == 0:
-            self._say(nothing_to_reinvite(plan), timeout=6)
-            return
+        if plan.will_send == 0:  # core's rule and words: a re-invite now would be refused
+            raise Refused(recipients.nothing_to_reinvite(c.campaign_id, plan))
         name = c.campaign_name()
         confirm = ConfirmModal(
             lambda: _("Re-invite — {name}").format(name=name),
