@@ -81,7 +81,11 @@ def _print_campaign(s, pace: str = "") -> None:
     click.echo("  " + _("window: {window}").format(window=window))
     counts = ", ".join(f"{word('recipient', k)} {number(v)}" for k, v in s.shown_counts() if v)
     if s.removed:
-        line = _("recipients: {total} ({counts}), and {removed} removed (not counted)")
+        line = ngettext(
+            "recipients: {total} ({counts}), and {removed} removed (not counted)",
+            "recipients: {total} ({counts}), and {removed} removed (not counted)",
+            s.removed,
+        )
     else:
         line = _("recipients: {total} ({counts})")
     click.echo(

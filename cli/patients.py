@@ -29,8 +29,11 @@ def patients_import(ctx, file, as_json):
         return emit(result.to_json())
     patients_n = ngettext("{n} patient", "{n} patients", result.total).format(n=number(result.total))
     click.echo(
-        _("{file}: {patients}: {new} new, {updated} updated").format(
-            file=label_of(file), patients=patients_n, new=number(result.inserted), updated=number(result.updated)
+        _("{file}: {patients}: {new}, {updated}").format(
+            file=label_of(file),
+            patients=patients_n,
+            new=ngettext("{n} new", "{n} new", result.inserted).format(n=number(result.inserted)),
+            updated=ngettext("{n} updated", "{n} updated", result.updated).format(n=number(result.updated)),
         )
     )
     if result.kept_opted_out:

@@ -671,3 +671,38 @@ def week_broadcast(run, tmp_path) -> str:
         "--ends", str(today + timedelta(days=7)), "--template", str(tpl),
     )  # fmt: skip
     return str(b["id"])
+
+
+def test_an_import_and_a_campaign_say_each_count_in_its_number(tmp_path, db_url):
+    """« 1 nouveaux, 0 mis à jour », « et 1 retirés (non comptés) »: counts said in a
+    sentence with a fixed plural. Each is its own ngettext (French: 0 and 1 are singular)."""
+    from helpers import speaking_french
+
+    nb = "\u00a0"
+    french = {
+        "{file}: {patients}: {new}, {updated}": f"{{file}}{nb}: {{patients}}{nb}: {{new}}, {{updated}}",
+        ("{n} patient", "{n} patients"): ("{n} patient", "{n} patients"),
+        ("{n} new", "{n} new"): ("{n} nouveau", "{n} nouveaux"),
+        ("{n} updated", "{n} updated"): ("{n} mis à jour", "{n} mis à jour"),
+        ("recipients: {total} ({counts}), and {removed} removed (not counted)",) * 2: (
+            f"destinataires{nb}: {{total}} ({{counts}}), et {{removed}} retiré (non compté)",
+            f"destinataires{nb}: {{total}} ({{counts}}), et {{removed}} retirés (non comptés)",
+        ),
+    }
+    from conftest import LOGIN
+
+    users = f'[users.{LOGIN}]\nname = "Marie"\npermissions = ["campaigns", "admin"]\nlanguage = "fr"\n'
+    run = Runner(write_config(tmp_path, db_url, users=users))
+    run("init")
+    one = tmp_path / "one"
+    one.mkdir()
+    with speaking_french(tmp_path / "locale", french):
+        said = run("patients", "import", str(patients_csv(one, n=1))).stdout
+        assert f": 1 patient{nb}: 1 nouveau, 0 mis à jour" in said, said
+        run("patients", "import", str(patients_csv(tmp_path, n=3)))
+        c = run.json("campaigns", "create", "--kind", "invitation", "--name", "Rejoignez l'app")["id"]
+        run("recipients", "add", str(c), "--patient", "1000")
+        run("recipients", "add", str(c), "--patient", "1001")
+        run("recipients", "remove", str(c), "1001")
+        said = run("campaigns", "show", str(c)).stdout
+    assert "et 1 retiré (non compté)" in said, said

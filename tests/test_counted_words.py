@@ -142,3 +142,12 @@ def test_the_stop_confirmation_is_one_sentence_a_count(french):
         f"En cours d'envoi à cet instant{NB}: 1 (il se termine)",
         f"Déjà envoyé{NB}: 1",
     ]
+
+
+def test_the_audit_trail_of_one_row_says_one_row():
+    from zoneinfo import ZoneInfo
+
+    from core.audit.chain import Verdict
+
+    (said,) = Verdict(rows=1, last_id=1).lines(ZoneInfo("America/Toronto"))
+    assert said.startswith("the audit trail is intact: 1 row chained; "), said

@@ -133,3 +133,22 @@ async def test_the_live_count_says_what_the_assign_will_do(world):
         assert p.skipped_reasons.get("no_marketing_consent")  # the demo has patients without consent
         assert await wait_for(pilot, lambda: p.line() in screen_text(app)), screen_text(app)
         assert f"{p.matched} match · {p.added} will be added" in p.line() and " added as skipped (" in p.line()
+
+
+async def test_the_removed_count_agrees_with_its_number_in_french(world, tmp_path):
+    """« (+1 retirés, non comptés) »: the count had a fixed plural; it is ngettext's (and
+    a catalogue's singular said « (+2 retiré) » to a gettext that asked for no plural)."""
+    from helpers import speaking_french
+
+    cid = world.campaigns.broadcast_live
+    two = Recipient.select().where(Recipient.campaign == cid, Recipient.status == "assigned").limit(2)
+    for r in list(two):
+        recipients.remove(world.ctx, cid, Patient.get_by_id(r.patient_id).emr_id)
+    french = {
+        ("(+{n} removed, not counted)",) * 2: ("(+{n} retiré, non compté)", "(+{n} retirés, non comptés)"),
+    }
+    with speaking_french(tmp_path / "locale", french):
+        async with campaign_open(world, cid) as (app, pilot):
+            app.switch_language("fr")
+            await settle(pilot)
+            assert "(+2 retirés, non comptés)" in header(app), header(app)

@@ -126,7 +126,11 @@ class Verdict:
         head = _("last row {row}, hash {hash}").format(row=row_number(self.last_id or 0), hash=self.head)
         if self.intact:
             return [
-                _("the audit trail is intact: {n} rows chained; {head}").format(n=formats.number(self.rows), head=head)
+                ngettext(
+                    "the audit trail is intact: {n} row chained; {head}",
+                    "the audit trail is intact: {n} rows chained; {head}",
+                    self.rows,
+                ).format(n=formats.number(self.rows), head=head)
             ]
         out = [
             ngettext(

@@ -17,7 +17,7 @@ from textual.widgets import DataTable, Header, Input, Static
 from core import campaigns
 from core.enums import CampaignStatus, Kind, Permission
 from core.errors import Refused
-from core.i18n import N_, _
+from core.i18n import N_, _, ngettext
 from core.words import word
 from tui import format as fmt
 from tui.screens.base import ClinicastScreen
@@ -258,7 +258,7 @@ class CampaignListScreen(ClinicastScreen[None]):
         text.append("\n")
         counts = " · ".join(f"{word('recipient', st)} {fmt.num(n)}" for st, n in s.shown_counts() if n)
         if s.removed:
-            counts += _(" (+{n} removed)").format(n=fmt.num(s.removed))
+            counts += ngettext(" (+{n} removed)", " (+{n} removed)", s.removed).format(n=fmt.num(s.removed))
         text.append(counts or _("no recipients yet"), style="dim" if not counts else "")
         if s.kind == Kind.INVITATION and fetch:
             self._load_funnel(s.id)

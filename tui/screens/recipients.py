@@ -200,7 +200,8 @@ class RecipientsScreen(ClinicastScreen[None]):
             counts.append((sep, count))
             sep = "  "
         if s.removed:
-            counts.append((" ", Text(_("(+{n} removed, not counted)").format(n=fmt.num(s.removed)), style="dim")))
+            removed = ngettext("(+{n} removed, not counted)", "(+{n} removed, not counted)", s.removed)
+            counts.append((" ", Text(removed.format(n=fmt.num(s.removed)), style="dim")))
         self.query_one("#counts", Static).update(fmt.flowed(counts, width))
 
         in_flight = s.counts.get("queued", 0) + s.counts.get("retrying", 0)
