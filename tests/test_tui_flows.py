@@ -626,6 +626,30 @@ class TestAddPatients:
             got = {r.patient.emr_id for r in Recipient.select().where(Recipient.campaign == cid)}
             assert got == {"100001", "100002", "100003"}
 
+    async def test_typing_after_a_check_edits_the_path_never_assigns_the_old_file(self, world):
+        """After a check the cursor is on Assign. A receptionist who then types another
+        file's name lost every key (a button takes no text) and her enter assigned the file
+        checked before; now what she types goes to the path, which cancels the report."""
+        cid = world.campaigns.invitation_draft
+        first = world.folder / "a.csv"
+        first.write_text("emr_id\n100001\n100002\n", encoding="utf-8")
+        async with campaign_open(world, cid) as (app, pilot):
+            modal = await open_add(pilot, "tab-csv")
+            await type_into(pilot, "#csv-path", str(first))
+            await pilot.press("enter")
+            await settle(pilot)
+            assert await wait_for(pilot, lambda: not modal.query_one("#assign-csv").disabled)
+            await pilot.press("ctrl+u", *"b.csv", "backspace", "v")
+            await settle(pilot)
+            assert modal.query_one("#csv-path").value == "b.csv"
+            assert modal.query_one("#assign-csv").disabled and modal.report is None
+            assert str(modal.query_one("#assign-csv").label) == "Assign"  # no count of a.csv's 2 left
+            await pilot.press("enter")
+            await settle(pilot)
+            assert app.screen is modal
+            assert "b.csv" in str(modal.query_one("#add-message").render())
+            assert Recipient.select().where(Recipient.campaign == cid).count() == 0
+
     async def test_csv_that_cannot_be_read_says_why(self, world):
         async with campaign_open(world, world.campaigns.invitation_draft) as (app, pilot):
             modal = await open_add(pilot, "tab-csv")

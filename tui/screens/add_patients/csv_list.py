@@ -81,7 +81,9 @@ class CsvTab(AddPatientsBase):
     @on(Input.Changed, "#csv-path")
     def _path_changed(self) -> None:
         self.report = None
-        self.query_one("#assign-csv", Button).disabled = True
+        button = self.query_one("#assign-csv", Button)
+        button.disabled = True
+        button.label = _("Assign")  # no count of a file no longer named
         self.query_one("#csv-report").display = False
 
     # a list pasted anywhere in the dialog (terminals send it as a bracketed paste): read
@@ -121,6 +123,31 @@ class CsvTab(AddPatientsBase):
         button.label = _("Assign {n}").format(n=fmt.num(n)) if n else _("Assign")
         if n:
             button.focus()
+
+    def on_key(self, event: events.Key) -> None:
+        """After a check the cursor is on Assign, yet the receptionist who types is still
+        at the path (another file's name, a letter to fix): what she types goes there, and
+        a changed path cancels the report — never lost, leaving her enter to assign the
+        file checked before."""
+        button = self.query_one("#assign-csv", Button)
+        if self.focused is not button:
+            return
+        path = self.query_one("#csv-path", Input)
+        edits = {
+            "backspace": path.action_delete_left,
+            "ctrl+u": path.action_delete_left_all,
+            "ctrl+w": path.action_delete_left_word,
+        }
+        if event.key not in edits and not (event.is_printable and event.character):
+            return
+        event.stop()
+        event.prevent_default()
+        path.focus()
+        path.action_end()
+        if event.key in edits:
+            edits[event.key]()
+        else:
+            path.insert_text_at_cursor(event.character or "")
 
     @on(Button.Pressed, "#assign-csv")
     def _assign_csv_pressed(self) -> None:
