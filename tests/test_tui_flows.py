@@ -4,6 +4,7 @@ the database and on the screen."""
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 from pseudo import screen_lines
@@ -402,6 +403,20 @@ class TestAddPatients:
             assert r.status == "assigned"
             assert target.emr_id in screen_text(app)
             assert "assigned 1" in screen_text(app)
+
+    async def test_a_result_shows_the_app_mark_at_80_columns(self, world):
+        """A patient already in the app is added as skipped to an invitation: the result
+        line says so before the email, which a long address cut off at 80 columns."""
+        cid = world.campaigns.invitation_draft
+        target = Patient.select().where(Patient.app_id.is_null(False), Patient.email != "").first()
+        target.email = "jean-francois.gagnon-longueuil@clinique.example.org"
+        target.save()
+        async with campaign_open(world, cid) as (app, pilot):
+            await open_add(pilot)
+            await type_into(pilot, "#patient-query", target.emr_id)
+            await settle(pilot)
+            lines = [line for line in screen_lines(app).splitlines() if target.last_name in line]
+            assert lines and re.search(r"\bapp\b", lines[0]), lines
 
     async def test_a_patient_added_again_who_stays_skipped_is_said_so_with_the_reason(self, world):
         """Added twice, a do-not-contact patient is skipped both times: the dialog says why,

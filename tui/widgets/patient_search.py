@@ -29,10 +29,12 @@ def patient_label(p: Patient, width: int = 80) -> Text:
     t.append(f"{p.last_name}, {p.first_name}")
     if p.date_of_birth:
         t.append(f"  {p.date_of_birth.isoformat()}", style="cyan")
-    if p.email:
-        t.append(f"  {p.email}", style="dim")
+    # the app mark before the email: a long address is what 80 columns cut, and the mark
+    # is why an invitation adds this patient as skipped
     if p.app_id:
         t.append("  " + _("app"), style="green")
+    if p.email:
+        t.append(f"  {p.email}", style="dim")
     return t
 
 
