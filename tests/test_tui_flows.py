@@ -662,7 +662,7 @@ class TestAddPatients:
             await pilot.press("enter")
             await settle(pilot)
             assert app.screen is modal
-            assert "b.csv" in str(modal.query_one("#add-message").render())
+            assert "b.csv" in str(modal.query_one("#csv-report").render())  # not found, beside the path
             assert Recipient.select().where(Recipient.campaign == cid).count() == 0
 
     async def test_csv_that_cannot_be_read_says_why(self, world):
@@ -671,7 +671,23 @@ class TestAddPatients:
             await type_into(pilot, "#csv-path", str(world.folder / "nope.csv"))
             await pilot.press("enter")
             await settle(pilot)
-            assert "nope.csv" in str(modal.query_one("#add-message").render())
+            assert "nope.csv" in str(modal.query_one("#csv-report").render())
+
+    async def test_a_file_refused_is_said_under_its_path_at_80x24(self, world):
+        """The line that names the file's bad row shows right under the path she typed —
+        not at the foot of the dialog, past the folder tree, 16 lines from where her eye is."""
+        bad = world.folder / "export.csv"
+        bad.write_bytes("No dossier;Nom\r\n100001;Côté\r\n100002;Ga\x00gné\r\n".encode("cp1252"))
+        async with campaign_open(world, world.campaigns.invitation_draft) as (app, pilot):
+            modal = await open_add(pilot, "tab-csv")
+            await type_into(pilot, "#csv-path", str(bad))
+            await pilot.press("enter")
+            await settle(pilot)
+            lines = screen_lines(app).splitlines()
+            path_at = [i for i, line in enumerate(lines) if "Check" in line]  # the path's row
+            said_at = [i for i, line in enumerate(lines) if "NUL byte" in line]
+            assert path_at and said_at and 0 < said_at[0] - path_at[0] <= 3, "\n".join(lines)
+            assert modal.query_one("#assign-csv").disabled
 
 
 class TestRemoveAndStart:

@@ -12,7 +12,7 @@ from textual.containers import Horizontal
 from textual.widgets import Button, DirectoryTree, Input, Static, TabbedContent
 
 from core import recipients
-from core.errors import ClinicastError
+from core.errors import BadInput, ClinicastError
 from core.i18n import _
 from tui import format as fmt
 from tui.screens.add_patients.common import AddPatientsBase
@@ -43,8 +43,9 @@ class CsvTab(AddPatientsBase):
                 compact=True,
             )
             yield Button(_("Check"), id="csv-check", compact=True)
-        yield CsvTree(self.start_folder, id="csv-tree")
+        # the report, or why the file was refused, right under the path her eye is on
         yield Static("", id="csv-report")
+        yield CsvTree(self.start_folder, id="csv-tree")
         with Horizontal(classes="add-actions"):
             yield Static("", classes="spacer")
             yield Button(_("Assign"), id="assign-csv", variant="primary", compact=True, disabled=True)
@@ -107,15 +108,21 @@ class CsvTab(AddPatientsBase):
     @work(exclusive=True, exit_on_error=False, group="csv")
     async def _read_list(self, read, what: str) -> None:
         """`read` is recipients.read_id_list (a path) or read_pasted (the pasted text)."""
+        box = self.query_one("#csv-report", Static)
         try:
             report = await asyncio.to_thread(read, self.app.ctx, what)
-        except ClinicastError as e:
-            self._message(str(e))  # beside the path, where the eye is
+        except BadInput as e:  # the file or the list: said beside the path, where the eye is
+            box.update(str(e))
+            box.add_class("error")
+            box.display = True
+            return
+        except ClinicastError as e:  # a refusal: in the dialog's message line, as an assign's
+            self._message(str(e))
             return
         self.report = report
         self._message("")
-        box = self.query_one("#csv-report", Static)
         box.update(csv_report_text(report))
+        box.remove_class("error")
         box.display = True
         button = self.query_one("#assign-csv", Button)
         n = len(report.found)
