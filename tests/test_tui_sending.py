@@ -67,6 +67,9 @@ class TestStop:
             await modal(pilot, ConfirmModal)
             text = screen_text(app)
             assert f"Not sent, cancelled now: {queued} push notifications" in text and "Already sent: 0" in text
+            # one sentence, one message to translate, wrapped by the dialog: it was cut in two
+            # with a hand-made indent, and French, longer, wrapped its first half once more
+            assert "(those patients go back to “assigned”: a later start sends to them)" in text, text
             # what a stop leaves: the feed follows assignment, so the message stays (SPEC §3)
             assert "cancels the push notifications only" in text and "until" in text, text
             await pilot.press("n")

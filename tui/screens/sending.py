@@ -33,20 +33,19 @@ T = TypeVar("T")
 def stop_message(name: str, kind: str, plan) -> str:
     """The confirmation of a stop, with the counts it would have now."""
     n = fmt.num(plan.stopped)
-    # one sentence a message: its second line too (the count's « its patient » / « those patients »)
     if kind == Kind.INVITATION:
+        # one sentence a message: the dialog wraps it in every language
         cancelled = ngettext(
-            "Not sent, cancelled now: {n} email (its patient goes back to\n  “assigned”: a later start sends to them)",
-            "Not sent, cancelled now: {n} emails (those patients go back to\n"
-            "  “assigned”: a later start sends to them)",
+            "Not sent, cancelled now: {n} email (its patient goes back to “assigned”: a later start sends to them)",
+            "Not sent, cancelled now: {n} emails (those patients go back to “assigned”: a later start sends to them)",
             plan.stopped,
         ).format(n=n)
     else:
         cancelled = ngettext(
-            "Not sent, cancelled now: {n} push notification (its patient goes back to\n"
-            "  “assigned”: a later start sends to them)",
-            "Not sent, cancelled now: {n} push notifications (those patients go back to\n"
-            "  “assigned”: a later start sends to them)",
+            "Not sent, cancelled now: {n} push notification (its patient goes back to “assigned”: "
+            "a later start sends to them)",
+            "Not sent, cancelled now: {n} push notifications (those patients go back to “assigned”: "
+            "a later start sends to them)",
             plan.stopped,
         ).format(n=n)
     in_flight = ngettext(
