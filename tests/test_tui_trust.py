@@ -77,6 +77,23 @@ async def test_enter_in_the_opt_out_note_records_it(world):
         assert not isinstance(app.screen, OptOutModal)
 
 
+async def test_an_opt_out_already_on_file_is_not_said_recorded(world):
+    """The patient calls again: the second opt-out changes nothing, and its notice no longer
+    says "Opt-out recorded" over "already opted out"."""
+    cid = world.campaigns.invitation_sent
+    async with campaign_open(world, cid) as (app, pilot):
+        for note in ("phone", "phone again"):
+            await pilot.press("o")
+            await settle(pilot)
+            assert isinstance(app.screen, OptOutModal)
+            await pilot.press("tab", *note.replace(" ", ""), "enter")
+            await settle(pilot)
+            assert await wait_for(pilot, lambda: not isinstance(app.screen, OptOutModal))
+        said = [n for n in app._notifications if "opted out" in n.message]
+        assert [n.title for n in said] == ["Opt-out recorded", "Already on file"], said
+        assert "already opted out" in said[1].message and OptOut.select().count() == 1
+
+
 async def test_the_audit_trail_for_an_administrator_and_not_for_staff(world, tmp_path):
     app = app_for(world)
     async with app.run_test(size=(120, 40)) as pilot:

@@ -149,6 +149,7 @@ class OptOutFlow:
             workers.show_error(self.node, e)  # once, as every refusal (not again by the refresh after)
             return
         what = clauses(done.lines())
-        app.notify(what, title=_("Opt-out recorded"), markup=False)
+        # one already on file changes nothing: its notice's title says so, as its words do
+        app.notify(what, title=_("Opt-out recorded") if done.new else _("Already on file"), markup=False)
         if self.recorded is not None:
             self.recorded(done)
