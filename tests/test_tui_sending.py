@@ -57,6 +57,23 @@ def counts(cid: int) -> dict[str, int]:
 
 
 class TestStop:
+    async def test_the_start_toast_does_not_cover_the_stop_question(self, world):
+        """Started, then stopped at once (she saw a mistake): the "Campaign started" toast,
+        still up, lay over the stop dialog's last lines (what the stop leaves in the feed);
+        a question now clears the toasts before it asks."""
+        cid = world.campaigns.broadcast_live
+        async with campaign_open(world, cid) as (app, pilot):
+            await pilot.press("s")
+            await modal(pilot, ConfirmModal)
+            await pilot.press("y")
+            await settle(pilot)
+            assert await wait_for(pilot, lambda: bool(list(app._notifications)))  # the start's toast
+            await pilot.press("S")
+            await modal(pilot, ConfirmModal)
+            await settle(pilot)
+            assert not list(app._notifications)
+            assert "cancels the push notifications only" in screen_text(app)
+
     async def test_the_confirmation_shows_the_counts_then_stops(self, world):
         cid = world.campaigns.broadcast_live
         recipients.start(world.ctx, cid)  # nothing sends in this world (no scheduler)

@@ -119,6 +119,9 @@ class ConfirmModal(ClinicastModal[bool]):
         return True
 
     def on_mount(self) -> None:
+        # a question is read whole: a toast still up (the start's, as she stops at once) lay
+        # over its last lines, at 80×24 what a stop leaves in the feed
+        self.app.clear_notifications()
         self.query_one("#no" if self.no_first else "#yes", Button).focus()
 
     @on(Button.Pressed)
