@@ -380,6 +380,15 @@ async def _on_csv_tab_settled(app, pilot) -> None:
     assert getattr(app.focused, "id", None) == "csv-path"
 
 
+async def checked_csv(pilot, path) -> object:
+    """The dialog's CSV tab, `path` typed in and checked (enter): the dialog."""
+    modal = await open_add(pilot, "tab-csv")
+    await type_into(pilot, "#csv-path", str(path))
+    await pilot.press("enter")
+    await settle(pilot)
+    return modal
+
+
 class TestAddPatients:
     async def test_one_patient_by_name(self, world):
         cid = world.campaigns.invitation_draft
@@ -627,10 +636,7 @@ class TestAddPatients:
         path = world.folder / "list.csv"
         path.write_text("emr_id\n100001\n100002\n424242\n100002\n\n100003\n", encoding="utf-8")
         async with campaign_open(world, cid) as (app, pilot):
-            modal = await open_add(pilot, "tab-csv")
-            await type_into(pilot, "#csv-path", str(path))
-            await pilot.press("enter")
-            await settle(pilot)
+            modal = await checked_csv(pilot, str(path))
             report = str(modal.query_one("#csv-report").render())
             assert "3 patients found" in report
             assert "line 4 “424242”" in report and "line 5 (as line 3)" in report
@@ -649,10 +655,7 @@ class TestAddPatients:
         first = world.folder / "a.csv"
         first.write_text("emr_id\n100001\n100002\n", encoding="utf-8")
         async with campaign_open(world, cid) as (app, pilot):
-            modal = await open_add(pilot, "tab-csv")
-            await type_into(pilot, "#csv-path", str(first))
-            await pilot.press("enter")
-            await settle(pilot)
+            modal = await checked_csv(pilot, str(first))
             assert await wait_for(pilot, lambda: not modal.query_one("#assign-csv").disabled)
             await pilot.press("ctrl+u", *"b.csv", "backspace", "v")
             await settle(pilot)
@@ -667,10 +670,7 @@ class TestAddPatients:
 
     async def test_csv_that_cannot_be_read_says_why(self, world):
         async with campaign_open(world, world.campaigns.invitation_draft) as (app, pilot):
-            modal = await open_add(pilot, "tab-csv")
-            await type_into(pilot, "#csv-path", str(world.folder / "nope.csv"))
-            await pilot.press("enter")
-            await settle(pilot)
+            modal = await checked_csv(pilot, str(world.folder / "nope.csv"))
             assert "nope.csv" in str(modal.query_one("#csv-report").render())
 
     async def test_a_file_refused_is_said_under_its_path_at_80x24(self, world):
@@ -679,10 +679,7 @@ class TestAddPatients:
         bad = world.folder / "export.csv"
         bad.write_bytes("No dossier;Nom\r\n100001;Côté\r\n100002;Ga\x00gné\r\n".encode("cp1252"))
         async with campaign_open(world, world.campaigns.invitation_draft) as (app, pilot):
-            modal = await open_add(pilot, "tab-csv")
-            await type_into(pilot, "#csv-path", str(bad))
-            await pilot.press("enter")
-            await settle(pilot)
+            modal = await checked_csv(pilot, str(bad))
             lines = screen_lines(app).splitlines()
             path_at = [i for i, line in enumerate(lines) if "Check" in line]  # the path's row
             said_at = [i for i, line in enumerate(lines) if "NUL byte" in line]
