@@ -199,6 +199,10 @@ class Detail:
         "{key}: the account that sends, {login}, cannot read {path}; run as root: "
         "chown root:{group} {path} && chmod 0640 {path}"
     )
+    SECRET_FOLDER_CLOSED_SENDER = N_(
+        "{key}: the account that sends, {login}, cannot go through the folder {folder} to read {path}; "
+        "move the file to a folder it can go through, or run as root: chmod o+x {folder}"
+    )
     SECRET_MISSING = N_(
         "{key}: {path} does not exist: write the secret in it (one line, not readable by others), or correct the path"
     )

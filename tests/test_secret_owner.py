@@ -16,6 +16,8 @@ import grp
 import os
 import pwd
 import shutil
+import tempfile
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -30,6 +32,16 @@ from test_server_install import (  # noqa: F401 - `server` and `strict_umask` ar
     server,
     strict_umask,
 )
+
+
+@pytest.fixture
+def walkable():
+    """A folder every account can go through: pytest's tmp_path is under a 0700 folder of
+    root's, which the daemon's account could not go through (core.config.reach)."""
+    path = Path(tempfile.mkdtemp(prefix="clinicast-owner-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def fix(s, path):
@@ -91,8 +103,9 @@ def test_root_and_staff_are_told_the_service_account_cannot_read_a_secret(server
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("runuser"), reason="chowns a file to root: runs as root")
-def test_on_postgresql_the_url_s_role_names_the_service_account(pg_schema, tmp_path):
+def test_on_postgresql_the_url_s_role_names_the_service_account(pg_schema, walkable):
     """No database file to own: the login named like the URL's role runs the daemon (core.context)."""
+    tmp_path = walkable
     role = urlsplit(pg_schema).username or ""
     try:
         pw = pwd.getpwnam(role)
@@ -109,6 +122,7 @@ def test_on_postgresql_the_url_s_role_names_the_service_account(pg_schema, tmp_p
         f'transport = "http"\nurl = "https://gateway.example.org/send"\ntoken_file = "{token}"\n',
     )
     config.write_text(text)
+    config.chmod(0o644)  # the daemon's account reads it too
     assert clinicast(config, "init").returncode == 0
     res = clinicast(config, "config", "check")
     assert res.returncode == 1, (res.stdout, res.stderr)

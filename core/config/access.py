@@ -8,7 +8,7 @@ import os
 import stat
 from pathlib import Path
 
-from core.config.secrets import account
+from core.config.secrets import Account, account
 from core.dbfiles import group_name, me, user_name
 from core.i18n import _
 
@@ -55,12 +55,18 @@ def cannot_read(path: Path) -> str | None:
 
 def login_cannot_read(path: Path, login: str) -> str | None:
     """For `config check`: the warning when `login` (an account of this host) could not
-    read the config file because they are not in its group, else None."""
+    read the config file (a folder on the way closed to them, or not in its group), else None."""
     try:
         st = os.stat(path)
     except OSError:
         return None
     found = account(login)
+    folder = closed_folder(found, path) if found is not None else None
+    if folder is not None:
+        return _(
+            "users.{login}: {login} cannot go through the folder {folder} to read {path}, so clinicast cannot "
+            "start for them; move the config to a folder they can go through, or run chmod o+x {folder}"
+        ).format(login=login, folder=folder, path=path)
     mode = stat.S_IMODE(st.st_mode)
     if found is None or found.uid in (0, st.st_uid) or mode & stat.S_IROTH or not mode & stat.S_IRGRP:
         return None
@@ -73,4 +79,48 @@ def login_cannot_read(path: Path, login: str) -> str | None:
     ).format(login=login, group=group, path=path)
 
 
-__all__ = ["cannot_read", "login_cannot_read"]
+def closed_folder(found: Account, path: Path) -> Path | None:
+    """The first folder on the way to `path` that `found` may not go through, None when
+    there is none or this process cannot look."""
+    try:
+        where = found.closed(path)
+    except OSError:
+        return None
+    return where if where is not None and where != Path(os.path.abspath(path)) else None
+
+
+def service_cannot_read(config) -> str | None:
+    """For `config check` run by root or a staff member: the problem when the service
+    account (which runs `init` and the daemon) could not read the config file, else None."""
+    from core.config.secrets import service_account
+
+    path = config.path
+    found = service_account(config) if path is not None else None
+    if found is None or found.uid == os.geteuid():
+        return None
+    try:
+        where = found.closed(path)
+    except OSError:
+        return None
+    if where is None:
+        return None
+    if where != Path(os.path.abspath(path)):
+        return _(
+            "{login}, the account that runs the daemon, cannot go through the folder {folder} to read {path}, so "
+            "the daemon cannot start; move the config to a folder it can go through, or run as root: "
+            "chmod o+x {folder}"
+        ).format(login=found.login, folder=where, path=path)
+    st = os.stat(path)
+    return _(
+        "{login}, the account that runs the daemon, cannot read {path} ({owner}:{group}, mode {mode:04o}), so the "
+        "daemon cannot start; run as root: chgrp STAFF_GROUP {path} && chmod 0640 {path}"
+    ).format(
+        login=found.login,
+        path=path,
+        owner=user_name(st.st_uid),
+        group=group_name(st.st_gid),
+        mode=stat.S_IMODE(st.st_mode),
+    )
+
+
+__all__ = ["cannot_read", "closed_folder", "login_cannot_read", "service_cannot_read"]

@@ -394,6 +394,11 @@ def setup_warnings(config: Config) -> tuple[list[str], list[str]]:
                     "themselves an administrator; run chmod o-w {path}"
                 ).format(path=config.path, mode=mode)
             )
+        from core.config import access
+
+        daemon = access.service_cannot_read(config)  # root's or a staff member's check: can the daemon?
+        if daemon:
+            problems.append(daemon)
     for login in sorted(config.users):
         try:
             pwd.getpwnam(login)

@@ -186,16 +186,13 @@ class Account:
     group: str  # its primary group's name
     gids: frozenset[int]  # every group it is a member of
 
-    def can_read(self, st: os.stat_result) -> bool:
-        """Whether it may read a file of this owner, group and mode (nothing is read)."""
-        mode = stat.S_IMODE(st.st_mode)
-        if self.uid == 0:
-            return True
-        if st.st_uid == self.uid:
-            return bool(mode & stat.S_IRUSR)
-        if st.st_gid in self.gids:
-            return bool(mode & stat.S_IRGRP)
-        return bool(mode & stat.S_IROTH)
+    def closed(self, path: str | Path) -> Path | None:
+        """What keeps it from reading `path` (nothing is read): the first folder on the
+        way it may not go through, or the file; None when it may read it. Raises OSError
+        when this process cannot look (core.config.reach)."""
+        from core.config.reach import closed_on_the_way
+
+        return closed_on_the_way(self.uid, self.gids, path)
 
 
 def account(login: str) -> Account | None:
@@ -253,7 +250,23 @@ def _schema_owner() -> str:
 
 
 def denied_to(account: Account, secret: SecretRef) -> SecretError:
-    """The service account (`account`) cannot read `secret`'s file: said with the fix."""
+    """The service account (`account`) cannot read `secret`'s file: said with the fix,
+    the folder's when a folder on the way is closed to it (the file's own mode is then
+    not the reason, and chown and chmod on it would change nothing)."""
+    try:
+        where = account.closed(secret.file)
+    except OSError:
+        where = None
+    if where is not None and where != Path(os.path.abspath(secret.file)):
+        return failure(
+            Detail.SECRET_FOLDER_CLOSED_SENDER,
+            config_path=secret.config_path,
+            everyone=False,
+            key=secret.setting,
+            login=account.login,
+            path=secret.file,
+            folder=str(where),
+        )
     return failure(
         Detail.SECRET_DENIED_SENDER,
         config_path=secret.config_path,
@@ -267,8 +280,9 @@ def denied_to(account: Account, secret: SecretRef) -> SecretError:
 
 def denied_to_service(found: Account | None, secret: SecretRef) -> SecretError | None:
     """Whether the service account (`found`: `service_account()`), seen from another
-    account (root, a staff member), could read `secret`'s file, from its owner, group and
-    mode (the file is not read): None when it could, or when it cannot be known (a
+    account (root, a staff member), could read `secret`'s file, from the owner, group,
+    mode and ACL of the file and of each folder on the way (nothing is read): None when
+    it could, or when it cannot be known (a
     variable: the daemon's environment; no service account known; a file this account
     cannot look at), or is said otherwise (this process is the service account: `problem`;
     a file every account is refused as it is — missing, not a file, open to others)."""
@@ -280,7 +294,11 @@ def denied_to_service(found: Account | None, secret: SecretRef) -> SecretError |
         return None
     if not stat.S_ISREG(st.st_mode) or st.st_mode & (stat.S_IROTH | stat.S_IWOTH):
         return None
-    return None if found.can_read(st) else denied_to(found, secret)
+    try:
+        closed = found.closed(secret.file)  # every folder on the way, and an ACL, as the kernel decides
+    except OSError:
+        return None
+    return None if closed is None else denied_to(found, secret)
 
 
 def _read_file(secret: SecretRef, limit: int, too_large: str) -> bytes:

@@ -1,0 +1,117 @@
+"""Whether the daemon's account can read the config and the secrets, as the kernel decides
+it (core.config.reach): every folder on the way, and POSIX ACLs, not the file's mode alone.
+
+An administrator kept the gateway token in a 0700 folder of root's: root's `config check`
+said "ok" (the file itself root:SERVICE 0640), then the daemon could not read it. The
+same with the config itself: the daemon could not start and nothing had said so. And a
+token opened to the daemon by an ACL (root:root 0600, user:SERVICE:r) was said unreadable.
+
+Runs as root (as CI does): real OS users and groups made by install.sh (the `server`
+fixture of test_server_install, which removes them after), real files, the real CLI.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import shutil
+import struct
+
+import pytest
+from test_server_install import (  # noqa: F401 - `server` and `strict_umask` are fixtures
+    ENV,
+    _run,
+    cli,
+    configure,
+    pytestmark_root,
+    server,
+    strict_umask,
+)
+
+ACL = "system.posix_acl_access"
+
+
+def acl(*entries: tuple[int, int, int]) -> bytes:
+    """A POSIX ACL as setfacl writes it (linux/posix_acl_xattr.h): version 2, then entries."""
+    return struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *e) for e in entries)
+
+
+ANY = 0xFFFFFFFF
+
+
+def daemon_once(s, config=None):
+    once = [str(s.bin / "clinicast"), "daemon", "--once", "--config", str(config or s.config)]
+    return _run(["runuser", "-u", s.service, "--", *once], env=ENV, cwd="/")
+
+
+@pytestmark_root
+@pytest.mark.slow
+def test_a_secret_or_the_config_in_a_folder_closed_to_the_daemon_is_said(server):  # noqa: F811 - the fixture
+    s = server
+    configure(s, "http://127.0.0.1:9/send")
+    private = s.etc / "private"
+    private.mkdir(mode=0o700)  # root's own folder: the daemon cannot go through it
+    os.chmod(private, 0o700)
+    token = private / "gateway.token"
+    shutil.copy2(s.etc / "gateway.token", token)
+    os.chown(token, 0, grp.getgrnam(s.service).gr_gid)  # the file itself as install.sh makes it
+    os.chmod(token, 0o640)
+    text = s.config.read_text()
+    s.config.write_text(text.replace(str(s.etc / "gateway.token"), str(token)))
+    moved = private / "config.toml"
+    try:
+        check = cli(s, "root", "config", "check")
+        folder_fix = f"chmod o+x {private}"
+        assert check.returncode == 1, (check.stdout, check.stderr)
+        said = [line for line in check.stdout.splitlines() if folder_fix in line]
+        assert len(said) == 1 and s.service in said[0] and "gateway.token_file" in said[0], check.stdout
+        assert str(private) in said[0] and "chown" not in said[0], said
+        # the service account's own check names the folder, not a chown of the file that would change nothing
+        check = cli(s, s.service, "config", "check")
+        assert check.returncode == 1 and folder_fix in check.stdout and "chown" not in check.stdout, check.stdout
+        res = daemon_once(s)
+        assert "event=channel_paused" in res.stderr and folder_fix in res.stderr, res.stderr
+
+        # the config itself in that folder: root's check says the daemon cannot start
+        shutil.copy2(s.config, moved)
+        res = _run(["runuser", "-u", "root", "--", str(s.bin / "clinicast"), "config", "check", "--config", str(moved)])
+        assert res.returncode == 1, (res.stdout, res.stderr)
+        lines = res.stdout.splitlines()
+        said = [line for line in lines if str(moved) in line and s.service in line and "users." not in line]
+        assert len(said) == 1 and folder_fix in said[0], res.stdout  # root reads the clinic's French
+        assert daemon_once(s, moved).returncode == 2  # as said: the daemon cannot read it
+    finally:
+        s.config.write_text(text)
+        shutil.rmtree(private)
+    assert cli(s, "root", "config", "check").returncode == 0
+
+
+@pytestmark_root
+@pytest.mark.slow
+def test_an_acl_decides_whether_the_daemon_can_read_a_secret(server):  # noqa: F811 - the fixture
+    s = server
+    configure(s, "http://127.0.0.1:9/send")
+    token = s.etc / "gateway.token"
+    uid = pwd.getpwnam(s.service).pw_uid
+    try:
+        # root:root 0600, opened to the service account alone by an ACL (setfacl -m u:SERVICE:r)
+        os.chown(token, 0, 0)
+        os.setxattr(token, ACL, acl((0x01, 6, ANY), (0x02, 4, uid), (0x04, 0, ANY), (0x10, 4, ANY), (0x20, 0, ANY)))
+        assert _run(["runuser", "-u", s.service, "--", "cat", str(token)]).returncode == 0
+        check = cli(s, "root", "config", "check")
+        assert check.returncode == 0 and "cannot read" not in check.stdout, check.stdout
+
+        # root:SERVICE "0640" whose ACL gives its group nothing (the mode shows the mask): refused
+        os.chown(token, 0, grp.getgrnam(s.service).gr_gid)
+        os.setxattr(token, ACL, acl((0x01, 6, ANY), (0x04, 0, ANY), (0x10, 4, ANY), (0x20, 0, ANY)))
+        assert _run(["runuser", "-u", s.service, "--", "cat", str(token)]).returncode != 0
+        check = cli(s, "root", "config", "check")
+        assert check.returncode == 1, (check.stdout, check.stderr)
+        said = [line for line in check.stdout.splitlines() if "gateway.token_file" in line and s.service in line]
+        assert len(said) == 1 and str(token) in said[0], check.stdout
+    finally:
+        os.removexattr(token, ACL)
+        os.chown(token, 0, grp.getgrnam(s.service).gr_gid)
+        os.chmod(token, 0o640)
+    assert cli(s, "root", "config", "check").returncode == 0
