@@ -118,3 +118,24 @@ def test_roots_config_check_warns_of_a_login_outside_the_staff_group(folder, out
     subprocess.run(["usermod", "-aG", staff, login], check=True)
     res = CliRunner().invoke(cli, ["config", "check", "--config", str(path)], obj={})
     assert f"users.{login}:" not in res.stdout, res.stdout
+
+
+def test_a_folder_on_the_way_closed_to_the_login_is_named_with_the_fix(folder, outsider):
+    """The daemon's log and a staff member said "cannot read: permission denied" and no
+    more when the config sat in a 0700 folder of root's: the folder is named, and the fix."""
+    login, staff = outsider
+    closed = folder / "private"
+    closed.mkdir()
+    closed.chmod(0o700)
+    path = staff_config(closed, login, staff)
+    subprocess.run(["usermod", "-aG", staff, login], check=True)  # the file's own mode lets them in
+    with acting_as(login):
+        with pytest.raises(cfg.ConfigError) as e:
+            cfg.load(path, env={})
+    assert str(e.value) == (
+        f"{path}: cannot read: permission denied; {login} cannot go through the folder {closed} (root:root, mode "
+        f"0700): an administrator moves the file to a folder {login} can go through, or runs chmod o+x {closed}"
+    )
+    closed.chmod(0o711)  # as said: in
+    with acting_as(login):
+        assert cfg.load(path, env={}).users[login].name == "Outsider"

@@ -17,7 +17,9 @@ def cannot_read(path: Path) -> str | None:
     """Why this process may not read `path`, with the fix, or None when permissions are
     not the reason. The user's language is the host's: the file says none when unread."""
     try:
-        st = os.stat(path)  # a folder on the way that is closed: the system's words stay
+        st = os.stat(path)
+    except PermissionError:  # a folder on the way is closed to this process
+        return _closed_folder_words(path)
     except OSError:
         return None
     if not stat.S_ISREG(st.st_mode):  # a FIFO's open would wait for a writer: infile's words say it
@@ -51,6 +53,30 @@ def cannot_read(path: Path) -> str | None:
         "cannot read: permission denied; it belongs to {owner}:{group} (mode {mode:04o}) and {login} is not in "
         "the group {group}: an administrator runs `usermod -aG {group} {login}`, then {login} logs in again"
     ).format(owner=owner, group=group, mode=mode, login=login)
+
+
+def _closed_folder_words(path: Path) -> str | None:
+    """The first folder on the way to `path` this process may not go through, said with
+    the fix (the daemon's log said "permission denied" and nothing else)."""
+    for folder in reversed(Path(os.path.abspath(path)).parents):
+        if os.access(folder, os.X_OK, effective_ids=os.access in os.supports_effective_ids):
+            continue
+        try:
+            st = os.stat(folder)
+        except OSError:
+            return None
+        return _(
+            "cannot read: permission denied; {login} cannot go through the folder {folder} ({owner}:{group}, mode "
+            "{mode:04o}): an administrator moves the file to a folder {login} can go through, or runs "
+            "chmod o+x {folder}"
+        ).format(
+            login=me(),
+            folder=folder,
+            owner=user_name(st.st_uid),
+            group=group_name(st.st_gid),
+            mode=stat.S_IMODE(st.st_mode),
+        )
+    return None
 
 
 def login_cannot_read(path: Path, login: str) -> str | None:
