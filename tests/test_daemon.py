@@ -151,6 +151,25 @@ def test_sighup_is_said_and_ignored_the_daemon_goes_on_sending(setup, gw):
     assert "clinicast config check" in hup["msg"] and "systemctl restart clinicast" in hup["msg"], hup
 
 
+def test_an_opt_out_feed_that_keeps_failing_is_logged_once_then_its_return(setup, gw):
+    """A gateway that could not serve its opt-out feed wrote the same warning every tick
+    (every 5 s: 17,000 lines a day, the line that mattered lost among them). Once when it
+    begins, once when it is read again."""
+    write, _config = setup
+    gw.fail("status", count=10**6, status=503, method="GET", path="/v1/opt-outs", message="down for maintenance")
+    d = Daemon(write(tick_seconds=0.1))
+    assert wait(lambda: len(gw.calls("GET", "/v1/opt-outs")) >= 8, 30), d.stderr
+    gw.clear_faults()
+    assert wait(lambda: any(e.get("event") == "opt_out_feed_resumed" for e in events(d.stderr)), 30), d.stderr
+    d.signal(signal.SIGTERM)
+    code, err = d.wait(30)
+    assert code == 0, err
+    failed = [e for e in events(err) if e.get("event") == "opt_out_feed_failed"]
+    assert len(failed) == 1 and failed[0]["error"] == "down for maintenance", err
+    assert failed[0]["level"] == "warning" and "down for maintenance" in failed[0]["msg"], failed
+    assert sum(e.get("event") == "opt_out_feed_resumed" for e in events(err)) == 1, err
+
+
 def test_a_bad_config_at_start_is_said_in_the_log_s_form_and_exits_2(tmp_path, sqlite_url):
     """Each problem of the config file one `key=value` line, as every other line of the
     log (a service manager's journal is read by machines too): the file, the key, the

@@ -30,7 +30,9 @@ from core import audit
 from core.config.types import Config, User
 from core.context import Ctx
 from core.db import write_transaction
+from core.delivery.logfmt import event
 from core.enums import OptOutChannel, OptOutSource
+from core.i18n import _
 from core.models import FeedItem, Meta, Patient, database, utcnow
 from core.optouts import ledger, unsubscribe
 
@@ -67,35 +69,47 @@ def cursor() -> str | None:
     return row.value if row else None
 
 
-def pull(dispatcher, clock=utcnow, max_pages: int = MAX_PAGES) -> FeedStats:
-    """Read the feed from the stored cursor until it is up to date (or `max_pages`)."""
+def pull(dispatcher, clock=utcnow, max_pages: int = MAX_PAGES, failing: str = "") -> FeedStats:
+    """Read the feed from the stored cursor until it is up to date (or `max_pages`).
+    `failing`: the error of the pull before (the scheduler's): the same failure again is
+    not logged again, and the first pull that works after one says so. A gateway that
+    could not be reached wrote a warning every tick (17,000 lines a day), each the same."""
     ctx = feed_ctx(dispatcher.config, clock)
     stats = FeedStats()
     after = cursor()
     gateway = dispatcher.gateway
-    for _ in range(max_pages):
+    for _page in range(max_pages):
         outcome = dispatcher.call(lambda a=after: gateway.opt_outs(a, PAGE))
         if not outcome.ok:
             stats.error = outcome.error
-            log.warning("event=opt_out_feed_failed error=%s", json.dumps(outcome.error, ensure_ascii=False))
             break
         data = outcome.data if isinstance(outcome.data, dict) else {}
         items, nxt = data.get("items"), data.get("next")
         if not isinstance(items, list) or (items and not isinstance(nxt, str)):
             stats.error = "the gateway's opt-out feed answered without items and next"
-            log.warning("event=opt_out_feed_failed error=%s", json.dumps(stats.error))
             break
         stats.pages += 1
         if not items:
             break
         stats.merge(record_page(ctx, items, nxt))
         after = nxt
+    if stats.error and stats.error != failing:
+        event(log, logging.WARNING, "opt_out_feed_failed", error=stats.error, msg=_said(stats.error))
+    elif failing and not stats.error:
+        event(log, logging.INFO, "opt_out_feed_resumed", msg=_("the gateway's opt-out feed is read again"))
     if stats.items:
         log.info(
             "event=opt_out_feed items=%d recorded=%d repeated=%d unknown=%d ignored=%d",
             stats.items, stats.recorded, stats.repeated, stats.unknown, stats.ignored,
         )  # fmt: skip
     return stats
+
+
+def _said(error: str) -> str:
+    """The failure in the words of the log's reader (stored English, core.reasons)."""
+    from core.reasons import said
+
+    return _("the gateway's opt-out feed could not be read: {error}").format(error=said(error))
 
 
 def item_key(item: dict) -> str:

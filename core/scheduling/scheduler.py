@@ -97,6 +97,7 @@ class Scheduler:
         self._stopped = False
         self._woken = threading.Event()  # wake() came while a pass ran: run another
         self.last_error: str | None = None
+        self._feed_error = ""  # the opt-out feed's failure, logged once until it changes
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -295,7 +296,7 @@ class Scheduler:
         if channel_health.GATEWAY in channel_health.paused(self.clock()):
             return  # the feed is the gateway's: it waits with the channel (no refused call a tick)
 
-        optout_feed.pull(self.dispatcher, self.clock)
+        self._feed_error = optout_feed.pull(self.dispatcher, self.clock, failing=self._feed_error).error
 
     def heartbeat(self) -> None:
         beat(self.name, self.role, self.clock())
