@@ -115,3 +115,28 @@ def test_an_acl_decides_whether_the_daemon_can_read_a_secret(server):  # noqa: F
         os.chown(token, 0, grp.getgrnam(s.service).gr_gid)
         os.chmod(token, 0o640)
     assert cli(s, "root", "config", "check").returncode == 0
+
+
+@pytestmark_root
+@pytest.mark.slow
+def test_a_config_the_daemon_cannot_read_is_said_by_root_and_staff(server):  # noqa: F811 - the fixture
+    """The service account taken out of the staff group (or the config made 0600): root's
+    and a staff member's `config check` said ok, then the daemon could not start."""
+    s = server
+    configure(s, "http://127.0.0.1:9/send")
+    _run(["gpasswd", "-d", s.service, s.staff])
+    try:
+        join = f"usermod -aG {s.staff} {s.service}"
+        for user in ("root", s.staff1):
+            check = cli(s, user, "config", "check")
+            assert check.returncode == 1 and join in check.stdout, (user, check.stdout)
+        assert daemon_once(s).returncode == 2  # as said
+        os.chmod(s.config, 0o600)
+        check = cli(s, "root", "config", "check")
+        chmod = f"chmod 0640 {s.config}"
+        assert check.returncode == 1 and chmod in check.stdout and join not in check.stdout, check.stdout
+    finally:
+        os.chmod(s.config, 0o640)
+        _run(["usermod", "-aG", s.staff, s.service])
+    for user in ("root", s.staff1, s.service):
+        assert cli(s, user, "config", "check").returncode == 0, user

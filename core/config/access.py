@@ -137,16 +137,16 @@ def service_cannot_read(config) -> str | None:
             "chmod o+x {folder}"
         ).format(login=found.login, folder=where, path=path)
     st = os.stat(path)
+    owner, group, mode = user_name(st.st_uid), group_name(st.st_gid), stat.S_IMODE(st.st_mode)
+    if mode & stat.S_IRGRP and st.st_gid not in found.gids:  # the file is right: the account is not in its group
+        return _(
+            "{login}, the account that runs the daemon, cannot read {path} ({owner}:{group}, mode {mode:04o}), so "
+            "the daemon cannot start; {login} is not in the group {group}: run as root: usermod -aG {group} {login}"
+        ).format(login=found.login, path=path, owner=owner, group=group, mode=mode)
     return _(
         "{login}, the account that runs the daemon, cannot read {path} ({owner}:{group}, mode {mode:04o}), so the "
         "daemon cannot start; run as root: chgrp STAFF_GROUP {path} && chmod 0640 {path}"
-    ).format(
-        login=found.login,
-        path=path,
-        owner=user_name(st.st_uid),
-        group=group_name(st.st_gid),
-        mode=stat.S_IMODE(st.st_mode),
-    )
+    ).format(login=found.login, path=path, owner=owner, group=group, mode=mode)
 
 
 __all__ = ["cannot_read", "closed_folder", "login_cannot_read", "service_cannot_read"]
