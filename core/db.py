@@ -109,8 +109,12 @@ def look(url: str, group: str = "") -> pw.Database:
     path = dbfiles.sqlite_path(url)
     if path is None:  # PostgreSQL: reading creates nothing
         return connect(url, group)
-    if not path.exists():
-        raise not_created(path)
+    try:
+        path.stat()
+    except FileNotFoundError:
+        raise not_created(path) from None
+    except PermissionError:  # a folder above it closed to this user: check_access names it
+        pass
     dbfiles.check_access(path, group)
     in_use = all(Path(f"{path}{s}").exists() for s in ("-wal", "-shm"))
     uri = f"file:{quote(str(path))}?" + ("mode=ro" if in_use else "immutable=1")
@@ -201,6 +205,8 @@ def migrate() -> tuple[int, int]:
 def explain(exc: BaseException) -> DatabaseError:
     """The bound database's driver error as a DatabaseError of the right kind (core.dberrors)."""
     obj = database.obj
+    if obj is None:  # failed before anything was bound (an OSError on the way): its own words
+        return dbfiles.explain(exc, "", _GROUP[0])
     name = obj.database if isinstance(obj, pw.SqliteDatabase) else ""
     if name.startswith("file:"):  # bind_to_look's URI
         name = unquote(name[len("file:") :].partition("?")[0])

@@ -89,7 +89,11 @@ def not_a_folder(db_path: Path) -> None:
     """A `[database] url` naming a folder (the database's folder, not its file) is a
     setup mistake said before anything is opened or changed (init would have given the
     folder a file's mode, 0660, and locked everyone out of it)."""
-    if db_path.is_dir():
+    try:
+        is_dir = db_path.is_dir()
+    except PermissionError:  # a folder above it closed to this user: check_access names it
+        return
+    if is_dir:
         raise BadInput(
             _("[database] url: {path} is a folder; name the database file in it, such as {example}").format(
                 path=db_path, example=db_path / "clinicast.db"
@@ -159,17 +163,12 @@ def check_access(db_path: Path, group: str = "") -> None:
                 return
             continue
         except PermissionError:
-            if group:
-                said = _(
-                    "{me} cannot reach {path}: a folder above it is closed to them; "
-                    "an administrator must let the group {group} enter it (chmod g+x)"
-                )
-            else:
-                said = _(
-                    "{me} cannot reach {path}: a folder above it is closed to them; "
-                    "an administrator must let the group of the staff enter it (chmod g+x)"
-                )
-            raise DatabaseError(said.format(me=me(), path=p, group=group), DatabaseProblem.NOT_WRITABLE) from None
+            closed = next((f for f in reversed(p.parents) if not os.access(f, os.X_OK)), p.parent)
+            said = _(
+                "{me} cannot reach {path}: the folder {folder} above it is closed to them; an administrator must "
+                "let them through it (chmod o+x {folder}: to go through, not to list)"
+            ).format(me=me(), path=p, folder=closed)
+            raise DatabaseError(said, DatabaseProblem.NOT_WRITABLE) from None
         want = FOLDER_MODE if is_dir else FILE_MODE
         need = (os.R_OK | os.W_OK | os.X_OK) if is_dir else (os.R_OK | os.W_OK)
         locked_me = not os.access(p, need)

@@ -140,3 +140,34 @@ def test_a_config_the_daemon_cannot_read_is_said_by_root_and_staff(server):  # n
         _run(["usermod", "-aG", s.staff, s.service])
     for user in ("root", s.staff1, s.service):
         assert cli(s, user, "config", "check").returncode == 0, user
+
+
+@pytestmark_root
+@pytest.mark.slow
+def test_a_folder_above_the_database_closed_to_the_daemon_and_staff_is_said(server):  # noqa: F811 - the fixture
+    """The database's folder right (2770 SERVICE:STAFF) but a folder above it 0700 root's:
+    `config check` by staff and the service account, and the daemon, ended in a traceback;
+    root's check said ok. Each says which folder and the fix."""
+    s = server
+    configure(s, "http://127.0.0.1:9/send")
+    above = s.data.parent
+    fix = f"chmod o+x {above}"
+    os.chmod(above, 0o700)
+    try:
+        check = cli(s, "root", "config", "check")
+        assert check.returncode == 1 and "Traceback" not in check.stderr, (check.stdout, check.stderr)
+        said = [line for line in check.stdout.splitlines() if fix in line]
+        assert len(said) == 3 and s.service in said[0], check.stdout  # the daemon, then each staff login
+        assert f"users.{s.staff1}" in said[1] and f"users.{s.staff2}" in said[2], check.stdout
+        for user in (s.staff1, s.service):
+            check = cli(s, user, "config", "check")
+            assert check.returncode == 1 and fix in check.stdout, (user, check.stdout, check.stderr)
+            assert "Traceback" not in check.stderr, check.stderr
+        res = daemon_once(s)
+        assert res.returncode == 1 and fix in res.stderr and "Traceback" not in res.stderr, res.stderr
+        res = cli(s, s.staff1, "status")
+        assert res.returncode == 1 and fix in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    finally:
+        os.chmod(above, 0o755)
+    for user in ("root", s.staff1, s.service):
+        assert cli(s, user, "config", "check").returncode == 0, user

@@ -149,4 +149,42 @@ def service_cannot_read(config) -> str | None:
     ).format(login=found.login, path=path, owner=owner, group=group, mode=mode)
 
 
-__all__ = ["cannot_read", "closed_folder", "login_cannot_read", "service_cannot_read"]
+def database_closed(config) -> tuple[list[str], list[str]]:
+    """For `config check` run by root (or anyone who can look): (problems, warnings) when
+    the service account or a [users] login could not go through a folder above the
+    SQLite database's folder. Root's check said ok, then the daemon and every staff
+    member were refused."""
+    from core.config.secrets import service_account
+    from core.dbfiles import sqlite_path
+
+    path = sqlite_path(config.database.url)
+    if path is None:
+        return [], []
+    folder = Path(os.path.abspath(path)).parent
+    problems, warnings = [], []
+    service = service_account(config)
+    if service is not None and service.uid != os.geteuid():
+        where = closed_folder(service, folder)
+        if where is not None:
+            problems.append(
+                _(
+                    "{login}, the account that runs the daemon, cannot go through the folder {folder} to reach the "
+                    "database {path}, so the daemon cannot start; run as root: chmod o+x {folder}"
+                ).format(login=service.login, folder=where, path=path)
+            )
+    for login in sorted(config.users):
+        found = account(login)
+        if found is None or found.uid == os.geteuid():
+            continue
+        where = closed_folder(found, folder)
+        if where is not None:
+            warnings.append(
+                _(
+                    "users.{login}: {login} cannot go through the folder {folder} to reach the database {path}, so "
+                    "clinicast cannot start for them; run as root: chmod o+x {folder}"
+                ).format(login=login, folder=where, path=path)
+            )
+    return problems, warnings
+
+
+__all__ = ["cannot_read", "closed_folder", "database_closed", "login_cannot_read", "service_cannot_read"]

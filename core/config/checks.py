@@ -380,6 +380,8 @@ def setup_warnings(config: Config) -> tuple[list[str], list[str]]:
     import pwd
     import stat
 
+    from core.config import access
+
     problems: list[str] = []
     warnings: list[str] = []
     if config.path is not None:
@@ -394,11 +396,12 @@ def setup_warnings(config: Config) -> tuple[list[str], list[str]]:
                     "themselves an administrator; run chmod o-w {path}"
                 ).format(path=config.path, mode=mode)
             )
-        from core.config import access
-
         daemon = access.service_cannot_read(config)  # root's or a staff member's check: can the daemon?
         if daemon:
             problems.append(daemon)
+    closed, unreachable = access.database_closed(config)
+    problems += closed
+    warnings += unreachable
     for login in sorted(config.users):
         try:
             pwd.getpwnam(login)
@@ -410,8 +413,6 @@ def setup_warnings(config: Config) -> tuple[list[str], list[str]]:
             )
             continue
         if config.path is not None:
-            from core.config import access
-
             outside = access.login_cannot_read(config.path, login)
             if outside:
                 warnings.append(outside)
