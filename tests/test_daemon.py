@@ -151,6 +151,27 @@ def test_sighup_is_said_and_ignored_the_daemon_goes_on_sending(setup, gw):
     assert "clinicast config check" in hup["msg"] and "systemctl restart clinicast" in hup["msg"], hup
 
 
+def test_sighup_after_a_broken_edit_names_the_key_and_goes_on_with_the_old_config(setup, gw):
+    """An administrator edits the config (a typo in a value), then `kill -HUP`: the log said
+    only "SIGHUP ignored … check the file first"; the restart it suggests then stopped all
+    sending (exit 2). Now the key is named at once, and the daemon keeps sending."""
+    write, config = setup
+    path = Path(write(tick_seconds=0.2))
+    d = Daemon(path)
+    assert wait(lambda: any(e.get("event") == "scheduler_started" for e in events(d.stderr)), 30), d.stderr
+    path.write_text(path.read_text().replace("tick_seconds = 0.2", 'tick_seconds = "fast"'))
+    d.signal(signal.SIGHUP)
+    assert wait(lambda: any(e.get("event") == "signal_ignored" for e in events(d.stderr)), 30), d.stderr
+    b = live_broadcast(config, 3)  # the config it started with: still sending
+    assert wait(lambda: gw.audience(b.uuid) == {f"a-{i}" for i in range(1000, 1003)} and len(gw.pushes) == 3, 30)
+    d.signal(signal.SIGTERM)
+    code, err = d.wait(30)
+    assert code == 0, err
+    [bad] = [e for e in events(err) if e.get("event") == "config_invalid"]
+    assert bad["key"] == "scheduler.tick_seconds" and bad["level"] == "warning" and "fast" in bad["problem"], bad
+    assert bad["file"] == str(path) and "goes on with the config it started with" in bad["msg"], bad
+
+
 def test_an_opt_out_feed_that_keeps_failing_is_logged_once_then_its_return(setup, gw):
     """A gateway that could not serve its opt-out feed wrote the same warning every tick
     (every 5 s: 17,000 lines a day, the line that mattered lost among them). Once when it

@@ -18,7 +18,8 @@
   leases left behind expire and another dispatcher takes the rows);
 - SIGHUP (an administrator's habit to reload, or the terminal that started it closing):
   ignored, and said — it stopped the daemon without a word, and under systemd's
-  Restart=on-failure nothing started it again;
+  Restart=on-failure nothing started it again; the config file is read again only to
+  name a broken edit's keys (`event=config_invalid`) before a restart would stop on it;
 - `--once`: everything due now (catch-up and every due delivery), wait for it, exit.
 """
 
@@ -107,6 +108,36 @@ def look_at_what_staff_share(config: Config) -> None:
     event(log, logging.INFO, "audit_chain", checked=verdict.rows, intact=verdict.intact, last_row=verdict.last_id,
           head=verdict.head)  # fmt: skip
     trail.guard_the_trail_head()
+
+
+def _say_config_now(config) -> None:
+    """On SIGHUP: the config file as it is now, read again (the daemon goes on with the
+    one it started with). An administrator who edited it and sent SIGHUP learnt nothing of
+    a mistake until `systemctl restart`, whose ExecStartPre then stopped all sending
+    (exit 2, not restarted): each problem is one `event=config_invalid` line now."""
+    from core import session
+    from core.errors import ConfigError
+
+    if config.path is None:
+        return
+    try:
+        session.load_config(config.path)
+    except ConfigError as e:
+        for key, problem in e.by_key():
+            event(
+                log,
+                logging.WARNING,
+                "config_invalid",
+                file=str(e.path) if e.path else None,
+                key=key or None,
+                problem=problem,
+                msg=_(
+                    "the config file as it is now would not start the daemon: fix it before a restart; "
+                    "the daemon goes on with the config it started with"
+                ),
+            )
+    except Exception as e:  # noqa: BLE001 - a signal handler never stops the daemon; said, not raised
+        event(log, logging.WARNING, "config_unread", file=str(config.path), error=str(e))
 
 
 def start(config_path: str | None, *, once: bool = False, log_level: str = "info") -> int:
@@ -211,6 +242,7 @@ def run(config: Config, *, once: bool = False, log_level: str = "info", grace: f
         stop.set()
 
     def on_hangup(signum, _frame):
+        _say_config_now(config)  # a broken edit is named now, not at the restart it would stop
         event(
             log,
             logging.WARNING,
