@@ -171,3 +171,27 @@ def test_a_folder_above_the_database_closed_to_the_daemon_and_staff_is_said(serv
         os.chmod(above, 0o755)
     for user in ("root", s.staff1, s.service):
         assert cli(s, user, "config", "check").returncode == 0, user
+
+
+@pytestmark_root
+@pytest.mark.slow
+def test_an_empty_token_is_said_alike_by_root_staff_and_the_service_account(server):  # noqa: F811 - the fixture
+    """The token file left empty (as install.sh leaves it): root's and the service
+    account's checks exit 2 ("is empty"), a staff member's said ok and "the daemon
+    sends" — its size is seen without reading it."""
+    s = server
+    configure(s, "http://127.0.0.1:9/send")
+    token = s.etc / "gateway.token"
+    saved = token.read_bytes()
+    with open(token, "w"):  # keeps its owner and mode, as an editor does
+        pass
+    try:
+        for user in ("root", s.staff1, s.service):
+            check = cli(s, user, "config", "check")
+            assert check.returncode == 2 and "gateway.token_file" in check.stdout, (user, check.stdout)
+            assert str(token) in check.stdout and "does everything but send" not in check.stdout, check.stdout
+    finally:
+        with open(token, "wb") as f:
+            f.write(saved)
+    for user in ("root", s.staff1, s.service):
+        assert cli(s, user, "config", "check").returncode == 0, user

@@ -310,6 +310,8 @@ def _read_file(secret: SecretRef, limit: int, too_large: str) -> bytes:
             _fail(secret, Detail.SECRET_NOT_REGULAR)
         if st.st_mode & (stat.S_IROTH | stat.S_IWOTH):
             _fail(secret, Detail.SECRET_OPEN)
+        if st.st_size == 0:  # seen without reading: a staff member's check says it as root's does
+            _fail(secret, Detail.SECRET_EMPTY)
         with open(fp, "rb") as f:
             raw = f.read(limit + 1)
     except PermissionError:
