@@ -258,23 +258,17 @@ def denied_to(account: Account, secret: SecretRef) -> SecretError:
     except OSError:
         where = None
     if where is not None and where != Path(os.path.abspath(secret.file)):
-        return failure(
-            Detail.SECRET_FOLDER_CLOSED_SENDER,
-            config_path=secret.config_path,
-            everyone=False,
-            key=secret.setting,
-            login=account.login,
-            path=secret.file,
-            folder=str(where),
-        )
+        msgid, fix = Detail.SECRET_FOLDER_CLOSED_SENDER, {"folder": str(where)}
+    else:
+        msgid, fix = Detail.SECRET_DENIED_SENDER, {"group": account.group}
     return failure(
-        Detail.SECRET_DENIED_SENDER,
+        msgid,
         config_path=secret.config_path,
         everyone=False,
         key=secret.setting,
         login=account.login,
         path=secret.file,
-        group=account.group,
+        **fix,
     )
 
 

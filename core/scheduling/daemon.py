@@ -110,6 +110,20 @@ def look_at_what_staff_share(config: Config) -> None:
     trail.guard_the_trail_head()
 
 
+def _config_invalid(e, level: int, msg: str) -> None:
+    """One `event=config_invalid file=… key=… problem=…` line per problem of `e` (a ConfigError)."""
+    for key, problem in e.by_key():
+        event(
+            log,
+            level,
+            "config_invalid",
+            file=str(e.path) if e.path else None,
+            key=key or None,
+            problem=problem,
+            msg=msg,
+        )
+
+
 def _say_config_now(config) -> None:
     """On SIGHUP: the config file as it is now, read again (the daemon goes on with the
     one it started with). An administrator who edited it and sent SIGHUP learnt nothing of
@@ -123,19 +137,14 @@ def _say_config_now(config) -> None:
     try:
         session.load_config(config.path)
     except ConfigError as e:
-        for key, problem in e.by_key():
-            event(
-                log,
-                logging.WARNING,
-                "config_invalid",
-                file=str(e.path) if e.path else None,
-                key=key or None,
-                problem=problem,
-                msg=_(
-                    "the config file as it is now would not start the daemon: fix it before a restart; "
-                    "the daemon goes on with the config it started with"
-                ),
-            )
+        _config_invalid(
+            e,
+            logging.WARNING,
+            _(
+                "the config file as it is now would not start the daemon: fix it before a restart; "
+                "the daemon goes on with the config it started with"
+            ),
+        )
     except Exception as e:  # noqa: BLE001 - a signal handler never stops the daemon; said, not raised
         event(log, logging.WARNING, "config_unread", file=str(config.path), error=str(e))
 
@@ -151,16 +160,7 @@ def start(config_path: str | None, *, once: bool = False, log_level: str = "info
     try:
         config = session.load_config(config_path)
     except ConfigError as e:
-        for key, problem in e.by_key():
-            event(
-                log,
-                logging.ERROR,
-                "config_invalid",
-                file=str(e.path) if e.path else None,
-                key=key or None,
-                problem=problem,
-                msg=_("the daemon cannot start"),
-            )
+        _config_invalid(e, logging.ERROR, _("the daemon cannot start"))
         return e.exit_code
     preferences.speak_for(config, login_name(), database=False)  # the language of its msg=
     return run(config, once=once, log_level=log_level)
