@@ -88,9 +88,9 @@ def test_a_breakdown_s_reason_agrees_with_its_count(french):
     """Found in the start dialog: « 2  désabonné des messages » (no plural, two spaces)."""
     from core.recipients.results import StartPlan
 
-    assert reasons.counted("opted_out_feed", 2) == "2 désabonnés des messages de l'appli"
-    assert reasons.counted("opted_out_feed", 1) == "1 désabonné des messages de l'appli"
+    assert reasons.counted("opted_out_feed", 2) == "2 désabonnés des messages de l'application"
+    assert reasons.counted("opted_out_feed", 1) == "1 désabonné des messages de l'application"
     plan = StartPlan(will_send=3, skipped={"opted_out_feed": 2, "push_off": 1}, kind="broadcast")
     lines = plan.left_out_lines()
-    assert "  2 désabonnés des messages de l'appli" in lines and "  1 avec les notifications désactivées" in lines
+    assert "  2 désabonnés des messages de l'application" in lines and "  1 avec les notifications désactivées" in lines
     assert not any("  " in line.strip() for line in lines), lines
