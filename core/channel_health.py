@@ -5,7 +5,7 @@ A channel is "email" (the SMTP relay) or "gateway" (the patient app). When its s
 refuses what the clinic configured — the gateway our token (401/403) or our URL (a
 redirect), the SMTP server our login (535) or our sender, a TLS certificate that does
 not verify, a secret or the DKIM key this process cannot read — or a relay asks us to
-slow down (421/451), the transport answers `Outcome.pause(problem, …)` (core.channels). Then:
+slow down (421/451/452, a 4xx greeting), the transport answers `Outcome.pause(problem, …)` (core.channels). Then:
 
 - the delivery goes back to `pending` until the channel is tried again, the hand-over
   not counted as an attempt (core.delivery.retry), so no patient fails for it;
@@ -254,7 +254,7 @@ def describe(p: Problem, config, now: datetime | None = None) -> str:
             " or set [email] ca_file to the CA that signed it ({detail})"
         ),
         SECRET: _("cannot read the secret to send since {since}: {detail}"),
-        SLOW_DOWN: _("the SMTP relay asks us to slow down: emails wait until {until}"),
+        SLOW_DOWN: _("the SMTP relay asks us to slow down since {since} ({detail}): emails wait until {until}"),
     }.get(p.problem, _("the {channel} channel is paused since {since}: {detail}"))
     return words.format(
         since=since,

@@ -321,7 +321,9 @@ class SmtpServer:
     `close_every=N` answers 421 and closes a connection on its N+1th message (a server
     limiting messages per connection). `delay` seconds before each 250. `refuse_from`, an
     answer to every MAIL FROM while set ("553 5.7.1 sender not allowed": a relay that
-    refuses the clinic's sender), "" to accept again. `smtputf8=True` offers SMTPUTF8
+    refuses the clinic's sender), "" to accept again. `greeting`, an answer instead of
+    the 220 greeting to every connection while set ("421 4.7.0 too many connections": a
+    hosted relay's rate limit), then it hangs up. `smtputf8=True` offers SMTPUTF8
     (RFC 6531: addresses with accents before the @); off by default, as aiosmtpd's.
     """
 
@@ -347,6 +349,7 @@ class SmtpServer:
         self.faults: list[str] = []
         self.fault_log: list[str] = []
         self.refuse_from = ""
+        self.greeting = ""  # an answer instead of the 220 greeting, then hang up, while set
         self.lock = threading.Lock()
         self.connections = 0
         self.logins: list[str] = []
@@ -371,9 +374,21 @@ class SmtpServer:
         else:
             kwargs.update(auth_require_tls=False)
 
+        class _Smtp(SMTP):
+            async def _handle_client(self) -> None:
+                with owner.lock:
+                    refusal = owner.greeting
+                    if refusal:
+                        owner.fault_log.append("greeting " + refusal)
+                if not refusal:
+                    return await super()._handle_client()
+                await self.push(refusal)  # a relay refusing the connection (its rate limit)
+                assert self.transport is not None
+                self.transport.close()
+
         class _Controller(Controller):
             def factory(self):
-                proto = SMTP(self.handler, **self.SMTP_kwargs)
+                proto = _Smtp(self.handler, **self.SMTP_kwargs)
                 with owner.lock:
                     owner.connections += 1
                     number = owner.connections
@@ -1080,6 +1095,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-record", action="store_true", help="keep no request log (long runs)")
     p.add_argument("--unknown", default="", help="comma-separated app ids the gateway does not know")
     p.add_argument("--forever", action="store_true", help="ignore stdin; serve until SIGTERM / Ctrl-C")
+    p.add_argument("--greeting", default="", help="smtp: answer this instead of 220, then hang up")
     args = p.parse_args(argv)
     if args.which == "gateway":
         srv = GatewayServer(
@@ -1090,6 +1106,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     else:
         srv = SmtpServer(security=args.security, port=args.port)
+        srv.greeting = args.greeting
     srv.start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *a: stop.set())

@@ -20,7 +20,8 @@ Classification:
 What is the clinic's setup, not the message, pauses the channel (Outcome.pause, see
 core.channel_health): the login refused (535), the sender refused at MAIL FROM, a
 certificate that does not verify, no STARTTLS offered, the password unreadable; and a
-421/451 at RCPT or DATA that asks us to slow down (a relay's pace), for the time it asks.
+421/451/452 at RCPT or DATA that asks us to slow down, or a 4xx instead of the greeting
+(a relay's pace: its rate limit, busy), for the time it asks (else DEFAULT_SLOW_DOWN).
 The password is read again after a refused login, so a fixed file is used at the next try.
 """
 
@@ -51,15 +52,17 @@ _WAIT = re.compile(r"(\d+)\s*(s|sec|secs|seconds?|m|mins?|minutes?|h|hours?)\b",
 
 
 class _ConnectFailed(Exception):
-    def __init__(self, text: str, problem: str = ""):
+    def __init__(self, text: str, problem: str = "", wait: float | None = None):
         super().__init__(text)
         self.problem = problem
+        self.wait = wait
 
 
 def slow_down(code: int, text: str) -> float | None:
-    """Seconds to pause for a 421/451 that asks us to slow down (a relay's rate limit),
-    from the wait its text names if any; None for any other answer."""
-    if code not in (421, 451) or not _RATE_WORDS.search(text):
+    """Seconds to pause for a 421/451/452 that asks us to slow down (a relay's rate
+    limit: "too many connections", "452 4.5.3 too many recipients" for the day, "4.7.1
+    rate limit exceeded"), from the wait its text names if any; None for any other answer."""
+    if code not in (421, 451, 452) or not _RATE_WORDS.search(text):
         return None
     m = _WAIT.search(text)
     if not m:
@@ -184,9 +187,13 @@ class SmtpMailer:
             ) from None
         except smtplib.SMTPResponseException as e:
             self._quit(conn)
-            raise _ConnectFailed(
-                detail(Detail.SMTP_CONNECT_ANSWER, where=where, answer=f"{e.smtp_code} {_decode(e.smtp_error)}")
-            ) from None
+            answer = f"{e.smtp_code} {_decode(e.smtp_error)}"
+            text = detail(Detail.SMTP_CONNECT_ANSWER, where=where, answer=answer)
+            if isinstance(e, smtplib.SMTPConnectError) and 400 <= e.smtp_code < 500:
+                # a relay that will not talk to us now (its connection rate limit, busy): no
+                # message was looked at, so no patient's attempt; the channel waits
+                raise _ConnectFailed(text, SLOW_DOWN, slow_down(421, answer) or DEFAULT_SLOW_DOWN) from None
+            raise _ConnectFailed(text) from None
         except ssl.SSLError as e:
             self._quit(conn)
             problem = SMTP_TLS if isinstance(e, ssl.SSLCertVerificationError) else ""
@@ -239,7 +246,7 @@ class SmtpMailer:
                     conn = self._connect()
                 except _ConnectFailed as e:
                     if e.problem:
-                        return Outcome.pause(e.problem, one_line(e))
+                        return Outcome.pause(e.problem, one_line(e), e.wait)
                     return Outcome.retry(one_line(e))
                 reused = False
             outcome, usable = self._transaction(conn, message, sender, to)

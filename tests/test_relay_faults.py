@@ -1,0 +1,72 @@
+"""A hosted relay's faults a clinic meets (SPEC §5: the channel's health is not the
+patient's failure; a relay's pace): a real aiosmtpd relay refusing connections or
+recipients for its rate limit. No patient fails for it, each gets exactly one email
+once the relay accepts again, and `status` says why emails wait."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from helpers import status_counts
+from servers import delivery_config
+from test_channel_health import T0, run, started
+
+from core import channel_health
+from core.delivery import Dispatcher
+from core.models import Delivery
+
+EACH_ONCE = {f"p{i}@example.org": 1 for i in (1000, 1001, 1002)}
+
+
+def emailed(smtp) -> Counter:
+    return Counter(m.rcpt_tos[0] for m in smtp.messages)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "421 4.7.0 Too many connections from your IP, try again later",
+        "421 4.3.2 Service not available, closing transmission channel",
+    ],
+)
+def test_a_relay_refusing_connections_for_an_hour_fails_no_patient(db, db_url, tmp_path, smtp, answer):
+    config = delivery_config(db_url, tmp_path, smtp=smtp)  # max_attempts 4, backoff ≤ 4 s
+    ctx, clock, c = started(config)
+    smtp.greeting = answer
+    with Dispatcher(config, clock=clock) as d:
+        d.run_once()
+        [p] = channel_health.problems()
+        assert p.channel == "email" and answer[:3] in p.detail
+        run(d, clock, 61, rounds=60)  # an hour of refusals
+        assert smtp.messages == [] and status_counts(c.id).get("failed") is None
+        assert any(answer[4:] in line for line in channel_health.lines(config))
+        smtp.greeting = ""
+        run(d, clock, 61, rounds=3)
+    assert status_counts(c.id) == {"sent": 3} and emailed(smtp) == EACH_ONCE
+    handed = [(x.attempts, x.last_error) for x in Delivery.select()]
+    assert handed == [(1, "")] * 3, "a refused connection is no attempt"
+    assert channel_health.problems() == []
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "rcpt 452 4.5.3 Too many recipients, daily limit reached",
+        "rcpt 452 4.7.1 Message rate limit exceeded, try again in 10 minutes",
+    ],
+)
+def test_a_relay_throttling_recipients_mid_campaign_fails_no_patient(db, db_url, tmp_path, smtp, answer):
+    config = delivery_config(db_url, tmp_path, smtp=smtp, email={"concurrency": 1})
+    ctx, clock, c = started(config)
+    smtp.faults.extend([answer] * 12)  # every patient refused, again and again
+    with Dispatcher(config, clock=clock) as d:
+        d.run_once()
+        [p] = channel_health.problems()
+        assert p.problem == "slow_down" and (p.until - T0).total_seconds() >= 60
+        run(d, clock, 61, rounds=30)
+        assert status_counts(c.id).get("failed") is None
+        smtp.faults.clear()
+        run(d, clock, 601, rounds=3)
+    assert status_counts(c.id) == {"sent": 3} and emailed(smtp) == EACH_ONCE
+    assert all(x.attempts == 1 for x in Delivery.select())
