@@ -565,6 +565,9 @@ class GatewayServer:
         self.unknown_app_ids = set(unknown_app_ids or ())
         self.record = record
         self.latency = latency
+        # a gateway (or the proxy before it) taking fewer app ids a request than the
+        # contract's 500: a bigger recipients or push request is answered 413 (0: no limit)
+        self.max_ids = 0
         # called with (method, path) in the handler's thread as each request arrives, before
         # it is answered: a test acts at that moment (e.g. stops a dispatcher mid-send)
         self.on_request: Callable[[str, str], None] | None = None
@@ -752,6 +755,9 @@ class GatewayServer:
             self.replays += 1
             req.replay = True
             return self.answers[key]
+        ids = body.get("app_ids") if isinstance(body, dict) else None
+        if self.max_ids and isinstance(ids, list) and len(ids) > self.max_ids:
+            return 413, {}, _error("payload_too_large", f"at most {self.max_ids} app ids a request")
         answer = self._route(method, path, body)
         if answer[0] < 500:
             self.answers[key] = answer

@@ -70,3 +70,21 @@ def test_a_relay_throttling_recipients_mid_campaign_fails_no_patient(db, db_url,
         run(d, clock, 601, rounds=3)
     assert status_counts(c.id) == {"sent": 3} and emailed(smtp) == EACH_ONCE
     assert all(x.attempts == 1 for x in Delivery.select())
+
+
+def test_a_gateway_finding_a_batch_too_large_fails_no_patient(db, db_url, tmp_path, gw):
+    """A gateway (or its proxy) that takes 2 app ids a request, not the contract's 500:
+    its 413 is about the batch, so the batch goes again in halves; each patient is shown
+    the broadcast and pushed once, none failed."""
+    config = delivery_config(db_url, tmp_path, gateway=gw)
+    gw.max_ids = 2
+    ctx, clock, c = started(config, "gateway", n=7)
+    with Dispatcher(config, clock=clock) as d:
+        run(d, clock, 61, rounds=3)
+    everyone = {f"a-{i}" for i in range(1000, 1007)}
+    assert status_counts(c.id) == {"sent": 7}
+    assert gw.audience(c.uuid) == everyone
+    assert Counter(p["app_id"] for p in gw.pushes) == dict.fromkeys(everyone, 1)
+    assert all(x.attempts == 1 for x in Delivery.select())
+    too_large = [r for r in gw.requests if r.status == 413]
+    assert too_large and all(len(r.body["app_ids"]) > 2 for r in too_large)

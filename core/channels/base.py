@@ -43,6 +43,7 @@ class Outcome:
     retry_after: float | None = None  # seconds the server asked us to wait
     data: Any = None  # the parsed answer (e.g. {"added": 2, "unknown": [...]})
     problem: str = ""  # PAUSE: what is wrong with the channel (one of PROBLEMS)
+    http_status: int = 0  # the gateway's HTTP status (0: none, or not HTTP)
 
     @property
     def ok(self) -> bool:

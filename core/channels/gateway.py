@@ -19,6 +19,7 @@ import asyncio
 import json
 import ssl
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote
@@ -242,7 +243,9 @@ class HttpGateway:
                         return Outcome.pause(GATEWAY_TLS, one_line(e))
                     return Outcome.pause(GATEWAY_TLS, describe_exception(exc, self.timeout))
                 return Outcome.retry(describe_exception(exc, self.timeout))
-            outcome = classify(method, r.status_code, r.headers, r.content, r.reason_phrase)
+            outcome = replace(
+                classify(method, r.status_code, r.headers, r.content, r.reason_phrase), http_status=r.status_code
+            )
             if outcome.problem == GATEWAY_TOKEN:
                 self._token_stale = True  # the next call reads it again
             return outcome

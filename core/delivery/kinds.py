@@ -17,7 +17,7 @@ import asyncio
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -280,6 +280,30 @@ class _Batched(Handler):
         fresh = job.fresh
         return list(dict.fromkeys([fresh[r.id].app_id or "" for r in job.handed]))
 
+    async def _in_parts(self, job: Job, call: Callable) -> list[tuple[Job, Outcome]]:
+        """`call(app_ids, key)` for the job's app ids; a request the gateway finds too large
+        (413) is about the batch, not its patients: it is sent again in halves (each with a
+        key of its own, the same at every retry), down to one id, whose 413 is then its own.
+        Answers (a part of the job, its outcome)."""
+        todo, done = [(self._app_ids(job), job.batch_key())], []
+        while todo:
+            ids, key = todo.pop(0)
+            outcome = await call(ids, key)
+            if outcome.http_status == 413 and len(ids) > 1:
+                ids = sorted(ids)
+                for half in (ids[: len(ids) // 2], ids[len(ids) // 2 :]):
+                    todo.append((half, str(uuid.uuid5(_BATCH_NS, key + "|" + ",".join(half)))))
+                continue
+            done.append((ids, outcome))
+        if len(done) == 1:
+            return [(job, done[0][1])]
+        fresh = job.fresh
+        parts = []
+        for ids, outcome in done:
+            mine = set(ids)
+            parts.append((replace(job, handed=[r for r in job.handed if (fresh[r.id].app_id or "") in mine]), outcome))
+        return parts
+
 
 class PushHandler(_Batched):
     kind = DeliveryKind.PUSH
@@ -314,8 +338,8 @@ class PushHandler(_Batched):
             title, text = self._push_text(c, job.language, job.templates.get(job.language, {}))
         except templating.TemplateRenderError as e:
             return [Result(r, DeliveryState.FAILED, Reason.TEMPLATE, str(e)) for r in job.handed]
-        outcome = await self.tools.gateway.push(c.uuid, self._app_ids(job), title, text, job.batch_key())
-        return self._per_account(job, outcome)
+        parts = await self._in_parts(job, lambda ids, key: self.tools.gateway.push(c.uuid, ids, title, text, key))
+        return [result for part, outcome in parts for result in self._per_account(part, outcome)]
 
     def _push_text(self, c: Campaign, lang: str, fields: dict) -> tuple[str, str]:
         """The push's title and text in `lang`, rendered once for the same template and
@@ -369,8 +393,9 @@ class PublishHandler(PushHandler):
                     ho.send(r)
 
     async def send(self, job):
-        outcome = await self.tools.gateway.add_recipients(job.campaign.uuid, self._app_ids(job), job.batch_key())
-        return self._per_account(job, outcome)
+        add = self.tools.gateway.add_recipients
+        parts = await self._in_parts(job, lambda ids, key: add(job.campaign.uuid, ids, key))
+        return [result for part, outcome in parts for result in self._per_account(part, outcome)]
 
 
 class UnpublishHandler(Handler):
