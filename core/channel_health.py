@@ -38,6 +38,7 @@ from core.channels.base import (
     SECRET,
     SLOW_DOWN,
     SMTP_LOGIN,
+    SMTP_NO_AUTH,
     SMTP_SENDER,
     SMTP_TLS,
 )
@@ -241,6 +242,7 @@ def describe(p: Problem, config, now: datetime | None = None) -> str:
             " or set [gateway] ca_file to the CA that signed it"
         ),
         SMTP_LOGIN: _("the SMTP server refuses our login since {since}: check [email] username and {where}"),
+        SMTP_NO_AUTH: _("the SMTP server offers us no login since {since}: {detail}"),
         SMTP_SENDER: _(
             "the SMTP server refuses mail from us since {since} ({detail}): check [email] from, username and security"
         ),

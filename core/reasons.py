@@ -166,6 +166,10 @@ class Detail:
     SMTP_CA_FILE = N_("cannot use [email] ca_file {path}: {error}")
     SMTP_NO_STARTTLS = N_('SMTP server {where} does not offer STARTTLS (set email.security = "tls" or "none")')
     SMTP_LOGIN = N_("SMTP login as {user} refused by {where}: {answer}")
+    SMTP_NO_AUTH = N_(
+        'SMTP server {where} offers no login (AUTH) with email.security = "{security}": check email.security'
+        " and email.port, or leave email.username empty"
+    )
     SMTP_CONNECT_ANSWER = N_("SMTP server {where} answered {answer}")
     SMTP_TLS = N_("TLS with SMTP server {where} failed: {error}")
     SMTP_CONNECT = N_("cannot connect to SMTP server {where}: {error}")

@@ -88,3 +88,25 @@ def test_a_gateway_finding_a_batch_too_large_fails_no_patient(db, db_url, tmp_pa
     assert all(x.attempts == 1 for x in Delivery.select())
     too_large = [r for r in gw.requests if r.status == 413]
     assert too_large and all(len(r.body["app_ids"]) > 2 for r in too_large)
+
+
+def test_a_login_the_relay_does_not_offer_pauses_email_and_says_what_to_fix(db, db_url, tmp_path):
+    """`security = "none"` with a username, to a relay that offers AUTH only after
+    STARTTLS (the usual port 587): the clinic's setup, so email pauses saying what to
+    check, no patient fails; once security is "starttls" each patient gets one email."""
+    from servers import SmtpServer, cert_files
+
+    with SmtpServer(security="starttls", auth=("clinique", "secret")) as smtp:
+        config = delivery_config(db_url, tmp_path, smtp=smtp, email={"security": "none"})
+        ctx, clock, c = started(config)
+        with Dispatcher(config, clock=clock) as d:
+            run(d, clock, 61, rounds=10)
+            [p] = channel_health.problems()
+            assert p.problem == "smtp_no_auth" and status_counts(c.id) == {"queued": 3}
+            [line] = channel_health.lines(config)
+            assert 'email.security = "none": check email.security and email.port' in line
+        fixed = delivery_config(db_url, tmp_path, smtp=smtp, email={"security": "starttls", "ca_file": cert_files()[0]})
+        with Dispatcher(fixed, clock=clock) as d:
+            run(d, clock, 61, rounds=2)
+        assert status_counts(c.id) == {"sent": 3} and emailed(smtp) == EACH_ONCE
+    assert all(x.attempts == 1 for x in Delivery.select())

@@ -31,9 +31,20 @@ GATEWAY_TLS = "gateway_tls"  # the gateway's certificate does not verify
 SMTP_LOGIN = "smtp_login"  # 535: the SMTP server refuses our login
 SMTP_SENDER = "smtp_sender"  # MAIL FROM refused
 SMTP_TLS = "smtp_tls"  # the SMTP server's certificate does not verify, or no STARTTLS
+SMTP_NO_AUTH = "smtp_no_auth"  # a username set, and the server offers no login (AUTH) on this connection
 SECRET = "secret"  # the token or password cannot be read
 SLOW_DOWN = "slow_down"  # 421 / 451 "too many": the relay's pace
-PROBLEMS = (GATEWAY_TOKEN, GATEWAY_URL, GATEWAY_TLS, SMTP_LOGIN, SMTP_SENDER, SMTP_TLS, SECRET, SLOW_DOWN)
+PROBLEMS = (
+    GATEWAY_TOKEN,
+    GATEWAY_URL,
+    GATEWAY_TLS,
+    SMTP_LOGIN,
+    SMTP_NO_AUTH,
+    SMTP_SENDER,
+    SMTP_TLS,
+    SECRET,
+    SLOW_DOWN,
+)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ Classification:
 
 What is the clinic's setup, not the message, pauses the channel (Outcome.pause, see
 core.channel_health): the login refused (535), the sender refused at MAIL FROM, a
-certificate that does not verify, no STARTTLS offered, the password unreadable; and a
+certificate that does not verify, no STARTTLS offered, no login offered for the username
+set, the password unreadable; and a
 421/451/452 at RCPT or DATA that asks us to slow down, or a 4xx instead of the greeting
 (a relay's pace: its rate limit, busy), for the time it asks (else DEFAULT_SLOW_DOWN).
 The password is read again after a refused login, so a fixed file is used at the next try.
@@ -40,7 +41,7 @@ from collections.abc import Callable
 
 from core import oserrors
 from core.channels import compose, dkim
-from core.channels.base import SECRET, SLOW_DOWN, SMTP_LOGIN, SMTP_SENDER, SMTP_TLS, Outcome, one_line
+from core.channels.base import SECRET, SLOW_DOWN, SMTP_LOGIN, SMTP_NO_AUTH, SMTP_SENDER, SMTP_TLS, Outcome, one_line
 from core.config import secrets
 from core.errors import ConfigError
 from core.reasons import Detail, detail
@@ -163,6 +164,10 @@ class SmtpMailer:
                 conn.starttls(context=context)
                 conn.ehlo()
             if self.username:
+                conn.ehlo_or_helo_if_needed()
+                if not conn.has_extn("auth"):  # e.g. security "none" to a relay that logs in after STARTTLS
+                    text = detail(Detail.SMTP_NO_AUTH, where=where, security=self.security)
+                    raise _ConnectFailed(text, SMTP_NO_AUTH)
                 if self._password_stale:
                     self.password = self._read_password()
                     self._password_stale = False
