@@ -59,7 +59,7 @@ def test_a_relay_refusing_connections_for_an_hour_fails_no_patient(db, db_url, t
 def test_a_relay_throttling_recipients_mid_campaign_fails_no_patient(db, db_url, tmp_path, smtp, answer):
     config = delivery_config(db_url, tmp_path, smtp=smtp, email={"concurrency": 1})
     ctx, clock, c = started(config)
-    smtp.faults.extend([answer] * 12)  # every patient refused, again and again
+    smtp.faults.extend([answer] * 100)  # every patient refused, again and again
     with Dispatcher(config, clock=clock) as d:
         d.run_once()
         [p] = channel_health.problems()
@@ -109,4 +109,30 @@ def test_a_login_the_relay_does_not_offer_pauses_email_and_says_what_to_fix(db, 
         with Dispatcher(fixed, clock=clock) as d:
             run(d, clock, 61, rounds=2)
         assert status_counts(c.id) == {"sent": 3} and emailed(smtp) == EACH_ONCE
+    assert all(x.attempts == 1 for x in Delivery.select())
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "rcpt 554 5.7.1 <p1000@example.org>: Relay access denied",
+        "rcpt 550 5.7.54 SMTP; Unable to relay recipient in non-accepted domain",
+    ],
+)
+def test_a_relay_that_will_not_relay_for_us_pauses_email_not_the_patients(db, db_url, tmp_path, smtp, answer):
+    """A relay refusing every recipient because it will not relay for this clinic (not
+    logged in, this host not allowed) is the clinic's setup: email pauses saying what
+    to check; once the relay accepts, each patient gets one email."""
+    config = delivery_config(db_url, tmp_path, smtp=smtp, email={"concurrency": 1})
+    ctx, clock, c = started(config)
+    smtp.faults.extend([answer] * 100)  # every recipient refused while it lasts
+    with Dispatcher(config, clock=clock) as d:
+        run(d, clock, 61, rounds=10)
+        [p] = channel_health.problems()
+        assert p.problem == "smtp_sender" and status_counts(c.id).get("failed") is None
+        [line] = channel_health.lines(config)
+        assert "check [email] from, username and security" in line and answer[5:20] in line
+        smtp.faults.clear()
+        run(d, clock, 61, rounds=2)
+    assert status_counts(c.id) == {"sent": 3} and emailed(smtp) == EACH_ONCE
     assert all(x.attempts == 1 for x in Delivery.select())

@@ -20,7 +20,8 @@ Classification:
 What is the clinic's setup, not the message, pauses the channel (Outcome.pause, see
 core.channel_health): the login refused (535), the sender refused at MAIL FROM, a
 certificate that does not verify, no STARTTLS offered, no login offered for the username
-set, the password unreadable; and a
+set, a recipient refused because the relay will not relay for us ("554 5.7.1 Relay access
+denied": not logged in, this host not allowed), the password unreadable; and a
 421/451/452 at RCPT or DATA that asks us to slow down, or a 4xx instead of the greeting
 (a relay's pace: its rate limit, busy), for the time it asks (else DEFAULT_SLOW_DOWN).
 The password is read again after a refused login, so a fixed file is used at the next try.
@@ -49,6 +50,13 @@ from core.reasons import Detail, detail
 DEFAULT_SLOW_DOWN = 60.0  # seconds, when a relay asks us to slow down without saying how long
 MAX_SLOW_DOWN = 3600.0
 _RATE_WORDS = re.compile(r"rate|too many|too fast|slow down|throttl|limit|exceed|quota", re.I)
+# a relay that will not relay for us (not logged in, this host not allowed): the clinic's
+# setup, whoever the recipient — Postfix, sendmail, Exchange, Exim, Google's words
+_RELAY_DENIED = re.compile(
+    r"relay(ing)?\s+(access\s+)?(denied|not\s+permitted|not\s+allowed|refused|prohibited)|unable\s+to\s+relay"
+    r"|relay\s+not\s+permitted|mail\s+relay\s+denied",
+    re.I,
+)
 _WAIT = re.compile(r"(\d+)\s*(s|sec|secs|seconds?|m|mins?|minutes?|h|hours?)\b", re.I)
 
 
@@ -307,6 +315,8 @@ class SmtpMailer:
                     if code == 421:  # slowing us down, and closing
                         return self._answer(code, text), False
                     conn.rset()
+                    if code >= 500 and _RELAY_DENIED.search(_decode(msg)):
+                        return Outcome.pause(SMTP_SENDER, one_line(text)), True
                     return self._answer(code, text), True
             code, msg = conn.docmd("DATA")
             if code == 421:
