@@ -39,6 +39,7 @@ from core.channels.base import (
     SLOW_DOWN,
     SMTP_LOGIN,
     SMTP_NO_AUTH,
+    SMTP_SECURITY,
     SMTP_SENDER,
     SMTP_TLS,
 )
@@ -243,6 +244,7 @@ def describe(p: Problem, config, now: datetime | None = None) -> str:
         ),
         SMTP_LOGIN: _("the SMTP server refuses our login since {since}: check [email] username and {where}"),
         SMTP_NO_AUTH: _("the SMTP server offers us no login since {since}: {detail}"),
+        SMTP_SECURITY: _("the SMTP server does not answer as [email] security says since {since}: {detail}"),
         SMTP_SENDER: _(
             "the SMTP server refuses mail from us since {since} ({detail}): check [email] from, username and security"
         ),

@@ -166,6 +166,10 @@ class Detail:
     SMTP_CA_FILE = N_("cannot use [email] ca_file {path}: {error}")
     SMTP_NO_STARTTLS = N_('SMTP server {where} does not offer STARTTLS (set email.security = "tls" or "none")')
     SMTP_LOGIN = N_("SMTP login as {user} refused by {where}: {answer}")
+    SMTP_NOT_TLS = N_(
+        'SMTP server {where} answered without TLS: email.security = "tls" needs its implicit TLS port'
+        ' (usually 465); for port 587 or 25 set email.security = "starttls"'
+    )
     SMTP_NO_AUTH = N_(
         'SMTP server {where} offers no login (AUTH) with email.security = "{security}": check email.security'
         " and email.port, or leave email.username empty"

@@ -90,28 +90,6 @@ def test_a_gateway_finding_a_batch_too_large_fails_no_patient(db, db_url, tmp_pa
     assert too_large and all(len(r.body["app_ids"]) > 2 for r in too_large)
 
 
-def test_a_login_the_relay_does_not_offer_pauses_email_and_says_what_to_fix(db, db_url, tmp_path):
-    """`security = "none"` with a username, to a relay that offers AUTH only after
-    STARTTLS (the usual port 587): the clinic's setup, so email pauses saying what to
-    check, no patient fails; once security is "starttls" each patient gets one email."""
-    from servers import SmtpServer, cert_files
-
-    with SmtpServer(security="starttls", auth=("clinique", "secret")) as smtp:
-        config = delivery_config(db_url, tmp_path, smtp=smtp, email={"security": "none"})
-        ctx, clock, c = started(config)
-        with Dispatcher(config, clock=clock) as d:
-            run(d, clock, 61, rounds=10)
-            [p] = channel_health.problems()
-            assert p.problem == "smtp_no_auth" and status_counts(c.id) == {"queued": 3}
-            [line] = channel_health.lines(config)
-            assert 'email.security = "none": check email.security and email.port' in line
-        fixed = delivery_config(db_url, tmp_path, smtp=smtp, email={"security": "starttls", "ca_file": cert_files()[0]})
-        with Dispatcher(fixed, clock=clock) as d:
-            run(d, clock, 61, rounds=2)
-        assert status_counts(c.id) == {"sent": 3} and emailed(smtp) == EACH_ONCE
-    assert all(x.attempts == 1 for x in Delivery.select())
-
-
 @pytest.mark.parametrize(
     "answer",
     [
@@ -135,4 +113,43 @@ def test_a_relay_that_will_not_relay_for_us_pauses_email_not_the_patients(db, db
         smtp.faults.clear()
         run(d, clock, 61, rounds=2)
     assert status_counts(c.id) == {"sent": 3} and emailed(smtp) == EACH_ONCE
+    assert all(x.attempts == 1 for x in Delivery.select())
+
+
+@pytest.mark.parametrize(
+    ("auth", "wrong", "problem", "said"),
+    [
+        # a username, and security "none" to a relay that offers AUTH only after STARTTLS
+        (
+            ("clinique", "secret"),
+            "none",
+            "smtp_no_auth",
+            'email.security = "none": check email.security and email.port',
+        ),
+        # implicit TLS to port 587, which greets in plain text
+        (None, "tls", "smtp_security", 'for port 587 or 25 set email.security = "starttls"'),
+    ],
+)
+def test_a_security_that_does_not_match_the_relay_pauses_email_and_says_what_to_set(
+    db, db_url, tmp_path, auth, wrong, problem, said
+):
+    """[email] security that does not match the relay's port 587 (STARTTLS) is the
+    clinic's setup: email pauses saying what to set, no patient fails, no attempt
+    counted; once security is "starttls" each patient gets one email."""
+    from servers import SmtpServer, cert_files
+
+    with SmtpServer(security="starttls", auth=auth) as smtp:
+        ca = cert_files()[0]
+        config = delivery_config(db_url, tmp_path, smtp=smtp, email={"security": wrong, "ca_file": ca})
+        ctx, clock, c = started(config)
+        with Dispatcher(config, clock=clock) as d:
+            run(d, clock, 61, rounds=10)
+            [p] = channel_health.problems()
+            assert p.problem == problem and status_counts(c.id) == {"queued": 3}
+            [line] = channel_health.lines(config)
+            assert said in line
+        fixed = delivery_config(db_url, tmp_path, smtp=smtp, email={"security": "starttls", "ca_file": ca})
+        with Dispatcher(fixed, clock=clock) as d:
+            run(d, clock, 61, rounds=2)
+        assert status_counts(c.id) == {"sent": 3} and emailed(smtp) == EACH_ONCE
     assert all(x.attempts == 1 for x in Delivery.select())

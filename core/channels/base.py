@@ -31,6 +31,7 @@ GATEWAY_TLS = "gateway_tls"  # the gateway's certificate does not verify
 SMTP_LOGIN = "smtp_login"  # 535: the SMTP server refuses our login
 SMTP_SENDER = "smtp_sender"  # MAIL FROM refused
 SMTP_TLS = "smtp_tls"  # the SMTP server's certificate does not verify, or no STARTTLS
+SMTP_SECURITY = "smtp_security"  # [email] security does not match what the port speaks (TLS to a plain port)
 SMTP_NO_AUTH = "smtp_no_auth"  # a username set, and the server offers no login (AUTH) on this connection
 SECRET = "secret"  # the token or password cannot be read
 SLOW_DOWN = "slow_down"  # 421 / 451 "too many": the relay's pace
@@ -40,6 +41,7 @@ PROBLEMS = (
     GATEWAY_TLS,
     SMTP_LOGIN,
     SMTP_NO_AUTH,
+    SMTP_SECURITY,
     SMTP_SENDER,
     SMTP_TLS,
     SECRET,

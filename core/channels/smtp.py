@@ -19,9 +19,10 @@ Classification:
 
 What is the clinic's setup, not the message, pauses the channel (Outcome.pause, see
 core.channel_health): the login refused (535), the sender refused at MAIL FROM, a
-certificate that does not verify, no STARTTLS offered, no login offered for the username
-set, a recipient refused because the relay will not relay for us ("554 5.7.1 Relay access
-denied": not logged in, this host not allowed), the password unreadable; and a
+certificate that does not verify, no STARTTLS offered, implicit TLS to a port that answers
+in plain text, no login offered for the username set, a recipient refused because the
+relay will not relay for us ("554 5.7.1 Relay access denied": not logged in, this host
+not allowed), the password unreadable; and a
 421/451/452 at RCPT or DATA that asks us to slow down, or a 4xx instead of the greeting
 (a relay's pace: its rate limit, busy), for the time it asks (else DEFAULT_SLOW_DOWN).
 The password is read again after a refused login, so a fixed file is used at the next try.
@@ -42,7 +43,17 @@ from collections.abc import Callable
 
 from core import oserrors
 from core.channels import compose, dkim
-from core.channels.base import SECRET, SLOW_DOWN, SMTP_LOGIN, SMTP_NO_AUTH, SMTP_SENDER, SMTP_TLS, Outcome, one_line
+from core.channels.base import (
+    SECRET,
+    SLOW_DOWN,
+    SMTP_LOGIN,
+    SMTP_NO_AUTH,
+    SMTP_SECURITY,
+    SMTP_SENDER,
+    SMTP_TLS,
+    Outcome,
+    one_line,
+)
 from core.config import secrets
 from core.errors import ConfigError
 from core.reasons import Detail, detail
@@ -57,6 +68,8 @@ _RELAY_DENIED = re.compile(
     r"|relay\s+not\s+permitted|mail\s+relay\s+denied",
     re.I,
 )
+# what OpenSSL says of a server answering a TLS handshake in plain text (its SMTP greeting)
+_PLAIN_TEXT = frozenset({"WRONG_VERSION_NUMBER", "PACKET_LENGTH_TOO_LONG", "RECORD_LAYER_FAILURE"})
 _WAIT = re.compile(r"(\d+)\s*(s|sec|secs|seconds?|m|mins?|minutes?|h|hours?)\b", re.I)
 
 
@@ -209,6 +222,8 @@ class SmtpMailer:
             raise _ConnectFailed(text) from None
         except ssl.SSLError as e:
             self._quit(conn)
+            if self.security == "tls" and e.reason in _PLAIN_TEXT:  # the port speaks plain SMTP
+                raise _ConnectFailed(detail(Detail.SMTP_NOT_TLS, where=where), SMTP_SECURITY) from None
             problem = SMTP_TLS if isinstance(e, ssl.SSLCertVerificationError) else ""
             why = e.reason or e
             if isinstance(e, ssl.SSLCertVerificationError) and e.verify_message:
