@@ -206,7 +206,7 @@ def explain(exc: BaseException) -> DatabaseError:
     """The bound database's driver error as a DatabaseError of the right kind (core.dberrors)."""
     obj = database.obj
     if obj is None:  # failed before anything was bound (an OSError on the way): its own words
-        return dbfiles.explain(exc, "", _GROUP[0])
+        return dberrors.explain(exc, "", _GROUP[0])
     name = obj.database if isinstance(obj, pw.SqliteDatabase) else ""
     if name.startswith("file:"):  # bind_to_look's URI
         name = unquote(name[len("file:") :].partition("?")[0])
