@@ -72,13 +72,13 @@ FR = {
     ),
     ("Already sent: {n}",) * 2: (f"Déjà envoyé{NB}: {{n}}", f"Déjà envoyés{NB}: {{n}}"),
     (
-        "Not sent, cancelled now: {n} email (its patient goes back to\n  “assigned”: a later start sends to them)",
-        "Not sent, cancelled now: {n} emails (those patients go back to\n  “assigned”: a later start sends to them)",
+        "Not sent, cancelled now: {n} email (its patient goes back to “assigned”: a later start sends to them)",
+        "Not sent, cancelled now: {n} emails (those patients go back to “assigned”: a later start sends to them)",
     ): (
-        f"Pas envoyé, annulé maintenant{NB}: {{n}} courriel (son patient redevient\n"
-        f"  {ASSIGNED}{NB}: un prochain démarrage le lui enverra)",
-        f"Pas envoyés, annulés maintenant{NB}: {{n}} courriels (ces patients redeviennent\n"
-        f"  {ASSIGNED_MANY}{NB}: un prochain démarrage les leur enverra)",
+        f"Pas envoyé, annulé maintenant{NB}: {{n}} courriel (son patient redevient "
+        f"{ASSIGNED}{NB}: un prochain démarrage le lui enverra)",
+        f"Pas envoyés, annulés maintenant{NB}: {{n}} courriels (ces patients redeviennent "
+        f"{ASSIGNED_MANY}{NB}: un prochain démarrage les leur enverra)",
     ),
 }
 
@@ -136,9 +136,9 @@ def test_the_stop_confirmation_is_one_sentence_a_count(french):
     were two entries: a translator saw half a sentence each, and the second, one for
     every count, could not agree with the first."""
     said = stop_message("Grippe", "invitation", StopResult(stopped=1, already_sent=1, in_flight=1)).split("\n")
-    assert said[2:6] == [
-        f"Pas envoyé, annulé maintenant{NB}: 1 courriel (son patient redevient",
-        f"  {ASSIGNED}{NB}: un prochain démarrage le lui enverra)",
+    assert said[2:5] == [
+        f"Pas envoyé, annulé maintenant{NB}: 1 courriel (son patient redevient {ASSIGNED}{NB}: "
+        "un prochain démarrage le lui enverra)",
         f"En cours d'envoi à cet instant{NB}: 1 (il se termine)",
         f"Déjà envoyé{NB}: 1",
     ]

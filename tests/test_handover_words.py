@@ -242,6 +242,7 @@ _VALUES = {
     "name": "CLINICAST_SMTP_PASSWORD",
     "login": "clinicast",
     "group": "clinicast",
+    "folder": "/etc/clinicast",
 }
 
 

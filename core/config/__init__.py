@@ -7,6 +7,7 @@ checks.py   value ranges, URLs, the identification every email carries (email_pr
 secrets.py  where a secret lives; read only by the process that sends (SPEC §13)
 watch.py    a running session follows its file: re-read on change, the last good one kept
 access.py   who may read the file: whose it is and the group to join, when a staff login cannot
+reach.py    whether another account may read a file: every folder on the way, the mode, the ACL
 """
 
 from __future__ import annotations
