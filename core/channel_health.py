@@ -5,7 +5,8 @@ A channel is "email" (the SMTP relay) or "gateway" (the patient app). When its s
 refuses what the clinic configured — the gateway our token (401/403) or our URL (a
 redirect), the SMTP server our login (535) or our sender, a TLS certificate that does
 not verify, a secret or the DKIM key this process cannot read — or a relay asks us to
-slow down (421/451/452, a 4xx greeting), the transport answers `Outcome.pause(problem, …)` (core.channels). Then:
+slow down (421/451/452, a 4xx greeting) or says its sending limit is reached (X.4.5),
+the transport answers `Outcome.pause(problem, …)` (core.channels). Then:
 
 - the delivery goes back to `pending` until the channel is tried again, the hand-over
   not counted as an attempt (core.delivery.retry), so no patient fails for it;
@@ -37,6 +38,7 @@ from core.channels.base import (
     GATEWAY_URL,
     SECRET,
     SLOW_DOWN,
+    SMTP_LIMIT,
     SMTP_LOGIN,
     SMTP_NO_AUTH,
     SMTP_SECURITY,
@@ -227,6 +229,8 @@ def _secret_where(config, channel: str) -> str:
 
 def describe(p: Problem, config, now: datetime | None = None) -> str:
     """One line for staff: what is wrong, since when, and what to fix."""
+    from core import formats
+
     since, until = local_time(p.since, config, now), local_time(p.until, config, now)
     where = _secret_where(config, p.channel)
     ca_file = config.gateway.ca_file if p.channel == GATEWAY else config.email.ca_file
@@ -259,6 +263,15 @@ def describe(p: Problem, config, now: datetime | None = None) -> str:
         ),
         SECRET: _("cannot read the secret to send since {since}: {detail}"),
         SLOW_DOWN: _("the SMTP relay asks us to slow down since {since} ({detail}): emails wait until {until}"),
+        SMTP_LIMIT: _(
+            "the SMTP relay's sending limit (often a daily one) is reached since {since} ({detail}): emails wait"
+            " until {until}; set [email] max_per_day under it"
+        )
+        if not config.email.max_per_day
+        else _(
+            "the SMTP relay's sending limit (often a daily one) is reached since {since} ({detail}): emails wait"
+            " until {until}; set [email] max_per_day (now {max_per_day}) under it"
+        ),
     }.get(p.problem, _("the {channel} channel is paused since {since}: {detail}"))
     return words.format(
         since=since,
@@ -269,6 +282,7 @@ def describe(p: Problem, config, now: datetime | None = None) -> str:
         detail=said(p.detail),
         channel=channel_word(p.channel),
         ca_file=ca_file,
+        max_per_day=formats.number(config.email.max_per_day),
     )
 
 

@@ -153,3 +153,62 @@ def test_a_security_that_does_not_match_the_relay_pauses_email_and_says_what_to_
             run(d, clock, 61, rounds=2)
         assert status_counts(c.id) == {"sent": 3} and emailed(smtp) == EACH_ONCE
     assert all(x.attempts == 1 for x in Delivery.select())
+
+
+@pytest.mark.parametrize(
+    ("where", "answer", "wait"),
+    [
+        ("rcpt", "550 5.4.5 Daily user sending limit exceeded. For more information, see support", 3600),
+        ("mail", "550 5.4.5 Daily sending quota exceeded", 3600),
+        ("data", "451 4.4.5 Sending quota exceeded for this account, try again in 20 minutes", 1200),
+        ("rcpt", "452 4.4.5 Insufficient system resources", 60),
+    ],
+)
+def test_a_relay_s_daily_sending_limit_pauses_email_not_the_patients(db, db_url, tmp_path, smtp, where, answer, wait):
+    """A hosted relay's sending limit (RFC 3463 X.4.5, Google's "550 5.4.5 Daily user
+    sending limit exceeded") is about the clinic's account, whoever the recipient: every
+    patient failed at once. Now email pauses for the wait it names (else an hour for a
+    5xx), status says the limit and [email] max_per_day, and once the relay takes mail
+    again each patient gets one email, no attempt counted."""
+    config = delivery_config(db_url, tmp_path, smtp=smtp, email={"concurrency": 1})
+    ctx, clock, c = started(config)
+
+    def refuse(on: bool) -> None:
+        if where == "mail":
+            smtp.refuse_from = answer if on else ""
+        else:
+            smtp.faults[:] = [f"rcpt {answer}" if where == "rcpt" else answer] * 100 if on else []
+
+    refuse(True)
+    with Dispatcher(config, clock=clock) as d:
+        d.run_once()
+        [p] = channel_health.problems()
+        assert p.problem == "smtp_limit" and (p.until - T0).total_seconds() >= wait
+        [line] = channel_health.lines(config)
+        assert "sending limit (often a daily one) is reached" in line and "set [email] max_per_day under it" in line
+        assert answer[4:9] in line
+        run(d, clock, wait / 4, rounds=12)  # three times its wait refused
+        assert smtp.messages == [] and status_counts(c.id) == {"queued": 3}
+        refuse(False)
+        run(d, clock, wait + 1, rounds=2)
+    assert status_counts(c.id) == {"sent": 3} and emailed(smtp) == EACH_ONCE
+    assert all(x.attempts == 1 for x in Delivery.select())
+    assert channel_health.problems() == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "status"),
+    [("rcpt 552 5.2.2 Mailbox full, quota exceeded", "failed"), ("rcpt 452 4.2.2 Mailbox over quota", "retrying")],
+)
+def test_a_full_mailbox_is_the_recipient_s_whatever_it_says_of_quotas(db, db_url, tmp_path, smtp, answer, status):
+    """X.2.2 (mailbox full) speaks of quotas and limits too, but it is one recipient's:
+    the others are emailed, email is not paused."""
+    config = delivery_config(db_url, tmp_path, smtp=smtp, email={"concurrency": 1})
+    ctx, clock, c = started(config)
+    smtp.faults.append(answer)  # the first recipient's mailbox
+    with Dispatcher(config, clock=clock) as d:
+        d.run_once()
+        assert channel_health.problems() == []
+    counts = status_counts(c.id)
+    assert counts == {"sent": 2, status: 1}, counts
+    assert len(smtp.messages) == 2

@@ -35,6 +35,7 @@ SMTP_SECURITY = "smtp_security"  # [email] security does not match what the port
 SMTP_NO_AUTH = "smtp_no_auth"  # a username set, and the server offers no login (AUTH) on this connection
 SECRET = "secret"  # the token or password cannot be read
 SLOW_DOWN = "slow_down"  # 421 / 451 "too many": the relay's pace
+SMTP_LIMIT = "smtp_limit"  # X.4.5 (550 5.4.5 "daily user sending limit exceeded"): the relay's sending limit
 PROBLEMS = (
     GATEWAY_TOKEN,
     GATEWAY_URL,
@@ -46,6 +47,7 @@ PROBLEMS = (
     SMTP_TLS,
     SECRET,
     SLOW_DOWN,
+    SMTP_LIMIT,
 )
 
 
