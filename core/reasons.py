@@ -170,6 +170,10 @@ class Detail:
         'SMTP server {where} answered without TLS: email.security = "tls" needs its implicit TLS port'
         ' (usually 465); for port 587 or 25 set email.security = "starttls"'
     )
+    SMTP_ONLY_TLS = N_(
+        "SMTP server {where} sent no greeting and answers in TLS: it is an implicit TLS port (as 465 is),"
+        ' and email.security = "{security}" waits for a plain greeting; set email.security = "tls"'
+    )
     SMTP_NO_AUTH = N_(
         'SMTP server {where} offers no login (AUTH) with email.security = "{security}": check email.security'
         " and email.port, or leave email.username empty"

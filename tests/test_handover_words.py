@@ -243,6 +243,7 @@ _VALUES = {
     "login": "clinicast",
     "group": "clinicast",
     "folder": "/etc/clinicast",
+    "security": "starttls",
 }
 
 

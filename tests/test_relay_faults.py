@@ -212,3 +212,60 @@ def test_a_full_mailbox_is_the_recipient_s_whatever_it_says_of_quotas(db, db_url
     counts = status_counts(c.id)
     assert counts == {"sent": 2, status: 1}, counts
     assert len(smtp.messages) == 2
+
+
+def test_starttls_to_the_implicit_tls_port_pauses_email_and_says_to_set_tls(db, db_url, tmp_path):
+    """security = "starttls" to an implicit TLS port (465): the server waits for our TLS
+    before it greets, so every connection timed out ("Connection unexpectedly closed:
+    timed out") and each patient failed after its retries. The port is seen to speak TLS:
+    email pauses saying to set "tls", no attempt counted; once set, each patient gets one
+    email."""
+    from servers import SmtpServer, cert_files
+
+    with SmtpServer(security="tls") as smtp:
+        ca = cert_files()[0]
+        wrong = {"security": "starttls", "ca_file": ca, "timeout_seconds": 1.0, "concurrency": 1}
+        config = delivery_config(db_url, tmp_path, smtp=smtp, email=wrong)
+        ctx, clock, c = started(config)
+        with Dispatcher(config, clock=clock) as d:
+            run(d, clock, 61, rounds=6)
+            [p] = channel_health.problems()
+            assert p.problem == "smtp_security" and status_counts(c.id) == {"queued": 3}
+            [line] = channel_health.lines(config)
+            assert "it is an implicit TLS port (as 465 is)" in line and 'set email.security = "tls"' in line
+        assert smtp.messages == []
+        fixed = delivery_config(db_url, tmp_path, smtp=smtp, email={**wrong, "security": "tls"})
+        with Dispatcher(fixed, clock=clock) as d:
+            run(d, clock, 61, rounds=2)
+        assert status_counts(c.id) == {"sent": 3} and emailed(smtp) == EACH_ONCE
+    assert all(x.attempts == 1 for x in Delivery.select())
+
+
+@pytest.mark.parametrize(
+    ("security", "port", "said"),
+    [
+        ("starttls", 465, "email.port = 465 is the implicit TLS port: the server waits for TLS before it greets"),
+        ("none", 465, 'email.security = "none" waits for its greeting; set email.security = "tls"'),
+        ("tls", 587, 'email.port = 587 greets in plain text, then offers STARTTLS: email.security = "tls"'),
+        ("tls", 25, 'set email.security = "starttls" (or email.port = 465)'),
+    ],
+)
+def test_config_check_says_a_security_that_does_not_match_its_port(db_url, tmp_path, security, port, said):
+    """`config check` said "ok" for security = "starttls" with port 465: the first sign
+    was every patient's 'timed out'. It now warns, naming the setting to change."""
+    from click.testing import CliRunner
+
+    from cli import cli
+
+    def check(security: str, port: int) -> str:
+        email = {"transport": "smtp", "host": "smtp.example.org", "port": port, "security": security}
+        email["unsubscribe_url"] = "https://app.example.org/unsubscribe"
+        path = delivery_config(db_url, tmp_path, email=email, as_toml=True)
+        res = CliRunner().invoke(cli, ["config", "check", "--config", str(path)], obj={})
+        assert "Traceback" not in res.output, res.output
+        return res.stdout
+
+    assert said in check(security, port)
+    assert f"warning: email.port = {port}" in check(security, port)
+    matching = "tls" if port == 465 else "starttls"
+    assert "email.port =" not in check(matching, port)

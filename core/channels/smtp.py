@@ -273,11 +273,37 @@ class SmtpMailer:
             raise _ConnectFailed(detail(Detail.SMTP_TLS, where=where, error=why), problem) from None
         except (OSError, smtplib.SMTPException) as e:
             self._quit(conn)
+            if conn is None and self._greeting_timed_out(e) and self._speaks_tls():
+                # security "starttls" (or "none") to an implicit TLS port (465): the clinic's setup
+                text = detail(Detail.SMTP_ONLY_TLS, where=where, security=self.security)
+                raise _ConnectFailed(text, SMTP_SECURITY) from None
             said = oserrors.words(e, english=True) if isinstance(e, OSError) and e.errno else e or type(e).__name__
             raise _ConnectFailed(detail(Detail.SMTP_CONNECT, where=where, error=said)) from None
         with self._lock:
             self.connections_opened += 1
         return conn
+
+    def _greeting_timed_out(self, e: BaseException) -> bool:
+        """The connection was made and no plain-text greeting came in time (smtplib's
+        "Connection unexpectedly closed: timed out"), with security "starttls" or "none"."""
+        return (
+            self.security != "tls"
+            and isinstance(e, smtplib.SMTPServerDisconnected)
+            and any(isinstance(x, TimeoutError) for x in (e.__cause__, e.__context__))
+        )
+
+    def _speaks_tls(self) -> bool:
+        """Whether the port completes a TLS handshake (an implicit TLS port, waiting for
+        ours before it greets). Only its speaking TLS is looked at, not its certificate."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        try:
+            with socket.create_connection((self.host, self.port), timeout=min(self.timeout, PROBE_TLS_SECONDS)) as raw:
+                with context.wrap_socket(raw, server_hostname=self.host):
+                    return True
+        except (OSError, ValueError):
+            return False
 
     @staticmethod
     def _quit(conn: smtplib.SMTP | None) -> None:

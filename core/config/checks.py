@@ -370,12 +370,42 @@ def email_problems(config: Config) -> list[str]:
     return problems
 
 
+IMPLICIT_TLS_PORTS = frozenset({465})
+STARTTLS_PORTS = frozenset({25, 587})
+
+
+def security_warnings(config: Config) -> list[str]:
+    """`[email] security` that does not match its well-known port: "starttls" (or "none")
+    to 465, which waits for the client's TLS before greeting (every connection then times
+    out), or "tls" to 587 or 25, which greet in plain text. A warning: a relay may use a
+    port otherwise, and the email channel pauses with the same fix if it does not."""
+    email = config.email
+    if email.transport != "smtp":
+        return []
+    if email.security != "tls" and email.port in IMPLICIT_TLS_PORTS:
+        return [
+            _(
+                "email.port = {port} is the implicit TLS port: the server waits for TLS before it greets, and "
+                'email.security = "{security}" waits for its greeting; set email.security = "tls"'
+            ).format(port=email.port, security=email.security)
+        ]
+    if email.security == "tls" and email.port in STARTTLS_PORTS:
+        return [
+            _(
+                'email.port = {port} greets in plain text, then offers STARTTLS: email.security = "tls" '
+                'expects TLS at once; set email.security = "starttls" (or email.port = 465)'
+            ).format(port=email.port)
+        ]
+    return []
+
+
 def setup_warnings(config: Config) -> tuple[list[str], list[str]]:
     """What `config check` says of the host's setup beyond the file's own values:
     (problems, warnings). A problem: the config can be changed by every user of the host
     (anyone could give themselves "admin"). Warnings: a `[users]` login with no account
     on this host (a typo, or a login of another host sharing a PostgreSQL database), and
-    a clinic time zone with no daylight saving time (« EST »: an hour off half the year)."""
+    a clinic time zone with no daylight saving time (« EST »: an hour off half the year), and an
+    `[email] security` that does not match its port (`security_warnings`)."""
     import os
     import pwd
     import stat
@@ -416,6 +446,7 @@ def setup_warnings(config: Config) -> tuple[list[str], list[str]]:
             outside = access.login_cannot_read(config.path, login)
             if outside:
                 warnings.append(outside)
+    warnings += security_warnings(config)
     zone = config.clinic.timezone
     if "/" not in zone and zone.upper() not in ("UTC", "ETC/UTC"):
         warnings.append(
@@ -433,5 +464,6 @@ __all__ = [
     "check_postgres_url",
     "check_values",
     "email_problems",
+    "security_warnings",
     "setup_warnings",
 ]
