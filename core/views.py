@@ -34,7 +34,7 @@ class Preview:
     patient_id: int | None
     fields: dict[str, str]  # rendered, by field (invitation body: the plain text)
     errors: dict[str, str]  # field -> problem when it cannot be rendered
-    problems: list[str]  # every problem of this language ("fr body line 3: …")
+    problems: list[str]  # every problem of this language ("French version, body line 3: …")
     push_length: int | None
     emr_id: str = ""  # the patient's, for a test send of what the preview shows
     # an invitation's body as its HTML part reads: the Markdown it is made from, with the

@@ -167,7 +167,8 @@ def test_recipient_ledger_exports_as_csv_audited(run):
         (
             "invitation",
             '[fr]\nsubject = "S"\nbody = "Bonjour {{ patient.first_name }}, rejoignez-nous. {{ unsubscribe.url }}"\n',
-            "fr body: must carry the patient's invitation link {{ invitation.url }} or code {{ invitation.code }}",
+            "French version, body: must carry the patient's invitation link {{ invitation.url }} "
+            "or code {{ invitation.code }}",
         ),
     ],
 )

@@ -75,8 +75,8 @@ class TestThePseudoLocale:
     def test_a_value_put_in_stays_outside_the_wrappers(self, pseudo_locale):
         """A translated sentence wraps its own words only: an English value put into it
         (a template's problem once was, raw) is seen, not hidden inside the sentence."""
-        said = _("{language} {field}: {message}").format(language="fr", field=_("commands"), message="is empty")
-        assert said == "fr⟦ ⟧⟦commands⟧⟦: ⟧is empty"
+        said = _("{path}: {problem}").format(path="fr", problem="is empty")
+        assert said == "fr⟦: ⟧is empty"
         assert leaks(said, ["fr"]) == ["is", "empty"]
         assert _("{path}: {problem}") == "{path}⟦: ⟧{problem}"
         assert wrap("carry {{ unsubscribe.url }}: every email") == "⟦carry {{ unsubscribe.url }}: every email⟧"

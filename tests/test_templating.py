@@ -78,7 +78,7 @@ class TestCatalogue:
 
     def test_emr_id_is_not_a_variable(self):
         assert problems("invitation", {"subject": "s", "body": "{{ patient.emr_id }}"}) == [
-            "fr body line 1: unknown variable 'patient.emr_id'"
+            "French version, body line 1: unknown variable 'patient.emr_id'"
         ]
 
 
@@ -86,7 +86,7 @@ class TestValidation:
     def test_unknown_variable_names_line_and_variable(self):
         body = "Bonjour,\n\nCher {{ patient.frist_name }}\n"
         assert problems("invitation", {"subject": "s", "body": body}) == [
-            "fr body line 3: unknown variable 'patient.frist_name' (did you mean 'patient.first_name'?)"
+            "French version, body line 3: unknown variable 'patient.frist_name' (did you mean 'patient.first_name'?)"
         ]
 
     def test_syntax_error_names_line(self):
@@ -98,71 +98,97 @@ class TestValidation:
         """SPEC §2: an invitation carries what a patient needs to join; without the link or
         the code, "Hello John, join us. Unsubscribe: …" went out and was never sent again."""
         way_out = "[unsubscribe]({{ unsubscribe.url }})"
+        versions = {"fr": "French version", "en": "English version"}
         missing = (
-            "{language} body: must carry the patient's invitation link {{{{ invitation.url }}}} or code "
+            "{version}, body: must carry the patient's invitation link {{{{ invitation.url }}}} or code "
             "{{{{ invitation.code }}}}: without them the patient cannot join the app (SPEC §2)"
         )
         for body in ("Hello {{ patient.first_name }}, join us.", "{% if false %}{{ invitation.url }}{% endif %}"):
             for language in ("fr", "en"):
                 fields = {"subject": "s", "body": f"{body} {way_out}"}
-                assert problems("invitation", fields, language) == [missing.format(language=language)]
+                assert problems("invitation", fields, language) == [missing.format(version=versions[language])]
         for body in ("[join]({{ invitation.url }})", "<{{ invitation.url }}>", "code: **{{ invitation.code }}**"):
             assert problems("invitation", {"subject": "s", "body": f"{body} {way_out}"}) == []
         both = {"fr": {"subject": "s", "body": "Bonjour " + way_out}, "en": {"subject": "s", "body": "Hi " + way_out}}
         assert [str(p) for p in templating.validate_set("invitation", both)] == [
-            missing.format(language="fr"),
-            missing.format(language="en"),
+            missing.format(version=versions["fr"]),
+            missing.format(version=versions["en"]),
         ]
 
     def test_unknown_filter_is_reported(self):
         assert problems("invitation", {"subject": "{{ clinic.name|shout }}", "body": "b" + WAY_OUT}) == [
-            "fr subject line 1: syntax error: no filter named 'shout'"
+            "French version, subject line 1: syntax error: no filter named 'shout'"
         ]
 
     def test_runtime_error_line_comes_from_the_template(self):
         body = "a\n\n{{ later }}{% set later = 1 %}"
-        assert problems("invitation", {"subject": "s", "body": body}) == ["fr body line 3: unknown variable 'later'"]
+        assert problems("invitation", {"subject": "s", "body": body}) == [
+            "French version, body line 3: unknown variable 'later'"
+        ]
 
     def test_variable_of_the_other_kind_is_refused(self):
         assert problems("broadcast", broadcast(body="{{ invitation.url }}")) == [
-            "fr body line 1: 'invitation.url' is not available in a broadcast"
+            "French version, body line 1: 'invitation.url' is not available in a broadcast"
         ]
         assert problems("invitation", {"subject": "s", "body": "\n{{ campaign.ends_on }}"}) == [
-            "fr body line 2: 'campaign.ends_on' is not available in an invitation"
+            "French version, body line 2: 'campaign.ends_on' is not available in an invitation"
         ]
 
     def test_patient_variables_are_refused_in_every_broadcast_field_saying_why(self):
         found = problems("broadcast", broadcast(title="{{ patient.first_name }}", push="{{ patient.last_name }}"))
         assert found == [
-            "fr title line 1: 'patient.first_name' is patient data: the broadcast's title is one message for the "
-            "whole audience",
-            "fr push line 1: 'patient.last_name' is patient data: a push shows on a locked phone screen, where "
-            "others can see it",
+            "French version, title line 1: 'patient.first_name' is patient data: "
+            "the broadcast's title is one message for the whole audience",
+            "French version, push line 1: 'patient.last_name' is patient data: "
+            "a push shows on a locked phone screen, where others can see it",
         ]
 
     def test_an_email_without_its_unsubscribe_link_is_refused_saying_why(self):
         for body in ("{{ invitation.url }}", "{{ invitation.url }}{% if false %}{{ unsubscribe.url }}{% endif %}"):
             assert problems("invitation", {"subject": "s", "body": body}) == [
-                "fr body: must carry the patient's unsubscribe link {{ unsubscribe.url }}: every email needs a way "
-                "out (SPEC §10)"
+                "French version, body: must carry the patient's unsubscribe link {{ unsubscribe.url }}: "
+                "every email needs a way out (SPEC §10)"
             ]
         assert problems("invitation", {"subject": "s", "body": "{{ invitation.url }} Bye: {{ unsubscribe.url }}"}) == []
         assert problems("broadcast", broadcast(body="{{ unsubscribe.url }}")) == [
-            "fr body line 1: 'unsubscribe.url' is not available in a broadcast"
+            "French version, body line 1: 'unsubscribe.url' is not available in a broadcast"
         ]
 
     def test_required_fields(self):
-        assert problems("broadcast", {"title": " ", "body": "b"}) == ["fr title: is empty", "fr push: is empty"]
-        assert problems("invitation", {"body": "b" + WAY_OUT}) == ["fr subject: is empty"]
+        assert problems("broadcast", {"title": " ", "body": "b"}) == [
+            "French version, title: is empty",
+            "French version, push: is empty",
+        ]
+        assert problems("invitation", {"body": "b" + WAY_OUT}) == ["French version, subject: is empty"]
+
+    def test_a_problem_names_the_version_as_staff_read_it(self, tmp_path):
+        # not the language's code (« fr titre : est vide »): the version, in the reader's words
+        from helpers import speaking_french
+
+        nb = "\u00a0"
+        french = {
+            "French version": "version française",
+            "English version": "version anglaise",
+            "{version}, {field}: {message}": f"{{version}}, {{field}}{nb}: {{message}}",
+            "{version}, {field} line {line}: {message}": f"{{version}}, {{field}} ligne {{line}}{nb}: {{message}}",
+            "is empty": "est vide",
+        }
+        with speaking_french(tmp_path, french):
+            assert problems("broadcast", {"title": " ", "body": "b", "push": "p"}) == [
+                f"version française, title{nb}: est vide"
+            ]
+            assert problems("invitation", {"subject": "s", "body": "{{ later }}" + WAY_OUT}, "en")[0].startswith(
+                f"version anglaise, body ligne 1{nb}: "
+            )
 
     def test_field_of_the_other_kind_is_refused(self):
         assert problems("invitation", {"subject": "s", "body": "b" + WAY_OUT, "push": "p"}) == [
-            "fr push: not a field of an invitation"
+            "French version, push: not a field of an invitation"
         ]
 
     def test_push_over_178_characters_is_refused(self):
         fields = broadcast(push="x" * (PUSH_MAX_CHARS + 1))
-        assert problems("broadcast", fields) == ["fr push: push text is 179 characters; at most 178"]
+        assert problems("broadcast", fields) == ["French version, push: push text is 179 characters; at most 178"]
         assert problems("broadcast", broadcast(push="x" * PUSH_MAX_CHARS)) == []
 
     def test_push_length_is_measured_rendered(self):
@@ -170,27 +196,29 @@ class TestValidation:
         long_source = "{# " + "c" * 200 + " #}" + "y" * 160 + " {{ clinic.name }}"
         assert problems("broadcast", broadcast(push=long_source)) == []
         too_long = "y" * 165 + " {{ clinic.name }}"
-        assert problems("broadcast", broadcast(push=too_long)) == ["fr push: push text is 182 characters; at most 178"]
+        assert problems("broadcast", broadcast(push=too_long)) == [
+            "French version, push: push text is 182 characters; at most 178"
+        ]
 
     def test_push_is_measured_with_the_configured_clinic(self):
         fields = broadcast(push="y" * 150 + " {{ clinic.name }}")
         assert validate("broadcast", fields, "fr") == []
         long_name = {**CLINIC, "name": "Clinique médicale familiale du Parc Lafontaine"}
         assert [str(p) for p in validate("broadcast", fields, "fr", clinic=long_name)] == [
-            "fr push: push text is 197 characters; at most 178"
+            "French version, push: push text is 197 characters; at most 178"
         ]
 
     def test_set_skips_a_blank_language_but_not_the_default(self):
         templates = {"fr": DEFAULT_INVITATION["fr"], "en": {"subject": "", "body": ""}}
         assert validate_set("invitation", templates) == []
         assert [str(p) for p in validate_set("invitation", templates, default_language="en")] == [
-            "en subject: is empty",
-            "en body: is empty",
+            "English version, subject: is empty",
+            "English version, body: is empty",
         ]
 
     def test_set_reports_a_half_written_language(self):
         templates = {"fr": DEFAULT_INVITATION["fr"], "en": {"subject": "Hello"}}
-        assert [str(p) for p in validate_set("invitation", templates)] == ["en body: is empty"]
+        assert [str(p) for p in validate_set("invitation", templates)] == ["English version, body: is empty"]
 
     def test_set_with_nothing_written_reports_every_language(self):
         found = validate_set("broadcast", {})
@@ -558,7 +586,9 @@ class TestDates:
         """« 1er septembre 2026 » is two characters longer than the example « 24 décembre
         2026 »: a push that fits with the example must not come out too long at send."""
         push = "x" * 161 + "{{ campaign.ends_on }}"
-        assert problems("broadcast", broadcast(push=push)) == ["fr push: push text is 179 characters; at most 178"]
+        assert problems("broadcast", broadcast(push=push)) == [
+            "French version, push: push text is 179 characters; at most 178"
+        ]
         days = {"starts_on": date(2026, 9, 1), "ends_on": date(2026, 9, 1)}
         context = build_context(clinic=CLINIC, patient=None, campaign=days, invitation=None, language="fr")
         with pytest.raises(TemplateRenderError, match="179"):

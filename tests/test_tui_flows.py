@@ -316,7 +316,7 @@ class TestTemplateEditor:
             assert await wait_for(
                 pilot,
                 lambda: (
-                    "en body line 3" in str(editor.query_one("#template-problems").render())
+                    "English version, body line 3" in str(editor.query_one("#template-problems").render())
                     and "frist_name" in str(editor.query_one("#template-problems").render())
                 ),
             )
@@ -343,7 +343,7 @@ class TestTemplateEditor:
             assert await wait_for(
                 pilot,
                 lambda: (
-                    "en body: must carry the patient's invitation link {{ invitation.url }} or code"
+                    "English version, body: must carry the patient's invitation link {{ invitation.url }} or code"
                     in str(editor.query_one("#template-problems").render())
                 ),
             )

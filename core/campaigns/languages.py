@@ -12,10 +12,9 @@ from core import formats
 from core.campaigns.reads import get, get_templates
 from core.context import Ctx
 from core.enums import LANGUAGES, Permission, RecipientStatus
-from core.i18n import N_, _, ngettext
+from core.i18n import _, ngettext
 from core.models import Patient, Recipient
-
-LANGUAGE_NAMES = {"fr": N_("French"), "en": N_("English")}
+from core.templating.variables import LANGUAGE_NAMES
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from core.templating.variables import (
     FIELDS,
     LANGUAGES,
     UNSUBSCRIBE_EXAMPLE,
+    VERSION_NAMES,
     _a,
     _check_kind,
     _check_language,
@@ -27,7 +28,8 @@ from core.templating.variables import (
 
 @dataclass(frozen=True)
 class TemplateProblem:
-    """One problem in one template field; str() gives 'fr body line 3: message'."""
+    """One problem in one template field; str() gives 'French version, body line 3: message'
+    (the version as staff read it, not the language's code)."""
 
     language: str
     field: str
@@ -38,11 +40,12 @@ class TemplateProblem:
         from core.templating.fields import field_words
 
         field = field_words(self.field)
+        version = _(VERSION_NAMES[self.language]) if self.language in VERSION_NAMES else self.language
         if self.line:
-            return _("{language} {field} line {line}: {message}").format(
-                language=self.language, field=field, line=self.line, message=self.message
+            return _("{version}, {field} line {line}: {message}").format(
+                version=version, field=field, line=self.line, message=self.message
             )
-        return _("{language} {field}: {message}").format(language=self.language, field=field, message=self.message)
+        return _("{version}, {field}: {message}").format(version=version, field=field, message=self.message)
 
 
 def validate(

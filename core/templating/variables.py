@@ -14,6 +14,10 @@ from core.enums import Kind, Language
 from core.i18n import N_, _
 
 LANGUAGES = ("fr", "en")
+# A language's name (« parle français ») and its version of a template (« version
+# française »): French makes the adjective agree with "version", so each is its own words.
+LANGUAGE_NAMES = {"fr": N_("French"), "en": N_("English")}
+VERSION_NAMES = {"fr": N_("French version"), "en": N_("English version")}
 FIELDS: dict[str, tuple[str, ...]] = {
     "invitation": ("subject", "body"),
     "broadcast": ("title", "body", "push"),
