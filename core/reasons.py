@@ -10,6 +10,7 @@ statuses, kinds and windows themselves: core.words.
 
 from __future__ import annotations
 
+import gettext
 import re
 from collections.abc import Callable
 from datetime import date
@@ -265,18 +266,29 @@ def said(text: str, language: str | None = None) -> str:
     """A stored detail in the words of `language` (default: the one in use): one clinicast
     wrote (`Detail`, and a system error's words inside it, core.oserrors) translated, any
     other as it is."""
-    return _said(text, language or i18n.current()) if text else text
+    return _said(text, i18n.translation(language or i18n.current())) if text else text
+
+
+# a stored detail that counts (stored with its plural English, "gave up after 1 attempts",
+# as rows already hold it): said with the form that agrees with its count
+_COUNTED_DETAILS: dict[str, Callable[[Callable[[str, str, int], str], int], str]] = {
+    Detail.GAVE_UP: lambda ngettext, n: ngettext("gave up after {n} attempt", "gave up after {n} attempts", n),
+}
 
 
 @lru_cache(maxsize=4096)
-def _said(text: str, language: str) -> str:
-    gettext = i18n.translation(language).gettext
+def _said(text: str, translation: gettext.NullTranslations) -> str:
+    # keyed by the catalogue itself, not the language's name: a test's own French is not
+    # the installed one (i18n keeps one catalogue object per language and folder)
     for pattern, msgid in _patterns():
         m = pattern.fullmatch(text)
         if m:
-            values = {k: _said(v, language) for k, v in m.groupdict().items()}
-            return gettext(msgid).format(**values)
-    return gettext(text) if text in oserrors.ENGLISH else text
+            values = {k: _said(v, translation) for k, v in m.groupdict().items()}
+            counted = _COUNTED_DETAILS.get(msgid)
+            if counted is not None and values.get("n", "").isdigit():
+                return counted(translation.ngettext, int(values["n"])).format(**values)
+            return translation.gettext(msgid).format(**values)
+    return translation.gettext(text) if text in oserrors.ENGLISH else text
 
 
 def opt_out_detail(day: object, source: str) -> str:

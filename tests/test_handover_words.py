@@ -334,3 +334,23 @@ def test_two_claims_handed_over_together_are_one_write_on_postgresql(setup, db_u
         assert Delivery.get_by_id(row.id).handed_token == row.token
     # SQLite: the fresh read, a mark a claim, the invitations, the tokens
     assert len(seen) == (5 if db_url.startswith("sqlite") else 2), seen
+
+
+def test_giving_up_after_one_attempt_agrees_with_its_count(tmp_path):
+    """« abandon après 1 tentatives »: the count is said with the form that agrees with
+    it; what is stored (and what rows already hold) stays the plural English."""
+    from helpers import speaking_french
+
+    stored = reasons.detail(reasons.Detail.GAVE_UP, n=1)
+    assert stored == "gave up after 1 attempts"  # as rows already hold it
+    assert reasons.describe("send_error", stored, "en") == "gave up after 1 attempt"
+    assert reasons.describe("send_error", "gave up after 3 attempts", "en") == "gave up after 3 attempts"
+    french = {
+        ("gave up after {n} attempt", "gave up after {n} attempts"): (
+            "abandon après {n} tentative",
+            "abandon après {n} tentatives",
+        )
+    }
+    with speaking_french(tmp_path, french):
+        assert reasons.describe("send_error", stored) == "abandon après 1 tentative"
+        assert reasons.describe("send_error", "gave up after 2 attempts") == "abandon après 2 tentatives"
