@@ -469,6 +469,37 @@ class TestAddPatients:
             await settle(pilot)
             assert await wait_for(pilot, lambda: "nobody can be added" in screen_text(app)), screen_text(app)
 
+    async def test_leaving_with_patients_not_added_asks_in_its_own_words(self, world, tmp_path):
+        """« Quitter les patients pas encore ajoutés sans enregistrer ? »: the shared
+        sentence read wrong here; the dialog asks its own question, in both languages."""
+        from helpers import speaking_french
+
+        from tui.screens.modals import ConfirmModal
+
+        nnb = "\u202f"
+        french = {
+            "Close without adding these patients?": f"Fermer sans ajouter ces patients{nnb}?",
+            "Quit clinicast without adding these patients?": f"Quitter clinicast sans ajouter ces patients{nnb}?",
+        }
+        with speaking_french(tmp_path / "locale", french):
+            async with campaign_open(world, world.campaigns.invitation_draft) as (app, pilot):
+                modal = await open_add(pilot, "tab-csv")
+                await type_into(pilot, "#csv-path", str(tmp_path / "list.csv"))
+                await pilot.press("escape")
+                await settle(pilot)
+                assert isinstance(app.screen, ConfirmModal)
+                assert "Close without adding these patients?" in screen_text(app), screen_text(app)
+                assert "without saving" not in screen_text(app)
+                app.switch_language("fr")
+                await settle(pilot)
+                assert f"Fermer sans ajouter ces patients{nnb}?" in screen_text(app), screen_text(app)
+                await pilot.press("n")  # keep editing
+                await settle(pilot)
+                assert app.screen is modal
+                await pilot.press("f10")
+                await settle(pilot)
+                assert f"Quitter clinicast sans ajouter ces patients{nnb}?" in screen_text(app), screen_text(app)
+
     async def test_a_tab_key_typed_as_the_dialog_opens_is_kept(self, world):
         """Over SSH a key often arrives before the dialog has settled: F4 pressed as soon as
         the dialog shows must leave it on the CSV tab, with the cursor in its path field

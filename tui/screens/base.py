@@ -61,6 +61,11 @@ class ClinicastScreen(Screen[ResultT]):
         (tui.screens.modals.leave_unless_unsaved)."""
         return None
 
+    def leave_question(self, quitting: bool) -> Callable[[], str] | None:
+        """The question asked before losing what `unsaved()` names, for a screen where the
+        shared one ("Leave {what} without saving?") reads wrong; None: the shared one."""
+        return None
+
     def relabel(self) -> None:
         """Redraw the screen's words in the language now in use (after a switch)."""
         title = self.title_text()

@@ -147,12 +147,18 @@ def leave_unless_unsaved(screen, leave: Callable[[], object], *, quitting: bool 
     if any(w.group == "leave" and w.node is screen and not w.is_finished for w in screen.app.workers):
         return  # already asking
 
+    own = screen.leave_question(quitting)
+    if own is not None:
+        question = own
+    elif quitting:
+        question = lambda: _("Quit clinicast without saving {what}? Your changes will be lost.").format(what=what())  # noqa: E731
+    else:
+        question = lambda: _("Leave {what} without saving? Your changes will be lost.").format(what=what())  # noqa: E731
+
     async def ask() -> None:
         confirm = ConfirmModal(
             lambda: _("Unsaved changes"),
-            (lambda: _("Quit clinicast without saving {what}? Your changes will be lost.").format(what=what()))
-            if quitting
-            else (lambda: _("Leave {what} without saving? Your changes will be lost.").format(what=what())),
+            question,
             yes=(lambda: _("Quit")) if quitting else (lambda: _("Discard")),
             no=lambda: _("Keep editing"),
             danger=True,

@@ -136,6 +136,12 @@ class AddPatientsModal(OnePatientTab, ConditionsTab, CsvTab):
     def unsaved(self) -> Callable[[], str] | None:
         return (lambda: _("the patients not assigned yet")) if self.changed() else None
 
+    def leave_question(self, quitting: bool) -> Callable[[], str] | None:
+        # its own sentence: « Quitter les patients pas encore ajoutés sans enregistrer ? » read wrong
+        if quitting:
+            return lambda: _("Quit clinicast without adding these patients?")
+        return lambda: _("Close without adding these patients?")
+
     def action_close(self) -> None:
         leave_unless_unsaved(self, lambda: self.dismiss(self.added))
 
