@@ -8,6 +8,7 @@ import re
 
 import pytest
 from pseudo import screen_lines
+from textual.binding import Binding
 from tui_helpers import (
     LOGIN,
     app_for,
@@ -780,6 +781,23 @@ class TestRemoveAndStart:
                 and m.endswith("). Press a to add patients.")
                 for m in said
             ), said
+
+    async def test_the_hints_name_the_add_key_the_config_bound(self, world):
+        """« Press a to add patients »: `a` was written in the hint, whatever the config's
+        [keys] bound; the hints name the key that adds, and the palette's keys too."""
+        text = world.config_path.read_text(encoding="utf-8")
+        keys = '"recipients.add" = "g"\n"recipients.stop" = "ctrl+k"\n'
+        world.config_path.write_text(text + "\n[keys]\n" + keys, encoding="utf-8")
+        async with campaign_open(world, world.campaigns.invitation_sent) as (app, pilot):
+            await pilot.press("s")
+            await settle(pilot)
+            said = [n.message for n in app._notifications]
+            assert any(m.endswith("). Press g to add patients.") for m in said), said
+            stop = [name for name, _help, _do in app.screen.palette_commands() if name.startswith("Stop sending")]
+            assert stop == [f"Stop sending ({app.get_key_display(Binding('ctrl+k', 'x'))})"], stop
+            await pilot.press("g")
+            await settle(pilot)
+            assert type(app.screen).__name__ == "AddPatientsModal"
 
 
 @pytest.fixture

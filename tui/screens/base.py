@@ -61,6 +61,18 @@ class ClinicastScreen(Screen[ResultT]):
         (tui.screens.modals.leave_unless_unsaved)."""
         return None
 
+    def key_for(self, action: str) -> str:
+        """The key that runs `action` on this screen, as its footer shows it: the config's
+        [keys] may have moved it (tui.keys), and a hint that names a key names that one."""
+        bindings = self._bindings.copy()
+        if self.app._keymap:
+            bindings.apply_keymap(self.app._keymap)
+        for bound in bindings.key_to_bindings.values():
+            for binding in bound:
+                if binding.action == action:
+                    return self.app.get_key_display(binding)
+        return action  # not bound here: a programming error, said visibly rather than hidden
+
     def leave_question(self, quitting: bool) -> Callable[[], str] | None:
         """The question asked before losing what `unsaved()` names, for a screen where the
         shared one ("Leave {what} without saving?") reads wrong; None: the shared one."""

@@ -125,7 +125,9 @@ class RecipientFlows:
         if plan.will_send == 0 and not plan.skipped:
             # core's words (the command line's), and where to go from here
             said = recipients.nothing_to_start(screen.campaign_id, plan)
-            said = _("{refusal}. Press {key} to add patients.").format(refusal=said[:1].upper() + said[1:], key="a")
+            said = _("{refusal}. Press {key} to add patients.").format(
+                refusal=said[:1].upper() + said[1:], key=screen.key_for("add")
+            )
             screen.notify(said, markup=False, timeout=6)
             return
         gaps = await asyncio.to_thread(campaigns.language_gaps, ctx, screen.campaign_id)

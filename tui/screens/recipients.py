@@ -229,7 +229,7 @@ class RecipientsScreen(ClinicastScreen[None]):
             if search:
                 note.update(_("No recipient matches “{search}”.").format(search=search))
             else:
-                note.update(_("No recipients yet — press {key} to add patients.").format(key="a"))
+                note.update(_("No recipients yet — press {key} to add patients.").format(key=self.key_for("add")))
             return
         n = len(table.order)
         parts = [
@@ -398,17 +398,17 @@ class RecipientsScreen(ClinicastScreen[None]):
                 self.action_remove,
             ),
             (
-                _("Stop sending ({key})").format(key="S"),
+                _("Stop sending ({key})").format(key=self.key_for("stop_sending")),
                 _("Cancel what was not sent yet; a later start sends it"),
                 self.action_stop_sending,
             ),
             (
-                _("Send me a test ({key})").format(key="T"),
+                _("Send me a test ({key})").format(key=self.key_for("test_send")),
                 _("The message as the selected patient gets it"),
                 self.action_test_send,
             ),
             (
-                _("Re-invite the expired ({key})").format(key="i"),
+                _("Re-invite the expired ({key})").format(key=self.key_for("reinvite")),
                 _("A fresh invitation to those who did not join"),
                 self.action_reinvite,
             ),
