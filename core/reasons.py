@@ -47,15 +47,41 @@ class Reason(StrEnum):
     INTERNAL = "internal"  # detail: the exception
 
 
+# A consent rule's reason, said of one patient (the recipient table's "no email address")
+# and of a count (an assign's "3 with no email address"): one entry each, the
+# same words in both — they once said « pas d'adresse courriel » here, « sans adresse
+# courriel » there. Each ngettext written out so that Babel extracts it.
+_RULE_WORDS: dict[Reason, tuple[str, Callable[[int], str]]] = {
+    Reason.NO_APP_ACCOUNT: (
+        N_("no app account"),
+        lambda n: ngettext("{n} with no app account", "{n} with no app account", n),
+    ),
+    Reason.NO_MARKETING_CONSENT: (
+        N_("no marketing consent"),
+        lambda n: ngettext("{n} with no marketing consent", "{n} with no marketing consent", n),
+    ),
+    Reason.PUSH_OFF: (
+        N_("push notifications off (the message still shows in their feed)"),
+        lambda n: ngettext("{n} with push notifications off", "{n} with push notifications off", n),
+    ),
+    Reason.DO_NOT_CONTACT: (
+        N_("do not contact"),
+        lambda n: ngettext("{n} marked do not contact", "{n} marked do not contact", n),
+    ),
+    Reason.ALREADY_ON_APP: (
+        N_("already on the patient app"),
+        lambda n: ngettext("{n} already on the patient app", "{n} already on the patient app", n),
+    ),
+    Reason.NO_EMAIL: (
+        N_("no email address"),
+        lambda n: ngettext("{n} with no email address", "{n} with no email address", n),
+    ),
+}
+
 # code -> its words (extracted for the catalogue, translated where shown); `{detail}` and,
 # for an opt-out, `{date}` and `{source}`
 WORDS: dict[Reason, str] = {
-    Reason.NO_APP_ACCOUNT: N_("no app account"),
-    Reason.NO_MARKETING_CONSENT: N_("no marketing consent"),
-    Reason.PUSH_OFF: N_("push notifications off (the message still shows in their feed)"),
-    Reason.DO_NOT_CONTACT: N_("do not contact"),
-    Reason.ALREADY_ON_APP: N_("already on the patient app"),
-    Reason.NO_EMAIL: N_("no email address"),
+    **{reason: words for reason, (words, _of_n) in _RULE_WORDS.items()},
     Reason.OPTED_OUT_EMAIL: N_("opted out of email on {date} ({source})"),
     Reason.OPTED_OUT_FEED: N_("opted out of the app's messages on {date} ({source})"),
     Reason.OPTED_OUT_PUSH: N_(
@@ -114,16 +140,9 @@ def counted(code: str, n: int) -> str:
     return words(n).format(n=num)
 
 
-# each ngettext written out so that Babel extracts it
+# each ngettext written out so that Babel extracts it; an opt-out's as `_OPTED_OUT_COUNTED` words it
 _COUNTED: dict[str, Callable[[int], str]] = {
-    Reason.NO_APP_ACCOUNT: lambda n: ngettext("{n} without an app account", "{n} without an app account", n),
-    Reason.NO_MARKETING_CONSENT: lambda n: ngettext(
-        "{n} without marketing consent", "{n} without marketing consent", n
-    ),
-    Reason.PUSH_OFF: lambda n: ngettext("{n} with push notifications off", "{n} with push notifications off", n),
-    Reason.DO_NOT_CONTACT: lambda n: ngettext("{n} marked do not contact", "{n} marked do not contact", n),
-    Reason.ALREADY_ON_APP: lambda n: ngettext("{n} already on the patient app", "{n} already on the patient app", n),
-    Reason.NO_EMAIL: lambda n: ngettext("{n} without an email address", "{n} without an email address", n),
+    **{reason: of_n for reason, (_words, of_n) in _RULE_WORDS.items()},
     Reason.OPTED_OUT_EMAIL: lambda n: ngettext("{n} opted out of email", "{n} opted out of email", n),
     Reason.OPTED_OUT_FEED: lambda n: ngettext(
         "{n} opted out of the app's messages", "{n} opted out of the app's messages", n

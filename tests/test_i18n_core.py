@@ -21,7 +21,7 @@ def french():
 
 
 def test_reasons_in_french_and_json_s_english_kept(french):
-    assert reasons.describe("no_email") == "pas d'adresse courriel"
+    assert reasons.describe("no_email") == "sans adresse courriel"
     assert reasons.describe("no_email", language="en") == "no email address"
     detail = reasons.opt_out_detail(date(2026, 12, 3), "link")
     assert (
@@ -31,6 +31,23 @@ def test_reasons_in_french_and_json_s_english_kept(french):
     assert reasons.describe("opted_out_email", detail, "en") == "opted out of email on 2026-12-03 (unsubscribe link)"
     assert reasons.describe("send_error", "550 no such user") == "550 no such user"  # the server's own words
     assert reasons.describe("a_code_from_a_newer_version", "what we have") == "what we have"
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_a_skip_reason_says_the_same_words_for_one_patient_and_for_a_count(language):
+    """The recipient table said « pas d'adresse courriel », the assign's summary « 3 sans
+    adresse courriel »: a consent rule's reason is one wording, for a patient and a count
+    (what a label adds in parentheses aside)."""
+    from core.rules import RULES
+
+    before = i18n.current()
+    i18n.use(language)
+    try:
+        for code in [rule.reason for rule in RULES]:
+            label = reasons.describe(code).split(" (")[0]
+            assert label in reasons.counted(code, 1), (code, label, reasons.counted(code, 1))
+    finally:
+        i18n.use(before)
 
 
 def test_status_words_one_english_word_two_french_ones(french):

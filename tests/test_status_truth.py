@@ -152,7 +152,7 @@ def test_the_preview_before_an_assign_counts_what_the_assign_then_does(world):
     # écartés »: on the campaign, they will receive nothing), as the assign then says it
     assert p.line() == (
         "8 match · 4 will be added · 1 already there · "
-        "2 added as skipped (1 without an app account, 1 without marketing consent) · "
+        "2 added as skipped (1 with no app account, 1 with no marketing consent) · "
         "1 already there and still skipped (no marketing consent)"
     )
     i18n.use("fr")
