@@ -170,14 +170,19 @@ class CampaignListScreen(ClinicastScreen[None]):
         table.clear()
         data = []
         for s in rows:
-            name = Text(no_wrap=True, overflow="ellipsis")
-            if s.archived:  # first: a long name cut at 80 columns took « (archived) » with it
-                name.append(_("(archived)") + " ", style="dim")
-            name.append(s.name)
+            # archived: said in the status column, the name whole (« (archivée) » before the
+            # name ate it at 80 columns; after it, the name's cut took the mark); its status
+            # is on the line under the table
+            name = Text(s.name, no_wrap=True, overflow="ellipsis", style="dim" if s.archived else "")
+            status = (
+                Text(_("archived"), style="dim", no_wrap=True, overflow="ellipsis")
+                if s.archived
+                else fmt.cell(word("campaign", s.status), s.status)
+            )
             row: list[Text | str] = [
                 name,
                 *([Text(word("kind", s.kind), no_wrap=True, overflow="ellipsis")] if self._wide else []),
-                fmt.cell(word("campaign", s.status), s.status),
+                status,
                 fmt.cell(word("window", s.window_state) or "—", s.window_state),
                 Text(f"{fmt.num(s.sent)} / {fmt.num(s.total)}", justify="right"),
             ]
@@ -244,8 +249,8 @@ class CampaignListScreen(ClinicastScreen[None]):
             return
         tz = self.app.ctx.config.clinic.tz
         text = Text(no_wrap=True, overflow="ellipsis")
-        if s.archived:
-            text.append(_("(archived)") + " ", style="dim")
+        if s.archived:  # its status, which the table's column gives to « archived »
+            text.append(_("(archived, {status})").format(status=word("campaign", s.status)) + " ", style="dim")
         text.append(s.name, style="bold")
         text.append(
             " · " + _("{kind} by {channel}").format(kind=word("kind", s.kind), channel=word("channel", s.channel))
