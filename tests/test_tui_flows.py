@@ -56,6 +56,16 @@ class TestCampaignList:
             assert "Nouvelle médecin : Dre Girard" in text
             assert "mlaval" in text and "scheduler:" in text
 
+    async def test_no_campaign_yet_names_the_key_the_config_bound(self, tmp_path, as_mlaval):
+        """« press n to create one » named `n` whatever [keys] bound to campaigns.new."""
+        empty = make_world(tmp_path / "empty", n_patients=1, populate=False)
+        text = empty.config_path.read_text(encoding="utf-8")
+        empty.config_path.write_text(text + '\n[keys]\n"campaigns.new" = "N"\n', encoding="utf-8")
+        app = app_for(empty)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            assert "No campaigns yet — press N to create one." in screen_text(app), screen_text(app)
+
     async def test_filter_as_you_type_and_archived(self, world):
         campaigns_mod.archive(world.ctx, world.campaigns.invitation_draft)
         app = app_for(world)

@@ -199,7 +199,7 @@ class CampaignListScreen(ClinicastScreen[None]):
             empty.update(
                 _("No campaign matches “{search}”.").format(search=search)
                 if search
-                else _("No campaigns yet — press n to create one.")
+                else _("No campaigns yet — press {key} to create one.").format(key=self.key_for("new"))
             )
         empty.set_class(bool(rows), "hidden")
         table.set_class(not rows, "hidden")
