@@ -122,6 +122,13 @@ def _not_over_ssh(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _own_state_folder(monkeypatch, tmp_path_factory):
+    """Drafts (core/drafts.py) go to the login's state folder: each test has its own,
+    never the real ~/.local/state of whoever runs the suite."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+
+
+@pytest.fixture(autouse=True)
 def _english():
     """The language is the process's (core.i18n): each test starts in English."""
     from core import i18n

@@ -72,6 +72,10 @@ def tui_in_a_pty(config: Path, *, leader_keeps_sighup: bool = False):
         reader.join()
         os.close(primary)
 
+    def type_keys(data: bytes) -> None:  # what the staff member types, through the terminal
+        os.write(primary, data)
+
+    hang_up.type_keys = type_keys  # type: ignore[attr-defined]
     return proc, hang_up, drawn
 
 

@@ -27,6 +27,7 @@ from core.i18n import N_, _, clauses
 from core.models import utcnow
 
 if TYPE_CHECKING:
+    from rich.console import RenderableType
     from textual.events import DescendantFocus
     from textual.screen import Screen
 
@@ -128,6 +129,25 @@ class ClinicastApp(StaffPreferences, HangUp, TypedAhead):
         with self._release_lock:
             scheduler, self.scheduler = self.scheduler, None
             stop_scheduler(scheduler)
+
+    def keep_drafts(self) -> None:
+        """Each screen's unsaved edits kept as this login's draft (core/drafts.py): the
+        session ends without the staff choosing to lose them (its connection went). A
+        draft that cannot be written is lost with the session: nobody is left to tell."""
+        if self.session is None:
+            return
+        for screen in list(self.screen_stack):
+            keep = getattr(screen, "keep_draft", None)
+            if keep is not None:
+                try:
+                    keep()
+                except Exception:  # noqa: BLE001 - a full disk, a home not writable: the session ends anyway
+                    pass
+
+    def exit(self, result: int | None = None, return_code: int = 0, message: RenderableType | None = None) -> None:
+        """Every way out: unsaved edits the staff did not choose to lose become drafts."""
+        self.keep_drafts()
+        super().exit(result, return_code, message)
 
     def retry_open(self) -> None:
         self._open()

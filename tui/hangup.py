@@ -30,6 +30,9 @@ class HangUp(App[int]):
     def release(self) -> None:  # ClinicastApp's: the embedded scheduler stopped, once
         raise NotImplementedError
 
+    def keep_drafts(self) -> None:  # ClinicastApp's: unsaved edits kept as drafts (core/drafts.py)
+        raise NotImplementedError
+
     def _watch_hangup(self) -> None:
         """SIGHUP (sshd lost the connection, the terminal closed): end the session within
         seconds and release what the embedded scheduler holds, never a TUI left drawing
@@ -67,12 +70,14 @@ class HangUp(App[int]):
                     time.sleep(TERMINAL_CHECK)
                     if not self.hung_up:  # it is blocked (writing to the dead terminal): from here
                         self.hung_up = True
+                        self.keep_drafts()  # its loop stands still: the fields hold what was typed
                         self._release_then_end()
                 return
 
     def hang_up(self) -> None:
         """Release first (in a thread: the terminal may be gone, and drawing the way out can
-        block on it), then quit; a session still alive after HANGUP_GRACE seconds ends there."""
+        block on it), then quit; a session still alive after HANGUP_GRACE seconds ends there.
+        Unsaved edits are kept as drafts first (exit does it): no edit is lost with the line."""
         if self.hung_up:
             return
         self.hung_up = True

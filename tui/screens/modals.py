@@ -141,7 +141,10 @@ def leave_unless_unsaved(screen, leave: Callable[[], object], *, quitting: bool 
     nothing unsaved (`screen.unsaved()`, which names it: "the template"), else ask first —
     staff never lose an edit without a word."""
     what = screen.unsaved()
+    drop_draft = getattr(screen, "drop_draft", None)  # the editor's draft (core/drafts.py) goes too
     if what is None:
+        if drop_draft is not None:
+            drop_draft()
         leave()
         return
     if any(w.group == "leave" and w.node is screen and not w.is_finished for w in screen.app.workers):
@@ -164,6 +167,8 @@ def leave_unless_unsaved(screen, leave: Callable[[], object], *, quitting: bool 
             danger=True,
         )
         if await screen.app.push_screen_wait(confirm):
+            if drop_draft is not None:
+                drop_draft()
             leave()
 
     screen.run_worker(ask(), exclusive=True, group="leave", exit_on_error=False)

@@ -1,0 +1,174 @@
+"""No edit is lost with the connection (SPEC §13, core/drafts.py): the template editor's
+unsaved text is kept as the login's draft when the session ends — the real `clinicast`
+in a real pseudo-terminal, hung up by a real SIGHUP — in a folder only that login reads;
+the next time that login opens the campaign's template, the editor offers it back."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import write_config
+from test_tui_hangup import ROOT, tui_in_a_pty, wait_for
+from tui_helpers import app_for, copied_world, module_world, screen_text, settle
+
+from core import campaigns as campaigns_mod
+from core import config as cfg
+from core import context, drafts
+from core import db as dbmod
+from core.models import Campaign, Template
+from tui.app import make_app
+from tui.hangup import HANGUP_EXIT
+from tui.screens.template_editor import TemplateEditorScreen
+
+pytestmark = pytest.mark.anyio
+
+TYPED = "Brouillon perdu "  # typed at the start of the French subject
+
+
+def draft_files(state: Path) -> list[Path]:
+    where = state / "clinicast" / "drafts"
+    return sorted(where.glob("*.json")) if where.exists() else []
+
+
+async def open_editor(pilot, campaign_id: int) -> TemplateEditorScreen:
+    """The app opened, then the campaign's template editor, its text loaded."""
+    await settle(pilot)
+    pilot.app.push_screen(TemplateEditorScreen(campaign_id))
+    await settle(pilot, 0.35)
+    assert isinstance(pilot.app.screen, TemplateEditorScreen)
+    return pilot.app.screen
+
+
+def mode(p: Path) -> int:
+    return stat.S_IMODE(os.stat(p).st_mode)
+
+
+@pytest.mark.slow
+async def test_a_hangup_keeps_the_unsaved_template_and_the_next_session_restores_it(tmp_path, sqlite_url, monkeypatch):
+    config = write_config(tmp_path, sqlite_url)
+    for argv in (["init"], ["campaigns", "create", "--kind", "invitation", "--name", "Rappel"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "cli", *argv, "--config", str(config)], cwd=ROOT, capture_output=True
+        )
+        assert done.returncode == 0, done.stderr
+    loaded = cfg.load(config, env={})
+    dbmod.bind(loaded.database.url)
+    ctx = context.for_current_user(loaded)
+    cid = Campaign.get(Campaign.name == "Rappel").id
+    saved_subject = campaigns_mod.get_templates(ctx, cid)["fr"]["subject"]
+    assert saved_subject and TYPED not in saved_subject
+
+    # the real TUI, its HOME the test's folder (as sshd gives a login its own)
+    proc, hang_up, drawn = tui_in_a_pty(config)
+    try:
+        assert wait_for(lambda: b"Rappel" in drawn, 60), bytes(drawn[-2000:])
+        time.sleep(0.5)
+        hang_up.type_keys(b"t")  # the template of the campaign under the cursor
+        assert wait_for(lambda: b"Preview" in drawn, 60), bytes(drawn[-2000:])
+        time.sleep(1.0)  # the fields mounted, the subject focused
+        hang_up.type_keys(TYPED.encode())
+        assert wait_for(lambda: TYPED.strip().encode() in drawn, 30), bytes(drawn[-2000:])
+        os.killpg(proc.pid, signal.SIGHUP)  # the connection drops
+        code = proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        hang_up()
+    assert code == HANGUP_EXIT, code
+
+    # the draft: one file, 0600, in a 0700 folder of the login's own state folder
+    state = tmp_path / ".local" / "state"
+    [draft_file] = draft_files(state)
+    assert mode(draft_file) == 0o600
+    assert mode(draft_file.parent) == 0o700
+    kept = json.loads(draft_file.read_text(encoding="utf-8"))
+    assert kept["templates"]["fr"]["subject"] == TYPED + saved_subject
+    assert Template.get(Template.campaign == cid, Template.language == "fr").subject == saved_subject
+
+    # the next session of that login opens the template: the draft is offered
+    monkeypatch.setenv("XDG_STATE_HOME", str(state))
+    app = make_app(config, scheduler=False, blink=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        editor = await open_editor(pilot, cid)
+        offer = str(editor.query_one("#draft-offer").render())
+        assert offer.startswith("Restore the unsaved changes from ")
+        assert "changed since" not in offer
+        assert "Restore" in {b.binding.description for b in editor.active_bindings.values()}
+        assert editor.query_one("#fr-subject").value == saved_subject
+        await pilot.press("f7")  # restore
+        await settle(pilot)
+        assert editor.query_one("#fr-subject").value == TYPED + saved_subject
+        assert editor.query_one("#draft-offer").has_class("hidden")
+        assert editor.unsaved() is not None  # back as unsaved edits, not saved
+        assert Template.get(Template.campaign == cid, Template.language == "fr").subject == saved_subject
+        assert draft_files(state) == [draft_file]  # kept until saved
+        await pilot.press("ctrl+o")
+        await settle(pilot)
+        assert Template.get(Template.campaign == cid, Template.language == "fr").subject == TYPED + saved_subject
+        assert draft_files(state) == []  # saved: nothing left to offer
+
+
+base_world = module_world("drafts")
+world = copied_world
+
+
+async def test_a_draft_is_offered_with_a_newer_save_and_discarding_deletes_it(world):
+    cid = world.campaigns.invitation_draft
+    saved = campaigns_mod.get_templates(world.ctx, cid)
+    app = app_for(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        (await open_editor(pilot, cid)).query_one("#en-subject").value = "Unsaved English subject"
+        await settle(pilot)
+        app.exit(return_code=HANGUP_EXIT)  # the way a hang-up ends the session
+        await settle(pilot)
+    state = Path(os.environ["XDG_STATE_HOME"])
+    [draft_file] = draft_files(state)
+    assert "Unsaved English subject" in draft_file.read_text(encoding="utf-8")
+
+    # meanwhile someone saves the template
+    newer = {lang: dict(fields) for lang, fields in saved.items()}
+    newer["en"]["subject"] = "Saved by a colleague"
+    campaigns_mod.save_templates(world.ctx, cid, newer)
+
+    app = app_for(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        editor = await open_editor(pilot, cid)
+        offer = str(editor.query_one("#draft-offer").render())
+        assert offer.startswith("Restore the unsaved changes from Jun 2 at 12:00?"), offer
+        assert "The saved template has changed since." in offer
+        assert "Restore the unsaved changes" in screen_text(app)
+        await pilot.press("f8")  # discard
+        await settle(pilot)
+        assert draft_files(state) == []
+        assert editor.query_one("#draft-offer").has_class("hidden")
+        assert editor.query_one("#en-subject").value == "Saved by a colleague"
+        assert editor.unsaved() is None
+
+    # and the next time: nothing offered
+    app = app_for(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert (await open_editor(pilot, cid)).query_one("#draft-offer").has_class("hidden")
+        assert drafts.read(world.ctx, cid) is None
+
+
+async def test_quitting_without_saving_by_choice_keeps_no_draft(world):
+    cid = world.campaigns.invitation_draft
+    app = app_for(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        (await open_editor(pilot, cid)).query_one("#en-subject").value = "Not wanted"
+        await settle(pilot)
+        await pilot.press("f10")
+        await settle(pilot)
+        await pilot.press("enter")  # "Quit clinicast without saving the template?" Quit
+        await settle(pilot)
+        assert app.return_code == 0  # it quit
+    assert draft_files(Path(os.environ["XDG_STATE_HOME"])) == []
