@@ -52,7 +52,10 @@ def mode(p: Path) -> int:
 
 
 @pytest.mark.slow
-async def test_a_hangup_keeps_the_unsaved_template_and_the_next_session_restores_it(tmp_path, sqlite_url, monkeypatch):
+@pytest.mark.parametrize("how", ["SIGHUP", "terminal closed"])
+async def test_a_hangup_keeps_the_unsaved_template_and_the_next_session_restores_it(
+    how, tmp_path, sqlite_url, monkeypatch
+):
     config = write_config(tmp_path, sqlite_url)
     for argv in (["init"], ["campaigns", "create", "--kind", "invitation", "--name", "Rappel"]):
         done = subprocess.run(
@@ -76,13 +79,17 @@ async def test_a_hangup_keeps_the_unsaved_template_and_the_next_session_restores
         time.sleep(1.0)  # the fields mounted, the subject focused
         hang_up.type_keys(TYPED.encode())
         assert wait_for(lambda: TYPED.strip().encode() in drawn, 30), bytes(drawn[-2000:])
-        os.killpg(proc.pid, signal.SIGHUP)  # the connection drops
+        if how == "SIGHUP":
+            os.killpg(proc.pid, signal.SIGHUP)  # the connection drops
+        else:
+            hang_up()  # sshd closes the terminal: the kernel hangs it up
         code = proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        hang_up()
+        if how == "SIGHUP":
+            hang_up()
     assert code == HANGUP_EXIT, code
 
     # the draft: one file, 0600, in a 0700 folder of the login's own state folder
