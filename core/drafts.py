@@ -1,11 +1,12 @@
-"""Unsaved template edits kept as a draft (SPEC §13: a session ends with its connection,
-no edit is ever lost): one small file per login, database and campaign, in the login's
+"""Unsaved edits kept as a draft (SPEC §13: a session ends with its connection, no edit
+is ever lost): the template editor's text (each language's fields) and the new / edit
+campaign form's. One small file per login, database, form and campaign, in the login's
 own state folder (platformdirs' user_state_dir: ~/.local/state/clinicast/drafts), the
-folder 0700 and the file 0600 — only that login reads it. A draft holds the template's
-text as typed (each language's fields), when it was written and a fingerprint of the
-template saved then (so that the offer says when someone saved since); never patient
-data. The TUI writes it when the session ends with unsaved edits, offers it the next
-time that login opens the campaign's template, and deletes it once saved or discarded."""
+folder 0700 and the file 0600 — only that login reads it. A draft holds the text as
+typed, when it was written and a fingerprint of what was saved then (so that the offer
+says when someone saved since); never patient data. The TUI writes it when the session
+ends with unsaved edits, offers it the next time that login opens the same form, and
+deletes it once saved or discarded."""
 
 from __future__ import annotations
 
@@ -22,27 +23,34 @@ from core import formats
 from core.context import Ctx
 from core.i18n import _
 
+TEMPLATE = "template"  # the template editor's draft: {language: {field: text}}
+CAMPAIGN = "campaign"  # the campaign form's: {"campaign": {field: text}}; campaign None: a new one
+FORMS = (TEMPLATE, CAMPAIGN)
 FOLDER_MODE = 0o700
 FILE_MODE = 0o600
 FORMAT = 1  # the file's layout; a file of another layout is ignored (never offered)
 LIMIT = 1_000_000  # bytes: a bigger file is not a draft clinicast wrote
 
 
+Values = dict[str, dict[str, str]]  # a form's text by part (a language) and field
+
+
 @dataclass(frozen=True)
 class Draft:
-    campaign_id: int
+    form: str  # TEMPLATE or CAMPAIGN
+    campaign_id: int | None  # None: a new campaign's form
     written_at: datetime  # naive UTC, the session's clock
-    templates: dict[str, dict[str, str]]  # language -> field -> text, as typed
-    saved_then: str  # fingerprint of the template saved when the draft was written
+    values: Values  # the text as typed
+    saved_then: str  # fingerprint of what was saved when the draft was written
 
-    def saved_since(self, saved_now: dict[str, dict[str, str]]) -> bool:
-        """The saved template changed after the draft was written (someone saved)."""
+    def saved_since(self, saved_now: Values) -> bool:
+        """What is saved changed after the draft was written (someone saved)."""
         return fingerprint(saved_now) != self.saved_then
 
 
-def fingerprint(templates: dict[str, dict[str, str]]) -> str:
-    """A template's text as one short hash: compared, never read back."""
-    text = json.dumps(templates, sort_keys=True, ensure_ascii=False)
+def fingerprint(values: Values) -> str:
+    """A form's text as one short hash: compared, never read back."""
+    text = json.dumps(values, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
@@ -54,11 +62,14 @@ def folder() -> Path:
     return Path(platformdirs.user_state_dir("clinicast")) / "drafts"
 
 
-def path(ctx: Ctx, campaign_id: int) -> Path:
-    """The draft of `campaign_id` for this login, in this database (two clinics' or the
-    demo's campaign #3 are not the same campaign)."""
+def path(ctx: Ctx, form: str, campaign_id: int | None) -> Path:
+    """This login's draft of `form` for `campaign_id` (None: a new campaign), in this
+    database (two clinics' or the demo's campaign #3 are not the same campaign)."""
+    if form not in FORMS:
+        raise ValueError(f"form: expected one of {FORMS}, got {form!r}")
     database = hashlib.sha256(ctx.config.database.url.encode("utf-8")).hexdigest()[:12]
-    return folder() / f"{ctx.user.login}-{database}-campaign-{campaign_id}.json"
+    which = "new" if campaign_id is None else str(int(campaign_id))
+    return folder() / f"{ctx.user.login}-{database}-{form}-{which}.json"
 
 
 def _private_folder(where: Path) -> None:
@@ -74,18 +85,19 @@ def _private_folder(where: Path) -> None:
     os.chmod(where, FOLDER_MODE)  # an older, looser folder is closed
 
 
-def write(ctx: Ctx, campaign_id: int, templates: dict[str, dict[str, str]], saved: dict[str, dict[str, str]]) -> Path:
-    """Keep `templates` (the unsaved text) as this login's draft of `campaign_id`,
-    `saved` being the template as saved when the editing began; replaces an older
-    draft, atomically (a file half written is never offered). Raises OSError."""
-    target = path(ctx, campaign_id)
+def write(ctx: Ctx, form: str, campaign_id: int | None, values: Values, saved: Values) -> Path:
+    """Keep `values` (the unsaved text) as this login's draft of `form` for
+    `campaign_id`, `saved` being what was saved when the editing began; replaces an
+    older draft, atomically (a file half written is never offered). Raises OSError."""
+    target = path(ctx, form, campaign_id)
     _private_folder(target.parent)
     data = {
         "format": FORMAT,
+        "form": form,
         "campaign": campaign_id,
         "written_at": ctx.now().isoformat(timespec="seconds"),
         "saved_then": fingerprint(saved),
-        "templates": templates,
+        "values": values,
     }
     temporary = target.with_name(f".{target.name}.{os.getpid()}")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, FILE_MODE)
@@ -103,10 +115,10 @@ def write(ctx: Ctx, campaign_id: int, templates: dict[str, dict[str, str]], save
     return target
 
 
-def read(ctx: Ctx, campaign_id: int) -> Draft | None:
-    """This login's draft of `campaign_id`; None when there is none, or the file is not
-    one clinicast wrote for it (unreadable, another layout, not this login's)."""
-    target = path(ctx, campaign_id)
+def read(ctx: Ctx, form: str, campaign_id: int | None) -> Draft | None:
+    """This login's draft of `form` for `campaign_id`; None when there is none, or the
+    file is not one clinicast wrote for it (unreadable, another layout, not this login's)."""
+    target = path(ctx, form, campaign_id)
     try:
         fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError:
@@ -119,32 +131,39 @@ def read(ctx: Ctx, campaign_id: int) -> Draft | None:
         if len(raw) > LIMIT:
             return None
         data = json.loads(raw)
-        templates = data["templates"]
-        if data.get("format") != FORMAT or data.get("campaign") != campaign_id or not isinstance(templates, dict):
+        values = data["values"]
+        if (
+            data.get("format") != FORMAT
+            or data.get("form") != form
+            or data.get("campaign") != campaign_id
+            or not isinstance(values, dict)
+        ):
             return None
         clean = {
-            str(lang): {str(k): str(v) for k, v in fields.items()}
-            for lang, fields in templates.items()
+            str(part): {str(k): str(v) for k, v in fields.items()}
+            for part, fields in values.items()
             if isinstance(fields, dict)
         }
-        return Draft(campaign_id, datetime.fromisoformat(data["written_at"]), clean, str(data["saved_then"]))
+        return Draft(form, campaign_id, datetime.fromisoformat(data["written_at"]), clean, str(data["saved_then"]))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
-def discard(ctx: Ctx, campaign_id: int) -> None:
-    """Delete this login's draft of `campaign_id` (none: nothing to do)."""
+def discard(ctx: Ctx, form: str, campaign_id: int | None) -> None:
+    """Delete this login's draft of `form` for `campaign_id` (none: nothing to do)."""
     with contextlib.suppress(FileNotFoundError):
-        os.unlink(path(ctx, campaign_id))
+        os.unlink(path(ctx, form, campaign_id))
 
 
-def offer(ctx: Ctx, draft: Draft, saved_now: dict[str, dict[str, str]]) -> str:
-    """The question the editor asks: « Reprendre les modifications non enregistrées du
-    7 déc. à 14:02 ? », and whether the template was saved by someone since."""
+def offer(ctx: Ctx, draft: Draft, saved_now: Values) -> str:
+    """The question the form asks: « Reprendre les modifications non enregistrées du
+    7 déc. à 14:02 ? », and whether what it edits was saved by someone since."""
     tz = ctx.config.clinic.tz
     asked = _("Restore the unsaved changes from {day} at {time}?").format(
         day=formats.short_day(draft.written_at, tz, now=ctx.now()), time=formats.time(draft.written_at, tz)
     )
-    if draft.saved_since(saved_now):
+    if not draft.saved_since(saved_now):
+        return asked
+    if draft.form == TEMPLATE:
         return asked + " " + _("The saved template has changed since.")
-    return asked
+    return asked + " " + _("The campaign's saved details have changed since.")

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import write_config
 from test_tui_hangup import ROOT, tui_in_a_pty, wait_for
+from textual.widgets import Input
 from tui_helpers import app_for, copied_world, module_world, screen_text, settle
 
 from core import campaigns as campaigns_mod
@@ -26,6 +27,7 @@ from core import db as dbmod
 from core.models import Campaign, Template
 from tui.app import make_app
 from tui.hangup import HANGUP_EXIT
+from tui.screens.campaign_detail import CampaignDetailScreen
 from tui.screens.template_editor import TemplateEditorScreen
 
 pytestmark = pytest.mark.anyio
@@ -98,7 +100,7 @@ async def test_a_hangup_keeps_the_unsaved_template_and_the_next_session_restores
     assert mode(draft_file) == 0o600
     assert mode(draft_file.parent) == 0o700
     kept = json.loads(draft_file.read_text(encoding="utf-8"))
-    assert kept["templates"]["fr"]["subject"] == TYPED + saved_subject
+    assert kept["values"]["fr"]["subject"] == TYPED + saved_subject
     assert Template.get(Template.campaign == cid, Template.language == "fr").subject == saved_subject
 
     # the next session of that login opens the template: the draft is offered
@@ -164,7 +166,7 @@ async def test_a_draft_is_offered_with_a_newer_save_and_discarding_deletes_it(wo
     app = app_for(world)
     async with app.run_test(size=(80, 24)) as pilot:
         assert (await open_editor(pilot, cid)).query_one("#draft-offer").has_class("hidden")
-        assert drafts.read(world.ctx, cid) is None
+        assert drafts.read(world.ctx, drafts.TEMPLATE, cid) is None
 
 
 async def test_quitting_without_saving_by_choice_keeps_no_draft(world):
@@ -178,4 +180,74 @@ async def test_quitting_without_saving_by_choice_keeps_no_draft(world):
         await pilot.press("enter")  # "Quit clinicast without saving the template?" Quit
         await settle(pilot)
         assert app.return_code == 0  # it quit
+    assert draft_files(Path(os.environ["XDG_STATE_HOME"])) == []
+
+
+async def open_form(pilot, campaign_id: int | None) -> CampaignDetailScreen:
+    """The app opened, then the new campaign form (None) or a campaign's."""
+    await settle(pilot)
+    pilot.app.push_screen(CampaignDetailScreen(campaign_id))
+    await settle(pilot)
+    assert isinstance(pilot.app.screen, CampaignDetailScreen)
+    return pilot.app.screen
+
+
+async def test_the_new_campaign_form_keeps_its_draft_and_restores_it(world):
+    app = app_for(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await open_form(pilot, None)
+        await pilot.press("down")  # the kind: a broadcast
+        await settle(pilot)
+        form.query_one("#name", Input).value = "Vaccination d'automne"
+        form.query_one("#starts_on", Input).value = "2025-10-01"
+        await settle(pilot)
+        app.exit(return_code=HANGUP_EXIT)  # the way a hang-up ends the session
+        await settle(pilot)
+    state = Path(os.environ["XDG_STATE_HOME"])
+    [draft_file] = draft_files(state)
+    assert mode(draft_file) == 0o600 and mode(draft_file.parent) == 0o700
+    assert "Vaccination d'automne" in draft_file.read_text(encoding="utf-8")
+
+    app = app_for(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await open_form(pilot, None)
+        offer = str(form.query_one("#draft-offer").render())
+        assert offer == "Restore the unsaved changes from Jun 2 at 12:00?", offer
+        assert form.query_one("#name", Input).value == ""
+        await pilot.press("f7")
+        await settle(pilot)
+        assert form.kind == "broadcast"
+        assert form.query_one("#name", Input).value == "Vaccination d'automne"
+        assert form.query_one("#starts_on", Input).value == "2025-10-01"
+        assert form.unsaved() is not None
+        assert not Campaign.select().where(Campaign.name == "Vaccination d'automne").exists()
+        form.query_one("#ends_on", Input).value = "2025-10-31"
+        await pilot.press("ctrl+o")
+        await settle(pilot)
+        assert Campaign.get(Campaign.name == "Vaccination d'automne").kind == "broadcast"
+    assert draft_files(state) == []
+
+
+async def test_the_edit_form_says_when_the_campaign_was_saved_since_and_discards(world):
+    cid = world.campaigns.invitation_draft
+    name = Campaign.get_by_id(cid).name
+    app = app_for(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await open_form(pilot, cid)
+        form.query_one("#name", Input).value = "A name not saved"
+        await settle(pilot)
+        app.exit(return_code=HANGUP_EXIT)
+        await settle(pilot)
+    campaigns_mod.edit(world.ctx, cid, name="Renamed by a colleague")
+
+    app = app_for(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await open_form(pilot, cid)
+        offer = str(form.query_one("#draft-offer").render())
+        assert offer.endswith("The campaign's saved details have changed since."), offer
+        await pilot.press("f8")
+        await settle(pilot)
+        assert form.query_one("#name", Input).value == "Renamed by a colleague" != name
+        assert form.unsaved() is None
+        assert form.query_one("#draft-offer").has_class("hidden")
     assert draft_files(Path(os.environ["XDG_STATE_HOME"])) == []

@@ -15,14 +15,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Header, Input, RadioButton, RadioSet, Static
 
-from core import campaigns
+from core import campaigns, drafts
 from core.campaigns.actions import NAME_MAX, parse_day
 from core.enums import Kind
 from core.errors import BadInput
 from core.i18n import N_, _
 from core.textcheck import quoted_value
 from core.words import word
-from tui.screens.base import ClinicastScreen
+from tui.screens.drafts import DraftOffer, draft_bindings, draft_line
 from tui.screens.modals import leave_unless_unsaved
 from tui.typeahead import typed_first
 from tui.widgets.choice import Choice
@@ -35,6 +35,7 @@ CHANNEL_TEXT = {
     "broadcast": N_("app — a message in the Broadcasts feed, with a push notification"),
 }
 # each field's label (an English msgid, translated where shown)
+DRAFT_FIELDS = ("kind", "name", "starts_on", "ends_on")  # a draft's fields, as _values() gives them
 LABELS = {
     "kind": N_("Kind"),
     "channel": N_("Channel"),
@@ -62,10 +63,12 @@ def _field(label: str, *widgets, field_id: str, classes: str = "") -> Horizontal
     )
 
 
-class CampaignDetailScreen(ClinicastScreen[int | None]):
+class CampaignDetailScreen(DraftOffer[int | None]):
     """Returns the id of the created or edited campaign, or None when cancelled."""
 
+    draft_form = drafts.CAMPAIGN
     BINDINGS = [
+        *draft_bindings("detail"),  # while a draft is offered (tui/screens/drafts.py)
         Binding("ctrl+o,ctrl+s", "save", N_("Save"), tooltip=N_("Save the campaign"), priority=True, id="detail.save"),
         Binding(
             "escape", "cancel", N_("Back"), tooltip=N_("Leave without saving"), key_display="esc", id="detail.cancel"
@@ -81,6 +84,7 @@ class CampaignDetailScreen(ClinicastScreen[int | None]):
 
     def compose(self) -> ComposeResult:
         yield Header(icon="✉")
+        yield draft_line()
         creating = self.campaign_id is None
         placeholders = _placeholders()
         with VerticalScroll(classes="form", id="detail-form"):
@@ -174,6 +178,7 @@ class CampaignDetailScreen(ClinicastScreen[int | None]):
         self.query_one("#save", Button).label = _("Save  ctrl+o")
         if self.loaded is not None:
             self._apply_kind(self.kind)
+        self.show_offer()
 
     def on_mount(self) -> None:
         self.title = self.title_text()
@@ -181,6 +186,7 @@ class CampaignDetailScreen(ClinicastScreen[int | None]):
             self._apply_kind("invitation")
             self.loaded = self._values()
             self.query_one("#kind", RadioSet).focus()
+            self._offer_new()
         else:
             self.query_one("#detail-form").loading = True
             self._load(self.campaign_id)
@@ -200,6 +206,35 @@ class CampaignDetailScreen(ClinicastScreen[int | None]):
         self.query_one("#ends_on", Input).value = c.ends_on.isoformat() if c.ends_on else ""
         self.loaded = self._values()
         name.focus()
+        self.offer_draft(await self.read_draft())
+
+    @work(exclusive=True, exit_on_error=False, group="detail")
+    async def _offer_new(self) -> None:
+        self.offer_draft(await self.read_draft())
+
+    # --- a draft left by a session that ended (tui/screens/drafts.py) ------------------
+
+    def draft_campaign(self) -> int | None:
+        return self.campaign_id
+
+    def draft_values(self) -> drafts.Values:
+        return {"campaign": dict(zip(DRAFT_FIELDS, self._values(), strict=True))}
+
+    def draft_saved(self) -> drafts.Values:
+        return {"campaign": dict(zip(DRAFT_FIELDS, self.loaded or ("", "", "", ""), strict=True))}
+
+    def put_draft(self, values: drafts.Values) -> None:
+        typed = values["campaign"]
+        if self.campaign_id is None and typed["kind"] in (Kind.INVITATION, Kind.BROADCAST):
+            self.query_one(f"#kind-{typed['kind']}", RadioButton).value = True
+            self._apply_kind(typed["kind"])
+        for key in ("name", "starts_on", "ends_on"):
+            if typed[key] or self.kind == Kind.BROADCAST:  # an invitation's dates are not shown
+                self.query_one(f"#{key}", Input).value = typed[key]
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        offered = self.draft_check(action)  # f7 / f8, while a draft is offered
+        return True if offered is None else offered
 
     def _apply_kind(self, kind: str) -> None:
         self.kind = kind
@@ -299,6 +334,7 @@ class CampaignDetailScreen(ClinicastScreen[int | None]):
             c = await asyncio.to_thread(
                 campaigns.edit, ctx, self.campaign_id, name=name, starts_on=starts_on, ends_on=ends_on
             )
+        self.draft_saved_now()
         done = _("Campaign “{name}” created") if self.campaign_id is None else _("Campaign “{name}” saved")
         self.notify(done.format(name=c.name), markup=False, timeout=3)
         self.dismiss(c.id)

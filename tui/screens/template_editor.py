@@ -30,7 +30,7 @@ from core import campaigns, drafts, templating, views
 from core.campaigns.actions import template_problems
 from core.enums import Kind
 from core.i18n import N_, _, ngettext, pgettext
-from tui.screens.base import ClinicastScreen
+from tui.screens.drafts import DraftOffer, draft_bindings, draft_line
 from tui.screens.modals import ConfirmModal, leave_unless_unsaved
 from tui.screens.sending import SendingControl
 from tui.typeahead import typed_first
@@ -67,21 +67,12 @@ class PreviewWho(Widget):
         return who + number
 
 
-class TemplateEditorScreen(ClinicastScreen[None]):
+class TemplateEditorScreen(DraftOffer[None]):
     # the footer shows them in this order: at 80 columns the formatting keys come last
     # (`?` lists them all); ctrl+g for bold, since ctrl+b is tmux's prefix
     BINDINGS = [
-        # shown only while a draft is offered (core/drafts.py): first, where the eye goes
-        Binding(
-            "f7",
-            "restore_draft",
-            N_("Restore"),
-            tooltip=N_("Put the unsaved changes back (not saved yet)"),
-            id="template.restore_draft",
-        ),
-        Binding(
-            "f8", "discard_draft", N_("Discard draft"), tooltip=N_("Delete the draft"), id="template.discard_draft"
-        ),
+        # shown only while a draft is offered (tui/screens/drafts.py): first, where the eye goes
+        *draft_bindings("template"),
         Binding("ctrl+o,ctrl+s", "save", N_("Save"), priority=True, id="template.save"),
         Binding("escape", "back", N_("Back"), key_display="esc", id="template.back"),
         Binding(
@@ -122,13 +113,10 @@ class TemplateEditorScreen(ClinicastScreen[None]):
         self.name_loaded = ""  # the campaign's name, once read (the title shows it)
         self._last_preview = None  # the last preview shown (redrawn after a language switch)
         self.sending = SendingControl(self, self)
-        self.draft: drafts.Draft | None = None  # a draft offered, not yet restored or discarded
-        self._draft_restored = False  # the text on show is a draft's: leaving without it deletes it
-        self._leaving = False  # the staff chose to lose the unsaved changes: no draft is kept
 
     def compose(self) -> ComposeResult:
         yield Header(icon="✉")
-        yield Static(id="draft-offer", classes="hidden", markup=False)
+        yield draft_line()
         with Horizontal(id="template-row"):
             yield Vertical(id="template-editor")
             with Vertical(id="preview-pane") as pane:
@@ -162,7 +150,7 @@ class TemplateEditorScreen(ClinicastScreen[None]):
             for lang in templating.LANGUAGES:
                 tabs.get_tab(f"tab-{lang}").label = lang_name(lang)
         self._set_problems(self._problem_lines)
-        self._show_offer()
+        self.show_offer()
         if self.kind is not None:
             self._preview_now()
 
@@ -177,7 +165,7 @@ class TemplateEditorScreen(ClinicastScreen[None]):
     async def _load(self) -> None:
         c = await asyncio.to_thread(campaigns.get, self.campaign_id)
         templates = await asyncio.to_thread(campaigns.get_templates, self.app.ctx, c.id)
-        draft = await asyncio.to_thread(drafts.read, self.app.ctx, c.id)
+        draft = await self.read_draft()
         self.kind, self.saved = c.kind, templates
         self.refresh_bindings()  # f6 (text part) is an email's
         self.name_shown = self.name_loaded = c.name
@@ -193,7 +181,7 @@ class TemplateEditorScreen(ClinicastScreen[None]):
         self.set_focus(self.query_one(f"#{self.active_language()}-{first}"))
         self._inputs_home()
         self._preview_soon()
-        self._offer(draft)
+        self.offer_draft(draft)
 
     def _inputs_home(self) -> None:
         """Show the start of each one-line field, not its end. Each field does it from its
@@ -261,36 +249,19 @@ class TemplateEditorScreen(ClinicastScreen[None]):
             for lang in templating.LANGUAGES
         }
 
-    # --- a draft left by a session that ended (core/drafts.py) -------------------------
+    # --- a draft left by a session that ended (tui/screens/drafts.py) ------------------
 
-    def _offer(self, draft: drafts.Draft | None) -> None:
-        """A draft of this campaign's template: asked about in one line above the fields,
-        f7 / f8 in the footer. One that differs in nothing from the saved text is moot."""
-        if draft is not None and self._draft_text(draft) == self._saved_text():
-            self.run_worker(asyncio.to_thread(drafts.discard, self.app.ctx, self.campaign_id), exit_on_error=False)
-            draft = None
-        self.draft = draft
-        self._show_offer()
-        self.refresh_bindings()
+    def draft_campaign(self) -> int | None:
+        return self.campaign_id
 
-    def _show_offer(self) -> None:
-        line = self.query_one("#draft-offer", Static)
-        line.update(drafts.offer(self.app.ctx, self.draft, self.saved) if self.draft is not None else "")
-        line.set_class(self.draft is None, "hidden")
+    def draft_values(self) -> drafts.Values:
+        return self.all_values()
 
-    def _draft_text(self, draft: drafts.Draft) -> dict[str, dict[str, str]]:
-        return {
-            lang: {f: draft.templates.get(lang, {}).get(f, "") for f in self.fields()} for lang in templating.LANGUAGES
-        }
+    def draft_saved(self) -> drafts.Values:
+        return {lang: {f: self.saved.get(lang, {}).get(f, "") for f in self.fields()} for lang in templating.LANGUAGES}
 
-    def _saved_text(self) -> dict[str, dict[str, str]]:
-        return {lang: {f: self.saved[lang].get(f, "") for f in self.fields()} for lang in templating.LANGUAGES}
-
-    def action_restore_draft(self) -> None:
-        """f7: the draft's text back in the fields, as unsaved changes (ctrl+o saves them)."""
-        if self.draft is None:
-            return
-        for lang, fields in self._draft_text(self.draft).items():
+    def put_draft(self, values: drafts.Values) -> None:
+        for lang, fields in values.items():
             for field, text in fields.items():
                 w = self.query_one(f"#{lang}-{field}")
                 if isinstance(w, TextArea):
@@ -298,33 +269,6 @@ class TemplateEditorScreen(ClinicastScreen[None]):
                 elif isinstance(w, Input):
                     w.value = text
         self._inputs_home()
-        self.draft, self._draft_restored = None, True
-        self._show_offer()
-        self.refresh_bindings()
-        self.notify(_("Unsaved changes restored: not saved yet"), timeout=4)
-
-    def action_discard_draft(self) -> None:
-        """f8: the draft deleted, the saved template kept as it is."""
-        if self.draft is None:
-            return
-        self.draft = None
-        drafts.discard(self.app.ctx, self.campaign_id)
-        self._show_offer()
-        self.refresh_bindings()
-
-    def keep_draft(self) -> None:
-        """The session ends (its connection went, or it quits without asking): unsaved
-        changes are kept as this login's draft, unless the staff chose to lose them."""
-        if self._leaving or not self.dirty():
-            return
-        drafts.write(self.app.ctx, self.campaign_id, self.all_values(), self.saved)
-
-    def drop_draft(self) -> None:
-        """The staff leave, the unsaved changes lost by their choice: no draft kept, and a
-        draft they restored goes with them."""
-        self._leaving = True
-        if self._draft_restored:
-            drafts.discard(self.app.ctx, self.campaign_id)
 
     # --- live preview --------------------------------------------------------------
 
@@ -416,8 +360,8 @@ class TemplateEditorScreen(ClinicastScreen[None]):
             area.move_cursor((last, len(new[-1])))
 
     def check_action(self, action: str, parameters) -> bool | None:
-        if action in ("restore_draft", "discard_draft"):  # while a draft is offered
-            return self.draft is not None
+        if (offered := self.draft_check(action)) is not None:  # f7 / f8, while a draft is offered
+            return offered
         if action == "preview_part":  # an email has two parts; a broadcast only its Markdown
             return self.kind == Kind.INVITATION
         return True
@@ -504,11 +448,8 @@ class TemplateEditorScreen(ClinicastScreen[None]):
             if not await self.app.push_screen_wait(ask):
                 return
         await asyncio.to_thread(campaigns.save_templates, ctx, self.campaign_id, templates)
-        await asyncio.to_thread(drafts.discard, ctx, self.campaign_id)  # saved: no draft left to offer
         self.saved = templates
-        self.draft, self._draft_restored = None, False
-        self._show_offer()
-        self.refresh_bindings()
+        self.draft_saved_now()
         self._refused = False
         self._set_problems([])
         self.notify(_("Template saved"), timeout=3)
