@@ -2,6 +2,7 @@
 
 base.py     Mailer, Gateway, Outcome (ok, retry, final): what every transport implements
 smtp.py     SMTP: STARTTLS, implicit TLS or none, a small pool of connections
+smtp_answers.py  what an SMTP answer says of the relay (its pace, its sending limit), not the recipient
 gateway.py  the app gateway's whole HTTP contract (gateway-api.md), typed
 sinks.py    the demo's and dry runs' local sinks: a maildir, a gateway log
 compose.py  one email serialised (text + HTML, structured headers)

@@ -20,17 +20,10 @@ Classification:
 What is the clinic's setup, not the message, pauses the channel (Outcome.pause, see
 core.channel_health): the login refused (535), the sender refused at MAIL FROM, a
 certificate that does not verify, no STARTTLS offered, implicit TLS to a port that answers
-in plain text, no login offered for the username set, a recipient refused because the
-relay will not relay for us ("554 5.7.1 Relay access denied": not logged in, this host
-not allowed), a port that sends no plain greeting and speaks TLS (implicit TLS, 465, with
-security "starttls"), the password unreadable; and a 421/451/452 at RCPT or DATA that asks
-us to slow down, or a 4xx instead of the greeting (a relay's pace: its rate limit, busy),
-for the time it asks (else DEFAULT_SLOW_DOWN); and an answer whose enhanced status code is
-X.4.5 (RFC 3463 "mail system congestion": a hosted relay's sending limit, Google's "550
-5.4.5 Daily user sending limit exceeded"), whoever the recipient, for the time it names
-(else LIMIT_WAIT, or DEFAULT_SLOW_DOWN for a 4xx not said to be daily). Not words: an
-answer about the address or mailbox (X.1.x, X.2.x: "452 4.2.2 mailbox full, over quota")
-is the recipient's, whatever it says of quotas or limits.
+in plain text, no login offered for the username set, a port that sends no plain greeting
+and speaks TLS (implicit TLS, 465, with security "starttls"), the password unreadable; and
+what an answer says of the relay rather than the recipient (its pace, its sending limit,
+its refusal to relay for us): core.channels.smtp_answers.
 The password is read again after a refused login, so a fixed file is used at the next try.
 """
 
@@ -48,11 +41,10 @@ import time
 from collections.abc import Callable
 
 from core import oserrors
-from core.channels import compose, dkim
+from core.channels import compose, dkim, smtp_answers
 from core.channels.base import (
     SECRET,
     SLOW_DOWN,
-    SMTP_LIMIT,
     SMTP_LOGIN,
     SMTP_NO_AUTH,
     SMTP_SECURITY,
@@ -65,24 +57,9 @@ from core.config import secrets
 from core.errors import ConfigError
 from core.reasons import Detail, detail
 
-DEFAULT_SLOW_DOWN = 60.0  # seconds, when a relay asks us to slow down without saying how long
-MAX_SLOW_DOWN = 3600.0
-LIMIT_WAIT = 3600.0  # seconds, when a relay's sending limit (X.4.5) names no wait: a daily limit
 PROBE_TLS_SECONDS = 10.0  # at most, to see whether a port that sent no greeting speaks TLS
-# an answer's enhanced status code (RFC 3463, RFC 2034): class.subject.detail, first in its text
-_ENHANCED = re.compile(r"\s*([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
-_DAILY = re.compile(r"\b(daily|per\s+day|a\s+day|24\s*h)", re.I)
-_RATE_WORDS = re.compile(r"rate|too many|too fast|slow down|throttl|limit|exceed|quota", re.I)
-# a relay that will not relay for us (not logged in, this host not allowed): the clinic's
-# setup, whoever the recipient — Postfix, sendmail, Exchange, Exim, Google's words
-_RELAY_DENIED = re.compile(
-    r"relay(ing)?\s+(access\s+)?(denied|not\s+permitted|not\s+allowed|refused|prohibited)|unable\s+to\s+relay"
-    r"|relay\s+not\s+permitted|mail\s+relay\s+denied",
-    re.I,
-)
 # what OpenSSL says of a server answering a TLS handshake in plain text (its SMTP greeting)
 _PLAIN_TEXT = frozenset({"WRONG_VERSION_NUMBER", "PACKET_LENGTH_TOO_LONG", "RECORD_LAYER_FAILURE"})
-_WAIT = re.compile(r"(\d+)\s*(s|sec|secs|seconds?|m|mins?|minutes?|h|hours?)\b", re.I)
 
 
 class _ConnectFailed(Exception):
@@ -90,50 +67,6 @@ class _ConnectFailed(Exception):
         super().__init__(text)
         self.problem = problem
         self.wait = wait
-
-
-def slow_down(code: int, text: str) -> float | None:
-    """Seconds to pause for a 421/451/452 that asks us to slow down (a relay's rate
-    limit: "too many connections", "452 4.5.3 too many recipients" for the day, "4.7.1
-    rate limit exceeded"), from the wait its text names if any; None for any other answer."""
-    if code not in (421, 451, 452) or not _RATE_WORDS.search(text):
-        return None
-    wait = _named_wait(text)
-    return DEFAULT_SLOW_DOWN if wait is None else wait
-
-
-def enhanced(answer: str) -> tuple[int, int, int] | None:
-    """The enhanced status code an SMTP answer's text begins with ("5.4.5 Daily user
-    sending limit exceeded" -> (5, 4, 5)), None without one."""
-    m = _ENHANCED.match(answer)
-    return (int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
-
-
-def pace(code: int, answer: str) -> tuple[str, float] | None:
-    """(problem, seconds to pause the channel) when an answer is about the relay's pace,
-    not this message or recipient (`answer`: the server's text after the code); None
-    otherwise. X.4.5 is the relay's sending limit (SMTP_LIMIT); an answer about the address
-    or mailbox (X.1.x, X.2.x) is the recipient's whatever its words; else slow_down's
-    rate limit (SLOW_DOWN)."""
-    status = enhanced(answer)
-    if status is not None and status[1:] == (4, 5):
-        wait = _named_wait(answer)
-        if wait is None:
-            wait = LIMIT_WAIT if code >= 500 or _DAILY.search(answer) else DEFAULT_SLOW_DOWN
-        return SMTP_LIMIT, wait
-    if status is not None and status[1] in (1, 2):
-        return None
-    wait = slow_down(code, answer)
-    return None if wait is None else (SLOW_DOWN, wait)
-
-
-def _named_wait(text: str) -> float | None:
-    """The wait an answer names ("try again in 10 minutes"), within 1 s .. MAX_SLOW_DOWN."""
-    m = _WAIT.search(text)
-    if not m:
-        return None
-    seconds = int(m.group(1)) * {"s": 1, "m": 60, "h": 3600}[m.group(2).lower()[0]]
-    return float(min(max(seconds, 1), MAX_SLOW_DOWN))
 
 
 def _decode(msg) -> str:
@@ -260,7 +193,9 @@ class SmtpMailer:
             if isinstance(e, smtplib.SMTPConnectError) and 400 <= e.smtp_code < 500:
                 # a relay that will not talk to us now (its connection rate limit, busy): no
                 # message was looked at, so no patient's attempt; the channel waits
-                raise _ConnectFailed(text, SLOW_DOWN, slow_down(421, answer) or DEFAULT_SLOW_DOWN) from None
+                raise _ConnectFailed(
+                    text, SLOW_DOWN, smtp_answers.slow_down(421, answer) or smtp_answers.DEFAULT_SLOW_DOWN
+                ) from None
             raise _ConnectFailed(text) from None
         except ssl.SSLError as e:
             self._quit(conn)
@@ -379,9 +314,10 @@ class SmtpMailer:
             if code != 250:
                 if code == 421:  # closing (too many messages on this connection): a fresh one
                     return None, False
-                text = detail(Detail.SMTP_SENDER_REFUSED, sender=sender, answer=f"{code} {_decode(msg)}")
+                said = _decode(msg)
+                text = detail(Detail.SMTP_SENDER_REFUSED, sender=sender, answer=f"{code} {said}")
                 conn.rset()
-                paced = pace(code, _decode(msg))
+                paced = smtp_answers.pace(code, said)
                 if paced is not None:
                     return Outcome.pause(paced[0], one_line(text), paced[1]), True
                 if code < 500:
@@ -391,25 +327,28 @@ class SmtpMailer:
                 return Outcome.pause(SMTP_SENDER, one_line(text)), True
             for address in to:
                 code, msg = conn.rcpt(address)
-                if code == 421 and pace(code, _decode(msg)) is None:
+                if code in (250, 251):
+                    continue
+                said = _decode(msg)
+                if code == 421 and smtp_answers.pace(code, said) is None:
                     return None, False
-                if code not in (250, 251):
-                    text = detail(Detail.SMTP_RECIPIENT_REFUSED, address=address, answer=f"{code} {_decode(msg)}")
-                    if code == 421:  # slowing us down, and closing
-                        return self._answer(code, _decode(msg), text), False
-                    conn.rset()
-                    if code >= 500 and _RELAY_DENIED.search(_decode(msg)):
-                        return Outcome.pause(SMTP_SENDER, one_line(text)), True
-                    return self._answer(code, _decode(msg), text), True
-            code, msg = conn.docmd("DATA")
-            if code == 421 and pace(code, _decode(msg)) is None:
-                return None, False
-            if code != 354:
-                text = detail(Detail.SMTP_DATA_ANSWER, answer=f"{code} {_decode(msg)}")
-                if code == 421:
-                    return self._answer(code, _decode(msg), text), False
+                text = detail(Detail.SMTP_RECIPIENT_REFUSED, address=address, answer=f"{code} {said}")
+                if code == 421:  # slowing us down, and closing
+                    return self._answer(code, said, text), False
                 conn.rset()
-                return self._answer(code, _decode(msg), text), True
+                if code >= 500 and smtp_answers.relay_denied(said):
+                    return Outcome.pause(SMTP_SENDER, one_line(text)), True
+                return self._answer(code, said, text), True
+            code, msg = conn.docmd("DATA")
+            if code != 354:
+                said = _decode(msg)
+                if code == 421 and smtp_answers.pace(code, said) is None:
+                    return None, False
+                text = detail(Detail.SMTP_DATA_ANSWER, answer=f"{code} {said}")
+                if code == 421:
+                    return self._answer(code, said, text), False
+                conn.rset()
+                return self._answer(code, said, text), True
             conn.send(_dot_stuffed(message))
             data_sent = True
             code, msg = conn.getreply()
@@ -427,10 +366,11 @@ class SmtpMailer:
             WATCHDOG.cancel(timer)
         if code == 250:
             return Outcome.success(), True
-        if code == 421 and pace(code, _decode(msg)) is None:
+        said = _decode(msg)
+        if code == 421 and smtp_answers.pace(code, said) is None:
             return None, False  # an explicit "closing, not accepted": safe to try again at once
-        text = detail(Detail.SMTP_ANSWER, answer=f"{code} {_decode(msg)}")
-        return self._answer(code, _decode(msg), text), code != 421
+        text = detail(Detail.SMTP_ANSWER, answer=f"{code} {said}")
+        return self._answer(code, said, text), code != 421
 
     def _no_smtputf8(self, sender: str, to: list[str]) -> Outcome:
         """An email that needs SMTPUTF8 to a server that does not offer it: the recipient's
@@ -446,7 +386,7 @@ class SmtpMailer:
     def _answer(code: int, answer: str, text: str) -> Outcome:
         """The outcome of a refusal: `answer` the server's words after the code, `text` the
         reason in full."""
-        paced = pace(code, answer)
+        paced = smtp_answers.pace(code, answer)
         if paced is not None:  # the relay's pace, not this recipient
             return Outcome.pause(paced[0], one_line(text), paced[1])
         return Outcome.final(one_line(text)) if 500 <= code < 600 else Outcome.retry(one_line(text))
