@@ -232,10 +232,6 @@ class CampaignDetailScreen(DraftOffer[int | None]):
             if typed[key] or self.kind == Kind.BROADCAST:  # an invitation's dates are not shown
                 self.query_one(f"#{key}", Input).value = typed[key]
 
-    def check_action(self, action: str, parameters) -> bool | None:
-        offered = self.draft_check(action)  # f7 / f8, while a draft is offered
-        return True if offered is None else offered
-
     def _apply_kind(self, kind: str) -> None:
         self.kind = kind
         self.query_one("#channel", Static).update(_(CHANNEL_TEXT[kind]))

@@ -97,9 +97,11 @@ class DraftOffer(ClinicastScreen[ResultT]):
         line.set_class(self.draft is None, "hidden")
         self.refresh_bindings()
 
-    def draft_check(self, action: str) -> bool | None:
-        """check_action's answer for f7 / f8 (None: not theirs)."""
-        return self.draft is not None if action in ACTIONS else None
+    def check_action(self, action: str, parameters) -> bool | None:
+        """f7 / f8 only while a draft is offered; the screen's own actions as it says."""
+        if action in ACTIONS:
+            return self.draft is not None
+        return super().check_action(action, parameters)
 
     def action_restore_draft(self) -> None:
         """f7: the draft's text back in the fields, as unsaved changes (ctrl+o saves them)."""

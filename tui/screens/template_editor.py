@@ -360,11 +360,9 @@ class TemplateEditorScreen(DraftOffer[None]):
             area.move_cursor((last, len(new[-1])))
 
     def check_action(self, action: str, parameters) -> bool | None:
-        if (offered := self.draft_check(action)) is not None:  # f7 / f8, while a draft is offered
-            return offered
         if action == "preview_part":  # an email has two parts; a broadcast only its Markdown
             return self.kind == Kind.INVITATION
-        return True
+        return super().check_action(action, parameters)  # f7 / f8 while a draft is offered
 
     def action_preview_part(self) -> None:
         """f6: the email as its HTML part reads, or its text part."""
