@@ -12,6 +12,7 @@ from core.errors import BadInput
 from core.formats import day, number
 from core.i18n import N_, _, ngettext
 from core.textcheck import quoted_value
+from core.words import funnel_steps
 
 _JSON_HELP = N_("Print one JSON document (the spec's English keys and codes).")
 
@@ -96,8 +97,7 @@ def _print_campaign(s, pace: str = "") -> None:
     if pace:
         click.echo("  " + _("pace: {pace}").format(pace=pace))
     if s.funnel:
-        steps = ", ".join(f"{word('funnel', k)} {number(v)}" for k, v in s.funnel.items())
-        click.echo("  " + _("funnel: {steps}").format(steps=steps))
+        click.echo("  " + _("funnel: {steps}").format(steps=funnel_steps(s.funnel)))
 
 
 @command(campaigns_group, "list", help=N_("Every campaign, newest first."))

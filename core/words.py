@@ -1,8 +1,9 @@
 """The stored codes a person reads, in their language (SPEC §12): a campaign's kind,
-channel, status and window, a recipient's status, a delivery's kind and state, the
-invitation funnel's steps, an opt-out's channel and source, a patient's fields. The codes
-themselves stay English in `--json` and the database. The TUI and the command line both
-show them through `word` (the reasons' words: core.reasons.describe).
+channel, status and window, a recipient's status, a delivery's kind and state, an
+opt-out's channel and source, a patient's fields. The codes themselves stay English in
+`--json` and the database. The TUI and the command line both show them through `word`
+(the reasons' words: core.reasons.describe), and an invitation's funnel through
+`funnel_steps` (its counts with their plurals).
 
 `pgettext`: one English word is two French ones ("sent": a campaign « envoyée », a
 recipient « envoyé »). A code this version does not know is shown as it is.
@@ -10,7 +11,9 @@ recipient « envoyé »). A code this version does not know is shown as it is.
 
 from __future__ import annotations
 
-from core.i18n import pgettext
+from collections.abc import Mapping
+
+from core.i18n import ngettext, pgettext
 
 # (context, code) — each pgettext call is written out so that Babel extracts it
 _WORDS = {
@@ -40,10 +43,6 @@ _WORDS = {
     ("window", "live"): lambda: pgettext("window", "live"),
     ("window", "ended"): lambda: pgettext("window", "ended"),
     ("window", "invalid"): lambda: pgettext("window", "invalid"),
-    ("funnel", "invited"): lambda: pgettext("funnel", "invited"),
-    ("funnel", "joined"): lambda: pgettext("funnel", "joined"),
-    ("funnel", "expired"): lambda: pgettext("funnel", "expired"),
-    ("funnel", "reinvited"): lambda: pgettext("funnel", "reinvited"),
     ("delivery", "pending"): lambda: pgettext("delivery state", "pending"),
     ("delivery", "sending"): lambda: pgettext("delivery state", "sending"),
     ("delivery", "sent"): lambda: pgettext("delivery state", "sent"),
@@ -101,7 +100,7 @@ _WORDS = {
 
 def word(what: str, code: object) -> str:
     """The words for `code` in the language in use. `what`: "kind", "channel", "campaign"
-    (its status), "recipient" (its status), "window" (its state), "funnel" (a step),
+    (its status), "recipient" (its status), "window" (its state),
     "delivery" (its state), "delivery kind", "source" (an opt-out's), "field" (a patient's),
     "bool", "audit" (an audit trail's action). A code this version does not know is shown as it is."""
     text = "" if code is None else str(code)
@@ -109,4 +108,24 @@ def word(what: str, code: object) -> str:
     return found() if found else text
 
 
-__all__ = ["word"]
+def funnel_steps(funnel: Mapping[str, int]) -> str:
+    """An invitation campaign's funnel said with its counts, each with its own plural:
+    "5 invited, 1 joined, 4 expired" (« 5 invités, 1 inscrit, 4 expirés »), then how many
+    were re-invited when some were. `campaigns show` and the TUI's two screens say it
+    alike (the label-then-number « invités 1 » agreed with no count)."""
+    from core.formats import number  # Babel's numbers: imported when a funnel is said
+
+    def n(step: str) -> str:
+        return number(funnel.get(step, 0))
+
+    steps = [
+        ngettext("{n} invited", "{n} invited", funnel.get("invited", 0)).format(n=n("invited")),
+        ngettext("{n} joined", "{n} joined", funnel.get("joined", 0)).format(n=n("joined")),
+        ngettext("{n} expired", "{n} expired", funnel.get("expired", 0)).format(n=n("expired")),
+    ]
+    if funnel.get("reinvited"):
+        steps.append(ngettext("{n} re-invited", "{n} re-invited", funnel["reinvited"]).format(n=n("reinvited")))
+    return ", ".join(steps)
+
+
+__all__ = ["funnel_steps", "word"]

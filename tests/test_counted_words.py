@@ -17,6 +17,7 @@ from core import recipients
 from core.models import Campaign
 from core.recipients import StartPlan, StopResult
 from core.recipients.stop import nothing_to_stop
+from core.words import funnel_steps
 from tui.screens.sending import stop_message
 
 NB, NNB = "\u00a0", "\u202f"
@@ -71,6 +72,10 @@ FR = {
         f"En cours d'envoi à cet instant{NB}: {{n}} (ils se terminent)",
     ),
     ("Already sent: {n}",) * 2: (f"Déjà envoyé{NB}: {{n}}", f"Déjà envoyés{NB}: {{n}}"),
+    ("{n} invited",) * 2: ("{n} invité", "{n} invités"),
+    ("{n} joined",) * 2: ("{n} inscrit", "{n} inscrits"),
+    ("{n} expired",) * 2: ("{n} expiré", "{n} expirés"),
+    ("{n} re-invited",) * 2: ("{n} réinvité", "{n} réinvités"),
     (
         "Not sent, cancelled now: {n} email (its patient goes back to “assigned”: a later start sends to them)",
         "Not sent, cancelled now: {n} emails (those patients go back to “assigned”: a later start sends to them)",
@@ -151,3 +156,21 @@ def test_the_audit_trail_of_one_row_says_one_row():
 
     (said,) = Verdict(rows=1, last_id=1).lines(ZoneInfo("America/Toronto"))
     assert said.startswith("the audit trail is intact: 1 row chained; "), said
+
+
+def test_an_invitation_s_funnel_agrees_with_each_count(french):
+    """The funnel read « invités 1, inscrits 0, expirés 0 » on the campaign list, its
+    ledger's heading and `campaigns show`: a label with no count to agree with. One
+    function says it for the three."""
+    assert funnel_steps({"invited": 1, "joined": 0, "expired": 2, "reinvited": 0}) == (
+        "1 invité, 0 inscrit, 2 expirés"
+    )
+    assert funnel_steps({"invited": 3, "joined": 1, "expired": 2, "reinvited": 1}) == (
+        "3 invités, 1 inscrit, 2 expirés, 1 réinvité"
+    )
+
+
+def test_an_invitation_s_funnel_in_english():
+    assert funnel_steps({"invited": 1, "joined": 0, "expired": 1, "reinvited": 2}) == (
+        "1 invited, 0 joined, 1 expired, 2 re-invited"
+    )

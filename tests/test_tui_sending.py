@@ -258,7 +258,7 @@ class TestReinvite:
                 n.message == "\n".join(plan.reinvited_lines()) and n.message.startswith(f"Re-invited: {sent} fresh")
                 for n in app._notifications
             )
-            assert f"re-invited {sent}" in screen_text(app)  # the funnel counts them
+            assert f"{sent} re-invited" in screen_text(app)  # the funnel counts them
             assert Invitation.select().where(Invitation.reinvited_at.is_null(False)).count() == sent
             await pilot.press("i")  # a second time: nothing
             await settle(pilot)

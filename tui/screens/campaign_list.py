@@ -18,7 +18,7 @@ from core import campaigns
 from core.enums import CampaignStatus, Kind, Permission
 from core.errors import Refused
 from core.i18n import N_, _, ngettext
-from core.words import word
+from core.words import funnel_steps, word
 from tui import format as fmt
 from tui.screens.base import ClinicastScreen
 from tui.screens.modals import ConfirmModal
@@ -269,15 +269,7 @@ class CampaignListScreen(ClinicastScreen[None]):
             self._load_funnel(s.id)
         f = self._funnels.get(s.id) if s.funnel is None else s.funnel
         if f is not None and f.get("invited"):
-            text.append(
-                "   "
-                + _("invited {invited}, joined {joined}, expired {expired}").format(
-                    invited=fmt.num(f["invited"]), joined=fmt.num(f["joined"]), expired=fmt.num(f["expired"])
-                ),
-                style="cyan",
-            )
-            if f.get("reinvited"):
-                text.append(", " + _("re-invited {n}").format(n=fmt.num(f["reinvited"])), style="cyan")
+            text.append("   " + funnel_steps(f), style="cyan")
         # on the second line when it has room, else on a third (French runs longer, and
         # counts grow: « envoyé 94 · écarté 106   invités 94, … » left no room at 80 columns)
         changed = _("changed {when}").format(when=fmt.short_when(s.updated_at, tz))

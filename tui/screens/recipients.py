@@ -20,7 +20,7 @@ from core import campaigns, recipients
 from core.enums import Kind, RecipientStatus
 from core.i18n import N_, _, ngettext
 from core.optouts.ledger import Recorded
-from core.words import word
+from core.words import funnel_steps, word
 from tui import format as fmt
 from tui.screens.base import ClinicastScreen
 from tui.screens.opt_out import OptOutFlow
@@ -176,13 +176,7 @@ class RecipientsScreen(ClinicastScreen[None]):
             days = _("{start} → {end}").format(start=fmt.short_day(s.starts_on), end=fmt.short_day(s.ends_on))
             info.append((" ", Text(days)))
         elif s.funnel is not None and s.funnel.get("invited"):
-            f = s.funnel
-            funnel = _("invited {invited}, joined {joined}, expired {expired}").format(
-                invited=fmt.num(f["invited"]), joined=fmt.num(f["joined"]), expired=fmt.num(f["expired"])
-            )
-            info.append((" · ", Text(funnel)))
-            if f.get("reinvited"):
-                info.append((", ", Text(_("re-invited {n}").format(n=fmt.num(f["reinvited"])))))
+            info.append((" · ", Text(funnel_steps(s.funnel))))
         if s.archived:
             info.append((" · ", Text(_("archived"), style="dim")))
         self.query_one("#campaign-info", Static).update(fmt.flowed(info, width))
