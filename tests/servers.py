@@ -247,11 +247,8 @@ class _SmtpHandler:
         o = self.owner
         with o.lock:
             session_no = getattr(session, "clinicast_conn", 0)
-            if o.close_every and o._per_connection.get(session_no, 0) >= o.close_every:
-                # a server limiting messages per connection: it says so, then hangs up
-                o.fault_log.append("421 after close_every")
-                asyncio.get_running_loop().call_later(0.05, server.transport.close)
-                return "421 4.7.0 too many messages on this connection"
+            if o.close_at == "mail" and o._at_limit(session_no):
+                return o._close_for_limit(server)
             if o.refuse_from:  # a relay refusing the clinic's sender, every message while set
                 o.fault_log.append("mail " + o.refuse_from)
                 return o.refuse_from
@@ -266,6 +263,8 @@ class _SmtpHandler:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         o = self.owner
         with o.lock:
+            if o.close_at == "rcpt" and o._at_limit(getattr(session, "clinicast_conn", 0)):
+                return o._close_for_limit(server)
             if o.faults and o.faults[0].startswith("rcpt "):
                 fault = o.faults.pop(0)
                 o.fault_log.append(fault)
@@ -318,8 +317,9 @@ class SmtpServer:
     (keep the message — the patient gets it — then close without answering: the client
     cannot know); "drop-before" (close the connection at MAIL FROM: an idle connection
     the server had dropped); "rcpt 550 ..." / "rcpt 451 ..." (answer RCPT TO).
-    `close_every=N` answers 421 and closes a connection on its N+1th message (a server
-    limiting messages per connection). `delay` seconds before each 250. `refuse_from`, an
+    `close_every=N` answers `close_answer` (a 421) and closes a connection on its N+1th
+    message (a server limiting messages per connection: Exim's smtp_accept_max_per_connection),
+    at MAIL FROM or, with `close_at="rcpt"`, at RCPT TO. `delay` seconds before each 250. `refuse_from`, an
     answer to every MAIL FROM while set ("553 5.7.1 sender not allowed": a relay that
     refuses the clinic's sender), "" to accept again. `greeting`, an answer instead of
     the 220 greeting to every connection while set ("421 4.7.0 too many connections": a
@@ -333,6 +333,8 @@ class SmtpServer:
         security: str = "none",
         auth: tuple[str, str] | None = None,
         close_every: int = 0,
+        close_answer: str = "421 4.7.0 too many messages on this connection",
+        close_at: str = "mail",
         delay: float = 0.0,
         port: int = 0,
         host: str = "127.0.0.1",
@@ -342,6 +344,7 @@ class SmtpServer:
         from aiosmtpd.smtp import SMTP, AuthResult
 
         self.security, self.auth, self.close_every, self.delay = security, auth, close_every, delay
+        self.close_answer, self.close_at = close_answer, close_at
         self.pairs: float | None = None  # see paired()
         self._pair_waiting: asyncio.Future | None = None
         self.host = host
@@ -419,6 +422,16 @@ class SmtpServer:
             data_size_limit=10_000_000,
             **kwargs,
         )
+
+    def _at_limit(self, session_no: int) -> bool:
+        """Whether a connection carried its `close_every` messages (under self.lock)."""
+        return bool(self.close_every) and self._per_connection.get(session_no, 0) >= self.close_every
+
+    def _close_for_limit(self, server) -> str:
+        """A server limiting messages per connection: it says so, then hangs up (under self.lock)."""
+        self.fault_log.append("421 after close_every")
+        asyncio.get_running_loop().call_later(0.05, server.transport.close)
+        return self.close_answer
 
     async def paired(self) -> None:
         """With `pairs` set (seconds): the server answers emails two at a time. An email's
