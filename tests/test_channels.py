@@ -316,6 +316,25 @@ class TestSmtp:
         assert all(o.ok for o in outcomes) and len(smtp.messages) == 10
         assert smtp.connections == 4
 
+    def test_a_pooled_connection_timed_out_after_one_message_is_no_refusal(self, monkeypatch):
+        """A quiet clinic: each pooled connection carries one email, then sits idle until the
+        server's idle timeout closes it with a 421 (Postfix's "421 4.4.2 ... timeout
+        exceeded"), read as the next MAIL FROM's answer. However many in a row, each is
+        replaced at once: no relay refusing us, no pause."""
+        from core.channels import smtp as smtp_module
+
+        monkeypatch.setattr(smtp_module, "LIMIT_RECENT_SECONDS", 0.05)  # minutes, for real
+        answer = "421 4.4.2 mx.example.org Error: timeout exceeded"
+        with SmtpServer(close_every=1, close_answer=answer) as smtp:
+            m = mailer(smtp)
+            outcomes = []
+            for i in range(smtp_module.MAX_QUICK_RECONNECTS + 3):
+                time.sleep(0.1)
+                outcomes.append(m.send(message(f"k{i}"), "a@example.org", ["b@example.org"], f"k{i}"))
+            m.close()
+        assert all(o.ok for o in outcomes), outcomes
+        assert len(smtp.messages) == len(outcomes) == smtp.connections
+
     def test_a_pooled_connection_the_server_dropped_is_replaced_at_once(self):
         with SmtpServer() as smtp:
             m = mailer(smtp)

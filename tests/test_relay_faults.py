@@ -5,6 +5,7 @@ once the relay accepts again, and `status` says why emails wait."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 
 import pytest
@@ -249,3 +250,94 @@ def test_config_check_says_a_security_that_does_not_match_its_port(db_url, tmp_p
     assert f"warning: email.port = {port}" in check(security, port)
     matching = "tls" if port == 465 else "starttls"
     assert "email.port =" not in check(matching, port)
+
+
+@pytest.mark.parametrize(
+    ("where", "answer"),
+    [
+        ("mail", "421 4.7.0 mx.example.org too many messages in this connection"),  # Exim
+        ("mail", "421 4.3.2 Service not available, closing transmission channel"),  # Exchange
+        ("rcpt", "421 4.7.0 Too many messages in this session, closing connection"),
+    ],
+)
+def test_a_relay_s_messages_per_connection_limit_is_a_new_connection_not_a_pause(db, db_url, tmp_path, where, answer):
+    """A relay takes 10 messages a connection, then answers 421 (closing, RFC 5321 §3.8)
+    at MAIL FROM or RCPT TO: nothing of that message was accepted. The connection is
+    replaced and the message goes on the new one at once: each of 30 patients gets one
+    email, no attempt counted, email never paused."""
+    from servers import SmtpServer
+
+    with SmtpServer(close_every=10, close_answer=answer, close_at=where) as smtp:
+        config = delivery_config(db_url, tmp_path, smtp=smtp)
+        ctx, clock, c = started(config, n=30)
+        t0 = time.monotonic()
+        with Dispatcher(config, clock=clock) as d:
+            d.run_once()
+            took = time.monotonic() - t0
+            assert channel_health.problems() == []
+            run(d, clock, 1, rounds=2)  # what a pause or an attempt would have left
+    assert status_counts(c.id) == {"sent": 30}
+    assert emailed(smtp) == {f"p{i}@example.org": 1 for i in range(1000, 1030)}
+    assert all(x.attempts == 1 and x.last_error == "" for x in Delivery.select())
+    assert smtp.fault_log.count("421 after close_every") >= 2 and smtp.connections >= 3
+    assert took < 10, f"{took:.1f} s for 30 emails"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "mail 421 4.7.0 Too many messages from your IP, try again later",
+        "rcpt 421 4.7.0 Too many messages in this session, closing connection",
+    ],
+)
+def test_a_421_to_a_fresh_connection_s_first_message_pauses_email(db, db_url, tmp_path, smtp, answer):
+    """A 421 to the first message of a new connection is no limit reached: the relay
+    refuses us. Email pauses (a 421 at MAIL FROM counted an attempt against the patient);
+    once the relay takes mail, each patient gets one email."""
+    config = delivery_config(db_url, tmp_path, smtp=smtp)
+    ctx, clock, c = started(config)
+    where, said = answer.split(" ", 1)
+
+    def refuse(on: bool) -> None:
+        if where == "mail":
+            smtp.refuse_from = said if on else ""
+        else:
+            smtp.faults[:] = [answer] * 100 if on else []
+
+    refuse(True)
+    with Dispatcher(config, clock=clock) as d:
+        d.run_once()
+        [p] = channel_health.problems()
+        assert p.problem == "slow_down" and said in p.detail
+        assert smtp.messages == [] and status_counts(c.id) == {"queued": 3}
+        refuse(False)
+        run(d, clock, 61, rounds=2)
+    assert status_counts(c.id) == {"sent": 3} and emailed(smtp) == EACH_ONCE
+    assert all(x.attempts == 1 for x in Delivery.select())
+
+
+@pytest.mark.parametrize("where", ["mail", "rcpt"])
+def test_a_relay_closing_every_connection_after_one_message_pauses_email(db, db_url, tmp_path, where):
+    """A relay that answers 421 to every connection's second message is not a limit a new
+    connection gets round: after a few connections replaced at once, email pauses (no
+    endless reconnecting), no message goes twice and no patient fails; once the relay
+    takes more, each patient gets one email."""
+    from servers import SmtpServer
+
+    answer = "421 4.3.2 Service not available, closing transmission channel"
+    with SmtpServer(close_every=1, close_answer=answer, close_at=where) as smtp:
+        config = delivery_config(db_url, tmp_path, smtp=smtp, email={"concurrency": 1})
+        ctx, clock, c = started(config, n=10)
+        with Dispatcher(config, clock=clock) as d:
+            d.run_once()
+            [p] = channel_health.problems()
+            assert p.problem == "slow_down" and answer in p.detail
+            first = len(smtp.messages)
+            assert 1 < first < 10 and smtp.connections == first
+            run(d, clock, 61)
+            assert len(smtp.messages) < 10 and status_counts(c.id).get("failed") is None
+            smtp.close_every = 0
+            run(d, clock, 61, rounds=2)
+    assert status_counts(c.id) == {"sent": 10}
+    assert emailed(smtp) == {f"p{i}@example.org": 1 for i in range(1000, 1010)}
+    assert all(x.attempts == 1 for x in Delivery.select())

@@ -12,6 +12,12 @@ Classification:
   dropped meanwhile (idle timeout, 421, reset) is replaced and the message tried once
   more on a fresh one; otherwise the dispatcher retries later. A 4xx answer is retried,
   a 5xx final (550 for one address fails only that address);
+- a 421 (the server closing the connection, RFC 5321 §3.8) to MAIL FROM or RCPT TO on a
+  connection that already carried a message is its limit of messages per connection
+  (Exim's smtp_accept_max_per_connection, 1000 by default): nothing of this message was
+  accepted, so it goes at once on a new connection — no attempt, no pause. On a fresh
+  connection it is the relay refusing us (smtp_answers.pace: the channel waits), and so is
+  a relay that closed MAX_QUICK_RECONNECTS connections in a row, each after one message;
 - after the message and its final "." went out and before the server's answer (the
   connection dropped, the deadline ran out): the outcome is **unknown** — the server
   may have queued it. Never retried at once: the dispatcher decides (core.delivery.retry).
@@ -58,6 +64,12 @@ from core.errors import ConfigError
 from core.reasons import Detail, detail
 
 PROBE_TLS_SECONDS = 10.0  # at most, to see whether a port that sent no greeting speaks TLS
+# a 421 this soon after a connection's last message is the relay's limit (or its refusal),
+# not its idle timeout (minutes: RFC 5321 §4.5.3.2.7)
+LIMIT_RECENT_SECONDS = 10.0
+# connections in a row closed by a 421 after one message each, replaced at once; the next
+# such 421 pauses the channel (a relay that takes one message a connection refuses us)
+MAX_QUICK_RECONNECTS = 3
 # what OpenSSL says of a server answering a TLS handshake in plain text (its SMTP greeting)
 _PLAIN_TEXT = frozenset({"WRONG_VERSION_NUMBER", "PACKET_LENGTH_TOO_LONG", "RECORD_LAYER_FAILURE"})
 
@@ -67,6 +79,28 @@ class _ConnectFailed(Exception):
         super().__init__(text)
         self.problem = problem
         self.wait = wait
+
+
+class _Conn:
+    """A connection of the pool, and how many messages went on it (a transaction answered
+    with the connection still usable), the last one when (time.monotonic())."""
+
+    __slots__ = ("smtp", "sent", "last")
+
+    def __init__(self, smtp: smtplib.SMTP):
+        self.smtp = smtp
+        self.sent = 0
+        self.last = 0.0
+
+
+class _Closing:
+    """A 421 to MAIL FROM or RCPT TO: the server closes the connection; nothing of this
+    message was accepted. `text`: the reason in full, should it not be retried at once."""
+
+    __slots__ = ("code", "answer", "text")
+
+    def __init__(self, code: int, answer: str, text: str):
+        self.code, self.answer, self.text = code, answer, text
 
 
 def _decode(msg) -> str:
@@ -105,10 +139,11 @@ class SmtpMailer:
         self.ca_file = ca_file  # read at each connection: a fixed file (or trust store) is used at once
         self.local_hostname = local_hostname
         self.signer = signer  # core.channels.dkim.DkimSigner, when clinicast signs
-        self._idle: queue.LifoQueue[smtplib.SMTP] = queue.LifoQueue()
+        self._idle: queue.LifoQueue[_Conn] = queue.LifoQueue()
         self._lock = threading.Lock()
         self._closed = False
         self.connections_opened = 0  # for tests and the bench: reuse is visible
+        self._quick_reconnects = 0  # connections in a row closed by a 421 after one message
 
     @classmethod
     def from_settings(cls, email, ssl_context: ssl.SSLContext | None = None) -> SmtpMailer:
@@ -249,15 +284,15 @@ class SmtpMailer:
         except Exception:  # noqa: BLE001 - closing a broken connection: nothing to save
             pass
 
-    def _take(self) -> smtplib.SMTP | None:
+    def _take(self) -> _Conn | None:
         try:
             return self._idle.get_nowait()
         except queue.Empty:
             return None
 
-    def _give(self, conn: smtplib.SMTP) -> None:
+    def _give(self, conn: _Conn) -> None:
         if self._closed:
-            self._quit(conn)
+            self._quit(conn.smtp)
         else:
             self._idle.put(conn)
 
@@ -270,32 +305,64 @@ class SmtpMailer:
             except ConfigError as e:  # the key: the clinic's setup, not this email
                 return Outcome.pause(SECRET, one_line(secrets.stored(e)))
         conn = self._take()
-        reused = conn is not None
         for _ in range(2):
             if conn is None:
                 try:
-                    conn = self._connect()
+                    conn = _Conn(self._connect())
                 except _ConnectFailed as e:
                     if e.problem:
                         return Outcome.pause(e.problem, one_line(e), e.wait)
                     return Outcome.retry(one_line(e))
-                reused = False
-            outcome, usable = self._transaction(conn, message, sender, to)
+            answered, usable = self._transaction(conn.smtp, message, sender, to)
             if usable:
+                assert isinstance(answered, Outcome)  # a usable connection: the message's answer
+                conn.sent += 1
+                conn.last = time.monotonic()
+                if conn.sent > 1 and self._quick_reconnects:  # a connection took more than one
+                    with self._lock:
+                        self._quick_reconnects = 0
                 self._give(conn)
-                return outcome
-            self._quit(conn)
-            conn = None
+                return answered
+            self._quit(conn.smtp)
+            closed, conn = conn, None
+            outcome = self._closing(answered, closed) if isinstance(answered, _Closing) else answered
             if outcome is not None:
                 return outcome
-            if not reused:  # a fresh connection failed before the data: try later
+            if not closed.sent:  # a fresh connection failed before the data: try later
                 return Outcome.retry(detail(Detail.SMTP_CLOSED_BEFORE))
-            # a pooled connection the server had dropped: one more try on a fresh one
+            # a pooled connection the server closed (its limit of messages, its idle
+            # timeout): nothing of this message went, so once more on a fresh one
         return Outcome.retry(detail(Detail.SMTP_LOST_TWICE))
 
-    def _transaction(self, conn: smtplib.SMTP, message: bytes, sender: str, to: list[str]):
+    def _closing(self, closing: _Closing, conn: _Conn) -> Outcome | None:
+        """The outcome of a 421 to MAIL FROM or RCPT TO on `conn` (now closed); None: send
+        the message again at once on a new connection (nothing of it was accepted).
+
+        After a message on this connection it is the relay's limit of messages per
+        connection (or its idle timeout): a new connection. On a fresh connection it is
+        the relay refusing us: smtp_answers.pace's pause, else retried later. A relay that
+        closed MAX_QUICK_RECONNECTS connections in a row, each right after its one message,
+        refuses us too: the channel waits (smtp_answers.pace, else DEFAULT_SLOW_DOWN)."""
+        paced = smtp_answers.pace(closing.code, closing.answer)
+        if conn.sent:
+            if conn.sent > 1 or time.monotonic() - conn.last >= LIMIT_RECENT_SECONDS:
+                return None  # its limit, or an idle connection the server timed out
+            with self._lock:
+                if self._quick_reconnects < MAX_QUICK_RECONNECTS:
+                    self._quick_reconnects += 1
+                    return None
+            problem, wait = paced or (SLOW_DOWN, smtp_answers.DEFAULT_SLOW_DOWN)
+            return Outcome.pause(problem, one_line(closing.text), wait)
+        if paced is not None:
+            return Outcome.pause(paced[0], one_line(closing.text), paced[1])
+        return None
+
+    def _transaction(
+        self, conn: smtplib.SMTP, message: bytes, sender: str, to: list[str]
+    ) -> tuple[Outcome | _Closing | None, bool]:
         """(outcome, connection still usable). Outcome None: the connection was lost
-        before the message data went out, so the message can be tried again at once."""
+        before the message data went out, so the message can be tried again at once;
+        _Closing: a 421 to MAIL FROM or RCPT TO (see send)."""
         data_sent = False
         fired = threading.Event()
         timer = WATCHDOG.arm(self.timeout, _shut, conn, fired)
@@ -312,10 +379,10 @@ class SmtpMailer:
                 options = ["SMTPUTF8", "BODY=8BITMIME"] if conn.has_extn("8bitmime") else ["SMTPUTF8"]
             code, msg = conn.mail(sender, options)
             if code != 250:
-                if code == 421:  # closing (too many messages on this connection): a fresh one
-                    return None, False
                 said = _decode(msg)
                 text = detail(Detail.SMTP_SENDER_REFUSED, sender=sender, answer=f"{code} {said}")
+                if code == 421:  # closing (too many messages on this connection?): see send
+                    return _Closing(code, said, text), False
                 conn.rset()
                 paced = smtp_answers.pace(code, said)
                 if paced is not None:
@@ -330,11 +397,9 @@ class SmtpMailer:
                 if code in (250, 251):
                     continue
                 said = _decode(msg)
-                if code == 421 and smtp_answers.pace(code, said) is None:
-                    return None, False
                 text = detail(Detail.SMTP_RECIPIENT_REFUSED, address=address, answer=f"{code} {said}")
-                if code == 421:  # slowing us down, and closing
-                    return self._answer(code, said, text), False
+                if code == 421:  # closing (too many messages on this connection?): see send
+                    return _Closing(code, said, text), False
                 conn.rset()
                 if code >= 500 and smtp_answers.relay_denied(said):
                     return Outcome.pause(SMTP_SENDER, one_line(text)), True
@@ -398,9 +463,9 @@ class SmtpMailer:
             if conn is None:
                 break
             try:
-                conn.quit()
+                conn.smtp.quit()
             except Exception:  # noqa: BLE001 - QUIT on a dead connection: just close it
-                self._quit(conn)
+                self._quit(conn.smtp)
 
 
 def _timed_out(e: BaseException, fired: threading.Event) -> bool:
