@@ -88,10 +88,12 @@ def check_footer(app) -> tuple[list[str], str]:
 
 class TestFooter:
     async def test_the_recipients_keys_are_whole_and_the_help_key_counts_the_others(self, world):
-        """Was « … o Retrait / Chercher E »: t, e, r and « Exporter » never showed."""
+        """Was « … o Retrait / Chercher E »: t, e, r and « Exporter » never showed; then
+        « ⏎ Détail … x Retirer ? +8 touches », search and opt-out behind `?`."""
         async with campaign_open(world, world.campaigns.broadcast_live) as (app, pilot):
             words, help_words = check_footer(app)
-            assert words[:3] == ["⏎ Détail", "a Ajouter", "s Démarrer"]  # the most used first
+            # the most needed first (RecipientsScreen.FOOTER_ORDER)
+            assert words == ["/ Chercher", "o Désabonner", "a Ajouter", "x Retirer", "s Démarrer", "S Arrêter"]
             assert help_words.startswith("? +")
             await pilot.press("question_mark")  # the key it names opens the list of them all
             await settle(pilot)

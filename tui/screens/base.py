@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from textual import getters
 from textual.binding import ActiveBinding, Binding
@@ -46,6 +46,10 @@ class ClinicastScreen(Screen[ResultT]):
     """A screen of the clinicast app."""
 
     app = getters.app(ClinicastApp)
+    # The ids of the keys its footer shows first, most needed first; the others follow in
+    # the order of their bindings. At 80 columns the footer keeps as many of them as fit
+    # and `?` lists the rest (tui/widgets/footer.py). Empty: the bindings' own order.
+    FOOTER_ORDER: ClassVar[tuple[str, ...]] = ()
 
     @property
     def active_bindings(self) -> dict[str, ActiveBinding]:

@@ -15,7 +15,7 @@ from textual.widgets import Static
 from core.i18n import N_, _
 from tui import keys
 from tui.screens.base import ClinicastModal, ClinicastScreen, translated_bindings
-from tui.widgets.footer import KeysFooter
+from tui.widgets.footer import KeysFooter, ranked
 
 
 class KeysScreen(ClinicastModal[None]):
@@ -40,11 +40,12 @@ class KeysScreen(ClinicastModal[None]):
         yield KeysFooter()
 
     def _table(self) -> Table:
-        # clinicast's own keys first (they have an id), then moving around the focused widget
+        # clinicast's own keys first (they have an id), in the footer's order (so the ones
+        # it left out come after those it shows), then moving around the focused widget
         active = self.below.active_bindings
         if not isinstance(self.below, ClinicastScreen):  # its descriptions are still the msgids
             active = translated_bindings(active)
-        bindings = sorted(active.values(), key=lambda a: 0 if a[1].id else 1)
+        bindings = sorted(ranked(self.below, list(active.values()), lambda a: a[1]), key=lambda a: 0 if a[1].id else 1)
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold #ffa62b", no_wrap=True)
         table.add_column(overflow="fold", ratio=1)

@@ -34,9 +34,29 @@ from tui.widgets.text_input import TextInput
 
 class RecipientsScreen(ClinicastScreen[None]):
     AUTO_FOCUS = "#recipients"
+    # A receptionist's day here: find the patient who called, record their opt-out, add
+    # or take off a patient, start or stop the sending, the ledger for the office. The
+    # footer shows the keys in this order; at 80 columns the last ones do not fit (in
+    # French from the ledger's export on, in English from the test send on): `?` lists
+    # every one (and the status line says so). ⏎ Detail is said under the table too.
+    FOOTER_ORDER = (
+        "recipients.search",
+        "recipients.to_table",  # shown only in the search box, where `/` types a letter
+        "recipients.opt_out",
+        "recipients.add",
+        "recipients.remove",
+        "recipients.start",
+        "recipients.stop",
+        "recipients.export",
+        "recipients.detail",
+        "recipients.test",
+        "recipients.reinvite",
+        "recipients.template",
+        "recipients.edit",
+        "recipients.refresh",
+        "recipients.back",
+    )
     # One list: a new key is a Binding here, an `action_…` below and a palette line.
-    # The footer shows them in this order; at 80 columns the last ones may not fit:
-    # `?` lists every one (and the status line says so).
     BINDINGS = [
         Binding("a", "add", N_("Add"), tooltip=N_("Add patients to the campaign"), id="recipients.add"),
         Binding(

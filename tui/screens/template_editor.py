@@ -68,8 +68,24 @@ class PreviewWho(Widget):
 
 
 class TemplateEditorScreen(DraftOffer[None]):
-    # the footer shows them in this order: at 80 columns the formatting keys come last
-    # (`?` lists them all); ctrl+g for bold, since ctrl+b is tmux's prefix
+    # the footer shows them in FOOTER_ORDER: a draft's keys while one is offered, save,
+    # what a message is made of and tried with, the formatting (at 80 columns, the last
+    # of them and the text part go behind `?`), esc as on every screen; ctrl+g for bold,
+    # since ctrl+b is tmux's prefix
+    FOOTER_ORDER = (
+        "template.restore_draft",
+        "template.discard_draft",
+        "template.save",
+        "template.variable",
+        "template.test",
+        "template.patient",
+        "template.bold",
+        "template.italic",
+        "template.link",
+        "template.list",
+        "template.part",
+        "template.back",
+    )
     BINDINGS = [
         # shown only while a draft is offered (tui/screens/drafts.py): first, where the eye goes
         *draft_bindings("template"),

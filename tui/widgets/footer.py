@@ -3,8 +3,9 @@
 Textual's Footer lays every shown key in one row and the terminal cuts what runs past
 the edge: at 80 columns in French the recipients' footer ended « / Chercher E », the
 template editor's « ^g Gras ^t Itali », and the keys after them never showed. Here the
-keys come in the screen's order (its BINDINGS: the most used first) and a key whose
-words do not fit is left out whole, with the keys after it. The help key
+keys come most needed first — the screen's `FOOTER_ORDER` (binding ids; see `ranked`),
+then the rest in the order of its bindings — and a key whose words do not fit is left out
+whole, with the keys after it. The help key
 (`?`, or f1 while a text field takes `?` as a letter) then stays at the right and says
 how many were left out (« ? +7 touches »): its screen lists them all
 (tui/screens/keys.py). Where every key fits it is there too, unless the status line
@@ -14,7 +15,8 @@ status line, and in a text field the footer says f1 (« f1 Touches »).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -29,6 +31,8 @@ from textual.widgets._footer import FooterKey
 from core.i18n import _, ngettext
 from tui.keys import tr
 from tui.widgets.status_line import StatusLine
+
+T = TypeVar("T")
 
 HELP_ID = "app.keys"  # the binding of the keys screen (tui/app.py), rebindable from [keys]
 
@@ -79,6 +83,16 @@ class Gap(Widget):
 
     def render(self) -> str:
         return ""
+
+
+def ranked(screen: object, bindings: list[T], binding_of: Callable[[T], Binding]) -> list[T]:
+    """`bindings` most needed first: the ids the screen names in `FOOTER_ORDER`, in that
+    order, then the others as they came (their bindings' order, the focused widget's
+    first). One order a screen, whatever the language: the width of the words decides
+    only how many of them fit (at 80 columns the recipients' search and opt-out were
+    behind `?` in both languages, after keys staff use once per campaign)."""
+    order = {binding_id: n for n, binding_id in enumerate(getattr(screen, "FOOTER_ORDER", ()))}
+    return sorted(bindings, key=lambda b: order.get(binding_of(b).id or "", len(order)))
 
 
 def width_of(key_display: str, description: str) -> int:
@@ -140,7 +154,7 @@ class KeysFooter(Footer):
             return
         room = self._room()
         self._composed_width = room
-        shown = list(self._shown())
+        shown = ranked(self.screen, list(self._shown()), lambda s: s[0])
         palette = self._palette()
         if palette is not None:
             shown = [s for s in shown if s[0].action != palette[0].action]
