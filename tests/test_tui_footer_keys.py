@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from pseudo import screen_lines
-from tui_helpers import app_for, campaign_open, copied_world, module_world, rendered, select, settle
+from tui_helpers import app_for, campaign_open, copied_world, module_world, open_add, rendered, select, settle
 
 from tui.screens.keys import KeysScreen
 
@@ -63,6 +63,39 @@ class TestRecipients:
             # a key's first line ends with its id ("recipients.search"); wrapped words do not
             listed = [line.split()[0] for line in table.splitlines() if line.split()[-1].startswith("recipients.")]
             assert listed[: len(shown)] == shown, (listed, shown)
+
+
+class TestAddPatients:
+    async def test_every_tab_key_shows_on_the_conditions_tab(self, world):
+        """Was « esc Close ^o Assign ^n New condition f2 One patient f3 Conditions ? +1
+        key »: f4 (the CSV file) was left out for f3, the tab already shown."""
+        async with campaign_open(world, world.campaigns.invitation_draft) as (app, pilot):
+            await open_add(pilot, "tab-conditions")
+            keys = drawn_keys(app)
+            assert {"^o", "^n", "f2", "f4"} <= set(keys), footer_line(app)
+            assert "f3" not in keys, footer_line(app)  # the tab shown
+            await pilot.press("f4")
+            await settle(pilot)
+            assert app.screen.active_tab() == "tab-csv"
+            assert {"f2", "f3"} <= set(drawn_keys(app)) and "f4" not in drawn_keys(app), footer_line(app)
+
+    async def test_the_conditions_hint_names_the_key_the_footer_shows(self, world):
+        """Was "ctrl+n adds a row" while the footer said ^n."""
+        async with campaign_open(world, world.campaigns.invitation_draft) as (app, pilot):
+            modal = await open_add(pilot, "tab-conditions")
+            hint = str(modal.query_one("#conditions-hint").content)
+            assert "^n adds a row" in hint, hint
+            assert drawn_keys(app).get("^n") == "New condition"
+
+    async def test_the_hint_names_the_key_the_config_binds(self, world):
+        """[keys] moves the key: the hint names the one that works."""
+        text = world.config_path.read_text()
+        world.config_path.write_text(text + '\n[keys]\n"add.new_condition" = "ctrl+k"\n')
+        async with campaign_open(world, world.campaigns.invitation_draft) as (app, pilot):
+            modal = await open_add(pilot, "tab-conditions")
+            hint = str(modal.query_one("#conditions-hint").content)
+            assert "^k adds a row" in hint and "^n" not in hint, hint
+            assert drawn_keys(app).get("^k") == "New condition", footer_line(app)
 
 
 class TestTemplateEditor:

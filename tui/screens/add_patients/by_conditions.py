@@ -33,9 +33,9 @@ class ConditionsTab(AddPatientsBase):
             yield Static("", id="match-count")
             yield Button(_("Assign"), id="assign-conditions", variant="primary", compact=True, disabled=True)
 
-    @staticmethod
-    def _hint() -> str:
-        return _("Patients matching every row are added. {key} adds a row.").format(key="ctrl+n")
+    def _hint(self) -> str:
+        """Names the key that adds a row as the footer shows it ("^n"): [keys] may move it."""
+        return _("Patients matching every row are added. {key} adds a row.").format(key=self.key_for("add_row"))
 
     def relabel_conditions(self) -> None:
         """The tab's words again; the rows' fields keep theirs until chosen again."""

@@ -33,6 +33,17 @@ from tui.widgets.patient_search import PatientSearch
 class AddPatientsModal(OnePatientTab, ConditionsTab, CsvTab):
     AUTO_FOCUS = "#patient-query"
     accepts_pasted_lists = True  # a list pasted into any of its fields is read whole (TextInput)
+    # assign, each tab's key (the one shown is left out: `check_action`), then what the
+    # tab adds; esc closes every dialog and comes last
+    FOOTER_ORDER = (
+        "add.assign",
+        "add.tab_one",
+        "add.tab_conditions",
+        "add.tab_csv",
+        "add.new_condition",
+        "patients.opt_out",
+        "add.close",
+    )
     BINDINGS = [
         Binding("escape", "close", N_("Close"), key_display="esc", id="add.close"),
         Binding("ctrl+o,ctrl+s", "assign", N_("Assign"), priority=True, id="add.assign"),
@@ -161,4 +172,6 @@ class AddPatientsModal(OnePatientTab, ConditionsTab, CsvTab):
     def check_action(self, action: str, parameters) -> bool | None:
         if action == "add_row":
             return self.active_tab() == "tab-conditions"
+        if action == "tab" and self.is_mounted:  # the tab shown needs no key: its room goes to the others
+            return parameters[0] != self.active_tab()
         return True
