@@ -58,18 +58,19 @@ def config_check(config: Config):
     from core import db as dbmod
     from core import status
     from core.context import is_service_account, login_name
-    from core.errors import ClinicastError
+    from core.errors import ClinicastError, DatabaseError, DatabaseProblem
 
-    ok = True
+    ok, made = True, True
     try:
         dbmod.bind_to_look(config.database.url, config.database.group)  # a check only looks (SPEC §13)
         dbmod.check_schema()
         db_state = _("schema version {version}").format(version=dbmod.schema_version())
     except ClinicastError as e:
         db_state, ok = str(e), False
+        made = not (isinstance(e, DatabaseError) and e.kind is DatabaseProblem.EMPTY)  # before `init`: nothing sends
     except Exception as e:  # noqa: BLE001 - a driver error: in words, and the check goes on
         db_state, ok = str(dbmod.explain(e)), False
-    secret_lines, can_send, broken_secret = status.readable_report(config)
+    secret_lines, can_send, broken_secret = status.readable_report(config, made=made)
     ok = ok and can_send
     login = login_name()
     if os.geteuid() == 0:

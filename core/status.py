@@ -261,9 +261,10 @@ def sending_line(config, now: datetime, embedded=None, wanted: bool | None = Non
     return _("nothing is sending: the daemon is not running, deliveries wait")
 
 
-def readable_report(config) -> tuple[list[str], bool, bool]:
+def readable_report(config, *, made: bool = True) -> tuple[list[str], bool, bool]:
     """What `config check` says about secrets for the user running it: what they can and
-    cannot read and what follows (one line each); `can_send` False when it stops sending
+    cannot read and what follows (one line each), in the future tense while the database
+    is not `made` (before `init` nothing sends); `can_send` False when it stops sending
     for good (the service account cannot read them: said by its own check, and by root's
     or a staff member's from each file's owner, group and mode); `broken` True when a
     secret is one no account can send with as it is (a file missing, empty, open to
@@ -303,7 +304,16 @@ def readable_report(config) -> tuple[list[str], bool, bool]:
         )
         can_send = False
     elif not missing:
-        if not broken:
+        if broken:
+            pass
+        elif not made:
+            lines.append(
+                _(
+                    "so {login} will be able to send once `clinicast init` has made the database "
+                    "(the daemon, or a TUI's embedded scheduler)"
+                ).format(login=login)
+            )
+        else:
             lines.append(_("so {login} can send (the daemon, or a TUI's embedded scheduler)").format(login=login))
     elif is_service_account(config):
         lines.append(
@@ -312,6 +322,13 @@ def readable_report(config) -> tuple[list[str], bool, bool]:
             )
         )
         can_send = False
+    elif not made:
+        lines.append(
+            _(
+                "so, once `clinicast init` has made the database, {login} will do everything but send: the daemon "
+                "will send (a TUI of {login}'s never does); this is how a shared server is meant to be"
+            ).format(login=login)
+        )
     else:
         lines.append(
             _(

@@ -139,3 +139,47 @@ def test_a_folder_on_the_way_closed_to_the_login_is_named_with_the_fix(folder, o
     closed.chmod(0o711)  # as said: in
     with acting_as(login):
         assert cfg.load(path, env={}).users[login].name == "Outsider"
+
+
+def test_a_check_before_init_says_what_follows_once_the_database_is_made(folder, outsider):
+    """Before `init` a staff member's check said "the daemon sends" beside "does not exist
+    yet", and root's "root can send": nothing sends before the database is made. Each now
+    says what follows once it is."""
+    from cli import cli
+
+    login, staff = outsider
+    subprocess.run(["usermod", "-aG", staff, login], check=True)
+    token = folder / "gateway.token"
+    token.write_text("tok\n")
+    token.chmod(0o600)  # root's: the staff member cannot read it, as on a server
+    path = staff_config(folder, login, staff)
+    gateway = f'[gateway]\ntransport = "http"\nurl = "http://127.0.0.1:9"\ntoken_file = "{token}"'
+    text = path.read_text().replace('[gateway]\ntransport = "log"', gateway)
+    text = text.replace(f'path = "{folder / "gateway.log"}"\n', "")
+    path.write_text(text)
+    db = folder / "c.db"
+
+    res = CliRunner().invoke(cli, ["config", "check", "--config", str(path)], obj={})  # root, before init
+    assert "does not exist yet" in res.stdout, res.stdout
+    assert "secrets: so root can send" not in res.stdout, res.stdout
+    assert "secrets: so root will be able to send once `clinicast init` has made the database" in res.stdout
+    with acting_as(login):
+        res = CliRunner().invoke(cli, ["config", "check", "--config", str(path)], obj={})
+    assert res.exit_code == 1 and "does not exist yet" in res.stdout, (res.exit_code, res.stdout, res.stderr)
+    assert "the daemon sends" not in res.stdout, res.stdout
+    assert (
+        f"secrets: so, once `clinicast init` has made the database, {login} will do everything but send: the daemon "
+        f"will send (a TUI of {login}'s never does); this is how a shared server is meant to be"
+    ) in res.stdout, res.stdout
+    assert not db.exists() and not (folder / "c.db-wal").exists(), "a check only looks"
+
+    # made: the present tense again
+    from core import db as dbmod
+
+    dbmod.bind(f"sqlite:///{db.as_posix().lstrip('/')}")
+    dbmod.migrate()
+    dbmod.database.close()
+    db.chmod(0o666)
+    with acting_as(login):
+        res = CliRunner().invoke(cli, ["config", "check", "--config", str(path)], obj={})
+    assert f"so {login} does everything but send: the daemon sends" in res.stdout, res.stdout
