@@ -160,6 +160,9 @@ def check_schema() -> None:
         raise explain(e) from None
     latest = migrations.LATEST
     if v == 0:
+        lost = unreachable_schema()  # on PostgreSQL, init may not be what it needs
+        if lost is not None:
+            raise lost
         raise DatabaseError(_("the database is empty: run `clinicast init` to create it"), DatabaseProblem.EMPTY)
     if v < latest:
         raise DatabaseError(
@@ -190,6 +193,10 @@ def migrate() -> tuple[int, int]:
             ).format(version=before, latest=migrations.LATEST),
             DatabaseProblem.NEWER,
         )
+    if not before:
+        lost = unreachable_schema()  # never a second, empty clinicast beside the real one
+        if lost is not None:
+            raise lost
     runner = _runner()
     if before and not runner.History.table_exists():
         # made by a version that recorded only meta.schema_version: its steps are applied
@@ -200,6 +207,87 @@ def migrate() -> tuple[int, int]:
         conflict_target=[Meta.key], update={Meta.value: str(migrations.LATEST)}
     ).execute()
     return before, migrations.LATEST
+
+
+_DEFAULT_PATH = '"$user", public'  # PostgreSQL's own search_path: the URL or the role set none
+
+
+def unreachable_schema() -> DatabaseError | None:
+    """Why a PostgreSQL database that shows no clinicast table is not one `init` should
+    make (None when it is, and on SQLite): the schema holding clinicast's tables is on the
+    search_path but this role may not use it (the README's GRANT USAGE was not run for
+    it); the URL sets no search_path, or one naming a schema that does not exist, while
+    clinicast's tables are in another schema of this database (init would make a second,
+    empty clinicast); no schema of the search_path exists or may be used."""
+    if not is_postgres():
+        return None
+    try:
+        return _unreachable_schema()
+    except pw.PeeweeException as e:
+        return explain(e)
+
+
+def _unreachable_schema() -> DatabaseError | None:
+    role, path_text = database.execute_sql("SELECT current_user, current_setting('search_path')").fetchone()
+    path = []
+    for part in path_text.split(","):
+        name = part.strip()
+        if name.startswith('"') and name.endswith('"'):
+            name = name[1:-1].replace('""', '"')
+        path.append(role if name == "$user" else name)
+    rows = database.execute_sql(
+        "SELECT n.nspname, has_schema_privilege(n.oid, 'USAGE'), "
+        "EXISTS (SELECT 1 FROM pg_class c WHERE c.relnamespace = n.oid AND c.relname = %s AND c.relkind = 'r') "
+        "FROM pg_namespace n",
+        (migrations.HISTORY_TABLE,),
+    ).fetchall()
+    usable = {name: usage for name, usage, _held in rows}
+    holding = sorted(name for name, _usage, held in rows if held)
+    on_path = [name for name in path if name in usable]
+    for name in on_path:
+        if name in holding and not usable[name]:
+            return DatabaseError(
+                _(
+                    "the role {role} may not use the schema {schema}, which holds clinicast's tables: its owner runs "
+                    "GRANT USAGE ON SCHEMA {schema} TO {role} (then the README's other GRANTs for PostgreSQL)"
+                ).format(role=role, schema=name),
+                DatabaseProblem.NOT_WRITABLE,
+            )
+    elsewhere = [name for name in holding if name not in path]
+    named = path_text.strip() != _DEFAULT_PATH and any(usable.get(name) for name in on_path)
+    if elsewhere and not named:  # an own schema named on purpose is a clinicast of its own
+        schema = elsewhere[0]
+        missing = [name for name in path if name not in usable and name != role]
+        fix = _(
+            "clinicast's tables are in the schema {schema}, which [database] url does not reach: add "
+            "`?options=-csearch_path%3D{schema}` to it (or `ALTER ROLE {role} SET search_path = {schema}`)"
+        ).format(schema=schema, role=role)
+        if missing and path_text.strip() != _DEFAULT_PATH:
+            return DatabaseError(
+                _("the schema {missing} does not exist; {fix}").format(missing=missing[0], fix=fix),
+                DatabaseProblem.UNREACHABLE,
+            )
+        return DatabaseError(fix, DatabaseProblem.UNREACHABLE)
+    if not any(usable.get(name) for name in on_path):
+        closed = [name for name in on_path if not usable[name]]
+        if closed:
+            return DatabaseError(
+                _(
+                    "the role {role} may not use the schema {schema}: its owner runs "
+                    "GRANT USAGE ON SCHEMA {schema} TO {role}"
+                ).format(role=role, schema=closed[0]),
+                DatabaseProblem.NOT_WRITABLE,
+            )
+        wanted = next((name for name in path if name != role), role)
+        return DatabaseError(
+            _(
+                "the schema {schema} does not exist: the database's administrator runs CREATE SCHEMA {schema} "
+                "AUTHORIZATION <the service account's role> (the README's SQL for PostgreSQL), or fix the "
+                "search_path in [database] url"
+            ).format(schema=wanted),
+            DatabaseProblem.UNREACHABLE,
+        )
+    return None
 
 
 def explain(exc: BaseException) -> DatabaseError:

@@ -1,0 +1,136 @@
+"""What an administrator gets wrong setting up PostgreSQL for several hosts, said as such
+(SPEC §13, README "Several hosts on PostgreSQL"): a role the schema's owner has not let
+in, a URL whose search_path misses clinicast's schema or names one that does not exist.
+`config check` names the fix in one line and never says "run `clinicast init`" when init
+would not help — or would make a second, empty clinicast beside the real one; `init`
+refuses the same way and creates nothing. Real PostgreSQL: each test its own schema
+(conftest's pg_schema) and its own role."""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+from conftest import PG_URL, write_config
+
+from cli import cli
+from core import db as dbmod
+
+pytestmark = pytest.mark.pg
+
+
+def _with(url: str, *, user: str | None = None, schema: str | None = None) -> str:
+    """`url` as another role (no password: the test server trusts loopback) and/or with
+    another search_path (None: as it is; "": none at all)."""
+    u = urlsplit(url)
+    netloc = u.netloc.rpartition("@")[2]
+    if user is not None:
+        netloc = f"{user}@{netloc}"
+    elif "@" in u.netloc:
+        netloc = u.netloc
+    query = dict(parse_qsl(u.query))
+    if schema == "":
+        query.pop("options", None)
+    elif schema is not None:
+        query["options"] = f"-csearch_path={schema}"
+    return urlunsplit(u._replace(netloc=netloc, query=urlencode(query)))
+
+
+@pytest.fixture
+def made():
+    """A database of its own (other tests' schemas hold clinicast's tables in the shared
+    one) with a schema `clinicast` made by `init`, and a role that may log in but was
+    granted nothing; (url, schema, role)."""
+    if not PG_URL:
+        pytest.skip("PostgreSQL tests need CLINICAST_TEST_PG_URL")
+    name, role, schema = "d_" + uuid.uuid4().hex[:10], "r_" + uuid.uuid4().hex[:10], "clinicast"
+    admin = psycopg.connect(PG_URL, autocommit=True)
+    admin.execute(f'CREATE DATABASE "{name}"')
+    admin.execute(f'CREATE ROLE "{role}" LOGIN')
+    base = urlunsplit(urlsplit(PG_URL)._replace(path=f"/{name}"))
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    url = _with(base, schema=schema)
+    dbmod.bind(url)
+    dbmod.migrate()
+    dbmod.database.close()
+    try:
+        yield url, schema, role
+    finally:
+        dbmod.database.close()
+        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        admin.execute(f'DROP ROLE "{role}"')
+        admin.close()
+
+
+def check(tmp_path, url):
+    path = write_config(tmp_path, url)
+    res = CliRunner().invoke(cli, ["config", "check", "--config", str(path)], obj={})
+    assert "Traceback" not in res.output, res.output
+    line = next(line for line in res.stdout.splitlines() if line.startswith("  database: "))
+    return res.exit_code, line
+
+
+def init(tmp_path, url):
+    path = write_config(tmp_path, url)
+    res = CliRunner().invoke(cli, ["init", "--config", str(path)], obj={})
+    assert "Traceback" not in res.output, res.output
+    return res
+
+
+def tables(url: str, schema: str) -> int:
+    with psycopg.connect(_with(url, schema="")) as conn:
+        row = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = %s", (schema,)).fetchone()
+    return row[0] if row else 0
+
+
+def test_a_role_without_usage_on_the_schema_is_told_the_grant_not_to_run_init(made, tmp_path):
+    url, schema, role = made
+    code, line = check(tmp_path, _with(url, user=role))
+    assert code == 1
+    assert "run `clinicast init`" not in line, line
+    assert f"the role {role} may not use the schema {schema}" in line, line
+    assert f"GRANT USAGE ON SCHEMA {schema} TO {role}" in line, line
+    res = init(tmp_path, _with(url, user=role))
+    assert res.exit_code == 1 and f"GRANT USAGE ON SCHEMA {schema} TO {role}" in res.stderr, res.output
+    assert "does not answer" not in res.stderr, res.stderr
+
+
+def test_a_url_without_the_search_path_is_told_where_the_tables_are_and_init_makes_no_second_clinicast(made, tmp_path):
+    url, schema, _role = made
+    bare = _with(url, schema="")  # the administrator left ?options=-csearch_path%3D… out
+    code, line = check(tmp_path, bare)
+    assert code == 1 and "run `clinicast init`" not in line, line
+    assert f"clinicast's tables are in the schema {schema}" in line, line
+    assert f"?options=-csearch_path%3D{schema}" in line, line
+    before = tables(url, "public")
+    res = init(tmp_path, bare)
+    assert res.exit_code == 1 and f"?options=-csearch_path%3D{schema}" in res.stderr, res.output
+    assert tables(url, "public") == before, "no second, empty clinicast in public"
+
+
+def test_a_search_path_naming_a_schema_that_does_not_exist(made, tmp_path):
+    url, schema, _role = made
+    typo = schema[:-1]
+    code, line = check(tmp_path, _with(url, schema=typo))
+    assert code == 1 and "run `clinicast init`" not in line, line
+    assert f"the schema {typo} does not exist" in line and f"in the schema {schema}" in line, line
+    res = init(tmp_path, _with(url, schema=typo))
+    assert res.exit_code == 1 and f"the schema {typo} does not exist" in res.stderr, res.output
+    assert "does not answer" not in res.stderr, res.stderr
+
+
+def test_a_new_schema_of_its_own_beside_another_clinicast_is_empty_and_init_makes_it(made, tmp_path):
+    """A second clinic in the same database, its own schema named on purpose: not a
+    mistake, whatever the first clinic's schema holds."""
+    url, _schema, _role = made
+    other = "clinique2"
+    with psycopg.connect(_with(url, schema=""), autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {other}")
+    code, line = check(tmp_path, _with(url, schema=other))
+    assert code == 1 and "the database is empty: run `clinicast init` to create it" in line, line
+    assert init(tmp_path, _with(url, schema=other)).exit_code == 0
+    assert tables(url, other) > 0
