@@ -218,6 +218,27 @@ def test_postgres_url_checked(tmp_path, url, expected):
     refused(tmp_path, MINIMAL.replace("sqlite:///tmp/x.db", url), expected)
 
 
+@pytest.mark.parametrize("password", ["Secret/123", "Secret#123", "Secret?123", "a/b:c@Secret", "1234/5678"])
+def test_a_password_with_a_reserved_character_written_as_is_is_told_how_to_write_it_and_never_shown(tmp_path, password):
+    """A `/`, `?` or `#` cuts the URL's host part short: the check said "the port in
+    “admsvc:Secret” is not a number" — part of the password, in stderr and the daemon's
+    journal — or "the port in “db.example.org:5432” is not a number", or nothing at all
+    (`admsvc:1234/5678@…` read as the host admsvc, port 1234, and shown whole)."""
+    url = f"postgresql://admsvc:{password}@db.example.org:5432/clinicast?options=-csearch_path%3Dclinicast"
+    msg = refused(tmp_path, MINIMAL.replace("sqlite:///tmp/x.db", url), "database.url: the user name or password")
+    assert "percent-encoded" in msg and "%2F" in msg and "%23" in msg and "%3F" in msg, msg
+    assert password[:4] not in msg and "port" not in msg and len(msg.splitlines()) == 1, msg
+
+
+def test_a_percent_encoded_password_loads_and_is_never_shown(tmp_path):
+    from core import db as dbmod
+
+    url = "postgresql://admsvc:S3c%23t%40p%2Fss%3Aw%25rd%3Fx%26y@db.example.org:5432/clinicast"
+    assert load_text(tmp_path, MINIMAL.replace("sqlite:///tmp/x.db", url)).database.url == url
+    assert dbmod.redacted(url) == "postgresql://admsvc:***@db.example.org:5432/clinicast"
+    assert dbmod.redacted("postgresql://u:12@h/db") == "postgresql://u:***@h/db"
+
+
 def test_postgres_url_with_known_options_loads(tmp_path):
     c = load_text(tmp_path, MINIMAL.replace("sqlite:///tmp/x.db", "postgresql://u@h:5433/db?sslmode=require"))
     assert c.database.url.endswith("?sslmode=require")

@@ -262,6 +262,18 @@ def _check_http_url(key: str, url: str, problems: list[str]) -> None:
 
 def check_postgres_url(url: str, problems: list[str]) -> None:
     """A postgresql:// URL whose port is a number and whose options libpq knows."""
+    rest = url.split("//", 1)[-1]
+    cut = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    if "@" in rest[cut:]:
+        # a / ? or # typed as is in the user name or password ends the host part there: the
+        # rest would be read as a port, a path, options — and shown; nothing of it is said
+        problems.append(
+            _(
+                "database.url: the user name or password holds a / ? # or @ written as is: write it "
+                "percent-encoded (/ as %2F, ? as %3F, # as %23, @ as %40, % as %25, : as %3A)"
+            )
+        )
+        return
     try:
         u = urlsplit(url)
         port = u.port
