@@ -406,3 +406,59 @@ def test_a_second_copy_that_went_through_after_an_unknown_one_is_sent_and_may_be
     assert (r.status, r.reason_code, r.sent_at) == ("sent", "maybe_twice", clock())
     assert describe(r.reason_code, r.reason) == "may have been delivered twice (an earlier copy's outcome is unknown)"
     assert rmod.page(ctx, c.id, limit=None)[0].status == "sent"
+
+
+# --- two hosts' daemons on one PostgreSQL database, one of them killed --------------------
+
+
+@pytest.mark.slow
+@pytest.mark.pg
+def test_two_daemons_send_one_campaign_once_each_and_one_goes_on_when_the_other_is_killed(pg_schema, tmp_path, smtp):
+    """An administrator's day on several hosts: two daemons on one database send one
+    campaign, each patient gets exactly one email at the relay, both daemons sent some;
+    then one of them is SIGKILLed in the middle of a second campaign and not restarted
+    (its host is down): the other takes up its leases once they expire and finishes,
+    and nobody is lost; a copy sent twice is only one in flight at the kill, and the
+    ledger says so."""
+    database = dbmod.bind(pg_schema)
+    dbmod.migrate()
+    smtp.delay = 0.01
+    config = delivery_config(pg_schema, tmp_path, smtp=smtp)
+    n = 300
+    first = invite(config, n)
+    path = delivery_config(pg_schema, tmp_path, smtp=smtp, as_toml=True, scheduler={"lease_seconds": 3.0})
+    daemons = [Daemon(path), Daemon(path)]
+    try:
+        assert wait(lambda: len(received(smtp)) == n and not _open(), 120, every=0.2), daemons[0].stderr[-3000:]
+        got = received(smtp)
+        assert set(got) == expected(n) and max(got.values()) == 1, f"duplicates: {sum(got.values()) - n}"
+        sent_by = [sum(int(e.get("sent", 0)) for e in events(d.stderr) if e.get("event") == "pass") for d in daemons]
+        assert min(sent_by) > 0, f"both daemons sent: {sent_by}"
+        assert status_counts(first.id) == {"sent": n}
+
+        second = invite(config, n, start=5000)
+        assert wait(lambda: sum(1 for r in received(smtp) if r.startswith("p5")) >= n // 4, 60)
+        daemons[0].signal(signal.SIGKILL)
+        daemons[0].wait(10)
+        assert wait(lambda: not _open(), 120, every=0.2), daemons[1].stderr[-3000:]
+    finally:
+        for d in daemons:
+            if d.p.poll() is None:
+                d.signal(signal.SIGTERM)
+        code, err = daemons[1].wait(30)
+    assert code == 0, err[-2000:]
+    got = received(smtp)
+    later = {k: v for k, v in got.items() if k.startswith("p5")}
+    assert set(later) == expected(n, start=5000), "nobody lost"
+    twice = sorted(k for k, v in later.items() if v > 1)
+    print(f"figure: postgresql, two daemons, one killed: {n} patients, {len(twice)} sent twice, 0 lost")
+    assert len(twice) <= 2 * 2, f"only what was in flight at the kill: {twice}"  # concurrency 2, two a connection
+    marked = {
+        f"p{r.patient.emr_id}@example.org"
+        for r in Recipient.select()
+        .join(Patient)
+        .where(Recipient.campaign == second.id, Recipient.reason_code == "maybe_twice")
+    }
+    assert set(twice) <= marked, f"the ledger says each copy that may be twice: {twice} vs {marked}"
+    assert status_counts(second.id) == {"sent": n}
+    database.close()
