@@ -300,9 +300,12 @@ def explain(exc: BaseException) -> DatabaseError:
         name = unquote(name[len("file:") :].partition("?")[0])
     if isinstance(obj, pw.SqliteDatabase):
         url = f"sqlite:///{name.lstrip('/')}"
-    else:  # who and which database, for a database that does not exist (no password, no host)
-        user = (getattr(obj, "connect_params", None) or {}).get("user", "")
+    else:  # who, which database and schema (no password, no host): for the fix words
+        params = getattr(obj, "connect_params", None) or {}
+        user = params.get("user", "")
         url = f"postgresql://{quote(user, safe='')}{'@' if user else ''}/{quote(obj.database or '', safe='')}"
+        if params.get("options"):
+            url += "?options=" + quote(params["options"], safe="")
     return dberrors.explain(exc, url, _GROUP[0])
 
 

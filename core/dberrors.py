@@ -69,6 +69,41 @@ def _missing_database(cause: BaseException, text: str, url: str) -> DatabaseErro
     )
 
 
+_PG_SEARCH_PATH = re.compile(r"-c\s*search_path\s*=\s*([^\s,]+)")
+
+
+def _refused_role(low: str, url: str) -> DatabaseError | None:
+    """A wrong password, or a role let into the schema but not its tables (the README's
+    GRANTs not run for it): said of the role the URL names, with its fix — never of the
+    OS user, nor "grant access" for a password."""
+    from urllib.parse import parse_qsl, unquote, urlsplit
+
+    parts = urlsplit(url)
+    role = unquote(parts.username or "") or me()
+    if "password authentication failed" in low:
+        return DatabaseError(
+            _(
+                "the PostgreSQL server refused the password of the role {role} (or has no such role): fix the "
+                "password in [database] url (a / ? # @ % or : in it percent-encoded), or have its administrator set "
+                "it to match (ALTER ROLE {role} PASSWORD '…'; CREATE ROLE if there is none)"
+            ).format(role=role),
+            DatabaseProblem.NOT_WRITABLE,
+        )
+    # the audit trail's UPDATE/DELETE are refused to staff on purpose: not a grant to add
+    if re.search(r"permission denied for (table|sequence|relation)", low) and "audit_log" not in low:
+        found = _PG_SEARCH_PATH.search(dict(parse_qsl(parts.query)).get("options", ""))
+        schema = found.group(1).strip('"') if found else "public"
+        return DatabaseError(
+            _(
+                "the role {role} may not use clinicast's tables: the schema's owner runs the README's SQL for "
+                "PostgreSQL for it (GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role}, "
+                "and the lines after it), again after each upgrade"
+            ).format(role=role, schema=schema),
+            DatabaseProblem.NOT_WRITABLE,
+        )
+    return None
+
+
 def explain(exc: BaseException, url: str, group: str = "") -> DatabaseError:
     """The DatabaseError a driver error means, one line with what to do."""
     if isinstance(exc, DatabaseError):
@@ -124,6 +159,9 @@ def explain(exc: BaseException, url: str, group: str = "") -> DatabaseError:
     if missing is not None:
         return missing
     # PostgreSQL: a refusal because of who we are is a permission problem, not a dead server
+    refused = _refused_role(low, url)
+    if refused is not None:
+        return refused
     if any(w in low for w in _PG_PERMISSION):
         return DatabaseError(
             _(

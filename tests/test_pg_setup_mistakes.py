@@ -134,3 +134,81 @@ def test_a_new_schema_of_its_own_beside_another_clinicast_is_empty_and_init_make
     assert code == 1 and "the database is empty: run `clinicast init` to create it" in line, line
     assert init(tmp_path, _with(url, schema=other)).exit_code == 0
     assert tables(url, other) > 0
+
+
+def test_a_role_let_into_the_schema_but_not_its_tables_is_told_the_grants_by_its_name(made, tmp_path):
+    """`GRANT USAGE ON SCHEMA` run, the README's GRANTs on the tables not yet: the check
+    said "the PostgreSQL server refused root" — the OS user, not the role refused."""
+    url, schema, role = made
+    with psycopg.connect(_with(url, schema=""), autocommit=True) as conn:
+        conn.execute(f'GRANT USAGE ON SCHEMA {schema} TO "{role}"')
+    code, line = check(tmp_path, _with(url, user=role))
+    assert code == 1 and "run `clinicast init`" not in line, line
+    assert f"the role {role} may not use clinicast's tables" in line, line
+    assert f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role}" in line, line
+    assert "refused root" not in line, line
+
+
+@pytest.fixture(scope="module")
+def scram_server():
+    """A PostgreSQL server of this module's own that checks passwords (scram-sha-256):
+    the suite's server trusts loopback, so a wrong password would go unnoticed there.
+    Its superuser `postgres` has the password `pw`; yields its URL base."""
+    import shutil
+    import socket
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not bins or not shutil.which("runuser") or not PG_URL:
+        pytest.skip("needs PostgreSQL's initdb and runuser (root)")
+    bin_dir = bins[-1].parent
+    folder = Path(tempfile.mkdtemp(prefix="clinicast-scram-"))  # pytest's tmp_path: 0700, root's
+    shutil.chown(folder, "postgres")
+    (folder / "pw").write_text("pw\n")
+    (folder / "pw").chmod(0o644)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = folder / "data"
+    run = ["runuser", "-u", "postgres", "--"]
+    subprocess.run(
+        [*run, str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth-host=scram-sha-256"]
+        + ["--auth-local=trust", f"--pwfile={folder / 'pw'}"],
+        check=True,
+        capture_output=True,
+    )
+    opts = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1"
+    subprocess.run(
+        [*run, str(bin_dir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(folder / "log"), "-w", "start"],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run([*run, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], check=False)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_wrong_password_is_said_as_such_for_the_role_and_a_right_one_with_every_reserved_character_works(
+    scram_server, tmp_path
+):
+    """The check said "the PostgreSQL server refused root: … password authentication
+    failed for user "postgres"; an administrator must grant this user's role access
+    (pg_hba.conf, GRANT)": neither root nor a grant is the matter. A password holding
+    / ? # @ % : & written percent-encoded reaches the server as it is."""
+    with psycopg.connect(f"postgresql://postgres:pw@{scram_server}/postgres", autocommit=True) as conn:
+        conn.execute("ALTER ROLE postgres PASSWORD 'S3c#t@p/ss:w%rd?x&y'")
+    code, line = check(tmp_path, f"postgresql://postgres:wrong@{scram_server}/postgres")
+    assert code == 1, line
+    assert "the PostgreSQL server refused the password of the role postgres" in line, line
+    assert "fix the password in [database] url" in line and "refused root" not in line and "GRANT" not in line, line
+    code, line = check(tmp_path, f"postgresql://nosuchrole:pw@{scram_server}/postgres")  # PostgreSQL says the same
+    assert "refused the password of the role nosuchrole (or has no such role)" in line, line
+    assert "wrong" not in line, "never the password"
+    good = f"postgresql://postgres:S3c%23t%40p%2Fss%3Aw%25rd%3Fx%26y@{scram_server}/postgres"
+    code, line = check(tmp_path, good)
+    assert "the database is empty: run `clinicast init` to create it" in line, line
+    assert "S3c" not in line and "postgres:***@" in line, line
