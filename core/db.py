@@ -182,8 +182,36 @@ def check_schema() -> None:
         )
 
 
+_MIGRATE_LOCK = 0x636C696E6963  # "clinic": the advisory lock migrations take turns with
+
+
+@contextlib.contextmanager
+def _one_at_a_time():
+    """On PostgreSQL, one `init` at a time for the whole database: deploy/clinicast.service
+    runs it before each daemon start, and hosts started together ran it at once — all but
+    one failing half way on the tables the first was making. A session lock: held across
+    the migrations' own transactions, gone with the connection if the process dies."""
+    if not is_postgres():
+        yield
+        return
+    database.execute_sql("SELECT pg_advisory_lock(%s)", (_MIGRATE_LOCK,))
+    try:
+        yield
+    finally:
+        try:
+            database.execute_sql("SELECT pg_advisory_unlock(%s)", (_MIGRATE_LOCK,))
+        except pw.PeeweeException:  # the connection is gone, and its lock with it
+            pass
+
+
 def migrate() -> tuple[int, int]:
-    """Apply every pending migration, each in its own transaction; (from, to)."""
+    """Apply every pending migration, each in its own transaction; (from, to). Run by
+    several processes at once, each waits for the one before and finds its work done."""
+    with _one_at_a_time():
+        return _migrate()
+
+
+def _migrate() -> tuple[int, int]:
     before = schema_version()
     if before > migrations.LATEST:
         raise DatabaseError(

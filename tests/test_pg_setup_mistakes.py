@@ -212,3 +212,34 @@ def test_a_wrong_password_is_said_as_such_for_the_role_and_a_right_one_with_ever
     code, line = check(tmp_path, good)
     assert "the database is empty: run `clinicast init` to create it" in line, line
     assert "S3c" not in line and "postgres:***@" in line, line
+
+
+def test_hosts_starting_at_once_each_run_init_and_none_fails(pg_schema, tmp_path):
+    """deploy/clinicast.service runs `clinicast init` before each daemon start: hosts
+    rebooted or upgraded together ran it at once on one database, and all but one failed
+    with "the database server does not answer: duplicate key value violates unique
+    constraint" — their units failing, a false word in each journal. Inits now take their
+    turn: each says the database is migrated or up to date."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    path = write_config(tmp_path, pg_schema)
+    env = dict(os.environ, PYTHONPATH=str(root))
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "cli", "--config", str(path), "init"],
+            cwd=root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    ended = [(p.wait(120), *p.communicate()) for p in procs]
+    assert [code for code, _out, _err in ended] == [0, 0, 0, 0], [err for _c, _o, err in ended]
+    said = sorted(out.strip().partition(" (")[0].partition(" from")[0] for _c, out, _e in ended)
+    assert said == ["database is up to date"] * 3 + ["database migrated"], said
