@@ -21,6 +21,7 @@ SQLITE_PRAGMAS = {
     "synchronous": "normal",
     "cache_size": -16000,
 }
+CONNECT_TIMEOUT_SECONDS = 10  # PostgreSQL, unless the URL sets ?connect_timeout=
 
 
 def _unicode_lower(value):
@@ -68,6 +69,9 @@ def connect(url: str, group: str = "", *, must_exist: bool = False) -> pw.Databa
         # that its estimate thought costly (a count over a million rows, an assign's
         # insert) for longer than it then ran (issue #21)
         params["options"] = f"{params.get('options', '')} -c jit=off".strip()
+        # a server that never answers (a wrong port whose service waits for the client to
+        # speak, a firewall that drops) is said within seconds, not waited for ever
+        params.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
         db = pw.PostgresqlDatabase(unquote(u.path.lstrip("/")), prefer_psycopg3=True, **params)
     else:
         raise DatabaseError(

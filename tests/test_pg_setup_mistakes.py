@@ -243,3 +243,60 @@ def test_hosts_starting_at_once_each_run_init_and_none_fails(pg_schema, tmp_path
     assert [code for code, _out, _err in ended] == [0, 0, 0, 0], [err for _c, _o, err in ended]
     said = sorted(out.strip().partition(" (")[0].partition(" from")[0] for _c, out, _e in ended)
     assert said == ["database is up to date"] * 3 + ["database migrated"], said
+
+
+def test_a_server_that_never_answers_is_said_in_seconds_not_waited_for_forever(tmp_path):
+    """A wrong port (a service that waits for the client to speak, as HTTP does) or a
+    firewall that drops: `config check`, `status`, the TUI and the daemon's start waited
+    for ever (or the two minutes of TCP's own retries). libpq's connect_timeout now
+    defaults to 10 s when the URL sets none; the check says the server does not answer."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import threading
+    import time
+    from pathlib import Path
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    port = listener.getsockname()[1]
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept():
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])  # and never a word
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    root = Path(__file__).resolve().parent.parent
+    path = write_config(tmp_path, f"postgresql://postgres@127.0.0.1:{port}/clinicast")
+    try:
+        t0 = time.monotonic()
+        try:
+            res = subprocess.run(
+                [sys.executable, "-m", "cli", "--config", str(path), "config", "check"],
+                cwd=root,
+                env=dict(os.environ, PYTHONPATH=str(root)),
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+        except subprocess.TimeoutExpired:
+            pytest.fail("config check still waiting after 60 s")
+        took = time.monotonic() - t0
+    finally:
+        stop.set()
+        thread.join(5)
+        for s in held:
+            s.close()
+        listener.close()
+    assert res.returncode == 1 and "Traceback" not in res.stderr, (res.stdout, res.stderr)
+    assert "the database server does not answer" in res.stdout and "timeout" in res.stdout, res.stdout
+    assert took < 30, took
