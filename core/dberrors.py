@@ -72,14 +72,33 @@ def _missing_database(cause: BaseException, text: str, url: str) -> DatabaseErro
 _PG_SEARCH_PATH = re.compile(r"-c\s*search_path\s*=\s*([^\s,]+)")
 
 
-def _refused_role(low: str, url: str) -> DatabaseError | None:
+_PG_NO_ROLE = re.compile(r'role "((?:[^"]|"")*)" does not exist')
+
+
+def _refused_role(text: str, url: str) -> DatabaseError | None:
     """A wrong password, or a role let into the schema but not its tables (the README's
     GRANTs not run for it): said of the role the URL names, with its fix — never of the
     OS user, nor "grant access" for a password."""
+    import os
     from urllib.parse import parse_qsl, unquote, urlsplit
 
+    low = text.lower()
     parts = urlsplit(url)
     role = unquote(parts.username or "") or me()
+    missing = _PG_NO_ROLE.search(text)
+    if missing is not None:
+        role = missing.group(1).replace('""', '"')
+        said = _(
+            "the PostgreSQL server has no role {role}: its administrator creates it (CREATE ROLE {role} LOGIN, "
+            "then the README's SQL for PostgreSQL), or [database] url names another"
+        ).format(role=role)
+        if os.geteuid() == 0 and role == me():  # the README has root run `config check`
+            said = _(
+                "the PostgreSQL server has no role root, and root needs none (root is not a clinicast user): "
+                "run this check as the service account and as a staff member too "
+                "(runuser -u ACCOUNT -- clinicast config check)"
+            )
+        return DatabaseError(said, DatabaseProblem.NOT_WRITABLE)
     if "password authentication failed" in low:
         return DatabaseError(
             _(
@@ -159,7 +178,7 @@ def explain(exc: BaseException, url: str, group: str = "") -> DatabaseError:
     if missing is not None:
         return missing
     # PostgreSQL: a refusal because of who we are is a permission problem, not a dead server
-    refused = _refused_role(low, url)
+    refused = _refused_role(text, url)
     if refused is not None:
         return refused
     if any(w in low for w in _PG_PERMISSION):

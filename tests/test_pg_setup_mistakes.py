@@ -186,7 +186,7 @@ def scram_server():
         capture_output=True,
     )
     try:
-        yield f"127.0.0.1:{port}"
+        yield f"127.0.0.1:{port}", folder  # over TCP (passwords), and its socket's folder
     finally:
         subprocess.run([*run, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], check=False)
         shutil.rmtree(folder, ignore_errors=True)
@@ -199,6 +199,7 @@ def test_a_wrong_password_is_said_as_such_for_the_role_and_a_right_one_with_ever
     failed for user "postgres"; an administrator must grant this user's role access
     (pg_hba.conf, GRANT)": neither root nor a grant is the matter. A password holding
     / ? # @ % : & written percent-encoded reaches the server as it is."""
+    scram_server = scram_server[0]
     with psycopg.connect(f"postgresql://postgres:pw@{scram_server}/postgres", autocommit=True) as conn:
         conn.execute("ALTER ROLE postgres PASSWORD 'S3c#t@p/ss:w%rd?x&y'")
     code, line = check(tmp_path, f"postgresql://postgres:wrong@{scram_server}/postgres")
@@ -300,3 +301,23 @@ def test_a_server_that_never_answers_is_said_in_seconds_not_waited_for_forever(t
     assert res.returncode == 1 and "Traceback" not in res.stderr, (res.stdout, res.stderr)
     assert "the database server does not answer" in res.stdout and "timeout" in res.stdout, res.stdout
     assert took < 30, took
+
+
+def test_root_without_a_role_is_told_it_needs_none_not_to_be_granted_access(scram_server, tmp_path, monkeypatch):
+    """The README's PostgreSQL: a URL without a user, each OS user their own role, peer
+    authentication on the socket — and "run `clinicast config check` as root". Root's
+    check said "the PostgreSQL server refused root: role "root" does not exist; an
+    administrator must grant this user's role access": root is not a clinicast user and
+    needs no role; a role that does not exist is one to create, not to grant."""
+    import os
+
+    address, folder = scram_server
+    monkeypatch.setenv("PGHOST", str(folder))  # libpq's own: the socket, as /var/run/postgresql
+    monkeypatch.setenv("PGPORT", address.rpartition(":")[2])
+    code, line = check(tmp_path, "postgresql:///postgres")
+    assert code == 1 and "grant this user's role access" not in line, line
+    if os.geteuid() == 0:
+        assert "the PostgreSQL server has no role root" in line, line
+        assert "root needs none" in line and "runuser -u" in line, line
+    code, line = check(tmp_path, "postgresql://mlaval@/postgres")
+    assert "the PostgreSQL server has no role mlaval: its administrator creates it (CREATE ROLE mlaval LOGIN" in line
