@@ -6,7 +6,8 @@ folder 0700 and the file 0600 — only that login reads it. A draft holds the te
 typed, when it was written and a fingerprint of what was saved then (so that the offer
 says when someone saved since); never patient data. The TUI writes it when the session
 ends with unsaved edits, offers it the next time that login opens the same form, and
-deletes it once saved or discarded."""
+deletes it once saved or discarded. A draft left longer than KEPT_DAYS is deleted the
+next time the drafts are read."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import stat
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +33,13 @@ FOLDER_MODE = 0o700
 FILE_MODE = 0o600
 FORMAT = 1  # the file's layout; a file of another layout is ignored (never offered)
 LIMIT = 1_000_000  # bytes: a bigger file is not a draft clinicast wrote
+KEPT_DAYS = 30  # a draft nobody came back to in a month is forgotten (its file's mtime)
+LEFTOVER_SECONDS = 3600  # a temporary file a killed write left: not another session's, by then
+# the files clinicast writes here: a draft (login-database-form-campaign.json) or its
+# temporary while being written (a write killed half way leaves it)
+_OURS = re.compile(
+    r"(?P<temporary>\.)?[^./][^/]*-[0-9a-f]{12}-(?:template|campaign)-(?:new|\d+)\.json(?(temporary)\.\w+)"
+)
 
 
 Values = dict[str, dict[str, str]]  # a form's text by part (a language) and field
@@ -117,8 +127,10 @@ def write(ctx: Ctx, form: str, campaign_id: int | None, values: Values, saved: V
 
 def read(ctx: Ctx, form: str, campaign_id: int | None) -> Draft | None:
     """This login's draft of `form` for `campaign_id`; None when there is none, or the
-    file is not one clinicast wrote for it (unreadable, another layout, not this login's)."""
+    file is not one clinicast wrote for it (unreadable, another layout, not this login's).
+    Drafts older than KEPT_DAYS are deleted first (`expire`)."""
     target = path(ctx, form, campaign_id)
+    expire(target.parent)
     try:
         fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError:
@@ -147,6 +159,30 @@ def read(ctx: Ctx, form: str, campaign_id: int | None) -> Draft | None:
         return Draft(form, campaign_id, datetime.fromisoformat(data["written_at"]), clean, str(data["saved_then"]))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
+
+
+def expire(where: Path | None = None, now: float | None = None) -> None:
+    """Delete, from this login's drafts folder, the drafts last written more than
+    KEPT_DAYS ago and what a killed write left (a temporary file over an hour old). Only
+    files clinicast writes, in a folder that is this login's; nothing else is touched."""
+    where = folder() if where is None else where
+    now = time.time() if now is None else now
+    try:
+        st = os.lstat(where)
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+            return
+        entries = list(os.scandir(where))
+    except OSError:
+        return
+    for entry in entries:
+        m = _OURS.fullmatch(entry.name)
+        if m is None:
+            continue
+        with contextlib.suppress(OSError):
+            st = entry.stat(follow_symlinks=False)
+            age = LEFTOVER_SECONDS if m.group("temporary") else KEPT_DAYS * 86400
+            if stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid() and now - st.st_mtime > age:
+                os.unlink(entry.path)
 
 
 def discard(ctx: Ctx, form: str, campaign_id: int | None) -> None:

@@ -251,3 +251,25 @@ async def test_the_edit_form_says_when_the_campaign_was_saved_since_and_discards
         assert form.unsaved() is None
         assert form.query_one("#draft-offer").has_class("hidden")
     assert draft_files(Path(os.environ["XDG_STATE_HOME"])) == []
+
+
+async def test_a_draft_older_than_the_age_kept_is_deleted_when_the_drafts_are_read(world):
+    cid = world.campaigns.invitation_draft
+    saved = campaigns_mod.get_templates(world.ctx, cid)
+    typed = {lang: dict(fields) for lang, fields in saved.items()}
+    typed["en"]["subject"] = "Typed long ago"
+    old = drafts.write(world.ctx, drafts.TEMPLATE, cid, typed, saved)
+    fields = {"campaign": {"kind": "invitation", "name": "", "starts_on": "", "ends_on": ""}}
+    recent = drafts.write(
+        world.ctx, drafts.CAMPAIGN, None, {"campaign": {**fields["campaign"], "name": "Récent"}}, fields
+    )
+    day = 24 * 3600
+    now = time.time()
+    os.utime(old, (now - drafts.KEPT_DAYS * day - 60,) * 2)
+    os.utime(recent, (now - (drafts.KEPT_DAYS - 1) * day,) * 2)
+    app = app_for(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        editor = await open_editor(pilot, cid)
+        assert editor.query_one("#draft-offer").has_class("hidden")  # too old: not offered
+        assert draft_files(Path(os.environ["XDG_STATE_HOME"])) == [recent]  # and deleted; the other kept
+        assert drafts.read(world.ctx, drafts.CAMPAIGN, None) is not None
