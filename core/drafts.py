@@ -6,8 +6,9 @@ folder 0700 and the file 0600 — only that login reads it. A draft holds the te
 typed, when it was written and a fingerprint of what was saved then (so that the offer
 says when someone saved since); never patient data. The TUI writes it when the session
 ends with unsaved edits, offers it the next time that login opens the same form, and
-deletes it once saved or discarded. A draft left longer than KEPT_DAYS is deleted the
-next time the drafts are read."""
+deletes it once saved or discarded. It writes it while the staff member types, too (a
+moment after the last key): a crash or `kill -9` ends a session with nothing run at its
+end. A draft left longer than KEPT_DAYS is deleted the next time the drafts are read."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import json
 import os
 import re
 import stat
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,7 +38,7 @@ LIMIT = 1_000_000  # bytes: a bigger file is not a draft clinicast wrote
 KEPT_DAYS = 30  # a draft nobody came back to in a month is forgotten (its file's mtime)
 LEFTOVER_SECONDS = 3600  # a temporary file a killed write left: not another session's, by then
 # the files clinicast writes here: a draft (login-database-form-campaign.json) or its
-# temporary while being written (a write killed half way leaves it)
+# temporary while being written (tempfile's suffix: a write killed half way leaves it)
 _OURS = re.compile(
     r"(?P<temporary>\.)?[^./][^/]*-[0-9a-f]{12}-(?:template|campaign)-(?:new|\d+)\.json(?(temporary)\.\w+)"
 )
@@ -109,8 +111,9 @@ def write(ctx: Ctx, form: str, campaign_id: int | None, values: Values, saved: V
         "saved_then": fingerprint(saved),
         "values": values,
     }
-    temporary = target.with_name(f".{target.name}.{os.getpid()}")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, FILE_MODE)
+    # a name of its own (two writes at once never share one), made 0600 by mkstemp
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    temporary = Path(name)
     try:
         os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "w", encoding="utf-8") as f:

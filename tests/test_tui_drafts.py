@@ -1,7 +1,8 @@
 """No edit is lost with the connection (SPEC §13, core/drafts.py): the template editor's
 unsaved text is kept as the login's draft when the session ends — the real `clinicast`
 in a real pseudo-terminal, hung up by a real SIGHUP — in a folder only that login reads;
-the next time that login opens the campaign's template, the editor offers it back."""
+the next time that login opens the campaign's template, the editor offers it back. It is
+written as the staff member types too: a `kill -9` leaves it."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from core.models import Campaign, Template
 from tui.app import make_app
 from tui.hangup import HANGUP_EXIT
 from tui.screens.campaign_detail import CampaignDetailScreen
+from tui.screens.drafts import DRAFT_DELAY
 from tui.screens.template_editor import TemplateEditorScreen
 
 pytestmark = pytest.mark.anyio
@@ -53,11 +55,9 @@ def mode(p: Path) -> int:
     return stat.S_IMODE(os.stat(p).st_mode)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("how", ["SIGHUP", "terminal closed"])
-async def test_a_hangup_keeps_the_unsaved_template_and_the_next_session_restores_it(
-    how, tmp_path, sqlite_url, monkeypatch
-):
+def a_campaign(tmp_path: Path, sqlite_url: str) -> tuple[Path, int, str]:
+    """A database made by the real commands, with one invitation "Rappel": the config,
+    the campaign's id and its saved French subject."""
     config = write_config(tmp_path, sqlite_url)
     for argv in (["init"], ["campaigns", "create", "--kind", "invitation", "--name", "Rappel"]):
         done = subprocess.run(
@@ -70,15 +70,34 @@ async def test_a_hangup_keeps_the_unsaved_template_and_the_next_session_restores
     cid = Campaign.get(Campaign.name == "Rappel").id
     saved_subject = campaigns_mod.get_templates(ctx, cid)["fr"]["subject"]
     assert saved_subject and TYPED not in saved_subject
+    return config, cid, saved_subject
+
+
+def open_the_template(terminal, drawn: bytearray) -> None:
+    """In the TUI of `tui_in_a_pty`: the campaign list drawn, `t` opens the template of
+    the campaign under the cursor, its French subject focused."""
+    assert wait_for(lambda: b"Rappel" in drawn, 60), bytes(drawn[-2000:])
+    time.sleep(0.5)
+    terminal.type_keys(b"t")
+    assert wait_for(lambda: b"Preview" in drawn, 60), bytes(drawn[-2000:])
+    time.sleep(1.0)  # the fields mounted, the subject focused
+
+
+def saved_fr_subject(cid: int) -> str:
+    return Template.get(Template.campaign == cid, Template.language == "fr").subject
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["SIGHUP", "terminal closed"])
+async def test_a_hangup_keeps_the_unsaved_template_and_the_next_session_restores_it(
+    how, tmp_path, sqlite_url, monkeypatch
+):
+    config, cid, saved_subject = a_campaign(tmp_path, sqlite_url)
 
     # the real TUI, its HOME the test's folder (as sshd gives a login its own)
     proc, hang_up, drawn = tui_in_a_pty(config)
     try:
-        assert wait_for(lambda: b"Rappel" in drawn, 60), bytes(drawn[-2000:])
-        time.sleep(0.5)
-        hang_up.type_keys(b"t")  # the template of the campaign under the cursor
-        assert wait_for(lambda: b"Preview" in drawn, 60), bytes(drawn[-2000:])
-        time.sleep(1.0)  # the fields mounted, the subject focused
+        open_the_template(hang_up, drawn)
         hang_up.type_keys(TYPED.encode())
         assert wait_for(lambda: TYPED.strip().encode() in drawn, 30), bytes(drawn[-2000:])
         if how == "SIGHUP":
@@ -124,6 +143,54 @@ async def test_a_hangup_keeps_the_unsaved_template_and_the_next_session_restores
         await settle(pilot)
         assert Template.get(Template.campaign == cid, Template.language == "fr").subject == TYPED + saved_subject
         assert draft_files(state) == []  # saved: nothing left to offer
+
+
+F7, CTRL_O = b"\x1b[18~", b"\x0f"  # as a terminal sends them
+
+
+@pytest.mark.slow
+def test_a_killed_session_keeps_what_was_typed_and_the_next_one_restores_it(tmp_path, sqlite_url):
+    """kill -9 (a crash, the OOM killer, the server rebooting): nothing of clinicast runs
+    at the end, so the draft is the one written while the staff member typed, a moment
+    after the last key."""
+    config, cid, saved_subject = a_campaign(tmp_path, sqlite_url)
+    state = tmp_path / ".local" / "state"
+    proc, terminal, drawn = tui_in_a_pty(config)
+    try:
+        open_the_template(terminal, drawn)
+        terminal.type_keys(TYPED.encode())
+        typed_at = time.time()  # the app reads the keys after this
+        assert wait_for(lambda: TYPED.strip().encode() in drawn, 30), bytes(drawn[-2000:])
+        assert wait_for(lambda: any(TYPED in f.read_text(encoding="utf-8") for f in draft_files(state)), 30)
+        [draft_file] = draft_files(state)
+        # written once the typing paused, not as each key came
+        assert draft_file.stat().st_mtime >= typed_at + DRAFT_DELAY - 0.1
+        assert mode(draft_file) == 0o600 and mode(draft_file.parent) == 0o700
+        os.killpg(proc.pid, signal.SIGKILL)
+        assert proc.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        terminal()
+    assert saved_fr_subject(cid) == saved_subject
+    assert json.loads(draft_file.read_text(encoding="utf-8"))["values"]["fr"]["subject"] == TYPED + saved_subject
+
+    # clinicast again, same database and login: offered, f7 restores it, ctrl+o saves it
+    proc, terminal, drawn = tui_in_a_pty(config)
+    try:
+        open_the_template(terminal, drawn)
+        assert wait_for(lambda: b"Restore the unsaved changes from" in drawn, 30), bytes(drawn[-2000:])
+        assert TYPED.strip().encode() not in drawn  # offered, not yet in the subject
+        terminal.type_keys(F7)
+        assert wait_for(lambda: TYPED.strip().encode() in drawn, 30), bytes(drawn[-2000:])
+        terminal.type_keys(CTRL_O)
+        assert wait_for(lambda: saved_fr_subject(cid) == TYPED + saved_subject, 30), bytes(drawn[-2000:])
+        assert wait_for(lambda: draft_files(state) == [], 30)
+    finally:
+        proc.kill()
+        proc.wait()
+        terminal()
 
 
 base_world = module_world("drafts")
@@ -251,6 +318,43 @@ async def test_the_edit_form_says_when_the_campaign_was_saved_since_and_discards
         assert form.unsaved() is None
         assert form.query_one("#draft-offer").has_class("hidden")
     assert draft_files(Path(os.environ["XDG_STATE_HOME"])) == []
+
+
+async def wait_until(pilot, what, timeout: float = 30.0) -> None:
+    """Until `what()` is true, the app running meanwhile (a draft is written on a clock)."""
+    end = time.monotonic() + timeout
+    while not what():
+        assert time.monotonic() < end, f"not true after {timeout}s"
+        await pilot.pause(0.1)
+
+
+@pytest.mark.parametrize("which", ["template", "new campaign"])
+async def test_saving_leaves_no_draft_though_one_was_written_while_typing(world, which):
+    state = Path(os.environ["XDG_STATE_HOME"])
+    app = app_for(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        if which == "template":
+            screen = await open_editor(pilot, world.campaigns.invitation_draft)
+            field = screen.query_one("#en-subject", Input)
+        else:
+            screen = await open_form(pilot, None)
+            field = screen.query_one("#name", Input)
+        field.value = "Typed, then saved"
+        await settle(pilot)
+        await wait_until(pilot, lambda: draft_files(state) != [])  # written as typed
+        assert "Typed, then saved" in draft_files(state)[0].read_text(encoding="utf-8")
+        field.value += " at once"  # its own write still to come
+        await pilot.press("ctrl+o")
+        await settle(pilot)
+        assert draft_files(state) == []
+        await pilot.pause(DRAFT_DELAY + 1.0)  # when that write was due
+        assert draft_files(state) == []
+        if which == "template":
+            assert campaigns_mod.get_templates(world.ctx, world.campaigns.invitation_draft)["en"]["subject"] == (
+                "Typed, then saved at once"
+            )
+        else:
+            assert Campaign.select().where(Campaign.name == "Typed, then saved at once").exists()
 
 
 async def test_a_draft_older_than_the_age_kept_is_deleted_when_the_drafts_are_read(world):

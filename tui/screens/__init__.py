@@ -9,7 +9,7 @@ user action and shows the result).
     recipient_detail.py  one recipient in full (an audited read)
     add_patients/        one patient, conditions or a CSV list (a module a tab)
     template_editor.py   French and English tabs, live preview
-    drafts.py            a form's draft shown: the line offering it back, f7 restore, f8 discard
+    drafts.py            a form's draft: written as typed, the line offering it back, f7 restore, f8 discard
     sending.py           stop, re-invite and test send (SendingControl, held by a screen)
     opt_out.py           the opt-out modal and OptOutFlow (held by a screen or widget)
     audit.py             the audit trail (admin)

@@ -1,16 +1,25 @@
 """A form's draft (core/drafts.py), shown: the template editor and the campaign form keep
 their unsaved text when the session ends without the staff choosing to lose it, and
 offer it back in one line above their fields, f7 restoring it (as unsaved changes),
-f8 deleting it. The screen says what its text is (`draft_values`, `draft_saved`,
-`put_draft`); the rules — where the draft lives, who reads it — are core's."""
+f8 deleting it. The draft is also written as the staff member types: DRAFT_DELAY seconds
+after the last change (at least every DRAFT_LONGEST seconds of typing without a pause),
+in a thread, so that a crash or `kill -9`, which runs nothing at the end, still leaves
+it. The screen says what its text is (`draft_values`, `draft_saved`, `put_draft`); the
+rules — where the draft lives, who reads it — are core's."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
+from collections.abc import Callable
+from functools import partial
 from typing import TypeVar
 
+from textual import on
 from textual.binding import Binding
-from textual.widgets import Static
+from textual.timer import Timer
+from textual.widgets import Input, RadioSet, Static, TextArea
 
 from core import drafts
 from core.i18n import N_, _
@@ -18,6 +27,9 @@ from tui.screens.base import ClinicastScreen
 
 ResultT = TypeVar("ResultT")
 ACTIONS = ("restore_draft", "discard_draft")
+DRAFT_DELAY = 2.0  # seconds after the last change: the draft is written (never at each key)
+DRAFT_LONGEST = 10.0  # typing without a pause: written at least this often
+DRAFT_TICK = 0.5  # how often an edited form looks whether its draft is due
 
 
 def draft_bindings(screen: str) -> list[Binding]:
@@ -51,6 +63,15 @@ class DraftOffer(ClinicastScreen[ResultT]):
         self.draft: drafts.Draft | None = None  # offered, not yet restored or discarded
         self._draft_restored = False  # the text on show is a draft's: leaving without it deletes it
         self._leaving = False  # the staff chose to lose the unsaved changes: no draft is kept
+        # the draft written as the staff member types: each write or delete takes a turn,
+        # and a write done in a thread is dropped when a newer turn came first (a save's
+        # delete, a session's last write), under the lock that orders them
+        self._draft_lock = threading.Lock()
+        self._draft_turn = 0
+        self._draft_due: float | None = None  # when the next write is due (time.monotonic)
+        self._draft_since: float | None = None  # the first change not written yet
+        self._draft_kept = False  # the draft file holds this screen's text, written as typed
+        self._draft_ticker: Timer | None = None
 
     # --- the screen's part -------------------------------------------------------------
 
@@ -117,25 +138,96 @@ class DraftOffer(ClinicastScreen[ResultT]):
         if self.draft is None:
             return
         self.draft = None
-        drafts.discard(self.app.ctx, self.draft_form, self.draft_campaign())
+        self._delete_draft()
         self.show_offer()
+        self._draft_edited()  # what was typed meanwhile (its draft went with the file) is written again
 
     def draft_saved_now(self) -> None:
-        """The form was saved: no draft left to offer."""
-        drafts.discard(self.app.ctx, self.draft_form, self.draft_campaign())
+        """The form was saved: no draft left to offer (nor one written as typed, nor one
+        still to be written)."""
+        self._delete_draft()
         self.draft, self._draft_restored = None, False
         self.show_offer()
 
     def keep_draft(self) -> None:
         """The session ends (its connection went, or it quits without asking): unsaved
-        changes are kept as this login's draft, unless the staff chose to lose them."""
-        if self._leaving or self.unsaved() is None:
+        changes are kept as this login's draft, unless the staff chose to lose them. Run
+        where the session ends: the app's loop, or the thread that saw the terminal go."""
+        if self._leaving:
             return
-        drafts.write(self.app.ctx, self.draft_form, self.draft_campaign(), self.draft_values(), self.draft_saved())
+        values = self.draft_values() if self.unsaved() is not None else None
+        with self._draft_lock:
+            self._draft_turn += 1
+            if values is not None:
+                drafts.write(self.app.ctx, self.draft_form, self.draft_campaign(), values, self.draft_saved())
+            elif self._draft_kept:  # written as typed, then typed back to what is saved
+                drafts.discard(self.app.ctx, self.draft_form, self.draft_campaign())
 
     def drop_draft(self) -> None:
-        """The staff leave, the unsaved changes lost by their choice: no draft kept, and a
-        draft they restored goes with them."""
+        """The staff leave, the unsaved changes lost by their choice: no draft kept — one
+        written as they typed, or one they restored, goes with them. A draft offered and
+        left unanswered stays for the next time."""
         self._leaving = True
-        if self._draft_restored:
+        if self._draft_restored or self._draft_kept:
+            self._delete_draft()
+        else:
+            with self._draft_lock:
+                self._draft_turn += 1  # a write still under way is dropped
+
+    def _delete_draft(self) -> None:
+        """The draft file deleted now, and any write still under way dropped."""
+        self._draft_due = self._draft_since = None
+        with self._draft_lock:
+            self._draft_turn += 1
+            self._draft_kept = False
             drafts.discard(self.app.ctx, self.draft_form, self.draft_campaign())
+
+    # --- the draft written as the staff member types ------------------------------------
+
+    @on(Input.Changed)
+    @on(TextArea.Changed)
+    @on(RadioSet.Changed)
+    def _draft_edited(self) -> None:
+        """A field changed: the draft is due DRAFT_DELAY seconds from now (each change
+        pushes it back, up to DRAFT_LONGEST after the first one not yet written). A ticker
+        looks, rather than a timer per key: a form being typed in is not busy."""
+        if self._leaving:
+            return
+        now = time.monotonic()
+        if self._draft_since is None:
+            self._draft_since = now
+        self._draft_due = min(now + DRAFT_DELAY, self._draft_since + DRAFT_LONGEST)
+        if self._draft_ticker is None:
+            self._draft_ticker = self.set_interval(DRAFT_TICK, self._draft_tick)
+
+    def _draft_tick(self) -> None:
+        if self._draft_due is None or time.monotonic() < self._draft_due:
+            return
+        self._draft_due = self._draft_since = None
+        self.write_draft_now()
+
+    def write_draft_now(self) -> None:
+        """The text on show written as this login's draft, in a thread; none when nothing
+        is unsaved (one this screen wrote is deleted: the text is back to what is saved;
+        one offered from an earlier session is left alone)."""
+        if self._leaving:
+            return
+        ctx, form, campaign = self.app.ctx, self.draft_form, self.draft_campaign()
+        job: Callable[[], object]
+        if self.unsaved() is not None:
+            job = partial(drafts.write, ctx, form, campaign, self.draft_values(), self.draft_saved())
+            self._draft_kept = True
+        elif self._draft_kept:
+            job, self._draft_kept = partial(drafts.discard, ctx, form, campaign), False
+        else:
+            return
+        self._draft_turn += 1
+        turn = self._draft_turn
+
+        def in_turn() -> None:
+            with self._draft_lock:
+                if turn == self._draft_turn:  # nothing newer came first
+                    job()
+
+        # a full disk, a home not writable: the draft is not kept; the form still saves
+        self.run_worker(in_turn, thread=True, group="draft", exit_on_error=False)
