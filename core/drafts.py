@@ -13,6 +13,7 @@ end. A draft left longer than KEPT_DAYS is deleted the next time the drafts are 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -93,7 +94,7 @@ def _private_folder(where: Path) -> None:
             part.mkdir(mode=FOLDER_MODE, parents=True)
         st = os.lstat(part)
         if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
-            raise PermissionError(f"{part} is not this login's folder")
+            raise PermissionError(errno.EACCES, f"{part} is not this login's folder")
     os.chmod(where, FOLDER_MODE)  # an older, looser folder is closed
 
 

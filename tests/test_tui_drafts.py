@@ -377,3 +377,27 @@ async def test_a_draft_older_than_the_age_kept_is_deleted_when_the_drafts_are_re
         assert editor.query_one("#draft-offer").has_class("hidden")  # too old: not offered
         assert draft_files(Path(os.environ["XDG_STATE_HOME"])) == [recent]  # and deleted; the other kept
         assert drafts.read(world.ctx, drafts.CAMPAIGN, None) is not None
+
+
+async def test_a_draft_that_cannot_be_written_is_said_once_and_the_form_still_saves(world):
+    (Path(os.environ["XDG_STATE_HOME"]) / "clinicast").write_text("not a folder", encoding="utf-8")
+    cid = world.campaigns.invitation_draft
+    app = app_for(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        field = (await open_editor(pilot, cid)).query_one("#en-subject", Input)
+        field.value = "Typed where no draft can be kept"
+
+        def said() -> list[str]:
+            return [str(n.message) for n in app._notifications]
+
+        await wait_until(pilot, lambda: any("draft" in m for m in said()))
+        field.value += " again"
+        await pilot.pause(DRAFT_DELAY + 1.5)  # its write failed too
+        [notice] = said()
+        # not "unexpected error (PermissionError)" every few seconds: once, what it means
+        assert (
+            notice == "The unsaved changes cannot be kept as a draft (permission denied): save them before you leave."
+        )
+        await pilot.press("ctrl+o")
+        await settle(pilot)
+    assert campaigns_mod.get_templates(world.ctx, cid)["en"]["subject"] == "Typed where no draft can be kept again"

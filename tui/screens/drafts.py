@@ -21,7 +21,7 @@ from textual.binding import Binding
 from textual.timer import Timer
 from textual.widgets import Input, RadioSet, Static, TextArea
 
-from core import drafts
+from core import drafts, oserrors
 from core.i18n import N_, _
 from tui.screens.base import ClinicastScreen
 
@@ -72,6 +72,8 @@ class DraftOffer(ClinicastScreen[ResultT]):
         self._draft_since: float | None = None  # the first change not written yet
         self._draft_kept = False  # the draft file holds this screen's text, written as typed
         self._draft_ticker: Timer | None = None
+        self._draft_failed: OSError | None = None  # a write failed (told once, by the ticker)
+        self._draft_told = False
 
     # --- the screen's part -------------------------------------------------------------
 
@@ -201,6 +203,16 @@ class DraftOffer(ClinicastScreen[ResultT]):
             self._draft_ticker = self.set_interval(DRAFT_TICK, self._draft_tick)
 
     def _draft_tick(self) -> None:
+        if self._draft_failed is not None and not self._draft_told:
+            self._draft_told = True  # once: the form still saves, and typing on changes nothing
+            self.notify(
+                _("The unsaved changes cannot be kept as a draft ({error}): save them before you leave.").format(
+                    error=oserrors.words(self._draft_failed)
+                ),
+                severity="warning",
+                timeout=10,
+                markup=False,
+            )
         if self._draft_due is None or time.monotonic() < self._draft_due:
             return
         self._draft_due = self._draft_since = None
@@ -227,7 +239,9 @@ class DraftOffer(ClinicastScreen[ResultT]):
         def in_turn() -> None:
             with self._draft_lock:
                 if turn == self._draft_turn:  # nothing newer came first
-                    job()
+                    try:
+                        job()
+                    except OSError as error:  # a full disk, a home not writable: the form still saves
+                        self._draft_failed = error
 
-        # a full disk, a home not writable: the draft is not kept; the form still saves
         self.run_worker(in_turn, thread=True, group="draft", exit_on_error=False)
