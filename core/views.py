@@ -46,9 +46,10 @@ class Preview:
 def template_preview(
     ctx: Ctx, campaign_id, fields: dict[str, str], language: str, patient_id: int | None = None
 ) -> Preview:
-    """Render one language's (unsaved) template fields for a real patient, as the editor
-    shows it, with the problems saving would report. Invitation link and code are the
-    catalogue's examples (the real ones are made when the email is sent)."""
+    """Render one language's (unsaved) template fields for a real patient (the example one
+    while the directory is empty), as the editor shows it, with the problems saving would
+    report. Invitation link and code are the catalogue's examples (the real ones are made
+    when the email is sent)."""
     from datetime import timedelta
 
     from core import identification, templating
@@ -66,7 +67,10 @@ def template_preview(
             "code": ex["code"],
             "expires_on": ctx.today() + timedelta(days=INVITATION_VALID_DAYS),
         }
-    patient = {"first_name": p.first_name, "last_name": p.last_name, "language": p.language} if p is not None else None
+    if p is not None:
+        patient = {"first_name": p.first_name, "last_name": p.last_name, "language": p.language}
+    else:  # no patient imported yet: the catalogue's example one, as the editor says (and validation uses)
+        patient = templating.sample_context(c.kind, language)["patient"]
     clinic = clinic_values(ctx.config)
     context = templating.build_context(
         clinic=clinic,

@@ -178,3 +178,24 @@ def test_archive_refused_while_sending(db, config):
     recipients.start(ctx, c.id)
     with pytest.raises(Refused, match="under way"):
         campaigns.archive(ctx, c.id)
+
+
+def test_a_template_previewed_before_any_patient_is_imported_renders_for_an_example_patient(db, config):
+    """A clinic's first day: no patient imported yet, and the editor, which says « pour un
+    patient exemple », showed the default template as an error (« corps ligne 1 : variable
+    inconnue « patient » »): the preview had no patient at all. It renders with the
+    catalogue's example patient now, as validation does, and audits no patient read."""
+    from core import views
+    from core.templating import sample_context
+
+    ctx, _clock = ctx_at(config, datetime(2026, 3, 2, 15, 0))
+    kind = "invitation"  # its default template greets the patient by name
+    c = campaigns.create(ctx, kind, "Premier jour")
+    for language in ("fr", "en"):
+        fields = campaigns.get_templates(ctx, c.id)[language]
+        preview = views.template_preview(ctx, c.id, fields, language)
+        assert preview.errors == {} and preview.problems == [], (language, preview.errors, preview.problems)
+        assert preview.patient == "" and preview.patient_id is None
+        example = sample_context(kind, language)["patient"]["first_name"]
+        assert any(example in text for text in preview.fields.values()), (example, preview.fields)
+    assert not AuditLog.select().where(AuditLog.action == "preview").exists()
