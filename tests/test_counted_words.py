@@ -162,9 +162,7 @@ def test_an_invitation_s_funnel_agrees_with_each_count(french):
     """The funnel read « invités 1, inscrits 0, expirés 0 » on the campaign list, its
     ledger's heading and `campaigns show`: a label with no count to agree with. One
     function says it for the three."""
-    assert funnel_steps({"invited": 1, "joined": 0, "expired": 2, "reinvited": 0}) == (
-        "1 invité, 0 inscrit, 2 expirés"
-    )
+    assert funnel_steps({"invited": 1, "joined": 0, "expired": 2, "reinvited": 0}) == ("1 invité, 0 inscrit, 2 expirés")
     assert funnel_steps({"invited": 3, "joined": 1, "expired": 2, "reinvited": 1}) == (
         "3 invités, 1 inscrit, 2 expirés, 1 réinvité"
     )
