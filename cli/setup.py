@@ -60,17 +60,17 @@ def config_check(config: Config):
     from core.context import is_service_account, login_name
     from core.errors import ClinicastError, DatabaseError, DatabaseProblem
 
-    ok, made = True, True
+    ok, made, usable = True, True, True
     try:
         dbmod.bind_to_look(config.database.url, config.database.group)  # a check only looks (SPEC §13)
         dbmod.check_schema()
         db_state = _("schema version {version}").format(version=dbmod.schema_version())
     except ClinicastError as e:
-        db_state, ok = str(e), False
+        db_state, ok, usable = str(e), False, False
         made = not (isinstance(e, DatabaseError) and e.kind is DatabaseProblem.EMPTY)  # before `init`: nothing sends
     except Exception as e:  # noqa: BLE001 - a driver error: in words, and the check goes on
-        db_state, ok = str(dbmod.explain(e)), False
-    secret_lines, can_send, broken_secret = status.readable_report(config, made=made)
+        db_state, ok, usable = str(dbmod.explain(e)), False, False
+    secret_lines, can_send, broken_secret = status.readable_report(config, made=made, usable=usable)
     ok = ok and can_send
     login = login_name()
     if os.geteuid() == 0:

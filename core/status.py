@@ -261,10 +261,13 @@ def sending_line(config, now: datetime, embedded=None, wanted: bool | None = Non
     return _("nothing is sending: the daemon is not running, deliveries wait")
 
 
-def readable_report(config, *, made: bool = True) -> tuple[list[str], bool, bool]:
+def readable_report(config, *, made: bool = True, usable: bool = True) -> tuple[list[str], bool, bool]:
     """What `config check` says about secrets for the user running it: what they can and
     cannot read and what follows (one line each), in the future tense while the database
-    is not `made` (before `init` nothing sends); `can_send` False when it stops sending
+    is not `made` (before `init` nothing sends); never that anyone can send when the
+    database is made but this user could not use it (`usable` False: a role the server
+    has not, a refused password, a server that does not answer — root's check on
+    PostgreSQL said "so root can send" beside "no role root"); `can_send` False when it stops sending
     for good (the service account cannot read them: said by its own check, and by root's
     or a staff member's from each file's owner, group and mode); `broken` True when a
     secret is one no account can send with as it is (a file missing, empty, open to
@@ -313,6 +316,12 @@ def readable_report(config, *, made: bool = True) -> tuple[list[str], bool, bool
                     "(the daemon, or a TUI's embedded scheduler)"
                 ).format(login=login)
             )
+        elif not usable:
+            lines.append(
+                _("so {login} cannot send: {login} could not use the database (the database line says why)").format(
+                    login=login
+                )
+            )
         else:
             lines.append(_("so {login} can send (the daemon, or a TUI's embedded scheduler)").format(login=login))
     elif is_service_account(config):
@@ -327,6 +336,13 @@ def readable_report(config, *, made: bool = True) -> tuple[list[str], bool, bool
             _(
                 "so, once `clinicast init` has made the database, {login} will do everything but send: the daemon "
                 "will send (a TUI of {login}'s never does); this is how a shared server is meant to be"
+            ).format(login=login)
+        )
+    elif not usable:
+        lines.append(
+            _(
+                "so {login} cannot use clinicast now (the database line says why); once they can, {login} will do "
+                "everything but send: sending is the daemon's (a TUI of {login}'s never sends)"
             ).format(login=login)
         )
     else:

@@ -183,3 +183,45 @@ def test_a_check_before_init_says_what_follows_once_the_database_is_made(folder,
     with acting_as(login):
         res = CliRunner().invoke(cli, ["config", "check", "--config", str(path)], obj={})
     assert f"so {login} does everything but send: the daemon sends" in res.stdout, res.stdout
+
+
+@pytest.mark.pg
+def test_a_check_that_could_not_use_the_database_claims_no_one_sends(folder, outsider):
+    """Root's check on PostgreSQL said "secrets: so root can send" under "the PostgreSQL
+    server has no role …": nobody sends from a database they cannot open. A staff
+    member's said "the daemon sends" as if it had been seen to work. Each now says what is
+    true: this user cannot send (or use clinicast) now, and the database line says why."""
+    from urllib.parse import urlsplit
+
+    from conftest import PG_URL
+
+    from cli import cli
+
+    if not PG_URL:
+        pytest.skip("PostgreSQL tests need CLINICAST_TEST_PG_URL")
+    login, staff = outsider
+    subprocess.run(["usermod", "-aG", staff, login], check=True)
+    token = folder / "gateway.token"
+    token.write_text("tok\n")
+    token.chmod(0o600)  # root's: the staff member cannot read it, as on a server
+    path = staff_config(folder, login, staff)
+    u = urlsplit(PG_URL)
+    url = u._replace(netloc="r_" + uuid.uuid4().hex[:10] + "@" + u.netloc.rpartition("@")[2]).geturl()  # no such role
+    gateway = f'[gateway]\ntransport = "http"\nurl = "http://127.0.0.1:9"\ntoken_file = "{token}"'
+    text = path.read_text().replace('[gateway]\ntransport = "log"', gateway)
+    text = text.replace(f'path = "{folder / "gateway.log"}"\n', "")
+    text = text.replace(f'url = "sqlite:///{(folder / "c.db").as_posix().lstrip("/")}"', f'url = "{url}"')
+    path.write_text(text)
+
+    res = CliRunner().invoke(cli, ["config", "check", "--config", str(path)], obj={})  # root
+    assert res.exit_code == 1 and "has no role" in res.stdout, (res.exit_code, res.stdout, res.stderr)
+    assert "can send" not in res.stdout, res.stdout
+    assert "secrets: so root cannot send: root could not use the database (the database line says why)" in res.stdout
+    with acting_as(login):
+        res = CliRunner().invoke(cli, ["config", "check", "--config", str(path)], obj={})
+    assert res.exit_code == 1 and "has no role" in res.stdout, (res.exit_code, res.stdout, res.stderr)
+    assert "the daemon sends" not in res.stdout and "can send" not in res.stdout, res.stdout
+    assert (
+        f"secrets: so {login} cannot use clinicast now (the database line says why); once they can, {login} will do "
+        f"everything but send: sending is the daemon's (a TUI of {login}'s never sends)"
+    ) in res.stdout, res.stdout

@@ -327,3 +327,20 @@ def test_root_without_a_role_is_told_it_needs_none_not_to_be_granted_access(scra
         assert "root needs none" in line and "runuser -u" in line, line
     code, line = check(tmp_path, "postgresql://mlaval@/postgres")
     assert "the PostgreSQL server has no role mlaval: its administrator creates it (CREATE ROLE mlaval LOGIN" in line
+
+
+def test_a_check_by_a_role_the_server_has_not_never_says_it_can_send(tmp_path):
+    """Root's `config check` (the README has root run it) on PostgreSQL said "secrets: so
+    root can send" two lines under "the PostgreSQL server has no role …": nothing is sent
+    from a database that could not be opened. Said of whoever runs the check."""
+    from core.context import login_name
+
+    if not PG_URL:
+        pytest.skip("PostgreSQL tests need CLINICAST_TEST_PG_URL")
+    url = _with(PG_URL, user="r_" + uuid.uuid4().hex[:10])
+    path = write_config(tmp_path, url)
+    res = CliRunner().invoke(cli, ["config", "check", "--config", str(path)], obj={})
+    assert res.exit_code == 1 and "has no role" in res.stdout, (res.exit_code, res.stdout, res.stderr)
+    login = login_name()
+    assert f"so {login} can send" not in res.stdout, res.stdout
+    assert f"secrets: so {login} cannot send: {login} could not use the database" in res.stdout, res.stdout
