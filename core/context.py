@@ -56,9 +56,7 @@ def is_service_account(config: Config) -> bool:
     or of its folder; on PostgreSQL (bound first), the role owning the schema, or the
     login named like the URL's role. It may run `init` and the daemon without a [users]
     entry."""
-    from urllib.parse import urlsplit
-
-    from core.dbfiles import sqlite_path
+    from core.dbfiles import pg_params, sqlite_path
 
     if os.geteuid() == 0:
         return True
@@ -71,7 +69,7 @@ def is_service_account(config: Config) -> bool:
             except OSError:
                 pass
         return os.geteuid() in uids
-    if (urlsplit(config.database.url).username or "") == login_name():
+    if pg_params(config.database.url).get("user", "") == login_name():
         return True
     from core.models import database
 

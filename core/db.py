@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import peewee as pw
 
@@ -55,16 +55,9 @@ def connect(url: str, group: str = "", *, must_exist: bool = False) -> pw.Databa
         from core import orm
 
         orm.load_driver()
-        u = urlsplit(url)
-        params: dict[str, str | int] = dict(parse_qsl(u.query))
-        if u.username:
-            params["user"] = unquote(u.username)
-        if u.password:
-            params["password"] = unquote(u.password)
-        if u.hostname:
-            params["host"] = u.hostname
-        if u.port:
-            params["port"] = u.port
+        # libpq's reading: ?host= (a socket folder), ?port=, ?user= replace the URL's own
+        params: dict[str, str | int] = dict(dbfiles.pg_params(url))
+        name = str(params.pop("dbname", ""))
         # no JIT compiling: clinicast's statements are short, and PostgreSQL compiled any
         # that its estimate thought costly (a count over a million rows, an assign's
         # insert) for longer than it then ran (issue #21)
@@ -72,7 +65,7 @@ def connect(url: str, group: str = "", *, must_exist: bool = False) -> pw.Databa
         # a server that never answers (a wrong port whose service waits for the client to
         # speak, a firewall that drops) is said within seconds, not waited for ever
         params.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
-        db = pw.PostgresqlDatabase(unquote(u.path.lstrip("/")), prefer_psycopg3=True, **params)
+        db = pw.PostgresqlDatabase(name, prefer_psycopg3=True, **params)
     else:
         raise DatabaseError(
             _("unsupported database URL {url}; expected sqlite:///PATH or postgresql://...").format(
@@ -345,11 +338,25 @@ _GROUP = [""]  # the bound database's [database] group, for explain()
 
 
 def redacted(url: str) -> str:
-    """A database URL fit for a log or a status line: its password becomes ***."""
+    """A database URL fit for a log or a status line: its password becomes ***, the
+    one written before the host and libpq's ?password=, ?sslpassword= and
+    ?oauth_client_secret= alike."""
     u = urlsplit(url)
-    if not u.password:
-        return url
-    return urlunsplit(u._replace(netloc=u.netloc.replace(f":{u.password}@", ":***@")))
+    head, mark, rest = url.partition("?")  # not urlunsplit: it drops the // of postgresql:///db
+    if u.password:
+        head = head.replace(f":{u.password}@", ":***@", 1)
+    if u.query:
+        query, hash_mark, fragment = rest.partition("#")
+        parts = [
+            f"{key}=***" if key in _SECRET_OPTIONS and value else part
+            for part in query.split("&")
+            for key, _eq, value in [part.partition("=")]
+        ]
+        rest = "&".join(parts) + hash_mark + fragment
+    return head + mark + rest
+
+
+_SECRET_OPTIONS = frozenset({"password", "sslpassword", "oauth_client_secret"})
 
 
 def is_postgres() -> bool:

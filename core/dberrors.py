@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from core.dbfiles import BUSY_SECONDS, check_access, me, sqlite_path
+from core.dbfiles import BUSY_SECONDS, check_access, me, pg_params, sqlite_path
 from core.errors import DatabaseError, DatabaseProblem
 from core.i18n import _
 from core.textcheck import quoted_value
@@ -54,11 +54,9 @@ def _missing_database(cause: BaseException, text: str, url: str) -> DatabaseErro
     found = _PG_NO_DATABASE.search(text)
     if found is None and "3D000" not in codes:
         return None
-    from urllib.parse import unquote, urlsplit
-
-    parts = urlsplit(url)
-    name = found.group(1).replace('""', '"') if found else unquote(parts.path.strip("/"))
-    role = unquote(parts.username or "") or me()
+    params = pg_params(url)
+    name = found.group(1).replace('""', '"') if found else params.get("dbname", "")
+    role = params.get("user") or me()
     return DatabaseError(
         _(
             "the PostgreSQL server has no database {name}: create it as its administrator "
@@ -80,11 +78,10 @@ def _refused_role(text: str, url: str) -> DatabaseError | None:
     GRANTs not run for it): said of the role the URL names, with its fix — never of the
     OS user, nor "grant access" for a password."""
     import os
-    from urllib.parse import parse_qsl, unquote, urlsplit
 
     low = text.lower()
-    parts = urlsplit(url)
-    role = unquote(parts.username or "") or me()
+    params = pg_params(url)
+    role = params.get("user") or me()
     missing = _PG_NO_ROLE.search(text)
     if missing is not None:
         role = missing.group(1).replace('""', '"')
@@ -110,7 +107,7 @@ def _refused_role(text: str, url: str) -> DatabaseError | None:
         )
     # the audit trail's UPDATE/DELETE are refused to staff on purpose: not a grant to add
     if re.search(r"permission denied for (table|sequence|relation)", low) and "audit_log" not in low:
-        found = _PG_SEARCH_PATH.search(dict(parse_qsl(parts.query)).get("options", ""))
+        found = _PG_SEARCH_PATH.search(params.get("options", ""))
         schema = found.group(1).strip('"') if found else "public"
         return DatabaseError(
             _(

@@ -218,6 +218,78 @@ def test_postgres_url_checked(tmp_path, url, expected):
     refused(tmp_path, MINIMAL.replace("sqlite:///tmp/x.db", url), expected)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql:///clinic?host=/var/run/postgresql-custom",  # a socket in another folder, no URL host
+        "postgresql://clinicast@db.example.org/clinic?port=5433",
+        "postgresql:///clinic?host=/run/pg&port=5433&options=-csearch_path%3Dclinicast",
+        "postgresql://clinicast@db.example.org/clinic?sslmode=verify-full&sslrootcert=/etc/ssl/clinic-ca.pem"
+        "&application_name=clinicast&connect_timeout=5",
+        "postgresql://db1.example.org,db2.example.org/clinic?port=5432,5433&target_session_attrs=read-write",
+        "postgresql:///?dbname=clinic&host=/run/pg",  # the name as an option: libpq's too
+        "postgresql://%2Frun%2Fpg/clinic",  # libpq's socket folder written as the host
+        "postgresql://db.example.org/clinic?ssl=true",  # JDBC's spelling, libpq's sslmode=require
+    ],
+)
+def test_libpq_connection_parameters_in_the_url_are_accepted(tmp_path, url):
+    """`?host=/var/run/postgresql-custom` and `?port=5433` were refused as "unknown
+    option": libpq takes every connection parameter as a URL option, and an empty URL
+    host with ?host= is how a socket in another folder is written."""
+    assert load_text(tmp_path, MINIMAL.replace("sqlite:///tmp/x.db", url)).database.url == url
+
+
+@pytest.mark.parametrize(
+    "url,expected",
+    [
+        ("postgresql://u@h/db?hots=/run/pg", "database.url: unknown option “hots”; did you mean host?"),
+        ("postgresql://u@h/db?prot=5433", "database.url: unknown option “prot”; did you mean port?"),
+        ("postgresql://u@h/db?sslrootcrt=/ca.pem", "unknown option “sslrootcrt”; did you mean sslrootcert?"),
+        ("postgresql://u@h/db?connection_timeout=5", "unknown option “connection_timeout”; did you mean connect_"),
+        ("postgresql://u@h/db?ssl=1", "unknown option “ssl”; did you mean sslmode?"),
+        ("postgresql://u@h/db?database=x", "unknown option “database”; did you mean dbname?"),
+        ("postgresql://u@h/db?search_path=c", "did you mean options=-csearch_path%3DSCHEMA?"),
+        ("postgresql://u@h/db?zzz=1", "unknown option “zzz”; expected one of libpq's connection parameters (host"),
+        ("postgresql:///db?host=/run/pg&port=54321x", "database.url: port “54321x” is not from 1 to 65535"),
+        ("postgresql:///db?port=5432,0", "database.url: port “0” is not from 1 to 65535"),
+        ("postgresql://u@h/db?replication=database", "needs an ordinary connection, not a replication one"),
+        ("postgresql:///?host=/run/pg", "the database name is missing"),
+    ],
+)
+def test_a_typo_in_a_url_option_is_refused_with_the_nearest_name(tmp_path, url, expected):
+    refused(tmp_path, MINIMAL.replace("sqlite:///tmp/x.db", url), expected)
+
+
+def test_a_password_given_as_a_url_option_is_never_shown():
+    from core import db as dbmod
+
+    url = "postgresql:///clinic?host=/run/pg&user=clinicast&password=S3cret&sslpassword=k3y&sslmode=require"
+    assert dbmod.redacted(url) == (
+        "postgresql:///clinic?host=/run/pg&user=clinicast&password=***&sslpassword=***&sslmode=require"
+    )
+    assert dbmod.redacted("postgresql:///clinic?host=/run/pg") == "postgresql:///clinic?host=/run/pg"
+
+
+def test_the_url_is_read_as_libpq_reads_it():
+    """An option replaces what the URL wrote before the path, as libpq does: the role
+    named in a fix and the service account are the ones the connection uses."""
+    from core.dbfiles import pg_params
+
+    assert pg_params("postgresql://a:p%40ss@h:5432/db?user=b&port=5433&host=/run/pg") == {
+        "user": "b",
+        "password": "p@ss",
+        "host": "/run/pg",
+        "port": "5433",
+        "dbname": "db",
+    }
+    assert pg_params("postgresql://[::1]:5433/db") == {"host": "::1", "port": "5433", "dbname": "db"}
+    assert pg_params("postgresql://%2Frun%2FPG/db?ssl=true") == {
+        "host": "/run/PG",
+        "dbname": "db",
+        "sslmode": "require",
+    }
+
+
 @pytest.mark.parametrize("password", ["Secret/123", "Secret#123", "Secret?123", "a/b:c@Secret", "1234/5678"])
 def test_a_password_with_a_reserved_character_written_as_is_is_told_how_to_write_it_and_never_shown(tmp_path, password):
     """A `/`, `?` or `#` cuts the URL's host part short: the check said "the port in

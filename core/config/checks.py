@@ -9,6 +9,7 @@ not one) is refused here. `email_problems()` is asked where email is sent, not a
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import math
 import re
@@ -42,13 +43,31 @@ COUNTS = {
     ("email", "max_per_minute"): (0, 1_000_000),
     ("email", "max_per_day"): (0, 100_000_000),
 }
-# libpq connection options a postgresql:// URL may carry (?k=v); anything else is a typo
+# libpq's connection parameters (PostgreSQL 18's libpq-connect "Parameter Key Words",
+# the libpq psycopg[binary] ships): a postgresql:// URL may carry each as ?key=value,
+# e.g. ?host=/run/postgresql (a socket in another folder) and ?port=5433; anything else is
+# a typo, said with the nearest of these
 PG_OPTIONS = frozenset(
-    "sslmode sslrootcert sslcert sslkey sslpassword sslcrl sslcompression connect_timeout application_name "
-    "options target_session_attrs gssencmode keepalives keepalives_idle keepalives_interval keepalives_count "
-    "tcp_user_timeout client_encoding passfile channel_binding require_auth service krbsrvname "
-    "load_balance_hosts hostaddr".split()
+    "host hostaddr port dbname user password passfile require_auth channel_binding connect_timeout "
+    "client_encoding options application_name fallback_application_name keepalives keepalives_idle "
+    "keepalives_interval keepalives_count tcp_user_timeout gssencmode sslmode sslnegotiation sslcompression "
+    "sslcert sslkey sslkeylogfile sslpassword sslcertmode sslrootcert sslcrl sslcrldir sslsni requirepeer "
+    "ssl_min_protocol_version ssl_max_protocol_version min_protocol_version max_protocol_version krbsrvname "
+    "gsslib gssdelegation service target_session_attrs load_balance_hosts oauth_issuer oauth_client_id "
+    "oauth_client_secret oauth_scope".split()
 )
+# other programs' spellings, said with libpq's (JDBC's ssl, currentSchema; psql's -d)
+PG_SPELLINGS = {
+    "ssl": "sslmode",
+    "requiressl": "sslmode",
+    "database": "dbname",
+    "db": "dbname",
+    "username": "user",
+    "appname": "application_name",
+    "search_path": "options=-csearch_path%3DSCHEMA",
+    "schema": "options=-csearch_path%3DSCHEMA",
+    "currentschema": "options=-csearch_path%3DSCHEMA",
+}
 
 
 def check_values(values: dict[str, dict], problems: list[str]) -> None:
@@ -296,8 +315,6 @@ def check_postgres_url(url: str, problems: list[str]) -> None:
                 key="database.url", value=textcheck.quoted_value(where)
             )
         )
-    if not u.path.strip("/"):
-        problems.append(_("database.url: expected postgresql://USER@HOST/DATABASE (the database name is missing)"))
     try:
         options = parse_qsl(u.query, keep_blank_values=True, strict_parsing=bool(u.query))
     except ValueError:
@@ -307,13 +324,39 @@ def check_postgres_url(url: str, problems: list[str]) -> None:
             )
         )
         return
-    for k, _v in options:
-        if k not in PG_OPTIONS:
+    if not u.path.strip("/") and not any(k == "dbname" and v for k, v in options):
+        problems.append(_("database.url: expected postgresql://USER@HOST/DATABASE (the database name is missing)"))
+    for k, v in options:
+        if k == "port":  # libpq's list for several hosts: 5432,5433 (an empty one is its default)
+            for part in v.split(","):
+                if part and not (part.isascii() and part.isdigit() and 1 <= int(part) <= 65535):
+                    problems.append(
+                        _("database.url: port {port} is not from 1 to 65535").format(port=textcheck.quoted_value(part))
+                    )
+        elif k == "replication":  # libpq's, for replication tools: not one ordinary statements run on
             problems.append(
-                _("database.url: unknown option {option}; expected one of sslmode, connect_timeout, ...").format(
-                    option=textcheck.quoted_value(k)
-                )
+                _(
+                    "database.url: clinicast needs an ordinary connection, not a replication one: remove {option}"
+                ).format(option=textcheck.quoted_value(f"{k}={v}"))
             )
+        elif k == "ssl" and v == "true":  # libpq reads JDBC's ssl=true as sslmode=require
+            continue
+        elif k not in PG_OPTIONS:
+            near = [PG_SPELLINGS[k.lower()]] if k.lower() in PG_SPELLINGS else []
+            near = near or difflib.get_close_matches(k.lower(), sorted(PG_OPTIONS), n=1, cutoff=0.6)
+            if near:
+                problems.append(
+                    _("database.url: unknown option {option}; did you mean {name}?").format(
+                        option=textcheck.quoted_value(k), name=near[0]
+                    )
+                )
+            else:
+                problems.append(
+                    _(
+                        "database.url: unknown option {option}; expected one of libpq's connection parameters "
+                        "(host, port, sslmode, sslrootcert, connect_timeout, application_name, options, ...)"
+                    ).format(option=textcheck.quoted_value(k))
+                )
 
 
 def check_identification(data: dict, email: dict, clinic: dict, problems: list[str]) -> None:
