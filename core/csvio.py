@@ -333,14 +333,22 @@ class TableStream:
         self._prev_end = 0
         self.header: list[str] = []
         self.keys: tuple[str, ...] = ()
-        for fields in self._reader:
-            start = self._prev_end + 1
-            self._prev_end = self._reader.line_num
-            if "".join(fields).strip():
-                header, key_list = _header(fields, self.label, start)
-                self.header, self.keys = header, tuple(key_list)
-                break
+        try:
+            for fields in self._reader:
+                start = self._prev_end + 1
+                self._prev_end = self._reader.line_num
+                if "".join(fields).strip():
+                    header, key_list = _header(fields, self.label, start)
+                    self.header, self.keys = header, tuple(key_list)
+                    break
+        except csv.Error as e:  # the header itself past the field limit (a binary file, one huge line)
+            raise self._unreadable(e, self._prev_end + 1) from None
         self.columns = {k: h for k, h in zip(self.keys, self.header, strict=False) if k}
+
+    def _unreadable(self, e: csv.Error, line: int) -> BadInput:
+        return BadInput(
+            _("{where}: unreadable CSV: {error}").format(where=f"{self.label}:{line}", error=_csv_problem(e))
+        )
 
     def chunks(self, size: int = 20_000) -> Iterator[tuple[list[Row], list[BadRow]]]:
         """(rows, bad rows) about `size` records at a time, in the file's order."""
@@ -374,11 +382,7 @@ class TableStream:
                     yield rows, bad
                     rows, bad = [], []
         except csv.Error as e:
-            raise BadInput(
-                _("{where}: unreadable CSV: {error}").format(
-                    where=f"{self.label}:{reader.line_num}", error=_csv_problem(e)
-                )
-            ) from None
+            raise self._unreadable(e, reader.line_num) from None
         except UnicodeDecodeError as e:  # the file changed since its encoding was checked
             raise BadInput(
                 _("{where}: not {encoding} text any more ({reason})").format(

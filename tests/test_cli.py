@@ -706,3 +706,19 @@ def test_an_import_and_a_campaign_say_each_count_in_its_number(tmp_path, db_url)
         run("recipients", "remove", str(c), "1001")
         said = run("campaigns", "show", str(c)).stdout
     assert "et 1 retiré (non compté)" in said, said
+
+
+@pytest.mark.parametrize("command", [("patients", "import"), ("recipients", "add", "1", "--csv")])
+def test_a_first_line_past_the_csv_field_limit_is_one_line_not_a_traceback(run, tmp_path, command):
+    """A file whose first line is one field of 200,000 characters (a binary export, a
+    spreadsheet saved as one line): the header read met the csv module's field limit and
+    ended in a traceback (_csv.Error) where a later line said it in one line, exit 2."""
+    run("campaigns", "create", "--kind", "invitation", "--name", "Existing")
+    for name, data in {"one.csv": "D" * 200_000, "quoted.csv": 'emr_id,"note\n' + "x" * 200_000 + "\n"}.items():
+        f = tmp_path / name
+        f.write_text(data)
+        res = run(*command, str(f), code=2)
+        line = res.stderr.strip()
+        assert len(line.splitlines()) == 1 and f"{name}:1: unreadable CSV" in line, line
+        assert "131,072" in line, line
+    assert run.json("recipients", "list", "1") == []
