@@ -140,7 +140,35 @@ def _read_stdin(*, limit: int, what: str) -> bytes:
                 what=what
             )
         )
-    return _read_bounded(fd, STDIN_LABEL, limit, what)
+    raw = _read_bounded(fd, STDIN_LABEL, limit, what)
+    if os.environ.get("SSH_CONNECTION") and _connection_gone():
+        # the end of the input was the connection dropping (the client killed, the laptop
+        # closed), not the end of the file: what came is a part of it, maybe cut mid-line
+        raise BadInput(
+            _("stdin: the connection dropped before the end of the file ({what}); nothing was changed").format(
+                what=what
+            )
+        )
+    return raw
+
+
+def _connection_gone(grace: float = 0.2) -> bool:
+    """Whether whoever reads this process's output is gone. Over SSH the end of the
+    standard input is either the client's end of file (the connection stays: the answer
+    goes back through it) or the connection dropping: sshd's process for it ends and
+    closes its ends of our stdout and stderr along with our stdin. `poll` reports a pipe
+    or socket whose other end is closed (POLLERR, POLLHUP) without being asked; `grace`
+    leaves sshd the moment its exit takes to close them all."""
+    import select
+
+    poller = select.poll()
+    for fd in (1, 2):
+        try:
+            if stat.S_ISFIFO(os.fstat(fd).st_mode) or stat.S_ISSOCK(os.fstat(fd).st_mode):
+                poller.register(fd, 0)
+        except OSError:
+            return True  # closed: nobody reads it
+    return any(ev & (select.POLLERR | select.POLLHUP | select.POLLNVAL) for _fd, ev in poller.poll(grace * 1000))
 
 
 def label_of(path: os.PathLike | str) -> str:

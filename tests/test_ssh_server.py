@@ -272,6 +272,46 @@ def test_a_killed_ssh_client_ends_the_tui(sshd):
             client.kill()
 
 
+def test_a_connection_dropped_mid_file_changes_nothing(sshd):
+    """The laptop closes while `ssh clinic recipients add ID --csv - < liste.csv` (or a
+    patient import) is sending: sshd ends and clinicast's standard input ends with it,
+    like a file's end. The part that came — cut at a line's end here, so every row of it
+    is valid — was assigned or imported as if it were the whole file."""
+    s = sshd
+    cid = json.loads(ok(ssh(s, s.staff2, "campaigns create --kind invitation --name 'coupée' --json")).stdout)["id"]
+    count = lambda: json.loads(ok(ssh(s, s.staff1, "status", "--json")).stdout)["patients"]  # noqa: E731
+    before = count()
+    header = "emr_id,first_name,last_name,date_of_birth,language,email,app_id\n"
+    rows = [f"{70000 + i},Coupé{i},Nom{i},1980-03-{1 + i % 28:02d},fr,k{i}@example.org,\n" for i in range(400)]
+    ok(ssh(s, s.staff1, "patients", "import", "-", stdin=(header + "".join(rows[:200])).encode()))
+    assert count() == before + 200
+    ids = "N° dossier\r\n" + "".join(f"{70000 + i}\r\n" for i in range(200))
+    for user, words, first_part in (
+        (s.staff2, ["recipients", "add", str(cid), "--csv", "-"], ids[: ids.index("70100")]),
+        (s.staff1, ["patients", "import", "-"], header + "".join(rows[200:300])),
+    ):
+        client = subprocess.Popen(
+            ["ssh", *client_options(s), "-T", f"{user}@127.0.0.1", *words],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV,
+        )  # fmt: skip
+        try:
+            client.stdin.write(first_part.encode("cp1252"))
+            client.stdin.flush()  # the rest never comes: the client is killed before
+            assert wait_for(lambda u=user: staff_processes(u), 60), "clinicast never started"
+            time.sleep(3)  # what was sent is read and clinicast waits for more
+            client.kill()
+            client.wait(10)
+        finally:
+            if client.poll() is None:
+                client.kill()
+        assert wait_for(lambda u=user: not staff_processes(u), 30), staff_processes(user)
+    assert json.loads(ok(ssh(s, s.staff2, "recipients", "list", str(cid), "--json")).stdout) == []
+    assert count() == before + 200
+    # the same files sent whole go in: a client's end of file is not a dropped connection
+    ok(ssh(s, s.staff2, "recipients", "add", str(cid), "--csv", "-", stdin=ids.encode("cp1252")))
+    assert len(json.loads(ok(ssh(s, s.staff2, "recipients", "list", str(cid), "--json")).stdout)) == 200
+
+
 class SshTerminal:
     """A staff member's terminal (tmux) running `ssh -tt` into the server: the TUI over a
     real connection, keys typed, a list pasted (tmux sends a bracketed paste when the app
