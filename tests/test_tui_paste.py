@@ -99,3 +99,22 @@ async def test_a_list_over_the_limit_is_refused_in_the_dialog(world):
         assert await wait_for(pilot, lambda: f"holds at most {limit}" in screen_text(app)), screen_text(app)
         assert modal.report is None and app.screen is modal
     assert assigned(cid) == set()
+
+
+async def test_a_column_of_as_many_ids_as_one_assign_adds_is_read_with_its_header(world):
+    """5,000 ids copied from a spreadsheet come with their column's name: 5,001 lines.
+    The header was counted as an id and the list refused (« 5 001 lines; a pasted list
+    holds at most 5,000 »), though one assign adds 5,000."""
+    cid = world.campaigns.invitation_draft
+    async with campaign_open(world, cid) as (app, pilot):
+        modal = await open_add(pilot, "tab-csv")
+        n = recipients.PASTE_LIMIT
+        await paste(pilot, "N° dossier\r\n" + "".join(f"{100000 + i}\r\n" for i in range(n)) + "\r\n")
+        assert await wait_for(pilot, lambda: modal.report is not None), screen_text(app)
+        assert "holds at most" not in screen_text(app)
+        report = modal.report
+        assert report.column == "N° dossier" and len(report.ids) == n and report.found, report.column
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, RecipientsScreen), str(modal.query_one("#add-message").render())
+    assert assigned(cid) == set(report.found)

@@ -88,14 +88,17 @@ def read_pasted(ctx: Ctx, text: str) -> IdListReport:
     """A list pasted in the TUI (a column copied from a spreadsheet, with or without its
     header; terminals send it as a bracketed paste), read like a CSV file of EMR ids:
     the same report, checked against the directory, changing nothing. At most
-    PASTE_LIMIT lines; a longer list travels as a file."""
+    PASTE_LIMIT ids (a header aside); a longer list travels as a file."""
     from core import csvio
 
     ctx.require(Permission.CAMPAIGNS)
     label = _("pasted list")
-    n = sum(1 for line in text.splitlines() if line.strip())
-    if not n:
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
         raise BadInput(_("{label}: empty; paste a column of EMR ids").format(label=label))
+    # the column's name, copied with it, is no id: 5,000 ids and their header are one assign
+    first = lines[0].split(csvio.sniff_delimiter(lines[0]))
+    n = len(lines) - any(csvio.norm(f.strip().strip('"')) in ID_COLUMNS for f in first)
     if n > PASTE_LIMIT:
         raise BadInput(
             _("{label}: {n} lines; a pasted list holds at most {limit} (send a longer one as a CSV file)").format(
