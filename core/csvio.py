@@ -370,9 +370,12 @@ class TableStream:
                     bad.append(
                         BadRow(
                             start,
-                            _(
+                            ngettext(
+                                "expected {width} field like the header, got {n} "
+                                "(is a {delimiter} or a quote unbalanced?)",
                                 "expected {width} fields like the header, got {n} "
-                                "(is a {delimiter} or a quote unbalanced?)"
+                                "(is a {delimiter} or a quote unbalanced?)",
+                                width,
                             ).format(width=width, n=n, delimiter=_(DELIMITER_NAMES[delimiter])),
                         )
                     )

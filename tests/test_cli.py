@@ -722,3 +722,15 @@ def test_a_first_line_past_the_csv_field_limit_is_one_line_not_a_traceback(run, 
         assert len(line.splitlines()) == 1 and f"{name}:1: unreadable CSV" in line, line
         assert "131,072" in line, line
     assert run.json("recipients", "list", "1") == []
+
+
+def test_a_list_of_ids_with_a_row_of_two_fields_says_one_field(run, tmp_path):
+    """A one-column list of EMR ids where a name came along on one row: « expected 1
+    fields like the header, got 2 » (in French « attendu 1 champs »)."""
+    run("patients", "import", str(patients_csv(tmp_path, 3)))
+    cid = str(run.json("campaigns", "create", "--kind", "invitation", "--name", "Liste")["id"])
+    f = tmp_path / "liste.csv"
+    f.write_bytes("N° dossier\r\n1000\r\n1001,Nom1\r\n".encode("cp1252"))
+    res = run("recipients", "add", cid, "--csv", str(f), code=2)
+    assert f"{f}:3: expected 1 field like the header, got 2 (is a comma" in res.stderr, res.stderr
+    assert run.json("recipients", "list", cid) == []
