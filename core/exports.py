@@ -113,6 +113,13 @@ def ssh_command(words: list[str]) -> str:
 _SPECIAL_IN_DOUBLE_QUOTES = set('"$`\\!')
 
 
+def id_list_over_ssh(campaign_id: int, path: str) -> str:
+    """The command that sends a list of EMR ids on the staff member's own computer to a
+    campaign through the SSH connection: `ssh clinique recipients add 3 --csv - < liste.csv`
+    (the TUI's words for a file named there that is not on the server)."""
+    return f"{ssh_command(['recipients', 'add', str(int(campaign_id)), '--csv', '-'])} < {shlex.quote(path)}"
+
+
 def ledger_over_ssh(ctx: Ctx, campaign_id: int) -> LedgerOverSsh:
     ctx.require(Permission.CAMPAIGNS)
     file = _("campaign-{id}.csv").format(id=int(campaign_id))

@@ -118,3 +118,27 @@ async def test_a_column_of_as_many_ids_as_one_assign_adds_is_read_with_its_heade
         await settle(pilot)
         assert isinstance(app.screen, RecipientsScreen), str(modal.query_one("#add-message").render())
     assert assigned(cid) == set(report.found)
+
+
+async def test_over_ssh_a_file_named_that_is_not_on_the_server_says_how_it_comes(world, monkeypatch):
+    """Over SSH the receptionist types the name of the export on her own computer: the
+    dialog said only « liste.csv: no such file » (it reads the server). It says the two
+    ways the list comes: pasted here, or sent through the connection — the command that,
+    run on her computer, adds it to this campaign."""
+    cid = world.campaigns.invitation_draft
+    monkeypatch.setenv("SSH_CONNECTION", "192.0.2.7 50000 192.0.2.1 22")
+    async with campaign_open(world, cid) as (app, pilot):
+        modal = await open_add(pilot, "tab-csv")
+        modal.query_one("#csv-path").focus()
+        await pilot.press(*"liste.csv", "enter")
+        said = lambda: str(modal.query_one("#csv-report").render())  # noqa: E731
+        assert await wait_for(pilot, lambda: "no such file" in said()), said()
+        assert "paste its column of EMR ids here" in said(), said()
+        assert f"ssh clinic recipients add {cid} --csv - < liste.csv" in said(), said()
+    monkeypatch.delenv("SSH_CONNECTION")
+    async with campaign_open(world, cid) as (app, pilot):  # at the server's own terminal: the plain words
+        modal = await open_add(pilot, "tab-csv")
+        modal.query_one("#csv-path").focus()
+        await pilot.press(*"liste.csv", "enter")
+        assert await wait_for(pilot, lambda: "no such file" in said()), said()
+        assert "ssh" not in said(), said()

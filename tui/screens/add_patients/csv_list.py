@@ -11,8 +11,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, DirectoryTree, Input, Static, TabbedContent
 
-from core import recipients
-from core.errors import BadInput, ClinicastError
+from core import exports, recipients
+from core.errors import BadInput, ClinicastError, MissingFile
 from core.i18n import _
 from tui import format as fmt
 from tui.screens.add_patients.common import AddPatientsBase
@@ -35,6 +35,8 @@ class PathOrPaste(TextInput):
 
 
 class CsvTab(AddPatientsBase):
+    _typed = ""  # the path as typed last: over SSH, the name of a file on the staff member's computer
+
     def compose_csv(self) -> ComposeResult:
         with Horizontal(id="csv-path-row"):
             yield PathOrPaste(
@@ -77,6 +79,7 @@ class CsvTab(AddPatientsBase):
         if not path:
             self._message(_("Type the path of a CSV file, or choose one in the folder below."))
             return
+        self._typed = path
         self._read_csv(os.path.expanduser(path))
 
     @on(Input.Changed, "#csv-path")
@@ -112,7 +115,7 @@ class CsvTab(AddPatientsBase):
         try:
             report = await asyncio.to_thread(read, self.app.ctx, what)
         except BadInput as e:  # the file or the list: said beside the path, where the eye is
-            box.update(str(e))
+            box.update(self._missing_over_ssh(e) or str(e))
             box.add_class("error")
             box.display = True
             return
@@ -130,6 +133,17 @@ class CsvTab(AddPatientsBase):
         button.label = _("Assign {n}").format(n=fmt.num(n)) if n else _("Assign")
         if n:
             button.focus()
+
+    def _missing_over_ssh(self, e: BadInput) -> str | None:
+        """Over SSH this dialog browses the server: a file named that is not there is most
+        likely on the staff member's own computer, which clinicast cannot reach. Said with
+        the two ways it can come: pasted here, or sent through the connection."""
+        if not isinstance(e, MissingFile) or not exports.over_ssh():
+            return None
+        return _(
+            "{problem}: this session runs on the clinic's server, where your file is not; paste its "
+            "column of EMR ids here, or send it from a terminal on your computer: {command}"
+        ).format(problem=e, command=exports.id_list_over_ssh(self.campaign_id, self._typed or e.path))
 
     def on_key(self, event: events.Key) -> None:
         """After a check the cursor is on Assign, yet the receptionist who types is still
