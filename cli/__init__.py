@@ -57,6 +57,7 @@ def _language(args: list[str]) -> Decided:
 
 def main(argv=None) -> None:
     # the staff member's language before click parses: its --help and usage errors too (SPEC §12)
+    import os
     import sys
 
     args = list(sys.argv[1:] if argv is None else argv)
@@ -75,6 +76,10 @@ def main(argv=None) -> None:
         args = ssh.forced_argv(args, list(COMMAND_MODULES))
     except ssh.Refused as e:
         die(str(e), EXIT_BAD)
+    if ssh.ENV in os.environ:  # `-` read over SSH from a keyboard: said, not a silent wait
+        from core import infile
+
+        infile.on_stdin_wait = ssh.waiting_for_stdin
     try:
         cli.main(args=args, obj={"decided": decided})
     except SystemExit as e:

@@ -187,6 +187,24 @@ def output_through_connection(path: str, env: Mapping[str, str] | None = None) -
     return f"{ssh_command(kept)} > {shlex.quote(path)}"
 
 
+def waiting_for_stdin(what: str) -> None:
+    """core.infile's `on_stdin_wait`: a command over SSH reading `-` got nothing for a
+    few seconds — the `< liste.csv` is likely forgotten and the standard input is the
+    staff member's keyboard, where clinicast would wait in silence. Said in one line
+    with the command to give; the read goes on (ids typed, then ctrl+D, are a list too)."""
+    import click
+
+    from core.exports import ssh_command
+
+    words = _client_command(None)
+    command = ssh_command(words) if words else "..."
+    said = _(
+        "-: waiting for {what} on the standard input; to send a file from your computer: "
+        "{command} < list.csv (ctrl+C cancels)"
+    )
+    click.echo("clinicast: " + said.format(what=what, command=command), err=True)
+
+
 def has_terminal() -> bool:
     try:
         return sys.stdin.isatty() and sys.stdout.isatty()
@@ -217,4 +235,5 @@ __all__ = [
     "quoted_twice",
     "split",
     "usage_hint",
+    "waiting_for_stdin",
 ]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
+from collections.abc import Callable
 
 from core import oserrors
 from core.errors import BadInput, MissingFile
@@ -30,6 +31,11 @@ STDIN = "-"
 STDIN_LABEL = "stdin"
 
 MiB = 1024 * 1024
+# over SSH, the standard input that gives nothing for this long is most likely the staff
+# member's keyboard (`ssh clinic recipients add 3 --csv -`, the `< liste.csv` forgotten):
+# `on_stdin_wait(what)` is called once then (cli.ssh says so in one line); the read goes on
+STDIN_WAIT = 3.0
+on_stdin_wait: Callable[[str], None] | None = None
 # a patient directory file is read as it goes (csvio.TableStream), never whole: 1,000,000
 # rows are about 200 MB (from the standard input it is read whole, within this bound)
 CSV_LIMIT = 1024 * MiB
@@ -140,6 +146,8 @@ def _read_stdin(*, limit: int, what: str) -> bytes:
                 what=what
             )
         )
+    if on_stdin_wait is not None and os.environ.get("SSH_CONNECTION") and not _readable(fd, STDIN_WAIT):
+        on_stdin_wait(what)
     raw = _read_bounded(fd, STDIN_LABEL, limit, what)
     if os.environ.get("SSH_CONNECTION") and _connection_gone():
         # the end of the input was the connection dropping (the client killed, the laptop
@@ -150,6 +158,16 @@ def _read_stdin(*, limit: int, what: str) -> bytes:
             )
         )
     return raw
+
+
+def _readable(fd: int, wait: float) -> bool:
+    """Whether `fd` has bytes (or its end) within `wait` seconds."""
+    import select
+
+    try:
+        return bool(select.select([fd], [], [], wait)[0])
+    except (OSError, ValueError):
+        return True  # not something to wait on: the read says what it is
 
 
 def _connection_gone(grace: float = 0.2) -> bool:

@@ -15,6 +15,7 @@ import json
 import os
 import pwd
 import re
+import select
 import shlex
 import shutil
 import socket
@@ -310,6 +311,36 @@ def test_a_connection_dropped_mid_file_changes_nothing(sshd):
     # the same files sent whole go in: a client's end of file is not a dropped connection
     ok(ssh(s, s.staff2, "recipients", "add", str(cid), "--csv", "-", stdin=ids.encode("cp1252")))
     assert len(json.loads(ok(ssh(s, s.staff2, "recipients", "list", str(cid), "--json")).stdout)) == 200
+
+
+def test_a_file_forgotten_after_the_dash_is_asked_for_not_waited_for_in_silence(sshd):
+    """`ssh clinic recipients add ID --csv -` typed without `< liste.csv`: the standard
+    input is the receptionist's keyboard and clinicast waited for it without a word. After
+    a few seconds it says what it waits for and the command that sends the file; what is
+    typed then (ids, ctrl+D) is still a list."""
+    s = sshd
+    cid = json.loads(ok(ssh(s, s.staff2, "campaigns create --kind invitation --name 'oubli' --json")).stdout)["id"]
+    ok(ssh(s, s.staff1, "patients", "import", "-", stdin=patients_csv(s, "oubli.csv", 3).read_bytes()))
+    client = subprocess.Popen(
+        ["ssh", *client_options(s), "-T", f"{s.staff2}@127.0.0.1", "recipients", "add", str(cid), "--csv", "-"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV,
+    )  # fmt: skip
+    try:
+        # the keyboard gives nothing: said within seconds (a line on stderr, the read going on)
+        assert select.select([client.stderr], [], [], 30)[0], "nothing said: a silent wait"
+        line = client.stderr.readline().decode()
+        assert "waiting for a CSV file on the standard input" in line, line
+        assert f"ssh clinic recipients add {cid} --csv - < list.csv" in line, line
+        assert client.poll() is None  # still reading: typed ids are a list too
+        out, err = client.communicate(b"2001\n", timeout=60)
+    finally:
+        if client.poll() is None:
+            client.kill()
+    assert client.returncode == 0, (out, err)
+    assert "1 added" in out.decode(), out
+    assert [r["emr_id"] for r in json.loads(ok(ssh(s, s.staff2, "recipients", "list", str(cid), "--json")).stdout)] == [
+        "2001"
+    ]
 
 
 class SshTerminal:
