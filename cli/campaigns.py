@@ -111,7 +111,10 @@ def campaigns_list(ctx, include_archived, as_json):
     if as_json:
         return emit([s.to_json() for s in rows])
     if not rows:
-        click.echo(_("no campaigns yet: clinicast campaigns create --kind invitation --name NAME"))
+        from cli.ssh import as_typed
+
+        create = as_typed(["campaigns", "create", "--kind", "invitation", "--name", _("NAME")])
+        click.echo(_("no campaigns yet: {command}").format(command=create))
     # columns as wide as their longest word in the language in use: « envoyée avec erreurs »
     # is longer than "sent with errors", and a fixed width pushed the rest of its line over
     cells = [

@@ -187,6 +187,17 @@ def output_through_connection(path: str, env: Mapping[str, str] | None = None) -
     return f"{ssh_command(kept)} > {shlex.quote(path)}"
 
 
+def as_typed(words: Sequence[str], env: Mapping[str, str] | None = None) -> str:
+    """A clinicast command a hint gives, as its reader types it: `clinicast WORDS` at the
+    server's terminal; over SSH (the client's command under ForceCommand), `ssh clinic
+    WORDS` on their own computer, where no `clinicast` is."""
+    if ENV not in (os.environ if env is None else env):
+        return shlex.join(["clinicast", *words])
+    from core.exports import ssh_command
+
+    return ssh_command(list(words))
+
+
 def waiting_for_stdin(what: str) -> None:
     """core.infile's `on_stdin_wait`: a command over SSH reading `-` got nothing for a
     few seconds — the `< liste.csv` is likely forgotten and the standard input is the
@@ -226,6 +237,7 @@ def no_terminal_message() -> str:
 __all__ = [
     "ENV",
     "Refused",
+    "as_typed",
     "client_words",
     "file_through_connection",
     "forced_argv",

@@ -337,3 +337,14 @@ def test_a_command_given_to_type_over_ssh_reaches_the_server_as_these_words(word
     typed = shlex.split(line)  # the staff member's shell
     assert typed[:2] == ["ssh", "clinic"], line
     assert split(" ".join(typed[2:])) == words, line
+
+
+def test_the_empty_campaign_list_gives_the_create_command_staff_can_type(tmp_path, sqlite_url):
+    """Over SSH the hint said `clinicast campaigns create …`, a command the receptionist's
+    computer does not have; it is the `ssh clinic …` one there, `clinicast …` at the server."""
+    config = write_config(tmp_path, sqlite_url)
+    ok(forced(config, "init"))
+    said = ok(forced(config, "campaigns list")).stdout.decode()
+    assert said.strip() == "no campaigns yet: ssh clinic campaigns create --kind invitation --name NAME", said
+    here = ok(forced(config, None, user_args=("campaigns", "list"))).stdout.decode()
+    assert here.strip() == "no campaigns yet: clinicast campaigns create --kind invitation --name NAME", here
