@@ -140,6 +140,15 @@ def _read_stdin(*, limit: int, what: str) -> bytes:
         fd = sys.stdin.fileno()
     except (AttributeError, ValueError, OSError):
         raise BadInput(_("-: there is no standard input to read {what} from").format(what=what)) from None
+    if os.isatty(fd) and os.environ.get("SSH_CONNECTION"):
+        # over SSH a terminal here is one `ssh -t` (or RequestTTY force) asked for: the file
+        # sent with `< liste.csv` went through it as typing, and is not this input's
+        raise BadInput(
+            _(
+                "-: reads {what} from the standard input, here the terminal ssh -t gives; "
+                "send the file without -t: ... < list.csv"
+            ).format(what=what)
+        )
     if os.isatty(fd):
         raise BadInput(
             _("-: reads {what} from the standard input, here a terminal; send the file into it: ... < list.csv").format(

@@ -348,3 +348,22 @@ def test_the_empty_campaign_list_gives_the_create_command_staff_can_type(tmp_pat
     assert said.strip() == "no campaigns yet: ssh clinic campaigns create --kind invitation --name NAME", said
     here = ok(forced(config, None, user_args=("campaigns", "list"))).stdout.decode()
     assert here.strip() == "no campaigns yet: clinicast campaigns create --kind invitation --name NAME", here
+
+
+def test_stdin_that_is_a_terminal_over_ssh_names_ssh_t(clinic):
+    """`ssh -tt clinic recipients add 3 --csv - < liste.csv` (or RequestTTY force): the
+    file went through the terminal ssh made, and the refusal told her to add the
+    `< liste.csv` she had given; it names the -t to leave out."""
+    config, cid = clinic
+    primary, secondary = pty.openpty()
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(config.parent)}
+    env |= {"SSH_ORIGINAL_COMMAND": f"recipients add {cid} --csv -", "SSH_CONNECTION": "192.0.2.7 5 192.0.2.1 22"}
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "cli", "--config", str(config)],
+            stdin=secondary, capture_output=True, cwd=ROOT, timeout=60, env=env,
+        )  # fmt: skip
+    finally:
+        os.close(primary)
+        os.close(secondary)
+    one_line(proc, 2, "standard input", "ssh -t", "without -t")
