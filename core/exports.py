@@ -48,8 +48,17 @@ def _cannot_write(path: Path, e: OSError) -> BadInput:
 def write_private(path: str | os.PathLike, text: str) -> Path:
     """`--output FILE`: `text` written to `path` readable by its owner only (0600, set by
     clinicast, whatever the umask or the file's old mode): an export holds patients'
-    names. A symlink or anything but a regular file is refused, never followed."""
+    names. A symlink or anything but a regular file is refused, never followed; so are
+    the SQLite database's own files (clinicast.db, -wal, -shm, -journal)."""
     path = Path(path)
+    db = _database_file()
+    if db is not None and Path(os.path.realpath(path.parent)) == db.parent and path.name.startswith(db.name):
+        # the WAL and shared memory belong to whoever opened the database first (a staff
+        # member's TUI, all day): their `--output clinicast.db-wal` over SSH truncated it,
+        # and the clinic's database with it
+        raise BadInput(
+            _("{path}: is one of the database's own files; write the export to another file").format(path=path)
+        )
     flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(path, flags, PRIVATE_MODE)
@@ -68,6 +77,18 @@ def write_private(path: str | os.PathLike, text: str) -> Path:
     finally:
         os.close(fd)
     return path
+
+
+def _database_file() -> Path | None:
+    """The SQLite database in use (its WAL, shared memory and journal are named after it)."""
+    import peewee as pw
+
+    from core.models import database
+
+    db = database.obj
+    if not isinstance(db, pw.SqliteDatabase) or db.database in ("", ":memory:"):
+        return None
+    return Path(os.path.realpath(db.database))
 
 
 def over_ssh(environ: Mapping[str, str] = os.environ) -> bool:

@@ -343,6 +343,34 @@ def test_a_file_forgotten_after_the_dash_is_asked_for_not_waited_for_in_silence(
     ]
 
 
+def test_an_export_over_the_database_s_own_files_is_refused(sshd):
+    """A staff member's session open all day (here a command waiting for its list) opened
+    the database first: the WAL and shared-memory files are theirs. `--output
+    clinicast.db-wal` over SSH — a staff member with the campaigns permission only —
+    truncated the WAL to a CSV owner-only: the changes in it lost and every command of
+    every staff member refused after. The database's own files are refused."""
+    s = sshd
+    cid = json.loads(ok(ssh(s, s.staff2, "campaigns create --kind invitation --name 'wal' --json")).stdout)["id"]
+    before = ok(ssh(s, s.staff1, "campaigns", "list", "--json")).stdout
+    holder = subprocess.Popen(
+        ["ssh", *client_options(s), "-T", f"{s.staff2}@127.0.0.1", "recipients", "add", str(cid), "--csv", "-"],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV,
+    )  # fmt: skip
+    wal = Path(f"{s.db}-wal")
+    try:
+        assert wait_for(lambda: wal.exists() and owner(wal)[0] == s.staff2, 60), "the session holds the database"
+        for target in (wal, Path(f"{s.db}-shm"), s.db, Path(f"{s.db}-journal")):
+            res = _text(ssh(s, s.staff2, "recipients", "list", str(cid), "--csv", "--output", str(target)))
+            one_line(res, 2, "one of the database's own files")
+        assert mode(wal) == 0o660, oct(mode(wal))
+    finally:
+        holder.stdin.close()
+        holder.wait(60)
+    assert not Path(f"{s.db}-journal").exists()
+    assert ok(ssh(s, s.staff1, "campaigns", "list", "--json")).stdout == before
+    ok(ssh(s, s.staff1, "audit", "verify"))
+
+
 class SshTerminal:
     """A staff member's terminal (tmux) running `ssh -tt` into the server: the TUI over a
     real connection, keys typed, a list pasted (tmux sends a bracketed paste when the app
