@@ -24,6 +24,7 @@ instead of drawing a TUI into a pipe (`need_terminal`).
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import sys
 from collections.abc import Mapping, Sequence
@@ -94,6 +95,24 @@ def usage_hint(command_path: str, env: Mapping[str, str] | None = None) -> str |
     return _("see {help}; {twice}").format(help=ssh_command([*words, "--help"]), twice=quoted_twice())
 
 
+# the dashes a word processor or an email puts for `-` and `--`: en dash, em dash, minus...
+TYPOGRAPHIC_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"
+_DASHED = re.compile(f"([{TYPOGRAPHIC_DASHES}-]{{1,2}})([a-z][a-z-]*(?:=.*)?)?", re.S)
+
+
+def _with_hyphens(word: str) -> str:
+    """`—json`, `–-csv`, `–o`, `–` (stdin) as `--json`, `--csv`, `-o`, `-`: a word that is
+    one or two dashes, alone or before an option's name, with a typographic one among them;
+    any other word as it is (a campaign named « — spécial » keeps its dash)."""
+    m = _DASHED.fullmatch(word)
+    if not m or not set(m.group(1)) & set(TYPOGRAPHIC_DASHES):
+        return word
+    dashes, name = m.group(1), m.group(2) or ""
+    if not name:
+        return "-" * len(dashes)
+    return f"-{name}" if len(dashes) == 1 and len(name) == 1 else f"--{name}"
+
+
 def client_words(command: str, commands: Sequence[str]) -> list[str]:
     """The clinicast subcommand and arguments in `command` (SSH_ORIGINAL_COMMAND), or
     Refused saying why; `commands` are the clinicast subcommands."""
@@ -108,6 +127,17 @@ def client_words(command: str, commands: Sequence[str]) -> list[str]:
                     "(a value holding < > | ; & is quoted twice: ssh SERVER 'campaigns create --name \"A & B\"')"
                 ).format(word=quoted_value(word))
             )
+    typed = [_with_hyphens(w) for w in words]
+    if typed != words:
+        word = next(w for w, t in zip(words, typed, strict=True) if w != t)
+        from core.exports import ssh_command
+
+        raise Refused(
+            _(
+                "{word}: a typographic dash (as a word processor or an email writes it) where the command "
+                "needs the - key; type it with that key: {command}"
+            ).format(word=quoted_value(word), command=ssh_command(typed))
+        )
     for word in words:
         if _is_config_option(word):
             raise Refused(

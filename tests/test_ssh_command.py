@@ -367,3 +367,27 @@ def test_stdin_that_is_a_terminal_over_ssh_names_ssh_t(clinic):
         os.close(primary)
         os.close(secondary)
     one_line(proc, 2, "standard input", "ssh -t", "without -t")
+
+
+@pytest.mark.parametrize(
+    "typed, fixed",
+    [
+        ("recipients add {cid} --csv \u2013", "ssh clinic recipients add {cid} --csv -"),  # en dash for stdin
+        ("campaigns list \u2014json", "ssh clinic campaigns list --json"),  # em dash for --
+        ("recipients list {cid} \u2013-csv", "ssh clinic recipients list {cid} --csv"),
+    ],
+)
+def test_a_command_copied_from_a_word_processor_names_its_typographic_dash(clinic, typed, fixed):
+    """A command pasted from an email or a document, whose `-` became `–` or `—`: `--csv –`
+    was taken for a file named « – » on the server, and the error offered `--csv - < '–'`;
+    `—json` was an « unexpected extra argument ». Refused in one line, exit 2, with the
+    command typed with the - key; nothing read or assigned."""
+    config, cid = clinic
+    res = forced(config, typed.format(cid=cid), stdin=b"emr_id\n1000\n")
+    err = one_line(res, 2, "typographic dash", fixed.format(cid=cid))
+    assert "< '" not in err, err
+    assert json.loads(ok(forced(config, f"recipients list {cid} --json")).stdout) == []
+    assert ok(forced(config, fixed.format(cid=cid).removeprefix("ssh clinic "), stdin=b"emr_id\n1000\n"))
+    # a value that merely holds a dash is the staff member's own
+    made = forced(config, "campaigns create --kind invitation --name '\u2014 sp\u00e9cial' --json")
+    assert json.loads(ok(made).stdout)["name"] == "\u2014 sp\u00e9cial"
