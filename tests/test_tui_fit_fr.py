@@ -133,7 +133,7 @@ class TestFooter:
             await modal.action_add_row()
             await settle(pilot)
             words, help_words = check_footer(app)
-            assert words == ["^o Attribuer", "f2 Un patient", "f4 CSV", "^n Nouvelle condition", "échap Fermer"]
+            assert words == ["^o Ajouter", "f2 Un patient", "f4 CSV", "^n Nouvelle condition", "échap Fermer"]
             key = help_words.split()[0]
             await pilot.press("question_mark" if key == "?" else key)
             await settle(pilot)
