@@ -363,6 +363,45 @@ class TestBroadcasts:
         assert gw.broadcasts[b.uuid]["expired"] and not gw.audience(b.uuid)
         assert recipients.expire_due(ctx) == 0 and d.run_once().claimed == 0
 
+    def test_a_window_moved_earlier_brings_its_waiting_pushes_with_it(self, setup, gw):
+        """Started before its window, then the window edited to open today: the feed shows
+        the message now, and the push goes with it — not on the old first day (it stayed
+        due then: the patients saw it in the app days before their notification)."""
+        ctx, clock, make = setup
+        add_patients(2, app_id=lambda i: f"a-{i}")
+        b = broadcast(ctx, starts=date(2026, 3, 4), ends=date(2026, 3, 5))
+        recipients.assign_ids(ctx, b.id, ["1000", "1001"])
+        recipients.start(ctx, b.id)
+        d = make()
+        d.run_once()
+        assert not gw.pushes
+        campaigns.edit(ctx, b.id, starts_on=date(2026, 3, 2))  # T0's day: live now
+        assert recipients.publish_due(ctx) == 2
+        d.run_once()
+        d.run_once()
+        assert gw.audience(b.uuid) == {"a-1000", "a-1001"}
+        assert sorted(p["app_id"] for p in gw.pushes) == ["a-1000", "a-1001"]
+        assert rstatus(b.id) == {"sent": 2}
+        first_push = min(r.at for r in gw.calls("POST", f"/v1/broadcasts/{b.uuid}/push"))
+        assert max(r.at for r in gw.calls("POST", f"/v1/broadcasts/{b.uuid}/recipients")) < first_push
+        # and back to a later day: the pushes already out stay the only ones
+        clock.advance(seconds=60)
+        d.run_once()
+        assert len(gw.pushes) == 2 and gw.push_repeats == 0
+
+    def test_a_window_moved_earlier_waits_for_the_sending_hours(self, db, gw, db_url, tmp_path):
+        """Brought forward to a window that opens outside the sending hours, the pushes
+        wait for their first allowed moment (SPEC §11), not the old first day."""
+        config = delivery_config(db_url, tmp_path, gateway=gw, sending={"hours": "09:00-20:00"})
+        ctx, clock = ctx_at(config, datetime(2026, 3, 3, 2, 0))  # Monday 21:00 in Toronto
+        add_patients(1, app_id=lambda i: f"a-{i}")
+        b = broadcast(ctx, starts=date(2026, 3, 6), ends=date(2026, 3, 7))
+        recipients.assign_ids(ctx, b.id, ["1000"])
+        recipients.start(ctx, b.id)
+        campaigns.edit(ctx, b.id, starts_on=date(2026, 3, 2))
+        push = Delivery.get(Delivery.kind == DeliveryKind.PUSH)
+        assert push.due_at == datetime(2026, 3, 3, 14, 0), "Tuesday 09:00 in Toronto, not Friday"
+
     def test_a_window_moved_later_defers_the_push(self, setup, gw):
         ctx, clock, make = setup
         add_patients(1, app_id=lambda i: f"a-{i}")

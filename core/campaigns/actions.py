@@ -7,11 +7,13 @@ from datetime import date, datetime
 
 from core import audit, dates, formats, templating, textcheck
 from core.campaigns.reads import TEMPLATE_FIELDS, get, get_locked, get_templates
+from core.campaigns.window import window_bounds
 from core.context import Ctx
-from core.enums import LANGUAGES, OPEN, DeliveryKind, Kind, Permission
+from core.enums import LANGUAGES, OPEN, DeliveryKind, DeliveryState, Kind, Permission
 from core.errors import BadInput, Refused
 from core.i18n import _, clauses, pgettext
 from core.models import Campaign, Delivery, Recipient, Template, database
+from core.sending_hours import first_allowed
 
 NAME_MAX = 120
 INVITATION_VALID_DAYS = 14  # an invitation's code is valid this long from its email's sending (SPEC §2)
@@ -157,6 +159,20 @@ def _queue_put(c: Campaign, now: datetime) -> None:
     Delivery.create(kind=DeliveryKind.PUT, campaign=c, due_at=now, created_at=now, content_version=c.content_version)
 
 
+def _follow_window(ctx: Ctx, c: Campaign, now: datetime) -> None:
+    """A started broadcast's pushes not yet tried wait for the first allowed moment of
+    its new window (SPEC §4, §11): moved earlier, they go with the feed, not on the old
+    first day; moved later, they wait for it. One being sent, or retried after a failure,
+    keeps its own time (the dispatcher checks the window again before each hand-over)."""
+    opens, _closes = window_bounds(c, ctx.config.clinic.tz)
+    Delivery.update(due_at=first_allowed(ctx.config, max(opens, now))).where(
+        Delivery.campaign == c,
+        Delivery.kind == DeliveryKind.PUSH,
+        Delivery.status == DeliveryState.PENDING,
+        Delivery.attempts == 0,
+    ).execute()
+
+
 # --- actions ------------------------------------------------------------------------
 
 
@@ -237,6 +253,8 @@ def edit(
             _write_templates(c, templates, now)
         if content_changed:
             _queue_put(c, now)
+        if "window" in changes and c.kind == Kind.BROADCAST:
+            _follow_window(ctx, c, now)
         audit.record(ctx, "edit", c.id, **changes)
     return c
 
