@@ -193,6 +193,29 @@ class TestRecipientHeader:
             assert len(top) >= 3  # the campaign's line, its counts on two
 
 
+class TestTemplateEditor:
+    async def test_the_push_field_s_hint_is_whole(self, world):
+        """Was « Notif.  texte brut, 178 caractères au » on a new broadcast's empty push
+        field (« au plus » cut; in English « at most 178 charac »); the counter beside it
+        says the 178."""
+        from textual.widgets import Input
+
+        from core import campaigns
+
+        c = campaigns.create(world.ctx, "broadcast", "Sans message", "2026-03-02", "2026-03-06")
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await select(pilot, c.id)
+            await pilot.press("t")
+            await settle(pilot, 0.35)
+            hint = app.screen.query_one("#fr-push", Input).placeholder
+            assert hint
+            line = next(x for x in drawn(app) if x.startswith("Notif."))
+            assert hint in line, (hint, line)
+            assert "0 / 178" in line, line
+
+
 class TestSearchBox:
     async def test_its_keys_are_said_whole_and_stay_while_typing(self, world):
         """Was « (entrée : retour au tableau, échap : » — cut in the placeholder, which

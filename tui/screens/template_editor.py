@@ -44,6 +44,12 @@ def lang_name(lang: str) -> str:
     return pgettext("template tab", "French") if lang == "fr" else pgettext("template tab", "English")
 
 
+def push_hint() -> str:
+    """The empty push field's hint: whole in its 30 columns at 80 (« texte brut, 178
+    caractères au plus » lost its « plus »); the counter beside it says the 178."""
+    return _("plain text, no Markdown")
+
+
 FIELD_LABELS = {"subject": N_("Subject"), "title": N_("Title"), "body": N_("Body"), "push": N_("Push")}
 PREVIEW_DELAY = 0.25
 
@@ -160,7 +166,7 @@ class TemplateEditorScreen(DraftOffer[None]):
             title.update(_("Body (Markdown)"))
         for lang in templating.LANGUAGES:
             for push in self.query(f"#{lang}-push").results(Input):
-                push.placeholder = _("plain text, at most {n} characters").format(n=templating.PUSH_MAX_CHARS)
+                push.placeholder = push_hint()
         self.query_one("#preview-pane").border_title = _("Preview")
         for tabs in self.query(TabbedContent).results(TabbedContent):
             for lang in templating.LANGUAGES:
@@ -225,14 +231,13 @@ class TemplateEditorScreen(DraftOffer[None]):
                     compact=True,
                 )
             else:
-                push_hint = _("plain text, at most {n} characters").format(n=templating.PUSH_MAX_CHARS)
                 row = Horizontal(
                     Static(_(FIELD_LABELS[field]), classes="label", id=f"{lang}-label-{field}"),
                     TextInput(
                         value,
                         id=f"{lang}-{field}",
                         compact=True,
-                        placeholder=push_hint if field == "push" else "",
+                        placeholder=push_hint() if field == "push" else "",
                     ),
                     classes="template-line",
                 )
