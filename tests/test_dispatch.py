@@ -363,6 +363,28 @@ class TestBroadcasts:
         assert gw.broadcasts[b.uuid]["expired"] and not gw.audience(b.uuid)
         assert recipients.expire_due(ctx) == 0 and d.run_once().claimed == 0
 
+    def test_a_recipient_removed_while_retrying_is_not_said_removed_for_the_gateway_s_error(self, setup, gw):
+        """Was « retiré · injected fault » (the gateway's 503 message, « retiré · délai
+        dépassé avec la passerelle » after a timeout): the reason of the retry a staff
+        member's removal ended stayed beside « retiré », as if it were why. The patient
+        comes off the feed and gets no push."""
+        ctx, clock, make = setup
+        add_patients(2, app_id=lambda i: f"a-{i}")
+        b = broadcast(ctx)
+        recipients.assign_ids(ctx, b.id, ["1000", "1001"])
+        recipients.start(ctx, b.id)
+        gw.fail("status", status=503, count=1, method="POST", path=f"/v1/broadcasts/{b.uuid}/push")
+        d = make()
+        d.run_once()
+        rows = {r.emr_id: r for r in recipients.page(ctx, b.id)}
+        assert rows["1000"].status == "retrying" and rows["1000"].reason_code
+        recipients.remove(ctx, b.id, "1000")
+        row = next(r for r in recipients.page(ctx, b.id) if r.emr_id == "1000")
+        assert (row.status, row.reason_code, row.reason_detail) == ("removed", "", "")
+        assert row.to_json()["reason_text"] == ""
+        drain(d, clock, lambda: rstatus(b.id) == {"removed": 1, "sent": 1})
+        assert [p["app_id"] for p in gw.pushes] == ["a-1001"] and gw.audience(b.uuid) == {"a-1001"}
+
     def test_a_window_moved_earlier_brings_its_waiting_pushes_with_it(self, setup, gw):
         """Started before its window, then the window edited to open today: the feed shows
         the message now, and the push goes with it — not on the old first day (it stayed

@@ -103,9 +103,16 @@ def remove(ctx: Ctx, campaign_id: int | str, emr_id: str) -> Removal:
             insert_deliveries(
                 DeliveryKind.UNPUBLISH, c, Recipient.select(Recipient.id).where(Recipient.id == r.id), now, now
             )
-        Recipient.update(status=RecipientStatus.REMOVED, removed_at=now, in_feed=False, next_attempt_at=None).where(
-            Recipient.id == r.id
-        ).execute()
+        # « retiré » alone: the reason of what the removal ended (a retry's gateway error, a
+        # skip) is not why it was removed (the audit keeps the status it had)
+        Recipient.update(
+            status=RecipientStatus.REMOVED,
+            removed_at=now,
+            in_feed=False,
+            next_attempt_at=None,
+            reason_code="",
+            reason="",
+        ).where(Recipient.id == r.id).execute()
         c.updated_at = now
         c.save(only=[Campaign.updated_at])
         audit.record(ctx, "remove", c.id, emr_id=emr_id, previous_status=r.status, cancelled=cancelled)
