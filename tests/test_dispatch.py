@@ -385,6 +385,31 @@ class TestBroadcasts:
         drain(d, clock, lambda: rstatus(b.id) == {"removed": 1, "sent": 1})
         assert [p["app_id"] for p in gw.pushes] == ["a-1001"] and gw.audience(b.uuid) == {"a-1001"}
 
+    def test_a_push_after_an_edit_waits_for_the_feed_to_have_the_new_content(self, setup, gw):
+        """A live broadcast corrected while its pushes wait: they went out at once with the
+        new title while the gateway's PUT of the new content was still being retried
+        (503), so a patient tapping it read the uncorrected message. A push now waits for
+        its campaign's open PUT, as a publish does; each app id is still pushed once."""
+        ctx, clock, make = setup
+        add_patients(3, app_id=lambda i: f"a-{i}")
+        b = broadcast(ctx)
+        recipients.assign_ids(ctx, b.id, ["1000", "1001", "1002"])
+        d = make()
+        d.run_once()  # published
+        recipients.start(ctx, b.id)
+        fixed = {lang: dict(TPL[lang], title=TPL[lang]["title"] + " (corrigé)") for lang in TPL}
+        campaigns.edit(ctx, b.id, templates=fixed)
+        gw.fail("status", status=503, count=2, method="PUT")
+        d.run_once()
+        assert not gw.pushes, "no push before the feed has the content it names"
+        assert drain(d, clock, lambda: rstatus(b.id) == {"sent": 3})
+        ok_put = max(r.at for r in gw.calls("PUT") if r.status in (200, 201))
+        assert all(r.at > ok_put for r in gw.calls("POST", f"/v1/broadcasts/{b.uuid}/push"))
+        assert gw.broadcasts[b.uuid]["content"]["title"] == {"fr": "Vaccins (corrigé)", "en": "Flu shots (corrigé)"}
+        assert sorted(p["app_id"] for p in gw.pushes) == ["a-1000", "a-1001", "a-1002"]
+        assert {p["title"] for p in gw.pushes} == {"Vaccins (corrigé)"}
+        assert len([r for r in gw.calls("PUT") if r.status in (200, 201)]) == 2  # the first, then the edit once
+
     def test_a_window_moved_earlier_brings_its_waiting_pushes_with_it(self, setup, gw):
         """Started before its window, then the window edited to open today: the feed shows
         the message now, and the push goes with it — not on the old first day (it stayed

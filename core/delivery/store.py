@@ -31,8 +31,10 @@ email the outcome is unknown (core.delivery.retry decides).
 Order between a broadcast's rows:
 - a `put` waits for the older open `put` of its campaign (content goes out in order);
 - a `publish` waits until no `put` of its campaign is open (the broadcast exists);
-- a `push` waits until its recipient is in the feed and that publish went out; an
-  `unpublish` waits for the open `publish` of its recipient;
+- a `push` waits until its recipient is in the feed and that publish went out, and
+  until no `put` of its campaign is open (a push sent after an edit names the content
+  the feed shows, not the one a retried `put` has yet to replace); an `unpublish` waits
+  for the open `publish` of its recipient;
 - an `expire` waits for the open `put`/`publish`/`unpublish` of its campaign.
 """
 
@@ -197,7 +199,7 @@ _CONDITIONS = f"""
     AND (d.kind <> 'put' OR NOT EXISTS (
           SELECT 1 FROM {{t}} q WHERE q.campaign_id = d.campaign_id AND q.kind = 'put'
           AND q.id < d.id AND q.status {_OPEN}))
-    AND (d.kind <> 'publish' OR NOT EXISTS (
+    AND (d.kind NOT IN ('publish','push') OR NOT EXISTS (
           SELECT 1 FROM {{t}} q WHERE q.campaign_id = d.campaign_id AND q.kind = 'put'
           AND q.status {_OPEN}))
     AND (d.kind NOT IN ('push','unpublish') OR d.recipient_id IS NULL OR NOT EXISTS (
