@@ -193,6 +193,28 @@ class TestRecipientHeader:
             assert len(top) >= 3  # the campaign's line, its counts on two
 
 
+class TestCampaignList:
+    async def test_every_status_is_whole(self, world):
+        """Was « envoyée avec er… »: the status column was as wide as the English words
+        (16, « sent with errors »), « envoyée avec erreurs » has 20."""
+        from core.enums import CampaignStatus, RecipientStatus
+        from core.models import Recipient
+        from core.words import word
+
+        cid = world.campaigns.broadcast_live
+        recipients.start(world.ctx, cid)
+        queued = Recipient.campaign == cid, Recipient.status == RecipientStatus.QUEUED
+        Recipient.update(status=RecipientStatus.FAILED, reason_code="unknown_app_account").where(*queued).execute()
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            lines = drawn(app)
+            shown = word("campaign", CampaignStatus.SENT_WITH_ERRORS)
+            assert shown == "envoyée avec erreurs"
+            assert any(shown in x for x in lines), lines
+            assert not any("…" in x[30:50] for x in lines[2:8]), lines
+
+
 class TestTemplateEditor:
     async def test_the_push_field_s_hint_is_whole(self, world):
         """Was « Notif.  texte brut, 178 caractères au » on a new broadcast's empty push

@@ -122,12 +122,14 @@ class CampaignListScreen(ClinicastScreen[None]):
         table = self.query_one(DataTable)
         self._wide = self.size.width >= WIDE
         table.clear(columns=True)
-        # each fixed column as wide as its header in the language in use (never cut)
+        # each fixed column as wide as its header in the language in use (never cut), the
+        # status as its longest word too (« envoyée avec erreurs » was « envoyée avec er… »)
+        statuses = [word("campaign", s) for s in CampaignStatus] + [_("archived")]
         widths = {
             key: max(least, cell_len(label))
             for key, label, least in (
                 ("kind", _("Kind"), 10),
-                ("status", _("Status"), 16),
+                ("status", _("Status"), max(16, *(cell_len(w) for w in statuses))),
                 ("window", _("Window"), 8),
                 ("sent", _("Sent / total"), 13),
                 ("changed", _("Last change"), 16),
