@@ -99,7 +99,7 @@ def test_moments_are_the_clinics_and_codes_are_words(db, config, tmp_path):
     staff, app = said["opt_out"]
     assert "demande" not in staff and "source\u00a0: personnel" in staff, staff  # its own row's time
     assert "note\u00a0: «\u00a0au téléphone\u00a0»" in staff, staff
-    assert "date de la demande\u00a0: 2 mars 2026 09:30:00" in app and "source\u00a0: appli ·" in app, app
+    assert "date de la demande\u00a0: 2 mars 2026 09:30:00" in app and "source\u00a0: application ·" in app, app
     assert "canal\u00a0: courriel · désabonnements levés\u00a0: courriel (personnel, 2 mars 2026)" in said["opt_in"][0]
     assert "désabonnements levés\u00a0: 1" in said["opt_in"][1], said["opt_in"]
     by_conditions = said["assign"][1]
