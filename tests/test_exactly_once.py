@@ -425,10 +425,14 @@ def test_two_daemons_send_one_campaign_once_each_and_one_goes_on_when_the_other_
     smtp.delay = 0.01
     config = delivery_config(pg_schema, tmp_path, smtp=smtp)
     n = 300
-    first = invite(config, n)
     path = delivery_config(pg_schema, tmp_path, smtp=smtp, as_toml=True, scheduler={"lease_seconds": 3.0})
     daemons = [Daemon(path), Daemon(path)]
     try:
+        # both running before there is anything to send: a daemon started a second after
+        # the other found 300 quick emails already claimed and sent (both sent: [0, 128])
+        up = [lambda d=d: any(e.get("event") == "scheduler_started" for e in events(d.stderr)) for d in daemons]
+        assert wait(lambda: all(f() for f in up), 60, every=0.1), [d.stderr[-2000:] for d in daemons]
+        first = invite(config, n)
         assert wait(lambda: len(received(smtp)) == n and not _open(), 120, every=0.2), daemons[0].stderr[-3000:]
         got = received(smtp)
         assert set(got) == expected(n) and max(got.values()) == 1, f"duplicates: {sum(got.values()) - n}"
