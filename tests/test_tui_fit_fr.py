@@ -214,6 +214,20 @@ class TestCampaignList:
             assert any(shown in x for x in lines), lines
             assert not any("…" in x[30:50] for x in lines[2:8]), lines
 
+    async def test_names_keep_their_room_when_no_long_status_is_shown(self, world):
+        """The status column sized for « envoyée avec erreurs » whether a campaign had it
+        or not took four columns from every name at 80 (« Invitation — patients du … »);
+        it is as wide as the longest status shown."""
+        from textual.widgets import DataTable
+
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            table = app.screen.query_one(DataTable)
+            widths = {str(c.key.value): c.width for c in table.columns.values()}
+            assert widths["status"] == 16, widths
+            assert widths["name"] >= 30, widths
+
 
 class TestTemplateEditor:
     async def test_the_push_field_s_hint_is_whole(self, world):

@@ -28,6 +28,7 @@ from tui.widgets.status_line import StatusLine
 from tui.widgets.text_input import TextInput
 
 WIDE = 100  # from this width the list also shows when each campaign last changed
+STATUS_WIDTH = 16  # the status column at least (the English words); wider when a longer one is shown
 
 
 class CampaignListScreen(ClinicastScreen[None]):
@@ -78,6 +79,7 @@ class CampaignListScreen(ClinicastScreen[None]):
         super().__init__()
         self.rows: dict[int, campaigns.CampaignSummary] = {}
         self._funnels: dict[int, dict[str, int]] = {}  # the last funnel read for each campaign
+        self._status_w = STATUS_WIDTH  # the status column, as wide as the longest status shown
         self._order: list[int] = []
         self._wide: bool | None = None
         self.title = self.title_text()
@@ -123,13 +125,13 @@ class CampaignListScreen(ClinicastScreen[None]):
         self._wide = self.size.width >= WIDE
         table.clear(columns=True)
         # each fixed column as wide as its header in the language in use (never cut), the
-        # status as its longest word too (« envoyée avec erreurs » was « envoyée avec er… »)
-        statuses = [word("campaign", s) for s in CampaignStatus] + [_("archived")]
+        # status as the longest it shows (_show): « envoyée avec erreurs » read « envoyée
+        # avec er… », and sized for that word whether shown or not it cut every name
         widths = {
             key: max(least, cell_len(label))
             for key, label, least in (
                 ("kind", _("Kind"), 10),
-                ("status", _("Status"), max(16, *(cell_len(w) for w in statuses))),
+                ("status", _("Status"), self._status_w),
                 ("window", _("Window"), 8),
                 ("sent", _("Sent / total"), 13),
                 ("changed", _("Last change"), 16),
@@ -164,8 +166,15 @@ class CampaignListScreen(ClinicastScreen[None]):
             if self.selected_id() == campaign_id:
                 self._show_detail(fetch=False)
 
+    def _status_words(self, s: campaigns.CampaignSummary) -> str:
+        return _("archived") if s.archived else word("campaign", s.status)
+
     def _show(self, rows: list[campaigns.CampaignSummary]) -> None:
         table = self.query_one(DataTable)
+        status_w = max([STATUS_WIDTH, *(cell_len(self._status_words(s)) for s in rows)])
+        if status_w != self._status_w:  # a longer status shown (or no longer): the names' room follows
+            self._status_w = status_w
+            self._columns()
         tz = self.app.ctx.config.clinic.tz
         keep = self.selected_id()
         self.rows = {s.id: s for s in rows}
@@ -177,9 +186,9 @@ class CampaignListScreen(ClinicastScreen[None]):
             # is on the line under the table
             name = Text(s.name, no_wrap=True, overflow="ellipsis", style="dim" if s.archived else "")
             status = (
-                Text(_("archived"), style="dim", no_wrap=True, overflow="ellipsis")
+                Text(self._status_words(s), style="dim", no_wrap=True, overflow="ellipsis")
                 if s.archived
-                else fmt.cell(word("campaign", s.status), s.status)
+                else fmt.cell(self._status_words(s), s.status)
             )
             row: list[Text | str] = [
                 name,
