@@ -337,7 +337,7 @@ class ClinicastApp(StaffPreferences, HangUp, TypedAhead):
     def _sending_ok(self) -> bool:
         """Somebody sends and no channel is paused (the status line shows it green)."""
         from core import channel_health
-        from core.scheduling.heartbeat import live_daemons
+        from core.status import something_sends
 
         ctx = self.session
         if ctx is None:
@@ -346,8 +346,7 @@ class ClinicastApp(StaffPreferences, HangUp, TypedAhead):
             now = ctx.now()
             if channel_health.lines(ctx.config, now):
                 return False
-            embedded = self.scheduler.scheduler if self.scheduler is not None else None
-            return bool(embedded is not None and embedded.running) or bool(live_daemons(ctx.config, now))
+            return something_sends(ctx.config, now, self.scheduler)
         except Exception:  # noqa: BLE001 - a colour, never worth a failure
             return False
 
