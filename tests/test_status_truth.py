@@ -247,3 +247,62 @@ def test_the_start_says_how_many_go_and_when_then_apart_who_goes_without_the_pus
         done.to_json()["sending_begins"] == "when the window opens: will go out from Tuesday 00:00"
     )  # --json as it was
     assert campaigns.summary(ctx, b.id).held == "Pushes will go out Tuesday Mar 3 at 00:00, when the window opens"
+
+
+def test_a_start_says_they_wait_for_the_daemon_when_nothing_sends_them(db, db_url, tmp_path, smtp, gw):
+    """« 50 courriels partiront maintenant » with no daemon alive and a session that does
+    not send (the command line never does): the start's words say they wait in the queue
+    until the sending daemon runs — decided once in core (StartPlan, from the heartbeats
+    core.status reads), the TUI's dialog and the command line both. A live daemon: "now";
+    held by sending hours: when, as before."""
+    from click.testing import CliRunner
+
+    from cli import cli
+    from core.scheduling.heartbeat import DAEMON, beat
+
+    config = delivery_config(db_url, tmp_path, smtp=smtp, gateway=gw)
+    ctx, clock = ctx_at(config, T0)
+    add_patients(3)
+    add_patients(2, 2000, app_id=lambda i: f"a-{i}")
+    c = campaigns.create(ctx, "invitation", "Invite")
+    recipients.assign_ids(ctx, c.id, ["1000", "1001", "1002"])
+    waiting = "3 emails will wait in the queue until the sending daemon runs — none is running now."
+    plan = recipients.start_plan(ctx, c.id)
+    assert plan.breakdown().splitlines()[0] == waiting and plan.done().splitlines()[0] == waiting
+    b = broadcast(ctx)
+    recipients.assign_ids(ctx, b.id, ["2000", "2001"])
+    assert recipients.start_plan(ctx, b.id).sending_line() == (
+        "2 push notifications will wait in the queue until the sending daemon runs — none is running now."
+    )
+
+    # this session's embedded scheduler running (a TUI allowed to send): they go now
+    from core.scheduling.embedded import EmbeddedScheduler
+
+    embedded = EmbeddedScheduler(config, clock=clock)
+    assert embedded.start()
+    try:
+        assert recipients.start_plan(ctx, c.id, embedded).sending_line() == "3 emails will go out now."
+    finally:
+        embedded.stop()
+    assert recipients.start_plan(ctx, c.id, embedded).sending_line() == waiting  # stopped: nothing sends
+
+    beat("host:1", DAEMON, clock())  # a daemon alive: they go now
+    assert recipients.start_plan(ctx, c.id).sending_line() == "3 emails will go out now."
+    clock.advance(seconds=3 * config.scheduler.heartbeat_seconds + 1)  # its heartbeat stale: it died
+    assert recipients.start_plan(ctx, c.id).sending_line() == waiting
+
+    # the command line (on the real clock, the heartbeat long stale) starts it and says so
+    path = delivery_config(db_url, tmp_path, smtp=smtp, gateway=gw, as_toml=True)
+    r = CliRunner().invoke(cli, ["campaigns", "start", str(c.id), "--config", str(path)])
+    assert r.exit_code == 0, r.output
+    assert f"  {waiting}\n" in r.output and "now." not in r.output.replace(waiting, ""), r.output
+    assert campaigns.summary(ctx, c.id).counts == {"queued": 3}  # queued all the same, never refused
+
+    # held by sending hours, nothing sending: when they go, as it was said
+    night = delivery_config(db_url, tmp_path, smtp=smtp, sending=CLINIC_HOURS)
+    ctx, _clock = ctx_at(night, NIGHT)
+    later = campaigns.create(ctx, "invitation", "Later")
+    recipients.assign_ids(ctx, later.id, ["1000", "1001", "1002"])
+    assert recipients.start_plan(ctx, later.id).sending_line() == (
+        "3 emails will go out Tuesday Mar 3 at 09:00, when sending hours begin."
+    )

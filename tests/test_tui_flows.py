@@ -763,7 +763,10 @@ class TestRemoveAndStart:
             assert str(row[-1]).startswith("removed")
 
     async def test_start_shows_the_breakdown_then_progress(self, world):
+        from core.scheduling.heartbeat import DAEMON, beat
+
         cid = world.campaigns.broadcast_live
+        beat("host:1", DAEMON, world.ctx.now())  # a daemon alive: they go now (else they wait for one)
         plan = recipients.start_plan(world.ctx, cid)
         async with campaign_open(world, cid) as (app, pilot):
             screen = app.screen

@@ -152,3 +152,47 @@ async def test_the_removed_count_agrees_with_its_number_in_french(world, tmp_pat
             app.switch_language("fr")
             await settle(pilot)
             assert "(+2 retirés, non comptés)" in header(app), header(app)
+
+
+WAITING_FR = {
+    (
+        "{n} email will wait in the queue until the sending daemon runs — none is running now.",
+        "{n} emails will wait in the queue until the sending daemon runs — none is running now.",
+    ): (
+        "{n} courriel attendra en file jusqu'à ce que le démon d'envoi tourne — aucun ne tourne en ce moment.",
+        "{n} courriels attendront en file jusqu'à ce que le démon d'envoi tourne — aucun ne tourne en ce moment.",
+    ),
+}
+
+
+async def test_the_start_says_the_emails_wait_when_nothing_sends_them(world, tmp_path):
+    """Found in French at 80x24, no daemon alive and a staff member's TUI that does not
+    send: the start dialog said « 1 006 courriels partiront maintenant », and nothing
+    would send them. It says they wait in the queue for the sending daemon, before the
+    start and in the notice after it (core's StartPlan, as the command line says it)."""
+    from helpers import speaking_french
+
+    from core import formats
+
+    cid = world.campaigns.invitation_draft
+    recipients.assign_conditions(world.ctx, cid, [conditions.parse("email is not empty")])
+    with speaking_french(tmp_path / "locale", WAITING_FR):
+        n = recipients.start_plan(world.ctx, cid).will_send
+        assert n > 1
+        said = (
+            f"{formats.number(n)} courriels attendront en file jusqu'à ce que le démon d'envoi tourne"
+            " — aucun ne tourne en ce moment."
+        )
+        async with campaign_open(world, cid) as (app, pilot):
+            app.switch_language("fr")
+            await settle(pilot)
+            await pilot.press("s")
+            assert await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
+            await settle(pilot)
+            text = screen_text(app)
+            assert said in text and "maintenant" not in text and "now" not in text, text
+            await pilot.press("y")
+            await settle(pilot)
+            notices = [m.message for m in app._notifications]
+            assert notices and notices[-1].startswith(said), notices
+        assert Recipient.select().where(Recipient.campaign == cid, Recipient.status == "queued").count() == n

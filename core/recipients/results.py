@@ -222,12 +222,39 @@ class StartPlan:
     sending_begins_en: str = ""  # the spec's English of it, for --json (scripts read it)
     pace: str = ""  # "" = no cap; else when the last email leaves at the relay's pace (core.pace)
     kind: str = Kind.INVITATION  # the campaign's: what goes out (emails or pushes) and who is left out how
+    # nothing alive sends what falls due (core.status.something_sends: no daemon's heartbeat,
+    # no embedded scheduler running in this session): the sends wait in the queue
+    nobody_sends: bool = False
 
     # --- in words: each sentence says one thing (how many go, when; who is left out, why)
 
-    def sending_line(self) -> str:
-        """ "40 push notifications will go out Tuesday Dec 8 at 00:00, when the window opens." """
+    def waiting_line(self) -> str:
+        """ "40 emails will wait in the queue until the sending daemon runs — none is running
+        now.": due now, but nothing alive sends them (`nobody_sends`); "" otherwise — none
+        go, or they are held until a moment (`sending_begins`, said as it is), or something sends."""
         n = self.will_send
+        if not n or self.sending_begins or not self.nobody_sends:
+            return ""
+        if self.kind == Kind.BROADCAST:
+            said = ngettext(
+                "{n} push notification will wait in the queue until the sending daemon runs — none is running now.",
+                "{n} push notifications will wait in the queue until the sending daemon runs — none is running now.",
+                n,
+            )
+        else:
+            said = ngettext(
+                "{n} email will wait in the queue until the sending daemon runs — none is running now.",
+                "{n} emails will wait in the queue until the sending daemon runs — none is running now.",
+                n,
+            )
+        return said.format(n=formats.number(n))
+
+    def sending_line(self) -> str:
+        """ "40 push notifications will go out Tuesday Dec 8 at 00:00, when the window opens.";
+        "... will go out now." only when something sends them (else `waiting_line`)."""
+        n = self.will_send
+        if self.waiting_line():
+            return self.waiting_line()
         if self.kind == Kind.BROADCAST:
             if not n:
                 return _("No push notification will go out.")

@@ -32,6 +32,7 @@ from core.recipients.results import StartPlan, already_sent
 from core.recipients.rows import deliveries_of, insert_deliveries
 from core.rules import Stage, detail_case, forbidden, reason_case
 from core.sending_hours import describe_start, first_allowed
+from core.status import something_sends
 
 
 def _waiting(c: Campaign) -> pw.Select:
@@ -52,8 +53,10 @@ def without_one(c: Campaign, kind: DeliveryKind) -> pw.Select:
     )
 
 
-def start_plan(ctx: Ctx, campaign_id: int | str) -> StartPlan:
-    """What `start` would do now: sends, skips by reason, already sent."""
+def start_plan(ctx: Ctx, campaign_id: int | str, embedded=None) -> StartPlan:
+    """What `start` would do now: sends, skips by reason, already sent, and whether
+    anything will send them (`embedded`: this session's EmbeddedScheduler, None when it
+    has none — the command line's; core.status.something_sends)."""
     ctx.require(Permission.CAMPAIGNS)
     c = get(campaign_id)
     rows = (
@@ -79,6 +82,7 @@ def start_plan(ctx: Ctx, campaign_id: int | str) -> StartPlan:
     plan.queued_for = first_allowed(ctx.config, earliest)
     plan.sending_begins = describe_start(ctx.config, earliest, ctx.now())
     plan.sending_begins_en = describe_start(ctx.config, earliest, ctx.now(), "en")
+    plan.nobody_sends = not something_sends(ctx.config, ctx.now(), embedded)
     if c.kind == Kind.INVITATION and plan.will_send and pace.limited(ctx.config.email):
         # after the emails waiting that are due by then (core.pace)
         plan.pace = pace.describe(ctx.config, ctx.now(), plan.will_send, plan.queued_for)
@@ -112,13 +116,14 @@ def nothing_to_start(campaign_id: int, plan: StartPlan) -> str:
     )
 
 
-def start(ctx: Ctx, campaign_id: int | str) -> StartPlan:
-    """Send to every recipient not yet sent to (SPEC §4); returns what was done."""
+def start(ctx: Ctx, campaign_id: int | str, embedded=None) -> StartPlan:
+    """Send to every recipient not yet sent to (SPEC §4); returns what was done
+    (`embedded`: as `start_plan`'s)."""
     ctx.require(Permission.CAMPAIGNS)
     with write_transaction():
         c = get_locked(campaign_id)
         _check_startable(ctx, c)
-        plan = start_plan(ctx, c.id)
+        plan = start_plan(ctx, c.id, embedded)
         if plan.will_send == 0 and not plan.skipped:
             raise Refused(nothing_to_start(c.id, plan))
         now = ctx.now()

@@ -121,7 +121,8 @@ class RecipientFlows:
     async def _start(self, s: campaigns.CampaignSummary) -> None:
         screen = self.screen
         ctx = screen.app.ctx
-        plan = await asyncio.to_thread(recipients.start_plan, ctx, screen.campaign_id)
+        # whether anything sends them: a daemon alive, or this session's embedded scheduler
+        plan = await asyncio.to_thread(recipients.start_plan, ctx, screen.campaign_id, screen.app.scheduler)
         if plan.will_send == 0 and not plan.skipped:
             # core's words (the command line's), and where to go from here
             said = recipients.nothing_to_start(screen.campaign_id, plan)
@@ -141,7 +142,8 @@ class RecipientFlows:
         confirm = ConfirmModal(lambda: _("Start “{name}”").format(name=s.name), message, yes=lambda: _("Start"))
         if not await screen.app.push_screen_wait(confirm):
             return
-        plan = await asyncio.to_thread(recipients.start, screen.app.ctx, screen.campaign_id)  # the session as it is now
+        # the session as it is now
+        plan = await asyncio.to_thread(recipients.start, screen.app.ctx, screen.campaign_id, screen.app.scheduler)
         screen.notify(plan.done(), title=_("Campaign started"), markup=False, timeout=6)
         screen.changed()
 
