@@ -1,6 +1,14 @@
 """A campaign's recipient ledger as CSV (`clinicast recipients list ID --csv`, and the
 TUI's export), for a clinic's incident register. An export is a read of patient data:
-audited."""
+audited.
+
+- `recipients_csv`, `write_recipients_csv` (the TUI's: a new file in a folder): the ledger;
+- `write_private`: `--output FILE`, 0600, never through a symlink nor over the SQLite
+  database's own files (a WAL a staff member's session owns, and the clinic's data with it);
+- over SSH a file clinicast writes lands on the server, which staff under `ForceCommand`
+  never reach: `over_ssh()`, and the commands staff type on their own computer to bring a
+  file through the connection — `ssh_command` (every such hint of the command line too,
+  cli.ssh), `ledger_over_ssh`, `id_list_over_ssh`."""
 
 from __future__ import annotations
 
