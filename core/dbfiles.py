@@ -9,6 +9,13 @@
   would lock this user, or with a group set anyone in it, out is named with its owner
   and the exact `chgrp`/`chmod` that fixes it — before SQLite says "unable to open
   database file" naming nothing.
+- `hand_over()` after root's `init`: the files it made go to the folder's owner (the
+  service account) and the group.
+- `open_to_others()`: the database, WAL, maildir and gateway-log files any user of the
+  host can read, each with its `chmod` (`config check`, `status`, the daemon's log).
+- What a database URL names, read once for the connection and for every word said of
+  it: `sqlite_path(url)`, the SQLite file; `pg_params(url)`, a postgresql:// URL's
+  connection parameters as libpq reads them (its ?host=, ?port=, ?user= over the URL's).
 """
 
 from __future__ import annotations
