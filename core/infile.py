@@ -13,7 +13,10 @@ ever read, so a file that grows meanwhile cannot exhaust memory.
 `-` names the standard input wherever a file is read (SPEC §13: over SSH a staff
 member's file travels through the connection, `ssh clinic recipients add 3 --csv - <
 liste.csv`): read with the same bound, refused when it is a terminal (a command would
-wait for typing nobody means to do).
+wait for typing nobody means to do; over SSH, the terminal `ssh -t` made). Over SSH, an
+input that gives nothing for STDIN_WAIT seconds calls `on_stdin_wait` once (cli.ssh says
+the `< liste.csv` is likely forgotten; the read goes on), and an end of input that was the
+connection dropping, not the file's end, is refused: a part of a file changes nothing.
 """
 
 from __future__ import annotations
