@@ -16,8 +16,10 @@ Classification:
   connection that already carried a message is its limit of messages per connection
   (Exim's smtp_accept_max_per_connection, 1000 by default): nothing of this message was
   accepted, so it goes at once on a new connection — no attempt, no pause. On a fresh
-  connection it is the relay refusing us (smtp_answers.pace: the channel waits), and so is
-  a relay that closed MAX_QUICK_RECONNECTS connections in a row, each after one message;
+  connection it is the relay refusing us: the channel waits when the answer asks it to
+  (smtp_answers.pace), else the dispatcher retries later. A relay that closed
+  MAX_QUICK_RECONNECTS connections in a row, each right after one message, refuses us too:
+  the channel waits (smtp_answers.pace's time, else DEFAULT_SLOW_DOWN);
 - after the message and its final "." went out and before the server's answer (the
   connection dropped, the deadline ran out): the outcome is **unknown** — the server
   may have queued it. Never retried at once: the dispatcher decides (core.delivery.retry).
