@@ -17,6 +17,7 @@ from core.campaigns.reads import get, get_locked
 from core.campaigns.window import require_valid_window
 from core.context import Ctx
 from core.db import is_postgres, write_transaction
+from core.delivery.store import one_of
 from core.enums import DeliveryKind, Kind, Permission, RecipientStatus, WindowState
 from core.errors import BadInput, Refused
 from core.i18n import _
@@ -25,7 +26,7 @@ from core.reasons import Reason
 from core.recipients.lookup import patient_query
 from core.recipients.results import AssignPreview, AssignResult
 from core.recipients.rows import ensure_put, insert_deliveries
-from core.recipients.selection import Keys, Picked, load_keys, one_of, pick
+from core.recipients.selection import Keys, Picked, load_keys, pick
 from core.recipients.window import publish
 from core.rules import FEED_ONLY, Stage, detail_case, forbidden, reason_case
 
@@ -272,7 +273,7 @@ def _assign(ctx: Ctx, campaign_id: int | str, patients: pw.Select, how: str, **d
             if shown:
                 ensure_put(c, now)
                 insert_deliveries(
-                    DeliveryKind.PUBLISH, c, Recipient.select(Recipient.id).where(one_of(shown)), now, now
+                    DeliveryKind.PUBLISH, c, Recipient.select(Recipient.id).where(one_of(Recipient.id, shown)), now, now
                 )
             result.published = len(shown) + publish(c, now)  # and any other recipient waiting
         Picked.delete().execute()

@@ -1,13 +1,13 @@
 """The temporary tables of one assign (core.recipients.assign): the patients it picked,
-evaluated once, and the EMR keys of a list being assigned; and a list of recipient ids
-written as one parameter. Per connection, emptied after each use."""
+evaluated once, and the EMR keys of a list being assigned. Per connection, emptied after
+each use. (A list of ids in one step is core.delivery.store.one_of.)"""
 
 from __future__ import annotations
 
 import peewee as pw
 
 from core.db import is_postgres
-from core.models import BaseModel, Recipient, database
+from core.models import BaseModel, database
 
 
 class Picked(BaseModel):
@@ -52,14 +52,3 @@ def analyze(table: type[BaseModel]) -> None:
     joins them to the directory by reading all of it."""
     if is_postgres():
         database.execute_sql(f"ANALYZE {table._meta.table_name}")
-
-
-def one_of(ids: list[int]) -> pw.Expression:
-    """Recipient.id among `ids`, the list as one parameter: an IN list of a few thousand
-    parameters took peewee ~10 ms to write (PostgreSQL: an array; SQLite: a JSON array
-    read by json_each)."""
-    if is_postgres():
-        return Recipient.id == pw.fn.ANY(pw.Value(ids, converter=False, unpack=False))
-    import json
-
-    return Recipient.id.in_(pw.SQL("(SELECT value FROM json_each(?))", [json.dumps(ids)]))
