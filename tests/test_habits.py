@@ -51,6 +51,29 @@ def test_every_package_docstring_is_a_map_of_its_modules():
     assert not missing, f"modules not in their package's docstring: {missing}"
 
 
+def test_every_package_docstring_names_only_modules_it_holds():
+    """The other half of a map: a module that moved out of its package (core/pace.py, once
+    named in core.delivery's map) is not looked for where it is no longer. A name with a
+    folder is a path from the repository (tests/test_migrations.py); a pattern
+    (NNNN_name.py) is no module."""
+    import importlib
+    import pkgutil
+
+    import core
+    import tui
+
+    core_packages = [f"core.{m.name}" for m in pkgutil.iter_modules(core.__path__) if m.ispkg]
+    tui_packages = [m.name for m in pkgutil.walk_packages(tui.__path__, "tui.") if m.ispkg]
+    gone = {}
+    for name in ["cli", "tui", *tui_packages, *core_packages]:
+        package = importlib.import_module(name)
+        folder = Path(package.__path__[0])
+        names = re.findall(r"(?<![\w/.])([a-z0-9_/]+\.py)\b", package.__doc__ or "")
+        if absent := [n for n in names if not (folder / n).is_file() and not ("/" in n and (ROOT / n).is_file())]:
+            gone[name] = absent
+    assert not gone, f"package docstrings naming modules they do not hold: {gone}"
+
+
 def _tree() -> list[str]:
     """The code block of CONTRIBUTING.md's "Where things live"."""
     text = (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")

@@ -12,12 +12,14 @@ letters.py     emails written for sending: rendered, identified, serialised
 testsend_kinds.py  the handlers of test sends (TEST_HANDLERS): to staff, not patients
 recording.py   a pass's answers written in batches, counted and logged; the channels' health they note
 results.py     writing results, guarded by claim or hand-over token; recipients follow
-store.py       claiming with leases, renewing, releasing; what "in flight" means
+store.py       claiming with leases, renewing, releasing; what "in flight" means; one_of (ids in one step)
 retry.py       the retry policy (backoff, Retry-After, unknown outcomes)
 invitations.py codes and links, made with an email's hand-over
 logfmt.py      one key=value line per event
-pace.py        the relay's pace: [email] max_per_minute and max_per_day, all dispatchers together
 retention.py   finished outbox rows deleted after [database] keep_deliveries_days
+
+The relay's pace ([email] max_per_minute and max_per_day, all dispatchers together) is
+core.pace, outside this package: the start's confirmation and `clinicast status` read it too.
 """
 
 from core.delivery.dispatcher import Dispatcher
