@@ -8,8 +8,9 @@ dispatchers, on all hosts, count the same rows (PostgreSQL serialises them with 
 transaction-scoped advisory lock, SQLite with its write lock), so no 60 s window and
 no 24 hours ever hold more than the caps. The claim takes no more emails than there
 are free slots, so the cap is used whenever there is work, and the rest wait, due,
-for the next pass. A relay that still answers 421/451 "slow down" pauses the email
-channel for the time it asks (core.channel_health).
+for the next pass. A relay that still answers "slow down" (a 4xx greeting, a 421/451/452
+that says so) or names its sending limit (X.4.5) pauses the email channel for the time it
+asks (core.channels.smtp_answers reads the answer, core.channel_health keeps the pause).
 """
 
 from __future__ import annotations
