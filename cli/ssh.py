@@ -77,7 +77,7 @@ def split(command: str) -> list[str]:
 def quoted_twice() -> str:
     """How a value with a space or an apostrophe reaches the server: the staff member's
     own shell takes one level of quotes away, the server needs the other."""
-    from core.exports import ssh_command
+    from core.ssh import ssh_command
 
     example = ssh_command(["campaigns", "create", "--kind", "invitation", "--name", _("Flu clinic")])
     return _("over SSH a value with spaces is quoted twice: {example}").format(example=example)
@@ -89,7 +89,7 @@ def usage_hint(command_path: str, env: Mapping[str, str] | None = None) -> str |
     value that came apart into several words, how to quote it; None when not over SSH."""
     if ENV not in (os.environ if env is None else env):
         return None
-    from core.exports import ssh_command
+    from core.ssh import ssh_command
 
     words = command_path.split()[1:]  # "clinicast campaigns create" -> the subcommand's words
     return _("see {help}; {twice}").format(help=ssh_command([*words, "--help"]), twice=quoted_twice())
@@ -130,7 +130,7 @@ def client_words(command: str, commands: Sequence[str]) -> list[str]:
     typed = [_with_hyphens(w) for w in words]
     if typed != words:
         word = next(w for w, t in zip(words, typed, strict=True) if w != t)
-        from core.exports import ssh_command
+        from core.ssh import ssh_command
 
         raise Refused(
             _(
@@ -190,7 +190,7 @@ def file_through_connection(path: str, env: Mapping[str, str] | None = None) -> 
     at = [i for i, w in enumerate(words or []) if w == path]
     if words is None or len(at) != 1:
         return None
-    from core.exports import ssh_command
+    from core.ssh import ssh_command
 
     words[at[0]] = "-"
     return f"{ssh_command(words)} < {shlex.quote(path)}"
@@ -212,7 +212,7 @@ def output_through_connection(path: str, env: Mapping[str, str] | None = None) -
         if not w.startswith("--output="):
             kept.append(w)
         i += 1
-    from core.exports import ssh_command
+    from core.ssh import ssh_command
 
     return f"{ssh_command(kept)} > {shlex.quote(path)}"
 
@@ -223,7 +223,7 @@ def as_typed(words: Sequence[str], env: Mapping[str, str] | None = None) -> str:
     WORDS` on their own computer, where no `clinicast` is."""
     if ENV not in (os.environ if env is None else env):
         return shlex.join(["clinicast", *words])
-    from core.exports import ssh_command
+    from core.ssh import ssh_command
 
     return ssh_command(list(words))
 
@@ -235,7 +235,7 @@ def waiting_for_stdin(what: str) -> None:
     with the command to give; the read goes on (ids typed, then ctrl+D, are a list too)."""
     import click
 
-    from core.exports import ssh_command
+    from core.ssh import ssh_command
 
     words = _client_command(None)
     command = ssh_command(words) if words else "..."

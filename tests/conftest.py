@@ -115,7 +115,7 @@ def write_config(tmp_path: Path, db_url: str, *, users: str | None = None, extra
 @pytest.fixture(autouse=True)
 def _not_over_ssh(monkeypatch):
     """The suite behaves alike however CI runs it: the TUI's export asks differently over
-    SSH (core.exports.over_ssh) and the daemon keeps the audit head in systemd's
+    SSH (core.ssh.over_ssh) and the daemon keeps the audit head in systemd's
     $STATE_DIRECTORY, so each test sets SSH_CONNECTION and STATE_DIRECTORY itself."""
     monkeypatch.delenv("SSH_CONNECTION", raising=False)
     monkeypatch.delenv("STATE_DIRECTORY", raising=False)

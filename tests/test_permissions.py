@@ -22,7 +22,7 @@ from helpers import add_patients
 from test_campaigns import TPL
 
 from cli import cli
-from core import audit, campaigns, conditions, exports, recipients, testsend, views
+from core import audit, campaigns, conditions, exports, recipients, ssh, testsend, views
 from core.audit import chain
 from core.audit import read as audit_read
 from core.context import Ctx, for_current_user
@@ -183,8 +183,8 @@ CAMPAIGNS_ACTIONS = {
         ["core.exports:recipients_csv"],
     ),
     "the ledger's command over SSH": (
-        lambda w, c: exports.ledger_over_ssh(c, w.invitation),
-        ["core.exports:ledger_over_ssh"],
+        lambda w, c: ssh.ledger_over_ssh(c, w.invitation),
+        ["core.ssh:ledger_over_ssh"],
     ),
     "send a test": (
         lambda w, c: testsend.send_test(c, w.invitation, "1000", to="me@example.org"),

@@ -326,12 +326,12 @@ def test_the_audit_export_is_written_owner_only_too(clinic, tmp_path):
     ],
 )
 def test_a_command_given_to_type_over_ssh_reaches_the_server_as_these_words(words):
-    """core.exports.ssh_command's line is split twice: by the staff member's shell, then by
+    """core.ssh.ssh_command's line is split twice: by the staff member's shell, then by
     the server (cli.ssh.split) after ssh joined the words with spaces. A value with a space
     was quoted once: « Rappel vaccin » reached the server as two words."""
     import shlex
 
-    from core.exports import ssh_command
+    from core.ssh import ssh_command
 
     line = ssh_command(words)
     typed = shlex.split(line)  # the staff member's shell

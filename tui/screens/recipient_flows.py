@@ -36,15 +36,15 @@ class RecipientFlows:
     async def _export(self) -> None:
         """The recipient ledger as CSV (core.exports: owner-only file, audited). Over SSH a
         file written here would be on the server, out of reach of staff without a shell:
-        the dialog gives the command that brings it through the connection, and writes a
+        the dialog gives the command that brings it through the connection (core.ssh), and writes a
         copy here only if asked (an administrator with a shell on the server)."""
         import os
 
-        from core import exports
+        from core import exports, ssh
 
         screen = self.screen
-        if exports.over_ssh():
-            how = exports.ledger_over_ssh(screen.app.ctx, screen.campaign_id)
+        if ssh.over_ssh():
+            how = ssh.ledger_over_ssh(screen.app.ctx, screen.campaign_id)
             ask = ConfirmModal(
                 lambda: _("Export over SSH"),
                 lambda: _(

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, DirectoryTree, Input, Static, TabbedContent
 
-from core import exports, recipients
+from core import recipients, ssh
 from core.errors import BadInput, ClinicastError, MissingFile
 from core.i18n import _
 from tui import format as fmt
@@ -138,12 +138,12 @@ class CsvTab(AddPatientsBase):
         """Over SSH this dialog browses the server: a file named that is not there is most
         likely on the staff member's own computer, which clinicast cannot reach. Said with
         the two ways it can come: pasted here, or sent through the connection."""
-        if not isinstance(e, MissingFile) or not exports.over_ssh():
+        if not isinstance(e, MissingFile) or not ssh.over_ssh():
             return None
         return _(
             "{problem}: this session runs on the clinic's server, where your file is not; paste its "
             "column of EMR ids here, or send it from a terminal on your computer: {command}"
-        ).format(problem=e, command=exports.id_list_over_ssh(self.campaign_id, self._typed or e.path))
+        ).format(problem=e, command=ssh.id_list_over_ssh(self.campaign_id, self._typed or e.path))
 
     def on_key(self, event: events.Key) -> None:
         """After a check the cursor is on Assign, yet the receptionist who types is still
