@@ -121,7 +121,9 @@ def test_a_daemon_without_its_token_file_sends_email_and_the_pushes_once_the_fil
     # (a lease no loaded machine outlives: a hand-over taken again after its lease expired
     # would count a second attempt that is not the pause's)
     rows = [(x.kind, x.status, x.attempts) for x in Delivery.select()]
-    assert all(s == "sent" and n == 1 for _k, s, n in rows), f"the wait was no attempt: {rows}"
+    # an attempt more says why (one run under a loaded full suite had an email at attempt 2)
+    why = [(x.kind, x.attempts, x.last_error) for x in Delivery.select() if x.attempts != 1]
+    assert all(s == "sent" and n == 1 for _k, s, n in rows), f"the wait was no attempt: {rows}; {why}; {err[-3000:]}"
     assert [e.get("event") for e in events(err)].count("channel_paused") == 1, "said once, not at every probe"
 
 
@@ -317,7 +319,9 @@ def test_a_daemon_without_its_dkim_key_sends_the_pushes_and_each_email_once_the_
     assert all(m.message["DKIM-Signature"] for m in smtp.messages)
     assert Counter(p["app_id"] for p in gw.pushes) == {"a-1000": 1, "a-1001": 1, "a-1002": 1}
     rows = [(x.kind, x.status, x.attempts) for x in Delivery.select()]
-    assert all(s == "sent" and n == 1 for _k, s, n in rows), f"the wait was no attempt: {rows}"
+    # an attempt more says why (one run under a loaded full suite had an email at attempt 2)
+    why = [(x.kind, x.attempts, x.last_error) for x in Delivery.select() if x.attempts != 1]
+    assert all(s == "sent" and n == 1 for _k, s, n in rows), f"the wait was no attempt: {rows}; {why}; {err[-3000:]}"
 
 
 def test_a_dkim_key_mistake_leaves_staff_working_and_config_check_names_it(tmp_path, sqlite_url):
