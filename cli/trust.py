@@ -114,18 +114,21 @@ def patients_show(ctx, emr_id, as_json):
             state = _("active")
         else:
             state = _("undone {day} by {login}: {note}").format(
-                day=day(o.cleared_at, tz), login=o.cleared_by, note=o.cleared_note
+                day=when(o.cleared_at, tz), login=o.cleared_by, note=o.cleared_note
             )
         note = f" — {o.note}" if o.note else ""
         by = _("{source} by {login}").format(source=word("source", o.source), login=o.recorded_by)
-        click.echo(f"  {channel:{channel_wide}} {day(o.day)}  {by}{note}  [{state}]")
+        # its time as well as its day: a message sent the same day was sent before it or after
+        click.echo(f"  {channel:{channel_wide}} {when(o.at, tz)}  {by}{note}  [{state}]")
     click.echo(_("campaigns:") if view.campaigns else _("campaigns: none"))
     cells = [(word("kind", c.kind), word("recipient", c.status)) for c in view.campaigns]
     kind_wide, status_wide = widths(cells, (10, 9))
     for c, (kind, status) in zip(view.campaigns, cells, strict=True):
         reason = f"  ({c.reason()})" if c.reason_code else ""
         added = _("added {day}").format(day=day(c.added_at, tz))
-        click.echo(f"  #{c.id} {c.name[:40]:40} {kind:{kind_wide}} {status:{status_wide}} {added}{reason}")
+        # when the message left, to set beside an opt-out's time (a patient who calls)
+        sent = "  " + _("sent {when}").format(when=when(c.sent_at, tz)) if c.sent_at else ""
+        click.echo(f"  #{c.id} {c.name[:40]:40} {kind:{kind_wide}} {status:{status_wide}} {added}{sent}{reason}")
 
 
 @command(cli, "audit", subcommands=True, help=N_("Who changed or read what, and when (admin)."))

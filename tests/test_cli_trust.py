@@ -201,3 +201,34 @@ def test_an_exact_178_character_push_saves_and_179_is_refused(run, tmp_path):
         if code:
             assert "push text is 179 characters; at most 178" in one_line(res)
     assert json.dumps([c["name"] for c in run.json("campaigns", "list")]) == '["P178"]'
+
+
+def test_patients_show_says_at_what_time_the_opt_out_came_and_the_message_left(run, config_path, tmp_path):
+    """A patient calls: « I had opted out and got your invitation ». The manager reads
+    `patients show`: the opt-out said only its day (« tout 7 déc. 2026 ») and the campaign
+    only when the patient was added, so an opt-out and a message of the same day could not
+    be put in order — was it recorded before the message left? Both now say their time,
+    in the clinic's zone."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from test_cli import _delivered
+
+    inv = str(run.json("campaigns", "create", "--kind", "invitation", "--name", "Join")["id"])
+    run("recipients", "add", inv, "--patient", "1000")
+    run("campaigns", "start", inv)
+    assert len(_delivered(config_path, tmp_path)) == 1
+    run("patients", "opt-out", "1000", "--channel", "all", "--note", "called: got the invitation")
+    shown = run.json("patients", "show", "1000")
+
+    def clock(iso: str) -> str:  # the moment's hour and minute at the clinic
+        moment = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(ZoneInfo("America/Toronto"))
+        return moment.strftime("%H:%M")
+
+    [o], [c] = shown["opt_outs"], shown["campaigns"]
+    assert c["status"] == "sent" and c["sent_at"]
+    lines = run("patients", "show", "1000").stdout.splitlines()
+    opt_out = next(line for line in lines if "called: got the invitation" in line)
+    campaign = next(line for line in lines if "Join" in line)
+    assert clock(o["at"]) in opt_out, opt_out
+    assert clock(c["sent_at"]) in campaign.split("added")[1], campaign
