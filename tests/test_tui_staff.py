@@ -520,6 +520,33 @@ class TestRecipientDetail:
             status = next(line for line in text.splitlines() if line.strip().startswith("Status"))
             assert "in feed, no push" in status, text
 
+    async def test_a_sent_recipient_s_opt_out_is_in_the_detail_with_its_time(self, world):
+        """A patient calls: « I had opted out and got your message ». The detail said when
+        the message left and nothing of the patient's opt-outs: the manager could not see,
+        in the screens, whether the opt-out was recorded before or after. It lists them,
+        each with its moment (clinic time), source, who recorded it and its note."""
+        from core.formats import when
+        from core.optouts import ledger
+        from core.patients.lookup import get_by_emr
+        from tui.screens.recipient_detail import RecipientDetailModal
+
+        cid = world.campaigns.invitation_sent
+        r = Recipient.select().where(Recipient.campaign == cid, Recipient.status == "sent").first()
+        emr_id = r.patient.emr_id
+        ledger.record(world.ctx, emr_id, "email", "called: got the invitation")
+        [o] = ledger.for_patient(get_by_emr(emr_id))
+        async with campaign_open(world, cid) as (app, pilot):
+            await pilot.press("slash", *emr_id, "enter")
+            await settle(pilot)
+            assert app.screen.table.selected_row().emr_id == emr_id
+            await pilot.press("enter")
+            await settle(pilot)
+            assert isinstance(app.screen, RecipientDetailModal)
+            text = " ".join(rendered(app.screen.query_one("#recipient-detail-body")).replace("\xa0", " ").split())
+            assert "Opt-outs" in text, text
+            assert when(o.at, world.ctx.config.clinic.tz).replace("\xa0", " ") in text, text
+            assert "called: got the invitation" in text and "staff by" in text, text
+
 
 class TestEightyColumns:
     async def test_the_recipient_footer_shows_the_detail_key(self, world):

@@ -13,6 +13,7 @@ from core.enums import DeliveryKind, Permission, RecipientStatus
 from core.errors import NotFound
 from core.i18n import _
 from core.models import Delivery, Invitation, Patient, Recipient
+from core.optouts.ledger import OptOutRow, for_patient
 from core.reasons import describe
 from core.recipients.results import shown_status
 from core.rules import Stage, detail_case, reason_case
@@ -56,6 +57,9 @@ class RecipientDetail:
     # assigned, and a consent rule forbids them now: the reason the next start will skip
     # them with ("" none); `reason` then says it (as the ledger's row, RecipientRow)
     will_skip_code: str = ""
+    # the patient's opt-outs, undone ones too, each with its moment: a patient who calls
+    # « I had opted out » is answered by setting them beside `sent_at`
+    opt_outs: list[OptOutRow] = field(default_factory=list)
 
     @property
     def shown_status(self) -> str:
@@ -120,6 +124,7 @@ def detail(ctx: Ctx, campaign_id: int | str, recipient_id: int, language: str | 
         deliveries=lines,
         first_copy_at=r.first_copy_at,
         will_skip_code=will_skip,
+        opt_outs=for_patient(p),
     )
 
 

@@ -99,6 +99,21 @@ class RecipientDetailModal(ClinicastModal[None]):
         row(_("Language"), _word(_LANGUAGES, d.language) if d.language else "")
         row(_("Email"), d.email)
         row(_("App account"), d.app_id)
+        for i, o in enumerate(d.opt_outs):
+            # when, from where, by whom: set beside « Sent », it says which came first
+            text = Text(f"{word('channel', o.channel)}{sep}{when(o.at)}{sep}")
+            by = _("{source} by {login}").format(source=word("source", o.source), login=o.recorded_by)
+            text.append(fmt.unbroken(by))
+            if o.note:
+                text.append(f" — {o.note}")  # as `patients show` writes it
+            if o.active:
+                text.append(f"{sep}{_('active')}", style="yellow")
+            else:
+                undone = _("undone {day} by {login}: {note}").format(
+                    day=when(o.cleared_at), login=o.cleared_by, note=o.cleared_note
+                )
+                text.append(f"{sep}{undone}", style="dim")
+            t.add_row(_("Opt-outs") if i == 0 else "", text)
         if d.deliveries:
             t.add_row("", "")
             t.add_row(_("Deliveries"), Text(_("kind · status · written · attempts · sent"), style="dim"))
