@@ -101,7 +101,8 @@ def write_recipients_csv(ctx: Ctx, campaign_id, folder) -> Path:
     from datetime import UTC
 
     stamp = ctx.now().replace(tzinfo=UTC).astimezone(ctx.config.clinic.tz).strftime("%Y-%m-%d-%H%M%S")
-    base = Path(folder) / f"campaign-{int(campaign_id)}-recipients-{stamp}"
+    # in the staff's words, as the ledger over SSH is (« campagne-3.csv »): a file they hand on
+    base = Path(folder) / _("campaign-{id}-recipients-{stamp}").format(id=int(campaign_id), stamp=stamp)
     written: list[Path] = []
 
     def write(text: str) -> None:

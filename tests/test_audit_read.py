@@ -132,3 +132,19 @@ def test_an_export_that_could_not_be_written_is_not_in_the_trail(db, config, tmp
     assert actions().count("export") == before
     exports.recipients_csv(ctx, c.id, write=lambda text: exports.write_private(tmp_path / "ok.csv", text))
     assert actions().count("export") == before + 1
+
+
+def test_the_tui_export_s_file_is_named_in_the_staff_s_language(db, config, tmp_path):
+    """`E` in French wrote « campaign-3-recipients-….csv »: the one English name the
+    manager hands to an incident register, where the same ledger over SSH is already
+    « campagne-3.csv »."""
+    from helpers import speaking_french
+
+    ctx, _ = ctx_at(config, T0)
+    add_patients(1)
+    c = campaigns.create(ctx, "invitation", "Join")
+    recipients.assign_ids(ctx, c.id, ["1000"])
+    words = {"campaign-{id}-recipients-{stamp}": "campagne-{id}-destinataires-{stamp}"}
+    with speaking_french(tmp_path / "locale", words):
+        path = exports.write_recipients_csv(ctx, c.id, tmp_path)
+    assert path.name == f"campagne-{c.id}-destinataires-2026-03-02-100000.csv", path.name
