@@ -250,3 +250,36 @@ async def test_o_for_oui_confirms_in_french_and_the_footer_says_so(world):
         await pilot.press("y")  # y still confirms
         await settle(pilot)
         assert await wait_for(pilot, lambda: Recipient.get_by_id(second.id).status == "removed")
+
+
+async def test_at_80_columns_the_audit_row_s_note_is_read_whole(world):
+    """A patient calls about a message she had opted out of; the manager reads the note
+    of the opt-out recorded at the desk in the audit trail. Under the table the row's
+    detail stopped at 4 lines: a note of a few sentences (up to 500 characters) lost its
+    end, with no way to read it on the screen."""
+    import html
+    import re
+
+    from core.models import Patient
+    from core.optouts import ledger
+
+    emr_id = Patient.select().order_by(Patient.id).first().emr_id
+    note = (
+        "La patiente a appelé vers 14 h : elle a reçu l'invitation par courriel alors qu'elle avait demandé "
+        "à la réception, il y a deux semaines, de ne plus recevoir aucun message de la clinique ; elle veut "
+        "une confirmation écrite et le nom de la personne qui a lancé l'envoi. Rappeler au 514-555-0199 "
+        "avant vendredi, demander à la gestionnaire."
+    )
+    note = (note + " Suite de la note." * 10)[: ledger.NOTE_MAX - len(" Zanzibar")] + " Zanzibar"  # the longest
+    ledger.record(world.ctx, emr_id, "all", note)
+    app = app_for(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.switch_language("fr")
+        await pilot.press("l")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, AuditScreen))
+        assert await wait_for(pilot, lambda: app.screen.query_one("DataTable").row_count > 0)
+        await settle(pilot)
+        svg = app.export_screenshot()
+        shown = " ".join(html.unescape(re.sub(r"<[^>]+>", "", t)) for t in re.findall(r"<text[^>]*>(.*?)</text>", svg))
+        assert "Zanzibar" in shown, shown[-600:]
