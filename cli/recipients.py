@@ -131,9 +131,10 @@ def recipients_list(ctx, campaign_id, status, as_json, as_csv, output):
     if as_csv:
         exports.recipients_csv(ctx, campaign_id, status, write=lambda text: write_out(output, text))
         return None
+    if as_json:  # an export as the CSV is: audited
+        exports.recipients_json(ctx, campaign_id, status, write=lambda rows: write_out(output, dumps(rows) + "\n"))
+        return None
     rows = recipients.page(ctx, campaign_id, status=status, limit=None)
-    if as_json:
-        return write_out(output, dumps([r.to_json() for r in rows]) + "\n")
     if output != "-":
         raise BadInput(_("--output goes with --csv or --json"))
     tz = ctx.config.clinic.tz

@@ -45,6 +45,21 @@ def recipients_csv(
     return text
 
 
+def recipients_json(
+    ctx: Ctx, campaign_id, status: str | None = None, write: Callable[[list[dict]], object] | None = None
+) -> list[dict]:
+    """`recipients list ID --json`: the same ledger as the CSV (every recipient's name and
+    status, to a file or a pipe), so the same audited export, once `write(rows)` has taken it."""
+    from core.recipients import page
+
+    ctx.require(Permission.CAMPAIGNS)
+    rows = [r.to_json() for r in page(ctx, campaign_id, status=status, limit=None)]
+    if write is not None:
+        write(rows)
+    record_read(ctx, "export", int(campaign_id), what="recipients", status=status or "", rows=len(rows))
+    return rows
+
+
 def _cannot_write(path: Path, e: OSError) -> BadInput:
     return BadInput(_("cannot write {path}: {why}").format(path=path, why=oserrors.words(e)))
 

@@ -146,6 +146,22 @@ def test_recipient_ledger_exports_as_csv_audited(run):
     assert export["campaign_id"] == inv["id"] and export["detail"]["rows"] == 20
 
 
+def test_the_ledger_as_json_is_an_audited_export_too(run, tmp_path):
+    """`recipients list ID --json --output ledger.json` writes the same ledger as `--csv`
+    (every patient's name and status, to a file or a pipe): the CSV left an « export » row
+    in the trail, the JSON none, so a copy of the ledger could leave unseen."""
+    inv = run.json("campaigns", "create", "--kind", "invitation", "--name", "Join")
+    run("recipients", "add", str(inv["id"]), "--where", "connected_system != patient_app")
+    run("recipients", "list", str(inv["id"]), "--json", "--output", str(tmp_path / "ledger.json"))
+    assert len(json.loads((tmp_path / "ledger.json").read_text(encoding="utf-8"))) == 20
+    assert len(run.json("recipients", "list", str(inv["id"]), "--status", "assigned")) == 20
+    exports = [a for a in run.json("audit") if a["action"] == "export"]
+    assert [(a["campaign_id"], a["detail"]["rows"], a["detail"]["status"]) for a in exports] == [
+        (inv["id"], 20, ""),
+        (inv["id"], 20, "assigned"),
+    ], exports
+
+
 @pytest.mark.parametrize(
     ("kind", "template", "message"),
     [

@@ -182,6 +182,10 @@ CAMPAIGNS_ACTIONS = {
         lambda w, c: exports.recipients_csv(c, w.invitation),
         ["core.exports:recipients_csv"],
     ),
+    "export the ledger as JSON": (
+        lambda w, c: exports.recipients_json(c, w.invitation),
+        ["core.exports:recipients_json"],
+    ),
     "the ledger's command over SSH": (
         lambda w, c: ssh.ledger_over_ssh(c, w.invitation),
         ["core.ssh:ledger_over_ssh"],
