@@ -248,3 +248,12 @@ def test_patients_show_says_at_what_time_the_opt_out_came_and_the_message_left(r
     campaign = next(line for line in lines if "Join" in line)
     assert clock(o["at"]) in opt_out, opt_out
     assert clock(c["sent_at"]) in campaign.split("added")[1], campaign
+
+
+def test_the_audit_s_login_filter_does_not_miss_rows_for_a_capital(run):
+    """`clinicast audit --user MLaval` (the name as the manager writes it) answered nothing,
+    exit 0: read as « she did nothing », when the trail holds her rows under « mlaval »."""
+    run("patients", "opt-out", "1000", "--channel", "email", "--note", "by phone")
+    mine = run.json("audit", "--user", LOGIN)
+    assert mine and run.json("audit", "--user", LOGIN.upper()) == mine
+    assert run.json("audit", "--user", LOGIN.capitalize()) == mine

@@ -118,7 +118,10 @@ def read(
     if since is not None:
         q = q.where(AuditLog.at >= _naive_utc(datetime.combine(since, time(0), tzinfo=ctx.config.clinic.tz)))
     if user:
-        q = q.where(AuditLog.user == user.strip())
+        # « MLaval » as the manager writes it finds mlaval's rows: an empty answer reads as
+        # « she did nothing » (each row still shows its login as written)
+        login = user.strip()
+        q = q.where((AuditLog.user == login) | (pw.fn.LOWER(AuditLog.user) == login.lower()))
     if limit:
         q = q.limit(limit)
     out = []
