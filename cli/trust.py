@@ -151,6 +151,9 @@ def audit_cmd(ctx, since, login, as_json, as_csv, output):
         raise BadInput(_("--output goes with --csv or --json"))
     from core.audit.words import describe, row_number
 
+    if not rows:  # a blank at a terminal reads as a command that did not run
+        click.echo(_("no entries"))
+        return None
     tz = ctx.config.clinic.tz
     # in words, in the reader's language (--json and --csv keep the trail's codes), each row
     # numbered as `audit verify` names it (« n° 6 »)

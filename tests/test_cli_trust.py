@@ -257,3 +257,13 @@ def test_the_audit_s_login_filter_does_not_miss_rows_for_a_capital(run):
     mine = run.json("audit", "--user", LOGIN)
     assert mine and run.json("audit", "--user", LOGIN.upper()) == mine
     assert run.json("audit", "--user", LOGIN.capitalize()) == mine
+
+
+def test_an_audit_that_finds_nothing_says_so(run):
+    """`clinicast audit --since 2200-01-01` (or a login that did nothing) printed nothing at
+    all, exit 0: at a terminal, a blank that looks like a command that did not run."""
+    res = run("audit", "--since", "2200-01-01")
+    assert res.stdout.strip() == "no entries", res.stdout
+    assert run("audit", "--user", "nobody").stdout.strip() == "no entries"
+    assert run.json("audit", "--user", "nobody") == []  # --json and --csv stay the data alone
+    assert run("audit", "--user", "nobody", "--csv").stdout.strip() == "\ufeffid,at,user,action,campaign,detail"
