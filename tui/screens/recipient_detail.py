@@ -107,7 +107,7 @@ class RecipientDetailModal(ClinicastModal[None]):
             if o.note:
                 text.append(f" — {o.note}")  # as `patients show` writes it
             if o.active:
-                text.append(f"{sep}{_('active')}", style="yellow")
+                text.append(sep + _("active"), style="yellow")
             else:
                 undone = _("undone {day} by {login}: {note}").format(
                     day=when(o.cleared_at), login=o.cleared_by, note=o.cleared_note
