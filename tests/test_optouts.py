@@ -13,7 +13,7 @@ from core.config.types import User
 from core.context import Ctx
 from core.errors import BadInput, PermissionDenied
 from core.models import AuditLog, Delivery, OptOut, Patient, Recipient
-from core.optouts import ledger
+from core.optouts import history, ledger
 from core.patients import lookup, upsert
 
 
@@ -68,7 +68,7 @@ def test_only_an_admin_clears_and_with_a_note(db, config):
         ledger.clear(ctx, "1000", "email", "x")
     assert ledger.clear(ctx, "1000", "all", "signed the consent form").cleared == 1
     p = lookup.get_by_emr("1000")
-    [row] = ledger.for_patient(p)
+    [row] = history.for_patient(p)
     assert not row.active and row.cleared_note == "signed the consent form"
     with pytest.raises(BadInput, match="has no opt-out of email to undo"):
         ledger.clear(ctx, "1000", "email", "x")
@@ -122,7 +122,7 @@ def test_import_never_undoes_an_opt_out_and_says_how_many_it_kept(db, config, tm
     c = campaigns.create(ctx, "invitation", "Join")
     assert recipients.assign_ids(ctx, c.id, ["1000", "1001", "1002"]).skipped_reasons == {"opted_out_email": 1}
     assert json.loads(AuditLog.get(AuditLog.action == "import").detail)["kept_opted_out"] == 2
-    assert ledger.for_patient(lookup.get_by_emr("1000"))[0].day == ctx.today()  # the clinic's day, by the clock
+    assert history.for_patient(lookup.get_by_emr("1000"))[0].day == ctx.today()  # the clinic's day, by the clock
 
 
 def test_an_opt_out_cancels_a_claimed_email_but_not_one_in_flight(db, config):

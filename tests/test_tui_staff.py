@@ -526,7 +526,7 @@ class TestRecipientDetail:
         in the screens, whether the opt-out was recorded before or after. It lists them,
         each with its moment (clinic time), source, who recorded it and its note."""
         from core.formats import when
-        from core.optouts import ledger
+        from core.optouts import history, ledger
         from core.patients.lookup import get_by_emr
         from tui.screens.recipient_detail import RecipientDetailModal
 
@@ -534,7 +534,7 @@ class TestRecipientDetail:
         r = Recipient.select().where(Recipient.campaign == cid, Recipient.status == "sent").first()
         emr_id = r.patient.emr_id
         ledger.record(world.ctx, emr_id, "email", "called: got the invitation")
-        [o] = ledger.for_patient(get_by_emr(emr_id))
+        [o] = history.for_patient(get_by_emr(emr_id))
         async with campaign_open(world, cid) as (app, pilot):
             await pilot.press("slash", *emr_id, "enter")
             await settle(pilot)

@@ -294,42 +294,6 @@ def clear_from_app(ctx: Ctx, patient_id: int, channel: OptOutChannel, at: dateti
 # --- reading ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class OptOutRow:
-    channel: str
-    source: str
-    at: datetime
-    day: date
-    recorded_by: str
-    note: str
-    active: bool
-    cleared_at: datetime | None
-    cleared_by: str
-    cleared_note: str
-
-    def to_json(self) -> dict:
-        return asdict(self)
-
-
-def for_patient(patient: Patient) -> list[OptOutRow]:
-    q = OptOut.select().where(OptOut.patient == patient.id).order_by(OptOut.cleared_at.is_null(False), OptOut.at)
-    return [
-        OptOutRow(
-            o.channel,
-            o.source,
-            o.at,
-            o.day,
-            o.recorded_by,
-            o.note,
-            o.cleared_at is None,
-            o.cleared_at,
-            o.cleared_by,
-            o.cleared_note,
-        )  # fmt: skip
-        for o in q
-    ]
-
-
 class KeptByImport:
     """Counts the rows of a directory import that said the patient may be contacted for a
     patient who opted out of it: marketing consent "yes" against an opt-out of the app's

@@ -11,7 +11,7 @@ from core.audit.read import record_read
 from core.context import Ctx
 from core.enums import Permission
 from core.models import Campaign, Patient, Recipient
-from core.optouts import ledger
+from core.optouts import history
 from core.patients.lookup import get_by_emr
 from core.reasons import describe
 
@@ -45,7 +45,7 @@ class CampaignLine:
 @dataclass(frozen=True)
 class PatientView:
     record: dict
-    opt_outs: list[ledger.OptOutRow] = field(default_factory=list)
+    opt_outs: list[history.OptOutRow] = field(default_factory=list)
     campaigns: list[CampaignLine] = field(default_factory=list)
 
     def to_json(self) -> dict:
@@ -80,7 +80,7 @@ def show(ctx: Ctx, emr_id: str) -> PatientView:
         CampaignLine(cid, name, kind, status, code or "", detail or "", added, sent)
         for cid, name, kind, status, code, detail, added, sent in q
     ]
-    view = PatientView(record, ledger.for_patient(p), lines)
+    view = PatientView(record, history.for_patient(p), lines)
     record_read(ctx, "patient_show", emr_id=p.emr_id)
     return view
 

@@ -13,7 +13,7 @@ from core.enums import DeliveryKind, Permission, RecipientStatus
 from core.errors import NotFound
 from core.i18n import _
 from core.models import Delivery, Invitation, Patient, Recipient
-from core.optouts.ledger import OptOutRow, for_patient
+from core.optouts.history import OptOutRow, for_patient
 from core.reasons import describe
 from core.recipients.results import shown_status
 from core.rules import Stage, detail_case, reason_case
