@@ -489,7 +489,7 @@ def go(*steps, delay: float = 0.0, clear_notifications: bool = True):
             if _mid_word(steps, i):  # typed as a person types: the debounce fires once, after the word
                 await _pause(pilot, asyncio.get_running_loop().time() + 300)
                 continue
-            await settle(pilot, delay)
+            await settle(pilot)
         await settle(pilot, delay)
         for _round in range(20):
             before = screen_text(pilot.app)
