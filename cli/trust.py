@@ -146,7 +146,7 @@ def audit_cmd(ctx, since, login, as_json, as_csv, output):
     if as_json:
         return write_out(output, dumps([r.to_json() for r in rows]) + "\n")
     if as_csv:
-        return write_out(output, audit_read.to_csv(rows))
+        return write_out(output, audit_read.to_csv(ctx.config, rows))
     if output != "-":
         raise BadInput(_("--output goes with --csv or --json"))
     from core.audit.words import describe, row_number

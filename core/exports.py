@@ -38,7 +38,7 @@ def recipients_csv(
     ctx.require(Permission.CAMPAIGNS)
     rows = page(ctx, campaign_id, status=status, limit=None)
     ledger = ((j[c] if j[c] is not None else "" for c in COLUMNS) for j in (r.to_json() for r in rows))
-    text = spreadsheet.csv_text(COLUMNS, ledger)
+    text = spreadsheet.csv_text(ctx.config, COLUMNS, ledger)
     if write is not None:
         write(text)
     record_read(ctx, "export", int(campaign_id), what="recipients", status=status or "", rows=len(rows))

@@ -64,7 +64,7 @@ def test_csv_cells_never_run_as_formulas(db, config):
     recipients.assign_ids(ctx, c.id, ["1000"])
     [row] = list(csv.DictReader(io.StringIO(as_excel_reads(exports.recipients_csv(ctx, c.id)))))
     assert row["name"].startswith("'=HYPERLINK")
-    trail = list(csv.reader(io.StringIO(as_excel_reads(audit_read.to_csv(audit_read.read(ctx))))))
+    trail = list(csv.reader(io.StringIO(as_excel_reads(audit_read.to_csv(ctx.config, audit_read.read(ctx))))))
     assert trail[0] == ["id", "at", "user", "action", "campaign", "detail"]
     assert all(not cell.startswith(("=", "+", "-", "@")) for line in trail[1:] for cell in line)
 
@@ -85,7 +85,7 @@ def test_both_csvs_open_in_a_spreadsheet_with_their_accents(db, config):
     c = campaigns.create(ctx, "invitation", "Vaccin d’automne")
     recipients.assign_ids(ctx, c.id, ["1000"])
     ledger = exports.recipients_csv(ctx, c.id)
-    trail = audit_read.to_csv(audit_read.read(ctx))
+    trail = audit_read.to_csv(ctx.config, audit_read.read(ctx))
     assert [r["name"] for r in csv.DictReader(io.StringIO(as_excel_reads(ledger)))] == ["Hélène Bérubé-Côté"]
     assert "Vaccin d’automne" in as_excel_reads(trail)
     assert ledger.count("\r\n") == 2 and trail.endswith("\r\n") and "\n" not in trail.replace("\r\n", "")

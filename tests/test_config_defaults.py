@@ -20,6 +20,7 @@ PAIRS = [
     (schema.GatewayTable, types.GatewaySettings),
     (schema.SchedulerTable, types.SchedulerSettings),
     (schema.SendingTable, types.SendingSettings),
+    (schema.ExportsTable, types.ExportsSettings),
     (schema.UserTable, types.User),
 ]
 # the file's key -> the loaded field, where the loader renames it (secrets become references)

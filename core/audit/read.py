@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import peewee as pw
 
 from core import audit
+from core.config.types import Config
 from core.context import Ctx
 from core.db import write_transaction
 from core.enums import Permission
@@ -148,12 +149,14 @@ def _naive_utc(aware: datetime) -> datetime:
     return aware.astimezone(UTC).replace(tzinfo=None)
 
 
-def to_csv(rows: list[AuditRow]) -> str:
+def to_csv(config: Config, rows: list[AuditRow]) -> str:
     """id (the row's number, as verify names it), at (UTC, ISO), user, action, campaign,
-    detail (JSON): one line a row, for a spreadsheet (core.spreadsheet)."""
+    detail (JSON): one line a row, for a spreadsheet (core.spreadsheet: the config's
+    `[exports] csv_separator`)."""
     from core import spreadsheet
 
     return spreadsheet.csv_text(
+        config,
         ["id", "at", "user", "action", "campaign", "detail"],
         (
             [

@@ -28,6 +28,7 @@ from core.config.types import (
     Config,
     DatabaseSettings,
     EmailSettings,
+    ExportsSettings,
     GatewaySettings,
     SchedulerSettings,
     SendingSettings,
@@ -186,6 +187,7 @@ def _config(
         ),
         scheduler=SchedulerSettings(**values["scheduler"]),
         sending=SendingSettings(hours=sending["hours"], days=tuple(d.strip().lower() for d in sending["days"])),
+        exports=ExportsSettings(**values["exports"]),
         users=users,
         keys=keys,
     )

@@ -175,6 +175,12 @@ class SendingTable(Table, frozen=True):
         return list(parse_hours(self.hours, self.days)[1])
 
 
+class ExportsTable(Table, frozen=True):
+    # the CSVs clinicast writes for people (core.spreadsheet): Excel on a French (Canada)
+    # Windows splits on its list separator, ";" (there "," is the decimal mark)
+    csv_separator: Literal[",", ";"] = ","
+
+
 class UserTable(Table, frozen=True):
     name: Required
     permissions: list[Permission]  # words of core.enums, written as their values
@@ -191,6 +197,7 @@ SECTIONS: dict[str, type[Table]] = {
     "gateway": GatewayTable,
     "scheduler": SchedulerTable,
     "sending": SendingTable,
+    "exports": ExportsTable,
 }
 REQUIRED_SECTIONS = ("clinic", "database")
 
@@ -336,6 +343,7 @@ __all__ = [
     "ClinicTable",
     "DatabaseTable",
     "EmailTable",
+    "ExportsTable",
     "GatewayTable",
     "SchedulerTable",
     "SendingTable",

@@ -100,6 +100,13 @@ class SendingSettings:
 
 
 @dataclass(frozen=True)
+class ExportsSettings:
+    """The CSVs clinicast writes for people (core.spreadsheet)."""
+
+    csv_separator: str = ","  # ";" for Excel on a French (Canada) Windows, where "," is the decimal mark
+
+
+@dataclass(frozen=True)
 class User:
     login: str
     name: str
@@ -118,5 +125,6 @@ class Config:
     gateway: GatewaySettings
     scheduler: SchedulerSettings
     sending: SendingSettings = field(default_factory=SendingSettings)
+    exports: ExportsSettings = field(default_factory=ExportsSettings)
     users: dict[str, User] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)  # [keys]: TUI binding id -> keys (tui.keys)
