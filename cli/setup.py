@@ -56,7 +56,7 @@ def config_group():
 def config_check(config: Config):
     """Anyone may run it (SPEC §13): it shows no secret."""
     from core import db as dbmod
-    from core import status
+    from core import pgurl, status
     from core.context import is_service_account, login_name
     from core.errors import ClinicastError, DatabaseError, DatabaseProblem
 
@@ -107,7 +107,7 @@ def config_check(config: Config):
             name=config.clinic.name, timezone=config.clinic.timezone, language=config.clinic.default_language
         )
     )
-    click.echo("  " + _("database: {url}: {state}").format(url=dbmod.redacted(config.database.url), state=db_state))
+    click.echo("  " + _("database: {url}: {state}").format(url=pgurl.redacted(config.database.url), state=db_state))
     email_target = (
         config.email.path
         if config.email.transport == "maildir"

@@ -56,7 +56,8 @@ def is_service_account(config: Config) -> bool:
     or of its folder; on PostgreSQL (bound first), the role owning the schema, or the
     login named like the URL's role. It may run `init` and the daemon without a [users]
     entry."""
-    from core.dbfiles import pg_params, sqlite_path
+    from core import pgurl
+    from core.dbfiles import sqlite_path
 
     if os.geteuid() == 0:
         return True
@@ -69,7 +70,7 @@ def is_service_account(config: Config) -> bool:
             except OSError:
                 pass
         return os.geteuid() in uids
-    if pg_params(config.database.url).get("user", "") == login_name():
+    if pgurl.params(config.database.url).get("user", "") == login_name():
         return True
     from core.models import database
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote
 
 import peewee as pw
 
-from core import dberrors, dbfiles, migrations
+from core import dberrors, dbfiles, migrations, pgurl
 from core.errors import DatabaseError, DatabaseProblem
 from core.i18n import _
 from core.models import Meta, database
@@ -56,7 +56,7 @@ def connect(url: str, group: str = "", *, must_exist: bool = False) -> pw.Databa
 
         orm.load_driver()
         # libpq's reading: ?host= (a socket folder), ?port=, ?user= replace the URL's own
-        params: dict[str, str | int] = dict(dbfiles.pg_params(url))
+        params: dict[str, str | int] = dict(pgurl.params(url))
         name = str(params.pop("dbname", ""))
         # no JIT compiling: clinicast's statements are short, and PostgreSQL compiled any
         # that its estimate thought costly (a count over a million rows, an assign's
@@ -335,28 +335,6 @@ def explain(exc: BaseException) -> DatabaseError:
 
 
 _GROUP = [""]  # the bound database's [database] group, for explain()
-
-
-def redacted(url: str) -> str:
-    """A database URL fit for a log or a status line: its password becomes ***, the
-    one written before the host and libpq's ?password=, ?sslpassword= and
-    ?oauth_client_secret= alike."""
-    u = urlsplit(url)
-    head, mark, rest = url.partition("?")  # not urlunsplit: it drops the // of postgresql:///db
-    if u.password:
-        head = head.replace(f":{u.password}@", ":***@", 1)
-    if u.query:
-        query, hash_mark, fragment = rest.partition("#")
-        parts = [
-            f"{key}=***" if key in _SECRET_OPTIONS and value else part
-            for part in query.split("&")
-            for key, _eq, value in [part.partition("=")]
-        ]
-        rest = "&".join(parts) + hash_mark + fragment
-    return head + mark + rest
-
-
-_SECRET_OPTIONS = frozenset({"password", "sslpassword", "oauth_client_secret"})
 
 
 def is_postgres() -> bool:

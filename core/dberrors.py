@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 import shlex
 
-from core.dbfiles import BUSY_SECONDS, check_access, me, pg_params, sqlite_path
+from core import pgurl
+from core.dbfiles import BUSY_SECONDS, check_access, me, sqlite_path
 from core.errors import DatabaseError, DatabaseProblem
 from core.i18n import _
 from core.textcheck import quoted_value
@@ -54,7 +55,7 @@ def _missing_database(cause: BaseException, text: str, url: str) -> DatabaseErro
     found = _PG_NO_DATABASE.search(text)
     if found is None and "3D000" not in codes:
         return None
-    params = pg_params(url)
+    params = pgurl.params(url)
     name = found.group(1).replace('""', '"') if found else params.get("dbname", "")
     role = params.get("user") or me()
     return DatabaseError(
@@ -80,7 +81,7 @@ def _refused_role(text: str, url: str) -> DatabaseError | None:
     import os
 
     low = text.lower()
-    params = pg_params(url)
+    params = pgurl.params(url)
     role = params.get("user") or me()
     missing = _PG_NO_ROLE.search(text)
     if missing is not None:

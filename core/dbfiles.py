@@ -13,9 +13,8 @@
   service account) and the group.
 - `open_to_others()`: the database, WAL, maildir and gateway-log files any user of the
   host can read, each with its `chmod` (`config check`, `status`, the daemon's log).
-- What a database URL names, read once for the connection and for every word said of
-  it: `sqlite_path(url)`, the SQLite file; `pg_params(url)`, a postgresql:// URL's
-  connection parameters as libpq reads them (its ?host=, ?port=, ?user= over the URL's).
+- `sqlite_path(url)`: the SQLite file a database URL names, read once for the connection
+  and for every word said of it (a postgresql:// URL's parameters: core.pgurl).
 """
 
 from __future__ import annotations
@@ -46,40 +45,6 @@ def set_umask() -> None:
 def sqlite_path(url: str) -> Path | None:
     # sqlite:///var/x.db and sqlite:////var/x.db (SQLAlchemy's spelling) are both /var/x.db
     return Path("/" + url[len("sqlite:///") :].lstrip("/")) if url.startswith("sqlite:///") else None
-
-
-def pg_params(url: str) -> dict[str, str]:
-    """A postgresql:// URL's connection parameters as libpq reads them: the user,
-    password, host, port and database name written in the URL, then its ?key=value
-    options, a later one replacing an earlier (libpq connects to ?host=/run/postgresql
-    over the URL's host, as ?user= over its user). One reading for the connection and
-    for every word said of it (the role named in a fix, the service account). A host
-    may be a socket folder percent-encoded (postgresql://%2Frun%2Fpostgresql/clinic).
-    A port that is not a number is passed on as written (config's check refuses it)."""
-    from urllib.parse import parse_qsl, unquote, urlsplit
-
-    u = urlsplit(url)
-    params: dict[str, str] = {}
-    if u.username:
-        params["user"] = unquote(u.username)
-    if u.password:
-        params["password"] = unquote(u.password)
-    host, port = u.netloc.rpartition("@")[2], ""
-    if ":" in host.rpartition("]")[2]:  # after an IPv6 address's brackets
-        host, _colon, port = host.rpartition(":")
-    host = unquote(host.removeprefix("[").removesuffix("]"))
-    if host:
-        params["host"] = host
-    if port:
-        params["port"] = port
-    name = unquote(u.path.lstrip("/"))
-    if name:
-        params["dbname"] = name
-    for key, value in parse_qsl(u.query):
-        if key == "ssl" and value == "true":  # libpq's reading of JDBC's spelling
-            key, value = "sslmode", "require"
-        params[key] = value
-    return params
 
 
 def group_id(group: str) -> int | None:

@@ -261,29 +261,29 @@ def test_a_typo_in_a_url_option_is_refused_with_the_nearest_name(tmp_path, url, 
 
 
 def test_a_password_given_as_a_url_option_is_never_shown():
-    from core import db as dbmod
+    from core import pgurl
 
     url = "postgresql:///clinic?host=/run/pg&user=clinicast&password=S3cret&sslpassword=k3y&sslmode=require"
-    assert dbmod.redacted(url) == (
+    assert pgurl.redacted(url) == (
         "postgresql:///clinic?host=/run/pg&user=clinicast&password=***&sslpassword=***&sslmode=require"
     )
-    assert dbmod.redacted("postgresql:///clinic?host=/run/pg") == "postgresql:///clinic?host=/run/pg"
+    assert pgurl.redacted("postgresql:///clinic?host=/run/pg") == "postgresql:///clinic?host=/run/pg"
 
 
 def test_the_url_is_read_as_libpq_reads_it():
     """An option replaces what the URL wrote before the path, as libpq does: the role
     named in a fix and the service account are the ones the connection uses."""
-    from core.dbfiles import pg_params
+    from core import pgurl
 
-    assert pg_params("postgresql://a:p%40ss@h:5432/db?user=b&port=5433&host=/run/pg") == {
+    assert pgurl.params("postgresql://a:p%40ss@h:5432/db?user=b&port=5433&host=/run/pg") == {
         "user": "b",
         "password": "p@ss",
         "host": "/run/pg",
         "port": "5433",
         "dbname": "db",
     }
-    assert pg_params("postgresql://[::1]:5433/db") == {"host": "::1", "port": "5433", "dbname": "db"}
-    assert pg_params("postgresql://%2Frun%2FPG/db?ssl=true") == {
+    assert pgurl.params("postgresql://[::1]:5433/db") == {"host": "::1", "port": "5433", "dbname": "db"}
+    assert pgurl.params("postgresql://%2Frun%2FPG/db?ssl=true") == {
         "host": "/run/PG",
         "dbname": "db",
         "sslmode": "require",
@@ -303,12 +303,12 @@ def test_a_password_with_a_reserved_character_written_as_is_is_told_how_to_write
 
 
 def test_a_percent_encoded_password_loads_and_is_never_shown(tmp_path):
-    from core import db as dbmod
+    from core import pgurl
 
     url = "postgresql://admsvc:S3c%23t%40p%2Fss%3Aw%25rd%3Fx%26y@db.example.org:5432/clinicast"
     assert load_text(tmp_path, MINIMAL.replace("sqlite:///tmp/x.db", url)).database.url == url
-    assert dbmod.redacted(url) == "postgresql://admsvc:***@db.example.org:5432/clinicast"
-    assert dbmod.redacted("postgresql://u:12@h/db") == "postgresql://u:***@h/db"
+    assert pgurl.redacted(url) == "postgresql://admsvc:***@db.example.org:5432/clinicast"
+    assert pgurl.redacted("postgresql://u:12@h/db") == "postgresql://u:***@h/db"
 
 
 def test_postgres_url_with_known_options_loads(tmp_path):

@@ -4,12 +4,12 @@ the checks of what every email must carry (SPEC §10, CASL).
 Each check appends one line naming the key and what was expected; `core.config` calls
 `check_values()` and `check_identification()` once every section is read. A value that
 would crash the daemon later (a NaN tick, a 1e308 lease, a port of 99999, a URL that is
-not one) is refused here. `email_problems()` is asked where email is sent, not at load.
+not one) is refused here; a postgresql:// URL as libpq would read it (core.pgurl, which the
+connection reads it with too). `email_problems()` is asked where email is sent, not at load.
 """
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import math
 import re
@@ -17,7 +17,7 @@ from email.utils import parseaddr
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
-from core import textcheck
+from core import pgurl, textcheck
 from core.folding import without_accents
 from core.i18n import _
 
@@ -42,31 +42,6 @@ COUNTS = {
     ("database", "keep_deliveries_days"): (1, 36500),
     ("email", "max_per_minute"): (0, 1_000_000),
     ("email", "max_per_day"): (0, 100_000_000),
-}
-# libpq's connection parameters (PostgreSQL 18's libpq-connect "Parameter Key Words",
-# the libpq psycopg[binary] ships): a postgresql:// URL may carry each as ?key=value,
-# e.g. ?host=/run/postgresql (a socket in another folder) and ?port=5433; anything else is
-# a typo, said with the nearest of these
-PG_OPTIONS = frozenset(
-    "host hostaddr port dbname user password passfile require_auth channel_binding connect_timeout "
-    "client_encoding options application_name fallback_application_name keepalives keepalives_idle "
-    "keepalives_interval keepalives_count tcp_user_timeout gssencmode sslmode sslnegotiation sslcompression "
-    "sslcert sslkey sslkeylogfile sslpassword sslcertmode sslrootcert sslcrl sslcrldir sslsni requirepeer "
-    "ssl_min_protocol_version ssl_max_protocol_version min_protocol_version max_protocol_version krbsrvname "
-    "gsslib gssdelegation service target_session_attrs load_balance_hosts oauth_issuer oauth_client_id "
-    "oauth_client_secret oauth_scope".split()
-)
-# other programs' spellings, said with libpq's (JDBC's ssl, currentSchema; psql's -d)
-PG_SPELLINGS = {
-    "ssl": "sslmode",
-    "requiressl": "sslmode",
-    "database": "dbname",
-    "db": "dbname",
-    "username": "user",
-    "appname": "application_name",
-    "search_path": "options=-csearch_path%3DSCHEMA",
-    "schema": "options=-csearch_path%3DSCHEMA",
-    "currentschema": "options=-csearch_path%3DSCHEMA",
 }
 
 
@@ -281,11 +256,7 @@ def _check_http_url(key: str, url: str, problems: list[str]) -> None:
 
 def check_postgres_url(url: str, problems: list[str]) -> None:
     """A postgresql:// URL whose port is a number and whose options libpq knows."""
-    rest = url.split("//", 1)[-1]
-    cut = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
-    if "@" in rest[cut:]:
-        # a / ? or # typed as is in the user name or password ends the host part there: the
-        # rest would be read as a port, a path, options — and shown; nothing of it is said
+    if pgurl.userinfo_cut_short(url):  # nothing of what follows the / ? or # is said: it may be a password
         problems.append(
             _(
                 "database.url: the user name or password holds a / ? # or @ written as is: write it "
@@ -339,15 +310,12 @@ def check_postgres_url(url: str, problems: list[str]) -> None:
                     "database.url: clinicast needs an ordinary connection, not a replication one: remove {option}"
                 ).format(option=textcheck.quoted_value(f"{k}={v}"))
             )
-        elif k == "ssl" and v == "true":  # libpq reads JDBC's ssl=true as sslmode=require
-            continue
-        elif k not in PG_OPTIONS:
-            near = [PG_SPELLINGS[k.lower()]] if k.lower() in PG_SPELLINGS else []
-            near = near or difflib.get_close_matches(k.lower(), sorted(PG_OPTIONS), n=1, cutoff=0.6)
+        elif pgurl.libpq_reading(k, v)[0] not in pgurl.OPTIONS:
+            near = pgurl.nearest(k)
             if near:
                 problems.append(
                     _("database.url: unknown option {option}; did you mean {name}?").format(
-                        option=textcheck.quoted_value(k), name=near[0]
+                        option=textcheck.quoted_value(k), name=near
                     )
                 )
             else:

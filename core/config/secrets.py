@@ -212,7 +212,8 @@ def service_account(config) -> Account | None:
     before `init`); on PostgreSQL, the login named like the URL's role, else the one named
     like the role owning the schema (asked only when the database is bound). None when
     it cannot be known, or is root (who reads every file)."""
-    from core.dbfiles import owner, pg_params, sqlite_path
+    from core import pgurl
+    from core.dbfiles import owner, sqlite_path
 
     path = sqlite_path(config.database.url)
     if path is not None:
@@ -223,7 +224,7 @@ def service_account(config) -> Account | None:
             return account(pwd.getpwuid(uid).pw_name)
         except KeyError:
             return None
-    name = pg_params(config.database.url).get("user") or _schema_owner()
+    name = pgurl.params(config.database.url).get("user") or _schema_owner()
     found = account(name) if name else None
     return found if found is not None and found.uid != 0 else None
 

@@ -32,9 +32,8 @@ import sys
 import threading
 import time
 
-from core import __version__
+from core import __version__, pgurl
 from core.config.types import Config
-from core.db import redacted
 from core.delivery import event
 from core.delivery import fmt as _fmt
 from core.i18n import _
@@ -204,7 +203,7 @@ def run(config: Config, *, once: bool = False, log_level: str = "info", grace: f
         name=sched.name,
         version=__version__,
         once=once,
-        database=redacted(config.database.url),
+        database=pgurl.redacted(config.database.url),
         email=config.email.transport,
         gateway=config.gateway.transport,
         config=str(config.path) if config.path else None,
