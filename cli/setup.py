@@ -87,11 +87,13 @@ def config_check(config: Config):
         )
     else:
         role = _("not a clinicast user (no [users.{login}])").format(login=login)
-    from core.config.checks import email_problems, setup_warnings
+    from core.config.access import setup_warnings
+    from core.config.checks import email_problems, value_warnings
     from core.dbfiles import open_to_others
 
     lacking = email_problems(config)
     unsafe, doubtful = setup_warnings(config)
+    doubtful += value_warnings(config)
     ok = ok and not unsafe
     bad_keys: list[str] = []
     if config.keys:  # [keys] names the TUI's bindings: checked against them (Textual loaded only then)

@@ -3,10 +3,12 @@
 load.py     discover, load, from_dict: read the file, collect every problem with its key, build Config
 schema.py   the file as typed msgspec Structs (types, defaults, choices, unknown keys); validate()
 types.py    the loaded config's dataclasses, one per TOML section, and Config
-checks.py   value ranges, URLs, the identification every email carries (email_problems)
+checks.py   value ranges, URLs, the identification every email carries (email_problems);
+            warnings of values that load but mislead (value_warnings)
 secrets.py  where a secret lives; read only by the process that sends (SPEC §13)
 watch.py    a running session follows its file: re-read on change, the last good one kept
-access.py   who may read the file: whose it is and the group to join, when a staff login cannot
+access.py   who may read the file: whose it is and the group to join, when a staff login cannot;
+            the host's setup `config check` says (setup_warnings)
 reach.py    whether another account may read a file: every folder on the way, the mode, the ACL
 """
 

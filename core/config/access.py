@@ -1,10 +1,13 @@
 """Who can read the config file: the staff group (deploy/install.sh makes it root:STAFF,
 0640). A staff login outside that group met "cannot read: permission denied" and no fix;
-these say whose file it is and the command that lets them in."""
+these say whose file it is and the command that lets them in. `setup_warnings` is what
+`config check` says of the host around the file: who may change it, which accounts
+cannot read it or reach the database, which [users] logins this host has not."""
 
 from __future__ import annotations
 
 import os
+import pwd
 import stat
 from pathlib import Path
 
@@ -187,4 +190,56 @@ def database_closed(config) -> tuple[list[str], list[str]]:
     return problems, warnings
 
 
-__all__ = ["cannot_read", "closed_folder", "database_closed", "login_cannot_read", "service_cannot_read"]
+def setup_warnings(config) -> tuple[list[str], list[str]]:
+    """What `config check` says of the host's setup around the file: (problems, warnings).
+    Problems: the config can be changed by every user of the host (anyone could give
+    themselves "admin"), the service account cannot read it (`service_cannot_read`) or
+    reach the SQLite database (`database_closed`). Warnings: a `[users]` login with no
+    account on this host (a typo, or a login of another host sharing a PostgreSQL
+    database), or one that cannot read the file (`login_cannot_read`) or reach the
+    database. The file's own values warn in core.config.checks.value_warnings."""
+    problems: list[str] = []
+    warnings: list[str] = []
+    if config.path is not None:
+        try:
+            mode = stat.S_IMODE(os.stat(config.path).st_mode)
+        except OSError:
+            mode = 0
+        if mode & 0o002:
+            problems.append(
+                _(
+                    "{path} can be changed by every user of this host (mode {mode:04o}): anyone could make "
+                    "themselves an administrator; run chmod o-w {path}"
+                ).format(path=config.path, mode=mode)
+            )
+        daemon = service_cannot_read(config)  # root's or a staff member's check: can the daemon?
+        if daemon:
+            problems.append(daemon)
+    closed, unreachable = database_closed(config)
+    problems += closed
+    warnings += unreachable
+    for login in sorted(config.users):
+        try:
+            pwd.getpwnam(login)
+        except KeyError:
+            warnings.append(
+                _("users.{login}: there is no login {login} on this host (a typo, or a login of another host)").format(
+                    login=login
+                )
+            )
+            continue
+        if config.path is not None:
+            outside = login_cannot_read(config.path, login)
+            if outside:
+                warnings.append(outside)
+    return problems, warnings
+
+
+__all__ = [
+    "cannot_read",
+    "closed_folder",
+    "database_closed",
+    "login_cannot_read",
+    "service_cannot_read",
+    "setup_warnings",
+]

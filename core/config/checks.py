@@ -5,7 +5,9 @@ Each check appends one line naming the key and what was expected; `core.config` 
 `check_values()` and `check_identification()` once every section is read. A value that
 would crash the daemon later (a NaN tick, a 1e308 lease, a port of 99999, a URL that is
 not one) is refused here; a postgresql:// URL as libpq would read it (core.pgurl, which the
-connection reads it with too). `email_problems()` is asked where email is sent, not at load.
+connection reads it with too). `email_problems()` is asked where email is sent, not at load;
+`value_warnings()` by `config check`, of values that load but mislead (an hour off, a port
+that will time out).
 """
 
 from __future__ import annotations
@@ -422,54 +424,12 @@ def security_warnings(config: Config) -> list[str]:
     return []
 
 
-def setup_warnings(config: Config) -> tuple[list[str], list[str]]:
-    """What `config check` says of the host's setup beyond the file's own values:
-    (problems, warnings). A problem: the config can be changed by every user of the host
-    (anyone could give themselves "admin"). Warnings: a `[users]` login with no account
-    on this host (a typo, or a login of another host sharing a PostgreSQL database), and
-    a clinic time zone with no daylight saving time (« EST »: an hour off half the year), and an
-    `[email] security` that does not match its port (`security_warnings`)."""
-    import os
-    import pwd
-    import stat
-
-    from core.config import access
-
-    problems: list[str] = []
-    warnings: list[str] = []
-    if config.path is not None:
-        try:
-            mode = stat.S_IMODE(os.stat(config.path).st_mode)
-        except OSError:
-            mode = 0
-        if mode & 0o002:
-            problems.append(
-                _(
-                    "{path} can be changed by every user of this host (mode {mode:04o}): anyone could make "
-                    "themselves an administrator; run chmod o-w {path}"
-                ).format(path=config.path, mode=mode)
-            )
-        daemon = access.service_cannot_read(config)  # root's or a staff member's check: can the daemon?
-        if daemon:
-            problems.append(daemon)
-    closed, unreachable = access.database_closed(config)
-    problems += closed
-    warnings += unreachable
-    for login in sorted(config.users):
-        try:
-            pwd.getpwnam(login)
-        except KeyError:
-            warnings.append(
-                _("users.{login}: there is no login {login} on this host (a typo, or a login of another host)").format(
-                    login=login
-                )
-            )
-            continue
-        if config.path is not None:
-            outside = access.login_cannot_read(config.path, login)
-            if outside:
-                warnings.append(outside)
-    warnings += security_warnings(config)
+def value_warnings(config: Config) -> list[str]:
+    """What `config check` warns of the file's own values, after the host's setup
+    (core.config.access.setup_warnings): an `[email] security` that does not match its
+    port (`security_warnings`), and a clinic time zone with no daylight saving time
+    (« EST »: an hour off half the year)."""
+    warnings = security_warnings(config)
     zone = config.clinic.timezone
     if "/" not in zone and zone.upper() not in ("UTC", "ETC/UTC"):
         warnings.append(
@@ -478,7 +438,7 @@ def setup_warnings(config: Config) -> tuple[list[str], list[str]]:
                 "off half the year; write a zone such as America/Toronto"
             ).format(zone=zone)
         )
-    return problems, warnings
+    return warnings
 
 
 __all__ = [
@@ -488,5 +448,5 @@ __all__ = [
     "check_values",
     "email_problems",
     "security_warnings",
-    "setup_warnings",
+    "value_warnings",
 ]
