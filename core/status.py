@@ -314,60 +314,24 @@ def readable_report(config, *, made: bool = True, usable: bool = True) -> tuple[
         if lack is not None:
             lines.append(_("{secret}: {why}").format(secret=words, why=lack.problems[0]))
             service_lacks.append(words)
-    can_send = True
+    # what the account that runs the daemon cannot read: then nothing sends, whoever asks
     if service_lacks and service is not None:
-        lines.append(
-            _("so nothing can be sent: {login} runs the daemon and must be able to read {secrets}").format(
-                login=service.login, secrets=_(" and ").join(service_lacks)
-            )
-        )
-        can_send = False
-    elif not missing:
-        if broken:
-            pass
-        elif not made:
-            lines.append(
-                _(
-                    "so {login} will be able to send once `clinicast init` has made the database "
-                    "(the daemon, or a TUI's embedded scheduler)"
-                ).format(login=login)
-            )
-        elif not usable:
-            lines.append(
-                _("so {login} cannot send: {login} could not use the database (the database line says why)").format(
-                    login=login
-                )
-            )
-        else:
-            lines.append(_("so {login} can send (the daemon, or a TUI's embedded scheduler)").format(login=login))
-    elif is_service_account(config):
-        lines.append(
-            _("so nothing can be sent: {login} runs the daemon and must be able to read {secrets}").format(
-                login=login, secrets=_(" and ").join(missing)
-            )
-        )
-        can_send = False
-    elif not made:
-        lines.append(
-            _(
-                "so, once `clinicast init` has made the database, {login} will do everything but send: the daemon "
-                "will send (a TUI of {login}'s never does); this is how a shared server is meant to be"
-            ).format(login=login)
-        )
-    elif not usable:
-        lines.append(
-            _(
-                "so {login} cannot use clinicast now (the database line says why); once they can, {login} will do "
-                "everything but send: sending is the daemon's (a TUI of {login}'s never sends)"
-            ).format(login=login)
-        )
+        daemon, unread = service.login, service_lacks
+    elif missing and is_service_account(config):
+        daemon, unread = login, missing
     else:
+        daemon, unread = "", []
+    can_send = not unread
+    if unread:
         lines.append(
-            _(
-                "so {login} does everything but send: the daemon sends (a TUI of {login}'s never does); "
-                "this is how a shared server is meant to be"
-            ).format(login=login)
+            _("so nothing can be sent: {login} runs the daemon and must be able to read {secrets}").format(
+                login=daemon, secrets=_(" and ").join(unread)
+            )
         )
+    elif missing:
+        lines.append(_the_daemon_sends(login, made=made, usable=usable))
+    elif not broken:  # a broken secret says what waits in its own line below
+        lines.append(_this_login_sends(login, made=made, usable=usable))
     for words, channel in broken:
         lines.append(
             _("so nothing goes out by {channel} until {secret} is fixed: its deliveries wait, none fails").format(
@@ -375,3 +339,36 @@ def readable_report(config, *, made: bool = True, usable: bool = True) -> tuple[
             )
         )
     return lines, can_send, bool(broken)
+
+
+def _this_login_sends(login: str, *, made: bool, usable: bool) -> str:
+    """readable_report's last word when `login` reads every secret: they send, or will."""
+    if not made:
+        return _(
+            "so {login} will be able to send once `clinicast init` has made the database "
+            "(the daemon, or a TUI's embedded scheduler)"
+        ).format(login=login)
+    if not usable:
+        return _("so {login} cannot send: {login} could not use the database (the database line says why)").format(
+            login=login
+        )
+    return _("so {login} can send (the daemon, or a TUI's embedded scheduler)").format(login=login)
+
+
+def _the_daemon_sends(login: str, *, made: bool, usable: bool) -> str:
+    """readable_report's last word when a staff member cannot read a secret the daemon
+    can: they do everything but send, as a shared server means it."""
+    if not made:
+        return _(
+            "so, once `clinicast init` has made the database, {login} will do everything but send: the daemon "
+            "will send (a TUI of {login}'s never does); this is how a shared server is meant to be"
+        ).format(login=login)
+    if not usable:
+        return _(
+            "so {login} cannot use clinicast now (the database line says why); once they can, {login} will do "
+            "everything but send: sending is the daemon's (a TUI of {login}'s never sends)"
+        ).format(login=login)
+    return _(
+        "so {login} does everything but send: the daemon sends (a TUI of {login}'s never does); "
+        "this is how a shared server is meant to be"
+    ).format(login=login)
