@@ -73,15 +73,19 @@ def main(argv=None) -> None:
     decided = _language(args)
     i18n.use(decided.language)
     try:  # under sshd's ForceCommand, the client's words (cli/ssh.py); --config is the forced one's
-        args = ssh.forced_argv(args, list(COMMAND_MODULES))
+        forced = ssh.forced_argv(args, list(COMMAND_MODULES))
     except ssh.Refused as e:
         die(str(e), EXIT_BAD)
+    # the client's words, when this process runs them: the files they name come through the
+    # connection, never from a path on the server (cli.base.FileIn / FileOut, core.ssh)
+    client = forced[len(args) :] if forced != args else None
+    args = forced
     if ssh.ENV in os.environ:  # `-` read over SSH from a keyboard: said, not a silent wait
         from core import infile
 
         infile.on_stdin_wait = ssh.waiting_for_stdin
     try:
-        cli.main(args=args, obj={"decided": decided})
+        cli.main(args=args, obj={"decided": decided, "client": client})
     except SystemExit as e:
         if argv is None:  # the program itself, not a caller's main(argv)
             _end_now(e.code)

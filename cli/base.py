@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 import click
 
 from cli.help import FILE, PATH, Group
-from core.errors import ClinicastError, MissingFile
+from core.errors import ClinicastError
 from core.i18n import N_, _
 
 EXIT_REFUSED, EXIT_BAD = 1, 2
@@ -71,6 +71,47 @@ def emit(data) -> None:
     click.echo(dumps(data))
 
 
+def _client_words(ctx: click.Context | None) -> list[str] | None:
+    """The words of the command a staff member gave over SSH (cli.main: SSH_ORIGINAL_COMMAND
+    under sshd's ForceCommand); None for a command typed at the server."""
+    obj = ctx.find_root().obj if ctx is not None else None
+    return obj.get("client") if isinstance(obj, dict) else None
+
+
+def _no_server_file(value, param: click.Parameter | None, ctx: click.Context | None, *, writes: bool) -> None:
+    words = _client_words(ctx)
+    if words is None or value is None:
+        return
+    from core import ssh
+
+    opts = [o for o in (param.opts if param is not None else []) if o.startswith("-")]
+    ssh.no_server_file(str(value), words, opts=opts, writes=writes)
+
+
+class FileIn(click.Path):
+    """A file a command reads (`--csv FILE`, `--template FILE`, `patients import FILE`);
+    `-` is the standard input. In a command given over SSH only `-` (core.ssh.no_server_file),
+    refused before click looks at the path: whether a server file exists is not said."""
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False)
+
+    def convert(self, value, param, ctx):
+        _no_server_file(value, param, ctx, writes=False)
+        return super().convert(value, param, ctx)
+
+
+class FileOut(click.ParamType):
+    """A file a command writes (`--output FILE`); `-` is the standard output. In a command
+    given over SSH only `-`: the export goes through the connection (core.ssh.no_server_file)."""
+
+    name = "file"
+
+    def convert(self, value, param, ctx):
+        _no_server_file(value, param, ctx, writes=True)
+        return value
+
+
 def output_option(f):
     """`--output FILE`: where an export goes (`-`, the default: stdout). A file is
     written 0600 by clinicast itself, never left to the shell's umask."""
@@ -78,6 +119,7 @@ def output_option(f):
         "--output",
         "-o",
         "output",
+        type=FileOut(),
         metavar=FILE,
         default="-",
         help=N_("Write the export to FILE (owner-only, 0600) instead of stdout."),
@@ -88,15 +130,9 @@ def write_out(output: str, text: str) -> None:
     if output == "-":
         click.echo(text, nl=False)
         return
-    from cli import ssh
     from core import exports
 
-    path = exports.write_private(output, text)
-    home = ssh.output_through_connection(output)
-    if home:  # a client's command over SSH: the file is on the server, out of their reach
-        said = _("{path}: written on the server, readable by you only; to have it on your computer: {command}")
-        click.echo(said.format(path=path, command=home), err=True)
-        return
+    path = exports.write_private(output, text)  # never over SSH: FileOut refused the path
     click.echo(_("{path}: written, readable by you only").format(path=path), err=True)
 
 
@@ -168,17 +204,6 @@ def command(
 
                     return f(for_current_user(loaded), **kwargs)
                 return f(loaded, **kwargs)
-            except MissingFile as e:
-                from cli import ssh
-
-                home = ssh.file_through_connection(e.path)  # over SSH: the file is on their computer
-                if home:
-                    said = _(
-                        "{problem}: over SSH, files are read on the server; "
-                        "a file on your computer comes through the connection: {command}"
-                    )
-                    die(said.format(problem=e, command=home), e.exit_code)
-                die(e, e.exit_code)
             except ClinicastError as e:
                 die(e, e.exit_code)
             except BrokenPipeError:  # `clinicast audit | head`: the reader left (an OSError: first)
@@ -244,6 +269,8 @@ class OneLineErrors(Group):
             die(_("{problem} (see {command} --help)").format(problem=e.format_message(), command=where), EXIT_BAD)
         except click.ClickException as e:
             die(e.format_message(), e.exit_code)
+        except ClinicastError as e:  # a value refused as it is parsed (FileIn, FileOut over SSH)
+            die(e, e.exit_code)
         except click.Abort:
             die(_("aborted"), EXIT_REFUSED)
         try:
@@ -307,6 +334,8 @@ __all__ = [
     "COMMAND_MODULES",
     "EXIT_BAD",
     "EXIT_REFUSED",
+    "FileIn",
+    "FileOut",
     "cli",
     "command",
     "die",

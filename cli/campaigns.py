@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cli.base import cli, command, emit
+from cli.base import FileIn, cli, command, emit
 from cli.help import CAMPAIGN_ID, DAY, EMR_ID, FILE, NAME, Valued
 from cli.words import widths, word
 from core.enums import Kind
@@ -141,9 +141,7 @@ def campaigns_list(ctx, include_archived, as_json):
 @click.option("--name", required=True, metavar=NAME, help=N_("The campaign's name, as staff see it."))
 @click.option("--starts", metavar=DAY, help=N_("A broadcast's first day."))
 @click.option("--ends", metavar=DAY, help=N_("A broadcast's last day."))
-@click.option(
-    "--template", "template_path", type=click.Path(dir_okay=False), metavar=FILE, help=N_("TOML template file.")
-)
+@click.option("--template", "template_path", type=FileIn(), metavar=FILE, help=N_("TOML template file."))
 @click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
 def campaigns_create(ctx, kind, name, starts, ends, template_path, as_json):
     from core import campaigns
@@ -164,9 +162,7 @@ def campaigns_create(ctx, kind, name, starts, ends, template_path, as_json):
 @click.option("--name", metavar=NAME, help=N_("The campaign's new name."))
 @click.option("--starts", metavar=DAY, help=N_("A broadcast's first day."))
 @click.option("--ends", metavar=DAY, help=N_("A broadcast's last day."))
-@click.option(
-    "--template", "template_path", type=click.Path(dir_okay=False), metavar=FILE, help=N_("TOML template file.")
-)
+@click.option("--template", "template_path", type=FileIn(), metavar=FILE, help=N_("TOML template file."))
 @click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
 def campaigns_edit(ctx, campaign_id, name, starts, ends, template_path, as_json):
     from core import campaigns

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cli.base import cli, command, emit
+from cli.base import FileIn, cli, command, emit
 from cli.help import FILE
 from core.formats import number
 from core.i18n import N_, _, ngettext
@@ -17,7 +17,7 @@ def patients_group():
 
 
 @command(patients_group, "import", help=N_("Upsert the patient directory from an EMR export (CSV)."))
-@click.argument("file", type=click.Path(dir_okay=False), metavar=FILE)
+@click.argument("file", type=FileIn(), metavar=FILE)
 @click.option(
     "--json", "as_json", is_flag=True, help=N_("Print one JSON document (the spec's English keys and codes).")
 )

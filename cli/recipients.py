@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cli.base import cli, command, dumps, emit, output_option, write_out
+from cli.base import FileIn, cli, command, dumps, emit, output_option, write_out
 from cli.help import CAMPAIGN_ID, EMR_ID, FILE
 from cli.words import widths, word
 from core.enums import Permission
@@ -26,7 +26,7 @@ def recipients_group():
 @click.option(
     "--where", "where", multiple=True, metavar=N_('"FIELD OP VALUE"'), help=N_("A condition; repeat: all must hold.")
 )
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), metavar=FILE, help=N_("A CSV list of EMR ids."))
+@click.option("--csv", "csv_path", type=FileIn(), metavar=FILE, help=N_("A CSV list of EMR ids."))
 @click.option(
     "--allow-unknown-values",
     "unknown_ok",

@@ -182,41 +182,6 @@ def _client_command(env: Mapping[str, str] | None) -> list[str] | None:
         return None
 
 
-def file_through_connection(path: str, env: Mapping[str, str] | None = None) -> str | None:
-    """A file named in the client's command is not on the server: the same command with
-    the file brought through the connection (`--csv liste.csv` -> `--csv - < liste.csv`);
-    None when this is not a client's command over SSH, or the file is not one of its words."""
-    words = _client_command(env)
-    at = [i for i, w in enumerate(words or []) if w == path]
-    if words is None or len(at) != 1:
-        return None
-    from core.ssh import ssh_command
-
-    words[at[0]] = "-"
-    return f"{ssh_command(words)} < {shlex.quote(path)}"
-
-
-def output_through_connection(path: str, env: Mapping[str, str] | None = None) -> str | None:
-    """`--output FILE` in the client's command wrote on the server: the same command with
-    the file sent back through the connection instead (`… --csv > ledger.csv`)."""
-    words = _client_command(env)
-    if words is None:
-        return None
-    kept: list[str] = []
-    i = 0
-    while i < len(words):
-        w = words[i]
-        if w in ("--output", "-o") and i + 1 < len(words):
-            i += 2
-            continue
-        if not w.startswith("--output="):
-            kept.append(w)
-        i += 1
-    from core.ssh import ssh_command
-
-    return f"{ssh_command(kept)} > {shlex.quote(path)}"
-
-
 def as_typed(words: Sequence[str], env: Mapping[str, str] | None = None) -> str:
     """A clinicast command a hint gives, as its reader types it: `clinicast WORDS` at the
     server's terminal; over SSH (the client's command under ForceCommand), `ssh clinic
@@ -269,11 +234,9 @@ __all__ = [
     "Refused",
     "as_typed",
     "client_words",
-    "file_through_connection",
     "forced_argv",
     "has_terminal",
     "no_terminal_message",
-    "output_through_connection",
     "quoted_twice",
     "split",
     "usage_hint",

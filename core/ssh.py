@@ -6,19 +6,27 @@ reach the server's files, so a file they give or take travels through the connec
   (`ssh clinique recipients list 3 --csv`), quoted for both shells it crosses: every hint
   the command line gives over SSH (cli.ssh) and the TUI's;
 - `ledger_over_ssh` (the TUI's export), `id_list_over_ssh` (a list named in Add patients
-  that is on their computer): the commands that bring a file home or send it."""
+  that is on their computer): the commands that bring a file home or send it;
+- `no_server_file(path, words, ...)`: the rule that a command a staff member gives over SSH
+  names no file on the server — any path but `-` is refused, with their command retyped
+  with the file through the connection (cli.base's file options call it as they parse);
+- `server_paths_shown()`: whether the TUI may browse and read the server's files by path
+  (not over SSH: a list is pasted there, or sent with `id_list_over_ssh`'s command)."""
 
 from __future__ import annotations
 
 import os
 import shlex
 import socket
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from core.context import Ctx
 from core.enums import Permission
+from core.errors import BadInput
 from core.i18n import _, pgettext
+from core.infile import STDIN
+from core.textcheck import visible
 
 
 def over_ssh(environ: Mapping[str, str] = os.environ) -> bool:
@@ -78,3 +86,60 @@ def ledger_over_ssh(ctx: Ctx, campaign_id: int) -> LedgerOverSsh:
     return LedgerOverSsh(
         unix=words, windows=f'cmd /c "{words}"', alias=ssh_alias(), host=f"{ctx.user.login}@{socket.gethostname()}"
     )
+
+
+def server_paths_shown(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether the TUI browses the server's folders and reads a file by its path (the Add
+    patients dialog's CSV tab): at the server's own console, yes; over SSH, no — staff
+    without a shell would read there any file their login can (another's export, the
+    config), and their own files are on their computer: a list is pasted, or sent with
+    `id_list_over_ssh`'s command. The same test as the TUI's export (`over_ssh`)."""
+    return not over_ssh(environ)
+
+
+def through_connection(words: Sequence[str], path: str, *, opts: Sequence[str] = (), writes: bool = False) -> str:
+    """The client's command `words` with the file `path` carried by the connection, as
+    they type it on their computer: read from `-` (`… --csv - < liste.csv`), or written to
+    the standard output (`… --csv > ledger.csv`, the option and its value left out).
+    `opts`: the option's names (`--csv`; `--output`, `-o`); none for an argument."""
+    words = list(words)
+    start, end, kept = None, None, None
+    for i, w in enumerate(words):
+        if w in opts and i + 1 < len(words) and words[i + 1] == path:
+            start, end, kept = i, i + 2, [w, STDIN]
+        elif any(w == f"{o}={path}" for o in opts if o.startswith("--")):
+            start, end, kept = i, i + 1, [f"{w.partition('=')[0]}={STDIN}"]
+        elif any(w == o + path for o in opts if len(o) == 2):  # -o/path/file
+            start, end, kept = i, i + 1, [w[:2] + STDIN]
+        elif not opts and w == path:
+            start, end, kept = i, i + 1, [STDIN]
+        if start is not None:
+            break
+    if start is not None and end is not None and kept is not None:
+        words[start:end] = [] if writes else kept
+    return f"{ssh_command(words)} {'>' if writes else '<'} {shlex.quote(path)}"
+
+
+def no_server_file(path: str, words: Sequence[str] | None, *, opts: Sequence[str] = (), writes: bool = False) -> None:
+    """SPEC §13, files travel through SSH: a command a staff member gave over SSH (`words`,
+    the client's words sshd handed in SSH_ORIGINAL_COMMAND; None for a command typed at the
+    server, which is unchanged) names no file on the server. Any path but `-` is refused,
+    BadInput in one line, before it is looked at — whether the file exists or can be read
+    is not said either — with their command retyped with the file through the connection.
+    Without it, `ssh clinic recipients add 3 --csv /etc/passwd` read a server file to a
+    staff member who has no shell (its lines came back as unknown ids) and `--output`
+    wrote one as them."""
+    if words is None or path == STDIN:
+        return
+    command = through_connection(words, path, opts=opts, writes=writes)
+    if writes:
+        said = _(
+            "{path}: over SSH clinicast writes no file on the server; the export comes to your computer "
+            "through the connection: {command}"
+        )
+    else:
+        said = _(
+            "{path}: over SSH clinicast reads no file on the server; a file on your computer comes "
+            "through the connection: {command}"
+        )
+    raise BadInput(said.format(path=visible(path, len(path)), command=command))  # whole, on one line

@@ -201,17 +201,19 @@ def test_stdin_that_is_a_terminal_is_refused_not_waited_on(clinic):
 
 
 def test_output_file_is_written_owner_only_whatever_the_umask(clinic, tmp_path):
+    """At the server's terminal (over SSH, --output names no server file: see below)."""
     config, cid = clinic
+    here = lambda *words, **kw: forced(config, None, user_args=words, **kw)  # noqa: E731
     ok(forced(config, f"recipients add {cid} --patient 1000"))
     out = tmp_path / "ledger.csv"
     out.write_text("old\n")
     os.chmod(out, 0o644)  # a file the shell made before
-    ok(forced(config, f"recipients list {cid} --csv --output {out}", umask=0o022))
+    ok(here("recipients", "list", str(cid), "--csv", "--output", str(out), umask=0o022))
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     assert out.read_text().startswith("\ufeffemr_id,") and "1000" in out.read_text()
     link = tmp_path / "link.csv"
     link.symlink_to(tmp_path / "elsewhere.csv")
-    one_line(forced(config, f"recipients list {cid} --csv --output {link}"), 2, str(link))
+    one_line(here("recipients", "list", str(cid), "--csv", "--output", str(link)), 2, str(link))
     assert not (tmp_path / "elsewhere.csv").exists()
 
 
@@ -220,7 +222,7 @@ def test_a_file_named_over_ssh_is_on_the_staff_member_s_computer_and_the_error_s
     command runs on the server: one line says so and gives the command that brings it
     through the connection; nothing is added."""
     config, cid = clinic
-    err = one_line(forced(config, f"recipients add {cid} --csv 'ma liste.csv'"), 2, "ma liste.csv: no such file")
+    err = one_line(forced(config, f"recipients add {cid} --csv 'ma liste.csv'"), 2, "ma liste.csv: over SSH")
     assert f"ssh clinic recipients add {cid} --csv - < 'ma liste.csv'" in err, err
     assert json.loads(ok(forced(config, f"recipients list {cid} --json")).stdout) == []
     # on the server itself (no SSH_ORIGINAL_COMMAND) the error stays the plain one
@@ -234,13 +236,152 @@ def test_a_file_named_over_ssh_is_on_the_staff_member_s_computer_and_the_error_s
     assert "ssh clinic" not in one_line(res, 2, "nowhere.csv: no such file")
 
 
-def test_output_over_ssh_says_the_file_is_on_the_server_and_how_to_have_it_at_home(clinic, tmp_path):
-    config, cid = clinic
-    out = tmp_path / "registre.csv"
-    res = ok(forced(config, f"recipients list {cid} --csv -o {out}"))
-    err = res.stderr.decode()
-    assert f"{out}: written on the server" in err and f"ssh clinic recipients list {cid} --csv > {out}" in err, err
-    assert out.read_text().startswith("\ufeffemr_id,")
+# --- no file of the server over SSH -----------------------------------------------------------
+# A staff member under ForceCommand has no shell: a path in their command named a file of
+# the server, read or written as them (`--csv /etc/passwd` came back as « unknown ids »).
+# Each case calls clinicast's main in-process, with the environment sshd gives a forced command.
+
+SECRET = "S3CRET-4711"  # in a file of the server the staff login can read (another's export)
+
+
+@pytest.fixture(scope="module")
+def server_world(tmp_path_factory):
+    """A config, its database and campaign #1 (made at the server's terminal), and a file of
+    the server the staff member's login can read; made once: the refusals change nothing."""
+    from click.testing import CliRunner
+
+    from cli import cli
+
+    folder = tmp_path_factory.mktemp("server")
+    config = write_config(folder, f"sqlite:///{(folder / 'clinicast.db').as_posix().lstrip('/')}")
+    for args in (["init"], ["campaigns", "create", "--kind", "invitation", "--name", "Rappel"]):
+        res = CliRunner().invoke(cli, [*args, "--config", str(config)], obj={})
+        assert res.exit_code == 0, res.output
+    secret = folder / "export-of-another.csv"
+    secret.write_text(f"emr_id\n{SECRET}\n")
+    return config, secret
+
+
+@pytest.fixture
+def served(server_world, monkeypatch):
+    """The world, and `client(command)`: clinicast's main run in-process as sshd runs the
+    forced command, the client having asked for `command` -> its exit code."""
+    from cli import main
+    from core import infile
+
+    config, secret = server_world
+    monkeypatch.setattr(infile, "on_stdin_wait", None)  # main sets it over SSH: this test's only
+
+    def client(command):
+        monkeypatch.setenv("SSH_ORIGINAL_COMMAND", command)
+        with pytest.raises(SystemExit) as ended:
+            main(["--config", str(config)])
+        return ended.value.code
+
+    return config, secret, client
+
+
+def database_rows(config) -> list[str]:
+    import sqlite3
+
+    with sqlite3.connect(config.parent / "clinicast.db") as db:
+        return list(db.iterdump())
+
+
+@pytest.mark.parametrize(
+    "typed, retyped",
+    [
+        ("recipients add 1 --csv {f}", "ssh clinic recipients add 1 --csv - < {f}"),
+        ("recipients add 1 --csv={f} --json", "ssh clinic recipients add 1 --csv=- --json < {f}"),
+        ("patients import {f}", "ssh clinic patients import - < {f}"),
+        (
+            "campaigns create --kind invitation --name 'Rappel vaccin' --template {f}",
+            "ssh clinic \"campaigns create --kind invitation --name 'Rappel vaccin' --template -\" < {f}",
+        ),
+        ("campaigns edit 1 --template {f}", "ssh clinic campaigns edit 1 --template - < {f}"),
+    ],
+)
+def test_a_server_file_named_over_ssh_is_refused_unread(served, capsys, typed, retyped):
+    """`ssh clinic recipients add 1 --csv /etc/passwd`: a file of the server was read as the
+    staff member and its lines came back as unknown ids. Refused in one line, exit 2, with
+    the command that sends a file of their computer; nothing read, nothing changed."""
+    config, secret, client = served
+    before = database_rows(config)
+    assert client(typed.format(f=secret)) == 2
+    out, err = capsys.readouterr()
+    assert f"{secret}: over SSH clinicast reads no file on the server" in err, err
+    assert retyped.format(f=secret) in err and len(err.strip().splitlines()) == 1, err
+    assert SECRET not in out + err and out == ""
+    assert database_rows(config) == before
+
+
+@pytest.mark.parametrize("name", ["absent.csv", "/etc", "/dev/zero"])
+def test_a_server_path_over_ssh_is_refused_before_it_is_looked_at(served, capsys, name):
+    """Whether a server path exists, is a folder or a device is not said either (click's
+    « is a directory », core's « no such file »): the same refusal for every path."""
+    _config, _secret, client = served
+    assert client(f"recipients add 1 --csv {name}") == 2
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        f"clinicast: {name}: over SSH clinicast reads no file on the server; a file on your computer "
+        f"comes through the connection: ssh clinic recipients add 1 --csv - < {name}"
+    ), err
+
+
+@pytest.mark.parametrize(
+    "typed, retyped",
+    [
+        ("recipients list 1 --csv --output {f}", "ssh clinic recipients list 1 --csv > {f}"),
+        ("recipients list 1 --json -o {f}", "ssh clinic recipients list 1 --json > {f}"),
+        ("recipients list 1 --csv --output={f}", "ssh clinic recipients list 1 --csv > {f}"),
+        ("recipients list 1 --csv -o{f}", "ssh clinic recipients list 1 --csv > {f}"),
+        ("audit --csv --output {f}", "ssh clinic audit --csv > {f}"),
+    ],
+)
+def test_an_export_over_ssh_writes_no_server_file(served, capsys, typed, retyped):
+    """`--output /some/server/path` wrote a server file as the staff member (over another's
+    file their login can write, or one left for others to find): refused in one line, exit
+    2, with the command that brings the export to their computer; nothing written."""
+    config, _secret, client = served
+    target = config.parent / "theirs.csv"
+    target.write_text("kept\n")
+    assert client(typed.format(f=target)) == 2
+    out, err = capsys.readouterr()
+    assert f"{target}: over SSH clinicast writes no file on the server" in err, err
+    assert retyped.format(f=target) in err and len(err.strip().splitlines()) == 1 and out == "", err
+    assert target.read_text() == "kept\n"
+    target.unlink()
+
+
+def test_the_connection_is_still_the_way_in_and_out(served, capsys, monkeypatch):
+    """`-` is the SSH connection: `--csv - < liste.csv`, `--output -` (stdout)."""
+    config, secret, client = served
+    with secret.open("rb") as sent:
+        monkeypatch.setattr(sys, "stdin", sent)
+        assert client("recipients add 1 --csv -") == 2  # read: its one id is no patient here
+    assert "stdin: the EMR id is not in the patient directory" in capsys.readouterr().err
+    assert client("recipients list 1 --csv --output -") == 0
+    assert capsys.readouterr().out.startswith("\ufeffemr_id,")
+
+
+def test_files_on_the_server_stay_open_at_the_server_s_own_terminal(served, capsys, monkeypatch):
+    """An administrator at the server (SSH_CONNECTION alone: a shell over SSH, no forced
+    command) and a forced command that names its own subcommand and file: their paths
+    are read and written as before."""
+    from cli import main
+
+    config, secret, _client = served
+    monkeypatch.setenv("SSH_CONNECTION", "192.0.2.7 50000 192.0.2.1 22")
+    monkeypatch.delenv("SSH_ORIGINAL_COMMAND", raising=False)
+    with pytest.raises(SystemExit):
+        main(["--config", str(config), "recipients", "add", "1", "--csv", str(secret)])
+    assert "not in the patient directory" in capsys.readouterr().err  # read: its one id is unknown here
+    out = config.parent / "ledger.csv"
+    monkeypatch.setenv("SSH_ORIGINAL_COMMAND", "campaigns list")  # the forced command's words win
+    with pytest.raises(SystemExit) as ended:
+        main(["--config", str(config), "recipients", "list", "1", "--csv", "--output", str(out)])
+    assert ended.value.code == 0 and out.read_text().startswith("\ufeffemr_id,")
+    out.unlink()
 
 
 # --- no terminal, no command ------------------------------------------------------------------
@@ -310,7 +451,7 @@ def test_files_others_can_read_are_named_with_the_chmod(clinic):
 def test_the_audit_export_is_written_owner_only_too(clinic, tmp_path):
     config, _cid = clinic
     out = tmp_path / "audit.csv"
-    ok(forced(config, f"audit --csv --output {out}", umask=0o022))
+    ok(forced(config, None, user_args=("audit", "--csv", "--output", str(out)), umask=0o022))  # at the server
     assert stat.S_IMODE(out.stat().st_mode) == 0o600 and out.read_text().startswith("\ufeffid,at,user,action")
 
 
