@@ -409,7 +409,7 @@ class SshTerminal:
 
 @pytest.mark.skipif(not shutil.which("tmux"), reason="needs tmux (.ci/run installs it)")
 def test_a_list_pasted_in_the_tui_over_ssh(sshd):
-    """Over SSH the file picker browses the server: the staff member pastes a column
+    """Over SSH the CSV tab reads no file of the server: the staff member pastes a column
     copied from a spreadsheet into the Add-patients dialog, sees the report, confirms."""
     s = sshd
     n = 300
@@ -442,7 +442,7 @@ def test_a_list_pasted_in_the_tui_over_ssh(sshd):
         # (F4 once the dialog shows: a key sent before goes to the screen beneath)
         assert term.wait_for("birth date (YYYY-MM-DD)"), term.screen()
         term.keys("F4")
-        csv_tab = lambda: "or paste EMR ids" in (t := term.screen()) and "birth date (YYYY" not in t  # noqa: E731
+        csv_tab = lambda: "Paste EMR ids here" in (t := term.screen()) and "birth date (YYYY" not in t  # noqa: E731
         assert wait_for(csv_tab, 60), term.screen()
         term.paste("N° dossier\r\n" + "".join(f"{90000 + i}\r\n" for i in range(n)))
         assert term.wait_for(f"{n} patients found"), term.screen()

@@ -1,5 +1,5 @@
-"""A list pasted in the TUI (SPEC §13, issue #19): over SSH the file picker browses the
-server, so a column copied from a spreadsheet can be pasted wherever a CSV can be
+"""A list pasted in the TUI (SPEC §13, issue #19): over SSH the CSV tab reads no file of
+the server, so a column copied from a spreadsheet can be pasted wherever a CSV can be
 chosen. The terminal sends it as a bracketed paste; the app gets a Paste event, as the
 driver posts it here."""
 
@@ -120,25 +120,27 @@ async def test_a_column_of_as_many_ids_as_one_assign_adds_is_read_with_its_heade
     assert assigned(cid) == set(report.found)
 
 
-async def test_over_ssh_a_file_named_that_is_not_on_the_server_says_how_it_comes(world, monkeypatch):
-    """Over SSH the receptionist types the name of the export on her own computer: the
-    dialog said only « liste.csv: no such file » (it reads the server). It says the two
-    ways the list comes: pasted here, or sent through the connection — the command that,
-    run on her computer, adds it to this campaign."""
+async def test_over_ssh_the_csv_tab_reads_no_server_file_and_says_how_a_list_comes(world, monkeypatch, tmp_path):
+    """Over SSH the tab browsed the server's folders and read any path the staff member's
+    login could (another's export, /etc/passwd: its lines shown as unknown ids), though
+    their own file is on their computer. No folder tree there and no path read: a path
+    typed is answered with the two ways a list comes — pasted here, or sent through the
+    connection with the command that, run on their computer, adds it to this campaign."""
     cid = world.campaigns.invitation_draft
+    theirs = tmp_path / "export of another.csv"
+    theirs.write_text("emr_id\n100001\nS3CRET-4711\n")
     monkeypatch.setenv("SSH_CONNECTION", "192.0.2.7 50000 192.0.2.1 22")
+    said = lambda: str(modal.query_one("#csv-report").render())  # noqa: E731
     async with campaign_open(world, cid) as (app, pilot):
         modal = await open_add(pilot, "tab-csv")
+        assert not modal.query("#csv-tree") and "paste a column of EMR ids" in screen_text(app), screen_text(app)
+        assert f"ssh clinic recipients add {cid} --csv - < list.csv" in screen_text(app), screen_text(app)
         modal.query_one("#csv-path").focus()
-        await pilot.press(*"liste.csv", "enter")
-        said = lambda: str(modal.query_one("#csv-report").render())  # noqa: E731
-        assert await wait_for(pilot, lambda: "no such file" in said()), said()
-        assert "paste its column of EMR ids here" in said(), said()
-        assert f"ssh clinic recipients add {cid} --csv - < liste.csv" in said(), said()
-    monkeypatch.delenv("SSH_CONNECTION")
-    async with campaign_open(world, cid) as (app, pilot):  # at the server's own terminal: the plain words
-        modal = await open_add(pilot, "tab-csv")
-        modal.query_one("#csv-path").focus()
-        await pilot.press(*"liste.csv", "enter")
-        assert await wait_for(pilot, lambda: "no such file" in said()), said()
-        assert "ssh" not in said(), said()
+        modal.query_one("#csv-path").value = str(theirs)  # typed (or pasted: one line is a path)
+        await pilot.press("enter")
+        assert await wait_for(pilot, lambda: "reads no file by its path" in said()), said()
+        assert f"ssh clinic recipients add {cid} --csv - < '{theirs}'" in said(), said()
+        await settle(pilot)
+        assert modal.report is None and "S3CRET" not in screen_text(app), screen_text(app)
+        await paste(pilot, "100001\n100002\n")  # the way in that stays
+        assert "2 patients found" in said(), said()

@@ -1,18 +1,24 @@
 """The dialog's CSV tab: a file's path (typed, or chosen in the folder tree) or a pasted
-list of EMR ids, read by core into a report shown before anything is added."""
+list of EMR ids, read by core into a report shown before anything is added.
+
+Over SSH (core.ssh.server_paths_shown) the tab browses no folder of the server and reads
+no path: staff without a shell would read there any file their login can (another's
+export, the config), and their own files are on their computer. It takes a pasted list,
+and names the command that sends a file through the connection."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 
+from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, DirectoryTree, Input, Static, TabbedContent
 
 from core import recipients, ssh
-from core.errors import BadInput, ClinicastError, MissingFile
+from core.errors import BadInput, ClinicastError
 from core.i18n import _
 from tui import format as fmt
 from tui.screens.add_patients.common import AddPatientsBase
@@ -35,8 +41,6 @@ class PathOrPaste(TextInput):
 
 
 class CsvTab(AddPatientsBase):
-    _typed = ""  # the path as typed last: over SSH, the name of a file on the staff member's computer
-
     def compose_csv(self) -> ComposeResult:
         with Horizontal(id="csv-path-row"):
             yield PathOrPaste(
@@ -47,18 +51,39 @@ class CsvTab(AddPatientsBase):
             yield Button(_("Check"), id="csv-check", compact=True)
         # the report, or why the file was refused, right under the path her eye is on
         yield Static("", id="csv-report")
-        yield CsvTree(self.start_folder, id="csv-tree")
+        if ssh.server_paths_shown():
+            yield CsvTree(self.start_folder, id="csv-tree")
+        else:  # over SSH: the server's folders are not the staff member's
+            yield Static(self._over_ssh_words(), id="csv-over-ssh", markup=False)
         with Horizontal(classes="add-actions"):
             yield Static("", classes="spacer")
             yield Button(_("Assign"), id="assign-csv", variant="primary", compact=True, disabled=True)
 
     @staticmethod
     def _csv_placeholder() -> str:
+        if not ssh.server_paths_shown():
+            return _("Paste EMR ids here (a column copied from a spreadsheet)")
         return _("CSV file path (enter: check it), or paste EMR ids")
+
+    def _over_ssh_words(self, typed: str | None = None) -> str:
+        """Over SSH, how a list comes: pasted here, or sent from the staff member's computer
+        (`typed`: the file name they typed, in the command)."""
+        command = ssh.id_list_over_ssh(self.campaign_id, typed or _("list.csv"))
+        if typed:
+            return _(
+                "{path}: this session runs on the clinic's server and reads no file by its path; paste the "
+                "file's column of EMR ids here, or send it from a terminal on your computer: {command}"
+            ).format(path=typed, command=command)
+        return _(
+            "This session runs on the clinic's server, not on your computer: paste a column of EMR ids "
+            "copied from a spreadsheet (up to 5,000), or send a file from a terminal on your computer: {command}"
+        ).format(command=command)
 
     def relabel_csv(self) -> None:
         self.query_one("#csv-check", Button).label = _("Check")
         self.query_one("#csv-path", Input).placeholder = self._csv_placeholder()
+        for words in self.query("#csv-over-ssh").results(Static):
+            words.update(self._over_ssh_words())
         if self.report is not None:
             self.query_one("#csv-report", Static).update(csv_report_text(self.report))
             n = len(self.report.found)
@@ -76,10 +101,15 @@ class CsvTab(AddPatientsBase):
     @on(Button.Pressed, "#csv-check")
     def _check_csv(self) -> None:
         path = self.query_one("#csv-path", Input).value.strip()
+        if not ssh.server_paths_shown():  # over SSH a path is not read (core.ssh)
+            box = self.query_one("#csv-report", Static)
+            box.update(Text(self._over_ssh_words(path) if path else self._over_ssh_words()))  # a path's [ is not markup
+            box.add_class("error")
+            box.display = True
+            return
         if not path:
             self._message(_("Type the path of a CSV file, or choose one in the folder below."))
             return
-        self._typed = path
         self._read_csv(os.path.expanduser(path))
 
     @on(Input.Changed, "#csv-path")
@@ -115,7 +145,7 @@ class CsvTab(AddPatientsBase):
         try:
             report = await asyncio.to_thread(read, self.app.ctx, what)
         except BadInput as e:  # the file or the list: said beside the path, where the eye is
-            box.update(self._missing_over_ssh(e) or str(e))
+            box.update(str(e))
             box.add_class("error")
             box.display = True
             return
@@ -133,17 +163,6 @@ class CsvTab(AddPatientsBase):
         button.label = _("Assign {n}").format(n=fmt.num(n)) if n else _("Assign")
         if n:
             button.focus()
-
-    def _missing_over_ssh(self, e: BadInput) -> str | None:
-        """Over SSH this dialog browses the server: a file named that is not there is most
-        likely on the staff member's own computer, which clinicast cannot reach. Said with
-        the two ways it can come: pasted here, or sent through the connection."""
-        if not isinstance(e, MissingFile) or not ssh.over_ssh():
-            return None
-        return _(
-            "{problem}: this session runs on the clinic's server, where your file is not; paste its "
-            "column of EMR ids here, or send it from a terminal on your computer: {command}"
-        ).format(problem=e, command=ssh.id_list_over_ssh(self.campaign_id, self._typed or e.path))
 
     def on_key(self, event: events.Key) -> None:
         """After a check the cursor is on Assign, yet the receptionist who types is still
