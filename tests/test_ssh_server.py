@@ -348,7 +348,9 @@ def test_an_export_over_the_database_s_own_files_is_refused(sshd):
     the database first: the WAL and shared-memory files are theirs. `--output
     clinicast.db-wal` over SSH — a staff member with the campaigns permission only —
     truncated the WAL to a CSV owner-only: the changes in it lost and every command of
-    every staff member refused after. The database's own files are refused."""
+    every staff member refused after. Over SSH no file of the server is written now (the
+    export comes through the connection); at the server's terminal the database's own
+    files are refused (tests/test_audit_read.py)."""
     s = sshd
     cid = json.loads(ok(ssh(s, s.staff2, "campaigns create --kind invitation --name 'wal' --json")).stdout)["id"]
     before = ok(ssh(s, s.staff1, "campaigns", "list", "--json")).stdout
@@ -361,7 +363,7 @@ def test_an_export_over_the_database_s_own_files_is_refused(sshd):
         assert wait_for(lambda: wal.exists() and owner(wal)[0] == s.staff2, 60), "the session holds the database"
         for target in (wal, Path(f"{s.db}-shm"), s.db, Path(f"{s.db}-journal")):
             res = _text(ssh(s, s.staff2, "recipients", "list", str(cid), "--csv", "--output", str(target)))
-            one_line(res, 2, "one of the database's own files")
+            one_line(res, 2, "over SSH clinicast writes no file on the server", "--csv > ")
         assert mode(wal) == 0o660, oct(mode(wal))
     finally:
         holder.stdin.close()
@@ -467,13 +469,20 @@ def test_a_list_pasted_in_the_tui_over_ssh(sshd):
 
 
 def test_patient_data_files_stay_closed_to_others_over_ssh(sshd):
-    """Item 6: an export written with --output is 0600 whatever the session's umask; a
-    database file opened to others is warned about, with the chmod, by `status`."""
+    """Item 6 and SPEC §13: a staff member without a shell reads and writes no file of the
+    server through clinicast — `--csv /etc/passwd` came back as « unknown ids », `--output`
+    wrote a file as them — refused in one line with the command that uses the connection;
+    a database file opened to others is warned about, with the chmod, by `status`."""
     s = sshd
     cid = json.loads(ok(ssh(s, s.staff2, "campaigns create --kind invitation --name 'export' --json")).stdout)["id"]
     out = Path(f"/home/{s.staff2}/ledger.csv")
-    ok(ssh(s, s.staff2, "recipients", "list", str(cid), "--csv", "--output", str(out)))
-    assert owner(out)[0] == s.staff2 and mode(out) == 0o600, (owner(out), oct(mode(out)))
+    res = _text(ssh(s, s.staff2, "recipients", "list", str(cid), "--csv", "--output", str(out)))
+    one_line(res, 2, f"ssh clinic recipients list {cid} --csv > {out}")
+    assert not out.exists() and res.stdout == ""
+    res = _text(ssh(s, s.staff2, "recipients", "add", str(cid), "--csv", "/etc/passwd"))
+    one_line(res, 2, "reads no file on the server", f"ssh clinic recipients add {cid} --csv - < /etc/passwd")
+    assert "root" not in res.stdout + res.stderr
+    assert json.loads(ok(ssh(s, s.staff2, "recipients", "list", str(cid), "--json")).stdout) == []
     os.chmod(s.db, 0o664)
     try:
         said = ok(ssh(s, s.staff1, "status")).stdout.decode()
