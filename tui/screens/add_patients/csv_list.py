@@ -76,8 +76,8 @@ class CsvTab(AddPatientsBase):
             ).format(path=typed, command=command)
         return _(
             "This session runs on the clinic's server, not on your computer: paste a column of EMR ids "
-            "copied from a spreadsheet (up to 5,000), or send a file from a terminal on your computer: {command}"
-        ).format(command=command)
+            "copied from a spreadsheet (up to {n}), or send a file from a terminal on your computer: {command}"
+        ).format(n=fmt.num(recipients.PASTE_LIMIT), command=command)
 
     def relabel_csv(self) -> None:
         self.query_one("#csv-check", Button).label = _("Check")
