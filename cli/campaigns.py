@@ -218,8 +218,9 @@ def campaigns_start(ctx, campaign_id, as_json):
     else:
         line = _("campaign #{id} started: {n} to send")
     click.echo(line.format(id=campaign_id, n=number(plan.will_send), when=plan.sending_begins))
-    if plan.waiting_line():  # no daemon alive: they wait for one (the command line never sends)
-        click.echo(f"  {plan.waiting_line()}")
+    waiting = plan.waiting_line()
+    if waiting:  # no daemon alive: they wait for one (the command line never sends)
+        click.echo(f"  {waiting}")
     if plan.pace:
         click.echo(f"  {plan.pace}")
     for line in plan.left_out_lines():  # without the push (in their feed all the same), skipped, and why

@@ -146,15 +146,19 @@ def _last_of(config, now: datetime, first: datetime, dues: list[tuple[datetime, 
     return ends(start, n) if n else None
 
 
-def describe(config, now: datetime, count: int, begins: datetime | None = None) -> str:
+def describe(config, now: datetime, count: int, begins: datetime | None = None, *, sending: bool = True) -> str:
     """For `start` (the CLI and the TUI's confirmation): when the last of its `count`
     emails leaves at the relay's pace, or "" when there is no cap. They are due at
     `begins` (when sending can begin; default now), after the emails waiting that are due
-    by then; those due later (a retry's backoff) go after them."""
+    by then; those due later (a retry's backoff) go after them. `sending` False: nothing
+    alive sends them (core.status.something_sends), so no time to give — the caps alone,
+    as `status` says them (`_words`)."""
     from core import formats
     from core.channel_health import local_time
     from core.i18n import _
 
+    if not sending:
+        return caps_words(config.email)
     first = max(now, begins or now)
     last = _last_of(config, now, first, [*_open_dues(until=first), (first, count)]) if count > 0 else None
     if last is None:

@@ -356,10 +356,10 @@ def test_the_last_email_s_time_counts_only_sending_hours(db, db_url, tmp_path):
     add_patients(100)
     c = campaigns.create(ctx, "invitation", "Late")
     recipients.assign_ids(ctx, c.id, [str(i) for i in range(1000, 1100)])
+    beat("host:1", "daemon", clock())  # a daemon sends them (none: no time to give)
     # 5 now, then 95 at 5 a minute: 19 minutes of sending, 10 of them on Monday
     assert recipients.start_plan(ctx, c.id).pace.endswith("the last email leaves around Mar 3, 2026, 09:09")
     recipients.start(ctx, c.id)
-    beat("host:1", "daemon", clock())
     said = "at most 5 emails a minute (the relay's limit); 100 emails waiting, the last leaves around "
     said += "Mar 3, 2026, 09:09"
     assert pace.channel_words(config, clock()) == said
@@ -383,6 +383,10 @@ def test_start_says_when_the_last_email_leaves_at_the_relays_pace(db, db_url, tm
     add_patients(95)
     first = campaigns.create(ctx, "invitation", "First")
     recipients.assign_ids(ctx, first.id, [str(i) for i in range(1000, 1050)])
+    from core.models import utcnow
+    from core.scheduling.heartbeat import DAEMON, beat
+
+    beat("host:1", DAEMON, clock())  # a daemon sends them (none: no time to give)
     plan = recipients.start_plan(ctx, first.id)
     # 50 at 30 a minute: the first 30 now, the last 20 a minute later (14:03 in Toronto)
     said = "at the relay's pace (30 a minute, 10,000 a day), the last email leaves around 14:03"
@@ -395,6 +399,7 @@ def test_start_says_when_the_last_email_leaves_at_the_relays_pace(db, db_url, tm
     assert recipients.start_plan(ctx, second.id).pace.endswith("around 14:05")
     # the command line says it too, in the clinic's time of day and the staff's language
     # (it runs on the real clock: with the day when the last email leaves after midnight)
+    beat("host:2", DAEMON, utcnow())  # a daemon alive on the real clock
     r = CliRunner().invoke(cli, ["campaigns", "start", str(second.id), "--config", str(path)])
     assert r.exit_code == 0, r.output
     said_fr = r"^  au rythme du relais \(30 par minute, 10\u00a0000 par jour\), "

@@ -136,15 +136,20 @@ def test_cli(env, smtp, db_url):
     Invitation.update(expires_at=datetime(2020, 1, 1)).execute()
     r = run(cli, ["campaigns", "reinvite", str(c.id), "--dry-run", "--json", "--config", str(path)])
     assert r.exit_code == 0 and json.loads(r.output)["will_send"] == 2
-    # the breakdown and the result in core's words, those the TUI's confirmation and notice say
+    assert json.loads(r.output)["nobody_sends"] is True  # no daemon alive: a script knows they wait
+    # the breakdown and the result in core's words, those the TUI's confirmation and notice say;
+    # no daemon alive and the command line never sends: not "now", they wait for the daemon
     r = run(cli, ["campaigns", "reinvite", str(c.id), "--dry-run", "--config", str(path)])
     assert r.exit_code == 0 and r.output == (
-        "Will be sent a fresh invitation (new code, 14 days): 2, now\nRe-invited before (not sent again): 0\n"
+        "Will be sent a fresh invitation (new code, 14 days): 2, once the sending daemon runs — none is running now\n"
+        "Re-invited before (not sent again): 0\n"
     )
     assert not Delivery.select().where(Delivery.status == "pending").exists()
     r = run(cli, ["campaigns", "reinvite", str(c.id), "--config", str(path)])
     assert r.exit_code == 0 and r.output == (
-        "Re-invited: 2 fresh invitations queued\nRe-invited before (not sent again): 0\n"
+        "Re-invited: 2 fresh invitations queued\n"
+        "2 emails will wait in the queue until the sending daemon runs — none is running now.\n"
+        "Re-invited before (not sent again): 0\n"
     )
     assert Delivery.select().where(Delivery.status == "pending").count() == 2
 

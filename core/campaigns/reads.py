@@ -92,7 +92,8 @@ class CampaignSummary:
     archived: bool
     funnel: dict[str, int] | None = field(default=None)
     facts: Facts = field(default_factory=Facts)
-    held: str = ""  # messages waiting for the window or sending hours, in words ("" none)
+    # messages waiting for the window or sending hours, or for a sender (none alive), in words ("" none)
+    held: str = ""
 
     @property
     def removed(self) -> int:
@@ -314,31 +315,37 @@ def _summarise(
     )
 
 
-def summary(ctx: Ctx, campaign: Campaign | int) -> CampaignSummary:
+def summary(ctx: Ctx, campaign: Campaign | int, embedded=None) -> CampaignSummary:
+    """One campaign with its counts; `embedded`: this session's EmbeddedScheduler (None:
+    it has none, the command line's), for who sends what waits (`held_words`)."""
     ctx.require(Permission.CAMPAIGNS)
     c = campaign if isinstance(campaign, Campaign) else get(campaign)
     funnel = _funnels([c.id], ctx.now())[c.id] if c.kind == Kind.INVITATION else None
     counts = tally.counts([c.id])
     s = _summarise(ctx, c, counts[c.id], funnel, _facts_by_campaign([c], counts)[c.id])
-    s.held = held_words(ctx, c)
+    s.held = held_words(ctx, c, embedded)
     return s
 
 
-def held_words(ctx: Ctx, c: Campaign) -> str:
+def held_words(ctx: Ctx, c: Campaign, embedded=None) -> str:
     """When the campaign's waiting emails or pushes will go out, and why not before —
     "Emails will go out Thursday Mar 5 at 09:00, when sending hours begin" — or ""
-    when none is held (by the broadcast's window or by sending hours, SPEC §11)."""
+    when none is held (by the broadcast's window or by sending hours, SPEC §11). Due
+    now and nothing alive sends them (core.status.something_sends; `embedded` as
+    `summary`'s): that they wait for the sending daemon, with no moment promised."""
     from core.i18n import _
     from core.sending_hours import describe_start
+    from core.status import something_sends
 
     now = ctx.now()
-    held = Delivery.select().where(
-        Delivery.campaign == c,
-        Delivery.kind.in_((DeliveryKind.EMAIL, DeliveryKind.PUSH)),
-        Delivery.status == DeliveryState.PENDING,
-        Delivery.due_at > now,
-    )
+    mine = Delivery.select().where(Delivery.campaign == c, Delivery.kind.in_((DeliveryKind.EMAIL, DeliveryKind.PUSH)))
+    held = mine.where(Delivery.status == DeliveryState.PENDING, Delivery.due_at > now)
     if not held.exists():
+        waiting = mine.where(Delivery.status.in_((DeliveryState.PENDING, DeliveryState.RETRYING)))
+        if waiting.exists() and not something_sends(ctx.config, now, embedded):
+            if c.kind == Kind.BROADCAST:
+                return _("Pushes wait in the queue until the sending daemon runs — none is running now")
+            return _("Emails wait in the queue until the sending daemon runs — none is running now")
         return ""
     earliest = now
     if c.kind == Kind.BROADCAST:

@@ -33,6 +33,7 @@ from core.recipients.results import StartPlan, re_invited_before
 from core.recipients.rows import deliveries_of, insert_deliveries
 from core.rules import Stage, forbidden, reason_case
 from core.sending_hours import describe_start, first_allowed
+from core.status import something_sends
 
 _CHUNK = 500
 
@@ -61,9 +62,10 @@ def _expired(c: Campaign, now) -> pw.Select:
     )
 
 
-def reinvite_plan(ctx: Ctx, campaign_id) -> StartPlan:
+def reinvite_plan(ctx: Ctx, campaign_id, embedded=None) -> StartPlan:
     """What `reinvite` would do now (the start breakdown's words): will send, skipped by
-    reason; `already_sent` = invitations re-invited before."""
+    reason; `already_sent` = invitations re-invited before; whether anything sends them
+    (`embedded`: as core.recipients.start_plan's)."""
     ctx.require(Permission.CAMPAIGNS)
     c = get(campaign_id)
     if c.kind != Kind.INVITATION:
@@ -86,6 +88,7 @@ def reinvite_plan(ctx: Ctx, campaign_id) -> StartPlan:
     plan.queued_for = first_allowed(ctx.config, now)
     plan.sending_begins = describe_start(ctx.config, now, now)
     plan.sending_begins_en = describe_start(ctx.config, now, now, "en")
+    plan.nobody_sends = not something_sends(ctx.config, now, embedded)
     return plan
 
 
@@ -110,12 +113,13 @@ def nothing_to_reinvite(campaign_id: int, plan: StartPlan) -> str:
     )
 
 
-def reinvite(ctx: Ctx, campaign_id) -> StartPlan:
-    """Send a fresh invitation to every recipient whose invitation expired unanswered."""
+def reinvite(ctx: Ctx, campaign_id, embedded=None) -> StartPlan:
+    """Send a fresh invitation to every recipient whose invitation expired unanswered
+    (`embedded`: as `reinvite_plan`'s)."""
     ctx.require(Permission.CAMPAIGNS)
     with write_transaction():
         c = get_locked(campaign_id)
-        plan = reinvite_plan(ctx, c.id)
+        plan = reinvite_plan(ctx, c.id, embedded)
         require_sendable_template(ctx, c)
         if plan.will_send == 0:
             raise Refused(nothing_to_reinvite(c.id, plan))

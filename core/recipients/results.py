@@ -253,8 +253,9 @@ class StartPlan:
         """ "40 push notifications will go out Tuesday Dec 8 at 00:00, when the window opens.";
         "... will go out now." only when something sends them (else `waiting_line`)."""
         n = self.will_send
-        if self.waiting_line():
-            return self.waiting_line()
+        waiting = self.waiting_line()
+        if waiting:
+            return waiting
         if self.kind == Kind.BROADCAST:
             if not n:
                 return _("No push notification will go out.")
@@ -355,8 +356,9 @@ class StartPlan:
 
     def reinvite_lines(self) -> list[str]:
         """What a re-invite would do, one line a thing — the TUI's confirmation and the
-        command line's --dry-run: "Will be sent a fresh invitation (new code, 14 days): 3, now",
-        who is left out and why, who was re-invited before."""
+        command line's --dry-run: "Will be sent a fresh invitation (new code, 14 days): 3, now"
+        ("now" only when something sends them, `nobody_sends`), who is left out and why, who
+        was re-invited before."""
         from core.campaigns.actions import INVITATION_VALID_DAYS
 
         n = self.will_send
@@ -366,6 +368,14 @@ class StartPlan:
                 "Will be sent a fresh invitation (new code, {days} days): {n}, {when}",
                 n,
             ).format(days=INVITATION_VALID_DAYS, n=formats.number(n), when=self.sending_begins)
+        elif self.nobody_sends:  # as `waiting_line`: no moment to promise
+            first = ngettext(
+                "Will be sent a fresh invitation (new code, {days} days): {n}, once the sending daemon runs"
+                " — none is running now",
+                "Will be sent a fresh invitation (new code, {days} days): {n}, once the sending daemon runs"
+                " — none is running now",
+                n,
+            ).format(days=INVITATION_VALID_DAYS, n=formats.number(n))
         else:
             first = ngettext(
                 "Will be sent a fresh invitation (new code, {days} days): {n}, now",
@@ -376,15 +386,15 @@ class StartPlan:
 
     def reinvited_lines(self) -> list[str]:
         """What a re-invite did, one line a thing — the TUI's notice and the command line's
-        output: "Re-invited: 3 fresh invitations queued", when they go out if not now, who
-        was left out and why, who was re-invited before."""
+        output: "Re-invited: 3 fresh invitations queued", when they go out if not now (or that
+        they wait for the sending daemon), who was left out and why, who was re-invited before."""
         n = self.will_send
         lines = [
             ngettext("Re-invited: {n} fresh invitation queued", "Re-invited: {n} fresh invitations queued", n).format(
                 n=formats.number(n)
             )
         ]
-        if self.sending_begins:  # outside the sending hours: when they leave
+        if self.sending_begins or self.nobody_sends:  # when they leave, or that they wait for a sender
             lines.append(self.sending_line())
         return lines + self._not_reinvited_lines()
 
@@ -397,6 +407,9 @@ class StartPlan:
             "queued_for": iso(self.queued_for),
             "sending_begins": self.sending_begins_en or None,  # null: at once
             "pace": self.pace,
+            # nothing alive sends them (no daemon's heartbeat, no embedded scheduler of this
+            # session): they wait in the queue; `sending_begins` null does not mean "at once" then
+            "nobody_sends": self.nobody_sends,
         }
 
 

@@ -84,8 +84,8 @@ def start_plan(ctx: Ctx, campaign_id: int | str, embedded=None) -> StartPlan:
     plan.sending_begins_en = describe_start(ctx.config, earliest, ctx.now(), "en")
     plan.nobody_sends = not something_sends(ctx.config, ctx.now(), embedded)
     if c.kind == Kind.INVITATION and plan.will_send and pace.limited(ctx.config.email):
-        # after the emails waiting that are due by then (core.pace)
-        plan.pace = pace.describe(ctx.config, ctx.now(), plan.will_send, plan.queued_for)
+        # after the emails waiting that are due by then (core.pace); no time when nothing sends
+        plan.pace = pace.describe(ctx.config, ctx.now(), plan.will_send, plan.queued_for, sending=not plan.nobody_sends)
     return plan
 
 

@@ -169,7 +169,8 @@ class RecipientsScreen(ClinicastScreen[None]):
 
     @work(exclusive=True, exit_on_error=False, group="summary")
     async def load_summary(self) -> None:
-        s = await asyncio.to_thread(campaigns.summary, self.app.ctx, self.campaign_id)
+        # whether anything sends what waits: a daemon alive, or this session's embedded scheduler
+        s = await asyncio.to_thread(campaigns.summary, self.app.ctx, self.campaign_id, self.app.scheduler)
         old = self.summary
         # an opt-out recorded since (here or elsewhere) changes what a row says, not its status
         changed = old is None or (old.counts, old.status, old.facts) != (s.counts, s.status, s.facts)
@@ -225,7 +226,7 @@ class RecipientsScreen(ClinicastScreen[None]):
             bar = self.query_one(ProgressBar)
             bar.update(total=done + in_flight, progress=done)
             label = _("Sending: {done} of {total} done").format(done=fmt.num(done), total=fmt.num(done + in_flight))
-            if s.held:  # core's words: emails or pushes, the window or sending hours
+            if s.held:  # core's words: emails or pushes, the window or sending hours, or nothing sends
                 label = s.held
             self.query_one("#progress-label", Static).update(label + " ")
         row.set_class(not in_flight, "hidden")

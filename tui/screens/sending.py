@@ -270,7 +270,9 @@ class SendingControl:
 
     async def _reinvite_flow(self) -> None:
         c = self.campaign
-        plan = await self._core(recipients.reinvite_plan, c.campaign_id)
+        # whether anything sends them: a daemon alive, or this session's embedded scheduler
+        sender = self.screen.app.scheduler
+        plan = await self._core(recipients.reinvite_plan, c.campaign_id, sender)
         if plan.will_send == 0:  # core's rule and words: a re-invite now would be refused
             raise Refused(recipients.nothing_to_reinvite(c.campaign_id, plan))
         name = c.campaign_name()
@@ -281,7 +283,7 @@ class SendingControl:
         )
         if not await self.screen.app.push_screen_wait(confirm):
             return
-        done = await self._core(recipients.reinvite, c.campaign_id)
+        done = await self._core(recipients.reinvite, c.campaign_id, sender)
         self._say("\n".join(done.reinvited_lines()), timeout=6)
         self.screen.app.wake_scheduler()
         c.sending_changed()
