@@ -306,3 +306,77 @@ def test_a_start_says_they_wait_for_the_daemon_when_nothing_sends_them(db, db_ur
     assert recipients.start_plan(ctx, later.id).sending_line() == (
         "3 emails will go out Tuesday Mar 3 at 09:00, when sending hours begin."
     )
+
+
+def test_nothing_sending_the_pace_the_progress_and_a_re_invite_promise_no_time(db, db_url, tmp_path, smtp):
+    """A reviewer, no daemon alive and a session that does not send: the start said the
+    emails wait for the daemon, but its pace line went on « the last email leaves around
+    14:03 », the progress row « Sending: 0 of 3 done », a re-invite « 2, now ». Nothing
+    sending, none of them promises a time (core's one rule, StartPlan.nobody_sends and
+    held_words, from core.status.something_sends); a live daemon: the times, as before.
+    `--json` says `nobody_sends`: `sending_begins` null does not mean "at once" then."""
+    import json
+    from datetime import timedelta
+
+    from click.testing import CliRunner
+
+    from cli import cli
+    from core.models import Invitation
+    from core.scheduling.heartbeat import DAEMON, beat
+
+    email = {"max_per_minute": 30, "max_per_day": 10000}
+    config = delivery_config(db_url, tmp_path, smtp=smtp, email=email)
+    ctx, clock = ctx_at(config, T0)
+    add_patients(4)
+    add_patients(2, 2000, app_id=lambda i: f"a-{i}")
+    c = campaigns.create(ctx, "invitation", "Invite")
+    recipients.assign_ids(ctx, c.id, ["1000", "1001", "1002"])
+    caps = "at most 30 emails a minute and 10,000 a day (the relay's limits)"  # as `status` says them
+    plan = recipients.start_plan(ctx, c.id)
+    assert plan.pace == caps and "around" not in plan.breakdown(), plan.breakdown()
+    assert plan.to_json()["nobody_sends"] is True
+    beat("host:1", DAEMON, clock())  # a daemon alive: when the last leaves
+    plan = recipients.start_plan(ctx, c.id)
+    assert plan.pace == "at the relay's pace (30 a minute, 10,000 a day), the last email leaves around 10:00"
+    assert plan.to_json()["nobody_sends"] is False
+    clock.advance(seconds=3 * config.scheduler.heartbeat_seconds + 1)  # it died
+
+    # started, nothing sending: the progress row's words say they wait, with no moment
+    recipients.start(ctx, c.id)
+    waiting = "Emails wait in the queue until the sending daemon runs — none is running now"
+    assert campaigns.summary(ctx, c.id).held == waiting
+    beat("host:1", DAEMON, clock())  # a daemon alive: « Sending: 0 of 3 done » (nothing held)
+    assert campaigns.summary(ctx, c.id).held == ""
+    d = Dispatcher(config, clock=clock)
+    try:
+        d.run_once()  # the three invitations go out
+    finally:
+        d.close()
+    b = broadcast(ctx)
+    recipients.assign_ids(ctx, b.id, ["2000", "2001"])
+    recipients.start(ctx, b.id)
+    clock.advance(seconds=3 * config.scheduler.heartbeat_seconds + 1)  # the daemon died
+    assert campaigns.summary(ctx, b.id).held == waiting.replace("Emails", "Pushes")
+
+    # a re-invite, nothing sending: not "now"; its result says they wait (as a start's)
+    Invitation.update(expires_at=clock() - timedelta(days=1)).execute()
+    plan = recipients.reinvite_plan(ctx, c.id)
+    assert plan.reinvite_lines()[0] == (
+        "Will be sent a fresh invitation (new code, 14 days): 3, once the sending daemon runs — none is running now"
+    )
+    beat("host:1", DAEMON, clock())
+    assert recipients.reinvite_plan(ctx, c.id).reinvite_lines()[0].endswith(": 3, now")
+    clock.advance(seconds=3 * config.scheduler.heartbeat_seconds + 1)
+    done = recipients.reinvite(ctx, c.id)
+    assert done.reinvited_lines()[:2] == [
+        "Re-invited: 3 fresh invitations queued",
+        "3 emails will wait in the queue until the sending daemon runs — none is running now.",
+    ]
+
+    # the command line (no daemon on the real clock): start --json says nobody sends
+    path = delivery_config(db_url, tmp_path, smtp=smtp, email=email, as_toml=True)
+    later = campaigns.create(ctx, "invitation", "Later")
+    recipients.assign_ids(ctx, later.id, ["1003"])
+    r = CliRunner().invoke(cli, ["campaigns", "start", str(later.id), "--json", "--config", str(path)])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["nobody_sends"] is True and json.loads(r.output)["pace"] == caps

@@ -196,3 +196,30 @@ async def test_the_start_says_the_emails_wait_when_nothing_sends_them(world, tmp
             notices = [m.message for m in app._notifications]
             assert notices and notices[-1].startswith(said), notices
         assert Recipient.select().where(Recipient.campaign == cid, Recipient.status == "queued").count() == n
+
+
+async def test_nothing_sending_a_re_invite_and_the_progress_row_promise_no_time(world):
+    """A reviewer, no daemon alive and a TUI that does not send: the re-invite's dialog
+    said « 2, now » and, once confirmed, the progress row « Sending: 0 of 2 done », and
+    nothing would send them. The dialog says they go once the sending daemon runs, the row
+    that they wait for it (core's StartPlan and held_words, with this session's scheduler;
+    a daemon alive, as before: tests/test_status_truth.py)."""
+    from datetime import timedelta
+
+    cid = world.campaigns.invitation_sent
+    world.clock.at += timedelta(days=15)  # their invitations expired unanswered
+    n = recipients.reinvite_plan(world.ctx, cid).will_send
+    assert n > 0
+    async with campaign_open(world, cid) as (app, pilot):
+        await pilot.press("i")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await settle(pilot)
+        text = " ".join(screen_text(app).split())
+        said = f"(new code, 14 days): {n}, once the sending daemon runs — none is running now"
+        assert said in text and ", now" not in text, text
+        await pilot.press("y")
+        await settle(pilot)
+        label = app.screen.query_one("#progress-label")
+        waiting = "Emails wait in the queue until the sending daemon runs — none is running now"
+        assert await wait_for(pilot, lambda: " ".join(str(label.render()).split()) == waiting), label.render()
+        assert "Sending:" not in screen_text(app)
