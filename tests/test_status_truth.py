@@ -83,12 +83,15 @@ def test_stopped_with_nothing_sent_is_stopped_not_sent(world):
 
 def test_an_invitation_held_by_sending_hours_says_emails_wait(db, db_url, tmp_path, smtp):
     config = delivery_config(db_url, tmp_path, smtp=smtp, sending=CLINIC_HOURS)
-    ctx, _clock = ctx_at(config, NIGHT)
+    ctx, clock = ctx_at(config, NIGHT)
     add_patients(2)
     c = campaigns.create(ctx, "invitation", "Invite")
     recipients.assign_ids(ctx, c.id, ["1000", "1001"])
     assert campaigns.summary(ctx, c.id).held == ""  # nothing started: nothing held
     recipients.start(ctx, c.id)
+    from core.scheduling.heartbeat import DAEMON, beat
+
+    beat("host:1", DAEMON, clock())  # a daemon alive (nothing sending: no moment is promised)
     held = campaigns.summary(ctx, c.id).held
     # one sentence: when they leave, and why not before
     assert held == "Emails will go out Tuesday Mar 3 at 09:00, when sending hours begin"
@@ -224,7 +227,7 @@ def test_the_start_says_how_many_go_and_when_then_apart_who_goes_without_the_pus
     skipped and why, each reason agreeing with its count."""
     from core.optouts import ledger
 
-    ctx, _clock, _make = world
+    ctx, clock, _make = world
     add_patients(3, app_id=lambda i: f"a-{i}")
     add_patients(2, 2000, app_id=lambda i: f"a-{i}", push_enabled=False)
     add_patients(1, 3000, app_id="a-3000")
@@ -246,6 +249,9 @@ def test_the_start_says_how_many_go_and_when_then_apart_who_goes_without_the_pus
     assert (
         done.to_json()["sending_begins"] == "when the window opens: will go out from Tuesday 00:00"
     )  # --json as it was
+    from core.scheduling.heartbeat import DAEMON, beat
+
+    beat("host:1", DAEMON, clock())  # a daemon alive (nothing sending: no moment is promised)
     assert campaigns.summary(ctx, b.id).held == "Pushes will go out Tuesday Mar 3 at 00:00, when the window opens"
 
 
@@ -352,10 +358,11 @@ def test_nothing_sending_the_pace_the_progress_and_a_re_invite_promise_no_time(d
         d.run_once()  # the three invitations go out
     finally:
         d.close()
-    b = broadcast(ctx)
+    b = campaigns.create(ctx, "broadcast", "Demain", date(2026, 3, 3), date(2026, 3, 6), templates=TPL)
     recipients.assign_ids(ctx, b.id, ["2000", "2001"])
-    recipients.start(ctx, b.id)
-    clock.advance(seconds=3 * config.scheduler.heartbeat_seconds + 1)  # the daemon died
+    recipients.start(ctx, b.id)  # held until its window opens tomorrow
+    assert campaigns.summary(ctx, b.id).held.startswith("Pushes will go out Tuesday Mar 3")  # a daemon alive
+    clock.advance(seconds=3 * config.scheduler.heartbeat_seconds + 1)  # it died: no moment, held or not
     assert campaigns.summary(ctx, b.id).held == waiting.replace("Emails", "Pushes")
 
     # a re-invite, nothing sending: not "now"; its result says they wait (as a start's)

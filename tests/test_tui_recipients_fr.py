@@ -152,9 +152,11 @@ async def test_the_start_dialog_says_when_they_leave_and_who_goes_without_the_pu
     partir de mardi 00:00 » and « Exclus : 20 · notifications désactivées » for patients
     who do get the message in their feed; after the start « 20 exclus (à l'ouverture…) »."""
     from core import recipients
+    from core.scheduling.heartbeat import DAEMON, beat
     from tui.screens.modals import ConfirmModal
 
     cid = upcoming_broadcast(world)
+    beat("host:1", DAEMON, world.clock())  # a daemon alive (nothing sending: no moment is promised)
     plan = recipients.start_plan(world.ctx, cid)
     assert plan.will_send and set(plan.skipped) == {"push_off"}
     n, off = plan.will_send, plan.skipped["push_off"]

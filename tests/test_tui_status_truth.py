@@ -97,6 +97,9 @@ async def test_an_invitation_held_by_sending_hours_says_emails_wait(world):
     cid = world.campaigns.invitation_draft
     recipients.assign_conditions(ctx, cid, [conditions.parse("email is not empty")])
     assert recipients.start(ctx, cid).will_send > 0
+    from core.scheduling.heartbeat import DAEMON, beat
+
+    beat("host:1", DAEMON, world.clock())  # a daemon alive (nothing sending: no moment is promised)
     async with campaign_open(world, cid) as (app, pilot):
         label = str(app.screen.query_one("#progress-label").render())
         assert label.strip() == "Emails will go out Tuesday Jun 3 at 09:00, when sending hours begin", label

@@ -330,22 +330,23 @@ def summary(ctx: Ctx, campaign: Campaign | int, embedded=None) -> CampaignSummar
 def held_words(ctx: Ctx, c: Campaign, embedded=None) -> str:
     """When the campaign's waiting emails or pushes will go out, and why not before —
     "Emails will go out Thursday Mar 5 at 09:00, when sending hours begin" — or ""
-    when none is held (by the broadcast's window or by sending hours, SPEC §11). Due
-    now and nothing alive sends them (core.status.something_sends; `embedded` as
-    `summary`'s): that they wait for the sending daemon, with no moment promised."""
+    when none is held (by the broadcast's window or by sending hours, SPEC §11). Nothing
+    alive sends them (core.status.something_sends; `embedded` as `summary`'s): that they
+    wait for the sending daemon, with no moment promised, held or not."""
     from core.i18n import _
     from core.sending_hours import describe_start
     from core.status import something_sends
 
     now = ctx.now()
     mine = Delivery.select().where(Delivery.campaign == c, Delivery.kind.in_((DeliveryKind.EMAIL, DeliveryKind.PUSH)))
+    waiting = mine.where(Delivery.status.in_((DeliveryState.PENDING, DeliveryState.RETRYING)))
+    # nothing sends them: no moment to promise, held or not (a sender must run first)
+    if waiting.exists() and not something_sends(ctx.config, now, embedded):
+        if c.kind == Kind.BROADCAST:
+            return _("Pushes wait in the queue until the sending daemon runs — none is running now")
+        return _("Emails wait in the queue until the sending daemon runs — none is running now")
     held = mine.where(Delivery.status == DeliveryState.PENDING, Delivery.due_at > now)
     if not held.exists():
-        waiting = mine.where(Delivery.status.in_((DeliveryState.PENDING, DeliveryState.RETRYING)))
-        if waiting.exists() and not something_sends(ctx.config, now, embedded):
-            if c.kind == Kind.BROADCAST:
-                return _("Pushes wait in the queue until the sending daemon runs — none is running now")
-            return _("Emails wait in the queue until the sending daemon runs — none is running now")
         return ""
     earliest = now
     if c.kind == Kind.BROADCAST:
