@@ -151,7 +151,7 @@ def describe(config, now: datetime, count: int, begins: datetime | None = None, 
     emails leaves at the relay's pace, or "" when there is no cap. They are due at
     `begins` (when sending can begin; default now), after the emails waiting that are due
     by then; those due later (a retry's backoff) go after them. `sending` False: nothing
-    alive sends them (core.status.something_sends), so no time to give — the caps alone,
+    alive sends them (core.scheduling.heartbeat.something_sends), so no time to give — the caps alone,
     as `status` says them (`_words`)."""
     from core import formats
     from core.channel_health import local_time
@@ -248,11 +248,11 @@ def _first_slot(config, now: datetime) -> datetime:
 
 
 def _anyone_sending(config, now: datetime) -> bool:
-    """A scheduler is alive (a daemon, a TUI's embedded one): emails leave at the pace."""
-    from core.models import Heartbeat
+    """A daemon is alive: emails leave at the pace (the command line has no scheduler of its
+    own; core.scheduling.heartbeat.something_sends, the one rule for who sends)."""
+    from core.scheduling.heartbeat import something_sends
 
-    since = now - timedelta(seconds=3 * config.scheduler.heartbeat_seconds)  # as core.scheduling.heartbeat
-    return Heartbeat.select().where(Heartbeat.beat_at >= since).exists()
+    return something_sends(config, now)
 
 
 def _words(config, now: datetime, n: int, dues: list[tuple[datetime, int]]) -> str:

@@ -223,22 +223,6 @@ def format_overview(data: dict, tz, pace: str = "") -> str:
     return "\n".join(lines)
 
 
-def embedded_sends(embedded) -> bool:
-    """This session's embedded scheduler (an EmbeddedScheduler, or None when it did not
-    start) runs, so it sends what falls due (SPEC §13)."""
-    return embedded is not None and embedded.scheduler is not None and embedded.scheduler.running
-
-
-def something_sends(config, now: datetime, embedded=None) -> bool:
-    """Whether what falls due goes out without anyone doing more: a daemon alive by its
-    heartbeat (core.scheduling.heartbeat) or this session's embedded scheduler running —
-    `sending_line`'s "nothing is sending" otherwise (SPEC §13). The start's words
-    (core.recipients.start) and the TUI's status line read it."""
-    from core.scheduling.heartbeat import live_daemons
-
-    return embedded_sends(embedded) or bool(live_daemons(config, now))
-
-
 def sending_line(config, now: datetime, embedded=None, wanted: bool | None = None, *, short: bool = False) -> str:
     """Who sends this clinic's deliveries, in the words the TUI's status line shows
     (SPEC §13): a live daemon, this session's embedded scheduler, or nobody and why.
@@ -248,7 +232,7 @@ def sending_line(config, now: datetime, embedded=None, wanted: bool | None = Non
     `short`: the same truth in fewer words where there are some (who sends), for a
     status line at 80 columns (issue #18); what is wrong is never shortened."""
     from core.config.secrets import unusable
-    from core.scheduling.heartbeat import live_daemons
+    from core.scheduling.heartbeat import embedded_sends, live_daemons
 
     paused = channel_health.lines(config, now)
     if paused:  # what staff must fix comes first: the line is cut at the screen's edge

@@ -319,7 +319,7 @@ def test_nothing_sending_the_pace_the_progress_and_a_re_invite_promise_no_time(d
     emails wait for the daemon, but its pace line went on « the last email leaves around
     14:03 », the progress row « Sending: 0 of 3 done », a re-invite « 2, now ». Nothing
     sending, none of them promises a time (core's one rule, StartPlan.nobody_sends and
-    held_words, from core.status.something_sends); a live daemon: the times, as before.
+    held_words, from core.scheduling.heartbeat.something_sends); a live daemon: the times, as before.
     `--json` says `nobody_sends`: `sending_begins` null does not mean "at once" then."""
     import json
     from datetime import timedelta

@@ -337,7 +337,7 @@ class ClinicastApp(StaffPreferences, HangUp, TypedAhead):
     def _sending_ok(self) -> bool:
         """Somebody sends and no channel is paused (the status line shows it green)."""
         from core import channel_health
-        from core.status import something_sends
+        from core.scheduling.heartbeat import something_sends
 
         ctx = self.session
         if ctx is None:

@@ -331,11 +331,11 @@ def held_words(ctx: Ctx, c: Campaign, embedded=None) -> str:
     """When the campaign's waiting emails or pushes will go out, and why not before —
     "Emails will go out Thursday Mar 5 at 09:00, when sending hours begin" — or ""
     when none is held (by the broadcast's window or by sending hours, SPEC §11). Nothing
-    alive sends them (core.status.something_sends; `embedded` as `summary`'s): that they
+    alive sends them (core.scheduling.heartbeat.something_sends; `embedded` as `summary`'s): that they
     wait for the sending daemon, with no moment promised, held or not."""
     from core.i18n import _
+    from core.scheduling.heartbeat import something_sends
     from core.sending_hours import describe_start
-    from core.status import something_sends
 
     now = ctx.now()
     mine = Delivery.select().where(Delivery.campaign == c, Delivery.kind.in_((DeliveryKind.EMAIL, DeliveryKind.PUSH)))

@@ -32,8 +32,8 @@ from core.models import Campaign, Invitation, Patient, Recipient
 from core.recipients.results import StartPlan, re_invited_before
 from core.recipients.rows import deliveries_of, insert_deliveries
 from core.rules import Stage, forbidden, reason_case
+from core.scheduling.heartbeat import something_sends
 from core.sending_hours import describe_start, first_allowed
-from core.status import something_sends
 
 _CHUNK = 500
 

@@ -222,7 +222,7 @@ class StartPlan:
     sending_begins_en: str = ""  # the spec's English of it, for --json (scripts read it)
     pace: str = ""  # "" = no cap; else when the last email leaves at the relay's pace (core.pace)
     kind: str = Kind.INVITATION  # the campaign's: what goes out (emails or pushes) and who is left out how
-    # nothing alive sends what falls due (core.status.something_sends: no daemon's heartbeat,
+    # nothing alive sends what falls due (core.scheduling.heartbeat.something_sends: no daemon's heartbeat,
     # no embedded scheduler running in this session): the sends wait in the queue
     nobody_sends: bool = False
 

@@ -31,8 +31,8 @@ from core.models import Campaign, Patient, Recipient
 from core.recipients.results import StartPlan, already_sent
 from core.recipients.rows import deliveries_of, insert_deliveries
 from core.rules import Stage, detail_case, forbidden, reason_case
+from core.scheduling.heartbeat import something_sends
 from core.sending_hours import describe_start, first_allowed
-from core.status import something_sends
 
 
 def _waiting(c: Campaign) -> pw.Select:
@@ -56,7 +56,7 @@ def without_one(c: Campaign, kind: DeliveryKind) -> pw.Select:
 def start_plan(ctx: Ctx, campaign_id: int | str, embedded=None) -> StartPlan:
     """What `start` would do now: sends, skips by reason, already sent, and whether
     anything will send them (`embedded`: this session's EmbeddedScheduler, None when it
-    has none — the command line's; core.status.something_sends)."""
+    has none — the command line's; core.scheduling.heartbeat.something_sends)."""
     ctx.require(Permission.CAMPAIGNS)
     c = get(campaign_id)
     rows = (

@@ -54,4 +54,19 @@ def _os_user() -> str:
     return login_name()
 
 
-__all__ = ["DAEMON", "TUI", "beat", "live_daemons"]
+def embedded_sends(embedded) -> bool:
+    """This session's embedded scheduler (an EmbeddedScheduler, or None when it did not
+    start) runs, so it sends what falls due (SPEC §13)."""
+    return embedded is not None and embedded.scheduler is not None and embedded.scheduler.running
+
+
+def something_sends(config, now: datetime, embedded=None) -> bool:
+    """Whether what falls due goes out without anyone doing more: a daemon alive by its
+    heartbeat or this session's embedded scheduler running —
+    core.status.sending_line's "nothing is sending" otherwise (SPEC §13). The start's words
+    (core.recipients.start, reinvite), the held words (core.campaigns.reads), the relay's pace
+    (core.pace) and the TUI's status line read it: one rule for who sends."""
+    return embedded_sends(embedded) or bool(live_daemons(config, now))
+
+
+__all__ = ["DAEMON", "TUI", "beat", "embedded_sends", "live_daemons", "something_sends"]
