@@ -175,17 +175,22 @@ def campaigns_edit(ctx, campaign_id, name, starts, ends, template_path, as_json)
     _template_notes(ctx, c.id, templates, created=False)
 
 
-@command(campaigns_group, "show", help=N_("One campaign with its counts."))
+@command(campaigns_group, "show", help=N_("One campaign: its counts, and who created, started and stopped it."))
 @click.argument("campaign_id", metavar=CAMPAIGN_ID)
 @click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
 def campaigns_show(ctx, campaign_id, as_json):
     from core import campaigns, pace
 
-    s = campaigns.summary(ctx, campaigns.get(campaign_id))
+    c = campaigns.get(campaign_id)
+    s = campaigns.summary(ctx, c)
+    # who created, started and stopped it, and when: a manager's « who sent this? »
+    acts = campaigns.history(ctx, c)
     if as_json:
-        return emit(s.to_json())
+        return emit({**s.to_json(), **acts.to_json()})
     # an invitation's emails go at the relay's pace (SPEC §5): why they stay queued
     _print_campaign(s, pace.campaign_words(ctx.config, s.id, ctx.now()) if s.kind == Kind.INVITATION else "")
+    for line in acts.lines(ctx.config.clinic.tz):
+        click.echo(f"  {line}")
 
 
 @command(campaigns_group, "archive", help=N_("Hide a campaign from the default list (kept for audit)."))

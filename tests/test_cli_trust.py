@@ -267,3 +267,54 @@ def test_an_audit_that_finds_nothing_says_so(run):
     assert run("audit", "--user", "nobody").stdout.strip() == "no entries"
     assert run.json("audit", "--user", "nobody") == []  # --json and --csv stay the data alone
     assert run("audit", "--user", "nobody", "--csv").stdout.strip() == "\ufeffid,at,user,action,campaign,detail"
+
+
+def test_campaigns_show_says_who_started_and_stopped_it_and_when(tmp_path, db_url, monkeypatch):
+    """« Who sent this campaign? »: `campaigns show` (and its --json) said nothing of who
+    created, started or stopped it, nor when — only the audit trail knew. It says them, each
+    by its login and at its moment in the clinic's zone; the existing fields stay as they were."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from core import context
+
+    other = "jdoe" if LOGIN != "jdoe" else "jdoe2"
+    users = "".join(
+        f'[users.{login}]\nname = "{login}"\npermissions = ["campaigns", "admin"]\nlanguage = "en"\n'
+        for login in (LOGIN, other)
+    )
+    run = Runner(write_config(tmp_path, db_url, users=users))
+    run("init")
+    run("patients", "import", str(patients_csv(tmp_path, n=3)))
+    inv = str(run.json("campaigns", "create", "--kind", "invitation", "--name", "Join")["id"])
+    run("recipients", "add", inv, "--patient", "1000")
+    draft = run.json("campaigns", "show", inv)
+    assert draft["created_by"] == LOGIN and draft["created_at"].endswith("Z")
+    assert [draft[k] for k in ("started_by", "started_at", "stopped_by", "stopped_at", "restarted_by")] == [None] * 5
+    assert "started" not in run("campaigns", "show", inv).stdout
+
+    run("campaigns", "start", inv)  # no daemon: its email waits, for the stop to cancel
+    monkeypatch.setattr(context, "login_name", lambda: other)
+    run("campaigns", "stop", inv)
+    shown = run.json("campaigns", "show", inv)
+    assert (shown["started_by"], shown["stopped_by"], shown["restarted_by"]) == (LOGIN, other, None)
+    # the fields that were there stay as they were
+    assert {k: shown[k] for k in draft if k in ("id", "name", "kind", "channel", "window_state", "archived")} == {
+        k: draft[k] for k in ("id", "name", "kind", "channel", "window_state", "archived")
+    }
+
+    def clock(iso: str) -> str:  # the moment's hour and minute at the clinic
+        moment = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(ZoneInfo("America/Toronto"))
+        return moment.strftime("%H:%M")
+
+    lines = run("campaigns", "show", inv).stdout.splitlines()
+    started = next(line for line in lines if line.strip().startswith("started"))
+    stopped = next(line for line in lines if line.strip().startswith("stopped"))
+    assert started.endswith(f"by {LOGIN}") and clock(shown["started_at"]) in started, lines
+    assert stopped.endswith(f"by {other}") and clock(shown["stopped_at"]) in stopped, lines
+
+    run("campaigns", "start", inv)  # started again, by the one who stopped it
+    again = run.json("campaigns", "show", inv)
+    assert (again["started_by"], again["restarted_by"], again["stopped_by"]) == (LOGIN, other, other)
+    lines = run("campaigns", "show", inv).stdout.splitlines()
+    assert lines[-1].strip().startswith("started again") and lines[-1].endswith(f"by {other}"), lines

@@ -117,6 +117,7 @@ CAMPAIGNS_ACTIONS = {
     "list campaigns": (lambda w, c: campaigns.summaries(c), ["core.campaigns.reads:summaries"]),
     "a campaign's summary": (lambda w, c: campaigns.summary(c, w.invitation), ["core.campaigns.reads:summary"]),
     "a campaign's funnel": (lambda w, c: campaigns.funnel(c, w.invitation), ["core.campaigns.reads:funnel"]),
+    "who started a campaign": (lambda w, c: campaigns.history(c, w.invitation), ["core.campaigns.trail:history"]),
     "read templates": (lambda w, c: campaigns.get_templates(c, w.invitation), ["core.campaigns.reads:get_templates"]),
     "count by conditions": (
         lambda w, c: conditions.count(c, [conditions.parse("age >= 18")]),

@@ -548,6 +548,35 @@ class TestRecipientDetail:
             assert "called: got the invitation" in text and "staff by" in text, text
 
 
+class TestIncidentAnswers:
+    """What a manager answering « I opted out and got your message » or « who sent this? »
+    reads in the screens."""
+
+    async def test_the_campaign_screen_says_who_started_and_stopped_it_and_when(self, world):
+        """« Who sent this campaign? »: the campaign's screen gave its status and counts, not
+        who created, started or stopped it, nor when — only the audit trail knew. Its header
+        says them, each with its login and its moment in the clinic's zone, as `campaigns
+        show` does (core.campaigns.history)."""
+        from dataclasses import replace
+        from datetime import timedelta
+
+        from core import recipients
+        from core.formats import short_when
+
+        cid = world.campaigns.broadcast_live
+        later = world.clock() + timedelta(minutes=7)
+        other = replace(world.ctx, user=replace(world.ctx.user, login="jdoe"), clock=lambda: later)
+        recipients.start(world.ctx, cid)
+        recipients.stop(other, cid)
+        tz = world.ctx.config.clinic.tz
+        async with campaign_open(world, cid) as (app, pilot):
+            header = " ".join(rendered(app.screen.query_one("#campaign-info")).replace("\xa0", " ").split())
+        started = short_when(world.clock(), tz).replace("\xa0", " ")
+        assert f"started {started} by {LOGIN}" in header, header
+        assert f"stopped {short_when(later, tz)} by jdoe".replace("\xa0", " ") in header, header
+        assert "created " in header, header
+
+
 class TestEightyColumns:
     async def test_the_recipient_footer_shows_the_detail_key(self, world):
         """`enter` opens the detail panel: at 80 columns its key is in the footer, not

@@ -2,6 +2,7 @@
 
 window.py   a broadcast's window: bounds, upcoming / live / ended, invalid
 reads.py    get, get_locked, status_of, summaries (counts, the invitation funnel), templates
+trail.py    history: who created, started and stopped it, and when (the audit trail's rows)
 actions.py  create, edit, archive; the field and template checks they share with the form
 languages.py  who would get another language than their own (a blank version); the
               versions a template file left out (kept)
@@ -33,10 +34,12 @@ from core.campaigns.reads import (
     summaries,
     summary,
 )
+from core.campaigns.trail import CampaignHistory, history
 from core.campaigns.window import window_bounds, window_state
 
 # the staff's actions and reads; anything else is imported from the module it lives in
 __all__ = [
+    "CampaignHistory",
     "CampaignSummary",
     "KeptVersion",
     "LanguageGap",
@@ -50,6 +53,7 @@ __all__ = [
     "funnel",
     "get",
     "get_templates",
+    "history",
     "save_templates",
     "status_of",
     "statuses_of",

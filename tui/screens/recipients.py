@@ -100,6 +100,7 @@ class RecipientsScreen(ClinicastScreen[None]):
         super().__init__()
         self.campaign_id = campaign_id
         self.summary: campaigns.CampaignSummary | None = None
+        self.acts: campaigns.CampaignHistory | None = None  # who created, started, stopped it
         self._ticks = 0
         self.sending = SendingControl(self, self)
         self.opt_outs = OptOutFlow(self, recorded=self.opt_out_recorded)
@@ -169,16 +170,21 @@ class RecipientsScreen(ClinicastScreen[None]):
 
     @work(exclusive=True, exit_on_error=False, group="summary")
     async def load_summary(self) -> None:
-        # whether anything sends what waits: a daemon alive, or this session's embedded scheduler
-        s = await asyncio.to_thread(campaigns.summary, self.app.ctx, self.campaign_id, self.app.scheduler)
+        s, acts = await asyncio.to_thread(self._read_summary)
         old = self.summary
         # an opt-out recorded since (here or elsewhere) changes what a row says, not its status
         changed = old is None or (old.counts, old.status, old.facts) != (s.counts, s.status, s.facts)
-        self.summary = s
+        self.summary, self.acts = s, acts
         self._show_summary(s)
         self.refresh_bindings()  # the keys that apply to this kind (re-invite: an invitation)
         if changed and self.table.order:
             self.table.reload_shown()
+
+    def _read_summary(self) -> tuple[campaigns.CampaignSummary, campaigns.CampaignHistory]:
+        ctx = self.app.ctx
+        # whether anything sends what waits: a daemon alive, or this session's embedded scheduler
+        summary = campaigns.summary(ctx, self.campaign_id, self.app.scheduler)
+        return summary, campaigns.history(ctx, self.campaign_id)
 
     def _show_summary(self, s: campaigns.CampaignSummary) -> None:
         self.title = s.name
@@ -200,6 +206,11 @@ class RecipientsScreen(ClinicastScreen[None]):
             info.append((" · ", Text(funnel_steps(s.funnel))))
         if s.archived:
             info.append((" · ", Text(_("archived"), style="dim")))
+        # who created, started and stopped it, and when: « who sent this? » answered here,
+        # as `campaigns show` answers it (core.campaigns.history)
+        if self.acts is not None:
+            tz = self.app.ctx.config.clinic.tz
+            info.extend((" · ", Text(line, style="dim")) for line in self.acts.lines(tz, short=True))
         self.query_one("#campaign-info", Static).update(fmt.flowed(info, width))
 
         # the total first, then the words that add up to it, each with its number; the
