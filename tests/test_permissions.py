@@ -28,7 +28,7 @@ from core.audit import read as audit_read
 from core.context import Ctx, for_current_user
 from core.enums import Permission
 from core.errors import ClinicastError, PermissionDenied
-from core.optouts import ledger
+from core.optouts import history, ledger
 from core.patients import lookup, upsert
 from core.patients import view as patient_view
 
@@ -175,6 +175,10 @@ CAMPAIGNS_ACTIONS = {
     "re-invite": (lambda w, c: recipients.reinvite(c, w.invitation), ["core.recipients.reinvite:reinvite"]),
     "search patients": (lambda w, c: lookup.search(c, "Tremblay"), ["core.patients.lookup:search"]),
     "a patient's page": (lambda w, c: patient_view.show(c, "1000"), ["core.patients.view:show"]),
+    "a patient's opt-outs in force": (
+        lambda w, c: history.active(c, "1015"),
+        ["core.optouts.history:active"],
+    ),
     "record an opt-out": (
         lambda w, c: ledger.record(c, "1001", "email", "au comptoir"),
         ["core.optouts.ledger:record"],

@@ -576,6 +576,49 @@ class TestIncidentAnswers:
         assert f"stopped {short_when(later, tz)} by jdoe".replace("\xa0", " ") in header, header
         assert "created " in header, header
 
+    async def test_the_opt_out_dialog_shows_the_patient_s_active_opt_outs_first(self, world):
+        """A receptionist records a phone opt-out: the dialog asked « what does the patient no
+        longer want? » without saying that « email » was out already. It lists the opt-outs in
+        force at its top (an undone one is not in force), each with its moment and who; at
+        80×24 with all four in force, the dialog's buttons are still on the screen."""
+        from core.formats import short_when
+        from core.optouts import history, ledger
+        from tui.screens.opt_out import OptOutModal
+
+        tz = world.ctx.config.clinic.tz
+        patient = Recipient.select().where(Recipient.campaign == world.campaigns.broadcast_live).first().patient
+        emr_id = patient.emr_id
+        app = app_for(world)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+
+            async def dialog_text() -> str:
+                # as the recipients' `o` and the patient search's open it (tui.screens.opt_out.OptOutFlow)
+                app.push_screen(OptOutModal(emr_id, patient.first_name))
+                await settle(pilot)
+                assert isinstance(app.screen, OptOutModal)
+                text = " ".join(rendered(app.screen.query_one("#opt-out-active")).replace("\xa0", " ").split())
+                return text
+
+            assert "Active opt-outs: none" in await dialog_text()
+            await pilot.press("escape")
+            ledger.record(world.ctx, emr_id, "push", "at the desk")
+            ledger.clear(world.ctx, emr_id, "push", "asked for them again")  # undone: not in force
+            ledger.record(world.ctx, emr_id, "email", "by phone, no more invitations")
+            for channel in ("feed", "push", "all"):  # "all" last: after it, each is on file already
+                ledger.record(world.ctx, emr_id, channel, "by phone")
+            text = await dialog_text()
+            email = history.active(world.ctx, emr_id)[0]
+            assert text.startswith("Active opt-outs: email"), text
+            assert short_when(email.at, tz).replace("\xa0", " ") in text and "by phone, no more invitations" in text
+            assert all(f" {w} " in text for w in ("feed", "all", "push")) and "at the desk" not in text, text
+            modal = app.screen
+            active, question = modal.query_one("#opt-out-active"), modal.query_one("#opt-out-question")
+            assert active.region.y < question.region.y  # first, above the question
+            # all four in force: the dialog still fits 80×24, its buttons on the screen
+            record = modal.query_one("#record")
+            assert 0 < record.region.bottom <= 24 and record.region.height, record.region
+
 
 class TestEightyColumns:
     async def test_the_recipient_footer_shows_the_detail_key(self, world):

@@ -1,14 +1,18 @@
-"""A patient's opt-out rows as staff read them (the recipient detail, `patients show`):
-active first, each with when, from where, by whom and its note, and when and by whom it
-was undone. Reads only: the rules that record and apply opt-outs are core.optouts.ledger,
-which reaches the recipients; this module reaches nothing but the table, so the
-recipients' detail can read it without an import circle."""
+"""A patient's opt-out rows as staff read them (the recipient detail, `patients show`, the
+TUI's opt-out dialog, which shows the active ones): active first, each with when, from
+where, by whom and its note, and when and by whom it was undone. Reads only: the rules
+that record and apply opt-outs are core.optouts.ledger, which reaches the recipients;
+this module reaches nothing but the table, so the recipients' detail can read it
+without an import circle."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
+from core import emr
+from core.context import Ctx
+from core.enums import Permission
 from core.models import OptOut, Patient
 
 
@@ -30,7 +34,20 @@ class OptOutRow:
 
 
 def for_patient(patient: Patient) -> list[OptOutRow]:
-    q = OptOut.select().where(OptOut.patient == patient.id).order_by(OptOut.cleared_at.is_null(False), OptOut.at)
+    return _rows(OptOut.select().where(OptOut.patient == patient.id))
+
+
+def active(ctx: Ctx, emr_id: str) -> list[OptOutRow]:
+    """The patient's opt-outs in force, oldest first (none for an unknown EMR id): what a
+    receptionist recording another one sees first — « email » already out, by whom, when."""
+    ctx.require(Permission.CAMPAIGNS)
+    return _rows(
+        OptOut.select().join(Patient).where(Patient.emr_key == emr.key(emr_id), OptOut.cleared_at.is_null(True))
+    )
+
+
+def _rows(q) -> list[OptOutRow]:
+    q = q.order_by(OptOut.cleared_at.is_null(False), OptOut.at)
     return [
         OptOutRow(
             o.channel,

@@ -9,7 +9,11 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from textual import on
+from rich.cells import cell_len
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -19,6 +23,8 @@ from textual.widgets import Button, Input, RadioButton, RadioSet, Static
 from core.enums import OptOutChannel
 from core.errors import ClinicastError
 from core.i18n import N_, _, clauses
+from core.words import word
+from tui import format as fmt
 from tui import workers
 from tui.app import ClinicastApp
 from tui.screens.base import ClinicastModal
@@ -28,6 +34,7 @@ from tui.widgets.footer import KeysFooter
 from tui.widgets.text_input import TextInput
 
 if TYPE_CHECKING:
+    from core.optouts.history import OptOutRow
     from core.optouts.ledger import Recorded
 
 _CHANNELS = (
@@ -49,10 +56,14 @@ class OptOutModal(ClinicastModal[tuple[str, str] | None]):
     def __init__(self, emr_id: str, name: str) -> None:
         super().__init__()
         self.emr_id, self.patient_name = emr_id, name
+        self.active: list[OptOutRow] | None = None  # the opt-outs in force, once read
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="opt-out-dialog") as box:
             box.border_title = self._title()
+            # what is out already, first: a phone opt-out recorded for a channel the patient
+            # left months ago, or for the email when « everything » is on file, is seen here
+            yield Static("", id="opt-out-active")
             yield Static(_("What does the patient no longer want?"), classes="hint", id="opt-out-question")
             with RadioSet(id="opt-out-channel"):
                 for i, (channel, label) in enumerate(_CHANNELS):
@@ -72,6 +83,7 @@ class OptOutModal(ClinicastModal[tuple[str, str] | None]):
         super().relabel()
         self.query_one("#opt-out-dialog").border_title = self._title()
         self.query_one("#opt-out-question", Static).update(_("What does the patient no longer want?"))
+        self._show_active()
         for button, (_channel, label) in zip(self.query(RadioButton), _CHANNELS, strict=False):
             button.label = _(label)
         self.query_one("#opt-out-note", Input).placeholder = _("note: how they asked (by phone, at the desk…)")
@@ -80,6 +92,40 @@ class OptOutModal(ClinicastModal[tuple[str, str] | None]):
 
     def on_mount(self) -> None:
         self.query_one(RadioSet).focus()
+        self._load_active()
+
+    @work(exclusive=True, exit_on_error=False, group="opt-out-active")
+    async def _load_active(self) -> None:
+        from core.optouts import history
+
+        self.active = await asyncio.to_thread(history.active, self.app.ctx, self.emr_id)
+        self._show_active()
+
+    def _show_active(self) -> None:
+        """The patient's opt-outs in force, each with its moment, source and who, or that
+        there are none (a receptionist can tell the list was read)."""
+        shown = self.query_one("#opt-out-active", Static)
+        if self.active is None:
+            return
+        if not self.active:
+            shown.update(Text(_("Active opt-outs: none"), style="dim"))
+            return
+        tz = self.app.ctx.config.clinic.tz
+        # one line each (at most one in force a channel: four lines, the dialog still fits 24
+        # rows); a long note is cut here, whole in the recipient's detail and `patients show`
+        channels = [word("channel", o.channel) for o in self.active]
+        rows = Table.grid(padding=(0, 1))
+        rows.add_column(style="yellow", no_wrap=True, min_width=max(map(cell_len, channels)))  # never cut
+        rows.add_column()  # shrinks to the room left; each line ends in « … » (its Text)
+        for o, channel in zip(self.active, channels, strict=True):
+            by = _("{source} by {login}").format(source=word("source", o.source), login=o.recorded_by)
+            text = Text(
+                fmt.unbroken(fmt.short_when(o.at, tz)) + " · " + fmt.unbroken(by), no_wrap=True, overflow="ellipsis"
+            )
+            if o.note:
+                text.append(f" — {o.note}", style="dim")  # as `patients show` writes it
+            rows.add_row(channel, text)
+        shown.update(Group(Text(_("Active opt-outs:"), style="bold"), rows))
 
     def changed(self) -> bool:
         return bool(self.query_one("#opt-out-note", Input).value.strip())
