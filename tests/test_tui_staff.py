@@ -21,7 +21,7 @@ from tui_helpers import (
 )
 
 from core import campaigns as campaigns_mod
-from core.models import Campaign, Patient, Recipient, Template
+from core.models import AuditLog, Campaign, Patient, Recipient, Template
 from tui.screens.campaign_detail import CampaignDetailScreen
 from tui.screens.campaign_list import CampaignListScreen
 from tui.screens.modals import ConfirmModal
@@ -600,7 +600,10 @@ class TestIncidentAnswers:
                 text = " ".join(rendered(app.screen.query_one("#opt-out-active")).replace("\xa0", " ").split())
                 return text
 
+            seen = AuditLog.select().where(AuditLog.action == "patient_show", AuditLog.detail.contains(emr_id))
+            before = seen.count()
             assert "Active opt-outs: none" in await dialog_text()
+            assert seen.count() == before + 1  # the patient's opt-outs and their notes: a read, audited
             await pilot.press("escape")
             ledger.record(world.ctx, emr_id, "push", "at the desk")
             ledger.clear(world.ctx, emr_id, "push", "asked for them again")  # undone: not in force

@@ -2,8 +2,8 @@
 TUI's opt-out dialog, which shows the active ones): active first, each with when, from
 where, by whom and its note, and when and by whom it was undone. Reads only: the rules
 that record and apply opt-outs are core.optouts.ledger, which reaches the recipients;
-this module reaches nothing but the table, so the recipients' detail can read it
-without an import circle."""
+this module reaches nothing but the table (and the audit trail, for `active`'s read), so
+the recipients' detail can read it without an import circle."""
 
 from __future__ import annotations
 
@@ -39,11 +39,17 @@ def for_patient(patient: Patient) -> list[OptOutRow]:
 
 def active(ctx: Ctx, emr_id: str) -> list[OptOutRow]:
     """The patient's opt-outs in force, oldest first (none for an unknown EMR id): what a
-    receptionist recording another one sees first — « email » already out, by whom, when."""
+    receptionist recording another one sees first — « email » already out, by whom, when.
+    A read of patient data (their notes), audited as the recipient detail's is: one row a
+    minute at most for the same patient (core.audit.read.record_read)."""
+    from core.audit.read import record_read
+
     ctx.require(Permission.CAMPAIGNS)
-    return _rows(
-        OptOut.select().join(Patient).where(Patient.emr_key == emr.key(emr_id), OptOut.cleared_at.is_null(True))
-    )
+    patient = Patient.get_or_none(Patient.emr_key == emr.key(emr_id))
+    if patient is None:
+        return []
+    record_read(ctx, "patient_show", coalesce=1, emr_id=patient.emr_id)
+    return _rows(OptOut.select().where(OptOut.patient == patient.id, OptOut.cleared_at.is_null(True)))
 
 
 def _rows(q) -> list[OptOutRow]:
