@@ -53,7 +53,7 @@ test: $(STAMP) locale
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -n 3 -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 4 -q $(PYTEST_ARGS)
 
 # The quick suite N times in a row with two CPU burners (issue #22's check; .ci/soak):
 # about 9 minutes a run on 2 cores. Not part of `test`.
