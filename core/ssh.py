@@ -142,4 +142,7 @@ def no_server_file(path: str, words: Sequence[str] | None, *, opts: Sequence[str
             "{path}: over SSH clinicast reads no file on the server; a file on your computer comes "
             "through the connection: {command}"
         )
-    raise BadInput(said.format(path=visible(path, len(path)), command=command))  # whole, on one line
+    # whole, on one line: a line feed or an escape in a path (or in another of their words)
+    # shown escaped, in the command as in the path — `ssh clinic … < 'a\nb.csv'` printed raw
+    # broke the one line in two
+    raise BadInput(said.format(path=visible(path, len(path)), command=visible(command, len(command))))

@@ -329,6 +329,24 @@ def test_a_server_path_over_ssh_is_refused_before_it_is_looked_at(served, capsys
 
 
 @pytest.mark.parametrize(
+    "typed, shown",
+    [
+        ("recipients add 1 --csv 'a\nb\x1b[2J.csv'", "ssh clinic recipients add 1 --csv - < 'a\\nb\\x1b[2J.csv'"),
+        ("recipients list 1 --csv -o 'a\r\nb.csv'", "ssh clinic recipients list 1 --csv > 'a\\r\\nb.csv'"),
+    ],
+)
+def test_a_refused_path_s_control_characters_are_shown_escaped(served, capsys, typed, shown):
+    """A path holding a line feed (or a terminal escape) was escaped where the refusal named
+    it, but not in the command retyped after it: the « one line » came out on two, and an
+    escape reached the terminal raw. Shown escaped in both, as every value a person typed."""
+    _config, _secret, client = served
+    assert client(typed) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.strip().splitlines()) == 1 and "\x1b" not in err and "\r" not in err, repr(err)
+    assert err.strip().endswith(shown), repr(err)
+
+
+@pytest.mark.parametrize(
     "typed, retyped",
     [
         ("recipients list 1 --csv --output {f}", "ssh clinic recipients list 1 --csv > {f}"),
