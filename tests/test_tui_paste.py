@@ -125,7 +125,8 @@ async def test_over_ssh_the_csv_tab_reads_no_server_file_and_says_how_a_list_com
     login could (another's export, /etc/passwd: its lines shown as unknown ids), though
     their own file is on their computer. No folder tree there and no path read: a path
     typed is answered with the two ways a list comes — pasted here, or sent through the
-    connection with the command that, run on their computer, adds it to this campaign."""
+    connection with the command that, run on their computer, adds it to this campaign —
+    once, in the place of the standing words that said it too."""
     cid = world.campaigns.invitation_draft
     theirs = tmp_path / "export of another.csv"
     theirs.write_text("emr_id\n100001\nS3CRET-4711\n")
@@ -142,5 +143,18 @@ async def test_over_ssh_the_csv_tab_reads_no_server_file_and_says_how_a_list_com
         assert f"ssh clinic recipients add {cid} --csv - < '{theirs}'" in said(), said()
         await settle(pilot)
         assert modal.report is None and "S3CRET" not in screen_text(app), screen_text(app)
+        # said once: the answer took the standing words' place (which said it again below it,
+        # the command twice at 80×24) until the path changes; a path's escape shown escaped
+        command = f"ssh clinic recipients add {cid} --csv - <"
+        assert screen_text(app).count(command) == 1, screen_text(app)
+        modal.query_one("#csv-path").value = "liste\x1b[2J.csv"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "liste\\x1b[2J.csv" in said() and "\x1b" not in said() and screen_text(app).count(command) == 1, said()
+        await pilot.press("backspace")
+        await settle(pilot)
+        text = screen_text(app)
+        assert "reads no file by its path" not in text and "paste a column of EMR ids" in text, text
+        assert text.count(command) == 1, text
         await paste(pilot, "100001\n100002\n")  # the way in that stays
         assert "2 patients found" in said(), said()

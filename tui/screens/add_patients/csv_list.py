@@ -20,6 +20,7 @@ from textual.widgets import Button, DirectoryTree, Input, Static, TabbedContent
 from core import recipients, ssh
 from core.errors import BadInput, ClinicastError
 from core.i18n import _
+from core.textcheck import visible
 from tui import format as fmt
 from tui.screens.add_patients.common import AddPatientsBase
 from tui.screens.add_patients.words import csv_report_text
@@ -41,6 +42,10 @@ class PathOrPaste(TextInput):
 
 
 class CsvTab(AddPatientsBase):
+    # over SSH, the path (or "") whose answer shows under the field, in the standing
+    # words' place (relabelled in the language switched to); None: the standing words show
+    _over_ssh_answered: str | None = None
+
     def compose_csv(self) -> ComposeResult:
         with Horizontal(id="csv-path-row"):
             yield PathOrPaste(
@@ -69,11 +74,11 @@ class CsvTab(AddPatientsBase):
         """Over SSH, how a list comes: pasted here, or sent from the staff member's computer
         (`typed`: the file name they typed, in the command)."""
         command = ssh.id_list_over_ssh(self.campaign_id, typed or _("list.csv"))
-        if typed:
+        if typed:  # one line of words, whatever was typed (a tab, an escape: shown escaped)
             return _(
                 "{path}: this session runs on the clinic's server and reads no file by its path; paste the "
                 "file's column of EMR ids here, or send it from a terminal on your computer: {command}"
-            ).format(path=typed, command=command)
+            ).format(path=visible(typed, len(typed)), command=visible(command, len(command)))
         return _(
             "This session runs on the clinic's server, not on your computer: paste a column of EMR ids "
             "copied from a spreadsheet (up to {n}), or send a file from a terminal on your computer: {command}"
@@ -84,6 +89,8 @@ class CsvTab(AddPatientsBase):
         self.query_one("#csv-path", Input).placeholder = self._csv_placeholder()
         for words in self.query("#csv-over-ssh").results(Static):
             words.update(self._over_ssh_words())
+        if self._over_ssh_answered is not None:
+            self.query_one("#csv-report", Static).update(Text(self._over_ssh_words(self._over_ssh_answered)))
         if self.report is not None:
             self.query_one("#csv-report", Static).update(csv_report_text(self.report))
             n = len(self.report.found)
@@ -103,9 +110,13 @@ class CsvTab(AddPatientsBase):
         path = self.query_one("#csv-path", Input).value.strip()
         if not ssh.server_paths_shown():  # over SSH a path is not read (core.ssh)
             box = self.query_one("#csv-report", Static)
-            box.update(Text(self._over_ssh_words(path) if path else self._over_ssh_words()))  # a path's [ is not markup
+            box.update(Text(self._over_ssh_words(path)))  # a path's [ is not markup
             box.add_class("error")
             box.display = True
+            # said once: the answer, right under the path, in place of the standing words
+            # (which said the same a few lines below it, the command twice)
+            self.query_one("#csv-over-ssh").display = False
+            self._over_ssh_answered = path
             return
         if not path:
             self._message(_("Type the path of a CSV file, or choose one in the folder below."))
@@ -119,6 +130,14 @@ class CsvTab(AddPatientsBase):
         button.disabled = True
         button.label = _("Assign")  # no count of a file no longer named
         self.query_one("#csv-report").display = False
+        self._over_ssh_unanswered()
+
+    def _over_ssh_unanswered(self) -> None:
+        """Over SSH, the answer to a path no longer shows (the path changed, a list's report
+        in its place): the standing words, back."""
+        self._over_ssh_answered = None
+        for words in self.query("#csv-over-ssh"):
+            words.display = True
 
     # a list pasted anywhere in the dialog (terminals send it as a bracketed paste): read
     # by core like a CSV file, with the same report and the same Assign to confirm
@@ -142,6 +161,7 @@ class CsvTab(AddPatientsBase):
     async def _read_list(self, read, what: str) -> None:
         """`read` is recipients.read_id_list (a path) or read_pasted (the pasted text)."""
         box = self.query_one("#csv-report", Static)
+        self._over_ssh_unanswered()
         try:
             report = await asyncio.to_thread(read, self.app.ctx, what)
         except BadInput as e:  # the file or the list: said beside the path, where the eye is
