@@ -216,8 +216,9 @@ async def test_o_on_a_recipient_row_and_the_ledger_export(world):
 
 async def test_over_ssh_the_export_gives_the_command_that_brings_the_ledger_home(world, monkeypatch):
     """SPEC §13: files travel through the connection. Over SSH, `E` writes nothing on the
-    server unless asked: it shows the command for the staff member's own computer (enter
-    closes); `y` writes a copy here for an administrator with a shell on the server."""
+    server: it shows the command for the staff member's own computer (enter closes). It
+    offered « Write a copy on the server » (`y`): a file of patients' names left where a
+    staff member without a shell can neither fetch nor delete it; no longer offered."""
     monkeypatch.setenv("SSH_CONNECTION", "203.0.113.7 52100 192.0.2.10 22")
     cid = world.campaigns.invitation_sent
     async with campaign_open(world, cid, size=(80, 24)) as (app, pilot):
@@ -235,5 +236,12 @@ async def test_over_ssh_the_export_gives_the_command_that_brings_the_ledger_home
         assert not list(world.folder.glob("campaign-*.csv")), "nothing written on the server"
         await pilot.press("E")
         await settle(pilot)
-        await pilot.press("y")
-        assert await wait_for(pilot, lambda: list(world.folder.glob(f"campaign-{cid}-recipients-*.csv")))
+        text = screen_text(app)
+        assert "Write a copy" not in text and "y " not in text.splitlines()[-1], text
+        await pilot.press("y")  # answers nothing
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal) and not list(world.folder.glob("campaign-*.csv"))
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmModal)
+        assert not list(world.folder.glob("campaign-*.csv")), "nothing written on the server"

@@ -59,8 +59,12 @@ class ConfirmModal(ClinicastModal[bool]):
         danger: bool = False,
         *,
         no_first: bool = False,
+        notice: bool = False,
     ) -> None:
         super().__init__()
+        # only says: one button, `no`'s (enter, n, escape close it), nothing to confirm —
+        # y does nothing and is not in the footer; the result is False
+        self.notice = notice
         self.dialog_title = title
         self.message = message
         self.yes, self.no, self.danger = yes, no, danger
@@ -72,12 +76,13 @@ class ConfirmModal(ClinicastModal[bool]):
             yield Static(say(self.message), classes="message", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button(self._words(False), id="no", compact=True)
-                yield Button(
-                    self._words(True),
-                    id="yes",
-                    variant="error" if self.danger else "primary",
-                    compact=True,
-                )
+                if not self.notice:
+                    yield Button(
+                        self._words(True),
+                        id="yes",
+                        variant="error" if self.danger else "primary",
+                        compact=True,
+                    )
         yield KeysFooter()
 
     def relabel(self) -> None:
@@ -85,7 +90,8 @@ class ConfirmModal(ClinicastModal[bool]):
         self.query_one("#confirm-dialog").border_title = say(self.dialog_title)
         self.query_one(".message", Static).update(say(self.message))
         self.query_one("#no", Button).label = self._words(False)
-        self.query_one("#yes", Button).label = self._words(True)
+        for yes in self.query("#yes").results(Button):
+            yes.label = self._words(True)
 
     def _words(self, yes: bool) -> str | Text:
         """A button's words, which its key in the footer says too."""
@@ -98,6 +104,8 @@ class ConfirmModal(ClinicastModal[bool]):
         words = {"confirm.yes": True, "confirm.no": False}
         out = {}
         for key, a in super().active_bindings.items():
+            if self.notice and a.binding.id in ("confirm.yes", "confirm.yes_fr"):
+                continue
             if a.binding.id in words:
                 binding = replace(a.binding, description=str(self._words(words[a.binding.id])))
                 if a.binding.id == "confirm.yes" and key == "y" and self._letter_answers():
@@ -114,6 +122,8 @@ class ConfirmModal(ClinicastModal[bool]):
         return letter != "y" and any(b.action == f"answer_letter('{letter}')" for b in bound)
 
     def check_action(self, action: str, parameters) -> bool | None:
+        if self.notice and (action == "answer_letter" or (action == "answer" and parameters[0] is True)):
+            return False
         if action == "answer_letter":  # « o » answers yes only where it is the letter of yes
             return parameters[0] == yes_letter()
         return True
@@ -122,7 +132,7 @@ class ConfirmModal(ClinicastModal[bool]):
         # a question is read whole: a toast still up (the start's, as she stops at once) lay
         # over its last lines, at 80×24 what a stop leaves in the feed
         self.app.clear_notifications()
-        self.query_one("#no" if self.no_first else "#yes", Button).focus()
+        self.query_one("#no" if self.no_first or self.notice else "#yes", Button).focus()
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:

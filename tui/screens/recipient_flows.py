@@ -36,8 +36,12 @@ class RecipientFlows:
     async def _export(self) -> None:
         """The recipient ledger as CSV (core.exports: owner-only file, audited). Over SSH a
         file written here would be on the server, out of reach of staff without a shell:
-        the dialog gives the command that brings it through the connection (core.ssh), and writes a
-        copy here only if asked (an administrator with a shell on the server)."""
+        the dialog gives the command that brings it through the connection (core.ssh) and
+        writes nothing. It offered « Write a copy on the server », for an administrator with
+        a shell there; to the receptionist under ForceCommand it was a button that left
+        patients' names on the server, in a file she can never fetch nor delete. Over SSH
+        the TUI reads no server file by path (the CSV tab) and writes none either; an
+        administrator at a shell has the command line (`--csv --output FILE`)."""
         import os
 
         from core import exports, ssh
@@ -55,12 +59,11 @@ class RecipientFlows:
                     "  {windows}\n\n"
                     "({alias}: the name you give ssh for this server, or {host})"
                 ).format(unix=how.unix, windows=how.windows, alias=how.alias, host=how.host),
-                yes=lambda: _("Write a copy on the server"),
                 no=lambda: _("Close"),
-                no_first=True,
+                notice=True,
             )
-            if not await screen.app.push_screen_wait(ask):
-                return
+            await screen.app.push_screen_wait(ask)
+            return
         folder = screen.app.start_folder or os.getcwd()
         path = await asyncio.to_thread(exports.write_recipients_csv, screen.app.ctx, screen.campaign_id, folder)
         screen.notify(
