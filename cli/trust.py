@@ -117,7 +117,7 @@ def patients_show(ctx, emr_id, as_json):
                 day=when(o.cleared_at, tz), login=o.cleared_by, note=o.cleared_note
             )
         note = f" — {o.note}" if o.note else ""
-        by = _("{source} by {login}").format(source=word("source", o.source), login=o.recorded_by)
+        by = o.origin()
         # its time as well as its day: a message sent the same day was sent before it or after
         click.echo(f"  {channel:{channel_wide}} {when(o.at, tz)}  {by}{note}  [{state}]")
     click.echo(_("campaigns:") if view.campaigns else _("campaigns: none"))

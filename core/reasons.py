@@ -116,6 +116,13 @@ _SOURCE_WORDS = {
 }
 
 
+def opt_out_source(source: str, gettext: Callable[[str], str] = i18n._) -> str:
+    """Where an opt-out came from, as a phrase: « unsubscribe link », « in the app », « recorded
+    by staff » — in a skip reason's parentheses and an opt-out row (core.optouts.history) alike.
+    A source this version does not know: as it is."""
+    return gettext(_SOURCE_WORDS[source]) if source in _SOURCE_WORDS else source
+
+
 _OPTED_OUT = ("opted_out_email", "opted_out_feed", "opted_out_push")
 # an opt-out reason without its day and source: a count of several patients (an assign's
 # summary, the audit trail's « écartés : 3 (…) ») — « on  () » otherwise
@@ -350,6 +357,6 @@ def describe(code: str, detail: str = "", language: str | None = None, times: di
         if not detail:
             return gettext(_OPTED_OUT_COUNTED[code])
         day, _sep, source = detail.partition("|")
-        source_words = gettext(_SOURCE_WORDS[source]) if source in _SOURCE_WORDS else source
+        source_words = opt_out_source(source, gettext)
         return gettext(words).format(date=_day(day[:10], language), source=source_words)
     return gettext(words).format(detail=detail)

@@ -46,6 +46,7 @@ def test_opt_out_show_opt_in_and_the_audit_trail(run):
     text = run("patients", "show", "1000").stdout
     # in the staff member's language ([users.LOGIN] language = "en" here; French: tests/test_i18n_*.py)
     assert "asked by phone" in text and "opted out of email on" in text and "recorded by staff" in text
+    assert f"recorded by {LOGIN}" in text and "staff by" not in text, text  # who, as a phrase
     assert c["reason_text"].startswith("opted out of email on")
     # the day as the staff's language writes it, as `patients show` writes it above (it was
     # ISO, « le 2026-12-07 » in French); --json's reason_text keeps the spec's ISO

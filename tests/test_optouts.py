@@ -144,3 +144,19 @@ def test_an_opt_out_cancels_a_claimed_email_but_not_one_in_flight(db, config):
     assert (by_emr["1000"].status, by_emr["1001"].status) == ("skipped", "queued")
     d1000 = Delivery.get(Delivery.recipient != r1001.id)
     assert (d1000.status, d1000.claim_token, d1000.error_code) == ("cancelled", None, "opted_out_email")
+
+
+def test_an_opt_out_s_origin_reads_as_a_phrase():
+    """The recipient detail, `patients show` and the opt-out dialog said « staff by mlaval »
+    (and « link by gateway »): a list of two words. Each source says where it came from
+    and, recorded by staff, who (core.optouts.history.OptOutRow.origin)."""
+    from datetime import date, datetime
+
+    def origin(source, by):
+        at = datetime(2026, 3, 2, 15, 0)
+        return history.OptOutRow("email", source, at, date(2026, 3, 2), by, "", True, None, "", "").origin()
+
+    assert origin("staff", "mlaval") == "recorded by mlaval"
+    assert origin("link", "gateway") == "unsubscribe link"
+    assert origin("app", "gateway") == "in the app"
+    assert origin("staff", "") == "recorded by staff"

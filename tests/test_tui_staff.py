@@ -545,7 +545,7 @@ class TestRecipientDetail:
             text = " ".join(rendered(app.screen.query_one("#recipient-detail-body")).replace("\xa0", " ").split())
             assert "Opt-outs" in text, text
             assert when(o.at, world.ctx.config.clinic.tz).replace("\xa0", " ") in text, text
-            assert "called: got the invitation" in text and "staff by" in text, text
+            assert "called: got the invitation" in text and f"recorded by {LOGIN}" in text, text
 
 
 class TestIncidentAnswers:

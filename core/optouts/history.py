@@ -12,8 +12,11 @@ from datetime import date, datetime
 
 from core import emr
 from core.context import Ctx
-from core.enums import Permission
+from core.enums import OptOutSource, Permission
+from core.i18n import _
 from core.models import OptOut, Patient
+from core.reasons import opt_out_source
+from core.words import word
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,18 @@ class OptOutRow:
 
     def to_json(self) -> dict:
         return asdict(self)
+
+    def origin(self) -> str:
+        """Where the opt-out came from and who recorded it, as staff read it beside its moment
+        (the recipient detail, `patients show`, the opt-out dialog): « recorded by mlaval »,
+        « unsubscribe link », « in the app » — « staff by mlaval » read as a list of two. The
+        link's and the app's come through the feed, whose login ("gateway") says nothing more."""
+        if self.source == OptOutSource.STAFF and self.recorded_by:
+            return _("recorded by {login}").format(login=self.recorded_by)
+        if self.source in {s.value for s in OptOutSource}:
+            return opt_out_source(self.source)  # as a skip reason says it (core.reasons)
+        # a source this version does not know: as it is, and who
+        return _("{source} by {login}").format(source=word("source", self.source), login=self.recorded_by)
 
 
 def for_patient(patient: Patient) -> list[OptOutRow]:

@@ -118,7 +118,7 @@ class OptOutModal(ClinicastModal[tuple[str, str] | None]):
         rows.add_column(style="yellow", no_wrap=True, min_width=max(map(cell_len, channels)))  # never cut
         rows.add_column()  # shrinks to the room left; each line ends in « … » (its Text)
         for o, channel in zip(self.active, channels, strict=True):
-            by = _("{source} by {login}").format(source=word("source", o.source), login=o.recorded_by)
+            by = o.origin()
             text = Text(
                 fmt.unbroken(fmt.short_when(o.at, tz)) + " · " + fmt.unbroken(by), no_wrap=True, overflow="ellipsis"
             )

@@ -102,7 +102,7 @@ class RecipientDetailModal(ClinicastModal[None]):
         for i, o in enumerate(d.opt_outs):
             # when, from where, by whom: set beside « Sent », it says which came first
             text = Text(f"{word('channel', o.channel)}{sep}{when(o.at)}{sep}")
-            by = _("{source} by {login}").format(source=word("source", o.source), login=o.recorded_by)
+            by = o.origin()
             text.append(fmt.unbroken(by))
             if o.note:
                 text.append(f" — {o.note}")  # as `patients show` writes it
