@@ -172,3 +172,30 @@ def test_an_invitation_s_funnel_in_english():
     assert funnel_steps({"invited": 1, "joined": 0, "expired": 1, "reinvited": 2}) == (
         "1 invited, 0 joined, 1 expired, 2 re-invited"
     )
+
+
+def test_a_re_invitation_s_count_agrees_with_its_number(tmp_path):
+    """A campaign's history says its latest re-invitation with how many it queued: « 1
+    patient », « 2 patients », in French too (core.campaigns.history)."""
+    from zoneinfo import ZoneInfo
+
+    from core.campaigns.trail import CampaignHistory, Moment
+
+    at = datetime(2026, 3, 2, 15, 0)
+    tz = ZoneInfo("America/Toronto")
+
+    def said(n, by="mlaval"):
+        return CampaignHistory(Moment("", at), reinvited=Moment(by, at), reinvited_count=n).lines(tz)[-1]
+
+    assert said(1).startswith("re-invited 1 patient ") and said(1).endswith(" by mlaval")
+    assert said(2).startswith("re-invited 2 patients ")
+    assert said(None).startswith("re-invited ") and "patient" not in said(None)  # the trail does not say
+    assert " by " not in said(2, by="")
+    fr = {
+        ("re-invited {n} patient {when} by {login}", "re-invited {n} patients {when} by {login}"): (
+            "{n} patient réinvité le {when} par {login}",
+            "{n} patients réinvités le {when} par {login}",
+        )
+    }
+    with speaking_french(tmp_path, fr):
+        assert said(1).startswith("1 patient réinvité le ") and said(2).startswith("2 patients réinvités le ")

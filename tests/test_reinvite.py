@@ -162,3 +162,35 @@ def test_the_help_says_how_long_a_fresh_invitation_is_valid_from_core(monkeypatc
     monkeypatch.setattr(actions, "INVITATION_VALID_DAYS", 21)
     r = CliRunner().invoke(cli, ["campaigns", "reinvite", "--help"], terminal_width=200)
     assert r.exit_code == 0 and "(new code, 21 days)" in r.output, r.output
+
+
+def test_campaigns_show_says_who_re_invited_and_when(env, smtp, db_url):
+    """« Who sent this? »: a re-invitation sends invitations too, and `campaigns show` (and its
+    --json) said who created, started and stopped the campaign, not who re-invited it. It says
+    the latest re-invitation — who, when, how many — after the start, as the other acts."""
+    from core.context import login_name
+
+    ctx, clock, d, tmp_path = env
+    c = invited(ctx, d, 2)
+    path = delivery_config(db_url, tmp_path, smtp=smtp, as_toml=True)
+    path.write_text(path.read_text().replace('default_language = "fr"', 'default_language = "en"'))  # reads English
+
+    def show(*more):
+        r = CliRunner().invoke(cli, ["campaigns", "show", str(c.id), *more, "--config", str(path)])
+        assert r.exit_code == 0, r.output
+        return json.loads(r.output) if more else r.output.splitlines()
+
+    before = show("--json")
+    assert [before[k] for k in ("reinvited_by", "reinvited_at", "reinvited_count")] == [None] * 3
+    assert not any("re-invited" in line for line in show())
+    Invitation.update(expires_at=datetime(2020, 1, 1)).execute()  # the CLI runs at the real time
+    r = CliRunner().invoke(cli, ["campaigns", "reinvite", str(c.id), "--config", str(path)])
+    assert r.exit_code == 0, r.output
+    after = show("--json")
+    assert (after["reinvited_by"], after["reinvited_count"]) == (login_name(), 2)
+    assert after["reinvited_at"].endswith("Z") and after["reinvited_at"] > after["started_at"]
+    assert {k: v for k, v in after.items() if not k.startswith("reinvited_")}.keys() == {
+        k for k in before if not k.startswith("reinvited_")
+    }  # the fields that were there are still there
+    lines = show()
+    assert lines[-1].strip().startswith("re-invited 2 patients ") and lines[-1].endswith(f"by {login_name()}"), lines

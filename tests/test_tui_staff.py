@@ -576,6 +576,26 @@ class TestIncidentAnswers:
         assert f"stopped {short_when(later, tz)} by jdoe".replace("\xa0", " ") in header, header
         assert "created " in header, header
 
+    async def test_the_campaign_screen_says_who_re_invited_and_when(self, world):
+        """A re-invitation (`i`) sends invitations too: the header said who started the
+        campaign, not who re-invited its patients. It says the latest re-invitation — how
+        many, when, by whom — as `campaigns show` does (core.campaigns.history)."""
+        from datetime import timedelta
+
+        from core import recipients
+        from core.formats import short_when
+        from core.models import Invitation
+
+        cid = world.campaigns.invitation_sent
+        Invitation.update(expires_at=world.clock() - timedelta(days=1)).execute()  # expired unanswered
+        n = recipients.reinvite(world.ctx, cid).will_send
+        assert n > 1
+        tz = world.ctx.config.clinic.tz
+        async with campaign_open(world, cid) as (app, pilot):
+            header = " ".join(rendered(app.screen.query_one("#campaign-info")).replace("\xa0", " ").split())
+        moment = short_when(world.clock(), tz).replace("\xa0", " ")
+        assert f"re-invited {n} patients {moment} by {LOGIN}" in header, header
+
     async def test_the_opt_out_dialog_shows_the_patient_s_active_opt_outs_first(self, world):
         """A receptionist records a phone opt-out: the dialog asked « what does the patient no
         longer want? » without saying that « email » was out already. It lists the opt-outs in
