@@ -13,7 +13,8 @@ Never `strftime`, `isoformat()` or `f"{n:,}"` for what a person reads: these do.
   « 14 h 02 » is for running text; the colon form it also accepts fits a table cell and
   reads the same in English.
 - A date and a time are joined as each language writes them: « 2 déc. 2026 14:02 »,
-  "Dec 2, 2026, 14:02".
+  "Dec 2, 2026, 14:02". Inside a sentence (`in_text`), French puts « à » between them, as
+  the OQLF writes it: « créée le 2 déc. 2026 à 14:02 par mlaval »; English is unchanged.
 - Short forms fit a table cell (at most 14 columns): a day of the clinic's current year
   without its year (« 2 déc. », "Dec 2"), another year's with it and without the time
   (« 2 déc. 2025 »). Never a bare month-day such as `12-05`. "This year" is the session's
@@ -48,6 +49,8 @@ FALLBACK = "en_CA"
 # a date then a time, as each language writes them ({date} and {time} are Babel's)
 JOIN = {"fr": "{date} {time}"}
 JOIN_DEFAULT = "{date}, {time}"
+# the same inside a sentence (« le 2 déc. à 14:02 »); a language not here joins as JOIN
+JOIN_IN_TEXT = {"fr": "{date} à {time}"}
 TIME = "HH:mm"
 TIME_SECONDS = "HH:mm:ss"
 
@@ -159,16 +162,19 @@ def weekday(moment: dt.date | dt.datetime | None, tz: ZoneInfo | None = None) ->
     return format_date(_calendar_day(moment, tz), "EEEE", locale=locale())
 
 
-def _join(date_text: str, time_text: str) -> str:
-    return JOIN.get(i18n.current(), JOIN_DEFAULT).format(date=date_text, time=time_text)
+def _join(date_text: str, time_text: str, *, in_text: bool = False) -> str:
+    language = i18n.current()
+    joined = (JOIN_IN_TEXT.get(language) if in_text else None) or JOIN.get(language, JOIN_DEFAULT)
+    return joined.format(date=date_text, time=time_text)
 
 
-def when(moment: dt.datetime | None, tz: ZoneInfo, *, seconds: bool = False) -> str:
-    """« 2 déc. 2026 14:02 », "Dec 2, 2026, 14:02": a naive-UTC moment in the clinic's zone."""
+def when(moment: dt.datetime | None, tz: ZoneInfo, *, seconds: bool = False, in_text: bool = False) -> str:
+    """« 2 déc. 2026 14:02 », "Dec 2, 2026, 14:02": a naive-UTC moment in the clinic's zone.
+    `in_text`: inside a sentence, « 2 déc. 2026 à 14:02 » (English unchanged)."""
     m = local(moment, tz)
     if m is None:
         return ""
-    return _join(day(m.date()), time(m, tz, seconds=seconds))
+    return _join(day(m.date()), time(m, tz, seconds=seconds), in_text=in_text)
 
 
 def _this_year(tz: ZoneInfo | None, now: dt.datetime | None) -> int:
@@ -190,12 +196,15 @@ def short_day(d: dt.date | dt.datetime | None, tz: ZoneInfo | None = None, *, no
     return _first(cal, format_date(cal, locale().datetime_skeletons["MMMd"], locale=locale()))
 
 
-def short_when(moment: dt.datetime | None, tz: ZoneInfo, *, now: dt.datetime | None = None) -> str:
+def short_when(
+    moment: dt.datetime | None, tz: ZoneInfo, *, now: dt.datetime | None = None, in_text: bool = False
+) -> str:
     """A table cell's moment: « 2 déc. 14:02 », "Dec 2, 14:02" in the clinic's current
-    year; another year's is its day alone (« 2 déc. 2025 »), to fit the same cell."""
+    year; another year's is its day alone (« 2 déc. 2025 »), to fit the same cell.
+    `in_text`: inside a sentence, « 2 déc. à 14:02 » (English unchanged)."""
     m = local(moment, tz)
     if m is None:
         return ""
     if m.year != _this_year(tz, now):
         return day(m.date())
-    return _join(short_day(m.date(), tz, now=now), time(m, tz))
+    return _join(short_day(m.date(), tz, now=now), time(m, tz), in_text=in_text)

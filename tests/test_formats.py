@@ -149,3 +149,33 @@ def test_every_status_a_cell_shows_has_its_style():
 
     shown = [*CampaignStatus, *RecipientStatus, *(w for w in WindowState if w != WindowState.INVALID)]
     assert [s for s in [*shown, IN_FEED_NO_PUSH, WILL_RECEIVE_NOTHING] if s not in fmt.CELL_STYLE] == []
+
+
+@pytest.mark.parametrize(
+    ("language", "in_text", "short_in_text"),
+    [
+        ("fr", "2 déc. 2026 à 14:02", "2 déc. à 14:02"),
+        ("en", "Dec 2, 2026, 14:02", "Dec 2, 14:02"),
+    ],
+)
+def test_a_moment_inside_a_sentence(speak, language, in_text, short_in_text):
+    """« créée le 2 déc. à 14:02 par mlaval »: French joins the day and the time with « à »
+    inside a sentence (a table cell keeps « 2 déc. 14:02 »); English reads as everywhere."""
+    speak(language)
+    assert formats.when(MOMENT, MONTREAL, in_text=True) == in_text
+    assert formats.short_when(MOMENT, MONTREAL, now=NOW, in_text=True) == short_in_text
+    # another year's short moment is its day alone: no « à » left hanging
+    assert formats.short_when(MOMENT.replace(year=2025), MONTREAL, now=NOW, in_text=True) == formats.day(
+        MOMENT.replace(year=2025), MONTREAL
+    )
+
+
+def test_a_campaign_history_reads_as_a_sentence_in_french(speak):
+    from core.campaigns.trail import CampaignHistory, Moment
+
+    speak("fr")
+    acts = CampaignHistory(created=Moment("mlaval", MOMENT), started=Moment("", MOMENT.replace(day=3)))
+    assert acts.lines(MONTREAL) == [
+        "créée le 2 déc. 2026 à 14:02 par mlaval",
+        "démarrée le 3 déc. 2026 à 14:02",
+    ]

@@ -53,8 +53,9 @@ class CampaignHistory:
         return out
 
     def lines(self, tz: ZoneInfo, *, short: bool = False) -> list[str]:
-        """Each act in words, oldest first, its moment in the clinic's zone: « started
-        3 déc. 2026 10:00 by mlaval ». `short`: a screen's moments (the current year left out)."""
+        """Each act in words, oldest first, its moment in the clinic's zone: « démarrée le
+        3 déc. 2026 à 10:00 par mlaval » (a moment inside a sentence, formats' `in_text`),
+        "started Dec 3, 2026, 10:00 by mlaval". `short`: a screen's moments (the current year left out)."""
         when = formats.short_when if short else formats.when
         acts = [
             (m, said)
@@ -70,7 +71,7 @@ class CampaignHistory:
             acts.append((self.reinvited, self._reinvited_words()))
         acts.sort(key=lambda act: act[0].at)  # a stop after the restart reads after it
         n = formats.number(self.reinvited_count) if self.reinvited_count is not None else ""
-        return [said[0 if m.by else 1].format(when=when(m.at, tz), login=m.by, n=n) for m, said in acts]
+        return [said[0 if m.by else 1].format(when=when(m.at, tz, in_text=True), login=m.by, n=n) for m, said in acts]
 
     def _reinvited_words(self) -> tuple[str, str]:
         """« re-invited 3 patients 5 déc. 2026 10:00 by mlaval »: the count when the trail has it."""
