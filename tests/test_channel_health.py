@@ -609,3 +609,33 @@ def test_a_server_switched_to_a_trusted_certificate_resumes_its_channel(db, db_u
         else:
             assert emailed(srv) == EACH_EMAILED_ONCE, "each patient once"
         assert all(x.attempts == 1 for x in Delivery.select())
+
+
+def test_a_transport_bug_names_where_it_broke_and_loses_no_email(db, db_url, tmp_path, smtp, monkeypatch, caplog):
+    """An exception of no known kind in the transport (a CI run under load logged
+    « send_error error="list index out of range" » and nothing else: no file, no line) is
+    logged with where it was raised; the email waits for its retry, not lost, and goes once."""
+    import smtplib
+
+    config = delivery_config(db_url, tmp_path, smtp=smtp)
+    ctx, clock = ctx_at(config, T0)
+    add_patients(1, 2000)
+    c = campaigns.create(ctx, "invitation", "Join")
+    recipients.assign_ids(ctx, c.id, ["2000"])
+    recipients.start(ctx, c.id)
+    real_mail = smtplib.SMTP.mail
+
+    def broken(self, *a, **k):  # the library's bug, as a third-party one would be
+        raise IndexError("list index out of range")
+
+    monkeypatch.setattr(smtplib.SMTP, "mail", broken)
+    with caplog.at_level(logging.ERROR, logger="clinicast.dispatch"), Dispatcher(config, clock=clock) as d:
+        d.run_once()
+    [line] = [r.getMessage() for r in caplog.records if "event=send_error" in r.getMessage()]
+    assert "list index out of range" in line and "at=test_channel_health.py:" in line, line
+    assert status_counts(c.id) == {"retrying": 1} and smtp.messages == []
+    monkeypatch.setattr(smtplib.SMTP, "mail", real_mail)
+    with Dispatcher(config, clock=clock) as d:
+        clock.advance(seconds=3600)
+        d.run_once()
+    assert status_counts(c.id) == {"sent": 1} and len(smtp.messages) == 1

@@ -38,7 +38,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
+import traceback
 from dataclasses import dataclass, fields
 from typing import Protocol
 
@@ -352,7 +354,11 @@ class Pass:
             from core.channels import Outcome
             from core.reasons import Reason
 
-            event(self.d.log, logging.ERROR, "send_error", kind=job.handler.kind, error=e)
+            # where it broke (a bug of ours or of a library), for whoever reads the journal:
+            # the message alone (« list index out of range ») named no line
+            tb = traceback.extract_tb(e.__traceback__)
+            at = f"{os.path.basename(tb[-1].filename)}:{tb[-1].lineno}" if tb else ""
+            event(self.d.log, logging.ERROR, "send_error", kind=job.handler.kind, error=e, at=at)
             results = job.handler.results(job, Outcome.retry(f"{type(e).__name__}: {e}"))
             for r in results:
                 r.code = Reason.INTERNAL if r.state != DeliveryState.SENT else r.code
