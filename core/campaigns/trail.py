@@ -44,11 +44,10 @@ class CampaignHistory:
             ("started", self.started),
             ("restarted", self.restarted),
             ("stopped", self.stopped),
+            ("reinvited", self.reinvited),
         ):
             out[f"{key}_by"] = (m.by or None) if m else None
             out[f"{key}_at"] = m.at.isoformat(timespec="seconds") + "Z" if m else None
-        out["reinvited_by"] = (self.reinvited.by or None) if self.reinvited else None
-        out["reinvited_at"] = self.reinvited.at.isoformat(timespec="seconds") + "Z" if self.reinvited else None
         out["reinvited_count"] = self.reinvited_count if self.reinvited else None
         return out
 
