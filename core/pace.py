@@ -23,6 +23,7 @@ import peewee as pw
 from core.db import is_postgres
 from core.enums import OPEN, DeliveryKind
 from core.models import EmailSlot, database
+from core.scheduling.heartbeat import something_sends
 
 MINUTE = timedelta(seconds=60)
 DAY = timedelta(hours=24)
@@ -247,14 +248,6 @@ def _first_slot(config, now: datetime) -> datetime:
     return first_allowed(config, until)
 
 
-def _anyone_sending(config, now: datetime) -> bool:
-    """A daemon is alive: emails leave at the pace (the command line has no scheduler of its
-    own; core.scheduling.heartbeat.something_sends, the one rule for who sends)."""
-    from core.scheduling.heartbeat import something_sends
-
-    return something_sends(config, now)
-
-
 def _words(config, now: datetime, n: int, dues: list[tuple[datetime, int]]) -> str:
     """The caps, and `n` emails waiting whose last leaves after the emails `dues` counts
     (its own included, `_last_of`): about when, while a scheduler sends (nobody sending:
@@ -266,7 +259,8 @@ def _words(config, now: datetime, n: int, dues: list[tuple[datetime, int]]) -> s
     caps = caps_words(config.email)
     if not n:
         return caps
-    if not _anyone_sending(config, now):  # `status` says who does not send, and why
+    # the command line has no scheduler of its own: a live daemon sends (one rule for who sends)
+    if not something_sends(config, now):  # `status` says who does not send, and why
         return ngettext("{caps}; {n} email waiting", "{caps}; {n} emails waiting", n).format(
             caps=caps, n=formats.number(n)
         )
